@@ -1,0 +1,38 @@
+// Bundles the action (dist/index.js) and the CLI (dist/cli.js). The emulator is never bundled.
+import commonjs from '@rollup/plugin-commonjs';
+import json from '@rollup/plugin-json';
+import { nodeResolve } from '@rollup/plugin-node-resolve';
+import typescript from '@rollup/plugin-typescript';
+
+const plugins = () => [
+  typescript({ tsconfig: 'tsconfig.build.json' }),
+  nodeResolve({ preferBuiltins: true, exportConditions: ['node'] }),
+  commonjs(),
+  json(),
+];
+
+const onwarn = (warning, warn) => {
+  // Circular imports inside third-party packages and `this` at module scope are harmless here.
+  if (warning.code === 'CIRCULAR_DEPENDENCY' || warning.code === 'THIS_IS_UNDEFINED') return;
+  warn(warning);
+};
+
+export default [
+  {
+    input: 'src/main.ts',
+    output: { file: 'dist/index.js', format: 'es', inlineDynamicImports: true },
+    plugins: plugins(),
+    onwarn,
+  },
+  {
+    input: 'src/cli.ts',
+    output: {
+      file: 'dist/cli.js',
+      format: 'es',
+      inlineDynamicImports: true,
+      banner: '#!/usr/bin/env node',
+    },
+    plugins: plugins(),
+    onwarn,
+  },
+];

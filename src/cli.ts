@@ -1,0 +1,4 @@
+/** Entry point of the runpack CLI (bundled to dist/cli.js, the package's `runpack` bin). */
+import { cli } from './commands/index.js';
+
+process.exitCode = await cli(process.argv.slice(2));

@@ -1,0 +1,44 @@
+/**
+ * Command dispatch for the runpack CLI. Each command module exports `(argv) => Promise<exitCode>`.
+ * Exit codes: 0 success, 1 the command ran and found a failure, 2 bad usage.
+ */
+import { describeError, UsageError } from '../util/errors.js';
+
+export type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  package: {
+    summary: 'zip a publish folder deterministically: runpack package <dir> -o <out.zip>',
+    load: async () => (await import('./package.js')).runPackage,
+  },
+  inspect: {
+    summary: 'check a zip or folder for run-from-package: runpack inspect <zip-or-dir> [--runtime r] [--json]',
+    load: async () => (await import('./inspect.js')).runInspect,
+  },
+};
+
+export function usage(): string {
+  const lines = ['Usage: runpack <command> [options]', '', 'Commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
+  lines.push('', "Run 'runpack <command> --help' for a command's options.");
+  return lines.join('\n');
+}
+
+export async function cli(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`runpack: unknown command '${name}'. Run 'runpack --help' for the list.\n`);
+    return 2;
+  }
+  try {
+    return await (await command.load())(rest);
+  } catch (err) {
+    process.stderr.write(`runpack ${name}: ${describeError(err)}\n`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+}
