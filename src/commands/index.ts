@@ -15,6 +15,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'check a zip or folder for run-from-package: runpack inspect <zip-or-dir> [--runtime r] [--json]',
     load: async () => (await import('./inspect.js')).runInspect,
   },
+  deploy: {
+    summary: 'package, upload, set, restart and verify: runpack deploy --app-name <app> [options]',
+    load: async () => (await import('./deploy.js')).runDeploy,
+  },
+  audit: {
+    summary: 'find writes under the app root that fail on a read-only mount: runpack audit <source-dir> [--json]',
+    load: async () => (await import('./audit.js')).runAudit,
+  },
 };
 
 export function usage(): string {
