@@ -85,7 +85,7 @@ export interface Site {
   /** Azure-style host names, e.g. `myapp.azurewebsites.emulator.test` and a regional unique SCM name. */
   defaultHostName: string;
   scmHostName: string;
-  /** Kudu's %HOME% on disk (data/SitePackages, site/wwwroot, site/locks...). */
+  /** Kudu's %HOME% on disk (data/SitePackages, site/wwwroot, site/locks...). Read it at use time: a slot swap exchanges it. */
   homeDir: string;
   deployments: DeploymentRecord[];
   /** Function trigger sync calls seen (time, path), so tests can assert stale-trigger scenarios. */
@@ -199,4 +199,24 @@ export interface SiteWorkerApi {
   handle: Handler;
   /** Shut down any child process. */
   dispose(): Promise<void>;
+  /** 'starting' during the warm-up window after a (re)start (site answers 503, function host sync answers 400). */
+  state(): 'starting' | 'running' | 'failed' | 'stopped';
+  /** What is mounted now (for ARM's functions list, the admin endpoint and tests). */
+  mounted(): MountInfo;
+}
+
+/** The worker's current mount. `dir` is the read-only content served as wwwroot (null when nothing is mounted). */
+export interface MountInfo {
+  mode: 'local' | 'url' | 'none';
+  /** packagename.txt's value (local) or the URL without its query (url). */
+  source: string | null;
+  /** sha256 of the mounted zip, lowercase hex. */
+  sha256: string | null;
+  dir: string | null;
+  /** Why mounting failed (the failure marker is shown), null when it did not. */
+  error: string | null;
+  /** Function names of the mounted content (folders with function.json one level down); [] without host.json. */
+  functions: string[];
+  /** Emulated time of the last (re)start. */
+  startedAt: string | null;
 }
