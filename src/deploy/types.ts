@@ -1,0 +1,156 @@
+/**
+ * Contracts of the deploy engine: what the engine hands to each phase (DeployContext) and what phases,
+ * including the local-mode, slot and function-app modules, hand back.
+ */
+import type { ArmClient, SiteRef } from '../azure/arm.js';
+import type { HttpClient } from '../azure/http.js';
+import type { InspectReport, ReleaseStamp, Runtime } from '../package/types.js';
+import type { Logger } from '../report/log.js';
+import type { SecretRegistry } from '../report/secrets.js';
+
+export type DeployMode = 'url' | 'local';
+export type ModeInput = DeployMode | 'auto';
+export type PackageAccess = 'identity' | 'sas';
+export type PackageAccessInput = PackageAccess | 'auto';
+
+/** Every input of a deploy, validated and typed (src/inputs.ts builds it from the action or the CLI). */
+export interface DeployInputs {
+  appName: string;
+  resourceGroup?: string;
+  subscriptionId?: string;
+  slot?: string;
+  /** Folder or .zip. */
+  package: string;
+  runtime: Runtime | 'auto';
+  mode: ModeInput;
+  storageAccount?: string;
+  container: string;
+  packageAccess: PackageAccessInput;
+  sasExpiryDays: number;
+  restart: boolean;
+  healthPath?: string;
+  expect?: string;
+  timeoutMinutes: number;
+  force: boolean;
+  clientId?: string;
+  tenantId?: string;
+  /** azure/login-style JSON secret. */
+  creds?: string;
+  resourceManagerEndpoint: string;
+  /** Publish profile XML (secret), for local mode without Resource Manager rights on Kudu. */
+  publishProfile?: string;
+  /** Slot to swap into after a verified deploy (e.g. `production`). */
+  swapTo?: string;
+  exclude: string[];
+  stamp: boolean;
+  commit?: string;
+}
+
+/** The app (or slot) being deployed, as Resource Manager describes it. */
+export interface TargetInfo {
+  ref: SiteRef;
+  /** ARM id of the site or slot. */
+  id: string;
+  kind: string;
+  isLinux: boolean;
+  isFunctionApp: boolean;
+  /** Flex Consumption (functionAppConfig present or sku FlexConsumption). */
+  isFlex: boolean;
+  /** Consumption plan (sku Dynamic). */
+  isConsumption: boolean;
+  sku: string;
+  state: string;
+  location: string;
+  defaultHostName: string;
+  /** From hostNameSslStates (hostType Repository); null when the site has none. */
+  scmHostName: string | null;
+  /** https://<defaultHostName> */
+  appUrl: string;
+  linuxFxVersion: string;
+  identity: {
+    systemPrincipalId: string | null;
+    userAssigned: { resourceId: string; principalId: string; clientId: string }[];
+  };
+}
+
+/** The package being deployed, after packing and inspection. */
+export interface PackageInfo {
+  /** Path of the zip on disk. */
+  zipPath: string;
+  /** sha256 of the zip, lowercase hex. */
+  sha256: string;
+  zipBytes: number;
+  files: number;
+  bytes: number;
+  stamp: ReleaseStamp | null;
+  inspect: InspectReport;
+  /** Function names (function apps). */
+  functions: string[];
+  /** The release id: the first 12 hex digits of the sha256. */
+  releaseId: string;
+}
+
+export type Severity = 'info' | 'warning' | 'error';
+
+/** Something a phase found that the user should see (errors fail the step). */
+export interface Finding {
+  severity: Severity;
+  /** Stable code, e.g. `slot-setting-not-sticky`, `functions-missing`. */
+  code: string;
+  message: string;
+}
+
+/** What local-mode publishing (Kudu zip deploy with WEBSITE_RUN_FROM_PACKAGE=1) reports. */
+export interface PublishOutcome {
+  mode: 'local';
+  /** The file name Kudu wrote to packagename.txt, e.g. `20250314093015.zip`. */
+  packageName: string;
+  deploymentId?: string;
+  /** packagename.txt read back equals packageName. */
+  confirmed: boolean;
+  findings: Finding[];
+}
+
+export interface SwapOutcome {
+  from: string;
+  to: string;
+  findings: Finding[];
+}
+
+/** Read-merge-write access to the target's app settings. */
+export interface SettingsHelper {
+  /** A fresh read of every app setting. */
+  read(): Promise<Record<string, string>>;
+  /**
+   * Changes only the given keys (null deletes), keeps every other setting and its order, skips the write when
+   * nothing changes, and reads back to confirm. Returns the settings before and after.
+   */
+  update(changes: Record<string, string | null>): Promise<{
+    changed: boolean;
+    before: Record<string, string>;
+    after: Record<string, string>;
+  }>;
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** Everything a phase may use. Built once per deploy by the engine. */
+export interface DeployContext {
+  inputs: DeployInputs;
+  target: TargetInfo;
+  http: HttpClient;
+  arm: ArmClient;
+  log: Logger;
+  secrets: SecretRegistry;
+  clock: Clock;
+  settings: SettingsHelper;
+  /** `Bearer <ARM token>` for Resource Manager and Kudu (refreshed when close to expiry). */
+  armAuthorization(): Promise<string>;
+  /** ms-epoch deadline of the whole deploy (timeout-minutes). */
+  deadline: number;
+  /** A deadline for one phase: now + ms, never past the overall deadline. */
+  phaseDeadline(ms: number): number;
+}
