@@ -1,0 +1,107 @@
+import { describe, expect, it } from '@jest/globals';
+import { cliHelp, INPUTS, parseFlags, parseInputs, secretInputValues } from '../../src/inputs.js';
+import { UsageError } from '../../src/util/errors.js';
+
+const from = (values: Record<string, string>) => (name: string) => values[name];
+
+function failure(values: Record<string, string>): string {
+  try {
+    parseInputs(from(values));
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a usage error');
+}
+
+describe('parseInputs', () => {
+  it('applies the defaults of the table', () => {
+    const i = parseInputs(from({ 'app-name': 'my-app' }), { GITHUB_SHA: 'abc123' });
+    expect(i).toMatchObject({
+      appName: 'my-app',
+      package: '.',
+      mode: 'auto',
+      container: 'app-packages',
+      packageAccess: 'auto',
+      sasExpiryDays: 365,
+      restart: true,
+      timeoutMinutes: 15,
+      force: false,
+      stamp: true,
+      exclude: [],
+      commit: 'abc123',
+      resourceManagerEndpoint: 'https://management.azure.com',
+    });
+  });
+
+  it('names the input and the fix on a bad value', () => {
+    expect(failure({})).toMatch(/^Input 'app-name' is required/);
+    expect(failure({ 'app-name': 'a', mode: 'zip' })).toMatch(
+      /Input 'mode' must be one of auto, url, local, not 'zip'/,
+    );
+    expect(failure({ 'app-name': 'a', restart: 'yes' })).toMatch(/Input 'restart' must be true or false/);
+    expect(failure({ 'app-name': 'a', 'timeout-minutes': '0' })).toMatch(
+      /'timeout-minutes' must be between 1 and 360/,
+    );
+    expect(failure({ 'app-name': 'a', 'storage-account': 'My_Account' })).toMatch(
+      /'storage-account' must be a storage account name/,
+    );
+    expect(failure({ 'app-name': 'a', 'health-path': 'healthz' })).toMatch(
+      /'health-path' must start with \//,
+    );
+    expect(failure({ 'app-name': 'a', 'resource-manager-endpoint': 'http://x' })).toMatch(/https/);
+    expect(failure({ 'app-name': 'a', 'client-id': '00000000-0000-0000-0000-000000000001' })).toMatch(
+      /'tenant-id' is required/,
+    );
+    expect(failure({ 'app-name': 'a', expect: 'v2' })).toMatch(/'expect' needs 'health-path'/);
+    expect(failure({ 'app-name': 'a', slot: 'staging', 'swap-to': 'staging' })).toMatch(/'swap-to'/);
+  });
+
+  it('refuses a user delegation SAS with the reason', () => {
+    expect(failure({ 'app-name': 'a', 'package-access': 'user-delegation' })).toMatch(/7 days/);
+  });
+
+  it('never echoes a secret input in its error', () => {
+    const msg = failure({ 'app-name': 'a', creds: '{"clientId":"x","clientSecret":"hunter2-secret"}' });
+    expect(msg).toMatch(/'creds' is missing tenantId/);
+    expect(msg).not.toContain('hunter2');
+  });
+
+  it('lists the secrets to mask, including the client secret inside creds', () => {
+    const creds = JSON.stringify({ clientId: 'c', clientSecret: 'very-secret', tenantId: 't' });
+    expect(secretInputValues(from({ creds }))).toEqual([creds, 'very-secret']);
+  });
+
+  it('splits exclude into globs and treats slot production as no slot', () => {
+    const i = parseInputs(from({ 'app-name': 'a', exclude: 'tests/**\n\n*.map\n', slot: 'production' }));
+    expect(i.exclude).toEqual(['tests/**', '*.map']);
+    expect(i.slot).toBeUndefined();
+  });
+});
+
+describe('parseFlags', () => {
+  it('reads the same names as flags, with --no- booleans, = values and repeated lists', () => {
+    const f = parseFlags([
+      '--app-name',
+      'web1',
+      '--no-restart',
+      '--force',
+      '--exclude=*.map',
+      '--exclude',
+      'test/**',
+      '--json',
+    ]);
+    expect(f.json).toBe(true);
+    const i = parseInputs((n) => f.values.get(n));
+    expect(i).toMatchObject({ appName: 'web1', restart: false, force: true, exclude: ['*.map', 'test/**'] });
+  });
+
+  it('rejects unknown flags', () => {
+    expect(() => parseFlags(['--app', 'x'])).toThrow(/Unknown flag '--app'/);
+  });
+
+  it('documents every input in --help', () => {
+    const help = cliHelp();
+    for (const d of INPUTS) expect(help).toContain(`--${d.name}`);
+  });
+});

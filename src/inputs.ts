@@ -1,0 +1,493 @@
+/**
+ * The single table of deploy inputs. action.yml's inputs, the CLI's flags (`runpack deploy --app-name …`) and the
+ * docs all come from (or are checked against) INPUTS; adding an input means adding one row here.
+ * Validation happens before any network call; a bad value gets one line naming the input and the fix.
+ */
+import { RUNTIMES, type Runtime } from './package/types.js';
+import type { DeployInputs } from './deploy/types.js';
+import { UsageError } from './util/errors.js';
+
+export type InputType = 'string' | 'boolean' | 'number' | 'enum' | 'list';
+
+export interface InputDef {
+  /** The action input name and the CLI flag (`--<name>`). */
+  name: string;
+  /** The DeployInputs field it fills. */
+  key: keyof DeployInputs;
+  type: InputType;
+  description: string;
+  required?: boolean;
+  /** Default as action.yml shows it (a string). */
+  default?: string;
+  choices?: readonly string[];
+  /** Treated as a secret: masked as soon as it is read. */
+  secret?: boolean;
+  /** Range for numbers. */
+  min?: number;
+  max?: number;
+  /** Returns the problem (a phrase that completes "must …" or a full fix) or undefined when the value is fine. */
+  validate?: (value: string) => string | undefined;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const APP_NAME = /^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$/i;
+const SLOT_NAME = /^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$/i;
+
+export const DEFAULT_RESOURCE_MANAGER_ENDPOINT = 'https://management.azure.com';
+
+export const INPUTS: readonly InputDef[] = [
+  {
+    name: 'app-name',
+    key: 'appName',
+    type: 'string',
+    required: true,
+    description: 'Name of the App Service or Function App to deploy to.',
+    validate: (v) =>
+      APP_NAME.test(v)
+        ? undefined
+        : 'must be an App Service name: letters, digits and hyphens, 1-60 characters',
+  },
+  {
+    name: 'resource-group',
+    key: 'resourceGroup',
+    type: 'string',
+    description: "Resource group of the app. Found from the subscription's apps when not given.",
+    validate: (v) =>
+      /^[-\w.()]{1,90}$/.test(v) && !v.endsWith('.')
+        ? undefined
+        : 'must be a resource group name: 1-90 letters, digits, -, _, ., ( or ), not ending with a period',
+  },
+  {
+    name: 'subscription-id',
+    key: 'subscriptionId',
+    type: 'string',
+    description:
+      "Subscription of the app. Defaults to the subscription in `creds`, the Azure CLI's current one, or the only one the login can see.",
+    validate: (v) =>
+      GUID.test(v) ? undefined : 'must be a subscription GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)',
+  },
+  {
+    name: 'slot',
+    key: 'slot',
+    type: 'string',
+    description: 'Deployment slot to deploy to (for example `staging`). Production when not given.',
+    validate: (v) =>
+      v.toLowerCase() === 'production' || SLOT_NAME.test(v)
+        ? undefined
+        : 'must be a slot name: letters, digits and hyphens',
+  },
+  {
+    name: 'package',
+    key: 'package',
+    type: 'string',
+    default: '.',
+    description: 'Publish folder (its contents become the app root) or a prebuilt .zip.',
+  },
+  {
+    name: 'runtime',
+    key: 'runtime',
+    type: 'enum',
+    default: 'auto',
+    choices: ['auto', ...RUNTIMES],
+    description: 'Runtime of the package, used by the package checks. `auto` detects it from the files.',
+  },
+  {
+    name: 'mode',
+    key: 'mode',
+    type: 'enum',
+    default: 'auto',
+    choices: ['auto', 'url', 'local'],
+    description:
+      "`url`: the app runs the package from a blob URL. `local`: the package is pushed to the app's own storage (WEBSITE_RUN_FROM_PACKAGE=1). `auto` keeps the app's current mode and picks `url` when it has none.",
+  },
+  {
+    name: 'storage-account',
+    key: 'storageAccount',
+    type: 'string',
+    description: 'Storage account for the package blobs (url mode). Required for url mode.',
+    validate: (v) =>
+      /^[a-z0-9]{3,24}$/.test(v)
+        ? undefined
+        : 'must be a storage account name: 3-24 lower-case letters and digits',
+  },
+  {
+    name: 'container',
+    key: 'container',
+    type: 'string',
+    default: 'app-packages',
+    description: 'Blob container for the packages (created private when missing).',
+    validate: (v) =>
+      /^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/.test(v)
+        ? undefined
+        : 'must be a container name: 3-63 lower-case letters, digits and single hyphens',
+  },
+  {
+    name: 'package-access',
+    key: 'packageAccess',
+    type: 'enum',
+    default: 'auto',
+    choices: ['auto', 'identity', 'sas'],
+    description:
+      "How the app reads the package blob (url mode). `identity`: the app's managed identity, no SAS in the URL. `sas`: a read-only service SAS bound to a stored access policy. `auto`: identity when the app has one, else sas.",
+    validate: (v) =>
+      /user[-_ ]?delegation/i.test(v)
+        ? 'cannot be a user delegation SAS: it expires within 7 days and the app would fail to start at its next restart after that; use `identity` or `sas`'
+        : undefined,
+  },
+  {
+    name: 'sas-expiry-days',
+    key: 'sasExpiryDays',
+    type: 'number',
+    default: '365',
+    min: 1,
+    max: 3650,
+    description:
+      "Lifetime of the package SAS's stored access policy in days. The policy is renewed when less than a third of it is left.",
+  },
+  {
+    name: 'restart',
+    key: 'restart',
+    type: 'boolean',
+    default: 'true',
+    description: 'Restart the app after changing the package so it mounts the new one.',
+  },
+  {
+    name: 'health-path',
+    key: 'healthPath',
+    type: 'string',
+    description: 'Path on the app to probe after the deploy (for example `/healthz`); it must answer 2xx.',
+    validate: (v) => (v.startsWith('/') ? undefined : 'must start with / (for example /healthz)'),
+  },
+  {
+    name: 'expect',
+    key: 'expect',
+    type: 'string',
+    description: 'Text the health-path response must contain (for example the version being deployed).',
+  },
+  {
+    name: 'timeout-minutes',
+    key: 'timeoutMinutes',
+    type: 'number',
+    default: '15',
+    min: 1,
+    max: 360,
+    description: 'Time budget for the whole deploy; no phase waits longer.',
+  },
+  {
+    name: 'force',
+    key: 'force',
+    type: 'boolean',
+    default: 'false',
+    description:
+      'Deploy even when the same content is already live, and override refusals of settings that fight run-from-package.',
+  },
+  {
+    name: 'client-id',
+    key: 'clientId',
+    type: 'string',
+    description: 'Client id of the app registration or managed identity to log in with through GitHub OIDC.',
+    validate: (v) => (GUID.test(v) ? undefined : 'must be a client (application) id GUID'),
+  },
+  {
+    name: 'tenant-id',
+    key: 'tenantId',
+    type: 'string',
+    description: 'Entra tenant id for the OIDC login.',
+    validate: (v) =>
+      GUID.test(v) || /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(v) ? undefined : 'must be a tenant GUID or domain',
+  },
+  {
+    name: 'creds',
+    key: 'creds',
+    type: 'string',
+    secret: true,
+    description:
+      'Service principal JSON secret in azure/login format ({"clientId","clientSecret","tenantId","subscriptionId"}), used when neither OIDC nor an azure/login session is available.',
+    validate: validateCreds,
+  },
+  {
+    name: 'resource-manager-endpoint',
+    key: 'resourceManagerEndpoint',
+    type: 'string',
+    default: DEFAULT_RESOURCE_MANAGER_ENDPOINT,
+    description:
+      'Resource Manager endpoint (sovereign clouds, Azure Stack). The login authority comes from its /metadata/endpoints.',
+    validate: (v) => {
+      try {
+        const u = new URL(v);
+        if (u.protocol !== 'https:') return 'must be an https URL';
+        return undefined;
+      } catch {
+        return 'must be an https URL such as https://management.azure.com';
+      }
+    },
+  },
+  {
+    name: 'publish-profile',
+    key: 'publishProfile',
+    type: 'string',
+    secret: true,
+    description: "The app's publish profile XML (secret), for local mode through Kudu basic auth.",
+    validate: (v) =>
+      /<publishData[\s>]/.test(v) ? undefined : 'must be the publish profile XML (<publishData>…)',
+  },
+  {
+    name: 'swap-to',
+    key: 'swapTo',
+    type: 'string',
+    description: 'After a verified deploy to `slot`, swap it into this slot (for example `production`).',
+    validate: (v) =>
+      v.toLowerCase() === 'production' || SLOT_NAME.test(v) ? undefined : 'must be a slot name or production',
+  },
+  {
+    name: 'exclude',
+    key: 'exclude',
+    type: 'list',
+    description: 'Newline-separated globs (relative to the package folder) to leave out of the zip.',
+  },
+  {
+    name: 'stamp',
+    key: 'stamp',
+    type: 'boolean',
+    default: 'true',
+    description:
+      'Add the release stamp .runpack/release.json to the package, so the live content can be verified.',
+  },
+  {
+    name: 'commit',
+    key: 'commit',
+    type: 'string',
+    description: 'Commit recorded in the release metadata. Defaults to GITHUB_SHA.',
+  },
+];
+
+export interface OutputDef {
+  name: string;
+  description: string;
+}
+
+export const OUTPUTS: readonly OutputDef[] = [
+  { name: 'release-id', description: 'Release id: the first 12 hex digits of the package sha256.' },
+  { name: 'package-sha256', description: 'sha256 of the deployed zip.' },
+  { name: 'package-url', description: 'URL of the package blob (never with a SAS); empty in local mode.' },
+  { name: 'previous-release-id', description: 'Release id that was live before this deploy, when known.' },
+  { name: 'mode', description: 'Run-from-package mode used: `url` or `local`.' },
+  { name: 'app-url', description: 'https URL of the app (or slot).' },
+  { name: 'verified', description: '`true` when every verification level that could run passed.' },
+];
+
+function validateCreds(v: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    return 'must be JSON like {"clientId":"…","clientSecret":"…","tenantId":"…","subscriptionId":"…"} (azure/login format)';
+  }
+  if (!parsed || typeof parsed !== 'object') return 'must be a JSON object in azure/login format';
+  const c = parsed as Record<string, unknown>;
+  const missing = ['clientId', 'clientSecret', 'tenantId'].filter((k) => typeof c[k] !== 'string' || !c[k]);
+  if (missing.length) return `is missing ${missing.join(', ')} (azure/login format)`;
+  return undefined;
+}
+
+const TRUE = ['true', 'True', 'TRUE'];
+const FALSE = ['false', 'False', 'FALSE'];
+
+function problem(def: InputDef, what: string): UsageError {
+  return new UsageError(`Input '${def.name}' ${what}.`);
+}
+
+/** Secret values of the raw inputs, to mask before anything else happens. */
+export function secretInputValues(get: (name: string) => string | undefined): string[] {
+  const out: string[] = [];
+  for (const def of INPUTS) {
+    if (!def.secret) continue;
+    const v = get(def.name);
+    if (!v) continue;
+    out.push(v);
+    if (def.name === 'creds') {
+      try {
+        const c = JSON.parse(v) as Record<string, unknown>;
+        if (typeof c.clientSecret === 'string') out.push(c.clientSecret);
+      } catch {
+        // reported by validation
+      }
+    }
+    if (def.name === 'publish-profile') {
+      for (const m of v.matchAll(/userPWD="([^"]+)"/g)) out.push(m[1]);
+    }
+  }
+  return out;
+}
+
+/**
+ * Validates and types every input. `get` returns the raw value of an input ('' or undefined when unset);
+ * `env` supplies defaults that come from the environment (GITHUB_SHA).
+ */
+export function parseInputs(
+  get: (name: string) => string | undefined,
+  env: Record<string, string | undefined> = {},
+): DeployInputs {
+  const out: Record<string, unknown> = {};
+  for (const def of INPUTS) {
+    const raw = get(def.name);
+    const given = raw !== undefined && raw.trim() !== '';
+    const value = given ? (def.secret || def.type === 'list' ? raw : raw.trim()) : def.default;
+    if (value === undefined) {
+      if (def.required) throw problem(def, `is required (${def.description.replace(/\.$/, '')})`);
+      if (def.type === 'list') out[def.key] = [];
+      continue;
+    }
+    switch (def.type) {
+      case 'boolean':
+        if (TRUE.includes(value)) out[def.key] = true;
+        else if (FALSE.includes(value)) out[def.key] = false;
+        else throw problem(def, `must be true or false, not '${value}'`);
+        break;
+      case 'number': {
+        const n = Number(value);
+        if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(n))
+          throw problem(def, `must be a number, not '${value}'`);
+        if ((def.min !== undefined && n < def.min) || (def.max !== undefined && n > def.max))
+          throw problem(def, `must be between ${def.min} and ${def.max}, not ${value}`);
+        out[def.key] = n;
+        break;
+      }
+      case 'enum': {
+        const v = value.toLowerCase();
+        const bad = def.validate?.(v);
+        if (bad) throw problem(def, bad);
+        if (!def.choices?.includes(v))
+          throw problem(def, `must be one of ${def.choices?.join(', ')}, not '${value}'`);
+        out[def.key] = v;
+        break;
+      }
+      case 'list':
+        out[def.key] = value
+          .split(/\r?\n/)
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0 && !s.startsWith('#'));
+        break;
+      default: {
+        const bad = def.validate?.(value);
+        if (bad) throw problem(def, def.secret ? bad : `${bad} (got '${value}')`);
+        out[def.key] = value;
+      }
+    }
+  }
+  const inputs = out as unknown as DeployInputs;
+  if (inputs.slot?.toLowerCase() === 'production') delete inputs.slot;
+  inputs.runtime = (inputs.runtime ?? 'auto') as Runtime | 'auto';
+  if (!inputs.commit && env.GITHUB_SHA) inputs.commit = env.GITHUB_SHA;
+  inputs.resourceManagerEndpoint = inputs.resourceManagerEndpoint.replace(/\/+$/, '');
+
+  // Combinations.
+  if (inputs.clientId && !inputs.tenantId)
+    throw new UsageError(
+      "Input 'tenant-id' is required with 'client-id' for the OIDC login; add the Entra tenant id.",
+    );
+  if (inputs.swapTo) {
+    const from = inputs.slot ?? 'production';
+    if (from.toLowerCase() === inputs.swapTo.toLowerCase())
+      throw new UsageError(
+        `Input 'swap-to' names the slot being deployed ('${from}'); set 'slot' to the staging slot and 'swap-to' to the slot to swap into.`,
+      );
+  }
+  if (inputs.expect && !inputs.healthPath)
+    throw new UsageError(
+      "Input 'expect' needs 'health-path': add the path whose response must contain the text.",
+    );
+  return inputs;
+}
+
+/** The CLI's parse of `runpack deploy` flags into raw input values (same names as the action's inputs). */
+export function parseFlags(argv: string[]): { values: Map<string, string>; json: boolean; help: boolean } {
+  const byName = new Map(INPUTS.map((d) => [d.name, d]));
+  const values = new Map<string, string>();
+  let json = false;
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
+    if (arg === '--json') {
+      json = true;
+      continue;
+    }
+    if (!arg.startsWith('--'))
+      throw new UsageError(`Unexpected argument '${arg}'; flags look like --app-name <name>.`);
+    let name = arg.slice(2);
+    let value: string | undefined;
+    const eq = name.indexOf('=');
+    if (eq >= 0) {
+      value = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    }
+    let def = byName.get(name);
+    if (!def && name.startsWith('no-') && byName.get(name.slice(3))?.type === 'boolean') {
+      def = byName.get(name.slice(3));
+      if (value !== undefined) throw new UsageError(`Flag '--${name}' takes no value.`);
+      values.set(def!.name, 'false');
+      continue;
+    }
+    if (!def) throw new UsageError(`Unknown flag '--${name}'; run 'runpack deploy --help' for the list.`);
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (
+        def.type === 'boolean' &&
+        (next === undefined || next.startsWith('--') || ![...TRUE, ...FALSE].includes(next))
+      ) {
+        value = 'true';
+      } else {
+        if (next === undefined) throw new UsageError(`Flag '--${name}' needs a value.`);
+        value = next;
+        i++;
+      }
+    }
+    if (def.type === 'list' && values.has(def.name)) value = `${values.get(def.name)}\n${value}`;
+    values.set(def.name, value);
+  }
+  return { values, json, help };
+}
+
+export function cliHelp(): string {
+  const lines = [
+    'Usage: runpack deploy --app-name <app> [options]',
+    '',
+    'Package a publish folder (or take a zip), upload it, point the app at it, restart and verify.',
+    '',
+    'Options:',
+  ];
+  for (const d of INPUTS) {
+    const flag =
+      d.type === 'boolean'
+        ? `--${d.name} / --no-${d.name}`
+        : `--${d.name} <${d.type === 'enum' ? d.choices?.join('|') : 'value'}>`;
+    const extra = [d.required ? 'required' : '', d.default !== undefined ? `default: ${d.default}` : '']
+      .filter(Boolean)
+      .join(', ');
+    lines.push(`  ${flag}`);
+    lines.push(`      ${d.description}${extra ? ` (${extra})` : ''}`);
+  }
+  lines.push('  --json', '      Print the result as JSON.', '  --help', '      Show this help.');
+  lines.push(
+    '',
+    'Authentication: --client-id/--tenant-id with ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN (OIDC), an Azure CLI login (az), or --creds (or AZURE_CREDENTIALS).',
+  );
+  return lines.join('\n');
+}
+
+/** action.yml's `inputs:` and `outputs:` sections rendered from the tables. */
+export function renderActionInputs(): Record<
+  string,
+  { description: string; required: boolean; default?: string }
+> {
+  const out: Record<string, { description: string; required: boolean; default?: string }> = {};
+  for (const d of INPUTS) {
+    out[d.name] = { description: d.description, required: Boolean(d.required) };
+    if (d.default !== undefined) out[d.name].default = d.default;
+  }
+  return out;
+}
