@@ -47,6 +47,11 @@ export interface InspectOptions {
   runtime?: Runtime;
   /** Treat the target as a function app: host.json is required. */
   functionApp?: boolean;
+  /**
+   * For a zip: inflate every entry and check its CRC (default true). Local headers and the central directory
+   * are always checked; callers that have just written the zip themselves may pass false to skip the data.
+   */
+  verifyData?: boolean;
 }
 
 /** Path of the release stamp inside every package runpack writes (unless turned off). */
