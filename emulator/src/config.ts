@@ -1,0 +1,104 @@
+/**
+ * Emulator configuration: the preset resources (emulator/presets.json) optionally overridden by a JSON file.
+ * Top-level keys in the file replace the preset's keys (so `apps` in a file replaces the whole app list).
+ */
+import { readFileSync } from 'node:fs';
+import type { SiteKind, Site } from './model.js';
+
+export interface AppConfig {
+  name: string;
+  kind: SiteKind;
+  sku: string;
+  stack: Site['stack'];
+  linuxFxVersion: string;
+  location?: string;
+  slots?: string[];
+  systemIdentity?: boolean;
+  /** Names of user-assigned identities attached to the app (created in the resource group). */
+  userIdentities?: string[];
+  /** The system identity holds Storage Blob Data Reader on the storage account. */
+  blobReader?: boolean;
+  functionAppConfig?: Record<string, unknown> | null;
+  appSettings?: Record<string, string>;
+}
+
+export interface PrincipalConfig {
+  clientId: string;
+  clientSecret: string;
+  objectId: string;
+  displayName?: string;
+}
+
+export interface EmulatorConfig {
+  tenantId: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  /** The deploying principal: Contributor on the resource group and Storage Blob Data Contributor on the account. */
+  servicePrincipal: PrincipalConfig;
+  /** Principals that exist in the tenant but hold no role (ARM answers 403 AuthorizationFailed). */
+  otherPrincipals: PrincipalConfig[];
+  /** GitHub OIDC subjects trusted for the service principal (issuer GitHub, audience api://AzureADTokenExchange). */
+  federatedCredentials: { subject: string; issuer?: string; audiences?: string[] }[];
+  storage: { accountName: string };
+  apps: AppConfig[];
+}
+
+const PRESETS_URL = new URL('../presets.json', import.meta.url);
+
+export function presetConfig(): EmulatorConfig {
+  return JSON.parse(readFileSync(PRESETS_URL, 'utf8')) as EmulatorConfig;
+}
+
+const KINDS: SiteKind[] = [
+  'app',
+  'app,linux',
+  'functionapp',
+  'functionapp,linux',
+  'functionapp,linux,container',
+  'app,linux,container',
+];
+
+/** Check a configuration; throws one line naming the bad field. */
+export function validateConfig(c: EmulatorConfig, where = 'config'): EmulatorConfig {
+  const fail = (msg: string): never => {
+    throw new Error(`${where}: ${msg}`);
+  };
+  for (const k of ['tenantId', 'subscriptionId', 'resourceGroup', 'location'] as const) {
+    if (typeof c[k] !== 'string' || !c[k]) fail(`'${k}' must be a non-empty string`);
+  }
+  if (!c.servicePrincipal?.clientId || !c.servicePrincipal.clientSecret || !c.servicePrincipal.objectId)
+    fail("'servicePrincipal' needs clientId, clientSecret and objectId");
+  if (!/^[a-z0-9]{3,24}$/.test(c.storage?.accountName ?? ''))
+    fail("'storage.accountName' must be 3-24 lowercase letters or digits");
+  if (!Array.isArray(c.apps) || c.apps.length === 0) fail("'apps' must list at least one app");
+  const names = new Set<string>();
+  for (const a of c.apps) {
+    if (!/^[a-z0-9][a-z0-9-]{0,58}[a-z0-9]$/i.test(a.name ?? ''))
+      fail(`app name '${a.name}' is not a valid site name`);
+    if (names.has(a.name.toLowerCase())) fail(`app '${a.name}' is listed twice`);
+    names.add(a.name.toLowerCase());
+    if (!KINDS.includes(a.kind)) fail(`app '${a.name}' has unknown kind '${String(a.kind)}'`);
+  }
+  return c;
+}
+
+/** The presets, with the top-level keys of `file` (a JSON object) replacing theirs. */
+export function loadConfig(file?: string): EmulatorConfig {
+  const base = presetConfig();
+  if (!file) return validateConfig(base, 'presets.json');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(
+      `${file}: cannot read the emulator config (${(err as Error).message}); pass a JSON object file`,
+      {
+        cause: err,
+      },
+    );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error(`${file}: the emulator config must be a JSON object`);
+  return validateConfig({ ...base, ...(parsed as Partial<EmulatorConfig>) }, file);
+}
