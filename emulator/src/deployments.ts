@@ -1,0 +1,402 @@
+/**
+ * Kudu's push deployments (zipdeploy and OneDeploy): one lock per site, deployment records with integer
+ * statuses that move Pending → Building → Deploying → Success/Failed over a short, tunable time, the
+ * run-from-package local path (SitePackages, purge, packagename.txt after Success, restart request) and
+ * plain extraction into site/wwwroot otherwise.
+ */
+import { randomUUID } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { DeploymentRecord, EmulatorContext, Faults, Site } from './model.js';
+import { fetchPackage } from './blobfetch.js';
+import { parseRunFromPackage, sitePackagesDir, wwwrootDir } from './mount.js';
+import { checkZip, extractZip, zipFunctionNames } from './zip.js';
+
+export const LOCK_CONFLICT =
+  'There is a deployment currently in progress. Please try again when it completes.';
+export const URL_MODE_CONFLICT =
+  'Run-From-Zip is set to a remote URL using WEBSITE_USE_ZIP app setting. Deployment is not supported in this configuration.';
+
+export type ArtifactType = 'war' | 'jar' | 'ear' | 'lib' | 'startup' | 'script' | 'static' | 'zip';
+export const ARTIFACT_TYPES: readonly ArtifactType[] = [
+  'war',
+  'jar',
+  'ear',
+  'lib',
+  'startup',
+  'script',
+  'static',
+  'zip',
+];
+
+export interface DeployRequest {
+  /** The Kudu route that received it, e.g. `/api/zipdeploy`. */
+  route: string;
+  type: ArtifactType;
+  /** Raw artifact bytes, or a URL Kudu downloads itself. */
+  body: { bytes: Buffer } | { packageUri: string };
+  deployer: string;
+  author: string | null;
+  authorEmail: string | null;
+  message: string;
+  clean: boolean;
+  /** OneDeploy `restart` (zipdeploy: true); SCM_RESTART_APP_CONTAINER_AFTER_DEPLOYMENT=false also turns it off. */
+  restart: boolean;
+  /** OneDeploy `path` (target below wwwroot for zip/static/lib/script). */
+  targetPath: string | null;
+  /** `https://<host the client used>` for url/log_url. */
+  baseUrl: string;
+}
+
+export interface DeploymentEngineOptions {
+  /** Time spent in each of Pending, Building and Deploying (default 100 ms, env RUNPACK_EMULATOR_DEPLOY_STEP_MS). */
+  stepMs?: number;
+}
+
+export interface DeploymentEngine {
+  busy(): boolean;
+  /** Start a deployment (the caller has checked the lock); resolves with the record when it is final. */
+  start(req: DeployRequest): { record: DeploymentRecord; done: Promise<DeploymentRecord> };
+  /** Records, newest first. */
+  list(): DeploymentRecord[];
+  get(id: string): DeploymentRecord | undefined;
+  /** The non-terminal record, or the one with the greatest end_time; undefined without records. */
+  latest(): DeploymentRecord | undefined;
+  /** Write a record supplied by a client (PUT /api/deployments/{id}). */
+  put(id: string, fields: Partial<DeploymentRecord>, baseUrl: string): DeploymentRecord;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  0: 'Pending',
+  1: 'Building',
+  2: 'Deploying',
+  3: 'Failed',
+  4: 'Success',
+};
+
+/** `yyyyMMddHHmmss` in UTC. */
+export function packageName(d: Date): string {
+  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+  return `${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}.zip`;
+}
+
+/** `yyyy-MM-dd_HH-mm-ssZ` as in the 202 Location's `time` parameter. */
+export function locationTime(d: Date): string {
+  return d
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace('T', '_')
+    .replace(/:/g, '-');
+}
+
+/** SCM_MAX_ZIP_PACKAGE_COUNT: default 5, values below 1 become 1, a non-integer means 5. */
+export function maxZipPackageCount(settings: Record<string, string>): number {
+  const raw = settings.SCM_MAX_ZIP_PACKAGE_COUNT;
+  if (raw === undefined) return 5;
+  const t = raw.trim();
+  if (!/^[+-]?\d+$/.test(t)) return 5;
+  const n = Number(t);
+  if (!Number.isSafeInteger(n)) return 5;
+  return Math.max(1, n);
+}
+
+/** Delete the oldest *.zip files (by last-write time) in `dir` until at most `max` remain. */
+export async function purgeZips(dir: string, max: number): Promise<string[]> {
+  const zips: { name: string; mtime: number }[] = [];
+  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
+    if (!e.isFile() || !e.name.toLowerCase().endsWith('.zip')) continue;
+    const s = await fsp.stat(path.join(dir, e.name));
+    zips.push({ name: e.name, mtime: s.mtimeMs });
+  }
+  zips.sort((a, b) => a.mtime - b.mtime || a.name.localeCompare(b.name));
+  const removed: string[] = [];
+  while (zips.length > max) {
+    const z = zips.shift() as { name: string };
+    await fsp.rm(path.join(dir, z.name), { force: true });
+    removed.push(z.name);
+  }
+  return removed;
+}
+
+/** Remove the contents of a directory (not the directory itself). */
+async function emptyDir(dir: string): Promise<void> {
+  await fsp.mkdir(dir, { recursive: true });
+  for (const name of await fsp.readdir(dir))
+    await fsp.rm(path.join(dir, name), { recursive: true, force: true });
+}
+
+function safeRelative(p: string): string | null {
+  const parts = p
+    .replace(/\\/g, '/')
+    .split('/')
+    .filter((x) => x !== '' && x !== '.');
+  if (parts.some((x) => x === '..')) return null;
+  return parts.join('/');
+}
+
+function faultsOf(ctx: EmulatorContext, site: Site): Faults[] {
+  return [ctx.faults.get(site.appName), ctx.faults.get('*')].filter((f): f is Faults => f !== undefined);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function createDeploymentEngine(
+  ctx: EmulatorContext,
+  site: Site,
+  /** What Kudu sees: site.scmSettings merged with Kudu-local settings. */
+  settings: () => Record<string, string>,
+  options: DeploymentEngineOptions = {},
+): DeploymentEngine {
+  const envStep = Number(process.env.RUNPACK_EMULATOR_DEPLOY_STEP_MS);
+  const stepMs = options.stepMs ?? (Number.isFinite(envStep) && envStep >= 0 ? envStep : 100);
+  let running = false;
+  const records = site.deployments;
+
+  const now = (): string => ctx.clock.now().toISOString();
+
+  const newRecord = (
+    id: string,
+    req: Pick<DeployRequest, 'deployer' | 'author' | 'authorEmail' | 'message' | 'baseUrl'>,
+  ): DeploymentRecord => ({
+    id,
+    status: 0,
+    status_text: '',
+    author_email: req.authorEmail ?? 'N/A',
+    author: req.author ?? 'N/A',
+    deployer: req.deployer,
+    message: req.message,
+    progress: '',
+    received_time: now(),
+    start_time: null,
+    end_time: null,
+    last_success_end_time: lastSuccessEnd(),
+    complete: false,
+    active: false,
+    is_temp: false,
+    is_readonly: false,
+    url: `${req.baseUrl}/api/deployments/${id}`,
+    log_url: `${req.baseUrl}/api/deployments/${id}/log`,
+    site_name: site.appName,
+    provisioningState: 'InProgress',
+    log: [],
+  });
+
+  const lastSuccessEnd = (): string | null => {
+    const ok = records.filter((r) => r.status === 4 && r.end_time).map((r) => r.end_time as string);
+    ok.sort();
+    return ok.length ? ok[ok.length - 1] : null;
+  };
+
+  const log = (rec: DeploymentRecord, message: string, type = 0): void => {
+    rec.log.push({ log_time: now(), id: randomUUID(), message, type });
+  };
+
+  const setStatus = (rec: DeploymentRecord, status: 0 | 1 | 2 | 3 | 4): void => {
+    rec.status = status;
+    rec.progress = status < 3 ? STATUS_TEXT[status] : '';
+    rec.provisioningState = status === 3 ? 'Failed' : status === 4 ? 'Succeeded' : 'InProgress';
+  };
+
+  /** Write into the wwwroot Kudu sees: the read-only mount when one is active, else site/wwwroot on disk. */
+  const wwwrootForWrites = (): { dir: string; readOnly: boolean } => {
+    const w = ctx.workers.get(site.id.toLowerCase());
+    const dir = w?.mounted().dir ?? null;
+    return dir ? { dir, readOnly: true } : { dir: wwwrootDir(site), readOnly: false };
+  };
+
+  const readOnlyError = (): Error =>
+    new Error(
+      site.reserved
+        ? `Read-only file system : '/home/site/wwwroot'`
+        : `Access to the path 'D:\\home\\site\\wwwroot' is denied.`,
+    );
+
+  const pipeline = async (rec: DeploymentRecord, req: DeployRequest): Promise<void> => {
+    const seen = settings();
+    const mode = parseRunFromPackage(seen);
+    let tempZip: string | null = null;
+    try {
+      log(rec, 'Received deployment request.');
+      await sleep(stepMs);
+      setStatus(rec, 1);
+      rec.start_time = now();
+      let bytes: Buffer;
+      if ('bytes' in req.body) {
+        bytes = req.body.bytes;
+      } else {
+        log(rec, `Fetching the package from ${req.body.packageUri.split('?')[0]}`);
+        const got = await fetchPackage(ctx, site, req.body.packageUri);
+        if (!got.ok) throw new Error(`Failed to download the package: ${got.status} ${got.code}`);
+        tempZip = got.zip;
+        bytes = await fsp.readFile(got.zip);
+      }
+      const fault = faultsOf(ctx, site).find((f) => f.deploymentFails);
+      const isZip = req.type === 'zip';
+      const runFromZip = mode.mode === 'local' && isZip;
+      let pkgName: string | null = null;
+      if (runFromZip) {
+        log(rec, 'ZipDeploy. Run from package. Ignore remote build.');
+        const dir = sitePackagesDir(site);
+        await fsp.mkdir(dir, { recursive: true });
+        const when = ctx.clock.now();
+        pkgName = packageName(when);
+        const file = path.join(dir, pkgName);
+        await fsp.writeFile(file, bytes);
+        await fsp.utimes(file, when, when);
+        log(rec, `Saved the package as data/SitePackages/${pkgName}.`);
+        const removed = await purgeZips(dir, maxZipPackageCount(seen));
+        if (removed.length) log(rec, `Removed older packages: ${removed.join(', ')}.`);
+      }
+      if (fault) {
+        fault.deploymentFails = false;
+        throw new Error('Deployment failed: the injected deploymentFails fault is set.');
+      }
+      let entries: string[] = [];
+      if (isZip) {
+        const check = checkZip(bytes);
+        if (!check.ok) throw new Error(`The package is not a valid zip file: ${check.error}`);
+        entries = check.entries;
+      }
+      await sleep(stepMs);
+      setStatus(rec, 2);
+      if (!runFromZip) {
+        const target = wwwrootForWrites();
+        if (target.readOnly) throw readOnlyError();
+        const sub = req.targetPath ? safeRelative(req.targetPath) : '';
+        if (sub === null) throw new Error(`The path '${req.targetPath}' is not valid.`);
+        if (isZip) {
+          const dest = path.join(target.dir, ...sub.split('/').filter(Boolean));
+          if (req.clean) await emptyDir(dest);
+          const files = await extractZip(bytes, dest);
+          log(rec, `Extracted ${files.length} files into site/wwwroot${sub ? '/' + sub : ''}.`);
+        } else {
+          const rel = artifactPath(req.type, sub, site);
+          const dest = path.join(target.dir, ...rel.split('/'));
+          await fsp.mkdir(path.dirname(dest), { recursive: true });
+          await fsp.writeFile(dest, bytes);
+          log(rec, `Wrote site/wwwroot/${rel}.`);
+        }
+      }
+      await sleep(stepMs);
+      setStatus(rec, 4);
+      rec.end_time = now();
+      rec.last_success_end_time = rec.end_time;
+      rec.complete = true;
+      for (const r of records) r.active = r === rec;
+      if (pkgName) {
+        const pointer = path.join(sitePackagesDir(site), 'packagename.txt');
+        await fsp.writeFile(pointer, pkgName);
+        const when = ctx.clock.now();
+        await fsp.utimes(pointer, when, when);
+        log(rec, `Updated packagename.txt to ${pkgName}.`);
+      }
+      log(rec, 'Deployment successful.');
+      if (site.kind.startsWith('functionapp')) {
+        site.triggerSyncs.push({ time: now(), path: `kudu:${req.route}` });
+        log(rec, `Syncing ${zipFunctionNames(entries).length} function triggers.`);
+      }
+      const restartOn =
+        req.restart && seen.SCM_RESTART_APP_CONTAINER_AFTER_DEPLOYMENT?.toLowerCase() !== 'false';
+      if (restartOn) {
+        if (faultsOf(ctx, site).some((f) => f.restartRequestFails)) {
+          log(rec, 'Failed to request a restart.', 1);
+        } else {
+          const w = ctx.workers.get(site.id.toLowerCase());
+          if (w) {
+            log(rec, 'Requested a restart of the site.');
+            void w.restart().catch(() => undefined);
+          }
+        }
+      }
+    } catch (err) {
+      setStatus(rec, 3);
+      rec.end_time = now();
+      rec.complete = true;
+      rec.status_text = err instanceof Error ? err.message : String(err);
+      log(rec, rec.status_text, 2);
+    } finally {
+      if (tempZip) await fsp.rm(tempZip, { force: true });
+    }
+  };
+
+  return {
+    busy: () => running,
+    start(req) {
+      const rec = newRecord(randomUUID().replace(/-/g, ''), req);
+      records.unshift(rec);
+      running = true;
+      const done = pipeline(rec, req).then(
+        () => {
+          running = false;
+          return rec;
+        },
+        () => {
+          running = false;
+          return rec;
+        },
+      );
+      return { record: rec, done };
+    },
+    list: () => [...records],
+    get: (id) => records.find((r) => r.id === id),
+    latest() {
+      const pending = records.find((r) => !r.complete);
+      if (pending) return pending;
+      const done = records.filter((r) => r.end_time);
+      done.sort((a, b) => ((a.end_time as string) < (b.end_time as string) ? 1 : -1));
+      return done[0] ?? records[0];
+    },
+    put(id, fields, baseUrl) {
+      let rec = records.find((r) => r.id === id);
+      if (!rec) {
+        rec = newRecord(id, {
+          deployer: 'N/A',
+          author: null,
+          authorEmail: null,
+          message: '',
+          baseUrl,
+        });
+        records.unshift(rec);
+      }
+      const status = fields.status;
+      if (status === 0 || status === 1 || status === 2 || status === 3 || status === 4)
+        setStatus(rec, status);
+      for (const k of ['message', 'author', 'deployer', 'author_email', 'status_text'] as const) {
+        const v = fields[k];
+        if (typeof v === 'string') rec[k] = v;
+      }
+      if (rec.status >= 3) {
+        rec.complete = true;
+        rec.end_time = rec.end_time ?? now();
+      }
+      return rec;
+    },
+  };
+}
+
+/** Where OneDeploy puts a non-zip artifact below wwwroot. */
+export function artifactPath(type: ArtifactType, sub: string, site: Site): string {
+  switch (type) {
+    case 'war':
+      return sub || 'app.war';
+    case 'jar':
+      return 'app.jar';
+    case 'ear':
+      return 'app.ear';
+    case 'startup':
+      return site.reserved ? 'startup.sh' : 'startup.cmd';
+    case 'lib':
+      return `libs/${sub}`;
+    case 'script':
+      return `scripts/${sub}`;
+    default:
+      return sub;
+  }
+}
+
+/** A record as the JSON API shows it (without the internal log). */
+export function publicRecord(r: DeploymentRecord): Omit<DeploymentRecord, 'log'> {
+  const { log: _log, ...rest } = r;
+  void _log;
+  return rest;
+}

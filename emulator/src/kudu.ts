@@ -1,0 +1,486 @@
+/**
+ * The SCM host (Kudu) of one site or slot: authentication, injected front-end faults, settings, push
+ * deployments (zipdeploy, OneDeploy), deployment records, isdeploying (Linux only) and the VFS.
+ */
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import type * as http from 'node:http';
+import type { EmulatorContext, Faults, Handler, Site } from './model.js';
+import {
+  ARTIFACT_TYPES,
+  createDeploymentEngine,
+  LOCK_CONFLICT,
+  locationTime,
+  publicRecord,
+  URL_MODE_CONFLICT,
+  type ArtifactType,
+  type DeployRequest,
+  type DeploymentEngineOptions,
+} from './deployments.js';
+import { parseRunFromPackage } from './mount.js';
+import { handleVfs } from './vfs.js';
+
+export type KuduOptions = DeploymentEngineOptions;
+
+/** Token audiences Kudu accepts: the ARM audiences (API-SPEC §2.1). */
+export const ARM_AUDIENCES = [
+  'https://management.azure.com',
+  'https://management.azure.com/',
+  'https://management.core.windows.net/',
+];
+
+export type AuthResult = { ok: true; via: 'basic' | 'bearer' } | { ok: false; reason: string };
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Decide whether an Authorization header may use this site's SCM host. */
+export function authorize(ctx: EmulatorContext, site: Site, header: string | undefined): AuthResult {
+  if (!header) return { ok: false, reason: 'no credentials' };
+  const sp = header.indexOf(' ');
+  const scheme = (sp < 0 ? header : header.slice(0, sp)).toLowerCase();
+  const value = sp < 0 ? '' : header.slice(sp + 1).trim();
+  if (scheme === 'basic') {
+    if (!site.basicAuthAllowed.scm) return { ok: false, reason: 'basic authentication is disabled' };
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const i = decoded.indexOf(':');
+    if (i < 0) return { ok: false, reason: 'malformed basic credentials' };
+    const user = decoded.slice(0, i);
+    const pass = decoded.slice(i + 1);
+    if (user === site.publishingUserName && safeEqual(pass, site.publishingPassword))
+      return { ok: true, via: 'basic' };
+    return { ok: false, reason: 'wrong user name or password' };
+  }
+  if (scheme === 'bearer') {
+    const claims = ctx.verifyToken(value);
+    if (!claims) return { ok: false, reason: 'invalid token' };
+    if (!ARM_AUDIENCES.includes(claims.aud)) return { ok: false, reason: 'wrong token audience' };
+    return { ok: true, via: 'bearer' };
+  }
+  return { ok: false, reason: 'unsupported authorization scheme' };
+}
+
+function send(
+  res: http.ServerResponse,
+  status: number,
+  body: string,
+  contentType: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(body),
+    ...headers,
+  });
+  res.end(body);
+}
+
+function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
+  send(res, status, JSON.stringify(value), 'application/json; charset=utf-8', headers);
+}
+
+function sendText(
+  res: http.ServerResponse,
+  status: number,
+  text: string,
+  headers: Record<string, string> = {},
+): void {
+  send(res, status, text, 'text/plain; charset=utf-8', headers);
+}
+
+async function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+const FORBIDDEN_PAGE =
+  '<!DOCTYPE html><html><head><title>Error 403 - Forbidden</title></head><body><h1>Error 403 - Forbidden</h1>' +
+  '<p>Ip Forbidden: the web app you have attempted to reach has blocked your access.</p></body></html>';
+
+const UNAUTHORIZED_PAGE =
+  '<!DOCTYPE html><html><head><title>401 - Unauthorized</title></head><body><h1>401 - Unauthorized: Access is denied due to invalid credentials.</h1></body></html>';
+
+function boolParam(q: URLSearchParams, name: string, fallback: boolean): boolean {
+  for (const [k, v] of q) {
+    if (k.toLowerCase() === name.toLowerCase()) {
+      const t = v.trim().toLowerCase();
+      if (t === 'true') return true;
+      if (t === 'false') return false;
+      return fallback;
+    }
+  }
+  return fallback;
+}
+
+function param(q: URLSearchParams, name: string): string | null {
+  for (const [k, v] of q) if (k.toLowerCase() === name.toLowerCase()) return v;
+  return null;
+}
+
+export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOptions = {}): Handler {
+  const local: Record<string, string> = {};
+  const seen = (): Record<string, string> => ({ ...local, ...site.scmSettings });
+  const engine = createDeploymentEngine(ctx, site, seen, options);
+
+  const faults = (): Faults[] =>
+    [ctx.faults.get(site.appName), ctx.faults.get('*')].filter((f): f is Faults => f !== undefined);
+
+  const baseUrlOf = (req: http.IncomingMessage): string => `https://${req.headers.host ?? site.scmHostName}`;
+
+  /** Accept or refuse a push (zipdeploy / OneDeploy) and run it. */
+  const push = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    route: string,
+    q: URLSearchParams,
+    build: (body: DeployRequest['body']) => DeployRequest | { error: string },
+    isAsync: boolean,
+  ): Promise<void> => {
+    const raw = await readBody(req);
+    const ctype = (req.headers['content-type'] ?? '').toLowerCase();
+    let body: DeployRequest['body'];
+    if (ctype.startsWith('application/json')) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw.toString('utf8'));
+      } catch {
+        sendJson(res, 400, { Message: 'The request body is not valid JSON.' });
+        return;
+      }
+      const obj = (parsed && typeof parsed === 'object' ? parsed : {}) as Record<string, unknown>;
+      const props = (obj.properties && typeof obj.properties === 'object' ? obj.properties : obj) as Record<
+        string,
+        unknown
+      >;
+      const uri = props.packageUri;
+      if (typeof uri !== 'string' || !/^https?:\/\//i.test(uri)) {
+        sendJson(res, 400, { Message: "The JSON body must carry a 'packageUri' with an http(s) URL." });
+        return;
+      }
+      body = { packageUri: uri };
+    } else {
+      body = { bytes: raw };
+    }
+    if (parseRunFromPackage(seen()).mode === 'url') {
+      sendText(res, 409, URL_MODE_CONFLICT);
+      return;
+    }
+    if (engine.busy()) {
+      sendText(res, 409, LOCK_CONFLICT);
+      return;
+    }
+    const request = build(body);
+    if ('error' in request) {
+      sendText(res, 400, request.error);
+      return;
+    }
+    const headers: Record<string, string> = {};
+    if (boolParam(q, 'trackDeploymentProgress', false)) headers['SCM-DEPLOYMENT-ID'] = randomUUID();
+    const { record, done } = engine.start(request);
+    if (isAsync) {
+      const loc = `${request.baseUrl}/api/deployments/latest?deployer=${encodeURIComponent(request.deployer)}&time=${locationTime(ctx.clock.now())}`;
+      res.writeHead(202, { ...headers, location: loc, 'retry-after': '30', 'content-length': 0 });
+      res.end();
+      return;
+    }
+    const final = await done;
+    void record;
+    if (final.status === 4) {
+      res.writeHead(200, { ...headers, 'content-length': 0 });
+      res.end();
+      return;
+    }
+    sendJson(res, 500, { Message: 'An error has occurred.', ExceptionMessage: final.status_text }, headers);
+  };
+
+  const zipdeploy = (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    q: URLSearchParams,
+  ): Promise<void> =>
+    push(
+      req,
+      res,
+      '/api/zipdeploy',
+      q,
+      (body) => ({
+        route: '/api/zipdeploy',
+        type: 'zip',
+        body,
+        deployer: param(q, 'deployer') ?? 'ZipDeploy',
+        author: param(q, 'author'),
+        authorEmail: param(q, 'authorEmail'),
+        message: param(q, 'message') ?? 'Created via a push deployment',
+        clean: boolParam(q, 'clean', false),
+        restart: true,
+        targetPath: null,
+        baseUrl: baseUrlOf(req),
+      }),
+      boolParam(q, 'isAsync', false),
+    );
+
+  const publish = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    q: URLSearchParams,
+  ): Promise<void> => {
+    const typeRaw = param(q, 'type');
+    const reset = boolParam(q, 'reset', false);
+    const t = (typeRaw ?? '').toLowerCase();
+    if (!reset) {
+      if (typeRaw === null || typeRaw === '') {
+        await readBody(req);
+        sendText(res, 400, "Artifact type '' not supported");
+        return;
+      }
+      if (!(ARTIFACT_TYPES as readonly string[]).includes(t)) {
+        await readBody(req);
+        sendText(res, 400, `type='${typeRaw}' not recognized`);
+        return;
+      }
+    }
+    const type = (reset ? 'static' : t) as ArtifactType;
+    let targetPath = param(q, 'path');
+    if (reset) {
+      targetPath = 'hostingstart.html';
+    }
+    if (type === 'static' || type === 'lib' || type === 'script') {
+      if (!targetPath) {
+        await readBody(req);
+        sendText(res, 400, `Path must be defined for type=${type}`);
+        return;
+      }
+      if (targetPath.endsWith('/') || targetPath.split(/[/\\]/).includes('..')) {
+        await readBody(req);
+        sendText(res, 400, `Path '${targetPath}' is not valid for type=${type}`);
+        return;
+      }
+    }
+    return push(
+      req,
+      res,
+      '/api/publish',
+      q,
+      (body) => {
+        const b =
+          reset && 'bytes' in body
+            ? {
+                bytes: Buffer.from(
+                  '<!DOCTYPE html><html><body><h1>Your web app is running and waiting for your content</h1></body></html>',
+                ),
+              }
+            : body;
+        return {
+          route: '/api/publish',
+          type,
+          body: b,
+          deployer: 'OneDeploy',
+          author: param(q, 'author'),
+          authorEmail: param(q, 'authorEmail'),
+          message: param(q, 'message') ?? 'OneDeploy',
+          clean: reset ? false : boolParam(q, 'clean', type === 'zip'),
+          restart: boolParam(q, 'restart', true),
+          targetPath,
+          baseUrl: baseUrlOf(req),
+        };
+      },
+      boolParam(q, 'async', false),
+    );
+  };
+
+  const deployments = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    rest: string[],
+    method: string,
+  ): Promise<void> => {
+    const baseUrl = baseUrlOf(req);
+    if (rest.length === 0) {
+      if (method !== 'GET')
+        return sendJson(res, 405, { Message: 'The requested resource does not support this method.' });
+      const list = engine.list().map(publicRecord);
+      const body = JSON.stringify(list);
+      const etag = `"${Buffer.from(
+        list.map((r) => `${r.id}:${r.status}:${r.end_time ?? ''}:${r.active}`).join('|'),
+      )
+        .toString('base64url')
+        .slice(-40)}"`;
+      if (req.headers['if-none-match'] === etag) {
+        res.writeHead(304, { etag }).end();
+        return;
+      }
+      return send(res, 200, body, 'application/json; charset=utf-8', { etag });
+    }
+    const id = decodeURIComponent(rest[0]);
+    if (method === 'PUT' && rest.length === 1) {
+      let fields: Record<string, unknown> = {};
+      try {
+        fields = JSON.parse((await readBody(req)).toString('utf8') || '{}') as Record<string, unknown>;
+      } catch {
+        return sendJson(res, 400, { Message: 'The request body is not valid JSON.' });
+      }
+      return sendJson(res, 200, publicRecord(engine.put(id, fields, baseUrl)));
+    }
+    if (method !== 'GET')
+      return sendJson(res, 405, { Message: 'The requested resource does not support this method.' });
+    const rec = id.toLowerCase() === 'latest' ? engine.latest() : engine.get(id);
+    if (!rec) return sendJson(res, 404, { Message: `Deployment '${id}' not found.` });
+    if (rest.length === 1) {
+      if (id.toLowerCase() === 'latest' && !rec.complete) {
+        return sendJson(res, 202, publicRecord(rec), {
+          location: `${baseUrl}${req.url ?? ''}`,
+          'retry-after': '30',
+        });
+      }
+      return sendJson(res, 200, publicRecord(rec));
+    }
+    if (rest[1].toLowerCase() === 'log') {
+      const logUrl = `${baseUrl}/api/deployments/${rec.id}/log`;
+      if (rest.length === 2) {
+        return sendJson(
+          res,
+          200,
+          rec.log.map((e) => ({ ...e, details_url: `${logUrl}/${e.id}` })),
+        );
+      }
+      const entry = rec.log.find((e) => e.id === rest[2]);
+      if (!entry || rest.length > 3)
+        return sendJson(res, 404, { Message: `Log entry '${rest[2]}' not found.` });
+      return sendJson(res, 200, [{ ...entry, details_url: null }]);
+    }
+    return sendJson(res, 404, { Message: 'No HTTP resource was found that matches the request URI.' });
+  };
+
+  const settingsRoute = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    rest: string[],
+    method: string,
+  ): Promise<void> => {
+    if (rest.length === 0 && method === 'GET') return sendJson(res, 200, seen());
+    if (rest.length === 0 && method === 'POST') {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse((await readBody(req)).toString('utf8'));
+      } catch {
+        return sendJson(res, 400, { Message: 'The request body is not valid JSON.' });
+      }
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        return sendJson(res, 400, { Message: 'The request body must be a JSON object.' });
+      }
+      for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) local[k] = String(v);
+      res.writeHead(204).end();
+      return;
+    }
+    if (rest.length === 1 && method === 'GET') {
+      const key = decodeURIComponent(rest[0]);
+      const all = seen();
+      if (!(key in all)) return sendJson(res, 404, { Message: `'${key}' not found.` });
+      return sendJson(res, 200, all[key]);
+    }
+    if (rest.length === 1 && method === 'DELETE') {
+      delete local[decodeURIComponent(rest[0])];
+      res.writeHead(204).end();
+      return;
+    }
+    return sendJson(res, 405, { Message: 'The requested resource does not support this method.' });
+  };
+
+  const runtime = (): Record<string, unknown> => ({
+    nodejs: [{ version: process.versions.node }],
+    dotnetCore: { runtimes: [{ version: '8.0.11' }] },
+    kuduVersion: '104.0.0-emulated',
+    os: site.reserved ? 'Linux' : 'Windows',
+  });
+
+  return async (req, res) => {
+    const url = new URL(req.url ?? '/', 'https://scm.invalid');
+    const pathName = url.pathname;
+    const method = (req.method ?? 'GET').toUpperCase();
+
+    for (const f of faults()) {
+      if (f.scmForbidden) {
+        await readBody(req).catch(() => undefined);
+        send(res, 403, FORBIDDEN_PAGE, 'text/html');
+        return;
+      }
+    }
+    for (const f of faults()) {
+      const k = f.kudu;
+      if (k && k.count > 0 && (!k.pathContains || `${pathName}${url.search}`.includes(k.pathContains))) {
+        k.count -= 1;
+        await readBody(req).catch(() => undefined);
+        const headers: Record<string, string> = {};
+        if (k.retryAfter !== undefined) headers['retry-after'] = String(k.retryAfter);
+        sendText(res, k.status, k.status === 409 ? LOCK_CONFLICT : `Service error ${k.status}`, headers);
+        return;
+      }
+    }
+
+    const auth = authorize(ctx, site, req.headers.authorization);
+    if (!auth.ok) {
+      await readBody(req).catch(() => undefined);
+      send(res, 401, UNAUTHORIZED_PAGE, 'text/html', { 'www-authenticate': 'Basic realm="site"' });
+      return;
+    }
+
+    const segs = pathName.split('/').filter((s) => s !== '');
+    const lower = segs.map((s) => s.toLowerCase());
+    if (segs.length === 0) {
+      return send(
+        res,
+        200,
+        `<html><body><h1>Kudu services for ${site.appName}</h1></body></html>`,
+        'text/html',
+      );
+    }
+    if (
+      method === 'GET' &&
+      ((lower[0] === 'diagnostics' && lower[1] === 'runtime' && segs.length === 2) ||
+        (lower[0] === 'api' && lower[1] === 'diagnostics' && lower[2] === 'runtime' && segs.length === 3))
+    ) {
+      return sendJson(res, 200, runtime());
+    }
+    if (lower[0] !== 'api')
+      return sendJson(res, 404, { Message: 'No HTTP resource was found that matches the request URI.' });
+    const route = lower[1];
+    const rest = segs.slice(2);
+    if (route === 'vfs') {
+      const idx = pathName.toLowerCase().indexOf('/api/vfs');
+      const vfsPath = pathName.slice(idx + '/api/vfs'.length);
+      const worker = ctx.workers.get(site.id.toLowerCase());
+      return handleVfs(
+        req,
+        res,
+        { site, mountedDir: worker?.mounted().dir ?? null, baseUrl: baseUrlOf(req) },
+        vfsPath,
+        url.search.slice(1),
+      );
+    }
+    if (route === 'zipdeploy' && rest.length === 0 && (method === 'POST' || method === 'PUT')) {
+      return zipdeploy(req, res, url.searchParams);
+    }
+    if (route === 'publish' && rest.length === 0 && (method === 'POST' || method === 'PUT')) {
+      return publish(req, res, url.searchParams);
+    }
+    if (route === 'deployments') return deployments(req, res, rest, method);
+    if (route === 'settings') return settingsRoute(req, res, rest, method);
+    if (route === 'isdeploying' && rest.length === 0 && method === 'GET' && site.reserved) {
+      const busy = engine.busy();
+      return sendJson(res, 200, {
+        value: busy ? 'True' : 'False',
+        msg: busy ? 'A deployment is in progress.' : 'No deployment in progress.',
+      });
+    }
+    await readBody(req).catch(() => undefined);
+    return sendJson(res, 404, { Message: 'No HTTP resource was found that matches the request URI.' });
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * How the platform reads WEBSITE_RUN_FROM_PACKAGE and mounts the package as a read-only wwwroot.
+ * Parsing follows Kudu exactly (API-SPEC §1.1); mounting happens only when the worker (re)starts.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { EmulatorContext, MountInfo, Site } from './model.js';
+import { fetchPackage } from './blobfetch.js';
+import { checkZip, extractZip } from './zip.js';
+
+export const FAILURE_MARKER = 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt';
+export const FAILURE_TEXT = 'Run From Package Initialization failed.';
+
+export type RfpMode = { mode: 'local' } | { mode: 'url'; url: string } | { mode: 'none' };
+
+/** The effective value: WEBSITE_RUN_FROM_PACKAGE, or WEBSITE_RUN_FROM_ZIP when the first is empty or missing. */
+export function runFromPackageValue(settings: Record<string, string>): string {
+  const v = settings.WEBSITE_RUN_FROM_PACKAGE;
+  if (v !== undefined && v !== '') return v;
+  return settings.WEBSITE_RUN_FROM_ZIP ?? '';
+}
+
+/** Local mode only for exactly "1"; URL mode when the value starts with "http" (any case); else none. */
+export function parseRunFromPackage(settings: Record<string, string>): RfpMode {
+  const v = runFromPackageValue(settings);
+  if (v === '1') return { mode: 'local' };
+  if (v.toLowerCase().startsWith('http')) return { mode: 'url', url: v };
+  return { mode: 'none' };
+}
+
+export function sitePackagesDir(site: Site): string {
+  return path.join(site.homeDir, 'data', 'SitePackages');
+}
+
+export function wwwrootDir(site: Site): string {
+  return path.join(site.homeDir, 'site', 'wwwroot');
+}
+
+/** The URL without its query (never shows a SAS signature). */
+export function redactUrl(url: string): string {
+  const i = url.indexOf('?');
+  return i < 0 ? url : url.slice(0, i);
+}
+
+/** Make a tree read-only like the platform's mount: files 0444, directories 0555. */
+export async function makeReadOnly(dir: string): Promise<void> {
+  const entries = await fsp.readdir(dir, { withFileTypes: true });
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) await makeReadOnly(p);
+    else await fsp.chmod(p, 0o444);
+  }
+  await fsp.chmod(dir, 0o555);
+}
+
+/** Remove a tree made read-only by makeReadOnly. */
+export async function removeTree(dir: string): Promise<void> {
+  const walk = async (d: string): Promise<void> => {
+    let entries;
+    try {
+      await fsp.chmod(d, 0o755);
+      entries = await fsp.readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) if (e.isDirectory()) await walk(path.join(d, e.name));
+  };
+  await walk(dir);
+  await fsp.rm(dir, { recursive: true, force: true });
+}
+
+/** Function folders one level down with function.json, only when host.json is at the root. */
+export async function functionsIn(dir: string | null): Promise<string[]> {
+  if (!dir) return [];
+  try {
+    await fsp.access(path.join(dir, 'host.json'));
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
+    if (!e.isDirectory()) continue;
+    try {
+      await fsp.access(path.join(dir, e.name, 'function.json'));
+      out.push(e.name);
+    } catch {
+      // not a function folder
+    }
+  }
+  return out.sort();
+}
+
+async function sha256File(file: string): Promise<string> {
+  return createHash('sha256')
+    .update(await fsp.readFile(file))
+    .digest('hex');
+}
+
+export type MountOutcome = Omit<MountInfo, 'startedAt'>;
+
+/**
+ * Mount the site's package into the fresh directory `dir` (created here), as the platform does at start.
+ * On failure `dir` holds only the failure marker. For mode 'none' nothing is mounted and `dir` is not created.
+ */
+export async function mountPackage(ctx: EmulatorContext, site: Site, dir: string): Promise<MountOutcome> {
+  const mode = parseRunFromPackage(site.appSettings);
+  if (mode.mode === 'none') {
+    return { mode: 'none', source: null, sha256: null, dir: null, error: null, functions: [] };
+  }
+  await fsp.mkdir(dir, { recursive: true });
+  const fail = async (
+    source: string | null,
+    error: string,
+    sha256: string | null = null,
+  ): Promise<MountOutcome> => {
+    await removeTree(dir);
+    await fsp.mkdir(dir, { recursive: true });
+    await fsp.writeFile(path.join(dir, FAILURE_MARKER), FAILURE_TEXT);
+    await makeReadOnly(dir);
+    return { mode: mode.mode, source, sha256, dir, error, functions: [] };
+  };
+  if (mode.mode === 'local') {
+    const pkgDir = sitePackagesDir(site);
+    let name: string;
+    try {
+      name = await fsp.readFile(path.join(pkgDir, 'packagename.txt'), 'utf8');
+    } catch {
+      return fail(null, 'data/SitePackages/packagename.txt is missing: nothing has been deployed');
+    }
+    // The pointer holds a bare file name; anything else (paths, whitespace) names no package.
+    if (name === '' || name !== path.basename(name) || name === '.' || name === '..') {
+      return fail(name, `packagename.txt holds '${name}', which is not a file name in data/SitePackages`);
+    }
+    const zipPath = path.join(pkgDir, name);
+    try {
+      await fsp.access(zipPath);
+    } catch {
+      return fail(name, `packagename.txt names '${name}', which is not in data/SitePackages`);
+    }
+    const sha = await sha256File(zipPath);
+    const check = checkZip(zipPath);
+    if (!check.ok) return fail(name, `'${name}' is not a valid zip: ${check.error}`, sha);
+    await extractZip(zipPath, dir);
+    const functions = await functionsIn(dir);
+    await makeReadOnly(dir);
+    return { mode: 'local', source: name, sha256: sha, dir, error: null, functions };
+  }
+  const source = redactUrl(mode.url);
+  const got = await fetchPackage(ctx, site, mode.url);
+  if (!got.ok)
+    return fail(source, `fetching the package failed: ${got.status} ${got.code} ${got.message}`.trim());
+  try {
+    const check = checkZip(got.zip);
+    if (!check.ok)
+      return fail(source, `the downloaded package is not a valid zip: ${check.error}`, got.sha256);
+    await extractZip(got.zip, dir);
+    const functions = await functionsIn(dir);
+    await makeReadOnly(dir);
+    return { mode: 'url', source, sha256: got.sha256, dir, error: null, functions };
+  } finally {
+    await fsp.rm(got.zip, { force: true });
+  }
+}

@@ -1,0 +1,436 @@
+/**
+ * The emulated app worker of one site or slot: mounts the package at start and restart only, runs the app
+ * (node really runs; other stacks answer a plain page when their entry point is at the root), and serves the
+ * site's default host. The mount is read-only for the app: files 0444, directories 0555, and when the
+ * emulator runs as root the app process runs as nobody (uid/gid 65534) so writes fail with EACCES.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, chmodSync, promises as fsp } from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { EmulatorContext, MountInfo, Site, SiteWorkerApi } from './model.js';
+import { functionsIn, mountPackage, removeTree, wwwrootDir } from './mount.js';
+
+export interface WorkerOptions {
+  /** Warm-up window after each (re)start during which the site answers 503 (default 200 ms, env RUNPACK_EMULATOR_WARMUP_MS). */
+  warmupMs?: number;
+  /** Where fresh mount directories are made (default `<stateDir>/mounts`, or a world-traversable temp dir when root). */
+  mountRoot?: string;
+  /** How long a node app may take to listen on PORT (default 15 s). */
+  appStartTimeoutMs?: number;
+  /** Start the worker at once when the site is Running (default true). */
+  autoStart?: boolean;
+}
+
+/** What the worker exposes beyond SiteWorkerApi (tests, admin). */
+export interface SiteWorker extends SiteWorkerApi {
+  /** Last lines the app process wrote to stdout/stderr. */
+  appOutput(): string[];
+  /** Root directory of the content the site serves now (the mount, or site/wwwroot without run-from-package). */
+  contentDir(): string;
+}
+
+const NOBODY = 65534;
+
+function envNumber(name: string, fallback: number): number {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v >= 0 ? v : fallback;
+}
+
+function isFunctionSite(site: Site): boolean {
+  return site.kind.startsWith('functionapp');
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fsp.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The node entry point: package.json main, `node <file>` in scripts.start, else server.js, app.js, index.js. */
+export async function findNodeEntry(dir: string): Promise<string | null> {
+  try {
+    const pkg = JSON.parse(await fsp.readFile(path.join(dir, 'package.json'), 'utf8')) as {
+      main?: unknown;
+      scripts?: { start?: unknown };
+    };
+    if (typeof pkg.main === 'string' && (await exists(path.join(dir, pkg.main)))) return pkg.main;
+    if (typeof pkg.scripts?.start === 'string') {
+      const m = /^\s*node\s+(?:--?[\w-]+(?:=\S+)?\s+)*([^\s;&|]+)/.exec(pkg.scripts.start);
+      if (m && (await exists(path.join(dir, m[1])))) return m[1];
+    }
+  } catch {
+    // no or unreadable package.json
+  }
+  for (const f of ['server.js', 'app.js', 'index.js']) if (await exists(path.join(dir, f))) return f;
+  return null;
+}
+
+/** Whether the runtime of a non-node stack finds its entry point at the root of `dir`. */
+export async function stackEntryPresent(stack: Site['stack'], dir: string): Promise<boolean> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return false;
+  }
+  const has = (n: string): boolean => names.some((x) => x.toLowerCase() === n.toLowerCase());
+  switch (stack) {
+    case 'dotnet':
+      return names.some(
+        (n) => n.endsWith('.runtimeconfig.json') && has(n.replace(/\.runtimeconfig\.json$/, '.dll')),
+      );
+    case 'static':
+      return ['index.html', 'index.htm', 'default.htm', 'default.html', 'hostingstart.html'].some(has);
+    case 'php':
+      return has('index.php');
+    case 'python':
+      return ['app.py', 'application.py', 'main.py', 'wsgi.py'].some(has);
+    case 'java':
+      return names.some((n) => n.toLowerCase().endsWith('.jar') || n.toLowerCase().endsWith('.war'));
+    case 'node':
+      return (await findNodeEntry(dir)) !== null;
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(addr.port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function page(res: http.ServerResponse, status: number, title: string, text: string): void {
+  const body = `<!DOCTYPE html><html><head><title>${title}</title></head><body><h1>${title}</h1><p>${text}</p></body></html>`;
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+function json(res: http.ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.htm': 'text/html; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.json': 'application/json',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+};
+
+function defaultMountRoot(ctx: EmulatorContext): string {
+  if (process.getuid?.() === 0) {
+    // The app runs as nobody and must reach the mount: use a world-traversable directory of its own.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'runpack-emulator-mounts-'));
+    chmodSync(dir, 0o755);
+    return dir;
+  }
+  return path.join(ctx.stateDir, 'mounts');
+}
+
+export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOptions = {}): SiteWorker {
+  const warmupMs = options.warmupMs ?? envNumber('RUNPACK_EMULATOR_WARMUP_MS', 200);
+  const appStartTimeoutMs = options.appStartTimeoutMs ?? 15000;
+  let mountRoot: string | null = options.mountRoot ?? null;
+  const ownsMountRoot = options.mountRoot === undefined;
+  const key = (site.slotName ? `${site.appName}__${site.slotName}` : site.appName).replace(
+    /[^A-Za-z0-9_-]/g,
+    '_',
+  );
+  let seq = 0;
+
+  let st: 'starting' | 'running' | 'failed' | 'stopped' = 'stopped';
+  let mount: MountInfo = {
+    mode: 'none',
+    source: null,
+    sha256: null,
+    dir: null,
+    error: null,
+    functions: [],
+    startedAt: null,
+  };
+  let child: ChildProcess | null = null;
+  let childPort = 0;
+  let appProblem: string | null = null;
+  const output: string[] = [];
+  let chain: Promise<void> = Promise.resolve();
+  let disposed = false;
+
+  const enqueue = (op: () => Promise<void>): Promise<void> => {
+    const next = chain.then(op, op);
+    chain = next.catch(() => undefined);
+    return next;
+  };
+
+  const contentDir = (): string => mount.dir ?? wwwrootDir(site);
+
+  const remember = (chunk: Buffer): void => {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') output.push(line);
+    if (output.length > 200) output.splice(0, output.length - 200);
+  };
+
+  const killChild = async (): Promise<void> => {
+    const c = child;
+    child = null;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise<void>((r) => c.once('exit', () => r()));
+    c.kill('SIGTERM');
+    const done = await Promise.race([exited.then(() => true), sleep(2000).then(() => false)]);
+    if (!done) {
+      c.kill('SIGKILL');
+      await exited;
+    }
+  };
+
+  const startNodeApp = async (dir: string): Promise<void> => {
+    const entry = await findNodeEntry(dir);
+    if (!entry) {
+      appProblem =
+        'no entry point (package.json main or start script, server.js, app.js, index.js) at the root';
+      return;
+    }
+    childPort = await freePort();
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      ...site.appSettings,
+      PORT: String(childPort),
+      WEBSITE_SITE_NAME: site.appName,
+      WEBSITE_HOSTNAME: site.defaultHostName,
+      NODE_ENV: site.appSettings.NODE_ENV ?? 'production',
+    };
+    const asRoot = process.getuid?.() === 0;
+    const c = spawn(process.execPath, [entry], {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}),
+    });
+    child = c;
+    c.stdout?.on('data', remember);
+    c.stderr?.on('data', remember);
+    c.on('error', (err) => remember(Buffer.from(`spawn failed: ${err.message}`)));
+    const deadline = Date.now() + appStartTimeoutMs;
+    while (Date.now() < deadline) {
+      if (c.exitCode !== null || c.signalCode !== null) {
+        appProblem = `the app exited with ${c.exitCode ?? c.signalCode} before listening on PORT`;
+        return;
+      }
+      if (await canConnect(childPort)) return;
+      await sleep(50);
+    }
+    appProblem = `the app did not listen on PORT within ${appStartTimeoutMs} ms`;
+  };
+
+  const boot = async (): Promise<void> => {
+    if (disposed) return;
+    st = 'starting';
+    await killChild();
+    appProblem = null;
+    if (!mountRoot) mountRoot = defaultMountRoot(ctx);
+    const oldDir = mount.dir;
+    const dir = path.join(mountRoot, key, `m${Date.now().toString(36)}-${++seq}`);
+    const outcome = await mountPackage(ctx, site, dir);
+    const functions = outcome.mode === 'none' ? await functionsIn(wwwrootDir(site)) : outcome.functions;
+    mount = { ...outcome, functions, startedAt: ctx.clock.now().toISOString() };
+    if (oldDir && oldDir !== mount.dir) await removeTree(oldDir);
+    if (outcome.error === null && site.stack === 'node' && !isFunctionSite(site))
+      await startNodeApp(contentDir());
+    if (warmupMs > 0) await sleep(warmupMs);
+    if (disposed) return;
+    st = outcome.error === null ? 'running' : 'failed';
+  };
+
+  const stopNow = async (): Promise<void> => {
+    await killChild();
+    st = 'stopped';
+  };
+
+  const restart = (): Promise<void> => {
+    st = 'starting';
+    return enqueue(boot);
+  };
+
+  const serveFunctions = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const dir = contentDir();
+    const hostOk = await exists(path.join(dir, 'host.json'));
+    const p = new URL(req.url ?? '/', 'http://x').pathname;
+    if (p.toLowerCase() === '/admin/host/status') {
+      if (!hostOk) {
+        json(res, 503, { id: site.appName, state: 'Error', errors: ['host.json not found'] });
+        return;
+      }
+      json(res, 200, { id: site.appName, state: 'Running', version: '4.0.0', functions: mount.functions });
+      return;
+    }
+    if (!hostOk) {
+      page(res, 503, 'Function host is not running.', 'host.json not found at the root of wwwroot.');
+      return;
+    }
+    const m = /^\/api\/([^/]+)/.exec(p);
+    if (m) {
+      const fn = mount.functions.find((f) => f.toLowerCase() === decodeURIComponent(m[1]).toLowerCase());
+      if (!fn) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(`Function ${fn} ran.`);
+      return;
+    }
+    if (p === '/') {
+      page(res, 200, 'Your Functions 4.0 app is up and running', `Functions: ${mount.functions.join(', ')}`);
+      return;
+    }
+    res.writeHead(404).end();
+  };
+
+  const serveStatic = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const dir = contentDir();
+    const entryOk = await stackEntryPresent(site.stack, dir);
+    let p: string;
+    try {
+      p = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    } catch {
+      res.writeHead(400).end();
+      return;
+    }
+    const rel = path.normalize(p).replace(/^([/\\])+/, '');
+    const file = path.join(dir, rel);
+    if (rel !== '' && !rel.startsWith('..') && file.startsWith(dir)) {
+      try {
+        const s = await fsp.stat(file);
+        if (s.isFile()) {
+          const body = await fsp.readFile(file);
+          res.writeHead(200, {
+            'content-type': MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
+            'content-length': body.length,
+          });
+          res.end(req.method === 'HEAD' ? undefined : body);
+          return;
+        }
+      } catch {
+        // fall through
+      }
+    }
+    if (rel === '') {
+      if (entryOk) {
+        page(res, 200, `${site.appName} is running`, `The ${site.stack} app started from its entry point.`);
+      } else if (site.stack === 'static') {
+        res.writeHead(404, { 'content-type': 'text/html' }).end('<h1>404 Not Found</h1>');
+      } else {
+        page(
+          res,
+          503,
+          'Application Error',
+          `The ${site.stack} runtime found no entry point at the root of wwwroot.`,
+        );
+      }
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/html' }).end('<h1>404 Not Found</h1>');
+  };
+
+  const proxy = (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> =>
+    new Promise((resolve) => {
+      const preq = http.request(
+        { host: '127.0.0.1', port: childPort, method: req.method, path: req.url, headers: req.headers },
+        (pres) => {
+          res.writeHead(pres.statusCode ?? 502, pres.headers);
+          pres.pipe(res);
+          pres.on('end', () => resolve());
+          pres.on('error', () => resolve());
+        },
+      );
+      preq.on('error', () => {
+        if (!res.headersSent) page(res, 502, 'Bad Gateway', 'The app closed the connection.');
+        else res.destroy();
+        resolve();
+      });
+      req.pipe(preq);
+    });
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    if (st === 'stopped' || site.state === 'Stopped') {
+      page(res, 403, 'Error 403 - This web app is stopped.', 'This web app is stopped.');
+      return;
+    }
+    if (st === 'starting') {
+      res.setHeader('retry-after', '1');
+      page(res, 503, 'Service Unavailable', 'The app is starting.');
+      return;
+    }
+    if (st === 'failed') {
+      page(res, 503, 'Service Unavailable', 'The app failed to start.');
+      return;
+    }
+    if (isFunctionSite(site)) return serveFunctions(req, res);
+    if (site.stack === 'node') {
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) {
+        page(res, 503, 'Application Error', `The node app is not running: ${appProblem ?? 'it exited'}.`);
+        return;
+      }
+      return proxy(req, res);
+    }
+    return serveStatic(req, res);
+  };
+
+  const worker: SiteWorker = {
+    restart,
+    stop: () => enqueue(stopNow),
+    start: () => {
+      if (st === 'stopped') return restart();
+      return chain;
+    },
+    handle,
+    async dispose() {
+      disposed = true;
+      await chain.catch(() => undefined);
+      await killChild();
+      st = 'stopped';
+      if (mount.dir) await removeTree(mount.dir);
+      if (ownsMountRoot && mountRoot && existsSync(mountRoot)) {
+        const keyDir = path.join(mountRoot, key);
+        await removeTree(keyDir);
+        const left = await fsp.readdir(mountRoot).catch(() => ['?']);
+        if (left.length === 0) await fsp.rm(mountRoot, { recursive: true, force: true });
+      }
+    },
+    state: () => st,
+    mounted: () => ({ ...mount, functions: [...mount.functions] }),
+    appOutput: () => [...output],
+    contentDir,
+  };
+  if ((options.autoStart ?? true) && site.state === 'Running') void restart();
+  return worker;
+}

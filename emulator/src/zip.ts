@@ -1,0 +1,85 @@
+/**
+ * Zip helpers for the emulator's Kudu and worker: validate a package, extract it exactly as given
+ * (never flattening a top-level folder), and peek at single entries (host.json, function.json).
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import AdmZip from 'adm-zip';
+
+export type ZipCheck = { ok: true; entries: string[] } | { ok: false; error: string };
+
+function open(zip: Buffer | string): AdmZip {
+  return new AdmZip(zip);
+}
+
+/** Entry names that are safe to write below a root: relative, no `..`, no drive letters. */
+export function safeEntryPath(name: string): string | null {
+  const n = name.replace(/\\/g, '/');
+  if (n.startsWith('/') || /^[a-zA-Z]:/.test(n)) return null;
+  const parts = n.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.length === 0 || parts.some((p) => p === '..')) return null;
+  return parts.join('/');
+}
+
+/** Read every entry (checks the central directory and each CRC); a truncated or corrupt zip fails. */
+export function checkZip(zip: Buffer | string): ZipCheck {
+  try {
+    const z = open(zip);
+    const names: string[] = [];
+    for (const e of z.getEntries()) {
+      if (!e.isDirectory) e.getData();
+      names.push(e.entryName);
+    }
+    return { ok: true, entries: names };
+  } catch (err) {
+    return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/**
+ * Extract into `dest` (created if missing). Entries with unsafe paths are skipped. Throws when the zip
+ * cannot be read. Returns the relative paths of the files written.
+ */
+export async function extractZip(zip: Buffer | string, dest: string): Promise<string[]> {
+  const z = open(zip);
+  await fsp.mkdir(dest, { recursive: true });
+  const written: string[] = [];
+  for (const e of z.getEntries()) {
+    const rel = safeEntryPath(e.entryName);
+    if (rel === null) continue;
+    const target = path.join(dest, ...rel.split('/'));
+    if (e.isDirectory) {
+      await fsp.mkdir(target, { recursive: true });
+      continue;
+    }
+    const data = e.getData();
+    await fsp.mkdir(path.dirname(target), { recursive: true });
+    await fsp.writeFile(target, data);
+    written.push(rel);
+  }
+  return written;
+}
+
+/** Text of one entry (exact name, `/` separators), or null when absent or unreadable. */
+export function readEntryText(zip: Buffer | string, name: string): string | null {
+  try {
+    const z = open(zip);
+    const e = z.getEntry(name);
+    if (!e || e.isDirectory) return null;
+    return e.getData().toString('utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** Function names in a zip the way Kudu's trigger extraction sees them: root host.json, then `<fn>/function.json`. */
+export function zipFunctionNames(entries: string[]): string[] {
+  const norm = entries.map((e) => e.replace(/\\/g, '/'));
+  if (!norm.includes('host.json')) return [];
+  const names = new Set<string>();
+  for (const e of norm) {
+    const m = /^([^/]+)\/function\.json$/.exec(e);
+    if (m) names.add(m[1]);
+  }
+  return [...names].sort();
+}
