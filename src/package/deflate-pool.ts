@@ -1,0 +1,247 @@
+/**
+ * A pool of worker threads that read, hash and deflate files. The worker code is inline source (CommonJS, run
+ * with `eval: true`) so it works from the single-file rollup bundles as well as from the TypeScript sources.
+ *
+ * Jobs:
+ * - `hash`: files → sha256 and CRC-32 of each (read in 1 MiB pieces).
+ * - `deflate`: small files → CRC-32 and the smaller of raw deflate (level 6) and the stored bytes.
+ * - `chunk`: one piece of a large file → CRC-32 of the piece and raw deflate ending in a sync flush (Z_FINISH for
+ *   the last piece), primed with the previous 32 KiB as dictionary. Concatenated, the pieces are one valid deflate
+ *   stream (the pigz method), and the output does not depend on how many workers ran.
+ */
+import { Worker } from 'node:worker_threads';
+
+export const CHUNK_SIZE = 1 << 20;
+export const DICT_SIZE = 32 * 1024;
+export const DEFLATE_LEVEL = 6;
+
+const WORKER_SOURCE = String.raw`
+'use strict';
+const { parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+const zlib = require('node:zlib');
+const crypto = require('node:crypto');
+const PIECE = 1 << 20;
+const LEVEL = ${DEFLATE_LEVEL};
+
+function fail(id, err, file) {
+  parentPort.postMessage({ id, error: { code: (err && err.code) || 'EIO', message: String((err && err.message) || err), file } });
+}
+
+function readExact(fd, buf, len, pos, file) {
+  let done = 0;
+  while (done < len) {
+    const n = fs.readSync(fd, buf, done, len - done, pos + done);
+    if (n === 0) { const e = new Error('file shrank while being read'); e.code = 'CHANGED'; throw e; }
+    done += n;
+  }
+}
+
+function hashFile(f) {
+  const h = crypto.createHash('sha256');
+  let crc = 0;
+  const fd = fs.openSync(f.abs, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(PIECE, Math.max(f.size, 1)));
+    let pos = 0;
+    while (pos < f.size) {
+      const len = Math.min(buf.length, f.size - pos);
+      readExact(fd, buf, len, pos, f.rel);
+      const piece = buf.subarray(0, len);
+      h.update(piece);
+      crc = zlib.crc32(piece, crc);
+      pos += len;
+    }
+    if (fs.readSync(fd, Buffer.alloc(1), 0, 1, f.size) !== 0) { const e = new Error('file grew while being read'); e.code = 'CHANGED'; throw e; }
+  } finally { fs.closeSync(fd); }
+  return { sha256: h.digest('hex'), crc: crc >>> 0 };
+}
+
+function readWhole(f) {
+  const buf = Buffer.allocUnsafe(f.size);
+  if (f.size === 0) return buf;
+  const fd = fs.openSync(f.abs, 'r');
+  try { readExact(fd, buf, f.size, 0, f.rel); } finally { fs.closeSync(fd); }
+  return buf;
+}
+
+function owned(buf) {
+  // Hand back a buffer that owns its whole ArrayBuffer, so it can be transferred instead of copied.
+  if (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength) return buf;
+  const copy = new Uint8Array(buf.byteLength);
+  copy.set(buf);
+  return copy;
+}
+
+parentPort.on('message', (m) => {
+  let current = null;
+  try {
+    if (m.op === 'hash') {
+      const results = [];
+      for (const f of m.files) { current = f.rel; results.push(hashFile(f)); }
+      parentPort.postMessage({ id: m.id, results });
+    } else if (m.op === 'deflate') {
+      const results = [];
+      const transfer = [];
+      for (const f of m.files) {
+        current = f.rel;
+        const raw = readWhole(f);
+        const crc = zlib.crc32(raw) >>> 0;
+        let method = 0;
+        let data = raw;
+        if (!f.store && raw.length > 0) {
+          const z = zlib.deflateRawSync(raw, { level: LEVEL });
+          if (z.length < raw.length) { method = 8; data = z; }
+        }
+        const out = owned(data);
+        transfer.push(out.buffer);
+        results.push({ crc, method, data: out });
+      }
+      parentPort.postMessage({ id: m.id, results }, transfer);
+    } else if (m.op === 'chunk') {
+      current = m.rel;
+      const dictLen = m.store ? 0 : Math.min(m.offset, ${DICT_SIZE});
+      const buf = Buffer.allocUnsafe(dictLen + m.length);
+      const fd = fs.openSync(m.abs, 'r');
+      try { readExact(fd, buf, buf.length, m.offset - dictLen, m.rel); } finally { fs.closeSync(fd); }
+      const input = buf.subarray(dictLen);
+      const crc = zlib.crc32(input) >>> 0;
+      let data;
+      if (m.store) data = owned(input);
+      else {
+        const opts = { level: LEVEL, finishFlush: m.last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH };
+        if (dictLen > 0) opts.dictionary = buf.subarray(0, dictLen);
+        data = owned(zlib.deflateRawSync(input, opts));
+      }
+      parentPort.postMessage({ id: m.id, crc, data }, [data.buffer]);
+    } else {
+      throw new Error('unknown job ' + m.op);
+    }
+  } catch (err) {
+    fail(m.id, err, current);
+  }
+});
+`;
+
+export interface PoolFile {
+  rel: string;
+  abs: string;
+  size: number;
+  /** Keep the bytes as they are (already-compressed type). */
+  store?: boolean;
+}
+
+export interface HashResult {
+  sha256: string;
+  crc: number;
+}
+export interface DeflateResult {
+  crc: number;
+  method: number;
+  data: Uint8Array;
+}
+export interface ChunkResult {
+  crc: number;
+  data: Uint8Array;
+}
+
+/** A failure inside a worker, with the archive path of the file it was reading. */
+export class WorkerJobError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly file: string | null,
+  ) {
+    super(message);
+    this.name = 'WorkerJobError';
+  }
+}
+
+type Job = { msg: Record<string, unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void };
+
+export class DeflatePool {
+  private readonly workers: Worker[] = [];
+  private readonly idle: Worker[] = [];
+  private readonly queue: Job[] = [];
+  private readonly running = new Map<number, Job>();
+  private nextId = 1;
+  private closed = false;
+  private fatal: unknown = null;
+
+  constructor(size: number) {
+    const n = Math.max(1, Math.floor(size));
+    for (let i = 0; i < n; i++) {
+      const w = new Worker(WORKER_SOURCE, { eval: true });
+      w.on('message', (m: { id: number; error?: { code: string; message: string; file: string | null } }) => {
+        const job = this.running.get(m.id);
+        this.running.delete(m.id);
+        this.idle.push(w);
+        this.pump();
+        if (!job) return;
+        if (m.error) job.reject(new WorkerJobError(m.error.code, m.error.message, m.error.file));
+        else job.resolve(m);
+      });
+      w.on('error', (err) => this.die(err));
+      w.on('exit', (code) => {
+        if (!this.closed) this.die(new Error(`compression worker exited with code ${code}`));
+      });
+      this.workers.push(w);
+      this.idle.push(w);
+    }
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  hash(files: PoolFile[]): Promise<HashResult[]> {
+    return this.run({ op: 'hash', files }).then((m) => (m as { results: HashResult[] }).results);
+  }
+
+  deflate(files: PoolFile[]): Promise<DeflateResult[]> {
+    return this.run({ op: 'deflate', files }).then((m) => (m as { results: DeflateResult[] }).results);
+  }
+
+  chunk(f: PoolFile, offset: number, length: number, last: boolean): Promise<ChunkResult> {
+    return this.run({
+      op: 'chunk',
+      rel: f.rel,
+      abs: f.abs,
+      offset,
+      length,
+      last,
+      store: !!f.store,
+    }) as Promise<ChunkResult>;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private run(msg: Record<string, unknown>): Promise<unknown> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ msg, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.idle.length && this.queue.length) {
+      const w = this.idle.pop()!;
+      const job = this.queue.shift()!;
+      const id = this.nextId++;
+      this.running.set(id, job);
+      w.postMessage({ ...job.msg, id });
+    }
+  }
+
+  private die(err: unknown): void {
+    if (this.fatal) return;
+    this.fatal = err;
+    for (const job of [...this.running.values(), ...this.queue]) job.reject(err);
+    this.running.clear();
+    this.queue.length = 0;
+  }
+}

@@ -1,0 +1,607 @@
+/**
+ * The packager: writes the contents of a publish folder as a deterministic zip, fast and in bounded memory.
+ *
+ * Flow: walk the folder (walk.ts) → sort entries by UTF-8 path bytes → hash every file on the worker pool (for the
+ * release stamp) → compress on the pool, small files in batches and large files in 1 MiB pieces, at most a fixed
+ * window of bytes in flight → write headers and data in order to a temp file next to the output, hashing the zip as
+ * it goes → central directory → rename. See docs/packaging.md.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { deflateRawSync, crc32 } from 'node:zlib';
+import { RunpackError } from '../util/errors.js';
+import { CHUNK_SIZE, DeflatePool, WorkerJobError, type PoolFile } from './deflate-pool.js';
+import { makeStamp, stampBytes, type StampFile } from './stamp.js';
+import { STAMP_PATH, type PackOptions, type PackResult, type ReleaseStamp } from './types.js';
+import { resolveOutputPath, unreadable, walk, type WalkEntry } from './walk.js';
+import {
+  centralHeader,
+  crc32Combine,
+  endRecords,
+  localHeader,
+  localHeaderLength,
+  METHOD_DEFLATE,
+  METHOD_STORED,
+  type EntryHeader,
+} from './zip-format.js';
+
+export { computeContentSha256, makeStamp, stampBytes, parseStamp, compareUtf8 } from './stamp.js';
+export type { StampFile } from './stamp.js';
+
+/** Timestamp of every entry when neither the option nor SOURCE_DATE_EPOCH is set: 2000-01-01T00:00:00Z. */
+export const DEFAULT_EPOCH = 946684800;
+/** Latest time the DOS date fields can hold. */
+const MAX_EPOCH = Date.UTC(2107, 11, 31, 23, 59, 58) / 1000;
+
+/** File types already compressed: stored as they are, never deflated. */
+export const STORED_EXTENSIONS: ReadonlySet<string> = new Set(
+  (
+    'png jpg jpeg gif webp avif heic ico gz tgz br zip jar war ear nupkg snupkg whl egg woff woff2 mp3 mp4 m4a m4v ' +
+    'aac ogg oga ogv opus webm mov avi mkv flac 7z xz txz zst bz2 tbz2 lz4 lzma rar cab apk docx xlsx pptx odt ods ' +
+    'odp epub pdf'
+  ).split(' '),
+);
+
+const BATCH_BYTES = 1 << 20;
+const BATCH_FILES = 512;
+/** Minimum weight of a job in the in-flight window, so folders of empty files cannot queue without bound. */
+const MIN_JOB_WEIGHT = 64 * 1024;
+const WRITE_BUFFER = 1 << 20;
+
+/** Hooks for tests: run between the walk and the reading of files. */
+export interface PackInternals {
+  afterWalk?: (files: readonly { rel: string; abs: string }[]) => void | Promise<void>;
+}
+
+/** Resolves the timestamp for every entry: the option, else SOURCE_DATE_EPOCH, else DEFAULT_EPOCH. */
+export function resolveSourceDateEpoch(
+  option?: number,
+  env: string | undefined = process.env.SOURCE_DATE_EPOCH,
+): number {
+  if (option !== undefined) {
+    if (!Number.isInteger(option) || option < 0 || option > MAX_EPOCH) {
+      throw new RunpackError(
+        'package-bad-epoch',
+        `sourceDateEpoch ${option} is not a whole number of seconds between 0 and ${MAX_EPOCH}; pass e.g. the last commit time (git log -1 --format=%ct).`,
+      );
+    }
+    return option;
+  }
+  if (env !== undefined && env.trim() !== '') {
+    const v = env.trim();
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n > MAX_EPOCH) {
+      throw new RunpackError(
+        'package-bad-epoch',
+        `SOURCE_DATE_EPOCH='${env}' is not a whole number of seconds since 1970; unset it or set it to e.g. the last commit time (git log -1 --format=%ct).`,
+      );
+    }
+    return n;
+  }
+  return DEFAULT_EPOCH;
+}
+
+/** True when a file of this name is stored rather than deflated. */
+export function isStoredType(name: string): boolean {
+  const base = name.slice(name.lastIndexOf('/') + 1);
+  const dot = base.lastIndexOf('.');
+  return dot > 0 && STORED_EXTENSIONS.has(base.slice(dot + 1).toLowerCase());
+}
+
+/** sha256 and size of a file, read as a stream (for prebuilt zips handed to the deploy engine). */
+export async function hashFile(file: string): Promise<{ sha256: string; bytes: number }> {
+  const h = createHash('sha256');
+  let bytes = 0;
+  try {
+    for await (const chunk of fs.createReadStream(file)) {
+      h.update(chunk as Buffer);
+      bytes += (chunk as Buffer).length;
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    if (code === 'ENOENT') {
+      throw new RunpackError(
+        'package-missing',
+        `Package '${file}' does not exist; check the path of the zip.`,
+      );
+    }
+    if (code === 'EISDIR') {
+      throw new RunpackError(
+        'package-missing',
+        `Package '${file}' is a folder, not a zip file; pass the zip's path.`,
+      );
+    }
+    throw new RunpackError(
+      'package-unreadable',
+      `Cannot read package '${file}' (${code}); check its permissions.`,
+      {
+        cause: err,
+      },
+    );
+  }
+  return { sha256: h.digest('hex'), bytes };
+}
+
+interface Item {
+  /** Archive name as bytes (folders end in `/`). */
+  name: Buffer;
+  rel: string;
+  kind: 'file' | 'dir' | 'stamp';
+  entry?: WalkEntry;
+  mode: number;
+  size: number;
+  store: boolean;
+}
+
+type Task =
+  | { type: 'batch'; items: Item[]; files: Item[]; weight: number }
+  | {
+      type: 'chunk';
+      item: Item;
+      index: number;
+      offset: number;
+      length: number;
+      last: boolean;
+      weight: number;
+    };
+
+function poolFile(it: Item): PoolFile {
+  return { rel: it.rel, abs: it.entry!.abs, size: it.size, store: it.store };
+}
+
+/** Builds the ordered list of entries the archive will hold. */
+function planItems(entries: WalkEntry[], stamp: boolean): Item[] {
+  const items: Item[] = [];
+  const dirs = new Set<string>();
+  for (const e of entries) {
+    if (stamp && e.kind === 'file' && e.rel === STAMP_PATH) continue; // replaced by the fresh stamp
+    if (e.kind === 'dir') dirs.add(e.rel);
+    items.push({
+      name: Buffer.from(e.kind === 'dir' ? `${e.rel}/` : e.rel, 'utf8'),
+      rel: e.rel,
+      kind: e.kind,
+      entry: e,
+      mode: e.mode,
+      size: e.size,
+      store: e.kind === 'file' && isStoredType(e.rel),
+    });
+  }
+  if (stamp) {
+    const stampDir = STAMP_PATH.slice(0, STAMP_PATH.lastIndexOf('/'));
+    if (!dirs.has(stampDir)) {
+      items.push({
+        name: Buffer.from(`${stampDir}/`),
+        rel: stampDir,
+        kind: 'dir',
+        mode: 0o755,
+        size: 0,
+        store: true,
+      });
+    }
+    items.push({
+      name: Buffer.from(STAMP_PATH),
+      rel: STAMP_PATH,
+      kind: 'stamp',
+      mode: 0o644,
+      size: 0,
+      store: false,
+    });
+  }
+  items.sort((a, b) => Buffer.compare(a.name, b.name));
+  return items;
+}
+
+function planTasks(items: Item[]): Task[] {
+  const tasks: Task[] = [];
+  let batch: Extract<Task, { type: 'batch' }> | null = null;
+  const close = () => {
+    if (batch) tasks.push(batch);
+    batch = null;
+  };
+  for (const it of items) {
+    if (it.kind === 'file' && it.size > CHUNK_SIZE) {
+      close();
+      const pieces = Math.ceil(it.size / CHUNK_SIZE);
+      for (let i = 0; i < pieces; i++) {
+        const offset = i * CHUNK_SIZE;
+        const length = Math.min(CHUNK_SIZE, it.size - offset);
+        tasks.push({
+          type: 'chunk',
+          item: it,
+          index: i,
+          offset,
+          length,
+          last: i === pieces - 1,
+          weight: length,
+        });
+      }
+      continue;
+    }
+    batch ??= { type: 'batch', items: [], files: [], weight: MIN_JOB_WEIGHT };
+    batch.items.push(it);
+    if (it.kind === 'file') {
+      batch.files.push(it);
+      batch.weight += it.size;
+    }
+    if (batch.weight >= BATCH_BYTES || batch.files.length >= BATCH_FILES) close();
+  }
+  close();
+  return tasks;
+}
+
+function translateWorkerError(err: unknown): unknown {
+  if (!(err instanceof WorkerJobError)) return err;
+  const rel = err.file ?? '?';
+  if (err.code === 'CHANGED') return changed(rel);
+  return unreadable(rel, err);
+}
+
+function changed(rel: string): RunpackError {
+  return new RunpackError(
+    'package-changed',
+    `'${rel}' changed while it was being packaged; run the package step after the build has finished writing.`,
+  );
+}
+
+/** Sequential writer that hashes every byte in file order. Large entries are written in place and hashed after. */
+class ZipOut {
+  readonly hash = createHash('sha256');
+  pos = 0;
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+
+  constructor(readonly fh: FileHandle) {}
+
+  async append(buf: Buffer | Uint8Array): Promise<void> {
+    const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    if (b.length === 0) return;
+    this.hash.update(b);
+    this.pending.push(b);
+    this.pendingLen += b.length;
+    this.pos += b.length;
+    if (this.pendingLen >= WRITE_BUFFER) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (!this.pendingLen) return;
+    const at = this.pos - this.pendingLen;
+    const bufs = this.pending;
+    this.pending = [];
+    this.pendingLen = 0;
+    await writeAllv(this.fh, bufs, at);
+  }
+
+  async writeAt(buf: Uint8Array, at: number): Promise<void> {
+    let done = 0;
+    while (done < buf.byteLength) {
+      const { bytesWritten } = await this.fh.write(buf, done, buf.byteLength - done, at + done);
+      done += bytesWritten;
+    }
+  }
+
+  /** Feeds an already-written range of the file to the hash (after its header was patched in front of it). */
+  async hashRange(from: number, length: number): Promise<void> {
+    const buf = Buffer.allocUnsafe(Math.min(length, 1 << 20) || 1);
+    let done = 0;
+    while (done < length) {
+      const want = Math.min(buf.length, length - done);
+      const { bytesRead } = await this.fh.read(buf, 0, want, from + done);
+      if (bytesRead <= 0) throw new Error('output file shorter than written');
+      this.hash.update(buf.subarray(0, bytesRead));
+      done += bytesRead;
+    }
+  }
+}
+
+async function writeAllv(fh: FileHandle, bufs: Buffer[], at: number): Promise<void> {
+  let pos = at;
+  let list = bufs;
+  while (list.length) {
+    const { bytesWritten } = await fh.writev(list.slice(0, 1024), pos);
+    pos += bytesWritten;
+    let n = bytesWritten;
+    const rest: Buffer[] = [];
+    for (const b of list) {
+      if (n >= b.length) n -= b.length;
+      else {
+        rest.push(n ? b.subarray(n) : b);
+        n = 0;
+      }
+    }
+    list = rest;
+  }
+}
+
+function outputError(outFile: string, err: unknown): RunpackError {
+  const code = (err as NodeJS.ErrnoException)?.code ?? String(err);
+  const why =
+    code === 'ENOENT' || code === 'ENOTDIR'
+      ? 'its folder does not exist'
+      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+        ? 'permission denied'
+        : code === 'ENOSPC'
+          ? 'the disk is full'
+          : code;
+  return new RunpackError(
+    'package-output-unwritable',
+    `Cannot write output '${outFile}' (${why}); choose a path in an existing, writable folder.`,
+    { cause: err },
+  );
+}
+
+/** Packages the contents of `options.sourceDir` into `options.outFile`. */
+export async function pack(options: PackOptions, internals: PackInternals = {}): Promise<PackResult> {
+  if (!options.sourceDir)
+    throw new RunpackError('usage', 'No source folder given; pass the publish folder to package.');
+  if (!options.outFile)
+    throw new RunpackError('usage', 'No output file given; pass the zip path to write (-o out.zip).');
+  const epoch = resolveSourceDateEpoch(options.sourceDateEpoch);
+  const withStamp = options.stamp !== false;
+  const outAbs = resolveOutputPath(options.outFile);
+  if (fs.existsSync(outAbs) && fs.statSync(outAbs).isDirectory()) {
+    throw new RunpackError(
+      'package-output-unwritable',
+      `Output '${options.outFile}' is a folder; pass a file path such as '${path.join(options.outFile, 'app.zip')}'.`,
+    );
+  }
+
+  const entries = walk({ sourceDir: options.sourceDir, exclude: options.exclude, skipFiles: [outAbs] });
+  const items = planItems(entries, withStamp);
+  const fileItems = items.filter((i) => i.kind === 'file');
+  if (fileItems.length === 0) {
+    throw new RunpackError(
+      'package-empty',
+      `Nothing to package in '${options.sourceDir}'${options.exclude?.length ? ' after excludes' : ''}; build the app first or check --exclude.`,
+    );
+  }
+  await internals.afterWalk?.(fileItems.map((i) => ({ rel: i.rel, abs: i.entry!.abs })));
+
+  const tmp = path.join(
+    path.dirname(outAbs),
+    `.${path.basename(outAbs)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+  );
+  let fh: FileHandle;
+  try {
+    fh = await open(tmp, 'wx+');
+  } catch (err) {
+    throw outputError(options.outFile, err);
+  }
+
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? os.availableParallelism()));
+  const pool = new DeflatePool(concurrency);
+  let ok = false;
+  try {
+    const totalBytes = fileItems.reduce((s, i) => s + i.size, 0);
+
+    // 1. Hash every file (sha256 for the stamp, CRC to check the compression pass saw the same bytes).
+    const prehash = new Map<Item, { sha256: string; crc: number }>();
+    let stamp: ReleaseStamp | null = null;
+    let stampData: Buffer | null = null;
+    if (withStamp) {
+      const jobs: Promise<void>[] = [];
+      let batch: Item[] = [];
+      let batchBytes = 0;
+      const send = (list: Item[]) => {
+        jobs.push(
+          pool.hash(list.map(poolFile)).then((res) => {
+            list.forEach((it, i) => prehash.set(it, res[i]));
+          }),
+        );
+      };
+      for (const it of fileItems) {
+        if (it.size > CHUNK_SIZE) {
+          send([it]);
+          continue;
+        }
+        batch.push(it);
+        batchBytes += it.size;
+        if (batchBytes >= BATCH_BYTES || batch.length >= BATCH_FILES) {
+          send(batch);
+          batch = [];
+          batchBytes = 0;
+        }
+      }
+      if (batch.length) send(batch);
+      try {
+        await Promise.all(jobs.map((j) => j.catch((e) => Promise.reject(translateWorkerError(e)))));
+      } catch (err) {
+        await Promise.allSettled(jobs);
+        throw err;
+      }
+      const stampFiles: StampFile[] = fileItems.map((it) => ({
+        path: it.rel,
+        mode: it.mode,
+        size: it.size,
+        sha256: prehash.get(it)!.sha256,
+      }));
+      stamp = makeStamp(stampFiles);
+      stampData = stampBytes(stamp);
+    }
+
+    // 2. Compress and write in archive order with a bounded window of work in flight.
+    const out = new ZipOut(fh);
+    const central: EntryHeader[] = [];
+    const tasks = planTasks(items);
+    const window = Math.max(16 << 20, pool.size * (4 << 20));
+    const started: (Promise<unknown> | null)[] = new Array(tasks.length).fill(null);
+    let next = 0;
+    let inflight = 0;
+    let doneBytes = 0;
+    let lastProgress = 0;
+    const progress = (force = false) => {
+      if (!options.onProgress) return;
+      if (force || doneBytes - lastProgress >= 16 << 20) {
+        lastProgress = doneBytes;
+        options.onProgress(doneBytes, totalBytes);
+      }
+    };
+    const start = (t: Task): Promise<unknown> => {
+      const p: Promise<unknown> =
+        t.type === 'batch'
+          ? t.files.length
+            ? pool.deflate(t.files.map(poolFile))
+            : Promise.resolve([])
+          : pool.chunk(poolFile(t.item), t.offset, t.length, t.last);
+      p.catch(() => undefined); // awaited in order below; avoid an unhandled rejection meanwhile
+      return p;
+    };
+    const header = (it: Item, method: number, crc: number, comp: number, offset: number): EntryHeader => ({
+      name: it.name,
+      method,
+      crc32: crc,
+      compressedSize: comp,
+      uncompressedSize: it.kind === 'dir' ? 0 : it.size,
+      localOffset: offset,
+      mode: it.mode,
+      directory: it.kind === 'dir',
+      mtime: epoch,
+    });
+    const checkCrc = (it: Item, crc: number) => {
+      const pre = prehash.get(it);
+      if (pre && pre.crc !== crc >>> 0) throw changed(it.rel);
+    };
+
+    // State of the large entry being written in place.
+    let large: { item: Item; headerAt: number; dataAt: number; written: number; crc: number } | null = null;
+
+    for (let cur = 0; cur < tasks.length; cur++) {
+      while (next < tasks.length && (next === cur || inflight + tasks[next].weight <= window)) {
+        started[next] = start(tasks[next]);
+        inflight += tasks[next].weight;
+        next++;
+      }
+      const t = tasks[cur];
+      let result: unknown;
+      try {
+        result = await started[cur];
+      } catch (err) {
+        throw translateWorkerError(err);
+      }
+      started[cur] = null;
+      inflight -= t.weight;
+
+      if (t.type === 'batch') {
+        const results = result as { crc: number; method: number; data: Uint8Array }[];
+        let fi = 0;
+        for (const it of t.items) {
+          const offset = out.pos;
+          if (it.kind === 'dir') {
+            const h = header(it, METHOD_STORED, 0, 0, offset);
+            central.push(h);
+            await out.append(localHeader(h));
+          } else if (it.kind === 'stamp') {
+            const raw = stampData!;
+            it.size = raw.length;
+            const z = deflateRawSync(raw, { level: 6 });
+            const useZ = z.length < raw.length;
+            const h = header(
+              it,
+              useZ ? METHOD_DEFLATE : METHOD_STORED,
+              crc32(raw) >>> 0,
+              useZ ? z.length : raw.length,
+              offset,
+            );
+            central.push(h);
+            await out.append(localHeader(h));
+            await out.append(useZ ? z : raw);
+          } else {
+            const r = results[fi++];
+            checkCrc(it, r.crc);
+            const h = header(it, r.method, r.crc, r.data.byteLength, offset);
+            central.push(h);
+            await out.append(localHeader(h));
+            await out.append(r.data);
+            doneBytes += it.size;
+            progress();
+          }
+        }
+        continue;
+      }
+
+      // A piece of a large file.
+      const r = result as { crc: number; data: Uint8Array };
+      if (t.index === 0) {
+        await out.flush();
+        const headerAt = out.pos;
+        const dataAt = headerAt + localHeaderLength(t.item.name.length, t.item.size);
+        large = { item: t.item, headerAt, dataAt, written: 0, crc: 0 };
+      }
+      const L = large!;
+      await out.writeAt(r.data, L.dataAt + L.written);
+      L.written += r.data.byteLength;
+      L.crc = t.index === 0 ? r.crc : crc32Combine(L.crc, r.crc, t.length);
+      doneBytes += t.length;
+      progress();
+      if (!t.last) continue;
+
+      const it = L.item;
+      let method = it.store ? METHOD_STORED : METHOD_DEFLATE;
+      let comp = L.written;
+      if (method === METHOD_DEFLATE && comp >= it.size) {
+        // Deflate did not shrink it: write the bytes as they are instead (decided from the data, so deterministic).
+        method = METHOD_STORED;
+        comp = 0;
+        for (let off = 0; off < it.size; off += CHUNK_SIZE) {
+          const len = Math.min(CHUNK_SIZE, it.size - off);
+          let piece: { crc: number; data: Uint8Array };
+          try {
+            piece = await pool.chunk({ ...poolFile(it), store: true }, off, len, off + len >= it.size);
+          } catch (err) {
+            throw translateWorkerError(err);
+          }
+          await out.writeAt(piece.data, L.dataAt + comp);
+          comp += piece.data.byteLength;
+        }
+      }
+      checkCrc(it, L.crc);
+      const h = header(it, method, L.crc, comp, L.headerAt);
+      central.push(h);
+      const lh = localHeader(h);
+      await out.writeAt(lh, L.headerAt);
+      out.hash.update(lh);
+      await out.hashRange(L.dataAt, comp);
+      out.pos = L.dataAt + comp;
+      large = null;
+    }
+
+    // 3. Central directory and end records.
+    const cdOffset = out.pos;
+    for (const h of central) await out.append(centralHeader(h));
+    const cdSize = out.pos - cdOffset;
+    await out.append(endRecords(central.length, cdOffset, cdSize));
+    await out.flush();
+    await fh.truncate(out.pos);
+    progress(true);
+    await fh.close();
+    try {
+      await fs.promises.rename(tmp, outAbs);
+    } catch (err) {
+      throw outputError(options.outFile, err);
+    }
+    ok = true;
+    return {
+      outFile: options.outFile,
+      sha256: out.hash.digest('hex'),
+      zipBytes: out.pos,
+      files: fileItems.length + (withStamp ? 1 : 0),
+      bytes: totalBytes + (stampData?.length ?? 0),
+      stamp,
+    };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (!(err instanceof RunpackError) && (code === 'ENOSPC' || code === 'EIO' || code === 'EDQUOT')) {
+      throw outputError(options.outFile, err);
+    }
+    throw err;
+  } finally {
+    await pool.close();
+    if (!ok) {
+      await fh.close().catch(() => undefined);
+      await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
+}
