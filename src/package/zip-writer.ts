@@ -319,13 +319,15 @@ async function writeAllv(fh: FileHandle, bufs: Buffer[], at: number): Promise<vo
 function outputError(outFile: string, err: unknown): RunpackError {
   const code = (err as NodeJS.ErrnoException)?.code ?? String(err);
   const why =
-    code === 'ENOENT' || code === 'ENOTDIR'
+    code === 'ENOENT'
       ? 'its folder does not exist'
-      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
-        ? 'permission denied'
-        : code === 'ENOSPC'
-          ? 'the disk is full'
-          : code;
+      : code === 'ENOTDIR'
+        ? 'part of its folder path is a file'
+        : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+          ? 'permission denied'
+          : code === 'ENOSPC'
+            ? 'the disk is full'
+            : code;
   return new RunpackError(
     'package-output-unwritable',
     `Cannot write output '${outFile}' (${why}); choose a path in an existing, writable folder.`,
