@@ -1,0 +1,495 @@
+/**
+ * The package inspector: checks a zip (prebuilt, or just written by the packager) or a folder (before
+ * packaging) for what breaks run-from-package. Zips and folders become the same entry list and share
+ * the same rules (`inspectEntries`); zip structure checks come from the zip reader.
+ */
+import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { RunpackError, UsageError } from '../util/errors.js';
+import { checkRuntime, detectRuntime, makeTree, subTree, type PackageTree } from './rules.js';
+import {
+  DEFAULT_MAX_ENTRIES,
+  fileSource,
+  openZip,
+  readEntry,
+  verifyEntries,
+  ZipError,
+  type ZipDirectory,
+  type ZipEntry,
+  type ZipIssue,
+} from './zip-reader.js';
+import {
+  STAMP_PATH,
+  type InspectOptions,
+  type InspectReport,
+  type Problem,
+  type ReleaseStamp,
+} from './types.js';
+
+/** One file, folder or link of a package, whether it sits in a zip or in a folder. */
+export interface EntryInfo {
+  /** The name as stored: `/` separators expected; folders may end with `/`. */
+  name: string;
+  isDirectory: boolean;
+  isSymlink: boolean;
+  /** Uncompressed size in bytes (0 for folders). */
+  size: number;
+  /** The zip entry is encrypted. */
+  encrypted?: boolean;
+  /** Where a symlink points, when known. */
+  linkTarget?: string | null;
+}
+
+/** Reads a small file of the package by its normalised path; null when missing, too big or unreadable. */
+export type ReadSmallFile = (name: string) => Promise<Buffer | null>;
+
+/** The platform's documented package size limit, taken as 1 GiB of uncompressed content. */
+export const MAX_PACKAGE_BYTES = 1024 * 1024 * 1024;
+/** Files read by the rules (package.json, host.json, ...) are never read past this. */
+export const SMALL_FILE_BYTES = 4 * 1024 * 1024;
+/** Problems of one code listed before the rest are summarised. */
+const MAX_PER_CODE = 20;
+/** Longest path component Linux and Windows file systems accept, in bytes. */
+const MAX_COMPONENT_BYTES = 255;
+
+const severityRank = (p: Problem): number => (p.severity === 'error' ? 0 : 1);
+
+/** Why a stored name is unsafe to extract or mount, or null when it is fine. */
+export function unsafeReason(name: string, byteLength = Buffer.byteLength(name)): string | null {
+  if (name.includes('\0')) return 'contains a NUL character';
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0001-\u001f\u007f]/.test(name)) return 'contains control characters';
+  if (name.includes('\\'))
+    return 'uses backslashes, which Windows reads as folder separators and Linux as part of the name';
+  if (/^[A-Za-z]:/.test(name)) return 'starts with a drive letter';
+  if (name.startsWith('/')) return 'is an absolute path';
+  const parts = name.replace(/\/$/, '').split('/');
+  if (parts.some((p) => p === '..')) return "climbs out of the package with '..'";
+  if (parts.some((p) => p === '')) return 'has an empty path segment';
+  if (byteLength > 4096 || parts.some((p) => Buffer.byteLength(p) > MAX_COMPONENT_BYTES)) {
+    return `is longer than file systems allow (${MAX_COMPONENT_BYTES} bytes a segment)`;
+  }
+  return null;
+}
+
+/** `./a/b/` → `a/b`; the path rules work on these. */
+function normalizeName(name: string): string {
+  return name
+    .split('/')
+    .filter((p) => p !== '.')
+    .join('/')
+    .replace(/\/+$/, '');
+}
+
+function short(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = name.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return clean.length > 200 ? `${clean.slice(0, 200)}…` : clean;
+}
+
+/** Keep the first MAX_PER_CODE problems of each code, then one line saying how many more there are. */
+function capProblems(problems: Problem[]): Problem[] {
+  const counts = new Map<string, number>();
+  const out: Problem[] = [];
+  for (const p of problems) {
+    const key = `${p.code}/${p.severity}`;
+    const n = (counts.get(key) ?? 0) + 1;
+    counts.set(key, n);
+    if (n <= MAX_PER_CODE) out.push(p);
+  }
+  for (const [key, n] of counts) {
+    if (n <= MAX_PER_CODE) continue;
+    const [code, severity] = key.split('/') as [Problem['code'], Problem['severity']];
+    out.push({ code, severity, message: `${n - MAX_PER_CODE} more ${code} problems like the ones above` });
+  }
+  return out.sort((a, b) => severityRank(a) - severityRank(b));
+}
+
+function finish(report: Omit<InspectReport, 'ok'>): InspectReport {
+  const problems = capProblems(report.problems);
+  const out: InspectReport = { ok: !problems.some((p) => p.severity === 'error'), ...report, problems };
+  return out;
+}
+
+/**
+ * The rules every package goes through, zip or folder: safe names, no links or duplicates, not empty, not
+ * too large, at the root what the runtime needs to start. `extraProblems` (e.g. zip structure issues) are
+ * merged into the report.
+ */
+export async function inspectEntries(
+  entries: EntryInfo[],
+  options: InspectOptions,
+  readSmallFile: ReadSmallFile,
+  extraProblems: Problem[] = [],
+): Promise<InspectReport> {
+  const problems: Problem[] = [...extraProblems];
+  const files: string[] = [];
+  const dirs: string[] = [];
+  const seen = new Map<string, { name: string; isDirectory: boolean }>();
+  const seenCi = new Map<string, string>();
+  let fileCount = 0;
+  let bytes = 0;
+
+  for (const e of entries) {
+    if (!e.isDirectory) {
+      fileCount++;
+      bytes += e.size;
+    }
+    const reason = unsafeReason(e.name);
+    if (reason) {
+      problems.push({
+        code: 'unsafe-path',
+        severity: 'error',
+        message: `entry '${short(e.name)}' ${reason}; re-create the archive from inside the folder with relative '/' paths`,
+        path: short(e.name),
+      });
+      continue;
+    }
+    const norm = normalizeName(e.name);
+    if (!norm) continue;
+    if (e.encrypted) {
+      problems.push({
+        code: 'encrypted-entry',
+        severity: 'error',
+        message: `'${norm}' is encrypted; the platform cannot read it. Re-create the zip without a password`,
+        path: norm,
+      });
+    }
+    if (e.isSymlink) {
+      const target = e.linkTarget;
+      const outside =
+        target === undefined ||
+        target === null ||
+        target.startsWith('/') ||
+        /^[A-Za-z]:/.test(target) ||
+        path.posix.normalize(path.posix.join(path.posix.dirname(norm), target)).startsWith('..');
+      problems.push({
+        code: 'symlink',
+        severity: outside ? 'error' : 'warning',
+        message: outside
+          ? `'${norm}' is a symbolic link${target ? ` to '${short(target)}'` : ''} that points outside the package, which does not exist on the platform; package the file it points to instead (zip without -y, or copy it in)`
+          : `'${norm}' is a symbolic link to '${short(target)}'; the mounted package may not follow links (on Windows it is a plain file holding the target's name). Package the file it points to instead`,
+        path: norm,
+      });
+    }
+    const prev = seen.get(norm);
+    if (prev) {
+      if (!(prev.isDirectory && e.isDirectory)) {
+        problems.push({
+          code: 'duplicate-entry',
+          severity: 'error',
+          message: `'${norm}' is in the archive more than once; which copy the platform serves is undefined. Re-create the zip from one folder`,
+          path: norm,
+        });
+      }
+      continue;
+    }
+    seen.set(norm, { name: norm, isDirectory: e.isDirectory });
+    const lower = norm.toLowerCase();
+    const ci = seenCi.get(lower);
+    if (ci !== undefined && ci !== norm) {
+      problems.push({
+        code: 'duplicate-entry',
+        severity: 'warning',
+        message: `'${norm}' and '${ci}' differ only in case; on a Windows app they are the same file and one hides the other. Rename one`,
+        path: norm,
+      });
+    } else if (ci === undefined) seenCi.set(lower, norm);
+    if (e.isDirectory) dirs.push(norm);
+    else files.push(norm);
+  }
+
+  // A path that is a file and also holds other entries.
+  const tree = makeTree(files, readSmallFile, dirs);
+  for (const f of files) {
+    if (tree.dirs.has(f)) {
+      problems.push({
+        code: 'duplicate-entry',
+        severity: 'error',
+        message: `'${f}' is both a file and a folder in the archive; re-create the zip from one folder`,
+        path: f,
+      });
+    }
+  }
+
+  const contentFiles = files.filter((f) => f !== STAMP_PATH);
+  if (fileCount - (files.includes(STAMP_PATH) ? 1 : 0) === 0) {
+    problems.push({
+      code: 'empty-package',
+      severity: 'error',
+      message:
+        'the package holds no files; package the build output folder (check the path and exclude patterns)',
+    });
+  }
+  if (bytes > MAX_PACKAGE_BYTES) {
+    problems.push({
+      code: 'too-large',
+      severity: 'error',
+      message: `the package holds ${formatBytes(bytes)} uncompressed, over the platform's 1 GiB run-from-package limit; leave out caches, tests, source maps and dev dependencies`,
+    });
+  }
+
+  let stamp: ReleaseStamp | null = null;
+  if (tree.files.has(STAMP_PATH)) stamp = parseStamp(await readSmallFile(STAMP_PATH));
+
+  const base: Omit<InspectReport, 'ok' | 'runtime' | 'entryPoint' | 'problems'> = {
+    files: fileCount,
+    bytes,
+  };
+  const runtimeFor = options.functionApp ? 'functions' : options.runtime;
+
+  if (contentFiles.length === 0) {
+    return finish({
+      runtime: runtimeFor ?? 'unknown',
+      entryPoint: null,
+      ...base,
+      problems,
+      ...(stamp ? { stamp } : {}),
+    });
+  }
+
+  // Nested root: every file sits under one top-level folder.
+  const tops = new Set(
+    contentFiles
+      .filter((f) => !f.startsWith('__MACOSX/'))
+      .map((f) => (f.includes('/') ? f.split('/')[0] : '')),
+  );
+  if (tops.size === 1 && !tops.has('')) {
+    const [folder] = [...tops];
+    const inner = subTree(tree, folder);
+    const innerResult = await checkRuntime(inner, runtimeFor);
+    const found = innerResult.entryPoint ? ` ('${folder}/${innerResult.entryPoint}' is there)` : '';
+    problems.push({
+      code: 'nested-root',
+      severity: 'error',
+      message: `everything sits under the top-level folder '${folder}/'${found}, so the platform finds nothing at the app root; package the contents of '${folder}/' instead`,
+      path: `${folder}/`,
+    });
+    if (runtimeFor === 'functions' && !tree.files.has('host.json')) {
+      problems.push({
+        code: 'functions-host-missing',
+        severity: 'error',
+        message: `host.json is not at the root of the package${inner.files.has('host.json') ? ` (it is at '${folder}/host.json')` : ''}; package the folder that holds host.json`,
+      });
+    }
+    return finish({
+      runtime: innerResult.runtime,
+      entryPoint: null,
+      ...base,
+      problems,
+      ...(innerResult.runtime === 'functions' ? { functions: [] } : {}),
+      ...(stamp ? { stamp } : {}),
+    });
+  }
+
+  const result = await checkRuntime(tree, runtimeFor);
+  problems.push(...result.problems);
+  return finish({
+    runtime: result.runtime,
+    entryPoint: result.entryPoint,
+    ...base,
+    problems,
+    ...(result.functions ? { functions: result.functions } : {}),
+    ...(stamp ? { stamp } : {}),
+  });
+}
+
+function parseStamp(buf: Buffer | null): ReleaseStamp | null {
+  if (!buf) return null;
+  try {
+    const v = JSON.parse(buf.toString('utf8')) as Partial<ReleaseStamp>;
+    if (v && v.runpack === 1 && typeof v.contentSha256 === 'string')
+      return { runpack: 1, contentSha256: v.contentSha256 };
+  } catch {
+    // A damaged stamp is treated as no stamp.
+  }
+  return null;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Zips
+
+const issueToProblem = (i: ZipIssue): Problem => ({
+  code: i.code,
+  severity: 'error',
+  message: i.message,
+  ...(i.path !== undefined ? { path: i.path } : {}),
+});
+
+/** Inspect an opened zip: its structure (and, unless verifyData is false, every CRC), then the shared rules. */
+export async function inspectZip(dir: ZipDirectory, options: InspectOptions = {}): Promise<InspectReport> {
+  const problems: Problem[] = dir.issues.map(issueToProblem);
+  const declaredBytes = dir.entries.reduce((s, e) => s + (e.isDirectory ? 0 : e.uncompressedSize), 0);
+  // A package over the limit is rejected anyway; inflating a gigabyte or a bomb to prove it is not worth it.
+  const verifyData = (options.verifyData ?? true) && declaredBytes <= MAX_PACKAGE_BYTES;
+  const verified = await verifyEntries(dir, { verifyData });
+  problems.push(...verified.map(issueToProblem));
+  const broken = new Set(verified.map((i) => i.path));
+
+  const byPath = new Map<string, ZipEntry>();
+  for (const e of dir.entries) {
+    const n = normalizeName(e.name);
+    if (!byPath.has(n)) byPath.set(n, e);
+  }
+  const readSmall: ReadSmallFile = async (name) => {
+    const e = byPath.get(name);
+    if (!e || e.isDirectory || e.flags.encrypted || broken.has(e.name)) return null;
+    try {
+      return await readEntry(dir, e, { maxBytes: SMALL_FILE_BYTES });
+    } catch (err) {
+      if (err instanceof ZipError) return null;
+      throw err;
+    }
+  };
+  const entries: EntryInfo[] = [];
+  for (const e of dir.entries) {
+    const info: EntryInfo = {
+      name: e.nameTruncated ? `${e.name}…` : e.name,
+      isDirectory: e.isDirectory,
+      isSymlink: e.isSymlink,
+      size: e.isDirectory ? 0 : e.uncompressedSize,
+      encrypted: e.flags.encrypted,
+    };
+    if (e.nameTruncated) {
+      // Make sure the path rules see the real length.
+      info.name = `${e.name}${'x'.repeat(Math.max(0, e.nameLength - Buffer.byteLength(e.name)))}`;
+    }
+    if (e.isSymlink) {
+      const target = await readSmall(normalizeName(e.name)).catch(() => null);
+      info.linkTarget = target && target.length <= 4096 ? target.toString('utf8') : null;
+    }
+    entries.push(info);
+  }
+  return inspectEntries(entries, options, readSmall, problems);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Folders
+
+/** Walk a folder like the packager does (`.git` left out), without following links. */
+async function walkFolder(
+  root: string,
+  maxEntries: number,
+): Promise<{ entries: EntryInfo[]; capped: boolean }> {
+  const entries: EntryInfo[] = [];
+  const queue: string[] = [''];
+  while (queue.length > 0) {
+    const rel = queue.shift()!;
+    const abs = path.join(root, rel);
+    const items = await readdir(abs, { withFileTypes: true });
+    items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const stats = await Promise.all(
+      items.map(async (d) => {
+        const r = rel ? `${rel}/${d.name}` : d.name;
+        if (d.name === '.git') return null;
+        if (d.isSymbolicLink()) {
+          const target = await readlink(path.join(root, r)).catch(() => null);
+          return {
+            name: r,
+            isDirectory: false,
+            isSymlink: true,
+            size: 0,
+            linkTarget: target,
+          } satisfies EntryInfo;
+        }
+        if (d.isDirectory())
+          return { name: `${r}/`, isDirectory: true, isSymlink: false, size: 0 } satisfies EntryInfo;
+        const s = await stat(path.join(root, r)).catch(() => null);
+        return { name: r, isDirectory: false, isSymlink: false, size: s ? s.size : 0 } satisfies EntryInfo;
+      }),
+    );
+    for (const e of stats) {
+      if (!e) continue;
+      if (entries.length >= maxEntries) return { entries, capped: true };
+      entries.push(e);
+      if (e.isDirectory) queue.push(e.name.slice(0, -1));
+    }
+  }
+  return { entries, capped: false };
+}
+
+async function inspectFolder(root: string, options: InspectOptions): Promise<InspectReport> {
+  const { entries, capped } = await walkFolder(root, DEFAULT_MAX_ENTRIES);
+  const files = new Set(entries.filter((e) => !e.isDirectory && !e.isSymlink).map((e) => e.name));
+  const read: ReadSmallFile = async (name) => {
+    if (!files.has(name)) return null;
+    const abs = path.join(root, ...name.split('/'));
+    const s = await stat(abs).catch(() => null);
+    if (!s || !s.isFile() || s.size > SMALL_FILE_BYTES) return null;
+    return readFile(abs).catch(() => null);
+  };
+  const extra: Problem[] = capped
+    ? [
+        {
+          code: 'too-large',
+          severity: 'error',
+          message: `the folder holds more than ${DEFAULT_MAX_ENTRIES} files and folders; runpack stops counting there. Leave out caches, tests and dev dependencies`,
+        },
+      ]
+    : [];
+  return inspectEntries(entries, options, read, extra);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Inspect a zip or a folder. Throws UsageError when the target does not exist; every problem with the
+ * package itself (including a file that is not a zip) is in the report.
+ */
+export async function inspect(target: string, options: InspectOptions = {}): Promise<InspectReport> {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
+    throw new UsageError(
+      'inspect reads a local zip or folder, not a URL; download the package first and pass its path',
+    );
+  }
+  const info = await lstat(target).catch(() => null);
+  if (!info)
+    throw new UsageError(`'${target}' does not exist; pass the path of a zip or of the folder to package`);
+  const real = info.isSymbolicLink() ? await stat(target).catch(() => null) : info;
+  if (!real)
+    throw new UsageError(`'${target}' is a broken link; pass the path of a zip or of the folder to package`);
+  if (real.isDirectory()) return inspectFolder(target, options);
+  if (!real.isFile())
+    throw new UsageError(`'${target}' is neither a file nor a folder; pass a zip or a folder`);
+
+  const source = await fileSource(target);
+  try {
+    let dir: ZipDirectory;
+    try {
+      dir = await openZip(source);
+    } catch (err) {
+      if (!(err instanceof ZipError)) throw err;
+      return finish({
+        runtime: options.functionApp ? 'functions' : (options.runtime ?? 'unknown'),
+        entryPoint: null,
+        files: 0,
+        bytes: 0,
+        problems: [
+          { code: 'corrupt-archive', severity: 'error', message: `${path.basename(target)}: ${err.message}` },
+        ],
+      });
+    }
+    return await inspectZip(dir, options);
+  } catch (err) {
+    if (err instanceof RunpackError) throw err;
+    throw new RunpackError('inspect-failed', `could not read '${target}': ${(err as Error).message}`, {
+      cause: err,
+    });
+  } finally {
+    await source.close?.();
+  }
+}
+
+export { detectRuntime, checkRuntime, type PackageTree };
