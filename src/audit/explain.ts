@@ -1,0 +1,119 @@
+/**
+ * The words of each finding: why the write breaks under run-from-package and where it should go instead,
+ * following the usual decision: scratch data to the temp folder, durable data to Blob Storage or a database,
+ * legacy code that must have a writable folder to %HOME% (/home) outside site/wwwroot or an Azure Files mount.
+ */
+import type { Classified } from './paths.js';
+import type { AuditRule, AuditRuntime, Finding } from './types.js';
+
+export type Draft = Omit<Finding, 'file'>;
+
+const TEMP: Record<AuditRuntime, string> = {
+  node: 'os.tmpdir()',
+  dotnet: 'Path.GetTempPath()',
+  python: 'tempfile.gettempdir()',
+  java: 'System.getProperty("java.io.tmpdir")',
+};
+
+const MOUNT = 'a folder under %HOME% (/home on Linux) outside site/wwwroot, or an Azure Files mount';
+
+function where(c: Classified): string {
+  return c.cls === 'root' ? `a path built from ${c.anchor}` : `the relative path ${c.anchor}`;
+}
+
+function mountNote(c: Classified): string {
+  return c.cls === 'root'
+    ? 'which is inside the app root, and run-from-package mounts the app root read-only'
+    : 'which resolves against the working directory (the app root, site/wwwroot, on App Service) and run-from-package mounts it read-only';
+}
+
+/** A plain file or folder write (fs.writeFile, File.WriteAllText, open(…, 'w'), new FileOutputStream…). */
+export function writeFinding(
+  runtime: AuditRuntime,
+  op: string,
+  c: Classified,
+  line: number,
+  column: number,
+): Draft {
+  const rule: AuditRule = c.cls === 'root' ? 'write-under-app-root' : 'write-relative-path';
+  return {
+    line,
+    column,
+    rule,
+    runtime,
+    severity: c.cls === 'root' ? 'error' : 'warning',
+    message: `${op} writes to ${where(c)}`,
+    why: `${op} writes to ${where(c)}, ${mountNote(c)}, so the write fails at run time`,
+    fix: `scratch or regenerable data: write under ${TEMP[runtime]}; durable data: Blob Storage or a database; code that must keep a writable folder: ${MOUNT}`,
+  };
+}
+
+export function uploadFinding(
+  runtime: AuditRuntime,
+  lib: string,
+  c: Classified,
+  line: number,
+  column: number,
+): Draft {
+  return {
+    line,
+    column,
+    rule: 'upload-dir-in-app-root',
+    runtime,
+    severity: c.cls === 'root' ? 'error' : 'warning',
+    message: `${lib} stores uploaded files in ${where(c)}`,
+    why: `${lib} stores uploaded files in ${where(c)}, ${mountNote(c)}, so every upload fails`,
+    fix: `stream uploads to Blob Storage (they are durable user data); if the library needs a staging folder, use ${TEMP[runtime]}`,
+  };
+}
+
+export function logFinding(
+  runtime: AuditRuntime,
+  sink: string,
+  c: Classified,
+  line: number,
+  column: number,
+): Draft {
+  return {
+    line,
+    column,
+    rule: 'log-file-in-app-root',
+    runtime,
+    severity: c.cls === 'root' ? 'error' : 'warning',
+    message: `${sink} writes its log file to ${where(c)}`,
+    why: `${sink} writes its log file to ${where(c)}, ${mountNote(c)}, so logging fails (often at startup)`,
+    fix: `log to stdout/stderr (App Service log stream) or Application Insights; if a file is required, put it under %HOME%/LogFiles (/home/LogFiles on Linux) or ${TEMP[runtime]}`,
+  };
+}
+
+export function dataProtectionFinding(
+  kind: 'no-persist' | 'under-root',
+  c: Classified | null,
+  line: number,
+  column: number,
+): Draft {
+  const fix =
+    'persist the key ring to shared durable storage: PersistKeysToAzureBlobStorage (Azure.Extensions.AspNetCore.DataProtection.Blobs, with ProtectKeysWithAzureKeyVault), or PersistKeysToFileSystem on %HOME%\\ASP.NET\\DataProtection-Keys';
+  if (kind === 'no-persist') {
+    return {
+      line,
+      column,
+      rule: 'data-protection-keys',
+      runtime: 'dotnet',
+      severity: 'warning',
+      message: 'AddDataProtection() without a PersistKeysTo… target',
+      why: 'AddDataProtection() has no PersistKeysTo… target, so keys land in a default folder that may be under the read-only app root or local to one instance; users are logged out after restarts and antiforgery tokens fail across instances',
+      fix,
+    };
+  }
+  return {
+    line,
+    column,
+    rule: 'data-protection-keys',
+    runtime: 'dotnet',
+    severity: c?.cls === 'root' ? 'error' : 'warning',
+    message: `PersistKeysToFileSystem writes the key ring to ${c ? where(c) : 'the app root'}`,
+    why: `PersistKeysToFileSystem writes the key ring to ${c ? where(c) : 'the app root'}, ${c ? mountNote(c) : 'which is read-only'}, so keys cannot be saved and protected payloads break after restarts`,
+    fix,
+  };
+}
