@@ -9,7 +9,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { DeploymentRecord, EmulatorContext, Faults, Site } from './model.js';
 import { fetchPackage } from './blobfetch.js';
-import { parseRunFromPackage, sitePackagesDir, wwwrootDir } from './mount.js';
+import { kuduMountedDir, parseRunFromPackage, sitePackagesDir, wwwrootDir } from './mount.js';
 import { checkZip, extractZip, zipFunctionNames } from './zip.js';
 
 export const LOCK_CONFLICT =
@@ -198,9 +198,8 @@ export function createDeploymentEngine(
   };
 
   /** Write into the wwwroot Kudu sees: the read-only mount when one is active, else site/wwwroot on disk. */
-  const wwwrootForWrites = (): { dir: string; readOnly: boolean } => {
-    const w = ctx.workers.get(site.id.toLowerCase());
-    const dir = w?.mounted().dir ?? null;
+  const wwwrootForWrites = (seen: Record<string, string>): { dir: string; readOnly: boolean } => {
+    const dir = kuduMountedDir(ctx, site, seen);
     return dir ? { dir, readOnly: true } : { dir: wwwrootDir(site), readOnly: false };
   };
 
@@ -260,7 +259,7 @@ export function createDeploymentEngine(
       await sleep(stepMs);
       setStatus(rec, 2);
       if (!runFromZip) {
-        const target = wwwrootForWrites();
+        const target = wwwrootForWrites(seen);
         if (target.readOnly) throw readOnlyError();
         const sub = req.targetPath ? safeRelative(req.targetPath) : '';
         if (sub === null) throw new Error(`The path '${req.targetPath}' is not valid.`);

@@ -16,7 +16,7 @@ import {
   type DeployRequest,
   type DeploymentEngineOptions,
 } from './deployments.js';
-import { parseRunFromPackage } from './mount.js';
+import { kuduMountedDir, parseRunFromPackage } from './mount.js';
 import { handleVfs } from './vfs.js';
 
 export type KuduOptions = DeploymentEngineOptions;
@@ -456,11 +456,10 @@ export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOption
     if (route === 'vfs') {
       const idx = pathName.toLowerCase().indexOf('/api/vfs');
       const vfsPath = pathName.slice(idx + '/api/vfs'.length);
-      const worker = ctx.workers.get(site.id.toLowerCase());
       return handleVfs(
         req,
         res,
-        { site, mountedDir: worker?.mounted().dir ?? null, baseUrl: baseUrlOf(req) },
+        { site, mountedDir: kuduMountedDir(ctx, site, seen()), baseUrl: baseUrlOf(req) },
         vfsPath,
         url.search.slice(1),
       );

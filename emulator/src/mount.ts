@@ -162,3 +162,16 @@ export async function mountPackage(ctx: EmulatorContext, site: Site, dir: string
     await fsp.rm(got.zip, { force: true });
   }
 }
+
+/**
+ * The read-only directory Kudu shows as site/wwwroot: the worker's mount, but only while Kudu itself sees
+ * run-from-package (during a settings lag Kudu still writes to the plain folder, which the mount then hides).
+ */
+export function kuduMountedDir(
+  ctx: EmulatorContext,
+  site: Site,
+  seen: Record<string, string>,
+): string | null {
+  if (parseRunFromPackage(seen).mode === 'none') return null;
+  return ctx.workers.get(site.id.toLowerCase())?.mounted().dir ?? null;
+}
