@@ -1,0 +1,233 @@
+import { describe, expect, it } from '@jest/globals';
+import AdmZip from 'adm-zip';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import zlib from 'node:zlib';
+import {
+  bufferSource,
+  fileSource,
+  openZip,
+  readEntry,
+  verifyEntries,
+  ZipError,
+  type ZipDirectory,
+} from '../../src/package/zip-reader.js';
+import { buildZip, tempDir, zipWithCommand } from '../helpers/zip-fixtures.js';
+
+const open = (buf: Buffer, maxEntries?: number): Promise<ZipDirectory> =>
+  openZip(bufferSource(buf), maxEntries ? { maxEntries } : {});
+
+async function openFile(file: string): Promise<ZipDirectory> {
+  return openZip(await fileSource(file));
+}
+
+describe('openZip on archives made by zip', () => {
+  it('lists names, sizes, modes, folders and links as adm-zip does, and reads content back', async () => {
+    const big = randomBytes(200_000);
+    const file = zipWithCommand({
+      'server.js': 'console.log("hi")\n',
+      'lib/util.js': 'x'.repeat(10_000),
+      'data/blob.bin': big,
+      'node_modules/.bin/tool': 'link:../tool/cli.js',
+      'node_modules/tool/cli.js': '#!/usr/bin/env node\n',
+    });
+    const dir = await openFile(file);
+    expect(dir.issues).toEqual([]);
+    const oracle = new AdmZip(file);
+    expect(dir.entries.map((e) => e.name).sort()).toEqual(
+      oracle
+        .getEntries()
+        .map((e) => e.entryName)
+        .sort(),
+    );
+    const byName = new Map(dir.entries.map((e) => [e.name, e]));
+    expect(byName.get('lib/')?.isDirectory).toBe(true);
+    expect(byName.get('lib/util.js')?.method).toBe(8);
+    expect(byName.get('lib/util.js')?.uncompressedSize).toBe(10_000);
+    expect(byName.get('server.js')?.mode).toBe(0o100644);
+    const link = byName.get('node_modules/.bin/tool')!;
+    expect(link.isSymlink).toBe(true);
+    expect((await readEntry(dir, link)).toString()).toBe('../tool/cli.js');
+    expect((await readEntry(dir, byName.get('data/blob.bin')!)).equals(big)).toBe(true);
+    expect(await verifyEntries(dir)).toEqual([]);
+    await dir.source.close?.();
+  });
+
+  it('handles zip64 archives with more than 65,535 entries', async () => {
+    const work = tempDir();
+    const src = path.join(work, 'src');
+    for (let d = 0; d < 70; d++) {
+      mkdirSync(path.join(src, `d${d}`), { recursive: true });
+      for (let f = 0; f < 950; f++) writeFileSync(path.join(src, `d${d}`, `f${f}.txt`), '');
+    }
+    const out = path.join(work, 'many.zip');
+    execFileSync('zip', ['-r', '-q', '-D', out, '.'], { cwd: src });
+    const dir = await openFile(out);
+    expect(dir.zip64).toBe(true);
+    expect(dir.entries.length).toBe(66_500);
+    expect(dir.declaredEntries).toBe(66_500);
+    expect(dir.issues).toEqual([]);
+    expect(await verifyEntries(dir, { verifyData: false })).toEqual([]);
+    await dir.source.close?.();
+  });
+
+  it('streams entries larger than the in-memory threshold and still catches a damaged byte', async () => {
+    const data = Buffer.concat([randomBytes(3_000_000), Buffer.alloc(3_000_000, 7)]);
+    const file = zipWithCommand({ 'big.bin': data, 'small.txt': 'ok' });
+    const good = await openFile(file);
+    expect(await verifyEntries(good)).toEqual([]);
+    await good.source.close?.();
+
+    const bytes = readFileSync(file);
+    const entry = good.entries.find((e) => e.name === 'big.bin')!;
+    bytes[entry.localHeaderOffset + 30 + 'big.bin'.length + 28 + 1_000_000] ^= 0xff;
+    const dir = await open(bytes);
+    const issues = await verifyEntries(dir);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ code: 'corrupt-archive', path: 'big.bin' });
+  });
+});
+
+describe('openZip on forged archives', () => {
+  it('reads zip64 extra fields and the zip64 end record', async () => {
+    const buf = buildZip(
+      [
+        { name: 'a.txt', data: 'alpha', zip64: true },
+        { name: 'b.txt', data: 'b'.repeat(5000), method: 8, zip64: true },
+      ],
+      { zip64Eocd: true },
+    );
+    const dir = await open(buf);
+    expect(dir.zip64).toBe(true);
+    expect(dir.entries.map((e) => [e.name, e.uncompressedSize, e.zip64])).toEqual([
+      ['a.txt', 5, true],
+      ['b.txt', 5000, true],
+    ]);
+    expect((await readEntry(dir, dir.entries[1])).toString()).toBe('b'.repeat(5000));
+    expect(await verifyEntries(dir)).toEqual([]);
+  });
+
+  it('finds the end record behind an archive comment that itself contains an end signature', async () => {
+    const fake = Buffer.concat([Buffer.from('note PK'), Buffer.from([0x05, 0x06]), Buffer.alloc(30, 0x41)]);
+    const dir = await open(buildZip([{ name: 'index.html', data: '<h1>x</h1>' }], { comment: fake }));
+    expect(dir.comment).toContain('note PK');
+    expect(dir.entries.map((e) => e.name)).toEqual(['index.html']);
+  });
+
+  it('refuses a file that is not a zip, naming what it is', async () => {
+    await expect(open(Buffer.from('just some text, long enough to not be tiny'))).rejects.toMatchObject({
+      code: 'corrupt-archive',
+    });
+    const gz = zlib.gzipSync(Buffer.alloc(1000, 1));
+    await expect(open(gz)).rejects.toThrow(/gzip/);
+    await expect(open(Buffer.alloc(5))).rejects.toBeInstanceOf(ZipError);
+  });
+
+  it('refuses a truncated archive', async () => {
+    const buf = buildZip([
+      { name: 'a.txt', data: 'x'.repeat(1000) },
+      { name: 'b.txt', data: 'y' },
+    ]);
+    await expect(open(buf.subarray(0, buf.length - 30))).rejects.toThrow(/not a zip|corrupt/);
+    // Cut inside the data but keep a copied end record: the directory points past the file.
+    const eocd = buf.subarray(buf.length - 22);
+    await expect(open(Buffer.concat([buf.subarray(0, 500), eocd]))).rejects.toThrow(
+      /beyond the end|truncated/,
+    );
+  });
+
+  it('reports a bad CRC only when data is verified', async () => {
+    const dir = await open(buildZip([{ name: 'app.js', data: 'console.log(1)', crc: 0x12345678 }]));
+    expect(dir.issues).toEqual([]);
+    expect(await verifyEntries(dir, { verifyData: false })).toEqual([]);
+    const issues = await verifyEntries(dir);
+    expect(issues).toEqual([expect.objectContaining({ code: 'corrupt-archive', path: 'app.js' })]);
+    expect(issues[0].message).toMatch(/CRC/);
+    await expect(readEntry(dir, dir.entries[0])).rejects.toThrow(/CRC/);
+  });
+
+  it('reports a local header that disagrees with the central directory', async () => {
+    const dir = await open(
+      buildZip([
+        { name: 'a.js', data: '1', localName: 'b.js' },
+        { name: 'c.js', data: '2', centralCrc: 7 },
+      ]),
+    );
+    const issues = await verifyEntries(dir, { verifyData: false });
+    expect(issues.map((i) => i.path)).toEqual(['a.js', 'c.js']);
+    expect(issues[0].message).toMatch(/local header.*name/);
+    expect(issues[1].message).toMatch(/CRC/);
+  });
+
+  it('reports an entry that inflates past its declared size without inflating it all', async () => {
+    const huge = Buffer.alloc(20_000_000);
+    const dir = await open(buildZip([{ name: 'bomb.bin', data: huge, method: 8, uncompressedSize: 100 }]));
+    const issues = await verifyEntries(dir);
+    expect(issues).toHaveLength(1);
+    expect(issues[0].message).toMatch(/more than its declared 100 bytes/);
+    await expect(readEntry(dir, dir.entries[0])).rejects.toThrow(/more than its declared/);
+  });
+
+  it('reports declared sizes deflate cannot produce (a bomb ratio) from the directory alone', async () => {
+    const dir = await open(
+      buildZip([{ name: 'bomb.bin', data: Buffer.alloc(1000), method: 8, uncompressedSize: 3_000_000_000 }]),
+    );
+    expect(dir.issues).toEqual([expect.objectContaining({ code: 'corrupt-archive', path: 'bomb.bin' })]);
+    expect(dir.issues[0].message).toMatch(/zip bomb/);
+  });
+
+  it('reports overlapping entries and data declared beyond the archive', async () => {
+    const overlap = await open(
+      buildZip([
+        { name: 'one.bin', data: 'a'.repeat(100) },
+        { name: 'two.bin', data: 'a'.repeat(100), localOffset: 0 },
+      ]),
+    );
+    expect(overlap.issues.some((i) => /overlaps/.test(i.message))).toBe(true);
+    const beyond = await open(
+      buildZip([{ name: 'x.bin', data: 'abc', compressedSize: 50_000, uncompressedSize: 50_000 }]),
+    );
+    expect(beyond.issues).toEqual([expect.objectContaining({ code: 'corrupt-archive', path: 'x.bin' })]);
+    expect(beyond.issues[0].message).toMatch(/beyond the archive/);
+  });
+
+  it('caps the entries it reads and checks the declared count', async () => {
+    const entries = Array.from({ length: 30 }, (_, i) => ({ name: `f${i}.txt`, data: `${i}` }));
+    const capped = await open(buildZip(entries), 10);
+    expect(capped.entries).toHaveLength(10);
+    expect(capped.issues).toEqual([expect.objectContaining({ code: 'too-large' })]);
+    const lying = await open(buildZip(entries, { declaredEntries: 40_000 }));
+    expect(lying.issues).toEqual([expect.objectContaining({ code: 'corrupt-archive' })]);
+    expect(lying.issues[0].message).toMatch(/declares 40000 entries/);
+  });
+
+  it('keeps only the start of a huge name', async () => {
+    const name = `${'n'.repeat(60_000)}.txt`;
+    const dir = await open(buildZip([{ name, data: 'x' }]));
+    expect(dir.entries[0].nameTruncated).toBe(true);
+    expect(dir.entries[0].nameLength).toBe(name.length);
+    expect(dir.entries[0].rawName.length).toBeLessThanOrEqual(4096);
+    expect(await verifyEntries(dir)).toEqual([]);
+  });
+
+  it('refuses to read an encrypted entry and an entry over the byte cap', async () => {
+    const dir = await open(
+      buildZip([
+        { name: 'secret.txt', data: 'xx', flags: 1 },
+        { name: 'big.txt', data: 'y'.repeat(5000) },
+      ]),
+    );
+    await expect(readEntry(dir, dir.entries[0])).rejects.toMatchObject({ code: 'encrypted-entry' });
+    await expect(readEntry(dir, dir.entries[1], { maxBytes: 100 })).rejects.toMatchObject({
+      code: 'too-large',
+    });
+    expect((await readEntry(dir, dir.entries[1], { maxBytes: 5000 })).length).toBe(5000);
+  });
+
+  it('reports compression methods the platform cannot read', async () => {
+    const dir = await open(buildZip([{ name: 'a.txt', data: 'abc', method: 12 }]));
+    expect(dir.issues[0].message).toMatch(/bzip2/);
+  });
+});
