@@ -1,0 +1,78 @@
+import { describe, expect, it } from '@jest/globals';
+import { classifyFailure } from '../../src/deploy/classify.js';
+
+describe('classifyFailure', () => {
+  it('is null when nothing failed', () => {
+    expect(
+      classifyFailure({
+        mode: 'url',
+        settingMatches: true,
+        blobFetch: { status: 200, sha256Matches: true },
+        stamp: 'match',
+        health: { status: 200, containsExpect: true },
+      }),
+    ).toBeNull();
+  });
+
+  it('blames an expired SAS when the URL answers AuthenticationFailed with a time-frame detail', () => {
+    const c = classifyFailure({
+      mode: 'url',
+      access: 'sas',
+      blobFetch: {
+        status: 403,
+        errorCode: 'AuthenticationFailed',
+        detail: 'Signature not valid in the specified time frame: Start [..]',
+      },
+      failureMarker: true,
+    });
+    expect(c?.cause).toBe('sas-invalid');
+    expect(c?.evidence).toMatch(/expired/);
+  });
+
+  it('blames the network rule on AuthorizationFailure and the role on AuthorizationPermissionMismatch', () => {
+    expect(
+      classifyFailure({ mode: 'url', blobFetch: { status: 403, errorCode: 'AuthorizationFailure' } })?.cause,
+    ).toBe('mount-blocked');
+    const role = classifyFailure({
+      mode: 'url',
+      access: 'identity',
+      blobFetch: { status: 403, errorCode: 'AuthorizationPermissionMismatch' },
+    });
+    expect(role?.cause).toBe('mount-blocked');
+    expect(role?.fix).toMatch(/Storage Blob Data Reader/);
+  });
+
+  it('uses the failure marker as evidence of a blocked mount when the URL itself works', () => {
+    const c = classifyFailure({
+      mode: 'url',
+      blobFetch: { status: 200, sha256Matches: true },
+      failureMarker: true,
+    });
+    expect(c?.cause).toBe('mount-blocked');
+    expect(c?.evidence).toMatch(/FAILED TO INITIALIZE RUN FROM PACKAGE/);
+  });
+
+  it('calls a different stamp stale content', () => {
+    expect(classifyFailure({ mode: 'local', stamp: 'mismatch' })?.cause).toBe('stale-content');
+    expect(classifyFailure({ mode: 'url', settingMatches: false })?.cause).toBe('stale-content');
+  });
+
+  it('recognises writes into the read-only mount from the error the app answers', () => {
+    const c = classifyFailure({
+      mode: 'url',
+      stamp: 'match',
+      health: {
+        status: 500,
+        body: "Error: EROFS: read-only file system, open '/home/site/wwwroot/cache.json'",
+      },
+    });
+    expect(c?.cause).toBe('read-only-write');
+    expect(c?.fix).toMatch(/runpack audit/);
+  });
+
+  it('calls a missing expected text stale content', () => {
+    expect(
+      classifyFailure({ mode: 'url', stamp: 'match', health: { status: 200, containsExpect: false } })?.cause,
+    ).toBe('stale-content');
+  });
+});

@@ -1,0 +1,129 @@
+import { describe, expect, it } from '@jest/globals';
+import { parseInputs } from '../../src/inputs.js';
+import { planDeploy, releaseBlobName, stableBlobName } from '../../src/deploy/plan.js';
+import type { TargetInfo } from '../../src/deploy/types.js';
+import { RunpackError } from '../../src/util/errors.js';
+
+function target(over: Partial<TargetInfo> = {}): TargetInfo {
+  return {
+    ref: { subscriptionId: 's', resourceGroup: 'rg', appName: 'web', slot: null },
+    id: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/web',
+    kind: 'app,linux',
+    isLinux: true,
+    isFunctionApp: false,
+    isFlex: false,
+    isConsumption: false,
+    sku: 'Standard',
+    state: 'Running',
+    location: 'West Europe',
+    defaultHostName: 'web.azurewebsites.net',
+    scmHostName: 'web-abc.scm.westeurope-01.azurewebsites.net',
+    appUrl: 'https://web.azurewebsites.net',
+    linuxFxVersion: 'NODE|20',
+    identity: { systemPrincipalId: null, userAssigned: [] },
+    ...over,
+  };
+}
+const inputs = (values: Record<string, string>) =>
+  parseInputs((n) => ({ 'app-name': 'web', 'storage-account': 'store1', ...values })[n]);
+
+function refusal(fn: () => unknown): RunpackError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(RunpackError);
+    return err as RunpackError;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('planDeploy', () => {
+  it('picks url mode and SAS for an app without a mode or an identity', () => {
+    const p = planDeploy(inputs({}), target(), { OTHER: 'x' });
+    expect(p).toMatchObject({ mode: 'url', access: 'sas', stableBlob: 'web.zip', policyId: 'runpack-web' });
+    expect(p.extra).toEqual({});
+  });
+
+  it('keeps local mode when the app already runs a local package', () => {
+    expect(planDeploy(inputs({}), target(), { WEBSITE_RUN_FROM_PACKAGE: '1' }).mode).toBe('local');
+  });
+
+  it('uses the system identity when the app has one, and removes the legacy setting', () => {
+    const p = planDeploy(inputs({}), target({ identity: { systemPrincipalId: 'p1', userAssigned: [] } }), {
+      WEBSITE_RUN_FROM_ZIP: 'https://old/x.zip',
+    });
+    expect(p).toMatchObject({ access: 'identity', identityPrincipalId: 'p1' });
+    expect(p.extra).toEqual({ WEBSITE_RUN_FROM_ZIP: null });
+    expect(p.previousValue).toBe('https://old/x.zip');
+  });
+
+  it('names a user-assigned identity in the MI setting when the app has no system identity', () => {
+    const ua = {
+      resourceId: '/subscriptions/s/x/userAssignedIdentities/id1',
+      principalId: 'p2',
+      clientId: 'c2',
+    };
+    const p = planDeploy(
+      inputs({}),
+      target({ identity: { systemPrincipalId: null, userAssigned: [ua] } }),
+      {},
+    );
+    expect(p.extra.WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID).toBe(ua.resourceId);
+    expect(p.identityPrincipalId).toBe('p2');
+  });
+
+  it('refuses identity access for an app without an identity, with the way out', () => {
+    expect(refusal(() => planDeploy(inputs({ 'package-access': 'identity' }), target(), {})).message).toMatch(
+      /no managed identity.*package-access: sas/,
+    );
+  });
+
+  it('refuses Flex Consumption even with force', () => {
+    const e = refusal(() =>
+      planDeploy(inputs({ force: 'true' }), target({ isFlex: true, isFunctionApp: true }), {}),
+    );
+    expect(e.code).toBe('flex-consumption');
+    expect(e.message).toMatch(/OneDeploy/);
+  });
+
+  it('refuses local mode on Linux Consumption and picks url there in auto', () => {
+    const t = target({ isFunctionApp: true, isConsumption: true, kind: 'functionapp,linux' });
+    expect(refusal(() => planDeploy(inputs({ mode: 'local' }), t, {})).code).toBe('mode-unsupported');
+    const p = planDeploy(inputs({}), t, { WEBSITE_RUN_FROM_PACKAGE: '1' });
+    expect(p.mode).toBe('url');
+    expect(p.extra.WEBSITE_MOUNT_ENABLED).toBe('1');
+  });
+
+  it('refuses Python and Java web apps on Linux', () => {
+    expect(
+      refusal(() => planDeploy(inputs({}), target({ linuxFxVersion: 'PYTHON|3.12' }), {})).message,
+    ).toMatch(/Python/);
+    expect(
+      refusal(() => planDeploy(inputs({}), target({ linuxFxVersion: 'TOMCAT|10-java17' }), {})).message,
+    ).toMatch(/Java/);
+  });
+
+  it('refuses server build settings unless forced', () => {
+    const s = { SCM_DO_BUILD_DURING_DEPLOYMENT: 'true' };
+    expect(refusal(() => planDeploy(inputs({}), target(), s)).code).toBe('conflicting-setting');
+    const p = planDeploy(inputs({ force: 'true' }), target(), s);
+    expect(p.findings.map((f) => f.code)).toContain('conflicting-setting');
+  });
+
+  it('needs a storage account for url mode', () => {
+    const i = parseInputs((n) => ({ 'app-name': 'web' })[n]);
+    expect(refusal(() => planDeploy(i, target(), {})).message).toMatch(/'storage-account' is required/);
+  });
+
+  it('names slot blobs and policies after the slot', () => {
+    const p = planDeploy(
+      inputs({ slot: 'staging' }),
+      target({ ref: { subscriptionId: 's', resourceGroup: 'rg', appName: 'Web', slot: 'staging' } }),
+      {},
+    );
+    expect(p.stableBlob).toBe('web-staging.zip');
+    expect(p.policyId).toBe('runpack-web-staging');
+    expect(stableBlobName('Web', null)).toBe('web.zip');
+    expect(releaseBlobName('Web', 'ab'.repeat(32))).toBe(`releases/web/${'ab'.repeat(32)}.zip`);
+  });
+});

@@ -1,0 +1,260 @@
+/**
+ * Login, in this order: GitHub OIDC federation (client-id + tenant-id), an existing Azure CLI session
+ * (azure/login), a `creds` JSON secret. Entra's errors are turned into one line that says what to fix.
+ * Every token obtained is registered as a secret before it is used.
+ */
+import { execFile } from 'node:child_process';
+import {
+  AzureCliCredential,
+  ClientAssertionCredential,
+  ClientSecretCredential,
+  type AccessToken,
+  type TokenCredential,
+} from '@azure/identity';
+import type { DeployInputs } from '../deploy/types.js';
+import type { SecretRegistry } from '../report/secrets.js';
+import { RunpackError } from '../util/errors.js';
+import type { CloudEndpoints } from './cloud.js';
+
+export type AuthMethod = 'oidc' | 'azure-cli' | 'creds';
+
+export interface AuthSession {
+  method: AuthMethod;
+  /** A line for the log: which login was used (no secrets). */
+  description: string;
+  /** Subscription known from the login (creds JSON or the CLI's current account). */
+  subscriptionId?: string;
+  tenantId?: string;
+  /** `Bearer <token>` for a scope, cached and refreshed before it expires. */
+  authorization(scope: string): Promise<string>;
+  /** The raw token (for clients that take a TokenCredential). */
+  credential: TokenCredential;
+}
+
+export interface AuthDeps {
+  env: Record<string, string | undefined>;
+  secrets: SecretRegistry;
+  /** GitHub's OIDC token for an audience (core.getIDToken in the action). */
+  getIdToken(audience: string): Promise<string>;
+  /** Runs `az` with args; resolves stdout, or null when az is missing or fails. */
+  runAz?(args: string[]): Promise<string | null>;
+  now?: () => number;
+  log?: (line: string) => void;
+}
+
+export const OIDC_AUDIENCE = 'api://AzureADTokenExchange';
+
+interface CredsJson {
+  clientId: string;
+  clientSecret: string;
+  tenantId: string;
+  subscriptionId?: string;
+}
+
+/** Explains an Entra error (AADSTS code) in one line; `subject` is the OIDC subject claim that was presented. */
+export function explainEntraError(
+  message: string,
+  method: AuthMethod,
+  context: { subject?: string; clientId?: string; tenantId?: string },
+): string {
+  const code = /AADSTS(\d+)/.exec(message)?.[1];
+  const who = context.clientId ? `client ${context.clientId}` : 'the client';
+  switch (code) {
+    case '70021':
+    case '700213':
+      return `Entra found no federated credential for this workflow (AADSTS${code}); add one to ${who} with issuer https://token.actions.githubusercontent.com, audience ${OIDC_AUDIENCE} and subject '${context.subject ?? 'repo:<owner>/<repo>:ref:refs/heads/<branch>'}'.`;
+    case '7000215':
+      return `Entra rejected the client secret of ${who} (AADSTS7000215); create a new secret and update the creds secret.`;
+    case '700016':
+      return `Entra does not know application ${context.clientId ?? ''} in tenant ${context.tenantId ?? ''} (AADSTS700016); check client-id (or clientId in creds) and tenant-id.`;
+    case '90002':
+      return `Entra does not know tenant ${context.tenantId ?? ''} (AADSTS90002); check tenant-id (or tenantId in creds).`;
+    case '700024':
+      return `Entra says the GitHub OIDC token is expired or not yet valid (AADSTS700024); check the runner clock and rerun the job.`;
+    default: {
+      const first = message
+        .split(/\r?\n/)[0]
+        .replace(/Trace ID:.*$/i, '')
+        .trim()
+        .slice(0, 300);
+      const how =
+        method === 'oidc'
+          ? 'check client-id, tenant-id and the federated credential'
+          : method === 'creds'
+            ? 'check the creds secret'
+            : "check the Azure CLI login ('az login' / azure/login)";
+      return `Login failed (${method}): ${first}; ${how}.`;
+    }
+  }
+}
+
+function decodeJwtClaims(token: string): Record<string, unknown> {
+  try {
+    const payload = token.split('.')[1] ?? '';
+    return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+const defaultRunAz = (args: string[]) =>
+  new Promise<string | null>((resolve) => {
+    execFile('az', args, { timeout: 60_000, windowsHide: true }, (err, stdout) =>
+      resolve(err ? null : String(stdout)),
+    );
+  });
+
+/** Wraps a TokenCredential: caches per scope, refreshes ahead of expiry, registers every token as a secret. */
+export function tokenProvider(
+  credential: TokenCredential,
+  secrets: SecretRegistry,
+  explain: (message: string) => string,
+  now: () => number = Date.now,
+): (scope: string) => Promise<string> {
+  const cache = new Map<string, { token: AccessToken; obtained: number }>();
+  return async (scope: string) => {
+    const hit = cache.get(scope);
+    if (hit) {
+      const lifetime = hit.token.expiresOnTimestamp - hit.obtained;
+      const margin = Math.min(120_000, lifetime / 2);
+      if (now() < hit.token.expiresOnTimestamp - margin) return `Bearer ${hit.token.token}`;
+    }
+    let token: AccessToken | null;
+    try {
+      token = await credential.getToken(scope);
+    } catch (err) {
+      throw new RunpackError('auth-failed', explain(err instanceof Error ? err.message : String(err)), {
+        cause: err,
+      });
+    }
+    if (!token) throw new RunpackError('auth-failed', explain('no token returned'));
+    secrets.add(token.token);
+    cache.set(scope, { token, obtained: now() });
+    return `Bearer ${token.token}`;
+  };
+}
+
+export async function authenticate(
+  inputs: DeployInputs,
+  cloud: CloudEndpoints,
+  deps: AuthDeps,
+): Promise<AuthSession> {
+  const now = deps.now ?? Date.now;
+  const identityOptions = {
+    authorityHost: cloud.authorityHost,
+    disableInstanceDiscovery: !cloud.isPublicCloud,
+  };
+
+  // 1. OIDC federation.
+  if (inputs.clientId && inputs.tenantId) {
+    if (!deps.env.ACTIONS_ID_TOKEN_REQUEST_URL || !deps.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN)
+      throw new RunpackError(
+        'oidc-unavailable',
+        "No GitHub OIDC token is available for the client-id login; add 'permissions: id-token: write' to the workflow or job.",
+      );
+    let subject: string | undefined;
+    const credential = new ClientAssertionCredential(
+      inputs.tenantId,
+      inputs.clientId,
+      async () => {
+        // A fresh GitHub token for every exchange: they are short-lived.
+        let token: string;
+        try {
+          token = await deps.getIdToken(OIDC_AUDIENCE);
+        } catch (err) {
+          throw new RunpackError(
+            'oidc-unavailable',
+            `Could not get the GitHub OIDC token (${err instanceof Error ? err.message : String(err)}); add 'permissions: id-token: write' to the workflow or job.`,
+          );
+        }
+        deps.secrets.add(token);
+        const sub = decodeJwtClaims(token).sub;
+        if (typeof sub === 'string') subject = sub;
+        return token;
+      },
+      identityOptions,
+    );
+    const explain = (m: string) =>
+      explainEntraError(m, 'oidc', { subject, clientId: inputs.clientId, tenantId: inputs.tenantId });
+    const authorization = tokenProvider(credential, deps.secrets, explain, now);
+    await authorization(cloud.armScope);
+    return {
+      method: 'oidc',
+      description: `Logged in with GitHub OIDC federation as client ${inputs.clientId} in tenant ${inputs.tenantId}${subject ? ` (subject ${subject})` : ''}.`,
+      tenantId: inputs.tenantId,
+      authorization,
+      credential,
+    };
+  }
+
+  // 2. An existing Azure CLI session (azure/login).
+  const runAz = deps.runAz ?? defaultRunAz;
+  const account = await runAz(['account', 'show', '--output', 'json']);
+  if (account) {
+    let parsed: { id?: string; tenantId?: string; user?: { name?: string } } = {};
+    try {
+      parsed = JSON.parse(account) as typeof parsed;
+    } catch {
+      parsed = {};
+    }
+    const credential = new AzureCliCredential({ processTimeoutInMs: 60_000 });
+    const explain = (m: string) => explainEntraError(m, 'azure-cli', {});
+    const authorization = tokenProvider(credential, deps.secrets, explain, now);
+    try {
+      await authorization(cloud.armScope);
+      return {
+        method: 'azure-cli',
+        description: `Logged in with the Azure CLI session${parsed.user?.name ? ` of ${parsed.user.name}` : ''}${parsed.tenantId ? ` in tenant ${parsed.tenantId}` : ''}.`,
+        subscriptionId: parsed.id,
+        tenantId: parsed.tenantId,
+        authorization,
+        credential,
+      };
+    } catch (err) {
+      if (!inputs.creds) throw err;
+      deps.log?.(
+        `The Azure CLI session gave no token (${err instanceof Error ? err.message : String(err)}); using creds.`,
+      );
+    }
+  }
+
+  // 3. A creds JSON secret.
+  const credsText = inputs.creds ?? deps.env.AZURE_CREDENTIALS;
+  if (credsText) {
+    let creds: CredsJson;
+    try {
+      creds = JSON.parse(credsText) as CredsJson;
+    } catch {
+      throw new RunpackError('usage', "Input 'creds' must be JSON in azure/login format.");
+    }
+    if (!creds.clientId || !creds.clientSecret || !creds.tenantId)
+      throw new RunpackError(
+        'usage',
+        "Input 'creds' needs clientId, clientSecret and tenantId (azure/login format).",
+      );
+    deps.secrets.add(creds.clientSecret);
+    const credential = new ClientSecretCredential(
+      creds.tenantId,
+      creds.clientId,
+      creds.clientSecret,
+      identityOptions,
+    );
+    const explain = (m: string) =>
+      explainEntraError(m, 'creds', { clientId: creds.clientId, tenantId: creds.tenantId });
+    const authorization = tokenProvider(credential, deps.secrets, explain, now);
+    await authorization(cloud.armScope);
+    return {
+      method: 'creds',
+      description: `Logged in with the creds service principal ${creds.clientId} in tenant ${creds.tenantId}.`,
+      subscriptionId: creds.subscriptionId,
+      tenantId: creds.tenantId,
+      authorization,
+      credential,
+    };
+  }
+
+  throw new RunpackError(
+    'auth-missing',
+    "No Azure login found; set client-id and tenant-id (OIDC, with 'permissions: id-token: write'), run azure/login before this step, or pass the creds secret.",
+  );
+}

@@ -1,0 +1,145 @@
+/**
+ * Pure: from what verification saw, the likely cause of a failed deploy among the four runpack exists to catch
+ * (a write into the read-only mount, a bad or expired SAS, a mount blocked by a network rule or a bad archive,
+ * a mode mismatch / stale content) and the fix.
+ */
+export type FailureCause = 'read-only-write' | 'sas-invalid' | 'mount-blocked' | 'stale-content' | 'unknown';
+
+export interface VerifyEvidence {
+  mode: 'url' | 'local';
+  access?: 'identity' | 'sas';
+  /** (a) The setting read back equals the intended value. */
+  settingMatches?: boolean;
+  /** (b) Fetching the URL in the setting as the worker does. */
+  blobFetch?: { status: number; errorCode?: string; detail?: string; sha256Matches?: boolean };
+  /** `FAILED TO INITIALIZE RUN FROM PACKAGE.txt` seen in wwwroot. */
+  failureMarker?: boolean;
+  /** (c) The release stamp read back from the mount. */
+  stamp?: 'match' | 'mismatch' | 'missing' | 'unreadable' | 'not-checked';
+  /** (d) The health probe. */
+  health?: { status?: number; containsExpect?: boolean; body?: string; error?: string };
+}
+
+export interface Classification {
+  cause: FailureCause;
+  /** What the evidence shows, one sentence. */
+  evidence: string;
+  fix: string;
+}
+
+const READ_ONLY =
+  /EROFS|read-only file system|Read-only file system|UnauthorizedAccessException|Access to the path .* is denied|Could not write to local resource/i;
+
+export const CAUSE_TITLES: Record<FailureCause, string> = {
+  'read-only-write': 'the app writes into its read-only package mount',
+  'sas-invalid': 'the package URL or its SAS is bad or expired',
+  'mount-blocked': 'the worker could not mount the package (network rule, missing role or bad archive)',
+  'stale-content': 'the app runs other content than this release (mode mismatch or stale mount)',
+  unknown: 'no known cause matched',
+};
+
+export function classifyFailure(e: VerifyEvidence): Classification | null {
+  const f = e.blobFetch;
+  if (f && f.status >= 400) {
+    const code = f.errorCode ?? '';
+    const detail = f.detail ?? '';
+    if (code === 'AuthorizationFailure')
+      return {
+        cause: 'mount-blocked',
+        evidence: `the package URL answers 403 AuthorizationFailure: the storage account's network rules block it`,
+        fix: "allow the app's outbound addresses (or its virtual network) on the storage account, or add a private endpoint reachable from the app",
+      };
+    if (code === 'AuthorizationPermissionMismatch')
+      return {
+        cause: 'mount-blocked',
+        evidence:
+          'the package URL answers 403 AuthorizationPermissionMismatch: the identity has no data role on the blob',
+        fix: "assign Storage Blob Data Reader on the storage account (or container) to the app's managed identity, or use package-access: sas",
+      };
+    if (code === 'KeyBasedAuthenticationNotPermitted')
+      return {
+        cause: 'sas-invalid',
+        evidence:
+          'the package URL answers 403 KeyBasedAuthenticationNotPermitted: the account refuses key-signed SAS',
+        fix: 'use package-access: identity (shared key access is disabled on the account)',
+      };
+    if (code === 'AuthenticationFailed' || f.status === 403)
+      return {
+        cause: 'sas-invalid',
+        evidence: /time frame|expired/i.test(detail)
+          ? 'the SAS in the package URL has expired (AuthenticationFailed: signature not valid in the specified time frame)'
+          : `the package URL is refused (${f.status}${code ? ` ${code}` : ''}${detail ? `: ${detail.slice(0, 160)}` : ''})`,
+        fix: 'run the deploy again to renew the stored access policy and SAS, or use package-access: identity',
+      };
+    if (f.status === 404)
+      return {
+        cause: 'sas-invalid',
+        evidence: 'the package URL answers 404: the blob or container is missing',
+        fix: 'run the deploy again so the package blob is uploaded, and check nothing deletes it',
+      };
+  }
+  if (e.settingMatches === false)
+    return {
+      cause: 'stale-content',
+      evidence:
+        'WEBSITE_RUN_FROM_PACKAGE read back differs from the value written: something else changed it',
+      fix: 'stop other deployments or infrastructure code from writing app settings (they must keep WEBSITE_RUN_FROM_PACKAGE), then deploy again',
+    };
+  if (e.failureMarker)
+    return {
+      cause: 'mount-blocked',
+      evidence:
+        "wwwroot shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt': the worker could not fetch or open the package",
+      fix:
+        e.mode === 'url'
+          ? "check that the app can reach the storage account (network rules, private endpoints, the identity's role) and that the zip opens, then restart"
+          : 'deploy the package again (packagename.txt must point at a valid zip) and restart',
+    };
+  if (f?.sha256Matches === false)
+    return {
+      cause: 'stale-content',
+      evidence: 'the blob behind the package URL is not this release',
+      fix: 'make sure no other pipeline writes the same blob name, then deploy again',
+    };
+  if (e.stamp === 'mismatch' || e.stamp === 'missing')
+    return {
+      cause: 'stale-content',
+      evidence:
+        e.stamp === 'mismatch'
+          ? 'the mounted wwwroot carries another release stamp: the app still runs old content'
+          : 'the mounted wwwroot has no release stamp: the app runs content runpack did not deploy (mode mismatch or extracted files)',
+      fix: 'restart the app so it mounts the package again (restart: true), and check that WEBSITE_RUN_FROM_PACKAGE is not changed by other tools',
+    };
+  const h = e.health;
+  if (
+    h &&
+    (h.error || (h.status !== undefined && (h.status < 200 || h.status >= 300)) || h.containsExpect === false)
+  ) {
+    if (h.body && READ_ONLY.test(h.body))
+      return {
+        cause: 'read-only-write',
+        evidence:
+          'the app fails with a read-only file system error: it writes under its package mount (wwwroot)',
+        fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
+      };
+    if (h.containsExpect === false && h.status !== undefined && h.status >= 200 && h.status < 300)
+      return {
+        cause: 'stale-content',
+        evidence:
+          'the health response does not contain the expected text: the app serves other content than this release',
+        fix: 'restart the app and check the expect input matches what this release answers',
+      };
+    if (h.status === 503 || h.status === 502 || h.error)
+      return {
+        cause: 'mount-blocked',
+        evidence: `the site does not start (${h.error ?? `HTTP ${h.status}`}): the package may not have mounted`,
+        fix: 'check the package opens (runpack inspect) and that the app can reach the package URL, then restart',
+      };
+    return {
+      cause: 'unknown',
+      evidence: `the health probe answered ${h.status ?? h.error}`,
+      fix: "check the app's logs (log stream) for the error it reports",
+    };
+  }
+  return null;
+}

@@ -1,0 +1,201 @@
+/**
+ * Pure: the deploy plan from the inputs and the target's current state. Refuses what cannot work, with the
+ * reason and a way out; picks the mode and the package access; names the blobs and the settings to change.
+ */
+import { RunpackError } from '../util/errors.js';
+import type { DeployInputs, DeployMode, Finding, PackageAccess, TargetInfo } from './types.js';
+import { RFP, RFP_LEGACY, RFP_MI } from './setting.js';
+
+export interface Plan {
+  mode: DeployMode;
+  /** url mode only. */
+  access?: PackageAccess;
+  /** url mode: the user-assigned identity the worker should use (WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID). */
+  userAssignedIdentity?: { resourceId: string; principalId: string };
+  /** url mode: principal whose blob role is checked. */
+  identityPrincipalId?: string;
+  container: string;
+  /** `releases/<app>/<sha256>.zip` (filled by releaseBlobName once the sha256 is known). */
+  releasePrefix: string;
+  /** `<app>[-<slot>].zip` */
+  stableBlob: string;
+  /** Stored access policy id (sas). */
+  policyId: string;
+  /** The WEBSITE_RUN_FROM_PACKAGE value before this deploy. */
+  previousValue?: string;
+  /** Settings to delete when the new value is written. */
+  remove: string[];
+  /** Settings to add besides WEBSITE_RUN_FROM_PACKAGE. */
+  extra: Record<string, string | null>;
+  findings: Finding[];
+}
+
+const JAVA = /^(JAVA|TOMCAT|JBOSSEAP|WILDFLY)\|/i;
+const PYTHON = /^PYTHON\|/i;
+
+/** The effective run-from-package value (the legacy name counts when the main one is empty, as for Kudu). */
+export function currentRfpValue(settings: Record<string, string>): string | undefined {
+  const v = settings[RFP];
+  if (v !== undefined && v !== '') return v;
+  const legacy = settings[RFP_LEGACY];
+  return legacy !== undefined && legacy !== '' ? legacy : undefined;
+}
+
+export function modeOfValue(value: string | undefined): DeployMode | undefined {
+  if (value === '1') return 'local';
+  if (value && /^http/i.test(value)) return 'url';
+  return undefined;
+}
+
+/** Blob name of a release: named by content, so every release stays available for rollback. */
+export function releaseBlobName(appName: string, sha256: string): string {
+  return `releases/${appName.toLowerCase()}/${sha256}.zip`;
+}
+
+export function stableBlobName(appName: string, slot?: string | null): string {
+  return `${appName.toLowerCase()}${slot ? `-${slot.toLowerCase()}` : ''}.zip`;
+}
+
+function isTrue(v: string | undefined): boolean {
+  return v !== undefined && /^(true|1)$/i.test(v.trim());
+}
+
+export function planDeploy(inputs: DeployInputs, target: TargetInfo, settings: Record<string, string>): Plan {
+  const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
+  const findings: Finding[] = [];
+
+  if (target.isFlex)
+    throw new RunpackError(
+      'flex-consumption',
+      `${name} runs on Flex Consumption, which must not have WEBSITE_RUN_FROM_PACKAGE; deploy it with OneDeploy instead (func azure functionapp publish, or Azure/functions-action).`,
+    );
+  if (/container/i.test(target.kind))
+    throw new RunpackError(
+      'container-app',
+      `${name} runs a custom container (kind ${target.kind}), which does not use run-from-package; deploy a new image instead.`,
+    );
+  if (!target.isFunctionApp && target.isLinux) {
+    if (JAVA.test(target.linuxFxVersion))
+      throw new RunpackError(
+        'runtime-unsupported',
+        `${name} is a Java web app (${target.linuxFxVersion}); run-from-package does not support Java web apps because the runtime writes to the app folder, deploy with OneDeploy (az webapp deploy) instead.`,
+      );
+    if (PYTHON.test(target.linuxFxVersion))
+      throw new RunpackError(
+        'runtime-unsupported',
+        `${name} is a Python web app on Linux (${target.linuxFxVersion}); run-from-package does not support it, deploy with build automation (SCM_DO_BUILD_DURING_DEPLOYMENT=true, az webapp deploy) instead.`,
+      );
+  }
+
+  // Settings that fight run-from-package.
+  const fighting = ['SCM_DO_BUILD_DURING_DEPLOYMENT', 'ENABLE_ORYX_BUILD'].filter((k) => isTrue(settings[k]));
+  if (fighting.length) {
+    const list = fighting.map((k) => `${k}=${settings[k]}`).join(', ');
+    if (!inputs.force)
+      throw new RunpackError(
+        'conflicting-setting',
+        `${name} has ${list}, which asks for a build on the server; run-from-package skips it, so the app would run an unbuilt package. Build in the workflow and remove ${fighting.join(' and ')}, or set force: true to deploy anyway.`,
+      );
+    findings.push({
+      severity: 'warning',
+      code: 'conflicting-setting',
+      message: `${list} is ignored under run-from-package (force: true).`,
+    });
+  }
+
+  const previousValue = currentRfpValue(settings);
+  const currentMode = modeOfValue(previousValue);
+  const linuxConsumption = target.isFunctionApp && target.isLinux && target.isConsumption;
+
+  let mode: DeployMode;
+  if (inputs.mode === 'auto') mode = linuxConsumption ? 'url' : (currentMode ?? 'url');
+  else mode = inputs.mode;
+  if (mode === 'local' && linuxConsumption)
+    throw new RunpackError(
+      'mode-unsupported',
+      `${name} is a Linux Consumption function app, which runs packages only from a URL; use mode: url (or auto) with storage-account.`,
+    );
+  if (mode === 'url' && currentMode === 'local' && !target.isLinux && !target.isFunctionApp)
+    findings.push({
+      severity: 'warning',
+      code: 'mode-switch',
+      message: `${name} ran its package in local mode; Microsoft documents that a Windows web app cannot always move from a local package to a URL. If the site fails to start, create a new app or keep mode: local.`,
+    });
+
+  const remove: string[] = [];
+  if (settings[RFP_LEGACY] !== undefined) remove.push(RFP_LEGACY);
+  const extra: Record<string, string | null> = {};
+  for (const k of remove) extra[k] = null;
+
+  const plan: Plan = {
+    mode,
+    container: inputs.container,
+    releasePrefix: `releases/${target.ref.appName.toLowerCase()}/`,
+    stableBlob: stableBlobName(target.ref.appName, target.ref.slot),
+    policyId: `runpack-${target.ref.appName}${target.ref.slot ? `-${target.ref.slot}` : ''}`
+      .toLowerCase()
+      .slice(0, 64),
+    previousValue,
+    remove,
+    extra,
+    findings,
+  };
+
+  if (mode === 'local') return plan;
+
+  if (!inputs.storageAccount)
+    throw new RunpackError(
+      'usage',
+      `Input 'storage-account' is required for url mode (deploying ${name}); name the storage account for the package blobs, or use mode: local.`,
+    );
+  if (linuxConsumption) extra.WEBSITE_MOUNT_ENABLED = '1';
+
+  const system = target.identity.systemPrincipalId;
+  const users = target.identity.userAssigned;
+  const hasIdentity = Boolean(system) || users.length > 0;
+  let access: PackageAccess;
+  if (inputs.packageAccess === 'identity') {
+    if (!hasIdentity)
+      throw new RunpackError(
+        'identity-missing',
+        `${name} has no managed identity, so package-access: identity cannot work; turn on its system-assigned identity (az webapp identity assign) and give it Storage Blob Data Reader, or use package-access: sas.`,
+      );
+    access = 'identity';
+  } else if (inputs.packageAccess === 'sas') access = 'sas';
+  else access = hasIdentity ? 'identity' : 'sas';
+  plan.access = access;
+
+  if (access === 'identity') {
+    const configured = settings[RFP_MI];
+    if (system && (!configured || /^systemassigned$/i.test(configured))) {
+      plan.identityPrincipalId = system;
+    } else {
+      const chosen =
+        users.find((u) => configured && u.resourceId.toLowerCase() === configured.toLowerCase()) ??
+        (system ? undefined : users[0]);
+      if (chosen) {
+        plan.userAssignedIdentity = { resourceId: chosen.resourceId, principalId: chosen.principalId };
+        plan.identityPrincipalId = chosen.principalId;
+        extra[RFP_MI] = chosen.resourceId;
+        if (!system && users.length > 1 && !configured)
+          findings.push({
+            severity: 'warning',
+            code: 'identity-choice',
+            message: `${name} has ${users.length} user-assigned identities; using ${chosen.resourceId}. Set ${RFP_MI} on the app to choose another.`,
+          });
+      } else if (system) {
+        // The configured identity is no longer on the app: fall back to the system identity.
+        plan.identityPrincipalId = system;
+        extra[RFP_MI] = null;
+        findings.push({
+          severity: 'warning',
+          code: 'identity-missing',
+          message: `${RFP_MI} names an identity the app no longer has; switching the package fetch to the system-assigned identity.`,
+        });
+      }
+    }
+  } else if (settings[RFP_MI] !== undefined) {
+    extra[RFP_MI] = null;
+  }
+  return plan;
+}
