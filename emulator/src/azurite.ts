@@ -20,6 +20,8 @@ export interface AzuriteOptions {
   keyPem: string;
   accountName: string;
   accountKey: string;
+  /** A second key (Azure accounts have key1 and key2). */
+  secondaryKey?: string;
   /** Give up when Azurite is not listening after this long (default 20 s). */
   timeoutMs?: number;
 }
@@ -56,7 +58,11 @@ export async function startAzurite(opts: AzuriteOptions): Promise<AzuriteProcess
   const child: ChildProcess = spawn(process.execPath, args, {
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
-      AZURITE_ACCOUNTS: `${opts.accountName}:${opts.accountKey}`,
+      AZURITE_ACCOUNTS: [
+        opts.accountName,
+        opts.accountKey,
+        ...(opts.secondaryKey ? [opts.secondaryKey] : []),
+      ].join(':'),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

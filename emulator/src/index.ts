@@ -1,0 +1,484 @@
+/**
+ * startEmulator: the offline stand-in for Azure used by runpack's end-to-end tests and demo. It builds the
+ * shared context (sites, storage account, faults, clock, request log), starts Azurite, the HTTPS listeners
+ * (main, one per site and SCM host, blob front, admin) and the CONNECT proxy, and writes ca.pem and
+ * connection.json into the state directory.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve as resolvePath } from 'node:path';
+import { adminHandler, createAdmin, type EmulatorAdmin } from './admin.js';
+import { createArm } from './arm.js';
+import { startAzurite, type AzuriteProcess } from './azurite.js';
+import { createBlobFront } from './blob-front.js';
+import { createClock } from './clock.js';
+import { loadConfig, validateConfig, type EmulatorConfig } from './config.js';
+import { sendText } from './core-http.js';
+import { createEntra } from './entra.js';
+import type { EmulatorContext, Faults, Handler, Site, SiteWorkerApi, StorageAccount } from './model.js';
+import { createOidc, GITHUB_OIDC_ISSUER, OIDC_PATH } from './oidc.js';
+import { startProxy } from './proxy.js';
+import { dispatcher, hostName, listenHttps, type Listener, type Resolver, type Route } from './server.js';
+import { ensureCa, issueServerCertificate } from './tls.js';
+import { createWorker as realCreateWorker } from './worker.js';
+
+export type CreateKudu = (ctx: EmulatorContext, site: Site) => Handler;
+export type CreateWorker = (ctx: EmulatorContext, site: Site) => SiteWorkerApi;
+
+export interface StartOptions {
+  /** Where state lives (app homes, Azurite data, ca.pem, connection.json); a fresh temp dir by default. */
+  stateDir?: string;
+  /** Port of the main HTTPS listener (ARM, Entra, OIDC, Azure-style names); 0 (any free port) by default. */
+  port?: number;
+  /** A JSON file whose top-level keys replace the presets' (emulator/presets.json). */
+  configFile?: string;
+  /** A full configuration object (tests); wins over configFile. */
+  config?: EmulatorConfig;
+  /** Directory of the CA to reuse (ca.pem + ca-key.pem); default env RUNPACK_TEST_CA_DIR, else the state dir. */
+  caDir?: string;
+  /** Tests only: replace the Kudu and worker factories (defaults: kudu.ts and worker.ts). */
+  factories?: { createKudu?: CreateKudu; createWorker?: CreateWorker };
+}
+
+export interface AppSlotConnection {
+  name: string;
+  defaultHostUrl: string;
+  scmUrl: string;
+  publishingUserName: string;
+  publishingPassword: string;
+  /** Loopback URL that serves this site (routing by port, no proxy needed). */
+  siteUrl: string;
+  /** Loopback URL that serves this site's Kudu (routing by port). */
+  scmLoopbackUrl: string;
+}
+
+export interface AppConnection extends AppSlotConnection {
+  kind: string;
+  slots: AppSlotConnection[];
+}
+
+export interface EmulatorConnection {
+  tenantId: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  /** https://127.0.0.1:<port>/ */
+  resourceManagerEndpoint: string;
+  /** https://127.0.0.1:<port> (Entra authority host) */
+  authorityHost: string;
+  caCertPath: string;
+  servicePrincipal: { clientId: string; clientSecret: string };
+  oidc: { requestUrl: string; requestToken: string; clientId: string };
+  storage: { accountName: string; blobEndpoint: string; accountKey: string };
+  apps: AppConnection[];
+  /** http://127.0.0.1:<port> — the CONNECT proxy for Azure-style names (HTTPS_PROXY). */
+  proxyUrl: string;
+  /** https://127.0.0.1:<port> — the admin API (tests only). */
+  adminUrl: string;
+}
+
+export interface RunningEmulator extends EmulatorConnection {
+  stateDir: string;
+  ctx: EmulatorContext;
+  admin: EmulatorAdmin;
+  /** The connection object as written to connection.json. */
+  connection: EmulatorConnection;
+  /** Environment for a runpack process: NODE_EXTRA_CA_CERTS, HTTPS_PROXY and NO_PROXY. */
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+interface PersistedState {
+  accountKeys: [string, string];
+  sites: Record<string, { scmHex: string; password: string; principalId: string; clientId: string }>;
+  userIdentities: Record<string, { principalId: string; clientId: string }>;
+}
+
+function loadState(stateDir: string): PersistedState {
+  const file = join(stateDir, 'state.json');
+  if (existsSync(file)) {
+    const s = JSON.parse(readFileSync(file, 'utf8')) as Partial<PersistedState>;
+    if (Array.isArray(s.accountKeys) && s.accountKeys.length === 2 && s.sites)
+      return { userIdentities: {}, ...s } as PersistedState;
+  }
+  return {
+    accountKeys: [randomBytes(64).toString('base64'), randomBytes(64).toString('base64')],
+    sites: {},
+    userIdentities: {},
+  };
+}
+
+function regionSlug(location: string): string {
+  return location.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+function siteKey(app: string, slot: string | null): string {
+  return slot ? `${app}__${slot}` : app;
+}
+
+function defaultAppSettings(
+  kind: string,
+  sku: string,
+  stack: string,
+  reserved: boolean,
+): Record<string, string> {
+  if (!kind.startsWith('functionapp')) return reserved ? {} : { WEBSITE_NODE_DEFAULT_VERSION: '~20' };
+  const s: Record<string, string> = { FUNCTIONS_EXTENSION_VERSION: '~4' };
+  if (sku !== 'FlexConsumption') s.FUNCTIONS_WORKER_RUNTIME = stack;
+  if (!reserved) s.WEBSITE_NODE_DEFAULT_VERSION = '~20';
+  return s;
+}
+
+function buildSites(config: EmulatorConfig, state: PersistedState, stateDir: string): Site[] {
+  const sites: Site[] = [];
+  const rgId = `/subscriptions/${config.subscriptionId}/resourceGroups/${config.resourceGroup}`;
+  for (const app of config.apps) {
+    const location = app.location ?? config.location;
+    const reserved = app.kind.includes('linux');
+    const userAssigned: Site['identity']['userAssigned'] = {};
+    for (const name of app.userIdentities ?? []) {
+      const id = `${rgId}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`;
+      state.userIdentities[id] ??= { principalId: randomUUID(), clientId: randomUUID() };
+      userAssigned[id] = state.userIdentities[id]!;
+    }
+    for (const slot of [null, ...(app.slots ?? [])]) {
+      const key = siteKey(app.name, slot);
+      const seed = (state.sites[key] ??= {
+        scmHex: randomBytes(3).toString('hex'),
+        password: randomBytes(45).toString('base64').replace(/[+/=]/g, 'x'),
+        principalId: randomUUID(),
+        clientId: randomUUID(),
+      });
+      const label = slot ? `${app.name}-${slot}` : app.name;
+      const homeDir = join(stateDir, 'sites', key);
+      mkdirSync(join(homeDir, 'data', 'SitePackages'), { recursive: true });
+      mkdirSync(join(homeDir, 'site', 'wwwroot'), { recursive: true });
+      const settings = {
+        ...defaultAppSettings(app.kind, app.sku, app.stack, reserved),
+        ...(app.appSettings ?? {}),
+      };
+      sites.push({
+        id: `${rgId}/providers/Microsoft.Web/sites/${app.name}${slot ? `/slots/${slot}` : ''}`,
+        appName: app.name,
+        slotName: slot,
+        kind: app.kind,
+        location,
+        reserved,
+        functionAppConfig: app.functionAppConfig ?? null,
+        sku: app.sku,
+        stack: app.stack,
+        linuxFxVersion: app.linuxFxVersion,
+        state: 'Running',
+        identity: {
+          systemAssigned: app.systemIdentity
+            ? { principalId: seed.principalId, clientId: seed.clientId }
+            : null,
+          userAssigned: { ...userAssigned },
+        },
+        appSettings: settings,
+        scmSettings: { ...settings },
+        slotConfigNames: { appSettingNames: [], connectionStringNames: [], azureStorageConfigNames: [] },
+        basicAuthAllowed: { scm: true, ftp: true },
+        publishingUserName: `$${key}`,
+        publishingPassword: seed.password,
+        defaultHostName: `${label}.azurewebsites.emulator.test`.toLowerCase(),
+        scmHostName:
+          `${label}-${seed.scmHex}.scm.${regionSlug(location)}-01.azurewebsites.emulator.test`.toLowerCase(),
+        homeDir,
+        deployments: [],
+        triggerSyncs: [],
+      });
+    }
+  }
+  return sites;
+}
+
+async function loadKuduFactory(): Promise<CreateKudu> {
+  // Resolved at run time so the core builds before the Kudu module exists.
+  const specifier = './kudu.js';
+  const mod = (await import(specifier)) as { createKudu: CreateKudu };
+  return mod.createKudu;
+}
+
+export async function startEmulator(options: StartOptions = {}): Promise<RunningEmulator> {
+  const stateDir = resolvePath(options.stateDir ?? mkdtempSync(join(tmpdir(), 'runpack-emulator-')));
+  mkdirSync(stateDir, { recursive: true });
+  const config = options.config ? validateConfig(options.config) : loadConfig(options.configFile);
+  const caDir = options.caDir ?? process.env.RUNPACK_TEST_CA_DIR ?? stateDir;
+  const ca = ensureCa(caDir);
+  const caCertPath = join(stateDir, 'ca.pem');
+  if (resolvePath(ca.certPath) !== caCertPath) copyFileSync(ca.certPath, caCertPath);
+
+  const state = loadState(stateDir);
+  const sites = buildSites(config, state, stateDir);
+  writeFileSync(join(stateDir, 'state.json'), JSON.stringify(state, null, 2), { mode: 0o600 });
+
+  const regions = [...new Set(sites.map((s) => regionSlug(s.location)))];
+  const cert = issueServerCertificate(
+    ca,
+    [
+      'localhost',
+      '*.emulator.test',
+      '*.azurewebsites.emulator.test',
+      ...regions.map((r) => `*.scm.${r}-01.azurewebsites.emulator.test`),
+      ...sites.flatMap((s) => [s.defaultHostName, s.scmHostName]),
+    ],
+    ['127.0.0.1'],
+  );
+
+  const clock = createClock();
+  const requestLog: EmulatorContext['requestLog'] = [];
+  let mainPort = 0;
+  let blobPort = 0;
+  let azurite: AzuriteProcess | null = null;
+  const armUrl = () => `https://127.0.0.1:${mainPort}`;
+  const principals = [config.servicePrincipal, ...(config.otherPrincipals ?? [])];
+  const faultsMap = new Map<string, Faults>();
+  const tokenLifetime = () => faultsMap.get('*')?.tokenLifetimeSeconds ?? 3599;
+  const oidc = createOidc({ clock });
+  const entra = createEntra({
+    tenantId: config.tenantId,
+    clock,
+    authorityUrl: armUrl,
+    principals,
+    federatedCredentials: config.federatedCredentials.map((f) => ({
+      clientId: config.servicePrincipal.clientId,
+      issuer: f.issuer ?? GITHUB_OIDC_ISSUER,
+      subject: f.subject,
+      audiences: f.audiences ?? ['api://AzureADTokenExchange'],
+    })),
+    oidc: { issuer: GITHUB_OIDC_ISSUER, publicKey: () => oidc.signingKey.publicKey },
+    tokenLifetimeSeconds: tokenLifetime,
+  });
+
+  const accountName = config.storage.accountName;
+  const account: StorageAccount = {
+    id: `/subscriptions/${config.subscriptionId}/resourceGroups/${config.resourceGroup}/providers/Microsoft.Storage/storageAccounts/${accountName}`,
+    name: accountName,
+    blobEndpoint: '',
+    keys: [
+      { keyName: 'key1', value: state.accountKeys[0], permissions: 'FULL' },
+      { keyName: 'key2', value: state.accountKeys[1], permissions: 'FULL' },
+    ],
+    allowSharedKeyAccess: true,
+    allowBlobPublicAccess: false,
+    networkDefaultAction: 'Allow',
+    blobReaders: sites
+      .filter((s) => !s.slotName && s.identity.systemAssigned)
+      .filter((s) => config.apps.find((a) => a.name === s.appName)?.blobReader)
+      .map((s) => s.identity.systemAssigned!.principalId),
+  };
+
+  const ctx: EmulatorContext = {
+    clock,
+    tenantId: config.tenantId,
+    subscriptionId: config.subscriptionId,
+    resourceGroup: config.resourceGroup,
+    sites: new Map(sites.map((s) => [s.id.toLowerCase(), s])),
+    storageAccounts: new Map([[account.id.toLowerCase(), account]]),
+    faults: faultsMap,
+    log(entry) {
+      requestLog.push({ time: clock.now().toISOString(), ...entry });
+      if (requestLog.length > 5000) requestLog.splice(0, requestLog.length - 5000);
+    },
+    requestLog,
+    verifyToken: (t) => entra.verifyToken(t),
+    issueManagedIdentityToken(principalId, resource) {
+      const site = sites.find(
+        (s) =>
+          s.identity.systemAssigned?.principalId === principalId ||
+          Object.values(s.identity.userAssigned).some((u) => u.principalId === principalId),
+      );
+      const appid =
+        site?.identity.systemAssigned?.principalId === principalId
+          ? site.identity.systemAssigned.clientId
+          : (Object.values(site?.identity.userAssigned ?? {}).find((u) => u.principalId === principalId)
+              ?.clientId ?? principalId);
+      const lifetime = (site && faultsMap.get(site.appName)?.tokenLifetimeSeconds) ?? tokenLifetime();
+      const aud = resource.replace(/\/(\.default)?$/, '');
+      return entra.issueToken({ aud, oid: principalId, appid, lifetimeSeconds: lifetime });
+    },
+    azurite: { blobEndpoint: '', accountName, accountKey: state.accountKeys[0] },
+    caCertPem: ca.certPem,
+    stateDir,
+    workers: new Map(),
+  };
+
+  const listeners: Listener[] = [];
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const azuriteStart = startAzurite({
+      dataDir: join(stateDir, 'azurite'),
+      certPem: cert.certPem,
+      keyPem: cert.keyPem,
+      accountName,
+      accountKey: state.accountKeys[0],
+      secondaryKey: state.accountKeys[1],
+    });
+    azuriteStart.then(
+      (a) => stops.push(() => a.stop()),
+      () => undefined,
+    );
+
+    const storageContributors = [config.servicePrincipal.objectId];
+    const arm = createArm({
+      ctx,
+      entra,
+      armUrl,
+      authorityUrl: armUrl,
+      contributors: [config.servicePrincipal.objectId],
+      storageContributors,
+    });
+    const blobFront = createBlobFront({
+      ctx,
+      entra,
+      azuriteUrl: () => azurite?.url ?? 'https://127.0.0.1:1',
+      storageContributors,
+    });
+
+    const createKudu = options.factories?.createKudu ?? (await loadKuduFactory());
+    const createWorker = options.factories?.createWorker ?? realCreateWorker;
+    const siteRoutes = new Map<string, Route>();
+    for (const site of sites) {
+      const worker = createWorker(ctx, site);
+      ctx.workers.set(site.id.toLowerCase(), worker);
+      stops.push(() => worker.dispose());
+      const kudu = createKudu(ctx, site);
+      siteRoutes.set(site.defaultHostName, {
+        service: 'site',
+        site,
+        handler: (req, res) => worker.handle(req, res),
+      });
+      siteRoutes.set(site.scmHostName, { service: 'kudu', site, handler: kudu });
+    }
+
+    const armRoute: Route = { service: 'arm', handler: arm.handle };
+    const entraRoute: Route = { service: 'entra', handler: entra.handle };
+    const oidcRoute: Route = { service: 'oidc', handler: oidc.handle };
+    const byPath = (req: IncomingMessage): Route => {
+      const p = (req.url ?? '/').toLowerCase();
+      if (p.startsWith(OIDC_PATH)) return oidcRoute;
+      if (/^\/+(subscriptions|metadata|providers|tenants)(\/|\?|$)/.test(p)) return armRoute;
+      return entraRoute;
+    };
+    const mainResolver: Resolver = (req) => {
+      const h = hostName(req);
+      if (h === '127.0.0.1' || h === 'localhost' || h === '[::1]' || h === '') return byPath(req);
+      if (h === 'management.emulator.test') return armRoute;
+      if (h === 'login.emulator.test') return entraRoute;
+      return siteRoutes.get(h) ?? null;
+    };
+    const main = await listenHttps(cert, dispatcher(ctx, mainResolver), options.port ?? 0);
+    listeners.push(main);
+    mainPort = main.port;
+
+    const loopback = new Map<string, number>();
+    for (const [host, route] of siteRoutes) {
+      const l = await listenHttps(
+        cert,
+        dispatcher(ctx, () => route),
+      );
+      listeners.push(l);
+      loopback.set(host, l.port);
+    }
+
+    const blob = await listenHttps(
+      cert,
+      dispatcher(ctx, () => ({ service: 'blob', handler: blobFront.handle })),
+    );
+    listeners.push(blob);
+    blobPort = blob.port;
+    account.blobEndpoint = `https://127.0.0.1:${blobPort}/${accountName}/`;
+
+    const proxy = await startProxy(ctx, () => mainPort);
+    stops.push(() => proxy.close());
+
+    const oidcRequestUrl = `${armUrl()}${OIDC_PATH}?api-version=2.0`;
+    const admin = createAdmin({
+      ctx,
+      clockOffset: () => clock.offsetMs(),
+      mintOidc: (claims, lifetime) => oidc.mintRequestToken(claims, lifetime),
+      oidcRequestUrl: () => oidcRequestUrl,
+    });
+    const adminHttp = adminHandler(admin);
+    const adminListener = await listenHttps(
+      cert,
+      dispatcher(ctx, () => ({ service: 'admin', handler: adminHttp })),
+    );
+    listeners.push(adminListener);
+
+    azurite = await azuriteStart;
+    ctx.azurite.blobEndpoint = `${azurite.url}/${accountName}`;
+
+    const slotConn = (s: Site): AppSlotConnection => ({
+      name: s.slotName ?? s.appName,
+      defaultHostUrl: `https://${s.defaultHostName}`,
+      scmUrl: `https://${s.scmHostName}`,
+      publishingUserName: s.publishingUserName,
+      publishingPassword: s.publishingPassword,
+      siteUrl: `https://127.0.0.1:${loopback.get(s.defaultHostName)}`,
+      scmLoopbackUrl: `https://127.0.0.1:${loopback.get(s.scmHostName)}`,
+    });
+    const connection: EmulatorConnection = {
+      tenantId: config.tenantId,
+      subscriptionId: config.subscriptionId,
+      resourceGroup: config.resourceGroup,
+      resourceManagerEndpoint: `${armUrl()}/`,
+      authorityHost: armUrl(),
+      caCertPath,
+      servicePrincipal: {
+        clientId: config.servicePrincipal.clientId,
+        clientSecret: config.servicePrincipal.clientSecret,
+      },
+      oidc: {
+        requestUrl: oidcRequestUrl,
+        requestToken: oidc.defaultRequestToken,
+        clientId: config.servicePrincipal.clientId,
+      },
+      storage: { accountName, blobEndpoint: account.blobEndpoint, accountKey: state.accountKeys[0] },
+      apps: sites
+        .filter((s) => !s.slotName)
+        .map((s) => ({
+          ...slotConn(s),
+          kind: s.kind,
+          slots: sites.filter((x) => x.appName === s.appName && x.slotName).map(slotConn),
+        })),
+      proxyUrl: `http://127.0.0.1:${proxy.port}`,
+      adminUrl: `https://127.0.0.1:${adminListener.port}`,
+    };
+    writeFileSync(join(stateDir, 'connection.json'), JSON.stringify(connection, null, 2) + '\n', {
+      mode: 0o600,
+    });
+
+    let stopped = false;
+    return {
+      ...connection,
+      connection,
+      stateDir,
+      ctx,
+      admin,
+      env: {
+        NODE_EXTRA_CA_CERTS: caCertPath,
+        HTTPS_PROXY: connection.proxyUrl,
+        https_proxy: connection.proxyUrl,
+        NO_PROXY: '127.0.0.1,localhost',
+        no_proxy: '127.0.0.1,localhost',
+      },
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await Promise.all(listeners.map((l) => l.close()));
+        await Promise.all(stops.map((s) => s().catch(() => undefined)));
+      },
+    };
+  } catch (err) {
+    await Promise.all(listeners.map((l) => l.close()));
+    await Promise.all(stops.map((s) => s().catch(() => undefined)));
+    throw err;
+  }
+}
+
+/** A handler that answers 501 (what a site or SCM host serves when no factory is given in a unit test). */
+export const notImplemented: Handler = async (_req, res) =>
+  sendText(res, 501, 'Not implemented in this test.\n');
