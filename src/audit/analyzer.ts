@@ -156,7 +156,9 @@ export class Analyzer {
         const open = this.match[i];
         if (open < 0) return i;
         i = open - 1;
-        if (this.toks[i]?.kind === 'ident' || this.is(i, ')') || this.is(i, ']')) continue;
+        // `f(x)` / `a()(b)` continue the chain; a bracket that starts a line does not continue the previous one.
+        if (!this.toks[open].nl && (this.toks[i]?.kind === 'ident' || this.is(i, ')') || this.is(i, ']')))
+          continue;
         return open;
       }
       if (t.kind === 'ident') {
@@ -289,7 +291,8 @@ export class Analyzer {
       receiverRange,
       isNew,
       args: this.args(open),
-      token: this.toks[start],
+      // Report where the call is: the start of `fs.writeFileSync(`, or the method name in a multi-line chain.
+      token: this.toks[start].line === this.toks[nameIdx].line ? this.toks[start] : this.toks[nameIdx],
     };
   }
 
@@ -498,7 +501,8 @@ export class Analyzer {
     }
     let lhsEnd = i - 1;
     // Type annotation `name: Type = …` (TypeScript, Python): the name is before the colon.
-    if (this.isIdent(lhsEnd) && this.is(lhsEnd - 1, ':') && this.isIdent(lhsEnd - 2)) lhsEnd -= 2;
+    if (this.isIdent(lhsEnd) && !this.toks[lhsEnd].nl && this.is(lhsEnd - 1, ':') && this.isIdent(lhsEnd - 2))
+      lhsEnd -= 2;
     if (!this.isIdent(lhsEnd)) return null;
     let s = lhsEnd;
     while ((this.is(s - 1, '.') || this.is(s - 1, '?.')) && this.isIdent(s - 2)) s -= 2;

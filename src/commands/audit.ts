@@ -4,14 +4,14 @@ import { auditSource, formatText } from '../audit/index.js';
 import { AUDIT_RUNTIMES, type AuditRuntime } from '../audit/types.js';
 import { UsageError } from '../util/errors.js';
 
-const HELP = `Usage: runpack audit <source-dir> [--json] [--runtime node|dotnet|python|java]
+const HELP = `Usage: runpack audit <source-dir> [--json] [--runtime node|dotnet|python|java|functions]
 
 Scans application source and logging config for writes under the app's own folder (__dirname,
 AppContext.BaseDirectory, __file__, user.dir, relative paths), which fail once run-from-package
 mounts the app read-only. Exit code: 0 no finding, 1 findings, 2 bad usage.
 
   --json           print one JSON object: { root, filesScanned, findings: [{ file, line, column, rule, runtime, severity, message, why, fix }] }
-  --runtime <r>    only audit files of this runtime (default: all)`;
+  --runtime <r>    only audit files of this runtime (default, and 'functions': all)`;
 
 export async function runAudit(argv: string[]): Promise<number> {
   let parsed;
@@ -42,10 +42,11 @@ export async function runAudit(argv: string[]): Promise<number> {
         : `give one folder to audit, got ${positionals.length}: ${positionals.join(' ')}.`,
     );
   }
-  const runtime = values.runtime;
+  // A function app can be written in any of the languages: audit them all.
+  const runtime = values.runtime === 'functions' ? undefined : values.runtime;
   if (runtime !== undefined && !(AUDIT_RUNTIMES as readonly string[]).includes(runtime)) {
     throw new UsageError(
-      `--runtime '${runtime}' has no audit rules; use one of ${AUDIT_RUNTIMES.join(', ')}, or leave it out to audit all.`,
+      `--runtime '${runtime}' has no audit rules; use one of ${AUDIT_RUNTIMES.join(', ')} or functions, or leave it out to audit all.`,
     );
   }
   const report = await auditSource(positionals[0], { runtime: runtime as AuditRuntime | undefined });

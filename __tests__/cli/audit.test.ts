@@ -1,0 +1,78 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from '@jest/globals';
+
+const run = promisify(execFile);
+const FIXTURES = path.resolve('__tests__/fixtures/audit');
+
+/** Runs the CLI from source as a user would run the bin; resolves with the exit code and output. */
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli.ts', 'audit', ...args],
+      {
+        env: { ...process.env, NODE_OPTIONS: '' },
+      },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('runpack audit (process)', () => {
+  it('exits 1 and prints file:line: rule — why. Fix: … for each finding', async () => {
+    const r = await cli(path.join(FIXTURES, 'node', 'bad'));
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trim().split('\n');
+    const first =
+      'server.js:8: write-under-app-root — fs.mkdirSync writes to a path built from cacheDir (from __dirname)';
+    expect(lines.filter((l) => l.startsWith(first))).toHaveLength(1);
+    expect(lines.filter((l) => / — .+\. Fix: /.test(l)).length).toBeGreaterThanOrEqual(15);
+    expect(lines[lines.length - 1]).toMatch(
+      /^\d+ writes under the app root in 2 files \(2 files scanned\)\.$/,
+    );
+  });
+
+  it('exits 0 on clean code', async () => {
+    const r = await cli(path.join(FIXTURES, 'python', 'clean'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^No writes under the app root found/);
+  });
+
+  it('prints one JSON object with --json', async () => {
+    const r = await cli(path.join(FIXTURES, 'dotnet', 'bad'), '--json');
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as { filesScanned: number; findings: Record<string, unknown>[] };
+    expect(report.filesScanned).toBeGreaterThan(0);
+    const keys = ['file', 'line', 'column', 'rule', 'runtime', 'severity', 'message', 'why', 'fix'];
+    for (const f of report.findings) expect(Object.keys(f).sort()).toEqual([...keys].sort());
+    expect(report.findings).toContainEqual(
+      expect.objectContaining({ file: 'Program.cs', line: 17, rule: 'write-under-app-root' }),
+    );
+  });
+
+  it('filters by --runtime', async () => {
+    const r = await cli(path.join(FIXTURES, 'java', 'bad'), '--runtime', 'node', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).findings).toEqual([]);
+  });
+
+  it('exits 2 with a one-line message on bad usage', async () => {
+    const missing = await cli();
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    expect(missing.stderr).toContain('give the folder to audit');
+    const badRuntime = await cli(FIXTURES, '--runtime', 'cobol');
+    expect(badRuntime.code).toBe(2);
+    expect(badRuntime.stderr).toContain("--runtime 'cobol' has no audit rules");
+    const nope = await cli(path.join(FIXTURES, 'does-not-exist'));
+    expect(nope.code).toBe(2);
+    expect(nope.stderr).toContain('does not exist');
+    const flag = await cli(FIXTURES, '--nope');
+    expect(flag.code).toBe(2);
+  });
+});
