@@ -165,7 +165,7 @@ describe('checklist 20: VFS contract', () => {
 
   it('refuses paths that climb out of %HOME%', async () => {
     // a raw request: fetch would normalise the dots away before sending
-    const status = await new Promise<number>((resolve, reject) => {
+    const got = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const u = new URL(s.scmUrl);
       const req = http.request(
         {
@@ -175,14 +175,16 @@ describe('checklist 20: VFS contract', () => {
           headers: { authorization: s.basic },
         },
         (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
         },
       );
       req.on('error', reject);
       req.end();
     });
-    expect(status).toBe(400);
+    expect(got.status).toBe(404);
+    expect(got.body).not.toContain('root:');
   });
 });
 
