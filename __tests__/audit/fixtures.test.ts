@@ -62,7 +62,7 @@ describe.each(LANGUAGES)('audit of $name fixtures', ({ name, runtime, minimum })
 describe('severity and advice', () => {
   it('marks root-anchored writes as errors and relative ones as warnings, with runtime-specific temp advice', async () => {
     const report = await auditSource(path.join(FIXTURES, 'node', 'bad'));
-    const root = report.findings.find((f) => f.file === 'server.js' && f.line === 8)!;
+    const root = report.findings.find((f) => f.file === 'server.js' && f.line === 9)!;
     expect(root.severity).toBe('error');
     expect(root.message).toContain('cacheDir (from __dirname)');
     expect(root.fix).toContain('os.tmpdir()');

@@ -97,6 +97,18 @@ describe('precision', () => {
     expect(js(src)).toEqual([]);
   });
 
+  it('tracks TypeScript-annotated variables and ESM module paths', () => {
+    const src = [
+      "import { writeFile } from 'node:fs/promises';",
+      'const here: string = path.dirname(fileURLToPath(import.meta.url));',
+      "const out: string = path.join(here, 'out');",
+      "await writeFile(path.join(out, 'x.json'), '{}');",
+    ].join('\n');
+    expect(auditText('a.ts', src).map((f) => `${f.line}:${f.rule}:${f.message}`)).toEqual([
+      '4:write-under-app-root:writeFile writes to a path built from out (from import.meta.url)',
+    ]);
+  });
+
   it('does not report a conditional path or a write to an env-based folder', () => {
     expect(
       js("fs.writeFileSync(process.env.CACHE ? process.env.CACHE : path.join(__dirname, 'c'), 'x');"),

@@ -29,7 +29,7 @@ describe('runpack audit (process)', () => {
     expect(r.code).toBe(1);
     const lines = r.stdout.trim().split('\n');
     const first =
-      'server.js:8: write-under-app-root — fs.mkdirSync writes to a path built from cacheDir (from __dirname)';
+      'server.js:9: write-under-app-root — fs.mkdirSync writes to a path built from cacheDir (from __dirname)';
     expect(lines.filter((l) => l.startsWith(first))).toHaveLength(1);
     expect(lines.filter((l) => / — .+\. Fix: /.test(l)).length).toBeGreaterThanOrEqual(15);
     expect(lines[lines.length - 1]).toMatch(
