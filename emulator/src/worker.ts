@@ -206,7 +206,14 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const exited = new Promise<void>((r) => c.once('exit', () => r()));
     c.kill('SIGTERM');
-    const done = await Promise.race([exited.then(() => true), sleep(2000).then(() => false)]);
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      exited.then(() => true),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(false), 2000);
+      }),
+    ]);
+    clearTimeout(timer);
     if (!done) {
       c.kill('SIGKILL');
       await exited;
