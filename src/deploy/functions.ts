@@ -1,0 +1,187 @@
+/**
+ * Function apps: after the package is mounted, sync the triggers through Resource Manager (syncfunctiontriggers
+ * answers 400 while the host starts, so 400 is retried within a bound) and compare the functions the host lists
+ * with the functions in the package. Without the sync, non-HTTP triggers keep the old metadata (API-SPEC §6.5).
+ */
+import type { InspectReport } from '../package/types.js';
+import { RunpackError } from '../util/errors.js';
+import type { DeployContext, Finding, PackageInfo, TargetInfo } from './types.js';
+
+/** Site kinds are comma-separated tokens (`functionapp,linux,container`): compare tokens, not whole strings. */
+export function kindTokens(kind: string | undefined | null): string[] {
+  return (kind ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+}
+
+export function isFunctionAppKind(kind: string | undefined | null): boolean {
+  return kindTokens(kind).includes('functionapp');
+}
+
+/** `app/fn` (ARM's name) or `fn` → `fn`. */
+export function functionName(name: string): string {
+  return name.slice(name.lastIndexOf('/') + 1);
+}
+
+export interface FunctionsDiff {
+  /** In the package, not listed by the host. */
+  missing: string[];
+  /** Listed by the host, not in the package (stale triggers, or functions declared in code). */
+  unexpected: string[];
+  same: boolean;
+}
+
+/** Pure: compare function names, case-insensitively (the host's names are case-insensitive). */
+export function diffFunctions(expected: string[], listed: string[]): FunctionsDiff {
+  const norm = (xs: string[]) => new Map(xs.map((x) => [functionName(x).toLowerCase(), functionName(x)]));
+  const e = norm(expected);
+  const l = norm(listed);
+  const missing = [...e]
+    .filter(([k]) => !l.has(k))
+    .map(([, v]) => v)
+    .sort();
+  const unexpected = [...l]
+    .filter(([k]) => !e.has(k))
+    .map(([, v]) => v)
+    .sort();
+  return { missing, unexpected, same: missing.length === 0 && unexpected.length === 0 };
+}
+
+export function describeFunctionsDiff(diff: FunctionsDiff, where: string): string {
+  const parts: string[] = [];
+  if (diff.missing.length) parts.push(`missing from the host: ${diff.missing.join(', ')}`);
+  if (diff.unexpected.length) parts.push(`listed but not in the package: ${diff.unexpected.join(', ')}`);
+  return `The functions host of ${where} does not list the package's functions (${parts.join('; ')}); check each function's function.json and the host's startup log (Application Insights or the Log stream), then deploy again.`;
+}
+
+const PYTHON_FIX =
+  'run-from-package runs no remote build, so install the dependencies into the package first (pip install -r requirements.txt --target .python_packages/lib/site-packages) or set force: true';
+
+/**
+ * Pure: what the inspector's findings mean for a function app. A Python function app without `.python_packages`
+ * cannot import its dependencies (no remote build under run-from-package): the inspector's
+ * `dependencies-missing` warning becomes an error unless `force`.
+ */
+export function functionPackageFindings(
+  inspect: Pick<InspectReport, 'runtime' | 'problems'>,
+  target: Pick<TargetInfo, 'isFunctionApp'>,
+  force: boolean,
+): Finding[] {
+  if (!target.isFunctionApp) return [];
+  const out: Finding[] = [];
+  for (const p of inspect.problems) {
+    if (p.code !== 'dependencies-missing') continue;
+    const python =
+      inspect.runtime === 'python' || /python|\.python_packages|requirements\.txt/i.test(p.message);
+    if (!python) continue;
+    out.push({
+      severity: force ? 'warning' : 'error',
+      code: 'python-packages-missing',
+      message: `This Python function app's package has no .python_packages folder (${p.message.replace(/[.;]\s*$/, '')}); ${PYTHON_FIX}.`,
+    });
+  }
+  return out;
+}
+
+export interface SyncOptions {
+  /** Longest total time for the sync (default 3 min, never past the deploy's deadline). */
+  budgetMs?: number;
+  /** Waits between 400 retries grow from this (default 2 s: 2, 4, 8, … capped at 30 s). */
+  firstWaitMs?: number;
+  /** How long to wait for the host to list the package's functions (default 2 min). */
+  listBudgetMs?: number;
+  listIntervalMs?: number;
+}
+
+/** Sync triggers through Resource Manager, retrying 400 (host starting) with growing waits. */
+export async function syncTriggers(ctx: DeployContext, options: SyncOptions = {}): Promise<void> {
+  const deadline = ctx.phaseDeadline(options.budgetMs ?? 180_000);
+  const name = ctx.target.ref.slot
+    ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
+    : ctx.target.ref.appName;
+  let wait = options.firstWaitMs ?? 2000;
+  for (let attempt = 1; ; attempt++) {
+    const res = await ctx.arm.syncFunctionTriggers(ctx.target.ref);
+    if (res.status >= 200 && res.status < 300) {
+      ctx.log.info(`Synced function triggers of ${name}${attempt > 1 ? ` (attempt ${attempt})` : ''}.`);
+      return;
+    }
+    const detail = res.text().replace(/\s+/g, ' ').trim().slice(0, 200);
+    if (res.status !== 400)
+      throw new RunpackError(
+        'trigger-sync-failed',
+        `Resource Manager answered ${res.status} to the trigger sync of ${name}${detail ? ` (${detail})` : ''}; non-HTTP triggers keep their old metadata until a sync succeeds — run 'az functionapp function sync' or deploy again.`,
+      );
+    if (ctx.clock.now() + wait > deadline)
+      throw new RunpackError(
+        'trigger-sync-failed',
+        `The functions host of ${name} kept answering 400 to the trigger sync for ${Math.round((options.budgetMs ?? 180_000) / 1000)} s (it did not start${detail ? `: ${detail}` : ''}); check the host's startup log, fix the package and deploy again.`,
+      );
+    ctx.log.info(
+      `The functions host of ${name} is still starting (trigger sync answered 400); retrying in ${Math.round(wait / 1000)} s.`,
+    );
+    await ctx.clock.sleep(wait);
+    wait = Math.min(wait * 2, 30_000);
+  }
+}
+
+/**
+ * Entry point for the engine, after the package is mounted (and the app restarted) on a function app:
+ * sync triggers, then confirm the host lists the package's functions. Returns findings (errors fail the step).
+ */
+export async function afterMountFunctions(
+  ctx: DeployContext,
+  pkg: PackageInfo,
+  options: SyncOptions = {},
+): Promise<Finding[]> {
+  if (!ctx.target.isFunctionApp) return [];
+  const findings: Finding[] = [];
+  const name = ctx.target.ref.slot
+    ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
+    : ctx.target.ref.appName;
+  try {
+    await syncTriggers(ctx, options);
+  } catch (err) {
+    if (!(err instanceof RunpackError)) throw err;
+    findings.push({ severity: 'error', code: 'trigger-sync-failed', message: err.message });
+    return findings;
+  }
+
+  const expected = pkg.functions.length ? pkg.functions : (pkg.inspect.functions ?? []);
+  const deadline = ctx.phaseDeadline(options.listBudgetMs ?? 120_000);
+  const interval = options.listIntervalMs ?? 5000;
+  let listed: string[] = [];
+  let diff: FunctionsDiff = diffFunctions(expected, listed);
+  for (;;) {
+    listed = await ctx.arm.listFunctions(ctx.target.ref);
+    diff = diffFunctions(expected, listed);
+    // The host indexes after start: wait while it lists fewer functions than the package has.
+    if (diff.same || (expected.length === 0 && listed.length > 0)) break;
+    if (ctx.clock.now() + interval > deadline) break;
+    await ctx.clock.sleep(interval);
+  }
+  if (expected.length === 0) {
+    findings.push({
+      severity: listed.length ? 'info' : 'warning',
+      code: listed.length ? 'functions-declared-in-code' : 'functions-none',
+      message: listed.length
+        ? `The package declares its functions in code; the host of ${name} lists ${listed.map(functionName).sort().join(', ')}.`
+        : `Neither the package nor the host of ${name} lists any function; check that host.json is at the package root and the functions are built.`,
+    });
+    return findings;
+  }
+  if (diff.same) {
+    ctx.log.info(
+      `The functions host of ${name} lists the package's ${expected.length} function(s): ${expected.map(functionName).sort().join(', ')}.`,
+    );
+    return findings;
+  }
+  findings.push({
+    severity: 'error',
+    code: 'functions-mismatch',
+    message: describeFunctionsDiff(diff, name),
+  });
+  return findings;
+}
