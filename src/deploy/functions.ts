@@ -79,7 +79,7 @@ export function functionPackageFindings(
     out.push({
       severity: force ? 'warning' : 'error',
       code: 'python-packages-missing',
-      message: `This Python function app's package has no .python_packages folder (${p.message.replace(/[.;]\s*$/, '')}); ${PYTHON_FIX}.`,
+      message: `This Python function app's package has no .python_packages folder although ${p.path ?? 'requirements.txt'} lists dependencies; ${PYTHON_FIX}.`,
     });
   }
   return out;
