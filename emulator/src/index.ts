@@ -22,6 +22,7 @@ import { createOidc, GITHUB_OIDC_ISSUER, OIDC_PATH } from './oidc.js';
 import { startProxy } from './proxy.js';
 import { dispatcher, hostName, listenHttps, type Listener, type Resolver, type Route } from './server.js';
 import { ensureCa, issueServerCertificate } from './tls.js';
+import { createKudu as realCreateKudu } from './kudu.js';
 import { createWorker as realCreateWorker } from './worker.js';
 
 export type CreateKudu = (ctx: EmulatorContext, site: Site) => Handler;
@@ -194,13 +195,6 @@ function buildSites(config: EmulatorConfig, state: PersistedState, stateDir: str
   return sites;
 }
 
-async function loadKuduFactory(): Promise<CreateKudu> {
-  // Resolved at run time so the core builds before the Kudu module exists.
-  const specifier = './kudu.js';
-  const mod = (await import(specifier)) as { createKudu: CreateKudu };
-  return mod.createKudu;
-}
-
 export async function startEmulator(options: StartOptions = {}): Promise<RunningEmulator> {
   const stateDir = resolvePath(options.stateDir ?? mkdtempSync(join(tmpdir(), 'runpack-emulator-')));
   mkdirSync(stateDir, { recursive: true });
@@ -337,8 +331,8 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
       storageContributors,
     });
 
-    const createKudu = options.factories?.createKudu ?? (await loadKuduFactory());
-    const createWorker = options.factories?.createWorker ?? realCreateWorker;
+    const createKudu = options.factories?.createKudu ?? ((c: EmulatorContext, site: Site) => realCreateKudu(c, site));
+    const createWorker = options.factories?.createWorker ?? ((c: EmulatorContext, site: Site) => realCreateWorker(c, site));
     const siteRoutes = new Map<string, Route>();
     for (const site of sites) {
       const worker = createWorker(ctx, site);

@@ -1,5 +1,5 @@
 /** Minimal RS256 JWT signing and checking for the emulator's Entra and GitHub OIDC issuers. */
-import { createPublicKey, generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 
 export interface SigningKey {
   kid: string;
@@ -55,6 +55,6 @@ export function verifyJwtSignature(token: string, publicKey: KeyObject): Record<
 
 /** The public key as a JWKS entry. */
 export function jwk(key: SigningKey): Record<string, unknown> {
-  const j = createPublicKey(key.publicKey).export({ format: 'jwk' }) as Record<string, unknown>;
+  const j = key.publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
   return { kty: 'RSA', use: 'sig', kid: key.kid, x5t: key.kid, n: j.n, e: j.e, alg: 'RS256' };
 }
