@@ -483,7 +483,8 @@ export class KuduClient {
           if (d.status === 200) {
             const details = d.json<KuduLogEntry[]>();
             if (Array.isArray(details))
-              for (const x of details) out.push({ ...x, message: `  ${x.message}` });
+              for (const x of details)
+                if (x.message && x.message !== e.message) out.push({ ...x, message: `  ${x.message}` });
           }
         } catch (err) {
           if (err instanceof KuduError) continue;
