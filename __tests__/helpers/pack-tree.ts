@@ -11,6 +11,16 @@ export function tempDir(prefix = 'runpack-pack-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/** A temp folder on tmpfs when the machine has one: creating tens of thousands of files there is fast. */
+export function fastTempDir(prefix = 'runpack-pack-'): string {
+  try {
+    if (fs.statSync('/dev/shm').isDirectory()) return fs.mkdtempSync(path.join('/dev/shm', prefix));
+  } catch {
+    // no tmpfs: fall back to the usual temp folder
+  }
+  return tempDir(prefix);
+}
+
 /** Writes files (keys are `/`-separated relative paths; a key ending in `/` makes an empty folder). */
 export function writeTree(root: string, files: Record<string, string | Buffer>): void {
   for (const [rel, content] of Object.entries(files)) {
