@@ -1,4 +1,47 @@
-/** Entry point of the GitHub Action (bundled to dist/index.js). */
+/** Entry point of the GitHub Action (bundled to dist/index.js): inputs in, engine, outputs and job summary out. */
 import * as core from '@actions/core';
+import { runEngine } from './deploy/engine.js';
+import { parseInputs, secretInputValues } from './inputs.js';
+import type { LogSink } from './report/log.js';
+import { createSecretRegistry } from './report/secrets.js';
+import { outputsOf, renderSummary } from './report/summary.js';
+import { describeError } from './util/errors.js';
 
-core.setFailed('runpack: the deploy engine is not built yet.');
+const sink: LogSink = {
+  info: (l) => core.info(l),
+  warn: (l) => core.warning(l),
+  error: (l) => core.error(l),
+  debug: (l) => core.debug(l),
+  startGroup: (n) => core.startGroup(n),
+  endGroup: () => core.endGroup(),
+};
+
+async function run(): Promise<void> {
+  const secrets = createSecretRegistry((v) => core.setSecret(v));
+  const raw = (name: string) => core.getInput(name);
+  // Mask secret inputs before anything could print them.
+  for (const s of secretInputValues(raw)) secrets.add(s);
+  let inputs;
+  try {
+    inputs = parseInputs(raw, process.env);
+  } catch (err) {
+    core.setOutput('verified', 'false');
+    core.setFailed(secrets.redact(describeError(err)));
+    return;
+  }
+  const result = await runEngine(inputs, {
+    env: process.env,
+    sink,
+    secrets,
+    getIdToken: (audience) => core.getIDToken(audience),
+  });
+  for (const [k, v] of Object.entries(outputsOf(result))) core.setOutput(k, v);
+  try {
+    if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(renderSummary(result, secrets)).write();
+  } catch (err) {
+    core.warning(`Could not write the job summary: ${describeError(err)}`);
+  }
+  if (!result.ok) core.setFailed(secrets.redact(result.error ?? 'The deploy failed.'));
+}
+
+run().catch((err: unknown) => core.setFailed(describeError(err)));

@@ -115,13 +115,6 @@ export function planDeploy(inputs: DeployInputs, target: TargetInfo, settings: R
       'mode-unsupported',
       `${name} is a Linux Consumption function app, which runs packages only from a URL; use mode: url (or auto) with storage-account.`,
     );
-  if (mode === 'url' && currentMode === 'local' && !target.isLinux && !target.isFunctionApp)
-    findings.push({
-      severity: 'warning',
-      code: 'mode-switch',
-      message: `${name} ran its package in local mode; Microsoft documents that a Windows web app cannot always move from a local package to a URL. If the site fails to start, create a new app or keep mode: local.`,
-    });
-
   const remove: string[] = [];
   if (settings[RFP_LEGACY] !== undefined) remove.push(RFP_LEGACY);
   const extra: Record<string, string | null> = {};

@@ -1,0 +1,68 @@
+/**
+ * `runpack deploy --app-name … [options]`: the same engine as the action, with the report on stdout
+ * (`--json` for the result object). Flags have the action's input names.
+ */
+import { execFile } from 'node:child_process';
+import { runEngine } from '../deploy/engine.js';
+import { cliHelp, parseFlags, parseInputs, secretInputValues } from '../inputs.js';
+import { streamSink } from '../report/log.js';
+import { createSecretRegistry } from '../report/secrets.js';
+import { outputsOf, renderText } from '../report/summary.js';
+import { RunpackError } from '../util/errors.js';
+import { createHttpClient } from '../azure/http.js';
+
+/** GitHub's OIDC token outside the action toolkit (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN). */
+async function idToken(audience: string): Promise<string> {
+  const url = process.env.ACTIONS_ID_TOKEN_REQUEST_URL;
+  const token = process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
+  if (!url || !token)
+    throw new RunpackError(
+      'oidc-unavailable',
+      'ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set.',
+    );
+  const u = new URL(url);
+  u.searchParams.set('audience', audience);
+  const res = await createHttpClient().request({
+    method: 'GET',
+    url: u.toString(),
+    service: 'GitHub OIDC',
+    authorization: async () => `Bearer ${token}`,
+  });
+  if (res.status !== 200)
+    throw new RunpackError('oidc-unavailable', `The GitHub OIDC endpoint answered ${res.status}.`);
+  return res.json<{ value: string }>().value;
+}
+
+export async function runDeploy(argv: string[]): Promise<number> {
+  const flags = parseFlags(argv);
+  if (flags.help) {
+    process.stdout.write(cliHelp() + '\n');
+    return 0;
+  }
+  const raw = (name: string) =>
+    flags.values.get(name) ?? (name === 'creds' ? process.env.AZURE_CREDENTIALS : undefined);
+  const secrets = createSecretRegistry();
+  for (const s of secretInputValues(raw)) secrets.add(s);
+  const inputs = parseInputs(raw, process.env);
+  const sink = flags.json
+    ? streamSink(process.stderr, process.stderr)
+    : streamSink(process.stdout, process.stderr);
+  const result = await runEngine(inputs, {
+    env: process.env,
+    sink,
+    secrets,
+    getIdToken: idToken,
+    runAz: (args) =>
+      new Promise((resolve) =>
+        execFile('az', args, { timeout: 60_000 }, (err, stdout) => resolve(err ? null : String(stdout))),
+      ),
+  });
+  if (flags.json) {
+    process.stdout.write(
+      secrets.redact(JSON.stringify({ ...result, outputs: outputsOf(result) }, null, 2)) + '\n',
+    );
+  } else {
+    process.stdout.write(renderText(result, secrets));
+  }
+  return result.ok ? 0 : 1;
+}

@@ -1,0 +1,598 @@
+/**
+ * The deploy engine: validate, log in, resolve the target, package and inspect, upload, grant access, set,
+ * restart, verify. Each phase runs in its own log group with its duration. I/O comes in through EngineDeps so
+ * the action and the CLI (and tests) run the same engine.
+ */
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
+import { createArmClient } from '../azure/arm.js';
+import { openBlobStore, type BlobStore } from '../azure/blob.js';
+import { discoverCloud } from '../azure/cloud.js';
+import { authenticate, type AuthSession } from '../azure/credentials.js';
+import { createHttpClient, redactUrl, type HttpClient } from '../azure/http.js';
+import { buildPolicySasUrl, decidePolicy } from '../azure/sas.js';
+import { inspect } from '../package/inspect.js';
+import { hashFile, pack } from '../package/zip-writer.js';
+import { createLogger, type LogSink, type PhaseTiming } from '../report/log.js';
+import { createSecretRegistry, type SecretRegistry } from '../report/secrets.js';
+import { RunpackError, UsageError, describeError } from '../util/errors.js';
+import type { Classification } from './classify.js';
+import { CAUSE_TITLES } from './classify.js';
+import { planDeploy, releaseBlobName, type Plan } from './plan.js';
+import { restartApp } from './restart.js';
+import { createSettingsHelper, mergeSettings, RFP } from './setting.js';
+import { resolveSubscription, resolveTarget } from './target.js';
+import type { Clock, DeployContext, DeployInputs, Finding, PackageInfo, TargetInfo } from './types.js';
+import { releaseMetadata, uploadRelease } from './upload.js';
+import { verifyDeploy, type LevelResult } from './verify.js';
+import { afterMountFunctions } from './functions.js';
+import { modeSwitchDecision, publishLocal } from './local.js';
+import { checkSlots, swapSlots, targetAfterSwap } from './slots.js';
+import { probeSite } from './restart.js';
+
+export const RUNPACK_VERSION = '0.1.0';
+
+/** Role definition ids that can read blobs: Storage Blob Data Reader, Contributor, Owner. */
+const BLOB_READ_ROLES = [
+  '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
+  'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
+  'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+];
+
+export interface EngineDeps {
+  env: Record<string, string | undefined>;
+  sink: LogSink;
+  /** core.setSecret in the action. */
+  setSecret?: (value: string) => void;
+  getIdToken: (audience: string) => Promise<string>;
+  runAz?: (args: string[]) => Promise<string | null>;
+  http?: HttpClient;
+  clock?: Clock;
+  /** Secrets already known (secret inputs), masked first. */
+  secrets?: SecretRegistry;
+}
+
+export interface DeployResult {
+  ok: boolean;
+  /** Unchanged content already live and verified: nothing was uploaded, set or restarted. */
+  noop: boolean;
+  error?: string;
+  errorCode?: string;
+  app: string;
+  slot?: string;
+  resourceGroup?: string;
+  auth?: string;
+  mode?: 'url' | 'local';
+  access?: 'identity' | 'sas';
+  releaseId?: string;
+  sha256?: string;
+  zipBytes?: number;
+  files?: number;
+  packageUrl?: string;
+  previousReleaseId?: string;
+  appUrl?: string;
+  verified: boolean;
+  levels: LevelResult[];
+  phases: PhaseTiming[];
+  findings: Finding[];
+  cause?: Classification | null;
+}
+
+const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};
+
+/** Wraps a credential so every token it hands out (also to the storage SDK) is masked first. */
+function maskingCredential(inner: TokenCredential, secrets: SecretRegistry): TokenCredential {
+  return {
+    async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+      const t = await inner.getToken(scopes, options);
+      if (t) secrets.add(t.token);
+      return t;
+    },
+  };
+}
+
+/** Checks that need no network: the package path. */
+export function validateLocal(inputs: DeployInputs, cwd = process.cwd()): { path: string; isZip: boolean } {
+  const path = resolve(cwd, inputs.package);
+  if (!existsSync(path))
+    throw new UsageError(
+      `Input 'package' names ${inputs.package}, which does not exist; give the publish folder or a .zip.`,
+    );
+  const st = statSync(path);
+  if (st.isDirectory()) return { path, isZip: false };
+  if (!/\.zip$/i.test(path))
+    throw new UsageError(`Input 'package' must be a folder or a .zip file, not ${inputs.package}.`);
+  return { path, isZip: true };
+}
+
+function describeFindings(findings: Finding[]): string {
+  return findings.map((f) => f.message).join(' ');
+}
+
+export async function runEngine(inputs: DeployInputs, deps: EngineDeps): Promise<DeployResult> {
+  const clock = deps.clock ?? realClock;
+  const secrets = deps.secrets ?? createSecretRegistry(deps.setSecret);
+  const phases: PhaseTiming[] = [];
+  const log = createLogger(deps.sink, secrets, { now: clock.now, timings: phases });
+  const started = clock.now();
+  const deadline = started + inputs.timeoutMinutes * 60_000;
+  const result: DeployResult = {
+    ok: false,
+    noop: false,
+    app: inputs.appName,
+    slot: inputs.slot,
+    verified: false,
+    levels: [],
+    phases,
+    findings: [],
+  };
+  const http =
+    deps.http ??
+    createHttpClient({
+      userAgent: `runpack/${RUNPACK_VERSION}`,
+      sleep: clock.sleep,
+      now: clock.now,
+      onRetry: (i) =>
+        log.info(
+          `${i.service} ${i.status ? `answered ${i.status}` : `failed (${(i.error ?? '').slice(0, 100)})`}; retrying in ${Math.round(i.waitMs / 100) / 10} s (attempt ${i.attempt + 1}).`,
+        ),
+    });
+  const phaseDeadline = (ms: number) => Math.min(deadline, clock.now() + ms);
+  let workDir: string | undefined;
+
+  try {
+    // 1. Validate (no network).
+    const local = await log.group('Validate inputs', async () => {
+      const v = validateLocal(inputs);
+      log.info(`App ${inputs.appName}${inputs.slot ? `, slot ${inputs.slot}` : ''}; package ${v.path}.`);
+      return v;
+    });
+
+    // 2. Log in.
+    const { session, arm, cloud } = await log.group('Log in', async () => {
+      const cloud = await discoverCloud(http, inputs.resourceManagerEndpoint, phaseDeadline(60_000));
+      const session: AuthSession = await authenticate(inputs, cloud, {
+        env: deps.env,
+        secrets,
+        getIdToken: deps.getIdToken,
+        runAz: deps.runAz,
+        now: clock.now,
+        log: (l) => log.info(l),
+      });
+      log.info(session.description);
+      result.auth = session.method;
+      const arm = createArmClient({
+        http,
+        endpoint: cloud.resourceManager,
+        authorization: () => session.authorization(cloud.armScope),
+        deadline: () => deadline,
+        sleep: clock.sleep,
+        now: clock.now,
+      });
+      return { session, arm, cloud };
+    });
+
+    // 3. Resolve the target and plan.
+    const { target, settings, plan } = await log.group('Resolve target', async () => {
+      const subscriptionId = await resolveSubscription(arm, inputs, session.subscriptionId);
+      const target = await resolveTarget(arm, inputs, subscriptionId);
+      result.resourceGroup = target.ref.resourceGroup;
+      result.appUrl = target.appUrl;
+      log.info(
+        `${target.ref.appName}${target.ref.slot ? `/${target.ref.slot}` : ''} in ${target.ref.resourceGroup}: ${target.kind}, ${target.isLinux ? 'Linux' : 'Windows'}, sku ${target.sku || 'unknown'}, ${target.state}; SCM ${target.scmHostName ?? 'none'}.`,
+      );
+      const settings = await arm.listAppSettings(target.ref);
+      const plan = planDeploy(inputs, target, settings);
+      const decision = modeSwitchDecision(
+        plan.previousValue,
+        plan.mode,
+        {
+          ...target,
+          name: target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName,
+        },
+        inputs.force,
+      );
+      if (!decision.allowed) throw new RunpackError(decision.code, decision.message);
+      if (decision.severity !== 'info')
+        plan.findings.push({ severity: decision.severity, code: decision.code, message: decision.message });
+      for (const f of plan.findings) log.warn(f.message);
+      result.findings.push(...plan.findings);
+      result.mode = plan.mode;
+      result.access = plan.access;
+      log.info(`Mode ${plan.mode}${plan.access ? `, package access ${plan.access}` : ''}.`);
+      return { target, settings, plan };
+    });
+
+    const ctx: DeployContext = {
+      inputs,
+      target,
+      http,
+      arm,
+      log,
+      secrets,
+      clock,
+      settings: createSettingsHelper(arm, target.ref),
+      armAuthorization: () => session.authorization(cloud.armScope),
+      deadline,
+      phaseDeadline,
+    };
+
+    if (target.ref.slot || inputs.swapTo) {
+      await log.group('Slots', async () => recordFindings(result, await checkSlots(ctx, plan.mode), log));
+      if (hasErrors(result))
+        throw new RunpackError(
+          'slot-check',
+          describeFindings(result.findings.filter((f) => f.severity === 'error')),
+        );
+    }
+
+    // 4. Package and inspect.
+    const pkg = await log.group('Package', async () => {
+      let zipPath = local.path;
+      let stamp = null;
+      if (!local.isZip) {
+        workDir = mkdtempSync(join(deps.env.RUNNER_TEMP || tmpdir(), 'runpack-'));
+        zipPath = join(workDir, `${inputs.appName}.zip`);
+        const packed = await pack({
+          sourceDir: local.path,
+          outFile: zipPath,
+          exclude: inputs.exclude,
+          stamp: inputs.stamp,
+        });
+        stamp = packed.stamp;
+      }
+      const report = await inspect(zipPath, {
+        runtime: inputs.runtime === 'auto' ? undefined : inputs.runtime,
+        functionApp: target.isFunctionApp,
+        verifyData: local.isZip,
+      });
+      const errors = report.problems.filter((p) => p.severity === 'error');
+      for (const p of report.problems.filter((x) => x.severity === 'warning')) log.warn(p.message);
+      if (errors.length)
+        throw new RunpackError(
+          errors[0].code,
+          `The package cannot run from package: ${errors.map((e) => e.message).join(' ')}`,
+        );
+      const { sha256, bytes } = await hashFile(zipPath);
+      const info: PackageInfo = {
+        zipPath,
+        sha256,
+        zipBytes: bytes,
+        files: report.files,
+        bytes: report.bytes,
+        stamp: stamp ?? report.stamp ?? null,
+        inspect: report,
+        functions: report.functions ?? [],
+        releaseId: sha256.slice(0, 12),
+      };
+      result.releaseId = info.releaseId;
+      result.sha256 = sha256;
+      result.zipBytes = bytes;
+      result.files = report.files;
+      log.info(
+        `Release ${info.releaseId}: ${report.files} files, ${bytes} bytes zipped, runtime ${report.runtime}${info.stamp ? '' : ', no release stamp'}.`,
+      );
+      return info;
+    });
+
+    if (plan.mode === 'local') {
+      await runLocal(ctx, pkg, result);
+    } else {
+      const env = deps.env;
+      const runLink =
+        env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
+          ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
+          : undefined;
+      await runUrlMode(ctx, pkg, plan, settings, session, cloud.storageScope, result, runLink);
+    }
+
+    // Function apps: trigger sync and the functions check.
+    if (target.isFunctionApp && !result.noop && result.verified) {
+      await log.group('Functions', async () =>
+        recordFindings(result, await afterMountFunctions(ctx, pkg), log),
+      );
+    }
+
+    // Slots: swap after a verified deploy, then check the swapped-in side.
+    if (inputs.swapTo && result.verified && !hasErrors(result)) {
+      await log.group(`Swap into ${inputs.swapTo}`, async () => {
+        const outcome = await swapSlots(ctx, inputs.swapTo!, pkg);
+        recordFindings(result, outcome.findings, log);
+        const after = await targetAfterSwap(ctx, outcome.to);
+        result.appUrl = after.appUrl;
+        if (inputs.healthPath) {
+          const probe = await probeSite(ctx, after.appUrl + inputs.healthPath, ctx.phaseDeadline(60_000));
+          const good =
+            probe.status !== undefined &&
+            probe.status >= 200 &&
+            probe.status < 300 &&
+            (!inputs.expect || (probe.body ?? '').includes(inputs.expect));
+          recordFindings(
+            result,
+            [
+              good
+                ? {
+                    severity: 'info',
+                    code: 'swap-health',
+                    message: `${outcome.to} answers ${inputs.healthPath} with ${probe.status}.`,
+                  }
+                : {
+                    severity: 'error',
+                    code: 'swap-health',
+                    message: `${outcome.to} answers ${inputs.healthPath} with ${probe.error ?? probe.status} after the swap; swap back (swap-to again from ${outcome.to}) if it stays broken.`,
+                  },
+            ],
+            log,
+          );
+        }
+      });
+    }
+
+    const failed = result.findings.filter((f) => f.severity === 'error');
+    result.ok = result.verified && failed.length === 0;
+    if (!result.ok && !result.error) {
+      result.error = result.cause
+        ? `Verification failed: ${result.cause.evidence}. Likely cause: ${CAUSE_TITLES[result.cause.cause]}. Fix: ${result.cause.fix}.`
+        : failed.length
+          ? describeFindings(failed)
+          : 'Verification failed.';
+      result.errorCode = result.cause ? `verify-${result.cause.cause}` : (failed[0]?.code ?? 'verify-failed');
+    }
+  } catch (err) {
+    result.ok = false;
+    result.error = secrets.redact(describeError(err));
+    result.errorCode = err instanceof RunpackError ? err.code : 'unexpected';
+  } finally {
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  }
+  if (result.error) result.error = secrets.redact(result.error);
+  log.info(`Total ${((clock.now() - started) / 1000).toFixed(1)} s.`);
+  return result;
+}
+
+function hasErrors(result: DeployResult): boolean {
+  return result.findings.some((f) => f.severity === 'error');
+}
+
+function recordFindings(
+  result: DeployResult,
+  found: Finding[],
+  log: { warn(m: string): void; info(m: string): void; error(m: string): void },
+) {
+  for (const f of found) {
+    result.findings.push(f);
+    if (f.severity === 'error') log.error(f.message);
+    else if (f.severity === 'warning') log.warn(f.message);
+    else log.info(f.message);
+  }
+}
+
+async function runLocal(ctx: DeployContext, pkg: PackageInfo, result: DeployResult): Promise<void> {
+  const { log } = ctx;
+  const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
+  recordFindings(result, outcome.findings, log);
+  if (ctx.inputs.restart) await log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000)));
+  await verifyPhase(ctx, pkg, result, { intendedValue: '1' });
+}
+
+async function verifyPhase(
+  ctx: DeployContext,
+  pkg: PackageInfo,
+  result: DeployResult,
+  input: Parameters<typeof verifyDeploy>[2],
+): Promise<void> {
+  const outcome = await ctx.log.group('Verify', async () => {
+    const o = await verifyDeploy(ctx, pkg, input);
+    for (const l of o.levels) {
+      const line = `${l.level}: ${l.status} — ${l.detail}`;
+      if (l.status === 'fail') ctx.log.error(line);
+      else ctx.log.info(line);
+    }
+    return o;
+  });
+  result.levels = outcome.levels;
+  result.verified = outcome.ok;
+  result.cause = outcome.cause;
+}
+
+async function runUrlMode(
+  ctx: DeployContext,
+  pkg: PackageInfo,
+  plan: Plan,
+  settings: Record<string, string>,
+  session: AuthSession,
+  storageScope: string,
+  result: DeployResult,
+  runUrl: string | undefined,
+): Promise<void> {
+  const { log, inputs, target, arm } = ctx;
+  const accountName = inputs.storageAccount!;
+
+  // Storage: find the account, open it with the auth that can write.
+  const { store, accountId, allowSharedKey } = await log.group('Storage', async () => {
+    const account = await arm.findStorageAccount(target.ref.subscriptionId, accountName);
+    if (!account)
+      throw new RunpackError(
+        'storage-not-found',
+        `Storage account ${accountName} was not found in subscription ${target.ref.subscriptionId}; check storage-account (the login needs Reader on it).`,
+      );
+    const store: BlobStore = await openBlobStore({
+      accountName: account.name,
+      blobEndpoint: account.blobEndpoint,
+      credential: maskingCredential(session.credential, ctx.secrets),
+      allowSharedKeyAccess: account.allowSharedKeyAccess,
+      getKeys: () => arm.listStorageAccountKeys(account.id),
+      container: plan.container,
+      preferKey: plan.access === 'sas',
+      log: (l) => log.info(l),
+      addSecret: (v) => ctx.secrets.add(v),
+    });
+    log.info(
+      `Account ${account.name} (${store.auth === 'entra' ? 'Entra token' : 'account key'}), container ${plan.container}.`,
+    );
+    return { store, accountId: account.id, allowSharedKey: account.allowSharedKeyAccess };
+  });
+  void allowSharedKey;
+
+  const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
+  const stableUrl = store.blobUrl(plan.container, plan.stableBlob);
+  result.packageUrl = redactUrl(stableUrl.split('?')[0]);
+
+  // The value the setting must hold, and the SAS policy decision.
+  const access = await log.group('Package access', async () => {
+    if (plan.access === 'sas') {
+      const { identifiers, publicAccess } = await store.getPolicies(plan.container);
+      const decision = decidePolicy(
+        identifiers,
+        plan.policyId,
+        new Date(ctx.clock.now()),
+        inputs.sasExpiryDays,
+        plan.container,
+      );
+      const url = buildPolicySasUrl(
+        stableUrl,
+        store.accountName,
+        store.accountKey!,
+        plan.container,
+        plan.stableBlob,
+        plan.policyId,
+      );
+      ctx.secrets.add(new URL(url).searchParams.get('sig') ?? undefined);
+      log.info(
+        `Stored access policy ${plan.policyId}: ${decision.action === 'keep' ? `kept, ${decision.reason}` : `${decision.action} (${decision.reason}), read-only until ${decision.expiresOn.toISOString()}`}.`,
+      );
+      return { value: url, decision, publicAccess };
+    }
+    // Identity: confirm a blob read role for the identity through role assignments.
+    const principal = plan.identityPrincipalId!;
+    try {
+      const assignments = await arm.listRoleAssignments(accountId, principal);
+      const containerScope = `${accountId}/blobServices/default/containers/${plan.container}`.toLowerCase();
+      const ok = assignments.some(
+        (a) =>
+          a.principalId === principal &&
+          BLOB_READ_ROLES.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
+          (accountId.toLowerCase().startsWith(a.scope.toLowerCase()) ||
+            containerScope === a.scope.toLowerCase()),
+      );
+      if (ok) log.info(`The app's identity (${principal}) can read blobs in ${accountName}.`);
+      else {
+        const f: Finding = {
+          severity: 'warning',
+          code: 'identity-role-unconfirmed',
+          message: `No Storage Blob Data Reader (or wider) role for the app's identity ${principal} on ${accountName} was found; the app will fail to mount the package without it (az role assignment create --role "Storage Blob Data Reader" --assignee-object-id ${principal} --scope ${accountId}).`,
+        };
+        result.findings.push(f);
+        log.warn(f.message);
+      }
+    } catch (err) {
+      const f: Finding = {
+        severity: 'warning',
+        code: 'identity-role-unconfirmed',
+        message: `Could not read role assignments on ${accountName} (${describeError(err).split(';')[0]}); make sure the app's identity has Storage Blob Data Reader there.`,
+      };
+      result.findings.push(f);
+      log.warn(f.message);
+    }
+    return { value: stableUrl, decision: undefined, publicAccess: undefined };
+  });
+
+  const changes: Record<string, string | null> = { [RFP]: access.value, ...plan.extra };
+  const storageAuthorization = () => session.authorization(storageScope);
+
+  // Unchanged content already live and verified: nothing to do.
+  if (!inputs.force) {
+    const stableNow = await store.getBlob(plan.container, plan.stableBlob);
+    const settingsSame = !mergeSettings(settings, changes).changed;
+    const policyFine = !access.decision || access.decision.action === 'keep';
+    if (stableNow?.metadata.sha256 === pkg.sha256 && settingsSame && policyFine && pkg.stamp) {
+      const quick = await verifyDeploy(ctx, pkg, {
+        intendedValue: access.value,
+        access: plan.access,
+        storageAuthorization,
+        quick: true,
+      });
+      const mounted = quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass';
+      if (quick.ok && mounted) {
+        result.noop = true;
+        result.verified = true;
+        result.levels = quick.levels;
+        result.previousReleaseId = pkg.releaseId;
+        log.info(`Release ${pkg.releaseId} is already live and verified; nothing to upload, set or restart.`);
+        return;
+      }
+    }
+  }
+
+  // Upload.
+  const uploaded = await log.group('Upload', () =>
+    uploadRelease(
+      store,
+      plan.container,
+      releaseBlob,
+      plan.stableBlob,
+      pkg,
+      releaseMetadata(pkg, {
+        commit: inputs.commit,
+        runUrl,
+        version: RUNPACK_VERSION,
+        now: new Date(ctx.clock.now()),
+      }),
+      log,
+    ).catch((err: unknown) => {
+      if (err instanceof RunpackError) throw err;
+      throw new RunpackError('upload-failed', `Upload failed: ${describeError(err)}`);
+    }),
+  );
+  if (uploaded.previousSha256) result.previousReleaseId = uploaded.previousSha256.slice(0, 12);
+
+  if (access.decision && access.decision.action !== 'keep') {
+    await log.group('Stored access policy', async () => {
+      await store.setPolicies(plan.container, access.decision!.identifiers, access.publicAccess);
+      log.info(`Policy ${plan.policyId} ${access.decision!.action === 'create' ? 'created' : 'renewed'}.`);
+    });
+  }
+
+  // Setting.
+  const update = await log.group('App setting', async () => {
+    const u = await ctx.settings.update(changes);
+    if (u.changed) {
+      const kept = Object.keys(u.before).filter((k) => !(k in changes));
+      const lost = kept.filter((k) => !(k in u.after));
+      if (lost.length)
+        log.warn(
+          `Settings ${lost.join(', ')} disappeared between the read and the write: another writer changed them at the same time.`,
+        );
+      log.info(`Set ${Object.keys(changes).join(', ')}; ${kept.length} other settings kept.`);
+    } else log.info(`${RFP} already points at the package; no settings write.`);
+    return u;
+  });
+
+  // Restart: the stable URL does not change between releases, so a restart is what mounts the new content.
+  if (inputs.restart) {
+    await log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000)));
+  } else {
+    const f: Finding = {
+      severity: 'warning',
+      code: 'restart-skipped',
+      message: update.changed
+        ? 'restart: false; the settings change restarts the app on its own.'
+        : 'restart: false; the app keeps its mounted package until its next restart.',
+    };
+    result.findings.push(f);
+    log.warn(f.message);
+  }
+
+  await verifyPhase(ctx, pkg, result, {
+    intendedValue: access.value,
+    access: plan.access,
+    storageAuthorization,
+  });
+}
+
+export type { TargetInfo };

@@ -1,0 +1,94 @@
+/**
+ * Upload: an immutable release blob named by content (`releases/<app>/<sha256>.zip`) with run metadata, then a
+ * server-side copy to the stable name (`<app>[-<slot>].zip`), so the setting does not change between releases
+ * and every release stays available for rollback. A release blob that already holds this sha256 is reused.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import type { BlobMeta, BlobStore } from '../azure/blob.js';
+import type { Logger } from '../report/log.js';
+import type { PackageInfo } from './types.js';
+
+export interface ReleaseMetadata {
+  commit?: string;
+  runUrl?: string;
+  version: string;
+  now: Date;
+}
+
+/** Pure: blob metadata for a release (names are C# identifiers, values ASCII). */
+export function releaseMetadata(pkg: PackageInfo, m: ReleaseMetadata): Record<string, string> {
+  const out: Record<string, string> = {
+    sha256: pkg.sha256,
+    release_id: pkg.releaseId,
+    created: m.now.toISOString(),
+    runpack_version: m.version,
+  };
+  if (pkg.stamp) out.content_sha256 = pkg.stamp.contentSha256;
+  if (m.commit) out.commit = m.commit.replace(/[^\x20-\x7e]/g, '');
+  if (m.runUrl) out.run_url = m.runUrl.replace(/[^\x20-\x7e]/g, '');
+  return out;
+}
+
+export async function md5OfFile(path: string): Promise<Buffer> {
+  const hash = createHash('md5');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest();
+}
+
+export interface UploadOutcome {
+  releaseBlob: string;
+  stableBlob: string;
+  uploaded: boolean;
+  copied: boolean;
+  stable: BlobMeta;
+  /** sha256 the stable blob held before (the previous release), when it was a runpack release. */
+  previousSha256?: string;
+}
+
+export async function uploadRelease(
+  store: BlobStore,
+  container: string,
+  releaseBlob: string,
+  stableBlob: string,
+  pkg: PackageInfo,
+  metadata: Record<string, string>,
+  log: Logger,
+): Promise<UploadOutcome> {
+  const existing = await store.getBlob(container, releaseBlob);
+  let uploaded = false;
+  if (existing && existing.metadata.sha256 === pkg.sha256 && existing.size === pkg.zipBytes) {
+    log.info(`Release blob ${releaseBlob} already holds this package; not uploading it again.`);
+  } else {
+    const md5 = await md5OfFile(pkg.zipPath);
+    let lastReport = 0;
+    const step = Math.max(16 * 1024 * 1024, Math.floor(pkg.zipBytes / 10));
+    await store.uploadFile(container, releaseBlob, pkg.zipPath, {
+      metadata,
+      md5,
+      onProgress: (loaded) => {
+        if (pkg.zipBytes >= 32 * 1024 * 1024 && loaded - lastReport >= step) {
+          lastReport = loaded;
+          log.info(
+            `Uploaded ${Math.round((loaded / pkg.zipBytes) * 100)}% (${(loaded / 1048576).toFixed(0)} MiB).`,
+          );
+        }
+      },
+    });
+    uploaded = true;
+    log.info(`Uploaded ${releaseBlob} (${pkg.zipBytes} bytes).`);
+  }
+  const before = await store.getBlob(container, stableBlob);
+  const previousSha256 = before?.metadata.sha256;
+  if (before && previousSha256 === pkg.sha256) {
+    log.info(`${stableBlob} already holds this release.`);
+    return { releaseBlob, stableBlob, uploaded, copied: false, stable: before, previousSha256 };
+  }
+  const stable = await store.copyBlob(container, releaseBlob, stableBlob);
+  if (stable.metadata.sha256 !== pkg.sha256) {
+    // A copy that lost the metadata (or raced with another writer) is not this release.
+    throw new Error(`the copy to ${stableBlob} does not carry sha256 ${pkg.sha256}`);
+  }
+  log.info(`Copied the release to ${stableBlob}.`);
+  return { releaseBlob, stableBlob, uploaded, copied: true, stable, previousSha256 };
+}

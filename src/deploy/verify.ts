@@ -1,0 +1,207 @@
+/**
+ * Verification levels: (a) the setting read back, (b) the package URL fetched as the worker fetches it,
+ * (c) the mounted content's release stamp through Kudu VFS, (d) the health probe. Each level reports pass,
+ * fail or skipped with a reason; the failure classification comes from classify.ts.
+ */
+import type { HttpResponse } from '../azure/http.js';
+import { KuduError, type KuduClient } from '../azure/kudu.js';
+import { STAMP_PATH } from '../package/types.js';
+import { classifyFailure, type Classification, type VerifyEvidence } from './classify.js';
+import { compareStamp, connectKudu, FAILURE_MARKER, readMountedStamp, WWWROOT } from './local.js';
+import { probeSite } from './restart.js';
+import { RFP } from './setting.js';
+import type { DeployContext, PackageInfo } from './types.js';
+
+export type LevelName = 'setting' | 'package-url' | 'mounted-content' | 'health';
+export interface LevelResult {
+  level: LevelName;
+  status: 'pass' | 'fail' | 'skipped';
+  detail: string;
+}
+
+export const LEVEL_TITLES: Record<LevelName, string> = {
+  setting: '(a) setting read back',
+  'package-url': '(b) package URL returns this release',
+  'mounted-content': '(c) mounted content is this release',
+  health: '(d) health check',
+};
+
+export interface VerifyOutcome {
+  levels: LevelResult[];
+  ok: boolean;
+  evidence: VerifyEvidence;
+  cause: Classification | null;
+}
+
+/** Pure: the storage error code and detail of a failed blob response. */
+export function storageErrorOf(res: HttpResponse): { code?: string; detail?: string } {
+  const code = res.headers['x-ms-error-code'];
+  const body = res.text();
+  const detail =
+    /<AuthenticationErrorDetail>([\s\S]*?)<\/AuthenticationErrorDetail>/.exec(body)?.[1] ??
+    /<Message>([\s\S]*?)<\/Message>/.exec(body)?.[1]?.split('\n')[0];
+  return { code: code ?? /<Code>([^<]+)<\/Code>/.exec(body)?.[1], detail };
+}
+
+export interface VerifyInput {
+  intendedValue: string;
+  access?: 'identity' | 'sas';
+  /** For identity URLs: how runpack authenticates its own probe of the blob. */
+  storageAuthorization?: () => Promise<string>;
+  /** Skip the stamp wait (no-op check): one read only. */
+  quick?: boolean;
+  /** Level (c) budget. */
+  mountBudgetMs?: number;
+}
+
+async function checkBlobUrl(
+  ctx: DeployContext,
+  url: string,
+  pkg: PackageInfo,
+  input: VerifyInput,
+  deadline: number,
+) {
+  // GET with a one-byte range: the same authorization the worker uses, without downloading the package.
+  const res = await ctx.http.request({
+    method: 'GET',
+    url,
+    service: 'Blob Storage',
+    headers: { Range: 'bytes=0-0', 'x-ms-version': '2023-11-03' },
+    authorization: input.access === 'identity' ? input.storageAuthorization : undefined,
+    deadline,
+    maxAttempts: 3,
+  });
+  if (res.status >= 400) {
+    const err = storageErrorOf(res);
+    return { status: res.status, errorCode: err.code, detail: err.detail };
+  }
+  const sha = res.headers['x-ms-meta-sha256'];
+  return { status: res.status, sha256Matches: sha === undefined ? undefined : sha === pkg.sha256 };
+}
+
+export async function verifyDeploy(
+  ctx: DeployContext,
+  pkg: PackageInfo,
+  input: VerifyInput,
+): Promise<VerifyOutcome> {
+  const levels: LevelResult[] = [];
+  const mode = input.intendedValue === '1' ? 'local' : 'url';
+  const evidence: VerifyEvidence = { mode, access: input.access };
+  const deadline = ctx.phaseDeadline(input.mountBudgetMs ?? 180_000);
+
+  // (a)
+  const settings = await ctx.settings.read();
+  evidence.settingMatches = settings[RFP] === input.intendedValue;
+  levels.push({
+    level: 'setting',
+    status: evidence.settingMatches ? 'pass' : 'fail',
+    detail: evidence.settingMatches
+      ? `${RFP} is the intended value`
+      : `${RFP} reads ${settings[RFP] === undefined ? 'nothing' : 'another value'}`,
+  });
+
+  // (b)
+  if (mode === 'url') {
+    const fetch = await checkBlobUrl(ctx, settings[RFP] ?? input.intendedValue, pkg, input, deadline).catch(
+      (err: unknown) => ({
+        status: 0,
+        errorCode: 'network',
+        detail: err instanceof Error ? err.message : String(err),
+      }),
+    );
+    evidence.blobFetch = fetch as VerifyEvidence['blobFetch'];
+    const ok =
+      fetch.status >= 200 &&
+      fetch.status < 300 &&
+      (fetch as { sha256Matches?: boolean }).sha256Matches !== false;
+    levels.push({
+      level: 'package-url',
+      status: ok ? 'pass' : 'fail',
+      detail: ok
+        ? `answers ${fetch.status}${(fetch as { sha256Matches?: boolean }).sha256Matches ? ' with this sha256' : ''}${input.access === 'identity' ? " (checked with the deploying login's token)" : ''}`
+        : `answers ${fetch.status || 'no response'}${(fetch as { errorCode?: string }).errorCode ? ` ${(fetch as { errorCode?: string }).errorCode}` : ''}`,
+    });
+  } else {
+    levels.push({ level: 'package-url', status: 'skipped', detail: 'local mode: no URL' });
+  }
+
+  // (c)
+  let kudu: KuduClient | null = null;
+  if (!ctx.target.scmHostName) {
+    levels.push({ level: 'mounted-content', status: 'skipped', detail: 'the app has no SCM host' });
+    evidence.stamp = 'not-checked';
+  } else {
+    try {
+      kudu = (await connectKudu(ctx, deadline)).kudu;
+    } catch (err) {
+      levels.push({
+        level: 'mounted-content',
+        status: 'skipped',
+        detail: `SCM not reachable: ${err instanceof Error ? err.message.split(';')[0] : String(err)}`,
+      });
+      evidence.stamp = 'not-checked';
+    }
+  }
+  if (kudu) {
+    let state: ReturnType<typeof compareStamp> = 'missing';
+    let marker = false;
+    for (;;) {
+      const text = await readMountedStamp(kudu, deadline).catch((err: unknown) => {
+        if (err instanceof KuduError && (err.status === 401 || err.status === 403)) throw err;
+        return null;
+      });
+      state = compareStamp(pkg.stamp, text);
+      if (state === 'match' || state === 'not-stamped') break;
+      marker = (await kudu.vfsGet(`${WWWROOT}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
+      if (marker || input.quick || ctx.clock.now() + 3000 > deadline) break;
+      await ctx.clock.sleep(3000);
+    }
+    if (state === 'not-stamped') {
+      marker = (await kudu.vfsGet(`${WWWROOT}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
+    }
+    evidence.failureMarker = marker;
+    evidence.stamp = state === 'not-stamped' ? 'not-checked' : state === 'unreadable' ? 'unreadable' : state;
+    levels.push({
+      level: 'mounted-content',
+      status: marker ? 'fail' : state === 'match' ? 'pass' : state === 'not-stamped' ? 'skipped' : 'fail',
+      detail: marker
+        ? `wwwroot shows '${FAILURE_MARKER}'`
+        : state === 'match'
+          ? `${STAMP_PATH} matches release ${pkg.releaseId}`
+          : state === 'not-stamped'
+            ? 'the package has no release stamp (stamp: false)'
+            : state === 'mismatch'
+              ? `${STAMP_PATH} belongs to another release`
+              : `${STAMP_PATH} is ${state}`,
+    });
+  }
+
+  // (d)
+  if (ctx.inputs.healthPath) {
+    const url = ctx.target.appUrl + ctx.inputs.healthPath;
+    let last = await probeSite(ctx, url, deadline);
+    const good = (p: typeof last) =>
+      p.status !== undefined &&
+      p.status >= 200 &&
+      p.status < 300 &&
+      (!ctx.inputs.expect || (p.body ?? '').includes(ctx.inputs.expect));
+    while (!good(last) && !input.quick && ctx.clock.now() + 2000 < deadline) {
+      await ctx.clock.sleep(2000);
+      last = await probeSite(ctx, url, deadline);
+    }
+    const containsExpect = ctx.inputs.expect ? (last.body ?? '').includes(ctx.inputs.expect) : undefined;
+    evidence.health = { status: last.status, containsExpect, body: last.body, error: last.error };
+    levels.push({
+      level: 'health',
+      status: good(last) ? 'pass' : 'fail',
+      detail: good(last)
+        ? `${ctx.inputs.healthPath} answers ${last.status}${ctx.inputs.expect ? ' with the expected text' : ''}`
+        : `${ctx.inputs.healthPath} answers ${last.error ? `no response (${last.error.slice(0, 120)})` : last.status}${containsExpect === false && last.status && last.status < 300 ? ' without the expected text' : ''}`,
+    });
+  } else {
+    levels.push({ level: 'health', status: 'skipped', detail: 'no health-path given' });
+  }
+
+  const ok = levels.every((l) => l.status !== 'fail');
+  return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence) };
+}
