@@ -197,6 +197,30 @@ describe('checkSlots and swapSlots', () => {
     expect(kudu.state.requests.some((r) => r.path.includes('release.json'))).toBe(true);
   });
 
+  it('refuses a swap that would leave production unable to mount, unless force', async () => {
+    const armFake = newArmFake({
+      settings: { prod: { WEBSITE_RUN_FROM_PACKAGE: '1' }, staging: { WEBSITE_RUN_FROM_PACKAGE: SAS_URL } },
+      slotConfigNames: {
+        appSettingNames: ['WEBSITE_RUN_FROM_PACKAGE'],
+        connectionStringNames: [],
+        azureStorageConfigNames: [],
+      },
+    });
+    const ctx = makeContext({
+      arm: fakeArm(armFake),
+      armFake,
+      target: makeTarget({}, 'staging'),
+      inputs: { swapTo: 'production' },
+    });
+    await expect(swapSlots(ctx, 'production')).rejects.toThrow(
+      /FAILED TO INITIALIZE.*The swap was not started/,
+    );
+    expect(armFake.swaps).toEqual([]);
+    ctx.inputs.force = true;
+    await swapSlots(ctx, 'production');
+    expect(armFake.swaps).toEqual([{ from: 'staging', to: 'production' }]);
+  });
+
   it('reports stale content on the target after the swap', async () => {
     kudu = await startFakeKudu({ scmSettings: { WEBSITE_RUN_FROM_PACKAGE: '1' } });
     kudu.state.wwwrootStamp = stampText('old');

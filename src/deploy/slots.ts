@@ -146,6 +146,15 @@ function slotOf(ctx: DeployContext): string | null {
  * the `mode` input, or for `auto` the slot's current mode). Returns [] when the target is not a slot.
  */
 export async function checkSlots(ctx: DeployContext, mode?: DeployMode): Promise<Finding[]> {
+  const findings = await evaluateSlots(ctx, mode);
+  for (const f of findings) {
+    if (f.severity === 'warning') ctx.log.warn(f.message);
+    else if (f.severity === 'info') ctx.log.info(f.message);
+  }
+  return findings;
+}
+
+async function evaluateSlots(ctx: DeployContext, mode?: DeployMode): Promise<Finding[]> {
   const slot = slotOf(ctx);
   const swapTo = ctx.inputs.swapTo;
   if (!slot) {
@@ -168,7 +177,7 @@ export async function checkSlots(ctx: DeployContext, mode?: DeployMode): Promise
   const current = classifyRunFromPackage(effectiveRunFromPackage(slotSettings));
   const wanted: DeployMode =
     mode ?? (ctx.inputs.mode !== 'auto' ? ctx.inputs.mode : current === 'local' ? 'local' : 'url');
-  const findings = compareSlotSettings({
+  return compareSlotSettings({
     slot: { name: slot, settings: slotSettings, mode: wanted },
     other: {
       name: otherName.toLowerCase() === 'production' ? 'production' : otherName,
@@ -179,11 +188,6 @@ export async function checkSlots(ctx: DeployContext, mode?: DeployMode): Promise
     swapPlanned: Boolean(swapTo),
     force: ctx.inputs.force,
   });
-  for (const f of findings) {
-    if (f.severity === 'warning') ctx.log.warn(f.message);
-    else if (f.severity === 'info') ctx.log.info(f.message);
-  }
-  return findings;
 }
 
 /** TargetInfo of the other side of a swap, from its ARM site. */
@@ -214,6 +218,13 @@ export async function swapSlots(ctx: DeployContext, to: string, pkg?: PackageInf
   const findings: Finding[] = [];
   const from = slot;
   const toName = to.toLowerCase() === 'production' ? 'production' : to;
+  // The slot now runs what was deployed: compare again with the real settings, and refuse a breaking swap.
+  const slotSettings = await ctx.settings.read();
+  const mode = classifyRunFromPackage(effectiveRunFromPackage(slotSettings)) === 'local' ? 'local' : 'url';
+  const blocking = (await evaluateSlots({ ...ctx, inputs: { ...ctx.inputs, swapTo: toName } }, mode)).filter(
+    (f) => f.severity === 'error',
+  );
+  if (blocking.length) throw new RunpackError(blocking[0].code, blocking[0].message);
   ctx.log.info(`Swapping slot '${from}' of ${ctx.target.ref.appName} into ${toName}…`);
   try {
     await ctx.arm.swapSlot(ctx.target.ref, toName);
