@@ -714,8 +714,8 @@ export function createArm(deps: ArmDeps) {
     }
 
     const appName =
-      lower[0] === 'subscriptions' && lower[4] === 'microsoft.web' && lower[5] === 'sites'
-        ? (segs[6] ?? null)
+      lower[0] === 'subscriptions' && lower[5] === 'microsoft.web' && lower[6] === 'sites'
+        ? (segs[7] ?? null)
         : null;
     const fault = takeArmFault(ctx, appName, path);
     if (fault) {
