@@ -208,3 +208,37 @@ describe('URL-mode worker', () => {
     }
   });
 });
+
+describe('Kudu deploys from a packageUri', () => {
+  it('zipdeploy with a JSON {"packageUri"} downloads the package itself (checklist 5)', async () => {
+    const app = addSite(ctx, { appName: 'byuri', stack: 'static' });
+    setSettings(app, { WEBSITE_RUN_FROM_PACKAGE: '1' });
+    blobs.blobs.set('/runpackstore/releases/uri.zip', makeZip({ 'index.html': 'i', 'v.txt': 'from-uri' }));
+    const s = await serveSite(ctx, app);
+    try {
+      const ok = await fetch(`${s.scmUrl}/api/zipdeploy`, {
+        method: 'PUT',
+        headers: { authorization: s.basic, 'content-type': 'application/json' },
+        body: JSON.stringify({ packageUri: `${blobs.endpoint}releases/uri.zip?se=${future()}&sp=r&sig=abc` }),
+      });
+      expect(ok.status).toBe(200);
+      await s.worker.restart();
+      expect(await (await fetch(`${s.siteUrl}/v.txt`)).text()).toBe('from-uri');
+
+      const missing = await fetch(`${s.scmUrl}/api/zipdeploy`, {
+        method: 'POST',
+        headers: { authorization: s.basic, 'content-type': 'application/json' },
+        body: JSON.stringify({ packageUri: `${blobs.endpoint}releases/none.zip?se=${future()}&sig=abc` }),
+      });
+      expect(missing.status).toBe(500);
+      const bad = await fetch(`${s.scmUrl}/api/zipdeploy`, {
+        method: 'POST',
+        headers: { authorization: s.basic, 'content-type': 'application/json' },
+        body: '{"packageUri": 5}',
+      });
+      expect(bad.status).toBe(400);
+    } finally {
+      await s.close();
+    }
+  });
+});

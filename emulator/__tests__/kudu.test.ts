@@ -5,6 +5,7 @@ import {
   fakeToken,
   serveSite,
   setSettings,
+  waitFor,
   type SiteServers,
   type TestContext,
 } from './helpers/kudu-context.js';
@@ -176,5 +177,43 @@ describe('settings and diagnostics', () => {
     >;
     expect(rec).toMatchObject({ id: 'custom1', status: 4, deployer: 'GitHub', complete: true });
     expect((await get(`${l.scmUrl}/api/deployments/nope`, l.basic)).status).toBe(404);
+  });
+});
+
+describe('OneDeploy artifacts and affinity', () => {
+  it('type=static writes one file at path; under run-from-package the read-only wwwroot fails it (status 3)', async () => {
+    setSettings(linux, {});
+    const r = await fetch(`${l.scmUrl}/api/publish?type=static&path=hello.txt`, {
+      method: 'POST',
+      headers: { authorization: l.basic },
+      body: 'hello',
+    });
+    expect(r.status).toBe(200);
+    // the push restarts the site; it serves the new file once warm
+    await waitFor(async () =>
+      (await (await fetch(`${l.siteUrl}/hello.txt`)).text()) === 'hello' ? true : undefined,
+    );
+
+    setSettings(linux, { WEBSITE_RUN_FROM_PACKAGE: '1' });
+    await l.worker.restart();
+    expect(l.worker.mounted().dir).not.toBeNull();
+    const ro = await fetch(`${l.scmUrl}/api/publish?type=static&path=other.txt`, {
+      method: 'POST',
+      headers: { authorization: l.basic },
+      body: 'x',
+    });
+    expect(ro.status).toBe(500);
+    const latest = (await (await get(`${l.scmUrl}/api/deployments/latest`, l.basic)).json()) as {
+      status: number;
+      status_text: string;
+    };
+    expect(latest.status).toBe(3);
+    expect(latest.status_text).toContain('Read-only file system');
+    setSettings(linux, {});
+  });
+
+  it('sends an ARRAffinity cookie on SCM responses', async () => {
+    const r = await get(`${l.scmUrl}/api/settings`, l.basic);
+    expect(r.headers.getSetCookie().some((c) => /^ARRAffinity=[0-9a-f]{64};/.test(c))).toBe(true);
   });
 });

@@ -2,7 +2,7 @@
  * The SCM host (Kudu) of one site or slot: authentication, injected front-end faults, settings, push
  * deployments (zipdeploy, OneDeploy), deployment records, isdeploying (Linux only) and the VFS.
  */
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type * as http from 'node:http';
 import type { EmulatorContext, Faults, Handler, Site } from './model.js';
 import {
@@ -107,6 +107,10 @@ const FORBIDDEN_PAGE =
 
 const UNAUTHORIZED_PAGE =
   '<!DOCTYPE html><html><head><title>401 - Unauthorized</title></head><body><h1>401 - Unauthorized: Access is denied due to invalid credentials.</h1></body></html>';
+
+function hostOnly(host: string): string {
+  return host.replace(/:\d+$/, '');
+}
 
 function boolParam(q: URLSearchParams, name: string, fallback: boolean): boolean {
   for (const [k, v] of q) {
@@ -401,8 +405,17 @@ export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOption
     os: site.reserved ? 'Linux' : 'Windows',
   });
 
+  // The front end pins a client to one SCM instance with this cookie; clients send it back.
+  const affinity = randomBytes(32).toString('hex');
+
   return async (req, res) => {
     const url = new URL(req.url ?? '/', 'https://scm.invalid');
+    const h = hostOnly(req.headers.host ?? site.scmHostName);
+    const domain = /^[\d.]+$|^\[|^localhost$/i.test(h) ? '' : `;Domain=${h}`;
+    res.setHeader('set-cookie', [
+      `ARRAffinity=${affinity};Path=/;HttpOnly;Secure${domain}`,
+      `ARRAffinitySameSite=${affinity};Path=/;HttpOnly;SameSite=None;Secure${domain}`,
+    ]);
     const pathName = url.pathname;
     const method = (req.method ?? 'GET').toUpperCase();
 
