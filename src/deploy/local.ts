@@ -549,11 +549,8 @@ export async function publishLocal(ctx: DeployContext, pkg: PackageInfo): Promis
     { ...target, name },
     inputs.force,
   );
+  // The engine reports the switch (plan phase); here it only guards against a refused one.
   if (!decision.allowed) throw new RunpackError(decision.code, decision.message);
-  if (decision.code !== 'mode-unchanged') {
-    ctx.log.warn(decision.message);
-    findings.push({ severity: decision.severity, code: decision.code, message: decision.message });
-  }
   const setupDeadline = ctx.phaseDeadline(5 * 60_000);
   const { kudu, settings: kuduSettings } = await connectKudu(ctx, setupDeadline);
   const changes: Record<string, string | null> = { [RFP_SETTING]: '1' };
