@@ -371,6 +371,19 @@ export async function waitForKuduSetting(
   let seen = first;
   const started = ctx.clock.now();
   let lastError = '';
+  const read = async () => {
+    try {
+      seen = await kudu.settings(deadline);
+      lastError = '';
+    } catch (err) {
+      // The SCM site restarts after a settings change: 502/503 and resets are expected for a while.
+      if (err instanceof KuduError && (err.status === 401 || err.status === 403)) throw err;
+      if (err instanceof RunpackError && err.code === 'timeout') throw err;
+      lastError = err instanceof Error ? err.message : String(err);
+      seen = null;
+    }
+  };
+  if (!seen) await read();
   for (let round = 0; ; round++) {
     if (seen && effectiveRunFromPackage(seen) === '1') {
       if (round > 0)
@@ -386,16 +399,7 @@ export async function waitForKuduSetting(
       );
     }
     await ctx.clock.sleep(intervalMs);
-    try {
-      seen = await kudu.settings(deadline);
-      lastError = '';
-    } catch (err) {
-      // The SCM site restarts after a settings change: 502/503 and resets are expected for a while.
-      if (err instanceof KuduError && (err.status === 401 || err.status === 403)) throw err;
-      if (err instanceof RunpackError && err.code === 'timeout') throw err;
-      lastError = err instanceof Error ? err.message : String(err);
-      seen = null;
-    }
+    await read();
   }
 }
 
