@@ -36,6 +36,8 @@ export interface EntryInfo {
   size: number;
   /** The zip entry is encrypted. */
   encrypted?: boolean;
+  /** Length of the stored name in bytes, when it may be longer than `name` shows (truncated zip names). */
+  nameLength?: number;
   /** Where a symlink points, when known. */
   linkTarget?: string | null;
 }
@@ -55,25 +57,36 @@ const MAX_COMPONENT_BYTES = 255;
 const severityRank = (p: Problem): number => (p.severity === 'error' ? 0 : 1);
 
 /** Why a stored name is unsafe to extract or mount, or null when it is fine. */
-export function unsafeReason(name: string, byteLength = Buffer.byteLength(name)): string | null {
-  if (name.includes('\0')) return 'contains a NUL character';
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0001-\u001f\u007f]/.test(name)) return 'contains control characters';
-  if (name.includes('\\'))
+export function unsafeReason(name: string, byteLength?: number): string | null {
+  if (BAD_CHARS.test(name)) {
+    if (name.includes('\0')) return 'contains a NUL character';
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0001-\u001f\u007f]/.test(name)) return 'contains control characters';
     return 'uses backslashes, which Windows reads as folder separators and Linux as part of the name';
-  if (/^[A-Za-z]:/.test(name)) return 'starts with a drive letter';
-  if (name.startsWith('/')) return 'is an absolute path';
-  const parts = name.replace(/\/$/, '').split('/');
-  if (parts.some((p) => p === '..')) return "climbs out of the package with '..'";
-  if (parts.some((p) => p === '')) return 'has an empty path segment';
-  if (byteLength > 4096 || parts.some((p) => Buffer.byteLength(p) > MAX_COMPONENT_BYTES)) {
+  }
+  if (name.charCodeAt(1) === 58 /* : */ && /^[A-Za-z]:/.test(name)) return 'starts with a drive letter';
+  if (name.charCodeAt(0) === 47 /* / */) return 'is an absolute path';
+  const parts = (name.endsWith('/') ? name.slice(0, -1) : name).split('/');
+  let long = (byteLength ?? name.length) > 4096;
+  for (const p of parts) {
+    if (p === '..') return "climbs out of the package with '..'";
+    if (p === '') return 'has an empty path segment';
+    // A UTF-16 unit is at most 3 UTF-8 bytes: only long segments need counting.
+    if (p.length > MAX_COMPONENT_BYTES / 3 && Buffer.byteLength(p) > MAX_COMPONENT_BYTES) long = true;
+  }
+  if (long || (byteLength === undefined && name.length > 1365 && Buffer.byteLength(name) > 4096)) {
     return `is longer than file systems allow (${MAX_COMPONENT_BYTES} bytes a segment)`;
   }
   return null;
 }
 
+// eslint-disable-next-line no-control-regex
+const BAD_CHARS = /[\u0000-\u001f\u007f\\]/;
+
 /** `./a/b/` → `a/b`; the path rules work on these. */
 function normalizeName(name: string): string {
+  if (!name.includes('./') && !name.startsWith('.'))
+    return name.endsWith('/') ? name.replace(/\/+$/, '') : name;
   return name
     .split('/')
     .filter((p) => p !== '.')
@@ -135,7 +148,7 @@ export async function inspectEntries(
       fileCount++;
       bytes += e.size;
     }
-    const reason = unsafeReason(e.name);
+    const reason = unsafeReason(e.name, e.nameLength);
     if (reason) {
       problems.push({
         code: 'unsafe-path',
@@ -334,15 +347,14 @@ export async function inspectZip(dir: ZipDirectory, options: InspectOptions = {}
   const declaredBytes = dir.entries.reduce((s, e) => s + (e.isDirectory ? 0 : e.uncompressedSize), 0);
   // A package over the limit is rejected anyway; inflating a gigabyte or a bomb to prove it is not worth it.
   const verifyData = (options.verifyData ?? true) && declaredBytes <= MAX_PACKAGE_BYTES;
-  const verified = await verifyEntries(dir, { verifyData });
+  // Without verifyData only the central directory is read: local headers sit among the data, so checking
+  // them costs a pass over the whole file.
+  const verified = verifyData ? await verifyEntries(dir, { verifyData }) : [];
   problems.push(...verified.map(issueToProblem));
   const broken = new Set(verified.map((i) => i.path));
 
   const byPath = new Map<string, ZipEntry>();
-  for (const e of dir.entries) {
-    const n = normalizeName(e.name);
-    if (!byPath.has(n)) byPath.set(n, e);
-  }
+  for (const e of dir.entries) if (!byPath.has(e.name)) byPath.set(e.name, e);
   const readSmall: ReadSmallFile = async (name) => {
     const e = byPath.get(name);
     if (!e || e.isDirectory || e.flags.encrypted || broken.has(e.name)) return null;
@@ -353,24 +365,16 @@ export async function inspectZip(dir: ZipDirectory, options: InspectOptions = {}
       throw err;
     }
   };
-  const entries: EntryInfo[] = [];
-  for (const e of dir.entries) {
-    const info: EntryInfo = {
-      name: e.nameTruncated ? `${e.name}…` : e.name,
-      isDirectory: e.isDirectory,
-      isSymlink: e.isSymlink,
-      size: e.isDirectory ? 0 : e.uncompressedSize,
-      encrypted: e.flags.encrypted,
-    };
-    if (e.nameTruncated) {
-      // Make sure the path rules see the real length.
-      info.name = `${e.name}${'x'.repeat(Math.max(0, e.nameLength - Buffer.byteLength(e.name)))}`;
+  // Zip entries are EntryInfo already; only links get a copy that carries their target.
+  let entries: EntryInfo[] = dir.entries;
+  if (dir.entries.some((e) => e.isSymlink)) {
+    entries = dir.entries.slice();
+    for (let i = 0; i < entries.length; i++) {
+      const e = dir.entries[i];
+      if (!e.isSymlink) continue;
+      const target = await readSmall(e.name).catch(() => null);
+      entries[i] = { ...e, linkTarget: target && target.length <= 4096 ? target.toString('utf8') : null };
     }
-    if (e.isSymlink) {
-      const target = await readSmall(normalizeName(e.name)).catch(() => null);
-      info.linkTarget = target && target.length <= 4096 ? target.toString('utf8') : null;
-    }
-    entries.push(info);
   }
   return inspectEntries(entries, options, readSmall, problems);
 }
@@ -477,7 +481,11 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
         files: 0,
         bytes: 0,
         problems: [
-          { code: 'corrupt-archive', severity: 'error', message: `${path.basename(target)}: ${err.message}` },
+          {
+            code: err.code === 'too-large' ? 'too-large' : 'corrupt-archive',
+            severity: 'error',
+            message: `${path.basename(target)}: ${err.message}`,
+          },
         ],
       });
     }

@@ -93,6 +93,10 @@ export interface ZipEntry {
   mode: number | null;
   isDirectory: boolean;
   isSymlink: boolean;
+  /** Uncompressed size of a file; 0 for a folder. */
+  size: number;
+  /** Same as flags.encrypted. */
+  encrypted: boolean;
   /** The entry uses zip64 extra fields. */
   zip64: boolean;
 }
@@ -137,6 +141,8 @@ export interface OpenZipOptions {
 export const DEFAULT_MAX_ENTRIES = 250_000;
 /** Names longer than this are kept truncated in memory (the platform's file systems cannot hold them anyway). */
 export const MAX_NAME_BYTES = 4096;
+/** A central directory larger than this is refused (250,000 entries with 1 KiB names stay below it). */
+export const MAX_CENTRAL_DIRECTORY_BYTES = 512 * 1024 * 1024;
 /** Deflate cannot expand by more than about 1032:1; a declared size beyond this bound is a lie. */
 const DEFLATE_MAX_RATIO = 1040;
 const DEFLATE_RATIO_SLACK = 4096;
@@ -298,6 +304,12 @@ export async function openZip(source: ZipSource, options: OpenZipOptions = {}): 
       `corrupt zip: the central directory (offset ${cdOffset}, ${cdSize} bytes) lies beyond the end of the ${source.size}-byte file; the file is truncated or damaged, re-create or re-download it`,
     );
   }
+  if (cdSize > MAX_CENTRAL_DIRECTORY_BYTES) {
+    throw new ZipError(
+      'too-large',
+      `the zip's central directory is ${cdSize} bytes (over ${MAX_CENTRAL_DIRECTORY_BYTES}); no deployable package needs that many or that long names. Package fewer files`,
+    );
+  }
   if (cdOffset + cdSize < cdEnd) {
     // Extra bytes between the directory and its end record (or a zip64 record elsewhere); readable, but odd.
     if (!zip64) {
@@ -329,7 +341,7 @@ export async function openZip(source: ZipSource, options: OpenZipOptions = {}): 
       capped = true;
       break;
     }
-    let b = await ensure(pos, 46);
+    let b = pos >= winStart && pos + 46 <= winStart + win.length ? win : await ensure(pos, 46);
     if (!b || b.readUInt32LE(pos - winStart) !== SIG_CENTRAL) {
       throw new ZipError(
         'corrupt-archive',
@@ -341,7 +353,10 @@ export async function openZip(source: ZipSource, options: OpenZipOptions = {}): 
     const extraLen = b.readUInt16LE(o + 30);
     const commentLen = b.readUInt16LE(o + 32);
     const recLen = 46 + nameLen + extraLen + commentLen;
-    b = await ensure(pos, recLen);
+    b =
+      pos >= winStart && pos + recLen <= winStart + win.length && pos + recLen <= cdOffset + cdSize
+        ? win
+        : await ensure(pos, recLen);
     if (!b) {
       throw new ZipError(
         'corrupt-archive',
@@ -359,7 +374,8 @@ export async function openZip(source: ZipSource, options: OpenZipOptions = {}): 
     const externalAttributes = b.readUInt32LE(o + 38);
     let localHeaderOffset = b.readUInt32LE(o + 42);
     const nameBytes = b.subarray(o + 46, o + 46 + nameLen);
-    const rawName = Buffer.from(nameLen > MAX_NAME_BYTES ? nameBytes.subarray(0, MAX_NAME_BYTES) : nameBytes);
+    // A view into the directory window (no copy); the directory's size is capped, so this memory is bounded.
+    const rawName = nameLen > MAX_NAME_BYTES ? nameBytes.subarray(0, MAX_NAME_BYTES) : nameBytes;
     const flags: ZipEntryFlags = {
       encrypted: (flagWord & 1) !== 0,
       utf8: (flagWord & 0x800) !== 0,
@@ -422,15 +438,17 @@ export async function openZip(source: ZipSource, options: OpenZipOptions = {}): 
       mode,
       isDirectory,
       isSymlink,
+      size: isDirectory ? 0 : uncompressedSize,
+      encrypted: flags.encrypted,
       zip64: entryZip64,
     };
     entries.push(entry);
-    const where = printable(name);
+    const where = (): string => printable(name);
     if (diskStart !== 0 && diskStart !== 0xffff) {
       issues.push({
         code: 'corrupt-archive',
-        message: `corrupt zip: '${where}' claims to start on another disk of a split archive; create a single-file zip`,
-        path: where,
+        message: `corrupt zip: '${where()}' claims to start on another disk of a split archive; create a single-file zip`,
+        path: where(),
       });
     }
     if (
@@ -440,8 +458,8 @@ export async function openZip(source: ZipSource, options: OpenZipOptions = {}): 
     ) {
       issues.push({
         code: 'corrupt-archive',
-        message: `corrupt zip: '${where}' declares impossible sizes or offsets; re-create the zip`,
-        path: where,
+        message: `corrupt zip: '${where()}' declares impossible sizes or offsets; re-create the zip`,
+        path: where(),
       });
     }
     pos += recLen;
