@@ -144,6 +144,21 @@ describe('the example callers', () => {
   });
 });
 
+describe('docs/workflows.md', () => {
+  it('shows each example caller exactly as the validated file (without its header comment)', () => {
+    const md = readFileSync(path.join(ROOT, 'docs', 'workflows.md'), 'utf8');
+    const blocks = [...md.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
+    for (const name of ['deploy-caller.yml', 'deploy-matrix.yml']) {
+      const body = readFileSync(path.join(EXAMPLES, name), 'utf8')
+        .split('\n')
+        .filter((l) => !l.startsWith('#'))
+        .join('\n')
+        .replace(/^\n+/, '');
+      expect(blocks).toContain(body);
+    }
+  });
+});
+
 describe('the validator catches broken workflows', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'runpack-wf-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
