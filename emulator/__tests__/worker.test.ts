@@ -10,7 +10,7 @@ import {
   type TestContext,
 } from './helpers/kudu-context.js';
 import type { Site } from '../src/model.js';
-import { FAILURE_MARKER, FAILURE_TEXT } from '../src/mount.js';
+import { FAILURE_MARKER, FAILURE_TEXT, parseRunFromPackage } from '../src/mount.js';
 import { findNodeEntry, stackEntryPresent } from '../src/worker.js';
 
 let ctx: TestContext;
@@ -215,6 +215,26 @@ describe('mounting', () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+describe('checklist 1: how the worker reads WEBSITE_RUN_FROM_PACKAGE', () => {
+  it('local only for exactly "1", URL for any-case http prefixes, legacy name when the main one is empty', () => {
+    expect(parseRunFromPackage({ WEBSITE_RUN_FROM_PACKAGE: '1' })).toEqual({ mode: 'local' });
+    for (const v of ['true', ' 1', '01', '0', ''])
+      expect(parseRunFromPackage({ WEBSITE_RUN_FROM_PACKAGE: v }).mode).toBe('none');
+    expect(parseRunFromPackage({ WEBSITE_RUN_FROM_PACKAGE: 'HTTP://x/p.zip' })).toEqual({
+      mode: 'url',
+      url: 'HTTP://x/p.zip',
+    });
+    expect(parseRunFromPackage({ WEBSITE_RUN_FROM_PACKAGE: '', WEBSITE_RUN_FROM_ZIP: '1' })).toEqual({
+      mode: 'local',
+    });
+    expect(parseRunFromPackage({ WEBSITE_RUN_FROM_ZIP: 'https://x/p.zip' }).mode).toBe('url');
+    expect(parseRunFromPackage({ WEBSITE_RUN_FROM_PACKAGE: '0', WEBSITE_RUN_FROM_ZIP: '1' }).mode).toBe(
+      'none',
+    );
+    expect(parseRunFromPackage({ WEBSITE_USE_ZIP: '1' }).mode).toBe('none');
   });
 });
 

@@ -2,7 +2,7 @@
  * The SCM host (Kudu) of one site or slot: authentication, injected front-end faults, settings, push
  * deployments (zipdeploy, OneDeploy), deployment records, isdeploying (Linux only) and the VFS.
  */
-import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type * as http from 'node:http';
 import type { EmulatorContext, Faults, Handler, Site } from './model.js';
 import {
@@ -312,11 +312,9 @@ export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOption
         return sendJson(res, 405, { Message: 'The requested resource does not support this method.' });
       const list = engine.list().map(publicRecord);
       const body = JSON.stringify(list);
-      const etag = `"${Buffer.from(
-        list.map((r) => `${r.id}:${r.status}:${r.end_time ?? ''}:${r.active}`).join('|'),
-      )
-        .toString('base64url')
-        .slice(-40)}"`;
+      const etag = `"${createHash('sha1')
+        .update(list.map((r) => `${r.id}:${r.status}:${r.end_time ?? ''}:${r.active}`).join('|'))
+        .digest('hex')}"`;
       if (req.headers['if-none-match'] === etag) {
         res.writeHead(304, { etag }).end();
         return;
