@@ -178,8 +178,15 @@ export class Analyzer {
     for (let i = from; i < to; i++) {
       const t = this.toks[i];
       if (t.kind === 'punct' && (t.value === '(' || t.value === '[')) {
-        s += t.value === '(' ? '()' : '[]';
         const close = this.match[i];
+        // A constant key stays in the text, so app.config['UPLOAD_FOLDER'] can be tracked like a variable.
+        const key = this.toks[i + 1];
+        s +=
+          t.value === '('
+            ? '()'
+            : close === i + 2 && key.kind === 'string' && !key.interpolated
+              ? `[${key.value}]`
+              : '[]';
         if (close < 0) break;
         i = close;
         continue;
@@ -503,6 +510,17 @@ export class Analyzer {
     // Type annotation `name: Type = …` (TypeScript, Python): the name is before the colon.
     if (this.isIdent(lhsEnd) && !this.toks[lhsEnd].nl && this.is(lhsEnd - 1, ':') && this.isIdent(lhsEnd - 2))
       lhsEnd -= 2;
+    // `config['UPLOAD_FOLDER'] = …`: an indexed target with a constant key.
+    if (
+      this.is(lhsEnd, ']') &&
+      this.match[lhsEnd] === lhsEnd - 2 &&
+      this.toks[lhsEnd - 1].kind === 'string'
+    ) {
+      const start = this.chainStart(lhsEnd);
+      const key = this.chainText(start, lhsEnd + 1);
+      if (!key.endsWith(']') || key.includes('()')) return null;
+      return { key, value: { from: i + 1, to: this.exprEnd(i + 1) } };
+    }
     if (!this.isIdent(lhsEnd)) return null;
     let s = lhsEnd;
     while ((this.is(s - 1, '.') || this.is(s - 1, '?.')) && this.isIdent(s - 2)) s -= 2;

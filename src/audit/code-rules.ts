@@ -80,6 +80,12 @@ function checkReceiverWrite(ctx: Ctx, call: CallSite): void {
 }
 
 function onAssignment(ctx: Ctx, key: string, c: Classified, i: number): void {
+  // Django settings: FileSystemStorage keeps uploads under MEDIA_ROOT.
+  if (ctx.runtime === 'python' && key === 'MEDIA_ROOT' && reportable(c)) {
+    const t = ctx.a.toks[i - 1];
+    ctx.out.push(uploadFinding('python', 'Django MEDIA_ROOT (FileSystemStorage)', c, t.line, t.column));
+    return;
+  }
   // form.uploadDir = 'uploads' (formidable).
   if (ctx.runtime === 'node' && /(^|\.)uploadDir$/.test(key) && reportable(c)) {
     const t = ctx.a.toks[i - 1];
