@@ -37,12 +37,19 @@ function readExact(fd, buf, len, pos, file) {
   }
 }
 
+// One reusable read buffer per worker: garbage from per-file buffers would otherwise pile up as external memory.
+let scratchBuf = Buffer.allocUnsafe(PIECE + ${DICT_SIZE});
+function scratch(len) {
+  if (scratchBuf.length < len) scratchBuf = Buffer.allocUnsafe(len);
+  return scratchBuf.subarray(0, len);
+}
+
 function hashFile(f) {
   const h = crypto.createHash('sha256');
   let crc = 0;
   const fd = fs.openSync(f.abs, 'r');
   try {
-    const buf = Buffer.allocUnsafe(Math.min(PIECE, Math.max(f.size, 1)));
+    const buf = scratch(Math.min(PIECE, Math.max(f.size, 1)));
     let pos = 0;
     while (pos < f.size) {
       const len = Math.min(buf.length, f.size - pos);
@@ -52,13 +59,13 @@ function hashFile(f) {
       crc = zlib.crc32(piece, crc);
       pos += len;
     }
-    if (fs.readSync(fd, Buffer.alloc(1), 0, 1, f.size) !== 0) { const e = new Error('file grew while being read'); e.code = 'CHANGED'; throw e; }
+    if (fs.readSync(fd, scratchBuf, 0, 1, f.size) !== 0) { const e = new Error('file grew while being read'); e.code = 'CHANGED'; throw e; }
   } finally { fs.closeSync(fd); }
   return { sha256: h.digest('hex'), crc: crc >>> 0 };
 }
 
 function readWhole(f) {
-  const buf = Buffer.allocUnsafe(f.size);
+  const buf = scratch(f.size);
   if (f.size === 0) return buf;
   const fd = fs.openSync(f.abs, 'r');
   try { readExact(fd, buf, f.size, 0, f.rel); } finally { fs.closeSync(fd); }
@@ -67,7 +74,7 @@ function readWhole(f) {
 
 function owned(buf) {
   // Hand back a buffer that owns its whole ArrayBuffer, so it can be transferred instead of copied.
-  if (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength) return buf;
+  if (buf.buffer !== scratchBuf.buffer && buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength) return buf;
   const copy = new Uint8Array(buf.byteLength);
   copy.set(buf);
   return copy;
@@ -101,7 +108,7 @@ parentPort.on('message', (m) => {
     } else if (m.op === 'chunk') {
       current = m.rel;
       const dictLen = m.store ? 0 : Math.min(m.offset, ${DICT_SIZE});
-      const buf = Buffer.allocUnsafe(dictLen + m.length);
+      const buf = scratch(dictLen + m.length);
       const fd = fs.openSync(m.abs, 'r');
       try { readExact(fd, buf, buf.length, m.offset - dictLen, m.rel); } finally { fs.closeSync(fd); }
       const input = buf.subarray(dictLen);

@@ -1,0 +1,502 @@
+/**
+ * Packaging benchmark: `npm run bench` (RUNPACK_BENCH_SCALE=0.1 for a quick run).
+ *
+ * Generates two synthetic publish trees from a fixed seed (node-like: ~25,000 small files, ~250 MB; dotnet-like:
+ * ~400 files, ~600 MB), packages each with runpack, `zip -r -q -6` (info-zip) and archiver (zlib level 6), each in
+ * its own child process under `/usr/bin/time` for wall time and peak RSS, times `inspect` on the node-like zip, and
+ * writes the table to bench/results.md.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const scale = Number(process.env.RUNPACK_BENCH_SCALE ?? '1');
+if (!(scale > 0))
+  throw new Error(`RUNPACK_BENCH_SCALE must be a positive number, got '${process.env.RUNPACK_BENCH_SCALE}'`);
+const MB = 1e6;
+
+// ---------- deterministic content ----------
+
+export class Rng {
+  private s: number;
+  constructor(seed: number) {
+    this.s = seed >>> 0 || 1;
+  }
+  next(): number {
+    let x = this.s;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.s = x >>> 0;
+    return this.s / 0x100000000;
+  }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  pick<T>(a: readonly T[]): T {
+    return a[this.int(a.length)];
+  }
+  /** Log-normal-ish size around a median. */
+  size(median: number, spread = 1): number {
+    const g = (this.next() + this.next() + this.next() - 1.5) * 2 * spread;
+    return Math.max(16, Math.round(median * Math.exp(g)));
+  }
+}
+
+const POOL = 8 << 20;
+
+/** JavaScript/JSON-like text: identifiers from a limited vocabulary, numbers and punctuation (~3-5x with deflate). */
+export function textPool(rng: Rng): Buffer {
+  const syll = [
+    'ca',
+    're',
+    'to',
+    'mo',
+    'du',
+    'le',
+    'na',
+    'ti',
+    'on',
+    'ex',
+    'po',
+    'rt',
+    'va',
+    'lu',
+    'is',
+    'st',
+    'at',
+    'er',
+  ];
+  const vocab = Array.from({ length: 400 }, () => {
+    let s = '';
+    const n = 2 + rng.int(4);
+    for (let i = 0; i < n; i++) s += rng.pick(syll);
+    return rng.next() < 0.3 ? s[0].toUpperCase() + s.slice(1) : s;
+  });
+  // Identifier frequency falls off steeply, as in real code (a few names are everywhere).
+  const zipf = (r: Rng) => vocab[Math.floor(vocab.length * r.next() ** 3)];
+  const templates: ((r: Rng) => string)[] = [
+    (r) => `const ${zipf(r)} = require('${zipf(r)}/${zipf(r)}');`,
+    (r) => `function ${zipf(r)}(${zipf(r)}, ${zipf(r)}) {`,
+    (r) => `  if (${zipf(r)}.${zipf(r)} === ${r.int(1000)}) return ${zipf(r)}(${zipf(r)});`,
+    (r) => `  ${zipf(r)}.${zipf(r)} = ${zipf(r)}[${r.int(64)}] || ${zipf(r)};`,
+    (r) => `  "${zipf(r)}": "^${r.int(10)}.${r.int(20)}.${r.int(10)}",`,
+    (r) => `  // ${zipf(r)} ${zipf(r)} ${zipf(r)} ${zipf(r)} the ${zipf(r)}`,
+    () => `}`,
+    (r) => `module.exports.${zipf(r)} = ${zipf(r)};`,
+    (r) => `  return { ${zipf(r)}: ${r.int(100)}, ${zipf(r)}: '${zipf(r)}' };`,
+    () => `Object.defineProperty(exports, "__esModule", { value: true });`,
+    (r) => `    var _${zipf(r)} = _interopRequireDefault(require("./${zipf(r)}"));`,
+    (r) => `      throw new TypeError("Expected ${zipf(r)} to be a function");`,
+    () => `  }`,
+    () => `"use strict";`,
+    (r) => `exports.${zipf(r)} = function (${zipf(r)}) { return ${zipf(r)} + ${r.int(99)}; };`,
+  ];
+  const parts: string[] = [];
+  let len = 0;
+  while (len < POOL) {
+    const line = rng.pick(templates)(rng) + '\n';
+    parts.push(line);
+    len += line.length;
+  }
+  return Buffer.from(parts.join('')).subarray(0, POOL);
+}
+
+/** Compiled-code-like bytes (dll, so, pdb): random runs, zero padding, small opcodes and strings (~1.5-2x). */
+export function binaryPool(rng: Rng, text: Buffer): Buffer {
+  const b = Buffer.alloc(POOL);
+  let p = 0;
+  while (p < POOL) {
+    const kind = rng.next();
+    const n = Math.min(POOL - p, 16 + rng.int(240));
+    if (kind < 0.3) {
+      for (let i = 0; i < n; i++) b[p + i] = rng.int(256);
+    } else if (kind < 0.55) {
+      // zeros (alignment, tables)
+    } else if (kind < 0.85) {
+      for (let i = 0; i < n; i++)
+        b[p + i] = rng.next() < 0.6 ? rng.int(16) : [0x48, 0x89, 0x8b, 0xe8, 0xc3][rng.int(5)];
+    } else {
+      const off = rng.int(text.length - n);
+      text.copy(b, p, off, off + n);
+    }
+    p += n;
+  }
+  return b;
+}
+
+/** Already compressed (png, woff2, zip): incompressible. */
+export function mediaPool(rng: Rng): Buffer {
+  const b = Buffer.alloc(POOL);
+  for (let i = 0; i < POOL; i += 4) b.writeUInt32LE(Math.floor(rng.next() * 0x100000000), i);
+  return b;
+}
+
+type Kind = 'text' | 'binary' | 'media';
+interface Pools {
+  text: Buffer;
+  binary: Buffer;
+  media: Buffer;
+}
+
+/** A file's bytes: segments of 4-16 KiB from random places of its kind's pool (no long-range repeats). */
+function content(pools: Pools, kind: Kind, size: number, rng: Rng): Buffer {
+  const pool = pools[kind];
+  const out = Buffer.allocUnsafe(size);
+  let p = 0;
+  while (p < size) {
+    const n = Math.min(size - p, 4096 + rng.int(12288));
+    const off = rng.int(pool.length - n);
+    pool.copy(out, p, off, off + n);
+    p += n;
+  }
+  return out;
+}
+
+interface Spec {
+  rel: string;
+  kind: Kind;
+  size: number;
+}
+
+export function nodeTree(rng: Rng): Spec[] {
+  const files = Math.round(25000 * scale);
+  const mix: [number, string, Kind, number, number][] = [
+    // share, extension, kind, median size, spread
+    [0.58, 'js', 'text', 4500, 1],
+    [0.12, 'd.ts', 'text', 2500, 0.8],
+    [0.1, 'json', 'text', 1200, 1],
+    [0.08, 'md', 'text', 3500, 1],
+    [0.05, 'js.map', 'text', 22000, 1],
+    [0.02, 'mjs', 'text', 6000, 1],
+    [0.03, 'png', 'media', 9000, 1],
+    [0.01, 'woff2', 'media', 30000, 0.5],
+    [0.01, 'node', 'binary', 400000, 0.8],
+  ];
+  const specs: Spec[] = [];
+  let pkg = 0;
+  let inPkg = 0;
+  for (let i = 0; i < files; i++) {
+    if (inPkg === 0) {
+      pkg++;
+      inPkg = 4 + rng.int(24);
+    }
+    inPkg--;
+    let r = rng.next();
+    let m = mix[0];
+    for (const row of mix) {
+      m = row;
+      if ((r -= row[0]) < 0) break;
+    }
+    const sub = rng.pick(['', 'lib/', 'dist/', 'dist/esm/', 'src/', 'types/']);
+    specs.push({
+      rel: `node_modules/pkg-${pkg}/${sub}f${i}.${m[1]}`,
+      kind: m[2],
+      size: rng.size(m[3], m[4]),
+    });
+  }
+  specs.push(
+    { rel: 'server.js', kind: 'text', size: 20000 },
+    { rel: 'package.json', kind: 'text', size: 900 },
+  );
+  return fit(specs, 250 * MB * scale);
+}
+
+export function dotnetTree(rng: Rng): Spec[] {
+  const files = Math.max(20, Math.round(400 * scale));
+  const mix: [number, string, string, Kind, number, number][] = [
+    [0.45, '', 'dll', 'binary', 500000, 1.2],
+    [0.1, '', 'pdb', 'binary', 400000, 1],
+    [0.08, '', 'json', 'text', 8000, 1],
+    [0.05, '', 'xml', 'text', 60000, 1],
+    [0.15, 'wwwroot/js/', 'js', 'text', 50000, 1],
+    [0.05, 'wwwroot/css/', 'css', 'text', 40000, 1],
+    [0.07, 'wwwroot/img/', 'png', 'media', 200000, 1],
+    [0.03, 'runtimes/linux-x64/native/', 'so', 'binary', 3000000, 0.8],
+    [0.02, 'wwwroot/fonts/', 'woff2', 'media', 80000, 0.5],
+  ];
+  const specs: Spec[] = [];
+  for (let i = 0; i < files; i++) {
+    let r = rng.next();
+    let m = mix[0];
+    for (const row of mix) {
+      m = row;
+      if ((r -= row[0]) < 0) break;
+    }
+    specs.push({ rel: `${m[1]}Assembly${i}.${m[2]}`, kind: m[3], size: rng.size(m[4], m[5]) });
+  }
+  // A few large framework assemblies and a bundled archive, as self-contained publishes have.
+  for (let i = 0; i < 4; i++)
+    specs.push({ rel: `System.Private.Big${i}.dll`, kind: 'binary', size: 12_000_000 });
+  specs.push({ rel: 'wwwroot/downloads/tools.zip', kind: 'media', size: 8_000_000 });
+  return fit(specs, 600 * MB * scale);
+}
+
+/** Scales sizes so the tree totals `target` bytes. */
+function fit(specs: Spec[], target: number): Spec[] {
+  const sum = specs.reduce((s, f) => s + f.size, 0);
+  const k = target / sum;
+  return specs.map((f) => ({ ...f, size: Math.max(1, Math.round(f.size * k)) }));
+}
+
+export function writeTreeTo(
+  root: string,
+  specs: Spec[],
+  pools: Pools,
+  seed: number,
+): { files: number; bytes: number } {
+  const rng = new Rng(seed);
+  let bytes = 0;
+  const made = new Set<string>();
+  for (const f of specs) {
+    const abs = path.join(root, f.rel);
+    const dir = path.dirname(abs);
+    if (!made.has(dir)) {
+      fs.mkdirSync(dir, { recursive: true });
+      made.add(dir);
+    }
+    fs.writeFileSync(abs, content(pools, f.kind, f.size, rng));
+    bytes += f.size;
+  }
+  return { files: specs.length, bytes };
+}
+
+// ---------- measurement ----------
+
+interface Measure {
+  seconds: number;
+  rssMB: number;
+  ok: boolean;
+  note?: string;
+}
+
+const timeBin = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+
+/** Runs a command in a child process; wall time and peak RSS from /usr/bin/time (or the child's own report). */
+function measure(cmd: string, args: string[], cwd: string): Measure {
+  if (timeBin) {
+    const r = spawnSync(timeBin, ['-f', 'RUNPACK_TIME %e %M', cmd, ...args], {
+      cwd,
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
+    const m = /RUNPACK_TIME ([\d.]+) (\d+)/.exec(r.stderr);
+    if (!m) return { seconds: NaN, rssMB: NaN, ok: false, note: r.stderr.trim().split('\n').pop() };
+    return {
+      seconds: Number(m[1]),
+      rssMB: Number(m[2]) / 1024,
+      ok: r.status === 0,
+      note: r.status ? r.stderr.trim() : undefined,
+    };
+  }
+  const t = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', maxBuffer: 64 << 20 });
+  return { seconds: Number(process.hrtime.bigint() - t) / 1e9, rssMB: NaN, ok: r.status === 0 };
+}
+
+/** A single-file bundle of the CLI, as users run it (dist/cli.js), so tsx transpiling is not timed. */
+async function bundleCli(work: string): Promise<{ cmd: string[]; how: string }> {
+  try {
+    const esbuild = (await import('esbuild')) as typeof import('esbuild');
+    const outfile = path.join(work, 'runpack-cli.mjs');
+    await esbuild.build({
+      entryPoints: [path.join(repo, 'src/cli.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      outfile,
+      logLevel: 'error',
+      banner: {
+        js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+      },
+    });
+    return {
+      cmd: [process.execPath, outfile],
+      how: 'single-file bundle of src/cli.ts (esbuild), like dist/cli.js',
+    };
+  } catch {
+    return {
+      cmd: [process.execPath, '--import', 'tsx', path.join(repo, 'src/cli.ts')],
+      how: 'node --import tsx src/cli.ts',
+    };
+  }
+}
+
+async function bundleInspect(work: string): Promise<string[] | null> {
+  const src = path.join(repo, 'src/package/inspect.ts');
+  if (!fs.existsSync(src)) return null;
+  const entry = path.join(work, 'inspect-entry.ts');
+  fs.writeFileSync(
+    entry,
+    `import { inspect } from ${JSON.stringify(src)};\n` +
+      `const r = await inspect(process.argv[2], {});\nprocess.stdout.write(JSON.stringify({ ok: r.ok, files: r.files }) + '\\n');\n`,
+  );
+  try {
+    const esbuild = (await import('esbuild')) as typeof import('esbuild');
+    const outfile = path.join(work, 'inspect.mjs');
+    await esbuild.build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      outfile,
+      logLevel: 'error',
+      banner: {
+        js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+      },
+    });
+    return [process.execPath, outfile];
+  } catch {
+    return [process.execPath, '--import', 'tsx', entry];
+  }
+}
+
+const ARCHIVER_SCRIPT = `
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+const require = createRequire(${JSON.stringify(path.join(repo, 'package.json'))});
+const mod = await import(pathToFileURL(require.resolve('archiver')).href);
+const [src, out] = process.argv.slice(2);
+// archiver 8 exports classes; older majors export a factory function.
+const archive = mod.ZipArchive ? new mod.ZipArchive({ zlib: { level: 6 } }) : mod.default('zip', { zlib: { level: 6 } });
+const stream = fs.createWriteStream(out);
+archive.pipe(stream);
+archive.directory(src, false);
+await archive.finalize();
+await new Promise((resolve, reject) => { stream.on('close', resolve); stream.on('error', reject); });
+`;
+
+interface Row {
+  tree: string;
+  tool: string;
+  m: Measure;
+  bytes: number;
+  tested: string;
+}
+
+function unzipOk(zip: string): string {
+  const r = spawnSync('unzip', ['-tqq', zip], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return r.status === 0 ? 'ok' : `FAILED (${r.status})`;
+}
+
+async function main(): Promise<void> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'runpack-bench-'));
+  const started = new Date();
+  const load0 = os.loadavg();
+  console.log(`bench: scale ${scale}, work dir ${work}`);
+  try {
+    const rng = new Rng(20240601);
+    const text = textPool(rng);
+    const pools: Pools = { text, binary: binaryPool(rng, text), media: mediaPool(rng) };
+    const trees = [
+      { name: 'node-like', specs: nodeTree(new Rng(11)) },
+      { name: 'dotnet-like', specs: dotnetTree(new Rng(22)) },
+    ];
+    const cli = await bundleCli(work);
+    const inspectCmd = await bundleInspect(work);
+    const archiverScript = path.join(work, 'archiver-zip.mjs');
+    fs.writeFileSync(archiverScript, ARCHIVER_SCRIPT);
+
+    const rows: Row[] = [];
+    const treeInfo: string[] = [];
+    let inspectRow: { m: Measure; note: string } | null = null;
+    for (const [i, t] of trees.entries()) {
+      const root = path.join(work, t.name);
+      const info = writeTreeTo(root, t.specs, pools, 1000 + i);
+      treeInfo.push(`${t.name}: ${info.files} files, ${(info.bytes / MB).toFixed(1)} MB`);
+      console.log(`bench: generated ${treeInfo.at(-1)}`);
+      // Warm the page cache for everyone alike.
+      execFileSync('tar', ['-cf', '/dev/null', '.'], { cwd: root });
+
+      const out = (tool: string) => path.join(work, `${t.name}.${tool}.zip`);
+      const runs: [string, string, string[], string][] = [
+        ['info-zip `zip -r -q -6`', 'zip', ['-r', '-q', '-6', out('infozip'), '.'], root],
+        ['runpack', cli.cmd[0], [...cli.cmd.slice(1), 'package', root, '-o', out('runpack'), '--json'], work],
+        ['archiver (zlib 6)', process.execPath, [archiverScript, root, out('archiver')], work],
+      ];
+      for (const [tool, cmd, args, cwd] of runs) {
+        const file = args.includes(out('infozip'))
+          ? out('infozip')
+          : args.includes(out('runpack'))
+            ? out('runpack')
+            : out('archiver');
+        fs.rmSync(file, { force: true });
+        const m = measure(cmd, args, cwd);
+        const bytes = fs.existsSync(file) ? fs.statSync(file).size : NaN;
+        rows.push({ tree: t.name, tool, m, bytes, tested: fs.existsSync(file) ? unzipOk(file) : 'missing' });
+        console.log(`bench: ${t.name} ${tool}: ${m.seconds}s, ${m.rssMB.toFixed(0)} MB RSS, ${bytes} bytes`);
+      }
+      if (t.name === 'node-like') {
+        if (inspectCmd) {
+          const m = measure(inspectCmd[0], [...inspectCmd.slice(1), out('runpack')], work);
+          inspectRow = { m, note: m.ok ? '' : `failed: ${m.note ?? ''}` };
+          console.log(`bench: inspect node-like zip: ${m.seconds}s, ${m.rssMB.toFixed(0)} MB RSS`);
+        }
+      }
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+
+    const load1 = os.loadavg();
+    const lines: string[] = [];
+    lines.push('# Packaging benchmark', '');
+    lines.push(
+      `Run ${started.toISOString()} with \`npm run bench\`, RUNPACK_BENCH_SCALE=${scale}. ` +
+        `Node ${process.version}, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), ` +
+        `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.platform()}. ` +
+        `Load average before/after: ${load0.map((l) => l.toFixed(2)).join(' ')} / ${load1.map((l) => l.toFixed(2)).join(' ')}.`,
+      '',
+    );
+    lines.push(`Trees (synthetic, seeded): ${treeInfo.join('; ')}. Page cache warmed before each tree.`, '');
+    lines.push(
+      `runpack ran as: ${cli.how}. Every tool ran in its own child process under \`/usr/bin/time -f "%e %M"\`.`,
+      '',
+    );
+    lines.push(
+      '| tree | tool | seconds | time vs info-zip | output bytes | size vs info-zip | peak RSS MB | unzip -t |',
+    );
+    lines.push('|---|---|---:|---:|---:|---:|---:|---|');
+    for (const r of rows) {
+      const base = rows.find((x) => x.tree === r.tree && x.tool.startsWith('info-zip'))!;
+      lines.push(
+        `| ${r.tree} | ${r.tool} | ${r.m.seconds.toFixed(2)} | ${(r.m.seconds / base.m.seconds).toFixed(2)}x | ${r.bytes} | ` +
+          `${(r.bytes / base.bytes).toFixed(3)}x | ${r.m.rssMB.toFixed(0)} | ${r.tested} |`,
+      );
+    }
+    lines.push('');
+    if (inspectRow) {
+      lines.push(
+        `inspect (src/package/inspect.ts) on the node-like runpack zip: ${inspectRow.m.seconds.toFixed(2)} s, ` +
+          `peak RSS ${inspectRow.m.rssMB.toFixed(0)} MB${inspectRow.note ? ` (${inspectRow.note})` : ''}.`,
+      );
+    } else {
+      lines.push('inspect: skipped, src/package/inspect.ts does not exist yet.');
+    }
+    lines.push('');
+    lines.push(
+      'Targets: runpack time <= 0.6x info-zip on both trees, size <= 1.02x info-zip, peak RSS <= 256 MB.',
+    );
+    const verdict = trees.map((t) => {
+      const base = rows.find((x) => x.tree === t.name && x.tool.startsWith('info-zip'))!;
+      const rp = rows.find((x) => x.tree === t.name && x.tool === 'runpack')!;
+      const time = rp.m.seconds / base.m.seconds;
+      const size = rp.bytes / base.bytes;
+      return (
+        `${t.name}: time ${time.toFixed(2)}x ${time <= 0.6 ? 'met' : 'MISSED'}, size ${size.toFixed(3)}x ` +
+        `${size <= 1.02 ? 'met' : 'MISSED'}, RSS ${rp.m.rssMB.toFixed(0)} MB ${rp.m.rssMB <= 256 ? 'met' : 'MISSED'}`
+      );
+    });
+    lines.push('', ...verdict.map((v) => `- ${v}`), '');
+    const md = lines.join('\n');
+    fs.writeFileSync(path.join(repo, 'bench/results.md'), md);
+    console.log('\n' + md);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
