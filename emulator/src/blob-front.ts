@@ -8,6 +8,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as https from 'node:https';
+import { readBody } from './core-http.js';
 import type { Entra } from './entra.js';
 import type { EmulatorContext, StorageAccount } from './model.js';
 
@@ -20,6 +21,8 @@ export interface BlobFrontDeps {
   storageContributors: string[];
 }
 
+/** Stored access policies per container (API-SPEC §4.3); the sixth is refused (code UNVERIFIED, InvalidXmlDocument). */
+const MAX_STORED_POLICIES = 5;
 const STORAGE_AUDIENCES = ['https://storage.azure.com', 'https://storage.azure.com/'];
 /** .NET's DateTime.MinValue in RFC 1123 form, what Storage prints for an absent SAS start (inference). */
 const MIN_DATE = 'Mon, 01 Jan 0001 00:00:00 GMT';
@@ -175,6 +178,7 @@ export function createBlobFront(deps: BlobFrontDeps) {
     req: IncomingMessage,
     res: ServerResponse,
     headers: Record<string, string | string[] | undefined>,
+    body?: Buffer,
   ) {
     return new Promise<void>((resolve) => {
       const up = https.request(azuriteRequest(req.method ?? 'GET', req.url ?? '/', headers), (ur) => {
@@ -199,7 +203,8 @@ export function createBlobFront(deps: BlobFrontDeps) {
         else res.destroy();
         resolve();
       });
-      req.pipe(up);
+      if (body) up.end(body);
+      else req.pipe(up);
     });
   }
 
@@ -236,6 +241,17 @@ export function createBlobFront(deps: BlobFrontDeps) {
       if (si && segs[1] && (!start || !expiry)) {
         const policies = await containerPolicies(account, segs[1]);
         const policy = policies?.get(si);
+        if (policies && !policy) {
+          return sendStorageError(
+            req,
+            res,
+            now,
+            403,
+            'AuthenticationFailed',
+            AUTH_FAILED,
+            'SAS identifier cannot be found for specified signed identifier',
+          );
+        }
         if (policy) {
           start = start ?? policy.start;
           expiry = expiry ?? policy.expiry;
@@ -320,6 +336,21 @@ export function createBlobFront(deps: BlobFrontDeps) {
         lifetimeSeconds: 3600,
         realTime: true,
       })}`;
+    }
+    if (req.method === 'PUT' && q.get('restype') === 'container' && q.get('comp') === 'acl') {
+      const body = await readBody(req);
+      const count = (body.toString('utf8').match(/<SignedIdentifier>/g) ?? []).length;
+      if (count > MAX_STORED_POLICIES) {
+        return sendStorageError(
+          req,
+          res,
+          now,
+          400,
+          'InvalidXmlDocument',
+          `XML specified is not syntactically valid: a container holds at most ${MAX_STORED_POLICIES} stored access policies, got ${count}.`,
+        );
+      }
+      return forward(req, res, headers, body);
     }
     await forward(req, res, headers);
   }
