@@ -655,6 +655,8 @@ export interface VerifyOptions {
 
 /** Entries larger than this (compressed or declared) are inflated as a stream in chunks. */
 const STREAM_THRESHOLD = 4 * 1024 * 1024;
+/** Entries up to this size (compressed) are inflated synchronously, in place. */
+const SYNC_THRESHOLD = 256 * 1024;
 /** Bytes read from the source at once when walking the archive's data. */
 const WINDOW = 8 * 1024 * 1024;
 /** Gap between local headers above which reading the bytes in between costs more than another read. */
@@ -695,41 +697,48 @@ export async function verifyEntries(dir: ZipDirectory, options: VerifyOptions = 
     const p = task().finally(() => inflight.delete(p));
     inflight.add(p);
   };
-  const checkData = async (e: ZipEntry, chunks: AsyncIterable<Buffer> | Buffer): Promise<void> => {
-    if (e.flags.encrypted || (e.method !== 0 && e.method !== 8)) return;
-    const result = await crcOf(e, chunks);
+  const judge = (e: ZipEntry, result: CrcResult): void => {
     if (result.error) report(e, result.error);
     else if (result.size !== e.uncompressedSize)
       report(e, `holds ${result.size} bytes, not the ${e.uncompressedSize} it declares`);
     else if (result.crc !== e.crc32) report(e, 'fails its CRC check (the data is damaged)');
   };
 
-  let i = 0;
-  while (i < sorted.length && found.size < maxIssues) {
-    // A batch: consecutive entries whose headers (or, when verifying data, whole spans) fit in one read.
-    const first = sorted[i];
-    const spanEnd = (k: number): number =>
-      k + 1 < sorted.length ? sorted[k + 1].localHeaderOffset : cdOffset;
+  // Batches: consecutive entries whose headers (or, when verifying data, whole spans) fit in one read.
+  const batches: { i: number; j: number; start: number; end: number }[] = [];
+  const spanEnd = (k: number): number => (k + 1 < sorted.length ? sorted[k + 1].localHeaderOffset : cdOffset);
+  const headEnd = (k: number): number => sorted[k].localHeaderOffset + 30 + sorted[k].nameLength + 1024;
+  for (let i = 0; i < sorted.length;) {
+    const start = sorted[i].localHeaderOffset;
     let j = i;
     if (verifyData) {
-      while (j + 1 < sorted.length && spanEnd(j + 1) - first.localHeaderOffset <= WINDOW) j++;
+      while (j + 1 < sorted.length && spanEnd(j + 1) - start <= WINDOW) j++;
     } else {
-      const headEnd = (k: number): number => sorted[k].localHeaderOffset + 30 + sorted[k].nameLength + 1024;
       while (
         j + 1 < sorted.length &&
         sorted[j + 1].localHeaderOffset - headEnd(j) <= HEADER_GAP &&
-        headEnd(j + 1) - first.localHeaderOffset <= WINDOW
+        headEnd(j + 1) - start <= WINDOW
       )
         j++;
     }
-    const batchEnd = verifyData
-      ? Math.min(spanEnd(j), first.localHeaderOffset + Math.max(WINDOW, 30 + first.nameLength + 1024))
-      : Math.min(cdOffset, sorted[j].localHeaderOffset + 30 + sorted[j].nameLength + 1024);
-    const buf = await dir.source.read(first.localHeaderOffset, batchEnd - first.localHeaderOffset);
+    const end = verifyData
+      ? Math.min(spanEnd(j), start + Math.max(WINDOW, 30 + sorted[i].nameLength + 1024))
+      : Math.min(cdOffset, headEnd(j));
+    batches.push({ i, j, start, end });
+    i = j + 1;
+  }
+
+  // Read one batch ahead while the current one is checked.
+  const readBatch = (b: (typeof batches)[number]): Promise<Buffer> =>
+    dir.source.read(b.start, b.end - b.start);
+  let next = batches.length > 0 ? readBatch(batches[0]) : null;
+  for (let n = 0; n < batches.length && found.size < maxIssues; n++) {
+    const { i, j, start } = batches[n];
+    const buf = await next!;
+    next = n + 1 < batches.length ? readBatch(batches[n + 1]) : null;
     for (let k = i; k <= j; k++) {
       const e = sorted[k];
-      const at = e.localHeaderOffset - first.localHeaderOffset;
-      let lh = parseLocal(buf, at, e);
+      let lh = parseLocal(buf, e.localHeaderOffset - start, e);
       if (lh === 'short') {
         const head = await dir.source.read(e.localHeaderOffset, 30 + e.nameLength + 1024);
         lh = parseLocal(head, 0, e);
@@ -753,21 +762,23 @@ export async function verifyEntries(dir: ZipDirectory, options: VerifyOptions = 
           `overlaps the data of '${printable(e.name)}' (overlapping entries are a zip-bomb technique)`,
         );
       }
-      if (!verifyData) continue;
-      const dataAt = lh.dataStart - first.localHeaderOffset;
-      if (
-        dataAt + e.compressedSize <= buf.length &&
-        e.compressedSize <= STREAM_THRESHOLD &&
-        e.uncompressedSize <= STREAM_THRESHOLD
-      ) {
+      if (!verifyData || e.flags.encrypted || (e.method !== 0 && e.method !== 8)) continue;
+      const dataAt = lh.dataStart - start;
+      const inBuffer = dataAt + e.compressedSize <= buf.length;
+      if (inBuffer && e.compressedSize <= SYNC_THRESHOLD && e.uncompressedSize <= SYNC_THRESHOLD * 4) {
+        // Small entries: inflating in place costs less than handing each one to the thread pool.
+        judge(e, crcOfSync(e, buf.subarray(dataAt, dataAt + e.compressedSize)));
+      } else if (inBuffer && e.compressedSize <= STREAM_THRESHOLD && e.uncompressedSize <= STREAM_THRESHOLD) {
         const data = buf.subarray(dataAt, dataAt + e.compressedSize);
-        await schedule(() => checkData(e, data));
+        await schedule(async () => judge(e, await crcOf(e, data)));
       } else {
-        await schedule(() => checkData(e, readChunks(dir.source, lh.dataStart, e.compressedSize)));
+        await schedule(async () =>
+          judge(e, await crcOf(e, readChunks(dir.source, lh.dataStart, e.compressedSize))),
+        );
       }
     }
-    i = j + 1;
   }
+  await next?.catch(() => undefined);
   await Promise.all(inflight);
   return [...found.entries()].sort((a, b) => a[0] - b[0]).map(([, issue]) => issue);
 }
@@ -789,6 +800,22 @@ interface CrcResult {
 }
 
 /** CRC and size of an entry's content, inflating at most one byte past its declared size. */
+function crcOfSync(e: ZipEntry, input: Buffer): CrcResult {
+  if (e.method === 0) return { crc: zlib.crc32(input), size: input.length };
+  try {
+    const out = zlib.inflateRawSync(input, { maxOutputLength: e.uncompressedSize + 1 });
+    return { crc: zlib.crc32(out), size: out.length };
+  } catch (err) {
+    return { crc: 0, size: 0, error: inflateError(e, err) };
+  }
+}
+
+function inflateError(e: ZipEntry, err: unknown): string {
+  return (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE'
+    ? `inflates to more than its declared ${e.uncompressedSize} bytes`
+    : 'has damaged compressed data';
+}
+
 async function crcOf(e: ZipEntry, input: AsyncIterable<Buffer> | Buffer): Promise<CrcResult> {
   if (Buffer.isBuffer(input)) {
     if (e.method === 0) return { crc: zlib.crc32(input), size: input.length };
