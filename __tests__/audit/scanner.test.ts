@@ -173,3 +173,40 @@ describe('output helpers', () => {
     expect(rows[1].slice(0, 4)).toEqual(['lib/cache.js', '2', 'write-under-app-root', 'error']);
   });
 });
+
+describe('scopes', () => {
+  const js = (src: string) =>
+    auditText('app.js', "const fs = require('fs');\nconst path = require('path');\n" + src);
+
+  it('a parameter shadows a root-anchored variable of the same name inside its function only', () => {
+    const src = [
+      "const file = path.join(__dirname, 'data.json');", // 3
+      'function save(file, data) {', // 4
+      '  fs.writeFileSync(file, data);', // 5: the caller's path, unknown
+      '}', // 6
+      "const put = (file) => { fs.writeFileSync(file, 'x'); };", // 7
+      'class Store { write(file) { fs.writeFileSync(file, "x"); } }', // 8
+      "fs.writeFileSync(file, '{}');", // 9: the module-level one again
+    ].join('\n');
+    expect(js(src).map((f) => f.line)).toEqual([9]);
+  });
+
+  it('does the same for C#, Java and Python parameters', () => {
+    const cs = [
+      'var dir = Path.Combine(AppContext.BaseDirectory, "x");',
+      'void Save(string dir) { Directory.CreateDirectory(dir); }',
+      'Directory.CreateDirectory(dir);',
+    ].join('\n');
+    expect(auditText('A.cs', cs).map((f) => f.line)).toEqual([3]);
+    const java = [
+      'class A {',
+      '  File dir = new File(System.getProperty("user.dir"));',
+      '  void save(File dir) throws IOException { dir.mkdirs(); }',
+      '  void init() { dir.mkdirs(); }',
+      '}',
+    ].join('\n');
+    expect(auditText('A.java', java).map((f) => f.line)).toEqual([4]);
+    const py = ['import os', 'd = os.path.dirname(__file__)', 'def save(d):', "    open(d, 'w')"].join('\n');
+    expect(auditText('a.py', py)).toEqual([]);
+  });
+});

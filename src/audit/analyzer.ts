@@ -96,6 +96,33 @@ const PATH_CTORS: Record<Dialect, RegExp> = {
   py: /^$/,
 };
 
+/** Identifiers before `(` that never name a declared function. */
+const NOT_A_NAME = new Set([
+  'if',
+  'for',
+  'while',
+  'switch',
+  'catch',
+  'return',
+  'typeof',
+  'sizeof',
+  'nameof',
+  'using',
+  'lock',
+  'foreach',
+  'await',
+  'new',
+  'with',
+  'elif',
+  'synchronized',
+  'super',
+  'this',
+  'base',
+]);
+
+/** Keywords a lambda's parameter list can follow. */
+const LAMBDA_AFTER = new Set(['async', 'return', 'await', 'yield', 'in', 'of', 'case', 'else']);
+
 /** Path functions whose relative argument is resolved to an absolute path against the working directory. */
 const RESOLVES_CWD =
   /^(path\.resolve|resolve|Path\.GetFullPath|System\.IO\.Path\.GetFullPath|os\.path\.abspath|abspath|os\.path\.realpath)$/;
@@ -495,6 +522,71 @@ export class Analyzer {
   classifyText(src: string): Classified {
     const sub = new Analyzer(this.dialect, src, this.vars);
     return sub.classify({ from: 0, to: sub.toks.length });
+  }
+
+  /**
+   * If token i opens the parameter list of a function, method or lambda, returns the parameter names and the
+   * index of the token that closes the body (-1 when the body has no braces, e.g. Python). Parameters shadow
+   * variables of the same name: inside the function, `dir` is whatever the caller passes.
+   */
+  paramsAt(i: number): { names: string[]; bodyEnd: number } | null {
+    if (!this.is(i, '(')) return null;
+    const close = this.match[i];
+    if (close < 0) return null;
+    const before = this.toks[i - 1];
+    const after = this.toks[close + 1];
+    let isDecl = false;
+    if (this.dialect === 'py') {
+      isDecl = this.isIdent(i - 1) && this.isIdent(i - 2, 'def');
+    } else {
+      // `(a, b) => …` / `(a) -> …`: a lambda (after an operator, a bracket or a keyword, not after a name).
+      const arrow = !!after && after.kind === 'punct' && (after.value === '=>' || after.value === '->');
+      if (arrow) isDecl = !before || before.kind !== 'ident' || LAMBDA_AFTER.has(before.value);
+      if (!isDecl && this.isIdent(i - 1) && !NOT_A_NAME.has(before.value)) {
+        const prev = this.toks[i - 2];
+        const called = !!prev && prev.kind === 'punct' && (prev.value === '.' || prev.value === '?.');
+        const bodyNext =
+          !!after &&
+          ((after.kind === 'punct' && (after.value === '{' || after.value === '=>')) ||
+            (after.kind === 'ident' && (after.value === 'throws' || after.value === 'where')) ||
+            (after.kind === 'punct' && after.value === ':' && this.dialect === 'js'));
+        isDecl = this.isIdent(i - 2, 'function') || (!called && !this.isIdent(i - 2, 'new') && bodyNext);
+      }
+      if (!isDecl && this.isIdent(i - 1, 'function')) isDecl = true;
+    }
+    if (!isDecl) return null;
+    const names: string[] = [];
+    for (const a of this.args(i)) {
+      let end = a.to;
+      for (let k = a.from; k < a.to; k++) {
+        if (this.match[k] > k) {
+          k = this.match[k];
+          continue;
+        }
+        if (this.is(k, '=')) {
+          end = k;
+          break;
+        }
+      }
+      let name: string | undefined;
+      for (let k = a.from; k < end; k++) {
+        if (this.match[k] > k) {
+          k = this.match[k];
+          continue;
+        }
+        if (this.is(k, ':') && this.isIdent(k - 1) && this.dialect !== 'cs') {
+          name = this.toks[k - 1].value;
+          break;
+        }
+        if (this.isIdent(k)) name = this.toks[k].value;
+      }
+      if (name) names.push(a.name ?? name);
+    }
+    let bodyEnd = -1;
+    let k = close + 1;
+    while (k < this.toks.length && !this.is(k, '{') && !this.is(k, ';') && k < close + 12) k++;
+    if (this.is(k, '{') && this.match[k] > k) bodyEnd = this.match[k];
+    return { names, bodyEnd };
   }
 
   /**

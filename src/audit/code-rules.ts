@@ -22,7 +22,26 @@ export function scanCode(dialect: Dialect, source: string): Draft[] {
   const runtime = RUNTIME[dialect];
   const ctx: Ctx = { a, out, runtime, source, fsImported: FS_IMPORT.test(source) };
   const pyLoggingDict = dialect === 'py' && /['"]logging\.(handlers\.)?\w*FileHandler['"]/.test(source);
+  /** Variables shadowed by parameters, restored when the function body closes. */
+  const restore = new Map<number, [string, Classified | undefined][]>();
   for (let i = 0; i < a.toks.length; i++) {
+    const saved = restore.get(i);
+    if (saved) {
+      for (const [k, v] of saved) {
+        if (v) a.vars.set(k, v);
+        else a.vars.delete(k);
+      }
+      restore.delete(i);
+    }
+    const params = a.paramsAt(i);
+    if (params) {
+      const keep: [string, Classified | undefined][] = [];
+      for (const n of params.names) {
+        keep.push([n, a.vars.get(n)]);
+        a.vars.delete(n);
+      }
+      if (params.bodyEnd > i) restore.set(params.bodyEnd, [...(restore.get(params.bodyEnd) ?? []), ...keep]);
+    }
     if (pyLoggingDict) loggingDictEntry(ctx, i);
     const asg = a.assignmentAt(i);
     if (asg) {
