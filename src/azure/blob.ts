@@ -144,7 +144,8 @@ function storeFor(
     blobUrl: (c, b) => container(c).getBlobClient(b).url,
     ensureContainer: (c) =>
       wrap(`create container '${c}'`, async () => {
-        await container(c).createIfNotExists();
+        // Look first: an existing container needs no write (an unchanged deploy makes no write calls).
+        if (!(await container(c).exists())) await container(c).createIfNotExists();
       }),
     getBlob: (c, b) =>
       wrap(`read ${c}/${b}`, async () => {
@@ -243,7 +244,8 @@ export async function openBlobStore(o: OpenBlobStoreOptions): Promise<BlobStore>
   const service = new BlobServiceClient(endpoint, o.credential, pipelineOptions);
   const store = storeFor(service, o.accountName, 'entra');
   try {
-    await service.getContainerClient(o.container).createIfNotExists();
+    const c = service.getContainerClient(o.container);
+    if (!(await c.exists())) await c.createIfNotExists();
     return store;
   } catch (err) {
     if (!isForbidden(err)) throw storageFailure(err, `create container '${o.container}'`, o.accountName);

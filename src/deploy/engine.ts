@@ -414,30 +414,39 @@ async function runUrlMode(
   const accountName = inputs.storageAccount!;
 
   // Storage: find the account, open it with the auth that can write.
-  const { store, accountId, allowSharedKey } = await log.group('Storage', async () => {
+  let reopenWithKey: (() => Promise<BlobStore>) | undefined;
+  const {
+    store: firstStore,
+    accountId,
+    allowSharedKey,
+  } = await log.group('Storage', async () => {
     const account = await arm.findStorageAccount(target.ref.subscriptionId, accountName);
     if (!account)
       throw new RunpackError(
         'storage-not-found',
         `Storage account ${accountName} was not found in subscription ${target.ref.subscriptionId}; check storage-account (the login needs Reader on it).`,
       );
-    const store: BlobStore = await openBlobStore({
-      accountName: account.name,
-      blobEndpoint: account.blobEndpoint,
-      credential: maskingCredential(session.credential, ctx.secrets),
-      allowSharedKeyAccess: account.allowSharedKeyAccess,
-      getKeys: () => arm.listStorageAccountKeys(account.id),
-      container: plan.container,
-      preferKey: plan.access === 'sas',
-      log: (l) => log.info(l),
-      addSecret: (v) => ctx.secrets.add(v),
-    });
+    const open = (preferKey: boolean) =>
+      openBlobStore({
+        accountName: account.name,
+        blobEndpoint: account.blobEndpoint,
+        credential: maskingCredential(session.credential, ctx.secrets),
+        allowSharedKeyAccess: account.allowSharedKeyAccess,
+        getKeys: () => arm.listStorageAccountKeys(account.id),
+        container: plan.container,
+        preferKey,
+        log: (l) => log.info(l),
+        addSecret: (v) => ctx.secrets.add(v),
+      });
+    const store: BlobStore = await open(plan.access === 'sas');
+    if (store.auth === 'entra' && account.allowSharedKeyAccess) reopenWithKey = () => open(true);
     log.info(
       `Account ${account.name} (${store.auth === 'entra' ? 'Entra token' : 'account key'}), container ${plan.container}.`,
     );
     return { store, accountId: account.id, allowSharedKey: account.allowSharedKeyAccess };
   });
   void allowSharedKey;
+  let store = firstStore;
 
   const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
   const stableUrl = store.blobUrl(plan.container, plan.stableBlob);
@@ -530,7 +539,7 @@ async function runUrlMode(
   }
 
   // Upload.
-  const uploaded = await log.group('Upload', () =>
+  const doUpload = () =>
     uploadRelease(
       store,
       plan.container,
@@ -544,11 +553,22 @@ async function runUrlMode(
         now: new Date(ctx.clock.now()),
       }),
       log,
-    ).catch((err: unknown) => {
+    );
+  const uploaded = await log.group('Upload', async () => {
+    try {
+      return await doUpload();
+    } catch (err) {
+      // A token that may read but not write: fall back to the account key once.
+      if (err instanceof RunpackError && err.code === 'storage-forbidden' && reopenWithKey) {
+        log.info('The login may read but not write blobs with its token; using the account key.');
+        store = await reopenWithKey();
+        reopenWithKey = undefined;
+        return doUpload();
+      }
       if (err instanceof RunpackError) throw err;
       throw new RunpackError('upload-failed', `Upload failed: ${describeError(err)}`);
-    }),
-  );
+    }
+  });
   if (uploaded.previousSha256) result.previousReleaseId = uploaded.previousSha256.slice(0, 12);
 
   if (access.decision && access.decision.action !== 'keep') {
