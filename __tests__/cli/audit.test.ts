@@ -61,6 +61,16 @@ describe('runpack audit (process)', () => {
     expect(JSON.parse(r.stdout).findings).toEqual([]);
   });
 
+  it('audits every language with --runtime functions, and prints help with --help', async () => {
+    const all = await cli(FIXTURES, '--json');
+    const functions = await cli(FIXTURES, '--json', '--runtime', 'functions');
+    expect(functions.code).toBe(1);
+    expect(JSON.parse(functions.stdout).findings).toEqual(JSON.parse(all.stdout).findings);
+    const help = await cli('--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: runpack audit <source-dir>/);
+  });
+
   it('exits 2 with a one-line message on bad usage', async () => {
     const missing = await cli();
     expect(missing.code).toBe(2);
