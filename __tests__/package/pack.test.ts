@@ -384,7 +384,7 @@ describe('pack: bad input', () => {
     expect(fs.readdirSync(base).sort()).toEqual(['src']);
   });
 
-  it('reports a file that changes between hashing and compressing instead of writing a wrong CRC', async () => {
+  it('reports a file that changes after the walk listed it instead of writing a wrong size or CRC', async () => {
     const base = fresh();
     const src = path.join(base, 'src');
     writeTree(src, { 'a.txt': 'aaaa' });

@@ -3,8 +3,9 @@
  * with `eval: true`) so it works from the single-file rollup bundles as well as from the TypeScript sources.
  *
  * Jobs:
- * - `hash`: files → sha256 and CRC-32 of each (read in 1 MiB pieces).
- * - `deflate`: small files → CRC-32 and the smaller of raw deflate (level 6) and the stored bytes.
+ * - `hash`: files → sha256 and CRC-32 of each (read in 1 MiB pieces), for large files whose pieces are compressed
+ *   on several threads at once.
+ * - `deflate`: small files → CRC-32, sha256 and the smaller of raw deflate (level 6) and the stored bytes.
  * - `chunk`: one piece of a large file → CRC-32 of the piece and raw deflate ending in a sync flush (Z_FINISH for
  *   the last piece), primed with the previous 32 KiB as dictionary. Concatenated, the pieces are one valid deflate
  *   stream (the pigz method), and the output does not depend on how many workers ran.
@@ -44,6 +45,11 @@ function scratch(len) {
   return scratchBuf.subarray(0, len);
 }
 
+const ONE = Buffer.alloc(1);
+function checkEnd(fd, size) {
+  if (fs.readSync(fd, ONE, 0, 1, size) !== 0) { const e = new Error('file grew while being read'); e.code = 'CHANGED'; throw e; }
+}
+
 function hashFile(f) {
   const h = crypto.createHash('sha256');
   let crc = 0;
@@ -59,16 +65,15 @@ function hashFile(f) {
       crc = zlib.crc32(piece, crc);
       pos += len;
     }
-    if (fs.readSync(fd, scratchBuf, 0, 1, f.size) !== 0) { const e = new Error('file grew while being read'); e.code = 'CHANGED'; throw e; }
+    checkEnd(fd, f.size);
   } finally { fs.closeSync(fd); }
   return { sha256: h.digest('hex'), crc: crc >>> 0 };
 }
 
 function readWhole(f) {
   const buf = scratch(f.size);
-  if (f.size === 0) return buf;
   const fd = fs.openSync(f.abs, 'r');
-  try { readExact(fd, buf, f.size, 0, f.rel); } finally { fs.closeSync(fd); }
+  try { readExact(fd, buf, f.size, 0, f.rel); checkEnd(fd, f.size); } finally { fs.closeSync(fd); }
   return buf;
 }
 
@@ -94,6 +99,7 @@ parentPort.on('message', (m) => {
         current = f.rel;
         const raw = readWhole(f);
         const crc = zlib.crc32(raw) >>> 0;
+        const sha256 = crypto.createHash('sha256').update(raw).digest('hex');
         let method = 0;
         let data = raw;
         if (!f.store && raw.length > 0) {
@@ -102,7 +108,7 @@ parentPort.on('message', (m) => {
         }
         const out = owned(data);
         transfer.push(out.buffer);
-        results.push({ crc, method, data: out });
+        results.push({ crc, sha256, method, data: out });
       }
       parentPort.postMessage({ id: m.id, results }, transfer);
     } else if (m.op === 'chunk') {
@@ -144,6 +150,7 @@ export interface HashResult {
 }
 export interface DeflateResult {
   crc: number;
+  sha256: string;
   method: number;
   data: Uint8Array;
 }

@@ -1,10 +1,11 @@
 /**
  * The packager: writes the contents of a publish folder as a deterministic zip, fast and in bounded memory.
  *
- * Flow: walk the folder (walk.ts) → sort entries by UTF-8 path bytes → hash every file on the worker pool (for the
- * release stamp) → compress on the pool, small files in batches and large files in 1 MiB pieces, at most a fixed
- * window of bytes in flight → write headers and data in order to a temp file next to the output, hashing the zip as
- * it goes → central directory → rename. See docs/packaging.md.
+ * Flow: walk the folder (walk.ts) → sort entries by UTF-8 path bytes → read, hash and compress on the worker pool,
+ * small files in batches and large files in 1 MiB pieces, with at most a fixed window of bytes in flight → write
+ * headers and data in order to a temp file next to the output, hashing the zip as it goes → the release stamp's data
+ * (derived from every other file, so written after them) → central directory in sorted order → rename.
+ * See docs/packaging.md.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -12,9 +13,17 @@ import { open, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { deflateRawSync, crc32 } from 'node:zlib';
+import { crc32 } from 'node:zlib';
 import { RunpackError } from '../util/errors.js';
-import { CHUNK_SIZE, DeflatePool, WorkerJobError, type PoolFile } from './deflate-pool.js';
+import {
+  CHUNK_SIZE,
+  DeflatePool,
+  WorkerJobError,
+  type ChunkResult,
+  type DeflateResult,
+  type HashResult,
+  type PoolFile,
+} from './deflate-pool.js';
 import { makeStamp, stampBytes, type StampFile } from './stamp.js';
 import { STAMP_PATH, type PackOptions, type PackResult, type ReleaseStamp } from './types.js';
 import { resolveOutputPath, unreadable, walk, type WalkEntry } from './walk.js';
@@ -139,6 +148,7 @@ interface Item {
 
 type Task =
   | { type: 'batch'; items: Item[]; files: Item[]; weight: number }
+  | { type: 'hash'; item: Item; weight: number }
   | {
       type: 'chunk';
       item: Item;
@@ -205,6 +215,8 @@ function planTasks(items: Item[]): Task[] {
   for (const it of items) {
     if (it.kind === 'file' && it.size > CHUNK_SIZE) {
       close();
+      // The pieces are compressed on several threads; one job reads the file once more for its sha256.
+      tasks.push({ type: 'hash', item: it, weight: MIN_JOB_WEIGHT });
       const pieces = Math.ceil(it.size / CHUNK_SIZE);
       for (let i = 0; i < pieces; i++) {
         const offset = i * CHUNK_SIZE;
@@ -378,57 +390,16 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
   let ok = false;
   try {
     const totalBytes = fileItems.reduce((s, i) => s + i.size, 0);
-
-    // 1. Hash every file (sha256 for the stamp, CRC to check the compression pass saw the same bytes).
-    const prehash = new Map<Item, { sha256: string; crc: number }>();
-    let stamp: ReleaseStamp | null = null;
-    let stampData: Buffer | null = null;
-    if (withStamp) {
-      const jobs: Promise<void>[] = [];
-      let batch: Item[] = [];
-      let batchBytes = 0;
-      const send = (list: Item[]) => {
-        jobs.push(
-          pool.hash(list.map(poolFile)).then((res) => {
-            list.forEach((it, i) => prehash.set(it, res[i]));
-          }),
-        );
-      };
-      for (const it of fileItems) {
-        if (it.size > CHUNK_SIZE) {
-          send([it]);
-          continue;
-        }
-        batch.push(it);
-        batchBytes += it.size;
-        if (batchBytes >= BATCH_BYTES || batch.length >= BATCH_FILES) {
-          send(batch);
-          batch = [];
-          batchBytes = 0;
-        }
-      }
-      if (batch.length) send(batch);
-      try {
-        await Promise.all(jobs.map((j) => j.catch((e) => Promise.reject(translateWorkerError(e)))));
-      } catch (err) {
-        await Promise.allSettled(jobs);
-        throw err;
-      }
-      const stampFiles: StampFile[] = fileItems.map((it) => ({
-        path: it.rel,
-        mode: it.mode,
-        size: it.size,
-        sha256: prehash.get(it)!.sha256,
-      }));
-      stamp = makeStamp(stampFiles);
-      stampData = stampBytes(stamp);
-    }
-
-    // 2. Compress and write in archive order with a bounded window of work in flight.
     const out = new ZipOut(fh);
-    const central: EntryHeader[] = [];
+    /** Central directory records in archive (sorted) order; the stamp's is filled in at the end. */
+    const central: (EntryHeader | null)[] = [];
+    let stampSlot = -1;
+    let stampItem: Item | null = null;
+    const stampFiles: StampFile[] = [];
+    const largeHashes = new Map<Item, HashResult>();
+
     const tasks = planTasks(items);
-    const window = Math.max(16 << 20, pool.size * (4 << 20));
+    const window = Math.max(8 << 20, pool.size * (4 << 20));
     const started: (Promise<unknown> | null)[] = new Array(tasks.length).fill(null);
     let next = 0;
     let inflight = 0;
@@ -442,12 +413,10 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
       }
     };
     const start = (t: Task): Promise<unknown> => {
-      const p: Promise<unknown> =
-        t.type === 'batch'
-          ? t.files.length
-            ? pool.deflate(t.files.map(poolFile))
-            : Promise.resolve([])
-          : pool.chunk(poolFile(t.item), t.offset, t.length, t.last);
+      let p: Promise<unknown>;
+      if (t.type === 'batch') p = t.files.length ? pool.deflate(t.files.map(poolFile)) : Promise.resolve([]);
+      else if (t.type === 'hash') p = pool.hash([poolFile(t.item)]).then((r) => r[0]);
+      else p = pool.chunk(poolFile(t.item), t.offset, t.length, t.last);
       p.catch(() => undefined); // awaited in order below; avoid an unhandled rejection meanwhile
       return p;
     };
@@ -462,10 +431,6 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
       directory: it.kind === 'dir',
       mtime: epoch,
     });
-    const checkCrc = (it: Item, crc: number) => {
-      const pre = prehash.get(it);
-      if (pre && pre.crc !== crc >>> 0) throw changed(it.rel);
-    };
 
     // State of the large entry being written in place.
     let large: { item: Item; headerAt: number; dataAt: number; written: number; crc: number } | null = null;
@@ -486,8 +451,13 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
       started[cur] = null;
       inflight -= t.weight;
 
+      if (t.type === 'hash') {
+        largeHashes.set(t.item, result as HashResult);
+        continue;
+      }
+
       if (t.type === 'batch') {
-        const results = result as { crc: number; method: number; data: Uint8Array }[];
+        const results = result as DeflateResult[];
         let fi = 0;
         for (const it of t.items) {
           const offset = out.pos;
@@ -496,25 +466,15 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
             central.push(h);
             await out.append(localHeader(h));
           } else if (it.kind === 'stamp') {
-            const raw = stampData!;
-            it.size = raw.length;
-            const z = deflateRawSync(raw, { level: 6 });
-            const useZ = z.length < raw.length;
-            const h = header(
-              it,
-              useZ ? METHOD_DEFLATE : METHOD_STORED,
-              crc32(raw) >>> 0,
-              useZ ? z.length : raw.length,
-              offset,
-            );
-            central.push(h);
-            await out.append(localHeader(h));
-            await out.append(useZ ? z : raw);
+            // Its content is derived from every other file: written after them, listed here in the directory.
+            stampSlot = central.length;
+            stampItem = it;
+            central.push(null);
           } else {
             const r = results[fi++];
-            checkCrc(it, r.crc);
             const h = header(it, r.method, r.crc, r.data.byteLength, offset);
             central.push(h);
+            stampFiles.push({ path: it.rel, mode: it.mode, size: it.size, sha256: r.sha256 });
             await out.append(localHeader(h));
             await out.append(r.data);
             doneBytes += it.size;
@@ -525,7 +485,7 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
       }
 
       // A piece of a large file.
-      const r = result as { crc: number; data: Uint8Array };
+      const r = result as ChunkResult;
       if (t.index === 0) {
         await out.flush();
         const headerAt = out.pos;
@@ -549,7 +509,7 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
         comp = 0;
         for (let off = 0; off < it.size; off += CHUNK_SIZE) {
           const len = Math.min(CHUNK_SIZE, it.size - off);
-          let piece: { crc: number; data: Uint8Array };
+          let piece: ChunkResult;
           try {
             piece = await pool.chunk({ ...poolFile(it), store: true }, off, len, off + len >= it.size);
           } catch (err) {
@@ -559,7 +519,11 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
           comp += piece.data.byteLength;
         }
       }
-      checkCrc(it, L.crc);
+      // The whole-file read and the pieces must have seen the same bytes.
+      const whole = largeHashes.get(it)!;
+      largeHashes.delete(it);
+      if (whole.crc !== L.crc) throw changed(it.rel);
+      stampFiles.push({ path: it.rel, mode: it.mode, size: it.size, sha256: whole.sha256 });
       const h = header(it, method, L.crc, comp, L.headerAt);
       central.push(h);
       const lh = localHeader(h);
@@ -570,9 +534,23 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
       large = null;
     }
 
-    // 3. Central directory and end records.
+    // The release stamp, from the sha256 of every file written above.
+    let stamp: ReleaseStamp | null = null;
+    let stampSize = 0;
+    if (stampItem) {
+      stamp = makeStamp(stampFiles);
+      const raw = stampBytes(stamp);
+      stampSize = raw.length;
+      stampItem.size = raw.length;
+      const h = header(stampItem, METHOD_STORED, crc32(raw) >>> 0, raw.length, out.pos);
+      central[stampSlot] = h;
+      await out.append(localHeader(h));
+      await out.append(raw);
+    }
+
+    // Central directory and end records.
     const cdOffset = out.pos;
-    for (const h of central) await out.append(centralHeader(h));
+    for (const h of central) await out.append(centralHeader(h!));
     const cdSize = out.pos - cdOffset;
     await out.append(endRecords(central.length, cdOffset, cdSize));
     await out.flush();
@@ -589,8 +567,8 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
       outFile: options.outFile,
       sha256: out.hash.digest('hex'),
       zipBytes: out.pos,
-      files: fileItems.length + (withStamp ? 1 : 0),
-      bytes: totalBytes + (stampData?.length ?? 0),
+      files: fileItems.length + (stamp ? 1 : 0),
+      bytes: totalBytes + stampSize,
       stamp,
     };
   } catch (err) {
