@@ -89,6 +89,18 @@ export function scanXmlConfig(raw: string): Draft[] {
       );
     }
   }
+  // web.config: <aspNetCore stdoutLogEnabled="true" stdoutLogFile=".\logs\stdout" /> (also <httpPlatform>).
+  // The module resolves a relative stdoutLogFile against the app's root folder.
+  const handler = /<(aspNetCore|httpPlatform)\b[^>]*>/g;
+  for (let m; (m = handler.exec(text));) {
+    if (!/\bstdoutLogEnabled\s*=\s*["']true["']/i.test(m[0])) continue;
+    const file = /\bstdoutLogFile\s*=\s*(["'])(.*?)\1/.exec(m[0]);
+    if (!file) continue;
+    const value = decodeXml(file[2]);
+    let c = classifyConfigPath(value, 'log4net');
+    if (c.cls === 'relative') c = { cls: 'root', anchor: `'${value}' (relative to the app root)` };
+    push('dotnet', `${m[1]} stdout log`, c, m.index + file.index + file[0].indexOf(file[1]) + 1);
+  }
   if (/<log4net\b/i.test(text) || /<appender\b[^>]*log4net/i.test(text)) {
     // <appender type="log4net.Appender.RollingFileAppender"> <file value="logs/app.log" /> </appender>
     const file = /<file\b[^>]*?\bvalue\s*=\s*(["'])(.*?)\1/gi;
