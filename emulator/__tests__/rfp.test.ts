@@ -213,6 +213,95 @@ describe('local mode end to end', () => {
   });
 });
 
+describe('local mode end to end, more', () => {
+  const pointer = async (): Promise<string> =>
+    (await scm('/api/vfs/data/SitePackages/packagename.txt')).text();
+
+  it('checklist 5 and 11: sync push, names from the emulated clock, purge count, a corrupt zip keeps the pointer', async () => {
+    await putSettings({ WEBSITE_RUN_FROM_PACKAGE: '1', SCM_MAX_ZIP_PACKAGE_COUNT: '2' });
+    await waitFor(async () =>
+      ((await (await scm('/api/settings')).json()) as Record<string, string>).SCM_MAX_ZIP_PACKAGE_COUNT
+        ? true
+        : undefined,
+    );
+    const at = emu.admin.advanceClock(400 * 24 * 3600_000);
+    const year = at.slice(0, 4);
+    for (const v of ['a', 'b', 'c']) {
+      emu.ctx.clock.advance(2000);
+      expect((await scm('/api/zipdeploy', { method: 'POST', body: app(v) })).status).toBe(200);
+    }
+    const name = await pointer();
+    expect(name.startsWith(year)).toBe(true);
+    const listing = (await (await scm('/api/vfs/data/SitePackages/')).json()) as { name: string }[];
+    const zips = listing.map((e) => e.name).filter((n) => n.endsWith('.zip'));
+    expect(zips).toHaveLength(2);
+    expect(zips).toContain(name);
+
+    emu.ctx.clock.advance(2000);
+    const bad = await scm('/api/zipdeploy', { method: 'POST', body: Buffer.from('not a zip') });
+    expect(bad.status).toBe(500);
+    expect(await pointer()).toBe(name);
+    await waitFor(async () => ((await served()).text === 'version:c' ? true : undefined));
+  });
+
+  it('checklist 8 and 12: OneDeploy async with the lock held gives 409 to a second push', async () => {
+    await putSettings({ WEBSITE_RUN_FROM_PACKAGE: '1' });
+    emu.ctx.clock.advance(2000);
+    const first = await scm('/api/publish?type=zip&async=true', { method: 'POST', body: app('od') });
+    expect(first.status).toBe(202);
+    const second = await scm('/api/zipdeploy?isAsync=true', { method: 'POST', body: app('x') });
+    expect(second.status).toBe(409);
+    expect(await second.text()).toBe(
+      'There is a deployment currently in progress. Please try again when it completes.',
+    );
+    await waitFor(async () => ((await served()).text === 'version:od' ? true : undefined));
+  });
+
+  it('checklist 19 and 22: VFS writes to the mounted wwwroot fail; a nested package does not start', async () => {
+    await putSettings({ WEBSITE_RUN_FROM_PACKAGE: '1' });
+    await waitFor(() => (worker.state() === 'running' ? true : undefined));
+    const put = await scm('/api/vfs/site/wwwroot/x.txt', { method: 'PUT', body: 'x' });
+    expect(put.status).toBe(409);
+    expect(((await put.json()) as { Message: string }).Message).toContain(
+      "Could not write to local resource '/home/site/wwwroot/x.txt'",
+    );
+
+    emu.ctx.clock.advance(2000);
+    const nested = makeZip({
+      'publish/package.json': '{"main":"server.js"}',
+      'publish/server.js': NODE_APP,
+      'publish/version.json': '{"v":"nested"}',
+    });
+    expect((await scm('/api/zipdeploy', { method: 'POST', body: nested })).status).toBe(200);
+    await waitFor(() =>
+      worker.mounted().source === null ? undefined : worker.state() === 'running' ? true : undefined,
+    );
+    await waitFor(async () => ((await served()).status === 503 ? true : undefined));
+    const listing = (await (await scm('/api/vfs/site/wwwroot/')).json()) as { name: string }[];
+    expect(listing.map((e) => e.name)).toEqual(['publish']);
+  });
+
+  it('checklist 32: with restartRequestFails the deploy succeeds and the old content stays until an ARM restart', async () => {
+    await putSettings({ WEBSITE_RUN_FROM_PACKAGE: '1' });
+    emu.ctx.clock.advance(2000);
+    expect((await scm('/api/zipdeploy', { method: 'POST', body: app('old') })).status).toBe(200);
+    await waitFor(async () => ((await served()).text === 'version:old' ? true : undefined));
+    emu.admin.setFaults(web.name, { restartRequestFails: true });
+    emu.ctx.clock.advance(2000);
+    expect((await scm('/api/zipdeploy', { method: 'POST', body: app('new') })).status).toBe(200);
+    const latest = (await (await scm('/api/deployments/latest')).json()) as { status: number };
+    expect(latest.status).toBe(4);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await served()).text).toBe('version:old');
+    const r = await fetch(
+      `${emu.resourceManagerEndpoint.replace(/\/$/, '')}${site.id}/restart?synchronous=true&api-version=2023-12-01`,
+      { method: 'POST', headers: { authorization: `Bearer ${armToken}` } },
+    );
+    expect(r.status).toBe(200);
+    await waitFor(async () => ((await served()).text === 'version:new' ? true : undefined));
+  });
+});
+
 describe('URL mode end to end', () => {
   it('checklist 6: serves the fetched copy until restart even when the blob is overwritten', async () => {
     const url = await upload('app.zip', app('u1'));

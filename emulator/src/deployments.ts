@@ -151,6 +151,10 @@ export function createDeploymentEngine(
   const stepMs = options.stepMs ?? (Number.isFinite(envStep) && envStep >= 0 ? envStep : 100);
   let running = false;
   const records = site.deployments;
+  /** Completion order of records (see latest()). */
+  const finished = new WeakMap<DeploymentRecord, number>();
+  let finishCount = 0;
+  const markFinished = (rec: DeploymentRecord): void => void finished.set(rec, ++finishCount);
 
   const now = (): string => ctx.clock.now().toISOString();
 
@@ -324,16 +328,12 @@ export function createDeploymentEngine(
       const rec = newRecord(randomUUID().replace(/-/g, ''), req);
       records.unshift(rec);
       running = true;
-      const done = pipeline(rec, req).then(
-        () => {
-          running = false;
-          return rec;
-        },
-        () => {
-          running = false;
-          return rec;
-        },
-      );
+      const settle = (): DeploymentRecord => {
+        running = false;
+        markFinished(rec);
+        return rec;
+      };
+      const done = pipeline(rec, req).then(settle, settle);
       return { record: rec, done };
     },
     list: () => [...records],
@@ -341,9 +341,12 @@ export function createDeploymentEngine(
     latest() {
       const pending = records.find((r) => !r.complete);
       if (pending) return pending;
-      const done = records.filter((r) => r.end_time);
-      done.sort((a, b) => ((a.end_time as string) < (b.end_time as string) ? 1 : -1));
-      return done[0] ?? records[0];
+      // Kudu picks the greatest end_time; the order of completion is the same under a monotonic clock and
+      // stays right when a test moves the emulated clock back.
+      let best: DeploymentRecord | undefined;
+      for (const r of records)
+        if (r.complete && (!best || (finished.get(r) ?? 0) > (finished.get(best) ?? 0))) best = r;
+      return best ?? records[0];
     },
     put(id, fields, baseUrl) {
       let rec = records.find((r) => r.id === id);
@@ -367,6 +370,7 @@ export function createDeploymentEngine(
       if (rec.status >= 3) {
         rec.complete = true;
         rec.end_time = rec.end_time ?? now();
+        markFinished(rec);
       }
       return rec;
     },
