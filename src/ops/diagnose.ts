@@ -1,0 +1,108 @@
+/**
+ * `diagnose`: read-only. Collect the evidence, run the rules, and report which of the causes it is, with the
+ * evidence and the fix for each finding (a text table for the CLI, markdown for a job summary, and JSON).
+ */
+import type { SecretRegistry } from '../report/secrets.js';
+import { collectEvidence } from './collect.js';
+import { diagnoseEvidence, primaryCause } from './rules.js';
+import type { OpsSession } from './session.js';
+import type { Cause, Evidence, OpsFinding } from './types.js';
+
+export interface DiagnoseReport {
+  app: string;
+  slot?: string;
+  /** What the setting asks for. */
+  mode: 'local' | 'url' | 'unset' | 'other';
+  /** false when an error-level finding exists (the CLI exits 1). */
+  ok: boolean;
+  /** The cause the errors (or, without errors, the warnings) point at. */
+  cause: Cause | null;
+  findings: OpsFinding[];
+  evidence: Evidence;
+  checkedAt: string;
+}
+
+export const CAUSE_NAMES: Record<Cause, string> = {
+  'read-only-write': 'the app writes into its read-only package mount',
+  sas: 'the package URL or its SAS is bad, expired or revoked',
+  'mount-blocked': 'the package cannot be mounted (network rule, missing role, or a malformed archive)',
+  'mode-mismatch': 'mode mismatch or stale content (the app runs other content than its package)',
+  config: 'settings or platform features that fight run-from-package',
+};
+
+export function modeOf(e: Evidence): DiagnoseReport['mode'] {
+  const v = e.settings.WEBSITE_RUN_FROM_PACKAGE || e.settings.WEBSITE_RUN_FROM_ZIP;
+  if (!v) return 'unset';
+  if (v === '1') return 'local';
+  return /^http/i.test(v) ? 'url' : 'other';
+}
+
+/** Pure: the report from evidence. */
+export function buildDiagnoseReport(e: Evidence, now: Date): DiagnoseReport {
+  const findings = diagnoseEvidence(e, now);
+  return {
+    app: e.target.app,
+    ...(e.target.slot ? { slot: e.target.slot } : {}),
+    mode: modeOf(e),
+    ok: !findings.some((f) => f.severity === 'error'),
+    cause: primaryCause(findings),
+    findings,
+    evidence: e,
+    checkedAt: now.toISOString(),
+  };
+}
+
+export async function runDiagnosis(s: OpsSession): Promise<DiagnoseReport> {
+  const evidence = await s.log.group('Collect evidence (read-only)', () => collectEvidence(s));
+  return buildDiagnoseReport(evidence, new Date(s.clock.now()));
+}
+
+const MODE_WORDS: Record<DiagnoseReport['mode'], string> = {
+  local: 'local package (WEBSITE_RUN_FROM_PACKAGE=1)',
+  url: 'package URL',
+  unset: 'not running from a package',
+  other: 'unrecognised WEBSITE_RUN_FROM_PACKAGE value',
+};
+
+/** Plain text for the CLI: a summary line, a table, then each finding's evidence and fix. */
+export function renderDiagnoseText(r: DiagnoseReport, secrets?: SecretRegistry): string {
+  const who = r.slot ? `${r.app}/${r.slot}` : r.app;
+  const lines = [`Diagnosis of ${who}: ${MODE_WORDS[r.mode]}.`];
+  lines.push(
+    r.cause
+      ? `${r.ok ? 'No error; most warnings point at' : 'Cause'}: ${r.cause} — ${CAUSE_NAMES[r.cause]}.`
+      : 'No problem found.',
+  );
+  if (r.findings.length) {
+    const rows = [['severity', 'cause', 'code'], ...r.findings.map((f) => [f.severity, f.cause, f.code])];
+    const widths = [0, 1, 2].map((c) => Math.max(...rows.map((x) => x[c].length)));
+    lines.push('');
+    for (const row of rows) lines.push('  ' + row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
+    for (const f of r.findings) {
+      lines.push('', `${f.severity.toUpperCase()} ${f.code}: ${f.message}`);
+      lines.push(`  evidence: ${f.evidence}`);
+      lines.push(`  fix: ${f.fix}`);
+    }
+  }
+  const text = lines.join('\n') + '\n';
+  return secrets ? secrets.redact(text) : text;
+}
+
+/** Markdown for a job summary. */
+export function renderDiagnoseMarkdown(r: DiagnoseReport, secrets?: SecretRegistry): string {
+  const who = r.slot ? `${r.app}/${r.slot}` : r.app;
+  const esc = (t: string) => t.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+  const lines = [
+    `### runpack diagnose: ${who}`,
+    '',
+    `Mode: ${MODE_WORDS[r.mode]}. ${r.cause ? `**Cause: ${r.cause}** — ${CAUSE_NAMES[r.cause]}.` : 'No problem found.'}`,
+    '',
+  ];
+  if (r.findings.length) {
+    lines.push('| severity | cause | code | finding | evidence | fix |', '|---|---|---|---|---|---|');
+    for (const f of r.findings)
+      lines.push(`| ${f.severity} | ${f.cause} | \`${f.code}\` | ${esc(f.message)} | ${esc(f.evidence)} | ${esc(f.fix)} |`);
+  }
+  const text = lines.join('\n') + '\n';
+  return secrets ? secrets.redact(text) : text;
+}

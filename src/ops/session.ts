@@ -1,0 +1,257 @@
+/**
+ * What every operator command needs: its flags (named like the action's inputs), the login, the target
+ * through Resource Manager, a DeployContext so the deploy engine's Kudu, restart and verify phases can be
+ * reused as they are, and the release blobs' storage account.
+ */
+import type { TokenCredential } from '@azure/identity';
+import { createArmClient, type ArmClient, type StorageAccountInfo } from '../azure/arm.js';
+import { discoverCloud, type CloudEndpoints } from '../azure/cloud.js';
+import { authenticate, type AuthSession } from '../azure/credentials.js';
+import { createHttpClient, type HttpClient } from '../azure/http.js';
+import { createSettingsHelper } from '../deploy/setting.js';
+import { resolveSubscription, resolveTarget } from '../deploy/target.js';
+import type { Clock, DeployContext, DeployInputs, TargetInfo } from '../deploy/types.js';
+import { parseInputs, secretInputValues } from '../inputs.js';
+import { createLogger, type Logger, type LogSink } from '../report/log.js';
+import { createSecretRegistry, type SecretRegistry } from '../report/secrets.js';
+import { RunpackError, UsageError } from '../util/errors.js';
+import { openReleaseStore, type ReleaseStore } from './store.js';
+
+export const OPS_VERSION = '0.1.0';
+
+/** Deploy inputs the operator commands accept as flags (same names as the action's inputs). */
+export const SHARED_FLAGS = [
+  'app-name',
+  'resource-group',
+  'subscription-id',
+  'slot',
+  'storage-account',
+  'container',
+  'resource-manager-endpoint',
+  'client-id',
+  'tenant-id',
+  'creds',
+  'health-path',
+  'timeout-minutes',
+] as const;
+
+export interface OpsFlags {
+  inputs: DeployInputs;
+  /** Flags of the command itself (release, keep, …). */
+  extra: Map<string, string>;
+  json: boolean;
+  dryRun: boolean;
+  help: boolean;
+  secrets: SecretRegistry;
+}
+
+/**
+ * Parses `--name value` / `--name=value` flags. `own` lists the command's own flags that take a value;
+ * `--json`, `--dry-run` and `--help` are switches. Unknown flags are usage errors naming the command.
+ */
+export function parseOpsFlags(
+  argv: string[],
+  command: string,
+  own: readonly string[],
+  env: Record<string, string | undefined> = process.env,
+): OpsFlags {
+  const shared = new Set<string>(SHARED_FLAGS);
+  const values = new Map<string, string>();
+  const extra = new Map<string, string>();
+  let json = false;
+  let dryRun = false;
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') help = true;
+    else if (arg === '--json') json = true;
+    else if (arg === '--dry-run') dryRun = true;
+    else {
+      if (!arg.startsWith('--'))
+        throw new UsageError(
+          `Unexpected argument '${arg}' for runpack ${command}; flags look like --app-name <name>.`,
+        );
+      let name = arg.slice(2);
+      let value: string | undefined;
+      const eq = name.indexOf('=');
+      if (eq >= 0) {
+        value = name.slice(eq + 1);
+        name = name.slice(0, eq);
+      }
+      if (!shared.has(name) && !own.includes(name))
+        throw new UsageError(
+          `Unknown flag '--${name}' for runpack ${command}; run 'runpack ${command} --help' for the list.`,
+        );
+      if (value === undefined) {
+        value = argv[i + 1];
+        if (value === undefined || value.startsWith('--'))
+          throw new UsageError(`Flag '--${name}' needs a value (runpack ${command}).`);
+        i++;
+      }
+      (shared.has(name) ? values : extra).set(name, value);
+    }
+  }
+  const secrets = createSecretRegistry();
+  const raw = (name: string) => values.get(name) ?? (name === 'creds' ? env.AZURE_CREDENTIALS : undefined);
+  for (const s of secretInputValues(raw)) secrets.add(s);
+  if (help) return { inputs: {} as DeployInputs, extra, json, dryRun, help, secrets };
+  if (!values.get('app-name'))
+    throw new UsageError(
+      `Flag '--app-name' is required: the App Service or Function App (runpack ${command} --app-name <app>).`,
+    );
+  const inputs = parseInputs(raw, {});
+  return { inputs, extra, json, dryRun, help, secrets };
+}
+
+export interface OpsDeps {
+  env: Record<string, string | undefined>;
+  sink: LogSink;
+  secrets: SecretRegistry;
+  http?: HttpClient;
+  clock?: Clock;
+  getIdToken?: (audience: string) => Promise<string>;
+  runAz?: (args: string[]) => Promise<string | null>;
+}
+
+export interface OpsSession {
+  inputs: DeployInputs;
+  http: HttpClient;
+  arm: ArmClient;
+  cloud: CloudEndpoints;
+  auth: AuthSession;
+  secrets: SecretRegistry;
+  log: Logger;
+  clock: Clock;
+  target: TargetInfo;
+  /** A deploy context over this session, for the deploy engine's Kudu, restart and verify phases. */
+  ctx: DeployContext;
+  storageAuthorization(): Promise<string>;
+  credential: TokenCredential;
+}
+
+const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};
+
+/** GitHub's OIDC token from ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN (outside the action toolkit). */
+export function envIdToken(env: Record<string, string | undefined>, http: HttpClient) {
+  return async (audience: string): Promise<string> => {
+    const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
+    const token = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
+    if (!url || !token)
+      throw new RunpackError(
+        'oidc-unavailable',
+        'ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set.',
+      );
+    const u = new URL(url);
+    u.searchParams.set('audience', audience);
+    const res = await http.request({
+      method: 'GET',
+      url: u.toString(),
+      service: 'GitHub OIDC',
+      authorization: async () => `Bearer ${token}`,
+    });
+    if (res.status !== 200)
+      throw new RunpackError('oidc-unavailable', `The GitHub OIDC endpoint answered ${res.status}.`);
+    return res.json<{ value: string }>().value;
+  };
+}
+
+/** Logs in and resolves the target (reads only). */
+export async function openSession(inputs: DeployInputs, deps: OpsDeps): Promise<OpsSession> {
+  const clock = deps.clock ?? realClock;
+  const secrets = deps.secrets;
+  const log = createLogger(deps.sink, secrets, { now: clock.now });
+  const http =
+    deps.http ??
+    createHttpClient({
+      userAgent: `runpack/${OPS_VERSION}`,
+      sleep: clock.sleep,
+      now: clock.now,
+      onRetry: (i) =>
+        log.info(
+          `${i.service} ${i.status ? `answered ${i.status}` : 'failed'}; retrying in ${Math.round(i.waitMs / 100) / 10} s.`,
+        ),
+    });
+  const deadline = clock.now() + inputs.timeoutMinutes * 60_000;
+  const cloud = await discoverCloud(
+    http,
+    inputs.resourceManagerEndpoint,
+    Math.min(deadline, clock.now() + 60_000),
+  );
+  const auth = await authenticate(inputs, cloud, {
+    env: deps.env,
+    secrets,
+    getIdToken: deps.getIdToken ?? envIdToken(deps.env, http),
+    runAz: deps.runAz,
+    now: clock.now,
+    log: (l) => log.info(l),
+  });
+  log.info(auth.description);
+  const arm = createArmClient({
+    http,
+    endpoint: cloud.resourceManager,
+    authorization: () => auth.authorization(cloud.armScope),
+    deadline: () => deadline,
+    sleep: clock.sleep,
+    now: clock.now,
+  });
+  const subscriptionId = await resolveSubscription(arm, inputs, auth.subscriptionId);
+  const target = await resolveTarget(arm, inputs, subscriptionId);
+  const ctx: DeployContext = {
+    inputs,
+    target,
+    http,
+    arm,
+    log,
+    secrets,
+    clock,
+    settings: createSettingsHelper(arm, target.ref),
+    armAuthorization: () => auth.authorization(cloud.armScope),
+    deadline,
+    phaseDeadline: (ms) => Math.min(deadline, clock.now() + ms),
+  };
+  return {
+    inputs,
+    http,
+    arm,
+    cloud,
+    auth,
+    secrets,
+    log,
+    clock,
+    target,
+    ctx,
+    storageAuthorization: () => auth.authorization(cloud.storageScope),
+    credential: auth.credential,
+  };
+}
+
+/** The storage account by name through Resource Manager, or a one-line error. */
+export async function findAccount(s: OpsSession, name: string): Promise<StorageAccountInfo> {
+  const account = await s.arm.findStorageAccount(s.target.ref.subscriptionId, name);
+  if (!account)
+    throw new RunpackError(
+      'storage-not-found',
+      `Storage account ${name} was not found in subscription ${s.target.ref.subscriptionId}; check --storage-account (the login needs Reader on it).`,
+    );
+  return account;
+}
+
+export async function openStore(
+  s: OpsSession,
+  account: StorageAccountInfo,
+  container: string,
+): Promise<ReleaseStore> {
+  return openReleaseStore({
+    accountName: account.name,
+    blobEndpoint: account.blobEndpoint,
+    allowSharedKeyAccess: account.allowSharedKeyAccess,
+    credential: s.credential,
+    getKeys: () => s.arm.listStorageAccountKeys(account.id),
+    secrets: s.secrets,
+    container,
+    log: (l) => s.log.info(l),
+  });
+}
