@@ -446,6 +446,12 @@ describe('hostile archives', () => {
     expect((await inspect(mismatched, { verifyData: false })).ok).toBe(true);
   });
 
+  it('corrupt-archive: data prepended to a zip', async () => {
+    const zip = buildZip([{ name: 'index.html', data: 'x' }]);
+    const r = await inspect(writeZip(Buffer.concat([Buffer.from('#!/bin/sh\nexit 0\n'), zip])));
+    expect(codes(r)).toContain('corrupt-archive');
+  });
+
   it('a bomb ratio is reported, not inflated', async () => {
     const r = await inspect(
       writeZip(
@@ -482,6 +488,27 @@ describe('folders', () => {
       ['symlink', 'error'],
       ['dependencies-missing', 'warning'],
     ]);
+  });
+
+  it('follow links that stay inside the folder, as the packager does, and report dangling or looping ones', async () => {
+    const dir = writeTree(tempDir(), {
+      'index.html': 'x',
+      'assets/logo.svg': '<svg/>',
+      'logo.svg': 'link:assets/logo.svg',
+      shared: 'link:assets',
+      'gone.txt': 'link:missing.txt',
+      'assets/loop': 'link:..',
+    });
+    const r = await inspect(dir);
+    // index.html, assets/logo.svg, logo.svg, shared/logo.svg and the three bad links.
+    expect(r.files).toBe(7);
+    const links = r.problems.filter((p) => p.code === 'symlink');
+    expect(links.map((p) => [p.path, p.severity])).toEqual([
+      ['gone.txt', 'error'],
+      ['assets/loop', 'error'],
+      ['shared/loop', 'error'],
+    ]);
+    expect(links[0].message).toMatch(/dangles/);
   });
 
   it('a folder holding only a nested publish folder is nested-root', async () => {

@@ -3,7 +3,7 @@
  * packaging) for what breaks run-from-package. Zips and folders become the same entry list and share
  * the same rules (`inspectEntries`); zip structure checks come from the zip reader.
  */
-import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RunpackError, UsageError } from '../util/errors.js';
 import { checkRuntime, detectRuntime, makeTree, subTree, type PackageTree } from './rules.js';
@@ -40,6 +40,8 @@ export interface EntryInfo {
   nameLength?: number;
   /** Where a symlink points, when known. */
   linkTarget?: string | null;
+  /** The link leaves the package, dangles or loops (known from the file system). */
+  linkUnusable?: boolean;
 }
 
 /** Reads a small file of the package by its normalised path; null when missing, too big or unreadable. */
@@ -171,6 +173,7 @@ export async function inspectEntries(
     if (e.isSymlink) {
       const target = e.linkTarget;
       const outside =
+        e.linkUnusable === true ||
         target === undefined ||
         target === null ||
         target.startsWith('/') ||
@@ -180,7 +183,7 @@ export async function inspectEntries(
         code: 'symlink',
         severity: outside ? 'error' : 'warning',
         message: outside
-          ? `'${norm}' is a symbolic link${target ? ` to '${short(target)}'` : ''} that points outside the package, which does not exist on the platform; package the file it points to instead (zip without -y, or copy it in)`
+          ? `'${norm}' is a symbolic link${target ? ` to '${short(target)}'` : ''} that leaves the package, dangles or loops, so it points at nothing on the platform; package the file it points to instead (zip without -y, or copy it in)`
           : `'${norm}' is a symbolic link to '${short(target)}'; the mounted package may not follow links (on Windows it is a plain file holding the target's name). Package the file it points to instead`,
         path: norm,
       });
@@ -382,39 +385,61 @@ export async function inspectZip(dir: ZipDirectory, options: InspectOptions = {}
 // ---------------------------------------------------------------------------------------------------------
 // Folders
 
-/** Walk a folder like the packager does (`.git` left out), without following links. */
+/**
+ * Walk a folder like the packager does: `.git` left out, links that stay inside the folder followed (they are
+ * packaged as what they point to), links that leave it or dangle reported as links.
+ */
 async function walkFolder(
   root: string,
   maxEntries: number,
 ): Promise<{ entries: EntryInfo[]; capped: boolean }> {
+  const rootReal = await realpath(root);
+  const inside = (p: string): boolean => p === rootReal || p.startsWith(rootReal + path.sep);
   const entries: EntryInfo[] = [];
   const queue: string[] = [''];
   while (queue.length > 0) {
     const rel = queue.shift()!;
-    const abs = path.join(root, rel);
-    const items = await readdir(abs, { withFileTypes: true });
+    const items = await readdir(path.join(root, rel), { withFileTypes: true });
+    const parentReal = await realpath(path.join(root, rel));
     items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const stats = await Promise.all(
-      items.map(async (d) => {
-        const r = rel ? `${rel}/${d.name}` : d.name;
+    const found = await Promise.all(
+      items.map(async (d): Promise<EntryInfo | null> => {
         if (d.name === '.git') return null;
+        const r = rel ? `${rel}/${d.name}` : d.name;
+        const abs = path.join(root, r);
         if (d.isSymbolicLink()) {
-          const target = await readlink(path.join(root, r)).catch(() => null);
-          return {
-            name: r,
-            isDirectory: false,
-            isSymlink: true,
-            size: 0,
-            linkTarget: target,
-          } satisfies EntryInfo;
+          const real = await realpath(abs).catch(() => null);
+          const s = real && inside(real) ? await stat(real).catch(() => null) : null;
+          // A link to a folder that holds the link itself would make the walk endless.
+          const loops =
+            s?.isDirectory() &&
+            real !== null &&
+            (parentReal === real || parentReal.startsWith(real + path.sep));
+          if (!real || !s || !inside(real) || loops) {
+            const target = await readlink(abs).catch(() => null);
+            // Links that leave the folder, dangle or loop: the packager refuses them.
+            return {
+              name: r,
+              isDirectory: false,
+              isSymlink: true,
+              size: 0,
+              linkTarget: target,
+              linkUnusable: true,
+            };
+          }
+          if (s.isDirectory()) {
+            return { name: `${r}/`, isDirectory: true, isSymlink: false, size: 0 };
+          }
+          return { name: r, isDirectory: false, isSymlink: false, size: s.size };
         }
-        if (d.isDirectory())
-          return { name: `${r}/`, isDirectory: true, isSymlink: false, size: 0 } satisfies EntryInfo;
-        const s = await stat(path.join(root, r)).catch(() => null);
-        return { name: r, isDirectory: false, isSymlink: false, size: s ? s.size : 0 } satisfies EntryInfo;
+        if (d.isDirectory()) {
+          return { name: `${r}/`, isDirectory: true, isSymlink: false, size: 0 };
+        }
+        const s = await stat(abs).catch(() => null);
+        return { name: r, isDirectory: false, isSymlink: false, size: s ? s.size : 0 };
       }),
     );
-    for (const e of stats) {
+    for (const e of found) {
       if (!e) continue;
       if (entries.length >= maxEntries) return { entries, capped: true };
       entries.push(e);

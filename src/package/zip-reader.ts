@@ -266,6 +266,8 @@ export async function openZip(source: ZipSource, options: OpenZipOptions = {}): 
   const issues: ZipIssue[] = [];
   let { entriesTotal, cdSize, cdOffset } = eocd;
   let zip64 = false;
+  /** Where the central directory must end: at the zip64 end record when there is one, else the end record. */
+  let cdEnd = eocd.at;
 
   // Zip64: a locator right before the end record points at the zip64 end record.
   if (eocd.at >= 20) {
@@ -286,6 +288,7 @@ export async function openZip(source: ZipSource, options: OpenZipOptions = {}): 
         );
       }
       zip64 = true;
+      cdEnd = recAt;
       entriesTotal = u64(rec, 32);
       cdSize = u64(rec, 40);
       cdOffset = u64(rec, 48);
@@ -297,7 +300,6 @@ export async function openZip(source: ZipSource, options: OpenZipOptions = {}): 
       'unsupported zip: it is one part of a split (multi-disk) archive; create a single-file zip',
     );
   }
-  const cdEnd = zip64 ? eocd.at - 20 - 56 : eocd.at;
   if (!Number.isFinite(cdOffset) || !Number.isFinite(cdSize) || cdOffset + cdSize > cdEnd) {
     throw new ZipError(
       'corrupt-archive',
@@ -311,13 +313,11 @@ export async function openZip(source: ZipSource, options: OpenZipOptions = {}): 
     );
   }
   if (cdOffset + cdSize < cdEnd) {
-    // Extra bytes between the directory and its end record (or a zip64 record elsewhere); readable, but odd.
-    if (!zip64) {
-      issues.push({
-        code: 'corrupt-archive',
-        message: `corrupt zip: ${cdEnd - cdOffset - cdSize} unexpected bytes sit between the central directory and its end record (data prepended or appended?); re-create the zip`,
-      });
-    }
+    // Bytes between the directory and its end record: data appended or prepended by another tool.
+    issues.push({
+      code: 'corrupt-archive',
+      message: `corrupt zip: ${cdEnd - cdOffset - cdSize} unexpected bytes sit between the central directory and its end record (data prepended or appended?); re-create the zip`,
+    });
   }
 
   const entries: ZipEntry[] = [];
