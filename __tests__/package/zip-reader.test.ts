@@ -203,6 +203,14 @@ describe('openZip on forged archives', () => {
     expect(lying.issues[0].message).toMatch(/declares 40000 entries/);
   });
 
+  it('stops at 250,000 entries by default and says so', async () => {
+    const entries = Array.from({ length: 250_010 }, (_, i) => ({ name: `f${i}` }));
+    const dir = await open(buildZip(entries, { zip64Eocd: true }));
+    expect(dir.entries).toHaveLength(250_000);
+    expect(dir.issues).toEqual([expect.objectContaining({ code: 'too-large' })]);
+    expect(dir.issues[0].message).toMatch(/more than 250000 entries \(it declares 250010\)/);
+  });
+
   it('keeps only the start of a huge name', async () => {
     const name = `${'n'.repeat(60_000)}.txt`;
     const dir = await open(buildZip([{ name, data: 'x' }]));
