@@ -347,6 +347,68 @@ describe('URL mode end to end', () => {
     expect((await served()).text).toBe('version:m1');
   });
 
+  it('checklist 23: a stored-policy SAS works until the policy expires, then the next start fails', async () => {
+    const url = await upload('si.zip', app('si1'));
+    const now = emu.ctx.clock.now();
+    await container.setAccessPolicy(undefined, [
+      {
+        id: 'rfp-policy',
+        accessPolicy: {
+          startsOn: new Date(now.getTime() - 300_000),
+          expiresOn: new Date(now.getTime() + 3600_000),
+          permissions: 'r',
+        },
+      },
+    ]);
+    const sas = generateBlobSASQueryParameters(
+      { containerName: 'releases', blobName: 'si.zip', identifier: 'rfp-policy' },
+      cred,
+    ).toString();
+    await putSettings({ WEBSITE_RUN_FROM_PACKAGE: `${url}?${sas}` });
+    await waitFor(async () => ((await served()).text === 'version:si1' ? true : undefined));
+    emu.admin.advanceClock(2 * 3600_000);
+    await restartAndSettle();
+    expect(worker.state()).toBe('failed');
+    expect(worker.mounted().error).toContain('AuthenticationFailed');
+    await container.setAccessPolicy(undefined, []);
+  });
+
+  it('checklist 23: a user-delegation SAS stops working at the next start after its key expires', async () => {
+    const storageToken = await token('https://storage.azure.com/.default');
+    const tokenCred = {
+      getToken: async () => ({ token: storageToken, expiresOnTimestamp: Date.now() + 3000_000 }),
+    };
+    const svc = new BlobServiceClient(emu.storage.blobEndpoint, tokenCred);
+    const url = await upload('udk.zip', app('udk1'));
+    const now = emu.ctx.clock.now();
+    const keyEnd = new Date(now.getTime() + 24 * 3600_000);
+    const key = await svc.getUserDelegationKey(new Date(now.getTime() - 300_000), keyEnd);
+    const sas = generateBlobSASQueryParameters(
+      {
+        containerName: 'releases',
+        blobName: 'udk.zip',
+        // Azurite 3.35 knows string-to-sign layouts up to 2025-11-05; the SDK default (2026-04-06) does not verify there
+        version: '2025-11-05',
+        permissions: BlobSASPermissions.parse('r'),
+        startsOn: new Date(now.getTime() - 300_000),
+        expiresOn: keyEnd,
+      },
+      key,
+      emu.storage.accountName,
+    ).toString();
+    await putSettings({ WEBSITE_RUN_FROM_PACKAGE: `${url}?${sas}` });
+    await waitFor(async () => ((await served()).text === 'version:udk1' ? true : undefined), 3000).catch(
+      () => {
+        throw new Error(String(worker.mounted().error));
+      },
+    );
+    emu.admin.advanceClock(2 * 24 * 3600_000);
+    expect((await served()).text).toBe('version:udk1');
+    await restartAndSettle();
+    expect(worker.state()).toBe('failed');
+    expect((await served()).status).toBe(503);
+  });
+
   it('checklist 7: a push while the value is a URL gets 409', async () => {
     await putSettings({ WEBSITE_RUN_FROM_PACKAGE: 'https://example.invalid/x.zip' });
     await waitFor(async () => {
