@@ -184,6 +184,11 @@ function jsCall(ctx: Ctx, call: CallSite): void {
   ) {
     return logOptions(ctx, call, `winston ${call.name} transport`, ['filename', 'dirname']);
   }
+  // log4js.configure({ appenders: { file: { type: 'file', filename } } }), bunyan.createLogger({ streams: [{ path }] }).
+  if (head === 'log4js' && call.name === 'configure')
+    return logOptions(ctx, call, 'log4js file appender', ['filename']);
+  if (head === 'bunyan' && call.name === 'createLogger')
+    return logOptions(ctx, call, 'bunyan file stream', ['path']);
   // pino.destination('x') / pino.destination({ dest }) / pino({ transport: { target: 'pino/file', options: { destination } } }).
   if (head === 'pino' || call.name === 'pino') {
     const first = call.args[0];
@@ -288,6 +293,14 @@ function csCall(ctx: Ctx, call: CallSite): void {
     if (reportable(c)) pushLog(ctx, call, `Serilog ${call.name} sink`, c);
     return;
   }
+  // Serilog.Extensions.Logging.File / NReco: builder.Logging.AddFile("Logs/app-{Date}.txt").
+  if (call.name === 'AddFile' && call.receiver) {
+    const arg = a.arg(call, 0, 'pathFormat');
+    if (!arg) return;
+    const c = a.classify(arg);
+    if (reportable(c)) pushLog(ctx, call, 'AddFile log provider', c);
+    return;
+  }
   if (call.name === 'PersistKeysToFileSystem') {
     const arg = call.args[0];
     if (!arg) return;
@@ -377,6 +390,14 @@ function javaCall(ctx: Ctx, call: CallSite): void {
   if (call.isNew) {
     if (/^(FileOutputStream|FileWriter|PrintWriter|PrintStream)$/.test(call.name))
       return checkWrite(ctx, call, call.args[0]);
+    // java.util.logging.FileHandler("app.log"); %t (temp) and %h (home) patterns are writable.
+    if (call.name === 'FileHandler' && call.args[0]) {
+      const pattern = a.stringValue(call.args[0]);
+      if (pattern !== undefined && /^%[th]/.test(pattern)) return;
+      const c = a.classify(call.args[0]);
+      if (reportable(c)) pushLog(ctx, call, 'java.util.logging FileHandler', c);
+      return;
+    }
     if (call.name === 'RandomAccessFile') {
       const mode = a.stringValue(call.args[1]);
       if (mode && mode.includes('w')) checkWrite(ctx, call, call.args[0]);
