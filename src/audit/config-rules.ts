@@ -101,20 +101,29 @@ export function scanXmlConfig(raw: string): Draft[] {
     if (c.cls === 'relative') c = { cls: 'root', anchor: `'${value}' (relative to the app root)` };
     push('dotnet', `${m[1]} stdout log`, c, m.index + file.index + file[0].indexOf(file[1]) + 1);
   }
-  if (/<log4net\b/i.test(text) || /<appender\b[^>]*log4net/i.test(text)) {
-    // <appender type="log4net.Appender.RollingFileAppender"> <file value="logs/app.log" /> </appender>
-    const file = /<file\b[^>]*?\bvalue\s*=\s*(["'])(.*?)\1/gi;
-    for (let m; (m = file.exec(text));) {
-      const valueOffset = m.index + m[0].lastIndexOf(m[1] + m[2]) + 1;
-      push('dotnet', 'log4net file appender', classifyConfigPath(decodeXml(m[2]), 'log4net'), valueOffset);
-    }
-  }
-  // logback: <appender class="ch.qos.logback.core.FileAppender"><file>logs/app.log</file> / <fileNamePattern>.
-  if (/<configuration\b/i.test(text) && /ch\.qos\.logback/.test(text)) {
-    const el = /<(file|fileNamePattern)>\s*([^<]*?)\s*<\/\1>/g;
-    for (let m; (m = el.exec(text));) {
-      const valueOffset = m.index + m[0].indexOf(m[2], m[1].length + 2);
-      push('java', `logback ${m[1]}`, classifyConfigPath(decodeXml(m[2]), 'java'), valueOffset);
+  // log4net and logback: only inside <appender> elements, so build files (pom.xml <configuration><file>) never count.
+  const isLog4netDoc = /<log4net\b/i.test(text);
+  const isLogbackDoc = /ch\.qos\.logback/.test(text);
+  const appender = /<appender\b([^>]*)>([\s\S]*?)<\/appender>/g;
+  for (let b; (b = appender.exec(text));) {
+    const attrs = b[1];
+    const bodyOffset = b.index + b[0].indexOf('>') + 1;
+    const log4net = /log4net/i.test(attrs) || (isLog4netDoc && !/ch\.qos\.logback/.test(attrs));
+    const logback = !log4net && (/ch\.qos\.logback/.test(attrs) || isLogbackDoc);
+    if (log4net) {
+      // <appender type="log4net.Appender.RollingFileAppender"> <file value="logs/app.log" /> </appender>
+      const file = /<file\b[^>]*?\bvalue\s*=\s*(["'])(.*?)\1/gi;
+      for (let m; (m = file.exec(b[2]));) {
+        const valueOffset = bodyOffset + m.index + m[0].lastIndexOf(m[1] + m[2]) + 1;
+        push('dotnet', 'log4net file appender', classifyConfigPath(decodeXml(m[2]), 'log4net'), valueOffset);
+      }
+    } else if (logback) {
+      // <appender class="ch.qos.logback.core.FileAppender"><file>logs/app.log</file> / <fileNamePattern>.
+      const el = /<(file|fileNamePattern)>\s*([^<]*?)\s*<\/\1>/g;
+      for (let m; (m = el.exec(b[2]));) {
+        const valueOffset = bodyOffset + m.index + m[0].indexOf(m[2], m[1].length + 2);
+        push('java', `logback ${m[1]}`, classifyConfigPath(decodeXml(m[2]), 'java'), valueOffset);
+      }
     }
   }
   // log4j2: <File name="x" fileName="logs/app.log"/> / <RollingFile fileName="…" filePattern="…">.
