@@ -26,7 +26,7 @@ import { createSettingsHelper, mergeSettings, RFP } from './setting.js';
 import { resolveSubscription, resolveTarget } from './target.js';
 import type { Clock, DeployContext, DeployInputs, Finding, PackageInfo, TargetInfo } from './types.js';
 import { releaseMetadata, uploadRelease } from './upload.js';
-import { verifyDeploy, type LevelResult } from './verify.js';
+import { failureMarkerCheck, verifyDeploy, type LevelResult } from './verify.js';
 import { afterMountFunctions } from './functions.js';
 import { modeSwitchDecision, publishLocal } from './local.js';
 import { checkSlots, swapSlots, targetAfterSwap } from './slots.js';
@@ -376,7 +376,8 @@ async function runLocal(ctx: DeployContext, pkg: PackageInfo, result: DeployResu
   const { log } = ctx;
   const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
   recordFindings(result, outcome.findings, log);
-  if (ctx.inputs.restart) await log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000)));
+  if (ctx.inputs.restart)
+    await log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)));
   await verifyPhase(ctx, pkg, result, { intendedValue: '1' });
 }
 
@@ -595,7 +596,7 @@ async function runUrlMode(
 
   // Restart: the stable URL does not change between releases, so a restart is what mounts the new content.
   if (inputs.restart) {
-    await log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000)));
+    await log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)));
   } else {
     const f: Finding = {
       severity: 'warning',

@@ -79,6 +79,24 @@ async function checkBlobUrl(
   return { status: res.status, sha256Matches: sha === undefined ? undefined : sha === pkg.sha256 };
 }
 
+/** A check for the failure marker in wwwroot through Kudu (null when SCM is not reachable or there is none). */
+export function failureMarkerCheck(ctx: DeployContext): () => Promise<string | null> {
+  let kudu: KuduClient | null | undefined;
+  return async () => {
+    if (!ctx.target.scmHostName) return null;
+    if (kudu === undefined) {
+      kudu = await connectKudu(ctx, ctx.phaseDeadline(30_000))
+        .then((k) => k.kudu)
+        .catch(() => null);
+    }
+    if (!kudu) return null;
+    const marker = await kudu
+      .vfsGet(`${WWWROOT}/${FAILURE_MARKER}`, ctx.phaseDeadline(30_000))
+      .catch(() => null);
+    return marker ? `wwwroot shows '${FAILURE_MARKER}'` : null;
+  };
+}
+
 export async function verifyDeploy(
   ctx: DeployContext,
   pkg: PackageInfo,
@@ -185,7 +203,8 @@ export async function verifyDeploy(
       p.status >= 200 &&
       p.status < 300 &&
       (!ctx.inputs.expect || (p.body ?? '').includes(ctx.inputs.expect));
-    while (!good(last) && !input.quick && ctx.clock.now() + 2000 < deadline) {
+    // A failed mount will not heal by waiting.
+    while (!good(last) && !input.quick && !evidence.failureMarker && ctx.clock.now() + 2000 < deadline) {
       await ctx.clock.sleep(2000);
       last = await probeSite(ctx, url, deadline);
     }

@@ -1,0 +1,85 @@
+/**
+ * Login paths end to end: GitHub OIDC federation, an existing Azure CLI session (a fake az on PATH), and the
+ * creds secret; and what the user reads when a login is misconfigured.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { emulatorSecrets, findLeaks, setupE2E, type E2E } from './helpers/action.js';
+
+let e: E2E;
+beforeAll(async () => {
+  e = await setupE2E();
+}, 120_000);
+afterAll(async () => {
+  if (!e) return;
+  const leaks = e.runs.flatMap((r) => findLeaks(r.everything, emulatorSecrets(e.emu)));
+  await e.stop();
+  expect(leaks).toEqual([]);
+});
+beforeEach(() => e.emu.admin.reset());
+
+const deploy = (version: string) => ({
+  'app-name': 'rp-linux-web',
+  'storage-account': e.emu.storage.accountName,
+  package: e.app(version),
+  'health-path': '/healthz',
+  expect: version,
+});
+
+describe('login', () => {
+  it('uses GitHub OIDC federation with client-id and tenant-id', async () => {
+    const r = await e.run(deploy('oidc1'), { auth: 'oidc' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Logged in with GitHub OIDC federation/);
+    expect(r.outputs.verified).toBe('true');
+  });
+
+  it('uses an existing Azure CLI session when no OIDC inputs are given', async () => {
+    const r = await e.run(deploy('az1'), { auth: 'az' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Logged in with the Azure CLI session/);
+  });
+
+  it('uses the creds secret', async () => {
+    const r = await e.run(deploy('creds1'), { auth: 'creds' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Logged in with the creds service principal/);
+  });
+
+  it('explains a missing id-token permission', async () => {
+    const r = await e.run(deploy('x'), {
+      auth: 'oidc',
+      env: { ACTIONS_ID_TOKEN_REQUEST_URL: '', ACTIONS_ID_TOKEN_REQUEST_TOKEN: '' },
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toMatch(/::error::.*id-token: write/);
+  });
+
+  it('names the subject claim a federated credential would need', async () => {
+    const other = e.emu.admin.mintOidcRequestToken({
+      sub: 'repo:octo-org/octo-app:ref:refs/heads/feature-x',
+    });
+    const r = await e.run(deploy('x'), {
+      auth: 'oidc',
+      env: {
+        ACTIONS_ID_TOKEN_REQUEST_URL: other.requestUrl,
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: other.requestToken,
+      },
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toMatch(/::error::.*AADSTS70021.*repo:octo-org\/octo-app:ref:refs\/heads\/feature-x/);
+  });
+
+  it('explains a wrong client secret without printing it', async () => {
+    const creds = JSON.stringify({ ...JSON.parse(e.creds()), clientSecret: 'wrong-secret-value-123' });
+    const r = await e.run(deploy('x'), { auth: 'none', env: { INPUT_CREDS: creds } });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toMatch(/::error::.*AADSTS7000215/);
+    expect(r.everything).not.toContain('wrong-secret-value-123');
+  });
+
+  it('says how to log in when nothing is given', async () => {
+    const r = await e.run(deploy('x'), { auth: 'none' });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toMatch(/::error::No Azure login found/);
+  });
+});

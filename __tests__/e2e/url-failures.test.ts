@@ -1,0 +1,107 @@
+/**
+ * URL-mode failures end to end: each one stops the step with the likely cause and the fix, and bad inputs stop
+ * it before any call reaches the emulator.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { emulatorSecrets, findLeaks, setupE2E, type E2E } from './helpers/action.js';
+
+let e: E2E;
+beforeAll(async () => {
+  e = await setupE2E();
+}, 120_000);
+afterAll(async () => {
+  if (!e) return;
+  const leaks = e.runs.flatMap((r) => findLeaks(r.everything, emulatorSecrets(e.emu)));
+  await e.stop();
+  expect(leaks).toEqual([]);
+});
+beforeEach(() => e.emu.admin.reset());
+
+const DAY = 86_400_000;
+
+describe('bad inputs stop the step before any network call', () => {
+  const cases: [string, Record<string, string>, RegExp][] = [
+    ['missing app-name', {}, /Input 'app-name' is required/],
+    ['unknown mode', { 'app-name': 'rp-linux-web', mode: 'zip' }, /Input 'mode' must be one of/],
+    [
+      'bad storage account',
+      { 'app-name': 'rp-linux-web', 'storage-account': 'Bad_Name' },
+      /'storage-account'/,
+    ],
+    ['user delegation SAS', { 'app-name': 'rp-linux-web', 'package-access': 'user-delegation' }, /7 days/],
+    [
+      'missing package',
+      { 'app-name': 'rp-linux-web', package: 'no/such/folder' },
+      /Input 'package' names no\/such\/folder/,
+    ],
+    ['bad creds', { 'app-name': 'rp-linux-web', creds: 'not json' }, /Input 'creds' must be JSON/],
+  ];
+  for (const [name, inputs, message] of cases) {
+    it(name, async () => {
+      e.emu.admin.clearRequests();
+      const r = await e.run(inputs, { auth: name === 'bad creds' ? 'none' : 'creds' });
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`::error::.*${message.source}`));
+      expect(e.requests()).toEqual([]);
+    });
+  }
+});
+
+describe('refusals with a way out', () => {
+  it('refuses Flex Consumption and names OneDeploy', async () => {
+    const r = await e.run({
+      'app-name': 'rp-flex-func',
+      'storage-account': e.emu.storage.accountName,
+      package: e.app('f'),
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toMatch(/::error::.*Flex Consumption.*OneDeploy/);
+    expect(e.emu.admin.site('rp-flex-func').appSettings.WEBSITE_RUN_FROM_PACKAGE).toBeUndefined();
+  });
+});
+
+describe('failures found at verification or before the upload', () => {
+  it('says sas cannot work when shared key access is disabled, before uploading anything', async () => {
+    e.emu.admin.setStorage(e.emu.storage.accountName, { allowSharedKeyAccess: false });
+    const r = await e.run({
+      'app-name': 'rp-win-web',
+      'storage-account': e.emu.storage.accountName,
+      package: e.app('sk1'),
+      'package-access': 'sas',
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toMatch(/::error::.*shared key access disabled.*package-access: identity/);
+    expect(e.requests().filter((q) => q.method === 'PUT' && q.service === 'blob')).toEqual([]);
+  });
+
+  it('detects an expired SAS at verification and keeps the failure explained', async () => {
+    // The storage clock runs three days ahead of the runner: the one-day policy is already expired for it.
+    e.emu.admin.advanceClock(3 * DAY);
+    const r = await e.run({
+      'app-name': 'rp-win-web',
+      'storage-account': e.emu.storage.accountName,
+      package: e.app('exp1'),
+      'package-access': 'sas',
+      'sas-expiry-days': '1',
+      'timeout-minutes': '2',
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.outputs.verified).toBe('false');
+    expect(r.stdout).toMatch(/::error::Verification failed: .*SAS.*expired/);
+    expect(r.summary).toMatch(/Likely cause:\*\* the package URL or its SAS is bad or expired/);
+  });
+
+  it('detects a worker blocked by the storage firewall', async () => {
+    e.emu.admin.setStorage(e.emu.storage.accountName, { networkDefaultAction: 'Deny' });
+    const r = await e.run({
+      'app-name': 'rp-linux-web',
+      'storage-account': e.emu.storage.accountName,
+      package: e.app('fw1'),
+      'timeout-minutes': '2',
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.outputs.verified).toBe('false');
+    expect(r.summary).toMatch(/Likely cause:\*\* the worker could not mount the package/);
+    expect(r.stdout).toMatch(/FAILED TO INITIALIZE RUN FROM PACKAGE|AuthorizationFailure/);
+  });
+});
