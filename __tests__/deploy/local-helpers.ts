@@ -38,6 +38,10 @@ export interface FakeKuduState {
   acceptAuth: string[];
   /** Answer every request with 403 HTML (SCM behind a private endpoint). */
   blocked: boolean;
+  /** Called when a deployment finishes successfully (e.g. to start someone else's right after). */
+  afterSuccess?: () => void;
+  /** Pushes finish at once (before the first poll). */
+  instant: boolean;
   /** The next N pushes get the lock 409 while no deployment record exists (another push still uploading). */
   stagingLock: number;
   counter: number;
@@ -70,6 +74,7 @@ export async function startFakeKudu(initial: Partial<FakeKuduState> = {}): Promi
     acceptAuth: ['Bearer arm-token'],
     blocked: false,
     stagingLock: 0,
+    instant: false,
     counter: 0,
     ...initial,
   };
@@ -96,6 +101,9 @@ export async function startFakeKudu(initial: Partial<FakeKuduState> = {}): Promi
         d.status = 4;
         state.packageName = stampName();
         state.wwwrootStamp = r.stamp;
+        const after = state.afterSuccess;
+        state.afterSuccess = undefined;
+        after?.();
       }
     } else {
       d.status = 1;
@@ -164,16 +172,23 @@ export async function startFakeKudu(initial: Partial<FakeKuduState> = {}): Promi
           complete: false,
           progress: '',
           deployer: url.searchParams.get('deployer') ?? 'ZipDeploy',
+          message: url.searchParams.get('message') ?? 'Created via a push deployment',
           received_time: new Date().toISOString(),
         };
         state.deployments.push(d);
-        running.set(id, { left: state.pollsToFinish, fail: state.failNext, stamp: state.nextStamp });
+        running.set(id, {
+          left: state.instant ? 1 : state.pollsToFinish,
+          fail: state.failNext,
+          stamp: state.nextStamp,
+        });
         state.failNext = false;
+        if (state.instant) advance(d);
         return send(202, '', {
           Location: `${base}/api/deployments/latest?deployer=runpack&time=x`,
           'Retry-After': '30',
         });
       }
+      if (p === '/api/deployments') return send(200, [...state.deployments].reverse());
       if (p === '/api/deployments/latest') {
         const d = state.deployments[state.deployments.length - 1];
         if (!d) return send(404, { Message: "Deployment 'latest' not found." });

@@ -1,5 +1,6 @@
 import { describe, it, expect, afterEach } from '@jest/globals';
 import {
+  deploymentIsOurs,
   classifyRunFromPackage,
   compareStamp,
   effectiveRunFromPackage,
@@ -86,6 +87,26 @@ describe('modeSwitchDecision', () => {
   });
 });
 
+describe('deploymentIsOurs', () => {
+  it('recognises this push by its nonce, another runpack push or another tool as not ours', () => {
+    expect(
+      deploymentIsOurs({ id: 'a', status: 1, message: 'runpack abcdefabcdef 0badf00d (0123)' }, '0badf00d'),
+    ).toBe(true);
+    expect(
+      deploymentIsOurs({ id: 'a', status: 1, message: 'runpack abcdefabcdef 12345678' }, '0badf00d'),
+    ).toBe(false);
+    expect(
+      deploymentIsOurs({ id: 'a', status: 1, deployer: 'GITHUB_ZIP_DEPLOY', message: '{}' }, '0badf00d'),
+    ).toBe(false);
+    expect(
+      deploymentIsOurs(
+        { id: 'a', status: 1, deployer: 'ZipDeploy', message: 'Created via a push deployment' },
+        'x',
+      ),
+    ).toBe(undefined);
+  });
+});
+
 describe('compareStamp', () => {
   const stamp = { runpack: 1 as const, contentSha256: 'abc' };
   it('matches, mismatches, and handles missing or broken stamps', () => {
@@ -150,6 +171,28 @@ describe('publishLocal against a Kudu stand-in', () => {
     expect(text).toMatch(/The other deployment other1 ended: Success/);
     // ours came after the other one, so ours is what packagename.txt names
     expect(out.packageName).toBe(kudu.state.packageName);
+  });
+
+  it('stops with "superseded" when another deployment starts right after ours, naming both', async () => {
+    const { ctx } = await setup({ settings: { WEBSITE_RUN_FROM_PACKAGE: '1' } });
+    kudu.state.afterSuccess = () => kudu.startOther(5);
+    const err = await publishLocal(ctx, makePackage()).catch((e: unknown) => e);
+    expect((err as RunpackError).code).toBe('superseded');
+    expect((err as Error).message).toMatch(
+      /Kudu deployment dep1 of release ffffffffffff succeeded, but deployment other2 \(GITHUB_ZIP_DEPLOY, someone.*the later deployment wins/,
+    );
+  });
+
+  it('finds its own record when `latest` already shows a later push', async () => {
+    const { ctx } = await setup({ settings: { WEBSITE_RUN_FROM_PACKAGE: '1' } });
+    kudu.state.instant = true;
+    kudu.state.afterSuccess = () => kudu.startOther(50);
+    const err = await publishLocal(ctx, makePackage()).catch((e: unknown) => e);
+    expect((err as RunpackError).code).toBe('superseded');
+    const text = ctx.lines.join('\n');
+    // The status lines are about our deployment, not the other one.
+    expect(text).toMatch(/Kudu deployment dep1: Success/);
+    expect(text).not.toMatch(/Kudu deployment other2:/);
   });
 
   it('on a 409 while another push is still uploading, backs off and pushes again', async () => {

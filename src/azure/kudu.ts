@@ -404,6 +404,12 @@ export class KuduClient {
     options: {
       deadline: number;
       previousId?: string | null;
+      /**
+       * Whether a record is this client's push (e.g. by the unique `message` it sent): true, false, or
+       * undefined when it cannot tell. `latest` may already show a later push by someone else; then the
+       * deployment list is searched for ours.
+       */
+      isOurs?: (record: KuduDeployment) => boolean | undefined;
       initialRetryAfterMs?: number;
       timing?: PollTiming;
       onStatus?: (record: KuduDeployment) => void;
@@ -441,22 +447,47 @@ export class KuduClient {
         }
         continue;
       }
+      let current: KuduDeployment = record;
       if (!pinned) {
         if (options.previousId && record.id === options.previousId) continue;
-        if (!record.is_temp) {
-          pinned = record.id;
-          url = `/api/deployments/${encodeURIComponent(record.id)}`;
+        if (options.isOurs && options.isOurs(record) === false) {
+          // `latest` is someone else's (later) push: find ours in the list.
+          const mine = (await this.listDeployments(options.deadline)).find(
+            (d) => options.isOurs!(d) === true,
+          );
+          if (!mine) continue;
+          current = mine;
+        }
+        if (!current.is_temp) {
+          pinned = current.id;
+          url = `/api/deployments/${encodeURIComponent(current.id)}`;
         }
       } else if (record.id !== pinned) {
         continue;
       }
-      last = record;
-      const state = describeDeploymentState(record);
+      const record2 = current;
+      last = record2;
+      const state = describeDeploymentState(record2);
       if (state !== lastState) {
         lastState = state;
-        options.onStatus?.(record);
+        options.onStatus?.(record2);
       }
-      if (deploymentOutcome(record) !== 'running') return record;
+      if (deploymentOutcome(record2) !== 'running') return record2;
+    }
+  }
+
+  /** `GET /api/deployments`: every deployment record Kudu keeps (newest first on Kudu; order not relied on). */
+  async listDeployments(deadline?: number): Promise<KuduDeployment[]> {
+    const res = await this.send('GET', '/api/deployments', {
+      deadline,
+      headers: { Accept: 'application/json' },
+    });
+    if (res.status !== 200) throw this.unexpected(res, 'GET /api/deployments');
+    try {
+      const parsed = res.json<KuduDeployment[]>();
+      return Array.isArray(parsed) ? parsed : [];
+    } catch {
+      return [];
     }
   }
 

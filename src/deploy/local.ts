@@ -10,6 +10,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { Buffer } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
 import type { HttpClient } from '../azure/http.js';
 import {
   KuduClient,
@@ -425,6 +426,18 @@ function describeHolder(d: KuduDeployment): string {
 
 interface PushedDeployment {
   record: KuduDeployment;
+  /** Tells this run's deployment record from others (the unique message sent with the push). */
+  isOurs: (record: KuduDeployment) => boolean | undefined;
+}
+
+/** Pure: whether a deployment record belongs to the push that sent `nonce` in its message. */
+export function deploymentIsOurs(record: KuduDeployment, nonce: string): boolean | undefined {
+  const message = record.message ?? '';
+  if (message.includes(nonce)) return true;
+  if (/\brunpack [0-9a-f]{12} [0-9a-f]{8}\b/.test(message)) return false;
+  const deployer = (record.deployer ?? '').toLowerCase();
+  if (deployer && deployer !== 'runpack' && deployer !== 'zipdeploy') return false;
+  return undefined;
 }
 
 /**
@@ -437,7 +450,9 @@ export async function pushAndFollow(
   pkg: PackageInfo,
   deadline: number,
 ): Promise<PushedDeployment> {
-  const message = `runpack ${pkg.releaseId}${ctx.inputs.commit ? ` (${ctx.inputs.commit.slice(0, 12)})` : ''}`;
+  const nonce = randomBytes(4).toString('hex');
+  const message = `runpack ${pkg.releaseId} ${nonce}${ctx.inputs.commit ? ` (${ctx.inputs.commit.slice(0, 12)})` : ''}`;
+  const isOurs = (record: KuduDeployment) => deploymentIsOurs(record, nonce);
   for (let attempt = 1; ; attempt++) {
     const previous = await kudu.latestDeployment(deadline);
     if (previous && deploymentOutcome(previous) === 'running') {
@@ -492,13 +507,29 @@ export async function pushAndFollow(
     const record = await kudu.pollDeployment(location, {
       deadline,
       previousId: previous?.id ?? null,
+      isOurs,
       initialRetryAfterMs: result.kind === 'accepted' ? result.retryAfterMs : undefined,
       sleep: (ms) => ctx.clock.sleep(ms),
       now: () => ctx.clock.now(),
       onStatus: (r) => ctx.log.info(`Kudu deployment ${r.id}: ${describeDeploymentState(r)}`),
     });
-    return { record };
+    return { record, isOurs };
   }
+}
+
+/** A deployment that started after ours replaces it: stop rather than verify content that is not ours. */
+async function checkSuperseded(
+  kudu: KuduClient,
+  pushed: PushedDeployment,
+  pkg: PackageInfo,
+  deadline: number,
+): Promise<void> {
+  const latest = await kudu.latestDeployment(deadline).catch(() => null);
+  if (!latest || latest.id === pushed.record.id || pushed.isOurs(latest) === true) return;
+  throw new RunpackError(
+    'superseded',
+    `Kudu deployment ${pushed.record.id} of release ${pkg.releaseId} succeeded, but ${describeHolder(latest)} started after it and replaces it; the later deployment wins, so this run stops without verifying.`,
+  );
 }
 
 async function followOther(
@@ -570,7 +601,8 @@ export async function publishLocal(ctx: DeployContext, pkg: PackageInfo): Promis
   ctx.log.info(`Current package: ${oldName ?? 'none'} (${PACKAGE_NAME_FILE}).`);
 
   // 4. Push and follow.
-  const { record } = await pushAndFollow(ctx, kudu, pkg, ctx.deadline);
+  const pushed = await pushAndFollow(ctx, kudu, pkg, ctx.deadline);
+  const { record } = pushed;
   if (deploymentOutcome(record) !== 'succeeded') {
     const lines = await failureLog(kudu, record.id, ctx.deadline);
     if (lines.length) {
@@ -591,7 +623,8 @@ export async function publishLocal(ctx: DeployContext, pkg: PackageInfo): Promis
     );
   }
 
-  // 5. packagename.txt must name a new package (written after Success).
+  // 5. packagename.txt must name a new package (written after Success), unless a later push replaced ours.
+  await checkSuperseded(kudu, pushed, pkg, ctx.deadline);
   let newName: string | null = null;
   for (let i = 0; i < 3; i++) {
     newName = await readPackageName(kudu, ctx.deadline);
@@ -599,6 +632,7 @@ export async function publishLocal(ctx: DeployContext, pkg: PackageInfo): Promis
     await ctx.clock.sleep(2000);
   }
   const confirmed = !!newName && newName !== oldName && isSitePackageName(newName);
+  await checkSuperseded(kudu, pushed, pkg, ctx.deadline);
   if (!confirmed) {
     const msg =
       newName === oldName
