@@ -125,6 +125,20 @@ describe('mounting', () => {
     }
   });
 
+  it('checklist 21: a zip that cannot be laid out as files (a file and a folder of one name) fails the mount', async () => {
+    const site = addSite(ctx, { appName: 'clash' });
+    setSettings(site, { WEBSITE_RUN_FROM_PACKAGE: '1' });
+    await place(site, 'clash.zip', { a: 'file', 'a/b.txt': 'inside' });
+    const s = await serveSite(ctx, site);
+    try {
+      expect(s.worker.state()).toBe('failed');
+      expect(s.worker.mounted().error).toContain('could not be mounted');
+      expect(await fsp.readdir(s.worker.mounted().dir as string)).toEqual([FAILURE_MARKER]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('checklist 4: mounts at restart only; a new pointer is not picked up until then', async () => {
     const site = addSite(ctx, { appName: 'remount' });
     setSettings(site, { WEBSITE_RUN_FROM_PACKAGE: '1' });

@@ -141,7 +141,15 @@ export async function mountPackage(ctx: EmulatorContext, site: Site, dir: string
     const sha = await sha256File(zipPath);
     const check = checkZip(zipPath);
     if (!check.ok) return fail(name, `'${name}' is not a valid zip: ${check.error}`, sha);
-    await extractZip(zipPath, dir);
+    try {
+      await extractZip(zipPath, dir);
+    } catch (err) {
+      return fail(
+        name,
+        `'${name}' could not be mounted: ${err instanceof Error ? err.message : String(err)}`,
+        sha,
+      );
+    }
     const functions = await functionsIn(dir);
     await makeReadOnly(dir);
     return { mode: 'local', source: name, sha256: sha, dir, error: null, functions };
@@ -154,7 +162,12 @@ export async function mountPackage(ctx: EmulatorContext, site: Site, dir: string
     const check = checkZip(got.zip);
     if (!check.ok)
       return fail(source, `the downloaded package is not a valid zip: ${check.error}`, got.sha256);
-    await extractZip(got.zip, dir);
+    try {
+      await extractZip(got.zip, dir);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return fail(source, `the downloaded package could not be mounted: ${why}`, got.sha256);
+    }
     const functions = await functionsIn(dir);
     await makeReadOnly(dir);
     return { mode: 'url', source, sha256: got.sha256, dir, error: null, functions };

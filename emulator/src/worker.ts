@@ -267,8 +267,25 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
     if (!mountRoot) mountRoot = defaultMountRoot(ctx);
     const oldDir = mount.dir;
     const dir = path.join(mountRoot, key, `m${Date.now().toString(36)}-${++seq}`);
-    const outcome = await mountPackage(ctx, site, dir);
-    const functions = outcome.mode === 'none' ? await functionsIn(wwwrootDir(site)) : outcome.functions;
+    let outcome: Awaited<ReturnType<typeof mountPackage>>;
+    try {
+      outcome = await mountPackage(ctx, site, dir);
+    } catch (err) {
+      // Anything unexpected while mounting leaves the site down, as a failed mount would.
+      const why = err instanceof Error ? err.message : String(err);
+      outcome = {
+        mode: 'none',
+        source: null,
+        sha256: null,
+        dir: null,
+        error: `mounting failed: ${why}`,
+        functions: [],
+      };
+    }
+    const functions =
+      outcome.mode === 'none' && outcome.error === null
+        ? await functionsIn(wwwrootDir(site))
+        : outcome.functions;
     mount = { ...outcome, functions, startedAt: ctx.clock.now().toISOString() };
     if (oldDir && oldDir !== mount.dir) await removeTree(oldDir);
     if (outcome.error === null && site.stack === 'node' && !isFunctionSite(site))
