@@ -210,3 +210,51 @@ describe('scopes', () => {
     expect(auditText('a.py', py)).toEqual([]);
   });
 });
+
+describe('robustness', () => {
+  it('never throws on malformed input: unterminated strings, comments, brackets and binary bytes', () => {
+    const pieces = [
+      'fs.writeFileSync(',
+      '__dirname',
+      "'",
+      '"',
+      '`',
+      '${',
+      '}',
+      '(',
+      ')',
+      '/*',
+      '//',
+      '#',
+      '\n',
+    ];
+    pieces.push(
+      '@"',
+      '$"',
+      'f"',
+      '"""',
+      '/',
+      '= ',
+      'path.join(',
+      ',',
+      'open(',
+      "'w'",
+      'new File(',
+      'def f(',
+      '=>',
+    );
+    let seed = 42;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const names = ['a.js', 'A.cs', 'a.py', 'A.java', 'appsettings.json', 'nlog.config', 'x.properties'];
+    for (let k = 0; k < 300; k++) {
+      let text = '';
+      for (let j = 0, n = Math.floor(next() * 120); j < n; j++) {
+        text +=
+          next() < 0.1
+            ? String.fromCharCode(Math.floor(next() * 0xffff))
+            : pieces[Math.floor(next() * pieces.length)];
+      }
+      for (const name of names) expect(Array.isArray(auditText(name, text))).toBe(true);
+    }
+  });
+});
