@@ -77,7 +77,14 @@ export function renderDiagnoseText(r: DiagnoseReport, secrets?: SecretRegistry):
     const rows = [['severity', 'cause', 'code'], ...r.findings.map((f) => [f.severity, f.cause, f.code])];
     const widths = [0, 1, 2].map((c) => Math.max(...rows.map((x) => x[c].length)));
     lines.push('');
-    for (const row of rows) lines.push('  ' + row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
+    for (const row of rows)
+      lines.push(
+        '  ' +
+          row
+            .map((cell, c) => cell.padEnd(widths[c]))
+            .join('  ')
+            .trimEnd(),
+      );
     for (const f of r.findings) {
       lines.push('', `${f.severity.toUpperCase()} ${f.code}: ${f.message}`);
       lines.push(`  evidence: ${f.evidence}`);
@@ -101,7 +108,9 @@ export function renderDiagnoseMarkdown(r: DiagnoseReport, secrets?: SecretRegist
   if (r.findings.length) {
     lines.push('| severity | cause | code | finding | evidence | fix |', '|---|---|---|---|---|---|');
     for (const f of r.findings)
-      lines.push(`| ${f.severity} | ${f.cause} | \`${f.code}\` | ${esc(f.message)} | ${esc(f.evidence)} | ${esc(f.fix)} |`);
+      lines.push(
+        `| ${f.severity} | ${f.cause} | \`${f.code}\` | ${esc(f.message)} | ${esc(f.evidence)} | ${esc(f.fix)} |`,
+      );
   }
   const text = lines.join('\n') + '\n';
   return secrets ? secrets.redact(text) : text;

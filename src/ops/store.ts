@@ -32,6 +32,8 @@ export interface ReleaseStore extends ReleaseDeleter {
   copy(container: string, from: string, to: string, ifMatch: string | null): Promise<BlobItem>;
   /** Range read of a blob (for the zip reader). */
   readRange(container: string, blob: string, offset: number, count: number): Promise<Buffer>;
+  /** Download a blob to a local file. */
+  download(container: string, blob: string, path: string): Promise<void>;
 }
 
 interface RestError {
@@ -137,6 +139,10 @@ function storeOver(service: BlobServiceClient, accountName: string): ReleaseStor
     },
     readRange: (c, b, offset, count) =>
       wrap(`read ${c}/${b}`, async () => container(c).getBlobClient(b).downloadToBuffer(offset, count)),
+    download: (c, b, path) =>
+      wrap(`download ${c}/${b}`, async () => {
+        await container(c).getBlobClient(b).downloadToFile(path);
+      }),
     deleteIfMatch: async (c, b, etag): Promise<DeleteOutcome> => {
       try {
         await container(c)

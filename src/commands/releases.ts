@@ -1,0 +1,80 @@
+/**
+ * `runpack releases --app-name <app> [--keep <n>] [options]`: the app's releases newest first, which one is
+ * live and which ones slots run. With --keep, deletes older releases (never the live one, one a slot runs, or
+ * one a stable blob holds), each delete conditional on the listed ETag; --dry-run only shows what would go.
+ */
+import { defaultIO, depsFor, helpText, writeSummary, type CommandIO } from '../ops/command.js';
+import { loadReleaseState, reportOf } from '../ops/release-ops.js';
+import { renderReleasesMarkdown, renderReleasesText } from '../ops/releases.js';
+import { pruneReleases, selectReleasesToDelete, type PruneResult } from '../ops/retention.js';
+import { openSession, parseOpsFlags } from '../ops/session.js';
+import { UsageError } from '../util/errors.js';
+
+export const RELEASES_HELP = helpText(
+  'runpack releases --app-name <app> [--keep <n> [--dry-run]] [options]',
+  "List the app's (or slot's) release blobs newest first: id, sha256, commit, time, size, which one is live\n" +
+    'and which ones slots run. With --keep, delete all but the newest n (never the live release, one a slot\n' +
+    'runs, or one a stable blob holds).',
+  [
+    ['--keep <n>', 'Retention: keep the newest n releases (at least 1) and delete the rest.'],
+    ['--dry-run', 'With --keep: show what would be deleted, delete nothing.'],
+  ],
+);
+
+export async function runReleases(argv: string[], io: CommandIO = defaultIO()): Promise<number> {
+  const flags = parseOpsFlags(argv, 'releases', ['keep'], io.env);
+  if (flags.help) {
+    io.stdout.write(RELEASES_HELP);
+    return 0;
+  }
+  const keepRaw = flags.extra.get('keep');
+  let keep: number | undefined;
+  if (keepRaw !== undefined) {
+    if (!/^\d+$/.test(keepRaw) || Number(keepRaw) < 1)
+      throw new UsageError(`Flag '--keep' must be a whole number of releases, at least 1, not '${keepRaw}'.`);
+    keep = Number(keepRaw);
+  }
+  if (flags.dryRun && keep === undefined)
+    throw new UsageError(
+      "Flag '--dry-run' only applies with '--keep <n>' (listing releases writes nothing).",
+    );
+  const session = await openSession(flags.inputs, depsFor(io, flags.secrets));
+  const state = await loadReleaseState(
+    session,
+    argv.some((a) => a === '--container' || a.startsWith('--container=')),
+  );
+  const report = reportOf(session, state);
+  let pruned: PruneResult | undefined;
+  if (keep !== undefined) {
+    const self = session.target.ref.slot ?? 'production';
+    const toDelete = selectReleasesToDelete(state.releases, {
+      keep,
+      live: state.live,
+      slotReferenced: Object.entries(state.sides)
+        .filter(([name]) => name !== self)
+        .map(([, sha]) => sha),
+      stable: Object.values(state.stableSha256),
+    });
+    if (state.live === null && !flags.dryRun)
+      session.log.warn(
+        'The live release is unknown; only releases outside the newest kept ones are deleted.',
+      );
+    pruned = await session.log.group(flags.dryRun ? 'Retention (dry run)' : 'Retention', () =>
+      pruneReleases(state.store, state.container, toDelete, { dryRun: flags.dryRun, log: session.log }),
+    );
+  }
+  if (flags.json) {
+    io.stdout.write(
+      flags.secrets.redact(JSON.stringify({ ...report, ...(pruned ? { retention: pruned } : {}) }, null, 2)) +
+        '\n',
+    );
+  } else {
+    io.stdout.write(renderReleasesText(report));
+    if (pruned)
+      io.stdout.write(
+        `${pruned.dryRun ? 'Would delete' : 'Deleted'} ${pruned.deleted.length} release(s)${pruned.deleted.length ? `: ${pruned.deleted.map((s) => s.slice(0, 12)).join(', ')}` : ''}${pruned.skipped.length ? `; left ${pruned.skipped.length} that changed meanwhile` : ''}.\n`,
+      );
+  }
+  writeSummary(io, renderReleasesMarkdown(report));
+  return 0;
+}

@@ -1,0 +1,186 @@
+/**
+ * Releases of an app read from storage and the sites: the release blobs, the stable blobs, and which release
+ * each side (production and every slot) runs. Reads only; pruning goes through retention.ts.
+ */
+import type { StorageAccountInfo } from '../azure/arm.js';
+import type { KuduClient } from '../azure/kudu.js';
+import {
+  classifyRunFromPackage,
+  connectKudu,
+  effectiveRunFromPackage,
+  readMountedStamp,
+} from '../deploy/local.js';
+import { RFP } from '../deploy/setting.js';
+import type { ZipSource } from '../package/zip-reader.js';
+import { describeError, RunpackError } from '../util/errors.js';
+import { accountForUrl, listSlots, maskUrl } from './collect.js';
+import {
+  buildReleasesReport,
+  liveSha256,
+  releaseFromBlob,
+  releasePrefix,
+  sha256Of,
+  stableBlobName,
+  type ReleasesReport,
+} from './releases.js';
+import { inspectRemoteArchive } from './remote-zip.js';
+import { blobPathOf } from './sas.js';
+import { findAccount, openStore, type OpsSession } from './session.js';
+import type { ReleaseStore } from './store.js';
+import type { ArchiveEvidence, Release } from './types.js';
+
+export interface ReleaseState {
+  store: ReleaseStore;
+  account: StorageAccountInfo;
+  container: string;
+  releases: Release[];
+  /** stable blob name → the sha256 its metadata names. */
+  stableSha256: Record<string, string | undefined>;
+  stableEtags: Record<string, string | undefined>;
+  /** side ('production' or a slot) → sha256 it runs, or null when unknown. */
+  sides: Record<string, string | null>;
+  /** The asked-about side's WEBSITE_RUN_FROM_PACKAGE (its SAS registered as a secret). */
+  settingValue: string | undefined;
+  mode: ReturnType<typeof classifyRunFromPackage>;
+  live: string | null;
+}
+
+/** Where the releases live: the flags, else the account and container of the app's package URL. */
+export async function locateStorage(
+  s: OpsSession,
+  settingValue: string | undefined,
+  containerGiven: boolean,
+): Promise<{ account: StorageAccountInfo; container: string }> {
+  let account: StorageAccountInfo | null = null;
+  let container = s.inputs.container;
+  if (classifyRunFromPackage(settingValue) === 'url' && settingValue) {
+    const found = await accountForUrl(s, settingValue, s.inputs.storageAccount);
+    account = found.info;
+    const path = blobPathOf(settingValue, account?.blobEndpoint);
+    if (path && !containerGiven) container = path.container;
+  }
+  if (!account && s.inputs.storageAccount) account = await findAccount(s, s.inputs.storageAccount);
+  if (!account)
+    throw new RunpackError(
+      'storage-account-missing',
+      `Cannot tell where the release blobs of ${s.target.ref.appName} are: the app has no package URL in a visible storage account; pass --storage-account (and --container if not ${s.inputs.container}).`,
+    );
+  return { account, container };
+}
+
+async function localContentSha(s: OpsSession, kudu?: KuduClient): Promise<string | null> {
+  try {
+    const k = kudu ?? (await connectKudu(s.ctx, s.ctx.phaseDeadline(60_000))).kudu;
+    const text = await readMountedStamp(k, s.ctx.phaseDeadline(60_000));
+    const parsed = text ? (JSON.parse(text) as { contentSha256?: string }) : null;
+    return parsed?.contentSha256 ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Loads the releases, the stable blobs and what every side runs. */
+export async function loadReleaseState(s: OpsSession, containerGiven: boolean): Promise<ReleaseState> {
+  const ref = s.target.ref;
+  const app = ref.appName;
+  const self = ref.slot ?? 'production';
+  const settings = await s.arm.listAppSettings(ref);
+  const settingValue = effectiveRunFromPackage(settings);
+  maskUrl(s, settings[RFP]);
+  const mode = classifyRunFromPackage(settingValue);
+  const { account, container } = await locateStorage(s, settingValue, containerGiven);
+  const store = await openStore(s, account, container);
+
+  const releases = (await store.list(container, releasePrefix(app)))
+    .map((b) => releaseFromBlob(app, b))
+    .filter((r): r is Release => r !== null);
+
+  const slots = await listSlots(s);
+  const sideNames = ['production', ...slots];
+  const stableSha256: Record<string, string | undefined> = {};
+  const stableEtags: Record<string, string | undefined> = {};
+  for (const side of sideNames) {
+    const name = stableBlobName(app, side === 'production' ? null : side);
+    const b = await store.get(container, name);
+    if (b) {
+      stableSha256[name] = sha256Of(b.metadata);
+      stableEtags[name] = b.etag;
+    }
+  }
+
+  const sides: Record<string, string | null> = {};
+  for (const side of sideNames) {
+    const sideRef = { ...ref, slot: side === 'production' ? null : side };
+    let value: string | undefined;
+    try {
+      const all = side === self ? settings : await s.arm.listAppSettings(sideRef);
+      maskUrl(s, all[RFP]);
+      value = effectiveRunFromPackage(all);
+    } catch (err) {
+      s.log.info(`Could not read the settings of ${side}: ${describeError(err).split(';')[0]}`);
+      sides[side] = null;
+      continue;
+    }
+    const sideMode = classifyRunFromPackage(value);
+    sides[side] = liveSha256({
+      mode: sideMode,
+      appName: app,
+      settingBlob: sideMode === 'url' && value ? blobPathOf(value, account.blobEndpoint) : null,
+      container,
+      stableSha256,
+      releases,
+      contentSha256: sideMode === 'local' && side === self ? await localContentSha(s) : null,
+    });
+  }
+  return {
+    store,
+    account,
+    container,
+    releases,
+    stableSha256,
+    stableEtags,
+    sides,
+    settingValue,
+    mode,
+    live: sides[self] ?? null,
+  };
+}
+
+export function reportOf(s: OpsSession, state: ReleaseState): ReleasesReport {
+  return buildReleasesReport({
+    app: s.target.ref.appName,
+    ...(s.target.ref.slot ? { slot: s.target.ref.slot } : {}),
+    container: state.container,
+    releases: state.releases,
+    live: state.live,
+    sides: state.sides,
+    stableSha256: state.stableSha256,
+  });
+}
+
+/** A ZipSource over a release blob (range reads through the storage SDK). */
+export function blobZipSource(store: ReleaseStore, container: string, r: Release): ZipSource {
+  return {
+    size: r.size,
+    read: (offset, length) => {
+      const len = Math.max(0, Math.min(length, r.size - offset));
+      return len === 0 ? Promise.resolve(Buffer.alloc(0)) : store.readRange(container, r.blob, offset, len);
+    },
+  };
+}
+
+/** Inspects a release blob from its central directory. */
+export async function inspectRelease(
+  s: OpsSession,
+  store: ReleaseStore,
+  container: string,
+  r: Release,
+): Promise<ArchiveEvidence> {
+  try {
+    return await inspectRemoteArchive(blobZipSource(store, container, r), {
+      functionApp: s.target.isFunctionApp,
+    });
+  } catch (err) {
+    return { opened: false, problems: [], error: describeError(err).split(';')[0] };
+  }
+}

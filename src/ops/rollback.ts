@@ -1,0 +1,248 @@
+/**
+ * Rollback execution. URL mode: a server-side copy of the chosen release blob onto the stable name (If-Match
+ * on the stable blob's ETag), then the deploy engine's restart and verify phases. Local mode: rewrite
+ * packagename.txt through Kudu VFS (If-Match) to the stored package Kudu still keeps, or push the release blob
+ * through zip deploy; then restart and verify. A dry run prints the plan and writes nothing.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KuduClient } from '../azure/kudu.js';
+import {
+  connectKudu,
+  pushAndFollow,
+  readPackageName,
+  SITE_PACKAGES,
+  PACKAGE_NAME_FILE,
+} from '../deploy/local.js';
+import { restartApp } from '../deploy/restart.js';
+import { stableBlobName } from '../deploy/plan.js';
+import type { Classification } from '../deploy/classify.js';
+import type { PackageInfo } from '../deploy/types.js';
+import { verifyDeploy, type LevelResult } from '../deploy/verify.js';
+import { RunpackError } from '../util/errors.js';
+import { kuduRange } from './collect.js';
+import { inspectRelease, loadReleaseState, type ReleaseState } from './release-ops.js';
+import { inspectRemoteArchive, rangeZipSource } from './remote-zip.js';
+import {
+  resolveRollbackRelease,
+  rollbackPlan,
+  type RollbackPlan,
+  type StoredPackage,
+} from './rollback-plan.js';
+import { blobPathOf } from './sas.js';
+import type { OpsSession } from './session.js';
+import type { ArchiveEvidence, Release } from './types.js';
+
+export interface RollbackResult {
+  ok: boolean;
+  dryRun: boolean;
+  plan: RollbackPlan;
+  /** Verification levels after the restart (empty on a dry run). */
+  levels: LevelResult[];
+  cause?: Classification | null;
+  error?: string;
+}
+
+function packageInfo(r: Release, inspection: ArchiveEvidence, zipPath = ''): PackageInfo {
+  return {
+    zipPath,
+    sha256: r.sha256,
+    zipBytes: r.size,
+    files: inspection.files ?? 0,
+    bytes: 0,
+    stamp: inspection.stamp ?? null,
+    inspect: {
+      ok: true,
+      runtime: inspection.runtime ?? 'unknown',
+      entryPoint: inspection.entryPoint ?? null,
+      files: inspection.files ?? 0,
+      bytes: 0,
+      problems: [],
+    },
+    functions: [],
+    releaseId: r.id,
+  };
+}
+
+async function storedPackages(s: OpsSession, kudu: KuduClient, deadline: number): Promise<StoredPackage[]> {
+  const listing = await kudu.vfsGet(`${SITE_PACKAGES}/`, deadline).catch(() => null);
+  if (!listing) return [];
+  let names: string[] = [];
+  try {
+    names = (JSON.parse(listing.text) as { name?: string }[])
+      .map((e) => e.name ?? '')
+      .filter((n) => /\.zip$/i.test(n));
+  } catch {
+    return [];
+  }
+  const out: StoredPackage[] = [];
+  for (const name of names) {
+    try {
+      const source = await rangeZipSource(kuduRange(s, kudu, `${SITE_PACKAGES}/${name}`, deadline), name);
+      const a = await inspectRemoteArchive(source, {});
+      out.push({ name, contentSha256: a.stamp?.contentSha256 ?? null });
+    } catch {
+      out.push({ name, contentSha256: null });
+    }
+  }
+  return out;
+}
+
+/** Plans the rollback and, unless dryRun, carries it out and verifies it. */
+export async function runRollback(
+  s: OpsSession,
+  options: { release: string; dryRun: boolean; containerGiven: boolean },
+): Promise<RollbackResult> {
+  const { log, target } = s;
+  const who = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
+  const state: ReleaseState = await log.group('Releases', () => loadReleaseState(s, options.containerGiven));
+  if (state.mode !== 'url' && state.mode !== 'local')
+    throw new RunpackError(
+      'rollback-no-package',
+      `${who} does not run from a package (WEBSITE_RUN_FROM_PACKAGE is ${state.mode === 'unset' ? 'unset' : 'not 1 or a URL'}); there is nothing to roll back — deploy with runpack first.`,
+    );
+  const stableBlob = stableBlobName(target.ref.appName, target.ref.slot);
+  if (state.mode === 'url') {
+    const path = state.settingValue ? blobPathOf(state.settingValue, state.account.blobEndpoint) : null;
+    if (!path || path.container !== state.container || path.blob !== stableBlob)
+      throw new RunpackError(
+        'rollback-not-stable',
+        `${who}'s package URL does not name the stable blob ${state.container}/${stableBlob}, so copying a release there would not change what it runs; deploy once with runpack (it points the app at the stable blob), then roll back.`,
+      );
+  }
+
+  let kudu: KuduClient | undefined;
+  let sitePackages: StoredPackage[] | undefined;
+  let packageName: string | null = null;
+  let packageEtag: string | undefined;
+  const deadline = s.ctx.phaseDeadline(5 * 60_000);
+  if (state.mode === 'local') {
+    kudu = (await connectKudu(s.ctx, deadline)).kudu;
+    const file = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
+    packageName = file?.text.trim() || null;
+    packageEtag = file?.etag;
+    sitePackages = await storedPackages(s, kudu, deadline);
+  }
+
+  // Inspect the release the spec names (the plan refuses it if it fails).
+  const inspections = new Map<string, ArchiveEvidence>();
+  const chosen = resolveRollbackRelease(options.release, state.releases, state.live);
+  inspections.set(chosen.sha256, await inspectRelease(s, state.store, state.container, chosen));
+  const plan = rollbackPlan({
+    release: options.release,
+    mode: state.mode,
+    app: target.ref.appName,
+    ...(target.ref.slot ? { slot: target.ref.slot } : {}),
+    releases: state.releases,
+    live: state.live,
+    inspections,
+    container: state.container,
+    stableBlob,
+    settingValue: state.settingValue ? s.secrets.redact(state.settingValue) : undefined,
+    sitePackages,
+    packageName,
+  });
+  log.info(`Rollback of ${who} to release ${plan.to.id}${plan.from ? ` (live: ${plan.from.id})` : ''}:`);
+  for (const step of plan.steps) log.info(`  ${step}`);
+  const result: RollbackResult = { ok: false, dryRun: options.dryRun, plan, levels: [] };
+  if (options.dryRun) {
+    log.info('Dry run: nothing was written.');
+    result.ok = true;
+    return result;
+  }
+
+  const inspection = inspections.get(plan.to.sha256)!;
+  let workDir: string | undefined;
+  try {
+    if (plan.copy) {
+      const copy = plan.copy;
+      await log.group('Copy the release to the stable blob', async () => {
+        const after = await state.store.copy(
+          copy.container,
+          copy.from,
+          copy.to,
+          state.stableEtags[copy.to] ?? null,
+        );
+        const sha = Object.entries(after.metadata).find(([k]) => k.toLowerCase() === 'sha256')?.[1];
+        if (sha !== plan.to.sha256)
+          throw new RunpackError(
+            'rollback-copy-mismatch',
+            `${copy.container}/${copy.to} does not carry release ${plan.to.id} after the copy; another writer may have raced — run the rollback again.`,
+          );
+        log.info(`${copy.container}/${copy.to} now holds release ${plan.to.id}.`);
+      });
+    }
+    if (plan.local?.strategy === 'repoint' && !plan.alreadyLive) {
+      const name = plan.local.packageName;
+      await log.group('Point packagename.txt at the stored package', async () => {
+        const res = await kudu!.send('PUT', `/api/vfs/${PACKAGE_NAME_FILE}`, {
+          headers: { 'If-Match': packageEtag ?? '*', 'Content-Type': 'text/plain' },
+          body: name,
+          deadline,
+        });
+        if (res.status === 412)
+          throw new RunpackError(
+            'release-target-changed',
+            `packagename.txt on ${kudu!.host} changed while the rollback was being prepared (another deployment); run the rollback again.`,
+          );
+        if (res.status >= 300)
+          throw new RunpackError(
+            'rollback-write-failed',
+            `Kudu at ${kudu!.host} answered ${res.status} to writing packagename.txt; check the SCM site and try again.`,
+          );
+        const now = await readPackageName(kudu!, deadline);
+        if (now !== name)
+          throw new RunpackError(
+            'rollback-write-failed',
+            `packagename.txt reads ${now ?? 'nothing'} after writing ${name}; try again.`,
+          );
+        log.info(`packagename.txt now names ${name} (was ${plan.local?.previousName ?? 'none'}).`);
+      });
+    }
+    if (plan.local?.strategy === 'zipdeploy') {
+      const blob = plan.local.blob;
+      await log.group('Push the release through zip deploy', async () => {
+        workDir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'runpack-rollback-'));
+        const zipPath = join(workDir, `${plan.to.sha256}.zip`);
+        await state.store.download(state.container, blob, zipPath);
+        const { record } = await pushAndFollow(
+          s.ctx,
+          kudu!,
+          packageInfo(plan.to, inspection, zipPath),
+          s.ctx.deadline,
+        );
+        if (record.status !== 4)
+          throw new RunpackError(
+            'rollback-deploy-failed',
+            `Kudu deployment ${record.id} of release ${plan.to.id} ended with status ${record.status}; read its log in the SCM site.`,
+          );
+      });
+    }
+    await log.group('Restart', () => restartApp(s.ctx, s.ctx.phaseDeadline(5 * 60_000)));
+    const verified = await log.group('Verify', async () => {
+      const signed = /[?&]sig=/i.test(state.settingValue ?? '');
+      const o = await verifyDeploy(s.ctx, packageInfo(plan.to, inspection), {
+        intendedValue: state.mode === 'local' ? '1' : (state.settingValue ?? ''),
+        access: state.mode === 'url' ? (signed ? 'sas' : 'identity') : undefined,
+        storageAuthorization: s.storageAuthorization,
+      });
+      for (const l of o.levels) {
+        const line = `${l.level}: ${l.status} — ${l.detail}`;
+        if (l.status === 'fail') log.error(line);
+        else log.info(line);
+      }
+      return o;
+    });
+    result.levels = verified.levels;
+    result.cause = verified.cause;
+    result.ok = verified.ok;
+    if (!verified.ok)
+      result.error = verified.cause
+        ? `Rollback to ${plan.to.id} did not verify: ${verified.cause.evidence}. Fix: ${verified.cause.fix}.`
+        : `Rollback to ${plan.to.id} did not verify.`;
+  } finally {
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  }
+  return result;
+}
