@@ -498,6 +498,15 @@ export class Analyzer {
 
   /** Longest variable key that is a prefix of the chain at a member boundary. */
   private lookupVar(chain: string): Classified | undefined {
+    const found = this.lookupExact(chain);
+    if (found) return found;
+    // A field read as this._dir / self._dir after `_dir = …` in its declaration (and the other way round).
+    const bare = chain.replace(/^(this|self)\./, '');
+    if (bare !== chain) return this.lookupExact(bare);
+    return undefined;
+  }
+
+  private lookupExact(chain: string): Classified | undefined {
     let best: string | undefined;
     for (const key of this.vars.keys()) {
       if (
