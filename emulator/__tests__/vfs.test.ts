@@ -161,6 +161,18 @@ describe('checklist 20: VFS contract', () => {
     expect(r.status).toBe(206);
     expect(await r.text()).toBe('234');
     expect(r.headers.get('content-range')).toBe('bytes 2-4/10');
+    // If-Range with another ETag gives the whole file; If-None-Match: * is not a match for Kudu
+    const full = await vfs('data/range.txt', {
+      headers: { range: 'bytes=2-4', 'if-range': '"0000000000000000"' },
+    });
+    expect(full.status).toBe(200);
+    expect(await full.text()).toBe('0123456789');
+    expect((await vfs('data/range.txt', { headers: { 'if-none-match': '*' } })).status).toBe(200);
+    const del = await vfs('data/range.txt', { method: 'DELETE' });
+    expect(del.status).toBe(412);
+    expect(((await del.json()) as { Message: string }).Message).toBe(
+      'Updating an existing resource requires an If-Match header carrying a single, strong ETag.',
+    );
   });
 
   it('refuses paths that climb out of %HOME%', async () => {

@@ -185,23 +185,25 @@ export async function handleVfs(
       return;
     }
     const etag = etagFor(stats);
+    const size = Number(stats.size);
+    const range = req.headers.range;
+    const ifRangeRaw = req.headers['if-range'];
+    const ifRange = Array.isArray(ifRangeRaw) ? ifRangeRaw[0] : ifRangeRaw;
+    const m = range ? /^bytes=(\d*)-(\d*)$/.exec(range.trim()) : null;
+    const isRange = m !== null && (m[1] !== '' || m[2] !== '') && (!ifRange || ifRange.trim() === etag);
+    // If-None-Match only counts an exact ETag, and not for range requests (Kudu VfsController)
     const inm = req.headers['if-none-match'];
-    if (inm && inm.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
+    if (!isRange && inm && inm.split(',').some((t) => t.trim() === etag)) {
       res.writeHead(304, { etag }).end();
       return;
     }
-    const size = Number(stats.size);
     const common = {
       etag,
       'content-type': mimeFor(physical),
       'last-modified': new Date(Number(stats.mtimeMs)).toUTCString(),
       'accept-ranges': 'bytes',
     };
-    const range = req.headers.range;
-    const ifRangeRaw = req.headers['if-range'];
-    const ifRange = Array.isArray(ifRangeRaw) ? ifRangeRaw[0] : ifRangeRaw;
-    const m = range ? /^bytes=(\d*)-(\d*)$/.exec(range.trim()) : null;
-    if (m && (m[1] !== '' || m[2] !== '') && (!ifRange || ifRange.trim() === etag)) {
+    if (m && isRange) {
       let start: number;
       let end: number;
       if (m[1] === '') {
@@ -333,7 +335,8 @@ export async function handleVfs(
       message(
         res,
         412,
-        'Deleting an existing resource requires an If-Match header carrying a single, strong ETag.',
+        // Kudu reuses the PUT text (VfsController.CreateFileDeleteResponse)
+        'Updating an existing resource requires an If-Match header carrying a single, strong ETag.',
       );
       return;
     }
