@@ -345,6 +345,7 @@ function pyCall(ctx: Ctx, call: CallSite): void {
   }
   if (r === 'os' && (call.name === 'makedirs' || call.name === 'mkdir'))
     return checkWrite(ctx, call, a.arg(call, 0, 'name'));
+  if (r === 'joblib' && call.name === 'dump') return checkWrite(ctx, call, a.arg(call, 1, 'filename'), true);
   if (r === 'shutil' && /^(copy|copy2|copyfile|copytree|move)$/.test(call.name))
     return checkWrite(ctx, call, a.arg(call, 1, 'dst'));
   if (PY_LOG_HANDLERS.test(call.name)) {
@@ -407,6 +408,22 @@ function javaCall(ctx: Ctx, call: CallSite): void {
   if (call.receiver === 'Files' || call.receiver === 'java.nio.file.Files') {
     if (JAVA_FILES_ARG0.test(call.name)) return checkWrite(ctx, call, call.args[0]);
     if (call.name === 'copy' || call.name === 'move') return checkWrite(ctx, call, call.args[1]);
+    return;
+  }
+  // Apache Commons IO.
+  if (call.receiver === 'FileUtils' || call.receiver === 'org.apache.commons.io.FileUtils') {
+    if (
+      /^(write|writeStringToFile|writeByteArrayToFile|writeLines|forceMkdir|copyInputStreamToFile|openOutputStream|touch)$/.test(
+        call.name,
+      )
+    ) {
+      return checkWrite(ctx, call, call.args[0]);
+    }
+    if (
+      /^(copyFile|copyDirectory|copyURLToFile|moveFile|moveDirectory|copyFileToDirectory)$/.test(call.name)
+    ) {
+      return checkWrite(ctx, call, call.args[1]);
+    }
     return;
   }
   if (/^(mkdirs|mkdir|createNewFile)$/.test(call.name) && call.args.length === 0)
