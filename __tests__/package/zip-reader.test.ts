@@ -239,3 +239,43 @@ describe('openZip on forged archives', () => {
     expect(dir.issues[0].message).toMatch(/bzip2/);
   });
 });
+
+describe('verifyEntries in worker threads', () => {
+  it('finds the same damage as the single-threaded pass', async () => {
+    const entries = Array.from({ length: 40 }, (_, i) => ({
+      name: `part${i}.txt`,
+      data: `${i} `.repeat(3000),
+      method: i % 2 ? 8 : 0,
+    }));
+    const buf = buildZip([
+      ...entries,
+      { name: 'bad-crc.txt', data: 'hello', crc: 5 },
+      { name: 'renamed.txt', data: 'x', localName: 'other.txt' },
+      { name: 'liar.txt', data: 'z'.repeat(5000), method: 8, uncompressedSize: 10 },
+    ]);
+    const file = path.join(tempDir(), 'w.zip');
+    writeFileSync(file, buf);
+    const dir = await openFile(file);
+    const serial = await verifyEntries(dir, { workers: 0 });
+    const parallel = await verifyEntries(dir, { workers: 3 });
+    await dir.source.close?.();
+    expect(serial.map((i) => i.path)).toEqual(['bad-crc.txt', 'renamed.txt', 'liar.txt']);
+    expect(parallel).toEqual(serial);
+  });
+
+  it('checks a large archive of small files in parallel by default', async () => {
+    const entries = Array.from({ length: 300 }, (_, i) => ({ name: `r${i}.bin`, data: randomBytes(60_000) }));
+    const buf = buildZip(entries);
+    const victim = 150;
+    // Flip one data byte of entry 150 (stored: data follows the 30-byte header and the name).
+    let offset = 0;
+    for (let i = 0; i < victim; i++) offset += 30 + `r${i}.bin`.length + 60_000;
+    buf[offset + 30 + `r${victim}.bin`.length + 10] ^= 1;
+    const file = path.join(tempDir(), 'many.zip');
+    writeFileSync(file, buf);
+    const dir = await openFile(file);
+    const issues = await verifyEntries(dir);
+    await dir.source.close?.();
+    expect(issues).toEqual([expect.objectContaining({ code: 'corrupt-archive', path: `r${victim}.bin` })]);
+  });
+});

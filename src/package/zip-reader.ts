@@ -7,7 +7,9 @@
  * The source is an interface so the same reader can run over a local file, a buffer, or HTTP range requests.
  */
 import { open } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { RunpackError } from '../util/errors.js';
@@ -20,6 +22,8 @@ const inflateRawAsync = promisify(zlib.inflateRaw) as (
 /** Random access to the bytes of a zip. `read` may return fewer bytes only at the end of the source. */
 export interface ZipSource {
   size: number;
+  /** Set when the source is a local file: CRC checks may then run in worker threads that open it themselves. */
+  path?: string;
   read(offset: number, length: number): Promise<Buffer>;
   close?(): Promise<void>;
 }
@@ -31,6 +35,7 @@ export async function fileSource(path: string): Promise<ZipSource> {
     const { size } = await handle.stat();
     return {
       size,
+      path,
       async read(offset: number, length: number): Promise<Buffer> {
         const len = Math.max(0, Math.min(length, size - offset));
         const buf = Buffer.allocUnsafe(len);
@@ -651,6 +656,11 @@ export interface VerifyOptions {
   concurrency?: number;
   /** Stop after this many issues (default 100). */
   maxIssues?: number;
+  /**
+   * Worker threads for the CRC pass over a local file: default as many as cores (at most 4) when there
+   * is at least 16 MiB to check; 0 or 1 keeps everything on this thread.
+   */
+  workers?: number;
 }
 
 /** Entries larger than this (compressed or declared) are inflated as a stream in chunks. */
@@ -704,81 +714,106 @@ export async function verifyEntries(dir: ZipDirectory, options: VerifyOptions = 
     else if (result.crc !== e.crc32) report(e, 'fails its CRC check (the data is damaged)');
   };
 
-  // Batches: consecutive entries whose headers (or, when verifying data, whole spans) fit in one read.
-  const batches: { i: number; j: number; start: number; end: number }[] = [];
-  const spanEnd = (k: number): number => (k + 1 < sorted.length ? sorted[k + 1].localHeaderOffset : cdOffset);
-  const headEnd = (k: number): number => sorted[k].localHeaderOffset + 30 + sorted[k].nameLength + 1024;
-  for (let i = 0; i < sorted.length;) {
-    const start = sorted[i].localHeaderOffset;
-    let j = i;
-    if (verifyData) {
-      while (j + 1 < sorted.length && spanEnd(j + 1) - start <= WINDOW) j++;
-    } else {
-      while (
-        j + 1 < sorted.length &&
-        sorted[j + 1].localHeaderOffset - headEnd(j) <= HEADER_GAP &&
-        headEnd(j + 1) - start <= WINDOW
-      )
-        j++;
-    }
-    const end = verifyData
-      ? Math.min(spanEnd(j), start + Math.max(WINDOW, 30 + sorted[i].nameLength + 1024))
-      : Math.min(cdOffset, headEnd(j));
-    batches.push({ i, j, start, end });
-    i = j + 1;
-  }
+  const nextOf = new Map<ZipEntry, ZipEntry>();
+  for (let k = 0; k + 1 < sorted.length; k++) nextOf.set(sorted[k], sorted[k + 1]);
 
-  // Read one batch ahead while the current one is checked.
-  const readBatch = (b: (typeof batches)[number]): Promise<Buffer> =>
-    dir.source.read(b.start, b.end - b.start);
-  let next = batches.length > 0 ? readBatch(batches[0]) : null;
-  for (let n = 0; n < batches.length && found.size < maxIssues; n++) {
-    const { i, j, start } = batches[n];
-    const buf = await next!;
-    next = n + 1 < batches.length ? readBatch(batches[n + 1]) : null;
-    for (let k = i; k <= j; k++) {
-      const e = sorted[k];
-      let lh = parseLocal(buf, e.localHeaderOffset - start, e);
-      if (lh === 'short') {
-        const head = await dir.source.read(e.localHeaderOffset, 30 + e.nameLength + 1024);
-        lh = parseLocal(head, 0, e);
+  /** Check `list` (in offset order) on this thread. */
+  const serial = async (list: ZipEntry[]): Promise<void> => {
+    // Batches: consecutive entries whose headers (or, when verifying data, whole spans) fit in one read.
+    const batches: { i: number; j: number; start: number; end: number }[] = [];
+    const spanEnd = (k: number): number => (k + 1 < list.length ? list[k + 1].localHeaderOffset : cdOffset);
+    const headEnd = (k: number): number => list[k].localHeaderOffset + 30 + list[k].nameLength + 1024;
+    for (let i = 0; i < list.length;) {
+      const start = list[i].localHeaderOffset;
+      let j = i;
+      if (verifyData) {
+        while (j + 1 < list.length && spanEnd(j + 1) - start <= WINDOW) j++;
+      } else {
+        while (
+          j + 1 < list.length &&
+          list[j + 1].localHeaderOffset - headEnd(j) <= HEADER_GAP &&
+          headEnd(j + 1) - start <= WINDOW
+        )
+          j++;
+      }
+      const end = verifyData
+        ? Math.min(spanEnd(j), start + Math.max(WINDOW, 30 + list[i].nameLength + 1024))
+        : Math.min(cdOffset, headEnd(j));
+      batches.push({ i, j, start, end });
+      i = j + 1;
+    }
+
+    // Read one batch ahead while the current one is checked.
+    const readBatch = (b: (typeof batches)[number]): Promise<Buffer> =>
+      dir.source.read(b.start, b.end - b.start);
+    let next = batches.length > 0 ? readBatch(batches[0]) : null;
+    for (let n = 0; n < batches.length && found.size < maxIssues; n++) {
+      const { i, j, start } = batches[n];
+      const buf = await next!;
+      next = n + 1 < batches.length ? readBatch(batches[n + 1]) : null;
+      for (let k = i; k <= j; k++) {
+        const e = list[k];
+        let lh = parseLocal(buf, e.localHeaderOffset - start, e);
         if (lh === 'short') {
-          report(e, 'is truncated');
+          const head = await dir.source.read(e.localHeaderOffset, 30 + e.nameLength + 1024);
+          lh = parseLocal(head, 0, e);
+          if (lh === 'short') {
+            report(e, 'is truncated');
+            continue;
+          }
+        }
+        if (lh.problem) {
+          report(e, lh.problem);
           continue;
         }
-      }
-      if (lh.problem) {
-        report(e, lh.problem);
-        continue;
-      }
-      const dataEnd = lh.dataStart + e.compressedSize;
-      if (dataEnd > cdOffset) {
-        report(e, 'declares data beyond the end of the archive');
-        continue;
-      }
-      if (k + 1 < sorted.length && dataEnd > sorted[k + 1].localHeaderOffset) {
-        report(
-          sorted[k + 1],
-          `overlaps the data of '${printable(e.name)}' (overlapping entries are a zip-bomb technique)`,
-        );
-      }
-      if (!verifyData || e.flags.encrypted || (e.method !== 0 && e.method !== 8)) continue;
-      const dataAt = lh.dataStart - start;
-      const inBuffer = dataAt + e.compressedSize <= buf.length;
-      if (inBuffer && e.compressedSize <= SYNC_THRESHOLD && e.uncompressedSize <= SYNC_THRESHOLD * 4) {
-        // Small entries: inflating in place costs less than handing each one to the thread pool.
-        judge(e, crcOfSync(e, buf.subarray(dataAt, dataAt + e.compressedSize)));
-      } else if (inBuffer && e.compressedSize <= STREAM_THRESHOLD && e.uncompressedSize <= STREAM_THRESHOLD) {
-        const data = buf.subarray(dataAt, dataAt + e.compressedSize);
-        await schedule(async () => judge(e, await crcOf(e, data)));
-      } else {
-        await schedule(async () =>
-          judge(e, await crcOf(e, readChunks(dir.source, lh.dataStart, e.compressedSize))),
-        );
+        const dataEnd = lh.dataStart + e.compressedSize;
+        if (dataEnd > cdOffset) {
+          report(e, 'declares data beyond the end of the archive');
+          continue;
+        }
+        const after = nextOf.get(e);
+        if (after && dataEnd > after.localHeaderOffset) {
+          report(
+            after,
+            `overlaps the data of '${printable(e.name)}' (overlapping entries are a zip-bomb technique)`,
+          );
+        }
+        if (!verifyData || e.flags.encrypted || (e.method !== 0 && e.method !== 8)) continue;
+        const dataAt = lh.dataStart - start;
+        const inBuffer = dataAt + e.compressedSize <= buf.length;
+        if (inBuffer && e.compressedSize <= SYNC_THRESHOLD && e.uncompressedSize <= SYNC_THRESHOLD * 4) {
+          // Small entries: inflating in place costs less than handing each one to the thread pool.
+          judge(e, crcOfSync(e, buf.subarray(dataAt, dataAt + e.compressedSize)));
+        } else if (
+          inBuffer &&
+          e.compressedSize <= STREAM_THRESHOLD &&
+          e.uncompressedSize <= STREAM_THRESHOLD
+        ) {
+          const data = buf.subarray(dataAt, dataAt + e.compressedSize);
+          await schedule(async () => judge(e, await crcOf(e, data)));
+        } else {
+          await schedule(async () =>
+            judge(e, await crcOf(e, readChunks(dir.source, lh.dataStart, e.compressedSize))),
+          );
+        }
       }
     }
+    await next?.catch(() => undefined);
+  };
+
+  const workers = !verifyData || !dir.source.path ? 0 : (options.workers ?? planWorkers(dir, sorted));
+  if (workers > 1) {
+    // Small entries go to worker threads in contiguous shares; big ones are streamed here meanwhile.
+    const small = sorted.filter(isSmall);
+    const big = sorted.filter((e) => !isSmall(e));
+    const results = await Promise.all([
+      ...splitByBytes(small, workers).map((share) => verifyInWorker(dir, share, nextOf)),
+      serial(big).then(() => []),
+    ]);
+    for (const list of results) for (const [e, why] of list) report(e, why);
+  } else {
+    await serial(sorted);
   }
-  await next?.catch(() => undefined);
   await Promise.all(inflight);
   return [...found.entries()].sort((a, b) => a[0] - b[0]).map(([, issue]) => issue);
 }
@@ -859,3 +894,152 @@ async function crcOf(e: ZipEntry, input: AsyncIterable<Buffer> | Buffer): Promis
   }
   return { crc, size };
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Worker threads for the CRC pass over local files
+
+/** Entries small enough for a worker to check in memory; bigger ones are streamed on the main thread. */
+const isSmall = (e: ZipEntry): boolean =>
+  e.compressedSize <= STREAM_THRESHOLD && e.uncompressedSize <= STREAM_THRESHOLD;
+/** Below this much compressed data, starting workers costs more than it saves. */
+const PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
+const MAX_WORKERS = 4;
+const FIELDS = 10;
+
+/** How many worker threads to use for the CRC pass (0 or 1: none). */
+function planWorkers(dir: ZipDirectory, sorted: ZipEntry[]): number {
+  if (!dir.source.path) return 0;
+  let bytes = 0;
+  for (const e of sorted) if (isSmall(e)) bytes += e.compressedSize;
+  if (bytes < PARALLEL_MIN_BYTES) return 0;
+  return Math.min(availableParallelism(), MAX_WORKERS, Math.ceil(bytes / PARALLEL_MIN_BYTES));
+}
+
+/** Contiguous shares of about equal compressed size, so each worker reads its own part of the file. */
+function splitByBytes(list: ZipEntry[], parts: number): ZipEntry[][] {
+  const total = list.reduce((s, e) => s + e.compressedSize + 30 + e.nameLength, 0);
+  const out: ZipEntry[][] = [];
+  let cur: ZipEntry[] = [];
+  let acc = 0;
+  for (const e of list) {
+    cur.push(e);
+    acc += e.compressedSize + 30 + e.nameLength;
+    if (acc >= (total * (out.length + 1)) / parts && out.length < parts - 1) {
+      out.push(cur);
+      cur = [];
+    }
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+function verifyInWorker(
+  dir: ZipDirectory,
+  share: ZipEntry[],
+  nextOf: Map<ZipEntry, ZipEntry>,
+): Promise<[ZipEntry, string][]> {
+  const fields = new Float64Array(share.length * FIELDS);
+  const names = Buffer.concat(share.map((e) => e.rawName));
+  share.forEach((e, k) => {
+    const f = k * FIELDS;
+    fields[f] = k;
+    fields[f + 1] = e.localHeaderOffset;
+    fields[f + 2] = e.nameLength;
+    fields[f + 3] = e.compressedSize;
+    fields[f + 4] = e.uncompressedSize;
+    fields[f + 5] = e.crc32;
+    fields[f + 6] = e.method;
+    fields[f + 7] = e.flags.raw;
+    fields[f + 8] = nextOf.get(e)?.localHeaderOffset ?? -1;
+    fields[f + 9] = e.rawName.length;
+  });
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        file: dir.source.path,
+        cdOffset: dir.centralDirectoryOffset,
+        fields,
+        names,
+        window: WINDOW,
+      },
+    });
+    let result: [ZipEntry, string][] | null = null;
+    worker.once('message', (found: [number, string][]) => {
+      result = found.map(([k, why]) => [share[k], why]);
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (result) resolve(result);
+      else reject(new Error(`zip verification worker stopped with code ${code}`));
+    });
+  });
+}
+
+/**
+ * The worker: plain JavaScript (it must survive bundling), the same checks as the main thread's
+ * parseLocal + crcOfSync, reading its share of the file in windows with positioned reads.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const zlib = require('node:zlib');
+const { file, cdOffset, fields, names, window: WINDOW } = workerData;
+const F = ${FIELDS};
+const fd = fs.openSync(file, 'r');
+let buf = Buffer.allocUnsafe(WINDOW);
+let bufStart = 0;
+let bufLen = 0;
+function view(pos, len) {
+  if (pos >= bufStart && pos + len <= bufStart + bufLen) return buf.subarray(pos - bufStart, pos - bufStart + len);
+  const want = Math.min(Math.max(len, WINDOW), cdOffset - pos);
+  if (want > buf.length) buf = Buffer.allocUnsafe(want);
+  bufLen = fs.readSync(fd, buf, 0, want, pos);
+  bufStart = pos;
+  return len <= bufLen ? buf.subarray(0, len) : null;
+}
+const found = [];
+let namePos = 0;
+for (let k = 0; k * F < fields.length && found.length < 100; k++) {
+  const f = k * F;
+  const off = fields[f + 1], nameLen = fields[f + 2], cs = fields[f + 3], us = fields[f + 4];
+  const crc = fields[f + 5], method = fields[f + 6], flags = fields[f + 7], next = fields[f + 8];
+  const rawName = names.subarray(namePos, namePos + fields[f + 9]);
+  namePos += fields[f + 9];
+  const h = view(off, Math.min(30 + nameLen + 1024, cdOffset - off));
+  if (!h || h.length < 30) { found.push([k, 'is truncated']); continue; }
+  if (h.readUInt32LE(0) !== 0x04034b50) { found.push([k, 'has no local header where the central directory points']); continue; }
+  const lflags = h.readUInt16LE(6), lmethod = h.readUInt16LE(8), lcrc = h.readUInt32LE(14);
+  const lcs = h.readUInt32LE(18), lus = h.readUInt32LE(22), lnameLen = h.readUInt16LE(26), lextra = h.readUInt16LE(28);
+  if (30 + lnameLen > h.length) { found.push([k, 'is truncated']); continue; }
+  const mismatch = [];
+  if (lnameLen !== nameLen || !h.subarray(30, 30 + Math.min(lnameLen, rawName.length)).equals(rawName)) mismatch.push('name');
+  if (lmethod !== method) mismatch.push('compression method');
+  if ((lflags & 1) !== (flags & 1)) mismatch.push('encryption flag');
+  if (!(lflags & 8) && !(flags & 1)) {
+    if (lcrc !== crc) mismatch.push('CRC');
+    if (lcs !== 0xffffffff && lcs !== cs) mismatch.push('compressed size');
+    if (lus !== 0xffffffff && lus !== us) mismatch.push('size');
+  }
+  if (mismatch.length) { found.push([k, 'has a local header that disagrees with the central directory (' + mismatch.join(', ') + ')']); continue; }
+  const dataStart = off + 30 + lnameLen + lextra;
+  if (dataStart + cs > cdOffset) { found.push([k, 'declares data beyond the end of the archive']); continue; }
+  if (next >= 0 && dataStart + cs > next) { found.push([k, 'runs into the next entry (overlapping entries are a zip-bomb technique)']); }
+  if ((flags & 1) || (method !== 0 && method !== 8)) continue;
+  const data = view(dataStart, cs);
+  if (!data) { found.push([k, 'is truncated']); continue; }
+  let out;
+  if (method === 0) out = data;
+  else {
+    try { out = zlib.inflateRawSync(data, { maxOutputLength: us + 1 }); }
+    catch (err) {
+      found.push([k, err && err.code === 'ERR_BUFFER_TOO_LARGE' ? 'inflates to more than its declared ' + us + ' bytes' : 'has damaged compressed data']);
+      continue;
+    }
+  }
+  if (out.length !== us) found.push([k, 'holds ' + out.length + ' bytes, not the ' + us + ' it declares']);
+  else if (zlib.crc32(out) !== crc) found.push([k, 'fails its CRC check (the data is damaged)']);
+}
+fs.closeSync(fd);
+parentPort.postMessage(found);
+`;
