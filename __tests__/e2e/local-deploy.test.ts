@@ -82,7 +82,12 @@ describe('local mode on the Windows web app', () => {
   });
 
   it('two deploys at once: both end, the later push wins, nothing half-mounted', async () => {
-    const first = e.run({ 'app-name': 'rp-win-web', mode: 'local', package: e.app('v3'), 'timeout-minutes': '1' });
+    const first = e.run({
+      'app-name': 'rp-win-web',
+      mode: 'local',
+      package: e.app('v3'),
+      'timeout-minutes': '1',
+    });
     // Start the second while the first is pushing: it must wait for the first deployment, never resend blindly.
     const second = new Promise<Awaited<typeof first>>((resolve, reject) => {
       const started = Date.now();
@@ -98,7 +103,8 @@ describe('local mode on the Windows web app', () => {
     expect(b.code).toBe(0);
     expect(b.outputs.verified).toBe('true');
     // The earlier run either verified before the later push landed, or says a later deployment replaced it.
-    if (a.code !== 0) expect(a.everything).toMatch(/later deployment wins|replaced|belongs to another release/);
+    if (a.code !== 0)
+      expect(a.everything).toMatch(/later deployment wins|replaced|belongs to another release/);
     const s = e.emu.admin.site('rp-win-web');
     expect(s.mounted?.error).toBeNull();
     expect((await fetchSite(e.emu, 'rp-win-web', '/')).body).toContain('version v4');
@@ -112,7 +118,9 @@ describe('local mode on the Windows web app', () => {
     const r = await e.run({ 'app-name': 'rp-win-web', mode: 'local', package: e.app('v5') });
     expect(r.code).not.toBe(0);
     expect(r.everything).toMatch(
-      new RegExp(`ended Failed.*the previous package ${before} is still mounted \\(packagename\\.txt unchanged, wwwroot stamp still content [0-9a-f]{12}\\)`),
+      new RegExp(
+        `ended Failed.*the previous package ${before} is still mounted \\(packagename\\.txt unchanged, wwwroot stamp still content [0-9a-f]{12}\\)`,
+      ),
     );
     expect(r.stdout + r.stderr).toMatch(/Kudu deployment \w+ log:/);
     expect(e.emu.admin.site('rp-win-web').mounted?.source).toBe(before);
@@ -154,7 +162,9 @@ describe('local mode on the Linux web app', () => {
     });
     expect(r.code).toBe(0);
     expect(r.outputs).toMatchObject({ mode: 'local', verified: 'true' });
-    expect(r.everything).toMatch(/switches from a package URL to a local package: changing the setting restarts the app/);
+    expect(r.everything).toMatch(
+      /switches from a package URL to a local package: changing the setting restarts the app/,
+    );
     expect(r.stdout).toMatch(/Waiting for Kudu to see WEBSITE_RUN_FROM_PACKAGE=1 before pushing/);
     // Never a URL-mode 409: the push came after Kudu saw the new value.
     const kudu = e.emu.admin.requests({ service: 'kudu' });
