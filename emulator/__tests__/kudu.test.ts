@@ -136,6 +136,21 @@ describe('settings and diagnostics', () => {
     expect(del.status).toBe(204);
     s = (await (await get(`${l.scmUrl}/api/settings`, l.basic)).json()) as Record<string, string>;
     expect(s.SCM_COMMAND_IDLE_TIMEOUT).toBeUndefined();
+
+    // per-site settings outrank app settings in Kudu (SettingsProvidersPriority.PerSite > Environment)
+    await fetch(`${l.scmUrl}/api/settings`, {
+      method: 'POST',
+      headers: { authorization: l.basic, 'content-type': 'application/json' },
+      body: JSON.stringify({ WEBSITE_RUN_FROM_PACKAGE: '0' }),
+    });
+    s = (await (await get(`${l.scmUrl}/api/settings`, l.basic)).json()) as Record<string, string>;
+    expect(s.WEBSITE_RUN_FROM_PACKAGE).toBe('0');
+    await fetch(`${l.scmUrl}/api/settings/WEBSITE_RUN_FROM_PACKAGE`, {
+      method: 'DELETE',
+      headers: { authorization: l.basic },
+    });
+    s = (await (await get(`${l.scmUrl}/api/settings`, l.basic)).json()) as Record<string, string>;
+    expect(s.WEBSITE_RUN_FROM_PACKAGE).toBe('1');
   });
 
   it('serves the runtime versions on both diagnostics routes', async () => {

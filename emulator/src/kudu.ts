@@ -131,7 +131,8 @@ function param(q: URLSearchParams, name: string): string | null {
 
 export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOptions = {}): Handler {
   const local: Record<string, string> = {};
-  const seen = (): Record<string, string> => ({ ...local, ...site.scmSettings });
+  // Kudu's per-site settings (priority 100) override the environment, i.e. the app settings (priority 10).
+  const seen = (): Record<string, string> => ({ ...site.scmSettings, ...local });
   const engine = createDeploymentEngine(ctx, site, seen, options);
 
   const faults = (): Faults[] =>
