@@ -265,11 +265,13 @@ export async function inspectEntries(
   }
 
   // Nested root: every file sits under one top-level folder.
-  const tops = new Set(
-    contentFiles
-      .filter((f) => !f.startsWith('__MACOSX/'))
-      .map((f) => (f.includes('/') ? f.split('/')[0] : '')),
-  );
+  const tops = new Set<string>();
+  for (const f of contentFiles) {
+    const slash = f.indexOf('/');
+    if (slash < 0) tops.add('');
+    else if (!f.startsWith('__MACOSX/')) tops.add(f.slice(0, slash));
+    if (tops.size > 1) break;
+  }
   if (tops.size === 1 && !tops.has('')) {
     const [folder] = [...tops];
     const inner = subTree(tree, folder);

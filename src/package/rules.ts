@@ -56,8 +56,19 @@ export function subTree(tree: PackageTree, prefix: string): PackageTree {
   return makeTree(files, (path) => tree.read(p + path), dirs);
 }
 
-const rootFiles = (t: PackageTree): string[] => [...t.files].filter((f) => !f.includes('/')).sort();
-const rootDirs = (t: PackageTree): string[] => [...t.dirs].filter((d) => !d.includes('/')).sort();
+const rootFileCache = new WeakMap<PackageTree, string[]>();
+const rootDirCache = new WeakMap<PackageTree, string[]>();
+/** Files at the root, sorted (computed once per tree: trees can hold 250,000 paths). */
+const rootFiles = (t: PackageTree): string[] => {
+  let r = rootFileCache.get(t);
+  if (!r) rootFileCache.set(t, (r = [...t.files].filter((f) => !f.includes('/')).sort()));
+  return r;
+};
+const rootDirs = (t: PackageTree): string[] => {
+  let r = rootDirCache.get(t);
+  if (!r) rootDirCache.set(t, (r = [...t.dirs].filter((d) => !d.includes('/')).sort()));
+  return r;
+};
 const ext = (f: string, ...exts: string[]): boolean => exts.some((e) => f.toLowerCase().endsWith(e));
 const anyFile = (t: PackageTree, pred: (f: string) => boolean): boolean => {
   for (const f of t.files) if (pred(f)) return true;
