@@ -148,6 +148,9 @@ describe('output helpers', () => {
     expect(formatText({ root: '.', filesScanned: 3, findings })).toContain(
       '1 write under the app root in 1 file (3 files scanned).',
     );
+    expect(formatText({ root: 'app', filesScanned: 3, findings }, { pathPrefix: './app/' })).toMatch(
+      /^app\/lib\/cache\.js:2: /,
+    );
     expect(formatText({ root: '.', filesScanned: 3, findings: [] })).toBe(
       'No writes under the app root found (3 files scanned).',
     );

@@ -39,10 +39,12 @@ describe('runpack audit (process)', () => {
     expect(r.code).toBe(1);
     const lines = r.stdout.trim().split('\n');
     const line = lineOf('node/bad/server.js', 'fs.mkdirSync(cacheDir');
-    const first = `server.js:${line}: write-under-app-root — fs.mkdirSync writes to a path built from cacheDir (from __dirname)`;
+    const dir = path.join(FIXTURES, 'node', 'bad');
+    const first = `${dir}/server.js:${line}: write-under-app-root — fs.mkdirSync writes to a path built from cacheDir (from __dirname)`;
     expect(lines.filter((l) => l.startsWith(first))).toHaveLength(1);
     const findings = lines.filter((l) => / — .+\. Fix: /.test(l));
     expect(findings.length).toBeGreaterThanOrEqual(15);
+    expect(findings.every((l) => l.startsWith(`${dir}/`))).toBe(true);
     const files = new Set(findings.map((l) => l.split(':')[0])).size;
     expect(lines[lines.length - 1]).toBe(
       `${findings.length} writes under the app root in ${files} files (${files} files scanned).`,

@@ -1,14 +1,23 @@
 /** Output of the audit: readable lines, GitHub annotations and a job-summary table. All pure. */
 import type { AuditReport, Finding } from './types.js';
 
-/** `file:line: rule — why. Fix: …` */
-export function formatFinding(f: Finding): string {
-  return `${f.file}:${f.line}: ${f.rule} — ${f.why}. Fix: ${f.fix}.`;
+/** `prefix/file`, with the prefix's `./` and trailing slashes dropped and `/` separators. */
+function prefixed(file: string, pathPrefix?: string): string {
+  const prefix = (pathPrefix ?? '')
+    .replace(/\\/g, '/')
+    .replace(/^\.(\/|$)/, '')
+    .replace(/\/+$/, '');
+  return prefix ? `${prefix}/${file}` : file;
+}
+
+/** `file:line: rule — why. Fix: …`; `pathPrefix` (the audited folder) makes the path usable from the working directory. */
+export function formatFinding(f: Finding, options: { pathPrefix?: string } = {}): string {
+  return `${prefixed(f.file, options.pathPrefix)}:${f.line}: ${f.rule} — ${f.why}. Fix: ${f.fix}.`;
 }
 
 /** The readable report: one line per finding, then a count. */
-export function formatText(report: AuditReport): string {
-  const lines = report.findings.map(formatFinding);
+export function formatText(report: AuditReport, options: { pathPrefix?: string } = {}): string {
+  const lines = report.findings.map((f) => formatFinding(f, options));
   const files = new Set(report.findings.map((f) => f.file)).size;
   const scanned = `${report.filesScanned} file${report.filesScanned === 1 ? '' : 's'} scanned`;
   if (report.findings.length === 0) {
@@ -37,16 +46,12 @@ export function formatAnnotations(
   findings: readonly Finding[],
   options: { pathPrefix?: string } = {},
 ): Annotation[] {
-  const prefix = (options.pathPrefix ?? '')
-    .replace(/\\/g, '/')
-    .replace(/^\.\/?/, '')
-    .replace(/\/+$/, '');
   return findings.map((f) => ({
     level: f.severity,
     message: `${f.why}. Fix: ${f.fix}.`,
     properties: {
       title: `runpack audit: ${f.rule}`,
-      file: prefix ? `${prefix}/${f.file}` : f.file,
+      file: prefixed(f.file, options.pathPrefix),
       startLine: f.line,
       startColumn: f.column,
     },

@@ -50,6 +50,8 @@ export async function runAudit(argv: string[]): Promise<number> {
     );
   }
   const report = await auditSource(positionals[0], { runtime: runtime as AuditRuntime | undefined });
-  process.stdout.write((values.json ? JSON.stringify(report) : formatText(report)) + '\n');
+  process.stdout.write(
+    (values.json ? JSON.stringify(report) : formatText(report, { pathPrefix: positionals[0] })) + '\n',
+  );
   return report.findings.length > 0 ? 1 : 0;
 }
