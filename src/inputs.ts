@@ -37,6 +37,26 @@ export const DEFAULT_RESOURCE_MANAGER_ENDPOINT = 'https://management.azure.com';
 
 export const INPUTS: readonly InputDef[] = [
   {
+    name: 'command',
+    key: 'command',
+    type: 'enum',
+    default: 'deploy',
+    choices: ['deploy', 'rollback'],
+    description:
+      '`deploy` the package, or `rollback` to an earlier release runpack deployed (see `release`); a rollback restarts and verifies like a deploy.',
+  },
+  {
+    name: 'release',
+    key: 'release',
+    type: 'string',
+    description:
+      'For `command: rollback`: `previous` (the release before the live one) or a release id (12 hex digits or the full sha256).',
+    validate: (v) =>
+      /^(previous|[0-9a-f]{12}|[0-9a-f]{64})$/i.test(v)
+        ? undefined
+        : 'must be previous or a release id (12 or 64 hex digits)',
+  },
+  {
     name: 'app-name',
     key: 'appName',
     type: 'string',
@@ -393,6 +413,10 @@ export function parseInputs(
         `Input 'swap-to' names the slot being deployed ('${from}'); set 'slot' to the staging slot and 'swap-to' to the slot to swap into.`,
       );
   }
+  if (inputs.command === 'rollback' && !inputs.release)
+    throw new UsageError(
+      "Input 'release' is required with 'command: rollback': previous, or a release id from the releases list.",
+    );
   if (inputs.expect && !inputs.healthPath)
     throw new UsageError(
       "Input 'expect' needs 'health-path': add the path whose response must contain the text.",

@@ -6,6 +6,10 @@ import type { LogSink } from './report/log.js';
 import { createSecretRegistry } from './report/secrets.js';
 import { outputsOf, renderSummary } from './report/summary.js';
 import { describeError } from './util/errors.js';
+import { runRollback } from './ops/rollback.js';
+import { openSession } from './ops/session.js';
+import type { DeployInputs } from './deploy/types.js';
+import type { SecretRegistry } from './report/secrets.js';
 
 const sink: LogSink = {
   info: (l) => core.info(l),
@@ -29,6 +33,10 @@ async function run(): Promise<void> {
     core.setFailed(secrets.redact(describeError(err)));
     return;
   }
+  if (inputs.command === 'rollback') {
+    await rollback(inputs, secrets);
+    return;
+  }
   const result = await runEngine(inputs, {
     env: process.env,
     sink,
@@ -42,6 +50,46 @@ async function run(): Promise<void> {
     core.warning(`Could not write the job summary: ${describeError(err)}`);
   }
   if (!result.ok) core.setFailed(secrets.redact(result.error ?? 'The deploy failed.'));
+}
+
+/** `command: rollback`: make an earlier release live again, restart and verify (src/ops/rollback.ts). */
+async function rollback(inputs: DeployInputs, secrets: SecretRegistry): Promise<void> {
+  try {
+    const session = await openSession(inputs, {
+      env: process.env,
+      sink,
+      secrets,
+      getIdToken: (audience) => core.getIDToken(audience),
+    });
+    const result = await runRollback(session, {
+      release: inputs.release!,
+      dryRun: false,
+      containerGiven: core.getInput('container') !== '',
+    });
+    const p = result.plan;
+    core.setOutput('release-id', p.to.id);
+    core.setOutput('package-sha256', p.to.sha256);
+    core.setOutput('previous-release-id', p.from?.id ?? '');
+    core.setOutput('mode', p.mode);
+    core.setOutput('app-url', session.target.appUrl);
+    core.setOutput('verified', result.ok ? 'true' : 'false');
+    if (process.env.GITHUB_STEP_SUMMARY) {
+      const lines = [
+        '## runpack rollback',
+        '',
+        `${result.ok ? '✅' : '❌'} ${p.slot ? `${p.app}/${p.slot}` : p.app}: ${p.from?.id ?? 'unknown'} → \`${p.to.id}\` (${p.mode} mode)`,
+        '',
+        ...p.steps.map((x) => `- ${x}`),
+        '',
+        ...result.levels.map((l) => `- ${l.level}: ${l.status} — ${l.detail}`),
+      ];
+      await core.summary.addRaw(secrets.redact(lines.join('\n') + '\n')).write();
+    }
+    if (!result.ok) core.setFailed(secrets.redact(result.error ?? 'The rollback did not verify.'));
+  } catch (err) {
+    core.setOutput('verified', 'false');
+    core.setFailed(secrets.redact(describeError(err)));
+  }
 }
 
 run().catch((err: unknown) => core.setFailed(describeError(err)));

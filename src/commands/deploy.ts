@@ -8,7 +8,7 @@ import { cliHelp, parseFlags, parseInputs, secretInputValues } from '../inputs.j
 import { streamSink } from '../report/log.js';
 import { createSecretRegistry } from '../report/secrets.js';
 import { outputsOf, renderText } from '../report/summary.js';
-import { RunpackError } from '../util/errors.js';
+import { RunpackError, UsageError } from '../util/errors.js';
 import { createHttpClient } from '../azure/http.js';
 
 /** GitHub's OIDC token outside the action toolkit (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN). */
@@ -44,6 +44,10 @@ export async function runDeploy(argv: string[]): Promise<number> {
   const secrets = createSecretRegistry();
   for (const s of secretInputValues(raw)) secrets.add(s);
   const inputs = parseInputs(raw, process.env);
+  if (inputs.command === 'rollback')
+    throw new UsageError(
+      "Use 'runpack rollback --app-name <app> --release <id>' to roll back from the command line.",
+    );
   const sink = flags.json
     ? streamSink(process.stderr, process.stderr)
     : streamSink(process.stdout, process.stderr);

@@ -15,6 +15,10 @@ export type PackageAccessInput = PackageAccess | 'auto';
 
 /** Every input of a deploy, validated and typed (src/inputs.ts builds it from the action or the CLI). */
 export interface DeployInputs {
+  /** What the action step does: deploy (default) or roll back to an earlier release. */
+  command?: 'deploy' | 'rollback';
+  /** rollback: `previous` or a release id. */
+  release?: string;
   appName: string;
   resourceGroup?: string;
   subscriptionId?: string;
