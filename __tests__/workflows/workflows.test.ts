@@ -145,6 +145,11 @@ describe('the example callers', () => {
 });
 
 describe('docs/workflows.md', () => {
+  it('documents every input of the deploy workflow', () => {
+    const md = readFileSync(path.join(ROOT, 'docs', 'workflows.md'), 'utf8');
+    for (const name of readTemplate(TEMPLATE).inputs.keys()) expect(md).toContain(`| \`${name}\``);
+  });
+
   it('shows each example caller exactly as the validated file (without its header comment)', () => {
     const md = readFileSync(path.join(ROOT, 'docs', 'workflows.md'), 'utf8');
     const blocks = [...md.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
