@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import AdmZip from 'adm-zip';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
@@ -87,6 +87,42 @@ describe('openZip on archives made by zip', () => {
     const issues = await verifyEntries(dir);
     expect(issues).toHaveLength(1);
     expect(issues[0]).toMatchObject({ code: 'corrupt-archive', path: 'big.bin' });
+  });
+});
+
+describe('archives from other writers', () => {
+  it('reads streaming zips with data descriptors (archiver) and zips written by adm-zip', async () => {
+    const { ZipArchive } = await import('archiver');
+    const file = path.join(tempDir(), 'streamed.zip');
+    await new Promise<void>((resolve, reject) => {
+      const out = createWriteStream(file);
+      const zip = new ZipArchive({ zlib: { level: 6 } });
+      out.on('close', () => resolve());
+      zip.on('error', reject);
+      zip.pipe(out);
+      zip.append(Buffer.from('x'.repeat(50_000)), { name: 'a/big.txt' });
+      zip.append(Buffer.from('hello'), { name: 'index.html' });
+      void zip.finalize();
+    });
+    const dir = await openFile(file);
+    expect(dir.entries.some((e) => e.flags.dataDescriptor)).toBe(true);
+    expect(await verifyEntries(dir, { workers: 0 })).toEqual([]);
+    expect(
+      (
+        await readEntry(
+          dir,
+          dir.entries.find((e) => e.name === 'a/big.txt')!,
+        )
+      ).length,
+    ).toBe(50_000);
+    await dir.source.close?.();
+
+    const adm = new AdmZip();
+    adm.addFile('server.js', Buffer.from('console.log(1)'));
+    adm.addFile('lib/x.js', Buffer.from('y'.repeat(10_000)));
+    const fromAdm = await open(adm.toBuffer());
+    expect(fromAdm.entries.map((e) => e.name).sort()).toEqual(['lib/x.js', 'server.js']);
+    expect(await verifyEntries(fromAdm)).toEqual([]);
   });
 });
 
