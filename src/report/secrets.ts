@@ -34,5 +34,5 @@ export function createSecretRegistry(sink?: (value: string) => void): SecretRegi
 
 /** Replaces the value of every `sig=` query parameter in free text. */
 export function redactSasSignatures(text: string): string {
-  return text.replace(/([?&]sig=)[^&\s"'<>]+/gi, '$1***');
+  return text.replace(/(\bsig=)[^&\s"'<>]+/gi, '$1***');
 }
