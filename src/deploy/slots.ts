@@ -146,12 +146,8 @@ function slotOf(ctx: DeployContext): string | null {
  * the `mode` input, or for `auto` the slot's current mode). Returns [] when the target is not a slot.
  */
 export async function checkSlots(ctx: DeployContext, mode?: DeployMode): Promise<Finding[]> {
-  const findings = await evaluateSlots(ctx, mode);
-  for (const f of findings) {
-    if (f.severity === 'warning') ctx.log.warn(f.message);
-    else if (f.severity === 'info') ctx.log.info(f.message);
-  }
-  return findings;
+  // The engine logs and records the findings (and stops on errors).
+  return evaluateSlots(ctx, mode);
 }
 
 async function evaluateSlots(ctx: DeployContext, mode?: DeployMode): Promise<Finding[]> {
