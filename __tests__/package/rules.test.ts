@@ -50,6 +50,9 @@ describe('detectRuntime', () => {
     [{ 'Api.sln': '' }, 'dotnet'],
     [{ 'build.gradle': '' }, 'java'],
     [{ 'tsconfig.json': '', 'src/a.ts': '' }, 'node'],
+    [{ 'app.py': '', 'package.json': '{}', 'static/site.css': '' }, 'python'],
+    [{ 'index.php': '', 'package.json': '{}' }, 'php'],
+    [{ 'requirements.txt': '', 'package.json': '{}' }, 'node'],
     [{ 'readme.md': '' }, 'unknown'],
   ])('%j → %s', (files, runtime) => {
     expect(detectRuntime(tree(files))).toBe(runtime);

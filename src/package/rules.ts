@@ -122,11 +122,13 @@ export function detectRuntime(t: PackageTree): Runtime | 'unknown' {
   const has = (n: string): boolean => t.files.has(n);
   if (has('host.json')) return 'functions';
   if (root.some((f) => f.endsWith('.runtimeconfig.json'))) return 'dotnet';
-  if (has('package.json') || NODE_DEFAULTS.some(has)) return 'node';
+  if (NODE_DEFAULTS.some(has)) return 'node';
   if (root.some((f) => ext(f, '.jar', '.war'))) return 'java';
-  if (PY_ENTRIES.some(has) || has('requirements.txt') || has('manage.py') || has('pyproject.toml'))
-    return 'python';
+  // Entry files beat a package.json that may only be there for front-end tooling (Flask + Tailwind, PHP + Vite).
+  if (PY_ENTRIES.some(has) || has('manage.py')) return 'python';
   if (root.some((f) => ext(f, '.php'))) return 'php';
+  if (has('package.json')) return 'node';
+  if (has('requirements.txt') || has('pyproject.toml')) return 'python';
   if (STATIC_DEFAULTS.some((d) => rootFileCi(t, d))) return 'static';
   if (
     rootFileCi(t, 'web.config') &&
