@@ -1,4 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from '@jest/globals';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import {
   addSite,
   createTestContext,
@@ -225,6 +227,27 @@ describe('OneDeploy artifacts and affinity', () => {
     expect(latest.status).toBe(3);
     expect(latest.status_text).toContain('Read-only file system');
     setSettings(linux, {});
+  });
+
+  it('OneDeploy path rules use the Kudu texts; lib and script go below site/libs and site/scripts', async () => {
+    const post = (q: string): Promise<Response> =>
+      fetch(`${l.scmUrl}/api/publish?${q}`, {
+        method: 'POST',
+        headers: { authorization: l.basic },
+        body: 'x',
+      });
+    const slash = await post('type=static&path=dir/');
+    expect(slash.status).toBe(400);
+    expect(await slash.text()).toBe("Path cannot end with a '/'");
+    const dots = await post('type=static&path=../x/a.txt');
+    expect(dots.status).toBe(400);
+    expect(await dots.text()).toBe("Path cannot contain '..' Please provide an absolute path.");
+    const lib = await post('type=lib');
+    expect(lib.status).toBe(400);
+    expect(await lib.text()).toBe("Path must be defined for type='Lib'");
+    setSettings(linux, {});
+    expect((await post('type=lib&path=tools/x.jar')).status).toBe(200);
+    expect(existsSync(path.join(linux.homeDir, 'site', 'libs', 'tools', 'x.jar'))).toBe(true);
   });
 
   it('sends an ARRAffinity cookie on SCM responses', async () => {

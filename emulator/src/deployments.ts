@@ -263,21 +263,29 @@ export function createDeploymentEngine(
       await sleep(stepMs);
       setStatus(rec, 2);
       if (!runFromZip) {
-        const target = wwwrootForWrites(seen);
-        if (target.readOnly) throw readOnlyError();
-        const sub = req.targetPath ? safeRelative(req.targetPath) : '';
+        // an absolute path names a place under %HOME% (Kudu: /home/site/wwwroot/...); keep the part below wwwroot
+        const given = req.targetPath ? req.targetPath.replace(/^\/home\/site\/wwwroot(\/|$)/i, '') : '';
+        const sub = given ? safeRelative(given) : '';
         if (sub === null) throw new Error(`The path '${req.targetPath}' is not valid.`);
+        const place = isZip ? { root: 'site/wwwroot', rel: sub } : artifactPlace(req.type, sub, site);
+        let rootDir: string;
+        if (place.root === 'site/wwwroot') {
+          const target = wwwrootForWrites(seen);
+          if (target.readOnly) throw readOnlyError();
+          rootDir = target.dir;
+        } else {
+          rootDir = path.join(site.homeDir, ...place.root.split('/'));
+        }
         if (isZip) {
-          const dest = path.join(target.dir, ...sub.split('/').filter(Boolean));
+          const dest = path.join(rootDir, ...sub.split('/').filter(Boolean));
           if (req.clean) await emptyDir(dest);
           const files = await extractZip(bytes, dest);
           log(rec, `Extracted ${files.length} files into site/wwwroot${sub ? '/' + sub : ''}.`);
         } else {
-          const rel = artifactPath(req.type, sub, site);
-          const dest = path.join(target.dir, ...rel.split('/'));
+          const dest = path.join(rootDir, ...place.rel.split('/'));
           await fsp.mkdir(path.dirname(dest), { recursive: true });
           await fsp.writeFile(dest, bytes);
-          log(rec, `Wrote site/wwwroot/${rel}.`);
+          log(rec, `Wrote ${place.root}/${place.rel}.`);
         }
       }
       await sleep(stepMs);
@@ -298,8 +306,11 @@ export function createDeploymentEngine(
         site.triggerSyncs.push({ time: now(), path: `kudu:${req.route}` });
         log(rec, `Syncing ${zipFunctionNames(entries).length} function triggers.`);
       }
+      // Kudu RestartAppOnGitDeploy: unset, or true-like ("1" / "true"); any other value turns restarts off
+      const restartSetting = seen.SCM_RESTART_APP_CONTAINER_AFTER_DEPLOYMENT;
       const restartOn =
-        req.restart && seen.SCM_RESTART_APP_CONTAINER_AFTER_DEPLOYMENT?.toLowerCase() !== 'false';
+        req.restart &&
+        (restartSetting === undefined || restartSetting === '1' || restartSetting.toLowerCase() === 'true');
       if (restartOn) {
         if (faultsOf(ctx, site).some((f) => f.restartRequestFails)) {
           log(rec, 'Failed to request a restart.', 1);
@@ -377,23 +388,23 @@ export function createDeploymentEngine(
   };
 }
 
-/** Where OneDeploy puts a non-zip artifact below wwwroot. */
-export function artifactPath(type: ArtifactType, sub: string, site: Site): string {
+/** Where OneDeploy puts a non-zip artifact: a folder below %HOME% and a path inside it (Kudu OneDeployHelper). */
+export function artifactPlace(type: ArtifactType, sub: string, site: Site): { root: string; rel: string } {
   switch (type) {
     case 'war':
-      return sub || 'app.war';
+      return { root: 'site/wwwroot', rel: sub || 'app.war' };
     case 'jar':
-      return 'app.jar';
+      return { root: 'site/wwwroot', rel: 'app.jar' };
     case 'ear':
-      return 'app.ear';
+      return { root: 'site/wwwroot', rel: 'app.ear' };
     case 'startup':
-      return site.reserved ? 'startup.sh' : 'startup.cmd';
+      return { root: 'site/scripts', rel: site.reserved ? 'startup.sh' : 'startup.cmd' };
     case 'lib':
-      return `libs/${sub}`;
+      return { root: 'site/libs', rel: sub };
     case 'script':
-      return `scripts/${sub}`;
+      return { root: 'site/scripts', rel: sub };
     default:
-      return sub;
+      return { root: 'site/wwwroot', rel: sub };
   }
 }
 

@@ -257,17 +257,30 @@ export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOption
     if (reset) {
       targetPath = 'hostingstart.html';
     }
-    if (type === 'static' || type === 'lib' || type === 'script') {
-      if (!targetPath) {
-        await readBody(req);
-        sendText(res, 400, `Path must be defined for type=${type}`);
-        return;
+    // Path rules and texts of Kudu's OneDeploy (PushDeploymentController, OneDeployHelper.EnsureValidPath)
+    const pathError = ((): string | null => {
+      if (type === 'static') {
+        if (!targetPath || targetPath.trim() === '') return 'Path must be defined for type=static';
+        if (targetPath.endsWith('/')) return "Path cannot end with a '/'";
+        if (targetPath.split(/[/\\]/).slice(0, -1).includes('..'))
+          return "Path cannot contain '..' Please provide an absolute path.";
       }
-      if (targetPath.endsWith('/') || targetPath.split(/[/\\]/).includes('..')) {
-        await readBody(req);
-        sendText(res, 400, `Path '${targetPath}' is not valid for type=${type}`);
-        return;
+      if (type === 'lib' || type === 'script') {
+        const enumName = type === 'lib' ? 'Lib' : 'Script';
+        if (!targetPath || targetPath.trim() === '') return `Path must be defined for type='${enumName}'`;
+        if (targetPath.endsWith('/')) return "Path cannot end with a '/'";
+        if (targetPath.split(/[/\\]/).includes('..'))
+          return "Path cannot contain '..' Please provide an absolute path.";
       }
+      if (type === 'zip' && targetPath && targetPath.includes('..')) {
+        return "Path cannot contain '..' Please provide an absolute path.";
+      }
+      return null;
+    })();
+    if (pathError) {
+      await readBody(req);
+      sendText(res, 400, pathError);
+      return;
     }
     return push(
       req,
