@@ -107,8 +107,8 @@ export async function requestViaProxy(
     path: `${u.pathname}${u.search}`,
     method: opts.method ?? 'GET',
     headers: opts.headers,
+    // No agent: with one, Node would open its own connection (and look the name up) instead.
     createConnection: () => secure,
-    agent: false,
   });
   return collect(req, opts.body);
 }
