@@ -1,0 +1,105 @@
+/**
+ * Function apps end to end: the Windows function app in local mode and the Linux Consumption app in URL mode,
+ * both with trigger sync and the host's function list checked against the package; local mode refused on
+ * Linux Consumption and run-from-package refused on Flex Consumption, with the reason and what to use instead.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { emulatorSecrets, findLeaks, setupE2E, type E2E } from './helpers/action.js';
+
+let e: E2E;
+beforeAll(async () => {
+  e = await setupE2E();
+}, 120_000);
+afterAll(async () => {
+  if (!e) return;
+  const leaks = e.runs.flatMap((r) => findLeaks(r.everything, emulatorSecrets(e.emu)));
+  await e.stop();
+  expect(leaks).toEqual([]);
+});
+beforeEach(() => e.emu.admin.reset());
+
+/** A functions package: host.json at the root and one folder with function.json per function. */
+function functionsApp(version: string, functions: string[]): string {
+  const dir = e.app(version);
+  writeFileSync(join(dir, 'host.json'), JSON.stringify({ version: '2.0' }));
+  for (const name of functions) {
+    mkdirSync(join(dir, name));
+    writeFileSync(
+      join(dir, name, 'function.json'),
+      JSON.stringify({
+        bindings: [
+          name.startsWith('Timer')
+            ? { type: 'timerTrigger', direction: 'in', name: 'timer', schedule: '0 */5 * * * *' }
+            : { type: 'httpTrigger', direction: 'in', name: 'req', authLevel: 'anonymous' },
+        ],
+      }),
+    );
+    writeFileSync(join(dir, name, 'index.js'), `module.exports = async () => ({ body: '${name} ${version}' });\n`);
+  }
+  return dir;
+}
+
+describe('Windows function app (local mode)', () => {
+  it('deploys, syncs triggers and finds the package functions listed by the host', async () => {
+    const syncsBefore = e.emu.admin.site('rp-win-func').triggerSyncs.length;
+    const r = await e.run({ 'app-name': 'rp-win-func', mode: 'local', package: functionsApp('f1', ['HttpHello']) });
+    expect(r.code).toBe(0);
+    expect(r.outputs).toMatchObject({ mode: 'local', verified: 'true' });
+    expect(r.stdout).toMatch(/Synced function triggers of rp-win-func/);
+    expect(r.stdout).toMatch(/lists the package's 1 function\(s\): HttpHello/);
+    expect(e.emu.admin.site('rp-win-func').triggerSyncs.length).toBeGreaterThan(syncsBefore);
+    expect(e.emu.admin.site('rp-win-func').mounted?.functions).toEqual(['HttpHello']);
+  });
+
+  it('a new function in the next release shows up in the host list', async () => {
+    const r = await e.run({
+      'app-name': 'rp-win-func',
+      mode: 'local',
+      package: functionsApp('f2', ['HttpHello', 'TimerTick']),
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/lists the package's 2 function\(s\): HttpHello, TimerTick/);
+  });
+});
+
+describe('Linux Consumption function app', () => {
+  it('refuses local mode with the reason, before changing anything', async () => {
+    const before = { ...e.emu.admin.site('rp-linux-func').appSettings };
+    const r = await e.run({ 'app-name': 'rp-linux-func', mode: 'local', package: functionsApp('l1', ['HttpHello']) });
+    expect(r.code).not.toBe(0);
+    expect(r.everything).toMatch(/Linux Consumption function app.*(URL|url)/);
+    expect(r.everything).toMatch(/mode: url/);
+    expect(e.emu.admin.site('rp-linux-func').appSettings).toEqual(before);
+  });
+
+  it('deploys in URL mode (auto), syncs triggers and checks the host's function list', async () => {
+    const syncsBefore = e.emu.admin.site('rp-linux-func').triggerSyncs.length;
+    const r = await e.run({
+      'app-name': 'rp-linux-func',
+      'storage-account': e.emu.storage.accountName,
+      'package-access': 'sas',
+      package: functionsApp('u1', ['HttpHello', 'TimerTick']),
+    });
+    expect(r.code).toBe(0);
+    expect(r.outputs.mode).toBe('url');
+    expect(r.stdout).toMatch(/Synced function triggers of rp-linux-func/);
+    expect(r.stdout).toMatch(/lists the package's 2 function\(s\): HttpHello, TimerTick/);
+    expect(e.emu.admin.site('rp-linux-func').triggerSyncs.length).toBeGreaterThan(syncsBefore);
+  });
+});
+
+describe('Flex Consumption function app', () => {
+  it('refuses run-from-package and says what to use instead', async () => {
+    const r = await e.run({
+      'app-name': 'rp-flex-func',
+      'storage-account': e.emu.storage.accountName,
+      package: functionsApp('x1', ['HttpHello']),
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.everything).toMatch(/Flex Consumption/);
+    expect(r.everything).toMatch(/OneDeploy/);
+    expect(e.emu.admin.site('rp-flex-func').appSettings.WEBSITE_RUN_FROM_PACKAGE).toBeUndefined();
+  });
+});
