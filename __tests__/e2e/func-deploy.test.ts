@@ -36,7 +36,10 @@ function functionsApp(version: string, functions: string[]): string {
         ],
       }),
     );
-    writeFileSync(join(dir, name, 'index.js'), `module.exports = async () => ({ body: '${name} ${version}' });\n`);
+    writeFileSync(
+      join(dir, name, 'index.js'),
+      `module.exports = async () => ({ body: '${name} ${version}' });\n`,
+    );
   }
   return dir;
 }
@@ -44,7 +47,11 @@ function functionsApp(version: string, functions: string[]): string {
 describe('Windows function app (local mode)', () => {
   it('deploys, syncs triggers and finds the package functions listed by the host', async () => {
     const syncsBefore = e.emu.admin.site('rp-win-func').triggerSyncs.length;
-    const r = await e.run({ 'app-name': 'rp-win-func', mode: 'local', package: functionsApp('f1', ['HttpHello']) });
+    const r = await e.run({
+      'app-name': 'rp-win-func',
+      mode: 'local',
+      package: functionsApp('f1', ['HttpHello']),
+    });
     expect(r.code).toBe(0);
     expect(r.outputs).toMatchObject({ mode: 'local', verified: 'true' });
     expect(r.stdout).toMatch(/Synced function triggers of rp-win-func/);
@@ -67,14 +74,18 @@ describe('Windows function app (local mode)', () => {
 describe('Linux Consumption function app', () => {
   it('refuses local mode with the reason, before changing anything', async () => {
     const before = { ...e.emu.admin.site('rp-linux-func').appSettings };
-    const r = await e.run({ 'app-name': 'rp-linux-func', mode: 'local', package: functionsApp('l1', ['HttpHello']) });
+    const r = await e.run({
+      'app-name': 'rp-linux-func',
+      mode: 'local',
+      package: functionsApp('l1', ['HttpHello']),
+    });
     expect(r.code).not.toBe(0);
     expect(r.everything).toMatch(/Linux Consumption function app.*(URL|url)/);
     expect(r.everything).toMatch(/mode: url/);
     expect(e.emu.admin.site('rp-linux-func').appSettings).toEqual(before);
   });
 
-  it('deploys in URL mode (auto), syncs triggers and checks the host's function list', async () => {
+  it('deploys in URL mode (auto), syncs triggers and checks the host function list', async () => {
     const syncsBefore = e.emu.admin.site('rp-linux-func').triggerSyncs.length;
     const r = await e.run({
       'app-name': 'rp-linux-func',
