@@ -44,6 +44,22 @@ async function untilDone(): Promise<Record<string, unknown>> {
   });
 }
 
+/** Flip a byte in the middle of one entry's compressed data (the central directory stays valid). */
+function corruptEntry(zip: Buffer, name: string): Buffer {
+  const out = Buffer.from(zip);
+  for (let i = 0; i < out.length - 30; i++) {
+    if (out.readUInt32LE(i) !== 0x04034b50) continue;
+    const nameLen = out.readUInt16LE(i + 26);
+    const extraLen = out.readUInt16LE(i + 28);
+    if (out.toString('utf8', i + 30, i + 30 + nameLen) !== name) continue;
+    const size = out.readUInt32LE(i + 18);
+    const at = i + 30 + nameLen + extraLen + Math.floor(size / 2);
+    out[at] = out[at] ^ 0xff;
+    return out;
+  }
+  throw new Error(`no entry ${name}`);
+}
+
 /** The stored name is the clock's time when the package was written: within a second or two of `when`. */
 function expectNear(name: string, when: Date): void {
   const candidates = [0, 1000, 2000].map((d) => packageName(new Date(when.getTime() + d)));
@@ -150,6 +166,26 @@ describe('local-mode zipdeploy', () => {
     expect(l.body.status).toBe(3);
     expect(l.body.provisioningState).toBe('Failed');
     expect(await fsp.readFile(path.join(pkgDir(), 'packagename.txt'), 'utf8')).toBe(before);
+  });
+
+  it('checklist 5 and 21: like Kudu, only the central directory and trigger files are read when storing', async () => {
+    const before = await fsp.readFile(path.join(pkgDir(), 'packagename.txt'), 'utf8');
+    // damaged data in an ordinary entry: stored and pointed at, the mount then fails
+    const r = await deploy(
+      corruptEntry(makeZip({ 'index.html': 'x', 'big.txt': 'y'.repeat(4000) }), 'big.txt'),
+    );
+    expect(r.status).toBe(200);
+    const name = await fsp.readFile(path.join(pkgDir(), 'packagename.txt'), 'utf8');
+    expect(name).not.toBe(before);
+    await waitFor(() => (srv.worker.state() === 'failed' ? true : undefined));
+    expect(srv.worker.mounted().error).toContain(name);
+    // damaged host.json: Kudu's trigger extraction fails the deployment and the pointer stays
+    ctx.clock.advance(1000);
+    const bad = await deploy(
+      corruptEntry(makeZip({ 'host.json': '{"version":"2.0"}'.repeat(200) }), 'host.json'),
+    );
+    expect(bad.status).toBe(500);
+    expect(await fsp.readFile(path.join(pkgDir(), 'packagename.txt'), 'utf8')).toBe(name);
   });
 
   it('checklist 11: a failed async deploy still answers 202 and the failure shows when polling', async () => {

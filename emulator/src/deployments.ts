@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type { DeploymentRecord, EmulatorContext, Faults, Site } from './model.js';
 import { fetchPackage } from './blobfetch.js';
 import { kuduMountedDir, parseRunFromPackage, sitePackagesDir, wwwrootDir } from './mount.js';
-import { checkZip, extractZip, zipFunctionNames } from './zip.js';
+import { checkZip, checkZipForRunFromPackage, extractZip, zipFunctionNames } from './zip.js';
 
 export const LOCK_CONFLICT =
   'There is a deployment currently in progress. Please try again when it completes.';
@@ -256,7 +256,8 @@ export function createDeploymentEngine(
       }
       let entries: string[] = [];
       if (isZip) {
-        const check = checkZip(bytes);
+        // Local mode: Kudu only opens the central directory and reads the trigger files; extraction reads all
+        const check = runFromZip ? checkZipForRunFromPackage(bytes) : checkZip(bytes);
         if (!check.ok) throw new Error(`The package is not a valid zip file: ${check.error}`);
         entries = check.entries;
       }

@@ -37,6 +37,30 @@ export function checkZip(zip: Buffer | string): ZipCheck {
 }
 
 /**
+ * What Kudu checks when it stores a run-from-package zip: the central directory must open, and the trigger files
+ * it extracts (root host.json and proxies.json, `<fn>/function.json`) must read back. Other entries are not read.
+ */
+export function checkZipForRunFromPackage(zip: Buffer | string): ZipCheck {
+  try {
+    const z = open(zip);
+    const names: string[] = [];
+    for (const e of z.getEntries()) {
+      const n = e.entryName.replace(/\\/g, '/');
+      const lower = n.toLowerCase();
+      const trigger =
+        lower === 'host.json' ||
+        lower === 'proxies.json' ||
+        (/^[^/]+\/function\.json$/.test(n) && !e.isDirectory);
+      if (trigger && !e.isDirectory) e.getData();
+      names.push(e.entryName);
+    }
+    return { ok: true, entries: names };
+  } catch (err) {
+    return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/**
  * Extract into `dest` (created if missing). Entries with unsafe paths are skipped. Throws when the zip
  * cannot be read. Returns the relative paths of the files written.
  */
