@@ -4,8 +4,22 @@
  * path that points at the app root (or is relative); reads and writes to temp or env-based paths never count.
  */
 import { Analyzer, type Arg, type CallSite } from './analyzer.js';
-import { dataProtectionFinding, logFinding, uploadFinding, writeFinding, type Draft } from './explain.js';
-import type { Classified } from './paths.js';
+import {
+  dataProtectionFinding,
+  databaseFinding,
+  logFinding,
+  uploadFinding,
+  writeFinding,
+  type Draft,
+} from './explain.js';
+import {
+  classifyDbPath,
+  classifyPathString,
+  jdbcFile,
+  sqliteFileFromConnectionString,
+  UNKNOWN,
+  type Classified,
+} from './paths.js';
 import type { Dialect } from './tokenize.js';
 import type { AuditRuntime } from './types.js';
 
@@ -21,6 +35,7 @@ export function scanCode(dialect: Dialect, source: string): Draft[] {
   const out: Draft[] = [];
   const runtime = RUNTIME[dialect];
   const ctx: Ctx = { a, out, runtime, source, fsImported: FS_IMPORT.test(source) };
+  const djangoSqlite = dialect === 'py' && source.includes('django.db.backends.sqlite3');
   const pyLoggingDict = dialect === 'py' && /['"]logging\.(handlers\.)?\w*FileHandler['"]/.test(source);
   /** Variables shadowed by parameters, restored when the function body closes. */
   const restore = new Map<number, [string, Classified | undefined][]>();
@@ -43,6 +58,8 @@ export function scanCode(dialect: Dialect, source: string): Draft[] {
       if (params.bodyEnd > i) restore.set(params.bodyEnd, [...(restore.get(params.bodyEnd) ?? []), ...keep]);
     }
     if (pyLoggingDict) loggingDictEntry(ctx, i);
+    if (djangoSqlite) djangoDatabaseName(ctx, i);
+    if (dialect === 'java') jdbcUrl(ctx, i);
     const asg = a.assignmentAt(i);
     if (asg) {
       const c = a.classify(asg.value);
@@ -105,6 +122,13 @@ function onAssignment(ctx: Ctx, key: string, c: Classified, i: number): void {
     ctx.out.push(uploadFinding('python', 'Django MEDIA_ROOT (FileSystemStorage)', c, t.line, t.column));
     return;
   }
+  // SQLALCHEMY_DATABASE_URI = 'sqlite:///app.db' (also app.config['SQLALCHEMY_DATABASE_URI']).
+  if (ctx.runtime === 'python' && /(^|[.[])SQLALCHEMY_DATABASE_URI\]?$/.test(key)) {
+    const asg = ctx.a.assignmentAt(i);
+    if (asg)
+      pushDatabase(ctx, 'SQLite database (SQLAlchemy URL)', sqliteUrl(ctx, asg.value), ctx.a.toks[i + 1]);
+    return;
+  }
   // form.uploadDir = 'uploads' (formidable).
   if (ctx.runtime === 'node' && /(^|\.)uploadDir$/.test(key) && reportable(c)) {
     const t = ctx.a.toks[i - 1];
@@ -163,6 +187,31 @@ function jsCall(ctx: Ctx, call: CallSite): void {
       if (flags && /[wax+]/.test(flags)) checkWrite(ctx, call, call.args[0]);
       return;
     }
+  }
+  // SQLite files: new sqlite3.Database(file), new Database(file) (better-sqlite3), knex / Sequelize sqlite storage.
+  if (call.isNew && call.name === 'Database' && /['"](better-)?sqlite3['"]/.test(ctx.source)) {
+    const arg = call.args[0];
+    if (arg && a.stringValue(arg) !== ':memory:')
+      pushDatabase(ctx, 'SQLite database', a.classify(arg), call.token);
+    return;
+  }
+  if (
+    (call.name === 'knex' || (call.isNew && call.name === 'Sequelize')) &&
+    /sqlite/.test(a.text(optionsRange(call) ?? { from: 0, to: 0 }))
+  ) {
+    const r = optionsRange(call)!;
+    const v = a.findKey(r, ['filename', 'storage']);
+    if (v && a.stringValue(v) !== ':memory:')
+      pushDatabase(ctx, `SQLite database (${call.name})`, a.classify(v), a.toks[v.from - 2]);
+    return;
+  }
+  // session-file-store: new FileStore({ path }) keeps sessions in ./sessions unless told otherwise.
+  if (call.isNew && call.name === 'FileStore' && /['"]session-file-store['"]/.test(ctx.source)) {
+    const r = optionsRange(call);
+    const v = r ? a.findKey(r, ['path']) : undefined;
+    const c = v ? a.classify(v) : { cls: 'relative' as const, anchor: "'./sessions' (the default)" };
+    pushDatabase(ctx, 'session-file-store', c, v ? a.toks[v.from - 2] : call.token);
+    return;
   }
   // express-fileupload: req.files.x.mv(dest).
   if (call.name === 'mv' && call.receiver) return checkWrite(ctx, call, call.args[0]);
@@ -301,6 +350,13 @@ function csCall(ctx: Ctx, call: CallSite): void {
     if (reportable(c)) pushLog(ctx, call, 'AddFile log provider', c);
     return;
   }
+  // EF Core / Microsoft.Data.Sqlite: UseSqlite("Data Source=app.db"), new SqliteConnection("Data Source=app.db").
+  if (call.name === 'UseSqlite' || (call.isNew && call.name === 'SqliteConnection')) {
+    const cs = a.stringValue(call.args[0]);
+    const file = cs === undefined ? undefined : sqliteFileFromConnectionString(cs);
+    if (file !== undefined) pushDatabase(ctx, 'SQLite database', classifyDbPath(file), call.token);
+    return;
+  }
   if (call.name === 'PersistKeysToFileSystem') {
     const arg = call.args[0];
     if (!arg) return;
@@ -345,6 +401,16 @@ function pyCall(ctx: Ctx, call: CallSite): void {
   }
   if (r === 'os' && (call.name === 'makedirs' || call.name === 'mkdir'))
     return checkWrite(ctx, call, a.arg(call, 0, 'name'));
+  if (r === 'sqlite3' && call.name === 'connect') {
+    const arg = a.arg(call, 0, 'database');
+    if (arg && a.stringValue(arg) !== ':memory:')
+      pushDatabase(ctx, 'SQLite database', a.classify(arg), call.token);
+    return;
+  }
+  if (call.name === 'create_engine' && call.args[0]) {
+    pushDatabase(ctx, 'SQLite database (SQLAlchemy URL)', sqliteUrl(ctx, call.args[0]), call.token);
+    return;
+  }
   if (r === 'joblib' && call.name === 'dump') return checkWrite(ctx, call, a.arg(call, 1, 'filename'), true);
   if (r === 'shutil' && /^(copy|copy2|copyfile|copytree|move)$/.test(call.name))
     return checkWrite(ctx, call, a.arg(call, 1, 'dst'));
@@ -430,4 +496,37 @@ function javaCall(ctx: Ctx, call: CallSite): void {
     return checkReceiverWrite(ctx, call);
   // Spring MultipartFile.transferTo(dest).
   if (call.name === 'transferTo' && call.args.length === 1) return checkWrite(ctx, call, call.args[0]);
+}
+
+// ---------------------------------------------------------------------------------------------------- Databases
+
+function pushDatabase(ctx: Ctx, store: string, c: Classified, t: { line: number; column: number }): void {
+  if (reportable(c)) ctx.out.push(databaseFinding(ctx.runtime, store, c, t.line, t.column));
+}
+
+/** `sqlite:///relative.db` (relative), `sqlite:////abs.db` (absolute), `'sqlite:///' + os.path.join(…)`. */
+function sqliteUrl(ctx: Ctx, r: { from: number; to: number }): Classified {
+  const { a } = ctx;
+  const t = a.toks[r.from];
+  if (!t || t.kind !== 'string' || !t.value.startsWith('sqlite:///')) return UNKNOWN;
+  const rest = t.value.slice('sqlite:///'.length);
+  if (rest === '' && a.is(r.from + 1, '+')) return a.classify({ from: r.from + 2, to: r.to });
+  if (rest === '' || rest.startsWith(':memory:') || t.interpolated) return UNKNOWN;
+  return classifyPathString(rest);
+}
+
+/** Django DATABASES 'NAME': BASE_DIR / 'db.sqlite3' in a settings file that uses the sqlite3 backend. */
+function djangoDatabaseName(ctx: Ctx, i: number): void {
+  const { a } = ctx;
+  const t = a.toks[i];
+  if (t.kind !== 'string' || t.interpolated || t.value !== 'NAME' || !a.is(i + 1, ':')) return;
+  const c = a.classify({ from: i + 2, to: a.exprEnd(i + 2) });
+  pushDatabase(ctx, 'SQLite database (Django DATABASES)', c, t);
+}
+
+function jdbcUrl(ctx: Ctx, i: number): void {
+  const t = ctx.a.toks[i];
+  if (t.kind !== 'string' || t.interpolated) return;
+  const file = jdbcFile(t.value);
+  if (file !== undefined) pushDatabase(ctx, 'file database (JDBC URL)', classifyPathString(file), t);
 }

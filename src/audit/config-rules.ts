@@ -4,8 +4,15 @@
  * fails on the read-only mount, usually at startup.
  */
 import { Analyzer } from './analyzer.js';
-import { logFinding, type Draft } from './explain.js';
-import { classifyConfigPath, type Classified } from './paths.js';
+import { databaseFinding, logFinding, type Draft } from './explain.js';
+import {
+  classifyConfigPath,
+  classifyDbPath,
+  classifyPathString,
+  jdbcFile,
+  sqliteFileFromConnectionString,
+  type Classified,
+} from './paths.js';
 import type { AuditRuntime } from './types.js';
 
 function reportable(c: Classified): boolean {
@@ -48,6 +55,16 @@ export function scanAppSettings(text: string): Draft[] {
       sink = 'NLog file target (appsettings)';
     }
     if (c && reportable(c)) out.push(logFinding('dotnet', sink, c, v.line, v.column));
+    // "ConnectionStrings": { "Default": "Data Source=app.db" }: a SQLite file (by its extension or |DataDirectory|).
+    const file = sqliteFileFromConnectionString(v.value);
+    if (
+      file !== undefined &&
+      (/\.(db|sqlite|sqlite3|db3)$/i.test(file) || /^\|DataDirectory\|/i.test(file))
+    ) {
+      const db = classifyDbPath(file);
+      if (reportable(db))
+        out.push(databaseFinding('dotnet', 'SQLite database (connection string)', db, v.line, v.column));
+    }
   }
   return out;
 }
@@ -148,6 +165,22 @@ export function scanProperties(text: string): Draft[] {
     const m = /^(\s*)([\w.-]+)\s*[=:]\s*(.*?)\s*$/.exec(lineText);
     if (!m || lineText.trimStart().startsWith('#') || lineText.trimStart().startsWith('!')) return;
     const key = m[2];
+    const jdbc = jdbcFile(m[3]);
+    if (jdbc !== undefined) {
+      const db = classifyPathString(jdbc);
+      if (reportable(db)) {
+        out.push(
+          databaseFinding(
+            'java',
+            'file database (JDBC URL)',
+            db,
+            idx + 1,
+            lineText.indexOf(m[3], m[1].length + key.length) + 1,
+          ),
+        );
+      }
+      return;
+    }
     const isLog4j = /^appender\.[\w-]+\.(fileName|filePattern)$/.test(key);
     const isSpring = /^logging\.file(\.name|\.path)?$/.test(key);
     if (!isLog4j && !isSpring) return;

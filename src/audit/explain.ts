@@ -48,6 +48,25 @@ export function writeFinding(
   };
 }
 
+export function databaseFinding(
+  runtime: AuditRuntime,
+  store: string,
+  c: Classified,
+  line: number,
+  column: number,
+): Draft {
+  return {
+    line,
+    column,
+    rule: 'database-file-in-app-root',
+    runtime,
+    severity: c.cls === 'root' ? 'error' : 'warning',
+    message: `${store} keeps its file at ${where(c)}`,
+    why: `${store} keeps its file at ${where(c)}, ${mountNote(c)}, so the first write fails ("readonly database" / EROFS)`,
+    fix: `use a database service (Azure SQL, PostgreSQL, Cosmos DB) or Redis for sessions; a SQLite file that must stay goes under %HOME% (/home on Linux) outside site/wwwroot, and it is then shared by every instance`,
+  };
+}
+
 export function uploadFinding(
   runtime: AuditRuntime,
   lib: string,

@@ -48,3 +48,31 @@ export function classifyConfigPath(raw: string, flavor: 'nlog' | 'log4net' | 'ja
   if (flavor === 'serilog' && /^%[A-Za-z_]+%/.test(s)) return { cls: 'safe', anchor: quoted };
   return classifyPathString(s);
 }
+
+/** A SQLite path: ADO.NET's |DataDirectory| is App_Data under the app root. */
+export function classifyDbPath(file: string): Classified {
+  if (/^\|DataDirectory\|/i.test(file))
+    return { cls: 'root', anchor: `'${file}' (App_Data under the app root)` };
+  return classifyPathString(file.replace(/^file:/, ''));
+}
+
+/** The file of a SQLite connection string (`Data Source=app.db;Cache=Shared`), undefined for memory databases. */
+export function sqliteFileFromConnectionString(cs: string): string | undefined {
+  const m = /(?:^|;)\s*(?:Data Source|DataSource|Filename)\s*=\s*([^;]+)/i.exec(cs);
+  if (!m) return undefined;
+  const file = m[1].trim();
+  if (file === '' || /:memory:|mode=memory/i.test(file) || /mode\s*=\s*memory/i.test(cs)) return undefined;
+  return file;
+}
+
+/** JDBC URLs of file databases: jdbc:sqlite:app.db, jdbc:h2:./data/app or jdbc:h2:file:data/app. */
+export function jdbcFile(url: string): string | undefined {
+  let m = /^jdbc:sqlite:(.*)$/i.exec(url);
+  if (m)
+    return m[1] === '' || m[1].includes(':memory:') ? undefined : m[1].replace(/^file:/, '').split('?')[0];
+  m = /^jdbc:h2:(.*)$/i.exec(url);
+  if (!m) return undefined;
+  const rest = m[1].split(';')[0];
+  if (/^(mem|tcp|ssl|zip):/i.test(rest)) return undefined;
+  return rest.replace(/^file:/i, '');
+}

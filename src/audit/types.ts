@@ -14,7 +14,9 @@ export type AuditRule =
   /** A log file sink (code or config) whose file sits under the app root or at a relative path. */
   | 'log-file-in-app-root'
   /** ASP.NET Core data-protection keys with no persistence target, or persisted under the app root. */
-  | 'data-protection-keys';
+  | 'data-protection-keys'
+  /** A SQLite database file (or a file-backed session store) under the app root or at a relative path. */
+  | 'database-file-in-app-root';
 
 export interface Finding {
   /** Path relative to the audited folder, `/` separators. */
