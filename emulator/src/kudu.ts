@@ -369,7 +369,7 @@ export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOption
       }
       const entry = rec.log.find((e) => e.id === rest[2]);
       if (!entry || rest.length > 3)
-        return sendJson(res, 404, { Message: `Log entry '${rest[2]}' not found.` });
+        return sendJson(res, 404, { Message: `LogId '${rest[2]}' was not found in Deployment '${rec.id}'.` });
       return sendJson(res, 200, [{ ...entry, details_url: null }]);
     }
     return sendJson(res, 404, { Message: 'No HTTP resource was found that matches the request URI.' });
@@ -392,14 +392,23 @@ export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOption
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
         return sendJson(res, 400, { Message: 'The request body must be a JSON object.' });
       }
-      for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) local[k] = String(v);
+      const obj = parsed as Record<string, unknown>;
+      const keys = Object.keys(obj);
+      // Kudu also takes the older {"key": …, "value": …} form
+      if (keys.length === 2 && 'key' in obj && 'value' in obj) {
+        if (typeof obj.key !== 'string' || obj.key === '')
+          return sendJson(res, 400, { Message: 'The key is empty.' });
+        local[obj.key] = String(obj.value);
+      } else {
+        for (const [k, v] of Object.entries(obj)) local[k] = String(v);
+      }
       res.writeHead(204).end();
       return;
     }
     if (rest.length === 1 && method === 'GET') {
       const key = decodeURIComponent(rest[0]);
       const all = seen();
-      if (!(key in all)) return sendJson(res, 404, { Message: `'${key}' not found.` });
+      if (!(key in all)) return sendJson(res, 404, { Message: `The setting '${key}' does not exist.` });
       return sendJson(res, 200, all[key]);
     }
     if (rest.length === 1 && method === 'DELETE') {
