@@ -1,0 +1,140 @@
+/**
+ * Releases, rollback and retention against the emulator: a bad release fails verification, a dry run writes
+ * nothing, rollback to the previous release restores it and verifies, and retention keeps the live and the
+ * slot's releases.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { runReleases } from '../../src/commands/releases.js';
+import { runRollbackCommand } from '../../src/commands/rollback.js';
+import type { ReleasesReport } from '../../src/ops/releases.js';
+import type { RollbackResult } from '../../src/ops/rollback.js';
+import { setupOpsE2E, type OpsE2E } from '../ops/e2e-setup.js';
+import { emulatorSecrets, fetchSite, findLeaks } from './helpers/action.js';
+
+let e: OpsE2E;
+beforeAll(async () => {
+  e = await setupOpsE2E();
+}, 120_000);
+afterAll(async () => {
+  if (!e) return;
+  const leaks = findLeaks(e.printed.join('\n'), emulatorSecrets(e.emu));
+  await e.stop();
+  expect(leaks).toEqual([]);
+});
+
+const APP = ['--app-name', 'rp-linux-web'];
+let v1 = '';
+let v2 = '';
+let v3 = '';
+
+async function releases(
+  extra: string[] = [],
+): Promise<ReleasesReport & { retention?: { deleted: string[] } }> {
+  const r = await e.cli(runReleases, [...APP, '--json', ...extra]);
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout) as ReleasesReport & { retention?: { deleted: string[] } };
+}
+
+describe('rollback after a bad release', () => {
+  it('deploys a good v1 and a v2 that fails verification', async () => {
+    const good = await e.deploy({
+      'app-name': 'rp-linux-web',
+      'storage-account': e.emu.storage.accountName,
+      package: e.app('v1'),
+      'health-path': '/healthz',
+      expect: 'v1',
+    });
+    expect(good.ok).toBe(true);
+    v1 = good.sha256!;
+    const bad = await e.deploy(
+      {
+        'app-name': 'rp-linux-web',
+        'storage-account': e.emu.storage.accountName,
+        package: e.app('v2', 'broken-health'),
+        'health-path': '/healthz',
+        'timeout-minutes': '1',
+      },
+      { fastClock: true },
+    );
+    expect(bad.ok).toBe(false);
+    expect(bad.levels.find((l) => l.level === 'health')?.status).toBe('fail');
+    v2 = bad.sha256!;
+    expect((await fetchSite(e.emu, 'rp-linux-web', '/healthz')).status).toBe(500);
+  }, 150_000);
+
+  it('lists both releases newest first with v2 live', async () => {
+    const report = await releases();
+    expect(report.releases.map((r) => r.sha256)).toEqual([v2, v1]);
+    expect(report.live).toBe(v2);
+    expect(report.releases[0].live).toBe(true);
+  });
+
+  it('a dry run prints the plan and writes nothing', async () => {
+    e.emu.admin.clearRequests();
+    const r = await e.cli(runRollbackCommand, [...APP, '--release', 'previous', '--dry-run', '--json']);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout) as RollbackResult;
+    expect(result.plan.to.sha256).toBe(v1);
+    expect(result.plan.copy).toEqual({
+      container: 'app-packages',
+      from: `releases/rp-linux-web/${v1}.zip`,
+      to: 'rp-linux-web.zip',
+    });
+    expect(e.writes()).toEqual([]);
+    expect((await fetchSite(e.emu, 'rp-linux-web', '/healthz')).status).toBe(500);
+  });
+
+  it('refuses a release that does not exist, naming the available ones', async () => {
+    await expect(e.cli(runRollbackCommand, [...APP, '--release', 'ffffffffffff'])).rejects.toThrow(
+      new RegExp(`does not exist.*${v2.slice(0, 12)} \\(live\\), ${v1.slice(0, 12)}`),
+    );
+  });
+
+  it('rolls back to the previous release by a server-side copy, restarts and verifies', async () => {
+    e.emu.admin.clearRequests();
+    const r = await e.cli(runRollbackCommand, [...APP, '--release', 'previous', '--health-path', '/healthz']);
+    expect(r.stdout).toContain(`Release ${v1.slice(0, 12)} is live and verified.`);
+    expect(r.code).toBe(0);
+    expect(JSON.parse((await fetchSite(e.emu, 'rp-linux-web', '/healthz')).body)).toMatchObject({
+      version: 'v1',
+    });
+    // No re-upload: the only blob write is the copy onto the stable name.
+    const blobWrites = e.writes().filter((w) => w.service === 'blob');
+    expect(blobWrites.map((w) => `${w.method} ${w.path.split('?')[0]}`)).toEqual([
+      expect.stringMatching(/^PUT .*\/app-packages\/rp-linux-web\.zip$/),
+    ]);
+    expect((await releases()).live).toBe(v1);
+  });
+});
+
+describe('retention', () => {
+  it('keeps the live release and the one a slot runs', async () => {
+    const slot = await e.deploy({
+      'app-name': 'rp-linux-web',
+      slot: 'staging',
+      'storage-account': e.emu.storage.accountName,
+      // The slot's own identity holds no blob role in the emulator's presets: use a SAS.
+      'package-access': 'sas',
+      package: e.app('v3'),
+      'health-path': '/healthz',
+      expect: 'v3',
+    });
+    expect(slot.error).toBeUndefined();
+    v3 = slot.sha256!;
+    const before = await releases();
+    expect(before.releases.map((r) => r.sha256)).toEqual([v3, v2, v1]);
+    expect(before.releases[0].slots).toEqual(['staging']);
+    expect(before.live).toBe(v1);
+
+    e.emu.admin.clearRequests();
+    const dry = await releases(['--keep', '1', '--dry-run']);
+    expect(dry.retention?.deleted).toEqual([v2]);
+    expect(e.writes()).toEqual([]);
+
+    const real = await releases(['--keep', '1']);
+    expect(real.retention?.deleted).toEqual([v2]);
+    const deletes = e.writes().filter((w) => w.method === 'DELETE');
+    expect(deletes).toHaveLength(1);
+    expect((await releases()).releases.map((r) => r.sha256)).toEqual([v3, v1]);
+  });
+});
