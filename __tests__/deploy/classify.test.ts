@@ -76,3 +76,17 @@ describe('classifyFailure', () => {
     ).toBe('stale-content');
   });
 });
+
+describe('classifyFailure with identity access', () => {
+  it('points at the missing role when the mount failed and no role was confirmed', () => {
+    const c = classifyFailure({
+      mode: 'url',
+      access: 'identity',
+      identityRoleConfirmed: false,
+      blobFetch: { status: 206, sha256Matches: true },
+      failureMarker: true,
+    });
+    expect(c?.cause).toBe('mount-blocked');
+    expect(c?.fix).toMatch(/Storage Blob Data Reader/);
+  });
+});

@@ -12,6 +12,8 @@ export interface VerifyEvidence {
   settingMatches?: boolean;
   /** (b) Fetching the URL in the setting as the worker does. */
   blobFetch?: { status: number; errorCode?: string; detail?: string; sha256Matches?: boolean };
+  /** identity access: a blob read role for the app's identity was found (false: none could be confirmed). */
+  identityRoleConfirmed?: boolean;
   /** `FAILED TO INITIALIZE RUN FROM PACKAGE.txt` seen in wwwroot. */
   failureMarker?: boolean;
   /** (c) The release stamp read back from the mount. */
@@ -84,6 +86,13 @@ export function classifyFailure(e: VerifyEvidence): Classification | null {
       evidence:
         'WEBSITE_RUN_FROM_PACKAGE read back differs from the value written: something else changed it',
       fix: 'stop other deployments or infrastructure code from writing app settings (they must keep WEBSITE_RUN_FROM_PACKAGE), then deploy again',
+    };
+  if (e.failureMarker && e.access === 'identity' && e.identityRoleConfirmed === false)
+    return {
+      cause: 'mount-blocked',
+      evidence:
+        "wwwroot shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt' and no blob read role for the app's identity could be confirmed",
+      fix: "assign Storage Blob Data Reader on the storage account to the app's managed identity, then deploy again (or use package-access: sas)",
     };
   if (e.failureMarker)
     return {

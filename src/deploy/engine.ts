@@ -453,6 +453,7 @@ async function runUrlMode(
   const stableUrl = store.blobUrl(plan.container, plan.stableBlob);
   result.packageUrl = redactUrl(stableUrl.split('?')[0]);
 
+  let roleConfirmed: boolean | undefined;
   // The value the setting must hold, and the SAS policy decision.
   const access = await log.group('Package access', async () => {
     if (plan.access === 'sas') {
@@ -490,6 +491,7 @@ async function runUrlMode(
           (accountId.toLowerCase().startsWith(a.scope.toLowerCase()) ||
             containerScope === a.scope.toLowerCase()),
       );
+      roleConfirmed = ok;
       if (ok) log.info(`The app's identity (${principal}) can read blobs in ${accountName}.`);
       else {
         const f: Finding = {
@@ -501,6 +503,7 @@ async function runUrlMode(
         log.warn(f.message);
       }
     } catch (err) {
+      roleConfirmed = false;
       const f: Finding = {
         severity: 'warning',
         code: 'identity-role-unconfirmed',
@@ -613,6 +616,7 @@ async function runUrlMode(
     intendedValue: access.value,
     access: plan.access,
     storageAuthorization,
+    identityRoleConfirmed: roleConfirmed,
   });
 }
 

@@ -50,6 +50,8 @@ export interface VerifyInput {
   storageAuthorization?: () => Promise<string>;
   /** Skip the stamp wait (no-op check): one read only. */
   quick?: boolean;
+  /** identity access: whether a blob read role for the app's identity was found. */
+  identityRoleConfirmed?: boolean;
   /** Level (c) budget. */
   mountBudgetMs?: number;
 }
@@ -104,7 +106,11 @@ export async function verifyDeploy(
 ): Promise<VerifyOutcome> {
   const levels: LevelResult[] = [];
   const mode = input.intendedValue === '1' ? 'local' : 'url';
-  const evidence: VerifyEvidence = { mode, access: input.access };
+  const evidence: VerifyEvidence = {
+    mode,
+    access: input.access,
+    identityRoleConfirmed: input.identityRoleConfirmed,
+  };
   const deadline = ctx.phaseDeadline(input.mountBudgetMs ?? 180_000);
 
   // (a)
