@@ -204,6 +204,30 @@ describe('local mode on the Linux web app', () => {
     }
   });
 
+  it('waits out a 409 from Kudu and pushes once the lock is free', async () => {
+    e.emu.admin.setFaults('rp-linux-web', { kudu: { status: 409, count: 1, pathContains: 'zipdeploy' } });
+    const r = await e.run({ 'app-name': 'rp-linux-web', mode: 'local', package: e.app('l4') });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /Kudu answered 409 \(There is a deployment currently in progress.*retrying in 5 s/,
+    );
+    expect((await fetchSite(e.emu, 'rp-linux-web', '/')).body).toContain('version l4');
+  });
+
+  it("restarts when Kudu's own restart request fails, so the new package is what serves", async () => {
+    e.emu.admin.setFaults('rp-linux-web', { restartRequestFails: true });
+    const r = await e.run({
+      'app-name': 'rp-linux-web',
+      mode: 'local',
+      package: e.app('l5'),
+      'health-path': '/healthz',
+      expect: 'l5',
+    });
+    expect(r.code).toBe(0);
+    expect(r.outputs.verified).toBe('true');
+    expect((await fetchSite(e.emu, 'rp-linux-web', '/')).body).toContain('version l5');
+  });
+
   it('explains an SCM site behind a private endpoint', async () => {
     e.emu.admin.setFaults('rp-linux-web', { scmForbidden: true });
     const r = await e.run({ 'app-name': 'rp-linux-web', mode: 'local', package: e.app('l3') });
