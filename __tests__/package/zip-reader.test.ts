@@ -199,10 +199,12 @@ describe('openZip on forged archives', () => {
 
   it('reports an entry that inflates past its declared size without inflating it all', async () => {
     const huge = Buffer.alloc(20_000_000);
-    const dir = await open(buildZip([{ name: 'bomb.bin', data: huge, method: 8, uncompressedSize: 100 }]));
+    const dir = await open(
+      buildZip([{ name: 'bomb.bin', data: huge, method: 8, uncompressedSize: 100_000 }]),
+    );
     const issues = await verifyEntries(dir);
     expect(issues).toHaveLength(1);
-    expect(issues[0].message).toMatch(/more than its declared 100 bytes/);
+    expect(issues[0].message).toMatch(/more than its declared 100000 bytes/);
     await expect(readEntry(dir, dir.entries[0])).rejects.toThrow(/more than its declared/);
   });
 
@@ -268,6 +270,21 @@ describe('openZip on forged archives', () => {
       code: 'too-large',
     });
     expect((await readEntry(dir, dir.entries[1], { maxBytes: 5000 })).length).toBe(5000);
+    // A small file that claims a huge compressed body is refused before anything is read for it.
+    const padded = await open(
+      buildZip([
+        {
+          name: 'package.json',
+          data: Buffer.alloc(300_000),
+          method: 8,
+          uncompressedSize: 10,
+          compressedSize: 200_000,
+        },
+      ]),
+    );
+    await expect(readEntry(padded, padded.entries[0], { maxBytes: 1000 })).rejects.toThrow(
+      /200000 compressed bytes/,
+    );
   });
 
   it('reports compression methods the platform cannot read', async () => {

@@ -526,6 +526,11 @@ function checkLayout(entries: ZipEntry[], cdOffset: number, issues: ZipIssue[]):
         e,
         `declares ${e.uncompressedSize} bytes from ${e.compressedSize} compressed (${ratio}:1, more than deflate can produce: a zip bomb or a forged size); re-create the zip`,
       );
+    } else if (e.method === 8 && e.compressedSize > e.uncompressedSize * 1.01 + 1024) {
+      bad(
+        e,
+        `declares ${e.compressedSize} compressed bytes for ${e.uncompressedSize} bytes of content, more than deflate ever adds; re-create the zip`,
+      );
     } else if (e.method !== 0 && e.method !== 8) {
       const m = METHOD_NAMES[e.method] ?? `method ${e.method}`;
       bad(
@@ -617,6 +622,10 @@ export async function readEntry(
     );
   }
   if (entry.method !== 0 && entry.method !== 8) fail(`uses compression method ${entry.method}`);
+  // Deflate grows incompressible data by well under 1%; more compressed bytes than that are a forgery.
+  if (entry.compressedSize > entry.uncompressedSize * 1.01 + 1024) {
+    fail(`declares ${entry.compressedSize} compressed bytes for ${entry.uncompressedSize} bytes of content`);
+  }
   if (entry.localHeaderOffset + 30 + entry.nameLength + entry.compressedSize > dir.centralDirectoryOffset) {
     fail('declares data beyond the end of the archive');
   }
