@@ -456,7 +456,7 @@ export class Analyzer {
 
   private classifyChain(from: number, end: number, chain: string): Classified {
     for (const a of ANCHORS[this.dialect]) {
-      if (a.re.test(chain)) return { cls: a.cls, anchor: this.describeAnchor(chain) };
+      if (a.re.test(chain)) return { cls: a.cls, anchor: chain };
     }
     if (this.dialect === 'java' && /^System\.getProperty\(\)/.test(chain)) {
       const prop = this.stringValue(this.args(from + 3)[0]);
@@ -490,10 +490,6 @@ export class Analyzer {
       }
     }
     return UNKNOWN;
-  }
-
-  private describeAnchor(chain: string): string {
-    return chain.replace(/\(\)/g, '()');
   }
 
   /** Longest variable key that is a prefix of the chain at a member boundary. */

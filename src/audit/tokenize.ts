@@ -77,12 +77,11 @@ export function tokenize(src: string, dialect: Dialect): Token[] {
   const push = (
     kind: Token['kind'],
     value: string,
-    start: number,
+    _start: number,
     startLine: number,
     startCol: number,
     extra?: Partial<Token>,
   ) => {
-    void start;
     out.push({ kind, value, line: startLine, column: startCol, nl: sawNl, ...extra });
     sawNl = false;
   };
