@@ -151,6 +151,8 @@ export const MAX_CENTRAL_DIRECTORY_BYTES = 512 * 1024 * 1024;
 /** Deflate cannot expand by more than about 1032:1; a declared size beyond this bound is a lie. */
 const DEFLATE_MAX_RATIO = 1040;
 const DEFLATE_RATIO_SLACK = 4096;
+/** Deflate never needs more than 9 bits a byte (fixed Huffman codes) plus block headers. */
+const MAX_DEFLATE_GROWTH = 1.13;
 
 const SIG_LOCAL = 0x04034b50;
 const SIG_CENTRAL = 0x02014b50;
@@ -526,7 +528,7 @@ function checkLayout(entries: ZipEntry[], cdOffset: number, issues: ZipIssue[]):
         e,
         `declares ${e.uncompressedSize} bytes from ${e.compressedSize} compressed (${ratio}:1, more than deflate can produce: a zip bomb or a forged size); re-create the zip`,
       );
-    } else if (e.method === 8 && e.compressedSize > e.uncompressedSize * 1.01 + 1024) {
+    } else if (e.method === 8 && e.compressedSize > e.uncompressedSize * MAX_DEFLATE_GROWTH + 1024) {
       bad(
         e,
         `declares ${e.compressedSize} compressed bytes for ${e.uncompressedSize} bytes of content, more than deflate ever adds; re-create the zip`,
@@ -622,8 +624,8 @@ export async function readEntry(
     );
   }
   if (entry.method !== 0 && entry.method !== 8) fail(`uses compression method ${entry.method}`);
-  // Deflate grows incompressible data by well under 1%; more compressed bytes than that are a forgery.
-  if (entry.compressedSize > entry.uncompressedSize * 1.01 + 1024) {
+  // Deflate needs at most 9 bits a byte plus block headers; more compressed bytes than that are a forgery.
+  if (entry.compressedSize > entry.uncompressedSize * MAX_DEFLATE_GROWTH + 1024) {
     fail(`declares ${entry.compressedSize} compressed bytes for ${entry.uncompressedSize} bytes of content`);
   }
   if (entry.localHeaderOffset + 30 + entry.nameLength + entry.compressedSize > dir.centralDirectoryOffset) {
