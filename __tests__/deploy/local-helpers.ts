@@ -400,6 +400,10 @@ export function fakeArm(fake: ArmFake): ArmClient {
       fake.settings[mine] = na;
       fake.settings[other] = nb;
     },
+    listSlots: async () => {
+      fake.calls.push('listSlots');
+      return Object.keys(fake.settings).filter((k) => k !== 'prod');
+    },
     findSiteResourceGroup: no('findSiteResourceGroup'),
     listSubscriptions: no('listSubscriptions'),
     findStorageAccount: no('findStorageAccount'),
