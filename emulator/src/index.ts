@@ -199,7 +199,7 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
   const stateDir = resolvePath(options.stateDir ?? mkdtempSync(join(tmpdir(), 'runpack-emulator-')));
   mkdirSync(stateDir, { recursive: true });
   const config = options.config ? validateConfig(options.config) : loadConfig(options.configFile);
-  const caDir = options.caDir ?? process.env.RUNPACK_TEST_CA_DIR ?? stateDir;
+  const caDir = options.caDir || process.env.RUNPACK_TEST_CA_DIR || stateDir;
   const ca = ensureCa(caDir);
   const caCertPath = join(stateDir, 'ca.pem');
   if (resolvePath(ca.certPath) !== caCertPath) copyFileSync(ca.certPath, caCertPath);
