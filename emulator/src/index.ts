@@ -331,8 +331,10 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
       storageContributors,
     });
 
-    const createKudu = options.factories?.createKudu ?? ((c: EmulatorContext, site: Site) => realCreateKudu(c, site));
-    const createWorker = options.factories?.createWorker ?? ((c: EmulatorContext, site: Site) => realCreateWorker(c, site));
+    const createKudu =
+      options.factories?.createKudu ?? ((c: EmulatorContext, site: Site) => realCreateKudu(c, site));
+    const createWorker =
+      options.factories?.createWorker ?? ((c: EmulatorContext, site: Site) => realCreateWorker(c, site));
     const siteRoutes = new Map<string, Route>();
     for (const site of sites) {
       const worker = createWorker(ctx, site);
