@@ -79,11 +79,14 @@ export function describeDeploymentState(record: KuduDeployment): string {
 export interface PollTiming {
   /** Shortest wait between polls (default 1 s). */
   minMs: number;
-  /** Longest wait between polls (default 10 s). Kudu sends a fixed `Retry-After: 30` meant for ARM clients. */
+  /**
+   * Longest wait between polls (default 5 s, the cadence of Azure/functions-action and Core Tools). Kudu sends a
+   * fixed `Retry-After: 30` meant for ARM clients.
+   */
   maxMs: number;
 }
 
-export const DEFAULT_POLL_TIMING: PollTiming = { minMs: 1000, maxMs: 10_000 };
+export const DEFAULT_POLL_TIMING: PollTiming = { minMs: 1000, maxMs: 5000 };
 
 /**
  * Wait before the next poll: the server's Retry-After when given, otherwise a doubling backoff
