@@ -284,7 +284,7 @@ function dependencyProblems(t: PackageTree, pkg: Record<string, unknown>, base =
     return [
       warning(
         'dependencies-missing',
-        `package.json lists ${deps.length} dependencies but the package has no node_modules folder; run-from-package never runs npm install (no remote build). Run 'npm ci --omit=dev' before packaging, or bundle the app`,
+        `package.json lists ${deps.length} ${deps.length === 1 ? 'dependency' : 'dependencies'} but the package has no node_modules folder; run-from-package never runs npm install (no remote build). Run 'npm ci --omit=dev' before packaging, or bundle the app`,
         pj,
       ),
     ];
@@ -296,7 +296,7 @@ function dependencyProblems(t: PackageTree, pkg: Record<string, unknown>, base =
   return [
     warning(
       'dependencies-missing',
-      `node_modules lacks ${missing.length} dependencies listed in package.json (${shown}); run 'npm ci --omit=dev' before packaging`,
+      `node_modules lacks ${missing.length === 1 ? 'a dependency' : `${missing.length} dependencies`} listed in package.json (${shown}); run 'npm ci --omit=dev' before packaging`,
       pj,
     ),
   ];
