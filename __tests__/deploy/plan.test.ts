@@ -1,6 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseInputs } from '../../src/inputs.js';
-import { planDeploy, releaseBlobName, stableBlobName } from '../../src/deploy/plan.js';
+import {
+  blobInContainer,
+  chooseStableBlob,
+  planDeploy,
+  releaseBlobName,
+  stableBlobName,
+} from '../../src/deploy/plan.js';
 import type { TargetInfo } from '../../src/deploy/types.js';
 import { RunpackError } from '../../src/util/errors.js';
 
@@ -125,5 +131,34 @@ describe('planDeploy', () => {
     expect(p.policyId).toBe('runpack-web-staging');
     expect(stableBlobName('Web', null)).toBe('web.zip');
     expect(releaseBlobName('Web', 'ab'.repeat(32))).toBe(`releases/web/${'ab'.repeat(32)}.zip`);
+  });
+});
+
+describe('chooseStableBlob', () => {
+  it('keeps the slot name while no other slot runs it', () => {
+    expect(chooseStableBlob('web-staging.zip', null, new Set(['web.zip']))).toBe('web-staging.zip');
+  });
+
+  it('after a swap, reuses the blob this slot now points at instead of the one production runs', () => {
+    expect(chooseStableBlob('web-staging.zip', 'web.zip', new Set(['web-staging.zip']))).toBe('web.zip');
+  });
+
+  it('falls back to an alternate name when both are taken', () => {
+    expect(chooseStableBlob('web-staging.zip', 'web.zip', new Set(['web-staging.zip', 'web.zip']))).toBe(
+      'web-staging-a.zip',
+    );
+  });
+
+  it('reads the blob of a setting in the container, without its SAS', () => {
+    expect(
+      blobInContainer(
+        'https://a.blob.core.windows.net/c/web.zip?sv=1&sig=x',
+        'https://a.blob.core.windows.net/c',
+      ),
+    ).toBe('web.zip');
+    expect(
+      blobInContainer('https://a.blob.core.windows.net/other/web.zip', 'https://a.blob.core.windows.net/c'),
+    ).toBeNull();
+    expect(blobInContainer('1', 'https://a.blob.core.windows.net/c')).toBeNull();
   });
 });

@@ -129,3 +129,32 @@ describe('url mode with a SAS (Windows web app, no identity)', () => {
     expect(r.summary).toMatch(/Package access \| sas/);
   });
 });
+
+describe('slots in url mode', () => {
+  it('swaps a verified staging deploy into production, and a later staging deploy leaves production alone', async () => {
+    const common = {
+      'app-name': 'rp-linux-web',
+      'storage-account': e.emu.storage.accountName,
+      'package-access': 'sas',
+      'health-path': '/healthz',
+    };
+    const first = await e.run({
+      ...common,
+      slot: 'staging',
+      'swap-to': 'production',
+      package: e.app('s1'),
+      expect: 's1',
+    });
+    expect(first.code).toBe(0);
+    expect((await fetchSite(e.emu, 'rp-linux-web', '/')).body).toContain('version s1');
+
+    const second = await e.run({ ...common, slot: 'staging', package: e.app('s2'), expect: 's2' });
+    expect(second.code).toBe(0);
+    expect((await fetchSite(e.emu, 'rp-linux-web', '/', 'staging')).body).toContain('version s2');
+
+    // Production runs the blob the swap brought; its next restart must still mount s1.
+    const prod = e.emu.admin.site('rp-linux-web');
+    await e.emu.ctx.workers.get(prod.id.toLowerCase())!.restart();
+    expect((await fetchSite(e.emu, 'rp-linux-web', '/')).body).toContain('version s1');
+  });
+});

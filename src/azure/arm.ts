@@ -90,6 +90,8 @@ export interface ArmClient {
   getBasicAuthAllowed(ref: SiteRef, kind?: 'scm' | 'ftp'): Promise<boolean>;
   setBasicAuthAllowed(ref: SiteRef, allow: boolean, kind?: 'scm' | 'ftp'): Promise<void>;
   listFunctions(ref: SiteRef): Promise<string[]>;
+  /** Names of the app's deployment slots (the slot in ref is ignored). */
+  listSlots?(ref: SiteRef): Promise<string[]>;
   syncFunctionTriggers(ref: SiteRef): Promise<HttpResponse>;
   /** Swap the slot in ref with targetSlot ('production' for the production site). */
   swapSlot(ref: SiteRef, targetSlot: string): Promise<void>;
@@ -387,6 +389,18 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
       return (body?.value ?? [])
         .map((f) => f.properties?.name ?? (f.name ?? '').split('/').pop() ?? '')
         .filter((n) => n.length > 0);
+    },
+    async listSlots(ref) {
+      const prod = { ...ref, slot: null };
+      const res = await call(
+        'GET',
+        `${siteId(prod)}/slots`,
+        WEB_API_VERSION,
+        'list deployment slots',
+        ref.appName,
+      );
+      const body = res.json<{ value?: { name?: string }[] }>();
+      return (body?.value ?? []).map((s) => (s.name ?? '').split('/').pop() ?? '').filter(Boolean);
     },
     async syncFunctionTriggers(ref) {
       // Returned as is: 400 means the host is still starting and the caller decides how to retry.

@@ -20,7 +20,7 @@ import { createSecretRegistry, type SecretRegistry } from '../report/secrets.js'
 import { RunpackError, UsageError, describeError } from '../util/errors.js';
 import type { Classification } from './classify.js';
 import { CAUSE_TITLES } from './classify.js';
-import { planDeploy, releaseBlobName, type Plan } from './plan.js';
+import { blobInContainer, chooseStableBlob, planDeploy, releaseBlobName, type Plan } from './plan.js';
 import { restartApp } from './restart.js';
 import { createSettingsHelper, mergeSettings, RFP } from './setting.js';
 import { resolveSubscription, resolveTarget } from './target.js';
@@ -450,6 +450,20 @@ async function runUrlMode(
   let store = firstStore;
 
   const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
+  // Never overwrite the blob another slot runs (after a swap it carries this slot's name).
+  const containerUrl = store.blobUrl(plan.container, 'x').replace(/\/x$/, '');
+  const usedByOthers = await blobsUsedBySiblings(ctx, containerUrl);
+  const chosen = chooseStableBlob(
+    plan.stableBlob,
+    blobInContainer(settings[RFP], containerUrl),
+    usedByOthers,
+  );
+  if (chosen !== plan.stableBlob) {
+    log.info(
+      `${plan.stableBlob} is what another slot of ${target.ref.appName} runs (after a swap); this deploy uses ${chosen}.`,
+    );
+    plan.stableBlob = chosen;
+  }
   const stableUrl = store.blobUrl(plan.container, plan.stableBlob);
   result.packageUrl = redactUrl(stableUrl.split('?')[0]);
 
@@ -618,6 +632,34 @@ async function runUrlMode(
     storageAuthorization,
     identityRoleConfirmed: roleConfirmed,
   });
+}
+
+/** Blobs of the container that production and the other slots of the app point at. */
+async function blobsUsedBySiblings(ctx: DeployContext, containerUrl: string): Promise<Set<string>> {
+  const { arm, target } = ctx;
+  const used = new Set<string>();
+  let slots: string[];
+  if (!arm.listSlots) return used;
+  try {
+    slots = await arm.listSlots(target.ref);
+  } catch (err) {
+    ctx.log.debug(`Could not list the slots of ${target.ref.appName}: ${describeError(err)}`);
+    return used;
+  }
+  const sides = [null, ...slots].filter(
+    (s) => (s ?? '').toLowerCase() !== (target.ref.slot ?? '').toLowerCase(),
+  );
+  if (slots.length === 0) return used;
+  for (const side of sides) {
+    try {
+      const other = await arm.listAppSettings({ ...target.ref, slot: side });
+      const blob = blobInContainer(other[RFP], containerUrl);
+      if (blob) used.add(blob);
+    } catch (err) {
+      ctx.log.debug(`Could not read the settings of ${side ?? 'production'}: ${describeError(err)}`);
+    }
+  }
+  return used;
 }
 
 export type { TargetInfo };

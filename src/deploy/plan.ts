@@ -192,3 +192,34 @@ export function planDeploy(inputs: DeployInputs, target: TargetInfo, settings: R
   }
   return plan;
 }
+
+/** Pure: the blob name a run-from-package URL points at inside `containerUrl` (no trailing slash), or null. */
+export function blobInContainer(value: string | undefined, containerUrl: string): string | null {
+  if (!value || !/^http/i.test(value)) return null;
+  const bare = value.split('?')[0];
+  const prefix = `${containerUrl.replace(/\/+$/, '')}/`;
+  if (!bare.toLowerCase().startsWith(prefix.toLowerCase())) return null;
+  return decodeURIComponent(bare.slice(prefix.length));
+}
+
+/**
+ * Pure: the stable blob for this target. After a slot swap the other side runs the blob named after this slot
+ * (URL settings move with the swap), so overwriting it would change what the other side mounts at its next
+ * restart. Then the target's own current blob is reused when no one else runs it, else an alternate name.
+ */
+export function chooseStableBlob(
+  preferred: string,
+  ownCurrent: string | null,
+  usedByOthers: ReadonlySet<string>,
+): string {
+  const used = new Set([...usedByOthers].map((b) => b.toLowerCase()));
+  if (!used.has(preferred.toLowerCase())) return preferred;
+  if (ownCurrent && !ownCurrent.startsWith('releases/') && !used.has(ownCurrent.toLowerCase()))
+    return ownCurrent;
+  const base = preferred.replace(/\.zip$/i, '');
+  for (const suffix of ['a', 'b', 'c']) {
+    const name = `${base}-${suffix}.zip`;
+    if (!used.has(name.toLowerCase())) return name;
+  }
+  return `${base}-${Date.now().toString(36)}.zip`;
+}
