@@ -155,6 +155,15 @@ export function createDeploymentEngine(
   const finished = new WeakMap<DeploymentRecord, number>();
   let finishCount = 0;
   const markFinished = (rec: DeploymentRecord): void => void finished.set(rec, ++finishCount);
+  /** Mark a record finished and free the lock (idempotent). */
+  let current: DeploymentRecord | null = null;
+  const release = (rec: DeploymentRecord): void => {
+    if (!finished.has(rec)) markFinished(rec);
+    if (current === rec) {
+      current = null;
+      running = false;
+    }
+  };
 
   const now = (): string => ctx.clock.now().toISOString();
 
@@ -290,19 +299,17 @@ export function createDeploymentEngine(
         }
       }
       await sleep(stepMs);
-      setStatus(rec, 4);
-      rec.end_time = now();
-      rec.last_success_end_time = rec.end_time;
-      rec.complete = true;
-      for (const r of records) r.active = r === rec;
       if (pkgName) {
+        // Written whole (temp file + rename): a reader never sees an empty pointer
         const pointer = path.join(sitePackagesDir(site), 'packagename.txt');
-        await fsp.writeFile(pointer, pkgName);
+        const tmp = path.join(ctx.stateDir, 'tmp', `packagename-${randomUUID()}.txt`);
+        await fsp.mkdir(path.dirname(tmp), { recursive: true });
+        await fsp.writeFile(tmp, pkgName);
         const when = ctx.clock.now();
-        await fsp.utimes(pointer, when, when);
+        await fsp.utimes(tmp, when, when);
+        await fsp.rename(tmp, pointer);
         log(rec, `Updated packagename.txt to ${pkgName}.`);
       }
-      log(rec, 'Deployment successful.');
       if (site.kind.startsWith('functionapp')) {
         site.triggerSyncs.push({ time: now(), path: `kudu:${req.route}` });
         log(rec, `Syncing ${zipFunctionNames(entries).length} function triggers.`);
@@ -323,14 +330,23 @@ export function createDeploymentEngine(
           }
         }
       }
+      log(rec, 'Deployment successful.');
+      if (tempZip) await fsp.rm(tempZip, { force: true });
+      // Final state and lock release in one step: whoever sees status 4 can push again at once
+      setStatus(rec, 4);
+      rec.end_time = now();
+      rec.last_success_end_time = rec.end_time;
+      rec.complete = true;
+      for (const r of records) r.active = r === rec;
+      release(rec);
     } catch (err) {
+      if (tempZip) await fsp.rm(tempZip, { force: true }).catch(() => undefined);
+      rec.status_text = err instanceof Error ? err.message : String(err);
+      log(rec, rec.status_text, 2);
       setStatus(rec, 3);
       rec.end_time = now();
       rec.complete = true;
-      rec.status_text = err instanceof Error ? err.message : String(err);
-      log(rec, rec.status_text, 2);
-    } finally {
-      if (tempZip) await fsp.rm(tempZip, { force: true });
+      release(rec);
     }
   };
 
@@ -340,9 +356,9 @@ export function createDeploymentEngine(
       const rec = newRecord(randomUUID().replace(/-/g, ''), req);
       records.unshift(rec);
       running = true;
+      current = rec;
       const settle = (): DeploymentRecord => {
-        running = false;
-        markFinished(rec);
+        release(rec);
         return rec;
       };
       const done = pipeline(rec, req).then(settle, settle);

@@ -350,16 +350,16 @@ export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOption
     const rec = id.toLowerCase() === 'latest' ? engine.latest() : engine.get(id);
     if (!rec) return sendJson(res, 404, { Message: `Deployment '${id}' not found.` });
     if (rest.length === 1) {
+      // Kudu's GetResult sets url/log_url from the request path (…/latest stays …/latest)
+      const self = `${baseUrl}/api/deployments/${encodeURIComponent(id)}`;
+      const shown = { ...publicRecord(rec), url: self, log_url: `${self}/log` };
       if (id.toLowerCase() === 'latest' && !rec.complete) {
-        return sendJson(res, 202, publicRecord(rec), {
-          location: `${baseUrl}${req.url ?? ''}`,
-          'retry-after': '30',
-        });
+        return sendJson(res, 202, shown, { location: `${baseUrl}${req.url ?? ''}`, 'retry-after': '30' });
       }
-      return sendJson(res, 200, publicRecord(rec));
+      return sendJson(res, 200, shown);
     }
     if (rest[1].toLowerCase() === 'log') {
-      const logUrl = `${baseUrl}/api/deployments/${rec.id}/log`;
+      const logUrl = `${baseUrl}/api/deployments/${encodeURIComponent(id)}/log`;
       if (rest.length === 2) {
         return sendJson(
           res,
