@@ -232,6 +232,38 @@ describe('mounting', () => {
   });
 });
 
+describe('slot swap', () => {
+  it('Kudu and the worker read homeDir at use time: swapping it and restarting swaps content and pointers', async () => {
+    const prod = addSite(ctx, { appName: 'swapper', stack: 'static' });
+    const stage = addSite(ctx, {
+      appName: 'swapper',
+      slotName: 'staging',
+      id: '/subscriptions/s/resourceGroups/runpack-rg/providers/Microsoft.Web/sites/swapper/slots/staging',
+      stack: 'static',
+    });
+    setSettings(prod, { WEBSITE_RUN_FROM_PACKAGE: '1' });
+    setSettings(stage, { WEBSITE_RUN_FROM_PACKAGE: '1' });
+    await place(prod, 'p.zip', { 'index.html': 'i', 'v.txt': 'prod' });
+    await place(stage, 's.zip', { 'index.html': 'i', 'v.txt': 'stage' });
+    const a = await serveSite(ctx, prod);
+    const b = await serveSite(ctx, stage);
+    try {
+      expect(await (await fetch(`${a.siteUrl}/v.txt`)).text()).toBe('prod');
+      [prod.homeDir, stage.homeDir] = [stage.homeDir, prod.homeDir];
+      await Promise.all([a.worker.restart(), b.worker.restart()]);
+      expect(await (await fetch(`${a.siteUrl}/v.txt`)).text()).toBe('stage');
+      expect(await (await fetch(`${b.siteUrl}/v.txt`)).text()).toBe('prod');
+      const pointer = await fetch(`${a.scmUrl}/api/vfs/data/SitePackages/packagename.txt`, {
+        headers: { authorization: a.basic },
+      });
+      expect(await pointer.text()).toBe('s.zip');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
 describe('checklist 1: how the worker reads WEBSITE_RUN_FROM_PACKAGE', () => {
   it('local only for exactly "1", URL for any-case http prefixes, legacy name when the main one is empty', () => {
     expect(parseRunFromPackage({ WEBSITE_RUN_FROM_PACKAGE: '1' })).toEqual({ mode: 'local' });
