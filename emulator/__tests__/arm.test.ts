@@ -93,6 +93,12 @@ describe('checklist 17: site shapes', () => {
     expect(flex.functionAppConfig?.runtime?.name).toBe('node');
     expect(flex.sku).toBe('FlexConsumption');
     const cons = await client.webApps.get(RG, FUNC);
+    expect(cons.identity?.type).toBe('SystemAssigned, UserAssigned');
+    const userIds = Object.keys(cons.identity?.userAssignedIdentities ?? {});
+    expect(userIds).toEqual([
+      `/subscriptions/${emu.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/rp-reader-identity`,
+    ]);
+    expect(cons.identity?.userAssignedIdentities?.[userIds[0]!]?.principalId).toMatch(/^[0-9a-f-]{36}$/);
     expect([cons.sku, cons.functionAppConfig ?? null]).toEqual(['Dynamic', null]);
     const raw = await arm('GET', `${sitePath('rp-linux-func')}?api-version=2024-11-01`);
     expect((raw.json.properties as Record<string, unknown>).serverFarmId).toMatch(/serverfarms/);
@@ -512,5 +518,15 @@ describe('storage and role assignments through ARM', () => {
       `${account.id}/providers/Microsoft.Authorization/roleAssignments?$filter=${encodeURIComponent(`principalId eq '${funcPrincipal}'`)}&api-version=2022-04-01`,
     );
     expect(none.json.value).toEqual([]);
+    const userIdentity = Object.values(
+      (await client.webApps.get(RG, FUNC)).identity!.userAssignedIdentities!,
+    )[0]!;
+    const user = await arm(
+      'GET',
+      `${account.id}/providers/Microsoft.Authorization/roleAssignments?$filter=${encodeURIComponent(`principalId eq '${userIdentity.principalId}'`)}&api-version=2022-04-01`,
+    );
+    expect(
+      (user.json.value as { properties: Record<string, string> }[]).map((v) => v.properties.roleDefinitionId),
+    ).toEqual([expect.stringMatching(/2a2b9908-6ea1-4ae2-8e65-a410df84e7d1$/)]);
   });
 });

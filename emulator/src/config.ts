@@ -41,6 +41,8 @@ export interface EmulatorConfig {
   /** GitHub OIDC subjects trusted for the service principal (issuer GitHub, audience api://AzureADTokenExchange). */
   federatedCredentials: { subject: string; issuer?: string; audiences?: string[] }[];
   storage: { accountName: string };
+  /** Names of user-assigned identities (from apps' userIdentities) that hold Storage Blob Data Reader on the account. */
+  blobReaderIdentities?: string[];
   apps: AppConfig[];
 }
 

@@ -261,7 +261,14 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     blobReaders: sites
       .filter((s) => !s.slotName && s.identity.systemAssigned)
       .filter((s) => config.apps.find((a) => a.name === s.appName)?.blobReader)
-      .map((s) => s.identity.systemAssigned!.principalId),
+      .map((s) => s.identity.systemAssigned!.principalId)
+      .concat(
+        (config.blobReaderIdentities ?? []).flatMap((name) =>
+          Object.entries(state.userIdentities)
+            .filter(([id]) => id.toLowerCase().endsWith(`/userassignedidentities/${name.toLowerCase()}`))
+            .map(([, v]) => v.principalId),
+        ),
+      ),
   };
 
   const ctx: EmulatorContext = {
