@@ -90,6 +90,39 @@ describe('openZip on archives made by zip', () => {
   });
 });
 
+describe('reads over a slow source', () => {
+  it('opens a small zip, zip64 included, with a single read of its tail', async () => {
+    for (const zip64Eocd of [false, true]) {
+      const buf = buildZip(
+        [
+          { name: 'host.json', data: '{}' },
+          { name: 'Ping/function.json', data: '{}', zip64: zip64Eocd },
+        ],
+        { zip64Eocd },
+      );
+      const reads: [number, number][] = [];
+      const inner = bufferSource(buf);
+      const dir = await openZip({ size: inner.size, read: (o, l) => (reads.push([o, l]), inner.read(o, l)) });
+      expect(dir.entries.map((e) => e.name)).toEqual(['host.json', 'Ping/function.json']);
+      expect(reads).toEqual([[0, buf.length]]);
+    }
+  });
+
+  it('reads a big central directory in a few windows, never the entries themselves', async () => {
+    const entries = Array.from({ length: 60_000 }, (_, i) => ({
+      name: `dir${i % 100}/file-${i}.js`,
+      data: 'x',
+    }));
+    const buf = buildZip(entries, { zip64Eocd: true });
+    const reads: [number, number][] = [];
+    const inner = bufferSource(buf);
+    const dir = await openZip({ size: inner.size, read: (o, l) => (reads.push([o, l]), inner.read(o, l)) });
+    expect(dir.entries).toHaveLength(60_000);
+    expect(reads.length).toBeLessThanOrEqual(4);
+    expect(Math.min(...reads.map(([o]) => o))).toBe(dir.centralDirectoryOffset);
+  });
+});
+
 describe('archives from other writers', () => {
   it('reads streaming zips with data descriptors (archiver) and zips written by adm-zip', async () => {
     const { ZipArchive } = await import('archiver');

@@ -224,6 +224,9 @@ interface Eocd {
   comment: string;
   disk: number;
   cdDisk: number;
+  /** The bytes read from the end of the source, and where they start (zip64 records often sit in them). */
+  tail: Buffer;
+  tailStart: number;
 }
 
 async function findEocd(source: ZipSource): Promise<Eocd> {
@@ -257,6 +260,8 @@ async function findEocd(source: ZipSource): Promise<Eocd> {
   const commentLen = tail.readUInt16LE(i + 20);
   return {
     at: tailStart + i,
+    tail,
+    tailStart,
     disk: tail.readUInt16LE(i + 4),
     cdDisk: tail.readUInt16LE(i + 6),
     entriesTotal: tail.readUInt16LE(i + 10),
@@ -278,7 +283,12 @@ export async function openZip(source: ZipSource, options: OpenZipOptions = {}): 
 
   // Zip64: a locator right before the end record points at the zip64 end record.
   if (eocd.at >= 20) {
-    const loc = await source.read(eocd.at - 20, 20);
+    // Served from the tail already read when possible: over HTTP every read is a request.
+    const fromTail = async (at: number, len: number): Promise<Buffer> =>
+      at >= eocd.tailStart && at + len <= eocd.tailStart + eocd.tail.length
+        ? eocd.tail.subarray(at - eocd.tailStart, at - eocd.tailStart + len)
+        : source.read(at, len);
+    const loc = await fromTail(eocd.at - 20, 20);
     if (loc.length === 20 && loc.readUInt32LE(0) === SIG_EOCD64_LOCATOR) {
       const recAt = u64(loc, 8);
       if (!(recAt + 56 <= eocd.at - 20)) {
@@ -287,7 +297,7 @@ export async function openZip(source: ZipSource, options: OpenZipOptions = {}): 
           'corrupt zip: the zip64 end record lies outside the archive; re-create the zip',
         );
       }
-      const rec = await source.read(recAt, 56);
+      const rec = await fromTail(recAt, 56);
       if (rec.length < 56 || rec.readUInt32LE(0) !== SIG_EOCD64) {
         throw new ZipError(
           'corrupt-archive',
@@ -328,7 +338,11 @@ export async function openZip(source: ZipSource, options: OpenZipOptions = {}): 
   }
 
   const entries: ZipEntry[] = [];
-  let win: Buffer = Buffer.alloc(0);
+  // Start with the tail when it already holds the whole directory (small zips: one read in all).
+  const cdInTail = cdOffset >= eocd.tailStart && cdOffset + cdSize <= eocd.tailStart + eocd.tail.length;
+  let win: Buffer = cdInTail
+    ? eocd.tail.subarray(cdOffset - eocd.tailStart, cdOffset - eocd.tailStart + cdSize)
+    : Buffer.alloc(0);
   let winStart = cdOffset;
   const ensure = async (pos: number, n: number): Promise<Buffer | null> => {
     if (pos + n > cdOffset + cdSize) return null;
