@@ -93,8 +93,12 @@ parentPort.on('message', (m) => {
       for (const f of m.files) { current = f.rel; results.push(hashFile(f)); }
       parentPort.postMessage({ id: m.id, results });
     } else if (m.op === 'deflate') {
+      // All outputs of a batch go back in one buffer: one allocation per batch, not one per file.
+      let cap = 0;
+      for (const f of m.files) cap += f.size;
+      const all = Buffer.allocUnsafeSlow(cap);
+      let at = 0;
       const results = [];
-      const transfer = [];
       for (const f of m.files) {
         current = f.rel;
         const raw = readWhole(f);
@@ -106,11 +110,11 @@ parentPort.on('message', (m) => {
           const z = zlib.deflateRawSync(raw, { level: LEVEL });
           if (z.length < raw.length) { method = 8; data = z; }
         }
-        const out = owned(data);
-        transfer.push(out.buffer);
-        results.push({ crc, sha256, method, data: out });
+        data.copy(all, at);
+        results.push({ crc, sha256, method, offset: at, length: data.length });
+        at += data.length;
       }
-      parentPort.postMessage({ id: m.id, results }, transfer);
+      parentPort.postMessage({ id: m.id, results, data: all.buffer }, [all.buffer]);
     } else if (m.op === 'chunk') {
       current = m.rel;
       const dictLen = m.store ? 0 : Math.min(m.offset, ${DICT_SIZE});
@@ -185,7 +189,8 @@ export class DeflatePool {
   constructor(size: number) {
     const n = Math.max(1, Math.floor(size));
     for (let i = 0; i < n; i++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true });
+      // A small young generation keeps each worker's garbage (read and deflate buffers) from piling up.
+      const w = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
       w.on('message', (m: { id: number; error?: { code: string; message: string; file: string | null } }) => {
         const job = this.running.get(m.id);
         this.running.delete(m.id);
@@ -213,7 +218,18 @@ export class DeflatePool {
   }
 
   deflate(files: PoolFile[]): Promise<DeflateResult[]> {
-    return this.run({ op: 'deflate', files }).then((m) => (m as { results: DeflateResult[] }).results);
+    return this.run({ op: 'deflate', files }).then((m) => {
+      const { results, data } = m as {
+        results: { crc: number; sha256: string; method: number; offset: number; length: number }[];
+        data: ArrayBuffer;
+      };
+      return results.map((r) => ({
+        crc: r.crc,
+        sha256: r.sha256,
+        method: r.method,
+        data: Buffer.from(data, r.offset, r.length),
+      }));
+    });
   }
 
   chunk(f: PoolFile, offset: number, length: number, last: boolean): Promise<ChunkResult> {

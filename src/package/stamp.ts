@@ -17,9 +17,45 @@ export interface StampFile {
   sha256: string;
 }
 
-/** Order of archive paths: by their UTF-8 bytes (not UTF-16 code units, not locale). */
+/**
+ * Order of archive paths: by their UTF-8 bytes (not UTF-16 code units, not locale). UTF-8 byte order is code point
+ * order, so this compares code points without encoding the strings.
+ */
 export function compareUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Below the surrogates UTF-16 units are code points; otherwise compare whole code points.
+    if (x < 0xd800 && y < 0xd800) return x - y;
+    return (a.codePointAt(i) ?? 0) - (b.codePointAt(i) ?? 0);
+  }
+  return a.length - b.length;
+}
+
+/**
+ * Builds `contentSha256` from files given one at a time in sorted order (the order a zip writer meets them), so a
+ * writer does not have to keep a record per file. Throws if the order is broken.
+ */
+export class ContentDigest {
+  private readonly h = createHash('sha256');
+  private last: string | null = null;
+
+  add(f: StampFile): void {
+    if (f.path === STAMP_PATH) return;
+    if (this.last !== null && compareUtf8(this.last, f.path) >= 0) {
+      throw new Error(`stamp records out of order: '${f.path}' after '${this.last}'`);
+    }
+    this.last = f.path;
+    const mode = (0o100000 | (f.mode & 0o7777)).toString(8);
+    this.h.update(f.path, 'utf8');
+    this.h.update(`\0${mode}\0${f.size}\0${f.sha256.toLowerCase()}\n`, 'utf8');
+  }
+
+  digest(): string {
+    return this.h.digest('hex');
+  }
 }
 
 /**
@@ -28,16 +64,10 @@ export function compareUtf8(a: string, b: string): number {
  * as git writes it (`100644`, `100755`), size is decimal and sha256 is lowercase hex.
  */
 export function computeContentSha256(files: Iterable<StampFile>): string {
-  const list = [...files].filter((f) => f.path !== STAMP_PATH);
-  const withBytes = list.map((f) => ({ f, key: Buffer.from(f.path, 'utf8') }));
-  withBytes.sort((a, b) => Buffer.compare(a.key, b.key));
-  const h = createHash('sha256');
-  for (const { f } of withBytes) {
-    const mode = (0o100000 | (f.mode & 0o7777)).toString(8);
-    h.update(f.path, 'utf8');
-    h.update(`\0${mode}\0${f.size}\0${f.sha256.toLowerCase()}\n`, 'utf8');
-  }
-  return h.digest('hex');
+  const list = [...files].filter((f) => f.path !== STAMP_PATH).sort((a, b) => compareUtf8(a.path, b.path));
+  const d = new ContentDigest();
+  for (const f of list) d.add(f);
+  return d.digest();
 }
 
 export function makeStamp(files: Iterable<StampFile>): ReleaseStamp {

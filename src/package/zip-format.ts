@@ -68,7 +68,7 @@ export function localHeaderLength(nameLength: number, uncompressedSize: number):
 }
 
 function extTime(mtime: number): Buffer {
-  const b = Buffer.alloc(9);
+  const b = Buffer.allocUnsafe(9);
   b.writeUInt16LE(EXTRA_EXT_TIME, 0);
   b.writeUInt16LE(5, 2);
   b.writeUInt8(1, 4); // flags: modification time present
@@ -84,7 +84,8 @@ export function localHeader(e: EntryHeader): Buffer {
   const zip64 = needsZip64Local(e.uncompressedSize);
   const ext = extTime(e.mtime);
   const extraLen = ext.length + (zip64 ? 20 : 0);
-  const b = Buffer.alloc(30 + e.name.length + extraLen);
+  // allocUnsafe takes small buffers from Node's shared pool (no allocation per entry); every byte is written below.
+  const b = Buffer.allocUnsafe(30 + e.name.length + extraLen);
   const { date, time } = dosDateTime(e.mtime);
   b.writeUInt32LE(SIG_LOCAL, 0);
   b.writeUInt16LE(zip64 ? VERSION_NEEDED_ZIP64 : VERSION_NEEDED_DEFAULT, 4);
@@ -113,13 +114,13 @@ export function localHeader(e: EntryHeader): Buffer {
 export function centralHeader(e: EntryHeader): Buffer {
   const big = [e.uncompressedSize, e.compressedSize, e.localOffset].map((n) => n >= U32_MAX);
   const z64Fields = big.filter(Boolean).length;
-  const ext = Buffer.alloc(9);
+  const ext = Buffer.allocUnsafe(9);
   ext.writeUInt16LE(EXTRA_EXT_TIME, 0);
   ext.writeUInt16LE(5, 2);
   ext.writeUInt8(1, 4);
   ext.writeUInt32LE(clampU32(e.mtime), 5);
   const extraLen = ext.length + (z64Fields ? 4 + 8 * z64Fields : 0);
-  const b = Buffer.alloc(46 + e.name.length + extraLen);
+  const b = Buffer.allocUnsafe(46 + e.name.length + extraLen);
   const { date, time } = dosDateTime(e.mtime);
   const mode = (e.directory ? S_IFDIR : S_IFREG) | (e.mode & 0o7777);
   b.writeUInt32LE(SIG_CENTRAL, 0);

@@ -24,7 +24,7 @@ import {
   type HashResult,
   type PoolFile,
 } from './deflate-pool.js';
-import { makeStamp, stampBytes, type StampFile } from './stamp.js';
+import { compareUtf8, ContentDigest, stampBytes } from './stamp.js';
 import { STAMP_PATH, type PackOptions, type PackResult, type ReleaseStamp } from './types.js';
 import { resolveOutputPath, unreadable, walk, type WalkEntry } from './walk.js';
 import {
@@ -38,7 +38,14 @@ import {
   type EntryHeader,
 } from './zip-format.js';
 
-export { computeContentSha256, makeStamp, stampBytes, parseStamp, compareUtf8 } from './stamp.js';
+export {
+  computeContentSha256,
+  ContentDigest,
+  makeStamp,
+  stampBytes,
+  parseStamp,
+  compareUtf8,
+} from './stamp.js';
 export type { StampFile } from './stamp.js';
 
 /** Timestamp of every entry when neither the option nor SOURCE_DATE_EPOCH is set: 2000-01-01T00:00:00Z. */
@@ -59,6 +66,8 @@ const BATCH_BYTES = 1 << 20;
 const BATCH_FILES = 512;
 /** Minimum weight of a job in the in-flight window, so folders of empty files cannot queue without bound. */
 const MIN_JOB_WEIGHT = 64 * 1024;
+/** Extra weight per file: each result costs objects and a digest on the main thread whatever the file's size. */
+const FILE_WEIGHT = 8 * 1024;
 const WRITE_BUFFER = 1 << 20;
 
 /** Hooks for tests: run between the walk and the reading of files. */
@@ -136,11 +145,12 @@ export async function hashFile(file: string): Promise<{ sha256: string; bytes: n
 }
 
 interface Item {
-  /** Archive name as bytes (folders end in `/`). */
-  name: Buffer;
+  /** Archive name (folders end in `/`). */
+  name: string;
   rel: string;
   kind: 'file' | 'dir' | 'stamp';
-  entry?: WalkEntry;
+  /** Real path to read (files only). */
+  abs: string;
   mode: number;
   size: number;
   store: boolean;
@@ -160,7 +170,7 @@ type Task =
     };
 
 function poolFile(it: Item): PoolFile {
-  return { rel: it.rel, abs: it.entry!.abs, size: it.size, store: it.store };
+  return { rel: it.rel, abs: it.abs, size: it.size, store: it.store };
 }
 
 /** Builds the ordered list of entries the archive will hold. */
@@ -171,10 +181,10 @@ function planItems(entries: WalkEntry[], stamp: boolean): Item[] {
     if (stamp && e.kind === 'file' && e.rel === STAMP_PATH) continue; // replaced by the fresh stamp
     if (e.kind === 'dir') dirs.add(e.rel);
     items.push({
-      name: Buffer.from(e.kind === 'dir' ? `${e.rel}/` : e.rel, 'utf8'),
+      name: e.kind === 'dir' ? `${e.rel}/` : e.rel,
       rel: e.rel,
       kind: e.kind,
-      entry: e,
+      abs: e.kind === 'file' ? e.abs : '',
       mode: e.mode,
       size: e.size,
       store: e.kind === 'file' && isStoredType(e.rel),
@@ -184,24 +194,26 @@ function planItems(entries: WalkEntry[], stamp: boolean): Item[] {
     const stampDir = STAMP_PATH.slice(0, STAMP_PATH.lastIndexOf('/'));
     if (!dirs.has(stampDir)) {
       items.push({
-        name: Buffer.from(`${stampDir}/`),
+        name: `${stampDir}/`,
         rel: stampDir,
         kind: 'dir',
+        abs: '',
         mode: 0o755,
         size: 0,
         store: true,
       });
     }
     items.push({
-      name: Buffer.from(STAMP_PATH),
+      name: STAMP_PATH,
       rel: STAMP_PATH,
       kind: 'stamp',
+      abs: '',
       mode: 0o644,
       size: 0,
-      store: false,
+      store: true,
     });
   }
-  items.sort((a, b) => Buffer.compare(a.name, b.name));
+  items.sort((a, b) => compareUtf8(a.name, b.name));
   return items;
 }
 
@@ -237,9 +249,10 @@ function planTasks(items: Item[]): Task[] {
     batch.items.push(it);
     if (it.kind === 'file') {
       batch.files.push(it);
-      batch.weight += it.size;
+      batch.weight += it.size + FILE_WEIGHT;
     }
-    if (batch.weight >= BATCH_BYTES || batch.files.length >= BATCH_FILES) close();
+    if (batch.weight - batch.files.length * FILE_WEIGHT >= BATCH_BYTES || batch.files.length >= BATCH_FILES)
+      close();
   }
   close();
   return tasks;
@@ -257,6 +270,47 @@ function changed(rel: string): RunpackError {
     'package-changed',
     `'${rel}' changed while it was being packaged; run the package step after the build has finished writing.`,
   );
+}
+
+/**
+ * Central directory records, encoded as soon as an entry is written and kept in 1 MiB chunks (far smaller than
+ * an object per entry). One slot can be reserved and filled in later (the stamp's record).
+ */
+class CentralDirectory {
+  private readonly chunks: (Buffer | null)[] = [];
+  private cur = Buffer.allocUnsafe(1 << 20);
+  private used = 0;
+  private reserved: EntryHeader | null = null;
+  count = 0;
+
+  add(h: EntryHeader): void {
+    const rec = centralHeader(h);
+    if (this.used + rec.length > this.cur.length) this.seal(Math.max(1 << 20, rec.length));
+    rec.copy(this.cur, this.used);
+    this.used += rec.length;
+    this.count++;
+  }
+
+  reserve(): void {
+    this.seal(1 << 20);
+    this.chunks.push(null);
+    this.count++;
+  }
+
+  fill(h: EntryHeader): void {
+    this.reserved = h;
+  }
+
+  parts(): Buffer[] {
+    this.seal(0);
+    return this.chunks.map((c) => c ?? centralHeader(this.reserved!));
+  }
+
+  private seal(next: number): void {
+    if (this.used) this.chunks.push(Buffer.from(this.cur.subarray(0, this.used)));
+    this.cur = Buffer.allocUnsafe(next);
+    this.used = 0;
+  }
 }
 
 /** Sequential writer that hashes every byte in file order. Large entries are written in place and hashed after. */
@@ -363,8 +417,10 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
     );
   }
 
-  const entries = walk({ sourceDir: options.sourceDir, exclude: options.exclude, skipFiles: [outAbs] });
-  const items = planItems(entries, withStamp);
+  const items = planItems(
+    walk({ sourceDir: options.sourceDir, exclude: options.exclude, skipFiles: [outAbs] }),
+    withStamp,
+  );
   const fileItems = items.filter((i) => i.kind === 'file');
   if (fileItems.length === 0) {
     throw new RunpackError(
@@ -372,7 +428,7 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
       `Nothing to package in '${options.sourceDir}'${options.exclude?.length ? ' after excludes' : ''}; build the app first or check --exclude.`,
     );
   }
-  await internals.afterWalk?.(fileItems.map((i) => ({ rel: i.rel, abs: i.entry!.abs })));
+  await internals.afterWalk?.(fileItems.map((i) => ({ rel: i.rel, abs: i.abs })));
 
   const tmp = path.join(
     path.dirname(outAbs),
@@ -391,11 +447,9 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
   try {
     const totalBytes = fileItems.reduce((s, i) => s + i.size, 0);
     const out = new ZipOut(fh);
-    /** Central directory records in archive (sorted) order; the stamp's is filled in at the end. */
-    const central: (EntryHeader | null)[] = [];
-    let stampSlot = -1;
+    const central = new CentralDirectory();
     let stampItem: Item | null = null;
-    const stampFiles: StampFile[] = [];
+    const digest = new ContentDigest();
     const largeHashes = new Map<Item, HashResult>();
 
     const tasks = planTasks(items);
@@ -421,7 +475,7 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
       return p;
     };
     const header = (it: Item, method: number, crc: number, comp: number, offset: number): EntryHeader => ({
-      name: it.name,
+      name: Buffer.from(it.name, 'utf8'),
       method,
       crc32: crc,
       compressedSize: comp,
@@ -463,18 +517,17 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
           const offset = out.pos;
           if (it.kind === 'dir') {
             const h = header(it, METHOD_STORED, 0, 0, offset);
-            central.push(h);
+            central.add(h);
             await out.append(localHeader(h));
           } else if (it.kind === 'stamp') {
             // Its content is derived from every other file: written after them, listed here in the directory.
-            stampSlot = central.length;
             stampItem = it;
-            central.push(null);
+            central.reserve();
           } else {
             const r = results[fi++];
             const h = header(it, r.method, r.crc, r.data.byteLength, offset);
-            central.push(h);
-            stampFiles.push({ path: it.rel, mode: it.mode, size: it.size, sha256: r.sha256 });
+            central.add(h);
+            digest.add({ path: it.rel, mode: it.mode, size: it.size, sha256: r.sha256 });
             await out.append(localHeader(h));
             await out.append(r.data);
             doneBytes += it.size;
@@ -489,7 +542,7 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
       if (t.index === 0) {
         await out.flush();
         const headerAt = out.pos;
-        const dataAt = headerAt + localHeaderLength(t.item.name.length, t.item.size);
+        const dataAt = headerAt + localHeaderLength(Buffer.byteLength(t.item.name), t.item.size);
         large = { item: t.item, headerAt, dataAt, written: 0, crc: 0 };
       }
       const L = large!;
@@ -523,9 +576,9 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
       const whole = largeHashes.get(it)!;
       largeHashes.delete(it);
       if (whole.crc !== L.crc) throw changed(it.rel);
-      stampFiles.push({ path: it.rel, mode: it.mode, size: it.size, sha256: whole.sha256 });
+      digest.add({ path: it.rel, mode: it.mode, size: it.size, sha256: whole.sha256 });
       const h = header(it, method, L.crc, comp, L.headerAt);
-      central.push(h);
+      central.add(h);
       const lh = localHeader(h);
       await out.writeAt(lh, L.headerAt);
       out.hash.update(lh);
@@ -538,21 +591,21 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
     let stamp: ReleaseStamp | null = null;
     let stampSize = 0;
     if (stampItem) {
-      stamp = makeStamp(stampFiles);
+      stamp = { runpack: 1, contentSha256: digest.digest() };
       const raw = stampBytes(stamp);
       stampSize = raw.length;
       stampItem.size = raw.length;
       const h = header(stampItem, METHOD_STORED, crc32(raw) >>> 0, raw.length, out.pos);
-      central[stampSlot] = h;
+      central.fill(h);
       await out.append(localHeader(h));
       await out.append(raw);
     }
 
     // Central directory and end records.
     const cdOffset = out.pos;
-    for (const h of central) await out.append(centralHeader(h!));
+    for (const part of central.parts()) await out.append(part);
     const cdSize = out.pos - cdOffset;
-    await out.append(endRecords(central.length, cdOffset, cdSize));
+    await out.append(endRecords(central.count, cdOffset, cdSize));
     await out.flush();
     await fh.truncate(out.pos);
     progress(true);
