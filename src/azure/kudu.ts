@@ -434,7 +434,7 @@ export class KuduClient {
       if (now() >= options.deadline) {
         const where = last
           ? `deployment ${last.id} was still ${describeDeploymentState(last)}`
-          : 'no deployment record appeared';
+          : 'no deployment record for this push appeared; Kudu may have dropped it in the background because another deployment held the lock';
         throw new RunpackError(
           'timeout',
           `Kudu at ${this.host} did not finish the deployment within the budget (${where}); it may still complete — check ${this.baseUrl}/api/deployments/latest, or raise timeout-minutes.`,
