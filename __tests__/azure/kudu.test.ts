@@ -301,6 +301,20 @@ describe('KuduClient against a local Kudu stand-in', () => {
     ).rejects.toThrow(/did not finish the deployment within the budget \(deployment slow was still Building/);
   });
 
+  it('times out saying no record appeared when `latest` keeps showing the previous deployment', async () => {
+    let offset = 0;
+    await expect(
+      client().pollDeployment('/api/deployments/latest', {
+        deadline: Date.now() + 30_000,
+        previousId: 'old0',
+        now: () => Date.now() + offset,
+        sleep: async (ms) => {
+          offset += ms;
+        },
+      }),
+    ).rejects.toThrow(/no deployment record for this push appeared/);
+  });
+
   it('reads the deployment log with error details', async () => {
     const log = await client().deploymentLog('x');
     expect(log.map((e) => e.message)).toEqual([
