@@ -1,0 +1,121 @@
+/**
+ * The same engine from the command line (runpack deploy), the action's rollback command, and a deploy
+ * whose SCM site is closed (the mounted-content level is skipped, the others still prove the release).
+ */
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { join } from 'node:path';
+import { emulatorSecrets, fetchSite, findLeaks, REPO_ROOT, setupE2E, type E2E } from './helpers/action.js';
+
+// The CLI entry point run from source: the bundled dist/cli.js starts its command before the bundle's
+// inlined command modules are initialised (top-level await in src/cli.ts), so it cannot run any command yet.
+const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+const CLI_SOURCE = join(REPO_ROOT, 'src', 'cli.ts');
+
+let e: E2E;
+beforeAll(async () => {
+  e = await setupE2E();
+}, 120_000);
+afterAll(async () => {
+  if (!e) return;
+  const leaks = e.runs.flatMap((r) => findLeaks(r.everything, emulatorSecrets(e.emu)));
+  await e.stop();
+  expect(leaks).toEqual([]);
+});
+beforeEach(() => e.emu.admin.reset());
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(TSX, [CLI_SOURCE, ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: '/usr/bin:/bin', HOME: e.work, ...e.emu.env, AZURE_CREDENTIALS: e.creds() },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((r) => child.on('close', (code) => r({ code: code ?? -1, stdout, stderr })));
+}
+
+describe('runpack deploy (CLI)', () => {
+  it('deploys with the same flags as the action inputs and prints the result as JSON', async () => {
+    const r = await cli([
+      'deploy',
+      '--app-name',
+      'rp-win-web',
+      '--storage-account',
+      e.emu.storage.accountName,
+      '--package',
+      e.app('c1'),
+      '--health-path',
+      '/healthz',
+      '--expect',
+      'c1',
+      '--resource-manager-endpoint',
+      e.emu.resourceManagerEndpoint,
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout) as { ok: boolean; outputs: Record<string, string> };
+    expect(result.ok).toBe(true);
+    expect(result.outputs).toMatchObject({ mode: 'url', verified: 'true' });
+    const leaks = findLeaks(r.stdout + r.stderr, emulatorSecrets(e.emu));
+    expect(leaks).toEqual([]);
+  });
+
+  it('exits 2 on a bad flag without calling anything', async () => {
+    e.emu.admin.clearRequests();
+    const r = await cli(['deploy', '--app-name', 'rp-win-web', '--mode', 'ftp']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Input 'mode' must be one of/);
+    expect(e.requests()).toEqual([]);
+  });
+
+  it('lists every flag in --help', async () => {
+    const r = await cli(['deploy', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('--storage-account');
+    expect(r.stdout).toContain('--package-access');
+  });
+});
+
+describe('command: rollback in the action', () => {
+  it('makes the previous release live again and verifies it', async () => {
+    const base = {
+      'app-name': 'rp-linux-web',
+      'storage-account': e.emu.storage.accountName,
+      'health-path': '/healthz',
+    };
+    const one = await e.run({ ...base, package: e.app('r1'), expect: 'r1' });
+    expect(one.code).toBe(0);
+    const two = await e.run({ ...base, package: e.app('r2'), expect: 'r2' });
+    expect(two.code).toBe(0);
+    const back = await e.run({ 'app-name': 'rp-linux-web', command: 'rollback', release: 'previous' });
+    expect(back.code).toBe(0);
+    expect(back.outputs['release-id']).toBe(one.outputs['release-id']);
+    expect(back.outputs['previous-release-id']).toBe(two.outputs['release-id']);
+    expect((await fetchSite(e.emu, 'rp-linux-web', '/')).body).toContain('version r1');
+  });
+
+  it('needs a release', async () => {
+    const r = await e.run({ 'app-name': 'rp-linux-web', command: 'rollback' });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toMatch(/::error::Input 'release' is required/);
+  });
+});
+
+describe('SCM closed to the runner', () => {
+  it('skips the mounted-content level with the reason and still verifies through the other levels', async () => {
+    e.emu.admin.setFaults('rp-win-web', { scmForbidden: true });
+    const r = await e.run({
+      'app-name': 'rp-win-web',
+      'storage-account': e.emu.storage.accountName,
+      package: e.app('k1'),
+      'health-path': '/healthz',
+      expect: 'k1',
+    });
+    expect(r.code).toBe(0);
+    expect(r.summary).toMatch(/\(c\) mounted content is this release \| ➖ skipped \| SCM not reachable/);
+    expect(r.outputs.verified).toBe('true');
+  });
+});
