@@ -237,6 +237,17 @@ describe('publishLocal against a Kudu stand-in', () => {
     expect(ctx.secrets.redact('x publish-pw-123 y')).toBe('x *** y');
   });
 
+  it('finds Kudu through the publishing credentials when Resource Manager names no SCM host', async () => {
+    const { armFake, ctx } = await setup({ settings: { WEBSITE_RUN_FROM_PACKAGE: '1' } });
+    ctx.target = { ...ctx.target, scmHostName: null };
+    armFake.publishing = { userName: '$app', password: 'publish-pw-123', scmUri: kudu.url };
+    const out = await publishLocal(ctx, makePackage());
+    expect(out.confirmed).toBe(true);
+    // Found by the credentials' scmUri, still signed in with the Entra token.
+    expect(kudu.state.requests.every((r) => r.auth === 'Bearer arm-token')).toBe(true);
+    expect(armFake.calls).toContain('listPublishingCredentials prod');
+  });
+
   it('explains a refused token when SCM basic auth is disabled too', async () => {
     const { armFake, ctx } = await setup({ settings: { WEBSITE_RUN_FROM_PACKAGE: '1' } });
     armFake.basicAllowed = false;
