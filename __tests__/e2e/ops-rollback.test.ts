@@ -138,3 +138,52 @@ describe('retention', () => {
     expect((await releases()).releases.map((r) => r.sha256)).toEqual([v3, v1]);
   });
 });
+
+describe('local mode (the packages Kudu keeps)', () => {
+  const WIN = ['--app-name', 'rp-win-web'];
+
+  it('rolls back by pointing packagename.txt at the stored previous package, then verifies', async () => {
+    const good = await e.deploy({
+      'app-name': 'rp-win-web',
+      mode: 'local',
+      package: e.app('l1'),
+      'health-path': '/healthz',
+      expect: 'l1',
+    });
+    expect(good.error).toBeUndefined();
+    const bad = await e.deploy(
+      {
+        'app-name': 'rp-win-web',
+        mode: 'local',
+        package: e.app('l2', 'broken-health'),
+        'health-path': '/healthz',
+      },
+      { fastClock: true },
+    );
+    expect(bad.ok).toBe(false);
+
+    const list = await e.cli(runReleases, [...WIN, '--json']);
+    const report = JSON.parse(list.stdout) as ReleasesReport;
+    expect(report.releases).toHaveLength(2);
+    expect(report.live).toBe(report.releases[0].sha256);
+
+    e.emu.admin.clearRequests();
+    const dry = await e.cli(runRollbackCommand, [...WIN, '--release', 'previous', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(
+      /Rewrite data\/SitePackages\/packagename\.txt from \d{14}\.zip to \d{14}\.zip/,
+    );
+    expect(e.writes()).toEqual([]);
+
+    const r = await e.cli(runRollbackCommand, [...WIN, '--release', 'previous', '--health-path', '/healthz']);
+    expect(r.stdout).toContain(`Release ${report.releases[1].id} is live and verified.`);
+    expect(r.code).toBe(0);
+    expect(JSON.parse((await fetchSite(e.emu, 'rp-win-web', '/healthz')).body)).toMatchObject({
+      version: 'l1',
+    });
+    const kuduWrites = e.writes().filter((w) => w.service === 'kudu');
+    expect(kuduWrites.map((w) => `${w.method} ${w.path}`)).toEqual([
+      'PUT /api/vfs/data/SitePackages/packagename.txt',
+    ]);
+  });
+});

@@ -4,11 +4,11 @@
  * one a stable blob holds), each delete conditional on the listed ETag; --dry-run only shows what would go.
  */
 import { defaultIO, depsFor, helpText, writeSummary, type CommandIO } from '../ops/command.js';
-import { loadReleaseState, reportOf } from '../ops/release-ops.js';
-import { renderReleasesMarkdown, renderReleasesText } from '../ops/releases.js';
+import { loadReleaseState, loadStoredState, reportOf, type ReleaseState } from '../ops/release-ops.js';
+import { buildReleasesReport, renderReleasesMarkdown, renderReleasesText } from '../ops/releases.js';
 import { pruneReleases, selectReleasesToDelete, type PruneResult } from '../ops/retention.js';
 import { openSession, parseOpsFlags } from '../ops/session.js';
-import { UsageError } from '../util/errors.js';
+import { RunpackError, UsageError } from '../util/errors.js';
 
 export const RELEASES_HELP = helpText(
   'runpack releases --app-name <app> [--keep <n> [--dry-run]] [options]',
@@ -39,10 +39,36 @@ export async function runReleases(argv: string[], io: CommandIO = defaultIO()): 
       "Flag '--dry-run' only applies with '--keep <n>' (listing releases writes nothing).",
     );
   const session = await openSession(flags.inputs, depsFor(io, flags.secrets));
-  const state = await loadReleaseState(
-    session,
-    argv.some((a) => a === '--container' || a.startsWith('--container=')),
-  );
+  let state: ReleaseState;
+  try {
+    state = await loadReleaseState(
+      session,
+      argv.some((a) => a === '--container' || a.startsWith('--container=')),
+    );
+  } catch (err) {
+    if (!(err instanceof RunpackError) || err.code !== 'storage-account-missing') throw err;
+    // Local mode without release blobs: the packages Kudu keeps are the releases.
+    if (keep !== undefined)
+      throw new UsageError(
+        "Flag '--keep' applies to release blobs; in local mode Kudu keeps SCM_MAX_ZIP_PACKAGE_COUNT packages itself.",
+      );
+    const stored = await loadStoredState(session, session.ctx.phaseDeadline(5 * 60_000));
+    const self = session.target.ref.slot ?? 'production';
+    const report = buildReleasesReport({
+      app: session.target.ref.appName,
+      ...(session.target.ref.slot ? { slot: session.target.ref.slot } : {}),
+      container: 'data/SitePackages (Kudu)',
+      releases: stored.releases,
+      live: stored.live,
+      sides: { [self]: stored.live },
+      stableSha256: {},
+    });
+    io.stdout.write(
+      flags.json ? flags.secrets.redact(JSON.stringify(report, null, 2)) + '\n' : renderReleasesText(report),
+    );
+    writeSummary(io, renderReleasesMarkdown(report));
+    return 0;
+  }
   const report = reportOf(session, state);
   let pruned: PruneResult | undefined;
   if (keep !== undefined) {

@@ -8,12 +8,14 @@ import {
   classifyRunFromPackage,
   connectKudu,
   effectiveRunFromPackage,
+  PACKAGE_NAME_FILE,
   readMountedStamp,
+  SITE_PACKAGES,
 } from '../deploy/local.js';
 import { RFP } from '../deploy/setting.js';
 import type { ZipSource } from '../package/zip-reader.js';
 import { describeError, RunpackError } from '../util/errors.js';
-import { accountForUrl, listSlots, maskUrl } from './collect.js';
+import { accountForUrl, kuduRange, listSlots, maskUrl } from './collect.js';
 import {
   buildReleasesReport,
   liveSha256,
@@ -23,7 +25,8 @@ import {
   stableBlobName,
   type ReleasesReport,
 } from './releases.js';
-import { inspectRemoteArchive } from './remote-zip.js';
+import { inspectRemoteArchive, rangeZipSource } from './remote-zip.js';
+import type { StoredPackage } from './rollback-plan.js';
 import { blobPathOf } from './sas.js';
 import { findAccount, openStore, type OpsSession } from './session.js';
 import type { ReleaseStore } from './store.js';
@@ -183,4 +186,68 @@ export async function inspectRelease(
   } catch (err) {
     return { opened: false, problems: [], error: describeError(err).split(';')[0] };
   }
+}
+
+/** Local mode without release blobs: the packages Kudu keeps in data/SitePackages, as releases. */
+export interface StoredState {
+  kudu: KuduClient;
+  packageName: string | null;
+  packageEtag?: string;
+  /**
+   * Stamped stored packages as releases: id and sha256 are the release stamp's content sha256 (the zip's own
+   * sha256 is not known without downloading it), blob is the stored file name, created its UTC time stamp.
+   */
+  releases: Release[];
+  packages: StoredPackage[];
+  inspections: Map<string, ArchiveEvidence>;
+  /** The release packagename.txt points to, or null. */
+  live: string | null;
+}
+
+function timeOfPackageName(name: string): string {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})\.zip$/.exec(name);
+  return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z` : '';
+}
+
+export async function loadStoredState(s: OpsSession, deadline: number): Promise<StoredState> {
+  const { kudu } = await connectKudu(s.ctx, deadline);
+  const file = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
+  const packageName = file?.text.trim() || null;
+  const listing = await kudu.vfsGet(`${SITE_PACKAGES}/`, deadline).catch(() => null);
+  let entries: { name?: string; size?: number; mtime?: string }[] = [];
+  try {
+    entries = listing ? (JSON.parse(listing.text) as typeof entries) : [];
+  } catch {
+    entries = [];
+  }
+  const releases: Release[] = [];
+  const packages: StoredPackage[] = [];
+  const inspections = new Map<string, ArchiveEvidence>();
+  let live: string | null = null;
+  for (const e of entries.filter((x) => /\.zip$/i.test(x.name ?? ''))) {
+    const name = e.name!;
+    let archive: ArchiveEvidence;
+    try {
+      const source = await rangeZipSource(kuduRange(s, kudu, `${SITE_PACKAGES}/${name}`, deadline), name);
+      archive = await inspectRemoteArchive(source, { functionApp: s.target.isFunctionApp });
+    } catch (err) {
+      archive = { opened: false, problems: [], error: describeError(err).split(';')[0] };
+    }
+    const content = archive.stamp?.contentSha256 ?? null;
+    packages.push({ name, contentSha256: content });
+    if (!content) continue;
+    if (name === packageName) live = content;
+    if (releases.some((r) => r.sha256 === content)) continue;
+    inspections.set(content, archive);
+    releases.push({
+      id: content.slice(0, 12),
+      sha256: content,
+      blob: name,
+      size: Number(e.size ?? 0),
+      etag: '',
+      created: timeOfPackageName(name) || (e.mtime ?? ''),
+      contentSha256: content,
+    });
+  }
+  return { kudu, packageName, packageEtag: file?.etag, releases, packages, inspections, live };
 }

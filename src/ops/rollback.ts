@@ -9,27 +9,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KuduClient } from '../azure/kudu.js';
 import {
-  connectKudu,
+  classifyRunFromPackage,
+  effectiveRunFromPackage,
   pushAndFollow,
   readPackageName,
-  SITE_PACKAGES,
   PACKAGE_NAME_FILE,
 } from '../deploy/local.js';
+import { RFP } from '../deploy/setting.js';
 import { restartApp } from '../deploy/restart.js';
 import { stableBlobName } from '../deploy/plan.js';
 import type { Classification } from '../deploy/classify.js';
 import type { PackageInfo } from '../deploy/types.js';
 import { verifyDeploy, type LevelResult } from '../deploy/verify.js';
 import { RunpackError } from '../util/errors.js';
-import { kuduRange } from './collect.js';
-import { inspectRelease, loadReleaseState, type ReleaseState } from './release-ops.js';
-import { inspectRemoteArchive, rangeZipSource } from './remote-zip.js';
+import { maskUrl } from './collect.js';
 import {
-  resolveRollbackRelease,
-  rollbackPlan,
-  type RollbackPlan,
-  type StoredPackage,
-} from './rollback-plan.js';
+  inspectRelease,
+  loadReleaseState,
+  loadStoredState,
+  type ReleaseState,
+  type StoredState,
+} from './release-ops.js';
+import { resolveRollbackRelease, rollbackPlan, type RollbackPlan } from './rollback-plan.js';
 import { blobPathOf } from './sas.js';
 import type { OpsSession } from './session.js';
 import type { ArchiveEvidence, Release } from './types.js';
@@ -65,30 +66,6 @@ function packageInfo(r: Release, inspection: ArchiveEvidence, zipPath = ''): Pac
   };
 }
 
-async function storedPackages(s: OpsSession, kudu: KuduClient, deadline: number): Promise<StoredPackage[]> {
-  const listing = await kudu.vfsGet(`${SITE_PACKAGES}/`, deadline).catch(() => null);
-  if (!listing) return [];
-  let names: string[] = [];
-  try {
-    names = (JSON.parse(listing.text) as { name?: string }[])
-      .map((e) => e.name ?? '')
-      .filter((n) => /\.zip$/i.test(n));
-  } catch {
-    return [];
-  }
-  const out: StoredPackage[] = [];
-  for (const name of names) {
-    try {
-      const source = await rangeZipSource(kuduRange(s, kudu, `${SITE_PACKAGES}/${name}`, deadline), name);
-      const a = await inspectRemoteArchive(source, {});
-      out.push({ name, contentSha256: a.stamp?.contentSha256 ?? null });
-    } catch {
-      out.push({ name, contentSha256: null });
-    }
-  }
-  return out;
-}
-
 /** Plans the rollback and, unless dryRun, carries it out and verifies it. */
 export async function runRollback(
   s: OpsSession,
@@ -96,53 +73,58 @@ export async function runRollback(
 ): Promise<RollbackResult> {
   const { log, target } = s;
   const who = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
-  const state: ReleaseState = await log.group('Releases', () => loadReleaseState(s, options.containerGiven));
-  if (state.mode !== 'url' && state.mode !== 'local')
+  const deadline = s.ctx.phaseDeadline(5 * 60_000);
+  const settings = await s.arm.listAppSettings(target.ref);
+  const settingValue = effectiveRunFromPackage(settings);
+  maskUrl(s, settings[RFP]);
+  const mode = classifyRunFromPackage(settingValue);
+  if (mode !== 'url' && mode !== 'local')
     throw new RunpackError(
       'rollback-no-package',
-      `${who} does not run from a package (WEBSITE_RUN_FROM_PACKAGE is ${state.mode === 'unset' ? 'unset' : 'not 1 or a URL'}); there is nothing to roll back — deploy with runpack first.`,
+      `${who} does not run from a package (WEBSITE_RUN_FROM_PACKAGE is ${mode === 'unset' ? 'unset' : 'not 1 or a URL'}); there is nothing to roll back — deploy with runpack first.`,
     );
   const stableBlob = stableBlobName(target.ref.appName, target.ref.slot);
-  if (state.mode === 'url') {
-    const path = state.settingValue ? blobPathOf(state.settingValue, state.account.blobEndpoint) : null;
-    if (!path || path.container !== state.container || path.blob !== stableBlob)
-      throw new RunpackError(
-        'rollback-not-stable',
-        `${who}'s package URL does not name the stable blob ${state.container}/${stableBlob}, so copying a release there would not change what it runs; deploy once with runpack (it points the app at the stable blob), then roll back.`,
-      );
-  }
 
-  let kudu: KuduClient | undefined;
-  let sitePackages: StoredPackage[] | undefined;
-  let packageName: string | null = null;
-  let packageEtag: string | undefined;
-  const deadline = s.ctx.phaseDeadline(5 * 60_000);
-  if (state.mode === 'local') {
-    kudu = (await connectKudu(s.ctx, deadline)).kudu;
-    const file = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
-    packageName = file?.text.trim() || null;
-    packageEtag = file?.etag;
-    sitePackages = await storedPackages(s, kudu, deadline);
+  let state: ReleaseState | undefined;
+  let stored: StoredState | undefined;
+  const inspections = new Map<string, ArchiveEvidence>();
+  if (mode === 'local' && !s.inputs.storageAccount) {
+    // Local mode keeps its own releases: the packages Kudu stores (ids are their release stamps).
+    stored = await log.group('Stored packages', () => loadStoredState(s, deadline));
+    for (const [k, v] of stored.inspections) inspections.set(k, v);
+  } else {
+    state = await log.group('Releases', () => loadReleaseState(s, options.containerGiven));
+    if (mode === 'url') {
+      const path = settingValue ? blobPathOf(settingValue, state.account.blobEndpoint) : null;
+      if (!path || path.container !== state.container || path.blob !== stableBlob)
+        throw new RunpackError(
+          'rollback-not-stable',
+          `${who}'s package URL does not name the stable blob ${state.container}/${stableBlob}, so copying a release there would not change what it runs; deploy once with runpack (it points the app at the stable blob), then roll back.`,
+        );
+    } else stored = await log.group('Stored packages', () => loadStoredState(s, deadline));
   }
+  const releases = state?.releases ?? stored!.releases;
+  const live = state ? state.live : stored!.live;
 
   // Inspect the release the spec names (the plan refuses it if it fails).
-  const inspections = new Map<string, ArchiveEvidence>();
-  const chosen = resolveRollbackRelease(options.release, state.releases, state.live);
-  inspections.set(chosen.sha256, await inspectRelease(s, state.store, state.container, chosen));
+  const chosen = resolveRollbackRelease(options.release, releases, live);
+  if (state) inspections.set(chosen.sha256, await inspectRelease(s, state.store, state.container, chosen));
   const plan = rollbackPlan({
     release: options.release,
-    mode: state.mode,
+    mode,
     app: target.ref.appName,
     ...(target.ref.slot ? { slot: target.ref.slot } : {}),
-    releases: state.releases,
-    live: state.live,
+    releases,
+    live,
     inspections,
-    container: state.container,
+    container: state?.container,
     stableBlob,
-    settingValue: state.settingValue ? s.secrets.redact(state.settingValue) : undefined,
-    sitePackages,
-    packageName,
+    settingValue: settingValue ? s.secrets.redact(settingValue) : undefined,
+    sitePackages: stored?.packages,
+    packageName: stored?.packageName ?? null,
   });
+  const kudu: KuduClient | undefined = stored?.kudu;
+  const packageEtag = stored?.packageEtag;
   log.info(`Rollback of ${who} to release ${plan.to.id}${plan.from ? ` (live: ${plan.from.id})` : ''}:`);
   for (const step of plan.steps) log.info(`  ${step}`);
   const result: RollbackResult = { ok: false, dryRun: options.dryRun, plan, levels: [] };
@@ -158,11 +140,11 @@ export async function runRollback(
     if (plan.copy) {
       const copy = plan.copy;
       await log.group('Copy the release to the stable blob', async () => {
-        const after = await state.store.copy(
+        const after = await state!.store.copy(
           copy.container,
           copy.from,
           copy.to,
-          state.stableEtags[copy.to] ?? null,
+          state!.stableEtags[copy.to] ?? null,
         );
         const sha = Object.entries(after.metadata).find(([k]) => k.toLowerCase() === 'sha256')?.[1];
         if (sha !== plan.to.sha256)
@@ -205,7 +187,7 @@ export async function runRollback(
       await log.group('Push the release through zip deploy', async () => {
         workDir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'runpack-rollback-'));
         const zipPath = join(workDir, `${plan.to.sha256}.zip`);
-        await state.store.download(state.container, blob, zipPath);
+        await state!.store.download(state!.container, blob, zipPath);
         const { record } = await pushAndFollow(
           s.ctx,
           kudu!,
@@ -221,10 +203,10 @@ export async function runRollback(
     }
     await log.group('Restart', () => restartApp(s.ctx, s.ctx.phaseDeadline(5 * 60_000)));
     const verified = await log.group('Verify', async () => {
-      const signed = /[?&]sig=/i.test(state.settingValue ?? '');
+      const signed = /[?&]sig=/i.test(settingValue ?? '');
       const o = await verifyDeploy(s.ctx, packageInfo(plan.to, inspection), {
-        intendedValue: state.mode === 'local' ? '1' : (state.settingValue ?? ''),
-        access: state.mode === 'url' ? (signed ? 'sas' : 'identity') : undefined,
+        intendedValue: mode === 'local' ? '1' : (settingValue ?? ''),
+        access: mode === 'url' ? (signed ? 'sas' : 'identity') : undefined,
         storageAuthorization: s.storageAuthorization,
       });
       for (const l of o.levels) {
