@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import AdmZip from 'adm-zip';
 import { execFileSync } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
@@ -71,6 +71,7 @@ describe('openZip on archives made by zip', () => {
     expect(dir.issues).toEqual([]);
     expect(await verifyEntries(dir, { verifyData: false })).toEqual([]);
     await dir.source.close?.();
+    rmSync(work, { recursive: true, force: true });
   });
 
   it('streams entries larger than the in-memory threshold and still catches a damaged byte', async () => {
