@@ -17,6 +17,8 @@ const scale = Number(process.env.RUNPACK_BENCH_SCALE ?? '1');
 if (!(scale > 0))
   throw new Error(`RUNPACK_BENCH_SCALE must be a positive number, got '${process.env.RUNPACK_BENCH_SCALE}'`);
 const MB = 1e6;
+/** Runs per tool; the fastest counts (the usual way to read timings on a shared machine). */
+const runsPerTool = Math.max(1, Math.floor(Number(process.env.RUNPACK_BENCH_RUNS ?? '1')));
 
 // ---------- deterministic content ----------
 
@@ -269,6 +271,8 @@ export function writeTreeTo(
 
 interface Measure {
   seconds: number;
+  /** user + system CPU seconds of the child and its threads. */
+  cpu: number;
   rssMB: number;
   ok: boolean;
   note?: string;
@@ -279,15 +283,16 @@ const timeBin = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
 /** Runs a command in a child process; wall time and peak RSS from /usr/bin/time (or the child's own report). */
 function measure(cmd: string, args: string[], cwd: string): Measure {
   if (timeBin) {
-    const r = spawnSync(timeBin, ['-f', 'RUNPACK_TIME %e %M', cmd, ...args], {
+    const r = spawnSync(timeBin, ['-f', 'RUNPACK_TIME %e %M %U %S', cmd, ...args], {
       cwd,
       encoding: 'utf8',
       maxBuffer: 64 << 20,
     });
-    const m = /RUNPACK_TIME ([\d.]+) (\d+)/.exec(r.stderr);
-    if (!m) return { seconds: NaN, rssMB: NaN, ok: false, note: r.stderr.trim().split('\n').pop() };
+    const m = /RUNPACK_TIME ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(r.stderr);
+    if (!m) return { seconds: NaN, cpu: NaN, rssMB: NaN, ok: false, note: r.stderr.trim().split('\n').pop() };
     return {
       seconds: Number(m[1]),
+      cpu: Number(m[3]) + Number(m[4]),
       rssMB: Number(m[2]) / 1024,
       ok: r.status === 0,
       note: r.status ? r.stderr.trim() : undefined,
@@ -295,7 +300,7 @@ function measure(cmd: string, args: string[], cwd: string): Measure {
   }
   const t = process.hrtime.bigint();
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', maxBuffer: 64 << 20 });
-  return { seconds: Number(process.hrtime.bigint() - t) / 1e9, rssMB: NaN, ok: r.status === 0 };
+  return { seconds: Number(process.hrtime.bigint() - t) / 1e9, cpu: NaN, rssMB: NaN, ok: r.status === 0 };
 }
 
 /** A single-file bundle of the CLI, as users run it (dist/cli.js), so tsx transpiling is not timed. */
@@ -425,8 +430,13 @@ async function main(): Promise<void> {
           : args.includes(out('runpack'))
             ? out('runpack')
             : out('archiver');
-        fs.rmSync(file, { force: true });
-        const m = measure(cmd, args, cwd);
+        const all: Measure[] = [];
+        for (let run = 0; run < runsPerTool; run++) {
+          fs.rmSync(file, { force: true });
+          all.push(measure(cmd, args, cwd));
+        }
+        const fastest = all.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+        const m: Measure = { ...fastest, rssMB: Math.max(...all.map((x) => x.rssMB)) };
         const bytes = fs.existsSync(file) ? fs.statSync(file).size : NaN;
         rows.push({ tree: t.name, tool, m, bytes, tested: fs.existsSync(file) ? unzipOk(file) : 'missing' });
         console.log(`bench: ${t.name} ${tool}: ${m.seconds}s, ${m.rssMB.toFixed(0)} MB RSS, ${bytes} bytes`);
@@ -453,17 +463,19 @@ async function main(): Promise<void> {
     );
     lines.push(`Trees (synthetic, seeded): ${treeInfo.join('; ')}. Page cache warmed before each tree.`, '');
     lines.push(
-      `runpack ran as: ${cli.how}. Every tool ran in its own child process under \`/usr/bin/time -f "%e %M"\`.`,
+      `runpack ran as: ${cli.how}. Every tool ran in its own child process under \`/usr/bin/time\` ` +
+        `(wall seconds, user+sys CPU seconds, peak RSS), ${runsPerTool} run(s) each, fastest shown (peak RSS: highest).`,
       '',
     );
     lines.push(
-      '| tree | tool | seconds | time vs info-zip | output bytes | size vs info-zip | peak RSS MB | unzip -t |',
+      '| tree | tool | seconds | time vs info-zip | CPU s (user+sys) | output bytes | size vs info-zip | peak RSS MB | unzip -t |',
     );
-    lines.push('|---|---|---:|---:|---:|---:|---:|---|');
+    lines.push('|---|---|---:|---:|---:|---:|---:|---:|---|');
     for (const r of rows) {
       const base = rows.find((x) => x.tree === r.tree && x.tool.startsWith('info-zip'))!;
       lines.push(
-        `| ${r.tree} | ${r.tool} | ${r.m.seconds.toFixed(2)} | ${(r.m.seconds / base.m.seconds).toFixed(2)}x | ${r.bytes} | ` +
+        `| ${r.tree} | ${r.tool} | ${r.m.seconds.toFixed(2)} | ${(r.m.seconds / base.m.seconds).toFixed(2)}x | ` +
+          `${r.m.cpu.toFixed(2)} | ${r.bytes} | ` +
           `${(r.bytes / base.bytes).toFixed(3)}x | ${r.m.rssMB.toFixed(0)} | ${r.tested} |`,
       );
     }
