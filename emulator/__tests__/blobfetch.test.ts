@@ -165,6 +165,32 @@ describe('URL-mode worker', () => {
     }
   });
 
+  it('checklist 6: a scale-out instance fetches the blob as it is now, so instances serve mixed versions', async () => {
+    const app = addSite(ctx, { appName: 'scaled', stack: 'static' });
+    blobs.blobs.set('/runpackstore/releases/s.zip', makeZip({ 'index.html': 'i', 'v.txt': 'one' }));
+    setSettings(app, {
+      WEBSITE_RUN_FROM_PACKAGE: `${blobs.endpoint}releases/s.zip?se=${future()}&sp=r&sig=abc`,
+    });
+    const s = await serveSite(ctx, app);
+    try {
+      blobs.blobs.set('/runpackstore/releases/s.zip', makeZip({ 'index.html': 'i', 'v.txt': 'two' }));
+      await s.worker.scaleOut();
+      expect(s.worker.instances().map((m) => m.sha256 !== null)).toEqual([true, true]);
+      const seen = new Set<string>();
+      for (let i = 0; i < 4; i++) seen.add(await (await fetch(`${s.siteUrl}/v.txt`)).text());
+      expect([...seen].sort()).toEqual(['one', 'two']);
+      // a restart re-fetches on every instance: one version again
+      await s.worker.restart();
+      const after = new Set<string>();
+      for (let i = 0; i < 4; i++) after.add(await (await fetch(`${s.siteUrl}/v.txt`)).text());
+      expect([...after]).toEqual(['two']);
+      await s.worker.scaleIn();
+      expect(s.worker.instances()).toHaveLength(1);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('checklist 21 and 23: a SAS that expired since the last start fails at the next restart (marker + 503)', async () => {
     const app = addSite(ctx, { appName: 'expiring', stack: 'static' });
     blobs.blobs.set('/runpackstore/releases/exp.zip', makeZip({ 'index.html': 'i' }));

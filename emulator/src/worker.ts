@@ -5,6 +5,7 @@
  * emulator runs as root the app process runs as nobody (uid/gid 65534) so writes fail with EACCES.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, chmodSync, promises as fsp } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -30,6 +31,15 @@ export interface SiteWorker extends SiteWorkerApi {
   appOutput(): string[];
   /** Root directory of the content the site serves now (the mount, or site/wwwroot without run-from-package). */
   contentDir(): string;
+  /**
+   * Add an instance (scale-out): it mounts now, so in URL mode it fetches the blob as it is now, and requests are
+   * then spread over the instances (mixed versions after an overwrite without restart, checklist 6).
+   */
+  scaleOut(): Promise<void>;
+  /** Remove the newest instance (never the first). */
+  scaleIn(): Promise<void>;
+  /** The mount of every instance, first one first. */
+  instances(): MountInfo[];
 }
 
 const NOBODY = 65534;
@@ -159,6 +169,25 @@ function defaultMountRoot(ctx: EmulatorContext): string {
   return path.join(ctx.stateDir, 'mounts');
 }
 
+interface Instance {
+  /** Like the platform's WEBSITE_INSTANCE_ID: 64 hex characters. */
+  id: string;
+  mount: MountInfo;
+  child: ChildProcess | null;
+  childPort: number;
+  appProblem: string | null;
+}
+
+const NO_MOUNT: MountInfo = {
+  mode: 'none',
+  source: null,
+  sha256: null,
+  dir: null,
+  error: null,
+  functions: [],
+  startedAt: null,
+};
+
 export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOptions = {}): SiteWorker {
   const warmupMs = options.warmupMs ?? envNumber('RUNPACK_EMULATOR_WARMUP_MS', 200);
   const appStartTimeoutMs = options.appStartTimeoutMs ?? 15000;
@@ -169,20 +198,18 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
     '_',
   );
   let seq = 0;
+  let rr = 0;
 
   let st: 'starting' | 'running' | 'failed' | 'stopped' = 'stopped';
-  let mount: MountInfo = {
-    mode: 'none',
-    source: null,
-    sha256: null,
-    dir: null,
-    error: null,
-    functions: [],
-    startedAt: null,
-  };
-  let child: ChildProcess | null = null;
-  let childPort = 0;
-  let appProblem: string | null = null;
+  const newInstance = (): Instance => ({
+    id: randomBytes(32).toString('hex'),
+    mount: { ...NO_MOUNT },
+    child: null,
+    childPort: 0,
+    appProblem: null,
+  });
+  /** Instance 0 is the one mounted() reports; scaleOut() adds more, each with its own fetch and mount. */
+  let instances: Instance[] = [newInstance()];
   const output: string[] = [];
   let chain: Promise<void> = Promise.resolve();
   let disposed = false;
@@ -193,16 +220,17 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
     return next;
   };
 
-  const contentDir = (): string => mount.dir ?? wwwrootDir(site);
+  const dirOf = (inst: Instance): string => inst.mount.dir ?? wwwrootDir(site);
+  const contentDir = (): string => dirOf(instances[0]);
 
   const remember = (chunk: Buffer): void => {
     for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') output.push(line);
     if (output.length > 200) output.splice(0, output.length - 200);
   };
 
-  const killChild = async (): Promise<void> => {
-    const c = child;
-    child = null;
+  const killChild = async (inst: Instance): Promise<void> => {
+    const c = inst.child;
+    inst.child = null;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const exited = new Promise<void>((r) => c.once('exit', () => r()));
     c.kill('SIGTERM');
@@ -220,20 +248,21 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
     }
   };
 
-  const startNodeApp = async (dir: string): Promise<void> => {
+  const startNodeApp = async (inst: Instance, dir: string): Promise<void> => {
     const entry = await findNodeEntry(dir);
     if (!entry) {
-      appProblem =
+      inst.appProblem =
         'no entry point (package.json main or start script, server.js, app.js, index.js) at the root';
       return;
     }
-    childPort = await freePort();
+    inst.childPort = await freePort();
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       ...site.appSettings,
-      PORT: String(childPort),
+      PORT: String(inst.childPort),
       WEBSITE_SITE_NAME: site.appName,
       WEBSITE_HOSTNAME: site.defaultHostName,
+      WEBSITE_INSTANCE_ID: inst.id,
       NODE_ENV: site.appSettings.NODE_ENV ?? 'production',
     };
     const asRoot = process.getuid?.() === 0;
@@ -243,29 +272,28 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}),
     });
-    child = c;
+    inst.child = c;
     c.stdout?.on('data', remember);
     c.stderr?.on('data', remember);
     c.on('error', (err) => remember(Buffer.from(`spawn failed: ${err.message}`)));
     const deadline = Date.now() + appStartTimeoutMs;
     while (Date.now() < deadline) {
       if (c.exitCode !== null || c.signalCode !== null) {
-        appProblem = `the app exited with ${c.exitCode ?? c.signalCode} before listening on PORT`;
+        inst.appProblem = `the app exited with ${c.exitCode ?? c.signalCode} before listening on PORT`;
         return;
       }
-      if (await canConnect(childPort)) return;
+      if (await canConnect(inst.childPort)) return;
       await sleep(50);
     }
-    appProblem = `the app did not listen on PORT within ${appStartTimeoutMs} ms`;
+    inst.appProblem = `the app did not listen on PORT within ${appStartTimeoutMs} ms`;
   };
 
-  const boot = async (): Promise<void> => {
-    if (disposed) return;
-    st = 'starting';
-    await killChild();
-    appProblem = null;
+  /** Mount (fetching again in URL mode) and start one instance. */
+  const bootInstance = async (inst: Instance): Promise<void> => {
+    await killChild(inst);
+    inst.appProblem = null;
     if (!mountRoot) mountRoot = defaultMountRoot(ctx);
-    const oldDir = mount.dir;
+    const oldDir = inst.mount.dir;
     const dir = path.join(mountRoot, key, `m${Date.now().toString(36)}-${++seq}`);
     let outcome: Awaited<ReturnType<typeof mountPackage>>;
     try {
@@ -273,30 +301,29 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
     } catch (err) {
       // Anything unexpected while mounting leaves the site down, as a failed mount would.
       const why = err instanceof Error ? err.message : String(err);
-      outcome = {
-        mode: 'none',
-        source: null,
-        sha256: null,
-        dir: null,
-        error: `mounting failed: ${why}`,
-        functions: [],
-      };
+      outcome = { ...NO_MOUNT, error: `mounting failed: ${why}` };
     }
     const functions =
       outcome.mode === 'none' && outcome.error === null
         ? await functionsIn(wwwrootDir(site))
         : outcome.functions;
-    mount = { ...outcome, functions, startedAt: ctx.clock.now().toISOString() };
-    if (oldDir && oldDir !== mount.dir) await removeTree(oldDir);
+    inst.mount = { ...outcome, functions, startedAt: ctx.clock.now().toISOString() };
+    if (oldDir && oldDir !== inst.mount.dir) await removeTree(oldDir);
     if (outcome.error === null && site.stack === 'node' && !isFunctionSite(site))
-      await startNodeApp(contentDir());
+      await startNodeApp(inst, dirOf(inst));
+  };
+
+  const boot = async (): Promise<void> => {
+    if (disposed) return;
+    st = 'starting';
+    for (const inst of instances) await bootInstance(inst);
     if (warmupMs > 0) await sleep(warmupMs);
     if (disposed) return;
-    st = outcome.error === null ? 'running' : 'failed';
+    st = instances[0].mount.error === null ? 'running' : 'failed';
   };
 
   const stopNow = async (): Promise<void> => {
-    await killChild();
+    for (const inst of instances) await killChild(inst);
     st = 'stopped';
   };
 
@@ -305,8 +332,13 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
     return enqueue(boot);
   };
 
-  const serveFunctions = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const dir = contentDir();
+  const serveFunctions = async (
+    inst: Instance,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ): Promise<void> => {
+    const dir = dirOf(inst);
+    const fns = inst.mount.functions;
     const hostOk = await exists(path.join(dir, 'host.json'));
     const p = new URL(req.url ?? '/', 'http://x').pathname;
     if (p.toLowerCase() === '/admin/host/status') {
@@ -314,7 +346,7 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
         json(res, 503, { id: site.appName, state: 'Error', errors: ['host.json not found'] });
         return;
       }
-      json(res, 200, { id: site.appName, state: 'Running', version: '4.0.0', functions: mount.functions });
+      json(res, 200, { id: site.appName, state: 'Running', version: '4.0.0', functions: fns });
       return;
     }
     if (!hostOk) {
@@ -323,7 +355,7 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
     }
     const m = /^\/api\/([^/]+)/.exec(p);
     if (m) {
-      const fn = mount.functions.find((f) => f.toLowerCase() === decodeURIComponent(m[1]).toLowerCase());
+      const fn = fns.find((f) => f.toLowerCase() === decodeURIComponent(m[1]).toLowerCase());
       if (!fn) {
         res.writeHead(404).end();
         return;
@@ -332,14 +364,18 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
       return;
     }
     if (p === '/') {
-      page(res, 200, 'Your Functions 4.0 app is up and running', `Functions: ${mount.functions.join(', ')}`);
+      page(res, 200, 'Your Functions 4.0 app is up and running', `Functions: ${fns.join(', ')}`);
       return;
     }
     res.writeHead(404).end();
   };
 
-  const serveStatic = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const dir = contentDir();
+  const serveStatic = async (
+    inst: Instance,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ): Promise<void> => {
+    const dir = dirOf(inst);
     const entryOk = await stackEntryPresent(site.stack, dir);
     let p: string;
     try {
@@ -384,10 +420,10 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
     res.writeHead(404, { 'content-type': 'text/html' }).end('<h1>404 Not Found</h1>');
   };
 
-  const proxy = (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> =>
+  const proxy = (inst: Instance, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> =>
     new Promise((resolve) => {
       const preq = http.request(
-        { host: '127.0.0.1', port: childPort, method: req.method, path: req.url, headers: req.headers },
+        { host: '127.0.0.1', port: inst.childPort, method: req.method, path: req.url, headers: req.headers },
         (pres) => {
           res.writeHead(pres.statusCode ?? 502, pres.headers);
           pres.pipe(res);
@@ -413,20 +449,27 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
       page(res, 503, 'Service Unavailable', 'The app is starting.');
       return;
     }
-    if (st === 'failed') {
+    // The front end spreads requests over the instances (round robin).
+    const inst = instances[rr++ % instances.length];
+    if (inst.mount.error !== null) {
       page(res, 503, 'Service Unavailable', 'The app failed to start.');
       return;
     }
-    if (isFunctionSite(site)) return serveFunctions(req, res);
+    if (isFunctionSite(site)) return serveFunctions(inst, req, res);
     if (site.stack === 'node') {
-      const c = child;
+      const c = inst.child;
       if (!c || c.exitCode !== null || c.signalCode !== null) {
-        page(res, 503, 'Application Error', `The node app is not running: ${appProblem ?? 'it exited'}.`);
+        page(
+          res,
+          503,
+          'Application Error',
+          `The node app is not running: ${inst.appProblem ?? 'it exited'}.`,
+        );
         return;
       }
-      return proxy(req, res);
+      return proxy(inst, req, res);
     }
-    return serveStatic(req, res);
+    return serveStatic(inst, req, res);
   };
 
   const worker: SiteWorker = {
@@ -437,12 +480,36 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
       return chain;
     },
     handle,
+    scaleOut: () =>
+      enqueue(async () => {
+        if (disposed) return;
+        const inst = newInstance();
+        await bootInstance(inst);
+        if (warmupMs > 0) await sleep(warmupMs);
+        if (disposed) {
+          await killChild(inst);
+          if (inst.mount.dir) await removeTree(inst.mount.dir);
+          return;
+        }
+        instances.push(inst);
+      }),
+    scaleIn: () =>
+      enqueue(async () => {
+        if (instances.length <= 1) return;
+        const inst = instances.pop() as Instance;
+        await killChild(inst);
+        if (inst.mount.dir) await removeTree(inst.mount.dir);
+      }),
+    instances: () => instances.map((i) => ({ ...i.mount, functions: [...i.mount.functions] })),
     async dispose() {
       disposed = true;
       await chain.catch(() => undefined);
-      await killChild();
+      for (const inst of instances) {
+        await killChild(inst);
+        if (inst.mount.dir) await removeTree(inst.mount.dir);
+      }
+      instances = [newInstance()];
       st = 'stopped';
-      if (mount.dir) await removeTree(mount.dir);
       if (ownsMountRoot && mountRoot && existsSync(mountRoot)) {
         const keyDir = path.join(mountRoot, key);
         await removeTree(keyDir);
@@ -451,7 +518,7 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
       }
     },
     state: () => st,
-    mounted: () => ({ ...mount, functions: [...mount.functions] }),
+    mounted: () => ({ ...instances[0].mount, functions: [...instances[0].mount.functions] }),
     appOutput: () => [...output],
     contentDir,
   };
