@@ -67,6 +67,20 @@ describe('checkRuntime', () => {
     expect(r).toMatchObject({ runtime: 'node', entryPoint: 'npm start (next start)', problems: [] });
   });
 
+  it('`node .` starts the package main, else index.js', async () => {
+    const withMain = await checkRuntime(
+      tree({
+        'package.json': JSON.stringify({ main: 'lib/app.js', scripts: { start: 'node .' } }),
+        'lib/app.js': '',
+      }),
+    );
+    expect(withMain.entryPoint).toBe('lib/app.js');
+    const plain = await checkRuntime(
+      tree({ 'package.json': JSON.stringify({ scripts: { start: 'node ./' } }) }),
+    );
+    expect(plain.problems[0].message).toMatch(/'index\.js'/);
+  });
+
   it('invalid package.json is entry-point-missing naming the parse error', async () => {
     const r = await checkRuntime(tree({ 'package.json': '{ main: ' }));
     expect(r.problems).toEqual([

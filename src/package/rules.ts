@@ -321,8 +321,11 @@ async function nodeRules(t: PackageTree): Promise<RuleResult> {
   const scripts = pkg && isObject(pkg.scripts) ? pkg.scripts : {};
   // The platform's Node startup: `npm start` when there is a start script, else `main`, else well-known files.
   if (typeof scripts.start === 'string' && scripts.start.trim()) {
-    const target = parseStartScript(scripts.start);
+    let target = parseStartScript(scripts.start);
     if (target === null) return result(`npm start (${scripts.start.trim()})`);
+    // `node .` runs the package itself: its main, else index.js.
+    if (normalizeRef(target) === '')
+      target = pkg && typeof pkg.main === 'string' && pkg.main ? pkg.main : 'index.js';
     const found = resolveNode(t, target);
     if (found) return result(found);
     problems.push(missingScript(t, 'the start script runs', target));
