@@ -211,6 +211,25 @@ describe('checklist 23 and 24 (front side): SAS validity, stored policies, share
     }
   });
 
+  it('a user delegation key longer than 7 days (emulator clock) is refused', async () => {
+    const now = Date.now();
+    const err = await tokenService
+      .getUserDelegationKey(new Date(now - 60_000), new Date(now + 8 * 24 * 3600 * 1000))
+      .then(
+        () => null,
+        (e: { statusCode?: number; details?: { errorCode?: string } }) => ({
+          statusCode: e.statusCode,
+          code: e.details?.errorCode,
+        }),
+      );
+    expect(err).toEqual({ statusCode: 400, code: 'InvalidXmlNodeValue' });
+    const ok = await tokenService.getUserDelegationKey(
+      new Date(now - 60_000),
+      new Date(now + 6 * 24 * 3600 * 1000),
+    );
+    expect(ok.signedObjectId).toBe('11111111-aaaa-4aaa-8aaa-111111111111');
+  });
+
   it('managed identity tokens: a blob reader may read but not write; a principal without a role gets AuthorizationPermissionMismatch', async () => {
     await keyContainer.getBlockBlobClient('mi.zip').upload('mi', 2);
     const reader = emu.admin.site('rp-linux-web');

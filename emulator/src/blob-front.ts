@@ -23,6 +23,8 @@ export interface BlobFrontDeps {
 
 /** Stored access policies per container (API-SPEC §4.3); the sixth is refused (code UNVERIFIED, InvalidXmlDocument). */
 const MAX_STORED_POLICIES = 5;
+/** A user delegation key may be valid for at most 7 days from now (API-SPEC §4.4). */
+const MAX_DELEGATION_KEY_MS = 7 * 24 * 3600 * 1000;
 const STORAGE_AUDIENCES = ['https://storage.azure.com', 'https://storage.azure.com/'];
 /** .NET's DateTime.MinValue in RFC 1123 form, what Storage prints for an absent SAS start (inference). */
 const MIN_DATE = 'Mon, 01 Jan 0001 00:00:00 GMT';
@@ -336,6 +338,21 @@ export function createBlobFront(deps: BlobFrontDeps) {
         lifetimeSeconds: 3600,
         realTime: true,
       })}`;
+    }
+    if (req.method === 'POST' && q.get('restype') === 'service' && q.get('comp') === 'userdelegationkey') {
+      const body = await readBody(req);
+      const expiry = parseDate(/<Expiry>([\s\S]*?)<\/Expiry>/.exec(body.toString('utf8'))?.[1]);
+      if (expiry && expiry.getTime() - now.getTime() > MAX_DELEGATION_KEY_MS) {
+        return sendStorageError(
+          req,
+          res,
+          now,
+          400,
+          'InvalidXmlNodeValue',
+          'The value for one of the XML nodes is not in the correct format.',
+        );
+      }
+      return forward(req, res, headers, body);
     }
     if (req.method === 'PUT' && q.get('restype') === 'container' && q.get('comp') === 'acl') {
       const body = await readBody(req);
