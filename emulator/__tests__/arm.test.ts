@@ -181,6 +181,18 @@ describe('checklist 2: app settings are replace-all', () => {
   });
 });
 
+describe('Flex Consumption', () => {
+  it('refuses WEBSITE_RUN_FROM_PACKAGE on a Flex app with a PascalCase error and keeps the settings', async () => {
+    const before = (await client.webApps.listApplicationSettings(RG, 'rp-flex-func')).properties;
+    const r = await arm('PUT', `${sitePath('rp-flex-func', '/config/appsettings')}?api-version=2024-11-01`, {
+      properties: { ...before, WEBSITE_RUN_FROM_PACKAGE: '1' },
+    });
+    expect(r.status).toBe(400);
+    expect(String(r.json.Message)).toContain("do not support 'WEBSITE_RUN_FROM_PACKAGE'");
+    expect((await client.webApps.listApplicationSettings(RG, 'rp-flex-func')).properties).toEqual(before);
+  });
+});
+
 describe('checklist 3 and 4 (ARM side): settings propagation and restart', () => {
   it('a settings PUT restarts the worker', async () => {
     const w = workers.workers.get(WEB)!;

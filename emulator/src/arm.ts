@@ -495,6 +495,16 @@ export function createArm(deps: ArmDeps) {
           );
         }
       }
+      const rfp = Object.keys(props).find((k) => /^WEBSITE_RUN_FROM_(PACKAGE|ZIP)$/i.test(k));
+      if (site.sku === 'FlexConsumption' && rfp) {
+        // Platform behaviour is UNVERIFIED (API-SPEC 6.13); the strictest reading refuses the setting.
+        return webError(
+          res,
+          400,
+          'BadRequest',
+          `Function Apps on Flex Consumption do not support '${rfp}'. Please remove the app setting from your Function App.`,
+        );
+      }
       applySettings(site, props as Record<string, string>);
       restartInBackground(site);
       return sendJson(res, 200, appSettingsJson(site));
