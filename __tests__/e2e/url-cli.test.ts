@@ -119,3 +119,32 @@ describe('SCM closed to the runner', () => {
     expect(r.outputs.verified).toBe('true');
   });
 });
+
+describe('unchanged content in local mode', () => {
+  it('is a no-op without a push, a settings write or a restart', async () => {
+    const app = e.app('l1');
+    const first = await e.run({
+      'app-name': 'rp-linux-web',
+      mode: 'local',
+      package: app,
+      'health-path': '/healthz',
+      expect: 'l1',
+    });
+    expect(first.code).toBe(0);
+    e.emu.admin.clearRequests();
+    const again = await e.run({
+      'app-name': 'rp-linux-web',
+      mode: 'local',
+      package: app,
+      'health-path': '/healthz',
+      expect: 'l1',
+    });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/already live and verified/);
+    const writes = e
+      .requests()
+      .filter((q) => /^(PUT|POST|PATCH|DELETE)$/.test(q.method))
+      .filter((q) => !/oauth2|\/list|listKeys|_github/i.test(q.path));
+    expect(writes).toEqual([]);
+  });
+});

@@ -281,7 +281,7 @@ export async function runEngine(inputs: DeployInputs, deps: EngineDeps): Promise
     });
 
     if (plan.mode === 'local') {
-      await runLocal(ctx, pkg, result);
+      await runLocal(ctx, pkg, result, plan.previousValue);
     } else {
       const env = deps.env;
       const runLink =
@@ -372,8 +372,25 @@ function recordFindings(
   }
 }
 
-async function runLocal(ctx: DeployContext, pkg: PackageInfo, result: DeployResult): Promise<void> {
+async function runLocal(
+  ctx: DeployContext,
+  pkg: PackageInfo,
+  result: DeployResult,
+  previousValue: string | undefined,
+): Promise<void> {
   const { log } = ctx;
+  // Unchanged content already mounted and verified: nothing to push or restart.
+  if (!ctx.inputs.force && previousValue === '1' && pkg.stamp) {
+    const quick = await verifyDeploy(ctx, pkg, { intendedValue: '1', quick: true });
+    if (quick.ok && quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass') {
+      result.noop = true;
+      result.verified = true;
+      result.levels = quick.levels;
+      result.previousReleaseId = pkg.releaseId;
+      log.info(`Release ${pkg.releaseId} is already live and verified; nothing to push or restart.`);
+      return;
+    }
+  }
   const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
   recordFindings(result, outcome.findings, log);
   if (ctx.inputs.restart)
