@@ -303,10 +303,13 @@ describe('local mode end to end, more', () => {
 });
 
 describe('URL mode end to end', () => {
-  it('checklist 6: serves the fetched copy until restart even when the blob is overwritten', async () => {
+  it('checklist 4 and 6: a settings write re-mounts; the fetched copy is served until restart even when the blob is overwritten', async () => {
     const url = await upload('app.zip', app('u1'));
     await putSettings({ WEBSITE_RUN_FROM_PACKAGE: sasUrl(url, 'app.zip', 3600_000) });
+    // checklist 4: the settings write restarts the site; it answers 503 while it re-mounts
+    expect((await served()).status).toBe(503);
     await waitFor(async () => ((await served()).text === 'version:u1' ? true : undefined));
+    expect(worker.mounted().source).toBe(url);
     await upload('app.zip', app('u2'));
     expect((await served()).text).toBe('version:u1');
     await restartAndSettle();
