@@ -13,7 +13,7 @@ at the root, nested folders, source instead of build output, unsafe or duplicate
 encryption, damaged archives, size and missing dependencies.
 
 Options:
-  --runtime <r>      check against one runtime: ${RUNTIMES.join(', ')} (detected when absent)
+  --runtime <r>      check against one runtime: ${RUNTIMES.join(', ')} (detected when absent or auto)
   --function-app     the target is a function app: host.json must be at the root
   --json             print exactly one JSON object: {ok, runtime, entryPoint, files, bytes, problems, ...}
   --no-verify-data   skip inflating every entry to check its CRC (headers are still checked)
@@ -58,9 +58,13 @@ export function parseInspectArgs(argv: string[]): InspectArgs | 'help' {
         const value = inline ?? argv[++i];
         if (value === undefined || value === '')
           throw new UsageError(`--runtime needs a value: one of ${RUNTIMES.join(', ')}`);
+        if (value === 'auto') {
+          delete options.runtime;
+          break;
+        }
         if (!(RUNTIMES as readonly string[]).includes(value)) {
           throw new UsageError(
-            `--runtime '${value}' is not a runtime runpack knows; use one of ${RUNTIMES.join(', ')}`,
+            `--runtime '${value}' is not a runtime runpack knows; use one of ${RUNTIMES.join(', ')} or auto`,
           );
         }
         options.runtime = value as Runtime;
