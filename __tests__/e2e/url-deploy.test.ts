@@ -82,8 +82,11 @@ describe('url mode with the app identity (Linux web app)', () => {
     expect((await fetchSite(e.emu, 'rp-linux-web', '/')).body).toContain('version v2');
   });
 
-  it('rides out a 429/503 storm from Resource Manager', async () => {
-    e.emu.admin.setFaults('*', { arm: { status: 429, count: 3, retryAfter: 1 } });
+  it('rides out a 429/503 storm from Resource Manager and Kudu', async () => {
+    e.emu.admin.setFaults('*', {
+      arm: { status: 429, count: 3, retryAfter: 1 },
+      kudu: { status: 503, count: 2, retryAfter: 1 },
+    });
     const r = await e.run({
       'app-name': 'rp-linux-web',
       'storage-account': e.emu.storage.accountName,
@@ -91,7 +94,8 @@ describe('url mode with the app identity (Linux web app)', () => {
       force: 'true',
     });
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/answered 429; retrying/);
+    expect(r.stdout).toMatch(/Resource Manager answered 429; retrying/);
+    expect(r.stdout).toMatch(/Kudu answered 503; retrying/);
     expect(r.outputs.verified).toBe('true');
   });
 
