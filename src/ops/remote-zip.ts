@@ -135,5 +135,6 @@ export async function inspectRemoteArchive(
     files: report.files,
     problems: report.problems.map((p) => ({ code: p.code, severity: p.severity, message: p.message })),
     stamp: report.stamp ?? (stampBytes ? parseStamp(stampBytes.toString('utf8')) : null),
+    ...(report.functions ? { functions: report.functions } : {}),
   };
 }

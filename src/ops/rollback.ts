@@ -19,7 +19,8 @@ import { RFP } from '../deploy/setting.js';
 import { restartApp } from '../deploy/restart.js';
 import { stableBlobName } from '../deploy/plan.js';
 import type { Classification } from '../deploy/classify.js';
-import type { PackageInfo } from '../deploy/types.js';
+import { afterMountFunctions } from '../deploy/functions.js';
+import type { Finding, PackageInfo } from '../deploy/types.js';
 import { verifyDeploy, type LevelResult } from '../deploy/verify.js';
 import { RunpackError } from '../util/errors.js';
 import { maskUrl } from './collect.js';
@@ -42,6 +43,8 @@ export interface RollbackResult {
   /** Verification levels after the restart (empty on a dry run). */
   levels: LevelResult[];
   cause?: Classification | null;
+  /** Function apps: trigger sync and the functions check after the rollback. */
+  findings: Finding[];
   error?: string;
 }
 
@@ -61,7 +64,7 @@ function packageInfo(r: Release, inspection: ArchiveEvidence, zipPath = ''): Pac
       bytes: 0,
       problems: [],
     },
-    functions: [],
+    functions: inspection.functions ?? [],
     releaseId: r.id,
   };
 }
@@ -127,7 +130,7 @@ export async function runRollback(
   const packageEtag = stored?.packageEtag;
   log.info(`Rollback of ${who} to release ${plan.to.id}${plan.from ? ` (live: ${plan.from.id})` : ''}:`);
   for (const step of plan.steps) log.info(`  ${step}`);
-  const result: RollbackResult = { ok: false, dryRun: options.dryRun, plan, levels: [] };
+  const result: RollbackResult = { ok: false, dryRun: options.dryRun, plan, levels: [], findings: [] };
   if (options.dryRun) {
     log.info('Dry run: nothing was written.');
     result.ok = true;
@@ -219,6 +222,17 @@ export async function runRollback(
     result.levels = verified.levels;
     result.cause = verified.cause;
     result.ok = verified.ok;
+    if (target.isFunctionApp && verified.ok) {
+      // A new package behind the same URL needs a trigger sync, as after a deploy.
+      result.findings = await log.group('Functions', () =>
+        afterMountFunctions(s.ctx, packageInfo(plan.to, inspection)),
+      );
+      for (const f of result.findings) log.warn(f.message);
+      if (result.findings.some((f) => f.severity === 'error')) {
+        result.ok = false;
+        result.error = result.findings.find((f) => f.severity === 'error')?.message;
+      }
+    }
     if (!verified.ok)
       result.error = verified.cause
         ? `Rollback to ${plan.to.id} did not verify: ${verified.cause.evidence}. Fix: ${verified.cause.fix}.`

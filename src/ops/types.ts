@@ -91,6 +91,8 @@ export interface ArchiveEvidence {
   files?: number;
   problems: { code: string; severity: 'error' | 'warning'; message: string }[];
   stamp?: ReleaseStamp | null;
+  /** Function names (function apps). */
+  functions?: string[];
   /** Why it could not be read (network, not a zip). */
   error?: string;
 }
