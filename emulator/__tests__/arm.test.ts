@@ -252,6 +252,36 @@ describe('checklist 18 (ARM side): restart, stop, start', () => {
     expect(w.calls.at(-1)).toBe('start');
   });
 
+  it('checklist 27: the optional 202 + Azure-AsyncOperation restart path (raw protocol: the SDK restart expects 200)', async () => {
+    const w = workers.workers.get(WEB)!;
+    emu.admin.setAsyncRestart(WEB, true);
+    try {
+      w.hold = true;
+      const raw = await arm('POST', `${sitePath(WEB, '/restart')}?api-version=2024-11-01`);
+      expect(raw.status).toBe(202);
+      const asyncUrl = String(raw.headers['azure-asyncoperation']);
+      expect(raw.headers['retry-after']).toBe('1');
+      const pending = await request(asyncUrl, { headers: { Authorization: `Bearer ${token}` } });
+      expect(JSON.parse(pending.body)).toEqual({ status: 'InProgress' });
+      const loc = await request(String(raw.headers.location), {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      expect(loc.status).toBe(202);
+      w.hold = false;
+      w.release();
+      await until(() => w.state() === 'running', 'restart done');
+      const doneAsync = await request(asyncUrl, { headers: { Authorization: `Bearer ${token}` } });
+      expect(JSON.parse(doneAsync.body)).toEqual({ status: 'Succeeded' });
+      const doneLoc = await request(String(raw.headers.location), {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      expect(doneLoc.status).toBe(200);
+    } finally {
+      emu.admin.reset();
+    }
+    expect((await arm('POST', `${sitePath(WEB, '/restart')}?api-version=2024-11-01`)).status).toBe(200);
+  });
+
   it('restart of a slot restarts only the slot worker', async () => {
     const prod = workers.workers.get(WEB)!;
     const slot = workers.workers.get(`${WEB}/staging`)!;

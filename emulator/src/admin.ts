@@ -50,7 +50,9 @@ export interface EmulatorAdmin {
   requests(filter?: { service?: string; site?: string }): RequestLogEntry[];
   clearRequests(): void;
   site(app: string, slot?: string | null): SiteView;
-  /** Clear faults and the request log, restore storage toggles, put the clock back to real time. */
+  /** Make ARM's restart of this app answer 202 + Azure-AsyncOperation/Location (the optional LRO path) or 200. */
+  setAsyncRestart(app: string, on: boolean): void;
+  /** Clear faults and the request log, restore storage toggles, put the clock back to real time, 200 restarts. */
   reset(): void;
 }
 
@@ -59,6 +61,7 @@ export interface AdminDeps {
   clockOffset: () => number;
   mintOidc: (claims?: Partial<OidcClaims>, lifetimeSeconds?: number) => string;
   oidcRequestUrl: () => string;
+  setAsyncRestart: (app: string, on: boolean) => void;
 }
 
 export function createAdmin(deps: AdminDeps): EmulatorAdmin {
@@ -74,6 +77,8 @@ export function createAdmin(deps: AdminDeps): EmulatorAdmin {
       },
     ]),
   );
+
+  const asyncApps = new Set<string>();
 
   function account(name: string): StorageAccount {
     const a = [...ctx.storageAccounts.values()].find((x) => x.name === name.toLowerCase());
@@ -154,7 +159,14 @@ export function createAdmin(deps: AdminDeps): EmulatorAdmin {
         scmHostName: s.scmHostName,
       };
     },
+    setAsyncRestart(app, on) {
+      findSite(app, null);
+      asyncApps[on ? 'add' : 'delete'](app);
+      deps.setAsyncRestart(app, on);
+    },
     reset() {
+      for (const app of asyncApps) deps.setAsyncRestart(app, false);
+      asyncApps.clear();
       ctx.faults.clear();
       ctx.requestLog.length = 0;
       ctx.clock.advance(-deps.clockOffset());
@@ -232,6 +244,9 @@ export function adminHandler(admin: EmulatorAdmin) {
         return sendJson(res, 200, admin.site(seg[1]!, seg[2] ?? null));
       }
       if (seg[0] === 'reset' && m === 'POST') return (admin.reset(), sendEmpty(res, 204));
+      if (seg[0] === 'async-restart' && seg.length === 2 && m === 'PUT') {
+        return (admin.setAsyncRestart(seg[1]!, body?.enabled === true), sendEmpty(res, 204));
+      }
       return sendJson(res, 404, { error: `no admin endpoint ${m} ${url.pathname}` });
     } catch (err) {
       const status = err instanceof AdminError ? err.status : err instanceof SyntaxError ? 400 : 500;

@@ -26,6 +26,7 @@ export interface ArmDeps {
 }
 
 type Req = IncomingMessage;
+type AsyncOp = { status: 'InProgress' | 'Succeeded' | 'Failed' };
 type Res = ServerResponse;
 
 export function armError(
@@ -303,6 +304,9 @@ function stickyPartition(settings: Record<string, string>, sticky: Set<string>) 
 export function createArm(deps: ArmDeps) {
   const { ctx, entra } = deps;
   const swapping = new Set<string>();
+  /** Apps whose restart answers 202 and completes asynchronously (set through admin). */
+  const asyncRestart = new Set<string>();
+  const operations = new Map<string, AsyncOp>();
 
   function applySettings(site: Site, settings: Record<string, string>): void {
     site.appSettings = { ...settings };
@@ -560,6 +564,26 @@ export function createArm(deps: ArmDeps) {
     if (op === 'restart' && m === 'POST') {
       const url = requestUrl(req);
       const synchronous = url.searchParams.get('synchronous') === 'true';
+      if (asyncRestart.has(site.appName.toLowerCase())) {
+        // The optional long-running path (checklist 27): 202 + Azure-AsyncOperation and Location.
+        const id = guidFrom(`${site.id}|${Date.now()}|${Math.random()}`);
+        const done = worker
+          ? worker.restart().then(
+              () => true,
+              () => false,
+            )
+          : Promise.resolve(true);
+        const op: AsyncOp = { status: 'InProgress' };
+        operations.set(id, op);
+        void done.then((ok) => (op.status = ok ? 'Succeeded' : 'Failed'));
+        const base = `${deps.armUrl()}/subscriptions/${ctx.subscriptionId}/providers/Microsoft.Web/locations/${encodeURIComponent(site.location.replace(/\s+/g, ''))}`;
+        const version = url.searchParams.get('api-version') ?? '2024-11-01';
+        return sendEmpty(res, 202, {
+          'Azure-AsyncOperation': `${base}/operationResults/${id}?api-version=${version}&kind=async`,
+          Location: `${base}/operationResults/${id}?api-version=${version}&kind=location`,
+          'Retry-After': '1',
+        });
+      }
       if (worker) {
         if (synchronous) await worker.restart();
         else void worker.restart().catch(() => undefined);
@@ -784,6 +808,28 @@ export function createArm(deps: ArmDeps) {
     if (segs[1] !== ctx.subscriptionId) {
       return armError(res, 404, 'SubscriptionNotFound', `The subscription '${segs[1]}' could not be found.`);
     }
+    if (
+      lower[2] === 'providers' &&
+      lower[3] === 'microsoft.web' &&
+      lower[4] === 'locations' &&
+      lower[6] === 'operationresults' &&
+      segs.length === 8 &&
+      m === 'GET'
+    ) {
+      const op = operations.get(segs[7]!);
+      if (!op) return armError(res, 404, 'NotFound', `Operation '${segs[7]}' was not found.`);
+      if (url.searchParams.get('kind') === 'location') {
+        return op.status === 'InProgress'
+          ? sendEmpty(res, 202, { Location: `${deps.armUrl()}${req.url}`, 'Retry-After': '1' })
+          : sendEmpty(res, op.status === 'Succeeded' ? 200 : 500);
+      }
+      return sendJson(res, 200, {
+        status: op.status,
+        ...(op.status === 'Failed'
+          ? { error: { code: 'RestartFailed', message: 'The restart did not complete.' } }
+          : {}),
+      });
+    }
     if (roleIdx >= 0 && m === 'GET') {
       return sendJson(res, 200, { value: roleAssignments(scopePath, url.searchParams.get('$filter')) });
     }
@@ -888,5 +934,13 @@ export function createArm(deps: ArmDeps) {
     }
   }
 
-  return { handle, applySettings };
+  return {
+    handle,
+    applySettings,
+    /** Make the app's restart answer 202 + Azure-AsyncOperation (true) or 200 (false, the default). */
+    setAsyncRestart(app: string, on: boolean) {
+      if (on) asyncRestart.add(app.toLowerCase());
+      else asyncRestart.delete(app.toLowerCase());
+    },
+  };
 }

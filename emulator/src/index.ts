@@ -403,6 +403,7 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
       clockOffset: () => clock.offsetMs(),
       mintOidc: (claims, lifetime) => oidc.mintRequestToken(claims, lifetime),
       oidcRequestUrl: () => oidcRequestUrl,
+      setAsyncRestart: (app, on) => arm.setAsyncRestart(app, on),
     });
     const adminHttp = adminHandler(admin);
     const adminListener = await listenHttps(
