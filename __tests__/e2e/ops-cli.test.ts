@@ -5,6 +5,10 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { parseInputs } from '../../src/inputs.js';
+import { runOpsAction } from '../../src/ops/action.js';
+import { memorySink } from '../../src/report/log.js';
+import { createSecretRegistry } from '../../src/report/secrets.js';
 import { REPO_ROOT, setupOpsE2E, type OpsE2E } from '../ops/e2e-setup.js';
 import { emulatorSecrets, findLeaks } from './helpers/action.js';
 
@@ -84,5 +88,42 @@ describe('diagnose as a process against the emulator', () => {
     expect(report.cause).toBe('mode-mismatch');
     expect(report.findings.map((f) => f.code)).toContain('local-no-package');
     expect(findLeaks(r.stdout + r.stderr, emulatorSecrets(e.emu))).toEqual([]);
+  }, 60_000);
+
+  it('gives the action its outputs and summary (runOpsAction)', async () => {
+    const secrets = createSecretRegistry();
+    const raw: Record<string, string> = {
+      'app-name': 'rp-win-web',
+      'resource-manager-endpoint': e.emu.resourceManagerEndpoint,
+      creds: e.creds,
+    };
+    const result = await runOpsAction(
+      'diagnose',
+      parseInputs((n) => raw[n], {}),
+      {},
+      {
+        env: { ...process.env, ...e.emu.env },
+        sink: memorySink(),
+        secrets,
+        runAz: async () => null,
+      },
+    );
+    expect(result.ok).toBe(false);
+    expect(result.outputs.cause).toBe('mode-mismatch');
+    expect(result.outputs['error-codes']).toContain('local-no-package');
+    expect(result.summary).toContain('| error | mode-mismatch | `local-no-package` |');
+    const rollback = await runOpsAction(
+      'rollback',
+      parseInputs((n) => raw[n], {}),
+      { release: 'previous' },
+      {
+        env: { ...process.env, ...e.emu.env },
+        sink: memorySink(),
+        secrets,
+        runAz: async () => null,
+      },
+    );
+    expect(rollback.ok).toBe(false);
+    expect(rollback.errorCode).toBe('release-live-unknown');
   }, 60_000);
 });
