@@ -588,11 +588,19 @@ async function runUrlMode(
         now: new Date(ctx.clock.now()),
       }),
       log,
+      uploadSignal,
     );
+  // The upload may not outlive the deploy's time budget.
+  const uploadSignal = AbortSignal.timeout(Math.max(1000, ctx.deadline - ctx.clock.now()));
   const uploaded = await log.group('Upload', async () => {
     try {
       return await doUpload();
     } catch (err) {
+      if (uploadSignal.aborted)
+        throw new RunpackError(
+          'timeout',
+          `The upload of ${releaseBlob} to ${store.accountName} did not finish within timeout-minutes (${inputs.timeoutMinutes}); raise timeout-minutes or check the runner's network to the storage account.`,
+        );
       // A token that may read but not write: fall back to the account key once.
       if (err instanceof RunpackError && err.code === 'storage-forbidden' && reopenWithKey) {
         log.info('The login may read but not write blobs with its token; using the account key.');

@@ -54,6 +54,7 @@ export async function uploadRelease(
   pkg: PackageInfo,
   metadata: Record<string, string>,
   log: Logger,
+  signal?: AbortSignal,
 ): Promise<UploadOutcome> {
   const existing = await store.getBlob(container, releaseBlob);
   let uploaded = false;
@@ -66,6 +67,7 @@ export async function uploadRelease(
     await store.uploadFile(container, releaseBlob, pkg.zipPath, {
       metadata,
       md5,
+      abortSignal: signal,
       onProgress: (loaded) => {
         if (pkg.zipBytes >= 32 * 1024 * 1024 && loaded - lastReport >= step) {
           lastReport = loaded;

@@ -1,0 +1,138 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import type { BlobMeta, BlobStore } from '../../src/azure/blob.js';
+import { uploadRelease } from '../../src/deploy/upload.js';
+import type { PackageInfo } from '../../src/deploy/types.js';
+import { createLogger, memorySink } from '../../src/report/log.js';
+import { createSecretRegistry } from '../../src/report/secrets.js';
+
+function memoryStore() {
+  const blobs = new Map<string, BlobMeta>();
+  const calls: string[] = [];
+  const store: BlobStore = {
+    accountName: 'acct',
+    auth: 'entra',
+    blobUrl: (c, b) => `https://acct.example/${c}/${b}`,
+    ensureContainer: async () => undefined,
+    getBlob: async (c, b) => blobs.get(`${c}/${b}`) ?? null,
+    uploadFile: async (c, b, _path, o) => {
+      calls.push(`upload ${b}`);
+      const m = { etag: `"${calls.length}"`, size: 5, metadata: o.metadata };
+      blobs.set(`${c}/${b}`, m);
+      return m;
+    },
+    copyBlob: async (c, from, to) => {
+      calls.push(`copy ${from} -> ${to}`);
+      const m = { ...blobs.get(`${c}/${from}`)!, etag: `"c${calls.length}"` };
+      blobs.set(`${c}/${to}`, m);
+      return m;
+    },
+    getPolicies: async () => ({ identifiers: [] }),
+    setPolicies: async () => undefined,
+  };
+  return { store, blobs, calls };
+}
+
+function pkg(sha: string): PackageInfo {
+  const dir = mkdtempSync(join(tmpdir(), 'runpack-upload-'));
+  const zipPath = join(dir, 'p.zip');
+  writeFileSync(zipPath, 'hello');
+  return {
+    zipPath,
+    sha256: sha,
+    zipBytes: 5,
+    files: 1,
+    bytes: 5,
+    stamp: null,
+    inspect: { ok: true, runtime: 'node', entryPoint: null, files: 1, bytes: 5, problems: [] },
+    functions: [],
+    releaseId: sha.slice(0, 12),
+  };
+}
+
+const log = () => createLogger(memorySink(), createSecretRegistry());
+
+describe('uploadRelease', () => {
+  it('uploads the release blob by content, then copies it to the stable name', async () => {
+    const m = memoryStore();
+    const p = pkg('a'.repeat(64));
+    const out = await uploadRelease(
+      m.store,
+      'c',
+      `releases/web/${p.sha256}.zip`,
+      'web.zip',
+      p,
+      { sha256: p.sha256 },
+      log(),
+    );
+    expect(m.calls).toEqual([
+      `upload releases/web/${p.sha256}.zip`,
+      `copy releases/web/${p.sha256}.zip -> web.zip`,
+    ]);
+    expect(out).toMatchObject({ uploaded: true, copied: true, previousSha256: undefined });
+  });
+
+  it('does not upload a release blob that already holds the package, and reports the previous release', async () => {
+    const m = memoryStore();
+    const v1 = pkg('1'.repeat(64));
+    const v2 = pkg('2'.repeat(64));
+    await uploadRelease(
+      m.store,
+      'c',
+      `releases/web/${v1.sha256}.zip`,
+      'web.zip',
+      v1,
+      { sha256: v1.sha256 },
+      log(),
+    );
+    await uploadRelease(
+      m.store,
+      'c',
+      `releases/web/${v2.sha256}.zip`,
+      'web.zip',
+      v2,
+      { sha256: v2.sha256 },
+      log(),
+    );
+    m.calls.length = 0;
+    const back = await uploadRelease(
+      m.store,
+      'c',
+      `releases/web/${v1.sha256}.zip`,
+      'web.zip',
+      v1,
+      { sha256: v1.sha256 },
+      log(),
+    );
+    expect(m.calls).toEqual([`copy releases/web/${v1.sha256}.zip -> web.zip`]);
+    expect(back).toMatchObject({ uploaded: false, copied: true, previousSha256: v2.sha256 });
+  });
+
+  it('changes nothing when the stable blob already is this release', async () => {
+    const m = memoryStore();
+    const p = pkg('3'.repeat(64));
+    await uploadRelease(
+      m.store,
+      'c',
+      `releases/web/${p.sha256}.zip`,
+      'web.zip',
+      p,
+      { sha256: p.sha256 },
+      log(),
+    );
+    m.calls.length = 0;
+    const again = await uploadRelease(
+      m.store,
+      'c',
+      `releases/web/${p.sha256}.zip`,
+      'web.zip',
+      p,
+      { sha256: p.sha256 },
+      log(),
+    );
+    expect(m.calls).toEqual([]);
+    expect(again.copied).toBe(false);
+  });
+});
