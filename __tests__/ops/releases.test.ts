@@ -149,7 +149,7 @@ describe('releases report', () => {
     expect(text).toContain('Live: cccccccccccc');
     const md = renderReleasesMarkdown(report);
     expect(md).toContain('| release | created | commit | size | runs on |');
-    expect(md).toContain('`cccccccccccc`');
+    expect(md).toContain(`\`cccccccccccc\`<br>\`${sha('c')}\``);
   });
 
   it('sorts by created time', () => {

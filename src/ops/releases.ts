@@ -207,7 +207,7 @@ export function renderReleasesMarkdown(report: ReleasesReport): string {
   ];
   for (const r of report.releases) {
     const cells = rowCells(r).map((c) => c.replace(/\|/g, '\\|'));
-    cells[0] = `\`${cells[0]}\``;
+    cells[0] = `\`${cells[0]}\`<br>\`${r.sha256}\``;
     if (r.runUrl) cells[2] = `[${cells[2] || 'run'}](${r.runUrl})`;
     lines.push(`| ${cells.join(' | ')} |`);
   }
