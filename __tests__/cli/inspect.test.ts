@@ -1,9 +1,11 @@
 /** `runpack inspect` as a user runs it: a child process, its exit code, stdout and stderr. */
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildZip, writeZip, zipWithCommand } from '../helpers/zip-fixtures.js';
+import { buildZip, writeZip, zipWithCommand, removeTempDirs } from '../helpers/zip-fixtures.js';
+
+afterAll(removeTempDirs);
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 

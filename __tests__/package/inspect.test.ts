@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -6,12 +6,15 @@ import { inspect, inspectEntries, type EntryInfo } from '../../src/package/inspe
 import type { InspectReport, ProblemCode } from '../../src/package/types.js';
 import {
   buildZip,
+  removeTempDirs,
   tempDir,
   writeTree,
   writeZip,
   zipWithCommand,
   type FixtureEntry,
 } from '../helpers/zip-fixtures.js';
+
+afterAll(removeTempDirs);
 
 type Files = Record<string, string | Buffer>;
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import AdmZip from 'adm-zip';
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,9 @@ import {
   ZipError,
   type ZipDirectory,
 } from '../../src/package/zip-reader.js';
-import { buildZip, tempDir, zipWithCommand } from '../helpers/zip-fixtures.js';
+import { buildZip, tempDir, zipWithCommand, removeTempDirs } from '../helpers/zip-fixtures.js';
+
+afterAll(removeTempDirs);
 
 const open = (buf: Buffer, maxEntries?: number): Promise<ZipDirectory> =>
   openZip(bufferSource(buf), maxEntries ? { maxEntries } : {});
