@@ -88,6 +88,45 @@ describe('diagnose on a URL-mode app (identity access)', () => {
   });
 });
 
+describe('diagnose on a URL-mode app: identity and stale content', () => {
+  it("names the app identity's missing blob role (mount-blocked)", async () => {
+    const readers = e.emu.admin.setStorage(e.emu.storage.accountName, {}).blobReaders;
+    e.emu.admin.setStorage(e.emu.storage.accountName, { blobReaders: [] });
+    await e.remount('rp-linux-web');
+    const { code, report } = await diagnose('rp-linux-web');
+    e.emu.admin.setStorage(e.emu.storage.accountName, { blobReaders: readers });
+    await e.remount('rp-linux-web');
+    expect(code).toBe(1);
+    expect(report.cause).toBe('mount-blocked');
+    expect(codes(report)).toEqual(expect.arrayContaining(['identity-role-missing', 'mount-failed']));
+  });
+
+  it('names stale content when the blob changed without a restart (mode-mismatch)', async () => {
+    const zip = new AdmZip();
+    zip.addFile('package.json', Buffer.from('{"name":"x","scripts":{"start":"node server.js"}}'));
+    zip.addFile('server.js', Buffer.from('console.log(1)'));
+    zip.addFile(
+      '.runpack/release.json',
+      Buffer.from(JSON.stringify({ runpack: 1, contentSha256: 'f'.repeat(64) })),
+    );
+    const blobs = new BlobServiceClient(
+      e.emu.storage.blobEndpoint.replace(/\/+$/, ''),
+      new StorageSharedKeyCredential(e.emu.storage.accountName, e.emu.storage.accountKey),
+    );
+    const stable = blobs.getContainerClient('app-packages').getBlockBlobClient('rp-linux-web.zip');
+    const before = await stable.downloadToBuffer();
+    const props = await stable.getProperties();
+    await stable.uploadData(zip.toBuffer(), { metadata: props.metadata });
+    const { code, report } = await diagnose('rp-linux-web');
+    await stable.uploadData(before, { metadata: props.metadata });
+    expect(code).toBe(1);
+    expect(report.cause).toBe('mode-mismatch');
+    expect(report.findings.filter((f) => f.severity === 'error').map((f) => f.code)).toEqual([
+      'stale-content',
+    ]);
+  });
+});
+
 describe('diagnose on a SAS-mode app', () => {
   it('names a write into the read-only mount (read-only-write)', async () => {
     const d = await e.deploy({
