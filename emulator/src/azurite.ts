@@ -90,6 +90,10 @@ export async function startAzurite(opts: AzuriteOptions): Promise<AzuriteProcess
   // Keep draining output so the pipe never fills.
   child.stdout?.resume();
   child.stderr?.resume();
+  // Never leave Azurite behind when this process exits without stop().
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   return {
     port,
     url: `https://127.0.0.1:${port}`,

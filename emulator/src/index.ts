@@ -308,8 +308,9 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
 
   const listeners: Listener[] = [];
   const stops: (() => Promise<void>)[] = [];
+  let azuriteStart: Promise<AzuriteProcess> | null = null;
   try {
-    const azuriteStart = startAzurite({
+    azuriteStart = startAzurite({
       dataDir: join(stateDir, 'azurite'),
       certPem: cert.certPem,
       keyPem: cert.keyPem,
@@ -317,10 +318,8 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
       accountKey: state.accountKeys[0],
       secondaryKey: state.accountKeys[1],
     });
-    azuriteStart.then(
-      (a) => stops.push(() => a.stop()),
-      () => undefined,
-    );
+    // Settle it even when startup fails before it is awaited (no unhandled rejection).
+    azuriteStart.catch(() => undefined);
 
     const storageContributors = [config.servicePrincipal.objectId];
     const arm = createArm({
@@ -413,6 +412,8 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     listeners.push(adminListener);
 
     azurite = await azuriteStart;
+    const started = azurite;
+    stops.push(() => started.stop());
     ctx.azurite.blobEndpoint = `${azurite.url}/${accountName}`;
 
     const slotConn = (s: Site): AppSlotConnection => ({
@@ -479,6 +480,11 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     await Promise.all(stops.map((s) => s().catch(() => undefined)));
+    if (azuriteStart && !azurite)
+      await azuriteStart.then(
+        (a) => a.stop(),
+        () => undefined,
+      );
     throw err;
   }
 }
