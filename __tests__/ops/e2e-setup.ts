@@ -74,6 +74,7 @@ export async function setupOpsE2E(): Promise<OpsE2E> {
   const work = mkdtempSync(join(tmpdir(), 'runpack-ops-e2e-'));
   const emu = await startEmulator({ caDir, stateDir: join(work, 'emulator') });
   // Azure-style host names (sites, SCM) go through the emulator's proxy; loopback endpoints do not.
+  const saved = Object.fromEntries(Object.keys(emu.env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, emu.env);
   const creds = JSON.stringify({
     clientId: emu.servicePrincipal.clientId,
@@ -190,6 +191,10 @@ createServer((req, res) => {
         .map((r) => ({ service: r.service, method: r.method, path: r.path }));
     },
     async stop() {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
       await emu.stop();
       rmSync(work, { recursive: true, force: true });
     },
