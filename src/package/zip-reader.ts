@@ -751,8 +751,14 @@ export async function verifyEntries(dir: ZipDirectory, options: VerifyOptions = 
     for (let i = 0; i < list.length;) {
       const start = list[i].localHeaderOffset;
       let j = i;
+      if (verifyData && !isSmall(list[i])) {
+        // Streamed separately: only its header is needed here.
+        batches.push({ i, j, start, end: Math.min(cdOffset, headEnd(i)) });
+        i++;
+        continue;
+      }
       if (verifyData) {
-        while (j + 1 < list.length && spanEnd(j + 1) - start <= WINDOW) j++;
+        while (j + 1 < list.length && isSmall(list[j + 1]) && spanEnd(j + 1) - start <= WINDOW) j++;
       } else {
         while (
           j + 1 < list.length &&
