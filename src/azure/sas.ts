@@ -4,6 +4,7 @@
  * extended or revoked without redeploying. Never a user delegation SAS: those expire within 7 days.
  */
 import {
+  BlobSASPermissions,
   generateBlobSASQueryParameters,
   SASProtocol,
   StorageSharedKeyCredential,
@@ -95,6 +96,34 @@ export function buildPolicySasUrl(
   const credential = new StorageSharedKeyCredential(accountName, accountKey);
   const query = generateBlobSASQueryParameters(
     { containerName: container, blobName, identifier: policyId, protocol: SASProtocol.Https },
+    credential,
+  ).toString();
+  return `${blobUrl}?${query}`;
+}
+
+/**
+ * A short-lived read SAS for runpack's own check of a blob (never written to a setting): used when the app reads
+ * the package with its identity but runpack itself holds only the account key.
+ */
+export function buildShortReadSasUrl(
+  blobUrl: string,
+  accountName: string,
+  accountKey: string,
+  container: string,
+  blobName: string,
+  now: Date,
+  minutes = 15,
+): string {
+  const credential = new StorageSharedKeyCredential(accountName, accountKey);
+  const query = generateBlobSASQueryParameters(
+    {
+      containerName: container,
+      blobName,
+      permissions: BlobSASPermissions.parse('r'),
+      startsOn: new Date(now.getTime() - 5 * 60 * 1000),
+      expiresOn: new Date(now.getTime() + minutes * 60 * 1000),
+      protocol: SASProtocol.Https,
+    },
     credential,
   ).toString();
   return `${blobUrl}?${query}`;

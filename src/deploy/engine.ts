@@ -12,7 +12,7 @@ import { openBlobStore, type BlobStore } from '../azure/blob.js';
 import { discoverCloud } from '../azure/cloud.js';
 import { authenticate, type AuthSession } from '../azure/credentials.js';
 import { createHttpClient, redactUrl, type HttpClient } from '../azure/http.js';
-import { buildPolicySasUrl, decidePolicy } from '../azure/sas.js';
+import { buildPolicySasUrl, buildShortReadSasUrl, decidePolicy } from '../azure/sas.js';
 import { inspect } from '../package/inspect.js';
 import { hashFile, pack } from '../package/zip-writer.js';
 import { createLogger, type LogSink, type PhaseTiming } from '../report/log.js';
@@ -548,6 +548,21 @@ async function runUrlMode(
 
   const changes: Record<string, string | null> = { [RFP]: access.value, ...plan.extra };
   const storageAuthorization = () => session.authorization(storageScope);
+  // With identity access runpack checks the blob with its own token, or with a short read SAS when it holds
+  // only the account key (its login has no data role).
+  const probeUrl = (): string | undefined => {
+    if (plan.access !== 'identity' || store.auth !== 'key' || !store.accountKey) return undefined;
+    const url = buildShortReadSasUrl(
+      store.blobUrl(plan.container, plan.stableBlob),
+      store.accountName,
+      store.accountKey,
+      plan.container,
+      plan.stableBlob,
+      new Date(ctx.clock.now()),
+    );
+    ctx.secrets.add(new URL(url).searchParams.get('sig') ?? undefined);
+    return url;
+  };
 
   // Unchanged content already live and verified: nothing to do.
   if (!inputs.force) {
@@ -559,6 +574,7 @@ async function runUrlMode(
         intendedValue: access.value,
         access: plan.access,
         storageAuthorization,
+        probeUrl: probeUrl(),
         quick: true,
       });
       const mounted = quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass';
@@ -655,6 +671,7 @@ async function runUrlMode(
     intendedValue: access.value,
     access: plan.access,
     storageAuthorization,
+    probeUrl: probeUrl(),
     identityRoleConfirmed: roleConfirmed,
   });
 }

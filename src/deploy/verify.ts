@@ -48,6 +48,8 @@ export interface VerifyInput {
   access?: 'identity' | 'sas';
   /** For identity URLs: how runpack authenticates its own probe of the blob. */
   storageAuthorization?: () => Promise<string>;
+  /** For identity URLs when runpack holds only the account key: a short-lived read SAS URL of the same blob. */
+  probeUrl?: string;
   /** Skip the stamp wait (no-op check): one read only. */
   quick?: boolean;
   /** identity access: whether a blob read role for the app's identity was found. */
@@ -126,13 +128,13 @@ export async function verifyDeploy(
 
   // (b)
   if (mode === 'url') {
-    const fetch = await checkBlobUrl(ctx, settings[RFP] ?? input.intendedValue, pkg, input, deadline).catch(
-      (err: unknown) => ({
-        status: 0,
-        errorCode: 'network',
-        detail: err instanceof Error ? err.message : String(err),
-      }),
-    );
+    const target = input.probeUrl ?? settings[RFP] ?? input.intendedValue;
+    const probeInput = input.probeUrl ? { ...input, access: undefined } : input;
+    const fetch = await checkBlobUrl(ctx, target, pkg, probeInput, deadline).catch((err: unknown) => ({
+      status: 0,
+      errorCode: 'network',
+      detail: err instanceof Error ? err.message : String(err),
+    }));
     evidence.blobFetch = fetch as VerifyEvidence['blobFetch'];
     const ok =
       fetch.status >= 200 &&
@@ -142,7 +144,7 @@ export async function verifyDeploy(
       level: 'package-url',
       status: ok ? 'pass' : 'fail',
       detail: ok
-        ? `answers ${fetch.status}${(fetch as { sha256Matches?: boolean }).sha256Matches ? ' with this sha256' : ''}${input.access === 'identity' ? " (checked with the deploying login's token)" : ''}`
+        ? `answers ${fetch.status}${(fetch as { sha256Matches?: boolean }).sha256Matches ? ' with this sha256' : ''}${input.access === 'identity' ? (input.probeUrl ? ' (checked with a short-lived read SAS of the same blob)' : " (checked with the deploying login's token)") : ''}`
         : `answers ${fetch.status || 'no response'}${(fetch as { errorCode?: string }).errorCode ? ` ${(fetch as { errorCode?: string }).errorCode}` : ''}`,
     });
   } else {
