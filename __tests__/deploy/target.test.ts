@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { targetFromSite } from '../../src/deploy/target.js';
+import { scopeCovers } from '../../src/deploy/engine.js';
 import { releaseMetadata } from '../../src/deploy/upload.js';
 import { storageErrorOf } from '../../src/deploy/verify.js';
 import type { HttpResponse } from '../../src/azure/http.js';
@@ -97,5 +98,16 @@ describe('storageErrorOf', () => {
       code: 'AuthenticationFailed',
       detail: 'Signature not valid in the specified time frame: Start [a] - Expiry [b] - Current [c]',
     });
+  });
+});
+
+describe('scopeCovers', () => {
+  const account = '/subscriptions/s/resourceGroups/rg2/providers/Microsoft.Storage/storageAccounts/acct';
+  it('accepts the resource and its parents only', () => {
+    expect(scopeCovers('/subscriptions/s', account)).toBe(true);
+    expect(scopeCovers('/subscriptions/s/resourceGroups/RG2', account)).toBe(true);
+    expect(scopeCovers(account, account)).toBe(true);
+    expect(scopeCovers('/subscriptions/s/resourceGroups/rg', account)).toBe(false);
+    expect(scopeCovers('/subscriptions/s/resourceGroups/rg23', account)).toBe(false);
   });
 });

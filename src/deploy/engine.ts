@@ -519,8 +519,7 @@ async function runUrlMode(
         (a) =>
           a.principalId === principal &&
           BLOB_READ_ROLES.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
-          (accountId.toLowerCase().startsWith(a.scope.toLowerCase()) ||
-            containerScope === a.scope.toLowerCase()),
+          (scopeCovers(a.scope, accountId) || containerScope === a.scope.toLowerCase()),
       );
       roleConfirmed = ok;
       if (ok) log.info(`The app's identity (${principal}) can read blobs in ${accountName}.`);
@@ -674,6 +673,13 @@ async function runUrlMode(
     probeUrl: probeUrl(),
     identityRoleConfirmed: roleConfirmed,
   });
+}
+
+/** A role assignment scope covers a resource when it is the resource or one of its parents. */
+export function scopeCovers(scope: string, resourceId: string): boolean {
+  const s = scope.toLowerCase().replace(/\/+$/, '');
+  const r = resourceId.toLowerCase();
+  return s === '' || r === s || r.startsWith(`${s}/`);
 }
 
 /** Blobs of the container that production and the other slots of the app point at. */
