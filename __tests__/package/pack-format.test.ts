@@ -11,7 +11,13 @@ import {
   localHeader,
   localHeaderLength,
 } from '../../src/package/zip-format.js';
-import { computeContentSha256, parseStamp, stampBytes } from '../../src/package/stamp.js';
+import {
+  compareUtf8,
+  computeContentSha256,
+  ContentDigest,
+  parseStamp,
+  stampBytes,
+} from '../../src/package/stamp.js';
 import { UsageError } from '../../src/util/errors.js';
 import { noise } from '../helpers/pack-tree.js';
 
@@ -138,5 +144,37 @@ describe('packaging rules', () => {
     expect(parseStamp(stampBytes(stamp).toString())).toEqual(stamp);
     expect(parseStamp('{"runpack":2,"contentSha256":"x"}')).toBeNull();
     expect(parseStamp('not json')).toBeNull();
+  });
+});
+
+describe('UTF-8 order', () => {
+  it('compareUtf8 agrees with comparing the UTF-8 bytes, also around surrogate pairs', () => {
+    const names = [
+      'a',
+      'B',
+      'é',
+      'ｚ',
+      '\u{1F600}',
+      '\u{10000}',
+      '\uE000',
+      'a/b',
+      'a.b',
+      'ab',
+      '',
+      '\u00FF',
+      '\u0100',
+    ];
+    for (const x of names) {
+      for (const y of names) {
+        const bytes = Math.sign(Buffer.compare(Buffer.from(x), Buffer.from(y)));
+        expect([x, y, Math.sign(compareUtf8(x, y))]).toEqual([x, y, bytes]);
+      }
+    }
+  });
+
+  it('ContentDigest refuses records out of order instead of producing a wrong digest', () => {
+    const d = new ContentDigest();
+    d.add({ path: 'b', mode: 0o644, size: 1, sha256: 'a'.repeat(64) });
+    expect(() => d.add({ path: 'a', mode: 0o644, size: 1, sha256: 'a'.repeat(64) })).toThrow(/out of order/);
   });
 });

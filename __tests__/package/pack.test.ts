@@ -484,6 +484,25 @@ describe('pack: release stamp', () => {
   });
 });
 
+describe('pack: progress', () => {
+  it('reports bytes read so far, ending with the total', async () => {
+    const base = fresh();
+    const src = path.join(base, 'src');
+    writeTree(src, { 'big.js': codeText(20 << 20, 3), 'small.txt': 'x' });
+    const calls: [number, number][] = [];
+    await pack({
+      sourceDir: src,
+      outFile: path.join(base, 'o.zip'),
+      onProgress: (d, t) => calls.push([d, t]),
+    });
+    const total = (20 << 20) + 1;
+    expect(calls.length).toBeGreaterThan(1);
+    expect(calls.every(([, t]) => t === total)).toBe(true);
+    expect(calls.at(-1)).toEqual([total, total]);
+    for (let i = 1; i < calls.length; i++) expect(calls[i][0]).toBeGreaterThanOrEqual(calls[i - 1][0]);
+  });
+});
+
 describe('hashFile', () => {
   it('streams sha256 and size, and names a missing file in one line', async () => {
     const base = fresh();
