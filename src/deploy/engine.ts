@@ -238,11 +238,18 @@ export async function runEngine(inputs: DeployInputs, deps: EngineDeps): Promise
       if (!local.isZip) {
         workDir = mkdtempSync(join(deps.env.RUNNER_TEMP || tmpdir(), 'runpack-'));
         zipPath = join(workDir, `${inputs.appName}.zip`);
+        let reported = 0;
         const packed = await pack({
           sourceDir: local.path,
           outFile: zipPath,
           exclude: inputs.exclude,
           stamp: inputs.stamp,
+          // Progress lines for large folders, about every tenth.
+          onProgress: (done, total) => {
+            if (total < 64 * 1048576 || done - reported < total / 10) return;
+            reported = done;
+            log.info(`Packaged ${Math.round((done / total) * 100)}% (${(done / 1048576).toFixed(0)} MiB).`);
+          },
         });
         stamp = packed.stamp;
       }
