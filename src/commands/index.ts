@@ -12,15 +12,32 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('./package.js')).runPackage,
   },
   inspect: {
-    summary: 'check a zip or folder for run-from-package: runpack inspect <zip-or-dir> [--runtime r] [--json]',
+    summary:
+      'check a zip or folder for run-from-package: runpack inspect <zip-or-dir> [--runtime r] [--json]',
     load: async () => (await import('./inspect.js')).runInspect,
   },
   deploy: {
     summary: 'package, upload, set, restart and verify: runpack deploy --app-name <app> [options]',
     load: async () => (await import('./deploy.js')).runDeploy,
   },
+  diagnose: {
+    summary:
+      'read-only: which run-from-package failure is it, with evidence and fix: runpack diagnose --app-name <app>',
+    load: async () => (await import('./diagnose.js')).runDiagnose,
+  },
+  releases: {
+    summary:
+      'list releases newest first, mark the live one, prune old ones: runpack releases --app-name <app>',
+    load: async () => (await import('./releases.js')).runReleases,
+  },
+  rollback: {
+    summary:
+      'make an earlier release live again, restart and verify: runpack rollback --app-name <app> [--release id]',
+    load: async () => (await import('./rollback.js')).runRollbackCommand,
+  },
   audit: {
-    summary: 'find writes under the app root that fail on a read-only mount: runpack audit <source-dir> [--json]',
+    summary:
+      'find writes under the app root that fail on a read-only mount: runpack audit <source-dir> [--json]',
     load: async () => (await import('./audit.js')).runAudit,
   },
 };
@@ -44,7 +61,9 @@ export async function cli(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    return await (await command.load())(rest);
+    return await (
+      await command.load()
+    )(rest);
   } catch (err) {
     process.stderr.write(`runpack ${name}: ${describeError(err)}\n`);
     return err instanceof UsageError ? 2 : 1;
