@@ -23,6 +23,12 @@ const fs = require('node:fs');
 const zlib = require('node:zlib');
 const crypto = require('node:crypto');
 const PIECE = 1 << 20;
+// zlib.crc32 exists from Node 20.15; a table-driven fallback keeps older Node 20 releases working.
+const crc32 = zlib.crc32 ? (b, v) => zlib.crc32(b, v || 0) : (() => {
+  const T = new Int32Array(256);
+  for (let n = 0; n < 256; n++) { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; T[n] = c; }
+  return (b, v) => { let c = ~(v || 0); for (let i = 0; i < b.length; i++) c = T[(c ^ b[i]) & 255] ^ (c >>> 8); return ~c >>> 0; };
+})();
 const LEVEL = ${DEFLATE_LEVEL};
 
 function fail(id, err, file) {
@@ -62,7 +68,7 @@ function hashFile(f) {
       readExact(fd, buf, len, pos, f.rel);
       const piece = buf.subarray(0, len);
       h.update(piece);
-      crc = zlib.crc32(piece, crc);
+      crc = crc32(piece, crc);
       pos += len;
     }
     checkEnd(fd, f.size);
@@ -102,7 +108,7 @@ parentPort.on('message', (m) => {
       for (const f of m.files) {
         current = f.rel;
         const raw = readWhole(f);
-        const crc = zlib.crc32(raw) >>> 0;
+        const crc = crc32(raw) >>> 0;
         const sha256 = crypto.createHash('sha256').update(raw).digest('hex');
         let method = 0;
         let data = raw;
@@ -122,7 +128,7 @@ parentPort.on('message', (m) => {
       const fd = fs.openSync(m.abs, 'r');
       try { readExact(fd, buf, buf.length, m.offset - dictLen, m.rel); } finally { fs.closeSync(fd); }
       const input = buf.subarray(dictLen);
-      const crc = zlib.crc32(input) >>> 0;
+      const crc = crc32(input) >>> 0;
       let data;
       if (m.store) data = owned(input);
       else {

@@ -3,6 +3,7 @@
  * headers, zip64 records and the end of central directory. Pure functions: every field comes from the arguments,
  * nothing from the clock, the host or the local time zone.
  */
+import zlib from 'node:zlib';
 
 export const METHOD_STORED = 0;
 export const METHOD_DEFLATE = 8;
@@ -241,4 +242,23 @@ function gf2Times(mat: Uint32Array, vec: number): number {
 
 function gf2Square(square: Uint32Array, mat: Uint32Array): void {
   for (let n = 0; n < 32; n++) square[n] = gf2Times(mat, mat[n]);
+}
+
+let crcTable: Int32Array | null = null;
+
+/** CRC-32 of `data` continuing from `value`: zlib.crc32 when Node has it (>= 20.15), else a table-driven version. */
+export function crc32(data: Uint8Array, value = 0): number {
+  const native = (zlib as { crc32?: (d: Uint8Array, v?: number) => number }).crc32;
+  if (native) return native(data, value) >>> 0;
+  if (!crcTable) {
+    crcTable = new Int32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c;
+    }
+  }
+  let c = ~value;
+  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 255] ^ (c >>> 8);
+  return ~c >>> 0;
 }

@@ -13,7 +13,6 @@ import { open, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 import { RunpackError } from '../util/errors.js';
 import {
   CHUNK_SIZE,
@@ -29,6 +28,7 @@ import { STAMP_PATH, type PackOptions, type PackResult, type ReleaseStamp } from
 import { resolveOutputPath, unreadable, walk, type WalkEntry } from './walk.js';
 import {
   centralHeader,
+  crc32,
   crc32Combine,
   endRecords,
   localHeader,
