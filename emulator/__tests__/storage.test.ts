@@ -279,6 +279,38 @@ describe('checklist 23 and 24 (front side): SAS validity, stored policies, share
   });
 });
 
+describe('public access', () => {
+  it('allowBlobPublicAccess=false refuses public containers and anonymous reads with 409 PublicAccessNotPermitted', async () => {
+    const svc = new BlobServiceClient(emu.storage.blobEndpoint, keyCred);
+    const err = await svc
+      .getContainerClient('public')
+      .create({ access: 'blob' })
+      .then(
+        () => null,
+        (e: { statusCode?: number; details?: { errorCode?: string } }) => ({
+          statusCode: e.statusCode,
+          code: e.details?.errorCode,
+        }),
+      );
+    expect(err).toEqual({ statusCode: 409, code: 'PublicAccessNotPermitted' });
+    await keyContainer.getBlockBlobClient('anon.zip').upload('anon', 4);
+    const anon = await request(`${emu.storage.blobEndpoint}packages/anon.zip`);
+    expect([anon.status, anon.headers['x-ms-error-code']]).toEqual([409, 'PublicAccessNotPermitted']);
+    emu.admin.setStorage(ACCOUNT, { allowBlobPublicAccess: true });
+    try {
+      const pub = svc.getContainerClient('public');
+      await pub.create({ access: 'blob' });
+      await pub.getBlockBlobClient('open.zip').upload('open', 4);
+      const open = await request(`${emu.storage.blobEndpoint}public/open.zip`);
+      expect([open.status, open.body]).toEqual([200, 'open']);
+      const priv = await request(`${emu.storage.blobEndpoint}packages/anon.zip`);
+      expect([priv.status, priv.headers['x-ms-error-code']]).toEqual([404, 'ResourceNotFound']);
+    } finally {
+      emu.admin.reset();
+    }
+  });
+});
+
 describe('checklist 25 (via Azurite): ETag and Content-MD5 rules, metadata, policy cap', () => {
   it('ETag changes on overwrite and on metadata set; Set Blob Metadata replaces everything', async () => {
     const b = keyContainer.getBlockBlobClient('etag.zip');

@@ -184,6 +184,19 @@ export function createBlobFront(deps: BlobFrontDeps) {
   ) {
     return new Promise<void>((resolve) => {
       const up = https.request(azuriteRequest(req.method ?? 'GET', req.url ?? '/', headers), (ur) => {
+        if (ur.statusCode === 403 && !headers.authorization && !(req.url ?? '').includes('sig=')) {
+          // Anonymous access to something private: Storage does not reveal that it exists (API-SPEC §4.5).
+          ur.resume();
+          sendStorageError(
+            req,
+            res,
+            ctx.clock.now(),
+            404,
+            'ResourceNotFound',
+            'The specified resource does not exist.',
+          );
+          return resolve();
+        }
         res.writeHead(ur.statusCode ?? 502, ur.headers);
         ur.pipe(res);
         ur.on('end', resolve);
@@ -232,6 +245,23 @@ export function createBlobFront(deps: BlobFrontDeps) {
     }
     const q = url.searchParams;
     const auth = req.headers.authorization ?? '';
+    if (!account.allowBlobPublicAccess) {
+      const settingPublic =
+        req.method === 'PUT' &&
+        q.get('restype') === 'container' &&
+        req.headers['x-ms-blob-public-access'] !== undefined;
+      const anonymous = !auth && !q.has('sig');
+      if (settingPublic || anonymous) {
+        return sendStorageError(
+          req,
+          res,
+          now,
+          409,
+          'PublicAccessNotPermitted',
+          'Public access is not permitted on this storage account.',
+        );
+      }
+    }
     if (q.has('sig')) {
       const userDelegation = q.has('skoid');
       if (!userDelegation && !account.allowSharedKeyAccess) {
