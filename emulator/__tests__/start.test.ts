@@ -139,6 +139,21 @@ describe('startEmulator', () => {
       headers: { Authorization: `Bearer ${storageToken}` },
     });
     expect(wrongAud.status).toBe(401);
+
+    // checklist 18: stop makes the main host answer 403 while SCM keeps working; start brings the content back.
+    await client.webApps.stop(RG, WEB);
+    const stopped = await requestViaProxy(emu.proxyUrl, `${web.defaultHostUrl}/`);
+    expect(stopped.status).toBe(403);
+    const scmWhileStopped = await request(`${web.scmLoopbackUrl}/api/settings`, {
+      headers: { Authorization: basic },
+    });
+    expect(scmWhileStopped.status).toBe(200);
+    await client.webApps.start(RG, WEB);
+    const back = await until(async () => {
+      const r = await requestViaProxy(emu.proxyUrl, `${web.defaultHostUrl}/`);
+      return r.status === 200 ? r.body : undefined;
+    }, 'the site to serve again after start');
+    expect(back).toBe('hello from v1');
   });
 
   it('stop() closes every listener and Azurite', async () => {
