@@ -388,7 +388,9 @@ async function runLocal(
   const { log } = ctx;
   // Unchanged content already mounted and verified: nothing to push or restart.
   if (!ctx.inputs.force && previousValue === '1' && pkg.stamp) {
-    const quick = await verifyDeploy(ctx, pkg, { intendedValue: '1', quick: true });
+    const quick = await log.group('Check the live release', () =>
+      verifyDeploy(ctx, pkg, { intendedValue: '1', quick: true }),
+    );
     if (quick.ok && quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass') {
       result.noop = true;
       result.verified = true;
@@ -576,13 +578,15 @@ async function runUrlMode(
     const settingsSame = !mergeSettings(settings, changes).changed;
     const policyFine = !access.decision || access.decision.action === 'keep';
     if (stableNow?.metadata.sha256 === pkg.sha256 && settingsSame && policyFine && pkg.stamp) {
-      const quick = await verifyDeploy(ctx, pkg, {
-        intendedValue: access.value,
-        access: plan.access,
-        storageAuthorization,
-        probeUrl: probeUrl(),
-        quick: true,
-      });
+      const quick = await log.group('Check the live release', () =>
+        verifyDeploy(ctx, pkg, {
+          intendedValue: access.value,
+          access: plan.access,
+          storageAuthorization,
+          probeUrl: probeUrl(),
+          quick: true,
+        }),
+      );
       const mounted = quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass';
       if (quick.ok && mounted) {
         result.noop = true;
