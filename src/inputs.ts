@@ -41,9 +41,9 @@ export const INPUTS: readonly InputDef[] = [
     key: 'command',
     type: 'enum',
     default: 'deploy',
-    choices: ['deploy', 'rollback'],
+    choices: ['deploy', 'rollback', 'diagnose', 'releases'],
     description:
-      '`deploy` the package, or `rollback` to an earlier release runpack deployed (see `release`); a rollback restarts and verifies like a deploy.',
+      '`deploy` the package; `rollback` to an earlier release runpack deployed (see `release`), restarted and verified like a deploy; `diagnose` why the app does not run its package; `releases` to list (and with `keep`, prune) the release blobs.',
   },
   {
     name: 'release',
@@ -55,6 +55,22 @@ export const INPUTS: readonly InputDef[] = [
       /^(previous|[0-9a-f]{12}|[0-9a-f]{64})$/i.test(v)
         ? undefined
         : 'must be previous or a release id (12 or 64 hex digits)',
+  },
+  {
+    name: 'dry-run',
+    key: 'dryRun',
+    type: 'boolean',
+    default: 'false',
+    description: 'For `command: rollback` and `releases` with `keep`: report the plan and write nothing.',
+  },
+  {
+    name: 'keep',
+    key: 'keep',
+    type: 'number',
+    min: 1,
+    max: 1000,
+    description:
+      'For `command: releases`: keep the newest N release blobs and delete older ones (never the live release or one a slot runs).',
   },
   {
     name: 'app-name',

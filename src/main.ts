@@ -6,8 +6,7 @@ import type { LogSink } from './report/log.js';
 import { createSecretRegistry } from './report/secrets.js';
 import { outputsOf, renderSummary } from './report/summary.js';
 import { describeError } from './util/errors.js';
-import { runRollback } from './ops/rollback.js';
-import { openSession } from './ops/session.js';
+import { runOpsAction, type OpsCommand } from './ops/action.js';
 import type { DeployInputs } from './deploy/types.js';
 import type { SecretRegistry } from './report/secrets.js';
 
@@ -33,8 +32,8 @@ async function run(): Promise<void> {
     core.setFailed(secrets.redact(describeError(err)));
     return;
   }
-  if (inputs.command === 'rollback') {
-    await rollback(inputs, secrets);
+  if (inputs.command && inputs.command !== 'deploy') {
+    await operate(inputs, secrets);
     return;
   }
   const result = await runEngine(inputs, {
@@ -52,44 +51,29 @@ async function run(): Promise<void> {
   if (!result.ok) core.setFailed(secrets.redact(result.error ?? 'The deploy failed.'));
 }
 
-/** `command: rollback`: make an earlier release live again, restart and verify (src/ops/rollback.ts). */
-async function rollback(inputs: DeployInputs, secrets: SecretRegistry): Promise<void> {
-  try {
-    const session = await openSession(inputs, {
-      env: process.env,
-      sink,
-      secrets,
-      getIdToken: (audience) => core.getIDToken(audience),
-    });
-    const result = await runRollback(session, {
-      release: inputs.release!,
-      dryRun: false,
+/** Operator commands (`rollback`, `diagnose`, `releases`): src/ops/action.ts does the work. */
+async function operate(inputs: DeployInputs, secrets: SecretRegistry): Promise<void> {
+  const command = inputs.command as OpsCommand;
+  const result = await runOpsAction(
+    command,
+    inputs,
+    {
+      release: inputs.release,
+      dryRun: inputs.dryRun,
+      keep: inputs.keep,
       containerGiven: core.getInput('container') !== '',
-    });
-    const p = result.plan;
-    core.setOutput('release-id', p.to.id);
-    core.setOutput('package-sha256', p.to.sha256);
-    core.setOutput('previous-release-id', p.from?.id ?? '');
-    core.setOutput('mode', p.mode);
-    core.setOutput('app-url', session.target.appUrl);
-    core.setOutput('verified', result.ok ? 'true' : 'false');
-    if (process.env.GITHUB_STEP_SUMMARY) {
-      const lines = [
-        '## runpack rollback',
-        '',
-        `${result.ok ? '✅' : '❌'} ${p.slot ? `${p.app}/${p.slot}` : p.app}: ${p.from?.id ?? 'unknown'} → \`${p.to.id}\` (${p.mode} mode)`,
-        '',
-        ...p.steps.map((x) => `- ${x}`),
-        '',
-        ...result.levels.map((l) => `- ${l.level}: ${l.status} — ${l.detail}`),
-      ];
-      await core.summary.addRaw(secrets.redact(lines.join('\n') + '\n')).write();
-    }
-    if (!result.ok) core.setFailed(secrets.redact(result.error ?? 'The rollback did not verify.'));
+    },
+    { env: process.env, sink, secrets, getIdToken: (audience) => core.getIDToken(audience) },
+  );
+  for (const [k, v] of Object.entries(result.outputs)) core.setOutput(k, v);
+  if (result.outputs.verified === undefined && command === 'rollback') core.setOutput('verified', 'false');
+  try {
+    if (process.env.GITHUB_STEP_SUMMARY && result.summary)
+      await core.summary.addRaw(secrets.redact(result.summary)).write();
   } catch (err) {
-    core.setOutput('verified', 'false');
-    core.setFailed(secrets.redact(describeError(err)));
+    core.warning(`Could not write the job summary: ${describeError(err)}`);
   }
+  if (!result.ok) core.setFailed(secrets.redact(result.error ?? `runpack ${command} failed.`));
 }
 
 run().catch((err: unknown) => core.setFailed(describeError(err)));

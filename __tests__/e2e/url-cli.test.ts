@@ -97,6 +97,13 @@ describe('command: rollback in the action', () => {
     expect((await fetchSite(e.emu, 'rp-linux-web', '/')).body).toContain('version r1');
   });
 
+  it('diagnoses the app through the action (command: diagnose)', async () => {
+    const r = await e.run({ 'app-name': 'rp-linux-web', command: 'diagnose' });
+    expect(r.code).toBe(0);
+    expect(r.outputs['app-url']).toBe('https://rp-linux-web.azurewebsites.emulator.test');
+    expect(r.outputs.findings).toMatch(/^\d+$/);
+  });
+
   it('needs a release', async () => {
     const r = await e.run({ 'app-name': 'rp-linux-web', command: 'rollback' });
     expect(r.code).not.toBe(0);

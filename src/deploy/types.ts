@@ -15,10 +15,14 @@ export type PackageAccessInput = PackageAccess | 'auto';
 
 /** Every input of a deploy, validated and typed (src/inputs.ts builds it from the action or the CLI). */
 export interface DeployInputs {
-  /** What the action step does: deploy (default) or roll back to an earlier release. */
-  command?: 'deploy' | 'rollback';
+  /** What the action step does: deploy (default), or an operator command (src/ops). */
+  command?: 'deploy' | 'rollback' | 'diagnose' | 'releases';
   /** rollback: `previous` or a release id. */
   release?: string;
+  /** rollback and releases: show the plan, write nothing. */
+  dryRun?: boolean;
+  /** releases: keep the newest n release blobs and delete the rest (never one that is live or a slot runs). */
+  keep?: number;
   appName: string;
   resourceGroup?: string;
   subscriptionId?: string;
