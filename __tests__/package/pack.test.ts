@@ -210,6 +210,9 @@ describe('pack: what is left out', () => {
     await pack({ sourceDir: src, outFile: out });
     // A second run finds the first zip in the folder and must still leave it out.
     const r = await pack({ sourceDir: src, outFile: out });
+    // A temp file a killed run left next to the output is not packaged either.
+    fs.writeFileSync(path.join(src, '.app.zip.4242.0badf00d.tmp'), 'partial');
+    await pack({ sourceDir: src, outFile: out });
     const names = zipNames(out);
     expect(names).toEqual(['.gitignore', '.runpack/', STAMP_PATH, 'index.js', 'vendor/', 'vendor/lib/']);
     expect(r.files).toBe(3);

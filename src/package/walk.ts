@@ -24,6 +24,8 @@ export interface WalkOptions {
   exclude?: readonly string[];
   /** Real or absolute paths never packaged (the output zip and its temp file). */
   skipFiles?: readonly string[];
+  /** Further files never packaged, by real path (e.g. temp files a crashed run left next to the output). */
+  skipFile?: (realPath: string) => boolean;
 }
 
 /** Resolves the source folder or throws the one-line error a user sees for a missing or wrong folder. */
@@ -144,7 +146,7 @@ export function walk(options: WalkOptions): WalkEntry[] {
         next.set(target, rel);
         visit(target, rel, next);
       } else if (st.isFile()) {
-        if (skip.has(target) || skip.has(childAbs)) continue;
+        if (skip.has(target) || skip.has(childAbs) || options.skipFile?.(target)) continue;
         out.push({ rel, abs: target, kind: 'file', mode: st.mode & 0o111 ? 0o755 : 0o644, size: st.size });
       } else {
         throw new RunpackError(

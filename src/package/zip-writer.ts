@@ -67,7 +67,7 @@ const BATCH_FILES = 512;
 /** Minimum weight of a job in the in-flight window, so folders of empty files cannot queue without bound. */
 const MIN_JOB_WEIGHT = 64 * 1024;
 /** Extra weight per file: each result costs objects and a digest on the main thread whatever the file's size. */
-const FILE_WEIGHT = 8 * 1024;
+const FILE_WEIGHT = 2 * 1024;
 const WRITE_BUFFER = 1 << 20;
 
 /** Hooks for tests: run between the walk and the reading of files. */
@@ -417,8 +417,33 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
     );
   }
 
+  // Workers start while the folder is walked.
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? os.availableParallelism()));
+  const pool = new DeflatePool(concurrency);
+  try {
+    return await packWith(options, internals, pool, epoch, withStamp, outAbs);
+  } finally {
+    await pool.close();
+  }
+}
+
+async function packWith(
+  options: PackOptions,
+  internals: PackInternals,
+  pool: DeflatePool,
+  epoch: number,
+  withStamp: boolean,
+  outAbs: string,
+): Promise<PackResult> {
+  // Temp files of this output (ours, or one a killed run left behind) are never packaged either.
+  const outDir = path.dirname(outAbs);
+  const tmpPrefix = `.${path.basename(outAbs)}.`;
+  const isTemp = (p: string) =>
+    path.dirname(p) === outDir &&
+    path.basename(p).startsWith(tmpPrefix) &&
+    /\.\d+\.[0-9a-f]{8}\.tmp$/.test(p);
   const items = planItems(
-    walk({ sourceDir: options.sourceDir, exclude: options.exclude, skipFiles: [outAbs] }),
+    walk({ sourceDir: options.sourceDir, exclude: options.exclude, skipFiles: [outAbs], skipFile: isTemp }),
     withStamp,
   );
   const fileItems = items.filter((i) => i.kind === 'file');
@@ -430,10 +455,7 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
   }
   await internals.afterWalk?.(fileItems.map((i) => ({ rel: i.rel, abs: i.abs })));
 
-  const tmp = path.join(
-    path.dirname(outAbs),
-    `.${path.basename(outAbs)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
-  );
+  const tmp = path.join(outDir, `${tmpPrefix}${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let fh: FileHandle;
   try {
     fh = await open(tmp, 'wx+');
@@ -441,8 +463,6 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
     throw outputError(options.outFile, err);
   }
 
-  const concurrency = Math.max(1, Math.floor(options.concurrency ?? os.availableParallelism()));
-  const pool = new DeflatePool(concurrency);
   let ok = false;
   try {
     const totalBytes = fileItems.reduce((s, i) => s + i.size, 0);
@@ -453,7 +473,8 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
     const largeHashes = new Map<Item, HashResult>();
 
     const tasks = planTasks(items);
-    const window = Math.max(8 << 20, pool.size * (4 << 20));
+    // Deep enough that a worker finishing early still finds queued work while the head job completes.
+    const window = Math.max(16 << 20, pool.size * (8 << 20));
     const started: (Promise<unknown> | null)[] = new Array(tasks.length).fill(null);
     let next = 0;
     let inflight = 0;
@@ -631,7 +652,6 @@ export async function pack(options: PackOptions, internals: PackInternals = {}):
     }
     throw err;
   } finally {
-    await pool.close();
     if (!ok) {
       await fh.close().catch(() => undefined);
       await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
