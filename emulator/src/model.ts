@@ -78,7 +78,11 @@ export interface Site {
   /** What Kudu's /api/settings currently sees: lags behind appSettings when propagation delay is injected. */
   scmSettings: Record<string, string>;
   /** Only on production: slot-sticky setting names. */
-  slotConfigNames: { appSettingNames: string[]; connectionStringNames: string[]; azureStorageConfigNames: string[] };
+  slotConfigNames: {
+    appSettingNames: string[];
+    connectionStringNames: string[];
+    azureStorageConfigNames: string[];
+  };
   basicAuthAllowed: { scm: boolean; ftp: boolean };
   publishingUserName: string;
   publishingPassword: string;
