@@ -32,7 +32,17 @@ const S_IFDIR = 0o040000;
 const DOS_DIRECTORY = 0x10;
 
 /** MS-DOS date and time of a Unix time, taken in UTC and clamped to the DOS range (1980-01-01 .. 2107-12-31). */
+let lastDos: { epoch: number; value: { date: number; time: number } } | null = null;
+
 export function dosDateTime(epochSeconds: number): { date: number; time: number } {
+  // Every entry of an archive has the same time: compute it once.
+  if (lastDos?.epoch === epochSeconds) return lastDos.value;
+  const value = computeDos(epochSeconds);
+  lastDos = { epoch: epochSeconds, value };
+  return value;
+}
+
+function computeDos(epochSeconds: number): { date: number; time: number } {
   const min = Date.UTC(1980, 0, 1) / 1000;
   const max = Date.UTC(2107, 11, 31, 23, 59, 58) / 1000;
   const d = new Date(Math.min(Math.max(epochSeconds, min), max) * 1000);
