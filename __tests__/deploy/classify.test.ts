@@ -70,6 +70,26 @@ describe('classifyFailure', () => {
     expect(c?.fix).toMatch(/runpack audit/);
   });
 
+  it.each([
+    "Error: EACCES: permission denied, open '/home/site/wwwroot/uploads/a.png'",
+    "Error: EPERM: operation not permitted, mkdir 'D:\\home\\site\\wwwroot\\logs'",
+    "[Errno 30] Read-only file system: '/home/site/wwwroot/app.db'",
+    "System.UnauthorizedAccessException: Access to the path 'C:\\home\\site\\wwwroot\\keys' is denied.",
+  ])('calls a 500 with %s a write into the read-only mount', (body) => {
+    expect(classifyFailure({ mode: 'url', stamp: 'match', health: { status: 500, body } })?.cause).toBe(
+      'read-only-write',
+    );
+  });
+
+  it('does not call an unrelated 500 a read-only write', () => {
+    const c = classifyFailure({
+      mode: 'url',
+      stamp: 'match',
+      health: { status: 500, body: 'TypeError: cannot read properties of undefined (reading "id")' },
+    });
+    expect(c?.cause).not.toBe('read-only-write');
+  });
+
   it('calls a missing expected text stale content', () => {
     expect(
       classifyFailure({ mode: 'url', stamp: 'match', health: { status: 200, containsExpect: false } })?.cause,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseInputs } from '../../src/inputs.js';
 import {
+  isStableBlobName,
   blobInContainer,
   chooseStableBlob,
   planDeploy,
@@ -160,5 +161,34 @@ describe('chooseStableBlob', () => {
       blobInContainer('https://a.blob.core.windows.net/other/web.zip', 'https://a.blob.core.windows.net/c'),
     ).toBeNull();
     expect(blobInContainer('1', 'https://a.blob.core.windows.net/c')).toBeNull();
+  });
+});
+
+describe('isStableBlobName', () => {
+  it('accepts every name runpack writes as a stable blob, also the alternates after a swap', () => {
+    for (const slot of [null, 'staging', 'blue-2']) {
+      const preferred = stableBlobName('Shop', slot);
+      expect(isStableBlobName(preferred, 'Shop')).toBe(true);
+      const used = new Set([preferred]);
+      const alternate = chooseStableBlob(preferred, null, used);
+      expect(alternate).not.toBe(preferred);
+      expect(isStableBlobName(alternate, 'shop')).toBe(true);
+      const third = chooseStableBlob(
+        preferred,
+        null,
+        new Set([preferred, alternate, 'shop-a.zip', 'shop-b.zip']),
+      );
+      expect(isStableBlobName(third, 'shop')).toBe(true);
+    }
+  });
+
+  it('refuses release blobs, other apps, folders and non-zip names', () => {
+    expect(isStableBlobName('releases/shop/' + 'a'.repeat(64) + '.zip', 'shop')).toBe(false);
+    expect(isStableBlobName('cart.zip', 'shop')).toBe(false);
+    expect(isStableBlobName('shopping.zip', 'shop')).toBe(false);
+    expect(isStableBlobName('other/shop.zip', 'shop')).toBe(false);
+    expect(isStableBlobName('shop.tar', 'shop')).toBe(false);
+    expect(isStableBlobName('shop-.zip', 'shop')).toBe(false);
+    expect(isStableBlobName('', 'shop')).toBe(false);
   });
 });

@@ -29,8 +29,12 @@ export interface Classification {
   fix: string;
 }
 
-const READ_ONLY =
-  /EROFS|read-only file system|Read-only file system|UnauthorizedAccessException|Access to the path .* is denied|Could not write to local resource/i;
+/**
+ * What apps print when they write into the read-only mount: EROFS (Linux), Node's `EACCES: permission denied` and
+ * `EPERM: operation not permitted` (the mount refuses the write), .NET's UnauthorizedAccessException.
+ */
+export const READ_ONLY =
+  /\bEROFS\b|read-only file system|\bEACCES\b|permission denied|\bEPERM\b|operation not permitted|UnauthorizedAccessException|Access to the path .* is denied|Could not write to local resource/i;
 
 export const CAUSE_TITLES: Record<FailureCause, string> = {
   'read-only-write': 'the app writes into its read-only package mount',

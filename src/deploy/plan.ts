@@ -223,3 +223,20 @@ export function chooseStableBlob(
   }
   return `${base}-${Date.now().toString(36)}.zip`;
 }
+
+/**
+ * Pure: whether `name` (a blob name inside the package container) is one runpack could have written as a stable
+ * blob of `appName`: `<app>.zip`, `<app>-<slot>.zip`, or an alternate chooseStableBlob picks after a swap
+ * (`<app>[-<slot>]-a.zip`, `-b`, `-c`, or a time suffix). Release blobs (`releases/…`) and anything in a
+ * folder are not stable blobs. Names compare case-insensitively. An app named like `<app>-<suffix>` that shares
+ * the container is indistinguishable from a slot of `<app>`; such names count as stable here.
+ */
+export function isStableBlobName(name: string, appName: string): boolean {
+  if (!name || !appName || name.includes('/')) return false;
+  const app = appName.toLowerCase().replace(/[^a-z0-9-]/g, '');
+  if (app !== appName.toLowerCase()) return false;
+  const lower = name.toLowerCase();
+  if (!lower.endsWith('.zip') || !lower.startsWith(app)) return false;
+  const rest = lower.slice(app.length, -'.zip'.length);
+  return rest === '' || /^(-[a-z0-9]+)+$/.test(rest);
+}
