@@ -1,6 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AccessToken, TokenCredential } from '@azure/identity';
-import { explainEntraError, tokenProvider } from '../../src/azure/credentials.js';
+import {
+  envIdToken,
+  explainEntraError,
+  maskingCredential,
+  tokenProvider,
+} from '../../src/azure/credentials.js';
+import type { HttpClient, HttpRequestOptions, HttpResponse } from '../../src/azure/http.js';
 import { endpointsFromMetadata } from '../../src/azure/cloud.js';
 import { createSecretRegistry } from '../../src/report/secrets.js';
 
@@ -120,5 +126,62 @@ describe('endpointsFromMetadata', () => {
 
   it('fails clearly without a login endpoint', () => {
     expect(() => endpointsFromMetadata('https://x.example', {})).toThrow(/no login endpoint/);
+  });
+});
+
+describe('maskingCredential', () => {
+  it('registers every token it hands out, so a log line with it is redacted', async () => {
+    const secrets = createSecretRegistry();
+    let n = 0;
+    const inner: TokenCredential = {
+      getToken: async (): Promise<AccessToken> => ({ token: `storage-token-${++n}`, expiresOnTimestamp: 1 }),
+    };
+    const masked = maskingCredential(inner, secrets);
+    const first = await masked.getToken('https://storage.azure.com/.default');
+    const second = await masked.getToken('https://storage.azure.com/.default');
+    expect(first?.token).toBe('storage-token-1');
+    expect(secrets.redact(`got ${first?.token} and ${second?.token}`)).not.toMatch(/storage-token/);
+  });
+});
+
+describe('envIdToken', () => {
+  const httpAnswering = (status: number, body: unknown, seen: HttpRequestOptions[]): HttpClient =>
+    ({
+      request: async (req: HttpRequestOptions): Promise<HttpResponse> => {
+        seen.push(req);
+        const buf = Buffer.from(JSON.stringify(body));
+        return {
+          status,
+          headers: {},
+          body: buf,
+          text: () => buf.toString('utf8'),
+          json: <T>() => JSON.parse(buf.toString('utf8')) as T,
+        } as unknown as HttpResponse;
+      },
+    }) as unknown as HttpClient;
+
+  it('asks the runner endpoint for the audience with the request token', async () => {
+    const seen: HttpRequestOptions[] = [];
+    const get = envIdToken(
+      {
+        ACTIONS_ID_TOKEN_REQUEST_URL: 'https://runner.test/idtoken?x=1',
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'rt',
+      },
+      httpAnswering(200, { value: 'jwt-value' }, seen),
+    );
+    await expect(get('api://AzureADTokenExchange')).resolves.toBe('jwt-value');
+    const url = new URL(seen[0].url);
+    expect(url.searchParams.get('audience')).toBe('api://AzureADTokenExchange');
+    expect(url.searchParams.get('x')).toBe('1');
+    expect(await seen[0].authorization?.()).toBe('Bearer rt');
+  });
+
+  it('says what is missing outside a job with id-token permission', async () => {
+    await expect(envIdToken({}, httpAnswering(200, {}, []))('a')).rejects.toThrow(/id-token: write/);
+    const env = {
+      ACTIONS_ID_TOKEN_REQUEST_URL: 'https://runner.test/t',
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'rt',
+    };
+    await expect(envIdToken(env, httpAnswering(403, {}, []))('a')).rejects.toThrow(/answered 403/);
   });
 });

@@ -9,12 +9,14 @@ import {
   ClientAssertionCredential,
   ClientSecretCredential,
   type AccessToken,
+  type GetTokenOptions,
   type TokenCredential,
 } from '@azure/identity';
 import type { DeployInputs } from '../deploy/types.js';
 import type { SecretRegistry } from '../report/secrets.js';
 import { RunpackError } from '../util/errors.js';
 import type { CloudEndpoints } from './cloud.js';
+import type { HttpClient } from './http.js';
 
 export type AuthMethod = 'oidc' | 'azure-cli' | 'creds';
 
@@ -95,6 +97,56 @@ function decodeJwtClaims(token: string): Record<string, unknown> {
   } catch {
     return {};
   }
+}
+
+/** Wraps a credential so every token it hands out (also to the storage SDK) is registered as a secret first. */
+export function maskingCredential(inner: TokenCredential, secrets: SecretRegistry): TokenCredential {
+  return {
+    async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+      const t = await inner.getToken(scopes, options);
+      if (t) secrets.add(t.token);
+      return t;
+    },
+  };
+}
+
+/**
+ * GitHub's OIDC token outside the action toolkit, from ACTIONS_ID_TOKEN_REQUEST_URL and
+ * ACTIONS_ID_TOKEN_REQUEST_TOKEN (the CLI inside a workflow job with `permissions: id-token: write`).
+ */
+export function envIdToken(
+  env: Record<string, string | undefined>,
+  http: HttpClient,
+): (audience: string) => Promise<string> {
+  return async (audience: string): Promise<string> => {
+    const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
+    const token = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
+    if (!url || !token)
+      throw new RunpackError(
+        'oidc-unavailable',
+        "ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set; run inside a GitHub Actions job with 'permissions: id-token: write', or log in another way.",
+      );
+    const u = new URL(url);
+    u.searchParams.set('audience', audience);
+    const res = await http.request({
+      method: 'GET',
+      url: u.toString(),
+      service: 'GitHub OIDC',
+      authorization: async () => `Bearer ${token}`,
+    });
+    if (res.status !== 200)
+      throw new RunpackError(
+        'oidc-unavailable',
+        `The GitHub OIDC endpoint answered ${res.status}; check 'permissions: id-token: write' on the job.`,
+      );
+    const value = res.json<{ value?: string }>().value;
+    if (!value)
+      throw new RunpackError(
+        'oidc-unavailable',
+        "The GitHub OIDC endpoint returned no token; check 'permissions: id-token: write' on the job.",
+      );
+    return value;
+  };
 }
 
 const defaultRunAz = (args: string[]) =>

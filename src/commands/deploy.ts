@@ -8,30 +8,9 @@ import { cliHelp, parseFlags, parseInputs, secretInputValues } from '../inputs.j
 import { streamSink } from '../report/log.js';
 import { createSecretRegistry } from '../report/secrets.js';
 import { outputsOf, renderText } from '../report/summary.js';
-import { RunpackError, UsageError } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
+import { envIdToken } from '../azure/credentials.js';
 import { createHttpClient } from '../azure/http.js';
-
-/** GitHub's OIDC token outside the action toolkit (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN). */
-async function idToken(audience: string): Promise<string> {
-  const url = process.env.ACTIONS_ID_TOKEN_REQUEST_URL;
-  const token = process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
-  if (!url || !token)
-    throw new RunpackError(
-      'oidc-unavailable',
-      'ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set.',
-    );
-  const u = new URL(url);
-  u.searchParams.set('audience', audience);
-  const res = await createHttpClient().request({
-    method: 'GET',
-    url: u.toString(),
-    service: 'GitHub OIDC',
-    authorization: async () => `Bearer ${token}`,
-  });
-  if (res.status !== 200)
-    throw new RunpackError('oidc-unavailable', `The GitHub OIDC endpoint answered ${res.status}.`);
-  return res.json<{ value: string }>().value;
-}
 
 export async function runDeploy(argv: string[]): Promise<number> {
   const flags = parseFlags(argv);
@@ -55,7 +34,7 @@ export async function runDeploy(argv: string[]): Promise<number> {
     env: process.env,
     sink,
     secrets,
-    getIdToken: idToken,
+    getIdToken: envIdToken(process.env, createHttpClient()),
     runAz: (args) =>
       new Promise((resolve) =>
         execFile('az', args, { timeout: 60_000 }, (err, stdout) => resolve(err ? null : String(stdout))),

@@ -6,7 +6,7 @@
 import type { TokenCredential } from '@azure/identity';
 import { createArmClient, type ArmClient, type StorageAccountInfo } from '../azure/arm.js';
 import { discoverCloud, type CloudEndpoints } from '../azure/cloud.js';
-import { authenticate, type AuthSession } from '../azure/credentials.js';
+import { authenticate, envIdToken, type AuthSession } from '../azure/credentials.js';
 import { createHttpClient, type HttpClient } from '../azure/http.js';
 import { createSettingsHelper } from '../deploy/setting.js';
 import { resolveSubscription, resolveTarget } from '../deploy/target.js';
@@ -133,30 +133,6 @@ const realClock: Clock = {
   now: () => Date.now(),
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
 };
-
-/** GitHub's OIDC token from ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN (outside the action toolkit). */
-export function envIdToken(env: Record<string, string | undefined>, http: HttpClient) {
-  return async (audience: string): Promise<string> => {
-    const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
-    const token = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
-    if (!url || !token)
-      throw new RunpackError(
-        'oidc-unavailable',
-        'ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set.',
-      );
-    const u = new URL(url);
-    u.searchParams.set('audience', audience);
-    const res = await http.request({
-      method: 'GET',
-      url: u.toString(),
-      service: 'GitHub OIDC',
-      authorization: async () => `Bearer ${token}`,
-    });
-    if (res.status !== 200)
-      throw new RunpackError('oidc-unavailable', `The GitHub OIDC endpoint answered ${res.status}.`);
-    return res.json<{ value: string }>().value;
-  };
-}
 
 /** Logs in and resolves the target (reads only). */
 export async function openSession(inputs: DeployInputs, deps: OpsDeps): Promise<OpsSession> {

@@ -10,8 +10,9 @@ import {
   type ContainerClient,
   type SignedIdentifier,
 } from '@azure/storage-blob';
-import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
 import { storageFailure } from '../azure/blob.js';
+import { maskingCredential } from '../azure/credentials.js';
 import type { SecretRegistry } from '../report/secrets.js';
 import { RunpackError } from '../util/errors.js';
 import type { BlobItem } from './releases.js';
@@ -47,17 +48,6 @@ const codeOf = (err: unknown) => {
   return e.details?.errorCode ?? e.code ?? '';
 };
 const statusOf = (err: unknown) => ((err ?? {}) as RestError).statusCode;
-
-/** Registers every token the SDK obtains as a secret. */
-export function maskingCredential(inner: TokenCredential, secrets: SecretRegistry): TokenCredential {
-  return {
-    async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
-      const t = await inner.getToken(scopes, options);
-      if (t) secrets.add(t.token);
-      return t;
-    },
-  };
-}
 
 function toItem(
   name: string,
