@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ClientSecretCredential } from '@azure/identity';
 import { WebSiteManagementClient } from '@azure/arm-appservice';
+import AdmZip from 'adm-zip';
 import type { RunningEmulator } from '../src/index.js';
 import { startTestEmulator, request } from './helpers/start.js';
 import { fakeWorkerFactory } from './helpers/fake-worker.js';
@@ -420,6 +421,66 @@ describe('slot configuration names and swap', () => {
       STICKY: 'prod',
       V: 'old',
     });
+  });
+
+  it('Kudu deployment history moves with the content: after a swap production lists the slot deployments', async () => {
+    const scm = (slot?: string) => {
+      const a = emu.apps.find((x) => x.name === WEB)!;
+      const s = slot ? a.slots.find((x) => x.name === slot)! : a;
+      const basic = `Basic ${Buffer.from(`${s.publishingUserName}:${s.publishingPassword}`).toString('base64')}`;
+      return { url: s.scmLoopbackUrl, headers: { Authorization: basic } };
+    };
+    const ids = async (slot?: string): Promise<string[]> => {
+      const k = scm(slot);
+      const r = await request(`${k.url}/api/deployments`, { headers: k.headers });
+      expect(r.status).toBe(200);
+      return (JSON.parse(r.body) as { id: string }[]).map((d) => d.id);
+    };
+    const zip = new AdmZip();
+    zip.addFile('index.html', Buffer.from('<p>staged</p>'));
+    const k = scm('staging');
+    const pushed = await request(`${k.url}/api/zipdeploy?isAsync=false`, {
+      method: 'POST',
+      headers: { ...k.headers, 'Content-Type': 'application/zip' },
+      body: zip.toBuffer(),
+    });
+    expect(pushed.status).toBe(200);
+    const prodBefore = await ids();
+    const slotBefore = await ids('staging');
+    expect(slotBefore.length).toBeGreaterThan(0);
+    const staged = slotBefore[0]!;
+
+    await client.webApps.beginSwapSlotWithProductionAndWait(
+      RG,
+      WEB,
+      { targetSlot: 'staging', preserveVnet: true },
+      { updateIntervalInMs: 10 },
+    );
+    expect(await ids()).toEqual(slotBefore);
+    expect(await ids('staging')).toEqual(prodBefore);
+    const p = scm();
+    const latest = await request(`${p.url}/api/deployments/latest`, { headers: p.headers });
+    expect([latest.status, (JSON.parse(latest.body) as { id: string }).id]).toEqual([200, staged]);
+
+    // Kudu keeps writing into the history it now holds
+    const again = await request(`${p.url}/api/zipdeploy?isAsync=false`, {
+      method: 'POST',
+      headers: { ...p.headers, 'Content-Type': 'application/zip' },
+      body: zip.toBuffer(),
+    });
+    expect(again.status).toBe(200);
+    const after = await ids();
+    expect(after.slice(1)).toEqual(slotBefore);
+    expect(await ids('staging')).toEqual(prodBefore);
+
+    await client.webApps.beginSwapSlotWithProductionAndWait(
+      RG,
+      WEB,
+      { targetSlot: 'staging', preserveVnet: true },
+      { updateIntervalInMs: 10 },
+    );
+    expect(await ids()).toEqual(prodBefore);
+    expect(await ids('staging')).toEqual(after);
   });
 
   it('slotConfigNames exists only on production', async () => {

@@ -670,9 +670,13 @@ export function createArm(deps: ArmDeps) {
         const b = stickyPartition(other.appSettings, sticky);
         applySettings(site, { ...a.keep, ...b.move });
         applySettings(other, { ...b.keep, ...a.move });
+        // Content and Kudu's deployment history both live under %HOME%, so they travel together
         const home = site.homeDir;
         site.homeDir = other.homeDir;
         other.homeDir = home;
+        const history = site.deployments;
+        site.deployments = other.deployments;
+        other.deployments = history;
         await Promise.all(
           [workerOf(site)?.restart(), workerOf(other)?.restart()].map((p) => p?.catch(() => undefined)),
         );

@@ -140,6 +140,13 @@ function faultsOf(ctx: EmulatorContext, site: Site): Faults[] {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Completion order of records across every site (see latest()). Shared by all engines because a slot swap
+ * moves a history, with its finished records, from one site's Kudu to the other's.
+ */
+const finished = new WeakMap<DeploymentRecord, number>();
+let finishCount = 0;
+
 export function createDeploymentEngine(
   ctx: EmulatorContext,
   site: Site,
@@ -150,10 +157,8 @@ export function createDeploymentEngine(
   const envStep = Number(process.env.RUNPACK_EMULATOR_DEPLOY_STEP_MS);
   const stepMs = options.stepMs ?? (Number.isFinite(envStep) && envStep >= 0 ? envStep : 100);
   let running = false;
-  const records = site.deployments;
-  /** Completion order of records (see latest()). */
-  const finished = new WeakMap<DeploymentRecord, number>();
-  let finishCount = 0;
+  // Read site.deployments at use time, never keep it: a slot swap exchanges the histories with homeDir.
+  const history = (): DeploymentRecord[] => site.deployments;
   const markFinished = (rec: DeploymentRecord): void => void finished.set(rec, ++finishCount);
   /** Mark a record finished and free the lock (idempotent). */
   let current: DeploymentRecord | null = null;
@@ -195,7 +200,9 @@ export function createDeploymentEngine(
   });
 
   const lastSuccessEnd = (): string | null => {
-    const ok = records.filter((r) => r.status === 4 && r.end_time).map((r) => r.end_time as string);
+    const ok = history()
+      .filter((r) => r.status === 4 && r.end_time)
+      .map((r) => r.end_time as string);
     ok.sort();
     return ok.length ? ok[ok.length - 1] : null;
   };
@@ -337,7 +344,7 @@ export function createDeploymentEngine(
       rec.end_time = now();
       rec.last_success_end_time = rec.end_time;
       rec.complete = true;
-      for (const r of records) r.active = r === rec;
+      for (const r of history()) r.active = r === rec;
       release(rec);
     } catch (err) {
       if (tempZip) await fsp.rm(tempZip, { force: true }).catch(() => undefined);
@@ -354,7 +361,7 @@ export function createDeploymentEngine(
     busy: () => running,
     start(req) {
       const rec = newRecord(randomUUID().replace(/-/g, ''), req);
-      records.unshift(rec);
+      history().unshift(rec);
       running = true;
       current = rec;
       const settle = (): DeploymentRecord => {
@@ -364,9 +371,10 @@ export function createDeploymentEngine(
       const done = pipeline(rec, req).then(settle, settle);
       return { record: rec, done };
     },
-    list: () => [...records],
-    get: (id) => records.find((r) => r.id === id),
+    list: () => [...history()],
+    get: (id) => history().find((r) => r.id === id),
     latest() {
+      const records = history();
       const pending = records.find((r) => !r.complete);
       if (pending) return pending;
       // Kudu picks the greatest end_time; the order of completion is the same under a monotonic clock and
@@ -377,6 +385,7 @@ export function createDeploymentEngine(
       return best ?? records[0];
     },
     put(id, fields, baseUrl) {
+      const records = history();
       let rec = records.find((r) => r.id === id);
       if (!rec) {
         rec = newRecord(id, {
