@@ -21,6 +21,13 @@ export interface BlobMeta {
   contentMd5?: string;
 }
 
+/** A blob as a listing or a properties read sees it. */
+export interface BlobItem extends BlobMeta {
+  name: string;
+  /** ISO 8601. */
+  lastModified?: string;
+}
+
 export interface UploadOptions {
   metadata: Record<string, string>;
   /** MD5 of the file (stored as Content-MD5 so reads can check it). */
@@ -29,6 +36,10 @@ export interface UploadOptions {
   abortSignal?: AbortSignal;
 }
 
+/** What a conditional delete found: deleted, changed since it was read (412, left alone), or already gone. */
+export type DeleteOutcome = 'deleted' | 'changed' | 'missing';
+
+/** The deploy's view of the release container. */
 export interface BlobStore {
   readonly accountName: string;
   /** How runpack itself talks to storage. */
@@ -36,9 +47,11 @@ export interface BlobStore {
   /** The account key, when it was needed (SAS signing). */
   readonly accountKey?: string;
   blobUrl(container: string, blob: string): string;
+  /** Creates the container when it is missing (a write only then). */
   ensureContainer(container: string): Promise<void>;
   getBlob(container: string, blob: string): Promise<BlobMeta | null>;
   uploadFile(container: string, blob: string, path: string, options: UploadOptions): Promise<BlobMeta>;
+  /** Server-side copy within the container, unconditional. */
   copyBlob(container: string, from: string, to: string): Promise<BlobMeta>;
   getPolicies(
     container: string,
@@ -48,6 +61,28 @@ export interface BlobStore {
     identifiers: SignedIdentifier[],
     publicAccess?: PublicAccessType,
   ): Promise<void>;
+}
+
+/** The whole store: the deploy's calls plus the reads and conditional writes the operator commands need. */
+export interface ReleaseBlobStore extends BlobStore {
+  /** The account's blob endpoint without a trailing slash. */
+  readonly blobEndpoint: string;
+  /** Properties of a blob (null when it does not exist). */
+  getBlob(container: string, blob: string): Promise<BlobItem | null>;
+  copyBlob(container: string, from: string, to: string): Promise<BlobItem>;
+  /** Blobs under a prefix, with their metadata. Empty when the container does not exist. */
+  list(container: string, prefix: string): Promise<BlobItem[]>;
+  /**
+   * Server-side copy of `from` onto `to`, only while `to` still has the ETag `ifMatch` (or does not exist,
+   * when ifMatch is null). Throws RunpackError `release-target-changed` when another writer got there first.
+   */
+  copyIfMatch(container: string, from: string, to: string, ifMatch: string | null): Promise<BlobItem>;
+  /** Deletes a blob only while its ETag is still `etag`. */
+  deleteIfMatch(container: string, blob: string, etag: string): Promise<DeleteOutcome>;
+  /** `count` bytes from `offset` (a ranged GET). */
+  readRange(container: string, blob: string, offset: number, count: number): Promise<Buffer>;
+  /** Downloads a blob to a local file. */
+  download(container: string, blob: string, path: string): Promise<void>;
 }
 
 interface RestLikeError {
@@ -112,12 +147,40 @@ function normaliseEndpoint(blobEndpoint: string): string {
   return blobEndpoint.replace(/\/+$/, '');
 }
 
+const codeOf = (err: unknown): string => {
+  const e = (err ?? {}) as RestLikeError;
+  return e.details?.errorCode ?? e.code ?? '';
+};
+const statusOf = (err: unknown): number | undefined => ((err ?? {}) as RestLikeError).statusCode;
+const isConditionFailure = (err: unknown): boolean =>
+  statusOf(err) === 412 || codeOf(err) === 'ConditionNotMet' || codeOf(err) === 'BlobAlreadyExists';
+
+function itemOf(
+  name: string,
+  p: {
+    etag?: string;
+    contentLength?: number;
+    lastModified?: Date;
+    metadata?: Record<string, string>;
+    contentMD5?: Uint8Array;
+  },
+): BlobItem {
+  return {
+    name,
+    etag: p.etag ?? '',
+    size: p.contentLength ?? 0,
+    lastModified: p.lastModified ? p.lastModified.toISOString() : undefined,
+    metadata: p.metadata ?? {},
+    contentMd5: p.contentMD5 ? Buffer.from(p.contentMD5).toString('base64') : undefined,
+  };
+}
+
 function storeFor(
   service: BlobServiceClient,
   accountName: string,
   auth: 'entra' | 'key',
   accountKey?: string,
-): BlobStore {
+): ReleaseBlobStore {
   const container = (name: string): ContainerClient => service.getContainerClient(name);
   const wrap = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {
@@ -126,21 +189,26 @@ function storeFor(
       throw storageFailure(err, what, accountName);
     }
   };
-  const meta = (p: {
-    etag?: string;
-    contentLength?: number;
-    metadata?: Record<string, string>;
-    contentMD5?: Uint8Array;
-  }): BlobMeta => ({
-    etag: p.etag ?? '',
-    size: p.contentLength ?? 0,
-    metadata: p.metadata ?? {},
-    contentMd5: p.contentMD5 ? Buffer.from(p.contentMD5).toString('base64') : undefined,
-  });
+  /** Server-side copy; `conditions` on the destination. */
+  const copy = async (
+    c: string,
+    from: string,
+    to: string,
+    conditions?: { ifMatch?: string; ifNoneMatch?: string },
+  ): Promise<BlobItem> => {
+    const target = container(c).getBlobClient(to);
+    const poller = await target.beginCopyFromURL(container(c).getBlobClient(from).url, {
+      intervalInMs: 500,
+      conditions,
+    });
+    await poller.pollUntilDone();
+    return itemOf(to, await target.getProperties());
+  };
   return {
     accountName,
     auth,
     accountKey,
+    blobEndpoint: service.url.replace(/\/+$/, ''),
     blobUrl: (c, b) => container(c).getBlobClient(b).url,
     ensureContainer: (c) =>
       wrap(`create container '${c}'`, async () => {
@@ -150,11 +218,23 @@ function storeFor(
     getBlob: (c, b) =>
       wrap(`read ${c}/${b}`, async () => {
         try {
-          return meta(await container(c).getBlobClient(b).getProperties());
+          return itemOf(b, await container(c).getBlobClient(b).getProperties());
         } catch (err) {
-          if ((err as RestLikeError).statusCode === 404) return null;
+          if (statusOf(err) === 404) return null;
           throw err;
         }
+      }),
+    list: (c, prefix) =>
+      wrap(`list ${c}/${prefix}`, async () => {
+        const out: BlobItem[] = [];
+        try {
+          for await (const b of container(c).listBlobsFlat({ prefix, includeMetadata: true }))
+            out.push({ ...itemOf(b.name, b.properties), metadata: b.metadata ?? {} });
+        } catch (err) {
+          if (codeOf(err) === 'ContainerNotFound') return [];
+          throw err;
+        }
+        return out;
       }),
     uploadFile: (c, b, path, o) =>
       wrap(`upload ${c}/${b}`, async () => {
@@ -167,15 +247,38 @@ function storeFor(
           onProgress: o.onProgress ? (p) => o.onProgress?.(p.loadedBytes) : undefined,
           abortSignal: o.abortSignal,
         });
-        return meta(await client.getProperties());
+        return itemOf(b, await client.getProperties());
       }),
-    copyBlob: (c, from, to) =>
-      wrap(`copy ${c}/${from} to ${c}/${to}`, async () => {
-        const source = container(c).getBlobClient(from);
-        const target = container(c).getBlobClient(to);
-        const poller = await target.beginCopyFromURL(source.url, { intervalInMs: 500 });
-        await poller.pollUntilDone();
-        return meta(await target.getProperties());
+    copyBlob: (c, from, to) => wrap(`copy ${c}/${from} to ${c}/${to}`, () => copy(c, from, to)),
+    copyIfMatch: async (c, from, to, ifMatch) => {
+      try {
+        return await copy(c, from, to, ifMatch ? { ifMatch } : { ifNoneMatch: '*' });
+      } catch (err) {
+        if (isConditionFailure(err))
+          throw new RunpackError(
+            'release-target-changed',
+            `${c}/${to} changed after it was read (another deployment wrote it); nothing was copied — run the command again.`,
+          );
+        throw storageFailure(err, `copy ${c}/${from} to ${c}/${to}`, accountName);
+      }
+    },
+    deleteIfMatch: async (c, b, etag) => {
+      try {
+        await container(c)
+          .getBlobClient(b)
+          .delete({ conditions: { ifMatch: etag } });
+        return 'deleted';
+      } catch (err) {
+        if (isConditionFailure(err)) return 'changed';
+        if (statusOf(err) === 404) return 'missing';
+        throw storageFailure(err, `delete ${c}/${b}`, accountName);
+      }
+    },
+    readRange: (c, b, offset, count) =>
+      wrap(`read ${c}/${b}`, () => container(c).getBlobClient(b).downloadToBuffer(offset, count)),
+    download: (c, b, path) =>
+      wrap(`download ${c}/${b}`, async () => {
+        await container(c).getBlobClient(b).downloadToFile(path);
       }),
     getPolicies: (c) =>
       wrap(`read the access policies of container '${c}'`, async () => {
@@ -192,28 +295,40 @@ function storeFor(
 export interface OpenBlobStoreOptions {
   accountName: string;
   blobEndpoint: string;
-  /** Entra credential (storage scope) of the deploying principal. */
+  /** Entra credential (storage scope) of the principal; wrap it with maskingCredential. */
   credential: TokenCredential;
   allowSharedKeyAccess: boolean;
   /** Account keys via Resource Manager listKeys. */
   getKeys: () => Promise<string[]>;
-  /** Container to probe write access with. */
+  /** The container to probe access with. */
   container: string;
   /** The account key is needed anyway (SAS signing): go straight to it. */
   preferKey: boolean;
+  /**
+   * Create the container while opening when it is missing (the deploy, which uploads next). Default true.
+   * With false, opening is a read (a one-item listing) and never writes; a missing container is fine.
+   */
+  createContainer?: boolean;
   log?: (line: string) => void;
   /** Registers secrets (the account key). */
   addSecret: (value: string) => void;
 }
 
-/** Opens the account with the best auth that can write to the container. */
-export async function openBlobStore(o: OpenBlobStoreOptions): Promise<BlobStore> {
+/**
+ * Opens the account with the login's token when it can use the container, else with the account key from
+ * listKeys (when shared key access is allowed).
+ */
+export async function openBlobStore(o: OpenBlobStoreOptions): Promise<ReleaseBlobStore> {
   const endpoint = normaliseEndpoint(o.blobEndpoint);
-  const withKey = async (why: string): Promise<BlobStore> => {
+  const create = o.createContainer ?? true;
+  const role = create
+    ? 'Storage Blob Data Contributor'
+    : 'Storage Blob Data Reader (Contributor to roll back or prune)';
+  const withKey = async (why: string): Promise<ReleaseBlobStore> => {
     if (!o.allowSharedKeyAccess)
       throw new RunpackError(
         'shared-key-disabled',
-        `Storage account ${o.accountName} has shared key access disabled, and ${why}; use package-access: identity and give the deploying principal Storage Blob Data Contributor on the account.`,
+        `Storage account ${o.accountName} has shared key access disabled, and ${why}; ${create ? 'use package-access: identity and ' : ''}give the login ${role} on the account.`,
       );
     let keys: string[];
     try {
@@ -236,25 +351,30 @@ export async function openBlobStore(o: OpenBlobStoreOptions): Promise<BlobStore>
       pipelineOptions,
     );
     const store = storeFor(service, o.accountName, 'key', key);
-    await store.ensureContainer(o.container);
+    if (create) await store.ensureContainer(o.container);
     return store;
   };
 
   if (o.preferKey) return withKey('package-access: sas needs the account key to sign the SAS');
   const service = new BlobServiceClient(endpoint, o.credential, pipelineOptions);
   const store = storeFor(service, o.accountName, 'entra');
+  const what = create ? `create container '${o.container}'` : `list container '${o.container}'`;
   try {
     const c = service.getContainerClient(o.container);
-    if (!(await c.exists())) await c.createIfNotExists();
+    if (create) {
+      if (!(await c.exists())) await c.createIfNotExists();
+    } else {
+      await c.listBlobsFlat().byPage({ maxPageSize: 1 }).next();
+    }
     return store;
   } catch (err) {
-    if (!isForbidden(err)) throw storageFailure(err, `create container '${o.container}'`, o.accountName);
-    const code = (err as RestLikeError).details?.errorCode ?? (err as RestLikeError).code ?? '';
-    if (code === 'AuthorizationFailure')
-      throw storageFailure(err, `create container '${o.container}'`, o.accountName);
+    if (!create && codeOf(err) === 'ContainerNotFound') return store;
+    if (!isForbidden(err)) throw storageFailure(err, what, o.accountName);
+    const code = codeOf(err);
+    if (code === 'AuthorizationFailure') throw storageFailure(err, what, o.accountName);
     o.log?.(
       `The login has no data role on ${o.accountName} (${code || 'forbidden'}); using the account key.`,
     );
-    return withKey('the login has no data role to write blobs with its token');
+    return withKey(`the login has no data role to ${create ? 'write' : 'read'} blobs with its token`);
   }
 }

@@ -381,7 +381,9 @@ export async function collectEvidence(s: OpsSession): Promise<Evidence> {
         else {
           try {
             const store = await openStore(s, info, path.container);
-            const found = (await store.getPolicies(path.container)).find((p) => p.id === sas.policyId);
+            const found = (await store.getPolicies(path.container)).identifiers.find(
+              (p) => p.id === sas.policyId,
+            );
             policy.exists = Boolean(found);
             if (found?.accessPolicy?.expiresOn)
               policy.expiry = new Date(found.accessPolicy.expiresOn).toISOString();

@@ -29,11 +29,11 @@ import { inspectRemoteArchive, rangeZipSource } from './remote-zip.js';
 import type { StoredPackage } from './rollback-plan.js';
 import { blobPathOf } from './sas.js';
 import { findAccount, openStore, type OpsSession } from './session.js';
-import type { ReleaseStore } from './store.js';
+import type { ReleaseBlobStore } from '../azure/blob.js';
 import type { ArchiveEvidence, Release } from './types.js';
 
 export interface ReleaseState {
-  store: ReleaseStore;
+  store: ReleaseBlobStore;
   account: StorageAccountInfo;
   container: string;
   releases: Release[];
@@ -104,7 +104,7 @@ export async function loadReleaseState(s: OpsSession, containerGiven: boolean): 
   const stableEtags: Record<string, string | undefined> = {};
   for (const side of sideNames) {
     const name = stableBlobName(app, side === 'production' ? null : side);
-    const b = await store.get(container, name);
+    const b = await store.getBlob(container, name);
     if (b) {
       stableSha256[name] = sha256Of(b.metadata);
       stableEtags[name] = b.etag;
@@ -162,7 +162,7 @@ export function reportOf(s: OpsSession, state: ReleaseState): ReleasesReport {
 }
 
 /** A ZipSource over a release blob (range reads through the storage SDK). */
-export function blobZipSource(store: ReleaseStore, container: string, r: Release): ZipSource {
+export function blobZipSource(store: ReleaseBlobStore, container: string, r: Release): ZipSource {
   return {
     size: r.size,
     read: (offset, length) => {
@@ -175,7 +175,7 @@ export function blobZipSource(store: ReleaseStore, container: string, r: Release
 /** Inspects a release blob from its central directory. */
 export async function inspectRelease(
   s: OpsSession,
-  store: ReleaseStore,
+  store: ReleaseBlobStore,
   container: string,
   r: Release,
 ): Promise<ArchiveEvidence> {

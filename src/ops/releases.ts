@@ -2,18 +2,11 @@
  * Releases: the immutable blobs `releases/<app>/<sha256>.zip` the deploy engine writes (src/deploy/upload.ts),
  * which one is live, which ones slots point to, and the tables that show them. Everything here is pure.
  */
+import type { BlobItem } from '../azure/blob.js';
 import { releaseBlobName, stableBlobName } from '../deploy/plan.js';
 import type { Release } from './types.js';
 
-/** A blob as a listing shows it. */
-export interface BlobItem {
-  name: string;
-  size: number;
-  etag: string;
-  /** ISO */
-  lastModified?: string;
-  metadata: Record<string, string>;
-}
+export type { BlobItem };
 
 /** The folder every release blob of an app sits in (the deploy engine's naming, see releaseBlobName). */
 export function releasePrefix(appName: string): string {

@@ -2,6 +2,7 @@
  * Retention: which release blobs may go (pure), and the executor that deletes them with conditional requests
  * (If-Match on the ETag seen in the listing, so a blob rewritten meanwhile is left alone).
  */
+import type { DeleteOutcome, ReleaseBlobStore } from '../azure/blob.js';
 import type { Logger } from '../report/log.js';
 import { sortNewestFirst } from './releases.js';
 import type { Release } from './types.js';
@@ -41,12 +42,10 @@ export function keepReason(r: Release, releases: Release[], o: RetentionOptions)
   return null;
 }
 
-export type DeleteOutcome = 'deleted' | 'changed' | 'missing';
+export type { DeleteOutcome };
 
 /** Conditional delete: the blob is deleted only while its ETag is still `etag`. */
-export interface ReleaseDeleter {
-  deleteIfMatch(container: string, blob: string, etag: string): Promise<DeleteOutcome>;
-}
+export type ReleaseDeleter = Pick<ReleaseBlobStore, 'deleteIfMatch'>;
 
 export interface PruneResult {
   deleted: string[];

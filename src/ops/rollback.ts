@@ -143,7 +143,7 @@ export async function runRollback(
     if (plan.copy) {
       const copy = plan.copy;
       await log.group('Copy the release to the stable blob', async () => {
-        const after = await state!.store.copy(
+        const after = await state!.store.copyIfMatch(
           copy.container,
           copy.from,
           copy.to,

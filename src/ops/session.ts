@@ -6,7 +6,8 @@
 import type { TokenCredential } from '@azure/identity';
 import { createArmClient, type ArmClient, type StorageAccountInfo } from '../azure/arm.js';
 import { discoverCloud, type CloudEndpoints } from '../azure/cloud.js';
-import { authenticate, envIdToken, type AuthSession } from '../azure/credentials.js';
+import { openBlobStore, type ReleaseBlobStore } from '../azure/blob.js';
+import { authenticate, envIdToken, maskingCredential, type AuthSession } from '../azure/credentials.js';
 import { createHttpClient, type HttpClient } from '../azure/http.js';
 import { createSettingsHelper } from '../deploy/setting.js';
 import { resolveSubscription, resolveTarget } from '../deploy/target.js';
@@ -15,7 +16,6 @@ import { parseInputs, secretInputValues } from '../inputs.js';
 import { createLogger, type Logger, type LogSink } from '../report/log.js';
 import { createSecretRegistry, type SecretRegistry } from '../report/secrets.js';
 import { RunpackError, UsageError } from '../util/errors.js';
-import { openReleaseStore, type ReleaseStore } from './store.js';
 
 export const OPS_VERSION = '0.1.0';
 
@@ -215,19 +215,22 @@ export async function findAccount(s: OpsSession, name: string): Promise<StorageA
   return account;
 }
 
+/** The release container's account, opened for reads and conditional writes; opening never writes. */
 export async function openStore(
   s: OpsSession,
   account: StorageAccountInfo,
   container: string,
-): Promise<ReleaseStore> {
-  return openReleaseStore({
+): Promise<ReleaseBlobStore> {
+  return openBlobStore({
     accountName: account.name,
     blobEndpoint: account.blobEndpoint,
     allowSharedKeyAccess: account.allowSharedKeyAccess,
-    credential: s.credential,
+    credential: maskingCredential(s.credential, s.secrets),
     getKeys: () => s.arm.listStorageAccountKeys(account.id),
-    secrets: s.secrets,
     container,
+    preferKey: false,
+    createContainer: false,
     log: (l) => s.log.info(l),
+    addSecret: (v) => s.secrets.add(v),
   });
 }
