@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readJson, requestUrl, sendEmpty, sendJson } from './core-http.js';
 import type { EmulatorContext, Faults, MountInfo, RequestLogEntry, Site, StorageAccount } from './model.js';
 import type { OidcClaims } from './oidc.js';
+import { deleteAllContainers, ResetError, resetSites, snapshotSites } from './reset.js';
 
 export type StorageToggles = Partial<
   Pick<
@@ -52,8 +53,20 @@ export interface EmulatorAdmin {
   site(app: string, slot?: string | null): SiteView;
   /** Make ARM's restart of this app answer 202 + Azure-AsyncOperation/Location (the optional LRO path) or 200. */
   setAsyncRestart(app: string, on: boolean): void;
-  /** Clear faults and the request log, restore storage toggles, put the clock back to real time, 200 restarts. */
-  reset(): void;
+  /**
+   * Clear faults and the request log, restore storage toggles, put the clock back to real time, 200 restarts;
+   * all of that is done before it returns. With `sites`, also put every site back to the preset (settings,
+   * sticky names, state, homeDir, deployment history, trigger syncs, Kudu-local settings, files under %HOME%,
+   * scale-out) and restart every worker; with `blobs`, delete every container. Await the promise for those.
+   */
+  reset(options?: ResetOptions): Promise<void>;
+}
+
+export interface ResetOptions {
+  /** Also reset every site to the preset and restart its worker (resolves when the restarts end). */
+  sites?: boolean;
+  /** Also delete every blob container of the storage account. */
+  blobs?: boolean;
 }
 
 export interface AdminDeps {
@@ -79,6 +92,7 @@ export function createAdmin(deps: AdminDeps): EmulatorAdmin {
   );
 
   const asyncApps = new Set<string>();
+  const siteSnapshots = snapshotSites(ctx);
 
   function account(name: string): StorageAccount {
     const a = [...ctx.storageAccounts.values()].find((x) => x.name === name.toLowerCase());
@@ -164,7 +178,7 @@ export function createAdmin(deps: AdminDeps): EmulatorAdmin {
       asyncApps[on ? 'add' : 'delete'](app);
       deps.setAsyncRestart(app, on);
     },
-    reset() {
+    reset(options = {}) {
       for (const app of asyncApps) deps.setAsyncRestart(app, false);
       asyncApps.clear();
       ctx.faults.clear();
@@ -174,6 +188,11 @@ export function createAdmin(deps: AdminDeps): EmulatorAdmin {
         const a = ctx.storageAccounts.get(k);
         if (a) Object.assign(a, { ...init, blobReaders: [...init.blobReaders] });
       }
+      if (!options.sites && !options.blobs) return Promise.resolve();
+      return (async () => {
+        if (options.blobs) await deleteAllContainers(ctx);
+        if (options.sites) await resetSites(ctx, siteSnapshots);
+      })();
     },
   };
 }
@@ -243,13 +262,21 @@ export function adminHandler(admin: EmulatorAdmin) {
       if (seg[0] === 'sites' && m === 'GET' && (seg.length === 2 || seg.length === 3)) {
         return sendJson(res, 200, admin.site(seg[1]!, seg[2] ?? null));
       }
-      if (seg[0] === 'reset' && m === 'POST') return (admin.reset(), sendEmpty(res, 204));
+      if (seg[0] === 'reset' && m === 'POST') {
+        await admin.reset({ sites: body?.sites === true, blobs: body?.blobs === true });
+        return sendEmpty(res, 204);
+      }
       if (seg[0] === 'async-restart' && seg.length === 2 && m === 'PUT') {
         return (admin.setAsyncRestart(seg[1]!, body?.enabled === true), sendEmpty(res, 204));
       }
       return sendJson(res, 404, { error: `no admin endpoint ${m} ${url.pathname}` });
     } catch (err) {
-      const status = err instanceof AdminError ? err.status : err instanceof SyntaxError ? 400 : 500;
+      const status =
+        err instanceof AdminError || err instanceof ResetError
+          ? err.status
+          : err instanceof SyntaxError
+            ? 400
+            : 500;
       return sendJson(res, status, { error: (err as Error).message });
     }
   };

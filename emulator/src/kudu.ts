@@ -129,8 +129,18 @@ function param(q: URLSearchParams, name: string): string | null {
   return null;
 }
 
+/** Kudu-local settings (POST /api/settings) of each site's Kudu, so an admin reset can clear them. */
+const kuduLocal = new WeakMap<Site, Record<string, string>>();
+
+/** Forget the settings written through this site's Kudu /api/settings. */
+export function clearKuduLocalSettings(site: Site): void {
+  const local = kuduLocal.get(site);
+  if (local) for (const k of Object.keys(local)) delete local[k];
+}
+
 export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOptions = {}): Handler {
   const local: Record<string, string> = {};
+  kuduLocal.set(site, local);
   // Kudu's per-site settings (priority 100) override the environment, i.e. the app settings (priority 10).
   const seen = (): Record<string, string> => ({ ...site.scmSettings, ...local });
   const engine = createDeploymentEngine(ctx, site, seen, options);

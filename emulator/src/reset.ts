@@ -1,0 +1,175 @@
+/**
+ * Putting sites (and optionally blob storage) back to the preset, so several test files can share one
+ * emulator: settings, slot-sticky names, state, home directory (a swap is undone), deployment history,
+ * trigger syncs, Kudu-local settings, the files under %HOME%, scale-out and the mount (every worker restarts).
+ */
+import * as https from 'node:https';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { sharedKeyAuthorization } from './blob-front.js';
+import { clearKuduLocalSettings } from './kudu.js';
+import type { EmulatorContext, Site, SiteWorkerApi } from './model.js';
+import { removeTree } from './mount.js';
+
+/** The fields of a site that Resource Manager, Kudu and the admin API change, as they were at start. */
+export interface SiteSnapshot {
+  appSettings: Record<string, string>;
+  scmSettings: Record<string, string>;
+  slotConfigNames: Site['slotConfigNames'];
+  basicAuthAllowed: Site['basicAuthAllowed'];
+  state: Site['state'];
+  homeDir: string;
+  identity: Site['identity'];
+}
+
+export function snapshotSites(ctx: EmulatorContext): Map<Site, SiteSnapshot> {
+  const out = new Map<Site, SiteSnapshot>();
+  for (const s of ctx.sites.values()) {
+    out.set(
+      s,
+      structuredClone({
+        appSettings: s.appSettings,
+        scmSettings: s.scmSettings,
+        slotConfigNames: s.slotConfigNames,
+        basicAuthAllowed: s.basicAuthAllowed,
+        state: s.state,
+        homeDir: s.homeDir,
+        identity: s.identity,
+      }),
+    );
+  }
+  return out;
+}
+
+/** Thrown when the reset cannot be done safely now (the admin API answers it with this status). */
+export class ResetError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Scale-out is not in SiteWorkerApi; the real worker has it. */
+function scaleInAll(w: SiteWorkerApi): Promise<void> | null {
+  const x = w as SiteWorkerApi & { scaleIn?: () => Promise<void>; instances?: () => unknown[] };
+  if (typeof x.scaleIn !== 'function' || typeof x.instances !== 'function') return null;
+  const more = x.instances().length - 1;
+  let p = Promise.resolve();
+  for (let i = 0; i < more; i++) p = p.then(() => x.scaleIn!());
+  return p;
+}
+
+/** Empty a site's %HOME% and recreate the folders a new site has. */
+async function freshHome(dir: string): Promise<void> {
+  await fsp.mkdir(dir, { recursive: true });
+  for (const name of await fsp.readdir(dir)) await removeTree(path.join(dir, name));
+  await fsp.mkdir(path.join(dir, 'data', 'SitePackages'), { recursive: true });
+  await fsp.mkdir(path.join(dir, 'site', 'wwwroot'), { recursive: true });
+}
+
+/**
+ * Reset every site to its snapshot and restart its worker; resolves once every worker has finished its
+ * restart. Waits up to `waitMs` for running deployments to end, then refuses (409) rather than pull the
+ * files out from under one.
+ */
+export async function resetSites(
+  ctx: EmulatorContext,
+  snapshots: Map<Site, SiteSnapshot>,
+  waitMs = 30000,
+): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const busy = [...ctx.sites.values()].find((s) => s.deployments.some((d) => !d.complete));
+    if (!busy) break;
+    if (Date.now() > deadline)
+      throw new ResetError(
+        409,
+        `a deployment is still running on ${busy.appName}${busy.slotName ? `/${busy.slotName}` : ''}: wait for it to end, then reset`,
+      );
+    await sleep(20);
+  }
+  for (const [site, snap] of snapshots) {
+    const s = structuredClone(snap);
+    site.appSettings = s.appSettings;
+    site.scmSettings = s.scmSettings;
+    site.slotConfigNames = s.slotConfigNames;
+    site.basicAuthAllowed = s.basicAuthAllowed;
+    site.state = s.state;
+    site.homeDir = s.homeDir;
+    site.identity = s.identity;
+    site.deployments = [];
+    site.triggerSyncs = [];
+    clearKuduLocalSettings(site);
+  }
+  for (const site of snapshots.keys()) await freshHome(site.homeDir);
+  await Promise.all(
+    [...snapshots.keys()].map(async (site) => {
+      const w = ctx.workers.get(site.id.toLowerCase());
+      if (!w) return;
+      await scaleInAll(w);
+      if (site.state === 'Running') await w.restart();
+      else await w.stop();
+    }),
+  );
+}
+
+function azuriteCall(
+  ctx: EmulatorContext,
+  method: 'GET' | 'DELETE',
+  resource: string,
+  query: URLSearchParams,
+): Promise<{ status: number; body: string }> {
+  const u = new URL(ctx.azurite.blobEndpoint);
+  const account = ctx.azurite.accountName;
+  const p = `/${account}${resource}`;
+  const msHeaders = { 'x-ms-date': new Date().toUTCString(), 'x-ms-version': '2021-12-02' };
+  const auth = sharedKeyAuthorization(account, ctx.azurite.accountKey, method, p, query, msHeaders);
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: u.hostname,
+        port: Number(u.port),
+        method,
+        path: `${p}?${query.toString()}`,
+        headers: { ...msHeaders, authorization: auth },
+        ca: ctx.caCertPem,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Delete every container of the emulator's storage account (straight to Azurite, past the front's rules). */
+export async function deleteAllContainers(ctx: EmulatorContext): Promise<string[]> {
+  if (!ctx.azurite.blobEndpoint) return [];
+  const names: string[] = [];
+  let marker = '';
+  do {
+    const q = new URLSearchParams({ comp: 'list' });
+    if (marker) q.set('marker', marker);
+    const r = await azuriteCall(ctx, 'GET', '', q);
+    if (r.status !== 200) throw new ResetError(500, `listing containers in Azurite answered ${r.status}`);
+    for (const m of r.body.matchAll(/<Container>\s*<Name>([^<]+)<\/Name>/g)) names.push(m[1]!);
+    marker = /<NextMarker>([^<]+)<\/NextMarker>/.exec(r.body)?.[1] ?? '';
+  } while (marker);
+  for (const name of names) {
+    const r = await azuriteCall(ctx, 'DELETE', `/${name}`, new URLSearchParams({ restype: 'container' }));
+    if (r.status !== 202 && r.status !== 404)
+      throw new ResetError(500, `deleting container ${name} in Azurite answered ${r.status}`);
+  }
+  return names;
+}
