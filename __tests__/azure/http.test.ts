@@ -61,6 +61,16 @@ describe('parseRetryAfter', () => {
 });
 
 describe('createHttpClient', () => {
+  it('returns every byte 0x00-0xff of a non-streamed answer unchanged (no text decoding)', async () => {
+    const bytes = Buffer.from(Array.from({ length: 512 }, (_, i) => i % 256));
+    script = (_req, res) => res.writeHead(200, { 'Content-Type': 'application/octet-stream' }).end(bytes);
+    const client = createHttpClient();
+    const res = await client.request({ method: 'GET', url: `${base}/bin`, service: 'Kudu' });
+    expect(res.status).toBe(200);
+    expect(Buffer.isBuffer(res.body)).toBe(true);
+    expect(res.body.equals(bytes)).toBe(true);
+  });
+
   it('retries 429 and 503 honouring Retry-After, then returns the success', async () => {
     let n = 0;
     script = (_req, res) => {

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll, beforeEach } from '@jest/glo
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { createHttpClient } from '../../src/azure/http.js';
+import { createHttpClient, readStream } from '../../src/azure/http.js';
 import {
   KuduClient,
   KuduError,
@@ -94,6 +94,7 @@ interface Seen {
   auth?: string;
   cookie?: string;
   contentType?: string;
+  range?: string;
   bodyBytes: number;
 }
 const seen: Seen[] = [];
@@ -120,6 +121,7 @@ beforeAll(async () => {
         auth: req.headers.authorization,
         cookie: req.headers.cookie,
         contentType: req.headers['content-type'],
+        range: req.headers.range,
         bodyBytes: Buffer.concat(chunks).length,
       });
       const p = url.pathname;
@@ -196,6 +198,25 @@ beforeAll(async () => {
         res.writeHead(200, { 'Content-Type': 'text/plain', ETag: '"0102"' });
         return res.end('20250101000000.zip');
       }
+      if (p === '/api/vfs/data/SitePackages/bin.zip') {
+        // Every byte value, like a zip's binary data; honours one Range like Kudu's VFS.
+        const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+        if (!m) {
+          res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': BIN.length });
+          return res.end(BIN);
+        }
+        const start = Number(m[1]);
+        if (start >= BIN.length) {
+          res.writeHead(416, { 'Content-Range': `bytes */${BIN.length}` });
+          return res.end();
+        }
+        const end = Math.min(Number(m[2]), BIN.length - 1);
+        res.writeHead(206, {
+          'Content-Type': 'application/octet-stream',
+          'Content-Range': `bytes ${start}-${end}/${BIN.length}`,
+        });
+        return res.end(BIN.subarray(start, end + 1));
+      }
       json(res, 404, { Message: `'${p}' not found.` });
     });
   });
@@ -223,6 +244,7 @@ function client(authKind: 'bearer' | 'basic' = 'bearer') {
     authKind,
   });
 }
+const BIN = Buffer.from(Array.from({ length: 1024 }, (_, i) => i % 256));
 const zip = Buffer.from('PK\u0005\u0006' + '\0'.repeat(18), 'binary');
 
 describe('KuduClient against a local Kudu stand-in', () => {
@@ -330,6 +352,32 @@ describe('KuduClient against a local Kudu stand-in', () => {
     const dir = await kudu.vfsGet('data/SitePackages');
     expect(JSON.parse(dir!.text)).toEqual([{ name: 'packagename.txt', mime: 'text/plain' }]);
     expect(await kudu.vfsGet('site/wwwroot/.runpack/release.json')).toBeNull();
+  });
+
+  it('reads a binary VFS file byte for byte, whole, by range and as a stream', async () => {
+    const kudu = client();
+    const whole = await kudu.vfsGet('data/SitePackages/bin.zip');
+    expect(whole?.status).toBe(200);
+    expect(whole?.body.equals(BIN)).toBe(true);
+    expect(whole?.size).toBe(BIN.length);
+
+    const part = await kudu.vfsGet('data/SitePackages/bin.zip', { range: { start: 250, end: 265 } });
+    expect(part?.status).toBe(206);
+    expect(part?.size).toBe(BIN.length);
+    expect(part?.body.equals(BIN.subarray(250, 266))).toBe(true);
+    expect(seen.find((r) => r.url.endsWith('/bin.zip') && r.range === 'bytes=250-265')).toBeTruthy();
+
+    const past = await kudu.vfsGet('data/SitePackages/bin.zip', { range: { start: 9999, end: 10000 } });
+    expect(past?.status).toBe(416);
+
+    const streamed = await kudu.vfsGet('data/SitePackages/bin.zip', { stream: true });
+    expect(streamed?.body.length).toBe(0);
+    expect((await readStream(streamed?.stream)).equals(BIN)).toBe(true);
+  });
+
+  it('a streamed read of a missing file is null (the 404 body is read, not left hanging)', async () => {
+    const kudu = client();
+    expect(await kudu.vfsGet('site/wwwroot/none.bin', { stream: true })).toBeNull();
   });
 
   it('reads the settings Kudu sees', async () => {

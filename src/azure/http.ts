@@ -41,7 +41,7 @@ export interface HttpResponse {
   status: number;
   /** Lower-case header names. */
   headers: Record<string, string>;
-  /** Empty when stream: true. */
+  /** The answer's bytes exactly as sent (never decoded as text); empty when stream: true. */
   body: Buffer;
   stream?: NodeJS.ReadableStream;
   text(): string;
@@ -68,6 +68,9 @@ export interface HttpClientOptions {
   /** The transport; defaults to the SDK's Node client. Tests may inject one. */
   transport?: CoreHttpClient;
 }
+
+/** Largest answer collected into memory when the caller did not ask for a stream. */
+export const MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
 
 export const DEFAULT_RETRY_STATUSES: readonly number[] = [408, 429, 500, 502, 503, 504];
 const RETRIABLE_NETWORK_CODES = new Set([
@@ -215,7 +218,9 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
         timeout: remaining !== undefined ? Math.max(1, remaining) : 0,
         abortSignal: req.signal,
         allowInsecureConnection: req.url.startsWith('http:'),
-        streamResponseStatusCodes: req.stream ? new Set([Number.POSITIVE_INFINITY]) : undefined,
+        // Always streamed: a body read as text by the transport is UTF-8 decoded, which corrupts binary data
+        // (a zip read through Kudu VFS). Non-streamed answers are collected as bytes below.
+        streamResponseStatusCodes: new Set([Number.POSITIVE_INFINITY]),
       });
 
       let response: PipelineResponse;
@@ -262,7 +267,25 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
       if (req.stream) {
         return makeResponse(response.status, resHeaders, Buffer.alloc(0), response.readableStreamBody);
       }
-      const body = response.bodyAsText != null ? Buffer.from(response.bodyAsText, 'utf8') : Buffer.alloc(0);
+      let body: Buffer;
+      try {
+        body = await readStream(response.readableStreamBody, MAX_BUFFERED_BYTES);
+      } catch (err) {
+        if (err instanceof RunpackError) {
+          drain(response);
+          throw new RunpackError(
+            err.code,
+            `${req.service} sent more than ${MAX_BUFFERED_BYTES} bytes for ${op}; read it as a stream.`,
+          );
+        }
+        if (req.deadline !== undefined && now() >= req.deadline)
+          throw timeoutError(err instanceof Error ? err.message : String(err));
+        throw new RunpackError(
+          'network',
+          `${req.service} broke off the answer to ${op}: ${err instanceof Error ? err.message : String(err)}; try again.`,
+          { cause: err },
+        );
+      }
       return makeResponse(response.status, resHeaders, body);
     }
   }

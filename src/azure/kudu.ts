@@ -5,7 +5,7 @@
  * instances: the ARRAffinity cookie it sets is sent back so every call reaches the same one (API-SPEC §2.1).
  */
 import type { HttpClient, HttpResponse } from './http.js';
-import { redactUrl } from './http.js';
+import { readStream } from './http.js';
 import { RunpackError } from '../util/errors.js';
 
 const SERVICE = 'Kudu';
@@ -210,6 +210,18 @@ export interface KuduClientOptions {
   authKind: 'bearer' | 'basic';
 }
 
+/** A streamed answer read into memory (error bodies are small; bounded anyway). */
+async function buffered(res: HttpResponse): Promise<HttpResponse> {
+  const body = await readStream(res.stream, 1024 * 1024).catch(() => Buffer.alloc(0));
+  return {
+    status: res.status,
+    headers: res.headers,
+    body,
+    text: () => body.toString('utf8'),
+    json: <T = unknown>() => JSON.parse(body.toString('utf8') || 'null') as T,
+  };
+}
+
 function oneLine(text: string, max = 300): string {
   const t = text
     .replace(/<[^>]*>/g, ' ')
@@ -223,6 +235,52 @@ export function scmBaseUrl(url: string): string {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `https://${url}`;
   const u = new URL(withScheme);
   return `${u.protocol}//${u.host}`;
+}
+
+export interface VfsGetOptions {
+  deadline?: number;
+  /** Inclusive byte range; Kudu answers 206 with those bytes (or 200 with all of them, or 416 past the end). */
+  range?: { start: number; end: number };
+  /** Leave the body unread in `stream` (large files). */
+  stream?: boolean;
+  maxAttempts?: number;
+  signal?: AbortSignal;
+}
+
+export interface VfsFile {
+  /** 200, or 206/416 for a range read. */
+  status: number;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  /** The bytes as sent; empty when streamed. */
+  body: Buffer;
+  /** The unread body, when asked for with `stream`. */
+  stream?: NodeJS.ReadableStream;
+  /** The body decoded as UTF-8. */
+  readonly text: string;
+  etag?: string;
+  /** The whole file's size: Content-Range's total for a range read, Content-Length for a full one. */
+  size?: number;
+  /** The answer itself (for readers written against HttpResponse). */
+  response: HttpResponse;
+}
+
+function vfsFile(res: HttpResponse): VfsFile {
+  const total = /\/(\d+)\s*$/.exec(res.headers['content-range'] ?? '')?.[1];
+  const length = res.status === 200 ? res.headers['content-length'] : undefined;
+  const size = total !== undefined ? Number(total) : length !== undefined ? Number(length) : undefined;
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: res.body,
+    stream: res.stream,
+    get text() {
+      return res.text();
+    },
+    etag: res.headers['etag'],
+    ...(size !== undefined && Number.isFinite(size) ? { size } : {}),
+    response: res,
+  };
 }
 
 export class KuduClient {
@@ -283,12 +341,14 @@ export class KuduClient {
       signal?: AbortSignal;
       retryOn?: number[];
       maxAttempts?: number;
+      /** Leave the body of a successful (2xx) answer unread in `stream`; other answers are read for messages. */
+      stream?: boolean;
     } = {},
   ): Promise<HttpResponse> {
     const headers: Record<string, string> = { ...(extra.headers ?? {}) };
     const cookie = this.cookieHeader;
     if (cookie) headers.Cookie = cookie;
-    const res = await this.http.request({
+    let res = await this.http.request({
       method,
       url: this.absolute(pathOrUrl),
       headers,
@@ -299,7 +359,9 @@ export class KuduClient {
       signal: extra.signal,
       retryOn: extra.retryOn,
       maxAttempts: extra.maxAttempts,
+      stream: extra.stream,
     });
+    if (extra.stream && (res.status < 200 || res.status >= 300)) res = await buffered(res);
     this.remember(res);
     if (res.status === 401 || res.status === 403) {
       const body = res.text();
@@ -531,25 +593,35 @@ export class KuduClient {
 
   /**
    * `GET /api/vfs/{path}` (relative to %HOME%). A redirect (307 for a directory without `/`) is followed.
-   * Returns null for 404.
+   * Returns null for 404. The body is the file's bytes as sent (binary-safe); `text` decodes it as UTF-8.
+   * With `range` only those bytes are asked for (206, or 416 past the end, both returned rather than thrown);
+   * with `stream` the body is left unread in `stream` for the caller to consume. The second argument may
+   * still be a bare deadline.
    */
-  async vfsGet(path: string, deadline?: number): Promise<{ text: string; etag?: string } | null> {
+  async vfsGet(path: string, options: number | VfsGetOptions = {}): Promise<VfsFile | null> {
+    const o: VfsGetOptions = typeof options === 'number' ? { deadline: options } : options;
     const clean = path.replace(/^\/+/, '');
-    const res = await this.send('GET', `/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}`, {
-      deadline,
-      headers: { 'Cache-Control': 'no-cache' },
-    });
-    if (res.status === 404) return null;
+    const what = `GET /api/vfs/${clean}`;
+    const headers: Record<string, string> = { 'Cache-Control': 'no-cache' };
+    if (o.range) headers.Range = `bytes=${o.range.start}-${o.range.end}`;
+    const get = (pathOrUrl: string) =>
+      this.send('GET', pathOrUrl, {
+        deadline: o.deadline,
+        headers,
+        stream: o.stream,
+        maxAttempts: o.maxAttempts,
+        signal: o.signal,
+      });
+    let res = await get(`/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}`);
     if (res.status === 307 || res.status === 302 || res.status === 301) {
       const loc = res.headers['location'];
-      if (!loc) throw this.unexpected(res, `GET /api/vfs/${clean}`);
-      const again = await this.send('GET', loc, { deadline });
-      if (again.status === 404) return null;
-      if (again.status !== 200) throw this.unexpected(again, `GET ${redactUrl(this.absolute(loc))}`);
-      return { text: again.text(), etag: again.headers['etag'] };
+      if (!loc) throw this.unexpected(res, what);
+      res = await get(loc);
     }
-    if (res.status !== 200) throw this.unexpected(res, `GET /api/vfs/${clean}`);
-    return { text: res.text(), etag: res.headers['etag'] };
+    if (res.status === 404) return null;
+    const ok = res.status === 200 || (o.range !== undefined && (res.status === 206 || res.status === 416));
+    if (!ok) throw this.unexpected(res, what);
+    return vfsFile(res);
   }
 
   /** `GET /api/settings`: the settings the SCM site sees now (a flat object; older builds send Key/Value pairs). */

@@ -4,7 +4,6 @@
  * something records why instead of failing the whole diagnosis.
  */
 import { siteId, WEB_API_VERSION, type StorageAccountInfo } from '../azure/arm.js';
-import { readStream, type HttpResponse } from '../azure/http.js';
 import type { KuduClient } from '../azure/kudu.js';
 import {
   classifyRunFromPackage,
@@ -20,7 +19,12 @@ import { probeSite } from '../deploy/restart.js';
 import { RFP, RFP_MI } from '../deploy/setting.js';
 import { storageErrorOf } from '../deploy/verify.js';
 import { describeError } from '../util/errors.js';
-import { rangeZipSource, inspectRemoteArchive, totalFromContentRange } from './remote-zip.js';
+import {
+  rangeZipSource,
+  inspectRemoteArchive,
+  totalFromContentRange,
+  type RangeFetch,
+} from './remote-zip.js';
 import { BLOB_READ_ROLE_IDS, RELEVANT_SETTINGS } from './rules.js';
 import { blobPathOf, parseSas } from './sas.js';
 import type { OpsSession } from './session.js';
@@ -79,64 +83,27 @@ export async function listSlots(s: OpsSession): Promise<string[]> {
   }
 }
 
-/** Range fetch of a URL through the shared HttpClient (binary-safe: streamed). */
-export function httpRange(s: OpsSession, url: string, authorization?: () => Promise<string>) {
-  return async (start: number, end: number): Promise<HttpResponse> => {
-    const res = await s.http.request({
+/** Range fetch of a URL through the shared HttpClient (its bodies are bytes, never decoded). */
+export function httpRange(s: OpsSession, url: string, authorization?: () => Promise<string>): RangeFetch {
+  return (start, end) =>
+    s.http.request({
       method: 'GET',
       url,
       service: 'Blob Storage',
       headers: { Range: `bytes=${start}-${end}`, 'x-ms-version': STORAGE_VERSION },
       authorization,
       deadline: s.ctx.phaseDeadline(120_000),
-      stream: true,
       maxAttempts: 3,
     });
-    const body = await readStream(res.stream, 8 * 1024 * 1024);
-    return {
-      ...res,
-      body,
-      text: () => body.toString('utf8'),
-      json: <T>() => JSON.parse(body.toString('utf8')) as T,
-    };
-  };
 }
 
-/**
- * Range fetch of a file under %HOME% through Kudu VFS, streamed so the bytes stay binary-safe, with the same
- * authorization the Kudu client settled on (the ARM token, or the publishing credentials).
- */
-export function kuduRange(s: OpsSession, kudu: KuduClient, path: string, deadline: number) {
-  let basic: Promise<string> | undefined;
-  const authorization = async (): Promise<string> => {
-    if (kudu.authKind === 'bearer') return s.ctx.armAuthorization();
-    basic ??= s.arm.listPublishingCredentials(s.target.ref).then((c) => {
-      s.secrets.add(c.password);
-      const b64 = Buffer.from(`${c.userName}:${c.password}`, 'utf8').toString('base64');
-      s.secrets.add(b64);
-      return `Basic ${b64}`;
-    });
-    return basic;
-  };
-  return async (start: number, end: number): Promise<HttpResponse> => {
-    const cookie = kudu.cookieHeader;
-    const res = await s.http.request({
-      method: 'GET',
-      url: `${kudu.baseUrl}/api/vfs/${path.split('/').map(encodeURIComponent).join('/')}`,
-      service: 'Kudu',
-      headers: { Range: `bytes=${start}-${end}`, ...(cookie ? { Cookie: cookie } : {}) },
-      authorization,
-      deadline,
-      stream: true,
-      maxAttempts: 3,
-    });
-    const body = await readStream(res.stream, 8 * 1024 * 1024);
-    return {
-      ...res,
-      body,
-      text: () => body.toString('utf8'),
-      json: <T>() => JSON.parse(body.toString('utf8')) as T,
-    };
+/** Range fetch of a file under %HOME% through Kudu VFS (the Kudu client's binary-safe range read). */
+export function kuduRange(kudu: KuduClient, path: string, deadline: number): RangeFetch {
+  return async (start, end) => {
+    const file = await kudu.vfsGet(path, { range: { start, end }, deadline, maxAttempts: 3 });
+    if (file) return file.response;
+    const body = Buffer.alloc(0);
+    return { status: 404, headers: {}, body, text: () => '', json: <T>() => null as T };
   };
 }
 
@@ -279,7 +246,7 @@ async function localEvidence(s: OpsSession, kudu: KuduClient, deadline: number):
   if (packageName && (!sitePackages || sitePackages.includes(packageName))) {
     try {
       const source = await rangeZipSource(
-        kuduRange(s, kudu, `${SITE_PACKAGES}/${packageName}`, deadline),
+        kuduRange(kudu, `${SITE_PACKAGES}/${packageName}`, deadline),
         `${SITE_PACKAGES}/${packageName}`,
       );
       out.packageArchive = await inspectRemoteArchive(source, { functionApp: s.target.isFunctionApp });

@@ -228,7 +228,7 @@ export async function loadStoredState(s: OpsSession, deadline: number): Promise<
     const name = e.name!;
     let archive: ArchiveEvidence;
     try {
-      const source = await rangeZipSource(kuduRange(s, kudu, `${SITE_PACKAGES}/${name}`, deadline), name);
+      const source = await rangeZipSource(kuduRange(kudu, `${SITE_PACKAGES}/${name}`, deadline), name);
       archive = await inspectRemoteArchive(source, { functionApp: s.target.isFunctionApp });
     } catch (err) {
       archive = { opened: false, problems: [], error: describeError(err).split(';')[0] };

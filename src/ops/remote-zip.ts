@@ -1,14 +1,13 @@
 /**
  * A package inspected where it lies: a ZipSource over HTTP range requests (a blob URL, or a stored package
- * through Kudu VFS), the central directory read by the zip reader, and the inspector's rules run on the entry
- * list. Only the end of the archive, the central directory and the few small files the rules read (and the
+ * through Kudu VFS), the central directory read by the zip reader, and the inspector's rules run over it
+ * (inspectZip without data verification). Only the end of the archive, the central directory and the few small files the rules read (and the
  * release stamp) are fetched; entry data is never downloaded or verified.
  */
 import type { HttpResponse } from '../azure/http.js';
-import { inspectEntries, type EntryInfo, type ReadSmallFile, SMALL_FILE_BYTES } from '../package/inspect.js';
-import { parseStamp } from '../package/stamp.js';
-import { STAMP_PATH, type InspectOptions } from '../package/types.js';
-import { openZip, readEntry, ZipError, type ZipEntry, type ZipSource } from '../package/zip-reader.js';
+import { inspectZip } from '../package/inspect.js';
+import type { InspectOptions } from '../package/types.js';
+import { openZip, ZipError, type ZipSource } from '../package/zip-reader.js';
 import { RunpackError } from '../util/errors.js';
 import type { ArchiveEvidence } from './types.js';
 
@@ -75,17 +74,11 @@ export async function rangeZipSource(fetch: RangeFetch, what: string): Promise<Z
   };
 }
 
-function normalize(name: string): string {
-  return name
-    .split('/')
-    .filter((p) => p !== '.' && p !== '')
-    .join('/');
-}
-
 /**
- * Inspect an archive from its central directory only: the inspector's rules (nested root, entry point,
- * unsafe names, …) on the entry list, plus the release stamp. Never throws for a bad archive: the evidence
- * says what is wrong.
+ * Inspect an archive from its central directory only: the inspector's rules over the zip reader's directory
+ * (`inspectZip` without data verification), so the damage the reader found in the central directory
+ * (overlapping entries, forged sizes, bomb ratios, count mismatches) and link targets are reported as for a
+ * local package, plus the release stamp. Never throws for a bad archive: the evidence says what is wrong.
  */
 export async function inspectRemoteArchive(
   source: ZipSource,
@@ -98,43 +91,14 @@ export async function inspectRemoteArchive(
     if (err instanceof ZipError) return { opened: false, problems: [], error: err.message };
     throw err;
   }
-  const byPath = new Map<string, ZipEntry>();
-  for (const e of dir.entries) {
-    const n = normalize(e.name);
-    if (!byPath.has(n)) byPath.set(n, e);
-  }
-  const readSmall: ReadSmallFile = async (name) => {
-    const e = byPath.get(name);
-    if (!e || e.isDirectory || e.flags.encrypted) return null;
-    try {
-      return await readEntry(dir, e, { maxBytes: SMALL_FILE_BYTES });
-    } catch (err) {
-      if (err instanceof ZipError) return null;
-      throw err;
-    }
-  };
-  const entries: EntryInfo[] = dir.entries.map((e) => ({
-    name: e.name,
-    isDirectory: e.isDirectory,
-    isSymlink: e.isSymlink,
-    size: e.isDirectory ? 0 : e.uncompressedSize,
-    encrypted: e.flags.encrypted,
-    ...(e.nameTruncated ? { nameLength: e.nameLength } : {}),
-  }));
-  const report = await inspectEntries(
-    entries,
-    { ...options, verifyData: false },
-    readSmall,
-    dir.issues.map((i) => ({ code: i.code, severity: 'error' as const, message: i.message })),
-  );
-  const stampBytes = await readSmall(STAMP_PATH);
+  const report = await inspectZip(dir, { ...options, verifyData: false });
   return {
     opened: true,
     runtime: report.runtime,
     entryPoint: report.entryPoint,
     files: report.files,
     problems: report.problems.map((p) => ({ code: p.code, severity: p.severity, message: p.message })),
-    stamp: report.stamp ?? (stampBytes ? parseStamp(stampBytes.toString('utf8')) : null),
+    stamp: report.stamp ?? null,
     ...(report.functions ? { functions: report.functions } : {}),
   };
 }
