@@ -32,6 +32,15 @@ export interface InputDef {
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const APP_NAME = /^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$/i;
 const SLOT_NAME = /^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$/i;
+const TARGET = new RegExp(`^${APP_NAME.source.slice(1, -1)}(?:/${SLOT_NAME.source.slice(1, -1)})?$`, 'i');
+
+/** The entries of a fleet's app-name: newline or comma separated, blanks and # comments dropped. */
+export function splitTargets(value: string): string[] {
+  return value
+    .split(/[\r\n,]+/)
+    .map((s) => s.trim())
+    .filter((s) => s && !s.startsWith('#'));
+}
 
 export const DEFAULT_RESOURCE_MANAGER_ENDPOINT = 'https://management.azure.com';
 
@@ -43,7 +52,7 @@ export const INPUTS: readonly InputDef[] = [
     default: 'deploy',
     choices: ['deploy', 'rollback', 'diagnose', 'releases'],
     description:
-      '`deploy` the package; `rollback` to an earlier release runpack deployed (see `release`), restarted and verified like a deploy; `diagnose` why the app does not run its package; `releases` to list (and with `keep`, prune) the release blobs.',
+      '`deploy` the package; `rollback` to an earlier release runpack deployed (see `release`), restarted and verified like a deploy; `diagnose` why the app does not run its package; `releases` to list (and with `keep-releases`, prune) the release blobs.',
   },
   {
     name: 'release',
@@ -61,27 +70,47 @@ export const INPUTS: readonly InputDef[] = [
     key: 'dryRun',
     type: 'boolean',
     default: 'false',
-    description: 'For `command: rollback` and `releases` with `keep`: report the plan and write nothing.',
+    description:
+      'Report the plan and write nothing: for a deploy the blob to write, the setting change (secrets redacted), the restart and the swap; for `command: rollback`, and `releases` with `keep-releases`, likewise.',
   },
   {
-    name: 'keep',
-    key: 'keep',
+    name: 'keep-releases',
+    key: 'keepReleases',
     type: 'number',
-    min: 1,
+    default: '10',
+    min: 0,
     max: 1000,
     description:
-      'For `command: releases`: keep the newest N release blobs and delete older ones (never the live release or one a slot runs).',
+      'Retention: keep the newest N release blobs and delete older ones, never the live release, one a slot runs or one a stable blob holds. Applied after a verified url-mode deploy; for `command: releases` only when given. 0 turns pruning off.',
+  },
+  {
+    name: 'audit',
+    key: 'audit',
+    type: 'enum',
+    default: 'false',
+    choices: ['false', 'true', 'strict'],
+    description:
+      '`true`: before packaging, audit `source` for writes into the read-only package mount; each finding is a warning annotation and a summary row. `strict`: error findings fail the deploy before anything is uploaded.',
+  },
+  {
+    name: 'source',
+    key: 'source',
+    type: 'string',
+    description: 'Source folder the audit reads. Defaults to the repository root (GITHUB_WORKSPACE).',
   },
   {
     name: 'app-name',
     key: 'appName',
     type: 'string',
     required: true,
-    description: 'Name of the App Service or Function App to deploy to.',
-    validate: (v) =>
-      APP_NAME.test(v)
+    description:
+      'Name of the App Service or Function App to deploy to. A fleet: several apps or `app/slot` pairs, newline or comma separated; the package is built once and each target deployed and verified (3 at a time).',
+    validate: (v) => {
+      const bad = splitTargets(v).find((t) => !TARGET.test(t));
+      return bad === undefined
         ? undefined
-        : 'must be an App Service name: letters, digits and hyphens, 1-60 characters',
+        : `must be an App Service name (letters, digits and hyphens, 1-60 characters), optionally /slot, one per line or comma separated; '${bad}' is not`;
+    },
   },
   {
     name: 'resource-group',
@@ -300,16 +329,77 @@ export const INPUTS: readonly InputDef[] = [
 export interface OutputDef {
   name: string;
   description: string;
+  /** The commands that set it. */
+  commands: readonly ('deploy' | 'rollback' | 'diagnose' | 'releases')[];
 }
 
 export const OUTPUTS: readonly OutputDef[] = [
-  { name: 'release-id', description: 'Release id: the first 12 hex digits of the package sha256.' },
-  { name: 'package-sha256', description: 'sha256 of the deployed zip.' },
-  { name: 'package-url', description: 'URL of the package blob (never with a SAS); empty in local mode.' },
-  { name: 'previous-release-id', description: 'Release id that was live before this deploy, when known.' },
-  { name: 'mode', description: 'Run-from-package mode used: `url` or `local`.' },
-  { name: 'app-url', description: 'https URL of the app (or slot).' },
-  { name: 'verified', description: '`true` when every verification level that could run passed.' },
+  {
+    name: 'release-id',
+    description:
+      'Release id: the first 12 hex digits of the package sha256 (rollback: the release rolled back to; releases: the live one).',
+    commands: ['deploy', 'rollback', 'releases'],
+  },
+  { name: 'package-sha256', description: 'sha256 of the deployed zip.', commands: ['deploy', 'rollback'] },
+  {
+    name: 'package-url',
+    description: 'URL of the package blob (never with a SAS); empty in local mode and for a fleet.',
+    commands: ['deploy'],
+  },
+  {
+    name: 'previous-release-id',
+    description: 'Release id that was live before this deploy, when known (empty for a fleet).',
+    commands: ['deploy', 'rollback'],
+  },
+  {
+    name: 'mode',
+    description:
+      'Run-from-package mode used: `url` or `local` (for a fleet, when every target used the same one).',
+    commands: ['deploy'],
+  },
+  {
+    name: 'app-url',
+    description: 'https URL of the app (or slot); empty for a fleet (see `results`).',
+    commands: ['deploy', 'rollback', 'diagnose'],
+  },
+  {
+    name: 'verified',
+    description: '`true` when every verification level that could run passed (for a fleet: on every target).',
+    commands: ['deploy', 'rollback'],
+  },
+  {
+    name: 'results',
+    description:
+      'JSON array, one object per target: `app`, `slot`, `ok`, `verified`, `release-id`, `mode`, `app-url`, `package-url`, `error-code`. One entry for a single target.',
+    commands: ['deploy'],
+  },
+  {
+    name: 'deleted',
+    description:
+      'Comma-separated release ids that retention deleted (`keep-releases`), or would delete with `dry-run`.',
+    commands: ['deploy', 'releases'],
+  },
+  {
+    name: 'cause',
+    description:
+      'Likely cause of a failure: `read-only-write`, `sas-invalid`, `mount-blocked`, `stale-content` or `unknown` (empty when none).',
+    commands: ['deploy', 'diagnose'],
+  },
+  {
+    name: 'findings',
+    description: 'For `command: diagnose`: the number of findings.',
+    commands: ['diagnose'],
+  },
+  {
+    name: 'error-codes',
+    description: 'For `command: diagnose`: comma-separated codes of the error findings.',
+    commands: ['diagnose'],
+  },
+  {
+    name: 'releases',
+    description: 'For `command: releases`: comma-separated release ids, newest first.',
+    commands: ['releases'],
+  },
 ];
 
 function validateCreds(v: string): string | undefined {
@@ -413,6 +503,26 @@ export function parseInputs(
   }
   const inputs = out as unknown as DeployInputs;
   if (inputs.slot?.toLowerCase() === 'production') delete inputs.slot;
+  // app-name: one target, or a fleet of apps and app/slot pairs (the slot input applies where none is named).
+  const entries = splitTargets(inputs.appName);
+  const targets = entries.map((e) => {
+    const [appName, slot] = e.split('/');
+    const s = slot && slot.toLowerCase() !== 'production' ? slot : slot ? undefined : inputs.slot;
+    return s ? { appName, slot: s } : { appName };
+  });
+  const seen = new Set<string>();
+  for (const t of targets) {
+    const key = `${t.appName}/${t.slot ?? ''}`.toLowerCase();
+    if (seen.has(key))
+      throw new UsageError(
+        `Input 'app-name' lists ${t.slot ? `${t.appName}/${t.slot}` : t.appName} twice; name each target once.`,
+      );
+    seen.add(key);
+  }
+  inputs.appName = targets[0].appName;
+  if (targets[0].slot) inputs.slot = targets[0].slot;
+  else delete inputs.slot;
+  if (targets.length > 1) inputs.targets = targets;
   inputs.runtime = (inputs.runtime ?? 'auto') as Runtime | 'auto';
   if (!inputs.commit && env.GITHUB_SHA) inputs.commit = env.GITHUB_SHA;
   inputs.resourceManagerEndpoint = inputs.resourceManagerEndpoint.replace(/\/+$/, '');
@@ -421,6 +531,10 @@ export function parseInputs(
   if (inputs.clientId && !inputs.tenantId)
     throw new UsageError(
       "Input 'tenant-id' is required with 'client-id' for the OIDC login; add the Entra tenant id.",
+    );
+  if (inputs.targets && inputs.command && inputs.command !== 'deploy')
+    throw new UsageError(
+      `Input 'app-name' lists ${inputs.targets.length} targets, but command: ${inputs.command} works on one app; name one app (and slot).`,
     );
   if (inputs.swapTo) {
     const from = inputs.slot ?? 'production';

@@ -41,6 +41,7 @@ async function run(): Promise<void> {
     sink,
     secrets,
     getIdToken: (audience) => core.getIDToken(audience),
+    annotate: (a) => (a.level === 'error' ? core.error : core.warning)(a.message, a.properties),
   });
   for (const [k, v] of Object.entries(outputsOf(result))) core.setOutput(k, v);
   try {
@@ -60,7 +61,8 @@ async function operate(inputs: DeployInputs, secrets: SecretRegistry): Promise<v
     {
       release: inputs.release,
       dryRun: inputs.dryRun,
-      keep: inputs.keep,
+      // The default applies to deploys; the releases command prunes only when asked to.
+      keep: core.getInput('keep-releases') !== '' && inputs.keepReleases ? inputs.keepReleases : undefined,
       containerGiven: core.getInput('container') !== '',
     },
     { env: process.env, sink, secrets, getIdToken: (audience) => core.getIDToken(audience) },

@@ -105,3 +105,50 @@ describe('parseFlags', () => {
     for (const d of INPUTS) expect(help).toContain(`--${d.name}`);
   });
 });
+
+describe('fleets, retention and audit inputs', () => {
+  it('reads several targets from app-name, newline or comma separated, app or app/slot', () => {
+    const i = parseInputs(from({ 'app-name': 'web1, web2/staging\nweb3\n# old: web4\n' }));
+    expect(i.targets).toEqual([
+      { appName: 'web1' },
+      { appName: 'web2', slot: 'staging' },
+      { appName: 'web3' },
+    ]);
+    expect(i.appName).toBe('web1');
+    expect(i.slot).toBeUndefined();
+  });
+
+  it('applies the slot input to the entries that name none; app/production means production', () => {
+    const i = parseInputs(from({ 'app-name': 'web1\nweb2/blue\nweb3/production', slot: 'staging' }));
+    expect(i.targets).toEqual([
+      { appName: 'web1', slot: 'staging' },
+      { appName: 'web2', slot: 'blue' },
+      { appName: 'web3' },
+    ]);
+  });
+
+  it('one entry is a single target, app/slot included', () => {
+    const i = parseInputs(from({ 'app-name': 'web1/staging' }));
+    expect(i.targets).toBeUndefined();
+    expect(i).toMatchObject({ appName: 'web1', slot: 'staging' });
+  });
+
+  it('refuses a bad entry, a duplicate, and a fleet with an operator command, naming the input', () => {
+    expect(failure({ 'app-name': 'web1, bad_name' })).toMatch(/^Input 'app-name' .*'bad_name' is not/);
+    expect(failure({ 'app-name': 'web1, WEB1' })).toMatch(/lists WEB1 twice/);
+    expect(failure({ 'app-name': 'web1, web2', command: 'diagnose' })).toMatch(
+      /command: diagnose works on one app/,
+    );
+  });
+
+  it('keep-releases defaults to 10 and 0 turns pruning off; audit is false, true or strict', () => {
+    expect(parseInputs(from({ 'app-name': 'a1' })).keepReleases).toBe(10);
+    expect(parseInputs(from({ 'app-name': 'a1', 'keep-releases': '0' })).keepReleases).toBe(0);
+    expect(failure({ 'app-name': 'a1', 'keep-releases': '-1' })).toMatch(/keep-releases/);
+    expect(parseInputs(from({ 'app-name': 'a1' })).audit).toBe('false');
+    expect(parseInputs(from({ 'app-name': 'a1', audit: 'Strict' })).audit).toBe('strict');
+    expect(failure({ 'app-name': 'a1', audit: 'loud' })).toMatch(
+      /^Input 'audit' must be one of false, true, strict/,
+    );
+  });
+});

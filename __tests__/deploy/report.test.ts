@@ -108,7 +108,112 @@ describe('summary', () => {
       mode: 'url',
       'app-url': 'https://web-staging.azurewebsites.net',
       verified: 'false',
+      results: expect.any(String),
+      deleted: '',
+      cause: 'sas-invalid',
     });
+    expect(JSON.parse(outputsOf(result).results)).toEqual([
+      {
+        app: 'web',
+        slot: 'staging',
+        ok: false,
+        verified: false,
+        'release-id': 'aaaaaaaaaaaa',
+        mode: 'url',
+        'app-url': 'https://web-staging.azurewebsites.net',
+        'package-url': 'https://acct.blob.core.windows.net/c/web-staging.zip',
+        'error-code': null,
+      },
+    ]);
     expect(outputsOf({ ...result, mode: 'local' })['package-url']).toBe('');
+  });
+
+  const good = (app: string, extra: Partial<DeployResult> = {}): DeployResult => ({
+    ...result,
+    app,
+    slot: undefined,
+    ok: true,
+    verified: true,
+    error: undefined,
+    cause: null,
+    appUrl: `https://${app}.azurewebsites.net`,
+    ...extra,
+  });
+
+  it('a fleet sets the shared outputs, one results entry per target and a table row for each', () => {
+    const failed = good('web3', {
+      ok: false,
+      verified: false,
+      errorCode: 'verify-mount-blocked',
+      error: 'Verification failed: the package URL answers 403 AuthorizationFailure.',
+    });
+    const fleet: DeployResult = {
+      ...good('web1, web2, web3'),
+      ok: false,
+      verified: false,
+      error: '1 of 3 targets failed: web3 (verify-mount-blocked)',
+      fleet: [
+        good('web1', { retention: { deleted: ['cccccccccccc'], skipped: [], kept: 3, dryRun: false } }),
+        good('web2'),
+        failed,
+      ],
+    };
+    const out = outputsOf(fleet);
+    expect(out['app-url']).toBe('');
+    expect(out['package-url']).toBe('');
+    expect(out.verified).toBe('false');
+    expect(out.deleted).toBe('cccccccccccc');
+    const entries = JSON.parse(out.results) as { app: string; ok: boolean; 'error-code': string | null }[];
+    expect(entries.map((e) => [e.app, e.ok, e['error-code']])).toEqual([
+      ['web1', true, null],
+      ['web2', true, null],
+      ['web3', false, 'verify-mount-blocked'],
+    ]);
+    const md = renderSummary(fleet, createSecretRegistry());
+    expect(md).toContain('❌ Fleet deploy failed: 1 of 3 targets failed');
+    expect(md).toMatch(/\| web1 \| ✅ ok \| `aaaaaaaaaaaa` \| yes \|.*\| cccccccccccc \|/);
+    expect(md).toMatch(/\| web3 \| ❌ failed \|.*403 AuthorizationFailure/);
+  });
+
+  it('shows the dry-run plan, the audit table, the swap and what retention deleted', () => {
+    const md = renderSummary(
+      good('web', {
+        dryRun: true,
+        plan: [
+          'Would upload release aaaaaaaaaaaa',
+          'Would set WEBSITE_RUN_FROM_PACKAGE: (unset) → https://x?sig=REDACTED.',
+        ],
+        audit: {
+          source: '/repo/src',
+          pathPrefix: 'src',
+          filesScanned: 4,
+          strict: false,
+          findings: [
+            {
+              file: 'cache.js',
+              line: 3,
+              column: 1,
+              rule: 'write-under-app-root',
+              runtime: 'node',
+              severity: 'error',
+              message: 'writes cache.json under __dirname',
+              why: 'the mount is read-only',
+              fix: 'write to os.tmpdir()',
+            },
+          ],
+        },
+        swap: { from: 'staging', to: 'production', verified: true },
+        retention: { deleted: ['dddddddddddd'], skipped: [], kept: 10, dryRun: false },
+      }),
+      createSecretRegistry(),
+    );
+    expect(md).toContain('Dry run for **web**');
+    expect(md).toContain('- Would upload release aaaaaaaaaaaa');
+    expect(md).toContain(
+      '| src/cache.js | 3 | `write-under-app-root` | error | writes cache.json under __dirname | write to os.tmpdir() |',
+    );
+    expect(md).toContain('staging → production: ✅ swapped-in side verified');
+    expect(md).toContain('Deleted 1 old release(s): `dddddddddddd`; 10 left.');
+    expect(outputsOf(good('web', { dryRun: true })).verified).toBe('false');
   });
 });

@@ -5,12 +5,11 @@
  */
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
-import { createArmClient } from '../azure/arm.js';
-import { openBlobStore, type BlobStore } from '../azure/blob.js';
-import { discoverCloud } from '../azure/cloud.js';
-import { authenticate, type AuthSession } from '../azure/credentials.js';
+import { join, relative, resolve } from 'node:path';
+import { createArmClient, type ArmClient, type StorageAccountInfo } from '../azure/arm.js';
+import { openBlobStore, type ReleaseBlobStore } from '../azure/blob.js';
+import { discoverCloud, type CloudEndpoints } from '../azure/cloud.js';
+import { authenticate, maskingCredential, type AuthSession } from '../azure/credentials.js';
 import { createHttpClient, redactUrl, type HttpClient } from '../azure/http.js';
 import { buildPolicySasUrl, buildShortReadSasUrl, decidePolicy } from '../azure/sas.js';
 import { inspect } from '../package/inspect.js';
@@ -27,10 +26,20 @@ import { resolveSubscription, resolveTarget } from './target.js';
 import type { Clock, DeployContext, DeployInputs, Finding, PackageInfo, TargetInfo } from './types.js';
 import { releaseMetadata, uploadRelease } from './upload.js';
 import { failureMarkerCheck, verifyDeploy, type LevelResult } from './verify.js';
-import { afterMountFunctions } from './functions.js';
+import { afterMountFunctions, functionPackageFindings } from './functions.js';
 import { modeSwitchDecision, publishLocal } from './local.js';
 import { checkSlots, swapSlots, targetAfterSwap } from './slots.js';
 import { probeSite } from './restart.js';
+import { applyRetention, type RetentionOutcome } from './retention.js';
+import {
+  auditSource,
+  formatAnnotations,
+  formatFinding,
+  type Annotation,
+  type Finding as AuditFinding,
+} from '../audit/index.js';
+import { renderPlan, type DryRunFacts } from './dry-run.js';
+import { runFleet } from './fleet.js';
 
 export const RUNPACK_VERSION = '0.1.0';
 
@@ -52,6 +61,8 @@ export interface EngineDeps {
   clock?: Clock;
   /** Secrets already known (secret inputs), masked first. */
   secrets?: SecretRegistry;
+  /** GitHub annotations (core.warning / core.error with file and line); the CLI logs the lines instead. */
+  annotate?: (a: Annotation) => void;
 }
 
 export interface DeployResult {
@@ -78,23 +89,29 @@ export interface DeployResult {
   phases: PhaseTiming[];
   findings: Finding[];
   cause?: Classification | null;
+  /** dry-run: the plan, one line a step; nothing was written. */
+  dryRun?: boolean;
+  plan?: string[];
+  /** Retention after the deploy (keep-releases). */
+  retention?: RetentionOutcome;
+  /** The write-path audit (audit: true or strict) of `source`. */
+  audit?: {
+    source: string;
+    pathPrefix: string;
+    filesScanned: number;
+    findings: AuditFinding[];
+    strict: boolean;
+  };
+  /** A fleet (several targets in app-name): each target's own result. */
+  fleet?: DeployResult[];
+  /** Swap after the deploy: from → to and whether the swapped-in side was verified. */
+  swap?: { from: string; to: string; verified: boolean };
 }
 
-const realClock: Clock = {
+export const realClock: Clock = {
   now: () => Date.now(),
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
 };
-
-/** Wraps a credential so every token it hands out (also to the storage SDK) is masked first. */
-function maskingCredential(inner: TokenCredential, secrets: SecretRegistry): TokenCredential {
-  return {
-    async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
-      const t = await inner.getToken(scopes, options);
-      if (t) secrets.add(t.token);
-      return t;
-    },
-  };
-}
 
 /** Checks that need no network: the package path. */
 export function validateLocal(inputs: DeployInputs, cwd = process.cwd()): { path: string; isZip: boolean } {
@@ -114,7 +131,24 @@ function describeFindings(findings: Finding[]): string {
   return findings.map((f) => f.message).join(' ');
 }
 
-export async function runEngine(inputs: DeployInputs, deps: EngineDeps): Promise<DeployResult> {
+/** What the targets of a fleet share: one login, one package. */
+export interface SharedRun {
+  http: HttpClient;
+  session: AuthSession;
+  arm: ArmClient;
+  cloud: CloudEndpoints;
+  /** The package packed once (a folder input); absent for a .zip input, which every target reads. */
+  packed?: { zipPath: string; stamp: PackageInfo['stamp'] };
+}
+
+export async function runEngine(
+  inputs: DeployInputs,
+  deps: EngineDeps,
+  shared?: SharedRun,
+): Promise<DeployResult> {
+  if (!shared && inputs.targets && inputs.targets.length > 1) {
+    return runFleet(inputs, inputs.targets, deps);
+  }
   const clock = deps.clock ?? realClock;
   const secrets = deps.secrets ?? createSecretRegistry(deps.setSecret);
   const phases: PhaseTiming[] = [];
@@ -132,6 +166,7 @@ export async function runEngine(inputs: DeployInputs, deps: EngineDeps): Promise
     findings: [],
   };
   const http =
+    shared?.http ??
     deps.http ??
     createHttpClient({
       userAgent: `runpack/${RUNPACK_VERSION}`,
@@ -153,29 +188,16 @@ export async function runEngine(inputs: DeployInputs, deps: EngineDeps): Promise
       return v;
     });
 
+    // 1b. Write-path audit of the source, before anything is packaged or uploaded.
+    if (!shared && inputs.audit && inputs.audit !== 'false')
+      await log.group('Audit', () => runAudit(inputs, deps, result, log));
+
     // 2. Log in.
-    const { session, arm, cloud } = await log.group('Log in', async () => {
-      const cloud = await discoverCloud(http, inputs.resourceManagerEndpoint, phaseDeadline(60_000));
-      const session: AuthSession = await authenticate(inputs, cloud, {
-        env: deps.env,
-        secrets,
-        getIdToken: deps.getIdToken,
-        runAz: deps.runAz,
-        now: clock.now,
-        log: (l) => log.info(l),
-      });
-      log.info(session.description);
-      result.auth = session.method;
-      const arm = createArmClient({
-        http,
-        endpoint: cloud.resourceManager,
-        authorization: () => session.authorization(cloud.armScope),
-        deadline: () => deadline,
-        sleep: clock.sleep,
-        now: clock.now,
-      });
-      return { session, arm, cloud };
-    });
+    const login = () => logIn(inputs, deps, { http, clock, secrets, log, deadline, phaseDeadline }, result);
+    const { session, arm, cloud } = shared
+      ? { session: shared.session, arm: shared.arm, cloud: shared.cloud }
+      : await log.group('Log in', login);
+    if (shared) result.auth = shared.session.method;
 
     // 3. Resolve the target and plan.
     const { target, settings, plan } = await log.group('Resolve target', async () => {
@@ -234,8 +256,11 @@ export async function runEngine(inputs: DeployInputs, deps: EngineDeps): Promise
     // 4. Package and inspect.
     const pkg = await log.group('Package', async () => {
       let zipPath = local.path;
-      let stamp = null;
-      if (!local.isZip) {
+      let stamp: PackageInfo['stamp'] = null;
+      if (shared?.packed) {
+        zipPath = shared.packed.zipPath;
+        stamp = shared.packed.stamp;
+      } else if (!local.isZip) {
         workDir = mkdtempSync(join(deps.env.RUNNER_TEMP || tmpdir(), 'runpack-'));
         zipPath = join(workDir, `${inputs.appName}.zip`);
         let reported = 0;
@@ -265,6 +290,15 @@ export async function runEngine(inputs: DeployInputs, deps: EngineDeps): Promise
           errors[0].code,
           `The package cannot run from package: ${errors.map((e) => e.message).join(' ')}`,
         );
+      // Function apps: what the inspector's findings mean without a remote build (Python dependencies).
+      const fnFindings = functionPackageFindings(report, target, inputs.force);
+      const fnError = fnFindings.find((f) => f.severity === 'error');
+      recordFindings(
+        result,
+        fnFindings.filter((f) => f !== fnError),
+        log,
+      );
+      if (fnError) throw new RunpackError(fnError.code, fnError.message);
       const { sha256, bytes } = await hashFile(zipPath);
       const info: PackageInfo = {
         zipPath,
@@ -287,6 +321,24 @@ export async function runEngine(inputs: DeployInputs, deps: EngineDeps): Promise
       return info;
     });
 
+    if (inputs.dryRun) {
+      await log.group('Plan (dry run)', () =>
+        dryRunPlan(ctx, pkg, plan, settings, session, result).then((lines) => {
+          for (const l of lines) log.info(l);
+          result.plan = lines;
+        }),
+      );
+      result.dryRun = true;
+      result.ok = !hasErrors(result);
+      if (!result.ok) {
+        const failed = result.findings.filter((f) => f.severity === 'error');
+        result.error = describeFindings(failed);
+        result.errorCode = failed[0].code;
+      }
+      return result;
+    }
+
+    let urlState: UrlState | undefined;
     if (plan.mode === 'local') {
       await runLocal(ctx, pkg, result, plan.previousValue);
     } else {
@@ -295,7 +347,7 @@ export async function runEngine(inputs: DeployInputs, deps: EngineDeps): Promise
         env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
           ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
           : undefined;
-      await runUrlMode(ctx, pkg, plan, settings, session, cloud.storageScope, result, runLink);
+      urlState = await runUrlMode(ctx, pkg, plan, settings, session, cloud.storageScope, result, runLink);
     }
 
     // Function apps: trigger sync and the functions check.
@@ -310,6 +362,11 @@ export async function runEngine(inputs: DeployInputs, deps: EngineDeps): Promise
       await log.group(`Swap into ${inputs.swapTo}`, async () => {
         const outcome = await swapSlots(ctx, inputs.swapTo!, pkg);
         recordFindings(result, outcome.findings, log);
+        result.swap = {
+          from: target.ref.slot ?? 'production',
+          to: outcome.to,
+          verified: !outcome.findings.some((f) => f.severity === 'error'),
+        };
         const after = await targetAfterSwap(ctx, outcome.to);
         result.appUrl = after.appUrl;
         if (inputs.healthPath) {
@@ -333,6 +390,29 @@ export async function runEngine(inputs: DeployInputs, deps: EngineDeps): Promise
                     code: 'swap-health',
                     message: `${outcome.to} answers ${inputs.healthPath} with ${probe.error ?? probe.status} after the swap; swap back (swap-to again from ${outcome.to}) if it stays broken.`,
                   },
+            ],
+            log,
+          );
+          if (!good) result.swap.verified = false;
+        }
+      });
+    }
+
+    // Retention: only after a verified url-mode deploy; a failed prune is a warning, never a failed deploy.
+    if (urlState && result.verified && !hasErrors(result) && inputs.keepReleases) {
+      const state = urlState;
+      await log.group('Retention', async () => {
+        try {
+          result.retention = await prune(ctx, state, pkg.sha256, false);
+        } catch (err) {
+          recordFindings(
+            result,
+            [
+              {
+                severity: 'warning',
+                code: 'retention-failed',
+                message: `Could not prune old releases (keep-releases: ${inputs.keepReleases}): ${describeError(err)}`,
+              },
             ],
             log,
           );
@@ -360,6 +440,74 @@ export async function runEngine(inputs: DeployInputs, deps: EngineDeps): Promise
   if (result.error) result.error = secrets.redact(result.error);
   log.info(`Total ${((clock.now() - started) / 1000).toFixed(1)} s.`);
   return result;
+}
+
+/** Logs in and opens Resource Manager: the cloud's endpoints, the session and the ARM client. */
+export async function logIn(
+  inputs: DeployInputs,
+  deps: EngineDeps,
+  c: {
+    http: HttpClient;
+    clock: Clock;
+    secrets: SecretRegistry;
+    log: { info(m: string): void };
+    deadline: number;
+    phaseDeadline: (ms: number) => number;
+  },
+  result: { auth?: string },
+): Promise<{ session: AuthSession; arm: ArmClient; cloud: CloudEndpoints }> {
+  const cloud = await discoverCloud(c.http, inputs.resourceManagerEndpoint, c.phaseDeadline(60_000));
+  const session: AuthSession = await authenticate(inputs, cloud, {
+    env: deps.env,
+    secrets: c.secrets,
+    getIdToken: deps.getIdToken,
+    runAz: deps.runAz,
+    now: c.clock.now,
+    log: (l) => c.log.info(l),
+  });
+  c.log.info(session.description);
+  result.auth = session.method;
+  const arm = createArmClient({
+    http: c.http,
+    endpoint: cloud.resourceManager,
+    authorization: () => session.authorization(cloud.armScope),
+    deadline: () => c.deadline,
+    sleep: c.clock.sleep,
+    now: c.clock.now,
+  });
+  return { session, arm, cloud };
+}
+
+/** audit: true (findings warn) or strict (error findings fail the deploy before anything is uploaded). */
+export async function runAudit(
+  inputs: DeployInputs,
+  deps: EngineDeps,
+  result: Pick<DeployResult, 'audit'>,
+  log: { info(m: string): void; warn(m: string): void; error(m: string): void },
+): Promise<void> {
+  const root = deps.env.GITHUB_WORKSPACE || process.cwd();
+  const source = resolve(root, inputs.source ?? '.');
+  const pathPrefix = relative(root, source).replace(/\\/g, '/');
+  const strict = inputs.audit === 'strict';
+  const report = await auditSource(source);
+  result.audit = { source, pathPrefix, filesScanned: report.filesScanned, findings: report.findings, strict };
+  const annotations = formatAnnotations(report.findings, { pathPrefix });
+  report.findings.forEach((f, i) => {
+    // Findings warn unless strict; strict keeps the audit's own severity.
+    const a: Annotation = { ...annotations[i], level: strict ? f.severity : 'warning' };
+    if (deps.annotate) deps.annotate(a);
+    else if (a.level === 'error') log.error(formatFinding(f, { pathPrefix }));
+    else log.warn(formatFinding(f, { pathPrefix }));
+  });
+  const errors = report.findings.filter((f) => f.severity === 'error');
+  log.info(
+    `Audit of ${pathPrefix || '.'}: ${report.filesScanned} file(s) scanned, ${report.findings.length} write(s) into the app root found${strict ? ` (${errors.length} error(s), audit: strict)` : ''}.`,
+  );
+  if (strict && errors.length)
+    throw new RunpackError(
+      'audit-failed',
+      `The audit found ${errors.length} write(s) into the read-only package mount (first: ${formatFinding(errors[0], { pathPrefix })}); move the writes to /tmp or HOME outside wwwroot, or set audit: true to deploy with warnings.`,
+    );
 }
 
 function hasErrors(result: DeployResult): boolean {
@@ -436,16 +584,17 @@ async function runUrlMode(
   storageScope: string,
   result: DeployResult,
   runUrl: string | undefined,
-): Promise<void> {
+): Promise<UrlState> {
   const { log, inputs, target, arm } = ctx;
   const accountName = inputs.storageAccount!;
 
   // Storage: find the account, open it with the auth that can write.
-  let reopenWithKey: (() => Promise<BlobStore>) | undefined;
+  let reopenWithKey: (() => Promise<ReleaseBlobStore>) | undefined;
   const {
     store: firstStore,
     accountId,
     allowSharedKey,
+    account: storageAccount,
   } = await log.group('Storage', async () => {
     const account = await arm.findStorageAccount(target.ref.subscriptionId, accountName);
     if (!account)
@@ -465,12 +614,12 @@ async function runUrlMode(
         log: (l) => log.info(l),
         addSecret: (v) => ctx.secrets.add(v),
       });
-    const store: BlobStore = await open(plan.access === 'sas');
+    const store: ReleaseBlobStore = await open(plan.access === 'sas');
     if (store.auth === 'entra' && account.allowSharedKeyAccess) reopenWithKey = () => open(true);
     log.info(
       `Account ${account.name} (${store.auth === 'entra' ? 'Entra token' : 'account key'}), container ${plan.container}.`,
     );
-    return { store, accountId: account.id, allowSharedKey: account.allowSharedKeyAccess };
+    return { store, accountId: account.id, allowSharedKey: account.allowSharedKeyAccess, account };
   });
   void allowSharedKey;
   let store = firstStore;
@@ -479,6 +628,12 @@ async function runUrlMode(
   // Never overwrite the blob another slot runs (after a swap it carries this slot's name).
   const containerUrl = store.blobUrl(plan.container, 'x').replace(/\/x$/, '');
   const usedByOthers = await blobsUsedBySiblings(ctx, containerUrl);
+  const state: UrlState = {
+    account: storageAccount,
+    container: plan.container,
+    siblingBlobs: usedByOthers,
+    store: () => store,
+  };
   const chosen = chooseStableBlob(
     plan.stableBlob,
     blobInContainer(settings[RFP], containerUrl),
@@ -594,7 +749,7 @@ async function runUrlMode(
         result.levels = quick.levels;
         result.previousReleaseId = pkg.releaseId;
         log.info(`Release ${pkg.releaseId} is already live and verified; nothing to upload, set or restart.`);
-        return;
+        return state;
       }
     }
   }
@@ -684,6 +839,159 @@ async function runUrlMode(
     probeUrl: probeUrl(),
     identityRoleConfirmed: roleConfirmed,
   });
+  return state;
+}
+
+/**
+ * dry-run: the facts of the plan, gathered with reads only (Resource Manager GETs and the read POSTs
+ * config/appsettings/list and listKeys; blob HEADs, listings and the container's ACL read), rendered by renderPlan.
+ */
+async function dryRunPlan(
+  ctx: DeployContext,
+  pkg: PackageInfo,
+  plan: Plan,
+  settings: Record<string, string>,
+  session: AuthSession,
+  result: DeployResult,
+): Promise<string[]> {
+  const { inputs, target, arm } = ctx;
+  const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
+  const facts: DryRunFacts = {
+    target: name,
+    mode: plan.mode,
+    releaseId: pkg.releaseId,
+    zipBytes: pkg.zipBytes,
+    settings: {},
+    restart: inputs.restart,
+    swapTo: inputs.swapTo,
+  };
+  const changed = (changes: Record<string, string | null>, same: (k: string) => boolean) => {
+    for (const k of mergeSettings(settings, changes).changedKeys)
+      if (!same(k)) facts.settings[k] = [settings[k], changes[k]];
+  };
+  if (plan.mode === 'local') {
+    changed({ [RFP]: '1', ...plan.extra }, () => false);
+    return renderPlan(facts);
+  }
+  const account = await arm.findStorageAccount(target.ref.subscriptionId, inputs.storageAccount!);
+  if (!account)
+    throw new RunpackError(
+      'storage-not-found',
+      `Storage account ${inputs.storageAccount} was not found in subscription ${target.ref.subscriptionId}; check storage-account (the login needs Reader on it).`,
+    );
+  const store = await openBlobStore({
+    accountName: account.name,
+    blobEndpoint: account.blobEndpoint,
+    allowSharedKeyAccess: account.allowSharedKeyAccess,
+    credential: maskingCredential(session.credential, ctx.secrets),
+    getKeys: () => arm.listStorageAccountKeys(account.id),
+    container: plan.container,
+    preferKey: false,
+    createContainer: false,
+    log: (l) => ctx.log.info(l),
+    addSecret: (v) => ctx.secrets.add(v),
+  });
+  const containerUrl = store.blobUrl(plan.container, 'x').replace(/\/x$/, '');
+  const usedByOthers = await blobsUsedBySiblings(ctx, containerUrl);
+  const stableBlob = chooseStableBlob(
+    plan.stableBlob,
+    blobInContainer(settings[RFP], containerUrl),
+    usedByOthers,
+  );
+  const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
+  const stableUrl = store.blobUrl(plan.container, stableBlob);
+  result.packageUrl = redactUrl(stableUrl.split('?')[0]);
+  const [releaseNow, stableNow] = await Promise.all([
+    store.getBlob(plan.container, releaseBlob),
+    store.getBlob(plan.container, stableBlob),
+  ]);
+  Object.assign(facts, {
+    account: account.name,
+    container: plan.container,
+    releaseBlob,
+    stableBlob,
+    releaseExists: releaseNow !== null,
+    stableCurrent: (stableNow?.metadata.sha256 ?? '').toLowerCase() === pkg.sha256,
+  });
+  let value = stableUrl;
+  if (plan.access === 'sas') {
+    const decision = decidePolicy(
+      (await store.getPolicies(plan.container)).identifiers,
+      plan.policyId,
+      new Date(ctx.clock.now()),
+      inputs.sasExpiryDays,
+      plan.container,
+    );
+    facts.policy = { id: plan.policyId, action: decision.action, reason: decision.reason };
+    // The signature is made at deploy time with the account key; the plan shows where it goes.
+    value = `${stableUrl}?si=${encodeURIComponent(plan.policyId)}&sr=b&sig=REDACTED`;
+  }
+  const bare = (v: string | null | undefined) => (v ?? '').split('?')[0].toLowerCase();
+  const sameRfp = (k: string) => {
+    if (k !== RFP || plan.access !== 'sas') return false;
+    const old = settings[RFP] ?? '';
+    return (
+      bare(old) === bare(value) && new URLSearchParams(old.split('?')[1] ?? '').get('si') === plan.policyId
+    );
+  };
+  changed({ [RFP]: value, ...plan.extra }, sameRfp);
+  facts.unchanged =
+    !inputs.force &&
+    !!pkg.stamp &&
+    facts.stableCurrent === true &&
+    Object.keys(facts.settings).length === 0 &&
+    (!facts.policy || facts.policy.action === 'keep');
+  if (inputs.keepReleases && !facts.unchanged) {
+    try {
+      const r = await applyRetention(store, {
+        container: plan.container,
+        appName: target.ref.appName,
+        keep: inputs.keepReleases,
+        live: pkg.sha256,
+        siblingBlobs: usedByOthers,
+        dryRun: true,
+        log: { info: (l) => ctx.log.debug(l), warn: (l) => ctx.log.warn(l) },
+      });
+      facts.retention = { keep: inputs.keepReleases, deleted: r.deleted };
+      result.retention = r;
+    } catch (err) {
+      facts.retention = { keep: inputs.keepReleases, error: describeError(err).replace(/\.$/, '') };
+    }
+  }
+  return renderPlan(facts);
+}
+
+/** What a url-mode deploy leaves for retention: where the releases live and what the other sides run. */
+interface UrlState {
+  account: StorageAccountInfo;
+  /** The store the deploy wrote with (after any fallback to the account key). */
+  store: () => ReleaseBlobStore;
+  container: string;
+  siblingBlobs: ReadonlySet<string>;
+}
+
+/** Retention with src/ops' release store (reads never create anything; deletes are conditional). */
+async function prune(
+  ctx: DeployContext,
+  state: UrlState,
+  live: string,
+  dryRun: boolean,
+): Promise<RetentionOutcome> {
+  const store = state.store();
+  const outcome = await applyRetention(store, {
+    container: state.container,
+    appName: ctx.target.ref.appName,
+    keep: ctx.inputs.keepReleases ?? 0,
+    live,
+    siblingBlobs: state.siblingBlobs,
+    dryRun,
+    log: ctx.log,
+  });
+  if (outcome.deleted.length)
+    ctx.log.info(
+      `${dryRun ? 'Would delete' : 'Deleted'} ${outcome.deleted.length} old release(s); ${outcome.kept} left (keep-releases: ${ctx.inputs.keepReleases}).`,
+    );
+  return outcome;
 }
 
 /** A role assignment scope covers a resource when it is the resource or one of its parents. */

@@ -19,11 +19,20 @@ export interface DeployInputs {
   command?: 'deploy' | 'rollback' | 'diagnose' | 'releases';
   /** rollback: `previous` or a release id. */
   release?: string;
-  /** rollback and releases: show the plan, write nothing. */
+  /** deploy, rollback and releases: show the plan, write nothing. */
   dryRun?: boolean;
-  /** releases: keep the newest n release blobs and delete the rest (never one that is live or a slot runs). */
-  keep?: number;
+  /**
+   * Retention: keep the newest n release blobs and delete the rest (never one that is live, a slot runs or a
+   * stable blob holds). After a verified url-mode deploy, and for `command: releases` when given. 0: no pruning.
+   */
+  keepReleases?: number;
+  /** Write-path audit of `source` before packaging: off, warn (findings are warnings) or strict (errors fail). */
+  audit?: 'false' | 'true' | 'strict';
+  /** Folder the audit reads (default: GITHUB_WORKSPACE or the working directory). */
+  source?: string;
   appName: string;
+  /** Several targets in app-name (a fleet): each app, or app and slot. Absent or one entry: a single target. */
+  targets?: { appName: string; slot?: string }[];
   resourceGroup?: string;
   subscriptionId?: string;
   slot?: string;

@@ -7,6 +7,7 @@ import { CAUSE_TITLES } from '../deploy/classify.js';
 import { LEVEL_TITLES } from '../deploy/verify.js';
 import { formatDuration } from './log.js';
 import type { SecretRegistry } from './secrets.js';
+import type { Finding as AuditFinding } from '../audit/index.js';
 
 const ICON = { pass: '✅', fail: '❌', skipped: '➖' } as const;
 
@@ -21,26 +22,115 @@ function size(bytes?: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
 }
 
-/** The outputs the action sets (strings). */
+/** One target's entry in the `results` output. */
+export function resultEntry(r: DeployResult): Record<string, string | boolean | null> {
+  return {
+    app: r.app,
+    slot: r.slot ?? null,
+    ok: r.ok,
+    verified: r.verified,
+    'release-id': r.releaseId ?? null,
+    mode: r.mode ?? null,
+    'app-url': r.appUrl ?? null,
+    'package-url': r.mode === 'url' ? (r.packageUrl ?? null) : null,
+    'error-code': r.ok ? null : (r.errorCode ?? null),
+  };
+}
+
+/** The outputs the action sets (strings). A fleet sets the shared ones and `results` per target. */
 export function outputsOf(r: DeployResult): Record<string, string> {
+  const members = r.fleet ?? [r];
+  const deleted = members.flatMap((m) => m.retention?.deleted ?? []);
+  const causes = members.map((m) => m.cause?.cause).filter(Boolean);
   return {
     'release-id': r.releaseId ?? '',
     'package-sha256': r.sha256 ?? '',
-    'package-url': r.mode === 'url' ? (r.packageUrl ?? '') : '',
-    'previous-release-id': r.previousReleaseId ?? '',
+    'package-url': !r.fleet && r.mode === 'url' ? (r.packageUrl ?? '') : '',
+    'previous-release-id': r.fleet ? '' : (r.previousReleaseId ?? ''),
     mode: r.mode ?? '',
-    'app-url': r.appUrl ?? '',
-    verified: r.verified ? 'true' : 'false',
+    'app-url': r.fleet ? '' : (r.appUrl ?? ''),
+    verified: r.verified && !r.dryRun ? 'true' : 'false',
+    results: JSON.stringify(members.map(resultEntry)),
+    deleted: deleted.join(','),
+    cause: causes[0] ?? '',
   };
+}
+
+const auditRow = (f: AuditFinding, prefix: string) =>
+  `| ${esc(prefix ? `${prefix}/${f.file}` : f.file)} | ${f.line} | \`${f.rule}\` | ${f.severity} | ${esc(f.message)} | ${esc(f.fix)} |`;
+
+/** The sections every deploy shows after the release table: plan, audit, retention, swap. */
+function extraSections(r: DeployResult, lines: string[]): void {
+  if (r.plan?.length) {
+    lines.push('', '### Plan (dry run: nothing written)', '');
+    for (const l of r.plan) lines.push(`- ${esc(l)}`);
+  }
+  if (r.audit) {
+    const a = r.audit;
+    lines.push(
+      '',
+      `### Audit of \`${a.pathPrefix || '.'}\``,
+      '',
+      a.findings.length
+        ? `${a.findings.length} write(s) into the read-only package mount in ${a.filesScanned} scanned file(s)${a.strict ? ' (audit: strict)' : ''}.`
+        : `No writes into the app root found in ${a.filesScanned} scanned file(s).`,
+    );
+    if (a.findings.length) {
+      lines.push('', '| File | Line | Rule | Severity | Problem | Fix |', '|---|---|---|---|---|---|');
+      for (const f of a.findings) lines.push(auditRow(f, a.pathPrefix));
+    }
+  }
+  if (r.swap) {
+    lines.push(
+      '',
+      '### Swap',
+      '',
+      `${esc(r.swap.from)} → ${esc(r.swap.to)}: ${r.swap.verified ? '✅ swapped-in side verified' : '❌ swapped-in side not verified'}`,
+    );
+  }
+  if (r.retention && !r.fleet) {
+    const t = r.retention;
+    lines.push('', '### Retention', '');
+    lines.push(
+      t.deleted.length
+        ? `${t.dryRun ? 'Would delete' : 'Deleted'} ${t.deleted.length} old release(s): ${t.deleted.map((d) => `\`${d}\``).join(', ')}; ${t.kept} left.`
+        : `Nothing to delete; ${t.kept} release(s) kept.`,
+    );
+    if (t.skipped.length) lines.push('', `Left alone (changed since listed): ${t.skipped.join(', ')}.`);
+  }
+}
+
+function fleetTable(r: DeployResult, lines: string[]): void {
+  lines.push(
+    '',
+    '### Targets',
+    '',
+    '| Target | Result | Release | Verified | Mode | App URL | Deleted | Detail |',
+    '|---|---|---|---|---|---|---|---|',
+  );
+  for (const m of r.fleet ?? []) {
+    const name = m.slot ? `${m.app}/${m.slot}` : m.app;
+    lines.push(
+      `| ${esc(name)} | ${m.ok ? '✅ ok' : '❌ failed'} | ${m.releaseId ? `\`${m.releaseId}\`` : ''} | ${m.verified ? 'yes' : 'no'} | ${m.mode ?? ''} | ${esc(m.appUrl ?? '')} | ${(m.retention?.deleted ?? []).join(', ')} | ${esc(m.ok ? (m.noop ? 'already live' : m.swap ? `swapped into ${m.swap.to}` : 'deployed') : (m.error ?? m.errorCode ?? ''))} |`,
+    );
+  }
 }
 
 export function renderSummary(r: DeployResult, secrets: SecretRegistry): string {
   const target = `${r.app}${r.slot ? ` / ${r.slot}` : ''}`;
-  const status = r.ok
-    ? r.noop
-      ? `✅ Release \`${r.releaseId}\` was already live and verified on **${target}**; nothing changed.`
-      : `✅ **${target}** runs release \`${r.releaseId}\`, verified.`
-    : `❌ Deploy to **${target}** failed: ${esc(r.error ?? 'unknown error')}`;
+  const status = r.dryRun
+    ? r.ok
+      ? `📝 Dry run for **${target}**: release \`${r.releaseId}\` planned, nothing written.`
+      : `❌ Dry run for **${target}** found a problem: ${esc(r.error ?? 'unknown error')}`
+    : r.fleet
+      ? r.ok
+        ? `✅ All ${r.fleet.length} targets run release \`${r.releaseId}\`, verified.`
+        : `❌ Fleet deploy failed: ${esc(r.error ?? 'unknown error')}`
+      : r.ok
+        ? r.noop
+          ? `✅ Release \`${r.releaseId}\` was already live and verified on **${target}**; nothing changed.`
+          : `✅ **${target}** runs release \`${r.releaseId}\`, verified.`
+        : `❌ Deploy to **${target}** failed: ${esc(r.error ?? 'unknown error')}`;
   const lines = ['## runpack deploy', '', status, '', '### Release', '', '| | |', '|---|---|'];
   const row = (k: string, v: string | undefined) => {
     if (v) lines.push(`| ${k} | ${esc(v)} |`);
@@ -58,6 +148,8 @@ export function renderSummary(r: DeployResult, secrets: SecretRegistry): string 
   );
   row('App URL', r.appUrl);
   row('Login', r.auth);
+  if (r.fleet) fleetTable(r, lines);
+  extraSections(r, lines);
   if (r.levels.length) {
     lines.push('', '### Verification', '', '| Level | Result | Detail |', '|---|---|---|');
     for (const l of r.levels)
@@ -89,13 +181,28 @@ export function renderText(r: DeployResult, secrets: SecretRegistry): string {
   const lines: string[] = [];
   const target = `${r.app}${r.slot ? `/${r.slot}` : ''}`;
   lines.push(
-    r.ok
-      ? r.noop
-        ? `OK: release ${r.releaseId} was already live and verified on ${target}; nothing changed.`
-        : `OK: ${target} runs release ${r.releaseId}, verified.`
-      : `FAILED: ${r.error ?? 'unknown error'}`,
+    r.dryRun && r.ok
+      ? `DRY RUN: ${target}, release ${r.releaseId}; nothing written.`
+      : r.fleet && r.ok
+        ? `OK: ${r.fleet.length} targets run release ${r.releaseId}, verified.`
+        : r.ok
+          ? r.noop
+            ? `OK: release ${r.releaseId} was already live and verified on ${target}; nothing changed.`
+            : `OK: ${target} runs release ${r.releaseId}, verified.`
+          : `FAILED: ${r.error ?? 'unknown error'}`,
   );
-  for (const [k, v] of Object.entries(outputsOf(r))) if (v) lines.push(`  ${k}: ${v}`);
+  for (const [k, v] of Object.entries(outputsOf(r))) if (v && k !== 'results') lines.push(`  ${k}: ${v}`);
+  for (const m of r.fleet ?? [])
+    lines.push(
+      `  ${m.slot ? `${m.app}/${m.slot}` : m.app}: ${m.ok ? `ok, release ${m.releaseId}, verified` : `FAILED (${m.errorCode ?? 'error'}): ${m.error ?? ''}`}`,
+    );
+  for (const l of r.plan ?? []) lines.push(`  plan: ${l}`);
+  for (const f of r.audit?.findings ?? [])
+    lines.push(
+      `  audit ${f.severity}: ${r.audit?.pathPrefix ? `${r.audit.pathPrefix}/` : ''}${f.file}:${f.line} ${f.rule}`,
+    );
+  if (r.swap)
+    lines.push(`  swap: ${r.swap.from} → ${r.swap.to}, ${r.swap.verified ? 'verified' : 'not verified'}`);
   for (const l of r.levels) lines.push(`  ${LEVEL_TITLES[l.level]}: ${l.status} (${l.detail})`);
   if (r.cause) lines.push(`  likely cause: ${CAUSE_TITLES[r.cause.cause]}`, `  fix: ${r.cause.fix}`);
   for (const f of r.findings.filter((x) => x.severity !== 'info'))
