@@ -552,7 +552,7 @@ async function runLocal(
   recordFindings(result, outcome.findings, log);
   if (ctx.inputs.restart)
     await log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)));
-  await verifyPhase(ctx, pkg, result, { intendedValue: '1' });
+  await verifyPhase(ctx, pkg, result, { intendedValue: '1', packageName: outcome.packageName });
 }
 
 async function verifyPhase(

@@ -7,7 +7,15 @@ import type { HttpResponse } from '../azure/http.js';
 import { KuduError, type KuduClient } from '../azure/kudu.js';
 import { STAMP_PATH } from '../package/types.js';
 import { classifyFailure, type Classification, type VerifyEvidence } from './classify.js';
-import { compareStamp, connectKudu, FAILURE_MARKER, readMountedStamp, WWWROOT } from './local.js';
+import {
+  compareStamp,
+  connectKudu,
+  FAILURE_MARKER,
+  readMountedStamp,
+  readPackageName,
+  WWWROOT,
+} from './local.js';
+import { RunpackError } from '../util/errors.js';
 import { probeSite } from './restart.js';
 import { RFP } from './setting.js';
 import type { DeployContext, PackageInfo } from './types.js';
@@ -56,6 +64,11 @@ export interface VerifyInput {
   identityRoleConfirmed?: boolean;
   /** Level (c) budget. */
   mountBudgetMs?: number;
+  /**
+   * Local mode: the package (packagename.txt) this run pushed. While waiting for the stamp, a packagename.txt
+   * that names another package means a later deployment replaced this one: stop with `superseded`.
+   */
+  packageName?: string;
 }
 
 async function checkBlobUrl(
@@ -179,6 +192,14 @@ export async function verifyDeploy(
       state = compareStamp(pkg.stamp, text);
       if (state === 'match' || state === 'not-stamped') break;
       marker = (await kudu.vfsGet(`${WWWROOT}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
+      if (input.packageName) {
+        const now = await readPackageName(kudu, deadline).catch(() => undefined);
+        if (now && now !== input.packageName)
+          throw new RunpackError(
+            'superseded',
+            `${ctx.target.ref.slot ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}` : ctx.target.ref.appName}: this deployment was replaced by a later deployment (packagename.txt now names ${now}, not ${input.packageName} that this run pushed); check which deployment should win and run it again if needed.`,
+          );
+      }
       if (marker || input.quick || ctx.clock.now() + 3000 > deadline) break;
       await ctx.clock.sleep(3000);
     }
