@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { parse as parseYaml } from 'yaml';
 import { crossCheck, parserErrors, readAction, readTemplate } from './validate.js';
+import { OUTPUTS } from '../../src/inputs.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -62,9 +63,18 @@ describe('deploy.yml (reusable)', () => {
     expect(job.permissions).toEqual({ 'id-token': 'write', contents: 'read' });
   });
 
-  it('exposes every action output as a workflow output', () => {
+  it('exposes every output a deploy sets, and only outputs action.yml declares', () => {
     const outputs = Object.keys(doc.on.workflow_call.outputs).sort();
-    expect(outputs).toEqual([...readAction(ACTION).outputs].sort());
+    const declared = [...readAction(ACTION).outputs];
+    for (const o of outputs) expect(declared).toContain(o);
+    const deployOutputs = OUTPUTS.filter((o) => o.commands.includes('deploy')).map((o) => o.name);
+    expect(deployOutputs.length).toBeGreaterThan(0);
+    for (const o of deployOutputs) expect(outputs).toContain(o);
+    // Each workflow output reads the job output of the same name, which reads the step's.
+    for (const o of outputs) {
+      expect(doc.on.workflow_call.outputs[o].value).toBe(`\${{ jobs.deploy.outputs.${o} }}`);
+      expect(job.outputs[o]).toBe(`\${{ steps.runpack.outputs.${o} }}`);
+    }
   });
 
   it('takes secrets creds and publish-profile as optional, OIDC ids and the artifact as inputs', () => {
