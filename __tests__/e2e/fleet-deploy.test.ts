@@ -1,0 +1,79 @@
+/**
+ * Fleets end to end: one `app-name` listing several apps. The package is packed once, every target deployed and
+ * verified; a target that cannot be deployed (a Flex Consumption app) fails the step while the others finish,
+ * and the summary has a row per target.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { emulatorSecrets, fetchSite, findLeaks, setupE2E, type E2E } from './helpers/action.js';
+
+let e: E2E;
+beforeAll(async () => {
+  e = await setupE2E();
+}, 120_000);
+afterAll(async () => {
+  if (!e) return;
+  const leaks = e.runs.flatMap((r) => findLeaks(r.everything, emulatorSecrets(e.emu)));
+  await e.stop();
+  expect(leaks).toEqual([]);
+});
+beforeEach(() => e.emu.admin.reset());
+
+interface Entry {
+  app: string;
+  slot: string | null;
+  ok: boolean;
+  verified: boolean;
+  'release-id': string | null;
+  'app-url': string | null;
+  'error-code': string | null;
+}
+
+describe('fleet', () => {
+  it('deploys and verifies every app; one failing target fails the step, the others still finish', async () => {
+    const r = await e.run({
+      'app-name': 'rp-linux-web\nrp-flex-func, rp-win-web',
+      'storage-account': e.emu.storage.accountName,
+      mode: 'url',
+      package: e.app('f1'),
+      'health-path': '/healthz',
+      expect: 'f1',
+    });
+    expect(r.code).not.toBe(0);
+    const results = JSON.parse(r.outputs.results) as Entry[];
+    expect(results.map((x) => [x.app, x.ok, x.verified, x['error-code']])).toEqual([
+      ['rp-linux-web', true, true, null],
+      ['rp-flex-func', false, false, 'flex-consumption'],
+      ['rp-win-web', true, true, null],
+    ]);
+    // One package: the same release on every target that got one.
+    const release = r.outputs['release-id'];
+    expect(release).toMatch(/^[0-9a-f]{12}$/);
+    expect(results.filter((x) => x.ok).map((x) => x['release-id'])).toEqual([release, release]);
+    expect(results[0]['app-url']).toBe('https://rp-linux-web.azurewebsites.emulator.test');
+    expect(r.outputs.verified).toBe('false');
+    expect(r.outputs['app-url']).toBe('');
+    expect(r.stdout).toMatch(/::error::1 of 3 targets failed: rp-flex-func \(flex-consumption\)/);
+    expect(r.stdout).toMatch(/Packed once for 3 targets/);
+    expect(r.stdout).toMatch(/^\[rp-win-web\] /m);
+    expect(r.summary).toMatch(/\| rp-linux-web \| ✅ ok \| `[0-9a-f]{12}` \| yes \|/);
+    expect(r.summary).toMatch(/\| rp-win-web \| ✅ ok \| `[0-9a-f]{12}` \| yes \|/);
+    expect(r.summary).toMatch(/\| rp-flex-func \| ❌ failed \|.*Flex Consumption/);
+    expect((await fetchSite(e.emu, 'rp-linux-web', '/')).body).toContain('version f1');
+    expect((await fetchSite(e.emu, 'rp-win-web', '/')).body).toContain('version f1');
+    expect(e.emu.admin.site('rp-flex-func').appSettings.WEBSITE_RUN_FROM_PACKAGE).toBeUndefined();
+  });
+
+  it('succeeds when every target verifies', async () => {
+    const r = await e.run({
+      'app-name': 'rp-linux-web,rp-win-web',
+      'storage-account': e.emu.storage.accountName,
+      mode: 'url',
+      package: e.app('f2'),
+    });
+    expect(r.code).toBe(0);
+    expect(r.outputs.verified).toBe('true');
+    expect(r.outputs.mode).toBe('url');
+    expect((JSON.parse(r.outputs.results) as Entry[]).every((x) => x.ok && x.verified)).toBe(true);
+    expect(r.summary).toMatch(/All 2 targets run release `[0-9a-f]{12}`, verified/);
+  });
+});
