@@ -101,6 +101,58 @@ describe('Linux Consumption function app', () => {
   });
 });
 
+describe('Python function app packages', () => {
+  /** A Python functions package: host.json, one function, requirements.txt; installed packages optional. */
+  function pythonApp(version: string, installed: boolean): string {
+    const dir = join(e.work, `python-${version}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'host.json'), JSON.stringify({ version: '2.0' }));
+    writeFileSync(join(dir, 'requirements.txt'), 'azure-functions\nrequests==2.32.3\n');
+    mkdirSync(join(dir, 'HttpHello'));
+    writeFileSync(
+      join(dir, 'HttpHello', 'function.json'),
+      JSON.stringify({
+        scriptFile: '__init__.py',
+        bindings: [{ type: 'httpTrigger', direction: 'in', name: 'req', authLevel: 'anonymous' }],
+      }),
+    );
+    writeFileSync(join(dir, 'HttpHello', '__init__.py'), 'def main(req):\n    return "hello"\n');
+    if (installed) {
+      mkdirSync(join(dir, '.python_packages', 'lib', 'site-packages', 'requests'), { recursive: true });
+      writeFileSync(join(dir, '.python_packages', 'lib', 'site-packages', 'requests', '__init__.py'), '');
+    }
+    return dir;
+  }
+
+  it('stops before anything is uploaded when the dependencies are not in .python_packages', async () => {
+    e.emu.admin.clearRequests();
+    const r = await e.run({
+      'app-name': 'rp-linux-func',
+      'storage-account': e.emu.storage.accountName,
+      runtime: 'python',
+      package: pythonApp('py1', false),
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toMatch(/::error::This Python function app's package has no \.python_packages folder/);
+    expect(r.stdout).toMatch(
+      /pip install -r requirements\.txt --target \.python_packages\/lib\/site-packages/,
+    );
+    expect(e.requests().filter((q) => q.method === 'PUT')).toEqual([]);
+  });
+
+  it('goes on to upload when .python_packages is in the package', async () => {
+    e.emu.admin.clearRequests();
+    const r = await e.run({
+      'app-name': 'rp-linux-func',
+      'storage-account': e.emu.storage.accountName,
+      runtime: 'python',
+      package: pythonApp('py2', true),
+    });
+    expect(r.stdout).not.toMatch(/has no \.python_packages folder/);
+    expect(e.requests().filter((q) => q.method === 'PUT' && q.service === 'blob').length).toBeGreaterThan(0);
+  });
+});
+
 describe('Flex Consumption function app', () => {
   it('refuses run-from-package and says what to use instead', async () => {
     const r = await e.run({
