@@ -46,6 +46,7 @@ describe('staging slot of the Linux web app', () => {
     expect(r.stdout).toMatch(/Swapping slot 'staging' of rp-linux-web into production/);
     expect(r.stdout).toMatch(/wwwroot on \S+ serves release [0-9a-f]{12} \(stamp matches\)/);
     expect(r.outputs['app-url']).toBe('https://rp-linux-web.azurewebsites.emulator.test');
+    expect(r.summary).toMatch(/### Swap\s+staging → production: ✅ swapped-in side verified/);
     expect(before).not.toContain('version s1');
     expect((await fetchSite(e.emu, 'rp-linux-web', '/')).body).toContain('version s1');
     expect(e.emu.admin.site('rp-linux-web').appSettings.WEBSITE_RUN_FROM_PACKAGE).toBe('1');
