@@ -50,6 +50,9 @@ describe('renderPlan', () => {
     expect(renderPlan({ ...base, unchanged: true })[1]).toMatch(
       /already live; a deploy would change nothing/,
     );
+    expect(renderPlan({ ...base, containerMissing: true })).toContain(
+      'Would create the private container acct/app-packages.',
+    );
     const text = renderPlan({ ...base, releaseExists: true, stableCurrent: true, restart: false }).join('\n');
     expect(text).toContain('exists already (same content); no upload');
     expect(text).toContain('No app setting changes.');

@@ -62,6 +62,35 @@ describe('dry-run', () => {
   });
 });
 
+describe('dry-run with SAS access', () => {
+  it('plans the stored access policy and the setting with the signature redacted, and writes nothing', async () => {
+    e.emu.admin.clearRequests();
+    const r = await e.run({
+      'app-name': 'rp-win-web',
+      'storage-account': e.emu.storage.accountName,
+      'package-access': 'sas',
+      mode: 'url',
+      package: e.app('d3'),
+      'dry-run': 'true',
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /(Would (create|renew) stored access policy runpack-rp-win-web|Stored access policy runpack-rp-win-web: kept)/,
+    );
+    expect(r.stdout).toMatch(
+      /Would set WEBSITE_RUN_FROM_PACKAGE: .* → https:\/\/\S+\/rp-win-web\.zip\?si=runpack-rp-win-web&sr=b&sig=(REDACTED|\*\*\*)/,
+    );
+    const writes = e
+      .requests()
+      .filter((q) => q.service !== 'entra' && q.service !== 'oidc')
+      .filter(
+        (q) =>
+          !(q.method === 'GET' || q.method === 'HEAD' || (q.method === 'POST' && READ_POST.test(q.path))),
+      );
+    expect(writes).toEqual([]);
+  });
+});
+
 describe('keep-releases', () => {
   it('deletes release blobs beyond the newest N after a verified deploy, never the live one', async () => {
     const ids: string[] = [];

@@ -63,6 +63,24 @@ describe('fleet', () => {
     expect(e.emu.admin.site('rp-flex-func').appSettings.WEBSITE_RUN_FROM_PACKAGE).toBeUndefined();
   });
 
+  it('a dry run plans every target and writes nothing', async () => {
+    e.emu.admin.clearRequests();
+    const r = await e.run({
+      'app-name': 'rp-linux-web\nrp-win-web',
+      'storage-account': e.emu.storage.accountName,
+      mode: 'url',
+      package: e.app('f0'),
+      'dry-run': 'true',
+    });
+    expect(r.code).toBe(0);
+    expect(r.summary).toContain('### Plan for rp-linux-web (dry run: nothing written)');
+    expect(r.summary).toContain('### Plan for rp-win-web (dry run: nothing written)');
+    expect(r.outputs.verified).toBe('false');
+    expect(
+      e.requests().filter((q) => q.method === 'PUT' || q.method === 'DELETE' || q.method === 'PATCH'),
+    ).toEqual([]);
+  });
+
   it('succeeds when every target verifies', async () => {
     const r = await e.run({
       'app-name': 'rp-linux-web,rp-win-web',

@@ -15,6 +15,8 @@ export interface DryRunFacts {
   stableBlob?: string;
   container?: string;
   account?: string;
+  /** The container does not exist yet: the deploy would create it (private). */
+  containerMissing?: boolean;
   /** The release blob already exists (content-named): no upload. */
   releaseExists?: boolean;
   /** The stable blob already holds this release. */
@@ -49,6 +51,7 @@ export function renderPlan(f: DryRunFacts): string[] {
   }
   if (f.mode === 'url') {
     const where = `${f.account}/${f.container}`;
+    if (f.containerMissing) lines.push(`Would create the private container ${where}.`);
     lines.push(
       f.releaseExists
         ? `Release blob ${where}/${f.releaseBlob} exists already (same content); no upload.`

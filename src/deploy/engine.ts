@@ -886,7 +886,8 @@ async function dryRunPlan(
     credential: maskingCredential(session.credential, ctx.secrets),
     getKeys: () => arm.listStorageAccountKeys(account.id),
     container: plan.container,
-    preferKey: false,
+    // SAS access signs with the account key (and only the key may read the container's policies).
+    preferKey: plan.access === 'sas',
     createContainer: false,
     log: (l) => ctx.log.info(l),
     addSecret: (v) => ctx.secrets.add(v),
@@ -915,8 +916,16 @@ async function dryRunPlan(
   });
   let value = stableUrl;
   if (plan.access === 'sas') {
+    let identifiers: Awaited<ReturnType<typeof store.getPolicies>>['identifiers'] = [];
+    try {
+      identifiers = (await store.getPolicies(plan.container)).identifiers;
+    } catch (err) {
+      // A missing container has no policies yet; the deploy would create both.
+      if (!/ContainerNotFound/.test(describeError(err))) throw err;
+      facts.containerMissing = true;
+    }
     const decision = decidePolicy(
-      (await store.getPolicies(plan.container)).identifiers,
+      identifiers,
       plan.policyId,
       new Date(ctx.clock.now()),
       inputs.sasExpiryDays,

@@ -160,6 +160,7 @@ export async function runFleet(
       return member;
     });
     result.fleet = members;
+    if (inputs.dryRun) result.dryRun = true;
     const first = members.find((m) => m.releaseId);
     Object.assign(result, {
       releaseId: first?.releaseId,

@@ -65,6 +65,15 @@ function extraSections(r: DeployResult, lines: string[]): void {
     lines.push('', '### Plan (dry run: nothing written)', '');
     for (const l of r.plan) lines.push(`- ${esc(l)}`);
   }
+  for (const m of r.fleet ?? []) {
+    if (!m.plan?.length) continue;
+    lines.push(
+      '',
+      `### Plan for ${esc(m.slot ? `${m.app}/${m.slot}` : m.app)} (dry run: nothing written)`,
+      '',
+    );
+    for (const l of m.plan) lines.push(`- ${esc(l)}`);
+  }
   if (r.audit) {
     const a = r.audit;
     lines.push(
