@@ -135,4 +135,55 @@ describe('uploadRelease', () => {
     expect(m.calls).toEqual([]);
     expect(again.copied).toBe(false);
   });
+
+  it('copies a blob that holds the package (a fleet’s first upload) instead of uploading again', async () => {
+    const m = memoryStore();
+    const p = pkg('d'.repeat(64));
+    await uploadRelease(
+      m.store,
+      'c',
+      `releases/web1/${p.sha256}.zip`,
+      'web1.zip',
+      p,
+      { sha256: p.sha256 },
+      log(),
+    );
+    m.calls.length = 0;
+    const out = await uploadRelease(
+      m.store,
+      'c',
+      `releases/web2/${p.sha256}.zip`,
+      'web2.zip',
+      p,
+      { sha256: p.sha256 },
+      log(),
+      undefined,
+      `releases/web1/${p.sha256}.zip`,
+    );
+    expect(m.calls).toEqual([
+      `copy releases/web1/${p.sha256}.zip -> releases/web2/${p.sha256}.zip`,
+      `copy releases/web2/${p.sha256}.zip -> web2.zip`,
+    ]);
+    expect(out.uploaded).toBe(false);
+  });
+
+  it('uploads after all when the copy source does not hold the package', async () => {
+    const m = memoryStore();
+    const p = pkg('e'.repeat(64));
+    m.blobs.set('c/other.zip', { etag: '"o"', size: 5, metadata: { sha256: 'f'.repeat(64) } });
+    const out = await uploadRelease(
+      m.store,
+      'c',
+      `releases/web2/${p.sha256}.zip`,
+      'web2.zip',
+      p,
+      { sha256: p.sha256 },
+      log(),
+      undefined,
+      'other.zip',
+    );
+    expect(m.calls).toContain(`upload releases/web2/${p.sha256}.zip`);
+    expect(out.uploaded).toBe(true);
+    expect(m.blobs.get('c/web2.zip')?.metadata.sha256).toBe(p.sha256);
+  });
 });

@@ -54,6 +54,11 @@ describe('fleet', () => {
     expect(r.outputs['app-url']).toBe('');
     expect(r.stdout).toMatch(/::error::1 of 3 targets failed: rp-flex-func \(flex-consumption\)/);
     expect(r.stdout).toMatch(/Packed once for 3 targets/);
+    // Uploaded once: the second app copies the first one's release blob inside the account.
+    expect(r.stdout.match(/Uploaded releases\//g)).toHaveLength(1);
+    expect(r.stdout).toMatch(
+      /Copied releases\/rp-(linux|win)-web\/[0-9a-f]{64}\.zip to releases\/rp-(linux|win)-web\//,
+    );
     expect(r.stdout).toMatch(/^\[rp-win-web\] /m);
     expect(r.summary).toMatch(/\| rp-linux-web \| ✅ ok \| `[0-9a-f]{12}` \| yes \|/);
     expect(r.summary).toMatch(/\| rp-win-web \| ✅ ok \| `[0-9a-f]{12}` \| yes \|/);

@@ -139,6 +139,11 @@ export interface SharedRun {
   cloud: CloudEndpoints;
   /** The package packed once (a folder input); absent for a .zip input, which every target reads. */
   packed?: { zipPath: string; stamp: PackageInfo['stamp'] };
+  /**
+   * `account/container` → the release blob the first target uploaded there (null when its upload failed), so
+   * the others copy it inside the account instead of uploading the package again.
+   */
+  uploads?: Map<string, Promise<string | null>>;
 }
 
 export async function runEngine(
@@ -347,7 +352,17 @@ export async function runEngine(
         env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
           ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
           : undefined;
-      urlState = await runUrlMode(ctx, pkg, plan, settings, session, cloud.storageScope, result, runLink);
+      urlState = await runUrlMode(
+        ctx,
+        pkg,
+        plan,
+        settings,
+        session,
+        cloud.storageScope,
+        result,
+        runLink,
+        shared?.uploads,
+      );
     }
 
     // Function apps: trigger sync and the functions check.
@@ -584,6 +599,7 @@ async function runUrlMode(
   storageScope: string,
   result: DeployResult,
   runUrl: string | undefined,
+  uploads?: Map<string, Promise<string | null>>,
 ): Promise<UrlState> {
   const { log, inputs, target, arm } = ctx;
   const accountName = inputs.storageAccount!;
@@ -755,6 +771,15 @@ async function runUrlMode(
   }
 
   // Upload.
+  // A fleet uploads the package once per account and container; the other targets copy that blob.
+  const uploadKey = `${store.accountName}/${plan.container}`.toLowerCase();
+  let copyFrom: string | undefined;
+  let announce: ((blob: string | null) => void) | undefined;
+  if (uploads) {
+    const first = uploads.get(uploadKey);
+    if (first) copyFrom = (await first) ?? undefined;
+    else uploads.set(uploadKey, new Promise((r) => (announce = r)));
+  }
   const doUpload = () =>
     uploadRelease(
       store,
@@ -770,12 +795,16 @@ async function runUrlMode(
       }),
       log,
       uploadSignal,
+      copyFrom,
     );
   // The upload may not outlive the deploy's time budget.
   const uploadSignal = AbortSignal.timeout(Math.max(1000, ctx.deadline - ctx.clock.now()));
+  let uploadOk = false;
   const uploaded = await log.group('Upload', async () => {
     try {
-      return await doUpload();
+      const u = await doUpload();
+      uploadOk = true;
+      return u;
     } catch (err) {
       if (uploadSignal.aborted)
         throw new RunpackError(
@@ -787,10 +816,14 @@ async function runUrlMode(
         log.info('The login may read but not write blobs with its token; using the account key.');
         store = await reopenWithKey();
         reopenWithKey = undefined;
-        return doUpload();
+        const u = await doUpload();
+        uploadOk = true;
+        return u;
       }
       if (err instanceof RunpackError) throw err;
       throw new RunpackError('upload-failed', `Upload failed: ${describeError(err)}`);
+    } finally {
+      announce?.(uploadOk ? releaseBlob : null);
     }
   });
   if (uploaded.previousSha256) result.previousReleaseId = uploaded.previousSha256.slice(0, 12);

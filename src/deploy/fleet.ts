@@ -130,7 +130,7 @@ export async function runFleet(
     const login = await log.group('Log in', () =>
       logIn(inputs, deps, { http, clock, secrets, log, deadline, phaseDeadline }, result),
     );
-    const shared: SharedRun = { http, ...login };
+    const shared: SharedRun = { http, ...login, uploads: new Map() };
     if (!local.isZip) {
       await log.group('Package', async () => {
         workDir = mkdtempSync(join(deps.env.RUNNER_TEMP || tmpdir(), 'runpack-'));

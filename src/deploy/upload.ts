@@ -55,12 +55,29 @@ export async function uploadRelease(
   metadata: Record<string, string>,
   log: Logger,
   signal?: AbortSignal,
+  /** A blob of the same container that already holds this package (a fleet's first upload): copy it instead. */
+  copyFrom?: string,
 ): Promise<UploadOutcome> {
   const existing = await store.getBlob(container, releaseBlob);
   let uploaded = false;
+  let reused = false;
   if (existing && existing.metadata.sha256 === pkg.sha256 && existing.size === pkg.zipBytes) {
     log.info(`Release blob ${releaseBlob} already holds this package; not uploading it again.`);
-  } else {
+    reused = true;
+  } else if (copyFrom) {
+    try {
+      const copy = await store.copyBlob(container, copyFrom, releaseBlob);
+      if (copy.metadata.sha256 === pkg.sha256) {
+        log.info(`Copied ${copyFrom} to ${releaseBlob} inside the account (the package is uploaded once).`);
+        reused = true;
+      } else log.info(`The copy of ${copyFrom} does not carry sha256 ${pkg.sha256}; uploading instead.`);
+    } catch (err) {
+      log.info(
+        `Could not copy ${copyFrom} (${err instanceof Error ? err.message.split(';')[0] : String(err)}); uploading instead.`,
+      );
+    }
+  }
+  if (!reused) {
     const md5 = await md5OfFile(pkg.zipPath);
     let lastReport = 0;
     const step = Math.max(16 * 1024 * 1024, Math.floor(pkg.zipBytes / 10));
