@@ -236,7 +236,7 @@ export const INPUTS: readonly InputDef[] = [
     default: '15',
     min: 1,
     max: 360,
-    description: 'Time budget for the whole deploy; no phase waits longer.',
+    description: 'Time budget for the whole deploy (for a fleet: for each target); no phase waits longer.',
   },
   {
     name: 'force',
