@@ -133,6 +133,37 @@ describe('keep-releases', () => {
   });
 });
 
+describe('keep-releases with command: releases', () => {
+  it('lists without deleting, and plans the prune when keep-releases is given', async () => {
+    for (const v of ['r1', 'r2']) {
+      const d = await e.run({
+        'app-name': 'rp-linux-web',
+        'storage-account': e.emu.storage.accountName,
+        package: e.app(v),
+        'keep-releases': '0',
+      });
+      expect(d.code).toBe(0);
+    }
+    const listOnly = await e.run({
+      command: 'releases',
+      'app-name': 'rp-linux-web',
+      'storage-account': e.emu.storage.accountName,
+    });
+    expect(listOnly.code).toBe(0);
+    expect(listOnly.outputs.deleted ?? '').toBe('');
+    expect(listOnly.outputs.releases.split(',').length).toBeGreaterThanOrEqual(2);
+    const planned = await e.run({
+      command: 'releases',
+      'app-name': 'rp-linux-web',
+      'storage-account': e.emu.storage.accountName,
+      'keep-releases': '1',
+      'dry-run': 'true',
+    });
+    expect(planned.code).toBe(0);
+    expect(planned.outputs.deleted.split(',').filter(Boolean).length).toBeGreaterThanOrEqual(1);
+  });
+});
+
 describe('audit input', () => {
   function sourceWithWrite(version: string): { cwd: string; source: string; pkg: string } {
     const pkg = e.app(version);
