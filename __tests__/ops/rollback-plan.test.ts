@@ -1,5 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { resolveRollbackRelease, rollbackPlan, type RollbackInput } from '../../src/ops/rollback-plan.js';
+import {
+  resolveRollbackRelease,
+  rollbackPlan,
+  stableTargetOf,
+  type RollbackInput,
+} from '../../src/ops/rollback-plan.js';
 import type { ArchiveEvidence, Release } from '../../src/ops/types.js';
 import { RunpackError } from '../../src/util/errors.js';
 
@@ -158,5 +163,20 @@ describe('rollbackPlan (local mode)', () => {
       blob: releases[0].blob,
       previousName: '20260202100000.zip',
     });
+  });
+});
+
+describe('stableTargetOf', () => {
+  const at = (blob: string, container = 'app-packages') => ({ container, blob });
+  it("is the stable blob the side's URL names, also another side's name after a swap", () => {
+    expect(stableTargetOf('web', 'app-packages', at('web.zip'))).toBe('web.zip');
+    expect(stableTargetOf('web', 'app-packages', at('web-staging.zip'))).toBe('web-staging.zip');
+    expect(stableTargetOf('web', 'app-packages', at('web-staging-a.zip'))).toBe('web-staging-a.zip');
+  });
+  it('refuses a release blob, another app, another container and no URL', () => {
+    expect(stableTargetOf('web', 'app-packages', at(`releases/web/${'a'.repeat(64)}.zip`))).toBeNull();
+    expect(stableTargetOf('web', 'app-packages', at('api.zip'))).toBeNull();
+    expect(stableTargetOf('web', 'app-packages', at('web.zip', 'other'))).toBeNull();
+    expect(stableTargetOf('web', 'app-packages', null)).toBeNull();
   });
 });

@@ -26,7 +26,7 @@ import {
   type ReleasesReport,
 } from './releases.js';
 import { inspectRemoteArchive, rangeZipSource } from './remote-zip.js';
-import type { StoredPackage } from './rollback-plan.js';
+import { stableTargetOf, type StoredPackage } from './rollback-plan.js';
 import { blobPathOf } from './sas.js';
 import { findAccount, openStore, type OpsSession } from './session.js';
 import type { ReleaseBlobStore } from '../azure/blob.js';
@@ -100,10 +100,32 @@ export async function loadReleaseState(s: OpsSession, containerGiven: boolean): 
 
   const slots = await listSlots(s);
   const sideNames = ['production', ...slots];
+  // Each side's setting first: after a swap a side can run another stable blob than its own name.
+  const values: Record<string, string | undefined | null> = {};
+  for (const side of sideNames) {
+    const sideRef = { ...ref, slot: side === 'production' ? null : side };
+    try {
+      const all = side === self ? settings : await s.arm.listAppSettings(sideRef);
+      maskUrl(s, all[RFP]);
+      values[side] = effectiveRunFromPackage(all);
+    } catch (err) {
+      s.log.info(`Could not read the settings of ${side}: ${describeError(err).split(';')[0]}`);
+      values[side] = null;
+    }
+  }
+  const settingBlobOf = (value: string | undefined | null) =>
+    value && classifyRunFromPackage(value) === 'url' ? blobPathOf(value, account.blobEndpoint) : null;
+
+  const stableNames = new Set(
+    sideNames.map((side) => stableBlobName(app, side === 'production' ? null : side)),
+  );
+  for (const side of sideNames) {
+    const named = stableTargetOf(app, container, settingBlobOf(values[side]));
+    if (named) stableNames.add(named);
+  }
   const stableSha256: Record<string, string | undefined> = {};
   const stableEtags: Record<string, string | undefined> = {};
-  for (const side of sideNames) {
-    const name = stableBlobName(app, side === 'production' ? null : side);
+  for (const name of stableNames) {
     const b = await store.getBlob(container, name);
     if (b) {
       stableSha256[name] = sha256Of(b.metadata);
@@ -113,14 +135,8 @@ export async function loadReleaseState(s: OpsSession, containerGiven: boolean): 
 
   const sides: Record<string, string | null> = {};
   for (const side of sideNames) {
-    const sideRef = { ...ref, slot: side === 'production' ? null : side };
-    let value: string | undefined;
-    try {
-      const all = side === self ? settings : await s.arm.listAppSettings(sideRef);
-      maskUrl(s, all[RFP]);
-      value = effectiveRunFromPackage(all);
-    } catch (err) {
-      s.log.info(`Could not read the settings of ${side}: ${describeError(err).split(';')[0]}`);
+    const value = values[side];
+    if (value === null) {
       sides[side] = null;
       continue;
     }
@@ -128,7 +144,7 @@ export async function loadReleaseState(s: OpsSession, containerGiven: boolean): 
     sides[side] = liveSha256({
       mode: sideMode,
       appName: app,
-      settingBlob: sideMode === 'url' && value ? blobPathOf(value, account.blobEndpoint) : null,
+      settingBlob: sideMode === 'url' ? settingBlobOf(value) : null,
       container,
       stableSha256,
       releases,

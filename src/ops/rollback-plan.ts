@@ -5,6 +5,7 @@
  * blob through zip deploy when Kudu no longer has it. Refuses a release that does not exist or fails
  * inspection, naming the available ones.
  */
+import { isStableBlobName } from '../deploy/plan.js';
 import { RunpackError } from '../util/errors.js';
 import { sortNewestFirst } from './releases.js';
 import type { ArchiveEvidence, Release } from './types.js';
@@ -174,4 +175,19 @@ export function rollbackPlan(i: RollbackInput): RollbackPlan {
   }
   steps.push(`Restart ${who} and verify that release ${to.id} is mounted.`);
   return plan;
+}
+
+/**
+ * The stable blob a rollback by copy writes: the one the side's package URL names, when it sits in the
+ * release container and is a stable blob of the app (its own `<app>[-<slot>].zip`, or after a slot swap
+ * another side's or an alternate `<app>-<slot>-a.zip`); never a release under `releases/`. Null otherwise:
+ * copying there would not change what the side runs, or would rewrite an immutable release.
+ */
+export function stableTargetOf(
+  app: string,
+  container: string,
+  settingBlob: { container: string; blob: string } | null,
+): string | null {
+  if (!settingBlob || settingBlob.container !== container) return null;
+  return isStableBlobName(settingBlob.blob, app) ? settingBlob.blob : null;
 }

@@ -31,7 +31,7 @@ import {
   type ReleaseState,
   type StoredState,
 } from './release-ops.js';
-import { resolveRollbackRelease, rollbackPlan, type RollbackPlan } from './rollback-plan.js';
+import { resolveRollbackRelease, rollbackPlan, stableTargetOf, type RollbackPlan } from './rollback-plan.js';
 import { blobPathOf } from './sas.js';
 import type { OpsSession } from './session.js';
 import type { ArchiveEvidence, Release } from './types.js';
@@ -86,7 +86,7 @@ export async function runRollback(
       'rollback-no-package',
       `${who} does not run from a package (WEBSITE_RUN_FROM_PACKAGE is ${mode === 'unset' ? 'unset' : 'not 1 or a URL'}); there is nothing to roll back — deploy with runpack first.`,
     );
-  const stableBlob = stableBlobName(target.ref.appName, target.ref.slot);
+  let stableBlob = stableBlobName(target.ref.appName, target.ref.slot);
 
   let state: ReleaseState | undefined;
   let stored: StoredState | undefined;
@@ -99,11 +99,14 @@ export async function runRollback(
     state = await log.group('Releases', () => loadReleaseState(s, options.containerGiven));
     if (mode === 'url') {
       const path = settingValue ? blobPathOf(settingValue, state.account.blobEndpoint) : null;
-      if (!path || path.container !== state.container || path.blob !== stableBlob)
+      // After a slot swap the side runs another stable blob (`<app>.zip`, `<app>-<slot>-a.zip`…): that one.
+      const named = stableTargetOf(target.ref.appName, state.container, path);
+      if (!named)
         throw new RunpackError(
           'rollback-not-stable',
-          `${who}'s package URL does not name the stable blob ${state.container}/${stableBlob}, so copying a release there would not change what it runs; deploy once with runpack (it points the app at the stable blob), then roll back.`,
+          `${who}'s package URL does not name a stable blob of ${target.ref.appName} in ${state.container} (such as ${stableBlob}), so copying a release there would not change what it runs; deploy once with runpack (it points the app at a stable blob), then roll back.`,
         );
+      stableBlob = named;
     } else stored = await log.group('Stored packages', () => loadStoredState(s, deadline));
   }
   const releases = state?.releases ?? stored!.releases;
