@@ -139,6 +139,40 @@ describe('retention', () => {
   });
 });
 
+describe('rollback after a slot swap', () => {
+  it("copies onto the stable blob production's URL names after the swap, not its own name", async () => {
+    // Staging runs v3 from rp-linux-web-staging.zip, production v1 from rp-linux-web.zip: swap them.
+    const staging = await e.session('rp-linux-web', 'staging');
+    await staging.arm.swapSlot(staging.target.ref, 'production');
+    await e.remount('rp-linux-web');
+    expect(JSON.parse((await fetchSite(e.emu, 'rp-linux-web', '/healthz')).body)).toMatchObject({
+      version: 'v3',
+    });
+    const before = await releases();
+    expect(before.live).toBe(v3);
+
+    e.emu.admin.clearRequests();
+    const dry = await e.cli(runRollbackCommand, [...APP, '--release', 'previous', '--dry-run', '--json']);
+    expect(dry.code).toBe(0);
+    expect((JSON.parse(dry.stdout) as RollbackResult).plan.copy).toEqual({
+      container: 'app-packages',
+      from: `releases/rp-linux-web/${v1}.zip`,
+      to: 'rp-linux-web-staging.zip',
+    });
+
+    const r = await e.cli(runRollbackCommand, [...APP, '--release', 'previous', '--health-path', '/healthz']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse((await fetchSite(e.emu, 'rp-linux-web', '/healthz')).body)).toMatchObject({
+      version: 'v1',
+    });
+    const blobWrites = e.writes().filter((w) => w.service === 'blob');
+    expect(blobWrites.map((w) => `${w.method} ${w.path.split('?')[0]}`)).toEqual([
+      expect.stringMatching(/^PUT .*\/app-packages\/rp-linux-web-staging\.zip$/),
+    ]);
+    expect((await releases()).live).toBe(v1);
+  }, 150_000);
+});
+
 describe('local mode (the packages Kudu keeps)', () => {
   const WIN = ['--app-name', 'rp-win-web'];
 
