@@ -107,6 +107,14 @@ export async function listenHttps(
     void handler(req, res);
   });
   server.keepAliveTimeout = 5000;
+  // Every TCP connection, from before its TLS handshake on: closeAllConnections() only knows connections
+  // that got as far as HTTP, and server.close() waits for the others (a client that connected but never
+  // finished the handshake, a tunnel the proxy opened) for as long as they stay open.
+  const sockets = new Set<import('node:net').Socket>();
+  server.on('connection', (socket: import('node:net').Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {
@@ -121,6 +129,7 @@ export async function listenHttps(
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
       }),
   };
 }
