@@ -110,6 +110,42 @@ describe('createArmClient', () => {
     expect(await arm.findSiteResourceGroup('s1', 'web')).toBe('Found-RG');
   });
 
+  it('finds a storage account across pages, with its endpoint and access flags', async () => {
+    const acct = (name: string, properties: unknown) => ({
+      id: `/subscriptions/s1/resourceGroups/st-rg/providers/Microsoft.Storage/storageAccounts/${name}`,
+      name,
+      properties,
+    });
+    const f = fake([
+      () => response(200, { value: [acct('other', {})], nextLink: 'https://arm.example/page2' }),
+      () =>
+        response(200, {
+          value: [
+            acct('Pkgs', {
+              primaryEndpoints: { blob: 'https://pkgs.blob.core.windows.net/' },
+              allowSharedKeyAccess: false,
+              networkAcls: { defaultAction: 'Deny' },
+            }),
+          ],
+        }),
+      () => response(200, { value: [acct('other', {})] }),
+    ]);
+    const arm = createArmClient({
+      http: f.http,
+      endpoint: 'https://arm.example',
+      authorization: async () => 'Bearer t',
+    });
+    expect(await arm.findStorageAccount('s1', 'pkgs')).toMatchObject({
+      name: 'Pkgs',
+      resourceGroup: 'st-rg',
+      blobEndpoint: 'https://pkgs.blob.core.windows.net/',
+      allowSharedKeyAccess: false,
+      networkDefaultAction: 'Deny',
+    });
+    expect(f.seen[1].url).toBe('https://arm.example/page2');
+    expect(await arm.findStorageAccount('s1', 'missing')).toBeNull();
+  });
+
   it('removes the credentials embedded in scmUri', async () => {
     const f = fake([
       () =>

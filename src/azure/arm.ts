@@ -245,6 +245,31 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
     }
   }
 
+  /** The first item of a paged list (following nextLink) that `match` accepts, or null. */
+  async function findInPages<T>(
+    first: string,
+    what: string,
+    resource: string,
+    match: (item: T) => boolean,
+  ): Promise<T | null> {
+    let next: string | undefined = first;
+    while (next) {
+      const res = await options.http.request({
+        method: 'GET',
+        url: next,
+        service: 'Resource Manager',
+        authorization: options.authorization,
+        deadline: options.deadline?.(),
+      });
+      if (res.status < 200 || res.status >= 300) throw armFailure(res, what, resource);
+      const body = res.json<{ value?: T[]; nextLink?: string }>();
+      const found = (body?.value ?? []).find(match);
+      if (found) return found;
+      next = body?.nextLink;
+    }
+    return null;
+  }
+
   const props = <T>(res: HttpResponse): T => (res.json<{ properties?: T }>()?.properties ?? {}) as T;
 
   const client: ArmClient = {
@@ -424,30 +449,13 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
       );
     },
     async findSiteResourceGroup(subscriptionId, appName) {
-      let next: string | undefined = url(
-        `/subscriptions/${subscriptionId}/providers/Microsoft.Web/sites`,
-        WEB_API_VERSION,
+      const site = await findInPages<{ id: string; name: string }>(
+        url(`/subscriptions/${subscriptionId}/providers/Microsoft.Web/sites`, WEB_API_VERSION),
+        'list the apps',
+        `subscription ${subscriptionId}`,
+        (s) => s.name.toLowerCase() === appName.toLowerCase() && /\/resourceGroups\/[^/]+\//i.test(s.id),
       );
-      while (next) {
-        const res = await options.http.request({
-          method: 'GET',
-          url: next,
-          service: 'Resource Manager',
-          authorization: options.authorization,
-          deadline: options.deadline?.(),
-        });
-        if (res.status < 200 || res.status >= 300)
-          throw armFailure(res, 'list the apps', `subscription ${subscriptionId}`);
-        const body = res.json<{ value?: { id: string; name: string }[]; nextLink?: string }>();
-        for (const s of body?.value ?? []) {
-          if (s.name.toLowerCase() === appName.toLowerCase()) {
-            const m = /\/resourceGroups\/([^/]+)\//i.exec(s.id);
-            if (m) return m[1];
-          }
-        }
-        next = body?.nextLink;
-      }
-      return null;
+      return site ? /\/resourceGroups\/([^/]+)\//i.exec(site.id)![1] : null;
     },
     async listSubscriptions() {
       const res = await call(
@@ -465,48 +473,33 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
       }));
     },
     async findStorageAccount(subscriptionId, name) {
-      let next: string | undefined = url(
-        `/subscriptions/${subscriptionId}/providers/Microsoft.Storage/storageAccounts`,
-        STORAGE_API_VERSION,
+      const a = await findInPages<{
+        id: string;
+        name: string;
+        properties?: {
+          primaryEndpoints?: { blob?: string };
+          allowSharedKeyAccess?: boolean | null;
+          networkAcls?: { defaultAction?: string };
+        };
+      }>(
+        url(
+          `/subscriptions/${subscriptionId}/providers/Microsoft.Storage/storageAccounts`,
+          STORAGE_API_VERSION,
+        ),
+        'list storage accounts',
+        `subscription ${subscriptionId}`,
+        (x) => x.name.toLowerCase() === name.toLowerCase(),
       );
-      while (next) {
-        const res = await options.http.request({
-          method: 'GET',
-          url: next,
-          service: 'Resource Manager',
-          authorization: options.authorization,
-          deadline: options.deadline?.(),
-        });
-        if (res.status < 200 || res.status >= 300)
-          throw armFailure(res, 'list storage accounts', `subscription ${subscriptionId}`);
-        const body = res.json<{
-          value?: {
-            id: string;
-            name: string;
-            properties?: {
-              primaryEndpoints?: { blob?: string };
-              allowSharedKeyAccess?: boolean | null;
-              networkAcls?: { defaultAction?: string };
-            };
-          }[];
-          nextLink?: string;
-        }>();
-        for (const a of body?.value ?? []) {
-          if (a.name.toLowerCase() !== name.toLowerCase()) continue;
-          const rg = /\/resourceGroups\/([^/]+)\//i.exec(a.id)?.[1] ?? '';
-          return {
-            id: a.id,
-            name: a.name,
-            resourceGroup: rg,
-            blobEndpoint: a.properties?.primaryEndpoints?.blob ?? '',
-            // Absent means allowed (the platform default).
-            allowSharedKeyAccess: a.properties?.allowSharedKeyAccess !== false,
-            networkDefaultAction: a.properties?.networkAcls?.defaultAction ?? 'Allow',
-          };
-        }
-        next = body?.nextLink;
-      }
-      return null;
+      if (!a) return null;
+      return {
+        id: a.id,
+        name: a.name,
+        resourceGroup: /\/resourceGroups\/([^/]+)\//i.exec(a.id)?.[1] ?? '',
+        blobEndpoint: a.properties?.primaryEndpoints?.blob ?? '',
+        // Absent means allowed (the platform default).
+        allowSharedKeyAccess: a.properties?.allowSharedKeyAccess !== false,
+        networkDefaultAction: a.properties?.networkAcls?.defaultAction ?? 'Allow',
+      };
     },
     async listStorageAccountKeys(accountId) {
       const name = accountId.split('/').pop() ?? accountId;
