@@ -108,6 +108,11 @@ describe('parseOpsFlags', () => {
     expect(f.extra.get('release')).toBe('previous');
     expect(f.dryRun).toBe(true);
     expect(f.json).toBe(true);
+    // The default container is not a choice the user made; --container is.
+    expect(f.given.has('container')).toBe(false);
+    const g = parseOpsFlags(['--app-name', 'web', '--container=pkgs'], 'releases', ['keep'], {});
+    expect(g.given.has('container')).toBe(true);
+    expect(g.inputs.container).toBe('pkgs');
   });
 
   it('refuses unknown flags, missing values and a missing app name with one line each', () => {

@@ -3,7 +3,7 @@
  * live and which ones slots run. With --keep, deletes older releases (never the live one, one a slot runs, or
  * one a stable blob holds), each delete conditional on the listed ETag; --dry-run only shows what would go.
  */
-import { defaultIO, depsFor, helpText, writeSummary, type CommandIO } from '../ops/command.js';
+import { defaultIO, depsFor, helpText, writeJson, writeSummary, type CommandIO } from '../ops/command.js';
 import { loadReleaseState, loadStoredState, reportOf, type ReleaseState } from '../ops/release-ops.js';
 import { buildReleasesReport, renderReleasesMarkdown, renderReleasesText } from '../ops/releases.js';
 import { pruneReleases, selectReleasesToDelete, type PruneResult } from '../ops/retention.js';
@@ -41,10 +41,7 @@ export async function runReleases(argv: string[], io: CommandIO = defaultIO()): 
   const session = await openSession(flags.inputs, depsFor(io, flags.secrets));
   let state: ReleaseState;
   try {
-    state = await loadReleaseState(
-      session,
-      argv.some((a) => a === '--container' || a.startsWith('--container=')),
-    );
+    state = await loadReleaseState(session, flags.given.has('container'));
   } catch (err) {
     if (!(err instanceof RunpackError) || err.code !== 'storage-account-missing') throw err;
     // Local mode without release blobs: the packages Kudu keeps are the releases.
@@ -63,9 +60,8 @@ export async function runReleases(argv: string[], io: CommandIO = defaultIO()): 
       sides: { [self]: stored.live },
       stableSha256: {},
     });
-    io.stdout.write(
-      flags.json ? flags.secrets.redact(JSON.stringify(report, null, 2)) + '\n' : renderReleasesText(report),
-    );
+    if (flags.json) writeJson(io, flags.secrets, report);
+    else io.stdout.write(renderReleasesText(report));
     writeSummary(io, renderReleasesMarkdown(report));
     return 0;
   }
@@ -90,10 +86,7 @@ export async function runReleases(argv: string[], io: CommandIO = defaultIO()): 
     );
   }
   if (flags.json) {
-    io.stdout.write(
-      flags.secrets.redact(JSON.stringify({ ...report, ...(pruned ? { retention: pruned } : {}) }, null, 2)) +
-        '\n',
-    );
+    writeJson(io, flags.secrets, { ...report, ...(pruned ? { retention: pruned } : {}) });
   } else {
     io.stdout.write(renderReleasesText(report));
     if (pruned)

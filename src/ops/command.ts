@@ -30,6 +30,11 @@ export function depsFor(io: CommandIO, secrets: SecretRegistry): OpsDeps {
   };
 }
 
+/** Prints a result as JSON on stdout, secrets redacted. */
+export function writeJson(io: CommandIO, secrets: SecretRegistry, value: unknown): void {
+  io.stdout.write(secrets.redact(JSON.stringify(value, null, 2)) + '\n');
+}
+
 /** Appends markdown to the GitHub job summary when running in Actions. */
 export function writeSummary(io: CommandIO, markdown: string): void {
   const file = io.env.GITHUB_STEP_SUMMARY;

@@ -39,6 +39,8 @@ export interface OpsFlags {
   inputs: DeployInputs;
   /** Flags of the command itself (release, keep, …). */
   extra: Map<string, string>;
+  /** Names of the shared flags given on the command line (a default is not a choice: --container). */
+  given: Set<string>;
   json: boolean;
   dryRun: boolean;
   help: boolean;
@@ -94,13 +96,14 @@ export function parseOpsFlags(
   const secrets = createSecretRegistry();
   const raw = (name: string) => values.get(name) ?? (name === 'creds' ? env.AZURE_CREDENTIALS : undefined);
   for (const s of secretInputValues(raw)) secrets.add(s);
-  if (help) return { inputs: {} as DeployInputs, extra, json, dryRun, help, secrets };
+  const given = new Set(values.keys());
+  if (help) return { inputs: {} as DeployInputs, extra, given, json, dryRun, help, secrets };
   if (!values.get('app-name'))
     throw new UsageError(
       `Flag '--app-name' is required: the App Service or Function App (runpack ${command} --app-name <app>).`,
     );
   const inputs = parseInputs(raw, {});
-  return { inputs, extra, json, dryRun, help, secrets };
+  return { inputs, extra, given, json, dryRun, help, secrets };
 }
 
 export interface OpsDeps {
