@@ -1,6 +1,6 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from '../src/cli.js';
@@ -8,6 +8,16 @@ import { loadConfig, presetConfig } from '../src/config.js';
 
 const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
 const CLI = join(process.cwd(), 'emulator', 'src', 'cli.ts');
+
+const dirs: string[] = [];
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 function run(args: string[], env: Record<string, string> = {}) {
   const child = spawn(TSX, [CLI, ...args], {
@@ -43,7 +53,7 @@ describe('emulator CLI arguments', () => {
 
 describe('emulator config', () => {
   it('a JSON file replaces top-level preset keys', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'runpack-emu-cfg-'));
+    const dir = tempDir('runpack-emu-cfg-');
     const file = join(dir, 'c.json');
     writeFileSync(
       file,
@@ -59,7 +69,7 @@ describe('emulator config', () => {
   });
 
   it('refuses an invalid file with a message naming the file and field', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'runpack-emu-cfg-'));
+    const dir = tempDir('runpack-emu-cfg-');
     const file = join(dir, 'bad.json');
     writeFileSync(
       file,
@@ -98,7 +108,7 @@ describe('emulator config', () => {
 
 describe('emulator CLI processes', () => {
   it('ca --dir creates the CA once and reuses it', async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'runpack-emu-ca-')), 'ca');
+    const dir = join(tempDir('runpack-emu-ca-'), 'ca');
     const first = run(['ca', '--dir', dir]);
     expect(await first.exited).toBe(0);
     const pem = readFileSync(join(dir, 'ca.pem'), 'utf8');
@@ -117,7 +127,7 @@ describe('emulator CLI processes', () => {
   });
 
   it('runs in the foreground, prints the how-to, writes connection.json and stops on Ctrl-C', async () => {
-    const state = mkdtempSync(join(tmpdir(), 'runpack-emu-cli-'));
+    const state = tempDir('runpack-emu-cli-');
     const p = run(['--state-dir', state], { RUNPACK_TEST_CA_DIR: '' });
     const end = Date.now() + 30000;
     while (!p.out().includes('Press Ctrl-C') && Date.now() < end && p.child.exitCode === null) {

@@ -3,7 +3,7 @@ import { ClientSecretCredential } from '@azure/identity';
 import { WebSiteManagementClient } from '@azure/arm-appservice';
 import AdmZip from 'adm-zip';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EmulatorConnection, RunningEmulator } from '../src/index.js';
@@ -157,7 +157,7 @@ describe('startEmulator', () => {
   });
 
   it('stop() closes every listener and Azurite', async () => {
-    const other = await startTestEmulator();
+    const other = await startTestEmulator({}, { keepStateDir: true });
     const arm = `${other.resourceManagerEndpoint}metadata/endpoints?api-version=2022-09-01`;
     const blob = other.storage.blobEndpoint;
     expect((await request(arm)).status).toBe(200);
@@ -165,5 +165,6 @@ describe('startEmulator', () => {
     await expect(request(arm)).rejects.toThrow(/ECONNREFUSED/);
     await expect(request(blob)).rejects.toThrow(/ECONNREFUSED/);
     expect(existsSync(join(other.stateDir, 'connection.json'))).toBe(true);
+    rmSync(other.stateDir, { recursive: true, force: true });
   });
 });

@@ -5,12 +5,20 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import * as tls from 'node:tls';
 import { startEmulator, type RunningEmulator, type StartOptions } from '../../src/index.js';
 
-/** Start an emulator for a test file; fails with a how-to when the test CA is not trusted by this process. */
-export async function startTestEmulator(options: StartOptions = {}): Promise<RunningEmulator> {
+/**
+ * Start an emulator for a test file; fails with a how-to when the test CA is not trusted by this process.
+ * stop() also removes the state directory (a fresh temp one unless given), unless `keepStateDir`.
+ */
+export async function startTestEmulator(
+  options: StartOptions = {},
+  { keepStateDir = false }: { keepStateDir?: boolean } = {},
+): Promise<RunningEmulator> {
   const caDir = process.env.RUNPACK_TEST_CA_DIR;
   const extra = process.env.NODE_EXTRA_CA_CERTS;
   if (!caDir || !extra || resolve(extra) !== resolve(caDir, 'ca.pem')) {
@@ -18,7 +26,17 @@ export async function startTestEmulator(options: StartOptions = {}): Promise<Run
       'emulator tests need the test CA: run `tsx emulator/src/cli.ts ca --dir DIR`, then export RUNPACK_TEST_CA_DIR=DIR and NODE_EXTRA_CA_CERTS=DIR/ca.pem (script/test does this)',
     );
   }
-  return startEmulator({ caDir, ...options });
+  const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'runpack-emulator-test-'));
+  const emu = await startEmulator({ caDir, ...options, stateDir }).catch((err: unknown) => {
+    if (!keepStateDir) rmSync(stateDir, { recursive: true, force: true });
+    throw err;
+  });
+  const stop = emu.stop.bind(emu);
+  emu.stop = async () => {
+    await stop();
+    if (!keepStateDir) rmSync(stateDir, { recursive: true, force: true });
+  };
+  return emu;
 }
 
 export interface RawResponse {
