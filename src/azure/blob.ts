@@ -269,8 +269,15 @@ function storeFor(
           .delete({ conditions: { ifMatch: etag } });
         return 'deleted';
       } catch (err) {
-        if (isConditionFailure(err)) return 'changed';
         if (statusOf(err) === 404) return 'missing';
+        // A blob deleted meanwhile can fail the If-Match too (412): tell that from one rewritten.
+        if (isConditionFailure(err))
+          return (await container(c)
+            .getBlobClient(b)
+            .exists()
+            .catch(() => true))
+            ? 'changed'
+            : 'missing';
         throw storageFailure(err, `delete ${c}/${b}`, accountName);
       }
     },

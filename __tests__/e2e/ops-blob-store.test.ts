@@ -1,0 +1,84 @@
+/**
+ * The blob store against the emulator's Blob Storage: opening it for the operator commands writes nothing (no
+ * container is created), ranged reads return the bytes as stored, and every conditional write honours the
+ * ETag it was given.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { openBlobStore, type ReleaseBlobStore } from '../../src/azure/blob.js';
+import { maskingCredential } from '../../src/azure/credentials.js';
+import { findAccount, openStore, type OpsSession } from '../../src/ops/session.js';
+import { setupOpsE2E, type OpsE2E } from '../ops/e2e-setup.js';
+
+let e: OpsE2E;
+let s: OpsSession;
+beforeAll(async () => {
+  e = await setupOpsE2E();
+  s = await e.session('rp-linux-web');
+}, 120_000);
+afterAll(async () => {
+  if (e) await e.stop();
+});
+
+const BYTES = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) % 256));
+
+describe('blob store', () => {
+  it('opens for reading without creating a missing container', async () => {
+    const account = await findAccount(s, e.emu.storage.accountName);
+    e.emu.admin.clearRequests();
+    const store = await openStore(s, account, 'never-made');
+    expect(await store.list('never-made', 'releases/')).toEqual([]);
+    expect(await store.getBlob('never-made', 'x.zip')).toBeNull();
+    expect(e.writes()).toEqual([]);
+  });
+
+  it('reads ranges byte for byte and writes only while the ETag still matches', async () => {
+    const account = await findAccount(s, e.emu.storage.accountName);
+    // The deploy's way in: creates the container it uploads to.
+    const writer: ReleaseBlobStore = await openBlobStore({
+      accountName: account.name,
+      blobEndpoint: account.blobEndpoint,
+      credential: maskingCredential(s.credential, s.secrets),
+      allowSharedKeyAccess: account.allowSharedKeyAccess,
+      getKeys: () => s.arm.listStorageAccountKeys(account.id),
+      container: 'store-test',
+      preferKey: false,
+      addSecret: (v) => s.secrets.add(v),
+    });
+    const file = join(e.work, 'bytes.bin');
+    writeFileSync(file, BYTES);
+    const up = await writer.uploadFile('store-test', 'releases/web/a.zip', file, {
+      metadata: { sha256: 'a' },
+    });
+    expect(up.size).toBe(BYTES.length);
+
+    const store = await openStore(s, account, 'store-test');
+    expect(
+      (await store.readRange('store-test', 'releases/web/a.zip', 131_000, 2_000)).equals(
+        BYTES.subarray(131_000, 133_000),
+      ),
+    ).toBe(true);
+    const listed = await store.list('store-test', 'releases/web/');
+    expect(listed.map((b) => [b.name, b.size, b.metadata.sha256])).toEqual([
+      ['releases/web/a.zip', BYTES.length, 'a'],
+    ]);
+
+    // Copy onto a name that must not exist yet, then only over the ETag seen.
+    const first = await store.copyIfMatch('store-test', 'releases/web/a.zip', 'web.zip', null);
+    expect(first.metadata.sha256).toBe('a');
+    await expect(store.copyIfMatch('store-test', 'releases/web/a.zip', 'web.zip', null)).rejects.toThrow(
+      /web\.zip changed after it was read/,
+    );
+    await expect(
+      store.copyIfMatch('store-test', 'releases/web/a.zip', 'web.zip', '"0x8DEADBEEF"'),
+    ).rejects.toMatchObject({ code: 'release-target-changed' });
+    const again = await store.copyIfMatch('store-test', 'releases/web/a.zip', 'web.zip', first.etag);
+    expect(again.etag).not.toBe(first.etag);
+
+    expect(await store.deleteIfMatch('store-test', 'web.zip', first.etag)).toBe('changed');
+    expect(await store.getBlob('store-test', 'web.zip')).not.toBeNull();
+    expect(await store.deleteIfMatch('store-test', 'web.zip', again.etag)).toBe('deleted');
+    expect(await store.deleteIfMatch('store-test', 'web.zip', again.etag)).toBe('missing');
+  });
+});
