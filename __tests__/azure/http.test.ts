@@ -1,7 +1,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createHttpClient, parseRetryAfter, readStream, redactUrl } from '../../src/azure/http.js';
+import {
+  createHttpClient,
+  describeRetry,
+  parseRetryAfter,
+  readStream,
+  redactUrl,
+} from '../../src/azure/http.js';
 import { RunpackError } from '../../src/util/errors.js';
 
 type Script = (req: IncomingMessage, res: ServerResponse, body: string) => void;
@@ -47,6 +53,17 @@ describe('redactUrl', () => {
     expect(out).not.toContain('AbC');
     expect(out).toContain('sp=r');
     expect(out).toContain('host.example/c/b.zip');
+  });
+});
+
+describe('describeRetry', () => {
+  it('names the service, the status or the network error, the wait and the next attempt', () => {
+    expect(describeRetry({ service: 'Kudu', status: 503, waitMs: 2500, attempt: 1 })).toBe(
+      'Kudu answered 503; retrying in 2.5 s (attempt 2).',
+    );
+    expect(describeRetry({ service: 'Blob Storage', error: 'ECONNRESET', waitMs: 1000, attempt: 2 })).toBe(
+      'Blob Storage failed (ECONNRESET); retrying in 1 s (attempt 3).',
+    );
   });
 });
 

@@ -60,6 +60,12 @@ export interface RetryInfo {
   attempt: number;
 }
 
+/** The log line for a retry: `Kudu answered 503; retrying in 2.5 s (attempt 2).` (network errors say what failed). */
+export function describeRetry(i: RetryInfo): string {
+  const what = i.status ? `answered ${i.status}` : `failed (${(i.error ?? '').slice(0, 100)})`;
+  return `${i.service} ${what}; retrying in ${Math.round(i.waitMs / 100) / 10} s (attempt ${i.attempt + 1}).`;
+}
+
 export interface HttpClientOptions {
   userAgent?: string;
   sleep?: (ms: number) => Promise<void>;

@@ -8,7 +8,7 @@ import { createArmClient, type ArmClient, type StorageAccountInfo } from '../azu
 import { discoverCloud, type CloudEndpoints } from '../azure/cloud.js';
 import { openBlobStore, type ReleaseBlobStore } from '../azure/blob.js';
 import { authenticate, envIdToken, maskingCredential, type AuthSession } from '../azure/credentials.js';
-import { createHttpClient, type HttpClient } from '../azure/http.js';
+import { createHttpClient, describeRetry, type HttpClient } from '../azure/http.js';
 import { createSettingsHelper } from '../deploy/setting.js';
 import { resolveSubscription, resolveTarget } from '../deploy/target.js';
 import type { Clock, DeployContext, DeployInputs, TargetInfo } from '../deploy/types.js';
@@ -148,10 +148,7 @@ export async function openSession(inputs: DeployInputs, deps: OpsDeps): Promise<
       userAgent: `runpack/${OPS_VERSION}`,
       sleep: clock.sleep,
       now: clock.now,
-      onRetry: (i) =>
-        log.info(
-          `${i.service} ${i.status ? `answered ${i.status}` : 'failed'}; retrying in ${Math.round(i.waitMs / 100) / 10} s.`,
-        ),
+      onRetry: (i) => log.info(describeRetry(i)),
     });
   const deadline = clock.now() + inputs.timeoutMinutes * 60_000;
   const cloud = await discoverCloud(
