@@ -273,6 +273,10 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
       ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}),
     });
     inst.child = c;
+    // Never leave the app running when this process exits without dispose().
+    const killOnExit = (): void => void c.kill('SIGKILL');
+    process.once('exit', killOnExit);
+    c.once('exit', () => process.off('exit', killOnExit));
     c.stdout?.on('data', remember);
     c.stderr?.on('data', remember);
     c.on('error', (err) => remember(Buffer.from(`spawn failed: ${err.message}`)));
