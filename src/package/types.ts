@@ -4,7 +4,15 @@
  */
 
 export type Runtime = 'node' | 'dotnet' | 'python' | 'java' | 'php' | 'static' | 'functions';
-export const RUNTIMES: readonly Runtime[] = ['node', 'dotnet', 'python', 'java', 'php', 'static', 'functions'];
+export const RUNTIMES: readonly Runtime[] = [
+  'node',
+  'dotnet',
+  'python',
+  'java',
+  'php',
+  'static',
+  'functions',
+];
 
 export type ProblemCode =
   | 'nested-root'
