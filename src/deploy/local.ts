@@ -631,7 +631,14 @@ export async function publishLocal(ctx: DeployContext, pkg: PackageInfo): Promis
     if (newName && newName !== oldName) break;
     await ctx.clock.sleep(2000);
   }
-  const confirmed = !!newName && newName !== oldName && isSitePackageName(newName);
+  const renamed = !!newName && newName !== oldName;
+  // Kudu names stored packages by UTC second: a push in the same second as the previous one reuses its name, so
+  // an unchanged name is confirmed by the stored zip itself (our size, written during this deployment).
+  const sameSecond =
+    !!newName && newName === oldName && (await storedPackageIsOurs(kudu, newName, pkg, record, ctx.deadline));
+  if (sameSecond)
+    ctx.log.info(`packagename.txt still names ${newName}: Kudu reused the name within one second.`);
+  const confirmed = !!newName && (renamed || sameSecond) && isSitePackageName(newName);
   await checkSuperseded(kudu, pushed, pkg, ctx.deadline);
   if (!confirmed) {
     const msg =
@@ -644,6 +651,29 @@ export async function publishLocal(ctx: DeployContext, pkg: PackageInfo): Promis
     `Kudu deployment ${record.id} succeeded; packagename.txt now names ${newName} (was ${oldName ?? 'none'}).`,
   );
   return { mode: 'local', packageName: newName!, deploymentId: record.id, confirmed, findings };
+}
+
+/** Whether data/SitePackages/<name> is this run's zip: the same size, and written since Kudu received the push. */
+export async function storedPackageIsOurs(
+  kudu: KuduClient,
+  name: string,
+  pkg: PackageInfo,
+  record: { received_time?: string; start_time?: string | null },
+  deadline?: number,
+): Promise<boolean> {
+  const listing = await kudu.vfsGet(`${SITE_PACKAGES}/`, deadline).catch(() => null);
+  if (!listing) return false;
+  let entries: unknown;
+  try {
+    entries = JSON.parse(listing.text);
+  } catch {
+    return false;
+  }
+  if (!Array.isArray(entries)) return false;
+  const entry = (entries as { name?: string; size?: number; mtime?: string }[]).find((e) => e.name === name);
+  const since = Date.parse(record.received_time ?? record.start_time ?? '');
+  const written = Date.parse(entry?.mtime ?? '');
+  return !!entry && entry.size === pkg.zipBytes && Number.isFinite(since) && written >= since - 1000;
 }
 
 function stampSummary(text: string | null): string {
