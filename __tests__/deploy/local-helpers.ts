@@ -4,7 +4,8 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHttpClient, type HttpClient, type HttpResponse } from '../../src/azure/http.js';
@@ -275,8 +276,15 @@ export function stampText(sha: string): string {
   return JSON.stringify({ runpack: 1, contentSha256: sha });
 }
 
+// Every test file that uses makePackage removes the packages it made.
+const packageDirs: string[] = [];
+afterAll(() => {
+  for (const dir of packageDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 export function makePackage(sha = 'a'.repeat(64), functions: string[] = []): PackageInfo {
   const dir = mkdtempSync(join(tmpdir(), 'runpack-local-'));
+  packageDirs.push(dir);
   const zipPath = join(dir, 'app.zip');
   const bytes = Buffer.concat([Buffer.from('PK\u0003\u0004'), Buffer.alloc(100, 1)]);
   writeFileSync(zipPath, bytes);

@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import type { BlobMeta, BlobStore } from '../../src/azure/blob.js';
 import { uploadRelease } from '../../src/deploy/upload.js';
 import type { PackageInfo } from '../../src/deploy/types.js';
@@ -35,8 +35,14 @@ function memoryStore() {
   return { store, blobs, calls };
 }
 
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
 function pkg(sha: string): PackageInfo {
   const dir = mkdtempSync(join(tmpdir(), 'runpack-upload-'));
+  dirs.push(dir);
   const zipPath = join(dir, 'p.zip');
   writeFileSync(zipPath, 'hello');
   return {
