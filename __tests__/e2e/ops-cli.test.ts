@@ -49,7 +49,7 @@ describe('operator commands as processes (no Azure needed)', () => {
     const r = await run(['releases', '--app-name', 'web', '--keep', 'all']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/--keep' must be a whole number/);
+    expect(r.stderr).toMatch(/--keep-releases' must be a whole number/);
     const missing = await run(['rollback', '--app-name', 'web']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--release' is required/);

@@ -127,7 +127,7 @@ describe('retention', () => {
     expect(before.live).toBe(v1);
 
     e.emu.admin.clearRequests();
-    const dry = await releases(['--keep', '1', '--dry-run']);
+    const dry = await releases(['--keep-releases', '1', '--dry-run']);
     expect(dry.retention?.deleted).toEqual([v2]);
     expect(e.writes()).toEqual([]);
 

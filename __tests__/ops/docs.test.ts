@@ -49,7 +49,7 @@ describe('docs/operations.md', () => {
       '--json',
       '--dry-run',
       '--help',
-      '--keep',
+      '--keep-releases',
       '--health-path',
       '--timeout-minutes',
     ])

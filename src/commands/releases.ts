@@ -1,6 +1,6 @@
 /**
- * `runpack releases --app-name <app> [--keep <n>] [options]`: the app's releases newest first, which one is
- * live and which ones slots run. With --keep, deletes older releases (never the live one, one a slot runs, or
+ * `runpack releases --app-name <app> [--keep-releases <n>] [options]`: the app's releases newest first, which one is
+ * live and which ones slots run. With --keep-releases, deletes older releases (never the live one, one a slot runs, or
  * one a stable blob holds), each delete conditional on the listed ETag; --dry-run only shows what would go.
  */
 import { defaultIO, depsFor, helpText, writeJson, writeSummary, type CommandIO } from '../ops/command.js';
@@ -11,32 +11,38 @@ import { openSession, parseOpsFlags } from '../ops/session.js';
 import { RunpackError, UsageError } from '../util/errors.js';
 
 export const RELEASES_HELP = helpText(
-  'runpack releases --app-name <app> [--keep <n> [--dry-run]] [options]',
+  'runpack releases --app-name <app> [--keep-releases <n> [--dry-run]] [options]',
   "List the app's (or slot's) release blobs newest first: id, sha256, commit, time, size, which one is live\n" +
-    'and which ones slots run. With --keep, delete all but the newest n (never the live release, one a slot\n' +
+    'and which ones slots run. With --keep-releases, delete all but the newest n (never the live release, one a slot\n' +
     'runs, or one a stable blob holds).',
   [
-    ['--keep <n>', 'Retention: keep the newest n releases (at least 1) and delete the rest.'],
-    ['--dry-run', 'With --keep: show what would be deleted, delete nothing.'],
+    [
+      '--keep-releases <n>',
+      'Retention: keep the newest n releases (at least 1) and delete the rest (alias --keep).',
+    ],
+    ['--dry-run', 'With --keep-releases: show what would be deleted, delete nothing.'],
   ],
 );
 
 export async function runReleases(argv: string[], io: CommandIO = defaultIO()): Promise<number> {
-  const flags = parseOpsFlags(argv, 'releases', ['keep'], io.env);
+  const flags = parseOpsFlags(argv, 'releases', ['keep-releases', 'keep'], io.env);
   if (flags.help) {
     io.stdout.write(RELEASES_HELP);
     return 0;
   }
-  const keepRaw = flags.extra.get('keep');
+  // --keep-releases matches the action input; --keep is accepted as its short alias.
+  const keepRaw = flags.extra.get('keep-releases') ?? flags.extra.get('keep');
   let keep: number | undefined;
   if (keepRaw !== undefined) {
     if (!/^\d+$/.test(keepRaw) || Number(keepRaw) < 1)
-      throw new UsageError(`Flag '--keep' must be a whole number of releases, at least 1, not '${keepRaw}'.`);
+      throw new UsageError(
+        `Flag '--keep-releases' must be a whole number of releases, at least 1, not '${keepRaw}'.`,
+      );
     keep = Number(keepRaw);
   }
   if (flags.dryRun && keep === undefined)
     throw new UsageError(
-      "Flag '--dry-run' only applies with '--keep <n>' (listing releases writes nothing).",
+      "Flag '--dry-run' only applies with '--keep-releases <n>' (listing releases writes nothing).",
     );
   const session = await openSession(flags.inputs, depsFor(io, flags.secrets));
   let state: ReleaseState;
@@ -47,7 +53,7 @@ export async function runReleases(argv: string[], io: CommandIO = defaultIO()): 
     // Local mode without release blobs: the packages Kudu keeps are the releases.
     if (keep !== undefined)
       throw new UsageError(
-        "Flag '--keep' applies to release blobs; in local mode Kudu keeps SCM_MAX_ZIP_PACKAGE_COUNT packages itself.",
+        "Flag '--keep-releases' applies to release blobs; in local mode Kudu keeps SCM_MAX_ZIP_PACKAGE_COUNT packages itself.",
       );
     const stored = await loadStoredState(session, session.ctx.phaseDeadline(5 * 60_000));
     const self = session.target.ref.slot ?? 'production';

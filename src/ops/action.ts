@@ -1,7 +1,7 @@
 /**
  * The operator commands for the GitHub Action (`command: diagnose | releases | rollback`): one call that logs
  * in, runs the command and hands back the step outputs and the job summary. The action's entry point maps
- * its inputs to DeployInputs as for a deploy and passes `release`, `dry-run` and `keep` here.
+ * its inputs to DeployInputs as for a deploy and passes `release`, `dry-run` and `keep-releases` (as `keep`) here.
  */
 import type { DeployInputs } from '../deploy/types.js';
 import { describeError, RunpackError } from '../util/errors.js';
