@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { createArmClient, type ArmClient, type StorageAccountInfo } from '../azure/arm.js';
+import { currentDeadline, withPhaseBudgets } from './budget.js';
 import { openBlobStore, type ReleaseBlobStore } from '../azure/blob.js';
 import { discoverCloud, type CloudEndpoints } from '../azure/cloud.js';
 import { authenticate, maskingCredential, type AuthSession } from '../azure/credentials.js';
@@ -157,9 +158,13 @@ export async function runEngine(
   const clock = deps.clock ?? realClock;
   const secrets = deps.secrets ?? createSecretRegistry(deps.setSecret);
   const phases: PhaseTiming[] = [];
-  const log = createLogger(deps.sink, secrets, { now: clock.now, timings: phases });
   const started = clock.now();
   const deadline = started + inputs.timeoutMinutes * 60_000;
+  const log = withPhaseBudgets(
+    createLogger(deps.sink, secrets, { now: clock.now, timings: phases }),
+    clock.now,
+    deadline,
+  );
   const result: DeployResult = {
     ok: false,
     noop: false,
@@ -486,7 +491,7 @@ export async function logIn(
     http: c.http,
     endpoint: cloud.resourceManager,
     authorization: () => session.authorization(cloud.armScope),
-    deadline: () => c.deadline,
+    deadline: () => currentDeadline(c.deadline),
     sleep: c.clock.sleep,
     now: c.clock.now,
   });
