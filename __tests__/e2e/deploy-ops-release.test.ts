@@ -3,22 +3,13 @@
  * reads and changes nothing; keep-releases prunes old release blobs after a verified deploy, never the live one;
  * the audit input annotates writes into the read-only mount and, when strict, stops before any upload.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { emulatorSecrets, fetchSite, findLeaks, setupE2E, type E2E } from './helpers/action.js';
+import { fetchSite, type E2E, useE2E } from './helpers/action.js';
 
 let e: E2E;
-beforeAll(async () => {
-  e = await setupE2E();
-}, 120_000);
-afterAll(async () => {
-  if (!e) return;
-  const leaks = e.runs.flatMap((r) => findLeaks(r.everything, emulatorSecrets(e.emu)));
-  await e.stop();
-  expect(leaks).toEqual([]);
-});
-beforeEach(() => e.emu.admin.reset());
+useE2E((ready) => (e = ready));
 
 /** The POSTs that only read: settings, keys and publishing credentials lists. */
 const READ_POST = /\/config\/appsettings\/list|\/listKeys|\/publishingcredentials\/list/i;

@@ -3,20 +3,11 @@
  * verified; a target that cannot be deployed (a Flex Consumption app) fails the step while the others finish,
  * and the summary has a row per target.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { emulatorSecrets, fetchSite, findLeaks, setupE2E, type E2E } from './helpers/action.js';
+import { describe, expect, it } from '@jest/globals';
+import { fetchSite, type E2E, useE2E } from './helpers/action.js';
 
 let e: E2E;
-beforeAll(async () => {
-  e = await setupE2E();
-}, 120_000);
-afterAll(async () => {
-  if (!e) return;
-  const leaks = e.runs.flatMap((r) => findLeaks(r.everything, emulatorSecrets(e.emu)));
-  await e.stop();
-  expect(leaks).toEqual([]);
-});
-beforeEach(() => e.emu.admin.reset());
+useE2E((ready) => (e = ready));
 
 interface Entry {
   app: string;

@@ -3,22 +3,13 @@
  * both with trigger sync and the host's function list checked against the package; local mode refused on
  * Linux Consumption and run-from-package refused on Flex Consumption, with the reason and what to use instead.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { emulatorSecrets, findLeaks, setupE2E, type E2E } from './helpers/action.js';
+import { type E2E, useE2E } from './helpers/action.js';
 
 let e: E2E;
-beforeAll(async () => {
-  e = await setupE2E();
-}, 120_000);
-afterAll(async () => {
-  if (!e) return;
-  const leaks = e.runs.flatMap((r) => findLeaks(r.everything, emulatorSecrets(e.emu)));
-  await e.stop();
-  expect(leaks).toEqual([]);
-});
-beforeEach(() => e.emu.admin.reset());
+useE2E((ready) => (e = ready));
 
 /** A functions package: host.json at the root and one folder with function.json per function. */
 function functionsApp(version: string, functions: string[]): string {

@@ -3,22 +3,13 @@
  * publish-profile auth, SCM basic auth disabled, two deploys at once, a failed deployment, a corrupt package,
  * the URL → local switch and the refused local → URL switch on Windows, and the secret scan.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { emulatorSecrets, fetchSite, findLeaks, setupE2E, type E2E } from './helpers/action.js';
+import { fetchSite, type E2E, useE2E } from './helpers/action.js';
 
 let e: E2E;
-beforeAll(async () => {
-  e = await setupE2E();
-}, 120_000);
-afterAll(async () => {
-  if (!e) return;
-  const leaks = e.runs.flatMap((r) => findLeaks(r.everything, emulatorSecrets(e.emu)));
-  await e.stop();
-  expect(leaks).toEqual([]);
-});
-beforeEach(() => e.emu.admin.reset());
+useE2E((ready) => (e = ready));
 
 function site(app: string, slot: string | null = null) {
   const s = [...e.emu.ctx.sites.values()].find((x) => x.appName === app && x.slotName === slot);

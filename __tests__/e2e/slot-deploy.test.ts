@@ -2,20 +2,11 @@
  * Slots end to end: deploy the Linux web app's staging slot, verify it, swap it into production and verify
  * production; the sticky-setting warning, and a swap that would break production refused before anything changes.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { emulatorSecrets, fetchSite, findLeaks, setupE2E, type E2E } from './helpers/action.js';
+import { describe, expect, it } from '@jest/globals';
+import { fetchSite, type E2E, useE2E } from './helpers/action.js';
 
 let e: E2E;
-beforeAll(async () => {
-  e = await setupE2E();
-}, 120_000);
-afterAll(async () => {
-  if (!e) return;
-  const leaks = e.runs.flatMap((r) => findLeaks(r.everything, emulatorSecrets(e.emu)));
-  await e.stop();
-  expect(leaks).toEqual([]);
-});
-beforeEach(() => e.emu.admin.reset());
+useE2E((ready) => (e = ready));
 
 function production() {
   const s = [...e.emu.ctx.sites.values()].find((x) => x.appName === 'rp-linux-web' && x.slotName === null);

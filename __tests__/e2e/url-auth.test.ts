@@ -2,20 +2,11 @@
  * Login paths end to end: GitHub OIDC federation, an existing Azure CLI session (a fake az on PATH), and the
  * creds secret; and what the user reads when a login is misconfigured.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { emulatorSecrets, findLeaks, setupE2E, type E2E } from './helpers/action.js';
+import { describe, expect, it } from '@jest/globals';
+import { type E2E, useE2E } from './helpers/action.js';
 
 let e: E2E;
-beforeAll(async () => {
-  e = await setupE2E();
-}, 120_000);
-afterAll(async () => {
-  if (!e) return;
-  const leaks = e.runs.flatMap((r) => findLeaks(r.everything, emulatorSecrets(e.emu)));
-  await e.stop();
-  expect(leaks).toEqual([]);
-});
-beforeEach(() => e.emu.admin.reset());
+useE2E((ready) => (e = ready));
 
 const deploy = (version: string) => ({
   'app-name': 'rp-linux-web',

@@ -3,9 +3,9 @@
  * whose SCM site is closed (the mounted-content level is skipped, the others still prove the release).
  */
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
-import { emulatorSecrets, fetchSite, findLeaks, REPO_ROOT, setupE2E, type E2E } from './helpers/action.js';
+import { emulatorSecrets, fetchSite, findLeaks, REPO_ROOT, type E2E, useE2E } from './helpers/action.js';
 
 // The CLI entry point run from source: the bundled dist/cli.js starts its command before the bundle's
 // inlined command modules are initialised (top-level await in src/cli.ts), so it cannot run any command yet.
@@ -13,16 +13,7 @@ const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const CLI_SOURCE = join(REPO_ROOT, 'src', 'cli.ts');
 
 let e: E2E;
-beforeAll(async () => {
-  e = await setupE2E();
-}, 120_000);
-afterAll(async () => {
-  if (!e) return;
-  const leaks = e.runs.flatMap((r) => findLeaks(r.everything, emulatorSecrets(e.emu)));
-  await e.stop();
-  expect(leaks).toEqual([]);
-});
-beforeEach(() => e.emu.admin.reset());
+useE2E((ready) => (e = ready));
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawn(TSX, [CLI_SOURCE, ...args], {

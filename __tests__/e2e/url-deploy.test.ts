@@ -2,20 +2,11 @@
  * URL mode end to end: the built action against the emulator — identity and SAS access, the unchanged-content
  * no-op, v1 → v2 with the previous release, throttling storms and short-lived tokens, and the secret scan.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { emulatorSecrets, fetchSite, findLeaks, setupE2E, type E2E } from './helpers/action.js';
+import { describe, expect, it } from '@jest/globals';
+import { fetchSite, type E2E, useE2E } from './helpers/action.js';
 
 let e: E2E;
-beforeAll(async () => {
-  e = await setupE2E();
-}, 120_000);
-afterAll(async () => {
-  if (!e) return;
-  const leaks = e.runs.flatMap((r) => findLeaks(r.everything, emulatorSecrets(e.emu)));
-  await e.stop();
-  expect(leaks).toEqual([]);
-});
-beforeEach(() => e.emu.admin.reset());
+useE2E((ready) => (e = ready));
 
 const WRITES = /^(PUT|POST|PATCH|DELETE)$/;
 

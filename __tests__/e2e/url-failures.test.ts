@@ -2,20 +2,11 @@
  * URL-mode failures end to end: each one stops the step with the likely cause and the fix, and bad inputs stop
  * it before any call reaches the emulator.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { emulatorSecrets, findLeaks, setupE2E, type E2E } from './helpers/action.js';
+import { describe, expect, it } from '@jest/globals';
+import { type E2E, useE2E } from './helpers/action.js';
 
 let e: E2E;
-beforeAll(async () => {
-  e = await setupE2E();
-}, 120_000);
-afterAll(async () => {
-  if (!e) return;
-  const leaks = e.runs.flatMap((r) => findLeaks(r.everything, emulatorSecrets(e.emu)));
-  await e.stop();
-  expect(leaks).toEqual([]);
-});
-beforeEach(() => e.emu.admin.reset());
+useE2E((ready) => (e = ready));
 
 const DAY = 86_400_000;
 

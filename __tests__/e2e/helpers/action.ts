@@ -3,6 +3,7 @@
  * process with the environment GitHub gives a step, parse its outputs and job summary, and check that no
  * secret the emulator issued shows up in anything the action printed.
  */
+import { afterAll, beforeAll, beforeEach, expect } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -111,6 +112,26 @@ function copyApp(target: string, version: string): string {
   for (const f of ['package.json', 'server.js']) writeFileSync(join(target, f), readFileSync(join(src, f)));
   writeFileSync(join(target, 'version.txt'), `${version}\n`);
   return target;
+}
+
+/**
+ * The hooks every end-to-end file needs: one emulator for the file, emulator faults reset before each test, and
+ * when the file ends, every run's output scanned for any secret the emulator issued.
+ */
+export function useE2E(onReady: (e: E2E) => void): void {
+  let e: E2E | undefined;
+  beforeAll(async () => {
+    e = await setupE2E();
+    onReady(e);
+  }, 120_000);
+  afterAll(async () => {
+    if (!e) return;
+    const running = e;
+    const leaks = running.runs.flatMap((r) => findLeaks(r.everything, emulatorSecrets(running.emu)));
+    await running.stop();
+    expect(leaks).toEqual([]);
+  });
+  beforeEach(() => e?.emu.admin.reset());
 }
 
 export async function setupE2E(): Promise<E2E> {
