@@ -3,6 +3,7 @@ import childProcess, { execFile as execFile$1 } from 'node:child_process';
 import fs, { createReadStream, mkdtempSync, rmSync, existsSync, statSync, appendFileSync } from 'node:fs';
 import os, { availableParallelism, EOL as EOL$1, tmpdir } from 'node:os';
 import path, { dirname, join, resolve, relative } from 'node:path';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomBytes, createHmac, randomUUID as randomUUID$2 } from 'node:crypto';
 import fs$1, { open as open$1, lstat, stat, realpath, readdir, readlink, readFile, constants as constants$1 } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
@@ -3936,6 +3937,38 @@ function createArmClient(options) {
         },
     };
     return client;
+}
+
+/**
+ * Phase time budgets. Each phase of a deploy runs with its own deadline; Resource Manager calls made inside it
+ * retry (honouring Retry-After) only until that deadline, never past the whole deploy's. The deadline follows the
+ * async context, so concurrent targets of a fleet, which share one Resource Manager client, keep their own.
+ */
+const phase = new AsyncLocalStorage();
+/** Default budget of one phase. */
+const PHASE_BUDGET_MS = 10 * 60_000;
+/** Phases that move the package itself: bounded by the whole deploy's deadline only. */
+const UNBOUNDED_PHASES = new Set(['Upload', 'Publish (local mode)']);
+/** Runs fn with a phase deadline; a nested phase never extends the phase it runs in. */
+function withPhaseDeadline(deadline, fn) {
+    const outer = phase.getStore();
+    return phase.run(outer === undefined ? deadline : Math.min(outer, deadline), fn);
+}
+/** The deadline for a call made now: the current phase's, never past `overall`. */
+function currentDeadline(overall) {
+    const p = phase.getStore();
+    return p === undefined ? overall : Math.min(p, overall);
+}
+/** The budget a named phase gets, as a deadline from `now`, capped by `overall`. */
+function phaseBudget(name, now, overall) {
+    return UNBOUNDED_PHASES.has(name) ? overall : Math.min(overall, now + PHASE_BUDGET_MS);
+}
+/** A logger whose groups (the deploy's phases) each run within their phase budget. */
+function withPhaseBudgets(log, now, overall) {
+    return {
+        ...log,
+        group: (name, fn) => log.group(name, () => withPhaseDeadline(phaseBudget(name, now(), overall), fn)),
+    };
 }
 
 // Copyright (c) Microsoft Corporation.
@@ -75065,9 +75098,9 @@ async function runEngine(inputs, deps, shared) {
     const clock = deps.clock ?? realClock$1;
     const secrets = deps.secrets ?? createSecretRegistry(deps.setSecret);
     const phases = [];
-    const log = createLogger(deps.sink, secrets, { now: clock.now, timings: phases });
     const started = clock.now();
     const deadline = started + inputs.timeoutMinutes * 60_000;
+    const log = withPhaseBudgets(createLogger(deps.sink, secrets, { now: clock.now, timings: phases }), clock.now, deadline);
     const result = {
         ok: false,
         noop: false,
@@ -75336,7 +75369,7 @@ async function logIn(inputs, deps, c, result) {
         http: c.http,
         endpoint: cloud.resourceManager,
         authorization: () => session.authorization(cloud.armScope),
-        deadline: () => c.deadline,
+        deadline: () => currentDeadline(c.deadline),
         sleep: c.clock.sleep,
         now: c.clock.now,
     });
