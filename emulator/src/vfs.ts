@@ -73,6 +73,40 @@ function message(
   sendJson(res, status, { Message: text }, headers);
 }
 
+/** Kudu's answer when writing (or deleting) a file fails: 409 with the IO error, e.g. on the read-only mount. */
+function writeFailed(res: http.ServerResponse, site: Site, shown: string, err: unknown): void {
+  message(
+    res,
+    409,
+    `Could not write to local resource '${shown}' due to error '${writeErrorText(site, shown, err)}'.`,
+  );
+}
+
+const READ_ONLY = (): Error => Object.assign(new Error('read-only'), { code: 'EROFS' });
+
+/**
+ * Kudu's If-Match rule for changing an existing file (PUT and DELETE alike): 412 without the header or when no tag
+ * is `*` or the current ETag. Returns true when it answered.
+ */
+function ifMatchRefused(req: http.IncomingMessage, res: http.ServerResponse, stats: BigIntStats): boolean {
+  const current = etagFor(stats);
+  const ifMatch = req.headers['if-match'];
+  if (!ifMatch) {
+    message(
+      res,
+      412,
+      'Updating an existing resource requires an If-Match header carrying a single, strong ETag.',
+    );
+    return true;
+  }
+  const tags = ifMatch.split(',').map((t) => t.trim());
+  if (!tags.includes('*') && !tags.includes(current)) {
+    message(res, 412, 'ETag does not represent the latest state of the resource.', { etag: current });
+    return true;
+  }
+  return false;
+}
+
 async function readBody(req: http.IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
@@ -241,11 +275,7 @@ export async function handleVfs(
   if (method === 'PUT') {
     const body = await readBody(req);
     if (inMount) {
-      message(
-        res,
-        409,
-        `Could not write to local resource '${shown}' due to error '${writeErrorText(site, shown, Object.assign(new Error('read-only'), { code: 'EROFS' }))}'.`,
-      );
+      writeFailed(res, site, shown, READ_ONLY());
       return;
     }
     if (wantsDir) {
@@ -256,11 +286,7 @@ export async function handleVfs(
       try {
         await fsp.mkdir(physical, { recursive: true });
       } catch (err) {
-        message(
-          res,
-          409,
-          `Could not write to local resource '${shown}' due to error '${writeErrorText(site, shown, err)}'.`,
-        );
+        writeFailed(res, site, shown, err);
         return;
       }
       res.writeHead(201, { 'content-length': 0 }).end();
@@ -270,32 +296,12 @@ export async function handleVfs(
       message(res, 409, 'The resource represents a directory which can not be updated.');
       return;
     }
-    if (stats) {
-      const current = etagFor(stats);
-      const ifMatch = req.headers['if-match'];
-      if (!ifMatch) {
-        message(
-          res,
-          412,
-          'Updating an existing resource requires an If-Match header carrying a single, strong ETag.',
-        );
-        return;
-      }
-      const tags = ifMatch.split(',').map((t) => t.trim());
-      if (!tags.includes('*') && !tags.includes(current)) {
-        message(res, 412, 'ETag does not represent the latest state of the resource.', { etag: current });
-        return;
-      }
-    }
+    if (stats && ifMatchRefused(req, res, stats)) return;
     try {
       await fsp.mkdir(path.dirname(physical), { recursive: true });
       await fsp.writeFile(physical, body);
     } catch (err) {
-      message(
-        res,
-        409,
-        `Could not write to local resource '${shown}' due to error '${writeErrorText(site, shown, err)}'.`,
-      );
+      writeFailed(res, site, shown, err);
       return;
     }
     const after = await fsp.stat(physical, { bigint: true });
@@ -306,11 +312,7 @@ export async function handleVfs(
   if (method === 'DELETE') {
     await readBody(req);
     if (inMount && stats) {
-      message(
-        res,
-        409,
-        `Could not write to local resource '${shown}' due to error '${writeErrorText(site, shown, Object.assign(new Error('read-only'), { code: 'EROFS' }))}'.`,
-      );
+      writeFailed(res, site, shown, READ_ONLY());
       return;
     }
     if (!stats) {
@@ -329,30 +331,12 @@ export async function handleVfs(
       res.writeHead(200, { 'content-length': 0 }).end();
       return;
     }
-    const current = etagFor(stats);
-    const ifMatch = req.headers['if-match'];
-    if (!ifMatch) {
-      message(
-        res,
-        412,
-        // Kudu reuses the PUT text (VfsController.CreateFileDeleteResponse)
-        'Updating an existing resource requires an If-Match header carrying a single, strong ETag.',
-      );
-      return;
-    }
-    const tags = ifMatch.split(',').map((t) => t.trim());
-    if (!tags.includes('*') && !tags.includes(current)) {
-      message(res, 412, 'ETag does not represent the latest state of the resource.', { etag: current });
-      return;
-    }
+    // Kudu reuses the PUT text without If-Match (VfsController.CreateFileDeleteResponse).
+    if (ifMatchRefused(req, res, stats)) return;
     try {
       await fsp.unlink(physical);
     } catch (err) {
-      message(
-        res,
-        409,
-        `Could not write to local resource '${shown}' due to error '${writeErrorText(site, shown, err)}'.`,
-      );
+      writeFailed(res, site, shown, err);
       return;
     }
     res.writeHead(200, { 'content-length': 0 }).end();
