@@ -27,6 +27,31 @@ function mountNote(c: Classified): string {
     : 'which resolves against the working directory (the app root, site/wwwroot, on App Service) and run-from-package mounts it read-only';
 }
 
+/**
+ * A finding about a path the classifier placed in the app root (error) or relative to it (warning): the message
+ * says what writes where, `why` adds the read-only mount and what then fails.
+ */
+function pathFinding(
+  rule: AuditRule,
+  runtime: AuditRuntime,
+  c: Classified,
+  at: { line: number; column: number },
+  message: string,
+  consequence: string,
+  fix: string,
+): Draft {
+  return {
+    line: at.line,
+    column: at.column,
+    rule,
+    runtime,
+    severity: c.cls === 'root' ? 'error' : 'warning',
+    message,
+    why: `${message}, ${mountNote(c)}, so ${consequence}`,
+    fix,
+  };
+}
+
 /** A plain file or folder write (fs.writeFile, File.WriteAllText, open(…, 'w'), new FileOutputStream…). */
 export function writeFinding(
   runtime: AuditRuntime,
@@ -36,16 +61,15 @@ export function writeFinding(
   column: number,
 ): Draft {
   const rule: AuditRule = c.cls === 'root' ? 'write-under-app-root' : 'write-relative-path';
-  return {
-    line,
-    column,
+  return pathFinding(
     rule,
     runtime,
-    severity: c.cls === 'root' ? 'error' : 'warning',
-    message: `${op} writes to ${where(c)}`,
-    why: `${op} writes to ${where(c)}, ${mountNote(c)}, so the write fails at run time`,
-    fix: `scratch or regenerable data: write under ${TEMP[runtime]}; durable data: Blob Storage or a database; code that must keep a writable folder: ${MOUNT}`,
-  };
+    c,
+    { line, column },
+    `${op} writes to ${where(c)}`,
+    `the write fails at run time`,
+    `scratch or regenerable data: write under ${TEMP[runtime]}; durable data: Blob Storage or a database; code that must keep a writable folder: ${MOUNT}`,
+  );
 }
 
 export function databaseFinding(
@@ -55,16 +79,15 @@ export function databaseFinding(
   line: number,
   column: number,
 ): Draft {
-  return {
-    line,
-    column,
-    rule: 'database-file-in-app-root',
+  return pathFinding(
+    'database-file-in-app-root',
     runtime,
-    severity: c.cls === 'root' ? 'error' : 'warning',
-    message: `${store} keeps its file at ${where(c)}`,
-    why: `${store} keeps its file at ${where(c)}, ${mountNote(c)}, so the first write fails ("readonly database" / EROFS)`,
-    fix: `use a database service (Azure SQL, PostgreSQL, Cosmos DB) or Redis for sessions; a SQLite file that must stay goes under %HOME% (/home on Linux) outside site/wwwroot, and it is then shared by every instance`,
-  };
+    c,
+    { line, column },
+    `${store} keeps its file at ${where(c)}`,
+    `the first write fails ("readonly database" / EROFS)`,
+    `use a database service (Azure SQL, PostgreSQL, Cosmos DB) or Redis for sessions; a SQLite file that must stay goes under %HOME% (/home on Linux) outside site/wwwroot, and it is then shared by every instance`,
+  );
 }
 
 export function uploadFinding(
@@ -74,16 +97,15 @@ export function uploadFinding(
   line: number,
   column: number,
 ): Draft {
-  return {
-    line,
-    column,
-    rule: 'upload-dir-in-app-root',
+  return pathFinding(
+    'upload-dir-in-app-root',
     runtime,
-    severity: c.cls === 'root' ? 'error' : 'warning',
-    message: `${lib} stores uploaded files in ${where(c)}`,
-    why: `${lib} stores uploaded files in ${where(c)}, ${mountNote(c)}, so every upload fails`,
-    fix: `stream uploads to Blob Storage (they are durable user data); if the library needs a staging folder, use ${TEMP[runtime]}`,
-  };
+    c,
+    { line, column },
+    `${lib} stores uploaded files in ${where(c)}`,
+    `every upload fails`,
+    `stream uploads to Blob Storage (they are durable user data); if the library needs a staging folder, use ${TEMP[runtime]}`,
+  );
 }
 
 export function logFinding(
@@ -93,16 +115,15 @@ export function logFinding(
   line: number,
   column: number,
 ): Draft {
-  return {
-    line,
-    column,
-    rule: 'log-file-in-app-root',
+  return pathFinding(
+    'log-file-in-app-root',
     runtime,
-    severity: c.cls === 'root' ? 'error' : 'warning',
-    message: `${sink} writes its log file to ${where(c)}`,
-    why: `${sink} writes its log file to ${where(c)}, ${mountNote(c)}, so logging fails (often at startup)`,
-    fix: `log to stdout/stderr (App Service log stream) or Application Insights; if a file is required, put it under %HOME%/LogFiles (/home/LogFiles on Linux) or ${TEMP[runtime]}`,
-  };
+    c,
+    { line, column },
+    `${sink} writes its log file to ${where(c)}`,
+    `logging fails (often at startup)`,
+    `log to stdout/stderr (App Service log stream) or Application Insights; if a file is required, put it under %HOME%/LogFiles (/home/LogFiles on Linux) or ${TEMP[runtime]}`,
+  );
 }
 
 export function dataProtectionFinding(
