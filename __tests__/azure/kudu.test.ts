@@ -194,6 +194,7 @@ beforeAll(async () => {
       }
       if (p === '/api/vfs/data/SitePackages/')
         return json(res, 200, [{ name: 'packagename.txt', mime: 'text/plain' }]);
+      if (p === '/api/vfs/data/not-a-listing/') return json(res, 200, { Message: 'not a listing' });
       if (p === '/api/vfs/data/SitePackages/packagename.txt') {
         res.writeHead(200, { 'Content-Type': 'text/plain', ETag: '"0102"' });
         return res.end('20250101000000.zip');
@@ -352,6 +353,18 @@ describe('KuduClient against a local Kudu stand-in', () => {
     const dir = await kudu.vfsGet('data/SitePackages');
     expect(JSON.parse(dir!.text)).toEqual([{ name: 'packagename.txt', mime: 'text/plain' }]);
     expect(await kudu.vfsGet('site/wwwroot/.runpack/release.json')).toBeNull();
+  });
+
+  it('lists a VFS folder, null when it is missing, and refuses an answer that is not a listing', async () => {
+    const kudu = client();
+    expect(await kudu.vfsList('data/SitePackages')).toEqual([
+      { name: 'packagename.txt', mime: 'text/plain' },
+    ]);
+    expect(await kudu.vfsList('data/SitePackages/')).toEqual([
+      { name: 'packagename.txt', mime: 'text/plain' },
+    ]);
+    expect(await kudu.vfsList('site/nothing')).toBeNull();
+    await expect(kudu.vfsList('data/not-a-listing')).rejects.toThrow(/other than a directory listing/);
   });
 
   it('reads a binary VFS file byte for byte, whole, by range and as a stream', async () => {

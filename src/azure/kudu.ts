@@ -247,6 +247,14 @@ export interface VfsGetOptions {
   signal?: AbortSignal;
 }
 
+/** One entry of a VFS directory listing, as Kudu sends it (fields may be missing from odd builds). */
+export interface VfsEntry {
+  name?: string;
+  size?: number;
+  mtime?: string;
+  mime?: string;
+}
+
 export interface VfsFile {
   /** 200, or 206/416 for a range read. */
   status: number;
@@ -622,6 +630,28 @@ export class KuduClient {
     const ok = res.status === 200 || (o.range !== undefined && (res.status === 206 || res.status === 416));
     if (!ok) throw this.unexpected(res, what);
     return vfsFile(res);
+  }
+
+  /**
+   * A VFS directory listing (`GET /api/vfs/{dir}/`): Kudu's entries (name, size, mtime, mime, …), or null when the
+   * folder does not exist. An answer that is not a JSON array is a `kudu-error`.
+   */
+  async vfsList(dir: string, deadline?: number): Promise<VfsEntry[] | null> {
+    const clean = dir.replace(/\/+$/, '');
+    const file = await this.vfsGet(`${clean}/`, deadline);
+    if (!file) return null;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(file.text);
+    } catch {
+      parsed = null;
+    }
+    if (!Array.isArray(parsed))
+      throw new RunpackError(
+        'kudu-error',
+        `Kudu answered GET /api/vfs/${clean}/ with something other than a directory listing; check the app's SCM site (Advanced Tools) and try again.`,
+      );
+    return (parsed as unknown[]).filter((e): e is VfsEntry => !!e && typeof e === 'object');
   }
 
   /** `GET /api/settings`: the settings the SCM site sees now (a flat object; older builds send Key/Value pairs). */

@@ -661,16 +661,8 @@ export async function storedPackageIsOurs(
   record: { received_time?: string; start_time?: string | null },
   deadline?: number,
 ): Promise<boolean> {
-  const listing = await kudu.vfsGet(`${SITE_PACKAGES}/`, deadline).catch(() => null);
-  if (!listing) return false;
-  let entries: unknown;
-  try {
-    entries = JSON.parse(listing.text);
-  } catch {
-    return false;
-  }
-  if (!Array.isArray(entries)) return false;
-  const entry = (entries as { name?: string; size?: number; mtime?: string }[]).find((e) => e.name === name);
+  const entries = await kudu.vfsList(SITE_PACKAGES, deadline).catch(() => null);
+  const entry = entries?.find((e) => e.name === name);
   const since = Date.parse(record.received_time ?? record.start_time ?? '');
   const written = Date.parse(entry?.mtime ?? '');
   return !!entry && entry.size === pkg.zipBytes && Number.isFinite(since) && written >= since - 1000;

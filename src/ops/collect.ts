@@ -218,14 +218,11 @@ async function localEvidence(s: OpsSession, kudu: KuduClient, deadline: number):
   const packageName = await readPackageName(kudu, deadline).catch(() => null);
   let sitePackages: string[] | null = null;
   try {
-    const listing = await kudu.vfsGet(`${SITE_PACKAGES}/`, deadline);
-    if (listing) {
-      const entries = JSON.parse(listing.text) as { name?: string; mime?: string }[];
-      sitePackages = entries
-        .map((e) => e.name ?? '')
-        .filter((n) => /\.zip$/i.test(n))
-        .sort();
-    } else sitePackages = [];
+    const entries = (await kudu.vfsList(SITE_PACKAGES, deadline)) ?? [];
+    sitePackages = entries
+      .map((e) => e.name ?? '')
+      .filter((n) => /\.zip$/i.test(n))
+      .sort();
   } catch {
     sitePackages = null;
   }

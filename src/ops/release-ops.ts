@@ -229,13 +229,7 @@ export async function loadStoredState(s: OpsSession, deadline: number): Promise<
   const { kudu } = await connectKudu(s.ctx, deadline);
   const file = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
   const packageName = file?.text.trim() || null;
-  const listing = await kudu.vfsGet(`${SITE_PACKAGES}/`, deadline).catch(() => null);
-  let entries: { name?: string; size?: number; mtime?: string }[] = [];
-  try {
-    entries = listing ? (JSON.parse(listing.text) as typeof entries) : [];
-  } catch {
-    entries = [];
-  }
+  const entries = (await kudu.vfsList(SITE_PACKAGES, deadline).catch(() => null)) ?? [];
   const releases: Release[] = [];
   const packages: StoredPackage[] = [];
   const inspections = new Map<string, ArchiveEvidence>();
