@@ -11,7 +11,7 @@ import { currentDeadline, withPhaseBudgets } from './budget.js';
 import { openBlobStore, type ReleaseBlobStore } from '../azure/blob.js';
 import { discoverCloud, type CloudEndpoints } from '../azure/cloud.js';
 import { authenticate, maskingCredential, type AuthSession } from '../azure/credentials.js';
-import { createHttpClient, redactUrl, type HttpClient } from '../azure/http.js';
+import { createHttpClient, describeRetry, redactUrl, type HttpClient } from '../azure/http.js';
 import { buildPolicySasUrl, buildShortReadSasUrl, decidePolicy } from '../azure/sas.js';
 import { inspect } from '../package/inspect.js';
 import { hashFile, pack } from '../package/zip-writer.js';
@@ -182,10 +182,7 @@ export async function runEngine(
       userAgent: `runpack/${RUNPACK_VERSION}`,
       sleep: clock.sleep,
       now: clock.now,
-      onRetry: (i) =>
-        log.info(
-          `${i.service} ${i.status ? `answered ${i.status}` : `failed (${(i.error ?? '').slice(0, 100)})`}; retrying in ${Math.round(i.waitMs / 100) / 10} s (attempt ${i.attempt + 1}).`,
-        ),
+      onRetry: (i) => log.info(describeRetry(i)),
     });
   const phaseDeadline = (ms: number) => Math.min(deadline, clock.now() + ms);
   let workDir: string | undefined;

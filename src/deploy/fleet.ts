@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHttpClient } from '../azure/http.js';
+import { createHttpClient, describeRetry } from '../azure/http.js';
 import { pack } from '../package/zip-writer.js';
 import { createLogger, type LogSink, type PhaseTiming } from '../report/log.js';
 import { createSecretRegistry } from '../report/secrets.js';
@@ -113,10 +113,7 @@ export async function runFleet(
       userAgent: `runpack/${RUNPACK_VERSION}`,
       sleep: clock.sleep,
       now: clock.now,
-      onRetry: (i) =>
-        log.info(
-          `${i.service} ${i.status ? `answered ${i.status}` : 'failed'}; retrying in ${Math.round(i.waitMs / 100) / 10} s.`,
-        ),
+      onRetry: (i) => log.info(describeRetry(i)),
     });
   let workDir: string | undefined;
   try {
