@@ -22,7 +22,8 @@ import type { Classification } from './classify.js';
 import { CAUSE_TITLES } from './classify.js';
 import { blobInContainer, chooseStableBlob, planDeploy, releaseBlobName, type Plan } from './plan.js';
 import { restartApp } from './restart.js';
-import { createSettingsHelper, mergeSettings, RFP } from './setting.js';
+import { createDeployContext } from './context.js';
+import { mergeSettings, RFP } from './setting.js';
 import { resolveSubscription, resolveTarget } from './target.js';
 import type { Clock, DeployContext, DeployInputs, Finding, PackageInfo, TargetInfo } from './types.js';
 import { releaseMetadata, uploadRelease } from './upload.js';
@@ -237,7 +238,7 @@ export async function runEngine(
       return { target, settings, plan };
     });
 
-    const ctx: DeployContext = {
+    const ctx = createDeployContext({
       inputs,
       target,
       http,
@@ -245,11 +246,9 @@ export async function runEngine(
       log,
       secrets,
       clock,
-      settings: createSettingsHelper(arm, target.ref),
       armAuthorization: () => session.authorization(cloud.armScope),
       deadline,
-      phaseDeadline,
-    };
+    });
 
     if (target.ref.slot || inputs.swapTo) {
       await log.group('Slots', async () => recordFindings(result, await checkSlots(ctx, plan.mode), log));

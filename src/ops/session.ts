@@ -9,7 +9,7 @@ import { discoverCloud, type CloudEndpoints } from '../azure/cloud.js';
 import { openBlobStore, type ReleaseBlobStore } from '../azure/blob.js';
 import { authenticate, envIdToken, maskingCredential, type AuthSession } from '../azure/credentials.js';
 import { createHttpClient, describeRetry, type HttpClient } from '../azure/http.js';
-import { createSettingsHelper } from '../deploy/setting.js';
+import { createDeployContext } from '../deploy/context.js';
 import { resolveSubscription, resolveTarget } from '../deploy/target.js';
 import type { Clock, DeployContext, DeployInputs, TargetInfo } from '../deploy/types.js';
 import { parseInputs, secretInputValues } from '../inputs.js';
@@ -175,7 +175,7 @@ export async function openSession(inputs: DeployInputs, deps: OpsDeps): Promise<
   });
   const subscriptionId = await resolveSubscription(arm, inputs, auth.subscriptionId);
   const target = await resolveTarget(arm, inputs, subscriptionId);
-  const ctx: DeployContext = {
+  const ctx = createDeployContext({
     inputs,
     target,
     http,
@@ -183,11 +183,9 @@ export async function openSession(inputs: DeployInputs, deps: OpsDeps): Promise<
     log,
     secrets,
     clock,
-    settings: createSettingsHelper(arm, target.ref),
     armAuthorization: () => auth.authorization(cloud.armScope),
     deadline,
-    phaseDeadline: (ms) => Math.min(deadline, clock.now() + ms),
-  };
+  });
   return {
     inputs,
     http,
