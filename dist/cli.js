@@ -70791,6 +70791,15 @@ async function restartApp(ctx, deadline, failed) {
     return result;
 }
 
+/** Builds the DeployContext the phases share; the deploy engine and the operator commands both use it. */
+function createDeployContext(parts) {
+    return {
+        ...parts,
+        settings: createSettingsHelper(parts.arm, parts.target.ref),
+        phaseDeadline: (ms) => Math.min(parts.deadline, parts.clock.now() + ms),
+    };
+}
+
 /** Pure: TargetInfo from the site document. */
 function targetFromSite$1(ref, site, siteConfig) {
     const p = site.properties ?? {};
@@ -71392,6 +71401,26 @@ class KuduClient {
         if (!ok)
             throw this.unexpected(res, what);
         return vfsFile(res);
+    }
+    /**
+     * A VFS directory listing (`GET /api/vfs/{dir}/`): Kudu's entries (name, size, mtime, mime, …), or null when the
+     * folder does not exist. An answer that is not a JSON array is a `kudu-error`.
+     */
+    async vfsList(dir, deadline) {
+        const clean = dir.replace(/\/+$/, '');
+        const file = await this.vfsGet(`${clean}/`, deadline);
+        if (!file)
+            return null;
+        let parsed;
+        try {
+            parsed = JSON.parse(file.text);
+        }
+        catch {
+            parsed = null;
+        }
+        if (!Array.isArray(parsed))
+            throw new RunpackError('kudu-error', `Kudu answered GET /api/vfs/${clean}/ with something other than a directory listing; check the app's SCM site (Advanced Tools) and try again.`);
+        return parsed.filter((e) => !!e && typeof e === 'object');
     }
     /** `GET /api/settings`: the settings the SCM site sees now (a flat object; older builds send Key/Value pairs). */
     async settings(deadline) {
@@ -72041,19 +72070,8 @@ async function publishLocal(ctx, pkg) {
 }
 /** Whether data/SitePackages/<name> is this run's zip: the same size, and written since Kudu received the push. */
 async function storedPackageIsOurs(kudu, name, pkg, record, deadline) {
-    const listing = await kudu.vfsGet(`${SITE_PACKAGES}/`, deadline).catch(() => null);
-    if (!listing)
-        return false;
-    let entries;
-    try {
-        entries = JSON.parse(listing.text);
-    }
-    catch {
-        return false;
-    }
-    if (!Array.isArray(entries))
-        return false;
-    const entry = entries.find((e) => e.name === name);
+    const entries = await kudu.vfsList(SITE_PACKAGES, deadline).catch(() => null);
+    const entry = entries?.find((e) => e.name === name);
     const since = Date.parse(record.received_time ?? record.start_time ?? '');
     const written = Date.parse(entry?.mtime ?? '');
     return !!entry && entry.size === pkg.zipBytes && Number.isFinite(since) && written >= since - 1000;
@@ -73919,55 +73937,35 @@ function mountNote(c) {
         ? 'which is inside the app root, and run-from-package mounts the app root read-only'
         : 'which resolves against the working directory (the app root, site/wwwroot, on App Service) and run-from-package mounts it read-only';
 }
-/** A plain file or folder write (fs.writeFile, File.WriteAllText, open(…, 'w'), new FileOutputStream…). */
-function writeFinding(runtime, op, c, line, column) {
-    const rule = c.cls === 'root' ? 'write-under-app-root' : 'write-relative-path';
+/**
+ * A finding about a path the classifier placed in the app root (error) or relative to it (warning): the message
+ * says what writes where, `why` adds the read-only mount and what then fails.
+ */
+function pathFinding(rule, runtime, c, at, message, consequence, fix) {
     return {
-        line,
-        column,
+        line: at.line,
+        column: at.column,
         rule,
         runtime,
         severity: c.cls === 'root' ? 'error' : 'warning',
-        message: `${op} writes to ${where(c)}`,
-        why: `${op} writes to ${where(c)}, ${mountNote(c)}, so the write fails at run time`,
-        fix: `scratch or regenerable data: write under ${TEMP[runtime]}; durable data: Blob Storage or a database; code that must keep a writable folder: ${MOUNT}`,
+        message,
+        why: `${message}, ${mountNote(c)}, so ${consequence}`,
+        fix,
     };
+}
+/** A plain file or folder write (fs.writeFile, File.WriteAllText, open(…, 'w'), new FileOutputStream…). */
+function writeFinding(runtime, op, c, line, column) {
+    const rule = c.cls === 'root' ? 'write-under-app-root' : 'write-relative-path';
+    return pathFinding(rule, runtime, c, { line, column }, `${op} writes to ${where(c)}`, `the write fails at run time`, `scratch or regenerable data: write under ${TEMP[runtime]}; durable data: Blob Storage or a database; code that must keep a writable folder: ${MOUNT}`);
 }
 function databaseFinding(runtime, store, c, line, column) {
-    return {
-        line,
-        column,
-        rule: 'database-file-in-app-root',
-        runtime,
-        severity: c.cls === 'root' ? 'error' : 'warning',
-        message: `${store} keeps its file at ${where(c)}`,
-        why: `${store} keeps its file at ${where(c)}, ${mountNote(c)}, so the first write fails ("readonly database" / EROFS)`,
-        fix: `use a database service (Azure SQL, PostgreSQL, Cosmos DB) or Redis for sessions; a SQLite file that must stay goes under %HOME% (/home on Linux) outside site/wwwroot, and it is then shared by every instance`,
-    };
+    return pathFinding('database-file-in-app-root', runtime, c, { line, column }, `${store} keeps its file at ${where(c)}`, `the first write fails ("readonly database" / EROFS)`, `use a database service (Azure SQL, PostgreSQL, Cosmos DB) or Redis for sessions; a SQLite file that must stay goes under %HOME% (/home on Linux) outside site/wwwroot, and it is then shared by every instance`);
 }
 function uploadFinding(runtime, lib, c, line, column) {
-    return {
-        line,
-        column,
-        rule: 'upload-dir-in-app-root',
-        runtime,
-        severity: c.cls === 'root' ? 'error' : 'warning',
-        message: `${lib} stores uploaded files in ${where(c)}`,
-        why: `${lib} stores uploaded files in ${where(c)}, ${mountNote(c)}, so every upload fails`,
-        fix: `stream uploads to Blob Storage (they are durable user data); if the library needs a staging folder, use ${TEMP[runtime]}`,
-    };
+    return pathFinding('upload-dir-in-app-root', runtime, c, { line, column }, `${lib} stores uploaded files in ${where(c)}`, `every upload fails`, `stream uploads to Blob Storage (they are durable user data); if the library needs a staging folder, use ${TEMP[runtime]}`);
 }
 function logFinding(runtime, sink, c, line, column) {
-    return {
-        line,
-        column,
-        rule: 'log-file-in-app-root',
-        runtime,
-        severity: c.cls === 'root' ? 'error' : 'warning',
-        message: `${sink} writes its log file to ${where(c)}`,
-        why: `${sink} writes its log file to ${where(c)}, ${mountNote(c)}, so logging fails (often at startup)`,
-        fix: `log to stdout/stderr (App Service log stream) or Application Insights; if a file is required, put it under %HOME%/LogFiles (/home/LogFiles on Linux) or ${TEMP[runtime]}`,
-    };
+    return pathFinding('log-file-in-app-root', runtime, c, { line, column }, `${sink} writes its log file to ${where(c)}`, `logging fails (often at startup)`, `log to stdout/stderr (App Service log stream) or Application Insights; if a file is required, put it under %HOME%/LogFiles (/home/LogFiles on Linux) or ${TEMP[runtime]}`);
 }
 function dataProtectionFinding(kind, c, line, column) {
     const fix = 'persist the key ring to shared durable storage: PersistKeysToAzureBlobStorage (Azure.Extensions.AspNetCore.DataProtection.Blobs, with ProtectKeysWithAzureKeyVault), or PersistKeysToFileSystem on %HOME%\\ASP.NET\\DataProtection-Keys';
@@ -74995,7 +74993,7 @@ async function runFleet(inputs, targets, deps) {
             userAgent: `runpack/${RUNPACK_VERSION}`,
             sleep: clock.sleep,
             now: clock.now,
-            onRetry: (i) => log.info(`${i.service} ${i.status ? `answered ${i.status}` : 'failed'}; retrying in ${Math.round(i.waitMs / 100) / 10} s.`),
+            onRetry: (i) => log.info(describeRetry(i)),
         });
     let workDir;
     try {
@@ -75117,7 +75115,7 @@ async function runEngine(inputs, deps, shared) {
             userAgent: `runpack/${RUNPACK_VERSION}`,
             sleep: clock.sleep,
             now: clock.now,
-            onRetry: (i) => log.info(`${i.service} ${i.status ? `answered ${i.status}` : `failed (${(i.error ?? '').slice(0, 100)})`}; retrying in ${Math.round(i.waitMs / 100) / 10} s (attempt ${i.attempt + 1}).`),
+            onRetry: (i) => log.info(describeRetry(i)),
         });
     const phaseDeadline = (ms) => Math.min(deadline, clock.now() + ms);
     let workDir;
@@ -75163,7 +75161,7 @@ async function runEngine(inputs, deps, shared) {
             log.info(`Mode ${plan.mode}${plan.access ? `, package access ${plan.access}` : ''}.`);
             return { target, settings, plan };
         });
-        const ctx = {
+        const ctx = createDeployContext({
             inputs,
             target,
             http,
@@ -75171,11 +75169,9 @@ async function runEngine(inputs, deps, shared) {
             log,
             secrets,
             clock,
-            settings: createSettingsHelper(arm, target.ref),
             armAuthorization: () => session.authorization(cloud.armScope),
             deadline,
-            phaseDeadline,
-        };
+        });
         if (target.ref.slot || inputs.swapTo) {
             await log.group('Slots', async () => recordFindings(result, await checkSlots(ctx, plan.mode), log));
             if (hasErrors(result))
@@ -77181,7 +77177,7 @@ async function openSession(inputs, deps) {
     });
     const subscriptionId = await resolveSubscription(arm, inputs, auth.subscriptionId);
     const target = await resolveTarget(arm, inputs, subscriptionId);
-    const ctx = {
+    const ctx = createDeployContext({
         inputs,
         target,
         http,
@@ -77189,11 +77185,9 @@ async function openSession(inputs, deps) {
         log,
         secrets,
         clock,
-        settings: createSettingsHelper(arm, target.ref),
         armAuthorization: () => auth.authorization(cloud.armScope),
         deadline,
-        phaseDeadline: (ms) => Math.min(deadline, clock.now() + ms),
-    };
+    });
     return {
         inputs,
         http,
@@ -77396,16 +77390,11 @@ async function localEvidence(s, kudu, deadline) {
     const packageName = await readPackageName(kudu, deadline).catch(() => null);
     let sitePackages = null;
     try {
-        const listing = await kudu.vfsGet(`${SITE_PACKAGES}/`, deadline);
-        if (listing) {
-            const entries = JSON.parse(listing.text);
-            sitePackages = entries
-                .map((e) => e.name ?? '')
-                .filter((n) => /\.zip$/i.test(n))
-                .sort();
-        }
-        else
-            sitePackages = [];
+        const entries = (await kudu.vfsList(SITE_PACKAGES, deadline)) ?? [];
+        sitePackages = entries
+            .map((e) => e.name ?? '')
+            .filter((n) => /\.zip$/i.test(n))
+            .sort();
     }
     catch {
         sitePackages = null;
@@ -77946,14 +77935,7 @@ async function loadStoredState(s, deadline) {
     const { kudu } = await connectKudu(s.ctx, deadline);
     const file = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
     const packageName = file?.text.trim() || null;
-    const listing = await kudu.vfsGet(`${SITE_PACKAGES}/`, deadline).catch(() => null);
-    let entries = [];
-    try {
-        entries = listing ? JSON.parse(listing.text) : [];
-    }
-    catch {
-        entries = [];
-    }
+    const entries = (await kudu.vfsList(SITE_PACKAGES, deadline).catch(() => null)) ?? [];
     const releases = [];
     const packages = [];
     const inspections = new Map();
