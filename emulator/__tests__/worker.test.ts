@@ -88,6 +88,70 @@ describe('node app under run-from-package', () => {
   });
 });
 
+describe('an app that does not start', () => {
+  const CRASH = `console.log('booting'); throw new Error('boom at boot');`;
+
+  it('Linux: the front end answers the Application Error page; Kudu lists the container log with the crash', async () => {
+    const site = addSite(ctx, { appName: 'crashlinux', stack: 'node' });
+    setSettings(site, { WEBSITE_RUN_FROM_PACKAGE: '1' });
+    await place(site, '20250101000000.zip', { 'server.js': CRASH });
+    const s = await serveSite(ctx, site);
+    try {
+      const home = await fetch(`${s.siteUrl}/`);
+      expect(home.status).toBe(503);
+      const page = await home.text();
+      expect(page).toContain(':( Application Error');
+      expect(page).not.toContain('boom');
+      const list = await fetch(`${s.scmUrl}/api/logs/docker`, { headers: { authorization: s.basic } });
+      expect(list.status).toBe(200);
+      const files = (await list.json()) as {
+        machineName: string;
+        href: string;
+        path: string;
+        size: number;
+      }[];
+      const app = files.find((f) => f.href.endsWith('_default_docker.log'));
+      const platform = files.find((f) => !f.href.endsWith('_default_docker.log'));
+      expect(app?.machineName).toMatch(/^lw0sdlwk[0-9A-F]{6}$/);
+      expect(app?.path).toMatch(
+        /^\/home\/LogFiles\/\d{4}_\d{2}_\d{2}_lw0sdlwk[0-9A-F]{6}_default_docker\.log$/,
+      );
+      const appLog = await (
+        await fetch(app!.href.replace(/^https:\/\/[^/]+/, s.scmUrl), { headers: { authorization: s.basic } })
+      ).text();
+      expect(appLog).toMatch(/^\S+Z booting$/m);
+      expect(appLog).toContain('Error: boom at boot');
+      const platformLog = await (
+        await fetch(platform!.href.replace(/^https:\/\/[^/]+/, s.scmUrl), {
+          headers: { authorization: s.basic },
+        })
+      ).text();
+      expect(platformLog).toMatch(/has exited, failing site start/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("Windows: IIS's plain 500, and no container log route", async () => {
+    const site = addSite(ctx, { appName: 'crashwin', stack: 'node', reserved: false, kind: 'app' });
+    setSettings(site, { WEBSITE_RUN_FROM_PACKAGE: '1' });
+    await place(site, '20250101000000.zip', { 'server.js': CRASH });
+    const s = await serveSite(ctx, site);
+    try {
+      const home = await fetch(`${s.siteUrl}/`);
+      expect(home.status).toBe(500);
+      expect(await home.text()).toBe(
+        'The page cannot be displayed because an internal server error has occurred.',
+      );
+      expect(
+        (await fetch(`${s.scmUrl}/api/logs/docker`, { headers: { authorization: s.basic } })).status,
+      ).toBe(404);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('mounting', () => {
   it('checklist 21: "1" without a package shows only the failure marker and answers 503', async () => {
     const site = addSite(ctx, { appName: 'nopkg' });

@@ -17,7 +17,9 @@ import {
   type DeploymentEngineOptions,
 } from './deployments.js';
 import { kuduMountedDir, parseRunFromPackage } from './mount.js';
-import { handleVfs } from './vfs.js';
+import { displayPath, handleVfs } from './vfs.js';
+import { promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
 
 export type KuduOptions = DeploymentEngineOptions;
 
@@ -516,6 +518,9 @@ export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOption
     }
     if (route === 'deployments') return deployments(req, res, rest, method);
     if (route === 'settings') return settingsRoute(req, res, rest, method);
+    if (route === 'logs' && lower[2] === 'docker' && rest.length === 1 && method === 'GET' && site.reserved) {
+      return sendJson(res, 200, await dockerLogs(site, baseUrlOf(req)));
+    }
     if (route === 'isdeploying' && rest.length === 0 && method === 'GET' && site.reserved) {
       const busy = engine.busy();
       return sendJson(res, 200, {
@@ -526,4 +531,26 @@ export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOption
     await readBody(req).catch(() => undefined);
     return sendJson(res, 404, { Message: 'No HTTP resource was found that matches the request URI.' });
   };
+}
+
+/**
+ * `GET /api/logs/docker` (Linux): the container log files in %HOME%/LogFiles, each with the machine it came from
+ * and an `href` into the VFS to download it.
+ */
+async function dockerLogs(site: Site, baseUrl: string): Promise<unknown[]> {
+  const dir = nodePath.join(site.homeDir, 'LogFiles');
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  const out: unknown[] = [];
+  for (const name of names.filter((n) => /^\d{4}_\d{2}_\d{2}_.+_docker\.log$/.test(n)).sort()) {
+    const st = await fsp.stat(nodePath.join(dir, name)).catch(() => null);
+    if (!st?.isFile()) continue;
+    out.push({
+      machineName: /^\d{4}_\d{2}_\d{2}_(.+?)(?:_default)?_docker\.log$/.exec(name)?.[1] ?? '',
+      lastUpdated: st.mtime.toISOString(),
+      size: st.size,
+      href: `${baseUrl}/api/vfs/LogFiles/${encodeURIComponent(name)}`,
+      path: displayPath(site, ['LogFiles', name]),
+    });
+  }
+  return out;
 }

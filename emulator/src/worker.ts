@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, chmodSync, promises as fsp } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, chmodSync, promises as fsp } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -43,6 +43,11 @@ export interface SiteWorker extends SiteWorkerApi {
 }
 
 const NOBODY = 65534;
+
+/** An App Service-style worker machine name for an instance (it names the instance's log files). */
+export function machineName(inst: { id: string }): string {
+  return `lw0sdlwk${inst.id.slice(0, 6).toUpperCase()}`;
+}
 
 function envNumber(name: string, fallback: number): number {
   const v = Number(process.env[name]);
@@ -141,6 +146,22 @@ function page(res: http.ServerResponse, status: number, title: string, text: str
   res.end(body);
 }
 
+/**
+ * What the platform's front end answers while the app's process does not run: on Linux the 503 ':( Application
+ * Error' page, on Windows IIS's plain 500 answer. The app's own error never reaches the client; it goes to the
+ * log (LogFiles/…_default_docker.log on Linux, read through Kudu's /api/logs/docker).
+ */
+function startFailurePage(res: http.ServerResponse, site: Site): void {
+  const body = site.reserved
+    ? `<!DOCTYPE html><html><head><title>Application Error</title></head><body><div><h2>:( Application Error</h2><p>If you are the application administrator, you can access the <a href="https://${site.scmHostName}/detectors?type=tools&name=eventviewer" target="_blank">diagnostic resources</a>.</p></div></body></html>`
+    : 'The page cannot be displayed because an internal server error has occurred.';
+  res.writeHead(site.reserved ? 503 : 500, {
+    'content-type': site.reserved ? 'text/html; charset=utf-8' : 'text/html',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
 function json(res: http.ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value);
   res.writeHead(status, {
@@ -228,6 +249,33 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
     if (output.length > 200) output.splice(0, output.length - 200);
   };
 
+  /**
+   * Linux sites keep what each instance's container prints where App Service does: the app's stdout and stderr
+   * in `LogFiles/<yyyy_MM_dd>_<machine>_default_docker.log`, the platform's own lines (container start and exit)
+   * in `…_docker.log`; Kudu lists both at /api/logs/docker. Windows sites keep none (their logs are elsewhere).
+   */
+  const containerLog = (inst: Instance, which: 'app' | 'platform', text: string): void => {
+    if (!site.reserved) return;
+    const now = ctx.clock.now().toISOString();
+    const lines = text
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => `${now} ${l}\n`)
+      .join('');
+    if (lines === '') return;
+    try {
+      const dir = path.join(site.homeDir, 'LogFiles');
+      mkdirSync(dir, { recursive: true });
+      const day = now.slice(0, 10).replace(/-/g, '_');
+      appendFileSync(
+        path.join(dir, `${day}_${machineName(inst)}_${which === 'app' ? 'default_' : ''}docker.log`),
+        lines,
+      );
+    } catch {
+      // A log that cannot be written never stops the app.
+    }
+  };
+
   const killChild = async (inst: Instance): Promise<void> => {
     const c = inst.child;
     inst.child = null;
@@ -277,19 +325,42 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
     const killOnExit = (): void => void c.kill('SIGKILL');
     process.once('exit', killOnExit);
     c.once('exit', () => process.off('exit', killOnExit));
-    c.stdout?.on('data', remember);
-    c.stderr?.on('data', remember);
-    c.on('error', (err) => remember(Buffer.from(`spawn failed: ${err.message}`)));
+    const keep = (chunk: Buffer): void => {
+      remember(chunk);
+      containerLog(inst, 'app', chunk.toString('utf8'));
+    };
+    c.stdout?.on('data', keep);
+    c.stderr?.on('data', keep);
+    c.on('error', (err) => keep(Buffer.from(`spawn failed: ${err.message}`)));
+    const container = `${key}_0_${inst.id.slice(0, 8)}`;
+    containerLog(inst, 'platform', `Starting container ${container} for site ${site.appName}`);
     const deadline = Date.now() + appStartTimeoutMs;
     while (Date.now() < deadline) {
       if (c.exitCode !== null || c.signalCode !== null) {
         inst.appProblem = `the app exited with ${c.exitCode ?? c.signalCode} before listening on PORT`;
+        containerLog(
+          inst,
+          'platform',
+          `Container ${container} for site ${site.appName} has exited, failing site start`,
+        );
         return;
       }
-      if (await canConnect(inst.childPort)) return;
+      if (await canConnect(inst.childPort)) {
+        containerLog(
+          inst,
+          'platform',
+          `Container ${container} for site ${site.appName} initialized successfully and is ready to serve requests.`,
+        );
+        return;
+      }
       await sleep(50);
     }
     inst.appProblem = `the app did not listen on PORT within ${appStartTimeoutMs} ms`;
+    containerLog(
+      inst,
+      'platform',
+      `Container ${container} didn't respond to HTTP pings on port: ${inst.childPort}, failing site start. See container logs for debugging.`,
+    );
   };
 
   /** Mount (fetching again in URL mode) and start one instance. */
@@ -463,12 +534,7 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
     if (site.stack === 'node') {
       const c = inst.child;
       if (!c || c.exitCode !== null || c.signalCode !== null) {
-        page(
-          res,
-          503,
-          'Application Error',
-          `The node app is not running: ${inst.appProblem ?? 'it exited'}.`,
-        );
+        startFailurePage(res, site);
         return;
       }
       return proxy(inst, req, res);
