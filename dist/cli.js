@@ -70387,6 +70387,7 @@ const CAUSE_TITLES = {
     'sas-invalid': 'the package URL or its SAS is bad or expired',
     'mount-blocked': 'the worker could not mount the package (network rule, missing role or bad archive)',
     'stale-content': 'the app runs other content than this release (mode mismatch or stale mount)',
+    'app-start-failed': 'the app fails to start from the mounted package',
     unknown: 'no known cause matched',
 };
 function classifyFailure(e) {
@@ -70462,6 +70463,23 @@ function classifyFailure(e) {
             fix: 'restart the app so it mounts the package again (restart: true), and check that WEBSITE_RUN_FROM_PACKAGE is not changed by other tools',
         };
     const h = e.health;
+    const logHint = e.logStreamUrl ? ` (${e.logStreamUrl})` : '';
+    if (e.app && e.app.state !== 'up' && e.appLogReadOnlyLine)
+        return {
+            cause: 'read-only-write',
+            evidence: `${e.app.why}, and the app's log shows a write into its read-only package mount: "${e.appLogReadOnlyLine.slice(0, 200)}"`,
+            fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
+        };
+    if (e.app?.state === 'start-failed' || (e.app?.state === 'warming' && e.stamp === 'match'))
+        return {
+            cause: 'app-start-failed',
+            evidence: e.app.state === 'start-failed'
+                ? `${e.app.why}: the package is mounted but the app's process does not start`
+                : `${e.app.why} for the whole wait: the package is mounted but the app never answers`,
+            fix: `read the app's log stream${logHint} for the error it prints at start (a crash on boot, a missing dependency or setting, the wrong start command or port); if it writes next to its own files, write to /tmp or %TEMP% instead (the first cause in runpack's guide)`,
+        };
+    if (e.app?.state === 'up')
+        return null;
     if (h &&
         (h.error || (h.status !== undefined && (h.status < 200 || h.status >= 300)) || h.containsExpect === false)) {
         if (h.body && READ_ONLY.test(h.body))
@@ -70485,7 +70503,7 @@ function classifyFailure(e) {
         return {
             cause: 'unknown',
             evidence: `the health probe answered ${h.status ?? h.error}`,
-            fix: "check the app's logs (log stream) for the error it reports",
+            fix: `check the app's logs (log stream${logHint}) for the error it reports`,
         };
     }
     return null;
@@ -70738,6 +70756,107 @@ function isStableBlobName(name, appName) {
     return rest === '' || /^(-[a-z0-9]+)+$/.test(rest);
 }
 
+/**
+ * Pure: what one answer of the site says about the app behind it. A mounted package is not a running app: the
+ * platform's front end answers for an app whose process does not start (Linux's 503 ':( Application Error' page,
+ * IIS's plain 500, the ANCM and iisnode start failures, the Functions host that is not running, the stopped
+ * page). Those answers are never the app's; any other answer is.
+ */
+/** The platform's own answers for an app that does not run, by what they look like. */
+const PLATFORM_FAILURES = [
+    { pattern: /:\(\s*Application Error/i, name: "the platform's ':( Application Error' page" },
+    {
+        pattern: /The page cannot be displayed because an internal server error has occurred/i,
+        name: "IIS's internal server error page",
+    },
+    {
+        pattern: /HTTP Error 500\.3\d|ASP\.NET Core app failed to start|ANCM In-Process Start Failure/i,
+        name: 'the ASP.NET Core Module start failure page',
+    },
+    {
+        pattern: /HTTP Error 502\.5|ANCM Out-Of-Process Startup Failure/i,
+        name: 'the ASP.NET Core Module process failure page',
+    },
+    {
+        pattern: /iisnode (?:encountered an error|module is unable to start)/i,
+        name: "iisnode's start failure page",
+    },
+    {
+        pattern: /The specified CGI application encountered an error/i,
+        name: "IIS's CGI application error page",
+    },
+    { pattern: /Function host is not running/i, name: "the Functions host's 'not running' page" },
+];
+const STOPPED = /This web app is stopped/i;
+const WARMING = new Set([502, 503, 504]);
+/** The platform's start-failure page this answer is, if any. */
+function platformFailure(p) {
+    if (p.status === undefined)
+        return null;
+    if (p.status === 403 && STOPPED.test(p.body ?? ''))
+        return "the platform's 'This web app is stopped' page";
+    if (p.status < 500)
+        return null;
+    return PLATFORM_FAILURES.find((f) => f.pattern.test(p.body ?? ''))?.name ?? null;
+}
+function judgeAnswer(p, o, path = o.healthPath ?? '/') {
+    if (p.status === undefined)
+        return { state: 'warming', why: `${path} gives no answer (${p.error ?? 'no response'})` };
+    const failure = platformFailure(p);
+    if (failure)
+        return { state: 'start-failed', why: `${path} answers ${p.status} with ${failure}` };
+    if (WARMING.has(p.status))
+        return { state: 'warming', why: `${path} answers ${p.status} (warming up)` };
+    if (o.healthPath) {
+        if (p.status < 200 || p.status >= 300)
+            return { state: 'unhealthy', why: `${path} answers ${p.status}` };
+        if (o.expect && !(p.body ?? '').includes(o.expect))
+            return { state: 'unhealthy', why: `${path} answers ${p.status} without the expected text` };
+        return { state: 'up', why: `${path} answers ${p.status}${o.expect ? ' with the expected text' : ''}` };
+    }
+    return {
+        state: 'up',
+        why: `${path} answers ${p.status}${p.status >= 500 ? " (the app's own answer, not the platform's)" : ''}`,
+    };
+}
+/**
+ * Pure: whether an answer is a failure that waiting does not heal once it persists: the platform's start failure,
+ * or a health-path that answers a client error (404, 401, …; not 408 or 429). Warm-up answers, 5xx of the app and
+ * missing expected text can still change (a slow start, instances switching), so they are waited out.
+ */
+function persistentFailure(j, p) {
+    if (j.state === 'start-failed')
+        return true;
+    const s = p.status ?? 0;
+    return j.state === 'unhealthy' && s >= 400 && s < 500 && s !== 408 && s !== 429;
+}
+/**
+ * How long a failure must persist before it is certain: the platform restarts a crashed process, so one failure
+ * page may be followed by a start that works. Three answers in a row, at least this far apart in all.
+ */
+const START_FAILURE_ANSWERS = 3;
+const START_FAILURE_CONFIRM_MS = 8_000;
+/** Pure: follows a run of answers; `certain` once the same persistent failure has lasted long enough. */
+class FailureWatch {
+    since = null;
+    count = 0;
+    why = '';
+    /** Feeds one answer seen at `now` (its failure phrase when persistentFailure, else null); true when certain. */
+    see(failure, now) {
+        if (failure === null || failure !== this.why) {
+            this.since = null;
+            this.count = 0;
+            this.why = failure ?? '';
+            if (failure === null)
+                return false;
+        }
+        if (this.since === null)
+            this.since = now;
+        this.count += 1;
+        return this.count >= START_FAILURE_ANSWERS && now - this.since >= START_FAILURE_CONFIRM_MS;
+    }
+}
+
 /** One GET of the site (no retries: the caller polls). */
 async function probeSite(ctx, url, deadline) {
     try {
@@ -70756,39 +70875,72 @@ async function probeSite(ctx, url, deadline) {
         return { error: err instanceof Error ? err.message : String(err) };
     }
 }
-const WARMING = new Set([502, 503, 504]);
 /**
- * Polls the site until it answers something other than a warm-up status. `failed` is asked between polls and
- * ends the wait early with its reason: there is no point waiting for a site that cannot mount its package.
+ * Probes `health-path` (or the root) until the app answers, the start failure is certain, the mount failed, or
+ * the budget ends; returns the last answer judged.
  */
-async function waitUntilRunning(ctx, url, deadline, intervalMs = 2000, failed) {
-    let last = {};
+async function watchApp(ctx, deadline, o = {}) {
+    const path = ctx.inputs.healthPath ?? '/';
+    const url = ctx.target.appUrl + path;
+    const interval = o.intervalMs ?? 2000;
+    const watch = new FailureWatch();
     for (;;) {
-        last = await probeSite(ctx, url, deadline);
-        if (last.status !== undefined && !WARMING.has(last.status))
-            return { running: true, last };
-        if (failed) {
-            const reason = await failed().catch(() => null);
-            if (reason)
-                return { running: false, last, failed: reason };
-        }
-        if (ctx.clock.now() + intervalMs >= deadline)
-            return { running: false, last };
-        await ctx.clock.sleep(intervalMs);
+        const last = await probeSite(ctx, url, deadline);
+        const judgement = judgeAnswer(last, ctx.inputs, path);
+        const state = judgement.state;
+        if (state === 'up' || (o.until === 'answers' && state === 'unhealthy'))
+            return { judgement, last, certain: false };
+        const certain = watch.see(persistentFailure(judgement, last) ? judgement.why : null, ctx.clock.now()) ||
+            (state === 'start-failed' && !!o.startFailed);
+        if (certain)
+            return { judgement, last, certain };
+        if (o.quick || ctx.clock.now() + interval >= deadline)
+            return { judgement, last, certain: false };
+        if (o.mountFailed && (await Promise.resolve(o.mountFailed()).catch(() => false)))
+            return { judgement, last, certain: false };
+        await ctx.clock.sleep(interval);
     }
 }
 async function restartApp(ctx, deadline, failed) {
     await ctx.arm.restart(ctx.target.ref, { synchronous: true });
     ctx.log.info('Restart requested; waiting for the site to answer.');
-    const probeUrl = ctx.target.appUrl + (ctx.inputs.healthPath ?? '/');
-    const result = await waitUntilRunning(ctx, probeUrl, deadline, 2000, failed);
-    if (result.running)
-        ctx.log.info(`The site answers (${result.last.status}).`);
-    else if (result.failed)
-        ctx.log.warn(`The site cannot start: ${result.failed}.`);
-    else
-        ctx.log.warn(`The site did not answer in time (${result.last.error ?? `HTTP ${result.last.status}`}).`);
-    return result;
+    let marker = null;
+    const w = await watchApp(ctx, deadline, {
+        until: 'answers',
+        mountFailed: failed
+            ? async () => {
+                marker = await failed().catch(() => null);
+                return marker !== null;
+            }
+            : undefined,
+    });
+    const state = w.judgement.state;
+    if (state === 'up' || state === 'unhealthy') {
+        ctx.log.info(`The site answers (${w.last.status}).`);
+        return { running: true, last: w.last };
+    }
+    if (marker) {
+        ctx.log.warn(`The site cannot start: ${marker}.`);
+        return { running: false, last: w.last, failed: marker };
+    }
+    if (w.certain && state === 'start-failed') {
+        ctx.log.warn(`The app does not start: ${w.judgement.why}, answer after answer.`);
+        return { running: false, last: w.last, failed: w.judgement.why, startFailed: w.judgement.why };
+    }
+    ctx.log.warn(`The site did not answer in time (${w.last.error ?? `HTTP ${w.last.status}`}).`);
+    return { running: false, last: w.last };
+}
+/**
+ * The first line of the app's container log (Kudu's /api/logs/docker, the newest files' ends) that shows a write
+ * into the read-only mount, or undefined (none, or no log to read).
+ */
+async function readOnlyLineInLogs(kudu, deadline) {
+    const logs = await kudu.containerLogTail({ deadline }).catch(() => []);
+    for (const log of logs)
+        for (const line of log.text.split('\n'))
+            if (READ_ONLY.test(line))
+                return line.replace(/^\S+Z\s+/, '').trim();
+    return undefined;
 }
 
 /** Builds the DeployContext the phases share; the deploy engine and the operator commands both use it. */
@@ -71421,6 +71573,51 @@ class KuduClient {
         if (!Array.isArray(parsed))
             throw new RunpackError('kudu-error', `Kudu answered GET /api/vfs/${clean}/ with something other than a directory listing; check the app's SCM site (Advanced Tools) and try again.`);
         return parsed.filter((e) => !!e && typeof e === 'object');
+    }
+    /**
+     * The end of the newest container logs (Linux: `GET /api/logs/docker`, then a ranged VFS read of each file's
+     * last `tailBytes`), newest file first; [] where the SCM site keeps none (Windows answers 404).
+     */
+    async containerLogTail(options = {}) {
+        const res = await this.send('GET', '/api/logs/docker', {
+            deadline: options.deadline,
+            headers: { Accept: 'application/json' },
+        });
+        if (res.status === 404)
+            return [];
+        if (res.status !== 200)
+            throw this.unexpected(res, 'GET /api/logs/docker');
+        const list = res.json();
+        if (!Array.isArray(list))
+            return [];
+        const files = list
+            .filter((f) => typeof f?.href === 'string')
+            .map((f) => ({
+            href: f.href,
+            machine: typeof f.machineName === 'string' ? f.machineName : '',
+            updated: typeof f.lastUpdated === 'string' ? Date.parse(f.lastUpdated) || 0 : 0,
+            size: typeof f.size === 'number' ? f.size : 0,
+        }))
+            .sort((a, b) => b.updated - a.updated)
+            .slice(0, options.files ?? 4);
+        const tail = options.tailBytes ?? 16_384;
+        const out = [];
+        for (const f of files) {
+            const vfs = /\/api\/vfs\/(.+)$/.exec(new URL(f.href, this.baseUrl).pathname)?.[1];
+            if (!vfs)
+                continue;
+            const file = await this.vfsGet(decodeURIComponent(vfs), {
+                deadline: options.deadline,
+                range: { start: Math.max(0, f.size - tail), end: Math.max(0, f.size - 1) },
+            }).catch(() => null);
+            if (file && file.status !== 416)
+                out.push({
+                    name: decodeURIComponent(vfs.split('/').pop() ?? vfs),
+                    machine: f.machine,
+                    text: file.text,
+                });
+        }
+        return out;
     }
     /** `GET /api/settings`: the settings the SCM site sees now (a flat object; older builds send Key/Value pairs). */
     async settings(deadline) {
@@ -72143,7 +72340,7 @@ const LEVEL_TITLES = {
     setting: '(a) setting read back',
     'package-url': '(b) package URL returns this release',
     'mounted-content': '(c) mounted content is this release',
-    health: '(d) health check',
+    health: '(d) the app answers (health-path, or the root)',
 };
 /** Pure: the storage error code and detail of a failed blob response. */
 function storageErrorOf(res) {
@@ -72293,32 +72490,32 @@ async function verifyDeploy(ctx, pkg, input) {
                             : `${STAMP_PATH} is ${state}`,
         });
     }
-    // (d)
-    if (ctx.inputs.healthPath) {
-        const url = ctx.target.appUrl + ctx.inputs.healthPath;
-        let last = await probeSite(ctx, url, deadline);
-        const good = (p) => p.status !== undefined &&
-            p.status >= 200 &&
-            p.status < 300 &&
-            (!ctx.inputs.expect || (p.body ?? '').includes(ctx.inputs.expect));
-        // A failed mount will not heal by waiting.
-        while (!good(last) && !input.quick && !evidence.failureMarker && ctx.clock.now() + 2000 < deadline) {
-            await ctx.clock.sleep(2000);
-            last = await probeSite(ctx, url, deadline);
-        }
-        const containsExpect = ctx.inputs.expect ? (last.body ?? '').includes(ctx.inputs.expect) : undefined;
-        evidence.health = { status: last.status, containsExpect, body: last.body, error: last.error };
-        levels.push({
-            level: 'health',
-            status: good(last) ? 'pass' : 'fail',
-            detail: good(last)
-                ? `${ctx.inputs.healthPath} answers ${last.status}${ctx.inputs.expect ? ' with the expected text' : ''}`
-                : `${ctx.inputs.healthPath} answers ${last.error ? `no response (${last.error.slice(0, 120)})` : last.status}${containsExpect === false && last.status && last.status < 300 ? ' without the expected text' : ''}`,
-        });
+    // (d) The app answers: a mounted package is not a running app.
+    const app = await watchApp(ctx, deadline, {
+        quick: input.quick,
+        startFailed: input.startFailed,
+        mountFailed: () => evidence.failureMarker === true,
+    });
+    const last = app.last;
+    const containsExpect = ctx.inputs.healthPath && ctx.inputs.expect && last.status !== undefined
+        ? (last.body ?? '').includes(ctx.inputs.expect)
+        : undefined;
+    evidence.health = { status: last.status, containsExpect, body: last.body, error: last.error };
+    evidence.app = { state: app.judgement.state, why: app.judgement.why };
+    if (app.judgement.state !== 'up' && kudu) {
+        evidence.logStreamUrl = `${kudu.baseUrl}/api/logstream`;
+        evidence.appLogReadOnlyLine = await readOnlyLineInLogs(kudu, deadline);
     }
-    else {
-        levels.push({ level: 'health', status: 'skipped', detail: 'no health-path given' });
+    else if (app.judgement.state !== 'up' && ctx.target.scmHostName) {
+        evidence.logStreamUrl = `https://${ctx.target.scmHostName}/api/logstream`;
     }
+    levels.push({
+        level: 'health',
+        status: app.judgement.state === 'up' ? 'pass' : 'fail',
+        detail: app.judgement.state === 'start-failed'
+            ? `${app.judgement.why}: the app does not start`
+            : app.judgement.why,
+    });
     const ok = levels.every((l) => l.status !== 'fail');
     return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence) };
 }
@@ -75425,9 +75622,14 @@ async function runLocal(ctx, pkg, result, previousValue) {
     }
     const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
     recordFindings(result, outcome.findings, log);
-    if (ctx.inputs.restart)
-        await log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)));
-    await verifyPhase(ctx, pkg, result, { intendedValue: '1', packageName: outcome.packageName });
+    const restarted = ctx.inputs.restart
+        ? await log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)))
+        : undefined;
+    await verifyPhase(ctx, pkg, result, {
+        intendedValue: '1',
+        packageName: outcome.packageName,
+        startFailed: restarted?.startFailed,
+    });
 }
 async function verifyPhase(ctx, pkg, result, input) {
     const outcome = await ctx.log.group('Verify', async () => {
@@ -75638,8 +75840,9 @@ async function runUrlMode(ctx, pkg, plan, settings, session, storageScope, resul
         return u;
     });
     // Restart: the stable URL does not change between releases, so a restart is what mounts the new content.
+    let restarted;
     if (inputs.restart) {
-        await log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)));
+        restarted = await log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)));
     }
     else {
         const f = {
@@ -75658,6 +75861,7 @@ async function runUrlMode(ctx, pkg, plan, settings, session, storageScope, resul
         storageAuthorization,
         probeUrl: probeUrl(),
         identityRoleConfirmed: roleConfirmed,
+        startFailed: restarted?.startFailed,
     });
     return state;
 }

@@ -20,7 +20,11 @@ describe('local-mode verification (c) and packagename.txt', () => {
   async function ctxFor() {
     kudu = await startFakeKudu({ scmSettings: { WEBSITE_RUN_FROM_PACKAGE: '1' } });
     const armFake = newArmFake({ settings: { prod: { WEBSITE_RUN_FROM_PACKAGE: '1' } } });
-    return makeContext({ arm: fakeArm(armFake), armFake, target: makeTarget({ scmHostName: kudu.host }) });
+    return makeContext({
+      arm: fakeArm(armFake),
+      armFake,
+      target: makeTarget({ scmHostName: kudu.host, appUrl: `https://${kudu.host}` }),
+    });
   }
 
   it('stops with superseded as soon as packagename.txt names another package, without waiting out the budget', async () => {

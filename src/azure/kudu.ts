@@ -654,6 +654,50 @@ export class KuduClient {
     return (parsed as unknown[]).filter((e): e is VfsEntry => !!e && typeof e === 'object');
   }
 
+  /**
+   * The end of the newest container logs (Linux: `GET /api/logs/docker`, then a ranged VFS read of each file's
+   * last `tailBytes`), newest file first; [] where the SCM site keeps none (Windows answers 404).
+   */
+  async containerLogTail(
+    options: { deadline?: number; files?: number; tailBytes?: number } = {},
+  ): Promise<{ name: string; machine: string; text: string }[]> {
+    const res = await this.send('GET', '/api/logs/docker', {
+      deadline: options.deadline,
+      headers: { Accept: 'application/json' },
+    });
+    if (res.status === 404) return [];
+    if (res.status !== 200) throw this.unexpected(res, 'GET /api/logs/docker');
+    const list = res.json<unknown>();
+    if (!Array.isArray(list)) return [];
+    const files = (list as { href?: unknown; machineName?: unknown; lastUpdated?: unknown; size?: unknown }[])
+      .filter((f) => typeof f?.href === 'string')
+      .map((f) => ({
+        href: f.href as string,
+        machine: typeof f.machineName === 'string' ? f.machineName : '',
+        updated: typeof f.lastUpdated === 'string' ? Date.parse(f.lastUpdated) || 0 : 0,
+        size: typeof f.size === 'number' ? f.size : 0,
+      }))
+      .sort((a, b) => b.updated - a.updated)
+      .slice(0, options.files ?? 4);
+    const tail = options.tailBytes ?? 16_384;
+    const out: { name: string; machine: string; text: string }[] = [];
+    for (const f of files) {
+      const vfs = /\/api\/vfs\/(.+)$/.exec(new URL(f.href, this.baseUrl).pathname)?.[1];
+      if (!vfs) continue;
+      const file = await this.vfsGet(decodeURIComponent(vfs), {
+        deadline: options.deadline,
+        range: { start: Math.max(0, f.size - tail), end: Math.max(0, f.size - 1) },
+      }).catch(() => null);
+      if (file && file.status !== 416)
+        out.push({
+          name: decodeURIComponent(vfs.split('/').pop() ?? vfs),
+          machine: f.machine,
+          text: file.text,
+        });
+    }
+    return out;
+  }
+
   /** `GET /api/settings`: the settings the SCM site sees now (a flat object; older builds send Key/Value pairs). */
   async settings(deadline?: number): Promise<Record<string, string>> {
     const res = await this.send('GET', '/api/settings', {

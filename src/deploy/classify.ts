@@ -3,7 +3,8 @@
  * (a write into the read-only mount, a bad or expired SAS, a mount blocked by a network rule or a bad archive,
  * a mode mismatch / stale content) and the fix.
  */
-export type FailureCause = 'read-only-write' | 'sas-invalid' | 'mount-blocked' | 'stale-content' | 'unknown';
+export type FailureCause =
+  'read-only-write' | 'sas-invalid' | 'mount-blocked' | 'stale-content' | 'app-start-failed' | 'unknown';
 
 export interface VerifyEvidence {
   mode: 'url' | 'local';
@@ -18,8 +19,14 @@ export interface VerifyEvidence {
   failureMarker?: boolean;
   /** (c) The release stamp read back from the mount. */
   stamp?: 'match' | 'mismatch' | 'missing' | 'unreadable' | 'not-checked';
-  /** (d) The health probe. */
+  /** (d) The last answer of the site (health-path, or the root without one). */
   health?: { status?: number; containsExpect?: boolean; body?: string; error?: string };
+  /** (d) What the site's answers say about the app (absent: judge from `health` alone). */
+  app?: { state: 'up' | 'start-failed' | 'warming' | 'unhealthy'; why: string };
+  /** The app's container log: the first line that shows a write into the read-only mount, if any. */
+  appLogReadOnlyLine?: string;
+  /** Where the user reads the app's own output (Kudu's log stream). */
+  logStreamUrl?: string;
 }
 
 export interface Classification {
@@ -41,6 +48,7 @@ export const CAUSE_TITLES: Record<FailureCause, string> = {
   'sas-invalid': 'the package URL or its SAS is bad or expired',
   'mount-blocked': 'the worker could not mount the package (network rule, missing role or bad archive)',
   'stale-content': 'the app runs other content than this release (mode mismatch or stale mount)',
+  'app-start-failed': 'the app fails to start from the mounted package',
   unknown: 'no known cause matched',
 };
 
@@ -124,6 +132,23 @@ export function classifyFailure(e: VerifyEvidence): Classification | null {
       fix: 'restart the app so it mounts the package again (restart: true), and check that WEBSITE_RUN_FROM_PACKAGE is not changed by other tools',
     };
   const h = e.health;
+  const logHint = e.logStreamUrl ? ` (${e.logStreamUrl})` : '';
+  if (e.app && e.app.state !== 'up' && e.appLogReadOnlyLine)
+    return {
+      cause: 'read-only-write',
+      evidence: `${e.app.why}, and the app's log shows a write into its read-only package mount: "${e.appLogReadOnlyLine.slice(0, 200)}"`,
+      fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
+    };
+  if (e.app?.state === 'start-failed' || (e.app?.state === 'warming' && e.stamp === 'match'))
+    return {
+      cause: 'app-start-failed',
+      evidence:
+        e.app.state === 'start-failed'
+          ? `${e.app.why}: the package is mounted but the app's process does not start`
+          : `${e.app.why} for the whole wait: the package is mounted but the app never answers`,
+      fix: `read the app's log stream${logHint} for the error it prints at start (a crash on boot, a missing dependency or setting, the wrong start command or port); if it writes next to its own files, write to /tmp or %TEMP% instead (the first cause in runpack's guide)`,
+    };
+  if (e.app?.state === 'up') return null;
   if (
     h &&
     (h.error || (h.status !== undefined && (h.status < 200 || h.status >= 300)) || h.containsExpect === false)
@@ -151,7 +176,7 @@ export function classifyFailure(e: VerifyEvidence): Classification | null {
     return {
       cause: 'unknown',
       evidence: `the health probe answered ${h.status ?? h.error}`,
-      fix: "check the app's logs (log stream) for the error it reports",
+      fix: `check the app's logs (log stream${logHint}) for the error it reports`,
     };
   }
   return null;

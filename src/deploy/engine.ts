@@ -566,9 +566,16 @@ async function runLocal(
   }
   const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
   recordFindings(result, outcome.findings, log);
-  if (ctx.inputs.restart)
-    await log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)));
-  await verifyPhase(ctx, pkg, result, { intendedValue: '1', packageName: outcome.packageName });
+  const restarted = ctx.inputs.restart
+    ? await log.group('Restart', () =>
+        restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)),
+      )
+    : undefined;
+  await verifyPhase(ctx, pkg, result, {
+    intendedValue: '1',
+    packageName: outcome.packageName,
+    startFailed: restarted?.startFailed,
+  });
 }
 
 async function verifyPhase(
@@ -852,8 +859,11 @@ async function runUrlMode(
   });
 
   // Restart: the stable URL does not change between releases, so a restart is what mounts the new content.
+  let restarted: Awaited<ReturnType<typeof restartApp>> | undefined;
   if (inputs.restart) {
-    await log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)));
+    restarted = await log.group('Restart', () =>
+      restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)),
+    );
   } else {
     const f: Finding = {
       severity: 'warning',
@@ -872,6 +882,7 @@ async function runUrlMode(
     storageAuthorization,
     probeUrl: probeUrl(),
     identityRoleConfirmed: roleConfirmed,
+    startFailed: restarted?.startFailed,
   });
   return state;
 }

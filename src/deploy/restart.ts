@@ -1,14 +1,21 @@
 /**
- * Restart through Resource Manager and wait until the site answers (not 502/503/504, the warm-up answers).
+ * Restart through Resource Manager, and watch the site until the app answers: warm-up answers (502/503/504) are
+ * waited out within the budget, and the platform's start-failure answers end the wait as soon as they have
+ * persisted long enough to be certain (app-answer.ts).
  */
 import type { HttpResponse } from '../azure/http.js';
+import type { KuduClient } from '../azure/kudu.js';
+import {
+  FailureWatch,
+  judgeAnswer,
+  persistentFailure,
+  type AnswerJudgement,
+  type SiteProbe,
+} from './app-answer.js';
+import { READ_ONLY } from './classify.js';
 import type { DeployContext } from './types.js';
 
-export interface SiteProbe {
-  status?: number;
-  body?: string;
-  error?: string;
-}
+export type { SiteProbe } from './app-answer.js';
 
 /** One GET of the site (no retries: the caller polls). */
 export async function probeSite(ctx: DeployContext, url: string, deadline: number): Promise<SiteProbe> {
@@ -28,37 +35,65 @@ export async function probeSite(ctx: DeployContext, url: string, deadline: numbe
   }
 }
 
-const WARMING = new Set([502, 503, 504]);
+export interface AppWatch {
+  judgement: AnswerJudgement;
+  last: SiteProbe;
+  /**
+   * The failure persisted long enough to be certain (a start failure, or a health-path that keeps answering a
+   * client error), or the start failure the restart saw was confirmed once more.
+   */
+  certain: boolean;
+}
+
+export interface WatchOptions {
+  /** One answer only (the already-live check). */
+  quick?: boolean;
+  /** The restart already saw the start failure persist: one more start-failure answer confirms it. */
+  startFailed?: string;
+  /** When the app counts as running: 'answers' (any answer of the app, for the restart) or 'up' (verification). */
+  until?: 'answers' | 'up';
+  /** Asked between answers: the mount failed, so waiting cannot help (the failure marker). */
+  mountFailed?: () => boolean | Promise<boolean>;
+  intervalMs?: number;
+}
+
+/**
+ * Probes `health-path` (or the root) until the app answers, the start failure is certain, the mount failed, or
+ * the budget ends; returns the last answer judged.
+ */
+export async function watchApp(
+  ctx: DeployContext,
+  deadline: number,
+  o: WatchOptions = {},
+): Promise<AppWatch> {
+  const path = ctx.inputs.healthPath ?? '/';
+  const url = ctx.target.appUrl + path;
+  const interval = o.intervalMs ?? 2000;
+  const watch = new FailureWatch();
+  for (;;) {
+    const last = await probeSite(ctx, url, deadline);
+    const judgement = judgeAnswer(last, ctx.inputs, path);
+    const state = judgement.state;
+    if (state === 'up' || (o.until === 'answers' && state === 'unhealthy'))
+      return { judgement, last, certain: false };
+    const certain =
+      watch.see(persistentFailure(judgement, last) ? judgement.why : null, ctx.clock.now()) ||
+      (state === 'start-failed' && !!o.startFailed);
+    if (certain) return { judgement, last, certain };
+    if (o.quick || ctx.clock.now() + interval >= deadline) return { judgement, last, certain: false };
+    if (o.mountFailed && (await Promise.resolve(o.mountFailed()).catch(() => false)))
+      return { judgement, last, certain: false };
+    await ctx.clock.sleep(interval);
+  }
+}
 
 export interface WaitResult {
   running: boolean;
   last: SiteProbe;
-  /** Why waiting stopped early (the worker reported a failed mount). */
+  /** Why waiting stopped early: the worker reported a failed mount, or the app's start failure is certain. */
   failed?: string;
-}
-
-/**
- * Polls the site until it answers something other than a warm-up status. `failed` is asked between polls and
- * ends the wait early with its reason: there is no point waiting for a site that cannot mount its package.
- */
-export async function waitUntilRunning(
-  ctx: DeployContext,
-  url: string,
-  deadline: number,
-  intervalMs = 2000,
-  failed?: () => Promise<string | null>,
-): Promise<WaitResult> {
-  let last: SiteProbe = {};
-  for (;;) {
-    last = await probeSite(ctx, url, deadline);
-    if (last.status !== undefined && !WARMING.has(last.status)) return { running: true, last };
-    if (failed) {
-      const reason = await failed().catch(() => null);
-      if (reason) return { running: false, last, failed: reason };
-    }
-    if (ctx.clock.now() + intervalMs >= deadline) return { running: false, last };
-    await ctx.clock.sleep(intervalMs);
-  }
+  /** The platform's start-failure answer persisted: the app's process does not start. */
+  startFailed?: string;
 }
 
 export async function restartApp(
@@ -68,11 +103,41 @@ export async function restartApp(
 ): Promise<WaitResult> {
   await ctx.arm.restart(ctx.target.ref, { synchronous: true });
   ctx.log.info('Restart requested; waiting for the site to answer.');
-  const probeUrl = ctx.target.appUrl + (ctx.inputs.healthPath ?? '/');
-  const result = await waitUntilRunning(ctx, probeUrl, deadline, 2000, failed);
-  if (result.running) ctx.log.info(`The site answers (${result.last.status}).`);
-  else if (result.failed) ctx.log.warn(`The site cannot start: ${result.failed}.`);
-  else
-    ctx.log.warn(`The site did not answer in time (${result.last.error ?? `HTTP ${result.last.status}`}).`);
-  return result;
+  let marker: string | null = null;
+  const w = await watchApp(ctx, deadline, {
+    until: 'answers',
+    mountFailed: failed
+      ? async () => {
+          marker = await failed().catch(() => null);
+          return marker !== null;
+        }
+      : undefined,
+  });
+  const state = w.judgement.state;
+  if (state === 'up' || state === 'unhealthy') {
+    ctx.log.info(`The site answers (${w.last.status}).`);
+    return { running: true, last: w.last };
+  }
+  if (marker) {
+    ctx.log.warn(`The site cannot start: ${marker}.`);
+    return { running: false, last: w.last, failed: marker };
+  }
+  if (w.certain && state === 'start-failed') {
+    ctx.log.warn(`The app does not start: ${w.judgement.why}, answer after answer.`);
+    return { running: false, last: w.last, failed: w.judgement.why, startFailed: w.judgement.why };
+  }
+  ctx.log.warn(`The site did not answer in time (${w.last.error ?? `HTTP ${w.last.status}`}).`);
+  return { running: false, last: w.last };
+}
+
+/**
+ * The first line of the app's container log (Kudu's /api/logs/docker, the newest files' ends) that shows a write
+ * into the read-only mount, or undefined (none, or no log to read).
+ */
+export async function readOnlyLineInLogs(kudu: KuduClient, deadline: number): Promise<string | undefined> {
+  const logs = await kudu.containerLogTail({ deadline }).catch(() => []);
+  for (const log of logs)
+    for (const line of log.text.split('\n'))
+      if (READ_ONLY.test(line)) return line.replace(/^\S+Z\s+/, '').trim();
+  return undefined;
 }

@@ -16,7 +16,7 @@ import {
   WWWROOT,
 } from './local.js';
 import { RunpackError } from '../util/errors.js';
-import { probeSite } from './restart.js';
+import { readOnlyLineInLogs, watchApp } from './restart.js';
 import { RFP } from './setting.js';
 import type { DeployContext, PackageInfo } from './types.js';
 
@@ -31,7 +31,7 @@ export const LEVEL_TITLES: Record<LevelName, string> = {
   setting: '(a) setting read back',
   'package-url': '(b) package URL returns this release',
   'mounted-content': '(c) mounted content is this release',
-  health: '(d) health check',
+  health: '(d) the app answers (health-path, or the root)',
 };
 
 export interface VerifyOutcome {
@@ -64,6 +64,8 @@ export interface VerifyInput {
   identityRoleConfirmed?: boolean;
   /** Level (c) budget. */
   mountBudgetMs?: number;
+  /** The restart already saw the platform's start failure persist (its why): one answer confirms it. */
+  startFailed?: string;
   /**
    * Local mode: the package (packagename.txt) this run pushed. While waiting for the stamp, a packagename.txt
    * that names another package means a later deployment replaced this one: stop with `superseded`.
@@ -223,32 +225,33 @@ export async function verifyDeploy(
     });
   }
 
-  // (d)
-  if (ctx.inputs.healthPath) {
-    const url = ctx.target.appUrl + ctx.inputs.healthPath;
-    let last = await probeSite(ctx, url, deadline);
-    const good = (p: typeof last) =>
-      p.status !== undefined &&
-      p.status >= 200 &&
-      p.status < 300 &&
-      (!ctx.inputs.expect || (p.body ?? '').includes(ctx.inputs.expect));
-    // A failed mount will not heal by waiting.
-    while (!good(last) && !input.quick && !evidence.failureMarker && ctx.clock.now() + 2000 < deadline) {
-      await ctx.clock.sleep(2000);
-      last = await probeSite(ctx, url, deadline);
-    }
-    const containsExpect = ctx.inputs.expect ? (last.body ?? '').includes(ctx.inputs.expect) : undefined;
-    evidence.health = { status: last.status, containsExpect, body: last.body, error: last.error };
-    levels.push({
-      level: 'health',
-      status: good(last) ? 'pass' : 'fail',
-      detail: good(last)
-        ? `${ctx.inputs.healthPath} answers ${last.status}${ctx.inputs.expect ? ' with the expected text' : ''}`
-        : `${ctx.inputs.healthPath} answers ${last.error ? `no response (${last.error.slice(0, 120)})` : last.status}${containsExpect === false && last.status && last.status < 300 ? ' without the expected text' : ''}`,
-    });
-  } else {
-    levels.push({ level: 'health', status: 'skipped', detail: 'no health-path given' });
+  // (d) The app answers: a mounted package is not a running app.
+  const app = await watchApp(ctx, deadline, {
+    quick: input.quick,
+    startFailed: input.startFailed,
+    mountFailed: () => evidence.failureMarker === true,
+  });
+  const last = app.last;
+  const containsExpect =
+    ctx.inputs.healthPath && ctx.inputs.expect && last.status !== undefined
+      ? (last.body ?? '').includes(ctx.inputs.expect)
+      : undefined;
+  evidence.health = { status: last.status, containsExpect, body: last.body, error: last.error };
+  evidence.app = { state: app.judgement.state, why: app.judgement.why };
+  if (app.judgement.state !== 'up' && kudu) {
+    evidence.logStreamUrl = `${kudu.baseUrl}/api/logstream`;
+    evidence.appLogReadOnlyLine = await readOnlyLineInLogs(kudu, deadline);
+  } else if (app.judgement.state !== 'up' && ctx.target.scmHostName) {
+    evidence.logStreamUrl = `https://${ctx.target.scmHostName}/api/logstream`;
   }
+  levels.push({
+    level: 'health',
+    status: app.judgement.state === 'up' ? 'pass' : 'fail',
+    detail:
+      app.judgement.state === 'start-failed'
+        ? `${app.judgement.why}: the app does not start`
+        : app.judgement.why,
+  });
 
   const ok = levels.every((l) => l.status !== 'fail');
   return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence) };
