@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ClientAssertionCredential, ClientSecretCredential } from '@azure/identity';
+import {
+  AzurePipelinesCredential,
+  ClientAssertionCredential,
+  ClientCertificateCredential,
+  ClientSecretCredential,
+} from '@azure/identity';
+import { selfSignedClientCertificate } from '../src/tls.js';
 import type { RunningEmulator } from '../src/index.js';
 import { startTestEmulator, request } from './helpers/start.js';
 
@@ -273,5 +279,103 @@ describe('checklist 29: GitHub OIDC endpoint and federated credentials', () => {
     } finally {
       emu.admin.reset();
     }
+  });
+});
+
+describe('Azure Pipelines workload identity federation and certificate credentials', () => {
+  const saved = process.env.SYSTEM_OIDCREQUESTURI;
+  afterAll(() => {
+    if (saved === undefined) delete process.env.SYSTEM_OIDCREQUESTURI;
+    else process.env.SYSTEM_OIDCREQUESTURI = saved;
+  });
+  const options = () => ({ authorityHost: emu.authorityHost, disableInstanceDiscovery: true });
+  const connection = (name: string) => {
+    const c = emu.azurePipelines?.connections.find((x) => x.name === name);
+    if (!c) throw new Error(`no connection ${name}`);
+    return c;
+  };
+
+  it('AzurePipelinesCredential: the job OIDC token (Azure DevOps issuer) is exchanged for an ARM token', async () => {
+    process.env.SYSTEM_OIDCREQUESTURI = emu.azurePipelines!.oidcRequestUri;
+    const c = connection('runpack-emulator');
+    expect(c.iss).toBe(`https://vstoken.dev.azure.com/${emu.azurePipelines!.organizationId}`);
+    expect(c.sub).toBe('sc://fabrikam/runpack/runpack-emulator');
+    const cred = new AzurePipelinesCredential(
+      emu.tenantId,
+      emu.servicePrincipal.clientId,
+      c.id,
+      emu.azurePipelines!.accessToken,
+      options(),
+    );
+    const t = await cred.getToken('https://management.azure.com/.default');
+    expect(claimsOf(t.token).appid).toBe(emu.servicePrincipal.clientId);
+  });
+
+  it('the Entra issuer form works too, and the token itself carries the documented claims', async () => {
+    const c = connection('runpack-entra-issuer');
+    const res = await request(
+      `${emu.azurePipelines!.oidcRequestUri}?api-version=7.1&serviceConnectionId=${c.id}`,
+      { method: 'POST', headers: { Authorization: `Bearer ${emu.azurePipelines!.accessToken}` } },
+    );
+    expect(res.status).toBe(200);
+    const claims = claimsOf((JSON.parse(res.body) as { oidcToken: string }).oidcToken);
+    expect(claims).toMatchObject({
+      iss: `${emu.authorityHost}/${emu.tenantId}/v2.0`,
+      aud: 'api://AzureADTokenExchange',
+    });
+    expect(String(claims.sub)).toMatch(
+      new RegExp(`^/eid1/c/pub/t/.+/a/.+/sc/${emu.azurePipelines!.organizationId}/${c.id}$`),
+    );
+    process.env.SYSTEM_OIDCREQUESTURI = emu.azurePipelines!.oidcRequestUri;
+    const cred = new AzurePipelinesCredential(
+      emu.tenantId,
+      emu.servicePrincipal.clientId,
+      c.id,
+      emu.azurePipelines!.accessToken,
+      options(),
+    );
+    await expect(cred.getToken('https://management.azure.com/.default')).resolves.toBeTruthy();
+  });
+
+  it('refuses a bad job token (401) and a connection without a federated credential (AADSTS70021 naming the subject)', async () => {
+    const c = connection('untrusted-connection');
+    const bad = await request(
+      `${emu.azurePipelines!.oidcRequestUri}?api-version=7.1&serviceConnectionId=${c.id}`,
+      {
+        method: 'POST',
+        headers: { Authorization: 'Bearer not-a-job-token' },
+      },
+    );
+    expect(bad.status).toBe(401);
+    process.env.SYSTEM_OIDCREQUESTURI = emu.azurePipelines!.oidcRequestUri;
+    const cred = new AzurePipelinesCredential(
+      emu.tenantId,
+      emu.servicePrincipal.clientId,
+      c.id,
+      emu.azurePipelines!.accessToken,
+      options(),
+    );
+    const err = await cred.getToken('https://management.azure.com/.default').catch((e: Error) => e);
+    expect(String(err)).toMatch(/AADSTS70021.*sc:\/\/fabrikam\/runpack\/untrusted-connection/s);
+  });
+
+  it('ClientCertificateCredential with the certificate credential (certificate and key PEM); another key is refused', async () => {
+    const cred = new ClientCertificateCredential(
+      emu.tenantId,
+      emu.servicePrincipal.clientId,
+      { certificate: emu.servicePrincipal.certificatePem },
+      options(),
+    );
+    const t = await cred.getToken('https://management.azure.com/.default');
+    expect(claimsOf(t.token).appid).toBe(emu.servicePrincipal.clientId);
+    const other = selfSignedClientCertificate('someone else');
+    const wrong = new ClientCertificateCredential(
+      emu.tenantId,
+      emu.servicePrincipal.clientId,
+      { certificate: `${other.certPem}${other.keyPem}` },
+      options(),
+    );
+    const err = await wrong.getToken('https://management.azure.com/.default').catch((e: Error) => e);
+    expect(String(err)).toMatch(/AADSTS700027/);
   });
 });

@@ -41,6 +41,17 @@ export interface EmulatorConfig {
   /** GitHub OIDC subjects trusted for the service principal (issuer GitHub, audience api://AzureADTokenExchange). */
   federatedCredentials: { subject: string; issuer?: string; audiences?: string[] }[];
   storage: { accountName: string };
+  /**
+   * The Azure DevOps organization whose pipeline jobs get OIDC tokens for these service connections; a `trusted`
+   * connection has a federated credential on the service principal for its issuer and subject.
+   */
+  azurePipelines?: {
+    organization: string;
+    organizationId: string;
+    project: string;
+    projectId: string;
+    connections: { id: string; name: string; issuer?: 'azure-devops' | 'entra'; trusted?: boolean }[];
+  };
   /** Names of user-assigned identities (from apps' userIdentities) that hold Storage Blob Data Reader on the account. */
   blobReaderIdentities?: string[];
   apps: AppConfig[];

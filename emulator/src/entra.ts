@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { KeyObject } from 'node:crypto';
+import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { readBody, requestUrl, sendJson } from './core-http.js';
 import { decodeJwt, jwk, newSigningKey, signJwt, verifyJwtSignature, type SigningKey } from './jwt.js';
 import type { Clock, TokenClaims } from './model.js';
@@ -15,6 +15,8 @@ export interface EntraPrincipal {
   clientSecret: string;
   objectId: string;
   displayName?: string;
+  /** A certificate credential of the app registration (PEM): client assertions signed with its key are accepted. */
+  certificatePem?: string;
 }
 
 export interface FederatedCredential {
@@ -31,8 +33,11 @@ export interface EntraOptions {
   authorityUrl: () => string;
   principals: EntraPrincipal[];
   federatedCredentials: FederatedCredential[];
-  /** The GitHub OIDC issuer's public key and issuer name (client assertions are checked against it). */
-  oidc: { issuer: string; publicKey: () => KeyObject };
+  /**
+   * The external issuers whose tokens federated credentials may name (GitHub Actions, Azure DevOps): a federated
+   * client assertion is checked against the key of its `iss`.
+   */
+  assertionIssuers: () => { issuer: string; publicKey: KeyObject }[];
   /** Access-token lifetime in seconds right now (3599 unless a fault shortens it). */
   tokenLifetimeSeconds: () => number;
 }
@@ -84,6 +89,50 @@ export interface Entra {
 }
 
 const CLOCK_SKEW_S = 300;
+
+/**
+ * Why a certificate client assertion (iss = sub = the client id, signed with the app registration's certificate
+ * key: RS256 with `x5t`, or PS256 with `x5t#S256`, as MSAL sends it) is refused; null when it is good.
+ */
+function certificateAssertionProblem(
+  principal: EntraPrincipal,
+  assertion: string,
+  tokenEndpoint: string,
+  now: number,
+): { code: number; message: string } | null {
+  const decoded = decodeJwt(assertion);
+  if (!decoded) return { code: 50027, message: 'Invalid JWT token. The token is not in a valid format.' };
+  if (!principal.certificatePem)
+    return {
+      code: 700027,
+      message: `Client assertion failed signature validation. Trace: no certificate credential is registered for app '${principal.clientId}'.`,
+    };
+  const cert = new X509Certificate(principal.certificatePem);
+  const x5t = decoded.header['x5t#S256'] ?? decoded.header.x5t;
+  const der = cert.raw;
+  const expected =
+    decoded.header['x5t#S256'] !== undefined
+      ? createHash('sha256').update(der).digest('base64url')
+      : createHash('sha1').update(der).digest('base64url');
+  if (x5t !== expected)
+    return {
+      code: 700027,
+      message: `Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by client: '${String(x5t)}'. Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${principal.clientId}'.]`,
+    };
+  const payload = verifyJwtSignature(assertion, cert.publicKey, ['RS256', 'PS256']);
+  if (!payload) return { code: 700027, message: 'Client assertion failed signature validation.' };
+  const exp = typeof payload.exp === 'number' ? payload.exp : 0;
+  const nbf = typeof payload.nbf === 'number' ? payload.nbf : 0;
+  if (exp <= now || nbf > now + CLOCK_SKEW_S)
+    return { code: 700024, message: 'Client assertion is not within its valid time range.' };
+  const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+  if (!aud.includes(tokenEndpoint))
+    return {
+      code: 700212,
+      message: `No matching federated identity record found for presented assertion audience '${aud.map(String).join(',')}'.`,
+    };
+  return null;
+}
 
 export function createEntra(opts: EntraOptions): Entra {
   const key = newSigningKey();
@@ -243,7 +292,18 @@ export function createEntra(opts: EntraOptions): Entra {
         return aadError(res, 400, 'invalid_request', 50027, 'Invalid client_assertion_type.');
       }
       const decoded = decodeJwt(assertion);
-      const payload = verifyJwtSignature(assertion, opts.oidc.publicKey());
+      if (decoded && decoded.payload.iss === clientId && decoded.payload.sub === clientId) {
+        const problem = certificateAssertionProblem(
+          principal,
+          assertion,
+          `${opts.authorityUrl()}/${tenant}/oauth2/v2.0/token`,
+          Math.floor(opts.clock.now().getTime() / 1000),
+        );
+        if (problem) return aadError(res, 401, 'invalid_client', problem.code, problem.message);
+        return issue(form, principal, res);
+      }
+      const signer = opts.assertionIssuers().find((i) => decoded && i.issuer === decoded.payload.iss);
+      const payload = signer ? verifyJwtSignature(assertion, signer.publicKey) : null;
       if (!decoded || !payload) {
         return aadError(
           res,
@@ -291,6 +351,11 @@ export function createEntra(opts: EntraOptions): Entra {
         "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
       );
     }
+    return issue(form, principal, res);
+  }
+
+  /** Answers the token request of an authenticated client for its `scope`. */
+  function issue(form: URLSearchParams, principal: EntraPrincipal, res: ServerResponse): void {
     const scope = form.get('scope') ?? '';
     const aud = audienceForScope(scope);
     if (!aud) {

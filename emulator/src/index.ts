@@ -16,12 +16,13 @@ import { createBlobFront } from './blob-front.js';
 import { createClock } from './clock.js';
 import { loadConfig, validateConfig, type EmulatorConfig } from './config.js';
 import { sendText } from './core-http.js';
-import { createEntra } from './entra.js';
+import { createEntra, type EntraPrincipal } from './entra.js';
 import type { EmulatorContext, Faults, Handler, Site, SiteWorkerApi, StorageAccount } from './model.js';
 import { createOidc, GITHUB_OIDC_ISSUER, OIDC_PATH } from './oidc.js';
 import { startProxy } from './proxy.js';
 import { dispatcher, hostName, listenHttps, type Listener, type Resolver, type Route } from './server.js';
-import { ensureCa, issueServerCertificate } from './tls.js';
+import { ensureCa, issueServerCertificate, selfSignedClientCertificate } from './tls.js';
+import { AZDO_OIDC_PREFIX, createAzdo } from './azdo.js';
 import { createKudu as realCreateKudu } from './kudu.js';
 import { createWorker as realCreateWorker } from './worker.js';
 
@@ -69,8 +70,22 @@ export interface EmulatorConnection {
   /** https://127.0.0.1:<port> (Entra authority host) */
   authorityHost: string;
   caCertPath: string;
-  servicePrincipal: { clientId: string; clientSecret: string };
+  /** The deploying principal: its client secret, and its certificate credential (certificate and key PEM). */
+  servicePrincipal: { clientId: string; clientSecret: string; certificatePem: string };
   oidc: { requestUrl: string; requestToken: string; clientId: string };
+  /**
+   * What an Azure Pipelines job gets for workload identity federation: SYSTEM_OIDCREQUESTURI, the job access token
+   * (System.AccessToken), and the service connections with the issuer and subject their tokens carry (a `trusted`
+   * one has a matching federated credential on the service principal).
+   */
+  azurePipelines?: {
+    organization: string;
+    organizationId: string;
+    project: string;
+    oidcRequestUri: string;
+    accessToken: string;
+    connections: { id: string; name: string; trusted: boolean; iss: string; sub: string }[];
+  };
   storage: { accountName: string; blobEndpoint: string; accountKey: string };
   apps: AppConnection[];
   /** http://127.0.0.1:<port> — the CONNECT proxy for Azure-style names (HTTPS_PROXY). */
@@ -227,22 +242,58 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
   let blobPort = 0;
   let azurite: AzuriteProcess | null = null;
   const armUrl = () => `https://127.0.0.1:${mainPort}`;
-  const principals = [config.servicePrincipal, ...(config.otherPrincipals ?? [])];
+  const principals: EntraPrincipal[] = [config.servicePrincipal, ...(config.otherPrincipals ?? [])];
   const faultsMap = new Map<string, Faults>();
   const tokenLifetime = () => faultsMap.get('*')?.tokenLifetimeSeconds ?? 3599;
   const oidc = createOidc({ clock });
+  const pipelines = config.azurePipelines;
+  const azdo = pipelines
+    ? createAzdo({
+        clock,
+        ...pipelines,
+        tenantId: config.tenantId,
+        clientId: config.servicePrincipal.clientId,
+        authorityUrl: armUrl,
+      })
+    : null;
+  // The service principal's certificate credential (AzureRM connections with certificate authentication).
+  const spCertificate = selfSignedClientCertificate(`runpack emulator ${config.servicePrincipal.clientId}`);
+  principals[0] = { ...principals[0], certificatePem: spCertificate.certPem };
+  const federatedCredentials = config.federatedCredentials.map((f) => ({
+    clientId: config.servicePrincipal.clientId,
+    issuer: f.issuer ?? GITHUB_OIDC_ISSUER,
+    subject: f.subject,
+    audiences: f.audiences ?? ['api://AzureADTokenExchange'],
+  }));
   const entra = createEntra({
     tenantId: config.tenantId,
     clock,
     authorityUrl: armUrl,
     principals,
-    federatedCredentials: config.federatedCredentials.map((f) => ({
-      clientId: config.servicePrincipal.clientId,
-      issuer: f.issuer ?? GITHUB_OIDC_ISSUER,
-      subject: f.subject,
-      audiences: f.audiences ?? ['api://AzureADTokenExchange'],
-    })),
-    oidc: { issuer: GITHUB_OIDC_ISSUER, publicKey: () => oidc.signingKey.publicKey },
+    // Azure DevOps connections' subjects depend on the authority URL (Entra issuer): read at use time.
+    get federatedCredentials() {
+      const trusted = (pipelines?.connections ?? []).filter((c) => c.trusted);
+      return [
+        ...federatedCredentials,
+        ...trusted.flatMap((c) => {
+          const claims = azdo?.claimsFor(c.id);
+          return claims
+            ? [
+                {
+                  clientId: config.servicePrincipal.clientId,
+                  issuer: claims.iss,
+                  subject: claims.sub,
+                  audiences: ['api://AzureADTokenExchange'],
+                },
+              ]
+            : [];
+        }),
+      ];
+    },
+    assertionIssuers: () => [
+      { issuer: GITHUB_OIDC_ISSUER, publicKey: oidc.signingKey.publicKey },
+      ...(azdo ? azdo.issuers().map((issuer) => ({ issuer, publicKey: azdo.signingKey.publicKey })) : []),
+    ],
     tokenLifetimeSeconds: tokenLifetime,
   });
 
@@ -358,9 +409,11 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     const armRoute: Route = { service: 'arm', handler: arm.handle };
     const entraRoute: Route = { service: 'entra', handler: entra.handle };
     const oidcRoute: Route = { service: 'oidc', handler: oidc.handle };
+    const azdoRoute: Route | null = azdo ? { service: 'azdo', handler: azdo.handle } : null;
     const byPath = (req: IncomingMessage): Route => {
       const p = (req.url ?? '/').toLowerCase();
       if (p.startsWith(OIDC_PATH)) return oidcRoute;
+      if (azdoRoute && p.startsWith(AZDO_OIDC_PREFIX)) return azdoRoute;
       if (/^\/+(subscriptions|metadata|providers|tenants)(\/|\?|$)/.test(p)) return armRoute;
       return entraRoute;
     };
@@ -435,7 +488,25 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
       servicePrincipal: {
         clientId: config.servicePrincipal.clientId,
         clientSecret: config.servicePrincipal.clientSecret,
+        certificatePem: `${spCertificate.certPem}${spCertificate.keyPem}`,
       },
+      ...(azdo && pipelines
+        ? {
+            azurePipelines: {
+              organization: pipelines.organization,
+              organizationId: pipelines.organizationId,
+              project: pipelines.project,
+              oidcRequestUri: azdo.oidcRequestUri(armUrl()),
+              accessToken: azdo.accessToken,
+              connections: pipelines.connections.map((c) => ({
+                id: c.id,
+                name: c.name,
+                trusted: Boolean(c.trusted),
+                ...(azdo.claimsFor(c.id) ?? { iss: '', sub: '' }),
+              })),
+            },
+          }
+        : {}),
       oidc: {
         requestUrl: oidcRequestUrl,
         requestToken: oidc.defaultRequestToken,

@@ -1,5 +1,5 @@
 /** Minimal RS256 JWT signing and checking for the emulator's Entra and GitHub OIDC issuers. */
-import { generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
+import { constants, generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 
 export interface SigningKey {
   kid: string;
@@ -44,12 +44,25 @@ export function decodeJwt(
   }
 }
 
-/** The payload when the RS256 signature verifies with `publicKey`; null otherwise. */
-export function verifyJwtSignature(token: string, publicKey: KeyObject): Record<string, unknown> | null {
+/** The payload when the signature (RS256, or PS256 where allowed) verifies with `publicKey`; null otherwise. */
+export function verifyJwtSignature(
+  token: string,
+  publicKey: KeyObject,
+  algorithms: readonly ('RS256' | 'PS256')[] = ['RS256'],
+): Record<string, unknown> | null {
   const decoded = decodeJwt(token);
-  if (!decoded || decoded.header.alg !== 'RS256') return null;
+  const alg = decoded?.header.alg;
+  if (!decoded || (alg !== 'RS256' && alg !== 'PS256') || !algorithms.includes(alg)) return null;
   const [h, p, s] = token.split('.') as [string, string, string];
-  const ok = verify('RSA-SHA256', Buffer.from(`${h}.${p}`), publicKey, Buffer.from(s, 'base64url'));
+  const key =
+    alg === 'PS256'
+      ? {
+          key: publicKey,
+          padding: constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+        }
+      : publicKey;
+  const ok = verify('RSA-SHA256', Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url'));
   return ok ? decoded.payload : null;
 }
 
