@@ -2,7 +2,15 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.emulator/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'extension/RunpackDeploy/index.js',
+      'node_modules/**',
+      'coverage/**',
+      '.emulator/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,11 +1,12 @@
-// Bundles the action (dist/index.js) and the CLI (dist/cli.js). The emulator is never bundled.
+// Bundles the action (dist/index.js), the CLI (dist/cli.js) and the Azure Pipelines task
+// (extension/RunpackDeploy/index.js, CommonJS: the task folder has no package.json). The emulator is never bundled.
 import commonjs from '@rollup/plugin-commonjs';
 import json from '@rollup/plugin-json';
 import { nodeResolve } from '@rollup/plugin-node-resolve';
 import typescript from '@rollup/plugin-typescript';
 
-const plugins = () => [
-  typescript({ tsconfig: 'tsconfig.build.json' }),
+const plugins = (outDir = 'dist') => [
+  typescript({ tsconfig: 'tsconfig.build.json', outDir }),
   nodeResolve({ preferBuiltins: true, exportConditions: ['node'] }),
   commonjs(),
   json(),
@@ -33,6 +34,12 @@ export default [
       banner: '#!/usr/bin/env node',
     },
     plugins: plugins(),
+    onwarn,
+  },
+  {
+    input: 'src/task.ts',
+    output: { file: 'extension/RunpackDeploy/index.js', format: 'cjs', inlineDynamicImports: true },
+    plugins: plugins('extension/RunpackDeploy'),
     onwarn,
   },
 ];

@@ -69894,6 +69894,8 @@ function tokenProvider(credential, secrets, explain, now = Date.now) {
     };
 }
 async function authenticate(inputs, cloud, deps) {
+    if (deps.login)
+        return deps.login(cloud);
     const now = deps.now ?? Date.now;
     const identityOptions = {
         authorityHost: cloud.authorityHost,
@@ -70308,6 +70310,7 @@ function createLogger(sink, secrets, options = {}) {
         warn: (m) => sink.warn(clean(m)),
         error: (m) => sink.error(clean(m)),
         debug: (m) => sink.debug(clean(m)),
+        progress: (percent, operation) => sink.progress?.(Math.max(0, Math.min(100, Math.round(percent))), clean(operation)),
         async group(name, fn) {
             const nested = depth > 0;
             if (!nested)
@@ -71082,6 +71085,7 @@ copyFrom) {
             md5,
             abortSignal: signal,
             onProgress: (loaded) => {
+                log.progress?.((loaded / pkg.zipBytes) * 100, 'Uploading');
                 if (pkg.zipBytes >= 32 * 1024 * 1024 && loaded - lastReport >= step) {
                     lastReport = loaded;
                     log.info(`Uploaded ${Math.round((loaded / pkg.zipBytes) * 100)}% (${(loaded / 1048576).toFixed(0)} MiB).`);
@@ -75255,12 +75259,14 @@ async function runFleet(inputs, targets, deps) {
     return result;
 }
 
+/** runpack's version: the package's (a test keeps it equal to package.json's), in User-Agent, releases and the task. */
+const RUNPACK_VERSION = '0.1.0';
+
 /**
  * The deploy engine: validate, log in, resolve the target, package and inspect, upload, grant access, set,
  * restart, verify. Each phase runs in its own log group with its duration. I/O comes in through EngineDeps so
  * the action and the CLI (and tests) run the same engine.
  */
-const RUNPACK_VERSION = '0.1.0';
 /** Role definition ids that can read blobs: Storage Blob Data Reader, Contributor, Owner. */
 const BLOB_READ_ROLES = [
     '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
@@ -75383,7 +75389,7 @@ async function runEngine(inputs, deps, shared) {
                 stamp = shared.packed.stamp;
             }
             else if (!local.isZip) {
-                workDir = mkdtempSync(join(deps.env.RUNNER_TEMP || tmpdir(), 'runpack-'));
+                workDir = mkdtempSync(join(deps.tempDir || deps.env.RUNNER_TEMP || tmpdir(), 'runpack-'));
                 zipPath = join(workDir, `${inputs.appName}.zip`);
                 let reported = 0;
                 const packed = await pack({
@@ -75393,6 +75399,7 @@ async function runEngine(inputs, deps, shared) {
                     stamp: inputs.stamp,
                     // Progress lines for large folders, about every tenth.
                     onProgress: (done, total) => {
+                        log.progress?.((done / total) * 100, 'Packaging');
                         if (total < 64 * 1048576 || done - reported < total / 10)
                             return;
                         reported = done;
@@ -75457,9 +75464,10 @@ async function runEngine(inputs, deps, shared) {
         }
         else {
             const env = deps.env;
-            const runLink = env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
-                ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
-                : undefined;
+            const runLink = deps.runUrl ??
+                (env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
+                    ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
+                    : undefined);
             urlState = await runUrlMode(ctx, pkg, plan, settings, session, cloud.storageScope, result, runLink, shared?.uploads);
         }
         // Function apps: trigger sync and the functions check.
@@ -75555,6 +75563,7 @@ async function logIn(inputs, deps, c, result) {
         runAz: deps.runAz,
         now: c.clock.now,
         log: (l) => c.log.info(l),
+        login: deps.login,
     });
     c.log.info(session.description);
     result.auth = session.method;
@@ -75570,7 +75579,7 @@ async function logIn(inputs, deps, c, result) {
 }
 /** audit: true (findings warn) or strict (error findings fail the deploy before anything is uploaded). */
 async function runAudit$1(inputs, deps, result, log) {
-    const root = deps.env.GITHUB_WORKSPACE || process.cwd();
+    const root = deps.workspace || deps.env.GITHUB_WORKSPACE || process.cwd();
     const source = resolve(root, inputs.source ?? '.');
     const pathPrefix = relative(root, source).replace(/\\/g, '/');
     const strict = inputs.audit === 'strict';
@@ -76049,6 +76058,7 @@ const INPUTS = [
     {
         name: 'command',
         key: 'command',
+        group: 'operations',
         type: 'enum',
         default: 'deploy',
         choices: ['deploy', 'rollback', 'diagnose', 'releases'],
@@ -76057,6 +76067,7 @@ const INPUTS = [
     {
         name: 'release',
         key: 'release',
+        group: 'operations',
         type: 'string',
         description: 'For `command: rollback`: `previous` (the release before the live one) or a release id (12 hex digits or the full sha256).',
         validate: (v) => /^(previous|[0-9a-f]{12}|[0-9a-f]{64})$/i.test(v)
@@ -76066,6 +76077,7 @@ const INPUTS = [
     {
         name: 'dry-run',
         key: 'dryRun',
+        group: 'operations',
         type: 'boolean',
         default: 'false',
         description: 'Report the plan and write nothing: for a deploy the blob to write, the setting change (secrets redacted), the restart and the swap; for `command: rollback`, and `releases` with `keep-releases`, likewise.',
@@ -76073,6 +76085,7 @@ const INPUTS = [
     {
         name: 'keep-releases',
         key: 'keepReleases',
+        group: 'operations',
         type: 'number',
         default: '10',
         min: 0,
@@ -76082,6 +76095,7 @@ const INPUTS = [
     {
         name: 'audit',
         key: 'audit',
+        group: 'operations',
         type: 'enum',
         default: 'false',
         choices: ['false', 'true', 'strict'],
@@ -76090,12 +76104,14 @@ const INPUTS = [
     {
         name: 'source',
         key: 'source',
+        group: 'operations',
         type: 'string',
         description: 'Source folder the audit reads. Defaults to the repository root (GITHUB_WORKSPACE).',
     },
     {
         name: 'app-name',
         key: 'appName',
+        group: 'target',
         type: 'string',
         required: true,
         description: 'Name of the App Service or Function App to deploy to. A fleet: several apps or `app/slot` pairs, newline or comma separated; the package is built once and each target deployed and verified (3 at a time).',
@@ -76109,6 +76125,7 @@ const INPUTS = [
     {
         name: 'resource-group',
         key: 'resourceGroup',
+        group: 'target',
         type: 'string',
         description: "Resource group of the app. Found from the subscription's apps when not given.",
         validate: (v) => /^[-\w.()]{1,90}$/.test(v) && !v.endsWith('.')
@@ -76118,13 +76135,16 @@ const INPUTS = [
     {
         name: 'subscription-id',
         key: 'subscriptionId',
+        group: 'target',
         type: 'string',
         description: "Subscription of the app. Defaults to the subscription in `creds`, the Azure CLI's current one, or the only one the login can see.",
+        taskDescription: "Subscription of the app. Defaults to the service connection's subscription, or the only one the connection can see.",
         validate: (v) => GUID.test(v) ? undefined : 'must be a subscription GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)',
     },
     {
         name: 'slot',
         key: 'slot',
+        group: 'target',
         type: 'string',
         description: 'Deployment slot to deploy to (for example `staging`). Production when not given.',
         validate: (v) => v.toLowerCase() === 'production' || SLOT_NAME.test(v)
@@ -76134,6 +76154,7 @@ const INPUTS = [
     {
         name: 'package',
         key: 'package',
+        group: 'package',
         type: 'string',
         default: '.',
         description: 'Publish folder (its contents become the app root) or a prebuilt .zip.',
@@ -76141,6 +76162,7 @@ const INPUTS = [
     {
         name: 'runtime',
         key: 'runtime',
+        group: 'package',
         type: 'enum',
         default: 'auto',
         choices: ['auto', ...RUNTIMES],
@@ -76149,6 +76171,7 @@ const INPUTS = [
     {
         name: 'mode',
         key: 'mode',
+        group: 'package',
         type: 'enum',
         default: 'auto',
         choices: ['auto', 'url', 'local'],
@@ -76157,6 +76180,7 @@ const INPUTS = [
     {
         name: 'storage-account',
         key: 'storageAccount',
+        group: 'package',
         type: 'string',
         description: 'Storage account for the package blobs (url mode). Required for url mode.',
         validate: (v) => /^[a-z0-9]{3,24}$/.test(v)
@@ -76166,6 +76190,7 @@ const INPUTS = [
     {
         name: 'container',
         key: 'container',
+        group: 'package',
         type: 'string',
         default: 'app-packages',
         description: 'Blob container for the packages (created private when missing).',
@@ -76176,6 +76201,7 @@ const INPUTS = [
     {
         name: 'package-access',
         key: 'packageAccess',
+        group: 'package',
         type: 'enum',
         default: 'auto',
         choices: ['auto', 'identity', 'sas'],
@@ -76187,6 +76213,7 @@ const INPUTS = [
     {
         name: 'sas-expiry-days',
         key: 'sasExpiryDays',
+        group: 'package',
         type: 'number',
         default: '365',
         min: 1,
@@ -76196,6 +76223,7 @@ const INPUTS = [
     {
         name: 'restart',
         key: 'restart',
+        group: 'verification',
         type: 'boolean',
         default: 'true',
         description: 'Restart the app after changing the package so it mounts the new one.',
@@ -76203,6 +76231,7 @@ const INPUTS = [
     {
         name: 'health-path',
         key: 'healthPath',
+        group: 'verification',
         type: 'string',
         description: 'Path on the app to probe after the deploy (for example `/healthz`); it must answer 2xx.',
         validate: (v) => (v.startsWith('/') ? undefined : 'must start with / (for example /healthz)'),
@@ -76210,12 +76239,14 @@ const INPUTS = [
     {
         name: 'expect',
         key: 'expect',
+        group: 'verification',
         type: 'string',
         description: 'Text the health-path response must contain (for example the version being deployed).',
     },
     {
         name: 'timeout-minutes',
         key: 'timeoutMinutes',
+        group: 'verification',
         type: 'number',
         default: '15',
         min: 1,
@@ -76225,6 +76256,7 @@ const INPUTS = [
     {
         name: 'force',
         key: 'force',
+        group: 'verification',
         type: 'boolean',
         default: 'false',
         description: 'Deploy even when the same content is already live, and override refusals of settings that fight run-from-package.',
@@ -76232,6 +76264,7 @@ const INPUTS = [
     {
         name: 'client-id',
         key: 'clientId',
+        group: 'login',
         type: 'string',
         description: 'Client id of the app registration or managed identity to log in with through GitHub OIDC.',
         validate: (v) => (GUID.test(v) ? undefined : 'must be a client (application) id GUID'),
@@ -76239,6 +76272,7 @@ const INPUTS = [
     {
         name: 'tenant-id',
         key: 'tenantId',
+        group: 'login',
         type: 'string',
         description: 'Entra tenant id for the OIDC login.',
         validate: (v) => GUID.test(v) || /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(v) ? undefined : 'must be a tenant GUID or domain',
@@ -76246,6 +76280,7 @@ const INPUTS = [
     {
         name: 'creds',
         key: 'creds',
+        group: 'login',
         type: 'string',
         secret: true,
         description: 'Service principal JSON secret in azure/login format ({"clientId","clientSecret","tenantId","subscriptionId"}), used when neither OIDC nor an azure/login session is available.',
@@ -76254,6 +76289,7 @@ const INPUTS = [
     {
         name: 'resource-manager-endpoint',
         key: 'resourceManagerEndpoint',
+        group: 'login',
         type: 'string',
         default: DEFAULT_RESOURCE_MANAGER_ENDPOINT,
         description: 'Resource Manager endpoint (sovereign clouds, Azure Stack). The login authority comes from its /metadata/endpoints.',
@@ -76272,6 +76308,7 @@ const INPUTS = [
     {
         name: 'publish-profile',
         key: 'publishProfile',
+        group: 'login',
         type: 'string',
         secret: true,
         description: "The app's publish profile XML (secret), for local mode through Kudu basic auth.",
@@ -76280,6 +76317,7 @@ const INPUTS = [
     {
         name: 'swap-to',
         key: 'swapTo',
+        group: 'target',
         type: 'string',
         description: 'After a verified deploy to `slot`, swap it into this slot (for example `production`).',
         validate: (v) => v.toLowerCase() === 'production' || SLOT_NAME.test(v) ? undefined : 'must be a slot name or production',
@@ -76287,12 +76325,14 @@ const INPUTS = [
     {
         name: 'exclude',
         key: 'exclude',
+        group: 'package',
         type: 'list',
         description: 'Newline-separated globs (relative to the package folder) to leave out of the zip.',
     },
     {
         name: 'stamp',
         key: 'stamp',
+        group: 'package',
         type: 'boolean',
         default: 'true',
         description: 'Add the release stamp .runpack/release.json to the package, so the live content can be verified.',
@@ -76300,6 +76340,7 @@ const INPUTS = [
     {
         name: 'commit',
         key: 'commit',
+        group: 'package',
         type: 'string',
         description: 'Commit recorded in the release metadata. Defaults to GITHUB_SHA.',
     },
@@ -76322,8 +76363,18 @@ function validateCreds(v) {
 }
 const TRUE = ['true', 'True', 'TRUE'];
 const FALSE = ['false', 'False', 'FALSE'];
-function problem(def, what) {
-    return new UsageError(`Input '${def.name}' ${what}.`);
+const ACTION_NAMING = {
+    input: (n) => `Input '${n}'`,
+    ref: (n) => `'${n}'`,
+    value: (n, v) => `${n}: ${v}`,
+};
+const CLI_NAMING = {
+    input: (n) => `Flag '--${n}'`,
+    ref: (n) => `--${n}`,
+    value: (n, v) => (v === 'true' ? `--${n}` : v === 'false' ? `--no-${n}` : `--${n} ${v}`),
+};
+function problem(naming, def, what) {
+    return new UsageError(`${naming.input(def.name)} ${what}.`);
 }
 /** Secret values of the raw inputs, to mask before anything else happens. */
 function secretInputValues(get) {
@@ -76356,7 +76407,8 @@ function secretInputValues(get) {
  * Validates and types every input. `get` returns the raw value of an input ('' or undefined when unset);
  * `env` supplies defaults that come from the environment (GITHUB_SHA).
  */
-function parseInputs(get, env = {}) {
+function parseInputs(get, env = {}, naming = ACTION_NAMING) {
+    const n = naming;
     const out = {};
     for (const def of INPUTS) {
         const raw = get(def.name);
@@ -76364,7 +76416,7 @@ function parseInputs(get, env = {}) {
         const value = given ? (def.secret || def.type === 'list' ? raw : raw.trim()) : def.default;
         if (value === undefined) {
             if (def.required)
-                throw problem(def, `is required (${def.description.replace(/\.$/, '')})`);
+                throw problem(n, def, `is required (${def.description.replace(/\.$/, '')})`);
             if (def.type === 'list')
                 out[def.key] = [];
             continue;
@@ -76376,24 +76428,24 @@ function parseInputs(get, env = {}) {
                 else if (FALSE.includes(value))
                     out[def.key] = false;
                 else
-                    throw problem(def, `must be true or false, not '${value}'`);
+                    throw problem(n, def, `must be true or false, not '${value}'`);
                 break;
             case 'number': {
-                const n = Number(value);
-                if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(n))
-                    throw problem(def, `must be a number, not '${value}'`);
-                if ((def.min !== undefined && n < def.min) || (def.max !== undefined && n > def.max))
-                    throw problem(def, `must be between ${def.min} and ${def.max}, not ${value}`);
-                out[def.key] = n;
+                const num = Number(value);
+                if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(num))
+                    throw problem(n, def, `must be a number, not '${value}'`);
+                if ((def.min !== undefined && num < def.min) || (def.max !== undefined && num > def.max))
+                    throw problem(n, def, `must be between ${def.min} and ${def.max}, not ${value}`);
+                out[def.key] = num;
                 break;
             }
             case 'enum': {
                 const v = value.toLowerCase();
                 const bad = def.validate?.(v);
                 if (bad)
-                    throw problem(def, bad);
+                    throw problem(n, def, bad);
                 if (!def.choices?.includes(v))
-                    throw problem(def, `must be one of ${def.choices?.join(', ')}, not '${value}'`);
+                    throw problem(n, def, `must be one of ${def.choices?.join(', ')}, not '${value}'`);
                 out[def.key] = v;
                 break;
             }
@@ -76406,7 +76458,7 @@ function parseInputs(get, env = {}) {
             default: {
                 const bad = def.validate?.(value);
                 if (bad)
-                    throw problem(def, def.secret ? bad : `${bad} (got '${value}')`);
+                    throw problem(n, def, def.secret ? bad : `${bad} (got '${value}')`);
                 out[def.key] = value;
             }
         }
@@ -76425,7 +76477,7 @@ function parseInputs(get, env = {}) {
     for (const t of targets) {
         const key = `${t.appName}/${t.slot ?? ''}`.toLowerCase();
         if (seen.has(key))
-            throw new UsageError(`Input 'app-name' lists ${t.slot ? `${t.appName}/${t.slot}` : t.appName} twice; name each target once.`);
+            throw new UsageError(`${n.input('app-name')} lists ${t.slot ? `${t.appName}/${t.slot}` : t.appName} twice; name each target once.`);
         seen.add(key);
     }
     inputs.appName = targets[0].appName;
@@ -76441,18 +76493,18 @@ function parseInputs(get, env = {}) {
     inputs.resourceManagerEndpoint = inputs.resourceManagerEndpoint.replace(/\/+$/, '');
     // Combinations.
     if (inputs.clientId && !inputs.tenantId)
-        throw new UsageError("Input 'tenant-id' is required with 'client-id' for the OIDC login; add the Entra tenant id.");
+        throw new UsageError(`${n.input('tenant-id')} is required with ${n.ref('client-id')} for the OIDC login; add the Entra tenant id.`);
     if (inputs.targets && inputs.command && inputs.command !== 'deploy')
-        throw new UsageError(`Input 'app-name' lists ${inputs.targets.length} targets, but command: ${inputs.command} works on one app; name one app (and slot).`);
+        throw new UsageError(`${n.input('app-name')} lists ${inputs.targets.length} targets, but ${n.value('command', inputs.command)} works on one app; name one app (and slot).`);
     if (inputs.swapTo) {
         const from = inputs.slot ?? 'production';
         if (from.toLowerCase() === inputs.swapTo.toLowerCase())
-            throw new UsageError(`Input 'swap-to' names the slot being deployed ('${from}'); set 'slot' to the staging slot and 'swap-to' to the slot to swap into.`);
+            throw new UsageError(`${n.input('swap-to')} names the slot being deployed ('${from}'); set ${n.ref('slot')} to the staging slot and ${n.ref('swap-to')} to the slot to swap into.`);
     }
     if (inputs.command === 'rollback' && !inputs.release)
-        throw new UsageError("Input 'release' is required with 'command: rollback': previous, or a release id from the releases list.");
+        throw new UsageError(`${n.input('release')} is required with ${n.value('command', 'rollback')}: previous, or a release id from the releases list.`);
     if (inputs.expect && !inputs.healthPath)
-        throw new UsageError("Input 'expect' needs 'health-path': add the path whose response must contain the text.");
+        throw new UsageError(`${n.input('expect')} needs ${n.ref('health-path')}: add the path whose response must contain the text.`);
     return inputs;
 }
 /** The CLI's parse of `runpack deploy` flags into raw input values (same names as the action's inputs). */
@@ -76611,7 +76663,7 @@ async function runDeploy(argv) {
     const secrets = createSecretRegistry();
     for (const s of secretInputValues(raw))
         secrets.add(s);
-    const inputs = parseInputs(raw, process.env);
+    const inputs = parseInputs(raw, process.env, CLI_NAMING);
     if (inputs.command === 'rollback')
         throw new UsageError("Use 'runpack rollback --app-name <app> --release <id>' to roll back from the command line.");
     const sink = flags.json
@@ -77276,7 +77328,8 @@ function primaryCause(findings) {
     return specific.cause;
 }
 
-const OPS_VERSION = '0.1.0';
+/** The version in the operator commands' User-Agent. */
+const OPS_VERSION = RUNPACK_VERSION;
 /** Deploy inputs the operator commands accept as flags (same names as the action's inputs). */
 const SHARED_FLAGS = [
     'app-name',
@@ -77341,7 +77394,7 @@ function parseOpsFlags(argv, command, own, env = process.env) {
         return { inputs: {}, extra, given, json, dryRun, help, secrets };
     if (!values.get('app-name'))
         throw new UsageError(`Flag '--app-name' is required: the App Service or Function App (runpack ${command} --app-name <app>).`);
-    const inputs = parseInputs(raw, {});
+    const inputs = parseInputs(raw, {}, CLI_NAMING);
     return { inputs, extra, given, json, dryRun, help, secrets };
 }
 const realClock = {
@@ -77369,6 +77422,7 @@ async function openSession(inputs, deps) {
         runAz: deps.runAz,
         now: clock.now,
         log: (l) => log.info(l),
+        login: deps.login,
     });
     log.info(auth.description);
     const arm = createArmClient({

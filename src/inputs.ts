@@ -9,13 +9,19 @@ import { UsageError } from './util/errors.js';
 
 export type InputType = 'string' | 'boolean' | 'number' | 'enum' | 'list';
 
+/** Where an input sits in the Azure Pipelines task's editor (and how the docs group the inputs). */
+export type InputGroup = 'target' | 'package' | 'verification' | 'operations' | 'login';
+
 export interface InputDef {
   /** The action input name and the CLI flag (`--<name>`). */
   name: string;
   /** The DeployInputs field it fills. */
   key: keyof DeployInputs;
+  group: InputGroup;
   type: InputType;
   description: string;
+  /** The Azure Pipelines task's help where it differs (for example where the service connection decides). */
+  taskDescription?: string;
   required?: boolean;
   /** Default as action.yml shows it (a string). */
   default?: string;
@@ -48,6 +54,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'command',
     key: 'command',
+    group: 'operations',
     type: 'enum',
     default: 'deploy',
     choices: ['deploy', 'rollback', 'diagnose', 'releases'],
@@ -57,6 +64,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'release',
     key: 'release',
+    group: 'operations',
     type: 'string',
     description:
       'For `command: rollback`: `previous` (the release before the live one) or a release id (12 hex digits or the full sha256).',
@@ -68,6 +76,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'dry-run',
     key: 'dryRun',
+    group: 'operations',
     type: 'boolean',
     default: 'false',
     description:
@@ -76,6 +85,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'keep-releases',
     key: 'keepReleases',
+    group: 'operations',
     type: 'number',
     default: '10',
     min: 0,
@@ -86,6 +96,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'audit',
     key: 'audit',
+    group: 'operations',
     type: 'enum',
     default: 'false',
     choices: ['false', 'true', 'strict'],
@@ -95,12 +106,14 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'source',
     key: 'source',
+    group: 'operations',
     type: 'string',
     description: 'Source folder the audit reads. Defaults to the repository root (GITHUB_WORKSPACE).',
   },
   {
     name: 'app-name',
     key: 'appName',
+    group: 'target',
     type: 'string',
     required: true,
     description:
@@ -115,6 +128,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'resource-group',
     key: 'resourceGroup',
+    group: 'target',
     type: 'string',
     description: "Resource group of the app. Found from the subscription's apps when not given.",
     validate: (v) =>
@@ -125,15 +139,19 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'subscription-id',
     key: 'subscriptionId',
+    group: 'target',
     type: 'string',
     description:
       "Subscription of the app. Defaults to the subscription in `creds`, the Azure CLI's current one, or the only one the login can see.",
+    taskDescription:
+      "Subscription of the app. Defaults to the service connection's subscription, or the only one the connection can see.",
     validate: (v) =>
       GUID.test(v) ? undefined : 'must be a subscription GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)',
   },
   {
     name: 'slot',
     key: 'slot',
+    group: 'target',
     type: 'string',
     description: 'Deployment slot to deploy to (for example `staging`). Production when not given.',
     validate: (v) =>
@@ -144,6 +162,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'package',
     key: 'package',
+    group: 'package',
     type: 'string',
     default: '.',
     description: 'Publish folder (its contents become the app root) or a prebuilt .zip.',
@@ -151,6 +170,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'runtime',
     key: 'runtime',
+    group: 'package',
     type: 'enum',
     default: 'auto',
     choices: ['auto', ...RUNTIMES],
@@ -159,6 +179,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'mode',
     key: 'mode',
+    group: 'package',
     type: 'enum',
     default: 'auto',
     choices: ['auto', 'url', 'local'],
@@ -168,6 +189,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'storage-account',
     key: 'storageAccount',
+    group: 'package',
     type: 'string',
     description: 'Storage account for the package blobs (url mode). Required for url mode.',
     validate: (v) =>
@@ -178,6 +200,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'container',
     key: 'container',
+    group: 'package',
     type: 'string',
     default: 'app-packages',
     description: 'Blob container for the packages (created private when missing).',
@@ -189,6 +212,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'package-access',
     key: 'packageAccess',
+    group: 'package',
     type: 'enum',
     default: 'auto',
     choices: ['auto', 'identity', 'sas'],
@@ -202,6 +226,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'sas-expiry-days',
     key: 'sasExpiryDays',
+    group: 'package',
     type: 'number',
     default: '365',
     min: 1,
@@ -212,6 +237,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'restart',
     key: 'restart',
+    group: 'verification',
     type: 'boolean',
     default: 'true',
     description: 'Restart the app after changing the package so it mounts the new one.',
@@ -219,6 +245,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'health-path',
     key: 'healthPath',
+    group: 'verification',
     type: 'string',
     description: 'Path on the app to probe after the deploy (for example `/healthz`); it must answer 2xx.',
     validate: (v) => (v.startsWith('/') ? undefined : 'must start with / (for example /healthz)'),
@@ -226,12 +253,14 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'expect',
     key: 'expect',
+    group: 'verification',
     type: 'string',
     description: 'Text the health-path response must contain (for example the version being deployed).',
   },
   {
     name: 'timeout-minutes',
     key: 'timeoutMinutes',
+    group: 'verification',
     type: 'number',
     default: '15',
     min: 1,
@@ -241,6 +270,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'force',
     key: 'force',
+    group: 'verification',
     type: 'boolean',
     default: 'false',
     description:
@@ -249,6 +279,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'client-id',
     key: 'clientId',
+    group: 'login',
     type: 'string',
     description: 'Client id of the app registration or managed identity to log in with through GitHub OIDC.',
     validate: (v) => (GUID.test(v) ? undefined : 'must be a client (application) id GUID'),
@@ -256,6 +287,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'tenant-id',
     key: 'tenantId',
+    group: 'login',
     type: 'string',
     description: 'Entra tenant id for the OIDC login.',
     validate: (v) =>
@@ -264,6 +296,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'creds',
     key: 'creds',
+    group: 'login',
     type: 'string',
     secret: true,
     description:
@@ -273,6 +306,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'resource-manager-endpoint',
     key: 'resourceManagerEndpoint',
+    group: 'login',
     type: 'string',
     default: DEFAULT_RESOURCE_MANAGER_ENDPOINT,
     description:
@@ -290,6 +324,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'publish-profile',
     key: 'publishProfile',
+    group: 'login',
     type: 'string',
     secret: true,
     description: "The app's publish profile XML (secret), for local mode through Kudu basic auth.",
@@ -299,6 +334,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'swap-to',
     key: 'swapTo',
+    group: 'target',
     type: 'string',
     description: 'After a verified deploy to `slot`, swap it into this slot (for example `production`).',
     validate: (v) =>
@@ -307,12 +343,14 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'exclude',
     key: 'exclude',
+    group: 'package',
     type: 'list',
     description: 'Newline-separated globs (relative to the package folder) to leave out of the zip.',
   },
   {
     name: 'stamp',
     key: 'stamp',
+    group: 'package',
     type: 'boolean',
     default: 'true',
     description:
@@ -321,6 +359,7 @@ export const INPUTS: readonly InputDef[] = [
   {
     name: 'commit',
     key: 'commit',
+    group: 'package',
     type: 'string',
     description: 'Commit recorded in the release metadata. Defaults to GITHUB_SHA.',
   },
@@ -419,8 +458,44 @@ function validateCreds(v: string): string | undefined {
 const TRUE = ['true', 'True', 'TRUE'];
 const FALSE = ['false', 'False', 'FALSE'];
 
-function problem(def: InputDef, what: string): UsageError {
-  return new UsageError(`Input '${def.name}' ${what}.`);
+/**
+ * How a front end names its inputs in messages: the action says `Input 'app-name'`, the CLI `Flag '--app-name'`,
+ * the Azure Pipelines task `Input 'appName'`.
+ */
+export interface InputNaming {
+  /** The subject of a message: "Input 'app-name'". */
+  input(name: string): string;
+  /** A reference inside a sentence: 'app-name', --app-name, 'appName'. */
+  ref(name: string): string;
+  /** An input with a value: "mode: local", "--mode local". */
+  value(name: string, value: string): string;
+}
+
+export const ACTION_NAMING: InputNaming = {
+  input: (n) => `Input '${n}'`,
+  ref: (n) => `'${n}'`,
+  value: (n, v) => `${n}: ${v}`,
+};
+
+export const CLI_NAMING: InputNaming = {
+  input: (n) => `Flag '--${n}'`,
+  ref: (n) => `--${n}`,
+  value: (n, v) => (v === 'true' ? `--${n}` : v === 'false' ? `--no-${n}` : `--${n} ${v}`),
+};
+
+/** The Azure Pipelines task's name of an input: camelCase (task.json allows letters and digits only). */
+export function taskInputName(name: string): string {
+  return name.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+export const TASK_NAMING: InputNaming = {
+  input: (n) => `Input '${taskInputName(n)}'`,
+  ref: (n) => `'${taskInputName(n)}'`,
+  value: (n, v) => `${taskInputName(n)}: ${v}`,
+};
+
+function problem(naming: InputNaming, def: InputDef, what: string): UsageError {
+  return new UsageError(`${naming.input(def.name)} ${what}.`);
 }
 
 /** Secret values of the raw inputs, to mask before anything else happens. */
@@ -453,14 +528,16 @@ export function secretInputValues(get: (name: string) => string | undefined): st
 export function parseInputs(
   get: (name: string) => string | undefined,
   env: Record<string, string | undefined> = {},
+  naming: InputNaming = ACTION_NAMING,
 ): DeployInputs {
+  const n = naming;
   const out: Record<string, unknown> = {};
   for (const def of INPUTS) {
     const raw = get(def.name);
     const given = raw !== undefined && raw.trim() !== '';
     const value = given ? (def.secret || def.type === 'list' ? raw : raw.trim()) : def.default;
     if (value === undefined) {
-      if (def.required) throw problem(def, `is required (${def.description.replace(/\.$/, '')})`);
+      if (def.required) throw problem(n, def, `is required (${def.description.replace(/\.$/, '')})`);
       if (def.type === 'list') out[def.key] = [];
       continue;
     }
@@ -468,23 +545,23 @@ export function parseInputs(
       case 'boolean':
         if (TRUE.includes(value)) out[def.key] = true;
         else if (FALSE.includes(value)) out[def.key] = false;
-        else throw problem(def, `must be true or false, not '${value}'`);
+        else throw problem(n, def, `must be true or false, not '${value}'`);
         break;
       case 'number': {
-        const n = Number(value);
-        if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(n))
-          throw problem(def, `must be a number, not '${value}'`);
-        if ((def.min !== undefined && n < def.min) || (def.max !== undefined && n > def.max))
-          throw problem(def, `must be between ${def.min} and ${def.max}, not ${value}`);
-        out[def.key] = n;
+        const num = Number(value);
+        if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(num))
+          throw problem(n, def, `must be a number, not '${value}'`);
+        if ((def.min !== undefined && num < def.min) || (def.max !== undefined && num > def.max))
+          throw problem(n, def, `must be between ${def.min} and ${def.max}, not ${value}`);
+        out[def.key] = num;
         break;
       }
       case 'enum': {
         const v = value.toLowerCase();
         const bad = def.validate?.(v);
-        if (bad) throw problem(def, bad);
+        if (bad) throw problem(n, def, bad);
         if (!def.choices?.includes(v))
-          throw problem(def, `must be one of ${def.choices?.join(', ')}, not '${value}'`);
+          throw problem(n, def, `must be one of ${def.choices?.join(', ')}, not '${value}'`);
         out[def.key] = v;
         break;
       }
@@ -496,7 +573,7 @@ export function parseInputs(
         break;
       default: {
         const bad = def.validate?.(value);
-        if (bad) throw problem(def, def.secret ? bad : `${bad} (got '${value}')`);
+        if (bad) throw problem(n, def, def.secret ? bad : `${bad} (got '${value}')`);
         out[def.key] = value;
       }
     }
@@ -515,7 +592,7 @@ export function parseInputs(
     const key = `${t.appName}/${t.slot ?? ''}`.toLowerCase();
     if (seen.has(key))
       throw new UsageError(
-        `Input 'app-name' lists ${t.slot ? `${t.appName}/${t.slot}` : t.appName} twice; name each target once.`,
+        `${n.input('app-name')} lists ${t.slot ? `${t.appName}/${t.slot}` : t.appName} twice; name each target once.`,
       );
     seen.add(key);
   }
@@ -530,26 +607,26 @@ export function parseInputs(
   // Combinations.
   if (inputs.clientId && !inputs.tenantId)
     throw new UsageError(
-      "Input 'tenant-id' is required with 'client-id' for the OIDC login; add the Entra tenant id.",
+      `${n.input('tenant-id')} is required with ${n.ref('client-id')} for the OIDC login; add the Entra tenant id.`,
     );
   if (inputs.targets && inputs.command && inputs.command !== 'deploy')
     throw new UsageError(
-      `Input 'app-name' lists ${inputs.targets.length} targets, but command: ${inputs.command} works on one app; name one app (and slot).`,
+      `${n.input('app-name')} lists ${inputs.targets.length} targets, but ${n.value('command', inputs.command)} works on one app; name one app (and slot).`,
     );
   if (inputs.swapTo) {
     const from = inputs.slot ?? 'production';
     if (from.toLowerCase() === inputs.swapTo.toLowerCase())
       throw new UsageError(
-        `Input 'swap-to' names the slot being deployed ('${from}'); set 'slot' to the staging slot and 'swap-to' to the slot to swap into.`,
+        `${n.input('swap-to')} names the slot being deployed ('${from}'); set ${n.ref('slot')} to the staging slot and ${n.ref('swap-to')} to the slot to swap into.`,
       );
   }
   if (inputs.command === 'rollback' && !inputs.release)
     throw new UsageError(
-      "Input 'release' is required with 'command: rollback': previous, or a release id from the releases list.",
+      `${n.input('release')} is required with ${n.value('command', 'rollback')}: previous, or a release id from the releases list.`,
     );
   if (inputs.expect && !inputs.healthPath)
     throw new UsageError(
-      "Input 'expect' needs 'health-path': add the path whose response must contain the text.",
+      `${n.input('expect')} needs ${n.ref('health-path')}: add the path whose response must contain the text.`,
     );
   return inputs;
 }

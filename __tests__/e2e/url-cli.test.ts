@@ -58,7 +58,8 @@ describe('runpack deploy (CLI)', () => {
     e.emu.admin.clearRequests();
     const r = await cli(['deploy', '--app-name', 'rp-win-web', '--mode', 'ftp']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/Input 'mode' must be one of/);
+    expect(r.stderr).toMatch(/Flag '--mode' must be one of/);
+    expect(r.stderr).not.toMatch(/Input '/);
     expect(e.requests()).toEqual([]);
   });
 

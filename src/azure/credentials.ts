@@ -18,7 +18,7 @@ import { RunpackError } from '../util/errors.js';
 import type { CloudEndpoints } from './cloud.js';
 import type { HttpClient } from './http.js';
 
-export type AuthMethod = 'oidc' | 'azure-cli' | 'creds';
+export type AuthMethod = 'oidc' | 'azure-cli' | 'creds' | 'service-connection';
 
 export interface AuthSession {
   method: AuthMethod;
@@ -42,6 +42,11 @@ export interface AuthDeps {
   runAz?(args: string[]): Promise<string | null>;
   now?: () => number;
   log?: (line: string) => void;
+  /**
+   * An explicit login chosen by the front end (the Azure Pipelines task's service connection): used instead of
+   * the inputs' OIDC, Azure CLI and creds logins.
+   */
+  login?: (cloud: CloudEndpoints) => Promise<AuthSession>;
 }
 
 export const OIDC_AUDIENCE = 'api://AzureADTokenExchange';
@@ -191,6 +196,7 @@ export async function authenticate(
   cloud: CloudEndpoints,
   deps: AuthDeps,
 ): Promise<AuthSession> {
+  if (deps.login) return deps.login(cloud);
   const now = deps.now ?? Date.now;
   const identityOptions = {
     authorityHost: cloud.authorityHost,

@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { runEngine } from '../deploy/engine.js';
-import { cliHelp, parseFlags, parseInputs, secretInputValues } from '../inputs.js';
+import { CLI_NAMING, cliHelp, parseFlags, parseInputs, secretInputValues } from '../inputs.js';
 import { streamSink } from '../report/log.js';
 import { createSecretRegistry } from '../report/secrets.js';
 import { outputsOf, renderText } from '../report/summary.js';
@@ -22,7 +22,7 @@ export async function runDeploy(argv: string[]): Promise<number> {
     flags.values.get(name) ?? (name === 'creds' ? process.env.AZURE_CREDENTIALS : undefined);
   const secrets = createSecretRegistry();
   for (const s of secretInputValues(raw)) secrets.add(s);
-  const inputs = parseInputs(raw, process.env);
+  const inputs = parseInputs(raw, process.env, CLI_NAMING);
   if (inputs.command === 'rollback')
     throw new UsageError(
       "Use 'runpack rollback --app-name <app> --release <id>' to roll back from the command line.",

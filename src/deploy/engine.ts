@@ -10,7 +10,7 @@ import { createArmClient, type ArmClient, type StorageAccountInfo } from '../azu
 import { currentDeadline, withPhaseBudgets } from './budget.js';
 import { openBlobStore, type ReleaseBlobStore } from '../azure/blob.js';
 import { discoverCloud, type CloudEndpoints } from '../azure/cloud.js';
-import { authenticate, maskingCredential, type AuthSession } from '../azure/credentials.js';
+import { authenticate, maskingCredential, type AuthDeps, type AuthSession } from '../azure/credentials.js';
 import { createHttpClient, describeRetry, redactUrl, type HttpClient } from '../azure/http.js';
 import { buildPolicySasUrl, buildShortReadSasUrl, decidePolicy } from '../azure/sas.js';
 import { inspect } from '../package/inspect.js';
@@ -43,7 +43,8 @@ import {
 import { renderPlan, type DryRunFacts } from './dry-run.js';
 import { runFleet } from './fleet.js';
 
-export const RUNPACK_VERSION = '0.1.0';
+export { RUNPACK_VERSION } from '../version.js';
+import { RUNPACK_VERSION } from '../version.js';
 
 /** Role definition ids that can read blobs: Storage Blob Data Reader, Contributor, Owner. */
 const BLOB_READ_ROLES = [
@@ -65,6 +66,14 @@ export interface EngineDeps {
   secrets?: SecretRegistry;
   /** GitHub annotations (core.warning / core.error with file and line); the CLI logs the lines instead. */
   annotate?: (a: Annotation) => void;
+  /** The front end's own login (the Azure Pipelines task's service connection), instead of the inputs' logins. */
+  login?: AuthDeps['login'];
+  /** Where temp files go (default RUNNER_TEMP, then the OS temp folder). */
+  tempDir?: string;
+  /** A link to this run, recorded with the release (default: the GitHub Actions run from GITHUB_* variables). */
+  runUrl?: string;
+  /** The source folder the audit reads by default (default GITHUB_WORKSPACE, then the working folder). */
+  workspace?: string;
 }
 
 export interface DeployResult {
@@ -267,7 +276,7 @@ export async function runEngine(
         zipPath = shared.packed.zipPath;
         stamp = shared.packed.stamp;
       } else if (!local.isZip) {
-        workDir = mkdtempSync(join(deps.env.RUNNER_TEMP || tmpdir(), 'runpack-'));
+        workDir = mkdtempSync(join(deps.tempDir || deps.env.RUNNER_TEMP || tmpdir(), 'runpack-'));
         zipPath = join(workDir, `${inputs.appName}.zip`);
         let reported = 0;
         const packed = await pack({
@@ -277,6 +286,7 @@ export async function runEngine(
           stamp: inputs.stamp,
           // Progress lines for large folders, about every tenth.
           onProgress: (done, total) => {
+            log.progress?.((done / total) * 100, 'Packaging');
             if (total < 64 * 1048576 || done - reported < total / 10) return;
             reported = done;
             log.info(`Packaged ${Math.round((done / total) * 100)}% (${(done / 1048576).toFixed(0)} MiB).`);
@@ -350,9 +360,10 @@ export async function runEngine(
     } else {
       const env = deps.env;
       const runLink =
-        env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
+        deps.runUrl ??
+        (env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
           ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
-          : undefined;
+          : undefined);
       urlState = await runUrlMode(
         ctx,
         pkg,
@@ -480,6 +491,7 @@ export async function logIn(
     runAz: deps.runAz,
     now: c.clock.now,
     log: (l) => c.log.info(l),
+    login: deps.login,
   });
   c.log.info(session.description);
   result.auth = session.method;
@@ -501,7 +513,7 @@ export async function runAudit(
   result: Pick<DeployResult, 'audit'>,
   log: { info(m: string): void; warn(m: string): void; error(m: string): void },
 ): Promise<void> {
-  const root = deps.env.GITHUB_WORKSPACE || process.cwd();
+  const root = deps.workspace || deps.env.GITHUB_WORKSPACE || process.cwd();
   const source = resolve(root, inputs.source ?? '.');
   const pathPrefix = relative(root, source).replace(/\\/g, '/');
   const strict = inputs.audit === 'strict';

@@ -86,6 +86,7 @@ export async function uploadRelease(
       md5,
       abortSignal: signal,
       onProgress: (loaded) => {
+        log.progress?.((loaded / pkg.zipBytes) * 100, 'Uploading');
         if (pkg.zipBytes >= 32 * 1024 * 1024 && loaded - lastReport >= step) {
           lastReport = loaded;
           log.info(

@@ -7,17 +7,26 @@ import type { TokenCredential } from '@azure/identity';
 import { createArmClient, type ArmClient, type StorageAccountInfo } from '../azure/arm.js';
 import { discoverCloud, type CloudEndpoints } from '../azure/cloud.js';
 import { openBlobStore, type ReleaseBlobStore } from '../azure/blob.js';
-import { authenticate, envIdToken, maskingCredential, type AuthSession } from '../azure/credentials.js';
+import {
+  authenticate,
+  envIdToken,
+  maskingCredential,
+  type AuthDeps,
+  type AuthSession,
+} from '../azure/credentials.js';
 import { createHttpClient, describeRetry, type HttpClient } from '../azure/http.js';
 import { createDeployContext } from '../deploy/context.js';
 import { resolveSubscription, resolveTarget } from '../deploy/target.js';
 import type { Clock, DeployContext, DeployInputs, TargetInfo } from '../deploy/types.js';
-import { parseInputs, secretInputValues } from '../inputs.js';
+import { CLI_NAMING, parseInputs, secretInputValues } from '../inputs.js';
 import { createLogger, type Logger, type LogSink } from '../report/log.js';
 import { createSecretRegistry, type SecretRegistry } from '../report/secrets.js';
 import { RunpackError, UsageError } from '../util/errors.js';
 
-export const OPS_VERSION = '0.1.0';
+import { RUNPACK_VERSION } from '../version.js';
+
+/** The version in the operator commands' User-Agent. */
+export const OPS_VERSION = RUNPACK_VERSION;
 
 /** Deploy inputs the operator commands accept as flags (same names as the action's inputs). */
 export const SHARED_FLAGS = [
@@ -102,7 +111,7 @@ export function parseOpsFlags(
     throw new UsageError(
       `Flag '--app-name' is required: the App Service or Function App (runpack ${command} --app-name <app>).`,
     );
-  const inputs = parseInputs(raw, {});
+  const inputs = parseInputs(raw, {}, CLI_NAMING);
   return { inputs, extra, given, json, dryRun, help, secrets };
 }
 
@@ -114,6 +123,8 @@ export interface OpsDeps {
   clock?: Clock;
   getIdToken?: (audience: string) => Promise<string>;
   runAz?: (args: string[]) => Promise<string | null>;
+  /** The front end's own login (the Azure Pipelines task's service connection). */
+  login?: AuthDeps['login'];
 }
 
 export interface OpsSession {
@@ -163,6 +174,7 @@ export async function openSession(inputs: DeployInputs, deps: OpsDeps): Promise<
     runAz: deps.runAz,
     now: clock.now,
     log: (l) => log.info(l),
+    login: deps.login,
   });
   log.info(auth.description);
   const arm = createArmClient({

@@ -12,6 +12,8 @@ export interface Logger {
   debug(message: string): void;
   /** Runs fn inside a named group; the group's last line gives its duration. */
   group<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  /** How far a long operation is (packaging, upload), for front ends that show progress (the task's bar). */
+  progress?(percent: number, operation: string): void;
 }
 
 /** Where lines go: the action maps these onto @actions/core, the CLI onto stdout/stderr. */
@@ -22,6 +24,8 @@ export interface LogSink {
   debug(line: string): void;
   startGroup(name: string): void;
   endGroup(): void;
+  /** Progress of a long operation (0-100); Azure Pipelines shows it on the step. */
+  progress?(percent: number, operation: string): void;
 }
 
 export interface PhaseTiming {
@@ -51,6 +55,8 @@ export function createLogger(
     warn: (m) => sink.warn(clean(m)),
     error: (m) => sink.error(clean(m)),
     debug: (m) => sink.debug(clean(m)),
+    progress: (percent, operation) =>
+      sink.progress?.(Math.max(0, Math.min(100, Math.round(percent))), clean(operation)),
     async group<T>(name: string, fn: () => Promise<T>): Promise<T> {
       const nested = depth > 0;
       if (!nested) sink.startGroup(clean(name));
