@@ -61,6 +61,9 @@ function describeError(err) {
     return `Unexpected error: ${String(err)}`;
 }
 
+/** runpack's version: the package's (a test keeps it equal to package.json's), in User-Agent, releases and the task. */
+const RUNPACK_VERSION = '0.1.0';
+
 /**
  * Command dispatch for the runpack CLI. Each command module exports `(argv) => Promise<exitCode>`.
  * Exit codes: 0 success, 1 the command ran and found a failure, 2 bad usage.
@@ -99,7 +102,7 @@ function usage() {
     const lines = ['Usage: runpack <command> [options]', '', 'Commands:'];
     for (const [name, c] of Object.entries(COMMANDS))
         lines.push(`  ${name.padEnd(10)} ${c.summary}`);
-    lines.push('', "Run 'runpack <command> --help' for a command's options.");
+    lines.push('', 'Options: --version prints the version; every command takes --help, and --json for a JSON result (on failure too).', "Run 'runpack <command> --help' for a command's options.");
     return lines.join('\n');
 }
 async function cli(argv) {
@@ -108,18 +111,35 @@ async function cli(argv) {
         process.stdout.write(usage() + '\n');
         return name ? 0 : 2;
     }
+    if (name === '--version' || name === '-v' || name === 'version') {
+        process.stdout.write(`${RUNPACK_VERSION}\n`);
+        return 0;
+    }
+    const json = rest.includes('--json');
     const command = COMMANDS[name];
     if (!command) {
-        process.stderr.write(`runpack: unknown command '${name}'. Run 'runpack --help' for the list.\n`);
+        const message = `unknown command '${name}'; run 'runpack --help' for the list.`;
+        if (json)
+            writeJsonError(new UsageError(message));
+        else
+            process.stderr.write(`runpack: ${message}\n`);
         return 2;
     }
     try {
         return await (await command.load())(rest);
     }
     catch (err) {
-        process.stderr.write(`runpack ${name}: ${describeError(err)}\n`);
+        // --json: one JSON object on stdout for a failure as for a success, so scripts always parse the same thing.
+        if (json)
+            writeJsonError(err);
+        else
+            process.stderr.write(`runpack ${name}: ${describeError(err)}\n`);
         return err instanceof UsageError ? 2 : 1;
     }
+}
+function writeJsonError(err) {
+    const errorCode = err instanceof RunpackError ? err.code : 'unexpected';
+    process.stdout.write(JSON.stringify({ ok: false, error: describeError(err), errorCode }, null, 2) + '\n');
 }
 
 /** Entry point of the runpack CLI (bundled to dist/cli.js, the package's `runpack` bin). */
@@ -70380,6 +70400,17 @@ function redactSasSignatures(text) {
     return text.replace(/(\bsig=)[^&\s"'<>]+/gi, '$1***');
 }
 
+const ACTION_NAMING = {
+    input: (n) => `Input '${n}'`,
+    ref: (n) => `'${n}'`,
+    value: (n, v) => `${n}: ${v}`,
+};
+const CLI_NAMING = {
+    input: (n) => `Flag '--${n}'`,
+    ref: (n) => `--${n}`,
+    value: (n, v) => (v === 'true' ? `--${n}` : v === 'false' ? `--no-${n}` : `--${n} ${v}`),
+};
+
 /**
  * What apps print when they write into the read-only mount: EROFS (Linux), Node's `EACCES: permission denied` and
  * `EPERM: operation not permitted` (the mount refuses the write), .NET's UnauthorizedAccessException.
@@ -70657,7 +70688,7 @@ function planDeploy(inputs, target, settings) {
     if (mode === 'local')
         return plan;
     if (!inputs.storageAccount)
-        throw new RunpackError('usage', `Input 'storage-account' is required for url mode (deploying ${name}); name the storage account for the package blobs, or use mode: local.`);
+        throw new RunpackError('usage', `${(inputs.naming ?? ACTION_NAMING).input('storage-account')} is required for url mode (deploying ${name}); name the storage account for the package blobs, or use ${(inputs.naming ?? ACTION_NAMING).value('mode', 'local')}.`);
     if (linuxConsumption)
         extra.WEBSITE_MOUNT_ENABLED = '1';
     const system = target.identity.systemPrincipalId;
@@ -72754,16 +72785,17 @@ async function checkSlots(ctx, mode) {
     // The engine logs and records the findings (and stops on errors).
     return evaluateSlots(ctx, mode);
 }
+const naming = (ctx) => ctx.inputs.naming ?? ACTION_NAMING;
 async function evaluateSlots(ctx, mode) {
     const slot = slotOf(ctx);
     const swapTo = ctx.inputs.swapTo;
     if (!slot) {
         if (swapTo)
-            throw new UsageError(`Input 'swap-to' needs 'slot': deploy to a slot (for example slot: staging) and swap it into ${swapTo}.`);
+            throw new UsageError(`${naming(ctx).input('swap-to')} needs ${naming(ctx).ref('slot')}: deploy to a slot (for example ${naming(ctx).value('slot', 'staging')}) and swap it into ${swapTo}.`);
         return [];
     }
     if (swapTo && swapTo.toLowerCase() === slot.toLowerCase())
-        throw new UsageError(`Input 'swap-to' names the slot being deployed ('${slot}'); name the other side, e.g. production.`);
+        throw new UsageError(`${naming(ctx).input('swap-to')} names the slot being deployed ('${slot}'); name the other side, e.g. production.`);
     const otherName = swapTo ?? 'production';
     const [slotSettings, otherSettings, names] = await Promise.all([
         ctx.settings.read(),
@@ -72808,7 +72840,7 @@ function targetFromSite(ref, site, base) {
 async function swapSlots(ctx, to, pkg) {
     const slot = slotOf(ctx);
     if (!slot)
-        throw new UsageError(`Input 'swap-to' needs 'slot': only a slot can be swapped into ${to}.`);
+        throw new UsageError(`${naming(ctx).input('swap-to')} needs ${naming(ctx).ref('slot')}: only a slot can be swapped into ${to}.`);
     const findings = [];
     const from = slot;
     const toName = to.toLowerCase() === 'production' ? 'production' : to;
@@ -75259,9 +75291,6 @@ async function runFleet(inputs, targets, deps) {
     return result;
 }
 
-/** runpack's version: the package's (a test keeps it equal to package.json's), in User-Agent, releases and the task. */
-const RUNPACK_VERSION = '0.1.0';
-
 /**
  * The deploy engine: validate, log in, resolve the target, package and inspect, upload, grant access, set,
  * restart, verify. Each phase runs in its own log group with its duration. I/O comes in through EngineDeps so
@@ -75280,13 +75309,14 @@ const realClock$1 = {
 /** Checks that need no network: the package path. */
 function validateLocal(inputs, cwd = process.cwd()) {
     const path = resolve(cwd, inputs.package);
+    const n = inputs.naming ?? ACTION_NAMING;
     if (!existsSync(path))
-        throw new UsageError(`Input 'package' names ${inputs.package}, which does not exist; give the publish folder or a .zip.`);
+        throw new UsageError(`${n.input('package')} names ${inputs.package}, which does not exist; give the publish folder or a .zip.`);
     const st = statSync(path);
     if (st.isDirectory())
         return { path, isZip: false };
     if (!/\.zip$/i.test(path))
-        throw new UsageError(`Input 'package' must be a folder or a .zip file, not ${inputs.package}.`);
+        throw new UsageError(`${n.input('package')} must be a folder or a .zip file, not ${inputs.package}.`);
     return { path, isZip: true };
 }
 function describeFindings(findings) {
@@ -76363,16 +76393,6 @@ function validateCreds(v) {
 }
 const TRUE = ['true', 'True', 'TRUE'];
 const FALSE = ['false', 'False', 'FALSE'];
-const ACTION_NAMING = {
-    input: (n) => `Input '${n}'`,
-    ref: (n) => `'${n}'`,
-    value: (n, v) => `${n}: ${v}`,
-};
-const CLI_NAMING = {
-    input: (n) => `Flag '--${n}'`,
-    ref: (n) => `--${n}`,
-    value: (n, v) => (v === 'true' ? `--${n}` : v === 'false' ? `--no-${n}` : `--${n} ${v}`),
-};
 function problem(naming, def, what) {
     return new UsageError(`${naming.input(def.name)} ${what}.`);
 }
@@ -76464,6 +76484,7 @@ function parseInputs(get, env = {}, naming = ACTION_NAMING) {
         }
     }
     const inputs = out;
+    inputs.naming = naming;
     if (inputs.slot?.toLowerCase() === 'production')
         delete inputs.slot;
     // app-name: one target, or a fleet of apps and app/slot pairs (the slot input applies where none is named).

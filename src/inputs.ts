@@ -6,6 +6,8 @@
 import { RUNTIMES, type Runtime } from './package/types.js';
 import type { DeployInputs } from './deploy/types.js';
 import { UsageError } from './util/errors.js';
+import { ACTION_NAMING, type InputNaming } from './naming.js';
+export { ACTION_NAMING, CLI_NAMING, TASK_NAMING, taskInputName, type InputNaming } from './naming.js';
 
 export type InputType = 'string' | 'boolean' | 'number' | 'enum' | 'list';
 
@@ -458,42 +460,6 @@ function validateCreds(v: string): string | undefined {
 const TRUE = ['true', 'True', 'TRUE'];
 const FALSE = ['false', 'False', 'FALSE'];
 
-/**
- * How a front end names its inputs in messages: the action says `Input 'app-name'`, the CLI `Flag '--app-name'`,
- * the Azure Pipelines task `Input 'appName'`.
- */
-export interface InputNaming {
-  /** The subject of a message: "Input 'app-name'". */
-  input(name: string): string;
-  /** A reference inside a sentence: 'app-name', --app-name, 'appName'. */
-  ref(name: string): string;
-  /** An input with a value: "mode: local", "--mode local". */
-  value(name: string, value: string): string;
-}
-
-export const ACTION_NAMING: InputNaming = {
-  input: (n) => `Input '${n}'`,
-  ref: (n) => `'${n}'`,
-  value: (n, v) => `${n}: ${v}`,
-};
-
-export const CLI_NAMING: InputNaming = {
-  input: (n) => `Flag '--${n}'`,
-  ref: (n) => `--${n}`,
-  value: (n, v) => (v === 'true' ? `--${n}` : v === 'false' ? `--no-${n}` : `--${n} ${v}`),
-};
-
-/** The Azure Pipelines task's name of an input: camelCase (task.json allows letters and digits only). */
-export function taskInputName(name: string): string {
-  return name.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
-}
-
-export const TASK_NAMING: InputNaming = {
-  input: (n) => `Input '${taskInputName(n)}'`,
-  ref: (n) => `'${taskInputName(n)}'`,
-  value: (n, v) => `${taskInputName(n)}: ${v}`,
-};
-
 function problem(naming: InputNaming, def: InputDef, what: string): UsageError {
   return new UsageError(`${naming.input(def.name)} ${what}.`);
 }
@@ -579,6 +545,7 @@ export function parseInputs(
     }
   }
   const inputs = out as unknown as DeployInputs;
+  inputs.naming = naming;
   if (inputs.slot?.toLowerCase() === 'production') delete inputs.slot;
   // app-name: one target, or a fleet of apps and app/slot pairs (the slot input applies where none is named).
   const entries = splitTargets(inputs.appName);

@@ -11504,6 +11504,21 @@ function describeError(err) {
     return `Unexpected error: ${String(err)}`;
 }
 
+const ACTION_NAMING = {
+    input: (n) => `Input '${n}'`,
+    ref: (n) => `'${n}'`,
+    value: (n, v) => `${n}: ${v}`,
+};
+/** The Azure Pipelines task's name of an input: camelCase (task.json allows letters and digits only). */
+function taskInputName(name) {
+    return name.replace(/-([a-z0-9])/g, (_m, c) => c.toUpperCase());
+}
+const TASK_NAMING = {
+    input: (n) => `Input '${taskInputName(n)}'`,
+    ref: (n) => `'${taskInputName(n)}'`,
+    value: (n, v) => `${taskInputName(n)}: ${v}`,
+};
+
 /**
  * The single table of deploy inputs. action.yml's inputs, the CLI's flags (`runpack deploy --app-name …`) and the
  * docs all come from (or are checked against) INPUTS; adding an input means adding one row here.
@@ -11830,20 +11845,6 @@ function validateCreds(v) {
 }
 const TRUE = ['true', 'True', 'TRUE'];
 const FALSE = ['false', 'False', 'FALSE'];
-const ACTION_NAMING = {
-    input: (n) => `Input '${n}'`,
-    ref: (n) => `'${n}'`,
-    value: (n, v) => `${n}: ${v}`,
-};
-/** The Azure Pipelines task's name of an input: camelCase (task.json allows letters and digits only). */
-function taskInputName(name) {
-    return name.replace(/-([a-z0-9])/g, (_m, c) => c.toUpperCase());
-}
-const TASK_NAMING = {
-    input: (n) => `Input '${taskInputName(n)}'`,
-    ref: (n) => `'${taskInputName(n)}'`,
-    value: (n, v) => `${taskInputName(n)}: ${v}`,
-};
 function problem(naming, def, what) {
     return new UsageError(`${naming.input(def.name)} ${what}.`);
 }
@@ -11935,6 +11936,7 @@ function parseInputs(get, env = {}, naming = ACTION_NAMING) {
         }
     }
     const inputs = out;
+    inputs.naming = naming;
     if (inputs.slot?.toLowerCase() === 'production')
         delete inputs.slot;
     // app-name: one target, or a fleet of apps and app/slot pairs (the slot input applies where none is named).
@@ -85042,7 +85044,7 @@ function planDeploy(inputs, target, settings) {
     if (mode === 'local')
         return plan;
     if (!inputs.storageAccount)
-        throw new RunpackError('usage', `Input 'storage-account' is required for url mode (deploying ${name}); name the storage account for the package blobs, or use mode: local.`);
+        throw new RunpackError('usage', `${(inputs.naming ?? ACTION_NAMING).input('storage-account')} is required for url mode (deploying ${name}); name the storage account for the package blobs, or use ${(inputs.naming ?? ACTION_NAMING).value('mode', 'local')}.`);
     if (linuxConsumption)
         extra.WEBSITE_MOUNT_ENABLED = '1';
     const system = target.identity.systemPrincipalId;
@@ -87139,16 +87141,17 @@ async function checkSlots(ctx, mode) {
     // The engine logs and records the findings (and stops on errors).
     return evaluateSlots(ctx, mode);
 }
+const naming = (ctx) => ctx.inputs.naming ?? ACTION_NAMING;
 async function evaluateSlots(ctx, mode) {
     const slot = slotOf(ctx);
     const swapTo = ctx.inputs.swapTo;
     if (!slot) {
         if (swapTo)
-            throw new UsageError(`Input 'swap-to' needs 'slot': deploy to a slot (for example slot: staging) and swap it into ${swapTo}.`);
+            throw new UsageError(`${naming(ctx).input('swap-to')} needs ${naming(ctx).ref('slot')}: deploy to a slot (for example ${naming(ctx).value('slot', 'staging')}) and swap it into ${swapTo}.`);
         return [];
     }
     if (swapTo && swapTo.toLowerCase() === slot.toLowerCase())
-        throw new UsageError(`Input 'swap-to' names the slot being deployed ('${slot}'); name the other side, e.g. production.`);
+        throw new UsageError(`${naming(ctx).input('swap-to')} names the slot being deployed ('${slot}'); name the other side, e.g. production.`);
     const otherName = swapTo ?? 'production';
     const [slotSettings, otherSettings, names] = await Promise.all([
         ctx.settings.read(),
@@ -87193,7 +87196,7 @@ function targetFromSite(ref, site, base) {
 async function swapSlots(ctx, to, pkg) {
     const slot = slotOf(ctx);
     if (!slot)
-        throw new UsageError(`Input 'swap-to' needs 'slot': only a slot can be swapped into ${to}.`);
+        throw new UsageError(`${naming(ctx).input('swap-to')} needs ${naming(ctx).ref('slot')}: only a slot can be swapped into ${to}.`);
     const findings = [];
     const from = slot;
     const toName = to.toLowerCase() === 'production' ? 'production' : to;
@@ -89623,13 +89626,14 @@ const realClock$1 = {
 /** Checks that need no network: the package path. */
 function validateLocal(inputs, cwd = process.cwd()) {
     const path$1 = path.resolve(cwd, inputs.package);
+    const n = inputs.naming ?? ACTION_NAMING;
     if (!fs$1.existsSync(path$1))
-        throw new UsageError(`Input 'package' names ${inputs.package}, which does not exist; give the publish folder or a .zip.`);
+        throw new UsageError(`${n.input('package')} names ${inputs.package}, which does not exist; give the publish folder or a .zip.`);
     const st = fs$1.statSync(path$1);
     if (st.isDirectory())
         return { path: path$1, isZip: false };
     if (!/\.zip$/i.test(path$1))
-        throw new UsageError(`Input 'package' must be a folder or a .zip file, not ${inputs.package}.`);
+        throw new UsageError(`${n.input('package')} must be a folder or a .zip file, not ${inputs.package}.`);
     return { path: path$1, isZip: true };
 }
 function describeFindings(findings) {

@@ -2,7 +2,8 @@
  * Command dispatch for the runpack CLI. Each command module exports `(argv) => Promise<exitCode>`.
  * Exit codes: 0 success, 1 the command ran and found a failure, 2 bad usage.
  */
-import { describeError, UsageError } from '../util/errors.js';
+import { describeError, RunpackError, UsageError } from '../util/errors.js';
+import { RUNPACK_VERSION } from '../version.js';
 
 export type Command = (argv: string[]) => Promise<number>;
 
@@ -45,7 +46,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
 export function usage(): string {
   const lines = ['Usage: runpack <command> [options]', '', 'Commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
-  lines.push('', "Run 'runpack <command> --help' for a command's options.");
+  lines.push(
+    '',
+    'Options: --version prints the version; every command takes --help, and --json for a JSON result (on failure too).',
+    "Run 'runpack <command> --help' for a command's options.",
+  );
   return lines.join('\n');
 }
 
@@ -55,9 +60,16 @@ export async function cli(argv: string[]): Promise<number> {
     process.stdout.write(usage() + '\n');
     return name ? 0 : 2;
   }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    process.stdout.write(`${RUNPACK_VERSION}\n`);
+    return 0;
+  }
+  const json = rest.includes('--json');
   const command = COMMANDS[name];
   if (!command) {
-    process.stderr.write(`runpack: unknown command '${name}'. Run 'runpack --help' for the list.\n`);
+    const message = `unknown command '${name}'; run 'runpack --help' for the list.`;
+    if (json) writeJsonError(new UsageError(message));
+    else process.stderr.write(`runpack: ${message}\n`);
     return 2;
   }
   try {
@@ -65,7 +77,14 @@ export async function cli(argv: string[]): Promise<number> {
       await command.load()
     )(rest);
   } catch (err) {
-    process.stderr.write(`runpack ${name}: ${describeError(err)}\n`);
+    // --json: one JSON object on stdout for a failure as for a success, so scripts always parse the same thing.
+    if (json) writeJsonError(err);
+    else process.stderr.write(`runpack ${name}: ${describeError(err)}\n`);
     return err instanceof UsageError ? 2 : 1;
   }
+}
+
+function writeJsonError(err: unknown): void {
+  const errorCode = err instanceof RunpackError ? err.code : 'unexpected';
+  process.stdout.write(JSON.stringify({ ok: false, error: describeError(err), errorCode }, null, 2) + '\n');
 }

@@ -18,6 +18,7 @@ import { hashFile, pack } from '../package/zip-writer.js';
 import { createLogger, type LogSink, type PhaseTiming } from '../report/log.js';
 import { createSecretRegistry, type SecretRegistry } from '../report/secrets.js';
 import { RunpackError, UsageError, describeError } from '../util/errors.js';
+import { ACTION_NAMING } from '../naming.js';
 import type { Classification } from './classify.js';
 import { CAUSE_TITLES } from './classify.js';
 import { blobInContainer, chooseStableBlob, planDeploy, releaseBlobName, type Plan } from './plan.js';
@@ -127,14 +128,15 @@ export const realClock: Clock = {
 /** Checks that need no network: the package path. */
 export function validateLocal(inputs: DeployInputs, cwd = process.cwd()): { path: string; isZip: boolean } {
   const path = resolve(cwd, inputs.package);
+  const n = inputs.naming ?? ACTION_NAMING;
   if (!existsSync(path))
     throw new UsageError(
-      `Input 'package' names ${inputs.package}, which does not exist; give the publish folder or a .zip.`,
+      `${n.input('package')} names ${inputs.package}, which does not exist; give the publish folder or a .zip.`,
     );
   const st = statSync(path);
   if (st.isDirectory()) return { path, isZip: false };
   if (!/\.zip$/i.test(path))
-    throw new UsageError(`Input 'package' must be a folder or a .zip file, not ${inputs.package}.`);
+    throw new UsageError(`${n.input('package')} must be a folder or a .zip file, not ${inputs.package}.`);
   return { path, isZip: true };
 }
 

@@ -3,6 +3,7 @@
  * reason and a way out; picks the mode and the package access; names the blobs and the settings to change.
  */
 import { RunpackError } from '../util/errors.js';
+import { ACTION_NAMING } from '../naming.js';
 import type { DeployInputs, DeployMode, Finding, PackageAccess, TargetInfo } from './types.js';
 import { RFP, RFP_LEGACY, RFP_MI } from './setting.js';
 
@@ -139,7 +140,7 @@ export function planDeploy(inputs: DeployInputs, target: TargetInfo, settings: R
   if (!inputs.storageAccount)
     throw new RunpackError(
       'usage',
-      `Input 'storage-account' is required for url mode (deploying ${name}); name the storage account for the package blobs, or use mode: local.`,
+      `${(inputs.naming ?? ACTION_NAMING).input('storage-account')} is required for url mode (deploying ${name}); name the storage account for the package blobs, or use ${(inputs.naming ?? ACTION_NAMING).value('mode', 'local')}.`,
     );
   if (linuxConsumption) extra.WEBSITE_MOUNT_ENABLED = '1';
 

@@ -7,6 +7,7 @@
  */
 import type { ArmSite, SiteRef } from '../azure/arm.js';
 import { RunpackError, UsageError } from '../util/errors.js';
+import { ACTION_NAMING, type InputNaming } from '../naming.js';
 import type { DeployContext, DeployMode, Finding, PackageInfo, SwapOutcome, TargetInfo } from './types.js';
 import {
   RFP_SETTING,
@@ -150,19 +151,21 @@ export async function checkSlots(ctx: DeployContext, mode?: DeployMode): Promise
   return evaluateSlots(ctx, mode);
 }
 
+const naming = (ctx: DeployContext): InputNaming => ctx.inputs.naming ?? ACTION_NAMING;
+
 async function evaluateSlots(ctx: DeployContext, mode?: DeployMode): Promise<Finding[]> {
   const slot = slotOf(ctx);
   const swapTo = ctx.inputs.swapTo;
   if (!slot) {
     if (swapTo)
       throw new UsageError(
-        `Input 'swap-to' needs 'slot': deploy to a slot (for example slot: staging) and swap it into ${swapTo}.`,
+        `${naming(ctx).input('swap-to')} needs ${naming(ctx).ref('slot')}: deploy to a slot (for example ${naming(ctx).value('slot', 'staging')}) and swap it into ${swapTo}.`,
       );
     return [];
   }
   if (swapTo && swapTo.toLowerCase() === slot.toLowerCase())
     throw new UsageError(
-      `Input 'swap-to' names the slot being deployed ('${slot}'); name the other side, e.g. production.`,
+      `${naming(ctx).input('swap-to')} names the slot being deployed ('${slot}'); name the other side, e.g. production.`,
     );
   const otherName = swapTo ?? 'production';
   const [slotSettings, otherSettings, names] = await Promise.all([
@@ -210,7 +213,10 @@ export function targetFromSite(ref: SiteRef, site: ArmSite, base: TargetInfo): T
  */
 export async function swapSlots(ctx: DeployContext, to: string, pkg?: PackageInfo): Promise<SwapOutcome> {
   const slot = slotOf(ctx);
-  if (!slot) throw new UsageError(`Input 'swap-to' needs 'slot': only a slot can be swapped into ${to}.`);
+  if (!slot)
+    throw new UsageError(
+      `${naming(ctx).input('swap-to')} needs ${naming(ctx).ref('slot')}: only a slot can be swapped into ${to}.`,
+    );
   const findings: Finding[] = [];
   const from = slot;
   const toName = to.toLowerCase() === 'production' ? 'production' : to;

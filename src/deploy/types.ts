@@ -2,6 +2,7 @@
  * Contracts of the deploy engine: what the engine hands to each phase (DeployContext) and what phases,
  * including the local-mode, slot and function-app modules, hand back.
  */
+import type { InputNaming } from '../naming.js';
 import type { ArmClient, SiteRef } from '../azure/arm.js';
 import type { HttpClient } from '../azure/http.js';
 import type { InspectReport, ReleaseStamp, Runtime } from '../package/types.js';
@@ -15,6 +16,8 @@ export type PackageAccessInput = PackageAccess | 'auto';
 
 /** Every input of a deploy, validated and typed (src/inputs.ts builds it from the action or the CLI). */
 export interface DeployInputs {
+  /** How the front end that parsed these inputs names them in messages (default: the action's words). */
+  naming?: InputNaming;
   /** What the action step does: deploy (default), or an operator command (src/ops). */
   command?: 'deploy' | 'rollback' | 'diagnose' | 'releases';
   /** rollback: `previous` or a release id. */
