@@ -117,4 +117,10 @@ describe('task.json', () => {
     const { Major, Minor, Patch } = taskJson.version;
     expect(`${Major}.${Minor}.${Patch}`).toBe(pkg.version);
   });
+
+  it('is documented: docs/azure-pipelines.md names every input and output variable', () => {
+    const docs = readFileSync(new URL('../../docs/azure-pipelines.md', import.meta.url), 'utf8');
+    for (const i of taskJson.inputs) expect(docs).toContain(`\`${i.name}\``);
+    for (const o of taskJson.outputVariables) expect(docs).toContain(`\`${o.name}\``);
+  });
 });
