@@ -62,7 +62,7 @@ export function parseVso(stdout: string): VsoCommand[] {
   return out;
 }
 
-export type Scheme = 'wif' | 'wif-entra-issuer' | 'wif-untrusted' | 'spn-secret' | 'spn-certificate';
+export type Scheme = 'wif' | 'wif-entra-issuer' | 'wif-untrusted' | 'spn-secret' | 'spn-certificate' | 'msi';
 
 export interface TaskOptions {
   scheme?: Scheme;
@@ -78,11 +78,11 @@ export interface TaskOptions {
 
 /** The agent's variables for the service connection `id` of the given scheme. */
 export function connectionVars(emu: RunningEmulator, id: string, scheme: Scheme): Record<string, string> {
-  const params: Record<string, string> = {
-    tenantid: emu.tenantId,
-    serviceprincipalid: emu.servicePrincipal.clientId,
-  };
-  let authScheme = 'WorkloadIdentityFederation';
+  const params: Record<string, string> =
+    scheme === 'msi'
+      ? { tenantid: emu.tenantId }
+      : { tenantid: emu.tenantId, serviceprincipalid: emu.servicePrincipal.clientId };
+  let authScheme = scheme === 'msi' ? 'ManagedServiceIdentity' : 'WorkloadIdentityFederation';
   if (scheme === 'spn-secret') {
     authScheme = 'ServicePrincipal';
     params.authenticationType = 'spnKey';
@@ -135,6 +135,9 @@ export async function runTask(
   const conn = connectionFor(emu, scheme);
   const vars = connectionVars(emu, conn.id, scheme);
   options.connection?.(vars, conn.id);
+  // A self-hosted agent on an Azure VM reaches IMDS; here the emulator's, through the IMDS host override.
+  const imds: Record<string, string> =
+    scheme === 'msi' ? { AZURE_POD_IDENTITY_AUTHORITY_HOST: emu.agentVmIdentity!.imdsHost } : {};
   const env: Record<string, string> = {
     PATH: ['/usr/local/bin', '/usr/bin', '/bin'].join(':'),
     HOME: dir,
@@ -164,6 +167,7 @@ export async function runTask(
     ENDPOINT_AUTH_SCHEME_SYSTEMVSSCONNECTION: 'OAuth',
     ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN: emu.azurePipelines!.accessToken,
     INPUT_AZURESUBSCRIPTION: conn.id,
+    ...imds,
     ...vars,
   };
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.replace(/\./g, '_').toUpperCase()}`] = v;

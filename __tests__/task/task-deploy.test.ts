@@ -108,6 +108,16 @@ describe('each service connection scheme deploys and verifies', () => {
   });
 });
 
+describe('the managed identity of a self-hosted agent on an Azure VM', () => {
+  it('diagnoses with a ManagedServiceIdentity connection (the VM identity from IMDS)', async () => {
+    const r = await task({ command: 'diagnose', appName: 'rp-linux-web' }, { scheme: 'msi' });
+    expect(r.stdout).toMatch(/Logged in with service connection .* \(the agent's managed identity in tenant/);
+    expect(r.result?.result).toBe('Succeeded');
+    expect(r.outputs.appUrl).toMatch(/^https:\/\/rp-linux-web\./);
+    expect(e.requests().some((x) => x.service === 'imds')).toBe(true);
+  });
+});
+
 describe('failures fail the task with one clear line', () => {
   it('a connection without a federated credential names the subject to add, and nothing reaches Resource Manager', async () => {
     e.emu.admin.clearRequests();

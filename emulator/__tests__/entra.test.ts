@@ -4,6 +4,7 @@ import {
   ClientAssertionCredential,
   ClientCertificateCredential,
   ClientSecretCredential,
+  ManagedIdentityCredential,
 } from '@azure/identity';
 import { selfSignedClientCertificate } from '../src/tls.js';
 import type { RunningEmulator } from '../src/index.js';
@@ -377,5 +378,48 @@ describe('Azure Pipelines workload identity federation and certificate credentia
     );
     const err = await wrong.getToken('https://management.azure.com/.default').catch((e: Error) => e);
     expect(String(err)).toMatch(/AADSTS700027/);
+  });
+});
+
+describe('IMDS: the managed identity of an Azure VM agent', () => {
+  const saved = process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST;
+  afterAll(() => {
+    if (saved === undefined) delete process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST;
+    else process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST = saved;
+  });
+
+  it('ManagedIdentityCredential gets the VM identity an ARM token through AZURE_POD_IDENTITY_AUTHORITY_HOST', async () => {
+    process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST = emu.agentVmIdentity!.imdsHost;
+    const t = await new ManagedIdentityCredential().getToken('https://management.azure.com/.default');
+    const c = claimsOf(t.token);
+    expect(c).toMatchObject({
+      aud: 'https://management.azure.com',
+      appid: emu.agentVmIdentity!.clientId,
+      oid: emu.agentVmIdentity!.objectId,
+    });
+    expect(emu.ctx.verifyToken(t.token)).not.toBeNull();
+  });
+
+  it('answers as IMDS does without the Metadata header, and for an identity the VM does not have', async () => {
+    const base = `${emu.agentVmIdentity!.imdsHost}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent('https://management.azure.com/')}`;
+    const noHeader = await request(base);
+    expect(noHeader.status).toBe(400);
+    expect(JSON.parse(noHeader.body)).toMatchObject({
+      error: 'invalid_request',
+      error_description: 'Required metadata header not specified',
+    });
+    const other = await request(`${base}&client_id=44444444-4444-4444-8444-444444444444`, {
+      headers: { Metadata: 'true' },
+    });
+    expect(other.status).toBe(400);
+    const ok = await request(base, { headers: { Metadata: 'true' } });
+    expect(ok.status).toBe(200);
+    const body = JSON.parse(ok.body) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      token_type: 'Bearer',
+      resource: 'https://management.azure.com/',
+      client_id: emu.agentVmIdentity!.clientId,
+    });
+    expect(typeof body.expires_on).toBe('string');
   });
 });

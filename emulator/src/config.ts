@@ -38,6 +38,11 @@ export interface EmulatorConfig {
   servicePrincipal: PrincipalConfig;
   /** Principals that exist in the tenant but hold no role (ARM answers 403 AuthorizationFailed). */
   otherPrincipals: PrincipalConfig[];
+  /**
+   * The managed identity of a VM that runs a self-hosted agent, served by the emulated IMDS: it holds the deploying
+   * principal's roles (Contributor on the resource group, Storage Blob Data Contributor on the account).
+   */
+  agentVmIdentity?: { clientId: string; objectId: string };
   /** GitHub OIDC subjects trusted for the service principal (issuer GitHub, audience api://AzureADTokenExchange). */
   federatedCredentials: { subject: string; issuer?: string; audiences?: string[] }[];
   storage: { accountName: string };

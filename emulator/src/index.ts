@@ -16,13 +16,14 @@ import { createBlobFront } from './blob-front.js';
 import { createClock } from './clock.js';
 import { loadConfig, validateConfig, type EmulatorConfig } from './config.js';
 import { sendText } from './core-http.js';
-import { createEntra, type EntraPrincipal } from './entra.js';
+import { audienceForScope, createEntra, type EntraPrincipal } from './entra.js';
 import type { EmulatorContext, Faults, Handler, Site, SiteWorkerApi, StorageAccount } from './model.js';
 import { createOidc, GITHUB_OIDC_ISSUER, OIDC_PATH } from './oidc.js';
 import { startProxy } from './proxy.js';
 import { dispatcher, hostName, listenHttps, type Listener, type Resolver, type Route } from './server.js';
 import { ensureCa, issueServerCertificate, selfSignedClientCertificate } from './tls.js';
 import { AZDO_OIDC_PREFIX, createAzdo } from './azdo.js';
+import { createImds, IMDS_TOKEN_PATH } from './imds.js';
 import { createKudu as realCreateKudu } from './kudu.js';
 import { createWorker as realCreateWorker } from './worker.js';
 
@@ -78,6 +79,11 @@ export interface EmulatorConnection {
    * (System.AccessToken), and the service connections with the issuer and subject their tokens carry (a `trusted`
    * one has a matching federated credential on the service principal).
    */
+  /**
+   * The managed identity of an emulated Azure VM agent: IMDS's token endpoint is served at `imdsHost` (give it to
+   * clients as AZURE_POD_IDENTITY_AUTHORITY_HOST).
+   */
+  agentVmIdentity?: { clientId: string; objectId: string; imdsHost: string };
   azurePipelines?: {
     organization: string;
     organizationId: string;
@@ -372,13 +378,14 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     // Settle it even when startup fails before it is awaited (no unhandled rejection).
     azuriteStart.catch(() => undefined);
 
-    const storageContributors = [config.servicePrincipal.objectId];
+    const vm = config.agentVmIdentity;
+    const storageContributors = [config.servicePrincipal.objectId, ...(vm ? [vm.objectId] : [])];
     const arm = createArm({
       ctx,
       entra,
       armUrl,
       authorityUrl: armUrl,
-      contributors: [config.servicePrincipal.objectId],
+      contributors: [config.servicePrincipal.objectId, ...(vm ? [vm.objectId] : [])],
       storageContributors,
     });
     const blobFront = createBlobFront({
@@ -410,10 +417,27 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     const entraRoute: Route = { service: 'entra', handler: entra.handle };
     const oidcRoute: Route = { service: 'oidc', handler: oidc.handle };
     const azdoRoute: Route | null = azdo ? { service: 'azdo', handler: azdo.handle } : null;
+    const imdsRoute: Route | null = vm
+      ? {
+          service: 'imds',
+          handler: createImds({
+            clock,
+            identity: vm,
+            issue: (resource, oid, appid) => {
+              const aud = audienceForScope(`${resource.replace(/\/+$/, '')}/.default`);
+              const lifetime = tokenLifetime();
+              return aud
+                ? { token: entra.issueToken({ aud, oid, appid, lifetimeSeconds: lifetime }), lifetime }
+                : null;
+            },
+          }),
+        }
+      : null;
     const byPath = (req: IncomingMessage): Route => {
       const p = (req.url ?? '/').toLowerCase();
       if (p.startsWith(OIDC_PATH)) return oidcRoute;
       if (azdoRoute && p.startsWith(AZDO_OIDC_PREFIX)) return azdoRoute;
+      if (imdsRoute && p.startsWith(IMDS_TOKEN_PATH)) return imdsRoute;
       if (/^\/+(subscriptions|metadata|providers|tenants)(\/|\?|$)/.test(p)) return armRoute;
       return entraRoute;
     };
@@ -490,6 +514,7 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
         clientSecret: config.servicePrincipal.clientSecret,
         certificatePem: `${spCertificate.certPem}${spCertificate.keyPem}`,
       },
+      ...(vm ? { agentVmIdentity: { ...vm, imdsHost: armUrl() } } : {}),
       ...(azdo && pipelines
         ? {
             azurePipelines: {

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { redactPath, sendText, sleep } from './core-http.js';
 import type { EmulatorContext, Faults, Handler, Site } from './model.js';
 
-export type Service = 'arm' | 'kudu' | 'site' | 'entra' | 'oidc' | 'azdo' | 'admin' | 'blob';
+export type Service = 'arm' | 'kudu' | 'site' | 'entra' | 'oidc' | 'azdo' | 'imds' | 'admin' | 'blob';
 
 export interface Route {
   service: Service;
