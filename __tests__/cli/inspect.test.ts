@@ -86,13 +86,23 @@ describe('runpack inspect (CLI)', () => {
       ['--runtime', 'cobol', goodZip],
       ['--frobnicate', goodZip],
       [goodZip, nestedZip],
-      ['/no/such/file.zip', '--json'],
     ]) {
       const r = await runCli(args);
       expect(r.code).toBe(2);
       expect(r.stdout).toBe('');
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }
+  });
+
+  it('with --json, a usage error is one JSON object on stdout and nothing on stderr', async () => {
+    const r = await runCli(['/no/such/file.zip', '--json']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({
+      ok: false,
+      error: "'/no/such/file.zip' does not exist; pass the path of a zip or of the folder to package",
+      errorCode: 'usage',
+    });
   });
 
   it('prints help with exit 0', async () => {
