@@ -1,6 +1,6 @@
 /** Entry point of the GitHub Action (bundled to dist/index.js): inputs in, engine, outputs and job summary out. */
 import * as core from '@actions/core';
-import { runEngine } from './deploy/engine.js';
+import { runDeploy } from './deploy/run.js';
 import { parseInputs, secretInputValues } from './inputs.js';
 import type { LogSink } from './report/log.js';
 import { createSecretRegistry } from './report/secrets.js';
@@ -36,7 +36,7 @@ async function run(): Promise<void> {
     await operate(inputs, secrets);
     return;
   }
-  const result = await runEngine(inputs, {
+  const result = await runDeploy(inputs, {
     env: process.env,
     sink,
     secrets,

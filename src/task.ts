@@ -16,7 +16,7 @@ import {
   type ServiceConnection,
 } from './azure/service-connection.js';
 import type { CloudEndpoints } from './azure/cloud.js';
-import { runEngine } from './deploy/engine.js';
+import { runDeploy } from './deploy/run.js';
 import type { DeployInputs } from './deploy/types.js';
 import { parseInputs, secretInputValues, TASK_NAMING, taskInputName } from './inputs.js';
 import { runOpsAction, type OpsCommand } from './ops/action.js';
@@ -166,7 +166,7 @@ async function run(): Promise<void> {
     return;
   }
 
-  const result = await runEngine(inputs, {
+  const result = await runDeploy(inputs, {
     env: process.env,
     sink,
     secrets,

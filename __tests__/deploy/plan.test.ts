@@ -1,13 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseInputs } from '../../src/inputs.js';
-import {
-  isStableBlobName,
-  blobInContainer,
-  chooseStableBlob,
-  planDeploy,
-  releaseBlobName,
-  stableBlobName,
-} from '../../src/deploy/plan.js';
+import { blobInContainer, chooseStableBlob, planDeploy } from '../../src/deploy/plan.js';
+import { isStableBlobName, releaseBlobName, stableBlobName } from '../../src/release/releases.js';
 import type { TargetInfo } from '../../src/deploy/types.js';
 import { RunpackError } from '../../src/util/errors.js';
 

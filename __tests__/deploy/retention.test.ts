@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { applyRetention, type RetentionStore } from '../../src/deploy/retention.js';
-import type { BlobItem } from '../../src/ops/releases.js';
-import type { DeleteOutcome } from '../../src/ops/retention.js';
+import type { BlobItem } from '../../src/release/releases.js';
+import type { DeleteOutcome } from '../../src/release/retention.js';
 
 const sha = (n: number) => n.toString(16).padStart(2, '0').repeat(32);
 

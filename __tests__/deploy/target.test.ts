@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { targetFromSite } from '../../src/deploy/target.js';
-import { scopeCovers } from '../../src/deploy/engine.js';
+import { scopeCovers } from '../../src/azure/roles.js';
 import { releaseMetadata } from '../../src/deploy/upload.js';
 import { storageErrorOf } from '../../src/deploy/verify.js';
 import type { HttpResponse } from '../../src/azure/http.js';

@@ -1,19 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import {
-  buildReleasesReport,
-  liveSha256,
-  releaseFromBlob,
-  releasePrefix,
-  renderReleasesMarkdown,
-  renderReleasesText,
-  sortNewestFirst,
-} from '../../src/ops/releases.js';
+import { buildReleasesReport, renderReleasesMarkdown, renderReleasesText } from '../../src/ops/releases.js';
+import { liveSha256, releaseFromBlob, releasePrefix, sortNewestFirst } from '../../src/release/releases.js';
 import {
   selectReleasesToDelete,
   keepReason,
   pruneReleases,
   type DeleteOutcome,
-} from '../../src/ops/retention.js';
+} from '../../src/release/retention.js';
 import { blobPathOf, parseSas, urlWithoutQuery } from '../../src/ops/sas.js';
 import type { Release } from '../../src/ops/types.js';
 

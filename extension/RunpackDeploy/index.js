@@ -84956,6 +84956,102 @@ function createSettingsHelper(arm, ref) {
     };
 }
 
+/** Blob name of a release: named by content, so every release stays available for rollback. */
+function releaseBlobName(appName, sha256) {
+    return `releases/${appName.toLowerCase()}/${sha256}.zip`;
+}
+function stableBlobName(appName, slot) {
+    return `${appName.toLowerCase()}${slot ? `-${slot.toLowerCase()}` : ''}.zip`;
+}
+/**
+ * Pure: whether `name` (a blob name inside the package container) is one runpack could have written as a stable
+ * blob of `appName`: `<app>.zip`, `<app>-<slot>.zip`, or an alternate chooseStableBlob picks after a swap
+ * (`<app>[-<slot>]-a.zip`, `-b`, `-c`, or a time suffix). Release blobs (`releases/…`) and anything in a
+ * folder are not stable blobs. Names compare case-insensitively. An app named like `<app>-<suffix>` that shares
+ * the container is indistinguishable from a slot of `<app>`; such names count as stable here.
+ */
+function isStableBlobName(name, appName) {
+    if (!name || !appName || name.includes('/'))
+        return false;
+    const app = appName.toLowerCase().replace(/[^a-z0-9-]/g, '');
+    if (app !== appName.toLowerCase())
+        return false;
+    const lower = name.toLowerCase();
+    if (!lower.endsWith('.zip') || !lower.startsWith(app))
+        return false;
+    const rest = lower.slice(app.length, -'.zip'.length);
+    return rest === '' || /^(-[a-z0-9]+)+$/.test(rest);
+}
+/** The folder every release blob of an app sits in (the deploy engine's naming, see releaseBlobName). */
+function releasePrefix(appName) {
+    const probe = releaseBlobName(appName, 'x');
+    return probe.slice(0, probe.length - 'x.zip'.length);
+}
+const SHA256 = /^[0-9a-f]{64}$/;
+/** A Release from a listed blob, or null when the blob is not one of this app's release blobs. */
+function releaseFromBlob(appName, b) {
+    const prefix = releasePrefix(appName);
+    if (!b.name.startsWith(prefix) || !b.name.endsWith('.zip'))
+        return null;
+    const sha = b.name.slice(prefix.length, -'.zip'.length);
+    if (!SHA256.test(sha))
+        return null;
+    if (b.name !== releaseBlobName(appName, sha))
+        return null;
+    const meta = lowerKeys(b.metadata);
+    if (meta.sha256 && meta.sha256 !== sha)
+        return null;
+    const created = meta.created && !Number.isNaN(Date.parse(meta.created)) ? meta.created : (b.lastModified ?? '');
+    return {
+        id: sha.slice(0, 12),
+        sha256: sha,
+        blob: b.name,
+        size: b.size,
+        etag: b.etag,
+        created,
+        ...(meta.commit ? { commit: meta.commit } : {}),
+        ...(meta.run_url ? { runUrl: meta.run_url } : {}),
+        ...(meta.content_sha256 ? { contentSha256: meta.content_sha256 } : {}),
+    };
+}
+function lowerKeys(m) {
+    const out = {};
+    for (const [k, v] of Object.entries(m ?? {}))
+        out[k.toLowerCase()] = v;
+    return out;
+}
+/** The sha256 a blob's metadata names (release and stable blobs carry it), lowercase, or undefined. */
+function sha256Of(metadata) {
+    const v = lowerKeys(metadata ?? {}).sha256;
+    return v && SHA256.test(v) ? v : undefined;
+}
+/** Newest first (created time, then sha256 for a stable order). */
+function sortNewestFirst(releases) {
+    return [...releases].sort((a, b) => {
+        const ta = Date.parse(a.created) || 0;
+        const tb = Date.parse(b.created) || 0;
+        return tb - ta || (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0);
+    });
+}
+/** Which release a side (the app or a slot) runs: by the URL's blob, the stable blob's sha256, or the stamp. */
+function liveSha256(i) {
+    if (i.mode === 'url') {
+        const b = i.settingBlob;
+        if (!b || b.container !== i.container)
+            return null;
+        const fromStable = i.stableSha256[b.blob];
+        if (fromStable)
+            return fromStable;
+        const direct = i.releases.find((r) => r.blob === b.blob);
+        return direct ? direct.sha256 : null;
+    }
+    if (i.mode === 'local' && i.contentSha256) {
+        const match = sortNewestFirst(i.releases).find((r) => r.contentSha256 === i.contentSha256);
+        return match ? match.sha256 : null;
+    }
+    return null;
+}
+
 /**
  * Pure: the deploy plan from the inputs and the target's current state. Refuses what cannot work, with the
  * reason and a way out; picks the mode and the package access; names the blobs and the settings to change.
@@ -84976,13 +85072,6 @@ function modeOfValue(value) {
     if (value && /^http/i.test(value))
         return 'url';
     return undefined;
-}
-/** Blob name of a release: named by content, so every release stays available for rollback. */
-function releaseBlobName(appName, sha256) {
-    return `releases/${appName.toLowerCase()}/${sha256}.zip`;
-}
-function stableBlobName(appName, slot) {
-    return `${appName.toLowerCase()}${slot ? `-${slot.toLowerCase()}` : ''}.zip`;
 }
 function isTrue$1(v) {
     return v !== undefined && /^(true|1)$/i.test(v.trim());
@@ -85126,24 +85215,31 @@ function chooseStableBlob(preferred, ownCurrent, usedByOthers) {
     }
     return `${base}-${Date.now().toString(36)}.zip`;
 }
+
 /**
- * Pure: whether `name` (a blob name inside the package container) is one runpack could have written as a stable
- * blob of `appName`: `<app>.zip`, `<app>-<slot>.zip`, or an alternate chooseStableBlob picks after a swap
- * (`<app>[-<slot>]-a.zip`, `-b`, `-c`, or a time suffix). Release blobs (`releases/…`) and anything in a
- * folder are not stable blobs. Names compare case-insensitively. An app named like `<app>-<suffix>` that shares
- * the container is indistinguishable from a slot of `<app>`; such names count as stable here.
+ * Pure: Azure RBAC facts runpack checks, in one place for the deploy engine and diagnose: which role definitions
+ * can read blobs, and whether an assignment's scope covers a resource.
  */
-function isStableBlobName(name, appName) {
-    if (!name || !appName || name.includes('/'))
-        return false;
-    const app = appName.toLowerCase().replace(/[^a-z0-9-]/g, '');
-    if (app !== appName.toLowerCase())
-        return false;
-    const lower = name.toLowerCase();
-    if (!lower.endsWith('.zip') || !lower.startsWith(app))
-        return false;
-    const rest = lower.slice(app.length, -'.zip'.length);
-    return rest === '' || /^(-[a-z0-9]+)+$/.test(rest);
+/** Role definition ids that can read blobs: Storage Blob Data Reader, Contributor, Owner. */
+const BLOB_READ_ROLE_IDS = [
+    '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
+    'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
+    'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+];
+/**
+ * A role assignment scope covers a resource when it is the resource or one of its parents, segment by segment:
+ * a role on resource group `rg` covers nothing in `rg2`.
+ */
+function scopeCovers(scope, resourceId) {
+    const s = scope.toLowerCase().replace(/\/+$/, '');
+    const r = resourceId.toLowerCase();
+    return s === '' || r === s || r.startsWith(`${s}/`);
+}
+/** Whether an assignment lets `principalId` read the blobs of `container` in the storage account `accountId`. */
+function grantsBlobRead(a, principalId, accountId, container) {
+    return (a.principalId === principalId &&
+        BLOB_READ_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
+        scopeCovers(a.scope, `${accountId}/blobServices/default/containers/${container}`));
 }
 
 /**
@@ -87232,137 +87328,6 @@ async function targetAfterSwap(ctx, to) {
     return targetFromSite(ref, site, ctx.target);
 }
 
-/** The folder every release blob of an app sits in (the deploy engine's naming, see releaseBlobName). */
-function releasePrefix(appName) {
-    const probe = releaseBlobName(appName, 'x');
-    return probe.slice(0, probe.length - 'x.zip'.length);
-}
-const SHA256 = /^[0-9a-f]{64}$/;
-/** A Release from a listed blob, or null when the blob is not one of this app's release blobs. */
-function releaseFromBlob(appName, b) {
-    const prefix = releasePrefix(appName);
-    if (!b.name.startsWith(prefix) || !b.name.endsWith('.zip'))
-        return null;
-    const sha = b.name.slice(prefix.length, -'.zip'.length);
-    if (!SHA256.test(sha))
-        return null;
-    if (b.name !== releaseBlobName(appName, sha))
-        return null;
-    const meta = lowerKeys(b.metadata);
-    if (meta.sha256 && meta.sha256 !== sha)
-        return null;
-    const created = meta.created && !Number.isNaN(Date.parse(meta.created)) ? meta.created : (b.lastModified ?? '');
-    return {
-        id: sha.slice(0, 12),
-        sha256: sha,
-        blob: b.name,
-        size: b.size,
-        etag: b.etag,
-        created,
-        ...(meta.commit ? { commit: meta.commit } : {}),
-        ...(meta.run_url ? { runUrl: meta.run_url } : {}),
-        ...(meta.content_sha256 ? { contentSha256: meta.content_sha256 } : {}),
-    };
-}
-function lowerKeys(m) {
-    const out = {};
-    for (const [k, v] of Object.entries(m ?? {}))
-        out[k.toLowerCase()] = v;
-    return out;
-}
-/** The sha256 a blob's metadata names (release and stable blobs carry it), lowercase, or undefined. */
-function sha256Of(metadata) {
-    const v = lowerKeys(metadata ?? {}).sha256;
-    return v && SHA256.test(v) ? v : undefined;
-}
-/** Newest first (created time, then sha256 for a stable order). */
-function sortNewestFirst(releases) {
-    return [...releases].sort((a, b) => {
-        const ta = Date.parse(a.created) || 0;
-        const tb = Date.parse(b.created) || 0;
-        return tb - ta || (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0);
-    });
-}
-/** Which release a side (the app or a slot) runs: by the URL's blob, the stable blob's sha256, or the stamp. */
-function liveSha256(i) {
-    if (i.mode === 'url') {
-        const b = i.settingBlob;
-        if (!b || b.container !== i.container)
-            return null;
-        const fromStable = i.stableSha256[b.blob];
-        if (fromStable)
-            return fromStable;
-        const direct = i.releases.find((r) => r.blob === b.blob);
-        return direct ? direct.sha256 : null;
-    }
-    if (i.mode === 'local' && i.contentSha256) {
-        const match = sortNewestFirst(i.releases).find((r) => r.contentSha256 === i.contentSha256);
-        return match ? match.sha256 : null;
-    }
-    return null;
-}
-function buildReleasesReport(input) {
-    const self = input.slot ?? 'production';
-    const rows = sortNewestFirst(input.releases).map((r) => ({
-        ...r,
-        live: r.sha256 === input.live,
-        slots: Object.entries(input.sides)
-            .filter(([name, sha]) => name !== self && sha === r.sha256)
-            .map(([name]) => name)
-            .sort(),
-        stable: Object.entries(input.stableSha256)
-            .filter(([, sha]) => sha === r.sha256)
-            .map(([blob]) => blob)
-            .sort(),
-    }));
-    return {
-        app: input.app,
-        ...(input.slot ? { slot: input.slot } : {}),
-        container: input.container,
-        live: input.live,
-        sides: input.sides,
-        releases: rows,
-    };
-}
-function formatSize(n) {
-    if (n >= 1024 * 1024)
-        return `${(n / 1048576).toFixed(1)} MiB`;
-    if (n >= 1024)
-        return `${(n / 1024).toFixed(1)} KiB`;
-    return `${n} B`;
-}
-function rowCells(r) {
-    const marks = [r.live ? 'live' : '', ...r.slots.map((s) => `slot:${s}`)].filter(Boolean).join(', ');
-    return [
-        r.id,
-        r.created ? r.created.replace(/\.\d+Z$/, 'Z') : '?',
-        r.commit ? r.commit.slice(0, 12) : '',
-        formatSize(r.size),
-        marks,
-    ];
-}
-const HEADERS = ['release', 'created', 'commit', 'size', 'runs on'];
-/** Markdown table for the job summary. */
-function renderReleasesMarkdown(report) {
-    const who = report.slot ? `${report.app}/${report.slot}` : report.app;
-    const lines = [
-        `### Releases of ${who}`,
-        '',
-        `| ${HEADERS.join(' | ')} |`,
-        `|${HEADERS.map(() => '---').join('|')}|`,
-    ];
-    for (const r of report.releases) {
-        const cells = rowCells(r).map((c) => c.replace(/\|/g, '\\|'));
-        cells[0] = `\`${cells[0]}\`<br>\`${r.sha256}\``;
-        if (r.runUrl)
-            cells[2] = `[${cells[2] || 'run'}](${r.runUrl})`;
-        lines.push(`| ${cells.join(' | ')} |`);
-    }
-    if (!report.releases.length)
-        lines.push(`| none | | | | |`);
-    return lines.join('\n') + '\n';
-}
-
 /**
  * The releases to delete: everything but the newest `keep`, never the live one, never one a slot points to,
  * never one a stable blob holds. Oldest first, the order they are deleted in.
@@ -87398,7 +87363,7 @@ async function pruneReleases(store, container, toDelete, options) {
 /**
  * Retention after a verified URL-mode deploy (`keep-releases`): the release blobs beyond the newest N go, never
  * the live release, never one another side (production or a slot) runs, never one a stable blob holds. The
- * choice and the conditional deletes are src/ops' (selectReleasesToDelete, pruneReleases); this module only
+ * choice and the conditional deletes are src/release's (selectReleasesToDelete, pruneReleases); this module only
  * gathers what they need from the container.
  */
 const RELEASE_SHA = /\/([0-9a-f]{64})\.zip$/i;
@@ -89474,152 +89439,11 @@ function renderPlan(f) {
 }
 
 /**
- * Fleets: `app-name` lists several apps (or app/slot pairs). The package is packed once and the login made
- * once; then every target is deployed, restarted and verified by the same engine, a few at a time. One
- * failing target fails the step but never stops the others.
- */
-/** Targets deployed at the same time. */
-const FLEET_CONCURRENCY = 3;
-function targetLabel(t) {
-    return t.slot ? `${t.appName}/${t.slot}` : t.appName;
-}
-/** Runs fn over items, at most `limit` at a time; results in the order of items. */
-async function mapBounded(items, limit, fn) {
-    const out = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const i = next++;
-            out[i] = await fn(items[i], i);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-    return out;
-}
-/** A sink whose lines name the target; groups become plain lines, since targets run side by side. */
-function prefixedSink(sink, label) {
-    const p = (l) => `[${label}] ${l}`;
-    return {
-        info: (l) => sink.info(p(l)),
-        warn: (l) => sink.warn(p(l)),
-        error: (l) => sink.error(p(l)),
-        debug: (l) => sink.debug(p(l)),
-        startGroup: (n) => sink.info(p(`▶ ${n}`)),
-        endGroup: () => undefined,
-    };
-}
-/** Pure: the step's outcome from the targets' outcomes. */
-function fleetOutcome(results) {
-    const failed = results.filter((r) => !r.ok);
-    if (failed.length === 0)
-        return { ok: true };
-    const names = failed.map((r) => `${targetLabel({ appName: r.app, slot: r.slot })} (${r.errorCode ?? 'failed'})`);
-    return {
-        ok: false,
-        errorCode: failed.length === 1 ? (failed[0].errorCode ?? 'fleet-failed') : 'fleet-failed',
-        error: `${failed.length} of ${results.length} targets failed: ${names.join(', ')}; the others ${results.length - failed.length === 0 ? 'failed too' : 'were deployed and verified'}. See each target's lines and the summary table.`,
-    };
-}
-async function runFleet(inputs, targets, deps) {
-    const clock = deps.clock ?? realClock$1;
-    const secrets = deps.secrets ?? createSecretRegistry(deps.setSecret);
-    const phases = [];
-    const log = createLogger(deps.sink, secrets, { now: clock.now, timings: phases });
-    const started = clock.now();
-    const deadline = started + inputs.timeoutMinutes * 60_000;
-    const phaseDeadline = (ms) => Math.min(deadline, clock.now() + ms);
-    const result = {
-        ok: false,
-        noop: false,
-        app: targets.map(targetLabel).join(', '),
-        verified: false,
-        levels: [],
-        phases,
-        findings: [],
-        fleet: [],
-    };
-    const http = deps.http ??
-        createHttpClient({
-            userAgent: `runpack/${RUNPACK_VERSION}`,
-            sleep: clock.sleep,
-            now: clock.now,
-            onRetry: (i) => log.info(describeRetry(i)),
-        });
-    let workDir;
-    try {
-        const local = await log.group('Validate inputs', async () => {
-            const v = validateLocal(inputs);
-            log.info(`${targets.length} targets: ${targets.map(targetLabel).join(', ')}; package ${v.path}.`);
-            return v;
-        });
-        if (inputs.audit && inputs.audit !== 'false')
-            await log.group('Audit', () => runAudit(inputs, deps, result, log));
-        const login = await log.group('Log in', () => logIn(inputs, deps, { http, clock, secrets, log, deadline, phaseDeadline }, result));
-        const shared = { http, ...login, uploads: new Map() };
-        if (!local.isZip) {
-            await log.group('Package', async () => {
-                workDir = fs$1.mkdtempSync(path.join(deps.env.RUNNER_TEMP || os.tmpdir(), 'runpack-'));
-                const zipPath = path.join(workDir, 'fleet.zip');
-                const packed = await pack({
-                    sourceDir: local.path,
-                    outFile: zipPath,
-                    exclude: inputs.exclude,
-                    stamp: inputs.stamp,
-                });
-                shared.packed = { zipPath, stamp: packed.stamp };
-                log.info(`Packed once for ${targets.length} targets.`);
-            });
-        }
-        const members = await mapBounded(targets, FLEET_CONCURRENCY, async (t) => {
-            const label = targetLabel(t);
-            const member = await runEngine({ ...inputs, appName: t.appName, slot: t.slot, targets: undefined, audit: 'false' }, { ...deps, sink: prefixedSink(deps.sink, label), secrets, clock, http }, shared);
-            log.info(member.ok
-                ? `${label}: release ${member.releaseId} ${member.noop ? 'already live' : 'deployed'}, verified.`
-                : `${label}: failed (${member.errorCode ?? 'error'}).`);
-            return member;
-        });
-        result.fleet = members;
-        if (inputs.dryRun)
-            result.dryRun = true;
-        const first = members.find((m) => m.releaseId);
-        Object.assign(result, {
-            releaseId: first?.releaseId,
-            sha256: first?.sha256,
-            zipBytes: first?.zipBytes,
-            files: first?.files,
-            verified: members.every((m) => m.verified),
-        });
-        const modes = new Set(members.map((m) => m.mode).filter(Boolean));
-        if (modes.size === 1)
-            result.mode = [...modes][0];
-        Object.assign(result, fleetOutcome(members));
-    }
-    catch (err) {
-        result.ok = false;
-        result.error = secrets.redact(describeError(err));
-        result.errorCode = err instanceof RunpackError ? err.code : 'unexpected';
-    }
-    finally {
-        if (workDir)
-            fs$1.rmSync(workDir, { recursive: true, force: true });
-    }
-    if (result.error)
-        result.error = secrets.redact(result.error);
-    return result;
-}
-
-/**
  * The deploy engine: validate, log in, resolve the target, package and inspect, upload, grant access, set,
  * restart, verify. Each phase runs in its own log group with its duration. I/O comes in through EngineDeps so
  * the action and the CLI (and tests) run the same engine.
  */
-/** Role definition ids that can read blobs: Storage Blob Data Reader, Contributor, Owner. */
-const BLOB_READ_ROLES = [
-    '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
-    'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
-    'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
-];
-const realClock$1 = {
+const realClock = {
     now: () => Date.now(),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
 };
@@ -89640,10 +89464,7 @@ function describeFindings(findings) {
     return findings.map((f) => f.message).join(' ');
 }
 async function runEngine(inputs, deps, shared) {
-    if (!shared && inputs.targets && inputs.targets.length > 1) {
-        return runFleet(inputs, inputs.targets, deps);
-    }
-    const clock = deps.clock ?? realClock$1;
+    const clock = deps.clock ?? realClock;
     const secrets = deps.secrets ?? createSecretRegistry(deps.setSecret);
     const phases = [];
     const started = clock.now();
@@ -90062,10 +89883,7 @@ async function runUrlMode(ctx, pkg, plan, settings, session, storageScope, resul
         const principal = plan.identityPrincipalId;
         try {
             const assignments = await arm.listRoleAssignments(accountId, principal);
-            const containerScope = `${accountId}/blobServices/default/containers/${plan.container}`.toLowerCase();
-            const ok = assignments.some((a) => a.principalId === principal &&
-                BLOB_READ_ROLES.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
-                (scopeCovers(a.scope, accountId) || containerScope === a.scope.toLowerCase()));
+            const ok = assignments.some((a) => grantsBlobRead(a, principal, accountId, plan.container));
             roleConfirmed = ok;
             if (ok)
                 log.info(`The app's identity (${principal}) can read blobs in ${accountName}.`);
@@ -90347,12 +90165,6 @@ async function prune(ctx, state, live, dryRun) {
         ctx.log.info(`${'Deleted'} ${outcome.deleted.length} old release(s); ${outcome.kept} left (keep-releases: ${ctx.inputs.keepReleases}).`);
     return outcome;
 }
-/** A role assignment scope covers a resource when it is the resource or one of its parents. */
-function scopeCovers(scope, resourceId) {
-    const s = scope.toLowerCase().replace(/\/+$/, '');
-    const r = resourceId.toLowerCase();
-    return s === '' || r === s || r.startsWith(`${s}/`);
-}
 /** Blobs of the container that production and the other slots of the app point at. */
 async function blobsUsedBySiblings(ctx, containerUrl) {
     const { arm, target } = ctx;
@@ -90382,6 +90194,151 @@ async function blobsUsedBySiblings(ctx, containerUrl) {
         }
     }
     return used;
+}
+
+/**
+ * Fleets: `app-name` lists several apps (or app/slot pairs). The package is packed once and the login made
+ * once; then every target is deployed, restarted and verified by the same engine, a few at a time. One
+ * failing target fails the step but never stops the others.
+ */
+/** Targets deployed at the same time. */
+const FLEET_CONCURRENCY = 3;
+function targetLabel(t) {
+    return t.slot ? `${t.appName}/${t.slot}` : t.appName;
+}
+/** Runs fn over items, at most `limit` at a time; results in the order of items. */
+async function mapBounded(items, limit, fn) {
+    const out = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const i = next++;
+            out[i] = await fn(items[i], i);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+    return out;
+}
+/** A sink whose lines name the target; groups become plain lines, since targets run side by side. */
+function prefixedSink(sink, label) {
+    const p = (l) => `[${label}] ${l}`;
+    return {
+        info: (l) => sink.info(p(l)),
+        warn: (l) => sink.warn(p(l)),
+        error: (l) => sink.error(p(l)),
+        debug: (l) => sink.debug(p(l)),
+        startGroup: (n) => sink.info(p(`▶ ${n}`)),
+        endGroup: () => undefined,
+    };
+}
+/** Pure: the step's outcome from the targets' outcomes. */
+function fleetOutcome(results) {
+    const failed = results.filter((r) => !r.ok);
+    if (failed.length === 0)
+        return { ok: true };
+    const names = failed.map((r) => `${targetLabel({ appName: r.app, slot: r.slot })} (${r.errorCode ?? 'failed'})`);
+    return {
+        ok: false,
+        errorCode: failed.length === 1 ? (failed[0].errorCode ?? 'fleet-failed') : 'fleet-failed',
+        error: `${failed.length} of ${results.length} targets failed: ${names.join(', ')}; the others ${results.length - failed.length === 0 ? 'failed too' : 'were deployed and verified'}. See each target's lines and the summary table.`,
+    };
+}
+async function runFleet(inputs, targets, deps) {
+    const clock = deps.clock ?? realClock;
+    const secrets = deps.secrets ?? createSecretRegistry(deps.setSecret);
+    const phases = [];
+    const log = createLogger(deps.sink, secrets, { now: clock.now, timings: phases });
+    const started = clock.now();
+    const deadline = started + inputs.timeoutMinutes * 60_000;
+    const phaseDeadline = (ms) => Math.min(deadline, clock.now() + ms);
+    const result = {
+        ok: false,
+        noop: false,
+        app: targets.map(targetLabel).join(', '),
+        verified: false,
+        levels: [],
+        phases,
+        findings: [],
+        fleet: [],
+    };
+    const http = deps.http ??
+        createHttpClient({
+            userAgent: `runpack/${RUNPACK_VERSION}`,
+            sleep: clock.sleep,
+            now: clock.now,
+            onRetry: (i) => log.info(describeRetry(i)),
+        });
+    let workDir;
+    try {
+        const local = await log.group('Validate inputs', async () => {
+            const v = validateLocal(inputs);
+            log.info(`${targets.length} targets: ${targets.map(targetLabel).join(', ')}; package ${v.path}.`);
+            return v;
+        });
+        if (inputs.audit && inputs.audit !== 'false')
+            await log.group('Audit', () => runAudit(inputs, deps, result, log));
+        const login = await log.group('Log in', () => logIn(inputs, deps, { http, clock, secrets, log, deadline, phaseDeadline }, result));
+        const shared = { http, ...login, uploads: new Map() };
+        if (!local.isZip) {
+            await log.group('Package', async () => {
+                workDir = fs$1.mkdtempSync(path.join(deps.env.RUNNER_TEMP || os.tmpdir(), 'runpack-'));
+                const zipPath = path.join(workDir, 'fleet.zip');
+                const packed = await pack({
+                    sourceDir: local.path,
+                    outFile: zipPath,
+                    exclude: inputs.exclude,
+                    stamp: inputs.stamp,
+                });
+                shared.packed = { zipPath, stamp: packed.stamp };
+                log.info(`Packed once for ${targets.length} targets.`);
+            });
+        }
+        const members = await mapBounded(targets, FLEET_CONCURRENCY, async (t) => {
+            const label = targetLabel(t);
+            const member = await runEngine({ ...inputs, appName: t.appName, slot: t.slot, targets: undefined, audit: 'false' }, { ...deps, sink: prefixedSink(deps.sink, label), secrets, clock, http }, shared);
+            log.info(member.ok
+                ? `${label}: release ${member.releaseId} ${member.noop ? 'already live' : 'deployed'}, verified.`
+                : `${label}: failed (${member.errorCode ?? 'error'}).`);
+            return member;
+        });
+        result.fleet = members;
+        if (inputs.dryRun)
+            result.dryRun = true;
+        const first = members.find((m) => m.releaseId);
+        Object.assign(result, {
+            releaseId: first?.releaseId,
+            sha256: first?.sha256,
+            zipBytes: first?.zipBytes,
+            files: first?.files,
+            verified: members.every((m) => m.verified),
+        });
+        const modes = new Set(members.map((m) => m.mode).filter(Boolean));
+        if (modes.size === 1)
+            result.mode = [...modes][0];
+        Object.assign(result, fleetOutcome(members));
+    }
+    catch (err) {
+        result.ok = false;
+        result.error = secrets.redact(describeError(err));
+        result.errorCode = err instanceof RunpackError ? err.code : 'unexpected';
+    }
+    finally {
+        if (workDir)
+            fs$1.rmSync(workDir, { recursive: true, force: true });
+    }
+    if (result.error)
+        result.error = secrets.redact(result.error);
+    return result;
+}
+
+/**
+ * The deploy entry the front ends call: one target goes to the engine, several (a fleet in app-name) to the fleet,
+ * which runs the engine once per target. The fleet sits above the engine; the engine knows nothing of fleets.
+ */
+function runDeploy(inputs, deps) {
+    return inputs.targets && inputs.targets.length > 1
+        ? runFleet(inputs, inputs.targets, deps)
+        : runEngine(inputs, deps);
 }
 
 /** Total size from `Content-Range: bytes a-b/total`. */
@@ -90536,12 +90493,6 @@ function msUntil(iso, now) {
 const DAY = 24 * 60 * 60 * 1000;
 /** Warn this long before a SAS, a stored policy or a user delegation key expires. */
 const EXPIRY_WARNING_DAYS = 30;
-/** Role definition ids that can read blobs: Storage Blob Data Reader, Contributor, Owner. */
-const BLOB_READ_ROLE_IDS = [
-    '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
-    'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
-    'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
-];
 /** Settings the rules read; collectors keep only these (other values may be secrets). */
 const RELEVANT_SETTINGS = [
     RFP,
@@ -90967,10 +90918,6 @@ function primaryCause(findings) {
 
 /** The version in the operator commands' User-Agent. */
 const OPS_VERSION = RUNPACK_VERSION;
-const realClock = {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-};
 /** Logs in and resolves the target (reads only). */
 async function openSession(inputs, deps) {
     const clock = deps.clock ?? realClock;
@@ -91188,15 +91135,7 @@ async function identityEvidence(s, settings, account, container) {
     }
     try {
         const assignments = await s.arm.listRoleAssignments(account.id, principalId);
-        const containerScope = `${account.id}/blobServices/default/containers/${container}`.toLowerCase();
-        const ok = assignments.some((a) => {
-            const scope = a.scope.toLowerCase();
-            return (a.principalId === principalId &&
-                BLOB_READ_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
-                (account.id.toLowerCase().startsWith(scope) ||
-                    containerScope === scope ||
-                    containerScope.startsWith(scope + '/')));
-        });
+        const ok = assignments.some((a) => grantsBlobRead(a, principalId, account.id, container));
         out.role = ok ? 'found' : 'missing';
     }
     catch (err) {
@@ -91450,6 +91389,72 @@ function renderDiagnoseMarkdown(r, secrets) {
     }
     const text = lines.join('\n') + '\n';
     return secrets ? secrets.redact(text) : text;
+}
+
+/**
+ * The releases report of the operator commands: which release is live, which ones slots point to, and the tables
+ * that show them. Release naming and listing are src/release's. Everything here is pure.
+ */
+function buildReleasesReport(input) {
+    const self = input.slot ?? 'production';
+    const rows = sortNewestFirst(input.releases).map((r) => ({
+        ...r,
+        live: r.sha256 === input.live,
+        slots: Object.entries(input.sides)
+            .filter(([name, sha]) => name !== self && sha === r.sha256)
+            .map(([name]) => name)
+            .sort(),
+        stable: Object.entries(input.stableSha256)
+            .filter(([, sha]) => sha === r.sha256)
+            .map(([blob]) => blob)
+            .sort(),
+    }));
+    return {
+        app: input.app,
+        ...(input.slot ? { slot: input.slot } : {}),
+        container: input.container,
+        live: input.live,
+        sides: input.sides,
+        releases: rows,
+    };
+}
+function formatSize(n) {
+    if (n >= 1024 * 1024)
+        return `${(n / 1048576).toFixed(1)} MiB`;
+    if (n >= 1024)
+        return `${(n / 1024).toFixed(1)} KiB`;
+    return `${n} B`;
+}
+function rowCells(r) {
+    const marks = [r.live ? 'live' : '', ...r.slots.map((s) => `slot:${s}`)].filter(Boolean).join(', ');
+    return [
+        r.id,
+        r.created ? r.created.replace(/\.\d+Z$/, 'Z') : '?',
+        r.commit ? r.commit.slice(0, 12) : '',
+        formatSize(r.size),
+        marks,
+    ];
+}
+const HEADERS = ['release', 'created', 'commit', 'size', 'runs on'];
+/** Markdown table for the job summary. */
+function renderReleasesMarkdown(report) {
+    const who = report.slot ? `${report.app}/${report.slot}` : report.app;
+    const lines = [
+        `### Releases of ${who}`,
+        '',
+        `| ${HEADERS.join(' | ')} |`,
+        `|${HEADERS.map(() => '---').join('|')}|`,
+    ];
+    for (const r of report.releases) {
+        const cells = rowCells(r).map((c) => c.replace(/\|/g, '\\|'));
+        cells[0] = `\`${cells[0]}\`<br>\`${r.sha256}\``;
+        if (r.runUrl)
+            cells[2] = `[${cells[2] || 'run'}](${r.runUrl})`;
+        lines.push(`| ${cells.join(' | ')} |`);
+    }
+    if (!report.releases.length)
+        lines.push(`| none | | | | |`);
+    return lines.join('\n') + '\n';
 }
 
 /**
@@ -92282,7 +92287,7 @@ async function run() {
             taskExports.setResult(taskExports.TaskResult.Succeeded, `runpack ${command} done.`);
         return;
     }
-    const result = await runEngine(inputs, {
+    const result = await runDeploy(inputs, {
         env: process.env,
         sink,
         secrets,

@@ -12,7 +12,6 @@ import {
   type GetTokenOptions,
   type TokenCredential,
 } from '@azure/identity';
-import type { DeployInputs } from '../deploy/types.js';
 import type { SecretRegistry } from '../report/secrets.js';
 import { RunpackError } from '../util/errors.js';
 import type { CloudEndpoints } from './cloud.js';
@@ -50,6 +49,13 @@ export interface AuthDeps {
 }
 
 export const OIDC_AUDIENCE = 'api://AzureADTokenExchange';
+
+/** The login inputs: GitHub OIDC (client and tenant id) or the creds JSON. */
+export interface LoginInputs {
+  clientId?: string;
+  tenantId?: string;
+  creds?: string;
+}
 
 interface CredsJson {
   clientId: string;
@@ -192,7 +198,7 @@ export function tokenProvider(
 }
 
 export async function authenticate(
-  inputs: DeployInputs,
+  inputs: LoginInputs,
   cloud: CloudEndpoints,
   deps: AuthDeps,
 ): Promise<AuthSession> {

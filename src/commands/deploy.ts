@@ -3,7 +3,7 @@
  * (`--json` for the result object). Flags have the action's input names.
  */
 import { execFile } from 'node:child_process';
-import { runEngine } from '../deploy/engine.js';
+import { runDeploy as deployEngine } from '../deploy/run.js';
 import { CLI_NAMING, cliHelp, parseFlags, parseInputs, secretInputValues } from '../inputs.js';
 import { streamSink } from '../report/log.js';
 import { createSecretRegistry } from '../report/secrets.js';
@@ -30,7 +30,7 @@ export async function runDeploy(argv: string[]): Promise<number> {
   const sink = flags.json
     ? streamSink(process.stderr, process.stderr)
     : streamSink(process.stdout, process.stderr);
-  const result = await runEngine(inputs, {
+  const result = await deployEngine(inputs, {
     env: process.env,
     sink,
     secrets,

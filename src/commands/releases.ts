@@ -6,7 +6,7 @@
 import { defaultIO, depsFor, helpText, writeJson, writeSummary, type CommandIO } from '../ops/command.js';
 import { loadReleaseState, loadStoredState, reportOf, type ReleaseState } from '../ops/release-ops.js';
 import { buildReleasesReport, renderReleasesMarkdown, renderReleasesText } from '../ops/releases.js';
-import { pruneReleases, selectReleasesToDelete, type PruneResult } from '../ops/retention.js';
+import { pruneReleases, selectReleasesToDelete, type PruneResult } from '../release/retention.js';
 import { openSession, parseOpsFlags } from '../ops/session.js';
 import { RunpackError, UsageError } from '../util/errors.js';
 

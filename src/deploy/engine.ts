@@ -21,7 +21,9 @@ import { RunpackError, UsageError, describeError } from '../util/errors.js';
 import { ACTION_NAMING } from '../naming.js';
 import type { Classification } from './classify.js';
 import { CAUSE_TITLES } from './classify.js';
-import { blobInContainer, chooseStableBlob, planDeploy, releaseBlobName, type Plan } from './plan.js';
+import { blobInContainer, chooseStableBlob, planDeploy, type Plan } from './plan.js';
+import { releaseBlobName } from '../release/releases.js';
+import { grantsBlobRead } from '../azure/roles.js';
 import { restartApp } from './restart.js';
 import { createDeployContext } from './context.js';
 import { mergeSettings, RFP } from './setting.js';
@@ -42,17 +44,9 @@ import {
   type Finding as AuditFinding,
 } from '../audit/index.js';
 import { renderPlan, type DryRunFacts } from './dry-run.js';
-import { runFleet } from './fleet.js';
 
 export { RUNPACK_VERSION } from '../version.js';
 import { RUNPACK_VERSION } from '../version.js';
-
-/** Role definition ids that can read blobs: Storage Blob Data Reader, Contributor, Owner. */
-const BLOB_READ_ROLES = [
-  '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
-  'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
-  'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
-];
 
 export interface EngineDeps {
   env: Record<string, string | undefined>;
@@ -164,9 +158,6 @@ export async function runEngine(
   deps: EngineDeps,
   shared?: SharedRun,
 ): Promise<DeployResult> {
-  if (!shared && inputs.targets && inputs.targets.length > 1) {
-    return runFleet(inputs, inputs.targets, deps);
-  }
   const clock = deps.clock ?? realClock;
   const secrets = deps.secrets ?? createSecretRegistry(deps.setSecret);
   const phases: PhaseTiming[] = [];
@@ -716,13 +707,7 @@ async function runUrlMode(
     const principal = plan.identityPrincipalId!;
     try {
       const assignments = await arm.listRoleAssignments(accountId, principal);
-      const containerScope = `${accountId}/blobServices/default/containers/${plan.container}`.toLowerCase();
-      const ok = assignments.some(
-        (a) =>
-          a.principalId === principal &&
-          BLOB_READ_ROLES.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
-          (scopeCovers(a.scope, accountId) || containerScope === a.scope.toLowerCase()),
-      );
+      const ok = assignments.some((a) => grantsBlobRead(a, principal, accountId, plan.container));
       roleConfirmed = ok;
       if (ok) log.info(`The app's identity (${principal}) can read blobs in ${accountName}.`);
       else {
@@ -1060,13 +1045,6 @@ async function prune(
       `${dryRun ? 'Would delete' : 'Deleted'} ${outcome.deleted.length} old release(s); ${outcome.kept} left (keep-releases: ${ctx.inputs.keepReleases}).`,
     );
   return outcome;
-}
-
-/** A role assignment scope covers a resource when it is the resource or one of its parents. */
-export function scopeCovers(scope: string, resourceId: string): boolean {
-  const s = scope.toLowerCase().replace(/\/+$/, '');
-  const r = resourceId.toLowerCase();
-  return s === '' || r === s || r.startsWith(`${s}/`);
 }
 
 /** Blobs of the container that production and the other slots of the app point at. */

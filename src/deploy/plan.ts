@@ -6,6 +6,7 @@ import { RunpackError } from '../util/errors.js';
 import { ACTION_NAMING } from '../naming.js';
 import type { DeployInputs, DeployMode, Finding, PackageAccess, TargetInfo } from './types.js';
 import { RFP, RFP_LEGACY, RFP_MI } from './setting.js';
+import { stableBlobName } from '../release/releases.js';
 
 export interface Plan {
   mode: DeployMode;
@@ -46,15 +47,6 @@ export function modeOfValue(value: string | undefined): DeployMode | undefined {
   if (value === '1') return 'local';
   if (value && /^http/i.test(value)) return 'url';
   return undefined;
-}
-
-/** Blob name of a release: named by content, so every release stays available for rollback. */
-export function releaseBlobName(appName: string, sha256: string): string {
-  return `releases/${appName.toLowerCase()}/${sha256}.zip`;
-}
-
-export function stableBlobName(appName: string, slot?: string | null): string {
-  return `${appName.toLowerCase()}${slot ? `-${slot.toLowerCase()}` : ''}.zip`;
 }
 
 function isTrue(v: string | undefined): boolean {
@@ -223,21 +215,4 @@ export function chooseStableBlob(
     if (!used.has(name.toLowerCase())) return name;
   }
   return `${base}-${Date.now().toString(36)}.zip`;
-}
-
-/**
- * Pure: whether `name` (a blob name inside the package container) is one runpack could have written as a stable
- * blob of `appName`: `<app>.zip`, `<app>-<slot>.zip`, or an alternate chooseStableBlob picks after a swap
- * (`<app>[-<slot>]-a.zip`, `-b`, `-c`, or a time suffix). Release blobs (`releases/…`) and anything in a
- * folder are not stable blobs. Names compare case-insensitively. An app named like `<app>-<suffix>` that shares
- * the container is indistinguishable from a slot of `<app>`; such names count as stable here.
- */
-export function isStableBlobName(name: string, appName: string): boolean {
-  if (!name || !appName || name.includes('/')) return false;
-  const app = appName.toLowerCase().replace(/[^a-z0-9-]/g, '');
-  if (app !== appName.toLowerCase()) return false;
-  const lower = name.toLowerCase();
-  if (!lower.endsWith('.zip') || !lower.startsWith(app)) return false;
-  const rest = lower.slice(app.length, -'.zip'.length);
-  return rest === '' || /^(-[a-z0-9]+)+$/.test(rest);
 }

@@ -1,13 +1,13 @@
 /**
  * Retention after a verified URL-mode deploy (`keep-releases`): the release blobs beyond the newest N go, never
  * the live release, never one another side (production or a slot) runs, never one a stable blob holds. The
- * choice and the conditional deletes are src/ops' (selectReleasesToDelete, pruneReleases); this module only
+ * choice and the conditional deletes are src/release's (selectReleasesToDelete, pruneReleases); this module only
  * gathers what they need from the container.
  */
-import { releaseFromBlob, releasePrefix, sha256Of, type BlobItem } from '../ops/releases.js';
-import { pruneReleases, selectReleasesToDelete, type ReleaseDeleter } from '../ops/retention.js';
-import type { Release } from '../ops/types.js';
-import { isStableBlobName } from './plan.js';
+import { releaseFromBlob, releasePrefix, sha256Of, type BlobItem } from '../release/releases.js';
+import { pruneReleases, selectReleasesToDelete, type ReleaseDeleter } from '../release/retention.js';
+import type { Release } from '../release/releases.js';
+import { isStableBlobName } from '../release/releases.js';
 
 /** The part of the release store retention reads and writes. */
 export interface RetentionStore extends ReleaseDeleter {

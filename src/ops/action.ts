@@ -8,7 +8,7 @@ import { describeError, RunpackError } from '../util/errors.js';
 import { renderDiagnoseMarkdown, runDiagnosis } from './diagnose.js';
 import { loadReleaseState, reportOf } from './release-ops.js';
 import { renderReleasesMarkdown } from './releases.js';
-import { pruneReleases, selectReleasesToDelete } from './retention.js';
+import { pruneReleases, selectReleasesToDelete } from '../release/retention.js';
 import { runRollback } from './rollback.js';
 import { openSession, type OpsDeps } from './session.js';
 

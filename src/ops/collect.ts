@@ -25,7 +25,8 @@ import {
   totalFromContentRange,
   type RangeFetch,
 } from './remote-zip.js';
-import { BLOB_READ_ROLE_IDS, RELEVANT_SETTINGS } from './rules.js';
+import { RELEVANT_SETTINGS } from './rules.js';
+import { grantsBlobRead } from '../azure/roles.js';
 import { blobPathOf, parseSas } from './sas.js';
 import type { OpsSession } from './session.js';
 import { openStore } from './session.js';
@@ -181,17 +182,7 @@ async function identityEvidence(
   }
   try {
     const assignments = await s.arm.listRoleAssignments(account.id, principalId);
-    const containerScope = `${account.id}/blobServices/default/containers/${container}`.toLowerCase();
-    const ok = assignments.some((a) => {
-      const scope = a.scope.toLowerCase();
-      return (
-        a.principalId === principalId &&
-        BLOB_READ_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
-        (account.id.toLowerCase().startsWith(scope) ||
-          containerScope === scope ||
-          containerScope.startsWith(scope + '/'))
-      );
-    });
+    const ok = assignments.some((a) => grantsBlobRead(a, principalId, account.id, container));
     out.role = ok ? 'found' : 'missing';
   } catch (err) {
     out.roleError = firstLine(err);

@@ -16,15 +16,8 @@ import { RFP } from '../deploy/setting.js';
 import type { ZipSource } from '../package/zip-reader.js';
 import { describeError, RunpackError } from '../util/errors.js';
 import { accountForUrl, kuduRange, listSlots, maskUrl } from './collect.js';
-import {
-  buildReleasesReport,
-  liveSha256,
-  releaseFromBlob,
-  releasePrefix,
-  sha256Of,
-  stableBlobName,
-  type ReleasesReport,
-} from './releases.js';
+import { buildReleasesReport, type ReleasesReport } from './releases.js';
+import { liveSha256, releaseFromBlob, releasePrefix, sha256Of, stableBlobName } from '../release/releases.js';
 import { inspectRemoteArchive, rangeZipSource } from './remote-zip.js';
 import { stableTargetOf, type StoredPackage } from './rollback-plan.js';
 import { blobPathOf } from './sas.js';

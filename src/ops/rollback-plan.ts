@@ -5,9 +5,9 @@
  * blob through zip deploy when Kudu no longer has it. Refuses a release that does not exist or fails
  * inspection, naming the available ones.
  */
-import { isStableBlobName } from '../deploy/plan.js';
+import { isStableBlobName } from '../release/releases.js';
 import { RunpackError } from '../util/errors.js';
-import { sortNewestFirst } from './releases.js';
+import { sortNewestFirst } from '../release/releases.js';
 import type { ArchiveEvidence, Release } from './types.js';
 
 /** A zip Kudu keeps in data/SitePackages, with the release stamp read from its central directory. */

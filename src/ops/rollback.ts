@@ -17,7 +17,7 @@ import {
 } from '../deploy/local.js';
 import { RFP } from '../deploy/setting.js';
 import { restartApp } from '../deploy/restart.js';
-import { stableBlobName } from '../deploy/plan.js';
+import { stableBlobName } from '../release/releases.js';
 import type { Classification } from '../deploy/classify.js';
 import { afterMountFunctions } from '../deploy/functions.js';
 import type { Finding, PackageInfo } from '../deploy/types.js';

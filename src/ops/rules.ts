@@ -18,13 +18,6 @@ const DAY = 24 * 60 * 60 * 1000;
 /** Warn this long before a SAS, a stored policy or a user delegation key expires. */
 export const EXPIRY_WARNING_DAYS = 30;
 
-/** Role definition ids that can read blobs: Storage Blob Data Reader, Contributor, Owner. */
-export const BLOB_READ_ROLE_IDS = [
-  '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
-  'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
-  'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
-];
-
 /** Settings the rules read; collectors keep only these (other values may be secrets). */
 export const RELEVANT_SETTINGS = [
   RFP,

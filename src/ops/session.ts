@@ -24,6 +24,7 @@ import { createSecretRegistry, type SecretRegistry } from '../report/secrets.js'
 import { RunpackError, UsageError } from '../util/errors.js';
 
 import { RUNPACK_VERSION } from '../version.js';
+import { realClock } from '../deploy/engine.js';
 
 /** The version in the operator commands' User-Agent. */
 export const OPS_VERSION = RUNPACK_VERSION;
@@ -142,11 +143,6 @@ export interface OpsSession {
   storageAuthorization(): Promise<string>;
   credential: TokenCredential;
 }
-
-const realClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-};
 
 /** Logs in and resolves the target (reads only). */
 export async function openSession(inputs: DeployInputs, deps: OpsDeps): Promise<OpsSession> {

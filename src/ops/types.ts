@@ -194,18 +194,4 @@ export interface Evidence {
   slots?: SlotsEvidence;
 }
 
-/** One release blob (`releases/<app>/<sha256>.zip`). */
-export interface Release {
-  /** The first 12 hex digits of sha256. */
-  id: string;
-  sha256: string;
-  blob: string;
-  size: number;
-  etag: string;
-  /** ISO time: the `created` metadata, else the blob's last-modified time. */
-  created: string;
-  commit?: string;
-  runUrl?: string;
-  /** The stamp's content sha256 (metadata content_sha256). */
-  contentSha256?: string;
-}
+export type { Release } from '../release/releases.js';

@@ -4,8 +4,7 @@
  */
 import type { DeleteOutcome, ReleaseBlobStore } from '../azure/blob.js';
 import type { Logger } from '../report/log.js';
-import { sortNewestFirst } from './releases.js';
-import type { Release } from './types.js';
+import { sortNewestFirst, type Release } from './releases.js';
 
 export interface RetentionOptions {
   /** Keep this many newest releases (besides the protected ones). */
