@@ -70411,19 +70411,26 @@ const CLI_NAMING = {
     value: (n, v) => (v === 'true' ? `--${n}` : v === 'false' ? `--no-${n}` : `--${n} ${v}`),
 };
 
-/**
- * What apps print when they write into the read-only mount: EROFS (Linux), Node's `EACCES: permission denied` and
- * `EPERM: operation not permitted` (the mount refuses the write), .NET's UnauthorizedAccessException.
- */
-const READ_ONLY = /\bEROFS\b|read-only file system|\bEACCES\b|permission denied|\bEPERM\b|operation not permitted|UnauthorizedAccessException|Access to the path .* is denied|Could not write to local resource/i;
 const CAUSE_TITLES = {
     'read-only-write': 'the app writes into its read-only package mount',
     'sas-invalid': 'the package URL or its SAS is bad or expired',
     'mount-blocked': 'the worker could not mount the package (network rule, missing role or bad archive)',
     'stale-content': 'the app runs other content than this release (mode mismatch or stale mount)',
     'app-start-failed': 'the app fails to start from the mounted package',
+    config: 'settings or platform features that fight run-from-package',
     unknown: 'no known cause matched',
 };
+
+/**
+ * Pure: from what verification saw, the likely cause of a failed deploy among the four runpack exists to catch
+ * (a write into the read-only mount, a bad or expired SAS, a mount blocked by a network rule or a bad archive,
+ * a mode mismatch / stale content) and the fix.
+ */
+/**
+ * What apps print when they write into the read-only mount: EROFS (Linux), Node's `EACCES: permission denied` and
+ * `EPERM: operation not permitted` (the mount refuses the write), .NET's UnauthorizedAccessException.
+ */
+const READ_ONLY = /\bEROFS\b|read-only file system|\bEACCES\b|permission denied|\bEPERM\b|operation not permitted|UnauthorizedAccessException|Access to the path .* is denied|Could not write to local resource/i;
 function classifyFailure(e) {
     const f = e.blobFetch;
     if (f && f.status >= 400) {
@@ -76892,12 +76899,12 @@ function settingRules(e) {
     const value = effectiveRunFromPackage(s);
     const state = classifyRunFromPackage(value);
     if (state === 'unset') {
-        out.push(f('warning', 'mode-mismatch', 'rfp-unset', `${name(e)} does not run from a package: neither ${RFP} nor ${RFP_LEGACY} is set.`, 'the app settings have no run-from-package value; wwwroot holds ordinary writable files', `deploy with runpack (it sets ${RFP}), or look elsewhere: read-only errors on this app do not come from run-from-package`));
+        out.push(f('warning', 'stale-content', 'rfp-unset', `${name(e)} does not run from a package: neither ${RFP} nor ${RFP_LEGACY} is set.`, 'the app settings have no run-from-package value; wwwroot holds ordinary writable files', `deploy with runpack (it sets ${RFP}), or look elsewhere: read-only errors on this app do not come from run-from-package`));
     }
     else if (state === 'other') {
         const which = main !== undefined && main !== '' ? RFP : RFP_LEGACY;
         const shown = /[?&]sig=/i.test(value ?? '') ? 'a value' : `'${value}'`;
-        out.push(f('error', 'mode-mismatch', 'rfp-value-invalid', `${which} on ${name(e)} holds ${shown}, which is neither exactly 1 nor a URL, so Kudu treats the app as a normal app and extracts deployments into wwwroot.`, `Kudu runs local mode only for the exact string "1" and URL mode only for values starting with http`, `set ${RFP} to exactly 1 (local mode) or to the package URL, with no spaces`));
+        out.push(f('error', 'stale-content', 'rfp-value-invalid', `${which} on ${name(e)} holds ${shown}, which is neither exactly 1 nor a URL, so Kudu treats the app as a normal app and extracts deployments into wwwroot.`, `Kudu runs local mode only for the exact string "1" and URL mode only for values starting with http`, `set ${RFP} to exactly 1 (local mode) or to the package URL, with no spaces`));
     }
     if ((main === undefined || main === '') && legacy !== undefined && legacy !== '') {
         out.push(f('warning', 'config', 'rfp-legacy-name', `${name(e)} runs from a package through the deprecated ${RFP_LEGACY} setting.`, `${RFP} is empty and ${RFP_LEGACY} is set; Kudu falls back to the legacy name`, `move the value to ${RFP} and delete ${RFP_LEGACY} (runpack deploy does both)`));
@@ -76921,7 +76928,7 @@ function conflictRules(e) {
         out.push(f('error', 'config', 'flex-with-rfp', `${name(e)} runs on Flex Consumption, which does not support ${RFP}.`, `the app has functionAppConfig (Flex Consumption) and a run-from-package setting`, `remove ${RFP} and deploy with OneDeploy to the app's deployment storage (func azure functionapp publish, or Azure/functions-action)`));
     }
     if (t.isFunctionApp && t.isLinux && t.isConsumption && state === 'local') {
-        out.push(f('error', 'mode-mismatch', 'linux-consumption-local', `${name(e)} is a Linux Consumption function app with ${RFP}=1; it runs packages only from a URL.`, 'sku Dynamic, Linux, function app, and the setting is exactly 1', 'deploy in URL mode: runpack deploy --mode url --storage-account <account>'));
+        out.push(f('error', 'stale-content', 'linux-consumption-local', `${name(e)} is a Linux Consumption function app with ${RFP}=1; it runs packages only from a URL.`, 'sku Dynamic, Linux, function app, and the setting is exactly 1', 'deploy in URL mode: runpack deploy --mode url --storage-account <account>'));
     }
     if (!t.isFunctionApp && t.isLinux && running) {
         if (/^(JAVA|TOMCAT|JBOSSEAP|WILDFLY)\|/i.test(t.linuxFxVersion))
@@ -76961,38 +76968,38 @@ function urlRules(e, now) {
         const u = new URL(value);
         path = u.pathname;
         if (u.protocol === 'http:')
-            out.push(f('warning', 'sas', 'url-not-https', `The package URL of ${name(e)} uses http, so the package (and any SAS) travels unencrypted.`, 'the URL scheme is http', 'use the https URL of the blob'));
+            out.push(f('warning', 'sas-invalid', 'url-not-https', `The package URL of ${name(e)} uses http, so the package (and any SAS) travels unencrypted.`, 'the URL scheme is http', 'use the https URL of the blob'));
     }
     catch {
-        out.push(f('error', 'sas', 'url-malformed', `${RFP} on ${name(e)} starts with http but is not a valid URL, so the worker cannot fetch a package.`, 'the value does not parse as a URL', 'set the full https URL of the package blob'));
+        out.push(f('error', 'sas-invalid', 'url-malformed', `${RFP} on ${name(e)} starts with http but is not a valid URL, so the worker cannot fetch a package.`, 'the value does not parse as a URL', 'set the full https URL of the package blob'));
         return out;
     }
     if (path && !/\.zip$/i.test(path))
-        out.push(f('info', 'sas', 'url-not-zip', `The package URL of ${name(e)} does not end with .zip, which the platform documentation asks for.`, `the URL path ends with '${path.split('/').pop() ?? ''}'`, 'name the blob with a .zip extension (runpack names it <app>[-<slot>].zip)'));
+        out.push(f('info', 'sas-invalid', 'url-not-zip', `The package URL of ${name(e)} does not end with .zip, which the platform documentation asks for.`, `the URL path ends with '${path.split('/').pop() ?? ''}'`, 'name the blob with a .zip extension (runpack names it <app>[-<slot>].zip)'));
     const sas = e.sas;
     if (!sas)
         return out;
     const left = msUntil(sas.expiry, now);
     if (left !== undefined && left <= 0)
-        out.push(f('error', 'sas', 'sas-expired', `The SAS in the package URL of ${name(e)} expired on ${sas.expiry}; the app fails at its next restart or scale-out.`, `se=${sas.expiry} is in the past`, 'run runpack deploy again (it issues a SAS bound to a stored access policy), or use package-access: identity'));
+        out.push(f('error', 'sas-invalid', 'sas-expired', `The SAS in the package URL of ${name(e)} expired on ${sas.expiry}; the app fails at its next restart or scale-out.`, `se=${sas.expiry} is in the past`, 'run runpack deploy again (it issues a SAS bound to a stored access policy), or use package-access: identity'));
     else if (left !== undefined && left <= EXPIRY_WARNING_DAYS * DAY)
-        out.push(f('warning', 'sas', 'sas-expiring', `The SAS in the package URL of ${name(e)} expires in ${days(left)} (${sas.expiry}).`, `se=${sas.expiry} is within ${EXPIRY_WARNING_DAYS} days`, 'run runpack deploy again before then, or extend the stored access policy the SAS points to'));
+        out.push(f('warning', 'sas-invalid', 'sas-expiring', `The SAS in the package URL of ${name(e)} expires in ${days(left)} (${sas.expiry}).`, `se=${sas.expiry} is within ${EXPIRY_WARNING_DAYS} days`, 'run runpack deploy again before then, or extend the stored access policy the SAS points to'));
     const startsIn = msUntil(sas.start, now);
     if (startsIn !== undefined && startsIn > 0)
-        out.push(f('error', 'sas', 'sas-not-yet-valid', `The SAS in the package URL of ${name(e)} only becomes valid at ${sas.start}.`, `st=${sas.start} is in the future`, 'issue a SAS whose start is in the past (allow for clock skew), or leave st out'));
+        out.push(f('error', 'sas-invalid', 'sas-not-yet-valid', `The SAS in the package URL of ${name(e)} only becomes valid at ${sas.start}.`, `st=${sas.start} is in the future`, 'issue a SAS whose start is in the past (allow for clock skew), or leave st out'));
     if (sas.permissions !== undefined && !sas.permissions.includes('r'))
-        out.push(f('error', 'sas', 'sas-no-read', `The SAS in the package URL of ${name(e)} does not grant read (sp=${sas.permissions}).`, `sp=${sas.permissions} has no r`, 'issue a read-only SAS (sp=r)'));
+        out.push(f('error', 'sas-invalid', 'sas-no-read', `The SAS in the package URL of ${name(e)} does not grant read (sp=${sas.permissions}).`, `sp=${sas.permissions} has no r`, 'issue a read-only SAS (sp=r)'));
     if (sas.protocol !== undefined && !/https/i.test(sas.protocol))
-        out.push(f('warning', 'sas', 'sas-http-only', `The SAS in the package URL of ${name(e)} allows only http.`, `spr=${sas.protocol}`, 'issue the SAS with spr=https'));
+        out.push(f('warning', 'sas-invalid', 'sas-http-only', `The SAS in the package URL of ${name(e)} allows only http.`, `spr=${sas.protocol}`, 'issue the SAS with spr=https'));
     if (sas.kind === 'user-delegation') {
         const keyLeft = msUntil(sas.keyExpiry, now);
         const expired = keyLeft !== undefined && keyLeft <= 0;
-        out.push(f(expired ? 'error' : 'warning', 'sas', expired ? 'sas-user-delegation-expired' : 'sas-user-delegation', expired
+        out.push(f(expired ? 'error' : 'warning', 'sas-invalid', expired ? 'sas-user-delegation-expired' : 'sas-user-delegation', expired
             ? `The package URL of ${name(e)} carries a user delegation SAS whose key expired on ${sas.keyExpiry}.`
             : `The package URL of ${name(e)} carries a user delegation SAS; its key lives at most 7 days, so the app fails at the first restart after ${sas.keyExpiry ?? 'the key expires'}.`, `skoid/ske present${sas.keyExpiry ? `, ske=${sas.keyExpiry}` : ''}`, 'use package-access: identity or a service SAS bound to a stored access policy (runpack deploy does this)'));
     }
     if (sas.kind === 'account')
-        out.push(f('warning', 'sas', 'sas-account', `The package URL of ${name(e)} carries an account SAS, which grants far more than one blob.`, 'ss/srt present (account SAS)', 'use a read-only service SAS scoped to the package blob, bound to a stored access policy'));
+        out.push(f('warning', 'sas-invalid', 'sas-account', `The package URL of ${name(e)} carries an account SAS, which grants far more than one blob.`, 'ss/srt present (account SAS)', 'use a read-only service SAS scoped to the package blob, bound to a stored access policy'));
     return out;
 }
 /** The stored access policy the SAS points to (si). */
@@ -77002,20 +77009,20 @@ function policyRules(e, now) {
         return [];
     if (p.error)
         return [
-            f('info', 'sas', 'sas-policy-unchecked', `The stored access policy '${p.id}' on container '${p.container}' could not be read.`, p.error, 'give the login Storage Blob Data Reader or listKeys on the account to let diagnose check it'),
+            f('info', 'sas-invalid', 'sas-policy-unchecked', `The stored access policy '${p.id}' on container '${p.container}' could not be read.`, p.error, 'give the login Storage Blob Data Reader or listKeys on the account to let diagnose check it'),
         ];
     if (!p.exists)
         return [
-            f('error', 'sas', 'sas-policy-missing', `The SAS in the package URL of ${name(e)} points to stored access policy '${p.id}', which container '${p.container}' no longer has: the SAS is revoked.`, `si=${p.id}; the container's policies do not include it`, 'run runpack deploy again (it recreates the policy), or create the policy with read permission'),
+            f('error', 'sas-invalid', 'sas-policy-missing', `The SAS in the package URL of ${name(e)} points to stored access policy '${p.id}', which container '${p.container}' no longer has: the SAS is revoked.`, `si=${p.id}; the container's policies do not include it`, 'run runpack deploy again (it recreates the policy), or create the policy with read permission'),
         ];
     const out = [];
     const left = msUntil(p.expiry, now);
     if (left !== undefined && left <= 0)
-        out.push(f('error', 'sas', 'sas-policy-expired', `Stored access policy '${p.id}' on container '${p.container}' expired on ${p.expiry}; every SAS bound to it is refused.`, `policy expiry ${p.expiry} is in the past`, 'run runpack deploy again (it renews the policy), or extend the policy expiry'));
+        out.push(f('error', 'sas-invalid', 'sas-policy-expired', `Stored access policy '${p.id}' on container '${p.container}' expired on ${p.expiry}; every SAS bound to it is refused.`, `policy expiry ${p.expiry} is in the past`, 'run runpack deploy again (it renews the policy), or extend the policy expiry'));
     else if (left !== undefined && left <= EXPIRY_WARNING_DAYS * DAY)
-        out.push(f('warning', 'sas', 'sas-policy-expiring', `Stored access policy '${p.id}' on container '${p.container}' expires in ${days(left)} (${p.expiry}).`, `policy expiry ${p.expiry} is within ${EXPIRY_WARNING_DAYS} days`, 'run runpack deploy again before then (it renews the policy), or extend the policy expiry'));
+        out.push(f('warning', 'sas-invalid', 'sas-policy-expiring', `Stored access policy '${p.id}' on container '${p.container}' expires in ${days(left)} (${p.expiry}).`, `policy expiry ${p.expiry} is within ${EXPIRY_WARNING_DAYS} days`, 'run runpack deploy again before then (it renews the policy), or extend the policy expiry'));
     if (p.permissions !== undefined && !p.permissions.includes('r'))
-        out.push(f('error', 'sas', 'sas-policy-no-read', `Stored access policy '${p.id}' on container '${p.container}' does not grant read (permissions '${p.permissions}').`, `policy permissions '${p.permissions}' have no r`, 'give the policy read permission (r), or run runpack deploy again'));
+        out.push(f('error', 'sas-invalid', 'sas-policy-no-read', `Stored access policy '${p.id}' on container '${p.container}' does not grant read (permissions '${p.permissions}').`, `policy permissions '${p.permissions}' have no r`, 'give the policy read permission (r), or run runpack deploy again'));
     return out;
 }
 /** The answer to fetching the package as the worker does. */
@@ -77038,15 +77045,15 @@ function fetchRules(e) {
         ];
     if (code === 'AuthenticationFailed' && /time frame|expired/i.test(r.detail ?? ''))
         return [
-            f('error', 'sas', 'package-sas-expired', `Storage refuses the package URL of ${name(e)}: the SAS is outside its validity time frame.`, `${r.status} ${code}${detail}${via}`, 'run runpack deploy again to renew the stored access policy and SAS, or use package-access: identity'),
+            f('error', 'sas-invalid', 'package-sas-expired', `Storage refuses the package URL of ${name(e)}: the SAS is outside its validity time frame.`, `${r.status} ${code}${detail}${via}`, 'run runpack deploy again to renew the stored access policy and SAS, or use package-access: identity'),
         ];
     if (code === 'AuthenticationFailed')
         return [
-            f('error', 'sas', 'package-sas-invalid', `Storage refuses the SAS in the package URL of ${name(e)}: the signature does not match (a rotated account key, or an edited URL).`, `${r.status} ${code}${detail}${via}`, 'run runpack deploy again to issue a fresh SAS (after a key rotation every old SAS is dead)'),
+            f('error', 'sas-invalid', 'package-sas-invalid', `Storage refuses the SAS in the package URL of ${name(e)}: the signature does not match (a rotated account key, or an edited URL).`, `${r.status} ${code}${detail}${via}`, 'run runpack deploy again to issue a fresh SAS (after a key rotation every old SAS is dead)'),
         ];
     if (code === 'KeyBasedAuthenticationNotPermitted')
         return [
-            f('error', 'sas', 'package-shared-key-disabled', `Storage refuses the key-signed SAS in the package URL of ${name(e)}: shared key access is disabled on the account.`, `${r.status} ${code}${via}`, 'use package-access: identity (a plain blob URL fetched with the app identity)'),
+            f('error', 'sas-invalid', 'package-shared-key-disabled', `Storage refuses the key-signed SAS in the package URL of ${name(e)}: shared key access is disabled on the account.`, `${r.status} ${code}${via}`, 'use package-access: identity (a plain blob URL fetched with the app identity)'),
         ];
     if (code === 'AuthorizationFailure')
         return [
@@ -77060,7 +77067,7 @@ function fetchRules(e) {
         ];
     if (r.status === 404)
         return [
-            f('error', 'sas', 'package-missing', `The package URL of ${name(e)} answers 404: the blob or its container does not exist.`, `${r.status}${code ? ` ${code}` : ''}${via}`, 'run runpack deploy again so the package is uploaded, and check that nothing deletes it (lifecycle rules, retention)'),
+            f('error', 'sas-invalid', 'package-missing', `The package URL of ${name(e)} answers 404: the blob or its container does not exist.`, `${r.status}${code ? ` ${code}` : ''}${via}`, 'run runpack deploy again so the package is uploaded, and check that nothing deletes it (lifecycle rules, retention)'),
         ];
     return [
         f('error', 'mount-blocked', 'package-refused', `The package URL of ${name(e)} answers ${r.status}${code ? ` ${code}` : ''}.`, `${r.status}${code ? ` ${code}` : ''}${detail}${via}`, 'check the URL and the storage account, then restart the app'),
@@ -77107,7 +77114,7 @@ function storageRules(e) {
             : `The storage account '${s.account}' denies public network access by default; the app can fetch its package only if its outbound path is allowed.`, `networkAcls.defaultAction is Deny${e.mount?.failureMarker ? `; wwwroot shows '${FAILURE_MARKER}'` : ''}`, "allow the app's virtual network (or outbound addresses) on the storage account, or use local mode (WEBSITE_RUN_FROM_PACKAGE=1), then restart the app"));
     }
     if (s.allowSharedKeyAccess === false && e.sas?.signed && e.sas.kind !== 'user-delegation')
-        out.push(f('error', 'sas', 'storage-shared-key-disabled', `The storage account '${s.account}' has shared key access disabled, so the key-signed SAS in the package URL cannot work.`, 'allowSharedKeyAccess is false and the URL carries a service or account SAS', 'use package-access: identity (runpack deploy --package-access identity)'));
+        out.push(f('error', 'sas-invalid', 'storage-shared-key-disabled', `The storage account '${s.account}' has shared key access disabled, so the key-signed SAS in the package URL cannot work.`, 'allowSharedKeyAccess is false and the URL carries a service or account SAS', 'use package-access: identity (runpack deploy --package-access identity)'));
     return out;
 }
 /** Identity URLs: the worker fetches with the app's managed identity. */
@@ -77144,13 +77151,13 @@ function localRules(e) {
     const out = [];
     const latest = l.latestDeployment;
     if (!l.packageName) {
-        out.push(f('error', 'mode-mismatch', 'local-no-package', `${name(e)} has ${RFP}=1 but no package: data/SitePackages/packagename.txt is missing, so nothing can be mounted.`, `packagename.txt not found${l.sitePackages ? `; data/SitePackages holds ${l.sitePackages.length} zip(s)` : ''}${latest ? `; latest deployment ${latest.id} has status ${latest.status}` : '; no deployment yet'}`, 'deploy a package (runpack deploy --mode local), or remove the setting if the app is not meant to run from a package'));
+        out.push(f('error', 'stale-content', 'local-no-package', `${name(e)} has ${RFP}=1 but no package: data/SitePackages/packagename.txt is missing, so nothing can be mounted.`, `packagename.txt not found${l.sitePackages ? `; data/SitePackages holds ${l.sitePackages.length} zip(s)` : ''}${latest ? `; latest deployment ${latest.id} has status ${latest.status}` : '; no deployment yet'}`, 'deploy a package (runpack deploy --mode local), or remove the setting if the app is not meant to run from a package'));
     }
     else if (l.sitePackages && !l.sitePackages.includes(l.packageName)) {
         out.push(f('error', 'mount-blocked', 'local-package-missing', `packagename.txt on ${name(e)} names ${l.packageName}, which data/SitePackages does not hold.`, `data/SitePackages holds ${l.sitePackages.join(', ') || 'no zip'}`, 'deploy the package again (runpack deploy --mode local), or roll back to a stored one (runpack rollback)'));
     }
     if (latest && latest.status === 3)
-        out.push(f('warning', 'mode-mismatch', 'local-deploy-failed', `The latest Kudu deployment ${latest.id} on ${name(e)} failed; packagename.txt still names the previous package.`, `deployment ${latest.id} status 3 (Failed)`, 'read the deployment log (Kudu /api/deployments/<id>/log), fix the package and deploy again'));
+        out.push(f('warning', 'stale-content', 'local-deploy-failed', `The latest Kudu deployment ${latest.id} on ${name(e)} failed; packagename.txt still names the previous package.`, `deployment ${latest.id} status 3 (Failed)`, 'read the deployment log (Kudu /api/deployments/<id>/log), fix the package and deploy again'));
     if (latest &&
         latest.status === 4 &&
         latest.endTime &&
@@ -77160,7 +77167,7 @@ function localRules(e) {
         const stamp = Date.UTC(+p.slice(0, 4), +p.slice(4, 6) - 1, +p.slice(6, 8), +p.slice(8, 10), +p.slice(10, 12), +p.slice(12, 14));
         const end = Date.parse(latest.endTime);
         if (!Number.isNaN(end) && end - stamp > 10 * 60 * 1000)
-            out.push(f('warning', 'mode-mismatch', 'local-deploy-not-packaged', `The latest successful deployment ${latest.id} on ${name(e)} ended well after the stored package ${p} was written: it did not go through run-from-package (it was extracted into wwwroot, which the mount hides).`, `deployment ended ${latest.endTime}; packagename.txt names ${p}`, `deploy again once Kudu sees ${RFP}=1 (runpack deploy waits for it), then restart`));
+            out.push(f('warning', 'stale-content', 'local-deploy-not-packaged', `The latest successful deployment ${latest.id} on ${name(e)} ended well after the stored package ${p} was written: it did not go through run-from-package (it was extracted into wwwroot, which the mount hides).`, `deployment ended ${latest.endTime}; packagename.txt names ${p}`, `deploy again once Kudu sees ${RFP}=1 (runpack deploy waits for it), then restart`));
     }
     return out;
 }
@@ -77182,14 +77189,14 @@ function mountRules(e) {
         out.push(f('error', 'mount-blocked', 'mount-failed', `${name(e)} failed to mount its package: ${reason}.`, `wwwroot shows '${FAILURE_MARKER}'`, 'fix the cause named by the other findings, then restart the app (az webapp restart)'));
     }
     if (m.kuduValueState && m.kuduValueState !== state)
-        out.push(f('warning', 'mode-mismatch', 'kudu-setting-lag', `Kudu on ${name(e)} still sees ${m.kuduValueState === 'unset' ? `no ${RFP}` : `${RFP} in ${m.kuduValueState} mode`} while the app settings say ${state} mode; a deployment now would follow the old value.`, 'Kudu /api/settings differs from the Resource Manager app settings', 'wait a minute for the SCM site to restart with the new settings, then deploy'));
+        out.push(f('warning', 'stale-content', 'kudu-setting-lag', `Kudu on ${name(e)} still sees ${m.kuduValueState === 'unset' ? `no ${RFP}` : `${RFP} in ${m.kuduValueState} mode`} while the app settings say ${state} mode; a deployment now would follow the old value.`, 'Kudu /api/settings differs from the Resource Manager app settings', 'wait a minute for the SCM site to restart with the new settings, then deploy'));
     const expected = state === 'local' ? e.local?.packageStamp : e.archive?.stamp;
     if (!m.failureMarker && expected) {
         const check = compareStamp(expected, m.stampText);
         if (check === 'mismatch')
-            out.push(f('error', 'mode-mismatch', 'stale-content', `${name(e)} serves other content than its package: the mounted ${STAMP_PATH} differs from the package's (the app has not restarted since the package changed).`, `mounted stamp ${shortStamp(m.stampText)}, package stamp ${expected.contentSha256.slice(0, 12)}`, 'restart the app (az webapp restart) so it mounts the package again'));
+            out.push(f('error', 'stale-content', 'stale-content', `${name(e)} serves other content than its package: the mounted ${STAMP_PATH} differs from the package's (the app has not restarted since the package changed).`, `mounted stamp ${shortStamp(m.stampText)}, package stamp ${expected.contentSha256.slice(0, 12)}`, 'restart the app (az webapp restart) so it mounts the package again'));
         else if (check === 'missing')
-            out.push(f('error', 'mode-mismatch', 'stale-content', `${name(e)} serves content without runpack's release stamp although its package has one: the mount is not this package (extracted files, or no restart since the setting changed).`, `wwwroot has no ${STAMP_PATH}; the package's stamp is ${expected.contentSha256.slice(0, 12)}`, 'restart the app so it mounts the package; if it persists, deploy again with runpack'));
+            out.push(f('error', 'stale-content', 'stale-content', `${name(e)} serves content without runpack's release stamp although its package has one: the mount is not this package (extracted files, or no restart since the setting changed).`, `wwwroot has no ${STAMP_PATH}; the package's stamp is ${expected.contentSha256.slice(0, 12)}`, 'restart the app so it mounts the package; if it persists, deploy again with runpack'));
     }
     return out;
 }
@@ -77762,13 +77769,8 @@ async function collectEvidence(s) {
     return evidence;
 }
 
-const CAUSE_NAMES = {
-    'read-only-write': 'the app writes into its read-only package mount',
-    sas: 'the package URL or its SAS is bad, expired or revoked',
-    'mount-blocked': 'the package cannot be mounted (network rule, missing role, or a malformed archive)',
-    'mode-mismatch': 'mode mismatch or stale content (the app runs other content than its package)',
-    config: 'settings or platform features that fight run-from-package',
-};
+/** The cause titles of the shared vocabulary (deploy/causes.ts). */
+const CAUSE_NAMES = CAUSE_TITLES;
 function modeOf(e) {
     const v = e.settings.WEBSITE_RUN_FROM_PACKAGE || e.settings.WEBSITE_RUN_FROM_ZIP;
     if (!v)

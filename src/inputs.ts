@@ -423,7 +423,7 @@ export const OUTPUTS: readonly OutputDef[] = [
   {
     name: 'cause',
     description:
-      'Likely cause of a failure: `read-only-write`, `sas-invalid`, `mount-blocked`, `stale-content` or `unknown` (empty when none).',
+      'Likely cause of a failure, one vocabulary for every command: `read-only-write`, `sas-invalid`, `mount-blocked`, `stale-content`, `app-start-failed`, `config` or `unknown` (empty when none).',
     commands: ['deploy', 'diagnose'],
   },
   {

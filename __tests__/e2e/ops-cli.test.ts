@@ -85,7 +85,7 @@ describe('diagnose as a process against the emulator', () => {
     );
     expect(r.code).toBe(1);
     const report = JSON.parse(r.stdout) as { cause: string; findings: { code: string }[] };
-    expect(report.cause).toBe('mode-mismatch');
+    expect(report.cause).toBe('stale-content');
     expect(report.findings.map((f) => f.code)).toContain('local-no-package');
     expect(findLeaks(r.stdout + r.stderr, emulatorSecrets(e.emu))).toEqual([]);
   }, 60_000);
@@ -109,9 +109,9 @@ describe('diagnose as a process against the emulator', () => {
       },
     );
     expect(result.ok).toBe(false);
-    expect(result.outputs.cause).toBe('mode-mismatch');
+    expect(result.outputs.cause).toBe('stale-content');
     expect(result.outputs['error-codes']).toContain('local-no-package');
-    expect(result.summary).toContain('| error | mode-mismatch | `local-no-package` |');
+    expect(result.summary).toContain('| error | stale-content | `local-no-package` |');
     const rollback = await runOpsAction(
       'rollback',
       parseInputs((n) => raw[n], {}),

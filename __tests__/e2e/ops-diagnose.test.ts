@@ -101,7 +101,7 @@ describe('diagnose on a URL-mode app: identity and stale content', () => {
     expect(codes(report)).toEqual(expect.arrayContaining(['identity-role-missing', 'mount-failed']));
   });
 
-  it('names stale content when the blob changed without a restart (mode-mismatch)', async () => {
+  it('names stale content when the blob changed without a restart (stale-content)', async () => {
     const zip = new AdmZip();
     zip.addFile('package.json', Buffer.from('{"name":"x","scripts":{"start":"node server.js"}}'));
     zip.addFile('server.js', Buffer.from('console.log(1)'));
@@ -120,7 +120,7 @@ describe('diagnose on a URL-mode app: identity and stale content', () => {
     const { code, report } = await diagnose('rp-linux-web');
     await stable.uploadData(before, { metadata: props.metadata });
     expect(code).toBe(1);
-    expect(report.cause).toBe('mode-mismatch');
+    expect(report.cause).toBe('stale-content');
     expect(report.findings.filter((f) => f.severity === 'error').map((f) => f.code)).toEqual([
       'stale-content',
     ]);
@@ -154,7 +154,7 @@ describe('diagnose on a SAS-mode app', () => {
 });
 
 describe('diagnose on local mode with nothing deployed', () => {
-  it('names =1 with no package (mode-mismatch) and the failure marker', async () => {
+  it('names =1 with no package (stale-content) and the failure marker', async () => {
     const arm = await e.cli(runDiagnose, ['--app-name', 'rp-win-func', '--json']);
     expect(JSON.parse(arm.stdout).mode).toBe('unset');
     const s = await e.session('rp-win-func');
@@ -163,7 +163,7 @@ describe('diagnose on local mode with nothing deployed', () => {
     await e.remount('rp-win-func');
     const { code, report } = await diagnose('rp-win-func');
     expect(code).toBe(1);
-    expect(report.cause).toBe('mode-mismatch');
+    expect(report.cause).toBe('stale-content');
     expect(codes(report)).toEqual(expect.arrayContaining(['local-no-package', 'mount-failed']));
   });
 });

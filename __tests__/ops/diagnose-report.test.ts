@@ -20,7 +20,7 @@ describe('diagnose report', () => {
   it('is not ok with an error finding and names the cause', () => {
     const r = buildDiagnoseReport(e, NOW);
     expect(r.ok).toBe(false);
-    expect(r.cause).toBe('sas');
+    expect(r.cause).toBe('sas-invalid');
     expect(r.mode).toBe('url');
     expect(r.findings.map((f) => f.code)).toEqual(['sas-expired', 'package-sas-expired']);
   });
@@ -35,12 +35,12 @@ describe('diagnose report', () => {
     const secrets = createSecretRegistry();
     const r = buildDiagnoseReport(e, NOW);
     const text = renderDiagnoseText(r, secrets);
-    expect(text).toMatch(/^Diagnosis of web: package URL\.\nCause: sas/);
-    expect(text).toMatch(/error\s+sas\s+package-sas-expired/);
+    expect(text).toMatch(/^Diagnosis of web: package URL\.\nCause: sas-invalid /);
+    expect(text).toMatch(/error\s+sas-invalid\s+package-sas-expired/);
     expect(text).toContain('  evidence: 403 AuthenticationFailed');
     expect(text).toContain('  fix: run runpack deploy again');
     const md = renderDiagnoseMarkdown(r, secrets);
-    expect(md).toContain('| error | sas | `sas-expired` |');
+    expect(md).toContain('| error | sas-invalid | `sas-expired` |');
     expect(secrets.redact(JSON.stringify(r))).not.toContain('c2VjcmV0');
   });
 });

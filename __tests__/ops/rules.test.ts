@@ -36,7 +36,7 @@ describe('settingRules (exact-string parsing)', () => {
     const found = settingRules(evidence({ settings: { WEBSITE_RUN_FROM_PACKAGE: value } }));
     expect(codes(found)).toEqual(['rfp-value-invalid']);
     expect(found[0].severity).toBe('error');
-    expect(found[0].cause).toBe('mode-mismatch');
+    expect(found[0].cause).toBe('stale-content');
   });
 
   it.each(['1', 'https://a/b.zip', 'HTTP://a/b.zip'])('accepts %j', (value) => {
@@ -142,7 +142,7 @@ describe('urlRules (SAS parsing)', () => {
   it('reports an expired SAS as an error', () => {
     const found = urlRules(urlEvidence(sasUrl({ se: iso(-DAY) })), NOW);
     expect(codes(found)).toEqual(['sas-expired']);
-    expect(found[0].cause).toBe('sas');
+    expect(found[0].cause).toBe('sas-invalid');
   });
 
   it('warns 30 days ahead of expiry, not 31', () => {
@@ -254,7 +254,7 @@ describe('fetchRules (classifying the storage answer)', () => {
         detail: 'Signature not valid in the specified time frame: Start [x]',
       },
       'package-sas-expired',
-      'sas',
+      'sas-invalid',
     ],
     [
       {
@@ -263,12 +263,16 @@ describe('fetchRules (classifying the storage answer)', () => {
         detail: 'Signature did not match. String to sign used was',
       },
       'package-sas-invalid',
-      'sas',
+      'sas-invalid',
     ],
-    [{ status: 403, errorCode: 'KeyBasedAuthenticationNotPermitted' }, 'package-shared-key-disabled', 'sas'],
+    [
+      { status: 403, errorCode: 'KeyBasedAuthenticationNotPermitted' },
+      'package-shared-key-disabled',
+      'sas-invalid',
+    ],
     [{ status: 403, errorCode: 'AuthorizationFailure' }, 'package-firewall', 'mount-blocked'],
     [{ status: 403, errorCode: 'AuthorizationPermissionMismatch' }, 'package-permission', 'mount-blocked'],
-    [{ status: 404, errorCode: 'BlobNotFound' }, 'package-missing', 'sas'],
+    [{ status: 404, errorCode: 'BlobNotFound' }, 'package-missing', 'sas-invalid'],
     [{ status: 500 }, 'package-refused', 'mount-blocked'],
     [{ status: 0, error: 'ENOTFOUND' }, 'package-unreachable', 'mount-blocked'],
   ] as const)('%j → %s', (answer, code, cause) => {
@@ -419,7 +423,7 @@ describe('localRules', () => {
   it('reports =1 with nothing deployed', () => {
     const found = localRules(local({ packageName: null, sitePackages: [], latestDeployment: null }));
     expect(codes(found)).toEqual(['local-no-package']);
-    expect(found[0].cause).toBe('mode-mismatch');
+    expect(found[0].cause).toBe('stale-content');
   });
 
   it('reports a packagename.txt that names a zip Kudu does not hold', () => {
@@ -483,7 +487,7 @@ describe('mountRules', () => {
     });
     const found = mountRules(e);
     expect(codes(found)).toEqual(['stale-content']);
-    expect(found[0].cause).toBe('mode-mismatch');
+    expect(found[0].cause).toBe('stale-content');
     e.mount!.stampText = JSON.stringify(STAMP);
     expect(mountRules(e)).toEqual([]);
   });

@@ -3,8 +3,9 @@
  * (a write into the read-only mount, a bad or expired SAS, a mount blocked by a network rule or a bad archive,
  * a mode mismatch / stale content) and the fix.
  */
-export type FailureCause =
-  'read-only-write' | 'sas-invalid' | 'mount-blocked' | 'stale-content' | 'app-start-failed' | 'unknown';
+import { CAUSE_TITLES, type Cause } from './causes.js';
+/** The cause of a failed verification: one of the shared vocabulary (deploy/causes.ts). */
+export type FailureCause = Cause;
 
 export interface VerifyEvidence {
   mode: 'url' | 'local';
@@ -43,14 +44,7 @@ export interface Classification {
 export const READ_ONLY =
   /\bEROFS\b|read-only file system|\bEACCES\b|permission denied|\bEPERM\b|operation not permitted|UnauthorizedAccessException|Access to the path .* is denied|Could not write to local resource/i;
 
-export const CAUSE_TITLES: Record<FailureCause, string> = {
-  'read-only-write': 'the app writes into its read-only package mount',
-  'sas-invalid': 'the package URL or its SAS is bad or expired',
-  'mount-blocked': 'the worker could not mount the package (network rule, missing role or bad archive)',
-  'stale-content': 'the app runs other content than this release (mode mismatch or stale mount)',
-  'app-start-failed': 'the app fails to start from the mounted package',
-  unknown: 'no known cause matched',
-};
+export { CAUSE_TITLES };
 
 export function classifyFailure(e: VerifyEvidence): Classification | null {
   const f = e.blobFetch;

@@ -3,6 +3,7 @@
  * evidence and the fix for each finding (a text table for the CLI, markdown for a job summary, and JSON).
  */
 import type { SecretRegistry } from '../report/secrets.js';
+import { CAUSE_TITLES } from '../deploy/causes.js';
 import { collectEvidence } from './collect.js';
 import { diagnoseEvidence, primaryCause } from './rules.js';
 import type { OpsSession } from './session.js';
@@ -22,13 +23,8 @@ export interface DiagnoseReport {
   checkedAt: string;
 }
 
-export const CAUSE_NAMES: Record<Cause, string> = {
-  'read-only-write': 'the app writes into its read-only package mount',
-  sas: 'the package URL or its SAS is bad, expired or revoked',
-  'mount-blocked': 'the package cannot be mounted (network rule, missing role, or a malformed archive)',
-  'mode-mismatch': 'mode mismatch or stale content (the app runs other content than its package)',
-  config: 'settings or platform features that fight run-from-package',
-};
+/** The cause titles of the shared vocabulary (deploy/causes.ts). */
+export const CAUSE_NAMES: Record<Cause, string> = CAUSE_TITLES;
 
 export function modeOf(e: Evidence): DiagnoseReport['mode'] {
   const v = e.settings.WEBSITE_RUN_FROM_PACKAGE || e.settings.WEBSITE_RUN_FROM_ZIP;

@@ -72,7 +72,7 @@ export function settingRules(e: Evidence): OpsFinding[] {
     out.push(
       f(
         'warning',
-        'mode-mismatch',
+        'stale-content',
         'rfp-unset',
         `${name(e)} does not run from a package: neither ${RFP} nor ${RFP_LEGACY} is set.`,
         'the app settings have no run-from-package value; wwwroot holds ordinary writable files',
@@ -85,7 +85,7 @@ export function settingRules(e: Evidence): OpsFinding[] {
     out.push(
       f(
         'error',
-        'mode-mismatch',
+        'stale-content',
         'rfp-value-invalid',
         `${which} on ${name(e)} holds ${shown}, which is neither exactly 1 nor a URL, so Kudu treats the app as a normal app and extracts deployments into wwwroot.`,
         `Kudu runs local mode only for the exact string "1" and URL mode only for values starting with http`,
@@ -154,7 +154,7 @@ export function conflictRules(e: Evidence): OpsFinding[] {
     out.push(
       f(
         'error',
-        'mode-mismatch',
+        'stale-content',
         'linux-consumption-local',
         `${name(e)} is a Linux Consumption function app with ${RFP}=1; it runs packages only from a URL.`,
         'sku Dynamic, Linux, function app, and the setting is exactly 1',
@@ -249,7 +249,7 @@ export function urlRules(e: Evidence, now: Date): OpsFinding[] {
       out.push(
         f(
           'warning',
-          'sas',
+          'sas-invalid',
           'url-not-https',
           `The package URL of ${name(e)} uses http, so the package (and any SAS) travels unencrypted.`,
           'the URL scheme is http',
@@ -260,7 +260,7 @@ export function urlRules(e: Evidence, now: Date): OpsFinding[] {
     out.push(
       f(
         'error',
-        'sas',
+        'sas-invalid',
         'url-malformed',
         `${RFP} on ${name(e)} starts with http but is not a valid URL, so the worker cannot fetch a package.`,
         'the value does not parse as a URL',
@@ -273,7 +273,7 @@ export function urlRules(e: Evidence, now: Date): OpsFinding[] {
     out.push(
       f(
         'info',
-        'sas',
+        'sas-invalid',
         'url-not-zip',
         `The package URL of ${name(e)} does not end with .zip, which the platform documentation asks for.`,
         `the URL path ends with '${path.split('/').pop() ?? ''}'`,
@@ -288,7 +288,7 @@ export function urlRules(e: Evidence, now: Date): OpsFinding[] {
     out.push(
       f(
         'error',
-        'sas',
+        'sas-invalid',
         'sas-expired',
         `The SAS in the package URL of ${name(e)} expired on ${sas.expiry}; the app fails at its next restart or scale-out.`,
         `se=${sas.expiry} is in the past`,
@@ -299,7 +299,7 @@ export function urlRules(e: Evidence, now: Date): OpsFinding[] {
     out.push(
       f(
         'warning',
-        'sas',
+        'sas-invalid',
         'sas-expiring',
         `The SAS in the package URL of ${name(e)} expires in ${days(left)} (${sas.expiry}).`,
         `se=${sas.expiry} is within ${EXPIRY_WARNING_DAYS} days`,
@@ -311,7 +311,7 @@ export function urlRules(e: Evidence, now: Date): OpsFinding[] {
     out.push(
       f(
         'error',
-        'sas',
+        'sas-invalid',
         'sas-not-yet-valid',
         `The SAS in the package URL of ${name(e)} only becomes valid at ${sas.start}.`,
         `st=${sas.start} is in the future`,
@@ -322,7 +322,7 @@ export function urlRules(e: Evidence, now: Date): OpsFinding[] {
     out.push(
       f(
         'error',
-        'sas',
+        'sas-invalid',
         'sas-no-read',
         `The SAS in the package URL of ${name(e)} does not grant read (sp=${sas.permissions}).`,
         `sp=${sas.permissions} has no r`,
@@ -333,7 +333,7 @@ export function urlRules(e: Evidence, now: Date): OpsFinding[] {
     out.push(
       f(
         'warning',
-        'sas',
+        'sas-invalid',
         'sas-http-only',
         `The SAS in the package URL of ${name(e)} allows only http.`,
         `spr=${sas.protocol}`,
@@ -346,7 +346,7 @@ export function urlRules(e: Evidence, now: Date): OpsFinding[] {
     out.push(
       f(
         expired ? 'error' : 'warning',
-        'sas',
+        'sas-invalid',
         expired ? 'sas-user-delegation-expired' : 'sas-user-delegation',
         expired
           ? `The package URL of ${name(e)} carries a user delegation SAS whose key expired on ${sas.keyExpiry}.`
@@ -360,7 +360,7 @@ export function urlRules(e: Evidence, now: Date): OpsFinding[] {
     out.push(
       f(
         'warning',
-        'sas',
+        'sas-invalid',
         'sas-account',
         `The package URL of ${name(e)} carries an account SAS, which grants far more than one blob.`,
         'ss/srt present (account SAS)',
@@ -378,7 +378,7 @@ export function policyRules(e: Evidence, now: Date): OpsFinding[] {
     return [
       f(
         'info',
-        'sas',
+        'sas-invalid',
         'sas-policy-unchecked',
         `The stored access policy '${p.id}' on container '${p.container}' could not be read.`,
         p.error,
@@ -389,7 +389,7 @@ export function policyRules(e: Evidence, now: Date): OpsFinding[] {
     return [
       f(
         'error',
-        'sas',
+        'sas-invalid',
         'sas-policy-missing',
         `The SAS in the package URL of ${name(e)} points to stored access policy '${p.id}', which container '${p.container}' no longer has: the SAS is revoked.`,
         `si=${p.id}; the container's policies do not include it`,
@@ -402,7 +402,7 @@ export function policyRules(e: Evidence, now: Date): OpsFinding[] {
     out.push(
       f(
         'error',
-        'sas',
+        'sas-invalid',
         'sas-policy-expired',
         `Stored access policy '${p.id}' on container '${p.container}' expired on ${p.expiry}; every SAS bound to it is refused.`,
         `policy expiry ${p.expiry} is in the past`,
@@ -413,7 +413,7 @@ export function policyRules(e: Evidence, now: Date): OpsFinding[] {
     out.push(
       f(
         'warning',
-        'sas',
+        'sas-invalid',
         'sas-policy-expiring',
         `Stored access policy '${p.id}' on container '${p.container}' expires in ${days(left)} (${p.expiry}).`,
         `policy expiry ${p.expiry} is within ${EXPIRY_WARNING_DAYS} days`,
@@ -424,7 +424,7 @@ export function policyRules(e: Evidence, now: Date): OpsFinding[] {
     out.push(
       f(
         'error',
-        'sas',
+        'sas-invalid',
         'sas-policy-no-read',
         `Stored access policy '${p.id}' on container '${p.container}' does not grant read (permissions '${p.permissions}').`,
         `policy permissions '${p.permissions}' have no r`,
@@ -462,7 +462,7 @@ export function fetchRules(e: Evidence): OpsFinding[] {
     return [
       f(
         'error',
-        'sas',
+        'sas-invalid',
         'package-sas-expired',
         `Storage refuses the package URL of ${name(e)}: the SAS is outside its validity time frame.`,
         `${r.status} ${code}${detail}${via}`,
@@ -473,7 +473,7 @@ export function fetchRules(e: Evidence): OpsFinding[] {
     return [
       f(
         'error',
-        'sas',
+        'sas-invalid',
         'package-sas-invalid',
         `Storage refuses the SAS in the package URL of ${name(e)}: the signature does not match (a rotated account key, or an edited URL).`,
         `${r.status} ${code}${detail}${via}`,
@@ -484,7 +484,7 @@ export function fetchRules(e: Evidence): OpsFinding[] {
     return [
       f(
         'error',
-        'sas',
+        'sas-invalid',
         'package-shared-key-disabled',
         `Storage refuses the key-signed SAS in the package URL of ${name(e)}: shared key access is disabled on the account.`,
         `${r.status} ${code}${via}`,
@@ -519,7 +519,7 @@ export function fetchRules(e: Evidence): OpsFinding[] {
     return [
       f(
         'error',
-        'sas',
+        'sas-invalid',
         'package-missing',
         `The package URL of ${name(e)} answers 404: the blob or its container does not exist.`,
         `${r.status}${code ? ` ${code}` : ''}${via}`,
@@ -643,7 +643,7 @@ export function storageRules(e: Evidence): OpsFinding[] {
     out.push(
       f(
         'error',
-        'sas',
+        'sas-invalid',
         'storage-shared-key-disabled',
         `The storage account '${s.account}' has shared key access disabled, so the key-signed SAS in the package URL cannot work.`,
         'allowSharedKeyAccess is false and the URL carries a service or account SAS',
@@ -734,7 +734,7 @@ export function localRules(e: Evidence): OpsFinding[] {
     out.push(
       f(
         'error',
-        'mode-mismatch',
+        'stale-content',
         'local-no-package',
         `${name(e)} has ${RFP}=1 but no package: data/SitePackages/packagename.txt is missing, so nothing can be mounted.`,
         `packagename.txt not found${l.sitePackages ? `; data/SitePackages holds ${l.sitePackages.length} zip(s)` : ''}${latest ? `; latest deployment ${latest.id} has status ${latest.status}` : '; no deployment yet'}`,
@@ -757,7 +757,7 @@ export function localRules(e: Evidence): OpsFinding[] {
     out.push(
       f(
         'warning',
-        'mode-mismatch',
+        'stale-content',
         'local-deploy-failed',
         `The latest Kudu deployment ${latest.id} on ${name(e)} failed; packagename.txt still names the previous package.`,
         `deployment ${latest.id} status 3 (Failed)`,
@@ -785,7 +785,7 @@ export function localRules(e: Evidence): OpsFinding[] {
       out.push(
         f(
           'warning',
-          'mode-mismatch',
+          'stale-content',
           'local-deploy-not-packaged',
           `The latest successful deployment ${latest.id} on ${name(e)} ended well after the stored package ${p} was written: it did not go through run-from-package (it was extracted into wwwroot, which the mount hides).`,
           `deployment ended ${latest.endTime}; packagename.txt names ${p}`,
@@ -835,7 +835,7 @@ export function mountRules(e: Evidence): OpsFinding[] {
     out.push(
       f(
         'warning',
-        'mode-mismatch',
+        'stale-content',
         'kudu-setting-lag',
         `Kudu on ${name(e)} still sees ${m.kuduValueState === 'unset' ? `no ${RFP}` : `${RFP} in ${m.kuduValueState} mode`} while the app settings say ${state} mode; a deployment now would follow the old value.`,
         'Kudu /api/settings differs from the Resource Manager app settings',
@@ -849,7 +849,7 @@ export function mountRules(e: Evidence): OpsFinding[] {
       out.push(
         f(
           'error',
-          'mode-mismatch',
+          'stale-content',
           'stale-content',
           `${name(e)} serves other content than its package: the mounted ${STAMP_PATH} differs from the package's (the app has not restarted since the package changed).`,
           `mounted stamp ${shortStamp(m.stampText)}, package stamp ${expected.contentSha256.slice(0, 12)}`,
@@ -860,7 +860,7 @@ export function mountRules(e: Evidence): OpsFinding[] {
       out.push(
         f(
           'error',
-          'mode-mismatch',
+          'stale-content',
           'stale-content',
           `${name(e)} serves content without runpack's release stamp although its package has one: the mount is not this package (extracted files, or no restart since the setting changed).`,
           `wwwroot has no ${STAMP_PATH}; the package's stamp is ${expected.contentSha256.slice(0, 12)}`,

@@ -11,7 +11,8 @@ import type { ReleaseStamp } from '../package/types.js';
  * a missing role or a malformed archive, a mode mismatch or stale content, and settings that fight
  * run-from-package.
  */
-export type Cause = 'read-only-write' | 'sas' | 'mount-blocked' | 'mode-mismatch' | 'config';
+export type { Cause } from '../deploy/causes.js';
+import type { Cause } from '../deploy/causes.js';
 
 export type FindingSeverity = 'error' | 'warning' | 'info';
 
