@@ -85224,32 +85224,6 @@ function chooseStableBlob(preferred, ownCurrent, usedByOthers) {
 }
 
 /**
- * Pure: Azure RBAC facts runpack checks, in one place for the deploy engine and diagnose: which role definitions
- * can read blobs, and whether an assignment's scope covers a resource.
- */
-/** Role definition ids that can read blobs: Storage Blob Data Reader, Contributor, Owner. */
-const BLOB_READ_ROLE_IDS = [
-    '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
-    'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
-    'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
-];
-/**
- * A role assignment scope covers a resource when it is the resource or one of its parents, segment by segment:
- * a role on resource group `rg` covers nothing in `rg2`.
- */
-function scopeCovers(scope, resourceId) {
-    const s = scope.toLowerCase().replace(/\/+$/, '');
-    const r = resourceId.toLowerCase();
-    return s === '' || r === s || r.startsWith(`${s}/`);
-}
-/** Whether an assignment lets `principalId` read the blobs of `container` in the storage account `accountId`. */
-function grantsBlobRead(a, principalId, accountId, container) {
-    return (a.principalId === principalId &&
-        BLOB_READ_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
-        scopeCovers(a.scope, `${accountId}/blobServices/default/containers/${container}`));
-}
-
-/**
  * Pure: what one answer of the site says about the app behind it. A mounted package is not a running app: the
  * platform's front end answers for an app whose process does not start (Linux's 503 ':( Application Error' page,
  * IIS's plain 500, the ANCM and iisnode start failures, the Functions host that is not running, the stopped
@@ -85513,91 +85487,6 @@ async function resolveTarget(arm, inputs, subscriptionId) {
         config = await arm.getSiteConfig(ref).catch(() => undefined);
     }
     return targetFromSite$1(ref, site, config);
-}
-
-/**
- * Upload: an immutable release blob named by content (`releases/<app>/<sha256>.zip`) with run metadata, then a
- * server-side copy to the stable name (`<app>[-<slot>].zip`), so the setting does not change between releases
- * and every release stays available for rollback. A release blob that already holds this sha256 is reused.
- */
-/** Pure: blob metadata for a release (names are C# identifiers, values ASCII). */
-function releaseMetadata(pkg, m) {
-    const out = {
-        sha256: pkg.sha256,
-        release_id: pkg.releaseId,
-        created: m.now.toISOString(),
-        runpack_version: m.version,
-    };
-    if (pkg.stamp)
-        out.content_sha256 = pkg.stamp.contentSha256;
-    if (m.commit)
-        out.commit = m.commit.replace(/[^\x20-\x7e]/g, '');
-    if (m.runUrl)
-        out.run_url = m.runUrl.replace(/[^\x20-\x7e]/g, '');
-    return out;
-}
-async function md5OfFile(path) {
-    const hash = node_crypto.createHash('md5');
-    for await (const chunk of fs$1.createReadStream(path))
-        hash.update(chunk);
-    return hash.digest();
-}
-async function uploadRelease(store, container, releaseBlob, stableBlob, pkg, metadata, log, signal, 
-/** A blob of the same container that already holds this package (a fleet's first upload): copy it instead. */
-copyFrom) {
-    const existing = await store.getBlob(container, releaseBlob);
-    let uploaded = false;
-    let reused = false;
-    if (existing && existing.metadata.sha256 === pkg.sha256 && existing.size === pkg.zipBytes) {
-        log.info(`Release blob ${releaseBlob} already holds this package; not uploading it again.`);
-        reused = true;
-    }
-    else if (copyFrom) {
-        try {
-            const copy = await store.copyBlob(container, copyFrom, releaseBlob);
-            if (copy.metadata.sha256 === pkg.sha256) {
-                log.info(`Copied ${copyFrom} to ${releaseBlob} inside the account (the package is uploaded once).`);
-                reused = true;
-            }
-            else
-                log.info(`The copy of ${copyFrom} does not carry sha256 ${pkg.sha256}; uploading instead.`);
-        }
-        catch (err) {
-            log.info(`Could not copy ${copyFrom} (${err instanceof Error ? err.message.split(';')[0] : String(err)}); uploading instead.`);
-        }
-    }
-    if (!reused) {
-        const md5 = await md5OfFile(pkg.zipPath);
-        let lastReport = 0;
-        const step = Math.max(16 * 1024 * 1024, Math.floor(pkg.zipBytes / 10));
-        await store.uploadFile(container, releaseBlob, pkg.zipPath, {
-            metadata,
-            md5,
-            abortSignal: signal,
-            onProgress: (loaded) => {
-                log.progress?.((loaded / pkg.zipBytes) * 100, 'Uploading');
-                if (pkg.zipBytes >= 32 * 1024 * 1024 && loaded - lastReport >= step) {
-                    lastReport = loaded;
-                    log.info(`Uploaded ${Math.round((loaded / pkg.zipBytes) * 100)}% (${(loaded / 1048576).toFixed(0)} MiB).`);
-                }
-            },
-        });
-        uploaded = true;
-        log.info(`Uploaded ${releaseBlob} (${pkg.zipBytes} bytes).`);
-    }
-    const before = await store.getBlob(container, stableBlob);
-    const previousSha256 = before?.metadata.sha256;
-    if (before && previousSha256 === pkg.sha256) {
-        log.info(`${stableBlob} already holds this release.`);
-        return { releaseBlob, stableBlob, uploaded, copied: false, stable: before, previousSha256 };
-    }
-    const stable = await store.copyBlob(container, releaseBlob, stableBlob);
-    if (stable.metadata.sha256 !== pkg.sha256) {
-        // A copy that lost the metadata (or raced with another writer) is not this release.
-        throw new Error(`the copy to ${stableBlob} does not carry sha256 ${pkg.sha256}`);
-    }
-    log.info(`Copied the release to ${stableBlob}.`);
-    return { releaseBlob, stableBlob, uploaded, copied: true, stable, previousSha256 };
 }
 
 const SERVICE = 'Kudu';
@@ -87145,6 +87034,488 @@ async function afterMountFunctions(ctx, pkg, options = {}) {
     return findings;
 }
 
+/**
+ * The local-mode publisher: the package is pushed to the app's Kudu (WEBSITE_RUN_FROM_PACKAGE=1), which stores it
+ * under data/SitePackages and points packagename.txt at it.
+ */
+/**
+ * Local mode: the already-live check, then the push to Kudu, followed to its end (packagename.txt names the new
+ * package). Restart and verification are the engine's.
+ */
+async function publishLocalMode(ctx, pkg, previousValue) {
+    const { log } = ctx;
+    // Unchanged content already mounted and verified: nothing to push or restart.
+    if (!ctx.inputs.force && previousValue === '1' && pkg.stamp) {
+        const quick = await log.group('Check the live release', () => verifyDeploy(ctx, pkg, { intendedValue: '1', quick: true }));
+        if (quick.ok && quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass') {
+            log.info(`Release ${pkg.releaseId} is already live and verified; nothing to push or restart.`);
+            return { noop: { levels: quick.levels }, previousReleaseId: pkg.releaseId, findings: [] };
+        }
+    }
+    const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
+    return {
+        verify: { intendedValue: '1', packageName: outcome.packageName },
+        settingChanged: false,
+        findings: outcome.findings,
+        loggedFindings: false,
+    };
+}
+
+/**
+ * Pure: Azure RBAC facts runpack checks, in one place for the deploy engine and diagnose: which role definitions
+ * can read blobs, and whether an assignment's scope covers a resource.
+ */
+/** Role definition ids that can read blobs: Storage Blob Data Reader, Contributor, Owner. */
+const BLOB_READ_ROLE_IDS = [
+    '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
+    'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
+    'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+];
+/**
+ * A role assignment scope covers a resource when it is the resource or one of its parents, segment by segment:
+ * a role on resource group `rg` covers nothing in `rg2`.
+ */
+function scopeCovers(scope, resourceId) {
+    const s = scope.toLowerCase().replace(/\/+$/, '');
+    const r = resourceId.toLowerCase();
+    return s === '' || r === s || r.startsWith(`${s}/`);
+}
+/** Whether an assignment lets `principalId` read the blobs of `container` in the storage account `accountId`. */
+function grantsBlobRead(a, principalId, accountId, container) {
+    return (a.principalId === principalId &&
+        BLOB_READ_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
+        scopeCovers(a.scope, `${accountId}/blobServices/default/containers/${container}`));
+}
+
+/**
+ * The releases to delete: everything but the newest `keep`, never the live one, never one a slot points to,
+ * never one a stable blob holds. Oldest first, the order they are deleted in.
+ */
+function selectReleasesToDelete(releases, o) {
+    const keep = Math.max(0, Math.floor(o.keep));
+    const protectedSet = new Set([o.live, ...(o.slotReferenced ?? []), ...(o.stable ?? [])].filter((s) => !!s));
+    const newest = sortNewestFirst(releases);
+    const kept = new Set(newest.slice(0, keep).map((r) => r.sha256));
+    return newest.filter((r) => !kept.has(r.sha256) && !protectedSet.has(r.sha256)).reverse();
+}
+async function pruneReleases$1(store, container, toDelete, options) {
+    const result = { deleted: [], skipped: [], dryRun: options.dryRun };
+    for (const r of toDelete) {
+        if (options.dryRun) {
+            options.log.info(`Would delete release ${r.id} (${r.blob}).`);
+            result.deleted.push(r.sha256);
+            continue;
+        }
+        const outcome = await store.deleteIfMatch(container, r.blob, r.etag);
+        if (outcome === 'changed') {
+            options.log.warn(`Release blob ${r.blob} changed since it was listed; left it alone.`);
+            result.skipped.push(r.sha256);
+        }
+        else {
+            options.log.info(`Deleted release ${r.id} (${r.blob})${outcome === 'missing' ? ', already gone' : ''}.`);
+            result.deleted.push(r.sha256);
+        }
+    }
+    return result;
+}
+
+/**
+ * Retention after a verified URL-mode deploy (`keep-releases`): the release blobs beyond the newest N go, never
+ * the live release, never one another side (production or a slot) runs, never one a stable blob holds. The
+ * choice and the conditional deletes are src/release's (selectReleasesToDelete, pruneReleases); this module only
+ * gathers what they need from the container.
+ */
+const RELEASE_SHA = /\/([0-9a-f]{64})\.zip$/i;
+/** Pure: the sha256s protected by the other sides and the stable blobs, from the container's blobs. */
+function protectedSha256s(appName, blobs, siblingBlobs) {
+    const byName = new Map(blobs.map((b) => [b.name.toLowerCase(), b]));
+    const slotReferenced = [];
+    for (const name of siblingBlobs) {
+        const m = RELEASE_SHA.exec(name);
+        if (m)
+            slotReferenced.push(m[1].toLowerCase());
+        const sha = sha256Of(byName.get(name.toLowerCase())?.metadata);
+        if (sha)
+            slotReferenced.push(sha);
+    }
+    const stable = blobs
+        .filter((b) => isStableBlobName(b.name, appName))
+        .map((b) => sha256Of(b.metadata))
+        .filter((s) => !!s);
+    return { slotReferenced, stable };
+}
+async function applyRetention(store, r) {
+    const releases = (await store.list(r.container, releasePrefix(r.appName)))
+        .map((b) => releaseFromBlob(r.appName, b))
+        .filter((x) => x !== null);
+    // Stable blobs start with the app's name; sibling blobs may sit anywhere in the container.
+    const stableCandidates = await store.list(r.container, r.appName.toLowerCase());
+    const { slotReferenced, stable } = protectedSha256s(r.appName, stableCandidates, r.siblingBlobs);
+    const toDelete = selectReleasesToDelete(releases, {
+        keep: r.keep,
+        live: r.live,
+        slotReferenced,
+        stable,
+    });
+    if (toDelete.length === 0) {
+        r.log.info(`${releases.length} release(s) of ${r.appName}; none beyond keep-releases (${r.keep}) to delete.`);
+        return { deleted: [], skipped: [], kept: releases.length, dryRun: r.dryRun };
+    }
+    const pruned = await pruneReleases$1(store, r.container, toDelete, { dryRun: r.dryRun, log: r.log });
+    const idOf = (sha) => sha.slice(0, 12);
+    return {
+        deleted: pruned.deleted.map(idOf),
+        skipped: pruned.skipped.map(idOf),
+        kept: releases.length - pruned.deleted.length,
+        dryRun: r.dryRun,
+    };
+}
+
+/**
+ * Upload: an immutable release blob named by content (`releases/<app>/<sha256>.zip`) with run metadata, then a
+ * server-side copy to the stable name (`<app>[-<slot>].zip`), so the setting does not change between releases
+ * and every release stays available for rollback. A release blob that already holds this sha256 is reused.
+ */
+/** Pure: blob metadata for a release (names are C# identifiers, values ASCII). */
+function releaseMetadata(pkg, m) {
+    const out = {
+        sha256: pkg.sha256,
+        release_id: pkg.releaseId,
+        created: m.now.toISOString(),
+        runpack_version: m.version,
+    };
+    if (pkg.stamp)
+        out.content_sha256 = pkg.stamp.contentSha256;
+    if (m.commit)
+        out.commit = m.commit.replace(/[^\x20-\x7e]/g, '');
+    if (m.runUrl)
+        out.run_url = m.runUrl.replace(/[^\x20-\x7e]/g, '');
+    return out;
+}
+async function md5OfFile(path) {
+    const hash = node_crypto.createHash('md5');
+    for await (const chunk of fs$1.createReadStream(path))
+        hash.update(chunk);
+    return hash.digest();
+}
+async function uploadRelease(store, container, releaseBlob, stableBlob, pkg, metadata, log, signal, 
+/** A blob of the same container that already holds this package (a fleet's first upload): copy it instead. */
+copyFrom) {
+    const existing = await store.getBlob(container, releaseBlob);
+    let uploaded = false;
+    let reused = false;
+    if (existing && existing.metadata.sha256 === pkg.sha256 && existing.size === pkg.zipBytes) {
+        log.info(`Release blob ${releaseBlob} already holds this package; not uploading it again.`);
+        reused = true;
+    }
+    else if (copyFrom) {
+        try {
+            const copy = await store.copyBlob(container, copyFrom, releaseBlob);
+            if (copy.metadata.sha256 === pkg.sha256) {
+                log.info(`Copied ${copyFrom} to ${releaseBlob} inside the account (the package is uploaded once).`);
+                reused = true;
+            }
+            else
+                log.info(`The copy of ${copyFrom} does not carry sha256 ${pkg.sha256}; uploading instead.`);
+        }
+        catch (err) {
+            log.info(`Could not copy ${copyFrom} (${err instanceof Error ? err.message.split(';')[0] : String(err)}); uploading instead.`);
+        }
+    }
+    if (!reused) {
+        const md5 = await md5OfFile(pkg.zipPath);
+        let lastReport = 0;
+        const step = Math.max(16 * 1024 * 1024, Math.floor(pkg.zipBytes / 10));
+        await store.uploadFile(container, releaseBlob, pkg.zipPath, {
+            metadata,
+            md5,
+            abortSignal: signal,
+            onProgress: (loaded) => {
+                log.progress?.((loaded / pkg.zipBytes) * 100, 'Uploading');
+                if (pkg.zipBytes >= 32 * 1024 * 1024 && loaded - lastReport >= step) {
+                    lastReport = loaded;
+                    log.info(`Uploaded ${Math.round((loaded / pkg.zipBytes) * 100)}% (${(loaded / 1048576).toFixed(0)} MiB).`);
+                }
+            },
+        });
+        uploaded = true;
+        log.info(`Uploaded ${releaseBlob} (${pkg.zipBytes} bytes).`);
+    }
+    const before = await store.getBlob(container, stableBlob);
+    const previousSha256 = before?.metadata.sha256;
+    if (before && previousSha256 === pkg.sha256) {
+        log.info(`${stableBlob} already holds this release.`);
+        return { releaseBlob, stableBlob, uploaded, copied: false, stable: before, previousSha256 };
+    }
+    const stable = await store.copyBlob(container, releaseBlob, stableBlob);
+    if (stable.metadata.sha256 !== pkg.sha256) {
+        // A copy that lost the metadata (or raced with another writer) is not this release.
+        throw new Error(`the copy to ${stableBlob} does not carry sha256 ${pkg.sha256}`);
+    }
+    log.info(`Copied the release to ${stableBlob}.`);
+    return { releaseBlob, stableBlob, uploaded, copied: true, stable, previousSha256 };
+}
+
+/**
+ * URL mode: storage (the account, the auth that can write), the stable blob this side may write, package access
+ * (a policy-bound SAS, or the identity's read role), the already-live check, the upload, the stored access policy,
+ * and the setting. Restart and verification are the engine's.
+ */
+async function publishUrl(input) {
+    const { ctx, pkg, plan, settings, session, storageScope, runUrl, uploads } = input;
+    const { log, inputs, target, arm } = ctx;
+    const findings = [];
+    const accountName = inputs.storageAccount;
+    // Storage: find the account, open it with the auth that can write.
+    let reopenWithKey;
+    const { store: firstStore, accountId, account: storageAccount, } = await log.group('Storage', async () => {
+        const account = await arm.findStorageAccount(target.ref.subscriptionId, accountName);
+        if (!account)
+            throw new RunpackError('storage-not-found', `Storage account ${accountName} was not found in subscription ${target.ref.subscriptionId}; check storage-account (the login needs Reader on it).`);
+        const open = (preferKey) => openBlobStore({
+            accountName: account.name,
+            blobEndpoint: account.blobEndpoint,
+            credential: maskingCredential(session.credential, ctx.secrets),
+            allowSharedKeyAccess: account.allowSharedKeyAccess,
+            getKeys: () => arm.listStorageAccountKeys(account.id),
+            container: plan.container,
+            preferKey,
+            log: (l) => log.info(l),
+            addSecret: (v) => ctx.secrets.add(v),
+        });
+        const store = await open(plan.access === 'sas');
+        if (store.auth === 'entra' && account.allowSharedKeyAccess)
+            reopenWithKey = () => open(true);
+        log.info(`Account ${account.name} (${store.auth === 'entra' ? 'Entra token' : 'account key'}), container ${plan.container}.`);
+        return { store, accountId: account.id, account };
+    });
+    let store = firstStore;
+    const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
+    // Never overwrite the blob another slot runs (after a swap it carries this slot's name).
+    const containerUrl = store.blobUrl(plan.container, 'x').replace(/\/x$/, '');
+    const usedByOthers = await blobsUsedBySiblings(ctx, containerUrl);
+    const state = {
+        account: storageAccount,
+        container: plan.container,
+        siblingBlobs: usedByOthers,
+        store: () => store,
+    };
+    const prune = () => pruneReleases(ctx, state, pkg.sha256, false);
+    const chosen = chooseStableBlob(plan.stableBlob, blobInContainer(settings[RFP], containerUrl), usedByOthers);
+    if (chosen !== plan.stableBlob) {
+        log.info(`${plan.stableBlob} is what another slot of ${target.ref.appName} runs (after a swap); this deploy uses ${chosen}.`);
+        plan.stableBlob = chosen;
+    }
+    const stableUrl = store.blobUrl(plan.container, plan.stableBlob);
+    const packageUrl = redactUrl(stableUrl.split('?')[0]);
+    let roleConfirmed;
+    // The value the setting must hold, and the SAS policy decision.
+    const access = await log.group('Package access', async () => {
+        if (plan.access === 'sas') {
+            const { identifiers, publicAccess } = await store.getPolicies(plan.container);
+            const decision = decidePolicy(identifiers, plan.policyId, new Date(ctx.clock.now()), inputs.sasExpiryDays, plan.container);
+            const url = buildPolicySasUrl(stableUrl, store.accountName, store.accountKey, plan.container, plan.stableBlob, plan.policyId);
+            ctx.secrets.add(new URL(url).searchParams.get('sig') ?? undefined);
+            log.info(`Stored access policy ${plan.policyId}: ${decision.action === 'keep' ? `kept, ${decision.reason}` : `${decision.action} (${decision.reason}), read-only until ${decision.expiresOn.toISOString()}`}.`);
+            return { value: url, decision, publicAccess };
+        }
+        // Identity: confirm a blob read role for the identity through role assignments.
+        const principal = plan.identityPrincipalId;
+        try {
+            const assignments = await arm.listRoleAssignments(accountId, principal);
+            const ok = assignments.some((a) => grantsBlobRead(a, principal, accountId, plan.container));
+            roleConfirmed = ok;
+            if (ok)
+                log.info(`The app's identity (${principal}) can read blobs in ${accountName}.`);
+            else {
+                const f = {
+                    severity: 'warning',
+                    code: 'identity-role-unconfirmed',
+                    message: `No Storage Blob Data Reader (or wider) role for the app's identity ${principal} on ${accountName} was found; the app will fail to mount the package without it (az role assignment create --role "Storage Blob Data Reader" --assignee-object-id ${principal} --scope ${accountId}).`,
+                };
+                findings.push(f);
+                log.warn(f.message);
+            }
+        }
+        catch (err) {
+            roleConfirmed = false;
+            const f = {
+                severity: 'warning',
+                code: 'identity-role-unconfirmed',
+                message: `Could not read role assignments on ${accountName} (${describeError(err).split(';')[0]}); make sure the app's identity has Storage Blob Data Reader there.`,
+            };
+            findings.push(f);
+            log.warn(f.message);
+        }
+        return { value: stableUrl, decision: undefined, publicAccess: undefined };
+    });
+    const changes = { [RFP]: access.value, ...plan.extra };
+    const storageAuthorization = () => session.authorization(storageScope);
+    // With identity access runpack checks the blob with its own token, or with a short read SAS when it holds
+    // only the account key (its login has no data role).
+    const probeUrl = () => {
+        if (plan.access !== 'identity' || store.auth !== 'key' || !store.accountKey)
+            return undefined;
+        const url = buildShortReadSasUrl(store.blobUrl(plan.container, plan.stableBlob), store.accountName, store.accountKey, plan.container, plan.stableBlob, new Date(ctx.clock.now()));
+        ctx.secrets.add(new URL(url).searchParams.get('sig') ?? undefined);
+        return url;
+    };
+    // Unchanged content already live and verified: nothing to do.
+    if (!inputs.force) {
+        const stableNow = await store.getBlob(plan.container, plan.stableBlob);
+        const settingsSame = !mergeSettings(settings, changes).changed;
+        const policyFine = !access.decision || access.decision.action === 'keep';
+        if (stableNow?.metadata.sha256 === pkg.sha256 && settingsSame && policyFine && pkg.stamp) {
+            const quick = await log.group('Check the live release', () => verifyDeploy(ctx, pkg, {
+                intendedValue: access.value,
+                access: plan.access,
+                storageAuthorization,
+                probeUrl: probeUrl(),
+                quick: true,
+            }));
+            const mounted = quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass';
+            if (quick.ok && mounted) {
+                log.info(`Release ${pkg.releaseId} is already live and verified; nothing to upload, set or restart.`);
+                return {
+                    noop: { levels: quick.levels },
+                    previousReleaseId: pkg.releaseId,
+                    packageUrl,
+                    findings,
+                    prune,
+                };
+            }
+        }
+    }
+    // Upload.
+    // A fleet uploads the package once per account and container; the other targets copy that blob.
+    const uploadKey = `${store.accountName}/${plan.container}`.toLowerCase();
+    let copyFrom;
+    let announce;
+    if (uploads) {
+        const first = uploads.get(uploadKey);
+        if (first)
+            copyFrom = (await first) ?? undefined;
+        else
+            uploads.set(uploadKey, new Promise((r) => (announce = r)));
+    }
+    const doUpload = () => uploadRelease(store, plan.container, releaseBlob, plan.stableBlob, pkg, releaseMetadata(pkg, {
+        commit: inputs.commit,
+        runUrl,
+        version: RUNPACK_VERSION,
+        now: new Date(ctx.clock.now()),
+    }), log, uploadSignal, copyFrom);
+    // The upload may not outlive the deploy's time budget.
+    const uploadSignal = AbortSignal.timeout(Math.max(1000, ctx.deadline - ctx.clock.now()));
+    let uploadOk = false;
+    const uploaded = await log.group('Upload', async () => {
+        try {
+            const u = await doUpload();
+            uploadOk = true;
+            return u;
+        }
+        catch (err) {
+            if (uploadSignal.aborted)
+                throw new RunpackError('timeout', `The upload of ${releaseBlob} to ${store.accountName} did not finish within timeout-minutes (${inputs.timeoutMinutes}); raise timeout-minutes or check the runner's network to the storage account.`);
+            // A token that may read but not write: fall back to the account key once.
+            if (err instanceof RunpackError && err.code === 'storage-forbidden' && reopenWithKey) {
+                log.info('The login may read but not write blobs with its token; using the account key.');
+                store = await reopenWithKey();
+                reopenWithKey = undefined;
+                const u = await doUpload();
+                uploadOk = true;
+                return u;
+            }
+            if (err instanceof RunpackError)
+                throw err;
+            throw new RunpackError('upload-failed', `Upload failed: ${describeError(err)}`);
+        }
+        finally {
+            announce?.(uploadOk ? releaseBlob : null);
+        }
+    });
+    const previousReleaseId = uploaded.previousSha256?.slice(0, 12);
+    if (access.decision && access.decision.action !== 'keep') {
+        await log.group('Stored access policy', async () => {
+            await store.setPolicies(plan.container, access.decision.identifiers, access.publicAccess);
+            log.info(`Policy ${plan.policyId} ${access.decision.action === 'create' ? 'created' : 'renewed'}.`);
+        });
+    }
+    // Setting.
+    const update = await log.group('App setting', async () => {
+        const u = await ctx.settings.update(changes);
+        if (u.changed) {
+            const kept = Object.keys(u.before).filter((k) => !(k in changes));
+            const lost = kept.filter((k) => !(k in u.after));
+            if (lost.length)
+                log.warn(`Settings ${lost.join(', ')} disappeared between the read and the write: another writer changed them at the same time.`);
+            log.info(`Set ${Object.keys(changes).join(', ')}; ${kept.length} other settings kept.`);
+        }
+        else
+            log.info(`${RFP} already points at the package; no settings write.`);
+        return u;
+    });
+    return {
+        verify: {
+            intendedValue: access.value,
+            access: plan.access,
+            storageAuthorization,
+            probeUrl: probeUrl(),
+            identityRoleConfirmed: roleConfirmed,
+        },
+        settingChanged: update.changed,
+        previousReleaseId,
+        packageUrl,
+        findings,
+        prune,
+    };
+}
+/** Retention with src/release's pruning (reads never create anything; deletes are conditional). */
+async function pruneReleases(ctx, state, live, dryRun) {
+    const store = state.store();
+    const outcome = await applyRetention(store, {
+        container: state.container,
+        appName: ctx.target.ref.appName,
+        keep: ctx.inputs.keepReleases ?? 0,
+        live,
+        siblingBlobs: state.siblingBlobs,
+        dryRun,
+        log: ctx.log,
+    });
+    if (outcome.deleted.length)
+        ctx.log.info(`${'Deleted'} ${outcome.deleted.length} old release(s); ${outcome.kept} left (keep-releases: ${ctx.inputs.keepReleases}).`);
+    return outcome;
+}
+/** Blobs of the container that production and the other slots of the app point at. */
+async function blobsUsedBySiblings(ctx, containerUrl) {
+    const { arm, target } = ctx;
+    const used = new Set();
+    let slots;
+    if (!arm.listSlots)
+        return used;
+    try {
+        slots = await arm.listSlots(target.ref);
+    }
+    catch (err) {
+        ctx.log.debug(`Could not list the slots of ${target.ref.appName}: ${describeError(err)}`);
+        return used;
+    }
+    const sides = [null, ...slots].filter((s) => (s ?? '').toLowerCase() !== (target.ref.slot ?? '').toLowerCase());
+    if (slots.length === 0)
+        return used;
+    for (const side of sides) {
+        try {
+            const other = await arm.listAppSettings({ ...target.ref, slot: side });
+            const blob = blobInContainer(other[RFP], containerUrl);
+            if (blob)
+                used.add(blob);
+        }
+        catch (err) {
+            ctx.log.debug(`Could not read the settings of ${side ?? 'production'}: ${describeError(err)}`);
+        }
+    }
+    return used;
+}
+
 const RFP_MI_SETTING = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
 const WORDS = {
     local: 'a local package (=1)',
@@ -87333,90 +87704,6 @@ async function targetAfterSwap(ctx, to) {
     const ref = sideRef(ctx.target.ref, to);
     const site = await ctx.arm.getSite(ref);
     return targetFromSite(ref, site, ctx.target);
-}
-
-/**
- * The releases to delete: everything but the newest `keep`, never the live one, never one a slot points to,
- * never one a stable blob holds. Oldest first, the order they are deleted in.
- */
-function selectReleasesToDelete(releases, o) {
-    const keep = Math.max(0, Math.floor(o.keep));
-    const protectedSet = new Set([o.live, ...(o.slotReferenced ?? []), ...(o.stable ?? [])].filter((s) => !!s));
-    const newest = sortNewestFirst(releases);
-    const kept = new Set(newest.slice(0, keep).map((r) => r.sha256));
-    return newest.filter((r) => !kept.has(r.sha256) && !protectedSet.has(r.sha256)).reverse();
-}
-async function pruneReleases(store, container, toDelete, options) {
-    const result = { deleted: [], skipped: [], dryRun: options.dryRun };
-    for (const r of toDelete) {
-        if (options.dryRun) {
-            options.log.info(`Would delete release ${r.id} (${r.blob}).`);
-            result.deleted.push(r.sha256);
-            continue;
-        }
-        const outcome = await store.deleteIfMatch(container, r.blob, r.etag);
-        if (outcome === 'changed') {
-            options.log.warn(`Release blob ${r.blob} changed since it was listed; left it alone.`);
-            result.skipped.push(r.sha256);
-        }
-        else {
-            options.log.info(`Deleted release ${r.id} (${r.blob})${outcome === 'missing' ? ', already gone' : ''}.`);
-            result.deleted.push(r.sha256);
-        }
-    }
-    return result;
-}
-
-/**
- * Retention after a verified URL-mode deploy (`keep-releases`): the release blobs beyond the newest N go, never
- * the live release, never one another side (production or a slot) runs, never one a stable blob holds. The
- * choice and the conditional deletes are src/release's (selectReleasesToDelete, pruneReleases); this module only
- * gathers what they need from the container.
- */
-const RELEASE_SHA = /\/([0-9a-f]{64})\.zip$/i;
-/** Pure: the sha256s protected by the other sides and the stable blobs, from the container's blobs. */
-function protectedSha256s(appName, blobs, siblingBlobs) {
-    const byName = new Map(blobs.map((b) => [b.name.toLowerCase(), b]));
-    const slotReferenced = [];
-    for (const name of siblingBlobs) {
-        const m = RELEASE_SHA.exec(name);
-        if (m)
-            slotReferenced.push(m[1].toLowerCase());
-        const sha = sha256Of(byName.get(name.toLowerCase())?.metadata);
-        if (sha)
-            slotReferenced.push(sha);
-    }
-    const stable = blobs
-        .filter((b) => isStableBlobName(b.name, appName))
-        .map((b) => sha256Of(b.metadata))
-        .filter((s) => !!s);
-    return { slotReferenced, stable };
-}
-async function applyRetention(store, r) {
-    const releases = (await store.list(r.container, releasePrefix(r.appName)))
-        .map((b) => releaseFromBlob(r.appName, b))
-        .filter((x) => x !== null);
-    // Stable blobs start with the app's name; sibling blobs may sit anywhere in the container.
-    const stableCandidates = await store.list(r.container, r.appName.toLowerCase());
-    const { slotReferenced, stable } = protectedSha256s(r.appName, stableCandidates, r.siblingBlobs);
-    const toDelete = selectReleasesToDelete(releases, {
-        keep: r.keep,
-        live: r.live,
-        slotReferenced,
-        stable,
-    });
-    if (toDelete.length === 0) {
-        r.log.info(`${releases.length} release(s) of ${r.appName}; none beyond keep-releases (${r.keep}) to delete.`);
-        return { deleted: [], skipped: [], kept: releases.length, dryRun: r.dryRun };
-    }
-    const pruned = await pruneReleases(store, r.container, toDelete, { dryRun: r.dryRun, log: r.log });
-    const idOf = (sha) => sha.slice(0, 12);
-    return {
-        deleted: pruned.deleted.map(idOf),
-        skipped: pruned.skipped.map(idOf),
-        kept: releases.length - pruned.deleted.length,
-        dryRun: r.dryRun,
-    };
 }
 
 const UNKNOWN = { cls: 'unknown', anchor: '' };
@@ -89633,17 +89920,33 @@ async function runEngine(inputs, deps, shared) {
             }
             return result;
         }
-        let urlState;
-        if (plan.mode === 'local') {
-            await runLocal(ctx, pkg, result, plan.previousValue);
+        // Publish with the mode's publisher, then restart and verify.
+        const published = plan.mode === 'local'
+            ? await publishLocalMode(ctx, pkg, plan.previousValue)
+            : await publishUrl({
+                ctx,
+                pkg,
+                plan,
+                settings,
+                session,
+                storageScope: cloud.storageScope,
+                runUrl: deps.runUrl ?? githubRunUrl(deps.env),
+                uploads: shared?.uploads,
+            });
+        if (published.loggedFindings === false)
+            recordFindings(result, published.findings, log);
+        else
+            result.findings.push(...published.findings);
+        result.packageUrl = published.packageUrl;
+        result.previousReleaseId = published.previousReleaseId;
+        if (published.noop) {
+            result.noop = true;
+            result.verified = true;
+            result.levels = published.noop.levels;
         }
-        else {
-            const env = deps.env;
-            const runLink = deps.runUrl ??
-                (env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
-                    ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
-                    : undefined);
-            urlState = await runUrlMode(ctx, pkg, plan, settings, session, cloud.storageScope, result, runLink, shared?.uploads);
+        else if (published.verify) {
+            const restarted = await restartPhase(ctx, result, plan.mode, published.settingChanged ?? false);
+            await verifyPhase(ctx, pkg, result, { ...published.verify, startFailed: restarted?.startFailed });
         }
         // Function apps: trigger sync and the functions check.
         if (target.isFunctionApp && !result.noop && result.verified) {
@@ -89686,11 +89989,11 @@ async function runEngine(inputs, deps, shared) {
             });
         }
         // Retention: only after a verified url-mode deploy; a failed prune is a warning, never a failed deploy.
-        if (urlState && result.verified && !hasErrors(result) && inputs.keepReleases) {
-            const state = urlState;
+        const prune = published.prune;
+        if (prune && result.verified && !hasErrors(result) && inputs.keepReleases) {
             await log.group('Retention', async () => {
                 try {
-                    result.retention = await prune(ctx, state, pkg.sha256, false);
+                    result.retention = await prune();
                 }
                 catch (err) {
                     recordFindings(result, [
@@ -89790,30 +90093,31 @@ function recordFindings(result, found, log) {
             log.info(f.message);
     }
 }
-async function runLocal(ctx, pkg, result, previousValue) {
-    const { log } = ctx;
-    // Unchanged content already mounted and verified: nothing to push or restart.
-    if (!ctx.inputs.force && previousValue === '1' && pkg.stamp) {
-        const quick = await log.group('Check the live release', () => verifyDeploy(ctx, pkg, { intendedValue: '1', quick: true }));
-        if (quick.ok && quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass') {
-            result.noop = true;
-            result.verified = true;
-            result.levels = quick.levels;
-            result.previousReleaseId = pkg.releaseId;
-            log.info(`Release ${pkg.releaseId} is already live and verified; nothing to push or restart.`);
-            return;
-        }
-    }
-    const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
-    recordFindings(result, outcome.findings, log);
-    const restarted = ctx.inputs.restart
-        ? await log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)))
+/** The GitHub Actions run this step belongs to, from the variables GitHub sets. */
+function githubRunUrl(env) {
+    return env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
+        ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
         : undefined;
-    await verifyPhase(ctx, pkg, result, {
-        intendedValue: '1',
-        packageName: outcome.packageName,
-        startFailed: restarted?.startFailed,
-    });
+}
+/**
+ * Restart so the app mounts what was published (the stable URL does not change between releases in URL mode;
+ * Kudu's own restart after a push is not relied on). restart: false skips it, with a warning in URL mode.
+ */
+async function restartPhase(ctx, result, mode, settingChanged) {
+    if (ctx.inputs.restart)
+        return ctx.log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)));
+    if (mode === 'url') {
+        const f = {
+            severity: 'warning',
+            code: 'restart-skipped',
+            message: settingChanged
+                ? 'restart: false; the settings change restarts the app on its own.'
+                : 'restart: false; the app keeps its mounted package until its next restart.',
+        };
+        result.findings.push(f);
+        ctx.log.warn(f.message);
+    }
+    return undefined;
 }
 async function verifyPhase(ctx, pkg, result, input) {
     const outcome = await ctx.log.group('Verify', async () => {
@@ -89830,221 +90134,6 @@ async function verifyPhase(ctx, pkg, result, input) {
     result.levels = outcome.levels;
     result.verified = outcome.ok;
     result.cause = outcome.cause;
-}
-async function runUrlMode(ctx, pkg, plan, settings, session, storageScope, result, runUrl, uploads) {
-    const { log, inputs, target, arm } = ctx;
-    const accountName = inputs.storageAccount;
-    // Storage: find the account, open it with the auth that can write.
-    let reopenWithKey;
-    const { store: firstStore, accountId, allowSharedKey, account: storageAccount, } = await log.group('Storage', async () => {
-        const account = await arm.findStorageAccount(target.ref.subscriptionId, accountName);
-        if (!account)
-            throw new RunpackError('storage-not-found', `Storage account ${accountName} was not found in subscription ${target.ref.subscriptionId}; check storage-account (the login needs Reader on it).`);
-        const open = (preferKey) => openBlobStore({
-            accountName: account.name,
-            blobEndpoint: account.blobEndpoint,
-            credential: maskingCredential(session.credential, ctx.secrets),
-            allowSharedKeyAccess: account.allowSharedKeyAccess,
-            getKeys: () => arm.listStorageAccountKeys(account.id),
-            container: plan.container,
-            preferKey,
-            log: (l) => log.info(l),
-            addSecret: (v) => ctx.secrets.add(v),
-        });
-        const store = await open(plan.access === 'sas');
-        if (store.auth === 'entra' && account.allowSharedKeyAccess)
-            reopenWithKey = () => open(true);
-        log.info(`Account ${account.name} (${store.auth === 'entra' ? 'Entra token' : 'account key'}), container ${plan.container}.`);
-        return { store, accountId: account.id, allowSharedKey: account.allowSharedKeyAccess, account };
-    });
-    let store = firstStore;
-    const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
-    // Never overwrite the blob another slot runs (after a swap it carries this slot's name).
-    const containerUrl = store.blobUrl(plan.container, 'x').replace(/\/x$/, '');
-    const usedByOthers = await blobsUsedBySiblings(ctx, containerUrl);
-    const state = {
-        account: storageAccount,
-        container: plan.container,
-        siblingBlobs: usedByOthers,
-        store: () => store,
-    };
-    const chosen = chooseStableBlob(plan.stableBlob, blobInContainer(settings[RFP], containerUrl), usedByOthers);
-    if (chosen !== plan.stableBlob) {
-        log.info(`${plan.stableBlob} is what another slot of ${target.ref.appName} runs (after a swap); this deploy uses ${chosen}.`);
-        plan.stableBlob = chosen;
-    }
-    const stableUrl = store.blobUrl(plan.container, plan.stableBlob);
-    result.packageUrl = redactUrl(stableUrl.split('?')[0]);
-    let roleConfirmed;
-    // The value the setting must hold, and the SAS policy decision.
-    const access = await log.group('Package access', async () => {
-        if (plan.access === 'sas') {
-            const { identifiers, publicAccess } = await store.getPolicies(plan.container);
-            const decision = decidePolicy(identifiers, plan.policyId, new Date(ctx.clock.now()), inputs.sasExpiryDays, plan.container);
-            const url = buildPolicySasUrl(stableUrl, store.accountName, store.accountKey, plan.container, plan.stableBlob, plan.policyId);
-            ctx.secrets.add(new URL(url).searchParams.get('sig') ?? undefined);
-            log.info(`Stored access policy ${plan.policyId}: ${decision.action === 'keep' ? `kept, ${decision.reason}` : `${decision.action} (${decision.reason}), read-only until ${decision.expiresOn.toISOString()}`}.`);
-            return { value: url, decision, publicAccess };
-        }
-        // Identity: confirm a blob read role for the identity through role assignments.
-        const principal = plan.identityPrincipalId;
-        try {
-            const assignments = await arm.listRoleAssignments(accountId, principal);
-            const ok = assignments.some((a) => grantsBlobRead(a, principal, accountId, plan.container));
-            roleConfirmed = ok;
-            if (ok)
-                log.info(`The app's identity (${principal}) can read blobs in ${accountName}.`);
-            else {
-                const f = {
-                    severity: 'warning',
-                    code: 'identity-role-unconfirmed',
-                    message: `No Storage Blob Data Reader (or wider) role for the app's identity ${principal} on ${accountName} was found; the app will fail to mount the package without it (az role assignment create --role "Storage Blob Data Reader" --assignee-object-id ${principal} --scope ${accountId}).`,
-                };
-                result.findings.push(f);
-                log.warn(f.message);
-            }
-        }
-        catch (err) {
-            roleConfirmed = false;
-            const f = {
-                severity: 'warning',
-                code: 'identity-role-unconfirmed',
-                message: `Could not read role assignments on ${accountName} (${describeError(err).split(';')[0]}); make sure the app's identity has Storage Blob Data Reader there.`,
-            };
-            result.findings.push(f);
-            log.warn(f.message);
-        }
-        return { value: stableUrl, decision: undefined, publicAccess: undefined };
-    });
-    const changes = { [RFP]: access.value, ...plan.extra };
-    const storageAuthorization = () => session.authorization(storageScope);
-    // With identity access runpack checks the blob with its own token, or with a short read SAS when it holds
-    // only the account key (its login has no data role).
-    const probeUrl = () => {
-        if (plan.access !== 'identity' || store.auth !== 'key' || !store.accountKey)
-            return undefined;
-        const url = buildShortReadSasUrl(store.blobUrl(plan.container, plan.stableBlob), store.accountName, store.accountKey, plan.container, plan.stableBlob, new Date(ctx.clock.now()));
-        ctx.secrets.add(new URL(url).searchParams.get('sig') ?? undefined);
-        return url;
-    };
-    // Unchanged content already live and verified: nothing to do.
-    if (!inputs.force) {
-        const stableNow = await store.getBlob(plan.container, plan.stableBlob);
-        const settingsSame = !mergeSettings(settings, changes).changed;
-        const policyFine = !access.decision || access.decision.action === 'keep';
-        if (stableNow?.metadata.sha256 === pkg.sha256 && settingsSame && policyFine && pkg.stamp) {
-            const quick = await log.group('Check the live release', () => verifyDeploy(ctx, pkg, {
-                intendedValue: access.value,
-                access: plan.access,
-                storageAuthorization,
-                probeUrl: probeUrl(),
-                quick: true,
-            }));
-            const mounted = quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass';
-            if (quick.ok && mounted) {
-                result.noop = true;
-                result.verified = true;
-                result.levels = quick.levels;
-                result.previousReleaseId = pkg.releaseId;
-                log.info(`Release ${pkg.releaseId} is already live and verified; nothing to upload, set or restart.`);
-                return state;
-            }
-        }
-    }
-    // Upload.
-    // A fleet uploads the package once per account and container; the other targets copy that blob.
-    const uploadKey = `${store.accountName}/${plan.container}`.toLowerCase();
-    let copyFrom;
-    let announce;
-    if (uploads) {
-        const first = uploads.get(uploadKey);
-        if (first)
-            copyFrom = (await first) ?? undefined;
-        else
-            uploads.set(uploadKey, new Promise((r) => (announce = r)));
-    }
-    const doUpload = () => uploadRelease(store, plan.container, releaseBlob, plan.stableBlob, pkg, releaseMetadata(pkg, {
-        commit: inputs.commit,
-        runUrl,
-        version: RUNPACK_VERSION,
-        now: new Date(ctx.clock.now()),
-    }), log, uploadSignal, copyFrom);
-    // The upload may not outlive the deploy's time budget.
-    const uploadSignal = AbortSignal.timeout(Math.max(1000, ctx.deadline - ctx.clock.now()));
-    let uploadOk = false;
-    const uploaded = await log.group('Upload', async () => {
-        try {
-            const u = await doUpload();
-            uploadOk = true;
-            return u;
-        }
-        catch (err) {
-            if (uploadSignal.aborted)
-                throw new RunpackError('timeout', `The upload of ${releaseBlob} to ${store.accountName} did not finish within timeout-minutes (${inputs.timeoutMinutes}); raise timeout-minutes or check the runner's network to the storage account.`);
-            // A token that may read but not write: fall back to the account key once.
-            if (err instanceof RunpackError && err.code === 'storage-forbidden' && reopenWithKey) {
-                log.info('The login may read but not write blobs with its token; using the account key.');
-                store = await reopenWithKey();
-                reopenWithKey = undefined;
-                const u = await doUpload();
-                uploadOk = true;
-                return u;
-            }
-            if (err instanceof RunpackError)
-                throw err;
-            throw new RunpackError('upload-failed', `Upload failed: ${describeError(err)}`);
-        }
-        finally {
-            announce?.(uploadOk ? releaseBlob : null);
-        }
-    });
-    if (uploaded.previousSha256)
-        result.previousReleaseId = uploaded.previousSha256.slice(0, 12);
-    if (access.decision && access.decision.action !== 'keep') {
-        await log.group('Stored access policy', async () => {
-            await store.setPolicies(plan.container, access.decision.identifiers, access.publicAccess);
-            log.info(`Policy ${plan.policyId} ${access.decision.action === 'create' ? 'created' : 'renewed'}.`);
-        });
-    }
-    // Setting.
-    const update = await log.group('App setting', async () => {
-        const u = await ctx.settings.update(changes);
-        if (u.changed) {
-            const kept = Object.keys(u.before).filter((k) => !(k in changes));
-            const lost = kept.filter((k) => !(k in u.after));
-            if (lost.length)
-                log.warn(`Settings ${lost.join(', ')} disappeared between the read and the write: another writer changed them at the same time.`);
-            log.info(`Set ${Object.keys(changes).join(', ')}; ${kept.length} other settings kept.`);
-        }
-        else
-            log.info(`${RFP} already points at the package; no settings write.`);
-        return u;
-    });
-    // Restart: the stable URL does not change between releases, so a restart is what mounts the new content.
-    let restarted;
-    if (inputs.restart) {
-        restarted = await log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)));
-    }
-    else {
-        const f = {
-            severity: 'warning',
-            code: 'restart-skipped',
-            message: update.changed
-                ? 'restart: false; the settings change restarts the app on its own.'
-                : 'restart: false; the app keeps its mounted package until its next restart.',
-        };
-        result.findings.push(f);
-        log.warn(f.message);
-    }
-    await verifyPhase(ctx, pkg, result, {
-        intendedValue: access.value,
-        access: plan.access,
-        storageAuthorization,
-        probeUrl: probeUrl(),
-        identityRoleConfirmed: roleConfirmed,
-        startFailed: restarted?.startFailed,
-    });
-    return state;
 }
 /**
  * dry-run: the facts of the plan, gathered with reads only (Resource Manager GETs and the read POSTs
@@ -90155,52 +90244,6 @@ async function dryRunPlan(ctx, pkg, plan, settings, session, result) {
         }
     }
     return renderPlan(facts);
-}
-/** Retention with src/ops' release store (reads never create anything; deletes are conditional). */
-async function prune(ctx, state, live, dryRun) {
-    const store = state.store();
-    const outcome = await applyRetention(store, {
-        container: state.container,
-        appName: ctx.target.ref.appName,
-        keep: ctx.inputs.keepReleases ?? 0,
-        live,
-        siblingBlobs: state.siblingBlobs,
-        dryRun,
-        log: ctx.log,
-    });
-    if (outcome.deleted.length)
-        ctx.log.info(`${'Deleted'} ${outcome.deleted.length} old release(s); ${outcome.kept} left (keep-releases: ${ctx.inputs.keepReleases}).`);
-    return outcome;
-}
-/** Blobs of the container that production and the other slots of the app point at. */
-async function blobsUsedBySiblings(ctx, containerUrl) {
-    const { arm, target } = ctx;
-    const used = new Set();
-    let slots;
-    if (!arm.listSlots)
-        return used;
-    try {
-        slots = await arm.listSlots(target.ref);
-    }
-    catch (err) {
-        ctx.log.debug(`Could not list the slots of ${target.ref.appName}: ${describeError(err)}`);
-        return used;
-    }
-    const sides = [null, ...slots].filter((s) => (s ?? '').toLowerCase() !== (target.ref.slot ?? '').toLowerCase());
-    if (slots.length === 0)
-        return used;
-    for (const side of sides) {
-        try {
-            const other = await arm.listAppSettings({ ...target.ref, slot: side });
-            const blob = blobInContainer(other[RFP], containerUrl);
-            if (blob)
-                used.add(blob);
-        }
-        catch (err) {
-            ctx.log.debug(`Could not read the settings of ${side ?? 'production'}: ${describeError(err)}`);
-        }
-    }
-    return used;
 }
 
 /**
@@ -91961,7 +92004,7 @@ async function runOpsAction(command, inputs, options, deps) {
                         .map(([, sha]) => sha),
                     stable: Object.values(state.stableSha256),
                 });
-                const pruned = await pruneReleases(state.store, state.container, toDelete, {
+                const pruned = await pruneReleases$1(state.store, state.container, toDelete, {
                     dryRun: Boolean(options.dryRun),
                     log: s.log,
                 });

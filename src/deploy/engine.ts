@@ -6,13 +6,13 @@
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { createArmClient, type ArmClient, type StorageAccountInfo } from '../azure/arm.js';
+import { createArmClient, type ArmClient } from '../azure/arm.js';
 import { currentDeadline, withPhaseBudgets } from './budget.js';
-import { openBlobStore, type ReleaseBlobStore } from '../azure/blob.js';
+import { openBlobStore } from '../azure/blob.js';
 import { discoverCloud, type CloudEndpoints } from '../azure/cloud.js';
 import { authenticate, maskingCredential, type AuthDeps, type AuthSession } from '../azure/credentials.js';
 import { createHttpClient, describeRetry, redactUrl, type HttpClient } from '../azure/http.js';
-import { buildPolicySasUrl, buildShortReadSasUrl, decidePolicy } from '../azure/sas.js';
+import { decidePolicy } from '../azure/sas.js';
 import { inspect } from '../package/inspect.js';
 import { hashFile, pack } from '../package/zip-writer.js';
 import { createLogger, type LogSink, type PhaseTiming } from '../report/log.js';
@@ -23,16 +23,16 @@ import type { Classification } from './classify.js';
 import { CAUSE_TITLES } from './classify.js';
 import { blobInContainer, chooseStableBlob, planDeploy, type Plan } from './plan.js';
 import { releaseBlobName } from '../release/releases.js';
-import { grantsBlobRead } from '../azure/roles.js';
 import { restartApp } from './restart.js';
 import { createDeployContext } from './context.js';
 import { mergeSettings, RFP } from './setting.js';
 import { resolveSubscription, resolveTarget } from './target.js';
 import type { Clock, DeployContext, DeployInputs, Finding, PackageInfo, TargetInfo } from './types.js';
-import { releaseMetadata, uploadRelease } from './upload.js';
 import { failureMarkerCheck, verifyDeploy, type LevelResult } from './verify.js';
 import { afterMountFunctions, functionPackageFindings } from './functions.js';
-import { modeSwitchDecision, publishLocal } from './local.js';
+import { modeSwitchDecision } from './local.js';
+import { publishLocalMode } from './publish/local.js';
+import { blobsUsedBySiblings, publishUrl } from './publish/url.js';
 import { checkSlots, swapSlots, targetAfterSwap } from './slots.js';
 import { probeSite } from './restart.js';
 import { applyRetention, type RetentionOutcome } from './retention.js';
@@ -347,27 +347,31 @@ export async function runEngine(
       return result;
     }
 
-    let urlState: UrlState | undefined;
-    if (plan.mode === 'local') {
-      await runLocal(ctx, pkg, result, plan.previousValue);
-    } else {
-      const env = deps.env;
-      const runLink =
-        deps.runUrl ??
-        (env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
-          ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
-          : undefined);
-      urlState = await runUrlMode(
-        ctx,
-        pkg,
-        plan,
-        settings,
-        session,
-        cloud.storageScope,
-        result,
-        runLink,
-        shared?.uploads,
-      );
+    // Publish with the mode's publisher, then restart and verify.
+    const published =
+      plan.mode === 'local'
+        ? await publishLocalMode(ctx, pkg, plan.previousValue)
+        : await publishUrl({
+            ctx,
+            pkg,
+            plan,
+            settings,
+            session,
+            storageScope: cloud.storageScope,
+            runUrl: deps.runUrl ?? githubRunUrl(deps.env),
+            uploads: shared?.uploads,
+          });
+    if (published.loggedFindings === false) recordFindings(result, published.findings, log);
+    else result.findings.push(...published.findings);
+    result.packageUrl = published.packageUrl;
+    result.previousReleaseId = published.previousReleaseId;
+    if (published.noop) {
+      result.noop = true;
+      result.verified = true;
+      result.levels = published.noop.levels;
+    } else if (published.verify) {
+      const restarted = await restartPhase(ctx, result, plan.mode, published.settingChanged ?? false);
+      await verifyPhase(ctx, pkg, result, { ...published.verify, startFailed: restarted?.startFailed });
     }
 
     // Function apps: trigger sync and the functions check.
@@ -419,11 +423,11 @@ export async function runEngine(
     }
 
     // Retention: only after a verified url-mode deploy; a failed prune is a warning, never a failed deploy.
-    if (urlState && result.verified && !hasErrors(result) && inputs.keepReleases) {
-      const state = urlState;
+    const prune = published.prune;
+    if (prune && result.verified && !hasErrors(result) && inputs.keepReleases) {
       await log.group('Retention', async () => {
         try {
-          result.retention = await prune(ctx, state, pkg.sha256, false);
+          result.retention = await prune();
         } catch (err) {
           recordFindings(
             result,
@@ -548,39 +552,39 @@ function recordFindings(
   }
 }
 
-async function runLocal(
-  ctx: DeployContext,
-  pkg: PackageInfo,
-  result: DeployResult,
-  previousValue: string | undefined,
-): Promise<void> {
-  const { log } = ctx;
-  // Unchanged content already mounted and verified: nothing to push or restart.
-  if (!ctx.inputs.force && previousValue === '1' && pkg.stamp) {
-    const quick = await log.group('Check the live release', () =>
-      verifyDeploy(ctx, pkg, { intendedValue: '1', quick: true }),
-    );
-    if (quick.ok && quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass') {
-      result.noop = true;
-      result.verified = true;
-      result.levels = quick.levels;
-      result.previousReleaseId = pkg.releaseId;
-      log.info(`Release ${pkg.releaseId} is already live and verified; nothing to push or restart.`);
-      return;
-    }
-  }
-  const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
-  recordFindings(result, outcome.findings, log);
-  const restarted = ctx.inputs.restart
-    ? await log.group('Restart', () =>
-        restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)),
-      )
+/** The GitHub Actions run this step belongs to, from the variables GitHub sets. */
+function githubRunUrl(env: Record<string, string | undefined>): string | undefined {
+  return env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
+    ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
     : undefined;
-  await verifyPhase(ctx, pkg, result, {
-    intendedValue: '1',
-    packageName: outcome.packageName,
-    startFailed: restarted?.startFailed,
-  });
+}
+
+/**
+ * Restart so the app mounts what was published (the stable URL does not change between releases in URL mode;
+ * Kudu's own restart after a push is not relied on). restart: false skips it, with a warning in URL mode.
+ */
+async function restartPhase(
+  ctx: DeployContext,
+  result: DeployResult,
+  mode: 'url' | 'local',
+  settingChanged: boolean,
+): Promise<Awaited<ReturnType<typeof restartApp>> | undefined> {
+  if (ctx.inputs.restart)
+    return ctx.log.group('Restart', () =>
+      restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)),
+    );
+  if (mode === 'url') {
+    const f: Finding = {
+      severity: 'warning',
+      code: 'restart-skipped',
+      message: settingChanged
+        ? 'restart: false; the settings change restarts the app on its own.'
+        : 'restart: false; the app keeps its mounted package until its next restart.',
+    };
+    result.findings.push(f);
+    ctx.log.warn(f.message);
+  }
+  return undefined;
 }
 
 async function verifyPhase(
@@ -601,289 +605,6 @@ async function verifyPhase(
   result.levels = outcome.levels;
   result.verified = outcome.ok;
   result.cause = outcome.cause;
-}
-
-async function runUrlMode(
-  ctx: DeployContext,
-  pkg: PackageInfo,
-  plan: Plan,
-  settings: Record<string, string>,
-  session: AuthSession,
-  storageScope: string,
-  result: DeployResult,
-  runUrl: string | undefined,
-  uploads?: Map<string, Promise<string | null>>,
-): Promise<UrlState> {
-  const { log, inputs, target, arm } = ctx;
-  const accountName = inputs.storageAccount!;
-
-  // Storage: find the account, open it with the auth that can write.
-  let reopenWithKey: (() => Promise<ReleaseBlobStore>) | undefined;
-  const {
-    store: firstStore,
-    accountId,
-    allowSharedKey,
-    account: storageAccount,
-  } = await log.group('Storage', async () => {
-    const account = await arm.findStorageAccount(target.ref.subscriptionId, accountName);
-    if (!account)
-      throw new RunpackError(
-        'storage-not-found',
-        `Storage account ${accountName} was not found in subscription ${target.ref.subscriptionId}; check storage-account (the login needs Reader on it).`,
-      );
-    const open = (preferKey: boolean) =>
-      openBlobStore({
-        accountName: account.name,
-        blobEndpoint: account.blobEndpoint,
-        credential: maskingCredential(session.credential, ctx.secrets),
-        allowSharedKeyAccess: account.allowSharedKeyAccess,
-        getKeys: () => arm.listStorageAccountKeys(account.id),
-        container: plan.container,
-        preferKey,
-        log: (l) => log.info(l),
-        addSecret: (v) => ctx.secrets.add(v),
-      });
-    const store: ReleaseBlobStore = await open(plan.access === 'sas');
-    if (store.auth === 'entra' && account.allowSharedKeyAccess) reopenWithKey = () => open(true);
-    log.info(
-      `Account ${account.name} (${store.auth === 'entra' ? 'Entra token' : 'account key'}), container ${plan.container}.`,
-    );
-    return { store, accountId: account.id, allowSharedKey: account.allowSharedKeyAccess, account };
-  });
-  void allowSharedKey;
-  let store = firstStore;
-
-  const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
-  // Never overwrite the blob another slot runs (after a swap it carries this slot's name).
-  const containerUrl = store.blobUrl(plan.container, 'x').replace(/\/x$/, '');
-  const usedByOthers = await blobsUsedBySiblings(ctx, containerUrl);
-  const state: UrlState = {
-    account: storageAccount,
-    container: plan.container,
-    siblingBlobs: usedByOthers,
-    store: () => store,
-  };
-  const chosen = chooseStableBlob(
-    plan.stableBlob,
-    blobInContainer(settings[RFP], containerUrl),
-    usedByOthers,
-  );
-  if (chosen !== plan.stableBlob) {
-    log.info(
-      `${plan.stableBlob} is what another slot of ${target.ref.appName} runs (after a swap); this deploy uses ${chosen}.`,
-    );
-    plan.stableBlob = chosen;
-  }
-  const stableUrl = store.blobUrl(plan.container, plan.stableBlob);
-  result.packageUrl = redactUrl(stableUrl.split('?')[0]);
-
-  let roleConfirmed: boolean | undefined;
-  // The value the setting must hold, and the SAS policy decision.
-  const access = await log.group('Package access', async () => {
-    if (plan.access === 'sas') {
-      const { identifiers, publicAccess } = await store.getPolicies(plan.container);
-      const decision = decidePolicy(
-        identifiers,
-        plan.policyId,
-        new Date(ctx.clock.now()),
-        inputs.sasExpiryDays,
-        plan.container,
-      );
-      const url = buildPolicySasUrl(
-        stableUrl,
-        store.accountName,
-        store.accountKey!,
-        plan.container,
-        plan.stableBlob,
-        plan.policyId,
-      );
-      ctx.secrets.add(new URL(url).searchParams.get('sig') ?? undefined);
-      log.info(
-        `Stored access policy ${plan.policyId}: ${decision.action === 'keep' ? `kept, ${decision.reason}` : `${decision.action} (${decision.reason}), read-only until ${decision.expiresOn.toISOString()}`}.`,
-      );
-      return { value: url, decision, publicAccess };
-    }
-    // Identity: confirm a blob read role for the identity through role assignments.
-    const principal = plan.identityPrincipalId!;
-    try {
-      const assignments = await arm.listRoleAssignments(accountId, principal);
-      const ok = assignments.some((a) => grantsBlobRead(a, principal, accountId, plan.container));
-      roleConfirmed = ok;
-      if (ok) log.info(`The app's identity (${principal}) can read blobs in ${accountName}.`);
-      else {
-        const f: Finding = {
-          severity: 'warning',
-          code: 'identity-role-unconfirmed',
-          message: `No Storage Blob Data Reader (or wider) role for the app's identity ${principal} on ${accountName} was found; the app will fail to mount the package without it (az role assignment create --role "Storage Blob Data Reader" --assignee-object-id ${principal} --scope ${accountId}).`,
-        };
-        result.findings.push(f);
-        log.warn(f.message);
-      }
-    } catch (err) {
-      roleConfirmed = false;
-      const f: Finding = {
-        severity: 'warning',
-        code: 'identity-role-unconfirmed',
-        message: `Could not read role assignments on ${accountName} (${describeError(err).split(';')[0]}); make sure the app's identity has Storage Blob Data Reader there.`,
-      };
-      result.findings.push(f);
-      log.warn(f.message);
-    }
-    return { value: stableUrl, decision: undefined, publicAccess: undefined };
-  });
-
-  const changes: Record<string, string | null> = { [RFP]: access.value, ...plan.extra };
-  const storageAuthorization = () => session.authorization(storageScope);
-  // With identity access runpack checks the blob with its own token, or with a short read SAS when it holds
-  // only the account key (its login has no data role).
-  const probeUrl = (): string | undefined => {
-    if (plan.access !== 'identity' || store.auth !== 'key' || !store.accountKey) return undefined;
-    const url = buildShortReadSasUrl(
-      store.blobUrl(plan.container, plan.stableBlob),
-      store.accountName,
-      store.accountKey,
-      plan.container,
-      plan.stableBlob,
-      new Date(ctx.clock.now()),
-    );
-    ctx.secrets.add(new URL(url).searchParams.get('sig') ?? undefined);
-    return url;
-  };
-
-  // Unchanged content already live and verified: nothing to do.
-  if (!inputs.force) {
-    const stableNow = await store.getBlob(plan.container, plan.stableBlob);
-    const settingsSame = !mergeSettings(settings, changes).changed;
-    const policyFine = !access.decision || access.decision.action === 'keep';
-    if (stableNow?.metadata.sha256 === pkg.sha256 && settingsSame && policyFine && pkg.stamp) {
-      const quick = await log.group('Check the live release', () =>
-        verifyDeploy(ctx, pkg, {
-          intendedValue: access.value,
-          access: plan.access,
-          storageAuthorization,
-          probeUrl: probeUrl(),
-          quick: true,
-        }),
-      );
-      const mounted = quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass';
-      if (quick.ok && mounted) {
-        result.noop = true;
-        result.verified = true;
-        result.levels = quick.levels;
-        result.previousReleaseId = pkg.releaseId;
-        log.info(`Release ${pkg.releaseId} is already live and verified; nothing to upload, set or restart.`);
-        return state;
-      }
-    }
-  }
-
-  // Upload.
-  // A fleet uploads the package once per account and container; the other targets copy that blob.
-  const uploadKey = `${store.accountName}/${plan.container}`.toLowerCase();
-  let copyFrom: string | undefined;
-  let announce: ((blob: string | null) => void) | undefined;
-  if (uploads) {
-    const first = uploads.get(uploadKey);
-    if (first) copyFrom = (await first) ?? undefined;
-    else uploads.set(uploadKey, new Promise((r) => (announce = r)));
-  }
-  const doUpload = () =>
-    uploadRelease(
-      store,
-      plan.container,
-      releaseBlob,
-      plan.stableBlob,
-      pkg,
-      releaseMetadata(pkg, {
-        commit: inputs.commit,
-        runUrl,
-        version: RUNPACK_VERSION,
-        now: new Date(ctx.clock.now()),
-      }),
-      log,
-      uploadSignal,
-      copyFrom,
-    );
-  // The upload may not outlive the deploy's time budget.
-  const uploadSignal = AbortSignal.timeout(Math.max(1000, ctx.deadline - ctx.clock.now()));
-  let uploadOk = false;
-  const uploaded = await log.group('Upload', async () => {
-    try {
-      const u = await doUpload();
-      uploadOk = true;
-      return u;
-    } catch (err) {
-      if (uploadSignal.aborted)
-        throw new RunpackError(
-          'timeout',
-          `The upload of ${releaseBlob} to ${store.accountName} did not finish within timeout-minutes (${inputs.timeoutMinutes}); raise timeout-minutes or check the runner's network to the storage account.`,
-        );
-      // A token that may read but not write: fall back to the account key once.
-      if (err instanceof RunpackError && err.code === 'storage-forbidden' && reopenWithKey) {
-        log.info('The login may read but not write blobs with its token; using the account key.');
-        store = await reopenWithKey();
-        reopenWithKey = undefined;
-        const u = await doUpload();
-        uploadOk = true;
-        return u;
-      }
-      if (err instanceof RunpackError) throw err;
-      throw new RunpackError('upload-failed', `Upload failed: ${describeError(err)}`);
-    } finally {
-      announce?.(uploadOk ? releaseBlob : null);
-    }
-  });
-  if (uploaded.previousSha256) result.previousReleaseId = uploaded.previousSha256.slice(0, 12);
-
-  if (access.decision && access.decision.action !== 'keep') {
-    await log.group('Stored access policy', async () => {
-      await store.setPolicies(plan.container, access.decision!.identifiers, access.publicAccess);
-      log.info(`Policy ${plan.policyId} ${access.decision!.action === 'create' ? 'created' : 'renewed'}.`);
-    });
-  }
-
-  // Setting.
-  const update = await log.group('App setting', async () => {
-    const u = await ctx.settings.update(changes);
-    if (u.changed) {
-      const kept = Object.keys(u.before).filter((k) => !(k in changes));
-      const lost = kept.filter((k) => !(k in u.after));
-      if (lost.length)
-        log.warn(
-          `Settings ${lost.join(', ')} disappeared between the read and the write: another writer changed them at the same time.`,
-        );
-      log.info(`Set ${Object.keys(changes).join(', ')}; ${kept.length} other settings kept.`);
-    } else log.info(`${RFP} already points at the package; no settings write.`);
-    return u;
-  });
-
-  // Restart: the stable URL does not change between releases, so a restart is what mounts the new content.
-  let restarted: Awaited<ReturnType<typeof restartApp>> | undefined;
-  if (inputs.restart) {
-    restarted = await log.group('Restart', () =>
-      restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)),
-    );
-  } else {
-    const f: Finding = {
-      severity: 'warning',
-      code: 'restart-skipped',
-      message: update.changed
-        ? 'restart: false; the settings change restarts the app on its own.'
-        : 'restart: false; the app keeps its mounted package until its next restart.',
-    };
-    result.findings.push(f);
-    log.warn(f.message);
-  }
-
-  await verifyPhase(ctx, pkg, result, {
-    intendedValue: access.value,
-    access: plan.access,
-    storageAuthorization,
-    probeUrl: probeUrl(),
-    identityRoleConfirmed: roleConfirmed,
-    startFailed: restarted?.startFailed,
-  });
-  return state;
 }
 
 /**
@@ -1015,64 +736,5 @@ async function dryRunPlan(
 }
 
 /** What a url-mode deploy leaves for retention: where the releases live and what the other sides run. */
-interface UrlState {
-  account: StorageAccountInfo;
-  /** The store the deploy wrote with (after any fallback to the account key). */
-  store: () => ReleaseBlobStore;
-  container: string;
-  siblingBlobs: ReadonlySet<string>;
-}
-
-/** Retention with src/ops' release store (reads never create anything; deletes are conditional). */
-async function prune(
-  ctx: DeployContext,
-  state: UrlState,
-  live: string,
-  dryRun: boolean,
-): Promise<RetentionOutcome> {
-  const store = state.store();
-  const outcome = await applyRetention(store, {
-    container: state.container,
-    appName: ctx.target.ref.appName,
-    keep: ctx.inputs.keepReleases ?? 0,
-    live,
-    siblingBlobs: state.siblingBlobs,
-    dryRun,
-    log: ctx.log,
-  });
-  if (outcome.deleted.length)
-    ctx.log.info(
-      `${dryRun ? 'Would delete' : 'Deleted'} ${outcome.deleted.length} old release(s); ${outcome.kept} left (keep-releases: ${ctx.inputs.keepReleases}).`,
-    );
-  return outcome;
-}
-
-/** Blobs of the container that production and the other slots of the app point at. */
-async function blobsUsedBySiblings(ctx: DeployContext, containerUrl: string): Promise<Set<string>> {
-  const { arm, target } = ctx;
-  const used = new Set<string>();
-  let slots: string[];
-  if (!arm.listSlots) return used;
-  try {
-    slots = await arm.listSlots(target.ref);
-  } catch (err) {
-    ctx.log.debug(`Could not list the slots of ${target.ref.appName}: ${describeError(err)}`);
-    return used;
-  }
-  const sides = [null, ...slots].filter(
-    (s) => (s ?? '').toLowerCase() !== (target.ref.slot ?? '').toLowerCase(),
-  );
-  if (slots.length === 0) return used;
-  for (const side of sides) {
-    try {
-      const other = await arm.listAppSettings({ ...target.ref, slot: side });
-      const blob = blobInContainer(other[RFP], containerUrl);
-      if (blob) used.add(blob);
-    } catch (err) {
-      ctx.log.debug(`Could not read the settings of ${side ?? 'production'}: ${describeError(err)}`);
-    }
-  }
-  return used;
-}
 
 export type { TargetInfo };

@@ -1,0 +1,363 @@
+/**
+ * The URL-mode publisher: the package goes to a release blob named by its content and is copied to the stable
+ * blob the app's WEBSITE_RUN_FROM_PACKAGE URL names (SAS bound to a stored access policy, or the app's identity);
+ * after a verified deploy, retention prunes old releases.
+ */
+import type { StorageAccountInfo } from '../../azure/arm.js';
+import { openBlobStore, type ReleaseBlobStore } from '../../azure/blob.js';
+import { maskingCredential, type AuthSession } from '../../azure/credentials.js';
+import { redactUrl } from '../../azure/http.js';
+import { grantsBlobRead } from '../../azure/roles.js';
+import { buildPolicySasUrl, buildShortReadSasUrl, decidePolicy } from '../../azure/sas.js';
+import { releaseBlobName } from '../../release/releases.js';
+import { RunpackError, describeError } from '../../util/errors.js';
+import { RUNPACK_VERSION } from '../../version.js';
+import { blobInContainer, chooseStableBlob, type Plan } from '../plan.js';
+import { applyRetention, type RetentionOutcome } from '../retention.js';
+import { mergeSettings, RFP } from '../setting.js';
+import type { DeployContext, Finding, PackageInfo } from '../types.js';
+import { releaseMetadata, uploadRelease } from '../upload.js';
+import { verifyDeploy } from '../verify.js';
+import type { Published } from './types.js';
+
+export interface UrlPublishInput {
+  ctx: DeployContext;
+  pkg: PackageInfo;
+  plan: Plan;
+  /** The app settings read when the target was resolved. */
+  settings: Record<string, string>;
+  session: AuthSession;
+  storageScope: string;
+  /** A link to this run, recorded with the release. */
+  runUrl?: string;
+  /** A fleet's shared uploads: `account/container` → the release blob the first target uploaded. */
+  uploads?: Map<string, Promise<string | null>>;
+}
+
+/**
+ * URL mode: storage (the account, the auth that can write), the stable blob this side may write, package access
+ * (a policy-bound SAS, or the identity's read role), the already-live check, the upload, the stored access policy,
+ * and the setting. Restart and verification are the engine's.
+ */
+export async function publishUrl(input: UrlPublishInput): Promise<Published> {
+  const { ctx, pkg, plan, settings, session, storageScope, runUrl, uploads } = input;
+  const { log, inputs, target, arm } = ctx;
+  const findings: Finding[] = [];
+  const accountName = inputs.storageAccount!;
+
+  // Storage: find the account, open it with the auth that can write.
+  let reopenWithKey: (() => Promise<ReleaseBlobStore>) | undefined;
+  const {
+    store: firstStore,
+    accountId,
+    account: storageAccount,
+  } = await log.group('Storage', async () => {
+    const account = await arm.findStorageAccount(target.ref.subscriptionId, accountName);
+    if (!account)
+      throw new RunpackError(
+        'storage-not-found',
+        `Storage account ${accountName} was not found in subscription ${target.ref.subscriptionId}; check storage-account (the login needs Reader on it).`,
+      );
+    const open = (preferKey: boolean) =>
+      openBlobStore({
+        accountName: account.name,
+        blobEndpoint: account.blobEndpoint,
+        credential: maskingCredential(session.credential, ctx.secrets),
+        allowSharedKeyAccess: account.allowSharedKeyAccess,
+        getKeys: () => arm.listStorageAccountKeys(account.id),
+        container: plan.container,
+        preferKey,
+        log: (l) => log.info(l),
+        addSecret: (v) => ctx.secrets.add(v),
+      });
+    const store: ReleaseBlobStore = await open(plan.access === 'sas');
+    if (store.auth === 'entra' && account.allowSharedKeyAccess) reopenWithKey = () => open(true);
+    log.info(
+      `Account ${account.name} (${store.auth === 'entra' ? 'Entra token' : 'account key'}), container ${plan.container}.`,
+    );
+    return { store, accountId: account.id, account };
+  });
+  let store = firstStore;
+
+  const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
+  // Never overwrite the blob another slot runs (after a swap it carries this slot's name).
+  const containerUrl = store.blobUrl(plan.container, 'x').replace(/\/x$/, '');
+  const usedByOthers = await blobsUsedBySiblings(ctx, containerUrl);
+  const state: UrlState = {
+    account: storageAccount,
+    container: plan.container,
+    siblingBlobs: usedByOthers,
+    store: () => store,
+  };
+  const prune = () => pruneReleases(ctx, state, pkg.sha256, false);
+  const chosen = chooseStableBlob(
+    plan.stableBlob,
+    blobInContainer(settings[RFP], containerUrl),
+    usedByOthers,
+  );
+  if (chosen !== plan.stableBlob) {
+    log.info(
+      `${plan.stableBlob} is what another slot of ${target.ref.appName} runs (after a swap); this deploy uses ${chosen}.`,
+    );
+    plan.stableBlob = chosen;
+  }
+  const stableUrl = store.blobUrl(plan.container, plan.stableBlob);
+  const packageUrl = redactUrl(stableUrl.split('?')[0]);
+
+  let roleConfirmed: boolean | undefined;
+  // The value the setting must hold, and the SAS policy decision.
+  const access = await log.group('Package access', async () => {
+    if (plan.access === 'sas') {
+      const { identifiers, publicAccess } = await store.getPolicies(plan.container);
+      const decision = decidePolicy(
+        identifiers,
+        plan.policyId,
+        new Date(ctx.clock.now()),
+        inputs.sasExpiryDays,
+        plan.container,
+      );
+      const url = buildPolicySasUrl(
+        stableUrl,
+        store.accountName,
+        store.accountKey!,
+        plan.container,
+        plan.stableBlob,
+        plan.policyId,
+      );
+      ctx.secrets.add(new URL(url).searchParams.get('sig') ?? undefined);
+      log.info(
+        `Stored access policy ${plan.policyId}: ${decision.action === 'keep' ? `kept, ${decision.reason}` : `${decision.action} (${decision.reason}), read-only until ${decision.expiresOn.toISOString()}`}.`,
+      );
+      return { value: url, decision, publicAccess };
+    }
+    // Identity: confirm a blob read role for the identity through role assignments.
+    const principal = plan.identityPrincipalId!;
+    try {
+      const assignments = await arm.listRoleAssignments(accountId, principal);
+      const ok = assignments.some((a) => grantsBlobRead(a, principal, accountId, plan.container));
+      roleConfirmed = ok;
+      if (ok) log.info(`The app's identity (${principal}) can read blobs in ${accountName}.`);
+      else {
+        const f: Finding = {
+          severity: 'warning',
+          code: 'identity-role-unconfirmed',
+          message: `No Storage Blob Data Reader (or wider) role for the app's identity ${principal} on ${accountName} was found; the app will fail to mount the package without it (az role assignment create --role "Storage Blob Data Reader" --assignee-object-id ${principal} --scope ${accountId}).`,
+        };
+        findings.push(f);
+        log.warn(f.message);
+      }
+    } catch (err) {
+      roleConfirmed = false;
+      const f: Finding = {
+        severity: 'warning',
+        code: 'identity-role-unconfirmed',
+        message: `Could not read role assignments on ${accountName} (${describeError(err).split(';')[0]}); make sure the app's identity has Storage Blob Data Reader there.`,
+      };
+      findings.push(f);
+      log.warn(f.message);
+    }
+    return { value: stableUrl, decision: undefined, publicAccess: undefined };
+  });
+
+  const changes: Record<string, string | null> = { [RFP]: access.value, ...plan.extra };
+  const storageAuthorization = () => session.authorization(storageScope);
+  // With identity access runpack checks the blob with its own token, or with a short read SAS when it holds
+  // only the account key (its login has no data role).
+  const probeUrl = (): string | undefined => {
+    if (plan.access !== 'identity' || store.auth !== 'key' || !store.accountKey) return undefined;
+    const url = buildShortReadSasUrl(
+      store.blobUrl(plan.container, plan.stableBlob),
+      store.accountName,
+      store.accountKey,
+      plan.container,
+      plan.stableBlob,
+      new Date(ctx.clock.now()),
+    );
+    ctx.secrets.add(new URL(url).searchParams.get('sig') ?? undefined);
+    return url;
+  };
+
+  // Unchanged content already live and verified: nothing to do.
+  if (!inputs.force) {
+    const stableNow = await store.getBlob(plan.container, plan.stableBlob);
+    const settingsSame = !mergeSettings(settings, changes).changed;
+    const policyFine = !access.decision || access.decision.action === 'keep';
+    if (stableNow?.metadata.sha256 === pkg.sha256 && settingsSame && policyFine && pkg.stamp) {
+      const quick = await log.group('Check the live release', () =>
+        verifyDeploy(ctx, pkg, {
+          intendedValue: access.value,
+          access: plan.access,
+          storageAuthorization,
+          probeUrl: probeUrl(),
+          quick: true,
+        }),
+      );
+      const mounted = quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass';
+      if (quick.ok && mounted) {
+        log.info(`Release ${pkg.releaseId} is already live and verified; nothing to upload, set or restart.`);
+        return {
+          noop: { levels: quick.levels },
+          previousReleaseId: pkg.releaseId,
+          packageUrl,
+          findings,
+          prune,
+        };
+      }
+    }
+  }
+
+  // Upload.
+  // A fleet uploads the package once per account and container; the other targets copy that blob.
+  const uploadKey = `${store.accountName}/${plan.container}`.toLowerCase();
+  let copyFrom: string | undefined;
+  let announce: ((blob: string | null) => void) | undefined;
+  if (uploads) {
+    const first = uploads.get(uploadKey);
+    if (first) copyFrom = (await first) ?? undefined;
+    else uploads.set(uploadKey, new Promise((r) => (announce = r)));
+  }
+  const doUpload = () =>
+    uploadRelease(
+      store,
+      plan.container,
+      releaseBlob,
+      plan.stableBlob,
+      pkg,
+      releaseMetadata(pkg, {
+        commit: inputs.commit,
+        runUrl,
+        version: RUNPACK_VERSION,
+        now: new Date(ctx.clock.now()),
+      }),
+      log,
+      uploadSignal,
+      copyFrom,
+    );
+  // The upload may not outlive the deploy's time budget.
+  const uploadSignal = AbortSignal.timeout(Math.max(1000, ctx.deadline - ctx.clock.now()));
+  let uploadOk = false;
+  const uploaded = await log.group('Upload', async () => {
+    try {
+      const u = await doUpload();
+      uploadOk = true;
+      return u;
+    } catch (err) {
+      if (uploadSignal.aborted)
+        throw new RunpackError(
+          'timeout',
+          `The upload of ${releaseBlob} to ${store.accountName} did not finish within timeout-minutes (${inputs.timeoutMinutes}); raise timeout-minutes or check the runner's network to the storage account.`,
+        );
+      // A token that may read but not write: fall back to the account key once.
+      if (err instanceof RunpackError && err.code === 'storage-forbidden' && reopenWithKey) {
+        log.info('The login may read but not write blobs with its token; using the account key.');
+        store = await reopenWithKey();
+        reopenWithKey = undefined;
+        const u = await doUpload();
+        uploadOk = true;
+        return u;
+      }
+      if (err instanceof RunpackError) throw err;
+      throw new RunpackError('upload-failed', `Upload failed: ${describeError(err)}`);
+    } finally {
+      announce?.(uploadOk ? releaseBlob : null);
+    }
+  });
+  const previousReleaseId = uploaded.previousSha256?.slice(0, 12);
+
+  if (access.decision && access.decision.action !== 'keep') {
+    await log.group('Stored access policy', async () => {
+      await store.setPolicies(plan.container, access.decision!.identifiers, access.publicAccess);
+      log.info(`Policy ${plan.policyId} ${access.decision!.action === 'create' ? 'created' : 'renewed'}.`);
+    });
+  }
+
+  // Setting.
+  const update = await log.group('App setting', async () => {
+    const u = await ctx.settings.update(changes);
+    if (u.changed) {
+      const kept = Object.keys(u.before).filter((k) => !(k in changes));
+      const lost = kept.filter((k) => !(k in u.after));
+      if (lost.length)
+        log.warn(
+          `Settings ${lost.join(', ')} disappeared between the read and the write: another writer changed them at the same time.`,
+        );
+      log.info(`Set ${Object.keys(changes).join(', ')}; ${kept.length} other settings kept.`);
+    } else log.info(`${RFP} already points at the package; no settings write.`);
+    return u;
+  });
+
+  return {
+    verify: {
+      intendedValue: access.value,
+      access: plan.access,
+      storageAuthorization,
+      probeUrl: probeUrl(),
+      identityRoleConfirmed: roleConfirmed,
+    },
+    settingChanged: update.changed,
+    previousReleaseId,
+    packageUrl,
+    findings,
+    prune,
+  };
+}
+
+interface UrlState {
+  account: StorageAccountInfo;
+  /** The store the deploy wrote with (after any fallback to the account key). */
+  store: () => ReleaseBlobStore;
+  container: string;
+  siblingBlobs: ReadonlySet<string>;
+}
+
+/** Retention with src/release's pruning (reads never create anything; deletes are conditional). */
+async function pruneReleases(
+  ctx: DeployContext,
+  state: UrlState,
+  live: string,
+  dryRun: boolean,
+): Promise<RetentionOutcome> {
+  const store = state.store();
+  const outcome = await applyRetention(store, {
+    container: state.container,
+    appName: ctx.target.ref.appName,
+    keep: ctx.inputs.keepReleases ?? 0,
+    live,
+    siblingBlobs: state.siblingBlobs,
+    dryRun,
+    log: ctx.log,
+  });
+  if (outcome.deleted.length)
+    ctx.log.info(
+      `${dryRun ? 'Would delete' : 'Deleted'} ${outcome.deleted.length} old release(s); ${outcome.kept} left (keep-releases: ${ctx.inputs.keepReleases}).`,
+    );
+  return outcome;
+}
+
+/** Blobs of the container that production and the other slots of the app point at. */
+export async function blobsUsedBySiblings(ctx: DeployContext, containerUrl: string): Promise<Set<string>> {
+  const { arm, target } = ctx;
+  const used = new Set<string>();
+  let slots: string[];
+  if (!arm.listSlots) return used;
+  try {
+    slots = await arm.listSlots(target.ref);
+  } catch (err) {
+    ctx.log.debug(`Could not list the slots of ${target.ref.appName}: ${describeError(err)}`);
+    return used;
+  }
+  const sides = [null, ...slots].filter(
+    (s) => (s ?? '').toLowerCase() !== (target.ref.slot ?? '').toLowerCase(),
+  );
+  if (slots.length === 0) return used;
+  for (const side of sides) {
+    try {
+      const other = await arm.listAppSettings({ ...target.ref, slot: side });
+      const blob = blobInContainer(other[RFP], containerUrl);
+      if (blob) used.add(blob);
+    } catch (err) {
+      ctx.log.debug(`Could not read the settings of ${side ?? 'production'}: ${describeError(err)}`);
+    }
+  }
+  return used;
+}
