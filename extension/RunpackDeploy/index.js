@@ -89802,30 +89802,7 @@ async function runEngine(inputs, deps, shared) {
         if (shared)
             result.auth = shared.session.method;
         // 3. Resolve the target and plan.
-        const { target, settings, plan } = await log.group('Resolve target', async () => {
-            const subscriptionId = await resolveSubscription(arm, inputs, session.subscriptionId);
-            const target = await resolveTarget(arm, inputs, subscriptionId);
-            result.resourceGroup = target.ref.resourceGroup;
-            result.appUrl = target.appUrl;
-            log.info(`${target.ref.appName}${target.ref.slot ? `/${target.ref.slot}` : ''} in ${target.ref.resourceGroup}: ${target.kind}, ${target.isLinux ? 'Linux' : 'Windows'}, sku ${target.sku || 'unknown'}, ${target.state}; SCM ${target.scmHostName ?? 'none'}.`);
-            const settings = await arm.listAppSettings(target.ref);
-            const plan = planDeploy(inputs, target, settings);
-            const decision = modeSwitchDecision(plan.previousValue, plan.mode, {
-                ...target,
-                name: target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName,
-            }, inputs.force);
-            if (!decision.allowed)
-                throw new RunpackError(decision.code, decision.message);
-            if (decision.severity !== 'info')
-                plan.findings.push({ severity: decision.severity, code: decision.code, message: decision.message });
-            for (const f of plan.findings)
-                log.warn(f.message);
-            result.findings.push(...plan.findings);
-            result.mode = plan.mode;
-            result.access = plan.access;
-            log.info(`Mode ${plan.mode}${plan.access ? `, package access ${plan.access}` : ''}.`);
-            return { target, settings, plan };
-        });
+        const { target, settings, plan } = await log.group('Resolve target', () => resolvePhase(inputs, arm, session, result, log));
         const ctx = createDeployContext({
             inputs,
             target,
@@ -89844,66 +89821,7 @@ async function runEngine(inputs, deps, shared) {
         }
         // 4. Package and inspect.
         const pkg = await log.group('Package', async () => {
-            let zipPath = local.path;
-            let stamp = null;
-            if (shared?.packed) {
-                zipPath = shared.packed.zipPath;
-                stamp = shared.packed.stamp;
-            }
-            else if (!local.isZip) {
-                workDir = fs$1.mkdtempSync(path.join(deps.tempDir || deps.env.RUNNER_TEMP || os.tmpdir(), 'runpack-'));
-                zipPath = path.join(workDir, `${inputs.appName}.zip`);
-                let reported = 0;
-                const packed = await pack({
-                    sourceDir: local.path,
-                    outFile: zipPath,
-                    exclude: inputs.exclude,
-                    stamp: inputs.stamp,
-                    // Progress lines for large folders, about every tenth.
-                    onProgress: (done, total) => {
-                        log.progress?.((done / total) * 100, 'Packaging');
-                        if (total < 64 * 1048576 || done - reported < total / 10)
-                            return;
-                        reported = done;
-                        log.info(`Packaged ${Math.round((done / total) * 100)}% (${(done / 1048576).toFixed(0)} MiB).`);
-                    },
-                });
-                stamp = packed.stamp;
-            }
-            const report = await inspect(zipPath, {
-                runtime: inputs.runtime === 'auto' ? undefined : inputs.runtime,
-                functionApp: target.isFunctionApp,
-                verifyData: local.isZip,
-            });
-            const errors = report.problems.filter((p) => p.severity === 'error');
-            for (const p of report.problems.filter((x) => x.severity === 'warning'))
-                log.warn(p.message);
-            if (errors.length)
-                throw new RunpackError(errors[0].code, `The package cannot run from package: ${errors.map((e) => e.message).join(' ')}`);
-            // Function apps: what the inspector's findings mean without a remote build (Python dependencies).
-            const fnFindings = functionPackageFindings(report, target, inputs.force);
-            const fnError = fnFindings.find((f) => f.severity === 'error');
-            recordFindings(result, fnFindings.filter((f) => f !== fnError), log);
-            if (fnError)
-                throw new RunpackError(fnError.code, fnError.message);
-            const { sha256, bytes } = await hashFile(zipPath);
-            const info = {
-                zipPath,
-                sha256,
-                zipBytes: bytes,
-                files: report.files,
-                bytes: report.bytes,
-                stamp: stamp ?? report.stamp ?? null,
-                inspect: report,
-                functions: report.functions ?? [],
-                releaseId: sha256.slice(0, 12),
-            };
-            result.releaseId = info.releaseId;
-            result.sha256 = sha256;
-            result.zipBytes = bytes;
-            result.files = report.files;
-            log.info(`Release ${info.releaseId}: ${report.files} files, ${bytes} bytes zipped, runtime ${report.runtime}${info.stamp ? '' : ', no release stamp'}.`);
-            return info;
+            return packagePhase(inputs, deps, local, target, result, log, (dir) => (workDir = dir), shared?.packed);
         });
         if (inputs.dryRun) {
             await log.group('Plan (dry run)', () => dryRunPlan(ctx, pkg, plan, settings, session, result).then((lines) => {
@@ -89921,101 +89839,19 @@ async function runEngine(inputs, deps, shared) {
             return result;
         }
         // Publish with the mode's publisher, then restart and verify.
-        const published = plan.mode === 'local'
-            ? await publishLocalMode(ctx, pkg, plan.previousValue)
-            : await publishUrl({
-                ctx,
-                pkg,
-                plan,
-                settings,
-                session,
-                storageScope: cloud.storageScope,
-                runUrl: deps.runUrl ?? githubRunUrl(deps.env),
-                uploads: shared?.uploads,
-            });
-        if (published.loggedFindings === false)
-            recordFindings(result, published.findings, log);
-        else
-            result.findings.push(...published.findings);
-        result.packageUrl = published.packageUrl;
-        result.previousReleaseId = published.previousReleaseId;
-        if (published.noop) {
-            result.noop = true;
-            result.verified = true;
-            result.levels = published.noop.levels;
-        }
-        else if (published.verify) {
-            const restarted = await restartPhase(ctx, result, plan.mode, published.settingChanged ?? false);
-            await verifyPhase(ctx, pkg, result, { ...published.verify, startFailed: restarted?.startFailed });
-        }
+        const published = await publishPhase(ctx, pkg, plan, settings, session, cloud, deps, result, shared?.uploads);
         // Function apps: trigger sync and the functions check.
         if (target.isFunctionApp && !result.noop && result.verified) {
             await log.group('Functions', async () => recordFindings(result, await afterMountFunctions(ctx, pkg), log));
         }
         // Slots: swap after a verified deploy, then check the swapped-in side.
-        if (inputs.swapTo && result.verified && !hasErrors(result)) {
-            await log.group(`Swap into ${inputs.swapTo}`, async () => {
-                const outcome = await swapSlots(ctx, inputs.swapTo, pkg);
-                recordFindings(result, outcome.findings, log);
-                result.swap = {
-                    from: target.ref.slot ?? 'production',
-                    to: outcome.to,
-                    verified: !outcome.findings.some((f) => f.severity === 'error'),
-                };
-                const after = await targetAfterSwap(ctx, outcome.to);
-                result.appUrl = after.appUrl;
-                if (inputs.healthPath) {
-                    const probe = await probeSite(ctx, after.appUrl + inputs.healthPath, ctx.phaseDeadline(60_000));
-                    const good = probe.status !== undefined &&
-                        probe.status >= 200 &&
-                        probe.status < 300 &&
-                        (!inputs.expect || (probe.body ?? '').includes(inputs.expect));
-                    recordFindings(result, [
-                        good
-                            ? {
-                                severity: 'info',
-                                code: 'swap-health',
-                                message: `${outcome.to} answers ${inputs.healthPath} with ${probe.status}.`,
-                            }
-                            : {
-                                severity: 'error',
-                                code: 'swap-health',
-                                message: `${outcome.to} answers ${inputs.healthPath} with ${probe.error ?? probe.status} after the swap; swap back (swap-to again from ${outcome.to}) if it stays broken.`,
-                            },
-                    ], log);
-                    if (!good)
-                        result.swap.verified = false;
-                }
-            });
-        }
+        if (inputs.swapTo && result.verified && !hasErrors(result))
+            await log.group(`Swap into ${inputs.swapTo}`, () => swapPhase(ctx, inputs.swapTo, pkg, result));
         // Retention: only after a verified url-mode deploy; a failed prune is a warning, never a failed deploy.
         const prune = published.prune;
-        if (prune && result.verified && !hasErrors(result) && inputs.keepReleases) {
-            await log.group('Retention', async () => {
-                try {
-                    result.retention = await prune();
-                }
-                catch (err) {
-                    recordFindings(result, [
-                        {
-                            severity: 'warning',
-                            code: 'retention-failed',
-                            message: `Could not prune old releases (keep-releases: ${inputs.keepReleases}): ${describeError(err)}`,
-                        },
-                    ], log);
-                }
-            });
-        }
-        const failed = result.findings.filter((f) => f.severity === 'error');
-        result.ok = result.verified && failed.length === 0;
-        if (!result.ok && !result.error) {
-            result.error = result.cause
-                ? `Verification failed: ${result.cause.evidence}. Likely cause: ${CAUSE_TITLES[result.cause.cause]}. Fix: ${result.cause.fix}.`
-                : failed.length
-                    ? describeFindings(failed)
-                    : 'Verification failed.';
-            result.errorCode = result.cause ? `verify-${result.cause.cause}` : (failed[0]?.code ?? 'verify-failed');
-        }
+        if (prune && result.verified && !hasErrors(result) && inputs.keepReleases)
+            await log.group('Retention', () => retentionPhase(prune, inputs, result, log));
+        settleVerdict(result);
     }
     catch (err) {
         result.ok = false;
@@ -90030,6 +89866,192 @@ async function runEngine(inputs, deps, shared) {
         result.error = secrets.redact(result.error);
     log.info(`Total ${((clock.now() - started) / 1000).toFixed(1)} s.`);
     return result;
+}
+/** Resolves the subscription and the target, reads its settings, and plans the deploy (mode, access, refusals). */
+async function resolvePhase(inputs, arm, session, result, log) {
+    const subscriptionId = await resolveSubscription(arm, inputs, session.subscriptionId);
+    const target = await resolveTarget(arm, inputs, subscriptionId);
+    result.resourceGroup = target.ref.resourceGroup;
+    result.appUrl = target.appUrl;
+    log.info(`${target.ref.appName}${target.ref.slot ? `/${target.ref.slot}` : ''} in ${target.ref.resourceGroup}: ${target.kind}, ${target.isLinux ? 'Linux' : 'Windows'}, sku ${target.sku || 'unknown'}, ${target.state}; SCM ${target.scmHostName ?? 'none'}.`);
+    const settings = await arm.listAppSettings(target.ref);
+    const plan = planDeploy(inputs, target, settings);
+    const decision = modeSwitchDecision(plan.previousValue, plan.mode, {
+        ...target,
+        name: target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName,
+    }, inputs.force);
+    if (!decision.allowed)
+        throw new RunpackError(decision.code, decision.message);
+    if (decision.severity !== 'info')
+        plan.findings.push({ severity: decision.severity, code: decision.code, message: decision.message });
+    for (const f of plan.findings)
+        log.warn(f.message);
+    result.findings.push(...plan.findings);
+    result.mode = plan.mode;
+    result.access = plan.access;
+    log.info(`Mode ${plan.mode}${plan.access ? `, package access ${plan.access}` : ''}.`);
+    return { target, settings, plan };
+}
+/** Packs the folder (or takes the zip, or the fleet's shared package), inspects it, and hashes it. */
+async function packagePhase(inputs, deps, local, target, result, log, 
+/** Told the temp folder as soon as it exists, so the engine removes it whatever happens next. */
+keepWorkDir, packed) {
+    let zipPath = local.path;
+    let stamp = null;
+    if (packed) {
+        zipPath = packed.zipPath;
+        stamp = packed.stamp;
+    }
+    else if (!local.isZip) {
+        const workDir = fs$1.mkdtempSync(path.join(deps.tempDir || deps.env.RUNNER_TEMP || os.tmpdir(), 'runpack-'));
+        keepWorkDir(workDir);
+        zipPath = path.join(workDir, `${inputs.appName}.zip`);
+        let reported = 0;
+        const packed = await pack({
+            sourceDir: local.path,
+            outFile: zipPath,
+            exclude: inputs.exclude,
+            stamp: inputs.stamp,
+            // Progress lines for large folders, about every tenth.
+            onProgress: (done, total) => {
+                log.progress?.((done / total) * 100, 'Packaging');
+                if (total < 64 * 1048576 || done - reported < total / 10)
+                    return;
+                reported = done;
+                log.info(`Packaged ${Math.round((done / total) * 100)}% (${(done / 1048576).toFixed(0)} MiB).`);
+            },
+        });
+        stamp = packed.stamp;
+    }
+    const report = await inspect(zipPath, {
+        runtime: inputs.runtime === 'auto' ? undefined : inputs.runtime,
+        functionApp: target.isFunctionApp,
+        verifyData: local.isZip,
+    });
+    const errors = report.problems.filter((p) => p.severity === 'error');
+    for (const p of report.problems.filter((x) => x.severity === 'warning'))
+        log.warn(p.message);
+    if (errors.length)
+        throw new RunpackError(errors[0].code, `The package cannot run from package: ${errors.map((e) => e.message).join(' ')}`);
+    // Function apps: what the inspector's findings mean without a remote build (Python dependencies).
+    const fnFindings = functionPackageFindings(report, target, inputs.force);
+    const fnError = fnFindings.find((f) => f.severity === 'error');
+    recordFindings(result, fnFindings.filter((f) => f !== fnError), log);
+    if (fnError)
+        throw new RunpackError(fnError.code, fnError.message);
+    const { sha256, bytes } = await hashFile(zipPath);
+    const info = {
+        zipPath,
+        sha256,
+        zipBytes: bytes,
+        files: report.files,
+        bytes: report.bytes,
+        stamp: stamp ?? report.stamp ?? null,
+        inspect: report,
+        functions: report.functions ?? [],
+        releaseId: sha256.slice(0, 12),
+    };
+    result.releaseId = info.releaseId;
+    result.sha256 = sha256;
+    result.zipBytes = bytes;
+    result.files = report.files;
+    log.info(`Release ${info.releaseId}: ${report.files} files, ${bytes} bytes zipped, runtime ${report.runtime}${info.stamp ? '' : ', no release stamp'}.`);
+    return info;
+}
+/** Publishes with the mode's publisher, then restarts the app and verifies what was published. */
+async function publishPhase(ctx, pkg, plan, settings, session, cloud, deps, result, uploads) {
+    const { log } = ctx;
+    const published = plan.mode === 'local'
+        ? await publishLocalMode(ctx, pkg, plan.previousValue)
+        : await publishUrl({
+            ctx,
+            pkg,
+            plan,
+            settings,
+            session,
+            storageScope: cloud.storageScope,
+            runUrl: deps.runUrl ?? githubRunUrl(deps.env),
+            uploads,
+        });
+    if (published.loggedFindings === false)
+        recordFindings(result, published.findings, log);
+    else
+        result.findings.push(...published.findings);
+    result.packageUrl = published.packageUrl;
+    result.previousReleaseId = published.previousReleaseId;
+    if (published.noop) {
+        result.noop = true;
+        result.verified = true;
+        result.levels = published.noop.levels;
+    }
+    else if (published.verify) {
+        const restarted = await restartPhase(ctx, result, plan.mode, published.settingChanged ?? false);
+        await verifyPhase(ctx, pkg, result, { ...published.verify, startFailed: restarted?.startFailed });
+    }
+    return published;
+}
+/** Swaps the verified slot into `to`, then checks the swapped-in side. */
+async function swapPhase(ctx, to, pkg, result) {
+    const { log, inputs, target } = ctx;
+    const outcome = await swapSlots(ctx, to, pkg);
+    recordFindings(result, outcome.findings, log);
+    result.swap = {
+        from: target.ref.slot ?? 'production',
+        to: outcome.to,
+        verified: !outcome.findings.some((f) => f.severity === 'error'),
+    };
+    const after = await targetAfterSwap(ctx, outcome.to);
+    result.appUrl = after.appUrl;
+    if (inputs.healthPath) {
+        const probe = await probeSite(ctx, after.appUrl + inputs.healthPath, ctx.phaseDeadline(60_000));
+        const good = probe.status !== undefined &&
+            probe.status >= 200 &&
+            probe.status < 300 &&
+            (!inputs.expect || (probe.body ?? '').includes(inputs.expect));
+        recordFindings(result, [
+            good
+                ? {
+                    severity: 'info',
+                    code: 'swap-health',
+                    message: `${outcome.to} answers ${inputs.healthPath} with ${probe.status}.`,
+                }
+                : {
+                    severity: 'error',
+                    code: 'swap-health',
+                    message: `${outcome.to} answers ${inputs.healthPath} with ${probe.error ?? probe.status} after the swap; swap back (swap-to again from ${outcome.to}) if it stays broken.`,
+                },
+        ], log);
+        if (!good)
+            result.swap.verified = false;
+    }
+}
+/** Retention after a verified URL-mode deploy: a failed prune is a warning, never a failed deploy. */
+async function retentionPhase(prune, inputs, result, log) {
+    try {
+        result.retention = await prune();
+    }
+    catch (err) {
+        recordFindings(result, [
+            {
+                severity: 'warning',
+                code: 'retention-failed',
+                message: `Could not prune old releases (keep-releases: ${inputs.keepReleases}): ${describeError(err)}`,
+            },
+        ], log);
+    }
+}
+/** The verdict: verified with no error finding, else the error line from the cause or the findings. */
+function settleVerdict(result) {
+    const failed = result.findings.filter((f) => f.severity === 'error');
+    result.ok = result.verified && failed.length === 0;
+    if (!result.ok && !result.error) {
+        result.error = result.cause
+            ? `Verification failed: ${result.cause.evidence}. Likely cause: ${CAUSE_TITLES[result.cause.cause]}. Fix: ${result.cause.fix}.`
+            : failed.length
+                ? describeFindings(failed)
+                : 'Verification failed.';
+        result.errorCode = result.cause ? `verify-${result.cause.cause}` : (failed[0]?.code ?? 'verify-failed');
+    }
 }
 /** Logs in and opens Resource Manager: the cloud's endpoints, the session and the ARM client. */
 async function logIn(inputs, deps, c, result) {
