@@ -65,6 +65,597 @@ function describeError(err) {
 const RUNPACK_VERSION = '0.1.0';
 
 /**
+ * Contracts shared by the packager, the inspector and the deploy engine.
+ * The packager (zip-writer) and inspector (inspect) implement them; deploy and the CLI consume them.
+ */
+const RUNTIMES = [
+    'node',
+    'dotnet',
+    'python',
+    'java',
+    'php',
+    'static',
+    'functions',
+];
+/** Path of the release stamp inside every package runpack writes (unless turned off). */
+const STAMP_PATH = '.runpack/release.json';
+
+const ACTION_NAMING = {
+    input: (n) => `Input '${n}'`,
+    ref: (n) => `'${n}'`,
+    value: (n, v) => `${n}: ${v}`,
+};
+const CLI_NAMING = {
+    input: (n) => `Flag '--${n}'`,
+    ref: (n) => `--${n}`,
+    value: (n, v) => (v === 'true' ? `--${n}` : v === 'false' ? `--no-${n}` : `--${n} ${v}`),
+};
+
+/**
+ * The single table of deploy inputs. action.yml's inputs, the CLI's flags (`runpack deploy --app-name …`) and the
+ * docs all come from (or are checked against) INPUTS; adding an input means adding one row here.
+ * Validation happens before any network call; a bad value gets one line naming the input and the fix.
+ */
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const APP_NAME = /^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$/i;
+const SLOT_NAME = /^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$/i;
+const TARGET = new RegExp(`^${APP_NAME.source.slice(1, -1)}(?:/${SLOT_NAME.source.slice(1, -1)})?$`, 'i');
+/** The entries of a fleet's app-name: newline or comma separated, blanks and # comments dropped. */
+function splitTargets(value) {
+    return value
+        .split(/[\r\n,]+/)
+        .map((s) => s.trim())
+        .filter((s) => s && !s.startsWith('#'));
+}
+const DEFAULT_RESOURCE_MANAGER_ENDPOINT = 'https://management.azure.com';
+const INPUTS = [
+    {
+        name: 'command',
+        key: 'command',
+        group: 'operations',
+        type: 'enum',
+        default: 'deploy',
+        choices: ['deploy', 'rollback', 'diagnose', 'releases'],
+        description: '`deploy` the package; `rollback` to an earlier release runpack deployed (see `release`), restarted and verified like a deploy; `diagnose` why the app does not run its package; `releases` to list (and with `keep-releases`, prune) the release blobs.',
+    },
+    {
+        name: 'release',
+        key: 'release',
+        group: 'operations',
+        type: 'string',
+        description: 'For `command: rollback`: `previous` (the release before the live one) or a release id (12 hex digits or the full sha256).',
+        validate: (v) => /^(previous|[0-9a-f]{12}|[0-9a-f]{64})$/i.test(v)
+            ? undefined
+            : 'must be previous or a release id (12 or 64 hex digits)',
+    },
+    {
+        name: 'dry-run',
+        key: 'dryRun',
+        group: 'operations',
+        type: 'boolean',
+        default: 'false',
+        description: 'Report the plan and write nothing: for a deploy the blob to write, the setting change (secrets redacted), the restart and the swap; for `command: rollback`, and `releases` with `keep-releases`, likewise.',
+    },
+    {
+        name: 'keep-releases',
+        key: 'keepReleases',
+        group: 'operations',
+        type: 'number',
+        default: '10',
+        min: 0,
+        max: 1000,
+        description: 'Retention: keep the newest N release blobs and delete older ones, never the live release, one a slot runs or one a stable blob holds. Applied after a verified url-mode deploy; for `command: releases` only when given. 0 turns pruning off.',
+    },
+    {
+        name: 'audit',
+        key: 'audit',
+        group: 'operations',
+        type: 'enum',
+        default: 'false',
+        choices: ['false', 'true', 'strict'],
+        description: '`true`: before packaging, audit `source` for writes into the read-only package mount; each finding is a warning annotation and a summary row. `strict`: error findings fail the deploy before anything is uploaded.',
+    },
+    {
+        name: 'source',
+        key: 'source',
+        group: 'operations',
+        type: 'string',
+        description: 'Source folder the audit reads. Defaults to the repository root (GITHUB_WORKSPACE).',
+    },
+    {
+        name: 'app-name',
+        key: 'appName',
+        group: 'target',
+        type: 'string',
+        required: true,
+        description: 'Name of the App Service or Function App to deploy to. A fleet: several apps or `app/slot` pairs, newline or comma separated; the package is built once and each target deployed and verified (3 at a time).',
+        validate: (v) => {
+            const bad = splitTargets(v).find((t) => !TARGET.test(t));
+            return bad === undefined
+                ? undefined
+                : `must be an App Service name (letters, digits and hyphens, 1-60 characters), optionally /slot, one per line or comma separated; '${bad}' is not`;
+        },
+    },
+    {
+        name: 'resource-group',
+        key: 'resourceGroup',
+        group: 'target',
+        type: 'string',
+        description: "Resource group of the app. Found from the subscription's apps when not given.",
+        validate: (v) => /^[-\w.()]{1,90}$/.test(v) && !v.endsWith('.')
+            ? undefined
+            : 'must be a resource group name: 1-90 letters, digits, -, _, ., ( or ), not ending with a period',
+    },
+    {
+        name: 'subscription-id',
+        key: 'subscriptionId',
+        group: 'target',
+        type: 'string',
+        description: "Subscription of the app. Defaults to the subscription in `creds`, the Azure CLI's current one, or the only one the login can see.",
+        taskDescription: "Subscription of the app. Defaults to the service connection's subscription, or the only one the connection can see.",
+        validate: (v) => GUID.test(v) ? undefined : 'must be a subscription GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)',
+    },
+    {
+        name: 'slot',
+        key: 'slot',
+        group: 'target',
+        type: 'string',
+        description: 'Deployment slot to deploy to (for example `staging`). Production when not given.',
+        validate: (v) => v.toLowerCase() === 'production' || SLOT_NAME.test(v)
+            ? undefined
+            : 'must be a slot name: letters, digits and hyphens',
+    },
+    {
+        name: 'package',
+        key: 'package',
+        group: 'package',
+        type: 'string',
+        default: '.',
+        description: 'Publish folder (its contents become the app root) or a prebuilt .zip.',
+    },
+    {
+        name: 'runtime',
+        key: 'runtime',
+        group: 'package',
+        type: 'enum',
+        default: 'auto',
+        choices: ['auto', ...RUNTIMES],
+        description: 'Runtime of the package, used by the package checks. `auto` detects it from the files.',
+    },
+    {
+        name: 'mode',
+        key: 'mode',
+        group: 'package',
+        type: 'enum',
+        default: 'auto',
+        choices: ['auto', 'url', 'local'],
+        description: "`url`: the app runs the package from a blob URL. `local`: the package is pushed to the app's own storage (WEBSITE_RUN_FROM_PACKAGE=1). `auto` keeps the app's current mode and picks `url` when it has none.",
+    },
+    {
+        name: 'storage-account',
+        key: 'storageAccount',
+        group: 'package',
+        type: 'string',
+        description: 'Storage account for the package blobs (url mode). Required for url mode.',
+        validate: (v) => /^[a-z0-9]{3,24}$/.test(v)
+            ? undefined
+            : 'must be a storage account name: 3-24 lower-case letters and digits',
+    },
+    {
+        name: 'container',
+        key: 'container',
+        group: 'package',
+        type: 'string',
+        default: 'app-packages',
+        description: 'Blob container for the packages (created private when missing).',
+        validate: (v) => /^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/.test(v)
+            ? undefined
+            : 'must be a container name: 3-63 lower-case letters, digits and single hyphens',
+    },
+    {
+        name: 'package-access',
+        key: 'packageAccess',
+        group: 'package',
+        type: 'enum',
+        default: 'auto',
+        choices: ['auto', 'identity', 'sas'],
+        description: "How the app reads the package blob (url mode). `identity`: the app's managed identity, no SAS in the URL. `sas`: a read-only service SAS bound to a stored access policy. `auto`: identity when the app has one, else sas.",
+        validate: (v) => /user[-_ ]?delegation/i.test(v)
+            ? 'cannot be a user delegation SAS: it expires within 7 days and the app would fail to start at its next restart after that; use `identity` or `sas`'
+            : undefined,
+    },
+    {
+        name: 'sas-expiry-days',
+        key: 'sasExpiryDays',
+        group: 'package',
+        type: 'number',
+        default: '365',
+        min: 1,
+        max: 3650,
+        description: "Lifetime of the package SAS's stored access policy in days. The policy is renewed when less than a third of it is left.",
+    },
+    {
+        name: 'restart',
+        key: 'restart',
+        group: 'verification',
+        type: 'boolean',
+        default: 'true',
+        description: 'Restart the app after changing the package so it mounts the new one.',
+    },
+    {
+        name: 'health-path',
+        key: 'healthPath',
+        group: 'verification',
+        type: 'string',
+        description: 'Path on the app to probe after the deploy (for example `/healthz`); it must answer 2xx.',
+        validate: (v) => (v.startsWith('/') ? undefined : 'must start with / (for example /healthz)'),
+    },
+    {
+        name: 'expect',
+        key: 'expect',
+        group: 'verification',
+        type: 'string',
+        description: 'Text the health-path response must contain (for example the version being deployed).',
+    },
+    {
+        name: 'timeout-minutes',
+        key: 'timeoutMinutes',
+        group: 'verification',
+        type: 'number',
+        default: '15',
+        min: 1,
+        max: 360,
+        description: 'Time budget for the whole deploy (for a fleet: for each target); no phase waits longer.',
+    },
+    {
+        name: 'force',
+        key: 'force',
+        group: 'verification',
+        type: 'boolean',
+        default: 'false',
+        description: 'Deploy even when the same content is already live, and override refusals of settings that fight run-from-package.',
+    },
+    {
+        name: 'client-id',
+        key: 'clientId',
+        group: 'login',
+        type: 'string',
+        description: 'Client id of the app registration or managed identity to log in with through GitHub OIDC.',
+        validate: (v) => (GUID.test(v) ? undefined : 'must be a client (application) id GUID'),
+    },
+    {
+        name: 'tenant-id',
+        key: 'tenantId',
+        group: 'login',
+        type: 'string',
+        description: 'Entra tenant id for the OIDC login.',
+        validate: (v) => GUID.test(v) || /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(v) ? undefined : 'must be a tenant GUID or domain',
+    },
+    {
+        name: 'creds',
+        key: 'creds',
+        group: 'login',
+        type: 'string',
+        secret: true,
+        description: 'Service principal JSON secret in azure/login format ({"clientId","clientSecret","tenantId","subscriptionId"}), used when neither OIDC nor an azure/login session is available.',
+        validate: validateCreds,
+    },
+    {
+        name: 'resource-manager-endpoint',
+        key: 'resourceManagerEndpoint',
+        group: 'login',
+        type: 'string',
+        default: DEFAULT_RESOURCE_MANAGER_ENDPOINT,
+        description: 'Resource Manager endpoint (sovereign clouds, Azure Stack). The login authority comes from its /metadata/endpoints.',
+        validate: (v) => {
+            try {
+                const u = new URL(v);
+                if (u.protocol !== 'https:')
+                    return 'must be an https URL';
+                return undefined;
+            }
+            catch {
+                return 'must be an https URL such as https://management.azure.com';
+            }
+        },
+    },
+    {
+        name: 'publish-profile',
+        key: 'publishProfile',
+        group: 'login',
+        type: 'string',
+        secret: true,
+        description: "The app's publish profile XML (secret), for local mode through Kudu basic auth.",
+        validate: (v) => /<publishData[\s>]/.test(v) ? undefined : 'must be the publish profile XML (<publishData>…)',
+    },
+    {
+        name: 'swap-to',
+        key: 'swapTo',
+        group: 'target',
+        type: 'string',
+        description: 'After a verified deploy to `slot`, swap it into this slot (for example `production`).',
+        validate: (v) => v.toLowerCase() === 'production' || SLOT_NAME.test(v) ? undefined : 'must be a slot name or production',
+    },
+    {
+        name: 'exclude',
+        key: 'exclude',
+        group: 'package',
+        type: 'list',
+        description: 'Newline-separated globs (relative to the package folder) to leave out of the zip.',
+    },
+    {
+        name: 'stamp',
+        key: 'stamp',
+        group: 'package',
+        type: 'boolean',
+        default: 'true',
+        description: 'Add the release stamp .runpack/release.json to the package, so the live content can be verified.',
+    },
+    {
+        name: 'commit',
+        key: 'commit',
+        group: 'package',
+        type: 'string',
+        description: 'Commit recorded in the release metadata. Defaults to GITHUB_SHA.',
+    },
+];
+function validateCreds(v) {
+    let parsed;
+    try {
+        parsed = JSON.parse(v);
+    }
+    catch {
+        return 'must be JSON like {"clientId":"…","clientSecret":"…","tenantId":"…","subscriptionId":"…"} (azure/login format)';
+    }
+    if (!parsed || typeof parsed !== 'object')
+        return 'must be a JSON object in azure/login format';
+    const c = parsed;
+    const missing = ['clientId', 'clientSecret', 'tenantId'].filter((k) => typeof c[k] !== 'string' || !c[k]);
+    if (missing.length)
+        return `is missing ${missing.join(', ')} (azure/login format)`;
+    return undefined;
+}
+const TRUE = ['true', 'True', 'TRUE'];
+const FALSE = ['false', 'False', 'FALSE'];
+function problem(naming, def, what) {
+    return new UsageError(`${naming.input(def.name)} ${what}.`);
+}
+/** Secret values of the raw inputs, to mask before anything else happens. */
+function secretInputValues(get) {
+    const out = [];
+    for (const def of INPUTS) {
+        if (!def.secret)
+            continue;
+        const v = get(def.name);
+        if (!v)
+            continue;
+        out.push(v);
+        if (def.name === 'creds') {
+            try {
+                const c = JSON.parse(v);
+                if (typeof c.clientSecret === 'string')
+                    out.push(c.clientSecret);
+            }
+            catch {
+                // reported by validation
+            }
+        }
+        if (def.name === 'publish-profile') {
+            for (const m of v.matchAll(/userPWD="([^"]+)"/g))
+                out.push(m[1]);
+        }
+    }
+    return out;
+}
+/**
+ * Validates and types every input. `get` returns the raw value of an input ('' or undefined when unset);
+ * `env` supplies defaults that come from the environment (GITHUB_SHA).
+ */
+function parseInputs(get, env = {}, naming = ACTION_NAMING) {
+    const n = naming;
+    const out = {};
+    for (const def of INPUTS) {
+        const raw = get(def.name);
+        const given = raw !== undefined && raw.trim() !== '';
+        const value = given ? (def.secret || def.type === 'list' ? raw : raw.trim()) : def.default;
+        if (value === undefined) {
+            if (def.required)
+                throw problem(n, def, `is required (${def.description.replace(/\.$/, '')})`);
+            if (def.type === 'list')
+                out[def.key] = [];
+            continue;
+        }
+        switch (def.type) {
+            case 'boolean':
+                if (TRUE.includes(value))
+                    out[def.key] = true;
+                else if (FALSE.includes(value))
+                    out[def.key] = false;
+                else
+                    throw problem(n, def, `must be true or false, not '${value}'`);
+                break;
+            case 'number': {
+                const num = Number(value);
+                if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(num))
+                    throw problem(n, def, `must be a number, not '${value}'`);
+                if ((def.min !== undefined && num < def.min) || (def.max !== undefined && num > def.max))
+                    throw problem(n, def, `must be between ${def.min} and ${def.max}, not ${value}`);
+                out[def.key] = num;
+                break;
+            }
+            case 'enum': {
+                const v = value.toLowerCase();
+                const bad = def.validate?.(v);
+                if (bad)
+                    throw problem(n, def, bad);
+                if (!def.choices?.includes(v))
+                    throw problem(n, def, `must be one of ${def.choices?.join(', ')}, not '${value}'`);
+                out[def.key] = v;
+                break;
+            }
+            case 'list':
+                out[def.key] = value
+                    .split(/\r?\n/)
+                    .map((s) => s.trim())
+                    .filter((s) => s.length > 0 && !s.startsWith('#'));
+                break;
+            default: {
+                const bad = def.validate?.(value);
+                if (bad)
+                    throw problem(n, def, def.secret ? bad : `${bad} (got '${value}')`);
+                out[def.key] = value;
+            }
+        }
+    }
+    const inputs = out;
+    inputs.naming = naming;
+    if (inputs.slot?.toLowerCase() === 'production')
+        delete inputs.slot;
+    // app-name: one target, or a fleet of apps and app/slot pairs (the slot input applies where none is named).
+    const entries = splitTargets(inputs.appName);
+    const targets = entries.map((e) => {
+        const [appName, slot] = e.split('/');
+        const s = slot && slot.toLowerCase() !== 'production' ? slot : slot ? undefined : inputs.slot;
+        return s ? { appName, slot: s } : { appName };
+    });
+    const seen = new Set();
+    for (const t of targets) {
+        const key = `${t.appName}/${t.slot ?? ''}`.toLowerCase();
+        if (seen.has(key))
+            throw new UsageError(`${n.input('app-name')} lists ${t.slot ? `${t.appName}/${t.slot}` : t.appName} twice; name each target once.`);
+        seen.add(key);
+    }
+    inputs.appName = targets[0].appName;
+    if (targets[0].slot)
+        inputs.slot = targets[0].slot;
+    else
+        delete inputs.slot;
+    if (targets.length > 1)
+        inputs.targets = targets;
+    inputs.runtime = (inputs.runtime ?? 'auto');
+    if (!inputs.commit && env.GITHUB_SHA)
+        inputs.commit = env.GITHUB_SHA;
+    inputs.resourceManagerEndpoint = inputs.resourceManagerEndpoint.replace(/\/+$/, '');
+    // Combinations.
+    if (inputs.clientId && !inputs.tenantId)
+        throw new UsageError(`${n.input('tenant-id')} is required with ${n.ref('client-id')} for the OIDC login; add the Entra tenant id.`);
+    if (inputs.targets && inputs.command && inputs.command !== 'deploy')
+        throw new UsageError(`${n.input('app-name')} lists ${inputs.targets.length} targets, but ${n.value('command', inputs.command)} works on one app; name one app (and slot).`);
+    if (inputs.swapTo) {
+        const from = inputs.slot ?? 'production';
+        if (from.toLowerCase() === inputs.swapTo.toLowerCase())
+            throw new UsageError(`${n.input('swap-to')} names the slot being deployed ('${from}'); set ${n.ref('slot')} to the staging slot and ${n.ref('swap-to')} to the slot to swap into.`);
+    }
+    if (inputs.command === 'rollback' && !inputs.release)
+        throw new UsageError(`${n.input('release')} is required with ${n.value('command', 'rollback')}: previous, or a release id from the releases list.`);
+    if (inputs.expect && !inputs.healthPath)
+        throw new UsageError(`${n.input('expect')} needs ${n.ref('health-path')}: add the path whose response must contain the text.`);
+    return inputs;
+}
+/** The CLI's parse of `runpack deploy` flags into raw input values (same names as the action's inputs). */
+function parseFlags(argv) {
+    const byName = new Map(INPUTS.map((d) => [d.name, d]));
+    const values = new Map();
+    let json = false;
+    let help = false;
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i];
+        if (arg === '--help' || arg === '-h') {
+            help = true;
+            continue;
+        }
+        if (arg === '--json') {
+            json = true;
+            continue;
+        }
+        if (!arg.startsWith('--'))
+            throw new UsageError(`Unexpected argument '${arg}'; flags look like --app-name <name>.`);
+        let name = arg.slice(2);
+        let value;
+        const eq = name.indexOf('=');
+        if (eq >= 0) {
+            value = name.slice(eq + 1);
+            name = name.slice(0, eq);
+        }
+        let def = byName.get(name);
+        if (!def && name.startsWith('no-') && byName.get(name.slice(3))?.type === 'boolean') {
+            def = byName.get(name.slice(3));
+            if (value !== undefined)
+                throw new UsageError(`Flag '--${name}' takes no value.`);
+            values.set(def.name, 'false');
+            continue;
+        }
+        if (!def)
+            throw new UsageError(`Unknown flag '--${name}'; run 'runpack deploy --help' for the list.`);
+        if (value === undefined) {
+            const next = argv[i + 1];
+            if (def.type === 'boolean' &&
+                (next === undefined || next.startsWith('--') || ![...TRUE, ...FALSE].includes(next))) {
+                value = 'true';
+            }
+            else {
+                if (next === undefined)
+                    throw new UsageError(`Flag '--${name}' needs a value.`);
+                value = next;
+                i++;
+            }
+        }
+        if (def.type === 'list' && values.has(def.name))
+            value = `${values.get(def.name)}\n${value}`;
+        values.set(def.name, value);
+    }
+    return { values, json, help };
+}
+function cliHelp() {
+    const lines = [
+        'Usage: runpack deploy --app-name <app> [options]',
+        '',
+        'Package a publish folder (or take a zip), upload it, point the app at it, restart and verify.',
+        '',
+        'Options:',
+    ];
+    for (const d of INPUTS) {
+        const flag = d.type === 'boolean'
+            ? `--${d.name} / --no-${d.name}`
+            : `--${d.name} <${d.type === 'enum' ? d.choices?.join('|') : 'value'}>`;
+        const extra = [d.required ? 'required' : '', d.default !== undefined ? `default: ${d.default}` : '']
+            .filter(Boolean)
+            .join(', ');
+        lines.push(`  ${flag}`);
+        lines.push(`      ${d.description}${extra ? ` (${extra})` : ''}`);
+    }
+    lines.push('  --json', '      Print the result as JSON.', '  --help', '      Show this help.');
+    lines.push('', 'Authentication: --client-id/--tenant-id with ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN (OIDC), an Azure CLI login (az), or --creds (or AZURE_CREDENTIALS).');
+    return lines.join('\n');
+}
+const escapeRegExp = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/**
+ * A message in a front end's own words: the engine and the operator commands speak the action's language
+ * (`Input 'health-path'`, `mode: local`, `'slot'`); the CLI and the task rewrite it at their edge, from the one
+ * table of inputs (`Flag '--health-path'`, `--mode local`, `--slot`; `Input 'healthPath'`, `packageAccess: sas`).
+ */
+function speak(text, naming) {
+    if (naming === ACTION_NAMING)
+        return text;
+    let out = text;
+    for (const d of [...INPUTS].sort((a, b) => b.name.length - a.name.length)) {
+        const name = escapeRegExp(d.name);
+        const values = d.type === 'boolean'
+            ? ['true', 'false']
+            : d.type === 'enum'
+                ? [...(d.choices ?? [])]
+                : d.type === 'number'
+                    ? ['\\d+']
+                    : null;
+        if (values)
+            out = out.replace(new RegExp(`(?<![\\w-])${name}: (${values.join('|')})(?![\\w-])`, 'g'), (_m, v) => naming.value(d.name, v));
+        out = out.replace(new RegExp(`Input '${name}'`, 'g'), naming.input(d.name));
+        out = out.replace(new RegExp(`'${name}'`, 'g'), naming.ref(d.name));
+    }
+    return out;
+}
+
+/**
  * Command dispatch for the runpack CLI. Each command module exports `(argv) => Promise<exitCode>`.
  * Exit codes: 0 success, 1 the command ran and found a failure, 2 bad usage.
  */
@@ -133,13 +724,13 @@ async function cli(argv) {
         if (json)
             writeJsonError(err);
         else
-            process.stderr.write(`runpack ${name}: ${describeError(err)}\n`);
+            process.stderr.write(`runpack ${name}: ${speak(describeError(err), CLI_NAMING)}\n`);
         return err instanceof UsageError ? 2 : 1;
     }
 }
 function writeJsonError(err) {
     const errorCode = err instanceof RunpackError ? err.code : 'unexpected';
-    process.stdout.write(JSON.stringify({ ok: false, error: describeError(err), errorCode }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ ok: false, error: speak(describeError(err), CLI_NAMING), errorCode }, null, 2) + '\n');
 }
 
 /** Entry point of the runpack CLI (bundled to dist/cli.js, the package's `runpack` bin). */
@@ -397,22 +988,6 @@ class DeflatePool {
         this.queue.length = 0;
     }
 }
-
-/**
- * Contracts shared by the packager, the inspector and the deploy engine.
- * The packager (zip-writer) and inspector (inspect) implement them; deploy and the CLI consume them.
- */
-const RUNTIMES = [
-    'node',
-    'dotnet',
-    'python',
-    'java',
-    'php',
-    'static',
-    'functions',
-];
-/** Path of the release stamp inside every package runpack writes (unless turned off). */
-const STAMP_PATH = '.runpack/release.json';
 
 /**
  * The release stamp `.runpack/release.json`: a digest of what a package holds, so the deploy engine can read it
@@ -70370,6 +70945,18 @@ function streamSink(out, err, verbose = false) {
         endGroup: () => undefined,
     };
 }
+/** A sink that rewrites every line (and group name) before passing it on: a front end's own words. */
+function mapSink(sink, f) {
+    return {
+        info: (l) => sink.info(f(l)),
+        warn: (l) => sink.warn(f(l)),
+        error: (l) => sink.error(f(l)),
+        debug: (l) => sink.debug(f(l)),
+        startGroup: (n) => sink.startGroup(f(n)),
+        endGroup: () => sink.endGroup(),
+        ...(sink.progress ? { progress: sink.progress } : {}),
+    };
+}
 
 function createSecretRegistry(sink) {
     const values = new Set();
@@ -70399,17 +70986,6 @@ function createSecretRegistry(sink) {
 function redactSasSignatures(text) {
     return text.replace(/(\bsig=)[^&\s"'<>]+/gi, '$1***');
 }
-
-const ACTION_NAMING = {
-    input: (n) => `Input '${n}'`,
-    ref: (n) => `'${n}'`,
-    value: (n, v) => `${n}: ${v}`,
-};
-const CLI_NAMING = {
-    input: (n) => `Flag '--${n}'`,
-    ref: (n) => `--${n}`,
-    value: (n, v) => (v === 'true' ? `--${n}` : v === 'false' ? `--no-${n}` : `--${n} ${v}`),
-};
 
 const CAUSE_TITLES = {
     'read-only-write': 'the app writes into its read-only package mount',
@@ -76074,544 +76650,6 @@ function runDeploy$1(inputs, deps) {
         : runEngine(inputs, deps);
 }
 
-/**
- * The single table of deploy inputs. action.yml's inputs, the CLI's flags (`runpack deploy --app-name …`) and the
- * docs all come from (or are checked against) INPUTS; adding an input means adding one row here.
- * Validation happens before any network call; a bad value gets one line naming the input and the fix.
- */
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const APP_NAME = /^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$/i;
-const SLOT_NAME = /^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$/i;
-const TARGET = new RegExp(`^${APP_NAME.source.slice(1, -1)}(?:/${SLOT_NAME.source.slice(1, -1)})?$`, 'i');
-/** The entries of a fleet's app-name: newline or comma separated, blanks and # comments dropped. */
-function splitTargets(value) {
-    return value
-        .split(/[\r\n,]+/)
-        .map((s) => s.trim())
-        .filter((s) => s && !s.startsWith('#'));
-}
-const DEFAULT_RESOURCE_MANAGER_ENDPOINT = 'https://management.azure.com';
-const INPUTS = [
-    {
-        name: 'command',
-        key: 'command',
-        group: 'operations',
-        type: 'enum',
-        default: 'deploy',
-        choices: ['deploy', 'rollback', 'diagnose', 'releases'],
-        description: '`deploy` the package; `rollback` to an earlier release runpack deployed (see `release`), restarted and verified like a deploy; `diagnose` why the app does not run its package; `releases` to list (and with `keep-releases`, prune) the release blobs.',
-    },
-    {
-        name: 'release',
-        key: 'release',
-        group: 'operations',
-        type: 'string',
-        description: 'For `command: rollback`: `previous` (the release before the live one) or a release id (12 hex digits or the full sha256).',
-        validate: (v) => /^(previous|[0-9a-f]{12}|[0-9a-f]{64})$/i.test(v)
-            ? undefined
-            : 'must be previous or a release id (12 or 64 hex digits)',
-    },
-    {
-        name: 'dry-run',
-        key: 'dryRun',
-        group: 'operations',
-        type: 'boolean',
-        default: 'false',
-        description: 'Report the plan and write nothing: for a deploy the blob to write, the setting change (secrets redacted), the restart and the swap; for `command: rollback`, and `releases` with `keep-releases`, likewise.',
-    },
-    {
-        name: 'keep-releases',
-        key: 'keepReleases',
-        group: 'operations',
-        type: 'number',
-        default: '10',
-        min: 0,
-        max: 1000,
-        description: 'Retention: keep the newest N release blobs and delete older ones, never the live release, one a slot runs or one a stable blob holds. Applied after a verified url-mode deploy; for `command: releases` only when given. 0 turns pruning off.',
-    },
-    {
-        name: 'audit',
-        key: 'audit',
-        group: 'operations',
-        type: 'enum',
-        default: 'false',
-        choices: ['false', 'true', 'strict'],
-        description: '`true`: before packaging, audit `source` for writes into the read-only package mount; each finding is a warning annotation and a summary row. `strict`: error findings fail the deploy before anything is uploaded.',
-    },
-    {
-        name: 'source',
-        key: 'source',
-        group: 'operations',
-        type: 'string',
-        description: 'Source folder the audit reads. Defaults to the repository root (GITHUB_WORKSPACE).',
-    },
-    {
-        name: 'app-name',
-        key: 'appName',
-        group: 'target',
-        type: 'string',
-        required: true,
-        description: 'Name of the App Service or Function App to deploy to. A fleet: several apps or `app/slot` pairs, newline or comma separated; the package is built once and each target deployed and verified (3 at a time).',
-        validate: (v) => {
-            const bad = splitTargets(v).find((t) => !TARGET.test(t));
-            return bad === undefined
-                ? undefined
-                : `must be an App Service name (letters, digits and hyphens, 1-60 characters), optionally /slot, one per line or comma separated; '${bad}' is not`;
-        },
-    },
-    {
-        name: 'resource-group',
-        key: 'resourceGroup',
-        group: 'target',
-        type: 'string',
-        description: "Resource group of the app. Found from the subscription's apps when not given.",
-        validate: (v) => /^[-\w.()]{1,90}$/.test(v) && !v.endsWith('.')
-            ? undefined
-            : 'must be a resource group name: 1-90 letters, digits, -, _, ., ( or ), not ending with a period',
-    },
-    {
-        name: 'subscription-id',
-        key: 'subscriptionId',
-        group: 'target',
-        type: 'string',
-        description: "Subscription of the app. Defaults to the subscription in `creds`, the Azure CLI's current one, or the only one the login can see.",
-        taskDescription: "Subscription of the app. Defaults to the service connection's subscription, or the only one the connection can see.",
-        validate: (v) => GUID.test(v) ? undefined : 'must be a subscription GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)',
-    },
-    {
-        name: 'slot',
-        key: 'slot',
-        group: 'target',
-        type: 'string',
-        description: 'Deployment slot to deploy to (for example `staging`). Production when not given.',
-        validate: (v) => v.toLowerCase() === 'production' || SLOT_NAME.test(v)
-            ? undefined
-            : 'must be a slot name: letters, digits and hyphens',
-    },
-    {
-        name: 'package',
-        key: 'package',
-        group: 'package',
-        type: 'string',
-        default: '.',
-        description: 'Publish folder (its contents become the app root) or a prebuilt .zip.',
-    },
-    {
-        name: 'runtime',
-        key: 'runtime',
-        group: 'package',
-        type: 'enum',
-        default: 'auto',
-        choices: ['auto', ...RUNTIMES],
-        description: 'Runtime of the package, used by the package checks. `auto` detects it from the files.',
-    },
-    {
-        name: 'mode',
-        key: 'mode',
-        group: 'package',
-        type: 'enum',
-        default: 'auto',
-        choices: ['auto', 'url', 'local'],
-        description: "`url`: the app runs the package from a blob URL. `local`: the package is pushed to the app's own storage (WEBSITE_RUN_FROM_PACKAGE=1). `auto` keeps the app's current mode and picks `url` when it has none.",
-    },
-    {
-        name: 'storage-account',
-        key: 'storageAccount',
-        group: 'package',
-        type: 'string',
-        description: 'Storage account for the package blobs (url mode). Required for url mode.',
-        validate: (v) => /^[a-z0-9]{3,24}$/.test(v)
-            ? undefined
-            : 'must be a storage account name: 3-24 lower-case letters and digits',
-    },
-    {
-        name: 'container',
-        key: 'container',
-        group: 'package',
-        type: 'string',
-        default: 'app-packages',
-        description: 'Blob container for the packages (created private when missing).',
-        validate: (v) => /^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/.test(v)
-            ? undefined
-            : 'must be a container name: 3-63 lower-case letters, digits and single hyphens',
-    },
-    {
-        name: 'package-access',
-        key: 'packageAccess',
-        group: 'package',
-        type: 'enum',
-        default: 'auto',
-        choices: ['auto', 'identity', 'sas'],
-        description: "How the app reads the package blob (url mode). `identity`: the app's managed identity, no SAS in the URL. `sas`: a read-only service SAS bound to a stored access policy. `auto`: identity when the app has one, else sas.",
-        validate: (v) => /user[-_ ]?delegation/i.test(v)
-            ? 'cannot be a user delegation SAS: it expires within 7 days and the app would fail to start at its next restart after that; use `identity` or `sas`'
-            : undefined,
-    },
-    {
-        name: 'sas-expiry-days',
-        key: 'sasExpiryDays',
-        group: 'package',
-        type: 'number',
-        default: '365',
-        min: 1,
-        max: 3650,
-        description: "Lifetime of the package SAS's stored access policy in days. The policy is renewed when less than a third of it is left.",
-    },
-    {
-        name: 'restart',
-        key: 'restart',
-        group: 'verification',
-        type: 'boolean',
-        default: 'true',
-        description: 'Restart the app after changing the package so it mounts the new one.',
-    },
-    {
-        name: 'health-path',
-        key: 'healthPath',
-        group: 'verification',
-        type: 'string',
-        description: 'Path on the app to probe after the deploy (for example `/healthz`); it must answer 2xx.',
-        validate: (v) => (v.startsWith('/') ? undefined : 'must start with / (for example /healthz)'),
-    },
-    {
-        name: 'expect',
-        key: 'expect',
-        group: 'verification',
-        type: 'string',
-        description: 'Text the health-path response must contain (for example the version being deployed).',
-    },
-    {
-        name: 'timeout-minutes',
-        key: 'timeoutMinutes',
-        group: 'verification',
-        type: 'number',
-        default: '15',
-        min: 1,
-        max: 360,
-        description: 'Time budget for the whole deploy (for a fleet: for each target); no phase waits longer.',
-    },
-    {
-        name: 'force',
-        key: 'force',
-        group: 'verification',
-        type: 'boolean',
-        default: 'false',
-        description: 'Deploy even when the same content is already live, and override refusals of settings that fight run-from-package.',
-    },
-    {
-        name: 'client-id',
-        key: 'clientId',
-        group: 'login',
-        type: 'string',
-        description: 'Client id of the app registration or managed identity to log in with through GitHub OIDC.',
-        validate: (v) => (GUID.test(v) ? undefined : 'must be a client (application) id GUID'),
-    },
-    {
-        name: 'tenant-id',
-        key: 'tenantId',
-        group: 'login',
-        type: 'string',
-        description: 'Entra tenant id for the OIDC login.',
-        validate: (v) => GUID.test(v) || /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(v) ? undefined : 'must be a tenant GUID or domain',
-    },
-    {
-        name: 'creds',
-        key: 'creds',
-        group: 'login',
-        type: 'string',
-        secret: true,
-        description: 'Service principal JSON secret in azure/login format ({"clientId","clientSecret","tenantId","subscriptionId"}), used when neither OIDC nor an azure/login session is available.',
-        validate: validateCreds,
-    },
-    {
-        name: 'resource-manager-endpoint',
-        key: 'resourceManagerEndpoint',
-        group: 'login',
-        type: 'string',
-        default: DEFAULT_RESOURCE_MANAGER_ENDPOINT,
-        description: 'Resource Manager endpoint (sovereign clouds, Azure Stack). The login authority comes from its /metadata/endpoints.',
-        validate: (v) => {
-            try {
-                const u = new URL(v);
-                if (u.protocol !== 'https:')
-                    return 'must be an https URL';
-                return undefined;
-            }
-            catch {
-                return 'must be an https URL such as https://management.azure.com';
-            }
-        },
-    },
-    {
-        name: 'publish-profile',
-        key: 'publishProfile',
-        group: 'login',
-        type: 'string',
-        secret: true,
-        description: "The app's publish profile XML (secret), for local mode through Kudu basic auth.",
-        validate: (v) => /<publishData[\s>]/.test(v) ? undefined : 'must be the publish profile XML (<publishData>…)',
-    },
-    {
-        name: 'swap-to',
-        key: 'swapTo',
-        group: 'target',
-        type: 'string',
-        description: 'After a verified deploy to `slot`, swap it into this slot (for example `production`).',
-        validate: (v) => v.toLowerCase() === 'production' || SLOT_NAME.test(v) ? undefined : 'must be a slot name or production',
-    },
-    {
-        name: 'exclude',
-        key: 'exclude',
-        group: 'package',
-        type: 'list',
-        description: 'Newline-separated globs (relative to the package folder) to leave out of the zip.',
-    },
-    {
-        name: 'stamp',
-        key: 'stamp',
-        group: 'package',
-        type: 'boolean',
-        default: 'true',
-        description: 'Add the release stamp .runpack/release.json to the package, so the live content can be verified.',
-    },
-    {
-        name: 'commit',
-        key: 'commit',
-        group: 'package',
-        type: 'string',
-        description: 'Commit recorded in the release metadata. Defaults to GITHUB_SHA.',
-    },
-];
-function validateCreds(v) {
-    let parsed;
-    try {
-        parsed = JSON.parse(v);
-    }
-    catch {
-        return 'must be JSON like {"clientId":"…","clientSecret":"…","tenantId":"…","subscriptionId":"…"} (azure/login format)';
-    }
-    if (!parsed || typeof parsed !== 'object')
-        return 'must be a JSON object in azure/login format';
-    const c = parsed;
-    const missing = ['clientId', 'clientSecret', 'tenantId'].filter((k) => typeof c[k] !== 'string' || !c[k]);
-    if (missing.length)
-        return `is missing ${missing.join(', ')} (azure/login format)`;
-    return undefined;
-}
-const TRUE = ['true', 'True', 'TRUE'];
-const FALSE = ['false', 'False', 'FALSE'];
-function problem(naming, def, what) {
-    return new UsageError(`${naming.input(def.name)} ${what}.`);
-}
-/** Secret values of the raw inputs, to mask before anything else happens. */
-function secretInputValues(get) {
-    const out = [];
-    for (const def of INPUTS) {
-        if (!def.secret)
-            continue;
-        const v = get(def.name);
-        if (!v)
-            continue;
-        out.push(v);
-        if (def.name === 'creds') {
-            try {
-                const c = JSON.parse(v);
-                if (typeof c.clientSecret === 'string')
-                    out.push(c.clientSecret);
-            }
-            catch {
-                // reported by validation
-            }
-        }
-        if (def.name === 'publish-profile') {
-            for (const m of v.matchAll(/userPWD="([^"]+)"/g))
-                out.push(m[1]);
-        }
-    }
-    return out;
-}
-/**
- * Validates and types every input. `get` returns the raw value of an input ('' or undefined when unset);
- * `env` supplies defaults that come from the environment (GITHUB_SHA).
- */
-function parseInputs(get, env = {}, naming = ACTION_NAMING) {
-    const n = naming;
-    const out = {};
-    for (const def of INPUTS) {
-        const raw = get(def.name);
-        const given = raw !== undefined && raw.trim() !== '';
-        const value = given ? (def.secret || def.type === 'list' ? raw : raw.trim()) : def.default;
-        if (value === undefined) {
-            if (def.required)
-                throw problem(n, def, `is required (${def.description.replace(/\.$/, '')})`);
-            if (def.type === 'list')
-                out[def.key] = [];
-            continue;
-        }
-        switch (def.type) {
-            case 'boolean':
-                if (TRUE.includes(value))
-                    out[def.key] = true;
-                else if (FALSE.includes(value))
-                    out[def.key] = false;
-                else
-                    throw problem(n, def, `must be true or false, not '${value}'`);
-                break;
-            case 'number': {
-                const num = Number(value);
-                if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(num))
-                    throw problem(n, def, `must be a number, not '${value}'`);
-                if ((def.min !== undefined && num < def.min) || (def.max !== undefined && num > def.max))
-                    throw problem(n, def, `must be between ${def.min} and ${def.max}, not ${value}`);
-                out[def.key] = num;
-                break;
-            }
-            case 'enum': {
-                const v = value.toLowerCase();
-                const bad = def.validate?.(v);
-                if (bad)
-                    throw problem(n, def, bad);
-                if (!def.choices?.includes(v))
-                    throw problem(n, def, `must be one of ${def.choices?.join(', ')}, not '${value}'`);
-                out[def.key] = v;
-                break;
-            }
-            case 'list':
-                out[def.key] = value
-                    .split(/\r?\n/)
-                    .map((s) => s.trim())
-                    .filter((s) => s.length > 0 && !s.startsWith('#'));
-                break;
-            default: {
-                const bad = def.validate?.(value);
-                if (bad)
-                    throw problem(n, def, def.secret ? bad : `${bad} (got '${value}')`);
-                out[def.key] = value;
-            }
-        }
-    }
-    const inputs = out;
-    inputs.naming = naming;
-    if (inputs.slot?.toLowerCase() === 'production')
-        delete inputs.slot;
-    // app-name: one target, or a fleet of apps and app/slot pairs (the slot input applies where none is named).
-    const entries = splitTargets(inputs.appName);
-    const targets = entries.map((e) => {
-        const [appName, slot] = e.split('/');
-        const s = slot && slot.toLowerCase() !== 'production' ? slot : slot ? undefined : inputs.slot;
-        return s ? { appName, slot: s } : { appName };
-    });
-    const seen = new Set();
-    for (const t of targets) {
-        const key = `${t.appName}/${t.slot ?? ''}`.toLowerCase();
-        if (seen.has(key))
-            throw new UsageError(`${n.input('app-name')} lists ${t.slot ? `${t.appName}/${t.slot}` : t.appName} twice; name each target once.`);
-        seen.add(key);
-    }
-    inputs.appName = targets[0].appName;
-    if (targets[0].slot)
-        inputs.slot = targets[0].slot;
-    else
-        delete inputs.slot;
-    if (targets.length > 1)
-        inputs.targets = targets;
-    inputs.runtime = (inputs.runtime ?? 'auto');
-    if (!inputs.commit && env.GITHUB_SHA)
-        inputs.commit = env.GITHUB_SHA;
-    inputs.resourceManagerEndpoint = inputs.resourceManagerEndpoint.replace(/\/+$/, '');
-    // Combinations.
-    if (inputs.clientId && !inputs.tenantId)
-        throw new UsageError(`${n.input('tenant-id')} is required with ${n.ref('client-id')} for the OIDC login; add the Entra tenant id.`);
-    if (inputs.targets && inputs.command && inputs.command !== 'deploy')
-        throw new UsageError(`${n.input('app-name')} lists ${inputs.targets.length} targets, but ${n.value('command', inputs.command)} works on one app; name one app (and slot).`);
-    if (inputs.swapTo) {
-        const from = inputs.slot ?? 'production';
-        if (from.toLowerCase() === inputs.swapTo.toLowerCase())
-            throw new UsageError(`${n.input('swap-to')} names the slot being deployed ('${from}'); set ${n.ref('slot')} to the staging slot and ${n.ref('swap-to')} to the slot to swap into.`);
-    }
-    if (inputs.command === 'rollback' && !inputs.release)
-        throw new UsageError(`${n.input('release')} is required with ${n.value('command', 'rollback')}: previous, or a release id from the releases list.`);
-    if (inputs.expect && !inputs.healthPath)
-        throw new UsageError(`${n.input('expect')} needs ${n.ref('health-path')}: add the path whose response must contain the text.`);
-    return inputs;
-}
-/** The CLI's parse of `runpack deploy` flags into raw input values (same names as the action's inputs). */
-function parseFlags(argv) {
-    const byName = new Map(INPUTS.map((d) => [d.name, d]));
-    const values = new Map();
-    let json = false;
-    let help = false;
-    for (let i = 0; i < argv.length; i++) {
-        const arg = argv[i];
-        if (arg === '--help' || arg === '-h') {
-            help = true;
-            continue;
-        }
-        if (arg === '--json') {
-            json = true;
-            continue;
-        }
-        if (!arg.startsWith('--'))
-            throw new UsageError(`Unexpected argument '${arg}'; flags look like --app-name <name>.`);
-        let name = arg.slice(2);
-        let value;
-        const eq = name.indexOf('=');
-        if (eq >= 0) {
-            value = name.slice(eq + 1);
-            name = name.slice(0, eq);
-        }
-        let def = byName.get(name);
-        if (!def && name.startsWith('no-') && byName.get(name.slice(3))?.type === 'boolean') {
-            def = byName.get(name.slice(3));
-            if (value !== undefined)
-                throw new UsageError(`Flag '--${name}' takes no value.`);
-            values.set(def.name, 'false');
-            continue;
-        }
-        if (!def)
-            throw new UsageError(`Unknown flag '--${name}'; run 'runpack deploy --help' for the list.`);
-        if (value === undefined) {
-            const next = argv[i + 1];
-            if (def.type === 'boolean' &&
-                (next === undefined || next.startsWith('--') || ![...TRUE, ...FALSE].includes(next))) {
-                value = 'true';
-            }
-            else {
-                if (next === undefined)
-                    throw new UsageError(`Flag '--${name}' needs a value.`);
-                value = next;
-                i++;
-            }
-        }
-        if (def.type === 'list' && values.has(def.name))
-            value = `${values.get(def.name)}\n${value}`;
-        values.set(def.name, value);
-    }
-    return { values, json, help };
-}
-function cliHelp() {
-    const lines = [
-        'Usage: runpack deploy --app-name <app> [options]',
-        '',
-        'Package a publish folder (or take a zip), upload it, point the app at it, restart and verify.',
-        '',
-        'Options:',
-    ];
-    for (const d of INPUTS) {
-        const flag = d.type === 'boolean'
-            ? `--${d.name} / --no-${d.name}`
-            : `--${d.name} <${d.type === 'enum' ? d.choices?.join('|') : 'value'}>`;
-        const extra = [d.required ? 'required' : '', d.default !== undefined ? `default: ${d.default}` : '']
-            .filter(Boolean)
-            .join(', ');
-        lines.push(`  ${flag}`);
-        lines.push(`      ${d.description}${extra ? ` (${extra})` : ''}`);
-    }
-    lines.push('  --json', '      Print the result as JSON.', '  --help', '      Show this help.');
-    lines.push('', 'Authentication: --client-id/--tenant-id with ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN (OIDC), an Azure CLI login (az), or --creds (or AZURE_CREDENTIALS).');
-    return lines.join('\n');
-}
-
 /** One target's entry in the `results` output. */
 function resultEntry(r) {
     return {
@@ -76694,9 +76732,8 @@ async function runDeploy(argv) {
     const inputs = parseInputs(raw, process.env, CLI_NAMING);
     if (inputs.command === 'rollback')
         throw new UsageError("Use 'runpack rollback --app-name <app> --release <id>' to roll back from the command line.");
-    const sink = flags.json
-        ? streamSink(process.stderr, process.stderr)
-        : streamSink(process.stdout, process.stderr);
+    const cli = (t) => speak(t, CLI_NAMING);
+    const sink = mapSink(flags.json ? streamSink(process.stderr, process.stderr) : streamSink(process.stdout, process.stderr), cli);
     const result = await runDeploy$1(inputs, {
         env: process.env,
         sink,
@@ -76704,11 +76741,13 @@ async function runDeploy(argv) {
         getIdToken: envIdToken(process.env, createHttpClient()),
         runAz: (args) => new Promise((resolve) => execFile$1('az', args, { timeout: 60_000 }, (err, stdout) => resolve(err ? null : String(stdout)))),
     });
+    if (result.error)
+        result.error = cli(result.error);
     if (flags.json) {
         process.stdout.write(secrets.redact(JSON.stringify({ ...result, outputs: outputsOf(result) }, null, 2)) + '\n');
     }
     else {
-        process.stdout.write(renderText$1(result, secrets));
+        process.stdout.write(cli(renderText$1(result, secrets)));
     }
     return result.ok ? 0 : 1;
 }

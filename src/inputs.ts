@@ -689,3 +689,34 @@ export function renderActionInputs(): Record<
   }
   return out;
 }
+
+const escapeRegExp = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * A message in a front end's own words: the engine and the operator commands speak the action's language
+ * (`Input 'health-path'`, `mode: local`, `'slot'`); the CLI and the task rewrite it at their edge, from the one
+ * table of inputs (`Flag '--health-path'`, `--mode local`, `--slot`; `Input 'healthPath'`, `packageAccess: sas`).
+ */
+export function speak(text: string, naming: InputNaming): string {
+  if (naming === ACTION_NAMING) return text;
+  let out = text;
+  for (const d of [...INPUTS].sort((a, b) => b.name.length - a.name.length)) {
+    const name = escapeRegExp(d.name);
+    const values =
+      d.type === 'boolean'
+        ? ['true', 'false']
+        : d.type === 'enum'
+          ? [...(d.choices ?? [])]
+          : d.type === 'number'
+            ? ['\\d+']
+            : null;
+    if (values)
+      out = out.replace(
+        new RegExp(`(?<![\\w-])${name}: (${values.join('|')})(?![\\w-])`, 'g'),
+        (_m, v: string) => naming.value(d.name, v),
+      );
+    out = out.replace(new RegExp(`Input '${name}'`, 'g'), naming.input(d.name));
+    out = out.replace(new RegExp(`'${name}'`, 'g'), naming.ref(d.name));
+  }
+  return out;
+}

@@ -18,15 +18,17 @@ import {
 import type { CloudEndpoints } from './azure/cloud.js';
 import { runDeploy } from './deploy/run.js';
 import type { DeployInputs } from './deploy/types.js';
-import { parseInputs, secretInputValues, TASK_NAMING, taskInputName } from './inputs.js';
+import { parseInputs, secretInputValues, speak, TASK_NAMING, taskInputName } from './inputs.js';
 import { runOpsAction, type OpsCommand } from './ops/action.js';
-import type { LogSink } from './report/log.js';
+import { mapSink, type LogSink } from './report/log.js';
 import { createSecretRegistry, type SecretRegistry } from './report/secrets.js';
 import { outputsOf, renderSummary } from './report/summary.js';
 import { describeError, UsageError } from './util/errors.js';
 
 let lastProgress = '';
-const sink: LogSink = {
+/** Messages in the task's words (`packageAccess: sas`, `Input 'healthPath'`). */
+const say = (text: string) => speak(text, TASK_NAMING);
+const agentSink: LogSink = {
   info: (l) => console.log(l),
   warn: (l) => tl.warning(l),
   error: (l) => tl.error(l),
@@ -41,6 +43,8 @@ const sink: LogSink = {
     tl.setProgress(percent, operation);
   },
 };
+
+const sink = mapSink(agentSink, say);
 
 const reader: EndpointReader = {
   url: (id) => tl.getEndpointUrl(id, true),
@@ -61,7 +65,7 @@ function raw(connection: ServiceConnection | null) {
 }
 
 function fail(secrets: SecretRegistry, message: string): void {
-  tl.setResult(tl.TaskResult.Failed, secrets.redact(message));
+  tl.setResult(tl.TaskResult.Failed, secrets.redact(say(message)));
 }
 
 /** The markdown summary attached to the run (task.uploadsummary), from a file in the agent's temp folder. */
@@ -160,7 +164,7 @@ async function run(): Promise<void> {
     setOutputs(result.outputs);
     if (result.outputs.verified === undefined && command === 'rollback')
       tl.setVariable('verified', 'false', false, true);
-    if (result.summary) uploadSummary(secrets.redact(result.summary));
+    if (result.summary) uploadSummary(secrets.redact(say(result.summary)));
     if (!result.ok) fail(secrets, result.error ?? `runpack ${command} failed.`);
     else tl.setResult(tl.TaskResult.Succeeded, `runpack ${command} done.`);
     return;
@@ -178,7 +182,7 @@ async function run(): Promise<void> {
   });
   setOutputs(outputsOf(result));
   try {
-    uploadSummary(renderSummary(result, secrets));
+    uploadSummary(say(renderSummary(result, secrets)));
   } catch (err) {
     tl.warning(`Could not attach the run summary: ${describeError(err)}`);
   }
@@ -195,7 +199,7 @@ async function run(): Promise<void> {
   if (warnings.length)
     tl.setResult(
       tl.TaskResult.SucceededWithIssues,
-      `${done} ${warnings.length} warning(s): ${warnings[0].message}`,
+      say(`${done} ${warnings.length} warning(s): ${warnings[0].message}`),
     );
   else tl.setResult(tl.TaskResult.Succeeded, done);
 }

@@ -54,6 +54,40 @@ describe('runpack deploy (CLI)', () => {
     expect(leaks).toEqual([]);
   });
 
+  it('speaks flags, not action inputs, in what it prints (--no-restart, --package-access)', async () => {
+    const r = await cli([
+      'deploy',
+      '--app-name',
+      'rp-linux-web',
+      '--storage-account',
+      e.emu.storage.accountName,
+      '--package',
+      e.app('c-norestart'),
+      '--no-restart',
+      '--resource-manager-endpoint',
+      e.emu.resourceManagerEndpoint,
+    ]);
+    expect(r.stderr).toMatch(/warning: --no-restart; the/);
+    expect(r.stdout + r.stderr).not.toMatch(/restart: false|package-access: /);
+    const refused = await cli([
+      'deploy',
+      '--app-name',
+      'rp-win-web',
+      '--storage-account',
+      e.emu.storage.accountName,
+      '--package',
+      e.app('c-identity'),
+      '--package-access',
+      'identity',
+      '--resource-manager-endpoint',
+      e.emu.resourceManagerEndpoint,
+      '--json',
+    ]);
+    expect(refused.code).toBe(1);
+    const error = (JSON.parse(refused.stdout) as { error: string }).error;
+    expect(error).toMatch(/so --package-access identity cannot work;.* or use --package-access sas\./);
+  });
+
   it('exits 2 on a bad flag without calling anything', async () => {
     e.emu.admin.clearRequests();
     const r = await cli(['deploy', '--app-name', 'rp-win-web', '--mode', 'ftp']);

@@ -152,6 +152,21 @@ describe('failures fail the task with one clear line', () => {
     expect(armCalls()).toEqual([]);
   });
 
+  it("refusals found at Azure speak the task's words too (packageAccess: identity, not package-access)", async () => {
+    const r = await task({
+      appName: 'rp-win-web',
+      storageAccount: e.emu.storage.accountName,
+      package: e.app('task-identity'),
+      mode: 'url',
+      packageAccess: 'identity',
+    });
+    expect(r.result?.result).toBe('Failed');
+    expect(r.result?.message).toMatch(
+      /so packageAccess: identity cannot work;.* or use packageAccess: sas\./,
+    );
+    expect(r.everything).not.toMatch(/package-access/);
+  });
+
   it('a release whose app does not start fails the task with the cause; rollback through the task brings the last one back', async () => {
     const good = await task({
       appName: 'rp-linux-web',

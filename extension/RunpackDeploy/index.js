@@ -11980,6 +11980,32 @@ function parseInputs(get, env = {}, naming = ACTION_NAMING) {
         throw new UsageError(`${n.input('expect')} needs ${n.ref('health-path')}: add the path whose response must contain the text.`);
     return inputs;
 }
+const escapeRegExp = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/**
+ * A message in a front end's own words: the engine and the operator commands speak the action's language
+ * (`Input 'health-path'`, `mode: local`, `'slot'`); the CLI and the task rewrite it at their edge, from the one
+ * table of inputs (`Flag '--health-path'`, `--mode local`, `--slot`; `Input 'healthPath'`, `packageAccess: sas`).
+ */
+function speak(text, naming) {
+    if (naming === ACTION_NAMING)
+        return text;
+    let out = text;
+    for (const d of [...INPUTS].sort((a, b) => b.name.length - a.name.length)) {
+        const name = escapeRegExp(d.name);
+        const values = d.type === 'boolean'
+            ? ['true', 'false']
+            : d.type === 'enum'
+                ? [...(d.choices ?? [])]
+                : d.type === 'number'
+                    ? ['\\d+']
+                    : null;
+        if (values)
+            out = out.replace(new RegExp(`(?<![\\w-])${name}: (${values.join('|')})(?![\\w-])`, 'g'), (_m, v) => naming.value(d.name, v));
+        out = out.replace(new RegExp(`Input '${name}'`, 'g'), naming.input(d.name));
+        out = out.replace(new RegExp(`'${name}'`, 'g'), naming.ref(d.name));
+    }
+    return out;
+}
 
 /** runpack's version: the package's (a test keeps it equal to package.json's), in User-Agent, releases and the task. */
 const RUNPACK_VERSION = '0.1.0';
@@ -84737,6 +84763,18 @@ function createLogger(sink, secrets, options = {}) {
         },
     };
 }
+/** A sink that rewrites every line (and group name) before passing it on: a front end's own words. */
+function mapSink(sink, f) {
+    return {
+        info: (l) => sink.info(f(l)),
+        warn: (l) => sink.warn(f(l)),
+        error: (l) => sink.error(f(l)),
+        debug: (l) => sink.debug(f(l)),
+        startGroup: (n) => sink.startGroup(f(n)),
+        endGroup: () => sink.endGroup(),
+        ...(sink.progress ? { progress: sink.progress } : {}),
+    };
+}
 
 function createSecretRegistry(sink) {
     const values = new Set();
@@ -92225,7 +92263,9 @@ function renderSummary(r, secrets) {
  * the task result out. Everything said to the agent goes through azure-pipelines-task-lib.
  */
 let lastProgress = '';
-const sink = {
+/** Messages in the task's words (`packageAccess: sas`, `Input 'healthPath'`). */
+const say = (text) => speak(text, TASK_NAMING);
+const agentSink = {
     info: (l) => console.log(l),
     warn: (l) => taskExports.warning(l),
     error: (l) => taskExports.error(l),
@@ -92241,6 +92281,7 @@ const sink = {
         taskExports.setProgress(percent, operation);
     },
 };
+const sink = mapSink(agentSink, say);
 const reader = {
     url: (id) => taskExports.getEndpointUrl(id, true),
     scheme: (id) => taskExports.getEndpointAuthorizationScheme(id, true),
@@ -92260,7 +92301,7 @@ function raw(connection) {
     };
 }
 function fail(secrets, message) {
-    taskExports.setResult(taskExports.TaskResult.Failed, secrets.redact(message));
+    taskExports.setResult(taskExports.TaskResult.Failed, secrets.redact(say(message)));
 }
 /** The markdown summary attached to the run (task.uploadsummary), from a file in the agent's temp folder. */
 function uploadSummary(markdown) {
@@ -92347,7 +92388,7 @@ async function run() {
         if (result.outputs.verified === undefined && command === 'rollback')
             taskExports.setVariable('verified', 'false', false, true);
         if (result.summary)
-            uploadSummary(secrets.redact(result.summary));
+            uploadSummary(secrets.redact(say(result.summary)));
         if (!result.ok)
             fail(secrets, result.error ?? `runpack ${command} failed.`);
         else
@@ -92366,7 +92407,7 @@ async function run() {
     });
     setOutputs(outputsOf(result));
     try {
-        uploadSummary(renderSummary(result, secrets));
+        uploadSummary(say(renderSummary(result, secrets)));
     }
     catch (err) {
         taskExports.warning(`Could not attach the run summary: ${describeError(err)}`);
@@ -92382,7 +92423,7 @@ async function run() {
         ? `Release ${result.releaseId} was already live and verified.`
         : `Release ${result.releaseId} is live and verified on ${result.app}${result.slot ? `/${result.slot}` : ''}.`;
     if (warnings.length)
-        taskExports.setResult(taskExports.TaskResult.SucceededWithIssues, `${done} ${warnings.length} warning(s): ${warnings[0].message}`);
+        taskExports.setResult(taskExports.TaskResult.SucceededWithIssues, say(`${done} ${warnings.length} warning(s): ${warnings[0].message}`));
     else
         taskExports.setResult(taskExports.TaskResult.Succeeded, done);
 }

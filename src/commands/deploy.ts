@@ -4,8 +4,8 @@
  */
 import { execFile } from 'node:child_process';
 import { runDeploy as deployEngine } from '../deploy/run.js';
-import { CLI_NAMING, cliHelp, parseFlags, parseInputs, secretInputValues } from '../inputs.js';
-import { streamSink } from '../report/log.js';
+import { CLI_NAMING, cliHelp, parseFlags, parseInputs, secretInputValues, speak } from '../inputs.js';
+import { mapSink, streamSink } from '../report/log.js';
 import { createSecretRegistry } from '../report/secrets.js';
 import { outputsOf, renderText } from '../report/summary.js';
 import { UsageError } from '../util/errors.js';
@@ -27,9 +27,11 @@ export async function runDeploy(argv: string[]): Promise<number> {
     throw new UsageError(
       "Use 'runpack rollback --app-name <app> --release <id>' to roll back from the command line.",
     );
-  const sink = flags.json
-    ? streamSink(process.stderr, process.stderr)
-    : streamSink(process.stdout, process.stderr);
+  const cli = (t: string) => speak(t, CLI_NAMING);
+  const sink = mapSink(
+    flags.json ? streamSink(process.stderr, process.stderr) : streamSink(process.stdout, process.stderr),
+    cli,
+  );
   const result = await deployEngine(inputs, {
     env: process.env,
     sink,
@@ -40,12 +42,13 @@ export async function runDeploy(argv: string[]): Promise<number> {
         execFile('az', args, { timeout: 60_000 }, (err, stdout) => resolve(err ? null : String(stdout))),
       ),
   });
+  if (result.error) result.error = cli(result.error);
   if (flags.json) {
     process.stdout.write(
       secrets.redact(JSON.stringify({ ...result, outputs: outputsOf(result) }, null, 2)) + '\n',
     );
   } else {
-    process.stdout.write(renderText(result, secrets));
+    process.stdout.write(cli(renderText(result, secrets)));
   }
   return result.ok ? 0 : 1;
 }

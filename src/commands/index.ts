@@ -4,6 +4,7 @@
  */
 import { describeError, RunpackError, UsageError } from '../util/errors.js';
 import { RUNPACK_VERSION } from '../version.js';
+import { CLI_NAMING, speak } from '../inputs.js';
 
 export type Command = (argv: string[]) => Promise<number>;
 
@@ -79,12 +80,14 @@ export async function cli(argv: string[]): Promise<number> {
   } catch (err) {
     // --json: one JSON object on stdout for a failure as for a success, so scripts always parse the same thing.
     if (json) writeJsonError(err);
-    else process.stderr.write(`runpack ${name}: ${describeError(err)}\n`);
+    else process.stderr.write(`runpack ${name}: ${speak(describeError(err), CLI_NAMING)}\n`);
     return err instanceof UsageError ? 2 : 1;
   }
 }
 
 function writeJsonError(err: unknown): void {
   const errorCode = err instanceof RunpackError ? err.code : 'unexpected';
-  process.stdout.write(JSON.stringify({ ok: false, error: describeError(err), errorCode }, null, 2) + '\n');
+  process.stdout.write(
+    JSON.stringify({ ok: false, error: speak(describeError(err), CLI_NAMING), errorCode }, null, 2) + '\n',
+  );
 }

@@ -93,6 +93,19 @@ export function streamSink(out: NodeJS.WritableStream, err: NodeJS.WritableStrea
   };
 }
 
+/** A sink that rewrites every line (and group name) before passing it on: a front end's own words. */
+export function mapSink(sink: LogSink, f: (line: string) => string): LogSink {
+  return {
+    info: (l) => sink.info(f(l)),
+    warn: (l) => sink.warn(f(l)),
+    error: (l) => sink.error(f(l)),
+    debug: (l) => sink.debug(f(l)),
+    startGroup: (n) => sink.startGroup(f(n)),
+    endGroup: () => sink.endGroup(),
+    ...(sink.progress ? { progress: sink.progress } : {}),
+  };
+}
+
 /** A sink that records every line (tests). */
 export function memorySink(): LogSink & { lines: string[] } {
   const lines: string[] = [];
