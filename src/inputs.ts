@@ -250,7 +250,14 @@ export const INPUTS: readonly InputDef[] = [
     group: 'verification',
     type: 'string',
     description: 'Path on the app to probe after the deploy (for example `/healthz`); it must answer 2xx.',
-    validate: (v) => (v.startsWith('/') ? undefined : 'must start with / (for example /healthz)'),
+    validate: (v) =>
+      !v.startsWith('/')
+        ? 'must start with / (for example /healthz)'
+        : /(^|\/)\.\.?(\/|$)|\\/.test(v)
+          ? "must be a path on the app without '.' or '..' segments or backslashes (for example /healthz)"
+          : /[\s#]/.test(v) || [...v].some((c) => c.charCodeAt(0) < 0x20)
+            ? 'must be a URL path without spaces, control characters or a fragment (#)'
+            : undefined,
   },
   {
     name: 'expect',
@@ -515,6 +522,9 @@ export function parseInputs(
         break;
       case 'number': {
         const num = Number(value);
+        // A negative number is a number out of range, not "not a number".
+        if (/^-\d+(\.\d+)?$/.test(value) && def.min !== undefined)
+          throw problem(n, def, `must be between ${def.min} and ${def.max}, not ${value}`);
         if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(num))
           throw problem(n, def, `must be a number, not '${value}'`);
         if ((def.min !== undefined && num < def.min) || (def.max !== undefined && num > def.max))

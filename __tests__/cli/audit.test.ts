@@ -99,7 +99,7 @@ describe('runpack audit (process)', () => {
     expect(badRuntime.stderr).toContain("--runtime 'cobol' has no audit rules");
     const nope = await cli(path.join(FIXTURES, 'does-not-exist'));
     expect(nope.code).toBe(2);
-    expect(nope.stderr).toContain('does not exist');
+    expect(nope.stderr).toMatch(/^runpack audit: source folder '.*does-not-exist' does not exist;/);
     const flag = await cli(FIXTURES, '--nope');
     expect(flag.code).toBe(2);
   });

@@ -152,3 +152,29 @@ describe('fleets, retention and audit inputs', () => {
     );
   });
 });
+
+describe('inputs found in a field test', () => {
+  const raw = (v: Record<string, string>) => (n: string) => v[n];
+  const error = (v: Record<string, string>) => {
+    try {
+      parseInputs(raw({ 'app-name': 'a1', ...v }));
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return '';
+  };
+  it('a negative number is out of range, not "not a number"', () => {
+    expect(error({ 'timeout-minutes': '-5' })).toBe(
+      "Input 'timeout-minutes' must be between 1 and 360, not -5.",
+    );
+  });
+  it("health-path stays a path on the app: no '..' or '.' segments, backslashes, spaces or fragments", () => {
+    for (const bad of ['/../../etc', '/a/../b', '/./x', '/a\\\\b', '/a b', '/a#b'])
+      expect({ bad, error: error({ 'health-path': bad }) }).toEqual({
+        bad,
+        error: expect.stringMatching(/^Input 'health-path' must be (a path on the app|a URL path)/),
+      });
+    for (const good of ['/', '/healthz', '/.well-known/health', '/api/v1/health?probe=1'])
+      expect({ good, error: error({ 'health-path': good }) }).toEqual({ good, error: '' });
+  });
+});

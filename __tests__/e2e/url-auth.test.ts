@@ -36,6 +36,14 @@ describe('login', () => {
     expect(r.stdout).toMatch(/Logged in with the creds service principal/);
   });
 
+  it('explicit beats ambient: given creds win over an Azure CLI session on the machine', async () => {
+    // An Azure CLI session is on PATH (the fake az); the creds given to the step must be what logs in.
+    const r = await e.run(deploy('creds-over-az'), { auth: 'az', env: { INPUT_CREDS: e.creds() } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Logged in with the creds service principal/);
+    expect(r.stdout).not.toMatch(/Azure CLI session/);
+  });
+
   it('explains a missing id-token permission', async () => {
     const r = await e.run(deploy('x'), {
       auth: 'oidc',

@@ -11716,7 +11716,13 @@ const INPUTS = [
         group: 'verification',
         type: 'string',
         description: 'Path on the app to probe after the deploy (for example `/healthz`); it must answer 2xx.',
-        validate: (v) => (v.startsWith('/') ? undefined : 'must start with / (for example /healthz)'),
+        validate: (v) => !v.startsWith('/')
+            ? 'must start with / (for example /healthz)'
+            : /(^|\/)\.\.?(\/|$)|\\/.test(v)
+                ? "must be a path on the app without '.' or '..' segments or backslashes (for example /healthz)"
+                : /[\s#]/.test(v) || [...v].some((c) => c.charCodeAt(0) < 0x20)
+                    ? 'must be a URL path without spaces, control characters or a fragment (#)'
+                    : undefined,
     },
     {
         name: 'expect',
@@ -11904,6 +11910,9 @@ function parseInputs(get, env = {}, naming = ACTION_NAMING) {
                 break;
             case 'number': {
                 const num = Number(value);
+                // A negative number is a number out of range, not "not a number".
+                if (/^-\d+(\.\d+)?$/.test(value) && def.min !== undefined)
+                    throw problem(n, def, `must be between ${def.min} and ${def.max}, not ${value}`);
                 if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(num))
                     throw problem(n, def, `must be a number, not '${value}'`);
                 if ((def.min !== undefined && num < def.min) || (def.max !== undefined && num > def.max))
@@ -42846,8 +42855,9 @@ function handleOidcResponse(response) {
 }
 
 /**
- * Login, in this order: GitHub OIDC federation (client-id + tenant-id), an existing Azure CLI session
- * (azure/login), a `creds` JSON secret. Entra's errors are turned into one line that says what to fix.
+ * Login, in this order: GitHub OIDC federation (client-id + tenant-id), a `creds` JSON secret (or
+ * AZURE_CREDENTIALS), then an existing Azure CLI session (azure/login) as the fallback when nothing explicit is
+ * given; a front end's own login (the task's service connection) replaces them all. Entra's errors are turned into one line that says what to fix.
  * Every token obtained is registered as a secret before it is used.
  */
 const OIDC_AUDIENCE = 'api://AzureADTokenExchange';
@@ -42997,38 +43007,7 @@ async function authenticate(inputs, cloud, deps) {
             credential,
         };
     }
-    // 2. An existing Azure CLI session (azure/login).
-    const runAz = deps.runAz ?? defaultRunAz;
-    const account = await runAz(['account', 'show', '--output', 'json']);
-    if (account) {
-        let parsed = {};
-        try {
-            parsed = JSON.parse(account);
-        }
-        catch {
-            parsed = {};
-        }
-        const credential = new AzureCliCredential({ processTimeoutInMs: 60_000 });
-        const explain = (m) => explainEntraError(m, 'azure-cli', {});
-        const authorization = tokenProvider(credential, deps.secrets, explain, now);
-        try {
-            await authorization(cloud.armScope);
-            return {
-                method: 'azure-cli',
-                description: `Logged in with the Azure CLI session${parsed.user?.name ? ` of ${parsed.user.name}` : ''}${parsed.tenantId ? ` in tenant ${parsed.tenantId}` : ''}.`,
-                subscriptionId: parsed.id,
-                tenantId: parsed.tenantId,
-                authorization,
-                credential,
-            };
-        }
-        catch (err) {
-            if (!inputs.creds)
-                throw err;
-            deps.log?.(`The Azure CLI session gave no token (${err instanceof Error ? err.message : String(err)}); using creds.`);
-        }
-    }
-    // 3. A creds JSON secret.
+    // 2. A creds JSON secret. Explicit beats ambient: creds given to runpack win over an Azure CLI session.
     const credsText = inputs.creds ?? deps.env.AZURE_CREDENTIALS;
     if (credsText) {
         let creds;
@@ -43050,6 +43029,30 @@ async function authenticate(inputs, cloud, deps) {
             description: `Logged in with the creds service principal ${creds.clientId} in tenant ${creds.tenantId}.`,
             subscriptionId: creds.subscriptionId,
             tenantId: creds.tenantId,
+            authorization,
+            credential,
+        };
+    }
+    // 3. An existing Azure CLI session (azure/login), the fallback when nothing explicit is given.
+    const runAz = deps.runAz ?? defaultRunAz;
+    const account = await runAz(['account', 'show', '--output', 'json']);
+    if (account) {
+        let parsed = {};
+        try {
+            parsed = JSON.parse(account);
+        }
+        catch {
+            parsed = {};
+        }
+        const credential = new AzureCliCredential({ processTimeoutInMs: 60_000 });
+        const explain = (m) => explainEntraError(m, 'azure-cli', {});
+        const authorization = tokenProvider(credential, deps.secrets, explain, now);
+        await authorization(cloud.armScope);
+        return {
+            method: 'azure-cli',
+            description: `Logged in with the Azure CLI session${parsed.user?.name ? ` of ${parsed.user.name}` : ''}${parsed.tenantId ? ` in tenant ${parsed.tenantId}` : ''}.`,
+            subscriptionId: parsed.id,
+            tenantId: parsed.tenantId,
             authorization,
             credential,
         };
@@ -89640,10 +89643,10 @@ async function auditSource(dir, options = {}) {
         st = await fs.stat(dir);
     }
     catch {
-        throw new UsageError(`audit: source folder '${dir}' does not exist; pass the folder that holds the app's source code.`);
+        throw new UsageError(`source folder '${dir}' does not exist; pass the folder that holds the app's source code.`);
     }
     if (!st.isDirectory()) {
-        throw new UsageError(`audit: '${dir}' is a file, not a folder; pass the folder that holds the app's source code.`);
+        throw new UsageError(`'${dir}' is a file, not a folder; pass the folder that holds the app's source code.`);
     }
     const findings = [];
     let filesScanned = 0;

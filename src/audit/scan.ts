@@ -86,12 +86,12 @@ export async function auditSource(dir: string, options: AuditOptions = {}): Prom
     st = await stat(dir);
   } catch {
     throw new UsageError(
-      `audit: source folder '${dir}' does not exist; pass the folder that holds the app's source code.`,
+      `source folder '${dir}' does not exist; pass the folder that holds the app's source code.`,
     );
   }
   if (!st.isDirectory()) {
     throw new UsageError(
-      `audit: '${dir}' is a file, not a folder; pass the folder that holds the app's source code.`,
+      `'${dir}' is a file, not a folder; pass the folder that holds the app's source code.`,
     );
   }
   const findings: Finding[] = [];

@@ -1,6 +1,7 @@
 /**
- * Login, in this order: GitHub OIDC federation (client-id + tenant-id), an existing Azure CLI session
- * (azure/login), a `creds` JSON secret. Entra's errors are turned into one line that says what to fix.
+ * Login, in this order: GitHub OIDC federation (client-id + tenant-id), a `creds` JSON secret (or
+ * AZURE_CREDENTIALS), then an existing Azure CLI session (azure/login) as the fallback when nothing explicit is
+ * given; a front end's own login (the task's service connection) replaces them all. Entra's errors are turned into one line that says what to fix.
  * Every token obtained is registered as a secret before it is used.
  */
 import { execFile } from 'node:child_process';
@@ -251,38 +252,7 @@ export async function authenticate(
     };
   }
 
-  // 2. An existing Azure CLI session (azure/login).
-  const runAz = deps.runAz ?? defaultRunAz;
-  const account = await runAz(['account', 'show', '--output', 'json']);
-  if (account) {
-    let parsed: { id?: string; tenantId?: string; user?: { name?: string } } = {};
-    try {
-      parsed = JSON.parse(account) as typeof parsed;
-    } catch {
-      parsed = {};
-    }
-    const credential = new AzureCliCredential({ processTimeoutInMs: 60_000 });
-    const explain = (m: string) => explainEntraError(m, 'azure-cli', {});
-    const authorization = tokenProvider(credential, deps.secrets, explain, now);
-    try {
-      await authorization(cloud.armScope);
-      return {
-        method: 'azure-cli',
-        description: `Logged in with the Azure CLI session${parsed.user?.name ? ` of ${parsed.user.name}` : ''}${parsed.tenantId ? ` in tenant ${parsed.tenantId}` : ''}.`,
-        subscriptionId: parsed.id,
-        tenantId: parsed.tenantId,
-        authorization,
-        credential,
-      };
-    } catch (err) {
-      if (!inputs.creds) throw err;
-      deps.log?.(
-        `The Azure CLI session gave no token (${err instanceof Error ? err.message : String(err)}); using creds.`,
-      );
-    }
-  }
-
-  // 3. A creds JSON secret.
+  // 2. A creds JSON secret. Explicit beats ambient: creds given to runpack win over an Azure CLI session.
   const credsText = inputs.creds ?? deps.env.AZURE_CREDENTIALS;
   if (credsText) {
     let creds: CredsJson;
@@ -312,6 +282,30 @@ export async function authenticate(
       description: `Logged in with the creds service principal ${creds.clientId} in tenant ${creds.tenantId}.`,
       subscriptionId: creds.subscriptionId,
       tenantId: creds.tenantId,
+      authorization,
+      credential,
+    };
+  }
+
+  // 3. An existing Azure CLI session (azure/login), the fallback when nothing explicit is given.
+  const runAz = deps.runAz ?? defaultRunAz;
+  const account = await runAz(['account', 'show', '--output', 'json']);
+  if (account) {
+    let parsed: { id?: string; tenantId?: string; user?: { name?: string } } = {};
+    try {
+      parsed = JSON.parse(account) as typeof parsed;
+    } catch {
+      parsed = {};
+    }
+    const credential = new AzureCliCredential({ processTimeoutInMs: 60_000 });
+    const explain = (m: string) => explainEntraError(m, 'azure-cli', {});
+    const authorization = tokenProvider(credential, deps.secrets, explain, now);
+    await authorization(cloud.armScope);
+    return {
+      method: 'azure-cli',
+      description: `Logged in with the Azure CLI session${parsed.user?.name ? ` of ${parsed.user.name}` : ''}${parsed.tenantId ? ` in tenant ${parsed.tenantId}` : ''}.`,
+      subscriptionId: parsed.id,
+      tenantId: parsed.tenantId,
       authorization,
       credential,
     };
