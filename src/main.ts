@@ -6,7 +6,7 @@ import type { LogSink } from './report/log.js';
 import { createSecretRegistry } from './report/secrets.js';
 import { outputsOf, renderSummary } from './report/summary.js';
 import { describeError } from './util/errors.js';
-import { runOpsAction, type OpsCommand } from './ops/action.js';
+import { opsOptions, runOpsAction, type OpsCommand } from './ops/action.js';
 import type { DeployInputs } from './deploy/types.js';
 import type { SecretRegistry } from './report/secrets.js';
 
@@ -58,13 +58,7 @@ async function operate(inputs: DeployInputs, secrets: SecretRegistry): Promise<v
   const result = await runOpsAction(
     command,
     inputs,
-    {
-      release: inputs.release,
-      dryRun: inputs.dryRun,
-      // The default applies to deploys; the releases command prunes only when asked to.
-      keep: core.getInput('keep-releases') !== '' && inputs.keepReleases ? inputs.keepReleases : undefined,
-      containerGiven: core.getInput('container') !== '',
-    },
+    opsOptions(inputs, (name) => core.getInput(name) !== ''),
     { env: process.env, sink, secrets, getIdToken: (audience) => core.getIDToken(audience) },
   );
   for (const [k, v] of Object.entries(result.outputs)) core.setOutput(k, v);

@@ -19,7 +19,7 @@ import type { CloudEndpoints } from './azure/cloud.js';
 import { runDeploy } from './deploy/run.js';
 import type { DeployInputs } from './deploy/types.js';
 import { parseInputs, secretInputValues, speak, TASK_NAMING, taskInputName } from './inputs.js';
-import { runOpsAction, type OpsCommand } from './ops/action.js';
+import { opsOptions, runOpsAction, type OpsCommand } from './ops/action.js';
 import { mapSink, type LogSink } from './report/log.js';
 import { createSecretRegistry, type SecretRegistry } from './report/secrets.js';
 import { outputsOf, renderSummary } from './report/summary.js';
@@ -153,12 +153,7 @@ async function run(): Promise<void> {
     const result = await runOpsAction(
       command,
       inputs,
-      {
-        release: inputs.release,
-        dryRun: inputs.dryRun,
-        keep: tl.getInput('keepReleases') && inputs.keepReleases ? inputs.keepReleases : undefined,
-        containerGiven: Boolean(tl.getInput('container')),
-      },
+      opsOptions(inputs, (name) => Boolean(tl.getInput(taskInputName(name)))),
       { env: process.env, sink, secrets, getIdToken: noGitHubToken, login },
     );
     setOutputs(result.outputs);

@@ -4,11 +4,10 @@
  * ENDPOINT_DATA_ variables, the job's SYSTEM_*, BUILD_* and AGENT_* variables, and the job access token as the
  * SystemVssConnection's AccessToken. The `##vso[...]` commands it prints are parsed the way the agent reads them.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunningEmulator } from '../../emulator/src/index.js';
-import { REPO_ROOT } from '../e2e/helpers/action.js';
+import { REPO_ROOT, runNodeProcess } from '../e2e/helpers/action.js';
 
 export const TASK = join(REPO_ROOT, 'extension', 'RunpackDeploy', 'index.js');
 
@@ -173,18 +172,11 @@ export async function runTask(
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.replace(/\./g, '_').toUpperCase()}`] = v;
   Object.assign(env, options.env ?? {});
 
-  const child = spawn(process.execPath, [taskPath], {
+  const { code, stdout, stderr } = await runNodeProcess(taskPath, {
     cwd: options.cwd ?? REPO_ROOT,
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    timeoutMs: options.timeoutMs,
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
-  const code: number = await new Promise((r) => child.on('close', (c) => r(c ?? -1)));
-  clearTimeout(timer);
 
   const commands = parseVso(stdout);
   const outputs: Record<string, string> = {};

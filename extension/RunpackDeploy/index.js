@@ -92027,6 +92027,19 @@ async function runRollback(s, options) {
     return result;
 }
 
+/**
+ * The options of an operator command from the parsed inputs and which of them were given: the releases command
+ * prunes only when keep-releases was given (its default applies to deploys), and a container given explicitly
+ * wins over the package URL's.
+ */
+function opsOptions(inputs, given) {
+    return {
+        release: inputs.release,
+        dryRun: inputs.dryRun,
+        keep: given('keep-releases') && inputs.keepReleases ? inputs.keepReleases : undefined,
+        containerGiven: given('container'),
+    };
+}
 async function runOpsAction(command, inputs, options, deps) {
     const redact = (t) => deps.secrets.redact(t);
     try {
@@ -92381,12 +92394,7 @@ async function run() {
     const noGitHubToken = () => Promise.reject(new Error('GitHub OIDC is not available in Azure Pipelines; the service connection logs in.'));
     if (inputs.command && inputs.command !== 'deploy') {
         const command = inputs.command;
-        const result = await runOpsAction(command, inputs, {
-            release: inputs.release,
-            dryRun: inputs.dryRun,
-            keep: taskExports.getInput('keepReleases') && inputs.keepReleases ? inputs.keepReleases : undefined,
-            containerGiven: Boolean(taskExports.getInput('container')),
-        }, { env: process.env, sink, secrets, getIdToken: noGitHubToken, login });
+        const result = await runOpsAction(command, inputs, opsOptions(inputs, (name) => Boolean(taskExports.getInput(taskInputName(name)))), { env: process.env, sink, secrets, getIdToken: noGitHubToken, login });
         setOutputs(result.outputs);
         if (result.outputs.verified === undefined && command === 'rollback')
             taskExports.setVariable('verified', 'false', false, true);

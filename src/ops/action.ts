@@ -24,6 +24,20 @@ export interface OpsActionOptions {
   containerGiven?: boolean;
 }
 
+/**
+ * The options of an operator command from the parsed inputs and which of them were given: the releases command
+ * prunes only when keep-releases was given (its default applies to deploys), and a container given explicitly
+ * wins over the package URL's.
+ */
+export function opsOptions(inputs: DeployInputs, given: (name: string) => boolean): OpsActionOptions {
+  return {
+    release: inputs.release,
+    dryRun: inputs.dryRun,
+    keep: given('keep-releases') && inputs.keepReleases ? inputs.keepReleases : undefined,
+    containerGiven: given('container'),
+  };
+}
+
 export interface OpsActionResult {
   ok: boolean;
   /** Step outputs (names as in the deploy's outputs where they mean the same). */

@@ -50,6 +50,26 @@ export interface E2E {
   stop(): Promise<void>;
 }
 
+/** Runs `node <script>` as a step or task runs it: its output collected, killed after `timeoutMs`. */
+export async function runNodeProcess(
+  script: string,
+  o: { cwd: string; env: Record<string, string>; timeoutMs?: number },
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [script], {
+    cwd: o.cwd,
+    env: o.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 120_000);
+  const code: number = await new Promise((r) => child.on('close', (c) => r(c ?? -1)));
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
 /** Parses GITHUB_OUTPUT (`name<<delimiter` blocks and `name=value` lines). */
 export function parseOutputs(text: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -186,18 +206,11 @@ export async function setupE2E(): Promise<E2E> {
     for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
     Object.assign(env, options.env ?? {});
 
-    const child = spawn(process.execPath, [ACTION], {
+    const { code, stdout, stderr } = await runNodeProcess(ACTION, {
       cwd: options.cwd ?? REPO_ROOT,
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      timeoutMs: options.timeoutMs,
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
-    const code: number = await new Promise((r) => child.on('close', (c) => r(c ?? -1)));
-    clearTimeout(timer);
     const outputs = parseOutputs(readFileSync(outputFile, 'utf8'));
     const summary = readFileSync(summaryFile, 'utf8');
     const result: ActionRun = {
