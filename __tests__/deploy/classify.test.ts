@@ -110,3 +110,25 @@ describe('classifyFailure with identity access', () => {
     expect(c?.fix).toMatch(/Storage Blob Data Reader/);
   });
 });
+
+describe('conclusive evidence is named as such', () => {
+  it('names the release a later deploy put behind the URL', () => {
+    const c = classifyFailure({
+      mode: 'url',
+      settingMatches: true,
+      blobFetch: { status: 206, sha256Matches: false, releaseThere: 'abcdef012345' },
+      stamp: 'mismatch',
+    });
+    expect(c?.cause).toBe('stale-content');
+    expect(c?.evidence).toBe(
+      'the blob behind the package URL holds release abcdef012345, not this one: a later deploy replaced it',
+    );
+  });
+
+  it('says that nothing re-mounted the package when restart was off and the settings did not change', () => {
+    const c = classifyFailure({ mode: 'url', settingMatches: true, stamp: 'mismatch', noRemount: true });
+    expect(c?.cause).toBe('stale-content');
+    expect(c?.evidence).toMatch(/^restart: false and the settings did not change/);
+    expect(classifyFailure({ mode: 'url', stamp: 'mismatch' })?.evidence).not.toMatch(/restart: false/);
+  });
+});

@@ -95,4 +95,34 @@ describe('failures found at verification or before the upload', () => {
     expect(r.summary).toMatch(/Likely cause:\*\* the worker could not mount the package/);
     expect(r.stdout).toMatch(/FAILED TO INITIALIZE RUN FROM PACKAGE|AuthorizationFailure/);
   });
+
+  it('restart: false with nothing else to re-mount is stale content at once, not after the whole verify budget', async () => {
+    const first = await e.run({
+      'app-name': 'rp-linux-web',
+      'storage-account': e.emu.storage.accountName,
+      package: e.app('nr1'),
+    });
+    expect(first.code).toBe(0);
+    e.emu.admin.clearRequests();
+    const r = await e.run(
+      {
+        'app-name': 'rp-linux-web',
+        'storage-account': e.emu.storage.accountName,
+        package: e.app('nr2'),
+        restart: 'false',
+      },
+      // The verify budget alone is three minutes; the run must end long before this kill timer.
+      { timeoutMs: 60_000 },
+    );
+    expect(r.code).toBe(1);
+    expect(r.outputs).toMatchObject({ verified: 'false', cause: 'stale-content' });
+    expect(r.stdout).toMatch(
+      /::error::Verification failed: restart: false and the settings did not change, so nothing re-mounted the package/,
+    );
+    // One read of the stamp: Kudu saw a single stamp request, not a polling loop.
+    const stampReads = e
+      .requests()
+      .filter((q) => q.service === 'kudu' && q.path.includes('.runpack/release.json'));
+    expect(stampReads).toHaveLength(1);
+  });
 });

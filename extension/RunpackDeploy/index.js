@@ -84889,8 +84889,16 @@ function classifyFailure(e) {
     if (f?.sha256Matches === false)
         return {
             cause: 'stale-content',
-            evidence: 'the blob behind the package URL is not this release',
+            evidence: f.releaseThere
+                ? `the blob behind the package URL holds release ${f.releaseThere}, not this one: a later deploy replaced it`
+                : 'the blob behind the package URL is not this release',
             fix: 'make sure no other pipeline writes the same blob name, then deploy again',
+        };
+    if ((e.stamp === 'mismatch' || e.stamp === 'missing') && e.noRemount)
+        return {
+            cause: 'stale-content',
+            evidence: 'restart: false and the settings did not change, so nothing re-mounted the package: the app keeps running its previous content',
+            fix: 'restart the app (or deploy with restart: true) so it mounts this release',
         };
     if (e.stamp === 'mismatch' || e.stamp === 'missing')
         return {
@@ -86790,7 +86798,11 @@ async function checkBlobUrl(ctx, url, pkg, input, deadline) {
         return { status: res.status, errorCode: err.code, detail: err.detail };
     }
     const sha = res.headers['x-ms-meta-sha256'];
-    return { status: res.status, sha256Matches: sha === undefined ? undefined : sha === pkg.sha256 };
+    return {
+        status: res.status,
+        sha256Matches: sha === undefined ? undefined : sha === pkg.sha256,
+        ...(sha && sha !== pkg.sha256 ? { releaseThere: sha.slice(0, 12) } : {}),
+    };
 }
 /** A check for the failure marker in wwwroot through Kudu (null when SCM is not reachable or there is none). */
 function failureMarkerCheck(ctx) {
@@ -86815,11 +86827,14 @@ async function verifyDeploy(ctx, pkg, input) {
     const levels = [];
     const mode = input.intendedValue === '1' ? 'local' : 'url';
     const evidence = {
+        noRemount: input.noRemount,
         mode,
         access: input.access,
         identityRoleConfirmed: input.identityRoleConfirmed,
     };
     const deadline = ctx.phaseDeadline(input.mountBudgetMs ?? 180_000);
+    /** One read settles it: nothing will change what is mounted, or another release already won. */
+    let conclusive = Boolean(input.quick || input.noRemount);
     // (a)
     const settings = await ctx.settings.read();
     evidence.settingMatches = settings[RFP] === input.intendedValue;
@@ -86840,6 +86855,9 @@ async function verifyDeploy(ctx, pkg, input) {
             detail: err instanceof Error ? err.message : String(err),
         }));
         evidence.blobFetch = fetch;
+        // Another release is behind the URL (a later deploy won the race): waiting for the mount cannot help.
+        if (fetch.releaseThere)
+            conclusive = true;
         const ok = fetch.status >= 200 &&
             fetch.status < 300 &&
             fetch.sha256Matches !== false;
@@ -86891,7 +86909,7 @@ async function verifyDeploy(ctx, pkg, input) {
                 if (now && now !== input.packageName)
                     throw new RunpackError('superseded', `${ctx.target.ref.slot ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}` : ctx.target.ref.appName}: this deployment was replaced by a later deployment (packagename.txt now names ${now}, not ${input.packageName} that this run pushed); check which deployment should win and run it again if needed.`);
             }
-            if (marker || input.quick || ctx.clock.now() + 3000 > deadline)
+            if (marker || conclusive || ctx.clock.now() + 3000 > deadline)
                 break;
             await ctx.clock.sleep(3000);
         }
@@ -86916,7 +86934,7 @@ async function verifyDeploy(ctx, pkg, input) {
     }
     // (d) The app answers: a mounted package is not a running app.
     const app = await watchApp(ctx, deadline, {
-        quick: input.quick,
+        quick: conclusive,
         startFailed: input.startFailed,
         mountFailed: () => evidence.failureMarker === true,
     });
@@ -90027,7 +90045,12 @@ async function publishPhase(ctx, pkg, plan, settings, session, cloud, deps, resu
     }
     else if (published.verify) {
         const restarted = await restartPhase(ctx, result, plan.mode, published.settingChanged ?? false);
-        await verifyPhase(ctx, pkg, result, { ...published.verify, startFailed: restarted?.startFailed });
+        await verifyPhase(ctx, pkg, result, {
+            ...published.verify,
+            startFailed: restarted?.startFailed,
+            // URL mode without a restart or a settings write: nothing re-mounts the package.
+            noRemount: plan.mode === 'url' && !ctx.inputs.restart && !published.settingChanged,
+        });
     }
     return published;
 }

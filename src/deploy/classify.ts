@@ -13,7 +13,16 @@ export interface VerifyEvidence {
   /** (a) The setting read back equals the intended value. */
   settingMatches?: boolean;
   /** (b) Fetching the URL in the setting as the worker does. */
-  blobFetch?: { status: number; errorCode?: string; detail?: string; sha256Matches?: boolean };
+  blobFetch?: {
+    status: number;
+    errorCode?: string;
+    detail?: string;
+    sha256Matches?: boolean;
+    /** The release id the blob behind the URL holds, when it is not this release. */
+    releaseThere?: string;
+  };
+  /** Nothing re-mounted the package after the deploy (restart: false and no settings change). */
+  noRemount?: boolean;
   /** identity access: a blob read role for the app's identity was found (false: none could be confirmed). */
   identityRoleConfirmed?: boolean;
   /** `FAILED TO INITIALIZE RUN FROM PACKAGE.txt` seen in wwwroot. */
@@ -113,8 +122,17 @@ export function classifyFailure(e: VerifyEvidence): Classification | null {
   if (f?.sha256Matches === false)
     return {
       cause: 'stale-content',
-      evidence: 'the blob behind the package URL is not this release',
+      evidence: f.releaseThere
+        ? `the blob behind the package URL holds release ${f.releaseThere}, not this one: a later deploy replaced it`
+        : 'the blob behind the package URL is not this release',
       fix: 'make sure no other pipeline writes the same blob name, then deploy again',
+    };
+  if ((e.stamp === 'mismatch' || e.stamp === 'missing') && e.noRemount)
+    return {
+      cause: 'stale-content',
+      evidence:
+        'restart: false and the settings did not change, so nothing re-mounted the package: the app keeps running its previous content',
+      fix: 'restart the app (or deploy with restart: true) so it mounts this release',
     };
   if (e.stamp === 'mismatch' || e.stamp === 'missing')
     return {

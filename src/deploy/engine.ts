@@ -455,7 +455,12 @@ async function publishPhase(
     result.levels = published.noop.levels;
   } else if (published.verify) {
     const restarted = await restartPhase(ctx, result, plan.mode, published.settingChanged ?? false);
-    await verifyPhase(ctx, pkg, result, { ...published.verify, startFailed: restarted?.startFailed });
+    await verifyPhase(ctx, pkg, result, {
+      ...published.verify,
+      startFailed: restarted?.startFailed,
+      // URL mode without a restart or a settings write: nothing re-mounts the package.
+      noRemount: plan.mode === 'url' && !ctx.inputs.restart && !published.settingChanged,
+    });
   }
 
   return published;

@@ -60,6 +60,11 @@ export interface VerifyInput {
   probeUrl?: string;
   /** Skip the stamp wait (no-op check): one read only. */
   quick?: boolean;
+  /**
+   * Nothing will re-mount the package (restart: false and no settings change): what is mounted now stays, so one
+   * read of the stamp and one answer of the app are conclusive.
+   */
+  noRemount?: boolean;
   /** identity access: whether a blob read role for the app's identity was found. */
   identityRoleConfirmed?: boolean;
   /** Level (c) budget. */
@@ -95,7 +100,11 @@ async function checkBlobUrl(
     return { status: res.status, errorCode: err.code, detail: err.detail };
   }
   const sha = res.headers['x-ms-meta-sha256'];
-  return { status: res.status, sha256Matches: sha === undefined ? undefined : sha === pkg.sha256 };
+  return {
+    status: res.status,
+    sha256Matches: sha === undefined ? undefined : sha === pkg.sha256,
+    ...(sha && sha !== pkg.sha256 ? { releaseThere: sha.slice(0, 12) } : {}),
+  };
 }
 
 /** A check for the failure marker in wwwroot through Kudu (null when SCM is not reachable or there is none). */
@@ -124,11 +133,14 @@ export async function verifyDeploy(
   const levels: LevelResult[] = [];
   const mode = input.intendedValue === '1' ? 'local' : 'url';
   const evidence: VerifyEvidence = {
+    noRemount: input.noRemount,
     mode,
     access: input.access,
     identityRoleConfirmed: input.identityRoleConfirmed,
   };
   const deadline = ctx.phaseDeadline(input.mountBudgetMs ?? 180_000);
+  /** One read settles it: nothing will change what is mounted, or another release already won. */
+  let conclusive = Boolean(input.quick || input.noRemount);
 
   // (a)
   const settings = await ctx.settings.read();
@@ -151,6 +163,8 @@ export async function verifyDeploy(
       detail: err instanceof Error ? err.message : String(err),
     }));
     evidence.blobFetch = fetch as VerifyEvidence['blobFetch'];
+    // Another release is behind the URL (a later deploy won the race): waiting for the mount cannot help.
+    if ((fetch as { releaseThere?: string }).releaseThere) conclusive = true;
     const ok =
       fetch.status >= 200 &&
       fetch.status < 300 &&
@@ -202,7 +216,7 @@ export async function verifyDeploy(
             `${ctx.target.ref.slot ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}` : ctx.target.ref.appName}: this deployment was replaced by a later deployment (packagename.txt now names ${now}, not ${input.packageName} that this run pushed); check which deployment should win and run it again if needed.`,
           );
       }
-      if (marker || input.quick || ctx.clock.now() + 3000 > deadline) break;
+      if (marker || conclusive || ctx.clock.now() + 3000 > deadline) break;
       await ctx.clock.sleep(3000);
     }
     if (state === 'not-stamped') {
@@ -227,7 +241,7 @@ export async function verifyDeploy(
 
   // (d) The app answers: a mounted package is not a running app.
   const app = await watchApp(ctx, deadline, {
-    quick: input.quick,
+    quick: conclusive,
     startFailed: input.startFailed,
     mountFailed: () => evidence.failureMarker === true,
   });
