@@ -70701,6 +70701,13 @@ function drain(response) {
     }
 }
 const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The caller's signal, aborted also when `remaining` ms pass (no deadline: the caller's signal alone). */
+function budgetSignal(signal, remaining) {
+    if (remaining === undefined)
+        return signal;
+    const timeout = AbortSignal.timeout(Math.max(1, remaining));
+    return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
 function createHttpClient(options = {}) {
     const sleep = options.sleep ?? defaultSleep;
     const now = options.now ?? Date.now;
@@ -70735,8 +70742,10 @@ function createHttpClient(options = {}) {
                 method: req.method,
                 headers,
                 body: req.body,
-                timeout: remaining !== undefined ? Math.max(1, remaining) : 0,
-                abortSignal: req.signal,
+                // The budget is an abort signal, not the pipeline's `timeout`: the transport leaves its timeout timer
+                // running when a request fails before an answer (a name that does not resolve), which kept the process
+                // alive for the whole budget after the step had finished. AbortSignal.timeout's timer never does.
+                abortSignal: budgetSignal(req.signal, remaining),
                 allowInsecureConnection: req.url.startsWith('http:'),
                 // Always streamed: a body read as text by the transport is UTF-8 decoded, which corrupts binary data
                 // (a zip read through Kudu VFS). Non-streamed answers are collected as bytes below.
@@ -70996,6 +71005,7 @@ const CAUSE_TITLES = {
     'mount-blocked': 'the worker could not mount the package (network rule, missing role or bad archive)',
     'stale-content': 'the app runs other content than this release (mode mismatch or stale mount)',
     'app-start-failed': 'the app fails to start from the mounted package',
+    'runner-network': "the runner cannot reach the app (DNS, proxy, firewall or TLS trust on the runner's side)",
     config: 'settings or platform features that fight run-from-package',
     unknown: 'no known cause matched',
 };
@@ -71092,6 +71102,12 @@ function classifyFailure(e) {
         };
     const h = e.health;
     const logHint = e.logStreamUrl ? ` (${e.logStreamUrl})` : '';
+    if (e.app?.state === 'unreachable')
+        return {
+            cause: 'runner-network',
+            evidence: `${e.app.why}; this says nothing yet about the app, which the runner could not see`,
+            fix: "check the runner's DNS, its proxy settings (HTTPS_PROXY, NO_PROXY) and the CA it trusts (NODE_EXTRA_CA_CERTS), or the app's access restrictions for the runner's address, then run the deploy again",
+        };
     if (e.app && e.app.state !== 'up' && e.appLogReadOnlyLine)
         return {
             cause: 'read-only-write',
@@ -71486,6 +71502,16 @@ const PLATFORM_FAILURES = [
     { pattern: /Function host is not running/i, name: "the Functions host's 'not running' page" },
 ];
 const STOPPED = /This web app is stopped/i;
+/**
+ * Errors that say the runner cannot reach the site at all, whatever the app does: a name that does not resolve,
+ * a refused connection (the platform's front end always accepts), a proxy that refuses, a certificate the runner
+ * does not trust. Resets and timeouts are not among them: a restarting site gives those.
+ */
+const RUNNER_SIDE = /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|ERR_TLS|proxy/i;
+/** The host of the URL in an error text (the HTTP client names it), for the evidence line. */
+function hostIn(error) {
+    return (/(?:ENOTFOUND|EAI_AGAIN)\s+([\w.-]+)/.exec(error)?.[1] ?? /\((?:GET|HEAD) ([\w.-]+)[/)]/.exec(error)?.[1]);
+}
 const WARMING = new Set([502, 503, 504]);
 /** The platform's start-failure page this answer is, if any. */
 function platformFailure(p) {
@@ -71498,8 +71524,17 @@ function platformFailure(p) {
     return PLATFORM_FAILURES.find((f) => f.pattern.test(p.body ?? ''))?.name ?? null;
 }
 function judgeAnswer(p, o, path = o.healthPath ?? '/') {
-    if (p.status === undefined)
-        return { state: 'warming', why: `${path} gives no answer (${p.error ?? 'no response'})` };
+    if (p.status === undefined) {
+        const error = p.error ?? 'no response';
+        if (RUNNER_SIDE.test(error)) {
+            const host = hostIn(error);
+            return {
+                state: 'unreachable',
+                why: `the runner cannot reach ${host ?? 'the site'}: ${/ENOTFOUND|EAI_AGAIN/.test(error) ? 'the name does not resolve' : /ECONNREFUSED/.test(error) ? 'the connection is refused' : /proxy/i.test(error) ? 'the proxy refuses it' : /certificate|CERT_|TLS|self[- ]signed|UNABLE_TO_VERIFY/i.test(error) ? 'its TLS certificate is not trusted' : 'no route'} (${error.split(';')[0].slice(0, 160)})`,
+            };
+        }
+        return { state: 'warming', why: `${path} gives no answer (${error})` };
+    }
     const failure = platformFailure(p);
     if (failure)
         return { state: 'start-failed', why: `${path} answers ${p.status} with ${failure}` };
@@ -71523,7 +71558,7 @@ function judgeAnswer(p, o, path = o.healthPath ?? '/') {
  * missing expected text can still change (a slow start, instances switching), so they are waited out.
  */
 function persistentFailure(j, p) {
-    if (j.state === 'start-failed')
+    if (j.state === 'start-failed' || j.state === 'unreachable')
         return true;
     const s = p.status ?? 0;
     return j.state === 'unhealthy' && s >= 400 && s < 500 && s !== 408 && s !== 429;
@@ -71589,7 +71624,8 @@ async function watchApp(ctx, deadline, o = {}) {
         if (state === 'up' || (o.until === 'answers' && state === 'unhealthy'))
             return { judgement, last, certain: false };
         const certain = watch.see(persistentFailure(judgement, last) ? judgement.why : null, ctx.clock.now()) ||
-            (state === 'start-failed' && !!o.startFailed);
+            (state === 'start-failed' && !!o.startFailed) ||
+            (state === 'unreachable' && !!o.unreachable);
         if (certain)
             return { judgement, last, certain };
         if (o.quick || ctx.clock.now() + interval >= deadline)
@@ -71620,6 +71656,10 @@ async function restartApp(ctx, deadline, failed) {
     if (marker) {
         ctx.log.warn(`The site cannot start: ${marker}.`);
         return { running: false, last: w.last, failed: marker };
+    }
+    if (w.certain && state === 'unreachable') {
+        ctx.log.warn(`${w.judgement.why}, answer after answer.`);
+        return { running: false, last: w.last, failed: w.judgement.why, unreachable: w.judgement.why };
     }
     if (w.certain && state === 'start-failed') {
         ctx.log.warn(`The app does not start: ${w.judgement.why}, answer after answer.`);
@@ -73118,6 +73158,7 @@ async function verifyDeploy(ctx, pkg, input) {
     const app = await watchApp(ctx, deadline, {
         quick: conclusive,
         startFailed: input.startFailed,
+        unreachable: input.unreachable,
         mountFailed: () => evidence.failureMarker === true,
     });
     const last = app.last;
@@ -76247,6 +76288,7 @@ async function publishPhase(ctx, pkg, plan, settings, session, cloud, deps, resu
         await verifyPhase(ctx, pkg, result, {
             ...published.verify,
             startFailed: restarted?.startFailed,
+            unreachable: restarted?.unreachable,
             // URL mode without a restart or a settings write: nothing re-mounts the package.
             noRemount: plan.mode === 'url' && !ctx.inputs.restart && !published.settingChanged,
         });

@@ -430,7 +430,7 @@ export const OUTPUTS: readonly OutputDef[] = [
   {
     name: 'cause',
     description:
-      'Likely cause of a failure, one vocabulary for every command: `read-only-write`, `sas-invalid`, `mount-blocked`, `stale-content`, `app-start-failed`, `config` or `unknown` (empty when none).',
+      'Likely cause of a failure, one vocabulary for every command: `read-only-write`, `sas-invalid`, `mount-blocked`, `stale-content`, `app-start-failed`, `runner-network`, `config` or `unknown` (empty when none).',
     commands: ['deploy', 'diagnose'],
   },
   {

@@ -3,7 +3,7 @@
  * it before any call reaches the emulator.
  */
 import { describe, expect, it } from '@jest/globals';
-import { type E2E, useE2E } from './helpers/action.js';
+import { type E2E, fetchSite, useE2E } from './helpers/action.js';
 
 let e: E2E;
 useE2E((ready) => (e = ready));
@@ -124,5 +124,32 @@ describe('failures found at verification or before the upload', () => {
       .requests()
       .filter((q) => q.service === 'kudu' && q.path.includes('.runpack/release.json'));
     expect(stampReads).toHaveLength(1);
+  });
+
+  it('a runner that cannot reach the site is its own cause, named within seconds, not a blocked mount after minutes', async () => {
+    const r = await e.run(
+      {
+        'app-name': 'rp-linux-web',
+        'storage-account': e.emu.storage.accountName,
+        package: e.app('dns1'),
+      },
+      // The runner bypasses the proxy for the app's domain, so its names do not resolve.
+      {
+        env: {
+          NO_PROXY: '127.0.0.1,localhost,.azurewebsites.emulator.test',
+          no_proxy: '127.0.0.1,localhost,.azurewebsites.emulator.test',
+        },
+        timeoutMs: 90_000,
+      },
+    );
+    expect(r.code).toBe(1);
+    expect(r.outputs).toMatchObject({ verified: 'false', cause: 'runner-network' });
+    expect(r.stdout).toMatch(
+      /::error::Verification failed: the runner cannot reach rp-linux-web\.azurewebsites\.emulator\.test: the name does not resolve/,
+    );
+    expect(r.stdout).toMatch(/NO_PROXY/);
+    expect(r.stdout).not.toMatch(/could not mount the package/);
+    // The app itself was fine all along.
+    expect((await fetchSite(e.emu, 'rp-linux-web', '/')).status).toBe(200);
   });
 });

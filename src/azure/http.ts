@@ -183,6 +183,16 @@ function drain(response: PipelineResponse): void {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** The caller's signal, aborted also when `remaining` ms pass (no deadline: the caller's signal alone). */
+function budgetSignal(
+  signal: AbortSignal | undefined,
+  remaining: number | undefined,
+): AbortSignal | undefined {
+  if (remaining === undefined) return signal;
+  const timeout = AbortSignal.timeout(Math.max(1, remaining));
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
+
 export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
   const sleep = options.sleep ?? defaultSleep;
   const now = options.now ?? Date.now;
@@ -221,8 +231,10 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
         method: req.method,
         headers,
         body: req.body,
-        timeout: remaining !== undefined ? Math.max(1, remaining) : 0,
-        abortSignal: req.signal,
+        // The budget is an abort signal, not the pipeline's `timeout`: the transport leaves its timeout timer
+        // running when a request fails before an answer (a name that does not resolve), which kept the process
+        // alive for the whole budget after the step had finished. AbortSignal.timeout's timer never does.
+        abortSignal: budgetSignal(req.signal, remaining),
         allowInsecureConnection: req.url.startsWith('http:'),
         // Always streamed: a body read as text by the transport is UTF-8 decoded, which corrupts binary data
         // (a zip read through Kudu VFS). Non-streamed answers are collected as bytes below.

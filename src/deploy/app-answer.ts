@@ -20,7 +20,9 @@ export type AnswerState =
   /** Warm-up: 502/503/504 without a start-failure page, or no answer yet. */
   | 'warming'
   /** The app answers, but health-path is not 2xx or lacks the expected text. */
-  | 'unhealthy';
+  | 'unhealthy'
+  /** The runner itself cannot reach the site: DNS, a refused connection, the proxy, TLS trust. */
+  | 'unreachable';
 
 export interface AnswerJudgement {
   state: AnswerState;
@@ -55,6 +57,21 @@ const PLATFORM_FAILURES: { pattern: RegExp; name: string }[] = [
 ];
 
 const STOPPED = /This web app is stopped/i;
+
+/**
+ * Errors that say the runner cannot reach the site at all, whatever the app does: a name that does not resolve,
+ * a refused connection (the platform's front end always accepts), a proxy that refuses, a certificate the runner
+ * does not trust. Resets and timeouts are not among them: a restarting site gives those.
+ */
+const RUNNER_SIDE =
+  /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|ERR_TLS|proxy/i;
+
+/** The host of the URL in an error text (the HTTP client names it), for the evidence line. */
+function hostIn(error: string): string | undefined {
+  return (
+    /(?:ENOTFOUND|EAI_AGAIN)\s+([\w.-]+)/.exec(error)?.[1] ?? /\((?:GET|HEAD) ([\w.-]+)[/)]/.exec(error)?.[1]
+  );
+}
 const WARMING = new Set([502, 503, 504]);
 
 /** The platform's start-failure page this answer is, if any. */
@@ -70,8 +87,17 @@ export function judgeAnswer(
   o: { healthPath?: string; expect?: string },
   path = o.healthPath ?? '/',
 ): AnswerJudgement {
-  if (p.status === undefined)
-    return { state: 'warming', why: `${path} gives no answer (${p.error ?? 'no response'})` };
+  if (p.status === undefined) {
+    const error = p.error ?? 'no response';
+    if (RUNNER_SIDE.test(error)) {
+      const host = hostIn(error);
+      return {
+        state: 'unreachable',
+        why: `the runner cannot reach ${host ?? 'the site'}: ${/ENOTFOUND|EAI_AGAIN/.test(error) ? 'the name does not resolve' : /ECONNREFUSED/.test(error) ? 'the connection is refused' : /proxy/i.test(error) ? 'the proxy refuses it' : /certificate|CERT_|TLS|self[- ]signed|UNABLE_TO_VERIFY/i.test(error) ? 'its TLS certificate is not trusted' : 'no route'} (${error.split(';')[0].slice(0, 160)})`,
+      };
+    }
+    return { state: 'warming', why: `${path} gives no answer (${error})` };
+  }
   const failure = platformFailure(p);
   if (failure) return { state: 'start-failed', why: `${path} answers ${p.status} with ${failure}` };
   if (WARMING.has(p.status)) return { state: 'warming', why: `${path} answers ${p.status} (warming up)` };
@@ -93,7 +119,7 @@ export function judgeAnswer(
  * missing expected text can still change (a slow start, instances switching), so they are waited out.
  */
 export function persistentFailure(j: AnswerJudgement, p: SiteProbe): boolean {
-  if (j.state === 'start-failed') return true;
+  if (j.state === 'start-failed' || j.state === 'unreachable') return true;
   const s = p.status ?? 0;
   return j.state === 'unhealthy' && s >= 400 && s < 500 && s !== 408 && s !== 429;
 }

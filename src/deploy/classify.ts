@@ -32,7 +32,7 @@ export interface VerifyEvidence {
   /** (d) The last answer of the site (health-path, or the root without one). */
   health?: { status?: number; containsExpect?: boolean; body?: string; error?: string };
   /** (d) What the site's answers say about the app (absent: judge from `health` alone). */
-  app?: { state: 'up' | 'start-failed' | 'warming' | 'unhealthy'; why: string };
+  app?: { state: 'up' | 'start-failed' | 'warming' | 'unhealthy' | 'unreachable'; why: string };
   /** The app's container log: the first line that shows a write into the read-only mount, if any. */
   appLogReadOnlyLine?: string;
   /** Where the user reads the app's own output (Kudu's log stream). */
@@ -145,6 +145,12 @@ export function classifyFailure(e: VerifyEvidence): Classification | null {
     };
   const h = e.health;
   const logHint = e.logStreamUrl ? ` (${e.logStreamUrl})` : '';
+  if (e.app?.state === 'unreachable')
+    return {
+      cause: 'runner-network',
+      evidence: `${e.app.why}; this says nothing yet about the app, which the runner could not see`,
+      fix: "check the runner's DNS, its proxy settings (HTTPS_PROXY, NO_PROXY) and the CA it trusts (NODE_EXTRA_CA_CERTS), or the app's access restrictions for the runner's address, then run the deploy again",
+    };
   if (e.app && e.app.state !== 'up' && e.appLogReadOnlyLine)
     return {
       cause: 'read-only-write',

@@ -458,6 +458,7 @@ async function publishPhase(
     await verifyPhase(ctx, pkg, result, {
       ...published.verify,
       startFailed: restarted?.startFailed,
+      unreachable: restarted?.unreachable,
       // URL mode without a restart or a settings write: nothing re-mounts the package.
       noRemount: plan.mode === 'url' && !ctx.inputs.restart && !published.settingChanged,
     });

@@ -50,6 +50,8 @@ export interface WatchOptions {
   quick?: boolean;
   /** The restart already saw the start failure persist: one more start-failure answer confirms it. */
   startFailed?: string;
+  /** The restart already found the site unreachable from the runner: one more such answer confirms it. */
+  unreachable?: string;
   /** When the app counts as running: 'answers' (any answer of the app, for the restart) or 'up' (verification). */
   until?: 'answers' | 'up';
   /** Asked between answers: the mount failed, so waiting cannot help (the failure marker). */
@@ -78,7 +80,8 @@ export async function watchApp(
       return { judgement, last, certain: false };
     const certain =
       watch.see(persistentFailure(judgement, last) ? judgement.why : null, ctx.clock.now()) ||
-      (state === 'start-failed' && !!o.startFailed);
+      (state === 'start-failed' && !!o.startFailed) ||
+      (state === 'unreachable' && !!o.unreachable);
     if (certain) return { judgement, last, certain };
     if (o.quick || ctx.clock.now() + interval >= deadline) return { judgement, last, certain: false };
     if (o.mountFailed && (await Promise.resolve(o.mountFailed()).catch(() => false)))
@@ -94,6 +97,8 @@ export interface WaitResult {
   failed?: string;
   /** The platform's start-failure answer persisted: the app's process does not start. */
   startFailed?: string;
+  /** The runner could not reach the site, answer after answer (DNS, proxy, firewall, TLS). */
+  unreachable?: string;
 }
 
 export async function restartApp(
@@ -121,6 +126,10 @@ export async function restartApp(
   if (marker) {
     ctx.log.warn(`The site cannot start: ${marker}.`);
     return { running: false, last: w.last, failed: marker };
+  }
+  if (w.certain && state === 'unreachable') {
+    ctx.log.warn(`${w.judgement.why}, answer after answer.`);
+    return { running: false, last: w.last, failed: w.judgement.why, unreachable: w.judgement.why };
   }
   if (w.certain && state === 'start-failed') {
     ctx.log.warn(`The app does not start: ${w.judgement.why}, answer after answer.`);

@@ -71,6 +71,8 @@ export interface VerifyInput {
   mountBudgetMs?: number;
   /** The restart already saw the platform's start failure persist (its why): one answer confirms it. */
   startFailed?: string;
+  /** The restart already found the site unreachable from the runner: one answer confirms it. */
+  unreachable?: string;
   /**
    * Local mode: the package (packagename.txt) this run pushed. While waiting for the stamp, a packagename.txt
    * that names another package means a later deployment replaced this one: stop with `superseded`.
@@ -243,6 +245,7 @@ export async function verifyDeploy(
   const app = await watchApp(ctx, deadline, {
     quick: conclusive,
     startFailed: input.startFailed,
+    unreachable: input.unreachable,
     mountFailed: () => evidence.failureMarker === true,
   });
   const last = app.last;
