@@ -76832,18 +76832,20 @@ var deploy = /*#__PURE__*/Object.freeze({
 function defaultIO() {
     return { env: process.env, stdout: process.stdout, stderr: process.stderr };
 }
+/** The operator commands' messages in the CLI's words (flags, not action inputs). */
+const cliWords = (text) => speak(text, CLI_NAMING);
 /** Logs go to stderr; stdout carries only the report (text or JSON). */
 function depsFor(io, secrets) {
     return {
         env: io.env,
-        sink: streamSink(io.stderr, io.stderr),
+        sink: mapSink(streamSink(io.stderr, io.stderr), cliWords),
         secrets,
         ...(io.http ? { http: io.http } : {}),
     };
 }
 /** Prints a result as JSON on stdout, secrets redacted. */
 function writeJson(io, secrets, value) {
-    io.stdout.write(secrets.redact(JSON.stringify(value, null, 2)) + '\n');
+    io.stdout.write(cliWords(secrets.redact(JSON.stringify(value, null, 2))) + '\n');
 }
 /** Appends markdown to the GitHub job summary when running in Actions. */
 function writeSummary(io, markdown) {
@@ -78044,7 +78046,7 @@ async function runDiagnose(argv, io = defaultIO()) {
     if (flags.json)
         writeJson(io, flags.secrets, report);
     else
-        io.stdout.write(renderDiagnoseText(report, flags.secrets));
+        io.stdout.write(cliWords(renderDiagnoseText(report, flags.secrets)));
     writeSummary(io, renderDiagnoseMarkdown(report, flags.secrets));
     return report.ok ? 0 : 1;
 }
@@ -78748,7 +78750,7 @@ async function runRollbackCommand(argv, io = defaultIO()) {
     if (flags.json)
         writeJson(io, flags.secrets, result);
     else
-        io.stdout.write(renderText(result, flags.secrets));
+        io.stdout.write(cliWords(renderText(result, flags.secrets)));
     writeSummary(io, '```\n' + renderText(result, flags.secrets) + '```');
     return result.ok ? 0 : 1;
 }

@@ -157,3 +157,35 @@ describe('classifyFailure with what the app answers', () => {
     ).toBe('mount-blocked');
   });
 });
+
+describe('a runner that cannot reach the site', () => {
+  it('is unreachable (a persistent failure) for DNS, refused connections, proxies and TLS trust, warming for resets', () => {
+    const dns =
+      'Could not reach the app (GET app.example.net/): getaddrinfo ENOTFOUND app.example.net; check the network';
+    const j = judgeAnswer({ error: dns }, {});
+    expect(j).toEqual({
+      state: 'unreachable',
+      why: 'the runner cannot reach app.example.net: the name does not resolve (Could not reach the app (GET app.example.net/): getaddrinfo ENOTFOUND app.example.net)',
+    });
+    expect(persistentFailure(j, { error: dns })).toBe(true);
+    expect(judgeAnswer({ error: 'connect ECONNREFUSED 10.0.0.4:443' }, {}).why).toMatch(
+      /the connection is refused/,
+    );
+    expect(judgeAnswer({ error: 'unable to verify the first certificate' }, {}).why).toMatch(/not trusted/);
+    expect(judgeAnswer({ error: 'socket hang up' }, {}).state).toBe('warming');
+    expect(judgeAnswer({ error: 'read ECONNRESET' }, {}).state).toBe('warming');
+  });
+
+  it('classifies as runner-network, saying nothing about the app', () => {
+    const c = classifyFailure({
+      mode: 'url',
+      stamp: 'not-checked',
+      app: {
+        state: 'unreachable',
+        why: 'the runner cannot reach app.example.net: the name does not resolve',
+      },
+    });
+    expect(c?.cause).toBe('runner-network');
+    expect(c?.fix).toMatch(/HTTPS_PROXY, NO_PROXY.*NODE_EXTRA_CA_CERTS/);
+  });
+});

@@ -142,14 +142,17 @@ describe('diagnose on a SAS-mode app', () => {
     expect(report.evidence.fetch?.as).toBe('sas');
   });
 
-  it('names the expired SAS once the clock passes the policy expiry (sas), without quoting it', async () => {
+  it('names the expired SAS once the clock passes the policy expiry (sas-invalid), without quoting it', async () => {
     e.emu.admin.advanceClock(400 * 86_400_000);
     const r = await e.cli(runDiagnose, ['--app-name', 'rp-win-web']);
     e.emu.admin.advanceClock(-400 * 86_400_000);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/Cause: sas/);
+    expect(r.stdout).toMatch(/Cause: sas-invalid/);
     expect(r.stdout).toMatch(/package-sas-expired/);
     expect(r.stdout).not.toMatch(/sig=(?!\*\*\*)/);
+    // The fix speaks the CLI's flags, not the action's inputs.
+    expect(r.stdout).toMatch(/use --package-access identity/);
+    expect(r.stdout).not.toMatch(/package-access: identity/);
   });
 });
 

@@ -3,7 +3,15 @@
  * the app suffers from, with the evidence and the fix for each finding. Exit 1 when an error-level finding
  * exists.
  */
-import { defaultIO, depsFor, helpText, writeJson, writeSummary, type CommandIO } from '../ops/command.js';
+import {
+  cliWords,
+  defaultIO,
+  depsFor,
+  helpText,
+  writeJson,
+  writeSummary,
+  type CommandIO,
+} from '../ops/command.js';
 import { renderDiagnoseMarkdown, renderDiagnoseText, runDiagnosis } from '../ops/diagnose.js';
 import { openSession, parseOpsFlags } from '../ops/session.js';
 
@@ -29,7 +37,7 @@ export async function runDiagnose(argv: string[], io: CommandIO = defaultIO()): 
   const session = await openSession(flags.inputs, depsFor(io, flags.secrets));
   const report = await runDiagnosis(session);
   if (flags.json) writeJson(io, flags.secrets, report);
-  else io.stdout.write(renderDiagnoseText(report, flags.secrets));
+  else io.stdout.write(cliWords(renderDiagnoseText(report, flags.secrets)));
   writeSummary(io, renderDiagnoseMarkdown(report, flags.secrets));
   return report.ok ? 0 : 1;
 }

@@ -2,7 +2,15 @@
  * `runpack rollback --app-name <app> --release previous|<id> [--dry-run] [options]`: make an earlier release
  * live again without rebuilding or re-uploading it, then restart and verify exactly like a deploy.
  */
-import { defaultIO, depsFor, helpText, writeJson, writeSummary, type CommandIO } from '../ops/command.js';
+import {
+  cliWords,
+  defaultIO,
+  depsFor,
+  helpText,
+  writeJson,
+  writeSummary,
+  type CommandIO,
+} from '../ops/command.js';
 import { runRollback, type RollbackResult } from '../ops/rollback.js';
 import { openSession, parseOpsFlags } from '../ops/session.js';
 import type { SecretRegistry } from '../report/secrets.js';
@@ -59,7 +67,7 @@ export async function runRollbackCommand(argv: string[], io: CommandIO = default
     containerGiven: flags.given.has('container'),
   });
   if (flags.json) writeJson(io, flags.secrets, result);
-  else io.stdout.write(renderText(result, flags.secrets));
+  else io.stdout.write(cliWords(renderText(result, flags.secrets)));
   writeSummary(io, '```\n' + renderText(result, flags.secrets) + '```');
   return result.ok ? 0 : 1;
 }

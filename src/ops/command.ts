@@ -4,7 +4,8 @@
  */
 import { appendFileSync } from 'node:fs';
 import type { HttpClient } from '../azure/http.js';
-import { streamSink } from '../report/log.js';
+import { CLI_NAMING, speak } from '../inputs.js';
+import { mapSink, streamSink } from '../report/log.js';
 import type { SecretRegistry } from '../report/secrets.js';
 import type { OpsDeps } from './session.js';
 
@@ -20,11 +21,14 @@ export function defaultIO(): CommandIO {
   return { env: process.env, stdout: process.stdout, stderr: process.stderr };
 }
 
+/** The operator commands' messages in the CLI's words (flags, not action inputs). */
+export const cliWords = (text: string): string => speak(text, CLI_NAMING);
+
 /** Logs go to stderr; stdout carries only the report (text or JSON). */
 export function depsFor(io: CommandIO, secrets: SecretRegistry): OpsDeps {
   return {
     env: io.env,
-    sink: streamSink(io.stderr, io.stderr),
+    sink: mapSink(streamSink(io.stderr, io.stderr), cliWords),
     secrets,
     ...(io.http ? { http: io.http } : {}),
   };
@@ -32,7 +36,7 @@ export function depsFor(io: CommandIO, secrets: SecretRegistry): OpsDeps {
 
 /** Prints a result as JSON on stdout, secrets redacted. */
 export function writeJson(io: CommandIO, secrets: SecretRegistry, value: unknown): void {
-  io.stdout.write(secrets.redact(JSON.stringify(value, null, 2)) + '\n');
+  io.stdout.write(cliWords(secrets.redact(JSON.stringify(value, null, 2))) + '\n');
 }
 
 /** Appends markdown to the GitHub job summary when running in Actions. */
