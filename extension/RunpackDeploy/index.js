@@ -29,10 +29,10 @@ var zlib = require('node:zlib');
 var Stream = require('node:stream');
 var fs = require('node:fs/promises');
 var node_async_hooks = require('node:async_hooks');
+var node_worker_threads = require('node:worker_threads');
 var buffer = require('node:buffer');
 var node_module = require('node:module');
 var node_url = require('node:url');
-var node_worker_threads = require('node:worker_threads');
 
 var _documentCurrentScript = typeof document !== 'undefined' ? document.currentScript : null;
 var commonjsGlobal = typeof globalThis !== 'undefined' ? globalThis : typeof window !== 'undefined' ? window : typeof global !== 'undefined' ? global : typeof self !== 'undefined' ? self : {};
@@ -43525,6 +43525,5987 @@ function withPhaseBudgets(log, now, overall) {
     };
 }
 
+/**
+ * Cloud endpoints from Resource Manager's metadata (`/metadata/endpoints?api-version=2022-09-01`): the login
+ * authority and the ARM token audience, so sovereign clouds, Azure Stack and the emulator need only the
+ * resource-manager-endpoint input.
+ */
+/** Pure: turns the metadata document into endpoints. */
+function endpointsFromMetadata(endpoint, doc) {
+    const base = endpoint.replace(/\/+$/, '');
+    const list = Array.isArray(doc) ? doc : [doc];
+    const host = new URL(base).host.toLowerCase();
+    const chosen = list.find((d) => {
+        try {
+            return d.resourceManager && new URL(d.resourceManager).host.toLowerCase() === host;
+        }
+        catch {
+            return false;
+        }
+    }) ?? list[0];
+    const login = chosen?.authentication?.loginEndpoint;
+    if (!login)
+        throw new RunpackError('cloud-metadata', `The metadata of ${base} names no login endpoint; check resource-manager-endpoint.`);
+    const audiences = chosen.authentication?.audiences ?? [];
+    // Prefer the audience on the Resource Manager host itself, then the first one listed.
+    const audience = audiences.find((a) => {
+        try {
+            return new URL(a).host.toLowerCase() === host;
+        }
+        catch {
+            return false;
+        }
+    }) ??
+        audiences.find((a) => /management\.azure\.com/i.test(a)) ??
+        audiences[0] ??
+        'https://management.azure.com/';
+    const armScope = `${audience.replace(/\/+$/, '')}/.default`;
+    const authorityHost = login.replace(/\/+$/, '');
+    return {
+        resourceManager: base,
+        authorityHost,
+        armScope,
+        storageScope: 'https://storage.azure.com/.default',
+        isPublicCloud: /^https:\/\/login\.microsoftonline\.com$/i.test(authorityHost),
+        name: chosen.name ?? 'custom',
+    };
+}
+async function discoverCloud(http, endpoint, deadline) {
+    const base = endpoint.replace(/\/+$/, '');
+    const url = `${base}/metadata/endpoints?api-version=2022-09-01`;
+    let res;
+    try {
+        res = await http.request({ method: 'GET', url, service: 'Resource Manager', deadline, maxAttempts: 4 });
+    }
+    catch (err) {
+        throw new RunpackError('cloud-metadata', `Could not read the cloud metadata from ${base}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    if (res.status !== 200)
+        throw new RunpackError('cloud-metadata', `${base}/metadata/endpoints answered ${res.status}; check resource-manager-endpoint (it must be a Resource Manager URL such as https://management.azure.com).`);
+    let doc;
+    try {
+        doc = res.json();
+    }
+    catch {
+        throw new RunpackError('cloud-metadata', `${base}/metadata/endpoints did not return JSON; check resource-manager-endpoint.`);
+    }
+    return endpointsFromMetadata(base, doc);
+}
+
+/**
+ * The one HTTP client every runpack call goes through (Resource Manager, Kudu, Blob Storage, Entra, the site).
+ * Built on @azure/core-rest-pipeline so proxies (HTTPS_PROXY/HTTP_PROXY/NO_PROXY), extra CAs
+ * (NODE_EXTRA_CA_CERTS) and streaming behave exactly as in the Azure SDKs. The pipeline's own retries are
+ * off: this module retries with backoff, honours Retry-After, and never waits past the caller's deadline.
+ */
+/** The log line for a retry: `Kudu answered 503; retrying in 2.5 s (attempt 2).` (network errors say what failed). */
+function describeRetry(i) {
+    const what = i.status ? `answered ${i.status}` : `failed (${(i.error ?? '').slice(0, 100)})`;
+    return `${i.service} ${what}; retrying in ${Math.round(i.waitMs / 100) / 10} s (attempt ${i.attempt + 1}).`;
+}
+/** Largest answer collected into memory when the caller did not ask for a stream. */
+const MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
+const DEFAULT_RETRY_STATUSES = [408, 429, 500, 502, 503, 504];
+const RETRIABLE_NETWORK_CODES = new Set([
+    'ECONNRESET',
+    'ETIMEDOUT',
+    'EPIPE',
+    'EAI_AGAIN',
+    'ECONNABORTED',
+    'UND_ERR_SOCKET',
+]);
+/** Longest single backoff wait without Retry-After. */
+const MAX_BACKOFF_MS = 20_000;
+/** Removes any userinfo and the SAS signature (`sig`) from a URL, for messages and logs. */
+function redactUrl(url) {
+    let parsed;
+    try {
+        parsed = new URL(url);
+    }
+    catch {
+        return url.replace(/([?&]sig=)[^&#\s]*/gi, '$1REDACTED').replace(/\/\/[^/@\s]*@/, '//');
+    }
+    parsed.username = '';
+    parsed.password = '';
+    if (parsed.searchParams.has('sig'))
+        parsed.searchParams.set('sig', 'REDACTED');
+    return parsed.toString();
+}
+/** Milliseconds to wait from a Retry-After header (delta seconds or HTTP date), or from retry-after-ms. */
+function parseRetryAfter(headers, now) {
+    for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
+        const v = headers[name];
+        if (v !== undefined && /^\d+(\.\d+)?$/.test(v.trim()))
+            return Math.max(0, Math.ceil(Number(v)));
+    }
+    const value = headers['retry-after'];
+    if (value === undefined)
+        return undefined;
+    const trimmed = value.trim();
+    if (/^\d+(\.\d+)?$/.test(trimmed))
+        return Math.max(0, Math.ceil(Number(trimmed) * 1000));
+    const date = Date.parse(trimmed);
+    if (Number.isNaN(date))
+        return undefined;
+    return Math.max(0, date - now);
+}
+/** Exponential backoff without Retry-After: 1 s, 2 s, 4 s, ... capped. */
+function backoffMs(attempt) {
+    return Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.max(0, attempt - 1));
+}
+function formatBudget(ms) {
+    if (ms >= 120_000)
+        return `${Math.round(ms / 60_000)} min`;
+    return `${Math.max(1, Math.round(ms / 1000))} s`;
+}
+function describeOperation(options) {
+    let path = options.url;
+    try {
+        const u = new URL(options.url);
+        path = `${u.host}${u.pathname}`;
+    }
+    catch {
+        path = redactUrl(options.url);
+    }
+    return `${options.method} ${path}`;
+}
+function isRetriableNetworkError(err) {
+    if (!err || typeof err !== 'object')
+        return false;
+    const e = err;
+    if (typeof e.code === 'string' && RETRIABLE_NETWORK_CODES.has(e.code))
+        return true;
+    const message = typeof e.message === 'string' ? e.message : '';
+    return /socket hang up|ECONNRESET|ETIMEDOUT|EPIPE|other side closed|network socket disconnected/i.test(message);
+}
+function headersToRecord(response) {
+    const out = {};
+    for (const [name, value] of response.headers)
+        out[name.toLowerCase()] = value;
+    return out;
+}
+function makeResponse(status, headers, body, stream) {
+    const response = {
+        status,
+        headers,
+        body,
+        stream,
+        text: () => body.toString('utf8'),
+        json: () => JSON.parse(body.toString('utf8') || 'null'),
+    };
+    return response;
+}
+function drain(response) {
+    const s = response.readableStreamBody;
+    if (s && typeof s.resume === 'function') {
+        s.on('error', () => undefined);
+        s.resume();
+    }
+}
+const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The caller's signal, aborted also when `remaining` ms pass (no deadline: the caller's signal alone). */
+function budgetSignal(signal, remaining) {
+    if (remaining === undefined)
+        return signal;
+    const timeout = AbortSignal.timeout(Math.max(1, remaining));
+    return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
+function createHttpClient(options = {}) {
+    const sleep = options.sleep ?? defaultSleep;
+    const now = options.now ?? Date.now;
+    const transport = options.transport ?? createDefaultHttpClient();
+    const pipeline = createPipelineFromOptions({
+        retryOptions: { maxRetries: 0 },
+        redirectOptions: { maxRetries: 5 },
+        userAgentOptions: { userAgentPrefix: options.userAgent ?? 'runpack' },
+    });
+    async function request(req) {
+        const maxAttempts = Math.max(1, req.maxAttempts ?? 6);
+        const retryOn = req.retryOn ?? DEFAULT_RETRY_STATUSES;
+        const started = now();
+        const budget = req.deadline !== undefined ? req.deadline - started : undefined;
+        const op = describeOperation(req);
+        const timeoutError = (detail) => new RunpackError('timeout', `${req.service} did not answer ${op} within the ${formatBudget(budget ?? 0)} budget (${detail}); ` +
+            'try again later or raise timeout-minutes.');
+        for (let attempt = 1;; attempt++) {
+            if (req.signal?.aborted)
+                throw new RunpackError('aborted', `${req.service} ${op} was cancelled.`);
+            const remaining = req.deadline !== undefined ? req.deadline - now() : undefined;
+            if (remaining !== undefined && remaining <= 0)
+                throw timeoutError('deadline passed');
+            const headers = createHttpHeaders({ ...(req.headers ?? {}) });
+            if (req.authorization) {
+                const auth = await req.authorization();
+                if (auth)
+                    headers.set('Authorization', auth);
+            }
+            const pr = createPipelineRequest({
+                url: req.url,
+                method: req.method,
+                headers,
+                body: req.body,
+                // The budget is an abort signal, not the pipeline's `timeout`: the transport leaves its timeout timer
+                // running when a request fails before an answer (a name that does not resolve), which kept the process
+                // alive for the whole budget after the step had finished. AbortSignal.timeout's timer never does.
+                abortSignal: budgetSignal(req.signal, remaining),
+                allowInsecureConnection: req.url.startsWith('http:'),
+                // Always streamed: a body read as text by the transport is UTF-8 decoded, which corrupts binary data
+                // (a zip read through Kudu VFS). Non-streamed answers are collected as bytes below.
+                streamResponseStatusCodes: new Set([Number.POSITIVE_INFINITY]),
+            });
+            let response;
+            try {
+                response = await pipeline.sendRequest(transport, pr);
+            }
+            catch (err) {
+                if (req.signal?.aborted)
+                    throw new RunpackError('aborted', `${req.service} ${op} was cancelled.`);
+                const message = err instanceof Error ? err.message : String(err);
+                if (req.deadline !== undefined && now() >= req.deadline)
+                    throw timeoutError(message);
+                if (isRetriableNetworkError(err) && attempt < maxAttempts) {
+                    const waitMs = backoffMs(attempt);
+                    if (req.deadline !== undefined && now() + waitMs >= req.deadline)
+                        throw timeoutError(message);
+                    options.onRetry?.({ service: req.service, error: message, waitMs, attempt });
+                    await sleep(waitMs);
+                    continue;
+                }
+                throw new RunpackError('network', `Could not reach ${req.service} (${op}): ${message}; check the network, proxy (HTTPS_PROXY/NO_PROXY) and firewall rules.`, { cause: err });
+            }
+            const resHeaders = headersToRecord(response);
+            if (retryOn.includes(response.status)) {
+                if (attempt >= maxAttempts) {
+                    drain(response);
+                    throw new RunpackError('retries-exhausted', `${req.service} answered ${response.status} to ${op} ${attempt} times in a row; the service is busy or failing, try again later.`);
+                }
+                const waitMs = parseRetryAfter(resHeaders, now()) ?? backoffMs(attempt);
+                if (req.deadline !== undefined && now() + waitMs > req.deadline) {
+                    drain(response);
+                    throw timeoutError(`it answered ${response.status} and asked to wait ${formatBudget(waitMs)}`);
+                }
+                drain(response);
+                options.onRetry?.({ service: req.service, status: response.status, waitMs, attempt });
+                await sleep(waitMs);
+                continue;
+            }
+            if (req.stream) {
+                return makeResponse(response.status, resHeaders, Buffer.alloc(0), response.readableStreamBody);
+            }
+            let body;
+            try {
+                body = await readStream(response.readableStreamBody, MAX_BUFFERED_BYTES);
+            }
+            catch (err) {
+                if (err instanceof RunpackError) {
+                    drain(response);
+                    throw new RunpackError(err.code, `${req.service} sent more than ${MAX_BUFFERED_BYTES} bytes for ${op}; read it as a stream.`);
+                }
+                if (req.deadline !== undefined && now() >= req.deadline)
+                    throw timeoutError(err instanceof Error ? err.message : String(err));
+                throw new RunpackError('network', `${req.service} broke off the answer to ${op}: ${err instanceof Error ? err.message : String(err)}; try again.`, { cause: err });
+            }
+            return makeResponse(response.status, resHeaders, body);
+        }
+    }
+    return { request };
+}
+/** Reads a streamed body fully (bounded by maxBytes) into a Buffer. */
+async function readStream(stream, maxBytes = 64 * 1024 * 1024) {
+    if (!stream)
+        return Buffer.alloc(0);
+    const chunks = [];
+    let total = 0;
+    for await (const chunk of stream) {
+        const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        total += b.length;
+        if (total > maxBytes)
+            throw new RunpackError('response-too-large', `A response exceeded ${maxBytes} bytes.`);
+        chunks.push(b);
+    }
+    return Buffer.concat(chunks);
+}
+
+/** Build a tree from file paths (directories are implied by the files and may also be listed). */
+function makeTree(files, read, extraDirs = []) {
+    const fileSet = new Set();
+    const dirs = new Set();
+    const addParents = (p) => {
+        for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) {
+            const d = p.slice(0, i);
+            if (dirs.has(d))
+                break;
+            dirs.add(d);
+        }
+    };
+    for (const f of files) {
+        fileSet.add(f);
+        addParents(f);
+    }
+    for (const d of extraDirs) {
+        if (!d)
+            continue;
+        dirs.add(d);
+        addParents(d);
+    }
+    return { files: fileSet, dirs, read };
+}
+/** A view of the tree under `prefix/` (used to look inside a nested top folder). */
+function subTree(tree, prefix) {
+    const p = `${prefix}/`;
+    const files = [...tree.files].filter((f) => f.startsWith(p)).map((f) => f.slice(p.length));
+    const dirs = [...tree.dirs].filter((d) => d.startsWith(p)).map((d) => d.slice(p.length));
+    return makeTree(files, (path) => tree.read(p + path), dirs);
+}
+const rootFileCache = new WeakMap();
+const rootDirCache = new WeakMap();
+/** Files at the root, sorted (computed once per tree: trees can hold 250,000 paths). */
+const rootFiles = (t) => {
+    let r = rootFileCache.get(t);
+    if (!r)
+        rootFileCache.set(t, (r = [...t.files].filter((f) => !f.includes('/')).sort()));
+    return r;
+};
+const rootDirs = (t) => {
+    let r = rootDirCache.get(t);
+    if (!r)
+        rootDirCache.set(t, (r = [...t.dirs].filter((d) => !d.includes('/')).sort()));
+    return r;
+};
+const ext = (f, ...exts) => exts.some((e) => f.toLowerCase().endsWith(e));
+const anyFile = (t, pred) => {
+    for (const f of t.files)
+        if (pred(f))
+            return true;
+    return false;
+};
+/** Root file matched case-insensitively (Windows hosts and default documents ignore case). */
+const rootFileCi = (t, name) => rootFiles(t).find((f) => f.toLowerCase() === name.toLowerCase());
+async function readJson(t, path) {
+    const buf = await t.read(path);
+    if (!buf)
+        return null;
+    try {
+        return { value: JSON.parse(buf.toString('utf8').replace(/^\uFEFF/, '')) };
+    }
+    catch (err) {
+        return { error: err.message };
+    }
+}
+const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+const error = (code, message, path) => path === undefined ? { code, severity: 'error', message } : { code, severity: 'error', message, path };
+const warning = (code, message, path) => path === undefined ? { code, severity: 'warning', message } : { code, severity: 'warning', message, path };
+/** Normalise a relative path from a config file: `./a/b` → `a/b`, backslashes to slashes, `..` resolved. */
+function normalizeRef(ref, base = '') {
+    const parts = (base ? `${base}/${ref}` : ref).replace(/\\/g, '/').split('/');
+    const out = [];
+    for (const part of parts) {
+        if (part === '' || part === '.')
+            continue;
+        if (part === '..') {
+            if (out.length === 0)
+                return null;
+            out.pop();
+        }
+        else
+            out.push(part);
+    }
+    return out.join('/');
+}
+// ---------------------------------------------------------------------------------------------------------
+// Detection
+/** Which runtime a tree looks like, or 'unknown'. Functions win when host.json is at the root. */
+function detectRuntime(t) {
+    const root = rootFiles(t);
+    const has = (n) => t.files.has(n);
+    if (has('host.json'))
+        return 'functions';
+    if (root.some((f) => f.endsWith('.runtimeconfig.json')))
+        return 'dotnet';
+    if (NODE_DEFAULTS.some(has))
+        return 'node';
+    if (root.some((f) => ext(f, '.jar', '.war')))
+        return 'java';
+    // Entry files beat a package.json that may only be there for front-end tooling (Flask + Tailwind, PHP + Vite).
+    if (PY_ENTRIES.some(has) || has('manage.py'))
+        return 'python';
+    if (root.some((f) => ext(f, '.php')))
+        return 'php';
+    if (has('package.json'))
+        return 'node';
+    if (has('requirements.txt') || has('pyproject.toml'))
+        return 'python';
+    if (STATIC_DEFAULTS.some((d) => rootFileCi(t, d)))
+        return 'static';
+    if (rootFileCi(t, 'web.config') &&
+        (root.some((f) => ext(f, '.dll')) || anyFile(t, (f) => /^bin\/[^/]+\.dll$/i.test(f)))) {
+        return 'dotnet';
+    }
+    if (root.some((f) => ext(f, '.csproj', '.fsproj', '.vbproj', '.sln')))
+        return 'dotnet';
+    if (has('pom.xml') || has('build.gradle') || has('build.gradle.kts'))
+        return 'java';
+    if (has('tsconfig.json'))
+        return 'node';
+    if (has('composer.json'))
+        return 'php';
+    return 'unknown';
+}
+/** Apply the rules of `runtime` (detected when not given) to the tree. */
+async function checkRuntime(t, runtime) {
+    const r = runtime ?? detectRuntime(t);
+    switch (r) {
+        case 'node':
+            return nodeRules(t);
+        case 'dotnet':
+            return dotnetRules(t);
+        case 'python':
+            return pythonRules(t);
+        case 'java':
+            return javaRules(t);
+        case 'php':
+            return phpRules(t);
+        case 'static':
+            return staticRules(t);
+        case 'functions':
+            return functionsRules(t);
+        default:
+            return {
+                runtime: 'unknown',
+                entryPoint: null,
+                problems: [
+                    error('entry-point-missing', 'cannot tell which runtime this package is for: no package.json, *.runtimeconfig.json, host.json, app.py, *.jar, index.php or index.html at its root. Package the build output, or pass --runtime to say which runtime it is for'),
+                ],
+            };
+    }
+}
+// ---------------------------------------------------------------------------------------------------------
+// node
+const NODE_DEFAULTS = ['server.js', 'app.js', 'index.js'];
+const NODE_FALLBACKS = ['bin/www', ...NODE_DEFAULTS, 'hostingstart.js'];
+/** Flags of `node` that take the next word as their value. */
+const NODE_VALUE_FLAGS = new Set([
+    '-r',
+    '--require',
+    '--import',
+    '--loader',
+    '--experimental-loader',
+    '-C',
+    '--conditions',
+    '--env-file',
+    '--title',
+    '--inspect-port',
+]);
+/**
+ * The script a start command runs with node: `node server.js`, `NODE_ENV=production node --enable-source-maps dist/main.js`,
+ * `cross-env X=1 node ./bin/www`, `npm run build && node dist/index.js` (last node command wins).
+ * Returns null when the command does not run a file with node (e.g. `next start`).
+ */
+function parseStartScript(script) {
+    const segments = script.split(/&&|\|\||;|\|/);
+    let found = null;
+    for (const seg of segments) {
+        const words = seg.trim().match(/"[^"]*"|'[^']*'|\S+/g) ?? [];
+        let i = 0;
+        while (i < words.length &&
+            (/^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i]) ||
+                words[i] === 'cross-env' ||
+                words[i] === 'exec' ||
+                words[i] === 'env'))
+            i++;
+        const cmd = words[i]?.replace(/^["']|["']$/g, '');
+        if (!cmd || !/^(node|nodejs|node\.exe)$/.test(cmd.split('/').pop() ?? ''))
+            continue;
+        for (i++; i < words.length; i++) {
+            const w = words[i].replace(/^["']|["']$/g, '');
+            if (w === '-e' || w === '--eval' || w === '-p' || w === '--print')
+                break;
+            if (w.startsWith('-')) {
+                if (NODE_VALUE_FLAGS.has(w))
+                    i++;
+                continue;
+            }
+            found = w;
+            break;
+        }
+    }
+    return found;
+}
+/** A file node would load for `ref`: exact, `.js`/`.mjs`/`.cjs`/`.json` added, or `index.js` in a folder. */
+function resolveNode(t, ref) {
+    const n = normalizeRef(ref);
+    if (n === null)
+        return null;
+    for (const c of [
+        n,
+        `${n}.js`,
+        `${n}.mjs`,
+        `${n}.cjs`,
+        `${n}.json`,
+        `${n}/index.js`,
+        `${n}/index.mjs`,
+        `${n}/index.cjs`,
+    ]) {
+        if (c && t.files.has(c))
+            return c;
+    }
+    return null;
+}
+function hasTypeScriptSources(t) {
+    return anyFile(t, (f) => ext(f, '.ts', '.mts', '.cts') &&
+        !ext(f, '.d.ts', '.d.mts', '.d.cts') &&
+        !f.startsWith('node_modules/') &&
+        !f.includes('/node_modules/'));
+}
+/** When a referenced script is missing: source-not-build if this is a TypeScript source tree, else entry-point-missing. */
+function missingScript(t, what, ref) {
+    if (ext(ref, '.ts', '.mts', '.cts') || t.files.has('tsconfig.json') || hasTypeScriptSources(t)) {
+        return error('source-not-build', `${what} '${ref}' is not in the package, which holds TypeScript sources (tsconfig.json / .ts files): this is a source tree, not build output. Run the build and package the folder that holds the compiled '${ref.replace(/\.(m|c)?ts$/, '.js')}'`, 'package.json');
+    }
+    return error('entry-point-missing', `${what} '${ref}' is not in the package; package the build output that contains it, or fix package.json`, 'package.json');
+}
+function dependencyProblems(t, pkg, base = '') {
+    const deps = isObject(pkg.dependencies) ? Object.keys(pkg.dependencies) : [];
+    if (deps.length === 0)
+        return [];
+    const nm = base ? `${base}/node_modules` : 'node_modules';
+    const pj = base ? `${base}/package.json` : 'package.json';
+    if (!t.dirs.has(nm)) {
+        return [
+            warning('dependencies-missing', `package.json lists ${deps.length} ${deps.length === 1 ? 'dependency' : 'dependencies'} but the package has no node_modules folder; run-from-package never runs npm install (no remote build). Run 'npm ci --omit=dev' before packaging, or bundle the app`, pj),
+        ];
+    }
+    const missing = deps.filter((d) => !t.dirs.has(`${nm}/${d}`));
+    if (missing.length === 0)
+        return [];
+    const shown = missing.slice(0, 5).join(', ') + (missing.length > 5 ? ` and ${missing.length - 5} more` : '');
+    return [
+        warning('dependencies-missing', `node_modules lacks ${missing.length === 1 ? 'a dependency' : `${missing.length} dependencies`} listed in package.json (${shown}); run 'npm ci --omit=dev' before packaging`, pj),
+    ];
+}
+async function nodeRules(t) {
+    const problems = [];
+    const result = (entryPoint) => ({ runtime: 'node', entryPoint, problems });
+    const pkgJson = await readJson(t, 'package.json');
+    if (pkgJson && 'error' in pkgJson) {
+        problems.push(error('entry-point-missing', `package.json is not valid JSON (${pkgJson.error}); fix it so the platform can read the start command`, 'package.json'));
+        return result(null);
+    }
+    const pkg = pkgJson && isObject(pkgJson.value) ? pkgJson.value : null;
+    if (pkg)
+        problems.push(...dependencyProblems(t, pkg));
+    const scripts = pkg && isObject(pkg.scripts) ? pkg.scripts : {};
+    // The platform's Node startup: `npm start` when there is a start script, else `main`, else well-known files.
+    if (typeof scripts.start === 'string' && scripts.start.trim()) {
+        let target = parseStartScript(scripts.start);
+        if (target === null)
+            return result(`npm start (${scripts.start.trim()})`);
+        // `node .` runs the package itself: its main, else index.js.
+        if (normalizeRef(target) === '')
+            target = pkg && typeof pkg.main === 'string' && pkg.main ? pkg.main : 'index.js';
+        const found = resolveNode(t, target);
+        if (found)
+            return result(found);
+        problems.push(missingScript(t, 'the start script runs', target));
+        return result(null);
+    }
+    if (pkg && typeof pkg.main === 'string' && pkg.main.trim()) {
+        const found = resolveNode(t, pkg.main);
+        if (found)
+            return result(found);
+        problems.push(missingScript(t, 'package.json main', pkg.main));
+        return result(null);
+    }
+    const fallback = NODE_FALLBACKS.find((f) => t.files.has(f));
+    if (fallback)
+        return result(fallback);
+    if (t.files.has('tsconfig.json') || hasTypeScriptSources(t)) {
+        problems.push(error('source-not-build', 'this is a TypeScript source tree (tsconfig.json / .ts files) with no compiled entry point: run the build and package its output folder', 'tsconfig.json'));
+    }
+    else {
+        problems.push(error('entry-point-missing', `no Node.js entry point: package.json has no start script or main, and there is no ${NODE_DEFAULTS.join(', ')} or bin/www at the root. Add a start script ('node server.js') or package the folder that holds the app`));
+    }
+    return result(null);
+}
+// ---------------------------------------------------------------------------------------------------------
+// dotnet
+function dotnetSourceProblem(t) {
+    const proj = rootFiles(t).find((f) => ext(f, '.csproj', '.fsproj', '.vbproj', '.sln'));
+    const src = proj ??
+        [...t.files].find((f) => ext(f, '.cs', '.fs', '.vb') && !f.includes('/obj/') && !f.startsWith('obj/'));
+    if (!src)
+        return null;
+    return error('source-not-build', `'${src}' is .NET source code, not publish output: run 'dotnet publish -c Release -o publish' and package the publish folder`, src);
+}
+async function dotnetRules(t) {
+    const problems = [];
+    const root = rootFiles(t);
+    const configs = root.filter((f) => f.endsWith('.runtimeconfig.json'));
+    for (const cfg of configs) {
+        const dll = `${cfg.slice(0, -'.runtimeconfig.json'.length)}.dll`;
+        if (t.files.has(dll))
+            return { runtime: 'dotnet', entryPoint: dll, problems };
+    }
+    if (configs.length > 0) {
+        const dll = `${configs[0].slice(0, -'.runtimeconfig.json'.length)}.dll`;
+        problems.push(error('entry-point-missing', `'${configs[0]}' is at the root but '${dll}' is not; package the complete 'dotnet publish' output`, configs[0]));
+        return { runtime: 'dotnet', entryPoint: null, problems };
+    }
+    const webConfig = rootFileCi(t, 'web.config');
+    if (webConfig) {
+        const buf = await t.read(webConfig);
+        const text = buf ? buf.toString('utf8') : '';
+        // ASP.NET Core behind IIS: <aspNetCore processPath="dotnet" arguments=".\App.dll" /> or processPath=".\App.exe".
+        const arg = /arguments\s*=\s*"([^"]*?\.dll)\b[^"]*"/i.exec(text)?.[1] ??
+            /processPath\s*=\s*"([^"]*?\.exe)"/i.exec(text)?.[1];
+        if (arg) {
+            const ref = normalizeRef(arg.trim().split(/\s+/).pop() ?? arg);
+            if (ref && t.files.has(ref))
+                return { runtime: 'dotnet', entryPoint: ref, problems };
+            problems.push(error('entry-point-missing', `web.config starts '${arg}', which is not in the package; package the complete 'dotnet publish' output`, webConfig));
+            return { runtime: 'dotnet', entryPoint: null, problems };
+        }
+        // ASP.NET (.NET Framework): web.config with the site's assemblies in bin/.
+        if (anyFile(t, (f) => /^bin\/[^/]+\.dll$/i.test(f)))
+            return { runtime: 'dotnet', entryPoint: webConfig, problems };
+    }
+    problems.push(dotnetSourceProblem(t) ??
+        error('entry-point-missing', 'no .NET entry point: no <App>.runtimeconfig.json with its <App>.dll, and no web.config with bin/*.dll at the root. Package the output of dotnet publish'));
+    return { runtime: 'dotnet', entryPoint: null, problems };
+}
+// ---------------------------------------------------------------------------------------------------------
+// python
+const PY_ENTRIES = ['app.py', 'application.py', 'wsgi.py', 'main.py'];
+const PY_INSTALLED = ['.python_packages', 'antenv', '.venv', 'venv', '__pypackages__'];
+function pythonPackagesInstalled(t) {
+    if (PY_INSTALLED.some((d) => t.dirs.has(d)))
+        return true;
+    for (const d of t.dirs)
+        if (d.endsWith('/site-packages') || d === 'site-packages')
+            return true;
+    return false;
+}
+async function pythonRules(t) {
+    const problems = [
+        warning('runtime-unsupported', 'run-from-package is not supported for Python web apps on App Service: deploy with build automation instead (zip deploy with SCM_DO_BUILD_DURING_DEPLOYMENT=true and no WEBSITE_RUN_FROM_PACKAGE), or use a container'),
+    ];
+    if ((t.files.has('requirements.txt') || t.files.has('pyproject.toml')) && !pythonPackagesInstalled(t)) {
+        problems.push(warning('dependencies-missing', `${t.files.has('requirements.txt') ? 'requirements.txt' : 'pyproject.toml'} is here but no installed packages are (no .python_packages, antenv or site-packages folder); run-from-package never runs pip install. Install them into the package before zipping`, t.files.has('requirements.txt') ? 'requirements.txt' : 'pyproject.toml'));
+    }
+    let entry = PY_ENTRIES.find((f) => t.files.has(f)) ?? null;
+    if (!entry && t.files.has('manage.py')) {
+        // Django: <project>/wsgi.py next to manage.py.
+        entry = [...t.files].filter((f) => /^[^/]+\/wsgi\.py$/.test(f)).sort()[0] ?? null;
+    }
+    if (!entry) {
+        problems.push(error('entry-point-missing', `no Python entry point: none of ${PY_ENTRIES.join(', ')} (or a Django project's wsgi.py next to manage.py) is at the root; package the folder that holds the app`));
+    }
+    return { runtime: 'python', entryPoint: entry, problems };
+}
+// ---------------------------------------------------------------------------------------------------------
+// java
+async function javaRules(t) {
+    const problems = [
+        warning('runtime-unsupported', 'run-from-package is not supported for Java web apps (Java SE, Tomcat, JBoss): they need a writable app directory. Deploy the jar or war with `az webapp deploy --type jar|war` instead'),
+    ];
+    const archives = rootFiles(t).filter((f) => ext(f, '.jar', '.war'));
+    const entry = archives.find((f) => f.toLowerCase() === 'app.jar') ?? archives[0] ?? null;
+    if (!entry) {
+        const src = ['pom.xml', 'build.gradle', 'build.gradle.kts'].find((f) => t.files.has(f)) ??
+            (t.dirs.has('src/main/java') ? 'src/main/java' : undefined);
+        problems.push(src
+            ? error('source-not-build', `'${src}' is Java source, not a build: run 'mvn package' or 'gradle build' and package the jar or war`, src)
+            : error('entry-point-missing', 'no Java entry point: no .jar or .war at the root; package the built jar (app.jar) or war'));
+    }
+    return { runtime: 'java', entryPoint: entry, problems };
+}
+// ---------------------------------------------------------------------------------------------------------
+// php
+async function phpRules(t) {
+    const problems = [];
+    const composer = await readJson(t, 'composer.json');
+    if (composer && 'value' in composer && isObject(composer.value) && isObject(composer.value.require)) {
+        const needs = Object.keys(composer.value.require).filter((k) => k !== 'php' && !k.startsWith('ext-'));
+        if (needs.length > 0 && !t.dirs.has('vendor')) {
+            problems.push(warning('dependencies-missing', "composer.json requires packages but there is no vendor folder; run 'composer install --no-dev' before packaging", 'composer.json'));
+        }
+    }
+    const entry = rootFileCi(t, 'index.php') ?? null;
+    if (!entry) {
+        const hint = t.files.has('public/index.php')
+            ? "index.php is under public/: package the contents of public/, or configure the site's document root"
+            : 'add index.php at the root or package the folder that holds it';
+        problems.push(error('entry-point-missing', `no index.php at the root; ${hint}`));
+    }
+    return { runtime: 'php', entryPoint: entry, problems };
+}
+// ---------------------------------------------------------------------------------------------------------
+// static
+const STATIC_DEFAULTS = ['index.html', 'index.htm', 'default.htm', 'default.html'];
+async function staticRules(t) {
+    for (const d of STATIC_DEFAULTS) {
+        const f = rootFileCi(t, d);
+        if (f)
+            return { runtime: 'static', entryPoint: f, problems: [] };
+    }
+    const nested = ['dist', 'build', 'public', 'out', 'www'].find((d) => t.files.has(`${d}/index.html`));
+    const hint = nested
+        ? `index.html is under ${nested}/: package the contents of ${nested}/`
+        : 'package the folder that holds the built site';
+    return {
+        runtime: 'static',
+        entryPoint: null,
+        problems: [error('entry-point-missing', `no index.html at the root; ${hint}`)],
+    };
+}
+const DEFAULT_SCRIPTS = [
+    'index.js',
+    'index.mjs',
+    'index.cjs',
+    'run.ps1',
+    '__init__.py',
+    'run.csx',
+    'main.py',
+];
+async function functionFolders(t) {
+    const out = [];
+    for (const d of rootDirs(t)) {
+        const fj = `${d}/function.json`;
+        if (!t.files.has(fj))
+            continue;
+        const json = await readJson(t, fj);
+        if (json && 'error' in json) {
+            out.push({
+                name: d,
+                scriptFile: null,
+                problem: error('entry-point-missing', `${fj} is not valid JSON (${json.error}); fix it`, fj),
+            });
+            continue;
+        }
+        const cfg = json && isObject(json.value) ? json.value : {};
+        if (typeof cfg.scriptFile === 'string' && cfg.scriptFile) {
+            const ref = normalizeRef(cfg.scriptFile, d);
+            if (ref !== null && t.files.has(ref)) {
+                out.push({ name: d, scriptFile: ref, problem: null });
+            }
+            else {
+                out.push({ name: d, scriptFile: null, problem: missingFunctionScript(t, fj, cfg.scriptFile) });
+            }
+            continue;
+        }
+        const def = DEFAULT_SCRIPTS.map((s) => `${d}/${s}`).find((s) => t.files.has(s)) ?? null;
+        out.push({
+            name: d,
+            scriptFile: def,
+            problem: def ? null : missingFunctionScript(t, fj, 'index.js'),
+        });
+    }
+    return out;
+}
+function missingFunctionScript(t, fj, ref) {
+    if (ext(ref, '.dll') && dotnetSourceProblem(t))
+        return dotnetSourceProblem(t);
+    if (ext(ref, '.js', '.mjs', '.cjs') && (t.files.has('tsconfig.json') || hasTypeScriptSources(t))) {
+        return error('source-not-build', `${fj} runs '${ref}', which is not in the package (TypeScript sources are): run the build and package its output`, fj);
+    }
+    return error('entry-point-missing', `${fj} runs '${ref}', which is not in the package; package the built function app`, fj);
+}
+/** Glob match for package.json main in the Node.js v4 programming model (`dist/src/functions/*.js`). */
+function globMatches(t, pattern) {
+    const norm = normalizeRef(pattern);
+    if (norm === null)
+        return [];
+    if (!/[*?{]/.test(norm)) {
+        const found = resolveNode(t, norm);
+        return found ? [found] : [];
+    }
+    let re = '';
+    for (let i = 0; i < norm.length; i++) {
+        const c = norm[i];
+        if (c === '*' && norm[i + 1] === '*') {
+            re += '.*';
+            i++;
+            if (norm[i + 1] === '/')
+                i++;
+        }
+        else if (c === '*')
+            re += '[^/]*';
+        else if (c === '?')
+            re += '[^/]';
+        else if (c === '{')
+            re += '(';
+        else if (c === '}')
+            re += ')';
+        else if (c === ',' && re.includes('('))
+            re += '|';
+        else
+            re += c.replace(/[.+^$()|[\]\\]/g, '\\$&');
+    }
+    const rx = new RegExp(`^${re}$`);
+    return [...t.files].filter((f) => rx.test(f)).sort();
+}
+async function functionsRules(t) {
+    const problems = [];
+    const hostJson = t.files.has('host.json');
+    if (!hostJson) {
+        problems.push(error('functions-host-missing', 'host.json is not at the root of the package, so the Functions host finds no functions; package the folder that holds host.json (the build output of the function app)'));
+    }
+    const folders = await functionFolders(t);
+    const functions = new Set(folders.map((f) => f.name));
+    for (const f of folders)
+        if (f.problem)
+            problems.push(f.problem);
+    const root = rootFiles(t);
+    let entryPoint = null;
+    // .NET isolated worker: worker.config.json / functions.metadata + the worker dll.
+    const workerCfg = await readJson(t, 'worker.config.json');
+    if (workerCfg || t.files.has('functions.metadata')) {
+        let dll = null;
+        if (workerCfg &&
+            'value' in workerCfg &&
+            isObject(workerCfg.value) &&
+            isObject(workerCfg.value.description)) {
+            const p = workerCfg.value.description.defaultWorkerPath;
+            if (typeof p === 'string') {
+                dll = normalizeRef(p);
+                if (dll && !t.files.has(dll)) {
+                    problems.push(error('entry-point-missing', `worker.config.json starts '${p}', which is not in the package; package the complete 'dotnet publish' output`, 'worker.config.json'));
+                    dll = null;
+                }
+            }
+        }
+        dll ??=
+            root
+                .find((f) => f.endsWith('.runtimeconfig.json') && t.files.has(f.replace(/\.runtimeconfig\.json$/, '.dll')))
+                ?.replace(/\.runtimeconfig\.json$/, '.dll') ?? null;
+        entryPoint = dll;
+        const meta = await readJson(t, 'functions.metadata');
+        if (meta && 'value' in meta && Array.isArray(meta.value)) {
+            for (const m of meta.value)
+                if (isObject(m) && typeof m.name === 'string')
+                    functions.add(m.name);
+        }
+        if (!entryPoint && !problems.some((p) => p.code === 'entry-point-missing')) {
+            problems.push(error('entry-point-missing', 'the .NET isolated worker assembly is missing (worker.config.json or functions.metadata is here but no <App>.dll); package the complete publish output'));
+        }
+    }
+    else if (t.files.has('function_app.py')) {
+        entryPoint = 'function_app.py';
+    }
+    else if (t.files.has('package.json')) {
+        const pkg = await readJson(t, 'package.json');
+        const main = pkg && 'value' in pkg && isObject(pkg.value) && typeof pkg.value.main === 'string'
+            ? pkg.value.main
+            : null;
+        if (main) {
+            const matches = globMatches(t, main);
+            if (matches.length > 0)
+                entryPoint = matches[0];
+            else
+                problems.push(missingScript(t, 'package.json main', main));
+        }
+        if (pkg && 'value' in pkg && isObject(pkg.value))
+            problems.push(...dependencyProblems(t, pkg.value));
+    }
+    if (!entryPoint)
+        entryPoint = folders.find((f) => f.scriptFile)?.scriptFile ?? null;
+    const language = pickLanguage(t, entryPoint);
+    if (language === 'python') {
+        if (t.files.has('requirements.txt') && !t.dirs.has('.python_packages')) {
+            problems.push(warning('dependencies-missing', "requirements.txt is here but .python_packages is not; run-from-package never runs pip install. Run 'pip install -r requirements.txt --target .python_packages/lib/site-packages' before packaging", 'requirements.txt'));
+        }
+    }
+    if (!entryPoint &&
+        !problems.some((p) => p.code === 'entry-point-missing' || p.code === 'source-not-build')) {
+        const src = dotnetSourceProblem(t);
+        if (src)
+            problems.push(src);
+        else if (t.files.has('tsconfig.json') || hasTypeScriptSources(t)) {
+            problems.push(error('source-not-build', 'this function app holds TypeScript sources but no compiled JavaScript: run the build and package its output', 'tsconfig.json'));
+        }
+        else if (hostJson) {
+            problems.push(error('entry-point-missing', "host.json is here but no built function code is: no package.json main, function_app.py, worker.config.json + <App>.dll, or folders with function.json. Package the function app's build output"));
+        }
+    }
+    return { runtime: 'functions', entryPoint, problems, functions: [...functions].sort() };
+}
+function pickLanguage(t, entry) {
+    if (entry && ext(entry, '.py'))
+        return 'python';
+    if (!entry && (t.files.has('requirements.txt') || anyFile(t, (f) => /^[^/]+\/__init__\.py$/.test(f))))
+        return 'python';
+    return 'other';
+}
+
+/**
+ * A zip reader over a random-access source. It reads the central directory directly (never extracts, never
+ * writes to disk), cross-checks local headers against it and verifies CRCs by streaming each entry through
+ * inflate without keeping it. Hostile archives are reported, not obeyed: entry counts and name lengths are
+ * capped, nothing is allocated by declared sizes, and inflation stops at the declared size.
+ *
+ * The source is an interface so the same reader can run over a local file, a buffer, or HTTP range requests.
+ */
+const inflateRawAsync = util.promisify(zlib.inflateRaw);
+/** A source over a local file, read with positioned reads. Close it when done. */
+async function fileSource(path) {
+    const handle = await fs.open(path, 'r');
+    try {
+        const { size } = await handle.stat();
+        return {
+            size,
+            path,
+            async read(offset, length) {
+                const len = Math.max(0, Math.min(length, size - offset));
+                const buf = Buffer.allocUnsafe(len);
+                let done = 0;
+                while (done < len) {
+                    const { bytesRead } = await handle.read(buf, done, len - done, offset + done);
+                    if (bytesRead === 0)
+                        break;
+                    done += bytesRead;
+                }
+                return done === len ? buf : buf.subarray(0, done);
+            },
+            close: () => handle.close(),
+        };
+    }
+    catch (err) {
+        await handle.close();
+        throw err;
+    }
+}
+/** An archive that cannot be read, or an entry that fails its checks. */
+class ZipError extends RunpackError {
+    path;
+    constructor(code, message, path) {
+        super(code, message);
+        this.name = 'ZipError';
+        this.path = path;
+    }
+}
+const DEFAULT_MAX_ENTRIES = 250_000;
+/** Names longer than this are kept truncated in memory (the platform's file systems cannot hold them anyway). */
+const MAX_NAME_BYTES = 4096;
+/** A central directory larger than this is refused (250,000 entries with 1 KiB names stay below it). */
+const MAX_CENTRAL_DIRECTORY_BYTES = 512 * 1024 * 1024;
+/** Deflate cannot expand by more than about 1032:1; a declared size beyond this bound is a lie. */
+const DEFLATE_MAX_RATIO = 1040;
+const DEFLATE_RATIO_SLACK = 4096;
+/** Deflate never needs more than 9 bits a byte (fixed Huffman codes) plus block headers. */
+const MAX_DEFLATE_GROWTH = 1.13;
+const SIG_LOCAL$1 = 0x04034b50;
+const SIG_CENTRAL$1 = 0x02014b50;
+const SIG_EOCD$1 = 0x06054b50;
+const SIG_EOCD64 = 0x06064b50;
+const SIG_EOCD64_LOCATOR = 0x07064b50;
+const CD_CHUNK = 4 * 1024 * 1024;
+const METHOD_NAMES = {
+    1: 'shrink',
+    6: 'implode',
+    9: 'deflate64',
+    12: 'bzip2',
+    14: 'lzma',
+    93: 'zstandard',
+    95: 'xz',
+    98: 'ppmd',
+    99: 'AES encryption',
+};
+function u64(buf, at) {
+    const v = buf.readBigUInt64LE(at);
+    return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.POSITIVE_INFINITY : Number(v);
+}
+/** What a file that is not a zip looks like, for a helpful message. */
+function describeNonZip(head) {
+    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b)
+        return 'it is a gzip file';
+    if (head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar')
+        return 'it is a tar file';
+    if (head.length >= 6 && head.toString('latin1', 0, 6) === '7z\xbc\xaf\x27\x1c')
+        return 'it is a 7z file';
+    if (head.length >= 4 && head.toString('latin1', 0, 4) === 'Rar!')
+        return 'it is a rar file';
+    if (head.length >= 4 && head.readUInt32LE(0) === SIG_LOCAL$1)
+        return 'it starts like a zip but its end is missing (truncated?)';
+    return 'no zip end-of-central-directory record was found';
+}
+const CP437_HIGH = 'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0';
+function decodeName(raw, utf8Flag) {
+    if (utf8Flag)
+        return raw.toString('utf8');
+    let ascii = true;
+    for (const b of raw) {
+        if (b >= 0x80) {
+            ascii = false;
+            break;
+        }
+    }
+    if (ascii)
+        return raw.toString('latin1');
+    // Many writers store UTF-8 without setting the flag; accept it when the bytes are valid UTF-8.
+    const asUtf8 = raw.toString('utf8');
+    if (!asUtf8.includes('\ufffd'))
+        return asUtf8;
+    let s = '';
+    for (const b of raw)
+        s += b < 0x80 ? String.fromCharCode(b) : CP437_HIGH[b - 0x80];
+    return s;
+}
+function printable(name) {
+    // eslint-disable-next-line no-control-regex
+    const clean = name.replace(/[\u0000-\u001f\u007f]/g, '?');
+    return clean.length > 200 ? `${clean.slice(0, 200)}…` : clean;
+}
+async function findEocd(source) {
+    const size = source.size;
+    if (size < 22) {
+        const head = await source.read(0, size);
+        throw new ZipError('corrupt-archive', `not a zip: ${size} bytes is too short for a zip (${describeNonZip(head)})`);
+    }
+    const tailLen = Math.min(size, 22 + 0xffff);
+    const tailStart = size - tailLen;
+    const tail = await source.read(tailStart, tailLen);
+    let loose = null;
+    for (let i = tail.length - 22; i >= 0; i--) {
+        if (tail[i] !== 0x50 || tail.readUInt32LE(i) !== SIG_EOCD$1)
+            continue;
+        const commentLen = tail.readUInt16LE(i + 20);
+        if (i + 22 + commentLen === tail.length) {
+            loose = i;
+            break;
+        }
+        // A candidate with trailing bytes after its comment: keep looking for an exact one, fall back to it.
+        if (loose === null && i + 22 + commentLen < tail.length)
+            loose = i;
+    }
+    if (loose === null) {
+        const head = await source.read(0, Math.min(size, 512));
+        throw new ZipError('corrupt-archive', `not a zip: ${describeNonZip(head)}`);
+    }
+    const i = loose;
+    const commentLen = tail.readUInt16LE(i + 20);
+    return {
+        at: tailStart + i,
+        tail,
+        tailStart,
+        disk: tail.readUInt16LE(i + 4),
+        cdDisk: tail.readUInt16LE(i + 6),
+        entriesTotal: tail.readUInt16LE(i + 10),
+        cdSize: tail.readUInt32LE(i + 12),
+        cdOffset: tail.readUInt32LE(i + 16),
+        comment: tail.subarray(i + 22, i + 22 + commentLen).toString('utf8'),
+    };
+}
+/** Read the central directory. Throws ZipError (corrupt-archive) when the archive cannot be read at all. */
+async function openZip(source, options = {}) {
+    const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    const eocd = await findEocd(source);
+    const issues = [];
+    let { entriesTotal, cdSize, cdOffset } = eocd;
+    let zip64 = false;
+    /** Where the central directory must end: at the zip64 end record when there is one, else the end record. */
+    let cdEnd = eocd.at;
+    // Zip64: a locator right before the end record points at the zip64 end record.
+    if (eocd.at >= 20) {
+        // Served from the tail already read when possible: over HTTP every read is a request.
+        const fromTail = async (at, len) => at >= eocd.tailStart && at + len <= eocd.tailStart + eocd.tail.length
+            ? eocd.tail.subarray(at - eocd.tailStart, at - eocd.tailStart + len)
+            : source.read(at, len);
+        const loc = await fromTail(eocd.at - 20, 20);
+        if (loc.length === 20 && loc.readUInt32LE(0) === SIG_EOCD64_LOCATOR) {
+            const recAt = u64(loc, 8);
+            if (!(recAt + 56 <= eocd.at - 20)) {
+                throw new ZipError('corrupt-archive', 'corrupt zip: the zip64 end record lies outside the archive; re-create the zip');
+            }
+            const rec = await fromTail(recAt, 56);
+            if (rec.length < 56 || rec.readUInt32LE(0) !== SIG_EOCD64) {
+                throw new ZipError('corrupt-archive', 'corrupt zip: the zip64 end record is missing or damaged; re-create the zip');
+            }
+            zip64 = true;
+            cdEnd = recAt;
+            entriesTotal = u64(rec, 32);
+            cdSize = u64(rec, 40);
+            cdOffset = u64(rec, 48);
+        }
+    }
+    if (eocd.disk !== 0 || eocd.cdDisk !== 0) {
+        throw new ZipError('corrupt-archive', 'unsupported zip: it is one part of a split (multi-disk) archive; create a single-file zip');
+    }
+    if (!Number.isFinite(cdOffset) || !Number.isFinite(cdSize) || cdOffset + cdSize > cdEnd) {
+        throw new ZipError('corrupt-archive', `corrupt zip: the central directory (offset ${cdOffset}, ${cdSize} bytes) lies beyond the end of the ${source.size}-byte file; the file is truncated or damaged, re-create or re-download it`);
+    }
+    if (cdSize > MAX_CENTRAL_DIRECTORY_BYTES) {
+        throw new ZipError('too-large', `the zip's central directory is ${cdSize} bytes (over ${MAX_CENTRAL_DIRECTORY_BYTES}); no deployable package needs that many or that long names. Package fewer files`);
+    }
+    if (cdOffset + cdSize < cdEnd) {
+        // Bytes between the directory and its end record: data appended or prepended by another tool.
+        issues.push({
+            code: 'corrupt-archive',
+            message: `corrupt zip: ${cdEnd - cdOffset - cdSize} unexpected bytes sit between the central directory and its end record (data prepended or appended?); re-create the zip`,
+        });
+    }
+    const entries = [];
+    // Start with the tail when it already holds the whole directory (small zips: one read in all).
+    const cdInTail = cdOffset >= eocd.tailStart && cdOffset + cdSize <= eocd.tailStart + eocd.tail.length;
+    let win = cdInTail
+        ? eocd.tail.subarray(cdOffset - eocd.tailStart, cdOffset - eocd.tailStart + cdSize)
+        : Buffer.alloc(0);
+    let winStart = cdOffset;
+    const ensure = async (pos, n) => {
+        if (pos + n > cdOffset + cdSize)
+            return null;
+        if (pos < winStart || pos + n > winStart + win.length) {
+            const len = Math.min(Math.max(n, CD_CHUNK), cdOffset + cdSize - pos);
+            win = await source.read(pos, len);
+            winStart = pos;
+            if (win.length < n)
+                return null;
+        }
+        return win;
+    };
+    let pos = cdOffset;
+    let capped = false;
+    while (pos < cdOffset + cdSize) {
+        if (entries.length >= maxEntries) {
+            capped = true;
+            break;
+        }
+        let b = pos >= winStart && pos + 46 <= winStart + win.length ? win : await ensure(pos, 46);
+        if (!b || b.readUInt32LE(pos - winStart) !== SIG_CENTRAL$1) {
+            throw new ZipError('corrupt-archive', `corrupt zip: central directory record ${entries.length + 1} is damaged; re-create the zip`);
+        }
+        let o = pos - winStart;
+        const nameLen = b.readUInt16LE(o + 28);
+        const extraLen = b.readUInt16LE(o + 30);
+        const commentLen = b.readUInt16LE(o + 32);
+        const recLen = 46 + nameLen + extraLen + commentLen;
+        b =
+            pos >= winStart && pos + recLen <= winStart + win.length && pos + recLen <= cdOffset + cdSize
+                ? win
+                : await ensure(pos, recLen);
+        if (!b) {
+            throw new ZipError('corrupt-archive', `corrupt zip: central directory record ${entries.length + 1} runs past the end of the directory; re-create the zip`);
+        }
+        o = pos - winStart;
+        const versionMadeBy = b.readUInt16LE(o + 4);
+        const flagWord = b.readUInt16LE(o + 8);
+        const method = b.readUInt16LE(o + 10);
+        const crc = b.readUInt32LE(o + 16);
+        let compressedSize = b.readUInt32LE(o + 20);
+        let uncompressedSize = b.readUInt32LE(o + 24);
+        const diskStart = b.readUInt16LE(o + 34);
+        const externalAttributes = b.readUInt32LE(o + 38);
+        let localHeaderOffset = b.readUInt32LE(o + 42);
+        const nameBytes = b.subarray(o + 46, o + 46 + nameLen);
+        // A view into the directory window (no copy); the directory's size is capped, so this memory is bounded.
+        const rawName = nameLen > MAX_NAME_BYTES ? nameBytes.subarray(0, MAX_NAME_BYTES) : nameBytes;
+        const flags = {
+            encrypted: (flagWord & 1) !== 0,
+            utf8: (flagWord & 0x800) !== 0,
+            dataDescriptor: (flagWord & 8) !== 0,
+            raw: flagWord,
+        };
+        let name = decodeName(rawName, flags.utf8);
+        let entryZip64 = false;
+        // Extra fields: zip64 sizes/offset (0x0001) and the Info-ZIP Unicode path (0x7075).
+        let e = o + 46 + nameLen;
+        const eEnd = e + extraLen;
+        while (e + 4 <= eEnd) {
+            const id = b.readUInt16LE(e);
+            const len = b.readUInt16LE(e + 2);
+            const d = e + 4;
+            if (d + len > eEnd)
+                break;
+            if (id === 0x0001) {
+                entryZip64 = true;
+                let f = d;
+                if (uncompressedSize === 0xffffffff && f + 8 <= d + len) {
+                    uncompressedSize = u64(b, f);
+                    f += 8;
+                }
+                if (compressedSize === 0xffffffff && f + 8 <= d + len) {
+                    compressedSize = u64(b, f);
+                    f += 8;
+                }
+                if (localHeaderOffset === 0xffffffff && f + 8 <= d + len) {
+                    localHeaderOffset = u64(b, f);
+                    f += 8;
+                }
+            }
+            else if (id === 0x7075 && len >= 5 && !flags.utf8 && nameLen <= MAX_NAME_BYTES) {
+                const nameCrc = b.readUInt32LE(d + 1);
+                if (zlib.crc32(rawName) === nameCrc)
+                    name = b.subarray(d + 5, d + len).toString('utf8');
+            }
+            e = d + len;
+        }
+        const host = versionMadeBy >> 8;
+        const mode = host === 3 && externalAttributes >>> 16 !== 0 ? externalAttributes >>> 16 : null;
+        const isSymlink = mode !== null && (mode & 0o170000) === 0o120000;
+        const isDirectory = !isSymlink &&
+            (name.endsWith('/') ||
+                (mode !== null && (mode & 0o170000) === 0o040000) ||
+                ((host === 0 || host === 11 || host === 14) && (externalAttributes & 0x10) !== 0));
+        const entry = {
+            index: entries.length,
+            name,
+            rawName,
+            nameLength: nameLen,
+            nameTruncated: nameLen > MAX_NAME_BYTES,
+            method,
+            compressedSize,
+            uncompressedSize,
+            crc32: crc,
+            localHeaderOffset,
+            flags,
+            versionMadeBy,
+            externalAttributes,
+            mode,
+            isDirectory,
+            isSymlink,
+            size: isDirectory ? 0 : uncompressedSize,
+            encrypted: flags.encrypted,
+            zip64: entryZip64,
+        };
+        entries.push(entry);
+        const where = () => printable(name);
+        if (diskStart !== 0 && diskStart !== 0xffff) {
+            issues.push({
+                code: 'corrupt-archive',
+                message: `corrupt zip: '${where()}' claims to start on another disk of a split archive; create a single-file zip`,
+                path: where(),
+            });
+        }
+        if (!Number.isFinite(compressedSize) ||
+            !Number.isFinite(uncompressedSize) ||
+            !Number.isFinite(localHeaderOffset)) {
+            issues.push({
+                code: 'corrupt-archive',
+                message: `corrupt zip: '${where()}' declares impossible sizes or offsets; re-create the zip`,
+                path: where(),
+            });
+        }
+        pos += recLen;
+    }
+    if (capped) {
+        issues.push({
+            code: 'too-large',
+            message: `the zip holds more than ${maxEntries} entries (it declares ${entriesTotal}); runpack stops reading there. Package fewer files (leave out caches, tests and dev dependencies)`,
+        });
+    }
+    else if (entries.length !== entriesTotal && !(!zip64 && entriesTotal === entries.length % 0x10000)) {
+        issues.push({
+            code: 'corrupt-archive',
+            message: `corrupt zip: the end record declares ${entriesTotal} entries but the central directory holds ${entries.length}; re-create the zip`,
+        });
+    }
+    checkLayout(entries, cdOffset, issues);
+    return {
+        source,
+        entries,
+        declaredEntries: entriesTotal,
+        comment: eocd.comment,
+        zip64,
+        centralDirectoryOffset: cdOffset,
+        centralDirectorySize: cdSize,
+        issues,
+    };
+}
+/** Checks that need only the central directory: data beyond the file, overlapping entries, impossible ratios, methods. */
+function checkLayout(entries, cdOffset, issues) {
+    const bad = (e, why) => {
+        const where = printable(e.name);
+        issues.push({ code: 'corrupt-archive', message: `corrupt zip: '${where}' ${why}`, path: where });
+    };
+    for (const e of entries) {
+        if (!Number.isFinite(e.localHeaderOffset) || !Number.isFinite(e.compressedSize))
+            continue;
+        const minEnd = e.localHeaderOffset + 30 + e.nameLength + e.compressedSize;
+        if (minEnd > cdOffset) {
+            bad(e, `declares ${e.compressedSize} bytes of data at offset ${e.localHeaderOffset}, beyond the archive's data (truncated or forged); re-create the zip`);
+            continue;
+        }
+        if (e.flags.encrypted)
+            continue;
+        if (e.method === 0 && e.compressedSize !== e.uncompressedSize) {
+            bad(e, `is stored uncompressed but declares ${e.compressedSize} stored and ${e.uncompressedSize} real bytes; re-create the zip`);
+        }
+        else if (e.method === 8 &&
+            e.uncompressedSize > e.compressedSize * DEFLATE_MAX_RATIO + DEFLATE_RATIO_SLACK) {
+            const ratio = Math.round(e.uncompressedSize / Math.max(1, e.compressedSize));
+            bad(e, `declares ${e.uncompressedSize} bytes from ${e.compressedSize} compressed (${ratio}:1, more than deflate can produce: a zip bomb or a forged size); re-create the zip`);
+        }
+        else if (e.method === 8 && e.compressedSize > e.uncompressedSize * MAX_DEFLATE_GROWTH + 1024) {
+            bad(e, `declares ${e.compressedSize} compressed bytes for ${e.uncompressedSize} bytes of content, more than deflate ever adds; re-create the zip`);
+        }
+        else if (e.method !== 0 && e.method !== 8) {
+            const m = METHOD_NAMES[e.method] ?? `method ${e.method}`;
+            bad(e, `is compressed with ${m}; the platform's zip mount reads only stored and deflate entries. Re-create the zip with deflate`);
+        }
+    }
+    const sorted = entries
+        .filter((e) => Number.isFinite(e.localHeaderOffset) && Number.isFinite(e.compressedSize))
+        .sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+    for (let i = 1; i < sorted.length; i++) {
+        const prev = sorted[i - 1];
+        const cur = sorted[i];
+        const prevEnd = prev.localHeaderOffset + 30 + prev.nameLength + prev.compressedSize;
+        if (prevEnd > cur.localHeaderOffset) {
+            bad(cur, `overlaps the data of '${printable(prev.name)}' (overlapping entries are a zip-bomb technique); re-create the zip`);
+        }
+    }
+}
+function parseLocal(buf, at, e) {
+    if (at + 30 > buf.length)
+        return 'short';
+    if (buf.readUInt32LE(at) !== SIG_LOCAL$1)
+        return { dataStart: 0, problem: 'has no local header where the central directory points' };
+    const flags = buf.readUInt16LE(at + 6);
+    const method = buf.readUInt16LE(at + 8);
+    const crc = buf.readUInt32LE(at + 14);
+    const csize = buf.readUInt32LE(at + 18);
+    const usize = buf.readUInt32LE(at + 22);
+    const nameLen = buf.readUInt16LE(at + 26);
+    const extraLen = buf.readUInt16LE(at + 28);
+    const dataStart = e.localHeaderOffset + 30 + nameLen + extraLen;
+    if (at + 30 + nameLen > buf.length)
+        return 'short';
+    const localName = buf.subarray(at + 30, at + 30 + Math.min(nameLen, MAX_NAME_BYTES));
+    const mismatch = [];
+    if (nameLen !== e.nameLength || !localName.equals(e.rawName))
+        mismatch.push('name');
+    if (method !== e.method)
+        mismatch.push('compression method');
+    if ((flags & 1) !== (e.flags.raw & 1))
+        mismatch.push('encryption flag');
+    if (!(flags & 8) && !e.flags.encrypted) {
+        if (crc !== e.crc32)
+            mismatch.push('CRC');
+        if (csize !== 0xffffffff && csize !== e.compressedSize)
+            mismatch.push('compressed size');
+        if (usize !== 0xffffffff && usize !== e.uncompressedSize)
+            mismatch.push('size');
+    }
+    return {
+        dataStart,
+        problem: mismatch.length
+            ? `has a local header that disagrees with the central directory (${mismatch.join(', ')})`
+            : null,
+    };
+}
+/** Read one entry fully: checks its local header, inflates at most its declared size and checks its CRC. */
+async function readEntry(dir, entry, options = {}) {
+    const where = printable(entry.name);
+    const fail = (why) => {
+        throw new ZipError('corrupt-archive', `corrupt zip: '${where}' ${why}; re-create the zip`, where);
+    };
+    if (entry.flags.encrypted) {
+        throw new ZipError('encrypted-entry', `'${where}' is encrypted; the platform cannot read it. Re-create the zip without a password`, where);
+    }
+    const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    if (entry.uncompressedSize > maxBytes) {
+        throw new ZipError('too-large', `'${where}' is ${entry.uncompressedSize} bytes, more than the ${maxBytes} allowed here`, where);
+    }
+    if (entry.method !== 0 && entry.method !== 8)
+        fail(`uses compression method ${entry.method}`);
+    // Deflate needs at most 9 bits a byte plus block headers; more compressed bytes than that are a forgery.
+    if (entry.compressedSize > entry.uncompressedSize * MAX_DEFLATE_GROWTH + 1024) {
+        fail(`declares ${entry.compressedSize} compressed bytes for ${entry.uncompressedSize} bytes of content`);
+    }
+    if (entry.localHeaderOffset + 30 + entry.nameLength + entry.compressedSize > dir.centralDirectoryOffset) {
+        fail('declares data beyond the end of the archive');
+    }
+    const head = await dir.source.read(entry.localHeaderOffset, 30 + entry.nameLength + 1024);
+    const lh = parseLocal(head, 0, entry);
+    if (lh === 'short')
+        return fail('is truncated');
+    if (lh.problem)
+        fail(lh.problem);
+    if (lh.dataStart + entry.compressedSize > dir.centralDirectoryOffset)
+        fail('declares data beyond the end of the archive');
+    const data = await dir.source.read(lh.dataStart, entry.compressedSize);
+    if (data.length !== entry.compressedSize)
+        fail('is truncated');
+    let out;
+    if (entry.method === 0) {
+        out = data;
+    }
+    else {
+        try {
+            out = await inflateRawAsync(data, { maxOutputLength: Math.max(1, entry.uncompressedSize) });
+        }
+        catch (err) {
+            const code = err.code;
+            return fail(code === 'ERR_BUFFER_TOO_LARGE'
+                ? `inflates to more than its declared ${entry.uncompressedSize} bytes`
+                : 'has damaged compressed data');
+        }
+    }
+    if (out.length !== entry.uncompressedSize)
+        fail(`holds ${out.length} bytes, not the ${entry.uncompressedSize} it declares`);
+    if (zlib.crc32(out) !== entry.crc32)
+        fail('fails its CRC check (the data is damaged)');
+    return out;
+}
+/** Entries larger than this (compressed or declared) are inflated as a stream in chunks. */
+const STREAM_THRESHOLD = 4 * 1024 * 1024;
+/** Entries up to this size (compressed) are inflated synchronously, in place. */
+const SYNC_THRESHOLD = 256 * 1024;
+/** Bytes read from the source at once when walking the archive's data. */
+const WINDOW = 8 * 1024 * 1024;
+/** Gap between local headers above which reading the bytes in between costs more than another read. */
+const HEADER_GAP = 256 * 1024;
+/**
+ * Cross-check every local header against the central directory and (unless verifyData is false) inflate
+ * every entry, checking its size and CRC. Returns the problems found, in archive order; never throws for
+ * damaged entries.
+ */
+async function verifyEntries(dir, options = {}) {
+    const verifyData = options.verifyData ?? true;
+    const concurrency = Math.max(1, options.concurrency ?? 8);
+    const maxIssues = options.maxIssues ?? 100;
+    const found = new Map();
+    const report = (e, why) => {
+        if (found.has(e.index))
+            return;
+        const where = printable(e.name);
+        found.set(e.index, {
+            code: 'corrupt-archive',
+            message: `corrupt zip: '${where}' ${why}; re-create the zip`,
+            path: where,
+        });
+    };
+    const cdOffset = dir.centralDirectoryOffset;
+    const sorted = dir.entries
+        .filter((e) => Number.isFinite(e.localHeaderOffset) &&
+        Number.isFinite(e.compressedSize) &&
+        e.localHeaderOffset + 30 + e.nameLength + e.compressedSize <= cdOffset)
+        .sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+    const inflight = new Set();
+    const schedule = async (task) => {
+        while (inflight.size >= concurrency)
+            await Promise.race(inflight);
+        const p = task().finally(() => inflight.delete(p));
+        inflight.add(p);
+    };
+    const judge = (e, result) => {
+        if (result.error)
+            report(e, result.error);
+        else if (result.size !== e.uncompressedSize)
+            report(e, `holds ${result.size} bytes, not the ${e.uncompressedSize} it declares`);
+        else if (result.crc !== e.crc32)
+            report(e, 'fails its CRC check (the data is damaged)');
+    };
+    const nextOf = new Map();
+    for (let k = 0; k + 1 < sorted.length; k++)
+        nextOf.set(sorted[k], sorted[k + 1]);
+    /** Check `list` (in offset order) on this thread. */
+    const serial = async (list) => {
+        // Batches: consecutive entries whose headers (or, when verifying data, whole spans) fit in one read.
+        const batches = [];
+        const spanEnd = (k) => (k + 1 < list.length ? list[k + 1].localHeaderOffset : cdOffset);
+        const headEnd = (k) => list[k].localHeaderOffset + 30 + list[k].nameLength + 1024;
+        for (let i = 0; i < list.length;) {
+            const start = list[i].localHeaderOffset;
+            let j = i;
+            if (verifyData && !isSmall(list[i])) {
+                // Streamed separately: only its header is needed here.
+                batches.push({ i, j, start, end: Math.min(cdOffset, headEnd(i)) });
+                i++;
+                continue;
+            }
+            if (verifyData) {
+                while (j + 1 < list.length && isSmall(list[j + 1]) && spanEnd(j + 1) - start <= WINDOW)
+                    j++;
+            }
+            else {
+                while (j + 1 < list.length &&
+                    list[j + 1].localHeaderOffset - headEnd(j) <= HEADER_GAP &&
+                    headEnd(j + 1) - start <= WINDOW)
+                    j++;
+            }
+            const end = verifyData
+                ? Math.min(spanEnd(j), start + Math.max(WINDOW, 30 + list[i].nameLength + 1024))
+                : Math.min(cdOffset, headEnd(j));
+            batches.push({ i, j, start, end });
+            i = j + 1;
+        }
+        // Read one batch ahead while the current one is checked.
+        const readBatch = (b) => dir.source.read(b.start, b.end - b.start);
+        let next = batches.length > 0 ? readBatch(batches[0]) : null;
+        for (let n = 0; n < batches.length && found.size < maxIssues; n++) {
+            const { i, j, start } = batches[n];
+            const buf = await next;
+            next = n + 1 < batches.length ? readBatch(batches[n + 1]) : null;
+            for (let k = i; k <= j; k++) {
+                const e = list[k];
+                let lh = parseLocal(buf, e.localHeaderOffset - start, e);
+                if (lh === 'short') {
+                    const head = await dir.source.read(e.localHeaderOffset, 30 + e.nameLength + 1024);
+                    lh = parseLocal(head, 0, e);
+                    if (lh === 'short') {
+                        report(e, 'is truncated');
+                        continue;
+                    }
+                }
+                if (lh.problem) {
+                    report(e, lh.problem);
+                    continue;
+                }
+                const dataEnd = lh.dataStart + e.compressedSize;
+                if (dataEnd > cdOffset) {
+                    report(e, 'declares data beyond the end of the archive');
+                    continue;
+                }
+                const after = nextOf.get(e);
+                if (after && dataEnd > after.localHeaderOffset) {
+                    report(after, `overlaps the data of '${printable(e.name)}' (overlapping entries are a zip-bomb technique)`);
+                }
+                if (!verifyData || e.flags.encrypted || (e.method !== 0 && e.method !== 8))
+                    continue;
+                const dataAt = lh.dataStart - start;
+                const inBuffer = dataAt + e.compressedSize <= buf.length;
+                if (inBuffer && e.compressedSize <= SYNC_THRESHOLD && e.uncompressedSize <= SYNC_THRESHOLD * 4) {
+                    // Small entries: inflating in place costs less than handing each one to the thread pool.
+                    judge(e, crcOfSync(e, buf.subarray(dataAt, dataAt + e.compressedSize)));
+                }
+                else if (inBuffer &&
+                    e.compressedSize <= STREAM_THRESHOLD &&
+                    e.uncompressedSize <= STREAM_THRESHOLD) {
+                    const data = buf.subarray(dataAt, dataAt + e.compressedSize);
+                    await schedule(async () => judge(e, await crcOf(e, data)));
+                }
+                else {
+                    await schedule(async () => judge(e, await crcOf(e, readChunks(dir.source, lh.dataStart, e.compressedSize))));
+                }
+            }
+        }
+        await next?.catch(() => undefined);
+    };
+    const workers = !verifyData || !dir.source.path ? 0 : (options.workers ?? planWorkers(dir, sorted));
+    if (workers > 1) {
+        // Small entries go to worker threads in contiguous shares; big ones are streamed here meanwhile.
+        const small = sorted.filter(isSmall);
+        const big = sorted.filter((e) => !isSmall(e));
+        const results = await Promise.all([
+            ...splitByBytes(small, workers).map((share) => verifyInWorker(dir, share, nextOf)),
+            serial(big).then(() => []),
+        ]);
+        for (const list of results)
+            for (const [e, why] of list)
+                report(e, why);
+    }
+    else {
+        await serial(sorted);
+    }
+    await Promise.all(inflight);
+    return [...found.entries()].sort((a, b) => a[0] - b[0]).map(([, issue]) => issue);
+}
+async function* readChunks(source, start, length) {
+    const CHUNK = 1024 * 1024;
+    for (let done = 0; done < length;) {
+        const b = await source.read(start + done, Math.min(CHUNK, length - done));
+        if (b.length === 0)
+            return;
+        done += b.length;
+        yield b;
+    }
+}
+/** CRC and size of an entry's content, inflating at most one byte past its declared size. */
+function crcOfSync(e, input) {
+    if (e.method === 0)
+        return { crc: zlib.crc32(input), size: input.length };
+    try {
+        const out = zlib.inflateRawSync(input, { maxOutputLength: e.uncompressedSize + 1 });
+        return { crc: zlib.crc32(out), size: out.length };
+    }
+    catch (err) {
+        return { crc: 0, size: 0, error: inflateError(e, err) };
+    }
+}
+function inflateError(e, err) {
+    return err.code === 'ERR_BUFFER_TOO_LARGE'
+        ? `inflates to more than its declared ${e.uncompressedSize} bytes`
+        : 'has damaged compressed data';
+}
+async function crcOf(e, input) {
+    if (Buffer.isBuffer(input)) {
+        if (e.method === 0)
+            return { crc: zlib.crc32(input), size: input.length };
+        try {
+            const out = await inflateRawAsync(input, { maxOutputLength: e.uncompressedSize + 1 });
+            return { crc: zlib.crc32(out), size: out.length };
+        }
+        catch (err) {
+            const code = err.code;
+            if (code === 'ERR_BUFFER_TOO_LARGE')
+                return { crc: 0, size: 0, error: `inflates to more than its declared ${e.uncompressedSize} bytes` };
+            return { crc: 0, size: 0, error: 'has damaged compressed data' };
+        }
+    }
+    let crc = 0;
+    let size = 0;
+    if (e.method === 0) {
+        for await (const b of input) {
+            crc = zlib.crc32(b, crc);
+            size += b.length;
+        }
+        return { crc, size };
+    }
+    const inflater = zlib.createInflateRaw();
+    const feed = Stream.Readable.from(input);
+    feed.on('error', (err) => inflater.destroy(err));
+    feed.pipe(inflater);
+    try {
+        for await (const chunk of inflater) {
+            crc = zlib.crc32(chunk, crc);
+            size += chunk.length;
+            if (size > e.uncompressedSize) {
+                feed.unpipe(inflater);
+                feed.destroy();
+                inflater.destroy();
+                return { crc, size, error: `inflates to more than its declared ${e.uncompressedSize} bytes` };
+            }
+        }
+    }
+    catch {
+        feed.destroy();
+        return { crc, size, error: 'has damaged compressed data' };
+    }
+    return { crc, size };
+}
+// ---------------------------------------------------------------------------------------------------------
+// Worker threads for the CRC pass over local files
+/** Entries small enough for a worker to check in memory; bigger ones are streamed on the main thread. */
+const isSmall = (e) => e.compressedSize <= STREAM_THRESHOLD && e.uncompressedSize <= STREAM_THRESHOLD;
+/** Below this much compressed data, starting workers costs more than it saves. */
+const PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
+const MAX_WORKERS = 4;
+const FIELDS = 10;
+/** How many worker threads to use for the CRC pass (0 or 1: none). */
+function planWorkers(dir, sorted) {
+    if (!dir.source.path)
+        return 0;
+    let bytes = 0;
+    for (const e of sorted)
+        if (isSmall(e))
+            bytes += e.compressedSize;
+    if (bytes < PARALLEL_MIN_BYTES)
+        return 0;
+    return Math.min(os.availableParallelism(), MAX_WORKERS, Math.ceil(bytes / PARALLEL_MIN_BYTES));
+}
+/** Contiguous shares of about equal compressed size, so each worker reads its own part of the file. */
+function splitByBytes(list, parts) {
+    const total = list.reduce((s, e) => s + e.compressedSize + 30 + e.nameLength, 0);
+    const out = [];
+    let cur = [];
+    let acc = 0;
+    for (const e of list) {
+        cur.push(e);
+        acc += e.compressedSize + 30 + e.nameLength;
+        if (acc >= (total * (out.length + 1)) / parts && out.length < parts - 1) {
+            out.push(cur);
+            cur = [];
+        }
+    }
+    if (cur.length)
+        out.push(cur);
+    return out;
+}
+function verifyInWorker(dir, share, nextOf) {
+    const fields = new Float64Array(share.length * FIELDS);
+    const names = Buffer.concat(share.map((e) => e.rawName));
+    share.forEach((e, k) => {
+        const f = k * FIELDS;
+        fields[f] = k;
+        fields[f + 1] = e.localHeaderOffset;
+        fields[f + 2] = e.nameLength;
+        fields[f + 3] = e.compressedSize;
+        fields[f + 4] = e.uncompressedSize;
+        fields[f + 5] = e.crc32;
+        fields[f + 6] = e.method;
+        fields[f + 7] = e.flags.raw;
+        fields[f + 8] = nextOf.get(e)?.localHeaderOffset ?? -1;
+        fields[f + 9] = e.rawName.length;
+    });
+    return new Promise((resolve, reject) => {
+        const worker = new node_worker_threads.Worker(WORKER_SOURCE$1, {
+            eval: true,
+            workerData: {
+                file: dir.source.path,
+                cdOffset: dir.centralDirectoryOffset,
+                fields,
+                names,
+                window: WINDOW,
+            },
+        });
+        let result = null;
+        worker.once('message', (found) => {
+            result = found.map(([k, why]) => [share[k], why]);
+        });
+        worker.once('error', reject);
+        worker.once('exit', (code) => {
+            if (result)
+                resolve(result);
+            else
+                reject(new Error(`zip verification worker stopped with code ${code}`));
+        });
+    });
+}
+/**
+ * The worker: plain JavaScript (it must survive bundling), the same checks as the main thread's
+ * parseLocal + crcOfSync, reading its share of the file in windows with positioned reads.
+ */
+const WORKER_SOURCE$1 = `
+const { parentPort, workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const zlib = require('node:zlib');
+const { file, cdOffset, fields, names, window: WINDOW } = workerData;
+const F = ${FIELDS};
+const fd = fs.openSync(file, 'r');
+let buf = Buffer.allocUnsafe(WINDOW);
+let bufStart = 0;
+let bufLen = 0;
+function view(pos, len) {
+  if (pos >= bufStart && pos + len <= bufStart + bufLen) return buf.subarray(pos - bufStart, pos - bufStart + len);
+  const want = Math.min(Math.max(len, WINDOW), cdOffset - pos);
+  if (want > buf.length) buf = Buffer.allocUnsafe(want);
+  bufLen = fs.readSync(fd, buf, 0, want, pos);
+  bufStart = pos;
+  return len <= bufLen ? buf.subarray(0, len) : null;
+}
+const found = [];
+let namePos = 0;
+for (let k = 0; k * F < fields.length && found.length < 100; k++) {
+  const f = k * F;
+  const off = fields[f + 1], nameLen = fields[f + 2], cs = fields[f + 3], us = fields[f + 4];
+  const crc = fields[f + 5], method = fields[f + 6], flags = fields[f + 7], next = fields[f + 8];
+  const rawName = names.subarray(namePos, namePos + fields[f + 9]);
+  namePos += fields[f + 9];
+  const h = view(off, Math.min(30 + nameLen + 1024, cdOffset - off));
+  if (!h || h.length < 30) { found.push([k, 'is truncated']); continue; }
+  if (h.readUInt32LE(0) !== 0x04034b50) { found.push([k, 'has no local header where the central directory points']); continue; }
+  const lflags = h.readUInt16LE(6), lmethod = h.readUInt16LE(8), lcrc = h.readUInt32LE(14);
+  const lcs = h.readUInt32LE(18), lus = h.readUInt32LE(22), lnameLen = h.readUInt16LE(26), lextra = h.readUInt16LE(28);
+  if (30 + lnameLen > h.length) { found.push([k, 'is truncated']); continue; }
+  const mismatch = [];
+  if (lnameLen !== nameLen || !h.subarray(30, 30 + Math.min(lnameLen, rawName.length)).equals(rawName)) mismatch.push('name');
+  if (lmethod !== method) mismatch.push('compression method');
+  if ((lflags & 1) !== (flags & 1)) mismatch.push('encryption flag');
+  if (!(lflags & 8) && !(flags & 1)) {
+    if (lcrc !== crc) mismatch.push('CRC');
+    if (lcs !== 0xffffffff && lcs !== cs) mismatch.push('compressed size');
+    if (lus !== 0xffffffff && lus !== us) mismatch.push('size');
+  }
+  if (mismatch.length) { found.push([k, 'has a local header that disagrees with the central directory (' + mismatch.join(', ') + ')']); continue; }
+  const dataStart = off + 30 + lnameLen + lextra;
+  if (dataStart + cs > cdOffset) { found.push([k, 'declares data beyond the end of the archive']); continue; }
+  if (next >= 0 && dataStart + cs > next) { found.push([k, 'runs into the next entry (overlapping entries are a zip-bomb technique)']); }
+  if ((flags & 1) || (method !== 0 && method !== 8)) continue;
+  const data = view(dataStart, cs);
+  if (!data) { found.push([k, 'is truncated']); continue; }
+  let out;
+  if (method === 0) out = data;
+  else {
+    try { out = zlib.inflateRawSync(data, { maxOutputLength: us + 1 }); }
+    catch (err) {
+      found.push([k, err && err.code === 'ERR_BUFFER_TOO_LARGE' ? 'inflates to more than its declared ' + us + ' bytes' : 'has damaged compressed data']);
+      continue;
+    }
+  }
+  if (out.length !== us) found.push([k, 'holds ' + out.length + ' bytes, not the ' + us + ' it declares']);
+  else if (zlib.crc32(out) !== crc) found.push([k, 'fails its CRC check (the data is damaged)']);
+}
+fs.closeSync(fd);
+parentPort.postMessage(found);
+`;
+
+/**
+ * The package inspector: checks a zip (prebuilt, or just written by the packager) or a folder (before
+ * packaging) for what breaks run-from-package. Zips and folders become the same entry list and share
+ * the same rules (`inspectEntries`); zip structure checks come from the zip reader.
+ */
+/** The platform's documented package size limit, taken as 1 GiB of uncompressed content. */
+const MAX_PACKAGE_BYTES = 1024 * 1024 * 1024;
+/** Files read by the rules (package.json, host.json, ...) are never read past this. */
+const SMALL_FILE_BYTES = 4 * 1024 * 1024;
+/** Problems of one code listed before the rest are summarised. */
+const MAX_PER_CODE = 20;
+/** Longest path component Linux and Windows file systems accept, in bytes. */
+const MAX_COMPONENT_BYTES = 255;
+const severityRank = (p) => (p.severity === 'error' ? 0 : 1);
+/** Why a stored name is unsafe to extract or mount, or null when it is fine. */
+function unsafeReason(name, byteLength) {
+    if (BAD_CHARS.test(name)) {
+        if (name.includes('\0'))
+            return 'contains a NUL character';
+        // eslint-disable-next-line no-control-regex
+        if (/[\u0001-\u001f\u007f]/.test(name))
+            return 'contains control characters';
+        return 'uses backslashes, which Windows reads as folder separators and Linux as part of the name';
+    }
+    if (name.charCodeAt(1) === 58 /* : */ && /^[A-Za-z]:/.test(name))
+        return 'starts with a drive letter';
+    if (name.charCodeAt(0) === 47 /* / */)
+        return 'is an absolute path';
+    const parts = (name.endsWith('/') ? name.slice(0, -1) : name).split('/');
+    let long = (byteLength ?? name.length) > 4096;
+    for (const p of parts) {
+        if (p === '..')
+            return "climbs out of the package with '..'";
+        if (p === '')
+            return 'has an empty path segment';
+        // A UTF-16 unit is at most 3 UTF-8 bytes: only long segments need counting.
+        if (p.length > MAX_COMPONENT_BYTES / 3 && Buffer.byteLength(p) > MAX_COMPONENT_BYTES)
+            long = true;
+    }
+    if (long || (byteLength === undefined && name.length > 1365 && Buffer.byteLength(name) > 4096)) {
+        return `is longer than file systems allow (${MAX_COMPONENT_BYTES} bytes a segment)`;
+    }
+    return null;
+}
+// eslint-disable-next-line no-control-regex
+const BAD_CHARS = /[\u0000-\u001f\u007f\\]/;
+/** `./a/b/` → `a/b`; the path rules work on these. */
+function normalizeName(name) {
+    if (!name.includes('./') && !name.startsWith('.'))
+        return name.endsWith('/') ? name.replace(/\/+$/, '') : name;
+    return name
+        .split('/')
+        .filter((p) => p !== '.')
+        .join('/')
+        .replace(/\/+$/, '');
+}
+function short(name) {
+    // eslint-disable-next-line no-control-regex
+    const clean = name.replace(/[\u0000-\u001f\u007f]/g, '?');
+    return clean.length > 200 ? `${clean.slice(0, 200)}…` : clean;
+}
+/** Keep the first MAX_PER_CODE problems of each code, then one line saying how many more there are. */
+function capProblems(problems) {
+    const counts = new Map();
+    const out = [];
+    for (const p of problems) {
+        const key = `${p.code}/${p.severity}`;
+        const n = (counts.get(key) ?? 0) + 1;
+        counts.set(key, n);
+        if (n <= MAX_PER_CODE)
+            out.push(p);
+    }
+    for (const [key, n] of counts) {
+        if (n <= MAX_PER_CODE)
+            continue;
+        const [code, severity] = key.split('/');
+        out.push({ code, severity, message: `${n - MAX_PER_CODE} more ${code} problems like the ones above` });
+    }
+    return out.sort((a, b) => severityRank(a) - severityRank(b));
+}
+function finish(report) {
+    const problems = capProblems(report.problems);
+    const out = { ok: !problems.some((p) => p.severity === 'error'), ...report, problems };
+    return out;
+}
+/**
+ * The rules every package goes through, zip or folder: safe names, no links or duplicates, not empty, not
+ * too large, at the root what the runtime needs to start. `extraProblems` (e.g. zip structure issues) are
+ * merged into the report.
+ */
+async function inspectEntries(entries, options, readSmallFile, extraProblems = []) {
+    const problems = [...extraProblems];
+    const files = [];
+    const dirs = [];
+    const seen = new Map();
+    const seenCi = new Map();
+    let fileCount = 0;
+    let bytes = 0;
+    for (const e of entries) {
+        if (!e.isDirectory) {
+            fileCount++;
+            bytes += e.size;
+        }
+        const reason = unsafeReason(e.name, e.nameLength);
+        if (reason) {
+            problems.push({
+                code: 'unsafe-path',
+                severity: 'error',
+                message: `entry '${short(e.name)}' ${reason}; re-create the archive from inside the folder with relative '/' paths`,
+                path: short(e.name),
+            });
+            continue;
+        }
+        const norm = normalizeName(e.name);
+        if (!norm)
+            continue;
+        if (e.encrypted) {
+            problems.push({
+                code: 'encrypted-entry',
+                severity: 'error',
+                message: `'${norm}' is encrypted; the platform cannot read it. Re-create the zip without a password`,
+                path: norm,
+            });
+        }
+        if (e.isSymlink) {
+            const target = e.linkTarget;
+            const outside = e.linkUnusable === true ||
+                target === undefined ||
+                target === null ||
+                target.startsWith('/') ||
+                /^[A-Za-z]:/.test(target) ||
+                path.posix.normalize(path.posix.join(path.posix.dirname(norm), target)).startsWith('..');
+            problems.push({
+                code: 'symlink',
+                severity: outside ? 'error' : 'warning',
+                message: outside
+                    ? `'${norm}' is a symbolic link${target ? ` to '${short(target)}'` : ''} that leaves the package, dangles or loops, so it points at nothing on the platform; package the file it points to instead (zip without -y, or copy it in)`
+                    : `'${norm}' is a symbolic link to '${short(target)}'; the mounted package may not follow links (on Windows it is a plain file holding the target's name). Package the file it points to instead`,
+                path: norm,
+            });
+        }
+        const prev = seen.get(norm);
+        if (prev) {
+            if (!(prev.isDirectory && e.isDirectory)) {
+                problems.push({
+                    code: 'duplicate-entry',
+                    severity: 'error',
+                    message: `'${norm}' is in the archive more than once; which copy the platform serves is undefined. Re-create the zip from one folder`,
+                    path: norm,
+                });
+            }
+            continue;
+        }
+        seen.set(norm, { name: norm, isDirectory: e.isDirectory });
+        const lower = norm.toLowerCase();
+        const ci = seenCi.get(lower);
+        if (ci !== undefined && ci !== norm) {
+            problems.push({
+                code: 'duplicate-entry',
+                severity: 'warning',
+                message: `'${norm}' and '${ci}' differ only in case; on a Windows app they are the same file and one hides the other. Rename one`,
+                path: norm,
+            });
+        }
+        else if (ci === undefined)
+            seenCi.set(lower, norm);
+        if (e.isDirectory)
+            dirs.push(norm);
+        else
+            files.push(norm);
+    }
+    // A path that is a file and also holds other entries.
+    const tree = makeTree(files, readSmallFile, dirs);
+    for (const f of files) {
+        if (tree.dirs.has(f)) {
+            problems.push({
+                code: 'duplicate-entry',
+                severity: 'error',
+                message: `'${f}' is both a file and a folder in the archive; re-create the zip from one folder`,
+                path: f,
+            });
+        }
+    }
+    const contentFiles = files.filter((f) => f !== STAMP_PATH);
+    if (fileCount - (files.includes(STAMP_PATH) ? 1 : 0) === 0) {
+        problems.push({
+            code: 'empty-package',
+            severity: 'error',
+            message: 'the package holds no files; package the build output folder (check the path and exclude patterns)',
+        });
+    }
+    if (bytes > MAX_PACKAGE_BYTES) {
+        problems.push({
+            code: 'too-large',
+            severity: 'error',
+            message: `the package holds ${formatBytes(bytes)} uncompressed, over the platform's 1 GiB run-from-package limit; leave out caches, tests, source maps and dev dependencies`,
+        });
+    }
+    let stamp = null;
+    if (tree.files.has(STAMP_PATH))
+        stamp = parseStamp(await readSmallFile(STAMP_PATH));
+    const base = {
+        files: fileCount,
+        bytes,
+    };
+    const runtimeFor = options.functionApp ? 'functions' : options.runtime;
+    if (contentFiles.length === 0) {
+        return finish({
+            runtime: runtimeFor ?? 'unknown',
+            entryPoint: null,
+            ...base,
+            problems,
+            ...(stamp ? { stamp } : {}),
+        });
+    }
+    // Nested root: every file sits under one top-level folder.
+    const tops = new Set();
+    for (const f of contentFiles) {
+        const slash = f.indexOf('/');
+        if (slash < 0)
+            tops.add('');
+        else if (!f.startsWith('__MACOSX/'))
+            tops.add(f.slice(0, slash));
+        if (tops.size > 1)
+            break;
+    }
+    if (tops.size === 1 && !tops.has('')) {
+        const [folder] = [...tops];
+        const inner = subTree(tree, folder);
+        const innerResult = await checkRuntime(inner, runtimeFor);
+        const found = innerResult.entryPoint ? ` ('${folder}/${innerResult.entryPoint}' is there)` : '';
+        problems.push({
+            code: 'nested-root',
+            severity: 'error',
+            message: `everything sits under the top-level folder '${folder}/'${found}, so the platform finds nothing at the app root; package the contents of '${folder}/' instead`,
+            path: `${folder}/`,
+        });
+        if (runtimeFor === 'functions' && !tree.files.has('host.json')) {
+            problems.push({
+                code: 'functions-host-missing',
+                severity: 'error',
+                message: `host.json is not at the root of the package${inner.files.has('host.json') ? ` (it is at '${folder}/host.json')` : ''}; package the folder that holds host.json`,
+            });
+        }
+        return finish({
+            runtime: innerResult.runtime,
+            entryPoint: null,
+            ...base,
+            problems,
+            ...(innerResult.runtime === 'functions' ? { functions: [] } : {}),
+            ...(stamp ? { stamp } : {}),
+        });
+    }
+    const result = await checkRuntime(tree, runtimeFor);
+    problems.push(...result.problems);
+    return finish({
+        runtime: result.runtime,
+        entryPoint: result.entryPoint,
+        ...base,
+        problems,
+        ...(result.functions ? { functions: result.functions } : {}),
+        ...(stamp ? { stamp } : {}),
+    });
+}
+function parseStamp(buf) {
+    if (!buf)
+        return null;
+    try {
+        const v = JSON.parse(buf.toString('utf8'));
+        if (v && v.runpack === 1 && typeof v.contentSha256 === 'string')
+            return { runpack: 1, contentSha256: v.contentSha256 };
+    }
+    catch {
+        // A damaged stamp is treated as no stamp.
+    }
+    return null;
+}
+function formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024;
+    let u = 0;
+    while (v >= 1024 && u < units.length - 1) {
+        v /= 1024;
+        u++;
+    }
+    return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+}
+// ---------------------------------------------------------------------------------------------------------
+// Zips
+const issueToProblem = (i) => ({
+    code: i.code,
+    severity: 'error',
+    message: i.message,
+    ...(i.path !== undefined ? { path: i.path } : {}),
+});
+/** Inspect an opened zip: its structure (and, unless verifyData is false, every CRC), then the shared rules. */
+async function inspectZip(dir, options = {}) {
+    const problems = dir.issues.map(issueToProblem);
+    const declaredBytes = dir.entries.reduce((s, e) => s + (e.isDirectory ? 0 : e.uncompressedSize), 0);
+    // A package over the limit is rejected anyway; inflating a gigabyte or a bomb to prove it is not worth it.
+    const verifyData = (options.verifyData ?? true) && declaredBytes <= MAX_PACKAGE_BYTES;
+    // Without verifyData only the central directory is read: local headers sit among the data, so checking
+    // them costs a pass over the whole file.
+    const verified = verifyData ? await verifyEntries(dir, { verifyData }) : [];
+    problems.push(...verified.map(issueToProblem));
+    const broken = new Set(verified.map((i) => i.path));
+    const byPath = new Map();
+    for (const e of dir.entries)
+        if (!byPath.has(e.name))
+            byPath.set(e.name, e);
+    const readSmall = async (name) => {
+        const e = byPath.get(name);
+        if (!e || e.isDirectory || e.flags.encrypted || broken.has(e.name))
+            return null;
+        try {
+            return await readEntry(dir, e, { maxBytes: SMALL_FILE_BYTES });
+        }
+        catch (err) {
+            if (err instanceof ZipError)
+                return null;
+            throw err;
+        }
+    };
+    // Zip entries are EntryInfo already; only links get a copy that carries their target.
+    let entries = dir.entries;
+    if (dir.entries.some((e) => e.isSymlink)) {
+        entries = dir.entries.slice();
+        for (let i = 0; i < entries.length; i++) {
+            const e = dir.entries[i];
+            if (!e.isSymlink)
+                continue;
+            const target = await readSmall(e.name).catch(() => null);
+            entries[i] = { ...e, linkTarget: target && target.length <= 4096 ? target.toString('utf8') : null };
+        }
+    }
+    return inspectEntries(entries, options, readSmall, problems);
+}
+// ---------------------------------------------------------------------------------------------------------
+// Folders
+/**
+ * Walk a folder like the packager does: `.git` left out, links that stay inside the folder followed (they are
+ * packaged as what they point to), links that leave it or dangle reported as links.
+ */
+async function walkFolder(root, maxEntries) {
+    const rootReal = await fs.realpath(root);
+    const inside = (p) => p === rootReal || p.startsWith(rootReal + path.sep);
+    const entries = [];
+    const queue = [''];
+    while (queue.length > 0) {
+        const rel = queue.shift();
+        const items = await fs.readdir(path.join(root, rel), { withFileTypes: true });
+        const parentReal = await fs.realpath(path.join(root, rel));
+        items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        const found = await Promise.all(items.map(async (d) => {
+            if (d.name === '.git')
+                return null;
+            const r = rel ? `${rel}/${d.name}` : d.name;
+            const abs = path.join(root, r);
+            if (d.isSymbolicLink()) {
+                const real = await fs.realpath(abs).catch(() => null);
+                const s = real && inside(real) ? await fs.stat(real).catch(() => null) : null;
+                // A link to a folder that holds the link itself would make the walk endless.
+                const loops = s?.isDirectory() &&
+                    real !== null &&
+                    (parentReal === real || parentReal.startsWith(real + path.sep));
+                if (!real || !s || !inside(real) || loops) {
+                    const target = await fs.readlink(abs).catch(() => null);
+                    // Links that leave the folder, dangle or loop: the packager refuses them.
+                    return {
+                        name: r,
+                        isDirectory: false,
+                        isSymlink: true,
+                        size: 0,
+                        linkTarget: target,
+                        linkUnusable: true,
+                    };
+                }
+                if (s.isDirectory()) {
+                    return { name: `${r}/`, isDirectory: true, isSymlink: false, size: 0 };
+                }
+                return { name: r, isDirectory: false, isSymlink: false, size: s.size };
+            }
+            if (d.isDirectory()) {
+                return { name: `${r}/`, isDirectory: true, isSymlink: false, size: 0 };
+            }
+            const s = await fs.stat(abs).catch(() => null);
+            return { name: r, isDirectory: false, isSymlink: false, size: s ? s.size : 0 };
+        }));
+        for (const e of found) {
+            if (!e)
+                continue;
+            if (entries.length >= maxEntries)
+                return { entries, capped: true };
+            entries.push(e);
+            if (e.isDirectory)
+                queue.push(e.name.slice(0, -1));
+        }
+    }
+    return { entries, capped: false };
+}
+async function inspectFolder(root, options) {
+    const { entries, capped } = await walkFolder(root, DEFAULT_MAX_ENTRIES);
+    const files = new Set(entries.filter((e) => !e.isDirectory && !e.isSymlink).map((e) => e.name));
+    const read = async (name) => {
+        if (!files.has(name))
+            return null;
+        const abs = path.join(root, ...name.split('/'));
+        const s = await fs.stat(abs).catch(() => null);
+        if (!s || !s.isFile() || s.size > SMALL_FILE_BYTES)
+            return null;
+        return fs.readFile(abs).catch(() => null);
+    };
+    const extra = capped
+        ? [
+            {
+                code: 'too-large',
+                severity: 'error',
+                message: `the folder holds more than ${DEFAULT_MAX_ENTRIES} files and folders; runpack stops counting there. Leave out caches, tests and dev dependencies`,
+            },
+        ]
+        : [];
+    return inspectEntries(entries, options, read, extra);
+}
+// ---------------------------------------------------------------------------------------------------------
+/**
+ * Inspect a zip or a folder. Throws UsageError when the target does not exist; every problem with the
+ * package itself (including a file that is not a zip) is in the report.
+ */
+async function inspect(target, options = {}) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
+        throw new UsageError('inspect reads a local zip or folder, not a URL; download the package first and pass its path');
+    }
+    const info = await fs.lstat(target).catch(() => null);
+    if (!info)
+        throw new UsageError(`'${target}' does not exist; pass the path of a zip or of the folder to package`);
+    const real = info.isSymbolicLink() ? await fs.stat(target).catch(() => null) : info;
+    if (!real)
+        throw new UsageError(`'${target}' is a broken link; pass the path of a zip or of the folder to package`);
+    if (real.isDirectory())
+        return inspectFolder(target, options);
+    if (!real.isFile())
+        throw new UsageError(`'${target}' is neither a file nor a folder; pass a zip or a folder`);
+    const source = await fileSource(target);
+    try {
+        let dir;
+        try {
+            dir = await openZip(source);
+        }
+        catch (err) {
+            if (!(err instanceof ZipError))
+                throw err;
+            return finish({
+                runtime: options.functionApp ? 'functions' : (options.runtime ?? 'unknown'),
+                entryPoint: null,
+                files: 0,
+                bytes: 0,
+                problems: [
+                    {
+                        code: err.code === 'too-large' ? 'too-large' : 'corrupt-archive',
+                        severity: 'error',
+                        message: `${path.basename(target)}: ${err.message}`,
+                    },
+                ],
+            });
+        }
+        return await inspectZip(dir, options);
+    }
+    catch (err) {
+        if (err instanceof RunpackError)
+            throw err;
+        throw new RunpackError('inspect-failed', `could not read '${target}': ${err.message}`, {
+            cause: err,
+        });
+    }
+    finally {
+        await source.close?.();
+    }
+}
+
+/**
+ * A pool of worker threads that read, hash and deflate files. The worker code is inline source (CommonJS, run
+ * with `eval: true`) so it works from the single-file rollup bundles as well as from the TypeScript sources.
+ *
+ * Jobs:
+ * - `hash`: files → sha256 and CRC-32 of each (read in 1 MiB pieces), for large files whose pieces are compressed
+ *   on several threads at once.
+ * - `deflate`: small files → CRC-32, sha256 and the smaller of raw deflate (level 6) and the stored bytes.
+ * - `chunk`: one piece of a large file → CRC-32 of the piece and raw deflate ending in a sync flush (Z_FINISH for
+ *   the last piece), primed with the previous 32 KiB as dictionary. Concatenated, the pieces are one valid deflate
+ *   stream (the pigz method), and the output does not depend on how many workers ran.
+ */
+const CHUNK_SIZE = 1 << 20;
+const DICT_SIZE = 32 * 1024;
+const DEFLATE_LEVEL = 6;
+const WORKER_SOURCE = String.raw `
+'use strict';
+const { parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+const zlib = require('node:zlib');
+const crypto = require('node:crypto');
+const PIECE = 1 << 20;
+// zlib.crc32 exists from Node 20.15; a table-driven fallback keeps older Node 20 releases working.
+const crc32 = zlib.crc32 ? (b, v) => zlib.crc32(b, v || 0) : (() => {
+  const T = new Int32Array(256);
+  for (let n = 0; n < 256; n++) { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; T[n] = c; }
+  return (b, v) => { let c = ~(v || 0); for (let i = 0; i < b.length; i++) c = T[(c ^ b[i]) & 255] ^ (c >>> 8); return ~c >>> 0; };
+})();
+const LEVEL = ${DEFLATE_LEVEL};
+
+function fail(id, err, file) {
+  parentPort.postMessage({ id, error: { code: (err && err.code) || 'EIO', message: String((err && err.message) || err), file } });
+}
+
+function readExact(fd, buf, len, pos, file) {
+  let done = 0;
+  while (done < len) {
+    const n = fs.readSync(fd, buf, done, len - done, pos + done);
+    if (n === 0) { const e = new Error('file shrank while being read'); e.code = 'CHANGED'; throw e; }
+    done += n;
+  }
+}
+
+// One reusable read buffer per worker: garbage from per-file buffers would otherwise pile up as external memory.
+let scratchBuf = Buffer.allocUnsafe(PIECE + ${DICT_SIZE});
+function scratch(len) {
+  if (scratchBuf.length < len) scratchBuf = Buffer.allocUnsafe(len);
+  return scratchBuf.subarray(0, len);
+}
+
+const ONE = Buffer.alloc(1);
+function checkEnd(fd, size) {
+  if (fs.readSync(fd, ONE, 0, 1, size) !== 0) { const e = new Error('file grew while being read'); e.code = 'CHANGED'; throw e; }
+}
+
+function hashFile(f) {
+  const h = crypto.createHash('sha256');
+  let crc = 0;
+  const fd = fs.openSync(f.abs, 'r');
+  try {
+    const buf = scratch(Math.min(PIECE, Math.max(f.size, 1)));
+    let pos = 0;
+    while (pos < f.size) {
+      const len = Math.min(buf.length, f.size - pos);
+      readExact(fd, buf, len, pos, f.rel);
+      const piece = buf.subarray(0, len);
+      h.update(piece);
+      crc = crc32(piece, crc);
+      pos += len;
+    }
+    checkEnd(fd, f.size);
+  } finally { fs.closeSync(fd); }
+  return { sha256: h.digest('hex'), crc: crc >>> 0 };
+}
+
+function readWhole(f) {
+  const buf = scratch(f.size);
+  const fd = fs.openSync(f.abs, 'r');
+  try { readExact(fd, buf, f.size, 0, f.rel); checkEnd(fd, f.size); } finally { fs.closeSync(fd); }
+  return buf;
+}
+
+function owned(buf) {
+  // Hand back a buffer that owns its whole ArrayBuffer, so it can be transferred instead of copied.
+  if (buf.buffer !== scratchBuf.buffer && buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength) return buf;
+  const copy = new Uint8Array(buf.byteLength);
+  copy.set(buf);
+  return copy;
+}
+
+parentPort.on('message', (m) => {
+  let current = null;
+  try {
+    if (m.op === 'hash') {
+      const results = [];
+      for (const f of m.files) { current = f.rel; results.push(hashFile(f)); }
+      parentPort.postMessage({ id: m.id, results });
+    } else if (m.op === 'deflate') {
+      // All outputs of a batch go back in one buffer: one allocation per batch, not one per file.
+      let cap = 0;
+      for (const f of m.files) cap += f.size;
+      const all = Buffer.allocUnsafeSlow(cap);
+      let at = 0;
+      const results = [];
+      for (const f of m.files) {
+        current = f.rel;
+        const raw = readWhole(f);
+        const crc = crc32(raw) >>> 0;
+        const sha256 = crypto.createHash('sha256').update(raw).digest('hex');
+        let method = 0;
+        let data = raw;
+        if (!f.store && raw.length > 0) {
+          const z = zlib.deflateRawSync(raw, { level: LEVEL });
+          if (z.length < raw.length) { method = 8; data = z; }
+        }
+        data.copy(all, at);
+        results.push({ crc, sha256, method, offset: at, length: data.length });
+        at += data.length;
+      }
+      parentPort.postMessage({ id: m.id, results, data: all.buffer }, [all.buffer]);
+    } else if (m.op === 'chunk') {
+      current = m.rel;
+      const dictLen = m.store ? 0 : Math.min(m.offset, ${DICT_SIZE});
+      const buf = scratch(dictLen + m.length);
+      const fd = fs.openSync(m.abs, 'r');
+      try { readExact(fd, buf, buf.length, m.offset - dictLen, m.rel); } finally { fs.closeSync(fd); }
+      const input = buf.subarray(dictLen);
+      const crc = crc32(input) >>> 0;
+      let data;
+      if (m.store) data = owned(input);
+      else {
+        const opts = { level: LEVEL, finishFlush: m.last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH };
+        if (dictLen > 0) opts.dictionary = buf.subarray(0, dictLen);
+        data = owned(zlib.deflateRawSync(input, opts));
+      }
+      parentPort.postMessage({ id: m.id, crc, data }, [data.buffer]);
+    } else {
+      throw new Error('unknown job ' + m.op);
+    }
+  } catch (err) {
+    fail(m.id, err, current);
+  }
+});
+`;
+/** A failure inside a worker, with the archive path of the file it was reading. */
+class WorkerJobError extends Error {
+    code;
+    file;
+    constructor(code, message, file) {
+        super(message);
+        this.code = code;
+        this.file = file;
+        this.name = 'WorkerJobError';
+    }
+}
+class DeflatePool {
+    workers = [];
+    idle = [];
+    queue = [];
+    running = new Map();
+    nextId = 1;
+    closed = false;
+    fatal = null;
+    constructor(size) {
+        const n = Math.max(1, Math.floor(size));
+        for (let i = 0; i < n; i++) {
+            // A small young generation keeps each worker's garbage (read and deflate buffers) from piling up.
+            const w = new node_worker_threads.Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
+            w.on('message', (m) => {
+                const job = this.running.get(m.id);
+                this.running.delete(m.id);
+                this.idle.push(w);
+                this.pump();
+                if (!job)
+                    return;
+                if (m.error)
+                    job.reject(new WorkerJobError(m.error.code, m.error.message, m.error.file));
+                else
+                    job.resolve(m);
+            });
+            w.on('error', (err) => this.die(err));
+            w.on('exit', (code) => {
+                if (!this.closed)
+                    this.die(new Error(`compression worker exited with code ${code}`));
+            });
+            this.workers.push(w);
+            this.idle.push(w);
+        }
+    }
+    get size() {
+        return this.workers.length;
+    }
+    hash(files) {
+        return this.run({ op: 'hash', files }).then((m) => m.results);
+    }
+    deflate(files) {
+        return this.run({ op: 'deflate', files }).then((m) => {
+            const { results, data } = m;
+            return results.map((r) => ({
+                crc: r.crc,
+                sha256: r.sha256,
+                method: r.method,
+                data: Buffer.from(data, r.offset, r.length),
+            }));
+        });
+    }
+    chunk(f, offset, length, last) {
+        return this.run({
+            op: 'chunk',
+            rel: f.rel,
+            abs: f.abs,
+            offset,
+            length,
+            last,
+            store: !!f.store,
+        });
+    }
+    async close() {
+        this.closed = true;
+        await Promise.all(this.workers.map((w) => w.terminate()));
+    }
+    run(msg) {
+        if (this.fatal)
+            return Promise.reject(this.fatal);
+        return new Promise((resolve, reject) => {
+            this.queue.push({ msg, resolve, reject });
+            this.pump();
+        });
+    }
+    pump() {
+        while (this.idle.length && this.queue.length) {
+            const w = this.idle.pop();
+            const job = this.queue.shift();
+            const id = this.nextId++;
+            this.running.set(id, job);
+            w.postMessage({ ...job.msg, id });
+        }
+    }
+    die(err) {
+        if (this.fatal)
+            return;
+        this.fatal = err;
+        for (const job of [...this.running.values(), ...this.queue])
+            job.reject(err);
+        this.running.clear();
+        this.queue.length = 0;
+    }
+}
+
+/**
+ * The release stamp `.runpack/release.json`: a digest of what a package holds, so the deploy engine can read it
+ * back from the mounted app and prove which package is live. See docs/packaging.md for the exact format.
+ */
+/**
+ * Order of archive paths: by their UTF-8 bytes (not UTF-16 code units, not locale). UTF-8 byte order is code point
+ * order, so this compares code points without encoding the strings.
+ */
+function compareUtf8(a, b) {
+    const n = Math.min(a.length, b.length);
+    for (let i = 0; i < n; i++) {
+        const x = a.charCodeAt(i);
+        const y = b.charCodeAt(i);
+        if (x === y)
+            continue;
+        // Below the surrogates UTF-16 units are code points; otherwise compare whole code points.
+        if (x < 0xd800 && y < 0xd800)
+            return x - y;
+        return (a.codePointAt(i) ?? 0) - (b.codePointAt(i) ?? 0);
+    }
+    return a.length - b.length;
+}
+/**
+ * Builds `contentSha256` from files given one at a time in sorted order (the order a zip writer meets them), so a
+ * writer does not have to keep a record per file. Throws if the order is broken.
+ */
+class ContentDigest {
+    h = node_crypto.createHash('sha256');
+    last = null;
+    add(f) {
+        if (f.path === STAMP_PATH)
+            return;
+        if (this.last !== null && compareUtf8(this.last, f.path) >= 0) {
+            throw new Error(`stamp records out of order: '${f.path}' after '${this.last}'`);
+        }
+        this.last = f.path;
+        const mode = (0o100000 | (f.mode & 0o7777)).toString(8);
+        this.h.update(f.path, 'utf8');
+        this.h.update(`\0${mode}\0${f.size}\0${f.sha256.toLowerCase()}\n`, 'utf8');
+    }
+    digest() {
+        return this.h.digest('hex');
+    }
+}
+/** The exact bytes of `.runpack/release.json`: compact JSON, keys in this order, no trailing newline. */
+function stampBytes(stamp) {
+    return Buffer.from(JSON.stringify({ runpack: stamp.runpack, contentSha256: stamp.contentSha256 }), 'utf8');
+}
+
+/**
+ * Exclude patterns for `runpack package --exclude`. Paths are relative to the source folder with `/` separators.
+ *
+ * - `*` matches any run of characters except `/`; `?` one character except `/`; `**` any number of whole folders.
+ * - A pattern with no `/` except a trailing one matches a name at any depth (`*.map`, `node_modules`, `logs/`).
+ * - A pattern with a `/` is anchored at the source folder (`docs/*.md`, `/config.local.json`).
+ * - A trailing `/` matches folders only. A pattern that matches a folder leaves out everything inside it.
+ */
+function compileExcludes(patterns) {
+    const compiled = patterns.map(compileOne);
+    return {
+        excludes(relPath, isDir) {
+            return compiled.some((c) => (!c.dirOnly || isDir) && c.re.test(relPath));
+        },
+    };
+}
+function compileOne(raw) {
+    let p = raw.trim().replace(/\\/g, '/');
+    if (p === '' || p === '/' || p === '.' || p === './') {
+        throw new UsageError(`--exclude '${raw}' matches nothing useful; give a file or folder pattern such as '*.map' or 'tests/'.`);
+    }
+    if (p.split('/').includes('..')) {
+        throw new UsageError(`--exclude '${raw}' points outside the source folder; patterns are relative to it.`);
+    }
+    while (p.startsWith('./'))
+        p = p.slice(2);
+    const dirOnly = p.endsWith('/');
+    p = p.replace(/\/+$/, '');
+    const anchored = p.includes('/');
+    p = p.replace(/^\/+/, '');
+    const segs = p.split('/');
+    let body = '';
+    segs.forEach((seg, i) => {
+        const last = i === segs.length - 1;
+        if (seg === '**') {
+            // `**` at the end matches everything below; elsewhere zero or more folders.
+            body += last ? (i === 0 ? '.*' : '/.*') : i === 0 ? '(?:.*/)?' : '/(?:.*/)?';
+            return;
+        }
+        body += (i === 0 || segs[i - 1] === '**' ? '' : '/') + segmentToRegex(seg);
+    });
+    const prefix = anchored ? '^' : '^(?:.*/)?';
+    return { re: new RegExp(prefix + body + '$', 'u'), dirOnly };
+}
+function segmentToRegex(seg) {
+    let out = '';
+    for (let i = 0; i < seg.length; i++) {
+        const c = seg[i];
+        if (c === '*') {
+            while (seg[i + 1] === '*')
+                i++;
+            out += '[^/]*';
+        }
+        else if (c === '?')
+            out += '[^/]';
+        else
+            out += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+    }
+    return out;
+}
+
+/**
+ * Walks a publish folder and lists what goes into the archive: every file and folder under it, names relative to
+ * it with `/` separators. Symlinks that stay inside the folder are followed (stored as what they point to, like
+ * `zip -r`); links that leave it, dangle or loop are errors. `.git`, the output file and excluded paths are skipped.
+ */
+/** Resolves the source folder or throws the one-line error a user sees for a missing or wrong folder. */
+function resolveSourceDir(sourceDir) {
+    let real;
+    try {
+        real = fs$1.realpathSync(sourceDir);
+    }
+    catch (err) {
+        const code = err.code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') {
+            throw new RunpackError('package-source-missing', `Source folder '${sourceDir}' does not exist; pass the folder your build writes (for example ./publish).`);
+        }
+        throw new RunpackError('package-source-unreadable', `Cannot open source folder '${sourceDir}' (${code ?? String(err)}); check its permissions.`);
+    }
+    if (!fs$1.statSync(real).isDirectory()) {
+        throw new RunpackError('package-source-not-folder', `Source '${sourceDir}' is a file, not a folder; pass the folder whose contents should be packaged.`);
+    }
+    return real;
+}
+/** The absolute path a (possibly not yet existing) output file will have, with its folder's symlinks resolved. */
+function resolveOutputPath(outFile) {
+    const abs = path.resolve(outFile);
+    try {
+        return path.join(fs$1.realpathSync(path.dirname(abs)), path.basename(abs));
+    }
+    catch {
+        return abs;
+    }
+}
+function isInside(root, p) {
+    return p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+}
+function kindName(st) {
+    if (st.isFIFO())
+        return 'a named pipe (FIFO)';
+    if (st.isSocket())
+        return 'a socket';
+    if (st.isCharacterDevice() || st.isBlockDevice())
+        return 'a device';
+    return 'not a regular file';
+}
+/** Lists the entries, unsorted. Throws RunpackError naming the path for anything that cannot be packaged. */
+function walk(options) {
+    const root = resolveSourceDir(options.sourceDir);
+    const matcher = compileExcludes(options.exclude ?? []);
+    const skip = new Set((options.skipFiles ?? []).map((f) => resolveOutputPath(f)));
+    const out = [];
+    const visit = (dirAbs, prefix, ancestors) => {
+        let names;
+        try {
+            names = fs$1.readdirSync(dirAbs);
+        }
+        catch (err) {
+            throw unreadable(prefix || '.', err);
+        }
+        for (const name of names) {
+            if (name === '.git')
+                continue;
+            const rel = prefix ? `${prefix}/${name}` : name;
+            const childAbs = path.join(dirAbs, name);
+            let st;
+            let target = childAbs;
+            try {
+                st = fs$1.lstatSync(childAbs);
+            }
+            catch (err) {
+                throw unreadable(rel, err);
+            }
+            if (st.isSymbolicLink()) {
+                let resolveError = null;
+                try {
+                    target = fs$1.realpathSync(childAbs);
+                    st = fs$1.statSync(target);
+                }
+                catch (err) {
+                    resolveError = err;
+                }
+                if (resolveError) {
+                    if (matcher.excludes(rel, false))
+                        continue;
+                    if (resolveError.code === 'ELOOP') {
+                        throw new RunpackError('package-symlink-loop', `Symlink '${rel}' is part of a link loop; replace it with the file it should point to or exclude it.`);
+                    }
+                    throw new RunpackError('package-symlink-dangling', `Symlink '${rel}' points to '${safeReadlink(childAbs)}', which does not exist; fix the link or exclude it.`);
+                }
+                if (matcher.excludes(rel, st.isDirectory()))
+                    continue;
+                if (!isInside(root, target)) {
+                    throw new RunpackError('package-symlink-escape', `Symlink '${rel}' points outside the source folder (to '${target}'); copy the target into the folder or exclude the link.`);
+                }
+            }
+            else if (matcher.excludes(rel, st.isDirectory())) {
+                continue;
+            }
+            if (st.isDirectory()) {
+                const seen = ancestors.get(target);
+                if (seen !== undefined) {
+                    throw new RunpackError('package-symlink-loop', `Symlink '${rel}' loops back to its own parent folder '${seen || '.'}'; remove the link or exclude it.`);
+                }
+                out.push({ rel, abs: target, kind: 'dir', mode: 0o755, size: 0 });
+                const next = new Map(ancestors);
+                next.set(target, rel);
+                visit(target, rel, next);
+            }
+            else if (st.isFile()) {
+                if (skip.has(target) || skip.has(childAbs) || options.skipFile?.(target))
+                    continue;
+                out.push({ rel, abs: target, kind: 'file', mode: st.mode & 0o111 ? 0o755 : 0o644, size: st.size });
+            }
+            else {
+                throw new RunpackError('package-special-file', `Cannot package '${rel}': it is ${kindName(st)}, not a regular file; remove it or pass --exclude '${rel}'.`);
+            }
+        }
+    };
+    visit(root, '', new Map([[root, '']]));
+    return out;
+}
+function safeReadlink(p) {
+    try {
+        return fs$1.readlinkSync(p);
+    }
+    catch {
+        return '?';
+    }
+}
+function unreadable(rel, err) {
+    const code = err?.code ?? String(err);
+    return new RunpackError('package-unreadable', `Cannot read '${rel}' (${code}); fix its permissions or pass --exclude '${rel}'.`, { cause: err });
+}
+
+/**
+ * Byte layout of the zip records runpack writes (PKWARE APPNOTE 6.3.x): local file headers, central directory
+ * headers, zip64 records and the end of central directory. Pure functions: every field comes from the arguments,
+ * nothing from the clock, the host or the local time zone.
+ */
+const METHOD_STORED = 0;
+const METHOD_DEFLATE = 8;
+/** General purpose flag bit 11: the name is UTF-8. */
+const FLAG_UTF8 = 0x0800;
+/** Version made by: high byte 3 = Unix (so the external attributes carry the mode), low byte 45 = spec 4.5. */
+const VERSION_MADE_BY = (3 << 8) | 45;
+const VERSION_NEEDED_DEFAULT = 20;
+const VERSION_NEEDED_ZIP64 = 45;
+const U32_MAX = 0xffffffff;
+const U16_MAX = 0xffff;
+const SIG_LOCAL = 0x04034b50;
+const SIG_CENTRAL = 0x02014b50;
+const SIG_EOCD = 0x06054b50;
+const SIG_ZIP64_EOCD = 0x06064b50;
+const SIG_ZIP64_LOCATOR = 0x07064b50;
+const EXTRA_ZIP64 = 0x0001;
+const EXTRA_EXT_TIME = 0x5455;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+const DOS_DIRECTORY = 0x10;
+/** MS-DOS date and time of a Unix time, taken in UTC and clamped to the DOS range (1980-01-01 .. 2107-12-31). */
+let lastDos = null;
+function dosDateTime(epochSeconds) {
+    // Every entry of an archive has the same time: compute it once.
+    if (lastDos?.epoch === epochSeconds)
+        return lastDos.value;
+    const value = computeDos(epochSeconds);
+    lastDos = { epoch: epochSeconds, value };
+    return value;
+}
+function computeDos(epochSeconds) {
+    const min = Date.UTC(1980, 0, 1) / 1000;
+    const max = Date.UTC(2107, 11, 31, 23, 59, 58) / 1000;
+    const d = new Date(Math.min(Math.max(epochSeconds, min), max) * 1000);
+    const date = ((d.getUTCFullYear() - 1980) << 9) | ((d.getUTCMonth() + 1) << 5) | d.getUTCDate();
+    const time = (d.getUTCHours() << 11) | (d.getUTCMinutes() << 5) | (d.getUTCSeconds() >> 1);
+    return { date, time };
+}
+/** Whether an entry of this size needs zip64 fields in its local header. Compressed size never exceeds it. */
+function needsZip64Local(uncompressedSize) {
+    return uncompressedSize >= U32_MAX;
+}
+/** Length in bytes of the local header written for this name and size (fixed before the data is known). */
+function localHeaderLength(nameLength, uncompressedSize) {
+    return 30 + nameLength + 9 + (needsZip64Local(uncompressedSize) ? 20 : 0);
+}
+function extTime(mtime) {
+    const b = Buffer.allocUnsafe(9);
+    b.writeUInt16LE(EXTRA_EXT_TIME, 0);
+    b.writeUInt16LE(5, 2);
+    b.writeUInt8(1, 4); // flags: modification time present
+    b.writeUInt32LE(clampU32(mtime), 5);
+    return b;
+}
+function clampU32(n) {
+    return Math.min(Math.max(Math.floor(n), 0), U32_MAX);
+}
+function localHeader(e) {
+    const zip64 = needsZip64Local(e.uncompressedSize);
+    const ext = extTime(e.mtime);
+    const extraLen = ext.length + (zip64 ? 20 : 0);
+    // allocUnsafe takes small buffers from Node's shared pool (no allocation per entry); every byte is written below.
+    const b = Buffer.allocUnsafe(30 + e.name.length + extraLen);
+    const { date, time } = dosDateTime(e.mtime);
+    b.writeUInt32LE(SIG_LOCAL, 0);
+    b.writeUInt16LE(zip64 ? VERSION_NEEDED_ZIP64 : VERSION_NEEDED_DEFAULT, 4);
+    b.writeUInt16LE(FLAG_UTF8, 6);
+    b.writeUInt16LE(e.method, 8);
+    b.writeUInt16LE(time, 10);
+    b.writeUInt16LE(date, 12);
+    b.writeUInt32LE(e.crc32 >>> 0, 14);
+    b.writeUInt32LE(zip64 ? U32_MAX : e.compressedSize, 18);
+    b.writeUInt32LE(zip64 ? U32_MAX : e.uncompressedSize, 22);
+    b.writeUInt16LE(e.name.length, 26);
+    b.writeUInt16LE(extraLen, 28);
+    e.name.copy(b, 30);
+    let p = 30 + e.name.length;
+    ext.copy(b, p);
+    p += ext.length;
+    if (zip64) {
+        b.writeUInt16LE(EXTRA_ZIP64, p);
+        b.writeUInt16LE(16, p + 2);
+        b.writeBigUInt64LE(BigInt(e.uncompressedSize), p + 4);
+        b.writeBigUInt64LE(BigInt(e.compressedSize), p + 12);
+    }
+    return b;
+}
+function centralHeader(e) {
+    const big = [e.uncompressedSize, e.compressedSize, e.localOffset].map((n) => n >= U32_MAX);
+    const z64Fields = big.filter(Boolean).length;
+    const ext = Buffer.allocUnsafe(9);
+    ext.writeUInt16LE(EXTRA_EXT_TIME, 0);
+    ext.writeUInt16LE(5, 2);
+    ext.writeUInt8(1, 4);
+    ext.writeUInt32LE(clampU32(e.mtime), 5);
+    const extraLen = ext.length + (z64Fields ? 4 + 8 * z64Fields : 0);
+    const b = Buffer.allocUnsafe(46 + e.name.length + extraLen);
+    const { date, time } = dosDateTime(e.mtime);
+    const mode = (e.directory ? S_IFDIR : S_IFREG) | (e.mode & 0o7777);
+    b.writeUInt32LE(SIG_CENTRAL, 0);
+    b.writeUInt16LE(VERSION_MADE_BY, 4);
+    b.writeUInt16LE(z64Fields ? VERSION_NEEDED_ZIP64 : VERSION_NEEDED_DEFAULT, 6);
+    b.writeUInt16LE(FLAG_UTF8, 8);
+    b.writeUInt16LE(e.method, 10);
+    b.writeUInt16LE(time, 12);
+    b.writeUInt16LE(date, 14);
+    b.writeUInt32LE(e.crc32 >>> 0, 16);
+    b.writeUInt32LE(big[1] ? U32_MAX : e.compressedSize, 20);
+    b.writeUInt32LE(big[0] ? U32_MAX : e.uncompressedSize, 24);
+    b.writeUInt16LE(e.name.length, 28);
+    b.writeUInt16LE(extraLen, 30);
+    b.writeUInt16LE(0, 32); // comment length
+    b.writeUInt16LE(0, 34); // disk number start
+    b.writeUInt16LE(0, 36); // internal attributes
+    b.writeUInt32LE(((mode << 16) | (e.directory ? DOS_DIRECTORY : 0)) >>> 0, 38);
+    b.writeUInt32LE(big[2] ? U32_MAX : e.localOffset, 42);
+    e.name.copy(b, 46);
+    let p = 46 + e.name.length;
+    ext.copy(b, p);
+    p += ext.length;
+    if (z64Fields) {
+        b.writeUInt16LE(EXTRA_ZIP64, p);
+        b.writeUInt16LE(8 * z64Fields, p + 2);
+        p += 4;
+        // Order fixed by APPNOTE 4.5.3: original size, compressed size, local header offset; only those that overflow.
+        for (const [i, v] of [e.uncompressedSize, e.compressedSize, e.localOffset].entries()) {
+            if (!big[i])
+                continue;
+            b.writeBigUInt64LE(BigInt(v), p);
+            p += 8;
+        }
+    }
+    return b;
+}
+/**
+ * The records after the central directory: zip64 end record and locator when the entry count or any offset or size
+ * overflows the classic fields, then the classic end record (with 0xFFFF/0xFFFFFFFF markers where zip64 took over).
+ */
+function endRecords(entries, cdOffset, cdSize) {
+    const zip64 = entries >= U16_MAX || cdOffset >= U32_MAX || cdSize >= U32_MAX;
+    const parts = [];
+    if (zip64) {
+        const z = Buffer.alloc(56);
+        z.writeUInt32LE(SIG_ZIP64_EOCD, 0);
+        z.writeBigUInt64LE(44n, 4); // size of the remaining record
+        z.writeUInt16LE(VERSION_MADE_BY, 12);
+        z.writeUInt16LE(VERSION_NEEDED_ZIP64, 14);
+        z.writeUInt32LE(0, 16); // this disk
+        z.writeUInt32LE(0, 20); // disk with the central directory
+        z.writeBigUInt64LE(BigInt(entries), 24);
+        z.writeBigUInt64LE(BigInt(entries), 32);
+        z.writeBigUInt64LE(BigInt(cdSize), 40);
+        z.writeBigUInt64LE(BigInt(cdOffset), 48);
+        const loc = Buffer.alloc(20);
+        loc.writeUInt32LE(SIG_ZIP64_LOCATOR, 0);
+        loc.writeUInt32LE(0, 4);
+        loc.writeBigUInt64LE(BigInt(cdOffset + cdSize), 8);
+        loc.writeUInt32LE(1, 16); // total disks
+        parts.push(z, loc);
+    }
+    const e = Buffer.alloc(22);
+    e.writeUInt32LE(SIG_EOCD, 0);
+    e.writeUInt16LE(0, 4);
+    e.writeUInt16LE(0, 6);
+    e.writeUInt16LE(zip64 ? U16_MAX : entries, 8);
+    e.writeUInt16LE(zip64 ? U16_MAX : entries, 10);
+    e.writeUInt32LE(zip64 ? U32_MAX : cdSize, 12);
+    e.writeUInt32LE(zip64 ? U32_MAX : cdOffset, 16);
+    e.writeUInt16LE(0, 20);
+    parts.push(e);
+    return Buffer.concat(parts);
+}
+/**
+ * CRC-32 of the concatenation A‖B from crc(A), crc(B) and len(B) (zlib's crc32_combine), so chunks of one file
+ * compressed on different threads give the file's CRC without a second pass.
+ */
+function crc32Combine(crcA, crcB, lenB) {
+    if (lenB <= 0)
+        return crcA >>> 0;
+    const even = new Uint32Array(32);
+    const odd = new Uint32Array(32);
+    odd[0] = 0xedb88320;
+    let row = 1;
+    for (let n = 1; n < 32; n++) {
+        odd[n] = row;
+        row <<= 1;
+    }
+    gf2Square(even, odd);
+    gf2Square(odd, even);
+    let crc1 = crcA >>> 0;
+    let len = lenB;
+    do {
+        gf2Square(even, odd);
+        if (len % 2)
+            crc1 = gf2Times(even, crc1);
+        len = Math.floor(len / 2);
+        if (len === 0)
+            break;
+        gf2Square(odd, even);
+        if (len % 2)
+            crc1 = gf2Times(odd, crc1);
+        len = Math.floor(len / 2);
+    } while (len !== 0);
+    return (crc1 ^ crcB) >>> 0;
+}
+function gf2Times(mat, vec) {
+    let sum = 0;
+    let i = 0;
+    let v = vec >>> 0;
+    while (v) {
+        if (v & 1)
+            sum ^= mat[i];
+        v >>>= 1;
+        i++;
+    }
+    return sum >>> 0;
+}
+function gf2Square(square, mat) {
+    for (let n = 0; n < 32; n++)
+        square[n] = gf2Times(mat, mat[n]);
+}
+let crcTable = null;
+/** CRC-32 of `data` continuing from `value`: zlib.crc32 when Node has it (>= 20.15), else a table-driven version. */
+function crc32(data, value = 0) {
+    const native = zlib.crc32;
+    if (native)
+        return native(data, value) >>> 0;
+    if (!crcTable) {
+        crcTable = new Int32Array(256);
+        for (let n = 0; n < 256; n++) {
+            let c = n;
+            for (let k = 0; k < 8; k++)
+                c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+            crcTable[n] = c;
+        }
+    }
+    let c = ~value;
+    for (let i = 0; i < data.length; i++)
+        c = crcTable[(c ^ data[i]) & 255] ^ (c >>> 8);
+    return ~c >>> 0;
+}
+
+/**
+ * The packager: writes the contents of a publish folder as a deterministic zip, fast and in bounded memory.
+ *
+ * Flow: walk the folder (walk.ts) → sort entries by UTF-8 path bytes → read, hash and compress on the worker pool,
+ * small files in batches and large files in 1 MiB pieces, with at most a fixed window of bytes in flight → write
+ * headers and data in order to a temp file next to the output, hashing the zip as it goes → the release stamp's data
+ * (derived from every other file, so written after them) → central directory in sorted order → rename.
+ * See docs/packaging.md.
+ */
+/** Timestamp of every entry when neither the option nor SOURCE_DATE_EPOCH is set: 2000-01-01T00:00:00Z. */
+const DEFAULT_EPOCH = 946684800;
+/** Latest time the DOS date fields can hold. */
+const MAX_EPOCH = Date.UTC(2107, 11, 31, 23, 59, 58) / 1000;
+/** File types already compressed: stored as they are, never deflated. */
+const STORED_EXTENSIONS = new Set(('png jpg jpeg gif webp avif heic ico gz tgz br zip jar war ear nupkg snupkg whl egg woff woff2 mp3 mp4 m4a m4v ' +
+    'aac ogg oga ogv opus webm mov avi mkv flac 7z xz txz zst bz2 tbz2 lz4 lzma rar cab apk docx xlsx pptx odt ods ' +
+    'odp epub pdf').split(' '));
+const BATCH_BYTES = 1 << 20;
+const BATCH_FILES = 512;
+/** Minimum weight of a job in the in-flight window, so folders of empty files cannot queue without bound. */
+const MIN_JOB_WEIGHT = 64 * 1024;
+/** Extra weight per file: each result costs objects and a digest on the main thread whatever the file's size. */
+const FILE_WEIGHT = 2 * 1024;
+const WRITE_BUFFER = 1 << 20;
+/** Resolves the timestamp for every entry: the option, else SOURCE_DATE_EPOCH, else DEFAULT_EPOCH. */
+function resolveSourceDateEpoch(option, env = process.env.SOURCE_DATE_EPOCH) {
+    if (option !== undefined) {
+        if (!Number.isInteger(option) || option < 0 || option > MAX_EPOCH) {
+            throw new RunpackError('package-bad-epoch', `sourceDateEpoch ${option} is not a whole number of seconds between 0 and ${MAX_EPOCH}; pass e.g. the last commit time (git log -1 --format=%ct).`);
+        }
+        return option;
+    }
+    if (env !== undefined && env.trim() !== '') {
+        const v = env.trim();
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || n > MAX_EPOCH) {
+            throw new RunpackError('package-bad-epoch', `SOURCE_DATE_EPOCH='${env}' is not a whole number of seconds since 1970; unset it or set it to e.g. the last commit time (git log -1 --format=%ct).`);
+        }
+        return n;
+    }
+    return DEFAULT_EPOCH;
+}
+/** True when a file of this name is stored rather than deflated. */
+function isStoredType(name) {
+    const base = name.slice(name.lastIndexOf('/') + 1);
+    const dot = base.lastIndexOf('.');
+    return dot > 0 && STORED_EXTENSIONS.has(base.slice(dot + 1).toLowerCase());
+}
+/** sha256 and size of a file, read as a stream (for prebuilt zips handed to the deploy engine). */
+async function hashFile(file) {
+    const h = node_crypto.createHash('sha256');
+    let bytes = 0;
+    try {
+        for await (const chunk of fs$1.createReadStream(file)) {
+            h.update(chunk);
+            bytes += chunk.length;
+        }
+    }
+    catch (err) {
+        const code = err.code ?? String(err);
+        if (code === 'ENOENT') {
+            throw new RunpackError('package-missing', `Package '${file}' does not exist; check the path of the zip.`);
+        }
+        if (code === 'EISDIR') {
+            throw new RunpackError('package-missing', `Package '${file}' is a folder, not a zip file; pass the zip's path.`);
+        }
+        throw new RunpackError('package-unreadable', `Cannot read package '${file}' (${code}); check its permissions.`, {
+            cause: err,
+        });
+    }
+    return { sha256: h.digest('hex'), bytes };
+}
+function poolFile(it) {
+    return { rel: it.rel, abs: it.abs, size: it.size, store: it.store };
+}
+/** Builds the ordered list of entries the archive will hold. */
+function planItems(entries, stamp) {
+    const items = [];
+    const dirs = new Set();
+    for (const e of entries) {
+        if (stamp && e.kind === 'file' && e.rel === STAMP_PATH)
+            continue; // replaced by the fresh stamp
+        if (e.kind === 'dir')
+            dirs.add(e.rel);
+        items.push({
+            name: e.kind === 'dir' ? `${e.rel}/` : e.rel,
+            rel: e.rel,
+            kind: e.kind,
+            abs: e.kind === 'file' ? e.abs : '',
+            mode: e.mode,
+            size: e.size,
+            store: e.kind === 'file' && isStoredType(e.rel),
+        });
+    }
+    if (stamp) {
+        const stampDir = STAMP_PATH.slice(0, STAMP_PATH.lastIndexOf('/'));
+        if (!dirs.has(stampDir)) {
+            items.push({
+                name: `${stampDir}/`,
+                rel: stampDir,
+                kind: 'dir',
+                abs: '',
+                mode: 0o755,
+                size: 0,
+                store: true,
+            });
+        }
+        items.push({
+            name: STAMP_PATH,
+            rel: STAMP_PATH,
+            kind: 'stamp',
+            abs: '',
+            mode: 0o644,
+            size: 0,
+            store: true,
+        });
+    }
+    items.sort((a, b) => compareUtf8(a.name, b.name));
+    return items;
+}
+function planTasks(items) {
+    const tasks = [];
+    let batch = null;
+    const close = () => {
+        if (batch)
+            tasks.push(batch);
+        batch = null;
+    };
+    for (const it of items) {
+        if (it.kind === 'file' && it.size > CHUNK_SIZE) {
+            close();
+            // The pieces are compressed on several threads; one job reads the file once more for its sha256.
+            tasks.push({ type: 'hash', item: it, weight: MIN_JOB_WEIGHT });
+            const pieces = Math.ceil(it.size / CHUNK_SIZE);
+            for (let i = 0; i < pieces; i++) {
+                const offset = i * CHUNK_SIZE;
+                const length = Math.min(CHUNK_SIZE, it.size - offset);
+                tasks.push({
+                    type: 'chunk',
+                    item: it,
+                    index: i,
+                    offset,
+                    length,
+                    last: i === pieces - 1,
+                    weight: length,
+                });
+            }
+            continue;
+        }
+        batch ??= { type: 'batch', items: [], files: [], weight: MIN_JOB_WEIGHT };
+        batch.items.push(it);
+        if (it.kind === 'file') {
+            batch.files.push(it);
+            batch.weight += it.size + FILE_WEIGHT;
+        }
+        if (batch.weight - batch.files.length * FILE_WEIGHT >= BATCH_BYTES || batch.files.length >= BATCH_FILES)
+            close();
+    }
+    close();
+    return tasks;
+}
+function translateWorkerError(err) {
+    if (!(err instanceof WorkerJobError))
+        return err;
+    const rel = err.file ?? '?';
+    if (err.code === 'CHANGED')
+        return changed(rel);
+    return unreadable(rel, err);
+}
+function changed(rel) {
+    return new RunpackError('package-changed', `'${rel}' changed while it was being packaged; run the package step after the build has finished writing.`);
+}
+/**
+ * Central directory records, encoded as soon as an entry is written and kept in 1 MiB chunks (far smaller than
+ * an object per entry). One slot can be reserved and filled in later (the stamp's record).
+ */
+class CentralDirectory {
+    chunks = [];
+    cur = Buffer.allocUnsafe(1 << 20);
+    used = 0;
+    reserved = null;
+    count = 0;
+    add(h) {
+        const rec = centralHeader(h);
+        if (this.used + rec.length > this.cur.length)
+            this.seal(Math.max(1 << 20, rec.length));
+        rec.copy(this.cur, this.used);
+        this.used += rec.length;
+        this.count++;
+    }
+    reserve() {
+        this.seal(1 << 20);
+        this.chunks.push(null);
+        this.count++;
+    }
+    fill(h) {
+        this.reserved = h;
+    }
+    parts() {
+        this.seal(0);
+        return this.chunks.map((c) => c ?? centralHeader(this.reserved));
+    }
+    seal(next) {
+        if (this.used)
+            this.chunks.push(Buffer.from(this.cur.subarray(0, this.used)));
+        this.cur = Buffer.allocUnsafe(next);
+        this.used = 0;
+    }
+}
+/** Sequential writer that hashes every byte in file order. Large entries are written in place and hashed after. */
+class ZipOut {
+    fh;
+    hash = node_crypto.createHash('sha256');
+    pos = 0;
+    pending = [];
+    pendingLen = 0;
+    constructor(fh) {
+        this.fh = fh;
+    }
+    async append(buf) {
+        const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+        if (b.length === 0)
+            return;
+        this.hash.update(b);
+        this.pending.push(b);
+        this.pendingLen += b.length;
+        this.pos += b.length;
+        if (this.pendingLen >= WRITE_BUFFER)
+            await this.flush();
+    }
+    async flush() {
+        if (!this.pendingLen)
+            return;
+        const at = this.pos - this.pendingLen;
+        const bufs = this.pending;
+        this.pending = [];
+        this.pendingLen = 0;
+        await writeAllv(this.fh, bufs, at);
+    }
+    async writeAt(buf, at) {
+        let done = 0;
+        while (done < buf.byteLength) {
+            const { bytesWritten } = await this.fh.write(buf, done, buf.byteLength - done, at + done);
+            done += bytesWritten;
+        }
+    }
+    /** Feeds an already-written range of the file to the hash (after its header was patched in front of it). */
+    async hashRange(from, length) {
+        const buf = Buffer.allocUnsafe(Math.min(length, 1 << 20) || 1);
+        let done = 0;
+        while (done < length) {
+            const want = Math.min(buf.length, length - done);
+            const { bytesRead } = await this.fh.read(buf, 0, want, from + done);
+            if (bytesRead <= 0)
+                throw new Error('output file shorter than written');
+            this.hash.update(buf.subarray(0, bytesRead));
+            done += bytesRead;
+        }
+    }
+}
+async function writeAllv(fh, bufs, at) {
+    let pos = at;
+    let list = bufs;
+    while (list.length) {
+        const { bytesWritten } = await fh.writev(list.slice(0, 1024), pos);
+        pos += bytesWritten;
+        let n = bytesWritten;
+        const rest = [];
+        for (const b of list) {
+            if (n >= b.length)
+                n -= b.length;
+            else {
+                rest.push(n ? b.subarray(n) : b);
+                n = 0;
+            }
+        }
+        list = rest;
+    }
+}
+function outputError(outFile, err) {
+    const code = err?.code ?? String(err);
+    const why = code === 'ENOENT'
+        ? 'its folder does not exist'
+        : code === 'ENOTDIR'
+            ? 'part of its folder path is a file'
+            : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+                ? 'permission denied'
+                : code === 'ENOSPC'
+                    ? 'the disk is full'
+                    : code;
+    return new RunpackError('package-output-unwritable', `Cannot write output '${outFile}' (${why}); choose a path in an existing, writable folder.`, { cause: err });
+}
+/** Packages the contents of `options.sourceDir` into `options.outFile`. */
+async function pack(options, internals = {}) {
+    if (!options.sourceDir)
+        throw new RunpackError('usage', 'No source folder given; pass the publish folder to package.');
+    if (!options.outFile)
+        throw new RunpackError('usage', 'No output file given; pass the zip path to write (-o out.zip).');
+    const epoch = resolveSourceDateEpoch(options.sourceDateEpoch);
+    const withStamp = options.stamp !== false;
+    const outAbs = resolveOutputPath(options.outFile);
+    if (fs$1.existsSync(outAbs) && fs$1.statSync(outAbs).isDirectory()) {
+        throw new RunpackError('package-output-unwritable', `Output '${options.outFile}' is a folder; pass a file path such as '${path.join(options.outFile, 'app.zip')}'.`);
+    }
+    // Workers start while the folder is walked.
+    const concurrency = Math.max(1, Math.floor(options.concurrency ?? os.availableParallelism()));
+    const pool = new DeflatePool(concurrency);
+    try {
+        return await packWith(options, internals, pool, epoch, withStamp, outAbs);
+    }
+    finally {
+        await pool.close();
+    }
+}
+async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
+    // Temp files of this output (ours, or one a killed run left behind) are never packaged either.
+    const outDir = path.dirname(outAbs);
+    const tmpPrefix = `.${path.basename(outAbs)}.`;
+    const isTemp = (p) => path.dirname(p) === outDir &&
+        path.basename(p).startsWith(tmpPrefix) &&
+        /\.\d+\.[0-9a-f]{8}\.tmp$/.test(p);
+    const items = planItems(walk({ sourceDir: options.sourceDir, exclude: options.exclude, skipFiles: [outAbs], skipFile: isTemp }), withStamp);
+    const fileItems = items.filter((i) => i.kind === 'file');
+    if (fileItems.length === 0) {
+        throw new RunpackError('package-empty', `Nothing to package in '${options.sourceDir}'${options.exclude?.length ? ' after excludes' : ''}; build the app first or check --exclude.`);
+    }
+    await internals.afterWalk?.(fileItems.map((i) => ({ rel: i.rel, abs: i.abs })));
+    const tmp = path.join(outDir, `${tmpPrefix}${process.pid}.${node_crypto.randomBytes(4).toString('hex')}.tmp`);
+    let fh;
+    try {
+        fh = await fs.open(tmp, 'wx+');
+    }
+    catch (err) {
+        throw outputError(options.outFile, err);
+    }
+    let ok = false;
+    try {
+        const totalBytes = fileItems.reduce((s, i) => s + i.size, 0);
+        const out = new ZipOut(fh);
+        const central = new CentralDirectory();
+        let stampItem = null;
+        const digest = new ContentDigest();
+        const largeHashes = new Map();
+        const tasks = planTasks(items);
+        // Deep enough that a worker finishing early still finds queued work while the head job completes.
+        const window = Math.max(16 << 20, pool.size * (8 << 20));
+        const started = new Array(tasks.length).fill(null);
+        let next = 0;
+        let inflight = 0;
+        let doneBytes = 0;
+        let lastProgress = 0;
+        const progress = (force = false) => {
+            if (!options.onProgress)
+                return;
+            if (force || doneBytes - lastProgress >= 16 << 20) {
+                lastProgress = doneBytes;
+                options.onProgress(doneBytes, totalBytes);
+            }
+        };
+        const start = (t) => {
+            let p;
+            if (t.type === 'batch')
+                p = t.files.length ? pool.deflate(t.files.map(poolFile)) : Promise.resolve([]);
+            else if (t.type === 'hash')
+                p = pool.hash([poolFile(t.item)]).then((r) => r[0]);
+            else
+                p = pool.chunk(poolFile(t.item), t.offset, t.length, t.last);
+            p.catch(() => undefined); // awaited in order below; avoid an unhandled rejection meanwhile
+            return p;
+        };
+        const header = (it, method, crc, comp, offset) => ({
+            name: Buffer.from(it.name, 'utf8'),
+            method,
+            crc32: crc,
+            compressedSize: comp,
+            uncompressedSize: it.kind === 'dir' ? 0 : it.size,
+            localOffset: offset,
+            mode: it.mode,
+            directory: it.kind === 'dir',
+            mtime: epoch,
+        });
+        // State of the large entry being written in place.
+        let large = null;
+        for (let cur = 0; cur < tasks.length; cur++) {
+            while (next < tasks.length && (next === cur || inflight + tasks[next].weight <= window)) {
+                started[next] = start(tasks[next]);
+                inflight += tasks[next].weight;
+                next++;
+            }
+            const t = tasks[cur];
+            let result;
+            try {
+                result = await started[cur];
+            }
+            catch (err) {
+                throw translateWorkerError(err);
+            }
+            started[cur] = null;
+            inflight -= t.weight;
+            if (t.type === 'hash') {
+                largeHashes.set(t.item, result);
+                continue;
+            }
+            if (t.type === 'batch') {
+                const results = result;
+                let fi = 0;
+                for (const it of t.items) {
+                    const offset = out.pos;
+                    if (it.kind === 'dir') {
+                        const h = header(it, METHOD_STORED, 0, 0, offset);
+                        central.add(h);
+                        await out.append(localHeader(h));
+                    }
+                    else if (it.kind === 'stamp') {
+                        // Its content is derived from every other file: written after them, listed here in the directory.
+                        stampItem = it;
+                        central.reserve();
+                    }
+                    else {
+                        const r = results[fi++];
+                        const h = header(it, r.method, r.crc, r.data.byteLength, offset);
+                        central.add(h);
+                        digest.add({ path: it.rel, mode: it.mode, size: it.size, sha256: r.sha256 });
+                        await out.append(localHeader(h));
+                        await out.append(r.data);
+                        doneBytes += it.size;
+                        progress();
+                    }
+                }
+                continue;
+            }
+            // A piece of a large file.
+            const r = result;
+            if (t.index === 0) {
+                await out.flush();
+                const headerAt = out.pos;
+                const dataAt = headerAt + localHeaderLength(Buffer.byteLength(t.item.name), t.item.size);
+                large = { item: t.item, headerAt, dataAt, written: 0, crc: 0 };
+            }
+            const L = large;
+            await out.writeAt(r.data, L.dataAt + L.written);
+            L.written += r.data.byteLength;
+            L.crc = t.index === 0 ? r.crc : crc32Combine(L.crc, r.crc, t.length);
+            doneBytes += t.length;
+            progress();
+            if (!t.last)
+                continue;
+            const it = L.item;
+            let method = it.store ? METHOD_STORED : METHOD_DEFLATE;
+            let comp = L.written;
+            if (method === METHOD_DEFLATE && comp >= it.size) {
+                // Deflate did not shrink it: write the bytes as they are instead (decided from the data, so deterministic).
+                method = METHOD_STORED;
+                comp = 0;
+                for (let off = 0; off < it.size; off += CHUNK_SIZE) {
+                    const len = Math.min(CHUNK_SIZE, it.size - off);
+                    let piece;
+                    try {
+                        piece = await pool.chunk({ ...poolFile(it), store: true }, off, len, off + len >= it.size);
+                    }
+                    catch (err) {
+                        throw translateWorkerError(err);
+                    }
+                    await out.writeAt(piece.data, L.dataAt + comp);
+                    comp += piece.data.byteLength;
+                }
+            }
+            // The whole-file read and the pieces must have seen the same bytes.
+            const whole = largeHashes.get(it);
+            largeHashes.delete(it);
+            if (whole.crc !== L.crc)
+                throw changed(it.rel);
+            digest.add({ path: it.rel, mode: it.mode, size: it.size, sha256: whole.sha256 });
+            const h = header(it, method, L.crc, comp, L.headerAt);
+            central.add(h);
+            const lh = localHeader(h);
+            await out.writeAt(lh, L.headerAt);
+            out.hash.update(lh);
+            await out.hashRange(L.dataAt, comp);
+            out.pos = L.dataAt + comp;
+            large = null;
+        }
+        // The release stamp, from the sha256 of every file written above.
+        let stamp = null;
+        let stampSize = 0;
+        if (stampItem) {
+            stamp = { runpack: 1, contentSha256: digest.digest() };
+            const raw = stampBytes(stamp);
+            stampSize = raw.length;
+            stampItem.size = raw.length;
+            const h = header(stampItem, METHOD_STORED, crc32(raw) >>> 0, raw.length, out.pos);
+            central.fill(h);
+            await out.append(localHeader(h));
+            await out.append(raw);
+        }
+        // Central directory and end records.
+        const cdOffset = out.pos;
+        for (const part of central.parts())
+            await out.append(part);
+        const cdSize = out.pos - cdOffset;
+        await out.append(endRecords(central.count, cdOffset, cdSize));
+        await out.flush();
+        await fh.truncate(out.pos);
+        progress(true);
+        await fh.close();
+        try {
+            await fs$1.promises.rename(tmp, outAbs);
+        }
+        catch (err) {
+            throw outputError(options.outFile, err);
+        }
+        ok = true;
+        return {
+            outFile: options.outFile,
+            sha256: out.hash.digest('hex'),
+            zipBytes: out.pos,
+            files: fileItems.length + (stamp ? 1 : 0),
+            bytes: totalBytes + stampSize,
+            stamp,
+        };
+    }
+    catch (err) {
+        const code = err?.code;
+        if (!(err instanceof RunpackError) && (code === 'ENOSPC' || code === 'EIO' || code === 'EDQUOT')) {
+            throw outputError(options.outFile, err);
+        }
+        throw err;
+    }
+    finally {
+        if (!ok) {
+            await fh.close().catch(() => undefined);
+            await fs$1.promises.rm(tmp, { force: true }).catch(() => undefined);
+        }
+    }
+}
+
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)} s`;
+    const m = Math.floor(ms / 60_000);
+    const s = Math.round((ms % 60_000) / 1000);
+    return `${m} min ${s} s`;
+}
+function createLogger(sink, secrets, options = {}) {
+    const now = options.now ?? Date.now;
+    const clean = (m) => secrets.redact(m);
+    let depth = 0;
+    return {
+        info: (m) => sink.info(clean(m)),
+        warn: (m) => sink.warn(clean(m)),
+        error: (m) => sink.error(clean(m)),
+        debug: (m) => sink.debug(clean(m)),
+        progress: (percent, operation) => sink.progress?.(Math.max(0, Math.min(100, Math.round(percent))), clean(operation)),
+        async group(name, fn) {
+            const nested = depth > 0;
+            if (!nested)
+                sink.startGroup(clean(name));
+            else
+                sink.info(clean(`— ${name}`));
+            depth++;
+            const start = now();
+            let ok = false;
+            try {
+                const result = await fn();
+                ok = true;
+                return result;
+            }
+            finally {
+                depth--;
+                const ms = now() - start;
+                options.timings?.push({ name, ms, ok });
+                sink.info(clean(`${name}: ${ok ? 'done' : 'failed'} in ${formatDuration(ms)}`));
+                if (!nested)
+                    sink.endGroup();
+            }
+        },
+    };
+}
+/** A sink that rewrites every line (and group name) before passing it on: a front end's own words. */
+function mapSink(sink, f) {
+    return {
+        info: (l) => sink.info(f(l)),
+        warn: (l) => sink.warn(f(l)),
+        error: (l) => sink.error(f(l)),
+        debug: (l) => sink.debug(f(l)),
+        startGroup: (n) => sink.startGroup(f(n)),
+        endGroup: () => sink.endGroup(),
+        ...(sink.progress ? { progress: sink.progress } : {}),
+    };
+}
+
+function createSecretRegistry(sink) {
+    const values = new Set();
+    return {
+        add(value) {
+            if (!value || value.length < 4 || values.has(value))
+                return;
+            values.add(value);
+            sink?.(value);
+            // Also catch the URL-encoded form (SAS signatures, secrets inside URLs).
+            const encoded = encodeURIComponent(value);
+            if (encoded !== value && !values.has(encoded)) {
+                values.add(encoded);
+                sink?.(encoded);
+            }
+        },
+        redact(text) {
+            let out = text;
+            // Longest first, so a secret containing another is replaced whole.
+            for (const v of [...values].sort((a, b) => b.length - a.length))
+                out = out.split(v).join('***');
+            return redactSasSignatures(out);
+        },
+    };
+}
+/** Replaces the value of every `sig=` query parameter in free text. */
+function redactSasSignatures(text) {
+    return text.replace(/(\bsig=)[^&\s"'<>]+/gi, '$1***');
+}
+
+const CAUSE_TITLES = {
+    'read-only-write': 'the app writes into its read-only package mount',
+    'sas-invalid': 'the package URL or its SAS is bad or expired',
+    'mount-blocked': 'the worker could not mount the package (network rule, missing role or bad archive)',
+    'stale-content': 'the app runs other content than this release (mode mismatch or stale mount)',
+    'app-start-failed': 'the app fails to start from the mounted package',
+    'runner-network': "the runner cannot reach the app (DNS, proxy, firewall or TLS trust on the runner's side)",
+    config: 'settings or platform features that fight run-from-package',
+    unknown: 'no known cause matched',
+};
+
+/**
+ * Pure: from what verification saw, the likely cause of a failed deploy among the four runpack exists to catch
+ * (a write into the read-only mount, a bad or expired SAS, a mount blocked by a network rule or a bad archive,
+ * a mode mismatch / stale content) and the fix.
+ */
+/**
+ * What apps print when they write into the read-only mount: EROFS (Linux), Node's `EACCES: permission denied` and
+ * `EPERM: operation not permitted` (the mount refuses the write), .NET's UnauthorizedAccessException.
+ */
+const READ_ONLY = /\bEROFS\b|read-only file system|\bEACCES\b|permission denied|\bEPERM\b|operation not permitted|UnauthorizedAccessException|Access to the path .* is denied|Could not write to local resource/i;
+function classifyFailure(e) {
+    const f = e.blobFetch;
+    if (f && f.status >= 400) {
+        const code = f.errorCode ?? '';
+        const detail = f.detail ?? '';
+        if (code === 'AuthorizationFailure')
+            return {
+                cause: 'mount-blocked',
+                evidence: `the package URL answers 403 AuthorizationFailure: the storage account's network rules block it`,
+                fix: "allow the app's outbound addresses (or its virtual network) on the storage account, or add a private endpoint reachable from the app",
+            };
+        if (code === 'AuthorizationPermissionMismatch')
+            return {
+                cause: 'mount-blocked',
+                evidence: 'the package URL answers 403 AuthorizationPermissionMismatch: the identity has no data role on the blob',
+                fix: "assign Storage Blob Data Reader on the storage account (or container) to the app's managed identity, or use package-access: sas",
+            };
+        if (code === 'KeyBasedAuthenticationNotPermitted')
+            return {
+                cause: 'sas-invalid',
+                evidence: 'the package URL answers 403 KeyBasedAuthenticationNotPermitted: the account refuses key-signed SAS',
+                fix: 'use package-access: identity (shared key access is disabled on the account)',
+            };
+        if (code === 'AuthenticationFailed' || f.status === 403)
+            return {
+                cause: 'sas-invalid',
+                evidence: /time frame|expired/i.test(detail)
+                    ? 'the SAS in the package URL has expired (AuthenticationFailed: signature not valid in the specified time frame)'
+                    : `the package URL is refused (${f.status}${code ? ` ${code}` : ''}${detail ? `: ${detail.slice(0, 160)}` : ''})`,
+                fix: 'run the deploy again to renew the stored access policy and SAS, or use package-access: identity',
+            };
+        if (f.status === 404)
+            return {
+                cause: 'sas-invalid',
+                evidence: 'the package URL answers 404: the blob or container is missing',
+                fix: 'run the deploy again so the package blob is uploaded, and check nothing deletes it',
+            };
+    }
+    if (e.settingMatches === false)
+        return {
+            cause: 'stale-content',
+            evidence: 'WEBSITE_RUN_FROM_PACKAGE read back differs from the value written: something else changed it',
+            fix: 'stop other deployments or infrastructure code from writing app settings (they must keep WEBSITE_RUN_FROM_PACKAGE), then deploy again',
+        };
+    if (e.failureMarker && e.access === 'identity' && e.identityRoleConfirmed === false)
+        return {
+            cause: 'mount-blocked',
+            evidence: "wwwroot shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt' and no blob read role for the app's identity could be confirmed",
+            fix: "assign Storage Blob Data Reader on the storage account to the app's managed identity, then deploy again (or use package-access: sas)",
+        };
+    if (e.failureMarker)
+        return {
+            cause: 'mount-blocked',
+            evidence: "wwwroot shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt': the worker could not fetch or open the package",
+            fix: e.mode === 'url'
+                ? "check that the app can reach the storage account (network rules, private endpoints, the identity's role) and that the zip opens, then restart"
+                : 'deploy the package again (packagename.txt must point at a valid zip) and restart',
+        };
+    if (f?.sha256Matches === false)
+        return {
+            cause: 'stale-content',
+            evidence: f.releaseThere
+                ? `the blob behind the package URL holds release ${f.releaseThere}, not this one: a later deploy replaced it`
+                : 'the blob behind the package URL is not this release',
+            fix: 'make sure no other pipeline writes the same blob name, then deploy again',
+        };
+    if ((e.stamp === 'mismatch' || e.stamp === 'missing') && e.noRemount)
+        return {
+            cause: 'stale-content',
+            evidence: 'restart: false and the settings did not change, so nothing re-mounted the package: the app keeps running its previous content',
+            fix: 'restart the app (or deploy with restart: true) so it mounts this release',
+        };
+    if (e.stamp === 'mismatch' || e.stamp === 'missing')
+        return {
+            cause: 'stale-content',
+            evidence: e.stamp === 'mismatch'
+                ? 'the mounted wwwroot carries another release stamp: the app still runs old content'
+                : 'the mounted wwwroot has no release stamp: the app runs content runpack did not deploy (mode mismatch or extracted files)',
+            fix: 'restart the app so it mounts the package again (restart: true), and check that WEBSITE_RUN_FROM_PACKAGE is not changed by other tools',
+        };
+    const h = e.health;
+    const logHint = e.logStreamUrl ? ` (${e.logStreamUrl})` : '';
+    if (e.app?.state === 'unreachable')
+        return {
+            cause: 'runner-network',
+            evidence: `${e.app.why}; this says nothing yet about the app, which the runner could not see`,
+            fix: "check the runner's DNS, its proxy settings (HTTPS_PROXY, NO_PROXY) and the CA it trusts (NODE_EXTRA_CA_CERTS), or the app's access restrictions for the runner's address, then run the deploy again",
+        };
+    if (e.app && e.app.state !== 'up' && e.appLogReadOnlyLine)
+        return {
+            cause: 'read-only-write',
+            evidence: `${e.app.why}, and the app's log shows a write into its read-only package mount: "${e.appLogReadOnlyLine.slice(0, 200)}"`,
+            fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
+        };
+    if (e.app?.state === 'start-failed' || (e.app?.state === 'warming' && e.stamp === 'match'))
+        return {
+            cause: 'app-start-failed',
+            evidence: e.app.state === 'start-failed'
+                ? `${e.app.why}: the package is mounted but the app's process does not start`
+                : `${e.app.why} for the whole wait: the package is mounted but the app never answers`,
+            fix: `read the app's log stream${logHint} for the error it prints at start (a crash on boot, a missing dependency or setting, the wrong start command or port); if it writes next to its own files, write to /tmp or %TEMP% instead (the first cause in runpack's guide)`,
+        };
+    if (e.app?.state === 'up')
+        return null;
+    if (h &&
+        (h.error || (h.status !== undefined && (h.status < 200 || h.status >= 300)) || h.containsExpect === false)) {
+        if (h.body && READ_ONLY.test(h.body))
+            return {
+                cause: 'read-only-write',
+                evidence: 'the app fails with a read-only file system error: it writes under its package mount (wwwroot)',
+                fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
+            };
+        if (h.containsExpect === false && h.status !== undefined && h.status >= 200 && h.status < 300)
+            return {
+                cause: 'stale-content',
+                evidence: 'the health response does not contain the expected text: the app serves other content than this release',
+                fix: 'restart the app and check the expect input matches what this release answers',
+            };
+        if (h.status === 503 || h.status === 502 || h.error)
+            return {
+                cause: 'mount-blocked',
+                evidence: `the site does not start (${h.error ?? `HTTP ${h.status}`}): the package may not have mounted`,
+                fix: 'check the package opens (runpack inspect) and that the app can reach the package URL, then restart',
+            };
+        return {
+            cause: 'unknown',
+            evidence: `the health probe answered ${h.status ?? h.error}`,
+            fix: `check the app's logs (log stream${logHint}) for the error it reports`,
+        };
+    }
+    return null;
+}
+
+const RFP = 'WEBSITE_RUN_FROM_PACKAGE';
+const RFP_LEGACY = 'WEBSITE_RUN_FROM_ZIP';
+const RFP_MI = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
+/**
+ * Pure: applies changes (null deletes) to settings, keeping every other key and the original order; new keys
+ * go at the end. `changed` is false when the result equals the input.
+ */
+function mergeSettings(current, changes) {
+    const settings = {};
+    const changedKeys = [];
+    for (const [k, v] of Object.entries(current)) {
+        if (Object.prototype.hasOwnProperty.call(changes, k)) {
+            const next = changes[k];
+            if (next === null) {
+                changedKeys.push(k);
+                continue;
+            }
+            if (next !== v)
+                changedKeys.push(k);
+            settings[k] = next;
+        }
+        else
+            settings[k] = v;
+    }
+    for (const [k, v] of Object.entries(changes)) {
+        if (Object.prototype.hasOwnProperty.call(current, k) || v === null)
+            continue;
+        settings[k] = v;
+        changedKeys.push(k);
+    }
+    return { settings, changed: changedKeys.length > 0, changedKeys };
+}
+/** Pure: the keys of `changes` whose value in `actual` differs from what was asked. */
+function unconfirmedKeys(actual, changes) {
+    return Object.entries(changes)
+        .filter(([k, v]) => (v === null ? Object.prototype.hasOwnProperty.call(actual, k) : actual[k] !== v))
+        .map(([k]) => k);
+}
+function createSettingsHelper(arm, ref) {
+    return {
+        read: () => arm.listAppSettings(ref),
+        async update(changes) {
+            const before = await arm.listAppSettings(ref);
+            const merged = mergeSettings(before, changes);
+            if (!merged.changed)
+                return { changed: false, before, after: before };
+            await arm.putAppSettings(ref, merged.settings);
+            const after = await arm.listAppSettings(ref);
+            const missing = unconfirmedKeys(after, changes);
+            if (missing.length)
+                throw new RunpackError('setting-not-applied', `App settings ${missing.join(', ')} did not read back as written on ${ref.appName}${ref.slot ? `/${ref.slot}` : ''}; another deployment or policy may be changing settings, run again.`);
+            // Anything else lost between the read and the write (a concurrent writer) is reported by the caller.
+            return { changed: true, before, after };
+        },
+    };
+}
+
+/** Blob name of a release: named by content, so every release stays available for rollback. */
+function releaseBlobName(appName, sha256) {
+    return `releases/${appName.toLowerCase()}/${sha256}.zip`;
+}
+function stableBlobName(appName, slot) {
+    return `${appName.toLowerCase()}${slot ? `-${slot.toLowerCase()}` : ''}.zip`;
+}
+/**
+ * Pure: whether `name` (a blob name inside the package container) is one runpack could have written as a stable
+ * blob of `appName`: `<app>.zip`, `<app>-<slot>.zip`, or an alternate chooseStableBlob picks after a swap
+ * (`<app>[-<slot>]-a.zip`, `-b`, `-c`, or a time suffix). Release blobs (`releases/…`) and anything in a
+ * folder are not stable blobs. Names compare case-insensitively. An app named like `<app>-<suffix>` that shares
+ * the container is indistinguishable from a slot of `<app>`; such names count as stable here.
+ */
+function isStableBlobName(name, appName) {
+    if (!name || !appName || name.includes('/'))
+        return false;
+    const app = appName.toLowerCase().replace(/[^a-z0-9-]/g, '');
+    if (app !== appName.toLowerCase())
+        return false;
+    const lower = name.toLowerCase();
+    if (!lower.endsWith('.zip') || !lower.startsWith(app))
+        return false;
+    const rest = lower.slice(app.length, -'.zip'.length);
+    return rest === '' || /^(-[a-z0-9]+)+$/.test(rest);
+}
+/** The folder every release blob of an app sits in (the deploy engine's naming, see releaseBlobName). */
+function releasePrefix(appName) {
+    const probe = releaseBlobName(appName, 'x');
+    return probe.slice(0, probe.length - 'x.zip'.length);
+}
+const SHA256 = /^[0-9a-f]{64}$/;
+/** A Release from a listed blob, or null when the blob is not one of this app's release blobs. */
+function releaseFromBlob(appName, b) {
+    const prefix = releasePrefix(appName);
+    if (!b.name.startsWith(prefix) || !b.name.endsWith('.zip'))
+        return null;
+    const sha = b.name.slice(prefix.length, -'.zip'.length);
+    if (!SHA256.test(sha))
+        return null;
+    if (b.name !== releaseBlobName(appName, sha))
+        return null;
+    const meta = lowerKeys(b.metadata);
+    if (meta.sha256 && meta.sha256 !== sha)
+        return null;
+    const created = meta.created && !Number.isNaN(Date.parse(meta.created)) ? meta.created : (b.lastModified ?? '');
+    return {
+        id: sha.slice(0, 12),
+        sha256: sha,
+        blob: b.name,
+        size: b.size,
+        etag: b.etag,
+        created,
+        ...(meta.commit ? { commit: meta.commit } : {}),
+        ...(meta.run_url ? { runUrl: meta.run_url } : {}),
+        ...(meta.content_sha256 ? { contentSha256: meta.content_sha256 } : {}),
+    };
+}
+function lowerKeys(m) {
+    const out = {};
+    for (const [k, v] of Object.entries(m ?? {}))
+        out[k.toLowerCase()] = v;
+    return out;
+}
+/** The sha256 a blob's metadata names (release and stable blobs carry it), lowercase, or undefined. */
+function sha256Of(metadata) {
+    const v = lowerKeys(metadata ?? {}).sha256;
+    return v && SHA256.test(v) ? v : undefined;
+}
+/** Newest first (created time, then sha256 for a stable order). */
+function sortNewestFirst(releases) {
+    return [...releases].sort((a, b) => {
+        const ta = Date.parse(a.created) || 0;
+        const tb = Date.parse(b.created) || 0;
+        return tb - ta || (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0);
+    });
+}
+/** Which release a side (the app or a slot) runs: by the URL's blob, the stable blob's sha256, or the stamp. */
+function liveSha256(i) {
+    if (i.mode === 'url') {
+        const b = i.settingBlob;
+        if (!b || b.container !== i.container)
+            return null;
+        const fromStable = i.stableSha256[b.blob];
+        if (fromStable)
+            return fromStable;
+        const direct = i.releases.find((r) => r.blob === b.blob);
+        return direct ? direct.sha256 : null;
+    }
+    if (i.mode === 'local' && i.contentSha256) {
+        const match = sortNewestFirst(i.releases).find((r) => r.contentSha256 === i.contentSha256);
+        return match ? match.sha256 : null;
+    }
+    return null;
+}
+
+/**
+ * Pure: the deploy plan from the inputs and the target's current state. Refuses what cannot work, with the
+ * reason and a way out; picks the mode and the package access; names the blobs and the settings to change.
+ */
+const JAVA = /^(JAVA|TOMCAT|JBOSSEAP|WILDFLY)\|/i;
+const PYTHON = /^PYTHON\|/i;
+/** The effective run-from-package value (the legacy name counts when the main one is empty, as for Kudu). */
+function currentRfpValue(settings) {
+    const v = settings[RFP];
+    if (v !== undefined && v !== '')
+        return v;
+    const legacy = settings[RFP_LEGACY];
+    return legacy !== undefined && legacy !== '' ? legacy : undefined;
+}
+function modeOfValue(value) {
+    if (value === '1')
+        return 'local';
+    if (value && /^http/i.test(value))
+        return 'url';
+    return undefined;
+}
+function isTrue$1(v) {
+    return v !== undefined && /^(true|1)$/i.test(v.trim());
+}
+function planDeploy(inputs, target, settings) {
+    const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
+    const findings = [];
+    if (target.isFlex)
+        throw new RunpackError('flex-consumption', `${name} runs on Flex Consumption, which must not have WEBSITE_RUN_FROM_PACKAGE; deploy it with OneDeploy instead (func azure functionapp publish, or Azure/functions-action).`);
+    if (/container/i.test(target.kind))
+        throw new RunpackError('container-app', `${name} runs a custom container (kind ${target.kind}), which does not use run-from-package; deploy a new image instead.`);
+    if (!target.isFunctionApp && target.isLinux) {
+        if (JAVA.test(target.linuxFxVersion))
+            throw new RunpackError('runtime-unsupported', `${name} is a Java web app (${target.linuxFxVersion}); run-from-package does not support Java web apps because the runtime writes to the app folder, deploy with OneDeploy (az webapp deploy) instead.`);
+        if (PYTHON.test(target.linuxFxVersion))
+            throw new RunpackError('runtime-unsupported', `${name} is a Python web app on Linux (${target.linuxFxVersion}); run-from-package does not support it, deploy with build automation (SCM_DO_BUILD_DURING_DEPLOYMENT=true, az webapp deploy) instead.`);
+    }
+    // Settings that fight run-from-package.
+    const fighting = ['SCM_DO_BUILD_DURING_DEPLOYMENT', 'ENABLE_ORYX_BUILD'].filter((k) => isTrue$1(settings[k]));
+    if (fighting.length) {
+        const list = fighting.map((k) => `${k}=${settings[k]}`).join(', ');
+        if (!inputs.force)
+            throw new RunpackError('conflicting-setting', `${name} has ${list}, which asks for a build on the server; run-from-package skips it, so the app would run an unbuilt package. Build in the workflow and remove ${fighting.join(' and ')}, or set force: true to deploy anyway.`);
+        findings.push({
+            severity: 'warning',
+            code: 'conflicting-setting',
+            message: `${list} is ignored under run-from-package (force: true).`,
+        });
+    }
+    const previousValue = currentRfpValue(settings);
+    const currentMode = modeOfValue(previousValue);
+    const linuxConsumption = target.isFunctionApp && target.isLinux && target.isConsumption;
+    let mode;
+    if (inputs.mode === 'auto')
+        mode = linuxConsumption ? 'url' : (currentMode ?? 'url');
+    else
+        mode = inputs.mode;
+    if (mode === 'local' && linuxConsumption)
+        throw new RunpackError('mode-unsupported', `${name} is a Linux Consumption function app, which runs packages only from a URL; use mode: url (or auto) with storage-account.`);
+    const remove = [];
+    if (settings[RFP_LEGACY] !== undefined)
+        remove.push(RFP_LEGACY);
+    const extra = {};
+    for (const k of remove)
+        extra[k] = null;
+    const plan = {
+        mode,
+        container: inputs.container,
+        releasePrefix: `releases/${target.ref.appName.toLowerCase()}/`,
+        stableBlob: stableBlobName(target.ref.appName, target.ref.slot),
+        policyId: `runpack-${target.ref.appName}${target.ref.slot ? `-${target.ref.slot}` : ''}`
+            .toLowerCase()
+            .slice(0, 64),
+        previousValue,
+        remove,
+        extra,
+        findings,
+    };
+    if (mode === 'local')
+        return plan;
+    if (!inputs.storageAccount)
+        throw new RunpackError('usage', `${(inputs.naming ?? ACTION_NAMING).input('storage-account')} is required for url mode (deploying ${name}); name the storage account for the package blobs, or use ${(inputs.naming ?? ACTION_NAMING).value('mode', 'local')}.`);
+    if (linuxConsumption)
+        extra.WEBSITE_MOUNT_ENABLED = '1';
+    const system = target.identity.systemPrincipalId;
+    const users = target.identity.userAssigned;
+    const hasIdentity = Boolean(system) || users.length > 0;
+    let access;
+    if (inputs.packageAccess === 'identity') {
+        if (!hasIdentity)
+            throw new RunpackError('identity-missing', `${name} has no managed identity, so package-access: identity cannot work; turn on its system-assigned identity (az webapp identity assign) and give it Storage Blob Data Reader, or use package-access: sas.`);
+        access = 'identity';
+    }
+    else if (inputs.packageAccess === 'sas')
+        access = 'sas';
+    else
+        access = hasIdentity ? 'identity' : 'sas';
+    plan.access = access;
+    if (access === 'identity') {
+        const configured = settings[RFP_MI];
+        if (system && (!configured || /^systemassigned$/i.test(configured))) {
+            plan.identityPrincipalId = system;
+        }
+        else {
+            const chosen = users.find((u) => configured && u.resourceId.toLowerCase() === configured.toLowerCase()) ??
+                (system ? undefined : users[0]);
+            if (chosen) {
+                plan.userAssignedIdentity = { resourceId: chosen.resourceId, principalId: chosen.principalId };
+                plan.identityPrincipalId = chosen.principalId;
+                extra[RFP_MI] = chosen.resourceId;
+                if (!system && users.length > 1 && !configured)
+                    findings.push({
+                        severity: 'warning',
+                        code: 'identity-choice',
+                        message: `${name} has ${users.length} user-assigned identities; using ${chosen.resourceId}. Set ${RFP_MI} on the app to choose another.`,
+                    });
+            }
+            else if (system) {
+                // The configured identity is no longer on the app: fall back to the system identity.
+                plan.identityPrincipalId = system;
+                extra[RFP_MI] = null;
+                findings.push({
+                    severity: 'warning',
+                    code: 'identity-missing',
+                    message: `${RFP_MI} names an identity the app no longer has; switching the package fetch to the system-assigned identity.`,
+                });
+            }
+        }
+    }
+    else if (settings[RFP_MI] !== undefined) {
+        extra[RFP_MI] = null;
+    }
+    return plan;
+}
+/** Pure: the blob name a run-from-package URL points at inside `containerUrl` (no trailing slash), or null. */
+function blobInContainer(value, containerUrl) {
+    if (!value || !/^http/i.test(value))
+        return null;
+    const bare = value.split('?')[0];
+    const prefix = `${containerUrl.replace(/\/+$/, '')}/`;
+    if (!bare.toLowerCase().startsWith(prefix.toLowerCase()))
+        return null;
+    return decodeURIComponent(bare.slice(prefix.length));
+}
+/**
+ * Pure: the stable blob for this target. After a slot swap the other side runs the blob named after this slot
+ * (URL settings move with the swap), so overwriting it would change what the other side mounts at its next
+ * restart. Then the target's own current blob is reused when no one else runs it, else an alternate name.
+ */
+function chooseStableBlob(preferred, ownCurrent, usedByOthers) {
+    const used = new Set([...usedByOthers].map((b) => b.toLowerCase()));
+    if (!used.has(preferred.toLowerCase()))
+        return preferred;
+    if (ownCurrent && !ownCurrent.startsWith('releases/') && !used.has(ownCurrent.toLowerCase()))
+        return ownCurrent;
+    const base = preferred.replace(/\.zip$/i, '');
+    for (const suffix of ['a', 'b', 'c']) {
+        const name = `${base}-${suffix}.zip`;
+        if (!used.has(name.toLowerCase()))
+            return name;
+    }
+    return `${base}-${Date.now().toString(36)}.zip`;
+}
+
+/**
+ * Pure: what one answer of the site says about the app behind it. A mounted package is not a running app: the
+ * platform's front end answers for an app whose process does not start (Linux's 503 ':( Application Error' page,
+ * IIS's plain 500, the ANCM and iisnode start failures, the Functions host that is not running, the stopped
+ * page). Those answers are never the app's; any other answer is.
+ */
+/** The platform's own answers for an app that does not run, by what they look like. */
+const PLATFORM_FAILURES = [
+    { pattern: /:\(\s*Application Error/i, name: "the platform's ':( Application Error' page" },
+    {
+        pattern: /The page cannot be displayed because an internal server error has occurred/i,
+        name: "IIS's internal server error page",
+    },
+    {
+        pattern: /HTTP Error 500\.3\d|ASP\.NET Core app failed to start|ANCM In-Process Start Failure/i,
+        name: 'the ASP.NET Core Module start failure page',
+    },
+    {
+        pattern: /HTTP Error 502\.5|ANCM Out-Of-Process Startup Failure/i,
+        name: 'the ASP.NET Core Module process failure page',
+    },
+    {
+        pattern: /iisnode (?:encountered an error|module is unable to start)/i,
+        name: "iisnode's start failure page",
+    },
+    {
+        pattern: /The specified CGI application encountered an error/i,
+        name: "IIS's CGI application error page",
+    },
+    { pattern: /Function host is not running/i, name: "the Functions host's 'not running' page" },
+];
+const STOPPED = /This web app is stopped/i;
+/**
+ * Errors that say the runner cannot reach the site at all, whatever the app does: a name that does not resolve,
+ * a refused connection (the platform's front end always accepts), a proxy that refuses, a certificate the runner
+ * does not trust. Resets and timeouts are not among them: a restarting site gives those.
+ */
+const RUNNER_SIDE = /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|ERR_TLS|proxy/i;
+/** The host of the URL in an error text (the HTTP client names it), for the evidence line. */
+function hostIn(error) {
+    return (/(?:ENOTFOUND|EAI_AGAIN)\s+([\w.-]+)/.exec(error)?.[1] ?? /\((?:GET|HEAD) ([\w.-]+)[/)]/.exec(error)?.[1]);
+}
+const WARMING = new Set([502, 503, 504]);
+/** The platform's start-failure page this answer is, if any. */
+function platformFailure(p) {
+    if (p.status === undefined)
+        return null;
+    if (p.status === 403 && STOPPED.test(p.body ?? ''))
+        return "the platform's 'This web app is stopped' page";
+    if (p.status < 500)
+        return null;
+    return PLATFORM_FAILURES.find((f) => f.pattern.test(p.body ?? ''))?.name ?? null;
+}
+function judgeAnswer(p, o, path = o.healthPath ?? '/') {
+    if (p.status === undefined) {
+        const error = p.error ?? 'no response';
+        if (RUNNER_SIDE.test(error)) {
+            const host = hostIn(error);
+            return {
+                state: 'unreachable',
+                why: `the runner cannot reach ${host ?? 'the site'}: ${/ENOTFOUND|EAI_AGAIN/.test(error) ? 'the name does not resolve' : /ECONNREFUSED/.test(error) ? 'the connection is refused' : /proxy/i.test(error) ? 'the proxy refuses it' : /certificate|CERT_|TLS|self[- ]signed|UNABLE_TO_VERIFY/i.test(error) ? 'its TLS certificate is not trusted' : 'no route'} (${error.split(';')[0].slice(0, 160)})`,
+            };
+        }
+        return { state: 'warming', why: `${path} gives no answer (${error})` };
+    }
+    const failure = platformFailure(p);
+    if (failure)
+        return { state: 'start-failed', why: `${path} answers ${p.status} with ${failure}` };
+    if (WARMING.has(p.status))
+        return { state: 'warming', why: `${path} answers ${p.status} (warming up)` };
+    if (o.healthPath) {
+        if (p.status < 200 || p.status >= 300)
+            return { state: 'unhealthy', why: `${path} answers ${p.status}` };
+        if (o.expect && !(p.body ?? '').includes(o.expect))
+            return { state: 'unhealthy', why: `${path} answers ${p.status} without the expected text` };
+        return { state: 'up', why: `${path} answers ${p.status}${o.expect ? ' with the expected text' : ''}` };
+    }
+    return {
+        state: 'up',
+        why: `${path} answers ${p.status}${p.status >= 500 ? " (the app's own answer, not the platform's)" : ''}`,
+    };
+}
+/**
+ * Pure: whether an answer is a failure that waiting does not heal once it persists: the platform's start failure,
+ * or a health-path that answers a client error (404, 401, …; not 408 or 429). Warm-up answers, 5xx of the app and
+ * missing expected text can still change (a slow start, instances switching), so they are waited out.
+ */
+function persistentFailure(j, p) {
+    if (j.state === 'start-failed' || j.state === 'unreachable')
+        return true;
+    const s = p.status ?? 0;
+    return j.state === 'unhealthy' && s >= 400 && s < 500 && s !== 408 && s !== 429;
+}
+/**
+ * How long a failure must persist before it is certain: the platform restarts a crashed process, so one failure
+ * page may be followed by a start that works. Three answers in a row, at least this far apart in all.
+ */
+const START_FAILURE_ANSWERS = 3;
+const START_FAILURE_CONFIRM_MS = 8_000;
+/** Pure: follows a run of answers; `certain` once the same persistent failure has lasted long enough. */
+class FailureWatch {
+    since = null;
+    count = 0;
+    why = '';
+    /** Feeds one answer seen at `now` (its failure phrase when persistentFailure, else null); true when certain. */
+    see(failure, now) {
+        if (failure === null || failure !== this.why) {
+            this.since = null;
+            this.count = 0;
+            this.why = failure ?? '';
+            if (failure === null)
+                return false;
+        }
+        if (this.since === null)
+            this.since = now;
+        this.count += 1;
+        return this.count >= START_FAILURE_ANSWERS && now - this.since >= START_FAILURE_CONFIRM_MS;
+    }
+}
+
+/** One GET of the site (no retries: the caller polls). */
+async function probeSite(ctx, url, deadline) {
+    try {
+        const res = await ctx.http.request({
+            method: 'GET',
+            url,
+            service: 'the app',
+            retryOn: [],
+            maxAttempts: 1,
+            deadline: Math.min(deadline, ctx.clock.now() + 30_000),
+            headers: { 'Cache-Control': 'no-cache' },
+        });
+        return { status: res.status, body: res.text().slice(0, 4000) };
+    }
+    catch (err) {
+        return { error: err instanceof Error ? err.message : String(err) };
+    }
+}
+/**
+ * Probes `health-path` (or the root) until the app answers, the start failure is certain, the mount failed, or
+ * the budget ends; returns the last answer judged.
+ */
+async function watchApp(ctx, deadline, o = {}) {
+    const path = ctx.inputs.healthPath ?? '/';
+    const url = ctx.target.appUrl + path;
+    const interval = o.intervalMs ?? 2000;
+    const watch = new FailureWatch();
+    for (;;) {
+        const last = await probeSite(ctx, url, deadline);
+        const judgement = judgeAnswer(last, ctx.inputs, path);
+        const state = judgement.state;
+        if (state === 'up' || (o.until === 'answers' && state === 'unhealthy'))
+            return { judgement, last, certain: false };
+        const certain = watch.see(persistentFailure(judgement, last) ? judgement.why : null, ctx.clock.now()) ||
+            (state === 'start-failed' && !!o.startFailed) ||
+            (state === 'unreachable' && !!o.unreachable);
+        if (certain)
+            return { judgement, last, certain };
+        if (o.quick || ctx.clock.now() + interval >= deadline)
+            return { judgement, last, certain: false };
+        if (o.mountFailed && (await Promise.resolve(o.mountFailed()).catch(() => false)))
+            return { judgement, last, certain: false };
+        await ctx.clock.sleep(interval);
+    }
+}
+async function restartApp(ctx, deadline, failed) {
+    await ctx.arm.restart(ctx.target.ref, { synchronous: true });
+    ctx.log.info('Restart requested; waiting for the site to answer.');
+    let marker = null;
+    const w = await watchApp(ctx, deadline, {
+        until: 'answers',
+        mountFailed: failed
+            ? async () => {
+                marker = await failed().catch(() => null);
+                return marker !== null;
+            }
+            : undefined,
+    });
+    const state = w.judgement.state;
+    if (state === 'up' || state === 'unhealthy') {
+        ctx.log.info(`The site answers (${w.last.status}).`);
+        return { running: true, last: w.last };
+    }
+    if (marker) {
+        ctx.log.warn(`The site cannot start: ${marker}.`);
+        return { running: false, last: w.last, failed: marker };
+    }
+    if (w.certain && state === 'unreachable') {
+        ctx.log.warn(`${w.judgement.why}, answer after answer.`);
+        return { running: false, last: w.last, failed: w.judgement.why, unreachable: w.judgement.why };
+    }
+    if (w.certain && state === 'start-failed') {
+        ctx.log.warn(`The app does not start: ${w.judgement.why}, answer after answer.`);
+        return { running: false, last: w.last, failed: w.judgement.why, startFailed: w.judgement.why };
+    }
+    ctx.log.warn(`The site did not answer in time (${w.last.error ?? `HTTP ${w.last.status}`}).`);
+    return { running: false, last: w.last };
+}
+/**
+ * The first line of the app's container log (Kudu's /api/logs/docker, the newest files' ends) that shows a write
+ * into the read-only mount, or undefined (none, or no log to read).
+ */
+async function readOnlyLineInLogs(kudu, deadline) {
+    const logs = await kudu.containerLogTail({ deadline }).catch(() => []);
+    for (const log of logs)
+        for (const line of log.text.split('\n'))
+            if (READ_ONLY.test(line))
+                return line.replace(/^\S+Z\s+/, '').trim();
+    return undefined;
+}
+
+/** Builds the DeployContext the phases share; the deploy engine and the operator commands both use it. */
+function createDeployContext(parts) {
+    return {
+        ...parts,
+        settings: createSettingsHelper(parts.arm, parts.target.ref),
+        phaseDeadline: (ms) => Math.min(parts.deadline, parts.clock.now() + ms),
+    };
+}
+
+/** Pure: TargetInfo from the site document. */
+function targetFromSite$1(ref, site, siteConfig) {
+    const p = site.properties ?? {};
+    const kind = (site.kind ?? 'app').toLowerCase();
+    const tokens = kind.split(',').map((t) => t.trim());
+    const sku = String(p.sku ?? '');
+    const isFunctionApp = tokens.includes('functionapp');
+    const isLinux = p.reserved === true || tokens.includes('linux');
+    const scm = (p.hostNameSslStates ?? []).find((h) => (h.hostType ?? '').toLowerCase() === 'repository');
+    const defaultHostName = p.defaultHostName ?? '';
+    const linuxFx = siteConfig?.linuxFxVersion ?? p.siteConfig?.linuxFxVersion ?? '';
+    const identity = site.identity ?? {};
+    const type = (identity?.type ?? '').toLowerCase();
+    return {
+        ref,
+        id: site.id,
+        kind,
+        isLinux,
+        isFunctionApp,
+        isFlex: Boolean(p.functionAppConfig) || /^flexconsumption$/i.test(sku),
+        isConsumption: /^dynamic$/i.test(sku),
+        sku,
+        state: String(p.state ?? ''),
+        location: site.location ?? '',
+        defaultHostName,
+        scmHostName: scm?.name ?? null,
+        appUrl: defaultHostName ? `https://${defaultHostName}` : '',
+        linuxFxVersion: String(linuxFx ?? ''),
+        identity: {
+            systemPrincipalId: type.includes('systemassigned') && identity?.principalId ? identity.principalId : null,
+            userAssigned: Object.entries(identity?.userAssignedIdentities ?? {}).map(([resourceId, v]) => ({
+                resourceId,
+                principalId: v.principalId ?? '',
+                clientId: v.clientId ?? '',
+            })),
+        },
+    };
+}
+async function resolveSubscription(arm, inputs, fromLogin) {
+    if (inputs.subscriptionId)
+        return inputs.subscriptionId;
+    if (fromLogin)
+        return fromLogin;
+    const subs = (await arm.listSubscriptions()).filter((s) => !s.state || /enabled/i.test(s.state));
+    if (subs.length === 1)
+        return subs[0].subscriptionId;
+    if (subs.length === 0)
+        throw new RunpackError('subscription-missing', 'The login sees no subscription; give its role assignment a subscription or set subscription-id.');
+    throw new RunpackError('subscription-ambiguous', `The login sees ${subs.length} subscriptions (${subs
+        .slice(0, 5)
+        .map((s) => s.subscriptionId)
+        .join(', ')}${subs.length > 5 ? ', …' : ''}); set subscription-id.`);
+}
+async function resolveTarget(arm, inputs, subscriptionId) {
+    let resourceGroup = inputs.resourceGroup;
+    if (!resourceGroup) {
+        const found = await arm.findSiteResourceGroup(subscriptionId, inputs.appName);
+        if (!found)
+            throw new RunpackError('app-not-found', `No app named ${inputs.appName} in subscription ${subscriptionId}; check app-name and subscription-id, or set resource-group.`);
+        resourceGroup = found;
+    }
+    const ref = { subscriptionId, resourceGroup, appName: inputs.appName, slot: inputs.slot ?? null };
+    const site = await arm.getSite(ref);
+    let config;
+    if (site.kind?.includes('linux') || site.properties?.reserved) {
+        config = await arm.getSiteConfig(ref).catch(() => undefined);
+    }
+    return targetFromSite$1(ref, site, config);
+}
+
+const SERVICE = 'Kudu';
+const STATUS_NAMES = {
+    [-1]: 'Cancelled',
+    0: 'Pending',
+    1: 'Building',
+    2: 'Deploying',
+    3: 'Failed',
+    4: 'Success',
+    5: 'Conflict',
+    6: 'PartialSuccess',
+};
+function deploymentStatusName(status) {
+    return STATUS_NAMES[status] ?? `status ${status}`;
+}
+/**
+ * Whether a deployment record is finished and how. Kudu defines 0–4 (4 Success, 3 Failed); a record marked
+ * `complete` that is not 4 did not succeed; other numbers (Flex's -1, 5, 6) are never a full success.
+ */
+function deploymentOutcome(record) {
+    if (record.status === 4)
+        return 'succeeded';
+    if (record.status === 3)
+        return 'failed';
+    if (record.complete === true)
+        return 'failed';
+    if (record.status === 0 || record.status === 1 || record.status === 2)
+        return 'running';
+    return record.status < 0 || record.status > 4 ? 'failed' : 'running';
+}
+/** A short line for a status change: `Building (Running deployment command...)`. */
+function describeDeploymentState(record) {
+    const name = deploymentStatusName(record.status);
+    const detail = (record.progress || record.status_text || '').trim();
+    return detail ? `${name} (${detail})` : name;
+}
+const DEFAULT_POLL_TIMING = { minMs: 1000, maxMs: 5000 };
+/**
+ * Wait before the next poll: the server's Retry-After when given, otherwise a doubling backoff
+ * (1 s, 2 s, 4 s …), both kept within [minMs, maxMs] and never past the deadline.
+ */
+function nextPollDelay(retryAfterMs, attempt, timing = DEFAULT_POLL_TIMING, remainingMs) {
+    const base = retryAfterMs ?? timing.minMs * 2 ** Math.max(0, attempt - 1);
+    let wait = Math.min(timing.maxMs, Math.max(timing.minMs, base));
+    if (remainingMs !== undefined)
+        wait = Math.max(0, Math.min(wait, remainingMs));
+    return wait;
+}
+/** Retry-After as ms (delta seconds or HTTP date). */
+function retryAfterMs(headers, now) {
+    const v = headers['retry-after']?.trim();
+    if (!v)
+        return undefined;
+    if (/^\d+(\.\d+)?$/.test(v))
+        return Math.ceil(Number(v) * 1000);
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+}
+function classifyPushConflict(body) {
+    if (/remote URL|WEBSITE_USE_ZIP|Run-From-Zip/i.test(body))
+        return 'url-mode';
+    if (/auto swap/i.test(body))
+        return 'auto-swap';
+    if (/deployment currently in progress|conflicts with the pending|Preparing zip package|try again|retry/i.test(body))
+        return 'in-progress';
+    return 'other';
+}
+/**
+ * Pure classification of an SCM 401/403. `basicAllowed` is the site's basicPublishingCredentialsPolicies/scm
+ * value when known. A 403 with an HTML page comes from the front end (private endpoint, access restriction).
+ */
+function classifyKuduAuthFailure(status, body, contentType, authKind, basicAllowed) {
+    const html = /text\/html/i.test(contentType) || /^\s*<(!doctype|html)/i.test(body);
+    if (status === 403 && (html || /ip forbidden|access restriction|private endpoint/i.test(body)))
+        return 'scm-blocked';
+    if (authKind === 'basic') {
+        if (basicAllowed === false)
+            return 'basic-disabled';
+        return status === 403 ? 'missing-role' : 'basic-rejected';
+    }
+    return status === 403 ? 'missing-role' : 'bearer-rejected';
+}
+function explainKuduAuthFailure(problem, status, where) {
+    switch (problem) {
+        case 'basic-disabled':
+            return `Kudu at ${where} refused the publishing credentials (${status}): basic authentication is disabled for the SCM site by policy (basicPublishingCredentialsPolicies/scm allow=false); remove the publish-profile input so runpack uses your Entra sign-in, or allow SCM basic auth.`;
+        case 'basic-rejected':
+            return `Kudu at ${where} refused the publishing credentials (${status}); the publish profile is outdated or for another app (download it again), or SCM basic auth is disabled; remove the publish-profile input to use your Entra sign-in.`;
+        case 'bearer-rejected':
+            return `Kudu at ${where} refused the Entra token (${status}); the signed-in principal needs Contributor or Website Contributor on the app, or pass a publish-profile.`;
+        case 'missing-role':
+            return `Kudu at ${where} answered 403 Forbidden: the signed-in principal lacks rights on the app; grant it Website Contributor (or Contributor) on the app or its resource group.`;
+        case 'scm-blocked':
+            return `Kudu at ${where} answered 403 with the front end's HTML page: the SCM site is behind a private endpoint or an access restriction; run from a runner that can reach it or allow the runner's IP in the SCM access restrictions.`;
+    }
+}
+/** A non-success answer from Kudu the caller may want to explain (auth) or act on. */
+class KuduError extends RunpackError {
+    status;
+    contentType;
+    bodySnippet;
+    constructor(code, message, status, contentType, body) {
+        super(code, message);
+        this.name = 'KuduError';
+        this.status = status;
+        this.contentType = contentType;
+        this.bodySnippet = body.slice(0, 2000);
+    }
+}
+/** A streamed answer read into memory (error bodies are small; bounded anyway). */
+async function buffered(res) {
+    const body = await readStream(res.stream, 1024 * 1024).catch(() => Buffer.alloc(0));
+    return {
+        status: res.status,
+        headers: res.headers,
+        body,
+        text: () => body.toString('utf8'),
+        json: () => JSON.parse(body.toString('utf8') || 'null'),
+    };
+}
+function oneLine(text, max = 300) {
+    const t = text
+        .replace(/<[^>]*>/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim();
+    return t.length > max ? `${t.slice(0, max)}…` : t;
+}
+/** Strip userinfo, path and query: the SCM base URL. */
+function scmBaseUrl(url) {
+    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `https://${url}`;
+    const u = new URL(withScheme);
+    return `${u.protocol}//${u.host}`;
+}
+function vfsFile(res) {
+    const total = /\/(\d+)\s*$/.exec(res.headers['content-range'] ?? '')?.[1];
+    const length = res.status === 200 ? res.headers['content-length'] : undefined;
+    const size = total !== undefined ? Number(total) : length !== undefined ? Number(length) : undefined;
+    return {
+        status: res.status,
+        headers: res.headers,
+        body: res.body,
+        stream: res.stream,
+        get text() {
+            return res.text();
+        },
+        etag: res.headers['etag'],
+        ...(size !== undefined && Number.isFinite(size) ? { size } : {}),
+        response: res,
+    };
+}
+class KuduClient {
+    baseUrl;
+    authKind;
+    http;
+    authorization;
+    cookies = new Map();
+    constructor(options) {
+        this.http = options.http;
+        this.baseUrl = scmBaseUrl(options.scmUrl);
+        this.authorization = options.authorization;
+        this.authKind = options.authKind;
+    }
+    /** The SCM host, for messages. */
+    get host() {
+        return new URL(this.baseUrl).host;
+    }
+    /** The cookie header Kudu asked for (ARRAffinity), if any. */
+    get cookieHeader() {
+        if (this.cookies.size === 0)
+            return undefined;
+        return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    }
+    absolute(pathOrUrl) {
+        if (/^https?:\/\//i.test(pathOrUrl)) {
+            // Kudu builds Location from its own host name; keep the scheme and host we reach it by.
+            const u = new URL(pathOrUrl);
+            const base = new URL(this.baseUrl);
+            if (u.hostname.toLowerCase() === base.hostname.toLowerCase()) {
+                u.protocol = base.protocol;
+                u.host = base.host;
+            }
+            u.username = '';
+            u.password = '';
+            return u.toString();
+        }
+        return `${this.baseUrl}${pathOrUrl.startsWith('/') ? '' : '/'}${pathOrUrl}`;
+    }
+    remember(res) {
+        const raw = res.headers['set-cookie'];
+        if (!raw)
+            return;
+        for (const m of raw.matchAll(/(?:^|[,\s])(ARRAffinity(?:SameSite)?)=([^;,\s]*)/gi))
+            this.cookies.set(m[1], m[2]);
+    }
+    async send(method, pathOrUrl, extra = {}) {
+        const headers = { ...(extra.headers ?? {}) };
+        const cookie = this.cookieHeader;
+        if (cookie)
+            headers.Cookie = cookie;
+        let res = await this.http.request({
+            method,
+            url: this.absolute(pathOrUrl),
+            headers,
+            body: extra.body,
+            service: SERVICE,
+            authorization: this.authorization,
+            deadline: extra.deadline,
+            signal: extra.signal,
+            retryOn: extra.retryOn,
+            maxAttempts: extra.maxAttempts,
+            stream: extra.stream,
+        });
+        if (extra.stream && (res.status < 200 || res.status >= 300))
+            res = await buffered(res);
+        this.remember(res);
+        if (res.status === 401 || res.status === 403) {
+            const body = res.text();
+            const ct = res.headers['content-type'] ?? '';
+            const problem = classifyKuduAuthFailure(res.status, body, ct, this.authKind, undefined);
+            throw new KuduError(res.status === 401 ? 'kudu-unauthorized' : 'kudu-forbidden', explainKuduAuthFailure(problem, res.status, this.host), res.status, ct, body);
+        }
+        return res;
+    }
+    unexpected(res, what) {
+        const body = res.text();
+        const detail = oneLine(body);
+        return new KuduError('kudu-error', `Kudu at ${this.host} answered ${res.status} to ${what}${detail ? `: ${detail}` : ''}; check the app's SCM site (Advanced Tools) and try again.`, res.status, res.headers['content-type'] ?? '', body);
+    }
+    async push(path, query, options) {
+        const qs = new URLSearchParams(query).toString();
+        const headers = { 'Content-Type': 'application/zip' };
+        if (options.size !== undefined)
+            headers['Content-Length'] = String(options.size);
+        const res = await this.send('POST', `${path}?${qs}`, {
+            headers,
+            body: options.body,
+            deadline: options.deadline,
+            signal: options.signal,
+        });
+        const trackingId = res.headers['scm-deployment-id'];
+        if (res.status === 202) {
+            const location = res.headers['location'];
+            return {
+                kind: 'accepted',
+                location: this.absolute(location || '/api/deployments/latest'),
+                retryAfterMs: retryAfterMs(res.headers, Date.now()),
+                trackingId,
+            };
+        }
+        if (res.status === 200 || res.status === 201 || res.status === 204)
+            return { kind: 'completed', trackingId };
+        if (res.status === 409) {
+            const text = res.text();
+            return { kind: 'conflict', reason: classifyPushConflict(text), message: oneLine(text) };
+        }
+        throw this.unexpected(res, `the package push (POST ${path})`);
+    }
+    /** `POST /api/zipdeploy?isAsync=true` with the zip streamed as the body. */
+    zipDeploy(options) {
+        const query = { isAsync: 'true', deployer: options.deployer ?? 'runpack' };
+        if (options.message)
+            query.message = options.message;
+        return this.push('/api/zipdeploy', query, options);
+    }
+    /** `POST /api/publish?type=zip&async=true` (OneDeploy). */
+    oneDeploy(options) {
+        const query = { type: 'zip', async: 'true' };
+        if (options.restart === false)
+            query.restart = 'false';
+        return this.push('/api/publish', query, options);
+    }
+    /** One GET of a deployment URL (`latest` or an id). 404 → null. */
+    async getDeployment(pathOrUrl, deadline) {
+        const res = await this.send('GET', pathOrUrl, { deadline, headers: { Accept: 'application/json' } });
+        if (res.status === 404)
+            return { httpStatus: 404, record: null };
+        if (res.status !== 200 && res.status !== 202)
+            throw this.unexpected(res, `GET ${new URL(this.absolute(pathOrUrl)).pathname}`);
+        let record = null;
+        try {
+            const parsed = res.json();
+            record = Array.isArray(parsed) ? (parsed[0] ?? null) : parsed;
+        }
+        catch {
+            record = null;
+        }
+        if (record && typeof record.status !== 'number')
+            record = { ...record, status: Number(record.status) };
+        return { httpStatus: res.status, record, retryAfterMs: retryAfterMs(res.headers, Date.now()) };
+    }
+    /** `GET /api/deployments/latest`: the running or last finished deployment, null when there is none. */
+    async latestDeployment(deadline) {
+        return (await this.getDeployment('/api/deployments/latest', deadline)).record;
+    }
+    /**
+     * Follow a deployment to its end. `location` is the 202's Location (or `/api/deployments/latest`).
+     * `previousId` is the id `latest` had before the push: while `latest` still shows it, the new record does
+     * not exist yet. Once the new record is seen its id is pinned, so a later deployment cannot be mistaken
+     * for this one. `onStatus` is called on every status change.
+     */
+    async pollDeployment(location, options) {
+        const sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+        const now = options.now ?? Date.now;
+        const timing = options.timing ?? DEFAULT_POLL_TIMING;
+        let url = location;
+        let pinned = null;
+        let lastState = '';
+        let last = null;
+        let wait = nextPollDelay(options.initialRetryAfterMs, 1, timing, options.deadline - now());
+        for (let attempt = 1;; attempt++) {
+            // The first read comes quickly: small deployments finish in a second or two.
+            await sleep(attempt === 1 ? Math.min(wait, timing.minMs) : wait);
+            if (now() >= options.deadline) {
+                const where = last
+                    ? `deployment ${last.id} was still ${describeDeploymentState(last)}`
+                    : 'no deployment record for this push appeared; Kudu may have dropped it in the background because another deployment held the lock';
+                throw new RunpackError('timeout', `Kudu at ${this.host} did not finish the deployment within the budget (${where}); it may still complete — check ${this.baseUrl}/api/deployments/latest, or raise timeout-minutes.`);
+            }
+            const { httpStatus, record, retryAfterMs: ra } = await this.getDeployment(url, options.deadline);
+            wait = nextPollDelay(ra, attempt + 1, timing, options.deadline - now());
+            if (!record || httpStatus === 404) {
+                // A pinned id that vanished: go back to the Location Kudu gave.
+                if (pinned) {
+                    pinned = null;
+                    url = location;
+                }
+                continue;
+            }
+            let current = record;
+            if (!pinned) {
+                if (options.previousId && record.id === options.previousId)
+                    continue;
+                if (options.isOurs && options.isOurs(record) === false) {
+                    // `latest` is someone else's (later) push: find ours in the list.
+                    const mine = (await this.listDeployments(options.deadline)).find((d) => options.isOurs(d) === true);
+                    if (!mine)
+                        continue;
+                    current = mine;
+                }
+                if (!current.is_temp) {
+                    pinned = current.id;
+                    url = `/api/deployments/${encodeURIComponent(current.id)}`;
+                }
+            }
+            else if (record.id !== pinned) {
+                continue;
+            }
+            const record2 = current;
+            last = record2;
+            const state = describeDeploymentState(record2);
+            if (state !== lastState) {
+                lastState = state;
+                options.onStatus?.(record2);
+            }
+            if (deploymentOutcome(record2) !== 'running')
+                return record2;
+        }
+    }
+    /** `GET /api/deployments`: every deployment record Kudu keeps (newest first on Kudu; order not relied on). */
+    async listDeployments(deadline) {
+        const res = await this.send('GET', '/api/deployments', {
+            deadline,
+            headers: { Accept: 'application/json' },
+        });
+        if (res.status !== 200)
+            throw this.unexpected(res, 'GET /api/deployments');
+        try {
+            const parsed = res.json();
+            return Array.isArray(parsed) ? parsed : [];
+        }
+        catch {
+            return [];
+        }
+    }
+    /** `GET /api/deployments/{id}/log`, with the details of warning and error entries (at most 5 fetched). */
+    async deploymentLog(id, deadline) {
+        const res = await this.send('GET', `/api/deployments/${encodeURIComponent(id)}/log`, { deadline });
+        if (res.status === 404)
+            return [];
+        if (res.status !== 200)
+            throw this.unexpected(res, `GET /api/deployments/${id}/log`);
+        let entries = [];
+        try {
+            const parsed = res.json();
+            entries = Array.isArray(parsed) ? parsed : [];
+        }
+        catch {
+            return [];
+        }
+        const out = [];
+        let detailsFetched = 0;
+        for (const e of entries) {
+            out.push(e);
+            if (e.details_url && (e.type ?? 0) >= 1 && detailsFetched < 5) {
+                detailsFetched++;
+                try {
+                    const d = await this.send('GET', e.details_url, { deadline, maxAttempts: 2 });
+                    if (d.status === 200) {
+                        const details = d.json();
+                        if (Array.isArray(details))
+                            for (const x of details)
+                                if (x.message && x.message !== e.message)
+                                    out.push({ ...x, message: `  ${x.message}` });
+                    }
+                }
+                catch (err) {
+                    if (err instanceof KuduError)
+                        continue;
+                    throw err;
+                }
+            }
+        }
+        return out;
+    }
+    /**
+     * `GET /api/vfs/{path}` (relative to %HOME%). A redirect (307 for a directory without `/`) is followed.
+     * Returns null for 404. The body is the file's bytes as sent (binary-safe); `text` decodes it as UTF-8.
+     * With `range` only those bytes are asked for (206, or 416 past the end, both returned rather than thrown);
+     * with `stream` the body is left unread in `stream` for the caller to consume. The second argument may
+     * still be a bare deadline.
+     */
+    async vfsGet(path, options = {}) {
+        const o = typeof options === 'number' ? { deadline: options } : options;
+        const clean = path.replace(/^\/+/, '');
+        const what = `GET /api/vfs/${clean}`;
+        const headers = { 'Cache-Control': 'no-cache' };
+        if (o.range)
+            headers.Range = `bytes=${o.range.start}-${o.range.end}`;
+        const get = (pathOrUrl) => this.send('GET', pathOrUrl, {
+            deadline: o.deadline,
+            headers,
+            stream: o.stream,
+            maxAttempts: o.maxAttempts,
+            signal: o.signal,
+        });
+        let res = await get(`/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}`);
+        if (res.status === 307 || res.status === 302 || res.status === 301) {
+            const loc = res.headers['location'];
+            if (!loc)
+                throw this.unexpected(res, what);
+            res = await get(loc);
+        }
+        if (res.status === 404)
+            return null;
+        const ok = res.status === 200 || (o.range !== undefined && (res.status === 206 || res.status === 416));
+        if (!ok)
+            throw this.unexpected(res, what);
+        return vfsFile(res);
+    }
+    /**
+     * A VFS directory listing (`GET /api/vfs/{dir}/`): Kudu's entries (name, size, mtime, mime, …), or null when the
+     * folder does not exist. An answer that is not a JSON array is a `kudu-error`.
+     */
+    async vfsList(dir, deadline) {
+        const clean = dir.replace(/\/+$/, '');
+        const file = await this.vfsGet(`${clean}/`, deadline);
+        if (!file)
+            return null;
+        let parsed;
+        try {
+            parsed = JSON.parse(file.text);
+        }
+        catch {
+            parsed = null;
+        }
+        if (!Array.isArray(parsed))
+            throw new RunpackError('kudu-error', `Kudu answered GET /api/vfs/${clean}/ with something other than a directory listing; check the app's SCM site (Advanced Tools) and try again.`);
+        return parsed.filter((e) => !!e && typeof e === 'object');
+    }
+    /**
+     * The end of the newest container logs (Linux: `GET /api/logs/docker`, then a ranged VFS read of each file's
+     * last `tailBytes`), newest file first; [] where the SCM site keeps none (Windows answers 404).
+     */
+    async containerLogTail(options = {}) {
+        const res = await this.send('GET', '/api/logs/docker', {
+            deadline: options.deadline,
+            headers: { Accept: 'application/json' },
+        });
+        if (res.status === 404)
+            return [];
+        if (res.status !== 200)
+            throw this.unexpected(res, 'GET /api/logs/docker');
+        const list = res.json();
+        if (!Array.isArray(list))
+            return [];
+        const files = list
+            .filter((f) => typeof f?.href === 'string')
+            .map((f) => ({
+            href: f.href,
+            machine: typeof f.machineName === 'string' ? f.machineName : '',
+            updated: typeof f.lastUpdated === 'string' ? Date.parse(f.lastUpdated) || 0 : 0,
+            size: typeof f.size === 'number' ? f.size : 0,
+        }))
+            .sort((a, b) => b.updated - a.updated)
+            .slice(0, options.files ?? 4);
+        const tail = options.tailBytes ?? 16_384;
+        const out = [];
+        for (const f of files) {
+            const vfs = /\/api\/vfs\/(.+)$/.exec(new URL(f.href, this.baseUrl).pathname)?.[1];
+            if (!vfs)
+                continue;
+            const file = await this.vfsGet(decodeURIComponent(vfs), {
+                deadline: options.deadline,
+                range: { start: Math.max(0, f.size - tail), end: Math.max(0, f.size - 1) },
+            }).catch(() => null);
+            if (file && file.status !== 416)
+                out.push({
+                    name: decodeURIComponent(vfs.split('/').pop() ?? vfs),
+                    machine: f.machine,
+                    text: file.text,
+                });
+        }
+        return out;
+    }
+    /** `GET /api/settings`: the settings the SCM site sees now (a flat object; older builds send Key/Value pairs). */
+    async settings(deadline) {
+        const res = await this.send('GET', '/api/settings', {
+            deadline,
+            headers: { Accept: 'application/json' },
+        });
+        if (res.status !== 200)
+            throw this.unexpected(res, 'GET /api/settings');
+        const parsed = res.json();
+        const out = {};
+        if (Array.isArray(parsed)) {
+            for (const item of parsed) {
+                const k = item.Key ?? item.key;
+                const v = item.Value ?? item.value;
+                if (typeof k === 'string')
+                    out[k] = v == null ? '' : String(v);
+            }
+        }
+        else if (parsed && typeof parsed === 'object') {
+            for (const [k, v] of Object.entries(parsed))
+                out[k] = v == null ? '' : String(v);
+        }
+        return out;
+    }
+}
+
+/**
+ * Publish profiles (the `publish-profile` input): the XML that Resource Manager's `publishxml` returns and the
+ * portal's "Download publish profile" saves. runpack only needs the Kudu host and the `$app` credentials from it.
+ *
+ * Shape (API-SPEC §3.6): `<publishData><publishProfile publishMethod="ZipDeploy" publishUrl="host:443"
+ * userName="$app" userPWD="…" destinationAppUrl="https://app…" …/>…</publishData>`. The publishUrl has no scheme.
+ */
+const ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+function decodeXml$1(value) {
+    return value.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (whole, name) => {
+        if (name.startsWith('#x'))
+            return String.fromCodePoint(parseInt(name.slice(2), 16));
+        if (name.startsWith('#'))
+            return String.fromCodePoint(parseInt(name.slice(1), 10));
+        return ENTITIES[name] ?? whole;
+    });
+}
+/** Attributes of every `<publishProfile …>` element, names as written, values XML-decoded. */
+function publishProfileElements(xml) {
+    const out = [];
+    const elementRe = /<publishProfile\b([^>]*)>/gi;
+    let m;
+    while ((m = elementRe.exec(xml)) !== null) {
+        const attrs = {};
+        const attrRe = /([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
+        let a;
+        while ((a = attrRe.exec(m[1])) !== null)
+            attrs[a[1]] = decodeXml$1(a[2] ?? a[3] ?? '');
+        out.push(attrs);
+    }
+    return out;
+}
+/** `$app__slot` → { app, slot }; `$app` → { app, slot: null }. Windows FTP names (`app\$app`) lose their prefix. */
+function splitPublishingUserName(userName) {
+    const bare = userName.slice(userName.lastIndexOf('\\') + 1).replace(/^\$/, '');
+    const sep = bare.indexOf('__');
+    if (sep < 0)
+        return { appName: bare, slotName: null };
+    return { appName: bare.slice(0, sep), slotName: bare.slice(sep + 2) };
+}
+/** `host:443`, `https://host`, `https://host:443/` or `host` → `https://host` (other ports kept). */
+function normalizeScmUrl(publishUrl) {
+    const raw = publishUrl.trim();
+    if (!raw)
+        return null;
+    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`;
+    let url;
+    try {
+        url = new URL(withScheme);
+    }
+    catch {
+        return null;
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+        return null;
+    if (!url.hostname)
+        return null;
+    url.username = '';
+    url.password = '';
+    url.pathname = '/';
+    url.search = '';
+    url.hash = '';
+    return url;
+}
+const HOW_TO_GET = "download it again from the app's Overview page (Download publish profile) or with 'az webapp deployment list-publishing-profiles --xml'";
+/**
+ * Parse a publish profile and pick the Kudu credentials. Throws a UsageError (never quoting the password)
+ * when the XML has no usable profile.
+ */
+function parsePublishProfile(xml) {
+    if (!/<publishData\b/i.test(xml) && !/<publishProfile\b/i.test(xml)) {
+        throw new UsageError(`The publish-profile input is not a publish profile (no <publishData> element); pass the whole XML file's content, ${HOW_TO_GET}.`);
+    }
+    const elements = publishProfileElements(xml);
+    const method = (e) => (e.publishMethod ?? '').toLowerCase();
+    const chosen = elements.find((e) => method(e) === 'zipdeploy') ?? elements.find((e) => method(e) === 'msdeploy') ?? null;
+    if (!chosen) {
+        throw new UsageError(`The publish-profile input has no ZipDeploy or MSDeploy profile (found: ${elements.map((e) => e.publishMethod ?? '?').join(', ') || 'none'}); ${HOW_TO_GET}.`);
+    }
+    const name = chosen.profileName ?? chosen.publishMethod ?? 'profile';
+    const url = normalizeScmUrl(chosen.publishUrl ?? '');
+    if (!url) {
+        throw new UsageError(`The publish-profile's '${name}' entry has no valid publishUrl (expected 'host:443'); ${HOW_TO_GET}.`);
+    }
+    const userName = chosen.userName ?? '';
+    const password = chosen.userPWD ?? '';
+    if (!userName || !password) {
+        throw new UsageError(`The publish-profile's '${name}' entry has no ${userName ? 'userPWD' : 'userName'}; ${HOW_TO_GET}.`);
+    }
+    const { appName, slotName } = splitPublishingUserName(userName);
+    const scmUrl = url.origin;
+    return {
+        profileName: name,
+        publishMethod: chosen.publishMethod ?? '',
+        scmUrl,
+        scmHost: url.host,
+        userName,
+        password,
+        appName,
+        slotName,
+        siteUrl: chosen.destinationAppUrl ? chosen.destinationAppUrl : null,
+    };
+}
+/**
+ * Check that a profile belongs to the app (and slot) being deployed. Returns a one-line problem, or null.
+ * A profile for another app or slot would push the package to the wrong place.
+ */
+function profileMismatch(profile, appName, slot) {
+    const wantSlot = slot && slot.toLowerCase() !== 'production' ? slot.toLowerCase() : null;
+    const haveSlot = profile.slotName ? profile.slotName.toLowerCase() : null;
+    if (profile.appName.toLowerCase() === appName.toLowerCase() && haveSlot === wantSlot)
+        return null;
+    const have = `app '${profile.appName}'${haveSlot ? ` slot '${profile.slotName}'` : ' (production)'}`;
+    const want = `app '${appName}'${wantSlot ? ` slot '${slot}'` : ' (production)'}`;
+    return `The publish-profile input is for ${have} but this deploy targets ${want}; use the profile of the target (for a slot, download the slot's own profile).`;
+}
+
+/**
+ * Local mode (WEBSITE_RUN_FROM_PACKAGE=1): the package is pushed to Kudu, which stores it as
+ * data/SitePackages/<UTC yyyyMMddHHmmss>.zip, points packagename.txt at it after a successful deployment,
+ * and the worker mounts it read-only as wwwroot (API-SPEC §1.2).
+ *
+ * Order (API-SPEC §6.4 d, §6.6, checklist 3): make the setting `1` (fresh read-merge-write), wait until Kudu's
+ * /api/settings shows it, only then push (earlier, Kudu would extract into wwwroot or answer the URL-mode 409),
+ * follow the deployment, and confirm packagename.txt names the new package. The engine then restarts the app
+ * and calls `verifyLocalMount` to read the release stamp back from the mounted wwwroot.
+ */
+const RFP_SETTING = 'WEBSITE_RUN_FROM_PACKAGE';
+/** The legacy name Kudu falls back to when WEBSITE_RUN_FROM_PACKAGE is empty (API-SPEC §1.1). */
+const RFP_LEGACY_SETTING = 'WEBSITE_RUN_FROM_ZIP';
+const SITE_PACKAGES = 'data/SitePackages';
+const PACKAGE_NAME_FILE = `${SITE_PACKAGES}/packagename.txt`;
+const WWWROOT$1 = 'site/wwwroot';
+const FAILURE_MARKER = 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt';
+function classifyRunFromPackage(value) {
+    if (value === undefined || value === null || value === '')
+        return 'unset';
+    if (value === '1')
+        return 'local';
+    if (/^http/i.test(value))
+        return 'url';
+    return 'other';
+}
+/** The value Kudu acts on: WEBSITE_RUN_FROM_PACKAGE, or the legacy WEBSITE_RUN_FROM_ZIP when the first is empty. */
+function effectiveRunFromPackage(settings) {
+    const main = settings[RFP_SETTING];
+    if (main !== undefined && main !== '')
+        return main;
+    const legacy = settings[RFP_LEGACY_SETTING];
+    return legacy !== undefined && legacy !== '' ? legacy : undefined;
+}
+const STATE_WORDS = {
+    local: 'a local package (WEBSITE_RUN_FROM_PACKAGE=1)',
+    url: 'a package URL',
+    unset: 'files in wwwroot (no WEBSITE_RUN_FROM_PACKAGE)',
+    other: "an unrecognised WEBSITE_RUN_FROM_PACKAGE value (only exactly '1' or an https URL count)",
+};
+/**
+ * Decide whether moving an app from its current WEBSITE_RUN_FROM_PACKAGE value to `wanted` is allowed.
+ * The platform documents local → URL as unsupported on an existing app (API-SPEC §1.3 "Migration"); runpack
+ * refuses it on Windows unless `force`, and warns on Linux. Local mode on Linux Consumption function apps and
+ * any run-from-package on Flex Consumption are refused outright.
+ */
+function modeSwitchDecision(current, wanted, target, force) {
+    const from = classifyRunFromPackage(current);
+    const app = target.name ? `App '${target.name}'` : 'The app';
+    const base = { from, to: wanted };
+    if (target.isFlex) {
+        return {
+            ...base,
+            allowed: false,
+            code: 'mode-switch-unsupported',
+            severity: 'error',
+            message: flexRefusalMessage(target.name),
+        };
+    }
+    if (wanted === 'local') {
+        const refusal = localModeRefusal(target);
+        if (refusal)
+            return {
+                ...base,
+                allowed: false,
+                code: 'mode-switch-unsupported',
+                severity: 'error',
+                message: refusal,
+            };
+        if (from === 'local')
+            return {
+                ...base,
+                allowed: true,
+                code: 'mode-unchanged',
+                severity: 'info',
+                message: `${app} already runs a local package.`,
+            };
+        const cost = from === 'url'
+            ? 'changing the setting restarts the app; it comes back on the package in data/SitePackages if one is left from an earlier local deploy, otherwise it cannot start (FAILED TO INITIALIZE RUN FROM PACKAGE) until the push completes'
+            : from === 'unset'
+                ? 'the files now in wwwroot are hidden by the mounted package from now on; changing the setting restarts the app'
+                : 'Kudu did not treat the old value as local mode; changing the setting restarts the app';
+        return {
+            ...base,
+            allowed: true,
+            code: 'mode-switch',
+            severity: 'warning',
+            message: `${app} switches from ${STATE_WORDS[from]} to a local package: ${cost}.`,
+        };
+    }
+    // wanted === 'url'
+    if (from === 'url')
+        return {
+            ...base,
+            allowed: true,
+            code: 'mode-unchanged',
+            severity: 'info',
+            message: `${app} already runs from a package URL.`,
+        };
+    if (from === 'local') {
+        const why = 'the platform does not support moving an app that runs a local package to a package URL ("create a new App Service resource")';
+        if (!target.isLinux && !force) {
+            return {
+                ...base,
+                allowed: false,
+                code: 'mode-switch-refused',
+                severity: 'error',
+                message: `${app} is a Windows app running a local package (WEBSITE_RUN_FROM_PACKAGE=1) and ${why}; keep mode: local, deploy to a new app, or set force: true to switch anyway.`,
+            };
+        }
+        return {
+            ...base,
+            allowed: true,
+            code: force && !target.isLinux ? 'mode-switch-forced' : 'mode-switch',
+            severity: 'warning',
+            message: `${app} switches from a local package to a package URL although ${why}${force && !target.isLinux ? ' (forced)' : ''}; watch the app after the restart.`,
+        };
+    }
+    return {
+        ...base,
+        allowed: true,
+        code: 'mode-switch',
+        severity: 'warning',
+        message: `${app} switches from ${STATE_WORDS[from]} to a package URL: changing the setting restarts the app${from === 'unset' ? ' and hides the files now in wwwroot' : ''}.`,
+    };
+}
+/** Why local mode is impossible on this target, or null. */
+function localModeRefusal(target) {
+    if (target.isFlex)
+        return flexRefusalMessage(target.name);
+    if (target.isFunctionApp && target.isLinux && target.isConsumption) {
+        const app = target.name ? `'${target.name}'` : 'this app';
+        return `mode: local is not possible on ${app}: Linux Consumption function apps run from a package URL only (WEBSITE_RUN_FROM_PACKAGE=1 is not supported there); use mode: url (or auto).`;
+    }
+    return null;
+}
+/** The refusal for Flex Consumption apps (API-SPEC §1.7, §6.13). */
+function flexRefusalMessage(name) {
+    const app = name ? `'${name}'` : 'This function app';
+    return `${app} runs on the Flex Consumption plan, which does not support WEBSITE_RUN_FROM_PACKAGE in either mode; deploy it with OneDeploy to its deployment storage instead (Azure/functions-action or 'func azure functionapp publish'), and remove the setting if it is present.`;
+}
+/** Kudu's stored package names: `yyyyMMddHHmmss.zip` (UTC). */
+function isSitePackageName(name) {
+    return /^\d{14}\.zip$/.test(name);
+}
+function compareStamp(expected, text) {
+    if (!expected)
+        return 'not-stamped';
+    if (text === null)
+        return 'missing';
+    try {
+        const parsed = JSON.parse(text);
+        if (typeof parsed?.contentSha256 !== 'string')
+            return 'unreadable';
+        return parsed.contentSha256 === expected.contentSha256 ? 'match' : 'mismatch';
+    }
+    catch {
+        return 'unreadable';
+    }
+}
+function shortSha(sha) {
+    return sha ? sha.slice(0, 12) : '?';
+}
+// ---------------------------------------------------------------------------------------------------------
+// Kudu access
+// ---------------------------------------------------------------------------------------------------------
+function basicHeader(user, password) {
+    return `Basic ${buffer.Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+}
+function scmUrlOf(target) {
+    return target.scmHostName ? `https://${target.scmHostName}` : null;
+}
+async function basicPolicy(ctx) {
+    try {
+        return await ctx.arm.getBasicAuthAllowed(ctx.target.ref, 'scm');
+    }
+    catch {
+        return undefined;
+    }
+}
+/** Re-explain a Kudu 401/403 now that the basic-auth policy can be read. */
+async function explainAuth(ctx, kudu, err) {
+    const allowed = kudu.authKind === 'basic' ? await basicPolicy(ctx) : undefined;
+    const problem = classifyKuduAuthFailure(err.status, err.bodySnippet, err.contentType, kudu.authKind, allowed);
+    return new RunpackError(err.code, explainKuduAuthFailure(problem, err.status, kudu.host));
+}
+/**
+ * A Kudu client for the target, authenticated and proven with one call (GET /api/settings, which the
+ * settings wait needs anyway). Entra Bearer by default; the publish-profile input when given; publishing
+ * credentials from Resource Manager when Kudu refuses the token and SCM basic auth is allowed.
+ */
+async function connectKudu(ctx, deadline) {
+    const { inputs, target } = ctx;
+    const http = ctx.http;
+    if (inputs.publishProfile) {
+        const profile = parsePublishProfile(inputs.publishProfile);
+        ctx.secrets.add(profile.password);
+        ctx.secrets.add(basicHeader(profile.userName, profile.password).slice('Basic '.length));
+        const mismatch = profileMismatch(profile, target.ref.appName, target.ref.slot ?? null);
+        if (mismatch)
+            throw new UsageError(mismatch);
+        const kudu = new KuduClient({
+            http,
+            scmUrl: profile.scmUrl,
+            authKind: 'basic',
+            authorization: async () => basicHeader(profile.userName, profile.password),
+        });
+        ctx.log.info(`Kudu: ${kudu.host}, signing in with the publish profile's ${profile.userName} credentials.`);
+        try {
+            return { kudu, settings: await kudu.settings(deadline) };
+        }
+        catch (err) {
+            if (err instanceof KuduError && (err.status === 401 || err.status === 403))
+                throw await explainAuth(ctx, kudu, err);
+            throw err;
+        }
+    }
+    let scmUrl = scmUrlOf(target);
+    let creds = null;
+    const loadCreds = async () => {
+        if (creds)
+            return creds;
+        creds = await ctx.arm.listPublishingCredentials(target.ref);
+        ctx.secrets.add(creds.password);
+        ctx.secrets.add(basicHeader(creds.userName, creds.password).slice('Basic '.length));
+        return creds;
+    };
+    if (!scmUrl) {
+        const c = await loadCreds();
+        if (!c.scmUri)
+            throw new RunpackError('scm-missing', `App '${target.ref.appName}' has no SCM (Kudu) host name in Resource Manager; local mode needs Kudu — use mode: url.`);
+        scmUrl = c.scmUri;
+    }
+    const bearer = new KuduClient({
+        http,
+        scmUrl,
+        authKind: 'bearer',
+        authorization: () => ctx.armAuthorization(),
+    });
+    ctx.log.info(`Kudu: ${bearer.host}, signing in with the Entra token.`);
+    try {
+        return { kudu: bearer, settings: await bearer.settings(deadline) };
+    }
+    catch (err) {
+        if (!(err instanceof KuduError) || (err.status !== 401 && err.status !== 403))
+            throw err;
+        const problem = classifyKuduAuthFailure(err.status, err.bodySnippet, err.contentType, 'bearer', undefined);
+        if (problem === 'scm-blocked')
+            throw new RunpackError(err.code, err.message);
+        const allowed = await basicPolicy(ctx);
+        if (allowed === false) {
+            throw new RunpackError(err.code, `${explainKuduAuthFailure(problem, err.status, bearer.host).replace(/;.*$/, '')}; SCM basic auth is disabled too, so publishing credentials cannot stand in — grant the principal Website Contributor on the app.`);
+        }
+        ctx.log.warn(`Kudu refused the Entra token (${err.status}); falling back to the app's publishing credentials from Resource Manager.`);
+        const c = await loadCreds();
+        const basic = new KuduClient({
+            http,
+            scmUrl: c.scmUri || scmUrl,
+            authKind: 'basic',
+            authorization: async () => basicHeader(c.userName, c.password),
+        });
+        try {
+            return { kudu: basic, settings: await basic.settings(deadline) };
+        }
+        catch (err2) {
+            if (err2 instanceof KuduError && (err2.status === 401 || err2.status === 403))
+                throw await explainAuth(ctx, basic, err2);
+            throw err2;
+        }
+    }
+}
+// ---------------------------------------------------------------------------------------------------------
+// Steps
+// ---------------------------------------------------------------------------------------------------------
+/** Poll Kudu's /api/settings until WEBSITE_RUN_FROM_PACKAGE is exactly `1` (Core Tools: 5 s interval). */
+async function waitForKuduSetting(ctx, kudu, first, deadline, intervalMs = 5000) {
+    let seen = first;
+    const started = ctx.clock.now();
+    let lastError = '';
+    const read = async () => {
+        try {
+            seen = await kudu.settings(deadline);
+            lastError = '';
+        }
+        catch (err) {
+            // The SCM site restarts after a settings change: 502/503 and resets are expected for a while.
+            if (err instanceof KuduError && (err.status === 401 || err.status === 403))
+                throw err;
+            if (err instanceof RunpackError && err.code === 'timeout')
+                throw err;
+            lastError = err instanceof Error ? err.message : String(err);
+            seen = null;
+        }
+    };
+    if (!seen)
+        await read();
+    for (let round = 0;; round++) {
+        if (seen && effectiveRunFromPackage(seen) === '1') {
+            if (round > 0)
+                ctx.log.info(`Kudu sees ${RFP_SETTING}=1 after ${Math.round((ctx.clock.now() - started) / 1000)} s.`);
+            return;
+        }
+        if (round === 0)
+            ctx.log.info(`Waiting for Kudu to see ${RFP_SETTING}=1 before pushing…`);
+        if (ctx.clock.now() + intervalMs > deadline) {
+            const state = seen ? classifyRunFromPackage(effectiveRunFromPackage(seen)) : 'unknown';
+            throw new RunpackError('setting-not-propagated', `Kudu at ${kudu.host} still does not see ${RFP_SETTING}=1 (it sees ${state === 'unknown' ? `no settings${lastError ? `: ${lastError}` : ''}` : STATE_WORDS[state]}) after ${Math.round((ctx.clock.now() - started) / 1000)} s; pushing now would extract into wwwroot or be refused — run the deploy again, or restart the app's SCM site.`);
+        }
+        await ctx.clock.sleep(intervalMs);
+        await read();
+    }
+}
+/** packagename.txt's content (trimmed), or null when there is none. */
+async function readPackageName(kudu, deadline) {
+    const file = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
+    if (!file)
+        return null;
+    const name = file.text.trim();
+    return name || null;
+}
+/** The release stamp in the mounted wwwroot, raw text, or null. */
+async function readMountedStamp(kudu, deadline) {
+    const file = await kudu.vfsGet(`${WWWROOT$1}/${STAMP_PATH}`, deadline);
+    return file ? file.text : null;
+}
+function describeHolder(d) {
+    const who = [d.deployer, d.author && d.author !== 'N/A' ? d.author : ''].filter(Boolean).join(', ');
+    const when = d.received_time ? `, received ${d.received_time}` : '';
+    return `deployment ${d.id}${who ? ` (${who}${when})` : when ? ` (${when.slice(2)})` : ''}, ${deploymentStatusName(d.status)}`;
+}
+/** Pure: whether a deployment record belongs to the push that sent `nonce` in its message. */
+function deploymentIsOurs(record, nonce) {
+    const message = record.message ?? '';
+    if (message.includes(nonce))
+        return true;
+    if (/\brunpack [0-9a-f]{12} [0-9a-f]{8}\b/.test(message))
+        return false;
+    const deployer = (record.deployer ?? '').toLowerCase();
+    if (deployer && deployer !== 'runpack' && deployer !== 'zipdeploy')
+        return false;
+    return undefined;
+}
+/**
+ * Push and follow. A 409 because another deployment runs is never resent blindly: runpack names the holder
+ * (GET /api/deployments/latest), waits for it to finish, then pushes again, all within the deadline.
+ */
+async function pushAndFollow(ctx, kudu, pkg, deadline) {
+    const nonce = node_crypto.randomBytes(4).toString('hex');
+    const message = `runpack ${pkg.releaseId} ${nonce}${ctx.inputs.commit ? ` (${ctx.inputs.commit.slice(0, 12)})` : ''}`;
+    const isOurs = (record) => deploymentIsOurs(record, nonce);
+    for (let attempt = 1;; attempt++) {
+        const previous = await kudu.latestDeployment(deadline);
+        if (previous && deploymentOutcome(previous) === 'running') {
+            ctx.log.info(`Kudu is busy with ${describeHolder(previous)}; waiting for it before pushing.`);
+            await followOther(ctx, kudu, previous, deadline);
+            continue;
+        }
+        ctx.log.info(`Pushing ${pkg.zipBytes} bytes to ${kudu.host}/api/zipdeploy (async)${attempt > 1 ? `, attempt ${attempt}` : ''}…`);
+        const result = await kudu.zipDeploy({
+            body: () => fs$1.createReadStream(pkg.zipPath),
+            size: pkg.zipBytes,
+            deployer: 'runpack',
+            message,
+            deadline,
+        });
+        if (result.kind === 'conflict') {
+            if (result.reason === 'url-mode') {
+                throw new RunpackError('kudu-url-mode', `Kudu at ${kudu.host} refused the push because it still sees a package URL in ${RFP_SETTING} (409: ${result.message}); wait a minute and run the deploy again.`);
+            }
+            if (result.reason === 'other') {
+                throw new RunpackError('kudu-conflict', `Kudu at ${kudu.host} refused the push (409: ${result.message}); try again later.`);
+            }
+            const holder = await kudu.latestDeployment(deadline);
+            if (holder && deploymentOutcome(holder) === 'running') {
+                ctx.log.info(`Kudu answered 409 (${result.message}); the lock is held by ${describeHolder(holder)}. Waiting for it.`);
+                await followOther(ctx, kudu, holder, deadline);
+            }
+            else {
+                const wait = Math.min(5000 * attempt, 20_000);
+                if (ctx.clock.now() + wait > deadline)
+                    throw new RunpackError('timeout', `Kudu at ${kudu.host} kept answering 409 (${result.message}) until the deadline; another deployment holds the lock — try again when it completes.`);
+                ctx.log.info(`Kudu answered 409 (${result.message}) while no deployment record is running (another push is still uploading); retrying in ${Math.round(wait / 1000)} s.`);
+                await ctx.clock.sleep(wait);
+            }
+            continue;
+        }
+        const location = result.kind === 'accepted' ? result.location : '/api/deployments/latest';
+        const record = await kudu.pollDeployment(location, {
+            deadline,
+            previousId: previous?.id ?? null,
+            isOurs,
+            initialRetryAfterMs: result.kind === 'accepted' ? result.retryAfterMs : undefined,
+            sleep: (ms) => ctx.clock.sleep(ms),
+            now: () => ctx.clock.now(),
+            onStatus: (r) => ctx.log.info(`Kudu deployment ${r.id}: ${describeDeploymentState(r)}`),
+        });
+        return { record, isOurs };
+    }
+}
+/** A deployment that started after ours replaces it: stop rather than verify content that is not ours. */
+async function checkSuperseded(kudu, pushed, pkg, deadline) {
+    const latest = await kudu.latestDeployment(deadline).catch(() => null);
+    if (!latest || latest.id === pushed.record.id || pushed.isOurs(latest) === true)
+        return;
+    throw new RunpackError('superseded', `Kudu deployment ${pushed.record.id} of release ${pkg.releaseId} succeeded, but ${describeHolder(latest)} started after it and replaces it; the later deployment wins, so this run stops without verifying.`);
+}
+async function followOther(ctx, kudu, holder, deadline) {
+    try {
+        const done = await kudu.pollDeployment(`/api/deployments/${encodeURIComponent(holder.id)}`, {
+            deadline,
+            sleep: (ms) => ctx.clock.sleep(ms),
+            now: () => ctx.clock.now(),
+        });
+        ctx.log.info(`The other deployment ${done.id} ended: ${describeDeploymentState(done)}. Pushing ours now.`);
+    }
+    catch (err) {
+        if (err instanceof RunpackError && err.code === 'timeout')
+            throw new RunpackError('timeout', `Kudu at ${kudu.host} is still busy with ${describeHolder(holder)} at the deadline; nothing was pushed — run the deploy again when it completes.`);
+        throw err;
+    }
+}
+/** The log of a failed deployment, as lines (best effort). */
+async function failureLog(kudu, id, deadline) {
+    try {
+        const entries = await kudu.deploymentLog(id, deadline);
+        return entries.map((e) => `${e.log_time ? `${e.log_time} ` : ''}${e.message}`.trimEnd());
+    }
+    catch {
+        return [];
+    }
+}
+/**
+ * The local-mode publish (entry point for the engine): setting `1`, wait for Kudu, push, follow, confirm
+ * packagename.txt. Throws a RunpackError when the deployment fails, saying what is still mounted.
+ */
+async function publishLocal(ctx, pkg) {
+    const { target, inputs } = ctx;
+    const findings = [];
+    const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
+    // 1. The setting, with the mode-switch rules.
+    const current = await ctx.settings.read();
+    const decision = modeSwitchDecision(effectiveRunFromPackage(current), 'local', { ...target, name }, inputs.force);
+    // The engine reports the switch (plan phase); here it only guards against a refused one.
+    if (!decision.allowed)
+        throw new RunpackError(decision.code, decision.message);
+    const setupDeadline = ctx.phaseDeadline(5 * 60_000);
+    const { kudu, settings: kuduSettings } = await connectKudu(ctx, setupDeadline);
+    const changes = { [RFP_SETTING]: '1' };
+    if (current[RFP_LEGACY_SETTING] !== undefined)
+        changes[RFP_LEGACY_SETTING] = null;
+    const update = await ctx.settings.update(changes);
+    if (update.changed)
+        ctx.log.info(`Set ${RFP_SETTING}=1 on ${name} (other settings kept).`);
+    // 2. Kudu must see it before the push.
+    await waitForKuduSetting(ctx, kudu, update.changed ? null : kuduSettings, setupDeadline);
+    // 3. What is mounted now, for the evidence if the push fails.
+    const oldName = await readPackageName(kudu, setupDeadline).catch(() => null);
+    ctx.log.info(`Current package: ${oldName ?? 'none'} (${PACKAGE_NAME_FILE}).`);
+    // 4. Push and follow.
+    const pushed = await pushAndFollow(ctx, kudu, pkg, ctx.deadline);
+    const { record } = pushed;
+    if (deploymentOutcome(record) !== 'succeeded') {
+        const lines = await failureLog(kudu, record.id, ctx.deadline);
+        if (lines.length) {
+            ctx.log.error(`Kudu deployment ${record.id} log:`);
+            for (const line of lines.slice(-40))
+                ctx.log.error(`  ${line}`);
+        }
+        const nowName = await readPackageName(kudu, ctx.deadline).catch(() => null);
+        const stamp = await readMountedStamp(kudu, ctx.deadline).catch(() => null);
+        const stampText = stampSummary(stamp);
+        const still = nowName === oldName
+            ? `the previous package ${oldName ?? '(none)'} is still mounted (packagename.txt unchanged${stampText ? `, wwwroot stamp ${stampText}` : ''})`
+            : `packagename.txt now names ${nowName ?? 'nothing'}`;
+        const reason = (record.status_text || record.progress || '').trim();
+        throw new RunpackError('deploy-failed', `Kudu deployment ${record.id} on ${name} ended ${deploymentStatusName(record.status)}${reason ? ` (${reason})` : ''}; ${still}. See the Kudu log above, fix the package and deploy again.`);
+    }
+    // 5. packagename.txt must name a new package (written after Success), unless a later push replaced ours.
+    await checkSuperseded(kudu, pushed, pkg, ctx.deadline);
+    let newName = null;
+    for (let i = 0; i < 3; i++) {
+        newName = await readPackageName(kudu, ctx.deadline);
+        if (newName && newName !== oldName)
+            break;
+        await ctx.clock.sleep(2000);
+    }
+    const renamed = !!newName && newName !== oldName;
+    // Kudu names stored packages by UTC second: a push in the same second as the previous one reuses its name, so
+    // an unchanged name is confirmed by the stored zip itself (our size, written during this deployment).
+    const sameSecond = !!newName && newName === oldName && (await storedPackageIsOurs(kudu, newName, pkg, record, ctx.deadline));
+    if (sameSecond)
+        ctx.log.info(`packagename.txt still names ${newName}: Kudu reused the name within one second.`);
+    const confirmed = !!newName && (renamed || sameSecond) && isSitePackageName(newName);
+    await checkSuperseded(kudu, pushed, pkg, ctx.deadline);
+    if (!confirmed) {
+        const msg = newName === oldName
+            ? `Kudu reported deployment ${record.id} Success but packagename.txt still names ${oldName ?? 'nothing'}; the new package is not the one mounted — check ${kudu.baseUrl}/api/vfs/${SITE_PACKAGES}/ and deploy again.`
+            : `packagename.txt names '${newName ?? ''}', not a package Kudu stored; check ${kudu.baseUrl}/api/vfs/${SITE_PACKAGES}/ and deploy again.`;
+        throw new RunpackError('package-not-confirmed', msg);
+    }
+    ctx.log.info(`Kudu deployment ${record.id} succeeded; packagename.txt now names ${newName} (was ${oldName ?? 'none'}).`);
+    return { mode: 'local', packageName: newName, deploymentId: record.id, confirmed, findings };
+}
+/** Whether data/SitePackages/<name> is this run's zip: the same size, and written since Kudu received the push. */
+async function storedPackageIsOurs(kudu, name, pkg, record, deadline) {
+    const entries = await kudu.vfsList(SITE_PACKAGES, deadline).catch(() => null);
+    const entry = entries?.find((e) => e.name === name);
+    const since = Date.parse(record.received_time ?? record.start_time ?? '');
+    const written = Date.parse(entry?.mtime ?? '');
+    return !!entry && entry.size === pkg.zipBytes && Number.isFinite(since) && written >= since - 1000;
+}
+function stampSummary(text) {
+    if (text === null)
+        return '';
+    try {
+        const s = JSON.parse(text);
+        return s.contentSha256 ? `still content ${shortSha(s.contentSha256)}` : '';
+    }
+    catch {
+        return '';
+    }
+}
+async function checkMountedRelease(ctx, kudu, pkg, deadline, intervalMs, packageName) {
+    const findings = [];
+    if (!pkg.stamp) {
+        findings.push({
+            severity: 'info',
+            code: 'stamp-off',
+            message: 'The package carries no release stamp (stamp: false); the mounted content was not compared.',
+        });
+        return findings;
+    }
+    let last = 'missing';
+    let marker = false;
+    for (;;) {
+        const text = await readMountedStamp(kudu, deadline).catch((err) => {
+            if (err instanceof KuduError && (err.status === 401 || err.status === 403))
+                throw err;
+            return null;
+        });
+        last = compareStamp(pkg.stamp, text);
+        if (last === 'match') {
+            ctx.log.info(`wwwroot on ${kudu.host} serves release ${pkg.releaseId} (stamp matches).`);
+            return findings;
+        }
+        marker = (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
+        if (marker || ctx.clock.now() + intervalMs > deadline)
+            break;
+        await ctx.clock.sleep(intervalMs);
+    }
+    if (marker) {
+        findings.push({
+            severity: 'error',
+            code: 'mount-failed',
+            message: `The app could not mount the package: wwwroot on ${kudu.host} shows '${FAILURE_MARKER}'; the archive is not a valid zip for run-from-package or the package file is missing — run 'runpack inspect' on it and deploy again.`,
+        });
+    }
+    else if (last === 'mismatch') {
+        findings.push({
+            severity: 'error',
+            code: 'stale-content',
+            message: `wwwroot on ${kudu.host} still serves an older release (its stamp differs from ${pkg.releaseId}) although Kudu stored the new package: the app did not remount — restart it and check again.`,
+        });
+    }
+    else {
+        findings.push({
+            severity: 'error',
+            code: 'stamp-missing',
+            message: `wwwroot on ${kudu.host} has no readable ${STAMP_PATH} after the deploy: the new package is not mounted yet (or the app failed to start); restart the app and check again.`,
+        });
+    }
+    return findings;
+}
+
+const LEVEL_TITLES = {
+    setting: '(a) setting read back',
+    'package-url': '(b) package URL returns this release',
+    'mounted-content': '(c) mounted content is this release',
+    health: '(d) the app answers (health-path, or the root)',
+};
+/** Pure: the storage error code and detail of a failed blob response. */
+function storageErrorOf(res) {
+    const code = res.headers['x-ms-error-code'];
+    const body = res.text();
+    const detail = /<AuthenticationErrorDetail>([\s\S]*?)<\/AuthenticationErrorDetail>/.exec(body)?.[1] ??
+        /<Message>([\s\S]*?)<\/Message>/.exec(body)?.[1]?.split('\n')[0];
+    return { code: code ?? /<Code>([^<]+)<\/Code>/.exec(body)?.[1], detail };
+}
+async function checkBlobUrl(ctx, url, pkg, input, deadline) {
+    // GET with a one-byte range: the same authorization the worker uses, without downloading the package.
+    const res = await ctx.http.request({
+        method: 'GET',
+        url,
+        service: 'Blob Storage',
+        headers: { Range: 'bytes=0-0', 'x-ms-version': '2023-11-03' },
+        authorization: input.access === 'identity' ? input.storageAuthorization : undefined,
+        deadline,
+        maxAttempts: 3,
+    });
+    if (res.status >= 400) {
+        const err = storageErrorOf(res);
+        return { status: res.status, errorCode: err.code, detail: err.detail };
+    }
+    const sha = res.headers['x-ms-meta-sha256'];
+    return {
+        status: res.status,
+        sha256Matches: sha === undefined ? undefined : sha === pkg.sha256,
+        ...(sha && sha !== pkg.sha256 ? { releaseThere: sha.slice(0, 12) } : {}),
+    };
+}
+/** A check for the failure marker in wwwroot through Kudu (null when SCM is not reachable or there is none). */
+function failureMarkerCheck(ctx) {
+    let kudu;
+    return async () => {
+        if (!ctx.target.scmHostName)
+            return null;
+        if (kudu === undefined) {
+            kudu = await connectKudu(ctx, ctx.phaseDeadline(30_000))
+                .then((k) => k.kudu)
+                .catch(() => null);
+        }
+        if (!kudu)
+            return null;
+        const marker = await kudu
+            .vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, ctx.phaseDeadline(30_000))
+            .catch(() => null);
+        return marker ? `wwwroot shows '${FAILURE_MARKER}'` : null;
+    };
+}
+async function verifyDeploy(ctx, pkg, input) {
+    const levels = [];
+    const mode = input.intendedValue === '1' ? 'local' : 'url';
+    const evidence = {
+        noRemount: input.noRemount,
+        mode,
+        access: input.access,
+        identityRoleConfirmed: input.identityRoleConfirmed,
+    };
+    const deadline = ctx.phaseDeadline(input.mountBudgetMs ?? 180_000);
+    /** One read settles it: nothing will change what is mounted, or another release already won. */
+    let conclusive = Boolean(input.quick || input.noRemount);
+    // (a)
+    const settings = await ctx.settings.read();
+    evidence.settingMatches = settings[RFP] === input.intendedValue;
+    levels.push({
+        level: 'setting',
+        status: evidence.settingMatches ? 'pass' : 'fail',
+        detail: evidence.settingMatches
+            ? `${RFP} is the intended value`
+            : `${RFP} reads ${settings[RFP] === undefined ? 'nothing' : 'another value'}`,
+    });
+    // (b)
+    if (mode === 'url') {
+        const target = input.probeUrl ?? settings[RFP] ?? input.intendedValue;
+        const probeInput = input.probeUrl ? { ...input, access: undefined } : input;
+        const fetch = await checkBlobUrl(ctx, target, pkg, probeInput, deadline).catch((err) => ({
+            status: 0,
+            errorCode: 'network',
+            detail: err instanceof Error ? err.message : String(err),
+        }));
+        evidence.blobFetch = fetch;
+        // Another release is behind the URL (a later deploy won the race): waiting for the mount cannot help.
+        if (fetch.releaseThere)
+            conclusive = true;
+        const ok = fetch.status >= 200 &&
+            fetch.status < 300 &&
+            fetch.sha256Matches !== false;
+        levels.push({
+            level: 'package-url',
+            status: ok ? 'pass' : 'fail',
+            detail: ok
+                ? `answers ${fetch.status}${fetch.sha256Matches ? ' with this sha256' : ''}${input.access === 'identity' ? (input.probeUrl ? ' (checked with a short-lived read SAS of the same blob)' : " (checked with the deploying login's token)") : ''}`
+                : `answers ${fetch.status || 'no response'}${fetch.errorCode ? ` ${fetch.errorCode}` : ''}`,
+        });
+    }
+    else {
+        levels.push({ level: 'package-url', status: 'skipped', detail: 'local mode: no URL' });
+    }
+    // (c)
+    let kudu = null;
+    if (!ctx.target.scmHostName) {
+        levels.push({ level: 'mounted-content', status: 'skipped', detail: 'the app has no SCM host' });
+        evidence.stamp = 'not-checked';
+    }
+    else {
+        try {
+            kudu = (await connectKudu(ctx, deadline)).kudu;
+        }
+        catch (err) {
+            levels.push({
+                level: 'mounted-content',
+                status: 'skipped',
+                detail: `SCM not reachable: ${err instanceof Error ? err.message.split(';')[0] : String(err)}`,
+            });
+            evidence.stamp = 'not-checked';
+        }
+    }
+    if (kudu) {
+        let state = 'missing';
+        let marker = false;
+        for (;;) {
+            const text = await readMountedStamp(kudu, deadline).catch((err) => {
+                if (err instanceof KuduError && (err.status === 401 || err.status === 403))
+                    throw err;
+                return null;
+            });
+            state = compareStamp(pkg.stamp, text);
+            if (state === 'match' || state === 'not-stamped')
+                break;
+            marker = (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
+            if (input.packageName) {
+                const now = await readPackageName(kudu, deadline).catch(() => undefined);
+                if (now && now !== input.packageName)
+                    throw new RunpackError('superseded', `${ctx.target.ref.slot ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}` : ctx.target.ref.appName}: this deployment was replaced by a later deployment (packagename.txt now names ${now}, not ${input.packageName} that this run pushed); check which deployment should win and run it again if needed.`);
+            }
+            if (marker || conclusive || ctx.clock.now() + 3000 > deadline)
+                break;
+            await ctx.clock.sleep(3000);
+        }
+        if (state === 'not-stamped') {
+            marker = (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
+        }
+        evidence.failureMarker = marker;
+        evidence.stamp = state === 'not-stamped' ? 'not-checked' : state === 'unreadable' ? 'unreadable' : state;
+        levels.push({
+            level: 'mounted-content',
+            status: marker ? 'fail' : state === 'match' ? 'pass' : state === 'not-stamped' ? 'skipped' : 'fail',
+            detail: marker
+                ? `wwwroot shows '${FAILURE_MARKER}'`
+                : state === 'match'
+                    ? `${STAMP_PATH} matches release ${pkg.releaseId}`
+                    : state === 'not-stamped'
+                        ? 'the package has no release stamp (stamp: false)'
+                        : state === 'mismatch'
+                            ? `${STAMP_PATH} belongs to another release`
+                            : `${STAMP_PATH} is ${state}`,
+        });
+    }
+    // (d) The app answers: a mounted package is not a running app.
+    const app = await watchApp(ctx, deadline, {
+        quick: conclusive,
+        startFailed: input.startFailed,
+        unreachable: input.unreachable,
+        mountFailed: () => evidence.failureMarker === true,
+    });
+    const last = app.last;
+    const containsExpect = ctx.inputs.healthPath && ctx.inputs.expect && last.status !== undefined
+        ? (last.body ?? '').includes(ctx.inputs.expect)
+        : undefined;
+    evidence.health = { status: last.status, containsExpect, body: last.body, error: last.error };
+    evidence.app = { state: app.judgement.state, why: app.judgement.why };
+    if (app.judgement.state !== 'up' && kudu) {
+        evidence.logStreamUrl = `${kudu.baseUrl}/api/logstream`;
+        evidence.appLogReadOnlyLine = await readOnlyLineInLogs(kudu, deadline);
+    }
+    else if (app.judgement.state !== 'up' && ctx.target.scmHostName) {
+        evidence.logStreamUrl = `https://${ctx.target.scmHostName}/api/logstream`;
+    }
+    levels.push({
+        level: 'health',
+        status: app.judgement.state === 'up' ? 'pass' : 'fail',
+        detail: app.judgement.state === 'start-failed'
+            ? `${app.judgement.why}: the app does not start`
+            : app.judgement.why,
+    });
+    const ok = levels.every((l) => l.status !== 'fail');
+    return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence) };
+}
+
+/** `app/fn` (ARM's name) or `fn` → `fn`. */
+function functionName(name) {
+    return name.slice(name.lastIndexOf('/') + 1);
+}
+/** Pure: compare function names, case-insensitively (the host's names are case-insensitive). */
+function diffFunctions(expected, listed) {
+    const norm = (xs) => new Map(xs.map((x) => [functionName(x).toLowerCase(), functionName(x)]));
+    const e = norm(expected);
+    const l = norm(listed);
+    const missing = [...e]
+        .filter(([k]) => !l.has(k))
+        .map(([, v]) => v)
+        .sort();
+    const unexpected = [...l]
+        .filter(([k]) => !e.has(k))
+        .map(([, v]) => v)
+        .sort();
+    return { missing, unexpected, same: missing.length === 0 && unexpected.length === 0 };
+}
+function describeFunctionsDiff(diff, where) {
+    const parts = [];
+    if (diff.missing.length)
+        parts.push(`missing from the host: ${diff.missing.join(', ')}`);
+    if (diff.unexpected.length)
+        parts.push(`listed but not in the package: ${diff.unexpected.join(', ')}`);
+    return `The functions host of ${where} does not list the package's functions (${parts.join('; ')}); check each function's function.json and the host's startup log (Application Insights or the Log stream), then deploy again.`;
+}
+const PYTHON_FIX = 'run-from-package runs no remote build, so install the dependencies into the package first (pip install -r requirements.txt --target .python_packages/lib/site-packages) or set force: true';
+/**
+ * Pure: what the inspector's findings mean for a function app. A Python function app without `.python_packages`
+ * cannot import its dependencies (no remote build under run-from-package): the inspector's
+ * `dependencies-missing` warning becomes an error unless `force`.
+ */
+function functionPackageFindings(inspect, target, force) {
+    if (!target.isFunctionApp)
+        return [];
+    const out = [];
+    for (const p of inspect.problems) {
+        if (p.code !== 'dependencies-missing')
+            continue;
+        const python = inspect.runtime === 'python' || /python|\.python_packages|requirements\.txt/i.test(p.message);
+        if (!python)
+            continue;
+        out.push({
+            severity: force ? 'warning' : 'error',
+            code: 'python-packages-missing',
+            message: `This Python function app's package has no .python_packages folder although ${p.path ?? 'requirements.txt'} lists dependencies; ${PYTHON_FIX}.`,
+        });
+    }
+    return out;
+}
+/** Sync triggers through Resource Manager, retrying 400 (host starting) with growing waits. */
+async function syncTriggers(ctx, options = {}) {
+    const deadline = ctx.phaseDeadline(options.budgetMs ?? 180_000);
+    const name = ctx.target.ref.slot
+        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
+        : ctx.target.ref.appName;
+    let wait = options.firstWaitMs ?? 2000;
+    for (let attempt = 1;; attempt++) {
+        const res = await ctx.arm.syncFunctionTriggers(ctx.target.ref);
+        if (res.status >= 200 && res.status < 300) {
+            ctx.log.info(`Synced function triggers of ${name}${attempt > 1 ? ` (attempt ${attempt})` : ''}.`);
+            return;
+        }
+        const detail = res.text().replace(/\s+/g, ' ').trim().slice(0, 200);
+        if (res.status !== 400)
+            throw new RunpackError('trigger-sync-failed', `Resource Manager answered ${res.status} to the trigger sync of ${name}${detail ? ` (${detail})` : ''}; non-HTTP triggers keep their old metadata until a sync succeeds — run 'az functionapp function sync' or deploy again.`);
+        if (ctx.clock.now() + wait > deadline)
+            throw new RunpackError('trigger-sync-failed', `The functions host of ${name} kept answering 400 to the trigger sync for ${Math.round((options.budgetMs ?? 180_000) / 1000)} s (it did not start${detail ? `: ${detail}` : ''}); check the host's startup log, fix the package and deploy again.`);
+        ctx.log.info(`The functions host of ${name} is still starting (trigger sync answered 400); retrying in ${Math.round(wait / 1000)} s.`);
+        await ctx.clock.sleep(wait);
+        wait = Math.min(wait * 2, 30_000);
+    }
+}
+/**
+ * Entry point for the engine, after the package is mounted (and the app restarted) on a function app:
+ * sync triggers, then confirm the host lists the package's functions. Returns findings (errors fail the step).
+ */
+async function afterMountFunctions(ctx, pkg, options = {}) {
+    if (!ctx.target.isFunctionApp)
+        return [];
+    const findings = [];
+    const name = ctx.target.ref.slot
+        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
+        : ctx.target.ref.appName;
+    try {
+        await syncTriggers(ctx, options);
+    }
+    catch (err) {
+        if (!(err instanceof RunpackError))
+            throw err;
+        findings.push({ severity: 'error', code: 'trigger-sync-failed', message: err.message });
+        return findings;
+    }
+    const expected = pkg.functions.length ? pkg.functions : (pkg.inspect.functions ?? []);
+    const deadline = ctx.phaseDeadline(options.listBudgetMs ?? 120_000);
+    const interval = options.listIntervalMs ?? 5000;
+    let listed = [];
+    let diff = diffFunctions(expected, listed);
+    for (;;) {
+        listed = await ctx.arm.listFunctions(ctx.target.ref);
+        diff = diffFunctions(expected, listed);
+        // The host indexes after start: wait while it lists fewer functions than the package has.
+        if (diff.same || (expected.length === 0 && listed.length > 0))
+            break;
+        if (ctx.clock.now() + interval > deadline)
+            break;
+        await ctx.clock.sleep(interval);
+    }
+    if (expected.length === 0) {
+        findings.push({
+            severity: listed.length ? 'info' : 'warning',
+            code: listed.length ? 'functions-declared-in-code' : 'functions-none',
+            message: listed.length
+                ? `The package declares its functions in code; the host of ${name} lists ${listed.map(functionName).sort().join(', ')}.`
+                : `Neither the package nor the host of ${name} lists any function; check that host.json is at the package root and the functions are built.`,
+        });
+        return findings;
+    }
+    if (diff.same) {
+        ctx.log.info(`The functions host of ${name} lists the package's ${expected.length} function(s): ${expected.map(functionName).sort().join(', ')}.`);
+        return findings;
+    }
+    findings.push({
+        severity: 'error',
+        code: 'functions-mismatch',
+        message: describeFunctionsDiff(diff, name),
+    });
+    return findings;
+}
+
+/**
+ * The local-mode publisher: the package is pushed to the app's Kudu (WEBSITE_RUN_FROM_PACKAGE=1), which stores it
+ * under data/SitePackages and points packagename.txt at it.
+ */
+/**
+ * Local mode: the already-live check, then the push to Kudu, followed to its end (packagename.txt names the new
+ * package). Restart and verification are the engine's.
+ */
+async function publishLocalMode(ctx, pkg, previousValue) {
+    const { log } = ctx;
+    // Unchanged content already mounted and verified: nothing to push or restart.
+    if (!ctx.inputs.force && previousValue === '1' && pkg.stamp) {
+        const quick = await log.group('Check the live release', () => verifyDeploy(ctx, pkg, { intendedValue: '1', quick: true }));
+        if (quick.ok && quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass') {
+            log.info(`Release ${pkg.releaseId} is already live and verified; nothing to push or restart.`);
+            return { noop: { levels: quick.levels }, previousReleaseId: pkg.releaseId, findings: [] };
+        }
+    }
+    const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
+    return {
+        verify: { intendedValue: '1', packageName: outcome.packageName },
+        settingChanged: false,
+        findings: outcome.findings,
+        loggedFindings: false,
+    };
+}
+
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
 /**
@@ -81106,304 +87087,29 @@ async function openBlobStore(o) {
 }
 
 /**
- * Cloud endpoints from Resource Manager's metadata (`/metadata/endpoints?api-version=2022-09-01`): the login
- * authority and the ARM token audience, so sovereign clouds, Azure Stack and the emulator need only the
- * resource-manager-endpoint input.
+ * Pure: Azure RBAC facts runpack checks, in one place for the deploy engine and diagnose: which role definitions
+ * can read blobs, and whether an assignment's scope covers a resource.
  */
-/** Pure: turns the metadata document into endpoints. */
-function endpointsFromMetadata(endpoint, doc) {
-    const base = endpoint.replace(/\/+$/, '');
-    const list = Array.isArray(doc) ? doc : [doc];
-    const host = new URL(base).host.toLowerCase();
-    const chosen = list.find((d) => {
-        try {
-            return d.resourceManager && new URL(d.resourceManager).host.toLowerCase() === host;
-        }
-        catch {
-            return false;
-        }
-    }) ?? list[0];
-    const login = chosen?.authentication?.loginEndpoint;
-    if (!login)
-        throw new RunpackError('cloud-metadata', `The metadata of ${base} names no login endpoint; check resource-manager-endpoint.`);
-    const audiences = chosen.authentication?.audiences ?? [];
-    // Prefer the audience on the Resource Manager host itself, then the first one listed.
-    const audience = audiences.find((a) => {
-        try {
-            return new URL(a).host.toLowerCase() === host;
-        }
-        catch {
-            return false;
-        }
-    }) ??
-        audiences.find((a) => /management\.azure\.com/i.test(a)) ??
-        audiences[0] ??
-        'https://management.azure.com/';
-    const armScope = `${audience.replace(/\/+$/, '')}/.default`;
-    const authorityHost = login.replace(/\/+$/, '');
-    return {
-        resourceManager: base,
-        authorityHost,
-        armScope,
-        storageScope: 'https://storage.azure.com/.default',
-        isPublicCloud: /^https:\/\/login\.microsoftonline\.com$/i.test(authorityHost),
-        name: chosen.name ?? 'custom',
-    };
-}
-async function discoverCloud(http, endpoint, deadline) {
-    const base = endpoint.replace(/\/+$/, '');
-    const url = `${base}/metadata/endpoints?api-version=2022-09-01`;
-    let res;
-    try {
-        res = await http.request({ method: 'GET', url, service: 'Resource Manager', deadline, maxAttempts: 4 });
-    }
-    catch (err) {
-        throw new RunpackError('cloud-metadata', `Could not read the cloud metadata from ${base}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-    if (res.status !== 200)
-        throw new RunpackError('cloud-metadata', `${base}/metadata/endpoints answered ${res.status}; check resource-manager-endpoint (it must be a Resource Manager URL such as https://management.azure.com).`);
-    let doc;
-    try {
-        doc = res.json();
-    }
-    catch {
-        throw new RunpackError('cloud-metadata', `${base}/metadata/endpoints did not return JSON; check resource-manager-endpoint.`);
-    }
-    return endpointsFromMetadata(base, doc);
-}
-
+/** Role definition ids that can read blobs: Storage Blob Data Reader, Contributor, Owner. */
+const BLOB_READ_ROLE_IDS = [
+    '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
+    'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
+    'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+];
 /**
- * The one HTTP client every runpack call goes through (Resource Manager, Kudu, Blob Storage, Entra, the site).
- * Built on @azure/core-rest-pipeline so proxies (HTTPS_PROXY/HTTP_PROXY/NO_PROXY), extra CAs
- * (NODE_EXTRA_CA_CERTS) and streaming behave exactly as in the Azure SDKs. The pipeline's own retries are
- * off: this module retries with backoff, honours Retry-After, and never waits past the caller's deadline.
+ * A role assignment scope covers a resource when it is the resource or one of its parents, segment by segment:
+ * a role on resource group `rg` covers nothing in `rg2`.
  */
-/** The log line for a retry: `Kudu answered 503; retrying in 2.5 s (attempt 2).` (network errors say what failed). */
-function describeRetry(i) {
-    const what = i.status ? `answered ${i.status}` : `failed (${(i.error ?? '').slice(0, 100)})`;
-    return `${i.service} ${what}; retrying in ${Math.round(i.waitMs / 100) / 10} s (attempt ${i.attempt + 1}).`;
+function scopeCovers(scope, resourceId) {
+    const s = scope.toLowerCase().replace(/\/+$/, '');
+    const r = resourceId.toLowerCase();
+    return s === '' || r === s || r.startsWith(`${s}/`);
 }
-/** Largest answer collected into memory when the caller did not ask for a stream. */
-const MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
-const DEFAULT_RETRY_STATUSES = [408, 429, 500, 502, 503, 504];
-const RETRIABLE_NETWORK_CODES = new Set([
-    'ECONNRESET',
-    'ETIMEDOUT',
-    'EPIPE',
-    'EAI_AGAIN',
-    'ECONNABORTED',
-    'UND_ERR_SOCKET',
-]);
-/** Longest single backoff wait without Retry-After. */
-const MAX_BACKOFF_MS = 20_000;
-/** Removes any userinfo and the SAS signature (`sig`) from a URL, for messages and logs. */
-function redactUrl(url) {
-    let parsed;
-    try {
-        parsed = new URL(url);
-    }
-    catch {
-        return url.replace(/([?&]sig=)[^&#\s]*/gi, '$1REDACTED').replace(/\/\/[^/@\s]*@/, '//');
-    }
-    parsed.username = '';
-    parsed.password = '';
-    if (parsed.searchParams.has('sig'))
-        parsed.searchParams.set('sig', 'REDACTED');
-    return parsed.toString();
-}
-/** Milliseconds to wait from a Retry-After header (delta seconds or HTTP date), or from retry-after-ms. */
-function parseRetryAfter(headers, now) {
-    for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
-        const v = headers[name];
-        if (v !== undefined && /^\d+(\.\d+)?$/.test(v.trim()))
-            return Math.max(0, Math.ceil(Number(v)));
-    }
-    const value = headers['retry-after'];
-    if (value === undefined)
-        return undefined;
-    const trimmed = value.trim();
-    if (/^\d+(\.\d+)?$/.test(trimmed))
-        return Math.max(0, Math.ceil(Number(trimmed) * 1000));
-    const date = Date.parse(trimmed);
-    if (Number.isNaN(date))
-        return undefined;
-    return Math.max(0, date - now);
-}
-/** Exponential backoff without Retry-After: 1 s, 2 s, 4 s, ... capped. */
-function backoffMs(attempt) {
-    return Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.max(0, attempt - 1));
-}
-function formatBudget(ms) {
-    if (ms >= 120_000)
-        return `${Math.round(ms / 60_000)} min`;
-    return `${Math.max(1, Math.round(ms / 1000))} s`;
-}
-function describeOperation(options) {
-    let path = options.url;
-    try {
-        const u = new URL(options.url);
-        path = `${u.host}${u.pathname}`;
-    }
-    catch {
-        path = redactUrl(options.url);
-    }
-    return `${options.method} ${path}`;
-}
-function isRetriableNetworkError(err) {
-    if (!err || typeof err !== 'object')
-        return false;
-    const e = err;
-    if (typeof e.code === 'string' && RETRIABLE_NETWORK_CODES.has(e.code))
-        return true;
-    const message = typeof e.message === 'string' ? e.message : '';
-    return /socket hang up|ECONNRESET|ETIMEDOUT|EPIPE|other side closed|network socket disconnected/i.test(message);
-}
-function headersToRecord(response) {
-    const out = {};
-    for (const [name, value] of response.headers)
-        out[name.toLowerCase()] = value;
-    return out;
-}
-function makeResponse(status, headers, body, stream) {
-    const response = {
-        status,
-        headers,
-        body,
-        stream,
-        text: () => body.toString('utf8'),
-        json: () => JSON.parse(body.toString('utf8') || 'null'),
-    };
-    return response;
-}
-function drain(response) {
-    const s = response.readableStreamBody;
-    if (s && typeof s.resume === 'function') {
-        s.on('error', () => undefined);
-        s.resume();
-    }
-}
-const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-/** The caller's signal, aborted also when `remaining` ms pass (no deadline: the caller's signal alone). */
-function budgetSignal(signal, remaining) {
-    if (remaining === undefined)
-        return signal;
-    const timeout = AbortSignal.timeout(Math.max(1, remaining));
-    return signal ? AbortSignal.any([signal, timeout]) : timeout;
-}
-function createHttpClient(options = {}) {
-    const sleep = options.sleep ?? defaultSleep;
-    const now = options.now ?? Date.now;
-    const transport = options.transport ?? createDefaultHttpClient();
-    const pipeline = createPipelineFromOptions({
-        retryOptions: { maxRetries: 0 },
-        redirectOptions: { maxRetries: 5 },
-        userAgentOptions: { userAgentPrefix: options.userAgent ?? 'runpack' },
-    });
-    async function request(req) {
-        const maxAttempts = Math.max(1, req.maxAttempts ?? 6);
-        const retryOn = req.retryOn ?? DEFAULT_RETRY_STATUSES;
-        const started = now();
-        const budget = req.deadline !== undefined ? req.deadline - started : undefined;
-        const op = describeOperation(req);
-        const timeoutError = (detail) => new RunpackError('timeout', `${req.service} did not answer ${op} within the ${formatBudget(budget ?? 0)} budget (${detail}); ` +
-            'try again later or raise timeout-minutes.');
-        for (let attempt = 1;; attempt++) {
-            if (req.signal?.aborted)
-                throw new RunpackError('aborted', `${req.service} ${op} was cancelled.`);
-            const remaining = req.deadline !== undefined ? req.deadline - now() : undefined;
-            if (remaining !== undefined && remaining <= 0)
-                throw timeoutError('deadline passed');
-            const headers = createHttpHeaders({ ...(req.headers ?? {}) });
-            if (req.authorization) {
-                const auth = await req.authorization();
-                if (auth)
-                    headers.set('Authorization', auth);
-            }
-            const pr = createPipelineRequest({
-                url: req.url,
-                method: req.method,
-                headers,
-                body: req.body,
-                // The budget is an abort signal, not the pipeline's `timeout`: the transport leaves its timeout timer
-                // running when a request fails before an answer (a name that does not resolve), which kept the process
-                // alive for the whole budget after the step had finished. AbortSignal.timeout's timer never does.
-                abortSignal: budgetSignal(req.signal, remaining),
-                allowInsecureConnection: req.url.startsWith('http:'),
-                // Always streamed: a body read as text by the transport is UTF-8 decoded, which corrupts binary data
-                // (a zip read through Kudu VFS). Non-streamed answers are collected as bytes below.
-                streamResponseStatusCodes: new Set([Number.POSITIVE_INFINITY]),
-            });
-            let response;
-            try {
-                response = await pipeline.sendRequest(transport, pr);
-            }
-            catch (err) {
-                if (req.signal?.aborted)
-                    throw new RunpackError('aborted', `${req.service} ${op} was cancelled.`);
-                const message = err instanceof Error ? err.message : String(err);
-                if (req.deadline !== undefined && now() >= req.deadline)
-                    throw timeoutError(message);
-                if (isRetriableNetworkError(err) && attempt < maxAttempts) {
-                    const waitMs = backoffMs(attempt);
-                    if (req.deadline !== undefined && now() + waitMs >= req.deadline)
-                        throw timeoutError(message);
-                    options.onRetry?.({ service: req.service, error: message, waitMs, attempt });
-                    await sleep(waitMs);
-                    continue;
-                }
-                throw new RunpackError('network', `Could not reach ${req.service} (${op}): ${message}; check the network, proxy (HTTPS_PROXY/NO_PROXY) and firewall rules.`, { cause: err });
-            }
-            const resHeaders = headersToRecord(response);
-            if (retryOn.includes(response.status)) {
-                if (attempt >= maxAttempts) {
-                    drain(response);
-                    throw new RunpackError('retries-exhausted', `${req.service} answered ${response.status} to ${op} ${attempt} times in a row; the service is busy or failing, try again later.`);
-                }
-                const waitMs = parseRetryAfter(resHeaders, now()) ?? backoffMs(attempt);
-                if (req.deadline !== undefined && now() + waitMs > req.deadline) {
-                    drain(response);
-                    throw timeoutError(`it answered ${response.status} and asked to wait ${formatBudget(waitMs)}`);
-                }
-                drain(response);
-                options.onRetry?.({ service: req.service, status: response.status, waitMs, attempt });
-                await sleep(waitMs);
-                continue;
-            }
-            if (req.stream) {
-                return makeResponse(response.status, resHeaders, Buffer.alloc(0), response.readableStreamBody);
-            }
-            let body;
-            try {
-                body = await readStream(response.readableStreamBody, MAX_BUFFERED_BYTES);
-            }
-            catch (err) {
-                if (err instanceof RunpackError) {
-                    drain(response);
-                    throw new RunpackError(err.code, `${req.service} sent more than ${MAX_BUFFERED_BYTES} bytes for ${op}; read it as a stream.`);
-                }
-                if (req.deadline !== undefined && now() >= req.deadline)
-                    throw timeoutError(err instanceof Error ? err.message : String(err));
-                throw new RunpackError('network', `${req.service} broke off the answer to ${op}: ${err instanceof Error ? err.message : String(err)}; try again.`, { cause: err });
-            }
-            return makeResponse(response.status, resHeaders, body);
-        }
-    }
-    return { request };
-}
-/** Reads a streamed body fully (bounded by maxBytes) into a Buffer. */
-async function readStream(stream, maxBytes = 64 * 1024 * 1024) {
-    if (!stream)
-        return Buffer.alloc(0);
-    const chunks = [];
-    let total = 0;
-    for await (const chunk of stream) {
-        const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        total += b.length;
-        if (total > maxBytes)
-            throw new RunpackError('response-too-large', `A response exceeded ${maxBytes} bytes.`);
-        chunks.push(b);
-    }
-    return Buffer.concat(chunks);
+/** Whether an assignment lets `principalId` read the blobs of `container` in the storage account `accountId`. */
+function grantsBlobRead(a, principalId, accountId, container) {
+    return (a.principalId === principalId &&
+        BLOB_READ_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
+        scopeCovers(a.scope, `${accountId}/blobServices/default/containers/${container}`));
 }
 
 /**
@@ -81479,5712 +87185,6 @@ function buildShortReadSasUrl(blobUrl, accountName, accountKey, container, blobN
         protocol: SASProtocol.Https,
     }, credential).toString();
     return `${blobUrl}?${query}`;
-}
-
-/** Build a tree from file paths (directories are implied by the files and may also be listed). */
-function makeTree(files, read, extraDirs = []) {
-    const fileSet = new Set();
-    const dirs = new Set();
-    const addParents = (p) => {
-        for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) {
-            const d = p.slice(0, i);
-            if (dirs.has(d))
-                break;
-            dirs.add(d);
-        }
-    };
-    for (const f of files) {
-        fileSet.add(f);
-        addParents(f);
-    }
-    for (const d of extraDirs) {
-        if (!d)
-            continue;
-        dirs.add(d);
-        addParents(d);
-    }
-    return { files: fileSet, dirs, read };
-}
-/** A view of the tree under `prefix/` (used to look inside a nested top folder). */
-function subTree(tree, prefix) {
-    const p = `${prefix}/`;
-    const files = [...tree.files].filter((f) => f.startsWith(p)).map((f) => f.slice(p.length));
-    const dirs = [...tree.dirs].filter((d) => d.startsWith(p)).map((d) => d.slice(p.length));
-    return makeTree(files, (path) => tree.read(p + path), dirs);
-}
-const rootFileCache = new WeakMap();
-const rootDirCache = new WeakMap();
-/** Files at the root, sorted (computed once per tree: trees can hold 250,000 paths). */
-const rootFiles = (t) => {
-    let r = rootFileCache.get(t);
-    if (!r)
-        rootFileCache.set(t, (r = [...t.files].filter((f) => !f.includes('/')).sort()));
-    return r;
-};
-const rootDirs = (t) => {
-    let r = rootDirCache.get(t);
-    if (!r)
-        rootDirCache.set(t, (r = [...t.dirs].filter((d) => !d.includes('/')).sort()));
-    return r;
-};
-const ext = (f, ...exts) => exts.some((e) => f.toLowerCase().endsWith(e));
-const anyFile = (t, pred) => {
-    for (const f of t.files)
-        if (pred(f))
-            return true;
-    return false;
-};
-/** Root file matched case-insensitively (Windows hosts and default documents ignore case). */
-const rootFileCi = (t, name) => rootFiles(t).find((f) => f.toLowerCase() === name.toLowerCase());
-async function readJson(t, path) {
-    const buf = await t.read(path);
-    if (!buf)
-        return null;
-    try {
-        return { value: JSON.parse(buf.toString('utf8').replace(/^\uFEFF/, '')) };
-    }
-    catch (err) {
-        return { error: err.message };
-    }
-}
-const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
-const error = (code, message, path) => path === undefined ? { code, severity: 'error', message } : { code, severity: 'error', message, path };
-const warning = (code, message, path) => path === undefined ? { code, severity: 'warning', message } : { code, severity: 'warning', message, path };
-/** Normalise a relative path from a config file: `./a/b` → `a/b`, backslashes to slashes, `..` resolved. */
-function normalizeRef(ref, base = '') {
-    const parts = (base ? `${base}/${ref}` : ref).replace(/\\/g, '/').split('/');
-    const out = [];
-    for (const part of parts) {
-        if (part === '' || part === '.')
-            continue;
-        if (part === '..') {
-            if (out.length === 0)
-                return null;
-            out.pop();
-        }
-        else
-            out.push(part);
-    }
-    return out.join('/');
-}
-// ---------------------------------------------------------------------------------------------------------
-// Detection
-/** Which runtime a tree looks like, or 'unknown'. Functions win when host.json is at the root. */
-function detectRuntime(t) {
-    const root = rootFiles(t);
-    const has = (n) => t.files.has(n);
-    if (has('host.json'))
-        return 'functions';
-    if (root.some((f) => f.endsWith('.runtimeconfig.json')))
-        return 'dotnet';
-    if (NODE_DEFAULTS.some(has))
-        return 'node';
-    if (root.some((f) => ext(f, '.jar', '.war')))
-        return 'java';
-    // Entry files beat a package.json that may only be there for front-end tooling (Flask + Tailwind, PHP + Vite).
-    if (PY_ENTRIES.some(has) || has('manage.py'))
-        return 'python';
-    if (root.some((f) => ext(f, '.php')))
-        return 'php';
-    if (has('package.json'))
-        return 'node';
-    if (has('requirements.txt') || has('pyproject.toml'))
-        return 'python';
-    if (STATIC_DEFAULTS.some((d) => rootFileCi(t, d)))
-        return 'static';
-    if (rootFileCi(t, 'web.config') &&
-        (root.some((f) => ext(f, '.dll')) || anyFile(t, (f) => /^bin\/[^/]+\.dll$/i.test(f)))) {
-        return 'dotnet';
-    }
-    if (root.some((f) => ext(f, '.csproj', '.fsproj', '.vbproj', '.sln')))
-        return 'dotnet';
-    if (has('pom.xml') || has('build.gradle') || has('build.gradle.kts'))
-        return 'java';
-    if (has('tsconfig.json'))
-        return 'node';
-    if (has('composer.json'))
-        return 'php';
-    return 'unknown';
-}
-/** Apply the rules of `runtime` (detected when not given) to the tree. */
-async function checkRuntime(t, runtime) {
-    const r = runtime ?? detectRuntime(t);
-    switch (r) {
-        case 'node':
-            return nodeRules(t);
-        case 'dotnet':
-            return dotnetRules(t);
-        case 'python':
-            return pythonRules(t);
-        case 'java':
-            return javaRules(t);
-        case 'php':
-            return phpRules(t);
-        case 'static':
-            return staticRules(t);
-        case 'functions':
-            return functionsRules(t);
-        default:
-            return {
-                runtime: 'unknown',
-                entryPoint: null,
-                problems: [
-                    error('entry-point-missing', 'cannot tell which runtime this package is for: no package.json, *.runtimeconfig.json, host.json, app.py, *.jar, index.php or index.html at its root. Package the build output, or pass --runtime to say which runtime it is for'),
-                ],
-            };
-    }
-}
-// ---------------------------------------------------------------------------------------------------------
-// node
-const NODE_DEFAULTS = ['server.js', 'app.js', 'index.js'];
-const NODE_FALLBACKS = ['bin/www', ...NODE_DEFAULTS, 'hostingstart.js'];
-/** Flags of `node` that take the next word as their value. */
-const NODE_VALUE_FLAGS = new Set([
-    '-r',
-    '--require',
-    '--import',
-    '--loader',
-    '--experimental-loader',
-    '-C',
-    '--conditions',
-    '--env-file',
-    '--title',
-    '--inspect-port',
-]);
-/**
- * The script a start command runs with node: `node server.js`, `NODE_ENV=production node --enable-source-maps dist/main.js`,
- * `cross-env X=1 node ./bin/www`, `npm run build && node dist/index.js` (last node command wins).
- * Returns null when the command does not run a file with node (e.g. `next start`).
- */
-function parseStartScript(script) {
-    const segments = script.split(/&&|\|\||;|\|/);
-    let found = null;
-    for (const seg of segments) {
-        const words = seg.trim().match(/"[^"]*"|'[^']*'|\S+/g) ?? [];
-        let i = 0;
-        while (i < words.length &&
-            (/^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i]) ||
-                words[i] === 'cross-env' ||
-                words[i] === 'exec' ||
-                words[i] === 'env'))
-            i++;
-        const cmd = words[i]?.replace(/^["']|["']$/g, '');
-        if (!cmd || !/^(node|nodejs|node\.exe)$/.test(cmd.split('/').pop() ?? ''))
-            continue;
-        for (i++; i < words.length; i++) {
-            const w = words[i].replace(/^["']|["']$/g, '');
-            if (w === '-e' || w === '--eval' || w === '-p' || w === '--print')
-                break;
-            if (w.startsWith('-')) {
-                if (NODE_VALUE_FLAGS.has(w))
-                    i++;
-                continue;
-            }
-            found = w;
-            break;
-        }
-    }
-    return found;
-}
-/** A file node would load for `ref`: exact, `.js`/`.mjs`/`.cjs`/`.json` added, or `index.js` in a folder. */
-function resolveNode(t, ref) {
-    const n = normalizeRef(ref);
-    if (n === null)
-        return null;
-    for (const c of [
-        n,
-        `${n}.js`,
-        `${n}.mjs`,
-        `${n}.cjs`,
-        `${n}.json`,
-        `${n}/index.js`,
-        `${n}/index.mjs`,
-        `${n}/index.cjs`,
-    ]) {
-        if (c && t.files.has(c))
-            return c;
-    }
-    return null;
-}
-function hasTypeScriptSources(t) {
-    return anyFile(t, (f) => ext(f, '.ts', '.mts', '.cts') &&
-        !ext(f, '.d.ts', '.d.mts', '.d.cts') &&
-        !f.startsWith('node_modules/') &&
-        !f.includes('/node_modules/'));
-}
-/** When a referenced script is missing: source-not-build if this is a TypeScript source tree, else entry-point-missing. */
-function missingScript(t, what, ref) {
-    if (ext(ref, '.ts', '.mts', '.cts') || t.files.has('tsconfig.json') || hasTypeScriptSources(t)) {
-        return error('source-not-build', `${what} '${ref}' is not in the package, which holds TypeScript sources (tsconfig.json / .ts files): this is a source tree, not build output. Run the build and package the folder that holds the compiled '${ref.replace(/\.(m|c)?ts$/, '.js')}'`, 'package.json');
-    }
-    return error('entry-point-missing', `${what} '${ref}' is not in the package; package the build output that contains it, or fix package.json`, 'package.json');
-}
-function dependencyProblems(t, pkg, base = '') {
-    const deps = isObject(pkg.dependencies) ? Object.keys(pkg.dependencies) : [];
-    if (deps.length === 0)
-        return [];
-    const nm = base ? `${base}/node_modules` : 'node_modules';
-    const pj = base ? `${base}/package.json` : 'package.json';
-    if (!t.dirs.has(nm)) {
-        return [
-            warning('dependencies-missing', `package.json lists ${deps.length} ${deps.length === 1 ? 'dependency' : 'dependencies'} but the package has no node_modules folder; run-from-package never runs npm install (no remote build). Run 'npm ci --omit=dev' before packaging, or bundle the app`, pj),
-        ];
-    }
-    const missing = deps.filter((d) => !t.dirs.has(`${nm}/${d}`));
-    if (missing.length === 0)
-        return [];
-    const shown = missing.slice(0, 5).join(', ') + (missing.length > 5 ? ` and ${missing.length - 5} more` : '');
-    return [
-        warning('dependencies-missing', `node_modules lacks ${missing.length === 1 ? 'a dependency' : `${missing.length} dependencies`} listed in package.json (${shown}); run 'npm ci --omit=dev' before packaging`, pj),
-    ];
-}
-async function nodeRules(t) {
-    const problems = [];
-    const result = (entryPoint) => ({ runtime: 'node', entryPoint, problems });
-    const pkgJson = await readJson(t, 'package.json');
-    if (pkgJson && 'error' in pkgJson) {
-        problems.push(error('entry-point-missing', `package.json is not valid JSON (${pkgJson.error}); fix it so the platform can read the start command`, 'package.json'));
-        return result(null);
-    }
-    const pkg = pkgJson && isObject(pkgJson.value) ? pkgJson.value : null;
-    if (pkg)
-        problems.push(...dependencyProblems(t, pkg));
-    const scripts = pkg && isObject(pkg.scripts) ? pkg.scripts : {};
-    // The platform's Node startup: `npm start` when there is a start script, else `main`, else well-known files.
-    if (typeof scripts.start === 'string' && scripts.start.trim()) {
-        let target = parseStartScript(scripts.start);
-        if (target === null)
-            return result(`npm start (${scripts.start.trim()})`);
-        // `node .` runs the package itself: its main, else index.js.
-        if (normalizeRef(target) === '')
-            target = pkg && typeof pkg.main === 'string' && pkg.main ? pkg.main : 'index.js';
-        const found = resolveNode(t, target);
-        if (found)
-            return result(found);
-        problems.push(missingScript(t, 'the start script runs', target));
-        return result(null);
-    }
-    if (pkg && typeof pkg.main === 'string' && pkg.main.trim()) {
-        const found = resolveNode(t, pkg.main);
-        if (found)
-            return result(found);
-        problems.push(missingScript(t, 'package.json main', pkg.main));
-        return result(null);
-    }
-    const fallback = NODE_FALLBACKS.find((f) => t.files.has(f));
-    if (fallback)
-        return result(fallback);
-    if (t.files.has('tsconfig.json') || hasTypeScriptSources(t)) {
-        problems.push(error('source-not-build', 'this is a TypeScript source tree (tsconfig.json / .ts files) with no compiled entry point: run the build and package its output folder', 'tsconfig.json'));
-    }
-    else {
-        problems.push(error('entry-point-missing', `no Node.js entry point: package.json has no start script or main, and there is no ${NODE_DEFAULTS.join(', ')} or bin/www at the root. Add a start script ('node server.js') or package the folder that holds the app`));
-    }
-    return result(null);
-}
-// ---------------------------------------------------------------------------------------------------------
-// dotnet
-function dotnetSourceProblem(t) {
-    const proj = rootFiles(t).find((f) => ext(f, '.csproj', '.fsproj', '.vbproj', '.sln'));
-    const src = proj ??
-        [...t.files].find((f) => ext(f, '.cs', '.fs', '.vb') && !f.includes('/obj/') && !f.startsWith('obj/'));
-    if (!src)
-        return null;
-    return error('source-not-build', `'${src}' is .NET source code, not publish output: run 'dotnet publish -c Release -o publish' and package the publish folder`, src);
-}
-async function dotnetRules(t) {
-    const problems = [];
-    const root = rootFiles(t);
-    const configs = root.filter((f) => f.endsWith('.runtimeconfig.json'));
-    for (const cfg of configs) {
-        const dll = `${cfg.slice(0, -'.runtimeconfig.json'.length)}.dll`;
-        if (t.files.has(dll))
-            return { runtime: 'dotnet', entryPoint: dll, problems };
-    }
-    if (configs.length > 0) {
-        const dll = `${configs[0].slice(0, -'.runtimeconfig.json'.length)}.dll`;
-        problems.push(error('entry-point-missing', `'${configs[0]}' is at the root but '${dll}' is not; package the complete 'dotnet publish' output`, configs[0]));
-        return { runtime: 'dotnet', entryPoint: null, problems };
-    }
-    const webConfig = rootFileCi(t, 'web.config');
-    if (webConfig) {
-        const buf = await t.read(webConfig);
-        const text = buf ? buf.toString('utf8') : '';
-        // ASP.NET Core behind IIS: <aspNetCore processPath="dotnet" arguments=".\App.dll" /> or processPath=".\App.exe".
-        const arg = /arguments\s*=\s*"([^"]*?\.dll)\b[^"]*"/i.exec(text)?.[1] ??
-            /processPath\s*=\s*"([^"]*?\.exe)"/i.exec(text)?.[1];
-        if (arg) {
-            const ref = normalizeRef(arg.trim().split(/\s+/).pop() ?? arg);
-            if (ref && t.files.has(ref))
-                return { runtime: 'dotnet', entryPoint: ref, problems };
-            problems.push(error('entry-point-missing', `web.config starts '${arg}', which is not in the package; package the complete 'dotnet publish' output`, webConfig));
-            return { runtime: 'dotnet', entryPoint: null, problems };
-        }
-        // ASP.NET (.NET Framework): web.config with the site's assemblies in bin/.
-        if (anyFile(t, (f) => /^bin\/[^/]+\.dll$/i.test(f)))
-            return { runtime: 'dotnet', entryPoint: webConfig, problems };
-    }
-    problems.push(dotnetSourceProblem(t) ??
-        error('entry-point-missing', 'no .NET entry point: no <App>.runtimeconfig.json with its <App>.dll, and no web.config with bin/*.dll at the root. Package the output of dotnet publish'));
-    return { runtime: 'dotnet', entryPoint: null, problems };
-}
-// ---------------------------------------------------------------------------------------------------------
-// python
-const PY_ENTRIES = ['app.py', 'application.py', 'wsgi.py', 'main.py'];
-const PY_INSTALLED = ['.python_packages', 'antenv', '.venv', 'venv', '__pypackages__'];
-function pythonPackagesInstalled(t) {
-    if (PY_INSTALLED.some((d) => t.dirs.has(d)))
-        return true;
-    for (const d of t.dirs)
-        if (d.endsWith('/site-packages') || d === 'site-packages')
-            return true;
-    return false;
-}
-async function pythonRules(t) {
-    const problems = [
-        warning('runtime-unsupported', 'run-from-package is not supported for Python web apps on App Service: deploy with build automation instead (zip deploy with SCM_DO_BUILD_DURING_DEPLOYMENT=true and no WEBSITE_RUN_FROM_PACKAGE), or use a container'),
-    ];
-    if ((t.files.has('requirements.txt') || t.files.has('pyproject.toml')) && !pythonPackagesInstalled(t)) {
-        problems.push(warning('dependencies-missing', `${t.files.has('requirements.txt') ? 'requirements.txt' : 'pyproject.toml'} is here but no installed packages are (no .python_packages, antenv or site-packages folder); run-from-package never runs pip install. Install them into the package before zipping`, t.files.has('requirements.txt') ? 'requirements.txt' : 'pyproject.toml'));
-    }
-    let entry = PY_ENTRIES.find((f) => t.files.has(f)) ?? null;
-    if (!entry && t.files.has('manage.py')) {
-        // Django: <project>/wsgi.py next to manage.py.
-        entry = [...t.files].filter((f) => /^[^/]+\/wsgi\.py$/.test(f)).sort()[0] ?? null;
-    }
-    if (!entry) {
-        problems.push(error('entry-point-missing', `no Python entry point: none of ${PY_ENTRIES.join(', ')} (or a Django project's wsgi.py next to manage.py) is at the root; package the folder that holds the app`));
-    }
-    return { runtime: 'python', entryPoint: entry, problems };
-}
-// ---------------------------------------------------------------------------------------------------------
-// java
-async function javaRules(t) {
-    const problems = [
-        warning('runtime-unsupported', 'run-from-package is not supported for Java web apps (Java SE, Tomcat, JBoss): they need a writable app directory. Deploy the jar or war with `az webapp deploy --type jar|war` instead'),
-    ];
-    const archives = rootFiles(t).filter((f) => ext(f, '.jar', '.war'));
-    const entry = archives.find((f) => f.toLowerCase() === 'app.jar') ?? archives[0] ?? null;
-    if (!entry) {
-        const src = ['pom.xml', 'build.gradle', 'build.gradle.kts'].find((f) => t.files.has(f)) ??
-            (t.dirs.has('src/main/java') ? 'src/main/java' : undefined);
-        problems.push(src
-            ? error('source-not-build', `'${src}' is Java source, not a build: run 'mvn package' or 'gradle build' and package the jar or war`, src)
-            : error('entry-point-missing', 'no Java entry point: no .jar or .war at the root; package the built jar (app.jar) or war'));
-    }
-    return { runtime: 'java', entryPoint: entry, problems };
-}
-// ---------------------------------------------------------------------------------------------------------
-// php
-async function phpRules(t) {
-    const problems = [];
-    const composer = await readJson(t, 'composer.json');
-    if (composer && 'value' in composer && isObject(composer.value) && isObject(composer.value.require)) {
-        const needs = Object.keys(composer.value.require).filter((k) => k !== 'php' && !k.startsWith('ext-'));
-        if (needs.length > 0 && !t.dirs.has('vendor')) {
-            problems.push(warning('dependencies-missing', "composer.json requires packages but there is no vendor folder; run 'composer install --no-dev' before packaging", 'composer.json'));
-        }
-    }
-    const entry = rootFileCi(t, 'index.php') ?? null;
-    if (!entry) {
-        const hint = t.files.has('public/index.php')
-            ? "index.php is under public/: package the contents of public/, or configure the site's document root"
-            : 'add index.php at the root or package the folder that holds it';
-        problems.push(error('entry-point-missing', `no index.php at the root; ${hint}`));
-    }
-    return { runtime: 'php', entryPoint: entry, problems };
-}
-// ---------------------------------------------------------------------------------------------------------
-// static
-const STATIC_DEFAULTS = ['index.html', 'index.htm', 'default.htm', 'default.html'];
-async function staticRules(t) {
-    for (const d of STATIC_DEFAULTS) {
-        const f = rootFileCi(t, d);
-        if (f)
-            return { runtime: 'static', entryPoint: f, problems: [] };
-    }
-    const nested = ['dist', 'build', 'public', 'out', 'www'].find((d) => t.files.has(`${d}/index.html`));
-    const hint = nested
-        ? `index.html is under ${nested}/: package the contents of ${nested}/`
-        : 'package the folder that holds the built site';
-    return {
-        runtime: 'static',
-        entryPoint: null,
-        problems: [error('entry-point-missing', `no index.html at the root; ${hint}`)],
-    };
-}
-const DEFAULT_SCRIPTS = [
-    'index.js',
-    'index.mjs',
-    'index.cjs',
-    'run.ps1',
-    '__init__.py',
-    'run.csx',
-    'main.py',
-];
-async function functionFolders(t) {
-    const out = [];
-    for (const d of rootDirs(t)) {
-        const fj = `${d}/function.json`;
-        if (!t.files.has(fj))
-            continue;
-        const json = await readJson(t, fj);
-        if (json && 'error' in json) {
-            out.push({
-                name: d,
-                scriptFile: null,
-                problem: error('entry-point-missing', `${fj} is not valid JSON (${json.error}); fix it`, fj),
-            });
-            continue;
-        }
-        const cfg = json && isObject(json.value) ? json.value : {};
-        if (typeof cfg.scriptFile === 'string' && cfg.scriptFile) {
-            const ref = normalizeRef(cfg.scriptFile, d);
-            if (ref !== null && t.files.has(ref)) {
-                out.push({ name: d, scriptFile: ref, problem: null });
-            }
-            else {
-                out.push({ name: d, scriptFile: null, problem: missingFunctionScript(t, fj, cfg.scriptFile) });
-            }
-            continue;
-        }
-        const def = DEFAULT_SCRIPTS.map((s) => `${d}/${s}`).find((s) => t.files.has(s)) ?? null;
-        out.push({
-            name: d,
-            scriptFile: def,
-            problem: def ? null : missingFunctionScript(t, fj, 'index.js'),
-        });
-    }
-    return out;
-}
-function missingFunctionScript(t, fj, ref) {
-    if (ext(ref, '.dll') && dotnetSourceProblem(t))
-        return dotnetSourceProblem(t);
-    if (ext(ref, '.js', '.mjs', '.cjs') && (t.files.has('tsconfig.json') || hasTypeScriptSources(t))) {
-        return error('source-not-build', `${fj} runs '${ref}', which is not in the package (TypeScript sources are): run the build and package its output`, fj);
-    }
-    return error('entry-point-missing', `${fj} runs '${ref}', which is not in the package; package the built function app`, fj);
-}
-/** Glob match for package.json main in the Node.js v4 programming model (`dist/src/functions/*.js`). */
-function globMatches(t, pattern) {
-    const norm = normalizeRef(pattern);
-    if (norm === null)
-        return [];
-    if (!/[*?{]/.test(norm)) {
-        const found = resolveNode(t, norm);
-        return found ? [found] : [];
-    }
-    let re = '';
-    for (let i = 0; i < norm.length; i++) {
-        const c = norm[i];
-        if (c === '*' && norm[i + 1] === '*') {
-            re += '.*';
-            i++;
-            if (norm[i + 1] === '/')
-                i++;
-        }
-        else if (c === '*')
-            re += '[^/]*';
-        else if (c === '?')
-            re += '[^/]';
-        else if (c === '{')
-            re += '(';
-        else if (c === '}')
-            re += ')';
-        else if (c === ',' && re.includes('('))
-            re += '|';
-        else
-            re += c.replace(/[.+^$()|[\]\\]/g, '\\$&');
-    }
-    const rx = new RegExp(`^${re}$`);
-    return [...t.files].filter((f) => rx.test(f)).sort();
-}
-async function functionsRules(t) {
-    const problems = [];
-    const hostJson = t.files.has('host.json');
-    if (!hostJson) {
-        problems.push(error('functions-host-missing', 'host.json is not at the root of the package, so the Functions host finds no functions; package the folder that holds host.json (the build output of the function app)'));
-    }
-    const folders = await functionFolders(t);
-    const functions = new Set(folders.map((f) => f.name));
-    for (const f of folders)
-        if (f.problem)
-            problems.push(f.problem);
-    const root = rootFiles(t);
-    let entryPoint = null;
-    // .NET isolated worker: worker.config.json / functions.metadata + the worker dll.
-    const workerCfg = await readJson(t, 'worker.config.json');
-    if (workerCfg || t.files.has('functions.metadata')) {
-        let dll = null;
-        if (workerCfg &&
-            'value' in workerCfg &&
-            isObject(workerCfg.value) &&
-            isObject(workerCfg.value.description)) {
-            const p = workerCfg.value.description.defaultWorkerPath;
-            if (typeof p === 'string') {
-                dll = normalizeRef(p);
-                if (dll && !t.files.has(dll)) {
-                    problems.push(error('entry-point-missing', `worker.config.json starts '${p}', which is not in the package; package the complete 'dotnet publish' output`, 'worker.config.json'));
-                    dll = null;
-                }
-            }
-        }
-        dll ??=
-            root
-                .find((f) => f.endsWith('.runtimeconfig.json') && t.files.has(f.replace(/\.runtimeconfig\.json$/, '.dll')))
-                ?.replace(/\.runtimeconfig\.json$/, '.dll') ?? null;
-        entryPoint = dll;
-        const meta = await readJson(t, 'functions.metadata');
-        if (meta && 'value' in meta && Array.isArray(meta.value)) {
-            for (const m of meta.value)
-                if (isObject(m) && typeof m.name === 'string')
-                    functions.add(m.name);
-        }
-        if (!entryPoint && !problems.some((p) => p.code === 'entry-point-missing')) {
-            problems.push(error('entry-point-missing', 'the .NET isolated worker assembly is missing (worker.config.json or functions.metadata is here but no <App>.dll); package the complete publish output'));
-        }
-    }
-    else if (t.files.has('function_app.py')) {
-        entryPoint = 'function_app.py';
-    }
-    else if (t.files.has('package.json')) {
-        const pkg = await readJson(t, 'package.json');
-        const main = pkg && 'value' in pkg && isObject(pkg.value) && typeof pkg.value.main === 'string'
-            ? pkg.value.main
-            : null;
-        if (main) {
-            const matches = globMatches(t, main);
-            if (matches.length > 0)
-                entryPoint = matches[0];
-            else
-                problems.push(missingScript(t, 'package.json main', main));
-        }
-        if (pkg && 'value' in pkg && isObject(pkg.value))
-            problems.push(...dependencyProblems(t, pkg.value));
-    }
-    if (!entryPoint)
-        entryPoint = folders.find((f) => f.scriptFile)?.scriptFile ?? null;
-    const language = pickLanguage(t, entryPoint);
-    if (language === 'python') {
-        if (t.files.has('requirements.txt') && !t.dirs.has('.python_packages')) {
-            problems.push(warning('dependencies-missing', "requirements.txt is here but .python_packages is not; run-from-package never runs pip install. Run 'pip install -r requirements.txt --target .python_packages/lib/site-packages' before packaging", 'requirements.txt'));
-        }
-    }
-    if (!entryPoint &&
-        !problems.some((p) => p.code === 'entry-point-missing' || p.code === 'source-not-build')) {
-        const src = dotnetSourceProblem(t);
-        if (src)
-            problems.push(src);
-        else if (t.files.has('tsconfig.json') || hasTypeScriptSources(t)) {
-            problems.push(error('source-not-build', 'this function app holds TypeScript sources but no compiled JavaScript: run the build and package its output', 'tsconfig.json'));
-        }
-        else if (hostJson) {
-            problems.push(error('entry-point-missing', "host.json is here but no built function code is: no package.json main, function_app.py, worker.config.json + <App>.dll, or folders with function.json. Package the function app's build output"));
-        }
-    }
-    return { runtime: 'functions', entryPoint, problems, functions: [...functions].sort() };
-}
-function pickLanguage(t, entry) {
-    if (entry && ext(entry, '.py'))
-        return 'python';
-    if (!entry && (t.files.has('requirements.txt') || anyFile(t, (f) => /^[^/]+\/__init__\.py$/.test(f))))
-        return 'python';
-    return 'other';
-}
-
-/**
- * A zip reader over a random-access source. It reads the central directory directly (never extracts, never
- * writes to disk), cross-checks local headers against it and verifies CRCs by streaming each entry through
- * inflate without keeping it. Hostile archives are reported, not obeyed: entry counts and name lengths are
- * capped, nothing is allocated by declared sizes, and inflation stops at the declared size.
- *
- * The source is an interface so the same reader can run over a local file, a buffer, or HTTP range requests.
- */
-const inflateRawAsync = util.promisify(zlib.inflateRaw);
-/** A source over a local file, read with positioned reads. Close it when done. */
-async function fileSource(path) {
-    const handle = await fs.open(path, 'r');
-    try {
-        const { size } = await handle.stat();
-        return {
-            size,
-            path,
-            async read(offset, length) {
-                const len = Math.max(0, Math.min(length, size - offset));
-                const buf = Buffer.allocUnsafe(len);
-                let done = 0;
-                while (done < len) {
-                    const { bytesRead } = await handle.read(buf, done, len - done, offset + done);
-                    if (bytesRead === 0)
-                        break;
-                    done += bytesRead;
-                }
-                return done === len ? buf : buf.subarray(0, done);
-            },
-            close: () => handle.close(),
-        };
-    }
-    catch (err) {
-        await handle.close();
-        throw err;
-    }
-}
-/** An archive that cannot be read, or an entry that fails its checks. */
-class ZipError extends RunpackError {
-    path;
-    constructor(code, message, path) {
-        super(code, message);
-        this.name = 'ZipError';
-        this.path = path;
-    }
-}
-const DEFAULT_MAX_ENTRIES = 250_000;
-/** Names longer than this are kept truncated in memory (the platform's file systems cannot hold them anyway). */
-const MAX_NAME_BYTES = 4096;
-/** A central directory larger than this is refused (250,000 entries with 1 KiB names stay below it). */
-const MAX_CENTRAL_DIRECTORY_BYTES = 512 * 1024 * 1024;
-/** Deflate cannot expand by more than about 1032:1; a declared size beyond this bound is a lie. */
-const DEFLATE_MAX_RATIO = 1040;
-const DEFLATE_RATIO_SLACK = 4096;
-/** Deflate never needs more than 9 bits a byte (fixed Huffman codes) plus block headers. */
-const MAX_DEFLATE_GROWTH = 1.13;
-const SIG_LOCAL$1 = 0x04034b50;
-const SIG_CENTRAL$1 = 0x02014b50;
-const SIG_EOCD$1 = 0x06054b50;
-const SIG_EOCD64 = 0x06064b50;
-const SIG_EOCD64_LOCATOR = 0x07064b50;
-const CD_CHUNK = 4 * 1024 * 1024;
-const METHOD_NAMES = {
-    1: 'shrink',
-    6: 'implode',
-    9: 'deflate64',
-    12: 'bzip2',
-    14: 'lzma',
-    93: 'zstandard',
-    95: 'xz',
-    98: 'ppmd',
-    99: 'AES encryption',
-};
-function u64(buf, at) {
-    const v = buf.readBigUInt64LE(at);
-    return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.POSITIVE_INFINITY : Number(v);
-}
-/** What a file that is not a zip looks like, for a helpful message. */
-function describeNonZip(head) {
-    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b)
-        return 'it is a gzip file';
-    if (head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar')
-        return 'it is a tar file';
-    if (head.length >= 6 && head.toString('latin1', 0, 6) === '7z\xbc\xaf\x27\x1c')
-        return 'it is a 7z file';
-    if (head.length >= 4 && head.toString('latin1', 0, 4) === 'Rar!')
-        return 'it is a rar file';
-    if (head.length >= 4 && head.readUInt32LE(0) === SIG_LOCAL$1)
-        return 'it starts like a zip but its end is missing (truncated?)';
-    return 'no zip end-of-central-directory record was found';
-}
-const CP437_HIGH = 'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0';
-function decodeName(raw, utf8Flag) {
-    if (utf8Flag)
-        return raw.toString('utf8');
-    let ascii = true;
-    for (const b of raw) {
-        if (b >= 0x80) {
-            ascii = false;
-            break;
-        }
-    }
-    if (ascii)
-        return raw.toString('latin1');
-    // Many writers store UTF-8 without setting the flag; accept it when the bytes are valid UTF-8.
-    const asUtf8 = raw.toString('utf8');
-    if (!asUtf8.includes('\ufffd'))
-        return asUtf8;
-    let s = '';
-    for (const b of raw)
-        s += b < 0x80 ? String.fromCharCode(b) : CP437_HIGH[b - 0x80];
-    return s;
-}
-function printable(name) {
-    // eslint-disable-next-line no-control-regex
-    const clean = name.replace(/[\u0000-\u001f\u007f]/g, '?');
-    return clean.length > 200 ? `${clean.slice(0, 200)}…` : clean;
-}
-async function findEocd(source) {
-    const size = source.size;
-    if (size < 22) {
-        const head = await source.read(0, size);
-        throw new ZipError('corrupt-archive', `not a zip: ${size} bytes is too short for a zip (${describeNonZip(head)})`);
-    }
-    const tailLen = Math.min(size, 22 + 0xffff);
-    const tailStart = size - tailLen;
-    const tail = await source.read(tailStart, tailLen);
-    let loose = null;
-    for (let i = tail.length - 22; i >= 0; i--) {
-        if (tail[i] !== 0x50 || tail.readUInt32LE(i) !== SIG_EOCD$1)
-            continue;
-        const commentLen = tail.readUInt16LE(i + 20);
-        if (i + 22 + commentLen === tail.length) {
-            loose = i;
-            break;
-        }
-        // A candidate with trailing bytes after its comment: keep looking for an exact one, fall back to it.
-        if (loose === null && i + 22 + commentLen < tail.length)
-            loose = i;
-    }
-    if (loose === null) {
-        const head = await source.read(0, Math.min(size, 512));
-        throw new ZipError('corrupt-archive', `not a zip: ${describeNonZip(head)}`);
-    }
-    const i = loose;
-    const commentLen = tail.readUInt16LE(i + 20);
-    return {
-        at: tailStart + i,
-        tail,
-        tailStart,
-        disk: tail.readUInt16LE(i + 4),
-        cdDisk: tail.readUInt16LE(i + 6),
-        entriesTotal: tail.readUInt16LE(i + 10),
-        cdSize: tail.readUInt32LE(i + 12),
-        cdOffset: tail.readUInt32LE(i + 16),
-        comment: tail.subarray(i + 22, i + 22 + commentLen).toString('utf8'),
-    };
-}
-/** Read the central directory. Throws ZipError (corrupt-archive) when the archive cannot be read at all. */
-async function openZip(source, options = {}) {
-    const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
-    const eocd = await findEocd(source);
-    const issues = [];
-    let { entriesTotal, cdSize, cdOffset } = eocd;
-    let zip64 = false;
-    /** Where the central directory must end: at the zip64 end record when there is one, else the end record. */
-    let cdEnd = eocd.at;
-    // Zip64: a locator right before the end record points at the zip64 end record.
-    if (eocd.at >= 20) {
-        // Served from the tail already read when possible: over HTTP every read is a request.
-        const fromTail = async (at, len) => at >= eocd.tailStart && at + len <= eocd.tailStart + eocd.tail.length
-            ? eocd.tail.subarray(at - eocd.tailStart, at - eocd.tailStart + len)
-            : source.read(at, len);
-        const loc = await fromTail(eocd.at - 20, 20);
-        if (loc.length === 20 && loc.readUInt32LE(0) === SIG_EOCD64_LOCATOR) {
-            const recAt = u64(loc, 8);
-            if (!(recAt + 56 <= eocd.at - 20)) {
-                throw new ZipError('corrupt-archive', 'corrupt zip: the zip64 end record lies outside the archive; re-create the zip');
-            }
-            const rec = await fromTail(recAt, 56);
-            if (rec.length < 56 || rec.readUInt32LE(0) !== SIG_EOCD64) {
-                throw new ZipError('corrupt-archive', 'corrupt zip: the zip64 end record is missing or damaged; re-create the zip');
-            }
-            zip64 = true;
-            cdEnd = recAt;
-            entriesTotal = u64(rec, 32);
-            cdSize = u64(rec, 40);
-            cdOffset = u64(rec, 48);
-        }
-    }
-    if (eocd.disk !== 0 || eocd.cdDisk !== 0) {
-        throw new ZipError('corrupt-archive', 'unsupported zip: it is one part of a split (multi-disk) archive; create a single-file zip');
-    }
-    if (!Number.isFinite(cdOffset) || !Number.isFinite(cdSize) || cdOffset + cdSize > cdEnd) {
-        throw new ZipError('corrupt-archive', `corrupt zip: the central directory (offset ${cdOffset}, ${cdSize} bytes) lies beyond the end of the ${source.size}-byte file; the file is truncated or damaged, re-create or re-download it`);
-    }
-    if (cdSize > MAX_CENTRAL_DIRECTORY_BYTES) {
-        throw new ZipError('too-large', `the zip's central directory is ${cdSize} bytes (over ${MAX_CENTRAL_DIRECTORY_BYTES}); no deployable package needs that many or that long names. Package fewer files`);
-    }
-    if (cdOffset + cdSize < cdEnd) {
-        // Bytes between the directory and its end record: data appended or prepended by another tool.
-        issues.push({
-            code: 'corrupt-archive',
-            message: `corrupt zip: ${cdEnd - cdOffset - cdSize} unexpected bytes sit between the central directory and its end record (data prepended or appended?); re-create the zip`,
-        });
-    }
-    const entries = [];
-    // Start with the tail when it already holds the whole directory (small zips: one read in all).
-    const cdInTail = cdOffset >= eocd.tailStart && cdOffset + cdSize <= eocd.tailStart + eocd.tail.length;
-    let win = cdInTail
-        ? eocd.tail.subarray(cdOffset - eocd.tailStart, cdOffset - eocd.tailStart + cdSize)
-        : Buffer.alloc(0);
-    let winStart = cdOffset;
-    const ensure = async (pos, n) => {
-        if (pos + n > cdOffset + cdSize)
-            return null;
-        if (pos < winStart || pos + n > winStart + win.length) {
-            const len = Math.min(Math.max(n, CD_CHUNK), cdOffset + cdSize - pos);
-            win = await source.read(pos, len);
-            winStart = pos;
-            if (win.length < n)
-                return null;
-        }
-        return win;
-    };
-    let pos = cdOffset;
-    let capped = false;
-    while (pos < cdOffset + cdSize) {
-        if (entries.length >= maxEntries) {
-            capped = true;
-            break;
-        }
-        let b = pos >= winStart && pos + 46 <= winStart + win.length ? win : await ensure(pos, 46);
-        if (!b || b.readUInt32LE(pos - winStart) !== SIG_CENTRAL$1) {
-            throw new ZipError('corrupt-archive', `corrupt zip: central directory record ${entries.length + 1} is damaged; re-create the zip`);
-        }
-        let o = pos - winStart;
-        const nameLen = b.readUInt16LE(o + 28);
-        const extraLen = b.readUInt16LE(o + 30);
-        const commentLen = b.readUInt16LE(o + 32);
-        const recLen = 46 + nameLen + extraLen + commentLen;
-        b =
-            pos >= winStart && pos + recLen <= winStart + win.length && pos + recLen <= cdOffset + cdSize
-                ? win
-                : await ensure(pos, recLen);
-        if (!b) {
-            throw new ZipError('corrupt-archive', `corrupt zip: central directory record ${entries.length + 1} runs past the end of the directory; re-create the zip`);
-        }
-        o = pos - winStart;
-        const versionMadeBy = b.readUInt16LE(o + 4);
-        const flagWord = b.readUInt16LE(o + 8);
-        const method = b.readUInt16LE(o + 10);
-        const crc = b.readUInt32LE(o + 16);
-        let compressedSize = b.readUInt32LE(o + 20);
-        let uncompressedSize = b.readUInt32LE(o + 24);
-        const diskStart = b.readUInt16LE(o + 34);
-        const externalAttributes = b.readUInt32LE(o + 38);
-        let localHeaderOffset = b.readUInt32LE(o + 42);
-        const nameBytes = b.subarray(o + 46, o + 46 + nameLen);
-        // A view into the directory window (no copy); the directory's size is capped, so this memory is bounded.
-        const rawName = nameLen > MAX_NAME_BYTES ? nameBytes.subarray(0, MAX_NAME_BYTES) : nameBytes;
-        const flags = {
-            encrypted: (flagWord & 1) !== 0,
-            utf8: (flagWord & 0x800) !== 0,
-            dataDescriptor: (flagWord & 8) !== 0,
-            raw: flagWord,
-        };
-        let name = decodeName(rawName, flags.utf8);
-        let entryZip64 = false;
-        // Extra fields: zip64 sizes/offset (0x0001) and the Info-ZIP Unicode path (0x7075).
-        let e = o + 46 + nameLen;
-        const eEnd = e + extraLen;
-        while (e + 4 <= eEnd) {
-            const id = b.readUInt16LE(e);
-            const len = b.readUInt16LE(e + 2);
-            const d = e + 4;
-            if (d + len > eEnd)
-                break;
-            if (id === 0x0001) {
-                entryZip64 = true;
-                let f = d;
-                if (uncompressedSize === 0xffffffff && f + 8 <= d + len) {
-                    uncompressedSize = u64(b, f);
-                    f += 8;
-                }
-                if (compressedSize === 0xffffffff && f + 8 <= d + len) {
-                    compressedSize = u64(b, f);
-                    f += 8;
-                }
-                if (localHeaderOffset === 0xffffffff && f + 8 <= d + len) {
-                    localHeaderOffset = u64(b, f);
-                    f += 8;
-                }
-            }
-            else if (id === 0x7075 && len >= 5 && !flags.utf8 && nameLen <= MAX_NAME_BYTES) {
-                const nameCrc = b.readUInt32LE(d + 1);
-                if (zlib.crc32(rawName) === nameCrc)
-                    name = b.subarray(d + 5, d + len).toString('utf8');
-            }
-            e = d + len;
-        }
-        const host = versionMadeBy >> 8;
-        const mode = host === 3 && externalAttributes >>> 16 !== 0 ? externalAttributes >>> 16 : null;
-        const isSymlink = mode !== null && (mode & 0o170000) === 0o120000;
-        const isDirectory = !isSymlink &&
-            (name.endsWith('/') ||
-                (mode !== null && (mode & 0o170000) === 0o040000) ||
-                ((host === 0 || host === 11 || host === 14) && (externalAttributes & 0x10) !== 0));
-        const entry = {
-            index: entries.length,
-            name,
-            rawName,
-            nameLength: nameLen,
-            nameTruncated: nameLen > MAX_NAME_BYTES,
-            method,
-            compressedSize,
-            uncompressedSize,
-            crc32: crc,
-            localHeaderOffset,
-            flags,
-            versionMadeBy,
-            externalAttributes,
-            mode,
-            isDirectory,
-            isSymlink,
-            size: isDirectory ? 0 : uncompressedSize,
-            encrypted: flags.encrypted,
-            zip64: entryZip64,
-        };
-        entries.push(entry);
-        const where = () => printable(name);
-        if (diskStart !== 0 && diskStart !== 0xffff) {
-            issues.push({
-                code: 'corrupt-archive',
-                message: `corrupt zip: '${where()}' claims to start on another disk of a split archive; create a single-file zip`,
-                path: where(),
-            });
-        }
-        if (!Number.isFinite(compressedSize) ||
-            !Number.isFinite(uncompressedSize) ||
-            !Number.isFinite(localHeaderOffset)) {
-            issues.push({
-                code: 'corrupt-archive',
-                message: `corrupt zip: '${where()}' declares impossible sizes or offsets; re-create the zip`,
-                path: where(),
-            });
-        }
-        pos += recLen;
-    }
-    if (capped) {
-        issues.push({
-            code: 'too-large',
-            message: `the zip holds more than ${maxEntries} entries (it declares ${entriesTotal}); runpack stops reading there. Package fewer files (leave out caches, tests and dev dependencies)`,
-        });
-    }
-    else if (entries.length !== entriesTotal && !(!zip64 && entriesTotal === entries.length % 0x10000)) {
-        issues.push({
-            code: 'corrupt-archive',
-            message: `corrupt zip: the end record declares ${entriesTotal} entries but the central directory holds ${entries.length}; re-create the zip`,
-        });
-    }
-    checkLayout(entries, cdOffset, issues);
-    return {
-        source,
-        entries,
-        declaredEntries: entriesTotal,
-        comment: eocd.comment,
-        zip64,
-        centralDirectoryOffset: cdOffset,
-        centralDirectorySize: cdSize,
-        issues,
-    };
-}
-/** Checks that need only the central directory: data beyond the file, overlapping entries, impossible ratios, methods. */
-function checkLayout(entries, cdOffset, issues) {
-    const bad = (e, why) => {
-        const where = printable(e.name);
-        issues.push({ code: 'corrupt-archive', message: `corrupt zip: '${where}' ${why}`, path: where });
-    };
-    for (const e of entries) {
-        if (!Number.isFinite(e.localHeaderOffset) || !Number.isFinite(e.compressedSize))
-            continue;
-        const minEnd = e.localHeaderOffset + 30 + e.nameLength + e.compressedSize;
-        if (minEnd > cdOffset) {
-            bad(e, `declares ${e.compressedSize} bytes of data at offset ${e.localHeaderOffset}, beyond the archive's data (truncated or forged); re-create the zip`);
-            continue;
-        }
-        if (e.flags.encrypted)
-            continue;
-        if (e.method === 0 && e.compressedSize !== e.uncompressedSize) {
-            bad(e, `is stored uncompressed but declares ${e.compressedSize} stored and ${e.uncompressedSize} real bytes; re-create the zip`);
-        }
-        else if (e.method === 8 &&
-            e.uncompressedSize > e.compressedSize * DEFLATE_MAX_RATIO + DEFLATE_RATIO_SLACK) {
-            const ratio = Math.round(e.uncompressedSize / Math.max(1, e.compressedSize));
-            bad(e, `declares ${e.uncompressedSize} bytes from ${e.compressedSize} compressed (${ratio}:1, more than deflate can produce: a zip bomb or a forged size); re-create the zip`);
-        }
-        else if (e.method === 8 && e.compressedSize > e.uncompressedSize * MAX_DEFLATE_GROWTH + 1024) {
-            bad(e, `declares ${e.compressedSize} compressed bytes for ${e.uncompressedSize} bytes of content, more than deflate ever adds; re-create the zip`);
-        }
-        else if (e.method !== 0 && e.method !== 8) {
-            const m = METHOD_NAMES[e.method] ?? `method ${e.method}`;
-            bad(e, `is compressed with ${m}; the platform's zip mount reads only stored and deflate entries. Re-create the zip with deflate`);
-        }
-    }
-    const sorted = entries
-        .filter((e) => Number.isFinite(e.localHeaderOffset) && Number.isFinite(e.compressedSize))
-        .sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
-    for (let i = 1; i < sorted.length; i++) {
-        const prev = sorted[i - 1];
-        const cur = sorted[i];
-        const prevEnd = prev.localHeaderOffset + 30 + prev.nameLength + prev.compressedSize;
-        if (prevEnd > cur.localHeaderOffset) {
-            bad(cur, `overlaps the data of '${printable(prev.name)}' (overlapping entries are a zip-bomb technique); re-create the zip`);
-        }
-    }
-}
-function parseLocal(buf, at, e) {
-    if (at + 30 > buf.length)
-        return 'short';
-    if (buf.readUInt32LE(at) !== SIG_LOCAL$1)
-        return { dataStart: 0, problem: 'has no local header where the central directory points' };
-    const flags = buf.readUInt16LE(at + 6);
-    const method = buf.readUInt16LE(at + 8);
-    const crc = buf.readUInt32LE(at + 14);
-    const csize = buf.readUInt32LE(at + 18);
-    const usize = buf.readUInt32LE(at + 22);
-    const nameLen = buf.readUInt16LE(at + 26);
-    const extraLen = buf.readUInt16LE(at + 28);
-    const dataStart = e.localHeaderOffset + 30 + nameLen + extraLen;
-    if (at + 30 + nameLen > buf.length)
-        return 'short';
-    const localName = buf.subarray(at + 30, at + 30 + Math.min(nameLen, MAX_NAME_BYTES));
-    const mismatch = [];
-    if (nameLen !== e.nameLength || !localName.equals(e.rawName))
-        mismatch.push('name');
-    if (method !== e.method)
-        mismatch.push('compression method');
-    if ((flags & 1) !== (e.flags.raw & 1))
-        mismatch.push('encryption flag');
-    if (!(flags & 8) && !e.flags.encrypted) {
-        if (crc !== e.crc32)
-            mismatch.push('CRC');
-        if (csize !== 0xffffffff && csize !== e.compressedSize)
-            mismatch.push('compressed size');
-        if (usize !== 0xffffffff && usize !== e.uncompressedSize)
-            mismatch.push('size');
-    }
-    return {
-        dataStart,
-        problem: mismatch.length
-            ? `has a local header that disagrees with the central directory (${mismatch.join(', ')})`
-            : null,
-    };
-}
-/** Read one entry fully: checks its local header, inflates at most its declared size and checks its CRC. */
-async function readEntry(dir, entry, options = {}) {
-    const where = printable(entry.name);
-    const fail = (why) => {
-        throw new ZipError('corrupt-archive', `corrupt zip: '${where}' ${why}; re-create the zip`, where);
-    };
-    if (entry.flags.encrypted) {
-        throw new ZipError('encrypted-entry', `'${where}' is encrypted; the platform cannot read it. Re-create the zip without a password`, where);
-    }
-    const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
-    if (entry.uncompressedSize > maxBytes) {
-        throw new ZipError('too-large', `'${where}' is ${entry.uncompressedSize} bytes, more than the ${maxBytes} allowed here`, where);
-    }
-    if (entry.method !== 0 && entry.method !== 8)
-        fail(`uses compression method ${entry.method}`);
-    // Deflate needs at most 9 bits a byte plus block headers; more compressed bytes than that are a forgery.
-    if (entry.compressedSize > entry.uncompressedSize * MAX_DEFLATE_GROWTH + 1024) {
-        fail(`declares ${entry.compressedSize} compressed bytes for ${entry.uncompressedSize} bytes of content`);
-    }
-    if (entry.localHeaderOffset + 30 + entry.nameLength + entry.compressedSize > dir.centralDirectoryOffset) {
-        fail('declares data beyond the end of the archive');
-    }
-    const head = await dir.source.read(entry.localHeaderOffset, 30 + entry.nameLength + 1024);
-    const lh = parseLocal(head, 0, entry);
-    if (lh === 'short')
-        return fail('is truncated');
-    if (lh.problem)
-        fail(lh.problem);
-    if (lh.dataStart + entry.compressedSize > dir.centralDirectoryOffset)
-        fail('declares data beyond the end of the archive');
-    const data = await dir.source.read(lh.dataStart, entry.compressedSize);
-    if (data.length !== entry.compressedSize)
-        fail('is truncated');
-    let out;
-    if (entry.method === 0) {
-        out = data;
-    }
-    else {
-        try {
-            out = await inflateRawAsync(data, { maxOutputLength: Math.max(1, entry.uncompressedSize) });
-        }
-        catch (err) {
-            const code = err.code;
-            return fail(code === 'ERR_BUFFER_TOO_LARGE'
-                ? `inflates to more than its declared ${entry.uncompressedSize} bytes`
-                : 'has damaged compressed data');
-        }
-    }
-    if (out.length !== entry.uncompressedSize)
-        fail(`holds ${out.length} bytes, not the ${entry.uncompressedSize} it declares`);
-    if (zlib.crc32(out) !== entry.crc32)
-        fail('fails its CRC check (the data is damaged)');
-    return out;
-}
-/** Entries larger than this (compressed or declared) are inflated as a stream in chunks. */
-const STREAM_THRESHOLD = 4 * 1024 * 1024;
-/** Entries up to this size (compressed) are inflated synchronously, in place. */
-const SYNC_THRESHOLD = 256 * 1024;
-/** Bytes read from the source at once when walking the archive's data. */
-const WINDOW = 8 * 1024 * 1024;
-/** Gap between local headers above which reading the bytes in between costs more than another read. */
-const HEADER_GAP = 256 * 1024;
-/**
- * Cross-check every local header against the central directory and (unless verifyData is false) inflate
- * every entry, checking its size and CRC. Returns the problems found, in archive order; never throws for
- * damaged entries.
- */
-async function verifyEntries(dir, options = {}) {
-    const verifyData = options.verifyData ?? true;
-    const concurrency = Math.max(1, options.concurrency ?? 8);
-    const maxIssues = options.maxIssues ?? 100;
-    const found = new Map();
-    const report = (e, why) => {
-        if (found.has(e.index))
-            return;
-        const where = printable(e.name);
-        found.set(e.index, {
-            code: 'corrupt-archive',
-            message: `corrupt zip: '${where}' ${why}; re-create the zip`,
-            path: where,
-        });
-    };
-    const cdOffset = dir.centralDirectoryOffset;
-    const sorted = dir.entries
-        .filter((e) => Number.isFinite(e.localHeaderOffset) &&
-        Number.isFinite(e.compressedSize) &&
-        e.localHeaderOffset + 30 + e.nameLength + e.compressedSize <= cdOffset)
-        .sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
-    const inflight = new Set();
-    const schedule = async (task) => {
-        while (inflight.size >= concurrency)
-            await Promise.race(inflight);
-        const p = task().finally(() => inflight.delete(p));
-        inflight.add(p);
-    };
-    const judge = (e, result) => {
-        if (result.error)
-            report(e, result.error);
-        else if (result.size !== e.uncompressedSize)
-            report(e, `holds ${result.size} bytes, not the ${e.uncompressedSize} it declares`);
-        else if (result.crc !== e.crc32)
-            report(e, 'fails its CRC check (the data is damaged)');
-    };
-    const nextOf = new Map();
-    for (let k = 0; k + 1 < sorted.length; k++)
-        nextOf.set(sorted[k], sorted[k + 1]);
-    /** Check `list` (in offset order) on this thread. */
-    const serial = async (list) => {
-        // Batches: consecutive entries whose headers (or, when verifying data, whole spans) fit in one read.
-        const batches = [];
-        const spanEnd = (k) => (k + 1 < list.length ? list[k + 1].localHeaderOffset : cdOffset);
-        const headEnd = (k) => list[k].localHeaderOffset + 30 + list[k].nameLength + 1024;
-        for (let i = 0; i < list.length;) {
-            const start = list[i].localHeaderOffset;
-            let j = i;
-            if (verifyData && !isSmall(list[i])) {
-                // Streamed separately: only its header is needed here.
-                batches.push({ i, j, start, end: Math.min(cdOffset, headEnd(i)) });
-                i++;
-                continue;
-            }
-            if (verifyData) {
-                while (j + 1 < list.length && isSmall(list[j + 1]) && spanEnd(j + 1) - start <= WINDOW)
-                    j++;
-            }
-            else {
-                while (j + 1 < list.length &&
-                    list[j + 1].localHeaderOffset - headEnd(j) <= HEADER_GAP &&
-                    headEnd(j + 1) - start <= WINDOW)
-                    j++;
-            }
-            const end = verifyData
-                ? Math.min(spanEnd(j), start + Math.max(WINDOW, 30 + list[i].nameLength + 1024))
-                : Math.min(cdOffset, headEnd(j));
-            batches.push({ i, j, start, end });
-            i = j + 1;
-        }
-        // Read one batch ahead while the current one is checked.
-        const readBatch = (b) => dir.source.read(b.start, b.end - b.start);
-        let next = batches.length > 0 ? readBatch(batches[0]) : null;
-        for (let n = 0; n < batches.length && found.size < maxIssues; n++) {
-            const { i, j, start } = batches[n];
-            const buf = await next;
-            next = n + 1 < batches.length ? readBatch(batches[n + 1]) : null;
-            for (let k = i; k <= j; k++) {
-                const e = list[k];
-                let lh = parseLocal(buf, e.localHeaderOffset - start, e);
-                if (lh === 'short') {
-                    const head = await dir.source.read(e.localHeaderOffset, 30 + e.nameLength + 1024);
-                    lh = parseLocal(head, 0, e);
-                    if (lh === 'short') {
-                        report(e, 'is truncated');
-                        continue;
-                    }
-                }
-                if (lh.problem) {
-                    report(e, lh.problem);
-                    continue;
-                }
-                const dataEnd = lh.dataStart + e.compressedSize;
-                if (dataEnd > cdOffset) {
-                    report(e, 'declares data beyond the end of the archive');
-                    continue;
-                }
-                const after = nextOf.get(e);
-                if (after && dataEnd > after.localHeaderOffset) {
-                    report(after, `overlaps the data of '${printable(e.name)}' (overlapping entries are a zip-bomb technique)`);
-                }
-                if (!verifyData || e.flags.encrypted || (e.method !== 0 && e.method !== 8))
-                    continue;
-                const dataAt = lh.dataStart - start;
-                const inBuffer = dataAt + e.compressedSize <= buf.length;
-                if (inBuffer && e.compressedSize <= SYNC_THRESHOLD && e.uncompressedSize <= SYNC_THRESHOLD * 4) {
-                    // Small entries: inflating in place costs less than handing each one to the thread pool.
-                    judge(e, crcOfSync(e, buf.subarray(dataAt, dataAt + e.compressedSize)));
-                }
-                else if (inBuffer &&
-                    e.compressedSize <= STREAM_THRESHOLD &&
-                    e.uncompressedSize <= STREAM_THRESHOLD) {
-                    const data = buf.subarray(dataAt, dataAt + e.compressedSize);
-                    await schedule(async () => judge(e, await crcOf(e, data)));
-                }
-                else {
-                    await schedule(async () => judge(e, await crcOf(e, readChunks(dir.source, lh.dataStart, e.compressedSize))));
-                }
-            }
-        }
-        await next?.catch(() => undefined);
-    };
-    const workers = !verifyData || !dir.source.path ? 0 : (options.workers ?? planWorkers(dir, sorted));
-    if (workers > 1) {
-        // Small entries go to worker threads in contiguous shares; big ones are streamed here meanwhile.
-        const small = sorted.filter(isSmall);
-        const big = sorted.filter((e) => !isSmall(e));
-        const results = await Promise.all([
-            ...splitByBytes(small, workers).map((share) => verifyInWorker(dir, share, nextOf)),
-            serial(big).then(() => []),
-        ]);
-        for (const list of results)
-            for (const [e, why] of list)
-                report(e, why);
-    }
-    else {
-        await serial(sorted);
-    }
-    await Promise.all(inflight);
-    return [...found.entries()].sort((a, b) => a[0] - b[0]).map(([, issue]) => issue);
-}
-async function* readChunks(source, start, length) {
-    const CHUNK = 1024 * 1024;
-    for (let done = 0; done < length;) {
-        const b = await source.read(start + done, Math.min(CHUNK, length - done));
-        if (b.length === 0)
-            return;
-        done += b.length;
-        yield b;
-    }
-}
-/** CRC and size of an entry's content, inflating at most one byte past its declared size. */
-function crcOfSync(e, input) {
-    if (e.method === 0)
-        return { crc: zlib.crc32(input), size: input.length };
-    try {
-        const out = zlib.inflateRawSync(input, { maxOutputLength: e.uncompressedSize + 1 });
-        return { crc: zlib.crc32(out), size: out.length };
-    }
-    catch (err) {
-        return { crc: 0, size: 0, error: inflateError(e, err) };
-    }
-}
-function inflateError(e, err) {
-    return err.code === 'ERR_BUFFER_TOO_LARGE'
-        ? `inflates to more than its declared ${e.uncompressedSize} bytes`
-        : 'has damaged compressed data';
-}
-async function crcOf(e, input) {
-    if (Buffer.isBuffer(input)) {
-        if (e.method === 0)
-            return { crc: zlib.crc32(input), size: input.length };
-        try {
-            const out = await inflateRawAsync(input, { maxOutputLength: e.uncompressedSize + 1 });
-            return { crc: zlib.crc32(out), size: out.length };
-        }
-        catch (err) {
-            const code = err.code;
-            if (code === 'ERR_BUFFER_TOO_LARGE')
-                return { crc: 0, size: 0, error: `inflates to more than its declared ${e.uncompressedSize} bytes` };
-            return { crc: 0, size: 0, error: 'has damaged compressed data' };
-        }
-    }
-    let crc = 0;
-    let size = 0;
-    if (e.method === 0) {
-        for await (const b of input) {
-            crc = zlib.crc32(b, crc);
-            size += b.length;
-        }
-        return { crc, size };
-    }
-    const inflater = zlib.createInflateRaw();
-    const feed = Stream.Readable.from(input);
-    feed.on('error', (err) => inflater.destroy(err));
-    feed.pipe(inflater);
-    try {
-        for await (const chunk of inflater) {
-            crc = zlib.crc32(chunk, crc);
-            size += chunk.length;
-            if (size > e.uncompressedSize) {
-                feed.unpipe(inflater);
-                feed.destroy();
-                inflater.destroy();
-                return { crc, size, error: `inflates to more than its declared ${e.uncompressedSize} bytes` };
-            }
-        }
-    }
-    catch {
-        feed.destroy();
-        return { crc, size, error: 'has damaged compressed data' };
-    }
-    return { crc, size };
-}
-// ---------------------------------------------------------------------------------------------------------
-// Worker threads for the CRC pass over local files
-/** Entries small enough for a worker to check in memory; bigger ones are streamed on the main thread. */
-const isSmall = (e) => e.compressedSize <= STREAM_THRESHOLD && e.uncompressedSize <= STREAM_THRESHOLD;
-/** Below this much compressed data, starting workers costs more than it saves. */
-const PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
-const MAX_WORKERS = 4;
-const FIELDS = 10;
-/** How many worker threads to use for the CRC pass (0 or 1: none). */
-function planWorkers(dir, sorted) {
-    if (!dir.source.path)
-        return 0;
-    let bytes = 0;
-    for (const e of sorted)
-        if (isSmall(e))
-            bytes += e.compressedSize;
-    if (bytes < PARALLEL_MIN_BYTES)
-        return 0;
-    return Math.min(os.availableParallelism(), MAX_WORKERS, Math.ceil(bytes / PARALLEL_MIN_BYTES));
-}
-/** Contiguous shares of about equal compressed size, so each worker reads its own part of the file. */
-function splitByBytes(list, parts) {
-    const total = list.reduce((s, e) => s + e.compressedSize + 30 + e.nameLength, 0);
-    const out = [];
-    let cur = [];
-    let acc = 0;
-    for (const e of list) {
-        cur.push(e);
-        acc += e.compressedSize + 30 + e.nameLength;
-        if (acc >= (total * (out.length + 1)) / parts && out.length < parts - 1) {
-            out.push(cur);
-            cur = [];
-        }
-    }
-    if (cur.length)
-        out.push(cur);
-    return out;
-}
-function verifyInWorker(dir, share, nextOf) {
-    const fields = new Float64Array(share.length * FIELDS);
-    const names = Buffer.concat(share.map((e) => e.rawName));
-    share.forEach((e, k) => {
-        const f = k * FIELDS;
-        fields[f] = k;
-        fields[f + 1] = e.localHeaderOffset;
-        fields[f + 2] = e.nameLength;
-        fields[f + 3] = e.compressedSize;
-        fields[f + 4] = e.uncompressedSize;
-        fields[f + 5] = e.crc32;
-        fields[f + 6] = e.method;
-        fields[f + 7] = e.flags.raw;
-        fields[f + 8] = nextOf.get(e)?.localHeaderOffset ?? -1;
-        fields[f + 9] = e.rawName.length;
-    });
-    return new Promise((resolve, reject) => {
-        const worker = new node_worker_threads.Worker(WORKER_SOURCE$1, {
-            eval: true,
-            workerData: {
-                file: dir.source.path,
-                cdOffset: dir.centralDirectoryOffset,
-                fields,
-                names,
-                window: WINDOW,
-            },
-        });
-        let result = null;
-        worker.once('message', (found) => {
-            result = found.map(([k, why]) => [share[k], why]);
-        });
-        worker.once('error', reject);
-        worker.once('exit', (code) => {
-            if (result)
-                resolve(result);
-            else
-                reject(new Error(`zip verification worker stopped with code ${code}`));
-        });
-    });
-}
-/**
- * The worker: plain JavaScript (it must survive bundling), the same checks as the main thread's
- * parseLocal + crcOfSync, reading its share of the file in windows with positioned reads.
- */
-const WORKER_SOURCE$1 = `
-const { parentPort, workerData } = require('node:worker_threads');
-const fs = require('node:fs');
-const zlib = require('node:zlib');
-const { file, cdOffset, fields, names, window: WINDOW } = workerData;
-const F = ${FIELDS};
-const fd = fs.openSync(file, 'r');
-let buf = Buffer.allocUnsafe(WINDOW);
-let bufStart = 0;
-let bufLen = 0;
-function view(pos, len) {
-  if (pos >= bufStart && pos + len <= bufStart + bufLen) return buf.subarray(pos - bufStart, pos - bufStart + len);
-  const want = Math.min(Math.max(len, WINDOW), cdOffset - pos);
-  if (want > buf.length) buf = Buffer.allocUnsafe(want);
-  bufLen = fs.readSync(fd, buf, 0, want, pos);
-  bufStart = pos;
-  return len <= bufLen ? buf.subarray(0, len) : null;
-}
-const found = [];
-let namePos = 0;
-for (let k = 0; k * F < fields.length && found.length < 100; k++) {
-  const f = k * F;
-  const off = fields[f + 1], nameLen = fields[f + 2], cs = fields[f + 3], us = fields[f + 4];
-  const crc = fields[f + 5], method = fields[f + 6], flags = fields[f + 7], next = fields[f + 8];
-  const rawName = names.subarray(namePos, namePos + fields[f + 9]);
-  namePos += fields[f + 9];
-  const h = view(off, Math.min(30 + nameLen + 1024, cdOffset - off));
-  if (!h || h.length < 30) { found.push([k, 'is truncated']); continue; }
-  if (h.readUInt32LE(0) !== 0x04034b50) { found.push([k, 'has no local header where the central directory points']); continue; }
-  const lflags = h.readUInt16LE(6), lmethod = h.readUInt16LE(8), lcrc = h.readUInt32LE(14);
-  const lcs = h.readUInt32LE(18), lus = h.readUInt32LE(22), lnameLen = h.readUInt16LE(26), lextra = h.readUInt16LE(28);
-  if (30 + lnameLen > h.length) { found.push([k, 'is truncated']); continue; }
-  const mismatch = [];
-  if (lnameLen !== nameLen || !h.subarray(30, 30 + Math.min(lnameLen, rawName.length)).equals(rawName)) mismatch.push('name');
-  if (lmethod !== method) mismatch.push('compression method');
-  if ((lflags & 1) !== (flags & 1)) mismatch.push('encryption flag');
-  if (!(lflags & 8) && !(flags & 1)) {
-    if (lcrc !== crc) mismatch.push('CRC');
-    if (lcs !== 0xffffffff && lcs !== cs) mismatch.push('compressed size');
-    if (lus !== 0xffffffff && lus !== us) mismatch.push('size');
-  }
-  if (mismatch.length) { found.push([k, 'has a local header that disagrees with the central directory (' + mismatch.join(', ') + ')']); continue; }
-  const dataStart = off + 30 + lnameLen + lextra;
-  if (dataStart + cs > cdOffset) { found.push([k, 'declares data beyond the end of the archive']); continue; }
-  if (next >= 0 && dataStart + cs > next) { found.push([k, 'runs into the next entry (overlapping entries are a zip-bomb technique)']); }
-  if ((flags & 1) || (method !== 0 && method !== 8)) continue;
-  const data = view(dataStart, cs);
-  if (!data) { found.push([k, 'is truncated']); continue; }
-  let out;
-  if (method === 0) out = data;
-  else {
-    try { out = zlib.inflateRawSync(data, { maxOutputLength: us + 1 }); }
-    catch (err) {
-      found.push([k, err && err.code === 'ERR_BUFFER_TOO_LARGE' ? 'inflates to more than its declared ' + us + ' bytes' : 'has damaged compressed data']);
-      continue;
-    }
-  }
-  if (out.length !== us) found.push([k, 'holds ' + out.length + ' bytes, not the ' + us + ' it declares']);
-  else if (zlib.crc32(out) !== crc) found.push([k, 'fails its CRC check (the data is damaged)']);
-}
-fs.closeSync(fd);
-parentPort.postMessage(found);
-`;
-
-/**
- * The package inspector: checks a zip (prebuilt, or just written by the packager) or a folder (before
- * packaging) for what breaks run-from-package. Zips and folders become the same entry list and share
- * the same rules (`inspectEntries`); zip structure checks come from the zip reader.
- */
-/** The platform's documented package size limit, taken as 1 GiB of uncompressed content. */
-const MAX_PACKAGE_BYTES = 1024 * 1024 * 1024;
-/** Files read by the rules (package.json, host.json, ...) are never read past this. */
-const SMALL_FILE_BYTES = 4 * 1024 * 1024;
-/** Problems of one code listed before the rest are summarised. */
-const MAX_PER_CODE = 20;
-/** Longest path component Linux and Windows file systems accept, in bytes. */
-const MAX_COMPONENT_BYTES = 255;
-const severityRank = (p) => (p.severity === 'error' ? 0 : 1);
-/** Why a stored name is unsafe to extract or mount, or null when it is fine. */
-function unsafeReason(name, byteLength) {
-    if (BAD_CHARS.test(name)) {
-        if (name.includes('\0'))
-            return 'contains a NUL character';
-        // eslint-disable-next-line no-control-regex
-        if (/[\u0001-\u001f\u007f]/.test(name))
-            return 'contains control characters';
-        return 'uses backslashes, which Windows reads as folder separators and Linux as part of the name';
-    }
-    if (name.charCodeAt(1) === 58 /* : */ && /^[A-Za-z]:/.test(name))
-        return 'starts with a drive letter';
-    if (name.charCodeAt(0) === 47 /* / */)
-        return 'is an absolute path';
-    const parts = (name.endsWith('/') ? name.slice(0, -1) : name).split('/');
-    let long = (byteLength ?? name.length) > 4096;
-    for (const p of parts) {
-        if (p === '..')
-            return "climbs out of the package with '..'";
-        if (p === '')
-            return 'has an empty path segment';
-        // A UTF-16 unit is at most 3 UTF-8 bytes: only long segments need counting.
-        if (p.length > MAX_COMPONENT_BYTES / 3 && Buffer.byteLength(p) > MAX_COMPONENT_BYTES)
-            long = true;
-    }
-    if (long || (byteLength === undefined && name.length > 1365 && Buffer.byteLength(name) > 4096)) {
-        return `is longer than file systems allow (${MAX_COMPONENT_BYTES} bytes a segment)`;
-    }
-    return null;
-}
-// eslint-disable-next-line no-control-regex
-const BAD_CHARS = /[\u0000-\u001f\u007f\\]/;
-/** `./a/b/` → `a/b`; the path rules work on these. */
-function normalizeName(name) {
-    if (!name.includes('./') && !name.startsWith('.'))
-        return name.endsWith('/') ? name.replace(/\/+$/, '') : name;
-    return name
-        .split('/')
-        .filter((p) => p !== '.')
-        .join('/')
-        .replace(/\/+$/, '');
-}
-function short(name) {
-    // eslint-disable-next-line no-control-regex
-    const clean = name.replace(/[\u0000-\u001f\u007f]/g, '?');
-    return clean.length > 200 ? `${clean.slice(0, 200)}…` : clean;
-}
-/** Keep the first MAX_PER_CODE problems of each code, then one line saying how many more there are. */
-function capProblems(problems) {
-    const counts = new Map();
-    const out = [];
-    for (const p of problems) {
-        const key = `${p.code}/${p.severity}`;
-        const n = (counts.get(key) ?? 0) + 1;
-        counts.set(key, n);
-        if (n <= MAX_PER_CODE)
-            out.push(p);
-    }
-    for (const [key, n] of counts) {
-        if (n <= MAX_PER_CODE)
-            continue;
-        const [code, severity] = key.split('/');
-        out.push({ code, severity, message: `${n - MAX_PER_CODE} more ${code} problems like the ones above` });
-    }
-    return out.sort((a, b) => severityRank(a) - severityRank(b));
-}
-function finish(report) {
-    const problems = capProblems(report.problems);
-    const out = { ok: !problems.some((p) => p.severity === 'error'), ...report, problems };
-    return out;
-}
-/**
- * The rules every package goes through, zip or folder: safe names, no links or duplicates, not empty, not
- * too large, at the root what the runtime needs to start. `extraProblems` (e.g. zip structure issues) are
- * merged into the report.
- */
-async function inspectEntries(entries, options, readSmallFile, extraProblems = []) {
-    const problems = [...extraProblems];
-    const files = [];
-    const dirs = [];
-    const seen = new Map();
-    const seenCi = new Map();
-    let fileCount = 0;
-    let bytes = 0;
-    for (const e of entries) {
-        if (!e.isDirectory) {
-            fileCount++;
-            bytes += e.size;
-        }
-        const reason = unsafeReason(e.name, e.nameLength);
-        if (reason) {
-            problems.push({
-                code: 'unsafe-path',
-                severity: 'error',
-                message: `entry '${short(e.name)}' ${reason}; re-create the archive from inside the folder with relative '/' paths`,
-                path: short(e.name),
-            });
-            continue;
-        }
-        const norm = normalizeName(e.name);
-        if (!norm)
-            continue;
-        if (e.encrypted) {
-            problems.push({
-                code: 'encrypted-entry',
-                severity: 'error',
-                message: `'${norm}' is encrypted; the platform cannot read it. Re-create the zip without a password`,
-                path: norm,
-            });
-        }
-        if (e.isSymlink) {
-            const target = e.linkTarget;
-            const outside = e.linkUnusable === true ||
-                target === undefined ||
-                target === null ||
-                target.startsWith('/') ||
-                /^[A-Za-z]:/.test(target) ||
-                path.posix.normalize(path.posix.join(path.posix.dirname(norm), target)).startsWith('..');
-            problems.push({
-                code: 'symlink',
-                severity: outside ? 'error' : 'warning',
-                message: outside
-                    ? `'${norm}' is a symbolic link${target ? ` to '${short(target)}'` : ''} that leaves the package, dangles or loops, so it points at nothing on the platform; package the file it points to instead (zip without -y, or copy it in)`
-                    : `'${norm}' is a symbolic link to '${short(target)}'; the mounted package may not follow links (on Windows it is a plain file holding the target's name). Package the file it points to instead`,
-                path: norm,
-            });
-        }
-        const prev = seen.get(norm);
-        if (prev) {
-            if (!(prev.isDirectory && e.isDirectory)) {
-                problems.push({
-                    code: 'duplicate-entry',
-                    severity: 'error',
-                    message: `'${norm}' is in the archive more than once; which copy the platform serves is undefined. Re-create the zip from one folder`,
-                    path: norm,
-                });
-            }
-            continue;
-        }
-        seen.set(norm, { name: norm, isDirectory: e.isDirectory });
-        const lower = norm.toLowerCase();
-        const ci = seenCi.get(lower);
-        if (ci !== undefined && ci !== norm) {
-            problems.push({
-                code: 'duplicate-entry',
-                severity: 'warning',
-                message: `'${norm}' and '${ci}' differ only in case; on a Windows app they are the same file and one hides the other. Rename one`,
-                path: norm,
-            });
-        }
-        else if (ci === undefined)
-            seenCi.set(lower, norm);
-        if (e.isDirectory)
-            dirs.push(norm);
-        else
-            files.push(norm);
-    }
-    // A path that is a file and also holds other entries.
-    const tree = makeTree(files, readSmallFile, dirs);
-    for (const f of files) {
-        if (tree.dirs.has(f)) {
-            problems.push({
-                code: 'duplicate-entry',
-                severity: 'error',
-                message: `'${f}' is both a file and a folder in the archive; re-create the zip from one folder`,
-                path: f,
-            });
-        }
-    }
-    const contentFiles = files.filter((f) => f !== STAMP_PATH);
-    if (fileCount - (files.includes(STAMP_PATH) ? 1 : 0) === 0) {
-        problems.push({
-            code: 'empty-package',
-            severity: 'error',
-            message: 'the package holds no files; package the build output folder (check the path and exclude patterns)',
-        });
-    }
-    if (bytes > MAX_PACKAGE_BYTES) {
-        problems.push({
-            code: 'too-large',
-            severity: 'error',
-            message: `the package holds ${formatBytes(bytes)} uncompressed, over the platform's 1 GiB run-from-package limit; leave out caches, tests, source maps and dev dependencies`,
-        });
-    }
-    let stamp = null;
-    if (tree.files.has(STAMP_PATH))
-        stamp = parseStamp(await readSmallFile(STAMP_PATH));
-    const base = {
-        files: fileCount,
-        bytes,
-    };
-    const runtimeFor = options.functionApp ? 'functions' : options.runtime;
-    if (contentFiles.length === 0) {
-        return finish({
-            runtime: runtimeFor ?? 'unknown',
-            entryPoint: null,
-            ...base,
-            problems,
-            ...(stamp ? { stamp } : {}),
-        });
-    }
-    // Nested root: every file sits under one top-level folder.
-    const tops = new Set();
-    for (const f of contentFiles) {
-        const slash = f.indexOf('/');
-        if (slash < 0)
-            tops.add('');
-        else if (!f.startsWith('__MACOSX/'))
-            tops.add(f.slice(0, slash));
-        if (tops.size > 1)
-            break;
-    }
-    if (tops.size === 1 && !tops.has('')) {
-        const [folder] = [...tops];
-        const inner = subTree(tree, folder);
-        const innerResult = await checkRuntime(inner, runtimeFor);
-        const found = innerResult.entryPoint ? ` ('${folder}/${innerResult.entryPoint}' is there)` : '';
-        problems.push({
-            code: 'nested-root',
-            severity: 'error',
-            message: `everything sits under the top-level folder '${folder}/'${found}, so the platform finds nothing at the app root; package the contents of '${folder}/' instead`,
-            path: `${folder}/`,
-        });
-        if (runtimeFor === 'functions' && !tree.files.has('host.json')) {
-            problems.push({
-                code: 'functions-host-missing',
-                severity: 'error',
-                message: `host.json is not at the root of the package${inner.files.has('host.json') ? ` (it is at '${folder}/host.json')` : ''}; package the folder that holds host.json`,
-            });
-        }
-        return finish({
-            runtime: innerResult.runtime,
-            entryPoint: null,
-            ...base,
-            problems,
-            ...(innerResult.runtime === 'functions' ? { functions: [] } : {}),
-            ...(stamp ? { stamp } : {}),
-        });
-    }
-    const result = await checkRuntime(tree, runtimeFor);
-    problems.push(...result.problems);
-    return finish({
-        runtime: result.runtime,
-        entryPoint: result.entryPoint,
-        ...base,
-        problems,
-        ...(result.functions ? { functions: result.functions } : {}),
-        ...(stamp ? { stamp } : {}),
-    });
-}
-function parseStamp(buf) {
-    if (!buf)
-        return null;
-    try {
-        const v = JSON.parse(buf.toString('utf8'));
-        if (v && v.runpack === 1 && typeof v.contentSha256 === 'string')
-            return { runpack: 1, contentSha256: v.contentSha256 };
-    }
-    catch {
-        // A damaged stamp is treated as no stamp.
-    }
-    return null;
-}
-function formatBytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let v = n / 1024;
-    let u = 0;
-    while (v >= 1024 && u < units.length - 1) {
-        v /= 1024;
-        u++;
-    }
-    return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
-}
-// ---------------------------------------------------------------------------------------------------------
-// Zips
-const issueToProblem = (i) => ({
-    code: i.code,
-    severity: 'error',
-    message: i.message,
-    ...(i.path !== undefined ? { path: i.path } : {}),
-});
-/** Inspect an opened zip: its structure (and, unless verifyData is false, every CRC), then the shared rules. */
-async function inspectZip(dir, options = {}) {
-    const problems = dir.issues.map(issueToProblem);
-    const declaredBytes = dir.entries.reduce((s, e) => s + (e.isDirectory ? 0 : e.uncompressedSize), 0);
-    // A package over the limit is rejected anyway; inflating a gigabyte or a bomb to prove it is not worth it.
-    const verifyData = (options.verifyData ?? true) && declaredBytes <= MAX_PACKAGE_BYTES;
-    // Without verifyData only the central directory is read: local headers sit among the data, so checking
-    // them costs a pass over the whole file.
-    const verified = verifyData ? await verifyEntries(dir, { verifyData }) : [];
-    problems.push(...verified.map(issueToProblem));
-    const broken = new Set(verified.map((i) => i.path));
-    const byPath = new Map();
-    for (const e of dir.entries)
-        if (!byPath.has(e.name))
-            byPath.set(e.name, e);
-    const readSmall = async (name) => {
-        const e = byPath.get(name);
-        if (!e || e.isDirectory || e.flags.encrypted || broken.has(e.name))
-            return null;
-        try {
-            return await readEntry(dir, e, { maxBytes: SMALL_FILE_BYTES });
-        }
-        catch (err) {
-            if (err instanceof ZipError)
-                return null;
-            throw err;
-        }
-    };
-    // Zip entries are EntryInfo already; only links get a copy that carries their target.
-    let entries = dir.entries;
-    if (dir.entries.some((e) => e.isSymlink)) {
-        entries = dir.entries.slice();
-        for (let i = 0; i < entries.length; i++) {
-            const e = dir.entries[i];
-            if (!e.isSymlink)
-                continue;
-            const target = await readSmall(e.name).catch(() => null);
-            entries[i] = { ...e, linkTarget: target && target.length <= 4096 ? target.toString('utf8') : null };
-        }
-    }
-    return inspectEntries(entries, options, readSmall, problems);
-}
-// ---------------------------------------------------------------------------------------------------------
-// Folders
-/**
- * Walk a folder like the packager does: `.git` left out, links that stay inside the folder followed (they are
- * packaged as what they point to), links that leave it or dangle reported as links.
- */
-async function walkFolder(root, maxEntries) {
-    const rootReal = await fs.realpath(root);
-    const inside = (p) => p === rootReal || p.startsWith(rootReal + path.sep);
-    const entries = [];
-    const queue = [''];
-    while (queue.length > 0) {
-        const rel = queue.shift();
-        const items = await fs.readdir(path.join(root, rel), { withFileTypes: true });
-        const parentReal = await fs.realpath(path.join(root, rel));
-        items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        const found = await Promise.all(items.map(async (d) => {
-            if (d.name === '.git')
-                return null;
-            const r = rel ? `${rel}/${d.name}` : d.name;
-            const abs = path.join(root, r);
-            if (d.isSymbolicLink()) {
-                const real = await fs.realpath(abs).catch(() => null);
-                const s = real && inside(real) ? await fs.stat(real).catch(() => null) : null;
-                // A link to a folder that holds the link itself would make the walk endless.
-                const loops = s?.isDirectory() &&
-                    real !== null &&
-                    (parentReal === real || parentReal.startsWith(real + path.sep));
-                if (!real || !s || !inside(real) || loops) {
-                    const target = await fs.readlink(abs).catch(() => null);
-                    // Links that leave the folder, dangle or loop: the packager refuses them.
-                    return {
-                        name: r,
-                        isDirectory: false,
-                        isSymlink: true,
-                        size: 0,
-                        linkTarget: target,
-                        linkUnusable: true,
-                    };
-                }
-                if (s.isDirectory()) {
-                    return { name: `${r}/`, isDirectory: true, isSymlink: false, size: 0 };
-                }
-                return { name: r, isDirectory: false, isSymlink: false, size: s.size };
-            }
-            if (d.isDirectory()) {
-                return { name: `${r}/`, isDirectory: true, isSymlink: false, size: 0 };
-            }
-            const s = await fs.stat(abs).catch(() => null);
-            return { name: r, isDirectory: false, isSymlink: false, size: s ? s.size : 0 };
-        }));
-        for (const e of found) {
-            if (!e)
-                continue;
-            if (entries.length >= maxEntries)
-                return { entries, capped: true };
-            entries.push(e);
-            if (e.isDirectory)
-                queue.push(e.name.slice(0, -1));
-        }
-    }
-    return { entries, capped: false };
-}
-async function inspectFolder(root, options) {
-    const { entries, capped } = await walkFolder(root, DEFAULT_MAX_ENTRIES);
-    const files = new Set(entries.filter((e) => !e.isDirectory && !e.isSymlink).map((e) => e.name));
-    const read = async (name) => {
-        if (!files.has(name))
-            return null;
-        const abs = path.join(root, ...name.split('/'));
-        const s = await fs.stat(abs).catch(() => null);
-        if (!s || !s.isFile() || s.size > SMALL_FILE_BYTES)
-            return null;
-        return fs.readFile(abs).catch(() => null);
-    };
-    const extra = capped
-        ? [
-            {
-                code: 'too-large',
-                severity: 'error',
-                message: `the folder holds more than ${DEFAULT_MAX_ENTRIES} files and folders; runpack stops counting there. Leave out caches, tests and dev dependencies`,
-            },
-        ]
-        : [];
-    return inspectEntries(entries, options, read, extra);
-}
-// ---------------------------------------------------------------------------------------------------------
-/**
- * Inspect a zip or a folder. Throws UsageError when the target does not exist; every problem with the
- * package itself (including a file that is not a zip) is in the report.
- */
-async function inspect(target, options = {}) {
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
-        throw new UsageError('inspect reads a local zip or folder, not a URL; download the package first and pass its path');
-    }
-    const info = await fs.lstat(target).catch(() => null);
-    if (!info)
-        throw new UsageError(`'${target}' does not exist; pass the path of a zip or of the folder to package`);
-    const real = info.isSymbolicLink() ? await fs.stat(target).catch(() => null) : info;
-    if (!real)
-        throw new UsageError(`'${target}' is a broken link; pass the path of a zip or of the folder to package`);
-    if (real.isDirectory())
-        return inspectFolder(target, options);
-    if (!real.isFile())
-        throw new UsageError(`'${target}' is neither a file nor a folder; pass a zip or a folder`);
-    const source = await fileSource(target);
-    try {
-        let dir;
-        try {
-            dir = await openZip(source);
-        }
-        catch (err) {
-            if (!(err instanceof ZipError))
-                throw err;
-            return finish({
-                runtime: options.functionApp ? 'functions' : (options.runtime ?? 'unknown'),
-                entryPoint: null,
-                files: 0,
-                bytes: 0,
-                problems: [
-                    {
-                        code: err.code === 'too-large' ? 'too-large' : 'corrupt-archive',
-                        severity: 'error',
-                        message: `${path.basename(target)}: ${err.message}`,
-                    },
-                ],
-            });
-        }
-        return await inspectZip(dir, options);
-    }
-    catch (err) {
-        if (err instanceof RunpackError)
-            throw err;
-        throw new RunpackError('inspect-failed', `could not read '${target}': ${err.message}`, {
-            cause: err,
-        });
-    }
-    finally {
-        await source.close?.();
-    }
-}
-
-/**
- * A pool of worker threads that read, hash and deflate files. The worker code is inline source (CommonJS, run
- * with `eval: true`) so it works from the single-file rollup bundles as well as from the TypeScript sources.
- *
- * Jobs:
- * - `hash`: files → sha256 and CRC-32 of each (read in 1 MiB pieces), for large files whose pieces are compressed
- *   on several threads at once.
- * - `deflate`: small files → CRC-32, sha256 and the smaller of raw deflate (level 6) and the stored bytes.
- * - `chunk`: one piece of a large file → CRC-32 of the piece and raw deflate ending in a sync flush (Z_FINISH for
- *   the last piece), primed with the previous 32 KiB as dictionary. Concatenated, the pieces are one valid deflate
- *   stream (the pigz method), and the output does not depend on how many workers ran.
- */
-const CHUNK_SIZE = 1 << 20;
-const DICT_SIZE = 32 * 1024;
-const DEFLATE_LEVEL = 6;
-const WORKER_SOURCE = String.raw `
-'use strict';
-const { parentPort } = require('node:worker_threads');
-const fs = require('node:fs');
-const zlib = require('node:zlib');
-const crypto = require('node:crypto');
-const PIECE = 1 << 20;
-// zlib.crc32 exists from Node 20.15; a table-driven fallback keeps older Node 20 releases working.
-const crc32 = zlib.crc32 ? (b, v) => zlib.crc32(b, v || 0) : (() => {
-  const T = new Int32Array(256);
-  for (let n = 0; n < 256; n++) { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; T[n] = c; }
-  return (b, v) => { let c = ~(v || 0); for (let i = 0; i < b.length; i++) c = T[(c ^ b[i]) & 255] ^ (c >>> 8); return ~c >>> 0; };
-})();
-const LEVEL = ${DEFLATE_LEVEL};
-
-function fail(id, err, file) {
-  parentPort.postMessage({ id, error: { code: (err && err.code) || 'EIO', message: String((err && err.message) || err), file } });
-}
-
-function readExact(fd, buf, len, pos, file) {
-  let done = 0;
-  while (done < len) {
-    const n = fs.readSync(fd, buf, done, len - done, pos + done);
-    if (n === 0) { const e = new Error('file shrank while being read'); e.code = 'CHANGED'; throw e; }
-    done += n;
-  }
-}
-
-// One reusable read buffer per worker: garbage from per-file buffers would otherwise pile up as external memory.
-let scratchBuf = Buffer.allocUnsafe(PIECE + ${DICT_SIZE});
-function scratch(len) {
-  if (scratchBuf.length < len) scratchBuf = Buffer.allocUnsafe(len);
-  return scratchBuf.subarray(0, len);
-}
-
-const ONE = Buffer.alloc(1);
-function checkEnd(fd, size) {
-  if (fs.readSync(fd, ONE, 0, 1, size) !== 0) { const e = new Error('file grew while being read'); e.code = 'CHANGED'; throw e; }
-}
-
-function hashFile(f) {
-  const h = crypto.createHash('sha256');
-  let crc = 0;
-  const fd = fs.openSync(f.abs, 'r');
-  try {
-    const buf = scratch(Math.min(PIECE, Math.max(f.size, 1)));
-    let pos = 0;
-    while (pos < f.size) {
-      const len = Math.min(buf.length, f.size - pos);
-      readExact(fd, buf, len, pos, f.rel);
-      const piece = buf.subarray(0, len);
-      h.update(piece);
-      crc = crc32(piece, crc);
-      pos += len;
-    }
-    checkEnd(fd, f.size);
-  } finally { fs.closeSync(fd); }
-  return { sha256: h.digest('hex'), crc: crc >>> 0 };
-}
-
-function readWhole(f) {
-  const buf = scratch(f.size);
-  const fd = fs.openSync(f.abs, 'r');
-  try { readExact(fd, buf, f.size, 0, f.rel); checkEnd(fd, f.size); } finally { fs.closeSync(fd); }
-  return buf;
-}
-
-function owned(buf) {
-  // Hand back a buffer that owns its whole ArrayBuffer, so it can be transferred instead of copied.
-  if (buf.buffer !== scratchBuf.buffer && buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength) return buf;
-  const copy = new Uint8Array(buf.byteLength);
-  copy.set(buf);
-  return copy;
-}
-
-parentPort.on('message', (m) => {
-  let current = null;
-  try {
-    if (m.op === 'hash') {
-      const results = [];
-      for (const f of m.files) { current = f.rel; results.push(hashFile(f)); }
-      parentPort.postMessage({ id: m.id, results });
-    } else if (m.op === 'deflate') {
-      // All outputs of a batch go back in one buffer: one allocation per batch, not one per file.
-      let cap = 0;
-      for (const f of m.files) cap += f.size;
-      const all = Buffer.allocUnsafeSlow(cap);
-      let at = 0;
-      const results = [];
-      for (const f of m.files) {
-        current = f.rel;
-        const raw = readWhole(f);
-        const crc = crc32(raw) >>> 0;
-        const sha256 = crypto.createHash('sha256').update(raw).digest('hex');
-        let method = 0;
-        let data = raw;
-        if (!f.store && raw.length > 0) {
-          const z = zlib.deflateRawSync(raw, { level: LEVEL });
-          if (z.length < raw.length) { method = 8; data = z; }
-        }
-        data.copy(all, at);
-        results.push({ crc, sha256, method, offset: at, length: data.length });
-        at += data.length;
-      }
-      parentPort.postMessage({ id: m.id, results, data: all.buffer }, [all.buffer]);
-    } else if (m.op === 'chunk') {
-      current = m.rel;
-      const dictLen = m.store ? 0 : Math.min(m.offset, ${DICT_SIZE});
-      const buf = scratch(dictLen + m.length);
-      const fd = fs.openSync(m.abs, 'r');
-      try { readExact(fd, buf, buf.length, m.offset - dictLen, m.rel); } finally { fs.closeSync(fd); }
-      const input = buf.subarray(dictLen);
-      const crc = crc32(input) >>> 0;
-      let data;
-      if (m.store) data = owned(input);
-      else {
-        const opts = { level: LEVEL, finishFlush: m.last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH };
-        if (dictLen > 0) opts.dictionary = buf.subarray(0, dictLen);
-        data = owned(zlib.deflateRawSync(input, opts));
-      }
-      parentPort.postMessage({ id: m.id, crc, data }, [data.buffer]);
-    } else {
-      throw new Error('unknown job ' + m.op);
-    }
-  } catch (err) {
-    fail(m.id, err, current);
-  }
-});
-`;
-/** A failure inside a worker, with the archive path of the file it was reading. */
-class WorkerJobError extends Error {
-    code;
-    file;
-    constructor(code, message, file) {
-        super(message);
-        this.code = code;
-        this.file = file;
-        this.name = 'WorkerJobError';
-    }
-}
-class DeflatePool {
-    workers = [];
-    idle = [];
-    queue = [];
-    running = new Map();
-    nextId = 1;
-    closed = false;
-    fatal = null;
-    constructor(size) {
-        const n = Math.max(1, Math.floor(size));
-        for (let i = 0; i < n; i++) {
-            // A small young generation keeps each worker's garbage (read and deflate buffers) from piling up.
-            const w = new node_worker_threads.Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
-            w.on('message', (m) => {
-                const job = this.running.get(m.id);
-                this.running.delete(m.id);
-                this.idle.push(w);
-                this.pump();
-                if (!job)
-                    return;
-                if (m.error)
-                    job.reject(new WorkerJobError(m.error.code, m.error.message, m.error.file));
-                else
-                    job.resolve(m);
-            });
-            w.on('error', (err) => this.die(err));
-            w.on('exit', (code) => {
-                if (!this.closed)
-                    this.die(new Error(`compression worker exited with code ${code}`));
-            });
-            this.workers.push(w);
-            this.idle.push(w);
-        }
-    }
-    get size() {
-        return this.workers.length;
-    }
-    hash(files) {
-        return this.run({ op: 'hash', files }).then((m) => m.results);
-    }
-    deflate(files) {
-        return this.run({ op: 'deflate', files }).then((m) => {
-            const { results, data } = m;
-            return results.map((r) => ({
-                crc: r.crc,
-                sha256: r.sha256,
-                method: r.method,
-                data: Buffer.from(data, r.offset, r.length),
-            }));
-        });
-    }
-    chunk(f, offset, length, last) {
-        return this.run({
-            op: 'chunk',
-            rel: f.rel,
-            abs: f.abs,
-            offset,
-            length,
-            last,
-            store: !!f.store,
-        });
-    }
-    async close() {
-        this.closed = true;
-        await Promise.all(this.workers.map((w) => w.terminate()));
-    }
-    run(msg) {
-        if (this.fatal)
-            return Promise.reject(this.fatal);
-        return new Promise((resolve, reject) => {
-            this.queue.push({ msg, resolve, reject });
-            this.pump();
-        });
-    }
-    pump() {
-        while (this.idle.length && this.queue.length) {
-            const w = this.idle.pop();
-            const job = this.queue.shift();
-            const id = this.nextId++;
-            this.running.set(id, job);
-            w.postMessage({ ...job.msg, id });
-        }
-    }
-    die(err) {
-        if (this.fatal)
-            return;
-        this.fatal = err;
-        for (const job of [...this.running.values(), ...this.queue])
-            job.reject(err);
-        this.running.clear();
-        this.queue.length = 0;
-    }
-}
-
-/**
- * The release stamp `.runpack/release.json`: a digest of what a package holds, so the deploy engine can read it
- * back from the mounted app and prove which package is live. See docs/packaging.md for the exact format.
- */
-/**
- * Order of archive paths: by their UTF-8 bytes (not UTF-16 code units, not locale). UTF-8 byte order is code point
- * order, so this compares code points without encoding the strings.
- */
-function compareUtf8(a, b) {
-    const n = Math.min(a.length, b.length);
-    for (let i = 0; i < n; i++) {
-        const x = a.charCodeAt(i);
-        const y = b.charCodeAt(i);
-        if (x === y)
-            continue;
-        // Below the surrogates UTF-16 units are code points; otherwise compare whole code points.
-        if (x < 0xd800 && y < 0xd800)
-            return x - y;
-        return (a.codePointAt(i) ?? 0) - (b.codePointAt(i) ?? 0);
-    }
-    return a.length - b.length;
-}
-/**
- * Builds `contentSha256` from files given one at a time in sorted order (the order a zip writer meets them), so a
- * writer does not have to keep a record per file. Throws if the order is broken.
- */
-class ContentDigest {
-    h = node_crypto.createHash('sha256');
-    last = null;
-    add(f) {
-        if (f.path === STAMP_PATH)
-            return;
-        if (this.last !== null && compareUtf8(this.last, f.path) >= 0) {
-            throw new Error(`stamp records out of order: '${f.path}' after '${this.last}'`);
-        }
-        this.last = f.path;
-        const mode = (0o100000 | (f.mode & 0o7777)).toString(8);
-        this.h.update(f.path, 'utf8');
-        this.h.update(`\0${mode}\0${f.size}\0${f.sha256.toLowerCase()}\n`, 'utf8');
-    }
-    digest() {
-        return this.h.digest('hex');
-    }
-}
-/** The exact bytes of `.runpack/release.json`: compact JSON, keys in this order, no trailing newline. */
-function stampBytes(stamp) {
-    return Buffer.from(JSON.stringify({ runpack: stamp.runpack, contentSha256: stamp.contentSha256 }), 'utf8');
-}
-
-/**
- * Exclude patterns for `runpack package --exclude`. Paths are relative to the source folder with `/` separators.
- *
- * - `*` matches any run of characters except `/`; `?` one character except `/`; `**` any number of whole folders.
- * - A pattern with no `/` except a trailing one matches a name at any depth (`*.map`, `node_modules`, `logs/`).
- * - A pattern with a `/` is anchored at the source folder (`docs/*.md`, `/config.local.json`).
- * - A trailing `/` matches folders only. A pattern that matches a folder leaves out everything inside it.
- */
-function compileExcludes(patterns) {
-    const compiled = patterns.map(compileOne);
-    return {
-        excludes(relPath, isDir) {
-            return compiled.some((c) => (!c.dirOnly || isDir) && c.re.test(relPath));
-        },
-    };
-}
-function compileOne(raw) {
-    let p = raw.trim().replace(/\\/g, '/');
-    if (p === '' || p === '/' || p === '.' || p === './') {
-        throw new UsageError(`--exclude '${raw}' matches nothing useful; give a file or folder pattern such as '*.map' or 'tests/'.`);
-    }
-    if (p.split('/').includes('..')) {
-        throw new UsageError(`--exclude '${raw}' points outside the source folder; patterns are relative to it.`);
-    }
-    while (p.startsWith('./'))
-        p = p.slice(2);
-    const dirOnly = p.endsWith('/');
-    p = p.replace(/\/+$/, '');
-    const anchored = p.includes('/');
-    p = p.replace(/^\/+/, '');
-    const segs = p.split('/');
-    let body = '';
-    segs.forEach((seg, i) => {
-        const last = i === segs.length - 1;
-        if (seg === '**') {
-            // `**` at the end matches everything below; elsewhere zero or more folders.
-            body += last ? (i === 0 ? '.*' : '/.*') : i === 0 ? '(?:.*/)?' : '/(?:.*/)?';
-            return;
-        }
-        body += (i === 0 || segs[i - 1] === '**' ? '' : '/') + segmentToRegex(seg);
-    });
-    const prefix = anchored ? '^' : '^(?:.*/)?';
-    return { re: new RegExp(prefix + body + '$', 'u'), dirOnly };
-}
-function segmentToRegex(seg) {
-    let out = '';
-    for (let i = 0; i < seg.length; i++) {
-        const c = seg[i];
-        if (c === '*') {
-            while (seg[i + 1] === '*')
-                i++;
-            out += '[^/]*';
-        }
-        else if (c === '?')
-            out += '[^/]';
-        else
-            out += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-    }
-    return out;
-}
-
-/**
- * Walks a publish folder and lists what goes into the archive: every file and folder under it, names relative to
- * it with `/` separators. Symlinks that stay inside the folder are followed (stored as what they point to, like
- * `zip -r`); links that leave it, dangle or loop are errors. `.git`, the output file and excluded paths are skipped.
- */
-/** Resolves the source folder or throws the one-line error a user sees for a missing or wrong folder. */
-function resolveSourceDir(sourceDir) {
-    let real;
-    try {
-        real = fs$1.realpathSync(sourceDir);
-    }
-    catch (err) {
-        const code = err.code;
-        if (code === 'ENOENT' || code === 'ENOTDIR') {
-            throw new RunpackError('package-source-missing', `Source folder '${sourceDir}' does not exist; pass the folder your build writes (for example ./publish).`);
-        }
-        throw new RunpackError('package-source-unreadable', `Cannot open source folder '${sourceDir}' (${code ?? String(err)}); check its permissions.`);
-    }
-    if (!fs$1.statSync(real).isDirectory()) {
-        throw new RunpackError('package-source-not-folder', `Source '${sourceDir}' is a file, not a folder; pass the folder whose contents should be packaged.`);
-    }
-    return real;
-}
-/** The absolute path a (possibly not yet existing) output file will have, with its folder's symlinks resolved. */
-function resolveOutputPath(outFile) {
-    const abs = path.resolve(outFile);
-    try {
-        return path.join(fs$1.realpathSync(path.dirname(abs)), path.basename(abs));
-    }
-    catch {
-        return abs;
-    }
-}
-function isInside(root, p) {
-    return p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
-}
-function kindName(st) {
-    if (st.isFIFO())
-        return 'a named pipe (FIFO)';
-    if (st.isSocket())
-        return 'a socket';
-    if (st.isCharacterDevice() || st.isBlockDevice())
-        return 'a device';
-    return 'not a regular file';
-}
-/** Lists the entries, unsorted. Throws RunpackError naming the path for anything that cannot be packaged. */
-function walk(options) {
-    const root = resolveSourceDir(options.sourceDir);
-    const matcher = compileExcludes(options.exclude ?? []);
-    const skip = new Set((options.skipFiles ?? []).map((f) => resolveOutputPath(f)));
-    const out = [];
-    const visit = (dirAbs, prefix, ancestors) => {
-        let names;
-        try {
-            names = fs$1.readdirSync(dirAbs);
-        }
-        catch (err) {
-            throw unreadable(prefix || '.', err);
-        }
-        for (const name of names) {
-            if (name === '.git')
-                continue;
-            const rel = prefix ? `${prefix}/${name}` : name;
-            const childAbs = path.join(dirAbs, name);
-            let st;
-            let target = childAbs;
-            try {
-                st = fs$1.lstatSync(childAbs);
-            }
-            catch (err) {
-                throw unreadable(rel, err);
-            }
-            if (st.isSymbolicLink()) {
-                let resolveError = null;
-                try {
-                    target = fs$1.realpathSync(childAbs);
-                    st = fs$1.statSync(target);
-                }
-                catch (err) {
-                    resolveError = err;
-                }
-                if (resolveError) {
-                    if (matcher.excludes(rel, false))
-                        continue;
-                    if (resolveError.code === 'ELOOP') {
-                        throw new RunpackError('package-symlink-loop', `Symlink '${rel}' is part of a link loop; replace it with the file it should point to or exclude it.`);
-                    }
-                    throw new RunpackError('package-symlink-dangling', `Symlink '${rel}' points to '${safeReadlink(childAbs)}', which does not exist; fix the link or exclude it.`);
-                }
-                if (matcher.excludes(rel, st.isDirectory()))
-                    continue;
-                if (!isInside(root, target)) {
-                    throw new RunpackError('package-symlink-escape', `Symlink '${rel}' points outside the source folder (to '${target}'); copy the target into the folder or exclude the link.`);
-                }
-            }
-            else if (matcher.excludes(rel, st.isDirectory())) {
-                continue;
-            }
-            if (st.isDirectory()) {
-                const seen = ancestors.get(target);
-                if (seen !== undefined) {
-                    throw new RunpackError('package-symlink-loop', `Symlink '${rel}' loops back to its own parent folder '${seen || '.'}'; remove the link or exclude it.`);
-                }
-                out.push({ rel, abs: target, kind: 'dir', mode: 0o755, size: 0 });
-                const next = new Map(ancestors);
-                next.set(target, rel);
-                visit(target, rel, next);
-            }
-            else if (st.isFile()) {
-                if (skip.has(target) || skip.has(childAbs) || options.skipFile?.(target))
-                    continue;
-                out.push({ rel, abs: target, kind: 'file', mode: st.mode & 0o111 ? 0o755 : 0o644, size: st.size });
-            }
-            else {
-                throw new RunpackError('package-special-file', `Cannot package '${rel}': it is ${kindName(st)}, not a regular file; remove it or pass --exclude '${rel}'.`);
-            }
-        }
-    };
-    visit(root, '', new Map([[root, '']]));
-    return out;
-}
-function safeReadlink(p) {
-    try {
-        return fs$1.readlinkSync(p);
-    }
-    catch {
-        return '?';
-    }
-}
-function unreadable(rel, err) {
-    const code = err?.code ?? String(err);
-    return new RunpackError('package-unreadable', `Cannot read '${rel}' (${code}); fix its permissions or pass --exclude '${rel}'.`, { cause: err });
-}
-
-/**
- * Byte layout of the zip records runpack writes (PKWARE APPNOTE 6.3.x): local file headers, central directory
- * headers, zip64 records and the end of central directory. Pure functions: every field comes from the arguments,
- * nothing from the clock, the host or the local time zone.
- */
-const METHOD_STORED = 0;
-const METHOD_DEFLATE = 8;
-/** General purpose flag bit 11: the name is UTF-8. */
-const FLAG_UTF8 = 0x0800;
-/** Version made by: high byte 3 = Unix (so the external attributes carry the mode), low byte 45 = spec 4.5. */
-const VERSION_MADE_BY = (3 << 8) | 45;
-const VERSION_NEEDED_DEFAULT = 20;
-const VERSION_NEEDED_ZIP64 = 45;
-const U32_MAX = 0xffffffff;
-const U16_MAX = 0xffff;
-const SIG_LOCAL = 0x04034b50;
-const SIG_CENTRAL = 0x02014b50;
-const SIG_EOCD = 0x06054b50;
-const SIG_ZIP64_EOCD = 0x06064b50;
-const SIG_ZIP64_LOCATOR = 0x07064b50;
-const EXTRA_ZIP64 = 0x0001;
-const EXTRA_EXT_TIME = 0x5455;
-const S_IFREG = 0o100000;
-const S_IFDIR = 0o040000;
-const DOS_DIRECTORY = 0x10;
-/** MS-DOS date and time of a Unix time, taken in UTC and clamped to the DOS range (1980-01-01 .. 2107-12-31). */
-let lastDos = null;
-function dosDateTime(epochSeconds) {
-    // Every entry of an archive has the same time: compute it once.
-    if (lastDos?.epoch === epochSeconds)
-        return lastDos.value;
-    const value = computeDos(epochSeconds);
-    lastDos = { epoch: epochSeconds, value };
-    return value;
-}
-function computeDos(epochSeconds) {
-    const min = Date.UTC(1980, 0, 1) / 1000;
-    const max = Date.UTC(2107, 11, 31, 23, 59, 58) / 1000;
-    const d = new Date(Math.min(Math.max(epochSeconds, min), max) * 1000);
-    const date = ((d.getUTCFullYear() - 1980) << 9) | ((d.getUTCMonth() + 1) << 5) | d.getUTCDate();
-    const time = (d.getUTCHours() << 11) | (d.getUTCMinutes() << 5) | (d.getUTCSeconds() >> 1);
-    return { date, time };
-}
-/** Whether an entry of this size needs zip64 fields in its local header. Compressed size never exceeds it. */
-function needsZip64Local(uncompressedSize) {
-    return uncompressedSize >= U32_MAX;
-}
-/** Length in bytes of the local header written for this name and size (fixed before the data is known). */
-function localHeaderLength(nameLength, uncompressedSize) {
-    return 30 + nameLength + 9 + (needsZip64Local(uncompressedSize) ? 20 : 0);
-}
-function extTime(mtime) {
-    const b = Buffer.allocUnsafe(9);
-    b.writeUInt16LE(EXTRA_EXT_TIME, 0);
-    b.writeUInt16LE(5, 2);
-    b.writeUInt8(1, 4); // flags: modification time present
-    b.writeUInt32LE(clampU32(mtime), 5);
-    return b;
-}
-function clampU32(n) {
-    return Math.min(Math.max(Math.floor(n), 0), U32_MAX);
-}
-function localHeader(e) {
-    const zip64 = needsZip64Local(e.uncompressedSize);
-    const ext = extTime(e.mtime);
-    const extraLen = ext.length + (zip64 ? 20 : 0);
-    // allocUnsafe takes small buffers from Node's shared pool (no allocation per entry); every byte is written below.
-    const b = Buffer.allocUnsafe(30 + e.name.length + extraLen);
-    const { date, time } = dosDateTime(e.mtime);
-    b.writeUInt32LE(SIG_LOCAL, 0);
-    b.writeUInt16LE(zip64 ? VERSION_NEEDED_ZIP64 : VERSION_NEEDED_DEFAULT, 4);
-    b.writeUInt16LE(FLAG_UTF8, 6);
-    b.writeUInt16LE(e.method, 8);
-    b.writeUInt16LE(time, 10);
-    b.writeUInt16LE(date, 12);
-    b.writeUInt32LE(e.crc32 >>> 0, 14);
-    b.writeUInt32LE(zip64 ? U32_MAX : e.compressedSize, 18);
-    b.writeUInt32LE(zip64 ? U32_MAX : e.uncompressedSize, 22);
-    b.writeUInt16LE(e.name.length, 26);
-    b.writeUInt16LE(extraLen, 28);
-    e.name.copy(b, 30);
-    let p = 30 + e.name.length;
-    ext.copy(b, p);
-    p += ext.length;
-    if (zip64) {
-        b.writeUInt16LE(EXTRA_ZIP64, p);
-        b.writeUInt16LE(16, p + 2);
-        b.writeBigUInt64LE(BigInt(e.uncompressedSize), p + 4);
-        b.writeBigUInt64LE(BigInt(e.compressedSize), p + 12);
-    }
-    return b;
-}
-function centralHeader(e) {
-    const big = [e.uncompressedSize, e.compressedSize, e.localOffset].map((n) => n >= U32_MAX);
-    const z64Fields = big.filter(Boolean).length;
-    const ext = Buffer.allocUnsafe(9);
-    ext.writeUInt16LE(EXTRA_EXT_TIME, 0);
-    ext.writeUInt16LE(5, 2);
-    ext.writeUInt8(1, 4);
-    ext.writeUInt32LE(clampU32(e.mtime), 5);
-    const extraLen = ext.length + (z64Fields ? 4 + 8 * z64Fields : 0);
-    const b = Buffer.allocUnsafe(46 + e.name.length + extraLen);
-    const { date, time } = dosDateTime(e.mtime);
-    const mode = (e.directory ? S_IFDIR : S_IFREG) | (e.mode & 0o7777);
-    b.writeUInt32LE(SIG_CENTRAL, 0);
-    b.writeUInt16LE(VERSION_MADE_BY, 4);
-    b.writeUInt16LE(z64Fields ? VERSION_NEEDED_ZIP64 : VERSION_NEEDED_DEFAULT, 6);
-    b.writeUInt16LE(FLAG_UTF8, 8);
-    b.writeUInt16LE(e.method, 10);
-    b.writeUInt16LE(time, 12);
-    b.writeUInt16LE(date, 14);
-    b.writeUInt32LE(e.crc32 >>> 0, 16);
-    b.writeUInt32LE(big[1] ? U32_MAX : e.compressedSize, 20);
-    b.writeUInt32LE(big[0] ? U32_MAX : e.uncompressedSize, 24);
-    b.writeUInt16LE(e.name.length, 28);
-    b.writeUInt16LE(extraLen, 30);
-    b.writeUInt16LE(0, 32); // comment length
-    b.writeUInt16LE(0, 34); // disk number start
-    b.writeUInt16LE(0, 36); // internal attributes
-    b.writeUInt32LE(((mode << 16) | (e.directory ? DOS_DIRECTORY : 0)) >>> 0, 38);
-    b.writeUInt32LE(big[2] ? U32_MAX : e.localOffset, 42);
-    e.name.copy(b, 46);
-    let p = 46 + e.name.length;
-    ext.copy(b, p);
-    p += ext.length;
-    if (z64Fields) {
-        b.writeUInt16LE(EXTRA_ZIP64, p);
-        b.writeUInt16LE(8 * z64Fields, p + 2);
-        p += 4;
-        // Order fixed by APPNOTE 4.5.3: original size, compressed size, local header offset; only those that overflow.
-        for (const [i, v] of [e.uncompressedSize, e.compressedSize, e.localOffset].entries()) {
-            if (!big[i])
-                continue;
-            b.writeBigUInt64LE(BigInt(v), p);
-            p += 8;
-        }
-    }
-    return b;
-}
-/**
- * The records after the central directory: zip64 end record and locator when the entry count or any offset or size
- * overflows the classic fields, then the classic end record (with 0xFFFF/0xFFFFFFFF markers where zip64 took over).
- */
-function endRecords(entries, cdOffset, cdSize) {
-    const zip64 = entries >= U16_MAX || cdOffset >= U32_MAX || cdSize >= U32_MAX;
-    const parts = [];
-    if (zip64) {
-        const z = Buffer.alloc(56);
-        z.writeUInt32LE(SIG_ZIP64_EOCD, 0);
-        z.writeBigUInt64LE(44n, 4); // size of the remaining record
-        z.writeUInt16LE(VERSION_MADE_BY, 12);
-        z.writeUInt16LE(VERSION_NEEDED_ZIP64, 14);
-        z.writeUInt32LE(0, 16); // this disk
-        z.writeUInt32LE(0, 20); // disk with the central directory
-        z.writeBigUInt64LE(BigInt(entries), 24);
-        z.writeBigUInt64LE(BigInt(entries), 32);
-        z.writeBigUInt64LE(BigInt(cdSize), 40);
-        z.writeBigUInt64LE(BigInt(cdOffset), 48);
-        const loc = Buffer.alloc(20);
-        loc.writeUInt32LE(SIG_ZIP64_LOCATOR, 0);
-        loc.writeUInt32LE(0, 4);
-        loc.writeBigUInt64LE(BigInt(cdOffset + cdSize), 8);
-        loc.writeUInt32LE(1, 16); // total disks
-        parts.push(z, loc);
-    }
-    const e = Buffer.alloc(22);
-    e.writeUInt32LE(SIG_EOCD, 0);
-    e.writeUInt16LE(0, 4);
-    e.writeUInt16LE(0, 6);
-    e.writeUInt16LE(zip64 ? U16_MAX : entries, 8);
-    e.writeUInt16LE(zip64 ? U16_MAX : entries, 10);
-    e.writeUInt32LE(zip64 ? U32_MAX : cdSize, 12);
-    e.writeUInt32LE(zip64 ? U32_MAX : cdOffset, 16);
-    e.writeUInt16LE(0, 20);
-    parts.push(e);
-    return Buffer.concat(parts);
-}
-/**
- * CRC-32 of the concatenation A‖B from crc(A), crc(B) and len(B) (zlib's crc32_combine), so chunks of one file
- * compressed on different threads give the file's CRC without a second pass.
- */
-function crc32Combine(crcA, crcB, lenB) {
-    if (lenB <= 0)
-        return crcA >>> 0;
-    const even = new Uint32Array(32);
-    const odd = new Uint32Array(32);
-    odd[0] = 0xedb88320;
-    let row = 1;
-    for (let n = 1; n < 32; n++) {
-        odd[n] = row;
-        row <<= 1;
-    }
-    gf2Square(even, odd);
-    gf2Square(odd, even);
-    let crc1 = crcA >>> 0;
-    let len = lenB;
-    do {
-        gf2Square(even, odd);
-        if (len % 2)
-            crc1 = gf2Times(even, crc1);
-        len = Math.floor(len / 2);
-        if (len === 0)
-            break;
-        gf2Square(odd, even);
-        if (len % 2)
-            crc1 = gf2Times(odd, crc1);
-        len = Math.floor(len / 2);
-    } while (len !== 0);
-    return (crc1 ^ crcB) >>> 0;
-}
-function gf2Times(mat, vec) {
-    let sum = 0;
-    let i = 0;
-    let v = vec >>> 0;
-    while (v) {
-        if (v & 1)
-            sum ^= mat[i];
-        v >>>= 1;
-        i++;
-    }
-    return sum >>> 0;
-}
-function gf2Square(square, mat) {
-    for (let n = 0; n < 32; n++)
-        square[n] = gf2Times(mat, mat[n]);
-}
-let crcTable = null;
-/** CRC-32 of `data` continuing from `value`: zlib.crc32 when Node has it (>= 20.15), else a table-driven version. */
-function crc32(data, value = 0) {
-    const native = zlib.crc32;
-    if (native)
-        return native(data, value) >>> 0;
-    if (!crcTable) {
-        crcTable = new Int32Array(256);
-        for (let n = 0; n < 256; n++) {
-            let c = n;
-            for (let k = 0; k < 8; k++)
-                c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-            crcTable[n] = c;
-        }
-    }
-    let c = ~value;
-    for (let i = 0; i < data.length; i++)
-        c = crcTable[(c ^ data[i]) & 255] ^ (c >>> 8);
-    return ~c >>> 0;
-}
-
-/**
- * The packager: writes the contents of a publish folder as a deterministic zip, fast and in bounded memory.
- *
- * Flow: walk the folder (walk.ts) → sort entries by UTF-8 path bytes → read, hash and compress on the worker pool,
- * small files in batches and large files in 1 MiB pieces, with at most a fixed window of bytes in flight → write
- * headers and data in order to a temp file next to the output, hashing the zip as it goes → the release stamp's data
- * (derived from every other file, so written after them) → central directory in sorted order → rename.
- * See docs/packaging.md.
- */
-/** Timestamp of every entry when neither the option nor SOURCE_DATE_EPOCH is set: 2000-01-01T00:00:00Z. */
-const DEFAULT_EPOCH = 946684800;
-/** Latest time the DOS date fields can hold. */
-const MAX_EPOCH = Date.UTC(2107, 11, 31, 23, 59, 58) / 1000;
-/** File types already compressed: stored as they are, never deflated. */
-const STORED_EXTENSIONS = new Set(('png jpg jpeg gif webp avif heic ico gz tgz br zip jar war ear nupkg snupkg whl egg woff woff2 mp3 mp4 m4a m4v ' +
-    'aac ogg oga ogv opus webm mov avi mkv flac 7z xz txz zst bz2 tbz2 lz4 lzma rar cab apk docx xlsx pptx odt ods ' +
-    'odp epub pdf').split(' '));
-const BATCH_BYTES = 1 << 20;
-const BATCH_FILES = 512;
-/** Minimum weight of a job in the in-flight window, so folders of empty files cannot queue without bound. */
-const MIN_JOB_WEIGHT = 64 * 1024;
-/** Extra weight per file: each result costs objects and a digest on the main thread whatever the file's size. */
-const FILE_WEIGHT = 2 * 1024;
-const WRITE_BUFFER = 1 << 20;
-/** Resolves the timestamp for every entry: the option, else SOURCE_DATE_EPOCH, else DEFAULT_EPOCH. */
-function resolveSourceDateEpoch(option, env = process.env.SOURCE_DATE_EPOCH) {
-    if (option !== undefined) {
-        if (!Number.isInteger(option) || option < 0 || option > MAX_EPOCH) {
-            throw new RunpackError('package-bad-epoch', `sourceDateEpoch ${option} is not a whole number of seconds between 0 and ${MAX_EPOCH}; pass e.g. the last commit time (git log -1 --format=%ct).`);
-        }
-        return option;
-    }
-    if (env !== undefined && env.trim() !== '') {
-        const v = env.trim();
-        const n = Number(v);
-        if (!/^\d+$/.test(v) || n > MAX_EPOCH) {
-            throw new RunpackError('package-bad-epoch', `SOURCE_DATE_EPOCH='${env}' is not a whole number of seconds since 1970; unset it or set it to e.g. the last commit time (git log -1 --format=%ct).`);
-        }
-        return n;
-    }
-    return DEFAULT_EPOCH;
-}
-/** True when a file of this name is stored rather than deflated. */
-function isStoredType(name) {
-    const base = name.slice(name.lastIndexOf('/') + 1);
-    const dot = base.lastIndexOf('.');
-    return dot > 0 && STORED_EXTENSIONS.has(base.slice(dot + 1).toLowerCase());
-}
-/** sha256 and size of a file, read as a stream (for prebuilt zips handed to the deploy engine). */
-async function hashFile(file) {
-    const h = node_crypto.createHash('sha256');
-    let bytes = 0;
-    try {
-        for await (const chunk of fs$1.createReadStream(file)) {
-            h.update(chunk);
-            bytes += chunk.length;
-        }
-    }
-    catch (err) {
-        const code = err.code ?? String(err);
-        if (code === 'ENOENT') {
-            throw new RunpackError('package-missing', `Package '${file}' does not exist; check the path of the zip.`);
-        }
-        if (code === 'EISDIR') {
-            throw new RunpackError('package-missing', `Package '${file}' is a folder, not a zip file; pass the zip's path.`);
-        }
-        throw new RunpackError('package-unreadable', `Cannot read package '${file}' (${code}); check its permissions.`, {
-            cause: err,
-        });
-    }
-    return { sha256: h.digest('hex'), bytes };
-}
-function poolFile(it) {
-    return { rel: it.rel, abs: it.abs, size: it.size, store: it.store };
-}
-/** Builds the ordered list of entries the archive will hold. */
-function planItems(entries, stamp) {
-    const items = [];
-    const dirs = new Set();
-    for (const e of entries) {
-        if (stamp && e.kind === 'file' && e.rel === STAMP_PATH)
-            continue; // replaced by the fresh stamp
-        if (e.kind === 'dir')
-            dirs.add(e.rel);
-        items.push({
-            name: e.kind === 'dir' ? `${e.rel}/` : e.rel,
-            rel: e.rel,
-            kind: e.kind,
-            abs: e.kind === 'file' ? e.abs : '',
-            mode: e.mode,
-            size: e.size,
-            store: e.kind === 'file' && isStoredType(e.rel),
-        });
-    }
-    if (stamp) {
-        const stampDir = STAMP_PATH.slice(0, STAMP_PATH.lastIndexOf('/'));
-        if (!dirs.has(stampDir)) {
-            items.push({
-                name: `${stampDir}/`,
-                rel: stampDir,
-                kind: 'dir',
-                abs: '',
-                mode: 0o755,
-                size: 0,
-                store: true,
-            });
-        }
-        items.push({
-            name: STAMP_PATH,
-            rel: STAMP_PATH,
-            kind: 'stamp',
-            abs: '',
-            mode: 0o644,
-            size: 0,
-            store: true,
-        });
-    }
-    items.sort((a, b) => compareUtf8(a.name, b.name));
-    return items;
-}
-function planTasks(items) {
-    const tasks = [];
-    let batch = null;
-    const close = () => {
-        if (batch)
-            tasks.push(batch);
-        batch = null;
-    };
-    for (const it of items) {
-        if (it.kind === 'file' && it.size > CHUNK_SIZE) {
-            close();
-            // The pieces are compressed on several threads; one job reads the file once more for its sha256.
-            tasks.push({ type: 'hash', item: it, weight: MIN_JOB_WEIGHT });
-            const pieces = Math.ceil(it.size / CHUNK_SIZE);
-            for (let i = 0; i < pieces; i++) {
-                const offset = i * CHUNK_SIZE;
-                const length = Math.min(CHUNK_SIZE, it.size - offset);
-                tasks.push({
-                    type: 'chunk',
-                    item: it,
-                    index: i,
-                    offset,
-                    length,
-                    last: i === pieces - 1,
-                    weight: length,
-                });
-            }
-            continue;
-        }
-        batch ??= { type: 'batch', items: [], files: [], weight: MIN_JOB_WEIGHT };
-        batch.items.push(it);
-        if (it.kind === 'file') {
-            batch.files.push(it);
-            batch.weight += it.size + FILE_WEIGHT;
-        }
-        if (batch.weight - batch.files.length * FILE_WEIGHT >= BATCH_BYTES || batch.files.length >= BATCH_FILES)
-            close();
-    }
-    close();
-    return tasks;
-}
-function translateWorkerError(err) {
-    if (!(err instanceof WorkerJobError))
-        return err;
-    const rel = err.file ?? '?';
-    if (err.code === 'CHANGED')
-        return changed(rel);
-    return unreadable(rel, err);
-}
-function changed(rel) {
-    return new RunpackError('package-changed', `'${rel}' changed while it was being packaged; run the package step after the build has finished writing.`);
-}
-/**
- * Central directory records, encoded as soon as an entry is written and kept in 1 MiB chunks (far smaller than
- * an object per entry). One slot can be reserved and filled in later (the stamp's record).
- */
-class CentralDirectory {
-    chunks = [];
-    cur = Buffer.allocUnsafe(1 << 20);
-    used = 0;
-    reserved = null;
-    count = 0;
-    add(h) {
-        const rec = centralHeader(h);
-        if (this.used + rec.length > this.cur.length)
-            this.seal(Math.max(1 << 20, rec.length));
-        rec.copy(this.cur, this.used);
-        this.used += rec.length;
-        this.count++;
-    }
-    reserve() {
-        this.seal(1 << 20);
-        this.chunks.push(null);
-        this.count++;
-    }
-    fill(h) {
-        this.reserved = h;
-    }
-    parts() {
-        this.seal(0);
-        return this.chunks.map((c) => c ?? centralHeader(this.reserved));
-    }
-    seal(next) {
-        if (this.used)
-            this.chunks.push(Buffer.from(this.cur.subarray(0, this.used)));
-        this.cur = Buffer.allocUnsafe(next);
-        this.used = 0;
-    }
-}
-/** Sequential writer that hashes every byte in file order. Large entries are written in place and hashed after. */
-class ZipOut {
-    fh;
-    hash = node_crypto.createHash('sha256');
-    pos = 0;
-    pending = [];
-    pendingLen = 0;
-    constructor(fh) {
-        this.fh = fh;
-    }
-    async append(buf) {
-        const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-        if (b.length === 0)
-            return;
-        this.hash.update(b);
-        this.pending.push(b);
-        this.pendingLen += b.length;
-        this.pos += b.length;
-        if (this.pendingLen >= WRITE_BUFFER)
-            await this.flush();
-    }
-    async flush() {
-        if (!this.pendingLen)
-            return;
-        const at = this.pos - this.pendingLen;
-        const bufs = this.pending;
-        this.pending = [];
-        this.pendingLen = 0;
-        await writeAllv(this.fh, bufs, at);
-    }
-    async writeAt(buf, at) {
-        let done = 0;
-        while (done < buf.byteLength) {
-            const { bytesWritten } = await this.fh.write(buf, done, buf.byteLength - done, at + done);
-            done += bytesWritten;
-        }
-    }
-    /** Feeds an already-written range of the file to the hash (after its header was patched in front of it). */
-    async hashRange(from, length) {
-        const buf = Buffer.allocUnsafe(Math.min(length, 1 << 20) || 1);
-        let done = 0;
-        while (done < length) {
-            const want = Math.min(buf.length, length - done);
-            const { bytesRead } = await this.fh.read(buf, 0, want, from + done);
-            if (bytesRead <= 0)
-                throw new Error('output file shorter than written');
-            this.hash.update(buf.subarray(0, bytesRead));
-            done += bytesRead;
-        }
-    }
-}
-async function writeAllv(fh, bufs, at) {
-    let pos = at;
-    let list = bufs;
-    while (list.length) {
-        const { bytesWritten } = await fh.writev(list.slice(0, 1024), pos);
-        pos += bytesWritten;
-        let n = bytesWritten;
-        const rest = [];
-        for (const b of list) {
-            if (n >= b.length)
-                n -= b.length;
-            else {
-                rest.push(n ? b.subarray(n) : b);
-                n = 0;
-            }
-        }
-        list = rest;
-    }
-}
-function outputError(outFile, err) {
-    const code = err?.code ?? String(err);
-    const why = code === 'ENOENT'
-        ? 'its folder does not exist'
-        : code === 'ENOTDIR'
-            ? 'part of its folder path is a file'
-            : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
-                ? 'permission denied'
-                : code === 'ENOSPC'
-                    ? 'the disk is full'
-                    : code;
-    return new RunpackError('package-output-unwritable', `Cannot write output '${outFile}' (${why}); choose a path in an existing, writable folder.`, { cause: err });
-}
-/** Packages the contents of `options.sourceDir` into `options.outFile`. */
-async function pack(options, internals = {}) {
-    if (!options.sourceDir)
-        throw new RunpackError('usage', 'No source folder given; pass the publish folder to package.');
-    if (!options.outFile)
-        throw new RunpackError('usage', 'No output file given; pass the zip path to write (-o out.zip).');
-    const epoch = resolveSourceDateEpoch(options.sourceDateEpoch);
-    const withStamp = options.stamp !== false;
-    const outAbs = resolveOutputPath(options.outFile);
-    if (fs$1.existsSync(outAbs) && fs$1.statSync(outAbs).isDirectory()) {
-        throw new RunpackError('package-output-unwritable', `Output '${options.outFile}' is a folder; pass a file path such as '${path.join(options.outFile, 'app.zip')}'.`);
-    }
-    // Workers start while the folder is walked.
-    const concurrency = Math.max(1, Math.floor(options.concurrency ?? os.availableParallelism()));
-    const pool = new DeflatePool(concurrency);
-    try {
-        return await packWith(options, internals, pool, epoch, withStamp, outAbs);
-    }
-    finally {
-        await pool.close();
-    }
-}
-async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
-    // Temp files of this output (ours, or one a killed run left behind) are never packaged either.
-    const outDir = path.dirname(outAbs);
-    const tmpPrefix = `.${path.basename(outAbs)}.`;
-    const isTemp = (p) => path.dirname(p) === outDir &&
-        path.basename(p).startsWith(tmpPrefix) &&
-        /\.\d+\.[0-9a-f]{8}\.tmp$/.test(p);
-    const items = planItems(walk({ sourceDir: options.sourceDir, exclude: options.exclude, skipFiles: [outAbs], skipFile: isTemp }), withStamp);
-    const fileItems = items.filter((i) => i.kind === 'file');
-    if (fileItems.length === 0) {
-        throw new RunpackError('package-empty', `Nothing to package in '${options.sourceDir}'${options.exclude?.length ? ' after excludes' : ''}; build the app first or check --exclude.`);
-    }
-    await internals.afterWalk?.(fileItems.map((i) => ({ rel: i.rel, abs: i.abs })));
-    const tmp = path.join(outDir, `${tmpPrefix}${process.pid}.${node_crypto.randomBytes(4).toString('hex')}.tmp`);
-    let fh;
-    try {
-        fh = await fs.open(tmp, 'wx+');
-    }
-    catch (err) {
-        throw outputError(options.outFile, err);
-    }
-    let ok = false;
-    try {
-        const totalBytes = fileItems.reduce((s, i) => s + i.size, 0);
-        const out = new ZipOut(fh);
-        const central = new CentralDirectory();
-        let stampItem = null;
-        const digest = new ContentDigest();
-        const largeHashes = new Map();
-        const tasks = planTasks(items);
-        // Deep enough that a worker finishing early still finds queued work while the head job completes.
-        const window = Math.max(16 << 20, pool.size * (8 << 20));
-        const started = new Array(tasks.length).fill(null);
-        let next = 0;
-        let inflight = 0;
-        let doneBytes = 0;
-        let lastProgress = 0;
-        const progress = (force = false) => {
-            if (!options.onProgress)
-                return;
-            if (force || doneBytes - lastProgress >= 16 << 20) {
-                lastProgress = doneBytes;
-                options.onProgress(doneBytes, totalBytes);
-            }
-        };
-        const start = (t) => {
-            let p;
-            if (t.type === 'batch')
-                p = t.files.length ? pool.deflate(t.files.map(poolFile)) : Promise.resolve([]);
-            else if (t.type === 'hash')
-                p = pool.hash([poolFile(t.item)]).then((r) => r[0]);
-            else
-                p = pool.chunk(poolFile(t.item), t.offset, t.length, t.last);
-            p.catch(() => undefined); // awaited in order below; avoid an unhandled rejection meanwhile
-            return p;
-        };
-        const header = (it, method, crc, comp, offset) => ({
-            name: Buffer.from(it.name, 'utf8'),
-            method,
-            crc32: crc,
-            compressedSize: comp,
-            uncompressedSize: it.kind === 'dir' ? 0 : it.size,
-            localOffset: offset,
-            mode: it.mode,
-            directory: it.kind === 'dir',
-            mtime: epoch,
-        });
-        // State of the large entry being written in place.
-        let large = null;
-        for (let cur = 0; cur < tasks.length; cur++) {
-            while (next < tasks.length && (next === cur || inflight + tasks[next].weight <= window)) {
-                started[next] = start(tasks[next]);
-                inflight += tasks[next].weight;
-                next++;
-            }
-            const t = tasks[cur];
-            let result;
-            try {
-                result = await started[cur];
-            }
-            catch (err) {
-                throw translateWorkerError(err);
-            }
-            started[cur] = null;
-            inflight -= t.weight;
-            if (t.type === 'hash') {
-                largeHashes.set(t.item, result);
-                continue;
-            }
-            if (t.type === 'batch') {
-                const results = result;
-                let fi = 0;
-                for (const it of t.items) {
-                    const offset = out.pos;
-                    if (it.kind === 'dir') {
-                        const h = header(it, METHOD_STORED, 0, 0, offset);
-                        central.add(h);
-                        await out.append(localHeader(h));
-                    }
-                    else if (it.kind === 'stamp') {
-                        // Its content is derived from every other file: written after them, listed here in the directory.
-                        stampItem = it;
-                        central.reserve();
-                    }
-                    else {
-                        const r = results[fi++];
-                        const h = header(it, r.method, r.crc, r.data.byteLength, offset);
-                        central.add(h);
-                        digest.add({ path: it.rel, mode: it.mode, size: it.size, sha256: r.sha256 });
-                        await out.append(localHeader(h));
-                        await out.append(r.data);
-                        doneBytes += it.size;
-                        progress();
-                    }
-                }
-                continue;
-            }
-            // A piece of a large file.
-            const r = result;
-            if (t.index === 0) {
-                await out.flush();
-                const headerAt = out.pos;
-                const dataAt = headerAt + localHeaderLength(Buffer.byteLength(t.item.name), t.item.size);
-                large = { item: t.item, headerAt, dataAt, written: 0, crc: 0 };
-            }
-            const L = large;
-            await out.writeAt(r.data, L.dataAt + L.written);
-            L.written += r.data.byteLength;
-            L.crc = t.index === 0 ? r.crc : crc32Combine(L.crc, r.crc, t.length);
-            doneBytes += t.length;
-            progress();
-            if (!t.last)
-                continue;
-            const it = L.item;
-            let method = it.store ? METHOD_STORED : METHOD_DEFLATE;
-            let comp = L.written;
-            if (method === METHOD_DEFLATE && comp >= it.size) {
-                // Deflate did not shrink it: write the bytes as they are instead (decided from the data, so deterministic).
-                method = METHOD_STORED;
-                comp = 0;
-                for (let off = 0; off < it.size; off += CHUNK_SIZE) {
-                    const len = Math.min(CHUNK_SIZE, it.size - off);
-                    let piece;
-                    try {
-                        piece = await pool.chunk({ ...poolFile(it), store: true }, off, len, off + len >= it.size);
-                    }
-                    catch (err) {
-                        throw translateWorkerError(err);
-                    }
-                    await out.writeAt(piece.data, L.dataAt + comp);
-                    comp += piece.data.byteLength;
-                }
-            }
-            // The whole-file read and the pieces must have seen the same bytes.
-            const whole = largeHashes.get(it);
-            largeHashes.delete(it);
-            if (whole.crc !== L.crc)
-                throw changed(it.rel);
-            digest.add({ path: it.rel, mode: it.mode, size: it.size, sha256: whole.sha256 });
-            const h = header(it, method, L.crc, comp, L.headerAt);
-            central.add(h);
-            const lh = localHeader(h);
-            await out.writeAt(lh, L.headerAt);
-            out.hash.update(lh);
-            await out.hashRange(L.dataAt, comp);
-            out.pos = L.dataAt + comp;
-            large = null;
-        }
-        // The release stamp, from the sha256 of every file written above.
-        let stamp = null;
-        let stampSize = 0;
-        if (stampItem) {
-            stamp = { runpack: 1, contentSha256: digest.digest() };
-            const raw = stampBytes(stamp);
-            stampSize = raw.length;
-            stampItem.size = raw.length;
-            const h = header(stampItem, METHOD_STORED, crc32(raw) >>> 0, raw.length, out.pos);
-            central.fill(h);
-            await out.append(localHeader(h));
-            await out.append(raw);
-        }
-        // Central directory and end records.
-        const cdOffset = out.pos;
-        for (const part of central.parts())
-            await out.append(part);
-        const cdSize = out.pos - cdOffset;
-        await out.append(endRecords(central.count, cdOffset, cdSize));
-        await out.flush();
-        await fh.truncate(out.pos);
-        progress(true);
-        await fh.close();
-        try {
-            await fs$1.promises.rename(tmp, outAbs);
-        }
-        catch (err) {
-            throw outputError(options.outFile, err);
-        }
-        ok = true;
-        return {
-            outFile: options.outFile,
-            sha256: out.hash.digest('hex'),
-            zipBytes: out.pos,
-            files: fileItems.length + (stamp ? 1 : 0),
-            bytes: totalBytes + stampSize,
-            stamp,
-        };
-    }
-    catch (err) {
-        const code = err?.code;
-        if (!(err instanceof RunpackError) && (code === 'ENOSPC' || code === 'EIO' || code === 'EDQUOT')) {
-            throw outputError(options.outFile, err);
-        }
-        throw err;
-    }
-    finally {
-        if (!ok) {
-            await fh.close().catch(() => undefined);
-            await fs$1.promises.rm(tmp, { force: true }).catch(() => undefined);
-        }
-    }
-}
-
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(1)} s`;
-    const m = Math.floor(ms / 60_000);
-    const s = Math.round((ms % 60_000) / 1000);
-    return `${m} min ${s} s`;
-}
-function createLogger(sink, secrets, options = {}) {
-    const now = options.now ?? Date.now;
-    const clean = (m) => secrets.redact(m);
-    let depth = 0;
-    return {
-        info: (m) => sink.info(clean(m)),
-        warn: (m) => sink.warn(clean(m)),
-        error: (m) => sink.error(clean(m)),
-        debug: (m) => sink.debug(clean(m)),
-        progress: (percent, operation) => sink.progress?.(Math.max(0, Math.min(100, Math.round(percent))), clean(operation)),
-        async group(name, fn) {
-            const nested = depth > 0;
-            if (!nested)
-                sink.startGroup(clean(name));
-            else
-                sink.info(clean(`— ${name}`));
-            depth++;
-            const start = now();
-            let ok = false;
-            try {
-                const result = await fn();
-                ok = true;
-                return result;
-            }
-            finally {
-                depth--;
-                const ms = now() - start;
-                options.timings?.push({ name, ms, ok });
-                sink.info(clean(`${name}: ${ok ? 'done' : 'failed'} in ${formatDuration(ms)}`));
-                if (!nested)
-                    sink.endGroup();
-            }
-        },
-    };
-}
-/** A sink that rewrites every line (and group name) before passing it on: a front end's own words. */
-function mapSink(sink, f) {
-    return {
-        info: (l) => sink.info(f(l)),
-        warn: (l) => sink.warn(f(l)),
-        error: (l) => sink.error(f(l)),
-        debug: (l) => sink.debug(f(l)),
-        startGroup: (n) => sink.startGroup(f(n)),
-        endGroup: () => sink.endGroup(),
-        ...(sink.progress ? { progress: sink.progress } : {}),
-    };
-}
-
-function createSecretRegistry(sink) {
-    const values = new Set();
-    return {
-        add(value) {
-            if (!value || value.length < 4 || values.has(value))
-                return;
-            values.add(value);
-            sink?.(value);
-            // Also catch the URL-encoded form (SAS signatures, secrets inside URLs).
-            const encoded = encodeURIComponent(value);
-            if (encoded !== value && !values.has(encoded)) {
-                values.add(encoded);
-                sink?.(encoded);
-            }
-        },
-        redact(text) {
-            let out = text;
-            // Longest first, so a secret containing another is replaced whole.
-            for (const v of [...values].sort((a, b) => b.length - a.length))
-                out = out.split(v).join('***');
-            return redactSasSignatures(out);
-        },
-    };
-}
-/** Replaces the value of every `sig=` query parameter in free text. */
-function redactSasSignatures(text) {
-    return text.replace(/(\bsig=)[^&\s"'<>]+/gi, '$1***');
-}
-
-const CAUSE_TITLES = {
-    'read-only-write': 'the app writes into its read-only package mount',
-    'sas-invalid': 'the package URL or its SAS is bad or expired',
-    'mount-blocked': 'the worker could not mount the package (network rule, missing role or bad archive)',
-    'stale-content': 'the app runs other content than this release (mode mismatch or stale mount)',
-    'app-start-failed': 'the app fails to start from the mounted package',
-    'runner-network': "the runner cannot reach the app (DNS, proxy, firewall or TLS trust on the runner's side)",
-    config: 'settings or platform features that fight run-from-package',
-    unknown: 'no known cause matched',
-};
-
-/**
- * Pure: from what verification saw, the likely cause of a failed deploy among the four runpack exists to catch
- * (a write into the read-only mount, a bad or expired SAS, a mount blocked by a network rule or a bad archive,
- * a mode mismatch / stale content) and the fix.
- */
-/**
- * What apps print when they write into the read-only mount: EROFS (Linux), Node's `EACCES: permission denied` and
- * `EPERM: operation not permitted` (the mount refuses the write), .NET's UnauthorizedAccessException.
- */
-const READ_ONLY = /\bEROFS\b|read-only file system|\bEACCES\b|permission denied|\bEPERM\b|operation not permitted|UnauthorizedAccessException|Access to the path .* is denied|Could not write to local resource/i;
-function classifyFailure(e) {
-    const f = e.blobFetch;
-    if (f && f.status >= 400) {
-        const code = f.errorCode ?? '';
-        const detail = f.detail ?? '';
-        if (code === 'AuthorizationFailure')
-            return {
-                cause: 'mount-blocked',
-                evidence: `the package URL answers 403 AuthorizationFailure: the storage account's network rules block it`,
-                fix: "allow the app's outbound addresses (or its virtual network) on the storage account, or add a private endpoint reachable from the app",
-            };
-        if (code === 'AuthorizationPermissionMismatch')
-            return {
-                cause: 'mount-blocked',
-                evidence: 'the package URL answers 403 AuthorizationPermissionMismatch: the identity has no data role on the blob',
-                fix: "assign Storage Blob Data Reader on the storage account (or container) to the app's managed identity, or use package-access: sas",
-            };
-        if (code === 'KeyBasedAuthenticationNotPermitted')
-            return {
-                cause: 'sas-invalid',
-                evidence: 'the package URL answers 403 KeyBasedAuthenticationNotPermitted: the account refuses key-signed SAS',
-                fix: 'use package-access: identity (shared key access is disabled on the account)',
-            };
-        if (code === 'AuthenticationFailed' || f.status === 403)
-            return {
-                cause: 'sas-invalid',
-                evidence: /time frame|expired/i.test(detail)
-                    ? 'the SAS in the package URL has expired (AuthenticationFailed: signature not valid in the specified time frame)'
-                    : `the package URL is refused (${f.status}${code ? ` ${code}` : ''}${detail ? `: ${detail.slice(0, 160)}` : ''})`,
-                fix: 'run the deploy again to renew the stored access policy and SAS, or use package-access: identity',
-            };
-        if (f.status === 404)
-            return {
-                cause: 'sas-invalid',
-                evidence: 'the package URL answers 404: the blob or container is missing',
-                fix: 'run the deploy again so the package blob is uploaded, and check nothing deletes it',
-            };
-    }
-    if (e.settingMatches === false)
-        return {
-            cause: 'stale-content',
-            evidence: 'WEBSITE_RUN_FROM_PACKAGE read back differs from the value written: something else changed it',
-            fix: 'stop other deployments or infrastructure code from writing app settings (they must keep WEBSITE_RUN_FROM_PACKAGE), then deploy again',
-        };
-    if (e.failureMarker && e.access === 'identity' && e.identityRoleConfirmed === false)
-        return {
-            cause: 'mount-blocked',
-            evidence: "wwwroot shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt' and no blob read role for the app's identity could be confirmed",
-            fix: "assign Storage Blob Data Reader on the storage account to the app's managed identity, then deploy again (or use package-access: sas)",
-        };
-    if (e.failureMarker)
-        return {
-            cause: 'mount-blocked',
-            evidence: "wwwroot shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt': the worker could not fetch or open the package",
-            fix: e.mode === 'url'
-                ? "check that the app can reach the storage account (network rules, private endpoints, the identity's role) and that the zip opens, then restart"
-                : 'deploy the package again (packagename.txt must point at a valid zip) and restart',
-        };
-    if (f?.sha256Matches === false)
-        return {
-            cause: 'stale-content',
-            evidence: f.releaseThere
-                ? `the blob behind the package URL holds release ${f.releaseThere}, not this one: a later deploy replaced it`
-                : 'the blob behind the package URL is not this release',
-            fix: 'make sure no other pipeline writes the same blob name, then deploy again',
-        };
-    if ((e.stamp === 'mismatch' || e.stamp === 'missing') && e.noRemount)
-        return {
-            cause: 'stale-content',
-            evidence: 'restart: false and the settings did not change, so nothing re-mounted the package: the app keeps running its previous content',
-            fix: 'restart the app (or deploy with restart: true) so it mounts this release',
-        };
-    if (e.stamp === 'mismatch' || e.stamp === 'missing')
-        return {
-            cause: 'stale-content',
-            evidence: e.stamp === 'mismatch'
-                ? 'the mounted wwwroot carries another release stamp: the app still runs old content'
-                : 'the mounted wwwroot has no release stamp: the app runs content runpack did not deploy (mode mismatch or extracted files)',
-            fix: 'restart the app so it mounts the package again (restart: true), and check that WEBSITE_RUN_FROM_PACKAGE is not changed by other tools',
-        };
-    const h = e.health;
-    const logHint = e.logStreamUrl ? ` (${e.logStreamUrl})` : '';
-    if (e.app?.state === 'unreachable')
-        return {
-            cause: 'runner-network',
-            evidence: `${e.app.why}; this says nothing yet about the app, which the runner could not see`,
-            fix: "check the runner's DNS, its proxy settings (HTTPS_PROXY, NO_PROXY) and the CA it trusts (NODE_EXTRA_CA_CERTS), or the app's access restrictions for the runner's address, then run the deploy again",
-        };
-    if (e.app && e.app.state !== 'up' && e.appLogReadOnlyLine)
-        return {
-            cause: 'read-only-write',
-            evidence: `${e.app.why}, and the app's log shows a write into its read-only package mount: "${e.appLogReadOnlyLine.slice(0, 200)}"`,
-            fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
-        };
-    if (e.app?.state === 'start-failed' || (e.app?.state === 'warming' && e.stamp === 'match'))
-        return {
-            cause: 'app-start-failed',
-            evidence: e.app.state === 'start-failed'
-                ? `${e.app.why}: the package is mounted but the app's process does not start`
-                : `${e.app.why} for the whole wait: the package is mounted but the app never answers`,
-            fix: `read the app's log stream${logHint} for the error it prints at start (a crash on boot, a missing dependency or setting, the wrong start command or port); if it writes next to its own files, write to /tmp or %TEMP% instead (the first cause in runpack's guide)`,
-        };
-    if (e.app?.state === 'up')
-        return null;
-    if (h &&
-        (h.error || (h.status !== undefined && (h.status < 200 || h.status >= 300)) || h.containsExpect === false)) {
-        if (h.body && READ_ONLY.test(h.body))
-            return {
-                cause: 'read-only-write',
-                evidence: 'the app fails with a read-only file system error: it writes under its package mount (wwwroot)',
-                fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
-            };
-        if (h.containsExpect === false && h.status !== undefined && h.status >= 200 && h.status < 300)
-            return {
-                cause: 'stale-content',
-                evidence: 'the health response does not contain the expected text: the app serves other content than this release',
-                fix: 'restart the app and check the expect input matches what this release answers',
-            };
-        if (h.status === 503 || h.status === 502 || h.error)
-            return {
-                cause: 'mount-blocked',
-                evidence: `the site does not start (${h.error ?? `HTTP ${h.status}`}): the package may not have mounted`,
-                fix: 'check the package opens (runpack inspect) and that the app can reach the package URL, then restart',
-            };
-        return {
-            cause: 'unknown',
-            evidence: `the health probe answered ${h.status ?? h.error}`,
-            fix: `check the app's logs (log stream${logHint}) for the error it reports`,
-        };
-    }
-    return null;
-}
-
-const RFP = 'WEBSITE_RUN_FROM_PACKAGE';
-const RFP_LEGACY = 'WEBSITE_RUN_FROM_ZIP';
-const RFP_MI = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
-/**
- * Pure: applies changes (null deletes) to settings, keeping every other key and the original order; new keys
- * go at the end. `changed` is false when the result equals the input.
- */
-function mergeSettings(current, changes) {
-    const settings = {};
-    const changedKeys = [];
-    for (const [k, v] of Object.entries(current)) {
-        if (Object.prototype.hasOwnProperty.call(changes, k)) {
-            const next = changes[k];
-            if (next === null) {
-                changedKeys.push(k);
-                continue;
-            }
-            if (next !== v)
-                changedKeys.push(k);
-            settings[k] = next;
-        }
-        else
-            settings[k] = v;
-    }
-    for (const [k, v] of Object.entries(changes)) {
-        if (Object.prototype.hasOwnProperty.call(current, k) || v === null)
-            continue;
-        settings[k] = v;
-        changedKeys.push(k);
-    }
-    return { settings, changed: changedKeys.length > 0, changedKeys };
-}
-/** Pure: the keys of `changes` whose value in `actual` differs from what was asked. */
-function unconfirmedKeys(actual, changes) {
-    return Object.entries(changes)
-        .filter(([k, v]) => (v === null ? Object.prototype.hasOwnProperty.call(actual, k) : actual[k] !== v))
-        .map(([k]) => k);
-}
-function createSettingsHelper(arm, ref) {
-    return {
-        read: () => arm.listAppSettings(ref),
-        async update(changes) {
-            const before = await arm.listAppSettings(ref);
-            const merged = mergeSettings(before, changes);
-            if (!merged.changed)
-                return { changed: false, before, after: before };
-            await arm.putAppSettings(ref, merged.settings);
-            const after = await arm.listAppSettings(ref);
-            const missing = unconfirmedKeys(after, changes);
-            if (missing.length)
-                throw new RunpackError('setting-not-applied', `App settings ${missing.join(', ')} did not read back as written on ${ref.appName}${ref.slot ? `/${ref.slot}` : ''}; another deployment or policy may be changing settings, run again.`);
-            // Anything else lost between the read and the write (a concurrent writer) is reported by the caller.
-            return { changed: true, before, after };
-        },
-    };
-}
-
-/** Blob name of a release: named by content, so every release stays available for rollback. */
-function releaseBlobName(appName, sha256) {
-    return `releases/${appName.toLowerCase()}/${sha256}.zip`;
-}
-function stableBlobName(appName, slot) {
-    return `${appName.toLowerCase()}${slot ? `-${slot.toLowerCase()}` : ''}.zip`;
-}
-/**
- * Pure: whether `name` (a blob name inside the package container) is one runpack could have written as a stable
- * blob of `appName`: `<app>.zip`, `<app>-<slot>.zip`, or an alternate chooseStableBlob picks after a swap
- * (`<app>[-<slot>]-a.zip`, `-b`, `-c`, or a time suffix). Release blobs (`releases/…`) and anything in a
- * folder are not stable blobs. Names compare case-insensitively. An app named like `<app>-<suffix>` that shares
- * the container is indistinguishable from a slot of `<app>`; such names count as stable here.
- */
-function isStableBlobName(name, appName) {
-    if (!name || !appName || name.includes('/'))
-        return false;
-    const app = appName.toLowerCase().replace(/[^a-z0-9-]/g, '');
-    if (app !== appName.toLowerCase())
-        return false;
-    const lower = name.toLowerCase();
-    if (!lower.endsWith('.zip') || !lower.startsWith(app))
-        return false;
-    const rest = lower.slice(app.length, -'.zip'.length);
-    return rest === '' || /^(-[a-z0-9]+)+$/.test(rest);
-}
-/** The folder every release blob of an app sits in (the deploy engine's naming, see releaseBlobName). */
-function releasePrefix(appName) {
-    const probe = releaseBlobName(appName, 'x');
-    return probe.slice(0, probe.length - 'x.zip'.length);
-}
-const SHA256 = /^[0-9a-f]{64}$/;
-/** A Release from a listed blob, or null when the blob is not one of this app's release blobs. */
-function releaseFromBlob(appName, b) {
-    const prefix = releasePrefix(appName);
-    if (!b.name.startsWith(prefix) || !b.name.endsWith('.zip'))
-        return null;
-    const sha = b.name.slice(prefix.length, -'.zip'.length);
-    if (!SHA256.test(sha))
-        return null;
-    if (b.name !== releaseBlobName(appName, sha))
-        return null;
-    const meta = lowerKeys(b.metadata);
-    if (meta.sha256 && meta.sha256 !== sha)
-        return null;
-    const created = meta.created && !Number.isNaN(Date.parse(meta.created)) ? meta.created : (b.lastModified ?? '');
-    return {
-        id: sha.slice(0, 12),
-        sha256: sha,
-        blob: b.name,
-        size: b.size,
-        etag: b.etag,
-        created,
-        ...(meta.commit ? { commit: meta.commit } : {}),
-        ...(meta.run_url ? { runUrl: meta.run_url } : {}),
-        ...(meta.content_sha256 ? { contentSha256: meta.content_sha256 } : {}),
-    };
-}
-function lowerKeys(m) {
-    const out = {};
-    for (const [k, v] of Object.entries(m ?? {}))
-        out[k.toLowerCase()] = v;
-    return out;
-}
-/** The sha256 a blob's metadata names (release and stable blobs carry it), lowercase, or undefined. */
-function sha256Of(metadata) {
-    const v = lowerKeys(metadata ?? {}).sha256;
-    return v && SHA256.test(v) ? v : undefined;
-}
-/** Newest first (created time, then sha256 for a stable order). */
-function sortNewestFirst(releases) {
-    return [...releases].sort((a, b) => {
-        const ta = Date.parse(a.created) || 0;
-        const tb = Date.parse(b.created) || 0;
-        return tb - ta || (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0);
-    });
-}
-/** Which release a side (the app or a slot) runs: by the URL's blob, the stable blob's sha256, or the stamp. */
-function liveSha256(i) {
-    if (i.mode === 'url') {
-        const b = i.settingBlob;
-        if (!b || b.container !== i.container)
-            return null;
-        const fromStable = i.stableSha256[b.blob];
-        if (fromStable)
-            return fromStable;
-        const direct = i.releases.find((r) => r.blob === b.blob);
-        return direct ? direct.sha256 : null;
-    }
-    if (i.mode === 'local' && i.contentSha256) {
-        const match = sortNewestFirst(i.releases).find((r) => r.contentSha256 === i.contentSha256);
-        return match ? match.sha256 : null;
-    }
-    return null;
-}
-
-/**
- * Pure: the deploy plan from the inputs and the target's current state. Refuses what cannot work, with the
- * reason and a way out; picks the mode and the package access; names the blobs and the settings to change.
- */
-const JAVA = /^(JAVA|TOMCAT|JBOSSEAP|WILDFLY)\|/i;
-const PYTHON = /^PYTHON\|/i;
-/** The effective run-from-package value (the legacy name counts when the main one is empty, as for Kudu). */
-function currentRfpValue(settings) {
-    const v = settings[RFP];
-    if (v !== undefined && v !== '')
-        return v;
-    const legacy = settings[RFP_LEGACY];
-    return legacy !== undefined && legacy !== '' ? legacy : undefined;
-}
-function modeOfValue(value) {
-    if (value === '1')
-        return 'local';
-    if (value && /^http/i.test(value))
-        return 'url';
-    return undefined;
-}
-function isTrue$1(v) {
-    return v !== undefined && /^(true|1)$/i.test(v.trim());
-}
-function planDeploy(inputs, target, settings) {
-    const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
-    const findings = [];
-    if (target.isFlex)
-        throw new RunpackError('flex-consumption', `${name} runs on Flex Consumption, which must not have WEBSITE_RUN_FROM_PACKAGE; deploy it with OneDeploy instead (func azure functionapp publish, or Azure/functions-action).`);
-    if (/container/i.test(target.kind))
-        throw new RunpackError('container-app', `${name} runs a custom container (kind ${target.kind}), which does not use run-from-package; deploy a new image instead.`);
-    if (!target.isFunctionApp && target.isLinux) {
-        if (JAVA.test(target.linuxFxVersion))
-            throw new RunpackError('runtime-unsupported', `${name} is a Java web app (${target.linuxFxVersion}); run-from-package does not support Java web apps because the runtime writes to the app folder, deploy with OneDeploy (az webapp deploy) instead.`);
-        if (PYTHON.test(target.linuxFxVersion))
-            throw new RunpackError('runtime-unsupported', `${name} is a Python web app on Linux (${target.linuxFxVersion}); run-from-package does not support it, deploy with build automation (SCM_DO_BUILD_DURING_DEPLOYMENT=true, az webapp deploy) instead.`);
-    }
-    // Settings that fight run-from-package.
-    const fighting = ['SCM_DO_BUILD_DURING_DEPLOYMENT', 'ENABLE_ORYX_BUILD'].filter((k) => isTrue$1(settings[k]));
-    if (fighting.length) {
-        const list = fighting.map((k) => `${k}=${settings[k]}`).join(', ');
-        if (!inputs.force)
-            throw new RunpackError('conflicting-setting', `${name} has ${list}, which asks for a build on the server; run-from-package skips it, so the app would run an unbuilt package. Build in the workflow and remove ${fighting.join(' and ')}, or set force: true to deploy anyway.`);
-        findings.push({
-            severity: 'warning',
-            code: 'conflicting-setting',
-            message: `${list} is ignored under run-from-package (force: true).`,
-        });
-    }
-    const previousValue = currentRfpValue(settings);
-    const currentMode = modeOfValue(previousValue);
-    const linuxConsumption = target.isFunctionApp && target.isLinux && target.isConsumption;
-    let mode;
-    if (inputs.mode === 'auto')
-        mode = linuxConsumption ? 'url' : (currentMode ?? 'url');
-    else
-        mode = inputs.mode;
-    if (mode === 'local' && linuxConsumption)
-        throw new RunpackError('mode-unsupported', `${name} is a Linux Consumption function app, which runs packages only from a URL; use mode: url (or auto) with storage-account.`);
-    const remove = [];
-    if (settings[RFP_LEGACY] !== undefined)
-        remove.push(RFP_LEGACY);
-    const extra = {};
-    for (const k of remove)
-        extra[k] = null;
-    const plan = {
-        mode,
-        container: inputs.container,
-        releasePrefix: `releases/${target.ref.appName.toLowerCase()}/`,
-        stableBlob: stableBlobName(target.ref.appName, target.ref.slot),
-        policyId: `runpack-${target.ref.appName}${target.ref.slot ? `-${target.ref.slot}` : ''}`
-            .toLowerCase()
-            .slice(0, 64),
-        previousValue,
-        remove,
-        extra,
-        findings,
-    };
-    if (mode === 'local')
-        return plan;
-    if (!inputs.storageAccount)
-        throw new RunpackError('usage', `${(inputs.naming ?? ACTION_NAMING).input('storage-account')} is required for url mode (deploying ${name}); name the storage account for the package blobs, or use ${(inputs.naming ?? ACTION_NAMING).value('mode', 'local')}.`);
-    if (linuxConsumption)
-        extra.WEBSITE_MOUNT_ENABLED = '1';
-    const system = target.identity.systemPrincipalId;
-    const users = target.identity.userAssigned;
-    const hasIdentity = Boolean(system) || users.length > 0;
-    let access;
-    if (inputs.packageAccess === 'identity') {
-        if (!hasIdentity)
-            throw new RunpackError('identity-missing', `${name} has no managed identity, so package-access: identity cannot work; turn on its system-assigned identity (az webapp identity assign) and give it Storage Blob Data Reader, or use package-access: sas.`);
-        access = 'identity';
-    }
-    else if (inputs.packageAccess === 'sas')
-        access = 'sas';
-    else
-        access = hasIdentity ? 'identity' : 'sas';
-    plan.access = access;
-    if (access === 'identity') {
-        const configured = settings[RFP_MI];
-        if (system && (!configured || /^systemassigned$/i.test(configured))) {
-            plan.identityPrincipalId = system;
-        }
-        else {
-            const chosen = users.find((u) => configured && u.resourceId.toLowerCase() === configured.toLowerCase()) ??
-                (system ? undefined : users[0]);
-            if (chosen) {
-                plan.userAssignedIdentity = { resourceId: chosen.resourceId, principalId: chosen.principalId };
-                plan.identityPrincipalId = chosen.principalId;
-                extra[RFP_MI] = chosen.resourceId;
-                if (!system && users.length > 1 && !configured)
-                    findings.push({
-                        severity: 'warning',
-                        code: 'identity-choice',
-                        message: `${name} has ${users.length} user-assigned identities; using ${chosen.resourceId}. Set ${RFP_MI} on the app to choose another.`,
-                    });
-            }
-            else if (system) {
-                // The configured identity is no longer on the app: fall back to the system identity.
-                plan.identityPrincipalId = system;
-                extra[RFP_MI] = null;
-                findings.push({
-                    severity: 'warning',
-                    code: 'identity-missing',
-                    message: `${RFP_MI} names an identity the app no longer has; switching the package fetch to the system-assigned identity.`,
-                });
-            }
-        }
-    }
-    else if (settings[RFP_MI] !== undefined) {
-        extra[RFP_MI] = null;
-    }
-    return plan;
-}
-/** Pure: the blob name a run-from-package URL points at inside `containerUrl` (no trailing slash), or null. */
-function blobInContainer(value, containerUrl) {
-    if (!value || !/^http/i.test(value))
-        return null;
-    const bare = value.split('?')[0];
-    const prefix = `${containerUrl.replace(/\/+$/, '')}/`;
-    if (!bare.toLowerCase().startsWith(prefix.toLowerCase()))
-        return null;
-    return decodeURIComponent(bare.slice(prefix.length));
-}
-/**
- * Pure: the stable blob for this target. After a slot swap the other side runs the blob named after this slot
- * (URL settings move with the swap), so overwriting it would change what the other side mounts at its next
- * restart. Then the target's own current blob is reused when no one else runs it, else an alternate name.
- */
-function chooseStableBlob(preferred, ownCurrent, usedByOthers) {
-    const used = new Set([...usedByOthers].map((b) => b.toLowerCase()));
-    if (!used.has(preferred.toLowerCase()))
-        return preferred;
-    if (ownCurrent && !ownCurrent.startsWith('releases/') && !used.has(ownCurrent.toLowerCase()))
-        return ownCurrent;
-    const base = preferred.replace(/\.zip$/i, '');
-    for (const suffix of ['a', 'b', 'c']) {
-        const name = `${base}-${suffix}.zip`;
-        if (!used.has(name.toLowerCase()))
-            return name;
-    }
-    return `${base}-${Date.now().toString(36)}.zip`;
-}
-
-/**
- * Pure: what one answer of the site says about the app behind it. A mounted package is not a running app: the
- * platform's front end answers for an app whose process does not start (Linux's 503 ':( Application Error' page,
- * IIS's plain 500, the ANCM and iisnode start failures, the Functions host that is not running, the stopped
- * page). Those answers are never the app's; any other answer is.
- */
-/** The platform's own answers for an app that does not run, by what they look like. */
-const PLATFORM_FAILURES = [
-    { pattern: /:\(\s*Application Error/i, name: "the platform's ':( Application Error' page" },
-    {
-        pattern: /The page cannot be displayed because an internal server error has occurred/i,
-        name: "IIS's internal server error page",
-    },
-    {
-        pattern: /HTTP Error 500\.3\d|ASP\.NET Core app failed to start|ANCM In-Process Start Failure/i,
-        name: 'the ASP.NET Core Module start failure page',
-    },
-    {
-        pattern: /HTTP Error 502\.5|ANCM Out-Of-Process Startup Failure/i,
-        name: 'the ASP.NET Core Module process failure page',
-    },
-    {
-        pattern: /iisnode (?:encountered an error|module is unable to start)/i,
-        name: "iisnode's start failure page",
-    },
-    {
-        pattern: /The specified CGI application encountered an error/i,
-        name: "IIS's CGI application error page",
-    },
-    { pattern: /Function host is not running/i, name: "the Functions host's 'not running' page" },
-];
-const STOPPED = /This web app is stopped/i;
-/**
- * Errors that say the runner cannot reach the site at all, whatever the app does: a name that does not resolve,
- * a refused connection (the platform's front end always accepts), a proxy that refuses, a certificate the runner
- * does not trust. Resets and timeouts are not among them: a restarting site gives those.
- */
-const RUNNER_SIDE = /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|ERR_TLS|proxy/i;
-/** The host of the URL in an error text (the HTTP client names it), for the evidence line. */
-function hostIn(error) {
-    return (/(?:ENOTFOUND|EAI_AGAIN)\s+([\w.-]+)/.exec(error)?.[1] ?? /\((?:GET|HEAD) ([\w.-]+)[/)]/.exec(error)?.[1]);
-}
-const WARMING = new Set([502, 503, 504]);
-/** The platform's start-failure page this answer is, if any. */
-function platformFailure(p) {
-    if (p.status === undefined)
-        return null;
-    if (p.status === 403 && STOPPED.test(p.body ?? ''))
-        return "the platform's 'This web app is stopped' page";
-    if (p.status < 500)
-        return null;
-    return PLATFORM_FAILURES.find((f) => f.pattern.test(p.body ?? ''))?.name ?? null;
-}
-function judgeAnswer(p, o, path = o.healthPath ?? '/') {
-    if (p.status === undefined) {
-        const error = p.error ?? 'no response';
-        if (RUNNER_SIDE.test(error)) {
-            const host = hostIn(error);
-            return {
-                state: 'unreachable',
-                why: `the runner cannot reach ${host ?? 'the site'}: ${/ENOTFOUND|EAI_AGAIN/.test(error) ? 'the name does not resolve' : /ECONNREFUSED/.test(error) ? 'the connection is refused' : /proxy/i.test(error) ? 'the proxy refuses it' : /certificate|CERT_|TLS|self[- ]signed|UNABLE_TO_VERIFY/i.test(error) ? 'its TLS certificate is not trusted' : 'no route'} (${error.split(';')[0].slice(0, 160)})`,
-            };
-        }
-        return { state: 'warming', why: `${path} gives no answer (${error})` };
-    }
-    const failure = platformFailure(p);
-    if (failure)
-        return { state: 'start-failed', why: `${path} answers ${p.status} with ${failure}` };
-    if (WARMING.has(p.status))
-        return { state: 'warming', why: `${path} answers ${p.status} (warming up)` };
-    if (o.healthPath) {
-        if (p.status < 200 || p.status >= 300)
-            return { state: 'unhealthy', why: `${path} answers ${p.status}` };
-        if (o.expect && !(p.body ?? '').includes(o.expect))
-            return { state: 'unhealthy', why: `${path} answers ${p.status} without the expected text` };
-        return { state: 'up', why: `${path} answers ${p.status}${o.expect ? ' with the expected text' : ''}` };
-    }
-    return {
-        state: 'up',
-        why: `${path} answers ${p.status}${p.status >= 500 ? " (the app's own answer, not the platform's)" : ''}`,
-    };
-}
-/**
- * Pure: whether an answer is a failure that waiting does not heal once it persists: the platform's start failure,
- * or a health-path that answers a client error (404, 401, …; not 408 or 429). Warm-up answers, 5xx of the app and
- * missing expected text can still change (a slow start, instances switching), so they are waited out.
- */
-function persistentFailure(j, p) {
-    if (j.state === 'start-failed' || j.state === 'unreachable')
-        return true;
-    const s = p.status ?? 0;
-    return j.state === 'unhealthy' && s >= 400 && s < 500 && s !== 408 && s !== 429;
-}
-/**
- * How long a failure must persist before it is certain: the platform restarts a crashed process, so one failure
- * page may be followed by a start that works. Three answers in a row, at least this far apart in all.
- */
-const START_FAILURE_ANSWERS = 3;
-const START_FAILURE_CONFIRM_MS = 8_000;
-/** Pure: follows a run of answers; `certain` once the same persistent failure has lasted long enough. */
-class FailureWatch {
-    since = null;
-    count = 0;
-    why = '';
-    /** Feeds one answer seen at `now` (its failure phrase when persistentFailure, else null); true when certain. */
-    see(failure, now) {
-        if (failure === null || failure !== this.why) {
-            this.since = null;
-            this.count = 0;
-            this.why = failure ?? '';
-            if (failure === null)
-                return false;
-        }
-        if (this.since === null)
-            this.since = now;
-        this.count += 1;
-        return this.count >= START_FAILURE_ANSWERS && now - this.since >= START_FAILURE_CONFIRM_MS;
-    }
-}
-
-/** One GET of the site (no retries: the caller polls). */
-async function probeSite(ctx, url, deadline) {
-    try {
-        const res = await ctx.http.request({
-            method: 'GET',
-            url,
-            service: 'the app',
-            retryOn: [],
-            maxAttempts: 1,
-            deadline: Math.min(deadline, ctx.clock.now() + 30_000),
-            headers: { 'Cache-Control': 'no-cache' },
-        });
-        return { status: res.status, body: res.text().slice(0, 4000) };
-    }
-    catch (err) {
-        return { error: err instanceof Error ? err.message : String(err) };
-    }
-}
-/**
- * Probes `health-path` (or the root) until the app answers, the start failure is certain, the mount failed, or
- * the budget ends; returns the last answer judged.
- */
-async function watchApp(ctx, deadline, o = {}) {
-    const path = ctx.inputs.healthPath ?? '/';
-    const url = ctx.target.appUrl + path;
-    const interval = o.intervalMs ?? 2000;
-    const watch = new FailureWatch();
-    for (;;) {
-        const last = await probeSite(ctx, url, deadline);
-        const judgement = judgeAnswer(last, ctx.inputs, path);
-        const state = judgement.state;
-        if (state === 'up' || (o.until === 'answers' && state === 'unhealthy'))
-            return { judgement, last, certain: false };
-        const certain = watch.see(persistentFailure(judgement, last) ? judgement.why : null, ctx.clock.now()) ||
-            (state === 'start-failed' && !!o.startFailed) ||
-            (state === 'unreachable' && !!o.unreachable);
-        if (certain)
-            return { judgement, last, certain };
-        if (o.quick || ctx.clock.now() + interval >= deadline)
-            return { judgement, last, certain: false };
-        if (o.mountFailed && (await Promise.resolve(o.mountFailed()).catch(() => false)))
-            return { judgement, last, certain: false };
-        await ctx.clock.sleep(interval);
-    }
-}
-async function restartApp(ctx, deadline, failed) {
-    await ctx.arm.restart(ctx.target.ref, { synchronous: true });
-    ctx.log.info('Restart requested; waiting for the site to answer.');
-    let marker = null;
-    const w = await watchApp(ctx, deadline, {
-        until: 'answers',
-        mountFailed: failed
-            ? async () => {
-                marker = await failed().catch(() => null);
-                return marker !== null;
-            }
-            : undefined,
-    });
-    const state = w.judgement.state;
-    if (state === 'up' || state === 'unhealthy') {
-        ctx.log.info(`The site answers (${w.last.status}).`);
-        return { running: true, last: w.last };
-    }
-    if (marker) {
-        ctx.log.warn(`The site cannot start: ${marker}.`);
-        return { running: false, last: w.last, failed: marker };
-    }
-    if (w.certain && state === 'unreachable') {
-        ctx.log.warn(`${w.judgement.why}, answer after answer.`);
-        return { running: false, last: w.last, failed: w.judgement.why, unreachable: w.judgement.why };
-    }
-    if (w.certain && state === 'start-failed') {
-        ctx.log.warn(`The app does not start: ${w.judgement.why}, answer after answer.`);
-        return { running: false, last: w.last, failed: w.judgement.why, startFailed: w.judgement.why };
-    }
-    ctx.log.warn(`The site did not answer in time (${w.last.error ?? `HTTP ${w.last.status}`}).`);
-    return { running: false, last: w.last };
-}
-/**
- * The first line of the app's container log (Kudu's /api/logs/docker, the newest files' ends) that shows a write
- * into the read-only mount, or undefined (none, or no log to read).
- */
-async function readOnlyLineInLogs(kudu, deadline) {
-    const logs = await kudu.containerLogTail({ deadline }).catch(() => []);
-    for (const log of logs)
-        for (const line of log.text.split('\n'))
-            if (READ_ONLY.test(line))
-                return line.replace(/^\S+Z\s+/, '').trim();
-    return undefined;
-}
-
-/** Builds the DeployContext the phases share; the deploy engine and the operator commands both use it. */
-function createDeployContext(parts) {
-    return {
-        ...parts,
-        settings: createSettingsHelper(parts.arm, parts.target.ref),
-        phaseDeadline: (ms) => Math.min(parts.deadline, parts.clock.now() + ms),
-    };
-}
-
-/** Pure: TargetInfo from the site document. */
-function targetFromSite$1(ref, site, siteConfig) {
-    const p = site.properties ?? {};
-    const kind = (site.kind ?? 'app').toLowerCase();
-    const tokens = kind.split(',').map((t) => t.trim());
-    const sku = String(p.sku ?? '');
-    const isFunctionApp = tokens.includes('functionapp');
-    const isLinux = p.reserved === true || tokens.includes('linux');
-    const scm = (p.hostNameSslStates ?? []).find((h) => (h.hostType ?? '').toLowerCase() === 'repository');
-    const defaultHostName = p.defaultHostName ?? '';
-    const linuxFx = siteConfig?.linuxFxVersion ?? p.siteConfig?.linuxFxVersion ?? '';
-    const identity = site.identity ?? {};
-    const type = (identity?.type ?? '').toLowerCase();
-    return {
-        ref,
-        id: site.id,
-        kind,
-        isLinux,
-        isFunctionApp,
-        isFlex: Boolean(p.functionAppConfig) || /^flexconsumption$/i.test(sku),
-        isConsumption: /^dynamic$/i.test(sku),
-        sku,
-        state: String(p.state ?? ''),
-        location: site.location ?? '',
-        defaultHostName,
-        scmHostName: scm?.name ?? null,
-        appUrl: defaultHostName ? `https://${defaultHostName}` : '',
-        linuxFxVersion: String(linuxFx ?? ''),
-        identity: {
-            systemPrincipalId: type.includes('systemassigned') && identity?.principalId ? identity.principalId : null,
-            userAssigned: Object.entries(identity?.userAssignedIdentities ?? {}).map(([resourceId, v]) => ({
-                resourceId,
-                principalId: v.principalId ?? '',
-                clientId: v.clientId ?? '',
-            })),
-        },
-    };
-}
-async function resolveSubscription(arm, inputs, fromLogin) {
-    if (inputs.subscriptionId)
-        return inputs.subscriptionId;
-    if (fromLogin)
-        return fromLogin;
-    const subs = (await arm.listSubscriptions()).filter((s) => !s.state || /enabled/i.test(s.state));
-    if (subs.length === 1)
-        return subs[0].subscriptionId;
-    if (subs.length === 0)
-        throw new RunpackError('subscription-missing', 'The login sees no subscription; give its role assignment a subscription or set subscription-id.');
-    throw new RunpackError('subscription-ambiguous', `The login sees ${subs.length} subscriptions (${subs
-        .slice(0, 5)
-        .map((s) => s.subscriptionId)
-        .join(', ')}${subs.length > 5 ? ', …' : ''}); set subscription-id.`);
-}
-async function resolveTarget(arm, inputs, subscriptionId) {
-    let resourceGroup = inputs.resourceGroup;
-    if (!resourceGroup) {
-        const found = await arm.findSiteResourceGroup(subscriptionId, inputs.appName);
-        if (!found)
-            throw new RunpackError('app-not-found', `No app named ${inputs.appName} in subscription ${subscriptionId}; check app-name and subscription-id, or set resource-group.`);
-        resourceGroup = found;
-    }
-    const ref = { subscriptionId, resourceGroup, appName: inputs.appName, slot: inputs.slot ?? null };
-    const site = await arm.getSite(ref);
-    let config;
-    if (site.kind?.includes('linux') || site.properties?.reserved) {
-        config = await arm.getSiteConfig(ref).catch(() => undefined);
-    }
-    return targetFromSite$1(ref, site, config);
-}
-
-const SERVICE = 'Kudu';
-const STATUS_NAMES = {
-    [-1]: 'Cancelled',
-    0: 'Pending',
-    1: 'Building',
-    2: 'Deploying',
-    3: 'Failed',
-    4: 'Success',
-    5: 'Conflict',
-    6: 'PartialSuccess',
-};
-function deploymentStatusName(status) {
-    return STATUS_NAMES[status] ?? `status ${status}`;
-}
-/**
- * Whether a deployment record is finished and how. Kudu defines 0–4 (4 Success, 3 Failed); a record marked
- * `complete` that is not 4 did not succeed; other numbers (Flex's -1, 5, 6) are never a full success.
- */
-function deploymentOutcome(record) {
-    if (record.status === 4)
-        return 'succeeded';
-    if (record.status === 3)
-        return 'failed';
-    if (record.complete === true)
-        return 'failed';
-    if (record.status === 0 || record.status === 1 || record.status === 2)
-        return 'running';
-    return record.status < 0 || record.status > 4 ? 'failed' : 'running';
-}
-/** A short line for a status change: `Building (Running deployment command...)`. */
-function describeDeploymentState(record) {
-    const name = deploymentStatusName(record.status);
-    const detail = (record.progress || record.status_text || '').trim();
-    return detail ? `${name} (${detail})` : name;
-}
-const DEFAULT_POLL_TIMING = { minMs: 1000, maxMs: 5000 };
-/**
- * Wait before the next poll: the server's Retry-After when given, otherwise a doubling backoff
- * (1 s, 2 s, 4 s …), both kept within [minMs, maxMs] and never past the deadline.
- */
-function nextPollDelay(retryAfterMs, attempt, timing = DEFAULT_POLL_TIMING, remainingMs) {
-    const base = retryAfterMs ?? timing.minMs * 2 ** Math.max(0, attempt - 1);
-    let wait = Math.min(timing.maxMs, Math.max(timing.minMs, base));
-    if (remainingMs !== undefined)
-        wait = Math.max(0, Math.min(wait, remainingMs));
-    return wait;
-}
-/** Retry-After as ms (delta seconds or HTTP date). */
-function retryAfterMs(headers, now) {
-    const v = headers['retry-after']?.trim();
-    if (!v)
-        return undefined;
-    if (/^\d+(\.\d+)?$/.test(v))
-        return Math.ceil(Number(v) * 1000);
-    const t = Date.parse(v);
-    return Number.isNaN(t) ? undefined : Math.max(0, t - now);
-}
-function classifyPushConflict(body) {
-    if (/remote URL|WEBSITE_USE_ZIP|Run-From-Zip/i.test(body))
-        return 'url-mode';
-    if (/auto swap/i.test(body))
-        return 'auto-swap';
-    if (/deployment currently in progress|conflicts with the pending|Preparing zip package|try again|retry/i.test(body))
-        return 'in-progress';
-    return 'other';
-}
-/**
- * Pure classification of an SCM 401/403. `basicAllowed` is the site's basicPublishingCredentialsPolicies/scm
- * value when known. A 403 with an HTML page comes from the front end (private endpoint, access restriction).
- */
-function classifyKuduAuthFailure(status, body, contentType, authKind, basicAllowed) {
-    const html = /text\/html/i.test(contentType) || /^\s*<(!doctype|html)/i.test(body);
-    if (status === 403 && (html || /ip forbidden|access restriction|private endpoint/i.test(body)))
-        return 'scm-blocked';
-    if (authKind === 'basic') {
-        if (basicAllowed === false)
-            return 'basic-disabled';
-        return status === 403 ? 'missing-role' : 'basic-rejected';
-    }
-    return status === 403 ? 'missing-role' : 'bearer-rejected';
-}
-function explainKuduAuthFailure(problem, status, where) {
-    switch (problem) {
-        case 'basic-disabled':
-            return `Kudu at ${where} refused the publishing credentials (${status}): basic authentication is disabled for the SCM site by policy (basicPublishingCredentialsPolicies/scm allow=false); remove the publish-profile input so runpack uses your Entra sign-in, or allow SCM basic auth.`;
-        case 'basic-rejected':
-            return `Kudu at ${where} refused the publishing credentials (${status}); the publish profile is outdated or for another app (download it again), or SCM basic auth is disabled; remove the publish-profile input to use your Entra sign-in.`;
-        case 'bearer-rejected':
-            return `Kudu at ${where} refused the Entra token (${status}); the signed-in principal needs Contributor or Website Contributor on the app, or pass a publish-profile.`;
-        case 'missing-role':
-            return `Kudu at ${where} answered 403 Forbidden: the signed-in principal lacks rights on the app; grant it Website Contributor (or Contributor) on the app or its resource group.`;
-        case 'scm-blocked':
-            return `Kudu at ${where} answered 403 with the front end's HTML page: the SCM site is behind a private endpoint or an access restriction; run from a runner that can reach it or allow the runner's IP in the SCM access restrictions.`;
-    }
-}
-/** A non-success answer from Kudu the caller may want to explain (auth) or act on. */
-class KuduError extends RunpackError {
-    status;
-    contentType;
-    bodySnippet;
-    constructor(code, message, status, contentType, body) {
-        super(code, message);
-        this.name = 'KuduError';
-        this.status = status;
-        this.contentType = contentType;
-        this.bodySnippet = body.slice(0, 2000);
-    }
-}
-/** A streamed answer read into memory (error bodies are small; bounded anyway). */
-async function buffered(res) {
-    const body = await readStream(res.stream, 1024 * 1024).catch(() => Buffer.alloc(0));
-    return {
-        status: res.status,
-        headers: res.headers,
-        body,
-        text: () => body.toString('utf8'),
-        json: () => JSON.parse(body.toString('utf8') || 'null'),
-    };
-}
-function oneLine(text, max = 300) {
-    const t = text
-        .replace(/<[^>]*>/g, ' ')
-        .replace(/\s+/g, ' ')
-        .trim();
-    return t.length > max ? `${t.slice(0, max)}…` : t;
-}
-/** Strip userinfo, path and query: the SCM base URL. */
-function scmBaseUrl(url) {
-    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `https://${url}`;
-    const u = new URL(withScheme);
-    return `${u.protocol}//${u.host}`;
-}
-function vfsFile(res) {
-    const total = /\/(\d+)\s*$/.exec(res.headers['content-range'] ?? '')?.[1];
-    const length = res.status === 200 ? res.headers['content-length'] : undefined;
-    const size = total !== undefined ? Number(total) : length !== undefined ? Number(length) : undefined;
-    return {
-        status: res.status,
-        headers: res.headers,
-        body: res.body,
-        stream: res.stream,
-        get text() {
-            return res.text();
-        },
-        etag: res.headers['etag'],
-        ...(size !== undefined && Number.isFinite(size) ? { size } : {}),
-        response: res,
-    };
-}
-class KuduClient {
-    baseUrl;
-    authKind;
-    http;
-    authorization;
-    cookies = new Map();
-    constructor(options) {
-        this.http = options.http;
-        this.baseUrl = scmBaseUrl(options.scmUrl);
-        this.authorization = options.authorization;
-        this.authKind = options.authKind;
-    }
-    /** The SCM host, for messages. */
-    get host() {
-        return new URL(this.baseUrl).host;
-    }
-    /** The cookie header Kudu asked for (ARRAffinity), if any. */
-    get cookieHeader() {
-        if (this.cookies.size === 0)
-            return undefined;
-        return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    }
-    absolute(pathOrUrl) {
-        if (/^https?:\/\//i.test(pathOrUrl)) {
-            // Kudu builds Location from its own host name; keep the scheme and host we reach it by.
-            const u = new URL(pathOrUrl);
-            const base = new URL(this.baseUrl);
-            if (u.hostname.toLowerCase() === base.hostname.toLowerCase()) {
-                u.protocol = base.protocol;
-                u.host = base.host;
-            }
-            u.username = '';
-            u.password = '';
-            return u.toString();
-        }
-        return `${this.baseUrl}${pathOrUrl.startsWith('/') ? '' : '/'}${pathOrUrl}`;
-    }
-    remember(res) {
-        const raw = res.headers['set-cookie'];
-        if (!raw)
-            return;
-        for (const m of raw.matchAll(/(?:^|[,\s])(ARRAffinity(?:SameSite)?)=([^;,\s]*)/gi))
-            this.cookies.set(m[1], m[2]);
-    }
-    async send(method, pathOrUrl, extra = {}) {
-        const headers = { ...(extra.headers ?? {}) };
-        const cookie = this.cookieHeader;
-        if (cookie)
-            headers.Cookie = cookie;
-        let res = await this.http.request({
-            method,
-            url: this.absolute(pathOrUrl),
-            headers,
-            body: extra.body,
-            service: SERVICE,
-            authorization: this.authorization,
-            deadline: extra.deadline,
-            signal: extra.signal,
-            retryOn: extra.retryOn,
-            maxAttempts: extra.maxAttempts,
-            stream: extra.stream,
-        });
-        if (extra.stream && (res.status < 200 || res.status >= 300))
-            res = await buffered(res);
-        this.remember(res);
-        if (res.status === 401 || res.status === 403) {
-            const body = res.text();
-            const ct = res.headers['content-type'] ?? '';
-            const problem = classifyKuduAuthFailure(res.status, body, ct, this.authKind, undefined);
-            throw new KuduError(res.status === 401 ? 'kudu-unauthorized' : 'kudu-forbidden', explainKuduAuthFailure(problem, res.status, this.host), res.status, ct, body);
-        }
-        return res;
-    }
-    unexpected(res, what) {
-        const body = res.text();
-        const detail = oneLine(body);
-        return new KuduError('kudu-error', `Kudu at ${this.host} answered ${res.status} to ${what}${detail ? `: ${detail}` : ''}; check the app's SCM site (Advanced Tools) and try again.`, res.status, res.headers['content-type'] ?? '', body);
-    }
-    async push(path, query, options) {
-        const qs = new URLSearchParams(query).toString();
-        const headers = { 'Content-Type': 'application/zip' };
-        if (options.size !== undefined)
-            headers['Content-Length'] = String(options.size);
-        const res = await this.send('POST', `${path}?${qs}`, {
-            headers,
-            body: options.body,
-            deadline: options.deadline,
-            signal: options.signal,
-        });
-        const trackingId = res.headers['scm-deployment-id'];
-        if (res.status === 202) {
-            const location = res.headers['location'];
-            return {
-                kind: 'accepted',
-                location: this.absolute(location || '/api/deployments/latest'),
-                retryAfterMs: retryAfterMs(res.headers, Date.now()),
-                trackingId,
-            };
-        }
-        if (res.status === 200 || res.status === 201 || res.status === 204)
-            return { kind: 'completed', trackingId };
-        if (res.status === 409) {
-            const text = res.text();
-            return { kind: 'conflict', reason: classifyPushConflict(text), message: oneLine(text) };
-        }
-        throw this.unexpected(res, `the package push (POST ${path})`);
-    }
-    /** `POST /api/zipdeploy?isAsync=true` with the zip streamed as the body. */
-    zipDeploy(options) {
-        const query = { isAsync: 'true', deployer: options.deployer ?? 'runpack' };
-        if (options.message)
-            query.message = options.message;
-        return this.push('/api/zipdeploy', query, options);
-    }
-    /** `POST /api/publish?type=zip&async=true` (OneDeploy). */
-    oneDeploy(options) {
-        const query = { type: 'zip', async: 'true' };
-        if (options.restart === false)
-            query.restart = 'false';
-        return this.push('/api/publish', query, options);
-    }
-    /** One GET of a deployment URL (`latest` or an id). 404 → null. */
-    async getDeployment(pathOrUrl, deadline) {
-        const res = await this.send('GET', pathOrUrl, { deadline, headers: { Accept: 'application/json' } });
-        if (res.status === 404)
-            return { httpStatus: 404, record: null };
-        if (res.status !== 200 && res.status !== 202)
-            throw this.unexpected(res, `GET ${new URL(this.absolute(pathOrUrl)).pathname}`);
-        let record = null;
-        try {
-            const parsed = res.json();
-            record = Array.isArray(parsed) ? (parsed[0] ?? null) : parsed;
-        }
-        catch {
-            record = null;
-        }
-        if (record && typeof record.status !== 'number')
-            record = { ...record, status: Number(record.status) };
-        return { httpStatus: res.status, record, retryAfterMs: retryAfterMs(res.headers, Date.now()) };
-    }
-    /** `GET /api/deployments/latest`: the running or last finished deployment, null when there is none. */
-    async latestDeployment(deadline) {
-        return (await this.getDeployment('/api/deployments/latest', deadline)).record;
-    }
-    /**
-     * Follow a deployment to its end. `location` is the 202's Location (or `/api/deployments/latest`).
-     * `previousId` is the id `latest` had before the push: while `latest` still shows it, the new record does
-     * not exist yet. Once the new record is seen its id is pinned, so a later deployment cannot be mistaken
-     * for this one. `onStatus` is called on every status change.
-     */
-    async pollDeployment(location, options) {
-        const sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-        const now = options.now ?? Date.now;
-        const timing = options.timing ?? DEFAULT_POLL_TIMING;
-        let url = location;
-        let pinned = null;
-        let lastState = '';
-        let last = null;
-        let wait = nextPollDelay(options.initialRetryAfterMs, 1, timing, options.deadline - now());
-        for (let attempt = 1;; attempt++) {
-            // The first read comes quickly: small deployments finish in a second or two.
-            await sleep(attempt === 1 ? Math.min(wait, timing.minMs) : wait);
-            if (now() >= options.deadline) {
-                const where = last
-                    ? `deployment ${last.id} was still ${describeDeploymentState(last)}`
-                    : 'no deployment record for this push appeared; Kudu may have dropped it in the background because another deployment held the lock';
-                throw new RunpackError('timeout', `Kudu at ${this.host} did not finish the deployment within the budget (${where}); it may still complete — check ${this.baseUrl}/api/deployments/latest, or raise timeout-minutes.`);
-            }
-            const { httpStatus, record, retryAfterMs: ra } = await this.getDeployment(url, options.deadline);
-            wait = nextPollDelay(ra, attempt + 1, timing, options.deadline - now());
-            if (!record || httpStatus === 404) {
-                // A pinned id that vanished: go back to the Location Kudu gave.
-                if (pinned) {
-                    pinned = null;
-                    url = location;
-                }
-                continue;
-            }
-            let current = record;
-            if (!pinned) {
-                if (options.previousId && record.id === options.previousId)
-                    continue;
-                if (options.isOurs && options.isOurs(record) === false) {
-                    // `latest` is someone else's (later) push: find ours in the list.
-                    const mine = (await this.listDeployments(options.deadline)).find((d) => options.isOurs(d) === true);
-                    if (!mine)
-                        continue;
-                    current = mine;
-                }
-                if (!current.is_temp) {
-                    pinned = current.id;
-                    url = `/api/deployments/${encodeURIComponent(current.id)}`;
-                }
-            }
-            else if (record.id !== pinned) {
-                continue;
-            }
-            const record2 = current;
-            last = record2;
-            const state = describeDeploymentState(record2);
-            if (state !== lastState) {
-                lastState = state;
-                options.onStatus?.(record2);
-            }
-            if (deploymentOutcome(record2) !== 'running')
-                return record2;
-        }
-    }
-    /** `GET /api/deployments`: every deployment record Kudu keeps (newest first on Kudu; order not relied on). */
-    async listDeployments(deadline) {
-        const res = await this.send('GET', '/api/deployments', {
-            deadline,
-            headers: { Accept: 'application/json' },
-        });
-        if (res.status !== 200)
-            throw this.unexpected(res, 'GET /api/deployments');
-        try {
-            const parsed = res.json();
-            return Array.isArray(parsed) ? parsed : [];
-        }
-        catch {
-            return [];
-        }
-    }
-    /** `GET /api/deployments/{id}/log`, with the details of warning and error entries (at most 5 fetched). */
-    async deploymentLog(id, deadline) {
-        const res = await this.send('GET', `/api/deployments/${encodeURIComponent(id)}/log`, { deadline });
-        if (res.status === 404)
-            return [];
-        if (res.status !== 200)
-            throw this.unexpected(res, `GET /api/deployments/${id}/log`);
-        let entries = [];
-        try {
-            const parsed = res.json();
-            entries = Array.isArray(parsed) ? parsed : [];
-        }
-        catch {
-            return [];
-        }
-        const out = [];
-        let detailsFetched = 0;
-        for (const e of entries) {
-            out.push(e);
-            if (e.details_url && (e.type ?? 0) >= 1 && detailsFetched < 5) {
-                detailsFetched++;
-                try {
-                    const d = await this.send('GET', e.details_url, { deadline, maxAttempts: 2 });
-                    if (d.status === 200) {
-                        const details = d.json();
-                        if (Array.isArray(details))
-                            for (const x of details)
-                                if (x.message && x.message !== e.message)
-                                    out.push({ ...x, message: `  ${x.message}` });
-                    }
-                }
-                catch (err) {
-                    if (err instanceof KuduError)
-                        continue;
-                    throw err;
-                }
-            }
-        }
-        return out;
-    }
-    /**
-     * `GET /api/vfs/{path}` (relative to %HOME%). A redirect (307 for a directory without `/`) is followed.
-     * Returns null for 404. The body is the file's bytes as sent (binary-safe); `text` decodes it as UTF-8.
-     * With `range` only those bytes are asked for (206, or 416 past the end, both returned rather than thrown);
-     * with `stream` the body is left unread in `stream` for the caller to consume. The second argument may
-     * still be a bare deadline.
-     */
-    async vfsGet(path, options = {}) {
-        const o = typeof options === 'number' ? { deadline: options } : options;
-        const clean = path.replace(/^\/+/, '');
-        const what = `GET /api/vfs/${clean}`;
-        const headers = { 'Cache-Control': 'no-cache' };
-        if (o.range)
-            headers.Range = `bytes=${o.range.start}-${o.range.end}`;
-        const get = (pathOrUrl) => this.send('GET', pathOrUrl, {
-            deadline: o.deadline,
-            headers,
-            stream: o.stream,
-            maxAttempts: o.maxAttempts,
-            signal: o.signal,
-        });
-        let res = await get(`/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}`);
-        if (res.status === 307 || res.status === 302 || res.status === 301) {
-            const loc = res.headers['location'];
-            if (!loc)
-                throw this.unexpected(res, what);
-            res = await get(loc);
-        }
-        if (res.status === 404)
-            return null;
-        const ok = res.status === 200 || (o.range !== undefined && (res.status === 206 || res.status === 416));
-        if (!ok)
-            throw this.unexpected(res, what);
-        return vfsFile(res);
-    }
-    /**
-     * A VFS directory listing (`GET /api/vfs/{dir}/`): Kudu's entries (name, size, mtime, mime, …), or null when the
-     * folder does not exist. An answer that is not a JSON array is a `kudu-error`.
-     */
-    async vfsList(dir, deadline) {
-        const clean = dir.replace(/\/+$/, '');
-        const file = await this.vfsGet(`${clean}/`, deadline);
-        if (!file)
-            return null;
-        let parsed;
-        try {
-            parsed = JSON.parse(file.text);
-        }
-        catch {
-            parsed = null;
-        }
-        if (!Array.isArray(parsed))
-            throw new RunpackError('kudu-error', `Kudu answered GET /api/vfs/${clean}/ with something other than a directory listing; check the app's SCM site (Advanced Tools) and try again.`);
-        return parsed.filter((e) => !!e && typeof e === 'object');
-    }
-    /**
-     * The end of the newest container logs (Linux: `GET /api/logs/docker`, then a ranged VFS read of each file's
-     * last `tailBytes`), newest file first; [] where the SCM site keeps none (Windows answers 404).
-     */
-    async containerLogTail(options = {}) {
-        const res = await this.send('GET', '/api/logs/docker', {
-            deadline: options.deadline,
-            headers: { Accept: 'application/json' },
-        });
-        if (res.status === 404)
-            return [];
-        if (res.status !== 200)
-            throw this.unexpected(res, 'GET /api/logs/docker');
-        const list = res.json();
-        if (!Array.isArray(list))
-            return [];
-        const files = list
-            .filter((f) => typeof f?.href === 'string')
-            .map((f) => ({
-            href: f.href,
-            machine: typeof f.machineName === 'string' ? f.machineName : '',
-            updated: typeof f.lastUpdated === 'string' ? Date.parse(f.lastUpdated) || 0 : 0,
-            size: typeof f.size === 'number' ? f.size : 0,
-        }))
-            .sort((a, b) => b.updated - a.updated)
-            .slice(0, options.files ?? 4);
-        const tail = options.tailBytes ?? 16_384;
-        const out = [];
-        for (const f of files) {
-            const vfs = /\/api\/vfs\/(.+)$/.exec(new URL(f.href, this.baseUrl).pathname)?.[1];
-            if (!vfs)
-                continue;
-            const file = await this.vfsGet(decodeURIComponent(vfs), {
-                deadline: options.deadline,
-                range: { start: Math.max(0, f.size - tail), end: Math.max(0, f.size - 1) },
-            }).catch(() => null);
-            if (file && file.status !== 416)
-                out.push({
-                    name: decodeURIComponent(vfs.split('/').pop() ?? vfs),
-                    machine: f.machine,
-                    text: file.text,
-                });
-        }
-        return out;
-    }
-    /** `GET /api/settings`: the settings the SCM site sees now (a flat object; older builds send Key/Value pairs). */
-    async settings(deadline) {
-        const res = await this.send('GET', '/api/settings', {
-            deadline,
-            headers: { Accept: 'application/json' },
-        });
-        if (res.status !== 200)
-            throw this.unexpected(res, 'GET /api/settings');
-        const parsed = res.json();
-        const out = {};
-        if (Array.isArray(parsed)) {
-            for (const item of parsed) {
-                const k = item.Key ?? item.key;
-                const v = item.Value ?? item.value;
-                if (typeof k === 'string')
-                    out[k] = v == null ? '' : String(v);
-            }
-        }
-        else if (parsed && typeof parsed === 'object') {
-            for (const [k, v] of Object.entries(parsed))
-                out[k] = v == null ? '' : String(v);
-        }
-        return out;
-    }
-}
-
-/**
- * Publish profiles (the `publish-profile` input): the XML that Resource Manager's `publishxml` returns and the
- * portal's "Download publish profile" saves. runpack only needs the Kudu host and the `$app` credentials from it.
- *
- * Shape (API-SPEC §3.6): `<publishData><publishProfile publishMethod="ZipDeploy" publishUrl="host:443"
- * userName="$app" userPWD="…" destinationAppUrl="https://app…" …/>…</publishData>`. The publishUrl has no scheme.
- */
-const ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-function decodeXml$1(value) {
-    return value.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (whole, name) => {
-        if (name.startsWith('#x'))
-            return String.fromCodePoint(parseInt(name.slice(2), 16));
-        if (name.startsWith('#'))
-            return String.fromCodePoint(parseInt(name.slice(1), 10));
-        return ENTITIES[name] ?? whole;
-    });
-}
-/** Attributes of every `<publishProfile …>` element, names as written, values XML-decoded. */
-function publishProfileElements(xml) {
-    const out = [];
-    const elementRe = /<publishProfile\b([^>]*)>/gi;
-    let m;
-    while ((m = elementRe.exec(xml)) !== null) {
-        const attrs = {};
-        const attrRe = /([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
-        let a;
-        while ((a = attrRe.exec(m[1])) !== null)
-            attrs[a[1]] = decodeXml$1(a[2] ?? a[3] ?? '');
-        out.push(attrs);
-    }
-    return out;
-}
-/** `$app__slot` → { app, slot }; `$app` → { app, slot: null }. Windows FTP names (`app\$app`) lose their prefix. */
-function splitPublishingUserName(userName) {
-    const bare = userName.slice(userName.lastIndexOf('\\') + 1).replace(/^\$/, '');
-    const sep = bare.indexOf('__');
-    if (sep < 0)
-        return { appName: bare, slotName: null };
-    return { appName: bare.slice(0, sep), slotName: bare.slice(sep + 2) };
-}
-/** `host:443`, `https://host`, `https://host:443/` or `host` → `https://host` (other ports kept). */
-function normalizeScmUrl(publishUrl) {
-    const raw = publishUrl.trim();
-    if (!raw)
-        return null;
-    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`;
-    let url;
-    try {
-        url = new URL(withScheme);
-    }
-    catch {
-        return null;
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:')
-        return null;
-    if (!url.hostname)
-        return null;
-    url.username = '';
-    url.password = '';
-    url.pathname = '/';
-    url.search = '';
-    url.hash = '';
-    return url;
-}
-const HOW_TO_GET = "download it again from the app's Overview page (Download publish profile) or with 'az webapp deployment list-publishing-profiles --xml'";
-/**
- * Parse a publish profile and pick the Kudu credentials. Throws a UsageError (never quoting the password)
- * when the XML has no usable profile.
- */
-function parsePublishProfile(xml) {
-    if (!/<publishData\b/i.test(xml) && !/<publishProfile\b/i.test(xml)) {
-        throw new UsageError(`The publish-profile input is not a publish profile (no <publishData> element); pass the whole XML file's content, ${HOW_TO_GET}.`);
-    }
-    const elements = publishProfileElements(xml);
-    const method = (e) => (e.publishMethod ?? '').toLowerCase();
-    const chosen = elements.find((e) => method(e) === 'zipdeploy') ?? elements.find((e) => method(e) === 'msdeploy') ?? null;
-    if (!chosen) {
-        throw new UsageError(`The publish-profile input has no ZipDeploy or MSDeploy profile (found: ${elements.map((e) => e.publishMethod ?? '?').join(', ') || 'none'}); ${HOW_TO_GET}.`);
-    }
-    const name = chosen.profileName ?? chosen.publishMethod ?? 'profile';
-    const url = normalizeScmUrl(chosen.publishUrl ?? '');
-    if (!url) {
-        throw new UsageError(`The publish-profile's '${name}' entry has no valid publishUrl (expected 'host:443'); ${HOW_TO_GET}.`);
-    }
-    const userName = chosen.userName ?? '';
-    const password = chosen.userPWD ?? '';
-    if (!userName || !password) {
-        throw new UsageError(`The publish-profile's '${name}' entry has no ${userName ? 'userPWD' : 'userName'}; ${HOW_TO_GET}.`);
-    }
-    const { appName, slotName } = splitPublishingUserName(userName);
-    const scmUrl = url.origin;
-    return {
-        profileName: name,
-        publishMethod: chosen.publishMethod ?? '',
-        scmUrl,
-        scmHost: url.host,
-        userName,
-        password,
-        appName,
-        slotName,
-        siteUrl: chosen.destinationAppUrl ? chosen.destinationAppUrl : null,
-    };
-}
-/**
- * Check that a profile belongs to the app (and slot) being deployed. Returns a one-line problem, or null.
- * A profile for another app or slot would push the package to the wrong place.
- */
-function profileMismatch(profile, appName, slot) {
-    const wantSlot = slot && slot.toLowerCase() !== 'production' ? slot.toLowerCase() : null;
-    const haveSlot = profile.slotName ? profile.slotName.toLowerCase() : null;
-    if (profile.appName.toLowerCase() === appName.toLowerCase() && haveSlot === wantSlot)
-        return null;
-    const have = `app '${profile.appName}'${haveSlot ? ` slot '${profile.slotName}'` : ' (production)'}`;
-    const want = `app '${appName}'${wantSlot ? ` slot '${slot}'` : ' (production)'}`;
-    return `The publish-profile input is for ${have} but this deploy targets ${want}; use the profile of the target (for a slot, download the slot's own profile).`;
-}
-
-/**
- * Local mode (WEBSITE_RUN_FROM_PACKAGE=1): the package is pushed to Kudu, which stores it as
- * data/SitePackages/<UTC yyyyMMddHHmmss>.zip, points packagename.txt at it after a successful deployment,
- * and the worker mounts it read-only as wwwroot (API-SPEC §1.2).
- *
- * Order (API-SPEC §6.4 d, §6.6, checklist 3): make the setting `1` (fresh read-merge-write), wait until Kudu's
- * /api/settings shows it, only then push (earlier, Kudu would extract into wwwroot or answer the URL-mode 409),
- * follow the deployment, and confirm packagename.txt names the new package. The engine then restarts the app
- * and calls `verifyLocalMount` to read the release stamp back from the mounted wwwroot.
- */
-const RFP_SETTING = 'WEBSITE_RUN_FROM_PACKAGE';
-/** The legacy name Kudu falls back to when WEBSITE_RUN_FROM_PACKAGE is empty (API-SPEC §1.1). */
-const RFP_LEGACY_SETTING = 'WEBSITE_RUN_FROM_ZIP';
-const SITE_PACKAGES = 'data/SitePackages';
-const PACKAGE_NAME_FILE = `${SITE_PACKAGES}/packagename.txt`;
-const WWWROOT$1 = 'site/wwwroot';
-const FAILURE_MARKER = 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt';
-function classifyRunFromPackage(value) {
-    if (value === undefined || value === null || value === '')
-        return 'unset';
-    if (value === '1')
-        return 'local';
-    if (/^http/i.test(value))
-        return 'url';
-    return 'other';
-}
-/** The value Kudu acts on: WEBSITE_RUN_FROM_PACKAGE, or the legacy WEBSITE_RUN_FROM_ZIP when the first is empty. */
-function effectiveRunFromPackage(settings) {
-    const main = settings[RFP_SETTING];
-    if (main !== undefined && main !== '')
-        return main;
-    const legacy = settings[RFP_LEGACY_SETTING];
-    return legacy !== undefined && legacy !== '' ? legacy : undefined;
-}
-const STATE_WORDS = {
-    local: 'a local package (WEBSITE_RUN_FROM_PACKAGE=1)',
-    url: 'a package URL',
-    unset: 'files in wwwroot (no WEBSITE_RUN_FROM_PACKAGE)',
-    other: "an unrecognised WEBSITE_RUN_FROM_PACKAGE value (only exactly '1' or an https URL count)",
-};
-/**
- * Decide whether moving an app from its current WEBSITE_RUN_FROM_PACKAGE value to `wanted` is allowed.
- * The platform documents local → URL as unsupported on an existing app (API-SPEC §1.3 "Migration"); runpack
- * refuses it on Windows unless `force`, and warns on Linux. Local mode on Linux Consumption function apps and
- * any run-from-package on Flex Consumption are refused outright.
- */
-function modeSwitchDecision(current, wanted, target, force) {
-    const from = classifyRunFromPackage(current);
-    const app = target.name ? `App '${target.name}'` : 'The app';
-    const base = { from, to: wanted };
-    if (target.isFlex) {
-        return {
-            ...base,
-            allowed: false,
-            code: 'mode-switch-unsupported',
-            severity: 'error',
-            message: flexRefusalMessage(target.name),
-        };
-    }
-    if (wanted === 'local') {
-        const refusal = localModeRefusal(target);
-        if (refusal)
-            return {
-                ...base,
-                allowed: false,
-                code: 'mode-switch-unsupported',
-                severity: 'error',
-                message: refusal,
-            };
-        if (from === 'local')
-            return {
-                ...base,
-                allowed: true,
-                code: 'mode-unchanged',
-                severity: 'info',
-                message: `${app} already runs a local package.`,
-            };
-        const cost = from === 'url'
-            ? 'changing the setting restarts the app; it comes back on the package in data/SitePackages if one is left from an earlier local deploy, otherwise it cannot start (FAILED TO INITIALIZE RUN FROM PACKAGE) until the push completes'
-            : from === 'unset'
-                ? 'the files now in wwwroot are hidden by the mounted package from now on; changing the setting restarts the app'
-                : 'Kudu did not treat the old value as local mode; changing the setting restarts the app';
-        return {
-            ...base,
-            allowed: true,
-            code: 'mode-switch',
-            severity: 'warning',
-            message: `${app} switches from ${STATE_WORDS[from]} to a local package: ${cost}.`,
-        };
-    }
-    // wanted === 'url'
-    if (from === 'url')
-        return {
-            ...base,
-            allowed: true,
-            code: 'mode-unchanged',
-            severity: 'info',
-            message: `${app} already runs from a package URL.`,
-        };
-    if (from === 'local') {
-        const why = 'the platform does not support moving an app that runs a local package to a package URL ("create a new App Service resource")';
-        if (!target.isLinux && !force) {
-            return {
-                ...base,
-                allowed: false,
-                code: 'mode-switch-refused',
-                severity: 'error',
-                message: `${app} is a Windows app running a local package (WEBSITE_RUN_FROM_PACKAGE=1) and ${why}; keep mode: local, deploy to a new app, or set force: true to switch anyway.`,
-            };
-        }
-        return {
-            ...base,
-            allowed: true,
-            code: force && !target.isLinux ? 'mode-switch-forced' : 'mode-switch',
-            severity: 'warning',
-            message: `${app} switches from a local package to a package URL although ${why}${force && !target.isLinux ? ' (forced)' : ''}; watch the app after the restart.`,
-        };
-    }
-    return {
-        ...base,
-        allowed: true,
-        code: 'mode-switch',
-        severity: 'warning',
-        message: `${app} switches from ${STATE_WORDS[from]} to a package URL: changing the setting restarts the app${from === 'unset' ? ' and hides the files now in wwwroot' : ''}.`,
-    };
-}
-/** Why local mode is impossible on this target, or null. */
-function localModeRefusal(target) {
-    if (target.isFlex)
-        return flexRefusalMessage(target.name);
-    if (target.isFunctionApp && target.isLinux && target.isConsumption) {
-        const app = target.name ? `'${target.name}'` : 'this app';
-        return `mode: local is not possible on ${app}: Linux Consumption function apps run from a package URL only (WEBSITE_RUN_FROM_PACKAGE=1 is not supported there); use mode: url (or auto).`;
-    }
-    return null;
-}
-/** The refusal for Flex Consumption apps (API-SPEC §1.7, §6.13). */
-function flexRefusalMessage(name) {
-    const app = name ? `'${name}'` : 'This function app';
-    return `${app} runs on the Flex Consumption plan, which does not support WEBSITE_RUN_FROM_PACKAGE in either mode; deploy it with OneDeploy to its deployment storage instead (Azure/functions-action or 'func azure functionapp publish'), and remove the setting if it is present.`;
-}
-/** Kudu's stored package names: `yyyyMMddHHmmss.zip` (UTC). */
-function isSitePackageName(name) {
-    return /^\d{14}\.zip$/.test(name);
-}
-function compareStamp(expected, text) {
-    if (!expected)
-        return 'not-stamped';
-    if (text === null)
-        return 'missing';
-    try {
-        const parsed = JSON.parse(text);
-        if (typeof parsed?.contentSha256 !== 'string')
-            return 'unreadable';
-        return parsed.contentSha256 === expected.contentSha256 ? 'match' : 'mismatch';
-    }
-    catch {
-        return 'unreadable';
-    }
-}
-function shortSha(sha) {
-    return sha ? sha.slice(0, 12) : '?';
-}
-// ---------------------------------------------------------------------------------------------------------
-// Kudu access
-// ---------------------------------------------------------------------------------------------------------
-function basicHeader(user, password) {
-    return `Basic ${buffer.Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
-}
-function scmUrlOf(target) {
-    return target.scmHostName ? `https://${target.scmHostName}` : null;
-}
-async function basicPolicy(ctx) {
-    try {
-        return await ctx.arm.getBasicAuthAllowed(ctx.target.ref, 'scm');
-    }
-    catch {
-        return undefined;
-    }
-}
-/** Re-explain a Kudu 401/403 now that the basic-auth policy can be read. */
-async function explainAuth(ctx, kudu, err) {
-    const allowed = kudu.authKind === 'basic' ? await basicPolicy(ctx) : undefined;
-    const problem = classifyKuduAuthFailure(err.status, err.bodySnippet, err.contentType, kudu.authKind, allowed);
-    return new RunpackError(err.code, explainKuduAuthFailure(problem, err.status, kudu.host));
-}
-/**
- * A Kudu client for the target, authenticated and proven with one call (GET /api/settings, which the
- * settings wait needs anyway). Entra Bearer by default; the publish-profile input when given; publishing
- * credentials from Resource Manager when Kudu refuses the token and SCM basic auth is allowed.
- */
-async function connectKudu(ctx, deadline) {
-    const { inputs, target } = ctx;
-    const http = ctx.http;
-    if (inputs.publishProfile) {
-        const profile = parsePublishProfile(inputs.publishProfile);
-        ctx.secrets.add(profile.password);
-        ctx.secrets.add(basicHeader(profile.userName, profile.password).slice('Basic '.length));
-        const mismatch = profileMismatch(profile, target.ref.appName, target.ref.slot ?? null);
-        if (mismatch)
-            throw new UsageError(mismatch);
-        const kudu = new KuduClient({
-            http,
-            scmUrl: profile.scmUrl,
-            authKind: 'basic',
-            authorization: async () => basicHeader(profile.userName, profile.password),
-        });
-        ctx.log.info(`Kudu: ${kudu.host}, signing in with the publish profile's ${profile.userName} credentials.`);
-        try {
-            return { kudu, settings: await kudu.settings(deadline) };
-        }
-        catch (err) {
-            if (err instanceof KuduError && (err.status === 401 || err.status === 403))
-                throw await explainAuth(ctx, kudu, err);
-            throw err;
-        }
-    }
-    let scmUrl = scmUrlOf(target);
-    let creds = null;
-    const loadCreds = async () => {
-        if (creds)
-            return creds;
-        creds = await ctx.arm.listPublishingCredentials(target.ref);
-        ctx.secrets.add(creds.password);
-        ctx.secrets.add(basicHeader(creds.userName, creds.password).slice('Basic '.length));
-        return creds;
-    };
-    if (!scmUrl) {
-        const c = await loadCreds();
-        if (!c.scmUri)
-            throw new RunpackError('scm-missing', `App '${target.ref.appName}' has no SCM (Kudu) host name in Resource Manager; local mode needs Kudu — use mode: url.`);
-        scmUrl = c.scmUri;
-    }
-    const bearer = new KuduClient({
-        http,
-        scmUrl,
-        authKind: 'bearer',
-        authorization: () => ctx.armAuthorization(),
-    });
-    ctx.log.info(`Kudu: ${bearer.host}, signing in with the Entra token.`);
-    try {
-        return { kudu: bearer, settings: await bearer.settings(deadline) };
-    }
-    catch (err) {
-        if (!(err instanceof KuduError) || (err.status !== 401 && err.status !== 403))
-            throw err;
-        const problem = classifyKuduAuthFailure(err.status, err.bodySnippet, err.contentType, 'bearer', undefined);
-        if (problem === 'scm-blocked')
-            throw new RunpackError(err.code, err.message);
-        const allowed = await basicPolicy(ctx);
-        if (allowed === false) {
-            throw new RunpackError(err.code, `${explainKuduAuthFailure(problem, err.status, bearer.host).replace(/;.*$/, '')}; SCM basic auth is disabled too, so publishing credentials cannot stand in — grant the principal Website Contributor on the app.`);
-        }
-        ctx.log.warn(`Kudu refused the Entra token (${err.status}); falling back to the app's publishing credentials from Resource Manager.`);
-        const c = await loadCreds();
-        const basic = new KuduClient({
-            http,
-            scmUrl: c.scmUri || scmUrl,
-            authKind: 'basic',
-            authorization: async () => basicHeader(c.userName, c.password),
-        });
-        try {
-            return { kudu: basic, settings: await basic.settings(deadline) };
-        }
-        catch (err2) {
-            if (err2 instanceof KuduError && (err2.status === 401 || err2.status === 403))
-                throw await explainAuth(ctx, basic, err2);
-            throw err2;
-        }
-    }
-}
-// ---------------------------------------------------------------------------------------------------------
-// Steps
-// ---------------------------------------------------------------------------------------------------------
-/** Poll Kudu's /api/settings until WEBSITE_RUN_FROM_PACKAGE is exactly `1` (Core Tools: 5 s interval). */
-async function waitForKuduSetting(ctx, kudu, first, deadline, intervalMs = 5000) {
-    let seen = first;
-    const started = ctx.clock.now();
-    let lastError = '';
-    const read = async () => {
-        try {
-            seen = await kudu.settings(deadline);
-            lastError = '';
-        }
-        catch (err) {
-            // The SCM site restarts after a settings change: 502/503 and resets are expected for a while.
-            if (err instanceof KuduError && (err.status === 401 || err.status === 403))
-                throw err;
-            if (err instanceof RunpackError && err.code === 'timeout')
-                throw err;
-            lastError = err instanceof Error ? err.message : String(err);
-            seen = null;
-        }
-    };
-    if (!seen)
-        await read();
-    for (let round = 0;; round++) {
-        if (seen && effectiveRunFromPackage(seen) === '1') {
-            if (round > 0)
-                ctx.log.info(`Kudu sees ${RFP_SETTING}=1 after ${Math.round((ctx.clock.now() - started) / 1000)} s.`);
-            return;
-        }
-        if (round === 0)
-            ctx.log.info(`Waiting for Kudu to see ${RFP_SETTING}=1 before pushing…`);
-        if (ctx.clock.now() + intervalMs > deadline) {
-            const state = seen ? classifyRunFromPackage(effectiveRunFromPackage(seen)) : 'unknown';
-            throw new RunpackError('setting-not-propagated', `Kudu at ${kudu.host} still does not see ${RFP_SETTING}=1 (it sees ${state === 'unknown' ? `no settings${lastError ? `: ${lastError}` : ''}` : STATE_WORDS[state]}) after ${Math.round((ctx.clock.now() - started) / 1000)} s; pushing now would extract into wwwroot or be refused — run the deploy again, or restart the app's SCM site.`);
-        }
-        await ctx.clock.sleep(intervalMs);
-        await read();
-    }
-}
-/** packagename.txt's content (trimmed), or null when there is none. */
-async function readPackageName(kudu, deadline) {
-    const file = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
-    if (!file)
-        return null;
-    const name = file.text.trim();
-    return name || null;
-}
-/** The release stamp in the mounted wwwroot, raw text, or null. */
-async function readMountedStamp(kudu, deadline) {
-    const file = await kudu.vfsGet(`${WWWROOT$1}/${STAMP_PATH}`, deadline);
-    return file ? file.text : null;
-}
-function describeHolder(d) {
-    const who = [d.deployer, d.author && d.author !== 'N/A' ? d.author : ''].filter(Boolean).join(', ');
-    const when = d.received_time ? `, received ${d.received_time}` : '';
-    return `deployment ${d.id}${who ? ` (${who}${when})` : when ? ` (${when.slice(2)})` : ''}, ${deploymentStatusName(d.status)}`;
-}
-/** Pure: whether a deployment record belongs to the push that sent `nonce` in its message. */
-function deploymentIsOurs(record, nonce) {
-    const message = record.message ?? '';
-    if (message.includes(nonce))
-        return true;
-    if (/\brunpack [0-9a-f]{12} [0-9a-f]{8}\b/.test(message))
-        return false;
-    const deployer = (record.deployer ?? '').toLowerCase();
-    if (deployer && deployer !== 'runpack' && deployer !== 'zipdeploy')
-        return false;
-    return undefined;
-}
-/**
- * Push and follow. A 409 because another deployment runs is never resent blindly: runpack names the holder
- * (GET /api/deployments/latest), waits for it to finish, then pushes again, all within the deadline.
- */
-async function pushAndFollow(ctx, kudu, pkg, deadline) {
-    const nonce = node_crypto.randomBytes(4).toString('hex');
-    const message = `runpack ${pkg.releaseId} ${nonce}${ctx.inputs.commit ? ` (${ctx.inputs.commit.slice(0, 12)})` : ''}`;
-    const isOurs = (record) => deploymentIsOurs(record, nonce);
-    for (let attempt = 1;; attempt++) {
-        const previous = await kudu.latestDeployment(deadline);
-        if (previous && deploymentOutcome(previous) === 'running') {
-            ctx.log.info(`Kudu is busy with ${describeHolder(previous)}; waiting for it before pushing.`);
-            await followOther(ctx, kudu, previous, deadline);
-            continue;
-        }
-        ctx.log.info(`Pushing ${pkg.zipBytes} bytes to ${kudu.host}/api/zipdeploy (async)${attempt > 1 ? `, attempt ${attempt}` : ''}…`);
-        const result = await kudu.zipDeploy({
-            body: () => fs$1.createReadStream(pkg.zipPath),
-            size: pkg.zipBytes,
-            deployer: 'runpack',
-            message,
-            deadline,
-        });
-        if (result.kind === 'conflict') {
-            if (result.reason === 'url-mode') {
-                throw new RunpackError('kudu-url-mode', `Kudu at ${kudu.host} refused the push because it still sees a package URL in ${RFP_SETTING} (409: ${result.message}); wait a minute and run the deploy again.`);
-            }
-            if (result.reason === 'other') {
-                throw new RunpackError('kudu-conflict', `Kudu at ${kudu.host} refused the push (409: ${result.message}); try again later.`);
-            }
-            const holder = await kudu.latestDeployment(deadline);
-            if (holder && deploymentOutcome(holder) === 'running') {
-                ctx.log.info(`Kudu answered 409 (${result.message}); the lock is held by ${describeHolder(holder)}. Waiting for it.`);
-                await followOther(ctx, kudu, holder, deadline);
-            }
-            else {
-                const wait = Math.min(5000 * attempt, 20_000);
-                if (ctx.clock.now() + wait > deadline)
-                    throw new RunpackError('timeout', `Kudu at ${kudu.host} kept answering 409 (${result.message}) until the deadline; another deployment holds the lock — try again when it completes.`);
-                ctx.log.info(`Kudu answered 409 (${result.message}) while no deployment record is running (another push is still uploading); retrying in ${Math.round(wait / 1000)} s.`);
-                await ctx.clock.sleep(wait);
-            }
-            continue;
-        }
-        const location = result.kind === 'accepted' ? result.location : '/api/deployments/latest';
-        const record = await kudu.pollDeployment(location, {
-            deadline,
-            previousId: previous?.id ?? null,
-            isOurs,
-            initialRetryAfterMs: result.kind === 'accepted' ? result.retryAfterMs : undefined,
-            sleep: (ms) => ctx.clock.sleep(ms),
-            now: () => ctx.clock.now(),
-            onStatus: (r) => ctx.log.info(`Kudu deployment ${r.id}: ${describeDeploymentState(r)}`),
-        });
-        return { record, isOurs };
-    }
-}
-/** A deployment that started after ours replaces it: stop rather than verify content that is not ours. */
-async function checkSuperseded(kudu, pushed, pkg, deadline) {
-    const latest = await kudu.latestDeployment(deadline).catch(() => null);
-    if (!latest || latest.id === pushed.record.id || pushed.isOurs(latest) === true)
-        return;
-    throw new RunpackError('superseded', `Kudu deployment ${pushed.record.id} of release ${pkg.releaseId} succeeded, but ${describeHolder(latest)} started after it and replaces it; the later deployment wins, so this run stops without verifying.`);
-}
-async function followOther(ctx, kudu, holder, deadline) {
-    try {
-        const done = await kudu.pollDeployment(`/api/deployments/${encodeURIComponent(holder.id)}`, {
-            deadline,
-            sleep: (ms) => ctx.clock.sleep(ms),
-            now: () => ctx.clock.now(),
-        });
-        ctx.log.info(`The other deployment ${done.id} ended: ${describeDeploymentState(done)}. Pushing ours now.`);
-    }
-    catch (err) {
-        if (err instanceof RunpackError && err.code === 'timeout')
-            throw new RunpackError('timeout', `Kudu at ${kudu.host} is still busy with ${describeHolder(holder)} at the deadline; nothing was pushed — run the deploy again when it completes.`);
-        throw err;
-    }
-}
-/** The log of a failed deployment, as lines (best effort). */
-async function failureLog(kudu, id, deadline) {
-    try {
-        const entries = await kudu.deploymentLog(id, deadline);
-        return entries.map((e) => `${e.log_time ? `${e.log_time} ` : ''}${e.message}`.trimEnd());
-    }
-    catch {
-        return [];
-    }
-}
-/**
- * The local-mode publish (entry point for the engine): setting `1`, wait for Kudu, push, follow, confirm
- * packagename.txt. Throws a RunpackError when the deployment fails, saying what is still mounted.
- */
-async function publishLocal(ctx, pkg) {
-    const { target, inputs } = ctx;
-    const findings = [];
-    const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
-    // 1. The setting, with the mode-switch rules.
-    const current = await ctx.settings.read();
-    const decision = modeSwitchDecision(effectiveRunFromPackage(current), 'local', { ...target, name }, inputs.force);
-    // The engine reports the switch (plan phase); here it only guards against a refused one.
-    if (!decision.allowed)
-        throw new RunpackError(decision.code, decision.message);
-    const setupDeadline = ctx.phaseDeadline(5 * 60_000);
-    const { kudu, settings: kuduSettings } = await connectKudu(ctx, setupDeadline);
-    const changes = { [RFP_SETTING]: '1' };
-    if (current[RFP_LEGACY_SETTING] !== undefined)
-        changes[RFP_LEGACY_SETTING] = null;
-    const update = await ctx.settings.update(changes);
-    if (update.changed)
-        ctx.log.info(`Set ${RFP_SETTING}=1 on ${name} (other settings kept).`);
-    // 2. Kudu must see it before the push.
-    await waitForKuduSetting(ctx, kudu, update.changed ? null : kuduSettings, setupDeadline);
-    // 3. What is mounted now, for the evidence if the push fails.
-    const oldName = await readPackageName(kudu, setupDeadline).catch(() => null);
-    ctx.log.info(`Current package: ${oldName ?? 'none'} (${PACKAGE_NAME_FILE}).`);
-    // 4. Push and follow.
-    const pushed = await pushAndFollow(ctx, kudu, pkg, ctx.deadline);
-    const { record } = pushed;
-    if (deploymentOutcome(record) !== 'succeeded') {
-        const lines = await failureLog(kudu, record.id, ctx.deadline);
-        if (lines.length) {
-            ctx.log.error(`Kudu deployment ${record.id} log:`);
-            for (const line of lines.slice(-40))
-                ctx.log.error(`  ${line}`);
-        }
-        const nowName = await readPackageName(kudu, ctx.deadline).catch(() => null);
-        const stamp = await readMountedStamp(kudu, ctx.deadline).catch(() => null);
-        const stampText = stampSummary(stamp);
-        const still = nowName === oldName
-            ? `the previous package ${oldName ?? '(none)'} is still mounted (packagename.txt unchanged${stampText ? `, wwwroot stamp ${stampText}` : ''})`
-            : `packagename.txt now names ${nowName ?? 'nothing'}`;
-        const reason = (record.status_text || record.progress || '').trim();
-        throw new RunpackError('deploy-failed', `Kudu deployment ${record.id} on ${name} ended ${deploymentStatusName(record.status)}${reason ? ` (${reason})` : ''}; ${still}. See the Kudu log above, fix the package and deploy again.`);
-    }
-    // 5. packagename.txt must name a new package (written after Success), unless a later push replaced ours.
-    await checkSuperseded(kudu, pushed, pkg, ctx.deadline);
-    let newName = null;
-    for (let i = 0; i < 3; i++) {
-        newName = await readPackageName(kudu, ctx.deadline);
-        if (newName && newName !== oldName)
-            break;
-        await ctx.clock.sleep(2000);
-    }
-    const renamed = !!newName && newName !== oldName;
-    // Kudu names stored packages by UTC second: a push in the same second as the previous one reuses its name, so
-    // an unchanged name is confirmed by the stored zip itself (our size, written during this deployment).
-    const sameSecond = !!newName && newName === oldName && (await storedPackageIsOurs(kudu, newName, pkg, record, ctx.deadline));
-    if (sameSecond)
-        ctx.log.info(`packagename.txt still names ${newName}: Kudu reused the name within one second.`);
-    const confirmed = !!newName && (renamed || sameSecond) && isSitePackageName(newName);
-    await checkSuperseded(kudu, pushed, pkg, ctx.deadline);
-    if (!confirmed) {
-        const msg = newName === oldName
-            ? `Kudu reported deployment ${record.id} Success but packagename.txt still names ${oldName ?? 'nothing'}; the new package is not the one mounted — check ${kudu.baseUrl}/api/vfs/${SITE_PACKAGES}/ and deploy again.`
-            : `packagename.txt names '${newName ?? ''}', not a package Kudu stored; check ${kudu.baseUrl}/api/vfs/${SITE_PACKAGES}/ and deploy again.`;
-        throw new RunpackError('package-not-confirmed', msg);
-    }
-    ctx.log.info(`Kudu deployment ${record.id} succeeded; packagename.txt now names ${newName} (was ${oldName ?? 'none'}).`);
-    return { mode: 'local', packageName: newName, deploymentId: record.id, confirmed, findings };
-}
-/** Whether data/SitePackages/<name> is this run's zip: the same size, and written since Kudu received the push. */
-async function storedPackageIsOurs(kudu, name, pkg, record, deadline) {
-    const entries = await kudu.vfsList(SITE_PACKAGES, deadline).catch(() => null);
-    const entry = entries?.find((e) => e.name === name);
-    const since = Date.parse(record.received_time ?? record.start_time ?? '');
-    const written = Date.parse(entry?.mtime ?? '');
-    return !!entry && entry.size === pkg.zipBytes && Number.isFinite(since) && written >= since - 1000;
-}
-function stampSummary(text) {
-    if (text === null)
-        return '';
-    try {
-        const s = JSON.parse(text);
-        return s.contentSha256 ? `still content ${shortSha(s.contentSha256)}` : '';
-    }
-    catch {
-        return '';
-    }
-}
-async function checkMountedRelease(ctx, kudu, pkg, deadline, intervalMs, packageName) {
-    const findings = [];
-    if (!pkg.stamp) {
-        findings.push({
-            severity: 'info',
-            code: 'stamp-off',
-            message: 'The package carries no release stamp (stamp: false); the mounted content was not compared.',
-        });
-        return findings;
-    }
-    let last = 'missing';
-    let marker = false;
-    for (;;) {
-        const text = await readMountedStamp(kudu, deadline).catch((err) => {
-            if (err instanceof KuduError && (err.status === 401 || err.status === 403))
-                throw err;
-            return null;
-        });
-        last = compareStamp(pkg.stamp, text);
-        if (last === 'match') {
-            ctx.log.info(`wwwroot on ${kudu.host} serves release ${pkg.releaseId} (stamp matches).`);
-            return findings;
-        }
-        marker = (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
-        if (marker || ctx.clock.now() + intervalMs > deadline)
-            break;
-        await ctx.clock.sleep(intervalMs);
-    }
-    if (marker) {
-        findings.push({
-            severity: 'error',
-            code: 'mount-failed',
-            message: `The app could not mount the package: wwwroot on ${kudu.host} shows '${FAILURE_MARKER}'; the archive is not a valid zip for run-from-package or the package file is missing — run 'runpack inspect' on it and deploy again.`,
-        });
-    }
-    else if (last === 'mismatch') {
-        findings.push({
-            severity: 'error',
-            code: 'stale-content',
-            message: `wwwroot on ${kudu.host} still serves an older release (its stamp differs from ${pkg.releaseId}) although Kudu stored the new package: the app did not remount — restart it and check again.`,
-        });
-    }
-    else {
-        findings.push({
-            severity: 'error',
-            code: 'stamp-missing',
-            message: `wwwroot on ${kudu.host} has no readable ${STAMP_PATH} after the deploy: the new package is not mounted yet (or the app failed to start); restart the app and check again.`,
-        });
-    }
-    return findings;
-}
-
-const LEVEL_TITLES = {
-    setting: '(a) setting read back',
-    'package-url': '(b) package URL returns this release',
-    'mounted-content': '(c) mounted content is this release',
-    health: '(d) the app answers (health-path, or the root)',
-};
-/** Pure: the storage error code and detail of a failed blob response. */
-function storageErrorOf(res) {
-    const code = res.headers['x-ms-error-code'];
-    const body = res.text();
-    const detail = /<AuthenticationErrorDetail>([\s\S]*?)<\/AuthenticationErrorDetail>/.exec(body)?.[1] ??
-        /<Message>([\s\S]*?)<\/Message>/.exec(body)?.[1]?.split('\n')[0];
-    return { code: code ?? /<Code>([^<]+)<\/Code>/.exec(body)?.[1], detail };
-}
-async function checkBlobUrl(ctx, url, pkg, input, deadline) {
-    // GET with a one-byte range: the same authorization the worker uses, without downloading the package.
-    const res = await ctx.http.request({
-        method: 'GET',
-        url,
-        service: 'Blob Storage',
-        headers: { Range: 'bytes=0-0', 'x-ms-version': '2023-11-03' },
-        authorization: input.access === 'identity' ? input.storageAuthorization : undefined,
-        deadline,
-        maxAttempts: 3,
-    });
-    if (res.status >= 400) {
-        const err = storageErrorOf(res);
-        return { status: res.status, errorCode: err.code, detail: err.detail };
-    }
-    const sha = res.headers['x-ms-meta-sha256'];
-    return {
-        status: res.status,
-        sha256Matches: sha === undefined ? undefined : sha === pkg.sha256,
-        ...(sha && sha !== pkg.sha256 ? { releaseThere: sha.slice(0, 12) } : {}),
-    };
-}
-/** A check for the failure marker in wwwroot through Kudu (null when SCM is not reachable or there is none). */
-function failureMarkerCheck(ctx) {
-    let kudu;
-    return async () => {
-        if (!ctx.target.scmHostName)
-            return null;
-        if (kudu === undefined) {
-            kudu = await connectKudu(ctx, ctx.phaseDeadline(30_000))
-                .then((k) => k.kudu)
-                .catch(() => null);
-        }
-        if (!kudu)
-            return null;
-        const marker = await kudu
-            .vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, ctx.phaseDeadline(30_000))
-            .catch(() => null);
-        return marker ? `wwwroot shows '${FAILURE_MARKER}'` : null;
-    };
-}
-async function verifyDeploy(ctx, pkg, input) {
-    const levels = [];
-    const mode = input.intendedValue === '1' ? 'local' : 'url';
-    const evidence = {
-        noRemount: input.noRemount,
-        mode,
-        access: input.access,
-        identityRoleConfirmed: input.identityRoleConfirmed,
-    };
-    const deadline = ctx.phaseDeadline(input.mountBudgetMs ?? 180_000);
-    /** One read settles it: nothing will change what is mounted, or another release already won. */
-    let conclusive = Boolean(input.quick || input.noRemount);
-    // (a)
-    const settings = await ctx.settings.read();
-    evidence.settingMatches = settings[RFP] === input.intendedValue;
-    levels.push({
-        level: 'setting',
-        status: evidence.settingMatches ? 'pass' : 'fail',
-        detail: evidence.settingMatches
-            ? `${RFP} is the intended value`
-            : `${RFP} reads ${settings[RFP] === undefined ? 'nothing' : 'another value'}`,
-    });
-    // (b)
-    if (mode === 'url') {
-        const target = input.probeUrl ?? settings[RFP] ?? input.intendedValue;
-        const probeInput = input.probeUrl ? { ...input, access: undefined } : input;
-        const fetch = await checkBlobUrl(ctx, target, pkg, probeInput, deadline).catch((err) => ({
-            status: 0,
-            errorCode: 'network',
-            detail: err instanceof Error ? err.message : String(err),
-        }));
-        evidence.blobFetch = fetch;
-        // Another release is behind the URL (a later deploy won the race): waiting for the mount cannot help.
-        if (fetch.releaseThere)
-            conclusive = true;
-        const ok = fetch.status >= 200 &&
-            fetch.status < 300 &&
-            fetch.sha256Matches !== false;
-        levels.push({
-            level: 'package-url',
-            status: ok ? 'pass' : 'fail',
-            detail: ok
-                ? `answers ${fetch.status}${fetch.sha256Matches ? ' with this sha256' : ''}${input.access === 'identity' ? (input.probeUrl ? ' (checked with a short-lived read SAS of the same blob)' : " (checked with the deploying login's token)") : ''}`
-                : `answers ${fetch.status || 'no response'}${fetch.errorCode ? ` ${fetch.errorCode}` : ''}`,
-        });
-    }
-    else {
-        levels.push({ level: 'package-url', status: 'skipped', detail: 'local mode: no URL' });
-    }
-    // (c)
-    let kudu = null;
-    if (!ctx.target.scmHostName) {
-        levels.push({ level: 'mounted-content', status: 'skipped', detail: 'the app has no SCM host' });
-        evidence.stamp = 'not-checked';
-    }
-    else {
-        try {
-            kudu = (await connectKudu(ctx, deadline)).kudu;
-        }
-        catch (err) {
-            levels.push({
-                level: 'mounted-content',
-                status: 'skipped',
-                detail: `SCM not reachable: ${err instanceof Error ? err.message.split(';')[0] : String(err)}`,
-            });
-            evidence.stamp = 'not-checked';
-        }
-    }
-    if (kudu) {
-        let state = 'missing';
-        let marker = false;
-        for (;;) {
-            const text = await readMountedStamp(kudu, deadline).catch((err) => {
-                if (err instanceof KuduError && (err.status === 401 || err.status === 403))
-                    throw err;
-                return null;
-            });
-            state = compareStamp(pkg.stamp, text);
-            if (state === 'match' || state === 'not-stamped')
-                break;
-            marker = (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
-            if (input.packageName) {
-                const now = await readPackageName(kudu, deadline).catch(() => undefined);
-                if (now && now !== input.packageName)
-                    throw new RunpackError('superseded', `${ctx.target.ref.slot ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}` : ctx.target.ref.appName}: this deployment was replaced by a later deployment (packagename.txt now names ${now}, not ${input.packageName} that this run pushed); check which deployment should win and run it again if needed.`);
-            }
-            if (marker || conclusive || ctx.clock.now() + 3000 > deadline)
-                break;
-            await ctx.clock.sleep(3000);
-        }
-        if (state === 'not-stamped') {
-            marker = (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
-        }
-        evidence.failureMarker = marker;
-        evidence.stamp = state === 'not-stamped' ? 'not-checked' : state === 'unreadable' ? 'unreadable' : state;
-        levels.push({
-            level: 'mounted-content',
-            status: marker ? 'fail' : state === 'match' ? 'pass' : state === 'not-stamped' ? 'skipped' : 'fail',
-            detail: marker
-                ? `wwwroot shows '${FAILURE_MARKER}'`
-                : state === 'match'
-                    ? `${STAMP_PATH} matches release ${pkg.releaseId}`
-                    : state === 'not-stamped'
-                        ? 'the package has no release stamp (stamp: false)'
-                        : state === 'mismatch'
-                            ? `${STAMP_PATH} belongs to another release`
-                            : `${STAMP_PATH} is ${state}`,
-        });
-    }
-    // (d) The app answers: a mounted package is not a running app.
-    const app = await watchApp(ctx, deadline, {
-        quick: conclusive,
-        startFailed: input.startFailed,
-        unreachable: input.unreachable,
-        mountFailed: () => evidence.failureMarker === true,
-    });
-    const last = app.last;
-    const containsExpect = ctx.inputs.healthPath && ctx.inputs.expect && last.status !== undefined
-        ? (last.body ?? '').includes(ctx.inputs.expect)
-        : undefined;
-    evidence.health = { status: last.status, containsExpect, body: last.body, error: last.error };
-    evidence.app = { state: app.judgement.state, why: app.judgement.why };
-    if (app.judgement.state !== 'up' && kudu) {
-        evidence.logStreamUrl = `${kudu.baseUrl}/api/logstream`;
-        evidence.appLogReadOnlyLine = await readOnlyLineInLogs(kudu, deadline);
-    }
-    else if (app.judgement.state !== 'up' && ctx.target.scmHostName) {
-        evidence.logStreamUrl = `https://${ctx.target.scmHostName}/api/logstream`;
-    }
-    levels.push({
-        level: 'health',
-        status: app.judgement.state === 'up' ? 'pass' : 'fail',
-        detail: app.judgement.state === 'start-failed'
-            ? `${app.judgement.why}: the app does not start`
-            : app.judgement.why,
-    });
-    const ok = levels.every((l) => l.status !== 'fail');
-    return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence) };
-}
-
-/** `app/fn` (ARM's name) or `fn` → `fn`. */
-function functionName(name) {
-    return name.slice(name.lastIndexOf('/') + 1);
-}
-/** Pure: compare function names, case-insensitively (the host's names are case-insensitive). */
-function diffFunctions(expected, listed) {
-    const norm = (xs) => new Map(xs.map((x) => [functionName(x).toLowerCase(), functionName(x)]));
-    const e = norm(expected);
-    const l = norm(listed);
-    const missing = [...e]
-        .filter(([k]) => !l.has(k))
-        .map(([, v]) => v)
-        .sort();
-    const unexpected = [...l]
-        .filter(([k]) => !e.has(k))
-        .map(([, v]) => v)
-        .sort();
-    return { missing, unexpected, same: missing.length === 0 && unexpected.length === 0 };
-}
-function describeFunctionsDiff(diff, where) {
-    const parts = [];
-    if (diff.missing.length)
-        parts.push(`missing from the host: ${diff.missing.join(', ')}`);
-    if (diff.unexpected.length)
-        parts.push(`listed but not in the package: ${diff.unexpected.join(', ')}`);
-    return `The functions host of ${where} does not list the package's functions (${parts.join('; ')}); check each function's function.json and the host's startup log (Application Insights or the Log stream), then deploy again.`;
-}
-const PYTHON_FIX = 'run-from-package runs no remote build, so install the dependencies into the package first (pip install -r requirements.txt --target .python_packages/lib/site-packages) or set force: true';
-/**
- * Pure: what the inspector's findings mean for a function app. A Python function app without `.python_packages`
- * cannot import its dependencies (no remote build under run-from-package): the inspector's
- * `dependencies-missing` warning becomes an error unless `force`.
- */
-function functionPackageFindings(inspect, target, force) {
-    if (!target.isFunctionApp)
-        return [];
-    const out = [];
-    for (const p of inspect.problems) {
-        if (p.code !== 'dependencies-missing')
-            continue;
-        const python = inspect.runtime === 'python' || /python|\.python_packages|requirements\.txt/i.test(p.message);
-        if (!python)
-            continue;
-        out.push({
-            severity: force ? 'warning' : 'error',
-            code: 'python-packages-missing',
-            message: `This Python function app's package has no .python_packages folder although ${p.path ?? 'requirements.txt'} lists dependencies; ${PYTHON_FIX}.`,
-        });
-    }
-    return out;
-}
-/** Sync triggers through Resource Manager, retrying 400 (host starting) with growing waits. */
-async function syncTriggers(ctx, options = {}) {
-    const deadline = ctx.phaseDeadline(options.budgetMs ?? 180_000);
-    const name = ctx.target.ref.slot
-        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
-        : ctx.target.ref.appName;
-    let wait = options.firstWaitMs ?? 2000;
-    for (let attempt = 1;; attempt++) {
-        const res = await ctx.arm.syncFunctionTriggers(ctx.target.ref);
-        if (res.status >= 200 && res.status < 300) {
-            ctx.log.info(`Synced function triggers of ${name}${attempt > 1 ? ` (attempt ${attempt})` : ''}.`);
-            return;
-        }
-        const detail = res.text().replace(/\s+/g, ' ').trim().slice(0, 200);
-        if (res.status !== 400)
-            throw new RunpackError('trigger-sync-failed', `Resource Manager answered ${res.status} to the trigger sync of ${name}${detail ? ` (${detail})` : ''}; non-HTTP triggers keep their old metadata until a sync succeeds — run 'az functionapp function sync' or deploy again.`);
-        if (ctx.clock.now() + wait > deadline)
-            throw new RunpackError('trigger-sync-failed', `The functions host of ${name} kept answering 400 to the trigger sync for ${Math.round((options.budgetMs ?? 180_000) / 1000)} s (it did not start${detail ? `: ${detail}` : ''}); check the host's startup log, fix the package and deploy again.`);
-        ctx.log.info(`The functions host of ${name} is still starting (trigger sync answered 400); retrying in ${Math.round(wait / 1000)} s.`);
-        await ctx.clock.sleep(wait);
-        wait = Math.min(wait * 2, 30_000);
-    }
-}
-/**
- * Entry point for the engine, after the package is mounted (and the app restarted) on a function app:
- * sync triggers, then confirm the host lists the package's functions. Returns findings (errors fail the step).
- */
-async function afterMountFunctions(ctx, pkg, options = {}) {
-    if (!ctx.target.isFunctionApp)
-        return [];
-    const findings = [];
-    const name = ctx.target.ref.slot
-        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
-        : ctx.target.ref.appName;
-    try {
-        await syncTriggers(ctx, options);
-    }
-    catch (err) {
-        if (!(err instanceof RunpackError))
-            throw err;
-        findings.push({ severity: 'error', code: 'trigger-sync-failed', message: err.message });
-        return findings;
-    }
-    const expected = pkg.functions.length ? pkg.functions : (pkg.inspect.functions ?? []);
-    const deadline = ctx.phaseDeadline(options.listBudgetMs ?? 120_000);
-    const interval = options.listIntervalMs ?? 5000;
-    let listed = [];
-    let diff = diffFunctions(expected, listed);
-    for (;;) {
-        listed = await ctx.arm.listFunctions(ctx.target.ref);
-        diff = diffFunctions(expected, listed);
-        // The host indexes after start: wait while it lists fewer functions than the package has.
-        if (diff.same || (expected.length === 0 && listed.length > 0))
-            break;
-        if (ctx.clock.now() + interval > deadline)
-            break;
-        await ctx.clock.sleep(interval);
-    }
-    if (expected.length === 0) {
-        findings.push({
-            severity: listed.length ? 'info' : 'warning',
-            code: listed.length ? 'functions-declared-in-code' : 'functions-none',
-            message: listed.length
-                ? `The package declares its functions in code; the host of ${name} lists ${listed.map(functionName).sort().join(', ')}.`
-                : `Neither the package nor the host of ${name} lists any function; check that host.json is at the package root and the functions are built.`,
-        });
-        return findings;
-    }
-    if (diff.same) {
-        ctx.log.info(`The functions host of ${name} lists the package's ${expected.length} function(s): ${expected.map(functionName).sort().join(', ')}.`);
-        return findings;
-    }
-    findings.push({
-        severity: 'error',
-        code: 'functions-mismatch',
-        message: describeFunctionsDiff(diff, name),
-    });
-    return findings;
-}
-
-/**
- * The local-mode publisher: the package is pushed to the app's Kudu (WEBSITE_RUN_FROM_PACKAGE=1), which stores it
- * under data/SitePackages and points packagename.txt at it.
- */
-/**
- * Local mode: the already-live check, then the push to Kudu, followed to its end (packagename.txt names the new
- * package). Restart and verification are the engine's.
- */
-async function publishLocalMode(ctx, pkg, previousValue) {
-    const { log } = ctx;
-    // Unchanged content already mounted and verified: nothing to push or restart.
-    if (!ctx.inputs.force && previousValue === '1' && pkg.stamp) {
-        const quick = await log.group('Check the live release', () => verifyDeploy(ctx, pkg, { intendedValue: '1', quick: true }));
-        if (quick.ok && quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass') {
-            log.info(`Release ${pkg.releaseId} is already live and verified; nothing to push or restart.`);
-            return { noop: { levels: quick.levels }, previousReleaseId: pkg.releaseId, findings: [] };
-        }
-    }
-    const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
-    return {
-        verify: { intendedValue: '1', packageName: outcome.packageName },
-        settingChanged: false,
-        findings: outcome.findings,
-        loggedFindings: false,
-    };
-}
-
-/**
- * Pure: Azure RBAC facts runpack checks, in one place for the deploy engine and diagnose: which role definitions
- * can read blobs, and whether an assignment's scope covers a resource.
- */
-/** Role definition ids that can read blobs: Storage Blob Data Reader, Contributor, Owner. */
-const BLOB_READ_ROLE_IDS = [
-    '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
-    'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
-    'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
-];
-/**
- * A role assignment scope covers a resource when it is the resource or one of its parents, segment by segment:
- * a role on resource group `rg` covers nothing in `rg2`.
- */
-function scopeCovers(scope, resourceId) {
-    const s = scope.toLowerCase().replace(/\/+$/, '');
-    const r = resourceId.toLowerCase();
-    return s === '' || r === s || r.startsWith(`${s}/`);
-}
-/** Whether an assignment lets `principalId` read the blobs of `container` in the storage account `accountId`. */
-function grantsBlobRead(a, principalId, accountId, container) {
-    return (a.principalId === principalId &&
-        BLOB_READ_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
-        scopeCovers(a.scope, `${accountId}/blobServices/default/containers/${container}`));
 }
 
 /**
@@ -87357,6 +87357,68 @@ copyFrom) {
 }
 
 /**
+ * Pure: the plan a dry run prints (`dry-run: true`). One line a step, every URL with its SAS signature
+ * redacted: the blobs to write, each setting's old and new value, the stored access policy, the restart, the
+ * swap and the retention. Nothing here writes; the engine gathers the facts with reads only.
+ */
+/** A setting value as the plan shows it: URLs without userinfo and with `sig` redacted. */
+function showValue(v) {
+    if (v === undefined)
+        return '(unset)';
+    if (v === null)
+        return '(deleted)';
+    if (v === '')
+        return "''";
+    return /^https?:\/\//i.test(v) ? redactUrl(v) : v;
+}
+function renderPlan(f) {
+    const lines = [`Dry run for ${f.target}: nothing is written.`];
+    if (f.unchanged) {
+        lines.push(`Release ${f.releaseId} is already live; a deploy would change nothing (force: true redeploys).`);
+        return lines;
+    }
+    if (f.mode === 'url') {
+        const where = `${f.account}/${f.container}`;
+        if (f.containerMissing)
+            lines.push(`Would create the private container ${where}.`);
+        lines.push(f.releaseExists
+            ? `Release blob ${where}/${f.releaseBlob} exists already (same content); no upload.`
+            : `Would upload release ${f.releaseId} (${f.zipBytes} bytes) to ${where}/${f.releaseBlob}.`);
+        lines.push(f.stableCurrent
+            ? `Stable blob ${where}/${f.stableBlob} holds this release already.`
+            : `Would copy it onto the stable blob ${where}/${f.stableBlob}.`);
+        if (f.policy)
+            lines.push(f.policy.action === 'keep'
+                ? `Stored access policy ${f.policy.id}: kept (${f.policy.reason}).`
+                : `Would ${f.policy.action} stored access policy ${f.policy.id} (${f.policy.reason}).`);
+    }
+    else {
+        lines.push(`Would push release ${f.releaseId} (${f.zipBytes} bytes) to the app's Kudu (zip deploy).`);
+    }
+    const names = Object.keys(f.settings);
+    if (names.length === 0)
+        lines.push('No app setting changes.');
+    for (const name of names) {
+        const [before, after] = f.settings[name];
+        lines.push(`Would set ${name}: ${showValue(before)} → ${showValue(after)}.`);
+    }
+    lines.push(f.restart
+        ? 'Would restart the app, then verify (setting, package fetch, mounted release stamp, health).'
+        : 'Would not restart (restart: false); then verify.');
+    if (f.swapTo)
+        lines.push(`Would swap into ${f.swapTo} after a verified deploy.`);
+    if (f.retention) {
+        if ('error' in f.retention)
+            lines.push(`Retention (keep-releases: ${f.retention.keep}) could not be planned: ${f.retention.error}.`);
+        else if (f.retention.deleted.length)
+            lines.push(`Would delete ${f.retention.deleted.length} old release(s) (keep-releases: ${f.retention.keep}): ${f.retention.deleted.join(', ')}.`);
+        else
+            lines.push(`Retention (keep-releases: ${f.retention.keep}): nothing to delete.`);
+    }
+    return lines;
+}
+
+/**
  * URL mode: storage (the account, the auth that can write), the stable blob this side may write, package access
  * (a policy-bound SAS, or the identity's read role), the already-live check, the upload, the stored access policy,
  * and the setting. Restart and verification are the engine's.
@@ -87369,20 +87431,8 @@ async function publishUrl(input) {
     // Storage: find the account, open it with the auth that can write.
     let reopenWithKey;
     const { store: firstStore, accountId, account: storageAccount, } = await log.group('Storage', async () => {
-        const account = await arm.findStorageAccount(target.ref.subscriptionId, accountName);
-        if (!account)
-            throw new RunpackError('storage-not-found', `Storage account ${accountName} was not found in subscription ${target.ref.subscriptionId}; check storage-account (the login needs Reader on it).`);
-        const open = (preferKey) => openBlobStore({
-            accountName: account.name,
-            blobEndpoint: account.blobEndpoint,
-            credential: maskingCredential(session.credential, ctx.secrets),
-            allowSharedKeyAccess: account.allowSharedKeyAccess,
-            getKeys: () => arm.listStorageAccountKeys(account.id),
-            container: plan.container,
-            preferKey,
-            log: (l) => log.info(l),
-            addSecret: (v) => ctx.secrets.add(v),
-        });
+        const account = await findAccount$1(ctx);
+        const open = (preferKey) => openStore$1(ctx, session, account, plan, { preferKey });
         const store = await open(plan.access === 'sas');
         if (store.auth === 'entra' && account.allowSharedKeyAccess)
             reopenWithKey = () => open(true);
@@ -87391,9 +87441,7 @@ async function publishUrl(input) {
     });
     let store = firstStore;
     const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
-    // Never overwrite the blob another slot runs (after a swap it carries this slot's name).
-    const containerUrl = store.blobUrl(plan.container, 'x').replace(/\/x$/, '');
-    const usedByOthers = await blobsUsedBySiblings(ctx, containerUrl);
+    const { stableBlob: chosen, usedByOthers } = await stableBlobFor(ctx, store, plan, settings);
     const state = {
         account: storageAccount,
         container: plan.container,
@@ -87401,7 +87449,6 @@ async function publishUrl(input) {
         store: () => store,
     };
     const prune = () => pruneReleases(ctx, state, pkg.sha256, false);
-    const chosen = chooseStableBlob(plan.stableBlob, blobInContainer(settings[RFP], containerUrl), usedByOthers);
     if (chosen !== plan.stableBlob) {
         log.info(`${plan.stableBlob} is what another slot of ${target.ref.appName} runs (after a swap); this deploy uses ${chosen}.`);
         plan.stableBlob = chosen;
@@ -87569,6 +87616,39 @@ async function publishUrl(input) {
         prune,
     };
 }
+/** The storage account of the package blobs, or one line saying it is not visible to the login. */
+async function findAccount$1(ctx) {
+    const { inputs, target, arm } = ctx;
+    const account = await arm.findStorageAccount(target.ref.subscriptionId, inputs.storageAccount);
+    if (!account)
+        throw new RunpackError('storage-not-found', `Storage account ${inputs.storageAccount} was not found in subscription ${target.ref.subscriptionId}; check storage-account (the login needs Reader on it).`);
+    return account;
+}
+/** Opens the release store of the account (Entra token first; the key when SAS access needs it). */
+function openStore$1(ctx, session, account, plan, o) {
+    return openBlobStore({
+        accountName: account.name,
+        blobEndpoint: account.blobEndpoint,
+        credential: maskingCredential(session.credential, ctx.secrets),
+        allowSharedKeyAccess: account.allowSharedKeyAccess,
+        getKeys: () => ctx.arm.listStorageAccountKeys(account.id),
+        container: plan.container,
+        preferKey: o.preferKey,
+        ...(o.createContainer === false ? { createContainer: false } : {}),
+        log: (l) => ctx.log.info(l),
+        addSecret: (v) => ctx.secrets.add(v),
+    });
+}
+/**
+ * The stable blob this side may write: never the one another slot runs (after a swap it carries this slot's
+ * name), with the blobs the other sides point at.
+ */
+async function stableBlobFor(ctx, store, plan, settings) {
+    const containerUrl = store.blobUrl(plan.container, 'x').replace(/\/x$/, '');
+    const usedByOthers = await blobsUsedBySiblings(ctx, containerUrl);
+    const stableBlob = chooseStableBlob(plan.stableBlob, blobInContainer(settings[RFP], containerUrl), usedByOthers);
+    return { stableBlob, usedByOthers };
+}
 /** Retention with src/release's pruning (reads never create anything; deletes are conditional). */
 async function pruneReleases(ctx, state, live, dryRun) {
     const store = state.store();
@@ -87614,6 +87694,106 @@ async function blobsUsedBySiblings(ctx, containerUrl) {
         }
     }
     return used;
+}
+/**
+ * dry-run: the facts of the plan, gathered with reads only (Resource Manager GETs and the read POSTs
+ * config/appsettings/list and listKeys; blob HEADs, listings and the container's ACL read), rendered by renderPlan.
+ * Local mode needs only the setting change; URL mode reads storage with the same helpers publishing uses.
+ */
+async function planDryRun(ctx, pkg, plan, settings, session) {
+    const { inputs, target } = ctx;
+    const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
+    const facts = {
+        target: name,
+        mode: plan.mode,
+        releaseId: pkg.releaseId,
+        zipBytes: pkg.zipBytes,
+        settings: {},
+        restart: inputs.restart,
+        swapTo: inputs.swapTo,
+    };
+    const changed = (changes, same) => {
+        for (const k of mergeSettings(settings, changes).changedKeys)
+            if (!same(k))
+                facts.settings[k] = [settings[k], changes[k]];
+    };
+    if (plan.mode === 'local') {
+        changed({ [RFP]: '1', ...plan.extra }, () => false);
+        return { lines: renderPlan(facts) };
+    }
+    let retention;
+    const account = await findAccount$1(ctx);
+    // SAS access signs with the account key (and only the key may read the container's policies).
+    const store = await openStore$1(ctx, session, account, plan, {
+        preferKey: plan.access === 'sas',
+        createContainer: false,
+    });
+    const { stableBlob, usedByOthers } = await stableBlobFor(ctx, store, plan, settings);
+    const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
+    const stableUrl = store.blobUrl(plan.container, stableBlob);
+    const packageUrl = redactUrl(stableUrl.split('?')[0]);
+    const [releaseNow, stableNow] = await Promise.all([
+        store.getBlob(plan.container, releaseBlob),
+        store.getBlob(plan.container, stableBlob),
+    ]);
+    Object.assign(facts, {
+        account: account.name,
+        container: plan.container,
+        releaseBlob,
+        stableBlob,
+        releaseExists: releaseNow !== null,
+        stableCurrent: (stableNow?.metadata.sha256 ?? '').toLowerCase() === pkg.sha256,
+    });
+    let value = stableUrl;
+    if (plan.access === 'sas') {
+        let identifiers = [];
+        try {
+            identifiers = (await store.getPolicies(plan.container)).identifiers;
+        }
+        catch (err) {
+            // A missing container has no policies yet; the deploy would create both.
+            if (!/ContainerNotFound/.test(describeError(err)))
+                throw err;
+            facts.containerMissing = true;
+        }
+        const decision = decidePolicy(identifiers, plan.policyId, new Date(ctx.clock.now()), inputs.sasExpiryDays, plan.container);
+        facts.policy = { id: plan.policyId, action: decision.action, reason: decision.reason };
+        // The signature is made at deploy time with the account key; the plan shows where it goes.
+        value = `${stableUrl}?si=${encodeURIComponent(plan.policyId)}&sr=b&sig=REDACTED`;
+    }
+    const bare = (v) => (v ?? '').split('?')[0].toLowerCase();
+    const sameRfp = (k) => {
+        if (k !== RFP || plan.access !== 'sas')
+            return false;
+        const old = settings[RFP] ?? '';
+        return (bare(old) === bare(value) && new URLSearchParams(old.split('?')[1] ?? '').get('si') === plan.policyId);
+    };
+    changed({ [RFP]: value, ...plan.extra }, sameRfp);
+    facts.unchanged =
+        !inputs.force &&
+            !!pkg.stamp &&
+            facts.stableCurrent === true &&
+            Object.keys(facts.settings).length === 0 &&
+            (!facts.policy || facts.policy.action === 'keep');
+    if (inputs.keepReleases && !facts.unchanged) {
+        try {
+            const r = await applyRetention(store, {
+                container: plan.container,
+                appName: target.ref.appName,
+                keep: inputs.keepReleases,
+                live: pkg.sha256,
+                siblingBlobs: usedByOthers,
+                dryRun: true,
+                log: { info: (l) => ctx.log.debug(l), warn: (l) => ctx.log.warn(l) },
+            });
+            facts.retention = { keep: inputs.keepReleases, deleted: r.deleted };
+            retention = r;
+        }
+        catch (err) {
+            facts.retention = { keep: inputs.keepReleases, error: describeError(err).replace(/\.$/, '') };
+        }
+    }
+    return { lines: renderPlan(facts), packageUrl, retention };
 }
 
 const RFP_MI_SETTING = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
@@ -89771,68 +89951,6 @@ function formatAnnotations(findings, options = {}) {
 }
 
 /**
- * Pure: the plan a dry run prints (`dry-run: true`). One line a step, every URL with its SAS signature
- * redacted: the blobs to write, each setting's old and new value, the stored access policy, the restart, the
- * swap and the retention. Nothing here writes; the engine gathers the facts with reads only.
- */
-/** A setting value as the plan shows it: URLs without userinfo and with `sig` redacted. */
-function showValue(v) {
-    if (v === undefined)
-        return '(unset)';
-    if (v === null)
-        return '(deleted)';
-    if (v === '')
-        return "''";
-    return /^https?:\/\//i.test(v) ? redactUrl(v) : v;
-}
-function renderPlan(f) {
-    const lines = [`Dry run for ${f.target}: nothing is written.`];
-    if (f.unchanged) {
-        lines.push(`Release ${f.releaseId} is already live; a deploy would change nothing (force: true redeploys).`);
-        return lines;
-    }
-    if (f.mode === 'url') {
-        const where = `${f.account}/${f.container}`;
-        if (f.containerMissing)
-            lines.push(`Would create the private container ${where}.`);
-        lines.push(f.releaseExists
-            ? `Release blob ${where}/${f.releaseBlob} exists already (same content); no upload.`
-            : `Would upload release ${f.releaseId} (${f.zipBytes} bytes) to ${where}/${f.releaseBlob}.`);
-        lines.push(f.stableCurrent
-            ? `Stable blob ${where}/${f.stableBlob} holds this release already.`
-            : `Would copy it onto the stable blob ${where}/${f.stableBlob}.`);
-        if (f.policy)
-            lines.push(f.policy.action === 'keep'
-                ? `Stored access policy ${f.policy.id}: kept (${f.policy.reason}).`
-                : `Would ${f.policy.action} stored access policy ${f.policy.id} (${f.policy.reason}).`);
-    }
-    else {
-        lines.push(`Would push release ${f.releaseId} (${f.zipBytes} bytes) to the app's Kudu (zip deploy).`);
-    }
-    const names = Object.keys(f.settings);
-    if (names.length === 0)
-        lines.push('No app setting changes.');
-    for (const name of names) {
-        const [before, after] = f.settings[name];
-        lines.push(`Would set ${name}: ${showValue(before)} → ${showValue(after)}.`);
-    }
-    lines.push(f.restart
-        ? 'Would restart the app, then verify (setting, package fetch, mounted release stamp, health).'
-        : 'Would not restart (restart: false); then verify.');
-    if (f.swapTo)
-        lines.push(`Would swap into ${f.swapTo} after a verified deploy.`);
-    if (f.retention) {
-        if ('error' in f.retention)
-            lines.push(`Retention (keep-releases: ${f.retention.keep}) could not be planned: ${f.retention.error}.`);
-        else if (f.retention.deleted.length)
-            lines.push(`Would delete ${f.retention.deleted.length} old release(s) (keep-releases: ${f.retention.keep}): ${f.retention.deleted.join(', ')}.`);
-        else
-            lines.push(`Retention (keep-releases: ${f.retention.keep}): nothing to delete.`);
-    }
-    return lines;
-}
-
-/**
  * The deploy engine: validate, log in, resolve the target, package and inspect, upload, grant access, set,
  * restart, verify. Each phase runs in its own log group with its duration. I/O comes in through EngineDeps so
  * the action and the CLI (and tests) run the same engine.
@@ -89924,11 +90042,16 @@ async function runEngine(inputs, deps, shared) {
             return packagePhase(inputs, deps, local, target, result, log, (dir) => (workDir = dir), shared?.packed);
         });
         if (inputs.dryRun) {
-            await log.group('Plan (dry run)', () => dryRunPlan(ctx, pkg, plan, settings, session, result).then((lines) => {
-                for (const l of lines)
+            await log.group('Plan (dry run)', async () => {
+                const planned = await planDryRun(ctx, pkg, plan, settings, session);
+                for (const l of planned.lines)
                     log.info(l);
-                result.plan = lines;
-            }));
+                result.plan = planned.lines;
+                if (planned.packageUrl)
+                    result.packageUrl = planned.packageUrl;
+                if (planned.retention)
+                    result.retention = planned.retention;
+            });
             result.dryRun = true;
             result.ok = !hasErrors(result);
             if (!result.ok) {
@@ -90262,116 +90385,6 @@ async function verifyPhase(ctx, pkg, result, input) {
     result.levels = outcome.levels;
     result.verified = outcome.ok;
     result.cause = outcome.cause;
-}
-/**
- * dry-run: the facts of the plan, gathered with reads only (Resource Manager GETs and the read POSTs
- * config/appsettings/list and listKeys; blob HEADs, listings and the container's ACL read), rendered by renderPlan.
- */
-async function dryRunPlan(ctx, pkg, plan, settings, session, result) {
-    const { inputs, target, arm } = ctx;
-    const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
-    const facts = {
-        target: name,
-        mode: plan.mode,
-        releaseId: pkg.releaseId,
-        zipBytes: pkg.zipBytes,
-        settings: {},
-        restart: inputs.restart,
-        swapTo: inputs.swapTo,
-    };
-    const changed = (changes, same) => {
-        for (const k of mergeSettings(settings, changes).changedKeys)
-            if (!same(k))
-                facts.settings[k] = [settings[k], changes[k]];
-    };
-    if (plan.mode === 'local') {
-        changed({ [RFP]: '1', ...plan.extra }, () => false);
-        return renderPlan(facts);
-    }
-    const account = await arm.findStorageAccount(target.ref.subscriptionId, inputs.storageAccount);
-    if (!account)
-        throw new RunpackError('storage-not-found', `Storage account ${inputs.storageAccount} was not found in subscription ${target.ref.subscriptionId}; check storage-account (the login needs Reader on it).`);
-    const store = await openBlobStore({
-        accountName: account.name,
-        blobEndpoint: account.blobEndpoint,
-        allowSharedKeyAccess: account.allowSharedKeyAccess,
-        credential: maskingCredential(session.credential, ctx.secrets),
-        getKeys: () => arm.listStorageAccountKeys(account.id),
-        container: plan.container,
-        // SAS access signs with the account key (and only the key may read the container's policies).
-        preferKey: plan.access === 'sas',
-        createContainer: false,
-        log: (l) => ctx.log.info(l),
-        addSecret: (v) => ctx.secrets.add(v),
-    });
-    const containerUrl = store.blobUrl(plan.container, 'x').replace(/\/x$/, '');
-    const usedByOthers = await blobsUsedBySiblings(ctx, containerUrl);
-    const stableBlob = chooseStableBlob(plan.stableBlob, blobInContainer(settings[RFP], containerUrl), usedByOthers);
-    const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
-    const stableUrl = store.blobUrl(plan.container, stableBlob);
-    result.packageUrl = redactUrl(stableUrl.split('?')[0]);
-    const [releaseNow, stableNow] = await Promise.all([
-        store.getBlob(plan.container, releaseBlob),
-        store.getBlob(plan.container, stableBlob),
-    ]);
-    Object.assign(facts, {
-        account: account.name,
-        container: plan.container,
-        releaseBlob,
-        stableBlob,
-        releaseExists: releaseNow !== null,
-        stableCurrent: (stableNow?.metadata.sha256 ?? '').toLowerCase() === pkg.sha256,
-    });
-    let value = stableUrl;
-    if (plan.access === 'sas') {
-        let identifiers = [];
-        try {
-            identifiers = (await store.getPolicies(plan.container)).identifiers;
-        }
-        catch (err) {
-            // A missing container has no policies yet; the deploy would create both.
-            if (!/ContainerNotFound/.test(describeError(err)))
-                throw err;
-            facts.containerMissing = true;
-        }
-        const decision = decidePolicy(identifiers, plan.policyId, new Date(ctx.clock.now()), inputs.sasExpiryDays, plan.container);
-        facts.policy = { id: plan.policyId, action: decision.action, reason: decision.reason };
-        // The signature is made at deploy time with the account key; the plan shows where it goes.
-        value = `${stableUrl}?si=${encodeURIComponent(plan.policyId)}&sr=b&sig=REDACTED`;
-    }
-    const bare = (v) => (v ?? '').split('?')[0].toLowerCase();
-    const sameRfp = (k) => {
-        if (k !== RFP || plan.access !== 'sas')
-            return false;
-        const old = settings[RFP] ?? '';
-        return (bare(old) === bare(value) && new URLSearchParams(old.split('?')[1] ?? '').get('si') === plan.policyId);
-    };
-    changed({ [RFP]: value, ...plan.extra }, sameRfp);
-    facts.unchanged =
-        !inputs.force &&
-            !!pkg.stamp &&
-            facts.stableCurrent === true &&
-            Object.keys(facts.settings).length === 0 &&
-            (!facts.policy || facts.policy.action === 'keep');
-    if (inputs.keepReleases && !facts.unchanged) {
-        try {
-            const r = await applyRetention(store, {
-                container: plan.container,
-                appName: target.ref.appName,
-                keep: inputs.keepReleases,
-                live: pkg.sha256,
-                siblingBlobs: usedByOthers,
-                dryRun: true,
-                log: { info: (l) => ctx.log.debug(l), warn: (l) => ctx.log.warn(l) },
-            });
-            facts.retention = { keep: inputs.keepReleases, deleted: r.deleted };
-            result.retention = r;
-        }
-        catch (err) {
-            facts.retention = { keep: inputs.keepReleases, error: describeError(err).replace(/\.$/, '') };
-        }
-    }
-    return renderPlan(facts);
 }
 
 /**

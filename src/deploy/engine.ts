@@ -8,11 +8,9 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { createArmClient, type ArmClient } from '../azure/arm.js';
 import { currentDeadline, withPhaseBudgets } from './budget.js';
-import { openBlobStore } from '../azure/blob.js';
 import { discoverCloud, type CloudEndpoints } from '../azure/cloud.js';
-import { authenticate, maskingCredential, type AuthDeps, type AuthSession } from '../azure/credentials.js';
-import { createHttpClient, describeRetry, redactUrl, type HttpClient } from '../azure/http.js';
-import { decidePolicy } from '../azure/sas.js';
+import { authenticate, type AuthDeps, type AuthSession } from '../azure/credentials.js';
+import { createHttpClient, describeRetry, type HttpClient } from '../azure/http.js';
 import { inspect } from '../package/inspect.js';
 import { hashFile, pack } from '../package/zip-writer.js';
 import { createLogger, type LogSink, type PhaseTiming } from '../report/log.js';
@@ -21,11 +19,9 @@ import { RunpackError, UsageError, describeError } from '../util/errors.js';
 import { ACTION_NAMING } from '../naming.js';
 import type { Classification } from './classify.js';
 import { CAUSE_TITLES } from './classify.js';
-import { blobInContainer, chooseStableBlob, planDeploy, type Plan } from './plan.js';
-import { releaseBlobName } from '../release/releases.js';
+import { planDeploy, type Plan } from './plan.js';
 import { restartApp } from './restart.js';
 import { createDeployContext } from './context.js';
-import { mergeSettings, RFP } from './setting.js';
 import { resolveSubscription, resolveTarget } from './target.js';
 import type { Clock, DeployContext, DeployInputs, Finding, PackageInfo, TargetInfo } from './types.js';
 import type { Published } from './publish/types.js';
@@ -33,10 +29,10 @@ import { failureMarkerCheck, verifyDeploy, type LevelResult } from './verify.js'
 import { afterMountFunctions, functionPackageFindings } from './functions.js';
 import { modeSwitchDecision } from './local.js';
 import { publishLocalMode } from './publish/local.js';
-import { blobsUsedBySiblings, publishUrl } from './publish/url.js';
+import { planDryRun, publishUrl } from './publish/url.js';
 import { checkSlots, swapSlots, targetAfterSwap } from './slots.js';
 import { probeSite } from './restart.js';
-import { applyRetention, type RetentionOutcome } from './retention.js';
+import type { RetentionOutcome } from './retention.js';
 import {
   auditSource,
   formatAnnotations,
@@ -44,7 +40,6 @@ import {
   type Annotation,
   type Finding as AuditFinding,
 } from '../audit/index.js';
-import { renderPlan, type DryRunFacts } from './dry-run.js';
 
 export { RUNPACK_VERSION } from '../version.js';
 import { RUNPACK_VERSION } from '../version.js';
@@ -242,12 +237,13 @@ export async function runEngine(
     });
 
     if (inputs.dryRun) {
-      await log.group('Plan (dry run)', () =>
-        dryRunPlan(ctx, pkg, plan, settings, session, result).then((lines) => {
-          for (const l of lines) log.info(l);
-          result.plan = lines;
-        }),
-      );
+      await log.group('Plan (dry run)', async () => {
+        const planned = await planDryRun(ctx, pkg, plan, settings, session);
+        for (const l of planned.lines) log.info(l);
+        result.plan = planned.lines;
+        if (planned.packageUrl) result.packageUrl = planned.packageUrl;
+        if (planned.retention) result.retention = planned.retention;
+      });
       result.dryRun = true;
       result.ok = !hasErrors(result);
       if (!result.ok) {
@@ -689,134 +685,6 @@ async function verifyPhase(
   result.levels = outcome.levels;
   result.verified = outcome.ok;
   result.cause = outcome.cause;
-}
-
-/**
- * dry-run: the facts of the plan, gathered with reads only (Resource Manager GETs and the read POSTs
- * config/appsettings/list and listKeys; blob HEADs, listings and the container's ACL read), rendered by renderPlan.
- */
-async function dryRunPlan(
-  ctx: DeployContext,
-  pkg: PackageInfo,
-  plan: Plan,
-  settings: Record<string, string>,
-  session: AuthSession,
-  result: DeployResult,
-): Promise<string[]> {
-  const { inputs, target, arm } = ctx;
-  const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
-  const facts: DryRunFacts = {
-    target: name,
-    mode: plan.mode,
-    releaseId: pkg.releaseId,
-    zipBytes: pkg.zipBytes,
-    settings: {},
-    restart: inputs.restart,
-    swapTo: inputs.swapTo,
-  };
-  const changed = (changes: Record<string, string | null>, same: (k: string) => boolean) => {
-    for (const k of mergeSettings(settings, changes).changedKeys)
-      if (!same(k)) facts.settings[k] = [settings[k], changes[k]];
-  };
-  if (plan.mode === 'local') {
-    changed({ [RFP]: '1', ...plan.extra }, () => false);
-    return renderPlan(facts);
-  }
-  const account = await arm.findStorageAccount(target.ref.subscriptionId, inputs.storageAccount!);
-  if (!account)
-    throw new RunpackError(
-      'storage-not-found',
-      `Storage account ${inputs.storageAccount} was not found in subscription ${target.ref.subscriptionId}; check storage-account (the login needs Reader on it).`,
-    );
-  const store = await openBlobStore({
-    accountName: account.name,
-    blobEndpoint: account.blobEndpoint,
-    allowSharedKeyAccess: account.allowSharedKeyAccess,
-    credential: maskingCredential(session.credential, ctx.secrets),
-    getKeys: () => arm.listStorageAccountKeys(account.id),
-    container: plan.container,
-    // SAS access signs with the account key (and only the key may read the container's policies).
-    preferKey: plan.access === 'sas',
-    createContainer: false,
-    log: (l) => ctx.log.info(l),
-    addSecret: (v) => ctx.secrets.add(v),
-  });
-  const containerUrl = store.blobUrl(plan.container, 'x').replace(/\/x$/, '');
-  const usedByOthers = await blobsUsedBySiblings(ctx, containerUrl);
-  const stableBlob = chooseStableBlob(
-    plan.stableBlob,
-    blobInContainer(settings[RFP], containerUrl),
-    usedByOthers,
-  );
-  const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
-  const stableUrl = store.blobUrl(plan.container, stableBlob);
-  result.packageUrl = redactUrl(stableUrl.split('?')[0]);
-  const [releaseNow, stableNow] = await Promise.all([
-    store.getBlob(plan.container, releaseBlob),
-    store.getBlob(plan.container, stableBlob),
-  ]);
-  Object.assign(facts, {
-    account: account.name,
-    container: plan.container,
-    releaseBlob,
-    stableBlob,
-    releaseExists: releaseNow !== null,
-    stableCurrent: (stableNow?.metadata.sha256 ?? '').toLowerCase() === pkg.sha256,
-  });
-  let value = stableUrl;
-  if (plan.access === 'sas') {
-    let identifiers: Awaited<ReturnType<typeof store.getPolicies>>['identifiers'] = [];
-    try {
-      identifiers = (await store.getPolicies(plan.container)).identifiers;
-    } catch (err) {
-      // A missing container has no policies yet; the deploy would create both.
-      if (!/ContainerNotFound/.test(describeError(err))) throw err;
-      facts.containerMissing = true;
-    }
-    const decision = decidePolicy(
-      identifiers,
-      plan.policyId,
-      new Date(ctx.clock.now()),
-      inputs.sasExpiryDays,
-      plan.container,
-    );
-    facts.policy = { id: plan.policyId, action: decision.action, reason: decision.reason };
-    // The signature is made at deploy time with the account key; the plan shows where it goes.
-    value = `${stableUrl}?si=${encodeURIComponent(plan.policyId)}&sr=b&sig=REDACTED`;
-  }
-  const bare = (v: string | null | undefined) => (v ?? '').split('?')[0].toLowerCase();
-  const sameRfp = (k: string) => {
-    if (k !== RFP || plan.access !== 'sas') return false;
-    const old = settings[RFP] ?? '';
-    return (
-      bare(old) === bare(value) && new URLSearchParams(old.split('?')[1] ?? '').get('si') === plan.policyId
-    );
-  };
-  changed({ [RFP]: value, ...plan.extra }, sameRfp);
-  facts.unchanged =
-    !inputs.force &&
-    !!pkg.stamp &&
-    facts.stableCurrent === true &&
-    Object.keys(facts.settings).length === 0 &&
-    (!facts.policy || facts.policy.action === 'keep');
-  if (inputs.keepReleases && !facts.unchanged) {
-    try {
-      const r = await applyRetention(store, {
-        container: plan.container,
-        appName: target.ref.appName,
-        keep: inputs.keepReleases,
-        live: pkg.sha256,
-        siblingBlobs: usedByOthers,
-        dryRun: true,
-        log: { info: (l) => ctx.log.debug(l), warn: (l) => ctx.log.warn(l) },
-      });
-      facts.retention = { keep: inputs.keepReleases, deleted: r.deleted };
-      result.retention = r;
-    } catch (err) {
-      facts.retention = { keep: inputs.keepReleases, error: describeError(err).replace(/\.$/, '') };
-    }
-  }
-  return renderPlan(facts);
 }
 
 /** What a url-mode deploy leaves for retention: where the releases live and what the other sides run. */

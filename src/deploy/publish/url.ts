@@ -1,7 +1,7 @@
 /**
  * The URL-mode publisher: the package goes to a release blob named by its content and is copied to the stable
  * blob the app's WEBSITE_RUN_FROM_PACKAGE URL names (SAS bound to a stored access policy, or the app's identity);
- * after a verified deploy, retention prunes old releases.
+ * after a verified deploy, retention prunes old releases. The dry run's plan reads storage with the same helpers.
  */
 import type { StorageAccountInfo } from '../../azure/arm.js';
 import { openBlobStore, type ReleaseBlobStore } from '../../azure/blob.js';
@@ -18,6 +18,7 @@ import { mergeSettings, RFP } from '../setting.js';
 import type { DeployContext, Finding, PackageInfo } from '../types.js';
 import { releaseMetadata, uploadRelease } from '../upload.js';
 import { verifyDeploy } from '../verify.js';
+import { renderPlan, type DryRunFacts } from '../dry-run.js';
 import type { Published } from './types.js';
 
 export interface UrlPublishInput {
@@ -52,24 +53,8 @@ export async function publishUrl(input: UrlPublishInput): Promise<Published> {
     accountId,
     account: storageAccount,
   } = await log.group('Storage', async () => {
-    const account = await arm.findStorageAccount(target.ref.subscriptionId, accountName);
-    if (!account)
-      throw new RunpackError(
-        'storage-not-found',
-        `Storage account ${accountName} was not found in subscription ${target.ref.subscriptionId}; check storage-account (the login needs Reader on it).`,
-      );
-    const open = (preferKey: boolean) =>
-      openBlobStore({
-        accountName: account.name,
-        blobEndpoint: account.blobEndpoint,
-        credential: maskingCredential(session.credential, ctx.secrets),
-        allowSharedKeyAccess: account.allowSharedKeyAccess,
-        getKeys: () => arm.listStorageAccountKeys(account.id),
-        container: plan.container,
-        preferKey,
-        log: (l) => log.info(l),
-        addSecret: (v) => ctx.secrets.add(v),
-      });
+    const account = await findAccount(ctx);
+    const open = (preferKey: boolean) => openStore(ctx, session, account, plan, { preferKey });
     const store: ReleaseBlobStore = await open(plan.access === 'sas');
     if (store.auth === 'entra' && account.allowSharedKeyAccess) reopenWithKey = () => open(true);
     log.info(
@@ -80,9 +65,7 @@ export async function publishUrl(input: UrlPublishInput): Promise<Published> {
   let store = firstStore;
 
   const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
-  // Never overwrite the blob another slot runs (after a swap it carries this slot's name).
-  const containerUrl = store.blobUrl(plan.container, 'x').replace(/\/x$/, '');
-  const usedByOthers = await blobsUsedBySiblings(ctx, containerUrl);
+  const { stableBlob: chosen, usedByOthers } = await stableBlobFor(ctx, store, plan, settings);
   const state: UrlState = {
     account: storageAccount,
     container: plan.container,
@@ -90,11 +73,6 @@ export async function publishUrl(input: UrlPublishInput): Promise<Published> {
     store: () => store,
   };
   const prune = () => pruneReleases(ctx, state, pkg.sha256, false);
-  const chosen = chooseStableBlob(
-    plan.stableBlob,
-    blobInContainer(settings[RFP], containerUrl),
-    usedByOthers,
-  );
   if (chosen !== plan.stableBlob) {
     log.info(
       `${plan.stableBlob} is what another slot of ${target.ref.appName} runs (after a swap); this deploy uses ${chosen}.`,
@@ -310,6 +288,60 @@ interface UrlState {
   siblingBlobs: ReadonlySet<string>;
 }
 
+/** The storage account of the package blobs, or one line saying it is not visible to the login. */
+async function findAccount(ctx: DeployContext): Promise<StorageAccountInfo> {
+  const { inputs, target, arm } = ctx;
+  const account = await arm.findStorageAccount(target.ref.subscriptionId, inputs.storageAccount!);
+  if (!account)
+    throw new RunpackError(
+      'storage-not-found',
+      `Storage account ${inputs.storageAccount} was not found in subscription ${target.ref.subscriptionId}; check storage-account (the login needs Reader on it).`,
+    );
+  return account;
+}
+
+/** Opens the release store of the account (Entra token first; the key when SAS access needs it). */
+function openStore(
+  ctx: DeployContext,
+  session: AuthSession,
+  account: StorageAccountInfo,
+  plan: Plan,
+  o: { preferKey: boolean; createContainer?: boolean },
+): Promise<ReleaseBlobStore> {
+  return openBlobStore({
+    accountName: account.name,
+    blobEndpoint: account.blobEndpoint,
+    credential: maskingCredential(session.credential, ctx.secrets),
+    allowSharedKeyAccess: account.allowSharedKeyAccess,
+    getKeys: () => ctx.arm.listStorageAccountKeys(account.id),
+    container: plan.container,
+    preferKey: o.preferKey,
+    ...(o.createContainer === false ? { createContainer: false } : {}),
+    log: (l) => ctx.log.info(l),
+    addSecret: (v) => ctx.secrets.add(v),
+  });
+}
+
+/**
+ * The stable blob this side may write: never the one another slot runs (after a swap it carries this slot's
+ * name), with the blobs the other sides point at.
+ */
+async function stableBlobFor(
+  ctx: DeployContext,
+  store: ReleaseBlobStore,
+  plan: Plan,
+  settings: Record<string, string>,
+): Promise<{ stableBlob: string; usedByOthers: Set<string> }> {
+  const containerUrl = store.blobUrl(plan.container, 'x').replace(/\/x$/, '');
+  const usedByOthers = await blobsUsedBySiblings(ctx, containerUrl);
+  const stableBlob = chooseStableBlob(
+    plan.stableBlob,
+    blobInContainer(settings[RFP], containerUrl),
+    usedByOthers,
+  );
+  return { stableBlob, usedByOthers };
+}
+
 /** Retention with src/release's pruning (reads never create anything; deletes are conditional). */
 async function pruneReleases(
   ctx: DeployContext,
@@ -360,4 +392,114 @@ export async function blobsUsedBySiblings(ctx: DeployContext, containerUrl: stri
     }
   }
   return used;
+}
+
+/**
+ * dry-run: the facts of the plan, gathered with reads only (Resource Manager GETs and the read POSTs
+ * config/appsettings/list and listKeys; blob HEADs, listings and the container's ACL read), rendered by renderPlan.
+ * Local mode needs only the setting change; URL mode reads storage with the same helpers publishing uses.
+ */
+export async function planDryRun(
+  ctx: DeployContext,
+  pkg: PackageInfo,
+  plan: Plan,
+  settings: Record<string, string>,
+  session: AuthSession,
+): Promise<{ lines: string[]; packageUrl?: string; retention?: RetentionOutcome }> {
+  const { inputs, target } = ctx;
+  const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
+  const facts: DryRunFacts = {
+    target: name,
+    mode: plan.mode,
+    releaseId: pkg.releaseId,
+    zipBytes: pkg.zipBytes,
+    settings: {},
+    restart: inputs.restart,
+    swapTo: inputs.swapTo,
+  };
+  const changed = (changes: Record<string, string | null>, same: (k: string) => boolean) => {
+    for (const k of mergeSettings(settings, changes).changedKeys)
+      if (!same(k)) facts.settings[k] = [settings[k], changes[k]];
+  };
+  if (plan.mode === 'local') {
+    changed({ [RFP]: '1', ...plan.extra }, () => false);
+    return { lines: renderPlan(facts) };
+  }
+  let retention: RetentionOutcome | undefined;
+  const account = await findAccount(ctx);
+  // SAS access signs with the account key (and only the key may read the container's policies).
+  const store = await openStore(ctx, session, account, plan, {
+    preferKey: plan.access === 'sas',
+    createContainer: false,
+  });
+  const { stableBlob, usedByOthers } = await stableBlobFor(ctx, store, plan, settings);
+  const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
+  const stableUrl = store.blobUrl(plan.container, stableBlob);
+  const packageUrl = redactUrl(stableUrl.split('?')[0]);
+  const [releaseNow, stableNow] = await Promise.all([
+    store.getBlob(plan.container, releaseBlob),
+    store.getBlob(plan.container, stableBlob),
+  ]);
+  Object.assign(facts, {
+    account: account.name,
+    container: plan.container,
+    releaseBlob,
+    stableBlob,
+    releaseExists: releaseNow !== null,
+    stableCurrent: (stableNow?.metadata.sha256 ?? '').toLowerCase() === pkg.sha256,
+  });
+  let value = stableUrl;
+  if (plan.access === 'sas') {
+    let identifiers: Awaited<ReturnType<typeof store.getPolicies>>['identifiers'] = [];
+    try {
+      identifiers = (await store.getPolicies(plan.container)).identifiers;
+    } catch (err) {
+      // A missing container has no policies yet; the deploy would create both.
+      if (!/ContainerNotFound/.test(describeError(err))) throw err;
+      facts.containerMissing = true;
+    }
+    const decision = decidePolicy(
+      identifiers,
+      plan.policyId,
+      new Date(ctx.clock.now()),
+      inputs.sasExpiryDays,
+      plan.container,
+    );
+    facts.policy = { id: plan.policyId, action: decision.action, reason: decision.reason };
+    // The signature is made at deploy time with the account key; the plan shows where it goes.
+    value = `${stableUrl}?si=${encodeURIComponent(plan.policyId)}&sr=b&sig=REDACTED`;
+  }
+  const bare = (v: string | null | undefined) => (v ?? '').split('?')[0].toLowerCase();
+  const sameRfp = (k: string) => {
+    if (k !== RFP || plan.access !== 'sas') return false;
+    const old = settings[RFP] ?? '';
+    return (
+      bare(old) === bare(value) && new URLSearchParams(old.split('?')[1] ?? '').get('si') === plan.policyId
+    );
+  };
+  changed({ [RFP]: value, ...plan.extra }, sameRfp);
+  facts.unchanged =
+    !inputs.force &&
+    !!pkg.stamp &&
+    facts.stableCurrent === true &&
+    Object.keys(facts.settings).length === 0 &&
+    (!facts.policy || facts.policy.action === 'keep');
+  if (inputs.keepReleases && !facts.unchanged) {
+    try {
+      const r = await applyRetention(store, {
+        container: plan.container,
+        appName: target.ref.appName,
+        keep: inputs.keepReleases,
+        live: pkg.sha256,
+        siblingBlobs: usedByOthers,
+        dryRun: true,
+        log: { info: (l) => ctx.log.debug(l), warn: (l) => ctx.log.warn(l) },
+      });
+      facts.retention = { keep: inputs.keepReleases, deleted: r.deleted };
+      retention = r;
+    } catch (err) {
+      facts.retention = { keep: inputs.keepReleases, error: describeError(err).replace(/\.$/, '') };
+    }
+  }
+  return { lines: renderPlan(facts), packageUrl, retention };
 }
