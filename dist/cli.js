@@ -73642,7 +73642,7 @@ async function publishUrl(input) {
     const access = await log.group('Package access', async () => {
         if (plan.access === 'sas') {
             const { identifiers, publicAccess } = await store.getPolicies(plan.container);
-            const decision = decidePolicy(identifiers, plan.policyId, new Date(ctx.clock.now()), inputs.sasExpiryDays, plan.container);
+            const decision = policyDecision(ctx, plan, identifiers);
             const url = buildPolicySasUrl(stableUrl, store.accountName, store.accountKey, plan.container, plan.stableBlob, plan.policyId);
             ctx.secrets.add(new URL(url).searchParams.get('sig') ?? undefined);
             log.info(`Stored access policy ${plan.policyId}: ${decision.action === 'keep' ? `kept, ${decision.reason}` : `${decision.action} (${decision.reason}), read-only until ${decision.expiresOn.toISOString()}`}.`);
@@ -73798,6 +73798,10 @@ async function publishUrl(input) {
         prune,
     };
 }
+/** Whether this deploy keeps, creates or renews the container's stored access policy (SAS access). */
+function policyDecision(ctx, plan, identifiers) {
+    return decidePolicy(identifiers, plan.policyId, new Date(ctx.clock.now()), ctx.inputs.sasExpiryDays, plan.container);
+}
 /** The storage account of the package blobs, or one line saying it is not visible to the login. */
 async function findAccount$1(ctx) {
     const { inputs, target, arm } = ctx;
@@ -73938,7 +73942,7 @@ async function planDryRun(ctx, pkg, plan, settings, session) {
                 throw err;
             facts.containerMissing = true;
         }
-        const decision = decidePolicy(identifiers, plan.policyId, new Date(ctx.clock.now()), inputs.sasExpiryDays, plan.container);
+        const decision = policyDecision(ctx, plan, identifiers);
         facts.policy = { id: plan.policyId, action: decision.action, reason: decision.reason };
         // The signature is made at deploy time with the account key; the plan shows where it goes.
         value = `${stableUrl}?si=${encodeURIComponent(plan.policyId)}&sr=b&sig=REDACTED`;

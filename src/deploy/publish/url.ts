@@ -87,13 +87,7 @@ export async function publishUrl(input: UrlPublishInput): Promise<Published> {
   const access = await log.group('Package access', async () => {
     if (plan.access === 'sas') {
       const { identifiers, publicAccess } = await store.getPolicies(plan.container);
-      const decision = decidePolicy(
-        identifiers,
-        plan.policyId,
-        new Date(ctx.clock.now()),
-        inputs.sasExpiryDays,
-        plan.container,
-      );
+      const decision = policyDecision(ctx, plan, identifiers);
       const url = buildPolicySasUrl(
         stableUrl,
         store.accountName,
@@ -288,6 +282,17 @@ interface UrlState {
   siblingBlobs: ReadonlySet<string>;
 }
 
+/** Whether this deploy keeps, creates or renews the container's stored access policy (SAS access). */
+function policyDecision(ctx: DeployContext, plan: Plan, identifiers: Parameters<typeof decidePolicy>[0]) {
+  return decidePolicy(
+    identifiers,
+    plan.policyId,
+    new Date(ctx.clock.now()),
+    ctx.inputs.sasExpiryDays,
+    plan.container,
+  );
+}
+
 /** The storage account of the package blobs, or one line saying it is not visible to the login. */
 async function findAccount(ctx: DeployContext): Promise<StorageAccountInfo> {
   const { inputs, target, arm } = ctx;
@@ -458,13 +463,7 @@ export async function planDryRun(
       if (!/ContainerNotFound/.test(describeError(err))) throw err;
       facts.containerMissing = true;
     }
-    const decision = decidePolicy(
-      identifiers,
-      plan.policyId,
-      new Date(ctx.clock.now()),
-      inputs.sasExpiryDays,
-      plan.container,
-    );
+    const decision = policyDecision(ctx, plan, identifiers);
     facts.policy = { id: plan.policyId, action: decision.action, reason: decision.reason };
     // The signature is made at deploy time with the account key; the plan shows where it goes.
     value = `${stableUrl}?si=${encodeURIComponent(plan.policyId)}&sr=b&sig=REDACTED`;
