@@ -53,6 +53,20 @@ describe('login', () => {
     expect(r.stdout).toMatch(/::error::.*id-token: write/);
   });
 
+  it('says why GitHub gave no OIDC token, whole and with its advice once', async () => {
+    const r = await e.run(deploy('x'), {
+      auth: 'oidc',
+      env: { ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'not-a-request-token' },
+    });
+    expect(r.code).not.toBe(0);
+    const error = r.stdout.split('\n').find((l) => l.startsWith('::error::')) ?? '';
+    expect(error).toMatch(
+      /^::error::Could not get the GitHub OIDC token \(.*401.*\); add 'permissions: id-token: write'/,
+    );
+    expect(error.match(/id-token: write/g)).toHaveLength(1);
+    expect(error).not.toMatch(/check client-id, tenant-id/);
+  });
+
   it('names the subject claim a federated credential would need', async () => {
     const other = e.emu.admin.mintOidcRequestToken({
       sub: 'repo:octo-org/octo-app:ref:refs/heads/feature-x',

@@ -42981,6 +42981,8 @@ async function authenticate(inputs, cloud, deps) {
         if (!deps.env.ACTIONS_ID_TOKEN_REQUEST_URL || !deps.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN)
             throw new RunpackError('oidc-unavailable', "No GitHub OIDC token is available for the client-id login; add 'permissions: id-token: write' to the workflow or job.");
         let subject;
+        /** Why GitHub gave no token: the whole story, which the credential's own error would cut to one line. */
+        let oidcFailure;
         const credential = new ClientAssertionCredential(inputs.tenantId, inputs.clientId, async () => {
             // A fresh GitHub token for every exchange: they are short-lived.
             let token;
@@ -42988,7 +42990,17 @@ async function authenticate(inputs, cloud, deps) {
                 token = await deps.getIdToken(OIDC_AUDIENCE);
             }
             catch (err) {
-                throw new RunpackError('oidc-unavailable', `Could not get the GitHub OIDC token (${err instanceof Error ? err.message : String(err)}); add 'permissions: id-token: write' to the workflow or job.`);
+                const inner = (err instanceof Error ? err.message : String(err))
+                    .split(/\r?\n/)
+                    .map((l) => l.trim())
+                    .filter(Boolean)
+                    .join(' ')
+                    .replace(/[\s.;]+$/, '');
+                // The advice once: the inner message may carry it already.
+                oidcFailure = /id-token: write/.test(inner)
+                    ? `Could not get the GitHub OIDC token: ${inner}.`
+                    : `Could not get the GitHub OIDC token (${inner}); add 'permissions: id-token: write' to the workflow or job.`;
+                throw new RunpackError('oidc-unavailable', oidcFailure);
             }
             deps.secrets.add(token);
             const sub = decodeJwtClaims(token).sub;
@@ -42996,7 +43008,8 @@ async function authenticate(inputs, cloud, deps) {
                 subject = sub;
             return token;
         }, identityOptions);
-        const explain = (m) => explainEntraError(m, 'oidc', { subject, clientId: inputs.clientId, tenantId: inputs.tenantId });
+        const explain = (m) => oidcFailure ??
+            explainEntraError(m, 'oidc', { subject, clientId: inputs.clientId, tenantId: inputs.tenantId });
         const authorization = tokenProvider(credential, deps.secrets, explain, now);
         await authorization(cloud.armScope);
         return {

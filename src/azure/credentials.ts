@@ -218,6 +218,8 @@ export async function authenticate(
         "No GitHub OIDC token is available for the client-id login; add 'permissions: id-token: write' to the workflow or job.",
       );
     let subject: string | undefined;
+    /** Why GitHub gave no token: the whole story, which the credential's own error would cut to one line. */
+    let oidcFailure: string | undefined;
     const credential = new ClientAssertionCredential(
       inputs.tenantId,
       inputs.clientId,
@@ -227,10 +229,17 @@ export async function authenticate(
         try {
           token = await deps.getIdToken(OIDC_AUDIENCE);
         } catch (err) {
-          throw new RunpackError(
-            'oidc-unavailable',
-            `Could not get the GitHub OIDC token (${err instanceof Error ? err.message : String(err)}); add 'permissions: id-token: write' to the workflow or job.`,
-          );
+          const inner = (err instanceof Error ? err.message : String(err))
+            .split(/\r?\n/)
+            .map((l) => l.trim())
+            .filter(Boolean)
+            .join(' ')
+            .replace(/[\s.;]+$/, '');
+          // The advice once: the inner message may carry it already.
+          oidcFailure = /id-token: write/.test(inner)
+            ? `Could not get the GitHub OIDC token: ${inner}.`
+            : `Could not get the GitHub OIDC token (${inner}); add 'permissions: id-token: write' to the workflow or job.`;
+          throw new RunpackError('oidc-unavailable', oidcFailure);
         }
         deps.secrets.add(token);
         const sub = decodeJwtClaims(token).sub;
@@ -240,6 +249,7 @@ export async function authenticate(
       identityOptions,
     );
     const explain = (m: string) =>
+      oidcFailure ??
       explainEntraError(m, 'oidc', { subject, clientId: inputs.clientId, tenantId: inputs.tenantId });
     const authorization = tokenProvider(credential, deps.secrets, explain, now);
     await authorization(cloud.armScope);
