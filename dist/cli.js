@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import childProcess, { execFile as execFile$1 } from 'node:child_process';
-import fs, { createReadStream, rmSync, existsSync, statSync, mkdtempSync, appendFileSync } from 'node:fs';
+import fs, { appendFileSync, createReadStream, rmSync, existsSync, statSync, mkdtempSync } from 'node:fs';
 import os, { availableParallelism, EOL as EOL$1, tmpdir } from 'node:os';
 import path, { dirname, resolve, relative, join } from 'node:path';
 import buffer, { Buffer as Buffer$1 } from 'node:buffer';
@@ -664,6 +664,136 @@ function speak(text, naming) {
     return out;
 }
 
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)} s`;
+    const m = Math.floor(ms / 60_000);
+    const s = Math.round((ms % 60_000) / 1000);
+    return `${m} min ${s} s`;
+}
+function createLogger(sink, secrets, options = {}) {
+    const now = options.now ?? Date.now;
+    const clean = (m) => secrets.redact(m);
+    let depth = 0;
+    return {
+        info: (m) => sink.info(clean(m)),
+        warn: (m) => sink.warn(clean(m)),
+        error: (m) => sink.error(clean(m)),
+        debug: (m) => sink.debug(clean(m)),
+        progress: (percent, operation) => sink.progress?.(Math.max(0, Math.min(100, Math.round(percent))), clean(operation)),
+        async group(name, fn) {
+            const nested = depth > 0;
+            if (!nested)
+                sink.startGroup(clean(name));
+            else
+                sink.info(clean(`— ${name}`));
+            depth++;
+            const start = now();
+            let ok = false;
+            try {
+                const result = await fn();
+                ok = true;
+                return result;
+            }
+            finally {
+                depth--;
+                const ms = now() - start;
+                options.timings?.push({ name, ms, ok });
+                sink.info(clean(`${name}: ${ok ? 'done' : 'failed'} in ${formatDuration(ms)}`));
+                if (!nested)
+                    sink.endGroup();
+            }
+        },
+    };
+}
+/** A sink that writes plain lines to streams (the CLI). Groups become headings. */
+function streamSink(out, err, verbose = false) {
+    return {
+        info: (l) => out.write(l + '\n'),
+        warn: (l) => err.write(`warning: ${l}\n`),
+        error: (l) => err.write(`error: ${l}\n`),
+        debug: (l) => {
+            if (verbose)
+                out.write(`debug: ${l}\n`);
+        },
+        startGroup: (n) => out.write(`== ${n}\n`),
+        endGroup: () => undefined,
+    };
+}
+/** A sink that rewrites every line (and group name) before passing it on: a front end's own words. */
+function mapSink(sink, f) {
+    return {
+        info: (l) => sink.info(f(l)),
+        warn: (l) => sink.warn(f(l)),
+        error: (l) => sink.error(f(l)),
+        debug: (l) => sink.debug(f(l)),
+        startGroup: (n) => sink.startGroup(f(n)),
+        endGroup: () => sink.endGroup(),
+        ...(sink.progress ? { progress: sink.progress } : {}),
+    };
+}
+
+/**
+ * The shared shell of `runpack diagnose|releases|rollback`: I/O streams and environment (injectable for tests),
+ * the log sink (stderr when stdout carries JSON), the job summary (GITHUB_STEP_SUMMARY) and the help text.
+ */
+function defaultIO() {
+    return { env: process.env, stdout: process.stdout, stderr: process.stderr };
+}
+/** The operator commands' messages in the CLI's words (flags, not action inputs). */
+const cliWords = (text) => speak(text, CLI_NAMING);
+/** Logs go to stderr; stdout carries only the report (text or JSON). */
+function depsFor(io, secrets) {
+    return {
+        env: io.env,
+        sink: mapSink(streamSink(io.stderr, io.stderr), cliWords),
+        secrets,
+        ...(io.http ? { http: io.http } : {}),
+    };
+}
+/** Prints a result as JSON on stdout, secrets redacted. */
+function writeJson(io, secrets, value) {
+    io.stdout.write(cliWords(secrets.redact(JSON.stringify(value, null, 2))) + '\n');
+}
+/** Appends markdown to the GitHub job summary when running in Actions. */
+function writeSummary(io, markdown) {
+    const file = io.env.GITHUB_STEP_SUMMARY;
+    if (!file)
+        return;
+    try {
+        appendFileSync(file, markdown + '\n');
+    }
+    catch {
+        // A summary that cannot be written is not worth failing the command for.
+    }
+}
+const COMMON = [
+    ['--app-name <app>', 'App Service or Function App (required).'],
+    ['--resource-group <rg>', "Resource group of the app; found from the subscription's apps when not given."],
+    ['--subscription-id <id>', 'Subscription; from the login when not given.'],
+    ['--slot <slot>', 'Deployment slot (production when not given).'],
+    [
+        '--storage-account <name>',
+        "Storage account of the release blobs; found from the app's package URL when not given.",
+    ],
+    ['--container <name>', "Blob container of the releases (default: the package URL's, else app-packages)."],
+    ['--resource-manager-endpoint <url>', 'Resource Manager URL (default https://management.azure.com).'],
+    ['--client-id <id>, --tenant-id <id>', 'Log in with GitHub OIDC (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN).'],
+    ['--creds <json>', 'Log in with a service principal (azure/login JSON; or AZURE_CREDENTIALS).'],
+    ['--timeout-minutes <n>', 'Give up after this many minutes (default 15).'],
+    ['--json', 'Print the result as JSON on stdout (the log goes to stderr).'],
+    ['--help', 'Show this help.'],
+];
+function helpText(usage, about, own) {
+    const lines = [`Usage: ${usage}`, '', about, '', 'Options:'];
+    for (const [flag, text] of [...own, ...COMMON])
+        lines.push(`  ${flag}`, `      ${text}`);
+    lines.push('', 'Without --client-id/--creds an Azure CLI login (az) is used. Exit codes: 0 ok, 1 failure found, 2 bad usage.');
+    return lines.join('\n') + '\n';
+}
+
 /**
  * Command dispatch for the runpack CLI. Each command module exports `(argv) => Promise<exitCode>`.
  * Exit codes: 0 success, 1 the command ran and found a failure, 2 bad usage.
@@ -733,13 +863,13 @@ async function cli(argv) {
         if (json)
             writeJsonError(err);
         else
-            process.stderr.write(`runpack ${name}: ${speak(describeError(err), CLI_NAMING)}\n`);
+            process.stderr.write(`runpack ${name}: ${cliWords(describeError(err))}\n`);
         return err instanceof UsageError ? 2 : 1;
     }
 }
 function writeJsonError(err) {
     const errorCode = err instanceof RunpackError ? err.code : 'unexpected';
-    process.stdout.write(JSON.stringify({ ok: false, error: speak(describeError(err), CLI_NAMING), errorCode }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ ok: false, error: cliWords(describeError(err)), errorCode }, null, 2) + '\n');
 }
 
 /** Entry point of the runpack CLI (bundled to dist/cli.js, the package's `runpack` bin). */
@@ -33257,77 +33387,6 @@ async function readStream(stream, maxBytes = 64 * 1024 * 1024) {
     return Buffer.concat(chunks);
 }
 
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(1)} s`;
-    const m = Math.floor(ms / 60_000);
-    const s = Math.round((ms % 60_000) / 1000);
-    return `${m} min ${s} s`;
-}
-function createLogger(sink, secrets, options = {}) {
-    const now = options.now ?? Date.now;
-    const clean = (m) => secrets.redact(m);
-    let depth = 0;
-    return {
-        info: (m) => sink.info(clean(m)),
-        warn: (m) => sink.warn(clean(m)),
-        error: (m) => sink.error(clean(m)),
-        debug: (m) => sink.debug(clean(m)),
-        progress: (percent, operation) => sink.progress?.(Math.max(0, Math.min(100, Math.round(percent))), clean(operation)),
-        async group(name, fn) {
-            const nested = depth > 0;
-            if (!nested)
-                sink.startGroup(clean(name));
-            else
-                sink.info(clean(`— ${name}`));
-            depth++;
-            const start = now();
-            let ok = false;
-            try {
-                const result = await fn();
-                ok = true;
-                return result;
-            }
-            finally {
-                depth--;
-                const ms = now() - start;
-                options.timings?.push({ name, ms, ok });
-                sink.info(clean(`${name}: ${ok ? 'done' : 'failed'} in ${formatDuration(ms)}`));
-                if (!nested)
-                    sink.endGroup();
-            }
-        },
-    };
-}
-/** A sink that writes plain lines to streams (the CLI). Groups become headings. */
-function streamSink(out, err, verbose = false) {
-    return {
-        info: (l) => out.write(l + '\n'),
-        warn: (l) => err.write(`warning: ${l}\n`),
-        error: (l) => err.write(`error: ${l}\n`),
-        debug: (l) => {
-            if (verbose)
-                out.write(`debug: ${l}\n`);
-        },
-        startGroup: (n) => out.write(`== ${n}\n`),
-        endGroup: () => undefined,
-    };
-}
-/** A sink that rewrites every line (and group name) before passing it on: a front end's own words. */
-function mapSink(sink, f) {
-    return {
-        info: (l) => sink.info(f(l)),
-        warn: (l) => sink.warn(f(l)),
-        error: (l) => sink.error(f(l)),
-        debug: (l) => sink.debug(f(l)),
-        startGroup: (n) => sink.startGroup(f(n)),
-        endGroup: () => sink.endGroup(),
-        ...(sink.progress ? { progress: sink.progress } : {}),
-    };
-}
-
 function createSecretRegistry(sink) {
     const values = new Set();
     return {
@@ -33368,11 +33427,6 @@ const CAUSE_TITLES = {
     unknown: 'no known cause matched',
 };
 
-/**
- * Pure: from what verification saw, the likely cause of a failed deploy among the four runpack exists to catch
- * (a write into the read-only mount, a bad or expired SAS, a mount blocked by a network rule or a bad archive,
- * a mode mismatch / stale content) and the fix.
- */
 /**
  * What apps print when they write into the read-only mount: EROFS (Linux), Node's `EACCES: permission denied` and
  * `EPERM: operation not permitted` (the mount refuses the write), .NET's UnauthorizedAccessException.
@@ -33865,7 +33919,16 @@ const STOPPED = /This web app is stopped/i;
  * a refused connection (the platform's front end always accepts), a proxy that refuses, a certificate the runner
  * does not trust. Resets and timeouts are not among them: a restarting site gives those.
  */
-const RUNNER_SIDE = /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|ERR_TLS|proxy/i;
+const RUNNER_SIDE = [
+    { pattern: /ENOTFOUND|EAI_AGAIN/, reason: 'the name does not resolve' },
+    { pattern: /ECONNREFUSED/, reason: 'the connection is refused' },
+    { pattern: /proxy/i, reason: 'the proxy refuses it' },
+    {
+        pattern: /certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|ERR_TLS/i,
+        reason: 'its TLS certificate is not trusted',
+    },
+    { pattern: /EHOSTUNREACH|ENETUNREACH/, reason: 'no route' },
+];
 /** The host of the URL in an error text (the HTTP client names it), for the evidence line. */
 function hostIn(error) {
     return (/(?:ENOTFOUND|EAI_AGAIN)\s+([\w.-]+)/.exec(error)?.[1] ?? /\((?:GET|HEAD) ([\w.-]+)[/)]/.exec(error)?.[1]);
@@ -33884,13 +33947,12 @@ function platformFailure(p) {
 function judgeAnswer(p, o, path = o.healthPath ?? '/') {
     if (p.status === undefined) {
         const error = p.error ?? 'no response';
-        if (RUNNER_SIDE.test(error)) {
-            const host = hostIn(error);
+        const runnerSide = RUNNER_SIDE.find((r) => r.pattern.test(error));
+        if (runnerSide)
             return {
                 state: 'unreachable',
-                why: `the runner cannot reach ${host ?? 'the site'}: ${/ENOTFOUND|EAI_AGAIN/.test(error) ? 'the name does not resolve' : /ECONNREFUSED/.test(error) ? 'the connection is refused' : /proxy/i.test(error) ? 'the proxy refuses it' : /certificate|CERT_|TLS|self[- ]signed|UNABLE_TO_VERIFY/i.test(error) ? 'its TLS certificate is not trusted' : 'no route'} (${error.split(';')[0].slice(0, 160)})`,
+                why: `the runner cannot reach ${hostIn(error) ?? 'the site'}: ${runnerSide.reason} (${error.split(';')[0].slice(0, 160)})`,
             };
-        }
         return { state: 'warming', why: `${path} gives no answer (${error})` };
     }
     const failure = platformFailure(p);
@@ -33982,8 +34044,7 @@ async function watchApp(ctx, deadline, o = {}) {
         if (state === 'up' || (o.until === 'answers' && state === 'unhealthy'))
             return { judgement, last, certain: false };
         const certain = watch.see(persistentFailure(judgement, last) ? judgement.why : null, ctx.clock.now()) ||
-            (state === 'start-failed' && !!o.startFailed) ||
-            (state === 'unreachable' && !!o.unreachable);
+            (o.confirmed !== undefined && state === o.confirmed);
         if (certain)
             return { judgement, last, certain };
         if (o.quick || ctx.clock.now() + interval >= deadline)
@@ -34015,13 +34076,9 @@ async function restartApp(ctx, deadline, failed) {
         ctx.log.warn(`The site cannot start: ${marker}.`);
         return { running: false, last: w.last, failed: marker };
     }
-    if (w.certain && state === 'unreachable') {
-        ctx.log.warn(`${w.judgement.why}, answer after answer.`);
-        return { running: false, last: w.last, failed: w.judgement.why, unreachable: w.judgement.why };
-    }
-    if (w.certain && state === 'start-failed') {
-        ctx.log.warn(`The app does not start: ${w.judgement.why}, answer after answer.`);
-        return { running: false, last: w.last, failed: w.judgement.why, startFailed: w.judgement.why };
+    if (w.certain) {
+        ctx.log.warn(`${state === 'start-failed' ? `The app does not start: ${w.judgement.why}` : w.judgement.why}, answer after answer.`);
+        return { running: false, last: w.last, failed: w.judgement.why, confirmed: state };
     }
     ctx.log.warn(`The site did not answer in time (${w.last.error ?? `HTTP ${w.last.status}`}).`);
     return { running: false, last: w.last };
@@ -35515,8 +35572,7 @@ async function verifyDeploy(ctx, pkg, input) {
     // (d) The app answers: a mounted package is not a running app.
     const app = await watchApp(ctx, deadline, {
         quick: conclusive,
-        startFailed: input.startFailed,
-        unreachable: input.unreachable,
+        confirmed: input.confirmed,
         mountFailed: () => evidence.failureMarker === true,
     });
     const last = app.last;
@@ -76427,8 +76483,7 @@ async function publishPhase(ctx, pkg, plan, settings, session, cloud, deps, resu
         const restarted = await restartPhase(ctx, result, plan.mode, published.settingChanged ?? false);
         await verifyPhase(ctx, pkg, result, {
             ...published.verify,
-            startFailed: restarted?.startFailed,
-            unreachable: restarted?.unreachable,
+            confirmed: restarted?.confirmed,
             // URL mode without a restart or a settings write: nothing re-mounts the package.
             noRemount: plan.mode === 'url' && !ctx.inputs.restart && !published.settingChanged,
         });
@@ -76830,8 +76885,7 @@ async function runDeploy(argv) {
     const inputs = parseInputs(raw, process.env, CLI_NAMING);
     if (inputs.command === 'rollback')
         throw new UsageError("Use 'runpack rollback --app-name <app> --release <id>' to roll back from the command line.");
-    const cli = (t) => speak(t, CLI_NAMING);
-    const sink = mapSink(flags.json ? streamSink(process.stderr, process.stderr) : streamSink(process.stdout, process.stderr), cli);
+    const sink = mapSink(flags.json ? streamSink(process.stderr, process.stderr) : streamSink(process.stdout, process.stderr), cliWords);
     const result = await runDeploy$1(inputs, {
         env: process.env,
         sink,
@@ -76840,12 +76894,12 @@ async function runDeploy(argv) {
         runAz: (args) => new Promise((resolve) => execFile$1('az', args, { timeout: 60_000 }, (err, stdout) => resolve(err ? null : String(stdout)))),
     });
     if (result.error)
-        result.error = cli(result.error);
+        result.error = cliWords(result.error);
     if (flags.json) {
         process.stdout.write(secrets.redact(JSON.stringify({ ...result, outputs: outputsOf(result) }, null, 2)) + '\n');
     }
     else {
-        process.stdout.write(cli(renderText$1(result, secrets)));
+        process.stdout.write(cliWords(renderText$1(result, secrets)));
     }
     return result.ok ? 0 : 1;
 }
@@ -76854,65 +76908,6 @@ var deploy = /*#__PURE__*/Object.freeze({
     __proto__: null,
     runDeploy: runDeploy
 });
-
-/**
- * The shared shell of `runpack diagnose|releases|rollback`: I/O streams and environment (injectable for tests),
- * the log sink (stderr when stdout carries JSON), the job summary (GITHUB_STEP_SUMMARY) and the help text.
- */
-function defaultIO() {
-    return { env: process.env, stdout: process.stdout, stderr: process.stderr };
-}
-/** The operator commands' messages in the CLI's words (flags, not action inputs). */
-const cliWords = (text) => speak(text, CLI_NAMING);
-/** Logs go to stderr; stdout carries only the report (text or JSON). */
-function depsFor(io, secrets) {
-    return {
-        env: io.env,
-        sink: mapSink(streamSink(io.stderr, io.stderr), cliWords),
-        secrets,
-        ...(io.http ? { http: io.http } : {}),
-    };
-}
-/** Prints a result as JSON on stdout, secrets redacted. */
-function writeJson(io, secrets, value) {
-    io.stdout.write(cliWords(secrets.redact(JSON.stringify(value, null, 2))) + '\n');
-}
-/** Appends markdown to the GitHub job summary when running in Actions. */
-function writeSummary(io, markdown) {
-    const file = io.env.GITHUB_STEP_SUMMARY;
-    if (!file)
-        return;
-    try {
-        appendFileSync(file, markdown + '\n');
-    }
-    catch {
-        // A summary that cannot be written is not worth failing the command for.
-    }
-}
-const COMMON = [
-    ['--app-name <app>', 'App Service or Function App (required).'],
-    ['--resource-group <rg>', "Resource group of the app; found from the subscription's apps when not given."],
-    ['--subscription-id <id>', 'Subscription; from the login when not given.'],
-    ['--slot <slot>', 'Deployment slot (production when not given).'],
-    [
-        '--storage-account <name>',
-        "Storage account of the release blobs; found from the app's package URL when not given.",
-    ],
-    ['--container <name>', "Blob container of the releases (default: the package URL's, else app-packages)."],
-    ['--resource-manager-endpoint <url>', 'Resource Manager URL (default https://management.azure.com).'],
-    ['--client-id <id>, --tenant-id <id>', 'Log in with GitHub OIDC (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN).'],
-    ['--creds <json>', 'Log in with a service principal (azure/login JSON; or AZURE_CREDENTIALS).'],
-    ['--timeout-minutes <n>', 'Give up after this many minutes (default 15).'],
-    ['--json', 'Print the result as JSON on stdout (the log goes to stderr).'],
-    ['--help', 'Show this help.'],
-];
-function helpText(usage, about, own) {
-    const lines = [`Usage: ${usage}`, '', about, '', 'Options:'];
-    for (const [flag, text] of [...own, ...COMMON])
-        lines.push(`  ${flag}`, `      ${text}`);
-    lines.push('', 'Without --client-id/--creds an Azure CLI login (az) is used. Exit codes: 0 ok, 1 failure found, 2 bad usage.');
-    return lines.join('\n') + '\n';
-}
 
 /** Total size from `Content-Range: bytes a-b/total`. */
 function totalFromContentRange(value) {

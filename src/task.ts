@@ -94,14 +94,14 @@ function runUrl(): string | undefined {
  * The agent's proxy (Agent.ProxyUrl, with its credentials and bypass list) for runpack's HTTP, which follows
  * HTTPS_PROXY and NO_PROXY; a proxy already set in the environment wins.
  */
-function useAgentProxy(): void {
+function useAgentProxy(secrets: SecretRegistry): void {
   if (process.env.HTTPS_PROXY || process.env.https_proxy) return;
   const proxy = tl.getHttpProxyConfiguration();
   if (!proxy?.proxyUrl) return;
   const url = new URL(proxy.proxyUrl);
   if (proxy.proxyUsername) url.username = encodeURIComponent(proxy.proxyUsername);
   if (proxy.proxyPassword) {
-    tl.setSecret(proxy.proxyPassword);
+    secrets.add(proxy.proxyPassword);
     url.password = encodeURIComponent(proxy.proxyPassword);
   }
   process.env.HTTPS_PROXY = url.toString();
@@ -114,11 +114,8 @@ function useAgentProxy(): void {
 async function run(): Promise<void> {
   const secrets = createSecretRegistry((v) => tl.setSecret(v));
   // Mask secret inputs before anything could print them.
-  for (const s of secretInputValues((name) =>
-    CONNECTION_REPLACES.includes(name) ? undefined : tl.getInput(taskInputName(name)),
-  ))
-    secrets.add(s);
-  useAgentProxy();
+  for (const s of secretInputValues(raw(null))) secrets.add(s);
+  useAgentProxy(secrets);
 
   // Everything is checked before any Azure call: the connection's shape, then every input.
   let connection: ServiceConnection;

@@ -47187,11 +47187,6 @@ const CAUSE_TITLES = {
 };
 
 /**
- * Pure: from what verification saw, the likely cause of a failed deploy among the four runpack exists to catch
- * (a write into the read-only mount, a bad or expired SAS, a mount blocked by a network rule or a bad archive,
- * a mode mismatch / stale content) and the fix.
- */
-/**
  * What apps print when they write into the read-only mount: EROFS (Linux), Node's `EACCES: permission denied` and
  * `EPERM: operation not permitted` (the mount refuses the write), .NET's UnauthorizedAccessException.
  */
@@ -47683,7 +47678,16 @@ const STOPPED = /This web app is stopped/i;
  * a refused connection (the platform's front end always accepts), a proxy that refuses, a certificate the runner
  * does not trust. Resets and timeouts are not among them: a restarting site gives those.
  */
-const RUNNER_SIDE = /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|ERR_TLS|proxy/i;
+const RUNNER_SIDE = [
+    { pattern: /ENOTFOUND|EAI_AGAIN/, reason: 'the name does not resolve' },
+    { pattern: /ECONNREFUSED/, reason: 'the connection is refused' },
+    { pattern: /proxy/i, reason: 'the proxy refuses it' },
+    {
+        pattern: /certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|ERR_TLS/i,
+        reason: 'its TLS certificate is not trusted',
+    },
+    { pattern: /EHOSTUNREACH|ENETUNREACH/, reason: 'no route' },
+];
 /** The host of the URL in an error text (the HTTP client names it), for the evidence line. */
 function hostIn(error) {
     return (/(?:ENOTFOUND|EAI_AGAIN)\s+([\w.-]+)/.exec(error)?.[1] ?? /\((?:GET|HEAD) ([\w.-]+)[/)]/.exec(error)?.[1]);
@@ -47702,13 +47706,12 @@ function platformFailure(p) {
 function judgeAnswer(p, o, path = o.healthPath ?? '/') {
     if (p.status === undefined) {
         const error = p.error ?? 'no response';
-        if (RUNNER_SIDE.test(error)) {
-            const host = hostIn(error);
+        const runnerSide = RUNNER_SIDE.find((r) => r.pattern.test(error));
+        if (runnerSide)
             return {
                 state: 'unreachable',
-                why: `the runner cannot reach ${host ?? 'the site'}: ${/ENOTFOUND|EAI_AGAIN/.test(error) ? 'the name does not resolve' : /ECONNREFUSED/.test(error) ? 'the connection is refused' : /proxy/i.test(error) ? 'the proxy refuses it' : /certificate|CERT_|TLS|self[- ]signed|UNABLE_TO_VERIFY/i.test(error) ? 'its TLS certificate is not trusted' : 'no route'} (${error.split(';')[0].slice(0, 160)})`,
+                why: `the runner cannot reach ${hostIn(error) ?? 'the site'}: ${runnerSide.reason} (${error.split(';')[0].slice(0, 160)})`,
             };
-        }
         return { state: 'warming', why: `${path} gives no answer (${error})` };
     }
     const failure = platformFailure(p);
@@ -47800,8 +47803,7 @@ async function watchApp(ctx, deadline, o = {}) {
         if (state === 'up' || (o.until === 'answers' && state === 'unhealthy'))
             return { judgement, last, certain: false };
         const certain = watch.see(persistentFailure(judgement, last) ? judgement.why : null, ctx.clock.now()) ||
-            (state === 'start-failed' && !!o.startFailed) ||
-            (state === 'unreachable' && !!o.unreachable);
+            (o.confirmed !== undefined && state === o.confirmed);
         if (certain)
             return { judgement, last, certain };
         if (o.quick || ctx.clock.now() + interval >= deadline)
@@ -47833,13 +47835,9 @@ async function restartApp(ctx, deadline, failed) {
         ctx.log.warn(`The site cannot start: ${marker}.`);
         return { running: false, last: w.last, failed: marker };
     }
-    if (w.certain && state === 'unreachable') {
-        ctx.log.warn(`${w.judgement.why}, answer after answer.`);
-        return { running: false, last: w.last, failed: w.judgement.why, unreachable: w.judgement.why };
-    }
-    if (w.certain && state === 'start-failed') {
-        ctx.log.warn(`The app does not start: ${w.judgement.why}, answer after answer.`);
-        return { running: false, last: w.last, failed: w.judgement.why, startFailed: w.judgement.why };
+    if (w.certain) {
+        ctx.log.warn(`${state === 'start-failed' ? `The app does not start: ${w.judgement.why}` : w.judgement.why}, answer after answer.`);
+        return { running: false, last: w.last, failed: w.judgement.why, confirmed: state };
     }
     ctx.log.warn(`The site did not answer in time (${w.last.error ?? `HTTP ${w.last.status}`}).`);
     return { running: false, last: w.last };
@@ -49333,8 +49331,7 @@ async function verifyDeploy(ctx, pkg, input) {
     // (d) The app answers: a mounted package is not a running app.
     const app = await watchApp(ctx, deadline, {
         quick: conclusive,
-        startFailed: input.startFailed,
-        unreachable: input.unreachable,
+        confirmed: input.confirmed,
         mountFailed: () => evidence.failureMarker === true,
     });
     const last = app.last;
@@ -90228,8 +90225,7 @@ async function publishPhase(ctx, pkg, plan, settings, session, cloud, deps, resu
         const restarted = await restartPhase(ctx, result, plan.mode, published.settingChanged ?? false);
         await verifyPhase(ctx, pkg, result, {
             ...published.verify,
-            startFailed: restarted?.startFailed,
-            unreachable: restarted?.unreachable,
+            confirmed: restarted?.confirmed,
             // URL mode without a restart or a settings write: nothing re-mounts the package.
             noRemount: plan.mode === 'url' && !ctx.inputs.restart && !published.settingChanged,
         });
@@ -92438,7 +92434,7 @@ function runUrl() {
  * The agent's proxy (Agent.ProxyUrl, with its credentials and bypass list) for runpack's HTTP, which follows
  * HTTPS_PROXY and NO_PROXY; a proxy already set in the environment wins.
  */
-function useAgentProxy() {
+function useAgentProxy(secrets) {
     if (process.env.HTTPS_PROXY || process.env.https_proxy)
         return;
     const proxy = taskExports.getHttpProxyConfiguration();
@@ -92448,7 +92444,7 @@ function useAgentProxy() {
     if (proxy.proxyUsername)
         url.username = encodeURIComponent(proxy.proxyUsername);
     if (proxy.proxyPassword) {
-        taskExports.setSecret(proxy.proxyPassword);
+        secrets.add(proxy.proxyPassword);
         url.password = encodeURIComponent(proxy.proxyPassword);
     }
     process.env.HTTPS_PROXY = url.toString();
@@ -92461,9 +92457,9 @@ function useAgentProxy() {
 async function run() {
     const secrets = createSecretRegistry((v) => taskExports.setSecret(v));
     // Mask secret inputs before anything could print them.
-    for (const s of secretInputValues((name) => CONNECTION_REPLACES.includes(name) ? undefined : taskExports.getInput(taskInputName(name))))
+    for (const s of secretInputValues(raw(null)))
         secrets.add(s);
-    useAgentProxy();
+    useAgentProxy(secrets);
     // Everything is checked before any Azure call: the connection's shape, then every input.
     let connection;
     let inputs;

@@ -4,7 +4,8 @@
  */
 import { execFile } from 'node:child_process';
 import { runDeploy as deployEngine } from '../deploy/run.js';
-import { CLI_NAMING, cliHelp, parseFlags, parseInputs, secretInputValues, speak } from '../inputs.js';
+import { CLI_NAMING, cliHelp, parseFlags, parseInputs, secretInputValues } from '../inputs.js';
+import { cliWords } from '../ops/command.js';
 import { mapSink, streamSink } from '../report/log.js';
 import { createSecretRegistry } from '../report/secrets.js';
 import { outputsOf, renderText } from '../report/summary.js';
@@ -27,10 +28,9 @@ export async function runDeploy(argv: string[]): Promise<number> {
     throw new UsageError(
       "Use 'runpack rollback --app-name <app> --release <id>' to roll back from the command line.",
     );
-  const cli = (t: string) => speak(t, CLI_NAMING);
   const sink = mapSink(
     flags.json ? streamSink(process.stderr, process.stderr) : streamSink(process.stdout, process.stderr),
-    cli,
+    cliWords,
   );
   const result = await deployEngine(inputs, {
     env: process.env,
@@ -42,13 +42,13 @@ export async function runDeploy(argv: string[]): Promise<number> {
         execFile('az', args, { timeout: 60_000 }, (err, stdout) => resolve(err ? null : String(stdout))),
       ),
   });
-  if (result.error) result.error = cli(result.error);
+  if (result.error) result.error = cliWords(result.error);
   if (flags.json) {
     process.stdout.write(
       secrets.redact(JSON.stringify({ ...result, outputs: outputsOf(result) }, null, 2)) + '\n',
     );
   } else {
-    process.stdout.write(cli(renderText(result, secrets)));
+    process.stdout.write(cliWords(renderText(result, secrets)));
   }
   return result.ok ? 0 : 1;
 }

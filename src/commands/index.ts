@@ -4,7 +4,7 @@
  */
 import { describeError, RunpackError, UsageError } from '../util/errors.js';
 import { RUNPACK_VERSION } from '../version.js';
-import { CLI_NAMING, speak } from '../inputs.js';
+import { cliWords } from '../ops/command.js';
 
 export type Command = (argv: string[]) => Promise<number>;
 
@@ -80,7 +80,7 @@ export async function cli(argv: string[]): Promise<number> {
   } catch (err) {
     // --json: one JSON object on stdout for a failure as for a success, so scripts always parse the same thing.
     if (json) writeJsonError(err);
-    else process.stderr.write(`runpack ${name}: ${speak(describeError(err), CLI_NAMING)}\n`);
+    else process.stderr.write(`runpack ${name}: ${cliWords(describeError(err))}\n`);
     return err instanceof UsageError ? 2 : 1;
   }
 }
@@ -88,6 +88,6 @@ export async function cli(argv: string[]): Promise<number> {
 function writeJsonError(err: unknown): void {
   const errorCode = err instanceof RunpackError ? err.code : 'unexpected';
   process.stdout.write(
-    JSON.stringify({ ok: false, error: speak(describeError(err), CLI_NAMING), errorCode }, null, 2) + '\n',
+    JSON.stringify({ ok: false, error: cliWords(describeError(err)), errorCode }, null, 2) + '\n',
   );
 }

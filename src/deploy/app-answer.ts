@@ -63,8 +63,16 @@ const STOPPED = /This web app is stopped/i;
  * a refused connection (the platform's front end always accepts), a proxy that refuses, a certificate the runner
  * does not trust. Resets and timeouts are not among them: a restarting site gives those.
  */
-const RUNNER_SIDE =
-  /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|ERR_TLS|proxy/i;
+const RUNNER_SIDE: { pattern: RegExp; reason: string }[] = [
+  { pattern: /ENOTFOUND|EAI_AGAIN/, reason: 'the name does not resolve' },
+  { pattern: /ECONNREFUSED/, reason: 'the connection is refused' },
+  { pattern: /proxy/i, reason: 'the proxy refuses it' },
+  {
+    pattern: /certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|ERR_TLS/i,
+    reason: 'its TLS certificate is not trusted',
+  },
+  { pattern: /EHOSTUNREACH|ENETUNREACH/, reason: 'no route' },
+];
 
 /** The host of the URL in an error text (the HTTP client names it), for the evidence line. */
 function hostIn(error: string): string | undefined {
@@ -89,13 +97,12 @@ export function judgeAnswer(
 ): AnswerJudgement {
   if (p.status === undefined) {
     const error = p.error ?? 'no response';
-    if (RUNNER_SIDE.test(error)) {
-      const host = hostIn(error);
+    const runnerSide = RUNNER_SIDE.find((r) => r.pattern.test(error));
+    if (runnerSide)
       return {
         state: 'unreachable',
-        why: `the runner cannot reach ${host ?? 'the site'}: ${/ENOTFOUND|EAI_AGAIN/.test(error) ? 'the name does not resolve' : /ECONNREFUSED/.test(error) ? 'the connection is refused' : /proxy/i.test(error) ? 'the proxy refuses it' : /certificate|CERT_|TLS|self[- ]signed|UNABLE_TO_VERIFY/i.test(error) ? 'its TLS certificate is not trusted' : 'no route'} (${error.split(';')[0].slice(0, 160)})`,
+        why: `the runner cannot reach ${hostIn(error) ?? 'the site'}: ${runnerSide.reason} (${error.split(';')[0].slice(0, 160)})`,
       };
-    }
     return { state: 'warming', why: `${path} gives no answer (${error})` };
   }
   const failure = platformFailure(p);

@@ -3,6 +3,7 @@
  * (a write into the read-only mount, a bad or expired SAS, a mount blocked by a network rule or a bad archive,
  * a mode mismatch / stale content) and the fix.
  */
+import type { AnswerState } from './app-answer.js';
 import { CAUSE_TITLES, type Cause } from './causes.js';
 /** The cause of a failed verification: one of the shared vocabulary (deploy/causes.ts). */
 export type FailureCause = Cause;
@@ -32,7 +33,7 @@ export interface VerifyEvidence {
   /** (d) The last answer of the site (health-path, or the root without one). */
   health?: { status?: number; containsExpect?: boolean; body?: string; error?: string };
   /** (d) What the site's answers say about the app (absent: judge from `health` alone). */
-  app?: { state: 'up' | 'start-failed' | 'warming' | 'unhealthy' | 'unreachable'; why: string };
+  app?: { state: AnswerState; why: string };
   /** The app's container log: the first line that shows a write into the read-only mount, if any. */
   appLogReadOnlyLine?: string;
   /** Where the user reads the app's own output (Kudu's log stream). */

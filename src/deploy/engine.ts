@@ -453,8 +453,7 @@ async function publishPhase(
     const restarted = await restartPhase(ctx, result, plan.mode, published.settingChanged ?? false);
     await verifyPhase(ctx, pkg, result, {
       ...published.verify,
-      startFailed: restarted?.startFailed,
-      unreachable: restarted?.unreachable,
+      confirmed: restarted?.confirmed,
       // URL mode without a restart or a settings write: nothing re-mounts the package.
       noRemount: plan.mode === 'url' && !ctx.inputs.restart && !published.settingChanged,
     });

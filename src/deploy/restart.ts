@@ -10,6 +10,7 @@ import {
   judgeAnswer,
   persistentFailure,
   type AnswerJudgement,
+  type AnswerState,
   type SiteProbe,
 } from './app-answer.js';
 import { READ_ONLY } from './classify.js';
@@ -48,10 +49,8 @@ export interface AppWatch {
 export interface WatchOptions {
   /** One answer only (the already-live check). */
   quick?: boolean;
-  /** The restart already saw the start failure persist: one more start-failure answer confirms it. */
-  startFailed?: string;
-  /** The restart already found the site unreachable from the runner: one more such answer confirms it. */
-  unreachable?: string;
+  /** The failure the restart already found certain (start-failed, unreachable): one more such answer confirms it. */
+  confirmed?: AnswerState;
   /** When the app counts as running: 'answers' (any answer of the app, for the restart) or 'up' (verification). */
   until?: 'answers' | 'up';
   /** Asked between answers: the mount failed, so waiting cannot help (the failure marker). */
@@ -80,8 +79,7 @@ export async function watchApp(
       return { judgement, last, certain: false };
     const certain =
       watch.see(persistentFailure(judgement, last) ? judgement.why : null, ctx.clock.now()) ||
-      (state === 'start-failed' && !!o.startFailed) ||
-      (state === 'unreachable' && !!o.unreachable);
+      (o.confirmed !== undefined && state === o.confirmed);
     if (certain) return { judgement, last, certain };
     if (o.quick || ctx.clock.now() + interval >= deadline) return { judgement, last, certain: false };
     if (o.mountFailed && (await Promise.resolve(o.mountFailed()).catch(() => false)))
@@ -95,10 +93,11 @@ export interface WaitResult {
   last: SiteProbe;
   /** Why waiting stopped early: the worker reported a failed mount, or the app's start failure is certain. */
   failed?: string;
-  /** The platform's start-failure answer persisted: the app's process does not start. */
-  startFailed?: string;
-  /** The runner could not reach the site, answer after answer (DNS, proxy, firewall, TLS). */
-  unreachable?: string;
+  /**
+   * The failure that persisted answer after answer: the app's process does not start (start-failed), or the
+   * runner cannot reach the site (unreachable). Verification needs one more such answer to confirm it.
+   */
+  confirmed?: AnswerState;
 }
 
 export async function restartApp(
@@ -127,13 +126,11 @@ export async function restartApp(
     ctx.log.warn(`The site cannot start: ${marker}.`);
     return { running: false, last: w.last, failed: marker };
   }
-  if (w.certain && state === 'unreachable') {
-    ctx.log.warn(`${w.judgement.why}, answer after answer.`);
-    return { running: false, last: w.last, failed: w.judgement.why, unreachable: w.judgement.why };
-  }
-  if (w.certain && state === 'start-failed') {
-    ctx.log.warn(`The app does not start: ${w.judgement.why}, answer after answer.`);
-    return { running: false, last: w.last, failed: w.judgement.why, startFailed: w.judgement.why };
+  if (w.certain) {
+    ctx.log.warn(
+      `${state === 'start-failed' ? `The app does not start: ${w.judgement.why}` : w.judgement.why}, answer after answer.`,
+    );
+    return { running: false, last: w.last, failed: w.judgement.why, confirmed: state };
   }
   ctx.log.warn(`The site did not answer in time (${w.last.error ?? `HTTP ${w.last.status}`}).`);
   return { running: false, last: w.last };

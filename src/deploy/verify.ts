@@ -17,6 +17,7 @@ import {
 } from './local.js';
 import { RunpackError } from '../util/errors.js';
 import { readOnlyLineInLogs, watchApp } from './restart.js';
+import type { AnswerState } from './app-answer.js';
 import { RFP } from './setting.js';
 import type { DeployContext, PackageInfo } from './types.js';
 
@@ -69,10 +70,8 @@ export interface VerifyInput {
   identityRoleConfirmed?: boolean;
   /** Level (c) budget. */
   mountBudgetMs?: number;
-  /** The restart already saw the platform's start failure persist (its why): one answer confirms it. */
-  startFailed?: string;
-  /** The restart already found the site unreachable from the runner: one answer confirms it. */
-  unreachable?: string;
+  /** The failure the restart already found certain (start-failed, unreachable): one answer confirms it. */
+  confirmed?: AnswerState;
   /**
    * Local mode: the package (packagename.txt) this run pushed. While waiting for the stamp, a packagename.txt
    * that names another package means a later deployment replaced this one: stop with `superseded`.
@@ -244,8 +243,7 @@ export async function verifyDeploy(
   // (d) The app answers: a mounted package is not a running app.
   const app = await watchApp(ctx, deadline, {
     quick: conclusive,
-    startFailed: input.startFailed,
-    unreachable: input.unreachable,
+    confirmed: input.confirmed,
     mountFailed: () => evidence.failureMarker === true,
   });
   const last = app.last;
