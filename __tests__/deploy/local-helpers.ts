@@ -364,8 +364,6 @@ export function fakeArm(fake: ArmFake): ArmClient {
     restart: async (ref) => {
       fake.calls.push(`restart ${key(ref)}`);
     },
-    stop: no('stop'),
-    start: no('start'),
     getSlotConfigNames: async () => {
       fake.calls.push('getSlotConfigNames');
       return fake.slotConfigNames;

@@ -176,6 +176,12 @@ describe('isStableBlobName', () => {
     }
   });
 
+  it('picks the same alternate for the same names (pure), past the first 26 letters too', () => {
+    const used = new Set(['web.zip', ...'abcdefghijklmnopqrstuvwxyz'.split('').map((c) => `web-${c}.zip`)]);
+    expect(chooseStableBlob('web.zip', null, used)).toBe('web-26.zip');
+    expect(chooseStableBlob('web.zip', null, used)).toBe('web-26.zip');
+  });
+
   it('refuses release blobs, other apps, folders and non-zip names', () => {
     expect(isStableBlobName('releases/shop/' + 'a'.repeat(64) + '.zip', 'shop')).toBe(false);
     expect(isStableBlobName('cart.zip', 'shop')).toBe(false);

@@ -81,8 +81,6 @@ export interface ArmClient {
   listAppSettings(ref: SiteRef): Promise<Record<string, string>>;
   putAppSettings(ref: SiteRef, settings: Record<string, string>): Promise<Record<string, string>>;
   restart(ref: SiteRef, options?: { softRestart?: boolean; synchronous?: boolean }): Promise<void>;
-  stop(ref: SiteRef): Promise<void>;
-  start(ref: SiteRef): Promise<void>;
   /** Production-level only (the slot in ref is ignored). */
   getSlotConfigNames(ref: SiteRef): Promise<SlotConfigNames>;
   putSlotConfigNames(ref: SiteRef, names: SlotConfigNames): Promise<SlotConfigNames>;
@@ -322,12 +320,6 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
         undefined,
         query,
       );
-    },
-    async stop(ref) {
-      await call('POST', `${siteId(ref)}/stop`, WEB_API_VERSION, 'stop the app', describeSite(ref));
-    },
-    async start(ref) {
-      await call('POST', `${siteId(ref)}/start`, WEB_API_VERSION, 'start the app', describeSite(ref));
     },
     async getSlotConfigNames(ref) {
       const prod = { ...ref, slot: null };

@@ -434,13 +434,6 @@ export class KuduClient {
     return this.push('/api/zipdeploy', query, options);
   }
 
-  /** `POST /api/publish?type=zip&async=true` (OneDeploy). */
-  oneDeploy(options: PushOptions & { restart?: boolean }): Promise<PushResult> {
-    const query: Record<string, string> = { type: 'zip', async: 'true' };
-    if (options.restart === false) query.restart = 'false';
-    return this.push('/api/publish', query, options);
-  }
-
   /** One GET of a deployment URL (`latest` or an id). 404 → null. */
   async getDeployment(
     pathOrUrl: string,
@@ -630,6 +623,26 @@ export class KuduClient {
     const ok = res.status === 200 || (o.range !== undefined && (res.status === 206 || res.status === 416));
     if (!ok) throw this.unexpected(res, what);
     return vfsFile(res);
+  }
+
+  /**
+   * `PUT /api/vfs/{path}` with `If-Match` (an ETag from a read, or `*` for any existing file): `written`, or
+   * `changed` when the file changed since that read (412). Other answers are a `kudu-error`.
+   */
+  async vfsPut(
+    path: string,
+    body: string | Buffer,
+    o: { ifMatch?: string; deadline?: number; contentType?: string } = {},
+  ): Promise<'written' | 'changed'> {
+    const clean = path.replace(/^\/+/, '');
+    const res = await this.send('PUT', `/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}`, {
+      headers: { 'If-Match': o.ifMatch ?? '*', 'Content-Type': o.contentType ?? 'text/plain' },
+      body,
+      deadline: o.deadline,
+    });
+    if (res.status === 412) return 'changed';
+    if (res.status >= 200 && res.status < 300) return 'written';
+    throw this.unexpected(res, `PUT /api/vfs/${clean}`);
   }
 
   /**

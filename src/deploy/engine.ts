@@ -6,10 +6,10 @@
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { createArmClient, type ArmClient } from '../azure/arm.js';
-import { currentDeadline, withPhaseBudgets } from './budget.js';
-import { discoverCloud, type CloudEndpoints } from '../azure/cloud.js';
-import { authenticate, type AuthDeps, type AuthSession } from '../azure/credentials.js';
+import type { ArmClient } from '../azure/arm.js';
+import { withPhaseBudgets } from './budget.js';
+import type { CloudEndpoints } from '../azure/cloud.js';
+import type { AuthDeps, AuthSession } from '../azure/credentials.js';
 import { createHttpClient, describeRetry, type HttpClient } from '../azure/http.js';
 import { inspect } from '../package/inspect.js';
 import { hashFile, pack } from '../package/zip-writer.js';
@@ -20,14 +20,13 @@ import { ACTION_NAMING } from '../naming.js';
 import type { Classification } from './classify.js';
 import { CAUSE_TITLES } from './classify.js';
 import { planDeploy, type Plan } from './plan.js';
-import { restartApp } from './restart.js';
-import { createDeployContext } from './context.js';
+import { restartAndVerify } from './after-mount.js';
+import { createDeployContext, logIn, realClock } from './context.js';
 import { resolveSubscription, resolveTarget } from './target.js';
 import type { Clock, DeployContext, DeployInputs, Finding, PackageInfo, TargetInfo } from './types.js';
 import type { Published } from './publish/types.js';
-import { failureMarkerCheck, verifyDeploy, type LevelResult } from './verify.js';
-import { afterMountFunctions, functionPackageFindings } from './functions.js';
-import { modeSwitchDecision } from './local.js';
+import type { LevelResult } from './verify.js';
+import { functionPackageFindings } from './functions.js';
 import { publishLocalMode } from './publish/local.js';
 import { planDryRun, publishUrl } from './publish/url.js';
 import { checkSlots, swapSlots, targetAfterSwap } from './slots.js';
@@ -43,6 +42,7 @@ import {
 
 export { RUNPACK_VERSION } from '../version.js';
 import { RUNPACK_VERSION } from '../version.js';
+import { modeSwitchDecision } from '../release/rfp.js';
 
 export interface EngineDeps {
   env: Record<string, string | undefined>;
@@ -109,11 +109,6 @@ export interface DeployResult {
   /** Swap after the deploy: from → to and whether the swapped-in side was verified. */
   swap?: { from: string; to: string; verified: boolean };
 }
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-};
 
 /** Checks that need no network: the package path. */
 export function validateLocal(inputs: DeployInputs, cwd = process.cwd()): { path: string; isZip: boolean } {
@@ -266,13 +261,6 @@ export async function runEngine(
       result,
       shared?.uploads,
     );
-
-    // Function apps: trigger sync and the functions check.
-    if (target.isFunctionApp && !result.noop && result.verified) {
-      await log.group('Functions', async () =>
-        recordFindings(result, await afterMountFunctions(ctx, pkg), log),
-      );
-    }
 
     // Slots: swap after a verified deploy, then check the swapped-in side.
     if (inputs.swapTo && result.verified && !hasErrors(result))
@@ -450,13 +438,16 @@ async function publishPhase(
     result.verified = true;
     result.levels = published.noop.levels;
   } else if (published.verify) {
-    const restarted = await restartPhase(ctx, result, plan.mode, published.settingChanged ?? false);
-    await verifyPhase(ctx, pkg, result, {
-      ...published.verify,
-      confirmed: restarted?.confirmed,
-      // URL mode without a restart or a settings write: nothing re-mounts the package.
-      noRemount: plan.mode === 'url' && !ctx.inputs.restart && !published.settingChanged,
+    const after = await restartAndVerify(ctx, pkg, {
+      verify: published.verify,
+      mode: plan.mode,
+      restart: ctx.inputs.restart,
+      settingChanged: published.settingChanged ?? false,
     });
+    result.findings.push(...after.findings);
+    result.levels = after.verify.levels;
+    result.verified = after.verify.ok;
+    result.cause = after.verify.cause;
   }
 
   return published;
@@ -545,43 +536,6 @@ function settleVerdict(result: DeployResult): void {
   }
 }
 
-/** Logs in and opens Resource Manager: the cloud's endpoints, the session and the ARM client. */
-export async function logIn(
-  inputs: DeployInputs,
-  deps: EngineDeps,
-  c: {
-    http: HttpClient;
-    clock: Clock;
-    secrets: SecretRegistry;
-    log: { info(m: string): void };
-    deadline: number;
-    phaseDeadline: (ms: number) => number;
-  },
-  result: { auth?: string },
-): Promise<{ session: AuthSession; arm: ArmClient; cloud: CloudEndpoints }> {
-  const cloud = await discoverCloud(c.http, inputs.resourceManagerEndpoint, c.phaseDeadline(60_000));
-  const session: AuthSession = await authenticate(inputs, cloud, {
-    env: deps.env,
-    secrets: c.secrets,
-    getIdToken: deps.getIdToken,
-    runAz: deps.runAz,
-    now: c.clock.now,
-    log: (l) => c.log.info(l),
-    login: deps.login,
-  });
-  c.log.info(session.description);
-  result.auth = session.method;
-  const arm = createArmClient({
-    http: c.http,
-    endpoint: cloud.resourceManager,
-    authorization: () => session.authorization(cloud.armScope),
-    deadline: () => currentDeadline(c.deadline),
-    sleep: c.clock.sleep,
-    now: c.clock.now,
-  });
-  return { session, arm, cloud };
-}
-
 /** audit: true (findings warn) or strict (error findings fail the deploy before anything is uploaded). */
 export async function runAudit(
   inputs: DeployInputs,
@@ -637,55 +591,5 @@ function githubRunUrl(env: Record<string, string | undefined>): string | undefin
     ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
     : undefined;
 }
-
-/**
- * Restart so the app mounts what was published (the stable URL does not change between releases in URL mode;
- * Kudu's own restart after a push is not relied on). restart: false skips it, with a warning in URL mode.
- */
-async function restartPhase(
-  ctx: DeployContext,
-  result: DeployResult,
-  mode: 'url' | 'local',
-  settingChanged: boolean,
-): Promise<Awaited<ReturnType<typeof restartApp>> | undefined> {
-  if (ctx.inputs.restart)
-    return ctx.log.group('Restart', () =>
-      restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)),
-    );
-  if (mode === 'url') {
-    const f: Finding = {
-      severity: 'warning',
-      code: 'restart-skipped',
-      message: settingChanged
-        ? 'restart: false; the settings change restarts the app on its own.'
-        : 'restart: false; the app keeps its mounted package until its next restart.',
-    };
-    result.findings.push(f);
-    ctx.log.warn(f.message);
-  }
-  return undefined;
-}
-
-async function verifyPhase(
-  ctx: DeployContext,
-  pkg: PackageInfo,
-  result: DeployResult,
-  input: Parameters<typeof verifyDeploy>[2],
-): Promise<void> {
-  const outcome = await ctx.log.group('Verify', async () => {
-    const o = await verifyDeploy(ctx, pkg, input);
-    for (const l of o.levels) {
-      const line = `${l.level}: ${l.status} — ${l.detail}`;
-      if (l.status === 'fail') ctx.log.error(line);
-      else ctx.log.info(line);
-    }
-    return o;
-  });
-  result.levels = outcome.levels;
-  result.verified = outcome.ok;
-  result.cause = outcome.cause;
-}
-
-/** What a url-mode deploy leaves for retention: where the releases live and what the other sides run. */
 
 export type { TargetInfo };

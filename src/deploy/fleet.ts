@@ -12,8 +12,6 @@ import { createLogger, type LogSink, type PhaseTiming } from '../report/log.js';
 import { createSecretRegistry } from '../report/secrets.js';
 import { RunpackError, describeError } from '../util/errors.js';
 import {
-  logIn,
-  realClock,
   runAudit,
   runEngine,
   validateLocal,
@@ -23,6 +21,7 @@ import {
   type SharedRun,
 } from './engine.js';
 import type { DeployInputs } from './types.js';
+import { logIn, realClock } from './context.js';
 
 /** Targets deployed at the same time. */
 export const FLEET_CONCURRENCY = 3;

@@ -5,28 +5,28 @@
 import { RunpackError } from '../util/errors.js';
 import { ACTION_NAMING } from '../naming.js';
 import type { DeployInputs, DeployMode, Finding, PackageAccess, TargetInfo } from './types.js';
-import { RFP, RFP_LEGACY, RFP_MI } from './setting.js';
 import { stableBlobName } from '../release/releases.js';
+import {
+  effectiveRunFromPackage,
+  flexRefusalMessage,
+  modeOfValue,
+  RFP_LEGACY,
+  RFP_MI,
+} from '../release/rfp.js';
 
 export interface Plan {
   mode: DeployMode;
   /** url mode only. */
   access?: PackageAccess;
-  /** url mode: the user-assigned identity the worker should use (WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID). */
-  userAssignedIdentity?: { resourceId: string; principalId: string };
   /** url mode: principal whose blob role is checked. */
   identityPrincipalId?: string;
   container: string;
-  /** `releases/<app>/<sha256>.zip` (filled by releaseBlobName once the sha256 is known). */
-  releasePrefix: string;
   /** `<app>[-<slot>].zip` */
   stableBlob: string;
   /** Stored access policy id (sas). */
   policyId: string;
   /** The WEBSITE_RUN_FROM_PACKAGE value before this deploy. */
   previousValue?: string;
-  /** Settings to delete when the new value is written. */
-  remove: string[];
   /** Settings to add besides WEBSITE_RUN_FROM_PACKAGE. */
   extra: Record<string, string | null>;
   findings: Finding[];
@@ -34,20 +34,6 @@ export interface Plan {
 
 const JAVA = /^(JAVA|TOMCAT|JBOSSEAP|WILDFLY)\|/i;
 const PYTHON = /^PYTHON\|/i;
-
-/** The effective run-from-package value (the legacy name counts when the main one is empty, as for Kudu). */
-export function currentRfpValue(settings: Record<string, string>): string | undefined {
-  const v = settings[RFP];
-  if (v !== undefined && v !== '') return v;
-  const legacy = settings[RFP_LEGACY];
-  return legacy !== undefined && legacy !== '' ? legacy : undefined;
-}
-
-export function modeOfValue(value: string | undefined): DeployMode | undefined {
-  if (value === '1') return 'local';
-  if (value && /^http/i.test(value)) return 'url';
-  return undefined;
-}
 
 function isTrue(v: string | undefined): boolean {
   return v !== undefined && /^(true|1)$/i.test(v.trim());
@@ -57,11 +43,7 @@ export function planDeploy(inputs: DeployInputs, target: TargetInfo, settings: R
   const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
   const findings: Finding[] = [];
 
-  if (target.isFlex)
-    throw new RunpackError(
-      'flex-consumption',
-      `${name} runs on Flex Consumption, which must not have WEBSITE_RUN_FROM_PACKAGE; deploy it with OneDeploy instead (func azure functionapp publish, or Azure/functions-action).`,
-    );
+  if (target.isFlex) throw new RunpackError('flex-consumption', flexRefusalMessage(name));
   if (/container/i.test(target.kind))
     throw new RunpackError(
       'container-app',
@@ -96,7 +78,7 @@ export function planDeploy(inputs: DeployInputs, target: TargetInfo, settings: R
     });
   }
 
-  const previousValue = currentRfpValue(settings);
+  const previousValue = effectiveRunFromPackage(settings);
   const currentMode = modeOfValue(previousValue);
   const linuxConsumption = target.isFunctionApp && target.isLinux && target.isConsumption;
 
@@ -116,13 +98,11 @@ export function planDeploy(inputs: DeployInputs, target: TargetInfo, settings: R
   const plan: Plan = {
     mode,
     container: inputs.container,
-    releasePrefix: `releases/${target.ref.appName.toLowerCase()}/`,
     stableBlob: stableBlobName(target.ref.appName, target.ref.slot),
     policyId: `runpack-${target.ref.appName}${target.ref.slot ? `-${target.ref.slot}` : ''}`
       .toLowerCase()
       .slice(0, 64),
     previousValue,
-    remove,
     extra,
     findings,
   };
@@ -160,7 +140,6 @@ export function planDeploy(inputs: DeployInputs, target: TargetInfo, settings: R
         users.find((u) => configured && u.resourceId.toLowerCase() === configured.toLowerCase()) ??
         (system ? undefined : users[0]);
       if (chosen) {
-        plan.userAssignedIdentity = { resourceId: chosen.resourceId, principalId: chosen.principalId };
         plan.identityPrincipalId = chosen.principalId;
         extra[RFP_MI] = chosen.resourceId;
         if (!system && users.length > 1 && !configured)
@@ -210,9 +189,9 @@ export function chooseStableBlob(
   if (ownCurrent && !ownCurrent.startsWith('releases/') && !used.has(ownCurrent.toLowerCase()))
     return ownCurrent;
   const base = preferred.replace(/\.zip$/i, '');
-  for (const suffix of ['a', 'b', 'c']) {
-    const name = `${base}-${suffix}.zip`;
+  // -a … -z, then -26, -27, …: the first name nobody runs (the set is finite, so this ends).
+  for (let i = 0; ; i++) {
+    const name = `${base}-${i < 26 ? String.fromCharCode(97 + i) : i}.zip`;
     if (!used.has(name.toLowerCase())) return name;
   }
-  return `${base}-${Date.now().toString(36)}.zip`;
 }

@@ -6,10 +6,6 @@ import type { ArmClient, SiteRef } from '../azure/arm.js';
 import { RunpackError } from '../util/errors.js';
 import type { SettingsHelper } from './types.js';
 
-export const RFP = 'WEBSITE_RUN_FROM_PACKAGE';
-export const RFP_LEGACY = 'WEBSITE_RUN_FROM_ZIP';
-export const RFP_MI = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
-
 /**
  * Pure: applies changes (null deletes) to settings, keeping every other key and the original order; new keys
  * go at the end. `changed` is false when the result equals the input.

@@ -9,14 +9,9 @@ import type { ArmSite, SiteRef } from '../azure/arm.js';
 import { RunpackError, UsageError } from '../util/errors.js';
 import { ACTION_NAMING, type InputNaming } from '../naming.js';
 import type { DeployContext, DeployMode, Finding, PackageInfo, SwapOutcome, TargetInfo } from './types.js';
-import {
-  RFP_SETTING,
-  checkMountedRelease,
-  classifyRunFromPackage,
-  connectKudu,
-  effectiveRunFromPackage,
-  type RfpState,
-} from './local.js';
+import { checkMountedRelease } from './verify.js';
+import { RFP, classifyRunFromPackage, effectiveRunFromPackage, type RfpState } from '../release/rfp.js';
+import { openKudu } from './context.js';
 
 export const RFP_MI_SETTING = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
 
@@ -57,7 +52,7 @@ function hasSas(url: string | undefined): boolean {
 export function compareSlotSettings(c: SlotComparison): Finding[] {
   const findings: Finding[] = [];
   const sticky = new Set(c.stickyNames.map((n) => n.toUpperCase()));
-  const rfpSticky = sticky.has(RFP_SETTING) || sticky.has('WEBSITE_RUN_FROM_ZIP');
+  const rfpSticky = sticky.has(RFP) || sticky.has('WEBSITE_RUN_FROM_ZIP');
   const miSticky = sticky.has(RFP_MI_SETTING);
   const s: RfpState = c.slot.mode;
   const otherValue = effectiveRunFromPackage(c.other.settings);
@@ -78,13 +73,13 @@ export function compareSlotSettings(c: SlotComparison): Finding[] {
       findings.push({
         severity: 'info',
         code: 'slot-setting-sticky',
-        message: `${RFP_SETTING} is slot-sticky and both ${slotName} and ${otherName} run local packages; a swap moves the stored package with the content.`,
+        message: `${RFP} is slot-sticky and both ${slotName} and ${otherName} run local packages; a swap moves the stored package with the content.`,
       });
     } else if (s === 'url' && o === 'url') {
       findings.push(
         breaking(
           'slot-swap-keeps-package',
-          `${RFP_SETTING} is slot-sticky and ${slotName} and ${otherName} both run from package URLs, so a swap leaves each side on its own URL: ${otherName} would keep its current package, not this release. Make ${RFP_SETTING} non-sticky (remove it from slotConfigNames) or deploy ${otherName} directly.`,
+          `${RFP} is slot-sticky and ${slotName} and ${otherName} both run from package URLs, so a swap leaves each side on its own URL: ${otherName} would keep its current package, not this release. Make ${RFP} non-sticky (remove it from slotConfigNames) or deploy ${otherName} directly.`,
         ),
       );
     } else {
@@ -97,7 +92,7 @@ export function compareSlotSettings(c: SlotComparison): Finding[] {
       findings.push(
         breaking(
           'slot-swap-mode-mismatch',
-          `${RFP_SETTING} is slot-sticky but ${slotName} runs ${WORDS[s]} and ${otherName} runs ${WORDS[o]}: after a swap ${consequence}. Use the same mode on both sides, or make the setting non-sticky.`,
+          `${RFP} is slot-sticky but ${slotName} runs ${WORDS[s]} and ${otherName} runs ${WORDS[o]}: after a swap ${consequence}. Use the same mode on both sides, or make the setting non-sticky.`,
         ),
       );
     }
@@ -107,12 +102,12 @@ export function compareSlotSettings(c: SlotComparison): Finding[] {
       findings.push({
         severity: unsupported && blocking ? 'error' : 'warning',
         code: 'slot-swap-mode-change',
-        message: `${RFP_SETTING} is not slot-sticky, so a swap moves ${slotName}'s ${WORDS[s]} onto ${otherName}, which now runs ${WORDS[o]}${unsupported ? '; on Windows the platform does not support moving an app from a local package to a URL' : ''}. Swapping back restores it.${unsupported && blocking ? ' The swap was not started; set force: true to swap anyway.' : ''}`,
+        message: `${RFP} is not slot-sticky, so a swap moves ${slotName}'s ${WORDS[s]} onto ${otherName}, which now runs ${WORDS[o]}${unsupported ? '; on Windows the platform does not support moving an app from a local package to a URL' : ''}. Swapping back restores it.${unsupported && blocking ? ' The swap was not started; set force: true to swap anyway.' : ''}`,
       });
     }
     if (s === 'url') {
       const slotValue = effectiveRunFromPackage(c.slot.settings);
-      const identityFetch = c.slot.settings[RFP_SETTING] === undefined || !hasSas(slotValue);
+      const identityFetch = c.slot.settings[RFP] === undefined || !hasSas(slotValue);
       const mi = c.slot.settings[RFP_MI_SETTING];
       if (identityFetch && (!mi || /^systemassigned$/i.test(mi))) {
         findings.push({
@@ -124,7 +119,7 @@ export function compareSlotSettings(c: SlotComparison): Finding[] {
         findings.push({
           severity: 'warning',
           code: 'slot-swap-identity',
-          message: `${RFP_MI_SETTING} is slot-sticky while ${RFP_SETTING} is not: after a swap ${otherName} fetches ${slotName}'s package URL with its own identity choice; make both settings sticky or neither.`,
+          message: `${RFP_MI_SETTING} is slot-sticky while ${RFP} is not: after a swap ${otherName} fetches ${slotName}'s package URL with its own identity choice; make both settings sticky or neither.`,
         });
       }
     }
@@ -243,7 +238,7 @@ export async function swapSlots(ctx: DeployContext, to: string, pkg?: PackageInf
     const target = await targetAfterSwap(ctx, toName);
     const otherCtx: DeployContext = { ...ctx, target };
     const deadline = ctx.phaseDeadline(120_000);
-    const { kudu } = await connectKudu(otherCtx, deadline);
+    const { kudu } = await openKudu(otherCtx, deadline);
     findings.push(...(await checkMountedRelease(ctx, kudu, pkg, deadline, 5000)));
   }
   return { from, to: toName, findings };

@@ -4,22 +4,16 @@
  * fail or skipped with a reason; the failure classification comes from classify.ts.
  */
 import type { HttpResponse } from '../azure/http.js';
-import { KuduError, type KuduClient } from '../azure/kudu.js';
+import type { KuduClient } from '../azure/kudu.js';
 import { STAMP_PATH } from '../package/types.js';
 import { classifyFailure, type Classification, type VerifyEvidence } from './classify.js';
-import {
-  compareStamp,
-  connectKudu,
-  FAILURE_MARKER,
-  readMountedStamp,
-  readPackageName,
-  WWWROOT,
-} from './local.js';
+import { mountFailed, readPackageName, watchMountedStamp } from '../release/mounted.js';
 import { RunpackError } from '../util/errors.js';
 import { readOnlyLineInLogs, watchApp } from './restart.js';
 import type { AnswerState } from './app-answer.js';
-import { RFP } from './setting.js';
-import type { DeployContext, PackageInfo } from './types.js';
+import type { DeployContext, Finding, PackageInfo } from './types.js';
+import { FAILURE_MARKER, RFP } from '../release/rfp.js';
+import { openKudu } from './context.js';
 
 export type LevelName = 'setting' | 'package-url' | 'mounted-content' | 'health';
 export interface LevelResult {
@@ -114,15 +108,12 @@ export function failureMarkerCheck(ctx: DeployContext): () => Promise<string | n
   return async () => {
     if (!ctx.target.scmHostName) return null;
     if (kudu === undefined) {
-      kudu = await connectKudu(ctx, ctx.phaseDeadline(30_000))
+      kudu = await openKudu(ctx, ctx.phaseDeadline(30_000))
         .then((k) => k.kudu)
         .catch(() => null);
     }
     if (!kudu) return null;
-    const marker = await kudu
-      .vfsGet(`${WWWROOT}/${FAILURE_MARKER}`, ctx.phaseDeadline(30_000))
-      .catch(() => null);
-    return marker ? `wwwroot shows '${FAILURE_MARKER}'` : null;
+    return (await mountFailed(kudu, ctx.phaseDeadline(30_000))) ? `wwwroot shows '${FAILURE_MARKER}'` : null;
   };
 }
 
@@ -188,7 +179,7 @@ export async function verifyDeploy(
     evidence.stamp = 'not-checked';
   } else {
     try {
-      kudu = (await connectKudu(ctx, deadline)).kudu;
+      kudu = (await openKudu(ctx, deadline)).kudu;
     } catch (err) {
       levels.push({
         level: 'mounted-content',
@@ -199,30 +190,26 @@ export async function verifyDeploy(
     }
   }
   if (kudu) {
-    let state: ReturnType<typeof compareStamp> = 'missing';
-    let marker = false;
-    for (;;) {
-      const text = await readMountedStamp(kudu, deadline).catch((err: unknown) => {
-        if (err instanceof KuduError && (err.status === 401 || err.status === 403)) throw err;
-        return null;
-      });
-      state = compareStamp(pkg.stamp, text);
-      if (state === 'match' || state === 'not-stamped') break;
-      marker = (await kudu.vfsGet(`${WWWROOT}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
-      if (input.packageName) {
-        const now = await readPackageName(kudu, deadline).catch(() => undefined);
+    const pinned = kudu;
+    const who = ctx.target.ref.slot
+      ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
+      : ctx.target.ref.appName;
+    const { state, marker } = await watchMountedStamp(pinned, pkg.stamp, {
+      deadline,
+      intervalMs: 3000,
+      once: conclusive,
+      sleep: (ms) => ctx.clock.sleep(ms),
+      now: () => ctx.clock.now(),
+      onMiss: async () => {
+        if (!input.packageName) return;
+        const now = await readPackageName(pinned, deadline).catch(() => undefined);
         if (now && now !== input.packageName)
           throw new RunpackError(
             'superseded',
-            `${ctx.target.ref.slot ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}` : ctx.target.ref.appName}: this deployment was replaced by a later deployment (packagename.txt now names ${now}, not ${input.packageName} that this run pushed); check which deployment should win and run it again if needed.`,
+            `${who}: this deployment was replaced by a later deployment (packagename.txt now names ${now}, not ${input.packageName} that this run pushed); check which deployment should win and run it again if needed.`,
           );
-      }
-      if (marker || conclusive || ctx.clock.now() + 3000 > deadline) break;
-      await ctx.clock.sleep(3000);
-    }
-    if (state === 'not-stamped') {
-      marker = (await kudu.vfsGet(`${WWWROOT}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
-    }
+      },
+    });
     evidence.failureMarker = marker;
     evidence.stamp = state === 'not-stamped' ? 'not-checked' : state === 'unreadable' ? 'unreadable' : state;
     levels.push({
@@ -270,4 +257,68 @@ export async function verifyDeploy(
 
   const ok = levels.every((l) => l.status !== 'fail');
   return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence) };
+}
+
+/**
+ * The release's stamp in a mounted wwwroot as findings (after a swap, on the side that received the release):
+ * `package-replaced` when packagename.txt names another package, `mount-failed`, `stale-content`, `stamp-missing`.
+ */
+export async function checkMountedRelease(
+  ctx: Pick<DeployContext, 'clock' | 'log'>,
+  kudu: KuduClient,
+  pkg: Pick<PackageInfo, 'stamp' | 'releaseId'>,
+  deadline: number,
+  intervalMs: number,
+  packageName?: string,
+): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  if (packageName) {
+    const now = await readPackageName(kudu, deadline);
+    if (now !== packageName) {
+      findings.push({
+        severity: 'error',
+        code: 'package-replaced',
+        message: `packagename.txt on ${kudu.host} names ${now ?? 'nothing'}, not ${packageName} that this run pushed; another deployment replaced it.`,
+      });
+      return findings;
+    }
+  }
+  if (!pkg.stamp) {
+    findings.push({
+      severity: 'info',
+      code: 'stamp-off',
+      message: 'The package carries no release stamp (stamp: false); the mounted content was not compared.',
+    });
+    return findings;
+  }
+  const { state: last, marker } = await watchMountedStamp(kudu, pkg.stamp, {
+    deadline,
+    intervalMs,
+    sleep: (ms) => ctx.clock.sleep(ms),
+    now: () => ctx.clock.now(),
+  });
+  if (last === 'match') {
+    ctx.log.info(`wwwroot on ${kudu.host} serves release ${pkg.releaseId} (stamp matches).`);
+    return findings;
+  }
+  if (marker) {
+    findings.push({
+      severity: 'error',
+      code: 'mount-failed',
+      message: `The app could not mount the package: wwwroot on ${kudu.host} shows '${FAILURE_MARKER}'; the archive is not a valid zip for run-from-package or the package file is missing — run 'runpack inspect' on it and deploy again.`,
+    });
+  } else if (last === 'mismatch') {
+    findings.push({
+      severity: 'error',
+      code: 'stale-content',
+      message: `wwwroot on ${kudu.host} still serves an older release (its stamp differs from ${pkg.releaseId}) although Kudu stored the new package: the app did not remount — restart it and check again.`,
+    });
+  } else {
+    findings.push({
+      severity: 'error',
+      code: 'stamp-missing',
+      message: `wwwroot on ${kudu.host} has no readable ${STAMP_PATH} after the deploy: the new package is not mounted yet (or the app failed to start); restart the app and check again.`,
+    });
+  }
+  return findings;
 }

@@ -5,18 +5,8 @@
  */
 import { siteId, WEB_API_VERSION, type StorageAccountInfo } from '../azure/arm.js';
 import type { KuduClient } from '../azure/kudu.js';
-import {
-  classifyRunFromPackage,
-  connectKudu,
-  effectiveRunFromPackage,
-  FAILURE_MARKER,
-  readMountedStamp,
-  readPackageName,
-  SITE_PACKAGES,
-  WWWROOT,
-} from '../deploy/local.js';
+import { readMountedStamp, readPackageName } from '../release/mounted.js';
 import { probeSite } from '../deploy/restart.js';
-import { RFP, RFP_MI } from '../deploy/setting.js';
 import { storageErrorOf } from '../deploy/verify.js';
 import { describeError } from '../util/errors.js';
 import {
@@ -41,6 +31,16 @@ import type {
   SlotsEvidence,
   StorageEvidence,
 } from './types.js';
+import {
+  classifyRunFromPackage,
+  effectiveRunFromPackage,
+  FAILURE_MARKER,
+  SITE_PACKAGES,
+  WWWROOT,
+  RFP,
+  RFP_MI,
+} from '../release/rfp.js';
+import { openKudu } from '../deploy/context.js';
 
 const STORAGE_VERSION = '2023-11-03';
 
@@ -367,7 +367,7 @@ export async function collectEvidence(s: OpsSession): Promise<Evidence> {
       };
     else {
       try {
-        const { kudu, settings: kuduSettings } = await connectKudu(s.ctx, deadline);
+        const { kudu, settings: kuduSettings } = await openKudu(s.ctx, deadline);
         evidence.mount = await mountEvidence(kudu, deadline, kuduSettings);
         if (mode === 'local') evidence.local = await localEvidence(s, kudu, deadline);
       } catch (err) {

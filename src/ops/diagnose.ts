@@ -4,6 +4,7 @@
  */
 import type { SecretRegistry } from '../report/secrets.js';
 import { CAUSE_TITLES } from '../deploy/causes.js';
+import { classifyRunFromPackage, effectiveRunFromPackage } from '../release/rfp.js';
 import { collectEvidence } from './collect.js';
 import { diagnoseEvidence, primaryCause } from './rules.js';
 import type { OpsSession } from './session.js';
@@ -27,10 +28,7 @@ export interface DiagnoseReport {
 export const CAUSE_NAMES: Record<Cause, string> = CAUSE_TITLES;
 
 export function modeOf(e: Evidence): DiagnoseReport['mode'] {
-  const v = e.settings.WEBSITE_RUN_FROM_PACKAGE || e.settings.WEBSITE_RUN_FROM_ZIP;
-  if (!v) return 'unset';
-  if (v === '1') return 'local';
-  return /^http/i.test(v) ? 'url' : 'other';
+  return classifyRunFromPackage(effectiveRunFromPackage(e.settings));
 }
 
 /** Pure: the report from evidence. */

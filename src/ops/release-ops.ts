@@ -4,15 +4,7 @@
  */
 import type { StorageAccountInfo } from '../azure/arm.js';
 import type { KuduClient } from '../azure/kudu.js';
-import {
-  classifyRunFromPackage,
-  connectKudu,
-  effectiveRunFromPackage,
-  PACKAGE_NAME_FILE,
-  readMountedStamp,
-  SITE_PACKAGES,
-} from '../deploy/local.js';
-import { RFP } from '../deploy/setting.js';
+import { readMountedStamp } from '../release/mounted.js';
 import type { ZipSource } from '../package/zip-reader.js';
 import { describeError, RunpackError } from '../util/errors.js';
 import { accountForUrl, kuduRange, listSlots, maskUrl } from './collect.js';
@@ -24,6 +16,14 @@ import { blobPathOf } from './sas.js';
 import { findAccount, openStore, type OpsSession } from './session.js';
 import type { ReleaseBlobStore } from '../azure/blob.js';
 import type { ArchiveEvidence, Release } from './types.js';
+import {
+  classifyRunFromPackage,
+  effectiveRunFromPackage,
+  PACKAGE_NAME_FILE,
+  SITE_PACKAGES,
+  RFP,
+} from '../release/rfp.js';
+import { openKudu } from '../deploy/context.js';
 
 export interface ReleaseState {
   store: ReleaseBlobStore;
@@ -66,7 +66,7 @@ export async function locateStorage(
 
 async function localContentSha(s: OpsSession, kudu?: KuduClient): Promise<string | null> {
   try {
-    const k = kudu ?? (await connectKudu(s.ctx, s.ctx.phaseDeadline(60_000))).kudu;
+    const k = kudu ?? (await openKudu(s.ctx, s.ctx.phaseDeadline(60_000))).kudu;
     const text = await readMountedStamp(k, s.ctx.phaseDeadline(60_000));
     const parsed = text ? (JSON.parse(text) as { contentSha256?: string }) : null;
     return parsed?.contentSha256 ?? null;
@@ -219,7 +219,7 @@ function timeOfPackageName(name: string): string {
 }
 
 export async function loadStoredState(s: OpsSession, deadline: number): Promise<StoredState> {
-  const { kudu } = await connectKudu(s.ctx, deadline);
+  const { kudu } = await openKudu(s.ctx, deadline);
   const file = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
   const packageName = file?.text.trim() || null;
   const entries = (await kudu.vfsList(SITE_PACKAGES, deadline).catch(() => null)) ?? [];

@@ -8,21 +8,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KuduClient } from '../azure/kudu.js';
-import {
-  classifyRunFromPackage,
-  effectiveRunFromPackage,
-  pushAndFollow,
-  readPackageName,
-  PACKAGE_NAME_FILE,
-} from '../deploy/local.js';
-import { RFP } from '../deploy/setting.js';
-import { restartApp } from '../deploy/restart.js';
+import { pushAndFollow } from '../deploy/publish/local.js';
+import { readPackageName } from '../release/mounted.js';
+import { restartAndVerify } from '../deploy/after-mount.js';
 import { stableBlobName } from '../release/releases.js';
 import type { Classification } from '../deploy/classify.js';
-import { afterMountFunctions } from '../deploy/functions.js';
 import type { Finding, PackageInfo } from '../deploy/types.js';
-import { verifyDeploy, type LevelResult } from '../deploy/verify.js';
-import { RunpackError } from '../util/errors.js';
+import type { LevelResult } from '../deploy/verify.js';
+import { RunpackError, describeError } from '../util/errors.js';
 import { maskUrl } from './collect.js';
 import {
   inspectRelease,
@@ -35,6 +28,7 @@ import { resolveRollbackRelease, rollbackPlan, stableTargetOf, type RollbackPlan
 import { blobPathOf } from './sas.js';
 import type { OpsSession } from './session.js';
 import type { ArchiveEvidence, Release } from './types.js';
+import { classifyRunFromPackage, effectiveRunFromPackage, PACKAGE_NAME_FILE, RFP } from '../release/rfp.js';
 
 export interface RollbackResult {
   ok: boolean;
@@ -164,20 +158,18 @@ export async function runRollback(
     if (plan.local?.strategy === 'repoint' && !plan.alreadyLive) {
       const name = plan.local.packageName;
       await log.group('Point packagename.txt at the stored package', async () => {
-        const res = await kudu!.send('PUT', `/api/vfs/${PACKAGE_NAME_FILE}`, {
-          headers: { 'If-Match': packageEtag ?? '*', 'Content-Type': 'text/plain' },
-          body: name,
-          deadline,
-        });
-        if (res.status === 412)
+        const written = await kudu!
+          .vfsPut(PACKAGE_NAME_FILE, name, { ifMatch: packageEtag ?? '*', deadline })
+          .catch((err: unknown) => {
+            throw new RunpackError(
+              'rollback-write-failed',
+              `Kudu at ${kudu!.host} could not write packagename.txt (${describeError(err)}); check the SCM site and try again.`,
+            );
+          });
+        if (written === 'changed')
           throw new RunpackError(
             'release-target-changed',
             `packagename.txt on ${kudu!.host} changed while the rollback was being prepared (another deployment); run the rollback again.`,
-          );
-        if (res.status >= 300)
-          throw new RunpackError(
-            'rollback-write-failed',
-            `Kudu at ${kudu!.host} answered ${res.status} to writing packagename.txt; check the SCM site and try again.`,
           );
         const now = await readPackageName(kudu!, deadline);
         if (now !== name)
@@ -207,35 +199,23 @@ export async function runRollback(
           );
       });
     }
-    await log.group('Restart', () => restartApp(s.ctx, s.ctx.phaseDeadline(5 * 60_000)));
-    const verified = await log.group('Verify', async () => {
-      const signed = /[?&]sig=/i.test(settingValue ?? '');
-      const o = await verifyDeploy(s.ctx, packageInfo(plan.to, inspection), {
+    const signed = /[?&]sig=/i.test(settingValue ?? '');
+    const after = await restartAndVerify(s.ctx, packageInfo(plan.to, inspection), {
+      verify: {
         intendedValue: mode === 'local' ? '1' : (settingValue ?? ''),
         access: mode === 'url' ? (signed ? 'sas' : 'identity') : undefined,
         storageAuthorization: s.storageAuthorization,
-      });
-      for (const l of o.levels) {
-        const line = `${l.level}: ${l.status} — ${l.detail}`;
-        if (l.status === 'fail') log.error(line);
-        else log.info(line);
-      }
-      return o;
+      },
+      mode,
+      restart: true,
+      settingChanged: false,
     });
+    const verified = after.verify;
     result.levels = verified.levels;
     result.cause = verified.cause;
-    result.ok = verified.ok;
-    if (target.isFunctionApp && verified.ok) {
-      // A new package behind the same URL needs a trigger sync, as after a deploy.
-      result.findings = await log.group('Functions', () =>
-        afterMountFunctions(s.ctx, packageInfo(plan.to, inspection)),
-      );
-      for (const f of result.findings) log.warn(f.message);
-      if (result.findings.some((f) => f.severity === 'error')) {
-        result.ok = false;
-        result.error = result.findings.find((f) => f.severity === 'error')?.message;
-      }
-    }
+    result.findings = after.findings;
+    result.ok = verified.ok && !after.findings.some((f) => f.severity === 'error');
+    if (verified.ok && !result.ok) result.error = after.findings.find((f) => f.severity === 'error')?.message;
     if (!verified.ok)
       result.error = verified.cause
         ? `Rollback to ${plan.to.id} did not verify: ${verified.cause.evidence}. Fix: ${verified.cause.fix}.`

@@ -3,16 +3,18 @@
  * unit-tested with injected evidence. Messages never quote a setting value that could carry a SAS.
  */
 import { compareSlotSettings } from '../deploy/slots.js';
+import { STAMP_PATH } from '../package/types.js';
+import { msUntil } from './sas.js';
+import type { Cause, Evidence, FindingSeverity, OpsFinding } from './types.js';
 import {
   classifyRunFromPackage,
   compareStamp,
   effectiveRunFromPackage,
   FAILURE_MARKER,
-} from '../deploy/local.js';
-import { RFP, RFP_LEGACY, RFP_MI } from '../deploy/setting.js';
-import { STAMP_PATH } from '../package/types.js';
-import { msUntil } from './sas.js';
-import type { Cause, Evidence, FindingSeverity, OpsFinding } from './types.js';
+  RFP,
+  RFP_LEGACY,
+  RFP_MI,
+} from '../release/rfp.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 /** Warn this long before a SAS, a stored policy or a user delegation key expires. */

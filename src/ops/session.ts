@@ -4,27 +4,21 @@
  * reused as they are, and the release blobs' storage account.
  */
 import type { TokenCredential } from '@azure/identity';
-import { createArmClient, type ArmClient, type StorageAccountInfo } from '../azure/arm.js';
-import { discoverCloud, type CloudEndpoints } from '../azure/cloud.js';
+import type { ArmClient, StorageAccountInfo } from '../azure/arm.js';
+import type { CloudEndpoints } from '../azure/cloud.js';
 import { openBlobStore, type ReleaseBlobStore } from '../azure/blob.js';
-import {
-  authenticate,
-  envIdToken,
-  maskingCredential,
-  type AuthDeps,
-  type AuthSession,
-} from '../azure/credentials.js';
+import { envIdToken, maskingCredential, type AuthDeps, type AuthSession } from '../azure/credentials.js';
 import { createHttpClient, describeRetry, type HttpClient } from '../azure/http.js';
-import { createDeployContext } from '../deploy/context.js';
 import { resolveSubscription, resolveTarget } from '../deploy/target.js';
 import type { Clock, DeployContext, DeployInputs, TargetInfo } from '../deploy/types.js';
-import { CLI_NAMING, parseInputs, secretInputValues } from '../inputs.js';
+import { CLI_NAMING, inputFlagSpecs, parseInputs, secretInputValues } from '../inputs.js';
+import { parseFlagTable, type FlagSpec } from '../flags.js';
 import { createLogger, type Logger, type LogSink } from '../report/log.js';
 import { createSecretRegistry, type SecretRegistry } from '../report/secrets.js';
 import { RunpackError, UsageError } from '../util/errors.js';
 
 import { RUNPACK_VERSION } from '../version.js';
-import { realClock } from '../deploy/engine.js';
+import { createDeployContext, logIn, realClock } from '../deploy/context.js';
 
 /** The version in the operator commands' User-Agent. */
 export const OPS_VERSION = RUNPACK_VERSION;
@@ -58,8 +52,9 @@ export interface OpsFlags {
 }
 
 /**
- * Parses `--name value` / `--name=value` flags. `own` lists the command's own flags that take a value;
- * `--json`, `--dry-run` and `--help` are switches. Unknown flags are usage errors naming the command.
+ * Parses the command's flags with the one table-driven parser (flags.ts): the shared flags from the inputs
+ * table, the command's own value flags (`own`), and the switches `--json`, `--dry-run` and `--help`. Unknown or
+ * repeated flags are usage errors naming the command.
  */
 export function parseOpsFlags(
   argv: string[],
@@ -67,42 +62,17 @@ export function parseOpsFlags(
   own: readonly string[],
   env: Record<string, string | undefined> = process.env,
 ): OpsFlags {
-  const shared = new Set<string>(SHARED_FLAGS);
-  const values = new Map<string, string>();
-  const extra = new Map<string, string>();
-  let json = false;
-  let dryRun = false;
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--help' || arg === '-h') help = true;
-    else if (arg === '--json') json = true;
-    else if (arg === '--dry-run') dryRun = true;
-    else {
-      if (!arg.startsWith('--'))
-        throw new UsageError(
-          `Unexpected argument '${arg}' for runpack ${command}; flags look like --app-name <name>.`,
-        );
-      let name = arg.slice(2);
-      let value: string | undefined;
-      const eq = name.indexOf('=');
-      if (eq >= 0) {
-        value = name.slice(eq + 1);
-        name = name.slice(0, eq);
-      }
-      if (!shared.has(name) && !own.includes(name))
-        throw new UsageError(
-          `Unknown flag '--${name}' for runpack ${command}; run 'runpack ${command} --help' for the list.`,
-        );
-      if (value === undefined) {
-        value = argv[i + 1];
-        if (value === undefined || value.startsWith('--'))
-          throw new UsageError(`Flag '--${name}' needs a value (runpack ${command}).`);
-        i++;
-      }
-      (shared.has(name) ? values : extra).set(name, value);
-    }
-  }
+  const specs: FlagSpec[] = [
+    ...inputFlagSpecs(SHARED_FLAGS),
+    ...own.map((name): FlagSpec => ({ name, kind: 'value' })),
+    { name: 'dry-run', kind: 'switch' },
+  ];
+  const parsed = parseFlagTable(argv, specs, { command });
+  const values = new Map([...parsed.values].filter(([k]) => !own.includes(k)));
+  const extra = new Map([...parsed.values].filter(([k]) => own.includes(k)));
+  const json = parsed.switches.has('json');
+  const dryRun = parsed.switches.has('dry-run');
+  const help = parsed.switches.has('help');
   const secrets = createSecretRegistry();
   const raw = (name: string) => values.get(name) ?? (name === 'creds' ? env.AZURE_CREDENTIALS : undefined);
   for (const s of secretInputValues(raw)) secrets.add(s);
@@ -158,29 +128,17 @@ export async function openSession(inputs: DeployInputs, deps: OpsDeps): Promise<
       onRetry: (i) => log.info(describeRetry(i)),
     });
   const deadline = clock.now() + inputs.timeoutMinutes * 60_000;
-  const cloud = await discoverCloud(
-    http,
-    inputs.resourceManagerEndpoint,
-    Math.min(deadline, clock.now() + 60_000),
+  const phaseDeadline = (ms: number) => Math.min(deadline, clock.now() + ms);
+  const {
+    session: auth,
+    arm,
+    cloud,
+  } = await logIn(
+    inputs,
+    { ...deps, getIdToken: deps.getIdToken ?? envIdToken(deps.env, http) },
+    { http, clock, secrets, log, deadline, phaseDeadline },
+    {},
   );
-  const auth = await authenticate(inputs, cloud, {
-    env: deps.env,
-    secrets,
-    getIdToken: deps.getIdToken ?? envIdToken(deps.env, http),
-    runAz: deps.runAz,
-    now: clock.now,
-    log: (l) => log.info(l),
-    login: deps.login,
-  });
-  log.info(auth.description);
-  const arm = createArmClient({
-    http,
-    endpoint: cloud.resourceManager,
-    authorization: () => auth.authorization(cloud.armScope),
-    deadline: () => deadline,
-    sleep: clock.sleep,
-    now: clock.now,
-  });
   const subscriptionId = await resolveSubscription(arm, inputs, auth.subscriptionId);
   const target = await resolveTarget(arm, inputs, subscriptionId);
   const ctx = createDeployContext({

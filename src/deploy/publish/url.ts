@@ -14,12 +14,13 @@ import { RunpackError, describeError } from '../../util/errors.js';
 import { RUNPACK_VERSION } from '../../version.js';
 import { blobInContainer, chooseStableBlob, type Plan } from '../plan.js';
 import { applyRetention, type RetentionOutcome } from '../retention.js';
-import { mergeSettings, RFP } from '../setting.js';
+import { mergeSettings } from '../setting.js';
 import type { DeployContext, Finding, PackageInfo } from '../types.js';
 import { releaseMetadata, uploadRelease } from '../upload.js';
 import { verifyDeploy } from '../verify.js';
 import { renderPlan, type DryRunFacts } from '../dry-run.js';
 import type { Published } from './types.js';
+import { RFP } from '../../release/rfp.js';
 
 export interface UrlPublishInput {
   ctx: DeployContext;
@@ -72,7 +73,7 @@ export async function publishUrl(input: UrlPublishInput): Promise<Published> {
     siblingBlobs: usedByOthers,
     store: () => store,
   };
-  const prune = () => pruneReleases(ctx, state, pkg.sha256, false);
+  const prune = () => pruneReleases(ctx, state, pkg.sha256);
   if (chosen !== plan.stableBlob) {
     log.info(
       `${plan.stableBlob} is what another slot of ${target.ref.appName} runs (after a swap); this deploy uses ${chosen}.`,
@@ -348,12 +349,7 @@ async function stableBlobFor(
 }
 
 /** Retention with src/release's pruning (reads never create anything; deletes are conditional). */
-async function pruneReleases(
-  ctx: DeployContext,
-  state: UrlState,
-  live: string,
-  dryRun: boolean,
-): Promise<RetentionOutcome> {
+async function pruneReleases(ctx: DeployContext, state: UrlState, live: string): Promise<RetentionOutcome> {
   const store = state.store();
   const outcome = await applyRetention(store, {
     container: state.container,
@@ -361,12 +357,12 @@ async function pruneReleases(
     keep: ctx.inputs.keepReleases ?? 0,
     live,
     siblingBlobs: state.siblingBlobs,
-    dryRun,
+    dryRun: false,
     log: ctx.log,
   });
   if (outcome.deleted.length)
     ctx.log.info(
-      `${dryRun ? 'Would delete' : 'Deleted'} ${outcome.deleted.length} old release(s); ${outcome.kept} left (keep-releases: ${ctx.inputs.keepReleases}).`,
+      `Deleted ${outcome.deleted.length} old release(s); ${outcome.kept} left (keep-releases: ${ctx.inputs.keepReleases}).`,
     );
   return outcome;
 }

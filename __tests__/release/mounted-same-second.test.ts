@@ -3,8 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHttpClient } from '../../src/azure/http.js';
 import { KuduClient } from '../../src/azure/kudu.js';
-import { storedPackageIsOurs } from '../../src/deploy/local.js';
-import type { PackageInfo } from '../../src/deploy/types.js';
+import { storedPackageIsOurs } from '../../src/release/mounted.js';
 
 // Kudu names stored packages by UTC second: a push right after another, in the same second, reuses the name.
 let listing: unknown = [];
@@ -36,7 +35,7 @@ const kudu = () =>
     authorization: async () => 'Bearer tok',
     authKind: 'bearer',
   });
-const pkg = { zipBytes: 4242 } as PackageInfo;
+const zipBytes = 4242;
 const record = { received_time: '2026-11-25T05:08:35.100Z' };
 const entry = (size: number, mtime: string) => ({
   name: '20261125050835.zip',
@@ -48,20 +47,20 @@ const entry = (size: number, mtime: string) => ({
 describe('a same-second push that reuses the package name', () => {
   it('is ours when the stored zip has our size and was written during this deployment', async () => {
     listing = [entry(4242, '2026-11-25T05:08:35.900Z')];
-    expect(await storedPackageIsOurs(kudu(), '20261125050835.zip', pkg, record)).toBe(true);
+    expect(await storedPackageIsOurs(kudu(), '20261125050835.zip', zipBytes, record)).toBe(true);
   });
 
   it('is not ours when the stored zip predates the push or has another size', async () => {
     listing = [entry(4242, '2026-11-25T05:08:30.000Z')];
-    expect(await storedPackageIsOurs(kudu(), '20261125050835.zip', pkg, record)).toBe(false);
+    expect(await storedPackageIsOurs(kudu(), '20261125050835.zip', zipBytes, record)).toBe(false);
     listing = [entry(9999, '2026-11-25T05:08:35.900Z')];
-    expect(await storedPackageIsOurs(kudu(), '20261125050835.zip', pkg, record)).toBe(false);
+    expect(await storedPackageIsOurs(kudu(), '20261125050835.zip', zipBytes, record)).toBe(false);
   });
 
   it('is not ours when the name is not listed or the listing is unreadable', async () => {
     listing = [{ ...entry(4242, '2026-11-25T05:08:35.900Z'), name: 'other.zip' }];
-    expect(await storedPackageIsOurs(kudu(), '20261125050835.zip', pkg, record)).toBe(false);
+    expect(await storedPackageIsOurs(kudu(), '20261125050835.zip', zipBytes, record)).toBe(false);
     listing = 'not json';
-    expect(await storedPackageIsOurs(kudu(), '20261125050835.zip', pkg, record)).toBe(false);
+    expect(await storedPackageIsOurs(kudu(), '20261125050835.zip', zipBytes, record)).toBe(false);
   });
 });

@@ -1,0 +1,73 @@
+/**
+ * What follows every change of the mounted package — a deploy, a rollback, the automatic rollback after a
+ * failed deploy: restart so the app mounts it, verify it (setting, package URL, mounted stamp, the app answers),
+ * then, for function apps, sync the triggers and compare the functions. One ending for the engine and the
+ * operator commands.
+ */
+import { afterMountFunctions } from './functions.js';
+import { restartApp } from './restart.js';
+import type { DeployContext, Finding, PackageInfo } from './types.js';
+import { failureMarkerCheck, verifyDeploy, type VerifyInput, type VerifyOutcome } from './verify.js';
+
+export interface AfterMountInput {
+  /** What verification checks. */
+  verify: VerifyInput;
+  mode: 'url' | 'local';
+  /** Restart the app (restart: false skips it, with a warning in URL mode). */
+  restart: boolean;
+  /** The settings write changed the app's settings, which restarts it on its own. */
+  settingChanged: boolean;
+}
+
+export interface AfterMountOutcome {
+  verify: VerifyOutcome;
+  /** Logged as they were found: the skipped restart, the functions check. */
+  findings: Finding[];
+}
+
+export async function restartAndVerify(
+  ctx: DeployContext,
+  pkg: PackageInfo,
+  a: AfterMountInput,
+): Promise<AfterMountOutcome> {
+  const { log } = ctx;
+  const findings: Finding[] = [];
+  const note = (f: Finding) => {
+    findings.push(f);
+    if (f.severity === 'error') log.error(f.message);
+    else if (f.severity === 'warning') log.warn(f.message);
+    else log.info(f.message);
+  };
+  // The stable URL does not change between releases in URL mode and Kudu's own restart after a push is not
+  // relied on: restart so the app mounts what was published.
+  const restarted = a.restart
+    ? await log.group('Restart', () =>
+        restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)),
+      )
+    : undefined;
+  if (!a.restart && a.mode === 'url')
+    note({
+      severity: 'warning',
+      code: 'restart-skipped',
+      message: a.settingChanged
+        ? 'restart: false; the settings change restarts the app on its own.'
+        : 'restart: false; the app keeps its mounted package until its next restart.',
+    });
+  const verify = await log.group('Verify', async () => {
+    const o = await verifyDeploy(ctx, pkg, {
+      ...a.verify,
+      confirmed: restarted?.confirmed,
+      // URL mode without a restart or a settings write: nothing re-mounts the package.
+      noRemount: a.mode === 'url' && !a.restart && !a.settingChanged,
+    });
+    for (const l of o.levels) {
+      const line = `${l.level}: ${l.status} — ${l.detail}`;
+      if (l.status === 'fail') log.error(line);
+      else log.info(line);
+    }
+    return o;
+  });
+  if (ctx.target.isFunctionApp && verify.ok)
+    for (const f of await log.group('Functions', () => afterMountFunctions(ctx, pkg))) note(f);
+  return { verify, findings };
+}
