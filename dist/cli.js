@@ -3,35 +3,35 @@ import childProcess, { execFile as execFile$1 } from 'node:child_process';
 import fs, { appendFileSync, createReadStream, rmSync, existsSync, statSync, mkdtempSync } from 'node:fs';
 import os, { availableParallelism, EOL as EOL$1, tmpdir } from 'node:os';
 import path, { dirname, resolve, relative, join } from 'node:path';
-import buffer, { Buffer as Buffer$1 } from 'node:buffer';
 import { createHash, randomBytes, randomUUID as randomUUID$2, createHmac } from 'node:crypto';
-import http$1 from 'node:http';
-import https from 'node:https';
+import fs$1, { open as open$1, lstat, stat, realpath, readdir, readlink, readFile, constants as constants$1 } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
+import http from 'node:http';
+import https from 'node:https';
 import Stream, { Readable, Transform } from 'node:stream';
 import util, { promisify, inspect as inspect$2, parseArgs } from 'node:util';
 import process$1 from 'node:process';
-import require$$3, { Readable as Readable$1 } from 'stream';
+import require$$3$1, { Readable as Readable$1 } from 'stream';
 import require$$0$3 from 'net';
 import require$$1$1 from 'tls';
 import require$$2 from 'assert';
-import require$$0$2 from 'tty';
+import require$$0$1 from 'tty';
 import require$$5 from 'util';
-import require$$0$1 from 'os';
-import http from 'http';
+import require$$0 from 'os';
+import require$$0$2 from 'http';
 import require$$1 from 'https';
 import require$$5$1 from 'url';
-import require$$3$1, { EventEmitter } from 'events';
-import fs$1, { open as open$1, lstat, stat, realpath, readdir, readlink, readFile, constants as constants$1 } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import require$$0, { Buffer as Buffer$2 } from 'buffer';
+import require$$3, { EventEmitter } from 'events';
 import crypto$1, { createHash as createHash$1 } from 'crypto';
+import require$$0$4, { Buffer as Buffer$2 } from 'buffer';
 import 'fs';
 import 'path';
 import child_process from 'child_process';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import buffer, { Buffer as Buffer$1 } from 'node:buffer';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Errors that reach a user. Every one carries a single line that says what is wrong, where, and how to fix it.
@@ -79,6 +79,101 @@ const RUNTIMES = [
 ];
 /** Path of the release stamp inside every package runpack writes (unless turned off). */
 const STAMP_PATH = '.runpack/release.json';
+
+/**
+ * The one command-line parser of the CLI, driven by a table of flags: `deploy` and the operator commands take
+ * their flags from the INPUTS table (inputs.ts), `package` and `inspect` from their own short tables. It knows
+ * `--name value`, `--name=value`, boolean flags (`--x`, `--no-x`, `--x true|false`), repeatable lists and
+ * positional arguments, and reports which flags were given (a default is not a choice). A flag given twice is
+ * refused unless it is a list, so no value is silently dropped.
+ */
+/** What a boolean flag takes as its next argument (the inputs table checks the spelling). */
+const BOOLEAN_WORDS = ['true', 'false'];
+/** `--x` or `-x` is a flag; `-5` and `-` are values (a negative number is refused by the input's own check). */
+function looksLikeFlag(arg) {
+    return arg.startsWith('--') || /^-[A-Za-z]/.test(arg);
+}
+function parseFlagTable(argv, specs, c) {
+    const bySpelling = new Map();
+    for (const s of specs) {
+        bySpelling.set(`--${s.name}`, s);
+        for (const a of s.aliases ?? [])
+            bySpelling.set(a, s);
+    }
+    const out = {
+        values: new Map(),
+        lists: new Map(),
+        switches: new Set(),
+        positionals: [],
+        given: new Set(),
+    };
+    const help = `run 'runpack ${c.command} --help' for the list`;
+    const set = (spec, spelled, value) => {
+        if (spec.kind === 'list') {
+            out.lists.set(spec.name, [...(out.lists.get(spec.name) ?? []), value]);
+        }
+        else {
+            const before = out.values.get(spec.name);
+            if (before !== undefined && out.given.has(spec.name))
+                throw new UsageError(`Flag '${spelled}' is given twice (runpack ${c.command}); give it once${spec.repeated ? `: ${spec.repeated}` : '.'}`);
+            out.values.set(spec.name, value);
+        }
+        out.given.add(spec.name);
+    };
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i];
+        if (!looksLikeFlag(arg)) {
+            if (out.positionals.length >= (c.positionals ?? 0))
+                throw new UsageError(c.positionals
+                    ? `runpack ${c.command} takes ${c.positionalWhat ?? `${c.positionals} argument(s)`}, got '${out.positionals.join("', '")}' and '${arg}'.`
+                    : `Unexpected argument '${arg}' for runpack ${c.command}; flags look like --app-name <name>.`);
+            out.positionals.push(arg);
+            continue;
+        }
+        const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+        const spelled = eq > 0 ? arg.slice(0, eq) : arg;
+        const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
+        const spec = bySpelling.get(spelled);
+        if (!spec && spelled.startsWith('--no-')) {
+            const positive = bySpelling.get(`--${spelled.slice(5)}`);
+            if (positive?.kind === 'boolean') {
+                if (inline !== undefined)
+                    throw new UsageError(`Flag '${spelled}' takes no value (runpack ${c.command}).`);
+                set(positive, spelled, 'false');
+                continue;
+            }
+        }
+        if (!spec)
+            throw new UsageError(`Unknown flag '${spelled}' for runpack ${c.command}; ${help}.`);
+        if (spec.kind === 'switch') {
+            if (inline !== undefined)
+                throw new UsageError(`Flag '${spelled}' takes no value (runpack ${c.command}).`);
+            out.switches.add(spec.name);
+            out.given.add(spec.name);
+            continue;
+        }
+        let value = inline;
+        if (value === undefined) {
+            const next = argv[i + 1];
+            if (spec.kind === 'boolean') {
+                if (next !== undefined && BOOLEAN_WORDS.includes(next.toLowerCase())) {
+                    value = next;
+                    i++;
+                }
+                else
+                    value = 'true';
+            }
+            else {
+                if (next === undefined || looksLikeFlag(next))
+                    throw new UsageError(`Flag '${spelled}' needs a value (runpack ${c.command}).`);
+                value = next;
+                i++;
+            }
+        }
+        set(spec, spelled, value);
+    }
+    return out;
+}
 
 const ACTION_NAMING = {
     input: (n) => `Input '${n}'`,
@@ -561,59 +656,28 @@ function parseInputs(get, env = {}, naming = ACTION_NAMING) {
         throw new UsageError(`${n.input('expect')} needs ${n.ref('health-path')}: add the path whose response must contain the text.`);
     return inputs;
 }
+/** The CLI flags of the inputs table (all of it, or the names given), plus `--json` and `--help`. */
+function inputFlagSpecs(names) {
+    const defs = names ? INPUTS.filter((d) => names.includes(d.name)) : INPUTS;
+    return [
+        ...defs.map((d) => ({
+            name: d.name,
+            kind: d.type === 'boolean' ? 'boolean' : d.type === 'list' ? 'list' : 'value',
+            ...(d.name === 'app-name'
+                ? { repeated: "several apps go in one --app-name, comma separated (--app-name 'web,api')." }
+                : {}),
+        })),
+        { name: 'json', kind: 'switch' },
+        { name: 'help', kind: 'switch', aliases: ['-h'] },
+    ];
+}
 /** The CLI's parse of `runpack deploy` flags into raw input values (same names as the action's inputs). */
 function parseFlags(argv) {
-    const byName = new Map(INPUTS.map((d) => [d.name, d]));
-    const values = new Map();
-    let json = false;
-    let help = false;
-    for (let i = 0; i < argv.length; i++) {
-        const arg = argv[i];
-        if (arg === '--help' || arg === '-h') {
-            help = true;
-            continue;
-        }
-        if (arg === '--json') {
-            json = true;
-            continue;
-        }
-        if (!arg.startsWith('--'))
-            throw new UsageError(`Unexpected argument '${arg}'; flags look like --app-name <name>.`);
-        let name = arg.slice(2);
-        let value;
-        const eq = name.indexOf('=');
-        if (eq >= 0) {
-            value = name.slice(eq + 1);
-            name = name.slice(0, eq);
-        }
-        let def = byName.get(name);
-        if (!def && name.startsWith('no-') && byName.get(name.slice(3))?.type === 'boolean') {
-            def = byName.get(name.slice(3));
-            if (value !== undefined)
-                throw new UsageError(`Flag '--${name}' takes no value.`);
-            values.set(def.name, 'false');
-            continue;
-        }
-        if (!def)
-            throw new UsageError(`Unknown flag '--${name}'; run 'runpack deploy --help' for the list.`);
-        if (value === undefined) {
-            const next = argv[i + 1];
-            if (def.type === 'boolean' &&
-                (next === undefined || next.startsWith('--') || ![...TRUE, ...FALSE].includes(next))) {
-                value = 'true';
-            }
-            else {
-                if (next === undefined)
-                    throw new UsageError(`Flag '--${name}' needs a value.`);
-                value = next;
-                i++;
-            }
-        }
-        if (def.type === 'list' && values.has(def.name))
-            value = `${values.get(def.name)}\n${value}`;
-        values.set(def.name, value);
-    }
-    return { values, json, help };
+    const parsed = parseFlagTable(argv, inputFlagSpecs(), { command: 'deploy' });
+    const values = new Map(parsed.values);
+    for (const [name, list] of parsed.lists)
+        values.set(name, list.join('\n'));
+    return { values, json: parsed.switches.has('json'), help: parsed.switches.has('help') };
 }
 function cliHelp() {
     const lines = [
@@ -2182,75 +2246,49 @@ function wholeNumber(flag, v, min) {
     }
     return Number(v);
 }
+const PACKAGE_FLAGS = [
+    { name: 'output', kind: 'value', aliases: ['-o', '--out'] },
+    { name: 'exclude', kind: 'list' },
+    { name: 'stamp', kind: 'boolean' },
+    { name: 'source-date-epoch', kind: 'value' },
+    { name: 'concurrency', kind: 'value' },
+    { name: 'json', kind: 'switch' },
+    { name: 'help', kind: 'switch', aliases: ['-h'] },
+];
 /** Parses the command line of `runpack package`; throws UsageError with one line on bad input. */
 function parsePackageArgs(argv) {
-    const exclude = [];
-    let sourceDir;
-    let outFile;
-    let stamp = true;
-    let json = false;
-    let help = false;
-    let sourceDateEpoch;
-    let concurrency;
-    for (let i = 0; i < argv.length; i++) {
-        let arg = argv[i];
-        let inline;
-        const eq = arg.indexOf('=');
-        if (arg.startsWith('--') && eq > 0) {
-            inline = arg.slice(eq + 1);
-            arg = arg.slice(0, eq);
-        }
-        const value = () => {
-            if (inline !== undefined)
-                return inline;
-            const v = argv[++i];
-            if (v === undefined || (v.startsWith('-') && v.length > 1)) {
-                throw new UsageError(`${arg} needs a value; see 'runpack package --help'.`);
-            }
-            return v;
-        };
-        switch (arg) {
-            case '-h':
-            case '--help':
-                help = true;
-                break;
-            case '-o':
-            case '--output':
-            case '--out':
-                outFile = value();
-                break;
-            case '--exclude':
-                exclude.push(value());
-                break;
-            case '--no-stamp':
-                stamp = false;
-                break;
-            case '--json':
-                json = true;
-                break;
-            case '--source-date-epoch':
-                sourceDateEpoch = wholeNumber('--source-date-epoch', value(), 0);
-                break;
-            case '--concurrency':
-                concurrency = wholeNumber('--concurrency', value(), 1);
-                break;
-            default:
-                if (arg.startsWith('-') && arg !== '-') {
-                    throw new UsageError(`Unknown option '${arg}' for runpack package; see 'runpack package --help'.`);
-                }
-                if (sourceDir !== undefined) {
-                    throw new UsageError(`Only one folder can be packaged, got '${sourceDir}' and '${arg}'; quote globs passed to --exclude.`);
-                }
-                sourceDir = arg;
-        }
-    }
+    const f = parseFlagTable(argv, PACKAGE_FLAGS, {
+        command: 'package',
+        positionals: 1,
+        positionalWhat: 'one folder (quote globs passed to --exclude)',
+    });
+    const help = f.switches.has('help');
+    const json = f.switches.has('json');
+    const sourceDir = f.positionals[0];
+    const outFile = f.values.get('output');
     if (help)
         return { help, json, options: { sourceDir: sourceDir ?? '', outFile: outFile ?? '' } };
     if (!sourceDir)
         throw new UsageError('Missing the folder to package: runpack package <dir> -o <out.zip>.');
     if (!outFile)
         throw new UsageError(`Missing the output zip: runpack package ${sourceDir} -o <out.zip>.`);
-    return { help, json, options: { sourceDir, outFile, exclude, stamp, sourceDateEpoch, concurrency } };
+    const stampValue = f.values.get('stamp');
+    if (stampValue !== undefined && !/^(true|false)$/i.test(stampValue))
+        throw new UsageError(`--stamp must be true or false, got '${stampValue}'.`);
+    const epoch = f.values.get('source-date-epoch');
+    const threads = f.values.get('concurrency');
+    return {
+        help,
+        json,
+        options: {
+            sourceDir,
+            outFile,
+            exclude: f.lists.get('exclude') ?? [],
+            stamp: stampValue === undefined || stampValue.toLowerCase() === 'true',
+            sourceDateEpoch: epoch === undefined ? undefined : wholeNumber('--source-date-epoch', epoch, 0),
+            concurrency: threads === undefined ? undefined : wholeNumber('--concurrency', threads, 1),
+        },
+    };
 }
 function human(n) {
     const units = ['B', 'KiB', 'MiB', 'GiB'];
@@ -4292,56 +4330,42 @@ Options:
 
 Exit codes: 0 deployable, 1 problems of error severity found, 2 bad usage.
 See docs/inspect.md for every check and how to fix it.`;
+const INSPECT_FLAGS = [
+    { name: 'runtime', kind: 'value' },
+    { name: 'function-app', kind: 'switch' },
+    { name: 'verify-data', kind: 'boolean' },
+    { name: 'json', kind: 'switch' },
+    { name: 'help', kind: 'switch', aliases: ['-h'] },
+];
 function parseInspectArgs(argv) {
-    let target;
-    let json = false;
+    const f = parseFlagTable(argv, INSPECT_FLAGS, {
+        command: 'inspect',
+        positionals: 1,
+        positionalWhat: 'one zip or folder',
+    });
+    if (f.switches.has('help'))
+        return 'help';
     const options = {};
-    for (let i = 0; i < argv.length; i++) {
-        const arg = argv[i];
-        const [flag, inline] = arg.startsWith('--') && arg.includes('=')
-            ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
-            : [arg, undefined];
-        switch (flag) {
-            case '-h':
-            case '--help':
-                return 'help';
-            case '--json':
-                json = true;
-                break;
-            case '--function-app':
-                options.functionApp = true;
-                break;
-            case '--no-verify-data':
-                options.verifyData = false;
-                break;
-            case '--verify-data':
-                options.verifyData = true;
-                break;
-            case '--runtime': {
-                const value = inline ?? argv[++i];
-                if (value === undefined || value === '')
-                    throw new UsageError(`--runtime needs a value: one of ${RUNTIMES.join(', ')}`);
-                if (value === 'auto') {
-                    delete options.runtime;
-                    break;
-                }
-                if (!RUNTIMES.includes(value)) {
-                    throw new UsageError(`--runtime '${value}' is not a runtime runpack knows; use one of ${RUNTIMES.join(', ')} or auto`);
-                }
-                options.runtime = value;
-                break;
-            }
-            default:
-                if (arg.startsWith('-') && arg !== '-')
-                    throw new UsageError(`unknown option '${arg}'. Run 'runpack inspect --help' for the options`);
-                if (target !== undefined)
-                    throw new UsageError(`inspect takes one zip or folder, got '${target}' and '${arg}'`);
-                target = arg;
-        }
+    if (f.switches.has('function-app'))
+        options.functionApp = true;
+    const verify = f.values.get('verify-data');
+    if (verify !== undefined) {
+        if (!/^(true|false)$/i.test(verify))
+            throw new UsageError(`--verify-data must be true or false, got '${verify}'.`);
+        options.verifyData = verify.toLowerCase() === 'true';
     }
+    const runtime = f.values.get('runtime');
+    if (runtime === '')
+        throw new UsageError(`--runtime needs a value: one of ${RUNTIMES.join(', ')}.`);
+    if (runtime !== undefined && runtime !== 'auto') {
+        if (!RUNTIMES.includes(runtime))
+            throw new UsageError(`--runtime '${runtime}' is not a runtime runpack knows; use one of ${RUNTIMES.join(', ')} or auto.`);
+        options.runtime = runtime;
+    }
+    const target = f.positionals[0];
     if (target === undefined)
         throw new UsageError('inspect needs the zip or folder to check: runpack inspect <zip-or-folder>');
-    return { target, json, options };
+    return { target, json: f.switches.has('json'), options };
 }
 /** The readable report: what was found, each problem with its fix, and a verdict. */
 function formatReport(target, report, forced) {
@@ -4391,289 +4415,6 @@ var inspect = /*#__PURE__*/Object.freeze({
 });
 
 /**
- * Typed Resource Manager calls runpack needs, over the shared HttpClient (retries, Retry-After, deadlines).
- * Errors become one-line RunpackErrors that name the operation, the resource and the fix.
- */
-const WEB_API_VERSION = '2024-11-01';
-const STORAGE_API_VERSION = '2023-05-01';
-const AUTHORIZATION_API_VERSION = '2022-04-01';
-const RESOURCES_API_VERSION = '2022-12-01';
-function siteId(ref) {
-    const base = `/subscriptions/${ref.subscriptionId}/resourceGroups/${ref.resourceGroup}/providers/Microsoft.Web/sites/${ref.appName}`;
-    return ref.slot ? `${base}/slots/${ref.slot}` : base;
-}
-function describeSite(ref) {
-    return ref.slot ? `${ref.appName}/${ref.slot}` : ref.appName;
-}
-/** Reads both ARM's `{error:{code,message}}` and Microsoft.Web's `{Code,Message}` envelopes. */
-function armErrorDetail(res) {
-    let body;
-    try {
-        body = res.json();
-    }
-    catch {
-        return { code: '', message: res.text().slice(0, 300).replace(/\s+/g, ' ').trim() };
-    }
-    if (body && typeof body === 'object') {
-        const b = body;
-        const err = b.error;
-        if (err && typeof err === 'object')
-            return { code: String(err.code ?? ''), message: String(err.message ?? '') };
-        if (b.Code || b.Message)
-            return { code: String(b.Code ?? ''), message: String(b.Message ?? '') };
-    }
-    return { code: '', message: '' };
-}
-/** Turns a failed Resource Manager response into a one-line error. */
-function armFailure(res, what, resource) {
-    const { code, message } = armErrorDetail(res);
-    const detail = [code, message].filter(Boolean).join(': ').replace(/\s+/g, ' ').slice(0, 400);
-    const suffix = detail ? ` (${detail})` : '';
-    if (res.status === 401)
-        return new RunpackError('auth-failed', `Resource Manager refused the token for ${what} on ${resource}${suffix}; check the login (client-id, tenant-id, creds) and resource-manager-endpoint.`);
-    if (res.status === 403)
-        return new RunpackError('forbidden', `Not allowed to ${what} on ${resource}${suffix}; grant the deploying principal Website Contributor (or Contributor) on the app.`);
-    if (res.status === 404)
-        return new RunpackError('not-found', `${resource} was not found while trying to ${what}${suffix}; check app-name, slot, resource-group and subscription-id.`);
-    return new RunpackError('arm-error', `Resource Manager answered ${res.status} to ${what} on ${resource}${suffix}; try again, or check the resource in the portal.`);
-}
-function createArmClient(options) {
-    const endpoint = options.endpoint.replace(/\/+$/, '');
-    const sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-    const now = options.now ?? Date.now;
-    function url(path, apiVersion, query = {}) {
-        const u = new URL(endpoint + path);
-        u.searchParams.set('api-version', apiVersion);
-        for (const [k, v] of Object.entries(query))
-            u.searchParams.set(k, v);
-        return u.toString();
-    }
-    async function call(method, path, apiVersion, what, resource, body, query) {
-        const res = await options.http.request({
-            method,
-            url: url(path, apiVersion, query),
-            service: 'Resource Manager',
-            headers: body !== undefined ? { 'Content-Type': 'application/json' } : undefined,
-            body: body !== undefined ? JSON.stringify(body) : method === 'POST' ? '' : undefined,
-            authorization: options.authorization,
-            deadline: options.deadline?.(),
-        });
-        if (res.status === 202 ||
-            (res.status === 201 && (res.headers['azure-asyncoperation'] || res.headers.location))) {
-            return pollLro(res, what, resource);
-        }
-        if (res.status < 200 || res.status >= 300)
-            throw armFailure(res, what, resource);
-        return res;
-    }
-    async function pollLro(first, what, resource) {
-        const asyncUrl = first.headers['azure-asyncoperation'];
-        const location = first.headers.location;
-        const target = asyncUrl ?? location;
-        if (!target)
-            return first;
-        let wait = Number(first.headers['retry-after'] ?? '2') * 1000 || 2000;
-        for (;;) {
-            const dl = options.deadline?.();
-            if (dl !== undefined && now() + wait > dl)
-                throw new RunpackError('timeout', `Resource Manager did not finish ${what} on ${resource} in time; check the app in the portal and try again.`);
-            await sleep(Math.min(wait, 10_000));
-            const res = await options.http.request({
-                method: 'GET',
-                url: target,
-                service: 'Resource Manager',
-                authorization: options.authorization,
-                deadline: dl,
-            });
-            if (res.status === 202) {
-                wait = Number(res.headers['retry-after'] ?? '2') * 1000 || 2000;
-                continue;
-            }
-            if (res.status < 200 || res.status >= 300)
-                throw armFailure(res, what, resource);
-            if (asyncUrl) {
-                const status = String((res.json() ?? {}).status ?? '');
-                if (/^(succeeded)$/i.test(status))
-                    return res;
-                if (/^(failed|canceled|cancelled)$/i.test(status))
-                    throw armFailure(res, what, resource);
-                wait = Number(res.headers['retry-after'] ?? '2') * 1000 || 2000;
-                continue;
-            }
-            return res;
-        }
-    }
-    /** The first item of a paged list (following nextLink) that `match` accepts, or null. */
-    async function findInPages(first, what, resource, match) {
-        let next = first;
-        while (next) {
-            const res = await options.http.request({
-                method: 'GET',
-                url: next,
-                service: 'Resource Manager',
-                authorization: options.authorization,
-                deadline: options.deadline?.(),
-            });
-            if (res.status < 200 || res.status >= 300)
-                throw armFailure(res, what, resource);
-            const body = res.json();
-            const found = (body?.value ?? []).find(match);
-            if (found)
-                return found;
-            next = body?.nextLink;
-        }
-        return null;
-    }
-    const props = (res) => (res.json()?.properties ?? {});
-    const client = {
-        endpoint,
-        async getSite(ref) {
-            const res = await call('GET', siteId(ref), WEB_API_VERSION, 'read the app', describeSite(ref));
-            return res.json();
-        },
-        async getSiteConfig(ref) {
-            const res = await call('GET', `${siteId(ref)}/config/web`, WEB_API_VERSION, 'read the site configuration', describeSite(ref));
-            return props(res);
-        },
-        async listAppSettings(ref) {
-            const res = await call('POST', `${siteId(ref)}/config/appsettings/list`, WEB_API_VERSION, 'list app settings (Microsoft.Web/sites/config/list/action)', describeSite(ref));
-            return props(res);
-        },
-        async putAppSettings(ref, settings) {
-            const res = await call('PUT', `${siteId(ref)}/config/appsettings`, WEB_API_VERSION, 'write app settings', describeSite(ref), { properties: settings });
-            return props(res);
-        },
-        async restart(ref, o = {}) {
-            const query = {};
-            if (o.softRestart !== undefined)
-                query.softRestart = String(o.softRestart);
-            if (o.synchronous !== undefined)
-                query.synchronous = String(o.synchronous);
-            await call('POST', `${siteId(ref)}/restart`, WEB_API_VERSION, 'restart the app', describeSite(ref), undefined, query);
-        },
-        async stop(ref) {
-            await call('POST', `${siteId(ref)}/stop`, WEB_API_VERSION, 'stop the app', describeSite(ref));
-        },
-        async start(ref) {
-            await call('POST', `${siteId(ref)}/start`, WEB_API_VERSION, 'start the app', describeSite(ref));
-        },
-        async getSlotConfigNames(ref) {
-            const prod = { ...ref, slot: null };
-            const res = await call('GET', `${siteId(prod)}/config/slotConfigNames`, WEB_API_VERSION, 'read slot-sticky setting names', ref.appName);
-            const p = props(res);
-            return {
-                appSettingNames: p.appSettingNames ?? [],
-                connectionStringNames: p.connectionStringNames ?? [],
-                azureStorageConfigNames: p.azureStorageConfigNames ?? [],
-            };
-        },
-        async putSlotConfigNames(ref, names) {
-            const prod = { ...ref, slot: null };
-            const res = await call('PUT', `${siteId(prod)}/config/slotConfigNames`, WEB_API_VERSION, 'write slot-sticky setting names', ref.appName, { properties: names });
-            const p = props(res);
-            return {
-                appSettingNames: p.appSettingNames ?? [],
-                connectionStringNames: p.connectionStringNames ?? [],
-                azureStorageConfigNames: p.azureStorageConfigNames ?? [],
-            };
-        },
-        async listPublishingCredentials(ref) {
-            const res = await call('POST', `${siteId(ref)}/config/publishingcredentials/list`, WEB_API_VERSION, 'list publishing credentials', describeSite(ref));
-            const p = props(res);
-            let scmUri = p.scmUri ?? '';
-            try {
-                const u = new URL(scmUri);
-                u.username = '';
-                u.password = '';
-                scmUri = u.toString().replace(/\/$/, '');
-            }
-            catch {
-                scmUri = '';
-            }
-            return { userName: p.publishingUserName ?? '', password: p.publishingPassword ?? '', scmUri };
-        },
-        async getBasicAuthAllowed(ref, kind = 'scm') {
-            const res = await call('GET', `${siteId(ref)}/basicPublishingCredentialsPolicies/${kind}`, WEB_API_VERSION, `read the ${kind} basic-auth policy`, describeSite(ref));
-            return Boolean(props(res).allow);
-        },
-        async setBasicAuthAllowed(ref, allow, kind = 'scm') {
-            await call('PUT', `${siteId(ref)}/basicPublishingCredentialsPolicies/${kind}`, WEB_API_VERSION, `write the ${kind} basic-auth policy`, describeSite(ref), { properties: { allow } });
-        },
-        async listFunctions(ref) {
-            const res = await call('GET', `${siteId(ref)}/functions`, WEB_API_VERSION, 'list functions', describeSite(ref));
-            const body = res.json();
-            return (body?.value ?? [])
-                .map((f) => f.properties?.name ?? (f.name ?? '').split('/').pop() ?? '')
-                .filter((n) => n.length > 0);
-        },
-        async listSlots(ref) {
-            const prod = { ...ref, slot: null };
-            const res = await call('GET', `${siteId(prod)}/slots`, WEB_API_VERSION, 'list deployment slots', ref.appName);
-            const body = res.json();
-            return (body?.value ?? []).map((s) => (s.name ?? '').split('/').pop() ?? '').filter(Boolean);
-        },
-        async syncFunctionTriggers(ref) {
-            // Returned as is: 400 means the host is still starting and the caller decides how to retry.
-            return options.http.request({
-                method: 'POST',
-                url: url(`${siteId(ref)}/syncfunctiontriggers`, WEB_API_VERSION),
-                service: 'Resource Manager',
-                body: '',
-                authorization: options.authorization,
-                deadline: options.deadline?.(),
-            });
-        },
-        async swapSlot(ref, targetSlot) {
-            await call('POST', `${siteId(ref)}/slotsswap`, WEB_API_VERSION, `swap with ${targetSlot}`, describeSite(ref), { targetSlot, preserveVnet: true });
-        },
-        async findSiteResourceGroup(subscriptionId, appName) {
-            const site = await findInPages(url(`/subscriptions/${subscriptionId}/providers/Microsoft.Web/sites`, WEB_API_VERSION), 'list the apps', `subscription ${subscriptionId}`, (s) => s.name.toLowerCase() === appName.toLowerCase() && /\/resourceGroups\/[^/]+\//i.test(s.id));
-            return site ? /\/resourceGroups\/([^/]+)\//i.exec(site.id)[1] : null;
-        },
-        async listSubscriptions() {
-            const res = await call('GET', '/subscriptions', RESOURCES_API_VERSION, 'list subscriptions', 'the tenant');
-            const body = res.json();
-            return (body?.value ?? []).map((s) => ({
-                subscriptionId: s.subscriptionId,
-                displayName: s.displayName ?? '',
-                state: s.state ?? '',
-            }));
-        },
-        async findStorageAccount(subscriptionId, name) {
-            const a = await findInPages(url(`/subscriptions/${subscriptionId}/providers/Microsoft.Storage/storageAccounts`, STORAGE_API_VERSION), 'list storage accounts', `subscription ${subscriptionId}`, (x) => x.name.toLowerCase() === name.toLowerCase());
-            if (!a)
-                return null;
-            return {
-                id: a.id,
-                name: a.name,
-                resourceGroup: /\/resourceGroups\/([^/]+)\//i.exec(a.id)?.[1] ?? '',
-                blobEndpoint: a.properties?.primaryEndpoints?.blob ?? '',
-                // Absent means allowed (the platform default).
-                allowSharedKeyAccess: a.properties?.allowSharedKeyAccess !== false,
-                networkDefaultAction: a.properties?.networkAcls?.defaultAction ?? 'Allow',
-            };
-        },
-        async listStorageAccountKeys(accountId) {
-            const name = accountId.split('/').pop() ?? accountId;
-            const res = await call('POST', `${accountId}/listKeys`, STORAGE_API_VERSION, 'list the account keys (Microsoft.Storage/storageAccounts/listKeys/action)', `storage account ${name}`);
-            const body = res.json();
-            return (body?.keys ?? []).map((k) => k.value ?? '').filter(Boolean);
-        },
-        async listRoleAssignments(scope, principalId) {
-            const res = await call('GET', `${scope}/providers/Microsoft.Authorization/roleAssignments`, AUTHORIZATION_API_VERSION, 'list role assignments', scope.split('/').pop() ?? scope, undefined, { $filter: `assignedTo('${principalId}')` });
-            const body = res.json();
-            return (body?.value ?? []).map((r) => ({
-                id: r.id,
-                scope: r.properties?.scope ?? '',
-                principalId: r.properties?.principalId ?? '',
-                roleDefinitionId: r.properties?.roleDefinitionId ?? '',
-            }));
-        },
-    };
-    return client;
-}
-
-/**
  * Phase time budgets. Each phase of a deploy runs with its own deadline; Resource Manager calls made inside it
  * retry (honouring Retry-After) only until that deadline, never past the whole deploy's. The deadline follows the
  * async context, so concurrent targets of a fleet, which share one Resource Manager client, keep their own.
@@ -4705,349 +4446,43 @@ function withPhaseBudgets(log, now, overall) {
     };
 }
 
-/**
- * Cloud endpoints from Resource Manager's metadata (`/metadata/endpoints?api-version=2022-09-01`): the login
- * authority and the ARM token audience, so sovereign clouds, Azure Stack and the emulator need only the
- * resource-manager-endpoint input.
- */
-/** Pure: turns the metadata document into endpoints. */
-function endpointsFromMetadata(endpoint, doc) {
-    const base = endpoint.replace(/\/+$/, '');
-    const list = Array.isArray(doc) ? doc : [doc];
-    const host = new URL(base).host.toLowerCase();
-    const chosen = list.find((d) => {
-        try {
-            return d.resourceManager && new URL(d.resourceManager).host.toLowerCase() === host;
-        }
-        catch {
-            return false;
-        }
-    }) ?? list[0];
-    const login = chosen?.authentication?.loginEndpoint;
-    if (!login)
-        throw new RunpackError('cloud-metadata', `The metadata of ${base} names no login endpoint; check resource-manager-endpoint.`);
-    const audiences = chosen.authentication?.audiences ?? [];
-    // Prefer the audience on the Resource Manager host itself, then the first one listed.
-    const audience = audiences.find((a) => {
-        try {
-            return new URL(a).host.toLowerCase() === host;
-        }
-        catch {
-            return false;
-        }
-    }) ??
-        audiences.find((a) => /management\.azure\.com/i.test(a)) ??
-        audiences[0] ??
-        'https://management.azure.com/';
-    const armScope = `${audience.replace(/\/+$/, '')}/.default`;
-    const authorityHost = login.replace(/\/+$/, '');
-    return {
-        resourceManager: base,
-        authorityHost,
-        armScope,
-        storageScope: 'https://storage.azure.com/.default',
-        isPublicCloud: /^https:\/\/login\.microsoftonline\.com$/i.test(authorityHost),
-        name: chosen.name ?? 'custom',
-    };
-}
-async function discoverCloud(http, endpoint, deadline) {
-    const base = endpoint.replace(/\/+$/, '');
-    const url = `${base}/metadata/endpoints?api-version=2022-09-01`;
-    let res;
-    try {
-        res = await http.request({ method: 'GET', url, service: 'Resource Manager', deadline, maxAttempts: 4 });
-    }
-    catch (err) {
-        throw new RunpackError('cloud-metadata', `Could not read the cloud metadata from ${base}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-    if (res.status !== 200)
-        throw new RunpackError('cloud-metadata', `${base}/metadata/endpoints answered ${res.status}; check resource-manager-endpoint (it must be a Resource Manager URL such as https://management.azure.com).`);
-    let doc;
-    try {
-        doc = res.json();
-    }
-    catch {
-        throw new RunpackError('cloud-metadata', `${base}/metadata/endpoints did not return JSON; check resource-manager-endpoint.`);
-    }
-    return endpointsFromMetadata(base, doc);
-}
-
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
 /**
- * Current version of the `@azure/identity` package.
- */
-const SDK_VERSION$2 = `4.13.1`;
-/**
- * The default client ID for authentication
- * @internal
- */
-// TODO: temporary - this is the Azure CLI clientID - we'll replace it when
-// Developer Sign On application is available
-// https://github.com/Azure/azure-sdk-for-net/blob/main/sdk/identity/Azure.Identity/src/Constants.cs#L9
-const DeveloperSignOnClientId = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
-/**
- * The default tenant for authentication
- * @internal
- */
-const DefaultTenantId = "common";
-/**
- * A list of known Azure authority hosts
- */
-var AzureAuthorityHosts;
-(function (AzureAuthorityHosts) {
-    /**
-     * China-based Azure Authority Host
-     */
-    AzureAuthorityHosts["AzureChina"] = "https://login.chinacloudapi.cn";
-    /**
-     * Germany-based Azure Authority Host
-     *
-     * @deprecated Microsoft Cloud Germany was closed on October 29th, 2021.
-     *
-     * */
-    AzureAuthorityHosts["AzureGermany"] = "https://login.microsoftonline.de";
-    /**
-     * US Government Azure Authority Host
-     */
-    AzureAuthorityHosts["AzureGovernment"] = "https://login.microsoftonline.us";
-    /**
-     * Public Cloud Azure Authority Host
-     */
-    AzureAuthorityHosts["AzurePublicCloud"] = "https://login.microsoftonline.com";
-})(AzureAuthorityHosts || (AzureAuthorityHosts = {}));
-/**
- * @internal
- * The default authority host.
- */
-const DefaultAuthorityHost = AzureAuthorityHosts.AzurePublicCloud;
-/**
- * @internal
- * The default environment host for Azure Public Cloud
- */
-const DefaultAuthority = "login.microsoftonline.com";
-/**
- * @internal
- * Allow acquiring tokens for any tenant for multi-tentant auth.
- */
-const ALL_TENANTS = ["*"];
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * The current native broker provider, undefined by default.
- * @internal
- */
-let nativeBrokerInfo = undefined;
-/**
- * The current VSCode broker, undefined by default.
- * @internal
- */
-let vsCodeBrokerInfo = undefined;
-/**
- * Configures plugins, validating that required plugins are available and enabled.
+ * This error is thrown when an asynchronous operation has been aborted.
+ * Check for this error by testing the `name` that the name property of the
+ * error matches `"AbortError"`.
  *
- * Does not create the plugins themselves, but rather returns the configuration that will be used to create them.
+ * @example
+ * ```ts snippet:ReadmeSampleAbortError
+ * import { AbortError } from "@typespec/ts-http-runtime";
  *
- * @param options - options for creating the MSAL client
- * @returns plugin configuration
+ * async function doAsyncWork(options: { abortSignal: AbortSignal }): Promise<void> {
+ *   if (options.abortSignal.aborted) {
+ *     throw new AbortError();
+ *   }
+ *
+ *   // do async work
+ * }
+ *
+ * const controller = new AbortController();
+ * controller.abort();
+ *
+ * try {
+ *   doAsyncWork({ abortSignal: controller.signal });
+ * } catch (e) {
+ *   if (e instanceof Error && e.name === "AbortError") {
+ *     // handle abort error here.
+ *   }
+ * }
+ * ```
  */
-function generatePluginConfiguration(options) {
-    const config = {
-        cache: {},
-        broker: {
-            ...options.brokerOptions,
-            isEnabled: options.brokerOptions?.enabled ?? false,
-            enableMsaPassthrough: options.brokerOptions?.legacyEnableMsaPassthrough ?? false,
-        },
-    };
-    if (options.tokenCachePersistenceOptions?.enabled) {
-        {
-            throw new Error([
-                "Persistent token caching was requested, but no persistence provider was configured.",
-                "You must install the identity-cache-persistence plugin package (`npm install --save @azure/identity-cache-persistence`)",
-                "and enable it by importing `useIdentityPlugin` from `@azure/identity` and calling",
-                "`useIdentityPlugin(cachePersistencePlugin)` before using `tokenCachePersistenceOptions`.",
-            ].join(" "));
-        }
+let AbortError$1 = class AbortError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = "AbortError";
     }
-    if (options.brokerOptions?.enabled) {
-        config.broker.nativeBrokerPlugin = getBrokerPlugin(options.isVSCodeCredential || false);
-    }
-    return config;
-}
-// Broker error message templates with variables for credential and package names
-const brokerErrorTemplates = {
-    missing: (credentialName, packageName, pluginVar) => [
-        `${credentialName} was requested, but no plugin was configured or no authentication record was found.`,
-        `You must install the ${packageName} plugin package (npm install --save ${packageName})`,
-        "and enable it by importing `useIdentityPlugin` from `@azure/identity` and calling",
-        `useIdentityPlugin(${pluginVar}) before using enableBroker.`,
-    ].join(" "),
-    unavailable: (credentialName, packageName) => [
-        `${credentialName} was requested, and the plugin is configured, but the broker is unavailable.`,
-        `Ensure the ${credentialName} plugin is properly installed and configured.`,
-        "Check for missing native dependencies and ensure the package is properly installed.",
-        `See the README for prerequisites on installing and using ${packageName}.`,
-    ].join(" "),
 };
-// Values for VSCode and native broker configurations for error message
-const brokerConfig = {
-    vsCode: {
-        credentialName: "Visual Studio Code Credential",
-        packageName: "@azure/identity-vscode",
-        pluginVar: "vsCodePlugin",
-        get brokerInfo() {
-            return vsCodeBrokerInfo;
-        },
-    },
-    native: {
-        credentialName: "Broker for WAM",
-        packageName: "@azure/identity-broker",
-        pluginVar: "nativeBrokerPlugin",
-        get brokerInfo() {
-            return nativeBrokerInfo;
-        },
-    },
-};
-/**
- * Set appropriate broker plugin based on whether VSCode or native broker is requested.
- * @param isVSCodePlugin - true for VSCode broker, false for native broker
- * @returns the broker plugin if available
- */
-function getBrokerPlugin(isVSCodePlugin) {
-    const { credentialName, packageName, pluginVar, brokerInfo } = brokerConfig[isVSCodePlugin ? "vsCode" : "native"];
-    if (brokerInfo === undefined) {
-        throw new Error(brokerErrorTemplates.missing(credentialName, packageName, pluginVar));
-    }
-    if (brokerInfo.broker.isBrokerAvailable === false) {
-        throw new Error(brokerErrorTemplates.unavailable(credentialName, packageName));
-    }
-    return brokerInfo.broker;
-}
-/**
- * Wraps generatePluginConfiguration as a writeable property for test stubbing purposes.
- */
-const msalPlugins = {
-    generatePluginConfiguration,
-};
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-function isErrorResponse(errorResponse) {
-    return (errorResponse &&
-        typeof errorResponse.error === "string" &&
-        typeof errorResponse.error_description === "string");
-}
-/**
- * The Error.name value of an CredentialUnavailable
- */
-const CredentialUnavailableErrorName = "CredentialUnavailableError";
-/**
- * This signifies that the credential that was tried in a chained credential
- * was not available to be used as the credential. Rather than treating this as
- * an error that should halt the chain, it's caught and the chain continues
- */
-class CredentialUnavailableError extends Error {
-    constructor(message, options) {
-        super(message, options);
-        this.name = CredentialUnavailableErrorName;
-    }
-}
-/**
- * The Error.name value of an AuthenticationError
- */
-const AuthenticationErrorName = "AuthenticationError";
-/**
- * Provides details about a failure to authenticate with Azure Active
- * Directory.  The `errorResponse` field contains more details about
- * the specific failure.
- */
-class AuthenticationError extends Error {
-    /**
-     * The HTTP status code returned from the authentication request.
-     */
-    statusCode;
-    /**
-     * The error response details.
-     */
-    errorResponse;
-    constructor(statusCode, errorBody, options) {
-        let errorResponse = {
-            error: "unknown",
-            errorDescription: "An unknown error occurred and no additional details are available.",
-        };
-        if (isErrorResponse(errorBody)) {
-            errorResponse = convertOAuthErrorResponseToErrorResponse(errorBody);
-        }
-        else if (typeof errorBody === "string") {
-            try {
-                // Most error responses will contain JSON-formatted error details
-                // in the response body
-                const oauthErrorResponse = JSON.parse(errorBody);
-                errorResponse = convertOAuthErrorResponseToErrorResponse(oauthErrorResponse);
-            }
-            catch (e) {
-                if (statusCode === 400) {
-                    errorResponse = {
-                        error: "invalid_request",
-                        errorDescription: `The service indicated that the request was invalid.\n\n${errorBody}`,
-                    };
-                }
-                else {
-                    errorResponse = {
-                        error: "unknown_error",
-                        errorDescription: `An unknown error has occurred. Response body:\n\n${errorBody}`,
-                    };
-                }
-            }
-        }
-        else {
-            errorResponse = {
-                error: "unknown_error",
-                errorDescription: "An unknown error occurred and no additional details are available.",
-            };
-        }
-        super(`${errorResponse.error} Status code: ${statusCode}\nMore details:\n${errorResponse.errorDescription},`, options);
-        this.statusCode = statusCode;
-        this.errorResponse = errorResponse;
-        // Ensure that this type reports the correct name
-        this.name = AuthenticationErrorName;
-    }
-}
-function convertOAuthErrorResponseToErrorResponse(errorBody) {
-    return {
-        error: errorBody.error,
-        errorDescription: errorBody.error_description,
-        correlationId: errorBody.correlation_id,
-        errorCodes: errorBody.error_codes,
-        timestamp: errorBody.timestamp,
-        traceId: errorBody.trace_id,
-    };
-}
-/**
- * Error used to enforce authentication after trying to retrieve a token silently.
- */
-class AuthenticationRequiredError extends Error {
-    /**
-     * The list of scopes for which the token will have access.
-     */
-    scopes;
-    /**
-     * The options passed to the getToken request.
-     */
-    getTokenOptions;
-    constructor(
-    /**
-     * Optional parameters. A message can be specified. The {@link GetTokenOptions} of the request can also be specified to more easily associate the error with the received parameters.
-     */
-    options) {
-        super(options.message, options.cause ? { cause: options.cause } : undefined);
-        this.scopes = options.scopes;
-        this.getTokenOptions = options.getTokenOptions;
-        this.name = "AuthenticationRequiredError";
-    }
-}
 
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
@@ -5363,6 +4798,4017 @@ function createClientLogger$1(namespace) {
 
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
+function normalizeName(name) {
+    return name.toLowerCase();
+}
+/**
+ * Removes CR and LF characters from a header value to prevent obs-fold
+ * (line folding) sequences, as forbidden by RFC 7230 §3.2.4.
+ * @param value - The header value to sanitize.
+ */
+function normalizeValue(value) {
+    return String(value)
+        .trim()
+        .replace(/[\r\n]/g, "");
+}
+function* headerIterator(map) {
+    for (const entry of map.values()) {
+        yield [entry.name, entry.value];
+    }
+}
+class HttpHeadersImpl {
+    _headersMap;
+    constructor(rawHeaders) {
+        this._headersMap = new Map();
+        if (rawHeaders) {
+            for (const headerName of Object.keys(rawHeaders)) {
+                this.set(headerName, rawHeaders[headerName]);
+            }
+        }
+    }
+    /**
+     * Set a header in this collection with the provided name and value. The name is
+     * case-insensitive.
+     * @param name - The name of the header to set. This value is case-insensitive.
+     * @param value - The value of the header to set.
+     */
+    set(name, value) {
+        this._headersMap.set(normalizeName(name), { name, value: normalizeValue(value) });
+    }
+    /**
+     * Get the header value for the provided header name, or undefined if no header exists in this
+     * collection with the provided name.
+     * @param name - The name of the header. This value is case-insensitive.
+     */
+    get(name) {
+        return this._headersMap.get(normalizeName(name))?.value;
+    }
+    /**
+     * Get whether or not this header collection contains a header entry for the provided header name.
+     * @param name - The name of the header to set. This value is case-insensitive.
+     */
+    has(name) {
+        return this._headersMap.has(normalizeName(name));
+    }
+    /**
+     * Remove the header with the provided headerName.
+     * @param name - The name of the header to remove.
+     */
+    delete(name) {
+        this._headersMap.delete(normalizeName(name));
+    }
+    /**
+     * Get the JSON object representation of this HTTP header collection.
+     */
+    toJSON(options = {}) {
+        const result = {};
+        if (options.preserveCase) {
+            for (const entry of this._headersMap.values()) {
+                result[entry.name] = entry.value;
+            }
+        }
+        else {
+            for (const [normalizedName, entry] of this._headersMap) {
+                result[normalizedName] = entry.value;
+            }
+        }
+        return result;
+    }
+    /**
+     * Get the string representation of this HTTP header collection.
+     */
+    toString() {
+        return JSON.stringify(this.toJSON({ preserveCase: true }));
+    }
+    /**
+     * Iterate over tuples of header [name, value] pairs.
+     */
+    [Symbol.iterator]() {
+        return headerIterator(this._headersMap);
+    }
+}
+/**
+ * Creates an object that satisfies the `HttpHeaders` interface.
+ * @param rawHeaders - A simple object representing initial headers
+ */
+function createHttpHeaders$1(rawHeaders) {
+    return new HttpHeadersImpl(rawHeaders);
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Generated Universally Unique Identifier
+ *
+ * @returns RFC4122 v4 UUID.
+ */
+function randomUUID$1() {
+    return crypto.randomUUID();
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+class PipelineRequestImpl {
+    url;
+    method;
+    headers;
+    timeout;
+    withCredentials;
+    body;
+    multipartBody;
+    formData;
+    streamResponseStatusCodes;
+    enableBrowserStreams;
+    proxySettings;
+    disableKeepAlive;
+    abortSignal;
+    requestId;
+    allowInsecureConnection;
+    onUploadProgress;
+    onDownloadProgress;
+    requestOverrides;
+    authSchemes;
+    constructor(options) {
+        this.url = options.url;
+        this.body = options.body;
+        this.headers = options.headers ?? createHttpHeaders$1();
+        this.method = options.method ?? "GET";
+        this.timeout = options.timeout ?? 0;
+        this.multipartBody = options.multipartBody;
+        this.formData = options.formData;
+        this.disableKeepAlive = options.disableKeepAlive ?? false;
+        this.proxySettings = options.proxySettings;
+        this.streamResponseStatusCodes = options.streamResponseStatusCodes;
+        this.withCredentials = options.withCredentials ?? false;
+        this.abortSignal = options.abortSignal;
+        this.onUploadProgress = options.onUploadProgress;
+        this.onDownloadProgress = options.onDownloadProgress;
+        this.requestId = options.requestId || randomUUID$1();
+        this.allowInsecureConnection = options.allowInsecureConnection ?? false;
+        this.enableBrowserStreams = options.enableBrowserStreams ?? false;
+        this.requestOverrides = options.requestOverrides;
+        this.authSchemes = options.authSchemes;
+    }
+}
+/**
+ * Creates a new pipeline request with the given options.
+ * This method is to allow for the easy setting of default values and not required.
+ * @param options - The options to create the request with.
+ */
+function createPipelineRequest$1(options) {
+    return new PipelineRequestImpl(options);
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+const ValidPhaseNames = new Set(["Deserialize", "Serialize", "Retry", "Sign"]);
+/**
+ * A private implementation of Pipeline.
+ * Do not export this class from the package.
+ * @internal
+ */
+class HttpPipeline {
+    _policies = [];
+    _orderedPolicies;
+    constructor(policies) {
+        this._policies = policies?.slice(0) ?? [];
+        this._orderedPolicies = undefined;
+    }
+    addPolicy(policy, options = {}) {
+        if (options.phase && options.afterPhase) {
+            throw new Error("Policies inside a phase cannot specify afterPhase.");
+        }
+        if (options.phase && !ValidPhaseNames.has(options.phase)) {
+            throw new Error(`Invalid phase name: ${options.phase}`);
+        }
+        if (options.afterPhase && !ValidPhaseNames.has(options.afterPhase)) {
+            throw new Error(`Invalid afterPhase name: ${options.afterPhase}`);
+        }
+        this._policies.push({
+            policy,
+            options,
+        });
+        this._orderedPolicies = undefined;
+    }
+    removePolicy(options) {
+        const removedPolicies = [];
+        this._policies = this._policies.filter((policyDescriptor) => {
+            if ((options.name && policyDescriptor.policy.name === options.name) ||
+                (options.phase && policyDescriptor.options.phase === options.phase)) {
+                removedPolicies.push(policyDescriptor.policy);
+                return false;
+            }
+            else {
+                return true;
+            }
+        });
+        this._orderedPolicies = undefined;
+        return removedPolicies;
+    }
+    sendRequest(httpClient, request) {
+        const policies = this.getOrderedPolicies();
+        const pipeline = policies.reduceRight((next, policy) => {
+            return (req) => {
+                return policy.sendRequest(req, next);
+            };
+        }, (req) => httpClient.sendRequest(req));
+        return pipeline(request);
+    }
+    getOrderedPolicies() {
+        if (!this._orderedPolicies) {
+            this._orderedPolicies = this.orderPolicies();
+        }
+        return this._orderedPolicies;
+    }
+    clone() {
+        return new HttpPipeline(this._policies);
+    }
+    static create() {
+        return new HttpPipeline();
+    }
+    orderPolicies() {
+        /**
+         * The goal of this method is to reliably order pipeline policies
+         * based on their declared requirements when they were added.
+         *
+         * Order is first determined by phase:
+         *
+         * 1. Serialize Phase
+         * 2. Policies not in a phase
+         * 3. Deserialize Phase
+         * 4. Retry Phase
+         * 5. Sign Phase
+         *
+         * Within each phase, policies are executed in the order
+         * they were added unless they were specified to execute
+         * before/after other policies or after a particular phase.
+         *
+         * To determine the final order, we will walk the policy list
+         * in phase order multiple times until all dependencies are
+         * satisfied.
+         *
+         * `afterPolicies` are the set of policies that must be
+         * executed before a given policy. This requirement is
+         * considered satisfied when each of the listed policies
+         * have been scheduled.
+         *
+         * `beforePolicies` are the set of policies that must be
+         * executed after a given policy. Since this dependency
+         * can be expressed by converting it into a equivalent
+         * `afterPolicies` declarations, they are normalized
+         * into that form for simplicity.
+         *
+         * An `afterPhase` dependency is considered satisfied when all
+         * policies in that phase have scheduled.
+         *
+         */
+        const result = [];
+        // Track all policies we know about.
+        const policyMap = new Map();
+        function createPhase(name) {
+            return {
+                name,
+                policies: new Set(),
+                hasRun: false,
+                hasAfterPolicies: false,
+            };
+        }
+        // Track policies for each phase.
+        const serializePhase = createPhase("Serialize");
+        const noPhase = createPhase("None");
+        const deserializePhase = createPhase("Deserialize");
+        const retryPhase = createPhase("Retry");
+        const signPhase = createPhase("Sign");
+        // a list of phases in order
+        const orderedPhases = [serializePhase, noPhase, deserializePhase, retryPhase, signPhase];
+        // Small helper function to map phase name to each Phase
+        function getPhase(phase) {
+            if (phase === "Retry") {
+                return retryPhase;
+            }
+            else if (phase === "Serialize") {
+                return serializePhase;
+            }
+            else if (phase === "Deserialize") {
+                return deserializePhase;
+            }
+            else if (phase === "Sign") {
+                return signPhase;
+            }
+            else {
+                return noPhase;
+            }
+        }
+        // First walk each policy and create a node to track metadata.
+        for (const descriptor of this._policies) {
+            const policy = descriptor.policy;
+            const options = descriptor.options;
+            const policyName = policy.name;
+            if (policyMap.has(policyName)) {
+                throw new Error("Duplicate policy names not allowed in pipeline");
+            }
+            const node = {
+                policy,
+                dependsOn: new Set(),
+                dependants: new Set(),
+            };
+            if (options.afterPhase) {
+                node.afterPhase = getPhase(options.afterPhase);
+                node.afterPhase.hasAfterPolicies = true;
+            }
+            policyMap.set(policyName, node);
+            const phase = getPhase(options.phase);
+            phase.policies.add(node);
+        }
+        // Now that each policy has a node, connect dependency references.
+        for (const descriptor of this._policies) {
+            const { policy, options } = descriptor;
+            const policyName = policy.name;
+            const node = policyMap.get(policyName);
+            if (!node) {
+                throw new Error(`Missing node for policy ${policyName}`);
+            }
+            if (options.afterPolicies) {
+                for (const afterPolicyName of options.afterPolicies) {
+                    const afterNode = policyMap.get(afterPolicyName);
+                    if (afterNode) {
+                        // Linking in both directions helps later
+                        // when we want to notify dependants.
+                        node.dependsOn.add(afterNode);
+                        afterNode.dependants.add(node);
+                    }
+                }
+            }
+            if (options.beforePolicies) {
+                for (const beforePolicyName of options.beforePolicies) {
+                    const beforeNode = policyMap.get(beforePolicyName);
+                    if (beforeNode) {
+                        // To execute before another node, make it
+                        // depend on the current node.
+                        beforeNode.dependsOn.add(node);
+                        node.dependants.add(beforeNode);
+                    }
+                }
+            }
+        }
+        function walkPhase(phase) {
+            phase.hasRun = true;
+            // Sets iterate in insertion order
+            for (const node of phase.policies) {
+                if (node.afterPhase && (!node.afterPhase.hasRun || node.afterPhase.policies.size)) {
+                    // If this node is waiting on a phase to complete,
+                    // we need to skip it for now.
+                    // Even if the phase is empty, we should wait for it
+                    // to be walked to avoid re-ordering policies.
+                    continue;
+                }
+                if (node.dependsOn.size === 0) {
+                    // If there's nothing else we're waiting for, we can
+                    // add this policy to the result list.
+                    result.push(node.policy);
+                    // Notify anything that depends on this policy that
+                    // the policy has been scheduled.
+                    for (const dependant of node.dependants) {
+                        dependant.dependsOn.delete(node);
+                    }
+                    policyMap.delete(node.policy.name);
+                    phase.policies.delete(node);
+                }
+            }
+        }
+        function walkPhases() {
+            for (const phase of orderedPhases) {
+                walkPhase(phase);
+                // if the phase isn't complete
+                if (phase.policies.size > 0 && phase !== noPhase) {
+                    if (!noPhase.hasRun) {
+                        // Try running noPhase to see if that unblocks this phase next tick.
+                        // This can happen if a phase that happens before noPhase
+                        // is waiting on a noPhase policy to complete.
+                        walkPhase(noPhase);
+                    }
+                    // Don't proceed to the next phase until this phase finishes.
+                    return;
+                }
+                if (phase.hasAfterPolicies) {
+                    // Run any policies unblocked by this phase
+                    walkPhase(noPhase);
+                }
+            }
+        }
+        // Iterate until we've put every node in the result list.
+        let iteration = 0;
+        while (policyMap.size > 0) {
+            iteration++;
+            const initialResultLength = result.length;
+            // Keep walking each phase in order until we can order every node.
+            walkPhases();
+            // The result list *should* get at least one larger each time
+            // after the first full pass.
+            // Otherwise, we're going to loop forever.
+            if (result.length <= initialResultLength && iteration > 1) {
+                throw new Error("Cannot satisfy policy dependencies due to requirements cycle.");
+            }
+        }
+        return result;
+    }
+}
+/**
+ * Creates a totally empty pipeline.
+ * Useful for testing or creating a custom one.
+ */
+function createEmptyPipeline$1() {
+    return HttpPipeline.create();
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Helper to determine when an input is a generic JS object.
+ * @returns true when input is an object type that is not null, Array, RegExp, or Date.
+ */
+function isObject(input) {
+    return (typeof input === "object" &&
+        input !== null &&
+        !Array.isArray(input) &&
+        !(input instanceof RegExp) &&
+        !(input instanceof Date));
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Typeguard for an error object shape (has name and message)
+ * @param e - Something caught by a catch clause.
+ */
+function isError$1(e) {
+    if (isObject(e)) {
+        const hasName = typeof e.name === "string";
+        const hasMessage = typeof e.message === "string";
+        return hasName && hasMessage;
+    }
+    return false;
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+const custom = inspect$2.custom;
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+const RedactedString = "REDACTED";
+// Make sure this list is up-to-date with the one under core/logger/Readme#Keyconcepts
+const defaultAllowedHeaderNames = [
+    "x-ms-client-request-id",
+    "x-ms-return-client-request-id",
+    "x-ms-useragent",
+    "x-ms-correlation-request-id",
+    "x-ms-request-id",
+    "client-request-id",
+    "ms-cv",
+    "return-client-request-id",
+    "traceparent",
+    "Access-Control-Allow-Credentials",
+    "Access-Control-Allow-Headers",
+    "Access-Control-Allow-Methods",
+    "Access-Control-Allow-Origin",
+    "Access-Control-Expose-Headers",
+    "Access-Control-Max-Age",
+    "Access-Control-Request-Headers",
+    "Access-Control-Request-Method",
+    "Origin",
+    "Accept",
+    "Accept-Encoding",
+    "Cache-Control",
+    "Connection",
+    "Content-Length",
+    "Content-Type",
+    "Date",
+    "ETag",
+    "Expires",
+    "If-Match",
+    "If-Modified-Since",
+    "If-None-Match",
+    "If-Unmodified-Since",
+    "Last-Modified",
+    "Pragma",
+    "Request-Id",
+    "Retry-After",
+    "Server",
+    "Transfer-Encoding",
+    "User-Agent",
+    "WWW-Authenticate",
+];
+const defaultAllowedQueryParameters = ["api-version"];
+/**
+ * A utility class to sanitize objects for logging.
+ */
+class Sanitizer {
+    allowedHeaderNames;
+    allowedQueryParameters;
+    constructor({ additionalAllowedHeaderNames: allowedHeaderNames = [], additionalAllowedQueryParameters: allowedQueryParameters = [], } = {}) {
+        allowedHeaderNames = defaultAllowedHeaderNames.concat(allowedHeaderNames);
+        allowedQueryParameters = defaultAllowedQueryParameters.concat(allowedQueryParameters);
+        this.allowedHeaderNames = new Set(allowedHeaderNames.map((n) => n.toLowerCase()));
+        this.allowedQueryParameters = new Set(allowedQueryParameters.map((p) => p.toLowerCase()));
+    }
+    /**
+     * Sanitizes an object for logging.
+     * @param obj - The object to sanitize
+     * @returns - The sanitized object as a string
+     */
+    sanitize(obj) {
+        const seen = new Set();
+        return JSON.stringify(obj, (key, value) => {
+            // Ensure Errors include their interesting non-enumerable members
+            if (value instanceof Error) {
+                return {
+                    ...value,
+                    name: value.name,
+                    message: value.message,
+                };
+            }
+            if (key === "headers" && isObject(value)) {
+                return this.sanitizeHeaders(value);
+            }
+            else if (key === "url" && typeof value === "string") {
+                return this.sanitizeUrl(value);
+            }
+            else if (key === "query" && isObject(value)) {
+                return this.sanitizeQuery(value);
+            }
+            else if (key === "body") {
+                // Don't log the request body
+                return undefined;
+            }
+            else if (key === "response") {
+                // Don't log response again
+                return undefined;
+            }
+            else if (key === "operationSpec") {
+                // When using sendOperationRequest, the request carries a massive
+                // field with the autorest spec. No need to log it.
+                return undefined;
+            }
+            else if (Array.isArray(value) || isObject(value)) {
+                if (seen.has(value)) {
+                    return "[Circular]";
+                }
+                seen.add(value);
+            }
+            return value;
+        }, 2);
+    }
+    /**
+     * Sanitizes a URL for logging.
+     * @param value - The URL to sanitize
+     * @returns - The sanitized URL as a string
+     */
+    sanitizeUrl(value) {
+        if (typeof value !== "string" || value === null || value === "") {
+            return value;
+        }
+        const url = new URL(value);
+        if (!url.search) {
+            return value;
+        }
+        for (const [key] of url.searchParams) {
+            if (!this.allowedQueryParameters.has(key.toLowerCase())) {
+                url.searchParams.set(key, RedactedString);
+            }
+        }
+        return url.toString();
+    }
+    sanitizeHeaders(obj) {
+        const sanitized = {};
+        for (const key of Object.keys(obj)) {
+            if (this.allowedHeaderNames.has(key.toLowerCase())) {
+                sanitized[key] = obj[key];
+            }
+            else {
+                sanitized[key] = RedactedString;
+            }
+        }
+        return sanitized;
+    }
+    sanitizeQuery(value) {
+        if (typeof value !== "object" || value === null) {
+            return value;
+        }
+        const sanitized = {};
+        for (const k of Object.keys(value)) {
+            if (this.allowedQueryParameters.has(k.toLowerCase())) {
+                sanitized[k] = value[k];
+            }
+            else {
+                sanitized[k] = RedactedString;
+            }
+        }
+        return sanitized;
+    }
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+const errorSanitizer = new Sanitizer();
+/**
+ * A custom error type for failed pipeline requests.
+ */
+let RestError$1 = class RestError extends Error {
+    /**
+     * Something went wrong when making the request.
+     * This means the actual request failed for some reason,
+     * such as a DNS issue or the connection being lost.
+     */
+    static REQUEST_SEND_ERROR = "REQUEST_SEND_ERROR";
+    /**
+     * This means that parsing the response from the server failed.
+     * It may have been malformed.
+     */
+    static PARSE_ERROR = "PARSE_ERROR";
+    /**
+     * The code of the error itself (use statics on RestError if possible.)
+     */
+    code;
+    /**
+     * The HTTP status code of the request (if applicable.)
+     */
+    statusCode;
+    /**
+     * The request that was made.
+     * This property is non-enumerable.
+     */
+    request;
+    /**
+     * The response received (if any.)
+     * This property is non-enumerable.
+     */
+    response;
+    /**
+     * Bonus property set by the throw site.
+     */
+    details;
+    constructor(message, options = {}) {
+        super(message);
+        this.name = "RestError";
+        this.code = options.code;
+        this.statusCode = options.statusCode;
+        // The request and response may contain sensitive information in the headers or body.
+        // To help prevent this sensitive information being accidentally logged, the request and response
+        // properties are marked as non-enumerable here. This prevents them showing up in the output of
+        // JSON.stringify and console.log.
+        Object.defineProperty(this, "request", { value: options.request, enumerable: false });
+        Object.defineProperty(this, "response", { value: options.response, enumerable: false });
+        // Only include useful agent information in the request for logging, as the full agent object
+        // may contain large binary data.
+        const agent = this.request?.agent
+            ? {
+                maxFreeSockets: this.request.agent.maxFreeSockets,
+                maxSockets: this.request.agent.maxSockets,
+            }
+            : undefined;
+        // Logging method for util.inspect in Node
+        Object.defineProperty(this, custom, {
+            value: () => {
+                // Extract non-enumerable properties and add them back. This is OK since in this output the request and
+                // response get sanitized.
+                return `RestError: ${this.message} \n ${errorSanitizer.sanitize({
+                    ...this,
+                    request: { ...this.request, agent },
+                    response: this.response,
+                })}`;
+            },
+            enumerable: false,
+        });
+        Object.setPrototypeOf(this, RestError.prototype);
+    }
+};
+/**
+ * Typeguard for RestError
+ * @param e - Something caught by a catch clause.
+ */
+function isRestError$1(e) {
+    if (e instanceof RestError$1) {
+        return true;
+    }
+    return isError$1(e) && e.name === "RestError";
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * The helper that transforms bytes with specific character encoding into string
+ * @param bytes - the uint8array bytes
+ * @param format - the format we use to encode the byte
+ * @returns a string of the encoded string
+ */
+function uint8ArrayToString$1(bytes, format) {
+    return Buffer.from(bytes).toString(format);
+}
+/**
+ * The helper that transforms string to specific character encoded bytes array.
+ * @param value - the string to be converted
+ * @param format - the format we use to decode the value
+ * @returns a uint8array
+ */
+function stringToUint8Array$1(value, format) {
+    return Buffer.from(value, format);
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+const logger$9 = createClientLogger$1("ts-http-runtime");
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+const DEFAULT_TLS_SETTINGS = {};
+function isReadableStream(body) {
+    return body && typeof body.pipe === "function";
+}
+function isStreamComplete(stream) {
+    if (stream.readable === false) {
+        return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+        const handler = () => {
+            resolve();
+            stream.removeListener("close", handler);
+            stream.removeListener("end", handler);
+            stream.removeListener("error", handler);
+        };
+        stream.on("close", handler);
+        stream.on("end", handler);
+        stream.on("error", handler);
+    });
+}
+function isArrayBuffer(body) {
+    return body && typeof body.byteLength === "number";
+}
+class ReportTransform extends Transform {
+    loadedBytes = 0;
+    progressCallback;
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+    _transform(chunk, _encoding, callback) {
+        this.push(chunk);
+        this.loadedBytes += chunk.length;
+        try {
+            this.progressCallback({ loadedBytes: this.loadedBytes });
+            callback();
+        }
+        catch (e) {
+            callback(e);
+        }
+    }
+    constructor(progressCallback) {
+        super();
+        this.progressCallback = progressCallback;
+    }
+}
+/**
+ * A HttpClient implementation that uses Node's "https" module to send HTTPS requests.
+ * @internal
+ */
+class NodeHttpClient {
+    cachedHttpAgent;
+    cachedHttpsAgents = new WeakMap();
+    /**
+     * Makes a request over an underlying transport layer and returns the response.
+     * @param request - The request to be made.
+     */
+    async sendRequest(request) {
+        const abortController = new AbortController();
+        let abortListener;
+        if (request.abortSignal) {
+            if (request.abortSignal.aborted) {
+                throw new AbortError$1("The operation was aborted. Request has already been canceled.");
+            }
+            abortListener = (event) => {
+                if (event.type === "abort") {
+                    abortController.abort();
+                }
+            };
+            request.abortSignal.addEventListener("abort", abortListener);
+        }
+        let timeoutId;
+        if (request.timeout > 0) {
+            timeoutId = setTimeout(() => {
+                const sanitizer = new Sanitizer();
+                logger$9.info(`request to '${sanitizer.sanitizeUrl(request.url)}' timed out. canceling...`);
+                abortController.abort();
+            }, request.timeout);
+        }
+        const acceptEncoding = request.headers.get("Accept-Encoding");
+        const shouldDecompress = acceptEncoding?.includes("gzip") || acceptEncoding?.includes("deflate");
+        let body = typeof request.body === "function" ? request.body() : request.body;
+        if (body && !request.headers.has("Content-Length")) {
+            const bodyLength = getBodyLength(body);
+            if (bodyLength !== null) {
+                request.headers.set("Content-Length", bodyLength);
+            }
+        }
+        let responseStream;
+        try {
+            if (body && request.onUploadProgress) {
+                const onUploadProgress = request.onUploadProgress;
+                const uploadReportStream = new ReportTransform(onUploadProgress);
+                uploadReportStream.on("error", (e) => {
+                    logger$9.error("Error in upload progress", e);
+                });
+                if (isReadableStream(body)) {
+                    body.pipe(uploadReportStream);
+                }
+                else {
+                    uploadReportStream.end(body);
+                }
+                body = uploadReportStream;
+            }
+            const res = await this.makeRequest(request, abortController, body);
+            if (timeoutId !== undefined) {
+                clearTimeout(timeoutId);
+            }
+            const headers = getResponseHeaders(res);
+            const status = res.statusCode ?? 0;
+            const response = {
+                status,
+                headers,
+                request,
+            };
+            // Responses to HEAD must not have a body.
+            // If they do return a body, that body must be ignored.
+            if (request.method === "HEAD") {
+                // call resume() and not destroy() to avoid closing the socket
+                // and losing keep alive
+                res.resume();
+                return response;
+            }
+            responseStream = shouldDecompress ? getDecodedResponseStream(res, headers) : res;
+            const onDownloadProgress = request.onDownloadProgress;
+            if (onDownloadProgress) {
+                const downloadReportStream = new ReportTransform(onDownloadProgress);
+                downloadReportStream.on("error", (e) => {
+                    logger$9.error("Error in download progress", e);
+                });
+                responseStream.pipe(downloadReportStream);
+                responseStream = downloadReportStream;
+            }
+            if (
+            // Value of POSITIVE_INFINITY in streamResponseStatusCodes is considered as any status code
+            request.streamResponseStatusCodes?.has(Number.POSITIVE_INFINITY) ||
+                request.streamResponseStatusCodes?.has(response.status)) {
+                response.readableStreamBody = responseStream;
+            }
+            else {
+                response.bodyAsText = await streamToText(responseStream);
+            }
+            return response;
+        }
+        finally {
+            // clean up event listener
+            if (request.abortSignal && abortListener) {
+                let uploadStreamDone = Promise.resolve();
+                if (isReadableStream(body)) {
+                    uploadStreamDone = isStreamComplete(body);
+                }
+                let downloadStreamDone = Promise.resolve();
+                if (isReadableStream(responseStream)) {
+                    downloadStreamDone = isStreamComplete(responseStream);
+                }
+                Promise.all([uploadStreamDone, downloadStreamDone])
+                    .then(() => {
+                    // eslint-disable-next-line promise/always-return
+                    if (abortListener) {
+                        request.abortSignal?.removeEventListener("abort", abortListener);
+                    }
+                })
+                    .catch((e) => {
+                    logger$9.warning("Error when cleaning up abortListener on httpRequest", e);
+                });
+            }
+        }
+    }
+    makeRequest(request, abortController, body) {
+        const url = new URL(request.url);
+        const isInsecure = url.protocol !== "https:";
+        if (isInsecure && !request.allowInsecureConnection) {
+            throw new Error(`Cannot connect to ${request.url} while allowInsecureConnection is false.`);
+        }
+        const agent = request.agent ?? this.getOrCreateAgent(request, isInsecure);
+        const options = {
+            agent,
+            hostname: url.hostname,
+            path: `${url.pathname}${url.search}`,
+            port: url.port,
+            method: request.method,
+            headers: request.headers.toJSON({ preserveCase: true }),
+            ...request.requestOverrides,
+        };
+        return new Promise((resolve, reject) => {
+            const req = isInsecure ? http.request(options, resolve) : https.request(options, resolve);
+            req.once("error", (err) => {
+                reject(new RestError$1(err.message, { code: err.code ?? RestError$1.REQUEST_SEND_ERROR, request }));
+            });
+            abortController.signal.addEventListener("abort", () => {
+                const abortError = new AbortError$1("The operation was aborted. Rejecting from abort signal callback while making request.");
+                req.destroy(abortError);
+                reject(abortError);
+            });
+            if (body && isReadableStream(body)) {
+                body.pipe(req);
+            }
+            else if (body) {
+                if (typeof body === "string" || Buffer.isBuffer(body)) {
+                    req.end(body);
+                }
+                else if (isArrayBuffer(body)) {
+                    req.end(ArrayBuffer.isView(body)
+                        ? Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+                        : Buffer.from(body));
+                }
+                else {
+                    logger$9.error("Unrecognized body type", body);
+                    reject(new RestError$1("Unrecognized body type"));
+                }
+            }
+            else {
+                // streams don't like "undefined" being passed as data
+                req.end();
+            }
+        });
+    }
+    getOrCreateAgent(request, isInsecure) {
+        const disableKeepAlive = request.disableKeepAlive;
+        // Handle Insecure requests first
+        if (isInsecure) {
+            if (disableKeepAlive) {
+                // keepAlive:false is the default so we don't need a custom Agent
+                return http.globalAgent;
+            }
+            if (!this.cachedHttpAgent) {
+                // If there is no cached agent create a new one and cache it.
+                this.cachedHttpAgent = new http.Agent({ keepAlive: true });
+            }
+            return this.cachedHttpAgent;
+        }
+        else {
+            if (disableKeepAlive && !request.tlsSettings) {
+                // When there are no tlsSettings and keepAlive is false
+                // we don't need a custom agent
+                return https.globalAgent;
+            }
+            // We use the tlsSettings to index cached clients
+            const tlsSettings = request.tlsSettings ?? DEFAULT_TLS_SETTINGS;
+            // Get the cached agent or create a new one with the
+            // provided values for keepAlive and tlsSettings
+            let agent = this.cachedHttpsAgents.get(tlsSettings);
+            if (agent && agent.options.keepAlive === !disableKeepAlive) {
+                return agent;
+            }
+            logger$9.info("No cached TLS Agent exist, creating a new Agent");
+            agent = new https.Agent({
+                // keepAlive is true if disableKeepAlive is false.
+                keepAlive: !disableKeepAlive,
+                // Since we are spreading, if no tslSettings were provided, nothing is added to the agent options.
+                ...tlsSettings,
+            });
+            this.cachedHttpsAgents.set(tlsSettings, agent);
+            return agent;
+        }
+    }
+}
+function getResponseHeaders(res) {
+    const headers = createHttpHeaders$1();
+    for (const header of Object.keys(res.headers)) {
+        const value = res.headers[header];
+        if (Array.isArray(value)) {
+            if (value.length > 0) {
+                headers.set(header, value[0]);
+            }
+        }
+        else if (value) {
+            headers.set(header, value);
+        }
+    }
+    return headers;
+}
+function getDecodedResponseStream(stream, headers) {
+    const contentEncoding = headers.get("Content-Encoding");
+    if (contentEncoding === "gzip") {
+        const unzip = zlib.createGunzip();
+        stream.pipe(unzip);
+        return unzip;
+    }
+    else if (contentEncoding === "deflate") {
+        const inflate = zlib.createInflate();
+        stream.pipe(inflate);
+        return inflate;
+    }
+    return stream;
+}
+function streamToText(stream) {
+    return new Promise((resolve, reject) => {
+        const buffer = [];
+        stream.on("data", (chunk) => {
+            if (Buffer.isBuffer(chunk)) {
+                buffer.push(chunk);
+            }
+            else {
+                buffer.push(Buffer.from(chunk));
+            }
+        });
+        stream.on("end", () => {
+            resolve(Buffer.concat(buffer).toString("utf8"));
+        });
+        stream.on("error", (e) => {
+            if (e && e?.name === "AbortError") {
+                reject(e);
+            }
+            else {
+                reject(new RestError$1(`Error reading response as text: ${e.message}`, {
+                    code: RestError$1.PARSE_ERROR,
+                }));
+            }
+        });
+    });
+}
+/** @internal */
+function getBodyLength(body) {
+    if (!body) {
+        return 0;
+    }
+    else if (Buffer.isBuffer(body)) {
+        return body.length;
+    }
+    else if (isReadableStream(body)) {
+        return null;
+    }
+    else if (isArrayBuffer(body)) {
+        return body.byteLength;
+    }
+    else if (typeof body === "string") {
+        return Buffer.from(body).length;
+    }
+    else {
+        return null;
+    }
+}
+/**
+ * Create a new HttpClient instance for the NodeJS environment.
+ * @internal
+ */
+function createNodeHttpClient() {
+    return new NodeHttpClient();
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Create the correct HttpClient for the current environment.
+ */
+function createDefaultHttpClient$1() {
+    return createNodeHttpClient();
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * The programmatic identifier of the logPolicy.
+ */
+const logPolicyName = "logPolicy";
+/**
+ * A policy that logs all requests and responses.
+ * @param options - Options to configure logPolicy.
+ */
+function logPolicy$1(options = {}) {
+    const logger = options.logger ?? logger$9.info;
+    const sanitizer = new Sanitizer({
+        additionalAllowedHeaderNames: options.additionalAllowedHeaderNames,
+        additionalAllowedQueryParameters: options.additionalAllowedQueryParameters,
+    });
+    return {
+        name: logPolicyName,
+        async sendRequest(request, next) {
+            if (!logger.enabled) {
+                return next(request);
+            }
+            logger(`Request: ${sanitizer.sanitize(request)}`);
+            const response = await next(request);
+            logger(`Response status code: ${response.status}`);
+            logger(`Headers: ${sanitizer.sanitize(response.headers)}`);
+            return response;
+        },
+    };
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+const DEFAULT_RETRY_POLICY_COUNT = 3;
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Returns a random integer value between a lower and upper bound,
+ * inclusive of both bounds.
+ * Note that this uses Math.random and isn't secure. If you need to use
+ * this for any kind of security purpose, find a better source of random.
+ * @param min - The smallest integer value allowed.
+ * @param max - The largest integer value allowed.
+ */
+function getRandomIntegerInclusive(min, max) {
+    // Make sure inputs are integers.
+    min = Math.ceil(min);
+    max = Math.floor(max);
+    // Pick a random offset from zero to the size of the range.
+    // Since Math.random() can never return 1, we have to make the range one larger
+    // in order to be inclusive of the maximum value after we take the floor.
+    const offset = Math.floor(Math.random() * (max - min + 1));
+    return offset + min;
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Calculates the delay interval for retry attempts using exponential delay with jitter.
+ * @param retryAttempt - The current retry attempt number.
+ * @param config - The exponential retry configuration.
+ * @returns An object containing the calculated retry delay.
+ */
+function calculateRetryDelay(retryAttempt, config) {
+    // Exponentially increase the delay each time
+    const exponentialDelay = config.retryDelayInMs * Math.pow(2, retryAttempt);
+    // Don't let the delay exceed the maximum
+    const clampedDelay = Math.min(config.maxRetryDelayInMs, exponentialDelay);
+    // Allow the final value to have some "jitter" (within 50% of the delay size) so
+    // that retries across multiple clients don't occur simultaneously.
+    const retryAfterInMs = clampedDelay / 2 + getRandomIntegerInclusive(0, clampedDelay / 2);
+    return { retryAfterInMs };
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+const StandardAbortMessage$1 = "The operation was aborted.";
+/**
+ * A wrapper for setTimeout that resolves a promise after delayInMs milliseconds.
+ * @param delayInMs - The number of milliseconds to be delayed.
+ * @param value - The value to be resolved with after a timeout of t milliseconds.
+ * @param options - The options for delay - currently abort options
+ *                  - abortSignal - The abortSignal associated with containing operation.
+ *                  - abortErrorMsg - The abort error message associated with containing operation.
+ * @returns Resolved promise
+ */
+function delay$3(delayInMs, value, options) {
+    return new Promise((resolve, reject) => {
+        let timer = undefined;
+        let onAborted = undefined;
+        const rejectOnAbort = () => {
+            return reject(new AbortError$1(options?.abortErrorMsg ? options?.abortErrorMsg : StandardAbortMessage$1));
+        };
+        const removeListeners = () => {
+            if (options?.abortSignal && onAborted) {
+                options.abortSignal.removeEventListener("abort", onAborted);
+            }
+        };
+        onAborted = () => {
+            if (timer) {
+                clearTimeout(timer);
+            }
+            removeListeners();
+            return rejectOnAbort();
+        };
+        if (options?.abortSignal && options.abortSignal.aborted) {
+            return rejectOnAbort();
+        }
+        timer = setTimeout(() => {
+            removeListeners();
+            resolve(value);
+        }, delayInMs);
+        if (options?.abortSignal) {
+            options.abortSignal.addEventListener("abort", onAborted);
+        }
+    });
+}
+/**
+ * @internal
+ * @returns the parsed value or undefined if the parsed value is invalid.
+ */
+function parseHeaderValueAsNumber(response, headerName) {
+    const value = response.headers.get(headerName);
+    if (!value)
+        return;
+    const valueAsNum = Number(value);
+    if (Number.isNaN(valueAsNum))
+        return;
+    return valueAsNum;
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * The header that comes back from services representing
+ * the amount of time (minimum) to wait to retry (in seconds or timestamp after which we can retry).
+ */
+const RetryAfterHeader = "Retry-After";
+/**
+ * The headers that come back from services representing
+ * the amount of time (minimum) to wait to retry.
+ *
+ * "retry-after-ms", "x-ms-retry-after-ms" : milliseconds
+ * "Retry-After" : seconds or timestamp
+ */
+const AllRetryAfterHeaders = ["retry-after-ms", "x-ms-retry-after-ms", RetryAfterHeader];
+/**
+ * A response is a throttling retry response if it has a throttling status code (429 or 503),
+ * as long as one of the [ "Retry-After" or "retry-after-ms" or "x-ms-retry-after-ms" ] headers has a valid value.
+ *
+ * Returns the `retryAfterInMs` value if the response is a throttling retry response.
+ * If not throttling retry response, returns `undefined`.
+ *
+ * @internal
+ */
+function getRetryAfterInMs(response) {
+    if (!(response && [429, 503].includes(response.status)))
+        return undefined;
+    try {
+        // Headers: "retry-after-ms", "x-ms-retry-after-ms", "Retry-After"
+        for (const header of AllRetryAfterHeaders) {
+            const retryAfterValue = parseHeaderValueAsNumber(response, header);
+            if (retryAfterValue === 0 || retryAfterValue) {
+                // "Retry-After" header ==> seconds
+                // "retry-after-ms", "x-ms-retry-after-ms" headers ==> milli-seconds
+                const multiplyingFactor = header === RetryAfterHeader ? 1000 : 1;
+                return retryAfterValue * multiplyingFactor; // in milli-seconds
+            }
+        }
+        // RetryAfterHeader ("Retry-After") has a special case where it might be formatted as a date instead of a number of seconds
+        const retryAfterHeader = response.headers.get(RetryAfterHeader);
+        if (!retryAfterHeader)
+            return;
+        const date = Date.parse(retryAfterHeader);
+        const diff = date - Date.now();
+        // negative diff would mean a date in the past, so retry asap with 0 milliseconds
+        return Number.isFinite(diff) ? Math.max(0, diff) : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * A response is a retry response if it has a throttling status code (429 or 503),
+ * as long as one of the [ "Retry-After" or "retry-after-ms" or "x-ms-retry-after-ms" ] headers has a valid value.
+ */
+function isThrottlingRetryResponse(response) {
+    return Number.isFinite(getRetryAfterInMs(response));
+}
+function throttlingRetryStrategy() {
+    return {
+        name: "throttlingRetryStrategy",
+        retry({ response }) {
+            const retryAfterInMs = getRetryAfterInMs(response);
+            if (!Number.isFinite(retryAfterInMs)) {
+                return { skipStrategy: true };
+            }
+            return {
+                retryAfterInMs,
+            };
+        },
+    };
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+// intervals are in milliseconds
+const DEFAULT_CLIENT_RETRY_INTERVAL = 1000;
+const DEFAULT_CLIENT_MAX_RETRY_INTERVAL = 1000 * 64;
+/**
+ * A retry strategy that retries with an exponentially increasing delay in these two cases:
+ * - When there are errors in the underlying transport layer (e.g. DNS lookup failures).
+ * - Or otherwise if the outgoing request fails (408, greater or equal than 500, except for 501 and 505).
+ */
+function exponentialRetryStrategy(options = {}) {
+    const retryInterval = options.retryDelayInMs ?? DEFAULT_CLIENT_RETRY_INTERVAL;
+    const maxRetryInterval = options.maxRetryDelayInMs ?? DEFAULT_CLIENT_MAX_RETRY_INTERVAL;
+    return {
+        name: "exponentialRetryStrategy",
+        retry({ retryCount, response, responseError }) {
+            const matchedSystemError = isSystemError(responseError);
+            const ignoreSystemErrors = matchedSystemError && options.ignoreSystemErrors;
+            const isExponential = isExponentialRetryResponse(response);
+            const ignoreExponentialResponse = isExponential && options.ignoreHttpStatusCodes;
+            const unknownResponse = response && (isThrottlingRetryResponse(response) || !isExponential);
+            if (unknownResponse || ignoreExponentialResponse || ignoreSystemErrors) {
+                return { skipStrategy: true };
+            }
+            if (responseError && !matchedSystemError && !isExponential) {
+                return { errorToThrow: responseError };
+            }
+            return calculateRetryDelay(retryCount, {
+                retryDelayInMs: retryInterval,
+                maxRetryDelayInMs: maxRetryInterval,
+            });
+        },
+    };
+}
+/**
+ * A response is a retry response if it has status codes:
+ * - 408, or
+ * - Greater or equal than 500, except for 501 and 505.
+ */
+function isExponentialRetryResponse(response) {
+    return Boolean(response &&
+        response.status !== undefined &&
+        (response.status >= 500 || response.status === 408) &&
+        response.status !== 501 &&
+        response.status !== 505);
+}
+/**
+ * Determines whether an error from a pipeline response was triggered in the network layer.
+ */
+function isSystemError(err) {
+    if (!err) {
+        return false;
+    }
+    return (err.code === "ETIMEDOUT" ||
+        err.code === "ESOCKETTIMEDOUT" ||
+        err.code === "ECONNREFUSED" ||
+        err.code === "ECONNRESET" ||
+        err.code === "ENOENT" ||
+        err.code === "ENOTFOUND");
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+const retryPolicyLogger = createClientLogger$1("ts-http-runtime retryPolicy");
+/**
+ * The programmatic identifier of the retryPolicy.
+ */
+const retryPolicyName = "retryPolicy";
+/**
+ * retryPolicy is a generic policy to enable retrying requests when certain conditions are met
+ */
+function retryPolicy(strategies, options = { maxRetries: DEFAULT_RETRY_POLICY_COUNT }) {
+    const logger = options.logger || retryPolicyLogger;
+    return {
+        name: retryPolicyName,
+        async sendRequest(request, next) {
+            let response;
+            let responseError;
+            let retryCount = -1;
+            retryRequest: while (true) {
+                retryCount += 1;
+                response = undefined;
+                responseError = undefined;
+                try {
+                    logger.info(`Retry ${retryCount}: Attempting to send request`, request.requestId);
+                    response = await next(request);
+                    logger.info(`Retry ${retryCount}: Received a response from request`, request.requestId);
+                }
+                catch (e) {
+                    logger.error(`Retry ${retryCount}: Received an error from request`, request.requestId);
+                    // RestErrors are valid targets for the retry strategies.
+                    // If none of the retry strategies can work with them, they will be thrown later in this policy.
+                    // If the received error is not a RestError, it is immediately thrown.
+                    if (!isRestError$1(e)) {
+                        throw e;
+                    }
+                    responseError = e;
+                    response = e.response;
+                }
+                if (request.abortSignal?.aborted) {
+                    logger.error(`Retry ${retryCount}: Request aborted.`);
+                    const abortError = new AbortError$1();
+                    throw abortError;
+                }
+                if (retryCount >= (options.maxRetries ?? DEFAULT_RETRY_POLICY_COUNT)) {
+                    logger.info(`Retry ${retryCount}: Maximum retries reached. Returning the last received response, or throwing the last received error.`);
+                    if (responseError) {
+                        throw responseError;
+                    }
+                    else if (response) {
+                        return response;
+                    }
+                    else {
+                        throw new Error("Maximum retries reached with no response or error to throw");
+                    }
+                }
+                logger.info(`Retry ${retryCount}: Processing ${strategies.length} retry strategies.`);
+                strategiesLoop: for (const strategy of strategies) {
+                    const strategyLogger = strategy.logger || logger;
+                    strategyLogger.info(`Retry ${retryCount}: Processing retry strategy ${strategy.name}.`);
+                    const modifiers = strategy.retry({
+                        retryCount,
+                        response,
+                        responseError,
+                    });
+                    if (modifiers.skipStrategy) {
+                        strategyLogger.info(`Retry ${retryCount}: Skipped.`);
+                        continue strategiesLoop;
+                    }
+                    const { errorToThrow, retryAfterInMs, redirectTo } = modifiers;
+                    if (errorToThrow) {
+                        strategyLogger.error(`Retry ${retryCount}: Retry strategy ${strategy.name} throws error:`, errorToThrow);
+                        throw errorToThrow;
+                    }
+                    if (retryAfterInMs || retryAfterInMs === 0) {
+                        strategyLogger.info(`Retry ${retryCount}: Retry strategy ${strategy.name} retries after ${retryAfterInMs}`);
+                        await delay$3(retryAfterInMs, undefined, { abortSignal: request.abortSignal });
+                        continue retryRequest;
+                    }
+                    if (redirectTo) {
+                        strategyLogger.info(`Retry ${retryCount}: Retry strategy ${strategy.name} redirects to ${redirectTo}`);
+                        request.url = redirectTo;
+                        continue retryRequest;
+                    }
+                }
+                if (responseError) {
+                    logger.info(`None of the retry strategies could work with the received error. Throwing it.`);
+                    throw responseError;
+                }
+                if (response) {
+                    logger.info(`None of the retry strategies could work with the received response. Returning it.`);
+                    return response;
+                }
+                // If all the retries skip and there's no response,
+                // we're still in the retry loop, so a new request will be sent
+                // until `maxRetries` is reached.
+            }
+        },
+    };
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Name of the {@link defaultRetryPolicy}
+ */
+const defaultRetryPolicyName = "defaultRetryPolicy";
+/**
+ * A policy that retries according to three strategies:
+ * - When the server sends a 429 response with a Retry-After header.
+ * - When there are errors in the underlying transport layer (e.g. DNS lookup failures).
+ * - Or otherwise if the outgoing request fails, it will retry with an exponentially increasing delay.
+ */
+function defaultRetryPolicy$1(options = {}) {
+    return {
+        name: defaultRetryPolicyName,
+        sendRequest: retryPolicy([throttlingRetryStrategy(), exponentialRetryStrategy(options)], {
+            maxRetries: options.maxRetries ?? DEFAULT_RETRY_POLICY_COUNT,
+        }).sendRequest,
+    };
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * If the request body is a native FormData, convert it to our FormDataMap
+ * representation and clear the body. Node.js's HTTP stack doesn't handle
+ * FormData natively, so the pipeline must serialize it later.
+ *
+ * @internal
+ */
+function convertBodyToFormDataMap(body) {
+    if (typeof FormData !== "undefined" && body instanceof FormData) {
+        const formDataMap = {};
+        for (const [key, value] of body.entries()) {
+            const existing = formDataMap[key];
+            if (Array.isArray(existing)) {
+                existing.push(value);
+            }
+            else {
+                formDataMap[key] = existing !== undefined ? [existing, value] : [value];
+            }
+        }
+        return formDataMap;
+    }
+    return undefined;
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * The programmatic identifier of the formDataPolicy.
+ */
+const formDataPolicyName = "formDataPolicy";
+/**
+ * A policy that encodes FormData on the request into the body.
+ */
+function formDataPolicy$1() {
+    return {
+        name: formDataPolicyName,
+        async sendRequest(request, next) {
+            const converted = convertBodyToFormDataMap(request.body);
+            if (converted) {
+                request.formData = converted;
+                request.body = undefined;
+            }
+            if (request.formData) {
+                const contentType = request.headers.get("Content-Type");
+                if (contentType && contentType.indexOf("application/x-www-form-urlencoded") !== -1) {
+                    request.body = wwwFormUrlEncode(request.formData);
+                }
+                else {
+                    await prepareFormData(request.formData, request);
+                }
+                request.formData = undefined;
+            }
+            return next(request);
+        },
+    };
+}
+function wwwFormUrlEncode(formData) {
+    const urlSearchParams = new URLSearchParams();
+    for (const [key, value] of Object.entries(formData)) {
+        if (Array.isArray(value)) {
+            for (const subValue of value) {
+                urlSearchParams.append(key, subValue.toString());
+            }
+        }
+        else {
+            urlSearchParams.append(key, value.toString());
+        }
+    }
+    return urlSearchParams.toString();
+}
+async function prepareFormData(formData, request) {
+    // validate content type (multipart/form-data)
+    const contentType = request.headers.get("Content-Type");
+    if (contentType && !contentType.startsWith("multipart/form-data")) {
+        // content type is specified and is not multipart/form-data. Exit.
+        return;
+    }
+    request.headers.set("Content-Type", contentType ?? "multipart/form-data");
+    // set body to MultipartRequestBody using content from FormDataMap
+    const parts = [];
+    for (const [fieldName, values] of Object.entries(formData)) {
+        for (const value of Array.isArray(values) ? values : [values]) {
+            if (typeof value === "string") {
+                parts.push({
+                    headers: createHttpHeaders$1({
+                        "Content-Disposition": `form-data; name="${fieldName}"`,
+                    }),
+                    body: stringToUint8Array$1(value, "utf-8"),
+                });
+            }
+            else if (value === undefined || value === null || typeof value !== "object") {
+                throw new Error(`Unexpected value for key ${fieldName}: ${value}. Value should be serialized to string first.`);
+            }
+            else {
+                // using || instead of ?? here since if value.name is empty we should create a file name
+                const fileName = value.name || "blob";
+                const headers = createHttpHeaders$1();
+                headers.set("Content-Disposition", `form-data; name="${fieldName}"; filename="${fileName}"`);
+                // again, || is used since an empty value.type means the content type is unset
+                headers.set("Content-Type", value.type || "application/octet-stream");
+                parts.push({
+                    headers,
+                    body: value,
+                });
+            }
+        }
+    }
+    request.multipartBody = { parts };
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Name of the Agent Policy
+ */
+const agentPolicyName = "agentPolicy";
+/**
+ * Gets a pipeline policy that sets http.agent
+ */
+function agentPolicy$1(agent) {
+    return {
+        name: agentPolicyName,
+        sendRequest: async (req, next) => {
+            // Users may define an agent on the request, honor it over the client level one
+            if (!req.agent) {
+                req.agent = agent;
+            }
+            return next(req);
+        },
+    };
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Name of the TLS Policy
+ */
+const tlsPolicyName = "tlsPolicy";
+/**
+ * Gets a pipeline policy that adds the client certificate to the HttpClient agent for authentication.
+ */
+function tlsPolicy$1(tlsSettings) {
+    return {
+        name: tlsPolicyName,
+        sendRequest: async (req, next) => {
+            // Users may define a request tlsSettings, honor those over the client level one
+            if (!req.tlsSettings) {
+                req.tlsSettings = tlsSettings;
+            }
+            return next(req);
+        },
+    };
+}
+
+function getDefaultExportFromCjs (x) {
+	return x && x.__esModule && Object.prototype.hasOwnProperty.call(x, 'default') ? x['default'] : x;
+}
+
+var dist$2 = {};
+
+var src = {exports: {}};
+
+var browser = {exports: {}};
+
+/**
+ * Helpers.
+ */
+
+var ms;
+var hasRequiredMs;
+
+function requireMs () {
+	if (hasRequiredMs) return ms;
+	hasRequiredMs = 1;
+	var s = 1000;
+	var m = s * 60;
+	var h = m * 60;
+	var d = h * 24;
+	var w = d * 7;
+	var y = d * 365.25;
+
+	/**
+	 * Parse or format the given `val`.
+	 *
+	 * Options:
+	 *
+	 *  - `long` verbose formatting [false]
+	 *
+	 * @param {String|Number} val
+	 * @param {Object} [options]
+	 * @throws {Error} throw an error if val is not a non-empty string or a number
+	 * @return {String|Number}
+	 * @api public
+	 */
+
+	ms = function (val, options) {
+	  options = options || {};
+	  var type = typeof val;
+	  if (type === 'string' && val.length > 0) {
+	    return parse(val);
+	  } else if (type === 'number' && isFinite(val)) {
+	    return options.long ? fmtLong(val) : fmtShort(val);
+	  }
+	  throw new Error(
+	    'val is not a non-empty string or a valid number. val=' +
+	      JSON.stringify(val)
+	  );
+	};
+
+	/**
+	 * Parse the given `str` and return milliseconds.
+	 *
+	 * @param {String} str
+	 * @return {Number}
+	 * @api private
+	 */
+
+	function parse(str) {
+	  str = String(str);
+	  if (str.length > 100) {
+	    return;
+	  }
+	  var match = /^(-?(?:\d+)?\.?\d+) *(milliseconds?|msecs?|ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w|years?|yrs?|y)?$/i.exec(
+	    str
+	  );
+	  if (!match) {
+	    return;
+	  }
+	  var n = parseFloat(match[1]);
+	  var type = (match[2] || 'ms').toLowerCase();
+	  switch (type) {
+	    case 'years':
+	    case 'year':
+	    case 'yrs':
+	    case 'yr':
+	    case 'y':
+	      return n * y;
+	    case 'weeks':
+	    case 'week':
+	    case 'w':
+	      return n * w;
+	    case 'days':
+	    case 'day':
+	    case 'd':
+	      return n * d;
+	    case 'hours':
+	    case 'hour':
+	    case 'hrs':
+	    case 'hr':
+	    case 'h':
+	      return n * h;
+	    case 'minutes':
+	    case 'minute':
+	    case 'mins':
+	    case 'min':
+	    case 'm':
+	      return n * m;
+	    case 'seconds':
+	    case 'second':
+	    case 'secs':
+	    case 'sec':
+	    case 's':
+	      return n * s;
+	    case 'milliseconds':
+	    case 'millisecond':
+	    case 'msecs':
+	    case 'msec':
+	    case 'ms':
+	      return n;
+	    default:
+	      return undefined;
+	  }
+	}
+
+	/**
+	 * Short format for `ms`.
+	 *
+	 * @param {Number} ms
+	 * @return {String}
+	 * @api private
+	 */
+
+	function fmtShort(ms) {
+	  var msAbs = Math.abs(ms);
+	  if (msAbs >= d) {
+	    return Math.round(ms / d) + 'd';
+	  }
+	  if (msAbs >= h) {
+	    return Math.round(ms / h) + 'h';
+	  }
+	  if (msAbs >= m) {
+	    return Math.round(ms / m) + 'm';
+	  }
+	  if (msAbs >= s) {
+	    return Math.round(ms / s) + 's';
+	  }
+	  return ms + 'ms';
+	}
+
+	/**
+	 * Long format for `ms`.
+	 *
+	 * @param {Number} ms
+	 * @return {String}
+	 * @api private
+	 */
+
+	function fmtLong(ms) {
+	  var msAbs = Math.abs(ms);
+	  if (msAbs >= d) {
+	    return plural(ms, msAbs, d, 'day');
+	  }
+	  if (msAbs >= h) {
+	    return plural(ms, msAbs, h, 'hour');
+	  }
+	  if (msAbs >= m) {
+	    return plural(ms, msAbs, m, 'minute');
+	  }
+	  if (msAbs >= s) {
+	    return plural(ms, msAbs, s, 'second');
+	  }
+	  return ms + ' ms';
+	}
+
+	/**
+	 * Pluralization helper.
+	 */
+
+	function plural(ms, msAbs, n, name) {
+	  var isPlural = msAbs >= n * 1.5;
+	  return Math.round(ms / n) + ' ' + name + (isPlural ? 's' : '');
+	}
+	return ms;
+}
+
+var common;
+var hasRequiredCommon;
+
+function requireCommon () {
+	if (hasRequiredCommon) return common;
+	hasRequiredCommon = 1;
+	/**
+	 * This is the common logic for both the Node.js and web browser
+	 * implementations of `debug()`.
+	 */
+
+	function setup(env) {
+		createDebug.debug = createDebug;
+		createDebug.default = createDebug;
+		createDebug.coerce = coerce;
+		createDebug.disable = disable;
+		createDebug.enable = enable;
+		createDebug.enabled = enabled;
+		createDebug.humanize = requireMs();
+		createDebug.destroy = destroy;
+
+		Object.keys(env).forEach(key => {
+			createDebug[key] = env[key];
+		});
+
+		/**
+		* The currently active debug mode names, and names to skip.
+		*/
+
+		createDebug.names = [];
+		createDebug.skips = [];
+
+		/**
+		* Map of special "%n" handling functions, for the debug "format" argument.
+		*
+		* Valid key names are a single, lower or upper-case letter, i.e. "n" and "N".
+		*/
+		createDebug.formatters = {};
+
+		/**
+		* Selects a color for a debug namespace
+		* @param {String} namespace The namespace string for the debug instance to be colored
+		* @return {Number|String} An ANSI color code for the given namespace
+		* @api private
+		*/
+		function selectColor(namespace) {
+			let hash = 0;
+
+			for (let i = 0; i < namespace.length; i++) {
+				hash = ((hash << 5) - hash) + namespace.charCodeAt(i);
+				hash |= 0; // Convert to 32bit integer
+			}
+
+			return createDebug.colors[Math.abs(hash) % createDebug.colors.length];
+		}
+		createDebug.selectColor = selectColor;
+
+		/**
+		* Create a debugger with the given `namespace`.
+		*
+		* @param {String} namespace
+		* @return {Function}
+		* @api public
+		*/
+		function createDebug(namespace) {
+			let prevTime;
+			let enableOverride = null;
+			let namespacesCache;
+			let enabledCache;
+
+			function debug(...args) {
+				// Disabled?
+				if (!debug.enabled) {
+					return;
+				}
+
+				const self = debug;
+
+				// Set `diff` timestamp
+				const curr = Number(new Date());
+				const ms = curr - (prevTime || curr);
+				self.diff = ms;
+				self.prev = prevTime;
+				self.curr = curr;
+				prevTime = curr;
+
+				args[0] = createDebug.coerce(args[0]);
+
+				if (typeof args[0] !== 'string') {
+					// Anything else let's inspect with %O
+					args.unshift('%O');
+				}
+
+				// Apply any `formatters` transformations
+				let index = 0;
+				args[0] = args[0].replace(/%([a-zA-Z%])/g, (match, format) => {
+					// If we encounter an escaped % then don't increase the array index
+					if (match === '%%') {
+						return '%';
+					}
+					index++;
+					const formatter = createDebug.formatters[format];
+					if (typeof formatter === 'function') {
+						const val = args[index];
+						match = formatter.call(self, val);
+
+						// Now we need to remove `args[index]` since it's inlined in the `format`
+						args.splice(index, 1);
+						index--;
+					}
+					return match;
+				});
+
+				// Apply env-specific formatting (colors, etc.)
+				createDebug.formatArgs.call(self, args);
+
+				const logFn = self.log || createDebug.log;
+				logFn.apply(self, args);
+			}
+
+			debug.namespace = namespace;
+			debug.useColors = createDebug.useColors();
+			debug.color = createDebug.selectColor(namespace);
+			debug.extend = extend;
+			debug.destroy = createDebug.destroy; // XXX Temporary. Will be removed in the next major release.
+
+			Object.defineProperty(debug, 'enabled', {
+				enumerable: true,
+				configurable: false,
+				get: () => {
+					if (enableOverride !== null) {
+						return enableOverride;
+					}
+					if (namespacesCache !== createDebug.namespaces) {
+						namespacesCache = createDebug.namespaces;
+						enabledCache = createDebug.enabled(namespace);
+					}
+
+					return enabledCache;
+				},
+				set: v => {
+					enableOverride = v;
+				}
+			});
+
+			// Env-specific initialization logic for debug instances
+			if (typeof createDebug.init === 'function') {
+				createDebug.init(debug);
+			}
+
+			return debug;
+		}
+
+		function extend(namespace, delimiter) {
+			const newDebug = createDebug(this.namespace + (typeof delimiter === 'undefined' ? ':' : delimiter) + namespace);
+			newDebug.log = this.log;
+			return newDebug;
+		}
+
+		/**
+		* Enables a debug mode by namespaces. This can include modes
+		* separated by a colon and wildcards.
+		*
+		* @param {String} namespaces
+		* @api public
+		*/
+		function enable(namespaces) {
+			createDebug.save(namespaces);
+			createDebug.namespaces = namespaces;
+
+			createDebug.names = [];
+			createDebug.skips = [];
+
+			const split = (typeof namespaces === 'string' ? namespaces : '')
+				.trim()
+				.replace(/\s+/g, ',')
+				.split(',')
+				.filter(Boolean);
+
+			for (const ns of split) {
+				if (ns[0] === '-') {
+					createDebug.skips.push(ns.slice(1));
+				} else {
+					createDebug.names.push(ns);
+				}
+			}
+		}
+
+		/**
+		 * Checks if the given string matches a namespace template, honoring
+		 * asterisks as wildcards.
+		 *
+		 * @param {String} search
+		 * @param {String} template
+		 * @return {Boolean}
+		 */
+		function matchesTemplate(search, template) {
+			let searchIndex = 0;
+			let templateIndex = 0;
+			let starIndex = -1;
+			let matchIndex = 0;
+
+			while (searchIndex < search.length) {
+				if (templateIndex < template.length && (template[templateIndex] === search[searchIndex] || template[templateIndex] === '*')) {
+					// Match character or proceed with wildcard
+					if (template[templateIndex] === '*') {
+						starIndex = templateIndex;
+						matchIndex = searchIndex;
+						templateIndex++; // Skip the '*'
+					} else {
+						searchIndex++;
+						templateIndex++;
+					}
+				} else if (starIndex !== -1) { // eslint-disable-line no-negated-condition
+					// Backtrack to the last '*' and try to match more characters
+					templateIndex = starIndex + 1;
+					matchIndex++;
+					searchIndex = matchIndex;
+				} else {
+					return false; // No match
+				}
+			}
+
+			// Handle trailing '*' in template
+			while (templateIndex < template.length && template[templateIndex] === '*') {
+				templateIndex++;
+			}
+
+			return templateIndex === template.length;
+		}
+
+		/**
+		* Disable debug output.
+		*
+		* @return {String} namespaces
+		* @api public
+		*/
+		function disable() {
+			const namespaces = [
+				...createDebug.names,
+				...createDebug.skips.map(namespace => '-' + namespace)
+			].join(',');
+			createDebug.enable('');
+			return namespaces;
+		}
+
+		/**
+		* Returns true if the given mode name is enabled, false otherwise.
+		*
+		* @param {String} name
+		* @return {Boolean}
+		* @api public
+		*/
+		function enabled(name) {
+			for (const skip of createDebug.skips) {
+				if (matchesTemplate(name, skip)) {
+					return false;
+				}
+			}
+
+			for (const ns of createDebug.names) {
+				if (matchesTemplate(name, ns)) {
+					return true;
+				}
+			}
+
+			return false;
+		}
+
+		/**
+		* Coerce `val`.
+		*
+		* @param {Mixed} val
+		* @return {Mixed}
+		* @api private
+		*/
+		function coerce(val) {
+			if (val instanceof Error) {
+				return val.stack || val.message;
+			}
+			return val;
+		}
+
+		/**
+		* XXX DO NOT USE. This is a temporary stub function.
+		* XXX It WILL be removed in the next major release.
+		*/
+		function destroy() {
+			console.warn('Instance method `debug.destroy()` is deprecated and no longer does anything. It will be removed in the next major version of `debug`.');
+		}
+
+		createDebug.enable(createDebug.load());
+
+		return createDebug;
+	}
+
+	common = setup;
+	return common;
+}
+
+/* eslint-env browser */
+
+var hasRequiredBrowser;
+
+function requireBrowser () {
+	if (hasRequiredBrowser) return browser.exports;
+	hasRequiredBrowser = 1;
+	(function (module, exports) {
+		/**
+		 * This is the web browser implementation of `debug()`.
+		 */
+
+		exports.formatArgs = formatArgs;
+		exports.save = save;
+		exports.load = load;
+		exports.useColors = useColors;
+		exports.storage = localstorage();
+		exports.destroy = (() => {
+			let warned = false;
+
+			return () => {
+				if (!warned) {
+					warned = true;
+					console.warn('Instance method `debug.destroy()` is deprecated and no longer does anything. It will be removed in the next major version of `debug`.');
+				}
+			};
+		})();
+
+		/**
+		 * Colors.
+		 */
+
+		exports.colors = [
+			'#0000CC',
+			'#0000FF',
+			'#0033CC',
+			'#0033FF',
+			'#0066CC',
+			'#0066FF',
+			'#0099CC',
+			'#0099FF',
+			'#00CC00',
+			'#00CC33',
+			'#00CC66',
+			'#00CC99',
+			'#00CCCC',
+			'#00CCFF',
+			'#3300CC',
+			'#3300FF',
+			'#3333CC',
+			'#3333FF',
+			'#3366CC',
+			'#3366FF',
+			'#3399CC',
+			'#3399FF',
+			'#33CC00',
+			'#33CC33',
+			'#33CC66',
+			'#33CC99',
+			'#33CCCC',
+			'#33CCFF',
+			'#6600CC',
+			'#6600FF',
+			'#6633CC',
+			'#6633FF',
+			'#66CC00',
+			'#66CC33',
+			'#9900CC',
+			'#9900FF',
+			'#9933CC',
+			'#9933FF',
+			'#99CC00',
+			'#99CC33',
+			'#CC0000',
+			'#CC0033',
+			'#CC0066',
+			'#CC0099',
+			'#CC00CC',
+			'#CC00FF',
+			'#CC3300',
+			'#CC3333',
+			'#CC3366',
+			'#CC3399',
+			'#CC33CC',
+			'#CC33FF',
+			'#CC6600',
+			'#CC6633',
+			'#CC9900',
+			'#CC9933',
+			'#CCCC00',
+			'#CCCC33',
+			'#FF0000',
+			'#FF0033',
+			'#FF0066',
+			'#FF0099',
+			'#FF00CC',
+			'#FF00FF',
+			'#FF3300',
+			'#FF3333',
+			'#FF3366',
+			'#FF3399',
+			'#FF33CC',
+			'#FF33FF',
+			'#FF6600',
+			'#FF6633',
+			'#FF9900',
+			'#FF9933',
+			'#FFCC00',
+			'#FFCC33'
+		];
+
+		/**
+		 * Currently only WebKit-based Web Inspectors, Firefox >= v31,
+		 * and the Firebug extension (any Firefox version) are known
+		 * to support "%c" CSS customizations.
+		 *
+		 * TODO: add a `localStorage` variable to explicitly enable/disable colors
+		 */
+
+		// eslint-disable-next-line complexity
+		function useColors() {
+			// NB: In an Electron preload script, document will be defined but not fully
+			// initialized. Since we know we're in Chrome, we'll just detect this case
+			// explicitly
+			if (typeof window !== 'undefined' && window.process && (window.process.type === 'renderer' || window.process.__nwjs)) {
+				return true;
+			}
+
+			// Internet Explorer and Edge do not support colors.
+			if (typeof navigator !== 'undefined' && navigator.userAgent && navigator.userAgent.toLowerCase().match(/(edge|trident)\/(\d+)/)) {
+				return false;
+			}
+
+			let m;
+
+			// Is webkit? http://stackoverflow.com/a/16459606/376773
+			// document is undefined in react-native: https://github.com/facebook/react-native/pull/1632
+			// eslint-disable-next-line no-return-assign
+			return (typeof document !== 'undefined' && document.documentElement && document.documentElement.style && document.documentElement.style.WebkitAppearance) ||
+				// Is firebug? http://stackoverflow.com/a/398120/376773
+				(typeof window !== 'undefined' && window.console && (window.console.firebug || (window.console.exception && window.console.table))) ||
+				// Is firefox >= v31?
+				// https://developer.mozilla.org/en-US/docs/Tools/Web_Console#Styling_messages
+				(typeof navigator !== 'undefined' && navigator.userAgent && (m = navigator.userAgent.toLowerCase().match(/firefox\/(\d+)/)) && parseInt(m[1], 10) >= 31) ||
+				// Double check webkit in userAgent just in case we are in a worker
+				(typeof navigator !== 'undefined' && navigator.userAgent && navigator.userAgent.toLowerCase().match(/applewebkit\/(\d+)/));
+		}
+
+		/**
+		 * Colorize log arguments if enabled.
+		 *
+		 * @api public
+		 */
+
+		function formatArgs(args) {
+			args[0] = (this.useColors ? '%c' : '') +
+				this.namespace +
+				(this.useColors ? ' %c' : ' ') +
+				args[0] +
+				(this.useColors ? '%c ' : ' ') +
+				'+' + module.exports.humanize(this.diff);
+
+			if (!this.useColors) {
+				return;
+			}
+
+			const c = 'color: ' + this.color;
+			args.splice(1, 0, c, 'color: inherit');
+
+			// The final "%c" is somewhat tricky, because there could be other
+			// arguments passed either before or after the %c, so we need to
+			// figure out the correct index to insert the CSS into
+			let index = 0;
+			let lastC = 0;
+			args[0].replace(/%[a-zA-Z%]/g, match => {
+				if (match === '%%') {
+					return;
+				}
+				index++;
+				if (match === '%c') {
+					// We only are interested in the *last* %c
+					// (the user may have provided their own)
+					lastC = index;
+				}
+			});
+
+			args.splice(lastC, 0, c);
+		}
+
+		/**
+		 * Invokes `console.debug()` when available.
+		 * No-op when `console.debug` is not a "function".
+		 * If `console.debug` is not available, falls back
+		 * to `console.log`.
+		 *
+		 * @api public
+		 */
+		exports.log = console.debug || console.log || (() => {});
+
+		/**
+		 * Save `namespaces`.
+		 *
+		 * @param {String} namespaces
+		 * @api private
+		 */
+		function save(namespaces) {
+			try {
+				if (namespaces) {
+					exports.storage.setItem('debug', namespaces);
+				} else {
+					exports.storage.removeItem('debug');
+				}
+			} catch (error) {
+				// Swallow
+				// XXX (@Qix-) should we be logging these?
+			}
+		}
+
+		/**
+		 * Load `namespaces`.
+		 *
+		 * @return {String} returns the previously persisted debug modes
+		 * @api private
+		 */
+		function load() {
+			let r;
+			try {
+				r = exports.storage.getItem('debug') || exports.storage.getItem('DEBUG') ;
+			} catch (error) {
+				// Swallow
+				// XXX (@Qix-) should we be logging these?
+			}
+
+			// If debug isn't set in LS, and we're in Electron, try to load $DEBUG
+			if (!r && typeof process !== 'undefined' && 'env' in process) {
+				r = process.env.DEBUG;
+			}
+
+			return r;
+		}
+
+		/**
+		 * Localstorage attempts to return the localstorage.
+		 *
+		 * This is necessary because safari throws
+		 * when a user disables cookies/localstorage
+		 * and you attempt to access it.
+		 *
+		 * @return {LocalStorage}
+		 * @api private
+		 */
+
+		function localstorage() {
+			try {
+				// TVMLKit (Apple TV JS Runtime) does not have a window object, just localStorage in the global context
+				// The Browser also has localStorage in the global context.
+				return localStorage;
+			} catch (error) {
+				// Swallow
+				// XXX (@Qix-) should we be logging these?
+			}
+		}
+
+		module.exports = requireCommon()(exports);
+
+		const {formatters} = module.exports;
+
+		/**
+		 * Map %j to `JSON.stringify()`, since no Web Inspectors do that by default.
+		 */
+
+		formatters.j = function (v) {
+			try {
+				return JSON.stringify(v);
+			} catch (error) {
+				return '[UnexpectedJSONParseError]: ' + error.message;
+			}
+		}; 
+	} (browser, browser.exports));
+	return browser.exports;
+}
+
+var node = {exports: {}};
+
+var hasFlag;
+var hasRequiredHasFlag;
+
+function requireHasFlag () {
+	if (hasRequiredHasFlag) return hasFlag;
+	hasRequiredHasFlag = 1;
+	hasFlag = (flag, argv) => {
+		argv = argv || process.argv;
+		const prefix = flag.startsWith('-') ? '' : (flag.length === 1 ? '-' : '--');
+		const pos = argv.indexOf(prefix + flag);
+		const terminatorPos = argv.indexOf('--');
+		return pos !== -1 && (terminatorPos === -1 ? true : pos < terminatorPos);
+	};
+	return hasFlag;
+}
+
+var supportsColor_1;
+var hasRequiredSupportsColor;
+
+function requireSupportsColor () {
+	if (hasRequiredSupportsColor) return supportsColor_1;
+	hasRequiredSupportsColor = 1;
+	const os = require$$0;
+	const hasFlag = requireHasFlag();
+
+	const env = process.env;
+
+	let forceColor;
+	if (hasFlag('no-color') ||
+		hasFlag('no-colors') ||
+		hasFlag('color=false')) {
+		forceColor = false;
+	} else if (hasFlag('color') ||
+		hasFlag('colors') ||
+		hasFlag('color=true') ||
+		hasFlag('color=always')) {
+		forceColor = true;
+	}
+	if ('FORCE_COLOR' in env) {
+		forceColor = env.FORCE_COLOR.length === 0 || parseInt(env.FORCE_COLOR, 10) !== 0;
+	}
+
+	function translateLevel(level) {
+		if (level === 0) {
+			return false;
+		}
+
+		return {
+			level,
+			hasBasic: true,
+			has256: level >= 2,
+			has16m: level >= 3
+		};
+	}
+
+	function supportsColor(stream) {
+		if (forceColor === false) {
+			return 0;
+		}
+
+		if (hasFlag('color=16m') ||
+			hasFlag('color=full') ||
+			hasFlag('color=truecolor')) {
+			return 3;
+		}
+
+		if (hasFlag('color=256')) {
+			return 2;
+		}
+
+		if (stream && !stream.isTTY && forceColor !== true) {
+			return 0;
+		}
+
+		const min = forceColor ? 1 : 0;
+
+		if (process.platform === 'win32') {
+			// Node.js 7.5.0 is the first version of Node.js to include a patch to
+			// libuv that enables 256 color output on Windows. Anything earlier and it
+			// won't work. However, here we target Node.js 8 at minimum as it is an LTS
+			// release, and Node.js 7 is not. Windows 10 build 10586 is the first Windows
+			// release that supports 256 colors. Windows 10 build 14931 is the first release
+			// that supports 16m/TrueColor.
+			const osRelease = os.release().split('.');
+			if (
+				Number(process.versions.node.split('.')[0]) >= 8 &&
+				Number(osRelease[0]) >= 10 &&
+				Number(osRelease[2]) >= 10586
+			) {
+				return Number(osRelease[2]) >= 14931 ? 3 : 2;
+			}
+
+			return 1;
+		}
+
+		if ('CI' in env) {
+			if (['TRAVIS', 'CIRCLECI', 'APPVEYOR', 'GITLAB_CI'].some(sign => sign in env) || env.CI_NAME === 'codeship') {
+				return 1;
+			}
+
+			return min;
+		}
+
+		if ('TEAMCITY_VERSION' in env) {
+			return /^(9\.(0*[1-9]\d*)\.|\d{2,}\.)/.test(env.TEAMCITY_VERSION) ? 1 : 0;
+		}
+
+		if (env.COLORTERM === 'truecolor') {
+			return 3;
+		}
+
+		if ('TERM_PROGRAM' in env) {
+			const version = parseInt((env.TERM_PROGRAM_VERSION || '').split('.')[0], 10);
+
+			switch (env.TERM_PROGRAM) {
+				case 'iTerm.app':
+					return version >= 3 ? 3 : 2;
+				case 'Apple_Terminal':
+					return 2;
+				// No default
+			}
+		}
+
+		if (/-256(color)?$/i.test(env.TERM)) {
+			return 2;
+		}
+
+		if (/^screen|^xterm|^vt100|^vt220|^rxvt|color|ansi|cygwin|linux/i.test(env.TERM)) {
+			return 1;
+		}
+
+		if ('COLORTERM' in env) {
+			return 1;
+		}
+
+		if (env.TERM === 'dumb') {
+			return min;
+		}
+
+		return min;
+	}
+
+	function getSupportLevel(stream) {
+		const level = supportsColor(stream);
+		return translateLevel(level);
+	}
+
+	supportsColor_1 = {
+		supportsColor: getSupportLevel,
+		stdout: getSupportLevel(process.stdout),
+		stderr: getSupportLevel(process.stderr)
+	};
+	return supportsColor_1;
+}
+
+/**
+ * Module dependencies.
+ */
+
+var hasRequiredNode;
+
+function requireNode () {
+	if (hasRequiredNode) return node.exports;
+	hasRequiredNode = 1;
+	(function (module, exports) {
+		const tty = require$$0$1;
+		const util = require$$5;
+
+		/**
+		 * This is the Node.js implementation of `debug()`.
+		 */
+
+		exports.init = init;
+		exports.log = log;
+		exports.formatArgs = formatArgs;
+		exports.save = save;
+		exports.load = load;
+		exports.useColors = useColors;
+		exports.destroy = util.deprecate(
+			() => {},
+			'Instance method `debug.destroy()` is deprecated and no longer does anything. It will be removed in the next major version of `debug`.'
+		);
+
+		/**
+		 * Colors.
+		 */
+
+		exports.colors = [6, 2, 3, 4, 5, 1];
+
+		try {
+			// Optional dependency (as in, doesn't need to be installed, NOT like optionalDependencies in package.json)
+			// eslint-disable-next-line import/no-extraneous-dependencies
+			const supportsColor = requireSupportsColor();
+
+			if (supportsColor && (supportsColor.stderr || supportsColor).level >= 2) {
+				exports.colors = [
+					20,
+					21,
+					26,
+					27,
+					32,
+					33,
+					38,
+					39,
+					40,
+					41,
+					42,
+					43,
+					44,
+					45,
+					56,
+					57,
+					62,
+					63,
+					68,
+					69,
+					74,
+					75,
+					76,
+					77,
+					78,
+					79,
+					80,
+					81,
+					92,
+					93,
+					98,
+					99,
+					112,
+					113,
+					128,
+					129,
+					134,
+					135,
+					148,
+					149,
+					160,
+					161,
+					162,
+					163,
+					164,
+					165,
+					166,
+					167,
+					168,
+					169,
+					170,
+					171,
+					172,
+					173,
+					178,
+					179,
+					184,
+					185,
+					196,
+					197,
+					198,
+					199,
+					200,
+					201,
+					202,
+					203,
+					204,
+					205,
+					206,
+					207,
+					208,
+					209,
+					214,
+					215,
+					220,
+					221
+				];
+			}
+		} catch (error) {
+			// Swallow - we only care if `supports-color` is available; it doesn't have to be.
+		}
+
+		/**
+		 * Build up the default `inspectOpts` object from the environment variables.
+		 *
+		 *   $ DEBUG_COLORS=no DEBUG_DEPTH=10 DEBUG_SHOW_HIDDEN=enabled node script.js
+		 */
+
+		exports.inspectOpts = Object.keys(process.env).filter(key => {
+			return /^debug_/i.test(key);
+		}).reduce((obj, key) => {
+			// Camel-case
+			const prop = key
+				.substring(6)
+				.toLowerCase()
+				.replace(/_([a-z])/g, (_, k) => {
+					return k.toUpperCase();
+				});
+
+			// Coerce string value into JS value
+			let val = process.env[key];
+			if (/^(yes|on|true|enabled)$/i.test(val)) {
+				val = true;
+			} else if (/^(no|off|false|disabled)$/i.test(val)) {
+				val = false;
+			} else if (val === 'null') {
+				val = null;
+			} else {
+				val = Number(val);
+			}
+
+			obj[prop] = val;
+			return obj;
+		}, {});
+
+		/**
+		 * Is stdout a TTY? Colored output is enabled when `true`.
+		 */
+
+		function useColors() {
+			return 'colors' in exports.inspectOpts ?
+				Boolean(exports.inspectOpts.colors) :
+				tty.isatty(process.stderr.fd);
+		}
+
+		/**
+		 * Adds ANSI color escape codes if enabled.
+		 *
+		 * @api public
+		 */
+
+		function formatArgs(args) {
+			const {namespace: name, useColors} = this;
+
+			if (useColors) {
+				const c = this.color;
+				const colorCode = '\u001B[3' + (c < 8 ? c : '8;5;' + c);
+				const prefix = `  ${colorCode};1m${name} \u001B[0m`;
+
+				args[0] = prefix + args[0].split('\n').join('\n' + prefix);
+				args.push(colorCode + 'm+' + module.exports.humanize(this.diff) + '\u001B[0m');
+			} else {
+				args[0] = getDate() + name + ' ' + args[0];
+			}
+		}
+
+		function getDate() {
+			if (exports.inspectOpts.hideDate) {
+				return '';
+			}
+			return new Date().toISOString() + ' ';
+		}
+
+		/**
+		 * Invokes `util.formatWithOptions()` with the specified arguments and writes to stderr.
+		 */
+
+		function log(...args) {
+			return process.stderr.write(util.formatWithOptions(exports.inspectOpts, ...args) + '\n');
+		}
+
+		/**
+		 * Save `namespaces`.
+		 *
+		 * @param {String} namespaces
+		 * @api private
+		 */
+		function save(namespaces) {
+			if (namespaces) {
+				process.env.DEBUG = namespaces;
+			} else {
+				// If you set a process.env field to null or undefined, it gets cast to the
+				// string 'null' or 'undefined'. Just delete instead.
+				delete process.env.DEBUG;
+			}
+		}
+
+		/**
+		 * Load `namespaces`.
+		 *
+		 * @return {String} returns the previously persisted debug modes
+		 * @api private
+		 */
+
+		function load() {
+			return process.env.DEBUG;
+		}
+
+		/**
+		 * Init logic for `debug` instances.
+		 *
+		 * Create a new `inspectOpts` object in case `useColors` is set
+		 * differently for a particular `debug` instance.
+		 */
+
+		function init(debug) {
+			debug.inspectOpts = {};
+
+			const keys = Object.keys(exports.inspectOpts);
+			for (let i = 0; i < keys.length; i++) {
+				debug.inspectOpts[keys[i]] = exports.inspectOpts[keys[i]];
+			}
+		}
+
+		module.exports = requireCommon()(exports);
+
+		const {formatters} = module.exports;
+
+		/**
+		 * Map %o to `util.inspect()`, all on a single line.
+		 */
+
+		formatters.o = function (v) {
+			this.inspectOpts.colors = this.useColors;
+			return util.inspect(v, this.inspectOpts)
+				.split('\n')
+				.map(str => str.trim())
+				.join(' ');
+		};
+
+		/**
+		 * Map %O to `util.inspect()`, allowing multiple lines if needed.
+		 */
+
+		formatters.O = function (v) {
+			this.inspectOpts.colors = this.useColors;
+			return util.inspect(v, this.inspectOpts);
+		}; 
+	} (node, node.exports));
+	return node.exports;
+}
+
+/**
+ * Detect Electron renderer / nwjs process, which is node, but we should
+ * treat as a browser.
+ */
+
+var hasRequiredSrc;
+
+function requireSrc () {
+	if (hasRequiredSrc) return src.exports;
+	hasRequiredSrc = 1;
+	if (typeof process === 'undefined' || process.type === 'renderer' || process.browser === true || process.__nwjs) {
+		src.exports = requireBrowser();
+	} else {
+		src.exports = requireNode();
+	}
+	return src.exports;
+}
+
+var dist$1 = {};
+
+var helpers = {};
+
+var hasRequiredHelpers;
+
+function requireHelpers () {
+	if (hasRequiredHelpers) return helpers;
+	hasRequiredHelpers = 1;
+	var __createBinding = (helpers && helpers.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+	    if (k2 === undefined) k2 = k;
+	    var desc = Object.getOwnPropertyDescriptor(m, k);
+	    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+	      desc = { enumerable: true, get: function() { return m[k]; } };
+	    }
+	    Object.defineProperty(o, k2, desc);
+	}) : (function(o, m, k, k2) {
+	    if (k2 === undefined) k2 = k;
+	    o[k2] = m[k];
+	}));
+	var __setModuleDefault = (helpers && helpers.__setModuleDefault) || (Object.create ? (function(o, v) {
+	    Object.defineProperty(o, "default", { enumerable: true, value: v });
+	}) : function(o, v) {
+	    o["default"] = v;
+	});
+	var __importStar = (helpers && helpers.__importStar) || function (mod) {
+	    if (mod && mod.__esModule) return mod;
+	    var result = {};
+	    if (mod != null) for (var k in mod) if (k !== "default" && Object.prototype.hasOwnProperty.call(mod, k)) __createBinding(result, mod, k);
+	    __setModuleDefault(result, mod);
+	    return result;
+	};
+	Object.defineProperty(helpers, "__esModule", { value: true });
+	helpers.req = helpers.json = helpers.toBuffer = void 0;
+	const http = __importStar(require$$0$2);
+	const https = __importStar(require$$1);
+	async function toBuffer(stream) {
+	    let length = 0;
+	    const chunks = [];
+	    for await (const chunk of stream) {
+	        length += chunk.length;
+	        chunks.push(chunk);
+	    }
+	    return Buffer.concat(chunks, length);
+	}
+	helpers.toBuffer = toBuffer;
+	// eslint-disable-next-line @typescript-eslint/no-explicit-any
+	async function json(stream) {
+	    const buf = await toBuffer(stream);
+	    const str = buf.toString('utf8');
+	    try {
+	        return JSON.parse(str);
+	    }
+	    catch (_err) {
+	        const err = _err;
+	        err.message += ` (input: ${str})`;
+	        throw err;
+	    }
+	}
+	helpers.json = json;
+	function req(url, opts = {}) {
+	    const href = typeof url === 'string' ? url : url.href;
+	    const req = (href.startsWith('https:') ? https : http).request(url, opts);
+	    const promise = new Promise((resolve, reject) => {
+	        req
+	            .once('response', resolve)
+	            .once('error', reject)
+	            .end();
+	    });
+	    req.then = promise.then.bind(promise);
+	    return req;
+	}
+	helpers.req = req;
+	
+	return helpers;
+}
+
+var hasRequiredDist$2;
+
+function requireDist$2 () {
+	if (hasRequiredDist$2) return dist$1;
+	hasRequiredDist$2 = 1;
+	(function (exports) {
+		var __createBinding = (dist$1 && dist$1.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+		    if (k2 === undefined) k2 = k;
+		    var desc = Object.getOwnPropertyDescriptor(m, k);
+		    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+		      desc = { enumerable: true, get: function() { return m[k]; } };
+		    }
+		    Object.defineProperty(o, k2, desc);
+		}) : (function(o, m, k, k2) {
+		    if (k2 === undefined) k2 = k;
+		    o[k2] = m[k];
+		}));
+		var __setModuleDefault = (dist$1 && dist$1.__setModuleDefault) || (Object.create ? (function(o, v) {
+		    Object.defineProperty(o, "default", { enumerable: true, value: v });
+		}) : function(o, v) {
+		    o["default"] = v;
+		});
+		var __importStar = (dist$1 && dist$1.__importStar) || function (mod) {
+		    if (mod && mod.__esModule) return mod;
+		    var result = {};
+		    if (mod != null) for (var k in mod) if (k !== "default" && Object.prototype.hasOwnProperty.call(mod, k)) __createBinding(result, mod, k);
+		    __setModuleDefault(result, mod);
+		    return result;
+		};
+		var __exportStar = (dist$1 && dist$1.__exportStar) || function(m, exports) {
+		    for (var p in m) if (p !== "default" && !Object.prototype.hasOwnProperty.call(exports, p)) __createBinding(exports, m, p);
+		};
+		Object.defineProperty(exports, "__esModule", { value: true });
+		exports.Agent = void 0;
+		const net = __importStar(require$$0$3);
+		const http = __importStar(require$$0$2);
+		const https_1 = require$$1;
+		__exportStar(requireHelpers(), exports);
+		const INTERNAL = Symbol('AgentBaseInternalState');
+		class Agent extends http.Agent {
+		    constructor(opts) {
+		        super(opts);
+		        this[INTERNAL] = {};
+		    }
+		    /**
+		     * Determine whether this is an `http` or `https` request.
+		     */
+		    isSecureEndpoint(options) {
+		        if (options) {
+		            // First check the `secureEndpoint` property explicitly, since this
+		            // means that a parent `Agent` is "passing through" to this instance.
+		            // eslint-disable-next-line @typescript-eslint/no-explicit-any
+		            if (typeof options.secureEndpoint === 'boolean') {
+		                return options.secureEndpoint;
+		            }
+		            // If no explicit `secure` endpoint, check if `protocol` property is
+		            // set. This will usually be the case since using a full string URL
+		            // or `URL` instance should be the most common usage.
+		            if (typeof options.protocol === 'string') {
+		                return options.protocol === 'https:';
+		            }
+		        }
+		        // Finally, if no `protocol` property was set, then fall back to
+		        // checking the stack trace of the current call stack, and try to
+		        // detect the "https" module.
+		        const { stack } = new Error();
+		        if (typeof stack !== 'string')
+		            return false;
+		        return stack
+		            .split('\n')
+		            .some((l) => l.indexOf('(https.js:') !== -1 ||
+		            l.indexOf('node:https:') !== -1);
+		    }
+		    // In order to support async signatures in `connect()` and Node's native
+		    // connection pooling in `http.Agent`, the array of sockets for each origin
+		    // has to be updated synchronously. This is so the length of the array is
+		    // accurate when `addRequest()` is next called. We achieve this by creating a
+		    // fake socket and adding it to `sockets[origin]` and incrementing
+		    // `totalSocketCount`.
+		    incrementSockets(name) {
+		        // If `maxSockets` and `maxTotalSockets` are both Infinity then there is no
+		        // need to create a fake socket because Node.js native connection pooling
+		        // will never be invoked.
+		        if (this.maxSockets === Infinity && this.maxTotalSockets === Infinity) {
+		            return null;
+		        }
+		        // All instances of `sockets` are expected TypeScript errors. The
+		        // alternative is to add it as a private property of this class but that
+		        // will break TypeScript subclassing.
+		        if (!this.sockets[name]) {
+		            // @ts-expect-error `sockets` is readonly in `@types/node`
+		            this.sockets[name] = [];
+		        }
+		        const fakeSocket = new net.Socket({ writable: false });
+		        this.sockets[name].push(fakeSocket);
+		        // @ts-expect-error `totalSocketCount` isn't defined in `@types/node`
+		        this.totalSocketCount++;
+		        return fakeSocket;
+		    }
+		    decrementSockets(name, socket) {
+		        if (!this.sockets[name] || socket === null) {
+		            return;
+		        }
+		        const sockets = this.sockets[name];
+		        const index = sockets.indexOf(socket);
+		        if (index !== -1) {
+		            sockets.splice(index, 1);
+		            // @ts-expect-error  `totalSocketCount` isn't defined in `@types/node`
+		            this.totalSocketCount--;
+		            if (sockets.length === 0) {
+		                // @ts-expect-error `sockets` is readonly in `@types/node`
+		                delete this.sockets[name];
+		            }
+		        }
+		    }
+		    // In order to properly update the socket pool, we need to call `getName()` on
+		    // the core `https.Agent` if it is a secureEndpoint.
+		    getName(options) {
+		        const secureEndpoint = this.isSecureEndpoint(options);
+		        if (secureEndpoint) {
+		            // @ts-expect-error `getName()` isn't defined in `@types/node`
+		            return https_1.Agent.prototype.getName.call(this, options);
+		        }
+		        // @ts-expect-error `getName()` isn't defined in `@types/node`
+		        return super.getName(options);
+		    }
+		    createSocket(req, options, cb) {
+		        const connectOpts = {
+		            ...options,
+		            secureEndpoint: this.isSecureEndpoint(options),
+		        };
+		        const name = this.getName(connectOpts);
+		        const fakeSocket = this.incrementSockets(name);
+		        Promise.resolve()
+		            .then(() => this.connect(req, connectOpts))
+		            .then((socket) => {
+		            this.decrementSockets(name, fakeSocket);
+		            if (socket instanceof http.Agent) {
+		                try {
+		                    // @ts-expect-error `addRequest()` isn't defined in `@types/node`
+		                    return socket.addRequest(req, connectOpts);
+		                }
+		                catch (err) {
+		                    return cb(err);
+		                }
+		            }
+		            this[INTERNAL].currentSocket = socket;
+		            // @ts-expect-error `createSocket()` isn't defined in `@types/node`
+		            super.createSocket(req, options, cb);
+		        }, (err) => {
+		            this.decrementSockets(name, fakeSocket);
+		            cb(err);
+		        });
+		    }
+		    createConnection() {
+		        const socket = this[INTERNAL].currentSocket;
+		        this[INTERNAL].currentSocket = undefined;
+		        if (!socket) {
+		            throw new Error('No socket was returned in the `connect()` function');
+		        }
+		        return socket;
+		    }
+		    get defaultPort() {
+		        return (this[INTERNAL].defaultPort ??
+		            (this.protocol === 'https:' ? 443 : 80));
+		    }
+		    set defaultPort(v) {
+		        if (this[INTERNAL]) {
+		            this[INTERNAL].defaultPort = v;
+		        }
+		    }
+		    get protocol() {
+		        return (this[INTERNAL].protocol ??
+		            (this.isSecureEndpoint() ? 'https:' : 'http:'));
+		    }
+		    set protocol(v) {
+		        if (this[INTERNAL]) {
+		            this[INTERNAL].protocol = v;
+		        }
+		    }
+		}
+		exports.Agent = Agent;
+		
+	} (dist$1));
+	return dist$1;
+}
+
+var parseProxyResponse = {};
+
+var hasRequiredParseProxyResponse;
+
+function requireParseProxyResponse () {
+	if (hasRequiredParseProxyResponse) return parseProxyResponse;
+	hasRequiredParseProxyResponse = 1;
+	var __importDefault = (parseProxyResponse && parseProxyResponse.__importDefault) || function (mod) {
+	    return (mod && mod.__esModule) ? mod : { "default": mod };
+	};
+	Object.defineProperty(parseProxyResponse, "__esModule", { value: true });
+	parseProxyResponse.parseProxyResponse = void 0;
+	const debug_1 = __importDefault(requireSrc());
+	const debug = (0, debug_1.default)('https-proxy-agent:parse-proxy-response');
+	function parseProxyResponse$1(socket) {
+	    return new Promise((resolve, reject) => {
+	        // we need to buffer any HTTP traffic that happens with the proxy before we get
+	        // the CONNECT response, so that if the response is anything other than an "200"
+	        // response code, then we can re-play the "data" events on the socket once the
+	        // HTTP parser is hooked up...
+	        let buffersLength = 0;
+	        const buffers = [];
+	        function read() {
+	            const b = socket.read();
+	            if (b)
+	                ondata(b);
+	            else
+	                socket.once('readable', read);
+	        }
+	        function cleanup() {
+	            socket.removeListener('end', onend);
+	            socket.removeListener('error', onerror);
+	            socket.removeListener('readable', read);
+	        }
+	        function onend() {
+	            cleanup();
+	            debug('onend');
+	            reject(new Error('Proxy connection ended before receiving CONNECT response'));
+	        }
+	        function onerror(err) {
+	            cleanup();
+	            debug('onerror %o', err);
+	            reject(err);
+	        }
+	        function ondata(b) {
+	            buffers.push(b);
+	            buffersLength += b.length;
+	            const buffered = Buffer.concat(buffers, buffersLength);
+	            const endOfHeaders = buffered.indexOf('\r\n\r\n');
+	            if (endOfHeaders === -1) {
+	                // keep buffering
+	                debug('have not received end of HTTP headers yet...');
+	                read();
+	                return;
+	            }
+	            const headerParts = buffered
+	                .slice(0, endOfHeaders)
+	                .toString('ascii')
+	                .split('\r\n');
+	            const firstLine = headerParts.shift();
+	            if (!firstLine) {
+	                socket.destroy();
+	                return reject(new Error('No header received from proxy CONNECT response'));
+	            }
+	            const firstLineParts = firstLine.split(' ');
+	            const statusCode = +firstLineParts[1];
+	            const statusText = firstLineParts.slice(2).join(' ');
+	            const headers = {};
+	            for (const header of headerParts) {
+	                if (!header)
+	                    continue;
+	                const firstColon = header.indexOf(':');
+	                if (firstColon === -1) {
+	                    socket.destroy();
+	                    return reject(new Error(`Invalid header from proxy CONNECT response: "${header}"`));
+	                }
+	                const key = header.slice(0, firstColon).toLowerCase();
+	                const value = header.slice(firstColon + 1).trimStart();
+	                const current = headers[key];
+	                if (typeof current === 'string') {
+	                    headers[key] = [current, value];
+	                }
+	                else if (Array.isArray(current)) {
+	                    current.push(value);
+	                }
+	                else {
+	                    headers[key] = value;
+	                }
+	            }
+	            debug('got proxy server response: %o %o', firstLine, headers);
+	            cleanup();
+	            resolve({
+	                connect: {
+	                    statusCode,
+	                    statusText,
+	                    headers,
+	                },
+	                buffered,
+	            });
+	        }
+	        socket.on('error', onerror);
+	        socket.on('end', onend);
+	        read();
+	    });
+	}
+	parseProxyResponse.parseProxyResponse = parseProxyResponse$1;
+	
+	return parseProxyResponse;
+}
+
+var hasRequiredDist$1;
+
+function requireDist$1 () {
+	if (hasRequiredDist$1) return dist$2;
+	hasRequiredDist$1 = 1;
+	var __createBinding = (dist$2 && dist$2.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+	    if (k2 === undefined) k2 = k;
+	    var desc = Object.getOwnPropertyDescriptor(m, k);
+	    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+	      desc = { enumerable: true, get: function() { return m[k]; } };
+	    }
+	    Object.defineProperty(o, k2, desc);
+	}) : (function(o, m, k, k2) {
+	    if (k2 === undefined) k2 = k;
+	    o[k2] = m[k];
+	}));
+	var __setModuleDefault = (dist$2 && dist$2.__setModuleDefault) || (Object.create ? (function(o, v) {
+	    Object.defineProperty(o, "default", { enumerable: true, value: v });
+	}) : function(o, v) {
+	    o["default"] = v;
+	});
+	var __importStar = (dist$2 && dist$2.__importStar) || function (mod) {
+	    if (mod && mod.__esModule) return mod;
+	    var result = {};
+	    if (mod != null) for (var k in mod) if (k !== "default" && Object.prototype.hasOwnProperty.call(mod, k)) __createBinding(result, mod, k);
+	    __setModuleDefault(result, mod);
+	    return result;
+	};
+	var __importDefault = (dist$2 && dist$2.__importDefault) || function (mod) {
+	    return (mod && mod.__esModule) ? mod : { "default": mod };
+	};
+	Object.defineProperty(dist$2, "__esModule", { value: true });
+	dist$2.HttpsProxyAgent = void 0;
+	const net = __importStar(require$$0$3);
+	const tls = __importStar(require$$1$1);
+	const assert_1 = __importDefault(require$$2);
+	const debug_1 = __importDefault(requireSrc());
+	const agent_base_1 = requireDist$2();
+	const url_1 = require$$5$1;
+	const parse_proxy_response_1 = requireParseProxyResponse();
+	const debug = (0, debug_1.default)('https-proxy-agent');
+	const setServernameFromNonIpHost = (options) => {
+	    if (options.servername === undefined &&
+	        options.host &&
+	        !net.isIP(options.host)) {
+	        return {
+	            ...options,
+	            servername: options.host,
+	        };
+	    }
+	    return options;
+	};
+	/**
+	 * The `HttpsProxyAgent` implements an HTTP Agent subclass that connects to
+	 * the specified "HTTP(s) proxy server" in order to proxy HTTPS requests.
+	 *
+	 * Outgoing HTTP requests are first tunneled through the proxy server using the
+	 * `CONNECT` HTTP request method to establish a connection to the proxy server,
+	 * and then the proxy server connects to the destination target and issues the
+	 * HTTP request from the proxy server.
+	 *
+	 * `https:` requests have their socket connection upgraded to TLS once
+	 * the connection to the proxy server has been established.
+	 */
+	class HttpsProxyAgent extends agent_base_1.Agent {
+	    constructor(proxy, opts) {
+	        super(opts);
+	        this.options = { path: undefined };
+	        this.proxy = typeof proxy === 'string' ? new url_1.URL(proxy) : proxy;
+	        this.proxyHeaders = opts?.headers ?? {};
+	        debug('Creating new HttpsProxyAgent instance: %o', this.proxy.href);
+	        // Trim off the brackets from IPv6 addresses
+	        const host = (this.proxy.hostname || this.proxy.host).replace(/^\[|\]$/g, '');
+	        const port = this.proxy.port
+	            ? parseInt(this.proxy.port, 10)
+	            : this.proxy.protocol === 'https:'
+	                ? 443
+	                : 80;
+	        this.connectOpts = {
+	            // Attempt to negotiate http/1.1 for proxy servers that support http/2
+	            ALPNProtocols: ['http/1.1'],
+	            ...(opts ? omit(opts, 'headers') : null),
+	            host,
+	            port,
+	        };
+	    }
+	    /**
+	     * Called when the node-core HTTP client library is creating a
+	     * new HTTP request.
+	     */
+	    async connect(req, opts) {
+	        const { proxy } = this;
+	        if (!opts.host) {
+	            throw new TypeError('No "host" provided');
+	        }
+	        // Create a socket connection to the proxy server.
+	        let socket;
+	        if (proxy.protocol === 'https:') {
+	            debug('Creating `tls.Socket`: %o', this.connectOpts);
+	            socket = tls.connect(setServernameFromNonIpHost(this.connectOpts));
+	        }
+	        else {
+	            debug('Creating `net.Socket`: %o', this.connectOpts);
+	            socket = net.connect(this.connectOpts);
+	        }
+	        const headers = typeof this.proxyHeaders === 'function'
+	            ? this.proxyHeaders()
+	            : { ...this.proxyHeaders };
+	        const host = net.isIPv6(opts.host) ? `[${opts.host}]` : opts.host;
+	        let payload = `CONNECT ${host}:${opts.port} HTTP/1.1\r\n`;
+	        // Inject the `Proxy-Authorization` header if necessary.
+	        if (proxy.username || proxy.password) {
+	            const auth = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+	            headers['Proxy-Authorization'] = `Basic ${Buffer.from(auth).toString('base64')}`;
+	        }
+	        headers.Host = `${host}:${opts.port}`;
+	        if (!headers['Proxy-Connection']) {
+	            headers['Proxy-Connection'] = this.keepAlive
+	                ? 'Keep-Alive'
+	                : 'close';
+	        }
+	        for (const name of Object.keys(headers)) {
+	            payload += `${name}: ${headers[name]}\r\n`;
+	        }
+	        const proxyResponsePromise = (0, parse_proxy_response_1.parseProxyResponse)(socket);
+	        socket.write(`${payload}\r\n`);
+	        const { connect, buffered } = await proxyResponsePromise;
+	        req.emit('proxyConnect', connect);
+	        this.emit('proxyConnect', connect, req);
+	        if (connect.statusCode === 200) {
+	            req.once('socket', resume);
+	            if (opts.secureEndpoint) {
+	                // The proxy is connecting to a TLS server, so upgrade
+	                // this socket connection to a TLS connection.
+	                debug('Upgrading socket connection to TLS');
+	                return tls.connect({
+	                    ...omit(setServernameFromNonIpHost(opts), 'host', 'path', 'port'),
+	                    socket,
+	                });
+	            }
+	            return socket;
+	        }
+	        // Some other status code that's not 200... need to re-play the HTTP
+	        // header "data" events onto the socket once the HTTP machinery is
+	        // attached so that the node core `http` can parse and handle the
+	        // error status code.
+	        // Close the original socket, and a new "fake" socket is returned
+	        // instead, so that the proxy doesn't get the HTTP request
+	        // written to it (which may contain `Authorization` headers or other
+	        // sensitive data).
+	        //
+	        // See: https://hackerone.com/reports/541502
+	        socket.destroy();
+	        const fakeSocket = new net.Socket({ writable: false });
+	        fakeSocket.readable = true;
+	        // Need to wait for the "socket" event to re-play the "data" events.
+	        req.once('socket', (s) => {
+	            debug('Replaying proxy buffer for failed request');
+	            (0, assert_1.default)(s.listenerCount('data') > 0);
+	            // Replay the "buffered" Buffer onto the fake `socket`, since at
+	            // this point the HTTP module machinery has been hooked up for
+	            // the user.
+	            s.push(buffered);
+	            s.push(null);
+	        });
+	        return fakeSocket;
+	    }
+	}
+	HttpsProxyAgent.protocols = ['http', 'https'];
+	dist$2.HttpsProxyAgent = HttpsProxyAgent;
+	function resume(socket) {
+	    socket.resume();
+	}
+	function omit(obj, ...keys) {
+	    const ret = {};
+	    let key;
+	    for (key in obj) {
+	        if (!keys.includes(key)) {
+	            ret[key] = obj[key];
+	        }
+	    }
+	    return ret;
+	}
+	
+	return dist$2;
+}
+
+var distExports$1 = requireDist$1();
+
+var dist = {};
+
+var hasRequiredDist;
+
+function requireDist () {
+	if (hasRequiredDist) return dist;
+	hasRequiredDist = 1;
+	var __createBinding = (dist && dist.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+	    if (k2 === undefined) k2 = k;
+	    var desc = Object.getOwnPropertyDescriptor(m, k);
+	    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+	      desc = { enumerable: true, get: function() { return m[k]; } };
+	    }
+	    Object.defineProperty(o, k2, desc);
+	}) : (function(o, m, k, k2) {
+	    if (k2 === undefined) k2 = k;
+	    o[k2] = m[k];
+	}));
+	var __setModuleDefault = (dist && dist.__setModuleDefault) || (Object.create ? (function(o, v) {
+	    Object.defineProperty(o, "default", { enumerable: true, value: v });
+	}) : function(o, v) {
+	    o["default"] = v;
+	});
+	var __importStar = (dist && dist.__importStar) || function (mod) {
+	    if (mod && mod.__esModule) return mod;
+	    var result = {};
+	    if (mod != null) for (var k in mod) if (k !== "default" && Object.prototype.hasOwnProperty.call(mod, k)) __createBinding(result, mod, k);
+	    __setModuleDefault(result, mod);
+	    return result;
+	};
+	var __importDefault = (dist && dist.__importDefault) || function (mod) {
+	    return (mod && mod.__esModule) ? mod : { "default": mod };
+	};
+	Object.defineProperty(dist, "__esModule", { value: true });
+	dist.HttpProxyAgent = void 0;
+	const net = __importStar(require$$0$3);
+	const tls = __importStar(require$$1$1);
+	const debug_1 = __importDefault(requireSrc());
+	const events_1 = require$$3;
+	const agent_base_1 = requireDist$2();
+	const url_1 = require$$5$1;
+	const debug = (0, debug_1.default)('http-proxy-agent');
+	/**
+	 * The `HttpProxyAgent` implements an HTTP Agent subclass that connects
+	 * to the specified "HTTP proxy server" in order to proxy HTTP requests.
+	 */
+	class HttpProxyAgent extends agent_base_1.Agent {
+	    constructor(proxy, opts) {
+	        super(opts);
+	        this.proxy = typeof proxy === 'string' ? new url_1.URL(proxy) : proxy;
+	        this.proxyHeaders = opts?.headers ?? {};
+	        debug('Creating new HttpProxyAgent instance: %o', this.proxy.href);
+	        // Trim off the brackets from IPv6 addresses
+	        const host = (this.proxy.hostname || this.proxy.host).replace(/^\[|\]$/g, '');
+	        const port = this.proxy.port
+	            ? parseInt(this.proxy.port, 10)
+	            : this.proxy.protocol === 'https:'
+	                ? 443
+	                : 80;
+	        this.connectOpts = {
+	            ...(opts ? omit(opts, 'headers') : null),
+	            host,
+	            port,
+	        };
+	    }
+	    addRequest(req, opts) {
+	        req._header = null;
+	        this.setRequestProps(req, opts);
+	        // @ts-expect-error `addRequest()` isn't defined in `@types/node`
+	        super.addRequest(req, opts);
+	    }
+	    setRequestProps(req, opts) {
+	        const { proxy } = this;
+	        const protocol = opts.secureEndpoint ? 'https:' : 'http:';
+	        const hostname = req.getHeader('host') || 'localhost';
+	        const base = `${protocol}//${hostname}`;
+	        const url = new url_1.URL(req.path, base);
+	        if (opts.port !== 80) {
+	            url.port = String(opts.port);
+	        }
+	        // Change the `http.ClientRequest` instance's "path" field
+	        // to the absolute path of the URL that will be requested.
+	        req.path = String(url);
+	        // Inject the `Proxy-Authorization` header if necessary.
+	        const headers = typeof this.proxyHeaders === 'function'
+	            ? this.proxyHeaders()
+	            : { ...this.proxyHeaders };
+	        if (proxy.username || proxy.password) {
+	            const auth = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+	            headers['Proxy-Authorization'] = `Basic ${Buffer.from(auth).toString('base64')}`;
+	        }
+	        if (!headers['Proxy-Connection']) {
+	            headers['Proxy-Connection'] = this.keepAlive
+	                ? 'Keep-Alive'
+	                : 'close';
+	        }
+	        for (const name of Object.keys(headers)) {
+	            const value = headers[name];
+	            if (value) {
+	                req.setHeader(name, value);
+	            }
+	        }
+	    }
+	    async connect(req, opts) {
+	        req._header = null;
+	        if (!req.path.includes('://')) {
+	            this.setRequestProps(req, opts);
+	        }
+	        // At this point, the http ClientRequest's internal `_header` field
+	        // might have already been set. If this is the case then we'll need
+	        // to re-generate the string since we just changed the `req.path`.
+	        let first;
+	        let endOfHeaders;
+	        debug('Regenerating stored HTTP header string for request');
+	        req._implicitHeader();
+	        if (req.outputData && req.outputData.length > 0) {
+	            debug('Patching connection write() output buffer with updated header');
+	            first = req.outputData[0].data;
+	            endOfHeaders = first.indexOf('\r\n\r\n') + 4;
+	            req.outputData[0].data =
+	                req._header + first.substring(endOfHeaders);
+	            debug('Output buffer: %o', req.outputData[0].data);
+	        }
+	        // Create a socket connection to the proxy server.
+	        let socket;
+	        if (this.proxy.protocol === 'https:') {
+	            debug('Creating `tls.Socket`: %o', this.connectOpts);
+	            socket = tls.connect(this.connectOpts);
+	        }
+	        else {
+	            debug('Creating `net.Socket`: %o', this.connectOpts);
+	            socket = net.connect(this.connectOpts);
+	        }
+	        // Wait for the socket's `connect` event, so that this `callback()`
+	        // function throws instead of the `http` request machinery. This is
+	        // important for i.e. `PacProxyAgent` which determines a failed proxy
+	        // connection via the `callback()` function throwing.
+	        await (0, events_1.once)(socket, 'connect');
+	        return socket;
+	    }
+	}
+	HttpProxyAgent.protocols = ['http', 'https'];
+	dist.HttpProxyAgent = HttpProxyAgent;
+	function omit(obj, ...keys) {
+	    const ret = {};
+	    let key;
+	    for (key in obj) {
+	        if (!keys.includes(key)) {
+	            ret[key] = obj[key];
+	        }
+	    }
+	    return ret;
+	}
+	
+	return dist;
+}
+
+var distExports = requireDist();
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+const HTTPS_PROXY = "HTTPS_PROXY";
+const HTTP_PROXY = "HTTP_PROXY";
+const ALL_PROXY = "ALL_PROXY";
+const NO_PROXY = "NO_PROXY";
+/**
+ * The programmatic identifier of the proxyPolicy.
+ */
+const proxyPolicyName = "proxyPolicy";
+/**
+ * Stores the patterns specified in NO_PROXY environment variable.
+ * @internal
+ */
+const globalNoProxyList = [];
+let noProxyListLoaded = false;
+/** A cache of whether a host should bypass the proxy. */
+const globalBypassedMap = new Map();
+function getEnvironmentValue(name) {
+    if (process.env[name]) {
+        return process.env[name];
+    }
+    else if (process.env[name.toLowerCase()]) {
+        return process.env[name.toLowerCase()];
+    }
+    return undefined;
+}
+function loadEnvironmentProxyValue() {
+    if (!process) {
+        return undefined;
+    }
+    const httpsProxy = getEnvironmentValue(HTTPS_PROXY);
+    const allProxy = getEnvironmentValue(ALL_PROXY);
+    const httpProxy = getEnvironmentValue(HTTP_PROXY);
+    return httpsProxy || allProxy || httpProxy;
+}
+/**
+ * Check whether the host of a given `uri` matches any pattern in the no proxy list.
+ * If there's a match, any request sent to the same host shouldn't have the proxy settings set.
+ * This implementation is a port of https://github.com/Azure/azure-sdk-for-net/blob/8cca811371159e527159c7eb65602477898683e2/sdk/core/Azure.Core/src/Pipeline/Internal/HttpEnvironmentProxy.cs#L210
+ */
+function isBypassed(uri, noProxyList, bypassedMap) {
+    if (noProxyList.length === 0) {
+        return false;
+    }
+    const host = new URL(uri).hostname;
+    if (bypassedMap?.has(host)) {
+        return bypassedMap.get(host);
+    }
+    let isBypassedFlag = false;
+    for (const pattern of noProxyList) {
+        if (pattern[0] === ".") {
+            // This should match either domain it self or any subdomain or host
+            // .foo.com will match foo.com it self or *.foo.com
+            if (host.endsWith(pattern)) {
+                isBypassedFlag = true;
+            }
+            else {
+                if (host.length === pattern.length - 1 && host === pattern.slice(1)) {
+                    isBypassedFlag = true;
+                }
+            }
+        }
+        else {
+            if (host === pattern) {
+                isBypassedFlag = true;
+            }
+        }
+    }
+    bypassedMap?.set(host, isBypassedFlag);
+    return isBypassedFlag;
+}
+function loadNoProxy() {
+    const noProxy = getEnvironmentValue(NO_PROXY);
+    noProxyListLoaded = true;
+    if (noProxy) {
+        return noProxy
+            .split(",")
+            .map((item) => item.trim())
+            .filter((item) => item.length);
+    }
+    return [];
+}
+/**
+ * This method converts a proxy url into `ProxySettings` for use with ProxyPolicy.
+ * If no argument is given, it attempts to parse a proxy URL from the environment
+ * variables `HTTPS_PROXY` or `HTTP_PROXY`.
+ * @param proxyUrl - The url of the proxy to use. May contain authentication information.
+ * @deprecated - Internally this method is no longer necessary when setting proxy information.
+ */
+function getDefaultProxySettings$1(proxyUrl) {
+    if (!proxyUrl) {
+        proxyUrl = loadEnvironmentProxyValue();
+        if (!proxyUrl) {
+            return undefined;
+        }
+    }
+    const parsedUrl = new URL(proxyUrl);
+    const schema = parsedUrl.protocol ? parsedUrl.protocol + "//" : "";
+    return {
+        host: schema + parsedUrl.hostname,
+        port: Number.parseInt(parsedUrl.port || "80"),
+        username: parsedUrl.username,
+        password: parsedUrl.password,
+    };
+}
+/**
+ * This method attempts to parse a proxy URL from the environment
+ * variables `HTTPS_PROXY` or `HTTP_PROXY`.
+ */
+function getDefaultProxySettingsInternal() {
+    const envProxy = loadEnvironmentProxyValue();
+    return envProxy ? new URL(envProxy) : undefined;
+}
+function getUrlFromProxySettings(settings) {
+    let parsedProxyUrl;
+    try {
+        parsedProxyUrl = new URL(settings.host);
+    }
+    catch {
+        throw new Error(`Expecting a valid host string in proxy settings, but found "${settings.host}".`);
+    }
+    parsedProxyUrl.port = String(settings.port);
+    if (settings.username) {
+        parsedProxyUrl.username = settings.username;
+    }
+    if (settings.password) {
+        parsedProxyUrl.password = settings.password;
+    }
+    return parsedProxyUrl;
+}
+function setProxyAgentOnRequest(request, cachedAgents, proxyUrl) {
+    // Custom Agent should take precedence so if one is present
+    // we should skip to avoid overwriting it.
+    if (request.agent) {
+        return;
+    }
+    const url = new URL(request.url);
+    const isInsecure = url.protocol !== "https:";
+    if (request.tlsSettings) {
+        logger$9.warning("TLS settings are not supported in combination with custom Proxy, certificates provided to the client will be ignored.");
+    }
+    if (isInsecure) {
+        if (!cachedAgents.httpProxyAgent) {
+            cachedAgents.httpProxyAgent = new distExports.HttpProxyAgent(proxyUrl);
+        }
+        request.agent = cachedAgents.httpProxyAgent;
+    }
+    else {
+        if (!cachedAgents.httpsProxyAgent) {
+            cachedAgents.httpsProxyAgent = new distExports$1.HttpsProxyAgent(proxyUrl);
+        }
+        request.agent = cachedAgents.httpsProxyAgent;
+    }
+}
+/**
+ * A policy that allows one to apply proxy settings to all requests.
+ * If not passed static settings, they will be retrieved from the HTTPS_PROXY
+ * or HTTP_PROXY environment variables.
+ * @param proxySettings - ProxySettings to use on each request.
+ * @param options - additional settings, for example, custom NO_PROXY patterns
+ */
+function proxyPolicy$1(proxySettings, options) {
+    if (!noProxyListLoaded) {
+        globalNoProxyList.push(...loadNoProxy());
+    }
+    const defaultProxy = proxySettings
+        ? getUrlFromProxySettings(proxySettings)
+        : getDefaultProxySettingsInternal();
+    const cachedAgents = {};
+    return {
+        name: proxyPolicyName,
+        async sendRequest(request, next) {
+            if (!request.proxySettings &&
+                defaultProxy &&
+                !isBypassed(request.url, globalNoProxyList, globalBypassedMap)) {
+                setProxyAgentOnRequest(request, cachedAgents, defaultProxy);
+            }
+            else if (request.proxySettings) {
+                setProxyAgentOnRequest(request, cachedAgents, getUrlFromProxySettings(request.proxySettings));
+            }
+            return next(request);
+        },
+    };
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * The programmatic identifier of the decompressResponsePolicy.
+ */
+const decompressResponsePolicyName$1 = "decompressResponsePolicy";
+/**
+ * A policy to enable response decompression according to Accept-Encoding header
+ * https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Accept-Encoding
+ */
+function decompressResponsePolicy$1() {
+    return {
+        name: decompressResponsePolicyName$1,
+        async sendRequest(request, next) {
+            // HEAD requests have no body
+            if (request.method !== "HEAD") {
+                request.headers.set("Accept-Encoding", "gzip,deflate");
+            }
+            return next(request);
+        },
+    };
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * The programmatic identifier of the redirectPolicy.
+ */
+const redirectPolicyName$1 = "redirectPolicy";
+/**
+ * Methods that are allowed to follow redirects 301 and 302
+ */
+const allowedRedirect = ["GET", "HEAD"];
+/**
+ * A policy to follow Location headers from the server in order
+ * to support server-side redirection.
+ * In the browser, this policy is not used.
+ * @param options - Options to control policy behavior.
+ */
+function redirectPolicy$1(options = {}) {
+    const { maxRetries = 20, allowCrossOriginRedirects = false } = options;
+    return {
+        name: redirectPolicyName$1,
+        async sendRequest(request, next) {
+            const response = await next(request);
+            return handleRedirect(next, response, maxRetries, allowCrossOriginRedirects);
+        },
+    };
+}
+async function handleRedirect(next, response, maxRetries, allowCrossOriginRedirects, currentRetries = 0) {
+    const { request, status, headers } = response;
+    const locationHeader = headers.get("location");
+    if (locationHeader &&
+        (status === 300 ||
+            (status === 301 && allowedRedirect.includes(request.method)) ||
+            (status === 302 && allowedRedirect.includes(request.method)) ||
+            (status === 303 && request.method === "POST") ||
+            status === 307) &&
+        currentRetries < maxRetries) {
+        const url = new URL(locationHeader, request.url);
+        // Only follow redirects to the same origin by default.
+        if (!allowCrossOriginRedirects) {
+            const originalUrl = new URL(request.url);
+            if (url.origin !== originalUrl.origin) {
+                logger$9.verbose(`Skipping cross-origin redirect from ${originalUrl.origin} to ${url.origin}.`);
+                return response;
+            }
+        }
+        request.url = url.toString();
+        // POST request with Status code 303 should be converted into a
+        // redirected GET request if the redirect url is present in the location header
+        if (status === 303) {
+            request.method = "GET";
+            request.headers.delete("Content-Length");
+            delete request.body;
+        }
+        request.headers.delete("Authorization");
+        const res = await next(request);
+        return handleRedirect(next, res, maxRetries, allowCrossOriginRedirects, currentRetries + 1);
+    }
+    return response;
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+function isBlob(x) {
+    return x instanceof Blob;
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+async function* streamAsyncIterator() {
+    const reader = this.getReader();
+    try {
+        while (true) {
+            const { done, value } = await reader.read();
+            if (done) {
+                return;
+            }
+            yield value;
+        }
+    }
+    finally {
+        reader.releaseLock();
+    }
+}
+function makeAsyncIterable(webStream) {
+    if (!webStream[Symbol.asyncIterator]) {
+        webStream[Symbol.asyncIterator] = streamAsyncIterator.bind(webStream);
+    }
+    if (!webStream.values) {
+        webStream.values = streamAsyncIterator.bind(webStream);
+    }
+}
+function ensureNodeStream(stream) {
+    if (stream instanceof ReadableStream) {
+        makeAsyncIterable(stream);
+        return Readable$1.fromWeb(stream);
+    }
+    else {
+        return stream;
+    }
+}
+function toStream(source) {
+    if (source instanceof Uint8Array) {
+        return Readable$1.from(Buffer.from(source));
+    }
+    else if (isBlob(source)) {
+        return ensureNodeStream(source.stream());
+    }
+    else {
+        return ensureNodeStream(source);
+    }
+}
+/**
+ * Utility function that concatenates a set of binary inputs into one combined output.
+ *
+ * @param sources - array of sources for the concatenation
+ * @returns - in Node, a (() =\> NodeJS.ReadableStream) which, when read, produces a concatenation of all the inputs.
+ *           In browser, returns a `Blob` representing all the concatenated inputs.
+ *
+ * @internal
+ */
+async function concat(sources) {
+    return function () {
+        const streams = sources.map((x) => (typeof x === "function" ? x() : x)).map(toStream);
+        return Readable$1.from((async function* () {
+            for (const stream of streams) {
+                for await (const chunk of stream) {
+                    yield chunk;
+                }
+            }
+        })());
+    };
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+function generateBoundary() {
+    return `----AzSDKFormBoundary${randomUUID$1()}`;
+}
+function encodeHeaders(headers) {
+    let result = "";
+    for (const [key, value] of headers) {
+        result += `${key}: ${value}\r\n`;
+    }
+    return result;
+}
+function getLength(source) {
+    if (source instanceof Uint8Array) {
+        return source.byteLength;
+    }
+    else if (isBlob(source)) {
+        // if was created using createFile then -1 means we have an unknown size
+        return source.size === -1 ? undefined : source.size;
+    }
+    else {
+        return undefined;
+    }
+}
+function getTotalLength(sources) {
+    let total = 0;
+    for (const source of sources) {
+        const partLength = getLength(source);
+        if (partLength === undefined) {
+            return undefined;
+        }
+        else {
+            total += partLength;
+        }
+    }
+    return total;
+}
+async function buildRequestBody(request, parts, boundary) {
+    const sources = [
+        stringToUint8Array$1(`--${boundary}`, "utf-8"),
+        ...parts.flatMap((part) => [
+            stringToUint8Array$1("\r\n", "utf-8"),
+            stringToUint8Array$1(encodeHeaders(part.headers), "utf-8"),
+            stringToUint8Array$1("\r\n", "utf-8"),
+            part.body,
+            stringToUint8Array$1(`\r\n--${boundary}`, "utf-8"),
+        ]),
+        stringToUint8Array$1("--\r\n\r\n", "utf-8"),
+    ];
+    const contentLength = getTotalLength(sources);
+    if (contentLength) {
+        request.headers.set("Content-Length", contentLength);
+    }
+    // The public BodyPart.body type uses Uint8Array (= Uint8Array<ArrayBufferLike>) for
+    // backward compatibility. Internally, concat requires Uint8Array<ArrayBuffer> to ensure
+    // SharedArrayBuffer-backed arrays don't flow into Blob construction. In practice, HTTP
+    // request bodies are always ArrayBuffer-backed, so this narrowing is safe.
+    request.body = await concat(sources);
+}
+/**
+ * Name of multipart policy
+ */
+const multipartPolicyName$1 = "multipartPolicy";
+const maxBoundaryLength = 70;
+const validBoundaryCharacters = new Set(`abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'()+,-./:=?`);
+function assertValidBoundary(boundary) {
+    if (boundary.length > maxBoundaryLength) {
+        throw new Error(`Multipart boundary "${boundary}" exceeds maximum length of 70 characters`);
+    }
+    if (Array.from(boundary).some((x) => !validBoundaryCharacters.has(x))) {
+        throw new Error(`Multipart boundary "${boundary}" contains invalid characters`);
+    }
+}
+/**
+ * Pipeline policy for multipart requests
+ */
+function multipartPolicy$1() {
+    return {
+        name: multipartPolicyName$1,
+        async sendRequest(request, next) {
+            if (!request.multipartBody) {
+                return next(request);
+            }
+            if (request.body) {
+                throw new Error("multipartBody and regular body cannot be set at the same time");
+            }
+            let boundary = request.multipartBody.boundary;
+            const contentTypeHeader = request.headers.get("Content-Type") ?? "multipart/mixed";
+            const parsedHeader = contentTypeHeader.match(/^(multipart\/[^ ;]+)(?:; *boundary=(.+))?$/);
+            if (!parsedHeader) {
+                throw new Error(`Got multipart request body, but content-type header was not multipart: ${contentTypeHeader}`);
+            }
+            const [, contentType, parsedBoundary] = parsedHeader;
+            if (parsedBoundary && boundary && parsedBoundary !== boundary) {
+                throw new Error(`Multipart boundary was specified as ${parsedBoundary} in the header, but got ${boundary} in the request body`);
+            }
+            boundary ??= parsedBoundary;
+            if (boundary) {
+                assertValidBoundary(boundary);
+            }
+            else {
+                boundary = generateBoundary();
+            }
+            request.headers.set("Content-Type", `${contentType}; boundary=${boundary}`);
+            await buildRequestBody(request, request.multipartBody.parts, boundary);
+            request.multipartBody = undefined;
+            return next(request);
+        },
+    };
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Creates a totally empty pipeline.
+ * Useful for testing or creating a custom one.
+ */
+function createEmptyPipeline() {
+    return createEmptyPipeline$1();
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
 const context = createLoggerContext({
     logLevelEnvVarName: "AZURE_LOG_LEVEL",
     namespace: "azure",
@@ -5384,74 +8830,442 @@ function createClientLogger(namespace) {
 
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
+const logger$8 = createClientLogger("core-rest-pipeline");
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
 /**
- * The AzureLogger used for all clients within the identity package
+ * A policy that logs all requests and responses.
+ * @param options - Options to configure logPolicy.
  */
-const logger$9 = createClientLogger("identity");
+function logPolicy(options = {}) {
+    return logPolicy$1({
+        logger: logger$8.info,
+        ...options,
+    });
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
 /**
- * Formatting the success event on the credentials
+ * The programmatic identifier of the redirectPolicy.
  */
-function formatSuccess(scope) {
-    return `SUCCESS. Scopes: ${Array.isArray(scope) ? scope.join(", ") : scope}.`;
+const redirectPolicyName = redirectPolicyName$1;
+/**
+ * A policy to follow Location headers from the server in order
+ * to support server-side redirection.
+ * In the browser, this policy is not used.
+ * @param options - Options to control policy behavior.
+ */
+function redirectPolicy(options = {}) {
+    return redirectPolicy$1(options);
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * @internal
+ */
+function getHeaderName() {
+    return "User-Agent";
 }
 /**
- * Formatting the success event on the credentials
+ * @internal
  */
-function formatError(scope, error) {
-    let message = "ERROR.";
-    if (scope?.length) {
-        message += ` Scopes: ${Array.isArray(scope) ? scope.join(", ") : scope}.`;
+async function setPlatformSpecificData(map) {
+    if (process$1 && process$1.versions) {
+        const osInfo = `${os.type()} ${os.release()}; ${os.arch()}`;
+        if (process$1.versions.bun) {
+            map.set("Bun", `${process$1.versions.bun} (${osInfo})`);
+        }
+        else if (process$1.versions.deno) {
+            map.set("Deno", `${process$1.versions.deno} (${osInfo})`);
+        }
+        else if (process$1.versions.node) {
+            map.set("Node", `${process$1.versions.node} (${osInfo})`);
+        }
     }
-    return `${message} Error message: ${typeof error === "string" ? error : error.message}.`;
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+const SDK_VERSION$2 = "1.24.0";
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+function getUserAgentString(telemetryInfo) {
+    const parts = [];
+    for (const [key, value] of telemetryInfo) {
+        const token = value ? `${key}/${value}` : key;
+        parts.push(token);
+    }
+    return parts.join(" ");
 }
 /**
- * Generates a CredentialLoggerInstance.
- *
- * It logs with the format:
- *
- *   `[title] => [message]`
- *
+ * @internal
  */
-function credentialLoggerInstance(title, parent, log = logger$9) {
-    const fullTitle = parent ? `${parent.fullTitle} ${title}` : title;
-    function info(message) {
-        log.info(`${fullTitle} =>`, message);
-    }
-    function warning(message) {
-        log.warning(`${fullTitle} =>`, message);
-    }
-    function verbose(message) {
-        log.verbose(`${fullTitle} =>`, message);
-    }
-    function error(message) {
-        log.error(`${fullTitle} =>`, message);
-    }
+function getUserAgentHeaderName() {
+    return getHeaderName();
+}
+/**
+ * @internal
+ */
+async function getUserAgentValue(prefix) {
+    const runtimeInfo = new Map();
+    runtimeInfo.set("core-rest-pipeline", SDK_VERSION$2);
+    await setPlatformSpecificData(runtimeInfo);
+    const defaultAgent = getUserAgentString(runtimeInfo);
+    const userAgentValue = prefix ? `${prefix} ${defaultAgent}` : defaultAgent;
+    return userAgentValue;
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+const UserAgentHeaderName = getUserAgentHeaderName();
+/**
+ * The programmatic identifier of the userAgentPolicy.
+ */
+const userAgentPolicyName = "userAgentPolicy";
+/**
+ * A policy that sets the User-Agent header (or equivalent) to reflect
+ * the library version.
+ * @param options - Options to customize the user agent value.
+ */
+function userAgentPolicy(options = {}) {
+    const userAgentValue = getUserAgentValue(options.userAgentPrefix);
     return {
-        title,
-        fullTitle,
-        info,
-        warning,
-        verbose,
-        error,
+        name: userAgentPolicyName,
+        async sendRequest(request, next) {
+            if (!request.headers.has(UserAgentHeaderName)) {
+                request.headers.set(UserAgentHeaderName, await userAgentValue);
+            }
+            return next(request);
+        },
     };
 }
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
 /**
- * Generates a CredentialLogger, which is a logger declared at the credential's constructor, and used at any point in the credential.
- * It has all the properties of a CredentialLoggerInstance, plus other logger instances, one per method.
+ * Private symbol used as key on objects created using createFile containing the
+ * original source of the file object.
  *
- * It logs with the format:
+ * This is used in Node to access the original Node stream without using Blob#stream, which
+ * returns a web stream. This is done to avoid a couple of bugs to do with Blob#stream and
+ * Readable#to/fromWeb in Node versions we support:
+ * - https://github.com/nodejs/node/issues/42694 (fixed in Node 18.14)
+ * - https://github.com/nodejs/node/issues/48916 (fixed in Node 20.6)
  *
- *   `[title] => [message]`
- *   `[title] => getToken() => [message]`
+ * Once these versions are no longer supported, we may be able to stop doing this.
  *
+ * @internal
  */
-function credentialLogger(title, log = logger$9) {
-    const credLogger = credentialLoggerInstance(title, undefined, log);
+const rawContent = Symbol("rawContent");
+/**
+ * Type guard to check if a given object is a blob-like object with a raw content property.
+ */
+function hasRawContent(x) {
+    return typeof x[rawContent] === "function";
+}
+/**
+ * Extract the raw content from a given blob-like object. If the input was created using createFile
+ * or createFileFromStream, the exact content passed into createFile/createFileFromStream will be used.
+ * For true instances of Blob and File, returns the actual blob.
+ *
+ * @internal
+ */
+function getRawContent$1(blob) {
+    if (hasRawContent(blob)) {
+        return blob[rawContent]();
+    }
+    else {
+        return blob;
+    }
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Name of multipart policy
+ */
+const multipartPolicyName = multipartPolicyName$1;
+/**
+ * Pipeline policy for multipart requests
+ */
+function multipartPolicy() {
+    const tspPolicy = multipartPolicy$1();
     return {
-        ...credLogger,
-        parent: log,
-        getToken: credentialLoggerInstance("=> getToken()", credLogger, log),
+        name: multipartPolicyName,
+        sendRequest: async (request, next) => {
+            if (request.multipartBody) {
+                for (const part of request.multipartBody.parts) {
+                    if (hasRawContent(part.body)) {
+                        part.body = getRawContent$1(part.body);
+                    }
+                }
+            }
+            return tspPolicy.sendRequest(request, next);
+        },
     };
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * The programmatic identifier of the decompressResponsePolicy.
+ */
+const decompressResponsePolicyName = decompressResponsePolicyName$1;
+/**
+ * A policy to enable response decompression according to Accept-Encoding header
+ * https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Accept-Encoding
+ */
+function decompressResponsePolicy() {
+    return decompressResponsePolicy$1();
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * A policy that retries according to three strategies:
+ * - When the server sends a 429 response with a Retry-After header.
+ * - When there are errors in the underlying transport layer (e.g. DNS lookup failures).
+ * - Or otherwise if the outgoing request fails, it will retry with an exponentially increasing delay.
+ */
+function defaultRetryPolicy(options = {}) {
+    return defaultRetryPolicy$1(options);
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * A policy that encodes FormData on the request into the body.
+ */
+function formDataPolicy() {
+    return formDataPolicy$1();
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT license.
+/**
+ * This error is thrown when an asynchronous operation has been aborted.
+ * Check for this error by testing the `name` that the name property of the
+ * error matches `"AbortError"`.
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * controller.abort();
+ * try {
+ *   doAsyncWork(controller.signal)
+ * } catch (e) {
+ *   if (e.name === 'AbortError') {
+ *     // handle abort error here.
+ *   }
+ * }
+ * ```
+ */
+class AbortError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = "AbortError";
+    }
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Creates an abortable promise.
+ * @param buildPromise - A function that takes the resolve and reject functions as parameters.
+ * @param options - The options for the abortable promise.
+ * @returns A promise that can be aborted.
+ */
+function createAbortablePromise(buildPromise, options) {
+    const { cleanupBeforeAbort, abortSignal, abortErrorMsg } = options ?? {};
+    return new Promise((resolve, reject) => {
+        function rejectOnAbort() {
+            reject(new AbortError(abortErrorMsg ?? "The operation was aborted."));
+        }
+        function removeListeners() {
+            abortSignal?.removeEventListener("abort", onAbort);
+        }
+        function onAbort() {
+            cleanupBeforeAbort?.();
+            removeListeners();
+            rejectOnAbort();
+        }
+        if (abortSignal?.aborted) {
+            return rejectOnAbort();
+        }
+        try {
+            buildPromise((x) => {
+                removeListeners();
+                resolve(x);
+            }, (x) => {
+                removeListeners();
+                reject(x);
+            });
+        }
+        catch (err) {
+            reject(err);
+        }
+        abortSignal?.addEventListener("abort", onAbort);
+    });
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+const StandardAbortMessage = "The delay was aborted.";
+/**
+ * A wrapper for setTimeout that resolves a promise after timeInMs milliseconds.
+ * @param timeInMs - The number of milliseconds to be delayed.
+ * @param options - The options for delay - currently abort options
+ * @returns Promise that is resolved after timeInMs
+ */
+function delay$2(timeInMs, options) {
+    let token;
+    const { abortSignal, abortErrorMsg } = {};
+    return createAbortablePromise((resolve) => {
+        token = setTimeout(resolve, timeInMs);
+    }, {
+        cleanupBeforeAbort: () => clearTimeout(token),
+        abortSignal,
+        abortErrorMsg: abortErrorMsg ?? StandardAbortMessage,
+    });
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Given what is thought to be an error object, return the message if possible.
+ * If the message is missing, returns a stringified version of the input.
+ * @param e - Something thrown from a try block
+ * @returns The error message or a string of the input
+ */
+function getErrorMessage(e) {
+    if (isError$1(e)) {
+        return e.message;
+    }
+    else {
+        let stringified;
+        try {
+            if (typeof e === "object" && e) {
+                stringified = JSON.stringify(e);
+            }
+            else {
+                stringified = String(e);
+            }
+        }
+        catch (err) {
+            stringified = "[unable to stringify input]";
+        }
+        return `Unknown error ${stringified}`;
+    }
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Typeguard for an error object shape (has name and message)
+ *
+ * @param e - Something caught by a catch clause.
+ */
+function isError(e) {
+    return isError$1(e);
+}
+/**
+ * Generated Universally Unique Identifier
+ *
+ * @returns RFC4122 v4 UUID.
+ */
+function randomUUID() {
+    return randomUUID$1();
+}
+/**
+ * A constant that indicates whether the environment the code is running is a Node.js compatible environment.
+ */
+const isNodeLike = isNodeLike$1;
+/**
+ * The helper that transforms bytes with specific character encoding into string
+ * @param bytes - the uint8array bytes
+ * @param format - the format we use to encode the byte
+ * @returns a string of the encoded string
+ */
+function uint8ArrayToString(bytes, format) {
+    return uint8ArrayToString$1(bytes, format);
+}
+/**
+ * The helper that transforms string to specific character encoded bytes array.
+ * @param value - the string to be converted
+ * @param format - the format we use to decode the value
+ * @returns a uint8array
+ */
+function stringToUint8Array(value, format) {
+    return stringToUint8Array$1(value, format);
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * This method converts a proxy url into `ProxySettings` for use with ProxyPolicy.
+ * If no argument is given, it attempts to parse a proxy URL from the environment
+ * variables `HTTPS_PROXY` or `HTTP_PROXY`.
+ * @param proxyUrl - The url of the proxy to use. May contain authentication information.
+ * @deprecated - Internally this method is no longer necessary when setting proxy information.
+ */
+function getDefaultProxySettings(proxyUrl) {
+    return getDefaultProxySettings$1(proxyUrl);
+}
+/**
+ * A policy that allows one to apply proxy settings to all requests.
+ * If not passed static settings, they will be retrieved from the HTTPS_PROXY
+ * or HTTP_PROXY environment variables.
+ * @param proxySettings - ProxySettings to use on each request.
+ * @param options - additional settings, for example, custom NO_PROXY patterns
+ */
+function proxyPolicy(proxySettings, options) {
+    return proxyPolicy$1(proxySettings);
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * The programmatic identifier of the setClientRequestIdPolicy.
+ */
+const setClientRequestIdPolicyName = "setClientRequestIdPolicy";
+/**
+ * Each PipelineRequest gets a unique id upon creation.
+ * This policy passes that unique id along via an HTTP header to enable better
+ * telemetry and tracing.
+ * @param requestIdHeaderName - The name of the header to pass the request ID to.
+ */
+function setClientRequestIdPolicy(requestIdHeaderName = "x-ms-client-request-id") {
+    return {
+        name: setClientRequestIdPolicyName,
+        async sendRequest(request, next) {
+            if (!request.headers.has(requestIdHeaderName)) {
+                request.headers.set(requestIdHeaderName, request.requestId);
+            }
+            return next(request);
+        },
+    };
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Gets a pipeline policy that sets http.agent
+ */
+function agentPolicy(agent) {
+    return agentPolicy$1(agent);
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Gets a pipeline policy that adds the client certificate to the HttpClient agent for authentication.
+ */
+function tlsPolicy(tlsSettings) {
+    return tlsPolicy$1(tlsSettings);
 }
 
 // Copyright (c) Microsoft Corporation.
@@ -5500,10 +9314,6 @@ class TracingContextImpl {
         newContext._contextMap.delete(key);
         return newContext;
     }
-}
-
-function getDefaultExportFromCjs (x) {
-	return x && x.__esModule && Object.prototype.hasOwnProperty.call(x, 'default') ? x['default'] : x;
 }
 
 var state$2 = {};
@@ -5672,13 +9482,3153 @@ function createTracingClient(options) {
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
 /**
+ * A custom error type for failed pipeline requests.
+ */
+// eslint-disable-next-line @typescript-eslint/no-redeclare
+const RestError = RestError$1;
+/**
+ * Typeguard for RestError
+ * @param e - Something caught by a catch clause.
+ */
+function isRestError(e) {
+    return isRestError$1(e);
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * The programmatic identifier of the tracingPolicy.
+ */
+const tracingPolicyName = "tracingPolicy";
+/**
+ * A simple policy to create OpenTelemetry Spans for each request made by the pipeline
+ * that has SpanOptions with a parent.
+ * Requests made without a parent Span will not be recorded.
+ * @param options - Options to configure the telemetry logged by the tracing policy.
+ */
+function tracingPolicy(options = {}) {
+    const userAgentPromise = getUserAgentValue(options.userAgentPrefix);
+    const sanitizer = new Sanitizer({
+        additionalAllowedQueryParameters: options.additionalAllowedQueryParameters,
+    });
+    const tracingClient = tryCreateTracingClient();
+    return {
+        name: tracingPolicyName,
+        async sendRequest(request, next) {
+            if (!tracingClient) {
+                return next(request);
+            }
+            const userAgent = await userAgentPromise;
+            const spanAttributes = {
+                "http.url": sanitizer.sanitizeUrl(request.url),
+                "http.method": request.method,
+                "http.user_agent": userAgent,
+                requestId: request.requestId,
+            };
+            if (userAgent) {
+                spanAttributes["http.user_agent"] = userAgent;
+            }
+            const { span, tracingContext } = tryCreateSpan(tracingClient, request, spanAttributes) ?? {};
+            if (!span || !tracingContext) {
+                return next(request);
+            }
+            try {
+                const response = await tracingClient.withContext(tracingContext, next, request);
+                tryProcessResponse(span, response);
+                return response;
+            }
+            catch (err) {
+                tryProcessError(span, err);
+                throw err;
+            }
+        },
+    };
+}
+function tryCreateTracingClient() {
+    try {
+        return createTracingClient({
+            namespace: "",
+            packageName: "@azure/core-rest-pipeline",
+            packageVersion: SDK_VERSION$2,
+        });
+    }
+    catch (e) {
+        logger$8.warning(`Error when creating the TracingClient: ${getErrorMessage(e)}`);
+        return undefined;
+    }
+}
+function tryCreateSpan(tracingClient, request, spanAttributes) {
+    try {
+        // As per spec, we do not need to differentiate between HTTP and HTTPS in span name.
+        const { span, updatedOptions } = tracingClient.startSpan(`HTTP ${request.method}`, { tracingOptions: request.tracingOptions }, {
+            spanKind: "client",
+            spanAttributes,
+        });
+        // If the span is not recording, don't do any more work.
+        if (!span.isRecording()) {
+            span.end();
+            return undefined;
+        }
+        // set headers
+        const headers = tracingClient.createRequestHeaders(updatedOptions.tracingOptions.tracingContext);
+        for (const [key, value] of Object.entries(headers)) {
+            request.headers.set(key, value);
+        }
+        return { span, tracingContext: updatedOptions.tracingOptions.tracingContext };
+    }
+    catch (e) {
+        logger$8.warning(`Skipping creating a tracing span due to an error: ${getErrorMessage(e)}`);
+        return undefined;
+    }
+}
+function tryProcessError(span, error) {
+    try {
+        span.setStatus({
+            status: "error",
+            error: isError(error) ? error : undefined,
+        });
+        if (isRestError(error) && error.statusCode) {
+            span.setAttribute("http.status_code", error.statusCode);
+        }
+        span.end();
+    }
+    catch (e) {
+        logger$8.warning(`Skipping tracing span processing due to an error: ${getErrorMessage(e)}`);
+    }
+}
+function tryProcessResponse(span, response) {
+    try {
+        span.setAttribute("http.status_code", response.status);
+        const serviceRequestId = response.headers.get("x-ms-request-id");
+        if (serviceRequestId) {
+            span.setAttribute("serviceRequestId", serviceRequestId);
+        }
+        // Per semantic conventions, only set the status to error if the status code is 4xx or 5xx.
+        // Otherwise, the status MUST remain unset.
+        // https://opentelemetry.io/docs/specs/semconv/http/http-spans/#status
+        if (response.status >= 400) {
+            span.setStatus({
+                status: "error",
+            });
+        }
+        span.end();
+    }
+    catch (e) {
+        logger$8.warning(`Skipping tracing span processing due to an error: ${getErrorMessage(e)}`);
+    }
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Creates a native AbortSignal which reflects the state of the provided AbortSignalLike.
+ * If the AbortSignalLike is already a native AbortSignal, it is returned as is.
+ * @param abortSignalLike - The AbortSignalLike to wrap.
+ * @returns - An object containing the native AbortSignal and an optional cleanup function. The cleanup function should be called when the AbortSignal is no longer needed.
+ */
+function wrapAbortSignalLike(abortSignalLike) {
+    if (abortSignalLike instanceof AbortSignal) {
+        return { abortSignal: abortSignalLike };
+    }
+    if (abortSignalLike.aborted) {
+        return {
+            abortSignal: AbortSignal.abort("reason" in abortSignalLike ? abortSignalLike.reason : undefined),
+        };
+    }
+    const controller = new AbortController();
+    let needsCleanup = true;
+    function cleanup() {
+        if (needsCleanup) {
+            abortSignalLike.removeEventListener("abort", listener);
+            needsCleanup = false;
+        }
+    }
+    function listener() {
+        controller.abort("reason" in abortSignalLike ? abortSignalLike.reason : undefined);
+        cleanup();
+    }
+    abortSignalLike.addEventListener("abort", listener);
+    return { abortSignal: controller.signal, cleanup };
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+const wrapAbortSignalLikePolicyName = "wrapAbortSignalLikePolicy";
+/**
+ * Policy that ensure that any AbortSignalLike is wrapped in a native AbortSignal for processing by the pipeline.
+ * Since the ts-http-runtime expects a native AbortSignal, this policy is used to ensure that any AbortSignalLike is wrapped in a native AbortSignal.
+ *
+ * @returns - created policy
+ */
+function wrapAbortSignalLikePolicy() {
+    return {
+        name: wrapAbortSignalLikePolicyName,
+        sendRequest: async (request, next) => {
+            if (!request.abortSignal) {
+                return next(request);
+            }
+            const { abortSignal, cleanup } = wrapAbortSignalLike(request.abortSignal);
+            request.abortSignal = abortSignal;
+            try {
+                return await next(request);
+            }
+            finally {
+                cleanup?.();
+            }
+        },
+    };
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Create a new pipeline with a default set of customizable policies.
+ * @param options - Options to configure a custom pipeline.
+ */
+function createPipelineFromOptions(options) {
+    const pipeline = createEmptyPipeline();
+    {
+        if (options.agent) {
+            pipeline.addPolicy(agentPolicy(options.agent));
+        }
+        if (options.tlsOptions) {
+            pipeline.addPolicy(tlsPolicy(options.tlsOptions));
+        }
+        pipeline.addPolicy(proxyPolicy(options.proxyOptions));
+        pipeline.addPolicy(decompressResponsePolicy());
+    }
+    pipeline.addPolicy(wrapAbortSignalLikePolicy());
+    pipeline.addPolicy(formDataPolicy(), { beforePolicies: [multipartPolicyName] });
+    pipeline.addPolicy(userAgentPolicy(options.userAgentOptions));
+    pipeline.addPolicy(setClientRequestIdPolicy(options.telemetryOptions?.clientRequestIdHeaderName));
+    // The multipart policy is added after policies with no phase, so that
+    // policies can be added between it and formDataPolicy to modify
+    // properties (e.g., making the boundary constant in recorded tests).
+    pipeline.addPolicy(multipartPolicy(), { afterPhase: "Deserialize" });
+    pipeline.addPolicy(defaultRetryPolicy(options.retryOptions), { phase: "Retry" });
+    pipeline.addPolicy(tracingPolicy({ ...options.userAgentOptions, ...options.loggingOptions }), {
+        afterPhase: "Retry",
+    });
+    {
+        // Both XHR and Fetch expect to handle redirects automatically,
+        // so only include this policy when we're in Node.
+        pipeline.addPolicy(redirectPolicy(options.redirectOptions), { afterPhase: "Retry" });
+    }
+    pipeline.addPolicy(logPolicy(options.loggingOptions), { afterPhase: "Sign" });
+    return pipeline;
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Create the correct HttpClient for the current environment.
+ */
+function createDefaultHttpClient() {
+    const client = createDefaultHttpClient$1();
+    return {
+        async sendRequest(request) {
+            // we wrap any AbortSignalLike here since the TypeSpec runtime expects a native AbortSignal.
+            // 99% of the time, this should be a no-op since a native AbortSignal is passed in.
+            const { abortSignal, cleanup } = request.abortSignal
+                ? wrapAbortSignalLike(request.abortSignal)
+                : {};
+            try {
+                request.abortSignal = abortSignal;
+                return await client.sendRequest(request);
+            }
+            finally {
+                cleanup?.();
+            }
+        },
+    };
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Creates an object that satisfies the `HttpHeaders` interface.
+ * @param rawHeaders - A simple object representing initial headers
+ */
+function createHttpHeaders(rawHeaders) {
+    return createHttpHeaders$1(rawHeaders);
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Creates a new pipeline request with the given options.
+ * This method is to allow for the easy setting of default values and not required.
+ * @param options - The options to create the request with.
+ */
+function createPipelineRequest(options) {
+    // Cast required due to difference between ts-http-runtime requiring AbortSignal while core-rest-pipeline allows
+    // the more generic AbortSignalLike. The wrapAbortSignalLike pipeline policy will take care of ensuring that any AbortSignalLike in the request
+    // is converted into a true AbortSignal.
+    return createPipelineRequest$1(options);
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+// Default options for the cycler if none are provided
+const DEFAULT_CYCLER_OPTIONS = {
+    forcedRefreshWindowInMs: 1000, // Force waiting for a refresh 1s before the token expires
+    retryIntervalInMs: 3000, // Allow refresh attempts every 3s
+    refreshWindowInMs: 1000 * 60 * 2, // Start refreshing 2m before expiry
+};
+/**
+ * Converts an an unreliable access token getter (which may resolve with null)
+ * into an AccessTokenGetter by retrying the unreliable getter in a regular
+ * interval.
+ *
+ * @param getAccessToken - A function that produces a promise of an access token that may fail by returning null.
+ * @param retryIntervalInMs - The time (in milliseconds) to wait between retry attempts.
+ * @param refreshTimeout - The timestamp after which the refresh attempt will fail, throwing an exception.
+ * @returns - A promise that, if it resolves, will resolve with an access token.
+ */
+async function beginRefresh(getAccessToken, retryIntervalInMs, refreshTimeout) {
+    // This wrapper handles exceptions gracefully as long as we haven't exceeded
+    // the timeout.
+    async function tryGetAccessToken() {
+        if (Date.now() < refreshTimeout) {
+            try {
+                return await getAccessToken();
+            }
+            catch {
+                return null;
+            }
+        }
+        else {
+            const finalToken = await getAccessToken();
+            // Timeout is up, so throw if it's still null
+            if (finalToken === null) {
+                throw new Error("Failed to refresh access token.");
+            }
+            return finalToken;
+        }
+    }
+    let token = await tryGetAccessToken();
+    while (token === null) {
+        await delay$2(retryIntervalInMs);
+        token = await tryGetAccessToken();
+    }
+    return token;
+}
+/**
+ * Creates a token cycler from a credential, scopes, and optional settings.
+ *
+ * A token cycler represents a way to reliably retrieve a valid access token
+ * from a TokenCredential. It will handle initializing the token, refreshing it
+ * when it nears expiration, and synchronizes refresh attempts to avoid
+ * concurrency hazards.
+ *
+ * @param credential - the underlying TokenCredential that provides the access
+ * token
+ * @param tokenCyclerOptions - optionally override default settings for the cycler
+ *
+ * @returns - a function that reliably produces a valid access token
+ */
+function createTokenCycler(credential, tokenCyclerOptions) {
+    let refreshWorker = null;
+    let token = null;
+    let tenantId;
+    const options = {
+        ...DEFAULT_CYCLER_OPTIONS,
+        ...tokenCyclerOptions,
+    };
+    /**
+     * This little holder defines several predicates that we use to construct
+     * the rules of refreshing the token.
+     */
+    const cycler = {
+        /**
+         * Produces true if a refresh job is currently in progress.
+         */
+        get isRefreshing() {
+            return refreshWorker !== null;
+        },
+        /**
+         * Produces true if the cycler SHOULD refresh (we are within the refresh
+         * window and not already refreshing)
+         */
+        get shouldRefresh() {
+            if (token === null) {
+                return true;
+            }
+            if (cycler.isRefreshing) {
+                return false;
+            }
+            if (token.refreshAfterTimestamp && token.refreshAfterTimestamp < Date.now()) {
+                return true;
+            }
+            return token.expiresOnTimestamp - options.refreshWindowInMs < Date.now();
+        },
+        /**
+         * Produces true if the cycler MUST refresh (null or nearly-expired
+         * token).
+         */
+        get mustRefresh() {
+            return (token === null || token.expiresOnTimestamp - options.forcedRefreshWindowInMs < Date.now());
+        },
+    };
+    /**
+     * Starts a refresh job or returns the existing job if one is already
+     * running.
+     */
+    function refresh(scopes, getTokenOptions) {
+        if (!cycler.isRefreshing) {
+            // We bind `scopes` here to avoid passing it around a lot
+            const tryGetAccessToken = () => credential.getToken(scopes, getTokenOptions);
+            // Take advantage of promise chaining to insert an assignment to `token`
+            // before the refresh can be considered done.
+            refreshWorker = beginRefresh(tryGetAccessToken, options.retryIntervalInMs, 
+            // If we don't have a token, then we should timeout immediately
+            token?.expiresOnTimestamp ?? Date.now())
+                .then((_token) => {
+                refreshWorker = null;
+                token = _token;
+                tenantId = getTokenOptions.tenantId;
+                return token;
+            })
+                .catch((reason) => {
+                // We also should reset the refresher if we enter a failed state.  All
+                // existing awaiters will throw, but subsequent requests will start a
+                // new retry chain.
+                refreshWorker = null;
+                token = null;
+                tenantId = undefined;
+                throw reason;
+            });
+        }
+        return refreshWorker;
+    }
+    return async (scopes, tokenOptions) => {
+        //
+        // Simple rules:
+        // - If we MUST refresh, then return the refresh task, blocking
+        //   the pipeline until a token is available.
+        // - If we SHOULD refresh, then run refresh but don't return it
+        //   (we can still use the cached token).
+        // - Return the token, since it's fine if we didn't return in
+        //   step 1.
+        //
+        const hasClaimChallenge = Boolean(tokenOptions.claims);
+        const tenantIdChanged = tenantId !== tokenOptions.tenantId;
+        if (hasClaimChallenge) {
+            // If we've received a claim, we know the existing token isn't valid
+            // We want to clear it so that that refresh worker won't use the old expiration time as a timeout
+            token = null;
+        }
+        // If the tenantId passed in token options is different to the one we have
+        // Or if we are in claim challenge and the token was rejected and a new access token need to be issued, we need to
+        // refresh the token with the new tenantId or token.
+        const mustRefresh = tenantIdChanged || hasClaimChallenge || cycler.mustRefresh;
+        if (mustRefresh) {
+            return refresh(scopes, tokenOptions);
+        }
+        if (cycler.shouldRefresh) {
+            refresh(scopes, tokenOptions);
+        }
+        return token;
+    };
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * The programmatic identifier of the bearerTokenAuthenticationPolicy.
+ */
+const bearerTokenAuthenticationPolicyName = "bearerTokenAuthenticationPolicy";
+/**
+ * Try to send the given request.
+ *
+ * When a response is received, returns a tuple of the response received and, if the response was received
+ * inside a thrown RestError, the RestError that was thrown.
+ *
+ * Otherwise, if an error was thrown while sending the request that did not provide an underlying response, it
+ * will be rethrown.
+ */
+async function trySendRequest(request, next) {
+    try {
+        return [await next(request), undefined];
+    }
+    catch (e) {
+        if (isRestError(e) && e.response) {
+            return [e.response, e];
+        }
+        else {
+            throw e;
+        }
+    }
+}
+/**
+ * Default authorize request handler
+ */
+async function defaultAuthorizeRequest(options) {
+    const { scopes, getAccessToken, request } = options;
+    // Enable CAE true by default
+    const getTokenOptions = {
+        abortSignal: request.abortSignal,
+        tracingOptions: request.tracingOptions,
+        enableCae: true,
+    };
+    const accessToken = await getAccessToken(scopes, getTokenOptions);
+    if (accessToken) {
+        options.request.headers.set("Authorization", `Bearer ${accessToken.token}`);
+    }
+}
+/**
+ * We will retrieve the challenge only if the response status code was 401,
+ * and if the response contained the header "WWW-Authenticate" with a non-empty value.
+ */
+function isChallengeResponse(response) {
+    return response.status === 401 && response.headers.has("WWW-Authenticate");
+}
+/**
+ * Re-authorize the request for CAE challenge.
+ * The response containing the challenge is `options.response`.
+ * If this method returns true, the underlying request will be sent once again.
+ */
+async function authorizeRequestOnCaeChallenge(onChallengeOptions, caeClaims) {
+    const { scopes } = onChallengeOptions;
+    const accessToken = await onChallengeOptions.getAccessToken(scopes, {
+        enableCae: true,
+        claims: caeClaims,
+    });
+    if (!accessToken) {
+        return false;
+    }
+    onChallengeOptions.request.headers.set("Authorization", `${accessToken.tokenType ?? "Bearer"} ${accessToken.token}`);
+    return true;
+}
+/**
+ * A policy that can request a token from a TokenCredential implementation and
+ * then apply it to the Authorization header of a request as a Bearer token.
+ */
+function bearerTokenAuthenticationPolicy(options) {
+    const { credential, scopes, challengeCallbacks } = options;
+    const logger = options.logger || logger$8;
+    const callbacks = {
+        authorizeRequest: challengeCallbacks?.authorizeRequest?.bind(challengeCallbacks) ?? defaultAuthorizeRequest,
+        authorizeRequestOnChallenge: challengeCallbacks?.authorizeRequestOnChallenge?.bind(challengeCallbacks),
+    };
+    // This function encapsulates the entire process of reliably retrieving the token
+    // The options are left out of the public API until there's demand to configure this.
+    // Remember to extend `BearerTokenAuthenticationPolicyOptions` with `TokenCyclerOptions`
+    // in order to pass through the `options` object.
+    const getAccessToken = credential
+        ? createTokenCycler(credential /* , options */)
+        : () => Promise.resolve(null);
+    return {
+        name: bearerTokenAuthenticationPolicyName,
+        /**
+         * If there's no challenge parameter:
+         * - It will try to retrieve the token using the cache, or the credential's getToken.
+         * - Then it will try the next policy with or without the retrieved token.
+         *
+         * It uses the challenge parameters to:
+         * - Skip a first attempt to get the token from the credential if there's no cached token,
+         *   since it expects the token to be retrievable only after the challenge.
+         * - Prepare the outgoing request if the `prepareRequest` method has been provided.
+         * - Send an initial request to receive the challenge if it fails.
+         * - Process a challenge if the response contains it.
+         * - Retrieve a token with the challenge information, then re-send the request.
+         */
+        async sendRequest(request, next) {
+            if (!request.url.toLowerCase().startsWith("https://")) {
+                throw new Error("Bearer token authentication is not permitted for non-TLS protected (non-https) URLs.");
+            }
+            await callbacks.authorizeRequest({
+                scopes: Array.isArray(scopes) ? scopes : [scopes],
+                request,
+                getAccessToken,
+                logger,
+            });
+            let response;
+            let error;
+            let shouldSendRequest;
+            [response, error] = await trySendRequest(request, next);
+            if (isChallengeResponse(response)) {
+                let claims = getCaeChallengeClaims(response.headers.get("WWW-Authenticate"));
+                // Handle CAE by default when receive CAE claim
+                if (claims) {
+                    let parsedClaim;
+                    // Return the response immediately if claims is not a valid base64 encoded string
+                    try {
+                        parsedClaim = atob(claims);
+                    }
+                    catch (e) {
+                        logger.warning(`The WWW-Authenticate header contains "claims" that cannot be parsed. Unable to perform the Continuous Access Evaluation authentication flow. Unparsable claims: ${claims}`);
+                        return response;
+                    }
+                    shouldSendRequest = await authorizeRequestOnCaeChallenge({
+                        scopes: Array.isArray(scopes) ? scopes : [scopes],
+                        response,
+                        request,
+                        getAccessToken,
+                        logger,
+                    }, parsedClaim);
+                    // Send updated request and handle response for RestError
+                    if (shouldSendRequest) {
+                        [response, error] = await trySendRequest(request, next);
+                    }
+                }
+                else if (callbacks.authorizeRequestOnChallenge) {
+                    // Handle custom challenges when client provides custom callback
+                    shouldSendRequest = await callbacks.authorizeRequestOnChallenge({
+                        scopes: Array.isArray(scopes) ? scopes : [scopes],
+                        request,
+                        response,
+                        getAccessToken,
+                        logger,
+                    });
+                    // Send updated request and handle response for RestError
+                    if (shouldSendRequest) {
+                        [response, error] = await trySendRequest(request, next);
+                    }
+                    // If we get another CAE Claim, we will handle it by default and return whatever value we receive for this
+                    if (isChallengeResponse(response)) {
+                        claims = getCaeChallengeClaims(response.headers.get("WWW-Authenticate") ?? "");
+                        if (claims) {
+                            let parsedClaim;
+                            try {
+                                parsedClaim = atob(claims);
+                            }
+                            catch (e) {
+                                logger.warning(`The WWW-Authenticate header contains "claims" that cannot be parsed. Unable to perform the Continuous Access Evaluation authentication flow. Unparsable claims: ${claims}`);
+                                return response;
+                            }
+                            shouldSendRequest = await authorizeRequestOnCaeChallenge({
+                                scopes: Array.isArray(scopes) ? scopes : [scopes],
+                                response,
+                                request,
+                                getAccessToken,
+                                logger,
+                            }, parsedClaim);
+                            // Send updated request and handle response for RestError
+                            if (shouldSendRequest) {
+                                [response, error] = await trySendRequest(request, next);
+                            }
+                        }
+                    }
+                }
+            }
+            if (error) {
+                throw error;
+            }
+            else {
+                return response;
+            }
+        },
+    };
+}
+/**
+ * Converts: `Bearer a="b", c="d", Pop e="f", g="h"`.
+ * Into: `[ { scheme: 'Bearer', params: { a: 'b', c: 'd' } }, { scheme: 'Pop', params: { e: 'f', g: 'h' } } ]`.
+ *
+ * @internal
+ */
+function parseChallenges(challenges) {
+    // Challenge regex seperates the string to individual challenges with different schemes in the format `Scheme a="b", c=d`
+    // The challenge regex captures parameteres with either quotes values or unquoted values
+    const challengeRegex = /(\w+)\s+((?:\w+=(?:"[^"]*"|[^,]*),?\s*)+)/g;
+    // Parameter regex captures the claims group removed from the scheme in the format `a="b"` and `c="d"`
+    // CAE challenge always have quoted parameters. For more reference, https://learn.microsoft.com/entra/identity-platform/claims-challenge
+    const paramRegex = /(\w+)="([^"]*)"/g;
+    const parsedChallenges = [];
+    let match;
+    // Iterate over each challenge match
+    while ((match = challengeRegex.exec(challenges)) !== null) {
+        const scheme = match[1];
+        const paramsString = match[2];
+        const params = {};
+        let paramMatch;
+        // Iterate over each parameter match
+        while ((paramMatch = paramRegex.exec(paramsString)) !== null) {
+            params[paramMatch[1]] = paramMatch[2];
+        }
+        parsedChallenges.push({ scheme, params });
+    }
+    return parsedChallenges;
+}
+/**
+ * Parse a pipeline response and look for a CAE challenge with "Bearer" scheme
+ * Return the value in the header without parsing the challenge
+ * @internal
+ */
+function getCaeChallengeClaims(challenges) {
+    if (!challenges) {
+        return;
+    }
+    // Find all challenges present in the header
+    const parsedChallenges = parseChallenges(challenges);
+    return parsedChallenges.find((x) => x.scheme === "Bearer" && x.params.claims && x.params.error === "insufficient_claims")?.params.claims;
+}
+
+/**
+ * The one HTTP client every runpack call goes through (Resource Manager, Kudu, Blob Storage, Entra, the site).
+ * Built on @azure/core-rest-pipeline so proxies (HTTPS_PROXY/HTTP_PROXY/NO_PROXY), extra CAs
+ * (NODE_EXTRA_CA_CERTS) and streaming behave exactly as in the Azure SDKs. The pipeline's own retries are
+ * off: this module retries with backoff, honours Retry-After, and never waits past the caller's deadline.
+ */
+/** The log line for a retry: `Kudu answered 503; retrying in 2.5 s (attempt 2).` (network errors say what failed). */
+function describeRetry(i) {
+    const what = i.status ? `answered ${i.status}` : `failed (${(i.error ?? '').slice(0, 100)})`;
+    return `${i.service} ${what}; retrying in ${Math.round(i.waitMs / 100) / 10} s (attempt ${i.attempt + 1}).`;
+}
+/** Largest answer collected into memory when the caller did not ask for a stream. */
+const MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
+const DEFAULT_RETRY_STATUSES = [408, 429, 500, 502, 503, 504];
+const RETRIABLE_NETWORK_CODES = new Set([
+    'ECONNRESET',
+    'ETIMEDOUT',
+    'EPIPE',
+    'EAI_AGAIN',
+    'ECONNABORTED',
+    'UND_ERR_SOCKET',
+]);
+/** Longest single backoff wait without Retry-After. */
+const MAX_BACKOFF_MS = 20_000;
+/** Removes any userinfo and the SAS signature (`sig`) from a URL, for messages and logs. */
+function redactUrl(url) {
+    let parsed;
+    try {
+        parsed = new URL(url);
+    }
+    catch {
+        return url.replace(/([?&]sig=)[^&#\s]*/gi, '$1REDACTED').replace(/\/\/[^/@\s]*@/, '//');
+    }
+    parsed.username = '';
+    parsed.password = '';
+    if (parsed.searchParams.has('sig'))
+        parsed.searchParams.set('sig', 'REDACTED');
+    return parsed.toString();
+}
+/** Milliseconds to wait from a Retry-After header (delta seconds or HTTP date), or from retry-after-ms. */
+function parseRetryAfter(headers, now) {
+    for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
+        const v = headers[name];
+        if (v !== undefined && /^\d+(\.\d+)?$/.test(v.trim()))
+            return Math.max(0, Math.ceil(Number(v)));
+    }
+    const value = headers['retry-after'];
+    if (value === undefined)
+        return undefined;
+    const trimmed = value.trim();
+    if (/^\d+(\.\d+)?$/.test(trimmed))
+        return Math.max(0, Math.ceil(Number(trimmed) * 1000));
+    const date = Date.parse(trimmed);
+    if (Number.isNaN(date))
+        return undefined;
+    return Math.max(0, date - now);
+}
+/** Exponential backoff without Retry-After: 1 s, 2 s, 4 s, ... capped. */
+function backoffMs(attempt) {
+    return Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.max(0, attempt - 1));
+}
+function formatBudget(ms) {
+    if (ms >= 120_000)
+        return `${Math.round(ms / 60_000)} min`;
+    return `${Math.max(1, Math.round(ms / 1000))} s`;
+}
+function describeOperation(options) {
+    let path = options.url;
+    try {
+        const u = new URL(options.url);
+        path = `${u.host}${u.pathname}`;
+    }
+    catch {
+        path = redactUrl(options.url);
+    }
+    return `${options.method} ${path}`;
+}
+function isRetriableNetworkError(err) {
+    if (!err || typeof err !== 'object')
+        return false;
+    const e = err;
+    if (typeof e.code === 'string' && RETRIABLE_NETWORK_CODES.has(e.code))
+        return true;
+    const message = typeof e.message === 'string' ? e.message : '';
+    return /socket hang up|ECONNRESET|ETIMEDOUT|EPIPE|other side closed|network socket disconnected/i.test(message);
+}
+function headersToRecord(response) {
+    const out = {};
+    for (const [name, value] of response.headers)
+        out[name.toLowerCase()] = value;
+    return out;
+}
+function makeResponse(status, headers, body, stream) {
+    const response = {
+        status,
+        headers,
+        body,
+        stream,
+        text: () => body.toString('utf8'),
+        json: () => JSON.parse(body.toString('utf8') || 'null'),
+    };
+    return response;
+}
+function drain(response) {
+    const s = response.readableStreamBody;
+    if (s && typeof s.resume === 'function') {
+        s.on('error', () => undefined);
+        s.resume();
+    }
+}
+const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The caller's signal, aborted also when `remaining` ms pass (no deadline: the caller's signal alone). */
+function budgetSignal(signal, remaining) {
+    if (remaining === undefined)
+        return signal;
+    const timeout = AbortSignal.timeout(Math.max(1, remaining));
+    return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
+function createHttpClient(options = {}) {
+    const sleep = options.sleep ?? defaultSleep;
+    const now = options.now ?? Date.now;
+    const transport = options.transport ?? createDefaultHttpClient();
+    const pipeline = createPipelineFromOptions({
+        retryOptions: { maxRetries: 0 },
+        redirectOptions: { maxRetries: 5 },
+        userAgentOptions: { userAgentPrefix: options.userAgent ?? 'runpack' },
+    });
+    async function request(req) {
+        const maxAttempts = Math.max(1, req.maxAttempts ?? 6);
+        const retryOn = req.retryOn ?? DEFAULT_RETRY_STATUSES;
+        const started = now();
+        const budget = req.deadline !== undefined ? req.deadline - started : undefined;
+        const op = describeOperation(req);
+        const timeoutError = (detail) => new RunpackError('timeout', `${req.service} did not answer ${op} within the ${formatBudget(budget ?? 0)} budget (${detail}); ` +
+            'try again later or raise timeout-minutes.');
+        for (let attempt = 1;; attempt++) {
+            if (req.signal?.aborted)
+                throw new RunpackError('aborted', `${req.service} ${op} was cancelled.`);
+            const remaining = req.deadline !== undefined ? req.deadline - now() : undefined;
+            if (remaining !== undefined && remaining <= 0)
+                throw timeoutError('deadline passed');
+            const headers = createHttpHeaders({ ...(req.headers ?? {}) });
+            if (req.authorization) {
+                const auth = await req.authorization();
+                if (auth)
+                    headers.set('Authorization', auth);
+            }
+            const pr = createPipelineRequest({
+                url: req.url,
+                method: req.method,
+                headers,
+                body: req.body,
+                // The budget is an abort signal, not the pipeline's `timeout`: the transport leaves its timeout timer
+                // running when a request fails before an answer (a name that does not resolve), which kept the process
+                // alive for the whole budget after the step had finished. AbortSignal.timeout's timer never does.
+                abortSignal: budgetSignal(req.signal, remaining),
+                allowInsecureConnection: req.url.startsWith('http:'),
+                // Always streamed: a body read as text by the transport is UTF-8 decoded, which corrupts binary data
+                // (a zip read through Kudu VFS). Non-streamed answers are collected as bytes below.
+                streamResponseStatusCodes: new Set([Number.POSITIVE_INFINITY]),
+            });
+            let response;
+            try {
+                response = await pipeline.sendRequest(transport, pr);
+            }
+            catch (err) {
+                if (req.signal?.aborted)
+                    throw new RunpackError('aborted', `${req.service} ${op} was cancelled.`);
+                const message = err instanceof Error ? err.message : String(err);
+                if (req.deadline !== undefined && now() >= req.deadline)
+                    throw timeoutError(message);
+                if (isRetriableNetworkError(err) && attempt < maxAttempts) {
+                    const waitMs = backoffMs(attempt);
+                    if (req.deadline !== undefined && now() + waitMs >= req.deadline)
+                        throw timeoutError(message);
+                    options.onRetry?.({ service: req.service, error: message, waitMs, attempt });
+                    await sleep(waitMs);
+                    continue;
+                }
+                throw new RunpackError('network', `Could not reach ${req.service} (${op}): ${message}; check the network, proxy (HTTPS_PROXY/NO_PROXY) and firewall rules.`, { cause: err });
+            }
+            const resHeaders = headersToRecord(response);
+            if (retryOn.includes(response.status)) {
+                if (attempt >= maxAttempts) {
+                    drain(response);
+                    throw new RunpackError('retries-exhausted', `${req.service} answered ${response.status} to ${op} ${attempt} times in a row; the service is busy or failing, try again later.`);
+                }
+                const waitMs = parseRetryAfter(resHeaders, now()) ?? backoffMs(attempt);
+                if (req.deadline !== undefined && now() + waitMs > req.deadline) {
+                    drain(response);
+                    throw timeoutError(`it answered ${response.status} and asked to wait ${formatBudget(waitMs)}`);
+                }
+                drain(response);
+                options.onRetry?.({ service: req.service, status: response.status, waitMs, attempt });
+                await sleep(waitMs);
+                continue;
+            }
+            if (req.stream) {
+                return makeResponse(response.status, resHeaders, Buffer.alloc(0), response.readableStreamBody);
+            }
+            let body;
+            try {
+                body = await readStream(response.readableStreamBody, MAX_BUFFERED_BYTES);
+            }
+            catch (err) {
+                if (err instanceof RunpackError) {
+                    drain(response);
+                    throw new RunpackError(err.code, `${req.service} sent more than ${MAX_BUFFERED_BYTES} bytes for ${op}; read it as a stream.`);
+                }
+                if (req.deadline !== undefined && now() >= req.deadline)
+                    throw timeoutError(err instanceof Error ? err.message : String(err));
+                throw new RunpackError('network', `${req.service} broke off the answer to ${op}: ${err instanceof Error ? err.message : String(err)}; try again.`, { cause: err });
+            }
+            return makeResponse(response.status, resHeaders, body);
+        }
+    }
+    return { request };
+}
+/** Reads a streamed body fully (bounded by maxBytes) into a Buffer. */
+async function readStream(stream, maxBytes = 64 * 1024 * 1024) {
+    if (!stream)
+        return Buffer.alloc(0);
+    const chunks = [];
+    let total = 0;
+    for await (const chunk of stream) {
+        const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        total += b.length;
+        if (total > maxBytes)
+            throw new RunpackError('response-too-large', `A response exceeded ${maxBytes} bytes.`);
+        chunks.push(b);
+    }
+    return Buffer.concat(chunks);
+}
+
+function createSecretRegistry(sink) {
+    const values = new Set();
+    return {
+        add(value) {
+            if (!value || value.length < 4 || values.has(value))
+                return;
+            values.add(value);
+            sink?.(value);
+            // Also catch the URL-encoded form (SAS signatures, secrets inside URLs).
+            const encoded = encodeURIComponent(value);
+            if (encoded !== value && !values.has(encoded)) {
+                values.add(encoded);
+                sink?.(encoded);
+            }
+        },
+        redact(text) {
+            let out = text;
+            // Longest first, so a secret containing another is replaced whole.
+            for (const v of [...values].sort((a, b) => b.length - a.length))
+                out = out.split(v).join('***');
+            return redactSasSignatures(out);
+        },
+    };
+}
+/** Replaces the value of every `sig=` query parameter in free text. */
+function redactSasSignatures(text) {
+    return text.replace(/(\bsig=)[^&\s"'<>]+/gi, '$1***');
+}
+
+const CAUSE_TITLES = {
+    'read-only-write': 'the app writes into its read-only package mount',
+    'sas-invalid': 'the package URL or its SAS is bad or expired',
+    'mount-blocked': 'the worker could not mount the package (network rule, missing role or bad archive)',
+    'stale-content': 'the app runs other content than this release (mode mismatch or stale mount)',
+    'app-start-failed': 'the app fails to start from the mounted package',
+    'runner-network': "the runner cannot reach the app (DNS, proxy, firewall or TLS trust on the runner's side)",
+    config: 'settings or platform features that fight run-from-package',
+    unknown: 'no known cause matched',
+};
+
+/**
+ * What apps print when they write into the read-only mount: EROFS (Linux), Node's `EACCES: permission denied` and
+ * `EPERM: operation not permitted` (the mount refuses the write), .NET's UnauthorizedAccessException.
+ */
+const READ_ONLY = /\bEROFS\b|read-only file system|\bEACCES\b|permission denied|\bEPERM\b|operation not permitted|UnauthorizedAccessException|Access to the path .* is denied|Could not write to local resource/i;
+function classifyFailure(e) {
+    const f = e.blobFetch;
+    if (f && f.status >= 400) {
+        const code = f.errorCode ?? '';
+        const detail = f.detail ?? '';
+        if (code === 'AuthorizationFailure')
+            return {
+                cause: 'mount-blocked',
+                evidence: `the package URL answers 403 AuthorizationFailure: the storage account's network rules block it`,
+                fix: "allow the app's outbound addresses (or its virtual network) on the storage account, or add a private endpoint reachable from the app",
+            };
+        if (code === 'AuthorizationPermissionMismatch')
+            return {
+                cause: 'mount-blocked',
+                evidence: 'the package URL answers 403 AuthorizationPermissionMismatch: the identity has no data role on the blob',
+                fix: "assign Storage Blob Data Reader on the storage account (or container) to the app's managed identity, or use package-access: sas",
+            };
+        if (code === 'KeyBasedAuthenticationNotPermitted')
+            return {
+                cause: 'sas-invalid',
+                evidence: 'the package URL answers 403 KeyBasedAuthenticationNotPermitted: the account refuses key-signed SAS',
+                fix: 'use package-access: identity (shared key access is disabled on the account)',
+            };
+        if (code === 'AuthenticationFailed' || f.status === 403)
+            return {
+                cause: 'sas-invalid',
+                evidence: /time frame|expired/i.test(detail)
+                    ? 'the SAS in the package URL has expired (AuthenticationFailed: signature not valid in the specified time frame)'
+                    : `the package URL is refused (${f.status}${code ? ` ${code}` : ''}${detail ? `: ${detail.slice(0, 160)}` : ''})`,
+                fix: 'run the deploy again to renew the stored access policy and SAS, or use package-access: identity',
+            };
+        if (f.status === 404)
+            return {
+                cause: 'sas-invalid',
+                evidence: 'the package URL answers 404: the blob or container is missing',
+                fix: 'run the deploy again so the package blob is uploaded, and check nothing deletes it',
+            };
+    }
+    if (e.settingMatches === false)
+        return {
+            cause: 'stale-content',
+            evidence: 'WEBSITE_RUN_FROM_PACKAGE read back differs from the value written: something else changed it',
+            fix: 'stop other deployments or infrastructure code from writing app settings (they must keep WEBSITE_RUN_FROM_PACKAGE), then deploy again',
+        };
+    if (e.failureMarker && e.access === 'identity' && e.identityRoleConfirmed === false)
+        return {
+            cause: 'mount-blocked',
+            evidence: "wwwroot shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt' and no blob read role for the app's identity could be confirmed",
+            fix: "assign Storage Blob Data Reader on the storage account to the app's managed identity, then deploy again (or use package-access: sas)",
+        };
+    if (e.failureMarker)
+        return {
+            cause: 'mount-blocked',
+            evidence: "wwwroot shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt': the worker could not fetch or open the package",
+            fix: e.mode === 'url'
+                ? "check that the app can reach the storage account (network rules, private endpoints, the identity's role) and that the zip opens, then restart"
+                : 'deploy the package again (packagename.txt must point at a valid zip) and restart',
+        };
+    if (f?.sha256Matches === false)
+        return {
+            cause: 'stale-content',
+            evidence: f.releaseThere
+                ? `the blob behind the package URL holds release ${f.releaseThere}, not this one: a later deploy replaced it`
+                : 'the blob behind the package URL is not this release',
+            fix: 'make sure no other pipeline writes the same blob name, then deploy again',
+        };
+    if ((e.stamp === 'mismatch' || e.stamp === 'missing') && e.noRemount)
+        return {
+            cause: 'stale-content',
+            evidence: 'restart: false and the settings did not change, so nothing re-mounted the package: the app keeps running its previous content',
+            fix: 'restart the app (or deploy with restart: true) so it mounts this release',
+        };
+    if (e.stamp === 'mismatch' || e.stamp === 'missing')
+        return {
+            cause: 'stale-content',
+            evidence: e.stamp === 'mismatch'
+                ? 'the mounted wwwroot carries another release stamp: the app still runs old content'
+                : 'the mounted wwwroot has no release stamp: the app runs content runpack did not deploy (mode mismatch or extracted files)',
+            fix: 'restart the app so it mounts the package again (restart: true), and check that WEBSITE_RUN_FROM_PACKAGE is not changed by other tools',
+        };
+    const h = e.health;
+    const logHint = e.logStreamUrl ? ` (${e.logStreamUrl})` : '';
+    if (e.app?.state === 'unreachable')
+        return {
+            cause: 'runner-network',
+            evidence: `${e.app.why}; this says nothing yet about the app, which the runner could not see`,
+            fix: "check the runner's DNS, its proxy settings (HTTPS_PROXY, NO_PROXY) and the CA it trusts (NODE_EXTRA_CA_CERTS), or the app's access restrictions for the runner's address, then run the deploy again",
+        };
+    if (e.app && e.app.state !== 'up' && e.appLogReadOnlyLine)
+        return {
+            cause: 'read-only-write',
+            evidence: `${e.app.why}, and the app's log shows a write into its read-only package mount: "${e.appLogReadOnlyLine.slice(0, 200)}"`,
+            fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
+        };
+    if (e.app?.state === 'start-failed' || (e.app?.state === 'warming' && e.stamp === 'match'))
+        return {
+            cause: 'app-start-failed',
+            evidence: e.app.state === 'start-failed'
+                ? `${e.app.why}: the package is mounted but the app's process does not start`
+                : `${e.app.why} for the whole wait: the package is mounted but the app never answers`,
+            fix: `read the app's log stream${logHint} for the error it prints at start (a crash on boot, a missing dependency or setting, the wrong start command or port); if it writes next to its own files, write to /tmp or %TEMP% instead (the first cause in runpack's guide)`,
+        };
+    if (e.app?.state === 'up')
+        return null;
+    if (h &&
+        (h.error || (h.status !== undefined && (h.status < 200 || h.status >= 300)) || h.containsExpect === false)) {
+        if (h.body && READ_ONLY.test(h.body))
+            return {
+                cause: 'read-only-write',
+                evidence: 'the app fails with a read-only file system error: it writes under its package mount (wwwroot)',
+                fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
+            };
+        if (h.containsExpect === false && h.status !== undefined && h.status >= 200 && h.status < 300)
+            return {
+                cause: 'stale-content',
+                evidence: 'the health response does not contain the expected text: the app serves other content than this release',
+                fix: 'restart the app and check the expect input matches what this release answers',
+            };
+        if (h.status === 503 || h.status === 502 || h.error)
+            return {
+                cause: 'mount-blocked',
+                evidence: `the site does not start (${h.error ?? `HTTP ${h.status}`}): the package may not have mounted`,
+                fix: 'check the package opens (runpack inspect) and that the app can reach the package URL, then restart',
+            };
+        return {
+            cause: 'unknown',
+            evidence: `the health probe answered ${h.status ?? h.error}`,
+            fix: `check the app's logs (log stream${logHint}) for the error it reports`,
+        };
+    }
+    return null;
+}
+
+/** Blob name of a release: named by content, so every release stays available for rollback. */
+function releaseBlobName(appName, sha256) {
+    return `releases/${appName.toLowerCase()}/${sha256}.zip`;
+}
+function stableBlobName(appName, slot) {
+    return `${appName.toLowerCase()}${slot ? `-${slot.toLowerCase()}` : ''}.zip`;
+}
+/**
+ * Pure: whether `name` (a blob name inside the package container) is one runpack could have written as a stable
+ * blob of `appName`: `<app>.zip`, `<app>-<slot>.zip`, or an alternate chooseStableBlob picks after a swap
+ * (`<app>[-<slot>]-a.zip`, `-b`, `-c`, or a time suffix). Release blobs (`releases/…`) and anything in a
+ * folder are not stable blobs. Names compare case-insensitively. An app named like `<app>-<suffix>` that shares
+ * the container is indistinguishable from a slot of `<app>`; such names count as stable here.
+ */
+function isStableBlobName(name, appName) {
+    if (!name || !appName || name.includes('/'))
+        return false;
+    const app = appName.toLowerCase().replace(/[^a-z0-9-]/g, '');
+    if (app !== appName.toLowerCase())
+        return false;
+    const lower = name.toLowerCase();
+    if (!lower.endsWith('.zip') || !lower.startsWith(app))
+        return false;
+    const rest = lower.slice(app.length, -'.zip'.length);
+    return rest === '' || /^(-[a-z0-9]+)+$/.test(rest);
+}
+/** The folder every release blob of an app sits in (the deploy engine's naming, see releaseBlobName). */
+function releasePrefix(appName) {
+    const probe = releaseBlobName(appName, 'x');
+    return probe.slice(0, probe.length - 'x.zip'.length);
+}
+const SHA256 = /^[0-9a-f]{64}$/;
+/** A Release from a listed blob, or null when the blob is not one of this app's release blobs. */
+function releaseFromBlob(appName, b) {
+    const prefix = releasePrefix(appName);
+    if (!b.name.startsWith(prefix) || !b.name.endsWith('.zip'))
+        return null;
+    const sha = b.name.slice(prefix.length, -'.zip'.length);
+    if (!SHA256.test(sha))
+        return null;
+    if (b.name !== releaseBlobName(appName, sha))
+        return null;
+    const meta = lowerKeys(b.metadata);
+    if (meta.sha256 && meta.sha256 !== sha)
+        return null;
+    const created = meta.created && !Number.isNaN(Date.parse(meta.created)) ? meta.created : (b.lastModified ?? '');
+    return {
+        id: sha.slice(0, 12),
+        sha256: sha,
+        blob: b.name,
+        size: b.size,
+        etag: b.etag,
+        created,
+        ...(meta.commit ? { commit: meta.commit } : {}),
+        ...(meta.run_url ? { runUrl: meta.run_url } : {}),
+        ...(meta.content_sha256 ? { contentSha256: meta.content_sha256 } : {}),
+    };
+}
+function lowerKeys(m) {
+    const out = {};
+    for (const [k, v] of Object.entries(m ?? {}))
+        out[k.toLowerCase()] = v;
+    return out;
+}
+/** The sha256 a blob's metadata names (release and stable blobs carry it), lowercase, or undefined. */
+function sha256Of(metadata) {
+    const v = lowerKeys(metadata ?? {}).sha256;
+    return v && SHA256.test(v) ? v : undefined;
+}
+/** Newest first (created time, then sha256 for a stable order). */
+function sortNewestFirst(releases) {
+    return [...releases].sort((a, b) => {
+        const ta = Date.parse(a.created) || 0;
+        const tb = Date.parse(b.created) || 0;
+        return tb - ta || (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0);
+    });
+}
+/** Which release a side (the app or a slot) runs: by the URL's blob, the stable blob's sha256, or the stamp. */
+function liveSha256(i) {
+    if (i.mode === 'url') {
+        const b = i.settingBlob;
+        if (!b || b.container !== i.container)
+            return null;
+        const fromStable = i.stableSha256[b.blob];
+        if (fromStable)
+            return fromStable;
+        const direct = i.releases.find((r) => r.blob === b.blob);
+        return direct ? direct.sha256 : null;
+    }
+    if (i.mode === 'local' && i.contentSha256) {
+        const match = sortNewestFirst(i.releases).find((r) => r.contentSha256 === i.contentSha256);
+        return match ? match.sha256 : null;
+    }
+    return null;
+}
+
+const RFP = 'WEBSITE_RUN_FROM_PACKAGE';
+/** The legacy name Kudu falls back to when WEBSITE_RUN_FROM_PACKAGE is empty (API-SPEC §1.1). */
+const RFP_LEGACY = 'WEBSITE_RUN_FROM_ZIP';
+/** URL mode with a user-assigned identity: the identity the worker fetches the blob with. */
+const RFP_MI = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
+const SITE_PACKAGES = 'data/SitePackages';
+const PACKAGE_NAME_FILE = `${SITE_PACKAGES}/packagename.txt`;
+const WWWROOT$1 = 'site/wwwroot';
+const FAILURE_MARKER = 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt';
+function classifyRunFromPackage(value) {
+    if (value === undefined || value === null || value === '')
+        return 'unset';
+    if (value === '1')
+        return 'local';
+    if (/^http/i.test(value))
+        return 'url';
+    return 'other';
+}
+/** The value Kudu acts on: WEBSITE_RUN_FROM_PACKAGE, or the legacy WEBSITE_RUN_FROM_ZIP when the first is empty. */
+function effectiveRunFromPackage(settings) {
+    const main = settings[RFP];
+    if (main !== undefined && main !== '')
+        return main;
+    const legacy = settings[RFP_LEGACY];
+    return legacy !== undefined && legacy !== '' ? legacy : undefined;
+}
+/** The deploy mode a value means, or undefined for unset and unrecognised values. */
+function modeOfValue(value) {
+    const state = classifyRunFromPackage(value);
+    return state === 'local' || state === 'url' ? state : undefined;
+}
+const STATE_WORDS = {
+    local: 'a local package (WEBSITE_RUN_FROM_PACKAGE=1)',
+    url: 'a package URL',
+    unset: 'files in wwwroot (no WEBSITE_RUN_FROM_PACKAGE)',
+    other: "an unrecognised WEBSITE_RUN_FROM_PACKAGE value (only exactly '1' or an https URL count)",
+};
+/**
+ * Decide whether moving an app from its current WEBSITE_RUN_FROM_PACKAGE value to `wanted` is allowed.
+ * The platform documents local → URL as unsupported on an existing app (API-SPEC §1.3 "Migration"); runpack
+ * refuses it on Windows unless `force`, and warns on Linux. Local mode on Linux Consumption function apps and
+ * any run-from-package on Flex Consumption are refused outright.
+ */
+function modeSwitchDecision(current, wanted, target, force) {
+    const from = classifyRunFromPackage(current);
+    const app = target.name ? `App '${target.name}'` : 'The app';
+    const base = { from, to: wanted };
+    if (target.isFlex) {
+        return {
+            ...base,
+            allowed: false,
+            code: 'mode-switch-unsupported',
+            severity: 'error',
+            message: flexRefusalMessage(target.name),
+        };
+    }
+    if (wanted === 'local') {
+        const refusal = localModeRefusal(target);
+        if (refusal)
+            return {
+                ...base,
+                allowed: false,
+                code: 'mode-switch-unsupported',
+                severity: 'error',
+                message: refusal,
+            };
+        if (from === 'local')
+            return {
+                ...base,
+                allowed: true,
+                code: 'mode-unchanged',
+                severity: 'info',
+                message: `${app} already runs a local package.`,
+            };
+        const cost = from === 'url'
+            ? 'changing the setting restarts the app; it comes back on the package in data/SitePackages if one is left from an earlier local deploy, otherwise it cannot start (FAILED TO INITIALIZE RUN FROM PACKAGE) until the push completes'
+            : from === 'unset'
+                ? 'the files now in wwwroot are hidden by the mounted package from now on; changing the setting restarts the app'
+                : 'Kudu did not treat the old value as local mode; changing the setting restarts the app';
+        return {
+            ...base,
+            allowed: true,
+            code: 'mode-switch',
+            severity: 'warning',
+            message: `${app} switches from ${STATE_WORDS[from]} to a local package: ${cost}.`,
+        };
+    }
+    // wanted === 'url'
+    if (from === 'url')
+        return {
+            ...base,
+            allowed: true,
+            code: 'mode-unchanged',
+            severity: 'info',
+            message: `${app} already runs from a package URL.`,
+        };
+    if (from === 'local') {
+        const why = 'the platform does not support moving an app that runs a local package to a package URL ("create a new App Service resource")';
+        if (!target.isLinux && !force) {
+            return {
+                ...base,
+                allowed: false,
+                code: 'mode-switch-refused',
+                severity: 'error',
+                message: `${app} is a Windows app running a local package (WEBSITE_RUN_FROM_PACKAGE=1) and ${why}; keep mode: local, deploy to a new app, or set force: true to switch anyway.`,
+            };
+        }
+        return {
+            ...base,
+            allowed: true,
+            code: force && !target.isLinux ? 'mode-switch-forced' : 'mode-switch',
+            severity: 'warning',
+            message: `${app} switches from a local package to a package URL although ${why}${force && !target.isLinux ? ' (forced)' : ''}; watch the app after the restart.`,
+        };
+    }
+    return {
+        ...base,
+        allowed: true,
+        code: 'mode-switch',
+        severity: 'warning',
+        message: `${app} switches from ${STATE_WORDS[from]} to a package URL: changing the setting restarts the app${from === 'unset' ? ' and hides the files now in wwwroot' : ''}.`,
+    };
+}
+/** Why local mode is impossible on this target, or null. */
+function localModeRefusal(target) {
+    if (target.isFlex)
+        return flexRefusalMessage(target.name);
+    if (target.isFunctionApp && target.isLinux && target.isConsumption) {
+        const app = target.name ? `'${target.name}'` : 'this app';
+        return `mode: local is not possible on ${app}: Linux Consumption function apps run from a package URL only (WEBSITE_RUN_FROM_PACKAGE=1 is not supported there); use mode: url (or auto).`;
+    }
+    return null;
+}
+/** The refusal for Flex Consumption apps (API-SPEC §1.7, §6.13). */
+function flexRefusalMessage(name) {
+    const app = name ? `'${name}'` : 'This function app';
+    return `${app} runs on the Flex Consumption plan, which does not support WEBSITE_RUN_FROM_PACKAGE in either mode; deploy it with OneDeploy to its deployment storage instead (Azure/functions-action or 'func azure functionapp publish'), and remove the setting if it is present.`;
+}
+/** Kudu's stored package names: `yyyyMMddHHmmss.zip` (UTC). */
+function isSitePackageName(name) {
+    return /^\d{14}\.zip$/.test(name);
+}
+function compareStamp(expected, text) {
+    if (!expected)
+        return 'not-stamped';
+    if (text === null)
+        return 'missing';
+    try {
+        const parsed = JSON.parse(text);
+        if (typeof parsed?.contentSha256 !== 'string')
+            return 'unreadable';
+        return parsed.contentSha256 === expected.contentSha256 ? 'match' : 'mismatch';
+    }
+    catch {
+        return 'unreadable';
+    }
+}
+
+/**
+ * Pure: the deploy plan from the inputs and the target's current state. Refuses what cannot work, with the
+ * reason and a way out; picks the mode and the package access; names the blobs and the settings to change.
+ */
+const JAVA = /^(JAVA|TOMCAT|JBOSSEAP|WILDFLY)\|/i;
+const PYTHON = /^PYTHON\|/i;
+function isTrue$1(v) {
+    return v !== undefined && /^(true|1)$/i.test(v.trim());
+}
+function planDeploy(inputs, target, settings) {
+    const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
+    const findings = [];
+    if (target.isFlex)
+        throw new RunpackError('flex-consumption', flexRefusalMessage(name));
+    if (/container/i.test(target.kind))
+        throw new RunpackError('container-app', `${name} runs a custom container (kind ${target.kind}), which does not use run-from-package; deploy a new image instead.`);
+    if (!target.isFunctionApp && target.isLinux) {
+        if (JAVA.test(target.linuxFxVersion))
+            throw new RunpackError('runtime-unsupported', `${name} is a Java web app (${target.linuxFxVersion}); run-from-package does not support Java web apps because the runtime writes to the app folder, deploy with OneDeploy (az webapp deploy) instead.`);
+        if (PYTHON.test(target.linuxFxVersion))
+            throw new RunpackError('runtime-unsupported', `${name} is a Python web app on Linux (${target.linuxFxVersion}); run-from-package does not support it, deploy with build automation (SCM_DO_BUILD_DURING_DEPLOYMENT=true, az webapp deploy) instead.`);
+    }
+    // Settings that fight run-from-package.
+    const fighting = ['SCM_DO_BUILD_DURING_DEPLOYMENT', 'ENABLE_ORYX_BUILD'].filter((k) => isTrue$1(settings[k]));
+    if (fighting.length) {
+        const list = fighting.map((k) => `${k}=${settings[k]}`).join(', ');
+        if (!inputs.force)
+            throw new RunpackError('conflicting-setting', `${name} has ${list}, which asks for a build on the server; run-from-package skips it, so the app would run an unbuilt package. Build in the workflow and remove ${fighting.join(' and ')}, or set force: true to deploy anyway.`);
+        findings.push({
+            severity: 'warning',
+            code: 'conflicting-setting',
+            message: `${list} is ignored under run-from-package (force: true).`,
+        });
+    }
+    const previousValue = effectiveRunFromPackage(settings);
+    const currentMode = modeOfValue(previousValue);
+    const linuxConsumption = target.isFunctionApp && target.isLinux && target.isConsumption;
+    let mode;
+    if (inputs.mode === 'auto')
+        mode = linuxConsumption ? 'url' : (currentMode ?? 'url');
+    else
+        mode = inputs.mode;
+    if (mode === 'local' && linuxConsumption)
+        throw new RunpackError('mode-unsupported', `${name} is a Linux Consumption function app, which runs packages only from a URL; use mode: url (or auto) with storage-account.`);
+    const remove = [];
+    if (settings[RFP_LEGACY] !== undefined)
+        remove.push(RFP_LEGACY);
+    const extra = {};
+    for (const k of remove)
+        extra[k] = null;
+    const plan = {
+        mode,
+        container: inputs.container,
+        stableBlob: stableBlobName(target.ref.appName, target.ref.slot),
+        policyId: `runpack-${target.ref.appName}${target.ref.slot ? `-${target.ref.slot}` : ''}`
+            .toLowerCase()
+            .slice(0, 64),
+        previousValue,
+        extra,
+        findings,
+    };
+    if (mode === 'local')
+        return plan;
+    if (!inputs.storageAccount)
+        throw new RunpackError('usage', `${(inputs.naming ?? ACTION_NAMING).input('storage-account')} is required for url mode (deploying ${name}); name the storage account for the package blobs, or use ${(inputs.naming ?? ACTION_NAMING).value('mode', 'local')}.`);
+    if (linuxConsumption)
+        extra.WEBSITE_MOUNT_ENABLED = '1';
+    const system = target.identity.systemPrincipalId;
+    const users = target.identity.userAssigned;
+    const hasIdentity = Boolean(system) || users.length > 0;
+    let access;
+    if (inputs.packageAccess === 'identity') {
+        if (!hasIdentity)
+            throw new RunpackError('identity-missing', `${name} has no managed identity, so package-access: identity cannot work; turn on its system-assigned identity (az webapp identity assign) and give it Storage Blob Data Reader, or use package-access: sas.`);
+        access = 'identity';
+    }
+    else if (inputs.packageAccess === 'sas')
+        access = 'sas';
+    else
+        access = hasIdentity ? 'identity' : 'sas';
+    plan.access = access;
+    if (access === 'identity') {
+        const configured = settings[RFP_MI];
+        if (system && (!configured || /^systemassigned$/i.test(configured))) {
+            plan.identityPrincipalId = system;
+        }
+        else {
+            const chosen = users.find((u) => configured && u.resourceId.toLowerCase() === configured.toLowerCase()) ??
+                (system ? undefined : users[0]);
+            if (chosen) {
+                plan.identityPrincipalId = chosen.principalId;
+                extra[RFP_MI] = chosen.resourceId;
+                if (!system && users.length > 1 && !configured)
+                    findings.push({
+                        severity: 'warning',
+                        code: 'identity-choice',
+                        message: `${name} has ${users.length} user-assigned identities; using ${chosen.resourceId}. Set ${RFP_MI} on the app to choose another.`,
+                    });
+            }
+            else if (system) {
+                // The configured identity is no longer on the app: fall back to the system identity.
+                plan.identityPrincipalId = system;
+                extra[RFP_MI] = null;
+                findings.push({
+                    severity: 'warning',
+                    code: 'identity-missing',
+                    message: `${RFP_MI} names an identity the app no longer has; switching the package fetch to the system-assigned identity.`,
+                });
+            }
+        }
+    }
+    else if (settings[RFP_MI] !== undefined) {
+        extra[RFP_MI] = null;
+    }
+    return plan;
+}
+/** Pure: the blob name a run-from-package URL points at inside `containerUrl` (no trailing slash), or null. */
+function blobInContainer(value, containerUrl) {
+    if (!value || !/^http/i.test(value))
+        return null;
+    const bare = value.split('?')[0];
+    const prefix = `${containerUrl.replace(/\/+$/, '')}/`;
+    if (!bare.toLowerCase().startsWith(prefix.toLowerCase()))
+        return null;
+    return decodeURIComponent(bare.slice(prefix.length));
+}
+/**
+ * Pure: the stable blob for this target. After a slot swap the other side runs the blob named after this slot
+ * (URL settings move with the swap), so overwriting it would change what the other side mounts at its next
+ * restart. Then the target's own current blob is reused when no one else runs it, else an alternate name.
+ */
+function chooseStableBlob(preferred, ownCurrent, usedByOthers) {
+    const used = new Set([...usedByOthers].map((b) => b.toLowerCase()));
+    if (!used.has(preferred.toLowerCase()))
+        return preferred;
+    if (ownCurrent && !ownCurrent.startsWith('releases/') && !used.has(ownCurrent.toLowerCase()))
+        return ownCurrent;
+    const base = preferred.replace(/\.zip$/i, '');
+    // -a … -z, then -26, -27, …: the first name nobody runs (the set is finite, so this ends).
+    for (let i = 0;; i++) {
+        const name = `${base}-${i < 26 ? String.fromCharCode(97 + i) : i}.zip`;
+        if (!used.has(name.toLowerCase()))
+            return name;
+    }
+}
+
+/** `app/fn` (ARM's name) or `fn` → `fn`. */
+function functionName(name) {
+    return name.slice(name.lastIndexOf('/') + 1);
+}
+/** Pure: compare function names, case-insensitively (the host's names are case-insensitive). */
+function diffFunctions(expected, listed) {
+    const norm = (xs) => new Map(xs.map((x) => [functionName(x).toLowerCase(), functionName(x)]));
+    const e = norm(expected);
+    const l = norm(listed);
+    const missing = [...e]
+        .filter(([k]) => !l.has(k))
+        .map(([, v]) => v)
+        .sort();
+    const unexpected = [...l]
+        .filter(([k]) => !e.has(k))
+        .map(([, v]) => v)
+        .sort();
+    return { missing, unexpected, same: missing.length === 0 && unexpected.length === 0 };
+}
+function describeFunctionsDiff(diff, where) {
+    const parts = [];
+    if (diff.missing.length)
+        parts.push(`missing from the host: ${diff.missing.join(', ')}`);
+    if (diff.unexpected.length)
+        parts.push(`listed but not in the package: ${diff.unexpected.join(', ')}`);
+    return `The functions host of ${where} does not list the package's functions (${parts.join('; ')}); check each function's function.json and the host's startup log (Application Insights or the Log stream), then deploy again.`;
+}
+const PYTHON_FIX = 'run-from-package runs no remote build, so install the dependencies into the package first (pip install -r requirements.txt --target .python_packages/lib/site-packages) or set force: true';
+/**
+ * Pure: what the inspector's findings mean for a function app. A Python function app without `.python_packages`
+ * cannot import its dependencies (no remote build under run-from-package): the inspector's
+ * `dependencies-missing` warning becomes an error unless `force`.
+ */
+function functionPackageFindings(inspect, target, force) {
+    if (!target.isFunctionApp)
+        return [];
+    const out = [];
+    for (const p of inspect.problems) {
+        if (p.code !== 'dependencies-missing')
+            continue;
+        const python = inspect.runtime === 'python' || /python|\.python_packages|requirements\.txt/i.test(p.message);
+        if (!python)
+            continue;
+        out.push({
+            severity: force ? 'warning' : 'error',
+            code: 'python-packages-missing',
+            message: `This Python function app's package has no .python_packages folder although ${p.path ?? 'requirements.txt'} lists dependencies; ${PYTHON_FIX}.`,
+        });
+    }
+    return out;
+}
+/** Sync triggers through Resource Manager, retrying 400 (host starting) with growing waits. */
+async function syncTriggers(ctx, options = {}) {
+    const deadline = ctx.phaseDeadline(options.budgetMs ?? 180_000);
+    const name = ctx.target.ref.slot
+        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
+        : ctx.target.ref.appName;
+    let wait = options.firstWaitMs ?? 2000;
+    for (let attempt = 1;; attempt++) {
+        const res = await ctx.arm.syncFunctionTriggers(ctx.target.ref);
+        if (res.status >= 200 && res.status < 300) {
+            ctx.log.info(`Synced function triggers of ${name}${attempt > 1 ? ` (attempt ${attempt})` : ''}.`);
+            return;
+        }
+        const detail = res.text().replace(/\s+/g, ' ').trim().slice(0, 200);
+        if (res.status !== 400)
+            throw new RunpackError('trigger-sync-failed', `Resource Manager answered ${res.status} to the trigger sync of ${name}${detail ? ` (${detail})` : ''}; non-HTTP triggers keep their old metadata until a sync succeeds — run 'az functionapp function sync' or deploy again.`);
+        if (ctx.clock.now() + wait > deadline)
+            throw new RunpackError('trigger-sync-failed', `The functions host of ${name} kept answering 400 to the trigger sync for ${Math.round((options.budgetMs ?? 180_000) / 1000)} s (it did not start${detail ? `: ${detail}` : ''}); check the host's startup log, fix the package and deploy again.`);
+        ctx.log.info(`The functions host of ${name} is still starting (trigger sync answered 400); retrying in ${Math.round(wait / 1000)} s.`);
+        await ctx.clock.sleep(wait);
+        wait = Math.min(wait * 2, 30_000);
+    }
+}
+/**
+ * Entry point for the engine, after the package is mounted (and the app restarted) on a function app:
+ * sync triggers, then confirm the host lists the package's functions. Returns findings (errors fail the step).
+ */
+async function afterMountFunctions(ctx, pkg, options = {}) {
+    if (!ctx.target.isFunctionApp)
+        return [];
+    const findings = [];
+    const name = ctx.target.ref.slot
+        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
+        : ctx.target.ref.appName;
+    try {
+        await syncTriggers(ctx, options);
+    }
+    catch (err) {
+        if (!(err instanceof RunpackError))
+            throw err;
+        findings.push({ severity: 'error', code: 'trigger-sync-failed', message: err.message });
+        return findings;
+    }
+    const expected = pkg.functions.length ? pkg.functions : (pkg.inspect.functions ?? []);
+    const deadline = ctx.phaseDeadline(options.listBudgetMs ?? 120_000);
+    const interval = options.listIntervalMs ?? 5000;
+    let listed = [];
+    let diff = diffFunctions(expected, listed);
+    for (;;) {
+        listed = await ctx.arm.listFunctions(ctx.target.ref);
+        diff = diffFunctions(expected, listed);
+        // The host indexes after start: wait while it lists fewer functions than the package has.
+        if (diff.same || (expected.length === 0 && listed.length > 0))
+            break;
+        if (ctx.clock.now() + interval > deadline)
+            break;
+        await ctx.clock.sleep(interval);
+    }
+    if (expected.length === 0) {
+        findings.push({
+            severity: listed.length ? 'info' : 'warning',
+            code: listed.length ? 'functions-declared-in-code' : 'functions-none',
+            message: listed.length
+                ? `The package declares its functions in code; the host of ${name} lists ${listed.map(functionName).sort().join(', ')}.`
+                : `Neither the package nor the host of ${name} lists any function; check that host.json is at the package root and the functions are built.`,
+        });
+        return findings;
+    }
+    if (diff.same) {
+        ctx.log.info(`The functions host of ${name} lists the package's ${expected.length} function(s): ${expected.map(functionName).sort().join(', ')}.`);
+        return findings;
+    }
+    findings.push({
+        severity: 'error',
+        code: 'functions-mismatch',
+        message: describeFunctionsDiff(diff, name),
+    });
+    return findings;
+}
+
+/**
+ * Pure: what one answer of the site says about the app behind it. A mounted package is not a running app: the
+ * platform's front end answers for an app whose process does not start (Linux's 503 ':( Application Error' page,
+ * IIS's plain 500, the ANCM and iisnode start failures, the Functions host that is not running, the stopped
+ * page). Those answers are never the app's; any other answer is.
+ */
+/** The platform's own answers for an app that does not run, by what they look like. */
+const PLATFORM_FAILURES = [
+    { pattern: /:\(\s*Application Error/i, name: "the platform's ':( Application Error' page" },
+    {
+        pattern: /The page cannot be displayed because an internal server error has occurred/i,
+        name: "IIS's internal server error page",
+    },
+    {
+        pattern: /HTTP Error 500\.3\d|ASP\.NET Core app failed to start|ANCM In-Process Start Failure/i,
+        name: 'the ASP.NET Core Module start failure page',
+    },
+    {
+        pattern: /HTTP Error 502\.5|ANCM Out-Of-Process Startup Failure/i,
+        name: 'the ASP.NET Core Module process failure page',
+    },
+    {
+        pattern: /iisnode (?:encountered an error|module is unable to start)/i,
+        name: "iisnode's start failure page",
+    },
+    {
+        pattern: /The specified CGI application encountered an error/i,
+        name: "IIS's CGI application error page",
+    },
+    { pattern: /Function host is not running/i, name: "the Functions host's 'not running' page" },
+];
+const STOPPED = /This web app is stopped/i;
+/**
+ * Errors that say the runner cannot reach the site at all, whatever the app does: a name that does not resolve,
+ * a refused connection (the platform's front end always accepts), a proxy that refuses, a certificate the runner
+ * does not trust. Resets and timeouts are not among them: a restarting site gives those.
+ */
+const RUNNER_SIDE = [
+    { pattern: /ENOTFOUND|EAI_AGAIN/, reason: 'the name does not resolve' },
+    { pattern: /ECONNREFUSED/, reason: 'the connection is refused' },
+    { pattern: /proxy/i, reason: 'the proxy refuses it' },
+    {
+        pattern: /certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|ERR_TLS/i,
+        reason: 'its TLS certificate is not trusted',
+    },
+    { pattern: /EHOSTUNREACH|ENETUNREACH/, reason: 'no route' },
+];
+/** The host of the URL in an error text (the HTTP client names it), for the evidence line. */
+function hostIn(error) {
+    return (/(?:ENOTFOUND|EAI_AGAIN)\s+([\w.-]+)/.exec(error)?.[1] ?? /\((?:GET|HEAD) ([\w.-]+)[/)]/.exec(error)?.[1]);
+}
+const WARMING = new Set([502, 503, 504]);
+/** The platform's start-failure page this answer is, if any. */
+function platformFailure(p) {
+    if (p.status === undefined)
+        return null;
+    if (p.status === 403 && STOPPED.test(p.body ?? ''))
+        return "the platform's 'This web app is stopped' page";
+    if (p.status < 500)
+        return null;
+    return PLATFORM_FAILURES.find((f) => f.pattern.test(p.body ?? ''))?.name ?? null;
+}
+function judgeAnswer(p, o, path = o.healthPath ?? '/') {
+    if (p.status === undefined) {
+        const error = p.error ?? 'no response';
+        const runnerSide = RUNNER_SIDE.find((r) => r.pattern.test(error));
+        if (runnerSide)
+            return {
+                state: 'unreachable',
+                why: `the runner cannot reach ${hostIn(error) ?? 'the site'}: ${runnerSide.reason} (${error.split(';')[0].slice(0, 160)})`,
+            };
+        return { state: 'warming', why: `${path} gives no answer (${error})` };
+    }
+    const failure = platformFailure(p);
+    if (failure)
+        return { state: 'start-failed', why: `${path} answers ${p.status} with ${failure}` };
+    if (WARMING.has(p.status))
+        return { state: 'warming', why: `${path} answers ${p.status} (warming up)` };
+    if (o.healthPath) {
+        if (p.status < 200 || p.status >= 300)
+            return { state: 'unhealthy', why: `${path} answers ${p.status}` };
+        if (o.expect && !(p.body ?? '').includes(o.expect))
+            return { state: 'unhealthy', why: `${path} answers ${p.status} without the expected text` };
+        return { state: 'up', why: `${path} answers ${p.status}${o.expect ? ' with the expected text' : ''}` };
+    }
+    return {
+        state: 'up',
+        why: `${path} answers ${p.status}${p.status >= 500 ? " (the app's own answer, not the platform's)" : ''}`,
+    };
+}
+/**
+ * Pure: whether an answer is a failure that waiting does not heal once it persists: the platform's start failure,
+ * or a health-path that answers a client error (404, 401, …; not 408 or 429). Warm-up answers, 5xx of the app and
+ * missing expected text can still change (a slow start, instances switching), so they are waited out.
+ */
+function persistentFailure(j, p) {
+    if (j.state === 'start-failed' || j.state === 'unreachable')
+        return true;
+    const s = p.status ?? 0;
+    return j.state === 'unhealthy' && s >= 400 && s < 500 && s !== 408 && s !== 429;
+}
+/**
+ * How long a failure must persist before it is certain: the platform restarts a crashed process, so one failure
+ * page may be followed by a start that works. Three answers in a row, at least this far apart in all.
+ */
+const START_FAILURE_ANSWERS = 3;
+const START_FAILURE_CONFIRM_MS = 8_000;
+/** Pure: follows a run of answers; `certain` once the same persistent failure has lasted long enough. */
+class FailureWatch {
+    since = null;
+    count = 0;
+    why = '';
+    /** Feeds one answer seen at `now` (its failure phrase when persistentFailure, else null); true when certain. */
+    see(failure, now) {
+        if (failure === null || failure !== this.why) {
+            this.since = null;
+            this.count = 0;
+            this.why = failure ?? '';
+            if (failure === null)
+                return false;
+        }
+        if (this.since === null)
+            this.since = now;
+        this.count += 1;
+        return this.count >= START_FAILURE_ANSWERS && now - this.since >= START_FAILURE_CONFIRM_MS;
+    }
+}
+
+/** One GET of the site (no retries: the caller polls). */
+async function probeSite(ctx, url, deadline) {
+    try {
+        const res = await ctx.http.request({
+            method: 'GET',
+            url,
+            service: 'the app',
+            retryOn: [],
+            maxAttempts: 1,
+            deadline: Math.min(deadline, ctx.clock.now() + 30_000),
+            headers: { 'Cache-Control': 'no-cache' },
+        });
+        return { status: res.status, body: res.text().slice(0, 4000) };
+    }
+    catch (err) {
+        return { error: err instanceof Error ? err.message : String(err) };
+    }
+}
+/**
+ * Probes `health-path` (or the root) until the app answers, the start failure is certain, the mount failed, or
+ * the budget ends; returns the last answer judged.
+ */
+async function watchApp(ctx, deadline, o = {}) {
+    const path = ctx.inputs.healthPath ?? '/';
+    const url = ctx.target.appUrl + path;
+    const interval = o.intervalMs ?? 2000;
+    const watch = new FailureWatch();
+    for (;;) {
+        const last = await probeSite(ctx, url, deadline);
+        const judgement = judgeAnswer(last, ctx.inputs, path);
+        const state = judgement.state;
+        if (state === 'up' || (o.until === 'answers' && state === 'unhealthy'))
+            return { judgement, last, certain: false };
+        const certain = watch.see(persistentFailure(judgement, last) ? judgement.why : null, ctx.clock.now()) ||
+            (o.confirmed !== undefined && state === o.confirmed);
+        if (certain)
+            return { judgement, last, certain };
+        if (o.quick || ctx.clock.now() + interval >= deadline)
+            return { judgement, last, certain: false };
+        if (o.mountFailed && (await Promise.resolve(o.mountFailed()).catch(() => false)))
+            return { judgement, last, certain: false };
+        await ctx.clock.sleep(interval);
+    }
+}
+async function restartApp(ctx, deadline, failed) {
+    await ctx.arm.restart(ctx.target.ref, { synchronous: true });
+    ctx.log.info('Restart requested; waiting for the site to answer.');
+    let marker = null;
+    const w = await watchApp(ctx, deadline, {
+        until: 'answers',
+        mountFailed: failed
+            ? async () => {
+                marker = await failed().catch(() => null);
+                return marker !== null;
+            }
+            : undefined,
+    });
+    const state = w.judgement.state;
+    if (state === 'up' || state === 'unhealthy') {
+        ctx.log.info(`The site answers (${w.last.status}).`);
+        return { running: true, last: w.last };
+    }
+    if (marker) {
+        ctx.log.warn(`The site cannot start: ${marker}.`);
+        return { running: false, last: w.last, failed: marker };
+    }
+    if (w.certain) {
+        ctx.log.warn(`${state === 'start-failed' ? `The app does not start: ${w.judgement.why}` : w.judgement.why}, answer after answer.`);
+        return { running: false, last: w.last, failed: w.judgement.why, confirmed: state };
+    }
+    ctx.log.warn(`The site did not answer in time (${w.last.error ?? `HTTP ${w.last.status}`}).`);
+    return { running: false, last: w.last };
+}
+/**
+ * The first line of the app's container log (Kudu's /api/logs/docker, the newest files' ends) that shows a write
+ * into the read-only mount, or undefined (none, or no log to read).
+ */
+async function readOnlyLineInLogs(kudu, deadline) {
+    const logs = await kudu.containerLogTail({ deadline }).catch(() => []);
+    for (const log of logs)
+        for (const line of log.text.split('\n'))
+            if (READ_ONLY.test(line))
+                return line.replace(/^\S+Z\s+/, '').trim();
+    return undefined;
+}
+
+const SERVICE = 'Kudu';
+const STATUS_NAMES = {
+    [-1]: 'Cancelled',
+    0: 'Pending',
+    1: 'Building',
+    2: 'Deploying',
+    3: 'Failed',
+    4: 'Success',
+    5: 'Conflict',
+    6: 'PartialSuccess',
+};
+function deploymentStatusName(status) {
+    return STATUS_NAMES[status] ?? `status ${status}`;
+}
+/**
+ * Whether a deployment record is finished and how. Kudu defines 0–4 (4 Success, 3 Failed); a record marked
+ * `complete` that is not 4 did not succeed; other numbers (Flex's -1, 5, 6) are never a full success.
+ */
+function deploymentOutcome(record) {
+    if (record.status === 4)
+        return 'succeeded';
+    if (record.status === 3)
+        return 'failed';
+    if (record.complete === true)
+        return 'failed';
+    if (record.status === 0 || record.status === 1 || record.status === 2)
+        return 'running';
+    return record.status < 0 || record.status > 4 ? 'failed' : 'running';
+}
+/** A short line for a status change: `Building (Running deployment command...)`. */
+function describeDeploymentState(record) {
+    const name = deploymentStatusName(record.status);
+    const detail = (record.progress || record.status_text || '').trim();
+    return detail ? `${name} (${detail})` : name;
+}
+const DEFAULT_POLL_TIMING = { minMs: 1000, maxMs: 5000 };
+/**
+ * Wait before the next poll: the server's Retry-After when given, otherwise a doubling backoff
+ * (1 s, 2 s, 4 s …), both kept within [minMs, maxMs] and never past the deadline.
+ */
+function nextPollDelay(retryAfterMs, attempt, timing = DEFAULT_POLL_TIMING, remainingMs) {
+    const base = retryAfterMs ?? timing.minMs * 2 ** Math.max(0, attempt - 1);
+    let wait = Math.min(timing.maxMs, Math.max(timing.minMs, base));
+    if (remainingMs !== undefined)
+        wait = Math.max(0, Math.min(wait, remainingMs));
+    return wait;
+}
+/** Retry-After as ms (delta seconds or HTTP date). */
+function retryAfterMs(headers, now) {
+    const v = headers['retry-after']?.trim();
+    if (!v)
+        return undefined;
+    if (/^\d+(\.\d+)?$/.test(v))
+        return Math.ceil(Number(v) * 1000);
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+}
+function classifyPushConflict(body) {
+    if (/remote URL|WEBSITE_USE_ZIP|Run-From-Zip/i.test(body))
+        return 'url-mode';
+    if (/auto swap/i.test(body))
+        return 'auto-swap';
+    if (/deployment currently in progress|conflicts with the pending|Preparing zip package|try again|retry/i.test(body))
+        return 'in-progress';
+    return 'other';
+}
+/**
+ * Pure classification of an SCM 401/403. `basicAllowed` is the site's basicPublishingCredentialsPolicies/scm
+ * value when known. A 403 with an HTML page comes from the front end (private endpoint, access restriction).
+ */
+function classifyKuduAuthFailure(status, body, contentType, authKind, basicAllowed) {
+    const html = /text\/html/i.test(contentType) || /^\s*<(!doctype|html)/i.test(body);
+    if (status === 403 && (html || /ip forbidden|access restriction|private endpoint/i.test(body)))
+        return 'scm-blocked';
+    if (authKind === 'basic') {
+        if (basicAllowed === false)
+            return 'basic-disabled';
+        return status === 403 ? 'missing-role' : 'basic-rejected';
+    }
+    return status === 403 ? 'missing-role' : 'bearer-rejected';
+}
+function explainKuduAuthFailure(problem, status, where) {
+    switch (problem) {
+        case 'basic-disabled':
+            return `Kudu at ${where} refused the publishing credentials (${status}): basic authentication is disabled for the SCM site by policy (basicPublishingCredentialsPolicies/scm allow=false); remove the publish-profile input so runpack uses your Entra sign-in, or allow SCM basic auth.`;
+        case 'basic-rejected':
+            return `Kudu at ${where} refused the publishing credentials (${status}); the publish profile is outdated or for another app (download it again), or SCM basic auth is disabled; remove the publish-profile input to use your Entra sign-in.`;
+        case 'bearer-rejected':
+            return `Kudu at ${where} refused the Entra token (${status}); the signed-in principal needs Contributor or Website Contributor on the app, or pass a publish-profile.`;
+        case 'missing-role':
+            return `Kudu at ${where} answered 403 Forbidden: the signed-in principal lacks rights on the app; grant it Website Contributor (or Contributor) on the app or its resource group.`;
+        case 'scm-blocked':
+            return `Kudu at ${where} answered 403 with the front end's HTML page: the SCM site is behind a private endpoint or an access restriction; run from a runner that can reach it or allow the runner's IP in the SCM access restrictions.`;
+    }
+}
+/** A non-success answer from Kudu the caller may want to explain (auth) or act on. */
+class KuduError extends RunpackError {
+    status;
+    contentType;
+    bodySnippet;
+    constructor(code, message, status, contentType, body) {
+        super(code, message);
+        this.name = 'KuduError';
+        this.status = status;
+        this.contentType = contentType;
+        this.bodySnippet = body.slice(0, 2000);
+    }
+}
+/** A streamed answer read into memory (error bodies are small; bounded anyway). */
+async function buffered(res) {
+    const body = await readStream(res.stream, 1024 * 1024).catch(() => Buffer.alloc(0));
+    return {
+        status: res.status,
+        headers: res.headers,
+        body,
+        text: () => body.toString('utf8'),
+        json: () => JSON.parse(body.toString('utf8') || 'null'),
+    };
+}
+function oneLine(text, max = 300) {
+    const t = text
+        .replace(/<[^>]*>/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim();
+    return t.length > max ? `${t.slice(0, max)}…` : t;
+}
+/** Strip userinfo, path and query: the SCM base URL. */
+function scmBaseUrl(url) {
+    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `https://${url}`;
+    const u = new URL(withScheme);
+    return `${u.protocol}//${u.host}`;
+}
+function vfsFile(res) {
+    const total = /\/(\d+)\s*$/.exec(res.headers['content-range'] ?? '')?.[1];
+    const length = res.status === 200 ? res.headers['content-length'] : undefined;
+    const size = total !== undefined ? Number(total) : length !== undefined ? Number(length) : undefined;
+    return {
+        status: res.status,
+        headers: res.headers,
+        body: res.body,
+        stream: res.stream,
+        get text() {
+            return res.text();
+        },
+        etag: res.headers['etag'],
+        ...(size !== undefined && Number.isFinite(size) ? { size } : {}),
+        response: res,
+    };
+}
+class KuduClient {
+    baseUrl;
+    authKind;
+    http;
+    authorization;
+    cookies = new Map();
+    constructor(options) {
+        this.http = options.http;
+        this.baseUrl = scmBaseUrl(options.scmUrl);
+        this.authorization = options.authorization;
+        this.authKind = options.authKind;
+    }
+    /** The SCM host, for messages. */
+    get host() {
+        return new URL(this.baseUrl).host;
+    }
+    /** The cookie header Kudu asked for (ARRAffinity), if any. */
+    get cookieHeader() {
+        if (this.cookies.size === 0)
+            return undefined;
+        return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    }
+    absolute(pathOrUrl) {
+        if (/^https?:\/\//i.test(pathOrUrl)) {
+            // Kudu builds Location from its own host name; keep the scheme and host we reach it by.
+            const u = new URL(pathOrUrl);
+            const base = new URL(this.baseUrl);
+            if (u.hostname.toLowerCase() === base.hostname.toLowerCase()) {
+                u.protocol = base.protocol;
+                u.host = base.host;
+            }
+            u.username = '';
+            u.password = '';
+            return u.toString();
+        }
+        return `${this.baseUrl}${pathOrUrl.startsWith('/') ? '' : '/'}${pathOrUrl}`;
+    }
+    remember(res) {
+        const raw = res.headers['set-cookie'];
+        if (!raw)
+            return;
+        for (const m of raw.matchAll(/(?:^|[,\s])(ARRAffinity(?:SameSite)?)=([^;,\s]*)/gi))
+            this.cookies.set(m[1], m[2]);
+    }
+    async send(method, pathOrUrl, extra = {}) {
+        const headers = { ...(extra.headers ?? {}) };
+        const cookie = this.cookieHeader;
+        if (cookie)
+            headers.Cookie = cookie;
+        let res = await this.http.request({
+            method,
+            url: this.absolute(pathOrUrl),
+            headers,
+            body: extra.body,
+            service: SERVICE,
+            authorization: this.authorization,
+            deadline: extra.deadline,
+            signal: extra.signal,
+            retryOn: extra.retryOn,
+            maxAttempts: extra.maxAttempts,
+            stream: extra.stream,
+        });
+        if (extra.stream && (res.status < 200 || res.status >= 300))
+            res = await buffered(res);
+        this.remember(res);
+        if (res.status === 401 || res.status === 403) {
+            const body = res.text();
+            const ct = res.headers['content-type'] ?? '';
+            const problem = classifyKuduAuthFailure(res.status, body, ct, this.authKind, undefined);
+            throw new KuduError(res.status === 401 ? 'kudu-unauthorized' : 'kudu-forbidden', explainKuduAuthFailure(problem, res.status, this.host), res.status, ct, body);
+        }
+        return res;
+    }
+    unexpected(res, what) {
+        const body = res.text();
+        const detail = oneLine(body);
+        return new KuduError('kudu-error', `Kudu at ${this.host} answered ${res.status} to ${what}${detail ? `: ${detail}` : ''}; check the app's SCM site (Advanced Tools) and try again.`, res.status, res.headers['content-type'] ?? '', body);
+    }
+    async push(path, query, options) {
+        const qs = new URLSearchParams(query).toString();
+        const headers = { 'Content-Type': 'application/zip' };
+        if (options.size !== undefined)
+            headers['Content-Length'] = String(options.size);
+        const res = await this.send('POST', `${path}?${qs}`, {
+            headers,
+            body: options.body,
+            deadline: options.deadline,
+            signal: options.signal,
+        });
+        const trackingId = res.headers['scm-deployment-id'];
+        if (res.status === 202) {
+            const location = res.headers['location'];
+            return {
+                kind: 'accepted',
+                location: this.absolute(location || '/api/deployments/latest'),
+                retryAfterMs: retryAfterMs(res.headers, Date.now()),
+                trackingId,
+            };
+        }
+        if (res.status === 200 || res.status === 201 || res.status === 204)
+            return { kind: 'completed', trackingId };
+        if (res.status === 409) {
+            const text = res.text();
+            return { kind: 'conflict', reason: classifyPushConflict(text), message: oneLine(text) };
+        }
+        throw this.unexpected(res, `the package push (POST ${path})`);
+    }
+    /** `POST /api/zipdeploy?isAsync=true` with the zip streamed as the body. */
+    zipDeploy(options) {
+        const query = { isAsync: 'true', deployer: options.deployer ?? 'runpack' };
+        if (options.message)
+            query.message = options.message;
+        return this.push('/api/zipdeploy', query, options);
+    }
+    /** One GET of a deployment URL (`latest` or an id). 404 → null. */
+    async getDeployment(pathOrUrl, deadline) {
+        const res = await this.send('GET', pathOrUrl, { deadline, headers: { Accept: 'application/json' } });
+        if (res.status === 404)
+            return { httpStatus: 404, record: null };
+        if (res.status !== 200 && res.status !== 202)
+            throw this.unexpected(res, `GET ${new URL(this.absolute(pathOrUrl)).pathname}`);
+        let record = null;
+        try {
+            const parsed = res.json();
+            record = Array.isArray(parsed) ? (parsed[0] ?? null) : parsed;
+        }
+        catch {
+            record = null;
+        }
+        if (record && typeof record.status !== 'number')
+            record = { ...record, status: Number(record.status) };
+        return { httpStatus: res.status, record, retryAfterMs: retryAfterMs(res.headers, Date.now()) };
+    }
+    /** `GET /api/deployments/latest`: the running or last finished deployment, null when there is none. */
+    async latestDeployment(deadline) {
+        return (await this.getDeployment('/api/deployments/latest', deadline)).record;
+    }
+    /**
+     * Follow a deployment to its end. `location` is the 202's Location (or `/api/deployments/latest`).
+     * `previousId` is the id `latest` had before the push: while `latest` still shows it, the new record does
+     * not exist yet. Once the new record is seen its id is pinned, so a later deployment cannot be mistaken
+     * for this one. `onStatus` is called on every status change.
+     */
+    async pollDeployment(location, options) {
+        const sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+        const now = options.now ?? Date.now;
+        const timing = options.timing ?? DEFAULT_POLL_TIMING;
+        let url = location;
+        let pinned = null;
+        let lastState = '';
+        let last = null;
+        let wait = nextPollDelay(options.initialRetryAfterMs, 1, timing, options.deadline - now());
+        for (let attempt = 1;; attempt++) {
+            // The first read comes quickly: small deployments finish in a second or two.
+            await sleep(attempt === 1 ? Math.min(wait, timing.minMs) : wait);
+            if (now() >= options.deadline) {
+                const where = last
+                    ? `deployment ${last.id} was still ${describeDeploymentState(last)}`
+                    : 'no deployment record for this push appeared; Kudu may have dropped it in the background because another deployment held the lock';
+                throw new RunpackError('timeout', `Kudu at ${this.host} did not finish the deployment within the budget (${where}); it may still complete — check ${this.baseUrl}/api/deployments/latest, or raise timeout-minutes.`);
+            }
+            const { httpStatus, record, retryAfterMs: ra } = await this.getDeployment(url, options.deadline);
+            wait = nextPollDelay(ra, attempt + 1, timing, options.deadline - now());
+            if (!record || httpStatus === 404) {
+                // A pinned id that vanished: go back to the Location Kudu gave.
+                if (pinned) {
+                    pinned = null;
+                    url = location;
+                }
+                continue;
+            }
+            let current = record;
+            if (!pinned) {
+                if (options.previousId && record.id === options.previousId)
+                    continue;
+                if (options.isOurs && options.isOurs(record) === false) {
+                    // `latest` is someone else's (later) push: find ours in the list.
+                    const mine = (await this.listDeployments(options.deadline)).find((d) => options.isOurs(d) === true);
+                    if (!mine)
+                        continue;
+                    current = mine;
+                }
+                if (!current.is_temp) {
+                    pinned = current.id;
+                    url = `/api/deployments/${encodeURIComponent(current.id)}`;
+                }
+            }
+            else if (record.id !== pinned) {
+                continue;
+            }
+            const record2 = current;
+            last = record2;
+            const state = describeDeploymentState(record2);
+            if (state !== lastState) {
+                lastState = state;
+                options.onStatus?.(record2);
+            }
+            if (deploymentOutcome(record2) !== 'running')
+                return record2;
+        }
+    }
+    /** `GET /api/deployments`: every deployment record Kudu keeps (newest first on Kudu; order not relied on). */
+    async listDeployments(deadline) {
+        const res = await this.send('GET', '/api/deployments', {
+            deadline,
+            headers: { Accept: 'application/json' },
+        });
+        if (res.status !== 200)
+            throw this.unexpected(res, 'GET /api/deployments');
+        try {
+            const parsed = res.json();
+            return Array.isArray(parsed) ? parsed : [];
+        }
+        catch {
+            return [];
+        }
+    }
+    /** `GET /api/deployments/{id}/log`, with the details of warning and error entries (at most 5 fetched). */
+    async deploymentLog(id, deadline) {
+        const res = await this.send('GET', `/api/deployments/${encodeURIComponent(id)}/log`, { deadline });
+        if (res.status === 404)
+            return [];
+        if (res.status !== 200)
+            throw this.unexpected(res, `GET /api/deployments/${id}/log`);
+        let entries = [];
+        try {
+            const parsed = res.json();
+            entries = Array.isArray(parsed) ? parsed : [];
+        }
+        catch {
+            return [];
+        }
+        const out = [];
+        let detailsFetched = 0;
+        for (const e of entries) {
+            out.push(e);
+            if (e.details_url && (e.type ?? 0) >= 1 && detailsFetched < 5) {
+                detailsFetched++;
+                try {
+                    const d = await this.send('GET', e.details_url, { deadline, maxAttempts: 2 });
+                    if (d.status === 200) {
+                        const details = d.json();
+                        if (Array.isArray(details))
+                            for (const x of details)
+                                if (x.message && x.message !== e.message)
+                                    out.push({ ...x, message: `  ${x.message}` });
+                    }
+                }
+                catch (err) {
+                    if (err instanceof KuduError)
+                        continue;
+                    throw err;
+                }
+            }
+        }
+        return out;
+    }
+    /**
+     * `GET /api/vfs/{path}` (relative to %HOME%). A redirect (307 for a directory without `/`) is followed.
+     * Returns null for 404. The body is the file's bytes as sent (binary-safe); `text` decodes it as UTF-8.
+     * With `range` only those bytes are asked for (206, or 416 past the end, both returned rather than thrown);
+     * with `stream` the body is left unread in `stream` for the caller to consume. The second argument may
+     * still be a bare deadline.
+     */
+    async vfsGet(path, options = {}) {
+        const o = typeof options === 'number' ? { deadline: options } : options;
+        const clean = path.replace(/^\/+/, '');
+        const what = `GET /api/vfs/${clean}`;
+        const headers = { 'Cache-Control': 'no-cache' };
+        if (o.range)
+            headers.Range = `bytes=${o.range.start}-${o.range.end}`;
+        const get = (pathOrUrl) => this.send('GET', pathOrUrl, {
+            deadline: o.deadline,
+            headers,
+            stream: o.stream,
+            maxAttempts: o.maxAttempts,
+            signal: o.signal,
+        });
+        let res = await get(`/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}`);
+        if (res.status === 307 || res.status === 302 || res.status === 301) {
+            const loc = res.headers['location'];
+            if (!loc)
+                throw this.unexpected(res, what);
+            res = await get(loc);
+        }
+        if (res.status === 404)
+            return null;
+        const ok = res.status === 200 || (o.range !== undefined && (res.status === 206 || res.status === 416));
+        if (!ok)
+            throw this.unexpected(res, what);
+        return vfsFile(res);
+    }
+    /**
+     * `PUT /api/vfs/{path}` with `If-Match` (an ETag from a read, or `*` for any existing file): `written`, or
+     * `changed` when the file changed since that read (412). Other answers are a `kudu-error`.
+     */
+    async vfsPut(path, body, o = {}) {
+        const clean = path.replace(/^\/+/, '');
+        const res = await this.send('PUT', `/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}`, {
+            headers: { 'If-Match': o.ifMatch ?? '*', 'Content-Type': o.contentType ?? 'text/plain' },
+            body,
+            deadline: o.deadline,
+        });
+        if (res.status === 412)
+            return 'changed';
+        if (res.status >= 200 && res.status < 300)
+            return 'written';
+        throw this.unexpected(res, `PUT /api/vfs/${clean}`);
+    }
+    /**
+     * A VFS directory listing (`GET /api/vfs/{dir}/`): Kudu's entries (name, size, mtime, mime, …), or null when the
+     * folder does not exist. An answer that is not a JSON array is a `kudu-error`.
+     */
+    async vfsList(dir, deadline) {
+        const clean = dir.replace(/\/+$/, '');
+        const file = await this.vfsGet(`${clean}/`, deadline);
+        if (!file)
+            return null;
+        let parsed;
+        try {
+            parsed = JSON.parse(file.text);
+        }
+        catch {
+            parsed = null;
+        }
+        if (!Array.isArray(parsed))
+            throw new RunpackError('kudu-error', `Kudu answered GET /api/vfs/${clean}/ with something other than a directory listing; check the app's SCM site (Advanced Tools) and try again.`);
+        return parsed.filter((e) => !!e && typeof e === 'object');
+    }
+    /**
+     * The end of the newest container logs (Linux: `GET /api/logs/docker`, then a ranged VFS read of each file's
+     * last `tailBytes`), newest file first; [] where the SCM site keeps none (Windows answers 404).
+     */
+    async containerLogTail(options = {}) {
+        const res = await this.send('GET', '/api/logs/docker', {
+            deadline: options.deadline,
+            headers: { Accept: 'application/json' },
+        });
+        if (res.status === 404)
+            return [];
+        if (res.status !== 200)
+            throw this.unexpected(res, 'GET /api/logs/docker');
+        const list = res.json();
+        if (!Array.isArray(list))
+            return [];
+        const files = list
+            .filter((f) => typeof f?.href === 'string')
+            .map((f) => ({
+            href: f.href,
+            machine: typeof f.machineName === 'string' ? f.machineName : '',
+            updated: typeof f.lastUpdated === 'string' ? Date.parse(f.lastUpdated) || 0 : 0,
+            size: typeof f.size === 'number' ? f.size : 0,
+        }))
+            .sort((a, b) => b.updated - a.updated)
+            .slice(0, options.files ?? 4);
+        const tail = options.tailBytes ?? 16_384;
+        const out = [];
+        for (const f of files) {
+            const vfs = /\/api\/vfs\/(.+)$/.exec(new URL(f.href, this.baseUrl).pathname)?.[1];
+            if (!vfs)
+                continue;
+            const file = await this.vfsGet(decodeURIComponent(vfs), {
+                deadline: options.deadline,
+                range: { start: Math.max(0, f.size - tail), end: Math.max(0, f.size - 1) },
+            }).catch(() => null);
+            if (file && file.status !== 416)
+                out.push({
+                    name: decodeURIComponent(vfs.split('/').pop() ?? vfs),
+                    machine: f.machine,
+                    text: file.text,
+                });
+        }
+        return out;
+    }
+    /** `GET /api/settings`: the settings the SCM site sees now (a flat object; older builds send Key/Value pairs). */
+    async settings(deadline) {
+        const res = await this.send('GET', '/api/settings', {
+            deadline,
+            headers: { Accept: 'application/json' },
+        });
+        if (res.status !== 200)
+            throw this.unexpected(res, 'GET /api/settings');
+        const parsed = res.json();
+        const out = {};
+        if (Array.isArray(parsed)) {
+            for (const item of parsed) {
+                const k = item.Key ?? item.key;
+                const v = item.Value ?? item.value;
+                if (typeof k === 'string')
+                    out[k] = v == null ? '' : String(v);
+            }
+        }
+        else if (parsed && typeof parsed === 'object') {
+            for (const [k, v] of Object.entries(parsed))
+                out[k] = v == null ? '' : String(v);
+        }
+        return out;
+    }
+}
+
+/**
+ * What Kudu stores and the worker mounts, read through a Kudu session: the package packagename.txt names, the
+ * release stamp in the mounted wwwroot, whether a stored zip is this run's, and the one wait for a release's
+ * stamp to appear in the mount (used by verification, the check after a swap and the operator commands).
+ */
+/** packagename.txt's content (trimmed), or null when there is none. */
+async function readPackageName(kudu, deadline) {
+    const file = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
+    if (!file)
+        return null;
+    const name = file.text.trim();
+    return name || null;
+}
+/** The release stamp in the mounted wwwroot, raw text, or null. */
+async function readMountedStamp(kudu, deadline) {
+    const file = await kudu.vfsGet(`${WWWROOT$1}/${STAMP_PATH}`, deadline);
+    return file ? file.text : null;
+}
+/** Whether wwwroot shows the worker's failure marker (best effort: an unreadable answer counts as no marker). */
+async function mountFailed(kudu, deadline) {
+    return (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
+}
+/** Whether data/SitePackages/<name> is this run's zip: the same size, and written since Kudu received the push. */
+async function storedPackageIsOurs(kudu, name, zipBytes, record, deadline) {
+    const entries = await kudu.vfsList(SITE_PACKAGES, deadline).catch(() => null);
+    const entry = entries?.find((e) => e.name === name);
+    const since = Date.parse(record.received_time ?? record.start_time ?? '');
+    const written = Date.parse(entry?.mtime ?? '');
+    return !!entry && entry.size === zipBytes && Number.isFinite(since) && written >= since - 1000;
+}
+/**
+ * Read the mounted stamp until it is the release's, the worker's failure marker appears, or the deadline. A
+ * 401/403 from Kudu stops the wait (the session cannot read); other read failures count as "missing" while the
+ * site restarts.
+ */
+async function watchMountedStamp(kudu, expected, o) {
+    if (!expected)
+        return { state: 'not-stamped', marker: await mountFailed(kudu, o.deadline) };
+    for (;;) {
+        const text = await readMountedStamp(kudu, o.deadline).catch((err) => {
+            if (err instanceof KuduError && (err.status === 401 || err.status === 403))
+                throw err;
+            return null;
+        });
+        const state = compareStamp(expected, text);
+        if (state === 'match')
+            return { state, marker: false };
+        const marker = await mountFailed(kudu, o.deadline);
+        if (o.onMiss)
+            await o.onMiss();
+        if (marker || o.once || o.now() + o.intervalMs > o.deadline)
+            return { state, marker };
+        await o.sleep(o.intervalMs);
+    }
+}
+
+/**
+ * Typed Resource Manager calls runpack needs, over the shared HttpClient (retries, Retry-After, deadlines).
+ * Errors become one-line RunpackErrors that name the operation, the resource and the fix.
+ */
+const WEB_API_VERSION = '2024-11-01';
+const STORAGE_API_VERSION = '2023-05-01';
+const AUTHORIZATION_API_VERSION = '2022-04-01';
+const RESOURCES_API_VERSION = '2022-12-01';
+function siteId(ref) {
+    const base = `/subscriptions/${ref.subscriptionId}/resourceGroups/${ref.resourceGroup}/providers/Microsoft.Web/sites/${ref.appName}`;
+    return ref.slot ? `${base}/slots/${ref.slot}` : base;
+}
+function describeSite(ref) {
+    return ref.slot ? `${ref.appName}/${ref.slot}` : ref.appName;
+}
+/** Reads both ARM's `{error:{code,message}}` and Microsoft.Web's `{Code,Message}` envelopes. */
+function armErrorDetail(res) {
+    let body;
+    try {
+        body = res.json();
+    }
+    catch {
+        return { code: '', message: res.text().slice(0, 300).replace(/\s+/g, ' ').trim() };
+    }
+    if (body && typeof body === 'object') {
+        const b = body;
+        const err = b.error;
+        if (err && typeof err === 'object')
+            return { code: String(err.code ?? ''), message: String(err.message ?? '') };
+        if (b.Code || b.Message)
+            return { code: String(b.Code ?? ''), message: String(b.Message ?? '') };
+    }
+    return { code: '', message: '' };
+}
+/** Turns a failed Resource Manager response into a one-line error. */
+function armFailure(res, what, resource) {
+    const { code, message } = armErrorDetail(res);
+    const detail = [code, message].filter(Boolean).join(': ').replace(/\s+/g, ' ').slice(0, 400);
+    const suffix = detail ? ` (${detail})` : '';
+    if (res.status === 401)
+        return new RunpackError('auth-failed', `Resource Manager refused the token for ${what} on ${resource}${suffix}; check the login (client-id, tenant-id, creds) and resource-manager-endpoint.`);
+    if (res.status === 403)
+        return new RunpackError('forbidden', `Not allowed to ${what} on ${resource}${suffix}; grant the deploying principal Website Contributor (or Contributor) on the app.`);
+    if (res.status === 404)
+        return new RunpackError('not-found', `${resource} was not found while trying to ${what}${suffix}; check app-name, slot, resource-group and subscription-id.`);
+    return new RunpackError('arm-error', `Resource Manager answered ${res.status} to ${what} on ${resource}${suffix}; try again, or check the resource in the portal.`);
+}
+function createArmClient(options) {
+    const endpoint = options.endpoint.replace(/\/+$/, '');
+    const sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    const now = options.now ?? Date.now;
+    function url(path, apiVersion, query = {}) {
+        const u = new URL(endpoint + path);
+        u.searchParams.set('api-version', apiVersion);
+        for (const [k, v] of Object.entries(query))
+            u.searchParams.set(k, v);
+        return u.toString();
+    }
+    async function call(method, path, apiVersion, what, resource, body, query) {
+        const res = await options.http.request({
+            method,
+            url: url(path, apiVersion, query),
+            service: 'Resource Manager',
+            headers: body !== undefined ? { 'Content-Type': 'application/json' } : undefined,
+            body: body !== undefined ? JSON.stringify(body) : method === 'POST' ? '' : undefined,
+            authorization: options.authorization,
+            deadline: options.deadline?.(),
+        });
+        if (res.status === 202 ||
+            (res.status === 201 && (res.headers['azure-asyncoperation'] || res.headers.location))) {
+            return pollLro(res, what, resource);
+        }
+        if (res.status < 200 || res.status >= 300)
+            throw armFailure(res, what, resource);
+        return res;
+    }
+    async function pollLro(first, what, resource) {
+        const asyncUrl = first.headers['azure-asyncoperation'];
+        const location = first.headers.location;
+        const target = asyncUrl ?? location;
+        if (!target)
+            return first;
+        let wait = Number(first.headers['retry-after'] ?? '2') * 1000 || 2000;
+        for (;;) {
+            const dl = options.deadline?.();
+            if (dl !== undefined && now() + wait > dl)
+                throw new RunpackError('timeout', `Resource Manager did not finish ${what} on ${resource} in time; check the app in the portal and try again.`);
+            await sleep(Math.min(wait, 10_000));
+            const res = await options.http.request({
+                method: 'GET',
+                url: target,
+                service: 'Resource Manager',
+                authorization: options.authorization,
+                deadline: dl,
+            });
+            if (res.status === 202) {
+                wait = Number(res.headers['retry-after'] ?? '2') * 1000 || 2000;
+                continue;
+            }
+            if (res.status < 200 || res.status >= 300)
+                throw armFailure(res, what, resource);
+            if (asyncUrl) {
+                const status = String((res.json() ?? {}).status ?? '');
+                if (/^(succeeded)$/i.test(status))
+                    return res;
+                if (/^(failed|canceled|cancelled)$/i.test(status))
+                    throw armFailure(res, what, resource);
+                wait = Number(res.headers['retry-after'] ?? '2') * 1000 || 2000;
+                continue;
+            }
+            return res;
+        }
+    }
+    /** The first item of a paged list (following nextLink) that `match` accepts, or null. */
+    async function findInPages(first, what, resource, match) {
+        let next = first;
+        while (next) {
+            const res = await options.http.request({
+                method: 'GET',
+                url: next,
+                service: 'Resource Manager',
+                authorization: options.authorization,
+                deadline: options.deadline?.(),
+            });
+            if (res.status < 200 || res.status >= 300)
+                throw armFailure(res, what, resource);
+            const body = res.json();
+            const found = (body?.value ?? []).find(match);
+            if (found)
+                return found;
+            next = body?.nextLink;
+        }
+        return null;
+    }
+    const props = (res) => (res.json()?.properties ?? {});
+    const client = {
+        endpoint,
+        async getSite(ref) {
+            const res = await call('GET', siteId(ref), WEB_API_VERSION, 'read the app', describeSite(ref));
+            return res.json();
+        },
+        async getSiteConfig(ref) {
+            const res = await call('GET', `${siteId(ref)}/config/web`, WEB_API_VERSION, 'read the site configuration', describeSite(ref));
+            return props(res);
+        },
+        async listAppSettings(ref) {
+            const res = await call('POST', `${siteId(ref)}/config/appsettings/list`, WEB_API_VERSION, 'list app settings (Microsoft.Web/sites/config/list/action)', describeSite(ref));
+            return props(res);
+        },
+        async putAppSettings(ref, settings) {
+            const res = await call('PUT', `${siteId(ref)}/config/appsettings`, WEB_API_VERSION, 'write app settings', describeSite(ref), { properties: settings });
+            return props(res);
+        },
+        async restart(ref, o = {}) {
+            const query = {};
+            if (o.softRestart !== undefined)
+                query.softRestart = String(o.softRestart);
+            if (o.synchronous !== undefined)
+                query.synchronous = String(o.synchronous);
+            await call('POST', `${siteId(ref)}/restart`, WEB_API_VERSION, 'restart the app', describeSite(ref), undefined, query);
+        },
+        async getSlotConfigNames(ref) {
+            const prod = { ...ref, slot: null };
+            const res = await call('GET', `${siteId(prod)}/config/slotConfigNames`, WEB_API_VERSION, 'read slot-sticky setting names', ref.appName);
+            const p = props(res);
+            return {
+                appSettingNames: p.appSettingNames ?? [],
+                connectionStringNames: p.connectionStringNames ?? [],
+                azureStorageConfigNames: p.azureStorageConfigNames ?? [],
+            };
+        },
+        async putSlotConfigNames(ref, names) {
+            const prod = { ...ref, slot: null };
+            const res = await call('PUT', `${siteId(prod)}/config/slotConfigNames`, WEB_API_VERSION, 'write slot-sticky setting names', ref.appName, { properties: names });
+            const p = props(res);
+            return {
+                appSettingNames: p.appSettingNames ?? [],
+                connectionStringNames: p.connectionStringNames ?? [],
+                azureStorageConfigNames: p.azureStorageConfigNames ?? [],
+            };
+        },
+        async listPublishingCredentials(ref) {
+            const res = await call('POST', `${siteId(ref)}/config/publishingcredentials/list`, WEB_API_VERSION, 'list publishing credentials', describeSite(ref));
+            const p = props(res);
+            let scmUri = p.scmUri ?? '';
+            try {
+                const u = new URL(scmUri);
+                u.username = '';
+                u.password = '';
+                scmUri = u.toString().replace(/\/$/, '');
+            }
+            catch {
+                scmUri = '';
+            }
+            return { userName: p.publishingUserName ?? '', password: p.publishingPassword ?? '', scmUri };
+        },
+        async getBasicAuthAllowed(ref, kind = 'scm') {
+            const res = await call('GET', `${siteId(ref)}/basicPublishingCredentialsPolicies/${kind}`, WEB_API_VERSION, `read the ${kind} basic-auth policy`, describeSite(ref));
+            return Boolean(props(res).allow);
+        },
+        async setBasicAuthAllowed(ref, allow, kind = 'scm') {
+            await call('PUT', `${siteId(ref)}/basicPublishingCredentialsPolicies/${kind}`, WEB_API_VERSION, `write the ${kind} basic-auth policy`, describeSite(ref), { properties: { allow } });
+        },
+        async listFunctions(ref) {
+            const res = await call('GET', `${siteId(ref)}/functions`, WEB_API_VERSION, 'list functions', describeSite(ref));
+            const body = res.json();
+            return (body?.value ?? [])
+                .map((f) => f.properties?.name ?? (f.name ?? '').split('/').pop() ?? '')
+                .filter((n) => n.length > 0);
+        },
+        async listSlots(ref) {
+            const prod = { ...ref, slot: null };
+            const res = await call('GET', `${siteId(prod)}/slots`, WEB_API_VERSION, 'list deployment slots', ref.appName);
+            const body = res.json();
+            return (body?.value ?? []).map((s) => (s.name ?? '').split('/').pop() ?? '').filter(Boolean);
+        },
+        async syncFunctionTriggers(ref) {
+            // Returned as is: 400 means the host is still starting and the caller decides how to retry.
+            return options.http.request({
+                method: 'POST',
+                url: url(`${siteId(ref)}/syncfunctiontriggers`, WEB_API_VERSION),
+                service: 'Resource Manager',
+                body: '',
+                authorization: options.authorization,
+                deadline: options.deadline?.(),
+            });
+        },
+        async swapSlot(ref, targetSlot) {
+            await call('POST', `${siteId(ref)}/slotsswap`, WEB_API_VERSION, `swap with ${targetSlot}`, describeSite(ref), { targetSlot, preserveVnet: true });
+        },
+        async findSiteResourceGroup(subscriptionId, appName) {
+            const site = await findInPages(url(`/subscriptions/${subscriptionId}/providers/Microsoft.Web/sites`, WEB_API_VERSION), 'list the apps', `subscription ${subscriptionId}`, (s) => s.name.toLowerCase() === appName.toLowerCase() && /\/resourceGroups\/[^/]+\//i.test(s.id));
+            return site ? /\/resourceGroups\/([^/]+)\//i.exec(site.id)[1] : null;
+        },
+        async listSubscriptions() {
+            const res = await call('GET', '/subscriptions', RESOURCES_API_VERSION, 'list subscriptions', 'the tenant');
+            const body = res.json();
+            return (body?.value ?? []).map((s) => ({
+                subscriptionId: s.subscriptionId,
+                displayName: s.displayName ?? '',
+                state: s.state ?? '',
+            }));
+        },
+        async findStorageAccount(subscriptionId, name) {
+            const a = await findInPages(url(`/subscriptions/${subscriptionId}/providers/Microsoft.Storage/storageAccounts`, STORAGE_API_VERSION), 'list storage accounts', `subscription ${subscriptionId}`, (x) => x.name.toLowerCase() === name.toLowerCase());
+            if (!a)
+                return null;
+            return {
+                id: a.id,
+                name: a.name,
+                resourceGroup: /\/resourceGroups\/([^/]+)\//i.exec(a.id)?.[1] ?? '',
+                blobEndpoint: a.properties?.primaryEndpoints?.blob ?? '',
+                // Absent means allowed (the platform default).
+                allowSharedKeyAccess: a.properties?.allowSharedKeyAccess !== false,
+                networkDefaultAction: a.properties?.networkAcls?.defaultAction ?? 'Allow',
+            };
+        },
+        async listStorageAccountKeys(accountId) {
+            const name = accountId.split('/').pop() ?? accountId;
+            const res = await call('POST', `${accountId}/listKeys`, STORAGE_API_VERSION, 'list the account keys (Microsoft.Storage/storageAccounts/listKeys/action)', `storage account ${name}`);
+            const body = res.json();
+            return (body?.keys ?? []).map((k) => k.value ?? '').filter(Boolean);
+        },
+        async listRoleAssignments(scope, principalId) {
+            const res = await call('GET', `${scope}/providers/Microsoft.Authorization/roleAssignments`, AUTHORIZATION_API_VERSION, 'list role assignments', scope.split('/').pop() ?? scope, undefined, { $filter: `assignedTo('${principalId}')` });
+            const body = res.json();
+            return (body?.value ?? []).map((r) => ({
+                id: r.id,
+                scope: r.properties?.scope ?? '',
+                principalId: r.properties?.principalId ?? '',
+                roleDefinitionId: r.properties?.roleDefinitionId ?? '',
+            }));
+        },
+    };
+    return client;
+}
+
+/**
+ * Cloud endpoints from Resource Manager's metadata (`/metadata/endpoints?api-version=2022-09-01`): the login
+ * authority and the ARM token audience, so sovereign clouds, Azure Stack and the emulator need only the
+ * resource-manager-endpoint input.
+ */
+/** Pure: turns the metadata document into endpoints. */
+function endpointsFromMetadata(endpoint, doc) {
+    const base = endpoint.replace(/\/+$/, '');
+    const list = Array.isArray(doc) ? doc : [doc];
+    const host = new URL(base).host.toLowerCase();
+    const chosen = list.find((d) => {
+        try {
+            return d.resourceManager && new URL(d.resourceManager).host.toLowerCase() === host;
+        }
+        catch {
+            return false;
+        }
+    }) ?? list[0];
+    const login = chosen?.authentication?.loginEndpoint;
+    if (!login)
+        throw new RunpackError('cloud-metadata', `The metadata of ${base} names no login endpoint; check resource-manager-endpoint.`);
+    const audiences = chosen.authentication?.audiences ?? [];
+    // Prefer the audience on the Resource Manager host itself, then the first one listed.
+    const audience = audiences.find((a) => {
+        try {
+            return new URL(a).host.toLowerCase() === host;
+        }
+        catch {
+            return false;
+        }
+    }) ??
+        audiences.find((a) => /management\.azure\.com/i.test(a)) ??
+        audiences[0] ??
+        'https://management.azure.com/';
+    const armScope = `${audience.replace(/\/+$/, '')}/.default`;
+    const authorityHost = login.replace(/\/+$/, '');
+    return {
+        resourceManager: base,
+        authorityHost,
+        armScope,
+        storageScope: 'https://storage.azure.com/.default',
+        isPublicCloud: /^https:\/\/login\.microsoftonline\.com$/i.test(authorityHost),
+        name: chosen.name ?? 'custom',
+    };
+}
+async function discoverCloud(http, endpoint, deadline) {
+    const base = endpoint.replace(/\/+$/, '');
+    const url = `${base}/metadata/endpoints?api-version=2022-09-01`;
+    let res;
+    try {
+        res = await http.request({ method: 'GET', url, service: 'Resource Manager', deadline, maxAttempts: 4 });
+    }
+    catch (err) {
+        throw new RunpackError('cloud-metadata', `Could not read the cloud metadata from ${base}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    if (res.status !== 200)
+        throw new RunpackError('cloud-metadata', `${base}/metadata/endpoints answered ${res.status}; check resource-manager-endpoint (it must be a Resource Manager URL such as https://management.azure.com).`);
+    let doc;
+    try {
+        doc = res.json();
+    }
+    catch {
+        throw new RunpackError('cloud-metadata', `${base}/metadata/endpoints did not return JSON; check resource-manager-endpoint.`);
+    }
+    return endpointsFromMetadata(base, doc);
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * Current version of the `@azure/identity` package.
+ */
+const SDK_VERSION$1 = `4.13.1`;
+/**
+ * The default client ID for authentication
+ * @internal
+ */
+// TODO: temporary - this is the Azure CLI clientID - we'll replace it when
+// Developer Sign On application is available
+// https://github.com/Azure/azure-sdk-for-net/blob/main/sdk/identity/Azure.Identity/src/Constants.cs#L9
+const DeveloperSignOnClientId = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+/**
+ * The default tenant for authentication
+ * @internal
+ */
+const DefaultTenantId = "common";
+/**
+ * A list of known Azure authority hosts
+ */
+var AzureAuthorityHosts;
+(function (AzureAuthorityHosts) {
+    /**
+     * China-based Azure Authority Host
+     */
+    AzureAuthorityHosts["AzureChina"] = "https://login.chinacloudapi.cn";
+    /**
+     * Germany-based Azure Authority Host
+     *
+     * @deprecated Microsoft Cloud Germany was closed on October 29th, 2021.
+     *
+     * */
+    AzureAuthorityHosts["AzureGermany"] = "https://login.microsoftonline.de";
+    /**
+     * US Government Azure Authority Host
+     */
+    AzureAuthorityHosts["AzureGovernment"] = "https://login.microsoftonline.us";
+    /**
+     * Public Cloud Azure Authority Host
+     */
+    AzureAuthorityHosts["AzurePublicCloud"] = "https://login.microsoftonline.com";
+})(AzureAuthorityHosts || (AzureAuthorityHosts = {}));
+/**
+ * @internal
+ * The default authority host.
+ */
+const DefaultAuthorityHost = AzureAuthorityHosts.AzurePublicCloud;
+/**
+ * @internal
+ * The default environment host for Azure Public Cloud
+ */
+const DefaultAuthority = "login.microsoftonline.com";
+/**
+ * @internal
+ * Allow acquiring tokens for any tenant for multi-tentant auth.
+ */
+const ALL_TENANTS = ["*"];
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * The current native broker provider, undefined by default.
+ * @internal
+ */
+let nativeBrokerInfo = undefined;
+/**
+ * The current VSCode broker, undefined by default.
+ * @internal
+ */
+let vsCodeBrokerInfo = undefined;
+/**
+ * Configures plugins, validating that required plugins are available and enabled.
+ *
+ * Does not create the plugins themselves, but rather returns the configuration that will be used to create them.
+ *
+ * @param options - options for creating the MSAL client
+ * @returns plugin configuration
+ */
+function generatePluginConfiguration(options) {
+    const config = {
+        cache: {},
+        broker: {
+            ...options.brokerOptions,
+            isEnabled: options.brokerOptions?.enabled ?? false,
+            enableMsaPassthrough: options.brokerOptions?.legacyEnableMsaPassthrough ?? false,
+        },
+    };
+    if (options.tokenCachePersistenceOptions?.enabled) {
+        {
+            throw new Error([
+                "Persistent token caching was requested, but no persistence provider was configured.",
+                "You must install the identity-cache-persistence plugin package (`npm install --save @azure/identity-cache-persistence`)",
+                "and enable it by importing `useIdentityPlugin` from `@azure/identity` and calling",
+                "`useIdentityPlugin(cachePersistencePlugin)` before using `tokenCachePersistenceOptions`.",
+            ].join(" "));
+        }
+    }
+    if (options.brokerOptions?.enabled) {
+        config.broker.nativeBrokerPlugin = getBrokerPlugin(options.isVSCodeCredential || false);
+    }
+    return config;
+}
+// Broker error message templates with variables for credential and package names
+const brokerErrorTemplates = {
+    missing: (credentialName, packageName, pluginVar) => [
+        `${credentialName} was requested, but no plugin was configured or no authentication record was found.`,
+        `You must install the ${packageName} plugin package (npm install --save ${packageName})`,
+        "and enable it by importing `useIdentityPlugin` from `@azure/identity` and calling",
+        `useIdentityPlugin(${pluginVar}) before using enableBroker.`,
+    ].join(" "),
+    unavailable: (credentialName, packageName) => [
+        `${credentialName} was requested, and the plugin is configured, but the broker is unavailable.`,
+        `Ensure the ${credentialName} plugin is properly installed and configured.`,
+        "Check for missing native dependencies and ensure the package is properly installed.",
+        `See the README for prerequisites on installing and using ${packageName}.`,
+    ].join(" "),
+};
+// Values for VSCode and native broker configurations for error message
+const brokerConfig = {
+    vsCode: {
+        credentialName: "Visual Studio Code Credential",
+        packageName: "@azure/identity-vscode",
+        pluginVar: "vsCodePlugin",
+        get brokerInfo() {
+            return vsCodeBrokerInfo;
+        },
+    },
+    native: {
+        credentialName: "Broker for WAM",
+        packageName: "@azure/identity-broker",
+        pluginVar: "nativeBrokerPlugin",
+        get brokerInfo() {
+            return nativeBrokerInfo;
+        },
+    },
+};
+/**
+ * Set appropriate broker plugin based on whether VSCode or native broker is requested.
+ * @param isVSCodePlugin - true for VSCode broker, false for native broker
+ * @returns the broker plugin if available
+ */
+function getBrokerPlugin(isVSCodePlugin) {
+    const { credentialName, packageName, pluginVar, brokerInfo } = brokerConfig[isVSCodePlugin ? "vsCode" : "native"];
+    if (brokerInfo === undefined) {
+        throw new Error(brokerErrorTemplates.missing(credentialName, packageName, pluginVar));
+    }
+    if (brokerInfo.broker.isBrokerAvailable === false) {
+        throw new Error(brokerErrorTemplates.unavailable(credentialName, packageName));
+    }
+    return brokerInfo.broker;
+}
+/**
+ * Wraps generatePluginConfiguration as a writeable property for test stubbing purposes.
+ */
+const msalPlugins = {
+    generatePluginConfiguration,
+};
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+function isErrorResponse(errorResponse) {
+    return (errorResponse &&
+        typeof errorResponse.error === "string" &&
+        typeof errorResponse.error_description === "string");
+}
+/**
+ * The Error.name value of an CredentialUnavailable
+ */
+const CredentialUnavailableErrorName = "CredentialUnavailableError";
+/**
+ * This signifies that the credential that was tried in a chained credential
+ * was not available to be used as the credential. Rather than treating this as
+ * an error that should halt the chain, it's caught and the chain continues
+ */
+class CredentialUnavailableError extends Error {
+    constructor(message, options) {
+        super(message, options);
+        this.name = CredentialUnavailableErrorName;
+    }
+}
+/**
+ * The Error.name value of an AuthenticationError
+ */
+const AuthenticationErrorName = "AuthenticationError";
+/**
+ * Provides details about a failure to authenticate with Azure Active
+ * Directory.  The `errorResponse` field contains more details about
+ * the specific failure.
+ */
+class AuthenticationError extends Error {
+    /**
+     * The HTTP status code returned from the authentication request.
+     */
+    statusCode;
+    /**
+     * The error response details.
+     */
+    errorResponse;
+    constructor(statusCode, errorBody, options) {
+        let errorResponse = {
+            error: "unknown",
+            errorDescription: "An unknown error occurred and no additional details are available.",
+        };
+        if (isErrorResponse(errorBody)) {
+            errorResponse = convertOAuthErrorResponseToErrorResponse(errorBody);
+        }
+        else if (typeof errorBody === "string") {
+            try {
+                // Most error responses will contain JSON-formatted error details
+                // in the response body
+                const oauthErrorResponse = JSON.parse(errorBody);
+                errorResponse = convertOAuthErrorResponseToErrorResponse(oauthErrorResponse);
+            }
+            catch (e) {
+                if (statusCode === 400) {
+                    errorResponse = {
+                        error: "invalid_request",
+                        errorDescription: `The service indicated that the request was invalid.\n\n${errorBody}`,
+                    };
+                }
+                else {
+                    errorResponse = {
+                        error: "unknown_error",
+                        errorDescription: `An unknown error has occurred. Response body:\n\n${errorBody}`,
+                    };
+                }
+            }
+        }
+        else {
+            errorResponse = {
+                error: "unknown_error",
+                errorDescription: "An unknown error occurred and no additional details are available.",
+            };
+        }
+        super(`${errorResponse.error} Status code: ${statusCode}\nMore details:\n${errorResponse.errorDescription},`, options);
+        this.statusCode = statusCode;
+        this.errorResponse = errorResponse;
+        // Ensure that this type reports the correct name
+        this.name = AuthenticationErrorName;
+    }
+}
+function convertOAuthErrorResponseToErrorResponse(errorBody) {
+    return {
+        error: errorBody.error,
+        errorDescription: errorBody.error_description,
+        correlationId: errorBody.correlation_id,
+        errorCodes: errorBody.error_codes,
+        timestamp: errorBody.timestamp,
+        traceId: errorBody.trace_id,
+    };
+}
+/**
+ * Error used to enforce authentication after trying to retrieve a token silently.
+ */
+class AuthenticationRequiredError extends Error {
+    /**
+     * The list of scopes for which the token will have access.
+     */
+    scopes;
+    /**
+     * The options passed to the getToken request.
+     */
+    getTokenOptions;
+    constructor(
+    /**
+     * Optional parameters. A message can be specified. The {@link GetTokenOptions} of the request can also be specified to more easily associate the error with the received parameters.
+     */
+    options) {
+        super(options.message, options.cause ? { cause: options.cause } : undefined);
+        this.scopes = options.scopes;
+        this.getTokenOptions = options.getTokenOptions;
+        this.name = "AuthenticationRequiredError";
+    }
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
+ * The AzureLogger used for all clients within the identity package
+ */
+const logger$7 = createClientLogger("identity");
+/**
+ * Formatting the success event on the credentials
+ */
+function formatSuccess(scope) {
+    return `SUCCESS. Scopes: ${Array.isArray(scope) ? scope.join(", ") : scope}.`;
+}
+/**
+ * Formatting the success event on the credentials
+ */
+function formatError(scope, error) {
+    let message = "ERROR.";
+    if (scope?.length) {
+        message += ` Scopes: ${Array.isArray(scope) ? scope.join(", ") : scope}.`;
+    }
+    return `${message} Error message: ${typeof error === "string" ? error : error.message}.`;
+}
+/**
+ * Generates a CredentialLoggerInstance.
+ *
+ * It logs with the format:
+ *
+ *   `[title] => [message]`
+ *
+ */
+function credentialLoggerInstance(title, parent, log = logger$7) {
+    const fullTitle = parent ? `${parent.fullTitle} ${title}` : title;
+    function info(message) {
+        log.info(`${fullTitle} =>`, message);
+    }
+    function warning(message) {
+        log.warning(`${fullTitle} =>`, message);
+    }
+    function verbose(message) {
+        log.verbose(`${fullTitle} =>`, message);
+    }
+    function error(message) {
+        log.error(`${fullTitle} =>`, message);
+    }
+    return {
+        title,
+        fullTitle,
+        info,
+        warning,
+        verbose,
+        error,
+    };
+}
+/**
+ * Generates a CredentialLogger, which is a logger declared at the credential's constructor, and used at any point in the credential.
+ * It has all the properties of a CredentialLoggerInstance, plus other logger instances, one per method.
+ *
+ * It logs with the format:
+ *
+ *   `[title] => [message]`
+ *   `[title] => getToken() => [message]`
+ *
+ */
+function credentialLogger(title, log = logger$7) {
+    const credLogger = credentialLoggerInstance(title, undefined, log);
+    return {
+        ...credLogger,
+        parent: log,
+        getToken: credentialLoggerInstance("=> getToken()", credLogger, log),
+    };
+}
+
+// Copyright (c) Microsoft Corporation.
+// Licensed under the MIT License.
+/**
  * Creates a span using the global tracer.
  * @internal
  */
 const tracingClient$1 = createTracingClient({
     namespace: "Microsoft.AAD",
     packageName: "@azure/identity",
-    packageVersion: SDK_VERSION$2,
+    packageVersion: SDK_VERSION$1,
 });
 
 /*! @azure/msal-node v5.6.0 2026-08-18 */
@@ -7409,7 +14359,7 @@ function wasClockTurnedBack(cachedAt) {
  * @param t number
  * @param value T
  */
-function delay$3(t, value) {
+function delay$1(t, value) {
     return new Promise((resolve) => setTimeout(() => resolve(value), t));
 }
 
@@ -14983,7 +21933,7 @@ function requireSafeBuffer () {
 	hasRequiredSafeBuffer = 1;
 	(function (module, exports) {
 		/* eslint-disable node/no-deprecated-api */
-		var buffer = require$$0;
+		var buffer = require$$0$4;
 		var Buffer = buffer.Buffer;
 
 		// alternative to using Object.keys for old browsers
@@ -15059,7 +22009,7 @@ function requireDataStream () {
 	if (hasRequiredDataStream) return dataStream;
 	hasRequiredDataStream = 1;
 	var Buffer = requireSafeBuffer().Buffer;
-	var Stream = require$$3;
+	var Stream = require$$3$1;
 	var util = require$$5;
 
 	function DataStream(data) {
@@ -15349,8 +22299,8 @@ var hasRequiredBufferEqualConstantTime;
 function requireBufferEqualConstantTime () {
 	if (hasRequiredBufferEqualConstantTime) return bufferEqualConstantTime;
 	hasRequiredBufferEqualConstantTime = 1;
-	var Buffer = require$$0.Buffer; // browserify
-	var SlowBuffer = require$$0.SlowBuffer;
+	var Buffer = require$$0$4.Buffer; // browserify
+	var SlowBuffer = require$$0$4.SlowBuffer;
 
 	bufferEqualConstantTime = bufferEq;
 
@@ -15672,7 +22622,7 @@ var hasRequiredTostring;
 function requireTostring () {
 	if (hasRequiredTostring) return tostring;
 	hasRequiredTostring = 1;
-	var Buffer = require$$0.Buffer;
+	var Buffer = require$$0$4.Buffer;
 
 	tostring = function toString(obj) {
 	  if (typeof obj === 'string')
@@ -15695,7 +22645,7 @@ function requireSignStream () {
 	var Buffer = requireSafeBuffer().Buffer;
 	var DataStream = requireDataStream();
 	var jwa = requireJwa();
-	var Stream = require$$3;
+	var Stream = require$$3$1;
 	var toString = requireTostring();
 	var util = require$$5;
 
@@ -15788,7 +22738,7 @@ function requireVerifyStream () {
 	var Buffer = requireSafeBuffer().Buffer;
 	var DataStream = requireDataStream();
 	var jwa = requireJwa();
-	var Stream = require$$3;
+	var Stream = require$$3$1;
 	var toString = requireTostring();
 	var util = require$$5;
 	var JWS_REGEX = /^[a-zA-Z0-9\-_]+?\.[a-zA-Z0-9\-_]+?\.([a-zA-Z0-9\-_]+)?$/;
@@ -16047,177 +22997,6 @@ function requireTokenExpiredError () {
 
 	TokenExpiredError_1 = TokenExpiredError;
 	return TokenExpiredError_1;
-}
-
-/**
- * Helpers.
- */
-
-var ms;
-var hasRequiredMs;
-
-function requireMs () {
-	if (hasRequiredMs) return ms;
-	hasRequiredMs = 1;
-	var s = 1000;
-	var m = s * 60;
-	var h = m * 60;
-	var d = h * 24;
-	var w = d * 7;
-	var y = d * 365.25;
-
-	/**
-	 * Parse or format the given `val`.
-	 *
-	 * Options:
-	 *
-	 *  - `long` verbose formatting [false]
-	 *
-	 * @param {String|Number} val
-	 * @param {Object} [options]
-	 * @throws {Error} throw an error if val is not a non-empty string or a number
-	 * @return {String|Number}
-	 * @api public
-	 */
-
-	ms = function (val, options) {
-	  options = options || {};
-	  var type = typeof val;
-	  if (type === 'string' && val.length > 0) {
-	    return parse(val);
-	  } else if (type === 'number' && isFinite(val)) {
-	    return options.long ? fmtLong(val) : fmtShort(val);
-	  }
-	  throw new Error(
-	    'val is not a non-empty string or a valid number. val=' +
-	      JSON.stringify(val)
-	  );
-	};
-
-	/**
-	 * Parse the given `str` and return milliseconds.
-	 *
-	 * @param {String} str
-	 * @return {Number}
-	 * @api private
-	 */
-
-	function parse(str) {
-	  str = String(str);
-	  if (str.length > 100) {
-	    return;
-	  }
-	  var match = /^(-?(?:\d+)?\.?\d+) *(milliseconds?|msecs?|ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w|years?|yrs?|y)?$/i.exec(
-	    str
-	  );
-	  if (!match) {
-	    return;
-	  }
-	  var n = parseFloat(match[1]);
-	  var type = (match[2] || 'ms').toLowerCase();
-	  switch (type) {
-	    case 'years':
-	    case 'year':
-	    case 'yrs':
-	    case 'yr':
-	    case 'y':
-	      return n * y;
-	    case 'weeks':
-	    case 'week':
-	    case 'w':
-	      return n * w;
-	    case 'days':
-	    case 'day':
-	    case 'd':
-	      return n * d;
-	    case 'hours':
-	    case 'hour':
-	    case 'hrs':
-	    case 'hr':
-	    case 'h':
-	      return n * h;
-	    case 'minutes':
-	    case 'minute':
-	    case 'mins':
-	    case 'min':
-	    case 'm':
-	      return n * m;
-	    case 'seconds':
-	    case 'second':
-	    case 'secs':
-	    case 'sec':
-	    case 's':
-	      return n * s;
-	    case 'milliseconds':
-	    case 'millisecond':
-	    case 'msecs':
-	    case 'msec':
-	    case 'ms':
-	      return n;
-	    default:
-	      return undefined;
-	  }
-	}
-
-	/**
-	 * Short format for `ms`.
-	 *
-	 * @param {Number} ms
-	 * @return {String}
-	 * @api private
-	 */
-
-	function fmtShort(ms) {
-	  var msAbs = Math.abs(ms);
-	  if (msAbs >= d) {
-	    return Math.round(ms / d) + 'd';
-	  }
-	  if (msAbs >= h) {
-	    return Math.round(ms / h) + 'h';
-	  }
-	  if (msAbs >= m) {
-	    return Math.round(ms / m) + 'm';
-	  }
-	  if (msAbs >= s) {
-	    return Math.round(ms / s) + 's';
-	  }
-	  return ms + 'ms';
-	}
-
-	/**
-	 * Long format for `ms`.
-	 *
-	 * @param {Number} ms
-	 * @return {String}
-	 * @api private
-	 */
-
-	function fmtLong(ms) {
-	  var msAbs = Math.abs(ms);
-	  if (msAbs >= d) {
-	    return plural(ms, msAbs, d, 'day');
-	  }
-	  if (msAbs >= h) {
-	    return plural(ms, msAbs, h, 'hour');
-	  }
-	  if (msAbs >= m) {
-	    return plural(ms, msAbs, m, 'minute');
-	  }
-	  if (msAbs >= s) {
-	    return plural(ms, msAbs, s, 'second');
-	  }
-	  return ms + ' ms';
-	}
-
-	/**
-	 * Pluralization helper.
-	 */
-
-	function plural(ms, msAbs, n, name) {
-	  var isPlural = msAbs >= n * 1.5;
-	  return Math.round(ms / n) + ' ' + name + (isPlural ? 's' : '');
-	}
-	return ms;
 }
 
 var timespan;
@@ -22710,7 +29489,7 @@ class LoopbackClient {
             throw NodeAuthError.createLoopbackServerAlreadyExistsError();
         }
         return new Promise((resolve, reject) => {
-            this.server = http.createServer((req, res) => {
+            this.server = require$$0$2.createServer((req, res) => {
                 const method = req.method?.toUpperCase();
                 // Only allow GET and POST methods
                 if (method !== "GET" && method !== "POST") {
@@ -23025,7 +29804,7 @@ class DeviceCodeClient extends BaseClient {
                 // user authorization is pending. Sleep for polling interval and try again
                 if (response.body.error === AUTHORIZATION_PENDING) {
                     this.logger.info("Authorization pending. Continue polling.", request.correlationId);
-                    await delay$3(pollingIntervalMilli);
+                    await delay$1(pollingIntervalMilli);
                 }
                 else {
                     // for any other error, throw
@@ -24187,421 +30966,7 @@ class ConfidentialClientApplication extends ClientApplication {
 
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
-/**
- * Returns a random integer value between a lower and upper bound,
- * inclusive of both bounds.
- * Note that this uses Math.random and isn't secure. If you need to use
- * this for any kind of security purpose, find a better source of random.
- * @param min - The smallest integer value allowed.
- * @param max - The largest integer value allowed.
- */
-function getRandomIntegerInclusive(min, max) {
-    // Make sure inputs are integers.
-    min = Math.ceil(min);
-    max = Math.floor(max);
-    // Pick a random offset from zero to the size of the range.
-    // Since Math.random() can never return 1, we have to make the range one larger
-    // in order to be inclusive of the maximum value after we take the floor.
-    const offset = Math.floor(Math.random() * (max - min + 1));
-    return offset + min;
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Calculates the delay interval for retry attempts using exponential delay with jitter.
- * @param retryAttempt - The current retry attempt number.
- * @param config - The exponential retry configuration.
- * @returns An object containing the calculated retry delay.
- */
-function calculateRetryDelay(retryAttempt, config) {
-    // Exponentially increase the delay each time
-    const exponentialDelay = config.retryDelayInMs * Math.pow(2, retryAttempt);
-    // Don't let the delay exceed the maximum
-    const clampedDelay = Math.min(config.maxRetryDelayInMs, exponentialDelay);
-    // Allow the final value to have some "jitter" (within 50% of the delay size) so
-    // that retries across multiple clients don't occur simultaneously.
-    const retryAfterInMs = clampedDelay / 2 + getRandomIntegerInclusive(0, clampedDelay / 2);
-    return { retryAfterInMs };
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Helper to determine when an input is a generic JS object.
- * @returns true when input is an object type that is not null, Array, RegExp, or Date.
- */
-function isObject(input) {
-    return (typeof input === "object" &&
-        input !== null &&
-        !Array.isArray(input) &&
-        !(input instanceof RegExp) &&
-        !(input instanceof Date));
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Typeguard for an error object shape (has name and message)
- * @param e - Something caught by a catch clause.
- */
-function isError$1(e) {
-    if (isObject(e)) {
-        const hasName = typeof e.name === "string";
-        const hasMessage = typeof e.message === "string";
-        return hasName && hasMessage;
-    }
-    return false;
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Generated Universally Unique Identifier
- *
- * @returns RFC4122 v4 UUID.
- */
-function randomUUID$1() {
-    return crypto.randomUUID();
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * The helper that transforms bytes with specific character encoding into string
- * @param bytes - the uint8array bytes
- * @param format - the format we use to encode the byte
- * @returns a string of the encoded string
- */
-function uint8ArrayToString$1(bytes, format) {
-    return Buffer.from(bytes).toString(format);
-}
-/**
- * The helper that transforms string to specific character encoded bytes array.
- * @param value - the string to be converted
- * @param format - the format we use to decode the value
- * @returns a uint8array
- */
-function stringToUint8Array$1(value, format) {
-    return Buffer.from(value, format);
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-const RedactedString = "REDACTED";
-// Make sure this list is up-to-date with the one under core/logger/Readme#Keyconcepts
-const defaultAllowedHeaderNames = [
-    "x-ms-client-request-id",
-    "x-ms-return-client-request-id",
-    "x-ms-useragent",
-    "x-ms-correlation-request-id",
-    "x-ms-request-id",
-    "client-request-id",
-    "ms-cv",
-    "return-client-request-id",
-    "traceparent",
-    "Access-Control-Allow-Credentials",
-    "Access-Control-Allow-Headers",
-    "Access-Control-Allow-Methods",
-    "Access-Control-Allow-Origin",
-    "Access-Control-Expose-Headers",
-    "Access-Control-Max-Age",
-    "Access-Control-Request-Headers",
-    "Access-Control-Request-Method",
-    "Origin",
-    "Accept",
-    "Accept-Encoding",
-    "Cache-Control",
-    "Connection",
-    "Content-Length",
-    "Content-Type",
-    "Date",
-    "ETag",
-    "Expires",
-    "If-Match",
-    "If-Modified-Since",
-    "If-None-Match",
-    "If-Unmodified-Since",
-    "Last-Modified",
-    "Pragma",
-    "Request-Id",
-    "Retry-After",
-    "Server",
-    "Transfer-Encoding",
-    "User-Agent",
-    "WWW-Authenticate",
-];
-const defaultAllowedQueryParameters = ["api-version"];
-/**
- * A utility class to sanitize objects for logging.
- */
-class Sanitizer {
-    allowedHeaderNames;
-    allowedQueryParameters;
-    constructor({ additionalAllowedHeaderNames: allowedHeaderNames = [], additionalAllowedQueryParameters: allowedQueryParameters = [], } = {}) {
-        allowedHeaderNames = defaultAllowedHeaderNames.concat(allowedHeaderNames);
-        allowedQueryParameters = defaultAllowedQueryParameters.concat(allowedQueryParameters);
-        this.allowedHeaderNames = new Set(allowedHeaderNames.map((n) => n.toLowerCase()));
-        this.allowedQueryParameters = new Set(allowedQueryParameters.map((p) => p.toLowerCase()));
-    }
-    /**
-     * Sanitizes an object for logging.
-     * @param obj - The object to sanitize
-     * @returns - The sanitized object as a string
-     */
-    sanitize(obj) {
-        const seen = new Set();
-        return JSON.stringify(obj, (key, value) => {
-            // Ensure Errors include their interesting non-enumerable members
-            if (value instanceof Error) {
-                return {
-                    ...value,
-                    name: value.name,
-                    message: value.message,
-                };
-            }
-            if (key === "headers" && isObject(value)) {
-                return this.sanitizeHeaders(value);
-            }
-            else if (key === "url" && typeof value === "string") {
-                return this.sanitizeUrl(value);
-            }
-            else if (key === "query" && isObject(value)) {
-                return this.sanitizeQuery(value);
-            }
-            else if (key === "body") {
-                // Don't log the request body
-                return undefined;
-            }
-            else if (key === "response") {
-                // Don't log response again
-                return undefined;
-            }
-            else if (key === "operationSpec") {
-                // When using sendOperationRequest, the request carries a massive
-                // field with the autorest spec. No need to log it.
-                return undefined;
-            }
-            else if (Array.isArray(value) || isObject(value)) {
-                if (seen.has(value)) {
-                    return "[Circular]";
-                }
-                seen.add(value);
-            }
-            return value;
-        }, 2);
-    }
-    /**
-     * Sanitizes a URL for logging.
-     * @param value - The URL to sanitize
-     * @returns - The sanitized URL as a string
-     */
-    sanitizeUrl(value) {
-        if (typeof value !== "string" || value === null || value === "") {
-            return value;
-        }
-        const url = new URL(value);
-        if (!url.search) {
-            return value;
-        }
-        for (const [key] of url.searchParams) {
-            if (!this.allowedQueryParameters.has(key.toLowerCase())) {
-                url.searchParams.set(key, RedactedString);
-            }
-        }
-        return url.toString();
-    }
-    sanitizeHeaders(obj) {
-        const sanitized = {};
-        for (const key of Object.keys(obj)) {
-            if (this.allowedHeaderNames.has(key.toLowerCase())) {
-                sanitized[key] = obj[key];
-            }
-            else {
-                sanitized[key] = RedactedString;
-            }
-        }
-        return sanitized;
-    }
-    sanitizeQuery(value) {
-        if (typeof value !== "object" || value === null) {
-            return value;
-        }
-        const sanitized = {};
-        for (const k of Object.keys(value)) {
-            if (this.allowedQueryParameters.has(k.toLowerCase())) {
-                sanitized[k] = value[k];
-            }
-            else {
-                sanitized[k] = RedactedString;
-            }
-        }
-        return sanitized;
-    }
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT license.
-/**
- * This error is thrown when an asynchronous operation has been aborted.
- * Check for this error by testing the `name` that the name property of the
- * error matches `"AbortError"`.
- *
- * @example
- * ```ts
- * const controller = new AbortController();
- * controller.abort();
- * try {
- *   doAsyncWork(controller.signal)
- * } catch (e) {
- *   if (e.name === 'AbortError') {
- *     // handle abort error here.
- *   }
- * }
- * ```
- */
-let AbortError$1 = class AbortError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = "AbortError";
-    }
-};
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Creates an abortable promise.
- * @param buildPromise - A function that takes the resolve and reject functions as parameters.
- * @param options - The options for the abortable promise.
- * @returns A promise that can be aborted.
- */
-function createAbortablePromise(buildPromise, options) {
-    const { cleanupBeforeAbort, abortSignal, abortErrorMsg } = options ?? {};
-    return new Promise((resolve, reject) => {
-        function rejectOnAbort() {
-            reject(new AbortError$1(abortErrorMsg ?? "The operation was aborted."));
-        }
-        function removeListeners() {
-            abortSignal?.removeEventListener("abort", onAbort);
-        }
-        function onAbort() {
-            cleanupBeforeAbort?.();
-            removeListeners();
-            rejectOnAbort();
-        }
-        if (abortSignal?.aborted) {
-            return rejectOnAbort();
-        }
-        try {
-            buildPromise((x) => {
-                removeListeners();
-                resolve(x);
-            }, (x) => {
-                removeListeners();
-                reject(x);
-            });
-        }
-        catch (err) {
-            reject(err);
-        }
-        abortSignal?.addEventListener("abort", onAbort);
-    });
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-const StandardAbortMessage$1 = "The delay was aborted.";
-/**
- * A wrapper for setTimeout that resolves a promise after timeInMs milliseconds.
- * @param timeInMs - The number of milliseconds to be delayed.
- * @param options - The options for delay - currently abort options
- * @returns Promise that is resolved after timeInMs
- */
-function delay$2(timeInMs, options) {
-    let token;
-    const { abortSignal, abortErrorMsg } = {};
-    return createAbortablePromise((resolve) => {
-        token = setTimeout(resolve, timeInMs);
-    }, {
-        cleanupBeforeAbort: () => clearTimeout(token),
-        abortSignal,
-        abortErrorMsg: abortErrorMsg ?? StandardAbortMessage$1,
-    });
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Given what is thought to be an error object, return the message if possible.
- * If the message is missing, returns a stringified version of the input.
- * @param e - Something thrown from a try block
- * @returns The error message or a string of the input
- */
-function getErrorMessage(e) {
-    if (isError$1(e)) {
-        return e.message;
-    }
-    else {
-        let stringified;
-        try {
-            if (typeof e === "object" && e) {
-                stringified = JSON.stringify(e);
-            }
-            else {
-                stringified = String(e);
-            }
-        }
-        catch (err) {
-            stringified = "[unable to stringify input]";
-        }
-        return `Unknown error ${stringified}`;
-    }
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Typeguard for an error object shape (has name and message)
- *
- * @param e - Something caught by a catch clause.
- */
-function isError(e) {
-    return isError$1(e);
-}
-/**
- * Generated Universally Unique Identifier
- *
- * @returns RFC4122 v4 UUID.
- */
-function randomUUID() {
-    return randomUUID$1();
-}
-/**
- * A constant that indicates whether the environment the code is running is a Node.js compatible environment.
- */
-const isNodeLike = isNodeLike$1;
-/**
- * The helper that transforms bytes with specific character encoding into string
- * @param bytes - the uint8array bytes
- * @param format - the format we use to encode the byte
- * @returns a string of the encoded string
- */
-function uint8ArrayToString(bytes, format) {
-    return uint8ArrayToString$1(bytes, format);
-}
-/**
- * The helper that transforms string to specific character encoded bytes array.
- * @param value - the string to be converted
- * @param format - the format we use to decode the value
- * @returns a uint8array
- */
-function stringToUint8Array(value, format) {
-    return stringToUint8Array$1(value, format);
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-const logger$8 = credentialLogger("IdentityUtils");
+const logger$6 = credentialLogger("IdentityUtils");
 /**
  * Latest AuthenticationRecord version
  */
@@ -24612,7 +30977,7 @@ const LatestAuthenticationRecordVersion = "1.0";
  */
 function ensureValidMsalToken(scopes, msalToken, getTokenOptions) {
     const error = (message) => {
-        logger$8.getToken.info(message);
+        logger$6.getToken.info(message);
         return new AuthenticationRequiredError({
             scopes: Array.isArray(scopes) ? scopes : [scopes],
             getTokenOptions,
@@ -24725,17 +31090,17 @@ function handleMsalError(scopes, error, getTokenOptions) {
         const msalError = error;
         switch (msalError.errorCode) {
             case "endpoints_resolution_error":
-                logger$8.info(formatError(scopes, error.message));
+                logger$6.info(formatError(scopes, error.message));
                 return new CredentialUnavailableError(error.message);
             case "device_code_polling_cancelled":
-                return new AbortError$1("The authentication has been aborted by the caller.");
+                return new AbortError("The authentication has been aborted by the caller.");
             case "consent_required":
             case "interaction_required":
             case "login_required":
-                logger$8.info(formatError(scopes, `Authentication returned errorCode ${msalError.errorCode}`));
+                logger$6.info(formatError(scopes, `Authentication returned errorCode ${msalError.errorCode}`));
                 break;
             default:
-                logger$8.info(formatError(scopes, `Failed to acquire token: ${error.message}`));
+                logger$6.info(formatError(scopes, `Failed to acquire token: ${error.message}`));
                 break;
         }
     }
@@ -24746,7 +31111,7 @@ function handleMsalError(scopes, error, getTokenOptions) {
         return error;
     }
     if (error.name === "NativeAuthError") {
-        logger$8.info(formatError(scopes, `Error from the native broker: ${error.message} with status code: ${error.statusCode}`));
+        logger$6.info(formatError(scopes, `Error from the native broker: ${error.message} with status code: ${error.statusCode}`));
         return error;
     }
     return new AuthenticationRequiredError({ scopes, getTokenOptions, message: error.message });
@@ -25869,4591 +32234,6 @@ const MapperTypeNames = {
     TimeSpan: "TimeSpan",
     UnixTime: "UnixTime",
 };
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * This error is thrown when an asynchronous operation has been aborted.
- * Check for this error by testing the `name` that the name property of the
- * error matches `"AbortError"`.
- *
- * @example
- * ```ts snippet:ReadmeSampleAbortError
- * import { AbortError } from "@typespec/ts-http-runtime";
- *
- * async function doAsyncWork(options: { abortSignal: AbortSignal }): Promise<void> {
- *   if (options.abortSignal.aborted) {
- *     throw new AbortError();
- *   }
- *
- *   // do async work
- * }
- *
- * const controller = new AbortController();
- * controller.abort();
- *
- * try {
- *   doAsyncWork({ abortSignal: controller.signal });
- * } catch (e) {
- *   if (e instanceof Error && e.name === "AbortError") {
- *     // handle abort error here.
- *   }
- * }
- * ```
- */
-class AbortError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = "AbortError";
-    }
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-function normalizeName(name) {
-    return name.toLowerCase();
-}
-/**
- * Removes CR and LF characters from a header value to prevent obs-fold
- * (line folding) sequences, as forbidden by RFC 7230 §3.2.4.
- * @param value - The header value to sanitize.
- */
-function normalizeValue(value) {
-    return String(value)
-        .trim()
-        .replace(/[\r\n]/g, "");
-}
-function* headerIterator(map) {
-    for (const entry of map.values()) {
-        yield [entry.name, entry.value];
-    }
-}
-class HttpHeadersImpl {
-    _headersMap;
-    constructor(rawHeaders) {
-        this._headersMap = new Map();
-        if (rawHeaders) {
-            for (const headerName of Object.keys(rawHeaders)) {
-                this.set(headerName, rawHeaders[headerName]);
-            }
-        }
-    }
-    /**
-     * Set a header in this collection with the provided name and value. The name is
-     * case-insensitive.
-     * @param name - The name of the header to set. This value is case-insensitive.
-     * @param value - The value of the header to set.
-     */
-    set(name, value) {
-        this._headersMap.set(normalizeName(name), { name, value: normalizeValue(value) });
-    }
-    /**
-     * Get the header value for the provided header name, or undefined if no header exists in this
-     * collection with the provided name.
-     * @param name - The name of the header. This value is case-insensitive.
-     */
-    get(name) {
-        return this._headersMap.get(normalizeName(name))?.value;
-    }
-    /**
-     * Get whether or not this header collection contains a header entry for the provided header name.
-     * @param name - The name of the header to set. This value is case-insensitive.
-     */
-    has(name) {
-        return this._headersMap.has(normalizeName(name));
-    }
-    /**
-     * Remove the header with the provided headerName.
-     * @param name - The name of the header to remove.
-     */
-    delete(name) {
-        this._headersMap.delete(normalizeName(name));
-    }
-    /**
-     * Get the JSON object representation of this HTTP header collection.
-     */
-    toJSON(options = {}) {
-        const result = {};
-        if (options.preserveCase) {
-            for (const entry of this._headersMap.values()) {
-                result[entry.name] = entry.value;
-            }
-        }
-        else {
-            for (const [normalizedName, entry] of this._headersMap) {
-                result[normalizedName] = entry.value;
-            }
-        }
-        return result;
-    }
-    /**
-     * Get the string representation of this HTTP header collection.
-     */
-    toString() {
-        return JSON.stringify(this.toJSON({ preserveCase: true }));
-    }
-    /**
-     * Iterate over tuples of header [name, value] pairs.
-     */
-    [Symbol.iterator]() {
-        return headerIterator(this._headersMap);
-    }
-}
-/**
- * Creates an object that satisfies the `HttpHeaders` interface.
- * @param rawHeaders - A simple object representing initial headers
- */
-function createHttpHeaders$1(rawHeaders) {
-    return new HttpHeadersImpl(rawHeaders);
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-class PipelineRequestImpl {
-    url;
-    method;
-    headers;
-    timeout;
-    withCredentials;
-    body;
-    multipartBody;
-    formData;
-    streamResponseStatusCodes;
-    enableBrowserStreams;
-    proxySettings;
-    disableKeepAlive;
-    abortSignal;
-    requestId;
-    allowInsecureConnection;
-    onUploadProgress;
-    onDownloadProgress;
-    requestOverrides;
-    authSchemes;
-    constructor(options) {
-        this.url = options.url;
-        this.body = options.body;
-        this.headers = options.headers ?? createHttpHeaders$1();
-        this.method = options.method ?? "GET";
-        this.timeout = options.timeout ?? 0;
-        this.multipartBody = options.multipartBody;
-        this.formData = options.formData;
-        this.disableKeepAlive = options.disableKeepAlive ?? false;
-        this.proxySettings = options.proxySettings;
-        this.streamResponseStatusCodes = options.streamResponseStatusCodes;
-        this.withCredentials = options.withCredentials ?? false;
-        this.abortSignal = options.abortSignal;
-        this.onUploadProgress = options.onUploadProgress;
-        this.onDownloadProgress = options.onDownloadProgress;
-        this.requestId = options.requestId || randomUUID$1();
-        this.allowInsecureConnection = options.allowInsecureConnection ?? false;
-        this.enableBrowserStreams = options.enableBrowserStreams ?? false;
-        this.requestOverrides = options.requestOverrides;
-        this.authSchemes = options.authSchemes;
-    }
-}
-/**
- * Creates a new pipeline request with the given options.
- * This method is to allow for the easy setting of default values and not required.
- * @param options - The options to create the request with.
- */
-function createPipelineRequest$1(options) {
-    return new PipelineRequestImpl(options);
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-const ValidPhaseNames = new Set(["Deserialize", "Serialize", "Retry", "Sign"]);
-/**
- * A private implementation of Pipeline.
- * Do not export this class from the package.
- * @internal
- */
-class HttpPipeline {
-    _policies = [];
-    _orderedPolicies;
-    constructor(policies) {
-        this._policies = policies?.slice(0) ?? [];
-        this._orderedPolicies = undefined;
-    }
-    addPolicy(policy, options = {}) {
-        if (options.phase && options.afterPhase) {
-            throw new Error("Policies inside a phase cannot specify afterPhase.");
-        }
-        if (options.phase && !ValidPhaseNames.has(options.phase)) {
-            throw new Error(`Invalid phase name: ${options.phase}`);
-        }
-        if (options.afterPhase && !ValidPhaseNames.has(options.afterPhase)) {
-            throw new Error(`Invalid afterPhase name: ${options.afterPhase}`);
-        }
-        this._policies.push({
-            policy,
-            options,
-        });
-        this._orderedPolicies = undefined;
-    }
-    removePolicy(options) {
-        const removedPolicies = [];
-        this._policies = this._policies.filter((policyDescriptor) => {
-            if ((options.name && policyDescriptor.policy.name === options.name) ||
-                (options.phase && policyDescriptor.options.phase === options.phase)) {
-                removedPolicies.push(policyDescriptor.policy);
-                return false;
-            }
-            else {
-                return true;
-            }
-        });
-        this._orderedPolicies = undefined;
-        return removedPolicies;
-    }
-    sendRequest(httpClient, request) {
-        const policies = this.getOrderedPolicies();
-        const pipeline = policies.reduceRight((next, policy) => {
-            return (req) => {
-                return policy.sendRequest(req, next);
-            };
-        }, (req) => httpClient.sendRequest(req));
-        return pipeline(request);
-    }
-    getOrderedPolicies() {
-        if (!this._orderedPolicies) {
-            this._orderedPolicies = this.orderPolicies();
-        }
-        return this._orderedPolicies;
-    }
-    clone() {
-        return new HttpPipeline(this._policies);
-    }
-    static create() {
-        return new HttpPipeline();
-    }
-    orderPolicies() {
-        /**
-         * The goal of this method is to reliably order pipeline policies
-         * based on their declared requirements when they were added.
-         *
-         * Order is first determined by phase:
-         *
-         * 1. Serialize Phase
-         * 2. Policies not in a phase
-         * 3. Deserialize Phase
-         * 4. Retry Phase
-         * 5. Sign Phase
-         *
-         * Within each phase, policies are executed in the order
-         * they were added unless they were specified to execute
-         * before/after other policies or after a particular phase.
-         *
-         * To determine the final order, we will walk the policy list
-         * in phase order multiple times until all dependencies are
-         * satisfied.
-         *
-         * `afterPolicies` are the set of policies that must be
-         * executed before a given policy. This requirement is
-         * considered satisfied when each of the listed policies
-         * have been scheduled.
-         *
-         * `beforePolicies` are the set of policies that must be
-         * executed after a given policy. Since this dependency
-         * can be expressed by converting it into a equivalent
-         * `afterPolicies` declarations, they are normalized
-         * into that form for simplicity.
-         *
-         * An `afterPhase` dependency is considered satisfied when all
-         * policies in that phase have scheduled.
-         *
-         */
-        const result = [];
-        // Track all policies we know about.
-        const policyMap = new Map();
-        function createPhase(name) {
-            return {
-                name,
-                policies: new Set(),
-                hasRun: false,
-                hasAfterPolicies: false,
-            };
-        }
-        // Track policies for each phase.
-        const serializePhase = createPhase("Serialize");
-        const noPhase = createPhase("None");
-        const deserializePhase = createPhase("Deserialize");
-        const retryPhase = createPhase("Retry");
-        const signPhase = createPhase("Sign");
-        // a list of phases in order
-        const orderedPhases = [serializePhase, noPhase, deserializePhase, retryPhase, signPhase];
-        // Small helper function to map phase name to each Phase
-        function getPhase(phase) {
-            if (phase === "Retry") {
-                return retryPhase;
-            }
-            else if (phase === "Serialize") {
-                return serializePhase;
-            }
-            else if (phase === "Deserialize") {
-                return deserializePhase;
-            }
-            else if (phase === "Sign") {
-                return signPhase;
-            }
-            else {
-                return noPhase;
-            }
-        }
-        // First walk each policy and create a node to track metadata.
-        for (const descriptor of this._policies) {
-            const policy = descriptor.policy;
-            const options = descriptor.options;
-            const policyName = policy.name;
-            if (policyMap.has(policyName)) {
-                throw new Error("Duplicate policy names not allowed in pipeline");
-            }
-            const node = {
-                policy,
-                dependsOn: new Set(),
-                dependants: new Set(),
-            };
-            if (options.afterPhase) {
-                node.afterPhase = getPhase(options.afterPhase);
-                node.afterPhase.hasAfterPolicies = true;
-            }
-            policyMap.set(policyName, node);
-            const phase = getPhase(options.phase);
-            phase.policies.add(node);
-        }
-        // Now that each policy has a node, connect dependency references.
-        for (const descriptor of this._policies) {
-            const { policy, options } = descriptor;
-            const policyName = policy.name;
-            const node = policyMap.get(policyName);
-            if (!node) {
-                throw new Error(`Missing node for policy ${policyName}`);
-            }
-            if (options.afterPolicies) {
-                for (const afterPolicyName of options.afterPolicies) {
-                    const afterNode = policyMap.get(afterPolicyName);
-                    if (afterNode) {
-                        // Linking in both directions helps later
-                        // when we want to notify dependants.
-                        node.dependsOn.add(afterNode);
-                        afterNode.dependants.add(node);
-                    }
-                }
-            }
-            if (options.beforePolicies) {
-                for (const beforePolicyName of options.beforePolicies) {
-                    const beforeNode = policyMap.get(beforePolicyName);
-                    if (beforeNode) {
-                        // To execute before another node, make it
-                        // depend on the current node.
-                        beforeNode.dependsOn.add(node);
-                        node.dependants.add(beforeNode);
-                    }
-                }
-            }
-        }
-        function walkPhase(phase) {
-            phase.hasRun = true;
-            // Sets iterate in insertion order
-            for (const node of phase.policies) {
-                if (node.afterPhase && (!node.afterPhase.hasRun || node.afterPhase.policies.size)) {
-                    // If this node is waiting on a phase to complete,
-                    // we need to skip it for now.
-                    // Even if the phase is empty, we should wait for it
-                    // to be walked to avoid re-ordering policies.
-                    continue;
-                }
-                if (node.dependsOn.size === 0) {
-                    // If there's nothing else we're waiting for, we can
-                    // add this policy to the result list.
-                    result.push(node.policy);
-                    // Notify anything that depends on this policy that
-                    // the policy has been scheduled.
-                    for (const dependant of node.dependants) {
-                        dependant.dependsOn.delete(node);
-                    }
-                    policyMap.delete(node.policy.name);
-                    phase.policies.delete(node);
-                }
-            }
-        }
-        function walkPhases() {
-            for (const phase of orderedPhases) {
-                walkPhase(phase);
-                // if the phase isn't complete
-                if (phase.policies.size > 0 && phase !== noPhase) {
-                    if (!noPhase.hasRun) {
-                        // Try running noPhase to see if that unblocks this phase next tick.
-                        // This can happen if a phase that happens before noPhase
-                        // is waiting on a noPhase policy to complete.
-                        walkPhase(noPhase);
-                    }
-                    // Don't proceed to the next phase until this phase finishes.
-                    return;
-                }
-                if (phase.hasAfterPolicies) {
-                    // Run any policies unblocked by this phase
-                    walkPhase(noPhase);
-                }
-            }
-        }
-        // Iterate until we've put every node in the result list.
-        let iteration = 0;
-        while (policyMap.size > 0) {
-            iteration++;
-            const initialResultLength = result.length;
-            // Keep walking each phase in order until we can order every node.
-            walkPhases();
-            // The result list *should* get at least one larger each time
-            // after the first full pass.
-            // Otherwise, we're going to loop forever.
-            if (result.length <= initialResultLength && iteration > 1) {
-                throw new Error("Cannot satisfy policy dependencies due to requirements cycle.");
-            }
-        }
-        return result;
-    }
-}
-/**
- * Creates a totally empty pipeline.
- * Useful for testing or creating a custom one.
- */
-function createEmptyPipeline$1() {
-    return HttpPipeline.create();
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-const custom = inspect$2.custom;
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-const errorSanitizer = new Sanitizer();
-/**
- * A custom error type for failed pipeline requests.
- */
-let RestError$1 = class RestError extends Error {
-    /**
-     * Something went wrong when making the request.
-     * This means the actual request failed for some reason,
-     * such as a DNS issue or the connection being lost.
-     */
-    static REQUEST_SEND_ERROR = "REQUEST_SEND_ERROR";
-    /**
-     * This means that parsing the response from the server failed.
-     * It may have been malformed.
-     */
-    static PARSE_ERROR = "PARSE_ERROR";
-    /**
-     * The code of the error itself (use statics on RestError if possible.)
-     */
-    code;
-    /**
-     * The HTTP status code of the request (if applicable.)
-     */
-    statusCode;
-    /**
-     * The request that was made.
-     * This property is non-enumerable.
-     */
-    request;
-    /**
-     * The response received (if any.)
-     * This property is non-enumerable.
-     */
-    response;
-    /**
-     * Bonus property set by the throw site.
-     */
-    details;
-    constructor(message, options = {}) {
-        super(message);
-        this.name = "RestError";
-        this.code = options.code;
-        this.statusCode = options.statusCode;
-        // The request and response may contain sensitive information in the headers or body.
-        // To help prevent this sensitive information being accidentally logged, the request and response
-        // properties are marked as non-enumerable here. This prevents them showing up in the output of
-        // JSON.stringify and console.log.
-        Object.defineProperty(this, "request", { value: options.request, enumerable: false });
-        Object.defineProperty(this, "response", { value: options.response, enumerable: false });
-        // Only include useful agent information in the request for logging, as the full agent object
-        // may contain large binary data.
-        const agent = this.request?.agent
-            ? {
-                maxFreeSockets: this.request.agent.maxFreeSockets,
-                maxSockets: this.request.agent.maxSockets,
-            }
-            : undefined;
-        // Logging method for util.inspect in Node
-        Object.defineProperty(this, custom, {
-            value: () => {
-                // Extract non-enumerable properties and add them back. This is OK since in this output the request and
-                // response get sanitized.
-                return `RestError: ${this.message} \n ${errorSanitizer.sanitize({
-                    ...this,
-                    request: { ...this.request, agent },
-                    response: this.response,
-                })}`;
-            },
-            enumerable: false,
-        });
-        Object.setPrototypeOf(this, RestError.prototype);
-    }
-};
-/**
- * Typeguard for RestError
- * @param e - Something caught by a catch clause.
- */
-function isRestError$1(e) {
-    if (e instanceof RestError$1) {
-        return true;
-    }
-    return isError$1(e) && e.name === "RestError";
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-const logger$7 = createClientLogger$1("ts-http-runtime");
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-const DEFAULT_TLS_SETTINGS = {};
-function isReadableStream(body) {
-    return body && typeof body.pipe === "function";
-}
-function isStreamComplete(stream) {
-    if (stream.readable === false) {
-        return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-        const handler = () => {
-            resolve();
-            stream.removeListener("close", handler);
-            stream.removeListener("end", handler);
-            stream.removeListener("error", handler);
-        };
-        stream.on("close", handler);
-        stream.on("end", handler);
-        stream.on("error", handler);
-    });
-}
-function isArrayBuffer(body) {
-    return body && typeof body.byteLength === "number";
-}
-class ReportTransform extends Transform {
-    loadedBytes = 0;
-    progressCallback;
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-    _transform(chunk, _encoding, callback) {
-        this.push(chunk);
-        this.loadedBytes += chunk.length;
-        try {
-            this.progressCallback({ loadedBytes: this.loadedBytes });
-            callback();
-        }
-        catch (e) {
-            callback(e);
-        }
-    }
-    constructor(progressCallback) {
-        super();
-        this.progressCallback = progressCallback;
-    }
-}
-/**
- * A HttpClient implementation that uses Node's "https" module to send HTTPS requests.
- * @internal
- */
-class NodeHttpClient {
-    cachedHttpAgent;
-    cachedHttpsAgents = new WeakMap();
-    /**
-     * Makes a request over an underlying transport layer and returns the response.
-     * @param request - The request to be made.
-     */
-    async sendRequest(request) {
-        const abortController = new AbortController();
-        let abortListener;
-        if (request.abortSignal) {
-            if (request.abortSignal.aborted) {
-                throw new AbortError("The operation was aborted. Request has already been canceled.");
-            }
-            abortListener = (event) => {
-                if (event.type === "abort") {
-                    abortController.abort();
-                }
-            };
-            request.abortSignal.addEventListener("abort", abortListener);
-        }
-        let timeoutId;
-        if (request.timeout > 0) {
-            timeoutId = setTimeout(() => {
-                const sanitizer = new Sanitizer();
-                logger$7.info(`request to '${sanitizer.sanitizeUrl(request.url)}' timed out. canceling...`);
-                abortController.abort();
-            }, request.timeout);
-        }
-        const acceptEncoding = request.headers.get("Accept-Encoding");
-        const shouldDecompress = acceptEncoding?.includes("gzip") || acceptEncoding?.includes("deflate");
-        let body = typeof request.body === "function" ? request.body() : request.body;
-        if (body && !request.headers.has("Content-Length")) {
-            const bodyLength = getBodyLength(body);
-            if (bodyLength !== null) {
-                request.headers.set("Content-Length", bodyLength);
-            }
-        }
-        let responseStream;
-        try {
-            if (body && request.onUploadProgress) {
-                const onUploadProgress = request.onUploadProgress;
-                const uploadReportStream = new ReportTransform(onUploadProgress);
-                uploadReportStream.on("error", (e) => {
-                    logger$7.error("Error in upload progress", e);
-                });
-                if (isReadableStream(body)) {
-                    body.pipe(uploadReportStream);
-                }
-                else {
-                    uploadReportStream.end(body);
-                }
-                body = uploadReportStream;
-            }
-            const res = await this.makeRequest(request, abortController, body);
-            if (timeoutId !== undefined) {
-                clearTimeout(timeoutId);
-            }
-            const headers = getResponseHeaders(res);
-            const status = res.statusCode ?? 0;
-            const response = {
-                status,
-                headers,
-                request,
-            };
-            // Responses to HEAD must not have a body.
-            // If they do return a body, that body must be ignored.
-            if (request.method === "HEAD") {
-                // call resume() and not destroy() to avoid closing the socket
-                // and losing keep alive
-                res.resume();
-                return response;
-            }
-            responseStream = shouldDecompress ? getDecodedResponseStream(res, headers) : res;
-            const onDownloadProgress = request.onDownloadProgress;
-            if (onDownloadProgress) {
-                const downloadReportStream = new ReportTransform(onDownloadProgress);
-                downloadReportStream.on("error", (e) => {
-                    logger$7.error("Error in download progress", e);
-                });
-                responseStream.pipe(downloadReportStream);
-                responseStream = downloadReportStream;
-            }
-            if (
-            // Value of POSITIVE_INFINITY in streamResponseStatusCodes is considered as any status code
-            request.streamResponseStatusCodes?.has(Number.POSITIVE_INFINITY) ||
-                request.streamResponseStatusCodes?.has(response.status)) {
-                response.readableStreamBody = responseStream;
-            }
-            else {
-                response.bodyAsText = await streamToText(responseStream);
-            }
-            return response;
-        }
-        finally {
-            // clean up event listener
-            if (request.abortSignal && abortListener) {
-                let uploadStreamDone = Promise.resolve();
-                if (isReadableStream(body)) {
-                    uploadStreamDone = isStreamComplete(body);
-                }
-                let downloadStreamDone = Promise.resolve();
-                if (isReadableStream(responseStream)) {
-                    downloadStreamDone = isStreamComplete(responseStream);
-                }
-                Promise.all([uploadStreamDone, downloadStreamDone])
-                    .then(() => {
-                    // eslint-disable-next-line promise/always-return
-                    if (abortListener) {
-                        request.abortSignal?.removeEventListener("abort", abortListener);
-                    }
-                })
-                    .catch((e) => {
-                    logger$7.warning("Error when cleaning up abortListener on httpRequest", e);
-                });
-            }
-        }
-    }
-    makeRequest(request, abortController, body) {
-        const url = new URL(request.url);
-        const isInsecure = url.protocol !== "https:";
-        if (isInsecure && !request.allowInsecureConnection) {
-            throw new Error(`Cannot connect to ${request.url} while allowInsecureConnection is false.`);
-        }
-        const agent = request.agent ?? this.getOrCreateAgent(request, isInsecure);
-        const options = {
-            agent,
-            hostname: url.hostname,
-            path: `${url.pathname}${url.search}`,
-            port: url.port,
-            method: request.method,
-            headers: request.headers.toJSON({ preserveCase: true }),
-            ...request.requestOverrides,
-        };
-        return new Promise((resolve, reject) => {
-            const req = isInsecure ? http$1.request(options, resolve) : https.request(options, resolve);
-            req.once("error", (err) => {
-                reject(new RestError$1(err.message, { code: err.code ?? RestError$1.REQUEST_SEND_ERROR, request }));
-            });
-            abortController.signal.addEventListener("abort", () => {
-                const abortError = new AbortError("The operation was aborted. Rejecting from abort signal callback while making request.");
-                req.destroy(abortError);
-                reject(abortError);
-            });
-            if (body && isReadableStream(body)) {
-                body.pipe(req);
-            }
-            else if (body) {
-                if (typeof body === "string" || Buffer.isBuffer(body)) {
-                    req.end(body);
-                }
-                else if (isArrayBuffer(body)) {
-                    req.end(ArrayBuffer.isView(body)
-                        ? Buffer.from(body.buffer, body.byteOffset, body.byteLength)
-                        : Buffer.from(body));
-                }
-                else {
-                    logger$7.error("Unrecognized body type", body);
-                    reject(new RestError$1("Unrecognized body type"));
-                }
-            }
-            else {
-                // streams don't like "undefined" being passed as data
-                req.end();
-            }
-        });
-    }
-    getOrCreateAgent(request, isInsecure) {
-        const disableKeepAlive = request.disableKeepAlive;
-        // Handle Insecure requests first
-        if (isInsecure) {
-            if (disableKeepAlive) {
-                // keepAlive:false is the default so we don't need a custom Agent
-                return http$1.globalAgent;
-            }
-            if (!this.cachedHttpAgent) {
-                // If there is no cached agent create a new one and cache it.
-                this.cachedHttpAgent = new http$1.Agent({ keepAlive: true });
-            }
-            return this.cachedHttpAgent;
-        }
-        else {
-            if (disableKeepAlive && !request.tlsSettings) {
-                // When there are no tlsSettings and keepAlive is false
-                // we don't need a custom agent
-                return https.globalAgent;
-            }
-            // We use the tlsSettings to index cached clients
-            const tlsSettings = request.tlsSettings ?? DEFAULT_TLS_SETTINGS;
-            // Get the cached agent or create a new one with the
-            // provided values for keepAlive and tlsSettings
-            let agent = this.cachedHttpsAgents.get(tlsSettings);
-            if (agent && agent.options.keepAlive === !disableKeepAlive) {
-                return agent;
-            }
-            logger$7.info("No cached TLS Agent exist, creating a new Agent");
-            agent = new https.Agent({
-                // keepAlive is true if disableKeepAlive is false.
-                keepAlive: !disableKeepAlive,
-                // Since we are spreading, if no tslSettings were provided, nothing is added to the agent options.
-                ...tlsSettings,
-            });
-            this.cachedHttpsAgents.set(tlsSettings, agent);
-            return agent;
-        }
-    }
-}
-function getResponseHeaders(res) {
-    const headers = createHttpHeaders$1();
-    for (const header of Object.keys(res.headers)) {
-        const value = res.headers[header];
-        if (Array.isArray(value)) {
-            if (value.length > 0) {
-                headers.set(header, value[0]);
-            }
-        }
-        else if (value) {
-            headers.set(header, value);
-        }
-    }
-    return headers;
-}
-function getDecodedResponseStream(stream, headers) {
-    const contentEncoding = headers.get("Content-Encoding");
-    if (contentEncoding === "gzip") {
-        const unzip = zlib.createGunzip();
-        stream.pipe(unzip);
-        return unzip;
-    }
-    else if (contentEncoding === "deflate") {
-        const inflate = zlib.createInflate();
-        stream.pipe(inflate);
-        return inflate;
-    }
-    return stream;
-}
-function streamToText(stream) {
-    return new Promise((resolve, reject) => {
-        const buffer = [];
-        stream.on("data", (chunk) => {
-            if (Buffer.isBuffer(chunk)) {
-                buffer.push(chunk);
-            }
-            else {
-                buffer.push(Buffer.from(chunk));
-            }
-        });
-        stream.on("end", () => {
-            resolve(Buffer.concat(buffer).toString("utf8"));
-        });
-        stream.on("error", (e) => {
-            if (e && e?.name === "AbortError") {
-                reject(e);
-            }
-            else {
-                reject(new RestError$1(`Error reading response as text: ${e.message}`, {
-                    code: RestError$1.PARSE_ERROR,
-                }));
-            }
-        });
-    });
-}
-/** @internal */
-function getBodyLength(body) {
-    if (!body) {
-        return 0;
-    }
-    else if (Buffer.isBuffer(body)) {
-        return body.length;
-    }
-    else if (isReadableStream(body)) {
-        return null;
-    }
-    else if (isArrayBuffer(body)) {
-        return body.byteLength;
-    }
-    else if (typeof body === "string") {
-        return Buffer.from(body).length;
-    }
-    else {
-        return null;
-    }
-}
-/**
- * Create a new HttpClient instance for the NodeJS environment.
- * @internal
- */
-function createNodeHttpClient() {
-    return new NodeHttpClient();
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Create the correct HttpClient for the current environment.
- */
-function createDefaultHttpClient$1() {
-    return createNodeHttpClient();
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * The programmatic identifier of the logPolicy.
- */
-const logPolicyName = "logPolicy";
-/**
- * A policy that logs all requests and responses.
- * @param options - Options to configure logPolicy.
- */
-function logPolicy$1(options = {}) {
-    const logger = options.logger ?? logger$7.info;
-    const sanitizer = new Sanitizer({
-        additionalAllowedHeaderNames: options.additionalAllowedHeaderNames,
-        additionalAllowedQueryParameters: options.additionalAllowedQueryParameters,
-    });
-    return {
-        name: logPolicyName,
-        async sendRequest(request, next) {
-            if (!logger.enabled) {
-                return next(request);
-            }
-            logger(`Request: ${sanitizer.sanitize(request)}`);
-            const response = await next(request);
-            logger(`Response status code: ${response.status}`);
-            logger(`Headers: ${sanitizer.sanitize(response.headers)}`);
-            return response;
-        },
-    };
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-const DEFAULT_RETRY_POLICY_COUNT = 3;
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-const StandardAbortMessage = "The operation was aborted.";
-/**
- * A wrapper for setTimeout that resolves a promise after delayInMs milliseconds.
- * @param delayInMs - The number of milliseconds to be delayed.
- * @param value - The value to be resolved with after a timeout of t milliseconds.
- * @param options - The options for delay - currently abort options
- *                  - abortSignal - The abortSignal associated with containing operation.
- *                  - abortErrorMsg - The abort error message associated with containing operation.
- * @returns Resolved promise
- */
-function delay$1(delayInMs, value, options) {
-    return new Promise((resolve, reject) => {
-        let timer = undefined;
-        let onAborted = undefined;
-        const rejectOnAbort = () => {
-            return reject(new AbortError(options?.abortErrorMsg ? options?.abortErrorMsg : StandardAbortMessage));
-        };
-        const removeListeners = () => {
-            if (options?.abortSignal && onAborted) {
-                options.abortSignal.removeEventListener("abort", onAborted);
-            }
-        };
-        onAborted = () => {
-            if (timer) {
-                clearTimeout(timer);
-            }
-            removeListeners();
-            return rejectOnAbort();
-        };
-        if (options?.abortSignal && options.abortSignal.aborted) {
-            return rejectOnAbort();
-        }
-        timer = setTimeout(() => {
-            removeListeners();
-            resolve(value);
-        }, delayInMs);
-        if (options?.abortSignal) {
-            options.abortSignal.addEventListener("abort", onAborted);
-        }
-    });
-}
-/**
- * @internal
- * @returns the parsed value or undefined if the parsed value is invalid.
- */
-function parseHeaderValueAsNumber(response, headerName) {
-    const value = response.headers.get(headerName);
-    if (!value)
-        return;
-    const valueAsNum = Number(value);
-    if (Number.isNaN(valueAsNum))
-        return;
-    return valueAsNum;
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * The header that comes back from services representing
- * the amount of time (minimum) to wait to retry (in seconds or timestamp after which we can retry).
- */
-const RetryAfterHeader = "Retry-After";
-/**
- * The headers that come back from services representing
- * the amount of time (minimum) to wait to retry.
- *
- * "retry-after-ms", "x-ms-retry-after-ms" : milliseconds
- * "Retry-After" : seconds or timestamp
- */
-const AllRetryAfterHeaders = ["retry-after-ms", "x-ms-retry-after-ms", RetryAfterHeader];
-/**
- * A response is a throttling retry response if it has a throttling status code (429 or 503),
- * as long as one of the [ "Retry-After" or "retry-after-ms" or "x-ms-retry-after-ms" ] headers has a valid value.
- *
- * Returns the `retryAfterInMs` value if the response is a throttling retry response.
- * If not throttling retry response, returns `undefined`.
- *
- * @internal
- */
-function getRetryAfterInMs(response) {
-    if (!(response && [429, 503].includes(response.status)))
-        return undefined;
-    try {
-        // Headers: "retry-after-ms", "x-ms-retry-after-ms", "Retry-After"
-        for (const header of AllRetryAfterHeaders) {
-            const retryAfterValue = parseHeaderValueAsNumber(response, header);
-            if (retryAfterValue === 0 || retryAfterValue) {
-                // "Retry-After" header ==> seconds
-                // "retry-after-ms", "x-ms-retry-after-ms" headers ==> milli-seconds
-                const multiplyingFactor = header === RetryAfterHeader ? 1000 : 1;
-                return retryAfterValue * multiplyingFactor; // in milli-seconds
-            }
-        }
-        // RetryAfterHeader ("Retry-After") has a special case where it might be formatted as a date instead of a number of seconds
-        const retryAfterHeader = response.headers.get(RetryAfterHeader);
-        if (!retryAfterHeader)
-            return;
-        const date = Date.parse(retryAfterHeader);
-        const diff = date - Date.now();
-        // negative diff would mean a date in the past, so retry asap with 0 milliseconds
-        return Number.isFinite(diff) ? Math.max(0, diff) : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-/**
- * A response is a retry response if it has a throttling status code (429 or 503),
- * as long as one of the [ "Retry-After" or "retry-after-ms" or "x-ms-retry-after-ms" ] headers has a valid value.
- */
-function isThrottlingRetryResponse(response) {
-    return Number.isFinite(getRetryAfterInMs(response));
-}
-function throttlingRetryStrategy() {
-    return {
-        name: "throttlingRetryStrategy",
-        retry({ response }) {
-            const retryAfterInMs = getRetryAfterInMs(response);
-            if (!Number.isFinite(retryAfterInMs)) {
-                return { skipStrategy: true };
-            }
-            return {
-                retryAfterInMs,
-            };
-        },
-    };
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-// intervals are in milliseconds
-const DEFAULT_CLIENT_RETRY_INTERVAL = 1000;
-const DEFAULT_CLIENT_MAX_RETRY_INTERVAL = 1000 * 64;
-/**
- * A retry strategy that retries with an exponentially increasing delay in these two cases:
- * - When there are errors in the underlying transport layer (e.g. DNS lookup failures).
- * - Or otherwise if the outgoing request fails (408, greater or equal than 500, except for 501 and 505).
- */
-function exponentialRetryStrategy(options = {}) {
-    const retryInterval = options.retryDelayInMs ?? DEFAULT_CLIENT_RETRY_INTERVAL;
-    const maxRetryInterval = options.maxRetryDelayInMs ?? DEFAULT_CLIENT_MAX_RETRY_INTERVAL;
-    return {
-        name: "exponentialRetryStrategy",
-        retry({ retryCount, response, responseError }) {
-            const matchedSystemError = isSystemError(responseError);
-            const ignoreSystemErrors = matchedSystemError && options.ignoreSystemErrors;
-            const isExponential = isExponentialRetryResponse(response);
-            const ignoreExponentialResponse = isExponential && options.ignoreHttpStatusCodes;
-            const unknownResponse = response && (isThrottlingRetryResponse(response) || !isExponential);
-            if (unknownResponse || ignoreExponentialResponse || ignoreSystemErrors) {
-                return { skipStrategy: true };
-            }
-            if (responseError && !matchedSystemError && !isExponential) {
-                return { errorToThrow: responseError };
-            }
-            return calculateRetryDelay(retryCount, {
-                retryDelayInMs: retryInterval,
-                maxRetryDelayInMs: maxRetryInterval,
-            });
-        },
-    };
-}
-/**
- * A response is a retry response if it has status codes:
- * - 408, or
- * - Greater or equal than 500, except for 501 and 505.
- */
-function isExponentialRetryResponse(response) {
-    return Boolean(response &&
-        response.status !== undefined &&
-        (response.status >= 500 || response.status === 408) &&
-        response.status !== 501 &&
-        response.status !== 505);
-}
-/**
- * Determines whether an error from a pipeline response was triggered in the network layer.
- */
-function isSystemError(err) {
-    if (!err) {
-        return false;
-    }
-    return (err.code === "ETIMEDOUT" ||
-        err.code === "ESOCKETTIMEDOUT" ||
-        err.code === "ECONNREFUSED" ||
-        err.code === "ECONNRESET" ||
-        err.code === "ENOENT" ||
-        err.code === "ENOTFOUND");
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-const retryPolicyLogger = createClientLogger$1("ts-http-runtime retryPolicy");
-/**
- * The programmatic identifier of the retryPolicy.
- */
-const retryPolicyName = "retryPolicy";
-/**
- * retryPolicy is a generic policy to enable retrying requests when certain conditions are met
- */
-function retryPolicy(strategies, options = { maxRetries: DEFAULT_RETRY_POLICY_COUNT }) {
-    const logger = options.logger || retryPolicyLogger;
-    return {
-        name: retryPolicyName,
-        async sendRequest(request, next) {
-            let response;
-            let responseError;
-            let retryCount = -1;
-            retryRequest: while (true) {
-                retryCount += 1;
-                response = undefined;
-                responseError = undefined;
-                try {
-                    logger.info(`Retry ${retryCount}: Attempting to send request`, request.requestId);
-                    response = await next(request);
-                    logger.info(`Retry ${retryCount}: Received a response from request`, request.requestId);
-                }
-                catch (e) {
-                    logger.error(`Retry ${retryCount}: Received an error from request`, request.requestId);
-                    // RestErrors are valid targets for the retry strategies.
-                    // If none of the retry strategies can work with them, they will be thrown later in this policy.
-                    // If the received error is not a RestError, it is immediately thrown.
-                    if (!isRestError$1(e)) {
-                        throw e;
-                    }
-                    responseError = e;
-                    response = e.response;
-                }
-                if (request.abortSignal?.aborted) {
-                    logger.error(`Retry ${retryCount}: Request aborted.`);
-                    const abortError = new AbortError();
-                    throw abortError;
-                }
-                if (retryCount >= (options.maxRetries ?? DEFAULT_RETRY_POLICY_COUNT)) {
-                    logger.info(`Retry ${retryCount}: Maximum retries reached. Returning the last received response, or throwing the last received error.`);
-                    if (responseError) {
-                        throw responseError;
-                    }
-                    else if (response) {
-                        return response;
-                    }
-                    else {
-                        throw new Error("Maximum retries reached with no response or error to throw");
-                    }
-                }
-                logger.info(`Retry ${retryCount}: Processing ${strategies.length} retry strategies.`);
-                strategiesLoop: for (const strategy of strategies) {
-                    const strategyLogger = strategy.logger || logger;
-                    strategyLogger.info(`Retry ${retryCount}: Processing retry strategy ${strategy.name}.`);
-                    const modifiers = strategy.retry({
-                        retryCount,
-                        response,
-                        responseError,
-                    });
-                    if (modifiers.skipStrategy) {
-                        strategyLogger.info(`Retry ${retryCount}: Skipped.`);
-                        continue strategiesLoop;
-                    }
-                    const { errorToThrow, retryAfterInMs, redirectTo } = modifiers;
-                    if (errorToThrow) {
-                        strategyLogger.error(`Retry ${retryCount}: Retry strategy ${strategy.name} throws error:`, errorToThrow);
-                        throw errorToThrow;
-                    }
-                    if (retryAfterInMs || retryAfterInMs === 0) {
-                        strategyLogger.info(`Retry ${retryCount}: Retry strategy ${strategy.name} retries after ${retryAfterInMs}`);
-                        await delay$1(retryAfterInMs, undefined, { abortSignal: request.abortSignal });
-                        continue retryRequest;
-                    }
-                    if (redirectTo) {
-                        strategyLogger.info(`Retry ${retryCount}: Retry strategy ${strategy.name} redirects to ${redirectTo}`);
-                        request.url = redirectTo;
-                        continue retryRequest;
-                    }
-                }
-                if (responseError) {
-                    logger.info(`None of the retry strategies could work with the received error. Throwing it.`);
-                    throw responseError;
-                }
-                if (response) {
-                    logger.info(`None of the retry strategies could work with the received response. Returning it.`);
-                    return response;
-                }
-                // If all the retries skip and there's no response,
-                // we're still in the retry loop, so a new request will be sent
-                // until `maxRetries` is reached.
-            }
-        },
-    };
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Name of the {@link defaultRetryPolicy}
- */
-const defaultRetryPolicyName = "defaultRetryPolicy";
-/**
- * A policy that retries according to three strategies:
- * - When the server sends a 429 response with a Retry-After header.
- * - When there are errors in the underlying transport layer (e.g. DNS lookup failures).
- * - Or otherwise if the outgoing request fails, it will retry with an exponentially increasing delay.
- */
-function defaultRetryPolicy$1(options = {}) {
-    return {
-        name: defaultRetryPolicyName,
-        sendRequest: retryPolicy([throttlingRetryStrategy(), exponentialRetryStrategy(options)], {
-            maxRetries: options.maxRetries ?? DEFAULT_RETRY_POLICY_COUNT,
-        }).sendRequest,
-    };
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * If the request body is a native FormData, convert it to our FormDataMap
- * representation and clear the body. Node.js's HTTP stack doesn't handle
- * FormData natively, so the pipeline must serialize it later.
- *
- * @internal
- */
-function convertBodyToFormDataMap(body) {
-    if (typeof FormData !== "undefined" && body instanceof FormData) {
-        const formDataMap = {};
-        for (const [key, value] of body.entries()) {
-            const existing = formDataMap[key];
-            if (Array.isArray(existing)) {
-                existing.push(value);
-            }
-            else {
-                formDataMap[key] = existing !== undefined ? [existing, value] : [value];
-            }
-        }
-        return formDataMap;
-    }
-    return undefined;
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * The programmatic identifier of the formDataPolicy.
- */
-const formDataPolicyName = "formDataPolicy";
-/**
- * A policy that encodes FormData on the request into the body.
- */
-function formDataPolicy$1() {
-    return {
-        name: formDataPolicyName,
-        async sendRequest(request, next) {
-            const converted = convertBodyToFormDataMap(request.body);
-            if (converted) {
-                request.formData = converted;
-                request.body = undefined;
-            }
-            if (request.formData) {
-                const contentType = request.headers.get("Content-Type");
-                if (contentType && contentType.indexOf("application/x-www-form-urlencoded") !== -1) {
-                    request.body = wwwFormUrlEncode(request.formData);
-                }
-                else {
-                    await prepareFormData(request.formData, request);
-                }
-                request.formData = undefined;
-            }
-            return next(request);
-        },
-    };
-}
-function wwwFormUrlEncode(formData) {
-    const urlSearchParams = new URLSearchParams();
-    for (const [key, value] of Object.entries(formData)) {
-        if (Array.isArray(value)) {
-            for (const subValue of value) {
-                urlSearchParams.append(key, subValue.toString());
-            }
-        }
-        else {
-            urlSearchParams.append(key, value.toString());
-        }
-    }
-    return urlSearchParams.toString();
-}
-async function prepareFormData(formData, request) {
-    // validate content type (multipart/form-data)
-    const contentType = request.headers.get("Content-Type");
-    if (contentType && !contentType.startsWith("multipart/form-data")) {
-        // content type is specified and is not multipart/form-data. Exit.
-        return;
-    }
-    request.headers.set("Content-Type", contentType ?? "multipart/form-data");
-    // set body to MultipartRequestBody using content from FormDataMap
-    const parts = [];
-    for (const [fieldName, values] of Object.entries(formData)) {
-        for (const value of Array.isArray(values) ? values : [values]) {
-            if (typeof value === "string") {
-                parts.push({
-                    headers: createHttpHeaders$1({
-                        "Content-Disposition": `form-data; name="${fieldName}"`,
-                    }),
-                    body: stringToUint8Array$1(value, "utf-8"),
-                });
-            }
-            else if (value === undefined || value === null || typeof value !== "object") {
-                throw new Error(`Unexpected value for key ${fieldName}: ${value}. Value should be serialized to string first.`);
-            }
-            else {
-                // using || instead of ?? here since if value.name is empty we should create a file name
-                const fileName = value.name || "blob";
-                const headers = createHttpHeaders$1();
-                headers.set("Content-Disposition", `form-data; name="${fieldName}"; filename="${fileName}"`);
-                // again, || is used since an empty value.type means the content type is unset
-                headers.set("Content-Type", value.type || "application/octet-stream");
-                parts.push({
-                    headers,
-                    body: value,
-                });
-            }
-        }
-    }
-    request.multipartBody = { parts };
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Name of the Agent Policy
- */
-const agentPolicyName = "agentPolicy";
-/**
- * Gets a pipeline policy that sets http.agent
- */
-function agentPolicy$1(agent) {
-    return {
-        name: agentPolicyName,
-        sendRequest: async (req, next) => {
-            // Users may define an agent on the request, honor it over the client level one
-            if (!req.agent) {
-                req.agent = agent;
-            }
-            return next(req);
-        },
-    };
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Name of the TLS Policy
- */
-const tlsPolicyName = "tlsPolicy";
-/**
- * Gets a pipeline policy that adds the client certificate to the HttpClient agent for authentication.
- */
-function tlsPolicy$1(tlsSettings) {
-    return {
-        name: tlsPolicyName,
-        sendRequest: async (req, next) => {
-            // Users may define a request tlsSettings, honor those over the client level one
-            if (!req.tlsSettings) {
-                req.tlsSettings = tlsSettings;
-            }
-            return next(req);
-        },
-    };
-}
-
-var dist$2 = {};
-
-var src = {exports: {}};
-
-var browser = {exports: {}};
-
-var common;
-var hasRequiredCommon;
-
-function requireCommon () {
-	if (hasRequiredCommon) return common;
-	hasRequiredCommon = 1;
-	/**
-	 * This is the common logic for both the Node.js and web browser
-	 * implementations of `debug()`.
-	 */
-
-	function setup(env) {
-		createDebug.debug = createDebug;
-		createDebug.default = createDebug;
-		createDebug.coerce = coerce;
-		createDebug.disable = disable;
-		createDebug.enable = enable;
-		createDebug.enabled = enabled;
-		createDebug.humanize = requireMs();
-		createDebug.destroy = destroy;
-
-		Object.keys(env).forEach(key => {
-			createDebug[key] = env[key];
-		});
-
-		/**
-		* The currently active debug mode names, and names to skip.
-		*/
-
-		createDebug.names = [];
-		createDebug.skips = [];
-
-		/**
-		* Map of special "%n" handling functions, for the debug "format" argument.
-		*
-		* Valid key names are a single, lower or upper-case letter, i.e. "n" and "N".
-		*/
-		createDebug.formatters = {};
-
-		/**
-		* Selects a color for a debug namespace
-		* @param {String} namespace The namespace string for the debug instance to be colored
-		* @return {Number|String} An ANSI color code for the given namespace
-		* @api private
-		*/
-		function selectColor(namespace) {
-			let hash = 0;
-
-			for (let i = 0; i < namespace.length; i++) {
-				hash = ((hash << 5) - hash) + namespace.charCodeAt(i);
-				hash |= 0; // Convert to 32bit integer
-			}
-
-			return createDebug.colors[Math.abs(hash) % createDebug.colors.length];
-		}
-		createDebug.selectColor = selectColor;
-
-		/**
-		* Create a debugger with the given `namespace`.
-		*
-		* @param {String} namespace
-		* @return {Function}
-		* @api public
-		*/
-		function createDebug(namespace) {
-			let prevTime;
-			let enableOverride = null;
-			let namespacesCache;
-			let enabledCache;
-
-			function debug(...args) {
-				// Disabled?
-				if (!debug.enabled) {
-					return;
-				}
-
-				const self = debug;
-
-				// Set `diff` timestamp
-				const curr = Number(new Date());
-				const ms = curr - (prevTime || curr);
-				self.diff = ms;
-				self.prev = prevTime;
-				self.curr = curr;
-				prevTime = curr;
-
-				args[0] = createDebug.coerce(args[0]);
-
-				if (typeof args[0] !== 'string') {
-					// Anything else let's inspect with %O
-					args.unshift('%O');
-				}
-
-				// Apply any `formatters` transformations
-				let index = 0;
-				args[0] = args[0].replace(/%([a-zA-Z%])/g, (match, format) => {
-					// If we encounter an escaped % then don't increase the array index
-					if (match === '%%') {
-						return '%';
-					}
-					index++;
-					const formatter = createDebug.formatters[format];
-					if (typeof formatter === 'function') {
-						const val = args[index];
-						match = formatter.call(self, val);
-
-						// Now we need to remove `args[index]` since it's inlined in the `format`
-						args.splice(index, 1);
-						index--;
-					}
-					return match;
-				});
-
-				// Apply env-specific formatting (colors, etc.)
-				createDebug.formatArgs.call(self, args);
-
-				const logFn = self.log || createDebug.log;
-				logFn.apply(self, args);
-			}
-
-			debug.namespace = namespace;
-			debug.useColors = createDebug.useColors();
-			debug.color = createDebug.selectColor(namespace);
-			debug.extend = extend;
-			debug.destroy = createDebug.destroy; // XXX Temporary. Will be removed in the next major release.
-
-			Object.defineProperty(debug, 'enabled', {
-				enumerable: true,
-				configurable: false,
-				get: () => {
-					if (enableOverride !== null) {
-						return enableOverride;
-					}
-					if (namespacesCache !== createDebug.namespaces) {
-						namespacesCache = createDebug.namespaces;
-						enabledCache = createDebug.enabled(namespace);
-					}
-
-					return enabledCache;
-				},
-				set: v => {
-					enableOverride = v;
-				}
-			});
-
-			// Env-specific initialization logic for debug instances
-			if (typeof createDebug.init === 'function') {
-				createDebug.init(debug);
-			}
-
-			return debug;
-		}
-
-		function extend(namespace, delimiter) {
-			const newDebug = createDebug(this.namespace + (typeof delimiter === 'undefined' ? ':' : delimiter) + namespace);
-			newDebug.log = this.log;
-			return newDebug;
-		}
-
-		/**
-		* Enables a debug mode by namespaces. This can include modes
-		* separated by a colon and wildcards.
-		*
-		* @param {String} namespaces
-		* @api public
-		*/
-		function enable(namespaces) {
-			createDebug.save(namespaces);
-			createDebug.namespaces = namespaces;
-
-			createDebug.names = [];
-			createDebug.skips = [];
-
-			const split = (typeof namespaces === 'string' ? namespaces : '')
-				.trim()
-				.replace(/\s+/g, ',')
-				.split(',')
-				.filter(Boolean);
-
-			for (const ns of split) {
-				if (ns[0] === '-') {
-					createDebug.skips.push(ns.slice(1));
-				} else {
-					createDebug.names.push(ns);
-				}
-			}
-		}
-
-		/**
-		 * Checks if the given string matches a namespace template, honoring
-		 * asterisks as wildcards.
-		 *
-		 * @param {String} search
-		 * @param {String} template
-		 * @return {Boolean}
-		 */
-		function matchesTemplate(search, template) {
-			let searchIndex = 0;
-			let templateIndex = 0;
-			let starIndex = -1;
-			let matchIndex = 0;
-
-			while (searchIndex < search.length) {
-				if (templateIndex < template.length && (template[templateIndex] === search[searchIndex] || template[templateIndex] === '*')) {
-					// Match character or proceed with wildcard
-					if (template[templateIndex] === '*') {
-						starIndex = templateIndex;
-						matchIndex = searchIndex;
-						templateIndex++; // Skip the '*'
-					} else {
-						searchIndex++;
-						templateIndex++;
-					}
-				} else if (starIndex !== -1) { // eslint-disable-line no-negated-condition
-					// Backtrack to the last '*' and try to match more characters
-					templateIndex = starIndex + 1;
-					matchIndex++;
-					searchIndex = matchIndex;
-				} else {
-					return false; // No match
-				}
-			}
-
-			// Handle trailing '*' in template
-			while (templateIndex < template.length && template[templateIndex] === '*') {
-				templateIndex++;
-			}
-
-			return templateIndex === template.length;
-		}
-
-		/**
-		* Disable debug output.
-		*
-		* @return {String} namespaces
-		* @api public
-		*/
-		function disable() {
-			const namespaces = [
-				...createDebug.names,
-				...createDebug.skips.map(namespace => '-' + namespace)
-			].join(',');
-			createDebug.enable('');
-			return namespaces;
-		}
-
-		/**
-		* Returns true if the given mode name is enabled, false otherwise.
-		*
-		* @param {String} name
-		* @return {Boolean}
-		* @api public
-		*/
-		function enabled(name) {
-			for (const skip of createDebug.skips) {
-				if (matchesTemplate(name, skip)) {
-					return false;
-				}
-			}
-
-			for (const ns of createDebug.names) {
-				if (matchesTemplate(name, ns)) {
-					return true;
-				}
-			}
-
-			return false;
-		}
-
-		/**
-		* Coerce `val`.
-		*
-		* @param {Mixed} val
-		* @return {Mixed}
-		* @api private
-		*/
-		function coerce(val) {
-			if (val instanceof Error) {
-				return val.stack || val.message;
-			}
-			return val;
-		}
-
-		/**
-		* XXX DO NOT USE. This is a temporary stub function.
-		* XXX It WILL be removed in the next major release.
-		*/
-		function destroy() {
-			console.warn('Instance method `debug.destroy()` is deprecated and no longer does anything. It will be removed in the next major version of `debug`.');
-		}
-
-		createDebug.enable(createDebug.load());
-
-		return createDebug;
-	}
-
-	common = setup;
-	return common;
-}
-
-/* eslint-env browser */
-
-var hasRequiredBrowser;
-
-function requireBrowser () {
-	if (hasRequiredBrowser) return browser.exports;
-	hasRequiredBrowser = 1;
-	(function (module, exports) {
-		/**
-		 * This is the web browser implementation of `debug()`.
-		 */
-
-		exports.formatArgs = formatArgs;
-		exports.save = save;
-		exports.load = load;
-		exports.useColors = useColors;
-		exports.storage = localstorage();
-		exports.destroy = (() => {
-			let warned = false;
-
-			return () => {
-				if (!warned) {
-					warned = true;
-					console.warn('Instance method `debug.destroy()` is deprecated and no longer does anything. It will be removed in the next major version of `debug`.');
-				}
-			};
-		})();
-
-		/**
-		 * Colors.
-		 */
-
-		exports.colors = [
-			'#0000CC',
-			'#0000FF',
-			'#0033CC',
-			'#0033FF',
-			'#0066CC',
-			'#0066FF',
-			'#0099CC',
-			'#0099FF',
-			'#00CC00',
-			'#00CC33',
-			'#00CC66',
-			'#00CC99',
-			'#00CCCC',
-			'#00CCFF',
-			'#3300CC',
-			'#3300FF',
-			'#3333CC',
-			'#3333FF',
-			'#3366CC',
-			'#3366FF',
-			'#3399CC',
-			'#3399FF',
-			'#33CC00',
-			'#33CC33',
-			'#33CC66',
-			'#33CC99',
-			'#33CCCC',
-			'#33CCFF',
-			'#6600CC',
-			'#6600FF',
-			'#6633CC',
-			'#6633FF',
-			'#66CC00',
-			'#66CC33',
-			'#9900CC',
-			'#9900FF',
-			'#9933CC',
-			'#9933FF',
-			'#99CC00',
-			'#99CC33',
-			'#CC0000',
-			'#CC0033',
-			'#CC0066',
-			'#CC0099',
-			'#CC00CC',
-			'#CC00FF',
-			'#CC3300',
-			'#CC3333',
-			'#CC3366',
-			'#CC3399',
-			'#CC33CC',
-			'#CC33FF',
-			'#CC6600',
-			'#CC6633',
-			'#CC9900',
-			'#CC9933',
-			'#CCCC00',
-			'#CCCC33',
-			'#FF0000',
-			'#FF0033',
-			'#FF0066',
-			'#FF0099',
-			'#FF00CC',
-			'#FF00FF',
-			'#FF3300',
-			'#FF3333',
-			'#FF3366',
-			'#FF3399',
-			'#FF33CC',
-			'#FF33FF',
-			'#FF6600',
-			'#FF6633',
-			'#FF9900',
-			'#FF9933',
-			'#FFCC00',
-			'#FFCC33'
-		];
-
-		/**
-		 * Currently only WebKit-based Web Inspectors, Firefox >= v31,
-		 * and the Firebug extension (any Firefox version) are known
-		 * to support "%c" CSS customizations.
-		 *
-		 * TODO: add a `localStorage` variable to explicitly enable/disable colors
-		 */
-
-		// eslint-disable-next-line complexity
-		function useColors() {
-			// NB: In an Electron preload script, document will be defined but not fully
-			// initialized. Since we know we're in Chrome, we'll just detect this case
-			// explicitly
-			if (typeof window !== 'undefined' && window.process && (window.process.type === 'renderer' || window.process.__nwjs)) {
-				return true;
-			}
-
-			// Internet Explorer and Edge do not support colors.
-			if (typeof navigator !== 'undefined' && navigator.userAgent && navigator.userAgent.toLowerCase().match(/(edge|trident)\/(\d+)/)) {
-				return false;
-			}
-
-			let m;
-
-			// Is webkit? http://stackoverflow.com/a/16459606/376773
-			// document is undefined in react-native: https://github.com/facebook/react-native/pull/1632
-			// eslint-disable-next-line no-return-assign
-			return (typeof document !== 'undefined' && document.documentElement && document.documentElement.style && document.documentElement.style.WebkitAppearance) ||
-				// Is firebug? http://stackoverflow.com/a/398120/376773
-				(typeof window !== 'undefined' && window.console && (window.console.firebug || (window.console.exception && window.console.table))) ||
-				// Is firefox >= v31?
-				// https://developer.mozilla.org/en-US/docs/Tools/Web_Console#Styling_messages
-				(typeof navigator !== 'undefined' && navigator.userAgent && (m = navigator.userAgent.toLowerCase().match(/firefox\/(\d+)/)) && parseInt(m[1], 10) >= 31) ||
-				// Double check webkit in userAgent just in case we are in a worker
-				(typeof navigator !== 'undefined' && navigator.userAgent && navigator.userAgent.toLowerCase().match(/applewebkit\/(\d+)/));
-		}
-
-		/**
-		 * Colorize log arguments if enabled.
-		 *
-		 * @api public
-		 */
-
-		function formatArgs(args) {
-			args[0] = (this.useColors ? '%c' : '') +
-				this.namespace +
-				(this.useColors ? ' %c' : ' ') +
-				args[0] +
-				(this.useColors ? '%c ' : ' ') +
-				'+' + module.exports.humanize(this.diff);
-
-			if (!this.useColors) {
-				return;
-			}
-
-			const c = 'color: ' + this.color;
-			args.splice(1, 0, c, 'color: inherit');
-
-			// The final "%c" is somewhat tricky, because there could be other
-			// arguments passed either before or after the %c, so we need to
-			// figure out the correct index to insert the CSS into
-			let index = 0;
-			let lastC = 0;
-			args[0].replace(/%[a-zA-Z%]/g, match => {
-				if (match === '%%') {
-					return;
-				}
-				index++;
-				if (match === '%c') {
-					// We only are interested in the *last* %c
-					// (the user may have provided their own)
-					lastC = index;
-				}
-			});
-
-			args.splice(lastC, 0, c);
-		}
-
-		/**
-		 * Invokes `console.debug()` when available.
-		 * No-op when `console.debug` is not a "function".
-		 * If `console.debug` is not available, falls back
-		 * to `console.log`.
-		 *
-		 * @api public
-		 */
-		exports.log = console.debug || console.log || (() => {});
-
-		/**
-		 * Save `namespaces`.
-		 *
-		 * @param {String} namespaces
-		 * @api private
-		 */
-		function save(namespaces) {
-			try {
-				if (namespaces) {
-					exports.storage.setItem('debug', namespaces);
-				} else {
-					exports.storage.removeItem('debug');
-				}
-			} catch (error) {
-				// Swallow
-				// XXX (@Qix-) should we be logging these?
-			}
-		}
-
-		/**
-		 * Load `namespaces`.
-		 *
-		 * @return {String} returns the previously persisted debug modes
-		 * @api private
-		 */
-		function load() {
-			let r;
-			try {
-				r = exports.storage.getItem('debug') || exports.storage.getItem('DEBUG') ;
-			} catch (error) {
-				// Swallow
-				// XXX (@Qix-) should we be logging these?
-			}
-
-			// If debug isn't set in LS, and we're in Electron, try to load $DEBUG
-			if (!r && typeof process !== 'undefined' && 'env' in process) {
-				r = process.env.DEBUG;
-			}
-
-			return r;
-		}
-
-		/**
-		 * Localstorage attempts to return the localstorage.
-		 *
-		 * This is necessary because safari throws
-		 * when a user disables cookies/localstorage
-		 * and you attempt to access it.
-		 *
-		 * @return {LocalStorage}
-		 * @api private
-		 */
-
-		function localstorage() {
-			try {
-				// TVMLKit (Apple TV JS Runtime) does not have a window object, just localStorage in the global context
-				// The Browser also has localStorage in the global context.
-				return localStorage;
-			} catch (error) {
-				// Swallow
-				// XXX (@Qix-) should we be logging these?
-			}
-		}
-
-		module.exports = requireCommon()(exports);
-
-		const {formatters} = module.exports;
-
-		/**
-		 * Map %j to `JSON.stringify()`, since no Web Inspectors do that by default.
-		 */
-
-		formatters.j = function (v) {
-			try {
-				return JSON.stringify(v);
-			} catch (error) {
-				return '[UnexpectedJSONParseError]: ' + error.message;
-			}
-		}; 
-	} (browser, browser.exports));
-	return browser.exports;
-}
-
-var node = {exports: {}};
-
-var hasFlag;
-var hasRequiredHasFlag;
-
-function requireHasFlag () {
-	if (hasRequiredHasFlag) return hasFlag;
-	hasRequiredHasFlag = 1;
-	hasFlag = (flag, argv) => {
-		argv = argv || process.argv;
-		const prefix = flag.startsWith('-') ? '' : (flag.length === 1 ? '-' : '--');
-		const pos = argv.indexOf(prefix + flag);
-		const terminatorPos = argv.indexOf('--');
-		return pos !== -1 && (terminatorPos === -1 ? true : pos < terminatorPos);
-	};
-	return hasFlag;
-}
-
-var supportsColor_1;
-var hasRequiredSupportsColor;
-
-function requireSupportsColor () {
-	if (hasRequiredSupportsColor) return supportsColor_1;
-	hasRequiredSupportsColor = 1;
-	const os = require$$0$1;
-	const hasFlag = requireHasFlag();
-
-	const env = process.env;
-
-	let forceColor;
-	if (hasFlag('no-color') ||
-		hasFlag('no-colors') ||
-		hasFlag('color=false')) {
-		forceColor = false;
-	} else if (hasFlag('color') ||
-		hasFlag('colors') ||
-		hasFlag('color=true') ||
-		hasFlag('color=always')) {
-		forceColor = true;
-	}
-	if ('FORCE_COLOR' in env) {
-		forceColor = env.FORCE_COLOR.length === 0 || parseInt(env.FORCE_COLOR, 10) !== 0;
-	}
-
-	function translateLevel(level) {
-		if (level === 0) {
-			return false;
-		}
-
-		return {
-			level,
-			hasBasic: true,
-			has256: level >= 2,
-			has16m: level >= 3
-		};
-	}
-
-	function supportsColor(stream) {
-		if (forceColor === false) {
-			return 0;
-		}
-
-		if (hasFlag('color=16m') ||
-			hasFlag('color=full') ||
-			hasFlag('color=truecolor')) {
-			return 3;
-		}
-
-		if (hasFlag('color=256')) {
-			return 2;
-		}
-
-		if (stream && !stream.isTTY && forceColor !== true) {
-			return 0;
-		}
-
-		const min = forceColor ? 1 : 0;
-
-		if (process.platform === 'win32') {
-			// Node.js 7.5.0 is the first version of Node.js to include a patch to
-			// libuv that enables 256 color output on Windows. Anything earlier and it
-			// won't work. However, here we target Node.js 8 at minimum as it is an LTS
-			// release, and Node.js 7 is not. Windows 10 build 10586 is the first Windows
-			// release that supports 256 colors. Windows 10 build 14931 is the first release
-			// that supports 16m/TrueColor.
-			const osRelease = os.release().split('.');
-			if (
-				Number(process.versions.node.split('.')[0]) >= 8 &&
-				Number(osRelease[0]) >= 10 &&
-				Number(osRelease[2]) >= 10586
-			) {
-				return Number(osRelease[2]) >= 14931 ? 3 : 2;
-			}
-
-			return 1;
-		}
-
-		if ('CI' in env) {
-			if (['TRAVIS', 'CIRCLECI', 'APPVEYOR', 'GITLAB_CI'].some(sign => sign in env) || env.CI_NAME === 'codeship') {
-				return 1;
-			}
-
-			return min;
-		}
-
-		if ('TEAMCITY_VERSION' in env) {
-			return /^(9\.(0*[1-9]\d*)\.|\d{2,}\.)/.test(env.TEAMCITY_VERSION) ? 1 : 0;
-		}
-
-		if (env.COLORTERM === 'truecolor') {
-			return 3;
-		}
-
-		if ('TERM_PROGRAM' in env) {
-			const version = parseInt((env.TERM_PROGRAM_VERSION || '').split('.')[0], 10);
-
-			switch (env.TERM_PROGRAM) {
-				case 'iTerm.app':
-					return version >= 3 ? 3 : 2;
-				case 'Apple_Terminal':
-					return 2;
-				// No default
-			}
-		}
-
-		if (/-256(color)?$/i.test(env.TERM)) {
-			return 2;
-		}
-
-		if (/^screen|^xterm|^vt100|^vt220|^rxvt|color|ansi|cygwin|linux/i.test(env.TERM)) {
-			return 1;
-		}
-
-		if ('COLORTERM' in env) {
-			return 1;
-		}
-
-		if (env.TERM === 'dumb') {
-			return min;
-		}
-
-		return min;
-	}
-
-	function getSupportLevel(stream) {
-		const level = supportsColor(stream);
-		return translateLevel(level);
-	}
-
-	supportsColor_1 = {
-		supportsColor: getSupportLevel,
-		stdout: getSupportLevel(process.stdout),
-		stderr: getSupportLevel(process.stderr)
-	};
-	return supportsColor_1;
-}
-
-/**
- * Module dependencies.
- */
-
-var hasRequiredNode;
-
-function requireNode () {
-	if (hasRequiredNode) return node.exports;
-	hasRequiredNode = 1;
-	(function (module, exports) {
-		const tty = require$$0$2;
-		const util = require$$5;
-
-		/**
-		 * This is the Node.js implementation of `debug()`.
-		 */
-
-		exports.init = init;
-		exports.log = log;
-		exports.formatArgs = formatArgs;
-		exports.save = save;
-		exports.load = load;
-		exports.useColors = useColors;
-		exports.destroy = util.deprecate(
-			() => {},
-			'Instance method `debug.destroy()` is deprecated and no longer does anything. It will be removed in the next major version of `debug`.'
-		);
-
-		/**
-		 * Colors.
-		 */
-
-		exports.colors = [6, 2, 3, 4, 5, 1];
-
-		try {
-			// Optional dependency (as in, doesn't need to be installed, NOT like optionalDependencies in package.json)
-			// eslint-disable-next-line import/no-extraneous-dependencies
-			const supportsColor = requireSupportsColor();
-
-			if (supportsColor && (supportsColor.stderr || supportsColor).level >= 2) {
-				exports.colors = [
-					20,
-					21,
-					26,
-					27,
-					32,
-					33,
-					38,
-					39,
-					40,
-					41,
-					42,
-					43,
-					44,
-					45,
-					56,
-					57,
-					62,
-					63,
-					68,
-					69,
-					74,
-					75,
-					76,
-					77,
-					78,
-					79,
-					80,
-					81,
-					92,
-					93,
-					98,
-					99,
-					112,
-					113,
-					128,
-					129,
-					134,
-					135,
-					148,
-					149,
-					160,
-					161,
-					162,
-					163,
-					164,
-					165,
-					166,
-					167,
-					168,
-					169,
-					170,
-					171,
-					172,
-					173,
-					178,
-					179,
-					184,
-					185,
-					196,
-					197,
-					198,
-					199,
-					200,
-					201,
-					202,
-					203,
-					204,
-					205,
-					206,
-					207,
-					208,
-					209,
-					214,
-					215,
-					220,
-					221
-				];
-			}
-		} catch (error) {
-			// Swallow - we only care if `supports-color` is available; it doesn't have to be.
-		}
-
-		/**
-		 * Build up the default `inspectOpts` object from the environment variables.
-		 *
-		 *   $ DEBUG_COLORS=no DEBUG_DEPTH=10 DEBUG_SHOW_HIDDEN=enabled node script.js
-		 */
-
-		exports.inspectOpts = Object.keys(process.env).filter(key => {
-			return /^debug_/i.test(key);
-		}).reduce((obj, key) => {
-			// Camel-case
-			const prop = key
-				.substring(6)
-				.toLowerCase()
-				.replace(/_([a-z])/g, (_, k) => {
-					return k.toUpperCase();
-				});
-
-			// Coerce string value into JS value
-			let val = process.env[key];
-			if (/^(yes|on|true|enabled)$/i.test(val)) {
-				val = true;
-			} else if (/^(no|off|false|disabled)$/i.test(val)) {
-				val = false;
-			} else if (val === 'null') {
-				val = null;
-			} else {
-				val = Number(val);
-			}
-
-			obj[prop] = val;
-			return obj;
-		}, {});
-
-		/**
-		 * Is stdout a TTY? Colored output is enabled when `true`.
-		 */
-
-		function useColors() {
-			return 'colors' in exports.inspectOpts ?
-				Boolean(exports.inspectOpts.colors) :
-				tty.isatty(process.stderr.fd);
-		}
-
-		/**
-		 * Adds ANSI color escape codes if enabled.
-		 *
-		 * @api public
-		 */
-
-		function formatArgs(args) {
-			const {namespace: name, useColors} = this;
-
-			if (useColors) {
-				const c = this.color;
-				const colorCode = '\u001B[3' + (c < 8 ? c : '8;5;' + c);
-				const prefix = `  ${colorCode};1m${name} \u001B[0m`;
-
-				args[0] = prefix + args[0].split('\n').join('\n' + prefix);
-				args.push(colorCode + 'm+' + module.exports.humanize(this.diff) + '\u001B[0m');
-			} else {
-				args[0] = getDate() + name + ' ' + args[0];
-			}
-		}
-
-		function getDate() {
-			if (exports.inspectOpts.hideDate) {
-				return '';
-			}
-			return new Date().toISOString() + ' ';
-		}
-
-		/**
-		 * Invokes `util.formatWithOptions()` with the specified arguments and writes to stderr.
-		 */
-
-		function log(...args) {
-			return process.stderr.write(util.formatWithOptions(exports.inspectOpts, ...args) + '\n');
-		}
-
-		/**
-		 * Save `namespaces`.
-		 *
-		 * @param {String} namespaces
-		 * @api private
-		 */
-		function save(namespaces) {
-			if (namespaces) {
-				process.env.DEBUG = namespaces;
-			} else {
-				// If you set a process.env field to null or undefined, it gets cast to the
-				// string 'null' or 'undefined'. Just delete instead.
-				delete process.env.DEBUG;
-			}
-		}
-
-		/**
-		 * Load `namespaces`.
-		 *
-		 * @return {String} returns the previously persisted debug modes
-		 * @api private
-		 */
-
-		function load() {
-			return process.env.DEBUG;
-		}
-
-		/**
-		 * Init logic for `debug` instances.
-		 *
-		 * Create a new `inspectOpts` object in case `useColors` is set
-		 * differently for a particular `debug` instance.
-		 */
-
-		function init(debug) {
-			debug.inspectOpts = {};
-
-			const keys = Object.keys(exports.inspectOpts);
-			for (let i = 0; i < keys.length; i++) {
-				debug.inspectOpts[keys[i]] = exports.inspectOpts[keys[i]];
-			}
-		}
-
-		module.exports = requireCommon()(exports);
-
-		const {formatters} = module.exports;
-
-		/**
-		 * Map %o to `util.inspect()`, all on a single line.
-		 */
-
-		formatters.o = function (v) {
-			this.inspectOpts.colors = this.useColors;
-			return util.inspect(v, this.inspectOpts)
-				.split('\n')
-				.map(str => str.trim())
-				.join(' ');
-		};
-
-		/**
-		 * Map %O to `util.inspect()`, allowing multiple lines if needed.
-		 */
-
-		formatters.O = function (v) {
-			this.inspectOpts.colors = this.useColors;
-			return util.inspect(v, this.inspectOpts);
-		}; 
-	} (node, node.exports));
-	return node.exports;
-}
-
-/**
- * Detect Electron renderer / nwjs process, which is node, but we should
- * treat as a browser.
- */
-
-var hasRequiredSrc;
-
-function requireSrc () {
-	if (hasRequiredSrc) return src.exports;
-	hasRequiredSrc = 1;
-	if (typeof process === 'undefined' || process.type === 'renderer' || process.browser === true || process.__nwjs) {
-		src.exports = requireBrowser();
-	} else {
-		src.exports = requireNode();
-	}
-	return src.exports;
-}
-
-var dist$1 = {};
-
-var helpers = {};
-
-var hasRequiredHelpers;
-
-function requireHelpers () {
-	if (hasRequiredHelpers) return helpers;
-	hasRequiredHelpers = 1;
-	var __createBinding = (helpers && helpers.__createBinding) || (Object.create ? (function(o, m, k, k2) {
-	    if (k2 === undefined) k2 = k;
-	    var desc = Object.getOwnPropertyDescriptor(m, k);
-	    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
-	      desc = { enumerable: true, get: function() { return m[k]; } };
-	    }
-	    Object.defineProperty(o, k2, desc);
-	}) : (function(o, m, k, k2) {
-	    if (k2 === undefined) k2 = k;
-	    o[k2] = m[k];
-	}));
-	var __setModuleDefault = (helpers && helpers.__setModuleDefault) || (Object.create ? (function(o, v) {
-	    Object.defineProperty(o, "default", { enumerable: true, value: v });
-	}) : function(o, v) {
-	    o["default"] = v;
-	});
-	var __importStar = (helpers && helpers.__importStar) || function (mod) {
-	    if (mod && mod.__esModule) return mod;
-	    var result = {};
-	    if (mod != null) for (var k in mod) if (k !== "default" && Object.prototype.hasOwnProperty.call(mod, k)) __createBinding(result, mod, k);
-	    __setModuleDefault(result, mod);
-	    return result;
-	};
-	Object.defineProperty(helpers, "__esModule", { value: true });
-	helpers.req = helpers.json = helpers.toBuffer = void 0;
-	const http$1 = __importStar(http);
-	const https = __importStar(require$$1);
-	async function toBuffer(stream) {
-	    let length = 0;
-	    const chunks = [];
-	    for await (const chunk of stream) {
-	        length += chunk.length;
-	        chunks.push(chunk);
-	    }
-	    return Buffer.concat(chunks, length);
-	}
-	helpers.toBuffer = toBuffer;
-	// eslint-disable-next-line @typescript-eslint/no-explicit-any
-	async function json(stream) {
-	    const buf = await toBuffer(stream);
-	    const str = buf.toString('utf8');
-	    try {
-	        return JSON.parse(str);
-	    }
-	    catch (_err) {
-	        const err = _err;
-	        err.message += ` (input: ${str})`;
-	        throw err;
-	    }
-	}
-	helpers.json = json;
-	function req(url, opts = {}) {
-	    const href = typeof url === 'string' ? url : url.href;
-	    const req = (href.startsWith('https:') ? https : http$1).request(url, opts);
-	    const promise = new Promise((resolve, reject) => {
-	        req
-	            .once('response', resolve)
-	            .once('error', reject)
-	            .end();
-	    });
-	    req.then = promise.then.bind(promise);
-	    return req;
-	}
-	helpers.req = req;
-	
-	return helpers;
-}
-
-var hasRequiredDist$2;
-
-function requireDist$2 () {
-	if (hasRequiredDist$2) return dist$1;
-	hasRequiredDist$2 = 1;
-	(function (exports) {
-		var __createBinding = (dist$1 && dist$1.__createBinding) || (Object.create ? (function(o, m, k, k2) {
-		    if (k2 === undefined) k2 = k;
-		    var desc = Object.getOwnPropertyDescriptor(m, k);
-		    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
-		      desc = { enumerable: true, get: function() { return m[k]; } };
-		    }
-		    Object.defineProperty(o, k2, desc);
-		}) : (function(o, m, k, k2) {
-		    if (k2 === undefined) k2 = k;
-		    o[k2] = m[k];
-		}));
-		var __setModuleDefault = (dist$1 && dist$1.__setModuleDefault) || (Object.create ? (function(o, v) {
-		    Object.defineProperty(o, "default", { enumerable: true, value: v });
-		}) : function(o, v) {
-		    o["default"] = v;
-		});
-		var __importStar = (dist$1 && dist$1.__importStar) || function (mod) {
-		    if (mod && mod.__esModule) return mod;
-		    var result = {};
-		    if (mod != null) for (var k in mod) if (k !== "default" && Object.prototype.hasOwnProperty.call(mod, k)) __createBinding(result, mod, k);
-		    __setModuleDefault(result, mod);
-		    return result;
-		};
-		var __exportStar = (dist$1 && dist$1.__exportStar) || function(m, exports) {
-		    for (var p in m) if (p !== "default" && !Object.prototype.hasOwnProperty.call(exports, p)) __createBinding(exports, m, p);
-		};
-		Object.defineProperty(exports, "__esModule", { value: true });
-		exports.Agent = void 0;
-		const net = __importStar(require$$0$3);
-		const http$1 = __importStar(http);
-		const https_1 = require$$1;
-		__exportStar(requireHelpers(), exports);
-		const INTERNAL = Symbol('AgentBaseInternalState');
-		class Agent extends http$1.Agent {
-		    constructor(opts) {
-		        super(opts);
-		        this[INTERNAL] = {};
-		    }
-		    /**
-		     * Determine whether this is an `http` or `https` request.
-		     */
-		    isSecureEndpoint(options) {
-		        if (options) {
-		            // First check the `secureEndpoint` property explicitly, since this
-		            // means that a parent `Agent` is "passing through" to this instance.
-		            // eslint-disable-next-line @typescript-eslint/no-explicit-any
-		            if (typeof options.secureEndpoint === 'boolean') {
-		                return options.secureEndpoint;
-		            }
-		            // If no explicit `secure` endpoint, check if `protocol` property is
-		            // set. This will usually be the case since using a full string URL
-		            // or `URL` instance should be the most common usage.
-		            if (typeof options.protocol === 'string') {
-		                return options.protocol === 'https:';
-		            }
-		        }
-		        // Finally, if no `protocol` property was set, then fall back to
-		        // checking the stack trace of the current call stack, and try to
-		        // detect the "https" module.
-		        const { stack } = new Error();
-		        if (typeof stack !== 'string')
-		            return false;
-		        return stack
-		            .split('\n')
-		            .some((l) => l.indexOf('(https.js:') !== -1 ||
-		            l.indexOf('node:https:') !== -1);
-		    }
-		    // In order to support async signatures in `connect()` and Node's native
-		    // connection pooling in `http.Agent`, the array of sockets for each origin
-		    // has to be updated synchronously. This is so the length of the array is
-		    // accurate when `addRequest()` is next called. We achieve this by creating a
-		    // fake socket and adding it to `sockets[origin]` and incrementing
-		    // `totalSocketCount`.
-		    incrementSockets(name) {
-		        // If `maxSockets` and `maxTotalSockets` are both Infinity then there is no
-		        // need to create a fake socket because Node.js native connection pooling
-		        // will never be invoked.
-		        if (this.maxSockets === Infinity && this.maxTotalSockets === Infinity) {
-		            return null;
-		        }
-		        // All instances of `sockets` are expected TypeScript errors. The
-		        // alternative is to add it as a private property of this class but that
-		        // will break TypeScript subclassing.
-		        if (!this.sockets[name]) {
-		            // @ts-expect-error `sockets` is readonly in `@types/node`
-		            this.sockets[name] = [];
-		        }
-		        const fakeSocket = new net.Socket({ writable: false });
-		        this.sockets[name].push(fakeSocket);
-		        // @ts-expect-error `totalSocketCount` isn't defined in `@types/node`
-		        this.totalSocketCount++;
-		        return fakeSocket;
-		    }
-		    decrementSockets(name, socket) {
-		        if (!this.sockets[name] || socket === null) {
-		            return;
-		        }
-		        const sockets = this.sockets[name];
-		        const index = sockets.indexOf(socket);
-		        if (index !== -1) {
-		            sockets.splice(index, 1);
-		            // @ts-expect-error  `totalSocketCount` isn't defined in `@types/node`
-		            this.totalSocketCount--;
-		            if (sockets.length === 0) {
-		                // @ts-expect-error `sockets` is readonly in `@types/node`
-		                delete this.sockets[name];
-		            }
-		        }
-		    }
-		    // In order to properly update the socket pool, we need to call `getName()` on
-		    // the core `https.Agent` if it is a secureEndpoint.
-		    getName(options) {
-		        const secureEndpoint = this.isSecureEndpoint(options);
-		        if (secureEndpoint) {
-		            // @ts-expect-error `getName()` isn't defined in `@types/node`
-		            return https_1.Agent.prototype.getName.call(this, options);
-		        }
-		        // @ts-expect-error `getName()` isn't defined in `@types/node`
-		        return super.getName(options);
-		    }
-		    createSocket(req, options, cb) {
-		        const connectOpts = {
-		            ...options,
-		            secureEndpoint: this.isSecureEndpoint(options),
-		        };
-		        const name = this.getName(connectOpts);
-		        const fakeSocket = this.incrementSockets(name);
-		        Promise.resolve()
-		            .then(() => this.connect(req, connectOpts))
-		            .then((socket) => {
-		            this.decrementSockets(name, fakeSocket);
-		            if (socket instanceof http$1.Agent) {
-		                try {
-		                    // @ts-expect-error `addRequest()` isn't defined in `@types/node`
-		                    return socket.addRequest(req, connectOpts);
-		                }
-		                catch (err) {
-		                    return cb(err);
-		                }
-		            }
-		            this[INTERNAL].currentSocket = socket;
-		            // @ts-expect-error `createSocket()` isn't defined in `@types/node`
-		            super.createSocket(req, options, cb);
-		        }, (err) => {
-		            this.decrementSockets(name, fakeSocket);
-		            cb(err);
-		        });
-		    }
-		    createConnection() {
-		        const socket = this[INTERNAL].currentSocket;
-		        this[INTERNAL].currentSocket = undefined;
-		        if (!socket) {
-		            throw new Error('No socket was returned in the `connect()` function');
-		        }
-		        return socket;
-		    }
-		    get defaultPort() {
-		        return (this[INTERNAL].defaultPort ??
-		            (this.protocol === 'https:' ? 443 : 80));
-		    }
-		    set defaultPort(v) {
-		        if (this[INTERNAL]) {
-		            this[INTERNAL].defaultPort = v;
-		        }
-		    }
-		    get protocol() {
-		        return (this[INTERNAL].protocol ??
-		            (this.isSecureEndpoint() ? 'https:' : 'http:'));
-		    }
-		    set protocol(v) {
-		        if (this[INTERNAL]) {
-		            this[INTERNAL].protocol = v;
-		        }
-		    }
-		}
-		exports.Agent = Agent;
-		
-	} (dist$1));
-	return dist$1;
-}
-
-var parseProxyResponse = {};
-
-var hasRequiredParseProxyResponse;
-
-function requireParseProxyResponse () {
-	if (hasRequiredParseProxyResponse) return parseProxyResponse;
-	hasRequiredParseProxyResponse = 1;
-	var __importDefault = (parseProxyResponse && parseProxyResponse.__importDefault) || function (mod) {
-	    return (mod && mod.__esModule) ? mod : { "default": mod };
-	};
-	Object.defineProperty(parseProxyResponse, "__esModule", { value: true });
-	parseProxyResponse.parseProxyResponse = void 0;
-	const debug_1 = __importDefault(requireSrc());
-	const debug = (0, debug_1.default)('https-proxy-agent:parse-proxy-response');
-	function parseProxyResponse$1(socket) {
-	    return new Promise((resolve, reject) => {
-	        // we need to buffer any HTTP traffic that happens with the proxy before we get
-	        // the CONNECT response, so that if the response is anything other than an "200"
-	        // response code, then we can re-play the "data" events on the socket once the
-	        // HTTP parser is hooked up...
-	        let buffersLength = 0;
-	        const buffers = [];
-	        function read() {
-	            const b = socket.read();
-	            if (b)
-	                ondata(b);
-	            else
-	                socket.once('readable', read);
-	        }
-	        function cleanup() {
-	            socket.removeListener('end', onend);
-	            socket.removeListener('error', onerror);
-	            socket.removeListener('readable', read);
-	        }
-	        function onend() {
-	            cleanup();
-	            debug('onend');
-	            reject(new Error('Proxy connection ended before receiving CONNECT response'));
-	        }
-	        function onerror(err) {
-	            cleanup();
-	            debug('onerror %o', err);
-	            reject(err);
-	        }
-	        function ondata(b) {
-	            buffers.push(b);
-	            buffersLength += b.length;
-	            const buffered = Buffer.concat(buffers, buffersLength);
-	            const endOfHeaders = buffered.indexOf('\r\n\r\n');
-	            if (endOfHeaders === -1) {
-	                // keep buffering
-	                debug('have not received end of HTTP headers yet...');
-	                read();
-	                return;
-	            }
-	            const headerParts = buffered
-	                .slice(0, endOfHeaders)
-	                .toString('ascii')
-	                .split('\r\n');
-	            const firstLine = headerParts.shift();
-	            if (!firstLine) {
-	                socket.destroy();
-	                return reject(new Error('No header received from proxy CONNECT response'));
-	            }
-	            const firstLineParts = firstLine.split(' ');
-	            const statusCode = +firstLineParts[1];
-	            const statusText = firstLineParts.slice(2).join(' ');
-	            const headers = {};
-	            for (const header of headerParts) {
-	                if (!header)
-	                    continue;
-	                const firstColon = header.indexOf(':');
-	                if (firstColon === -1) {
-	                    socket.destroy();
-	                    return reject(new Error(`Invalid header from proxy CONNECT response: "${header}"`));
-	                }
-	                const key = header.slice(0, firstColon).toLowerCase();
-	                const value = header.slice(firstColon + 1).trimStart();
-	                const current = headers[key];
-	                if (typeof current === 'string') {
-	                    headers[key] = [current, value];
-	                }
-	                else if (Array.isArray(current)) {
-	                    current.push(value);
-	                }
-	                else {
-	                    headers[key] = value;
-	                }
-	            }
-	            debug('got proxy server response: %o %o', firstLine, headers);
-	            cleanup();
-	            resolve({
-	                connect: {
-	                    statusCode,
-	                    statusText,
-	                    headers,
-	                },
-	                buffered,
-	            });
-	        }
-	        socket.on('error', onerror);
-	        socket.on('end', onend);
-	        read();
-	    });
-	}
-	parseProxyResponse.parseProxyResponse = parseProxyResponse$1;
-	
-	return parseProxyResponse;
-}
-
-var hasRequiredDist$1;
-
-function requireDist$1 () {
-	if (hasRequiredDist$1) return dist$2;
-	hasRequiredDist$1 = 1;
-	var __createBinding = (dist$2 && dist$2.__createBinding) || (Object.create ? (function(o, m, k, k2) {
-	    if (k2 === undefined) k2 = k;
-	    var desc = Object.getOwnPropertyDescriptor(m, k);
-	    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
-	      desc = { enumerable: true, get: function() { return m[k]; } };
-	    }
-	    Object.defineProperty(o, k2, desc);
-	}) : (function(o, m, k, k2) {
-	    if (k2 === undefined) k2 = k;
-	    o[k2] = m[k];
-	}));
-	var __setModuleDefault = (dist$2 && dist$2.__setModuleDefault) || (Object.create ? (function(o, v) {
-	    Object.defineProperty(o, "default", { enumerable: true, value: v });
-	}) : function(o, v) {
-	    o["default"] = v;
-	});
-	var __importStar = (dist$2 && dist$2.__importStar) || function (mod) {
-	    if (mod && mod.__esModule) return mod;
-	    var result = {};
-	    if (mod != null) for (var k in mod) if (k !== "default" && Object.prototype.hasOwnProperty.call(mod, k)) __createBinding(result, mod, k);
-	    __setModuleDefault(result, mod);
-	    return result;
-	};
-	var __importDefault = (dist$2 && dist$2.__importDefault) || function (mod) {
-	    return (mod && mod.__esModule) ? mod : { "default": mod };
-	};
-	Object.defineProperty(dist$2, "__esModule", { value: true });
-	dist$2.HttpsProxyAgent = void 0;
-	const net = __importStar(require$$0$3);
-	const tls = __importStar(require$$1$1);
-	const assert_1 = __importDefault(require$$2);
-	const debug_1 = __importDefault(requireSrc());
-	const agent_base_1 = requireDist$2();
-	const url_1 = require$$5$1;
-	const parse_proxy_response_1 = requireParseProxyResponse();
-	const debug = (0, debug_1.default)('https-proxy-agent');
-	const setServernameFromNonIpHost = (options) => {
-	    if (options.servername === undefined &&
-	        options.host &&
-	        !net.isIP(options.host)) {
-	        return {
-	            ...options,
-	            servername: options.host,
-	        };
-	    }
-	    return options;
-	};
-	/**
-	 * The `HttpsProxyAgent` implements an HTTP Agent subclass that connects to
-	 * the specified "HTTP(s) proxy server" in order to proxy HTTPS requests.
-	 *
-	 * Outgoing HTTP requests are first tunneled through the proxy server using the
-	 * `CONNECT` HTTP request method to establish a connection to the proxy server,
-	 * and then the proxy server connects to the destination target and issues the
-	 * HTTP request from the proxy server.
-	 *
-	 * `https:` requests have their socket connection upgraded to TLS once
-	 * the connection to the proxy server has been established.
-	 */
-	class HttpsProxyAgent extends agent_base_1.Agent {
-	    constructor(proxy, opts) {
-	        super(opts);
-	        this.options = { path: undefined };
-	        this.proxy = typeof proxy === 'string' ? new url_1.URL(proxy) : proxy;
-	        this.proxyHeaders = opts?.headers ?? {};
-	        debug('Creating new HttpsProxyAgent instance: %o', this.proxy.href);
-	        // Trim off the brackets from IPv6 addresses
-	        const host = (this.proxy.hostname || this.proxy.host).replace(/^\[|\]$/g, '');
-	        const port = this.proxy.port
-	            ? parseInt(this.proxy.port, 10)
-	            : this.proxy.protocol === 'https:'
-	                ? 443
-	                : 80;
-	        this.connectOpts = {
-	            // Attempt to negotiate http/1.1 for proxy servers that support http/2
-	            ALPNProtocols: ['http/1.1'],
-	            ...(opts ? omit(opts, 'headers') : null),
-	            host,
-	            port,
-	        };
-	    }
-	    /**
-	     * Called when the node-core HTTP client library is creating a
-	     * new HTTP request.
-	     */
-	    async connect(req, opts) {
-	        const { proxy } = this;
-	        if (!opts.host) {
-	            throw new TypeError('No "host" provided');
-	        }
-	        // Create a socket connection to the proxy server.
-	        let socket;
-	        if (proxy.protocol === 'https:') {
-	            debug('Creating `tls.Socket`: %o', this.connectOpts);
-	            socket = tls.connect(setServernameFromNonIpHost(this.connectOpts));
-	        }
-	        else {
-	            debug('Creating `net.Socket`: %o', this.connectOpts);
-	            socket = net.connect(this.connectOpts);
-	        }
-	        const headers = typeof this.proxyHeaders === 'function'
-	            ? this.proxyHeaders()
-	            : { ...this.proxyHeaders };
-	        const host = net.isIPv6(opts.host) ? `[${opts.host}]` : opts.host;
-	        let payload = `CONNECT ${host}:${opts.port} HTTP/1.1\r\n`;
-	        // Inject the `Proxy-Authorization` header if necessary.
-	        if (proxy.username || proxy.password) {
-	            const auth = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
-	            headers['Proxy-Authorization'] = `Basic ${Buffer.from(auth).toString('base64')}`;
-	        }
-	        headers.Host = `${host}:${opts.port}`;
-	        if (!headers['Proxy-Connection']) {
-	            headers['Proxy-Connection'] = this.keepAlive
-	                ? 'Keep-Alive'
-	                : 'close';
-	        }
-	        for (const name of Object.keys(headers)) {
-	            payload += `${name}: ${headers[name]}\r\n`;
-	        }
-	        const proxyResponsePromise = (0, parse_proxy_response_1.parseProxyResponse)(socket);
-	        socket.write(`${payload}\r\n`);
-	        const { connect, buffered } = await proxyResponsePromise;
-	        req.emit('proxyConnect', connect);
-	        this.emit('proxyConnect', connect, req);
-	        if (connect.statusCode === 200) {
-	            req.once('socket', resume);
-	            if (opts.secureEndpoint) {
-	                // The proxy is connecting to a TLS server, so upgrade
-	                // this socket connection to a TLS connection.
-	                debug('Upgrading socket connection to TLS');
-	                return tls.connect({
-	                    ...omit(setServernameFromNonIpHost(opts), 'host', 'path', 'port'),
-	                    socket,
-	                });
-	            }
-	            return socket;
-	        }
-	        // Some other status code that's not 200... need to re-play the HTTP
-	        // header "data" events onto the socket once the HTTP machinery is
-	        // attached so that the node core `http` can parse and handle the
-	        // error status code.
-	        // Close the original socket, and a new "fake" socket is returned
-	        // instead, so that the proxy doesn't get the HTTP request
-	        // written to it (which may contain `Authorization` headers or other
-	        // sensitive data).
-	        //
-	        // See: https://hackerone.com/reports/541502
-	        socket.destroy();
-	        const fakeSocket = new net.Socket({ writable: false });
-	        fakeSocket.readable = true;
-	        // Need to wait for the "socket" event to re-play the "data" events.
-	        req.once('socket', (s) => {
-	            debug('Replaying proxy buffer for failed request');
-	            (0, assert_1.default)(s.listenerCount('data') > 0);
-	            // Replay the "buffered" Buffer onto the fake `socket`, since at
-	            // this point the HTTP module machinery has been hooked up for
-	            // the user.
-	            s.push(buffered);
-	            s.push(null);
-	        });
-	        return fakeSocket;
-	    }
-	}
-	HttpsProxyAgent.protocols = ['http', 'https'];
-	dist$2.HttpsProxyAgent = HttpsProxyAgent;
-	function resume(socket) {
-	    socket.resume();
-	}
-	function omit(obj, ...keys) {
-	    const ret = {};
-	    let key;
-	    for (key in obj) {
-	        if (!keys.includes(key)) {
-	            ret[key] = obj[key];
-	        }
-	    }
-	    return ret;
-	}
-	
-	return dist$2;
-}
-
-var distExports$1 = requireDist$1();
-
-var dist = {};
-
-var hasRequiredDist;
-
-function requireDist () {
-	if (hasRequiredDist) return dist;
-	hasRequiredDist = 1;
-	var __createBinding = (dist && dist.__createBinding) || (Object.create ? (function(o, m, k, k2) {
-	    if (k2 === undefined) k2 = k;
-	    var desc = Object.getOwnPropertyDescriptor(m, k);
-	    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
-	      desc = { enumerable: true, get: function() { return m[k]; } };
-	    }
-	    Object.defineProperty(o, k2, desc);
-	}) : (function(o, m, k, k2) {
-	    if (k2 === undefined) k2 = k;
-	    o[k2] = m[k];
-	}));
-	var __setModuleDefault = (dist && dist.__setModuleDefault) || (Object.create ? (function(o, v) {
-	    Object.defineProperty(o, "default", { enumerable: true, value: v });
-	}) : function(o, v) {
-	    o["default"] = v;
-	});
-	var __importStar = (dist && dist.__importStar) || function (mod) {
-	    if (mod && mod.__esModule) return mod;
-	    var result = {};
-	    if (mod != null) for (var k in mod) if (k !== "default" && Object.prototype.hasOwnProperty.call(mod, k)) __createBinding(result, mod, k);
-	    __setModuleDefault(result, mod);
-	    return result;
-	};
-	var __importDefault = (dist && dist.__importDefault) || function (mod) {
-	    return (mod && mod.__esModule) ? mod : { "default": mod };
-	};
-	Object.defineProperty(dist, "__esModule", { value: true });
-	dist.HttpProxyAgent = void 0;
-	const net = __importStar(require$$0$3);
-	const tls = __importStar(require$$1$1);
-	const debug_1 = __importDefault(requireSrc());
-	const events_1 = require$$3$1;
-	const agent_base_1 = requireDist$2();
-	const url_1 = require$$5$1;
-	const debug = (0, debug_1.default)('http-proxy-agent');
-	/**
-	 * The `HttpProxyAgent` implements an HTTP Agent subclass that connects
-	 * to the specified "HTTP proxy server" in order to proxy HTTP requests.
-	 */
-	class HttpProxyAgent extends agent_base_1.Agent {
-	    constructor(proxy, opts) {
-	        super(opts);
-	        this.proxy = typeof proxy === 'string' ? new url_1.URL(proxy) : proxy;
-	        this.proxyHeaders = opts?.headers ?? {};
-	        debug('Creating new HttpProxyAgent instance: %o', this.proxy.href);
-	        // Trim off the brackets from IPv6 addresses
-	        const host = (this.proxy.hostname || this.proxy.host).replace(/^\[|\]$/g, '');
-	        const port = this.proxy.port
-	            ? parseInt(this.proxy.port, 10)
-	            : this.proxy.protocol === 'https:'
-	                ? 443
-	                : 80;
-	        this.connectOpts = {
-	            ...(opts ? omit(opts, 'headers') : null),
-	            host,
-	            port,
-	        };
-	    }
-	    addRequest(req, opts) {
-	        req._header = null;
-	        this.setRequestProps(req, opts);
-	        // @ts-expect-error `addRequest()` isn't defined in `@types/node`
-	        super.addRequest(req, opts);
-	    }
-	    setRequestProps(req, opts) {
-	        const { proxy } = this;
-	        const protocol = opts.secureEndpoint ? 'https:' : 'http:';
-	        const hostname = req.getHeader('host') || 'localhost';
-	        const base = `${protocol}//${hostname}`;
-	        const url = new url_1.URL(req.path, base);
-	        if (opts.port !== 80) {
-	            url.port = String(opts.port);
-	        }
-	        // Change the `http.ClientRequest` instance's "path" field
-	        // to the absolute path of the URL that will be requested.
-	        req.path = String(url);
-	        // Inject the `Proxy-Authorization` header if necessary.
-	        const headers = typeof this.proxyHeaders === 'function'
-	            ? this.proxyHeaders()
-	            : { ...this.proxyHeaders };
-	        if (proxy.username || proxy.password) {
-	            const auth = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
-	            headers['Proxy-Authorization'] = `Basic ${Buffer.from(auth).toString('base64')}`;
-	        }
-	        if (!headers['Proxy-Connection']) {
-	            headers['Proxy-Connection'] = this.keepAlive
-	                ? 'Keep-Alive'
-	                : 'close';
-	        }
-	        for (const name of Object.keys(headers)) {
-	            const value = headers[name];
-	            if (value) {
-	                req.setHeader(name, value);
-	            }
-	        }
-	    }
-	    async connect(req, opts) {
-	        req._header = null;
-	        if (!req.path.includes('://')) {
-	            this.setRequestProps(req, opts);
-	        }
-	        // At this point, the http ClientRequest's internal `_header` field
-	        // might have already been set. If this is the case then we'll need
-	        // to re-generate the string since we just changed the `req.path`.
-	        let first;
-	        let endOfHeaders;
-	        debug('Regenerating stored HTTP header string for request');
-	        req._implicitHeader();
-	        if (req.outputData && req.outputData.length > 0) {
-	            debug('Patching connection write() output buffer with updated header');
-	            first = req.outputData[0].data;
-	            endOfHeaders = first.indexOf('\r\n\r\n') + 4;
-	            req.outputData[0].data =
-	                req._header + first.substring(endOfHeaders);
-	            debug('Output buffer: %o', req.outputData[0].data);
-	        }
-	        // Create a socket connection to the proxy server.
-	        let socket;
-	        if (this.proxy.protocol === 'https:') {
-	            debug('Creating `tls.Socket`: %o', this.connectOpts);
-	            socket = tls.connect(this.connectOpts);
-	        }
-	        else {
-	            debug('Creating `net.Socket`: %o', this.connectOpts);
-	            socket = net.connect(this.connectOpts);
-	        }
-	        // Wait for the socket's `connect` event, so that this `callback()`
-	        // function throws instead of the `http` request machinery. This is
-	        // important for i.e. `PacProxyAgent` which determines a failed proxy
-	        // connection via the `callback()` function throwing.
-	        await (0, events_1.once)(socket, 'connect');
-	        return socket;
-	    }
-	}
-	HttpProxyAgent.protocols = ['http', 'https'];
-	dist.HttpProxyAgent = HttpProxyAgent;
-	function omit(obj, ...keys) {
-	    const ret = {};
-	    let key;
-	    for (key in obj) {
-	        if (!keys.includes(key)) {
-	            ret[key] = obj[key];
-	        }
-	    }
-	    return ret;
-	}
-	
-	return dist;
-}
-
-var distExports = requireDist();
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-const HTTPS_PROXY = "HTTPS_PROXY";
-const HTTP_PROXY = "HTTP_PROXY";
-const ALL_PROXY = "ALL_PROXY";
-const NO_PROXY = "NO_PROXY";
-/**
- * The programmatic identifier of the proxyPolicy.
- */
-const proxyPolicyName = "proxyPolicy";
-/**
- * Stores the patterns specified in NO_PROXY environment variable.
- * @internal
- */
-const globalNoProxyList = [];
-let noProxyListLoaded = false;
-/** A cache of whether a host should bypass the proxy. */
-const globalBypassedMap = new Map();
-function getEnvironmentValue(name) {
-    if (process.env[name]) {
-        return process.env[name];
-    }
-    else if (process.env[name.toLowerCase()]) {
-        return process.env[name.toLowerCase()];
-    }
-    return undefined;
-}
-function loadEnvironmentProxyValue() {
-    if (!process) {
-        return undefined;
-    }
-    const httpsProxy = getEnvironmentValue(HTTPS_PROXY);
-    const allProxy = getEnvironmentValue(ALL_PROXY);
-    const httpProxy = getEnvironmentValue(HTTP_PROXY);
-    return httpsProxy || allProxy || httpProxy;
-}
-/**
- * Check whether the host of a given `uri` matches any pattern in the no proxy list.
- * If there's a match, any request sent to the same host shouldn't have the proxy settings set.
- * This implementation is a port of https://github.com/Azure/azure-sdk-for-net/blob/8cca811371159e527159c7eb65602477898683e2/sdk/core/Azure.Core/src/Pipeline/Internal/HttpEnvironmentProxy.cs#L210
- */
-function isBypassed(uri, noProxyList, bypassedMap) {
-    if (noProxyList.length === 0) {
-        return false;
-    }
-    const host = new URL(uri).hostname;
-    if (bypassedMap?.has(host)) {
-        return bypassedMap.get(host);
-    }
-    let isBypassedFlag = false;
-    for (const pattern of noProxyList) {
-        if (pattern[0] === ".") {
-            // This should match either domain it self or any subdomain or host
-            // .foo.com will match foo.com it self or *.foo.com
-            if (host.endsWith(pattern)) {
-                isBypassedFlag = true;
-            }
-            else {
-                if (host.length === pattern.length - 1 && host === pattern.slice(1)) {
-                    isBypassedFlag = true;
-                }
-            }
-        }
-        else {
-            if (host === pattern) {
-                isBypassedFlag = true;
-            }
-        }
-    }
-    bypassedMap?.set(host, isBypassedFlag);
-    return isBypassedFlag;
-}
-function loadNoProxy() {
-    const noProxy = getEnvironmentValue(NO_PROXY);
-    noProxyListLoaded = true;
-    if (noProxy) {
-        return noProxy
-            .split(",")
-            .map((item) => item.trim())
-            .filter((item) => item.length);
-    }
-    return [];
-}
-/**
- * This method converts a proxy url into `ProxySettings` for use with ProxyPolicy.
- * If no argument is given, it attempts to parse a proxy URL from the environment
- * variables `HTTPS_PROXY` or `HTTP_PROXY`.
- * @param proxyUrl - The url of the proxy to use. May contain authentication information.
- * @deprecated - Internally this method is no longer necessary when setting proxy information.
- */
-function getDefaultProxySettings$1(proxyUrl) {
-    if (!proxyUrl) {
-        proxyUrl = loadEnvironmentProxyValue();
-        if (!proxyUrl) {
-            return undefined;
-        }
-    }
-    const parsedUrl = new URL(proxyUrl);
-    const schema = parsedUrl.protocol ? parsedUrl.protocol + "//" : "";
-    return {
-        host: schema + parsedUrl.hostname,
-        port: Number.parseInt(parsedUrl.port || "80"),
-        username: parsedUrl.username,
-        password: parsedUrl.password,
-    };
-}
-/**
- * This method attempts to parse a proxy URL from the environment
- * variables `HTTPS_PROXY` or `HTTP_PROXY`.
- */
-function getDefaultProxySettingsInternal() {
-    const envProxy = loadEnvironmentProxyValue();
-    return envProxy ? new URL(envProxy) : undefined;
-}
-function getUrlFromProxySettings(settings) {
-    let parsedProxyUrl;
-    try {
-        parsedProxyUrl = new URL(settings.host);
-    }
-    catch {
-        throw new Error(`Expecting a valid host string in proxy settings, but found "${settings.host}".`);
-    }
-    parsedProxyUrl.port = String(settings.port);
-    if (settings.username) {
-        parsedProxyUrl.username = settings.username;
-    }
-    if (settings.password) {
-        parsedProxyUrl.password = settings.password;
-    }
-    return parsedProxyUrl;
-}
-function setProxyAgentOnRequest(request, cachedAgents, proxyUrl) {
-    // Custom Agent should take precedence so if one is present
-    // we should skip to avoid overwriting it.
-    if (request.agent) {
-        return;
-    }
-    const url = new URL(request.url);
-    const isInsecure = url.protocol !== "https:";
-    if (request.tlsSettings) {
-        logger$7.warning("TLS settings are not supported in combination with custom Proxy, certificates provided to the client will be ignored.");
-    }
-    if (isInsecure) {
-        if (!cachedAgents.httpProxyAgent) {
-            cachedAgents.httpProxyAgent = new distExports.HttpProxyAgent(proxyUrl);
-        }
-        request.agent = cachedAgents.httpProxyAgent;
-    }
-    else {
-        if (!cachedAgents.httpsProxyAgent) {
-            cachedAgents.httpsProxyAgent = new distExports$1.HttpsProxyAgent(proxyUrl);
-        }
-        request.agent = cachedAgents.httpsProxyAgent;
-    }
-}
-/**
- * A policy that allows one to apply proxy settings to all requests.
- * If not passed static settings, they will be retrieved from the HTTPS_PROXY
- * or HTTP_PROXY environment variables.
- * @param proxySettings - ProxySettings to use on each request.
- * @param options - additional settings, for example, custom NO_PROXY patterns
- */
-function proxyPolicy$1(proxySettings, options) {
-    if (!noProxyListLoaded) {
-        globalNoProxyList.push(...loadNoProxy());
-    }
-    const defaultProxy = proxySettings
-        ? getUrlFromProxySettings(proxySettings)
-        : getDefaultProxySettingsInternal();
-    const cachedAgents = {};
-    return {
-        name: proxyPolicyName,
-        async sendRequest(request, next) {
-            if (!request.proxySettings &&
-                defaultProxy &&
-                !isBypassed(request.url, globalNoProxyList, globalBypassedMap)) {
-                setProxyAgentOnRequest(request, cachedAgents, defaultProxy);
-            }
-            else if (request.proxySettings) {
-                setProxyAgentOnRequest(request, cachedAgents, getUrlFromProxySettings(request.proxySettings));
-            }
-            return next(request);
-        },
-    };
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * The programmatic identifier of the decompressResponsePolicy.
- */
-const decompressResponsePolicyName$1 = "decompressResponsePolicy";
-/**
- * A policy to enable response decompression according to Accept-Encoding header
- * https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Accept-Encoding
- */
-function decompressResponsePolicy$1() {
-    return {
-        name: decompressResponsePolicyName$1,
-        async sendRequest(request, next) {
-            // HEAD requests have no body
-            if (request.method !== "HEAD") {
-                request.headers.set("Accept-Encoding", "gzip,deflate");
-            }
-            return next(request);
-        },
-    };
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * The programmatic identifier of the redirectPolicy.
- */
-const redirectPolicyName$1 = "redirectPolicy";
-/**
- * Methods that are allowed to follow redirects 301 and 302
- */
-const allowedRedirect = ["GET", "HEAD"];
-/**
- * A policy to follow Location headers from the server in order
- * to support server-side redirection.
- * In the browser, this policy is not used.
- * @param options - Options to control policy behavior.
- */
-function redirectPolicy$1(options = {}) {
-    const { maxRetries = 20, allowCrossOriginRedirects = false } = options;
-    return {
-        name: redirectPolicyName$1,
-        async sendRequest(request, next) {
-            const response = await next(request);
-            return handleRedirect(next, response, maxRetries, allowCrossOriginRedirects);
-        },
-    };
-}
-async function handleRedirect(next, response, maxRetries, allowCrossOriginRedirects, currentRetries = 0) {
-    const { request, status, headers } = response;
-    const locationHeader = headers.get("location");
-    if (locationHeader &&
-        (status === 300 ||
-            (status === 301 && allowedRedirect.includes(request.method)) ||
-            (status === 302 && allowedRedirect.includes(request.method)) ||
-            (status === 303 && request.method === "POST") ||
-            status === 307) &&
-        currentRetries < maxRetries) {
-        const url = new URL(locationHeader, request.url);
-        // Only follow redirects to the same origin by default.
-        if (!allowCrossOriginRedirects) {
-            const originalUrl = new URL(request.url);
-            if (url.origin !== originalUrl.origin) {
-                logger$7.verbose(`Skipping cross-origin redirect from ${originalUrl.origin} to ${url.origin}.`);
-                return response;
-            }
-        }
-        request.url = url.toString();
-        // POST request with Status code 303 should be converted into a
-        // redirected GET request if the redirect url is present in the location header
-        if (status === 303) {
-            request.method = "GET";
-            request.headers.delete("Content-Length");
-            delete request.body;
-        }
-        request.headers.delete("Authorization");
-        const res = await next(request);
-        return handleRedirect(next, res, maxRetries, allowCrossOriginRedirects, currentRetries + 1);
-    }
-    return response;
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-function isBlob(x) {
-    return x instanceof Blob;
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-async function* streamAsyncIterator() {
-    const reader = this.getReader();
-    try {
-        while (true) {
-            const { done, value } = await reader.read();
-            if (done) {
-                return;
-            }
-            yield value;
-        }
-    }
-    finally {
-        reader.releaseLock();
-    }
-}
-function makeAsyncIterable(webStream) {
-    if (!webStream[Symbol.asyncIterator]) {
-        webStream[Symbol.asyncIterator] = streamAsyncIterator.bind(webStream);
-    }
-    if (!webStream.values) {
-        webStream.values = streamAsyncIterator.bind(webStream);
-    }
-}
-function ensureNodeStream(stream) {
-    if (stream instanceof ReadableStream) {
-        makeAsyncIterable(stream);
-        return Readable$1.fromWeb(stream);
-    }
-    else {
-        return stream;
-    }
-}
-function toStream(source) {
-    if (source instanceof Uint8Array) {
-        return Readable$1.from(Buffer.from(source));
-    }
-    else if (isBlob(source)) {
-        return ensureNodeStream(source.stream());
-    }
-    else {
-        return ensureNodeStream(source);
-    }
-}
-/**
- * Utility function that concatenates a set of binary inputs into one combined output.
- *
- * @param sources - array of sources for the concatenation
- * @returns - in Node, a (() =\> NodeJS.ReadableStream) which, when read, produces a concatenation of all the inputs.
- *           In browser, returns a `Blob` representing all the concatenated inputs.
- *
- * @internal
- */
-async function concat(sources) {
-    return function () {
-        const streams = sources.map((x) => (typeof x === "function" ? x() : x)).map(toStream);
-        return Readable$1.from((async function* () {
-            for (const stream of streams) {
-                for await (const chunk of stream) {
-                    yield chunk;
-                }
-            }
-        })());
-    };
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-function generateBoundary() {
-    return `----AzSDKFormBoundary${randomUUID$1()}`;
-}
-function encodeHeaders(headers) {
-    let result = "";
-    for (const [key, value] of headers) {
-        result += `${key}: ${value}\r\n`;
-    }
-    return result;
-}
-function getLength(source) {
-    if (source instanceof Uint8Array) {
-        return source.byteLength;
-    }
-    else if (isBlob(source)) {
-        // if was created using createFile then -1 means we have an unknown size
-        return source.size === -1 ? undefined : source.size;
-    }
-    else {
-        return undefined;
-    }
-}
-function getTotalLength(sources) {
-    let total = 0;
-    for (const source of sources) {
-        const partLength = getLength(source);
-        if (partLength === undefined) {
-            return undefined;
-        }
-        else {
-            total += partLength;
-        }
-    }
-    return total;
-}
-async function buildRequestBody(request, parts, boundary) {
-    const sources = [
-        stringToUint8Array$1(`--${boundary}`, "utf-8"),
-        ...parts.flatMap((part) => [
-            stringToUint8Array$1("\r\n", "utf-8"),
-            stringToUint8Array$1(encodeHeaders(part.headers), "utf-8"),
-            stringToUint8Array$1("\r\n", "utf-8"),
-            part.body,
-            stringToUint8Array$1(`\r\n--${boundary}`, "utf-8"),
-        ]),
-        stringToUint8Array$1("--\r\n\r\n", "utf-8"),
-    ];
-    const contentLength = getTotalLength(sources);
-    if (contentLength) {
-        request.headers.set("Content-Length", contentLength);
-    }
-    // The public BodyPart.body type uses Uint8Array (= Uint8Array<ArrayBufferLike>) for
-    // backward compatibility. Internally, concat requires Uint8Array<ArrayBuffer> to ensure
-    // SharedArrayBuffer-backed arrays don't flow into Blob construction. In practice, HTTP
-    // request bodies are always ArrayBuffer-backed, so this narrowing is safe.
-    request.body = await concat(sources);
-}
-/**
- * Name of multipart policy
- */
-const multipartPolicyName$1 = "multipartPolicy";
-const maxBoundaryLength = 70;
-const validBoundaryCharacters = new Set(`abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'()+,-./:=?`);
-function assertValidBoundary(boundary) {
-    if (boundary.length > maxBoundaryLength) {
-        throw new Error(`Multipart boundary "${boundary}" exceeds maximum length of 70 characters`);
-    }
-    if (Array.from(boundary).some((x) => !validBoundaryCharacters.has(x))) {
-        throw new Error(`Multipart boundary "${boundary}" contains invalid characters`);
-    }
-}
-/**
- * Pipeline policy for multipart requests
- */
-function multipartPolicy$1() {
-    return {
-        name: multipartPolicyName$1,
-        async sendRequest(request, next) {
-            if (!request.multipartBody) {
-                return next(request);
-            }
-            if (request.body) {
-                throw new Error("multipartBody and regular body cannot be set at the same time");
-            }
-            let boundary = request.multipartBody.boundary;
-            const contentTypeHeader = request.headers.get("Content-Type") ?? "multipart/mixed";
-            const parsedHeader = contentTypeHeader.match(/^(multipart\/[^ ;]+)(?:; *boundary=(.+))?$/);
-            if (!parsedHeader) {
-                throw new Error(`Got multipart request body, but content-type header was not multipart: ${contentTypeHeader}`);
-            }
-            const [, contentType, parsedBoundary] = parsedHeader;
-            if (parsedBoundary && boundary && parsedBoundary !== boundary) {
-                throw new Error(`Multipart boundary was specified as ${parsedBoundary} in the header, but got ${boundary} in the request body`);
-            }
-            boundary ??= parsedBoundary;
-            if (boundary) {
-                assertValidBoundary(boundary);
-            }
-            else {
-                boundary = generateBoundary();
-            }
-            request.headers.set("Content-Type", `${contentType}; boundary=${boundary}`);
-            await buildRequestBody(request, request.multipartBody.parts, boundary);
-            request.multipartBody = undefined;
-            return next(request);
-        },
-    };
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Creates a totally empty pipeline.
- * Useful for testing or creating a custom one.
- */
-function createEmptyPipeline() {
-    return createEmptyPipeline$1();
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-const logger$6 = createClientLogger("core-rest-pipeline");
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * A policy that logs all requests and responses.
- * @param options - Options to configure logPolicy.
- */
-function logPolicy(options = {}) {
-    return logPolicy$1({
-        logger: logger$6.info,
-        ...options,
-    });
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * The programmatic identifier of the redirectPolicy.
- */
-const redirectPolicyName = redirectPolicyName$1;
-/**
- * A policy to follow Location headers from the server in order
- * to support server-side redirection.
- * In the browser, this policy is not used.
- * @param options - Options to control policy behavior.
- */
-function redirectPolicy(options = {}) {
-    return redirectPolicy$1(options);
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * @internal
- */
-function getHeaderName() {
-    return "User-Agent";
-}
-/**
- * @internal
- */
-async function setPlatformSpecificData(map) {
-    if (process$1 && process$1.versions) {
-        const osInfo = `${os.type()} ${os.release()}; ${os.arch()}`;
-        if (process$1.versions.bun) {
-            map.set("Bun", `${process$1.versions.bun} (${osInfo})`);
-        }
-        else if (process$1.versions.deno) {
-            map.set("Deno", `${process$1.versions.deno} (${osInfo})`);
-        }
-        else if (process$1.versions.node) {
-            map.set("Node", `${process$1.versions.node} (${osInfo})`);
-        }
-    }
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-const SDK_VERSION$1 = "1.24.0";
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-function getUserAgentString(telemetryInfo) {
-    const parts = [];
-    for (const [key, value] of telemetryInfo) {
-        const token = value ? `${key}/${value}` : key;
-        parts.push(token);
-    }
-    return parts.join(" ");
-}
-/**
- * @internal
- */
-function getUserAgentHeaderName() {
-    return getHeaderName();
-}
-/**
- * @internal
- */
-async function getUserAgentValue(prefix) {
-    const runtimeInfo = new Map();
-    runtimeInfo.set("core-rest-pipeline", SDK_VERSION$1);
-    await setPlatformSpecificData(runtimeInfo);
-    const defaultAgent = getUserAgentString(runtimeInfo);
-    const userAgentValue = prefix ? `${prefix} ${defaultAgent}` : defaultAgent;
-    return userAgentValue;
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-const UserAgentHeaderName = getUserAgentHeaderName();
-/**
- * The programmatic identifier of the userAgentPolicy.
- */
-const userAgentPolicyName = "userAgentPolicy";
-/**
- * A policy that sets the User-Agent header (or equivalent) to reflect
- * the library version.
- * @param options - Options to customize the user agent value.
- */
-function userAgentPolicy(options = {}) {
-    const userAgentValue = getUserAgentValue(options.userAgentPrefix);
-    return {
-        name: userAgentPolicyName,
-        async sendRequest(request, next) {
-            if (!request.headers.has(UserAgentHeaderName)) {
-                request.headers.set(UserAgentHeaderName, await userAgentValue);
-            }
-            return next(request);
-        },
-    };
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Private symbol used as key on objects created using createFile containing the
- * original source of the file object.
- *
- * This is used in Node to access the original Node stream without using Blob#stream, which
- * returns a web stream. This is done to avoid a couple of bugs to do with Blob#stream and
- * Readable#to/fromWeb in Node versions we support:
- * - https://github.com/nodejs/node/issues/42694 (fixed in Node 18.14)
- * - https://github.com/nodejs/node/issues/48916 (fixed in Node 20.6)
- *
- * Once these versions are no longer supported, we may be able to stop doing this.
- *
- * @internal
- */
-const rawContent = Symbol("rawContent");
-/**
- * Type guard to check if a given object is a blob-like object with a raw content property.
- */
-function hasRawContent(x) {
-    return typeof x[rawContent] === "function";
-}
-/**
- * Extract the raw content from a given blob-like object. If the input was created using createFile
- * or createFileFromStream, the exact content passed into createFile/createFileFromStream will be used.
- * For true instances of Blob and File, returns the actual blob.
- *
- * @internal
- */
-function getRawContent$1(blob) {
-    if (hasRawContent(blob)) {
-        return blob[rawContent]();
-    }
-    else {
-        return blob;
-    }
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Name of multipart policy
- */
-const multipartPolicyName = multipartPolicyName$1;
-/**
- * Pipeline policy for multipart requests
- */
-function multipartPolicy() {
-    const tspPolicy = multipartPolicy$1();
-    return {
-        name: multipartPolicyName,
-        sendRequest: async (request, next) => {
-            if (request.multipartBody) {
-                for (const part of request.multipartBody.parts) {
-                    if (hasRawContent(part.body)) {
-                        part.body = getRawContent$1(part.body);
-                    }
-                }
-            }
-            return tspPolicy.sendRequest(request, next);
-        },
-    };
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * The programmatic identifier of the decompressResponsePolicy.
- */
-const decompressResponsePolicyName = decompressResponsePolicyName$1;
-/**
- * A policy to enable response decompression according to Accept-Encoding header
- * https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Accept-Encoding
- */
-function decompressResponsePolicy() {
-    return decompressResponsePolicy$1();
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * A policy that retries according to three strategies:
- * - When the server sends a 429 response with a Retry-After header.
- * - When there are errors in the underlying transport layer (e.g. DNS lookup failures).
- * - Or otherwise if the outgoing request fails, it will retry with an exponentially increasing delay.
- */
-function defaultRetryPolicy(options = {}) {
-    return defaultRetryPolicy$1(options);
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * A policy that encodes FormData on the request into the body.
- */
-function formDataPolicy() {
-    return formDataPolicy$1();
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * This method converts a proxy url into `ProxySettings` for use with ProxyPolicy.
- * If no argument is given, it attempts to parse a proxy URL from the environment
- * variables `HTTPS_PROXY` or `HTTP_PROXY`.
- * @param proxyUrl - The url of the proxy to use. May contain authentication information.
- * @deprecated - Internally this method is no longer necessary when setting proxy information.
- */
-function getDefaultProxySettings(proxyUrl) {
-    return getDefaultProxySettings$1(proxyUrl);
-}
-/**
- * A policy that allows one to apply proxy settings to all requests.
- * If not passed static settings, they will be retrieved from the HTTPS_PROXY
- * or HTTP_PROXY environment variables.
- * @param proxySettings - ProxySettings to use on each request.
- * @param options - additional settings, for example, custom NO_PROXY patterns
- */
-function proxyPolicy(proxySettings, options) {
-    return proxyPolicy$1(proxySettings);
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * The programmatic identifier of the setClientRequestIdPolicy.
- */
-const setClientRequestIdPolicyName = "setClientRequestIdPolicy";
-/**
- * Each PipelineRequest gets a unique id upon creation.
- * This policy passes that unique id along via an HTTP header to enable better
- * telemetry and tracing.
- * @param requestIdHeaderName - The name of the header to pass the request ID to.
- */
-function setClientRequestIdPolicy(requestIdHeaderName = "x-ms-client-request-id") {
-    return {
-        name: setClientRequestIdPolicyName,
-        async sendRequest(request, next) {
-            if (!request.headers.has(requestIdHeaderName)) {
-                request.headers.set(requestIdHeaderName, request.requestId);
-            }
-            return next(request);
-        },
-    };
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Gets a pipeline policy that sets http.agent
- */
-function agentPolicy(agent) {
-    return agentPolicy$1(agent);
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Gets a pipeline policy that adds the client certificate to the HttpClient agent for authentication.
- */
-function tlsPolicy(tlsSettings) {
-    return tlsPolicy$1(tlsSettings);
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * A custom error type for failed pipeline requests.
- */
-// eslint-disable-next-line @typescript-eslint/no-redeclare
-const RestError = RestError$1;
-/**
- * Typeguard for RestError
- * @param e - Something caught by a catch clause.
- */
-function isRestError(e) {
-    return isRestError$1(e);
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * The programmatic identifier of the tracingPolicy.
- */
-const tracingPolicyName = "tracingPolicy";
-/**
- * A simple policy to create OpenTelemetry Spans for each request made by the pipeline
- * that has SpanOptions with a parent.
- * Requests made without a parent Span will not be recorded.
- * @param options - Options to configure the telemetry logged by the tracing policy.
- */
-function tracingPolicy(options = {}) {
-    const userAgentPromise = getUserAgentValue(options.userAgentPrefix);
-    const sanitizer = new Sanitizer({
-        additionalAllowedQueryParameters: options.additionalAllowedQueryParameters,
-    });
-    const tracingClient = tryCreateTracingClient();
-    return {
-        name: tracingPolicyName,
-        async sendRequest(request, next) {
-            if (!tracingClient) {
-                return next(request);
-            }
-            const userAgent = await userAgentPromise;
-            const spanAttributes = {
-                "http.url": sanitizer.sanitizeUrl(request.url),
-                "http.method": request.method,
-                "http.user_agent": userAgent,
-                requestId: request.requestId,
-            };
-            if (userAgent) {
-                spanAttributes["http.user_agent"] = userAgent;
-            }
-            const { span, tracingContext } = tryCreateSpan(tracingClient, request, spanAttributes) ?? {};
-            if (!span || !tracingContext) {
-                return next(request);
-            }
-            try {
-                const response = await tracingClient.withContext(tracingContext, next, request);
-                tryProcessResponse(span, response);
-                return response;
-            }
-            catch (err) {
-                tryProcessError(span, err);
-                throw err;
-            }
-        },
-    };
-}
-function tryCreateTracingClient() {
-    try {
-        return createTracingClient({
-            namespace: "",
-            packageName: "@azure/core-rest-pipeline",
-            packageVersion: SDK_VERSION$1,
-        });
-    }
-    catch (e) {
-        logger$6.warning(`Error when creating the TracingClient: ${getErrorMessage(e)}`);
-        return undefined;
-    }
-}
-function tryCreateSpan(tracingClient, request, spanAttributes) {
-    try {
-        // As per spec, we do not need to differentiate between HTTP and HTTPS in span name.
-        const { span, updatedOptions } = tracingClient.startSpan(`HTTP ${request.method}`, { tracingOptions: request.tracingOptions }, {
-            spanKind: "client",
-            spanAttributes,
-        });
-        // If the span is not recording, don't do any more work.
-        if (!span.isRecording()) {
-            span.end();
-            return undefined;
-        }
-        // set headers
-        const headers = tracingClient.createRequestHeaders(updatedOptions.tracingOptions.tracingContext);
-        for (const [key, value] of Object.entries(headers)) {
-            request.headers.set(key, value);
-        }
-        return { span, tracingContext: updatedOptions.tracingOptions.tracingContext };
-    }
-    catch (e) {
-        logger$6.warning(`Skipping creating a tracing span due to an error: ${getErrorMessage(e)}`);
-        return undefined;
-    }
-}
-function tryProcessError(span, error) {
-    try {
-        span.setStatus({
-            status: "error",
-            error: isError(error) ? error : undefined,
-        });
-        if (isRestError(error) && error.statusCode) {
-            span.setAttribute("http.status_code", error.statusCode);
-        }
-        span.end();
-    }
-    catch (e) {
-        logger$6.warning(`Skipping tracing span processing due to an error: ${getErrorMessage(e)}`);
-    }
-}
-function tryProcessResponse(span, response) {
-    try {
-        span.setAttribute("http.status_code", response.status);
-        const serviceRequestId = response.headers.get("x-ms-request-id");
-        if (serviceRequestId) {
-            span.setAttribute("serviceRequestId", serviceRequestId);
-        }
-        // Per semantic conventions, only set the status to error if the status code is 4xx or 5xx.
-        // Otherwise, the status MUST remain unset.
-        // https://opentelemetry.io/docs/specs/semconv/http/http-spans/#status
-        if (response.status >= 400) {
-            span.setStatus({
-                status: "error",
-            });
-        }
-        span.end();
-    }
-    catch (e) {
-        logger$6.warning(`Skipping tracing span processing due to an error: ${getErrorMessage(e)}`);
-    }
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Creates a native AbortSignal which reflects the state of the provided AbortSignalLike.
- * If the AbortSignalLike is already a native AbortSignal, it is returned as is.
- * @param abortSignalLike - The AbortSignalLike to wrap.
- * @returns - An object containing the native AbortSignal and an optional cleanup function. The cleanup function should be called when the AbortSignal is no longer needed.
- */
-function wrapAbortSignalLike(abortSignalLike) {
-    if (abortSignalLike instanceof AbortSignal) {
-        return { abortSignal: abortSignalLike };
-    }
-    if (abortSignalLike.aborted) {
-        return {
-            abortSignal: AbortSignal.abort("reason" in abortSignalLike ? abortSignalLike.reason : undefined),
-        };
-    }
-    const controller = new AbortController();
-    let needsCleanup = true;
-    function cleanup() {
-        if (needsCleanup) {
-            abortSignalLike.removeEventListener("abort", listener);
-            needsCleanup = false;
-        }
-    }
-    function listener() {
-        controller.abort("reason" in abortSignalLike ? abortSignalLike.reason : undefined);
-        cleanup();
-    }
-    abortSignalLike.addEventListener("abort", listener);
-    return { abortSignal: controller.signal, cleanup };
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-const wrapAbortSignalLikePolicyName = "wrapAbortSignalLikePolicy";
-/**
- * Policy that ensure that any AbortSignalLike is wrapped in a native AbortSignal for processing by the pipeline.
- * Since the ts-http-runtime expects a native AbortSignal, this policy is used to ensure that any AbortSignalLike is wrapped in a native AbortSignal.
- *
- * @returns - created policy
- */
-function wrapAbortSignalLikePolicy() {
-    return {
-        name: wrapAbortSignalLikePolicyName,
-        sendRequest: async (request, next) => {
-            if (!request.abortSignal) {
-                return next(request);
-            }
-            const { abortSignal, cleanup } = wrapAbortSignalLike(request.abortSignal);
-            request.abortSignal = abortSignal;
-            try {
-                return await next(request);
-            }
-            finally {
-                cleanup?.();
-            }
-        },
-    };
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Create a new pipeline with a default set of customizable policies.
- * @param options - Options to configure a custom pipeline.
- */
-function createPipelineFromOptions(options) {
-    const pipeline = createEmptyPipeline();
-    {
-        if (options.agent) {
-            pipeline.addPolicy(agentPolicy(options.agent));
-        }
-        if (options.tlsOptions) {
-            pipeline.addPolicy(tlsPolicy(options.tlsOptions));
-        }
-        pipeline.addPolicy(proxyPolicy(options.proxyOptions));
-        pipeline.addPolicy(decompressResponsePolicy());
-    }
-    pipeline.addPolicy(wrapAbortSignalLikePolicy());
-    pipeline.addPolicy(formDataPolicy(), { beforePolicies: [multipartPolicyName] });
-    pipeline.addPolicy(userAgentPolicy(options.userAgentOptions));
-    pipeline.addPolicy(setClientRequestIdPolicy(options.telemetryOptions?.clientRequestIdHeaderName));
-    // The multipart policy is added after policies with no phase, so that
-    // policies can be added between it and formDataPolicy to modify
-    // properties (e.g., making the boundary constant in recorded tests).
-    pipeline.addPolicy(multipartPolicy(), { afterPhase: "Deserialize" });
-    pipeline.addPolicy(defaultRetryPolicy(options.retryOptions), { phase: "Retry" });
-    pipeline.addPolicy(tracingPolicy({ ...options.userAgentOptions, ...options.loggingOptions }), {
-        afterPhase: "Retry",
-    });
-    {
-        // Both XHR and Fetch expect to handle redirects automatically,
-        // so only include this policy when we're in Node.
-        pipeline.addPolicy(redirectPolicy(options.redirectOptions), { afterPhase: "Retry" });
-    }
-    pipeline.addPolicy(logPolicy(options.loggingOptions), { afterPhase: "Sign" });
-    return pipeline;
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Create the correct HttpClient for the current environment.
- */
-function createDefaultHttpClient() {
-    const client = createDefaultHttpClient$1();
-    return {
-        async sendRequest(request) {
-            // we wrap any AbortSignalLike here since the TypeSpec runtime expects a native AbortSignal.
-            // 99% of the time, this should be a no-op since a native AbortSignal is passed in.
-            const { abortSignal, cleanup } = request.abortSignal
-                ? wrapAbortSignalLike(request.abortSignal)
-                : {};
-            try {
-                request.abortSignal = abortSignal;
-                return await client.sendRequest(request);
-            }
-            finally {
-                cleanup?.();
-            }
-        },
-    };
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Creates an object that satisfies the `HttpHeaders` interface.
- * @param rawHeaders - A simple object representing initial headers
- */
-function createHttpHeaders(rawHeaders) {
-    return createHttpHeaders$1(rawHeaders);
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * Creates a new pipeline request with the given options.
- * This method is to allow for the easy setting of default values and not required.
- * @param options - The options to create the request with.
- */
-function createPipelineRequest(options) {
-    // Cast required due to difference between ts-http-runtime requiring AbortSignal while core-rest-pipeline allows
-    // the more generic AbortSignalLike. The wrapAbortSignalLike pipeline policy will take care of ensuring that any AbortSignalLike in the request
-    // is converted into a true AbortSignal.
-    return createPipelineRequest$1(options);
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-// Default options for the cycler if none are provided
-const DEFAULT_CYCLER_OPTIONS = {
-    forcedRefreshWindowInMs: 1000, // Force waiting for a refresh 1s before the token expires
-    retryIntervalInMs: 3000, // Allow refresh attempts every 3s
-    refreshWindowInMs: 1000 * 60 * 2, // Start refreshing 2m before expiry
-};
-/**
- * Converts an an unreliable access token getter (which may resolve with null)
- * into an AccessTokenGetter by retrying the unreliable getter in a regular
- * interval.
- *
- * @param getAccessToken - A function that produces a promise of an access token that may fail by returning null.
- * @param retryIntervalInMs - The time (in milliseconds) to wait between retry attempts.
- * @param refreshTimeout - The timestamp after which the refresh attempt will fail, throwing an exception.
- * @returns - A promise that, if it resolves, will resolve with an access token.
- */
-async function beginRefresh(getAccessToken, retryIntervalInMs, refreshTimeout) {
-    // This wrapper handles exceptions gracefully as long as we haven't exceeded
-    // the timeout.
-    async function tryGetAccessToken() {
-        if (Date.now() < refreshTimeout) {
-            try {
-                return await getAccessToken();
-            }
-            catch {
-                return null;
-            }
-        }
-        else {
-            const finalToken = await getAccessToken();
-            // Timeout is up, so throw if it's still null
-            if (finalToken === null) {
-                throw new Error("Failed to refresh access token.");
-            }
-            return finalToken;
-        }
-    }
-    let token = await tryGetAccessToken();
-    while (token === null) {
-        await delay$2(retryIntervalInMs);
-        token = await tryGetAccessToken();
-    }
-    return token;
-}
-/**
- * Creates a token cycler from a credential, scopes, and optional settings.
- *
- * A token cycler represents a way to reliably retrieve a valid access token
- * from a TokenCredential. It will handle initializing the token, refreshing it
- * when it nears expiration, and synchronizes refresh attempts to avoid
- * concurrency hazards.
- *
- * @param credential - the underlying TokenCredential that provides the access
- * token
- * @param tokenCyclerOptions - optionally override default settings for the cycler
- *
- * @returns - a function that reliably produces a valid access token
- */
-function createTokenCycler(credential, tokenCyclerOptions) {
-    let refreshWorker = null;
-    let token = null;
-    let tenantId;
-    const options = {
-        ...DEFAULT_CYCLER_OPTIONS,
-        ...tokenCyclerOptions,
-    };
-    /**
-     * This little holder defines several predicates that we use to construct
-     * the rules of refreshing the token.
-     */
-    const cycler = {
-        /**
-         * Produces true if a refresh job is currently in progress.
-         */
-        get isRefreshing() {
-            return refreshWorker !== null;
-        },
-        /**
-         * Produces true if the cycler SHOULD refresh (we are within the refresh
-         * window and not already refreshing)
-         */
-        get shouldRefresh() {
-            if (token === null) {
-                return true;
-            }
-            if (cycler.isRefreshing) {
-                return false;
-            }
-            if (token.refreshAfterTimestamp && token.refreshAfterTimestamp < Date.now()) {
-                return true;
-            }
-            return token.expiresOnTimestamp - options.refreshWindowInMs < Date.now();
-        },
-        /**
-         * Produces true if the cycler MUST refresh (null or nearly-expired
-         * token).
-         */
-        get mustRefresh() {
-            return (token === null || token.expiresOnTimestamp - options.forcedRefreshWindowInMs < Date.now());
-        },
-    };
-    /**
-     * Starts a refresh job or returns the existing job if one is already
-     * running.
-     */
-    function refresh(scopes, getTokenOptions) {
-        if (!cycler.isRefreshing) {
-            // We bind `scopes` here to avoid passing it around a lot
-            const tryGetAccessToken = () => credential.getToken(scopes, getTokenOptions);
-            // Take advantage of promise chaining to insert an assignment to `token`
-            // before the refresh can be considered done.
-            refreshWorker = beginRefresh(tryGetAccessToken, options.retryIntervalInMs, 
-            // If we don't have a token, then we should timeout immediately
-            token?.expiresOnTimestamp ?? Date.now())
-                .then((_token) => {
-                refreshWorker = null;
-                token = _token;
-                tenantId = getTokenOptions.tenantId;
-                return token;
-            })
-                .catch((reason) => {
-                // We also should reset the refresher if we enter a failed state.  All
-                // existing awaiters will throw, but subsequent requests will start a
-                // new retry chain.
-                refreshWorker = null;
-                token = null;
-                tenantId = undefined;
-                throw reason;
-            });
-        }
-        return refreshWorker;
-    }
-    return async (scopes, tokenOptions) => {
-        //
-        // Simple rules:
-        // - If we MUST refresh, then return the refresh task, blocking
-        //   the pipeline until a token is available.
-        // - If we SHOULD refresh, then run refresh but don't return it
-        //   (we can still use the cached token).
-        // - Return the token, since it's fine if we didn't return in
-        //   step 1.
-        //
-        const hasClaimChallenge = Boolean(tokenOptions.claims);
-        const tenantIdChanged = tenantId !== tokenOptions.tenantId;
-        if (hasClaimChallenge) {
-            // If we've received a claim, we know the existing token isn't valid
-            // We want to clear it so that that refresh worker won't use the old expiration time as a timeout
-            token = null;
-        }
-        // If the tenantId passed in token options is different to the one we have
-        // Or if we are in claim challenge and the token was rejected and a new access token need to be issued, we need to
-        // refresh the token with the new tenantId or token.
-        const mustRefresh = tenantIdChanged || hasClaimChallenge || cycler.mustRefresh;
-        if (mustRefresh) {
-            return refresh(scopes, tokenOptions);
-        }
-        if (cycler.shouldRefresh) {
-            refresh(scopes, tokenOptions);
-        }
-        return token;
-    };
-}
-
-// Copyright (c) Microsoft Corporation.
-// Licensed under the MIT License.
-/**
- * The programmatic identifier of the bearerTokenAuthenticationPolicy.
- */
-const bearerTokenAuthenticationPolicyName = "bearerTokenAuthenticationPolicy";
-/**
- * Try to send the given request.
- *
- * When a response is received, returns a tuple of the response received and, if the response was received
- * inside a thrown RestError, the RestError that was thrown.
- *
- * Otherwise, if an error was thrown while sending the request that did not provide an underlying response, it
- * will be rethrown.
- */
-async function trySendRequest(request, next) {
-    try {
-        return [await next(request), undefined];
-    }
-    catch (e) {
-        if (isRestError(e) && e.response) {
-            return [e.response, e];
-        }
-        else {
-            throw e;
-        }
-    }
-}
-/**
- * Default authorize request handler
- */
-async function defaultAuthorizeRequest(options) {
-    const { scopes, getAccessToken, request } = options;
-    // Enable CAE true by default
-    const getTokenOptions = {
-        abortSignal: request.abortSignal,
-        tracingOptions: request.tracingOptions,
-        enableCae: true,
-    };
-    const accessToken = await getAccessToken(scopes, getTokenOptions);
-    if (accessToken) {
-        options.request.headers.set("Authorization", `Bearer ${accessToken.token}`);
-    }
-}
-/**
- * We will retrieve the challenge only if the response status code was 401,
- * and if the response contained the header "WWW-Authenticate" with a non-empty value.
- */
-function isChallengeResponse(response) {
-    return response.status === 401 && response.headers.has("WWW-Authenticate");
-}
-/**
- * Re-authorize the request for CAE challenge.
- * The response containing the challenge is `options.response`.
- * If this method returns true, the underlying request will be sent once again.
- */
-async function authorizeRequestOnCaeChallenge(onChallengeOptions, caeClaims) {
-    const { scopes } = onChallengeOptions;
-    const accessToken = await onChallengeOptions.getAccessToken(scopes, {
-        enableCae: true,
-        claims: caeClaims,
-    });
-    if (!accessToken) {
-        return false;
-    }
-    onChallengeOptions.request.headers.set("Authorization", `${accessToken.tokenType ?? "Bearer"} ${accessToken.token}`);
-    return true;
-}
-/**
- * A policy that can request a token from a TokenCredential implementation and
- * then apply it to the Authorization header of a request as a Bearer token.
- */
-function bearerTokenAuthenticationPolicy(options) {
-    const { credential, scopes, challengeCallbacks } = options;
-    const logger = options.logger || logger$6;
-    const callbacks = {
-        authorizeRequest: challengeCallbacks?.authorizeRequest?.bind(challengeCallbacks) ?? defaultAuthorizeRequest,
-        authorizeRequestOnChallenge: challengeCallbacks?.authorizeRequestOnChallenge?.bind(challengeCallbacks),
-    };
-    // This function encapsulates the entire process of reliably retrieving the token
-    // The options are left out of the public API until there's demand to configure this.
-    // Remember to extend `BearerTokenAuthenticationPolicyOptions` with `TokenCyclerOptions`
-    // in order to pass through the `options` object.
-    const getAccessToken = credential
-        ? createTokenCycler(credential /* , options */)
-        : () => Promise.resolve(null);
-    return {
-        name: bearerTokenAuthenticationPolicyName,
-        /**
-         * If there's no challenge parameter:
-         * - It will try to retrieve the token using the cache, or the credential's getToken.
-         * - Then it will try the next policy with or without the retrieved token.
-         *
-         * It uses the challenge parameters to:
-         * - Skip a first attempt to get the token from the credential if there's no cached token,
-         *   since it expects the token to be retrievable only after the challenge.
-         * - Prepare the outgoing request if the `prepareRequest` method has been provided.
-         * - Send an initial request to receive the challenge if it fails.
-         * - Process a challenge if the response contains it.
-         * - Retrieve a token with the challenge information, then re-send the request.
-         */
-        async sendRequest(request, next) {
-            if (!request.url.toLowerCase().startsWith("https://")) {
-                throw new Error("Bearer token authentication is not permitted for non-TLS protected (non-https) URLs.");
-            }
-            await callbacks.authorizeRequest({
-                scopes: Array.isArray(scopes) ? scopes : [scopes],
-                request,
-                getAccessToken,
-                logger,
-            });
-            let response;
-            let error;
-            let shouldSendRequest;
-            [response, error] = await trySendRequest(request, next);
-            if (isChallengeResponse(response)) {
-                let claims = getCaeChallengeClaims(response.headers.get("WWW-Authenticate"));
-                // Handle CAE by default when receive CAE claim
-                if (claims) {
-                    let parsedClaim;
-                    // Return the response immediately if claims is not a valid base64 encoded string
-                    try {
-                        parsedClaim = atob(claims);
-                    }
-                    catch (e) {
-                        logger.warning(`The WWW-Authenticate header contains "claims" that cannot be parsed. Unable to perform the Continuous Access Evaluation authentication flow. Unparsable claims: ${claims}`);
-                        return response;
-                    }
-                    shouldSendRequest = await authorizeRequestOnCaeChallenge({
-                        scopes: Array.isArray(scopes) ? scopes : [scopes],
-                        response,
-                        request,
-                        getAccessToken,
-                        logger,
-                    }, parsedClaim);
-                    // Send updated request and handle response for RestError
-                    if (shouldSendRequest) {
-                        [response, error] = await trySendRequest(request, next);
-                    }
-                }
-                else if (callbacks.authorizeRequestOnChallenge) {
-                    // Handle custom challenges when client provides custom callback
-                    shouldSendRequest = await callbacks.authorizeRequestOnChallenge({
-                        scopes: Array.isArray(scopes) ? scopes : [scopes],
-                        request,
-                        response,
-                        getAccessToken,
-                        logger,
-                    });
-                    // Send updated request and handle response for RestError
-                    if (shouldSendRequest) {
-                        [response, error] = await trySendRequest(request, next);
-                    }
-                    // If we get another CAE Claim, we will handle it by default and return whatever value we receive for this
-                    if (isChallengeResponse(response)) {
-                        claims = getCaeChallengeClaims(response.headers.get("WWW-Authenticate") ?? "");
-                        if (claims) {
-                            let parsedClaim;
-                            try {
-                                parsedClaim = atob(claims);
-                            }
-                            catch (e) {
-                                logger.warning(`The WWW-Authenticate header contains "claims" that cannot be parsed. Unable to perform the Continuous Access Evaluation authentication flow. Unparsable claims: ${claims}`);
-                                return response;
-                            }
-                            shouldSendRequest = await authorizeRequestOnCaeChallenge({
-                                scopes: Array.isArray(scopes) ? scopes : [scopes],
-                                response,
-                                request,
-                                getAccessToken,
-                                logger,
-                            }, parsedClaim);
-                            // Send updated request and handle response for RestError
-                            if (shouldSendRequest) {
-                                [response, error] = await trySendRequest(request, next);
-                            }
-                        }
-                    }
-                }
-            }
-            if (error) {
-                throw error;
-            }
-            else {
-                return response;
-            }
-        },
-    };
-}
-/**
- * Converts: `Bearer a="b", c="d", Pop e="f", g="h"`.
- * Into: `[ { scheme: 'Bearer', params: { a: 'b', c: 'd' } }, { scheme: 'Pop', params: { e: 'f', g: 'h' } } ]`.
- *
- * @internal
- */
-function parseChallenges(challenges) {
-    // Challenge regex seperates the string to individual challenges with different schemes in the format `Scheme a="b", c=d`
-    // The challenge regex captures parameteres with either quotes values or unquoted values
-    const challengeRegex = /(\w+)\s+((?:\w+=(?:"[^"]*"|[^,]*),?\s*)+)/g;
-    // Parameter regex captures the claims group removed from the scheme in the format `a="b"` and `c="d"`
-    // CAE challenge always have quoted parameters. For more reference, https://learn.microsoft.com/entra/identity-platform/claims-challenge
-    const paramRegex = /(\w+)="([^"]*)"/g;
-    const parsedChallenges = [];
-    let match;
-    // Iterate over each challenge match
-    while ((match = challengeRegex.exec(challenges)) !== null) {
-        const scheme = match[1];
-        const paramsString = match[2];
-        const params = {};
-        let paramMatch;
-        // Iterate over each parameter match
-        while ((paramMatch = paramRegex.exec(paramsString)) !== null) {
-            params[paramMatch[1]] = paramMatch[2];
-        }
-        parsedChallenges.push({ scheme, params });
-    }
-    return parsedChallenges;
-}
-/**
- * Parse a pipeline response and look for a CAE challenge with "Bearer" scheme
- * Return the value in the header without parsing the challenge
- * @internal
- */
-function getCaeChallengeClaims(challenges) {
-    if (!challenges) {
-        return;
-    }
-    // Find all challenges present in the header
-    const parsedChallenges = parseChallenges(challenges);
-    return parsedChallenges.find((x) => x.scheme === "Bearer" && x.params.claims && x.params.error === "insufficient_claims")?.params.claims;
-}
 
 var stateCjs = {};
 
@@ -31635,7 +33415,7 @@ class IdentityClient extends ServiceClient {
     // used for WorkloadIdentity
     tokenCredentialOptions;
     constructor(options) {
-        const packageDetails = `azsdk-js-identity/${SDK_VERSION$2}`;
+        const packageDetails = `azsdk-js-identity/${SDK_VERSION$1}`;
         const userAgentPrefix = options?.userAgentOptions?.userAgentPrefix
             ? `${options.userAgentOptions.userAgentPrefix} ${packageDetails}`
             : `${packageDetails}`;
@@ -31665,7 +33445,7 @@ class IdentityClient extends ServiceClient {
         }
     }
     async sendTokenRequest(request) {
-        logger$9.info(`IdentityClient: sending token request to [${request.url}]`);
+        logger$7.info(`IdentityClient: sending token request to [${request.url}]`);
         const response = await this.sendRequest(request);
         if (response.bodyAsText && (response.status === 200 || response.status === 201)) {
             const parsedBody = JSON.parse(response.bodyAsText);
@@ -31682,12 +33462,12 @@ class IdentityClient extends ServiceClient {
                 },
                 refreshToken: parsedBody.refresh_token,
             };
-            logger$9.info(`IdentityClient: [${request.url}] token acquired, expires on ${token.accessToken.expiresOnTimestamp}`);
+            logger$7.info(`IdentityClient: [${request.url}] token acquired, expires on ${token.accessToken.expiresOnTimestamp}`);
             return token;
         }
         else {
             const error = new AuthenticationError(response.status, response.bodyAsText);
-            logger$9.warning(`IdentityClient: authentication error. HTTP status: ${response.status}, ${error.errorResponse.errorDescription}`);
+            logger$7.warning(`IdentityClient: authentication error. HTTP status: ${response.status}, ${error.errorResponse.errorDescription}`);
             throw error;
         }
     }
@@ -31695,7 +33475,7 @@ class IdentityClient extends ServiceClient {
         if (refreshToken === undefined) {
             return null;
         }
-        logger$9.info(`IdentityClient: refreshing access token with client ID: ${clientId}, scopes: ${scopes} started`);
+        logger$7.info(`IdentityClient: refreshing access token with client ID: ${clientId}, scopes: ${scopes} started`);
         const refreshParams = {
             grant_type: "refresh_token",
             client_id: clientId,
@@ -31721,7 +33501,7 @@ class IdentityClient extends ServiceClient {
                     tracingOptions: updatedOptions.tracingOptions,
                 });
                 const response = await this.sendTokenRequest(request);
-                logger$9.info(`IdentityClient: refreshed token for client ID: ${clientId}`);
+                logger$7.info(`IdentityClient: refreshed token for client ID: ${clientId}`);
                 return response;
             }
             catch (err) {
@@ -31730,11 +33510,11 @@ class IdentityClient extends ServiceClient {
                     // It's likely that the refresh token has expired, so
                     // return null so that the credential implementation will
                     // initiate the authentication flow again.
-                    logger$9.info(`IdentityClient: interaction required for client ID: ${clientId}`);
+                    logger$7.info(`IdentityClient: interaction required for client ID: ${clientId}`);
                     return null;
                 }
                 else {
-                    logger$9.warning(`IdentityClient: failed refreshing token for client ID: ${clientId}: ${err}`);
+                    logger$7.warning(`IdentityClient: failed refreshing token for client ID: ${clientId}: ${err}`);
                     throw err;
                 }
             }
@@ -31847,10 +33627,10 @@ class IdentityClient extends ServiceClient {
             }
             const base64Metadata = accessToken.split(".")[1];
             const { appid, upn, tid, oid } = JSON.parse(Buffer.from(base64Metadata, "base64").toString("utf8"));
-            logger$9.info(`[Authenticated account] Client ID: ${appid}. Tenant ID: ${tid}. User Principal Name: ${upn || unavailableUpn}. Object ID (user): ${oid}`);
+            logger$7.info(`[Authenticated account] Client ID: ${appid}. Tenant ID: ${tid}. User Principal Name: ${upn || unavailableUpn}. Object ID (user): ${oid}`);
         }
         catch (e) {
-            logger$9.warning("allowLoggingAccountIdentifiers was set, but we couldn't log the account information. Error:", e.message);
+            logger$7.warning("allowLoggingAccountIdentifiers was set, but we couldn't log the account information. Error:", e.message);
         }
     }
 }
@@ -33154,1567 +34934,6 @@ async function authenticate(inputs, cloud, deps) {
 }
 
 /**
- * The one HTTP client every runpack call goes through (Resource Manager, Kudu, Blob Storage, Entra, the site).
- * Built on @azure/core-rest-pipeline so proxies (HTTPS_PROXY/HTTP_PROXY/NO_PROXY), extra CAs
- * (NODE_EXTRA_CA_CERTS) and streaming behave exactly as in the Azure SDKs. The pipeline's own retries are
- * off: this module retries with backoff, honours Retry-After, and never waits past the caller's deadline.
- */
-/** The log line for a retry: `Kudu answered 503; retrying in 2.5 s (attempt 2).` (network errors say what failed). */
-function describeRetry(i) {
-    const what = i.status ? `answered ${i.status}` : `failed (${(i.error ?? '').slice(0, 100)})`;
-    return `${i.service} ${what}; retrying in ${Math.round(i.waitMs / 100) / 10} s (attempt ${i.attempt + 1}).`;
-}
-/** Largest answer collected into memory when the caller did not ask for a stream. */
-const MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
-const DEFAULT_RETRY_STATUSES = [408, 429, 500, 502, 503, 504];
-const RETRIABLE_NETWORK_CODES = new Set([
-    'ECONNRESET',
-    'ETIMEDOUT',
-    'EPIPE',
-    'EAI_AGAIN',
-    'ECONNABORTED',
-    'UND_ERR_SOCKET',
-]);
-/** Longest single backoff wait without Retry-After. */
-const MAX_BACKOFF_MS = 20_000;
-/** Removes any userinfo and the SAS signature (`sig`) from a URL, for messages and logs. */
-function redactUrl(url) {
-    let parsed;
-    try {
-        parsed = new URL(url);
-    }
-    catch {
-        return url.replace(/([?&]sig=)[^&#\s]*/gi, '$1REDACTED').replace(/\/\/[^/@\s]*@/, '//');
-    }
-    parsed.username = '';
-    parsed.password = '';
-    if (parsed.searchParams.has('sig'))
-        parsed.searchParams.set('sig', 'REDACTED');
-    return parsed.toString();
-}
-/** Milliseconds to wait from a Retry-After header (delta seconds or HTTP date), or from retry-after-ms. */
-function parseRetryAfter(headers, now) {
-    for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
-        const v = headers[name];
-        if (v !== undefined && /^\d+(\.\d+)?$/.test(v.trim()))
-            return Math.max(0, Math.ceil(Number(v)));
-    }
-    const value = headers['retry-after'];
-    if (value === undefined)
-        return undefined;
-    const trimmed = value.trim();
-    if (/^\d+(\.\d+)?$/.test(trimmed))
-        return Math.max(0, Math.ceil(Number(trimmed) * 1000));
-    const date = Date.parse(trimmed);
-    if (Number.isNaN(date))
-        return undefined;
-    return Math.max(0, date - now);
-}
-/** Exponential backoff without Retry-After: 1 s, 2 s, 4 s, ... capped. */
-function backoffMs(attempt) {
-    return Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.max(0, attempt - 1));
-}
-function formatBudget(ms) {
-    if (ms >= 120_000)
-        return `${Math.round(ms / 60_000)} min`;
-    return `${Math.max(1, Math.round(ms / 1000))} s`;
-}
-function describeOperation(options) {
-    let path = options.url;
-    try {
-        const u = new URL(options.url);
-        path = `${u.host}${u.pathname}`;
-    }
-    catch {
-        path = redactUrl(options.url);
-    }
-    return `${options.method} ${path}`;
-}
-function isRetriableNetworkError(err) {
-    if (!err || typeof err !== 'object')
-        return false;
-    const e = err;
-    if (typeof e.code === 'string' && RETRIABLE_NETWORK_CODES.has(e.code))
-        return true;
-    const message = typeof e.message === 'string' ? e.message : '';
-    return /socket hang up|ECONNRESET|ETIMEDOUT|EPIPE|other side closed|network socket disconnected/i.test(message);
-}
-function headersToRecord(response) {
-    const out = {};
-    for (const [name, value] of response.headers)
-        out[name.toLowerCase()] = value;
-    return out;
-}
-function makeResponse(status, headers, body, stream) {
-    const response = {
-        status,
-        headers,
-        body,
-        stream,
-        text: () => body.toString('utf8'),
-        json: () => JSON.parse(body.toString('utf8') || 'null'),
-    };
-    return response;
-}
-function drain(response) {
-    const s = response.readableStreamBody;
-    if (s && typeof s.resume === 'function') {
-        s.on('error', () => undefined);
-        s.resume();
-    }
-}
-const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-/** The caller's signal, aborted also when `remaining` ms pass (no deadline: the caller's signal alone). */
-function budgetSignal(signal, remaining) {
-    if (remaining === undefined)
-        return signal;
-    const timeout = AbortSignal.timeout(Math.max(1, remaining));
-    return signal ? AbortSignal.any([signal, timeout]) : timeout;
-}
-function createHttpClient(options = {}) {
-    const sleep = options.sleep ?? defaultSleep;
-    const now = options.now ?? Date.now;
-    const transport = options.transport ?? createDefaultHttpClient();
-    const pipeline = createPipelineFromOptions({
-        retryOptions: { maxRetries: 0 },
-        redirectOptions: { maxRetries: 5 },
-        userAgentOptions: { userAgentPrefix: options.userAgent ?? 'runpack' },
-    });
-    async function request(req) {
-        const maxAttempts = Math.max(1, req.maxAttempts ?? 6);
-        const retryOn = req.retryOn ?? DEFAULT_RETRY_STATUSES;
-        const started = now();
-        const budget = req.deadline !== undefined ? req.deadline - started : undefined;
-        const op = describeOperation(req);
-        const timeoutError = (detail) => new RunpackError('timeout', `${req.service} did not answer ${op} within the ${formatBudget(budget ?? 0)} budget (${detail}); ` +
-            'try again later or raise timeout-minutes.');
-        for (let attempt = 1;; attempt++) {
-            if (req.signal?.aborted)
-                throw new RunpackError('aborted', `${req.service} ${op} was cancelled.`);
-            const remaining = req.deadline !== undefined ? req.deadline - now() : undefined;
-            if (remaining !== undefined && remaining <= 0)
-                throw timeoutError('deadline passed');
-            const headers = createHttpHeaders({ ...(req.headers ?? {}) });
-            if (req.authorization) {
-                const auth = await req.authorization();
-                if (auth)
-                    headers.set('Authorization', auth);
-            }
-            const pr = createPipelineRequest({
-                url: req.url,
-                method: req.method,
-                headers,
-                body: req.body,
-                // The budget is an abort signal, not the pipeline's `timeout`: the transport leaves its timeout timer
-                // running when a request fails before an answer (a name that does not resolve), which kept the process
-                // alive for the whole budget after the step had finished. AbortSignal.timeout's timer never does.
-                abortSignal: budgetSignal(req.signal, remaining),
-                allowInsecureConnection: req.url.startsWith('http:'),
-                // Always streamed: a body read as text by the transport is UTF-8 decoded, which corrupts binary data
-                // (a zip read through Kudu VFS). Non-streamed answers are collected as bytes below.
-                streamResponseStatusCodes: new Set([Number.POSITIVE_INFINITY]),
-            });
-            let response;
-            try {
-                response = await pipeline.sendRequest(transport, pr);
-            }
-            catch (err) {
-                if (req.signal?.aborted)
-                    throw new RunpackError('aborted', `${req.service} ${op} was cancelled.`);
-                const message = err instanceof Error ? err.message : String(err);
-                if (req.deadline !== undefined && now() >= req.deadline)
-                    throw timeoutError(message);
-                if (isRetriableNetworkError(err) && attempt < maxAttempts) {
-                    const waitMs = backoffMs(attempt);
-                    if (req.deadline !== undefined && now() + waitMs >= req.deadline)
-                        throw timeoutError(message);
-                    options.onRetry?.({ service: req.service, error: message, waitMs, attempt });
-                    await sleep(waitMs);
-                    continue;
-                }
-                throw new RunpackError('network', `Could not reach ${req.service} (${op}): ${message}; check the network, proxy (HTTPS_PROXY/NO_PROXY) and firewall rules.`, { cause: err });
-            }
-            const resHeaders = headersToRecord(response);
-            if (retryOn.includes(response.status)) {
-                if (attempt >= maxAttempts) {
-                    drain(response);
-                    throw new RunpackError('retries-exhausted', `${req.service} answered ${response.status} to ${op} ${attempt} times in a row; the service is busy or failing, try again later.`);
-                }
-                const waitMs = parseRetryAfter(resHeaders, now()) ?? backoffMs(attempt);
-                if (req.deadline !== undefined && now() + waitMs > req.deadline) {
-                    drain(response);
-                    throw timeoutError(`it answered ${response.status} and asked to wait ${formatBudget(waitMs)}`);
-                }
-                drain(response);
-                options.onRetry?.({ service: req.service, status: response.status, waitMs, attempt });
-                await sleep(waitMs);
-                continue;
-            }
-            if (req.stream) {
-                return makeResponse(response.status, resHeaders, Buffer.alloc(0), response.readableStreamBody);
-            }
-            let body;
-            try {
-                body = await readStream(response.readableStreamBody, MAX_BUFFERED_BYTES);
-            }
-            catch (err) {
-                if (err instanceof RunpackError) {
-                    drain(response);
-                    throw new RunpackError(err.code, `${req.service} sent more than ${MAX_BUFFERED_BYTES} bytes for ${op}; read it as a stream.`);
-                }
-                if (req.deadline !== undefined && now() >= req.deadline)
-                    throw timeoutError(err instanceof Error ? err.message : String(err));
-                throw new RunpackError('network', `${req.service} broke off the answer to ${op}: ${err instanceof Error ? err.message : String(err)}; try again.`, { cause: err });
-            }
-            return makeResponse(response.status, resHeaders, body);
-        }
-    }
-    return { request };
-}
-/** Reads a streamed body fully (bounded by maxBytes) into a Buffer. */
-async function readStream(stream, maxBytes = 64 * 1024 * 1024) {
-    if (!stream)
-        return Buffer.alloc(0);
-    const chunks = [];
-    let total = 0;
-    for await (const chunk of stream) {
-        const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        total += b.length;
-        if (total > maxBytes)
-            throw new RunpackError('response-too-large', `A response exceeded ${maxBytes} bytes.`);
-        chunks.push(b);
-    }
-    return Buffer.concat(chunks);
-}
-
-function createSecretRegistry(sink) {
-    const values = new Set();
-    return {
-        add(value) {
-            if (!value || value.length < 4 || values.has(value))
-                return;
-            values.add(value);
-            sink?.(value);
-            // Also catch the URL-encoded form (SAS signatures, secrets inside URLs).
-            const encoded = encodeURIComponent(value);
-            if (encoded !== value && !values.has(encoded)) {
-                values.add(encoded);
-                sink?.(encoded);
-            }
-        },
-        redact(text) {
-            let out = text;
-            // Longest first, so a secret containing another is replaced whole.
-            for (const v of [...values].sort((a, b) => b.length - a.length))
-                out = out.split(v).join('***');
-            return redactSasSignatures(out);
-        },
-    };
-}
-/** Replaces the value of every `sig=` query parameter in free text. */
-function redactSasSignatures(text) {
-    return text.replace(/(\bsig=)[^&\s"'<>]+/gi, '$1***');
-}
-
-const CAUSE_TITLES = {
-    'read-only-write': 'the app writes into its read-only package mount',
-    'sas-invalid': 'the package URL or its SAS is bad or expired',
-    'mount-blocked': 'the worker could not mount the package (network rule, missing role or bad archive)',
-    'stale-content': 'the app runs other content than this release (mode mismatch or stale mount)',
-    'app-start-failed': 'the app fails to start from the mounted package',
-    'runner-network': "the runner cannot reach the app (DNS, proxy, firewall or TLS trust on the runner's side)",
-    config: 'settings or platform features that fight run-from-package',
-    unknown: 'no known cause matched',
-};
-
-/**
- * What apps print when they write into the read-only mount: EROFS (Linux), Node's `EACCES: permission denied` and
- * `EPERM: operation not permitted` (the mount refuses the write), .NET's UnauthorizedAccessException.
- */
-const READ_ONLY = /\bEROFS\b|read-only file system|\bEACCES\b|permission denied|\bEPERM\b|operation not permitted|UnauthorizedAccessException|Access to the path .* is denied|Could not write to local resource/i;
-function classifyFailure(e) {
-    const f = e.blobFetch;
-    if (f && f.status >= 400) {
-        const code = f.errorCode ?? '';
-        const detail = f.detail ?? '';
-        if (code === 'AuthorizationFailure')
-            return {
-                cause: 'mount-blocked',
-                evidence: `the package URL answers 403 AuthorizationFailure: the storage account's network rules block it`,
-                fix: "allow the app's outbound addresses (or its virtual network) on the storage account, or add a private endpoint reachable from the app",
-            };
-        if (code === 'AuthorizationPermissionMismatch')
-            return {
-                cause: 'mount-blocked',
-                evidence: 'the package URL answers 403 AuthorizationPermissionMismatch: the identity has no data role on the blob',
-                fix: "assign Storage Blob Data Reader on the storage account (or container) to the app's managed identity, or use package-access: sas",
-            };
-        if (code === 'KeyBasedAuthenticationNotPermitted')
-            return {
-                cause: 'sas-invalid',
-                evidence: 'the package URL answers 403 KeyBasedAuthenticationNotPermitted: the account refuses key-signed SAS',
-                fix: 'use package-access: identity (shared key access is disabled on the account)',
-            };
-        if (code === 'AuthenticationFailed' || f.status === 403)
-            return {
-                cause: 'sas-invalid',
-                evidence: /time frame|expired/i.test(detail)
-                    ? 'the SAS in the package URL has expired (AuthenticationFailed: signature not valid in the specified time frame)'
-                    : `the package URL is refused (${f.status}${code ? ` ${code}` : ''}${detail ? `: ${detail.slice(0, 160)}` : ''})`,
-                fix: 'run the deploy again to renew the stored access policy and SAS, or use package-access: identity',
-            };
-        if (f.status === 404)
-            return {
-                cause: 'sas-invalid',
-                evidence: 'the package URL answers 404: the blob or container is missing',
-                fix: 'run the deploy again so the package blob is uploaded, and check nothing deletes it',
-            };
-    }
-    if (e.settingMatches === false)
-        return {
-            cause: 'stale-content',
-            evidence: 'WEBSITE_RUN_FROM_PACKAGE read back differs from the value written: something else changed it',
-            fix: 'stop other deployments or infrastructure code from writing app settings (they must keep WEBSITE_RUN_FROM_PACKAGE), then deploy again',
-        };
-    if (e.failureMarker && e.access === 'identity' && e.identityRoleConfirmed === false)
-        return {
-            cause: 'mount-blocked',
-            evidence: "wwwroot shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt' and no blob read role for the app's identity could be confirmed",
-            fix: "assign Storage Blob Data Reader on the storage account to the app's managed identity, then deploy again (or use package-access: sas)",
-        };
-    if (e.failureMarker)
-        return {
-            cause: 'mount-blocked',
-            evidence: "wwwroot shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt': the worker could not fetch or open the package",
-            fix: e.mode === 'url'
-                ? "check that the app can reach the storage account (network rules, private endpoints, the identity's role) and that the zip opens, then restart"
-                : 'deploy the package again (packagename.txt must point at a valid zip) and restart',
-        };
-    if (f?.sha256Matches === false)
-        return {
-            cause: 'stale-content',
-            evidence: f.releaseThere
-                ? `the blob behind the package URL holds release ${f.releaseThere}, not this one: a later deploy replaced it`
-                : 'the blob behind the package URL is not this release',
-            fix: 'make sure no other pipeline writes the same blob name, then deploy again',
-        };
-    if ((e.stamp === 'mismatch' || e.stamp === 'missing') && e.noRemount)
-        return {
-            cause: 'stale-content',
-            evidence: 'restart: false and the settings did not change, so nothing re-mounted the package: the app keeps running its previous content',
-            fix: 'restart the app (or deploy with restart: true) so it mounts this release',
-        };
-    if (e.stamp === 'mismatch' || e.stamp === 'missing')
-        return {
-            cause: 'stale-content',
-            evidence: e.stamp === 'mismatch'
-                ? 'the mounted wwwroot carries another release stamp: the app still runs old content'
-                : 'the mounted wwwroot has no release stamp: the app runs content runpack did not deploy (mode mismatch or extracted files)',
-            fix: 'restart the app so it mounts the package again (restart: true), and check that WEBSITE_RUN_FROM_PACKAGE is not changed by other tools',
-        };
-    const h = e.health;
-    const logHint = e.logStreamUrl ? ` (${e.logStreamUrl})` : '';
-    if (e.app?.state === 'unreachable')
-        return {
-            cause: 'runner-network',
-            evidence: `${e.app.why}; this says nothing yet about the app, which the runner could not see`,
-            fix: "check the runner's DNS, its proxy settings (HTTPS_PROXY, NO_PROXY) and the CA it trusts (NODE_EXTRA_CA_CERTS), or the app's access restrictions for the runner's address, then run the deploy again",
-        };
-    if (e.app && e.app.state !== 'up' && e.appLogReadOnlyLine)
-        return {
-            cause: 'read-only-write',
-            evidence: `${e.app.why}, and the app's log shows a write into its read-only package mount: "${e.appLogReadOnlyLine.slice(0, 200)}"`,
-            fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
-        };
-    if (e.app?.state === 'start-failed' || (e.app?.state === 'warming' && e.stamp === 'match'))
-        return {
-            cause: 'app-start-failed',
-            evidence: e.app.state === 'start-failed'
-                ? `${e.app.why}: the package is mounted but the app's process does not start`
-                : `${e.app.why} for the whole wait: the package is mounted but the app never answers`,
-            fix: `read the app's log stream${logHint} for the error it prints at start (a crash on boot, a missing dependency or setting, the wrong start command or port); if it writes next to its own files, write to /tmp or %TEMP% instead (the first cause in runpack's guide)`,
-        };
-    if (e.app?.state === 'up')
-        return null;
-    if (h &&
-        (h.error || (h.status !== undefined && (h.status < 200 || h.status >= 300)) || h.containsExpect === false)) {
-        if (h.body && READ_ONLY.test(h.body))
-            return {
-                cause: 'read-only-write',
-                evidence: 'the app fails with a read-only file system error: it writes under its package mount (wwwroot)',
-                fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
-            };
-        if (h.containsExpect === false && h.status !== undefined && h.status >= 200 && h.status < 300)
-            return {
-                cause: 'stale-content',
-                evidence: 'the health response does not contain the expected text: the app serves other content than this release',
-                fix: 'restart the app and check the expect input matches what this release answers',
-            };
-        if (h.status === 503 || h.status === 502 || h.error)
-            return {
-                cause: 'mount-blocked',
-                evidence: `the site does not start (${h.error ?? `HTTP ${h.status}`}): the package may not have mounted`,
-                fix: 'check the package opens (runpack inspect) and that the app can reach the package URL, then restart',
-            };
-        return {
-            cause: 'unknown',
-            evidence: `the health probe answered ${h.status ?? h.error}`,
-            fix: `check the app's logs (log stream${logHint}) for the error it reports`,
-        };
-    }
-    return null;
-}
-
-const RFP = 'WEBSITE_RUN_FROM_PACKAGE';
-const RFP_LEGACY = 'WEBSITE_RUN_FROM_ZIP';
-const RFP_MI = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
-/**
- * Pure: applies changes (null deletes) to settings, keeping every other key and the original order; new keys
- * go at the end. `changed` is false when the result equals the input.
- */
-function mergeSettings(current, changes) {
-    const settings = {};
-    const changedKeys = [];
-    for (const [k, v] of Object.entries(current)) {
-        if (Object.prototype.hasOwnProperty.call(changes, k)) {
-            const next = changes[k];
-            if (next === null) {
-                changedKeys.push(k);
-                continue;
-            }
-            if (next !== v)
-                changedKeys.push(k);
-            settings[k] = next;
-        }
-        else
-            settings[k] = v;
-    }
-    for (const [k, v] of Object.entries(changes)) {
-        if (Object.prototype.hasOwnProperty.call(current, k) || v === null)
-            continue;
-        settings[k] = v;
-        changedKeys.push(k);
-    }
-    return { settings, changed: changedKeys.length > 0, changedKeys };
-}
-/** Pure: the keys of `changes` whose value in `actual` differs from what was asked. */
-function unconfirmedKeys(actual, changes) {
-    return Object.entries(changes)
-        .filter(([k, v]) => (v === null ? Object.prototype.hasOwnProperty.call(actual, k) : actual[k] !== v))
-        .map(([k]) => k);
-}
-function createSettingsHelper(arm, ref) {
-    return {
-        read: () => arm.listAppSettings(ref),
-        async update(changes) {
-            const before = await arm.listAppSettings(ref);
-            const merged = mergeSettings(before, changes);
-            if (!merged.changed)
-                return { changed: false, before, after: before };
-            await arm.putAppSettings(ref, merged.settings);
-            const after = await arm.listAppSettings(ref);
-            const missing = unconfirmedKeys(after, changes);
-            if (missing.length)
-                throw new RunpackError('setting-not-applied', `App settings ${missing.join(', ')} did not read back as written on ${ref.appName}${ref.slot ? `/${ref.slot}` : ''}; another deployment or policy may be changing settings, run again.`);
-            // Anything else lost between the read and the write (a concurrent writer) is reported by the caller.
-            return { changed: true, before, after };
-        },
-    };
-}
-
-/** Blob name of a release: named by content, so every release stays available for rollback. */
-function releaseBlobName(appName, sha256) {
-    return `releases/${appName.toLowerCase()}/${sha256}.zip`;
-}
-function stableBlobName(appName, slot) {
-    return `${appName.toLowerCase()}${slot ? `-${slot.toLowerCase()}` : ''}.zip`;
-}
-/**
- * Pure: whether `name` (a blob name inside the package container) is one runpack could have written as a stable
- * blob of `appName`: `<app>.zip`, `<app>-<slot>.zip`, or an alternate chooseStableBlob picks after a swap
- * (`<app>[-<slot>]-a.zip`, `-b`, `-c`, or a time suffix). Release blobs (`releases/…`) and anything in a
- * folder are not stable blobs. Names compare case-insensitively. An app named like `<app>-<suffix>` that shares
- * the container is indistinguishable from a slot of `<app>`; such names count as stable here.
- */
-function isStableBlobName(name, appName) {
-    if (!name || !appName || name.includes('/'))
-        return false;
-    const app = appName.toLowerCase().replace(/[^a-z0-9-]/g, '');
-    if (app !== appName.toLowerCase())
-        return false;
-    const lower = name.toLowerCase();
-    if (!lower.endsWith('.zip') || !lower.startsWith(app))
-        return false;
-    const rest = lower.slice(app.length, -'.zip'.length);
-    return rest === '' || /^(-[a-z0-9]+)+$/.test(rest);
-}
-/** The folder every release blob of an app sits in (the deploy engine's naming, see releaseBlobName). */
-function releasePrefix(appName) {
-    const probe = releaseBlobName(appName, 'x');
-    return probe.slice(0, probe.length - 'x.zip'.length);
-}
-const SHA256 = /^[0-9a-f]{64}$/;
-/** A Release from a listed blob, or null when the blob is not one of this app's release blobs. */
-function releaseFromBlob(appName, b) {
-    const prefix = releasePrefix(appName);
-    if (!b.name.startsWith(prefix) || !b.name.endsWith('.zip'))
-        return null;
-    const sha = b.name.slice(prefix.length, -'.zip'.length);
-    if (!SHA256.test(sha))
-        return null;
-    if (b.name !== releaseBlobName(appName, sha))
-        return null;
-    const meta = lowerKeys(b.metadata);
-    if (meta.sha256 && meta.sha256 !== sha)
-        return null;
-    const created = meta.created && !Number.isNaN(Date.parse(meta.created)) ? meta.created : (b.lastModified ?? '');
-    return {
-        id: sha.slice(0, 12),
-        sha256: sha,
-        blob: b.name,
-        size: b.size,
-        etag: b.etag,
-        created,
-        ...(meta.commit ? { commit: meta.commit } : {}),
-        ...(meta.run_url ? { runUrl: meta.run_url } : {}),
-        ...(meta.content_sha256 ? { contentSha256: meta.content_sha256 } : {}),
-    };
-}
-function lowerKeys(m) {
-    const out = {};
-    for (const [k, v] of Object.entries(m ?? {}))
-        out[k.toLowerCase()] = v;
-    return out;
-}
-/** The sha256 a blob's metadata names (release and stable blobs carry it), lowercase, or undefined. */
-function sha256Of(metadata) {
-    const v = lowerKeys(metadata ?? {}).sha256;
-    return v && SHA256.test(v) ? v : undefined;
-}
-/** Newest first (created time, then sha256 for a stable order). */
-function sortNewestFirst(releases) {
-    return [...releases].sort((a, b) => {
-        const ta = Date.parse(a.created) || 0;
-        const tb = Date.parse(b.created) || 0;
-        return tb - ta || (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0);
-    });
-}
-/** Which release a side (the app or a slot) runs: by the URL's blob, the stable blob's sha256, or the stamp. */
-function liveSha256(i) {
-    if (i.mode === 'url') {
-        const b = i.settingBlob;
-        if (!b || b.container !== i.container)
-            return null;
-        const fromStable = i.stableSha256[b.blob];
-        if (fromStable)
-            return fromStable;
-        const direct = i.releases.find((r) => r.blob === b.blob);
-        return direct ? direct.sha256 : null;
-    }
-    if (i.mode === 'local' && i.contentSha256) {
-        const match = sortNewestFirst(i.releases).find((r) => r.contentSha256 === i.contentSha256);
-        return match ? match.sha256 : null;
-    }
-    return null;
-}
-
-/**
- * Pure: the deploy plan from the inputs and the target's current state. Refuses what cannot work, with the
- * reason and a way out; picks the mode and the package access; names the blobs and the settings to change.
- */
-const JAVA = /^(JAVA|TOMCAT|JBOSSEAP|WILDFLY)\|/i;
-const PYTHON = /^PYTHON\|/i;
-/** The effective run-from-package value (the legacy name counts when the main one is empty, as for Kudu). */
-function currentRfpValue(settings) {
-    const v = settings[RFP];
-    if (v !== undefined && v !== '')
-        return v;
-    const legacy = settings[RFP_LEGACY];
-    return legacy !== undefined && legacy !== '' ? legacy : undefined;
-}
-function modeOfValue(value) {
-    if (value === '1')
-        return 'local';
-    if (value && /^http/i.test(value))
-        return 'url';
-    return undefined;
-}
-function isTrue$1(v) {
-    return v !== undefined && /^(true|1)$/i.test(v.trim());
-}
-function planDeploy(inputs, target, settings) {
-    const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
-    const findings = [];
-    if (target.isFlex)
-        throw new RunpackError('flex-consumption', `${name} runs on Flex Consumption, which must not have WEBSITE_RUN_FROM_PACKAGE; deploy it with OneDeploy instead (func azure functionapp publish, or Azure/functions-action).`);
-    if (/container/i.test(target.kind))
-        throw new RunpackError('container-app', `${name} runs a custom container (kind ${target.kind}), which does not use run-from-package; deploy a new image instead.`);
-    if (!target.isFunctionApp && target.isLinux) {
-        if (JAVA.test(target.linuxFxVersion))
-            throw new RunpackError('runtime-unsupported', `${name} is a Java web app (${target.linuxFxVersion}); run-from-package does not support Java web apps because the runtime writes to the app folder, deploy with OneDeploy (az webapp deploy) instead.`);
-        if (PYTHON.test(target.linuxFxVersion))
-            throw new RunpackError('runtime-unsupported', `${name} is a Python web app on Linux (${target.linuxFxVersion}); run-from-package does not support it, deploy with build automation (SCM_DO_BUILD_DURING_DEPLOYMENT=true, az webapp deploy) instead.`);
-    }
-    // Settings that fight run-from-package.
-    const fighting = ['SCM_DO_BUILD_DURING_DEPLOYMENT', 'ENABLE_ORYX_BUILD'].filter((k) => isTrue$1(settings[k]));
-    if (fighting.length) {
-        const list = fighting.map((k) => `${k}=${settings[k]}`).join(', ');
-        if (!inputs.force)
-            throw new RunpackError('conflicting-setting', `${name} has ${list}, which asks for a build on the server; run-from-package skips it, so the app would run an unbuilt package. Build in the workflow and remove ${fighting.join(' and ')}, or set force: true to deploy anyway.`);
-        findings.push({
-            severity: 'warning',
-            code: 'conflicting-setting',
-            message: `${list} is ignored under run-from-package (force: true).`,
-        });
-    }
-    const previousValue = currentRfpValue(settings);
-    const currentMode = modeOfValue(previousValue);
-    const linuxConsumption = target.isFunctionApp && target.isLinux && target.isConsumption;
-    let mode;
-    if (inputs.mode === 'auto')
-        mode = linuxConsumption ? 'url' : (currentMode ?? 'url');
-    else
-        mode = inputs.mode;
-    if (mode === 'local' && linuxConsumption)
-        throw new RunpackError('mode-unsupported', `${name} is a Linux Consumption function app, which runs packages only from a URL; use mode: url (or auto) with storage-account.`);
-    const remove = [];
-    if (settings[RFP_LEGACY] !== undefined)
-        remove.push(RFP_LEGACY);
-    const extra = {};
-    for (const k of remove)
-        extra[k] = null;
-    const plan = {
-        mode,
-        container: inputs.container,
-        releasePrefix: `releases/${target.ref.appName.toLowerCase()}/`,
-        stableBlob: stableBlobName(target.ref.appName, target.ref.slot),
-        policyId: `runpack-${target.ref.appName}${target.ref.slot ? `-${target.ref.slot}` : ''}`
-            .toLowerCase()
-            .slice(0, 64),
-        previousValue,
-        remove,
-        extra,
-        findings,
-    };
-    if (mode === 'local')
-        return plan;
-    if (!inputs.storageAccount)
-        throw new RunpackError('usage', `${(inputs.naming ?? ACTION_NAMING).input('storage-account')} is required for url mode (deploying ${name}); name the storage account for the package blobs, or use ${(inputs.naming ?? ACTION_NAMING).value('mode', 'local')}.`);
-    if (linuxConsumption)
-        extra.WEBSITE_MOUNT_ENABLED = '1';
-    const system = target.identity.systemPrincipalId;
-    const users = target.identity.userAssigned;
-    const hasIdentity = Boolean(system) || users.length > 0;
-    let access;
-    if (inputs.packageAccess === 'identity') {
-        if (!hasIdentity)
-            throw new RunpackError('identity-missing', `${name} has no managed identity, so package-access: identity cannot work; turn on its system-assigned identity (az webapp identity assign) and give it Storage Blob Data Reader, or use package-access: sas.`);
-        access = 'identity';
-    }
-    else if (inputs.packageAccess === 'sas')
-        access = 'sas';
-    else
-        access = hasIdentity ? 'identity' : 'sas';
-    plan.access = access;
-    if (access === 'identity') {
-        const configured = settings[RFP_MI];
-        if (system && (!configured || /^systemassigned$/i.test(configured))) {
-            plan.identityPrincipalId = system;
-        }
-        else {
-            const chosen = users.find((u) => configured && u.resourceId.toLowerCase() === configured.toLowerCase()) ??
-                (system ? undefined : users[0]);
-            if (chosen) {
-                plan.userAssignedIdentity = { resourceId: chosen.resourceId, principalId: chosen.principalId };
-                plan.identityPrincipalId = chosen.principalId;
-                extra[RFP_MI] = chosen.resourceId;
-                if (!system && users.length > 1 && !configured)
-                    findings.push({
-                        severity: 'warning',
-                        code: 'identity-choice',
-                        message: `${name} has ${users.length} user-assigned identities; using ${chosen.resourceId}. Set ${RFP_MI} on the app to choose another.`,
-                    });
-            }
-            else if (system) {
-                // The configured identity is no longer on the app: fall back to the system identity.
-                plan.identityPrincipalId = system;
-                extra[RFP_MI] = null;
-                findings.push({
-                    severity: 'warning',
-                    code: 'identity-missing',
-                    message: `${RFP_MI} names an identity the app no longer has; switching the package fetch to the system-assigned identity.`,
-                });
-            }
-        }
-    }
-    else if (settings[RFP_MI] !== undefined) {
-        extra[RFP_MI] = null;
-    }
-    return plan;
-}
-/** Pure: the blob name a run-from-package URL points at inside `containerUrl` (no trailing slash), or null. */
-function blobInContainer(value, containerUrl) {
-    if (!value || !/^http/i.test(value))
-        return null;
-    const bare = value.split('?')[0];
-    const prefix = `${containerUrl.replace(/\/+$/, '')}/`;
-    if (!bare.toLowerCase().startsWith(prefix.toLowerCase()))
-        return null;
-    return decodeURIComponent(bare.slice(prefix.length));
-}
-/**
- * Pure: the stable blob for this target. After a slot swap the other side runs the blob named after this slot
- * (URL settings move with the swap), so overwriting it would change what the other side mounts at its next
- * restart. Then the target's own current blob is reused when no one else runs it, else an alternate name.
- */
-function chooseStableBlob(preferred, ownCurrent, usedByOthers) {
-    const used = new Set([...usedByOthers].map((b) => b.toLowerCase()));
-    if (!used.has(preferred.toLowerCase()))
-        return preferred;
-    if (ownCurrent && !ownCurrent.startsWith('releases/') && !used.has(ownCurrent.toLowerCase()))
-        return ownCurrent;
-    const base = preferred.replace(/\.zip$/i, '');
-    for (const suffix of ['a', 'b', 'c']) {
-        const name = `${base}-${suffix}.zip`;
-        if (!used.has(name.toLowerCase()))
-            return name;
-    }
-    return `${base}-${Date.now().toString(36)}.zip`;
-}
-
-/**
- * Pure: what one answer of the site says about the app behind it. A mounted package is not a running app: the
- * platform's front end answers for an app whose process does not start (Linux's 503 ':( Application Error' page,
- * IIS's plain 500, the ANCM and iisnode start failures, the Functions host that is not running, the stopped
- * page). Those answers are never the app's; any other answer is.
- */
-/** The platform's own answers for an app that does not run, by what they look like. */
-const PLATFORM_FAILURES = [
-    { pattern: /:\(\s*Application Error/i, name: "the platform's ':( Application Error' page" },
-    {
-        pattern: /The page cannot be displayed because an internal server error has occurred/i,
-        name: "IIS's internal server error page",
-    },
-    {
-        pattern: /HTTP Error 500\.3\d|ASP\.NET Core app failed to start|ANCM In-Process Start Failure/i,
-        name: 'the ASP.NET Core Module start failure page',
-    },
-    {
-        pattern: /HTTP Error 502\.5|ANCM Out-Of-Process Startup Failure/i,
-        name: 'the ASP.NET Core Module process failure page',
-    },
-    {
-        pattern: /iisnode (?:encountered an error|module is unable to start)/i,
-        name: "iisnode's start failure page",
-    },
-    {
-        pattern: /The specified CGI application encountered an error/i,
-        name: "IIS's CGI application error page",
-    },
-    { pattern: /Function host is not running/i, name: "the Functions host's 'not running' page" },
-];
-const STOPPED = /This web app is stopped/i;
-/**
- * Errors that say the runner cannot reach the site at all, whatever the app does: a name that does not resolve,
- * a refused connection (the platform's front end always accepts), a proxy that refuses, a certificate the runner
- * does not trust. Resets and timeouts are not among them: a restarting site gives those.
- */
-const RUNNER_SIDE = [
-    { pattern: /ENOTFOUND|EAI_AGAIN/, reason: 'the name does not resolve' },
-    { pattern: /ECONNREFUSED/, reason: 'the connection is refused' },
-    { pattern: /proxy/i, reason: 'the proxy refuses it' },
-    {
-        pattern: /certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|ERR_TLS/i,
-        reason: 'its TLS certificate is not trusted',
-    },
-    { pattern: /EHOSTUNREACH|ENETUNREACH/, reason: 'no route' },
-];
-/** The host of the URL in an error text (the HTTP client names it), for the evidence line. */
-function hostIn(error) {
-    return (/(?:ENOTFOUND|EAI_AGAIN)\s+([\w.-]+)/.exec(error)?.[1] ?? /\((?:GET|HEAD) ([\w.-]+)[/)]/.exec(error)?.[1]);
-}
-const WARMING = new Set([502, 503, 504]);
-/** The platform's start-failure page this answer is, if any. */
-function platformFailure(p) {
-    if (p.status === undefined)
-        return null;
-    if (p.status === 403 && STOPPED.test(p.body ?? ''))
-        return "the platform's 'This web app is stopped' page";
-    if (p.status < 500)
-        return null;
-    return PLATFORM_FAILURES.find((f) => f.pattern.test(p.body ?? ''))?.name ?? null;
-}
-function judgeAnswer(p, o, path = o.healthPath ?? '/') {
-    if (p.status === undefined) {
-        const error = p.error ?? 'no response';
-        const runnerSide = RUNNER_SIDE.find((r) => r.pattern.test(error));
-        if (runnerSide)
-            return {
-                state: 'unreachable',
-                why: `the runner cannot reach ${hostIn(error) ?? 'the site'}: ${runnerSide.reason} (${error.split(';')[0].slice(0, 160)})`,
-            };
-        return { state: 'warming', why: `${path} gives no answer (${error})` };
-    }
-    const failure = platformFailure(p);
-    if (failure)
-        return { state: 'start-failed', why: `${path} answers ${p.status} with ${failure}` };
-    if (WARMING.has(p.status))
-        return { state: 'warming', why: `${path} answers ${p.status} (warming up)` };
-    if (o.healthPath) {
-        if (p.status < 200 || p.status >= 300)
-            return { state: 'unhealthy', why: `${path} answers ${p.status}` };
-        if (o.expect && !(p.body ?? '').includes(o.expect))
-            return { state: 'unhealthy', why: `${path} answers ${p.status} without the expected text` };
-        return { state: 'up', why: `${path} answers ${p.status}${o.expect ? ' with the expected text' : ''}` };
-    }
-    return {
-        state: 'up',
-        why: `${path} answers ${p.status}${p.status >= 500 ? " (the app's own answer, not the platform's)" : ''}`,
-    };
-}
-/**
- * Pure: whether an answer is a failure that waiting does not heal once it persists: the platform's start failure,
- * or a health-path that answers a client error (404, 401, …; not 408 or 429). Warm-up answers, 5xx of the app and
- * missing expected text can still change (a slow start, instances switching), so they are waited out.
- */
-function persistentFailure(j, p) {
-    if (j.state === 'start-failed' || j.state === 'unreachable')
-        return true;
-    const s = p.status ?? 0;
-    return j.state === 'unhealthy' && s >= 400 && s < 500 && s !== 408 && s !== 429;
-}
-/**
- * How long a failure must persist before it is certain: the platform restarts a crashed process, so one failure
- * page may be followed by a start that works. Three answers in a row, at least this far apart in all.
- */
-const START_FAILURE_ANSWERS = 3;
-const START_FAILURE_CONFIRM_MS = 8_000;
-/** Pure: follows a run of answers; `certain` once the same persistent failure has lasted long enough. */
-class FailureWatch {
-    since = null;
-    count = 0;
-    why = '';
-    /** Feeds one answer seen at `now` (its failure phrase when persistentFailure, else null); true when certain. */
-    see(failure, now) {
-        if (failure === null || failure !== this.why) {
-            this.since = null;
-            this.count = 0;
-            this.why = failure ?? '';
-            if (failure === null)
-                return false;
-        }
-        if (this.since === null)
-            this.since = now;
-        this.count += 1;
-        return this.count >= START_FAILURE_ANSWERS && now - this.since >= START_FAILURE_CONFIRM_MS;
-    }
-}
-
-/** One GET of the site (no retries: the caller polls). */
-async function probeSite(ctx, url, deadline) {
-    try {
-        const res = await ctx.http.request({
-            method: 'GET',
-            url,
-            service: 'the app',
-            retryOn: [],
-            maxAttempts: 1,
-            deadline: Math.min(deadline, ctx.clock.now() + 30_000),
-            headers: { 'Cache-Control': 'no-cache' },
-        });
-        return { status: res.status, body: res.text().slice(0, 4000) };
-    }
-    catch (err) {
-        return { error: err instanceof Error ? err.message : String(err) };
-    }
-}
-/**
- * Probes `health-path` (or the root) until the app answers, the start failure is certain, the mount failed, or
- * the budget ends; returns the last answer judged.
- */
-async function watchApp(ctx, deadline, o = {}) {
-    const path = ctx.inputs.healthPath ?? '/';
-    const url = ctx.target.appUrl + path;
-    const interval = o.intervalMs ?? 2000;
-    const watch = new FailureWatch();
-    for (;;) {
-        const last = await probeSite(ctx, url, deadline);
-        const judgement = judgeAnswer(last, ctx.inputs, path);
-        const state = judgement.state;
-        if (state === 'up' || (o.until === 'answers' && state === 'unhealthy'))
-            return { judgement, last, certain: false };
-        const certain = watch.see(persistentFailure(judgement, last) ? judgement.why : null, ctx.clock.now()) ||
-            (o.confirmed !== undefined && state === o.confirmed);
-        if (certain)
-            return { judgement, last, certain };
-        if (o.quick || ctx.clock.now() + interval >= deadline)
-            return { judgement, last, certain: false };
-        if (o.mountFailed && (await Promise.resolve(o.mountFailed()).catch(() => false)))
-            return { judgement, last, certain: false };
-        await ctx.clock.sleep(interval);
-    }
-}
-async function restartApp(ctx, deadline, failed) {
-    await ctx.arm.restart(ctx.target.ref, { synchronous: true });
-    ctx.log.info('Restart requested; waiting for the site to answer.');
-    let marker = null;
-    const w = await watchApp(ctx, deadline, {
-        until: 'answers',
-        mountFailed: failed
-            ? async () => {
-                marker = await failed().catch(() => null);
-                return marker !== null;
-            }
-            : undefined,
-    });
-    const state = w.judgement.state;
-    if (state === 'up' || state === 'unhealthy') {
-        ctx.log.info(`The site answers (${w.last.status}).`);
-        return { running: true, last: w.last };
-    }
-    if (marker) {
-        ctx.log.warn(`The site cannot start: ${marker}.`);
-        return { running: false, last: w.last, failed: marker };
-    }
-    if (w.certain) {
-        ctx.log.warn(`${state === 'start-failed' ? `The app does not start: ${w.judgement.why}` : w.judgement.why}, answer after answer.`);
-        return { running: false, last: w.last, failed: w.judgement.why, confirmed: state };
-    }
-    ctx.log.warn(`The site did not answer in time (${w.last.error ?? `HTTP ${w.last.status}`}).`);
-    return { running: false, last: w.last };
-}
-/**
- * The first line of the app's container log (Kudu's /api/logs/docker, the newest files' ends) that shows a write
- * into the read-only mount, or undefined (none, or no log to read).
- */
-async function readOnlyLineInLogs(kudu, deadline) {
-    const logs = await kudu.containerLogTail({ deadline }).catch(() => []);
-    for (const log of logs)
-        for (const line of log.text.split('\n'))
-            if (READ_ONLY.test(line))
-                return line.replace(/^\S+Z\s+/, '').trim();
-    return undefined;
-}
-
-/** Builds the DeployContext the phases share; the deploy engine and the operator commands both use it. */
-function createDeployContext(parts) {
-    return {
-        ...parts,
-        settings: createSettingsHelper(parts.arm, parts.target.ref),
-        phaseDeadline: (ms) => Math.min(parts.deadline, parts.clock.now() + ms),
-    };
-}
-
-/** Pure: TargetInfo from the site document. */
-function targetFromSite$1(ref, site, siteConfig) {
-    const p = site.properties ?? {};
-    const kind = (site.kind ?? 'app').toLowerCase();
-    const tokens = kind.split(',').map((t) => t.trim());
-    const sku = String(p.sku ?? '');
-    const isFunctionApp = tokens.includes('functionapp');
-    const isLinux = p.reserved === true || tokens.includes('linux');
-    const scm = (p.hostNameSslStates ?? []).find((h) => (h.hostType ?? '').toLowerCase() === 'repository');
-    const defaultHostName = p.defaultHostName ?? '';
-    const linuxFx = siteConfig?.linuxFxVersion ?? p.siteConfig?.linuxFxVersion ?? '';
-    const identity = site.identity ?? {};
-    const type = (identity?.type ?? '').toLowerCase();
-    return {
-        ref,
-        id: site.id,
-        kind,
-        isLinux,
-        isFunctionApp,
-        isFlex: Boolean(p.functionAppConfig) || /^flexconsumption$/i.test(sku),
-        isConsumption: /^dynamic$/i.test(sku),
-        sku,
-        state: String(p.state ?? ''),
-        location: site.location ?? '',
-        defaultHostName,
-        scmHostName: scm?.name ?? null,
-        appUrl: defaultHostName ? `https://${defaultHostName}` : '',
-        linuxFxVersion: String(linuxFx ?? ''),
-        identity: {
-            systemPrincipalId: type.includes('systemassigned') && identity?.principalId ? identity.principalId : null,
-            userAssigned: Object.entries(identity?.userAssignedIdentities ?? {}).map(([resourceId, v]) => ({
-                resourceId,
-                principalId: v.principalId ?? '',
-                clientId: v.clientId ?? '',
-            })),
-        },
-    };
-}
-async function resolveSubscription(arm, inputs, fromLogin) {
-    if (inputs.subscriptionId)
-        return inputs.subscriptionId;
-    if (fromLogin)
-        return fromLogin;
-    const subs = (await arm.listSubscriptions()).filter((s) => !s.state || /enabled/i.test(s.state));
-    if (subs.length === 1)
-        return subs[0].subscriptionId;
-    if (subs.length === 0)
-        throw new RunpackError('subscription-missing', 'The login sees no subscription; give its role assignment a subscription or set subscription-id.');
-    throw new RunpackError('subscription-ambiguous', `The login sees ${subs.length} subscriptions (${subs
-        .slice(0, 5)
-        .map((s) => s.subscriptionId)
-        .join(', ')}${subs.length > 5 ? ', …' : ''}); set subscription-id.`);
-}
-async function resolveTarget(arm, inputs, subscriptionId) {
-    let resourceGroup = inputs.resourceGroup;
-    if (!resourceGroup) {
-        const found = await arm.findSiteResourceGroup(subscriptionId, inputs.appName);
-        if (!found)
-            throw new RunpackError('app-not-found', `No app named ${inputs.appName} in subscription ${subscriptionId}; check app-name and subscription-id, or set resource-group.`);
-        resourceGroup = found;
-    }
-    const ref = { subscriptionId, resourceGroup, appName: inputs.appName, slot: inputs.slot ?? null };
-    const site = await arm.getSite(ref);
-    let config;
-    if (site.kind?.includes('linux') || site.properties?.reserved) {
-        config = await arm.getSiteConfig(ref).catch(() => undefined);
-    }
-    return targetFromSite$1(ref, site, config);
-}
-
-const SERVICE = 'Kudu';
-const STATUS_NAMES = {
-    [-1]: 'Cancelled',
-    0: 'Pending',
-    1: 'Building',
-    2: 'Deploying',
-    3: 'Failed',
-    4: 'Success',
-    5: 'Conflict',
-    6: 'PartialSuccess',
-};
-function deploymentStatusName(status) {
-    return STATUS_NAMES[status] ?? `status ${status}`;
-}
-/**
- * Whether a deployment record is finished and how. Kudu defines 0–4 (4 Success, 3 Failed); a record marked
- * `complete` that is not 4 did not succeed; other numbers (Flex's -1, 5, 6) are never a full success.
- */
-function deploymentOutcome(record) {
-    if (record.status === 4)
-        return 'succeeded';
-    if (record.status === 3)
-        return 'failed';
-    if (record.complete === true)
-        return 'failed';
-    if (record.status === 0 || record.status === 1 || record.status === 2)
-        return 'running';
-    return record.status < 0 || record.status > 4 ? 'failed' : 'running';
-}
-/** A short line for a status change: `Building (Running deployment command...)`. */
-function describeDeploymentState(record) {
-    const name = deploymentStatusName(record.status);
-    const detail = (record.progress || record.status_text || '').trim();
-    return detail ? `${name} (${detail})` : name;
-}
-const DEFAULT_POLL_TIMING = { minMs: 1000, maxMs: 5000 };
-/**
- * Wait before the next poll: the server's Retry-After when given, otherwise a doubling backoff
- * (1 s, 2 s, 4 s …), both kept within [minMs, maxMs] and never past the deadline.
- */
-function nextPollDelay(retryAfterMs, attempt, timing = DEFAULT_POLL_TIMING, remainingMs) {
-    const base = retryAfterMs ?? timing.minMs * 2 ** Math.max(0, attempt - 1);
-    let wait = Math.min(timing.maxMs, Math.max(timing.minMs, base));
-    if (remainingMs !== undefined)
-        wait = Math.max(0, Math.min(wait, remainingMs));
-    return wait;
-}
-/** Retry-After as ms (delta seconds or HTTP date). */
-function retryAfterMs(headers, now) {
-    const v = headers['retry-after']?.trim();
-    if (!v)
-        return undefined;
-    if (/^\d+(\.\d+)?$/.test(v))
-        return Math.ceil(Number(v) * 1000);
-    const t = Date.parse(v);
-    return Number.isNaN(t) ? undefined : Math.max(0, t - now);
-}
-function classifyPushConflict(body) {
-    if (/remote URL|WEBSITE_USE_ZIP|Run-From-Zip/i.test(body))
-        return 'url-mode';
-    if (/auto swap/i.test(body))
-        return 'auto-swap';
-    if (/deployment currently in progress|conflicts with the pending|Preparing zip package|try again|retry/i.test(body))
-        return 'in-progress';
-    return 'other';
-}
-/**
- * Pure classification of an SCM 401/403. `basicAllowed` is the site's basicPublishingCredentialsPolicies/scm
- * value when known. A 403 with an HTML page comes from the front end (private endpoint, access restriction).
- */
-function classifyKuduAuthFailure(status, body, contentType, authKind, basicAllowed) {
-    const html = /text\/html/i.test(contentType) || /^\s*<(!doctype|html)/i.test(body);
-    if (status === 403 && (html || /ip forbidden|access restriction|private endpoint/i.test(body)))
-        return 'scm-blocked';
-    if (authKind === 'basic') {
-        if (basicAllowed === false)
-            return 'basic-disabled';
-        return status === 403 ? 'missing-role' : 'basic-rejected';
-    }
-    return status === 403 ? 'missing-role' : 'bearer-rejected';
-}
-function explainKuduAuthFailure(problem, status, where) {
-    switch (problem) {
-        case 'basic-disabled':
-            return `Kudu at ${where} refused the publishing credentials (${status}): basic authentication is disabled for the SCM site by policy (basicPublishingCredentialsPolicies/scm allow=false); remove the publish-profile input so runpack uses your Entra sign-in, or allow SCM basic auth.`;
-        case 'basic-rejected':
-            return `Kudu at ${where} refused the publishing credentials (${status}); the publish profile is outdated or for another app (download it again), or SCM basic auth is disabled; remove the publish-profile input to use your Entra sign-in.`;
-        case 'bearer-rejected':
-            return `Kudu at ${where} refused the Entra token (${status}); the signed-in principal needs Contributor or Website Contributor on the app, or pass a publish-profile.`;
-        case 'missing-role':
-            return `Kudu at ${where} answered 403 Forbidden: the signed-in principal lacks rights on the app; grant it Website Contributor (or Contributor) on the app or its resource group.`;
-        case 'scm-blocked':
-            return `Kudu at ${where} answered 403 with the front end's HTML page: the SCM site is behind a private endpoint or an access restriction; run from a runner that can reach it or allow the runner's IP in the SCM access restrictions.`;
-    }
-}
-/** A non-success answer from Kudu the caller may want to explain (auth) or act on. */
-class KuduError extends RunpackError {
-    status;
-    contentType;
-    bodySnippet;
-    constructor(code, message, status, contentType, body) {
-        super(code, message);
-        this.name = 'KuduError';
-        this.status = status;
-        this.contentType = contentType;
-        this.bodySnippet = body.slice(0, 2000);
-    }
-}
-/** A streamed answer read into memory (error bodies are small; bounded anyway). */
-async function buffered(res) {
-    const body = await readStream(res.stream, 1024 * 1024).catch(() => Buffer.alloc(0));
-    return {
-        status: res.status,
-        headers: res.headers,
-        body,
-        text: () => body.toString('utf8'),
-        json: () => JSON.parse(body.toString('utf8') || 'null'),
-    };
-}
-function oneLine(text, max = 300) {
-    const t = text
-        .replace(/<[^>]*>/g, ' ')
-        .replace(/\s+/g, ' ')
-        .trim();
-    return t.length > max ? `${t.slice(0, max)}…` : t;
-}
-/** Strip userinfo, path and query: the SCM base URL. */
-function scmBaseUrl(url) {
-    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `https://${url}`;
-    const u = new URL(withScheme);
-    return `${u.protocol}//${u.host}`;
-}
-function vfsFile(res) {
-    const total = /\/(\d+)\s*$/.exec(res.headers['content-range'] ?? '')?.[1];
-    const length = res.status === 200 ? res.headers['content-length'] : undefined;
-    const size = total !== undefined ? Number(total) : length !== undefined ? Number(length) : undefined;
-    return {
-        status: res.status,
-        headers: res.headers,
-        body: res.body,
-        stream: res.stream,
-        get text() {
-            return res.text();
-        },
-        etag: res.headers['etag'],
-        ...(size !== undefined && Number.isFinite(size) ? { size } : {}),
-        response: res,
-    };
-}
-class KuduClient {
-    baseUrl;
-    authKind;
-    http;
-    authorization;
-    cookies = new Map();
-    constructor(options) {
-        this.http = options.http;
-        this.baseUrl = scmBaseUrl(options.scmUrl);
-        this.authorization = options.authorization;
-        this.authKind = options.authKind;
-    }
-    /** The SCM host, for messages. */
-    get host() {
-        return new URL(this.baseUrl).host;
-    }
-    /** The cookie header Kudu asked for (ARRAffinity), if any. */
-    get cookieHeader() {
-        if (this.cookies.size === 0)
-            return undefined;
-        return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    }
-    absolute(pathOrUrl) {
-        if (/^https?:\/\//i.test(pathOrUrl)) {
-            // Kudu builds Location from its own host name; keep the scheme and host we reach it by.
-            const u = new URL(pathOrUrl);
-            const base = new URL(this.baseUrl);
-            if (u.hostname.toLowerCase() === base.hostname.toLowerCase()) {
-                u.protocol = base.protocol;
-                u.host = base.host;
-            }
-            u.username = '';
-            u.password = '';
-            return u.toString();
-        }
-        return `${this.baseUrl}${pathOrUrl.startsWith('/') ? '' : '/'}${pathOrUrl}`;
-    }
-    remember(res) {
-        const raw = res.headers['set-cookie'];
-        if (!raw)
-            return;
-        for (const m of raw.matchAll(/(?:^|[,\s])(ARRAffinity(?:SameSite)?)=([^;,\s]*)/gi))
-            this.cookies.set(m[1], m[2]);
-    }
-    async send(method, pathOrUrl, extra = {}) {
-        const headers = { ...(extra.headers ?? {}) };
-        const cookie = this.cookieHeader;
-        if (cookie)
-            headers.Cookie = cookie;
-        let res = await this.http.request({
-            method,
-            url: this.absolute(pathOrUrl),
-            headers,
-            body: extra.body,
-            service: SERVICE,
-            authorization: this.authorization,
-            deadline: extra.deadline,
-            signal: extra.signal,
-            retryOn: extra.retryOn,
-            maxAttempts: extra.maxAttempts,
-            stream: extra.stream,
-        });
-        if (extra.stream && (res.status < 200 || res.status >= 300))
-            res = await buffered(res);
-        this.remember(res);
-        if (res.status === 401 || res.status === 403) {
-            const body = res.text();
-            const ct = res.headers['content-type'] ?? '';
-            const problem = classifyKuduAuthFailure(res.status, body, ct, this.authKind, undefined);
-            throw new KuduError(res.status === 401 ? 'kudu-unauthorized' : 'kudu-forbidden', explainKuduAuthFailure(problem, res.status, this.host), res.status, ct, body);
-        }
-        return res;
-    }
-    unexpected(res, what) {
-        const body = res.text();
-        const detail = oneLine(body);
-        return new KuduError('kudu-error', `Kudu at ${this.host} answered ${res.status} to ${what}${detail ? `: ${detail}` : ''}; check the app's SCM site (Advanced Tools) and try again.`, res.status, res.headers['content-type'] ?? '', body);
-    }
-    async push(path, query, options) {
-        const qs = new URLSearchParams(query).toString();
-        const headers = { 'Content-Type': 'application/zip' };
-        if (options.size !== undefined)
-            headers['Content-Length'] = String(options.size);
-        const res = await this.send('POST', `${path}?${qs}`, {
-            headers,
-            body: options.body,
-            deadline: options.deadline,
-            signal: options.signal,
-        });
-        const trackingId = res.headers['scm-deployment-id'];
-        if (res.status === 202) {
-            const location = res.headers['location'];
-            return {
-                kind: 'accepted',
-                location: this.absolute(location || '/api/deployments/latest'),
-                retryAfterMs: retryAfterMs(res.headers, Date.now()),
-                trackingId,
-            };
-        }
-        if (res.status === 200 || res.status === 201 || res.status === 204)
-            return { kind: 'completed', trackingId };
-        if (res.status === 409) {
-            const text = res.text();
-            return { kind: 'conflict', reason: classifyPushConflict(text), message: oneLine(text) };
-        }
-        throw this.unexpected(res, `the package push (POST ${path})`);
-    }
-    /** `POST /api/zipdeploy?isAsync=true` with the zip streamed as the body. */
-    zipDeploy(options) {
-        const query = { isAsync: 'true', deployer: options.deployer ?? 'runpack' };
-        if (options.message)
-            query.message = options.message;
-        return this.push('/api/zipdeploy', query, options);
-    }
-    /** `POST /api/publish?type=zip&async=true` (OneDeploy). */
-    oneDeploy(options) {
-        const query = { type: 'zip', async: 'true' };
-        if (options.restart === false)
-            query.restart = 'false';
-        return this.push('/api/publish', query, options);
-    }
-    /** One GET of a deployment URL (`latest` or an id). 404 → null. */
-    async getDeployment(pathOrUrl, deadline) {
-        const res = await this.send('GET', pathOrUrl, { deadline, headers: { Accept: 'application/json' } });
-        if (res.status === 404)
-            return { httpStatus: 404, record: null };
-        if (res.status !== 200 && res.status !== 202)
-            throw this.unexpected(res, `GET ${new URL(this.absolute(pathOrUrl)).pathname}`);
-        let record = null;
-        try {
-            const parsed = res.json();
-            record = Array.isArray(parsed) ? (parsed[0] ?? null) : parsed;
-        }
-        catch {
-            record = null;
-        }
-        if (record && typeof record.status !== 'number')
-            record = { ...record, status: Number(record.status) };
-        return { httpStatus: res.status, record, retryAfterMs: retryAfterMs(res.headers, Date.now()) };
-    }
-    /** `GET /api/deployments/latest`: the running or last finished deployment, null when there is none. */
-    async latestDeployment(deadline) {
-        return (await this.getDeployment('/api/deployments/latest', deadline)).record;
-    }
-    /**
-     * Follow a deployment to its end. `location` is the 202's Location (or `/api/deployments/latest`).
-     * `previousId` is the id `latest` had before the push: while `latest` still shows it, the new record does
-     * not exist yet. Once the new record is seen its id is pinned, so a later deployment cannot be mistaken
-     * for this one. `onStatus` is called on every status change.
-     */
-    async pollDeployment(location, options) {
-        const sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-        const now = options.now ?? Date.now;
-        const timing = options.timing ?? DEFAULT_POLL_TIMING;
-        let url = location;
-        let pinned = null;
-        let lastState = '';
-        let last = null;
-        let wait = nextPollDelay(options.initialRetryAfterMs, 1, timing, options.deadline - now());
-        for (let attempt = 1;; attempt++) {
-            // The first read comes quickly: small deployments finish in a second or two.
-            await sleep(attempt === 1 ? Math.min(wait, timing.minMs) : wait);
-            if (now() >= options.deadline) {
-                const where = last
-                    ? `deployment ${last.id} was still ${describeDeploymentState(last)}`
-                    : 'no deployment record for this push appeared; Kudu may have dropped it in the background because another deployment held the lock';
-                throw new RunpackError('timeout', `Kudu at ${this.host} did not finish the deployment within the budget (${where}); it may still complete — check ${this.baseUrl}/api/deployments/latest, or raise timeout-minutes.`);
-            }
-            const { httpStatus, record, retryAfterMs: ra } = await this.getDeployment(url, options.deadline);
-            wait = nextPollDelay(ra, attempt + 1, timing, options.deadline - now());
-            if (!record || httpStatus === 404) {
-                // A pinned id that vanished: go back to the Location Kudu gave.
-                if (pinned) {
-                    pinned = null;
-                    url = location;
-                }
-                continue;
-            }
-            let current = record;
-            if (!pinned) {
-                if (options.previousId && record.id === options.previousId)
-                    continue;
-                if (options.isOurs && options.isOurs(record) === false) {
-                    // `latest` is someone else's (later) push: find ours in the list.
-                    const mine = (await this.listDeployments(options.deadline)).find((d) => options.isOurs(d) === true);
-                    if (!mine)
-                        continue;
-                    current = mine;
-                }
-                if (!current.is_temp) {
-                    pinned = current.id;
-                    url = `/api/deployments/${encodeURIComponent(current.id)}`;
-                }
-            }
-            else if (record.id !== pinned) {
-                continue;
-            }
-            const record2 = current;
-            last = record2;
-            const state = describeDeploymentState(record2);
-            if (state !== lastState) {
-                lastState = state;
-                options.onStatus?.(record2);
-            }
-            if (deploymentOutcome(record2) !== 'running')
-                return record2;
-        }
-    }
-    /** `GET /api/deployments`: every deployment record Kudu keeps (newest first on Kudu; order not relied on). */
-    async listDeployments(deadline) {
-        const res = await this.send('GET', '/api/deployments', {
-            deadline,
-            headers: { Accept: 'application/json' },
-        });
-        if (res.status !== 200)
-            throw this.unexpected(res, 'GET /api/deployments');
-        try {
-            const parsed = res.json();
-            return Array.isArray(parsed) ? parsed : [];
-        }
-        catch {
-            return [];
-        }
-    }
-    /** `GET /api/deployments/{id}/log`, with the details of warning and error entries (at most 5 fetched). */
-    async deploymentLog(id, deadline) {
-        const res = await this.send('GET', `/api/deployments/${encodeURIComponent(id)}/log`, { deadline });
-        if (res.status === 404)
-            return [];
-        if (res.status !== 200)
-            throw this.unexpected(res, `GET /api/deployments/${id}/log`);
-        let entries = [];
-        try {
-            const parsed = res.json();
-            entries = Array.isArray(parsed) ? parsed : [];
-        }
-        catch {
-            return [];
-        }
-        const out = [];
-        let detailsFetched = 0;
-        for (const e of entries) {
-            out.push(e);
-            if (e.details_url && (e.type ?? 0) >= 1 && detailsFetched < 5) {
-                detailsFetched++;
-                try {
-                    const d = await this.send('GET', e.details_url, { deadline, maxAttempts: 2 });
-                    if (d.status === 200) {
-                        const details = d.json();
-                        if (Array.isArray(details))
-                            for (const x of details)
-                                if (x.message && x.message !== e.message)
-                                    out.push({ ...x, message: `  ${x.message}` });
-                    }
-                }
-                catch (err) {
-                    if (err instanceof KuduError)
-                        continue;
-                    throw err;
-                }
-            }
-        }
-        return out;
-    }
-    /**
-     * `GET /api/vfs/{path}` (relative to %HOME%). A redirect (307 for a directory without `/`) is followed.
-     * Returns null for 404. The body is the file's bytes as sent (binary-safe); `text` decodes it as UTF-8.
-     * With `range` only those bytes are asked for (206, or 416 past the end, both returned rather than thrown);
-     * with `stream` the body is left unread in `stream` for the caller to consume. The second argument may
-     * still be a bare deadline.
-     */
-    async vfsGet(path, options = {}) {
-        const o = typeof options === 'number' ? { deadline: options } : options;
-        const clean = path.replace(/^\/+/, '');
-        const what = `GET /api/vfs/${clean}`;
-        const headers = { 'Cache-Control': 'no-cache' };
-        if (o.range)
-            headers.Range = `bytes=${o.range.start}-${o.range.end}`;
-        const get = (pathOrUrl) => this.send('GET', pathOrUrl, {
-            deadline: o.deadline,
-            headers,
-            stream: o.stream,
-            maxAttempts: o.maxAttempts,
-            signal: o.signal,
-        });
-        let res = await get(`/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}`);
-        if (res.status === 307 || res.status === 302 || res.status === 301) {
-            const loc = res.headers['location'];
-            if (!loc)
-                throw this.unexpected(res, what);
-            res = await get(loc);
-        }
-        if (res.status === 404)
-            return null;
-        const ok = res.status === 200 || (o.range !== undefined && (res.status === 206 || res.status === 416));
-        if (!ok)
-            throw this.unexpected(res, what);
-        return vfsFile(res);
-    }
-    /**
-     * A VFS directory listing (`GET /api/vfs/{dir}/`): Kudu's entries (name, size, mtime, mime, …), or null when the
-     * folder does not exist. An answer that is not a JSON array is a `kudu-error`.
-     */
-    async vfsList(dir, deadline) {
-        const clean = dir.replace(/\/+$/, '');
-        const file = await this.vfsGet(`${clean}/`, deadline);
-        if (!file)
-            return null;
-        let parsed;
-        try {
-            parsed = JSON.parse(file.text);
-        }
-        catch {
-            parsed = null;
-        }
-        if (!Array.isArray(parsed))
-            throw new RunpackError('kudu-error', `Kudu answered GET /api/vfs/${clean}/ with something other than a directory listing; check the app's SCM site (Advanced Tools) and try again.`);
-        return parsed.filter((e) => !!e && typeof e === 'object');
-    }
-    /**
-     * The end of the newest container logs (Linux: `GET /api/logs/docker`, then a ranged VFS read of each file's
-     * last `tailBytes`), newest file first; [] where the SCM site keeps none (Windows answers 404).
-     */
-    async containerLogTail(options = {}) {
-        const res = await this.send('GET', '/api/logs/docker', {
-            deadline: options.deadline,
-            headers: { Accept: 'application/json' },
-        });
-        if (res.status === 404)
-            return [];
-        if (res.status !== 200)
-            throw this.unexpected(res, 'GET /api/logs/docker');
-        const list = res.json();
-        if (!Array.isArray(list))
-            return [];
-        const files = list
-            .filter((f) => typeof f?.href === 'string')
-            .map((f) => ({
-            href: f.href,
-            machine: typeof f.machineName === 'string' ? f.machineName : '',
-            updated: typeof f.lastUpdated === 'string' ? Date.parse(f.lastUpdated) || 0 : 0,
-            size: typeof f.size === 'number' ? f.size : 0,
-        }))
-            .sort((a, b) => b.updated - a.updated)
-            .slice(0, options.files ?? 4);
-        const tail = options.tailBytes ?? 16_384;
-        const out = [];
-        for (const f of files) {
-            const vfs = /\/api\/vfs\/(.+)$/.exec(new URL(f.href, this.baseUrl).pathname)?.[1];
-            if (!vfs)
-                continue;
-            const file = await this.vfsGet(decodeURIComponent(vfs), {
-                deadline: options.deadline,
-                range: { start: Math.max(0, f.size - tail), end: Math.max(0, f.size - 1) },
-            }).catch(() => null);
-            if (file && file.status !== 416)
-                out.push({
-                    name: decodeURIComponent(vfs.split('/').pop() ?? vfs),
-                    machine: f.machine,
-                    text: file.text,
-                });
-        }
-        return out;
-    }
-    /** `GET /api/settings`: the settings the SCM site sees now (a flat object; older builds send Key/Value pairs). */
-    async settings(deadline) {
-        const res = await this.send('GET', '/api/settings', {
-            deadline,
-            headers: { Accept: 'application/json' },
-        });
-        if (res.status !== 200)
-            throw this.unexpected(res, 'GET /api/settings');
-        const parsed = res.json();
-        const out = {};
-        if (Array.isArray(parsed)) {
-            for (const item of parsed) {
-                const k = item.Key ?? item.key;
-                const v = item.Value ?? item.value;
-                if (typeof k === 'string')
-                    out[k] = v == null ? '' : String(v);
-            }
-        }
-        else if (parsed && typeof parsed === 'object') {
-            for (const [k, v] of Object.entries(parsed))
-                out[k] = v == null ? '' : String(v);
-        }
-        return out;
-    }
-}
-
-/**
  * Publish profiles (the `publish-profile` input): the XML that Resource Manager's `publishxml` returns and the
  * portal's "Download publish profile" saves. runpack only needs the Kudu host and the `$app` credentials from it.
  *
@@ -34832,180 +35051,21 @@ function profileMismatch(profile, appName, slot) {
 }
 
 /**
- * Local mode (WEBSITE_RUN_FROM_PACKAGE=1): the package is pushed to Kudu, which stores it as
- * data/SitePackages/<UTC yyyyMMddHHmmss>.zip, points packagename.txt at it after a successful deployment,
- * and the worker mounts it read-only as wwwroot (API-SPEC §1.2).
- *
- * Order (API-SPEC §6.4 d, §6.6, checklist 3): make the setting `1` (fresh read-merge-write), wait until Kudu's
- * /api/settings shows it, only then push (earlier, Kudu would extract into wwwroot or answer the URL-mode 409),
- * follow the deployment, and confirm packagename.txt names the new package. The engine then restarts the app
- * and calls `verifyLocalMount` to read the release stamp back from the mounted wwwroot.
+ * One signed-in Kudu session for a site, used by the local publisher, verification, slots and the operator
+ * commands: Entra Bearer by default; the publish profile when the user gives one; the app's publishing
+ * credentials from Resource Manager when Kudu refuses the token and SCM basic auth is allowed. Every credential
+ * is registered as a secret before it is used. The session is proven with one call (GET /api/settings, which
+ * callers need anyway).
  */
-const RFP_SETTING = 'WEBSITE_RUN_FROM_PACKAGE';
-/** The legacy name Kudu falls back to when WEBSITE_RUN_FROM_PACKAGE is empty (API-SPEC §1.1). */
-const RFP_LEGACY_SETTING = 'WEBSITE_RUN_FROM_ZIP';
-const SITE_PACKAGES = 'data/SitePackages';
-const PACKAGE_NAME_FILE = `${SITE_PACKAGES}/packagename.txt`;
-const WWWROOT$1 = 'site/wwwroot';
-const FAILURE_MARKER = 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt';
-function classifyRunFromPackage(value) {
-    if (value === undefined || value === null || value === '')
-        return 'unset';
-    if (value === '1')
-        return 'local';
-    if (/^http/i.test(value))
-        return 'url';
-    return 'other';
-}
-/** The value Kudu acts on: WEBSITE_RUN_FROM_PACKAGE, or the legacy WEBSITE_RUN_FROM_ZIP when the first is empty. */
-function effectiveRunFromPackage(settings) {
-    const main = settings[RFP_SETTING];
-    if (main !== undefined && main !== '')
-        return main;
-    const legacy = settings[RFP_LEGACY_SETTING];
-    return legacy !== undefined && legacy !== '' ? legacy : undefined;
-}
-const STATE_WORDS = {
-    local: 'a local package (WEBSITE_RUN_FROM_PACKAGE=1)',
-    url: 'a package URL',
-    unset: 'files in wwwroot (no WEBSITE_RUN_FROM_PACKAGE)',
-    other: "an unrecognised WEBSITE_RUN_FROM_PACKAGE value (only exactly '1' or an https URL count)",
-};
-/**
- * Decide whether moving an app from its current WEBSITE_RUN_FROM_PACKAGE value to `wanted` is allowed.
- * The platform documents local → URL as unsupported on an existing app (API-SPEC §1.3 "Migration"); runpack
- * refuses it on Windows unless `force`, and warns on Linux. Local mode on Linux Consumption function apps and
- * any run-from-package on Flex Consumption are refused outright.
- */
-function modeSwitchDecision(current, wanted, target, force) {
-    const from = classifyRunFromPackage(current);
-    const app = target.name ? `App '${target.name}'` : 'The app';
-    const base = { from, to: wanted };
-    if (target.isFlex) {
-        return {
-            ...base,
-            allowed: false,
-            code: 'mode-switch-unsupported',
-            severity: 'error',
-            message: flexRefusalMessage(target.name),
-        };
-    }
-    if (wanted === 'local') {
-        const refusal = localModeRefusal(target);
-        if (refusal)
-            return {
-                ...base,
-                allowed: false,
-                code: 'mode-switch-unsupported',
-                severity: 'error',
-                message: refusal,
-            };
-        if (from === 'local')
-            return {
-                ...base,
-                allowed: true,
-                code: 'mode-unchanged',
-                severity: 'info',
-                message: `${app} already runs a local package.`,
-            };
-        const cost = from === 'url'
-            ? 'changing the setting restarts the app; it comes back on the package in data/SitePackages if one is left from an earlier local deploy, otherwise it cannot start (FAILED TO INITIALIZE RUN FROM PACKAGE) until the push completes'
-            : from === 'unset'
-                ? 'the files now in wwwroot are hidden by the mounted package from now on; changing the setting restarts the app'
-                : 'Kudu did not treat the old value as local mode; changing the setting restarts the app';
-        return {
-            ...base,
-            allowed: true,
-            code: 'mode-switch',
-            severity: 'warning',
-            message: `${app} switches from ${STATE_WORDS[from]} to a local package: ${cost}.`,
-        };
-    }
-    // wanted === 'url'
-    if (from === 'url')
-        return {
-            ...base,
-            allowed: true,
-            code: 'mode-unchanged',
-            severity: 'info',
-            message: `${app} already runs from a package URL.`,
-        };
-    if (from === 'local') {
-        const why = 'the platform does not support moving an app that runs a local package to a package URL ("create a new App Service resource")';
-        if (!target.isLinux && !force) {
-            return {
-                ...base,
-                allowed: false,
-                code: 'mode-switch-refused',
-                severity: 'error',
-                message: `${app} is a Windows app running a local package (WEBSITE_RUN_FROM_PACKAGE=1) and ${why}; keep mode: local, deploy to a new app, or set force: true to switch anyway.`,
-            };
-        }
-        return {
-            ...base,
-            allowed: true,
-            code: force && !target.isLinux ? 'mode-switch-forced' : 'mode-switch',
-            severity: 'warning',
-            message: `${app} switches from a local package to a package URL although ${why}${force && !target.isLinux ? ' (forced)' : ''}; watch the app after the restart.`,
-        };
-    }
-    return {
-        ...base,
-        allowed: true,
-        code: 'mode-switch',
-        severity: 'warning',
-        message: `${app} switches from ${STATE_WORDS[from]} to a package URL: changing the setting restarts the app${from === 'unset' ? ' and hides the files now in wwwroot' : ''}.`,
-    };
-}
-/** Why local mode is impossible on this target, or null. */
-function localModeRefusal(target) {
-    if (target.isFlex)
-        return flexRefusalMessage(target.name);
-    if (target.isFunctionApp && target.isLinux && target.isConsumption) {
-        const app = target.name ? `'${target.name}'` : 'this app';
-        return `mode: local is not possible on ${app}: Linux Consumption function apps run from a package URL only (WEBSITE_RUN_FROM_PACKAGE=1 is not supported there); use mode: url (or auto).`;
-    }
-    return null;
-}
-/** The refusal for Flex Consumption apps (API-SPEC §1.7, §6.13). */
-function flexRefusalMessage(name) {
-    const app = name ? `'${name}'` : 'This function app';
-    return `${app} runs on the Flex Consumption plan, which does not support WEBSITE_RUN_FROM_PACKAGE in either mode; deploy it with OneDeploy to its deployment storage instead (Azure/functions-action or 'func azure functionapp publish'), and remove the setting if it is present.`;
-}
-/** Kudu's stored package names: `yyyyMMddHHmmss.zip` (UTC). */
-function isSitePackageName(name) {
-    return /^\d{14}\.zip$/.test(name);
-}
-function compareStamp(expected, text) {
-    if (!expected)
-        return 'not-stamped';
-    if (text === null)
-        return 'missing';
-    try {
-        const parsed = JSON.parse(text);
-        if (typeof parsed?.contentSha256 !== 'string')
-            return 'unreadable';
-        return parsed.contentSha256 === expected.contentSha256 ? 'match' : 'mismatch';
-    }
-    catch {
-        return 'unreadable';
-    }
-}
-function shortSha(sha) {
-    return sha ? sha.slice(0, 12) : '?';
-}
-// ---------------------------------------------------------------------------------------------------------
-// Kudu access
-// ---------------------------------------------------------------------------------------------------------
 function basicHeader(user, password) {
     return `Basic ${Buffer$1.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 }
-function scmUrlOf(target) {
-    return target.scmHostName ? `https://${target.scmHostName}` : null;
+function scmUrlOf(site) {
+    return site.scmHostName ? `https://${site.scmHostName}` : null;
 }
 async function basicPolicy(ctx) {
     try {
-        return await ctx.arm.getBasicAuthAllowed(ctx.target.ref, 'scm');
+        return await ctx.arm.getBasicAuthAllowed(ctx.site.ref, 'scm');
     }
     catch {
         return undefined;
@@ -35017,16 +35077,11 @@ async function explainAuth(ctx, kudu, err) {
     const problem = classifyKuduAuthFailure(err.status, err.bodySnippet, err.contentType, kudu.authKind, allowed);
     return new RunpackError(err.code, explainKuduAuthFailure(problem, err.status, kudu.host));
 }
-/**
- * A Kudu client for the target, authenticated and proven with one call (GET /api/settings, which the
- * settings wait needs anyway). Entra Bearer by default; the publish-profile input when given; publishing
- * credentials from Resource Manager when Kudu refuses the token and SCM basic auth is allowed.
- */
+/** A Kudu client for the site, signed in and proven with GET /api/settings (whose answer is returned too). */
 async function connectKudu(ctx, deadline) {
-    const { inputs, target } = ctx;
-    const http = ctx.http;
-    if (inputs.publishProfile) {
-        const profile = parsePublishProfile(inputs.publishProfile);
+    const { site: target, http } = ctx;
+    if (ctx.publishProfile) {
+        const profile = parsePublishProfile(ctx.publishProfile);
         ctx.secrets.add(profile.password);
         ctx.secrets.add(basicHeader(profile.userName, profile.password).slice('Basic '.length));
         const mismatch = profileMismatch(profile, target.ref.appName, target.ref.slot ?? null);
@@ -35102,9 +35157,497 @@ async function connectKudu(ctx, deadline) {
         }
     }
 }
-// ---------------------------------------------------------------------------------------------------------
-// Steps
-// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Pure: applies changes (null deletes) to settings, keeping every other key and the original order; new keys
+ * go at the end. `changed` is false when the result equals the input.
+ */
+function mergeSettings(current, changes) {
+    const settings = {};
+    const changedKeys = [];
+    for (const [k, v] of Object.entries(current)) {
+        if (Object.prototype.hasOwnProperty.call(changes, k)) {
+            const next = changes[k];
+            if (next === null) {
+                changedKeys.push(k);
+                continue;
+            }
+            if (next !== v)
+                changedKeys.push(k);
+            settings[k] = next;
+        }
+        else
+            settings[k] = v;
+    }
+    for (const [k, v] of Object.entries(changes)) {
+        if (Object.prototype.hasOwnProperty.call(current, k) || v === null)
+            continue;
+        settings[k] = v;
+        changedKeys.push(k);
+    }
+    return { settings, changed: changedKeys.length > 0, changedKeys };
+}
+/** Pure: the keys of `changes` whose value in `actual` differs from what was asked. */
+function unconfirmedKeys(actual, changes) {
+    return Object.entries(changes)
+        .filter(([k, v]) => (v === null ? Object.prototype.hasOwnProperty.call(actual, k) : actual[k] !== v))
+        .map(([k]) => k);
+}
+function createSettingsHelper(arm, ref) {
+    return {
+        read: () => arm.listAppSettings(ref),
+        async update(changes) {
+            const before = await arm.listAppSettings(ref);
+            const merged = mergeSettings(before, changes);
+            if (!merged.changed)
+                return { changed: false, before, after: before };
+            await arm.putAppSettings(ref, merged.settings);
+            const after = await arm.listAppSettings(ref);
+            const missing = unconfirmedKeys(after, changes);
+            if (missing.length)
+                throw new RunpackError('setting-not-applied', `App settings ${missing.join(', ')} did not read back as written on ${ref.appName}${ref.slot ? `/${ref.slot}` : ''}; another deployment or policy may be changing settings, run again.`);
+            // Anything else lost between the read and the write (a concurrent writer) is reported by the caller.
+            return { changed: true, before, after };
+        },
+    };
+}
+
+/**
+ * The session the phases share (clock, secrets, logger, HTTP, deadlines, the Resource Manager login and the Kudu
+ * session): the deploy engine, the fleet and the operator commands all build it here.
+ */
+/** The wall clock (tests inject their own). */
+const realClock = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};
+function createDeployContext(parts) {
+    return {
+        ...parts,
+        settings: createSettingsHelper(parts.arm, parts.target.ref),
+        phaseDeadline: (ms) => Math.min(parts.deadline, parts.clock.now() + ms),
+    };
+}
+/** The Kudu session's needs, from a deploy context (the target's site, and the publish profile when given). */
+function kuduDeps(ctx) {
+    return { ...ctx, site: ctx.target, publishProfile: ctx.inputs.publishProfile };
+}
+/** A signed-in Kudu session for the context's target (see azure/kudu-session.ts). */
+function openKudu(ctx, deadline) {
+    return connectKudu(kuduDeps(ctx), deadline);
+}
+/** Logs in and opens Resource Manager: the cloud's endpoints, the session and the ARM client. */
+async function logIn(inputs, deps, c, result) {
+    const cloud = await discoverCloud(c.http, inputs.resourceManagerEndpoint, c.phaseDeadline(60_000));
+    const session = await authenticate(inputs, cloud, {
+        env: deps.env,
+        secrets: c.secrets,
+        getIdToken: deps.getIdToken,
+        runAz: deps.runAz,
+        now: c.clock.now,
+        log: (l) => c.log.info(l),
+        login: deps.login,
+    });
+    c.log.info(session.description);
+    result.auth = session.method;
+    const arm = createArmClient({
+        http: c.http,
+        endpoint: cloud.resourceManager,
+        authorization: () => session.authorization(cloud.armScope),
+        deadline: () => currentDeadline(c.deadline),
+        sleep: c.clock.sleep,
+        now: c.clock.now,
+    });
+    return { session, arm, cloud };
+}
+
+const LEVEL_TITLES = {
+    setting: '(a) setting read back',
+    'package-url': '(b) package URL returns this release',
+    'mounted-content': '(c) mounted content is this release',
+    health: '(d) the app answers (health-path, or the root)',
+};
+/** Pure: the storage error code and detail of a failed blob response. */
+function storageErrorOf(res) {
+    const code = res.headers['x-ms-error-code'];
+    const body = res.text();
+    const detail = /<AuthenticationErrorDetail>([\s\S]*?)<\/AuthenticationErrorDetail>/.exec(body)?.[1] ??
+        /<Message>([\s\S]*?)<\/Message>/.exec(body)?.[1]?.split('\n')[0];
+    return { code: code ?? /<Code>([^<]+)<\/Code>/.exec(body)?.[1], detail };
+}
+async function checkBlobUrl(ctx, url, pkg, input, deadline) {
+    // GET with a one-byte range: the same authorization the worker uses, without downloading the package.
+    const res = await ctx.http.request({
+        method: 'GET',
+        url,
+        service: 'Blob Storage',
+        headers: { Range: 'bytes=0-0', 'x-ms-version': '2023-11-03' },
+        authorization: input.access === 'identity' ? input.storageAuthorization : undefined,
+        deadline,
+        maxAttempts: 3,
+    });
+    if (res.status >= 400) {
+        const err = storageErrorOf(res);
+        return { status: res.status, errorCode: err.code, detail: err.detail };
+    }
+    const sha = res.headers['x-ms-meta-sha256'];
+    return {
+        status: res.status,
+        sha256Matches: sha === undefined ? undefined : sha === pkg.sha256,
+        ...(sha && sha !== pkg.sha256 ? { releaseThere: sha.slice(0, 12) } : {}),
+    };
+}
+/** A check for the failure marker in wwwroot through Kudu (null when SCM is not reachable or there is none). */
+function failureMarkerCheck(ctx) {
+    let kudu;
+    return async () => {
+        if (!ctx.target.scmHostName)
+            return null;
+        if (kudu === undefined) {
+            kudu = await openKudu(ctx, ctx.phaseDeadline(30_000))
+                .then((k) => k.kudu)
+                .catch(() => null);
+        }
+        if (!kudu)
+            return null;
+        return (await mountFailed(kudu, ctx.phaseDeadline(30_000))) ? `wwwroot shows '${FAILURE_MARKER}'` : null;
+    };
+}
+async function verifyDeploy(ctx, pkg, input) {
+    const levels = [];
+    const mode = input.intendedValue === '1' ? 'local' : 'url';
+    const evidence = {
+        noRemount: input.noRemount,
+        mode,
+        access: input.access,
+        identityRoleConfirmed: input.identityRoleConfirmed,
+    };
+    const deadline = ctx.phaseDeadline(input.mountBudgetMs ?? 180_000);
+    /** One read settles it: nothing will change what is mounted, or another release already won. */
+    let conclusive = Boolean(input.quick || input.noRemount);
+    // (a)
+    const settings = await ctx.settings.read();
+    evidence.settingMatches = settings[RFP] === input.intendedValue;
+    levels.push({
+        level: 'setting',
+        status: evidence.settingMatches ? 'pass' : 'fail',
+        detail: evidence.settingMatches
+            ? `${RFP} is the intended value`
+            : `${RFP} reads ${settings[RFP] === undefined ? 'nothing' : 'another value'}`,
+    });
+    // (b)
+    if (mode === 'url') {
+        const target = input.probeUrl ?? settings[RFP] ?? input.intendedValue;
+        const probeInput = input.probeUrl ? { ...input, access: undefined } : input;
+        const fetch = await checkBlobUrl(ctx, target, pkg, probeInput, deadline).catch((err) => ({
+            status: 0,
+            errorCode: 'network',
+            detail: err instanceof Error ? err.message : String(err),
+        }));
+        evidence.blobFetch = fetch;
+        // Another release is behind the URL (a later deploy won the race): waiting for the mount cannot help.
+        if (fetch.releaseThere)
+            conclusive = true;
+        const ok = fetch.status >= 200 &&
+            fetch.status < 300 &&
+            fetch.sha256Matches !== false;
+        levels.push({
+            level: 'package-url',
+            status: ok ? 'pass' : 'fail',
+            detail: ok
+                ? `answers ${fetch.status}${fetch.sha256Matches ? ' with this sha256' : ''}${input.access === 'identity' ? (input.probeUrl ? ' (checked with a short-lived read SAS of the same blob)' : " (checked with the deploying login's token)") : ''}`
+                : `answers ${fetch.status || 'no response'}${fetch.errorCode ? ` ${fetch.errorCode}` : ''}`,
+        });
+    }
+    else {
+        levels.push({ level: 'package-url', status: 'skipped', detail: 'local mode: no URL' });
+    }
+    // (c)
+    let kudu = null;
+    if (!ctx.target.scmHostName) {
+        levels.push({ level: 'mounted-content', status: 'skipped', detail: 'the app has no SCM host' });
+        evidence.stamp = 'not-checked';
+    }
+    else {
+        try {
+            kudu = (await openKudu(ctx, deadline)).kudu;
+        }
+        catch (err) {
+            levels.push({
+                level: 'mounted-content',
+                status: 'skipped',
+                detail: `SCM not reachable: ${err instanceof Error ? err.message.split(';')[0] : String(err)}`,
+            });
+            evidence.stamp = 'not-checked';
+        }
+    }
+    if (kudu) {
+        const pinned = kudu;
+        const who = ctx.target.ref.slot
+            ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
+            : ctx.target.ref.appName;
+        const { state, marker } = await watchMountedStamp(pinned, pkg.stamp, {
+            deadline,
+            intervalMs: 3000,
+            once: conclusive,
+            sleep: (ms) => ctx.clock.sleep(ms),
+            now: () => ctx.clock.now(),
+            onMiss: async () => {
+                if (!input.packageName)
+                    return;
+                const now = await readPackageName(pinned, deadline).catch(() => undefined);
+                if (now && now !== input.packageName)
+                    throw new RunpackError('superseded', `${who}: this deployment was replaced by a later deployment (packagename.txt now names ${now}, not ${input.packageName} that this run pushed); check which deployment should win and run it again if needed.`);
+            },
+        });
+        evidence.failureMarker = marker;
+        evidence.stamp = state === 'not-stamped' ? 'not-checked' : state === 'unreadable' ? 'unreadable' : state;
+        levels.push({
+            level: 'mounted-content',
+            status: marker ? 'fail' : state === 'match' ? 'pass' : state === 'not-stamped' ? 'skipped' : 'fail',
+            detail: marker
+                ? `wwwroot shows '${FAILURE_MARKER}'`
+                : state === 'match'
+                    ? `${STAMP_PATH} matches release ${pkg.releaseId}`
+                    : state === 'not-stamped'
+                        ? 'the package has no release stamp (stamp: false)'
+                        : state === 'mismatch'
+                            ? `${STAMP_PATH} belongs to another release`
+                            : `${STAMP_PATH} is ${state}`,
+        });
+    }
+    // (d) The app answers: a mounted package is not a running app.
+    const app = await watchApp(ctx, deadline, {
+        quick: conclusive,
+        confirmed: input.confirmed,
+        mountFailed: () => evidence.failureMarker === true,
+    });
+    const last = app.last;
+    const containsExpect = ctx.inputs.healthPath && ctx.inputs.expect && last.status !== undefined
+        ? (last.body ?? '').includes(ctx.inputs.expect)
+        : undefined;
+    evidence.health = { status: last.status, containsExpect, body: last.body, error: last.error };
+    evidence.app = { state: app.judgement.state, why: app.judgement.why };
+    if (app.judgement.state !== 'up' && kudu) {
+        evidence.logStreamUrl = `${kudu.baseUrl}/api/logstream`;
+        evidence.appLogReadOnlyLine = await readOnlyLineInLogs(kudu, deadline);
+    }
+    else if (app.judgement.state !== 'up' && ctx.target.scmHostName) {
+        evidence.logStreamUrl = `https://${ctx.target.scmHostName}/api/logstream`;
+    }
+    levels.push({
+        level: 'health',
+        status: app.judgement.state === 'up' ? 'pass' : 'fail',
+        detail: app.judgement.state === 'start-failed'
+            ? `${app.judgement.why}: the app does not start`
+            : app.judgement.why,
+    });
+    const ok = levels.every((l) => l.status !== 'fail');
+    return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence) };
+}
+/**
+ * The release's stamp in a mounted wwwroot as findings (after a swap, on the side that received the release):
+ * `package-replaced` when packagename.txt names another package, `mount-failed`, `stale-content`, `stamp-missing`.
+ */
+async function checkMountedRelease(ctx, kudu, pkg, deadline, intervalMs, packageName) {
+    const findings = [];
+    if (!pkg.stamp) {
+        findings.push({
+            severity: 'info',
+            code: 'stamp-off',
+            message: 'The package carries no release stamp (stamp: false); the mounted content was not compared.',
+        });
+        return findings;
+    }
+    const { state: last, marker } = await watchMountedStamp(kudu, pkg.stamp, {
+        deadline,
+        intervalMs,
+        sleep: (ms) => ctx.clock.sleep(ms),
+        now: () => ctx.clock.now(),
+    });
+    if (last === 'match') {
+        ctx.log.info(`wwwroot on ${kudu.host} serves release ${pkg.releaseId} (stamp matches).`);
+        return findings;
+    }
+    if (marker) {
+        findings.push({
+            severity: 'error',
+            code: 'mount-failed',
+            message: `The app could not mount the package: wwwroot on ${kudu.host} shows '${FAILURE_MARKER}'; the archive is not a valid zip for run-from-package or the package file is missing — run 'runpack inspect' on it and deploy again.`,
+        });
+    }
+    else if (last === 'mismatch') {
+        findings.push({
+            severity: 'error',
+            code: 'stale-content',
+            message: `wwwroot on ${kudu.host} still serves an older release (its stamp differs from ${pkg.releaseId}) although Kudu stored the new package: the app did not remount — restart it and check again.`,
+        });
+    }
+    else {
+        findings.push({
+            severity: 'error',
+            code: 'stamp-missing',
+            message: `wwwroot on ${kudu.host} has no readable ${STAMP_PATH} after the deploy: the new package is not mounted yet (or the app failed to start); restart the app and check again.`,
+        });
+    }
+    return findings;
+}
+
+/**
+ * What follows every change of the mounted package — a deploy, a rollback, the automatic rollback after a
+ * failed deploy: restart so the app mounts it, verify it (setting, package URL, mounted stamp, the app answers),
+ * then, for function apps, sync the triggers and compare the functions. One ending for the engine and the
+ * operator commands.
+ */
+async function restartAndVerify(ctx, pkg, a) {
+    const { log } = ctx;
+    const findings = [];
+    const note = (f) => {
+        findings.push(f);
+        if (f.severity === 'error')
+            log.error(f.message);
+        else if (f.severity === 'warning')
+            log.warn(f.message);
+        else
+            log.info(f.message);
+    };
+    // The stable URL does not change between releases in URL mode and Kudu's own restart after a push is not
+    // relied on: restart so the app mounts what was published.
+    const restarted = a.restart
+        ? await log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)))
+        : undefined;
+    if (!a.restart && a.mode === 'url')
+        note({
+            severity: 'warning',
+            code: 'restart-skipped',
+            message: a.settingChanged
+                ? 'restart: false; the settings change restarts the app on its own.'
+                : 'restart: false; the app keeps its mounted package until its next restart.',
+        });
+    const verify = await log.group('Verify', async () => {
+        const o = await verifyDeploy(ctx, pkg, {
+            ...a.verify,
+            confirmed: restarted?.confirmed,
+            // URL mode without a restart or a settings write: nothing re-mounts the package.
+            noRemount: a.mode === 'url' && !a.restart && !a.settingChanged,
+        });
+        for (const l of o.levels) {
+            const line = `${l.level}: ${l.status} — ${l.detail}`;
+            if (l.status === 'fail')
+                log.error(line);
+            else
+                log.info(line);
+        }
+        return o;
+    });
+    if (ctx.target.isFunctionApp && verify.ok)
+        for (const f of await log.group('Functions', () => afterMountFunctions(ctx, pkg)))
+            note(f);
+    return { verify, findings };
+}
+
+/** Pure: TargetInfo from the site document. */
+function targetFromSite$1(ref, site, siteConfig) {
+    const p = site.properties ?? {};
+    const kind = (site.kind ?? 'app').toLowerCase();
+    const tokens = kind.split(',').map((t) => t.trim());
+    const sku = String(p.sku ?? '');
+    const isFunctionApp = tokens.includes('functionapp');
+    const isLinux = p.reserved === true || tokens.includes('linux');
+    const scm = (p.hostNameSslStates ?? []).find((h) => (h.hostType ?? '').toLowerCase() === 'repository');
+    const defaultHostName = p.defaultHostName ?? '';
+    const linuxFx = siteConfig?.linuxFxVersion ?? p.siteConfig?.linuxFxVersion ?? '';
+    const identity = site.identity ?? {};
+    const type = (identity?.type ?? '').toLowerCase();
+    return {
+        ref,
+        id: site.id,
+        kind,
+        isLinux,
+        isFunctionApp,
+        isFlex: Boolean(p.functionAppConfig) || /^flexconsumption$/i.test(sku),
+        isConsumption: /^dynamic$/i.test(sku),
+        sku,
+        state: String(p.state ?? ''),
+        location: site.location ?? '',
+        defaultHostName,
+        scmHostName: scm?.name ?? null,
+        appUrl: defaultHostName ? `https://${defaultHostName}` : '',
+        linuxFxVersion: String(linuxFx ?? ''),
+        identity: {
+            systemPrincipalId: type.includes('systemassigned') && identity?.principalId ? identity.principalId : null,
+            userAssigned: Object.entries(identity?.userAssignedIdentities ?? {}).map(([resourceId, v]) => ({
+                resourceId,
+                principalId: v.principalId ?? '',
+                clientId: v.clientId ?? '',
+            })),
+        },
+    };
+}
+async function resolveSubscription(arm, inputs, fromLogin) {
+    if (inputs.subscriptionId)
+        return inputs.subscriptionId;
+    if (fromLogin)
+        return fromLogin;
+    const subs = (await arm.listSubscriptions()).filter((s) => !s.state || /enabled/i.test(s.state));
+    if (subs.length === 1)
+        return subs[0].subscriptionId;
+    if (subs.length === 0)
+        throw new RunpackError('subscription-missing', 'The login sees no subscription; give its role assignment a subscription or set subscription-id.');
+    throw new RunpackError('subscription-ambiguous', `The login sees ${subs.length} subscriptions (${subs
+        .slice(0, 5)
+        .map((s) => s.subscriptionId)
+        .join(', ')}${subs.length > 5 ? ', …' : ''}); set subscription-id.`);
+}
+async function resolveTarget(arm, inputs, subscriptionId) {
+    let resourceGroup = inputs.resourceGroup;
+    if (!resourceGroup) {
+        const found = await arm.findSiteResourceGroup(subscriptionId, inputs.appName);
+        if (!found)
+            throw new RunpackError('app-not-found', `No app named ${inputs.appName} in subscription ${subscriptionId}; check app-name and subscription-id, or set resource-group.`);
+        resourceGroup = found;
+    }
+    const ref = { subscriptionId, resourceGroup, appName: inputs.appName, slot: inputs.slot ?? null };
+    const site = await arm.getSite(ref);
+    let config;
+    if (site.kind?.includes('linux') || site.properties?.reserved) {
+        config = await arm.getSiteConfig(ref).catch(() => undefined);
+    }
+    return targetFromSite$1(ref, site, config);
+}
+
+/**
+ * The local-mode publisher (WEBSITE_RUN_FROM_PACKAGE=1): the package is pushed to the app's Kudu, which stores it
+ * as data/SitePackages/<UTC yyyyMMddHHmmss>.zip, points packagename.txt at it after a successful deployment, and
+ * the worker mounts it read-only as wwwroot (API-SPEC §1.2).
+ *
+ * Order (API-SPEC §6.4 d, §6.6, checklist 3): make the setting `1` (fresh read-merge-write), wait until Kudu's
+ * /api/settings shows it, only then push (earlier, Kudu would extract into wwwroot or answer the URL-mode 409),
+ * follow the deployment, and confirm packagename.txt names the new package. The engine then restarts the app
+ * and verifies the mounted release stamp.
+ */
+/**
+ * Local mode: the already-live check, then the push to Kudu, followed to its end (packagename.txt names the new
+ * package). Restart and verification are the engine's.
+ */
+async function publishLocalMode(ctx, pkg, previousValue) {
+    const { log } = ctx;
+    // Unchanged content already mounted and verified: nothing to push or restart.
+    if (!ctx.inputs.force && previousValue === '1' && pkg.stamp) {
+        const quick = await log.group('Check the live release', () => verifyDeploy(ctx, pkg, { intendedValue: '1', quick: true }));
+        if (quick.ok && quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass') {
+            log.info(`Release ${pkg.releaseId} is already live and verified; nothing to push or restart.`);
+            return { noop: { levels: quick.levels }, previousReleaseId: pkg.releaseId, findings: [] };
+        }
+    }
+    const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
+    return {
+        verify: { intendedValue: '1', packageName: outcome.packageName },
+        settingChanged: false,
+        findings: outcome.findings,
+        loggedFindings: false,
+    };
+}
 /** Poll Kudu's /api/settings until WEBSITE_RUN_FROM_PACKAGE is exactly `1` (Core Tools: 5 s interval). */
 async function waitForKuduSetting(ctx, kudu, first, deadline, intervalMs = 5000) {
     let seen = first;
@@ -35130,31 +35673,18 @@ async function waitForKuduSetting(ctx, kudu, first, deadline, intervalMs = 5000)
     for (let round = 0;; round++) {
         if (seen && effectiveRunFromPackage(seen) === '1') {
             if (round > 0)
-                ctx.log.info(`Kudu sees ${RFP_SETTING}=1 after ${Math.round((ctx.clock.now() - started) / 1000)} s.`);
+                ctx.log.info(`Kudu sees ${RFP}=1 after ${Math.round((ctx.clock.now() - started) / 1000)} s.`);
             return;
         }
         if (round === 0)
-            ctx.log.info(`Waiting for Kudu to see ${RFP_SETTING}=1 before pushing…`);
+            ctx.log.info(`Waiting for Kudu to see ${RFP}=1 before pushing…`);
         if (ctx.clock.now() + intervalMs > deadline) {
             const state = seen ? classifyRunFromPackage(effectiveRunFromPackage(seen)) : 'unknown';
-            throw new RunpackError('setting-not-propagated', `Kudu at ${kudu.host} still does not see ${RFP_SETTING}=1 (it sees ${state === 'unknown' ? `no settings${lastError ? `: ${lastError}` : ''}` : STATE_WORDS[state]}) after ${Math.round((ctx.clock.now() - started) / 1000)} s; pushing now would extract into wwwroot or be refused — run the deploy again, or restart the app's SCM site.`);
+            throw new RunpackError('setting-not-propagated', `Kudu at ${kudu.host} still does not see ${RFP}=1 (it sees ${state === 'unknown' ? `no settings${lastError ? `: ${lastError}` : ''}` : STATE_WORDS[state]}) after ${Math.round((ctx.clock.now() - started) / 1000)} s; pushing now would extract into wwwroot or be refused — run the deploy again, or restart the app's SCM site.`);
         }
         await ctx.clock.sleep(intervalMs);
         await read();
     }
-}
-/** packagename.txt's content (trimmed), or null when there is none. */
-async function readPackageName(kudu, deadline) {
-    const file = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
-    if (!file)
-        return null;
-    const name = file.text.trim();
-    return name || null;
-}
-/** The release stamp in the mounted wwwroot, raw text, or null. */
-async function readMountedStamp(kudu, deadline) {
-    const file = await kudu.vfsGet(`${WWWROOT$1}/${STAMP_PATH}`, deadline);
-    return file ? file.text : null;
 }
 function describeHolder(d) {
     const who = [d.deployer, d.author && d.author !== 'N/A' ? d.author : ''].filter(Boolean).join(', ');
@@ -35198,7 +35728,7 @@ async function pushAndFollow(ctx, kudu, pkg, deadline) {
         });
         if (result.kind === 'conflict') {
             if (result.reason === 'url-mode') {
-                throw new RunpackError('kudu-url-mode', `Kudu at ${kudu.host} refused the push because it still sees a package URL in ${RFP_SETTING} (409: ${result.message}); wait a minute and run the deploy again.`);
+                throw new RunpackError('kudu-url-mode', `Kudu at ${kudu.host} refused the push because it still sees a package URL in ${RFP} (409: ${result.message}); wait a minute and run the deploy again.`);
             }
             if (result.reason === 'other') {
                 throw new RunpackError('kudu-conflict', `Kudu at ${kudu.host} refused the push (409: ${result.message}); try again later.`);
@@ -35277,13 +35807,13 @@ async function publishLocal(ctx, pkg) {
     if (!decision.allowed)
         throw new RunpackError(decision.code, decision.message);
     const setupDeadline = ctx.phaseDeadline(5 * 60_000);
-    const { kudu, settings: kuduSettings } = await connectKudu(ctx, setupDeadline);
-    const changes = { [RFP_SETTING]: '1' };
-    if (current[RFP_LEGACY_SETTING] !== undefined)
-        changes[RFP_LEGACY_SETTING] = null;
+    const { kudu, settings: kuduSettings } = await openKudu(ctx, setupDeadline);
+    const changes = { [RFP]: '1' };
+    if (current[RFP_LEGACY] !== undefined)
+        changes[RFP_LEGACY] = null;
     const update = await ctx.settings.update(changes);
     if (update.changed)
-        ctx.log.info(`Set ${RFP_SETTING}=1 on ${name} (other settings kept).`);
+        ctx.log.info(`Set ${RFP}=1 on ${name} (other settings kept).`);
     // 2. Kudu must see it before the push.
     await waitForKuduSetting(ctx, kudu, update.changed ? null : kuduSettings, setupDeadline);
     // 3. What is mounted now, for the evidence if the push fails.
@@ -35320,7 +35850,9 @@ async function publishLocal(ctx, pkg) {
     const renamed = !!newName && newName !== oldName;
     // Kudu names stored packages by UTC second: a push in the same second as the previous one reuses its name, so
     // an unchanged name is confirmed by the stored zip itself (our size, written during this deployment).
-    const sameSecond = !!newName && newName === oldName && (await storedPackageIsOurs(kudu, newName, pkg, record, ctx.deadline));
+    const sameSecond = !!newName &&
+        newName === oldName &&
+        (await storedPackageIsOurs(kudu, newName, pkg.zipBytes, record, ctx.deadline));
     if (sameSecond)
         ctx.log.info(`packagename.txt still names ${newName}: Kudu reused the name within one second.`);
     const confirmed = !!newName && (renamed || sameSecond) && isSitePackageName(newName);
@@ -35334,13 +35866,8 @@ async function publishLocal(ctx, pkg) {
     ctx.log.info(`Kudu deployment ${record.id} succeeded; packagename.txt now names ${newName} (was ${oldName ?? 'none'}).`);
     return { mode: 'local', packageName: newName, deploymentId: record.id, confirmed, findings };
 }
-/** Whether data/SitePackages/<name> is this run's zip: the same size, and written since Kudu received the push. */
-async function storedPackageIsOurs(kudu, name, pkg, record, deadline) {
-    const entries = await kudu.vfsList(SITE_PACKAGES, deadline).catch(() => null);
-    const entry = entries?.find((e) => e.name === name);
-    const since = Date.parse(record.received_time ?? record.start_time ?? '');
-    const written = Date.parse(entry?.mtime ?? '');
-    return !!entry && entry.size === pkg.zipBytes && Number.isFinite(since) && written >= since - 1000;
+function shortSha(sha) {
+    return sha ? sha.slice(0, 12) : '?';
 }
 function stampSummary(text) {
     if (text === null)
@@ -35352,409 +35879,6 @@ function stampSummary(text) {
     catch {
         return '';
     }
-}
-async function checkMountedRelease(ctx, kudu, pkg, deadline, intervalMs, packageName) {
-    const findings = [];
-    if (!pkg.stamp) {
-        findings.push({
-            severity: 'info',
-            code: 'stamp-off',
-            message: 'The package carries no release stamp (stamp: false); the mounted content was not compared.',
-        });
-        return findings;
-    }
-    let last = 'missing';
-    let marker = false;
-    for (;;) {
-        const text = await readMountedStamp(kudu, deadline).catch((err) => {
-            if (err instanceof KuduError && (err.status === 401 || err.status === 403))
-                throw err;
-            return null;
-        });
-        last = compareStamp(pkg.stamp, text);
-        if (last === 'match') {
-            ctx.log.info(`wwwroot on ${kudu.host} serves release ${pkg.releaseId} (stamp matches).`);
-            return findings;
-        }
-        marker = (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
-        if (marker || ctx.clock.now() + intervalMs > deadline)
-            break;
-        await ctx.clock.sleep(intervalMs);
-    }
-    if (marker) {
-        findings.push({
-            severity: 'error',
-            code: 'mount-failed',
-            message: `The app could not mount the package: wwwroot on ${kudu.host} shows '${FAILURE_MARKER}'; the archive is not a valid zip for run-from-package or the package file is missing — run 'runpack inspect' on it and deploy again.`,
-        });
-    }
-    else if (last === 'mismatch') {
-        findings.push({
-            severity: 'error',
-            code: 'stale-content',
-            message: `wwwroot on ${kudu.host} still serves an older release (its stamp differs from ${pkg.releaseId}) although Kudu stored the new package: the app did not remount — restart it and check again.`,
-        });
-    }
-    else {
-        findings.push({
-            severity: 'error',
-            code: 'stamp-missing',
-            message: `wwwroot on ${kudu.host} has no readable ${STAMP_PATH} after the deploy: the new package is not mounted yet (or the app failed to start); restart the app and check again.`,
-        });
-    }
-    return findings;
-}
-
-const LEVEL_TITLES = {
-    setting: '(a) setting read back',
-    'package-url': '(b) package URL returns this release',
-    'mounted-content': '(c) mounted content is this release',
-    health: '(d) the app answers (health-path, or the root)',
-};
-/** Pure: the storage error code and detail of a failed blob response. */
-function storageErrorOf(res) {
-    const code = res.headers['x-ms-error-code'];
-    const body = res.text();
-    const detail = /<AuthenticationErrorDetail>([\s\S]*?)<\/AuthenticationErrorDetail>/.exec(body)?.[1] ??
-        /<Message>([\s\S]*?)<\/Message>/.exec(body)?.[1]?.split('\n')[0];
-    return { code: code ?? /<Code>([^<]+)<\/Code>/.exec(body)?.[1], detail };
-}
-async function checkBlobUrl(ctx, url, pkg, input, deadline) {
-    // GET with a one-byte range: the same authorization the worker uses, without downloading the package.
-    const res = await ctx.http.request({
-        method: 'GET',
-        url,
-        service: 'Blob Storage',
-        headers: { Range: 'bytes=0-0', 'x-ms-version': '2023-11-03' },
-        authorization: input.access === 'identity' ? input.storageAuthorization : undefined,
-        deadline,
-        maxAttempts: 3,
-    });
-    if (res.status >= 400) {
-        const err = storageErrorOf(res);
-        return { status: res.status, errorCode: err.code, detail: err.detail };
-    }
-    const sha = res.headers['x-ms-meta-sha256'];
-    return {
-        status: res.status,
-        sha256Matches: sha === undefined ? undefined : sha === pkg.sha256,
-        ...(sha && sha !== pkg.sha256 ? { releaseThere: sha.slice(0, 12) } : {}),
-    };
-}
-/** A check for the failure marker in wwwroot through Kudu (null when SCM is not reachable or there is none). */
-function failureMarkerCheck(ctx) {
-    let kudu;
-    return async () => {
-        if (!ctx.target.scmHostName)
-            return null;
-        if (kudu === undefined) {
-            kudu = await connectKudu(ctx, ctx.phaseDeadline(30_000))
-                .then((k) => k.kudu)
-                .catch(() => null);
-        }
-        if (!kudu)
-            return null;
-        const marker = await kudu
-            .vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, ctx.phaseDeadline(30_000))
-            .catch(() => null);
-        return marker ? `wwwroot shows '${FAILURE_MARKER}'` : null;
-    };
-}
-async function verifyDeploy(ctx, pkg, input) {
-    const levels = [];
-    const mode = input.intendedValue === '1' ? 'local' : 'url';
-    const evidence = {
-        noRemount: input.noRemount,
-        mode,
-        access: input.access,
-        identityRoleConfirmed: input.identityRoleConfirmed,
-    };
-    const deadline = ctx.phaseDeadline(input.mountBudgetMs ?? 180_000);
-    /** One read settles it: nothing will change what is mounted, or another release already won. */
-    let conclusive = Boolean(input.quick || input.noRemount);
-    // (a)
-    const settings = await ctx.settings.read();
-    evidence.settingMatches = settings[RFP] === input.intendedValue;
-    levels.push({
-        level: 'setting',
-        status: evidence.settingMatches ? 'pass' : 'fail',
-        detail: evidence.settingMatches
-            ? `${RFP} is the intended value`
-            : `${RFP} reads ${settings[RFP] === undefined ? 'nothing' : 'another value'}`,
-    });
-    // (b)
-    if (mode === 'url') {
-        const target = input.probeUrl ?? settings[RFP] ?? input.intendedValue;
-        const probeInput = input.probeUrl ? { ...input, access: undefined } : input;
-        const fetch = await checkBlobUrl(ctx, target, pkg, probeInput, deadline).catch((err) => ({
-            status: 0,
-            errorCode: 'network',
-            detail: err instanceof Error ? err.message : String(err),
-        }));
-        evidence.blobFetch = fetch;
-        // Another release is behind the URL (a later deploy won the race): waiting for the mount cannot help.
-        if (fetch.releaseThere)
-            conclusive = true;
-        const ok = fetch.status >= 200 &&
-            fetch.status < 300 &&
-            fetch.sha256Matches !== false;
-        levels.push({
-            level: 'package-url',
-            status: ok ? 'pass' : 'fail',
-            detail: ok
-                ? `answers ${fetch.status}${fetch.sha256Matches ? ' with this sha256' : ''}${input.access === 'identity' ? (input.probeUrl ? ' (checked with a short-lived read SAS of the same blob)' : " (checked with the deploying login's token)") : ''}`
-                : `answers ${fetch.status || 'no response'}${fetch.errorCode ? ` ${fetch.errorCode}` : ''}`,
-        });
-    }
-    else {
-        levels.push({ level: 'package-url', status: 'skipped', detail: 'local mode: no URL' });
-    }
-    // (c)
-    let kudu = null;
-    if (!ctx.target.scmHostName) {
-        levels.push({ level: 'mounted-content', status: 'skipped', detail: 'the app has no SCM host' });
-        evidence.stamp = 'not-checked';
-    }
-    else {
-        try {
-            kudu = (await connectKudu(ctx, deadline)).kudu;
-        }
-        catch (err) {
-            levels.push({
-                level: 'mounted-content',
-                status: 'skipped',
-                detail: `SCM not reachable: ${err instanceof Error ? err.message.split(';')[0] : String(err)}`,
-            });
-            evidence.stamp = 'not-checked';
-        }
-    }
-    if (kudu) {
-        let state = 'missing';
-        let marker = false;
-        for (;;) {
-            const text = await readMountedStamp(kudu, deadline).catch((err) => {
-                if (err instanceof KuduError && (err.status === 401 || err.status === 403))
-                    throw err;
-                return null;
-            });
-            state = compareStamp(pkg.stamp, text);
-            if (state === 'match' || state === 'not-stamped')
-                break;
-            marker = (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
-            if (input.packageName) {
-                const now = await readPackageName(kudu, deadline).catch(() => undefined);
-                if (now && now !== input.packageName)
-                    throw new RunpackError('superseded', `${ctx.target.ref.slot ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}` : ctx.target.ref.appName}: this deployment was replaced by a later deployment (packagename.txt now names ${now}, not ${input.packageName} that this run pushed); check which deployment should win and run it again if needed.`);
-            }
-            if (marker || conclusive || ctx.clock.now() + 3000 > deadline)
-                break;
-            await ctx.clock.sleep(3000);
-        }
-        if (state === 'not-stamped') {
-            marker = (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
-        }
-        evidence.failureMarker = marker;
-        evidence.stamp = state === 'not-stamped' ? 'not-checked' : state === 'unreadable' ? 'unreadable' : state;
-        levels.push({
-            level: 'mounted-content',
-            status: marker ? 'fail' : state === 'match' ? 'pass' : state === 'not-stamped' ? 'skipped' : 'fail',
-            detail: marker
-                ? `wwwroot shows '${FAILURE_MARKER}'`
-                : state === 'match'
-                    ? `${STAMP_PATH} matches release ${pkg.releaseId}`
-                    : state === 'not-stamped'
-                        ? 'the package has no release stamp (stamp: false)'
-                        : state === 'mismatch'
-                            ? `${STAMP_PATH} belongs to another release`
-                            : `${STAMP_PATH} is ${state}`,
-        });
-    }
-    // (d) The app answers: a mounted package is not a running app.
-    const app = await watchApp(ctx, deadline, {
-        quick: conclusive,
-        confirmed: input.confirmed,
-        mountFailed: () => evidence.failureMarker === true,
-    });
-    const last = app.last;
-    const containsExpect = ctx.inputs.healthPath && ctx.inputs.expect && last.status !== undefined
-        ? (last.body ?? '').includes(ctx.inputs.expect)
-        : undefined;
-    evidence.health = { status: last.status, containsExpect, body: last.body, error: last.error };
-    evidence.app = { state: app.judgement.state, why: app.judgement.why };
-    if (app.judgement.state !== 'up' && kudu) {
-        evidence.logStreamUrl = `${kudu.baseUrl}/api/logstream`;
-        evidence.appLogReadOnlyLine = await readOnlyLineInLogs(kudu, deadline);
-    }
-    else if (app.judgement.state !== 'up' && ctx.target.scmHostName) {
-        evidence.logStreamUrl = `https://${ctx.target.scmHostName}/api/logstream`;
-    }
-    levels.push({
-        level: 'health',
-        status: app.judgement.state === 'up' ? 'pass' : 'fail',
-        detail: app.judgement.state === 'start-failed'
-            ? `${app.judgement.why}: the app does not start`
-            : app.judgement.why,
-    });
-    const ok = levels.every((l) => l.status !== 'fail');
-    return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence) };
-}
-
-/** `app/fn` (ARM's name) or `fn` → `fn`. */
-function functionName(name) {
-    return name.slice(name.lastIndexOf('/') + 1);
-}
-/** Pure: compare function names, case-insensitively (the host's names are case-insensitive). */
-function diffFunctions(expected, listed) {
-    const norm = (xs) => new Map(xs.map((x) => [functionName(x).toLowerCase(), functionName(x)]));
-    const e = norm(expected);
-    const l = norm(listed);
-    const missing = [...e]
-        .filter(([k]) => !l.has(k))
-        .map(([, v]) => v)
-        .sort();
-    const unexpected = [...l]
-        .filter(([k]) => !e.has(k))
-        .map(([, v]) => v)
-        .sort();
-    return { missing, unexpected, same: missing.length === 0 && unexpected.length === 0 };
-}
-function describeFunctionsDiff(diff, where) {
-    const parts = [];
-    if (diff.missing.length)
-        parts.push(`missing from the host: ${diff.missing.join(', ')}`);
-    if (diff.unexpected.length)
-        parts.push(`listed but not in the package: ${diff.unexpected.join(', ')}`);
-    return `The functions host of ${where} does not list the package's functions (${parts.join('; ')}); check each function's function.json and the host's startup log (Application Insights or the Log stream), then deploy again.`;
-}
-const PYTHON_FIX = 'run-from-package runs no remote build, so install the dependencies into the package first (pip install -r requirements.txt --target .python_packages/lib/site-packages) or set force: true';
-/**
- * Pure: what the inspector's findings mean for a function app. A Python function app without `.python_packages`
- * cannot import its dependencies (no remote build under run-from-package): the inspector's
- * `dependencies-missing` warning becomes an error unless `force`.
- */
-function functionPackageFindings(inspect, target, force) {
-    if (!target.isFunctionApp)
-        return [];
-    const out = [];
-    for (const p of inspect.problems) {
-        if (p.code !== 'dependencies-missing')
-            continue;
-        const python = inspect.runtime === 'python' || /python|\.python_packages|requirements\.txt/i.test(p.message);
-        if (!python)
-            continue;
-        out.push({
-            severity: force ? 'warning' : 'error',
-            code: 'python-packages-missing',
-            message: `This Python function app's package has no .python_packages folder although ${p.path ?? 'requirements.txt'} lists dependencies; ${PYTHON_FIX}.`,
-        });
-    }
-    return out;
-}
-/** Sync triggers through Resource Manager, retrying 400 (host starting) with growing waits. */
-async function syncTriggers(ctx, options = {}) {
-    const deadline = ctx.phaseDeadline(options.budgetMs ?? 180_000);
-    const name = ctx.target.ref.slot
-        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
-        : ctx.target.ref.appName;
-    let wait = options.firstWaitMs ?? 2000;
-    for (let attempt = 1;; attempt++) {
-        const res = await ctx.arm.syncFunctionTriggers(ctx.target.ref);
-        if (res.status >= 200 && res.status < 300) {
-            ctx.log.info(`Synced function triggers of ${name}${attempt > 1 ? ` (attempt ${attempt})` : ''}.`);
-            return;
-        }
-        const detail = res.text().replace(/\s+/g, ' ').trim().slice(0, 200);
-        if (res.status !== 400)
-            throw new RunpackError('trigger-sync-failed', `Resource Manager answered ${res.status} to the trigger sync of ${name}${detail ? ` (${detail})` : ''}; non-HTTP triggers keep their old metadata until a sync succeeds — run 'az functionapp function sync' or deploy again.`);
-        if (ctx.clock.now() + wait > deadline)
-            throw new RunpackError('trigger-sync-failed', `The functions host of ${name} kept answering 400 to the trigger sync for ${Math.round((options.budgetMs ?? 180_000) / 1000)} s (it did not start${detail ? `: ${detail}` : ''}); check the host's startup log, fix the package and deploy again.`);
-        ctx.log.info(`The functions host of ${name} is still starting (trigger sync answered 400); retrying in ${Math.round(wait / 1000)} s.`);
-        await ctx.clock.sleep(wait);
-        wait = Math.min(wait * 2, 30_000);
-    }
-}
-/**
- * Entry point for the engine, after the package is mounted (and the app restarted) on a function app:
- * sync triggers, then confirm the host lists the package's functions. Returns findings (errors fail the step).
- */
-async function afterMountFunctions(ctx, pkg, options = {}) {
-    if (!ctx.target.isFunctionApp)
-        return [];
-    const findings = [];
-    const name = ctx.target.ref.slot
-        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
-        : ctx.target.ref.appName;
-    try {
-        await syncTriggers(ctx, options);
-    }
-    catch (err) {
-        if (!(err instanceof RunpackError))
-            throw err;
-        findings.push({ severity: 'error', code: 'trigger-sync-failed', message: err.message });
-        return findings;
-    }
-    const expected = pkg.functions.length ? pkg.functions : (pkg.inspect.functions ?? []);
-    const deadline = ctx.phaseDeadline(options.listBudgetMs ?? 120_000);
-    const interval = options.listIntervalMs ?? 5000;
-    let listed = [];
-    let diff = diffFunctions(expected, listed);
-    for (;;) {
-        listed = await ctx.arm.listFunctions(ctx.target.ref);
-        diff = diffFunctions(expected, listed);
-        // The host indexes after start: wait while it lists fewer functions than the package has.
-        if (diff.same || (expected.length === 0 && listed.length > 0))
-            break;
-        if (ctx.clock.now() + interval > deadline)
-            break;
-        await ctx.clock.sleep(interval);
-    }
-    if (expected.length === 0) {
-        findings.push({
-            severity: listed.length ? 'info' : 'warning',
-            code: listed.length ? 'functions-declared-in-code' : 'functions-none',
-            message: listed.length
-                ? `The package declares its functions in code; the host of ${name} lists ${listed.map(functionName).sort().join(', ')}.`
-                : `Neither the package nor the host of ${name} lists any function; check that host.json is at the package root and the functions are built.`,
-        });
-        return findings;
-    }
-    if (diff.same) {
-        ctx.log.info(`The functions host of ${name} lists the package's ${expected.length} function(s): ${expected.map(functionName).sort().join(', ')}.`);
-        return findings;
-    }
-    findings.push({
-        severity: 'error',
-        code: 'functions-mismatch',
-        message: describeFunctionsDiff(diff, name),
-    });
-    return findings;
-}
-
-/**
- * The local-mode publisher: the package is pushed to the app's Kudu (WEBSITE_RUN_FROM_PACKAGE=1), which stores it
- * under data/SitePackages and points packagename.txt at it.
- */
-/**
- * Local mode: the already-live check, then the push to Kudu, followed to its end (packagename.txt names the new
- * package). Restart and verification are the engine's.
- */
-async function publishLocalMode(ctx, pkg, previousValue) {
-    const { log } = ctx;
-    // Unchanged content already mounted and verified: nothing to push or restart.
-    if (!ctx.inputs.force && previousValue === '1' && pkg.stamp) {
-        const quick = await log.group('Check the live release', () => verifyDeploy(ctx, pkg, { intendedValue: '1', quick: true }));
-        if (quick.ok && quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass') {
-            log.info(`Release ${pkg.releaseId} is already live and verified; nothing to push or restart.`);
-            return { noop: { levels: quick.levels }, previousReleaseId: pkg.releaseId, findings: [] };
-        }
-    }
-    const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
-    return {
-        verify: { intendedValue: '1', packageName: outcome.packageName },
-        settingChanged: false,
-        findings: outcome.findings,
-        loggedFindings: false,
-    };
 }
 
 // Copyright (c) Microsoft Corporation.
@@ -46295,7 +46419,7 @@ class StructuredMessageEncodingStream extends Readable {
         this.encodingMethods.sourceDataHandler(data);
     };
     sourceAbortedHandler = () => {
-        const abortError = new AbortError$1("The operation was aborted.");
+        const abortError = new AbortError("The operation was aborted.");
         this.destroy(abortError);
     };
     sourceErrorOrEndHandler = (err) => {
@@ -46551,7 +46675,7 @@ class StructuredMessageDecodingStream extends Readable {
         }
     };
     sourceAbortedHandler = () => {
-        const abortError = new AbortError$1("The operation was aborted.");
+        const abortError = new AbortError("The operation was aborted.");
         this.destroy(abortError);
     };
     sourceErrorOrEndHandler = (err) => {
@@ -47193,7 +47317,7 @@ const DEFAULT_RETRY_OPTIONS$1 = {
     secondaryHost: "",
     tryTimeoutInMs: undefined, // Use server side default timeout strategy
 };
-const RETRY_ABORT_ERROR$1 = new AbortError$1("The operation was aborted.");
+const RETRY_ABORT_ERROR$1 = new AbortError("The operation was aborted.");
 /**
  * Retry policy with exponential retry and linear retry implemented.
  */
@@ -47481,7 +47605,7 @@ const retriableErrors = [
     "EPIPE",
     "REQUEST_SEND_ERROR",
 ];
-const RETRY_ABORT_ERROR = new AbortError$1("The operation was aborted.");
+const RETRY_ABORT_ERROR = new AbortError("The operation was aborted.");
 /**
  * Retry policy with exponential retry and linear retry implemented.
  */
@@ -64680,7 +64804,7 @@ class RetriableReadableStream extends Readable {
         }
     };
     sourceAbortedHandler = () => {
-        const abortError = new AbortError$1("The operation was aborted.");
+        const abortError = new AbortError("The operation was aborted.");
         this.destroy(abortError);
     };
     sourceErrorOrEndHandler = (err) => {
@@ -65665,7 +65789,7 @@ class AvroReadable {
 
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
-const ABORT_ERROR = new AbortError$1("Reading from the avro stream was aborted.");
+const ABORT_ERROR = new AbortError("Reading from the avro stream was aborted.");
 class AvroReadableFromStream extends AvroReadable {
     _position;
     _readable;
@@ -73699,7 +73823,7 @@ async function publishUrl(input) {
         siblingBlobs: usedByOthers,
         store: () => store,
     };
-    const prune = () => pruneReleases(ctx, state, pkg.sha256, false);
+    const prune = () => pruneReleases(ctx, state, pkg.sha256);
     if (chosen !== plan.stableBlob) {
         log.info(`${plan.stableBlob} is what another slot of ${target.ref.appName} runs (after a swap); this deploy uses ${chosen}.`);
         plan.stableBlob = chosen;
@@ -73905,7 +74029,7 @@ async function stableBlobFor(ctx, store, plan, settings) {
     return { stableBlob, usedByOthers };
 }
 /** Retention with src/release's pruning (reads never create anything; deletes are conditional). */
-async function pruneReleases(ctx, state, live, dryRun) {
+async function pruneReleases(ctx, state, live) {
     const store = state.store();
     const outcome = await applyRetention(store, {
         container: state.container,
@@ -73913,11 +74037,11 @@ async function pruneReleases(ctx, state, live, dryRun) {
         keep: ctx.inputs.keepReleases ?? 0,
         live,
         siblingBlobs: state.siblingBlobs,
-        dryRun,
+        dryRun: false,
         log: ctx.log,
     });
     if (outcome.deleted.length)
-        ctx.log.info(`${'Deleted'} ${outcome.deleted.length} old release(s); ${outcome.kept} left (keep-releases: ${ctx.inputs.keepReleases}).`);
+        ctx.log.info(`Deleted ${outcome.deleted.length} old release(s); ${outcome.kept} left (keep-releases: ${ctx.inputs.keepReleases}).`);
     return outcome;
 }
 /** Blobs of the container that production and the other slots of the app point at. */
@@ -74068,7 +74192,7 @@ function hasSas(url) {
 function compareSlotSettings(c) {
     const findings = [];
     const sticky = new Set(c.stickyNames.map((n) => n.toUpperCase()));
-    const rfpSticky = sticky.has(RFP_SETTING) || sticky.has('WEBSITE_RUN_FROM_ZIP');
+    const rfpSticky = sticky.has(RFP) || sticky.has('WEBSITE_RUN_FROM_ZIP');
     const miSticky = sticky.has(RFP_MI_SETTING);
     const s = c.slot.mode;
     const otherValue = effectiveRunFromPackage(c.other.settings);
@@ -74088,11 +74212,11 @@ function compareSlotSettings(c) {
             findings.push({
                 severity: 'info',
                 code: 'slot-setting-sticky',
-                message: `${RFP_SETTING} is slot-sticky and both ${slotName} and ${otherName} run local packages; a swap moves the stored package with the content.`,
+                message: `${RFP} is slot-sticky and both ${slotName} and ${otherName} run local packages; a swap moves the stored package with the content.`,
             });
         }
         else if (s === 'url' && o === 'url') {
-            findings.push(breaking('slot-swap-keeps-package', `${RFP_SETTING} is slot-sticky and ${slotName} and ${otherName} both run from package URLs, so a swap leaves each side on its own URL: ${otherName} would keep its current package, not this release. Make ${RFP_SETTING} non-sticky (remove it from slotConfigNames) or deploy ${otherName} directly.`));
+            findings.push(breaking('slot-swap-keeps-package', `${RFP} is slot-sticky and ${slotName} and ${otherName} both run from package URLs, so a swap leaves each side on its own URL: ${otherName} would keep its current package, not this release. Make ${RFP} non-sticky (remove it from slotConfigNames) or deploy ${otherName} directly.`));
         }
         else {
             const consequence = s === 'url' && o === 'local'
@@ -74100,7 +74224,7 @@ function compareSlotSettings(c) {
                 : s === 'local' && o === 'url'
                     ? `${otherName} would keep its package URL and never serve the package pushed to ${slotName}, while ${slotName} would stay at =1 with ${otherName}'s old content`
                     : `${otherName} would keep ${WORDS[o]} while receiving content built for ${WORDS[s]}`;
-            findings.push(breaking('slot-swap-mode-mismatch', `${RFP_SETTING} is slot-sticky but ${slotName} runs ${WORDS[s]} and ${otherName} runs ${WORDS[o]}: after a swap ${consequence}. Use the same mode on both sides, or make the setting non-sticky.`));
+            findings.push(breaking('slot-swap-mode-mismatch', `${RFP} is slot-sticky but ${slotName} runs ${WORDS[s]} and ${otherName} runs ${WORDS[o]}: after a swap ${consequence}. Use the same mode on both sides, or make the setting non-sticky.`));
         }
     }
     else {
@@ -74109,12 +74233,12 @@ function compareSlotSettings(c) {
             findings.push({
                 severity: unsupported && blocking ? 'error' : 'warning',
                 code: 'slot-swap-mode-change',
-                message: `${RFP_SETTING} is not slot-sticky, so a swap moves ${slotName}'s ${WORDS[s]} onto ${otherName}, which now runs ${WORDS[o]}${unsupported ? '; on Windows the platform does not support moving an app from a local package to a URL' : ''}. Swapping back restores it.${unsupported && blocking ? ' The swap was not started; set force: true to swap anyway.' : ''}`,
+                message: `${RFP} is not slot-sticky, so a swap moves ${slotName}'s ${WORDS[s]} onto ${otherName}, which now runs ${WORDS[o]}${unsupported ? '; on Windows the platform does not support moving an app from a local package to a URL' : ''}. Swapping back restores it.${unsupported && blocking ? ' The swap was not started; set force: true to swap anyway.' : ''}`,
             });
         }
         if (s === 'url') {
             const slotValue = effectiveRunFromPackage(c.slot.settings);
-            const identityFetch = c.slot.settings[RFP_SETTING] === undefined || !hasSas(slotValue);
+            const identityFetch = c.slot.settings[RFP] === undefined || !hasSas(slotValue);
             const mi = c.slot.settings[RFP_MI_SETTING];
             if (identityFetch && (!mi || /^systemassigned$/i.test(mi))) {
                 findings.push({
@@ -74127,7 +74251,7 @@ function compareSlotSettings(c) {
                 findings.push({
                     severity: 'warning',
                     code: 'slot-swap-identity',
-                    message: `${RFP_MI_SETTING} is slot-sticky while ${RFP_SETTING} is not: after a swap ${otherName} fetches ${slotName}'s package URL with its own identity choice; make both settings sticky or neither.`,
+                    message: `${RFP_MI_SETTING} is slot-sticky while ${RFP} is not: after a swap ${otherName} fetches ${slotName}'s package URL with its own identity choice; make both settings sticky or neither.`,
                 });
             }
         }
@@ -74229,7 +74353,7 @@ async function swapSlots(ctx, to, pkg) {
         const target = await targetAfterSwap(ctx, toName);
         const otherCtx = { ...ctx, target };
         const deadline = ctx.phaseDeadline(120_000);
-        const { kudu } = await connectKudu(otherCtx, deadline);
+        const { kudu } = await openKudu(otherCtx, deadline);
         findings.push(...(await checkMountedRelease(ctx, kudu, pkg, deadline, 5000)));
     }
     return { from, to: toName, findings };
@@ -76227,10 +76351,6 @@ const AUDIT_RUNTIMES = ['node', 'dotnet', 'python', 'java'];
  * restart, verify. Each phase runs in its own log group with its duration. I/O comes in through EngineDeps so
  * the action and the CLI (and tests) run the same engine.
  */
-const realClock = {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-};
 /** Checks that need no network: the package path. */
 function validateLocal(inputs, cwd = process.cwd()) {
     const path = resolve(cwd, inputs.package);
@@ -76335,10 +76455,6 @@ async function runEngine(inputs, deps, shared) {
         }
         // Publish with the mode's publisher, then restart and verify.
         const published = await publishPhase(ctx, pkg, plan, settings, session, cloud, deps, result, shared?.uploads);
-        // Function apps: trigger sync and the functions check.
-        if (target.isFunctionApp && !result.noop && result.verified) {
-            await log.group('Functions', async () => recordFindings(result, await afterMountFunctions(ctx, pkg), log));
-        }
         // Slots: swap after a verified deploy, then check the swapped-in side.
         if (inputs.swapTo && result.verified && !hasErrors(result))
             await log.group(`Swap into ${inputs.swapTo}`, () => swapPhase(ctx, inputs.swapTo, pkg, result));
@@ -76480,13 +76596,16 @@ async function publishPhase(ctx, pkg, plan, settings, session, cloud, deps, resu
         result.levels = published.noop.levels;
     }
     else if (published.verify) {
-        const restarted = await restartPhase(ctx, result, plan.mode, published.settingChanged ?? false);
-        await verifyPhase(ctx, pkg, result, {
-            ...published.verify,
-            confirmed: restarted?.confirmed,
-            // URL mode without a restart or a settings write: nothing re-mounts the package.
-            noRemount: plan.mode === 'url' && !ctx.inputs.restart && !published.settingChanged,
+        const after = await restartAndVerify(ctx, pkg, {
+            verify: published.verify,
+            mode: plan.mode,
+            restart: ctx.inputs.restart,
+            settingChanged: published.settingChanged ?? false,
         });
+        result.findings.push(...after.findings);
+        result.levels = after.verify.levels;
+        result.verified = after.verify.ok;
+        result.cause = after.verify.cause;
     }
     return published;
 }
@@ -76553,30 +76672,6 @@ function settleVerdict(result) {
         result.errorCode = result.cause ? `verify-${result.cause.cause}` : (failed[0]?.code ?? 'verify-failed');
     }
 }
-/** Logs in and opens Resource Manager: the cloud's endpoints, the session and the ARM client. */
-async function logIn(inputs, deps, c, result) {
-    const cloud = await discoverCloud(c.http, inputs.resourceManagerEndpoint, c.phaseDeadline(60_000));
-    const session = await authenticate(inputs, cloud, {
-        env: deps.env,
-        secrets: c.secrets,
-        getIdToken: deps.getIdToken,
-        runAz: deps.runAz,
-        now: c.clock.now,
-        log: (l) => c.log.info(l),
-        login: deps.login,
-    });
-    c.log.info(session.description);
-    result.auth = session.method;
-    const arm = createArmClient({
-        http: c.http,
-        endpoint: cloud.resourceManager,
-        authorization: () => session.authorization(cloud.armScope),
-        deadline: () => currentDeadline(c.deadline),
-        sleep: c.clock.sleep,
-        now: c.clock.now,
-    });
-    return { session, arm, cloud };
-}
 /** audit: true (findings warn) or strict (error findings fail the deploy before anything is uploaded). */
 async function runAudit$1(inputs, deps, result, log) {
     const root = deps.workspace || deps.env.GITHUB_WORKSPACE || process.cwd();
@@ -76620,42 +76715,6 @@ function githubRunUrl(env) {
     return env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
         ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
         : undefined;
-}
-/**
- * Restart so the app mounts what was published (the stable URL does not change between releases in URL mode;
- * Kudu's own restart after a push is not relied on). restart: false skips it, with a warning in URL mode.
- */
-async function restartPhase(ctx, result, mode, settingChanged) {
-    if (ctx.inputs.restart)
-        return ctx.log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)));
-    if (mode === 'url') {
-        const f = {
-            severity: 'warning',
-            code: 'restart-skipped',
-            message: settingChanged
-                ? 'restart: false; the settings change restarts the app on its own.'
-                : 'restart: false; the app keeps its mounted package until its next restart.',
-        };
-        result.findings.push(f);
-        ctx.log.warn(f.message);
-    }
-    return undefined;
-}
-async function verifyPhase(ctx, pkg, result, input) {
-    const outcome = await ctx.log.group('Verify', async () => {
-        const o = await verifyDeploy(ctx, pkg, input);
-        for (const l of o.levels) {
-            const line = `${l.level}: ${l.status} — ${l.detail}`;
-            if (l.status === 'fail')
-                ctx.log.error(line);
-            else
-                ctx.log.info(line);
-        }
-        return o;
-    });
-    result.levels = outcome.levels;
-    result.verified = outcome.ok;
-    result.cause = outcome.cause;
 }
 
 /**
@@ -77502,45 +77561,22 @@ const SHARED_FLAGS = [
     'timeout-minutes',
 ];
 /**
- * Parses `--name value` / `--name=value` flags. `own` lists the command's own flags that take a value;
- * `--json`, `--dry-run` and `--help` are switches. Unknown flags are usage errors naming the command.
+ * Parses the command's flags with the one table-driven parser (flags.ts): the shared flags from the inputs
+ * table, the command's own value flags (`own`), and the switches `--json`, `--dry-run` and `--help`. Unknown or
+ * repeated flags are usage errors naming the command.
  */
 function parseOpsFlags(argv, command, own, env = process.env) {
-    const shared = new Set(SHARED_FLAGS);
-    const values = new Map();
-    const extra = new Map();
-    let json = false;
-    let dryRun = false;
-    let help = false;
-    for (let i = 0; i < argv.length; i++) {
-        const arg = argv[i];
-        if (arg === '--help' || arg === '-h')
-            help = true;
-        else if (arg === '--json')
-            json = true;
-        else if (arg === '--dry-run')
-            dryRun = true;
-        else {
-            if (!arg.startsWith('--'))
-                throw new UsageError(`Unexpected argument '${arg}' for runpack ${command}; flags look like --app-name <name>.`);
-            let name = arg.slice(2);
-            let value;
-            const eq = name.indexOf('=');
-            if (eq >= 0) {
-                value = name.slice(eq + 1);
-                name = name.slice(0, eq);
-            }
-            if (!shared.has(name) && !own.includes(name))
-                throw new UsageError(`Unknown flag '--${name}' for runpack ${command}; run 'runpack ${command} --help' for the list.`);
-            if (value === undefined) {
-                value = argv[i + 1];
-                if (value === undefined || value.startsWith('--'))
-                    throw new UsageError(`Flag '--${name}' needs a value (runpack ${command}).`);
-                i++;
-            }
-            (shared.has(name) ? values : extra).set(name, value);
-        }
-    }
+    const specs = [
+        ...inputFlagSpecs(SHARED_FLAGS),
+        ...own.map((name) => ({ name, kind: 'value' })),
+        { name: 'dry-run', kind: 'switch' },
+    ];
+    const parsed = parseFlagTable(argv, specs, { command });
+    const values = new Map([...parsed.values].filter(([k]) => !own.includes(k)));
+    const extra = new Map([...parsed.values].filter(([k]) => own.includes(k)));
+    const json = parsed.switches.has('json');
+    const dryRun = parsed.switches.has('dry-run');
+    const help = parsed.switches.has('help');
     const secrets = createSecretRegistry();
     const raw = (name) => values.get(name) ?? (name === 'creds' ? env.AZURE_CREDENTIALS : undefined);
     for (const s of secretInputValues(raw))
@@ -77566,25 +77602,8 @@ async function openSession(inputs, deps) {
             onRetry: (i) => log.info(describeRetry(i)),
         });
     const deadline = clock.now() + inputs.timeoutMinutes * 60_000;
-    const cloud = await discoverCloud(http, inputs.resourceManagerEndpoint, Math.min(deadline, clock.now() + 60_000));
-    const auth = await authenticate(inputs, cloud, {
-        env: deps.env,
-        secrets,
-        getIdToken: deps.getIdToken ?? envIdToken(deps.env, http),
-        runAz: deps.runAz,
-        now: clock.now,
-        log: (l) => log.info(l),
-        login: deps.login,
-    });
-    log.info(auth.description);
-    const arm = createArmClient({
-        http,
-        endpoint: cloud.resourceManager,
-        authorization: () => auth.authorization(cloud.armScope),
-        deadline: () => deadline,
-        sleep: clock.sleep,
-        now: clock.now,
-    });
+    const phaseDeadline = (ms) => Math.min(deadline, clock.now() + ms);
+    const { session: auth, arm, cloud, } = await logIn(inputs, { ...deps, getIdToken: deps.getIdToken ?? envIdToken(deps.env, http) }, { http, clock, secrets, log, deadline, phaseDeadline }, {});
     const subscriptionId = await resolveSubscription(arm, inputs, auth.subscriptionId);
     const target = await resolveTarget(arm, inputs, subscriptionId);
     const ctx = createDeployContext({
@@ -77948,7 +77967,7 @@ async function collectEvidence(s) {
             };
         else {
             try {
-                const { kudu, settings: kuduSettings } = await connectKudu(s.ctx, deadline);
+                const { kudu, settings: kuduSettings } = await openKudu(s.ctx, deadline);
                 evidence.mount = await mountEvidence(kudu, deadline, kuduSettings);
                 if (mode === 'local')
                     evidence.local = await localEvidence(s, kudu, deadline);
@@ -77971,12 +77990,7 @@ async function collectEvidence(s) {
 /** The cause titles of the shared vocabulary (deploy/causes.ts). */
 const CAUSE_NAMES = CAUSE_TITLES;
 function modeOf(e) {
-    const v = e.settings.WEBSITE_RUN_FROM_PACKAGE || e.settings.WEBSITE_RUN_FROM_ZIP;
-    if (!v)
-        return 'unset';
-    if (v === '1')
-        return 'local';
-    return /^http/i.test(v) ? 'url' : 'other';
+    return classifyRunFromPackage(effectiveRunFromPackage(e.settings));
 }
 /** Pure: the report from evidence. */
 function buildDiagnoseReport(e, now) {
@@ -78295,7 +78309,7 @@ async function locateStorage(s, settingValue, containerGiven) {
 }
 async function localContentSha(s, kudu) {
     try {
-        const k = kudu ?? (await connectKudu(s.ctx, s.ctx.phaseDeadline(60_000))).kudu;
+        const k = kudu ?? (await openKudu(s.ctx, s.ctx.phaseDeadline(60_000))).kudu;
         const text = await readMountedStamp(k, s.ctx.phaseDeadline(60_000));
         const parsed = text ? JSON.parse(text) : null;
         return parsed?.contentSha256 ?? null;
@@ -78417,7 +78431,7 @@ function timeOfPackageName(name) {
     return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z` : '';
 }
 async function loadStoredState(s, deadline) {
-    const { kudu } = await connectKudu(s.ctx, deadline);
+    const { kudu } = await openKudu(s.ctx, deadline);
     const file = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
     const packageName = file?.text.trim() || null;
     const entries = (await kudu.vfsList(SITE_PACKAGES, deadline).catch(() => null)) ?? [];
@@ -78657,15 +78671,13 @@ async function runRollback(s, options) {
         if (plan.local?.strategy === 'repoint' && !plan.alreadyLive) {
             const name = plan.local.packageName;
             await log.group('Point packagename.txt at the stored package', async () => {
-                const res = await kudu.send('PUT', `/api/vfs/${PACKAGE_NAME_FILE}`, {
-                    headers: { 'If-Match': packageEtag ?? '*', 'Content-Type': 'text/plain' },
-                    body: name,
-                    deadline,
+                const written = await kudu
+                    .vfsPut(PACKAGE_NAME_FILE, name, { ifMatch: packageEtag ?? '*', deadline })
+                    .catch((err) => {
+                    throw new RunpackError('rollback-write-failed', `Kudu at ${kudu.host} could not write packagename.txt (${describeError(err)}); check the SCM site and try again.`);
                 });
-                if (res.status === 412)
+                if (written === 'changed')
                     throw new RunpackError('release-target-changed', `packagename.txt on ${kudu.host} changed while the rollback was being prepared (another deployment); run the rollback again.`);
-                if (res.status >= 300)
-                    throw new RunpackError('rollback-write-failed', `Kudu at ${kudu.host} answered ${res.status} to writing packagename.txt; check the SCM site and try again.`);
                 const now = await readPackageName(kudu, deadline);
                 if (now !== name)
                     throw new RunpackError('rollback-write-failed', `packagename.txt reads ${now ?? 'nothing'} after writing ${name}; try again.`);
@@ -78683,36 +78695,24 @@ async function runRollback(s, options) {
                     throw new RunpackError('rollback-deploy-failed', `Kudu deployment ${record.id} of release ${plan.to.id} ended with status ${record.status}; read its log in the SCM site.`);
             });
         }
-        await log.group('Restart', () => restartApp(s.ctx, s.ctx.phaseDeadline(5 * 60_000)));
-        const verified = await log.group('Verify', async () => {
-            const signed = /[?&]sig=/i.test(settingValue ?? '');
-            const o = await verifyDeploy(s.ctx, packageInfo(plan.to, inspection), {
+        const signed = /[?&]sig=/i.test(settingValue ?? '');
+        const after = await restartAndVerify(s.ctx, packageInfo(plan.to, inspection), {
+            verify: {
                 intendedValue: mode === 'local' ? '1' : (settingValue ?? ''),
                 access: mode === 'url' ? (signed ? 'sas' : 'identity') : undefined,
                 storageAuthorization: s.storageAuthorization,
-            });
-            for (const l of o.levels) {
-                const line = `${l.level}: ${l.status} — ${l.detail}`;
-                if (l.status === 'fail')
-                    log.error(line);
-                else
-                    log.info(line);
-            }
-            return o;
+            },
+            mode,
+            restart: true,
+            settingChanged: false,
         });
+        const verified = after.verify;
         result.levels = verified.levels;
         result.cause = verified.cause;
-        result.ok = verified.ok;
-        if (target.isFunctionApp && verified.ok) {
-            // A new package behind the same URL needs a trigger sync, as after a deploy.
-            result.findings = await log.group('Functions', () => afterMountFunctions(s.ctx, packageInfo(plan.to, inspection)));
-            for (const f of result.findings)
-                log.warn(f.message);
-            if (result.findings.some((f) => f.severity === 'error')) {
-                result.ok = false;
-                result.error = result.findings.find((f) => f.severity === 'error')?.message;
-            }
-        }
+        result.findings = after.findings;
+        result.ok = verified.ok && !after.findings.some((f) => f.severity === 'error');
+        if (verified.ok && !result.ok)
+            result.error = after.findings.find((f) => f.severity === 'error')?.message;
         if (!verified.ok)
             result.error = verified.cause
                 ? `Rollback to ${plan.to.id} did not verify: ${verified.cause.evidence}. Fix: ${verified.cause.fix}.`

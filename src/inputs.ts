@@ -5,6 +5,7 @@
  */
 import { RUNTIMES, type Runtime } from './package/types.js';
 import type { DeployInputs } from './deploy/types.js';
+import { parseFlagTable, type FlagSpec } from './flags.js';
 import { UsageError } from './util/errors.js';
 import { ACTION_NAMING, type InputNaming } from './naming.js';
 export { ACTION_NAMING, CLI_NAMING, TASK_NAMING, taskInputName, type InputNaming } from './naming.js';
@@ -608,56 +609,28 @@ export function parseInputs(
   return inputs;
 }
 
+/** The CLI flags of the inputs table (all of it, or the names given), plus `--json` and `--help`. */
+export function inputFlagSpecs(names?: readonly string[]): FlagSpec[] {
+  const defs = names ? INPUTS.filter((d) => names.includes(d.name)) : INPUTS;
+  return [
+    ...defs.map((d): FlagSpec => ({
+      name: d.name,
+      kind: d.type === 'boolean' ? 'boolean' : d.type === 'list' ? 'list' : 'value',
+      ...(d.name === 'app-name'
+        ? { repeated: "several apps go in one --app-name, comma separated (--app-name 'web,api')." }
+        : {}),
+    })),
+    { name: 'json', kind: 'switch' },
+    { name: 'help', kind: 'switch', aliases: ['-h'] },
+  ];
+}
+
 /** The CLI's parse of `runpack deploy` flags into raw input values (same names as the action's inputs). */
 export function parseFlags(argv: string[]): { values: Map<string, string>; json: boolean; help: boolean } {
-  const byName = new Map(INPUTS.map((d) => [d.name, d]));
-  const values = new Map<string, string>();
-  let json = false;
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--help' || arg === '-h') {
-      help = true;
-      continue;
-    }
-    if (arg === '--json') {
-      json = true;
-      continue;
-    }
-    if (!arg.startsWith('--'))
-      throw new UsageError(`Unexpected argument '${arg}'; flags look like --app-name <name>.`);
-    let name = arg.slice(2);
-    let value: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) {
-      value = name.slice(eq + 1);
-      name = name.slice(0, eq);
-    }
-    let def = byName.get(name);
-    if (!def && name.startsWith('no-') && byName.get(name.slice(3))?.type === 'boolean') {
-      def = byName.get(name.slice(3));
-      if (value !== undefined) throw new UsageError(`Flag '--${name}' takes no value.`);
-      values.set(def!.name, 'false');
-      continue;
-    }
-    if (!def) throw new UsageError(`Unknown flag '--${name}'; run 'runpack deploy --help' for the list.`);
-    if (value === undefined) {
-      const next = argv[i + 1];
-      if (
-        def.type === 'boolean' &&
-        (next === undefined || next.startsWith('--') || ![...TRUE, ...FALSE].includes(next))
-      ) {
-        value = 'true';
-      } else {
-        if (next === undefined) throw new UsageError(`Flag '--${name}' needs a value.`);
-        value = next;
-        i++;
-      }
-    }
-    if (def.type === 'list' && values.has(def.name)) value = `${values.get(def.name)}\n${value}`;
-    values.set(def.name, value);
-  }
-  return { values, json, help };
+  const parsed = parseFlagTable(argv, inputFlagSpecs(), { command: 'deploy' });
+  const values = new Map(parsed.values);
+  for (const [name, list] of parsed.lists) values.set(name, list.join('\n'));
+  return { values, json: parsed.switches.has('json'), help: parsed.switches.has('help') };
 }
 
 export function cliHelp(): string {

@@ -20,7 +20,7 @@ describe('parseInspectArgs', () => {
     [[], /needs the zip or folder/],
     [['a.zip', '--runtime'], /needs a value/],
     [['a.zip', '--runtime', 'ruby'], /'ruby' is not a runtime/],
-    [['a.zip', '--verbose'], /unknown option '--verbose'/],
+    [['a.zip', '--verbose'], /Unknown flag '--verbose' for runpack inspect/],
     [['a.zip', 'b.zip'], /one zip or folder/],
   ])('%j is a usage error', (argv, why) => {
     expect(() => parseInspectArgs(argv as string[])).toThrow(why);

@@ -43224,289 +43224,6 @@ async function connectionLogin(conn, cloud, deps) {
 }
 
 /**
- * Typed Resource Manager calls runpack needs, over the shared HttpClient (retries, Retry-After, deadlines).
- * Errors become one-line RunpackErrors that name the operation, the resource and the fix.
- */
-const WEB_API_VERSION = '2024-11-01';
-const STORAGE_API_VERSION = '2023-05-01';
-const AUTHORIZATION_API_VERSION = '2022-04-01';
-const RESOURCES_API_VERSION = '2022-12-01';
-function siteId(ref) {
-    const base = `/subscriptions/${ref.subscriptionId}/resourceGroups/${ref.resourceGroup}/providers/Microsoft.Web/sites/${ref.appName}`;
-    return ref.slot ? `${base}/slots/${ref.slot}` : base;
-}
-function describeSite(ref) {
-    return ref.slot ? `${ref.appName}/${ref.slot}` : ref.appName;
-}
-/** Reads both ARM's `{error:{code,message}}` and Microsoft.Web's `{Code,Message}` envelopes. */
-function armErrorDetail(res) {
-    let body;
-    try {
-        body = res.json();
-    }
-    catch {
-        return { code: '', message: res.text().slice(0, 300).replace(/\s+/g, ' ').trim() };
-    }
-    if (body && typeof body === 'object') {
-        const b = body;
-        const err = b.error;
-        if (err && typeof err === 'object')
-            return { code: String(err.code ?? ''), message: String(err.message ?? '') };
-        if (b.Code || b.Message)
-            return { code: String(b.Code ?? ''), message: String(b.Message ?? '') };
-    }
-    return { code: '', message: '' };
-}
-/** Turns a failed Resource Manager response into a one-line error. */
-function armFailure(res, what, resource) {
-    const { code, message } = armErrorDetail(res);
-    const detail = [code, message].filter(Boolean).join(': ').replace(/\s+/g, ' ').slice(0, 400);
-    const suffix = detail ? ` (${detail})` : '';
-    if (res.status === 401)
-        return new RunpackError('auth-failed', `Resource Manager refused the token for ${what} on ${resource}${suffix}; check the login (client-id, tenant-id, creds) and resource-manager-endpoint.`);
-    if (res.status === 403)
-        return new RunpackError('forbidden', `Not allowed to ${what} on ${resource}${suffix}; grant the deploying principal Website Contributor (or Contributor) on the app.`);
-    if (res.status === 404)
-        return new RunpackError('not-found', `${resource} was not found while trying to ${what}${suffix}; check app-name, slot, resource-group and subscription-id.`);
-    return new RunpackError('arm-error', `Resource Manager answered ${res.status} to ${what} on ${resource}${suffix}; try again, or check the resource in the portal.`);
-}
-function createArmClient(options) {
-    const endpoint = options.endpoint.replace(/\/+$/, '');
-    const sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-    const now = options.now ?? Date.now;
-    function url(path, apiVersion, query = {}) {
-        const u = new URL(endpoint + path);
-        u.searchParams.set('api-version', apiVersion);
-        for (const [k, v] of Object.entries(query))
-            u.searchParams.set(k, v);
-        return u.toString();
-    }
-    async function call(method, path, apiVersion, what, resource, body, query) {
-        const res = await options.http.request({
-            method,
-            url: url(path, apiVersion, query),
-            service: 'Resource Manager',
-            headers: body !== undefined ? { 'Content-Type': 'application/json' } : undefined,
-            body: body !== undefined ? JSON.stringify(body) : method === 'POST' ? '' : undefined,
-            authorization: options.authorization,
-            deadline: options.deadline?.(),
-        });
-        if (res.status === 202 ||
-            (res.status === 201 && (res.headers['azure-asyncoperation'] || res.headers.location))) {
-            return pollLro(res, what, resource);
-        }
-        if (res.status < 200 || res.status >= 300)
-            throw armFailure(res, what, resource);
-        return res;
-    }
-    async function pollLro(first, what, resource) {
-        const asyncUrl = first.headers['azure-asyncoperation'];
-        const location = first.headers.location;
-        const target = asyncUrl ?? location;
-        if (!target)
-            return first;
-        let wait = Number(first.headers['retry-after'] ?? '2') * 1000 || 2000;
-        for (;;) {
-            const dl = options.deadline?.();
-            if (dl !== undefined && now() + wait > dl)
-                throw new RunpackError('timeout', `Resource Manager did not finish ${what} on ${resource} in time; check the app in the portal and try again.`);
-            await sleep(Math.min(wait, 10_000));
-            const res = await options.http.request({
-                method: 'GET',
-                url: target,
-                service: 'Resource Manager',
-                authorization: options.authorization,
-                deadline: dl,
-            });
-            if (res.status === 202) {
-                wait = Number(res.headers['retry-after'] ?? '2') * 1000 || 2000;
-                continue;
-            }
-            if (res.status < 200 || res.status >= 300)
-                throw armFailure(res, what, resource);
-            if (asyncUrl) {
-                const status = String((res.json() ?? {}).status ?? '');
-                if (/^(succeeded)$/i.test(status))
-                    return res;
-                if (/^(failed|canceled|cancelled)$/i.test(status))
-                    throw armFailure(res, what, resource);
-                wait = Number(res.headers['retry-after'] ?? '2') * 1000 || 2000;
-                continue;
-            }
-            return res;
-        }
-    }
-    /** The first item of a paged list (following nextLink) that `match` accepts, or null. */
-    async function findInPages(first, what, resource, match) {
-        let next = first;
-        while (next) {
-            const res = await options.http.request({
-                method: 'GET',
-                url: next,
-                service: 'Resource Manager',
-                authorization: options.authorization,
-                deadline: options.deadline?.(),
-            });
-            if (res.status < 200 || res.status >= 300)
-                throw armFailure(res, what, resource);
-            const body = res.json();
-            const found = (body?.value ?? []).find(match);
-            if (found)
-                return found;
-            next = body?.nextLink;
-        }
-        return null;
-    }
-    const props = (res) => (res.json()?.properties ?? {});
-    const client = {
-        endpoint,
-        async getSite(ref) {
-            const res = await call('GET', siteId(ref), WEB_API_VERSION, 'read the app', describeSite(ref));
-            return res.json();
-        },
-        async getSiteConfig(ref) {
-            const res = await call('GET', `${siteId(ref)}/config/web`, WEB_API_VERSION, 'read the site configuration', describeSite(ref));
-            return props(res);
-        },
-        async listAppSettings(ref) {
-            const res = await call('POST', `${siteId(ref)}/config/appsettings/list`, WEB_API_VERSION, 'list app settings (Microsoft.Web/sites/config/list/action)', describeSite(ref));
-            return props(res);
-        },
-        async putAppSettings(ref, settings) {
-            const res = await call('PUT', `${siteId(ref)}/config/appsettings`, WEB_API_VERSION, 'write app settings', describeSite(ref), { properties: settings });
-            return props(res);
-        },
-        async restart(ref, o = {}) {
-            const query = {};
-            if (o.softRestart !== undefined)
-                query.softRestart = String(o.softRestart);
-            if (o.synchronous !== undefined)
-                query.synchronous = String(o.synchronous);
-            await call('POST', `${siteId(ref)}/restart`, WEB_API_VERSION, 'restart the app', describeSite(ref), undefined, query);
-        },
-        async stop(ref) {
-            await call('POST', `${siteId(ref)}/stop`, WEB_API_VERSION, 'stop the app', describeSite(ref));
-        },
-        async start(ref) {
-            await call('POST', `${siteId(ref)}/start`, WEB_API_VERSION, 'start the app', describeSite(ref));
-        },
-        async getSlotConfigNames(ref) {
-            const prod = { ...ref, slot: null };
-            const res = await call('GET', `${siteId(prod)}/config/slotConfigNames`, WEB_API_VERSION, 'read slot-sticky setting names', ref.appName);
-            const p = props(res);
-            return {
-                appSettingNames: p.appSettingNames ?? [],
-                connectionStringNames: p.connectionStringNames ?? [],
-                azureStorageConfigNames: p.azureStorageConfigNames ?? [],
-            };
-        },
-        async putSlotConfigNames(ref, names) {
-            const prod = { ...ref, slot: null };
-            const res = await call('PUT', `${siteId(prod)}/config/slotConfigNames`, WEB_API_VERSION, 'write slot-sticky setting names', ref.appName, { properties: names });
-            const p = props(res);
-            return {
-                appSettingNames: p.appSettingNames ?? [],
-                connectionStringNames: p.connectionStringNames ?? [],
-                azureStorageConfigNames: p.azureStorageConfigNames ?? [],
-            };
-        },
-        async listPublishingCredentials(ref) {
-            const res = await call('POST', `${siteId(ref)}/config/publishingcredentials/list`, WEB_API_VERSION, 'list publishing credentials', describeSite(ref));
-            const p = props(res);
-            let scmUri = p.scmUri ?? '';
-            try {
-                const u = new URL(scmUri);
-                u.username = '';
-                u.password = '';
-                scmUri = u.toString().replace(/\/$/, '');
-            }
-            catch {
-                scmUri = '';
-            }
-            return { userName: p.publishingUserName ?? '', password: p.publishingPassword ?? '', scmUri };
-        },
-        async getBasicAuthAllowed(ref, kind = 'scm') {
-            const res = await call('GET', `${siteId(ref)}/basicPublishingCredentialsPolicies/${kind}`, WEB_API_VERSION, `read the ${kind} basic-auth policy`, describeSite(ref));
-            return Boolean(props(res).allow);
-        },
-        async setBasicAuthAllowed(ref, allow, kind = 'scm') {
-            await call('PUT', `${siteId(ref)}/basicPublishingCredentialsPolicies/${kind}`, WEB_API_VERSION, `write the ${kind} basic-auth policy`, describeSite(ref), { properties: { allow } });
-        },
-        async listFunctions(ref) {
-            const res = await call('GET', `${siteId(ref)}/functions`, WEB_API_VERSION, 'list functions', describeSite(ref));
-            const body = res.json();
-            return (body?.value ?? [])
-                .map((f) => f.properties?.name ?? (f.name ?? '').split('/').pop() ?? '')
-                .filter((n) => n.length > 0);
-        },
-        async listSlots(ref) {
-            const prod = { ...ref, slot: null };
-            const res = await call('GET', `${siteId(prod)}/slots`, WEB_API_VERSION, 'list deployment slots', ref.appName);
-            const body = res.json();
-            return (body?.value ?? []).map((s) => (s.name ?? '').split('/').pop() ?? '').filter(Boolean);
-        },
-        async syncFunctionTriggers(ref) {
-            // Returned as is: 400 means the host is still starting and the caller decides how to retry.
-            return options.http.request({
-                method: 'POST',
-                url: url(`${siteId(ref)}/syncfunctiontriggers`, WEB_API_VERSION),
-                service: 'Resource Manager',
-                body: '',
-                authorization: options.authorization,
-                deadline: options.deadline?.(),
-            });
-        },
-        async swapSlot(ref, targetSlot) {
-            await call('POST', `${siteId(ref)}/slotsswap`, WEB_API_VERSION, `swap with ${targetSlot}`, describeSite(ref), { targetSlot, preserveVnet: true });
-        },
-        async findSiteResourceGroup(subscriptionId, appName) {
-            const site = await findInPages(url(`/subscriptions/${subscriptionId}/providers/Microsoft.Web/sites`, WEB_API_VERSION), 'list the apps', `subscription ${subscriptionId}`, (s) => s.name.toLowerCase() === appName.toLowerCase() && /\/resourceGroups\/[^/]+\//i.test(s.id));
-            return site ? /\/resourceGroups\/([^/]+)\//i.exec(site.id)[1] : null;
-        },
-        async listSubscriptions() {
-            const res = await call('GET', '/subscriptions', RESOURCES_API_VERSION, 'list subscriptions', 'the tenant');
-            const body = res.json();
-            return (body?.value ?? []).map((s) => ({
-                subscriptionId: s.subscriptionId,
-                displayName: s.displayName ?? '',
-                state: s.state ?? '',
-            }));
-        },
-        async findStorageAccount(subscriptionId, name) {
-            const a = await findInPages(url(`/subscriptions/${subscriptionId}/providers/Microsoft.Storage/storageAccounts`, STORAGE_API_VERSION), 'list storage accounts', `subscription ${subscriptionId}`, (x) => x.name.toLowerCase() === name.toLowerCase());
-            if (!a)
-                return null;
-            return {
-                id: a.id,
-                name: a.name,
-                resourceGroup: /\/resourceGroups\/([^/]+)\//i.exec(a.id)?.[1] ?? '',
-                blobEndpoint: a.properties?.primaryEndpoints?.blob ?? '',
-                // Absent means allowed (the platform default).
-                allowSharedKeyAccess: a.properties?.allowSharedKeyAccess !== false,
-                networkDefaultAction: a.properties?.networkAcls?.defaultAction ?? 'Allow',
-            };
-        },
-        async listStorageAccountKeys(accountId) {
-            const name = accountId.split('/').pop() ?? accountId;
-            const res = await call('POST', `${accountId}/listKeys`, STORAGE_API_VERSION, 'list the account keys (Microsoft.Storage/storageAccounts/listKeys/action)', `storage account ${name}`);
-            const body = res.json();
-            return (body?.keys ?? []).map((k) => k.value ?? '').filter(Boolean);
-        },
-        async listRoleAssignments(scope, principalId) {
-            const res = await call('GET', `${scope}/providers/Microsoft.Authorization/roleAssignments`, AUTHORIZATION_API_VERSION, 'list role assignments', scope.split('/').pop() ?? scope, undefined, { $filter: `assignedTo('${principalId}')` });
-            const body = res.json();
-            return (body?.value ?? []).map((r) => ({
-                id: r.id,
-                scope: r.properties?.scope ?? '',
-                principalId: r.properties?.principalId ?? '',
-                roleDefinitionId: r.properties?.roleDefinitionId ?? '',
-            }));
-        },
-    };
-    return client;
-}
-
-/**
  * Phase time budgets. Each phase of a deploy runs with its own deadline; Resource Manager calls made inside it
  * retry (honouring Retry-After) only until that deadline, never past the whole deploy's. The deadline follows the
  * async context, so concurrent targets of a fleet, which share one Resource Manager client, keep their own.
@@ -43536,73 +43253,6 @@ function withPhaseBudgets(log, now, overall) {
         ...log,
         group: (name, fn) => log.group(name, () => withPhaseDeadline(phaseBudget(name, now(), overall), fn)),
     };
-}
-
-/**
- * Cloud endpoints from Resource Manager's metadata (`/metadata/endpoints?api-version=2022-09-01`): the login
- * authority and the ARM token audience, so sovereign clouds, Azure Stack and the emulator need only the
- * resource-manager-endpoint input.
- */
-/** Pure: turns the metadata document into endpoints. */
-function endpointsFromMetadata(endpoint, doc) {
-    const base = endpoint.replace(/\/+$/, '');
-    const list = Array.isArray(doc) ? doc : [doc];
-    const host = new URL(base).host.toLowerCase();
-    const chosen = list.find((d) => {
-        try {
-            return d.resourceManager && new URL(d.resourceManager).host.toLowerCase() === host;
-        }
-        catch {
-            return false;
-        }
-    }) ?? list[0];
-    const login = chosen?.authentication?.loginEndpoint;
-    if (!login)
-        throw new RunpackError('cloud-metadata', `The metadata of ${base} names no login endpoint; check resource-manager-endpoint.`);
-    const audiences = chosen.authentication?.audiences ?? [];
-    // Prefer the audience on the Resource Manager host itself, then the first one listed.
-    const audience = audiences.find((a) => {
-        try {
-            return new URL(a).host.toLowerCase() === host;
-        }
-        catch {
-            return false;
-        }
-    }) ??
-        audiences.find((a) => /management\.azure\.com/i.test(a)) ??
-        audiences[0] ??
-        'https://management.azure.com/';
-    const armScope = `${audience.replace(/\/+$/, '')}/.default`;
-    const authorityHost = login.replace(/\/+$/, '');
-    return {
-        resourceManager: base,
-        authorityHost,
-        armScope,
-        storageScope: 'https://storage.azure.com/.default',
-        isPublicCloud: /^https:\/\/login\.microsoftonline\.com$/i.test(authorityHost),
-        name: chosen.name ?? 'custom',
-    };
-}
-async function discoverCloud(http, endpoint, deadline) {
-    const base = endpoint.replace(/\/+$/, '');
-    const url = `${base}/metadata/endpoints?api-version=2022-09-01`;
-    let res;
-    try {
-        res = await http.request({ method: 'GET', url, service: 'Resource Manager', deadline, maxAttempts: 4 });
-    }
-    catch (err) {
-        throw new RunpackError('cloud-metadata', `Could not read the cloud metadata from ${base}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-    if (res.status !== 200)
-        throw new RunpackError('cloud-metadata', `${base}/metadata/endpoints answered ${res.status}; check resource-manager-endpoint (it must be a Resource Manager URL such as https://management.azure.com).`);
-    let doc;
-    try {
-        doc = res.json();
-    }
-    catch {
-        throw new RunpackError('cloud-metadata', `${base}/metadata/endpoints did not return JSON; check resource-manager-endpoint.`);
-    }
-    return endpointsFromMetadata(base, doc);
 }
 
 /**
@@ -47324,63 +46974,6 @@ function classifyFailure(e) {
     return null;
 }
 
-const RFP = 'WEBSITE_RUN_FROM_PACKAGE';
-const RFP_LEGACY = 'WEBSITE_RUN_FROM_ZIP';
-const RFP_MI = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
-/**
- * Pure: applies changes (null deletes) to settings, keeping every other key and the original order; new keys
- * go at the end. `changed` is false when the result equals the input.
- */
-function mergeSettings(current, changes) {
-    const settings = {};
-    const changedKeys = [];
-    for (const [k, v] of Object.entries(current)) {
-        if (Object.prototype.hasOwnProperty.call(changes, k)) {
-            const next = changes[k];
-            if (next === null) {
-                changedKeys.push(k);
-                continue;
-            }
-            if (next !== v)
-                changedKeys.push(k);
-            settings[k] = next;
-        }
-        else
-            settings[k] = v;
-    }
-    for (const [k, v] of Object.entries(changes)) {
-        if (Object.prototype.hasOwnProperty.call(current, k) || v === null)
-            continue;
-        settings[k] = v;
-        changedKeys.push(k);
-    }
-    return { settings, changed: changedKeys.length > 0, changedKeys };
-}
-/** Pure: the keys of `changes` whose value in `actual` differs from what was asked. */
-function unconfirmedKeys(actual, changes) {
-    return Object.entries(changes)
-        .filter(([k, v]) => (v === null ? Object.prototype.hasOwnProperty.call(actual, k) : actual[k] !== v))
-        .map(([k]) => k);
-}
-function createSettingsHelper(arm, ref) {
-    return {
-        read: () => arm.listAppSettings(ref),
-        async update(changes) {
-            const before = await arm.listAppSettings(ref);
-            const merged = mergeSettings(before, changes);
-            if (!merged.changed)
-                return { changed: false, before, after: before };
-            await arm.putAppSettings(ref, merged.settings);
-            const after = await arm.listAppSettings(ref);
-            const missing = unconfirmedKeys(after, changes);
-            if (missing.length)
-                throw new RunpackError('setting-not-applied', `App settings ${missing.join(', ')} did not read back as written on ${ref.appName}${ref.slot ? `/${ref.slot}` : ''}; another deployment or policy may be changing settings, run again.`);
-            // Anything else lost between the read and the write (a concurrent writer) is reported by the caller.
-            return { changed: true, before, after };
-        },
-    };
-}
-
 /** Blob name of a release: named by content, so every release stays available for rollback. */
 function releaseBlobName(appName, sha256) {
     return `releases/${appName.toLowerCase()}/${sha256}.zip`;
@@ -47477,27 +47070,170 @@ function liveSha256(i) {
     return null;
 }
 
+const RFP = 'WEBSITE_RUN_FROM_PACKAGE';
+/** The legacy name Kudu falls back to when WEBSITE_RUN_FROM_PACKAGE is empty (API-SPEC §1.1). */
+const RFP_LEGACY = 'WEBSITE_RUN_FROM_ZIP';
+/** URL mode with a user-assigned identity: the identity the worker fetches the blob with. */
+const RFP_MI = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
+const SITE_PACKAGES = 'data/SitePackages';
+const PACKAGE_NAME_FILE = `${SITE_PACKAGES}/packagename.txt`;
+const WWWROOT$1 = 'site/wwwroot';
+const FAILURE_MARKER = 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt';
+function classifyRunFromPackage(value) {
+    if (value === undefined || value === null || value === '')
+        return 'unset';
+    if (value === '1')
+        return 'local';
+    if (/^http/i.test(value))
+        return 'url';
+    return 'other';
+}
+/** The value Kudu acts on: WEBSITE_RUN_FROM_PACKAGE, or the legacy WEBSITE_RUN_FROM_ZIP when the first is empty. */
+function effectiveRunFromPackage(settings) {
+    const main = settings[RFP];
+    if (main !== undefined && main !== '')
+        return main;
+    const legacy = settings[RFP_LEGACY];
+    return legacy !== undefined && legacy !== '' ? legacy : undefined;
+}
+/** The deploy mode a value means, or undefined for unset and unrecognised values. */
+function modeOfValue(value) {
+    const state = classifyRunFromPackage(value);
+    return state === 'local' || state === 'url' ? state : undefined;
+}
+const STATE_WORDS = {
+    local: 'a local package (WEBSITE_RUN_FROM_PACKAGE=1)',
+    url: 'a package URL',
+    unset: 'files in wwwroot (no WEBSITE_RUN_FROM_PACKAGE)',
+    other: "an unrecognised WEBSITE_RUN_FROM_PACKAGE value (only exactly '1' or an https URL count)",
+};
+/**
+ * Decide whether moving an app from its current WEBSITE_RUN_FROM_PACKAGE value to `wanted` is allowed.
+ * The platform documents local → URL as unsupported on an existing app (API-SPEC §1.3 "Migration"); runpack
+ * refuses it on Windows unless `force`, and warns on Linux. Local mode on Linux Consumption function apps and
+ * any run-from-package on Flex Consumption are refused outright.
+ */
+function modeSwitchDecision(current, wanted, target, force) {
+    const from = classifyRunFromPackage(current);
+    const app = target.name ? `App '${target.name}'` : 'The app';
+    const base = { from, to: wanted };
+    if (target.isFlex) {
+        return {
+            ...base,
+            allowed: false,
+            code: 'mode-switch-unsupported',
+            severity: 'error',
+            message: flexRefusalMessage(target.name),
+        };
+    }
+    if (wanted === 'local') {
+        const refusal = localModeRefusal(target);
+        if (refusal)
+            return {
+                ...base,
+                allowed: false,
+                code: 'mode-switch-unsupported',
+                severity: 'error',
+                message: refusal,
+            };
+        if (from === 'local')
+            return {
+                ...base,
+                allowed: true,
+                code: 'mode-unchanged',
+                severity: 'info',
+                message: `${app} already runs a local package.`,
+            };
+        const cost = from === 'url'
+            ? 'changing the setting restarts the app; it comes back on the package in data/SitePackages if one is left from an earlier local deploy, otherwise it cannot start (FAILED TO INITIALIZE RUN FROM PACKAGE) until the push completes'
+            : from === 'unset'
+                ? 'the files now in wwwroot are hidden by the mounted package from now on; changing the setting restarts the app'
+                : 'Kudu did not treat the old value as local mode; changing the setting restarts the app';
+        return {
+            ...base,
+            allowed: true,
+            code: 'mode-switch',
+            severity: 'warning',
+            message: `${app} switches from ${STATE_WORDS[from]} to a local package: ${cost}.`,
+        };
+    }
+    // wanted === 'url'
+    if (from === 'url')
+        return {
+            ...base,
+            allowed: true,
+            code: 'mode-unchanged',
+            severity: 'info',
+            message: `${app} already runs from a package URL.`,
+        };
+    if (from === 'local') {
+        const why = 'the platform does not support moving an app that runs a local package to a package URL ("create a new App Service resource")';
+        if (!target.isLinux && !force) {
+            return {
+                ...base,
+                allowed: false,
+                code: 'mode-switch-refused',
+                severity: 'error',
+                message: `${app} is a Windows app running a local package (WEBSITE_RUN_FROM_PACKAGE=1) and ${why}; keep mode: local, deploy to a new app, or set force: true to switch anyway.`,
+            };
+        }
+        return {
+            ...base,
+            allowed: true,
+            code: force && !target.isLinux ? 'mode-switch-forced' : 'mode-switch',
+            severity: 'warning',
+            message: `${app} switches from a local package to a package URL although ${why}${force && !target.isLinux ? ' (forced)' : ''}; watch the app after the restart.`,
+        };
+    }
+    return {
+        ...base,
+        allowed: true,
+        code: 'mode-switch',
+        severity: 'warning',
+        message: `${app} switches from ${STATE_WORDS[from]} to a package URL: changing the setting restarts the app${from === 'unset' ? ' and hides the files now in wwwroot' : ''}.`,
+    };
+}
+/** Why local mode is impossible on this target, or null. */
+function localModeRefusal(target) {
+    if (target.isFlex)
+        return flexRefusalMessage(target.name);
+    if (target.isFunctionApp && target.isLinux && target.isConsumption) {
+        const app = target.name ? `'${target.name}'` : 'this app';
+        return `mode: local is not possible on ${app}: Linux Consumption function apps run from a package URL only (WEBSITE_RUN_FROM_PACKAGE=1 is not supported there); use mode: url (or auto).`;
+    }
+    return null;
+}
+/** The refusal for Flex Consumption apps (API-SPEC §1.7, §6.13). */
+function flexRefusalMessage(name) {
+    const app = name ? `'${name}'` : 'This function app';
+    return `${app} runs on the Flex Consumption plan, which does not support WEBSITE_RUN_FROM_PACKAGE in either mode; deploy it with OneDeploy to its deployment storage instead (Azure/functions-action or 'func azure functionapp publish'), and remove the setting if it is present.`;
+}
+/** Kudu's stored package names: `yyyyMMddHHmmss.zip` (UTC). */
+function isSitePackageName(name) {
+    return /^\d{14}\.zip$/.test(name);
+}
+function compareStamp(expected, text) {
+    if (!expected)
+        return 'not-stamped';
+    if (text === null)
+        return 'missing';
+    try {
+        const parsed = JSON.parse(text);
+        if (typeof parsed?.contentSha256 !== 'string')
+            return 'unreadable';
+        return parsed.contentSha256 === expected.contentSha256 ? 'match' : 'mismatch';
+    }
+    catch {
+        return 'unreadable';
+    }
+}
+
 /**
  * Pure: the deploy plan from the inputs and the target's current state. Refuses what cannot work, with the
  * reason and a way out; picks the mode and the package access; names the blobs and the settings to change.
  */
 const JAVA = /^(JAVA|TOMCAT|JBOSSEAP|WILDFLY)\|/i;
 const PYTHON = /^PYTHON\|/i;
-/** The effective run-from-package value (the legacy name counts when the main one is empty, as for Kudu). */
-function currentRfpValue(settings) {
-    const v = settings[RFP];
-    if (v !== undefined && v !== '')
-        return v;
-    const legacy = settings[RFP_LEGACY];
-    return legacy !== undefined && legacy !== '' ? legacy : undefined;
-}
-function modeOfValue(value) {
-    if (value === '1')
-        return 'local';
-    if (value && /^http/i.test(value))
-        return 'url';
-    return undefined;
-}
 function isTrue$1(v) {
     return v !== undefined && /^(true|1)$/i.test(v.trim());
 }
@@ -47505,7 +47241,7 @@ function planDeploy(inputs, target, settings) {
     const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
     const findings = [];
     if (target.isFlex)
-        throw new RunpackError('flex-consumption', `${name} runs on Flex Consumption, which must not have WEBSITE_RUN_FROM_PACKAGE; deploy it with OneDeploy instead (func azure functionapp publish, or Azure/functions-action).`);
+        throw new RunpackError('flex-consumption', flexRefusalMessage(name));
     if (/container/i.test(target.kind))
         throw new RunpackError('container-app', `${name} runs a custom container (kind ${target.kind}), which does not use run-from-package; deploy a new image instead.`);
     if (!target.isFunctionApp && target.isLinux) {
@@ -47526,7 +47262,7 @@ function planDeploy(inputs, target, settings) {
             message: `${list} is ignored under run-from-package (force: true).`,
         });
     }
-    const previousValue = currentRfpValue(settings);
+    const previousValue = effectiveRunFromPackage(settings);
     const currentMode = modeOfValue(previousValue);
     const linuxConsumption = target.isFunctionApp && target.isLinux && target.isConsumption;
     let mode;
@@ -47545,13 +47281,11 @@ function planDeploy(inputs, target, settings) {
     const plan = {
         mode,
         container: inputs.container,
-        releasePrefix: `releases/${target.ref.appName.toLowerCase()}/`,
         stableBlob: stableBlobName(target.ref.appName, target.ref.slot),
         policyId: `runpack-${target.ref.appName}${target.ref.slot ? `-${target.ref.slot}` : ''}`
             .toLowerCase()
             .slice(0, 64),
         previousValue,
-        remove,
         extra,
         findings,
     };
@@ -47584,7 +47318,6 @@ function planDeploy(inputs, target, settings) {
             const chosen = users.find((u) => configured && u.resourceId.toLowerCase() === configured.toLowerCase()) ??
                 (system ? undefined : users[0]);
             if (chosen) {
-                plan.userAssignedIdentity = { resourceId: chosen.resourceId, principalId: chosen.principalId };
                 plan.identityPrincipalId = chosen.principalId;
                 extra[RFP_MI] = chosen.resourceId;
                 if (!system && users.length > 1 && !configured)
@@ -47633,12 +47366,143 @@ function chooseStableBlob(preferred, ownCurrent, usedByOthers) {
     if (ownCurrent && !ownCurrent.startsWith('releases/') && !used.has(ownCurrent.toLowerCase()))
         return ownCurrent;
     const base = preferred.replace(/\.zip$/i, '');
-    for (const suffix of ['a', 'b', 'c']) {
-        const name = `${base}-${suffix}.zip`;
+    // -a … -z, then -26, -27, …: the first name nobody runs (the set is finite, so this ends).
+    for (let i = 0;; i++) {
+        const name = `${base}-${i < 26 ? String.fromCharCode(97 + i) : i}.zip`;
         if (!used.has(name.toLowerCase()))
             return name;
     }
-    return `${base}-${Date.now().toString(36)}.zip`;
+}
+
+/** `app/fn` (ARM's name) or `fn` → `fn`. */
+function functionName(name) {
+    return name.slice(name.lastIndexOf('/') + 1);
+}
+/** Pure: compare function names, case-insensitively (the host's names are case-insensitive). */
+function diffFunctions(expected, listed) {
+    const norm = (xs) => new Map(xs.map((x) => [functionName(x).toLowerCase(), functionName(x)]));
+    const e = norm(expected);
+    const l = norm(listed);
+    const missing = [...e]
+        .filter(([k]) => !l.has(k))
+        .map(([, v]) => v)
+        .sort();
+    const unexpected = [...l]
+        .filter(([k]) => !e.has(k))
+        .map(([, v]) => v)
+        .sort();
+    return { missing, unexpected, same: missing.length === 0 && unexpected.length === 0 };
+}
+function describeFunctionsDiff(diff, where) {
+    const parts = [];
+    if (diff.missing.length)
+        parts.push(`missing from the host: ${diff.missing.join(', ')}`);
+    if (diff.unexpected.length)
+        parts.push(`listed but not in the package: ${diff.unexpected.join(', ')}`);
+    return `The functions host of ${where} does not list the package's functions (${parts.join('; ')}); check each function's function.json and the host's startup log (Application Insights or the Log stream), then deploy again.`;
+}
+const PYTHON_FIX = 'run-from-package runs no remote build, so install the dependencies into the package first (pip install -r requirements.txt --target .python_packages/lib/site-packages) or set force: true';
+/**
+ * Pure: what the inspector's findings mean for a function app. A Python function app without `.python_packages`
+ * cannot import its dependencies (no remote build under run-from-package): the inspector's
+ * `dependencies-missing` warning becomes an error unless `force`.
+ */
+function functionPackageFindings(inspect, target, force) {
+    if (!target.isFunctionApp)
+        return [];
+    const out = [];
+    for (const p of inspect.problems) {
+        if (p.code !== 'dependencies-missing')
+            continue;
+        const python = inspect.runtime === 'python' || /python|\.python_packages|requirements\.txt/i.test(p.message);
+        if (!python)
+            continue;
+        out.push({
+            severity: force ? 'warning' : 'error',
+            code: 'python-packages-missing',
+            message: `This Python function app's package has no .python_packages folder although ${p.path ?? 'requirements.txt'} lists dependencies; ${PYTHON_FIX}.`,
+        });
+    }
+    return out;
+}
+/** Sync triggers through Resource Manager, retrying 400 (host starting) with growing waits. */
+async function syncTriggers(ctx, options = {}) {
+    const deadline = ctx.phaseDeadline(options.budgetMs ?? 180_000);
+    const name = ctx.target.ref.slot
+        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
+        : ctx.target.ref.appName;
+    let wait = options.firstWaitMs ?? 2000;
+    for (let attempt = 1;; attempt++) {
+        const res = await ctx.arm.syncFunctionTriggers(ctx.target.ref);
+        if (res.status >= 200 && res.status < 300) {
+            ctx.log.info(`Synced function triggers of ${name}${attempt > 1 ? ` (attempt ${attempt})` : ''}.`);
+            return;
+        }
+        const detail = res.text().replace(/\s+/g, ' ').trim().slice(0, 200);
+        if (res.status !== 400)
+            throw new RunpackError('trigger-sync-failed', `Resource Manager answered ${res.status} to the trigger sync of ${name}${detail ? ` (${detail})` : ''}; non-HTTP triggers keep their old metadata until a sync succeeds — run 'az functionapp function sync' or deploy again.`);
+        if (ctx.clock.now() + wait > deadline)
+            throw new RunpackError('trigger-sync-failed', `The functions host of ${name} kept answering 400 to the trigger sync for ${Math.round((options.budgetMs ?? 180_000) / 1000)} s (it did not start${detail ? `: ${detail}` : ''}); check the host's startup log, fix the package and deploy again.`);
+        ctx.log.info(`The functions host of ${name} is still starting (trigger sync answered 400); retrying in ${Math.round(wait / 1000)} s.`);
+        await ctx.clock.sleep(wait);
+        wait = Math.min(wait * 2, 30_000);
+    }
+}
+/**
+ * Entry point for the engine, after the package is mounted (and the app restarted) on a function app:
+ * sync triggers, then confirm the host lists the package's functions. Returns findings (errors fail the step).
+ */
+async function afterMountFunctions(ctx, pkg, options = {}) {
+    if (!ctx.target.isFunctionApp)
+        return [];
+    const findings = [];
+    const name = ctx.target.ref.slot
+        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
+        : ctx.target.ref.appName;
+    try {
+        await syncTriggers(ctx, options);
+    }
+    catch (err) {
+        if (!(err instanceof RunpackError))
+            throw err;
+        findings.push({ severity: 'error', code: 'trigger-sync-failed', message: err.message });
+        return findings;
+    }
+    const expected = pkg.functions.length ? pkg.functions : (pkg.inspect.functions ?? []);
+    const deadline = ctx.phaseDeadline(options.listBudgetMs ?? 120_000);
+    const interval = options.listIntervalMs ?? 5000;
+    let listed = [];
+    let diff = diffFunctions(expected, listed);
+    for (;;) {
+        listed = await ctx.arm.listFunctions(ctx.target.ref);
+        diff = diffFunctions(expected, listed);
+        // The host indexes after start: wait while it lists fewer functions than the package has.
+        if (diff.same || (expected.length === 0 && listed.length > 0))
+            break;
+        if (ctx.clock.now() + interval > deadline)
+            break;
+        await ctx.clock.sleep(interval);
+    }
+    if (expected.length === 0) {
+        findings.push({
+            severity: listed.length ? 'info' : 'warning',
+            code: listed.length ? 'functions-declared-in-code' : 'functions-none',
+            message: listed.length
+                ? `The package declares its functions in code; the host of ${name} lists ${listed.map(functionName).sort().join(', ')}.`
+                : `Neither the package nor the host of ${name} lists any function; check that host.json is at the package root and the functions are built.`,
+        });
+        return findings;
+    }
+    if (diff.same) {
+        ctx.log.info(`The functions host of ${name} lists the package's ${expected.length} function(s): ${expected.map(functionName).sort().join(', ')}.`);
+        return findings;
+    }
+    findings.push({
+        severity: 'error',
+        code: 'functions-mismatch',
+        message: describeFunctionsDiff(diff, name),
+    });
+    return findings;
 }
 
 /**
@@ -47853,85 +47717,6 @@ async function readOnlyLineInLogs(kudu, deadline) {
             if (READ_ONLY.test(line))
                 return line.replace(/^\S+Z\s+/, '').trim();
     return undefined;
-}
-
-/** Builds the DeployContext the phases share; the deploy engine and the operator commands both use it. */
-function createDeployContext(parts) {
-    return {
-        ...parts,
-        settings: createSettingsHelper(parts.arm, parts.target.ref),
-        phaseDeadline: (ms) => Math.min(parts.deadline, parts.clock.now() + ms),
-    };
-}
-
-/** Pure: TargetInfo from the site document. */
-function targetFromSite$1(ref, site, siteConfig) {
-    const p = site.properties ?? {};
-    const kind = (site.kind ?? 'app').toLowerCase();
-    const tokens = kind.split(',').map((t) => t.trim());
-    const sku = String(p.sku ?? '');
-    const isFunctionApp = tokens.includes('functionapp');
-    const isLinux = p.reserved === true || tokens.includes('linux');
-    const scm = (p.hostNameSslStates ?? []).find((h) => (h.hostType ?? '').toLowerCase() === 'repository');
-    const defaultHostName = p.defaultHostName ?? '';
-    const linuxFx = siteConfig?.linuxFxVersion ?? p.siteConfig?.linuxFxVersion ?? '';
-    const identity = site.identity ?? {};
-    const type = (identity?.type ?? '').toLowerCase();
-    return {
-        ref,
-        id: site.id,
-        kind,
-        isLinux,
-        isFunctionApp,
-        isFlex: Boolean(p.functionAppConfig) || /^flexconsumption$/i.test(sku),
-        isConsumption: /^dynamic$/i.test(sku),
-        sku,
-        state: String(p.state ?? ''),
-        location: site.location ?? '',
-        defaultHostName,
-        scmHostName: scm?.name ?? null,
-        appUrl: defaultHostName ? `https://${defaultHostName}` : '',
-        linuxFxVersion: String(linuxFx ?? ''),
-        identity: {
-            systemPrincipalId: type.includes('systemassigned') && identity?.principalId ? identity.principalId : null,
-            userAssigned: Object.entries(identity?.userAssignedIdentities ?? {}).map(([resourceId, v]) => ({
-                resourceId,
-                principalId: v.principalId ?? '',
-                clientId: v.clientId ?? '',
-            })),
-        },
-    };
-}
-async function resolveSubscription(arm, inputs, fromLogin) {
-    if (inputs.subscriptionId)
-        return inputs.subscriptionId;
-    if (fromLogin)
-        return fromLogin;
-    const subs = (await arm.listSubscriptions()).filter((s) => !s.state || /enabled/i.test(s.state));
-    if (subs.length === 1)
-        return subs[0].subscriptionId;
-    if (subs.length === 0)
-        throw new RunpackError('subscription-missing', 'The login sees no subscription; give its role assignment a subscription or set subscription-id.');
-    throw new RunpackError('subscription-ambiguous', `The login sees ${subs.length} subscriptions (${subs
-        .slice(0, 5)
-        .map((s) => s.subscriptionId)
-        .join(', ')}${subs.length > 5 ? ', …' : ''}); set subscription-id.`);
-}
-async function resolveTarget(arm, inputs, subscriptionId) {
-    let resourceGroup = inputs.resourceGroup;
-    if (!resourceGroup) {
-        const found = await arm.findSiteResourceGroup(subscriptionId, inputs.appName);
-        if (!found)
-            throw new RunpackError('app-not-found', `No app named ${inputs.appName} in subscription ${subscriptionId}; check app-name and subscription-id, or set resource-group.`);
-        resourceGroup = found;
-    }
-    const ref = { subscriptionId, resourceGroup, appName: inputs.appName, slot: inputs.slot ?? null };
-    const site = await arm.getSite(ref);
-    let config;
-    if (site.kind?.includes('linux') || site.properties?.reserved) {
-        config = await arm.getSiteConfig(ref).catch(() => undefined);
-    }
-    return targetFromSite$1(ref, site, config);
 }
 
 const SERVICE = 'Kudu';
@@ -48197,13 +47982,6 @@ class KuduClient {
             query.message = options.message;
         return this.push('/api/zipdeploy', query, options);
     }
-    /** `POST /api/publish?type=zip&async=true` (OneDeploy). */
-    oneDeploy(options) {
-        const query = { type: 'zip', async: 'true' };
-        if (options.restart === false)
-            query.restart = 'false';
-        return this.push('/api/publish', query, options);
-    }
     /** One GET of a deployment URL (`latest` or an id). 404 → null. */
     async getDeployment(pathOrUrl, deadline) {
         const res = await this.send('GET', pathOrUrl, { deadline, headers: { Accept: 'application/json' } });
@@ -48383,6 +48161,23 @@ class KuduClient {
         return vfsFile(res);
     }
     /**
+     * `PUT /api/vfs/{path}` with `If-Match` (an ETag from a read, or `*` for any existing file): `written`, or
+     * `changed` when the file changed since that read (412). Other answers are a `kudu-error`.
+     */
+    async vfsPut(path, body, o = {}) {
+        const clean = path.replace(/^\/+/, '');
+        const res = await this.send('PUT', `/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}`, {
+            headers: { 'If-Match': o.ifMatch ?? '*', 'Content-Type': o.contentType ?? 'text/plain' },
+            body,
+            deadline: o.deadline,
+        });
+        if (res.status === 412)
+            return 'changed';
+        if (res.status >= 200 && res.status < 300)
+            return 'written';
+        throw this.unexpected(res, `PUT /api/vfs/${clean}`);
+    }
+    /**
      * A VFS directory listing (`GET /api/vfs/{dir}/`): Kudu's entries (name, size, mtime, mime, …), or null when the
      * folder does not exist. An answer that is not a JSON array is a `kudu-error`.
      */
@@ -48471,6 +48266,406 @@ class KuduClient {
         }
         return out;
     }
+}
+
+/**
+ * What Kudu stores and the worker mounts, read through a Kudu session: the package packagename.txt names, the
+ * release stamp in the mounted wwwroot, whether a stored zip is this run's, and the one wait for a release's
+ * stamp to appear in the mount (used by verification, the check after a swap and the operator commands).
+ */
+/** packagename.txt's content (trimmed), or null when there is none. */
+async function readPackageName(kudu, deadline) {
+    const file = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
+    if (!file)
+        return null;
+    const name = file.text.trim();
+    return name || null;
+}
+/** The release stamp in the mounted wwwroot, raw text, or null. */
+async function readMountedStamp(kudu, deadline) {
+    const file = await kudu.vfsGet(`${WWWROOT$1}/${STAMP_PATH}`, deadline);
+    return file ? file.text : null;
+}
+/** Whether wwwroot shows the worker's failure marker (best effort: an unreadable answer counts as no marker). */
+async function mountFailed(kudu, deadline) {
+    return (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
+}
+/** Whether data/SitePackages/<name> is this run's zip: the same size, and written since Kudu received the push. */
+async function storedPackageIsOurs(kudu, name, zipBytes, record, deadline) {
+    const entries = await kudu.vfsList(SITE_PACKAGES, deadline).catch(() => null);
+    const entry = entries?.find((e) => e.name === name);
+    const since = Date.parse(record.received_time ?? record.start_time ?? '');
+    const written = Date.parse(entry?.mtime ?? '');
+    return !!entry && entry.size === zipBytes && Number.isFinite(since) && written >= since - 1000;
+}
+/**
+ * Read the mounted stamp until it is the release's, the worker's failure marker appears, or the deadline. A
+ * 401/403 from Kudu stops the wait (the session cannot read); other read failures count as "missing" while the
+ * site restarts.
+ */
+async function watchMountedStamp(kudu, expected, o) {
+    if (!expected)
+        return { state: 'not-stamped', marker: await mountFailed(kudu, o.deadline) };
+    for (;;) {
+        const text = await readMountedStamp(kudu, o.deadline).catch((err) => {
+            if (err instanceof KuduError && (err.status === 401 || err.status === 403))
+                throw err;
+            return null;
+        });
+        const state = compareStamp(expected, text);
+        if (state === 'match')
+            return { state, marker: false };
+        const marker = await mountFailed(kudu, o.deadline);
+        if (o.onMiss)
+            await o.onMiss();
+        if (marker || o.once || o.now() + o.intervalMs > o.deadline)
+            return { state, marker };
+        await o.sleep(o.intervalMs);
+    }
+}
+
+/**
+ * Typed Resource Manager calls runpack needs, over the shared HttpClient (retries, Retry-After, deadlines).
+ * Errors become one-line RunpackErrors that name the operation, the resource and the fix.
+ */
+const WEB_API_VERSION = '2024-11-01';
+const STORAGE_API_VERSION = '2023-05-01';
+const AUTHORIZATION_API_VERSION = '2022-04-01';
+const RESOURCES_API_VERSION = '2022-12-01';
+function siteId(ref) {
+    const base = `/subscriptions/${ref.subscriptionId}/resourceGroups/${ref.resourceGroup}/providers/Microsoft.Web/sites/${ref.appName}`;
+    return ref.slot ? `${base}/slots/${ref.slot}` : base;
+}
+function describeSite(ref) {
+    return ref.slot ? `${ref.appName}/${ref.slot}` : ref.appName;
+}
+/** Reads both ARM's `{error:{code,message}}` and Microsoft.Web's `{Code,Message}` envelopes. */
+function armErrorDetail(res) {
+    let body;
+    try {
+        body = res.json();
+    }
+    catch {
+        return { code: '', message: res.text().slice(0, 300).replace(/\s+/g, ' ').trim() };
+    }
+    if (body && typeof body === 'object') {
+        const b = body;
+        const err = b.error;
+        if (err && typeof err === 'object')
+            return { code: String(err.code ?? ''), message: String(err.message ?? '') };
+        if (b.Code || b.Message)
+            return { code: String(b.Code ?? ''), message: String(b.Message ?? '') };
+    }
+    return { code: '', message: '' };
+}
+/** Turns a failed Resource Manager response into a one-line error. */
+function armFailure(res, what, resource) {
+    const { code, message } = armErrorDetail(res);
+    const detail = [code, message].filter(Boolean).join(': ').replace(/\s+/g, ' ').slice(0, 400);
+    const suffix = detail ? ` (${detail})` : '';
+    if (res.status === 401)
+        return new RunpackError('auth-failed', `Resource Manager refused the token for ${what} on ${resource}${suffix}; check the login (client-id, tenant-id, creds) and resource-manager-endpoint.`);
+    if (res.status === 403)
+        return new RunpackError('forbidden', `Not allowed to ${what} on ${resource}${suffix}; grant the deploying principal Website Contributor (or Contributor) on the app.`);
+    if (res.status === 404)
+        return new RunpackError('not-found', `${resource} was not found while trying to ${what}${suffix}; check app-name, slot, resource-group and subscription-id.`);
+    return new RunpackError('arm-error', `Resource Manager answered ${res.status} to ${what} on ${resource}${suffix}; try again, or check the resource in the portal.`);
+}
+function createArmClient(options) {
+    const endpoint = options.endpoint.replace(/\/+$/, '');
+    const sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    const now = options.now ?? Date.now;
+    function url(path, apiVersion, query = {}) {
+        const u = new URL(endpoint + path);
+        u.searchParams.set('api-version', apiVersion);
+        for (const [k, v] of Object.entries(query))
+            u.searchParams.set(k, v);
+        return u.toString();
+    }
+    async function call(method, path, apiVersion, what, resource, body, query) {
+        const res = await options.http.request({
+            method,
+            url: url(path, apiVersion, query),
+            service: 'Resource Manager',
+            headers: body !== undefined ? { 'Content-Type': 'application/json' } : undefined,
+            body: body !== undefined ? JSON.stringify(body) : method === 'POST' ? '' : undefined,
+            authorization: options.authorization,
+            deadline: options.deadline?.(),
+        });
+        if (res.status === 202 ||
+            (res.status === 201 && (res.headers['azure-asyncoperation'] || res.headers.location))) {
+            return pollLro(res, what, resource);
+        }
+        if (res.status < 200 || res.status >= 300)
+            throw armFailure(res, what, resource);
+        return res;
+    }
+    async function pollLro(first, what, resource) {
+        const asyncUrl = first.headers['azure-asyncoperation'];
+        const location = first.headers.location;
+        const target = asyncUrl ?? location;
+        if (!target)
+            return first;
+        let wait = Number(first.headers['retry-after'] ?? '2') * 1000 || 2000;
+        for (;;) {
+            const dl = options.deadline?.();
+            if (dl !== undefined && now() + wait > dl)
+                throw new RunpackError('timeout', `Resource Manager did not finish ${what} on ${resource} in time; check the app in the portal and try again.`);
+            await sleep(Math.min(wait, 10_000));
+            const res = await options.http.request({
+                method: 'GET',
+                url: target,
+                service: 'Resource Manager',
+                authorization: options.authorization,
+                deadline: dl,
+            });
+            if (res.status === 202) {
+                wait = Number(res.headers['retry-after'] ?? '2') * 1000 || 2000;
+                continue;
+            }
+            if (res.status < 200 || res.status >= 300)
+                throw armFailure(res, what, resource);
+            if (asyncUrl) {
+                const status = String((res.json() ?? {}).status ?? '');
+                if (/^(succeeded)$/i.test(status))
+                    return res;
+                if (/^(failed|canceled|cancelled)$/i.test(status))
+                    throw armFailure(res, what, resource);
+                wait = Number(res.headers['retry-after'] ?? '2') * 1000 || 2000;
+                continue;
+            }
+            return res;
+        }
+    }
+    /** The first item of a paged list (following nextLink) that `match` accepts, or null. */
+    async function findInPages(first, what, resource, match) {
+        let next = first;
+        while (next) {
+            const res = await options.http.request({
+                method: 'GET',
+                url: next,
+                service: 'Resource Manager',
+                authorization: options.authorization,
+                deadline: options.deadline?.(),
+            });
+            if (res.status < 200 || res.status >= 300)
+                throw armFailure(res, what, resource);
+            const body = res.json();
+            const found = (body?.value ?? []).find(match);
+            if (found)
+                return found;
+            next = body?.nextLink;
+        }
+        return null;
+    }
+    const props = (res) => (res.json()?.properties ?? {});
+    const client = {
+        endpoint,
+        async getSite(ref) {
+            const res = await call('GET', siteId(ref), WEB_API_VERSION, 'read the app', describeSite(ref));
+            return res.json();
+        },
+        async getSiteConfig(ref) {
+            const res = await call('GET', `${siteId(ref)}/config/web`, WEB_API_VERSION, 'read the site configuration', describeSite(ref));
+            return props(res);
+        },
+        async listAppSettings(ref) {
+            const res = await call('POST', `${siteId(ref)}/config/appsettings/list`, WEB_API_VERSION, 'list app settings (Microsoft.Web/sites/config/list/action)', describeSite(ref));
+            return props(res);
+        },
+        async putAppSettings(ref, settings) {
+            const res = await call('PUT', `${siteId(ref)}/config/appsettings`, WEB_API_VERSION, 'write app settings', describeSite(ref), { properties: settings });
+            return props(res);
+        },
+        async restart(ref, o = {}) {
+            const query = {};
+            if (o.softRestart !== undefined)
+                query.softRestart = String(o.softRestart);
+            if (o.synchronous !== undefined)
+                query.synchronous = String(o.synchronous);
+            await call('POST', `${siteId(ref)}/restart`, WEB_API_VERSION, 'restart the app', describeSite(ref), undefined, query);
+        },
+        async getSlotConfigNames(ref) {
+            const prod = { ...ref, slot: null };
+            const res = await call('GET', `${siteId(prod)}/config/slotConfigNames`, WEB_API_VERSION, 'read slot-sticky setting names', ref.appName);
+            const p = props(res);
+            return {
+                appSettingNames: p.appSettingNames ?? [],
+                connectionStringNames: p.connectionStringNames ?? [],
+                azureStorageConfigNames: p.azureStorageConfigNames ?? [],
+            };
+        },
+        async putSlotConfigNames(ref, names) {
+            const prod = { ...ref, slot: null };
+            const res = await call('PUT', `${siteId(prod)}/config/slotConfigNames`, WEB_API_VERSION, 'write slot-sticky setting names', ref.appName, { properties: names });
+            const p = props(res);
+            return {
+                appSettingNames: p.appSettingNames ?? [],
+                connectionStringNames: p.connectionStringNames ?? [],
+                azureStorageConfigNames: p.azureStorageConfigNames ?? [],
+            };
+        },
+        async listPublishingCredentials(ref) {
+            const res = await call('POST', `${siteId(ref)}/config/publishingcredentials/list`, WEB_API_VERSION, 'list publishing credentials', describeSite(ref));
+            const p = props(res);
+            let scmUri = p.scmUri ?? '';
+            try {
+                const u = new URL(scmUri);
+                u.username = '';
+                u.password = '';
+                scmUri = u.toString().replace(/\/$/, '');
+            }
+            catch {
+                scmUri = '';
+            }
+            return { userName: p.publishingUserName ?? '', password: p.publishingPassword ?? '', scmUri };
+        },
+        async getBasicAuthAllowed(ref, kind = 'scm') {
+            const res = await call('GET', `${siteId(ref)}/basicPublishingCredentialsPolicies/${kind}`, WEB_API_VERSION, `read the ${kind} basic-auth policy`, describeSite(ref));
+            return Boolean(props(res).allow);
+        },
+        async setBasicAuthAllowed(ref, allow, kind = 'scm') {
+            await call('PUT', `${siteId(ref)}/basicPublishingCredentialsPolicies/${kind}`, WEB_API_VERSION, `write the ${kind} basic-auth policy`, describeSite(ref), { properties: { allow } });
+        },
+        async listFunctions(ref) {
+            const res = await call('GET', `${siteId(ref)}/functions`, WEB_API_VERSION, 'list functions', describeSite(ref));
+            const body = res.json();
+            return (body?.value ?? [])
+                .map((f) => f.properties?.name ?? (f.name ?? '').split('/').pop() ?? '')
+                .filter((n) => n.length > 0);
+        },
+        async listSlots(ref) {
+            const prod = { ...ref, slot: null };
+            const res = await call('GET', `${siteId(prod)}/slots`, WEB_API_VERSION, 'list deployment slots', ref.appName);
+            const body = res.json();
+            return (body?.value ?? []).map((s) => (s.name ?? '').split('/').pop() ?? '').filter(Boolean);
+        },
+        async syncFunctionTriggers(ref) {
+            // Returned as is: 400 means the host is still starting and the caller decides how to retry.
+            return options.http.request({
+                method: 'POST',
+                url: url(`${siteId(ref)}/syncfunctiontriggers`, WEB_API_VERSION),
+                service: 'Resource Manager',
+                body: '',
+                authorization: options.authorization,
+                deadline: options.deadline?.(),
+            });
+        },
+        async swapSlot(ref, targetSlot) {
+            await call('POST', `${siteId(ref)}/slotsswap`, WEB_API_VERSION, `swap with ${targetSlot}`, describeSite(ref), { targetSlot, preserveVnet: true });
+        },
+        async findSiteResourceGroup(subscriptionId, appName) {
+            const site = await findInPages(url(`/subscriptions/${subscriptionId}/providers/Microsoft.Web/sites`, WEB_API_VERSION), 'list the apps', `subscription ${subscriptionId}`, (s) => s.name.toLowerCase() === appName.toLowerCase() && /\/resourceGroups\/[^/]+\//i.test(s.id));
+            return site ? /\/resourceGroups\/([^/]+)\//i.exec(site.id)[1] : null;
+        },
+        async listSubscriptions() {
+            const res = await call('GET', '/subscriptions', RESOURCES_API_VERSION, 'list subscriptions', 'the tenant');
+            const body = res.json();
+            return (body?.value ?? []).map((s) => ({
+                subscriptionId: s.subscriptionId,
+                displayName: s.displayName ?? '',
+                state: s.state ?? '',
+            }));
+        },
+        async findStorageAccount(subscriptionId, name) {
+            const a = await findInPages(url(`/subscriptions/${subscriptionId}/providers/Microsoft.Storage/storageAccounts`, STORAGE_API_VERSION), 'list storage accounts', `subscription ${subscriptionId}`, (x) => x.name.toLowerCase() === name.toLowerCase());
+            if (!a)
+                return null;
+            return {
+                id: a.id,
+                name: a.name,
+                resourceGroup: /\/resourceGroups\/([^/]+)\//i.exec(a.id)?.[1] ?? '',
+                blobEndpoint: a.properties?.primaryEndpoints?.blob ?? '',
+                // Absent means allowed (the platform default).
+                allowSharedKeyAccess: a.properties?.allowSharedKeyAccess !== false,
+                networkDefaultAction: a.properties?.networkAcls?.defaultAction ?? 'Allow',
+            };
+        },
+        async listStorageAccountKeys(accountId) {
+            const name = accountId.split('/').pop() ?? accountId;
+            const res = await call('POST', `${accountId}/listKeys`, STORAGE_API_VERSION, 'list the account keys (Microsoft.Storage/storageAccounts/listKeys/action)', `storage account ${name}`);
+            const body = res.json();
+            return (body?.keys ?? []).map((k) => k.value ?? '').filter(Boolean);
+        },
+        async listRoleAssignments(scope, principalId) {
+            const res = await call('GET', `${scope}/providers/Microsoft.Authorization/roleAssignments`, AUTHORIZATION_API_VERSION, 'list role assignments', scope.split('/').pop() ?? scope, undefined, { $filter: `assignedTo('${principalId}')` });
+            const body = res.json();
+            return (body?.value ?? []).map((r) => ({
+                id: r.id,
+                scope: r.properties?.scope ?? '',
+                principalId: r.properties?.principalId ?? '',
+                roleDefinitionId: r.properties?.roleDefinitionId ?? '',
+            }));
+        },
+    };
+    return client;
+}
+
+/**
+ * Cloud endpoints from Resource Manager's metadata (`/metadata/endpoints?api-version=2022-09-01`): the login
+ * authority and the ARM token audience, so sovereign clouds, Azure Stack and the emulator need only the
+ * resource-manager-endpoint input.
+ */
+/** Pure: turns the metadata document into endpoints. */
+function endpointsFromMetadata(endpoint, doc) {
+    const base = endpoint.replace(/\/+$/, '');
+    const list = Array.isArray(doc) ? doc : [doc];
+    const host = new URL(base).host.toLowerCase();
+    const chosen = list.find((d) => {
+        try {
+            return d.resourceManager && new URL(d.resourceManager).host.toLowerCase() === host;
+        }
+        catch {
+            return false;
+        }
+    }) ?? list[0];
+    const login = chosen?.authentication?.loginEndpoint;
+    if (!login)
+        throw new RunpackError('cloud-metadata', `The metadata of ${base} names no login endpoint; check resource-manager-endpoint.`);
+    const audiences = chosen.authentication?.audiences ?? [];
+    // Prefer the audience on the Resource Manager host itself, then the first one listed.
+    const audience = audiences.find((a) => {
+        try {
+            return new URL(a).host.toLowerCase() === host;
+        }
+        catch {
+            return false;
+        }
+    }) ??
+        audiences.find((a) => /management\.azure\.com/i.test(a)) ??
+        audiences[0] ??
+        'https://management.azure.com/';
+    const armScope = `${audience.replace(/\/+$/, '')}/.default`;
+    const authorityHost = login.replace(/\/+$/, '');
+    return {
+        resourceManager: base,
+        authorityHost,
+        armScope,
+        storageScope: 'https://storage.azure.com/.default',
+        isPublicCloud: /^https:\/\/login\.microsoftonline\.com$/i.test(authorityHost),
+        name: chosen.name ?? 'custom',
+    };
+}
+async function discoverCloud(http, endpoint, deadline) {
+    const base = endpoint.replace(/\/+$/, '');
+    const url = `${base}/metadata/endpoints?api-version=2022-09-01`;
+    let res;
+    try {
+        res = await http.request({ method: 'GET', url, service: 'Resource Manager', deadline, maxAttempts: 4 });
+    }
+    catch (err) {
+        throw new RunpackError('cloud-metadata', `Could not read the cloud metadata from ${base}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    if (res.status !== 200)
+        throw new RunpackError('cloud-metadata', `${base}/metadata/endpoints answered ${res.status}; check resource-manager-endpoint (it must be a Resource Manager URL such as https://management.azure.com).`);
+    let doc;
+    try {
+        doc = res.json();
+    }
+    catch {
+        throw new RunpackError('cloud-metadata', `${base}/metadata/endpoints did not return JSON; check resource-manager-endpoint.`);
+    }
+    return endpointsFromMetadata(base, doc);
 }
 
 /**
@@ -48591,180 +48786,21 @@ function profileMismatch(profile, appName, slot) {
 }
 
 /**
- * Local mode (WEBSITE_RUN_FROM_PACKAGE=1): the package is pushed to Kudu, which stores it as
- * data/SitePackages/<UTC yyyyMMddHHmmss>.zip, points packagename.txt at it after a successful deployment,
- * and the worker mounts it read-only as wwwroot (API-SPEC §1.2).
- *
- * Order (API-SPEC §6.4 d, §6.6, checklist 3): make the setting `1` (fresh read-merge-write), wait until Kudu's
- * /api/settings shows it, only then push (earlier, Kudu would extract into wwwroot or answer the URL-mode 409),
- * follow the deployment, and confirm packagename.txt names the new package. The engine then restarts the app
- * and calls `verifyLocalMount` to read the release stamp back from the mounted wwwroot.
+ * One signed-in Kudu session for a site, used by the local publisher, verification, slots and the operator
+ * commands: Entra Bearer by default; the publish profile when the user gives one; the app's publishing
+ * credentials from Resource Manager when Kudu refuses the token and SCM basic auth is allowed. Every credential
+ * is registered as a secret before it is used. The session is proven with one call (GET /api/settings, which
+ * callers need anyway).
  */
-const RFP_SETTING = 'WEBSITE_RUN_FROM_PACKAGE';
-/** The legacy name Kudu falls back to when WEBSITE_RUN_FROM_PACKAGE is empty (API-SPEC §1.1). */
-const RFP_LEGACY_SETTING = 'WEBSITE_RUN_FROM_ZIP';
-const SITE_PACKAGES = 'data/SitePackages';
-const PACKAGE_NAME_FILE = `${SITE_PACKAGES}/packagename.txt`;
-const WWWROOT$1 = 'site/wwwroot';
-const FAILURE_MARKER = 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt';
-function classifyRunFromPackage(value) {
-    if (value === undefined || value === null || value === '')
-        return 'unset';
-    if (value === '1')
-        return 'local';
-    if (/^http/i.test(value))
-        return 'url';
-    return 'other';
-}
-/** The value Kudu acts on: WEBSITE_RUN_FROM_PACKAGE, or the legacy WEBSITE_RUN_FROM_ZIP when the first is empty. */
-function effectiveRunFromPackage(settings) {
-    const main = settings[RFP_SETTING];
-    if (main !== undefined && main !== '')
-        return main;
-    const legacy = settings[RFP_LEGACY_SETTING];
-    return legacy !== undefined && legacy !== '' ? legacy : undefined;
-}
-const STATE_WORDS = {
-    local: 'a local package (WEBSITE_RUN_FROM_PACKAGE=1)',
-    url: 'a package URL',
-    unset: 'files in wwwroot (no WEBSITE_RUN_FROM_PACKAGE)',
-    other: "an unrecognised WEBSITE_RUN_FROM_PACKAGE value (only exactly '1' or an https URL count)",
-};
-/**
- * Decide whether moving an app from its current WEBSITE_RUN_FROM_PACKAGE value to `wanted` is allowed.
- * The platform documents local → URL as unsupported on an existing app (API-SPEC §1.3 "Migration"); runpack
- * refuses it on Windows unless `force`, and warns on Linux. Local mode on Linux Consumption function apps and
- * any run-from-package on Flex Consumption are refused outright.
- */
-function modeSwitchDecision(current, wanted, target, force) {
-    const from = classifyRunFromPackage(current);
-    const app = target.name ? `App '${target.name}'` : 'The app';
-    const base = { from, to: wanted };
-    if (target.isFlex) {
-        return {
-            ...base,
-            allowed: false,
-            code: 'mode-switch-unsupported',
-            severity: 'error',
-            message: flexRefusalMessage(target.name),
-        };
-    }
-    if (wanted === 'local') {
-        const refusal = localModeRefusal(target);
-        if (refusal)
-            return {
-                ...base,
-                allowed: false,
-                code: 'mode-switch-unsupported',
-                severity: 'error',
-                message: refusal,
-            };
-        if (from === 'local')
-            return {
-                ...base,
-                allowed: true,
-                code: 'mode-unchanged',
-                severity: 'info',
-                message: `${app} already runs a local package.`,
-            };
-        const cost = from === 'url'
-            ? 'changing the setting restarts the app; it comes back on the package in data/SitePackages if one is left from an earlier local deploy, otherwise it cannot start (FAILED TO INITIALIZE RUN FROM PACKAGE) until the push completes'
-            : from === 'unset'
-                ? 'the files now in wwwroot are hidden by the mounted package from now on; changing the setting restarts the app'
-                : 'Kudu did not treat the old value as local mode; changing the setting restarts the app';
-        return {
-            ...base,
-            allowed: true,
-            code: 'mode-switch',
-            severity: 'warning',
-            message: `${app} switches from ${STATE_WORDS[from]} to a local package: ${cost}.`,
-        };
-    }
-    // wanted === 'url'
-    if (from === 'url')
-        return {
-            ...base,
-            allowed: true,
-            code: 'mode-unchanged',
-            severity: 'info',
-            message: `${app} already runs from a package URL.`,
-        };
-    if (from === 'local') {
-        const why = 'the platform does not support moving an app that runs a local package to a package URL ("create a new App Service resource")';
-        if (!target.isLinux && !force) {
-            return {
-                ...base,
-                allowed: false,
-                code: 'mode-switch-refused',
-                severity: 'error',
-                message: `${app} is a Windows app running a local package (WEBSITE_RUN_FROM_PACKAGE=1) and ${why}; keep mode: local, deploy to a new app, or set force: true to switch anyway.`,
-            };
-        }
-        return {
-            ...base,
-            allowed: true,
-            code: force && !target.isLinux ? 'mode-switch-forced' : 'mode-switch',
-            severity: 'warning',
-            message: `${app} switches from a local package to a package URL although ${why}${force && !target.isLinux ? ' (forced)' : ''}; watch the app after the restart.`,
-        };
-    }
-    return {
-        ...base,
-        allowed: true,
-        code: 'mode-switch',
-        severity: 'warning',
-        message: `${app} switches from ${STATE_WORDS[from]} to a package URL: changing the setting restarts the app${from === 'unset' ? ' and hides the files now in wwwroot' : ''}.`,
-    };
-}
-/** Why local mode is impossible on this target, or null. */
-function localModeRefusal(target) {
-    if (target.isFlex)
-        return flexRefusalMessage(target.name);
-    if (target.isFunctionApp && target.isLinux && target.isConsumption) {
-        const app = target.name ? `'${target.name}'` : 'this app';
-        return `mode: local is not possible on ${app}: Linux Consumption function apps run from a package URL only (WEBSITE_RUN_FROM_PACKAGE=1 is not supported there); use mode: url (or auto).`;
-    }
-    return null;
-}
-/** The refusal for Flex Consumption apps (API-SPEC §1.7, §6.13). */
-function flexRefusalMessage(name) {
-    const app = name ? `'${name}'` : 'This function app';
-    return `${app} runs on the Flex Consumption plan, which does not support WEBSITE_RUN_FROM_PACKAGE in either mode; deploy it with OneDeploy to its deployment storage instead (Azure/functions-action or 'func azure functionapp publish'), and remove the setting if it is present.`;
-}
-/** Kudu's stored package names: `yyyyMMddHHmmss.zip` (UTC). */
-function isSitePackageName(name) {
-    return /^\d{14}\.zip$/.test(name);
-}
-function compareStamp(expected, text) {
-    if (!expected)
-        return 'not-stamped';
-    if (text === null)
-        return 'missing';
-    try {
-        const parsed = JSON.parse(text);
-        if (typeof parsed?.contentSha256 !== 'string')
-            return 'unreadable';
-        return parsed.contentSha256 === expected.contentSha256 ? 'match' : 'mismatch';
-    }
-    catch {
-        return 'unreadable';
-    }
-}
-function shortSha(sha) {
-    return sha ? sha.slice(0, 12) : '?';
-}
-// ---------------------------------------------------------------------------------------------------------
-// Kudu access
-// ---------------------------------------------------------------------------------------------------------
 function basicHeader(user, password) {
     return `Basic ${buffer.Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 }
-function scmUrlOf(target) {
-    return target.scmHostName ? `https://${target.scmHostName}` : null;
+function scmUrlOf(site) {
+    return site.scmHostName ? `https://${site.scmHostName}` : null;
 }
 async function basicPolicy(ctx) {
     try {
-        return await ctx.arm.getBasicAuthAllowed(ctx.target.ref, 'scm');
+        return await ctx.arm.getBasicAuthAllowed(ctx.site.ref, 'scm');
     }
     catch {
         return undefined;
@@ -48776,16 +48812,11 @@ async function explainAuth(ctx, kudu, err) {
     const problem = classifyKuduAuthFailure(err.status, err.bodySnippet, err.contentType, kudu.authKind, allowed);
     return new RunpackError(err.code, explainKuduAuthFailure(problem, err.status, kudu.host));
 }
-/**
- * A Kudu client for the target, authenticated and proven with one call (GET /api/settings, which the
- * settings wait needs anyway). Entra Bearer by default; the publish-profile input when given; publishing
- * credentials from Resource Manager when Kudu refuses the token and SCM basic auth is allowed.
- */
+/** A Kudu client for the site, signed in and proven with GET /api/settings (whose answer is returned too). */
 async function connectKudu(ctx, deadline) {
-    const { inputs, target } = ctx;
-    const http = ctx.http;
-    if (inputs.publishProfile) {
-        const profile = parsePublishProfile(inputs.publishProfile);
+    const { site: target, http } = ctx;
+    if (ctx.publishProfile) {
+        const profile = parsePublishProfile(ctx.publishProfile);
         ctx.secrets.add(profile.password);
         ctx.secrets.add(basicHeader(profile.userName, profile.password).slice('Basic '.length));
         const mismatch = profileMismatch(profile, target.ref.appName, target.ref.slot ?? null);
@@ -48861,9 +48892,497 @@ async function connectKudu(ctx, deadline) {
         }
     }
 }
-// ---------------------------------------------------------------------------------------------------------
-// Steps
-// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Pure: applies changes (null deletes) to settings, keeping every other key and the original order; new keys
+ * go at the end. `changed` is false when the result equals the input.
+ */
+function mergeSettings(current, changes) {
+    const settings = {};
+    const changedKeys = [];
+    for (const [k, v] of Object.entries(current)) {
+        if (Object.prototype.hasOwnProperty.call(changes, k)) {
+            const next = changes[k];
+            if (next === null) {
+                changedKeys.push(k);
+                continue;
+            }
+            if (next !== v)
+                changedKeys.push(k);
+            settings[k] = next;
+        }
+        else
+            settings[k] = v;
+    }
+    for (const [k, v] of Object.entries(changes)) {
+        if (Object.prototype.hasOwnProperty.call(current, k) || v === null)
+            continue;
+        settings[k] = v;
+        changedKeys.push(k);
+    }
+    return { settings, changed: changedKeys.length > 0, changedKeys };
+}
+/** Pure: the keys of `changes` whose value in `actual` differs from what was asked. */
+function unconfirmedKeys(actual, changes) {
+    return Object.entries(changes)
+        .filter(([k, v]) => (v === null ? Object.prototype.hasOwnProperty.call(actual, k) : actual[k] !== v))
+        .map(([k]) => k);
+}
+function createSettingsHelper(arm, ref) {
+    return {
+        read: () => arm.listAppSettings(ref),
+        async update(changes) {
+            const before = await arm.listAppSettings(ref);
+            const merged = mergeSettings(before, changes);
+            if (!merged.changed)
+                return { changed: false, before, after: before };
+            await arm.putAppSettings(ref, merged.settings);
+            const after = await arm.listAppSettings(ref);
+            const missing = unconfirmedKeys(after, changes);
+            if (missing.length)
+                throw new RunpackError('setting-not-applied', `App settings ${missing.join(', ')} did not read back as written on ${ref.appName}${ref.slot ? `/${ref.slot}` : ''}; another deployment or policy may be changing settings, run again.`);
+            // Anything else lost between the read and the write (a concurrent writer) is reported by the caller.
+            return { changed: true, before, after };
+        },
+    };
+}
+
+/**
+ * The session the phases share (clock, secrets, logger, HTTP, deadlines, the Resource Manager login and the Kudu
+ * session): the deploy engine, the fleet and the operator commands all build it here.
+ */
+/** The wall clock (tests inject their own). */
+const realClock = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};
+function createDeployContext(parts) {
+    return {
+        ...parts,
+        settings: createSettingsHelper(parts.arm, parts.target.ref),
+        phaseDeadline: (ms) => Math.min(parts.deadline, parts.clock.now() + ms),
+    };
+}
+/** The Kudu session's needs, from a deploy context (the target's site, and the publish profile when given). */
+function kuduDeps(ctx) {
+    return { ...ctx, site: ctx.target, publishProfile: ctx.inputs.publishProfile };
+}
+/** A signed-in Kudu session for the context's target (see azure/kudu-session.ts). */
+function openKudu(ctx, deadline) {
+    return connectKudu(kuduDeps(ctx), deadline);
+}
+/** Logs in and opens Resource Manager: the cloud's endpoints, the session and the ARM client. */
+async function logIn(inputs, deps, c, result) {
+    const cloud = await discoverCloud(c.http, inputs.resourceManagerEndpoint, c.phaseDeadline(60_000));
+    const session = await authenticate(inputs, cloud, {
+        env: deps.env,
+        secrets: c.secrets,
+        getIdToken: deps.getIdToken,
+        runAz: deps.runAz,
+        now: c.clock.now,
+        log: (l) => c.log.info(l),
+        login: deps.login,
+    });
+    c.log.info(session.description);
+    result.auth = session.method;
+    const arm = createArmClient({
+        http: c.http,
+        endpoint: cloud.resourceManager,
+        authorization: () => session.authorization(cloud.armScope),
+        deadline: () => currentDeadline(c.deadline),
+        sleep: c.clock.sleep,
+        now: c.clock.now,
+    });
+    return { session, arm, cloud };
+}
+
+const LEVEL_TITLES = {
+    setting: '(a) setting read back',
+    'package-url': '(b) package URL returns this release',
+    'mounted-content': '(c) mounted content is this release',
+    health: '(d) the app answers (health-path, or the root)',
+};
+/** Pure: the storage error code and detail of a failed blob response. */
+function storageErrorOf(res) {
+    const code = res.headers['x-ms-error-code'];
+    const body = res.text();
+    const detail = /<AuthenticationErrorDetail>([\s\S]*?)<\/AuthenticationErrorDetail>/.exec(body)?.[1] ??
+        /<Message>([\s\S]*?)<\/Message>/.exec(body)?.[1]?.split('\n')[0];
+    return { code: code ?? /<Code>([^<]+)<\/Code>/.exec(body)?.[1], detail };
+}
+async function checkBlobUrl(ctx, url, pkg, input, deadline) {
+    // GET with a one-byte range: the same authorization the worker uses, without downloading the package.
+    const res = await ctx.http.request({
+        method: 'GET',
+        url,
+        service: 'Blob Storage',
+        headers: { Range: 'bytes=0-0', 'x-ms-version': '2023-11-03' },
+        authorization: input.access === 'identity' ? input.storageAuthorization : undefined,
+        deadline,
+        maxAttempts: 3,
+    });
+    if (res.status >= 400) {
+        const err = storageErrorOf(res);
+        return { status: res.status, errorCode: err.code, detail: err.detail };
+    }
+    const sha = res.headers['x-ms-meta-sha256'];
+    return {
+        status: res.status,
+        sha256Matches: sha === undefined ? undefined : sha === pkg.sha256,
+        ...(sha && sha !== pkg.sha256 ? { releaseThere: sha.slice(0, 12) } : {}),
+    };
+}
+/** A check for the failure marker in wwwroot through Kudu (null when SCM is not reachable or there is none). */
+function failureMarkerCheck(ctx) {
+    let kudu;
+    return async () => {
+        if (!ctx.target.scmHostName)
+            return null;
+        if (kudu === undefined) {
+            kudu = await openKudu(ctx, ctx.phaseDeadline(30_000))
+                .then((k) => k.kudu)
+                .catch(() => null);
+        }
+        if (!kudu)
+            return null;
+        return (await mountFailed(kudu, ctx.phaseDeadline(30_000))) ? `wwwroot shows '${FAILURE_MARKER}'` : null;
+    };
+}
+async function verifyDeploy(ctx, pkg, input) {
+    const levels = [];
+    const mode = input.intendedValue === '1' ? 'local' : 'url';
+    const evidence = {
+        noRemount: input.noRemount,
+        mode,
+        access: input.access,
+        identityRoleConfirmed: input.identityRoleConfirmed,
+    };
+    const deadline = ctx.phaseDeadline(input.mountBudgetMs ?? 180_000);
+    /** One read settles it: nothing will change what is mounted, or another release already won. */
+    let conclusive = Boolean(input.quick || input.noRemount);
+    // (a)
+    const settings = await ctx.settings.read();
+    evidence.settingMatches = settings[RFP] === input.intendedValue;
+    levels.push({
+        level: 'setting',
+        status: evidence.settingMatches ? 'pass' : 'fail',
+        detail: evidence.settingMatches
+            ? `${RFP} is the intended value`
+            : `${RFP} reads ${settings[RFP] === undefined ? 'nothing' : 'another value'}`,
+    });
+    // (b)
+    if (mode === 'url') {
+        const target = input.probeUrl ?? settings[RFP] ?? input.intendedValue;
+        const probeInput = input.probeUrl ? { ...input, access: undefined } : input;
+        const fetch = await checkBlobUrl(ctx, target, pkg, probeInput, deadline).catch((err) => ({
+            status: 0,
+            errorCode: 'network',
+            detail: err instanceof Error ? err.message : String(err),
+        }));
+        evidence.blobFetch = fetch;
+        // Another release is behind the URL (a later deploy won the race): waiting for the mount cannot help.
+        if (fetch.releaseThere)
+            conclusive = true;
+        const ok = fetch.status >= 200 &&
+            fetch.status < 300 &&
+            fetch.sha256Matches !== false;
+        levels.push({
+            level: 'package-url',
+            status: ok ? 'pass' : 'fail',
+            detail: ok
+                ? `answers ${fetch.status}${fetch.sha256Matches ? ' with this sha256' : ''}${input.access === 'identity' ? (input.probeUrl ? ' (checked with a short-lived read SAS of the same blob)' : " (checked with the deploying login's token)") : ''}`
+                : `answers ${fetch.status || 'no response'}${fetch.errorCode ? ` ${fetch.errorCode}` : ''}`,
+        });
+    }
+    else {
+        levels.push({ level: 'package-url', status: 'skipped', detail: 'local mode: no URL' });
+    }
+    // (c)
+    let kudu = null;
+    if (!ctx.target.scmHostName) {
+        levels.push({ level: 'mounted-content', status: 'skipped', detail: 'the app has no SCM host' });
+        evidence.stamp = 'not-checked';
+    }
+    else {
+        try {
+            kudu = (await openKudu(ctx, deadline)).kudu;
+        }
+        catch (err) {
+            levels.push({
+                level: 'mounted-content',
+                status: 'skipped',
+                detail: `SCM not reachable: ${err instanceof Error ? err.message.split(';')[0] : String(err)}`,
+            });
+            evidence.stamp = 'not-checked';
+        }
+    }
+    if (kudu) {
+        const pinned = kudu;
+        const who = ctx.target.ref.slot
+            ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
+            : ctx.target.ref.appName;
+        const { state, marker } = await watchMountedStamp(pinned, pkg.stamp, {
+            deadline,
+            intervalMs: 3000,
+            once: conclusive,
+            sleep: (ms) => ctx.clock.sleep(ms),
+            now: () => ctx.clock.now(),
+            onMiss: async () => {
+                if (!input.packageName)
+                    return;
+                const now = await readPackageName(pinned, deadline).catch(() => undefined);
+                if (now && now !== input.packageName)
+                    throw new RunpackError('superseded', `${who}: this deployment was replaced by a later deployment (packagename.txt now names ${now}, not ${input.packageName} that this run pushed); check which deployment should win and run it again if needed.`);
+            },
+        });
+        evidence.failureMarker = marker;
+        evidence.stamp = state === 'not-stamped' ? 'not-checked' : state === 'unreadable' ? 'unreadable' : state;
+        levels.push({
+            level: 'mounted-content',
+            status: marker ? 'fail' : state === 'match' ? 'pass' : state === 'not-stamped' ? 'skipped' : 'fail',
+            detail: marker
+                ? `wwwroot shows '${FAILURE_MARKER}'`
+                : state === 'match'
+                    ? `${STAMP_PATH} matches release ${pkg.releaseId}`
+                    : state === 'not-stamped'
+                        ? 'the package has no release stamp (stamp: false)'
+                        : state === 'mismatch'
+                            ? `${STAMP_PATH} belongs to another release`
+                            : `${STAMP_PATH} is ${state}`,
+        });
+    }
+    // (d) The app answers: a mounted package is not a running app.
+    const app = await watchApp(ctx, deadline, {
+        quick: conclusive,
+        confirmed: input.confirmed,
+        mountFailed: () => evidence.failureMarker === true,
+    });
+    const last = app.last;
+    const containsExpect = ctx.inputs.healthPath && ctx.inputs.expect && last.status !== undefined
+        ? (last.body ?? '').includes(ctx.inputs.expect)
+        : undefined;
+    evidence.health = { status: last.status, containsExpect, body: last.body, error: last.error };
+    evidence.app = { state: app.judgement.state, why: app.judgement.why };
+    if (app.judgement.state !== 'up' && kudu) {
+        evidence.logStreamUrl = `${kudu.baseUrl}/api/logstream`;
+        evidence.appLogReadOnlyLine = await readOnlyLineInLogs(kudu, deadline);
+    }
+    else if (app.judgement.state !== 'up' && ctx.target.scmHostName) {
+        evidence.logStreamUrl = `https://${ctx.target.scmHostName}/api/logstream`;
+    }
+    levels.push({
+        level: 'health',
+        status: app.judgement.state === 'up' ? 'pass' : 'fail',
+        detail: app.judgement.state === 'start-failed'
+            ? `${app.judgement.why}: the app does not start`
+            : app.judgement.why,
+    });
+    const ok = levels.every((l) => l.status !== 'fail');
+    return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence) };
+}
+/**
+ * The release's stamp in a mounted wwwroot as findings (after a swap, on the side that received the release):
+ * `package-replaced` when packagename.txt names another package, `mount-failed`, `stale-content`, `stamp-missing`.
+ */
+async function checkMountedRelease(ctx, kudu, pkg, deadline, intervalMs, packageName) {
+    const findings = [];
+    if (!pkg.stamp) {
+        findings.push({
+            severity: 'info',
+            code: 'stamp-off',
+            message: 'The package carries no release stamp (stamp: false); the mounted content was not compared.',
+        });
+        return findings;
+    }
+    const { state: last, marker } = await watchMountedStamp(kudu, pkg.stamp, {
+        deadline,
+        intervalMs,
+        sleep: (ms) => ctx.clock.sleep(ms),
+        now: () => ctx.clock.now(),
+    });
+    if (last === 'match') {
+        ctx.log.info(`wwwroot on ${kudu.host} serves release ${pkg.releaseId} (stamp matches).`);
+        return findings;
+    }
+    if (marker) {
+        findings.push({
+            severity: 'error',
+            code: 'mount-failed',
+            message: `The app could not mount the package: wwwroot on ${kudu.host} shows '${FAILURE_MARKER}'; the archive is not a valid zip for run-from-package or the package file is missing — run 'runpack inspect' on it and deploy again.`,
+        });
+    }
+    else if (last === 'mismatch') {
+        findings.push({
+            severity: 'error',
+            code: 'stale-content',
+            message: `wwwroot on ${kudu.host} still serves an older release (its stamp differs from ${pkg.releaseId}) although Kudu stored the new package: the app did not remount — restart it and check again.`,
+        });
+    }
+    else {
+        findings.push({
+            severity: 'error',
+            code: 'stamp-missing',
+            message: `wwwroot on ${kudu.host} has no readable ${STAMP_PATH} after the deploy: the new package is not mounted yet (or the app failed to start); restart the app and check again.`,
+        });
+    }
+    return findings;
+}
+
+/**
+ * What follows every change of the mounted package — a deploy, a rollback, the automatic rollback after a
+ * failed deploy: restart so the app mounts it, verify it (setting, package URL, mounted stamp, the app answers),
+ * then, for function apps, sync the triggers and compare the functions. One ending for the engine and the
+ * operator commands.
+ */
+async function restartAndVerify(ctx, pkg, a) {
+    const { log } = ctx;
+    const findings = [];
+    const note = (f) => {
+        findings.push(f);
+        if (f.severity === 'error')
+            log.error(f.message);
+        else if (f.severity === 'warning')
+            log.warn(f.message);
+        else
+            log.info(f.message);
+    };
+    // The stable URL does not change between releases in URL mode and Kudu's own restart after a push is not
+    // relied on: restart so the app mounts what was published.
+    const restarted = a.restart
+        ? await log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)))
+        : undefined;
+    if (!a.restart && a.mode === 'url')
+        note({
+            severity: 'warning',
+            code: 'restart-skipped',
+            message: a.settingChanged
+                ? 'restart: false; the settings change restarts the app on its own.'
+                : 'restart: false; the app keeps its mounted package until its next restart.',
+        });
+    const verify = await log.group('Verify', async () => {
+        const o = await verifyDeploy(ctx, pkg, {
+            ...a.verify,
+            confirmed: restarted?.confirmed,
+            // URL mode without a restart or a settings write: nothing re-mounts the package.
+            noRemount: a.mode === 'url' && !a.restart && !a.settingChanged,
+        });
+        for (const l of o.levels) {
+            const line = `${l.level}: ${l.status} — ${l.detail}`;
+            if (l.status === 'fail')
+                log.error(line);
+            else
+                log.info(line);
+        }
+        return o;
+    });
+    if (ctx.target.isFunctionApp && verify.ok)
+        for (const f of await log.group('Functions', () => afterMountFunctions(ctx, pkg)))
+            note(f);
+    return { verify, findings };
+}
+
+/** Pure: TargetInfo from the site document. */
+function targetFromSite$1(ref, site, siteConfig) {
+    const p = site.properties ?? {};
+    const kind = (site.kind ?? 'app').toLowerCase();
+    const tokens = kind.split(',').map((t) => t.trim());
+    const sku = String(p.sku ?? '');
+    const isFunctionApp = tokens.includes('functionapp');
+    const isLinux = p.reserved === true || tokens.includes('linux');
+    const scm = (p.hostNameSslStates ?? []).find((h) => (h.hostType ?? '').toLowerCase() === 'repository');
+    const defaultHostName = p.defaultHostName ?? '';
+    const linuxFx = siteConfig?.linuxFxVersion ?? p.siteConfig?.linuxFxVersion ?? '';
+    const identity = site.identity ?? {};
+    const type = (identity?.type ?? '').toLowerCase();
+    return {
+        ref,
+        id: site.id,
+        kind,
+        isLinux,
+        isFunctionApp,
+        isFlex: Boolean(p.functionAppConfig) || /^flexconsumption$/i.test(sku),
+        isConsumption: /^dynamic$/i.test(sku),
+        sku,
+        state: String(p.state ?? ''),
+        location: site.location ?? '',
+        defaultHostName,
+        scmHostName: scm?.name ?? null,
+        appUrl: defaultHostName ? `https://${defaultHostName}` : '',
+        linuxFxVersion: String(linuxFx ?? ''),
+        identity: {
+            systemPrincipalId: type.includes('systemassigned') && identity?.principalId ? identity.principalId : null,
+            userAssigned: Object.entries(identity?.userAssignedIdentities ?? {}).map(([resourceId, v]) => ({
+                resourceId,
+                principalId: v.principalId ?? '',
+                clientId: v.clientId ?? '',
+            })),
+        },
+    };
+}
+async function resolveSubscription(arm, inputs, fromLogin) {
+    if (inputs.subscriptionId)
+        return inputs.subscriptionId;
+    if (fromLogin)
+        return fromLogin;
+    const subs = (await arm.listSubscriptions()).filter((s) => !s.state || /enabled/i.test(s.state));
+    if (subs.length === 1)
+        return subs[0].subscriptionId;
+    if (subs.length === 0)
+        throw new RunpackError('subscription-missing', 'The login sees no subscription; give its role assignment a subscription or set subscription-id.');
+    throw new RunpackError('subscription-ambiguous', `The login sees ${subs.length} subscriptions (${subs
+        .slice(0, 5)
+        .map((s) => s.subscriptionId)
+        .join(', ')}${subs.length > 5 ? ', …' : ''}); set subscription-id.`);
+}
+async function resolveTarget(arm, inputs, subscriptionId) {
+    let resourceGroup = inputs.resourceGroup;
+    if (!resourceGroup) {
+        const found = await arm.findSiteResourceGroup(subscriptionId, inputs.appName);
+        if (!found)
+            throw new RunpackError('app-not-found', `No app named ${inputs.appName} in subscription ${subscriptionId}; check app-name and subscription-id, or set resource-group.`);
+        resourceGroup = found;
+    }
+    const ref = { subscriptionId, resourceGroup, appName: inputs.appName, slot: inputs.slot ?? null };
+    const site = await arm.getSite(ref);
+    let config;
+    if (site.kind?.includes('linux') || site.properties?.reserved) {
+        config = await arm.getSiteConfig(ref).catch(() => undefined);
+    }
+    return targetFromSite$1(ref, site, config);
+}
+
+/**
+ * The local-mode publisher (WEBSITE_RUN_FROM_PACKAGE=1): the package is pushed to the app's Kudu, which stores it
+ * as data/SitePackages/<UTC yyyyMMddHHmmss>.zip, points packagename.txt at it after a successful deployment, and
+ * the worker mounts it read-only as wwwroot (API-SPEC §1.2).
+ *
+ * Order (API-SPEC §6.4 d, §6.6, checklist 3): make the setting `1` (fresh read-merge-write), wait until Kudu's
+ * /api/settings shows it, only then push (earlier, Kudu would extract into wwwroot or answer the URL-mode 409),
+ * follow the deployment, and confirm packagename.txt names the new package. The engine then restarts the app
+ * and verifies the mounted release stamp.
+ */
+/**
+ * Local mode: the already-live check, then the push to Kudu, followed to its end (packagename.txt names the new
+ * package). Restart and verification are the engine's.
+ */
+async function publishLocalMode(ctx, pkg, previousValue) {
+    const { log } = ctx;
+    // Unchanged content already mounted and verified: nothing to push or restart.
+    if (!ctx.inputs.force && previousValue === '1' && pkg.stamp) {
+        const quick = await log.group('Check the live release', () => verifyDeploy(ctx, pkg, { intendedValue: '1', quick: true }));
+        if (quick.ok && quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass') {
+            log.info(`Release ${pkg.releaseId} is already live and verified; nothing to push or restart.`);
+            return { noop: { levels: quick.levels }, previousReleaseId: pkg.releaseId, findings: [] };
+        }
+    }
+    const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
+    return {
+        verify: { intendedValue: '1', packageName: outcome.packageName },
+        settingChanged: false,
+        findings: outcome.findings,
+        loggedFindings: false,
+    };
+}
 /** Poll Kudu's /api/settings until WEBSITE_RUN_FROM_PACKAGE is exactly `1` (Core Tools: 5 s interval). */
 async function waitForKuduSetting(ctx, kudu, first, deadline, intervalMs = 5000) {
     let seen = first;
@@ -48889,31 +49408,18 @@ async function waitForKuduSetting(ctx, kudu, first, deadline, intervalMs = 5000)
     for (let round = 0;; round++) {
         if (seen && effectiveRunFromPackage(seen) === '1') {
             if (round > 0)
-                ctx.log.info(`Kudu sees ${RFP_SETTING}=1 after ${Math.round((ctx.clock.now() - started) / 1000)} s.`);
+                ctx.log.info(`Kudu sees ${RFP}=1 after ${Math.round((ctx.clock.now() - started) / 1000)} s.`);
             return;
         }
         if (round === 0)
-            ctx.log.info(`Waiting for Kudu to see ${RFP_SETTING}=1 before pushing…`);
+            ctx.log.info(`Waiting for Kudu to see ${RFP}=1 before pushing…`);
         if (ctx.clock.now() + intervalMs > deadline) {
             const state = seen ? classifyRunFromPackage(effectiveRunFromPackage(seen)) : 'unknown';
-            throw new RunpackError('setting-not-propagated', `Kudu at ${kudu.host} still does not see ${RFP_SETTING}=1 (it sees ${state === 'unknown' ? `no settings${lastError ? `: ${lastError}` : ''}` : STATE_WORDS[state]}) after ${Math.round((ctx.clock.now() - started) / 1000)} s; pushing now would extract into wwwroot or be refused — run the deploy again, or restart the app's SCM site.`);
+            throw new RunpackError('setting-not-propagated', `Kudu at ${kudu.host} still does not see ${RFP}=1 (it sees ${state === 'unknown' ? `no settings${lastError ? `: ${lastError}` : ''}` : STATE_WORDS[state]}) after ${Math.round((ctx.clock.now() - started) / 1000)} s; pushing now would extract into wwwroot or be refused — run the deploy again, or restart the app's SCM site.`);
         }
         await ctx.clock.sleep(intervalMs);
         await read();
     }
-}
-/** packagename.txt's content (trimmed), or null when there is none. */
-async function readPackageName(kudu, deadline) {
-    const file = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
-    if (!file)
-        return null;
-    const name = file.text.trim();
-    return name || null;
-}
-/** The release stamp in the mounted wwwroot, raw text, or null. */
-async function readMountedStamp(kudu, deadline) {
-    const file = await kudu.vfsGet(`${WWWROOT$1}/${STAMP_PATH}`, deadline);
-    return file ? file.text : null;
 }
 function describeHolder(d) {
     const who = [d.deployer, d.author && d.author !== 'N/A' ? d.author : ''].filter(Boolean).join(', ');
@@ -48957,7 +49463,7 @@ async function pushAndFollow(ctx, kudu, pkg, deadline) {
         });
         if (result.kind === 'conflict') {
             if (result.reason === 'url-mode') {
-                throw new RunpackError('kudu-url-mode', `Kudu at ${kudu.host} refused the push because it still sees a package URL in ${RFP_SETTING} (409: ${result.message}); wait a minute and run the deploy again.`);
+                throw new RunpackError('kudu-url-mode', `Kudu at ${kudu.host} refused the push because it still sees a package URL in ${RFP} (409: ${result.message}); wait a minute and run the deploy again.`);
             }
             if (result.reason === 'other') {
                 throw new RunpackError('kudu-conflict', `Kudu at ${kudu.host} refused the push (409: ${result.message}); try again later.`);
@@ -49036,13 +49542,13 @@ async function publishLocal(ctx, pkg) {
     if (!decision.allowed)
         throw new RunpackError(decision.code, decision.message);
     const setupDeadline = ctx.phaseDeadline(5 * 60_000);
-    const { kudu, settings: kuduSettings } = await connectKudu(ctx, setupDeadline);
-    const changes = { [RFP_SETTING]: '1' };
-    if (current[RFP_LEGACY_SETTING] !== undefined)
-        changes[RFP_LEGACY_SETTING] = null;
+    const { kudu, settings: kuduSettings } = await openKudu(ctx, setupDeadline);
+    const changes = { [RFP]: '1' };
+    if (current[RFP_LEGACY] !== undefined)
+        changes[RFP_LEGACY] = null;
     const update = await ctx.settings.update(changes);
     if (update.changed)
-        ctx.log.info(`Set ${RFP_SETTING}=1 on ${name} (other settings kept).`);
+        ctx.log.info(`Set ${RFP}=1 on ${name} (other settings kept).`);
     // 2. Kudu must see it before the push.
     await waitForKuduSetting(ctx, kudu, update.changed ? null : kuduSettings, setupDeadline);
     // 3. What is mounted now, for the evidence if the push fails.
@@ -49079,7 +49585,9 @@ async function publishLocal(ctx, pkg) {
     const renamed = !!newName && newName !== oldName;
     // Kudu names stored packages by UTC second: a push in the same second as the previous one reuses its name, so
     // an unchanged name is confirmed by the stored zip itself (our size, written during this deployment).
-    const sameSecond = !!newName && newName === oldName && (await storedPackageIsOurs(kudu, newName, pkg, record, ctx.deadline));
+    const sameSecond = !!newName &&
+        newName === oldName &&
+        (await storedPackageIsOurs(kudu, newName, pkg.zipBytes, record, ctx.deadline));
     if (sameSecond)
         ctx.log.info(`packagename.txt still names ${newName}: Kudu reused the name within one second.`);
     const confirmed = !!newName && (renamed || sameSecond) && isSitePackageName(newName);
@@ -49093,13 +49601,8 @@ async function publishLocal(ctx, pkg) {
     ctx.log.info(`Kudu deployment ${record.id} succeeded; packagename.txt now names ${newName} (was ${oldName ?? 'none'}).`);
     return { mode: 'local', packageName: newName, deploymentId: record.id, confirmed, findings };
 }
-/** Whether data/SitePackages/<name> is this run's zip: the same size, and written since Kudu received the push. */
-async function storedPackageIsOurs(kudu, name, pkg, record, deadline) {
-    const entries = await kudu.vfsList(SITE_PACKAGES, deadline).catch(() => null);
-    const entry = entries?.find((e) => e.name === name);
-    const since = Date.parse(record.received_time ?? record.start_time ?? '');
-    const written = Date.parse(entry?.mtime ?? '');
-    return !!entry && entry.size === pkg.zipBytes && Number.isFinite(since) && written >= since - 1000;
+function shortSha(sha) {
+    return sha ? sha.slice(0, 12) : '?';
 }
 function stampSummary(text) {
     if (text === null)
@@ -49111,409 +49614,6 @@ function stampSummary(text) {
     catch {
         return '';
     }
-}
-async function checkMountedRelease(ctx, kudu, pkg, deadline, intervalMs, packageName) {
-    const findings = [];
-    if (!pkg.stamp) {
-        findings.push({
-            severity: 'info',
-            code: 'stamp-off',
-            message: 'The package carries no release stamp (stamp: false); the mounted content was not compared.',
-        });
-        return findings;
-    }
-    let last = 'missing';
-    let marker = false;
-    for (;;) {
-        const text = await readMountedStamp(kudu, deadline).catch((err) => {
-            if (err instanceof KuduError && (err.status === 401 || err.status === 403))
-                throw err;
-            return null;
-        });
-        last = compareStamp(pkg.stamp, text);
-        if (last === 'match') {
-            ctx.log.info(`wwwroot on ${kudu.host} serves release ${pkg.releaseId} (stamp matches).`);
-            return findings;
-        }
-        marker = (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
-        if (marker || ctx.clock.now() + intervalMs > deadline)
-            break;
-        await ctx.clock.sleep(intervalMs);
-    }
-    if (marker) {
-        findings.push({
-            severity: 'error',
-            code: 'mount-failed',
-            message: `The app could not mount the package: wwwroot on ${kudu.host} shows '${FAILURE_MARKER}'; the archive is not a valid zip for run-from-package or the package file is missing — run 'runpack inspect' on it and deploy again.`,
-        });
-    }
-    else if (last === 'mismatch') {
-        findings.push({
-            severity: 'error',
-            code: 'stale-content',
-            message: `wwwroot on ${kudu.host} still serves an older release (its stamp differs from ${pkg.releaseId}) although Kudu stored the new package: the app did not remount — restart it and check again.`,
-        });
-    }
-    else {
-        findings.push({
-            severity: 'error',
-            code: 'stamp-missing',
-            message: `wwwroot on ${kudu.host} has no readable ${STAMP_PATH} after the deploy: the new package is not mounted yet (or the app failed to start); restart the app and check again.`,
-        });
-    }
-    return findings;
-}
-
-const LEVEL_TITLES = {
-    setting: '(a) setting read back',
-    'package-url': '(b) package URL returns this release',
-    'mounted-content': '(c) mounted content is this release',
-    health: '(d) the app answers (health-path, or the root)',
-};
-/** Pure: the storage error code and detail of a failed blob response. */
-function storageErrorOf(res) {
-    const code = res.headers['x-ms-error-code'];
-    const body = res.text();
-    const detail = /<AuthenticationErrorDetail>([\s\S]*?)<\/AuthenticationErrorDetail>/.exec(body)?.[1] ??
-        /<Message>([\s\S]*?)<\/Message>/.exec(body)?.[1]?.split('\n')[0];
-    return { code: code ?? /<Code>([^<]+)<\/Code>/.exec(body)?.[1], detail };
-}
-async function checkBlobUrl(ctx, url, pkg, input, deadline) {
-    // GET with a one-byte range: the same authorization the worker uses, without downloading the package.
-    const res = await ctx.http.request({
-        method: 'GET',
-        url,
-        service: 'Blob Storage',
-        headers: { Range: 'bytes=0-0', 'x-ms-version': '2023-11-03' },
-        authorization: input.access === 'identity' ? input.storageAuthorization : undefined,
-        deadline,
-        maxAttempts: 3,
-    });
-    if (res.status >= 400) {
-        const err = storageErrorOf(res);
-        return { status: res.status, errorCode: err.code, detail: err.detail };
-    }
-    const sha = res.headers['x-ms-meta-sha256'];
-    return {
-        status: res.status,
-        sha256Matches: sha === undefined ? undefined : sha === pkg.sha256,
-        ...(sha && sha !== pkg.sha256 ? { releaseThere: sha.slice(0, 12) } : {}),
-    };
-}
-/** A check for the failure marker in wwwroot through Kudu (null when SCM is not reachable or there is none). */
-function failureMarkerCheck(ctx) {
-    let kudu;
-    return async () => {
-        if (!ctx.target.scmHostName)
-            return null;
-        if (kudu === undefined) {
-            kudu = await connectKudu(ctx, ctx.phaseDeadline(30_000))
-                .then((k) => k.kudu)
-                .catch(() => null);
-        }
-        if (!kudu)
-            return null;
-        const marker = await kudu
-            .vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, ctx.phaseDeadline(30_000))
-            .catch(() => null);
-        return marker ? `wwwroot shows '${FAILURE_MARKER}'` : null;
-    };
-}
-async function verifyDeploy(ctx, pkg, input) {
-    const levels = [];
-    const mode = input.intendedValue === '1' ? 'local' : 'url';
-    const evidence = {
-        noRemount: input.noRemount,
-        mode,
-        access: input.access,
-        identityRoleConfirmed: input.identityRoleConfirmed,
-    };
-    const deadline = ctx.phaseDeadline(input.mountBudgetMs ?? 180_000);
-    /** One read settles it: nothing will change what is mounted, or another release already won. */
-    let conclusive = Boolean(input.quick || input.noRemount);
-    // (a)
-    const settings = await ctx.settings.read();
-    evidence.settingMatches = settings[RFP] === input.intendedValue;
-    levels.push({
-        level: 'setting',
-        status: evidence.settingMatches ? 'pass' : 'fail',
-        detail: evidence.settingMatches
-            ? `${RFP} is the intended value`
-            : `${RFP} reads ${settings[RFP] === undefined ? 'nothing' : 'another value'}`,
-    });
-    // (b)
-    if (mode === 'url') {
-        const target = input.probeUrl ?? settings[RFP] ?? input.intendedValue;
-        const probeInput = input.probeUrl ? { ...input, access: undefined } : input;
-        const fetch = await checkBlobUrl(ctx, target, pkg, probeInput, deadline).catch((err) => ({
-            status: 0,
-            errorCode: 'network',
-            detail: err instanceof Error ? err.message : String(err),
-        }));
-        evidence.blobFetch = fetch;
-        // Another release is behind the URL (a later deploy won the race): waiting for the mount cannot help.
-        if (fetch.releaseThere)
-            conclusive = true;
-        const ok = fetch.status >= 200 &&
-            fetch.status < 300 &&
-            fetch.sha256Matches !== false;
-        levels.push({
-            level: 'package-url',
-            status: ok ? 'pass' : 'fail',
-            detail: ok
-                ? `answers ${fetch.status}${fetch.sha256Matches ? ' with this sha256' : ''}${input.access === 'identity' ? (input.probeUrl ? ' (checked with a short-lived read SAS of the same blob)' : " (checked with the deploying login's token)") : ''}`
-                : `answers ${fetch.status || 'no response'}${fetch.errorCode ? ` ${fetch.errorCode}` : ''}`,
-        });
-    }
-    else {
-        levels.push({ level: 'package-url', status: 'skipped', detail: 'local mode: no URL' });
-    }
-    // (c)
-    let kudu = null;
-    if (!ctx.target.scmHostName) {
-        levels.push({ level: 'mounted-content', status: 'skipped', detail: 'the app has no SCM host' });
-        evidence.stamp = 'not-checked';
-    }
-    else {
-        try {
-            kudu = (await connectKudu(ctx, deadline)).kudu;
-        }
-        catch (err) {
-            levels.push({
-                level: 'mounted-content',
-                status: 'skipped',
-                detail: `SCM not reachable: ${err instanceof Error ? err.message.split(';')[0] : String(err)}`,
-            });
-            evidence.stamp = 'not-checked';
-        }
-    }
-    if (kudu) {
-        let state = 'missing';
-        let marker = false;
-        for (;;) {
-            const text = await readMountedStamp(kudu, deadline).catch((err) => {
-                if (err instanceof KuduError && (err.status === 401 || err.status === 403))
-                    throw err;
-                return null;
-            });
-            state = compareStamp(pkg.stamp, text);
-            if (state === 'match' || state === 'not-stamped')
-                break;
-            marker = (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
-            if (input.packageName) {
-                const now = await readPackageName(kudu, deadline).catch(() => undefined);
-                if (now && now !== input.packageName)
-                    throw new RunpackError('superseded', `${ctx.target.ref.slot ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}` : ctx.target.ref.appName}: this deployment was replaced by a later deployment (packagename.txt now names ${now}, not ${input.packageName} that this run pushed); check which deployment should win and run it again if needed.`);
-            }
-            if (marker || conclusive || ctx.clock.now() + 3000 > deadline)
-                break;
-            await ctx.clock.sleep(3000);
-        }
-        if (state === 'not-stamped') {
-            marker = (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
-        }
-        evidence.failureMarker = marker;
-        evidence.stamp = state === 'not-stamped' ? 'not-checked' : state === 'unreadable' ? 'unreadable' : state;
-        levels.push({
-            level: 'mounted-content',
-            status: marker ? 'fail' : state === 'match' ? 'pass' : state === 'not-stamped' ? 'skipped' : 'fail',
-            detail: marker
-                ? `wwwroot shows '${FAILURE_MARKER}'`
-                : state === 'match'
-                    ? `${STAMP_PATH} matches release ${pkg.releaseId}`
-                    : state === 'not-stamped'
-                        ? 'the package has no release stamp (stamp: false)'
-                        : state === 'mismatch'
-                            ? `${STAMP_PATH} belongs to another release`
-                            : `${STAMP_PATH} is ${state}`,
-        });
-    }
-    // (d) The app answers: a mounted package is not a running app.
-    const app = await watchApp(ctx, deadline, {
-        quick: conclusive,
-        confirmed: input.confirmed,
-        mountFailed: () => evidence.failureMarker === true,
-    });
-    const last = app.last;
-    const containsExpect = ctx.inputs.healthPath && ctx.inputs.expect && last.status !== undefined
-        ? (last.body ?? '').includes(ctx.inputs.expect)
-        : undefined;
-    evidence.health = { status: last.status, containsExpect, body: last.body, error: last.error };
-    evidence.app = { state: app.judgement.state, why: app.judgement.why };
-    if (app.judgement.state !== 'up' && kudu) {
-        evidence.logStreamUrl = `${kudu.baseUrl}/api/logstream`;
-        evidence.appLogReadOnlyLine = await readOnlyLineInLogs(kudu, deadline);
-    }
-    else if (app.judgement.state !== 'up' && ctx.target.scmHostName) {
-        evidence.logStreamUrl = `https://${ctx.target.scmHostName}/api/logstream`;
-    }
-    levels.push({
-        level: 'health',
-        status: app.judgement.state === 'up' ? 'pass' : 'fail',
-        detail: app.judgement.state === 'start-failed'
-            ? `${app.judgement.why}: the app does not start`
-            : app.judgement.why,
-    });
-    const ok = levels.every((l) => l.status !== 'fail');
-    return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence) };
-}
-
-/** `app/fn` (ARM's name) or `fn` → `fn`. */
-function functionName(name) {
-    return name.slice(name.lastIndexOf('/') + 1);
-}
-/** Pure: compare function names, case-insensitively (the host's names are case-insensitive). */
-function diffFunctions(expected, listed) {
-    const norm = (xs) => new Map(xs.map((x) => [functionName(x).toLowerCase(), functionName(x)]));
-    const e = norm(expected);
-    const l = norm(listed);
-    const missing = [...e]
-        .filter(([k]) => !l.has(k))
-        .map(([, v]) => v)
-        .sort();
-    const unexpected = [...l]
-        .filter(([k]) => !e.has(k))
-        .map(([, v]) => v)
-        .sort();
-    return { missing, unexpected, same: missing.length === 0 && unexpected.length === 0 };
-}
-function describeFunctionsDiff(diff, where) {
-    const parts = [];
-    if (diff.missing.length)
-        parts.push(`missing from the host: ${diff.missing.join(', ')}`);
-    if (diff.unexpected.length)
-        parts.push(`listed but not in the package: ${diff.unexpected.join(', ')}`);
-    return `The functions host of ${where} does not list the package's functions (${parts.join('; ')}); check each function's function.json and the host's startup log (Application Insights or the Log stream), then deploy again.`;
-}
-const PYTHON_FIX = 'run-from-package runs no remote build, so install the dependencies into the package first (pip install -r requirements.txt --target .python_packages/lib/site-packages) or set force: true';
-/**
- * Pure: what the inspector's findings mean for a function app. A Python function app without `.python_packages`
- * cannot import its dependencies (no remote build under run-from-package): the inspector's
- * `dependencies-missing` warning becomes an error unless `force`.
- */
-function functionPackageFindings(inspect, target, force) {
-    if (!target.isFunctionApp)
-        return [];
-    const out = [];
-    for (const p of inspect.problems) {
-        if (p.code !== 'dependencies-missing')
-            continue;
-        const python = inspect.runtime === 'python' || /python|\.python_packages|requirements\.txt/i.test(p.message);
-        if (!python)
-            continue;
-        out.push({
-            severity: force ? 'warning' : 'error',
-            code: 'python-packages-missing',
-            message: `This Python function app's package has no .python_packages folder although ${p.path ?? 'requirements.txt'} lists dependencies; ${PYTHON_FIX}.`,
-        });
-    }
-    return out;
-}
-/** Sync triggers through Resource Manager, retrying 400 (host starting) with growing waits. */
-async function syncTriggers(ctx, options = {}) {
-    const deadline = ctx.phaseDeadline(options.budgetMs ?? 180_000);
-    const name = ctx.target.ref.slot
-        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
-        : ctx.target.ref.appName;
-    let wait = options.firstWaitMs ?? 2000;
-    for (let attempt = 1;; attempt++) {
-        const res = await ctx.arm.syncFunctionTriggers(ctx.target.ref);
-        if (res.status >= 200 && res.status < 300) {
-            ctx.log.info(`Synced function triggers of ${name}${attempt > 1 ? ` (attempt ${attempt})` : ''}.`);
-            return;
-        }
-        const detail = res.text().replace(/\s+/g, ' ').trim().slice(0, 200);
-        if (res.status !== 400)
-            throw new RunpackError('trigger-sync-failed', `Resource Manager answered ${res.status} to the trigger sync of ${name}${detail ? ` (${detail})` : ''}; non-HTTP triggers keep their old metadata until a sync succeeds — run 'az functionapp function sync' or deploy again.`);
-        if (ctx.clock.now() + wait > deadline)
-            throw new RunpackError('trigger-sync-failed', `The functions host of ${name} kept answering 400 to the trigger sync for ${Math.round((options.budgetMs ?? 180_000) / 1000)} s (it did not start${detail ? `: ${detail}` : ''}); check the host's startup log, fix the package and deploy again.`);
-        ctx.log.info(`The functions host of ${name} is still starting (trigger sync answered 400); retrying in ${Math.round(wait / 1000)} s.`);
-        await ctx.clock.sleep(wait);
-        wait = Math.min(wait * 2, 30_000);
-    }
-}
-/**
- * Entry point for the engine, after the package is mounted (and the app restarted) on a function app:
- * sync triggers, then confirm the host lists the package's functions. Returns findings (errors fail the step).
- */
-async function afterMountFunctions(ctx, pkg, options = {}) {
-    if (!ctx.target.isFunctionApp)
-        return [];
-    const findings = [];
-    const name = ctx.target.ref.slot
-        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
-        : ctx.target.ref.appName;
-    try {
-        await syncTriggers(ctx, options);
-    }
-    catch (err) {
-        if (!(err instanceof RunpackError))
-            throw err;
-        findings.push({ severity: 'error', code: 'trigger-sync-failed', message: err.message });
-        return findings;
-    }
-    const expected = pkg.functions.length ? pkg.functions : (pkg.inspect.functions ?? []);
-    const deadline = ctx.phaseDeadline(options.listBudgetMs ?? 120_000);
-    const interval = options.listIntervalMs ?? 5000;
-    let listed = [];
-    let diff = diffFunctions(expected, listed);
-    for (;;) {
-        listed = await ctx.arm.listFunctions(ctx.target.ref);
-        diff = diffFunctions(expected, listed);
-        // The host indexes after start: wait while it lists fewer functions than the package has.
-        if (diff.same || (expected.length === 0 && listed.length > 0))
-            break;
-        if (ctx.clock.now() + interval > deadline)
-            break;
-        await ctx.clock.sleep(interval);
-    }
-    if (expected.length === 0) {
-        findings.push({
-            severity: listed.length ? 'info' : 'warning',
-            code: listed.length ? 'functions-declared-in-code' : 'functions-none',
-            message: listed.length
-                ? `The package declares its functions in code; the host of ${name} lists ${listed.map(functionName).sort().join(', ')}.`
-                : `Neither the package nor the host of ${name} lists any function; check that host.json is at the package root and the functions are built.`,
-        });
-        return findings;
-    }
-    if (diff.same) {
-        ctx.log.info(`The functions host of ${name} lists the package's ${expected.length} function(s): ${expected.map(functionName).sort().join(', ')}.`);
-        return findings;
-    }
-    findings.push({
-        severity: 'error',
-        code: 'functions-mismatch',
-        message: describeFunctionsDiff(diff, name),
-    });
-    return findings;
-}
-
-/**
- * The local-mode publisher: the package is pushed to the app's Kudu (WEBSITE_RUN_FROM_PACKAGE=1), which stores it
- * under data/SitePackages and points packagename.txt at it.
- */
-/**
- * Local mode: the already-live check, then the push to Kudu, followed to its end (packagename.txt names the new
- * package). Restart and verification are the engine's.
- */
-async function publishLocalMode(ctx, pkg, previousValue) {
-    const { log } = ctx;
-    // Unchanged content already mounted and verified: nothing to push or restart.
-    if (!ctx.inputs.force && previousValue === '1' && pkg.stamp) {
-        const quick = await log.group('Check the live release', () => verifyDeploy(ctx, pkg, { intendedValue: '1', quick: true }));
-        if (quick.ok && quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass') {
-            log.info(`Release ${pkg.releaseId} is already live and verified; nothing to push or restart.`);
-            return { noop: { levels: quick.levels }, previousReleaseId: pkg.releaseId, findings: [] };
-        }
-    }
-    const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
-    return {
-        verify: { intendedValue: '1', packageName: outcome.packageName },
-        settingChanged: false,
-        findings: outcome.findings,
-        loggedFindings: false,
-    };
 }
 
 // Copyright (c) Microsoft Corporation.
@@ -87458,7 +87558,7 @@ async function publishUrl(input) {
         siblingBlobs: usedByOthers,
         store: () => store,
     };
-    const prune = () => pruneReleases(ctx, state, pkg.sha256, false);
+    const prune = () => pruneReleases(ctx, state, pkg.sha256);
     if (chosen !== plan.stableBlob) {
         log.info(`${plan.stableBlob} is what another slot of ${target.ref.appName} runs (after a swap); this deploy uses ${chosen}.`);
         plan.stableBlob = chosen;
@@ -87664,7 +87764,7 @@ async function stableBlobFor(ctx, store, plan, settings) {
     return { stableBlob, usedByOthers };
 }
 /** Retention with src/release's pruning (reads never create anything; deletes are conditional). */
-async function pruneReleases(ctx, state, live, dryRun) {
+async function pruneReleases(ctx, state, live) {
     const store = state.store();
     const outcome = await applyRetention(store, {
         container: state.container,
@@ -87672,11 +87772,11 @@ async function pruneReleases(ctx, state, live, dryRun) {
         keep: ctx.inputs.keepReleases ?? 0,
         live,
         siblingBlobs: state.siblingBlobs,
-        dryRun,
+        dryRun: false,
         log: ctx.log,
     });
     if (outcome.deleted.length)
-        ctx.log.info(`${'Deleted'} ${outcome.deleted.length} old release(s); ${outcome.kept} left (keep-releases: ${ctx.inputs.keepReleases}).`);
+        ctx.log.info(`Deleted ${outcome.deleted.length} old release(s); ${outcome.kept} left (keep-releases: ${ctx.inputs.keepReleases}).`);
     return outcome;
 }
 /** Blobs of the container that production and the other slots of the app point at. */
@@ -87827,7 +87927,7 @@ function hasSas(url) {
 function compareSlotSettings(c) {
     const findings = [];
     const sticky = new Set(c.stickyNames.map((n) => n.toUpperCase()));
-    const rfpSticky = sticky.has(RFP_SETTING) || sticky.has('WEBSITE_RUN_FROM_ZIP');
+    const rfpSticky = sticky.has(RFP) || sticky.has('WEBSITE_RUN_FROM_ZIP');
     const miSticky = sticky.has(RFP_MI_SETTING);
     const s = c.slot.mode;
     const otherValue = effectiveRunFromPackage(c.other.settings);
@@ -87847,11 +87947,11 @@ function compareSlotSettings(c) {
             findings.push({
                 severity: 'info',
                 code: 'slot-setting-sticky',
-                message: `${RFP_SETTING} is slot-sticky and both ${slotName} and ${otherName} run local packages; a swap moves the stored package with the content.`,
+                message: `${RFP} is slot-sticky and both ${slotName} and ${otherName} run local packages; a swap moves the stored package with the content.`,
             });
         }
         else if (s === 'url' && o === 'url') {
-            findings.push(breaking('slot-swap-keeps-package', `${RFP_SETTING} is slot-sticky and ${slotName} and ${otherName} both run from package URLs, so a swap leaves each side on its own URL: ${otherName} would keep its current package, not this release. Make ${RFP_SETTING} non-sticky (remove it from slotConfigNames) or deploy ${otherName} directly.`));
+            findings.push(breaking('slot-swap-keeps-package', `${RFP} is slot-sticky and ${slotName} and ${otherName} both run from package URLs, so a swap leaves each side on its own URL: ${otherName} would keep its current package, not this release. Make ${RFP} non-sticky (remove it from slotConfigNames) or deploy ${otherName} directly.`));
         }
         else {
             const consequence = s === 'url' && o === 'local'
@@ -87859,7 +87959,7 @@ function compareSlotSettings(c) {
                 : s === 'local' && o === 'url'
                     ? `${otherName} would keep its package URL and never serve the package pushed to ${slotName}, while ${slotName} would stay at =1 with ${otherName}'s old content`
                     : `${otherName} would keep ${WORDS[o]} while receiving content built for ${WORDS[s]}`;
-            findings.push(breaking('slot-swap-mode-mismatch', `${RFP_SETTING} is slot-sticky but ${slotName} runs ${WORDS[s]} and ${otherName} runs ${WORDS[o]}: after a swap ${consequence}. Use the same mode on both sides, or make the setting non-sticky.`));
+            findings.push(breaking('slot-swap-mode-mismatch', `${RFP} is slot-sticky but ${slotName} runs ${WORDS[s]} and ${otherName} runs ${WORDS[o]}: after a swap ${consequence}. Use the same mode on both sides, or make the setting non-sticky.`));
         }
     }
     else {
@@ -87868,12 +87968,12 @@ function compareSlotSettings(c) {
             findings.push({
                 severity: unsupported && blocking ? 'error' : 'warning',
                 code: 'slot-swap-mode-change',
-                message: `${RFP_SETTING} is not slot-sticky, so a swap moves ${slotName}'s ${WORDS[s]} onto ${otherName}, which now runs ${WORDS[o]}${unsupported ? '; on Windows the platform does not support moving an app from a local package to a URL' : ''}. Swapping back restores it.${unsupported && blocking ? ' The swap was not started; set force: true to swap anyway.' : ''}`,
+                message: `${RFP} is not slot-sticky, so a swap moves ${slotName}'s ${WORDS[s]} onto ${otherName}, which now runs ${WORDS[o]}${unsupported ? '; on Windows the platform does not support moving an app from a local package to a URL' : ''}. Swapping back restores it.${unsupported && blocking ? ' The swap was not started; set force: true to swap anyway.' : ''}`,
             });
         }
         if (s === 'url') {
             const slotValue = effectiveRunFromPackage(c.slot.settings);
-            const identityFetch = c.slot.settings[RFP_SETTING] === undefined || !hasSas(slotValue);
+            const identityFetch = c.slot.settings[RFP] === undefined || !hasSas(slotValue);
             const mi = c.slot.settings[RFP_MI_SETTING];
             if (identityFetch && (!mi || /^systemassigned$/i.test(mi))) {
                 findings.push({
@@ -87886,7 +87986,7 @@ function compareSlotSettings(c) {
                 findings.push({
                     severity: 'warning',
                     code: 'slot-swap-identity',
-                    message: `${RFP_MI_SETTING} is slot-sticky while ${RFP_SETTING} is not: after a swap ${otherName} fetches ${slotName}'s package URL with its own identity choice; make both settings sticky or neither.`,
+                    message: `${RFP_MI_SETTING} is slot-sticky while ${RFP} is not: after a swap ${otherName} fetches ${slotName}'s package URL with its own identity choice; make both settings sticky or neither.`,
                 });
             }
         }
@@ -87988,7 +88088,7 @@ async function swapSlots(ctx, to, pkg) {
         const target = await targetAfterSwap(ctx, toName);
         const otherCtx = { ...ctx, target };
         const deadline = ctx.phaseDeadline(120_000);
-        const { kudu } = await connectKudu(otherCtx, deadline);
+        const { kudu } = await openKudu(otherCtx, deadline);
         findings.push(...(await checkMountedRelease(ctx, kudu, pkg, deadline, 5000)));
     }
     return { from, to: toName, findings };
@@ -89969,10 +90069,6 @@ function formatAnnotations(findings, options = {}) {
  * restart, verify. Each phase runs in its own log group with its duration. I/O comes in through EngineDeps so
  * the action and the CLI (and tests) run the same engine.
  */
-const realClock = {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-};
 /** Checks that need no network: the package path. */
 function validateLocal(inputs, cwd = process.cwd()) {
     const path$1 = path.resolve(cwd, inputs.package);
@@ -90077,10 +90173,6 @@ async function runEngine(inputs, deps, shared) {
         }
         // Publish with the mode's publisher, then restart and verify.
         const published = await publishPhase(ctx, pkg, plan, settings, session, cloud, deps, result, shared?.uploads);
-        // Function apps: trigger sync and the functions check.
-        if (target.isFunctionApp && !result.noop && result.verified) {
-            await log.group('Functions', async () => recordFindings(result, await afterMountFunctions(ctx, pkg), log));
-        }
         // Slots: swap after a verified deploy, then check the swapped-in side.
         if (inputs.swapTo && result.verified && !hasErrors(result))
             await log.group(`Swap into ${inputs.swapTo}`, () => swapPhase(ctx, inputs.swapTo, pkg, result));
@@ -90222,13 +90314,16 @@ async function publishPhase(ctx, pkg, plan, settings, session, cloud, deps, resu
         result.levels = published.noop.levels;
     }
     else if (published.verify) {
-        const restarted = await restartPhase(ctx, result, plan.mode, published.settingChanged ?? false);
-        await verifyPhase(ctx, pkg, result, {
-            ...published.verify,
-            confirmed: restarted?.confirmed,
-            // URL mode without a restart or a settings write: nothing re-mounts the package.
-            noRemount: plan.mode === 'url' && !ctx.inputs.restart && !published.settingChanged,
+        const after = await restartAndVerify(ctx, pkg, {
+            verify: published.verify,
+            mode: plan.mode,
+            restart: ctx.inputs.restart,
+            settingChanged: published.settingChanged ?? false,
         });
+        result.findings.push(...after.findings);
+        result.levels = after.verify.levels;
+        result.verified = after.verify.ok;
+        result.cause = after.verify.cause;
     }
     return published;
 }
@@ -90295,30 +90390,6 @@ function settleVerdict(result) {
         result.errorCode = result.cause ? `verify-${result.cause.cause}` : (failed[0]?.code ?? 'verify-failed');
     }
 }
-/** Logs in and opens Resource Manager: the cloud's endpoints, the session and the ARM client. */
-async function logIn(inputs, deps, c, result) {
-    const cloud = await discoverCloud(c.http, inputs.resourceManagerEndpoint, c.phaseDeadline(60_000));
-    const session = await authenticate(inputs, cloud, {
-        env: deps.env,
-        secrets: c.secrets,
-        getIdToken: deps.getIdToken,
-        runAz: deps.runAz,
-        now: c.clock.now,
-        log: (l) => c.log.info(l),
-        login: deps.login,
-    });
-    c.log.info(session.description);
-    result.auth = session.method;
-    const arm = createArmClient({
-        http: c.http,
-        endpoint: cloud.resourceManager,
-        authorization: () => session.authorization(cloud.armScope),
-        deadline: () => currentDeadline(c.deadline),
-        sleep: c.clock.sleep,
-        now: c.clock.now,
-    });
-    return { session, arm, cloud };
-}
 /** audit: true (findings warn) or strict (error findings fail the deploy before anything is uploaded). */
 async function runAudit(inputs, deps, result, log) {
     const root = deps.workspace || deps.env.GITHUB_WORKSPACE || process.cwd();
@@ -90362,42 +90433,6 @@ function githubRunUrl(env) {
     return env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
         ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
         : undefined;
-}
-/**
- * Restart so the app mounts what was published (the stable URL does not change between releases in URL mode;
- * Kudu's own restart after a push is not relied on). restart: false skips it, with a warning in URL mode.
- */
-async function restartPhase(ctx, result, mode, settingChanged) {
-    if (ctx.inputs.restart)
-        return ctx.log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)));
-    if (mode === 'url') {
-        const f = {
-            severity: 'warning',
-            code: 'restart-skipped',
-            message: settingChanged
-                ? 'restart: false; the settings change restarts the app on its own.'
-                : 'restart: false; the app keeps its mounted package until its next restart.',
-        };
-        result.findings.push(f);
-        ctx.log.warn(f.message);
-    }
-    return undefined;
-}
-async function verifyPhase(ctx, pkg, result, input) {
-    const outcome = await ctx.log.group('Verify', async () => {
-        const o = await verifyDeploy(ctx, pkg, input);
-        for (const l of o.levels) {
-            const line = `${l.level}: ${l.status} — ${l.detail}`;
-            if (l.status === 'fail')
-                ctx.log.error(line);
-            else
-                ctx.log.info(line);
-        }
-        return o;
-    });
-    result.levels = outcome.levels;
-    result.verified = outcome.ok;
-    result.cause = outcome.cause;
 }
 
 /**
@@ -91135,25 +91170,8 @@ async function openSession(inputs, deps) {
             onRetry: (i) => log.info(describeRetry(i)),
         });
     const deadline = clock.now() + inputs.timeoutMinutes * 60_000;
-    const cloud = await discoverCloud(http, inputs.resourceManagerEndpoint, Math.min(deadline, clock.now() + 60_000));
-    const auth = await authenticate(inputs, cloud, {
-        env: deps.env,
-        secrets,
-        getIdToken: deps.getIdToken ?? envIdToken(deps.env, http),
-        runAz: deps.runAz,
-        now: clock.now,
-        log: (l) => log.info(l),
-        login: deps.login,
-    });
-    log.info(auth.description);
-    const arm = createArmClient({
-        http,
-        endpoint: cloud.resourceManager,
-        authorization: () => auth.authorization(cloud.armScope),
-        deadline: () => deadline,
-        sleep: clock.sleep,
-        now: clock.now,
-    });
+    const phaseDeadline = (ms) => Math.min(deadline, clock.now() + ms);
+    const { session: auth, arm, cloud, } = await logIn(inputs, { ...deps, getIdToken: deps.getIdToken ?? envIdToken(deps.env, http) }, { http, clock, secrets, log, deadline, phaseDeadline }, {});
     const subscriptionId = await resolveSubscription(arm, inputs, auth.subscriptionId);
     const target = await resolveTarget(arm, inputs, subscriptionId);
     const ctx = createDeployContext({
@@ -91517,7 +91535,7 @@ async function collectEvidence(s) {
             };
         else {
             try {
-                const { kudu, settings: kuduSettings } = await connectKudu(s.ctx, deadline);
+                const { kudu, settings: kuduSettings } = await openKudu(s.ctx, deadline);
                 evidence.mount = await mountEvidence(kudu, deadline, kuduSettings);
                 if (mode === 'local')
                     evidence.local = await localEvidence(s, kudu, deadline);
@@ -91540,12 +91558,7 @@ async function collectEvidence(s) {
 /** The cause titles of the shared vocabulary (deploy/causes.ts). */
 const CAUSE_NAMES = CAUSE_TITLES;
 function modeOf(e) {
-    const v = e.settings.WEBSITE_RUN_FROM_PACKAGE || e.settings.WEBSITE_RUN_FROM_ZIP;
-    if (!v)
-        return 'unset';
-    if (v === '1')
-        return 'local';
-    return /^http/i.test(v) ? 'url' : 'other';
+    return classifyRunFromPackage(effectiveRunFromPackage(e.settings));
 }
 /** Pure: the report from evidence. */
 function buildDiagnoseReport(e, now) {
@@ -91781,7 +91794,7 @@ async function locateStorage(s, settingValue, containerGiven) {
 }
 async function localContentSha(s, kudu) {
     try {
-        const k = kudu ?? (await connectKudu(s.ctx, s.ctx.phaseDeadline(60_000))).kudu;
+        const k = kudu ?? (await openKudu(s.ctx, s.ctx.phaseDeadline(60_000))).kudu;
         const text = await readMountedStamp(k, s.ctx.phaseDeadline(60_000));
         const parsed = text ? JSON.parse(text) : null;
         return parsed?.contentSha256 ?? null;
@@ -91903,7 +91916,7 @@ function timeOfPackageName(name) {
     return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z` : '';
 }
 async function loadStoredState(s, deadline) {
-    const { kudu } = await connectKudu(s.ctx, deadline);
+    const { kudu } = await openKudu(s.ctx, deadline);
     const file = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
     const packageName = file?.text.trim() || null;
     const entries = (await kudu.vfsList(SITE_PACKAGES, deadline).catch(() => null)) ?? [];
@@ -92050,15 +92063,13 @@ async function runRollback(s, options) {
         if (plan.local?.strategy === 'repoint' && !plan.alreadyLive) {
             const name = plan.local.packageName;
             await log.group('Point packagename.txt at the stored package', async () => {
-                const res = await kudu.send('PUT', `/api/vfs/${PACKAGE_NAME_FILE}`, {
-                    headers: { 'If-Match': packageEtag ?? '*', 'Content-Type': 'text/plain' },
-                    body: name,
-                    deadline,
+                const written = await kudu
+                    .vfsPut(PACKAGE_NAME_FILE, name, { ifMatch: packageEtag ?? '*', deadline })
+                    .catch((err) => {
+                    throw new RunpackError('rollback-write-failed', `Kudu at ${kudu.host} could not write packagename.txt (${describeError(err)}); check the SCM site and try again.`);
                 });
-                if (res.status === 412)
+                if (written === 'changed')
                     throw new RunpackError('release-target-changed', `packagename.txt on ${kudu.host} changed while the rollback was being prepared (another deployment); run the rollback again.`);
-                if (res.status >= 300)
-                    throw new RunpackError('rollback-write-failed', `Kudu at ${kudu.host} answered ${res.status} to writing packagename.txt; check the SCM site and try again.`);
                 const now = await readPackageName(kudu, deadline);
                 if (now !== name)
                     throw new RunpackError('rollback-write-failed', `packagename.txt reads ${now ?? 'nothing'} after writing ${name}; try again.`);
@@ -92076,36 +92087,24 @@ async function runRollback(s, options) {
                     throw new RunpackError('rollback-deploy-failed', `Kudu deployment ${record.id} of release ${plan.to.id} ended with status ${record.status}; read its log in the SCM site.`);
             });
         }
-        await log.group('Restart', () => restartApp(s.ctx, s.ctx.phaseDeadline(5 * 60_000)));
-        const verified = await log.group('Verify', async () => {
-            const signed = /[?&]sig=/i.test(settingValue ?? '');
-            const o = await verifyDeploy(s.ctx, packageInfo(plan.to, inspection), {
+        const signed = /[?&]sig=/i.test(settingValue ?? '');
+        const after = await restartAndVerify(s.ctx, packageInfo(plan.to, inspection), {
+            verify: {
                 intendedValue: mode === 'local' ? '1' : (settingValue ?? ''),
                 access: mode === 'url' ? (signed ? 'sas' : 'identity') : undefined,
                 storageAuthorization: s.storageAuthorization,
-            });
-            for (const l of o.levels) {
-                const line = `${l.level}: ${l.status} — ${l.detail}`;
-                if (l.status === 'fail')
-                    log.error(line);
-                else
-                    log.info(line);
-            }
-            return o;
+            },
+            mode,
+            restart: true,
+            settingChanged: false,
         });
+        const verified = after.verify;
         result.levels = verified.levels;
         result.cause = verified.cause;
-        result.ok = verified.ok;
-        if (target.isFunctionApp && verified.ok) {
-            // A new package behind the same URL needs a trigger sync, as after a deploy.
-            result.findings = await log.group('Functions', () => afterMountFunctions(s.ctx, packageInfo(plan.to, inspection)));
-            for (const f of result.findings)
-                log.warn(f.message);
-            if (result.findings.some((f) => f.severity === 'error')) {
-                result.ok = false;
-                result.error = result.findings.find((f) => f.severity === 'error')?.message;
-            }
-        }
+        result.findings = after.findings;
+        result.ok = verified.ok && !after.findings.some((f) => f.severity === 'error');
+        if (verified.ok && !result.ok)
+            result.error = after.findings.find((f) => f.severity === 'error')?.message;
         if (!verified.ok)
             result.error = verified.cause
                 ? `Rollback to ${plan.to.id} did not verify: ${verified.cause.evidence}. Fix: ${verified.cause.fix}.`

@@ -4,6 +4,7 @@
  */
 import { formatBytes, inspect } from '../package/inspect.js';
 import { RUNTIMES, type InspectOptions, type InspectReport, type Runtime } from '../package/types.js';
+import { parseFlagTable, type FlagSpec } from '../flags.js';
 import { UsageError } from '../util/errors.js';
 
 export const INSPECT_HELP = `Usage: runpack inspect <zip-or-folder> [options]
@@ -28,59 +29,42 @@ interface InspectArgs {
   options: InspectOptions;
 }
 
+const INSPECT_FLAGS: FlagSpec[] = [
+  { name: 'runtime', kind: 'value' },
+  { name: 'function-app', kind: 'switch' },
+  { name: 'verify-data', kind: 'boolean' },
+  { name: 'json', kind: 'switch' },
+  { name: 'help', kind: 'switch', aliases: ['-h'] },
+];
+
 export function parseInspectArgs(argv: string[]): InspectArgs | 'help' {
-  let target: string | undefined;
-  let json = false;
+  const f = parseFlagTable(argv, INSPECT_FLAGS, {
+    command: 'inspect',
+    positionals: 1,
+    positionalWhat: 'one zip or folder',
+  });
+  if (f.switches.has('help')) return 'help';
   const options: InspectOptions = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const [flag, inline] =
-      arg.startsWith('--') && arg.includes('=')
-        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
-        : [arg, undefined];
-    switch (flag) {
-      case '-h':
-      case '--help':
-        return 'help';
-      case '--json':
-        json = true;
-        break;
-      case '--function-app':
-        options.functionApp = true;
-        break;
-      case '--no-verify-data':
-        options.verifyData = false;
-        break;
-      case '--verify-data':
-        options.verifyData = true;
-        break;
-      case '--runtime': {
-        const value = inline ?? argv[++i];
-        if (value === undefined || value === '')
-          throw new UsageError(`--runtime needs a value: one of ${RUNTIMES.join(', ')}`);
-        if (value === 'auto') {
-          delete options.runtime;
-          break;
-        }
-        if (!(RUNTIMES as readonly string[]).includes(value)) {
-          throw new UsageError(
-            `--runtime '${value}' is not a runtime runpack knows; use one of ${RUNTIMES.join(', ')} or auto`,
-          );
-        }
-        options.runtime = value as Runtime;
-        break;
-      }
-      default:
-        if (arg.startsWith('-') && arg !== '-')
-          throw new UsageError(`unknown option '${arg}'. Run 'runpack inspect --help' for the options`);
-        if (target !== undefined)
-          throw new UsageError(`inspect takes one zip or folder, got '${target}' and '${arg}'`);
-        target = arg;
-    }
+  if (f.switches.has('function-app')) options.functionApp = true;
+  const verify = f.values.get('verify-data');
+  if (verify !== undefined) {
+    if (!/^(true|false)$/i.test(verify))
+      throw new UsageError(`--verify-data must be true or false, got '${verify}'.`);
+    options.verifyData = verify.toLowerCase() === 'true';
   }
+  const runtime = f.values.get('runtime');
+  if (runtime === '') throw new UsageError(`--runtime needs a value: one of ${RUNTIMES.join(', ')}.`);
+  if (runtime !== undefined && runtime !== 'auto') {
+    if (!(RUNTIMES as readonly string[]).includes(runtime))
+      throw new UsageError(
+        `--runtime '${runtime}' is not a runtime runpack knows; use one of ${RUNTIMES.join(', ')} or auto.`,
+      );
+    options.runtime = runtime as Runtime;
+  }
+  const target = f.positionals[0];
   if (target === undefined)
     throw new UsageError('inspect needs the zip or folder to check: runpack inspect <zip-or-folder>');
-  return { target, json, options };
+  return { target, json: f.switches.has('json'), options };
 }
 
 /** The readable report: what was found, each problem with its fix, and a verdict. */

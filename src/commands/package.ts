@@ -3,6 +3,7 @@
  */
 import { pack } from '../package/zip-writer.js';
 import type { PackOptions, PackResult } from '../package/types.js';
+import { parseFlagTable, type FlagSpec } from '../flags.js';
 import { UsageError } from '../util/errors.js';
 
 export const PACKAGE_HELP = `Usage: runpack package <dir> -o <out.zip> [options]
@@ -39,73 +40,47 @@ function wholeNumber(flag: string, v: string | undefined, min: number): number {
   return Number(v);
 }
 
+const PACKAGE_FLAGS: FlagSpec[] = [
+  { name: 'output', kind: 'value', aliases: ['-o', '--out'] },
+  { name: 'exclude', kind: 'list' },
+  { name: 'stamp', kind: 'boolean' },
+  { name: 'source-date-epoch', kind: 'value' },
+  { name: 'concurrency', kind: 'value' },
+  { name: 'json', kind: 'switch' },
+  { name: 'help', kind: 'switch', aliases: ['-h'] },
+];
+
 /** Parses the command line of `runpack package`; throws UsageError with one line on bad input. */
 export function parsePackageArgs(argv: string[]): PackageArgs {
-  const exclude: string[] = [];
-  let sourceDir: string | undefined;
-  let outFile: string | undefined;
-  let stamp = true;
-  let json = false;
-  let help = false;
-  let sourceDateEpoch: number | undefined;
-  let concurrency: number | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    let arg = argv[i];
-    let inline: string | undefined;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('--') && eq > 0) {
-      inline = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = argv[++i];
-      if (v === undefined || (v.startsWith('-') && v.length > 1)) {
-        throw new UsageError(`${arg} needs a value; see 'runpack package --help'.`);
-      }
-      return v;
-    };
-    switch (arg) {
-      case '-h':
-      case '--help':
-        help = true;
-        break;
-      case '-o':
-      case '--output':
-      case '--out':
-        outFile = value();
-        break;
-      case '--exclude':
-        exclude.push(value());
-        break;
-      case '--no-stamp':
-        stamp = false;
-        break;
-      case '--json':
-        json = true;
-        break;
-      case '--source-date-epoch':
-        sourceDateEpoch = wholeNumber('--source-date-epoch', value(), 0);
-        break;
-      case '--concurrency':
-        concurrency = wholeNumber('--concurrency', value(), 1);
-        break;
-      default:
-        if (arg.startsWith('-') && arg !== '-') {
-          throw new UsageError(`Unknown option '${arg}' for runpack package; see 'runpack package --help'.`);
-        }
-        if (sourceDir !== undefined) {
-          throw new UsageError(
-            `Only one folder can be packaged, got '${sourceDir}' and '${arg}'; quote globs passed to --exclude.`,
-          );
-        }
-        sourceDir = arg;
-    }
-  }
+  const f = parseFlagTable(argv, PACKAGE_FLAGS, {
+    command: 'package',
+    positionals: 1,
+    positionalWhat: 'one folder (quote globs passed to --exclude)',
+  });
+  const help = f.switches.has('help');
+  const json = f.switches.has('json');
+  const sourceDir = f.positionals[0];
+  const outFile = f.values.get('output');
   if (help) return { help, json, options: { sourceDir: sourceDir ?? '', outFile: outFile ?? '' } };
   if (!sourceDir) throw new UsageError('Missing the folder to package: runpack package <dir> -o <out.zip>.');
   if (!outFile) throw new UsageError(`Missing the output zip: runpack package ${sourceDir} -o <out.zip>.`);
-  return { help, json, options: { sourceDir, outFile, exclude, stamp, sourceDateEpoch, concurrency } };
+  const stampValue = f.values.get('stamp');
+  if (stampValue !== undefined && !/^(true|false)$/i.test(stampValue))
+    throw new UsageError(`--stamp must be true or false, got '${stampValue}'.`);
+  const epoch = f.values.get('source-date-epoch');
+  const threads = f.values.get('concurrency');
+  return {
+    help,
+    json,
+    options: {
+      sourceDir,
+      outFile,
+      exclude: f.lists.get('exclude') ?? [],
+      stamp: stampValue === undefined || stampValue.toLowerCase() === 'true',
+      sourceDateEpoch: epoch === undefined ? undefined : wholeNumber('--source-date-epoch', epoch, 0),
+      concurrency: threads === undefined ? undefined : wholeNumber('--concurrency', threads, 1),
+    },
+  };
 }
 
 function human(n: number): string {
