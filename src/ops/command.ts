@@ -4,10 +4,10 @@
  */
 import { appendFileSync } from 'node:fs';
 import type { HttpClient } from '../azure/http.js';
-import { CLI_NAMING, speak } from '../inputs.js';
+import { CLI_NAMING, INPUTS, speak } from '../inputs.js';
 import { mapSink, streamSink } from '../report/log.js';
 import type { SecretRegistry } from '../report/secrets.js';
-import type { OpsDeps } from './session.js';
+import { SHARED_FLAGS, type OpsDeps } from './session.js';
 
 export interface CommandIO {
   env: Record<string, string | undefined>;
@@ -50,27 +50,34 @@ export function writeSummary(io: CommandIO, markdown: string): void {
   }
 }
 
-const COMMON = [
-  ['--app-name <app>', 'App Service or Function App (required).'],
-  ['--resource-group <rg>', "Resource group of the app; found from the subscription's apps when not given."],
-  ['--subscription-id <id>', 'Subscription; from the login when not given.'],
-  ['--slot <slot>', 'Deployment slot (production when not given).'],
-  [
-    '--storage-account <name>',
-    "Storage account of the release blobs; found from the app's package URL when not given.",
-  ],
-  ['--container <name>', "Blob container of the releases (default: the package URL's, else app-packages)."],
-  ['--resource-manager-endpoint <url>', 'Resource Manager URL (default https://management.azure.com).'],
-  ['--client-id <id>, --tenant-id <id>', 'Log in with GitHub OIDC (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN).'],
-  ['--creds <json>', 'Log in with a service principal (azure/login JSON; or AZURE_CREDENTIALS).'],
-  ['--timeout-minutes <n>', 'Give up after this many minutes (default 15).'],
-  ['--json', 'Print the result as JSON on stdout (the log goes to stderr).'],
-  ['--help', 'Show this help.'],
-] as const;
+/** Where an operator command reads a shared flag differently from a deploy (the deploy's words come from INPUTS). */
+const OPS_MEANING: Partial<Record<(typeof SHARED_FLAGS)[number], string>> = {
+  'app-name': 'App Service or Function App (required).',
+  'storage-account': "Storage account of the release blobs; found from the app's package URL when not given.",
+  container: "Blob container of the releases; the one in the app's package URL when not given.",
+  slot: 'Deployment slot (production when not given).',
+  'health-path': 'Path on the app to probe (default: the root); after a rollback it must answer 2xx.',
+  'timeout-minutes': 'Give up after this many minutes.',
+};
+
+/** The shared flags' help, from the inputs table (the same names, defaults and words as a deploy's). */
+function commonHelp(): [string, string][] {
+  const rows = SHARED_FLAGS.map((name): [string, string] => {
+    const def = INPUTS.find((d) => d.name === name)!;
+    const text = OPS_MEANING[name] ?? def.description;
+    const dflt = def.default !== undefined && def.default !== '' ? ` (default: ${def.default})` : '';
+    return [`--${name} <value>`, speak(`${text}${dflt}`, CLI_NAMING)];
+  });
+  return [
+    ...rows,
+    ['--json', 'Print the result as JSON on stdout (the log goes to stderr).'],
+    ['--help', 'Show this help.'],
+  ];
+}
 
 export function helpText(usage: string, about: string, own: [string, string][]): string {
   const lines = [`Usage: ${usage}`, '', about, '', 'Options:'];
-  for (const [flag, text] of [...own, ...COMMON]) lines.push(`  ${flag}`, `      ${text}`);
+  for (const [flag, text] of [...own, ...commonHelp()]) lines.push(`  ${flag}`, `      ${text}`);
   lines.push(
     '',
     'Without --client-id/--creds an Azure CLI login (az) is used. Exit codes: 0 ok, 1 failure found, 2 bad usage.',
