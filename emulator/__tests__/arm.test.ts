@@ -73,6 +73,7 @@ describe('checklist 17: site shapes', () => {
         'rp-flex-func|runpack-rg|functionapp,linux',
         'rp-linux-func|runpack-rg|functionapp,linux',
         'rp-linux-web|runpack-rg|app,linux',
+        'rp-scaled-web|runpack-rg|app,linux',
         'rp-win-func|runpack-rg|functionapp',
         'rp-win-web|runpack-rg|app',
       ].sort(),

@@ -56,7 +56,7 @@ describe('startEmulator', () => {
       /^https:\/\/rp-linux-web-[0-9a-f]{6}\.scm\.westeurope-01\.azurewebsites\.emulator\.test$/,
     );
     expect(conn.apps.map((a) => a.kind).sort()).toEqual(
-      ['app', 'app,linux', 'functionapp', 'functionapp,linux', 'functionapp,linux'].sort(),
+      ['app', 'app,linux', 'app,linux', 'functionapp', 'functionapp,linux', 'functionapp,linux'].sort(),
     );
   });
 
@@ -79,6 +79,35 @@ describe('startEmulator', () => {
       });
     expect(await run({ NODE_EXTRA_CA_CERTS: join(emu.stateDir, 'ca.pem') })).toBe('200');
     expect(await run({})).toMatch(/^ERR/);
+  });
+
+  it('lists the instances of a scaled-out app and of a slot (List Instance Identifiers), named by the ARRAffinity id', async () => {
+    const cred = new ClientSecretCredential(
+      emu.tenantId,
+      emu.servicePrincipal.clientId,
+      emu.servicePrincipal.clientSecret,
+      { authorityHost: emu.authorityHost, disableInstanceDiscovery: true },
+    );
+    const client = new WebSiteManagementClient(cred, emu.subscriptionId, {
+      endpoint: emu.resourceManagerEndpoint,
+      credentialScopes: ['https://management.azure.com/.default'],
+    });
+    const ids: string[] = [];
+    for await (const i of client.webApps.listInstanceIdentifiers(RG, 'rp-scaled-web')) {
+      expect(i.type).toBe('Microsoft.Web/sites/instances');
+      ids.push(i.name!);
+    }
+    expect(ids).toEqual(emu.admin.site('rp-scaled-web').instances.map((i) => i.id));
+    expect(ids).toHaveLength(2);
+    const slot: string[] = [];
+    for await (const i of client.webApps.listInstanceIdentifiersSlot(RG, WEB, 'staging')) slot.push(i.name!);
+    expect(slot).toHaveLength(1);
+    await emu.admin.scale('rp-scaled-web', null, 3);
+    const after: string[] = [];
+    for await (const i of client.webApps.listInstanceIdentifiers(RG, 'rp-scaled-web')) after.push(i.name!);
+    expect(after.slice(0, 2)).toEqual(ids);
+    expect(after).toHaveLength(3);
+    await emu.admin.scale('rp-scaled-web', null, 2);
   });
 
   it('deploys end to end with the real Kudu and worker: ARM settings, zipdeploy (Basic and Bearer), site serves the package', async () => {

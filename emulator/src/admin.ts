@@ -5,7 +5,17 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readJson, requestUrl, sendEmpty, sendJson } from './core-http.js';
-import type { EmulatorContext, Faults, MountInfo, RequestLogEntry, Site, StorageAccount } from './model.js';
+import type {
+  EmulatorContext,
+  Faults,
+  InstanceFault,
+  InstanceInfo,
+  MountInfo,
+  RequestLogEntry,
+  Site,
+  StorageAccount,
+} from './model.js';
+import type { SiteWorker } from './worker.js';
 import type { OidcClaims } from './oidc.js';
 import { deleteAllContainers, ResetError, resetSites, snapshotSites } from './reset.js';
 
@@ -29,6 +39,8 @@ export interface SiteView {
   homeDir: string;
   defaultHostName: string;
   scmHostName: string;
+  /** Every instance: its id (the ARRAffinity value), mount and fault. */
+  instances: InstanceInfo[];
 }
 
 export interface EmulatorAdmin {
@@ -51,6 +63,10 @@ export interface EmulatorAdmin {
   requests(filter?: { service?: string; site?: string }): RequestLogEntry[];
   clearRequests(): void;
   site(app: string, slot?: string | null): SiteView;
+  /** Give one instance of a site a fault (null clears it): keep-mount ignores restarts, fail-mount fails its mount. */
+  setInstanceFault(app: string, slot: string | null, index: number, fault: InstanceFault): void;
+  /** Scale a site to `count` instances (new ones mount what the site runs now). Resolves when they run. */
+  scale(app: string, slot: string | null, count: number): Promise<void>;
   /** Make ARM's restart of this app answer 202 + Azure-AsyncOperation/Location (the optional LRO path) or 200. */
   setAsyncRestart(app: string, on: boolean): void;
   /**
@@ -108,6 +124,12 @@ export function createAdmin(deps: AdminDeps): EmulatorAdmin {
     );
     if (!s) throw new AdminError(404, `no site '${app}'${slot ? ` slot '${slot}'` : ''}`);
     return s;
+  }
+
+  function scalable(site: Site): SiteWorker {
+    const w = ctx.workers.get(site.id.toLowerCase()) as SiteWorker | undefined;
+    if (!w?.scaleOut) throw new AdminError(409, `site '${site.appName}' has no worker to scale`);
+    return w;
   }
 
   return {
@@ -171,7 +193,23 @@ export function createAdmin(deps: AdminDeps): EmulatorAdmin {
         homeDir: s.homeDir,
         defaultHostName: s.defaultHostName,
         scmHostName: s.scmHostName,
+        instances: w?.instances ? w.instances() : [],
       };
+    },
+    setInstanceFault(app, slot, index, fault) {
+      if (fault !== null && fault !== 'keep-mount' && fault !== 'fail-mount')
+        throw new AdminError(400, "fault must be 'keep-mount', 'fail-mount' or null");
+      const w = scalable(findSite(app, slot));
+      if (!Number.isInteger(index) || index < 0 || index >= w.instances().length)
+        throw new AdminError(400, `no instance ${index}: the site has ${w.instances().length}`);
+      w.setInstanceFault(index, fault);
+    },
+    async scale(app, slot, count) {
+      if (!Number.isInteger(count) || count < 1 || count > 10)
+        throw new AdminError(400, 'instances must be a whole number from 1 to 10');
+      const w = scalable(findSite(app, slot));
+      while (w.instances().length < count) await w.scaleOut();
+      while (w.instances().length > count) await w.scaleIn();
     },
     setAsyncRestart(app, on) {
       findSite(app, null);
@@ -258,6 +296,17 @@ export function adminHandler(admin: EmulatorAdmin) {
           );
         }
         if (m === 'DELETE') return (admin.clearRequests(), sendEmpty(res, 204));
+      }
+      if (seg[0] === 'instance-faults' && seg.length === 2 && m === 'PUT') {
+        const slot = typeof body?.slot === 'string' ? body.slot : null;
+        const fault = (body?.fault ?? null) as InstanceFault;
+        admin.setInstanceFault(seg[1]!, slot, Number(body?.index), fault);
+        return sendJson(res, 200, admin.site(seg[1]!, slot).instances);
+      }
+      if (seg[0] === 'scale' && seg.length === 2 && m === 'PUT') {
+        const slot = typeof body?.slot === 'string' ? body.slot : null;
+        await admin.scale(seg[1]!, slot, Number(body?.instances));
+        return sendJson(res, 200, admin.site(seg[1]!, slot).instances);
       }
       if (seg[0] === 'sites' && m === 'GET' && (seg.length === 2 || seg.length === 3)) {
         return sendJson(res, 200, admin.site(seg[1]!, seg[2] ?? null));

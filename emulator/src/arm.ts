@@ -619,6 +619,26 @@ export function createArm(deps: ArmDeps) {
       site.triggerSyncs.push({ time: ctx.clock.now().toISOString(), path });
       return sendEmpty(res, op === 'syncfunctiontriggers' ? 204 : 200);
     }
+    if (op === 'instances' && m === 'GET') {
+      // The scale-out instances (Web Apps - List Instance Identifiers); `name` is the ARRAffinity value.
+      const list = worker?.instances ? worker.instances() : [];
+      const scm = `https://${site.scmHostName}`;
+      return sendJson(res, 200, {
+        value: list.map((i) => ({
+          id: `${site.id}/instances/${i.id}`,
+          name: i.id,
+          type: site.slotName ? 'Microsoft.Web/sites/slots/instances' : 'Microsoft.Web/sites/instances',
+          location: site.location,
+          properties: {
+            state: worker?.state() === 'stopped' ? 'STOPPED' : 'READY',
+            statusUrl: `${scm}/api/processes`,
+            consoleUrl: `${scm}/DebugConsole`,
+            healthCheckUrl: null,
+          },
+        })),
+        nextLink: null,
+      });
+    }
     if (op === 'functions' && m === 'GET') {
       const names = isFunctionApp && worker ? worker.mounted().functions : [];
       return sendJson(res, 200, {

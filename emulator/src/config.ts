@@ -20,6 +20,8 @@ export interface AppConfig {
   blobReader?: boolean;
   functionAppConfig?: Record<string, unknown> | null;
   appSettings?: Record<string, string>;
+  /** Instances the app (and each slot) runs on (the plan's scale-out), default 1. */
+  instances?: number;
 }
 
 export interface PrincipalConfig {
@@ -97,6 +99,11 @@ export function validateConfig(c: EmulatorConfig, where = 'config'): EmulatorCon
     if (names.has(a.name.toLowerCase())) fail(`app '${a.name}' is listed twice`);
     names.add(a.name.toLowerCase());
     if (!KINDS.includes(a.kind)) fail(`app '${a.name}' has unknown kind '${String(a.kind)}'`);
+    if (
+      a.instances !== undefined &&
+      !(Number.isInteger(a.instances) && a.instances >= 1 && a.instances <= 10)
+    )
+      fail(`app '${a.name}' has instances ${String(a.instances)}; give a whole number from 1 to 10`);
   }
   return c;
 }

@@ -188,6 +188,7 @@ function buildSites(config: EmulatorConfig, state: PersistedState, stateDir: str
         location,
         reserved,
         functionAppConfig: app.functionAppConfig ?? null,
+        instanceCount: app.instances ?? 1,
         sku: app.sku,
         stack: app.stack,
         linuxFxVersion: app.linuxFxVersion,

@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type * as http from 'node:http';
-import type { EmulatorContext, Faults, Handler, Site } from './model.js';
+import { affinityOf, type EmulatorContext, type Faults, type Handler, type Site } from './model.js';
 import {
   ARTIFACT_TYPES,
   createDeploymentEngine,
@@ -438,13 +438,18 @@ export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOption
     os: site.reserved ? 'Linux' : 'Windows',
   });
 
-  // The front end pins a client to one SCM instance with this cookie; clients send it back.
-  const affinity = randomBytes(32).toString('hex');
+  // Without a worker (unit tests of Kudu alone) there is one SCM instance with an id of its own.
+  const scmInstance = randomBytes(32).toString('hex');
 
   return async (req, res) => {
     const url = new URL(req.url ?? '/', 'https://scm.invalid');
     const h = hostOnly(req.headers.host ?? site.scmHostName);
     const domain = /^[\d.]+$|^\[|^localhost$/i.test(h) ? '' : `;Domain=${h}`;
+    // The front end pins a client to one SCM instance with this cookie (the instance id); clients send it back,
+    // and a client that names an instance reaches that one.
+    const asked = affinityOf(req.headers.cookie);
+    const worker = ctx.workers.get(site.id.toLowerCase());
+    const affinity = worker?.instanceFor ? worker.instanceFor(asked).id : (asked ?? scmInstance);
     res.setHeader('set-cookie', [
       `ARRAffinity=${affinity};Path=/;HttpOnly;Secure${domain}`,
       `ARRAffinitySameSite=${affinity};Path=/;HttpOnly;SameSite=None;Secure${domain}`,
@@ -505,7 +510,7 @@ export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOption
       return handleVfs(
         req,
         res,
-        { site, mountedDir: kuduMountedDir(ctx, site, seen()), baseUrl: baseUrlOf(req) },
+        { site, mountedDir: kuduMountedDir(ctx, site, seen(), affinity), baseUrl: baseUrlOf(req) },
         vfsPath,
         url.search.slice(1),
       );

@@ -66,6 +66,8 @@ export interface Site {
   reserved: boolean;
   /** Flex Consumption apps carry functionAppConfig; null otherwise. */
   functionAppConfig: Record<string, unknown> | null;
+  /** Instances the site runs on after a start or a reset (the plan's scale-out). */
+  instanceCount: number;
   /** 'Dynamic' for Consumption, 'FlexConsumption', 'Standard', ... */
   sku: string;
   /** The runtime the worker runs for this app: node really runs; others answer a plain page. */
@@ -207,6 +209,29 @@ export interface SiteWorkerApi {
   state(): 'starting' | 'running' | 'failed' | 'stopped';
   /** What is mounted now (for ARM's functions list, the admin endpoint and tests). */
   mounted(): MountInfo;
+  /** Every instance, first one first: its id (the ARRAffinity value) and its mount. */
+  instances?(): InstanceInfo[];
+  /** The instance an ARRAffinity value names, or the first one (Kudu's VFS shows that instance's mount). */
+  instanceFor?(affinity: string | undefined): InstanceInfo;
+}
+
+/** One instance of a site: like WEBSITE_INSTANCE_ID, 64 hex characters, also the ARRAffinity cookie's value. */
+export interface InstanceInfo extends MountInfo {
+  id: string;
+  /** A fault a test gave this instance (see SiteWorker.setInstanceFault). */
+  fault: InstanceFault;
+}
+
+/**
+ * keep-mount: the instance ignores restarts and keeps what it mounted (a worker that missed the restart);
+ * fail-mount: its next mount fails (the failure marker, 503) — one bad instance among good ones.
+ */
+export type InstanceFault = 'keep-mount' | 'fail-mount' | null;
+
+/** The ARRAffinity value of a Cookie header, if any. */
+export function affinityOf(cookie: string | string[] | undefined): string | undefined {
+  const text = Array.isArray(cookie) ? cookie.join('; ') : (cookie ?? '');
+  return /(?:^|;\s*)ARRAffinity=([^;\s]+)/.exec(text)?.[1];
 }
 
 /** The worker's current mount. `dir` is the read-only content served as wwwroot (null when nothing is mounted). */

@@ -99,6 +99,16 @@ async function sha256File(file: string): Promise<string> {
 
 export type MountOutcome = Omit<MountInfo, 'startedAt'>;
 
+/** A mount that failed: `dir` holds only the failure marker, read-only, as the platform leaves it. */
+export async function failedMount(site: Site, dir: string, error: string): Promise<MountOutcome> {
+  await removeTree(dir);
+  await fsp.mkdir(dir, { recursive: true });
+  await fsp.writeFile(path.join(dir, FAILURE_MARKER), FAILURE_TEXT);
+  await makeReadOnly(dir);
+  const mode = parseRunFromPackage(site.appSettings).mode;
+  return { mode, source: null, sha256: null, dir, error, functions: [] };
+}
+
 /**
  * Mount the site's package into the fresh directory `dir` (created here), as the platform does at start.
  * On failure `dir` holds only the failure marker. For mode 'none' nothing is mounted and `dir` is not created.
@@ -113,13 +123,7 @@ export async function mountPackage(ctx: EmulatorContext, site: Site, dir: string
     source: string | null,
     error: string,
     sha256: string | null = null,
-  ): Promise<MountOutcome> => {
-    await removeTree(dir);
-    await fsp.mkdir(dir, { recursive: true });
-    await fsp.writeFile(path.join(dir, FAILURE_MARKER), FAILURE_TEXT);
-    await makeReadOnly(dir);
-    return { mode: mode.mode, source, sha256, dir, error, functions: [] };
-  };
+  ): Promise<MountOutcome> => ({ ...(await failedMount(site, dir, error)), source, sha256 });
   if (mode.mode === 'local') {
     const pkgDir = sitePackagesDir(site);
     let name: string;
@@ -184,7 +188,11 @@ export function kuduMountedDir(
   ctx: EmulatorContext,
   site: Site,
   seen: Record<string, string>,
+  affinity?: string,
 ): string | null {
   if (parseRunFromPackage(seen).mode === 'none') return null;
-  return ctx.workers.get(site.id.toLowerCase())?.mounted().dir ?? null;
+  const w = ctx.workers.get(site.id.toLowerCase());
+  if (!w) return null;
+  // An SCM request pinned to an instance (ARRAffinity) sees that instance's mount.
+  return (w.instanceFor ? w.instanceFor(affinity).dir : w.mounted().dir) ?? null;
 }

@@ -10,6 +10,7 @@ import { sharedKeyAuthorization } from './blob-front.js';
 import { clearKuduLocalSettings } from './kudu.js';
 import type { EmulatorContext, Site, SiteWorkerApi } from './model.js';
 import { removeTree } from './mount.js';
+import type { SiteWorker } from './worker.js';
 
 /** The fields of a site that Resource Manager, Kudu and the admin API change, as they were at start. */
 export interface SiteSnapshot {
@@ -53,13 +54,16 @@ export class ResetError extends Error {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Scale-out is not in SiteWorkerApi; the real worker has it. */
-function scaleInAll(w: SiteWorkerApi): Promise<void> | null {
-  const x = w as SiteWorkerApi & { scaleIn?: () => Promise<void>; instances?: () => unknown[] };
-  if (typeof x.scaleIn !== 'function' || typeof x.instances !== 'function') return null;
-  const more = x.instances().length - 1;
+/** Back to the site's configured instances, each without a fault (scaling is not in SiteWorkerApi; the real worker has it). */
+function rescale(w: SiteWorkerApi, count: number): Promise<void> | null {
+  const x = w as SiteWorkerApi &
+    Partial<Pick<SiteWorker, 'scaleIn' | 'scaleOut' | 'instances' | 'setInstanceFault'>>;
+  if (!x.scaleIn || !x.scaleOut || !x.instances || !x.setInstanceFault) return null;
+  const now = x.instances().length;
+  x.instances().forEach((_, i) => x.setInstanceFault!(i, null));
   let p = Promise.resolve();
-  for (let i = 0; i < more; i++) p = p.then(() => x.scaleIn!());
+  for (let i = now; i > count; i--) p = p.then(() => x.scaleIn!());
+  for (let i = now; i < count; i++) p = p.then(() => x.scaleOut!());
   return p;
 }
 
@@ -110,7 +114,7 @@ export async function resetSites(
     [...snapshots.keys()].map(async (site) => {
       const w = ctx.workers.get(site.id.toLowerCase());
       if (!w) return;
-      await scaleInAll(w);
+      await rescale(w, site.instanceCount);
       if (site.state === 'Running') await w.restart();
       else await w.stop();
     }),

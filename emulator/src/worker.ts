@@ -11,8 +11,16 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { EmulatorContext, MountInfo, Site, SiteWorkerApi } from './model.js';
-import { functionsIn, mountPackage, removeTree, wwwrootDir } from './mount.js';
+import {
+  affinityOf,
+  type EmulatorContext,
+  type InstanceFault,
+  type InstanceInfo,
+  type MountInfo,
+  type Site,
+  type SiteWorkerApi,
+} from './model.js';
+import { failedMount, functionsIn, mountPackage, removeTree, wwwrootDir } from './mount.js';
 
 export interface WorkerOptions {
   /** Warm-up window after each (re)start during which the site answers 503 (default 200 ms, env RUNPACK_EMULATOR_WARMUP_MS). */
@@ -38,8 +46,12 @@ export interface SiteWorker extends SiteWorkerApi {
   scaleOut(): Promise<void>;
   /** Remove the newest instance (never the first). */
   scaleIn(): Promise<void>;
-  /** The mount of every instance, first one first. */
-  instances(): MountInfo[];
+  /** Every instance, first one first: its id (the ARRAffinity value), its mount and its fault. */
+  instances(): InstanceInfo[];
+  /** The instance an ARRAffinity value names, or the first one. */
+  instanceFor(affinity: string | undefined): InstanceInfo;
+  /** Give the instance at `index` a fault (null clears it); see InstanceFault. */
+  setInstanceFault(index: number, fault: InstanceFault): void;
 }
 
 const NOBODY = 65534;
@@ -194,6 +206,7 @@ interface Instance {
   /** Like the platform's WEBSITE_INSTANCE_ID: 64 hex characters. */
   id: string;
   mount: MountInfo;
+  fault: InstanceFault;
   child: ChildProcess | null;
   childPort: number;
   appProblem: string | null;
@@ -225,12 +238,21 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
   const newInstance = (): Instance => ({
     id: randomBytes(32).toString('hex'),
     mount: { ...NO_MOUNT },
+    fault: null,
     child: null,
     childPort: 0,
     appProblem: null,
   });
+  const initialInstances = (): Instance[] =>
+    Array.from({ length: Math.max(1, site.instanceCount ?? 1) }, newInstance);
   /** Instance 0 is the one mounted() reports; scaleOut() adds more, each with its own fetch and mount. */
-  let instances: Instance[] = [newInstance()];
+  let instances: Instance[] = initialInstances();
+  const info = (i: Instance): InstanceInfo => ({
+    ...i.mount,
+    functions: [...i.mount.functions],
+    id: i.id,
+    fault: i.fault,
+  });
   const output: string[] = [];
   let chain: Promise<void> = Promise.resolve();
   let disposed = false;
@@ -365,6 +387,8 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
 
   /** Mount (fetching again in URL mode) and start one instance. */
   const bootInstance = async (inst: Instance): Promise<void> => {
+    // A worker that missed the restart keeps its app and its mount as they are.
+    if (inst.fault === 'keep-mount' && inst.mount.startedAt !== null) return;
     await killChild(inst);
     inst.appProblem = null;
     if (!mountRoot) mountRoot = defaultMountRoot(ctx);
@@ -372,7 +396,10 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
     const dir = path.join(mountRoot, key, `m${Date.now().toString(36)}-${++seq}`);
     let outcome: Awaited<ReturnType<typeof mountPackage>>;
     try {
-      outcome = await mountPackage(ctx, site, dir);
+      outcome =
+        inst.fault === 'fail-mount'
+          ? await failedMount(site, dir, 'the instance could not mount the package (an injected fault)')
+          : await mountPackage(ctx, site, dir);
     } catch (err) {
       // Anything unexpected while mounting leaves the site down, as a failed mount would.
       const why = err instanceof Error ? err.message : String(err);
@@ -524,8 +551,10 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
       page(res, 503, 'Service Unavailable', 'The app is starting.');
       return;
     }
-    // The front end spreads requests over the instances (round robin).
-    const inst = instances[rr++ % instances.length];
+    // The front end pins a client that sends ARRAffinity to that instance; others are spread (round robin).
+    const pinned = affinityOf(req.headers.cookie);
+    const inst = instances.find((i) => i.id === pinned) ?? instances[rr++ % instances.length];
+    res.setHeader('set-cookie', `ARRAffinity=${inst.id};Path=/;HttpOnly;Secure`);
     if (inst.mount.error !== null) {
       page(res, 503, 'Service Unavailable', 'The app failed to start.');
       return;
@@ -570,7 +599,13 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
         await killChild(inst);
         if (inst.mount.dir) await removeTree(inst.mount.dir);
       }),
-    instances: () => instances.map((i) => ({ ...i.mount, functions: [...i.mount.functions] })),
+    instances: () => instances.map(info),
+    instanceFor: (affinity) => info(instances.find((i) => i.id === affinity) ?? instances[0]),
+    setInstanceFault(index, fault) {
+      const inst = instances[index];
+      if (!inst) throw new Error(`no instance ${index}: the site has ${instances.length}`);
+      inst.fault = fault;
+    },
     async dispose() {
       disposed = true;
       await chain.catch(() => undefined);
@@ -578,7 +613,7 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
         await killChild(inst);
         if (inst.mount.dir) await removeTree(inst.mount.dir);
       }
-      instances = [newInstance()];
+      instances = initialInstances();
       st = 'stopped';
       if (ownsMountRoot && mountRoot && existsSync(mountRoot)) {
         const keyDir = path.join(mountRoot, key);

@@ -87,6 +87,7 @@ export function addSite(ctx: EmulatorContext, over: Partial<Site> & { appName: s
     location: 'westeurope',
     reserved: true,
     functionAppConfig: null,
+    instanceCount: 1,
     sku: 'Standard',
     stack: 'static',
     linuxFxVersion: '',
