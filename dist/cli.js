@@ -378,6 +378,15 @@ const INPUTS = [
         description: 'Restart the app after changing the package so it mounts the new one.',
     },
     {
+        name: 'on-failure',
+        key: 'onFailure',
+        group: 'verification',
+        type: 'enum',
+        choices: ['rollback', 'keep'],
+        default: 'rollback',
+        description: 'When verification fails after the switch: `rollback` makes the previous verified release live again (URL mode: copied back to the stable blob; local mode: packagename.txt points at it again), restarts and verifies it, and still fails the step with both facts; `keep` leaves the failed release live. Never rolls back onto a release runpack did not verify, or across a mode switch. The rollback has up to 3 minutes of its own beyond `timeout-minutes`.',
+    },
+    {
         name: 'health-path',
         key: 'healthPath',
         group: 'verification',
@@ -46207,6 +46216,21 @@ function storeFor(service, accountName, auth, accountKey) {
                 throw storageFailure(err, `delete ${c}/${b}`, accountName);
             }
         },
+        addMetadataIfMatch: async (c, b, metadata, etag) => {
+            const client = container(c).getBlobClient(b);
+            try {
+                const props = await client.getProperties({ conditions: { ifMatch: etag } });
+                await client.setMetadata({ ...(props.metadata ?? {}), ...metadata }, { conditions: { ifMatch: etag } });
+                return 'written';
+            }
+            catch (err) {
+                if (statusOf(err) === 404)
+                    return 'missing';
+                if (isConditionFailure(err))
+                    return 'changed';
+                throw storageFailure(err, `write the metadata of ${c}/${b}`, accountName);
+            }
+        },
         readRange: (c, b, offset, count) => wrap(`read ${c}/${b}`, () => container(c).getBlobClient(b).downloadToBuffer(offset, count)),
         download: (c, b, path) => wrap(`download ${c}/${b}`, async () => {
             await container(c).getBlobClient(b).downloadToFile(path);
@@ -67309,6 +67333,16 @@ function createArmClient(options) {
             const body = res.json();
             return (body?.value ?? []).map((s) => (s.name ?? '').split('/').pop() ?? '').filter(Boolean);
         },
+        async listInstances(ref) {
+            const ids = [];
+            await findInPages(url(`${siteId(ref)}/instances`, WEB_API_VERSION), 'list the instances', describeSite(ref), (i) => {
+                const id = (i.name ?? '').split('/').pop();
+                if (id)
+                    ids.push(id);
+                return false;
+            });
+            return ids;
+        },
         async syncFunctionTriggers(ref) {
             // Returned as is: 400 means the host is still starting and the caller decides how to retry.
             return options.http.request({
@@ -67442,6 +67476,7 @@ async function discoverCloud(http, endpoint, deadline) {
  * retry (honouring Retry-After) only until that deadline, never past the whole deploy's. The deadline follows the
  * async context, so concurrent targets of a fleet, which share one Resource Manager client, keep their own.
  */
+/** The current phase's deadline, and how far past the whole deploy's deadline work may go (the rollback's budget). */
 const phase = new AsyncLocalStorage();
 /** Default budget of one phase. */
 const PHASE_BUDGET_MS = 10 * 60_000;
@@ -67450,12 +67485,25 @@ const UNBOUNDED_PHASES = new Set(['Upload', 'Publish (local mode)']);
 /** Runs fn with a phase deadline; a nested phase never extends the phase it runs in. */
 function withPhaseDeadline(deadline, fn) {
     const outer = phase.getStore();
-    return phase.run(outer === undefined ? deadline : Math.min(outer, deadline), fn);
+    return phase.run(outer === undefined
+        ? { deadline }
+        : { deadline: Math.min(outer.deadline, deadline), ...(outer.beyond ? { beyond: outer.beyond } : {}) }, fn);
 }
-/** The deadline for a call made now: the current phase's, never past `overall`. */
+/**
+ * Runs fn with a budget of its own that may reach past the whole deploy's deadline (`until`): the automatic
+ * rollback must still run when a failed verification used up timeout-minutes.
+ */
+function beyondDeadline(until, fn) {
+    return phase.run({ deadline: until, beyond: until }, fn);
+}
+/** The whole deploy's deadline as it holds now: `overall`, or later inside beyondDeadline. */
+function effectiveOverall(overall) {
+    return Math.max(overall, phase.getStore()?.beyond ?? overall);
+}
+/** The deadline for a call made now: the current phase's, never past `overall` (or beyondDeadline's). */
 function currentDeadline(overall) {
     const p = phase.getStore();
-    return p === undefined ? overall : Math.min(p, overall);
+    return p === undefined ? overall : Math.min(p.deadline, effectiveOverall(overall));
 }
 /** The budget a named phase gets, as a deadline from `now`, capped by `overall`. */
 function phaseBudget(name, now, overall) {
@@ -67465,7 +67513,7 @@ function phaseBudget(name, now, overall) {
 function withPhaseBudgets(log, now, overall) {
     return {
         ...log,
-        group: (name, fn) => log.group(name, () => withPhaseDeadline(phaseBudget(name, now(), overall), fn)),
+        group: (name, fn) => log.group(name, () => withPhaseDeadline(phaseBudget(name, now(), effectiveOverall(overall)), fn)),
     };
 }
 
@@ -67624,11 +67672,24 @@ class KuduClient {
     http;
     authorization;
     cookies = new Map();
+    options;
+    /** The instance this client is pinned to, if any. */
+    affinity;
     constructor(options) {
+        this.options = options;
         this.http = options.http;
         this.baseUrl = scmBaseUrl(options.scmUrl);
         this.authorization = options.authorization;
         this.authKind = options.authKind;
+        this.affinity = options.affinity;
+        if (options.affinity) {
+            this.cookies.set('ARRAffinity', options.affinity);
+            this.cookies.set('ARRAffinitySameSite', options.affinity);
+        }
+    }
+    /** The same session pinned to one instance (its id from Resource Manager's instance list). */
+    pinnedTo(instanceId) {
+        return new KuduClient({ ...this.options, affinity: instanceId });
     }
     /** The SCM host, for messages. */
     get host() {
@@ -67657,7 +67718,7 @@ class KuduClient {
     }
     remember(res) {
         const raw = res.headers['set-cookie'];
-        if (!raw)
+        if (!raw || this.affinity)
             return;
         for (const m of raw.matchAll(/(?:^|[,\s])(ARRAffinity(?:SameSite)?)=([^;,\s]*)/gi))
             this.cookies.set(m[1], m[2]);
@@ -67910,14 +67971,28 @@ class KuduClient {
             throw this.unexpected(res, what);
         return vfsFile(res);
     }
+    /** `PUT /api/vfs/{dir}/`: creates the directory (nested ones too); one that exists already (409) is fine. */
+    async vfsMkdir(dir, deadline) {
+        const clean = dir.replace(/^\/+|\/+$/g, '');
+        const res = await this.send('PUT', `/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}/`, {
+            body: '',
+            deadline,
+        });
+        if (res.status !== 409 && (res.status < 200 || res.status >= 300))
+            throw this.unexpected(res, `PUT /api/vfs/${clean}/`);
+    }
     /**
-     * `PUT /api/vfs/{path}` with `If-Match` (an ETag from a read, or `*` for any existing file): `written`, or
-     * `changed` when the file changed since that read (412). Other answers are a `kudu-error`.
+     * `PUT /api/vfs/{path}`: with `ifMatch` (an ETag from a read, or `*` for any existing file) only while the file
+     * is unchanged; without it, a new file (Kudu refuses to overwrite an existing file without If-Match). `written`,
+     * or `changed` when the file changed since that read (412). Other answers are a `kudu-error`.
      */
     async vfsPut(path, body, o = {}) {
         const clean = path.replace(/^\/+/, '');
         const res = await this.send('PUT', `/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}`, {
-            headers: { 'If-Match': o.ifMatch ?? '*', 'Content-Type': o.contentType ?? 'text/plain' },
+            headers: {
+                ...(o.ifMatch !== undefined ? { 'If-Match': o.ifMatch } : {}),
+                'Content-Type': o.contentType ?? 'text/plain',
+            },
             body,
             deadline: o.deadline,
         });
@@ -72846,6 +72921,30 @@ function classifyFailure(e) {
                 : `${e.app.why} for the whole wait: the package is mounted but the app never answers`,
             fix: `read the app's log stream${logHint} for the error it prints at start (a crash on boot, a missing dependency or setting, the wrong start command or port); if it writes next to its own files, write to /tmp or %TEMP% instead (the first cause in runpack's guide)`,
         };
+    const bad = e.instances?.filter((i) => !i.ok) ?? [];
+    if (e.app?.state === 'up' && bad.length) {
+        const names = (xs) => xs.map((i) => i.id).join(', ');
+        const of = `${bad.length} of ${e.instances.length} instances`;
+        const failed = bad.filter((i) => i.mountFailed);
+        if (failed.length)
+            return {
+                cause: 'mount-blocked',
+                evidence: `instance ${names(failed)} shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt' while the others run this release (${of} fail)`,
+                fix: 'restart the app so that instance mounts the package again; if it keeps failing there, restart that instance (Diagnose and solve problems > Advanced Application Restart) or scale in and out',
+            };
+        const stale = bad.filter((i) => i.stamp === 'mismatch' || i.stamp === 'missing');
+        if (stale.length)
+            return {
+                cause: 'stale-content',
+                evidence: `instance ${names(stale)} still runs another release after the others were proven (${of} fail): it did not remount`,
+                fix: 'restart the app (or that instance: Diagnose and solve problems > Advanced Application Restart) so every instance mounts this release, then check again',
+            };
+        return {
+            cause: 'app-start-failed',
+            evidence: `the app does not answer on instance ${names(bad)} although it mounts this release (${of} fail)`,
+            fix: `read the app's log stream${logHint} for that instance's start error`,
+        };
+    }
     if (e.app?.state === 'up')
         return null;
     if (h &&
@@ -73537,7 +73636,7 @@ class FailureWatch {
 }
 
 /** One GET of the site (no retries: the caller polls). */
-async function probeSite(ctx, url, deadline) {
+async function probeSite(ctx, url, deadline, affinity) {
     try {
         const res = await ctx.http.request({
             method: 'GET',
@@ -73546,7 +73645,8 @@ async function probeSite(ctx, url, deadline) {
             retryOn: [],
             maxAttempts: 1,
             deadline: Math.min(deadline, ctx.clock.now() + 30_000),
-            headers: { 'Cache-Control': 'no-cache' },
+            // Pinned to one instance with its ARRAffinity cookie (the site honours it while client affinity is on).
+            headers: { 'Cache-Control': 'no-cache', ...(affinity ? { Cookie: `ARRAffinity=${affinity}` } : {}) },
         });
         return { status: res.status, body: res.text().slice(0, 4000) };
     }
@@ -73564,7 +73664,7 @@ async function watchApp(ctx, deadline, o = {}) {
     const interval = o.intervalMs ?? 2000;
     const watch = new FailureWatch();
     for (;;) {
-        const last = await probeSite(ctx, url, deadline);
+        const last = await probeSite(ctx, url, deadline, o.affinity);
         const judgement = judgeAnswer(last, ctx.inputs, path);
         const state = judgement.state;
         if (state === 'up' || (o.until === 'answers' && state === 'unhealthy'))
@@ -73678,11 +73778,94 @@ async function watchMountedStamp(kudu, expected, o) {
     }
 }
 
+/** Pure: the short form of an instance id for logs and the summary (the full id is in the JSON result). */
+function shortInstance(id) {
+    return id.length > 12 ? id.slice(0, 12) : id;
+}
+/** Pure: one line for an instance's row. */
+function describeInstance(r) {
+    if (r.gone)
+        return 'left during the check (scaled in or moved)';
+    const stamp = r.mountFailed
+        ? "shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt'"
+        : r.stamp === 'match'
+            ? 'mounts this release'
+            : r.stamp === 'mismatch'
+                ? 'still mounts another release'
+                : r.stamp === 'missing' || r.stamp === 'unreadable'
+                    ? 'has no readable release stamp'
+                    : 'mount not read';
+    return `${stamp}; the app ${r.app === 'up' ? 'answers' : r.why}`;
+}
+/**
+ * How long an instance may trail the others once the first proof passed: a restart reaches every instance, but
+ * not all at once. 30 s plus 10 s per instance, never past the verification deadline.
+ */
+function laggardBudgetMs(instances) {
+    return 30_000 + 10_000 * instances;
+}
+/**
+ * Checks each instance until it runs this release or the budget ends; null when Resource Manager does not list
+ * the instances (then the unpinned checks stand alone) or the site runs on one instance only.
+ */
+async function verifyInstances(ctx, pkg, kudu, deadline, o = {}) {
+    const list = ctx.arm.listInstances;
+    if (!list)
+        return null;
+    const listed = () => list.call(ctx.arm, ctx.target.ref).catch(() => null);
+    const first = await listed();
+    if (!first || first.length <= 1)
+        return null;
+    const until = Math.min(deadline, ctx.clock.now() + laggardBudgetMs(first.length));
+    ctx.log.info(`${first.length} instances: checking each one (pinned with ARRAffinity).`);
+    const checkOne = async (id) => {
+        const mount = kudu && pkg.stamp
+            ? await watchMountedStamp(kudu.pinnedTo(id), pkg.stamp, {
+                deadline: until,
+                intervalMs: 3000,
+                once: o.once,
+                sleep: (ms) => ctx.clock.sleep(ms),
+                now: () => ctx.clock.now(),
+            }).catch(() => ({ state: 'unreadable', marker: false }))
+            : { state: 'not-checked', marker: false };
+        const app = await watchApp(ctx, until, {
+            affinity: id,
+            quick: o.once || mount.marker,
+        });
+        const stampOk = mount.state === 'match' || mount.state === 'not-checked' || mount.state === 'not-stamped';
+        const row = {
+            id,
+            stamp: mount.state === 'not-stamped' ? 'not-checked' : mount.state,
+            mountFailed: mount.marker,
+            app: app.judgement.state,
+            why: app.judgement.why,
+            ok: stampOk && !mount.marker && app.judgement.state === 'up',
+        };
+        ctx.log[row.ok ? 'info' : 'error'](`Instance ${shortInstance(id)}: ${describeInstance(row)}.`);
+        return row;
+    };
+    const rows = await Promise.all(first.map(checkOne));
+    // Scale changes during the check: instances that left are noted, new ones checked too.
+    const now = await listed();
+    if (now) {
+        for (const r of rows)
+            if (!now.includes(r.id))
+                Object.assign(r, { gone: true, ok: true });
+        const added = now.filter((id) => !first.includes(id));
+        if (added.length) {
+            ctx.log.info(`${added.length} instance(s) appeared during the check; checking them too.`);
+            rows.push(...(await Promise.all(added.map(checkOne))));
+        }
+    }
+    return { rows, ok: rows.every((r) => r.ok) };
+}
+
 const LEVEL_TITLES = {
     setting: '(a) setting read back',
     'package-url': '(b) package URL returns this release',
     'mounted-content': '(c) mounted content is this release',
     health: '(d) the app answers (health-path, or the root)',
+    instances: '(e) every instance runs this release',
 };
 /** Pure: the storage error code and detail of a failed blob response. */
 function storageErrorOf(res) {
@@ -73859,8 +74042,32 @@ async function verifyDeploy(ctx, pkg, input) {
             ? `${app.judgement.why}: the app does not start`
             : app.judgement.why,
     });
+    // (e) Every instance: only once the unpinned checks pass (otherwise their failure is the story).
+    let instances;
+    if (levels.every((l) => l.status !== 'fail')) {
+        const each = await verifyInstances(ctx, pkg, kudu, deadline, { once: conclusive });
+        if (each) {
+            instances = each.rows;
+            const bad = each.rows.filter((r) => !r.ok);
+            const gone = each.rows.filter((r) => r.gone).length;
+            evidence.instances = each.rows.map((r) => ({
+                id: shortInstance(r.id),
+                ok: r.ok,
+                stamp: r.stamp,
+                mountFailed: r.mountFailed,
+                app: r.app,
+            }));
+            levels.push({
+                level: 'instances',
+                status: each.ok ? 'pass' : 'fail',
+                detail: each.ok
+                    ? `all ${each.rows.length - gone} instances${gone ? ` (${gone} left during the check)` : ''} run release ${pkg.releaseId}`
+                    : `${bad.map((r) => `${shortInstance(r.id)} ${describeInstance(r)}`).join('; ')}`,
+            });
+        }
+    }
     const ok = levels.every((l) => l.status !== 'fail');
-    return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence) };
+    return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence), instances };
 }
 /**
  * The release's stamp in a mounted wwwroot as findings (after a swap, on the side that received the release):
@@ -73919,6 +74126,7 @@ async function checkMountedRelease(ctx, kudu, pkg, deadline, intervalMs, package
 async function restartAndVerify(ctx, pkg, a) {
     const { log } = ctx;
     const findings = [];
+    const named = (phase) => (a.label ? `${phase} (${a.label})` : phase);
     const note = (f) => {
         findings.push(f);
         if (f.severity === 'error')
@@ -73931,7 +74139,7 @@ async function restartAndVerify(ctx, pkg, a) {
     // The stable URL does not change between releases in URL mode and Kudu's own restart after a push is not
     // relied on: restart so the app mounts what was published.
     const restarted = a.restart
-        ? await log.group('Restart', () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)))
+        ? await log.group(named('Restart'), () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)))
         : undefined;
     if (!a.restart && a.mode === 'url')
         note({
@@ -73941,7 +74149,7 @@ async function restartAndVerify(ctx, pkg, a) {
                 ? 'restart: false; the settings change restarts the app on its own.'
                 : 'restart: false; the app keeps its mounted package until its next restart.',
         });
-    const verify = await log.group('Verify', async () => {
+    const verify = await log.group(named('Verify'), async () => {
         const o = await verifyDeploy(ctx, pkg, {
             ...a.verify,
             confirmed: restarted?.confirmed,
@@ -73958,9 +74166,59 @@ async function restartAndVerify(ctx, pkg, a) {
         return o;
     });
     if (ctx.target.isFunctionApp && verify.ok)
-        for (const f of await log.group('Functions', () => afterMountFunctions(ctx, pkg)))
+        for (const f of await log.group(named('Functions'), () => afterMountFunctions(ctx, pkg)))
             note(f);
     return { verify, findings };
+}
+
+const VERIFIED_KEY = 'verified_at';
+const LOCAL_RECORD = 'data/runpack/releases.json';
+/** Records kept in the local file (the newest). */
+const KEEP = 30;
+/** Pure: whether release blob metadata says runpack verified it. */
+function isVerifiedBlob(metadata) {
+    return Object.entries(metadata).some(([k, v]) => k.toLowerCase() === VERIFIED_KEY && v !== '');
+}
+/** Pure: the records of a file's text (anything unreadable counts as no record). */
+function parseLocalRecords(text) {
+    if (!text)
+        return [];
+    try {
+        const parsed = JSON.parse(text);
+        const list = Array.isArray(parsed?.releases) ? parsed.releases : [];
+        return list.filter((r) => !!r &&
+            typeof r.package === 'string' &&
+            typeof r.releaseId === 'string' &&
+            typeof r.verifiedAt === 'string');
+    }
+    catch {
+        return [];
+    }
+}
+/** Pure: `entry` added (replacing the record of the same package), newest first, at most KEEP. */
+function withLocalRecord(records, entry) {
+    return [entry, ...records.filter((r) => r.package !== entry.package)].slice(0, KEEP);
+}
+async function readLocalRecords(kudu, deadline) {
+    const file = await kudu.vfsGet(LOCAL_RECORD, deadline);
+    return { records: parseLocalRecords(file?.text ?? null), etag: file?.etag };
+}
+/** Records a verified local release (read, merge, conditional write; once more if another writer got there first). */
+async function recordLocalVerified(kudu, entry, deadline) {
+    for (let attempt = 0; attempt < 2; attempt++) {
+        const { records, etag } = await readLocalRecords(kudu, deadline);
+        if (!etag)
+            await kudu.vfsMkdir(LOCAL_RECORD.slice(0, LOCAL_RECORD.lastIndexOf('/')), deadline);
+        const body = JSON.stringify({ releases: withLocalRecord(records, entry) }, null, 2);
+        const written = await kudu.vfsPut(LOCAL_RECORD, body, {
+            ifMatch: etag,
+            deadline,
+            contentType: 'application/json',
+        });
+        if (written === 'written')
+            return;
+    }
+    throw new Error(`${LOCAL_RECORD} kept changing while it was written (another deployment)`);
 }
 
 /**
@@ -73988,11 +74246,83 @@ async function publishLocalMode(ctx, pkg, previousValue) {
         }
     }
     const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
+    const before = outcome.previousPackage ?? null;
+    const record = await localRecordOf(ctx, before);
     return {
         verify: { intendedValue: '1', packageName: outcome.packageName },
         settingChanged: false,
         findings: outcome.findings,
         loggedFindings: false,
+        previousReleaseId: record?.releaseId,
+        recordVerified: async () => {
+            const { kudu } = await openKudu(ctx, ctx.phaseDeadline(60_000));
+            await recordLocalVerified(kudu, {
+                package: outcome.packageName,
+                releaseId: pkg.releaseId,
+                sha256: pkg.sha256,
+                ...(pkg.stamp ? { contentSha256: pkg.stamp.contentSha256 } : {}),
+                verifiedAt: new Date(ctx.clock.now()).toISOString(),
+                ...(ctx.inputs.commit ? { commit: ctx.inputs.commit } : {}),
+            }, ctx.phaseDeadline(60_000));
+        },
+        previous: {
+            releaseId: record?.releaseId,
+            restore: () => restorePreviousPackage(ctx, pkg, previousValue, before, outcome.packageName),
+        },
+    };
+}
+/** runpack's record of a stored package (null when there is none, or it cannot be read). */
+async function localRecordOf(ctx, name) {
+    if (!name)
+        return null;
+    try {
+        const { kudu } = await openKudu(ctx, ctx.phaseDeadline(30_000));
+        const { records } = await readLocalRecords(kudu, ctx.phaseDeadline(30_000));
+        return records.find((r) => r.package === name) ?? null;
+    }
+    catch {
+        return null;
+    }
+}
+/**
+ * The automatic rollback in local mode: point packagename.txt back at the package it named before this deploy,
+ * only while it still names this deploy's package, and only a package runpack recorded as verified.
+ */
+async function restorePreviousPackage(ctx, pkg, previousValue, before, ours) {
+    const refuse = (code, why) => {
+        throw new RunpackError(code, why);
+    };
+    if (previousValue !== '1')
+        refuse('rollback-mode-switch', `the app did not run a local package before this deploy (${classifyRunFromPackage(previousValue) === 'url' ? 'it ran a package URL' : 'it ran files in wwwroot'}), so switching back is not automatic`);
+    if (!before || before === ours)
+        refuse('rollback-none', 'packagename.txt named no earlier package before this deploy, so there is nothing to bring back');
+    const deadline = ctx.phaseDeadline(2 * 60_000);
+    const { kudu } = await openKudu(ctx, deadline);
+    const { records } = await readLocalRecords(kudu, deadline);
+    const record = records.find((r) => r.package === before);
+    if (!record)
+        refuse('rollback-unverified', `the package that ran before (${before}) was never verified by runpack (no record in ${LOCAL_RECORD}), so it is not brought back blindly; roll back by hand with 'runpack rollback --release <id>' after checking it`);
+    const stored = await kudu.vfsList(SITE_PACKAGES, deadline);
+    if (!stored?.some((e) => e.name === before))
+        refuse('rollback-missing', `${SITE_PACKAGES}/${before} no longer exists, so it cannot be brought back`);
+    const pointer = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
+    if ((pointer?.text.trim() ?? '') !== ours || !pointer?.etag)
+        refuse('release-target-changed', `packagename.txt no longer names ${ours} (another deployment changed it), so it is left alone`);
+    const written = await kudu.vfsPut(PACKAGE_NAME_FILE, before, { ifMatch: pointer.etag, deadline });
+    if (written === 'changed')
+        refuse('release-target-changed', 'packagename.txt changed while the rollback wrote it (another deployment)');
+    ctx.log.info(`packagename.txt names ${before} again (release ${record.releaseId}).`);
+    return {
+        pkg: {
+            ...pkg,
+            zipPath: '',
+            sha256: record.sha256,
+            releaseId: record.releaseId,
+            stamp: record.contentSha256 ? { runpack: 1, contentSha256: record.contentSha256 } : null,
+            functions: [],
+            inspect: { ...pkg.inspect, functions: [] },
+        },
+        verify: { intendedValue: '1', packageName: before },
     };
 }
 /** Poll Kudu's /api/settings until WEBSITE_RUN_FROM_PACKAGE is exactly `1` (Core Tools: 5 s interval). */
@@ -74211,7 +74541,14 @@ async function publishLocal(ctx, pkg) {
         throw new RunpackError('package-not-confirmed', msg);
     }
     ctx.log.info(`Kudu deployment ${record.id} succeeded; packagename.txt now names ${newName} (was ${oldName ?? 'none'}).`);
-    return { mode: 'local', packageName: newName, deploymentId: record.id, confirmed, findings };
+    return {
+        mode: 'local',
+        packageName: newName,
+        deploymentId: record.id,
+        confirmed,
+        previousPackage: oldName,
+        findings,
+    };
 }
 function shortSha(sha) {
     return sha ? sha.slice(0, 12) : '?';
@@ -74743,19 +75080,80 @@ async function publishUrl(input) {
             log.info(`${RFP} already points at the package; no settings write.`);
         return u;
     });
+    const verify = {
+        intendedValue: access.value,
+        access: plan.access,
+        storageAuthorization,
+        probeUrl: probeUrl(),
+        identityRoleConfirmed: roleConfirmed,
+    };
     return {
-        verify: {
-            intendedValue: access.value,
-            access: plan.access,
-            storageAuthorization,
-            probeUrl: probeUrl(),
-            identityRoleConfirmed: roleConfirmed,
-        },
+        verify,
         settingChanged: update.changed,
         previousReleaseId,
         packageUrl,
         findings,
         prune,
+        recordVerified: async () => {
+            const blob = await store.getBlob(plan.container, releaseBlob);
+            if (blob?.etag)
+                await store.addMetadataIfMatch(plan.container, releaseBlob, { [VERIFIED_KEY]: new Date(ctx.clock.now()).toISOString() }, blob.etag);
+        },
+        previous: {
+            releaseId: previousReleaseId,
+            restore: () => restorePreviousBlob(ctx, {
+                store,
+                container: plan.container,
+                stableBlob: plan.stableBlob,
+                stableEtag: uploaded.stable.etag,
+                previousSha256: uploaded.previousSha256,
+                previousValue: plan.previousValue,
+                releaseSha256: pkg.sha256,
+                pkg,
+                verify,
+            }),
+        },
+    };
+}
+/**
+ * The automatic rollback in URL mode: copy the release that the stable blob held before this deploy back onto
+ * it, only while the stable blob still holds this deploy's copy, and only a release runpack verified.
+ */
+async function restorePreviousBlob(ctx, r) {
+    const refuse = (code, why) => {
+        throw new RunpackError(code, why);
+    };
+    const prev = r.previousSha256?.toLowerCase();
+    if (modeOfValue(r.previousValue) !== 'url')
+        refuse('rollback-mode-switch', `the app did not run from a package URL before this deploy (${r.previousValue === '1' ? 'it ran a local package' : 'it ran files in wwwroot'}), so there is no earlier release behind ${r.stableBlob} to bring back; switching modes back is not automatic`);
+    const ranBefore = (r.previousValue ?? '').split('?')[0].toLowerCase();
+    if (ranBefore !== r.store.blobUrl(r.container, r.stableBlob).split('?')[0].toLowerCase())
+        refuse('rollback-none', `the app ran another package URL than ${r.container}/${r.stableBlob} before this deploy, so the blob's earlier content is not what it ran; roll back by hand with 'runpack rollback'`);
+    if (!prev || prev === r.releaseSha256)
+        refuse('rollback-none', `${r.container}/${r.stableBlob} held no earlier runpack release before this deploy, so there is nothing to bring back`);
+    const blob = releaseBlobName(ctx.target.ref.appName, prev);
+    const meta = await r.store.getBlob(r.container, blob);
+    if (!meta)
+        refuse('rollback-missing', `release ${prev.slice(0, 12)} (${r.container}/${blob}) no longer exists, so it cannot be brought back`);
+    if (!isVerifiedBlob(meta.metadata))
+        refuse('rollback-unverified', `release ${prev.slice(0, 12)} was never verified by runpack (its blob carries no ${VERIFIED_KEY}), so it is not brought back blindly; roll back by hand with 'runpack rollback --release <id>' after checking it`);
+    const copied = await r.store.copyIfMatch(r.container, blob, r.stableBlob, r.stableEtag ?? null);
+    if ((copied.metadata.sha256 ?? '').toLowerCase() !== prev)
+        refuse('release-target-changed', `${r.container}/${r.stableBlob} does not carry release ${prev.slice(0, 12)} after the copy; another writer may have raced`);
+    ctx.log.info(`${r.container}/${r.stableBlob} holds release ${prev.slice(0, 12)} again.`);
+    const content = meta.metadata.content_sha256;
+    return {
+        pkg: {
+            ...r.pkg,
+            zipPath: '',
+            sha256: prev,
+            releaseId: prev.slice(0, 12),
+            zipBytes: meta.size ?? 0,
+            stamp: content ? { runpack: 1, contentSha256: content } : null,
+            functions: [],
+            inspect: { ...r.pkg.inspect, functions: [] },
+        },
+        verify: r.verify,
     };
 }
 /** Whether this deploy keeps, creates or renews the container's stored access policy (SAS access). */
@@ -77222,6 +77620,13 @@ async function runEngine(inputs, deps, shared) {
         }
         // Publish with the mode's publisher, then restart and verify.
         const published = await publishPhase(ctx, pkg, plan, settings, session, cloud, deps, result, shared?.uploads);
+        // After the switch: record a verified release (where a rollback looks for it), or bring the last good one back.
+        if (!result.noop && published.verify) {
+            if (result.verified && !hasErrors(result))
+                await log.group('Record the release', () => recordPhase(published, result, log));
+            else if (!result.verified)
+                await rollbackPhase(ctx, pkg, plan.mode, published, result);
+        }
         // Slots: swap after a verified deploy, then check the swapped-in side.
         if (inputs.swapTo && result.verified && !hasErrors(result))
             await log.group(`Swap into ${inputs.swapTo}`, () => swapPhase(ctx, inputs.swapTo, pkg, result));
@@ -77230,6 +77635,7 @@ async function runEngine(inputs, deps, shared) {
         if (prune && result.verified && !hasErrors(result) && inputs.keepReleases)
             await log.group('Retention', () => retentionPhase(prune, inputs, result, log));
         settleVerdict(result);
+        result.liveReleaseId = liveRelease(result, pkg.releaseId);
     }
     catch (err) {
         result.ok = false;
@@ -77373,6 +77779,7 @@ async function publishPhase(ctx, pkg, plan, settings, session, cloud, deps, resu
         result.levels = after.verify.levels;
         result.verified = after.verify.ok;
         result.cause = after.verify.cause;
+        result.instances = after.verify.instances;
     }
     return published;
 }
@@ -77437,6 +77844,112 @@ function settleVerdict(result) {
                 ? describeFindings(failed)
                 : 'Verification failed.';
         result.errorCode = result.cause ? `verify-${result.cause.cause}` : (failed[0]?.code ?? 'verify-failed');
+        if (result.rollback)
+            result.error += ` ${describeRollback(result.rollback)}`;
+    }
+}
+/** Pure: the rollback's part of the failure message. */
+function describeRollback(r) {
+    if (r.verified)
+        return `Rolled back: release ${r.to} is live again and verified.`;
+    if (r.to)
+        return `ROLLBACK NOT VERIFIED: release ${r.to} was made live again but did not verify (${r.reason ?? 'see the log'}); check the app now.`;
+    return `Not rolled back: ${r.reason}; release ${r.from} stays live.`;
+}
+/** Pure: the release the app runs now, from how the deploy ended. */
+function liveRelease(result, releaseId) {
+    if (result.verified || result.noop)
+        return releaseId;
+    if (result.rollback?.to)
+        return result.rollback.to;
+    // Verification ran: the switch happened, so this release is live (unverified).
+    if (result.levels.length)
+        return releaseId;
+    return result.previousReleaseId;
+}
+/** How long the automatic rollback may take, beyond the whole deploy's deadline if need be. */
+const ROLLBACK_BUDGET_MS = 3 * 60_000;
+/**
+ * on-failure: rollback — after a failed verification, make the previous verified release live again (the
+ * publisher's own way), restart and verify it; the step still fails, with both facts. on-failure: keep leaves the
+ * failed release live and says so.
+ */
+async function rollbackPhase(ctx, pkg, mode, published, result) {
+    const { log } = ctx;
+    if (ctx.inputs.onFailure === 'keep') {
+        recordFindings(result, [
+            {
+                severity: 'warning',
+                code: 'rollback-kept',
+                message: `on-failure: keep: release ${pkg.releaseId} stays live although it did not verify${published.previous?.releaseId ? `; release ${published.previous.releaseId} ran before it` : ''}.`,
+            },
+        ], log);
+        return;
+    }
+    const until = Math.max(ctx.deadline, ctx.clock.now() + ROLLBACK_BUDGET_MS);
+    const rctx = {
+        ...ctx,
+        deadline: until,
+        phaseDeadline: (ms) => Math.min(until, ctx.clock.now() + ms),
+    };
+    const outcome = { from: pkg.releaseId, verified: false, levels: [] };
+    result.rollback = outcome;
+    await beyondDeadline(until, async () => {
+        const previous = published.previous;
+        let restored;
+        try {
+            if (!previous)
+                throw new RunpackError('rollback-none', 'the publisher knows no earlier release');
+            restored = await log.group(`Roll back to ${previous.releaseId ?? 'the previous release'}`, () => previous.restore());
+        }
+        catch (err) {
+            outcome.reason = describeError(err).replace(/\.$/, '');
+            log.error(`Not rolled back: ${outcome.reason}.`);
+            return;
+        }
+        outcome.to = restored.pkg.releaseId;
+        try {
+            const after = await restartAndVerify(rctx, restored.pkg, {
+                verify: restored.verify,
+                mode,
+                // restart: false is kept: the previous release is what the app still has mounted.
+                restart: ctx.inputs.restart,
+                settingChanged: false,
+                label: 'rollback',
+            });
+            outcome.levels = after.verify.levels;
+            outcome.cause = after.verify.cause;
+            outcome.verified = after.verify.ok;
+            if (!after.verify.ok)
+                outcome.reason = after.verify.cause
+                    ? `${after.verify.cause.evidence}`
+                    : 'verification of the restored release failed';
+        }
+        catch (err) {
+            outcome.reason = describeError(err).replace(/\.$/, '');
+        }
+        if (outcome.verified)
+            log.info(`Rolled back: release ${outcome.to} is live again and verified.`);
+        else
+            log.error(`ROLLBACK NOT VERIFIED: release ${outcome.to} is live again but did not verify: ${outcome.reason}.`);
+    });
+}
+/** After a verified deploy: mark the release verified (a warning when that fails; the deploy stays verified). */
+async function recordPhase(published, result, log) {
+    if (!published.recordVerified)
+        return;
+    try {
+        await published.recordVerified();
+        log.info(`Release ${result.releaseId} recorded as verified (a later rollback may bring it back).`);
+    }
+    catch (err) {
+        recordFindings(result, [
+            {
+                severity: 'warning',
+                code: 'record-failed',
+                message: `Could not record release ${result.releaseId} as verified (${describeError(err).replace(/\.$/, '')}); an automatic rollback will not bring it back later.`,
+            },
+        ], log);
     }
 }
 /** audit: true (findings warn) or strict (error findings fail the deploy before anything is uploaded). */
@@ -77641,6 +78154,8 @@ function resultEntry(r) {
         'app-url': r.appUrl ?? null,
         'package-url': r.mode === 'url' ? (r.packageUrl ?? null) : null,
         'error-code': r.ok ? null : (r.errorCode ?? null),
+        'rolled-back': r.rollback?.verified === true,
+        'live-release-id': r.liveReleaseId ?? null,
     };
 }
 /** The outputs the action sets (strings). A fleet sets the shared ones and `results` per target. */
@@ -77653,6 +78168,8 @@ function outputsOf(r) {
         'package-sha256': r.sha256 ?? '',
         'package-url': !r.fleet && r.mode === 'url' ? (r.packageUrl ?? '') : '',
         'previous-release-id': r.fleet ? '' : (r.previousReleaseId ?? ''),
+        'rolled-back': members.some((m) => m.rollback?.verified) ? 'true' : 'false',
+        'live-release-id': r.fleet ? '' : (r.liveReleaseId ?? ''),
         mode: r.mode ?? '',
         'app-url': r.fleet ? '' : (r.appUrl ?? ''),
         verified: r.verified && !r.dryRun ? 'true' : 'false',
@@ -77686,8 +78203,12 @@ function renderText$1(r, secrets) {
         lines.push(`  swap: ${r.swap.from} → ${r.swap.to}, ${r.swap.verified ? 'verified' : 'not verified'}`);
     for (const l of r.levels)
         lines.push(`  ${LEVEL_TITLES[l.level]}: ${l.status} (${l.detail})`);
+    for (const i of r.instances ?? [])
+        lines.push(`  instance ${shortInstance(i.id)}: ${i.gone ? 'left' : i.ok ? 'verified' : 'FAILED'} (${describeInstance(i)})`);
     if (r.cause)
         lines.push(`  likely cause: ${CAUSE_TITLES[r.cause.cause]}`, `  fix: ${r.cause.fix}`);
+    if (r.rollback)
+        lines.push(`  rollback: ${r.rollback.to ? `release ${r.rollback.to} ${r.rollback.verified ? 'live again and verified' : 'live again, NOT verified'}` : `none (${r.rollback.reason ?? ''})`}`);
     for (const f of r.findings.filter((x) => x.severity !== 'info'))
         lines.push(`  ${f.severity}: ${f.message}`);
     lines.push(`  phases: ${r.phases.map((p) => `${p.name} ${formatDuration(p.ms)}`).join(', ')}`);

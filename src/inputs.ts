@@ -246,6 +246,16 @@ export const INPUTS: readonly InputDef[] = [
     description: 'Restart the app after changing the package so it mounts the new one.',
   },
   {
+    name: 'on-failure',
+    key: 'onFailure',
+    group: 'verification',
+    type: 'enum',
+    choices: ['rollback', 'keep'],
+    default: 'rollback',
+    description:
+      'When verification fails after the switch: `rollback` makes the previous verified release live again (URL mode: copied back to the stable blob; local mode: packagename.txt points at it again), restarts and verifies it, and still fails the step with both facts; `keep` leaves the failed release live. Never rolls back onto a release runpack did not verify, or across a mode switch. The rollback has up to 3 minutes of its own beyond `timeout-minutes`.',
+  },
+  {
     name: 'health-path',
     key: 'healthPath',
     group: 'verification',
@@ -401,6 +411,18 @@ export const OUTPUTS: readonly OutputDef[] = [
     commands: ['deploy', 'rollback'],
   },
   {
+    name: 'rolled-back',
+    description:
+      '`true` when verification failed and `on-failure: rollback` made the previous verified release live again and verified it (for a fleet: on any target).',
+    commands: ['deploy'],
+  },
+  {
+    name: 'live-release-id',
+    description:
+      'The release the app runs now: this release when verified, the restored one after a rollback, the failed one with `on-failure: keep`, the previous one when the deploy failed before the switch (empty when unknown, and for a fleet).',
+    commands: ['deploy'],
+  },
+  {
     name: 'mode',
     description:
       'Run-from-package mode used: `url` or `local` (for a fleet, when every target used the same one).',
@@ -419,7 +441,7 @@ export const OUTPUTS: readonly OutputDef[] = [
   {
     name: 'results',
     description:
-      'JSON array, one object per target: `app`, `slot`, `ok`, `verified`, `release-id`, `mode`, `app-url`, `package-url`, `error-code`. One entry for a single target.',
+      'JSON array, one object per target: `app`, `slot`, `ok`, `verified`, `release-id`, `mode`, `app-url`, `package-url`, `error-code`, `rolled-back`, `live-release-id`. One entry for a single target.',
     commands: ['deploy'],
   },
   {

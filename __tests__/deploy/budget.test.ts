@@ -1,6 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import {
   PHASE_BUDGET_MS,
+  beyondDeadline,
   currentDeadline,
   phaseBudget,
   withPhaseBudgets,
@@ -12,6 +13,18 @@ import { createSecretRegistry } from '../../src/report/secrets.js';
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('phase budgets', () => {
+  it("lets the rollback's own budget reach past the whole deploy's deadline, and phases inside it stay within it", async () => {
+    await beyondDeadline(9000, async () => {
+      await tick();
+      expect(currentDeadline(5000)).toBe(9000);
+      await withPhaseDeadline(7000, async () => {
+        await tick();
+        expect(currentDeadline(5000)).toBe(7000);
+      });
+    });
+    expect(currentDeadline(5000)).toBe(5000);
+  });
+
   it('gives a call the current phase deadline, never past the whole deploy', async () => {
     expect(currentDeadline(5000)).toBe(5000);
     await withPhaseDeadline(3000, async () => {

@@ -464,6 +464,7 @@ export function makeInputs(partial: Partial<DeployInputs> = {}): DeployInputs {
     packageAccess: 'auto',
     sasExpiryDays: 365,
     restart: true,
+    onFailure: 'rollback',
     timeoutMinutes: 10,
     force: false,
     resourceManagerEndpoint: 'https://arm.example',

@@ -105,6 +105,8 @@ describe('summary', () => {
       'package-sha256': 'a'.repeat(64),
       'package-url': 'https://acct.blob.core.windows.net/c/web-staging.zip',
       'previous-release-id': 'bbbbbbbbbbbb',
+      'rolled-back': 'false',
+      'live-release-id': '',
       mode: 'url',
       'app-url': 'https://web-staging.azurewebsites.net',
       verified: 'false',
@@ -123,9 +125,18 @@ describe('summary', () => {
         'app-url': 'https://web-staging.azurewebsites.net',
         'package-url': 'https://acct.blob.core.windows.net/c/web-staging.zip',
         'error-code': null,
+        'rolled-back': false,
+        'live-release-id': null,
       },
     ]);
     expect(outputsOf({ ...result, mode: 'local' })['package-url']).toBe('');
+    const rolled = outputsOf({
+      ...result,
+      liveReleaseId: 'bbbbbbbbbbbb',
+      rollback: { from: 'aaaaaaaaaaaa', to: 'bbbbbbbbbbbb', verified: true, levels: [] },
+    });
+    expect(rolled['rolled-back']).toBe('true');
+    expect(rolled['live-release-id']).toBe('bbbbbbbbbbbb');
   });
 
   const good = (app: string, extra: Partial<DeployResult> = {}): DeployResult => ({

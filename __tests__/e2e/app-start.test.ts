@@ -52,17 +52,44 @@ describe('the app must run, not just be mounted', () => {
     expect(r.stdout).toMatch(/The app does not start: .*answer after answer/);
     expect(r.stdout).not.toMatch(/did not answer in time/);
     expect(r.summary).toContain('the app fails to start from the mounted package');
-    expect((await fetchSite(e.emu, 'rp-linux-web')).status).toBe(503);
+    // on-failure: rollback (the default): the last good release is live again, verified, and the step says both.
+    expect(r.outputs['rolled-back']).toBe('true');
+    expect(r.outputs['live-release-id']).toBe(good.outputs['release-id']);
+    expect(r.outputs['release-id']).not.toBe(good.outputs['release-id']);
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `::error::Verification failed: .*Rolled back: release ${good.outputs['release-id']} is live again and verified\\.`,
+      ),
+    );
+    expect(r.summary).toContain('### Rollback (on-failure: rollback)');
+    expect(r.summary).toContain(
+      `| Restored release | \`${good.outputs['release-id']}\` ✅ live and verified |`,
+    );
+    const site = await fetchSite(e.emu, 'rp-linux-web', '/version.txt');
+    expect(site.status).toBe(200);
+    expect(site.body.trim()).toMatch(/version v1$/);
   });
 
   it("local mode, Windows: IIS's 500 for a process that does not start is not the app answering", async () => {
     const r = await e.run(
-      { 'app-name': 'rp-win-web', mode: 'local', package: appWith('crash-win', CRASH_ON_BOOT) },
+      {
+        'app-name': 'rp-win-web',
+        mode: 'local',
+        package: appWith('crash-win', CRASH_ON_BOOT),
+        'on-failure': 'keep',
+      },
       { timeoutMs: 100_000 },
     );
     expect(r.code).toBe(1);
     expect(r.outputs.cause).toBe('app-start-failed');
     expect(r.stdout).toMatch(/health: fail — \/ answers 500 with IIS's internal server error page/);
+    // on-failure: keep: the failed release stays live, and the step says so.
+    expect(r.outputs['rolled-back']).toBe('false');
+    expect(r.outputs['live-release-id']).toBe(r.outputs['release-id']);
+    expect(r.stdout).toMatch(
+      /::warning::on-failure: keep: release [0-9a-f]{12} stays live although it did not verify/,
+    );
+    expect((await fetchSite(e.emu, 'rp-win-web')).status).toBe(500);
   });
 
   it('names the write into the read-only mount from the container log', async () => {

@@ -53,6 +53,8 @@ describe('rollback after a bad release', () => {
         package: e.app('v2', 'broken-health'),
         'health-path': '/healthz',
         'timeout-minutes': '1',
+        // This file rolls back with the operator command; the deploy's own rollback is tested elsewhere.
+        'on-failure': 'keep',
       },
       { fastClock: true },
     );
@@ -191,6 +193,7 @@ describe('local mode (the packages Kudu keeps)', () => {
         mode: 'local',
         package: e.app('l2', 'broken-health'),
         'health-path': '/healthz',
+        'on-failure': 'keep',
       },
       { fastClock: true },
     );

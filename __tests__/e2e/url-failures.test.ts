@@ -110,6 +110,7 @@ describe('failures found at verification or before the upload', () => {
         'storage-account': e.emu.storage.accountName,
         package: e.app('nr2'),
         restart: 'false',
+        'on-failure': 'keep',
       },
       // The verify budget alone is three minutes; the run must end long before this kill timer.
       { timeoutMs: 60_000 },

@@ -167,7 +167,7 @@ describe('failures fail the task with one clear line', () => {
     expect(r.everything).not.toMatch(/package-access/);
   });
 
-  it('a release whose app does not start fails the task with the cause; rollback through the task brings the last one back', async () => {
+  it('a release whose app does not start fails the task with the cause and is rolled back; with onFailure: keep, the rollback command brings the last one back', async () => {
     const good = await task({
       appName: 'rp-linux-web',
       storageAccount: e.emu.storage.accountName,
@@ -176,12 +176,34 @@ describe('failures fail the task with one clear line', () => {
     expect(good.result?.result).toBe('Succeeded');
     const broken = e.app('task-broken');
     writeFileSync(join(broken, 'server.js'), "throw new Error('boom at boot');\n");
-    const bad = await task(
+    const rolled = await task(
       { appName: 'rp-linux-web', storageAccount: e.emu.storage.accountName, package: broken },
       { timeoutMs: 100_000 },
     );
+    expect(rolled.result?.result).toBe('Failed');
+    expect(rolled.outputs).toMatchObject({
+      verified: 'false',
+      cause: 'app-start-failed',
+      rolledBack: 'true',
+      liveReleaseId: good.outputs.releaseId,
+    });
+    expect(rolled.result?.message).toMatch(
+      new RegExp(
+        `the app fails to start.*Rolled back: release ${good.outputs.releaseId} is live again and verified`,
+      ),
+    );
+    const bad = await task(
+      {
+        appName: 'rp-linux-web',
+        storageAccount: e.emu.storage.accountName,
+        package: broken,
+        onFailure: 'keep',
+      },
+      { timeoutMs: 100_000 },
+    );
     expect(bad.result?.result).toBe('Failed');
-    expect(bad.outputs).toMatchObject({ verified: 'false', cause: 'app-start-failed' });
+    expect(bad.outputs).toMatchObject({ verified: 'false', cause: 'app-start-failed', rolledBack: 'false' });
+    expect(bad.outputs.liveReleaseId).toBe(bad.outputs.releaseId);
     expect(bad.result?.message).toMatch(/the app fails to start/);
     expect(bad.issues.some((i) => i.type === 'error')).toBe(true);
     const back = await task({ command: 'rollback', release: 'previous', appName: 'rp-linux-web' });

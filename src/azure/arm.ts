@@ -90,6 +90,8 @@ export interface ArmClient {
   listFunctions(ref: SiteRef): Promise<string[]>;
   /** Names of the app's deployment slots (the slot in ref is ignored). */
   listSlots?(ref: SiteRef): Promise<string[]>;
+  /** The ids of the site's scale-out instances (List Instance Identifiers): each is also its ARRAffinity value. */
+  listInstances?(ref: SiteRef): Promise<string[]>;
   syncFunctionTriggers(ref: SiteRef): Promise<HttpResponse>;
   /** Swap the slot in ref with targetSlot ('production' for the production site). */
   swapSlot(ref: SiteRef, targetSlot: string): Promise<void>;
@@ -418,6 +420,20 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
       );
       const body = res.json<{ value?: { name?: string }[] }>();
       return (body?.value ?? []).map((s) => (s.name ?? '').split('/').pop() ?? '').filter(Boolean);
+    },
+    async listInstances(ref) {
+      const ids: string[] = [];
+      await findInPages<{ name?: string }>(
+        url(`${siteId(ref)}/instances`, WEB_API_VERSION),
+        'list the instances',
+        describeSite(ref),
+        (i) => {
+          const id = (i.name ?? '').split('/').pop();
+          if (id) ids.push(id);
+          return false;
+        },
+      );
+      return ids;
     },
     async syncFunctionTriggers(ref) {
       // Returned as is: 400 means the host is still starting and the caller decides how to retry.

@@ -83,6 +83,16 @@ export interface ReleaseBlobStore extends BlobStore {
   readRange(container: string, blob: string, offset: number, count: number): Promise<Buffer>;
   /** Downloads a blob to a local file. */
   download(container: string, blob: string, path: string): Promise<void>;
+  /**
+   * Adds metadata to a blob (its other metadata kept), only while its ETag is still `etag`: 'changed' when
+   * another writer got there first, 'missing' when it is gone.
+   */
+  addMetadataIfMatch(
+    container: string,
+    blob: string,
+    metadata: Record<string, string>,
+    etag: string,
+  ): Promise<'written' | DeleteOutcome>;
 }
 
 interface RestLikeError {
@@ -279,6 +289,21 @@ function storeFor(
             ? 'changed'
             : 'missing';
         throw storageFailure(err, `delete ${c}/${b}`, accountName);
+      }
+    },
+    addMetadataIfMatch: async (c, b, metadata, etag) => {
+      const client = container(c).getBlobClient(b);
+      try {
+        const props = await client.getProperties({ conditions: { ifMatch: etag } });
+        await client.setMetadata(
+          { ...(props.metadata ?? {}), ...metadata },
+          { conditions: { ifMatch: etag } },
+        );
+        return 'written';
+      } catch (err) {
+        if (statusOf(err) === 404) return 'missing';
+        if (isConditionFailure(err)) return 'changed';
+        throw storageFailure(err, `write the metadata of ${c}/${b}`, accountName);
       }
     },
     readRange: (c, b, offset, count) =>

@@ -208,6 +208,11 @@ export interface KuduClientOptions {
   /** Authorization header value, e.g. `Bearer …` or `Basic …`. */
   authorization: () => Promise<string | undefined>;
   authKind: 'bearer' | 'basic';
+  /**
+   * Pin every request to one instance (the ARRAffinity cookie with the instance id, as Azure documents for
+   * reaching one instance's SCM site); the cookie then never changes with Kudu's answers.
+   */
+  affinity?: string;
 }
 
 /** A streamed answer read into memory (error bodies are small; bounded anyway). */
@@ -297,12 +302,26 @@ export class KuduClient {
   private readonly http: HttpClient;
   private readonly authorization: () => Promise<string | undefined>;
   private readonly cookies = new Map<string, string>();
+  private readonly options: KuduClientOptions;
+  /** The instance this client is pinned to, if any. */
+  readonly affinity?: string;
 
   constructor(options: KuduClientOptions) {
+    this.options = options;
     this.http = options.http;
     this.baseUrl = scmBaseUrl(options.scmUrl);
     this.authorization = options.authorization;
     this.authKind = options.authKind;
+    this.affinity = options.affinity;
+    if (options.affinity) {
+      this.cookies.set('ARRAffinity', options.affinity);
+      this.cookies.set('ARRAffinitySameSite', options.affinity);
+    }
+  }
+
+  /** The same session pinned to one instance (its id from Resource Manager's instance list). */
+  pinnedTo(instanceId: string): KuduClient {
+    return new KuduClient({ ...this.options, affinity: instanceId });
   }
 
   /** The SCM host, for messages. */
@@ -334,7 +353,7 @@ export class KuduClient {
 
   private remember(res: HttpResponse): void {
     const raw = res.headers['set-cookie'];
-    if (!raw) return;
+    if (!raw || this.affinity) return;
     for (const m of raw.matchAll(/(?:^|[,\s])(ARRAffinity(?:SameSite)?)=([^;,\s]*)/gi))
       this.cookies.set(m[1], m[2]);
   }
@@ -625,9 +644,21 @@ export class KuduClient {
     return vfsFile(res);
   }
 
+  /** `PUT /api/vfs/{dir}/`: creates the directory (nested ones too); one that exists already (409) is fine. */
+  async vfsMkdir(dir: string, deadline?: number): Promise<void> {
+    const clean = dir.replace(/^\/+|\/+$/g, '');
+    const res = await this.send('PUT', `/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}/`, {
+      body: '',
+      deadline,
+    });
+    if (res.status !== 409 && (res.status < 200 || res.status >= 300))
+      throw this.unexpected(res, `PUT /api/vfs/${clean}/`);
+  }
+
   /**
-   * `PUT /api/vfs/{path}` with `If-Match` (an ETag from a read, or `*` for any existing file): `written`, or
-   * `changed` when the file changed since that read (412). Other answers are a `kudu-error`.
+   * `PUT /api/vfs/{path}`: with `ifMatch` (an ETag from a read, or `*` for any existing file) only while the file
+   * is unchanged; without it, a new file (Kudu refuses to overwrite an existing file without If-Match). `written`,
+   * or `changed` when the file changed since that read (412). Other answers are a `kudu-error`.
    */
   async vfsPut(
     path: string,
@@ -636,7 +667,10 @@ export class KuduClient {
   ): Promise<'written' | 'changed'> {
     const clean = path.replace(/^\/+/, '');
     const res = await this.send('PUT', `/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}`, {
-      headers: { 'If-Match': o.ifMatch ?? '*', 'Content-Type': o.contentType ?? 'text/plain' },
+      headers: {
+        ...(o.ifMatch !== undefined ? { 'If-Match': o.ifMatch } : {}),
+        'Content-Type': o.contentType ?? 'text/plain',
+      },
       body,
       deadline: o.deadline,
     });

@@ -17,6 +17,8 @@ export interface AfterMountInput {
   restart: boolean;
   /** The settings write changed the app's settings, which restarts it on its own. */
   settingChanged: boolean;
+  /** Names the log groups (`Restart (rollback)`). */
+  label?: string;
 }
 
 export interface AfterMountOutcome {
@@ -32,6 +34,7 @@ export async function restartAndVerify(
 ): Promise<AfterMountOutcome> {
   const { log } = ctx;
   const findings: Finding[] = [];
+  const named = (phase: string) => (a.label ? `${phase} (${a.label})` : phase);
   const note = (f: Finding) => {
     findings.push(f);
     if (f.severity === 'error') log.error(f.message);
@@ -41,7 +44,7 @@ export async function restartAndVerify(
   // The stable URL does not change between releases in URL mode and Kudu's own restart after a push is not
   // relied on: restart so the app mounts what was published.
   const restarted = a.restart
-    ? await log.group('Restart', () =>
+    ? await log.group(named('Restart'), () =>
         restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)),
       )
     : undefined;
@@ -53,7 +56,7 @@ export async function restartAndVerify(
         ? 'restart: false; the settings change restarts the app on its own.'
         : 'restart: false; the app keeps its mounted package until its next restart.',
     });
-  const verify = await log.group('Verify', async () => {
+  const verify = await log.group(named('Verify'), async () => {
     const o = await verifyDeploy(ctx, pkg, {
       ...a.verify,
       confirmed: restarted?.confirmed,
@@ -68,6 +71,6 @@ export async function restartAndVerify(
     return o;
   });
   if (ctx.target.isFunctionApp && verify.ok)
-    for (const f of await log.group('Functions', () => afterMountFunctions(ctx, pkg))) note(f);
+    for (const f of await log.group(named('Functions'), () => afterMountFunctions(ctx, pkg))) note(f);
   return { verify, findings };
 }

@@ -6,7 +6,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from '../report/log.js';
 
-const phase = new AsyncLocalStorage<number>();
+/** The current phase's deadline, and how far past the whole deploy's deadline work may go (the rollback's budget). */
+const phase = new AsyncLocalStorage<{ deadline: number; beyond?: number }>();
 
 /** Default budget of one phase. */
 export const PHASE_BUDGET_MS = 10 * 60_000;
@@ -17,13 +18,31 @@ const UNBOUNDED_PHASES = new Set(['Upload', 'Publish (local mode)']);
 /** Runs fn with a phase deadline; a nested phase never extends the phase it runs in. */
 export function withPhaseDeadline<T>(deadline: number, fn: () => Promise<T>): Promise<T> {
   const outer = phase.getStore();
-  return phase.run(outer === undefined ? deadline : Math.min(outer, deadline), fn);
+  return phase.run(
+    outer === undefined
+      ? { deadline }
+      : { deadline: Math.min(outer.deadline, deadline), ...(outer.beyond ? { beyond: outer.beyond } : {}) },
+    fn,
+  );
 }
 
-/** The deadline for a call made now: the current phase's, never past `overall`. */
+/**
+ * Runs fn with a budget of its own that may reach past the whole deploy's deadline (`until`): the automatic
+ * rollback must still run when a failed verification used up timeout-minutes.
+ */
+export function beyondDeadline<T>(until: number, fn: () => Promise<T>): Promise<T> {
+  return phase.run({ deadline: until, beyond: until }, fn);
+}
+
+/** The whole deploy's deadline as it holds now: `overall`, or later inside beyondDeadline. */
+function effectiveOverall(overall: number): number {
+  return Math.max(overall, phase.getStore()?.beyond ?? overall);
+}
+
+/** The deadline for a call made now: the current phase's, never past `overall` (or beyondDeadline's). */
 export function currentDeadline(overall: number): number {
   const p = phase.getStore();
-  return p === undefined ? overall : Math.min(p, overall);
+  return p === undefined ? overall : Math.min(p.deadline, effectiveOverall(overall));
 }
 
 /** The budget a named phase gets, as a deadline from `now`, capped by `overall`. */
@@ -35,6 +54,7 @@ export function phaseBudget(name: string, now: number, overall: number): number 
 export function withPhaseBudgets(log: Logger, now: () => number, overall: number): Logger {
   return {
     ...log,
-    group: (name, fn) => log.group(name, () => withPhaseDeadline(phaseBudget(name, now(), overall), fn)),
+    group: (name, fn) =>
+      log.group(name, () => withPhaseDeadline(phaseBudget(name, now(), effectiveOverall(overall)), fn)),
   };
 }

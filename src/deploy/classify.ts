@@ -38,6 +38,14 @@ export interface VerifyEvidence {
   appLogReadOnlyLine?: string;
   /** Where the user reads the app's own output (Kudu's log stream). */
   logStreamUrl?: string;
+  /** (e) Each instance, when the site runs on several: what it mounts and whether the app answers there. */
+  instances?: {
+    id: string;
+    ok: boolean;
+    stamp: 'match' | 'mismatch' | 'missing' | 'unreadable' | 'not-checked';
+    mountFailed: boolean;
+    app: AnswerState;
+  }[];
 }
 
 export interface Classification {
@@ -167,6 +175,30 @@ export function classifyFailure(e: VerifyEvidence): Classification | null {
           : `${e.app.why} for the whole wait: the package is mounted but the app never answers`,
       fix: `read the app's log stream${logHint} for the error it prints at start (a crash on boot, a missing dependency or setting, the wrong start command or port); if it writes next to its own files, write to /tmp or %TEMP% instead (the first cause in runpack's guide)`,
     };
+  const bad = e.instances?.filter((i) => !i.ok) ?? [];
+  if (e.app?.state === 'up' && bad.length) {
+    const names = (xs: typeof bad) => xs.map((i) => i.id).join(', ');
+    const of = `${bad.length} of ${e.instances!.length} instances`;
+    const failed = bad.filter((i) => i.mountFailed);
+    if (failed.length)
+      return {
+        cause: 'mount-blocked',
+        evidence: `instance ${names(failed)} shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt' while the others run this release (${of} fail)`,
+        fix: 'restart the app so that instance mounts the package again; if it keeps failing there, restart that instance (Diagnose and solve problems > Advanced Application Restart) or scale in and out',
+      };
+    const stale = bad.filter((i) => i.stamp === 'mismatch' || i.stamp === 'missing');
+    if (stale.length)
+      return {
+        cause: 'stale-content',
+        evidence: `instance ${names(stale)} still runs another release after the others were proven (${of} fail): it did not remount`,
+        fix: 'restart the app (or that instance: Diagnose and solve problems > Advanced Application Restart) so every instance mounts this release, then check again',
+      };
+    return {
+      cause: 'app-start-failed',
+      evidence: `the app does not answer on instance ${names(bad)} although it mounts this release (${of} fail)`,
+      fix: `read the app's log stream${logHint} for that instance's start error`,
+    };
+  }
   if (e.app?.state === 'up') return null;
   if (
     h &&

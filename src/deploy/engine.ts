@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import type { ArmClient } from '../azure/arm.js';
-import { withPhaseBudgets } from './budget.js';
+import { beyondDeadline, withPhaseBudgets } from './budget.js';
 import type { CloudEndpoints } from '../azure/cloud.js';
 import type { AuthDeps, AuthSession } from '../azure/credentials.js';
 import { createHttpClient, describeRetry, type HttpClient } from '../azure/http.js';
@@ -26,6 +26,7 @@ import { resolveSubscription, resolveTarget } from './target.js';
 import type { Clock, DeployContext, DeployInputs, Finding, PackageInfo, TargetInfo } from './types.js';
 import type { Published } from './publish/types.js';
 import type { LevelResult } from './verify.js';
+import type { InstanceRow } from './instances.js';
 import { functionPackageFindings } from './functions.js';
 import { publishLocalMode } from './publish/local.js';
 import { planDryRun, publishUrl } from './publish/url.js';
@@ -67,6 +68,19 @@ export interface EngineDeps {
   workspace?: string;
 }
 
+export interface RollbackOutcome {
+  /** The release that failed verification. */
+  from: string;
+  /** The release brought back (when one was). */
+  to?: string;
+  /** It was made live, restarted and verified. */
+  verified: boolean;
+  /** Why nothing was brought back, or why the rollback itself failed. */
+  reason?: string;
+  levels: LevelResult[];
+  cause?: Classification | null;
+}
+
 export interface DeployResult {
   ok: boolean;
   /** Unchanged content already live and verified: nothing was uploaded, set or restarted. */
@@ -106,6 +120,12 @@ export interface DeployResult {
   };
   /** A fleet (several targets in app-name): each target's own result. */
   fleet?: DeployResult[];
+  /** Each instance's check, when the site runs on several. */
+  instances?: InstanceRow[];
+  /** The release the app runs now (see the live-release-id output). */
+  liveReleaseId?: string;
+  /** on-failure: rollback after a failed verification: what was brought back, whether it verified, or why not. */
+  rollback?: RollbackOutcome;
   /** Swap after the deploy: from → to and whether the swapped-in side was verified. */
   swap?: { from: string; to: string; verified: boolean };
 }
@@ -262,6 +282,13 @@ export async function runEngine(
       shared?.uploads,
     );
 
+    // After the switch: record a verified release (where a rollback looks for it), or bring the last good one back.
+    if (!result.noop && published.verify) {
+      if (result.verified && !hasErrors(result))
+        await log.group('Record the release', () => recordPhase(published, result, log));
+      else if (!result.verified) await rollbackPhase(ctx, pkg, plan.mode, published, result);
+    }
+
     // Slots: swap after a verified deploy, then check the swapped-in side.
     if (inputs.swapTo && result.verified && !hasErrors(result))
       await log.group(`Swap into ${inputs.swapTo}`, () => swapPhase(ctx, inputs.swapTo!, pkg, result));
@@ -272,6 +299,7 @@ export async function runEngine(
       await log.group('Retention', () => retentionPhase(prune, inputs, result, log));
 
     settleVerdict(result);
+    result.liveReleaseId = liveRelease(result, pkg.releaseId);
   } catch (err) {
     result.ok = false;
     result.error = secrets.redact(describeError(err));
@@ -448,6 +476,7 @@ async function publishPhase(
     result.levels = after.verify.levels;
     result.verified = after.verify.ok;
     result.cause = after.verify.cause;
+    result.instances = after.verify.instances;
   }
 
   return published;
@@ -533,6 +562,124 @@ function settleVerdict(result: DeployResult): void {
         ? describeFindings(failed)
         : 'Verification failed.';
     result.errorCode = result.cause ? `verify-${result.cause.cause}` : (failed[0]?.code ?? 'verify-failed');
+    if (result.rollback) result.error += ` ${describeRollback(result.rollback)}`;
+  }
+}
+
+/** Pure: the rollback's part of the failure message. */
+export function describeRollback(r: RollbackOutcome): string {
+  if (r.verified) return `Rolled back: release ${r.to} is live again and verified.`;
+  if (r.to)
+    return `ROLLBACK NOT VERIFIED: release ${r.to} was made live again but did not verify (${r.reason ?? 'see the log'}); check the app now.`;
+  return `Not rolled back: ${r.reason}; release ${r.from} stays live.`;
+}
+
+/** Pure: the release the app runs now, from how the deploy ended. */
+export function liveRelease(result: DeployResult, releaseId: string): string | undefined {
+  if (result.verified || result.noop) return releaseId;
+  if (result.rollback?.to) return result.rollback.to;
+  // Verification ran: the switch happened, so this release is live (unverified).
+  if (result.levels.length) return releaseId;
+  return result.previousReleaseId;
+}
+
+/** How long the automatic rollback may take, beyond the whole deploy's deadline if need be. */
+export const ROLLBACK_BUDGET_MS = 3 * 60_000;
+
+/**
+ * on-failure: rollback — after a failed verification, make the previous verified release live again (the
+ * publisher's own way), restart and verify it; the step still fails, with both facts. on-failure: keep leaves the
+ * failed release live and says so.
+ */
+async function rollbackPhase(
+  ctx: DeployContext,
+  pkg: PackageInfo,
+  mode: 'url' | 'local',
+  published: Published,
+  result: DeployResult,
+): Promise<void> {
+  const { log } = ctx;
+  if (ctx.inputs.onFailure === 'keep') {
+    recordFindings(
+      result,
+      [
+        {
+          severity: 'warning',
+          code: 'rollback-kept',
+          message: `on-failure: keep: release ${pkg.releaseId} stays live although it did not verify${published.previous?.releaseId ? `; release ${published.previous.releaseId} ran before it` : ''}.`,
+        },
+      ],
+      log,
+    );
+    return;
+  }
+  const until = Math.max(ctx.deadline, ctx.clock.now() + ROLLBACK_BUDGET_MS);
+  const rctx: DeployContext = {
+    ...ctx,
+    deadline: until,
+    phaseDeadline: (ms) => Math.min(until, ctx.clock.now() + ms),
+  };
+  const outcome: RollbackOutcome = { from: pkg.releaseId, verified: false, levels: [] };
+  result.rollback = outcome;
+  await beyondDeadline(until, async () => {
+    const previous = published.previous;
+    let restored: Awaited<ReturnType<NonNullable<typeof previous>['restore']>>;
+    try {
+      if (!previous) throw new RunpackError('rollback-none', 'the publisher knows no earlier release');
+      restored = await log.group(`Roll back to ${previous.releaseId ?? 'the previous release'}`, () =>
+        previous.restore(),
+      );
+    } catch (err) {
+      outcome.reason = describeError(err).replace(/\.$/, '');
+      log.error(`Not rolled back: ${outcome.reason}.`);
+      return;
+    }
+    outcome.to = restored.pkg.releaseId;
+    try {
+      const after = await restartAndVerify(rctx, restored.pkg, {
+        verify: restored.verify,
+        mode,
+        // restart: false is kept: the previous release is what the app still has mounted.
+        restart: ctx.inputs.restart,
+        settingChanged: false,
+        label: 'rollback',
+      });
+      outcome.levels = after.verify.levels;
+      outcome.cause = after.verify.cause;
+      outcome.verified = after.verify.ok;
+      if (!after.verify.ok)
+        outcome.reason = after.verify.cause
+          ? `${after.verify.cause.evidence}`
+          : 'verification of the restored release failed';
+    } catch (err) {
+      outcome.reason = describeError(err).replace(/\.$/, '');
+    }
+    if (outcome.verified) log.info(`Rolled back: release ${outcome.to} is live again and verified.`);
+    else
+      log.error(
+        `ROLLBACK NOT VERIFIED: release ${outcome.to} is live again but did not verify: ${outcome.reason}.`,
+      );
+  });
+}
+
+/** After a verified deploy: mark the release verified (a warning when that fails; the deploy stays verified). */
+async function recordPhase(published: Published, result: DeployResult, log: PhaseLog): Promise<void> {
+  if (!published.recordVerified) return;
+  try {
+    await published.recordVerified();
+    log.info(`Release ${result.releaseId} recorded as verified (a later rollback may bring it back).`);
+  } catch (err) {
+    recordFindings(
+      result,
+      [
+        {
+          severity: 'warning',
+          code: 'record-failed',
+          message: `Could not record release ${result.releaseId} as verified (${describeError(err).replace(/\.$/, '')}); an automatic rollback will not bring it back later.`,
+        },
+      ],
+      log,
+    );
   }
 }
 

@@ -19,7 +19,12 @@ import type { DeployContext } from './types.js';
 export type { SiteProbe } from './app-answer.js';
 
 /** One GET of the site (no retries: the caller polls). */
-export async function probeSite(ctx: DeployContext, url: string, deadline: number): Promise<SiteProbe> {
+export async function probeSite(
+  ctx: DeployContext,
+  url: string,
+  deadline: number,
+  affinity?: string,
+): Promise<SiteProbe> {
   try {
     const res: HttpResponse = await ctx.http.request({
       method: 'GET',
@@ -28,7 +33,8 @@ export async function probeSite(ctx: DeployContext, url: string, deadline: numbe
       retryOn: [],
       maxAttempts: 1,
       deadline: Math.min(deadline, ctx.clock.now() + 30_000),
-      headers: { 'Cache-Control': 'no-cache' },
+      // Pinned to one instance with its ARRAffinity cookie (the site honours it while client affinity is on).
+      headers: { 'Cache-Control': 'no-cache', ...(affinity ? { Cookie: `ARRAffinity=${affinity}` } : {}) },
     });
     return { status: res.status, body: res.text().slice(0, 4000) };
   } catch (err) {
@@ -56,6 +62,8 @@ export interface WatchOptions {
   /** Asked between answers: the mount failed, so waiting cannot help (the failure marker). */
   mountFailed?: () => boolean | Promise<boolean>;
   intervalMs?: number;
+  /** Ask one instance (its id, sent as the ARRAffinity cookie). */
+  affinity?: string;
 }
 
 /**
@@ -72,7 +80,7 @@ export async function watchApp(
   const interval = o.intervalMs ?? 2000;
   const watch = new FailureWatch();
   for (;;) {
-    const last = await probeSite(ctx, url, deadline);
+    const last = await probeSite(ctx, url, deadline, o.affinity);
     const judgement = judgeAnswer(last, ctx.inputs, path);
     const state = judgement.state;
     if (state === 'up' || (o.until === 'answers' && state === 'unhealthy'))

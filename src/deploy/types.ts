@@ -48,6 +48,8 @@ export interface DeployInputs {
   packageAccess: PackageAccessInput;
   sasExpiryDays: number;
   restart: boolean;
+  /** on-failure: roll back to the previous verified release when verification fails after the switch, or keep. */
+  onFailure: 'rollback' | 'keep';
   healthPath?: string;
   expect?: string;
   timeoutMinutes: number;
@@ -128,6 +130,8 @@ export interface PublishOutcome {
   deploymentId?: string;
   /** packagename.txt read back equals packageName. */
   confirmed: boolean;
+  /** What packagename.txt named before this deploy (the package that was mounted), if anything. */
+  previousPackage?: string | null;
   findings: Finding[];
 }
 

@@ -11,11 +11,12 @@ import { mountFailed, readPackageName, watchMountedStamp } from '../release/moun
 import { RunpackError } from '../util/errors.js';
 import { readOnlyLineInLogs, watchApp } from './restart.js';
 import type { AnswerState } from './app-answer.js';
+import { describeInstance, shortInstance, verifyInstances, type InstanceRow } from './instances.js';
 import type { DeployContext, Finding, PackageInfo } from './types.js';
 import { FAILURE_MARKER, RFP } from '../release/rfp.js';
 import { openKudu } from './context.js';
 
-export type LevelName = 'setting' | 'package-url' | 'mounted-content' | 'health';
+export type LevelName = 'setting' | 'package-url' | 'mounted-content' | 'health' | 'instances';
 export interface LevelResult {
   level: LevelName;
   status: 'pass' | 'fail' | 'skipped';
@@ -27,10 +28,13 @@ export const LEVEL_TITLES: Record<LevelName, string> = {
   'package-url': '(b) package URL returns this release',
   'mounted-content': '(c) mounted content is this release',
   health: '(d) the app answers (health-path, or the root)',
+  instances: '(e) every instance runs this release',
 };
 
 export interface VerifyOutcome {
   levels: LevelResult[];
+  /** Each instance's check, when the site runs on several (see instances.ts). */
+  instances?: InstanceRow[];
   ok: boolean;
   evidence: VerifyEvidence;
   cause: Classification | null;
@@ -255,8 +259,33 @@ export async function verifyDeploy(
         : app.judgement.why,
   });
 
+  // (e) Every instance: only once the unpinned checks pass (otherwise their failure is the story).
+  let instances: InstanceRow[] | undefined;
+  if (levels.every((l) => l.status !== 'fail')) {
+    const each = await verifyInstances(ctx, pkg, kudu, deadline, { once: conclusive });
+    if (each) {
+      instances = each.rows;
+      const bad = each.rows.filter((r) => !r.ok);
+      const gone = each.rows.filter((r) => r.gone).length;
+      evidence.instances = each.rows.map((r) => ({
+        id: shortInstance(r.id),
+        ok: r.ok,
+        stamp: r.stamp,
+        mountFailed: r.mountFailed,
+        app: r.app,
+      }));
+      levels.push({
+        level: 'instances',
+        status: each.ok ? 'pass' : 'fail',
+        detail: each.ok
+          ? `all ${each.rows.length - gone} instances${gone ? ` (${gone} left during the check)` : ''} run release ${pkg.releaseId}`
+          : `${bad.map((r) => `${shortInstance(r.id)} ${describeInstance(r)}`).join('; ')}`,
+      });
+    }
+  }
+
   const ok = levels.every((l) => l.status !== 'fail');
-  return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence) };
+  return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence), instances };
 }
 
 /**

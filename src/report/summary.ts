@@ -5,6 +5,7 @@
 import type { DeployResult } from '../deploy/engine.js';
 import { CAUSE_TITLES } from '../deploy/classify.js';
 import { LEVEL_TITLES } from '../deploy/verify.js';
+import { describeInstance, shortInstance } from '../deploy/instances.js';
 import { formatDuration } from './log.js';
 import type { SecretRegistry } from './secrets.js';
 import type { Finding as AuditFinding } from '../audit/index.js';
@@ -34,6 +35,8 @@ export function resultEntry(r: DeployResult): Record<string, string | boolean | 
     'app-url': r.appUrl ?? null,
     'package-url': r.mode === 'url' ? (r.packageUrl ?? null) : null,
     'error-code': r.ok ? null : (r.errorCode ?? null),
+    'rolled-back': r.rollback?.verified === true,
+    'live-release-id': r.liveReleaseId ?? null,
   };
 }
 
@@ -47,6 +50,8 @@ export function outputsOf(r: DeployResult): Record<string, string> {
     'package-sha256': r.sha256 ?? '',
     'package-url': !r.fleet && r.mode === 'url' ? (r.packageUrl ?? '') : '',
     'previous-release-id': r.fleet ? '' : (r.previousReleaseId ?? ''),
+    'rolled-back': members.some((m) => m.rollback?.verified) ? 'true' : 'false',
+    'live-release-id': r.fleet ? '' : (r.liveReleaseId ?? ''),
     mode: r.mode ?? '',
     'app-url': r.fleet ? '' : (r.appUrl ?? ''),
     verified: r.verified && !r.dryRun ? 'true' : 'false',
@@ -164,6 +169,14 @@ export function renderSummary(r: DeployResult, secrets: SecretRegistry): string 
     for (const l of r.levels)
       lines.push(`| ${LEVEL_TITLES[l.level]} | ${ICON[l.status]} ${l.status} | ${esc(l.detail)} |`);
   }
+  if (r.instances?.length) {
+    lines.push('', '### Instances', '', '| Instance | Result | What it runs |', '|---|---|---|');
+    for (const i of r.instances)
+      lines.push(
+        `| \`${shortInstance(i.id)}\` | ${i.gone ? '➖ left' : i.ok ? '✅ verified' : '❌ failed'} | ${esc(describeInstance(i))} |`,
+      );
+  }
+  if (r.rollback) rollbackSection(r, lines);
   if (r.cause) {
     lines.push(
       '',
@@ -184,6 +197,18 @@ export function renderSummary(r: DeployResult, secrets: SecretRegistry): string 
       lines.push(`| ${esc(p.name)} | ${formatDuration(p.ms)} | ${p.ok ? '✅' : '❌'} |`);
   }
   return secrets.redact(lines.join('\n') + '\n');
+}
+
+/** The failed release and the restored one, with the rollback's own verification. */
+function rollbackSection(r: DeployResult, lines: string[]): void {
+  const rb = r.rollback!;
+  lines.push('', '### Rollback (on-failure: rollback)', '', '| | |', '|---|---|');
+  lines.push(`| Failed release | \`${rb.from}\` |`);
+  lines.push(
+    `| Restored release | ${rb.to ? `\`${rb.to}\` ${rb.verified ? '✅ live and verified' : '❌ live, NOT verified'}` : `none: ${esc(rb.reason ?? '')}`} |`,
+  );
+  if (rb.to && !rb.verified && rb.reason) lines.push(`| Why | ${esc(rb.reason)} |`);
+  for (const l of rb.levels) lines.push(`| ${LEVEL_TITLES[l.level]} | ${ICON[l.status]} ${esc(l.detail)} |`);
 }
 
 export function renderText(r: DeployResult, secrets: SecretRegistry): string {
@@ -213,7 +238,15 @@ export function renderText(r: DeployResult, secrets: SecretRegistry): string {
   if (r.swap)
     lines.push(`  swap: ${r.swap.from} → ${r.swap.to}, ${r.swap.verified ? 'verified' : 'not verified'}`);
   for (const l of r.levels) lines.push(`  ${LEVEL_TITLES[l.level]}: ${l.status} (${l.detail})`);
+  for (const i of r.instances ?? [])
+    lines.push(
+      `  instance ${shortInstance(i.id)}: ${i.gone ? 'left' : i.ok ? 'verified' : 'FAILED'} (${describeInstance(i)})`,
+    );
   if (r.cause) lines.push(`  likely cause: ${CAUSE_TITLES[r.cause.cause]}`, `  fix: ${r.cause.fix}`);
+  if (r.rollback)
+    lines.push(
+      `  rollback: ${r.rollback.to ? `release ${r.rollback.to} ${r.rollback.verified ? 'live again and verified' : 'live again, NOT verified'}` : `none (${r.rollback.reason ?? ''})`}`,
+    );
   for (const f of r.findings.filter((x) => x.severity !== 'info'))
     lines.push(`  ${f.severity}: ${f.message}`);
   lines.push(`  phases: ${r.phases.map((p) => `${p.name} ${formatDuration(p.ms)}`).join(', ')}`);

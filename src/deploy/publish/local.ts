@@ -33,6 +33,12 @@ import {
   type RfpState,
 } from '../../release/rfp.js';
 import { RunpackError } from '../../util/errors.js';
+import {
+  LOCAL_RECORD,
+  readLocalRecords,
+  recordLocalVerified,
+  type LocalRelease,
+} from '../../release/verified.js';
 import { openKudu } from '../context.js';
 import type { DeployContext, Finding, PackageInfo, PublishOutcome } from '../types.js';
 import { verifyDeploy } from '../verify.js';
@@ -59,11 +65,108 @@ export async function publishLocalMode(
     }
   }
   const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
+  const before = outcome.previousPackage ?? null;
+  const record = await localRecordOf(ctx, before);
   return {
     verify: { intendedValue: '1', packageName: outcome.packageName },
     settingChanged: false,
     findings: outcome.findings,
     loggedFindings: false,
+    previousReleaseId: record?.releaseId,
+    recordVerified: async () => {
+      const { kudu } = await openKudu(ctx, ctx.phaseDeadline(60_000));
+      await recordLocalVerified(
+        kudu,
+        {
+          package: outcome.packageName,
+          releaseId: pkg.releaseId,
+          sha256: pkg.sha256,
+          ...(pkg.stamp ? { contentSha256: pkg.stamp.contentSha256 } : {}),
+          verifiedAt: new Date(ctx.clock.now()).toISOString(),
+          ...(ctx.inputs.commit ? { commit: ctx.inputs.commit } : {}),
+        },
+        ctx.phaseDeadline(60_000),
+      );
+    },
+    previous: {
+      releaseId: record?.releaseId,
+      restore: () => restorePreviousPackage(ctx, pkg, previousValue, before, outcome.packageName),
+    },
+  };
+}
+
+/** runpack's record of a stored package (null when there is none, or it cannot be read). */
+async function localRecordOf(ctx: DeployContext, name: string | null): Promise<LocalRelease | null> {
+  if (!name) return null;
+  try {
+    const { kudu } = await openKudu(ctx, ctx.phaseDeadline(30_000));
+    const { records } = await readLocalRecords(kudu, ctx.phaseDeadline(30_000));
+    return records.find((r) => r.package === name) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The automatic rollback in local mode: point packagename.txt back at the package it named before this deploy,
+ * only while it still names this deploy's package, and only a package runpack recorded as verified.
+ */
+async function restorePreviousPackage(
+  ctx: DeployContext,
+  pkg: PackageInfo,
+  previousValue: string | undefined,
+  before: string | null,
+  ours: string,
+): Promise<{ pkg: PackageInfo; verify: NonNullable<Published['verify']> }> {
+  const refuse = (code: string, why: string): never => {
+    throw new RunpackError(code, why);
+  };
+  if (previousValue !== '1')
+    refuse(
+      'rollback-mode-switch',
+      `the app did not run a local package before this deploy (${classifyRunFromPackage(previousValue) === 'url' ? 'it ran a package URL' : 'it ran files in wwwroot'}), so switching back is not automatic`,
+    );
+  if (!before || before === ours)
+    refuse(
+      'rollback-none',
+      'packagename.txt named no earlier package before this deploy, so there is nothing to bring back',
+    );
+  const deadline = ctx.phaseDeadline(2 * 60_000);
+  const { kudu } = await openKudu(ctx, deadline);
+  const { records } = await readLocalRecords(kudu, deadline);
+  const record = records.find((r) => r.package === before);
+  if (!record)
+    refuse(
+      'rollback-unverified',
+      `the package that ran before (${before}) was never verified by runpack (no record in ${LOCAL_RECORD}), so it is not brought back blindly; roll back by hand with 'runpack rollback --release <id>' after checking it`,
+    );
+  const stored = await kudu.vfsList(SITE_PACKAGES, deadline);
+  if (!stored?.some((e) => e.name === before))
+    refuse('rollback-missing', `${SITE_PACKAGES}/${before} no longer exists, so it cannot be brought back`);
+  const pointer = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
+  if ((pointer?.text.trim() ?? '') !== ours || !pointer?.etag)
+    refuse(
+      'release-target-changed',
+      `packagename.txt no longer names ${ours} (another deployment changed it), so it is left alone`,
+    );
+  const written = await kudu.vfsPut(PACKAGE_NAME_FILE, before!, { ifMatch: pointer!.etag, deadline });
+  if (written === 'changed')
+    refuse(
+      'release-target-changed',
+      'packagename.txt changed while the rollback wrote it (another deployment)',
+    );
+  ctx.log.info(`packagename.txt names ${before} again (release ${record!.releaseId}).`);
+  return {
+    pkg: {
+      ...pkg,
+      zipPath: '',
+      sha256: record!.sha256,
+      releaseId: record!.releaseId,
+      stamp: record!.contentSha256 ? { runpack: 1, contentSha256: record!.contentSha256 } : null,
+      functions: [],
+      inspect: { ...pkg.inspect, functions: [] },
+    },
+    verify: { intendedValue: '1', packageName: before! },
   };
 }
 
@@ -344,7 +447,14 @@ export async function publishLocal(ctx: DeployContext, pkg: PackageInfo): Promis
   ctx.log.info(
     `Kudu deployment ${record.id} succeeded; packagename.txt now names ${newName} (was ${oldName ?? 'none'}).`,
   );
-  return { mode: 'local', packageName: newName!, deploymentId: record.id, confirmed, findings };
+  return {
+    mode: 'local',
+    packageName: newName!,
+    deploymentId: record.id,
+    confirmed,
+    previousPackage: oldName,
+    findings,
+  };
 }
 
 function shortSha(sha: string | undefined): string {

@@ -3,8 +3,20 @@
  * verified (nothing written), or how to verify what it published once the engine has restarted the app.
  */
 import type { RetentionOutcome } from '../retention.js';
-import type { Finding } from '../types.js';
+import type { Finding, PackageInfo } from '../types.js';
 import type { LevelResult, VerifyInput } from '../verify.js';
+
+/** What a publisher knows about the release that was live before it published, and how to bring it back. */
+export interface PreviousRelease {
+  /** Its release id, when known. */
+  releaseId?: string;
+  /**
+   * Make it live again (the mode's own way: the stable blob copied back, or packagename.txt pointed back) and
+   * say what to verify. Throws a RunpackError saying why not: none known, missing, never verified by runpack,
+   * a mode switch in between, or another deployment changed the target meanwhile.
+   */
+  restore(): Promise<{ pkg: PackageInfo; verify: VerifyInput }>;
+}
 
 export interface Published {
   /** The same content was already live and verified: nothing was uploaded, pushed, set or restarted. */
@@ -21,4 +33,8 @@ export interface Published {
   loggedFindings?: boolean;
   /** Retention after a verified deploy (url mode). */
   prune?: () => Promise<RetentionOutcome>;
+  /** After a verified deploy: record the release as verified where a rollback looks for it. */
+  recordVerified?: () => Promise<void>;
+  /** The release that was live before, for the automatic rollback (on-failure: rollback). */
+  previous?: PreviousRelease;
 }

@@ -20,7 +20,8 @@ import { releaseMetadata, uploadRelease } from '../upload.js';
 import { verifyDeploy } from '../verify.js';
 import { renderPlan, type DryRunFacts } from '../dry-run.js';
 import type { Published } from './types.js';
-import { RFP } from '../../release/rfp.js';
+import { isVerifiedBlob, VERIFIED_KEY } from '../../release/verified.js';
+import { modeOfValue, RFP } from '../../release/rfp.js';
 
 export interface UrlPublishInput {
   ctx: DeployContext;
@@ -259,19 +260,118 @@ export async function publishUrl(input: UrlPublishInput): Promise<Published> {
     return u;
   });
 
+  const verify = {
+    intendedValue: access.value,
+    access: plan.access,
+    storageAuthorization,
+    probeUrl: probeUrl(),
+    identityRoleConfirmed: roleConfirmed,
+  };
   return {
-    verify: {
-      intendedValue: access.value,
-      access: plan.access,
-      storageAuthorization,
-      probeUrl: probeUrl(),
-      identityRoleConfirmed: roleConfirmed,
-    },
+    verify,
     settingChanged: update.changed,
     previousReleaseId,
     packageUrl,
     findings,
     prune,
+    recordVerified: async () => {
+      const blob = await store.getBlob(plan.container, releaseBlob);
+      if (blob?.etag)
+        await store.addMetadataIfMatch(
+          plan.container,
+          releaseBlob,
+          { [VERIFIED_KEY]: new Date(ctx.clock.now()).toISOString() },
+          blob.etag,
+        );
+    },
+    previous: {
+      releaseId: previousReleaseId,
+      restore: () =>
+        restorePreviousBlob(ctx, {
+          store,
+          container: plan.container,
+          stableBlob: plan.stableBlob,
+          stableEtag: uploaded.stable.etag,
+          previousSha256: uploaded.previousSha256,
+          previousValue: plan.previousValue,
+          releaseSha256: pkg.sha256,
+          pkg,
+          verify,
+        }),
+    },
+  };
+}
+
+/**
+ * The automatic rollback in URL mode: copy the release that the stable blob held before this deploy back onto
+ * it, only while the stable blob still holds this deploy's copy, and only a release runpack verified.
+ */
+async function restorePreviousBlob(
+  ctx: DeployContext,
+  r: {
+    store: ReleaseBlobStore;
+    container: string;
+    stableBlob: string;
+    stableEtag?: string;
+    previousSha256?: string;
+    previousValue?: string;
+    releaseSha256: string;
+    pkg: PackageInfo;
+    verify: Published['verify'] & object;
+  },
+): Promise<{ pkg: PackageInfo; verify: NonNullable<Published['verify']> }> {
+  const refuse = (code: string, why: string): never => {
+    throw new RunpackError(code, why);
+  };
+  const prev = r.previousSha256?.toLowerCase();
+  if (modeOfValue(r.previousValue) !== 'url')
+    refuse(
+      'rollback-mode-switch',
+      `the app did not run from a package URL before this deploy (${r.previousValue === '1' ? 'it ran a local package' : 'it ran files in wwwroot'}), so there is no earlier release behind ${r.stableBlob} to bring back; switching modes back is not automatic`,
+    );
+  const ranBefore = (r.previousValue ?? '').split('?')[0].toLowerCase();
+  if (ranBefore !== r.store.blobUrl(r.container, r.stableBlob).split('?')[0].toLowerCase())
+    refuse(
+      'rollback-none',
+      `the app ran another package URL than ${r.container}/${r.stableBlob} before this deploy, so the blob's earlier content is not what it ran; roll back by hand with 'runpack rollback'`,
+    );
+  if (!prev || prev === r.releaseSha256)
+    refuse(
+      'rollback-none',
+      `${r.container}/${r.stableBlob} held no earlier runpack release before this deploy, so there is nothing to bring back`,
+    );
+  const blob = releaseBlobName(ctx.target.ref.appName, prev!);
+  const meta = await r.store.getBlob(r.container, blob);
+  if (!meta)
+    refuse(
+      'rollback-missing',
+      `release ${prev!.slice(0, 12)} (${r.container}/${blob}) no longer exists, so it cannot be brought back`,
+    );
+  if (!isVerifiedBlob(meta!.metadata))
+    refuse(
+      'rollback-unverified',
+      `release ${prev!.slice(0, 12)} was never verified by runpack (its blob carries no ${VERIFIED_KEY}), so it is not brought back blindly; roll back by hand with 'runpack rollback --release <id>' after checking it`,
+    );
+  const copied = await r.store.copyIfMatch(r.container, blob, r.stableBlob, r.stableEtag ?? null);
+  if ((copied.metadata.sha256 ?? '').toLowerCase() !== prev)
+    refuse(
+      'release-target-changed',
+      `${r.container}/${r.stableBlob} does not carry release ${prev!.slice(0, 12)} after the copy; another writer may have raced`,
+    );
+  ctx.log.info(`${r.container}/${r.stableBlob} holds release ${prev!.slice(0, 12)} again.`);
+  const content = meta!.metadata.content_sha256;
+  return {
+    pkg: {
+      ...r.pkg,
+      zipPath: '',
+      sha256: prev!,
+      releaseId: prev!.slice(0, 12),
+      zipBytes: meta!.size ?? 0,
+      stamp: content ? { runpack: 1, contentSha256: content } : null,
+      functions: [],
+      inspect: { ...r.pkg.inspect, functions: [] },
+    },
+    verify: r.verify,
   };
 }
 
