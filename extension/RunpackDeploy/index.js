@@ -49595,6 +49595,68 @@ async function recordLocalVerified(kudu, entry, deadline) {
 }
 
 /**
+ * Pure: the plan a dry run prints (`dry-run: true`). One line a step, every URL with its SAS signature
+ * redacted: the blobs to write, each setting's old and new value, the stored access policy, the restart, the
+ * swap and the retention. Nothing here writes; the engine gathers the facts with reads only.
+ */
+/** A setting value as the plan shows it: URLs without userinfo and with `sig` redacted. */
+function showValue(v) {
+    if (v === undefined)
+        return '(unset)';
+    if (v === null)
+        return '(deleted)';
+    if (v === '')
+        return "''";
+    return /^https?:\/\//i.test(v) ? redactUrl(v) : v;
+}
+function renderPlan(f) {
+    const lines = [`Dry run for ${f.target}: nothing is written.`];
+    if (f.unchanged) {
+        lines.push(`Release ${f.releaseId} is already live; a deploy would change nothing (force: true redeploys).`);
+        return lines;
+    }
+    if (f.mode === 'url') {
+        const where = `${f.account}/${f.container}`;
+        if (f.containerMissing)
+            lines.push(`Would create the private container ${where}.`);
+        lines.push(f.releaseExists
+            ? `Release blob ${where}/${f.releaseBlob} exists already (same content); no upload.`
+            : `Would upload release ${f.releaseId} (${f.zipBytes} bytes) to ${where}/${f.releaseBlob}.`);
+        lines.push(f.stableCurrent
+            ? `Stable blob ${where}/${f.stableBlob} holds this release already.`
+            : `Would copy it onto the stable blob ${where}/${f.stableBlob}.`);
+        if (f.policy)
+            lines.push(f.policy.action === 'keep'
+                ? `Stored access policy ${f.policy.id}: kept (${f.policy.reason}).`
+                : `Would ${f.policy.action} stored access policy ${f.policy.id} (${f.policy.reason}).`);
+    }
+    else {
+        lines.push(`Would push release ${f.releaseId} (${f.zipBytes} bytes) to the app's Kudu (zip deploy).`);
+    }
+    const names = Object.keys(f.settings);
+    if (names.length === 0)
+        lines.push('No app setting changes.');
+    for (const name of names) {
+        const [before, after] = f.settings[name];
+        lines.push(`Would set ${name}: ${showValue(before)} → ${showValue(after)}.`);
+    }
+    lines.push(f.restart
+        ? 'Would restart the app, then verify (setting, package fetch, mounted release stamp, health).'
+        : 'Would not restart (restart: false); then verify.');
+    if (f.swapTo)
+        lines.push(`Would swap into ${f.swapTo} after a verified deploy.`);
+    if (f.retention) {
+        if ('error' in f.retention)
+            lines.push(`Retention (keep-releases: ${f.retention.keep}) could not be planned: ${f.retention.error}.`);
+        else if (f.retention.deleted.length)
+            lines.push(`Would delete ${f.retention.deleted.length} old release(s) (keep-releases: ${f.retention.keep}): ${f.retention.deleted.join(', ')}.`);
+        else
+            lines.push(`Retention (keep-releases: ${f.retention.keep}): nothing to delete.`);
+    }
+    return lines;
+}
+
+/**
  * The local-mode publisher (WEBSITE_RUN_FROM_PACKAGE=1): the package is pushed to the app's Kudu, which stores it
  * as data/SitePackages/<UTC yyyyMMddHHmmss>.zip, points packagename.txt at it after a successful deployment, and
  * the worker mounts it read-only as wwwroot (API-SPEC §1.2).
@@ -49608,6 +49670,29 @@ async function recordLocalVerified(kudu, entry, deadline) {
  * Local mode: the already-live check, then the push to Kudu, followed to its end (packagename.txt names the new
  * package). Restart and verification are the engine's.
  */
+/** dry-run in local mode: the setting change only (the push itself reads nothing worth showing). */
+async function planLocal({ ctx, pkg, plan, settings }) {
+    const name = ctx.target.ref.slot
+        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
+        : ctx.target.ref.appName;
+    const facts = {
+        target: name,
+        mode: 'local',
+        releaseId: pkg.releaseId,
+        zipBytes: pkg.zipBytes,
+        settings: {},
+        restart: ctx.inputs.restart,
+        swapTo: ctx.inputs.swapTo,
+    };
+    const changes = { [RFP]: '1', ...plan.extra };
+    for (const k of mergeSettings(settings, changes).changedKeys)
+        facts.settings[k] = [settings[k], changes[k]];
+    return { lines: renderPlan(facts) };
+}
+const localPublisher = {
+    plan: planLocal,
+    publish: ({ ctx, pkg, plan }) => publishLocalMode(ctx, pkg, plan.previousValue),
+};
 async function publishLocalMode(ctx, pkg, previousValue) {
     const { log } = ctx;
     // Unchanged content already mounted and verified: nothing to push or restart.
@@ -87804,68 +87889,6 @@ copyFrom) {
 }
 
 /**
- * Pure: the plan a dry run prints (`dry-run: true`). One line a step, every URL with its SAS signature
- * redacted: the blobs to write, each setting's old and new value, the stored access policy, the restart, the
- * swap and the retention. Nothing here writes; the engine gathers the facts with reads only.
- */
-/** A setting value as the plan shows it: URLs without userinfo and with `sig` redacted. */
-function showValue(v) {
-    if (v === undefined)
-        return '(unset)';
-    if (v === null)
-        return '(deleted)';
-    if (v === '')
-        return "''";
-    return /^https?:\/\//i.test(v) ? redactUrl(v) : v;
-}
-function renderPlan(f) {
-    const lines = [`Dry run for ${f.target}: nothing is written.`];
-    if (f.unchanged) {
-        lines.push(`Release ${f.releaseId} is already live; a deploy would change nothing (force: true redeploys).`);
-        return lines;
-    }
-    if (f.mode === 'url') {
-        const where = `${f.account}/${f.container}`;
-        if (f.containerMissing)
-            lines.push(`Would create the private container ${where}.`);
-        lines.push(f.releaseExists
-            ? `Release blob ${where}/${f.releaseBlob} exists already (same content); no upload.`
-            : `Would upload release ${f.releaseId} (${f.zipBytes} bytes) to ${where}/${f.releaseBlob}.`);
-        lines.push(f.stableCurrent
-            ? `Stable blob ${where}/${f.stableBlob} holds this release already.`
-            : `Would copy it onto the stable blob ${where}/${f.stableBlob}.`);
-        if (f.policy)
-            lines.push(f.policy.action === 'keep'
-                ? `Stored access policy ${f.policy.id}: kept (${f.policy.reason}).`
-                : `Would ${f.policy.action} stored access policy ${f.policy.id} (${f.policy.reason}).`);
-    }
-    else {
-        lines.push(`Would push release ${f.releaseId} (${f.zipBytes} bytes) to the app's Kudu (zip deploy).`);
-    }
-    const names = Object.keys(f.settings);
-    if (names.length === 0)
-        lines.push('No app setting changes.');
-    for (const name of names) {
-        const [before, after] = f.settings[name];
-        lines.push(`Would set ${name}: ${showValue(before)} → ${showValue(after)}.`);
-    }
-    lines.push(f.restart
-        ? 'Would restart the app, then verify (setting, package fetch, mounted release stamp, health).'
-        : 'Would not restart (restart: false); then verify.');
-    if (f.swapTo)
-        lines.push(`Would swap into ${f.swapTo} after a verified deploy.`);
-    if (f.retention) {
-        if ('error' in f.retention)
-            lines.push(`Retention (keep-releases: ${f.retention.keep}) could not be planned: ${f.retention.error}.`);
-        else if (f.retention.deleted.length)
-            lines.push(`Would delete ${f.retention.deleted.length} old release(s) (keep-releases: ${f.retention.keep}): ${f.retention.deleted.join(', ')}.`);
-        else
-            lines.push(`Retention (keep-releases: ${f.retention.keep}): nothing to delete.`);
-    }
-    return lines;
-}
-
-/**
  * URL mode: storage (the account, the auth that can write), the stable blob this side may write, package access
  * (a policy-bound SAS, or the identity's read role), the already-live check, the upload, the stored access policy,
  * and the setting. Restart and verification are the engine's.
@@ -88210,9 +88233,10 @@ async function blobsUsedBySiblings(ctx, containerUrl) {
 /**
  * dry-run: the facts of the plan, gathered with reads only (Resource Manager GETs and the read POSTs
  * config/appsettings/list and listKeys; blob HEADs, listings and the container's ACL read), rendered by renderPlan.
- * Local mode needs only the setting change; URL mode reads storage with the same helpers publishing uses.
+ * It reads storage with the same helpers publishing uses.
  */
-async function planDryRun(ctx, pkg, plan, settings, session) {
+async function planUrl(input) {
+    const { ctx, pkg, plan, settings, session } = input;
     const { inputs, target } = ctx;
     const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
     const facts = {
@@ -88229,10 +88253,6 @@ async function planDryRun(ctx, pkg, plan, settings, session) {
             if (!same(k))
                 facts.settings[k] = [settings[k], changes[k]];
     };
-    if (plan.mode === 'local') {
-        changed({ [RFP]: '1', ...plan.extra }, () => false);
-        return { lines: renderPlan(facts) };
-    }
     let retention;
     const account = await findAccount$1(ctx);
     // SAS access signs with the account key (and only the key may read the container's policies).
@@ -88307,6 +88327,7 @@ async function planDryRun(ctx, pkg, plan, settings, session) {
     }
     return { lines: renderPlan(facts), packageUrl, retention };
 }
+const urlPublisher = { plan: planUrl, publish: publishUrl };
 
 const RFP_MI_SETTING = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
 const WORDS = {
@@ -90467,6 +90488,8 @@ function formatAnnotations(findings, options = {}) {
  * restart, verify. Each phase runs in its own log group with its duration. I/O comes in through EngineDeps so
  * the action and the CLI (and tests) run the same engine.
  */
+/** One publisher per mode: a new mode is a new file and one line here. */
+const PUBLISHERS = { url: urlPublisher, local: localPublisher };
 /** Checks that need no network: the package path. */
 function validateLocal(inputs, cwd = process.cwd()) {
     const path$1 = path.resolve(cwd, inputs.package);
@@ -90551,7 +90574,14 @@ async function runEngine(inputs, deps, shared) {
         });
         if (inputs.dryRun) {
             await log.group('Plan (dry run)', async () => {
-                const planned = await planDryRun(ctx, pkg, plan, settings, session);
+                const planned = await PUBLISHERS[plan.mode].plan({
+                    ctx,
+                    pkg,
+                    plan,
+                    settings,
+                    session,
+                    storageScope: cloud.storageScope,
+                });
                 for (const l of planned.lines)
                     log.info(l);
                 result.plan = planned.lines;
@@ -90696,18 +90726,16 @@ keepWorkDir, packed) {
 /** Publishes with the mode's publisher, then restarts the app and verifies what was published. */
 async function publishPhase(ctx, pkg, plan, settings, session, cloud, deps, result, uploads) {
     const { log } = ctx;
-    const published = plan.mode === 'local'
-        ? await publishLocalMode(ctx, pkg, plan.previousValue)
-        : await publishUrl({
-            ctx,
-            pkg,
-            plan,
-            settings,
-            session,
-            storageScope: cloud.storageScope,
-            runUrl: deps.runUrl ?? githubRunUrl(deps.env),
-            uploads,
-        });
+    const published = await PUBLISHERS[plan.mode].publish({
+        ctx,
+        pkg,
+        plan,
+        settings,
+        session,
+        storageScope: cloud.storageScope,
+        runUrl: deps.runUrl ?? githubRunUrl(deps.env),
+        uploads,
+    });
     if (published.loggedFindings === false)
         recordFindings(result, published.findings, log);
     else

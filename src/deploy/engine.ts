@@ -28,8 +28,12 @@ import type { Published } from './publish/types.js';
 import type { LevelResult } from './verify.js';
 import type { InstanceRow } from './instances.js';
 import { functionPackageFindings } from './functions.js';
-import { publishLocalMode } from './publish/local.js';
-import { planDryRun, publishUrl } from './publish/url.js';
+import { localPublisher } from './publish/local.js';
+import { urlPublisher } from './publish/url.js';
+import type { Publisher } from './publish/types.js';
+
+/** One publisher per mode: a new mode is a new file and one line here. */
+const PUBLISHERS: Record<'url' | 'local', Publisher> = { url: urlPublisher, local: localPublisher };
 import { checkSlots, swapSlots, targetAfterSwap } from './slots.js';
 import { probeSite } from './restart.js';
 import type { RetentionOutcome } from './retention.js';
@@ -253,7 +257,14 @@ export async function runEngine(
 
     if (inputs.dryRun) {
       await log.group('Plan (dry run)', async () => {
-        const planned = await planDryRun(ctx, pkg, plan, settings, session);
+        const planned = await PUBLISHERS[plan.mode].plan({
+          ctx,
+          pkg,
+          plan,
+          settings,
+          session,
+          storageScope: cloud.storageScope,
+        });
         for (const l of planned.lines) log.info(l);
         result.plan = planned.lines;
         if (planned.packageUrl) result.packageUrl = planned.packageUrl;
@@ -444,19 +455,16 @@ async function publishPhase(
   uploads?: SharedRun['uploads'],
 ): Promise<Published> {
   const { log } = ctx;
-  const published =
-    plan.mode === 'local'
-      ? await publishLocalMode(ctx, pkg, plan.previousValue)
-      : await publishUrl({
-          ctx,
-          pkg,
-          plan,
-          settings,
-          session,
-          storageScope: cloud.storageScope,
-          runUrl: deps.runUrl ?? githubRunUrl(deps.env),
-          uploads,
-        });
+  const published = await PUBLISHERS[plan.mode].publish({
+    ctx,
+    pkg,
+    plan,
+    settings,
+    session,
+    storageScope: cloud.storageScope,
+    runUrl: deps.runUrl ?? githubRunUrl(deps.env),
+    uploads,
+  });
   if (published.loggedFindings === false) recordFindings(result, published.findings, log);
   else result.findings.push(...published.findings);
   result.packageUrl = published.packageUrl;

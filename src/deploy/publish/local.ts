@@ -42,12 +42,38 @@ import {
 import { openKudu } from '../context.js';
 import type { DeployContext, Finding, PackageInfo, PublishOutcome } from '../types.js';
 import { verifyDeploy } from '../verify.js';
-import type { Published } from './types.js';
+import type { DryRunPlan, Published, Publisher, PublishInput } from './types.js';
+import { renderPlan, type DryRunFacts } from '../dry-run.js';
+import { mergeSettings } from '../setting.js';
 
 /**
  * Local mode: the already-live check, then the push to Kudu, followed to its end (packagename.txt names the new
  * package). Restart and verification are the engine's.
  */
+/** dry-run in local mode: the setting change only (the push itself reads nothing worth showing). */
+async function planLocal({ ctx, pkg, plan, settings }: PublishInput): Promise<DryRunPlan> {
+  const name = ctx.target.ref.slot
+    ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
+    : ctx.target.ref.appName;
+  const facts: DryRunFacts = {
+    target: name,
+    mode: 'local',
+    releaseId: pkg.releaseId,
+    zipBytes: pkg.zipBytes,
+    settings: {},
+    restart: ctx.inputs.restart,
+    swapTo: ctx.inputs.swapTo,
+  };
+  const changes: Record<string, string | null> = { [RFP]: '1', ...plan.extra };
+  for (const k of mergeSettings(settings, changes).changedKeys) facts.settings[k] = [settings[k], changes[k]];
+  return { lines: renderPlan(facts) };
+}
+
+export const localPublisher: Publisher = {
+  plan: planLocal,
+  publish: ({ ctx, pkg, plan }) => publishLocalMode(ctx, pkg, plan.previousValue),
+};
+
 export async function publishLocalMode(
   ctx: DeployContext,
   pkg: PackageInfo,

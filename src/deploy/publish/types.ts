@@ -2,8 +2,10 @@
  * What a publisher (one per mode: url.ts, local.ts) hands the engine: either the release was already live and
  * verified (nothing written), or how to verify what it published once the engine has restarted the app.
  */
+import type { AuthSession } from '../../azure/credentials.js';
+import type { Plan } from '../plan.js';
 import type { RetentionOutcome } from '../retention.js';
-import type { Finding, PackageInfo } from '../types.js';
+import type { DeployContext, Finding, PackageInfo } from '../types.js';
 import type { LevelResult, VerifyInput } from '../verify.js';
 
 /** What a publisher knows about the release that was live before it published, and how to bring it back. */
@@ -37,4 +39,32 @@ export interface Published {
   recordVerified?: () => Promise<void>;
   /** The release that was live before, for the automatic rollback (on-failure: rollback). */
   previous?: PreviousRelease;
+}
+
+/** What every publisher is given. */
+export interface PublishInput {
+  ctx: DeployContext;
+  pkg: PackageInfo;
+  plan: Plan;
+  /** The app settings read when the target was resolved. */
+  settings: Record<string, string>;
+  session: AuthSession;
+  storageScope: string;
+  /** A link to this run, recorded with the release. */
+  runUrl?: string;
+  /** A fleet's shared uploads: `account/container` → the release blob the first target uploaded. */
+  uploads?: Map<string, Promise<string | null>>;
+}
+
+/** The dry run's plan: one line a step, and what it found. Nothing is written. */
+export interface DryRunPlan {
+  lines: string[];
+  packageUrl?: string;
+  retention?: RetentionOutcome;
+}
+
+/** One per mode (url.ts, local.ts): what the dry run prints, and the publish itself. */
+export interface Publisher {
+  plan(input: PublishInput): Promise<DryRunPlan>;
+  publish(input: PublishInput): Promise<Published>;
 }

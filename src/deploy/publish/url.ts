@@ -19,23 +19,11 @@ import type { DeployContext, Finding, PackageInfo } from '../types.js';
 import { releaseMetadata, uploadRelease } from '../upload.js';
 import { verifyDeploy } from '../verify.js';
 import { renderPlan, type DryRunFacts } from '../dry-run.js';
-import type { Published } from './types.js';
+import type { DryRunPlan, Published, Publisher, PublishInput } from './types.js';
 import { isVerifiedBlob, VERIFIED_KEY } from '../../release/verified.js';
 import { modeOfValue, RFP } from '../../release/rfp.js';
 
-export interface UrlPublishInput {
-  ctx: DeployContext;
-  pkg: PackageInfo;
-  plan: Plan;
-  /** The app settings read when the target was resolved. */
-  settings: Record<string, string>;
-  session: AuthSession;
-  storageScope: string;
-  /** A link to this run, recorded with the release. */
-  runUrl?: string;
-  /** A fleet's shared uploads: `account/container` → the release blob the first target uploaded. */
-  uploads?: Map<string, Promise<string | null>>;
-}
+export type UrlPublishInput = PublishInput;
 
 /**
  * URL mode: storage (the account, the auth that can write), the stable blob this side may write, package access
@@ -498,15 +486,10 @@ export async function blobsUsedBySiblings(ctx: DeployContext, containerUrl: stri
 /**
  * dry-run: the facts of the plan, gathered with reads only (Resource Manager GETs and the read POSTs
  * config/appsettings/list and listKeys; blob HEADs, listings and the container's ACL read), rendered by renderPlan.
- * Local mode needs only the setting change; URL mode reads storage with the same helpers publishing uses.
+ * It reads storage with the same helpers publishing uses.
  */
-export async function planDryRun(
-  ctx: DeployContext,
-  pkg: PackageInfo,
-  plan: Plan,
-  settings: Record<string, string>,
-  session: AuthSession,
-): Promise<{ lines: string[]; packageUrl?: string; retention?: RetentionOutcome }> {
+export async function planUrl(input: PublishInput): Promise<DryRunPlan> {
+  const { ctx, pkg, plan, settings, session } = input;
   const { inputs, target } = ctx;
   const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
   const facts: DryRunFacts = {
@@ -522,10 +505,6 @@ export async function planDryRun(
     for (const k of mergeSettings(settings, changes).changedKeys)
       if (!same(k)) facts.settings[k] = [settings[k], changes[k]];
   };
-  if (plan.mode === 'local') {
-    changed({ [RFP]: '1', ...plan.extra }, () => false);
-    return { lines: renderPlan(facts) };
-  }
   let retention: RetentionOutcome | undefined;
   const account = await findAccount(ctx);
   // SAS access signs with the account key (and only the key may read the container's policies).
@@ -598,3 +577,5 @@ export async function planDryRun(
   }
   return { lines: renderPlan(facts), packageUrl, retention };
 }
+
+export const urlPublisher: Publisher = { plan: planUrl, publish: publishUrl };
