@@ -72803,2757 +72803,9 @@ var inspect = /*#__PURE__*/Object.freeze({
     runInspect: runInspect
 });
 
-const CAUSE_TITLES = {
-    'read-only-write': 'the app writes into its read-only package mount',
-    'sas-invalid': 'the package URL or its SAS is bad or expired',
-    'mount-blocked': 'the worker could not mount the package (network rule, missing role or bad archive)',
-    'stale-content': 'the app runs other content than this release (mode mismatch or stale mount)',
-    'app-start-failed': 'the app fails to start from the mounted package',
-    'runner-network': "the runner cannot reach the app (DNS, proxy, firewall or TLS trust on the runner's side)",
-    config: 'settings or platform features that fight run-from-package',
-    unknown: 'no known cause matched',
-};
-
-/**
- * What apps print when they write into the read-only mount: EROFS (Linux), Node's `EACCES: permission denied` and
- * `EPERM: operation not permitted` (the mount refuses the write), .NET's UnauthorizedAccessException.
- */
-const READ_ONLY = /\bEROFS\b|read-only file system|\bEACCES\b|permission denied|\bEPERM\b|operation not permitted|UnauthorizedAccessException|Access to the path .* is denied|Could not write to local resource/i;
-function classifyFailure(e) {
-    const f = e.blobFetch;
-    if (f && f.status >= 400) {
-        const code = f.errorCode ?? '';
-        const detail = f.detail ?? '';
-        if (code === 'AuthorizationFailure')
-            return {
-                cause: 'mount-blocked',
-                evidence: `the package URL answers 403 AuthorizationFailure: the storage account's network rules block it`,
-                fix: "allow the app's outbound addresses (or its virtual network) on the storage account, or add a private endpoint reachable from the app",
-            };
-        if (code === 'AuthorizationPermissionMismatch')
-            return {
-                cause: 'mount-blocked',
-                evidence: 'the package URL answers 403 AuthorizationPermissionMismatch: the identity has no data role on the blob',
-                fix: "assign Storage Blob Data Reader on the storage account (or container) to the app's managed identity, or use package-access: sas",
-            };
-        if (code === 'KeyBasedAuthenticationNotPermitted')
-            return {
-                cause: 'sas-invalid',
-                evidence: 'the package URL answers 403 KeyBasedAuthenticationNotPermitted: the account refuses key-signed SAS',
-                fix: 'use package-access: identity (shared key access is disabled on the account)',
-            };
-        if (code === 'AuthenticationFailed' || f.status === 403)
-            return {
-                cause: 'sas-invalid',
-                evidence: /time frame|expired/i.test(detail)
-                    ? 'the SAS in the package URL has expired (AuthenticationFailed: signature not valid in the specified time frame)'
-                    : `the package URL is refused (${f.status}${code ? ` ${code}` : ''}${detail ? `: ${detail.slice(0, 160)}` : ''})`,
-                fix: 'run the deploy again to renew the stored access policy and SAS, or use package-access: identity',
-            };
-        if (f.status === 404)
-            return {
-                cause: 'sas-invalid',
-                evidence: 'the package URL answers 404: the blob or container is missing',
-                fix: 'run the deploy again so the package blob is uploaded, and check nothing deletes it',
-            };
-    }
-    if (e.settingMatches === false)
-        return {
-            cause: 'stale-content',
-            evidence: 'WEBSITE_RUN_FROM_PACKAGE read back differs from the value written: something else changed it',
-            fix: 'stop other deployments or infrastructure code from writing app settings (they must keep WEBSITE_RUN_FROM_PACKAGE), then deploy again',
-        };
-    if (e.failureMarker && e.access === 'identity' && e.identityRoleConfirmed === false)
-        return {
-            cause: 'mount-blocked',
-            evidence: "wwwroot shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt' and no blob read role for the app's identity could be confirmed",
-            fix: "assign Storage Blob Data Reader on the storage account to the app's managed identity, then deploy again (or use package-access: sas)",
-        };
-    if (e.failureMarker)
-        return {
-            cause: 'mount-blocked',
-            evidence: "wwwroot shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt': the worker could not fetch or open the package",
-            fix: e.mode === 'url'
-                ? "check that the app can reach the storage account (network rules, private endpoints, the identity's role) and that the zip opens, then restart"
-                : 'deploy the package again (packagename.txt must point at a valid zip) and restart',
-        };
-    if (f?.sha256Matches === false)
-        return {
-            cause: 'stale-content',
-            evidence: f.releaseThere
-                ? `the blob behind the package URL holds release ${f.releaseThere}, not this one: a later deploy replaced it`
-                : 'the blob behind the package URL is not this release',
-            fix: 'make sure no other pipeline writes the same blob name, then deploy again',
-        };
-    if ((e.stamp === 'mismatch' || e.stamp === 'missing') && e.noRemount)
-        return {
-            cause: 'stale-content',
-            evidence: 'restart: false and the settings did not change, so nothing re-mounted the package: the app keeps running its previous content',
-            fix: 'restart the app (or deploy with restart: true) so it mounts this release',
-        };
-    if (e.stamp === 'mismatch' || e.stamp === 'missing')
-        return {
-            cause: 'stale-content',
-            evidence: e.stamp === 'mismatch'
-                ? 'the mounted wwwroot carries another release stamp: the app still runs old content'
-                : 'the mounted wwwroot has no release stamp: the app runs content runpack did not deploy (mode mismatch or extracted files)',
-            fix: 'restart the app so it mounts the package again (restart: true), and check that WEBSITE_RUN_FROM_PACKAGE is not changed by other tools',
-        };
-    const h = e.health;
-    const logHint = e.logStreamUrl ? ` (${e.logStreamUrl})` : '';
-    if (e.app?.state === 'unreachable')
-        return {
-            cause: 'runner-network',
-            evidence: `${e.app.why}; this says nothing yet about the app, which the runner could not see`,
-            fix: "check the runner's DNS, its proxy settings (HTTPS_PROXY, NO_PROXY) and the CA it trusts (NODE_EXTRA_CA_CERTS), or the app's access restrictions for the runner's address, then run the deploy again",
-        };
-    if (e.app && e.app.state !== 'up' && e.appLogReadOnlyLine)
-        return {
-            cause: 'read-only-write',
-            evidence: `${e.app.why}, and the app's log shows a write into its read-only package mount: "${e.appLogReadOnlyLine.slice(0, 200)}"`,
-            fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
-        };
-    if (e.app?.state === 'start-failed' || (e.app?.state === 'warming' && e.stamp === 'match'))
-        return {
-            cause: 'app-start-failed',
-            evidence: e.app.state === 'start-failed'
-                ? `${e.app.why}: the package is mounted but the app's process does not start`
-                : `${e.app.why} for the whole wait: the package is mounted but the app never answers`,
-            fix: `read the app's log stream${logHint} for the error it prints at start (a crash on boot, a missing dependency or setting, the wrong start command or port); if it writes next to its own files, write to /tmp or %TEMP% instead (the first cause in runpack's guide)`,
-        };
-    const bad = e.instances?.filter((i) => !i.ok) ?? [];
-    if (e.app?.state === 'up' && bad.length) {
-        const names = (xs) => xs.map((i) => i.id).join(', ');
-        const of = `${bad.length} of ${e.instances.length} instances`;
-        const failed = bad.filter((i) => i.mountFailed);
-        if (failed.length)
-            return {
-                cause: 'mount-blocked',
-                evidence: `instance ${names(failed)} shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt' while the others run this release (${of} fail)`,
-                fix: 'restart the app so that instance mounts the package again; if it keeps failing there, restart that instance (Diagnose and solve problems > Advanced Application Restart) or scale in and out',
-            };
-        const stale = bad.filter((i) => i.stamp === 'mismatch' || i.stamp === 'missing');
-        if (stale.length)
-            return {
-                cause: 'stale-content',
-                evidence: `instance ${names(stale)} still runs another release after the others were proven (${of} fail): it did not remount`,
-                fix: 'restart the app (or that instance: Diagnose and solve problems > Advanced Application Restart) so every instance mounts this release, then check again',
-            };
-        return {
-            cause: 'app-start-failed',
-            evidence: `the app does not answer on instance ${names(bad)} although it mounts this release (${of} fail)`,
-            fix: `read the app's log stream${logHint} for that instance's start error`,
-        };
-    }
-    if (e.app?.state === 'up')
-        return null;
-    if (h &&
-        (h.error || (h.status !== undefined && (h.status < 200 || h.status >= 300)) || h.containsExpect === false)) {
-        if (h.body && READ_ONLY.test(h.body))
-            return {
-                cause: 'read-only-write',
-                evidence: 'the app fails with a read-only file system error: it writes under its package mount (wwwroot)',
-                fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
-            };
-        if (h.containsExpect === false && h.status !== undefined && h.status >= 200 && h.status < 300)
-            return {
-                cause: 'stale-content',
-                evidence: 'the health response does not contain the expected text: the app serves other content than this release',
-                fix: 'restart the app and check the expect input matches what this release answers',
-            };
-        if (h.status === 503 || h.status === 502 || h.error)
-            return {
-                cause: 'mount-blocked',
-                evidence: `the site does not start (${h.error ?? `HTTP ${h.status}`}): the package may not have mounted`,
-                fix: 'check the package opens (runpack inspect) and that the app can reach the package URL, then restart',
-            };
-        return {
-            cause: 'unknown',
-            evidence: `the health probe answered ${h.status ?? h.error}`,
-            fix: `check the app's logs (log stream${logHint}) for the error it reports`,
-        };
-    }
-    return null;
-}
-
-/** Blob name of a release: named by content, so every release stays available for rollback. */
-function releaseBlobName(appName, sha256) {
-    return `releases/${appName.toLowerCase()}/${sha256}.zip`;
-}
-function stableBlobName(appName, slot) {
-    return `${appName.toLowerCase()}${slot ? `-${slot.toLowerCase()}` : ''}.zip`;
-}
-/**
- * Pure: whether `name` (a blob name inside the package container) is one runpack could have written as a stable
- * blob of `appName`: `<app>.zip`, `<app>-<slot>.zip`, or an alternate chooseStableBlob picks after a swap
- * (`<app>[-<slot>]-a.zip`, `-b`, `-c`, or a time suffix). Release blobs (`releases/…`) and anything in a
- * folder are not stable blobs. Names compare case-insensitively. An app named like `<app>-<suffix>` that shares
- * the container is indistinguishable from a slot of `<app>`; such names count as stable here.
- */
-function isStableBlobName(name, appName) {
-    if (!name || !appName || name.includes('/'))
-        return false;
-    const app = appName.toLowerCase().replace(/[^a-z0-9-]/g, '');
-    if (app !== appName.toLowerCase())
-        return false;
-    const lower = name.toLowerCase();
-    if (!lower.endsWith('.zip') || !lower.startsWith(app))
-        return false;
-    const rest = lower.slice(app.length, -'.zip'.length);
-    return rest === '' || /^(-[a-z0-9]+)+$/.test(rest);
-}
-/** The folder every release blob of an app sits in (the deploy engine's naming, see releaseBlobName). */
-function releasePrefix(appName) {
-    const probe = releaseBlobName(appName, 'x');
-    return probe.slice(0, probe.length - 'x.zip'.length);
-}
-const SHA256 = /^[0-9a-f]{64}$/;
-/** A Release from a listed blob, or null when the blob is not one of this app's release blobs. */
-function releaseFromBlob(appName, b) {
-    const prefix = releasePrefix(appName);
-    if (!b.name.startsWith(prefix) || !b.name.endsWith('.zip'))
-        return null;
-    const sha = b.name.slice(prefix.length, -'.zip'.length);
-    if (!SHA256.test(sha))
-        return null;
-    if (b.name !== releaseBlobName(appName, sha))
-        return null;
-    const meta = lowerKeys(b.metadata);
-    if (meta.sha256 && meta.sha256 !== sha)
-        return null;
-    const created = meta.created && !Number.isNaN(Date.parse(meta.created)) ? meta.created : (b.lastModified ?? '');
-    return {
-        id: sha.slice(0, 12),
-        sha256: sha,
-        blob: b.name,
-        size: b.size,
-        etag: b.etag,
-        created,
-        ...(meta.commit ? { commit: meta.commit } : {}),
-        ...(meta.run_url ? { runUrl: meta.run_url } : {}),
-        ...(meta.content_sha256 ? { contentSha256: meta.content_sha256 } : {}),
-    };
-}
-function lowerKeys(m) {
-    const out = {};
-    for (const [k, v] of Object.entries(m ?? {}))
-        out[k.toLowerCase()] = v;
-    return out;
-}
-/** The sha256 a blob's metadata names (release and stable blobs carry it), lowercase, or undefined. */
-function sha256Of(metadata) {
-    const v = lowerKeys(metadata ?? {}).sha256;
-    return v && SHA256.test(v) ? v : undefined;
-}
-/** Newest first (created time, then sha256 for a stable order). */
-function sortNewestFirst(releases) {
-    return [...releases].sort((a, b) => {
-        const ta = Date.parse(a.created) || 0;
-        const tb = Date.parse(b.created) || 0;
-        return tb - ta || (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0);
-    });
-}
-/** Which release a side (the app or a slot) runs: by the URL's blob, the stable blob's sha256, or the stamp. */
-function liveSha256(i) {
-    if (i.mode === 'url') {
-        const b = i.settingBlob;
-        if (!b || b.container !== i.container)
-            return null;
-        const fromStable = i.stableSha256[b.blob];
-        if (fromStable)
-            return fromStable;
-        const direct = i.releases.find((r) => r.blob === b.blob);
-        return direct ? direct.sha256 : null;
-    }
-    if (i.mode === 'local' && i.contentSha256) {
-        const match = sortNewestFirst(i.releases).find((r) => r.contentSha256 === i.contentSha256);
-        return match ? match.sha256 : null;
-    }
-    return null;
-}
-
-const RFP = 'WEBSITE_RUN_FROM_PACKAGE';
-/** The legacy name Kudu falls back to when WEBSITE_RUN_FROM_PACKAGE is empty (API-SPEC §1.1). */
-const RFP_LEGACY = 'WEBSITE_RUN_FROM_ZIP';
-/** URL mode with a user-assigned identity: the identity the worker fetches the blob with. */
-const RFP_MI = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
-const SITE_PACKAGES = 'data/SitePackages';
-const PACKAGE_NAME_FILE = `${SITE_PACKAGES}/packagename.txt`;
-const WWWROOT$1 = 'site/wwwroot';
-const FAILURE_MARKER = 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt';
-function classifyRunFromPackage(value) {
-    if (value === undefined || value === null || value === '')
-        return 'unset';
-    if (value === '1')
-        return 'local';
-    if (/^http/i.test(value))
-        return 'url';
-    return 'other';
-}
-/** The value Kudu acts on: WEBSITE_RUN_FROM_PACKAGE, or the legacy WEBSITE_RUN_FROM_ZIP when the first is empty. */
-function effectiveRunFromPackage(settings) {
-    const main = settings[RFP];
-    if (main !== undefined && main !== '')
-        return main;
-    const legacy = settings[RFP_LEGACY];
-    return legacy !== undefined && legacy !== '' ? legacy : undefined;
-}
-/** The deploy mode a value means, or undefined for unset and unrecognised values. */
-function modeOfValue(value) {
-    const state = classifyRunFromPackage(value);
-    return state === 'local' || state === 'url' ? state : undefined;
-}
-const STATE_WORDS = {
-    local: 'a local package (WEBSITE_RUN_FROM_PACKAGE=1)',
-    url: 'a package URL',
-    unset: 'files in wwwroot (no WEBSITE_RUN_FROM_PACKAGE)',
-    other: "an unrecognised WEBSITE_RUN_FROM_PACKAGE value (only exactly '1' or an https URL count)",
-};
-/**
- * Decide whether moving an app from its current WEBSITE_RUN_FROM_PACKAGE value to `wanted` is allowed.
- * The platform documents local → URL as unsupported on an existing app (API-SPEC §1.3 "Migration"); runpack
- * refuses it on Windows unless `force`, and warns on Linux. Local mode on Linux Consumption function apps and
- * any run-from-package on Flex Consumption are refused outright.
- */
-function modeSwitchDecision(current, wanted, target, force) {
-    const from = classifyRunFromPackage(current);
-    const app = target.name ? `App '${target.name}'` : 'The app';
-    const base = { from, to: wanted };
-    if (target.isFlex) {
-        return {
-            ...base,
-            allowed: false,
-            code: 'mode-switch-unsupported',
-            severity: 'error',
-            message: flexRefusalMessage(target.name),
-        };
-    }
-    if (wanted === 'local') {
-        const refusal = localModeRefusal(target);
-        if (refusal)
-            return {
-                ...base,
-                allowed: false,
-                code: 'mode-switch-unsupported',
-                severity: 'error',
-                message: refusal,
-            };
-        if (from === 'local')
-            return {
-                ...base,
-                allowed: true,
-                code: 'mode-unchanged',
-                severity: 'info',
-                message: `${app} already runs a local package.`,
-            };
-        const cost = from === 'url'
-            ? 'changing the setting restarts the app; it comes back on the package in data/SitePackages if one is left from an earlier local deploy, otherwise it cannot start (FAILED TO INITIALIZE RUN FROM PACKAGE) until the push completes'
-            : from === 'unset'
-                ? 'the files now in wwwroot are hidden by the mounted package from now on; changing the setting restarts the app'
-                : 'Kudu did not treat the old value as local mode; changing the setting restarts the app';
-        return {
-            ...base,
-            allowed: true,
-            code: 'mode-switch',
-            severity: 'warning',
-            message: `${app} switches from ${STATE_WORDS[from]} to a local package: ${cost}.`,
-        };
-    }
-    // wanted === 'url'
-    if (from === 'url')
-        return {
-            ...base,
-            allowed: true,
-            code: 'mode-unchanged',
-            severity: 'info',
-            message: `${app} already runs from a package URL.`,
-        };
-    if (from === 'local') {
-        const why = 'the platform does not support moving an app that runs a local package to a package URL ("create a new App Service resource")';
-        if (!target.isLinux && !force) {
-            return {
-                ...base,
-                allowed: false,
-                code: 'mode-switch-refused',
-                severity: 'error',
-                message: `${app} is a Windows app running a local package (WEBSITE_RUN_FROM_PACKAGE=1) and ${why}; keep mode: local, deploy to a new app, or set force: true to switch anyway.`,
-            };
-        }
-        return {
-            ...base,
-            allowed: true,
-            code: force && !target.isLinux ? 'mode-switch-forced' : 'mode-switch',
-            severity: 'warning',
-            message: `${app} switches from a local package to a package URL although ${why}${force && !target.isLinux ? ' (forced)' : ''}; watch the app after the restart.`,
-        };
-    }
-    return {
-        ...base,
-        allowed: true,
-        code: 'mode-switch',
-        severity: 'warning',
-        message: `${app} switches from ${STATE_WORDS[from]} to a package URL: changing the setting restarts the app${from === 'unset' ? ' and hides the files now in wwwroot' : ''}.`,
-    };
-}
-/** Why local mode is impossible on this target, or null. */
-function localModeRefusal(target) {
-    if (target.isFlex)
-        return flexRefusalMessage(target.name);
-    if (target.isFunctionApp && target.isLinux && target.isConsumption) {
-        const app = target.name ? `'${target.name}'` : 'this app';
-        return `mode: local is not possible on ${app}: Linux Consumption function apps run from a package URL only (WEBSITE_RUN_FROM_PACKAGE=1 is not supported there); use mode: url (or auto).`;
-    }
-    return null;
-}
-/** The refusal for Flex Consumption apps (API-SPEC §1.7, §6.13). */
-function flexRefusalMessage(name) {
-    const app = name ? `'${name}'` : 'This function app';
-    return `${app} runs on the Flex Consumption plan, which does not support WEBSITE_RUN_FROM_PACKAGE in either mode; deploy it with OneDeploy to its deployment storage instead (Azure/functions-action or 'func azure functionapp publish'), and remove the setting if it is present.`;
-}
-/** Kudu's stored package names: `yyyyMMddHHmmss.zip` (UTC). */
-function isSitePackageName(name) {
-    return /^\d{14}\.zip$/.test(name);
-}
-function compareStamp(expected, text) {
-    if (!expected)
-        return 'not-stamped';
-    if (text === null)
-        return 'missing';
-    try {
-        const parsed = JSON.parse(text);
-        if (typeof parsed?.contentSha256 !== 'string')
-            return 'unreadable';
-        return parsed.contentSha256 === expected.contentSha256 ? 'match' : 'mismatch';
-    }
-    catch {
-        return 'unreadable';
-    }
-}
-
-/**
- * Pure: the deploy plan from the inputs and the target's current state. Refuses what cannot work, with the
- * reason and a way out; picks the mode and the package access; names the blobs and the settings to change.
- */
-const JAVA = /^(JAVA|TOMCAT|JBOSSEAP|WILDFLY)\|/i;
-const PYTHON = /^PYTHON\|/i;
-function isTrue$1(v) {
-    return v !== undefined && /^(true|1)$/i.test(v.trim());
-}
-function planDeploy(inputs, target, settings) {
-    const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
-    const findings = [];
-    if (target.isFlex)
-        throw new RunpackError('flex-consumption', flexRefusalMessage(name));
-    if (/container/i.test(target.kind))
-        throw new RunpackError('container-app', `${name} runs a custom container (kind ${target.kind}), which does not use run-from-package; deploy a new image instead.`);
-    if (!target.isFunctionApp && target.isLinux) {
-        if (JAVA.test(target.linuxFxVersion))
-            throw new RunpackError('runtime-unsupported', `${name} is a Java web app (${target.linuxFxVersion}); run-from-package does not support Java web apps because the runtime writes to the app folder, deploy with OneDeploy (az webapp deploy) instead.`);
-        if (PYTHON.test(target.linuxFxVersion))
-            throw new RunpackError('runtime-unsupported', `${name} is a Python web app on Linux (${target.linuxFxVersion}); run-from-package does not support it, deploy with build automation (SCM_DO_BUILD_DURING_DEPLOYMENT=true, az webapp deploy) instead.`);
-    }
-    // Settings that fight run-from-package.
-    const fighting = ['SCM_DO_BUILD_DURING_DEPLOYMENT', 'ENABLE_ORYX_BUILD'].filter((k) => isTrue$1(settings[k]));
-    if (fighting.length) {
-        const list = fighting.map((k) => `${k}=${settings[k]}`).join(', ');
-        if (!inputs.force)
-            throw new RunpackError('conflicting-setting', `${name} has ${list}, which asks for a build on the server; run-from-package skips it, so the app would run an unbuilt package. Build in the workflow and remove ${fighting.join(' and ')}, or set force: true to deploy anyway.`);
-        findings.push({
-            severity: 'warning',
-            code: 'conflicting-setting',
-            message: `${list} is ignored under run-from-package (force: true).`,
-        });
-    }
-    const previousValue = effectiveRunFromPackage(settings);
-    const currentMode = modeOfValue(previousValue);
-    const linuxConsumption = target.isFunctionApp && target.isLinux && target.isConsumption;
-    let mode;
-    if (inputs.mode === 'auto')
-        mode = linuxConsumption ? 'url' : (currentMode ?? 'url');
-    else
-        mode = inputs.mode;
-    if (mode === 'local' && linuxConsumption)
-        throw new RunpackError('mode-unsupported', `${name} is a Linux Consumption function app, which runs packages only from a URL; use mode: url (or auto) with storage-account.`);
-    const remove = [];
-    if (settings[RFP_LEGACY] !== undefined)
-        remove.push(RFP_LEGACY);
-    const extra = {};
-    for (const k of remove)
-        extra[k] = null;
-    const plan = {
-        mode,
-        container: inputs.container,
-        stableBlob: stableBlobName(target.ref.appName, target.ref.slot),
-        policyId: `runpack-${target.ref.appName}${target.ref.slot ? `-${target.ref.slot}` : ''}`
-            .toLowerCase()
-            .slice(0, 64),
-        previousValue,
-        extra,
-        findings,
-    };
-    if (mode === 'local')
-        return plan;
-    if (!inputs.storageAccount)
-        throw new RunpackError('usage', `${(inputs.naming ?? ACTION_NAMING).input('storage-account')} is required for url mode (deploying ${name}); name the storage account for the package blobs, or use ${(inputs.naming ?? ACTION_NAMING).value('mode', 'local')}.`);
-    if (linuxConsumption)
-        extra.WEBSITE_MOUNT_ENABLED = '1';
-    const system = target.identity.systemPrincipalId;
-    const users = target.identity.userAssigned;
-    const hasIdentity = Boolean(system) || users.length > 0;
-    let access;
-    if (inputs.packageAccess === 'identity') {
-        if (!hasIdentity)
-            throw new RunpackError('identity-missing', `${name} has no managed identity, so package-access: identity cannot work; turn on its system-assigned identity (az webapp identity assign) and give it Storage Blob Data Reader, or use package-access: sas.`);
-        access = 'identity';
-    }
-    else if (inputs.packageAccess === 'sas')
-        access = 'sas';
-    else
-        access = hasIdentity ? 'identity' : 'sas';
-    plan.access = access;
-    if (access === 'identity') {
-        const configured = settings[RFP_MI];
-        if (system && (!configured || /^systemassigned$/i.test(configured))) {
-            plan.identityPrincipalId = system;
-        }
-        else {
-            const chosen = users.find((u) => configured && u.resourceId.toLowerCase() === configured.toLowerCase()) ??
-                (system ? undefined : users[0]);
-            if (chosen) {
-                plan.identityPrincipalId = chosen.principalId;
-                extra[RFP_MI] = chosen.resourceId;
-                if (!system && users.length > 1 && !configured)
-                    findings.push({
-                        severity: 'warning',
-                        code: 'identity-choice',
-                        message: `${name} has ${users.length} user-assigned identities; using ${chosen.resourceId}. Set ${RFP_MI} on the app to choose another.`,
-                    });
-            }
-            else if (system) {
-                // The configured identity is no longer on the app: fall back to the system identity.
-                plan.identityPrincipalId = system;
-                extra[RFP_MI] = null;
-                findings.push({
-                    severity: 'warning',
-                    code: 'identity-missing',
-                    message: `${RFP_MI} names an identity the app no longer has; switching the package fetch to the system-assigned identity.`,
-                });
-            }
-        }
-    }
-    else if (settings[RFP_MI] !== undefined) {
-        extra[RFP_MI] = null;
-    }
-    return plan;
-}
-/** Pure: the blob name a run-from-package URL points at inside `containerUrl` (no trailing slash), or null. */
-function blobInContainer(value, containerUrl) {
-    if (!value || !/^http/i.test(value))
-        return null;
-    const bare = value.split('?')[0];
-    const prefix = `${containerUrl.replace(/\/+$/, '')}/`;
-    if (!bare.toLowerCase().startsWith(prefix.toLowerCase()))
-        return null;
-    return decodeURIComponent(bare.slice(prefix.length));
-}
-/**
- * Pure: the stable blob for this target. After a slot swap the other side runs the blob named after this slot
- * (URL settings move with the swap), so overwriting it would change what the other side mounts at its next
- * restart. Then the target's own current blob is reused when no one else runs it, else an alternate name.
- */
-function chooseStableBlob(preferred, ownCurrent, usedByOthers) {
-    const used = new Set([...usedByOthers].map((b) => b.toLowerCase()));
-    if (!used.has(preferred.toLowerCase()))
-        return preferred;
-    if (ownCurrent && !ownCurrent.startsWith('releases/') && !used.has(ownCurrent.toLowerCase()))
-        return ownCurrent;
-    const base = preferred.replace(/\.zip$/i, '');
-    // -a … -z, then -26, -27, …: the first name nobody runs (the set is finite, so this ends).
-    for (let i = 0;; i++) {
-        const name = `${base}-${i < 26 ? String.fromCharCode(97 + i) : i}.zip`;
-        if (!used.has(name.toLowerCase()))
-            return name;
-    }
-}
-
-/** `app/fn` (ARM's name) or `fn` → `fn`. */
-function functionName(name) {
-    return name.slice(name.lastIndexOf('/') + 1);
-}
-/** Pure: compare function names, case-insensitively (the host's names are case-insensitive). */
-function diffFunctions(expected, listed) {
-    const norm = (xs) => new Map(xs.map((x) => [functionName(x).toLowerCase(), functionName(x)]));
-    const e = norm(expected);
-    const l = norm(listed);
-    const missing = [...e]
-        .filter(([k]) => !l.has(k))
-        .map(([, v]) => v)
-        .sort();
-    const unexpected = [...l]
-        .filter(([k]) => !e.has(k))
-        .map(([, v]) => v)
-        .sort();
-    return { missing, unexpected, same: missing.length === 0 && unexpected.length === 0 };
-}
-function describeFunctionsDiff(diff, where) {
-    const parts = [];
-    if (diff.missing.length)
-        parts.push(`missing from the host: ${diff.missing.join(', ')}`);
-    if (diff.unexpected.length)
-        parts.push(`listed but not in the package: ${diff.unexpected.join(', ')}`);
-    return `The functions host of ${where} does not list the package's functions (${parts.join('; ')}); check each function's function.json and the host's startup log (Application Insights or the Log stream), then deploy again.`;
-}
-const PYTHON_FIX = 'run-from-package runs no remote build, so install the dependencies into the package first (pip install -r requirements.txt --target .python_packages/lib/site-packages) or set force: true';
-/**
- * Pure: what the inspector's findings mean for a function app. A Python function app without `.python_packages`
- * cannot import its dependencies (no remote build under run-from-package): the inspector's
- * `dependencies-missing` warning becomes an error unless `force`.
- */
-function functionPackageFindings(inspect, target, force) {
-    if (!target.isFunctionApp)
-        return [];
-    const out = [];
-    for (const p of inspect.problems) {
-        if (p.code !== 'dependencies-missing')
-            continue;
-        const python = inspect.runtime === 'python' || /python|\.python_packages|requirements\.txt/i.test(p.message);
-        if (!python)
-            continue;
-        out.push({
-            severity: force ? 'warning' : 'error',
-            code: 'python-packages-missing',
-            message: `This Python function app's package has no .python_packages folder although ${p.path ?? 'requirements.txt'} lists dependencies; ${PYTHON_FIX}.`,
-        });
-    }
-    return out;
-}
-/** Sync triggers through Resource Manager, retrying 400 (host starting) with growing waits. */
-async function syncTriggers(ctx, options = {}) {
-    const deadline = ctx.phaseDeadline(options.budgetMs ?? 180_000);
-    const name = ctx.target.ref.slot
-        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
-        : ctx.target.ref.appName;
-    let wait = options.firstWaitMs ?? 2000;
-    for (let attempt = 1;; attempt++) {
-        const res = await ctx.arm.syncFunctionTriggers(ctx.target.ref);
-        if (res.status >= 200 && res.status < 300) {
-            ctx.log.info(`Synced function triggers of ${name}${attempt > 1 ? ` (attempt ${attempt})` : ''}.`);
-            return;
-        }
-        const detail = res.text().replace(/\s+/g, ' ').trim().slice(0, 200);
-        if (res.status !== 400)
-            throw new RunpackError('trigger-sync-failed', `Resource Manager answered ${res.status} to the trigger sync of ${name}${detail ? ` (${detail})` : ''}; non-HTTP triggers keep their old metadata until a sync succeeds — run 'az functionapp function sync' or deploy again.`);
-        if (ctx.clock.now() + wait > deadline)
-            throw new RunpackError('trigger-sync-failed', `The functions host of ${name} kept answering 400 to the trigger sync for ${Math.round((options.budgetMs ?? 180_000) / 1000)} s (it did not start${detail ? `: ${detail}` : ''}); check the host's startup log, fix the package and deploy again.`);
-        ctx.log.info(`The functions host of ${name} is still starting (trigger sync answered 400); retrying in ${Math.round(wait / 1000)} s.`);
-        await ctx.clock.sleep(wait);
-        wait = Math.min(wait * 2, 30_000);
-    }
-}
-/**
- * Entry point for the engine, after the package is mounted (and the app restarted) on a function app:
- * sync triggers, then confirm the host lists the package's functions. Returns findings (errors fail the step).
- */
-async function afterMountFunctions(ctx, pkg, options = {}) {
-    if (!ctx.target.isFunctionApp)
-        return [];
-    const findings = [];
-    const name = ctx.target.ref.slot
-        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
-        : ctx.target.ref.appName;
-    try {
-        await syncTriggers(ctx, options);
-    }
-    catch (err) {
-        if (!(err instanceof RunpackError))
-            throw err;
-        findings.push({ severity: 'error', code: 'trigger-sync-failed', message: err.message });
-        return findings;
-    }
-    const expected = pkg.functions.length ? pkg.functions : (pkg.inspect.functions ?? []);
-    const deadline = ctx.phaseDeadline(options.listBudgetMs ?? 120_000);
-    const interval = options.listIntervalMs ?? 5000;
-    let listed = [];
-    let diff = diffFunctions(expected, listed);
-    for (;;) {
-        listed = await ctx.arm.listFunctions(ctx.target.ref);
-        diff = diffFunctions(expected, listed);
-        // The host indexes after start: wait while it lists fewer functions than the package has.
-        if (diff.same || (expected.length === 0 && listed.length > 0))
-            break;
-        if (ctx.clock.now() + interval > deadline)
-            break;
-        await ctx.clock.sleep(interval);
-    }
-    if (expected.length === 0) {
-        findings.push({
-            severity: listed.length ? 'info' : 'warning',
-            code: listed.length ? 'functions-declared-in-code' : 'functions-none',
-            message: listed.length
-                ? `The package declares its functions in code; the host of ${name} lists ${listed.map(functionName).sort().join(', ')}.`
-                : `Neither the package nor the host of ${name} lists any function; check that host.json is at the package root and the functions are built.`,
-        });
-        return findings;
-    }
-    if (diff.same) {
-        ctx.log.info(`The functions host of ${name} lists the package's ${expected.length} function(s): ${expected.map(functionName).sort().join(', ')}.`);
-        return findings;
-    }
-    findings.push({
-        severity: 'error',
-        code: 'functions-mismatch',
-        message: describeFunctionsDiff(diff, name),
-    });
-    return findings;
-}
-
-/**
- * Pure: what one answer of the site says about the app behind it. A mounted package is not a running app: the
- * platform's front end answers for an app whose process does not start (Linux's 503 ':( Application Error' page,
- * IIS's plain 500, the ANCM and iisnode start failures, the Functions host that is not running, the stopped
- * page). Those answers are never the app's; any other answer is.
- */
-/** The platform's own answers for an app that does not run, by what they look like. */
-const PLATFORM_FAILURES = [
-    { pattern: /:\(\s*Application Error/i, name: "the platform's ':( Application Error' page" },
-    {
-        pattern: /The page cannot be displayed because an internal server error has occurred/i,
-        name: "IIS's internal server error page",
-    },
-    {
-        pattern: /HTTP Error 500\.3\d|ASP\.NET Core app failed to start|ANCM In-Process Start Failure/i,
-        name: 'the ASP.NET Core Module start failure page',
-    },
-    {
-        pattern: /HTTP Error 502\.5|ANCM Out-Of-Process Startup Failure/i,
-        name: 'the ASP.NET Core Module process failure page',
-    },
-    {
-        pattern: /iisnode (?:encountered an error|module is unable to start)/i,
-        name: "iisnode's start failure page",
-    },
-    {
-        pattern: /The specified CGI application encountered an error/i,
-        name: "IIS's CGI application error page",
-    },
-    { pattern: /Function host is not running/i, name: "the Functions host's 'not running' page" },
-];
-const STOPPED = /This web app is stopped/i;
-/**
- * Errors that say the runner cannot reach the site at all, whatever the app does: a name that does not resolve,
- * a refused connection (the platform's front end always accepts), a proxy that refuses, a certificate the runner
- * does not trust. Resets and timeouts are not among them: a restarting site gives those.
- */
-const RUNNER_SIDE = [
-    { pattern: /ENOTFOUND|EAI_AGAIN/, reason: 'the name does not resolve' },
-    { pattern: /ECONNREFUSED/, reason: 'the connection is refused' },
-    { pattern: /proxy/i, reason: 'the proxy refuses it' },
-    {
-        pattern: /certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|ERR_TLS/i,
-        reason: 'its TLS certificate is not trusted',
-    },
-    { pattern: /EHOSTUNREACH|ENETUNREACH/, reason: 'no route' },
-];
-/** The host of the URL in an error text (the HTTP client names it), for the evidence line. */
-function hostIn(error) {
-    return (/(?:ENOTFOUND|EAI_AGAIN)\s+([\w.-]+)/.exec(error)?.[1] ?? /\((?:GET|HEAD) ([\w.-]+)[/)]/.exec(error)?.[1]);
-}
-const WARMING = new Set([502, 503, 504]);
-/** The platform's start-failure page this answer is, if any. */
-function platformFailure(p) {
-    if (p.status === undefined)
-        return null;
-    if (p.status === 403 && STOPPED.test(p.body ?? ''))
-        return "the platform's 'This web app is stopped' page";
-    if (p.status < 500)
-        return null;
-    return PLATFORM_FAILURES.find((f) => f.pattern.test(p.body ?? ''))?.name ?? null;
-}
-function judgeAnswer(p, o, path = o.healthPath ?? '/') {
-    if (p.status === undefined) {
-        const error = p.error ?? 'no response';
-        const runnerSide = RUNNER_SIDE.find((r) => r.pattern.test(error));
-        if (runnerSide)
-            return {
-                state: 'unreachable',
-                why: `the runner cannot reach ${hostIn(error) ?? 'the site'}: ${runnerSide.reason} (${error.split(';')[0].slice(0, 160)})`,
-            };
-        return { state: 'warming', why: `${path} gives no answer (${error})` };
-    }
-    const failure = platformFailure(p);
-    if (failure)
-        return { state: 'start-failed', why: `${path} answers ${p.status} with ${failure}` };
-    if (WARMING.has(p.status))
-        return { state: 'warming', why: `${path} answers ${p.status} (warming up)` };
-    if (o.healthPath) {
-        if (p.status < 200 || p.status >= 300)
-            return { state: 'unhealthy', why: `${path} answers ${p.status}` };
-        if (o.expect && !(p.body ?? '').includes(o.expect))
-            return { state: 'unhealthy', why: `${path} answers ${p.status} without the expected text` };
-        return { state: 'up', why: `${path} answers ${p.status}${o.expect ? ' with the expected text' : ''}` };
-    }
-    return {
-        state: 'up',
-        why: `${path} answers ${p.status}${p.status >= 500 ? " (the app's own answer, not the platform's)" : ''}`,
-    };
-}
-/**
- * Pure: whether an answer is a failure that waiting does not heal once it persists: the platform's start failure,
- * or a health-path that answers a client error (404, 401, …; not 408 or 429). Warm-up answers, 5xx of the app and
- * missing expected text can still change (a slow start, instances switching), so they are waited out.
- */
-function persistentFailure(j, p) {
-    if (j.state === 'start-failed' || j.state === 'unreachable')
-        return true;
-    const s = p.status ?? 0;
-    return j.state === 'unhealthy' && s >= 400 && s < 500 && s !== 408 && s !== 429;
-}
-/**
- * How long a failure must persist before it is certain: the platform restarts a crashed process, so one failure
- * page may be followed by a start that works. Three answers in a row, at least this far apart in all.
- */
-const START_FAILURE_ANSWERS = 3;
-const START_FAILURE_CONFIRM_MS = 8_000;
-/** Pure: follows a run of answers; `certain` once the same persistent failure has lasted long enough. */
-class FailureWatch {
-    since = null;
-    count = 0;
-    why = '';
-    /** Feeds one answer seen at `now` (its failure phrase when persistentFailure, else null); true when certain. */
-    see(failure, now) {
-        if (failure === null || failure !== this.why) {
-            this.since = null;
-            this.count = 0;
-            this.why = failure ?? '';
-            if (failure === null)
-                return false;
-        }
-        if (this.since === null)
-            this.since = now;
-        this.count += 1;
-        return this.count >= START_FAILURE_ANSWERS && now - this.since >= START_FAILURE_CONFIRM_MS;
-    }
-}
-
-/** One GET of the site (no retries: the caller polls). */
-async function probeSite(ctx, url, deadline, affinity) {
-    try {
-        const res = await ctx.http.request({
-            method: 'GET',
-            url,
-            service: 'the app',
-            retryOn: [],
-            maxAttempts: 1,
-            deadline: Math.min(deadline, ctx.clock.now() + 30_000),
-            // Pinned to one instance with its ARRAffinity cookie (the site honours it while client affinity is on).
-            headers: { 'Cache-Control': 'no-cache', ...(affinity ? { Cookie: `ARRAffinity=${affinity}` } : {}) },
-        });
-        return { status: res.status, body: res.text().slice(0, 4000) };
-    }
-    catch (err) {
-        return { error: err instanceof Error ? err.message : String(err) };
-    }
-}
-/**
- * Probes `health-path` (or the root) until the app answers, the start failure is certain, the mount failed, or
- * the budget ends; returns the last answer judged.
- */
-async function watchApp(ctx, deadline, o = {}) {
-    const path = ctx.inputs.healthPath ?? '/';
-    const url = ctx.target.appUrl + path;
-    const interval = o.intervalMs ?? 2000;
-    const watch = new FailureWatch();
-    for (;;) {
-        const last = await probeSite(ctx, url, deadline, o.affinity);
-        const judgement = judgeAnswer(last, ctx.inputs, path);
-        const state = judgement.state;
-        if (state === 'up' || (o.until === 'answers' && state === 'unhealthy'))
-            return { judgement, last, certain: false };
-        const certain = watch.see(persistentFailure(judgement, last) ? judgement.why : null, ctx.clock.now()) ||
-            (o.confirmed !== undefined && state === o.confirmed);
-        if (certain)
-            return { judgement, last, certain };
-        if (o.quick || ctx.clock.now() + interval >= deadline)
-            return { judgement, last, certain: false };
-        if (o.mountFailed && (await Promise.resolve(o.mountFailed()).catch(() => false)))
-            return { judgement, last, certain: false };
-        await ctx.clock.sleep(interval);
-    }
-}
-async function restartApp(ctx, deadline, failed) {
-    await ctx.arm.restart(ctx.target.ref, { synchronous: true });
-    ctx.log.info('Restart requested; waiting for the site to answer.');
-    let marker = null;
-    const w = await watchApp(ctx, deadline, {
-        until: 'answers',
-        mountFailed: failed
-            ? async () => {
-                marker = await failed().catch(() => null);
-                return marker !== null;
-            }
-            : undefined,
-    });
-    const state = w.judgement.state;
-    if (state === 'up' || state === 'unhealthy') {
-        ctx.log.info(`The site answers (${w.last.status}).`);
-        return { running: true, last: w.last };
-    }
-    if (marker) {
-        ctx.log.warn(`The site cannot start: ${marker}.`);
-        return { running: false, last: w.last, failed: marker };
-    }
-    if (w.certain) {
-        ctx.log.warn(`${state === 'start-failed' ? `The app does not start: ${w.judgement.why}` : w.judgement.why}, answer after answer.`);
-        return { running: false, last: w.last, failed: w.judgement.why, confirmed: state };
-    }
-    ctx.log.warn(`The site did not answer in time (${w.last.error ?? `HTTP ${w.last.status}`}).`);
-    return { running: false, last: w.last };
-}
-/**
- * The first line of the app's container log (Kudu's /api/logs/docker, the newest files' ends) that shows a write
- * into the read-only mount, or undefined (none, or no log to read).
- */
-async function readOnlyLineInLogs(kudu, deadline) {
-    const logs = await kudu.containerLogTail({ deadline }).catch(() => []);
-    for (const log of logs)
-        for (const line of log.text.split('\n'))
-            if (READ_ONLY.test(line))
-                return line.replace(/^\S+Z\s+/, '').trim();
-    return undefined;
-}
-
-/**
- * What Kudu stores and the worker mounts, read through a Kudu session: the package packagename.txt names, the
- * release stamp in the mounted wwwroot, whether a stored zip is this run's, and the one wait for a release's
- * stamp to appear in the mount (used by verification, the check after a swap and the operator commands).
- */
-/** packagename.txt's content (trimmed), or null when there is none. */
-async function readPackageName(kudu, deadline) {
-    const file = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
-    if (!file)
-        return null;
-    const name = file.text.trim();
-    return name || null;
-}
-/** The release stamp in the mounted wwwroot, raw text, or null. */
-async function readMountedStamp(kudu, deadline) {
-    const file = await kudu.vfsGet(`${WWWROOT$1}/${STAMP_PATH}`, deadline);
-    return file ? file.text : null;
-}
-/** Whether wwwroot shows the worker's failure marker (best effort: an unreadable answer counts as no marker). */
-async function mountFailed(kudu, deadline) {
-    return (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
-}
-/** Whether data/SitePackages/<name> is this run's zip: the same size, and written since Kudu received the push. */
-async function storedPackageIsOurs(kudu, name, zipBytes, record, deadline) {
-    const entries = await kudu.vfsList(SITE_PACKAGES, deadline).catch(() => null);
-    const entry = entries?.find((e) => e.name === name);
-    const since = Date.parse(record.received_time ?? record.start_time ?? '');
-    const written = Date.parse(entry?.mtime ?? '');
-    return !!entry && entry.size === zipBytes && Number.isFinite(since) && written >= since - 1000;
-}
-/**
- * Read the mounted stamp until it is the release's, the worker's failure marker appears, or the deadline. A
- * 401/403 from Kudu stops the wait (the session cannot read); other read failures count as "missing" while the
- * site restarts.
- */
-async function watchMountedStamp(kudu, expected, o) {
-    if (!expected)
-        return { state: 'not-stamped', marker: await mountFailed(kudu, o.deadline) };
-    for (;;) {
-        const text = await readMountedStamp(kudu, o.deadline).catch((err) => {
-            if (err instanceof KuduError && (err.status === 401 || err.status === 403))
-                throw err;
-            return null;
-        });
-        const state = compareStamp(expected, text);
-        if (state === 'match')
-            return { state, marker: false };
-        const marker = await mountFailed(kudu, o.deadline);
-        if (o.onMiss)
-            await o.onMiss();
-        if (marker || o.once || o.now() + o.intervalMs > o.deadline)
-            return { state, marker };
-        await o.sleep(o.intervalMs);
-    }
-}
-
-/** Pure: the short form of an instance id for logs and the summary (the full id is in the JSON result). */
-function shortInstance(id) {
-    return id.length > 12 ? id.slice(0, 12) : id;
-}
-/** Pure: one line for an instance's row. */
-function describeInstance(r) {
-    if (r.gone)
-        return 'left during the check (scaled in or moved)';
-    const stamp = r.mountFailed
-        ? "shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt'"
-        : r.stamp === 'match'
-            ? 'mounts this release'
-            : r.stamp === 'mismatch'
-                ? 'still mounts another release'
-                : r.stamp === 'missing' || r.stamp === 'unreadable'
-                    ? 'has no readable release stamp'
-                    : 'mount not read';
-    return `${stamp}; the app ${r.app === 'up' ? 'answers' : r.why}`;
-}
-/**
- * How long an instance may trail the others once the first proof passed: a restart reaches every instance, but
- * not all at once. 30 s plus 10 s per instance, never past the verification deadline.
- */
-function laggardBudgetMs(instances) {
-    return 30_000 + 10_000 * instances;
-}
-/**
- * Checks each instance until it runs this release or the budget ends; null when Resource Manager does not list
- * the instances (then the unpinned checks stand alone) or the site runs on one instance only.
- */
-async function verifyInstances(ctx, pkg, kudu, deadline, o = {}) {
-    const list = ctx.arm.listInstances;
-    if (!list)
-        return null;
-    const listed = () => list.call(ctx.arm, ctx.target.ref).catch(() => null);
-    const first = await listed();
-    if (!first || first.length <= 1)
-        return null;
-    const until = Math.min(deadline, ctx.clock.now() + laggardBudgetMs(first.length));
-    ctx.log.info(`${first.length} instances: checking each one (pinned with ARRAffinity).`);
-    const checkOne = async (id) => {
-        const mount = kudu && pkg.stamp
-            ? await watchMountedStamp(kudu.pinnedTo(id), pkg.stamp, {
-                deadline: until,
-                intervalMs: 3000,
-                once: o.once,
-                sleep: (ms) => ctx.clock.sleep(ms),
-                now: () => ctx.clock.now(),
-            }).catch(() => ({ state: 'unreadable', marker: false }))
-            : { state: 'not-checked', marker: false };
-        const app = await watchApp(ctx, until, {
-            affinity: id,
-            quick: o.once || mount.marker,
-        });
-        const stampOk = mount.state === 'match' || mount.state === 'not-checked' || mount.state === 'not-stamped';
-        const row = {
-            id,
-            stamp: mount.state === 'not-stamped' ? 'not-checked' : mount.state,
-            mountFailed: mount.marker,
-            app: app.judgement.state,
-            why: app.judgement.why,
-            ok: stampOk && !mount.marker && app.judgement.state === 'up',
-        };
-        ctx.log[row.ok ? 'info' : 'error'](`Instance ${shortInstance(id)}: ${describeInstance(row)}.`);
-        return row;
-    };
-    const rows = await Promise.all(first.map(checkOne));
-    // Scale changes during the check: instances that left are noted, new ones checked too.
-    const now = await listed();
-    if (now) {
-        for (const r of rows)
-            if (!now.includes(r.id))
-                Object.assign(r, { gone: true, ok: true });
-        const added = now.filter((id) => !first.includes(id));
-        if (added.length) {
-            ctx.log.info(`${added.length} instance(s) appeared during the check; checking them too.`);
-            rows.push(...(await Promise.all(added.map(checkOne))));
-        }
-    }
-    return { rows, ok: rows.every((r) => r.ok) };
-}
-
-const LEVEL_TITLES = {
-    setting: '(a) setting read back',
-    'package-url': '(b) package URL returns this release',
-    'mounted-content': '(c) mounted content is this release',
-    health: '(d) the app answers (health-path, or the root)',
-    instances: '(e) every instance runs this release',
-};
-/** Pure: the storage error code and detail of a failed blob response. */
-function storageErrorOf(res) {
-    const code = res.headers['x-ms-error-code'];
-    const body = res.text();
-    const detail = /<AuthenticationErrorDetail>([\s\S]*?)<\/AuthenticationErrorDetail>/.exec(body)?.[1] ??
-        /<Message>([\s\S]*?)<\/Message>/.exec(body)?.[1]?.split('\n')[0];
-    return { code: code ?? /<Code>([^<]+)<\/Code>/.exec(body)?.[1], detail };
-}
-async function checkBlobUrl(ctx, url, pkg, input, deadline) {
-    // GET with a one-byte range: the same authorization the worker uses, without downloading the package.
-    const res = await ctx.http.request({
-        method: 'GET',
-        url,
-        service: 'Blob Storage',
-        headers: { Range: 'bytes=0-0', 'x-ms-version': '2023-11-03' },
-        authorization: input.access === 'identity' ? input.storageAuthorization : undefined,
-        deadline,
-        maxAttempts: 3,
-    });
-    if (res.status >= 400) {
-        const err = storageErrorOf(res);
-        return { status: res.status, errorCode: err.code, detail: err.detail };
-    }
-    const sha = res.headers['x-ms-meta-sha256'];
-    return {
-        status: res.status,
-        sha256Matches: sha === undefined ? undefined : sha === pkg.sha256,
-        ...(sha && sha !== pkg.sha256 ? { releaseThere: sha.slice(0, 12) } : {}),
-    };
-}
-/** A check for the failure marker in wwwroot through Kudu (null when SCM is not reachable or there is none). */
-function failureMarkerCheck(ctx) {
-    let kudu;
-    return async () => {
-        if (!ctx.target.scmHostName)
-            return null;
-        if (kudu === undefined) {
-            kudu = await openKudu(ctx, ctx.phaseDeadline(30_000))
-                .then((k) => k.kudu)
-                .catch(() => null);
-        }
-        if (!kudu)
-            return null;
-        return (await mountFailed(kudu, ctx.phaseDeadline(30_000))) ? `wwwroot shows '${FAILURE_MARKER}'` : null;
-    };
-}
-async function verifyDeploy(ctx, pkg, input) {
-    const levels = [];
-    const mode = input.intendedValue === '1' ? 'local' : 'url';
-    const evidence = {
-        noRemount: input.noRemount,
-        mode,
-        access: input.access,
-        identityRoleConfirmed: input.identityRoleConfirmed,
-    };
-    const deadline = ctx.phaseDeadline(input.mountBudgetMs ?? 180_000);
-    /** One read settles it: nothing will change what is mounted, or another release already won. */
-    let conclusive = Boolean(input.quick || input.noRemount);
-    // (a)
-    const settings = await ctx.settings.read();
-    evidence.settingMatches = settings[RFP] === input.intendedValue;
-    levels.push({
-        level: 'setting',
-        status: evidence.settingMatches ? 'pass' : 'fail',
-        detail: evidence.settingMatches
-            ? `${RFP} is the intended value`
-            : `${RFP} reads ${settings[RFP] === undefined ? 'nothing' : 'another value'}`,
-    });
-    // (b)
-    if (mode === 'url') {
-        const target = input.probeUrl ?? settings[RFP] ?? input.intendedValue;
-        const probeInput = input.probeUrl ? { ...input, access: undefined } : input;
-        const fetch = await checkBlobUrl(ctx, target, pkg, probeInput, deadline).catch((err) => ({
-            status: 0,
-            errorCode: 'network',
-            detail: err instanceof Error ? err.message : String(err),
-        }));
-        evidence.blobFetch = fetch;
-        // Another release is behind the URL (a later deploy won the race): waiting for the mount cannot help.
-        if (fetch.releaseThere)
-            conclusive = true;
-        const ok = fetch.status >= 200 &&
-            fetch.status < 300 &&
-            fetch.sha256Matches !== false;
-        levels.push({
-            level: 'package-url',
-            status: ok ? 'pass' : 'fail',
-            detail: ok
-                ? `answers ${fetch.status}${fetch.sha256Matches ? ' with this sha256' : ''}${input.access === 'identity' ? (input.probeUrl ? ' (checked with a short-lived read SAS of the same blob)' : " (checked with the deploying login's token)") : ''}`
-                : `answers ${fetch.status || 'no response'}${fetch.errorCode ? ` ${fetch.errorCode}` : ''}`,
-        });
-    }
-    else {
-        levels.push({ level: 'package-url', status: 'skipped', detail: 'local mode: no URL' });
-    }
-    // (c)
-    let kudu = null;
-    if (!ctx.target.scmHostName) {
-        levels.push({ level: 'mounted-content', status: 'skipped', detail: 'the app has no SCM host' });
-        evidence.stamp = 'not-checked';
-    }
-    else {
-        try {
-            kudu = (await openKudu(ctx, deadline)).kudu;
-        }
-        catch (err) {
-            levels.push({
-                level: 'mounted-content',
-                status: 'skipped',
-                detail: `SCM not reachable: ${err instanceof Error ? err.message.split(';')[0] : String(err)}`,
-            });
-            evidence.stamp = 'not-checked';
-        }
-    }
-    if (kudu) {
-        const pinned = kudu;
-        const who = ctx.target.ref.slot
-            ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
-            : ctx.target.ref.appName;
-        const { state, marker } = await watchMountedStamp(pinned, pkg.stamp, {
-            deadline,
-            intervalMs: 3000,
-            once: conclusive,
-            sleep: (ms) => ctx.clock.sleep(ms),
-            now: () => ctx.clock.now(),
-            onMiss: async () => {
-                if (!input.packageName)
-                    return;
-                const now = await readPackageName(pinned, deadline).catch(() => undefined);
-                if (now && now !== input.packageName)
-                    throw new RunpackError('superseded', `${who}: this deployment was replaced by a later deployment (packagename.txt now names ${now}, not ${input.packageName} that this run pushed); check which deployment should win and run it again if needed.`);
-            },
-        });
-        evidence.failureMarker = marker;
-        evidence.stamp = state === 'not-stamped' ? 'not-checked' : state === 'unreadable' ? 'unreadable' : state;
-        levels.push({
-            level: 'mounted-content',
-            status: marker ? 'fail' : state === 'match' ? 'pass' : state === 'not-stamped' ? 'skipped' : 'fail',
-            detail: marker
-                ? `wwwroot shows '${FAILURE_MARKER}'`
-                : state === 'match'
-                    ? `${STAMP_PATH} matches release ${pkg.releaseId}`
-                    : state === 'not-stamped'
-                        ? 'the package has no release stamp (stamp: false)'
-                        : state === 'mismatch'
-                            ? `${STAMP_PATH} belongs to another release`
-                            : `${STAMP_PATH} is ${state}`,
-        });
-    }
-    // (d) The app answers: a mounted package is not a running app.
-    const app = await watchApp(ctx, deadline, {
-        quick: conclusive,
-        confirmed: input.confirmed,
-        mountFailed: () => evidence.failureMarker === true,
-    });
-    const last = app.last;
-    const containsExpect = ctx.inputs.healthPath && ctx.inputs.expect && last.status !== undefined
-        ? (last.body ?? '').includes(ctx.inputs.expect)
-        : undefined;
-    evidence.health = { status: last.status, containsExpect, body: last.body, error: last.error };
-    evidence.app = { state: app.judgement.state, why: app.judgement.why };
-    if (app.judgement.state !== 'up' && kudu) {
-        evidence.logStreamUrl = `${kudu.baseUrl}/api/logstream`;
-        evidence.appLogReadOnlyLine = await readOnlyLineInLogs(kudu, deadline);
-    }
-    else if (app.judgement.state !== 'up' && ctx.target.scmHostName) {
-        evidence.logStreamUrl = `https://${ctx.target.scmHostName}/api/logstream`;
-    }
-    levels.push({
-        level: 'health',
-        status: app.judgement.state === 'up' ? 'pass' : 'fail',
-        detail: app.judgement.state === 'start-failed'
-            ? `${app.judgement.why}: the app does not start`
-            : app.judgement.why,
-    });
-    // (e) Every instance: only once the unpinned checks pass (otherwise their failure is the story).
-    let instances;
-    if (levels.every((l) => l.status !== 'fail')) {
-        const each = await verifyInstances(ctx, pkg, kudu, deadline, { once: conclusive });
-        if (each) {
-            instances = each.rows;
-            const bad = each.rows.filter((r) => !r.ok);
-            const gone = each.rows.filter((r) => r.gone).length;
-            evidence.instances = each.rows.map((r) => ({
-                id: shortInstance(r.id),
-                ok: r.ok,
-                stamp: r.stamp,
-                mountFailed: r.mountFailed,
-                app: r.app,
-            }));
-            levels.push({
-                level: 'instances',
-                status: each.ok ? 'pass' : 'fail',
-                detail: each.ok
-                    ? `all ${each.rows.length - gone} instances${gone ? ` (${gone} left during the check)` : ''} run release ${pkg.releaseId}`
-                    : `${bad.map((r) => `${shortInstance(r.id)} ${describeInstance(r)}`).join('; ')}`,
-            });
-        }
-    }
-    const ok = levels.every((l) => l.status !== 'fail');
-    return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence), instances };
-}
-/**
- * The release's stamp in a mounted wwwroot as findings (after a swap, on the side that received the release):
- * `package-replaced` when packagename.txt names another package, `mount-failed`, `stale-content`, `stamp-missing`.
- */
-async function checkMountedRelease(ctx, kudu, pkg, deadline, intervalMs, packageName) {
-    const findings = [];
-    if (!pkg.stamp) {
-        findings.push({
-            severity: 'info',
-            code: 'stamp-off',
-            message: 'The package carries no release stamp (stamp: false); the mounted content was not compared.',
-        });
-        return findings;
-    }
-    const { state: last, marker } = await watchMountedStamp(kudu, pkg.stamp, {
-        deadline,
-        intervalMs,
-        sleep: (ms) => ctx.clock.sleep(ms),
-        now: () => ctx.clock.now(),
-    });
-    if (last === 'match') {
-        ctx.log.info(`wwwroot on ${kudu.host} serves release ${pkg.releaseId} (stamp matches).`);
-        return findings;
-    }
-    if (marker) {
-        findings.push({
-            severity: 'error',
-            code: 'mount-failed',
-            message: `The app could not mount the package: wwwroot on ${kudu.host} shows '${FAILURE_MARKER}'; the archive is not a valid zip for run-from-package or the package file is missing — run 'runpack inspect' on it and deploy again.`,
-        });
-    }
-    else if (last === 'mismatch') {
-        findings.push({
-            severity: 'error',
-            code: 'stale-content',
-            message: `wwwroot on ${kudu.host} still serves an older release (its stamp differs from ${pkg.releaseId}) although Kudu stored the new package: the app did not remount — restart it and check again.`,
-        });
-    }
-    else {
-        findings.push({
-            severity: 'error',
-            code: 'stamp-missing',
-            message: `wwwroot on ${kudu.host} has no readable ${STAMP_PATH} after the deploy: the new package is not mounted yet (or the app failed to start); restart the app and check again.`,
-        });
-    }
-    return findings;
-}
-
-/**
- * What follows every change of the mounted package — a deploy, a rollback, the automatic rollback after a
- * failed deploy: restart so the app mounts it, verify it (setting, package URL, mounted stamp, the app answers),
- * then, for function apps, sync the triggers and compare the functions. One ending for the engine and the
- * operator commands.
- */
-async function restartAndVerify(ctx, pkg, a) {
-    const { log } = ctx;
-    const findings = [];
-    const named = (phase) => (a.label ? `${phase} (${a.label})` : phase);
-    const note = (f) => {
-        findings.push(f);
-        if (f.severity === 'error')
-            log.error(f.message);
-        else if (f.severity === 'warning')
-            log.warn(f.message);
-        else
-            log.info(f.message);
-    };
-    // The stable URL does not change between releases in URL mode and Kudu's own restart after a push is not
-    // relied on: restart so the app mounts what was published.
-    const restarted = a.restart
-        ? await log.group(named('Restart'), () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)))
-        : undefined;
-    if (!a.restart && a.mode === 'url')
-        note({
-            severity: 'warning',
-            code: 'restart-skipped',
-            message: a.settingChanged
-                ? 'restart: false; the settings change restarts the app on its own.'
-                : 'restart: false; the app keeps its mounted package until its next restart.',
-        });
-    const verify = await log.group(named('Verify'), async () => {
-        const o = await verifyDeploy(ctx, pkg, {
-            ...a.verify,
-            confirmed: restarted?.confirmed,
-            // URL mode without a restart or a settings write: nothing re-mounts the package.
-            noRemount: a.mode === 'url' && !a.restart && !a.settingChanged,
-        });
-        for (const l of o.levels) {
-            const line = `${l.level}: ${l.status} — ${l.detail}`;
-            if (l.status === 'fail')
-                log.error(line);
-            else
-                log.info(line);
-        }
-        return o;
-    });
-    if (ctx.target.isFunctionApp && verify.ok)
-        for (const f of await log.group(named('Functions'), () => afterMountFunctions(ctx, pkg)))
-            note(f);
-    return { verify, findings };
-}
-
-const VERIFIED_KEY = 'verified_at';
-const LOCAL_RECORD = 'data/runpack/releases.json';
-/** Records kept in the local file (the newest). */
-const KEEP = 30;
-/** Pure: whether release blob metadata says runpack verified it. */
-function isVerifiedBlob(metadata) {
-    return Object.entries(metadata).some(([k, v]) => k.toLowerCase() === VERIFIED_KEY && v !== '');
-}
-/** Pure: the records of a file's text (anything unreadable counts as no record). */
-function parseLocalRecords(text) {
-    if (!text)
-        return [];
-    try {
-        const parsed = JSON.parse(text);
-        const list = Array.isArray(parsed?.releases) ? parsed.releases : [];
-        return list.filter((r) => !!r &&
-            typeof r.package === 'string' &&
-            typeof r.releaseId === 'string' &&
-            typeof r.verifiedAt === 'string');
-    }
-    catch {
-        return [];
-    }
-}
-/** Pure: `entry` added (replacing the record of the same package), newest first, at most KEEP. */
-function withLocalRecord(records, entry) {
-    return [entry, ...records.filter((r) => r.package !== entry.package)].slice(0, KEEP);
-}
-async function readLocalRecords(kudu, deadline) {
-    const file = await kudu.vfsGet(LOCAL_RECORD, deadline);
-    return { records: parseLocalRecords(file?.text ?? null), etag: file?.etag };
-}
-/** Records a verified local release (read, merge, conditional write; once more if another writer got there first). */
-async function recordLocalVerified(kudu, entry, deadline) {
-    for (let attempt = 0; attempt < 2; attempt++) {
-        const { records, etag } = await readLocalRecords(kudu, deadline);
-        if (!etag)
-            await kudu.vfsMkdir(LOCAL_RECORD.slice(0, LOCAL_RECORD.lastIndexOf('/')), deadline);
-        const body = JSON.stringify({ releases: withLocalRecord(records, entry) }, null, 2);
-        const written = await kudu.vfsPut(LOCAL_RECORD, body, {
-            ifMatch: etag,
-            deadline,
-            contentType: 'application/json',
-        });
-        if (written === 'written')
-            return;
-    }
-    throw new Error(`${LOCAL_RECORD} kept changing while it was written (another deployment)`);
-}
-
-/**
- * Pure: the plan a dry run prints (`dry-run: true`). One line a step, every URL with its SAS signature
- * redacted: the blobs to write, each setting's old and new value, the stored access policy, the restart, the
- * swap and the retention. Nothing here writes; the engine gathers the facts with reads only.
- */
-/** A setting value as the plan shows it: URLs without userinfo and with `sig` redacted. */
-function showValue(v) {
-    if (v === undefined)
-        return '(unset)';
-    if (v === null)
-        return '(deleted)';
-    if (v === '')
-        return "''";
-    return /^https?:\/\//i.test(v) ? redactUrl(v) : v;
-}
-function renderPlan(f) {
-    const lines = [`Dry run for ${f.target}: nothing is written.`];
-    if (f.unchanged) {
-        lines.push(`Release ${f.releaseId} is already live; a deploy would change nothing (force: true redeploys).`);
-        return lines;
-    }
-    if (f.mode === 'url') {
-        const where = `${f.account}/${f.container}`;
-        if (f.containerMissing)
-            lines.push(`Would create the private container ${where}.`);
-        lines.push(f.releaseExists
-            ? `Release blob ${where}/${f.releaseBlob} exists already (same content); no upload.`
-            : `Would upload release ${f.releaseId} (${f.zipBytes} bytes) to ${where}/${f.releaseBlob}.`);
-        lines.push(f.stableCurrent
-            ? `Stable blob ${where}/${f.stableBlob} holds this release already.`
-            : `Would copy it onto the stable blob ${where}/${f.stableBlob}.`);
-        if (f.policy)
-            lines.push(f.policy.action === 'keep'
-                ? `Stored access policy ${f.policy.id}: kept (${f.policy.reason}).`
-                : `Would ${f.policy.action} stored access policy ${f.policy.id} (${f.policy.reason}).`);
-    }
-    else {
-        lines.push(`Would push release ${f.releaseId} (${f.zipBytes} bytes) to the app's Kudu (zip deploy).`);
-    }
-    const names = Object.keys(f.settings);
-    if (names.length === 0)
-        lines.push('No app setting changes.');
-    for (const name of names) {
-        const [before, after] = f.settings[name];
-        lines.push(`Would set ${name}: ${showValue(before)} → ${showValue(after)}.`);
-    }
-    lines.push(f.restart
-        ? 'Would restart the app, then verify (setting, package fetch, mounted release stamp, health).'
-        : 'Would not restart (restart: false); then verify.');
-    if (f.swapTo)
-        lines.push(`Would swap into ${f.swapTo} after a verified deploy.`);
-    if (f.retention) {
-        if ('error' in f.retention)
-            lines.push(`Retention (keep-releases: ${f.retention.keep}) could not be planned: ${f.retention.error}.`);
-        else if (f.retention.deleted.length)
-            lines.push(`Would delete ${f.retention.deleted.length} old release(s) (keep-releases: ${f.retention.keep}): ${f.retention.deleted.join(', ')}.`);
-        else
-            lines.push(`Retention (keep-releases: ${f.retention.keep}): nothing to delete.`);
-    }
-    return lines;
-}
-
-/**
- * The local-mode publisher (WEBSITE_RUN_FROM_PACKAGE=1): the package is pushed to the app's Kudu, which stores it
- * as data/SitePackages/<UTC yyyyMMddHHmmss>.zip, points packagename.txt at it after a successful deployment, and
- * the worker mounts it read-only as wwwroot (API-SPEC §1.2).
- *
- * Order (API-SPEC §6.4 d, §6.6, checklist 3): make the setting `1` (fresh read-merge-write), wait until Kudu's
- * /api/settings shows it, only then push (earlier, Kudu would extract into wwwroot or answer the URL-mode 409),
- * follow the deployment, and confirm packagename.txt names the new package. The engine then restarts the app
- * and verifies the mounted release stamp.
- */
-/**
- * Local mode: the already-live check, then the push to Kudu, followed to its end (packagename.txt names the new
- * package). Restart and verification are the engine's.
- */
-/** dry-run in local mode: the setting change only (the push itself reads nothing worth showing). */
-async function planLocal({ ctx, pkg, plan, settings }) {
-    const name = ctx.target.ref.slot
-        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
-        : ctx.target.ref.appName;
-    const facts = {
-        target: name,
-        mode: 'local',
-        releaseId: pkg.releaseId,
-        zipBytes: pkg.zipBytes,
-        settings: {},
-        restart: ctx.inputs.restart,
-        swapTo: ctx.inputs.swapTo,
-    };
-    const changes = { [RFP]: '1', ...plan.extra };
-    for (const k of mergeSettings(settings, changes).changedKeys)
-        facts.settings[k] = [settings[k], changes[k]];
-    return { lines: renderPlan(facts) };
-}
-const localPublisher = {
-    plan: planLocal,
-    publish: ({ ctx, pkg, plan }) => publishLocalMode(ctx, pkg, plan.previousValue),
-};
-async function publishLocalMode(ctx, pkg, previousValue) {
-    const { log } = ctx;
-    // Unchanged content already mounted and verified: nothing to push or restart.
-    if (!ctx.inputs.force && previousValue === '1' && pkg.stamp) {
-        const quick = await log.group('Check the live release', () => verifyDeploy(ctx, pkg, { intendedValue: '1', quick: true }));
-        if (quick.ok && quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass') {
-            log.info(`Release ${pkg.releaseId} is already live and verified; nothing to push or restart.`);
-            return { noop: { levels: quick.levels }, previousReleaseId: pkg.releaseId, findings: [] };
-        }
-    }
-    const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
-    const before = outcome.previousPackage ?? null;
-    const record = await localRecordOf(ctx, before);
-    return {
-        verify: { intendedValue: '1', packageName: outcome.packageName },
-        settingChanged: false,
-        findings: outcome.findings,
-        loggedFindings: false,
-        previousReleaseId: record?.releaseId,
-        recordVerified: async () => {
-            const { kudu } = await openKudu(ctx, ctx.phaseDeadline(60_000));
-            await recordLocalVerified(kudu, {
-                package: outcome.packageName,
-                releaseId: pkg.releaseId,
-                sha256: pkg.sha256,
-                ...(pkg.stamp ? { contentSha256: pkg.stamp.contentSha256 } : {}),
-                verifiedAt: new Date(ctx.clock.now()).toISOString(),
-                ...(ctx.inputs.commit ? { commit: ctx.inputs.commit } : {}),
-            }, ctx.phaseDeadline(60_000));
-        },
-        previous: {
-            releaseId: record?.releaseId,
-            restore: () => restorePreviousPackage(ctx, pkg, previousValue, before, outcome.packageName),
-        },
-    };
-}
-/** runpack's record of a stored package (null when there is none, or it cannot be read). */
-async function localRecordOf(ctx, name) {
-    if (!name)
-        return null;
-    try {
-        const { kudu } = await openKudu(ctx, ctx.phaseDeadline(30_000));
-        const { records } = await readLocalRecords(kudu, ctx.phaseDeadline(30_000));
-        return records.find((r) => r.package === name) ?? null;
-    }
-    catch {
-        return null;
-    }
-}
-/**
- * The automatic rollback in local mode: point packagename.txt back at the package it named before this deploy,
- * only while it still names this deploy's package, and only a package runpack recorded as verified.
- */
-async function restorePreviousPackage(ctx, pkg, previousValue, before, ours) {
-    const refuse = (code, why) => {
-        throw new RunpackError(code, why);
-    };
-    if (previousValue !== '1')
-        refuse('rollback-mode-switch', `the app did not run a local package before this deploy (${classifyRunFromPackage(previousValue) === 'url' ? 'it ran a package URL' : 'it ran files in wwwroot'}), so switching back is not automatic`);
-    if (!before || before === ours)
-        refuse('rollback-none', 'packagename.txt named no earlier package before this deploy, so there is nothing to bring back');
-    const deadline = ctx.phaseDeadline(2 * 60_000);
-    const { kudu } = await openKudu(ctx, deadline);
-    const { records } = await readLocalRecords(kudu, deadline);
-    const record = records.find((r) => r.package === before);
-    if (!record)
-        refuse('rollback-unverified', `the package that ran before (${before}) was never verified by runpack (no record in ${LOCAL_RECORD}), so it is not brought back blindly; roll back by hand with 'runpack rollback --release <id>' after checking it`);
-    const stored = await kudu.vfsList(SITE_PACKAGES, deadline);
-    if (!stored?.some((e) => e.name === before))
-        refuse('rollback-missing', `${SITE_PACKAGES}/${before} no longer exists, so it cannot be brought back`);
-    const pointer = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
-    if ((pointer?.text.trim() ?? '') !== ours || !pointer?.etag)
-        refuse('release-target-changed', `packagename.txt no longer names ${ours} (another deployment changed it), so it is left alone`);
-    const written = await kudu.vfsPut(PACKAGE_NAME_FILE, before, { ifMatch: pointer.etag, deadline });
-    if (written === 'changed')
-        refuse('release-target-changed', 'packagename.txt changed while the rollback wrote it (another deployment)');
-    ctx.log.info(`packagename.txt names ${before} again (release ${record.releaseId}).`);
-    return {
-        pkg: {
-            ...pkg,
-            zipPath: '',
-            sha256: record.sha256,
-            releaseId: record.releaseId,
-            stamp: record.contentSha256 ? { runpack: 1, contentSha256: record.contentSha256 } : null,
-            functions: [],
-            inspect: { ...pkg.inspect, functions: [] },
-        },
-        verify: { intendedValue: '1', packageName: before },
-    };
-}
-/** Poll Kudu's /api/settings until WEBSITE_RUN_FROM_PACKAGE is exactly `1` (Core Tools: 5 s interval). */
-async function waitForKuduSetting(ctx, kudu, first, deadline, intervalMs = 5000) {
-    let seen = first;
-    const started = ctx.clock.now();
-    let lastError = '';
-    const read = async () => {
-        try {
-            seen = await kudu.settings(deadline);
-            lastError = '';
-        }
-        catch (err) {
-            // The SCM site restarts after a settings change: 502/503 and resets are expected for a while.
-            if (err instanceof KuduError && (err.status === 401 || err.status === 403))
-                throw err;
-            if (err instanceof RunpackError && err.code === 'timeout')
-                throw err;
-            lastError = err instanceof Error ? err.message : String(err);
-            seen = null;
-        }
-    };
-    if (!seen)
-        await read();
-    for (let round = 0;; round++) {
-        if (seen && effectiveRunFromPackage(seen) === '1') {
-            if (round > 0)
-                ctx.log.info(`Kudu sees ${RFP}=1 after ${Math.round((ctx.clock.now() - started) / 1000)} s.`);
-            return;
-        }
-        if (round === 0)
-            ctx.log.info(`Waiting for Kudu to see ${RFP}=1 before pushing…`);
-        if (ctx.clock.now() + intervalMs > deadline) {
-            const state = seen ? classifyRunFromPackage(effectiveRunFromPackage(seen)) : 'unknown';
-            throw new RunpackError('setting-not-propagated', `Kudu at ${kudu.host} still does not see ${RFP}=1 (it sees ${state === 'unknown' ? `no settings${lastError ? `: ${lastError}` : ''}` : STATE_WORDS[state]}) after ${Math.round((ctx.clock.now() - started) / 1000)} s; pushing now would extract into wwwroot or be refused — run the deploy again, or restart the app's SCM site.`);
-        }
-        await ctx.clock.sleep(intervalMs);
-        await read();
-    }
-}
-function describeHolder(d) {
-    const who = [d.deployer, d.author && d.author !== 'N/A' ? d.author : ''].filter(Boolean).join(', ');
-    const when = d.received_time ? `, received ${d.received_time}` : '';
-    return `deployment ${d.id}${who ? ` (${who}${when})` : when ? ` (${when.slice(2)})` : ''}, ${deploymentStatusName(d.status)}`;
-}
-/** Pure: whether a deployment record belongs to the push that sent `nonce` in its message. */
-function deploymentIsOurs(record, nonce) {
-    const message = record.message ?? '';
-    if (message.includes(nonce))
-        return true;
-    if (/\brunpack [0-9a-f]{12} [0-9a-f]{8}\b/.test(message))
-        return false;
-    const deployer = (record.deployer ?? '').toLowerCase();
-    if (deployer && deployer !== 'runpack' && deployer !== 'zipdeploy')
-        return false;
-    return undefined;
-}
-/**
- * Push and follow. A 409 because another deployment runs is never resent blindly: runpack names the holder
- * (GET /api/deployments/latest), waits for it to finish, then pushes again, all within the deadline.
- */
-async function pushAndFollow(ctx, kudu, pkg, deadline) {
-    const nonce = randomBytes(4).toString('hex');
-    const message = `runpack ${pkg.releaseId} ${nonce}${ctx.inputs.commit ? ` (${ctx.inputs.commit.slice(0, 12)})` : ''}`;
-    const isOurs = (record) => deploymentIsOurs(record, nonce);
-    for (let attempt = 1;; attempt++) {
-        const previous = await kudu.latestDeployment(deadline);
-        if (previous && deploymentOutcome(previous) === 'running') {
-            ctx.log.info(`Kudu is busy with ${describeHolder(previous)}; waiting for it before pushing.`);
-            await followOther(ctx, kudu, previous, deadline);
-            continue;
-        }
-        ctx.log.info(`Pushing ${pkg.zipBytes} bytes to ${kudu.host}/api/zipdeploy (async)${attempt > 1 ? `, attempt ${attempt}` : ''}…`);
-        const result = await kudu.zipDeploy({
-            body: () => createReadStream(pkg.zipPath),
-            size: pkg.zipBytes,
-            deployer: 'runpack',
-            message,
-            deadline,
-        });
-        if (result.kind === 'conflict') {
-            if (result.reason === 'url-mode') {
-                throw new RunpackError('kudu-url-mode', `Kudu at ${kudu.host} refused the push because it still sees a package URL in ${RFP} (409: ${result.message}); wait a minute and run the deploy again.`);
-            }
-            if (result.reason === 'other') {
-                throw new RunpackError('kudu-conflict', `Kudu at ${kudu.host} refused the push (409: ${result.message}); try again later.`);
-            }
-            const holder = await kudu.latestDeployment(deadline);
-            if (holder && deploymentOutcome(holder) === 'running') {
-                ctx.log.info(`Kudu answered 409 (${result.message}); the lock is held by ${describeHolder(holder)}. Waiting for it.`);
-                await followOther(ctx, kudu, holder, deadline);
-            }
-            else {
-                const wait = Math.min(5000 * attempt, 20_000);
-                if (ctx.clock.now() + wait > deadline)
-                    throw new RunpackError('timeout', `Kudu at ${kudu.host} kept answering 409 (${result.message}) until the deadline; another deployment holds the lock — try again when it completes.`);
-                ctx.log.info(`Kudu answered 409 (${result.message}) while no deployment record is running (another push is still uploading); retrying in ${Math.round(wait / 1000)} s.`);
-                await ctx.clock.sleep(wait);
-            }
-            continue;
-        }
-        const location = result.kind === 'accepted' ? result.location : '/api/deployments/latest';
-        const record = await kudu.pollDeployment(location, {
-            deadline,
-            previousId: previous?.id ?? null,
-            isOurs,
-            initialRetryAfterMs: result.kind === 'accepted' ? result.retryAfterMs : undefined,
-            sleep: (ms) => ctx.clock.sleep(ms),
-            now: () => ctx.clock.now(),
-            onStatus: (r) => ctx.log.info(`Kudu deployment ${r.id}: ${describeDeploymentState(r)}`),
-        });
-        return { record, isOurs };
-    }
-}
-/** A deployment that started after ours replaces it: stop rather than verify content that is not ours. */
-async function checkSuperseded(kudu, pushed, pkg, deadline) {
-    const latest = await kudu.latestDeployment(deadline).catch(() => null);
-    if (!latest || latest.id === pushed.record.id || pushed.isOurs(latest) === true)
-        return;
-    throw new RunpackError('superseded', `Kudu deployment ${pushed.record.id} of release ${pkg.releaseId} succeeded, but ${describeHolder(latest)} started after it and replaces it; the later deployment wins, so this run stops without verifying.`);
-}
-async function followOther(ctx, kudu, holder, deadline) {
-    try {
-        const done = await kudu.pollDeployment(`/api/deployments/${encodeURIComponent(holder.id)}`, {
-            deadline,
-            sleep: (ms) => ctx.clock.sleep(ms),
-            now: () => ctx.clock.now(),
-        });
-        ctx.log.info(`The other deployment ${done.id} ended: ${describeDeploymentState(done)}. Pushing ours now.`);
-    }
-    catch (err) {
-        if (err instanceof RunpackError && err.code === 'timeout')
-            throw new RunpackError('timeout', `Kudu at ${kudu.host} is still busy with ${describeHolder(holder)} at the deadline; nothing was pushed — run the deploy again when it completes.`);
-        throw err;
-    }
-}
-/** The log of a failed deployment, as lines (best effort). */
-async function failureLog(kudu, id, deadline) {
-    try {
-        const entries = await kudu.deploymentLog(id, deadline);
-        return entries.map((e) => `${e.log_time ? `${e.log_time} ` : ''}${e.message}`.trimEnd());
-    }
-    catch {
-        return [];
-    }
-}
-/**
- * The local-mode publish (entry point for the engine): setting `1`, wait for Kudu, push, follow, confirm
- * packagename.txt. Throws a RunpackError when the deployment fails, saying what is still mounted.
- */
-async function publishLocal(ctx, pkg) {
-    const { target, inputs } = ctx;
-    const findings = [];
-    const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
-    // 1. The setting, with the mode-switch rules.
-    const current = await ctx.settings.read();
-    const decision = modeSwitchDecision(effectiveRunFromPackage(current), 'local', { ...target, name }, inputs.force);
-    // The engine reports the switch (plan phase); here it only guards against a refused one.
-    if (!decision.allowed)
-        throw new RunpackError(decision.code, decision.message);
-    const setupDeadline = ctx.phaseDeadline(5 * 60_000);
-    const { kudu, settings: kuduSettings } = await openKudu(ctx, setupDeadline);
-    const changes = { [RFP]: '1' };
-    if (current[RFP_LEGACY] !== undefined)
-        changes[RFP_LEGACY] = null;
-    const update = await ctx.settings.update(changes);
-    if (update.changed)
-        ctx.log.info(`Set ${RFP}=1 on ${name} (other settings kept).`);
-    // 2. Kudu must see it before the push.
-    await waitForKuduSetting(ctx, kudu, update.changed ? null : kuduSettings, setupDeadline);
-    // 3. What is mounted now, for the evidence if the push fails.
-    const oldName = await readPackageName(kudu, setupDeadline).catch(() => null);
-    ctx.log.info(`Current package: ${oldName ?? 'none'} (${PACKAGE_NAME_FILE}).`);
-    // 4. Push and follow.
-    const pushed = await pushAndFollow(ctx, kudu, pkg, ctx.deadline);
-    const { record } = pushed;
-    if (deploymentOutcome(record) !== 'succeeded') {
-        const lines = await failureLog(kudu, record.id, ctx.deadline);
-        if (lines.length) {
-            ctx.log.error(`Kudu deployment ${record.id} log:`);
-            for (const line of lines.slice(-40))
-                ctx.log.error(`  ${line}`);
-        }
-        const nowName = await readPackageName(kudu, ctx.deadline).catch(() => null);
-        const stamp = await readMountedStamp(kudu, ctx.deadline).catch(() => null);
-        const stampText = stampSummary(stamp);
-        const still = nowName === oldName
-            ? `the previous package ${oldName ?? '(none)'} is still mounted (packagename.txt unchanged${stampText ? `, wwwroot stamp ${stampText}` : ''})`
-            : `packagename.txt now names ${nowName ?? 'nothing'}`;
-        const reason = (record.status_text || record.progress || '').trim();
-        throw new RunpackError('deploy-failed', `Kudu deployment ${record.id} on ${name} ended ${deploymentStatusName(record.status)}${reason ? ` (${reason})` : ''}; ${still}. See the Kudu log above, fix the package and deploy again.`);
-    }
-    // 5. packagename.txt must name a new package (written after Success), unless a later push replaced ours.
-    await checkSuperseded(kudu, pushed, pkg, ctx.deadline);
-    let newName = null;
-    for (let i = 0; i < 3; i++) {
-        newName = await readPackageName(kudu, ctx.deadline);
-        if (newName && newName !== oldName)
-            break;
-        await ctx.clock.sleep(2000);
-    }
-    const renamed = !!newName && newName !== oldName;
-    // Kudu names stored packages by UTC second: a push in the same second as the previous one reuses its name, so
-    // an unchanged name is confirmed by the stored zip itself (our size, written during this deployment).
-    const sameSecond = !!newName &&
-        newName === oldName &&
-        (await storedPackageIsOurs(kudu, newName, pkg.zipBytes, record, ctx.deadline));
-    if (sameSecond)
-        ctx.log.info(`packagename.txt still names ${newName}: Kudu reused the name within one second.`);
-    const confirmed = !!newName && (renamed || sameSecond) && isSitePackageName(newName);
-    await checkSuperseded(kudu, pushed, pkg, ctx.deadline);
-    if (!confirmed) {
-        const msg = newName === oldName
-            ? `Kudu reported deployment ${record.id} Success but packagename.txt still names ${oldName ?? 'nothing'}; the new package is not the one mounted — check ${kudu.baseUrl}/api/vfs/${SITE_PACKAGES}/ and deploy again.`
-            : `packagename.txt names '${newName ?? ''}', not a package Kudu stored; check ${kudu.baseUrl}/api/vfs/${SITE_PACKAGES}/ and deploy again.`;
-        throw new RunpackError('package-not-confirmed', msg);
-    }
-    ctx.log.info(`Kudu deployment ${record.id} succeeded; packagename.txt now names ${newName} (was ${oldName ?? 'none'}).`);
-    return {
-        mode: 'local',
-        packageName: newName,
-        deploymentId: record.id,
-        confirmed,
-        previousPackage: oldName,
-        findings,
-    };
-}
-function shortSha(sha) {
-    return sha ? sha.slice(0, 12) : '?';
-}
-function stampSummary(text) {
-    if (text === null)
-        return '';
-    try {
-        const s = JSON.parse(text);
-        return s.contentSha256 ? `still content ${shortSha(s.contentSha256)}` : '';
-    }
-    catch {
-        return '';
-    }
-}
-
-/**
- * Pure: Azure RBAC facts runpack checks, in one place for the deploy engine and diagnose: which role definitions
- * can read blobs, and whether an assignment's scope covers a resource.
- */
-/** Role definition ids that can read blobs: Storage Blob Data Reader, Contributor, Owner. */
-const BLOB_READ_ROLE_IDS = [
-    '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
-    'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
-    'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
-];
-/**
- * A role assignment scope covers a resource when it is the resource or one of its parents, segment by segment:
- * a role on resource group `rg` covers nothing in `rg2`.
- */
-function scopeCovers(scope, resourceId) {
-    const s = scope.toLowerCase().replace(/\/+$/, '');
-    const r = resourceId.toLowerCase();
-    return s === '' || r === s || r.startsWith(`${s}/`);
-}
-/** Whether an assignment lets `principalId` read the blobs of `container` in the storage account `accountId`. */
-function grantsBlobRead(a, principalId, accountId, container) {
-    return (a.principalId === principalId &&
-        BLOB_READ_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
-        scopeCovers(a.scope, `${accountId}/blobServices/default/containers/${container}`));
-}
-
-/**
- * Package SAS decisions (pure) and the SAS URL builder. The SAS in WEBSITE_RUN_FROM_PACKAGE is a read-only,
- * HTTPS-only service SAS scoped to one blob and bound to a stored access policy on the container, so it can be
- * extended or revoked without redeploying. Never a user delegation SAS: those expire within 7 days.
- */
-const MAX_POLICIES_PER_CONTAINER = 5;
-const DAY$1 = 24 * 60 * 60 * 1000;
-/**
- * Keep the policy while more than a third of its lifetime is left and it grants read; otherwise create or renew
- * it with `expiryDays` from now. Other policies are never touched; a full container (5 policies) is an error.
- */
-function decidePolicy(existing, id, now, expiryDays, container) {
-    const current = existing.find((s) => s.id === id);
-    const wanted = new Date(now.getTime() + expiryDays * DAY$1);
-    const fresh = () => ({
-        id,
-        accessPolicy: { startsOn: new Date(now.getTime() - 5 * 60 * 1000), expiresOn: wanted, permissions: 'r' },
-    });
-    if (!current) {
-        if (existing.length >= MAX_POLICIES_PER_CONTAINER)
-            throw new RunpackError('sas-policy-full', `Container '${container}' already has ${existing.length} stored access policies (${existing.map((s) => s.id).join(', ')}), the most Azure allows; remove one, use another container, or use package-access: identity.`);
-        return {
-            action: 'create',
-            identifiers: [...existing, fresh()],
-            expiresOn: wanted,
-            reason: 'no policy yet',
-        };
-    }
-    const expiresOn = current.accessPolicy?.expiresOn ? new Date(current.accessPolicy.expiresOn) : undefined;
-    const perms = current.accessPolicy?.permissions ?? '';
-    const left = expiresOn ? expiresOn.getTime() - now.getTime() : -1;
-    const readable = perms.includes('r');
-    if (expiresOn && readable && left > (expiryDays * DAY$1) / 3) {
-        return {
-            action: 'keep',
-            identifiers: existing,
-            expiresOn,
-            reason: `valid until ${expiresOn.toISOString()}`,
-        };
-    }
-    const reason = !readable
-        ? 'it does not grant read'
-        : left <= 0
-            ? 'it has expired'
-            : `it expires on ${expiresOn?.toISOString()}`;
-    return {
-        action: 'renew',
-        identifiers: existing.map((s) => (s.id === id ? fresh() : s)),
-        expiresOn: wanted,
-        reason,
-    };
-}
-/** The blob URL with a service SAS bound to the stored access policy (sr=b, spr=https, si=<policy>). */
-function buildPolicySasUrl(blobUrl, accountName, accountKey, container, blobName, policyId) {
-    const credential = new StorageSharedKeyCredential(accountName, accountKey);
-    const query = generateBlobSASQueryParameters({ containerName: container, blobName, identifier: policyId, protocol: SASProtocol.Https }, credential).toString();
-    return `${blobUrl}?${query}`;
-}
-/**
- * A short-lived read SAS for runpack's own check of a blob (never written to a setting): used when the app reads
- * the package with its identity but runpack itself holds only the account key.
- */
-function buildShortReadSasUrl(blobUrl, accountName, accountKey, container, blobName, now, minutes = 15) {
-    const credential = new StorageSharedKeyCredential(accountName, accountKey);
-    const query = generateBlobSASQueryParameters({
-        containerName: container,
-        blobName,
-        permissions: BlobSASPermissions.parse('r'),
-        startsOn: new Date(now.getTime() - 5 * 60 * 1000),
-        expiresOn: new Date(now.getTime() + minutes * 60 * 1000),
-        protocol: SASProtocol.Https,
-    }, credential).toString();
-    return `${blobUrl}?${query}`;
-}
-
-/**
- * The releases to delete: everything but the newest `keep`, never the live one, never one a slot points to,
- * never one a stable blob holds. Oldest first, the order they are deleted in.
- */
-function selectReleasesToDelete(releases, o) {
-    const keep = Math.max(0, Math.floor(o.keep));
-    const protectedSet = new Set([o.live, ...(o.slotReferenced ?? []), ...(o.stable ?? [])].filter((s) => !!s));
-    const newest = sortNewestFirst(releases);
-    const kept = new Set(newest.slice(0, keep).map((r) => r.sha256));
-    return newest.filter((r) => !kept.has(r.sha256) && !protectedSet.has(r.sha256)).reverse();
-}
-async function pruneReleases$1(store, container, toDelete, options) {
-    const result = { deleted: [], skipped: [], dryRun: options.dryRun };
-    for (const r of toDelete) {
-        if (options.dryRun) {
-            options.log.info(`Would delete release ${r.id} (${r.blob}).`);
-            result.deleted.push(r.sha256);
-            continue;
-        }
-        const outcome = await store.deleteIfMatch(container, r.blob, r.etag);
-        if (outcome === 'changed') {
-            options.log.warn(`Release blob ${r.blob} changed since it was listed; left it alone.`);
-            result.skipped.push(r.sha256);
-        }
-        else {
-            options.log.info(`Deleted release ${r.id} (${r.blob})${outcome === 'missing' ? ', already gone' : ''}.`);
-            result.deleted.push(r.sha256);
-        }
-    }
-    return result;
-}
-
-/**
- * Retention after a verified URL-mode deploy (`keep-releases`): the release blobs beyond the newest N go, never
- * the live release, never one another side (production or a slot) runs, never one a stable blob holds. The
- * choice and the conditional deletes are src/release's (selectReleasesToDelete, pruneReleases); this module only
- * gathers what they need from the container.
- */
-const RELEASE_SHA = /\/([0-9a-f]{64})\.zip$/i;
-/** Pure: the sha256s protected by the other sides and the stable blobs, from the container's blobs. */
-function protectedSha256s(appName, blobs, siblingBlobs) {
-    const byName = new Map(blobs.map((b) => [b.name.toLowerCase(), b]));
-    const slotReferenced = [];
-    for (const name of siblingBlobs) {
-        const m = RELEASE_SHA.exec(name);
-        if (m)
-            slotReferenced.push(m[1].toLowerCase());
-        const sha = sha256Of(byName.get(name.toLowerCase())?.metadata);
-        if (sha)
-            slotReferenced.push(sha);
-    }
-    const stable = blobs
-        .filter((b) => isStableBlobName(b.name, appName))
-        .map((b) => sha256Of(b.metadata))
-        .filter((s) => !!s);
-    return { slotReferenced, stable };
-}
-async function applyRetention(store, r) {
-    const releases = (await store.list(r.container, releasePrefix(r.appName)))
-        .map((b) => releaseFromBlob(r.appName, b))
-        .filter((x) => x !== null);
-    // Stable blobs start with the app's name; sibling blobs may sit anywhere in the container.
-    const stableCandidates = await store.list(r.container, r.appName.toLowerCase());
-    const { slotReferenced, stable } = protectedSha256s(r.appName, stableCandidates, r.siblingBlobs);
-    const toDelete = selectReleasesToDelete(releases, {
-        keep: r.keep,
-        live: r.live,
-        slotReferenced,
-        stable,
-    });
-    if (toDelete.length === 0) {
-        r.log.info(`${releases.length} release(s) of ${r.appName}; none beyond keep-releases (${r.keep}) to delete.`);
-        return { deleted: [], skipped: [], kept: releases.length, dryRun: r.dryRun };
-    }
-    const pruned = await pruneReleases$1(store, r.container, toDelete, { dryRun: r.dryRun, log: r.log });
-    const idOf = (sha) => sha.slice(0, 12);
-    return {
-        deleted: pruned.deleted.map(idOf),
-        skipped: pruned.skipped.map(idOf),
-        kept: releases.length - pruned.deleted.length,
-        dryRun: r.dryRun,
-    };
-}
-
-/**
- * Upload: an immutable release blob named by content (`releases/<app>/<sha256>.zip`) with run metadata, then a
- * server-side copy to the stable name (`<app>[-<slot>].zip`), so the setting does not change between releases
- * and every release stays available for rollback. A release blob that already holds this sha256 is reused.
- */
-/** Pure: blob metadata for a release (names are C# identifiers, values ASCII). */
-function releaseMetadata(pkg, m) {
-    const out = {
-        sha256: pkg.sha256,
-        release_id: pkg.releaseId,
-        created: m.now.toISOString(),
-        runpack_version: m.version,
-    };
-    if (pkg.stamp)
-        out.content_sha256 = pkg.stamp.contentSha256;
-    if (m.commit)
-        out.commit = m.commit.replace(/[^\x20-\x7e]/g, '');
-    if (m.runUrl)
-        out.run_url = m.runUrl.replace(/[^\x20-\x7e]/g, '');
-    return out;
-}
-async function md5OfFile(path) {
-    const hash = createHash$1('md5');
-    for await (const chunk of createReadStream(path))
-        hash.update(chunk);
-    return hash.digest();
-}
-async function uploadRelease(store, container, releaseBlob, stableBlob, pkg, metadata, log, signal, 
-/** A blob of the same container that already holds this package (a fleet's first upload): copy it instead. */
-copyFrom) {
-    const existing = await store.getBlob(container, releaseBlob);
-    let uploaded = false;
-    let reused = false;
-    if (existing && existing.metadata.sha256 === pkg.sha256 && existing.size === pkg.zipBytes) {
-        log.info(`Release blob ${releaseBlob} already holds this package; not uploading it again.`);
-        reused = true;
-    }
-    else if (copyFrom) {
-        try {
-            const copy = await store.copyBlob(container, copyFrom, releaseBlob);
-            if (copy.metadata.sha256 === pkg.sha256) {
-                log.info(`Copied ${copyFrom} to ${releaseBlob} inside the account (the package is uploaded once).`);
-                reused = true;
-            }
-            else
-                log.info(`The copy of ${copyFrom} does not carry sha256 ${pkg.sha256}; uploading instead.`);
-        }
-        catch (err) {
-            log.info(`Could not copy ${copyFrom} (${err instanceof Error ? err.message.split(';')[0] : String(err)}); uploading instead.`);
-        }
-    }
-    if (!reused) {
-        const md5 = await md5OfFile(pkg.zipPath);
-        let lastReport = 0;
-        const step = Math.max(16 * 1024 * 1024, Math.floor(pkg.zipBytes / 10));
-        await store.uploadFile(container, releaseBlob, pkg.zipPath, {
-            metadata,
-            md5,
-            abortSignal: signal,
-            onProgress: (loaded) => {
-                log.progress?.((loaded / pkg.zipBytes) * 100, 'Uploading');
-                if (pkg.zipBytes >= 32 * 1024 * 1024 && loaded - lastReport >= step) {
-                    lastReport = loaded;
-                    log.info(`Uploaded ${Math.round((loaded / pkg.zipBytes) * 100)}% (${(loaded / 1048576).toFixed(0)} MiB).`);
-                }
-            },
-        });
-        uploaded = true;
-        log.info(`Uploaded ${releaseBlob} (${pkg.zipBytes} bytes).`);
-    }
-    const before = await store.getBlob(container, stableBlob);
-    const previousSha256 = before?.metadata.sha256;
-    if (before && previousSha256 === pkg.sha256) {
-        log.info(`${stableBlob} already holds this release.`);
-        return { releaseBlob, stableBlob, uploaded, copied: false, stable: before, previousSha256 };
-    }
-    const stable = await store.copyBlob(container, releaseBlob, stableBlob);
-    if (stable.metadata.sha256 !== pkg.sha256) {
-        // A copy that lost the metadata (or raced with another writer) is not this release.
-        throw new Error(`the copy to ${stableBlob} does not carry sha256 ${pkg.sha256}`);
-    }
-    log.info(`Copied the release to ${stableBlob}.`);
-    return { releaseBlob, stableBlob, uploaded, copied: true, stable, previousSha256 };
-}
-
-/**
- * URL mode: storage (the account, the auth that can write), the stable blob this side may write, package access
- * (a policy-bound SAS, or the identity's read role), the already-live check, the upload, the stored access policy,
- * and the setting. Restart and verification are the engine's.
- */
-async function publishUrl(input) {
-    const { ctx, pkg, plan, settings, session, storageScope, runUrl, uploads } = input;
-    const { log, inputs, target, arm } = ctx;
-    const findings = [];
-    const accountName = inputs.storageAccount;
-    // Storage: find the account, open it with the auth that can write.
-    let reopenWithKey;
-    const { store: firstStore, accountId, account: storageAccount, } = await log.group('Storage', async () => {
-        const account = await findAccount(ctx);
-        const open = (preferKey) => openStore(ctx, session, account, plan, { preferKey });
-        const store = await open(plan.access === 'sas');
-        if (store.auth === 'entra' && account.allowSharedKeyAccess)
-            reopenWithKey = () => open(true);
-        log.info(`Account ${account.name} (${store.auth === 'entra' ? 'Entra token' : 'account key'}), container ${plan.container}.`);
-        return { store, accountId: account.id, account };
-    });
-    let store = firstStore;
-    const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
-    const { stableBlob: chosen, usedByOthers } = await stableBlobFor(ctx, store, plan, settings);
-    const state = {
-        account: storageAccount,
-        container: plan.container,
-        siblingBlobs: usedByOthers,
-        store: () => store,
-    };
-    const prune = () => pruneReleases(ctx, state, pkg.sha256);
-    if (chosen !== plan.stableBlob) {
-        log.info(`${plan.stableBlob} is what another slot of ${target.ref.appName} runs (after a swap); this deploy uses ${chosen}.`);
-        plan.stableBlob = chosen;
-    }
-    const stableUrl = store.blobUrl(plan.container, plan.stableBlob);
-    const packageUrl = redactUrl(stableUrl.split('?')[0]);
-    let roleConfirmed;
-    // The value the setting must hold, and the SAS policy decision.
-    const access = await log.group('Package access', async () => {
-        if (plan.access === 'sas') {
-            const { identifiers, publicAccess } = await store.getPolicies(plan.container);
-            const decision = policyDecision(ctx, plan, identifiers);
-            const url = buildPolicySasUrl(stableUrl, store.accountName, store.accountKey, plan.container, plan.stableBlob, plan.policyId);
-            ctx.secrets.add(new URL(url).searchParams.get('sig') ?? undefined);
-            log.info(`Stored access policy ${plan.policyId}: ${decision.action === 'keep' ? `kept, ${decision.reason}` : `${decision.action} (${decision.reason}), read-only until ${decision.expiresOn.toISOString()}`}.`);
-            return { value: url, decision, publicAccess };
-        }
-        // Identity: confirm a blob read role for the identity through role assignments.
-        const principal = plan.identityPrincipalId;
-        try {
-            const assignments = await arm.listRoleAssignments(accountId, principal);
-            const ok = assignments.some((a) => grantsBlobRead(a, principal, accountId, plan.container));
-            roleConfirmed = ok;
-            if (ok)
-                log.info(`The app's identity (${principal}) can read blobs in ${accountName}.`);
-            else {
-                const f = {
-                    severity: 'warning',
-                    code: 'identity-role-unconfirmed',
-                    message: `No Storage Blob Data Reader (or wider) role for the app's identity ${principal} on ${accountName} was found; the app will fail to mount the package without it (az role assignment create --role "Storage Blob Data Reader" --assignee-object-id ${principal} --scope ${accountId}).`,
-                };
-                findings.push(f);
-                log.warn(f.message);
-            }
-        }
-        catch (err) {
-            roleConfirmed = false;
-            const f = {
-                severity: 'warning',
-                code: 'identity-role-unconfirmed',
-                message: `Could not read role assignments on ${accountName} (${describeError(err).split(';')[0]}); make sure the app's identity has Storage Blob Data Reader there.`,
-            };
-            findings.push(f);
-            log.warn(f.message);
-        }
-        return { value: stableUrl, decision: undefined, publicAccess: undefined };
-    });
-    const changes = { [RFP]: access.value, ...plan.extra };
-    const storageAuthorization = () => session.authorization(storageScope);
-    // With identity access runpack checks the blob with its own token, or with a short read SAS when it holds
-    // only the account key (its login has no data role).
-    const probeUrl = () => {
-        if (plan.access !== 'identity' || store.auth !== 'key' || !store.accountKey)
-            return undefined;
-        const url = buildShortReadSasUrl(store.blobUrl(plan.container, plan.stableBlob), store.accountName, store.accountKey, plan.container, plan.stableBlob, new Date(ctx.clock.now()));
-        ctx.secrets.add(new URL(url).searchParams.get('sig') ?? undefined);
-        return url;
-    };
-    // Unchanged content already live and verified: nothing to do.
-    if (!inputs.force) {
-        const stableNow = await store.getBlob(plan.container, plan.stableBlob);
-        const settingsSame = !mergeSettings(settings, changes).changed;
-        const policyFine = !access.decision || access.decision.action === 'keep';
-        if (stableNow?.metadata.sha256 === pkg.sha256 && settingsSame && policyFine && pkg.stamp) {
-            const quick = await log.group('Check the live release', () => verifyDeploy(ctx, pkg, {
-                intendedValue: access.value,
-                access: plan.access,
-                storageAuthorization,
-                probeUrl: probeUrl(),
-                quick: true,
-            }));
-            const mounted = quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass';
-            if (quick.ok && mounted) {
-                log.info(`Release ${pkg.releaseId} is already live and verified; nothing to upload, set or restart.`);
-                return {
-                    noop: { levels: quick.levels },
-                    previousReleaseId: pkg.releaseId,
-                    packageUrl,
-                    findings,
-                    prune,
-                };
-            }
-        }
-    }
-    // Upload.
-    // A fleet uploads the package once per account and container; the other targets copy that blob.
-    const uploadKey = `${store.accountName}/${plan.container}`.toLowerCase();
-    let copyFrom;
-    let announce;
-    if (uploads) {
-        const first = uploads.get(uploadKey);
-        if (first)
-            copyFrom = (await first) ?? undefined;
-        else
-            uploads.set(uploadKey, new Promise((r) => (announce = r)));
-    }
-    const doUpload = () => uploadRelease(store, plan.container, releaseBlob, plan.stableBlob, pkg, releaseMetadata(pkg, {
-        commit: inputs.commit,
-        runUrl,
-        version: RUNPACK_VERSION,
-        now: new Date(ctx.clock.now()),
-    }), log, uploadSignal, copyFrom);
-    // The upload may not outlive the deploy's time budget.
-    const uploadSignal = AbortSignal.timeout(Math.max(1000, ctx.deadline - ctx.clock.now()));
-    let uploadOk = false;
-    const uploaded = await log.group('Upload', async () => {
-        try {
-            const u = await doUpload();
-            uploadOk = true;
-            return u;
-        }
-        catch (err) {
-            if (uploadSignal.aborted)
-                throw new RunpackError('timeout', `The upload of ${releaseBlob} to ${store.accountName} did not finish within timeout-minutes (${inputs.timeoutMinutes}); raise timeout-minutes or check the runner's network to the storage account.`);
-            // A token that may read but not write: fall back to the account key once.
-            if (err instanceof RunpackError && err.code === 'storage-forbidden' && reopenWithKey) {
-                log.info('The login may read but not write blobs with its token; using the account key.');
-                store = await reopenWithKey();
-                reopenWithKey = undefined;
-                const u = await doUpload();
-                uploadOk = true;
-                return u;
-            }
-            if (err instanceof RunpackError)
-                throw err;
-            throw new RunpackError('upload-failed', `Upload failed: ${describeError(err)}`);
-        }
-        finally {
-            announce?.(uploadOk ? releaseBlob : null);
-        }
-    });
-    const previousReleaseId = uploaded.previousSha256?.slice(0, 12);
-    if (access.decision && access.decision.action !== 'keep') {
-        await log.group('Stored access policy', async () => {
-            await store.setPolicies(plan.container, access.decision.identifiers, access.publicAccess);
-            log.info(`Policy ${plan.policyId} ${access.decision.action === 'create' ? 'created' : 'renewed'}.`);
-        });
-    }
-    // Setting.
-    const update = await log.group('App setting', async () => {
-        const u = await ctx.settings.update(changes);
-        if (u.changed) {
-            const kept = Object.keys(u.before).filter((k) => !(k in changes));
-            const lost = kept.filter((k) => !(k in u.after));
-            if (lost.length)
-                log.warn(`Settings ${lost.join(', ')} disappeared between the read and the write: another writer changed them at the same time.`);
-            log.info(`Set ${Object.keys(changes).join(', ')}; ${kept.length} other settings kept.`);
-        }
-        else
-            log.info(`${RFP} already points at the package; no settings write.`);
-        return u;
-    });
-    const verify = {
-        intendedValue: access.value,
-        access: plan.access,
-        storageAuthorization,
-        probeUrl: probeUrl(),
-        identityRoleConfirmed: roleConfirmed,
-    };
-    return {
-        verify,
-        settingChanged: update.changed,
-        previousReleaseId,
-        packageUrl,
-        findings,
-        prune,
-        recordVerified: async () => {
-            const blob = await store.getBlob(plan.container, releaseBlob);
-            if (blob?.etag)
-                await store.addMetadataIfMatch(plan.container, releaseBlob, { [VERIFIED_KEY]: new Date(ctx.clock.now()).toISOString() }, blob.etag);
-        },
-        previous: {
-            releaseId: previousReleaseId,
-            restore: () => restorePreviousBlob(ctx, {
-                store,
-                container: plan.container,
-                stableBlob: plan.stableBlob,
-                stableEtag: uploaded.stable.etag,
-                previousSha256: uploaded.previousSha256,
-                previousValue: plan.previousValue,
-                releaseSha256: pkg.sha256,
-                pkg,
-                verify,
-            }),
-        },
-    };
-}
-/**
- * The automatic rollback in URL mode: copy the release that the stable blob held before this deploy back onto
- * it, only while the stable blob still holds this deploy's copy, and only a release runpack verified.
- */
-async function restorePreviousBlob(ctx, r) {
-    const refuse = (code, why) => {
-        throw new RunpackError(code, why);
-    };
-    const prev = r.previousSha256?.toLowerCase();
-    if (modeOfValue(r.previousValue) !== 'url')
-        refuse('rollback-mode-switch', `the app did not run from a package URL before this deploy (${r.previousValue === '1' ? 'it ran a local package' : 'it ran files in wwwroot'}), so there is no earlier release behind ${r.stableBlob} to bring back; switching modes back is not automatic`);
-    const ranBefore = (r.previousValue ?? '').split('?')[0].toLowerCase();
-    if (ranBefore !== r.store.blobUrl(r.container, r.stableBlob).split('?')[0].toLowerCase())
-        refuse('rollback-none', `the app ran another package URL than ${r.container}/${r.stableBlob} before this deploy, so the blob's earlier content is not what it ran; roll back by hand with 'runpack rollback'`);
-    if (!prev || prev === r.releaseSha256)
-        refuse('rollback-none', `${r.container}/${r.stableBlob} held no earlier runpack release before this deploy, so there is nothing to bring back`);
-    const blob = releaseBlobName(ctx.target.ref.appName, prev);
-    const meta = await r.store.getBlob(r.container, blob);
-    if (!meta)
-        refuse('rollback-missing', `release ${prev.slice(0, 12)} (${r.container}/${blob}) no longer exists, so it cannot be brought back`);
-    if (!isVerifiedBlob(meta.metadata))
-        refuse('rollback-unverified', `release ${prev.slice(0, 12)} was never verified by runpack (its blob carries no ${VERIFIED_KEY}), so it is not brought back blindly; roll back by hand with 'runpack rollback --release <id>' after checking it`);
-    const copied = await r.store.copyIfMatch(r.container, blob, r.stableBlob, r.stableEtag ?? null);
-    if ((copied.metadata.sha256 ?? '').toLowerCase() !== prev)
-        refuse('release-target-changed', `${r.container}/${r.stableBlob} does not carry release ${prev.slice(0, 12)} after the copy; another writer may have raced`);
-    ctx.log.info(`${r.container}/${r.stableBlob} holds release ${prev.slice(0, 12)} again.`);
-    const content = meta.metadata.content_sha256;
-    return {
-        pkg: {
-            ...r.pkg,
-            zipPath: '',
-            sha256: prev,
-            releaseId: prev.slice(0, 12),
-            zipBytes: meta.size ?? 0,
-            stamp: content ? { runpack: 1, contentSha256: content } : null,
-            functions: [],
-            inspect: { ...r.pkg.inspect, functions: [] },
-        },
-        verify: r.verify,
-    };
-}
-/** Whether this deploy keeps, creates or renews the container's stored access policy (SAS access). */
-function policyDecision(ctx, plan, identifiers) {
-    return decidePolicy(identifiers, plan.policyId, new Date(ctx.clock.now()), ctx.inputs.sasExpiryDays, plan.container);
-}
-/** The storage account of the package blobs, or one line saying it is not visible to the login. */
-async function findAccount(ctx) {
-    const { inputs, target, arm } = ctx;
-    const account = await arm.findStorageAccount(target.ref.subscriptionId, inputs.storageAccount);
-    if (!account)
-        throw new RunpackError('storage-not-found', `Storage account ${inputs.storageAccount} was not found in subscription ${target.ref.subscriptionId}; check storage-account (the login needs Reader on it).`);
-    return account;
-}
-/** Opens the release store of the account (Entra token first; the key when SAS access needs it). */
-function openStore(ctx, session, account, plan, o) {
-    return openBlobStore({
-        accountName: account.name,
-        blobEndpoint: account.blobEndpoint,
-        credential: maskingCredential(session.credential, ctx.secrets),
-        allowSharedKeyAccess: account.allowSharedKeyAccess,
-        getKeys: () => ctx.arm.listStorageAccountKeys(account.id),
-        container: plan.container,
-        preferKey: o.preferKey,
-        ...(o.createContainer === false ? { createContainer: false } : {}),
-        log: (l) => ctx.log.info(l),
-        addSecret: (v) => ctx.secrets.add(v),
-    });
-}
-/**
- * The stable blob this side may write: never the one another slot runs (after a swap it carries this slot's
- * name), with the blobs the other sides point at.
- */
-async function stableBlobFor(ctx, store, plan, settings) {
-    const containerUrl = store.blobUrl(plan.container, 'x').replace(/\/x$/, '');
-    const usedByOthers = await blobsUsedBySiblings(ctx, containerUrl);
-    const stableBlob = chooseStableBlob(plan.stableBlob, blobInContainer(settings[RFP], containerUrl), usedByOthers);
-    return { stableBlob, usedByOthers };
-}
-/** Retention with src/release's pruning (reads never create anything; deletes are conditional). */
-async function pruneReleases(ctx, state, live) {
-    const store = state.store();
-    const outcome = await applyRetention(store, {
-        container: state.container,
-        appName: ctx.target.ref.appName,
-        keep: ctx.inputs.keepReleases ?? 0,
-        live,
-        siblingBlobs: state.siblingBlobs,
-        dryRun: false,
-        log: ctx.log,
-    });
-    if (outcome.deleted.length)
-        ctx.log.info(`Deleted ${outcome.deleted.length} old release(s); ${outcome.kept} left (keep-releases: ${ctx.inputs.keepReleases}).`);
-    return outcome;
-}
-/** Blobs of the container that production and the other slots of the app point at. */
-async function blobsUsedBySiblings(ctx, containerUrl) {
-    const { arm, target } = ctx;
-    const used = new Set();
-    let slots;
-    if (!arm.listSlots)
-        return used;
-    try {
-        slots = await arm.listSlots(target.ref);
-    }
-    catch (err) {
-        ctx.log.debug(`Could not list the slots of ${target.ref.appName}: ${describeError(err)}`);
-        return used;
-    }
-    const sides = [null, ...slots].filter((s) => (s ?? '').toLowerCase() !== (target.ref.slot ?? '').toLowerCase());
-    if (slots.length === 0)
-        return used;
-    for (const side of sides) {
-        try {
-            const other = await arm.listAppSettings({ ...target.ref, slot: side });
-            const blob = blobInContainer(other[RFP], containerUrl);
-            if (blob)
-                used.add(blob);
-        }
-        catch (err) {
-            ctx.log.debug(`Could not read the settings of ${side ?? 'production'}: ${describeError(err)}`);
-        }
-    }
-    return used;
-}
-/**
- * dry-run: the facts of the plan, gathered with reads only (Resource Manager GETs and the read POSTs
- * config/appsettings/list and listKeys; blob HEADs, listings and the container's ACL read), rendered by renderPlan.
- * It reads storage with the same helpers publishing uses.
- */
-async function planUrl(input) {
-    const { ctx, pkg, plan, settings, session } = input;
-    const { inputs, target } = ctx;
-    const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
-    const facts = {
-        target: name,
-        mode: plan.mode,
-        releaseId: pkg.releaseId,
-        zipBytes: pkg.zipBytes,
-        settings: {},
-        restart: inputs.restart,
-        swapTo: inputs.swapTo,
-    };
-    const changed = (changes, same) => {
-        for (const k of mergeSettings(settings, changes).changedKeys)
-            if (!same(k))
-                facts.settings[k] = [settings[k], changes[k]];
-    };
-    let retention;
-    const account = await findAccount(ctx);
-    // SAS access signs with the account key (and only the key may read the container's policies).
-    const store = await openStore(ctx, session, account, plan, {
-        preferKey: plan.access === 'sas',
-        createContainer: false,
-    });
-    const { stableBlob, usedByOthers } = await stableBlobFor(ctx, store, plan, settings);
-    const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
-    const stableUrl = store.blobUrl(plan.container, stableBlob);
-    const packageUrl = redactUrl(stableUrl.split('?')[0]);
-    const [releaseNow, stableNow] = await Promise.all([
-        store.getBlob(plan.container, releaseBlob),
-        store.getBlob(plan.container, stableBlob),
-    ]);
-    Object.assign(facts, {
-        account: account.name,
-        container: plan.container,
-        releaseBlob,
-        stableBlob,
-        releaseExists: releaseNow !== null,
-        stableCurrent: (stableNow?.metadata.sha256 ?? '').toLowerCase() === pkg.sha256,
-    });
-    let value = stableUrl;
-    if (plan.access === 'sas') {
-        let identifiers = [];
-        try {
-            identifiers = (await store.getPolicies(plan.container)).identifiers;
-        }
-        catch (err) {
-            // A missing container has no policies yet; the deploy would create both.
-            if (!/ContainerNotFound/.test(describeError(err)))
-                throw err;
-            facts.containerMissing = true;
-        }
-        const decision = policyDecision(ctx, plan, identifiers);
-        facts.policy = { id: plan.policyId, action: decision.action, reason: decision.reason };
-        // The signature is made at deploy time with the account key; the plan shows where it goes.
-        value = `${stableUrl}?si=${encodeURIComponent(plan.policyId)}&sr=b&sig=REDACTED`;
-    }
-    const bare = (v) => (v ?? '').split('?')[0].toLowerCase();
-    const sameRfp = (k) => {
-        if (k !== RFP || plan.access !== 'sas')
-            return false;
-        const old = settings[RFP] ?? '';
-        return (bare(old) === bare(value) && new URLSearchParams(old.split('?')[1] ?? '').get('si') === plan.policyId);
-    };
-    changed({ [RFP]: value, ...plan.extra }, sameRfp);
-    facts.unchanged =
-        !inputs.force &&
-            !!pkg.stamp &&
-            facts.stableCurrent === true &&
-            Object.keys(facts.settings).length === 0 &&
-            (!facts.policy || facts.policy.action === 'keep');
-    if (inputs.keepReleases && !facts.unchanged) {
-        try {
-            const r = await applyRetention(store, {
-                container: plan.container,
-                appName: target.ref.appName,
-                keep: inputs.keepReleases,
-                live: pkg.sha256,
-                siblingBlobs: usedByOthers,
-                dryRun: true,
-                log: { info: (l) => ctx.log.debug(l), warn: (l) => ctx.log.warn(l) },
-            });
-            facts.retention = { keep: inputs.keepReleases, deleted: r.deleted };
-            retention = r;
-        }
-        catch (err) {
-            facts.retention = { keep: inputs.keepReleases, error: describeError(err).replace(/\.$/, '') };
-        }
-    }
-    return { lines: renderPlan(facts), packageUrl, retention };
-}
-const urlPublisher = { plan: planUrl, publish: publishUrl };
-
-const RFP_MI_SETTING = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
-const WORDS = {
-    local: 'a local package (=1)',
-    url: 'a package URL',
-    unset: 'no run-from-package (files in wwwroot)',
-    other: 'an unrecognised run-from-package value',
-};
-function hasSas(url) {
-    return !!url && /[?&]sig=/i.test(url);
-}
-/**
- * Pure: what a swap between `slot` and `other` would do to the run-from-package setup. Never quotes setting
- * values (URLs may carry a SAS).
- */
-function compareSlotSettings(c) {
-    const findings = [];
-    const sticky = new Set(c.stickyNames.map((n) => n.toUpperCase()));
-    const rfpSticky = sticky.has(RFP) || sticky.has('WEBSITE_RUN_FROM_ZIP');
-    const miSticky = sticky.has(RFP_MI_SETTING);
-    const s = c.slot.mode;
-    const otherValue = effectiveRunFromPackage(c.other.settings);
-    const o = classifyRunFromPackage(otherValue);
-    const slotName = `slot '${c.slot.name}'`;
-    const otherName = c.other.name === 'production' ? 'production' : `slot '${c.other.name}'`;
-    const blocking = c.swapPlanned && !c.force;
-    const breaking = (code, message) => ({
-        severity: blocking ? 'error' : 'warning',
-        code,
-        message: blocking
-            ? `${message} The swap was not started; fix the settings, or set force: true to swap anyway.`
-            : message,
-    });
-    if (rfpSticky) {
-        if (s === 'local' && o === 'local') {
-            findings.push({
-                severity: 'info',
-                code: 'slot-setting-sticky',
-                message: `${RFP} is slot-sticky and both ${slotName} and ${otherName} run local packages; a swap moves the stored package with the content.`,
-            });
-        }
-        else if (s === 'url' && o === 'url') {
-            findings.push(breaking('slot-swap-keeps-package', `${RFP} is slot-sticky and ${slotName} and ${otherName} both run from package URLs, so a swap leaves each side on its own URL: ${otherName} would keep its current package, not this release. Make ${RFP} non-sticky (remove it from slotConfigNames) or deploy ${otherName} directly.`));
-        }
-        else {
-            const consequence = s === 'url' && o === 'local'
-                ? `${otherName} would stay at =1 but receive ${slotName}'s content, which holds no local package of this release, so it cannot mount one (FAILED TO INITIALIZE RUN FROM PACKAGE)`
-                : s === 'local' && o === 'url'
-                    ? `${otherName} would keep its package URL and never serve the package pushed to ${slotName}, while ${slotName} would stay at =1 with ${otherName}'s old content`
-                    : `${otherName} would keep ${WORDS[o]} while receiving content built for ${WORDS[s]}`;
-            findings.push(breaking('slot-swap-mode-mismatch', `${RFP} is slot-sticky but ${slotName} runs ${WORDS[s]} and ${otherName} runs ${WORDS[o]}: after a swap ${consequence}. Use the same mode on both sides, or make the setting non-sticky.`));
-        }
-    }
-    else {
-        if (s !== o && o !== 'unset') {
-            const unsupported = o === 'local' && s === 'url' && !c.isLinux;
-            findings.push({
-                severity: unsupported && blocking ? 'error' : 'warning',
-                code: 'slot-swap-mode-change',
-                message: `${RFP} is not slot-sticky, so a swap moves ${slotName}'s ${WORDS[s]} onto ${otherName}, which now runs ${WORDS[o]}${unsupported ? '; on Windows the platform does not support moving an app from a local package to a URL' : ''}. Swapping back restores it.${unsupported && blocking ? ' The swap was not started; set force: true to swap anyway.' : ''}`,
-            });
-        }
-        if (s === 'url') {
-            const slotValue = effectiveRunFromPackage(c.slot.settings);
-            const identityFetch = c.slot.settings[RFP] === undefined || !hasSas(slotValue);
-            const mi = c.slot.settings[RFP_MI_SETTING];
-            if (identityFetch && (!mi || /^systemassigned$/i.test(mi))) {
-                findings.push({
-                    severity: 'warning',
-                    code: 'slot-swap-identity',
-                    message: `${slotName} fetches its package with its system-assigned identity; after a swap ${otherName} fetches the same URL with its own, different identity — give that identity Storage Blob Data Reader on the package container too, or use a user-assigned identity on both.`,
-                });
-            }
-            else if (identityFetch && miSticky) {
-                findings.push({
-                    severity: 'warning',
-                    code: 'slot-swap-identity',
-                    message: `${RFP_MI_SETTING} is slot-sticky while ${RFP} is not: after a swap ${otherName} fetches ${slotName}'s package URL with its own identity choice; make both settings sticky or neither.`,
-                });
-            }
-        }
-    }
-    return findings;
-}
-/** The SiteRef of a swap side: `production` → the production site. */
-function sideRef(ref, name) {
-    return { ...ref, slot: name.toLowerCase() === 'production' ? null : name };
-}
-function slotOf(ctx) {
-    const s = ctx.target.ref.slot ?? null;
-    return s && s.toLowerCase() !== 'production' ? s : null;
-}
-/**
- * Entry point for the engine, before anything changes. `mode` is the mode this deploy will use (when omitted:
- * the `mode` input, or for `auto` the slot's current mode). Returns [] when the target is not a slot.
- */
-async function checkSlots(ctx, mode) {
-    // The engine logs and records the findings (and stops on errors).
-    return evaluateSlots(ctx, mode);
-}
-const naming = (ctx) => ctx.inputs.naming ?? ACTION_NAMING;
-async function evaluateSlots(ctx, mode) {
-    const slot = slotOf(ctx);
-    const swapTo = ctx.inputs.swapTo;
-    if (!slot) {
-        if (swapTo)
-            throw new UsageError(`${naming(ctx).input('swap-to')} needs ${naming(ctx).ref('slot')}: deploy to a slot (for example ${naming(ctx).value('slot', 'staging')}) and swap it into ${swapTo}.`);
-        return [];
-    }
-    if (swapTo && swapTo.toLowerCase() === slot.toLowerCase())
-        throw new UsageError(`${naming(ctx).input('swap-to')} names the slot being deployed ('${slot}'); name the other side, e.g. production.`);
-    const otherName = swapTo ?? 'production';
-    const [slotSettings, otherSettings, names] = await Promise.all([
-        ctx.settings.read(),
-        ctx.arm.listAppSettings(sideRef(ctx.target.ref, otherName)),
-        ctx.arm.getSlotConfigNames(ctx.target.ref),
-    ]);
-    const current = classifyRunFromPackage(effectiveRunFromPackage(slotSettings));
-    const wanted = mode ?? (ctx.inputs.mode !== 'auto' ? ctx.inputs.mode : current === 'local' ? 'local' : 'url');
-    return compareSlotSettings({
-        slot: { name: slot, settings: slotSettings, mode: wanted },
-        other: {
-            name: otherName.toLowerCase() === 'production' ? 'production' : otherName,
-            settings: otherSettings,
-        },
-        stickyNames: names.appSettingNames,
-        isLinux: ctx.target.isLinux,
-        swapPlanned: Boolean(swapTo),
-        force: ctx.inputs.force,
-    });
-}
-/** TargetInfo of the other side of a swap, from its ARM site. */
-function targetFromSite(ref, site, base) {
-    const p = site.properties ?? {};
-    const scm = (p.hostNameSslStates ?? []).find((h) => (h.hostType ?? '').toLowerCase() === 'repository');
-    const defaultHostName = p.defaultHostName ?? base.defaultHostName;
-    return {
-        ...base,
-        ref,
-        id: site.id,
-        kind: site.kind ?? base.kind,
-        state: p.state ?? base.state,
-        defaultHostName,
-        scmHostName: scm?.name ?? null,
-        appUrl: `https://${defaultHostName}`,
-    };
-}
-/**
- * Entry point for the engine, after the slot is verified: swap it into `to` (ARM slotsswap), then read the
- * release stamp back from the target's mounted wwwroot (when `pkg` is given). The engine then runs its
- * health check against `targetAfterSwap(ctx, to)`'s appUrl.
- */
-async function swapSlots(ctx, to, pkg) {
-    const slot = slotOf(ctx);
-    if (!slot)
-        throw new UsageError(`${naming(ctx).input('swap-to')} needs ${naming(ctx).ref('slot')}: only a slot can be swapped into ${to}.`);
-    const findings = [];
-    const from = slot;
-    const toName = to.toLowerCase() === 'production' ? 'production' : to;
-    // The slot now runs what was deployed: compare again with the real settings, and refuse a breaking swap.
-    const slotSettings = await ctx.settings.read();
-    const mode = classifyRunFromPackage(effectiveRunFromPackage(slotSettings)) === 'local' ? 'local' : 'url';
-    const blocking = (await evaluateSlots({ ...ctx, inputs: { ...ctx.inputs, swapTo: toName } }, mode)).filter((f) => f.severity === 'error');
-    if (blocking.length)
-        throw new RunpackError(blocking[0].code, blocking[0].message);
-    ctx.log.info(`Swapping slot '${from}' of ${ctx.target.ref.appName} into ${toName}…`);
-    try {
-        await ctx.arm.swapSlot(ctx.target.ref, toName);
-    }
-    catch (err) {
-        if (err instanceof RunpackError)
-            throw new RunpackError('swap-failed', `The swap of slot '${from}' into ${toName} failed: ${err.message} Slot '${from}' still runs the new release; production is unchanged.`);
-        throw err;
-    }
-    ctx.log.info(`Swap done: ${toName} now runs the release verified on slot '${from}'.`);
-    if (pkg) {
-        const target = await targetAfterSwap(ctx, toName);
-        const otherCtx = { ...ctx, target };
-        const deadline = ctx.phaseDeadline(120_000);
-        const { kudu } = await openKudu(otherCtx, deadline);
-        findings.push(...(await checkMountedRelease(ctx, kudu, pkg, deadline, 5000)));
-    }
-    return { from, to: toName, findings };
-}
-/** The swap target as a TargetInfo (for the engine's health check after a swap). */
-async function targetAfterSwap(ctx, to) {
-    const ref = sideRef(ctx.target.ref, to);
-    const site = await ctx.arm.getSite(ref);
-    return targetFromSite(ref, site, ctx.target);
-}
-
 const UNKNOWN = { cls: 'unknown', anchor: '' };
 /** The App Service content folder spelled out as an absolute path is the app root too. */
-const WWWROOT = /(^|[\\/])site[\\/]wwwroot([\\/]|$)/i;
+const WWWROOT$1 = /(^|[\\/])site[\\/]wwwroot([\\/]|$)/i;
 /** Classifies a plain string used as a file or folder path. */
 function classifyPathString(s) {
     const quoted = `'${s}'`;
@@ -75561,7 +72813,7 @@ function classifyPathString(s) {
         return UNKNOWN;
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s))
         return UNKNOWN; // a URL, not a file path
-    if (WWWROOT.test(s))
+    if (WWWROOT$1.test(s))
         return { cls: 'root', anchor: quoted };
     if (/^([A-Za-z]:[\\/]|[\\/]|~([\\/]|$))/.test(s))
         return { cls: 'safe', anchor: quoted };
@@ -77532,6 +74784,2898 @@ function formatAnnotations(findings, options = {}) {
 /** Public shapes of the write-path audit (`runpack audit`, and the action's `audit` input). */
 const AUDIT_RUNTIMES = ['node', 'dotnet', 'python', 'java'];
 
+const RFP = 'WEBSITE_RUN_FROM_PACKAGE';
+/** The legacy name Kudu falls back to when WEBSITE_RUN_FROM_PACKAGE is empty (API-SPEC §1.1). */
+const RFP_LEGACY = 'WEBSITE_RUN_FROM_ZIP';
+/** URL mode with a user-assigned identity: the identity the worker fetches the blob with. */
+const RFP_MI = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
+const SITE_PACKAGES = 'data/SitePackages';
+const PACKAGE_NAME_FILE = `${SITE_PACKAGES}/packagename.txt`;
+const WWWROOT = 'site/wwwroot';
+const FAILURE_MARKER = 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt';
+function classifyRunFromPackage(value) {
+    if (value === undefined || value === null || value === '')
+        return 'unset';
+    if (value === '1')
+        return 'local';
+    if (/^http/i.test(value))
+        return 'url';
+    return 'other';
+}
+/** The value Kudu acts on: WEBSITE_RUN_FROM_PACKAGE, or the legacy WEBSITE_RUN_FROM_ZIP when the first is empty. */
+function effectiveRunFromPackage(settings) {
+    const main = settings[RFP];
+    if (main !== undefined && main !== '')
+        return main;
+    const legacy = settings[RFP_LEGACY];
+    return legacy !== undefined && legacy !== '' ? legacy : undefined;
+}
+/** The deploy mode a value means, or undefined for unset and unrecognised values. */
+function modeOfValue(value) {
+    const state = classifyRunFromPackage(value);
+    return state === 'local' || state === 'url' ? state : undefined;
+}
+const STATE_WORDS = {
+    local: 'a local package (WEBSITE_RUN_FROM_PACKAGE=1)',
+    url: 'a package URL',
+    unset: 'files in wwwroot (no WEBSITE_RUN_FROM_PACKAGE)',
+    other: "an unrecognised WEBSITE_RUN_FROM_PACKAGE value (only exactly '1' or an https URL count)",
+};
+/**
+ * Decide whether moving an app from its current WEBSITE_RUN_FROM_PACKAGE value to `wanted` is allowed.
+ * The platform documents local → URL as unsupported on an existing app (API-SPEC §1.3 "Migration"); runpack
+ * refuses it on Windows unless `force`, and warns on Linux. Local mode on Linux Consumption function apps and
+ * any run-from-package on Flex Consumption are refused outright.
+ */
+function modeSwitchDecision(current, wanted, target, force) {
+    const from = classifyRunFromPackage(current);
+    const app = target.name ? `App '${target.name}'` : 'The app';
+    const base = { from, to: wanted };
+    if (target.isFlex) {
+        return {
+            ...base,
+            allowed: false,
+            code: 'mode-switch-unsupported',
+            severity: 'error',
+            message: flexRefusalMessage(target.name),
+        };
+    }
+    if (wanted === 'local') {
+        const refusal = localModeRefusal(target);
+        if (refusal)
+            return {
+                ...base,
+                allowed: false,
+                code: 'mode-switch-unsupported',
+                severity: 'error',
+                message: refusal,
+            };
+        if (from === 'local')
+            return {
+                ...base,
+                allowed: true,
+                code: 'mode-unchanged',
+                severity: 'info',
+                message: `${app} already runs a local package.`,
+            };
+        const cost = from === 'url'
+            ? 'changing the setting restarts the app; it comes back on the package in data/SitePackages if one is left from an earlier local deploy, otherwise it cannot start (FAILED TO INITIALIZE RUN FROM PACKAGE) until the push completes'
+            : from === 'unset'
+                ? 'the files now in wwwroot are hidden by the mounted package from now on; changing the setting restarts the app'
+                : 'Kudu did not treat the old value as local mode; changing the setting restarts the app';
+        return {
+            ...base,
+            allowed: true,
+            code: 'mode-switch',
+            severity: 'warning',
+            message: `${app} switches from ${STATE_WORDS[from]} to a local package: ${cost}.`,
+        };
+    }
+    // wanted === 'url'
+    if (from === 'url')
+        return {
+            ...base,
+            allowed: true,
+            code: 'mode-unchanged',
+            severity: 'info',
+            message: `${app} already runs from a package URL.`,
+        };
+    if (from === 'local') {
+        const why = 'the platform does not support moving an app that runs a local package to a package URL ("create a new App Service resource")';
+        if (!target.isLinux && !force) {
+            return {
+                ...base,
+                allowed: false,
+                code: 'mode-switch-refused',
+                severity: 'error',
+                message: `${app} is a Windows app running a local package (WEBSITE_RUN_FROM_PACKAGE=1) and ${why}; keep mode: local, deploy to a new app, or set force: true to switch anyway.`,
+            };
+        }
+        return {
+            ...base,
+            allowed: true,
+            code: force && !target.isLinux ? 'mode-switch-forced' : 'mode-switch',
+            severity: 'warning',
+            message: `${app} switches from a local package to a package URL although ${why}${force && !target.isLinux ? ' (forced)' : ''}; watch the app after the restart.`,
+        };
+    }
+    return {
+        ...base,
+        allowed: true,
+        code: 'mode-switch',
+        severity: 'warning',
+        message: `${app} switches from ${STATE_WORDS[from]} to a package URL: changing the setting restarts the app${from === 'unset' ? ' and hides the files now in wwwroot' : ''}.`,
+    };
+}
+/** Why local mode is impossible on this target, or null. */
+function localModeRefusal(target) {
+    if (target.isFlex)
+        return flexRefusalMessage(target.name);
+    if (target.isFunctionApp && target.isLinux && target.isConsumption) {
+        const app = target.name ? `'${target.name}'` : 'this app';
+        return `mode: local is not possible on ${app}: Linux Consumption function apps run from a package URL only (WEBSITE_RUN_FROM_PACKAGE=1 is not supported there); use mode: url (or auto).`;
+    }
+    return null;
+}
+/** The refusal for Flex Consumption apps (API-SPEC §1.7, §6.13). */
+function flexRefusalMessage(name) {
+    const app = name ? `'${name}'` : 'This function app';
+    return `${app} runs on the Flex Consumption plan, which does not support WEBSITE_RUN_FROM_PACKAGE in either mode; deploy it with OneDeploy to its deployment storage instead (Azure/functions-action or 'func azure functionapp publish'), and remove the setting if it is present.`;
+}
+/** Kudu's stored package names: `yyyyMMddHHmmss.zip` (UTC). */
+function isSitePackageName(name) {
+    return /^\d{14}\.zip$/.test(name);
+}
+function compareStamp(expected, text) {
+    if (!expected)
+        return 'not-stamped';
+    if (text === null)
+        return 'missing';
+    try {
+        const parsed = JSON.parse(text);
+        if (typeof parsed?.contentSha256 !== 'string')
+            return 'unreadable';
+        return parsed.contentSha256 === expected.contentSha256 ? 'match' : 'mismatch';
+    }
+    catch {
+        return 'unreadable';
+    }
+}
+
+/** `app/fn` (ARM's name) or `fn` → `fn`. */
+function functionName(name) {
+    return name.slice(name.lastIndexOf('/') + 1);
+}
+/** Pure: compare function names, case-insensitively (the host's names are case-insensitive). */
+function diffFunctions(expected, listed) {
+    const norm = (xs) => new Map(xs.map((x) => [functionName(x).toLowerCase(), functionName(x)]));
+    const e = norm(expected);
+    const l = norm(listed);
+    const missing = [...e]
+        .filter(([k]) => !l.has(k))
+        .map(([, v]) => v)
+        .sort();
+    const unexpected = [...l]
+        .filter(([k]) => !e.has(k))
+        .map(([, v]) => v)
+        .sort();
+    return { missing, unexpected, same: missing.length === 0 && unexpected.length === 0 };
+}
+function describeFunctionsDiff(diff, where) {
+    const parts = [];
+    if (diff.missing.length)
+        parts.push(`missing from the host: ${diff.missing.join(', ')}`);
+    if (diff.unexpected.length)
+        parts.push(`listed but not in the package: ${diff.unexpected.join(', ')}`);
+    return `The functions host of ${where} does not list the package's functions (${parts.join('; ')}); check each function's function.json and the host's startup log (Application Insights or the Log stream), then deploy again.`;
+}
+const PYTHON_FIX = 'run-from-package runs no remote build, so install the dependencies into the package first (pip install -r requirements.txt --target .python_packages/lib/site-packages) or set force: true';
+/**
+ * Pure: what the inspector's findings mean for a function app. A Python function app without `.python_packages`
+ * cannot import its dependencies (no remote build under run-from-package): the inspector's
+ * `dependencies-missing` warning becomes an error unless `force`.
+ */
+function functionPackageFindings(inspect, target, force) {
+    if (!target.isFunctionApp)
+        return [];
+    const out = [];
+    for (const p of inspect.problems) {
+        if (p.code !== 'dependencies-missing')
+            continue;
+        const python = inspect.runtime === 'python' || /python|\.python_packages|requirements\.txt/i.test(p.message);
+        if (!python)
+            continue;
+        out.push({
+            severity: force ? 'warning' : 'error',
+            code: 'python-packages-missing',
+            message: `This Python function app's package has no .python_packages folder although ${p.path ?? 'requirements.txt'} lists dependencies; ${PYTHON_FIX}.`,
+        });
+    }
+    return out;
+}
+/** Sync triggers through Resource Manager, retrying 400 (host starting) with growing waits. */
+async function syncTriggers(ctx, options = {}) {
+    const deadline = ctx.phaseDeadline(options.budgetMs ?? 180_000);
+    const name = ctx.target.ref.slot
+        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
+        : ctx.target.ref.appName;
+    let wait = options.firstWaitMs ?? 2000;
+    for (let attempt = 1;; attempt++) {
+        const res = await ctx.arm.syncFunctionTriggers(ctx.target.ref);
+        if (res.status >= 200 && res.status < 300) {
+            ctx.log.info(`Synced function triggers of ${name}${attempt > 1 ? ` (attempt ${attempt})` : ''}.`);
+            return;
+        }
+        const detail = res.text().replace(/\s+/g, ' ').trim().slice(0, 200);
+        if (res.status !== 400)
+            throw new RunpackError('trigger-sync-failed', `Resource Manager answered ${res.status} to the trigger sync of ${name}${detail ? ` (${detail})` : ''}; non-HTTP triggers keep their old metadata until a sync succeeds — run 'az functionapp function sync' or deploy again.`);
+        if (ctx.clock.now() + wait > deadline)
+            throw new RunpackError('trigger-sync-failed', `The functions host of ${name} kept answering 400 to the trigger sync for ${Math.round((options.budgetMs ?? 180_000) / 1000)} s (it did not start${detail ? `: ${detail}` : ''}); check the host's startup log, fix the package and deploy again.`);
+        ctx.log.info(`The functions host of ${name} is still starting (trigger sync answered 400); retrying in ${Math.round(wait / 1000)} s.`);
+        await ctx.clock.sleep(wait);
+        wait = Math.min(wait * 2, 30_000);
+    }
+}
+/**
+ * Entry point for the engine, after the package is mounted (and the app restarted) on a function app:
+ * sync triggers, then confirm the host lists the package's functions. Returns findings (errors fail the step).
+ */
+async function afterMountFunctions(ctx, pkg, options = {}) {
+    if (!ctx.target.isFunctionApp)
+        return [];
+    const findings = [];
+    const name = ctx.target.ref.slot
+        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
+        : ctx.target.ref.appName;
+    try {
+        await syncTriggers(ctx, options);
+    }
+    catch (err) {
+        if (!(err instanceof RunpackError))
+            throw err;
+        findings.push({ severity: 'error', code: 'trigger-sync-failed', message: err.message });
+        return findings;
+    }
+    const expected = pkg.functions.length ? pkg.functions : (pkg.inspect.functions ?? []);
+    const deadline = ctx.phaseDeadline(options.listBudgetMs ?? 120_000);
+    const interval = options.listIntervalMs ?? 5000;
+    let listed = [];
+    let diff = diffFunctions(expected, listed);
+    for (;;) {
+        listed = await ctx.arm.listFunctions(ctx.target.ref);
+        diff = diffFunctions(expected, listed);
+        // The host indexes after start: wait while it lists fewer functions than the package has.
+        if (diff.same || (expected.length === 0 && listed.length > 0))
+            break;
+        if (ctx.clock.now() + interval > deadline)
+            break;
+        await ctx.clock.sleep(interval);
+    }
+    if (expected.length === 0) {
+        findings.push({
+            severity: listed.length ? 'info' : 'warning',
+            code: listed.length ? 'functions-declared-in-code' : 'functions-none',
+            message: listed.length
+                ? `The package declares its functions in code; the host of ${name} lists ${listed.map(functionName).sort().join(', ')}.`
+                : `Neither the package nor the host of ${name} lists any function; check that host.json is at the package root and the functions are built.`,
+        });
+        return findings;
+    }
+    if (diff.same) {
+        ctx.log.info(`The functions host of ${name} lists the package's ${expected.length} function(s): ${expected.map(functionName).sort().join(', ')}.`);
+        return findings;
+    }
+    findings.push({
+        severity: 'error',
+        code: 'functions-mismatch',
+        message: describeFunctionsDiff(diff, name),
+    });
+    return findings;
+}
+
+/**
+ * Pure: what one answer of the site says about the app behind it. A mounted package is not a running app: the
+ * platform's front end answers for an app whose process does not start (Linux's 503 ':( Application Error' page,
+ * IIS's plain 500, the ANCM and iisnode start failures, the Functions host that is not running, the stopped
+ * page). Those answers are never the app's; any other answer is.
+ */
+/** The platform's own answers for an app that does not run, by what they look like. */
+const PLATFORM_FAILURES = [
+    { pattern: /:\(\s*Application Error/i, name: "the platform's ':( Application Error' page" },
+    {
+        pattern: /The page cannot be displayed because an internal server error has occurred/i,
+        name: "IIS's internal server error page",
+    },
+    {
+        pattern: /HTTP Error 500\.3\d|ASP\.NET Core app failed to start|ANCM In-Process Start Failure/i,
+        name: 'the ASP.NET Core Module start failure page',
+    },
+    {
+        pattern: /HTTP Error 502\.5|ANCM Out-Of-Process Startup Failure/i,
+        name: 'the ASP.NET Core Module process failure page',
+    },
+    {
+        pattern: /iisnode (?:encountered an error|module is unable to start)/i,
+        name: "iisnode's start failure page",
+    },
+    {
+        pattern: /The specified CGI application encountered an error/i,
+        name: "IIS's CGI application error page",
+    },
+    { pattern: /Function host is not running/i, name: "the Functions host's 'not running' page" },
+];
+const STOPPED = /This web app is stopped/i;
+/**
+ * Errors that say the runner cannot reach the site at all, whatever the app does: a name that does not resolve,
+ * a refused connection (the platform's front end always accepts), a proxy that refuses, a certificate the runner
+ * does not trust. Resets and timeouts are not among them: a restarting site gives those.
+ */
+const RUNNER_SIDE = [
+    { pattern: /ENOTFOUND|EAI_AGAIN/, reason: 'the name does not resolve' },
+    { pattern: /ECONNREFUSED/, reason: 'the connection is refused' },
+    { pattern: /proxy/i, reason: 'the proxy refuses it' },
+    {
+        pattern: /certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|ERR_TLS/i,
+        reason: 'its TLS certificate is not trusted',
+    },
+    { pattern: /EHOSTUNREACH|ENETUNREACH/, reason: 'no route' },
+];
+/** The host of the URL in an error text (the HTTP client names it), for the evidence line. */
+function hostIn(error) {
+    return (/(?:ENOTFOUND|EAI_AGAIN)\s+([\w.-]+)/.exec(error)?.[1] ?? /\((?:GET|HEAD) ([\w.-]+)[/)]/.exec(error)?.[1]);
+}
+const WARMING = new Set([502, 503, 504]);
+/** The platform's start-failure page this answer is, if any. */
+function platformFailure(p) {
+    if (p.status === undefined)
+        return null;
+    if (p.status === 403 && STOPPED.test(p.body ?? ''))
+        return "the platform's 'This web app is stopped' page";
+    if (p.status < 500)
+        return null;
+    return PLATFORM_FAILURES.find((f) => f.pattern.test(p.body ?? ''))?.name ?? null;
+}
+function judgeAnswer(p, o, path = o.healthPath ?? '/') {
+    if (p.status === undefined) {
+        const error = p.error ?? 'no response';
+        const runnerSide = RUNNER_SIDE.find((r) => r.pattern.test(error));
+        if (runnerSide)
+            return {
+                state: 'unreachable',
+                why: `the runner cannot reach ${hostIn(error) ?? 'the site'}: ${runnerSide.reason} (${error.split(';')[0].slice(0, 160)})`,
+            };
+        return { state: 'warming', why: `${path} gives no answer (${error})` };
+    }
+    const failure = platformFailure(p);
+    if (failure)
+        return { state: 'start-failed', why: `${path} answers ${p.status} with ${failure}` };
+    if (WARMING.has(p.status))
+        return { state: 'warming', why: `${path} answers ${p.status} (warming up)` };
+    if (o.healthPath) {
+        if (p.status < 200 || p.status >= 300)
+            return { state: 'unhealthy', why: `${path} answers ${p.status}` };
+        if (o.expect && !(p.body ?? '').includes(o.expect))
+            return { state: 'unhealthy', why: `${path} answers ${p.status} without the expected text` };
+        return { state: 'up', why: `${path} answers ${p.status}${o.expect ? ' with the expected text' : ''}` };
+    }
+    return {
+        state: 'up',
+        why: `${path} answers ${p.status}${p.status >= 500 ? " (the app's own answer, not the platform's)" : ''}`,
+    };
+}
+/**
+ * Pure: whether an answer is a failure that waiting does not heal once it persists: the platform's start failure,
+ * or a health-path that answers a client error (404, 401, …; not 408 or 429). Warm-up answers, 5xx of the app and
+ * missing expected text can still change (a slow start, instances switching), so they are waited out.
+ */
+function persistentFailure(j, p) {
+    if (j.state === 'start-failed' || j.state === 'unreachable')
+        return true;
+    const s = p.status ?? 0;
+    return j.state === 'unhealthy' && s >= 400 && s < 500 && s !== 408 && s !== 429;
+}
+/**
+ * How long a failure must persist before it is certain: the platform restarts a crashed process, so one failure
+ * page may be followed by a start that works. Three answers in a row, at least this far apart in all.
+ */
+const START_FAILURE_ANSWERS = 3;
+const START_FAILURE_CONFIRM_MS = 8_000;
+/** Pure: follows a run of answers; `certain` once the same persistent failure has lasted long enough. */
+class FailureWatch {
+    since = null;
+    count = 0;
+    why = '';
+    /** Feeds one answer seen at `now` (its failure phrase when persistentFailure, else null); true when certain. */
+    see(failure, now) {
+        if (failure === null || failure !== this.why) {
+            this.since = null;
+            this.count = 0;
+            this.why = failure ?? '';
+            if (failure === null)
+                return false;
+        }
+        if (this.since === null)
+            this.since = now;
+        this.count += 1;
+        return this.count >= START_FAILURE_ANSWERS && now - this.since >= START_FAILURE_CONFIRM_MS;
+    }
+}
+
+const CAUSE_TITLES = {
+    'read-only-write': 'the app writes into its read-only package mount',
+    'sas-invalid': 'the package URL or its SAS is bad or expired',
+    'mount-blocked': 'the worker could not mount the package (network rule, missing role or bad archive)',
+    'stale-content': 'the app runs other content than this release (mode mismatch or stale mount)',
+    'app-start-failed': 'the app fails to start from the mounted package',
+    'runner-network': "the runner cannot reach the app (DNS, proxy, firewall or TLS trust on the runner's side)",
+    config: 'settings or platform features that fight run-from-package',
+    unknown: 'no known cause matched',
+};
+
+/**
+ * What apps print when they write into the read-only mount: EROFS (Linux), Node's `EACCES: permission denied` and
+ * `EPERM: operation not permitted` (the mount refuses the write), .NET's UnauthorizedAccessException.
+ */
+const READ_ONLY = /\bEROFS\b|read-only file system|\bEACCES\b|permission denied|\bEPERM\b|operation not permitted|UnauthorizedAccessException|Access to the path .* is denied|Could not write to local resource/i;
+function classifyFailure(e) {
+    const f = e.blobFetch;
+    if (f && f.status >= 400) {
+        const code = f.errorCode ?? '';
+        const detail = f.detail ?? '';
+        if (code === 'AuthorizationFailure')
+            return {
+                cause: 'mount-blocked',
+                evidence: `the package URL answers 403 AuthorizationFailure: the storage account's network rules block it`,
+                fix: "allow the app's outbound addresses (or its virtual network) on the storage account, or add a private endpoint reachable from the app",
+            };
+        if (code === 'AuthorizationPermissionMismatch')
+            return {
+                cause: 'mount-blocked',
+                evidence: 'the package URL answers 403 AuthorizationPermissionMismatch: the identity has no data role on the blob',
+                fix: "assign Storage Blob Data Reader on the storage account (or container) to the app's managed identity, or use package-access: sas",
+            };
+        if (code === 'KeyBasedAuthenticationNotPermitted')
+            return {
+                cause: 'sas-invalid',
+                evidence: 'the package URL answers 403 KeyBasedAuthenticationNotPermitted: the account refuses key-signed SAS',
+                fix: 'use package-access: identity (shared key access is disabled on the account)',
+            };
+        if (code === 'AuthenticationFailed' || f.status === 403)
+            return {
+                cause: 'sas-invalid',
+                evidence: /time frame|expired/i.test(detail)
+                    ? 'the SAS in the package URL has expired (AuthenticationFailed: signature not valid in the specified time frame)'
+                    : `the package URL is refused (${f.status}${code ? ` ${code}` : ''}${detail ? `: ${detail.slice(0, 160)}` : ''})`,
+                fix: 'run the deploy again to renew the stored access policy and SAS, or use package-access: identity',
+            };
+        if (f.status === 404)
+            return {
+                cause: 'sas-invalid',
+                evidence: 'the package URL answers 404: the blob or container is missing',
+                fix: 'run the deploy again so the package blob is uploaded, and check nothing deletes it',
+            };
+    }
+    if (e.settingMatches === false)
+        return {
+            cause: 'stale-content',
+            evidence: 'WEBSITE_RUN_FROM_PACKAGE read back differs from the value written: something else changed it',
+            fix: 'stop other deployments or infrastructure code from writing app settings (they must keep WEBSITE_RUN_FROM_PACKAGE), then deploy again',
+        };
+    if (e.failureMarker && e.access === 'identity' && e.identityRoleConfirmed === false)
+        return {
+            cause: 'mount-blocked',
+            evidence: "wwwroot shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt' and no blob read role for the app's identity could be confirmed",
+            fix: "assign Storage Blob Data Reader on the storage account to the app's managed identity, then deploy again (or use package-access: sas)",
+        };
+    if (e.failureMarker)
+        return {
+            cause: 'mount-blocked',
+            evidence: "wwwroot shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt': the worker could not fetch or open the package",
+            fix: e.mode === 'url'
+                ? "check that the app can reach the storage account (network rules, private endpoints, the identity's role) and that the zip opens, then restart"
+                : 'deploy the package again (packagename.txt must point at a valid zip) and restart',
+        };
+    if (f?.sha256Matches === false)
+        return {
+            cause: 'stale-content',
+            evidence: f.releaseThere
+                ? `the blob behind the package URL holds release ${f.releaseThere}, not this one: a later deploy replaced it`
+                : 'the blob behind the package URL is not this release',
+            fix: 'make sure no other pipeline writes the same blob name, then deploy again',
+        };
+    if ((e.stamp === 'mismatch' || e.stamp === 'missing') && e.noRemount)
+        return {
+            cause: 'stale-content',
+            evidence: 'restart: false and the settings did not change, so nothing re-mounted the package: the app keeps running its previous content',
+            fix: 'restart the app (or deploy with restart: true) so it mounts this release',
+        };
+    if (e.stamp === 'mismatch' || e.stamp === 'missing')
+        return {
+            cause: 'stale-content',
+            evidence: e.stamp === 'mismatch'
+                ? 'the mounted wwwroot carries another release stamp: the app still runs old content'
+                : 'the mounted wwwroot has no release stamp: the app runs content runpack did not deploy (mode mismatch or extracted files)',
+            fix: 'restart the app so it mounts the package again (restart: true), and check that WEBSITE_RUN_FROM_PACKAGE is not changed by other tools',
+        };
+    const h = e.health;
+    const logHint = e.logStreamUrl ? ` (${e.logStreamUrl})` : '';
+    if (e.app?.state === 'unreachable')
+        return {
+            cause: 'runner-network',
+            evidence: `${e.app.why}; this says nothing yet about the app, which the runner could not see`,
+            fix: "check the runner's DNS, its proxy settings (HTTPS_PROXY, NO_PROXY) and the CA it trusts (NODE_EXTRA_CA_CERTS), or the app's access restrictions for the runner's address, then run the deploy again",
+        };
+    if (e.app && e.app.state !== 'up' && e.appLogReadOnlyLine)
+        return {
+            cause: 'read-only-write',
+            evidence: `${e.app.why}, and the app's log shows a write into its read-only package mount: "${e.appLogReadOnlyLine.slice(0, 200)}"`,
+            fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
+        };
+    if (e.app?.state === 'start-failed' || (e.app?.state === 'warming' && e.stamp === 'match'))
+        return {
+            cause: 'app-start-failed',
+            evidence: e.app.state === 'start-failed'
+                ? `${e.app.why}: the package is mounted but the app's process does not start`
+                : `${e.app.why} for the whole wait: the package is mounted but the app never answers`,
+            fix: `read the app's log stream${logHint} for the error it prints at start (a crash on boot, a missing dependency or setting, the wrong start command or port); if it writes next to its own files, write to /tmp or %TEMP% instead (the first cause in runpack's guide)`,
+        };
+    const bad = e.instances?.filter((i) => !i.ok) ?? [];
+    if (e.app?.state === 'up' && bad.length) {
+        const names = (xs) => xs.map((i) => i.id).join(', ');
+        const of = `${bad.length} of ${e.instances.length} instances`;
+        const failed = bad.filter((i) => i.mountFailed);
+        if (failed.length)
+            return {
+                cause: 'mount-blocked',
+                evidence: `instance ${names(failed)} shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt' while the others run this release (${of} fail)`,
+                fix: 'restart the app so that instance mounts the package again; if it keeps failing there, restart that instance (Diagnose and solve problems > Advanced Application Restart) or scale in and out',
+            };
+        const stale = bad.filter((i) => i.stamp === 'mismatch' || i.stamp === 'missing');
+        if (stale.length)
+            return {
+                cause: 'stale-content',
+                evidence: `instance ${names(stale)} still runs another release after the others were proven (${of} fail): it did not remount`,
+                fix: 'restart the app (or that instance: Diagnose and solve problems > Advanced Application Restart) so every instance mounts this release, then check again',
+            };
+        return {
+            cause: 'app-start-failed',
+            evidence: `the app does not answer on instance ${names(bad)} although it mounts this release (${of} fail)`,
+            fix: `read the app's log stream${logHint} for that instance's start error`,
+        };
+    }
+    if (e.app?.state === 'up')
+        return null;
+    if (h &&
+        (h.error || (h.status !== undefined && (h.status < 200 || h.status >= 300)) || h.containsExpect === false)) {
+        if (h.body && READ_ONLY.test(h.body))
+            return {
+                cause: 'read-only-write',
+                evidence: 'the app fails with a read-only file system error: it writes under its package mount (wwwroot)',
+                fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
+            };
+        if (h.containsExpect === false && h.status !== undefined && h.status >= 200 && h.status < 300)
+            return {
+                cause: 'stale-content',
+                evidence: 'the health response does not contain the expected text: the app serves other content than this release',
+                fix: 'restart the app and check the expect input matches what this release answers',
+            };
+        if (h.status === 503 || h.status === 502 || h.error)
+            return {
+                cause: 'mount-blocked',
+                evidence: `the site does not start (${h.error ?? `HTTP ${h.status}`}): the package may not have mounted`,
+                fix: 'check the package opens (runpack inspect) and that the app can reach the package URL, then restart',
+            };
+        return {
+            cause: 'unknown',
+            evidence: `the health probe answered ${h.status ?? h.error}`,
+            fix: `check the app's logs (log stream${logHint}) for the error it reports`,
+        };
+    }
+    return null;
+}
+
+/** One GET of the site (no retries: the caller polls). */
+async function probeSite(ctx, url, deadline, affinity) {
+    try {
+        const res = await ctx.http.request({
+            method: 'GET',
+            url,
+            service: 'the app',
+            retryOn: [],
+            maxAttempts: 1,
+            deadline: Math.min(deadline, ctx.clock.now() + 30_000),
+            // Pinned to one instance with its ARRAffinity cookie (the site honours it while client affinity is on).
+            headers: { 'Cache-Control': 'no-cache', ...(affinity ? { Cookie: `ARRAffinity=${affinity}` } : {}) },
+        });
+        return { status: res.status, body: res.text().slice(0, 4000) };
+    }
+    catch (err) {
+        return { error: err instanceof Error ? err.message : String(err) };
+    }
+}
+/**
+ * Probes `health-path` (or the root) until the app answers, the start failure is certain, the mount failed, or
+ * the budget ends; returns the last answer judged.
+ */
+async function watchApp(ctx, deadline, o = {}) {
+    const path = ctx.inputs.healthPath ?? '/';
+    const url = ctx.target.appUrl + path;
+    const interval = o.intervalMs ?? 2000;
+    const watch = new FailureWatch();
+    for (;;) {
+        const last = await probeSite(ctx, url, deadline, o.affinity);
+        const judgement = judgeAnswer(last, ctx.inputs, path);
+        const state = judgement.state;
+        if (state === 'up' || (o.until === 'answers' && state === 'unhealthy'))
+            return { judgement, last, certain: false };
+        const certain = watch.see(persistentFailure(judgement, last) ? judgement.why : null, ctx.clock.now()) ||
+            (o.confirmed !== undefined && state === o.confirmed);
+        if (certain)
+            return { judgement, last, certain };
+        if (o.quick || ctx.clock.now() + interval >= deadline)
+            return { judgement, last, certain: false };
+        if (o.mountFailed && (await Promise.resolve(o.mountFailed()).catch(() => false)))
+            return { judgement, last, certain: false };
+        await ctx.clock.sleep(interval);
+    }
+}
+async function restartApp(ctx, deadline, failed) {
+    await ctx.arm.restart(ctx.target.ref, { synchronous: true });
+    ctx.log.info('Restart requested; waiting for the site to answer.');
+    let marker = null;
+    const w = await watchApp(ctx, deadline, {
+        until: 'answers',
+        mountFailed: failed
+            ? async () => {
+                marker = await failed().catch(() => null);
+                return marker !== null;
+            }
+            : undefined,
+    });
+    const state = w.judgement.state;
+    if (state === 'up' || state === 'unhealthy') {
+        ctx.log.info(`The site answers (${w.last.status}).`);
+        return { running: true, last: w.last };
+    }
+    if (marker) {
+        ctx.log.warn(`The site cannot start: ${marker}.`);
+        return { running: false, last: w.last, failed: marker };
+    }
+    if (w.certain) {
+        ctx.log.warn(`${state === 'start-failed' ? `The app does not start: ${w.judgement.why}` : w.judgement.why}, answer after answer.`);
+        return { running: false, last: w.last, failed: w.judgement.why, confirmed: state };
+    }
+    ctx.log.warn(`The site did not answer in time (${w.last.error ?? `HTTP ${w.last.status}`}).`);
+    return { running: false, last: w.last };
+}
+/**
+ * The first line of the app's container log (Kudu's /api/logs/docker, the newest files' ends) that shows a write
+ * into the read-only mount, or undefined (none, or no log to read).
+ */
+async function readOnlyLineInLogs(kudu, deadline) {
+    const logs = await kudu.containerLogTail({ deadline }).catch(() => []);
+    for (const log of logs)
+        for (const line of log.text.split('\n'))
+            if (READ_ONLY.test(line))
+                return line.replace(/^\S+Z\s+/, '').trim();
+    return undefined;
+}
+
+/**
+ * What Kudu stores and the worker mounts, read through a Kudu session: the package packagename.txt names, the
+ * release stamp in the mounted wwwroot, whether a stored zip is this run's, and the one wait for a release's
+ * stamp to appear in the mount (used by verification, the check after a swap and the operator commands).
+ */
+/** packagename.txt's content (trimmed), or null when there is none. */
+async function readPackageName(kudu, deadline) {
+    const file = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
+    if (!file)
+        return null;
+    const name = file.text.trim();
+    return name || null;
+}
+/** The release stamp in the mounted wwwroot, raw text, or null. */
+async function readMountedStamp(kudu, deadline) {
+    const file = await kudu.vfsGet(`${WWWROOT}/${STAMP_PATH}`, deadline);
+    return file ? file.text : null;
+}
+/** Whether wwwroot shows the worker's failure marker (best effort: an unreadable answer counts as no marker). */
+async function mountFailed(kudu, deadline) {
+    return (await kudu.vfsGet(`${WWWROOT}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
+}
+/** Whether data/SitePackages/<name> is this run's zip: the same size, and written since Kudu received the push. */
+async function storedPackageIsOurs(kudu, name, zipBytes, record, deadline) {
+    const entries = await kudu.vfsList(SITE_PACKAGES, deadline).catch(() => null);
+    const entry = entries?.find((e) => e.name === name);
+    const since = Date.parse(record.received_time ?? record.start_time ?? '');
+    const written = Date.parse(entry?.mtime ?? '');
+    return !!entry && entry.size === zipBytes && Number.isFinite(since) && written >= since - 1000;
+}
+/**
+ * Read the mounted stamp until it is the release's, the worker's failure marker appears, or the deadline. A
+ * 401/403 from Kudu stops the wait (the session cannot read); other read failures count as "missing" while the
+ * site restarts.
+ */
+async function watchMountedStamp(kudu, expected, o) {
+    if (!expected)
+        return { state: 'not-stamped', marker: await mountFailed(kudu, o.deadline) };
+    for (;;) {
+        const text = await readMountedStamp(kudu, o.deadline).catch((err) => {
+            if (err instanceof KuduError && (err.status === 401 || err.status === 403))
+                throw err;
+            return null;
+        });
+        const state = compareStamp(expected, text);
+        if (state === 'match')
+            return { state, marker: false };
+        const marker = await mountFailed(kudu, o.deadline);
+        if (o.onMiss)
+            await o.onMiss();
+        if (marker || o.once || o.now() + o.intervalMs > o.deadline)
+            return { state, marker };
+        await o.sleep(o.intervalMs);
+    }
+}
+
+/** Pure: the short form of an instance id for logs and the summary (the full id is in the JSON result). */
+function shortInstance(id) {
+    return id.length > 12 ? id.slice(0, 12) : id;
+}
+/** Pure: one line for an instance's row. */
+function describeInstance(r) {
+    if (r.gone)
+        return 'left during the check (scaled in or moved)';
+    const stamp = r.mountFailed
+        ? "shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt'"
+        : r.stamp === 'match'
+            ? 'mounts this release'
+            : r.stamp === 'mismatch'
+                ? 'still mounts another release'
+                : r.stamp === 'missing' || r.stamp === 'unreadable'
+                    ? 'has no readable release stamp'
+                    : 'mount not read';
+    return `${stamp}; the app ${r.app === 'up' ? 'answers' : r.why}`;
+}
+/**
+ * How long an instance may trail the others once the first proof passed: a restart reaches every instance, but
+ * not all at once. 30 s plus 10 s per instance, never past the verification deadline.
+ */
+function laggardBudgetMs(instances) {
+    return 30_000 + 10_000 * instances;
+}
+/**
+ * Checks each instance until it runs this release or the budget ends; null when Resource Manager does not list
+ * the instances (then the unpinned checks stand alone) or the site runs on one instance only.
+ */
+async function verifyInstances(ctx, pkg, kudu, deadline, o = {}) {
+    const list = ctx.arm.listInstances;
+    if (!list)
+        return null;
+    const listed = () => list.call(ctx.arm, ctx.target.ref).catch(() => null);
+    const first = await listed();
+    if (!first || first.length <= 1)
+        return null;
+    const until = Math.min(deadline, ctx.clock.now() + laggardBudgetMs(first.length));
+    ctx.log.info(`${first.length} instances: checking each one (pinned with ARRAffinity).`);
+    const checkOne = async (id) => {
+        const mount = kudu && pkg.stamp
+            ? await watchMountedStamp(kudu.pinnedTo(id), pkg.stamp, {
+                deadline: until,
+                intervalMs: 3000,
+                once: o.once,
+                sleep: (ms) => ctx.clock.sleep(ms),
+                now: () => ctx.clock.now(),
+            }).catch(() => ({ state: 'unreadable', marker: false }))
+            : { state: 'not-checked', marker: false };
+        const app = await watchApp(ctx, until, {
+            affinity: id,
+            quick: o.once || mount.marker,
+        });
+        const stampOk = mount.state === 'match' || mount.state === 'not-checked' || mount.state === 'not-stamped';
+        const row = {
+            id,
+            stamp: mount.state === 'not-stamped' ? 'not-checked' : mount.state,
+            mountFailed: mount.marker,
+            app: app.judgement.state,
+            why: app.judgement.why,
+            ok: stampOk && !mount.marker && app.judgement.state === 'up',
+        };
+        ctx.log[row.ok ? 'info' : 'error'](`Instance ${shortInstance(id)}: ${describeInstance(row)}.`);
+        return row;
+    };
+    const rows = await Promise.all(first.map(checkOne));
+    // Scale changes during the check: instances that left are noted, new ones checked too.
+    const now = await listed();
+    if (now) {
+        for (const r of rows)
+            if (!now.includes(r.id))
+                Object.assign(r, { gone: true, ok: true });
+        const added = now.filter((id) => !first.includes(id));
+        if (added.length) {
+            ctx.log.info(`${added.length} instance(s) appeared during the check; checking them too.`);
+            rows.push(...(await Promise.all(added.map(checkOne))));
+        }
+    }
+    return { rows, ok: rows.every((r) => r.ok) };
+}
+
+const LEVEL_TITLES = {
+    setting: '(a) setting read back',
+    'package-url': '(b) package URL returns this release',
+    'mounted-content': '(c) mounted content is this release',
+    health: '(d) the app answers (health-path, or the root)',
+    instances: '(e) every instance runs this release',
+};
+/** Pure: the storage error code and detail of a failed blob response. */
+function storageErrorOf(res) {
+    const code = res.headers['x-ms-error-code'];
+    const body = res.text();
+    const detail = /<AuthenticationErrorDetail>([\s\S]*?)<\/AuthenticationErrorDetail>/.exec(body)?.[1] ??
+        /<Message>([\s\S]*?)<\/Message>/.exec(body)?.[1]?.split('\n')[0];
+    return { code: code ?? /<Code>([^<]+)<\/Code>/.exec(body)?.[1], detail };
+}
+async function checkBlobUrl(ctx, url, pkg, input, deadline) {
+    // GET with a one-byte range: the same authorization the worker uses, without downloading the package.
+    const res = await ctx.http.request({
+        method: 'GET',
+        url,
+        service: 'Blob Storage',
+        headers: { Range: 'bytes=0-0', 'x-ms-version': '2023-11-03' },
+        authorization: input.access === 'identity' ? input.storageAuthorization : undefined,
+        deadline,
+        maxAttempts: 3,
+    });
+    if (res.status >= 400) {
+        const err = storageErrorOf(res);
+        return { status: res.status, errorCode: err.code, detail: err.detail };
+    }
+    const sha = res.headers['x-ms-meta-sha256'];
+    return {
+        status: res.status,
+        sha256Matches: sha === undefined ? undefined : sha === pkg.sha256,
+        ...(sha && sha !== pkg.sha256 ? { releaseThere: sha.slice(0, 12) } : {}),
+    };
+}
+/** A check for the failure marker in wwwroot through Kudu (null when SCM is not reachable or there is none). */
+function failureMarkerCheck(ctx) {
+    let kudu;
+    return async () => {
+        if (!ctx.target.scmHostName)
+            return null;
+        if (kudu === undefined) {
+            kudu = await openKudu(ctx, ctx.phaseDeadline(30_000))
+                .then((k) => k.kudu)
+                .catch(() => null);
+        }
+        if (!kudu)
+            return null;
+        return (await mountFailed(kudu, ctx.phaseDeadline(30_000))) ? `wwwroot shows '${FAILURE_MARKER}'` : null;
+    };
+}
+async function verifyDeploy(ctx, pkg, input) {
+    const levels = [];
+    const mode = input.intendedValue === '1' ? 'local' : 'url';
+    const evidence = {
+        noRemount: input.noRemount,
+        mode,
+        access: input.access,
+        identityRoleConfirmed: input.identityRoleConfirmed,
+    };
+    const deadline = ctx.phaseDeadline(input.mountBudgetMs ?? 180_000);
+    /** One read settles it: nothing will change what is mounted, or another release already won. */
+    let conclusive = Boolean(input.quick || input.noRemount);
+    // (a)
+    const settings = await ctx.settings.read();
+    evidence.settingMatches = settings[RFP] === input.intendedValue;
+    levels.push({
+        level: 'setting',
+        status: evidence.settingMatches ? 'pass' : 'fail',
+        detail: evidence.settingMatches
+            ? `${RFP} is the intended value`
+            : `${RFP} reads ${settings[RFP] === undefined ? 'nothing' : 'another value'}`,
+    });
+    // (b)
+    if (mode === 'url') {
+        const target = input.probeUrl ?? settings[RFP] ?? input.intendedValue;
+        const probeInput = input.probeUrl ? { ...input, access: undefined } : input;
+        const fetch = await checkBlobUrl(ctx, target, pkg, probeInput, deadline).catch((err) => ({
+            status: 0,
+            errorCode: 'network',
+            detail: err instanceof Error ? err.message : String(err),
+        }));
+        evidence.blobFetch = fetch;
+        // Another release is behind the URL (a later deploy won the race): waiting for the mount cannot help.
+        if (fetch.releaseThere)
+            conclusive = true;
+        const ok = fetch.status >= 200 &&
+            fetch.status < 300 &&
+            fetch.sha256Matches !== false;
+        levels.push({
+            level: 'package-url',
+            status: ok ? 'pass' : 'fail',
+            detail: ok
+                ? `answers ${fetch.status}${fetch.sha256Matches ? ' with this sha256' : ''}${input.access === 'identity' ? (input.probeUrl ? ' (checked with a short-lived read SAS of the same blob)' : " (checked with the deploying login's token)") : ''}`
+                : `answers ${fetch.status || 'no response'}${fetch.errorCode ? ` ${fetch.errorCode}` : ''}`,
+        });
+    }
+    else {
+        levels.push({ level: 'package-url', status: 'skipped', detail: 'local mode: no URL' });
+    }
+    // (c)
+    let kudu = null;
+    if (!ctx.target.scmHostName) {
+        levels.push({ level: 'mounted-content', status: 'skipped', detail: 'the app has no SCM host' });
+        evidence.stamp = 'not-checked';
+    }
+    else {
+        try {
+            kudu = (await openKudu(ctx, deadline)).kudu;
+        }
+        catch (err) {
+            levels.push({
+                level: 'mounted-content',
+                status: 'skipped',
+                detail: `SCM not reachable: ${err instanceof Error ? err.message.split(';')[0] : String(err)}`,
+            });
+            evidence.stamp = 'not-checked';
+        }
+    }
+    if (kudu) {
+        const pinned = kudu;
+        const who = ctx.target.ref.slot
+            ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
+            : ctx.target.ref.appName;
+        const { state, marker } = await watchMountedStamp(pinned, pkg.stamp, {
+            deadline,
+            intervalMs: 3000,
+            once: conclusive,
+            sleep: (ms) => ctx.clock.sleep(ms),
+            now: () => ctx.clock.now(),
+            onMiss: async () => {
+                if (!input.packageName)
+                    return;
+                const now = await readPackageName(pinned, deadline).catch(() => undefined);
+                if (now && now !== input.packageName)
+                    throw new RunpackError('superseded', `${who}: this deployment was replaced by a later deployment (packagename.txt now names ${now}, not ${input.packageName} that this run pushed); check which deployment should win and run it again if needed.`);
+            },
+        });
+        evidence.failureMarker = marker;
+        evidence.stamp = state === 'not-stamped' ? 'not-checked' : state === 'unreadable' ? 'unreadable' : state;
+        levels.push({
+            level: 'mounted-content',
+            status: marker ? 'fail' : state === 'match' ? 'pass' : state === 'not-stamped' ? 'skipped' : 'fail',
+            detail: marker
+                ? `wwwroot shows '${FAILURE_MARKER}'`
+                : state === 'match'
+                    ? `${STAMP_PATH} matches release ${pkg.releaseId}`
+                    : state === 'not-stamped'
+                        ? 'the package has no release stamp (stamp: false)'
+                        : state === 'mismatch'
+                            ? `${STAMP_PATH} belongs to another release`
+                            : `${STAMP_PATH} is ${state}`,
+        });
+    }
+    // (d) The app answers: a mounted package is not a running app.
+    const app = await watchApp(ctx, deadline, {
+        quick: conclusive,
+        confirmed: input.confirmed,
+        mountFailed: () => evidence.failureMarker === true,
+    });
+    const last = app.last;
+    const containsExpect = ctx.inputs.healthPath && ctx.inputs.expect && last.status !== undefined
+        ? (last.body ?? '').includes(ctx.inputs.expect)
+        : undefined;
+    evidence.health = { status: last.status, containsExpect, body: last.body, error: last.error };
+    evidence.app = { state: app.judgement.state, why: app.judgement.why };
+    if (app.judgement.state !== 'up' && kudu) {
+        evidence.logStreamUrl = `${kudu.baseUrl}/api/logstream`;
+        evidence.appLogReadOnlyLine = await readOnlyLineInLogs(kudu, deadline);
+    }
+    else if (app.judgement.state !== 'up' && ctx.target.scmHostName) {
+        evidence.logStreamUrl = `https://${ctx.target.scmHostName}/api/logstream`;
+    }
+    levels.push({
+        level: 'health',
+        status: app.judgement.state === 'up' ? 'pass' : 'fail',
+        detail: app.judgement.state === 'start-failed'
+            ? `${app.judgement.why}: the app does not start`
+            : app.judgement.why,
+    });
+    // (e) Every instance: only once the unpinned checks pass (otherwise their failure is the story).
+    let instances;
+    if (levels.every((l) => l.status !== 'fail')) {
+        const each = await verifyInstances(ctx, pkg, kudu, deadline, { once: conclusive });
+        if (each) {
+            instances = each.rows;
+            const bad = each.rows.filter((r) => !r.ok);
+            const gone = each.rows.filter((r) => r.gone).length;
+            evidence.instances = each.rows.map((r) => ({
+                id: shortInstance(r.id),
+                ok: r.ok,
+                stamp: r.stamp,
+                mountFailed: r.mountFailed,
+                app: r.app,
+            }));
+            levels.push({
+                level: 'instances',
+                status: each.ok ? 'pass' : 'fail',
+                detail: each.ok
+                    ? `all ${each.rows.length - gone} instances${gone ? ` (${gone} left during the check)` : ''} run release ${pkg.releaseId}`
+                    : `${bad.map((r) => `${shortInstance(r.id)} ${describeInstance(r)}`).join('; ')}`,
+            });
+        }
+    }
+    const ok = levels.every((l) => l.status !== 'fail');
+    return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence), instances };
+}
+/**
+ * The release's stamp in a mounted wwwroot as findings (after a swap, on the side that received the release):
+ * `package-replaced` when packagename.txt names another package, `mount-failed`, `stale-content`, `stamp-missing`.
+ */
+async function checkMountedRelease(ctx, kudu, pkg, deadline, intervalMs, packageName) {
+    const findings = [];
+    if (!pkg.stamp) {
+        findings.push({
+            severity: 'info',
+            code: 'stamp-off',
+            message: 'The package carries no release stamp (stamp: false); the mounted content was not compared.',
+        });
+        return findings;
+    }
+    const { state: last, marker } = await watchMountedStamp(kudu, pkg.stamp, {
+        deadline,
+        intervalMs,
+        sleep: (ms) => ctx.clock.sleep(ms),
+        now: () => ctx.clock.now(),
+    });
+    if (last === 'match') {
+        ctx.log.info(`wwwroot on ${kudu.host} serves release ${pkg.releaseId} (stamp matches).`);
+        return findings;
+    }
+    if (marker) {
+        findings.push({
+            severity: 'error',
+            code: 'mount-failed',
+            message: `The app could not mount the package: wwwroot on ${kudu.host} shows '${FAILURE_MARKER}'; the archive is not a valid zip for run-from-package or the package file is missing — run 'runpack inspect' on it and deploy again.`,
+        });
+    }
+    else if (last === 'mismatch') {
+        findings.push({
+            severity: 'error',
+            code: 'stale-content',
+            message: `wwwroot on ${kudu.host} still serves an older release (its stamp differs from ${pkg.releaseId}) although Kudu stored the new package: the app did not remount — restart it and check again.`,
+        });
+    }
+    else {
+        findings.push({
+            severity: 'error',
+            code: 'stamp-missing',
+            message: `wwwroot on ${kudu.host} has no readable ${STAMP_PATH} after the deploy: the new package is not mounted yet (or the app failed to start); restart the app and check again.`,
+        });
+    }
+    return findings;
+}
+
+/**
+ * What follows every change of the mounted package — a deploy, a rollback, the automatic rollback after a
+ * failed deploy: restart so the app mounts it, verify it (setting, package URL, mounted stamp, the app answers),
+ * then, for function apps, sync the triggers and compare the functions. One ending for the engine and the
+ * operator commands.
+ */
+async function restartAndVerify(ctx, pkg, a) {
+    const { log } = ctx;
+    const findings = [];
+    const named = (phase) => (a.label ? `${phase} (${a.label})` : phase);
+    const note = (f) => {
+        findings.push(f);
+        if (f.severity === 'error')
+            log.error(f.message);
+        else if (f.severity === 'warning')
+            log.warn(f.message);
+        else
+            log.info(f.message);
+    };
+    // The stable URL does not change between releases in URL mode and Kudu's own restart after a push is not
+    // relied on: restart so the app mounts what was published.
+    const restarted = a.restart
+        ? await log.group(named('Restart'), () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)))
+        : undefined;
+    if (!a.restart && a.mode === 'url')
+        note({
+            severity: 'warning',
+            code: 'restart-skipped',
+            message: a.settingChanged
+                ? 'restart: false; the settings change restarts the app on its own.'
+                : 'restart: false; the app keeps its mounted package until its next restart.',
+        });
+    const verify = await log.group(named('Verify'), async () => {
+        const o = await verifyDeploy(ctx, pkg, {
+            ...a.verify,
+            confirmed: restarted?.confirmed,
+            // URL mode without a restart or a settings write: nothing re-mounts the package.
+            noRemount: a.mode === 'url' && !a.restart && !a.settingChanged,
+        });
+        for (const l of o.levels) {
+            const line = `${l.level}: ${l.status} — ${l.detail}`;
+            if (l.status === 'fail')
+                log.error(line);
+            else
+                log.info(line);
+        }
+        return o;
+    });
+    if (ctx.target.isFunctionApp && verify.ok)
+        for (const f of await log.group(named('Functions'), () => afterMountFunctions(ctx, pkg)))
+            note(f);
+    return { verify, findings };
+}
+
+/** Blob name of a release: named by content, so every release stays available for rollback. */
+function releaseBlobName(appName, sha256) {
+    return `releases/${appName.toLowerCase()}/${sha256}.zip`;
+}
+function stableBlobName(appName, slot) {
+    return `${appName.toLowerCase()}${slot ? `-${slot.toLowerCase()}` : ''}.zip`;
+}
+/**
+ * Pure: whether `name` (a blob name inside the package container) is one runpack could have written as a stable
+ * blob of `appName`: `<app>.zip`, `<app>-<slot>.zip`, or an alternate chooseStableBlob picks after a swap
+ * (`<app>[-<slot>]-a.zip`, `-b`, `-c`, or a time suffix). Release blobs (`releases/…`) and anything in a
+ * folder are not stable blobs. Names compare case-insensitively. An app named like `<app>-<suffix>` that shares
+ * the container is indistinguishable from a slot of `<app>`; such names count as stable here.
+ */
+function isStableBlobName(name, appName) {
+    if (!name || !appName || name.includes('/'))
+        return false;
+    const app = appName.toLowerCase().replace(/[^a-z0-9-]/g, '');
+    if (app !== appName.toLowerCase())
+        return false;
+    const lower = name.toLowerCase();
+    if (!lower.endsWith('.zip') || !lower.startsWith(app))
+        return false;
+    const rest = lower.slice(app.length, -'.zip'.length);
+    return rest === '' || /^(-[a-z0-9]+)+$/.test(rest);
+}
+/** The folder every release blob of an app sits in (the deploy engine's naming, see releaseBlobName). */
+function releasePrefix(appName) {
+    const probe = releaseBlobName(appName, 'x');
+    return probe.slice(0, probe.length - 'x.zip'.length);
+}
+const SHA256 = /^[0-9a-f]{64}$/;
+/** A Release from a listed blob, or null when the blob is not one of this app's release blobs. */
+function releaseFromBlob(appName, b) {
+    const prefix = releasePrefix(appName);
+    if (!b.name.startsWith(prefix) || !b.name.endsWith('.zip'))
+        return null;
+    const sha = b.name.slice(prefix.length, -'.zip'.length);
+    if (!SHA256.test(sha))
+        return null;
+    if (b.name !== releaseBlobName(appName, sha))
+        return null;
+    const meta = lowerKeys(b.metadata);
+    if (meta.sha256 && meta.sha256 !== sha)
+        return null;
+    const created = meta.created && !Number.isNaN(Date.parse(meta.created)) ? meta.created : (b.lastModified ?? '');
+    return {
+        id: sha.slice(0, 12),
+        sha256: sha,
+        blob: b.name,
+        size: b.size,
+        etag: b.etag,
+        created,
+        ...(meta.commit ? { commit: meta.commit } : {}),
+        ...(meta.run_url ? { runUrl: meta.run_url } : {}),
+        ...(meta.content_sha256 ? { contentSha256: meta.content_sha256 } : {}),
+    };
+}
+function lowerKeys(m) {
+    const out = {};
+    for (const [k, v] of Object.entries(m ?? {}))
+        out[k.toLowerCase()] = v;
+    return out;
+}
+/** The sha256 a blob's metadata names (release and stable blobs carry it), lowercase, or undefined. */
+function sha256Of(metadata) {
+    const v = lowerKeys(metadata ?? {}).sha256;
+    return v && SHA256.test(v) ? v : undefined;
+}
+/** Newest first (created time, then sha256 for a stable order). */
+function sortNewestFirst(releases) {
+    return [...releases].sort((a, b) => {
+        const ta = Date.parse(a.created) || 0;
+        const tb = Date.parse(b.created) || 0;
+        return tb - ta || (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0);
+    });
+}
+/** Which release a side (the app or a slot) runs: by the URL's blob, the stable blob's sha256, or the stamp. */
+function liveSha256(i) {
+    if (i.mode === 'url') {
+        const b = i.settingBlob;
+        if (!b || b.container !== i.container)
+            return null;
+        const fromStable = i.stableSha256[b.blob];
+        if (fromStable)
+            return fromStable;
+        const direct = i.releases.find((r) => r.blob === b.blob);
+        return direct ? direct.sha256 : null;
+    }
+    if (i.mode === 'local' && i.contentSha256) {
+        const match = sortNewestFirst(i.releases).find((r) => r.contentSha256 === i.contentSha256);
+        return match ? match.sha256 : null;
+    }
+    return null;
+}
+
+/**
+ * Pure: the deploy plan from the inputs and the target's current state. Refuses what cannot work, with the
+ * reason and a way out; picks the mode and the package access; names the blobs and the settings to change.
+ */
+const JAVA = /^(JAVA|TOMCAT|JBOSSEAP|WILDFLY)\|/i;
+const PYTHON = /^PYTHON\|/i;
+function isTrue$1(v) {
+    return v !== undefined && /^(true|1)$/i.test(v.trim());
+}
+function planDeploy(inputs, target, settings) {
+    const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
+    const findings = [];
+    if (target.isFlex)
+        throw new RunpackError('flex-consumption', flexRefusalMessage(name));
+    if (/container/i.test(target.kind))
+        throw new RunpackError('container-app', `${name} runs a custom container (kind ${target.kind}), which does not use run-from-package; deploy a new image instead.`);
+    if (!target.isFunctionApp && target.isLinux) {
+        if (JAVA.test(target.linuxFxVersion))
+            throw new RunpackError('runtime-unsupported', `${name} is a Java web app (${target.linuxFxVersion}); run-from-package does not support Java web apps because the runtime writes to the app folder, deploy with OneDeploy (az webapp deploy) instead.`);
+        if (PYTHON.test(target.linuxFxVersion))
+            throw new RunpackError('runtime-unsupported', `${name} is a Python web app on Linux (${target.linuxFxVersion}); run-from-package does not support it, deploy with build automation (SCM_DO_BUILD_DURING_DEPLOYMENT=true, az webapp deploy) instead.`);
+    }
+    // Settings that fight run-from-package.
+    const fighting = ['SCM_DO_BUILD_DURING_DEPLOYMENT', 'ENABLE_ORYX_BUILD'].filter((k) => isTrue$1(settings[k]));
+    if (fighting.length) {
+        const list = fighting.map((k) => `${k}=${settings[k]}`).join(', ');
+        if (!inputs.force)
+            throw new RunpackError('conflicting-setting', `${name} has ${list}, which asks for a build on the server; run-from-package skips it, so the app would run an unbuilt package. Build in the workflow and remove ${fighting.join(' and ')}, or set force: true to deploy anyway.`);
+        findings.push({
+            severity: 'warning',
+            code: 'conflicting-setting',
+            message: `${list} is ignored under run-from-package (force: true).`,
+        });
+    }
+    const previousValue = effectiveRunFromPackage(settings);
+    const currentMode = modeOfValue(previousValue);
+    const linuxConsumption = target.isFunctionApp && target.isLinux && target.isConsumption;
+    let mode;
+    if (inputs.mode === 'auto')
+        mode = linuxConsumption ? 'url' : (currentMode ?? 'url');
+    else
+        mode = inputs.mode;
+    if (mode === 'local' && linuxConsumption)
+        throw new RunpackError('mode-unsupported', `${name} is a Linux Consumption function app, which runs packages only from a URL; use mode: url (or auto) with storage-account.`);
+    const remove = [];
+    if (settings[RFP_LEGACY] !== undefined)
+        remove.push(RFP_LEGACY);
+    const extra = {};
+    for (const k of remove)
+        extra[k] = null;
+    const plan = {
+        mode,
+        container: inputs.container,
+        stableBlob: stableBlobName(target.ref.appName, target.ref.slot),
+        policyId: `runpack-${target.ref.appName}${target.ref.slot ? `-${target.ref.slot}` : ''}`
+            .toLowerCase()
+            .slice(0, 64),
+        previousValue,
+        extra,
+        findings,
+    };
+    if (mode === 'local')
+        return plan;
+    if (!inputs.storageAccount)
+        throw new RunpackError('usage', `${(inputs.naming ?? ACTION_NAMING).input('storage-account')} is required for url mode (deploying ${name}); name the storage account for the package blobs, or use ${(inputs.naming ?? ACTION_NAMING).value('mode', 'local')}.`);
+    if (linuxConsumption)
+        extra.WEBSITE_MOUNT_ENABLED = '1';
+    const system = target.identity.systemPrincipalId;
+    const users = target.identity.userAssigned;
+    const hasIdentity = Boolean(system) || users.length > 0;
+    let access;
+    if (inputs.packageAccess === 'identity') {
+        if (!hasIdentity)
+            throw new RunpackError('identity-missing', `${name} has no managed identity, so package-access: identity cannot work; turn on its system-assigned identity (az webapp identity assign) and give it Storage Blob Data Reader, or use package-access: sas.`);
+        access = 'identity';
+    }
+    else if (inputs.packageAccess === 'sas')
+        access = 'sas';
+    else
+        access = hasIdentity ? 'identity' : 'sas';
+    plan.access = access;
+    if (access === 'identity') {
+        const configured = settings[RFP_MI];
+        if (system && (!configured || /^systemassigned$/i.test(configured))) {
+            plan.identityPrincipalId = system;
+        }
+        else {
+            const chosen = users.find((u) => configured && u.resourceId.toLowerCase() === configured.toLowerCase()) ??
+                (system ? undefined : users[0]);
+            if (chosen) {
+                plan.identityPrincipalId = chosen.principalId;
+                extra[RFP_MI] = chosen.resourceId;
+                if (!system && users.length > 1 && !configured)
+                    findings.push({
+                        severity: 'warning',
+                        code: 'identity-choice',
+                        message: `${name} has ${users.length} user-assigned identities; using ${chosen.resourceId}. Set ${RFP_MI} on the app to choose another.`,
+                    });
+            }
+            else if (system) {
+                // The configured identity is no longer on the app: fall back to the system identity.
+                plan.identityPrincipalId = system;
+                extra[RFP_MI] = null;
+                findings.push({
+                    severity: 'warning',
+                    code: 'identity-missing',
+                    message: `${RFP_MI} names an identity the app no longer has; switching the package fetch to the system-assigned identity.`,
+                });
+            }
+        }
+    }
+    else if (settings[RFP_MI] !== undefined) {
+        extra[RFP_MI] = null;
+    }
+    return plan;
+}
+/** Pure: the blob name a run-from-package URL points at inside `containerUrl` (no trailing slash), or null. */
+function blobInContainer(value, containerUrl) {
+    if (!value || !/^http/i.test(value))
+        return null;
+    const bare = value.split('?')[0];
+    const prefix = `${containerUrl.replace(/\/+$/, '')}/`;
+    if (!bare.toLowerCase().startsWith(prefix.toLowerCase()))
+        return null;
+    return decodeURIComponent(bare.slice(prefix.length));
+}
+/**
+ * Pure: the stable blob for this target. After a slot swap the other side runs the blob named after this slot
+ * (URL settings move with the swap), so overwriting it would change what the other side mounts at its next
+ * restart. Then the target's own current blob is reused when no one else runs it, else an alternate name.
+ */
+function chooseStableBlob(preferred, ownCurrent, usedByOthers) {
+    const used = new Set([...usedByOthers].map((b) => b.toLowerCase()));
+    if (!used.has(preferred.toLowerCase()))
+        return preferred;
+    if (ownCurrent && !ownCurrent.startsWith('releases/') && !used.has(ownCurrent.toLowerCase()))
+        return ownCurrent;
+    const base = preferred.replace(/\.zip$/i, '');
+    // -a … -z, then -26, -27, …: the first name nobody runs (the set is finite, so this ends).
+    for (let i = 0;; i++) {
+        const name = `${base}-${i < 26 ? String.fromCharCode(97 + i) : i}.zip`;
+        if (!used.has(name.toLowerCase()))
+            return name;
+    }
+}
+
+const VERIFIED_KEY = 'verified_at';
+const LOCAL_RECORD = 'data/runpack/releases.json';
+/** Records kept in the local file (the newest). */
+const KEEP = 30;
+/** Pure: whether release blob metadata says runpack verified it. */
+function isVerifiedBlob(metadata) {
+    return Object.entries(metadata).some(([k, v]) => k.toLowerCase() === VERIFIED_KEY && v !== '');
+}
+/** Pure: the records of a file's text (anything unreadable counts as no record). */
+function parseLocalRecords(text) {
+    if (!text)
+        return [];
+    try {
+        const parsed = JSON.parse(text);
+        const list = Array.isArray(parsed?.releases) ? parsed.releases : [];
+        return list.filter((r) => !!r &&
+            typeof r.package === 'string' &&
+            typeof r.releaseId === 'string' &&
+            typeof r.verifiedAt === 'string');
+    }
+    catch {
+        return [];
+    }
+}
+/** Pure: `entry` added (replacing the record of the same package), newest first, at most KEEP. */
+function withLocalRecord(records, entry) {
+    return [entry, ...records.filter((r) => r.package !== entry.package)].slice(0, KEEP);
+}
+async function readLocalRecords(kudu, deadline) {
+    const file = await kudu.vfsGet(LOCAL_RECORD, deadline);
+    return { records: parseLocalRecords(file?.text ?? null), etag: file?.etag };
+}
+/** Records a verified local release (read, merge, conditional write; once more if another writer got there first). */
+async function recordLocalVerified(kudu, entry, deadline) {
+    for (let attempt = 0; attempt < 2; attempt++) {
+        const { records, etag } = await readLocalRecords(kudu, deadline);
+        if (!etag)
+            await kudu.vfsMkdir(LOCAL_RECORD.slice(0, LOCAL_RECORD.lastIndexOf('/')), deadline);
+        const body = JSON.stringify({ releases: withLocalRecord(records, entry) }, null, 2);
+        const written = await kudu.vfsPut(LOCAL_RECORD, body, {
+            ifMatch: etag,
+            deadline,
+            contentType: 'application/json',
+        });
+        if (written === 'written')
+            return;
+    }
+    throw new Error(`${LOCAL_RECORD} kept changing while it was written (another deployment)`);
+}
+
+/**
+ * Pure: the plan a dry run prints (`dry-run: true`). One line a step, every URL with its SAS signature
+ * redacted: the blobs to write, each setting's old and new value, the stored access policy, the restart, the
+ * swap and the retention. Nothing here writes; the engine gathers the facts with reads only.
+ */
+/** A setting value as the plan shows it: URLs without userinfo and with `sig` redacted. */
+function showValue(v) {
+    if (v === undefined)
+        return '(unset)';
+    if (v === null)
+        return '(deleted)';
+    if (v === '')
+        return "''";
+    return /^https?:\/\//i.test(v) ? redactUrl(v) : v;
+}
+function renderPlan(f) {
+    const lines = [`Dry run for ${f.target}: nothing is written.`];
+    if (f.unchanged) {
+        lines.push(`Release ${f.releaseId} is already live; a deploy would change nothing (force: true redeploys).`);
+        return lines;
+    }
+    if (f.mode === 'url') {
+        const where = `${f.account}/${f.container}`;
+        if (f.containerMissing)
+            lines.push(`Would create the private container ${where}.`);
+        lines.push(f.releaseExists
+            ? `Release blob ${where}/${f.releaseBlob} exists already (same content); no upload.`
+            : `Would upload release ${f.releaseId} (${f.zipBytes} bytes) to ${where}/${f.releaseBlob}.`);
+        lines.push(f.stableCurrent
+            ? `Stable blob ${where}/${f.stableBlob} holds this release already.`
+            : `Would copy it onto the stable blob ${where}/${f.stableBlob}.`);
+        if (f.policy)
+            lines.push(f.policy.action === 'keep'
+                ? `Stored access policy ${f.policy.id}: kept (${f.policy.reason}).`
+                : `Would ${f.policy.action} stored access policy ${f.policy.id} (${f.policy.reason}).`);
+    }
+    else {
+        lines.push(`Would push release ${f.releaseId} (${f.zipBytes} bytes) to the app's Kudu (zip deploy).`);
+    }
+    const names = Object.keys(f.settings);
+    if (names.length === 0)
+        lines.push('No app setting changes.');
+    for (const name of names) {
+        const [before, after] = f.settings[name];
+        lines.push(`Would set ${name}: ${showValue(before)} → ${showValue(after)}.`);
+    }
+    lines.push(f.restart
+        ? 'Would restart the app, then verify (setting, package fetch, mounted release stamp, health).'
+        : 'Would not restart (restart: false); then verify.');
+    if (f.swapTo)
+        lines.push(`Would swap into ${f.swapTo} after a verified deploy.`);
+    if (f.retention) {
+        if ('error' in f.retention)
+            lines.push(`Retention (keep-releases: ${f.retention.keep}) could not be planned: ${f.retention.error}.`);
+        else if (f.retention.deleted.length)
+            lines.push(`Would delete ${f.retention.deleted.length} old release(s) (keep-releases: ${f.retention.keep}): ${f.retention.deleted.join(', ')}.`);
+        else
+            lines.push(`Retention (keep-releases: ${f.retention.keep}): nothing to delete.`);
+    }
+    return lines;
+}
+
+/**
+ * The local-mode publisher (WEBSITE_RUN_FROM_PACKAGE=1): the package is pushed to the app's Kudu, which stores it
+ * as data/SitePackages/<UTC yyyyMMddHHmmss>.zip, points packagename.txt at it after a successful deployment, and
+ * the worker mounts it read-only as wwwroot (API-SPEC §1.2).
+ *
+ * Order (API-SPEC §6.4 d, §6.6, checklist 3): make the setting `1` (fresh read-merge-write), wait until Kudu's
+ * /api/settings shows it, only then push (earlier, Kudu would extract into wwwroot or answer the URL-mode 409),
+ * follow the deployment, and confirm packagename.txt names the new package. The engine then restarts the app
+ * and verifies the mounted release stamp.
+ */
+/**
+ * Local mode: the already-live check, then the push to Kudu, followed to its end (packagename.txt names the new
+ * package). Restart and verification are the engine's.
+ */
+/** dry-run in local mode: the setting change only (the push itself reads nothing worth showing). */
+async function planLocal({ ctx, pkg, plan, settings }) {
+    const name = ctx.target.ref.slot
+        ? `${ctx.target.ref.appName}/${ctx.target.ref.slot}`
+        : ctx.target.ref.appName;
+    const facts = {
+        target: name,
+        mode: 'local',
+        releaseId: pkg.releaseId,
+        zipBytes: pkg.zipBytes,
+        settings: {},
+        restart: ctx.inputs.restart,
+        swapTo: ctx.inputs.swapTo,
+    };
+    const changes = { [RFP]: '1', ...plan.extra };
+    for (const k of mergeSettings(settings, changes).changedKeys)
+        facts.settings[k] = [settings[k], changes[k]];
+    return { lines: renderPlan(facts) };
+}
+const localPublisher = {
+    plan: planLocal,
+    publish: ({ ctx, pkg, plan }) => publishLocalMode(ctx, pkg, plan.previousValue),
+};
+async function publishLocalMode(ctx, pkg, previousValue) {
+    const { log } = ctx;
+    // Unchanged content already mounted and verified: nothing to push or restart.
+    if (!ctx.inputs.force && previousValue === '1' && pkg.stamp) {
+        const quick = await log.group('Check the live release', () => verifyDeploy(ctx, pkg, { intendedValue: '1', quick: true }));
+        if (quick.ok && quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass') {
+            log.info(`Release ${pkg.releaseId} is already live and verified; nothing to push or restart.`);
+            return { noop: { levels: quick.levels }, previousReleaseId: pkg.releaseId, findings: [] };
+        }
+    }
+    const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
+    const before = outcome.previousPackage ?? null;
+    const record = await localRecordOf(ctx, before);
+    return {
+        verify: { intendedValue: '1', packageName: outcome.packageName },
+        settingChanged: false,
+        findings: outcome.findings,
+        loggedFindings: false,
+        previousReleaseId: record?.releaseId,
+        recordVerified: async () => {
+            const { kudu } = await openKudu(ctx, ctx.phaseDeadline(60_000));
+            await recordLocalVerified(kudu, {
+                package: outcome.packageName,
+                releaseId: pkg.releaseId,
+                sha256: pkg.sha256,
+                ...(pkg.stamp ? { contentSha256: pkg.stamp.contentSha256 } : {}),
+                verifiedAt: new Date(ctx.clock.now()).toISOString(),
+                ...(ctx.inputs.commit ? { commit: ctx.inputs.commit } : {}),
+            }, ctx.phaseDeadline(60_000));
+        },
+        previous: {
+            releaseId: record?.releaseId,
+            restore: () => restorePreviousPackage(ctx, pkg, previousValue, before, outcome.packageName),
+        },
+    };
+}
+/** runpack's record of a stored package (null when there is none, or it cannot be read). */
+async function localRecordOf(ctx, name) {
+    if (!name)
+        return null;
+    try {
+        const { kudu } = await openKudu(ctx, ctx.phaseDeadline(30_000));
+        const { records } = await readLocalRecords(kudu, ctx.phaseDeadline(30_000));
+        return records.find((r) => r.package === name) ?? null;
+    }
+    catch {
+        return null;
+    }
+}
+/**
+ * The automatic rollback in local mode: point packagename.txt back at the package it named before this deploy,
+ * only while it still names this deploy's package, and only a package runpack recorded as verified.
+ */
+async function restorePreviousPackage(ctx, pkg, previousValue, before, ours) {
+    const refuse = (code, why) => {
+        throw new RunpackError(code, why);
+    };
+    if (previousValue !== '1')
+        refuse('rollback-mode-switch', `the app did not run a local package before this deploy (${classifyRunFromPackage(previousValue) === 'url' ? 'it ran a package URL' : 'it ran files in wwwroot'}), so switching back is not automatic`);
+    if (!before || before === ours)
+        refuse('rollback-none', 'packagename.txt named no earlier package before this deploy, so there is nothing to bring back');
+    const deadline = ctx.phaseDeadline(2 * 60_000);
+    const { kudu } = await openKudu(ctx, deadline);
+    const { records } = await readLocalRecords(kudu, deadline);
+    const record = records.find((r) => r.package === before);
+    if (!record)
+        refuse('rollback-unverified', `the package that ran before (${before}) was never verified by runpack (no record in ${LOCAL_RECORD}), so it is not brought back blindly; roll back by hand with 'runpack rollback --release <id>' after checking it`);
+    const stored = await kudu.vfsList(SITE_PACKAGES, deadline);
+    if (!stored?.some((e) => e.name === before))
+        refuse('rollback-missing', `${SITE_PACKAGES}/${before} no longer exists, so it cannot be brought back`);
+    const pointer = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
+    if ((pointer?.text.trim() ?? '') !== ours || !pointer?.etag)
+        refuse('release-target-changed', `packagename.txt no longer names ${ours} (another deployment changed it), so it is left alone`);
+    const written = await kudu.vfsPut(PACKAGE_NAME_FILE, before, { ifMatch: pointer.etag, deadline });
+    if (written === 'changed')
+        refuse('release-target-changed', 'packagename.txt changed while the rollback wrote it (another deployment)');
+    ctx.log.info(`packagename.txt names ${before} again (release ${record.releaseId}).`);
+    return {
+        pkg: {
+            ...pkg,
+            zipPath: '',
+            sha256: record.sha256,
+            releaseId: record.releaseId,
+            stamp: record.contentSha256 ? { runpack: 1, contentSha256: record.contentSha256 } : null,
+            functions: [],
+            inspect: { ...pkg.inspect, functions: [] },
+        },
+        verify: { intendedValue: '1', packageName: before },
+    };
+}
+/** Poll Kudu's /api/settings until WEBSITE_RUN_FROM_PACKAGE is exactly `1` (Core Tools: 5 s interval). */
+async function waitForKuduSetting(ctx, kudu, first, deadline, intervalMs = 5000) {
+    let seen = first;
+    const started = ctx.clock.now();
+    let lastError = '';
+    const read = async () => {
+        try {
+            seen = await kudu.settings(deadline);
+            lastError = '';
+        }
+        catch (err) {
+            // The SCM site restarts after a settings change: 502/503 and resets are expected for a while.
+            if (err instanceof KuduError && (err.status === 401 || err.status === 403))
+                throw err;
+            if (err instanceof RunpackError && err.code === 'timeout')
+                throw err;
+            lastError = err instanceof Error ? err.message : String(err);
+            seen = null;
+        }
+    };
+    if (!seen)
+        await read();
+    for (let round = 0;; round++) {
+        if (seen && effectiveRunFromPackage(seen) === '1') {
+            if (round > 0)
+                ctx.log.info(`Kudu sees ${RFP}=1 after ${Math.round((ctx.clock.now() - started) / 1000)} s.`);
+            return;
+        }
+        if (round === 0)
+            ctx.log.info(`Waiting for Kudu to see ${RFP}=1 before pushing…`);
+        if (ctx.clock.now() + intervalMs > deadline) {
+            const state = seen ? classifyRunFromPackage(effectiveRunFromPackage(seen)) : 'unknown';
+            throw new RunpackError('setting-not-propagated', `Kudu at ${kudu.host} still does not see ${RFP}=1 (it sees ${state === 'unknown' ? `no settings${lastError ? `: ${lastError}` : ''}` : STATE_WORDS[state]}) after ${Math.round((ctx.clock.now() - started) / 1000)} s; pushing now would extract into wwwroot or be refused — run the deploy again, or restart the app's SCM site.`);
+        }
+        await ctx.clock.sleep(intervalMs);
+        await read();
+    }
+}
+function describeHolder(d) {
+    const who = [d.deployer, d.author && d.author !== 'N/A' ? d.author : ''].filter(Boolean).join(', ');
+    const when = d.received_time ? `, received ${d.received_time}` : '';
+    return `deployment ${d.id}${who ? ` (${who}${when})` : when ? ` (${when.slice(2)})` : ''}, ${deploymentStatusName(d.status)}`;
+}
+/** Pure: whether a deployment record belongs to the push that sent `nonce` in its message. */
+function deploymentIsOurs(record, nonce) {
+    const message = record.message ?? '';
+    if (message.includes(nonce))
+        return true;
+    if (/\brunpack [0-9a-f]{12} [0-9a-f]{8}\b/.test(message))
+        return false;
+    const deployer = (record.deployer ?? '').toLowerCase();
+    if (deployer && deployer !== 'runpack' && deployer !== 'zipdeploy')
+        return false;
+    return undefined;
+}
+/**
+ * Push and follow. A 409 because another deployment runs is never resent blindly: runpack names the holder
+ * (GET /api/deployments/latest), waits for it to finish, then pushes again, all within the deadline.
+ */
+async function pushAndFollow(ctx, kudu, pkg, deadline) {
+    const nonce = randomBytes(4).toString('hex');
+    const message = `runpack ${pkg.releaseId} ${nonce}${ctx.inputs.commit ? ` (${ctx.inputs.commit.slice(0, 12)})` : ''}`;
+    const isOurs = (record) => deploymentIsOurs(record, nonce);
+    for (let attempt = 1;; attempt++) {
+        const previous = await kudu.latestDeployment(deadline);
+        if (previous && deploymentOutcome(previous) === 'running') {
+            ctx.log.info(`Kudu is busy with ${describeHolder(previous)}; waiting for it before pushing.`);
+            await followOther(ctx, kudu, previous, deadline);
+            continue;
+        }
+        ctx.log.info(`Pushing ${pkg.zipBytes} bytes to ${kudu.host}/api/zipdeploy (async)${attempt > 1 ? `, attempt ${attempt}` : ''}…`);
+        const result = await kudu.zipDeploy({
+            body: () => createReadStream(pkg.zipPath),
+            size: pkg.zipBytes,
+            deployer: 'runpack',
+            message,
+            deadline,
+        });
+        if (result.kind === 'conflict') {
+            if (result.reason === 'url-mode') {
+                throw new RunpackError('kudu-url-mode', `Kudu at ${kudu.host} refused the push because it still sees a package URL in ${RFP} (409: ${result.message}); wait a minute and run the deploy again.`);
+            }
+            if (result.reason === 'other') {
+                throw new RunpackError('kudu-conflict', `Kudu at ${kudu.host} refused the push (409: ${result.message}); try again later.`);
+            }
+            const holder = await kudu.latestDeployment(deadline);
+            if (holder && deploymentOutcome(holder) === 'running') {
+                ctx.log.info(`Kudu answered 409 (${result.message}); the lock is held by ${describeHolder(holder)}. Waiting for it.`);
+                await followOther(ctx, kudu, holder, deadline);
+            }
+            else {
+                const wait = Math.min(5000 * attempt, 20_000);
+                if (ctx.clock.now() + wait > deadline)
+                    throw new RunpackError('timeout', `Kudu at ${kudu.host} kept answering 409 (${result.message}) until the deadline; another deployment holds the lock — try again when it completes.`);
+                ctx.log.info(`Kudu answered 409 (${result.message}) while no deployment record is running (another push is still uploading); retrying in ${Math.round(wait / 1000)} s.`);
+                await ctx.clock.sleep(wait);
+            }
+            continue;
+        }
+        const location = result.kind === 'accepted' ? result.location : '/api/deployments/latest';
+        const record = await kudu.pollDeployment(location, {
+            deadline,
+            previousId: previous?.id ?? null,
+            isOurs,
+            initialRetryAfterMs: result.kind === 'accepted' ? result.retryAfterMs : undefined,
+            sleep: (ms) => ctx.clock.sleep(ms),
+            now: () => ctx.clock.now(),
+            onStatus: (r) => ctx.log.info(`Kudu deployment ${r.id}: ${describeDeploymentState(r)}`),
+        });
+        return { record, isOurs };
+    }
+}
+/** A deployment that started after ours replaces it: stop rather than verify content that is not ours. */
+async function checkSuperseded(kudu, pushed, pkg, deadline) {
+    const latest = await kudu.latestDeployment(deadline).catch(() => null);
+    if (!latest || latest.id === pushed.record.id || pushed.isOurs(latest) === true)
+        return;
+    throw new RunpackError('superseded', `Kudu deployment ${pushed.record.id} of release ${pkg.releaseId} succeeded, but ${describeHolder(latest)} started after it and replaces it; the later deployment wins, so this run stops without verifying.`);
+}
+async function followOther(ctx, kudu, holder, deadline) {
+    try {
+        const done = await kudu.pollDeployment(`/api/deployments/${encodeURIComponent(holder.id)}`, {
+            deadline,
+            sleep: (ms) => ctx.clock.sleep(ms),
+            now: () => ctx.clock.now(),
+        });
+        ctx.log.info(`The other deployment ${done.id} ended: ${describeDeploymentState(done)}. Pushing ours now.`);
+    }
+    catch (err) {
+        if (err instanceof RunpackError && err.code === 'timeout')
+            throw new RunpackError('timeout', `Kudu at ${kudu.host} is still busy with ${describeHolder(holder)} at the deadline; nothing was pushed — run the deploy again when it completes.`);
+        throw err;
+    }
+}
+/** The log of a failed deployment, as lines (best effort). */
+async function failureLog(kudu, id, deadline) {
+    try {
+        const entries = await kudu.deploymentLog(id, deadline);
+        return entries.map((e) => `${e.log_time ? `${e.log_time} ` : ''}${e.message}`.trimEnd());
+    }
+    catch {
+        return [];
+    }
+}
+/**
+ * The local-mode publish (entry point for the engine): setting `1`, wait for Kudu, push, follow, confirm
+ * packagename.txt. Throws a RunpackError when the deployment fails, saying what is still mounted.
+ */
+async function publishLocal(ctx, pkg) {
+    const { target, inputs } = ctx;
+    const findings = [];
+    const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
+    // 1. The setting, with the mode-switch rules.
+    const current = await ctx.settings.read();
+    const decision = modeSwitchDecision(effectiveRunFromPackage(current), 'local', { ...target, name }, inputs.force);
+    // The engine reports the switch (plan phase); here it only guards against a refused one.
+    if (!decision.allowed)
+        throw new RunpackError(decision.code, decision.message);
+    const setupDeadline = ctx.phaseDeadline(5 * 60_000);
+    const { kudu, settings: kuduSettings } = await openKudu(ctx, setupDeadline);
+    const changes = { [RFP]: '1' };
+    if (current[RFP_LEGACY] !== undefined)
+        changes[RFP_LEGACY] = null;
+    const update = await ctx.settings.update(changes);
+    if (update.changed)
+        ctx.log.info(`Set ${RFP}=1 on ${name} (other settings kept).`);
+    // 2. Kudu must see it before the push.
+    await waitForKuduSetting(ctx, kudu, update.changed ? null : kuduSettings, setupDeadline);
+    // 3. What is mounted now, for the evidence if the push fails.
+    const oldName = await readPackageName(kudu, setupDeadline).catch(() => null);
+    ctx.log.info(`Current package: ${oldName ?? 'none'} (${PACKAGE_NAME_FILE}).`);
+    // 4. Push and follow.
+    const pushed = await pushAndFollow(ctx, kudu, pkg, ctx.deadline);
+    const { record } = pushed;
+    if (deploymentOutcome(record) !== 'succeeded') {
+        const lines = await failureLog(kudu, record.id, ctx.deadline);
+        if (lines.length) {
+            ctx.log.error(`Kudu deployment ${record.id} log:`);
+            for (const line of lines.slice(-40))
+                ctx.log.error(`  ${line}`);
+        }
+        const nowName = await readPackageName(kudu, ctx.deadline).catch(() => null);
+        const stamp = await readMountedStamp(kudu, ctx.deadline).catch(() => null);
+        const stampText = stampSummary(stamp);
+        const still = nowName === oldName
+            ? `the previous package ${oldName ?? '(none)'} is still mounted (packagename.txt unchanged${stampText ? `, wwwroot stamp ${stampText}` : ''})`
+            : `packagename.txt now names ${nowName ?? 'nothing'}`;
+        const reason = (record.status_text || record.progress || '').trim();
+        throw new RunpackError('deploy-failed', `Kudu deployment ${record.id} on ${name} ended ${deploymentStatusName(record.status)}${reason ? ` (${reason})` : ''}; ${still}. See the Kudu log above, fix the package and deploy again.`);
+    }
+    // 5. packagename.txt must name a new package (written after Success), unless a later push replaced ours.
+    await checkSuperseded(kudu, pushed, pkg, ctx.deadline);
+    let newName = null;
+    for (let i = 0; i < 3; i++) {
+        newName = await readPackageName(kudu, ctx.deadline);
+        if (newName && newName !== oldName)
+            break;
+        await ctx.clock.sleep(2000);
+    }
+    const renamed = !!newName && newName !== oldName;
+    // Kudu names stored packages by UTC second: a push in the same second as the previous one reuses its name, so
+    // an unchanged name is confirmed by the stored zip itself (our size, written during this deployment).
+    const sameSecond = !!newName &&
+        newName === oldName &&
+        (await storedPackageIsOurs(kudu, newName, pkg.zipBytes, record, ctx.deadline));
+    if (sameSecond)
+        ctx.log.info(`packagename.txt still names ${newName}: Kudu reused the name within one second.`);
+    const confirmed = !!newName && (renamed || sameSecond) && isSitePackageName(newName);
+    await checkSuperseded(kudu, pushed, pkg, ctx.deadline);
+    if (!confirmed) {
+        const msg = newName === oldName
+            ? `Kudu reported deployment ${record.id} Success but packagename.txt still names ${oldName ?? 'nothing'}; the new package is not the one mounted — check ${kudu.baseUrl}/api/vfs/${SITE_PACKAGES}/ and deploy again.`
+            : `packagename.txt names '${newName ?? ''}', not a package Kudu stored; check ${kudu.baseUrl}/api/vfs/${SITE_PACKAGES}/ and deploy again.`;
+        throw new RunpackError('package-not-confirmed', msg);
+    }
+    ctx.log.info(`Kudu deployment ${record.id} succeeded; packagename.txt now names ${newName} (was ${oldName ?? 'none'}).`);
+    return {
+        mode: 'local',
+        packageName: newName,
+        deploymentId: record.id,
+        confirmed,
+        previousPackage: oldName,
+        findings,
+    };
+}
+function shortSha(sha) {
+    return sha ? sha.slice(0, 12) : '?';
+}
+function stampSummary(text) {
+    if (text === null)
+        return '';
+    try {
+        const s = JSON.parse(text);
+        return s.contentSha256 ? `still content ${shortSha(s.contentSha256)}` : '';
+    }
+    catch {
+        return '';
+    }
+}
+
+/**
+ * Pure: Azure RBAC facts runpack checks, in one place for the deploy engine and diagnose: which role definitions
+ * can read blobs, and whether an assignment's scope covers a resource.
+ */
+/** Role definition ids that can read blobs: Storage Blob Data Reader, Contributor, Owner. */
+const BLOB_READ_ROLE_IDS = [
+    '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
+    'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
+    'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+];
+/**
+ * A role assignment scope covers a resource when it is the resource or one of its parents, segment by segment:
+ * a role on resource group `rg` covers nothing in `rg2`.
+ */
+function scopeCovers(scope, resourceId) {
+    const s = scope.toLowerCase().replace(/\/+$/, '');
+    const r = resourceId.toLowerCase();
+    return s === '' || r === s || r.startsWith(`${s}/`);
+}
+/** Whether an assignment lets `principalId` read the blobs of `container` in the storage account `accountId`. */
+function grantsBlobRead(a, principalId, accountId, container) {
+    return (a.principalId === principalId &&
+        BLOB_READ_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
+        scopeCovers(a.scope, `${accountId}/blobServices/default/containers/${container}`));
+}
+
+/**
+ * Package SAS decisions (pure) and the SAS URL builder. The SAS in WEBSITE_RUN_FROM_PACKAGE is a read-only,
+ * HTTPS-only service SAS scoped to one blob and bound to a stored access policy on the container, so it can be
+ * extended or revoked without redeploying. Never a user delegation SAS: those expire within 7 days.
+ */
+const MAX_POLICIES_PER_CONTAINER = 5;
+const DAY$1 = 24 * 60 * 60 * 1000;
+/**
+ * Keep the policy while more than a third of its lifetime is left and it grants read; otherwise create or renew
+ * it with `expiryDays` from now. Other policies are never touched; a full container (5 policies) is an error.
+ */
+function decidePolicy(existing, id, now, expiryDays, container) {
+    const current = existing.find((s) => s.id === id);
+    const wanted = new Date(now.getTime() + expiryDays * DAY$1);
+    const fresh = () => ({
+        id,
+        accessPolicy: { startsOn: new Date(now.getTime() - 5 * 60 * 1000), expiresOn: wanted, permissions: 'r' },
+    });
+    if (!current) {
+        if (existing.length >= MAX_POLICIES_PER_CONTAINER)
+            throw new RunpackError('sas-policy-full', `Container '${container}' already has ${existing.length} stored access policies (${existing.map((s) => s.id).join(', ')}), the most Azure allows; remove one, use another container, or use package-access: identity.`);
+        return {
+            action: 'create',
+            identifiers: [...existing, fresh()],
+            expiresOn: wanted,
+            reason: 'no policy yet',
+        };
+    }
+    const expiresOn = current.accessPolicy?.expiresOn ? new Date(current.accessPolicy.expiresOn) : undefined;
+    const perms = current.accessPolicy?.permissions ?? '';
+    const left = expiresOn ? expiresOn.getTime() - now.getTime() : -1;
+    const readable = perms.includes('r');
+    if (expiresOn && readable && left > (expiryDays * DAY$1) / 3) {
+        return {
+            action: 'keep',
+            identifiers: existing,
+            expiresOn,
+            reason: `valid until ${expiresOn.toISOString()}`,
+        };
+    }
+    const reason = !readable
+        ? 'it does not grant read'
+        : left <= 0
+            ? 'it has expired'
+            : `it expires on ${expiresOn?.toISOString()}`;
+    return {
+        action: 'renew',
+        identifiers: existing.map((s) => (s.id === id ? fresh() : s)),
+        expiresOn: wanted,
+        reason,
+    };
+}
+/** The blob URL with a service SAS bound to the stored access policy (sr=b, spr=https, si=<policy>). */
+function buildPolicySasUrl(blobUrl, accountName, accountKey, container, blobName, policyId) {
+    const credential = new StorageSharedKeyCredential(accountName, accountKey);
+    const query = generateBlobSASQueryParameters({ containerName: container, blobName, identifier: policyId, protocol: SASProtocol.Https }, credential).toString();
+    return `${blobUrl}?${query}`;
+}
+/**
+ * A short-lived read SAS for runpack's own check of a blob (never written to a setting): used when the app reads
+ * the package with its identity but runpack itself holds only the account key.
+ */
+function buildShortReadSasUrl(blobUrl, accountName, accountKey, container, blobName, now, minutes = 15) {
+    const credential = new StorageSharedKeyCredential(accountName, accountKey);
+    const query = generateBlobSASQueryParameters({
+        containerName: container,
+        blobName,
+        permissions: BlobSASPermissions.parse('r'),
+        startsOn: new Date(now.getTime() - 5 * 60 * 1000),
+        expiresOn: new Date(now.getTime() + minutes * 60 * 1000),
+        protocol: SASProtocol.Https,
+    }, credential).toString();
+    return `${blobUrl}?${query}`;
+}
+
+/**
+ * The releases to delete: everything but the newest `keep`, never the live one, never one a slot points to,
+ * never one a stable blob holds. Oldest first, the order they are deleted in.
+ */
+function selectReleasesToDelete(releases, o) {
+    const keep = Math.max(0, Math.floor(o.keep));
+    const protectedSet = new Set([o.live, ...(o.slotReferenced ?? []), ...(o.stable ?? [])].filter((s) => !!s));
+    const newest = sortNewestFirst(releases);
+    const kept = new Set(newest.slice(0, keep).map((r) => r.sha256));
+    return newest.filter((r) => !kept.has(r.sha256) && !protectedSet.has(r.sha256)).reverse();
+}
+async function pruneReleases$1(store, container, toDelete, options) {
+    const result = { deleted: [], skipped: [], dryRun: options.dryRun };
+    for (const r of toDelete) {
+        if (options.dryRun) {
+            options.log.info(`Would delete release ${r.id} (${r.blob}).`);
+            result.deleted.push(r.sha256);
+            continue;
+        }
+        const outcome = await store.deleteIfMatch(container, r.blob, r.etag);
+        if (outcome === 'changed') {
+            options.log.warn(`Release blob ${r.blob} changed since it was listed; left it alone.`);
+            result.skipped.push(r.sha256);
+        }
+        else {
+            options.log.info(`Deleted release ${r.id} (${r.blob})${outcome === 'missing' ? ', already gone' : ''}.`);
+            result.deleted.push(r.sha256);
+        }
+    }
+    return result;
+}
+
+/**
+ * Retention after a verified URL-mode deploy (`keep-releases`): the release blobs beyond the newest N go, never
+ * the live release, never one another side (production or a slot) runs, never one a stable blob holds. The
+ * choice and the conditional deletes are src/release's (selectReleasesToDelete, pruneReleases); this module only
+ * gathers what they need from the container.
+ */
+const RELEASE_SHA = /\/([0-9a-f]{64})\.zip$/i;
+/** Pure: the sha256s protected by the other sides and the stable blobs, from the container's blobs. */
+function protectedSha256s(appName, blobs, siblingBlobs) {
+    const byName = new Map(blobs.map((b) => [b.name.toLowerCase(), b]));
+    const slotReferenced = [];
+    for (const name of siblingBlobs) {
+        const m = RELEASE_SHA.exec(name);
+        if (m)
+            slotReferenced.push(m[1].toLowerCase());
+        const sha = sha256Of(byName.get(name.toLowerCase())?.metadata);
+        if (sha)
+            slotReferenced.push(sha);
+    }
+    const stable = blobs
+        .filter((b) => isStableBlobName(b.name, appName))
+        .map((b) => sha256Of(b.metadata))
+        .filter((s) => !!s);
+    return { slotReferenced, stable };
+}
+async function applyRetention(store, r) {
+    const releases = (await store.list(r.container, releasePrefix(r.appName)))
+        .map((b) => releaseFromBlob(r.appName, b))
+        .filter((x) => x !== null);
+    // Stable blobs start with the app's name; sibling blobs may sit anywhere in the container.
+    const stableCandidates = await store.list(r.container, r.appName.toLowerCase());
+    const { slotReferenced, stable } = protectedSha256s(r.appName, stableCandidates, r.siblingBlobs);
+    const toDelete = selectReleasesToDelete(releases, {
+        keep: r.keep,
+        live: r.live,
+        slotReferenced,
+        stable,
+    });
+    if (toDelete.length === 0) {
+        r.log.info(`${releases.length} release(s) of ${r.appName}; none beyond keep-releases (${r.keep}) to delete.`);
+        return { deleted: [], skipped: [], kept: releases.length, dryRun: r.dryRun };
+    }
+    const pruned = await pruneReleases$1(store, r.container, toDelete, { dryRun: r.dryRun, log: r.log });
+    const idOf = (sha) => sha.slice(0, 12);
+    return {
+        deleted: pruned.deleted.map(idOf),
+        skipped: pruned.skipped.map(idOf),
+        kept: releases.length - pruned.deleted.length,
+        dryRun: r.dryRun,
+    };
+}
+
+/**
+ * Upload: an immutable release blob named by content (`releases/<app>/<sha256>.zip`) with run metadata, then a
+ * server-side copy to the stable name (`<app>[-<slot>].zip`), so the setting does not change between releases
+ * and every release stays available for rollback. A release blob that already holds this sha256 is reused.
+ */
+/** Pure: blob metadata for a release (names are C# identifiers, values ASCII). */
+function releaseMetadata(pkg, m) {
+    const out = {
+        sha256: pkg.sha256,
+        release_id: pkg.releaseId,
+        created: m.now.toISOString(),
+        runpack_version: m.version,
+    };
+    if (pkg.stamp)
+        out.content_sha256 = pkg.stamp.contentSha256;
+    if (m.commit)
+        out.commit = m.commit.replace(/[^\x20-\x7e]/g, '');
+    if (m.runUrl)
+        out.run_url = m.runUrl.replace(/[^\x20-\x7e]/g, '');
+    return out;
+}
+async function md5OfFile(path) {
+    const hash = createHash$1('md5');
+    for await (const chunk of createReadStream(path))
+        hash.update(chunk);
+    return hash.digest();
+}
+async function uploadRelease(store, container, releaseBlob, stableBlob, pkg, metadata, log, signal, 
+/** A blob of the same container that already holds this package (a fleet's first upload): copy it instead. */
+copyFrom) {
+    const existing = await store.getBlob(container, releaseBlob);
+    let uploaded = false;
+    let reused = false;
+    if (existing && existing.metadata.sha256 === pkg.sha256 && existing.size === pkg.zipBytes) {
+        log.info(`Release blob ${releaseBlob} already holds this package; not uploading it again.`);
+        reused = true;
+    }
+    else if (copyFrom) {
+        try {
+            const copy = await store.copyBlob(container, copyFrom, releaseBlob);
+            if (copy.metadata.sha256 === pkg.sha256) {
+                log.info(`Copied ${copyFrom} to ${releaseBlob} inside the account (the package is uploaded once).`);
+                reused = true;
+            }
+            else
+                log.info(`The copy of ${copyFrom} does not carry sha256 ${pkg.sha256}; uploading instead.`);
+        }
+        catch (err) {
+            log.info(`Could not copy ${copyFrom} (${err instanceof Error ? err.message.split(';')[0] : String(err)}); uploading instead.`);
+        }
+    }
+    if (!reused) {
+        const md5 = await md5OfFile(pkg.zipPath);
+        let lastReport = 0;
+        const step = Math.max(16 * 1024 * 1024, Math.floor(pkg.zipBytes / 10));
+        await store.uploadFile(container, releaseBlob, pkg.zipPath, {
+            metadata,
+            md5,
+            abortSignal: signal,
+            onProgress: (loaded) => {
+                log.progress?.((loaded / pkg.zipBytes) * 100, 'Uploading');
+                if (pkg.zipBytes >= 32 * 1024 * 1024 && loaded - lastReport >= step) {
+                    lastReport = loaded;
+                    log.info(`Uploaded ${Math.round((loaded / pkg.zipBytes) * 100)}% (${(loaded / 1048576).toFixed(0)} MiB).`);
+                }
+            },
+        });
+        uploaded = true;
+        log.info(`Uploaded ${releaseBlob} (${pkg.zipBytes} bytes).`);
+    }
+    const before = await store.getBlob(container, stableBlob);
+    const previousSha256 = before?.metadata.sha256;
+    if (before && previousSha256 === pkg.sha256) {
+        log.info(`${stableBlob} already holds this release.`);
+        return { releaseBlob, stableBlob, uploaded, copied: false, stable: before, previousSha256 };
+    }
+    const stable = await store.copyBlob(container, releaseBlob, stableBlob);
+    if (stable.metadata.sha256 !== pkg.sha256) {
+        // A copy that lost the metadata (or raced with another writer) is not this release.
+        throw new Error(`the copy to ${stableBlob} does not carry sha256 ${pkg.sha256}`);
+    }
+    log.info(`Copied the release to ${stableBlob}.`);
+    return { releaseBlob, stableBlob, uploaded, copied: true, stable, previousSha256 };
+}
+
+/**
+ * URL mode: storage (the account, the auth that can write), the stable blob this side may write, package access
+ * (a policy-bound SAS, or the identity's read role), the already-live check, the upload, the stored access policy,
+ * and the setting. Restart and verification are the engine's.
+ */
+async function publishUrl(input) {
+    const { ctx, pkg, plan, settings, session, storageScope, runUrl, uploads } = input;
+    const { log, inputs, target, arm } = ctx;
+    const findings = [];
+    const accountName = inputs.storageAccount;
+    // Storage: find the account, open it with the auth that can write.
+    let reopenWithKey;
+    const { store: firstStore, accountId, account: storageAccount, } = await log.group('Storage', async () => {
+        const account = await findAccount(ctx);
+        const open = (preferKey) => openStore(ctx, session, account, plan, { preferKey });
+        const store = await open(plan.access === 'sas');
+        if (store.auth === 'entra' && account.allowSharedKeyAccess)
+            reopenWithKey = () => open(true);
+        log.info(`Account ${account.name} (${store.auth === 'entra' ? 'Entra token' : 'account key'}), container ${plan.container}.`);
+        return { store, accountId: account.id, account };
+    });
+    let store = firstStore;
+    const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
+    const { stableBlob: chosen, usedByOthers } = await stableBlobFor(ctx, store, plan, settings);
+    const state = {
+        account: storageAccount,
+        container: plan.container,
+        siblingBlobs: usedByOthers,
+        store: () => store,
+    };
+    const prune = () => pruneReleases(ctx, state, pkg.sha256);
+    if (chosen !== plan.stableBlob) {
+        log.info(`${plan.stableBlob} is what another slot of ${target.ref.appName} runs (after a swap); this deploy uses ${chosen}.`);
+        plan.stableBlob = chosen;
+    }
+    const stableUrl = store.blobUrl(plan.container, plan.stableBlob);
+    const packageUrl = redactUrl(stableUrl.split('?')[0]);
+    let roleConfirmed;
+    // The value the setting must hold, and the SAS policy decision.
+    const access = await log.group('Package access', async () => {
+        if (plan.access === 'sas') {
+            const { identifiers, publicAccess } = await store.getPolicies(plan.container);
+            const decision = policyDecision(ctx, plan, identifiers);
+            const url = buildPolicySasUrl(stableUrl, store.accountName, store.accountKey, plan.container, plan.stableBlob, plan.policyId);
+            ctx.secrets.add(new URL(url).searchParams.get('sig') ?? undefined);
+            log.info(`Stored access policy ${plan.policyId}: ${decision.action === 'keep' ? `kept, ${decision.reason}` : `${decision.action} (${decision.reason}), read-only until ${decision.expiresOn.toISOString()}`}.`);
+            return { value: url, decision, publicAccess };
+        }
+        // Identity: confirm a blob read role for the identity through role assignments.
+        const principal = plan.identityPrincipalId;
+        try {
+            const assignments = await arm.listRoleAssignments(accountId, principal);
+            const ok = assignments.some((a) => grantsBlobRead(a, principal, accountId, plan.container));
+            roleConfirmed = ok;
+            if (ok)
+                log.info(`The app's identity (${principal}) can read blobs in ${accountName}.`);
+            else {
+                const f = {
+                    severity: 'warning',
+                    code: 'identity-role-unconfirmed',
+                    message: `No Storage Blob Data Reader (or wider) role for the app's identity ${principal} on ${accountName} was found; the app will fail to mount the package without it (az role assignment create --role "Storage Blob Data Reader" --assignee-object-id ${principal} --scope ${accountId}).`,
+                };
+                findings.push(f);
+                log.warn(f.message);
+            }
+        }
+        catch (err) {
+            roleConfirmed = false;
+            const f = {
+                severity: 'warning',
+                code: 'identity-role-unconfirmed',
+                message: `Could not read role assignments on ${accountName} (${describeError(err).split(';')[0]}); make sure the app's identity has Storage Blob Data Reader there.`,
+            };
+            findings.push(f);
+            log.warn(f.message);
+        }
+        return { value: stableUrl, decision: undefined, publicAccess: undefined };
+    });
+    const changes = { [RFP]: access.value, ...plan.extra };
+    const storageAuthorization = () => session.authorization(storageScope);
+    // With identity access runpack checks the blob with its own token, or with a short read SAS when it holds
+    // only the account key (its login has no data role).
+    const probeUrl = () => {
+        if (plan.access !== 'identity' || store.auth !== 'key' || !store.accountKey)
+            return undefined;
+        const url = buildShortReadSasUrl(store.blobUrl(plan.container, plan.stableBlob), store.accountName, store.accountKey, plan.container, plan.stableBlob, new Date(ctx.clock.now()));
+        ctx.secrets.add(new URL(url).searchParams.get('sig') ?? undefined);
+        return url;
+    };
+    // Unchanged content already live and verified: nothing to do.
+    if (!inputs.force) {
+        const stableNow = await store.getBlob(plan.container, plan.stableBlob);
+        const settingsSame = !mergeSettings(settings, changes).changed;
+        const policyFine = !access.decision || access.decision.action === 'keep';
+        if (stableNow?.metadata.sha256 === pkg.sha256 && settingsSame && policyFine && pkg.stamp) {
+            const quick = await log.group('Check the live release', () => verifyDeploy(ctx, pkg, {
+                intendedValue: access.value,
+                access: plan.access,
+                storageAuthorization,
+                probeUrl: probeUrl(),
+                quick: true,
+            }));
+            const mounted = quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass';
+            if (quick.ok && mounted) {
+                log.info(`Release ${pkg.releaseId} is already live and verified; nothing to upload, set or restart.`);
+                return {
+                    noop: { levels: quick.levels },
+                    previousReleaseId: pkg.releaseId,
+                    packageUrl,
+                    findings,
+                    prune,
+                };
+            }
+        }
+    }
+    // Upload.
+    // A fleet uploads the package once per account and container; the other targets copy that blob.
+    const uploadKey = `${store.accountName}/${plan.container}`.toLowerCase();
+    let copyFrom;
+    let announce;
+    if (uploads) {
+        const first = uploads.get(uploadKey);
+        if (first)
+            copyFrom = (await first) ?? undefined;
+        else
+            uploads.set(uploadKey, new Promise((r) => (announce = r)));
+    }
+    const doUpload = () => uploadRelease(store, plan.container, releaseBlob, plan.stableBlob, pkg, releaseMetadata(pkg, {
+        commit: inputs.commit,
+        runUrl,
+        version: RUNPACK_VERSION,
+        now: new Date(ctx.clock.now()),
+    }), log, uploadSignal, copyFrom);
+    // The upload may not outlive the deploy's time budget.
+    const uploadSignal = AbortSignal.timeout(Math.max(1000, ctx.deadline - ctx.clock.now()));
+    let uploadOk = false;
+    const uploaded = await log.group('Upload', async () => {
+        try {
+            const u = await doUpload();
+            uploadOk = true;
+            return u;
+        }
+        catch (err) {
+            if (uploadSignal.aborted)
+                throw new RunpackError('timeout', `The upload of ${releaseBlob} to ${store.accountName} did not finish within timeout-minutes (${inputs.timeoutMinutes}); raise timeout-minutes or check the runner's network to the storage account.`);
+            // A token that may read but not write: fall back to the account key once.
+            if (err instanceof RunpackError && err.code === 'storage-forbidden' && reopenWithKey) {
+                log.info('The login may read but not write blobs with its token; using the account key.');
+                store = await reopenWithKey();
+                reopenWithKey = undefined;
+                const u = await doUpload();
+                uploadOk = true;
+                return u;
+            }
+            if (err instanceof RunpackError)
+                throw err;
+            throw new RunpackError('upload-failed', `Upload failed: ${describeError(err)}`);
+        }
+        finally {
+            announce?.(uploadOk ? releaseBlob : null);
+        }
+    });
+    const previousReleaseId = uploaded.previousSha256?.slice(0, 12);
+    if (access.decision && access.decision.action !== 'keep') {
+        await log.group('Stored access policy', async () => {
+            await store.setPolicies(plan.container, access.decision.identifiers, access.publicAccess);
+            log.info(`Policy ${plan.policyId} ${access.decision.action === 'create' ? 'created' : 'renewed'}.`);
+        });
+    }
+    // Setting.
+    const update = await log.group('App setting', async () => {
+        const u = await ctx.settings.update(changes);
+        if (u.changed) {
+            const kept = Object.keys(u.before).filter((k) => !(k in changes));
+            const lost = kept.filter((k) => !(k in u.after));
+            if (lost.length)
+                log.warn(`Settings ${lost.join(', ')} disappeared between the read and the write: another writer changed them at the same time.`);
+            log.info(`Set ${Object.keys(changes).join(', ')}; ${kept.length} other settings kept.`);
+        }
+        else
+            log.info(`${RFP} already points at the package; no settings write.`);
+        return u;
+    });
+    const verify = {
+        intendedValue: access.value,
+        access: plan.access,
+        storageAuthorization,
+        probeUrl: probeUrl(),
+        identityRoleConfirmed: roleConfirmed,
+    };
+    return {
+        verify,
+        settingChanged: update.changed,
+        previousReleaseId,
+        packageUrl,
+        findings,
+        prune,
+        recordVerified: async () => {
+            const blob = await store.getBlob(plan.container, releaseBlob);
+            if (blob?.etag)
+                await store.addMetadataIfMatch(plan.container, releaseBlob, { [VERIFIED_KEY]: new Date(ctx.clock.now()).toISOString() }, blob.etag);
+        },
+        previous: {
+            releaseId: previousReleaseId,
+            restore: () => restorePreviousBlob(ctx, {
+                store,
+                container: plan.container,
+                stableBlob: plan.stableBlob,
+                stableEtag: uploaded.stable.etag,
+                previousSha256: uploaded.previousSha256,
+                previousValue: plan.previousValue,
+                releaseSha256: pkg.sha256,
+                pkg,
+                verify,
+            }),
+        },
+    };
+}
+/**
+ * The automatic rollback in URL mode: copy the release that the stable blob held before this deploy back onto
+ * it, only while the stable blob still holds this deploy's copy, and only a release runpack verified.
+ */
+async function restorePreviousBlob(ctx, r) {
+    const refuse = (code, why) => {
+        throw new RunpackError(code, why);
+    };
+    const prev = r.previousSha256?.toLowerCase();
+    if (modeOfValue(r.previousValue) !== 'url')
+        refuse('rollback-mode-switch', `the app did not run from a package URL before this deploy (${r.previousValue === '1' ? 'it ran a local package' : 'it ran files in wwwroot'}), so there is no earlier release behind ${r.stableBlob} to bring back; switching modes back is not automatic`);
+    const ranBefore = (r.previousValue ?? '').split('?')[0].toLowerCase();
+    if (ranBefore !== r.store.blobUrl(r.container, r.stableBlob).split('?')[0].toLowerCase())
+        refuse('rollback-none', `the app ran another package URL than ${r.container}/${r.stableBlob} before this deploy, so the blob's earlier content is not what it ran; roll back by hand with 'runpack rollback'`);
+    if (!prev || prev === r.releaseSha256)
+        refuse('rollback-none', `${r.container}/${r.stableBlob} held no earlier runpack release before this deploy, so there is nothing to bring back`);
+    const blob = releaseBlobName(ctx.target.ref.appName, prev);
+    const meta = await r.store.getBlob(r.container, blob);
+    if (!meta)
+        refuse('rollback-missing', `release ${prev.slice(0, 12)} (${r.container}/${blob}) no longer exists, so it cannot be brought back`);
+    if (!isVerifiedBlob(meta.metadata))
+        refuse('rollback-unverified', `release ${prev.slice(0, 12)} was never verified by runpack (its blob carries no ${VERIFIED_KEY}), so it is not brought back blindly; roll back by hand with 'runpack rollback --release <id>' after checking it`);
+    const copied = await r.store.copyIfMatch(r.container, blob, r.stableBlob, r.stableEtag ?? null);
+    if ((copied.metadata.sha256 ?? '').toLowerCase() !== prev)
+        refuse('release-target-changed', `${r.container}/${r.stableBlob} does not carry release ${prev.slice(0, 12)} after the copy; another writer may have raced`);
+    ctx.log.info(`${r.container}/${r.stableBlob} holds release ${prev.slice(0, 12)} again.`);
+    const content = meta.metadata.content_sha256;
+    return {
+        pkg: {
+            ...r.pkg,
+            zipPath: '',
+            sha256: prev,
+            releaseId: prev.slice(0, 12),
+            zipBytes: meta.size ?? 0,
+            stamp: content ? { runpack: 1, contentSha256: content } : null,
+            functions: [],
+            inspect: { ...r.pkg.inspect, functions: [] },
+        },
+        verify: r.verify,
+    };
+}
+/** Whether this deploy keeps, creates or renews the container's stored access policy (SAS access). */
+function policyDecision(ctx, plan, identifiers) {
+    return decidePolicy(identifiers, plan.policyId, new Date(ctx.clock.now()), ctx.inputs.sasExpiryDays, plan.container);
+}
+/** The storage account of the package blobs, or one line saying it is not visible to the login. */
+async function findAccount(ctx) {
+    const { inputs, target, arm } = ctx;
+    const account = await arm.findStorageAccount(target.ref.subscriptionId, inputs.storageAccount);
+    if (!account)
+        throw new RunpackError('storage-not-found', `Storage account ${inputs.storageAccount} was not found in subscription ${target.ref.subscriptionId}; check storage-account (the login needs Reader on it).`);
+    return account;
+}
+/** Opens the release store of the account (Entra token first; the key when SAS access needs it). */
+function openStore(ctx, session, account, plan, o) {
+    return openBlobStore({
+        accountName: account.name,
+        blobEndpoint: account.blobEndpoint,
+        credential: maskingCredential(session.credential, ctx.secrets),
+        allowSharedKeyAccess: account.allowSharedKeyAccess,
+        getKeys: () => ctx.arm.listStorageAccountKeys(account.id),
+        container: plan.container,
+        preferKey: o.preferKey,
+        ...(o.createContainer === false ? { createContainer: false } : {}),
+        log: (l) => ctx.log.info(l),
+        addSecret: (v) => ctx.secrets.add(v),
+    });
+}
+/**
+ * The stable blob this side may write: never the one another slot runs (after a swap it carries this slot's
+ * name), with the blobs the other sides point at.
+ */
+async function stableBlobFor(ctx, store, plan, settings) {
+    const containerUrl = store.blobUrl(plan.container, 'x').replace(/\/x$/, '');
+    const usedByOthers = await blobsUsedBySiblings(ctx, containerUrl);
+    const stableBlob = chooseStableBlob(plan.stableBlob, blobInContainer(settings[RFP], containerUrl), usedByOthers);
+    return { stableBlob, usedByOthers };
+}
+/** Retention with src/release's pruning (reads never create anything; deletes are conditional). */
+async function pruneReleases(ctx, state, live) {
+    const store = state.store();
+    const outcome = await applyRetention(store, {
+        container: state.container,
+        appName: ctx.target.ref.appName,
+        keep: ctx.inputs.keepReleases ?? 0,
+        live,
+        siblingBlobs: state.siblingBlobs,
+        dryRun: false,
+        log: ctx.log,
+    });
+    if (outcome.deleted.length)
+        ctx.log.info(`Deleted ${outcome.deleted.length} old release(s); ${outcome.kept} left (keep-releases: ${ctx.inputs.keepReleases}).`);
+    return outcome;
+}
+/** Blobs of the container that production and the other slots of the app point at. */
+async function blobsUsedBySiblings(ctx, containerUrl) {
+    const { arm, target } = ctx;
+    const used = new Set();
+    let slots;
+    if (!arm.listSlots)
+        return used;
+    try {
+        slots = await arm.listSlots(target.ref);
+    }
+    catch (err) {
+        ctx.log.debug(`Could not list the slots of ${target.ref.appName}: ${describeError(err)}`);
+        return used;
+    }
+    const sides = [null, ...slots].filter((s) => (s ?? '').toLowerCase() !== (target.ref.slot ?? '').toLowerCase());
+    if (slots.length === 0)
+        return used;
+    for (const side of sides) {
+        try {
+            const other = await arm.listAppSettings({ ...target.ref, slot: side });
+            const blob = blobInContainer(other[RFP], containerUrl);
+            if (blob)
+                used.add(blob);
+        }
+        catch (err) {
+            ctx.log.debug(`Could not read the settings of ${side ?? 'production'}: ${describeError(err)}`);
+        }
+    }
+    return used;
+}
+/**
+ * dry-run: the facts of the plan, gathered with reads only (Resource Manager GETs and the read POSTs
+ * config/appsettings/list and listKeys; blob HEADs, listings and the container's ACL read), rendered by renderPlan.
+ * It reads storage with the same helpers publishing uses.
+ */
+async function planUrl(input) {
+    const { ctx, pkg, plan, settings, session } = input;
+    const { inputs, target } = ctx;
+    const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
+    const facts = {
+        target: name,
+        mode: plan.mode,
+        releaseId: pkg.releaseId,
+        zipBytes: pkg.zipBytes,
+        settings: {},
+        restart: inputs.restart,
+        swapTo: inputs.swapTo,
+    };
+    const changed = (changes, same) => {
+        for (const k of mergeSettings(settings, changes).changedKeys)
+            if (!same(k))
+                facts.settings[k] = [settings[k], changes[k]];
+    };
+    let retention;
+    const account = await findAccount(ctx);
+    // SAS access signs with the account key (and only the key may read the container's policies).
+    const store = await openStore(ctx, session, account, plan, {
+        preferKey: plan.access === 'sas',
+        createContainer: false,
+    });
+    const { stableBlob, usedByOthers } = await stableBlobFor(ctx, store, plan, settings);
+    const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
+    const stableUrl = store.blobUrl(plan.container, stableBlob);
+    const packageUrl = redactUrl(stableUrl.split('?')[0]);
+    const [releaseNow, stableNow] = await Promise.all([
+        store.getBlob(plan.container, releaseBlob),
+        store.getBlob(plan.container, stableBlob),
+    ]);
+    Object.assign(facts, {
+        account: account.name,
+        container: plan.container,
+        releaseBlob,
+        stableBlob,
+        releaseExists: releaseNow !== null,
+        stableCurrent: (stableNow?.metadata.sha256 ?? '').toLowerCase() === pkg.sha256,
+    });
+    let value = stableUrl;
+    if (plan.access === 'sas') {
+        let identifiers = [];
+        try {
+            identifiers = (await store.getPolicies(plan.container)).identifiers;
+        }
+        catch (err) {
+            // A missing container has no policies yet; the deploy would create both.
+            if (!/ContainerNotFound/.test(describeError(err)))
+                throw err;
+            facts.containerMissing = true;
+        }
+        const decision = policyDecision(ctx, plan, identifiers);
+        facts.policy = { id: plan.policyId, action: decision.action, reason: decision.reason };
+        // The signature is made at deploy time with the account key; the plan shows where it goes.
+        value = `${stableUrl}?si=${encodeURIComponent(plan.policyId)}&sr=b&sig=REDACTED`;
+    }
+    const bare = (v) => (v ?? '').split('?')[0].toLowerCase();
+    const sameRfp = (k) => {
+        if (k !== RFP || plan.access !== 'sas')
+            return false;
+        const old = settings[RFP] ?? '';
+        return (bare(old) === bare(value) && new URLSearchParams(old.split('?')[1] ?? '').get('si') === plan.policyId);
+    };
+    changed({ [RFP]: value, ...plan.extra }, sameRfp);
+    facts.unchanged =
+        !inputs.force &&
+            !!pkg.stamp &&
+            facts.stableCurrent === true &&
+            Object.keys(facts.settings).length === 0 &&
+            (!facts.policy || facts.policy.action === 'keep');
+    if (inputs.keepReleases && !facts.unchanged) {
+        try {
+            const r = await applyRetention(store, {
+                container: plan.container,
+                appName: target.ref.appName,
+                keep: inputs.keepReleases,
+                live: pkg.sha256,
+                siblingBlobs: usedByOthers,
+                dryRun: true,
+                log: { info: (l) => ctx.log.debug(l), warn: (l) => ctx.log.warn(l) },
+            });
+            facts.retention = { keep: inputs.keepReleases, deleted: r.deleted };
+            retention = r;
+        }
+        catch (err) {
+            facts.retention = { keep: inputs.keepReleases, error: describeError(err).replace(/\.$/, '') };
+        }
+    }
+    return { lines: renderPlan(facts), packageUrl, retention };
+}
+const urlPublisher = { plan: planUrl, publish: publishUrl };
+
+function describeFindings(findings) {
+    return findings.map((f) => f.message).join(' ');
+}
+function hasErrors(result) {
+    return result.findings.some((f) => f.severity === 'error');
+}
+/** Adds findings to the result, logging each at its severity. */
+function recordFindings(result, found, log) {
+    for (const f of found) {
+        result.findings.push(f);
+        if (f.severity === 'error')
+            log.error(f.message);
+        else if (f.severity === 'warning')
+            log.warn(f.message);
+        else
+            log.info(f.message);
+    }
+}
+/** The verdict: verified with no error finding, else the error line from the cause or the findings. */
+function settleVerdict(result) {
+    const failed = result.findings.filter((f) => f.severity === 'error');
+    result.ok = result.verified && failed.length === 0;
+    if (!result.ok && !result.error) {
+        result.error = result.cause
+            ? `Verification failed: ${result.cause.evidence}. Likely cause: ${CAUSE_TITLES[result.cause.cause]}. Fix: ${result.cause.fix}.`
+            : failed.length
+                ? describeFindings(failed)
+                : 'Verification failed.';
+        result.errorCode = result.cause ? `verify-${result.cause.cause}` : (failed[0]?.code ?? 'verify-failed');
+        if (result.rollback)
+            result.error += ` ${describeRollback(result.rollback)}`;
+    }
+}
+/** Pure: the rollback's part of the failure message. */
+function describeRollback(r) {
+    if (r.verified)
+        return `Rolled back: release ${r.to} is live again and verified.`;
+    if (r.to)
+        return `ROLLBACK NOT VERIFIED: release ${r.to} was made live again but did not verify (${r.reason ?? 'see the log'}); check the app now.`;
+    return `Not rolled back: ${r.reason}; release ${r.from} stays live.`;
+}
+/** Pure: the release the app runs now, from how the deploy ended. */
+function liveRelease(result, releaseId) {
+    if (result.verified || result.noop)
+        return releaseId;
+    if (result.rollback?.to)
+        return result.rollback.to;
+    // Verification ran: the switch happened, so this release is live (unverified).
+    if (result.levels.length)
+        return releaseId;
+    return result.previousReleaseId;
+}
+
+/**
+ * After the switch: a verified release is recorded as verified (where a later rollback looks for it); a release
+ * that fails verification is replaced by the previous verified one through its publisher, restarted and verified
+ * (on-failure: rollback), or left live and said so (on-failure: keep).
+ */
+/** How long the automatic rollback may take, beyond the whole deploy's deadline if need be. */
+const ROLLBACK_BUDGET_MS = 3 * 60_000;
+/**
+ * on-failure: rollback — after a failed verification, make the previous verified release live again (the
+ * publisher's own way), restart and verify it; the step still fails, with both facts. on-failure: keep leaves the
+ * failed release live and says so.
+ */
+async function rollbackPhase(ctx, pkg, mode, published, result) {
+    const { log } = ctx;
+    if (ctx.inputs.onFailure === 'keep') {
+        recordFindings(result, [
+            {
+                severity: 'warning',
+                code: 'rollback-kept',
+                message: `on-failure: keep: release ${pkg.releaseId} stays live although it did not verify${published.previous?.releaseId ? `; release ${published.previous.releaseId} ran before it` : ''}.`,
+            },
+        ], log);
+        return;
+    }
+    const until = Math.max(ctx.deadline, ctx.clock.now() + ROLLBACK_BUDGET_MS);
+    const rctx = {
+        ...ctx,
+        deadline: until,
+        phaseDeadline: (ms) => Math.min(until, ctx.clock.now() + ms),
+    };
+    const outcome = { from: pkg.releaseId, verified: false, levels: [] };
+    result.rollback = outcome;
+    await beyondDeadline(until, async () => {
+        const previous = published.previous;
+        let restored;
+        try {
+            if (!previous)
+                throw new RunpackError('rollback-none', 'the publisher knows no earlier release');
+            restored = await log.group(`Roll back to ${previous.releaseId ?? 'the previous release'}`, () => previous.restore());
+        }
+        catch (err) {
+            outcome.reason = describeError(err).replace(/\.$/, '');
+            log.error(`Not rolled back: ${outcome.reason}.`);
+            return;
+        }
+        outcome.to = restored.pkg.releaseId;
+        try {
+            const after = await restartAndVerify(rctx, restored.pkg, {
+                verify: restored.verify,
+                mode,
+                // restart: false is kept: the previous release is what the app still has mounted.
+                restart: ctx.inputs.restart,
+                settingChanged: false,
+                label: 'rollback',
+            });
+            outcome.levels = after.verify.levels;
+            outcome.cause = after.verify.cause;
+            outcome.verified = after.verify.ok;
+            if (!after.verify.ok)
+                outcome.reason = after.verify.cause
+                    ? `${after.verify.cause.evidence}`
+                    : 'verification of the restored release failed';
+        }
+        catch (err) {
+            outcome.reason = describeError(err).replace(/\.$/, '');
+        }
+        if (outcome.verified)
+            log.info(`Rolled back: release ${outcome.to} is live again and verified.`);
+        else
+            log.error(`ROLLBACK NOT VERIFIED: release ${outcome.to} is live again but did not verify: ${outcome.reason}.`);
+    });
+}
+/** After a verified deploy: mark the release verified (a warning when that fails; the deploy stays verified). */
+async function recordPhase(published, result, log) {
+    if (!published.recordVerified)
+        return;
+    try {
+        await published.recordVerified();
+        log.info(`Release ${result.releaseId} recorded as verified (a later rollback may bring it back).`);
+    }
+    catch (err) {
+        recordFindings(result, [
+            {
+                severity: 'warning',
+                code: 'record-failed',
+                message: `Could not record release ${result.releaseId} as verified (${describeError(err).replace(/\.$/, '')}); an automatic rollback will not bring it back later.`,
+            },
+        ], log);
+    }
+}
+
+const RFP_MI_SETTING = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
+const WORDS = {
+    local: 'a local package (=1)',
+    url: 'a package URL',
+    unset: 'no run-from-package (files in wwwroot)',
+    other: 'an unrecognised run-from-package value',
+};
+function hasSas(url) {
+    return !!url && /[?&]sig=/i.test(url);
+}
+/**
+ * Pure: what a swap between `slot` and `other` would do to the run-from-package setup. Never quotes setting
+ * values (URLs may carry a SAS).
+ */
+function compareSlotSettings(c) {
+    const findings = [];
+    const sticky = new Set(c.stickyNames.map((n) => n.toUpperCase()));
+    const rfpSticky = sticky.has(RFP) || sticky.has('WEBSITE_RUN_FROM_ZIP');
+    const miSticky = sticky.has(RFP_MI_SETTING);
+    const s = c.slot.mode;
+    const otherValue = effectiveRunFromPackage(c.other.settings);
+    const o = classifyRunFromPackage(otherValue);
+    const slotName = `slot '${c.slot.name}'`;
+    const otherName = c.other.name === 'production' ? 'production' : `slot '${c.other.name}'`;
+    const blocking = c.swapPlanned && !c.force;
+    const breaking = (code, message) => ({
+        severity: blocking ? 'error' : 'warning',
+        code,
+        message: blocking
+            ? `${message} The swap was not started; fix the settings, or set force: true to swap anyway.`
+            : message,
+    });
+    if (rfpSticky) {
+        if (s === 'local' && o === 'local') {
+            findings.push({
+                severity: 'info',
+                code: 'slot-setting-sticky',
+                message: `${RFP} is slot-sticky and both ${slotName} and ${otherName} run local packages; a swap moves the stored package with the content.`,
+            });
+        }
+        else if (s === 'url' && o === 'url') {
+            findings.push(breaking('slot-swap-keeps-package', `${RFP} is slot-sticky and ${slotName} and ${otherName} both run from package URLs, so a swap leaves each side on its own URL: ${otherName} would keep its current package, not this release. Make ${RFP} non-sticky (remove it from slotConfigNames) or deploy ${otherName} directly.`));
+        }
+        else {
+            const consequence = s === 'url' && o === 'local'
+                ? `${otherName} would stay at =1 but receive ${slotName}'s content, which holds no local package of this release, so it cannot mount one (FAILED TO INITIALIZE RUN FROM PACKAGE)`
+                : s === 'local' && o === 'url'
+                    ? `${otherName} would keep its package URL and never serve the package pushed to ${slotName}, while ${slotName} would stay at =1 with ${otherName}'s old content`
+                    : `${otherName} would keep ${WORDS[o]} while receiving content built for ${WORDS[s]}`;
+            findings.push(breaking('slot-swap-mode-mismatch', `${RFP} is slot-sticky but ${slotName} runs ${WORDS[s]} and ${otherName} runs ${WORDS[o]}: after a swap ${consequence}. Use the same mode on both sides, or make the setting non-sticky.`));
+        }
+    }
+    else {
+        if (s !== o && o !== 'unset') {
+            const unsupported = o === 'local' && s === 'url' && !c.isLinux;
+            findings.push({
+                severity: unsupported && blocking ? 'error' : 'warning',
+                code: 'slot-swap-mode-change',
+                message: `${RFP} is not slot-sticky, so a swap moves ${slotName}'s ${WORDS[s]} onto ${otherName}, which now runs ${WORDS[o]}${unsupported ? '; on Windows the platform does not support moving an app from a local package to a URL' : ''}. Swapping back restores it.${unsupported && blocking ? ' The swap was not started; set force: true to swap anyway.' : ''}`,
+            });
+        }
+        if (s === 'url') {
+            const slotValue = effectiveRunFromPackage(c.slot.settings);
+            const identityFetch = c.slot.settings[RFP] === undefined || !hasSas(slotValue);
+            const mi = c.slot.settings[RFP_MI_SETTING];
+            if (identityFetch && (!mi || /^systemassigned$/i.test(mi))) {
+                findings.push({
+                    severity: 'warning',
+                    code: 'slot-swap-identity',
+                    message: `${slotName} fetches its package with its system-assigned identity; after a swap ${otherName} fetches the same URL with its own, different identity — give that identity Storage Blob Data Reader on the package container too, or use a user-assigned identity on both.`,
+                });
+            }
+            else if (identityFetch && miSticky) {
+                findings.push({
+                    severity: 'warning',
+                    code: 'slot-swap-identity',
+                    message: `${RFP_MI_SETTING} is slot-sticky while ${RFP} is not: after a swap ${otherName} fetches ${slotName}'s package URL with its own identity choice; make both settings sticky or neither.`,
+                });
+            }
+        }
+    }
+    return findings;
+}
+/** The SiteRef of a swap side: `production` → the production site. */
+function sideRef(ref, name) {
+    return { ...ref, slot: name.toLowerCase() === 'production' ? null : name };
+}
+function slotOf(ctx) {
+    const s = ctx.target.ref.slot ?? null;
+    return s && s.toLowerCase() !== 'production' ? s : null;
+}
+/**
+ * Entry point for the engine, before anything changes. `mode` is the mode this deploy will use (when omitted:
+ * the `mode` input, or for `auto` the slot's current mode). Returns [] when the target is not a slot.
+ */
+async function checkSlots(ctx, mode) {
+    // The engine logs and records the findings (and stops on errors).
+    return evaluateSlots(ctx, mode);
+}
+const naming = (ctx) => ctx.inputs.naming ?? ACTION_NAMING;
+async function evaluateSlots(ctx, mode) {
+    const slot = slotOf(ctx);
+    const swapTo = ctx.inputs.swapTo;
+    if (!slot) {
+        if (swapTo)
+            throw new UsageError(`${naming(ctx).input('swap-to')} needs ${naming(ctx).ref('slot')}: deploy to a slot (for example ${naming(ctx).value('slot', 'staging')}) and swap it into ${swapTo}.`);
+        return [];
+    }
+    if (swapTo && swapTo.toLowerCase() === slot.toLowerCase())
+        throw new UsageError(`${naming(ctx).input('swap-to')} names the slot being deployed ('${slot}'); name the other side, e.g. production.`);
+    const otherName = swapTo ?? 'production';
+    const [slotSettings, otherSettings, names] = await Promise.all([
+        ctx.settings.read(),
+        ctx.arm.listAppSettings(sideRef(ctx.target.ref, otherName)),
+        ctx.arm.getSlotConfigNames(ctx.target.ref),
+    ]);
+    const current = classifyRunFromPackage(effectiveRunFromPackage(slotSettings));
+    const wanted = mode ?? (ctx.inputs.mode !== 'auto' ? ctx.inputs.mode : current === 'local' ? 'local' : 'url');
+    return compareSlotSettings({
+        slot: { name: slot, settings: slotSettings, mode: wanted },
+        other: {
+            name: otherName.toLowerCase() === 'production' ? 'production' : otherName,
+            settings: otherSettings,
+        },
+        stickyNames: names.appSettingNames,
+        isLinux: ctx.target.isLinux,
+        swapPlanned: Boolean(swapTo),
+        force: ctx.inputs.force,
+    });
+}
+/** TargetInfo of the other side of a swap, from its ARM site. */
+function targetFromSite(ref, site, base) {
+    const p = site.properties ?? {};
+    const scm = (p.hostNameSslStates ?? []).find((h) => (h.hostType ?? '').toLowerCase() === 'repository');
+    const defaultHostName = p.defaultHostName ?? base.defaultHostName;
+    return {
+        ...base,
+        ref,
+        id: site.id,
+        kind: site.kind ?? base.kind,
+        state: p.state ?? base.state,
+        defaultHostName,
+        scmHostName: scm?.name ?? null,
+        appUrl: `https://${defaultHostName}`,
+    };
+}
+/**
+ * Entry point for the engine, after the slot is verified: swap it into `to` (ARM slotsswap), then read the
+ * release stamp back from the target's mounted wwwroot (when `pkg` is given). The engine then runs its
+ * health check against `targetAfterSwap(ctx, to)`'s appUrl.
+ */
+async function swapSlots(ctx, to, pkg) {
+    const slot = slotOf(ctx);
+    if (!slot)
+        throw new UsageError(`${naming(ctx).input('swap-to')} needs ${naming(ctx).ref('slot')}: only a slot can be swapped into ${to}.`);
+    const findings = [];
+    const from = slot;
+    const toName = to.toLowerCase() === 'production' ? 'production' : to;
+    // The slot now runs what was deployed: compare again with the real settings, and refuse a breaking swap.
+    const slotSettings = await ctx.settings.read();
+    const mode = classifyRunFromPackage(effectiveRunFromPackage(slotSettings)) === 'local' ? 'local' : 'url';
+    const blocking = (await evaluateSlots({ ...ctx, inputs: { ...ctx.inputs, swapTo: toName } }, mode)).filter((f) => f.severity === 'error');
+    if (blocking.length)
+        throw new RunpackError(blocking[0].code, blocking[0].message);
+    ctx.log.info(`Swapping slot '${from}' of ${ctx.target.ref.appName} into ${toName}…`);
+    try {
+        await ctx.arm.swapSlot(ctx.target.ref, toName);
+    }
+    catch (err) {
+        if (err instanceof RunpackError)
+            throw new RunpackError('swap-failed', `The swap of slot '${from}' into ${toName} failed: ${err.message} Slot '${from}' still runs the new release; production is unchanged.`);
+        throw err;
+    }
+    ctx.log.info(`Swap done: ${toName} now runs the release verified on slot '${from}'.`);
+    if (pkg) {
+        const target = await targetAfterSwap(ctx, toName);
+        const otherCtx = { ...ctx, target };
+        const deadline = ctx.phaseDeadline(120_000);
+        const { kudu } = await openKudu(otherCtx, deadline);
+        findings.push(...(await checkMountedRelease(ctx, kudu, pkg, deadline, 5000)));
+    }
+    return { from, to: toName, findings };
+}
+/** The swap target as a TargetInfo (for the engine's health check after a swap). */
+async function targetAfterSwap(ctx, to) {
+    const ref = sideRef(ctx.target.ref, to);
+    const site = await ctx.arm.getSite(ref);
+    return targetFromSite(ref, site, ctx.target);
+}
+
 /**
  * The deploy engine: validate, log in, resolve the target, package and inspect, upload, grant access, set,
  * restart, verify. Each phase runs in its own log group with its duration. I/O comes in through EngineDeps so
@@ -77551,9 +77695,6 @@ function validateLocal(inputs, cwd = process.cwd()) {
     if (!/\.zip$/i.test(path))
         throw new UsageError(`${n.input('package')} must be a folder or a .zip file, not ${inputs.package}.`);
     return { path, isZip: true };
-}
-function describeFindings(findings) {
-    return findings.map((f) => f.message).join(' ');
 }
 async function runEngine(inputs, deps, shared) {
     const clock = deps.clock ?? realClock;
@@ -77861,125 +78002,6 @@ async function retentionPhase(prune, inputs, result, log) {
         ], log);
     }
 }
-/** The verdict: verified with no error finding, else the error line from the cause or the findings. */
-function settleVerdict(result) {
-    const failed = result.findings.filter((f) => f.severity === 'error');
-    result.ok = result.verified && failed.length === 0;
-    if (!result.ok && !result.error) {
-        result.error = result.cause
-            ? `Verification failed: ${result.cause.evidence}. Likely cause: ${CAUSE_TITLES[result.cause.cause]}. Fix: ${result.cause.fix}.`
-            : failed.length
-                ? describeFindings(failed)
-                : 'Verification failed.';
-        result.errorCode = result.cause ? `verify-${result.cause.cause}` : (failed[0]?.code ?? 'verify-failed');
-        if (result.rollback)
-            result.error += ` ${describeRollback(result.rollback)}`;
-    }
-}
-/** Pure: the rollback's part of the failure message. */
-function describeRollback(r) {
-    if (r.verified)
-        return `Rolled back: release ${r.to} is live again and verified.`;
-    if (r.to)
-        return `ROLLBACK NOT VERIFIED: release ${r.to} was made live again but did not verify (${r.reason ?? 'see the log'}); check the app now.`;
-    return `Not rolled back: ${r.reason}; release ${r.from} stays live.`;
-}
-/** Pure: the release the app runs now, from how the deploy ended. */
-function liveRelease(result, releaseId) {
-    if (result.verified || result.noop)
-        return releaseId;
-    if (result.rollback?.to)
-        return result.rollback.to;
-    // Verification ran: the switch happened, so this release is live (unverified).
-    if (result.levels.length)
-        return releaseId;
-    return result.previousReleaseId;
-}
-/** How long the automatic rollback may take, beyond the whole deploy's deadline if need be. */
-const ROLLBACK_BUDGET_MS = 3 * 60_000;
-/**
- * on-failure: rollback — after a failed verification, make the previous verified release live again (the
- * publisher's own way), restart and verify it; the step still fails, with both facts. on-failure: keep leaves the
- * failed release live and says so.
- */
-async function rollbackPhase(ctx, pkg, mode, published, result) {
-    const { log } = ctx;
-    if (ctx.inputs.onFailure === 'keep') {
-        recordFindings(result, [
-            {
-                severity: 'warning',
-                code: 'rollback-kept',
-                message: `on-failure: keep: release ${pkg.releaseId} stays live although it did not verify${published.previous?.releaseId ? `; release ${published.previous.releaseId} ran before it` : ''}.`,
-            },
-        ], log);
-        return;
-    }
-    const until = Math.max(ctx.deadline, ctx.clock.now() + ROLLBACK_BUDGET_MS);
-    const rctx = {
-        ...ctx,
-        deadline: until,
-        phaseDeadline: (ms) => Math.min(until, ctx.clock.now() + ms),
-    };
-    const outcome = { from: pkg.releaseId, verified: false, levels: [] };
-    result.rollback = outcome;
-    await beyondDeadline(until, async () => {
-        const previous = published.previous;
-        let restored;
-        try {
-            if (!previous)
-                throw new RunpackError('rollback-none', 'the publisher knows no earlier release');
-            restored = await log.group(`Roll back to ${previous.releaseId ?? 'the previous release'}`, () => previous.restore());
-        }
-        catch (err) {
-            outcome.reason = describeError(err).replace(/\.$/, '');
-            log.error(`Not rolled back: ${outcome.reason}.`);
-            return;
-        }
-        outcome.to = restored.pkg.releaseId;
-        try {
-            const after = await restartAndVerify(rctx, restored.pkg, {
-                verify: restored.verify,
-                mode,
-                // restart: false is kept: the previous release is what the app still has mounted.
-                restart: ctx.inputs.restart,
-                settingChanged: false,
-                label: 'rollback',
-            });
-            outcome.levels = after.verify.levels;
-            outcome.cause = after.verify.cause;
-            outcome.verified = after.verify.ok;
-            if (!after.verify.ok)
-                outcome.reason = after.verify.cause
-                    ? `${after.verify.cause.evidence}`
-                    : 'verification of the restored release failed';
-        }
-        catch (err) {
-            outcome.reason = describeError(err).replace(/\.$/, '');
-        }
-        if (outcome.verified)
-            log.info(`Rolled back: release ${outcome.to} is live again and verified.`);
-        else
-            log.error(`ROLLBACK NOT VERIFIED: release ${outcome.to} is live again but did not verify: ${outcome.reason}.`);
-    });
-}
-/** After a verified deploy: mark the release verified (a warning when that fails; the deploy stays verified). */
-async function recordPhase(published, result, log) {
-    if (!published.recordVerified)
-        return;
-    try {
-        await published.recordVerified();
-        log.info(`Release ${result.releaseId} recorded as verified (a later rollback may bring it back).`);
-    }
-    catch (err) {
-        recordFindings(result, [
-            {
-                severity: 'warning',
-                code: 'record-failed',
-                message: `Could not record release ${result.releaseId} as verified (${describeError(err).replace(/\.$/, '')}); an automatic rollback will not bring it back later.`,
-            },
-        ], log);
-    }
-}
 /** audit: true (findings warn) or strict (error findings fail the deploy before anything is uploaded). */
 async function runAudit$1(inputs, deps, result, log) {
     const root = deps.workspace || deps.env.GITHUB_WORKSPACE || process.cwd();
@@ -78003,20 +78025,6 @@ async function runAudit$1(inputs, deps, result, log) {
     log.info(`Audit of ${pathPrefix || '.'}: ${report.filesScanned} file(s) scanned, ${report.findings.length} write(s) into the app root found${strict ? ` (${errors.length} error(s), audit: strict)` : ''}.`);
     if (strict && errors.length)
         throw new RunpackError('audit-failed', `The audit found ${errors.length} write(s) into the read-only package mount (first: ${formatFinding(errors[0], { pathPrefix })}); move the writes to /tmp or HOME outside wwwroot, or set audit: true to deploy with warnings.`);
-}
-function hasErrors(result) {
-    return result.findings.some((f) => f.severity === 'error');
-}
-function recordFindings(result, found, log) {
-    for (const f of found) {
-        result.findings.push(f);
-        if (f.severity === 'error')
-            log.error(f.message);
-        else if (f.severity === 'warning')
-            log.warn(f.message);
-        else
-            log.info(f.message);
-    }
 }
 /** The GitHub Actions run this step belongs to, from the variables GitHub sets. */
 function githubRunUrl(env) {
@@ -79002,7 +79010,7 @@ async function identityEvidence(s, settings, account, container) {
     return out;
 }
 async function mountEvidence(kudu, deadline, kuduSettings) {
-    const marker = (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
+    const marker = (await kudu.vfsGet(`${WWWROOT}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
     const stampText = await readMountedStamp(kudu, deadline).catch(() => null);
     return {
         reachable: true,

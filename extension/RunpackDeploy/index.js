@@ -28,8 +28,8 @@ var https = require('node:https');
 var zlib = require('node:zlib');
 var Stream = require('node:stream');
 var fs = require('node:fs/promises');
-var node_async_hooks = require('node:async_hooks');
 var node_worker_threads = require('node:worker_threads');
+var node_async_hooks = require('node:async_hooks');
 var buffer = require('node:buffer');
 var node_module = require('node:module');
 var node_url = require('node:url');
@@ -43233,52 +43233,6 @@ async function connectionLogin(conn, cloud, deps) {
 }
 
 /**
- * Phase time budgets. Each phase of a deploy runs with its own deadline; Resource Manager calls made inside it
- * retry (honouring Retry-After) only until that deadline, never past the whole deploy's. The deadline follows the
- * async context, so concurrent targets of a fleet, which share one Resource Manager client, keep their own.
- */
-/** The current phase's deadline, and how far past the whole deploy's deadline work may go (the rollback's budget). */
-const phase = new node_async_hooks.AsyncLocalStorage();
-/** Default budget of one phase. */
-const PHASE_BUDGET_MS = 10 * 60_000;
-/** Phases that move the package itself: bounded by the whole deploy's deadline only. */
-const UNBOUNDED_PHASES = new Set(['Upload', 'Publish (local mode)']);
-/** Runs fn with a phase deadline; a nested phase never extends the phase it runs in. */
-function withPhaseDeadline(deadline, fn) {
-    const outer = phase.getStore();
-    return phase.run(outer === undefined
-        ? { deadline }
-        : { deadline: Math.min(outer.deadline, deadline), ...(outer.beyond ? { beyond: outer.beyond } : {}) }, fn);
-}
-/**
- * Runs fn with a budget of its own that may reach past the whole deploy's deadline (`until`): the automatic
- * rollback must still run when a failed verification used up timeout-minutes.
- */
-function beyondDeadline(until, fn) {
-    return phase.run({ deadline: until, beyond: until }, fn);
-}
-/** The whole deploy's deadline as it holds now: `overall`, or later inside beyondDeadline. */
-function effectiveOverall(overall) {
-    return Math.max(overall, phase.getStore()?.beyond ?? overall);
-}
-/** The deadline for a call made now: the current phase's, never past `overall` (or beyondDeadline's). */
-function currentDeadline(overall) {
-    const p = phase.getStore();
-    return p === undefined ? overall : Math.min(p.deadline, effectiveOverall(overall));
-}
-/** The budget a named phase gets, as a deadline from `now`, capped by `overall`. */
-function phaseBudget(name, now, overall) {
-    return UNBOUNDED_PHASES.has(name) ? overall : Math.min(overall, now + PHASE_BUDGET_MS);
-}
-/** A logger whose groups (the deploy's phases) each run within their phase budget. */
-function withPhaseBudgets(log, now, overall) {
-    return {
-        ...log,
-        group: (name, fn) => log.group(name, () => withPhaseDeadline(phaseBudget(name, now(), effectiveOverall(overall)), fn)),
-    };
-}
-
-/**
  * The one HTTP client every runpack call goes through (Resource Manager, Kudu, Blob Storage, Entra, the site).
  * Built on @azure/core-rest-pipeline so proxies (HTTPS_PROXY/HTTP_PROXY/NO_PROXY), extra CAs
  * (NODE_EXTRA_CA_CERTS) and streaming behave exactly as in the Azure SDKs. The pipeline's own retries are
@@ -43510,6 +43464,1970 @@ async function readStream(stream, maxBytes = 64 * 1024 * 1024) {
         chunks.push(b);
     }
     return Buffer.concat(chunks);
+}
+
+const UNKNOWN = { cls: 'unknown', anchor: '' };
+/** The App Service content folder spelled out as an absolute path is the app root too. */
+const WWWROOT$1 = /(^|[\\/])site[\\/]wwwroot([\\/]|$)/i;
+/** Classifies a plain string used as a file or folder path. */
+function classifyPathString(s) {
+    const quoted = `'${s}'`;
+    if (s.trim() === '')
+        return UNKNOWN;
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s))
+        return UNKNOWN; // a URL, not a file path
+    if (WWWROOT$1.test(s))
+        return { cls: 'root', anchor: quoted };
+    if (/^([A-Za-z]:[\\/]|[\\/]|~([\\/]|$))/.test(s))
+        return { cls: 'safe', anchor: quoted };
+    if (/^(%[A-Za-z_]+%|\$[A-Za-z_{])/.test(s))
+        return { cls: 'safe', anchor: quoted };
+    return { cls: 'relative', anchor: quoted };
+}
+/**
+ * Classifies a path from a logging framework's config, where `${…}` layout or property references appear.
+ * `flavor` picks the meaning of references: NLog's ${basedir}/${currentdir} are the app root, ${tempdir}
+ * and ${specialfolder} are writable; for log4j/logback ${sys:user.dir} is the root, other properties unknown.
+ */
+function classifyConfigPath(raw, flavor) {
+    const s = raw.trim();
+    const quoted = `'${s}'`;
+    if (s === '')
+        return UNKNOWN;
+    if (flavor === 'nlog') {
+        if (/^\$\{(basedir|currentdir|processdir)\b/i.test(s))
+            return { cls: 'root', anchor: quoted };
+        if (/^\$\{/.test(s))
+            return { cls: 'safe', anchor: quoted }; // ${tempdir}, ${specialfolder}, ${environment:HOME}…
+    }
+    if (flavor === 'java') {
+        if (/^\$\{(sys:)?user\.dir\}/.test(s))
+            return { cls: 'root', anchor: quoted };
+        if (/^\$\{/.test(s))
+            return { cls: 'safe', anchor: quoted }; // ${java.io.tmpdir}, ${LOG_PATH}, ${env:HOME}…
+    }
+    if (flavor === 'log4net' && /^(\$\{|%env\{|%property\{)/i.test(s))
+        return { cls: 'safe', anchor: quoted };
+    if (flavor === 'serilog' && /^%[A-Za-z_]+%/.test(s))
+        return { cls: 'safe', anchor: quoted };
+    return classifyPathString(s);
+}
+/** A SQLite path: ADO.NET's |DataDirectory| is App_Data under the app root. */
+function classifyDbPath(file) {
+    if (/^\|DataDirectory\|/i.test(file))
+        return { cls: 'root', anchor: `'${file}' (App_Data under the app root)` };
+    return classifyPathString(file.replace(/^file:/, ''));
+}
+/** The file of a SQLite connection string (`Data Source=app.db;Cache=Shared`), undefined for memory databases. */
+function sqliteFileFromConnectionString(cs) {
+    const m = /(?:^|;)\s*(?:Data Source|DataSource|Filename)\s*=\s*([^;]+)/i.exec(cs);
+    if (!m)
+        return undefined;
+    const file = m[1].trim();
+    if (file === '' || /:memory:|mode=memory/i.test(file) || /mode\s*=\s*memory/i.test(cs))
+        return undefined;
+    return file;
+}
+/** JDBC URLs of file databases: jdbc:sqlite:app.db, jdbc:h2:./data/app or jdbc:h2:file:data/app. */
+function jdbcFile(url) {
+    let m = /^jdbc:sqlite:(.*)$/i.exec(url);
+    if (m)
+        return m[1] === '' || m[1].includes(':memory:') ? undefined : m[1].replace(/^file:/, '').split('?')[0];
+    m = /^jdbc:h2:(.*)$/i.exec(url);
+    if (!m)
+        return undefined;
+    const rest = m[1].split(';')[0];
+    if (/^(mem|tcp|ssl|zip):/i.test(rest))
+        return undefined;
+    return rest.replace(/^file:/i, '');
+}
+
+/**
+ * A small tokenizer for the languages the audit reads (JavaScript/TypeScript, C#, Java, Python). It only needs
+ * identifiers, string literals and punctuation with positions; comments are dropped so that text in a comment
+ * is never taken for code, and string contents stay inside one token so that code quoted in a string is never
+ * taken for a call.
+ */
+const PUNCT3 = ['===', '!==', '**=', '...', '>>>', '<<=', '>>=', '??='];
+const PUNCT2 = [
+    '=>',
+    '==',
+    '!=',
+    '<=',
+    '>=',
+    '&&',
+    '||',
+    '??',
+    '?.',
+    '+=',
+    '-=',
+    '*=',
+    '/=',
+    '%=',
+    '&=',
+    '|=',
+    '^=',
+    '++',
+    '--',
+    '::',
+    '->',
+    '**',
+    '//',
+    ':=',
+];
+function isIdentStart(c) {
+    return /[A-Za-z_$@]/.test(c) || c.charCodeAt(0) > 127;
+}
+function isIdentPart(c) {
+    return /[A-Za-z0-9_$]/.test(c) || c.charCodeAt(0) > 127;
+}
+/** Tokens that end an operand: after them a `/` is division, not the start of a regular expression. */
+function endsOperand(t) {
+    if (!t)
+        return false;
+    if (t.kind === 'ident')
+        return !['return', 'typeof', 'case', 'in', 'of', 'delete', 'void', 'throw', 'new'].includes(t.value);
+    if (t.kind === 'string' || t.kind === 'number')
+        return true;
+    return t.value === ')' || t.value === ']' || t.value === '}';
+}
+function tokenize(src, dialect) {
+    const out = [];
+    let i = 0;
+    let line = 1;
+    let lineStart = 0;
+    let sawNl = false;
+    const n = src.length;
+    const push = (kind, value, _start, startLine, startCol, extra) => {
+        out.push({ kind, value, line: startLine, column: startCol, nl: sawNl, ...extra });
+        sawNl = false;
+    };
+    /** Advance over src[from..to), counting line breaks. */
+    const advanceTo = (to) => {
+        for (; i < to && i < n; i++) {
+            if (src[i] === '\n') {
+                line++;
+                lineStart = i + 1;
+                sawNl = true;
+            }
+        }
+    };
+    /** Reads an interpolated expression starting after its opening brace; returns its source and the index after `}`. */
+    const readInterpolation = (from) => {
+        let depth = 1;
+        let j = from;
+        while (j < n && depth > 0) {
+            const c = src[j];
+            if (c === '{')
+                depth++;
+            else if (c === '}')
+                depth--;
+            else if (c === '"' || c === "'" || c === '`') {
+                const q = c;
+                j++;
+                while (j < n && src[j] !== q)
+                    j += src[j] === '\\' ? 2 : 1;
+            }
+            if (depth > 0)
+                j++;
+        }
+        return { expr: src.slice(from, j), end: Math.min(j + 1, n) };
+    };
+    while (i < n) {
+        const c = src[i];
+        if (c === '\n') {
+            advanceTo(i + 1);
+            continue;
+        }
+        if (c === ' ' || c === '\t' || c === '\r' || c === '\f' || c === '\v' || c === '\ufeff') {
+            i++;
+            continue;
+        }
+        const startLine = line;
+        const startCol = i - lineStart + 1;
+        const start = i;
+        // Comments.
+        if (dialect === 'py') {
+            if (c === '#') {
+                while (i < n && src[i] !== '\n')
+                    i++;
+                continue;
+            }
+            if (c === '\\' && src[i + 1] === '\n') {
+                i++;
+                advanceTo(i + 1);
+                sawNl = false;
+                continue;
+            }
+        }
+        else {
+            if (c === '/' && src[i + 1] === '/') {
+                while (i < n && src[i] !== '\n')
+                    i++;
+                continue;
+            }
+            if (c === '/' && src[i + 1] === '*') {
+                const end = src.indexOf('*/', i + 2);
+                advanceTo(end < 0 ? n : end + 2);
+                continue;
+            }
+            if (c === '#' && dialect === 'cs' && (out.length === 0 || sawNl)) {
+                // Preprocessor directive: skip the line.
+                while (i < n && src[i] !== '\n')
+                    i++;
+                continue;
+            }
+        }
+        // Strings.
+        if (dialect === 'py') {
+            const m = /^([rRbBuUfF]{0,2})('''|"""|'|")/.exec(src.slice(i, i + 5));
+            if (m && (m[1] === '' || !isIdentPart(src[i - 1] ?? ' '))) {
+                const prefix = m[1].toLowerCase();
+                const quote = m[2];
+                const raw = prefix.includes('r');
+                const fstr = prefix.includes('f');
+                let j = i + m[0].length;
+                const bodyStart = j;
+                while (j < n) {
+                    if (!raw && src[j] === '\\') {
+                        j += 2;
+                        continue;
+                    }
+                    if (src.startsWith(quote, j))
+                        break;
+                    if (quote.length === 1 && src[j] === '\n')
+                        break;
+                    j++;
+                }
+                const body = src.slice(bodyStart, j);
+                advanceTo(Math.min(j + quote.length, n));
+                pushString(body, fstr, !raw, startLine, startCol, start);
+                continue;
+            }
+        }
+        else if (dialect === 'js' && c === '`') {
+            let j = i + 1;
+            let lit = '';
+            let lead;
+            let interpolated = false;
+            let done = false;
+            while (j < n && !done) {
+                const d = src[j];
+                if (d === '\\') {
+                    if (!interpolated)
+                        lit += src[j + 1] ?? '';
+                    j += 2;
+                }
+                else if (d === '`') {
+                    done = true;
+                    j++;
+                }
+                else if (d === '$' && src[j + 1] === '{') {
+                    const { expr, end } = readInterpolation(j + 2);
+                    if (!interpolated && lit === '')
+                        lead = expr;
+                    interpolated = true;
+                    j = end;
+                }
+                else {
+                    if (!interpolated)
+                        lit += d;
+                    j++;
+                }
+            }
+            advanceTo(j);
+            push('string', lit, start, startLine, startCol, { lead, interpolated });
+            continue;
+        }
+        else if (c === '"' ||
+            c === "'" ||
+            (dialect === 'cs' && (c === '$' || c === '@') && /^[$@]{1,2}"/.test(src.slice(i, i + 3)))) {
+            if (dialect === 'cs' && c !== '"' && c !== "'") {
+                const m = /^([$@]{1,2})("+)/.exec(src.slice(i, i + 10));
+                const interp = m[1].includes('$');
+                const verbatim = m[1].includes('@');
+                const quotes = m[2].length >= 3 ? m[2] : '"';
+                let j = i + m[1].length + quotes.length;
+                const bodyStart = j;
+                while (j < n) {
+                    if (!verbatim && quotes.length === 1 && src[j] === '\\') {
+                        j += 2;
+                        continue;
+                    }
+                    if (verbatim && src[j] === '"' && src[j + 1] === '"') {
+                        j += 2;
+                        continue;
+                    }
+                    if (interp && src[j] === '{' && src[j + 1] !== '{') {
+                        j = readInterpolation(j + 1).end;
+                        continue;
+                    }
+                    if (src.startsWith(quotes, j))
+                        break;
+                    j++;
+                }
+                const body = src.slice(bodyStart, j);
+                advanceTo(Math.min(j + quotes.length, n));
+                pushString(body, interp, !verbatim && quotes.length === 1, startLine, startCol, start);
+                continue;
+            }
+            // Plain "…" / '…' (and Java/C# """ text blocks / raw strings).
+            const triple = c === '"' && src.startsWith('"""', i) && dialect !== 'js';
+            const quote = triple ? '"""' : c;
+            let j = i + quote.length;
+            const bodyStart = j;
+            while (j < n) {
+                if (src[j] === '\\' && !(dialect === 'cs' && triple)) {
+                    j += 2;
+                    continue;
+                }
+                if (src.startsWith(quote, j))
+                    break;
+                if (!triple && src[j] === '\n')
+                    break;
+                j++;
+            }
+            const body = src.slice(bodyStart, j);
+            advanceTo(Math.min(j + quote.length, n));
+            push('string', unescape(body), start, startLine, startCol);
+            continue;
+        }
+        // Regular expression literals (JavaScript), so quotes inside them do not open strings.
+        if (dialect === 'js' && c === '/' && !endsOperand(out[out.length - 1])) {
+            let j = i + 1;
+            let inClass = false;
+            while (j < n && src[j] !== '\n') {
+                const d = src[j];
+                if (d === '\\') {
+                    j += 2;
+                    continue;
+                }
+                if (d === '[')
+                    inClass = true;
+                else if (d === ']')
+                    inClass = false;
+                else if (d === '/' && !inClass)
+                    break;
+                j++;
+            }
+            j++;
+            while (j < n && /[a-z]/.test(src[j]))
+                j++;
+            advanceTo(j);
+            push('string', '', start, startLine, startCol, { interpolated: true });
+            continue;
+        }
+        if (isIdentStart(c)) {
+            let j = i + 1;
+            while (j < n && isIdentPart(src[j]))
+                j++;
+            let word = src.slice(i, j);
+            if (word.startsWith('@') && word.length > 1)
+                word = word.slice(1); // C# @identifier, Java/Python decorators
+            i = j;
+            push('ident', word, start, startLine, startCol);
+            continue;
+        }
+        if (/[0-9]/.test(c)) {
+            let j = i + 1;
+            while (j < n && /[0-9A-Za-z_.]/.test(src[j]))
+                j++;
+            i = j;
+            push('number', src.slice(start, j), start, startLine, startCol);
+            continue;
+        }
+        const three = src.slice(i, i + 3);
+        const two = src.slice(i, i + 2);
+        const p = PUNCT3.includes(three)
+            ? three
+            : PUNCT2.includes(two) && !(two === '//' && dialect !== 'py')
+                ? two
+                : c;
+        i += p.length;
+        push('punct', p, start, startLine, startCol);
+    }
+    return out;
+    function pushString(body, interp, escapes, startLine, startCol, start) {
+        const text = (s) => (escapes ? unescape(s) : s);
+        if (!interp) {
+            push('string', text(body), start, startLine, startCol);
+            return;
+        }
+        const k = findUnescaped(body, '{');
+        const lit = k < 0 ? body : body.slice(0, k);
+        let lead;
+        if (k === 0)
+            lead = readBraced(body, 1);
+        push('string', text(lit), start, startLine, startCol, { lead, interpolated: true });
+    }
+}
+function findUnescaped(body, open) {
+    for (let k = 0; k < body.length; k++) {
+        if (body[k] === open) {
+            if (body[k + 1] === open) {
+                k++;
+                continue;
+            }
+            return k;
+        }
+    }
+    return -1;
+}
+function readBraced(body, from) {
+    let depth = 1;
+    let j = from;
+    for (; j < body.length; j++) {
+        if (body[j] === '{')
+            depth++;
+        else if (body[j] === '}' && --depth === 0)
+            break;
+    }
+    // Drop C# format specifiers and Python conversions / format specs: {x:yyyy}, {x!r}.
+    return body.slice(from, j).replace(/[!:][^()[\]]*$/, '');
+}
+function unescape(s) {
+    return s.replace(/\\(.)/g, (_m, ch) => (ch === 'n' ? '\n' : ch === 't' ? '\t' : ch));
+}
+
+/**
+ * Token-level machinery shared by the language rules: bracket matching, call sites, argument lists, and the
+ * path classifier with its per-file variable table (`const dir = path.join(__dirname, 'x')` makes `dir` a
+ * root-anchored path for the rest of the file, until it is assigned something else).
+ */
+/** Normalised chains (calls shown as `()`, indexing as `[]`) that name the app root or a writable place. */
+const ANCHORS = {
+    js: [
+        { re: /^(__dirname|__filename)\b/, cls: 'root' },
+        { re: /^process\.cwd\(\)/, cls: 'root' },
+        { re: /^import\.meta\.(dirname|filename|url)\b/, cls: 'root' },
+        { re: /^(os\.)?tmpdir\(\)/, cls: 'safe' },
+        { re: /^(os\.)?homedir\(\)/, cls: 'safe' },
+        { re: /^process\.env\b/, cls: 'safe' },
+        { re: /^(fs\.)?mkdtempSync\(\)/, cls: 'safe' },
+    ],
+    cs: [
+        { re: /^(System\.)?AppContext\.BaseDirectory\b/, cls: 'root' },
+        { re: /(^|\.)AppDomain\.CurrentDomain\.(BaseDirectory|RelativeSearchPath)\b/, cls: 'root' },
+        { re: /(^|\.)(ContentRootPath|WebRootPath)(\.|$)/, cls: 'root' },
+        { re: /^(System\.IO\.)?Directory\.GetCurrentDirectory\(\)/, cls: 'root' },
+        { re: /^(System\.)?Environment\.CurrentDirectory\b/, cls: 'root' },
+        {
+            re: /(^|\.)(Assembly\.(GetExecutingAssembly|GetEntryAssembly|GetCallingAssembly)\(\)|\.Assembly)\.(Location|CodeBase)\b/,
+            cls: 'root',
+        },
+        { re: /(^|\.)HttpRuntime\.AppDomainAppPath\b/, cls: 'root' },
+        { re: /(^|\.)(Server|HostingEnvironment)\.MapPath\(\)/, cls: 'root' },
+        { re: /^(System\.IO\.)?Path\.(GetTempPath|GetTempFileName)\(\)/, cls: 'safe' },
+        {
+            re: /^(System\.)?Environment\.(GetEnvironmentVariable|GetFolderPath|ExpandEnvironmentVariables)\(\)/,
+            cls: 'safe',
+        },
+    ],
+    java: [{ re: /^(System\.getenv|Files\.createTemp(File|Directory)|File\.createTempFile)\(\)/, cls: 'safe' }],
+    py: [
+        { re: /^__file__\b/, cls: 'root' },
+        { re: /^(os\.getcwd|Path\.cwd|pathlib\.Path\.cwd)\(\)/, cls: 'root' },
+        { re: /(^|\.)(root_path|instance_path)$/, cls: 'root' }, // Flask app.root_path / app.instance_path
+        { re: /^settings\.BASE_DIR\b/, cls: 'root' },
+        { re: /^tempfile\./, cls: 'safe' },
+        { re: /^os\.(environ|getenv)\b/, cls: 'safe' },
+        { re: /^(Path|pathlib\.Path)\.home\(\)/, cls: 'safe' },
+        { re: /^os\.path\.expanduser\(\)/, cls: 'safe' },
+    ],
+};
+/** Functions that derive a path from their first argument (`path.join(x, …)` points where `x` points). */
+const PATH_FUNCS = {
+    js: /^(path\.(posix\.|win32\.)?(join|resolve|normalize|dirname)|join|resolve|dirname|(url\.)?fileURLToPath|upath\.join)$/,
+    cs: /^((System\.IO\.)?Path\.(Combine|Join|GetFullPath|GetDirectoryName)|Combine)$/,
+    java: /^(Paths\.get|Path\.of|Path\.resolve|FileSystems\.getDefault\(\)\.getPath)$/,
+    py: /^(os\.path\.(join|dirname|abspath|realpath|normpath)|(pathlib\.)?(Pure)?(Windows|Posix)?Path|join|dirname|abspath)$/,
+};
+/** Constructors that build a path from their first argument. */
+const PATH_CTORS = {
+    js: /^URL$/,
+    cs: /^(System\.IO\.)?(DirectoryInfo|FileInfo)$/,
+    java: /^(java\.io\.)?File$/,
+    py: /^$/,
+};
+/** Identifiers before `(` that never name a declared function. */
+const NOT_A_NAME = new Set([
+    'if',
+    'for',
+    'while',
+    'switch',
+    'catch',
+    'return',
+    'typeof',
+    'sizeof',
+    'nameof',
+    'using',
+    'lock',
+    'foreach',
+    'await',
+    'new',
+    'with',
+    'elif',
+    'synchronized',
+    'super',
+    'this',
+    'base',
+]);
+/** Keywords a lambda's parameter list can follow. */
+const LAMBDA_AFTER = new Set(['async', 'return', 'await', 'yield', 'in', 'of', 'case', 'else']);
+/** Path functions whose relative argument is resolved to an absolute path against the working directory. */
+const RESOLVES_CWD = /^(path\.resolve|resolve|Path\.GetFullPath|System\.IO\.Path\.GetFullPath|os\.path\.abspath|abspath|os\.path\.realpath)$/;
+class Analyzer {
+    dialect;
+    toks;
+    /** For each bracket token, the index of its partner; -1 otherwise. */
+    match;
+    /** For each token, the index of the innermost unclosed bracket before it (-1 at top level). */
+    parent;
+    vars;
+    constructor(dialect, source, vars) {
+        this.dialect = dialect;
+        this.toks = typeof source === 'string' ? tokenize(source, dialect) : source;
+        this.vars = vars ?? new Map();
+        this.match = new Int32Array(this.toks.length).fill(-1);
+        this.parent = new Int32Array(this.toks.length).fill(-1);
+        const stack = [];
+        for (let i = 0; i < this.toks.length; i++) {
+            const t = this.toks[i];
+            this.parent[i] = stack.length ? stack[stack.length - 1] : -1;
+            if (t.kind !== 'punct')
+                continue;
+            if (t.value === '(' || t.value === '[' || t.value === '{')
+                stack.push(i);
+            else if (t.value === ')' || t.value === ']' || t.value === '}') {
+                const want = t.value === ')' ? '(' : t.value === ']' ? '[' : '{';
+                // Recover from unbalanced input: pop to the nearest matching opener, if any.
+                const k = stack.map((s) => this.toks[s].value).lastIndexOf(want);
+                if (k < 0)
+                    continue;
+                const open = stack[k];
+                stack.length = k;
+                this.match[open] = i;
+                this.match[i] = open;
+            }
+        }
+    }
+    is(i, value) {
+        const t = this.toks[i];
+        return !!t && t.kind === 'punct' && t.value === value;
+    }
+    isIdent(i, value) {
+        const t = this.toks[i];
+        return !!t && t.kind === 'ident' && (value === undefined || t.value === value);
+    }
+    /** Index where the member chain ending at `end` (an identifier, `)` or `]`) starts. */
+    chainStart(end) {
+        let i = end;
+        for (;;) {
+            const t = this.toks[i];
+            if (!t)
+                return i + 1;
+            if (t.kind === 'punct' && (t.value === ')' || t.value === ']')) {
+                const open = this.match[i];
+                if (open < 0)
+                    return i;
+                i = open - 1;
+                // `f(x)` / `a()(b)` continue the chain; a bracket that starts a line does not continue the previous one.
+                if (!this.toks[open].nl && (this.toks[i]?.kind === 'ident' || this.is(i, ')') || this.is(i, ']')))
+                    continue;
+                return open;
+            }
+            if (t.kind === 'ident') {
+                if (this.is(i - 1, '.') || this.is(i - 1, '?.')) {
+                    i -= 2;
+                    continue;
+                }
+                return i;
+            }
+            return i + 1;
+        }
+    }
+    /** Normalised text of the chain in [from, to): identifiers and dots, calls as `()`, indexing as `[]`. */
+    chainText(from, to) {
+        let s = '';
+        for (let i = from; i < to; i++) {
+            const t = this.toks[i];
+            if (t.kind === 'punct' && (t.value === '(' || t.value === '[')) {
+                const close = this.match[i];
+                // A constant key stays in the text, so app.config['UPLOAD_FOLDER'] can be tracked like a variable.
+                const key = this.toks[i + 1];
+                s +=
+                    t.value === '('
+                        ? '()'
+                        : close === i + 2 && key.kind === 'string' && !key.interpolated
+                            ? `[${key.value}]`
+                            : '[]';
+                if (close < 0)
+                    break;
+                i = close;
+                continue;
+            }
+            if (t.kind === 'punct' && (t.value === '.' || t.value === '?.' || t.value === '!')) {
+                if (t.value !== '!')
+                    s += '.';
+                continue;
+            }
+            if (t.kind === 'ident')
+                s += t.value;
+            else
+                break;
+        }
+        return s;
+    }
+    /** End (exclusive) of the member chain starting at `from`. */
+    chainEnd(from) {
+        let i = from;
+        if (!this.isIdent(i))
+            return from;
+        i++;
+        for (;;) {
+            if ((this.is(i, '.') || this.is(i, '?.')) && this.isIdent(i + 1))
+                i += 2;
+            else if ((this.is(i, '(') || this.is(i, '[')) && this.match[i] > 0)
+                i = this.match[i] + 1;
+            else if (this.is(i, '!') && (this.is(i + 1, '.') || this.is(i + 1, ';') || this.is(i + 1, ')')))
+                i++;
+            else
+                return i;
+        }
+    }
+    /** Splits the arguments between `open` and its matching bracket at top-level commas. */
+    args(open) {
+        const close = this.match[open];
+        if (close < 0)
+            return [];
+        const out = [];
+        let from = open + 1;
+        for (let i = open + 1; i <= close; i++) {
+            const t = this.toks[i];
+            if (i === close || (t.kind === 'punct' && t.value === ',')) {
+                if (i > from)
+                    out.push(this.named({ from, to: i }));
+                from = i + 1;
+                continue;
+            }
+            if (this.match[i] > i)
+                i = this.match[i];
+        }
+        return out;
+    }
+    named(a) {
+        const t = this.toks[a.from];
+        const next = this.toks[a.from + 1];
+        if (t.kind === 'ident' && next?.kind === 'punct' && a.to - a.from > 2) {
+            if ((this.dialect === 'cs' && next.value === ':') || (this.dialect === 'py' && next.value === '=')) {
+                return { from: a.from + 2, to: a.to, name: t.value };
+            }
+        }
+        return a;
+    }
+    /** Every call site `callee(…)` in the token stream, in order. */
+    callAt(open) {
+        if (!this.is(open, '(') || this.match[open] < 0)
+            return null;
+        const nameIdx = open - 1;
+        // Skip generic arguments: Foo<T>(…) is rare in the places we look; keep it simple.
+        if (!this.isIdent(nameIdx))
+            return null;
+        const name = this.toks[nameIdx].value;
+        if ([
+            'if',
+            'for',
+            'while',
+            'switch',
+            'catch',
+            'return',
+            'function',
+            'typeof',
+            'sizeof',
+            'nameof',
+            'using',
+            'lock',
+            'foreach',
+            'elif',
+            'with',
+            'not',
+            'and',
+            'or',
+            'in',
+        ].includes(name)) {
+            return null;
+        }
+        let receiver = '';
+        let receiverRange = null;
+        let start = nameIdx;
+        if (this.is(nameIdx - 1, '.') || this.is(nameIdx - 1, '?.')) {
+            const rs = this.chainStart(nameIdx - 2);
+            receiverRange = { from: rs, to: nameIdx - 1 };
+            receiver = this.chainText(rs, nameIdx - 1);
+            start = rs;
+        }
+        let isNew = this.isIdent(start - 1, 'new');
+        if (isNew && receiver.includes('()') && receiverRange) {
+            // new File(x).mkdirs(): the `new` belongs to the receiver.
+            isNew = false;
+            receiverRange.from = start - 1;
+        }
+        return {
+            open,
+            close: this.match[open],
+            name,
+            receiver,
+            receiverRange,
+            isNew,
+            args: this.args(open),
+            // Report where the call is: the start of `fs.writeFileSync(`, or the method name in a multi-line chain.
+            token: this.toks[start].line === this.toks[nameIdx].line ? this.toks[start] : this.toks[nameIdx],
+        };
+    }
+    /** First argument with this name, else the positional argument at `index` (positional ones before named ones). */
+    arg(call, index, name) {
+        if (name) {
+            const named = call.args.find((a) => a.name === name);
+            if (named)
+                return named;
+        }
+        const positional = call.args.filter((a) => !a.name);
+        return positional[index];
+    }
+    /** Plain string value of a range that is exactly one string literal, else undefined. */
+    stringValue(r) {
+        if (!r)
+            return undefined;
+        let { from, to } = r;
+        while (this.is(from, '(') && this.match[from] === to - 1) {
+            from++;
+            to--;
+        }
+        const t = this.toks[from];
+        if (to - from === 1 && t.kind === 'string' && !t.interpolated)
+            return t.value;
+        return undefined;
+    }
+    text(r) {
+        return this.toks
+            .slice(r.from, r.to)
+            .map((t) => (t.kind === 'string' ? JSON.stringify(t.value) : t.value))
+            .join(' ');
+    }
+    /** Value range of `key: value` (or `key = value` in a C# initializer / Python dict) anywhere inside a range. */
+    findKey(r, keys) {
+        for (let i = r.from; i < r.to - 1; i++) {
+            const t = this.toks[i];
+            const isKey = (t.kind === 'ident' || (t.kind === 'string' && !t.interpolated)) && keys.includes(t.value);
+            if (!isKey || !(this.is(i + 1, ':') || (this.is(i + 1, '=') && this.dialect === 'cs')))
+                continue;
+            const from = i + 2;
+            return { from, to: this.exprEnd(from, r.to) };
+        }
+        return undefined;
+    }
+    /** End (exclusive) of the expression starting at `from`: a top-level `,` `;` or closing bracket. */
+    exprEnd(from, limit = this.toks.length) {
+        for (let i = from; i < limit; i++) {
+            const t = this.toks[i];
+            if (i > from && t.nl && (this.dialect === 'py' || this.dialect === 'js') && !this.continues(i))
+                return i;
+            if (t.kind !== 'punct')
+                continue;
+            if (t.value === ',' || t.value === ';')
+                return i;
+            if (t.value === ')' || t.value === ']' || t.value === '}')
+                return i;
+            if (this.match[i] > i)
+                i = this.match[i];
+        }
+        return limit;
+    }
+    /** A line break before token i does not end a statement (the previous line ends in an operator, or this one starts with one). */
+    continues(i) {
+        const prev = this.toks[i - 1];
+        const cur = this.toks[i];
+        const ops = ['+', '-', '*', '/', '||', '&&', '??', '?', ':', '=', '(', '[', '{', ',', '.', '=>'];
+        if (prev && prev.kind === 'punct' && ops.includes(prev.value))
+            return true;
+        if (cur.kind === 'punct' &&
+            ['.', '?.', '+', '||', '&&', '??', '?', ':', ')', ']', '}'].includes(cur.value))
+            return true;
+        return false;
+    }
+    /** Where the expression in `r` points. */
+    classify(r) {
+        let { from, to } = r;
+        while (this.is(from, '(') && this.match[from] === to - 1) {
+            from++;
+            to--;
+        }
+        // await x / (Type) casts / Python `str(x)` wrappers do not change where a path points.
+        while (this.isIdent(from, 'await') || this.isIdent(from, 'yield'))
+            from++;
+        if (this.isIdent(from, 'str') && this.is(from + 1, '(') && this.match[from + 1] > 0) {
+            return this.classify({ from: from + 2, to: this.match[from + 1] });
+        }
+        if (from >= to)
+            return UNKNOWN;
+        // A conditional picks one of two places: too uncertain to report.
+        for (let i = from; i < to; i++) {
+            if (this.match[i] > i) {
+                i = this.match[i];
+                continue;
+            }
+            if (this.is(i, '?') || this.isIdent(i, 'if'))
+                return UNKNOWN;
+        }
+        const t = this.toks[from];
+        if (t.kind === 'string') {
+            if (t.lead !== undefined)
+                return this.classifyText(t.lead);
+            if (t.interpolated && t.value === '')
+                return UNKNOWN;
+            return classifyPathString(t.value);
+        }
+        if (t.kind !== 'ident')
+            return UNKNOWN;
+        if (t.value === 'new')
+            return this.classifyNew(from + 1);
+        const end = this.chainEnd(from);
+        const chain = this.chainText(from, end);
+        return this.classifyChain(from, end, chain);
+    }
+    classifyNew(at) {
+        let i = at;
+        while (this.isIdent(i) && this.is(i + 1, '.'))
+            i += 2;
+        if (!this.isIdent(i) || !this.is(i + 1, '('))
+            return UNKNOWN;
+        const ctor = this.chainText(at, i + 1);
+        if (!PATH_CTORS[this.dialect].test(ctor))
+            return UNKNOWN;
+        const args = this.args(i + 1);
+        if (args.length === 0)
+            return UNKNOWN;
+        if (this.dialect === 'js') {
+            // new URL('./x', import.meta.url): the base decides.
+            return args.length > 1 ? this.classify(args[1]) : UNKNOWN;
+        }
+        const first = this.classify(args[0]);
+        if (this.dialect === 'java' && first.cls === 'unknown' && this.stringValue(args[0]) === '') {
+            return { cls: 'relative', anchor: "''" };
+        }
+        return first;
+    }
+    classifyChain(from, end, chain) {
+        for (const a of ANCHORS[this.dialect]) {
+            if (a.re.test(chain))
+                return { cls: a.cls, anchor: chain };
+        }
+        if (this.dialect === 'java' && /^System\.getProperty\(\)/.test(chain)) {
+            const prop = this.stringValue(this.args(from + 3)[0]);
+            if (prop === 'user.dir')
+                return { cls: 'root', anchor: 'System.getProperty("user.dir")' };
+            if (prop === 'java.io.tmpdir' || prop === 'user.home')
+                return { cls: 'safe', anchor: prop };
+            return UNKNOWN;
+        }
+        // A variable (or field) assigned a classified path earlier in the file.
+        const v = this.lookupVar(chain);
+        if (v)
+            return v;
+        // path.join(x, …) and friends point where their first argument points.
+        const firstCall = chain.indexOf('()');
+        if (firstCall > 0) {
+            const fn = chain.slice(0, firstCall);
+            if (PATH_FUNCS[this.dialect].test(fn)) {
+                let open = from;
+                while (open < end && !this.is(open, '('))
+                    open++;
+                const args = this.args(open);
+                if (RESOLVES_CWD.test(fn)) {
+                    if (args.length === 0)
+                        return { cls: 'root', anchor: `${fn}()` };
+                    const first = this.classify(args[0]);
+                    if (first.cls === 'relative')
+                        return { cls: 'root', anchor: `${fn}(${first.anchor})` };
+                    return first;
+                }
+                if (args.length === 0)
+                    return UNKNOWN;
+                const first = this.classify(args[0]);
+                if (first.cls === 'unknown' && this.stringValue(args[0]) === '' && this.dialect !== 'js') {
+                    return { cls: 'relative', anchor: "''" };
+                }
+                return first;
+            }
+        }
+        return UNKNOWN;
+    }
+    /** Longest variable key that is a prefix of the chain at a member boundary. */
+    lookupVar(chain) {
+        const found = this.lookupExact(chain);
+        if (found)
+            return found;
+        // A field read as this._dir / self._dir after `_dir = …` in its declaration (and the other way round).
+        const bare = chain.replace(/^(this|self)\./, '');
+        if (bare !== chain)
+            return this.lookupExact(bare);
+        return undefined;
+    }
+    lookupExact(chain) {
+        let best;
+        for (const key of this.vars.keys()) {
+            if (chain === key ||
+                chain.startsWith(key + '.') ||
+                chain.startsWith(key + '(') ||
+                chain.startsWith(key + '[')) {
+                if (!best || key.length > best.length)
+                    best = key;
+            }
+        }
+        if (best === undefined)
+            return undefined;
+        const v = this.vars.get(best);
+        if (v.cls === 'safe' || v.cls === 'unknown')
+            return v;
+        const origin = v.anchor.includes(' (from ')
+            ? v.anchor.slice(v.anchor.indexOf(' (from ') + 7, -1)
+            : v.anchor;
+        return { cls: v.cls, anchor: `${best} (from ${origin})` };
+    }
+    /** Classifies an expression given as source text (an interpolation), sharing this file's variables. */
+    classifyText(src) {
+        const sub = new Analyzer(this.dialect, src, this.vars);
+        return sub.classify({ from: 0, to: sub.toks.length });
+    }
+    /**
+     * If token i opens the parameter list of a function, method or lambda, returns the parameter names and the
+     * index of the token that closes the body (-1 when the body has no braces, e.g. Python). Parameters shadow
+     * variables of the same name: inside the function, `dir` is whatever the caller passes.
+     */
+    paramsAt(i) {
+        if (!this.is(i, '('))
+            return null;
+        const close = this.match[i];
+        if (close < 0)
+            return null;
+        const before = this.toks[i - 1];
+        const after = this.toks[close + 1];
+        let isDecl = false;
+        if (this.dialect === 'py') {
+            isDecl = this.isIdent(i - 1) && this.isIdent(i - 2, 'def');
+        }
+        else {
+            // `(a, b) => …` / `(a) -> …`: a lambda (after an operator, a bracket or a keyword, not after a name).
+            const arrow = !!after && after.kind === 'punct' && (after.value === '=>' || after.value === '->');
+            if (arrow)
+                isDecl = !before || before.kind !== 'ident' || LAMBDA_AFTER.has(before.value);
+            if (!isDecl && this.isIdent(i - 1) && !NOT_A_NAME.has(before.value)) {
+                const prev = this.toks[i - 2];
+                const called = !!prev && prev.kind === 'punct' && (prev.value === '.' || prev.value === '?.');
+                const bodyNext = !!after &&
+                    ((after.kind === 'punct' && (after.value === '{' || after.value === '=>')) ||
+                        (after.kind === 'ident' && (after.value === 'throws' || after.value === 'where')) ||
+                        (after.kind === 'punct' && after.value === ':' && this.dialect === 'js'));
+                isDecl = this.isIdent(i - 2, 'function') || (!called && !this.isIdent(i - 2, 'new') && bodyNext);
+            }
+            if (!isDecl && this.isIdent(i - 1, 'function'))
+                isDecl = true;
+        }
+        if (!isDecl)
+            return null;
+        const names = [];
+        for (const a of this.args(i)) {
+            let end = a.to;
+            for (let k = a.from; k < a.to; k++) {
+                if (this.match[k] > k) {
+                    k = this.match[k];
+                    continue;
+                }
+                if (this.is(k, '=')) {
+                    end = k;
+                    break;
+                }
+            }
+            let name;
+            for (let k = a.from; k < end; k++) {
+                if (this.match[k] > k) {
+                    k = this.match[k];
+                    continue;
+                }
+                if (this.is(k, ':') && this.isIdent(k - 1) && this.dialect !== 'cs') {
+                    name = this.toks[k - 1].value;
+                    break;
+                }
+                if (this.isIdent(k))
+                    name = this.toks[k].value;
+            }
+            if (name)
+                names.push(a.name ?? name);
+        }
+        let bodyEnd = -1;
+        let k = close + 1;
+        while (k < this.toks.length && !this.is(k, '{') && !this.is(k, ';') && k < close + 12)
+            k++;
+        if (this.is(k, '{') && this.match[k] > k)
+            bodyEnd = this.match[k];
+        return { names, bodyEnd };
+    }
+    /**
+     * If token i is a plain assignment `x = …`, `this.x = …`, `x: T = …`, returns the assigned key and value range.
+     */
+    assignmentAt(i) {
+        if (!this.is(i, '='))
+            return null;
+        if (this.dialect === 'py') {
+            const p = this.parent[i];
+            if (p >= 0 && this.is(p, '('))
+                return null; // keyword argument
+        }
+        let lhsEnd = i - 1;
+        // Type annotation `name: Type = …` (TypeScript, Python): the name is before the colon.
+        if (this.isIdent(lhsEnd) && !this.toks[lhsEnd].nl && this.is(lhsEnd - 1, ':') && this.isIdent(lhsEnd - 2))
+            lhsEnd -= 2;
+        // `config['UPLOAD_FOLDER'] = …`: an indexed target with a constant key.
+        if (this.is(lhsEnd, ']') &&
+            this.match[lhsEnd] === lhsEnd - 2 &&
+            this.toks[lhsEnd - 1].kind === 'string') {
+            const start = this.chainStart(lhsEnd);
+            const key = this.chainText(start, lhsEnd + 1);
+            if (!key.endsWith(']') || key.includes('()'))
+                return null;
+            return { key, value: { from: i + 1, to: this.exprEnd(i + 1) } };
+        }
+        if (!this.isIdent(lhsEnd))
+            return null;
+        let s = lhsEnd;
+        while ((this.is(s - 1, '.') || this.is(s - 1, '?.')) && this.isIdent(s - 2))
+            s -= 2;
+        const key = this.chainText(s, lhsEnd + 1);
+        const from = i + 1;
+        return { key, value: { from, to: this.exprEnd(from) } };
+    }
+}
+
+const TEMP = {
+    node: 'os.tmpdir()',
+    dotnet: 'Path.GetTempPath()',
+    python: 'tempfile.gettempdir()',
+    java: 'System.getProperty("java.io.tmpdir")',
+};
+const MOUNT = 'a folder under %HOME% (/home on Linux) outside site/wwwroot, or an Azure Files mount';
+function where$1(c) {
+    return c.cls === 'root' ? `a path built from ${c.anchor}` : `the relative path ${c.anchor}`;
+}
+function mountNote(c) {
+    return c.cls === 'root'
+        ? 'which is inside the app root, and run-from-package mounts the app root read-only'
+        : 'which resolves against the working directory (the app root, site/wwwroot, on App Service) and run-from-package mounts it read-only';
+}
+/**
+ * A finding about a path the classifier placed in the app root (error) or relative to it (warning): the message
+ * says what writes where, `why` adds the read-only mount and what then fails.
+ */
+function pathFinding(rule, runtime, c, at, message, consequence, fix) {
+    return {
+        line: at.line,
+        column: at.column,
+        rule,
+        runtime,
+        severity: c.cls === 'root' ? 'error' : 'warning',
+        message,
+        why: `${message}, ${mountNote(c)}, so ${consequence}`,
+        fix,
+    };
+}
+/** A plain file or folder write (fs.writeFile, File.WriteAllText, open(…, 'w'), new FileOutputStream…). */
+function writeFinding(runtime, op, c, line, column) {
+    const rule = c.cls === 'root' ? 'write-under-app-root' : 'write-relative-path';
+    return pathFinding(rule, runtime, c, { line, column }, `${op} writes to ${where$1(c)}`, `the write fails at run time`, `scratch or regenerable data: write under ${TEMP[runtime]}; durable data: Blob Storage or a database; code that must keep a writable folder: ${MOUNT}`);
+}
+function databaseFinding(runtime, store, c, line, column) {
+    return pathFinding('database-file-in-app-root', runtime, c, { line, column }, `${store} keeps its file at ${where$1(c)}`, `the first write fails ("readonly database" / EROFS)`, `use a database service (Azure SQL, PostgreSQL, Cosmos DB) or Redis for sessions; a SQLite file that must stay goes under %HOME% (/home on Linux) outside site/wwwroot, and it is then shared by every instance`);
+}
+function uploadFinding(runtime, lib, c, line, column) {
+    return pathFinding('upload-dir-in-app-root', runtime, c, { line, column }, `${lib} stores uploaded files in ${where$1(c)}`, `every upload fails`, `stream uploads to Blob Storage (they are durable user data); if the library needs a staging folder, use ${TEMP[runtime]}`);
+}
+function logFinding(runtime, sink, c, line, column) {
+    return pathFinding('log-file-in-app-root', runtime, c, { line, column }, `${sink} writes its log file to ${where$1(c)}`, `logging fails (often at startup)`, `log to stdout/stderr (App Service log stream) or Application Insights; if a file is required, put it under %HOME%/LogFiles (/home/LogFiles on Linux) or ${TEMP[runtime]}`);
+}
+function dataProtectionFinding(kind, c, line, column) {
+    const fix = 'persist the key ring to shared durable storage: PersistKeysToAzureBlobStorage (Azure.Extensions.AspNetCore.DataProtection.Blobs, with ProtectKeysWithAzureKeyVault), or PersistKeysToFileSystem on %HOME%\\ASP.NET\\DataProtection-Keys';
+    if (kind === 'no-persist') {
+        return {
+            line,
+            column,
+            rule: 'data-protection-keys',
+            runtime: 'dotnet',
+            severity: 'warning',
+            message: 'AddDataProtection() without a PersistKeysTo… target',
+            why: 'AddDataProtection() has no PersistKeysTo… target, so keys land in a default folder that may be under the read-only app root or local to one instance; users are logged out after restarts and antiforgery tokens fail across instances',
+            fix,
+        };
+    }
+    return {
+        line,
+        column,
+        rule: 'data-protection-keys',
+        runtime: 'dotnet',
+        severity: c?.cls === 'root' ? 'error' : 'warning',
+        message: `PersistKeysToFileSystem writes the key ring to ${c ? where$1(c) : 'the app root'}`,
+        why: `PersistKeysToFileSystem writes the key ring to ${c ? where$1(c) : 'the app root'}, ${c ? mountNote(c) : 'which is read-only'}, so keys cannot be saved and protected payloads break after restarts`,
+        fix,
+    };
+}
+
+/**
+ * Rules for application code. One ordered pass per file: assignments update the variable table, call sites
+ * are checked against the write operations of the language. A finding needs both a write operation and a
+ * path that points at the app root (or is relative); reads and writes to temp or env-based paths never count.
+ */
+const RUNTIME = { js: 'node', cs: 'dotnet', py: 'python', java: 'java' };
+/** Worth reporting: anchored to the root, or relative. `rootOnly` sites (generic `.Save(`) need the root. */
+function reportable$1(c, rootOnly = false) {
+    return c.cls === 'root' || (c.cls === 'relative' && !rootOnly);
+}
+function scanCode(dialect, source) {
+    const a = new Analyzer(dialect, source);
+    const out = [];
+    const runtime = RUNTIME[dialect];
+    const ctx = { a, out, runtime, source, fsImported: FS_IMPORT.test(source) };
+    const djangoSqlite = dialect === 'py' && source.includes('django.db.backends.sqlite3');
+    const pyLoggingDict = dialect === 'py' && /['"]logging\.(handlers\.)?\w*FileHandler['"]/.test(source);
+    /** Variables shadowed by parameters, restored when the function body closes. */
+    const restore = new Map();
+    for (let i = 0; i < a.toks.length; i++) {
+        const saved = restore.get(i);
+        if (saved) {
+            for (const [k, v] of saved) {
+                if (v)
+                    a.vars.set(k, v);
+                else
+                    a.vars.delete(k);
+            }
+            restore.delete(i);
+        }
+        const params = a.paramsAt(i);
+        if (params) {
+            const keep = [];
+            for (const n of params.names) {
+                keep.push([n, a.vars.get(n)]);
+                a.vars.delete(n);
+            }
+            if (params.bodyEnd > i)
+                restore.set(params.bodyEnd, [...(restore.get(params.bodyEnd) ?? []), ...keep]);
+        }
+        if (pyLoggingDict)
+            loggingDictEntry(ctx, i);
+        if (djangoSqlite)
+            djangoDatabaseName(ctx, i);
+        if (dialect === 'java')
+            jdbcUrl(ctx, i);
+        const asg = a.assignmentAt(i);
+        if (asg) {
+            const c = a.classify(asg.value);
+            onAssignment(ctx, asg.key, c, i);
+            if (c.cls === 'unknown')
+                a.vars.delete(asg.key);
+            else
+                a.vars.set(asg.key, c);
+            continue;
+        }
+        const call = a.callAt(i);
+        if (!call)
+            continue;
+        if (dialect === 'js')
+            jsCall(ctx, call);
+        else if (dialect === 'cs')
+            csCall(ctx, call);
+        else if (dialect === 'py')
+            pyCall(ctx, call);
+        else
+            javaCall(ctx, call);
+    }
+    if (dialect === 'cs')
+        dataProtectionDefaults(ctx);
+    return out;
+}
+const FS_IMPORT = /(require\s*\(\s*|from\s+|import\s+)['"](node:)?(fs|fs\/promises|fs-extra|graceful-fs|mkdirp)['"]/;
+function at(ctx, call) {
+    return { line: call.token.line, column: call.token.column };
+}
+function label(call) {
+    return (call.isNew ? 'new ' : '') + (call.receiver ? `${call.receiver}.${call.name}` : call.name);
+}
+function checkWrite(ctx, call, arg, rootOnly = false) {
+    if (!arg)
+        return;
+    const c = ctx.a.classify(arg);
+    if (!reportable$1(c, rootOnly))
+        return;
+    const p = at(ctx, call);
+    ctx.out.push(writeFinding(ctx.runtime, label(call), c, p.line, p.column));
+}
+function checkReceiverWrite(ctx, call) {
+    if (!call.receiverRange)
+        return;
+    const c = ctx.a.classify(call.receiverRange);
+    if (!reportable$1(c))
+        return;
+    const p = at(ctx, call);
+    const op = `${call.name}()`;
+    ctx.out.push(writeFinding(ctx.runtime, op, c, p.line, p.column));
+}
+function onAssignment(ctx, key, c, i) {
+    // Django settings: FileSystemStorage keeps uploads under MEDIA_ROOT.
+    if (ctx.runtime === 'python' && key === 'MEDIA_ROOT' && reportable$1(c)) {
+        const t = ctx.a.toks[i - 1];
+        ctx.out.push(uploadFinding('python', 'Django MEDIA_ROOT (FileSystemStorage)', c, t.line, t.column));
+        return;
+    }
+    // SQLALCHEMY_DATABASE_URI = 'sqlite:///app.db' (also app.config['SQLALCHEMY_DATABASE_URI']).
+    if (ctx.runtime === 'python' && /(^|[.[])SQLALCHEMY_DATABASE_URI\]?$/.test(key)) {
+        const asg = ctx.a.assignmentAt(i);
+        if (asg)
+            pushDatabase(ctx, 'SQLite database (SQLAlchemy URL)', sqliteUrl(ctx, asg.value), ctx.a.toks[i + 1]);
+        return;
+    }
+    // form.uploadDir = 'uploads' (formidable).
+    if (ctx.runtime === 'node' && /(^|\.)uploadDir$/.test(key) && reportable$1(c)) {
+        const t = ctx.a.toks[i - 1];
+        ctx.out.push(uploadFinding('node', 'formidable (uploadDir)', c, t.line, t.column - key.length + 'uploadDir'.length));
+    }
+}
+// ---------------------------------------------------------------------------------------------------- Node
+const JS_WRITE_ARG0 = new Set([
+    'writeFile',
+    'writeFileSync',
+    'appendFile',
+    'appendFileSync',
+    'createWriteStream',
+    'mkdir',
+    'mkdirSync',
+    'outputFile',
+    'outputFileSync',
+    'outputJson',
+    'outputJsonSync',
+    'writeJson',
+    'writeJsonSync',
+    'ensureDir',
+    'ensureDirSync',
+    'ensureFile',
+    'ensureFileSync',
+    'mkdirp',
+    'mkdirs',
+    'mkdirsSync',
+]);
+const JS_WRITE_ARG1 = new Set([
+    'copyFile',
+    'copyFileSync',
+    'rename',
+    'renameSync',
+    'cp',
+    'cpSync',
+    'copy',
+    'copySync',
+    'move',
+    'moveSync',
+]);
+const FS_RECEIVER = /(^|\.)(fs|fsp|fse|fsExtra|fsPromises|promises|gracefulFs|fs_extra)$/i;
+function jsCall(ctx, call) {
+    const { a } = ctx;
+    const fsLike = call.receiver ? FS_RECEIVER.test(call.receiver) : ctx.fsImported && !call.isNew;
+    if (fsLike) {
+        if (JS_WRITE_ARG0.has(call.name))
+            return checkWrite(ctx, call, call.args[0]);
+        if (JS_WRITE_ARG1.has(call.name))
+            return checkWrite(ctx, call, call.args[1]);
+        if (call.name === 'open' || call.name === 'openSync') {
+            const flags = a.stringValue(call.args[1]);
+            if (flags && /[wax+]/.test(flags))
+                checkWrite(ctx, call, call.args[0]);
+            return;
+        }
+    }
+    // SQLite files: new sqlite3.Database(file), new Database(file) (better-sqlite3), knex / Sequelize sqlite storage.
+    if (call.isNew && call.name === 'Database' && /['"](better-)?sqlite3['"]/.test(ctx.source)) {
+        const arg = call.args[0];
+        if (arg && a.stringValue(arg) !== ':memory:')
+            pushDatabase(ctx, 'SQLite database', a.classify(arg), call.token);
+        return;
+    }
+    if ((call.name === 'knex' || (call.isNew && call.name === 'Sequelize')) &&
+        /sqlite/.test(a.text(optionsRange(call) ?? { from: 0, to: 0 }))) {
+        const r = optionsRange(call);
+        const v = a.findKey(r, ['filename', 'storage']);
+        if (v && a.stringValue(v) !== ':memory:')
+            pushDatabase(ctx, `SQLite database (${call.name})`, a.classify(v), a.toks[v.from - 2]);
+        return;
+    }
+    // session-file-store: new FileStore({ path }) keeps sessions in ./sessions unless told otherwise.
+    if (call.isNew && call.name === 'FileStore' && /['"]session-file-store['"]/.test(ctx.source)) {
+        const r = optionsRange(call);
+        const v = r ? a.findKey(r, ['path']) : undefined;
+        const c = v ? a.classify(v) : { cls: 'relative', anchor: "'./sessions' (the default)" };
+        pushDatabase(ctx, 'session-file-store', c, v ? a.toks[v.from - 2] : call.token);
+        return;
+    }
+    // express-fileupload: req.files.x.mv(dest).
+    if (call.name === 'mv' && call.receiver)
+        return checkWrite(ctx, call, call.args[0]);
+    const head = call.receiver ? call.receiver.split('.')[0] : call.name;
+    // multer({ dest }) / multer.diskStorage({ destination }).
+    if (head === 'multer' || call.name === 'multer' || call.name === 'diskStorage') {
+        return uploadOptions(ctx, call, 'multer', ['dest', 'destination']);
+    }
+    if (call.name === 'formidable' || call.name === 'IncomingForm' || head === 'formidable') {
+        return uploadOptions(ctx, call, 'formidable', ['uploadDir']);
+    }
+    if (call.name === 'fileUpload' || call.name === 'fileupload') {
+        return uploadOptions(ctx, call, 'express-fileupload', ['tempFileDir']);
+    }
+    // winston: new winston.transports.File({ filename }), new DailyRotateFile({ filename, dirname }).
+    if (call.isNew &&
+        ((call.name === 'File' && /(^|\.)transports$/.test(call.receiver)) || call.name === 'DailyRotateFile')) {
+        return logOptions(ctx, call, `winston ${call.name} transport`, ['filename', 'dirname']);
+    }
+    // log4js.configure({ appenders: { file: { type: 'file', filename } } }), bunyan.createLogger({ streams: [{ path }] }).
+    if (head === 'log4js' && call.name === 'configure')
+        return logOptions(ctx, call, 'log4js file appender', ['filename']);
+    if (head === 'bunyan' && call.name === 'createLogger')
+        return logOptions(ctx, call, 'bunyan file stream', ['path']);
+    // pino.destination('x') / pino.destination({ dest }) / pino({ transport: { target: 'pino/file', options: { destination } } }).
+    if (head === 'pino' || call.name === 'pino') {
+        const first = call.args[0];
+        if (call.name === 'destination' && first && !a.is(first.from, '{')) {
+            const c = a.classify(first);
+            if (reportable$1(c))
+                pushLog(ctx, call, 'pino.destination', c);
+            return;
+        }
+        return logOptions(ctx, call, 'pino file destination', ['destination', 'dest']);
+    }
+}
+function optionsRange(call) {
+    if (call.args.length === 0)
+        return undefined;
+    return { from: call.args[0].from, to: call.args[call.args.length - 1].to };
+}
+function uploadOptions(ctx, call, lib, keys) {
+    const { a } = ctx;
+    const r = optionsRange(call);
+    if (!r)
+        return;
+    const v = a.findKey(r, keys);
+    if (!v)
+        return;
+    let c = a.classify(v);
+    // diskStorage({ destination: (req, file, cb) => cb(null, 'uploads/') }).
+    if (c.cls === 'unknown') {
+        for (let i = v.from; i < v.to; i++) {
+            const inner = a.callAt(i);
+            if (inner && inner.args.length >= 2 && a.isIdent(inner.args[0].from, 'null')) {
+                c = a.classify(inner.args[1]);
+                break;
+            }
+        }
+    }
+    if (!reportable$1(c))
+        return;
+    const t = a.toks[v.from - 2];
+    ctx.out.push(uploadFinding(ctx.runtime, lib, c, t.line, t.column));
+}
+function logOptions(ctx, call, sink, keys) {
+    const { a } = ctx;
+    const r = optionsRange(call);
+    if (!r)
+        return;
+    const v = a.findKey(r, keys);
+    if (!v)
+        return;
+    const c = a.classify(v);
+    if (!reportable$1(c))
+        return;
+    const t = a.toks[v.from - 2];
+    ctx.out.push(logFinding(ctx.runtime, sink, c, t.line, t.column));
+}
+function pushLog(ctx, call, sink, c) {
+    const p = at(ctx, call);
+    ctx.out.push(logFinding(ctx.runtime, sink, c, p.line, p.column));
+}
+// ---------------------------------------------------------------------------------------------------- .NET
+const CS_FILE_ARG0 = /^(WriteAll(Text|Bytes|Lines)|AppendAll(Text|Lines)|Create|CreateText|AppendText|OpenWrite)(Async)?$/;
+const CS_FILE_ARG1 = /^(Copy|Move|Replace)$/;
+const CS_WRITE_MODE = /FileMode\s*\.\s*(Create|CreateNew|Append|OpenOrCreate|Truncate)|FileAccess\s*\.\s*(Write|ReadWrite)/;
+function csCall(ctx, call) {
+    const { a } = ctx;
+    const recv = call.receiver.replace(/^System\.IO\./, '');
+    if (recv === 'File') {
+        if (CS_FILE_ARG0.test(call.name))
+            return checkWrite(ctx, call, call.args[0]);
+        if (CS_FILE_ARG1.test(call.name))
+            return checkWrite(ctx, call, call.args[1]);
+        if (call.name === 'Open' &&
+            call.args.slice(1).some((x) => CS_WRITE_MODE.test(a.text(x).replace(/ /g, '')))) {
+            return checkWrite(ctx, call, call.args[0]);
+        }
+        return;
+    }
+    if (recv === 'Directory') {
+        if (call.name === 'CreateDirectory')
+            return checkWrite(ctx, call, call.args[0]);
+        if (call.name === 'Move')
+            return checkWrite(ctx, call, call.args[1]);
+        return;
+    }
+    if (call.isNew && call.name === 'FileStream') {
+        if (call.args.slice(1).some((x) => CS_WRITE_MODE.test(a.text(x).replace(/ /g, ''))))
+            checkWrite(ctx, call, call.args[0]);
+        return;
+    }
+    if (call.isNew && call.name === 'StreamWriter')
+        return checkWrite(ctx, call, a.arg(call, 0, 'path'));
+    // image.Save(path), doc.SaveAs(path), formFile.CopyTo… : only when the path is clearly the app root.
+    if ((call.name === 'Save' || call.name === 'SaveAs') && call.receiver)
+        return checkWrite(ctx, call, call.args[0], true);
+    // Serilog: .WriteTo.File("logs/app.txt") (also inside WriteTo.Async(a => a.File(…))).
+    if ((call.name === 'File' || call.name === 'RollingFile') && call.receiver && recv !== 'File') {
+        const arg = a.arg(call, 0, 'path') ?? a.arg(call, 0, 'pathFormat');
+        if (!arg)
+            return;
+        // WriteTo.File(formatter, "path"): the path is the first string-like argument.
+        const pathArg = a.stringValue(arg) === undefined && a.classify(arg).cls === 'unknown' ? a.arg(call, 1) : arg;
+        if (!pathArg)
+            return;
+        const c = a.classify(pathArg);
+        if (reportable$1(c))
+            pushLog(ctx, call, `Serilog ${call.name} sink`, c);
+        return;
+    }
+    // Serilog.Extensions.Logging.File / NReco: builder.Logging.AddFile("Logs/app-{Date}.txt").
+    if (call.name === 'AddFile' && call.receiver) {
+        const arg = a.arg(call, 0, 'pathFormat');
+        if (!arg)
+            return;
+        const c = a.classify(arg);
+        if (reportable$1(c))
+            pushLog(ctx, call, 'AddFile log provider', c);
+        return;
+    }
+    // EF Core / Microsoft.Data.Sqlite: UseSqlite("Data Source=app.db"), new SqliteConnection("Data Source=app.db").
+    if (call.name === 'UseSqlite' || (call.isNew && call.name === 'SqliteConnection')) {
+        const cs = a.stringValue(call.args[0]);
+        const file = cs === undefined ? undefined : sqliteFileFromConnectionString(cs);
+        if (file !== undefined)
+            pushDatabase(ctx, 'SQLite database', classifyDbPath(file), call.token);
+        return;
+    }
+    if (call.name === 'PersistKeysToFileSystem') {
+        const arg = call.args[0];
+        if (!arg)
+            return;
+        const c = a.classify(arg);
+        if (!reportable$1(c))
+            return;
+        const p = at(ctx, call);
+        ctx.out.push(dataProtectionFinding('under-root', c, p.line, p.column));
+    }
+}
+/** AddDataProtection() in a file that never names a PersistKeysTo… target. */
+function dataProtectionDefaults(ctx) {
+    const { a } = ctx;
+    const persists = a.toks.some((t) => t.kind === 'ident' && t.value.startsWith('PersistKeysTo'));
+    if (persists)
+        return;
+    for (let i = 0; i < a.toks.length; i++) {
+        const t = a.toks[i];
+        if (t.kind === 'ident' && t.value === 'AddDataProtection' && a.is(i + 1, '(')) {
+            ctx.out.push(dataProtectionFinding('no-persist', null, t.line, t.column));
+        }
+    }
+}
+// ---------------------------------------------------------------------------------------------------- Python
+function pyMode(ctx, call, index) {
+    const mode = ctx.a.stringValue(ctx.a.arg(call, index, 'mode'));
+    return !!mode && /[wax+]/.test(mode);
+}
+const PY_LOG_HANDLERS = /^(FileHandler|RotatingFileHandler|TimedRotatingFileHandler|WatchedFileHandler)$/;
+function pyCall(ctx, call) {
+    const { a } = ctx;
+    const r = call.receiver;
+    if ((call.name === 'open' && (!r || r === 'io' || r === 'codecs')) ||
+        (call.name === 'open' && r === 'os')) {
+        if (pyMode(ctx, call, 1))
+            checkWrite(ctx, call, a.arg(call, 0, 'file'));
+        return;
+    }
+    if (r === 'os' && (call.name === 'makedirs' || call.name === 'mkdir'))
+        return checkWrite(ctx, call, a.arg(call, 0, 'name'));
+    if (r === 'sqlite3' && call.name === 'connect') {
+        const arg = a.arg(call, 0, 'database');
+        if (arg && a.stringValue(arg) !== ':memory:')
+            pushDatabase(ctx, 'SQLite database', a.classify(arg), call.token);
+        return;
+    }
+    if (call.name === 'create_engine' && call.args[0]) {
+        pushDatabase(ctx, 'SQLite database (SQLAlchemy URL)', sqliteUrl(ctx, call.args[0]), call.token);
+        return;
+    }
+    if (r === 'joblib' && call.name === 'dump')
+        return checkWrite(ctx, call, a.arg(call, 1, 'filename'), true);
+    if (r === 'shutil' && /^(copy|copy2|copyfile|copytree|move)$/.test(call.name))
+        return checkWrite(ctx, call, a.arg(call, 1, 'dst'));
+    if (PY_LOG_HANDLERS.test(call.name)) {
+        const arg = a.arg(call, 0, 'filename');
+        if (!arg)
+            return;
+        const c = a.classify(arg);
+        if (reportable$1(c))
+            pushLog(ctx, call, `logging.${call.name}`, c);
+        return;
+    }
+    if (call.name === 'basicConfig') {
+        const arg = call.args.find((x) => x.name === 'filename');
+        if (!arg)
+            return;
+        const c = a.classify(arg);
+        if (reportable$1(c))
+            pushLog(ctx, call, 'logging.basicConfig(filename=…)', c);
+        return;
+    }
+    if (!call.receiverRange)
+        return;
+    // Path methods on a root-anchored path.
+    if (/^(write_text|write_bytes|mkdir|touch)$/.test(call.name))
+        return checkReceiverWrite(ctx, call);
+    if (call.name === 'open' && pyMode(ctx, call, 0))
+        return checkReceiverWrite(ctx, call);
+    // PIL / matplotlib / pandas style saves: only when the path is clearly the app root.
+    if (/^(save|savefig|to_csv|to_json|to_excel|to_parquet)$/.test(call.name))
+        return checkWrite(ctx, call, call.args[0], true);
+}
+/** LOGGING = {...} / dictConfig({...}): a 'filename' entry in a file that configures a logging FileHandler. */
+function loggingDictEntry(ctx, i) {
+    const { a } = ctx;
+    const t = a.toks[i];
+    if (t.kind !== 'string' || t.interpolated || t.value !== 'filename' || !a.is(i + 1, ':'))
+        return;
+    const c = a.classify({ from: i + 2, to: a.exprEnd(i + 2) });
+    if (reportable$1(c))
+        ctx.out.push(logFinding('python', 'logging FileHandler (dict config)', c, t.line, t.column));
+}
+// ---------------------------------------------------------------------------------------------------- Java
+const JAVA_FILES_ARG0 = /^(write|writeString|newOutputStream|newBufferedWriter|createDirectories|createDirectory|createFile)$/;
+function javaCall(ctx, call) {
+    const { a } = ctx;
+    if (call.isNew) {
+        if (/^(FileOutputStream|FileWriter|PrintWriter|PrintStream)$/.test(call.name))
+            return checkWrite(ctx, call, call.args[0]);
+        // java.util.logging.FileHandler("app.log"); %t (temp) and %h (home) patterns are writable.
+        if (call.name === 'FileHandler' && call.args[0]) {
+            const pattern = a.stringValue(call.args[0]);
+            if (pattern !== undefined && /^%[th]/.test(pattern))
+                return;
+            const c = a.classify(call.args[0]);
+            if (reportable$1(c))
+                pushLog(ctx, call, 'java.util.logging FileHandler', c);
+            return;
+        }
+        if (call.name === 'RandomAccessFile') {
+            const mode = a.stringValue(call.args[1]);
+            if (mode && mode.includes('w'))
+                checkWrite(ctx, call, call.args[0]);
+        }
+        return;
+    }
+    if (call.receiver === 'Files' || call.receiver === 'java.nio.file.Files') {
+        if (JAVA_FILES_ARG0.test(call.name))
+            return checkWrite(ctx, call, call.args[0]);
+        if (call.name === 'copy' || call.name === 'move')
+            return checkWrite(ctx, call, call.args[1]);
+        return;
+    }
+    // Apache Commons IO.
+    if (call.receiver === 'FileUtils' || call.receiver === 'org.apache.commons.io.FileUtils') {
+        if (/^(write|writeStringToFile|writeByteArrayToFile|writeLines|forceMkdir|copyInputStreamToFile|openOutputStream|touch)$/.test(call.name)) {
+            return checkWrite(ctx, call, call.args[0]);
+        }
+        if (/^(copyFile|copyDirectory|copyURLToFile|moveFile|moveDirectory|copyFileToDirectory)$/.test(call.name)) {
+            return checkWrite(ctx, call, call.args[1]);
+        }
+        return;
+    }
+    if (/^(mkdirs|mkdir|createNewFile)$/.test(call.name) && call.args.length === 0)
+        return checkReceiverWrite(ctx, call);
+    // Spring MultipartFile.transferTo(dest).
+    if (call.name === 'transferTo' && call.args.length === 1)
+        return checkWrite(ctx, call, call.args[0]);
+}
+// ---------------------------------------------------------------------------------------------------- Databases
+function pushDatabase(ctx, store, c, t) {
+    if (reportable$1(c))
+        ctx.out.push(databaseFinding(ctx.runtime, store, c, t.line, t.column));
+}
+/** `sqlite:///relative.db` (relative), `sqlite:////abs.db` (absolute), `'sqlite:///' + os.path.join(…)`. */
+function sqliteUrl(ctx, r) {
+    const { a } = ctx;
+    const t = a.toks[r.from];
+    if (!t || t.kind !== 'string' || !t.value.startsWith('sqlite:///'))
+        return UNKNOWN;
+    const rest = t.value.slice('sqlite:///'.length);
+    if (rest === '' && a.is(r.from + 1, '+'))
+        return a.classify({ from: r.from + 2, to: r.to });
+    if (rest === '' || rest.startsWith(':memory:') || t.interpolated)
+        return UNKNOWN;
+    return classifyPathString(rest);
+}
+/** Django DATABASES 'NAME': BASE_DIR / 'db.sqlite3' in a settings file that uses the sqlite3 backend. */
+function djangoDatabaseName(ctx, i) {
+    const { a } = ctx;
+    const t = a.toks[i];
+    if (t.kind !== 'string' || t.interpolated || t.value !== 'NAME' || !a.is(i + 1, ':'))
+        return;
+    const c = a.classify({ from: i + 2, to: a.exprEnd(i + 2) });
+    pushDatabase(ctx, 'SQLite database (Django DATABASES)', c, t);
+}
+function jdbcUrl(ctx, i) {
+    const t = ctx.a.toks[i];
+    if (t.kind !== 'string' || t.interpolated)
+        return;
+    const file = jdbcFile(t.value);
+    if (file !== undefined)
+        pushDatabase(ctx, 'file database (JDBC URL)', classifyPathString(file), t);
+}
+
+/**
+ * Rules for logging configuration files: appsettings*.json (Serilog, NLog sections), NLog and log4net XML,
+ * logback / log4j2 XML, and Java .properties. A log file at a relative path or under the app base directory
+ * fails on the read-only mount, usually at startup.
+ */
+function reportable(c) {
+    return c.cls === 'root' || c.cls === 'relative';
+}
+/** Line and column (1-based) of a character offset. */
+function position(text, offset) {
+    let line = 1;
+    let lineStart = 0;
+    for (let i = 0; i < offset && i < text.length; i++) {
+        if (text[i] === '\n') {
+            line++;
+            lineStart = i + 1;
+        }
+    }
+    return { line, column: offset - lineStart + 1 };
+}
+/** appsettings.json: Serilog "Args": { "path": … } and NLog "targets": { …: { "fileName": … } }. */
+function scanAppSettings(text) {
+    const out = [];
+    // JSON with comments tokenizes as JavaScript; string keys followed by ':' are what we need.
+    const a = new Analyzer('js', text);
+    const hasSerilog = a.toks.some((t) => t.kind === 'string' && t.value === 'Serilog');
+    const hasNLog = a.toks.some((t) => t.kind === 'string' && t.value === 'NLog');
+    for (let i = 0; i < a.toks.length - 2; i++) {
+        const t = a.toks[i];
+        if (t.kind !== 'string' || !a.is(i + 1, ':'))
+            continue;
+        const v = a.toks[i + 2];
+        if (v.kind !== 'string')
+            continue;
+        const key = t.value.toLowerCase();
+        let c = null;
+        let sink = '';
+        if (hasSerilog && (key === 'path' || key === 'pathformat')) {
+            c = classifyConfigPath(v.value, 'serilog');
+            sink = 'Serilog File sink (appsettings)';
+        }
+        else if (hasNLog && (key === 'filename' || key === 'archivefilename' || key === 'internallogfile')) {
+            c = classifyConfigPath(v.value, 'nlog');
+            sink = 'NLog file target (appsettings)';
+        }
+        if (c && reportable(c))
+            out.push(logFinding('dotnet', sink, c, v.line, v.column));
+        // "ConnectionStrings": { "Default": "Data Source=app.db" }: a SQLite file (by its extension or |DataDirectory|).
+        const file = sqliteFileFromConnectionString(v.value);
+        if (file !== undefined &&
+            (/\.(db|sqlite|sqlite3|db3)$/i.test(file) || /^\|DataDirectory\|/i.test(file))) {
+            const db = classifyDbPath(file);
+            if (reportable(db))
+                out.push(databaseFinding('dotnet', 'SQLite database (connection string)', db, v.line, v.column));
+        }
+    }
+    return out;
+}
+/** Blanks out XML comments, keeping offsets and line breaks. */
+function stripXmlComments(text) {
+    return text.replace(/<!--[\s\S]*?-->/g, (m) => m.replace(/[^\n]/g, ' '));
+}
+function decodeXml$1(s) {
+    return s
+        .replace(/&quot;/g, '"')
+        .replace(/&apos;/g, "'")
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&amp;/g, '&');
+}
+/** NLog, log4net, logback and log4j2 XML configuration. */
+function scanXmlConfig(raw) {
+    const text = stripXmlComments(raw);
+    const out = [];
+    const push = (runtime, sink, c, offset) => {
+        if (!reportable(c))
+            return;
+        const p = position(text, offset);
+        out.push(logFinding(runtime, sink, c, p.line, p.column));
+    };
+    if (/<nlog\b/i.test(text)) {
+        // <target xsi:type="File" fileName="logs/app.log" archiveFileName="…"/> and <nlog internalLogFile="…">.
+        const attr = /\b(fileName|archiveFileName|internalLogFile)\s*=\s*(["'])(.*?)\2/g;
+        for (let m; (m = attr.exec(text));) {
+            const valueOffset = m.index + m[0].indexOf(m[2]) + 1;
+            push('dotnet', m[1] === 'internalLogFile' ? 'NLog internal log' : 'NLog file target', classifyConfigPath(decodeXml$1(m[3]), 'nlog'), valueOffset);
+        }
+    }
+    // web.config: <aspNetCore stdoutLogEnabled="true" stdoutLogFile=".\logs\stdout" /> (also <httpPlatform>).
+    // The module resolves a relative stdoutLogFile against the app's root folder.
+    const handler = /<(aspNetCore|httpPlatform)\b[^>]*>/g;
+    for (let m; (m = handler.exec(text));) {
+        if (!/\bstdoutLogEnabled\s*=\s*["']true["']/i.test(m[0]))
+            continue;
+        const file = /\bstdoutLogFile\s*=\s*(["'])(.*?)\1/.exec(m[0]);
+        if (!file)
+            continue;
+        const value = decodeXml$1(file[2]);
+        let c = classifyConfigPath(value, 'log4net');
+        if (c.cls === 'relative')
+            c = { cls: 'root', anchor: `'${value}' (relative to the app root)` };
+        push('dotnet', `${m[1]} stdout log`, c, m.index + file.index + file[0].indexOf(file[1]) + 1);
+    }
+    // log4net and logback: only inside <appender> elements, so build files (pom.xml <configuration><file>) never count.
+    const isLog4netDoc = /<log4net\b/i.test(text);
+    const isLogbackDoc = /ch\.qos\.logback/.test(text);
+    const appender = /<appender\b([^>]*)>([\s\S]*?)<\/appender>/g;
+    for (let b; (b = appender.exec(text));) {
+        const attrs = b[1];
+        const bodyOffset = b.index + b[0].indexOf('>') + 1;
+        const log4net = /log4net/i.test(attrs) || (isLog4netDoc && !/ch\.qos\.logback/.test(attrs));
+        const logback = !log4net && (/ch\.qos\.logback/.test(attrs) || isLogbackDoc);
+        if (log4net) {
+            // <appender type="log4net.Appender.RollingFileAppender"> <file value="logs/app.log" /> </appender>
+            const file = /<file\b[^>]*?\bvalue\s*=\s*(["'])(.*?)\1/gi;
+            for (let m; (m = file.exec(b[2]));) {
+                const valueOffset = bodyOffset + m.index + m[0].lastIndexOf(m[1] + m[2]) + 1;
+                push('dotnet', 'log4net file appender', classifyConfigPath(decodeXml$1(m[2]), 'log4net'), valueOffset);
+            }
+        }
+        else if (logback) {
+            // <appender class="ch.qos.logback.core.FileAppender"><file>logs/app.log</file> / <fileNamePattern>.
+            const el = /<(file|fileNamePattern)>\s*([^<]*?)\s*<\/\1>/g;
+            for (let m; (m = el.exec(b[2]));) {
+                const valueOffset = bodyOffset + m.index + m[0].indexOf(m[2], m[1].length + 2);
+                push('java', `logback ${m[1]}`, classifyConfigPath(decodeXml$1(m[2]), 'java'), valueOffset);
+            }
+        }
+    }
+    // log4j2: <File name="x" fileName="logs/app.log"/> / <RollingFile fileName="…" filePattern="…">.
+    if (/<Configuration\b/.test(text) && /<Appenders\b/i.test(text)) {
+        const attr = /<(File|RollingFile|RollingRandomAccessFile|RandomAccessFile)\b[^>]*>/g;
+        for (let m; (m = attr.exec(text));) {
+            const inner = /\b(fileName|filePattern)\s*=\s*(["'])(.*?)\2/g;
+            for (let k; (k = inner.exec(m[0]));) {
+                const valueOffset = m.index + k.index + k[0].indexOf(k[2]) + 1;
+                push('java', `log4j2 ${m[1]} appender`, classifyConfigPath(decodeXml$1(k[3]), 'java'), valueOffset);
+            }
+        }
+    }
+    return out;
+}
+/** log4j2.properties / application.properties: appender.x.fileName = logs/app.log, logging.file.name=app.log. */
+function scanProperties(text) {
+    const out = [];
+    const lines = text.split('\n');
+    lines.forEach((lineText, idx) => {
+        const m = /^(\s*)([\w.-]+)\s*[=:]\s*(.*?)\s*$/.exec(lineText);
+        if (!m || lineText.trimStart().startsWith('#') || lineText.trimStart().startsWith('!'))
+            return;
+        const key = m[2];
+        const jdbc = jdbcFile(m[3]);
+        if (jdbc !== undefined) {
+            const db = classifyPathString(jdbc);
+            if (reportable(db)) {
+                out.push(databaseFinding('java', 'file database (JDBC URL)', db, idx + 1, lineText.indexOf(m[3], m[1].length + key.length) + 1));
+            }
+            return;
+        }
+        const isLog4j = /^appender\.[\w-]+\.(fileName|filePattern)$/.test(key);
+        const isSpring = /^logging\.file(\.name|\.path)?$/.test(key);
+        if (!isLog4j && !isSpring)
+            return;
+        const c = classifyConfigPath(m[3], 'java');
+        if (!reportable(c))
+            return;
+        const column = lineText.indexOf(m[3], m[1].length + key.length) + 1;
+        out.push(logFinding('java', isLog4j ? 'log4j2 file appender' : 'Spring Boot logging.file', c, idx + 1, column));
+    });
+    return out;
+}
+
+/** Walks a source folder and runs the rules on every file the audit understands. */
+/** Folders never audited: dependencies, build output, VCS and virtual environments. */
+const SKIPPED_DIRS = new Set([
+    'node_modules',
+    'bin',
+    'obj',
+    '.git',
+    'dist',
+    'build',
+    'vendor',
+    '.venv',
+    'venv',
+    '__pycache__',
+    'target',
+    '__tests__',
+]);
+const MAX_FILE_BYTES = 1024 * 1024;
+const RUNTIME_OF = { js: 'node', cs: 'dotnet', py: 'python', java: 'java' };
+/** Which rules read a file, from its name; null when the audit does not read it. */
+function fileKind(relPath) {
+    const base = path.posix.basename(relPath);
+    const lower = base.toLowerCase();
+    // Test code is not deployed; fixtures written next to tests are not a production write.
+    if (/\.(test|spec)\.[cm]?[jt]sx?$/.test(lower) || /^test_.*\.py$|_test\.py$/.test(lower))
+        return null;
+    if (/(^|\/)src\/test\//.test(relPath))
+        return null;
+    if (/\.d\.[cm]?ts$/.test(lower) || /\.min\.js$/.test(lower))
+        return null;
+    if (/\.([cm]?js|jsx|[cm]?ts|tsx)$/.test(lower))
+        return { dialect: 'js' };
+    if (lower.endsWith('.cs'))
+        return { dialect: 'cs' };
+    if (lower.endsWith('.py'))
+        return { dialect: 'py' };
+    if (lower.endsWith('.java'))
+        return { dialect: 'java' };
+    if (/^appsettings(\..+)?\.json$/.test(lower))
+        return { config: 'appsettings' };
+    if (/\.(config|xml|nlog)$/.test(lower))
+        return { config: 'xml' };
+    if (lower.endsWith('.properties'))
+        return { config: 'properties' };
+    return null;
+}
+function kindRuntime(kind) {
+    if ('dialect' in kind)
+        return RUNTIME_OF[kind.dialect];
+    if (kind.config === 'appsettings')
+        return 'dotnet';
+    if (kind.config === 'properties')
+        return 'java';
+    return null; // XML: NLog/log4net are .NET, logback/log4j2 are Java; decided per finding
+}
+/** Runs the rules for one file's text. Pure: used by the scanner and directly by tests. */
+function auditText(relPath, text, runtime) {
+    const kind = fileKind(relPath);
+    if (!kind)
+        return [];
+    const r = kindRuntime(kind);
+    if (runtime && r && r !== runtime)
+        return [];
+    let drafts;
+    if ('dialect' in kind)
+        drafts = scanCode(kind.dialect, text);
+    else if (kind.config === 'appsettings')
+        drafts = scanAppSettings(text);
+    else if (kind.config === 'xml')
+        drafts = scanXmlConfig(text);
+    else
+        drafts = scanProperties(text);
+    const seen = new Set();
+    const out = [];
+    for (const d of drafts) {
+        if (runtime && d.runtime !== runtime)
+            continue;
+        const key = `${d.line}:${d.column}:${d.rule}`;
+        if (seen.has(key))
+            continue;
+        seen.add(key);
+        out.push({ file: relPath, ...d });
+    }
+    return out;
+}
+/** Audits every source and config file under `dir` for writes that fail on the read-only run-from-package mount. */
+async function auditSource(dir, options = {}) {
+    const maxBytes = options.maxFileBytes ?? MAX_FILE_BYTES;
+    let st;
+    try {
+        st = await fs.stat(dir);
+    }
+    catch {
+        throw new UsageError(`source folder '${dir}' does not exist; pass the folder that holds the app's source code.`);
+    }
+    if (!st.isDirectory()) {
+        throw new UsageError(`'${dir}' is a file, not a folder; pass the folder that holds the app's source code.`);
+    }
+    const findings = [];
+    let filesScanned = 0;
+    const walk = async (abs, rel) => {
+        const entries = await fs.readdir(abs, { withFileTypes: true });
+        entries.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+        for (const e of entries) {
+            const childAbs = path.join(abs, e.name);
+            const childRel = rel ? `${rel}/${e.name}` : e.name;
+            if (e.isSymbolicLink())
+                continue;
+            if (e.isDirectory()) {
+                if (!SKIPPED_DIRS.has(e.name))
+                    await walk(childAbs, childRel);
+                continue;
+            }
+            if (!e.isFile() || !fileKind(childRel))
+                continue;
+            const kind = fileKind(childRel);
+            const r = kindRuntime(kind);
+            if (options.runtime && r && r !== options.runtime)
+                continue;
+            const size = (await fs.lstat(childAbs)).size;
+            if (size > maxBytes)
+                continue;
+            const text = await fs.readFile(childAbs, 'utf8');
+            filesScanned++;
+            findings.push(...auditText(childRel, text, options.runtime));
+        }
+    };
+    await walk(dir, '');
+    findings.sort((x, y) => x.file < y.file ? -1 : x.file > y.file ? 1 : x.line - y.line || x.column - y.column);
+    return { root: dir, filesScanned, findings };
+}
+
+/** `prefix/file`, with the prefix's `./` and trailing slashes dropped and `/` separators. */
+function prefixed(file, pathPrefix) {
+    const prefix = (pathPrefix ?? '')
+        .replace(/\\/g, '/')
+        .replace(/^\.(\/|$)/, '')
+        .replace(/\/+$/, '');
+    return prefix ? `${prefix}/${file}` : file;
+}
+/** `file:line: rule — why. Fix: …`; `pathPrefix` (the audited folder) makes the path usable from the working directory. */
+function formatFinding(f, options = {}) {
+    return `${prefixed(f.file, options.pathPrefix)}:${f.line}: ${f.rule} — ${f.why}. Fix: ${f.fix}.`;
+}
+/**
+ * One annotation per finding. `pathPrefix` is the audited folder relative to the repository root, so the
+ * annotation lands on the right file in the pull request (`src/app` + `lib/cache.js` → `src/app/lib/cache.js`).
+ */
+function formatAnnotations(findings, options = {}) {
+    return findings.map((f) => ({
+        level: f.severity,
+        message: `${f.why}. Fix: ${f.fix}.`,
+        properties: {
+            title: `runpack audit: ${f.rule}`,
+            file: prefixed(f.file, options.pathPrefix),
+            startLine: f.line,
+            startColumn: f.column,
+        },
+    }));
 }
 
 /** Build a tree from file paths (directories are implied by the files and may also be listed). */
@@ -46762,361 +48680,6 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
     }
 }
 
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(1)} s`;
-    const m = Math.floor(ms / 60_000);
-    const s = Math.round((ms % 60_000) / 1000);
-    return `${m} min ${s} s`;
-}
-function createLogger(sink, secrets, options = {}) {
-    const now = options.now ?? Date.now;
-    const clean = (m) => secrets.redact(m);
-    let depth = 0;
-    return {
-        info: (m) => sink.info(clean(m)),
-        warn: (m) => sink.warn(clean(m)),
-        error: (m) => sink.error(clean(m)),
-        debug: (m) => sink.debug(clean(m)),
-        progress: (percent, operation) => sink.progress?.(Math.max(0, Math.min(100, Math.round(percent))), clean(operation)),
-        async group(name, fn) {
-            const nested = depth > 0;
-            if (!nested)
-                sink.startGroup(clean(name));
-            else
-                sink.info(clean(`— ${name}`));
-            depth++;
-            const start = now();
-            let ok = false;
-            try {
-                const result = await fn();
-                ok = true;
-                return result;
-            }
-            finally {
-                depth--;
-                const ms = now() - start;
-                options.timings?.push({ name, ms, ok });
-                sink.info(clean(`${name}: ${ok ? 'done' : 'failed'} in ${formatDuration(ms)}`));
-                if (!nested)
-                    sink.endGroup();
-            }
-        },
-    };
-}
-/** A sink that rewrites every line (and group name) before passing it on: a front end's own words. */
-function mapSink(sink, f) {
-    return {
-        info: (l) => sink.info(f(l)),
-        warn: (l) => sink.warn(f(l)),
-        error: (l) => sink.error(f(l)),
-        debug: (l) => sink.debug(f(l)),
-        startGroup: (n) => sink.startGroup(f(n)),
-        endGroup: () => sink.endGroup(),
-        ...(sink.progress ? { progress: sink.progress } : {}),
-    };
-}
-
-function createSecretRegistry(sink) {
-    const values = new Set();
-    return {
-        add(value) {
-            if (!value || value.length < 4 || values.has(value))
-                return;
-            values.add(value);
-            sink?.(value);
-            // Also catch the URL-encoded form (SAS signatures, secrets inside URLs).
-            const encoded = encodeURIComponent(value);
-            if (encoded !== value && !values.has(encoded)) {
-                values.add(encoded);
-                sink?.(encoded);
-            }
-        },
-        redact(text) {
-            let out = text;
-            // Longest first, so a secret containing another is replaced whole.
-            for (const v of [...values].sort((a, b) => b.length - a.length))
-                out = out.split(v).join('***');
-            return redactSasSignatures(out);
-        },
-    };
-}
-/** Replaces the value of every `sig=` query parameter in free text. */
-function redactSasSignatures(text) {
-    return text.replace(/(\bsig=)[^&\s"'<>]+/gi, '$1***');
-}
-
-const CAUSE_TITLES = {
-    'read-only-write': 'the app writes into its read-only package mount',
-    'sas-invalid': 'the package URL or its SAS is bad or expired',
-    'mount-blocked': 'the worker could not mount the package (network rule, missing role or bad archive)',
-    'stale-content': 'the app runs other content than this release (mode mismatch or stale mount)',
-    'app-start-failed': 'the app fails to start from the mounted package',
-    'runner-network': "the runner cannot reach the app (DNS, proxy, firewall or TLS trust on the runner's side)",
-    config: 'settings or platform features that fight run-from-package',
-    unknown: 'no known cause matched',
-};
-
-/**
- * What apps print when they write into the read-only mount: EROFS (Linux), Node's `EACCES: permission denied` and
- * `EPERM: operation not permitted` (the mount refuses the write), .NET's UnauthorizedAccessException.
- */
-const READ_ONLY = /\bEROFS\b|read-only file system|\bEACCES\b|permission denied|\bEPERM\b|operation not permitted|UnauthorizedAccessException|Access to the path .* is denied|Could not write to local resource/i;
-function classifyFailure(e) {
-    const f = e.blobFetch;
-    if (f && f.status >= 400) {
-        const code = f.errorCode ?? '';
-        const detail = f.detail ?? '';
-        if (code === 'AuthorizationFailure')
-            return {
-                cause: 'mount-blocked',
-                evidence: `the package URL answers 403 AuthorizationFailure: the storage account's network rules block it`,
-                fix: "allow the app's outbound addresses (or its virtual network) on the storage account, or add a private endpoint reachable from the app",
-            };
-        if (code === 'AuthorizationPermissionMismatch')
-            return {
-                cause: 'mount-blocked',
-                evidence: 'the package URL answers 403 AuthorizationPermissionMismatch: the identity has no data role on the blob',
-                fix: "assign Storage Blob Data Reader on the storage account (or container) to the app's managed identity, or use package-access: sas",
-            };
-        if (code === 'KeyBasedAuthenticationNotPermitted')
-            return {
-                cause: 'sas-invalid',
-                evidence: 'the package URL answers 403 KeyBasedAuthenticationNotPermitted: the account refuses key-signed SAS',
-                fix: 'use package-access: identity (shared key access is disabled on the account)',
-            };
-        if (code === 'AuthenticationFailed' || f.status === 403)
-            return {
-                cause: 'sas-invalid',
-                evidence: /time frame|expired/i.test(detail)
-                    ? 'the SAS in the package URL has expired (AuthenticationFailed: signature not valid in the specified time frame)'
-                    : `the package URL is refused (${f.status}${code ? ` ${code}` : ''}${detail ? `: ${detail.slice(0, 160)}` : ''})`,
-                fix: 'run the deploy again to renew the stored access policy and SAS, or use package-access: identity',
-            };
-        if (f.status === 404)
-            return {
-                cause: 'sas-invalid',
-                evidence: 'the package URL answers 404: the blob or container is missing',
-                fix: 'run the deploy again so the package blob is uploaded, and check nothing deletes it',
-            };
-    }
-    if (e.settingMatches === false)
-        return {
-            cause: 'stale-content',
-            evidence: 'WEBSITE_RUN_FROM_PACKAGE read back differs from the value written: something else changed it',
-            fix: 'stop other deployments or infrastructure code from writing app settings (they must keep WEBSITE_RUN_FROM_PACKAGE), then deploy again',
-        };
-    if (e.failureMarker && e.access === 'identity' && e.identityRoleConfirmed === false)
-        return {
-            cause: 'mount-blocked',
-            evidence: "wwwroot shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt' and no blob read role for the app's identity could be confirmed",
-            fix: "assign Storage Blob Data Reader on the storage account to the app's managed identity, then deploy again (or use package-access: sas)",
-        };
-    if (e.failureMarker)
-        return {
-            cause: 'mount-blocked',
-            evidence: "wwwroot shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt': the worker could not fetch or open the package",
-            fix: e.mode === 'url'
-                ? "check that the app can reach the storage account (network rules, private endpoints, the identity's role) and that the zip opens, then restart"
-                : 'deploy the package again (packagename.txt must point at a valid zip) and restart',
-        };
-    if (f?.sha256Matches === false)
-        return {
-            cause: 'stale-content',
-            evidence: f.releaseThere
-                ? `the blob behind the package URL holds release ${f.releaseThere}, not this one: a later deploy replaced it`
-                : 'the blob behind the package URL is not this release',
-            fix: 'make sure no other pipeline writes the same blob name, then deploy again',
-        };
-    if ((e.stamp === 'mismatch' || e.stamp === 'missing') && e.noRemount)
-        return {
-            cause: 'stale-content',
-            evidence: 'restart: false and the settings did not change, so nothing re-mounted the package: the app keeps running its previous content',
-            fix: 'restart the app (or deploy with restart: true) so it mounts this release',
-        };
-    if (e.stamp === 'mismatch' || e.stamp === 'missing')
-        return {
-            cause: 'stale-content',
-            evidence: e.stamp === 'mismatch'
-                ? 'the mounted wwwroot carries another release stamp: the app still runs old content'
-                : 'the mounted wwwroot has no release stamp: the app runs content runpack did not deploy (mode mismatch or extracted files)',
-            fix: 'restart the app so it mounts the package again (restart: true), and check that WEBSITE_RUN_FROM_PACKAGE is not changed by other tools',
-        };
-    const h = e.health;
-    const logHint = e.logStreamUrl ? ` (${e.logStreamUrl})` : '';
-    if (e.app?.state === 'unreachable')
-        return {
-            cause: 'runner-network',
-            evidence: `${e.app.why}; this says nothing yet about the app, which the runner could not see`,
-            fix: "check the runner's DNS, its proxy settings (HTTPS_PROXY, NO_PROXY) and the CA it trusts (NODE_EXTRA_CA_CERTS), or the app's access restrictions for the runner's address, then run the deploy again",
-        };
-    if (e.app && e.app.state !== 'up' && e.appLogReadOnlyLine)
-        return {
-            cause: 'read-only-write',
-            evidence: `${e.app.why}, and the app's log shows a write into its read-only package mount: "${e.appLogReadOnlyLine.slice(0, 200)}"`,
-            fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
-        };
-    if (e.app?.state === 'start-failed' || (e.app?.state === 'warming' && e.stamp === 'match'))
-        return {
-            cause: 'app-start-failed',
-            evidence: e.app.state === 'start-failed'
-                ? `${e.app.why}: the package is mounted but the app's process does not start`
-                : `${e.app.why} for the whole wait: the package is mounted but the app never answers`,
-            fix: `read the app's log stream${logHint} for the error it prints at start (a crash on boot, a missing dependency or setting, the wrong start command or port); if it writes next to its own files, write to /tmp or %TEMP% instead (the first cause in runpack's guide)`,
-        };
-    const bad = e.instances?.filter((i) => !i.ok) ?? [];
-    if (e.app?.state === 'up' && bad.length) {
-        const names = (xs) => xs.map((i) => i.id).join(', ');
-        const of = `${bad.length} of ${e.instances.length} instances`;
-        const failed = bad.filter((i) => i.mountFailed);
-        if (failed.length)
-            return {
-                cause: 'mount-blocked',
-                evidence: `instance ${names(failed)} shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt' while the others run this release (${of} fail)`,
-                fix: 'restart the app so that instance mounts the package again; if it keeps failing there, restart that instance (Diagnose and solve problems > Advanced Application Restart) or scale in and out',
-            };
-        const stale = bad.filter((i) => i.stamp === 'mismatch' || i.stamp === 'missing');
-        if (stale.length)
-            return {
-                cause: 'stale-content',
-                evidence: `instance ${names(stale)} still runs another release after the others were proven (${of} fail): it did not remount`,
-                fix: 'restart the app (or that instance: Diagnose and solve problems > Advanced Application Restart) so every instance mounts this release, then check again',
-            };
-        return {
-            cause: 'app-start-failed',
-            evidence: `the app does not answer on instance ${names(bad)} although it mounts this release (${of} fail)`,
-            fix: `read the app's log stream${logHint} for that instance's start error`,
-        };
-    }
-    if (e.app?.state === 'up')
-        return null;
-    if (h &&
-        (h.error || (h.status !== undefined && (h.status < 200 || h.status >= 300)) || h.containsExpect === false)) {
-        if (h.body && READ_ONLY.test(h.body))
-            return {
-                cause: 'read-only-write',
-                evidence: 'the app fails with a read-only file system error: it writes under its package mount (wwwroot)',
-                fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
-            };
-        if (h.containsExpect === false && h.status !== undefined && h.status >= 200 && h.status < 300)
-            return {
-                cause: 'stale-content',
-                evidence: 'the health response does not contain the expected text: the app serves other content than this release',
-                fix: 'restart the app and check the expect input matches what this release answers',
-            };
-        if (h.status === 503 || h.status === 502 || h.error)
-            return {
-                cause: 'mount-blocked',
-                evidence: `the site does not start (${h.error ?? `HTTP ${h.status}`}): the package may not have mounted`,
-                fix: 'check the package opens (runpack inspect) and that the app can reach the package URL, then restart',
-            };
-        return {
-            cause: 'unknown',
-            evidence: `the health probe answered ${h.status ?? h.error}`,
-            fix: `check the app's logs (log stream${logHint}) for the error it reports`,
-        };
-    }
-    return null;
-}
-
-/** Blob name of a release: named by content, so every release stays available for rollback. */
-function releaseBlobName(appName, sha256) {
-    return `releases/${appName.toLowerCase()}/${sha256}.zip`;
-}
-function stableBlobName(appName, slot) {
-    return `${appName.toLowerCase()}${slot ? `-${slot.toLowerCase()}` : ''}.zip`;
-}
-/**
- * Pure: whether `name` (a blob name inside the package container) is one runpack could have written as a stable
- * blob of `appName`: `<app>.zip`, `<app>-<slot>.zip`, or an alternate chooseStableBlob picks after a swap
- * (`<app>[-<slot>]-a.zip`, `-b`, `-c`, or a time suffix). Release blobs (`releases/…`) and anything in a
- * folder are not stable blobs. Names compare case-insensitively. An app named like `<app>-<suffix>` that shares
- * the container is indistinguishable from a slot of `<app>`; such names count as stable here.
- */
-function isStableBlobName(name, appName) {
-    if (!name || !appName || name.includes('/'))
-        return false;
-    const app = appName.toLowerCase().replace(/[^a-z0-9-]/g, '');
-    if (app !== appName.toLowerCase())
-        return false;
-    const lower = name.toLowerCase();
-    if (!lower.endsWith('.zip') || !lower.startsWith(app))
-        return false;
-    const rest = lower.slice(app.length, -'.zip'.length);
-    return rest === '' || /^(-[a-z0-9]+)+$/.test(rest);
-}
-/** The folder every release blob of an app sits in (the deploy engine's naming, see releaseBlobName). */
-function releasePrefix(appName) {
-    const probe = releaseBlobName(appName, 'x');
-    return probe.slice(0, probe.length - 'x.zip'.length);
-}
-const SHA256 = /^[0-9a-f]{64}$/;
-/** A Release from a listed blob, or null when the blob is not one of this app's release blobs. */
-function releaseFromBlob(appName, b) {
-    const prefix = releasePrefix(appName);
-    if (!b.name.startsWith(prefix) || !b.name.endsWith('.zip'))
-        return null;
-    const sha = b.name.slice(prefix.length, -'.zip'.length);
-    if (!SHA256.test(sha))
-        return null;
-    if (b.name !== releaseBlobName(appName, sha))
-        return null;
-    const meta = lowerKeys(b.metadata);
-    if (meta.sha256 && meta.sha256 !== sha)
-        return null;
-    const created = meta.created && !Number.isNaN(Date.parse(meta.created)) ? meta.created : (b.lastModified ?? '');
-    return {
-        id: sha.slice(0, 12),
-        sha256: sha,
-        blob: b.name,
-        size: b.size,
-        etag: b.etag,
-        created,
-        ...(meta.commit ? { commit: meta.commit } : {}),
-        ...(meta.run_url ? { runUrl: meta.run_url } : {}),
-        ...(meta.content_sha256 ? { contentSha256: meta.content_sha256 } : {}),
-    };
-}
-function lowerKeys(m) {
-    const out = {};
-    for (const [k, v] of Object.entries(m ?? {}))
-        out[k.toLowerCase()] = v;
-    return out;
-}
-/** The sha256 a blob's metadata names (release and stable blobs carry it), lowercase, or undefined. */
-function sha256Of(metadata) {
-    const v = lowerKeys(metadata ?? {}).sha256;
-    return v && SHA256.test(v) ? v : undefined;
-}
-/** Newest first (created time, then sha256 for a stable order). */
-function sortNewestFirst(releases) {
-    return [...releases].sort((a, b) => {
-        const ta = Date.parse(a.created) || 0;
-        const tb = Date.parse(b.created) || 0;
-        return tb - ta || (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0);
-    });
-}
-/** Which release a side (the app or a slot) runs: by the URL's blob, the stable blob's sha256, or the stamp. */
-function liveSha256(i) {
-    if (i.mode === 'url') {
-        const b = i.settingBlob;
-        if (!b || b.container !== i.container)
-            return null;
-        const fromStable = i.stableSha256[b.blob];
-        if (fromStable)
-            return fromStable;
-        const direct = i.releases.find((r) => r.blob === b.blob);
-        return direct ? direct.sha256 : null;
-    }
-    if (i.mode === 'local' && i.contentSha256) {
-        const match = sortNewestFirst(i.releases).find((r) => r.contentSha256 === i.contentSha256);
-        return match ? match.sha256 : null;
-    }
-    return null;
-}
-
 const RFP = 'WEBSITE_RUN_FROM_PACKAGE';
 /** The legacy name Kudu falls back to when WEBSITE_RUN_FROM_PACKAGE is empty (API-SPEC §1.1). */
 const RFP_LEGACY = 'WEBSITE_RUN_FROM_ZIP';
@@ -47124,7 +48687,7 @@ const RFP_LEGACY = 'WEBSITE_RUN_FROM_ZIP';
 const RFP_MI = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
 const SITE_PACKAGES = 'data/SitePackages';
 const PACKAGE_NAME_FILE = `${SITE_PACKAGES}/packagename.txt`;
-const WWWROOT$1 = 'site/wwwroot';
+const WWWROOT = 'site/wwwroot';
 const FAILURE_MARKER = 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt';
 function classifyRunFromPackage(value) {
     if (value === undefined || value === null || value === '')
@@ -47275,150 +48838,90 @@ function compareStamp(expected, text) {
     }
 }
 
-/**
- * Pure: the deploy plan from the inputs and the target's current state. Refuses what cannot work, with the
- * reason and a way out; picks the mode and the package access; names the blobs and the settings to change.
- */
-const JAVA = /^(JAVA|TOMCAT|JBOSSEAP|WILDFLY)\|/i;
-const PYTHON = /^PYTHON\|/i;
-function isTrue$1(v) {
-    return v !== undefined && /^(true|1)$/i.test(v.trim());
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)} s`;
+    const m = Math.floor(ms / 60_000);
+    const s = Math.round((ms % 60_000) / 1000);
+    return `${m} min ${s} s`;
 }
-function planDeploy(inputs, target, settings) {
-    const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
-    const findings = [];
-    if (target.isFlex)
-        throw new RunpackError('flex-consumption', flexRefusalMessage(name));
-    if (/container/i.test(target.kind))
-        throw new RunpackError('container-app', `${name} runs a custom container (kind ${target.kind}), which does not use run-from-package; deploy a new image instead.`);
-    if (!target.isFunctionApp && target.isLinux) {
-        if (JAVA.test(target.linuxFxVersion))
-            throw new RunpackError('runtime-unsupported', `${name} is a Java web app (${target.linuxFxVersion}); run-from-package does not support Java web apps because the runtime writes to the app folder, deploy with OneDeploy (az webapp deploy) instead.`);
-        if (PYTHON.test(target.linuxFxVersion))
-            throw new RunpackError('runtime-unsupported', `${name} is a Python web app on Linux (${target.linuxFxVersion}); run-from-package does not support it, deploy with build automation (SCM_DO_BUILD_DURING_DEPLOYMENT=true, az webapp deploy) instead.`);
-    }
-    // Settings that fight run-from-package.
-    const fighting = ['SCM_DO_BUILD_DURING_DEPLOYMENT', 'ENABLE_ORYX_BUILD'].filter((k) => isTrue$1(settings[k]));
-    if (fighting.length) {
-        const list = fighting.map((k) => `${k}=${settings[k]}`).join(', ');
-        if (!inputs.force)
-            throw new RunpackError('conflicting-setting', `${name} has ${list}, which asks for a build on the server; run-from-package skips it, so the app would run an unbuilt package. Build in the workflow and remove ${fighting.join(' and ')}, or set force: true to deploy anyway.`);
-        findings.push({
-            severity: 'warning',
-            code: 'conflicting-setting',
-            message: `${list} is ignored under run-from-package (force: true).`,
-        });
-    }
-    const previousValue = effectiveRunFromPackage(settings);
-    const currentMode = modeOfValue(previousValue);
-    const linuxConsumption = target.isFunctionApp && target.isLinux && target.isConsumption;
-    let mode;
-    if (inputs.mode === 'auto')
-        mode = linuxConsumption ? 'url' : (currentMode ?? 'url');
-    else
-        mode = inputs.mode;
-    if (mode === 'local' && linuxConsumption)
-        throw new RunpackError('mode-unsupported', `${name} is a Linux Consumption function app, which runs packages only from a URL; use mode: url (or auto) with storage-account.`);
-    const remove = [];
-    if (settings[RFP_LEGACY] !== undefined)
-        remove.push(RFP_LEGACY);
-    const extra = {};
-    for (const k of remove)
-        extra[k] = null;
-    const plan = {
-        mode,
-        container: inputs.container,
-        stableBlob: stableBlobName(target.ref.appName, target.ref.slot),
-        policyId: `runpack-${target.ref.appName}${target.ref.slot ? `-${target.ref.slot}` : ''}`
-            .toLowerCase()
-            .slice(0, 64),
-        previousValue,
-        extra,
-        findings,
+function createLogger(sink, secrets, options = {}) {
+    const now = options.now ?? Date.now;
+    const clean = (m) => secrets.redact(m);
+    let depth = 0;
+    return {
+        info: (m) => sink.info(clean(m)),
+        warn: (m) => sink.warn(clean(m)),
+        error: (m) => sink.error(clean(m)),
+        debug: (m) => sink.debug(clean(m)),
+        progress: (percent, operation) => sink.progress?.(Math.max(0, Math.min(100, Math.round(percent))), clean(operation)),
+        async group(name, fn) {
+            const nested = depth > 0;
+            if (!nested)
+                sink.startGroup(clean(name));
+            else
+                sink.info(clean(`— ${name}`));
+            depth++;
+            const start = now();
+            let ok = false;
+            try {
+                const result = await fn();
+                ok = true;
+                return result;
+            }
+            finally {
+                depth--;
+                const ms = now() - start;
+                options.timings?.push({ name, ms, ok });
+                sink.info(clean(`${name}: ${ok ? 'done' : 'failed'} in ${formatDuration(ms)}`));
+                if (!nested)
+                    sink.endGroup();
+            }
+        },
     };
-    if (mode === 'local')
-        return plan;
-    if (!inputs.storageAccount)
-        throw new RunpackError('usage', `${(inputs.naming ?? ACTION_NAMING).input('storage-account')} is required for url mode (deploying ${name}); name the storage account for the package blobs, or use ${(inputs.naming ?? ACTION_NAMING).value('mode', 'local')}.`);
-    if (linuxConsumption)
-        extra.WEBSITE_MOUNT_ENABLED = '1';
-    const system = target.identity.systemPrincipalId;
-    const users = target.identity.userAssigned;
-    const hasIdentity = Boolean(system) || users.length > 0;
-    let access;
-    if (inputs.packageAccess === 'identity') {
-        if (!hasIdentity)
-            throw new RunpackError('identity-missing', `${name} has no managed identity, so package-access: identity cannot work; turn on its system-assigned identity (az webapp identity assign) and give it Storage Blob Data Reader, or use package-access: sas.`);
-        access = 'identity';
-    }
-    else if (inputs.packageAccess === 'sas')
-        access = 'sas';
-    else
-        access = hasIdentity ? 'identity' : 'sas';
-    plan.access = access;
-    if (access === 'identity') {
-        const configured = settings[RFP_MI];
-        if (system && (!configured || /^systemassigned$/i.test(configured))) {
-            plan.identityPrincipalId = system;
-        }
-        else {
-            const chosen = users.find((u) => configured && u.resourceId.toLowerCase() === configured.toLowerCase()) ??
-                (system ? undefined : users[0]);
-            if (chosen) {
-                plan.identityPrincipalId = chosen.principalId;
-                extra[RFP_MI] = chosen.resourceId;
-                if (!system && users.length > 1 && !configured)
-                    findings.push({
-                        severity: 'warning',
-                        code: 'identity-choice',
-                        message: `${name} has ${users.length} user-assigned identities; using ${chosen.resourceId}. Set ${RFP_MI} on the app to choose another.`,
-                    });
-            }
-            else if (system) {
-                // The configured identity is no longer on the app: fall back to the system identity.
-                plan.identityPrincipalId = system;
-                extra[RFP_MI] = null;
-                findings.push({
-                    severity: 'warning',
-                    code: 'identity-missing',
-                    message: `${RFP_MI} names an identity the app no longer has; switching the package fetch to the system-assigned identity.`,
-                });
-            }
-        }
-    }
-    else if (settings[RFP_MI] !== undefined) {
-        extra[RFP_MI] = null;
-    }
-    return plan;
 }
-/** Pure: the blob name a run-from-package URL points at inside `containerUrl` (no trailing slash), or null. */
-function blobInContainer(value, containerUrl) {
-    if (!value || !/^http/i.test(value))
-        return null;
-    const bare = value.split('?')[0];
-    const prefix = `${containerUrl.replace(/\/+$/, '')}/`;
-    if (!bare.toLowerCase().startsWith(prefix.toLowerCase()))
-        return null;
-    return decodeURIComponent(bare.slice(prefix.length));
+/** A sink that rewrites every line (and group name) before passing it on: a front end's own words. */
+function mapSink(sink, f) {
+    return {
+        info: (l) => sink.info(f(l)),
+        warn: (l) => sink.warn(f(l)),
+        error: (l) => sink.error(f(l)),
+        debug: (l) => sink.debug(f(l)),
+        startGroup: (n) => sink.startGroup(f(n)),
+        endGroup: () => sink.endGroup(),
+        ...(sink.progress ? { progress: sink.progress } : {}),
+    };
 }
-/**
- * Pure: the stable blob for this target. After a slot swap the other side runs the blob named after this slot
- * (URL settings move with the swap), so overwriting it would change what the other side mounts at its next
- * restart. Then the target's own current blob is reused when no one else runs it, else an alternate name.
- */
-function chooseStableBlob(preferred, ownCurrent, usedByOthers) {
-    const used = new Set([...usedByOthers].map((b) => b.toLowerCase()));
-    if (!used.has(preferred.toLowerCase()))
-        return preferred;
-    if (ownCurrent && !ownCurrent.startsWith('releases/') && !used.has(ownCurrent.toLowerCase()))
-        return ownCurrent;
-    const base = preferred.replace(/\.zip$/i, '');
-    // -a … -z, then -26, -27, …: the first name nobody runs (the set is finite, so this ends).
-    for (let i = 0;; i++) {
-        const name = `${base}-${i < 26 ? String.fromCharCode(97 + i) : i}.zip`;
-        if (!used.has(name.toLowerCase()))
-            return name;
-    }
+
+function createSecretRegistry(sink) {
+    const values = new Set();
+    return {
+        add(value) {
+            if (!value || value.length < 4 || values.has(value))
+                return;
+            values.add(value);
+            sink?.(value);
+            // Also catch the URL-encoded form (SAS signatures, secrets inside URLs).
+            const encoded = encodeURIComponent(value);
+            if (encoded !== value && !values.has(encoded)) {
+                values.add(encoded);
+                sink?.(encoded);
+            }
+        },
+        redact(text) {
+            let out = text;
+            // Longest first, so a secret containing another is replaced whole.
+            for (const v of [...values].sort((a, b) => b.length - a.length))
+                out = out.split(v).join('***');
+            return redactSasSignatures(out);
+        },
+    };
+}
+/** Replaces the value of every `sig=` query parameter in free text. */
+function redactSasSignatures(text) {
+    return text.replace(/(\bsig=)[^&\s"'<>]+/gi, '$1***');
 }
 
 /** `app/fn` (ARM's name) or `fn` → `fn`. */
@@ -47678,6 +49181,179 @@ class FailureWatch {
         this.count += 1;
         return this.count >= START_FAILURE_ANSWERS && now - this.since >= START_FAILURE_CONFIRM_MS;
     }
+}
+
+const CAUSE_TITLES = {
+    'read-only-write': 'the app writes into its read-only package mount',
+    'sas-invalid': 'the package URL or its SAS is bad or expired',
+    'mount-blocked': 'the worker could not mount the package (network rule, missing role or bad archive)',
+    'stale-content': 'the app runs other content than this release (mode mismatch or stale mount)',
+    'app-start-failed': 'the app fails to start from the mounted package',
+    'runner-network': "the runner cannot reach the app (DNS, proxy, firewall or TLS trust on the runner's side)",
+    config: 'settings or platform features that fight run-from-package',
+    unknown: 'no known cause matched',
+};
+
+/**
+ * What apps print when they write into the read-only mount: EROFS (Linux), Node's `EACCES: permission denied` and
+ * `EPERM: operation not permitted` (the mount refuses the write), .NET's UnauthorizedAccessException.
+ */
+const READ_ONLY = /\bEROFS\b|read-only file system|\bEACCES\b|permission denied|\bEPERM\b|operation not permitted|UnauthorizedAccessException|Access to the path .* is denied|Could not write to local resource/i;
+function classifyFailure(e) {
+    const f = e.blobFetch;
+    if (f && f.status >= 400) {
+        const code = f.errorCode ?? '';
+        const detail = f.detail ?? '';
+        if (code === 'AuthorizationFailure')
+            return {
+                cause: 'mount-blocked',
+                evidence: `the package URL answers 403 AuthorizationFailure: the storage account's network rules block it`,
+                fix: "allow the app's outbound addresses (or its virtual network) on the storage account, or add a private endpoint reachable from the app",
+            };
+        if (code === 'AuthorizationPermissionMismatch')
+            return {
+                cause: 'mount-blocked',
+                evidence: 'the package URL answers 403 AuthorizationPermissionMismatch: the identity has no data role on the blob',
+                fix: "assign Storage Blob Data Reader on the storage account (or container) to the app's managed identity, or use package-access: sas",
+            };
+        if (code === 'KeyBasedAuthenticationNotPermitted')
+            return {
+                cause: 'sas-invalid',
+                evidence: 'the package URL answers 403 KeyBasedAuthenticationNotPermitted: the account refuses key-signed SAS',
+                fix: 'use package-access: identity (shared key access is disabled on the account)',
+            };
+        if (code === 'AuthenticationFailed' || f.status === 403)
+            return {
+                cause: 'sas-invalid',
+                evidence: /time frame|expired/i.test(detail)
+                    ? 'the SAS in the package URL has expired (AuthenticationFailed: signature not valid in the specified time frame)'
+                    : `the package URL is refused (${f.status}${code ? ` ${code}` : ''}${detail ? `: ${detail.slice(0, 160)}` : ''})`,
+                fix: 'run the deploy again to renew the stored access policy and SAS, or use package-access: identity',
+            };
+        if (f.status === 404)
+            return {
+                cause: 'sas-invalid',
+                evidence: 'the package URL answers 404: the blob or container is missing',
+                fix: 'run the deploy again so the package blob is uploaded, and check nothing deletes it',
+            };
+    }
+    if (e.settingMatches === false)
+        return {
+            cause: 'stale-content',
+            evidence: 'WEBSITE_RUN_FROM_PACKAGE read back differs from the value written: something else changed it',
+            fix: 'stop other deployments or infrastructure code from writing app settings (they must keep WEBSITE_RUN_FROM_PACKAGE), then deploy again',
+        };
+    if (e.failureMarker && e.access === 'identity' && e.identityRoleConfirmed === false)
+        return {
+            cause: 'mount-blocked',
+            evidence: "wwwroot shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt' and no blob read role for the app's identity could be confirmed",
+            fix: "assign Storage Blob Data Reader on the storage account to the app's managed identity, then deploy again (or use package-access: sas)",
+        };
+    if (e.failureMarker)
+        return {
+            cause: 'mount-blocked',
+            evidence: "wwwroot shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt': the worker could not fetch or open the package",
+            fix: e.mode === 'url'
+                ? "check that the app can reach the storage account (network rules, private endpoints, the identity's role) and that the zip opens, then restart"
+                : 'deploy the package again (packagename.txt must point at a valid zip) and restart',
+        };
+    if (f?.sha256Matches === false)
+        return {
+            cause: 'stale-content',
+            evidence: f.releaseThere
+                ? `the blob behind the package URL holds release ${f.releaseThere}, not this one: a later deploy replaced it`
+                : 'the blob behind the package URL is not this release',
+            fix: 'make sure no other pipeline writes the same blob name, then deploy again',
+        };
+    if ((e.stamp === 'mismatch' || e.stamp === 'missing') && e.noRemount)
+        return {
+            cause: 'stale-content',
+            evidence: 'restart: false and the settings did not change, so nothing re-mounted the package: the app keeps running its previous content',
+            fix: 'restart the app (or deploy with restart: true) so it mounts this release',
+        };
+    if (e.stamp === 'mismatch' || e.stamp === 'missing')
+        return {
+            cause: 'stale-content',
+            evidence: e.stamp === 'mismatch'
+                ? 'the mounted wwwroot carries another release stamp: the app still runs old content'
+                : 'the mounted wwwroot has no release stamp: the app runs content runpack did not deploy (mode mismatch or extracted files)',
+            fix: 'restart the app so it mounts the package again (restart: true), and check that WEBSITE_RUN_FROM_PACKAGE is not changed by other tools',
+        };
+    const h = e.health;
+    const logHint = e.logStreamUrl ? ` (${e.logStreamUrl})` : '';
+    if (e.app?.state === 'unreachable')
+        return {
+            cause: 'runner-network',
+            evidence: `${e.app.why}; this says nothing yet about the app, which the runner could not see`,
+            fix: "check the runner's DNS, its proxy settings (HTTPS_PROXY, NO_PROXY) and the CA it trusts (NODE_EXTRA_CA_CERTS), or the app's access restrictions for the runner's address, then run the deploy again",
+        };
+    if (e.app && e.app.state !== 'up' && e.appLogReadOnlyLine)
+        return {
+            cause: 'read-only-write',
+            evidence: `${e.app.why}, and the app's log shows a write into its read-only package mount: "${e.appLogReadOnlyLine.slice(0, 200)}"`,
+            fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
+        };
+    if (e.app?.state === 'start-failed' || (e.app?.state === 'warming' && e.stamp === 'match'))
+        return {
+            cause: 'app-start-failed',
+            evidence: e.app.state === 'start-failed'
+                ? `${e.app.why}: the package is mounted but the app's process does not start`
+                : `${e.app.why} for the whole wait: the package is mounted but the app never answers`,
+            fix: `read the app's log stream${logHint} for the error it prints at start (a crash on boot, a missing dependency or setting, the wrong start command or port); if it writes next to its own files, write to /tmp or %TEMP% instead (the first cause in runpack's guide)`,
+        };
+    const bad = e.instances?.filter((i) => !i.ok) ?? [];
+    if (e.app?.state === 'up' && bad.length) {
+        const names = (xs) => xs.map((i) => i.id).join(', ');
+        const of = `${bad.length} of ${e.instances.length} instances`;
+        const failed = bad.filter((i) => i.mountFailed);
+        if (failed.length)
+            return {
+                cause: 'mount-blocked',
+                evidence: `instance ${names(failed)} shows 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt' while the others run this release (${of} fail)`,
+                fix: 'restart the app so that instance mounts the package again; if it keeps failing there, restart that instance (Diagnose and solve problems > Advanced Application Restart) or scale in and out',
+            };
+        const stale = bad.filter((i) => i.stamp === 'mismatch' || i.stamp === 'missing');
+        if (stale.length)
+            return {
+                cause: 'stale-content',
+                evidence: `instance ${names(stale)} still runs another release after the others were proven (${of} fail): it did not remount`,
+                fix: 'restart the app (or that instance: Diagnose and solve problems > Advanced Application Restart) so every instance mounts this release, then check again',
+            };
+        return {
+            cause: 'app-start-failed',
+            evidence: `the app does not answer on instance ${names(bad)} although it mounts this release (${of} fail)`,
+            fix: `read the app's log stream${logHint} for that instance's start error`,
+        };
+    }
+    if (e.app?.state === 'up')
+        return null;
+    if (h &&
+        (h.error || (h.status !== undefined && (h.status < 200 || h.status >= 300)) || h.containsExpect === false)) {
+        if (h.body && READ_ONLY.test(h.body))
+            return {
+                cause: 'read-only-write',
+                evidence: 'the app fails with a read-only file system error: it writes under its package mount (wwwroot)',
+                fix: "write to /tmp or %TEMP% (or HOME outside wwwroot) instead; run 'runpack audit' on the source to find the writes",
+            };
+        if (h.containsExpect === false && h.status !== undefined && h.status >= 200 && h.status < 300)
+            return {
+                cause: 'stale-content',
+                evidence: 'the health response does not contain the expected text: the app serves other content than this release',
+                fix: 'restart the app and check the expect input matches what this release answers',
+            };
+        if (h.status === 503 || h.status === 502 || h.error)
+            return {
+                cause: 'mount-blocked',
+                evidence: `the site does not start (${h.error ?? `HTTP ${h.status}`}): the package may not have mounted`,
+                fix: 'check the package opens (runpack inspect) and that the app can reach the package URL, then restart',
+            };
+        return {
+            cause: 'unknown',
+            evidence: `the health probe answered ${h.status ?? h.error}`,
+            fix: `check the app's logs (log stream${logHint}) for the error it reports`,
+        };
+    }
+    return null;
 }
 
 /** One GET of the site (no retries: the caller polls). */
@@ -48358,12 +50034,12 @@ async function readPackageName(kudu, deadline) {
 }
 /** The release stamp in the mounted wwwroot, raw text, or null. */
 async function readMountedStamp(kudu, deadline) {
-    const file = await kudu.vfsGet(`${WWWROOT$1}/${STAMP_PATH}`, deadline);
+    const file = await kudu.vfsGet(`${WWWROOT}/${STAMP_PATH}`, deadline);
     return file ? file.text : null;
 }
 /** Whether wwwroot shows the worker's failure marker (best effort: an unreadable answer counts as no marker). */
 async function mountFailed(kudu, deadline) {
-    return (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
+    return (await kudu.vfsGet(`${WWWROOT}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
 }
 /** Whether data/SitePackages/<name> is this run's zip: the same size, and written since Kudu received the push. */
 async function storedPackageIsOurs(kudu, name, zipBytes, record, deadline) {
@@ -48836,6 +50512,52 @@ async function discoverCloud(http, endpoint, deadline) {
 }
 
 /**
+ * Phase time budgets. Each phase of a deploy runs with its own deadline; Resource Manager calls made inside it
+ * retry (honouring Retry-After) only until that deadline, never past the whole deploy's. The deadline follows the
+ * async context, so concurrent targets of a fleet, which share one Resource Manager client, keep their own.
+ */
+/** The current phase's deadline, and how far past the whole deploy's deadline work may go (the rollback's budget). */
+const phase = new node_async_hooks.AsyncLocalStorage();
+/** Default budget of one phase. */
+const PHASE_BUDGET_MS = 10 * 60_000;
+/** Phases that move the package itself: bounded by the whole deploy's deadline only. */
+const UNBOUNDED_PHASES = new Set(['Upload', 'Publish (local mode)']);
+/** Runs fn with a phase deadline; a nested phase never extends the phase it runs in. */
+function withPhaseDeadline(deadline, fn) {
+    const outer = phase.getStore();
+    return phase.run(outer === undefined
+        ? { deadline }
+        : { deadline: Math.min(outer.deadline, deadline), ...(outer.beyond ? { beyond: outer.beyond } : {}) }, fn);
+}
+/**
+ * Runs fn with a budget of its own that may reach past the whole deploy's deadline (`until`): the automatic
+ * rollback must still run when a failed verification used up timeout-minutes.
+ */
+function beyondDeadline(until, fn) {
+    return phase.run({ deadline: until, beyond: until }, fn);
+}
+/** The whole deploy's deadline as it holds now: `overall`, or later inside beyondDeadline. */
+function effectiveOverall(overall) {
+    return Math.max(overall, phase.getStore()?.beyond ?? overall);
+}
+/** The deadline for a call made now: the current phase's, never past `overall` (or beyondDeadline's). */
+function currentDeadline(overall) {
+    const p = phase.getStore();
+    return p === undefined ? overall : Math.min(p.deadline, effectiveOverall(overall));
+}
+/** The budget a named phase gets, as a deadline from `now`, capped by `overall`. */
+function phaseBudget(name, now, overall) {
+    return UNBOUNDED_PHASES.has(name) ? overall : Math.min(overall, now + PHASE_BUDGET_MS);
+}
+/** A logger whose groups (the deploy's phases) each run within their phase budget. */
+function withPhaseBudgets(log, now, overall) {
+    return {
+        ...log,
+        group: (name, fn) => log.group(name, () => withPhaseDeadline(phaseBudget(name, now(), effectiveOverall(overall)), fn)),
+    };
+}
+
+/**
  * Publish profiles (the `publish-profile` input): the XML that Resource Manager's `publishxml` returns and the
  * portal's "Download publish profile" saves. runpack only needs the Kudu host and the `$app` credentials from it.
  *
@@ -48843,7 +50565,7 @@ async function discoverCloud(http, endpoint, deadline) {
  * userName="$app" userPWD="…" destinationAppUrl="https://app…" …/>…</publishData>`. The publishUrl has no scheme.
  */
 const ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-function decodeXml$1(value) {
+function decodeXml(value) {
     return value.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (whole, name) => {
         if (name.startsWith('#x'))
             return String.fromCodePoint(parseInt(name.slice(2), 16));
@@ -48862,7 +50584,7 @@ function publishProfileElements(xml) {
         const attrRe = /([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
         let a;
         while ((a = attrRe.exec(m[1])) !== null)
-            attrs[a[1]] = decodeXml$1(a[2] ?? a[3] ?? '');
+            attrs[a[1]] = decodeXml(a[2] ?? a[3] ?? '');
         out.push(attrs);
     }
     return out;
@@ -49474,74 +51196,246 @@ async function restartAndVerify(ctx, pkg, a) {
     return { verify, findings };
 }
 
-/** Pure: TargetInfo from the site document. */
-function targetFromSite$1(ref, site, siteConfig) {
-    const p = site.properties ?? {};
-    const kind = (site.kind ?? 'app').toLowerCase();
-    const tokens = kind.split(',').map((t) => t.trim());
-    const sku = String(p.sku ?? '');
-    const isFunctionApp = tokens.includes('functionapp');
-    const isLinux = p.reserved === true || tokens.includes('linux');
-    const scm = (p.hostNameSslStates ?? []).find((h) => (h.hostType ?? '').toLowerCase() === 'repository');
-    const defaultHostName = p.defaultHostName ?? '';
-    const linuxFx = siteConfig?.linuxFxVersion ?? p.siteConfig?.linuxFxVersion ?? '';
-    const identity = site.identity ?? {};
-    const type = (identity?.type ?? '').toLowerCase();
+/** Blob name of a release: named by content, so every release stays available for rollback. */
+function releaseBlobName(appName, sha256) {
+    return `releases/${appName.toLowerCase()}/${sha256}.zip`;
+}
+function stableBlobName(appName, slot) {
+    return `${appName.toLowerCase()}${slot ? `-${slot.toLowerCase()}` : ''}.zip`;
+}
+/**
+ * Pure: whether `name` (a blob name inside the package container) is one runpack could have written as a stable
+ * blob of `appName`: `<app>.zip`, `<app>-<slot>.zip`, or an alternate chooseStableBlob picks after a swap
+ * (`<app>[-<slot>]-a.zip`, `-b`, `-c`, or a time suffix). Release blobs (`releases/…`) and anything in a
+ * folder are not stable blobs. Names compare case-insensitively. An app named like `<app>-<suffix>` that shares
+ * the container is indistinguishable from a slot of `<app>`; such names count as stable here.
+ */
+function isStableBlobName(name, appName) {
+    if (!name || !appName || name.includes('/'))
+        return false;
+    const app = appName.toLowerCase().replace(/[^a-z0-9-]/g, '');
+    if (app !== appName.toLowerCase())
+        return false;
+    const lower = name.toLowerCase();
+    if (!lower.endsWith('.zip') || !lower.startsWith(app))
+        return false;
+    const rest = lower.slice(app.length, -'.zip'.length);
+    return rest === '' || /^(-[a-z0-9]+)+$/.test(rest);
+}
+/** The folder every release blob of an app sits in (the deploy engine's naming, see releaseBlobName). */
+function releasePrefix(appName) {
+    const probe = releaseBlobName(appName, 'x');
+    return probe.slice(0, probe.length - 'x.zip'.length);
+}
+const SHA256 = /^[0-9a-f]{64}$/;
+/** A Release from a listed blob, or null when the blob is not one of this app's release blobs. */
+function releaseFromBlob(appName, b) {
+    const prefix = releasePrefix(appName);
+    if (!b.name.startsWith(prefix) || !b.name.endsWith('.zip'))
+        return null;
+    const sha = b.name.slice(prefix.length, -'.zip'.length);
+    if (!SHA256.test(sha))
+        return null;
+    if (b.name !== releaseBlobName(appName, sha))
+        return null;
+    const meta = lowerKeys(b.metadata);
+    if (meta.sha256 && meta.sha256 !== sha)
+        return null;
+    const created = meta.created && !Number.isNaN(Date.parse(meta.created)) ? meta.created : (b.lastModified ?? '');
     return {
-        ref,
-        id: site.id,
-        kind,
-        isLinux,
-        isFunctionApp,
-        isFlex: Boolean(p.functionAppConfig) || /^flexconsumption$/i.test(sku),
-        isConsumption: /^dynamic$/i.test(sku),
-        sku,
-        state: String(p.state ?? ''),
-        location: site.location ?? '',
-        defaultHostName,
-        scmHostName: scm?.name ?? null,
-        appUrl: defaultHostName ? `https://${defaultHostName}` : '',
-        linuxFxVersion: String(linuxFx ?? ''),
-        identity: {
-            systemPrincipalId: type.includes('systemassigned') && identity?.principalId ? identity.principalId : null,
-            userAssigned: Object.entries(identity?.userAssignedIdentities ?? {}).map(([resourceId, v]) => ({
-                resourceId,
-                principalId: v.principalId ?? '',
-                clientId: v.clientId ?? '',
-            })),
-        },
+        id: sha.slice(0, 12),
+        sha256: sha,
+        blob: b.name,
+        size: b.size,
+        etag: b.etag,
+        created,
+        ...(meta.commit ? { commit: meta.commit } : {}),
+        ...(meta.run_url ? { runUrl: meta.run_url } : {}),
+        ...(meta.content_sha256 ? { contentSha256: meta.content_sha256 } : {}),
     };
 }
-async function resolveSubscription(arm, inputs, fromLogin) {
-    if (inputs.subscriptionId)
-        return inputs.subscriptionId;
-    if (fromLogin)
-        return fromLogin;
-    const subs = (await arm.listSubscriptions()).filter((s) => !s.state || /enabled/i.test(s.state));
-    if (subs.length === 1)
-        return subs[0].subscriptionId;
-    if (subs.length === 0)
-        throw new RunpackError('subscription-missing', 'The login sees no subscription; give its role assignment a subscription or set subscription-id.');
-    throw new RunpackError('subscription-ambiguous', `The login sees ${subs.length} subscriptions (${subs
-        .slice(0, 5)
-        .map((s) => s.subscriptionId)
-        .join(', ')}${subs.length > 5 ? ', …' : ''}); set subscription-id.`);
+function lowerKeys(m) {
+    const out = {};
+    for (const [k, v] of Object.entries(m ?? {}))
+        out[k.toLowerCase()] = v;
+    return out;
 }
-async function resolveTarget(arm, inputs, subscriptionId) {
-    let resourceGroup = inputs.resourceGroup;
-    if (!resourceGroup) {
-        const found = await arm.findSiteResourceGroup(subscriptionId, inputs.appName);
-        if (!found)
-            throw new RunpackError('app-not-found', `No app named ${inputs.appName} in subscription ${subscriptionId}; check app-name and subscription-id, or set resource-group.`);
-        resourceGroup = found;
+/** The sha256 a blob's metadata names (release and stable blobs carry it), lowercase, or undefined. */
+function sha256Of(metadata) {
+    const v = lowerKeys(metadata ?? {}).sha256;
+    return v && SHA256.test(v) ? v : undefined;
+}
+/** Newest first (created time, then sha256 for a stable order). */
+function sortNewestFirst(releases) {
+    return [...releases].sort((a, b) => {
+        const ta = Date.parse(a.created) || 0;
+        const tb = Date.parse(b.created) || 0;
+        return tb - ta || (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0);
+    });
+}
+/** Which release a side (the app or a slot) runs: by the URL's blob, the stable blob's sha256, or the stamp. */
+function liveSha256(i) {
+    if (i.mode === 'url') {
+        const b = i.settingBlob;
+        if (!b || b.container !== i.container)
+            return null;
+        const fromStable = i.stableSha256[b.blob];
+        if (fromStable)
+            return fromStable;
+        const direct = i.releases.find((r) => r.blob === b.blob);
+        return direct ? direct.sha256 : null;
     }
-    const ref = { subscriptionId, resourceGroup, appName: inputs.appName, slot: inputs.slot ?? null };
-    const site = await arm.getSite(ref);
-    let config;
-    if (site.kind?.includes('linux') || site.properties?.reserved) {
-        config = await arm.getSiteConfig(ref).catch(() => undefined);
+    if (i.mode === 'local' && i.contentSha256) {
+        const match = sortNewestFirst(i.releases).find((r) => r.contentSha256 === i.contentSha256);
+        return match ? match.sha256 : null;
     }
-    return targetFromSite$1(ref, site, config);
+    return null;
+}
+
+/**
+ * Pure: the deploy plan from the inputs and the target's current state. Refuses what cannot work, with the
+ * reason and a way out; picks the mode and the package access; names the blobs and the settings to change.
+ */
+const JAVA = /^(JAVA|TOMCAT|JBOSSEAP|WILDFLY)\|/i;
+const PYTHON = /^PYTHON\|/i;
+function isTrue$1(v) {
+    return v !== undefined && /^(true|1)$/i.test(v.trim());
+}
+function planDeploy(inputs, target, settings) {
+    const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
+    const findings = [];
+    if (target.isFlex)
+        throw new RunpackError('flex-consumption', flexRefusalMessage(name));
+    if (/container/i.test(target.kind))
+        throw new RunpackError('container-app', `${name} runs a custom container (kind ${target.kind}), which does not use run-from-package; deploy a new image instead.`);
+    if (!target.isFunctionApp && target.isLinux) {
+        if (JAVA.test(target.linuxFxVersion))
+            throw new RunpackError('runtime-unsupported', `${name} is a Java web app (${target.linuxFxVersion}); run-from-package does not support Java web apps because the runtime writes to the app folder, deploy with OneDeploy (az webapp deploy) instead.`);
+        if (PYTHON.test(target.linuxFxVersion))
+            throw new RunpackError('runtime-unsupported', `${name} is a Python web app on Linux (${target.linuxFxVersion}); run-from-package does not support it, deploy with build automation (SCM_DO_BUILD_DURING_DEPLOYMENT=true, az webapp deploy) instead.`);
+    }
+    // Settings that fight run-from-package.
+    const fighting = ['SCM_DO_BUILD_DURING_DEPLOYMENT', 'ENABLE_ORYX_BUILD'].filter((k) => isTrue$1(settings[k]));
+    if (fighting.length) {
+        const list = fighting.map((k) => `${k}=${settings[k]}`).join(', ');
+        if (!inputs.force)
+            throw new RunpackError('conflicting-setting', `${name} has ${list}, which asks for a build on the server; run-from-package skips it, so the app would run an unbuilt package. Build in the workflow and remove ${fighting.join(' and ')}, or set force: true to deploy anyway.`);
+        findings.push({
+            severity: 'warning',
+            code: 'conflicting-setting',
+            message: `${list} is ignored under run-from-package (force: true).`,
+        });
+    }
+    const previousValue = effectiveRunFromPackage(settings);
+    const currentMode = modeOfValue(previousValue);
+    const linuxConsumption = target.isFunctionApp && target.isLinux && target.isConsumption;
+    let mode;
+    if (inputs.mode === 'auto')
+        mode = linuxConsumption ? 'url' : (currentMode ?? 'url');
+    else
+        mode = inputs.mode;
+    if (mode === 'local' && linuxConsumption)
+        throw new RunpackError('mode-unsupported', `${name} is a Linux Consumption function app, which runs packages only from a URL; use mode: url (or auto) with storage-account.`);
+    const remove = [];
+    if (settings[RFP_LEGACY] !== undefined)
+        remove.push(RFP_LEGACY);
+    const extra = {};
+    for (const k of remove)
+        extra[k] = null;
+    const plan = {
+        mode,
+        container: inputs.container,
+        stableBlob: stableBlobName(target.ref.appName, target.ref.slot),
+        policyId: `runpack-${target.ref.appName}${target.ref.slot ? `-${target.ref.slot}` : ''}`
+            .toLowerCase()
+            .slice(0, 64),
+        previousValue,
+        extra,
+        findings,
+    };
+    if (mode === 'local')
+        return plan;
+    if (!inputs.storageAccount)
+        throw new RunpackError('usage', `${(inputs.naming ?? ACTION_NAMING).input('storage-account')} is required for url mode (deploying ${name}); name the storage account for the package blobs, or use ${(inputs.naming ?? ACTION_NAMING).value('mode', 'local')}.`);
+    if (linuxConsumption)
+        extra.WEBSITE_MOUNT_ENABLED = '1';
+    const system = target.identity.systemPrincipalId;
+    const users = target.identity.userAssigned;
+    const hasIdentity = Boolean(system) || users.length > 0;
+    let access;
+    if (inputs.packageAccess === 'identity') {
+        if (!hasIdentity)
+            throw new RunpackError('identity-missing', `${name} has no managed identity, so package-access: identity cannot work; turn on its system-assigned identity (az webapp identity assign) and give it Storage Blob Data Reader, or use package-access: sas.`);
+        access = 'identity';
+    }
+    else if (inputs.packageAccess === 'sas')
+        access = 'sas';
+    else
+        access = hasIdentity ? 'identity' : 'sas';
+    plan.access = access;
+    if (access === 'identity') {
+        const configured = settings[RFP_MI];
+        if (system && (!configured || /^systemassigned$/i.test(configured))) {
+            plan.identityPrincipalId = system;
+        }
+        else {
+            const chosen = users.find((u) => configured && u.resourceId.toLowerCase() === configured.toLowerCase()) ??
+                (system ? undefined : users[0]);
+            if (chosen) {
+                plan.identityPrincipalId = chosen.principalId;
+                extra[RFP_MI] = chosen.resourceId;
+                if (!system && users.length > 1 && !configured)
+                    findings.push({
+                        severity: 'warning',
+                        code: 'identity-choice',
+                        message: `${name} has ${users.length} user-assigned identities; using ${chosen.resourceId}. Set ${RFP_MI} on the app to choose another.`,
+                    });
+            }
+            else if (system) {
+                // The configured identity is no longer on the app: fall back to the system identity.
+                plan.identityPrincipalId = system;
+                extra[RFP_MI] = null;
+                findings.push({
+                    severity: 'warning',
+                    code: 'identity-missing',
+                    message: `${RFP_MI} names an identity the app no longer has; switching the package fetch to the system-assigned identity.`,
+                });
+            }
+        }
+    }
+    else if (settings[RFP_MI] !== undefined) {
+        extra[RFP_MI] = null;
+    }
+    return plan;
+}
+/** Pure: the blob name a run-from-package URL points at inside `containerUrl` (no trailing slash), or null. */
+function blobInContainer(value, containerUrl) {
+    if (!value || !/^http/i.test(value))
+        return null;
+    const bare = value.split('?')[0];
+    const prefix = `${containerUrl.replace(/\/+$/, '')}/`;
+    if (!bare.toLowerCase().startsWith(prefix.toLowerCase()))
+        return null;
+    return decodeURIComponent(bare.slice(prefix.length));
+}
+/**
+ * Pure: the stable blob for this target. After a slot swap the other side runs the blob named after this slot
+ * (URL settings move with the swap), so overwriting it would change what the other side mounts at its next
+ * restart. Then the target's own current blob is reused when no one else runs it, else an alternate name.
+ */
+function chooseStableBlob(preferred, ownCurrent, usedByOthers) {
+    const used = new Set([...usedByOthers].map((b) => b.toLowerCase()));
+    if (!used.has(preferred.toLowerCase()))
+        return preferred;
+    if (ownCurrent && !ownCurrent.startsWith('releases/') && !used.has(ownCurrent.toLowerCase()))
+        return ownCurrent;
+    const base = preferred.replace(/\.zip$/i, '');
+    // -a … -z, then -26, -27, …: the first name nobody runs (the set is finite, so this ends).
+    for (let i = 0;; i++) {
+        const name = `${base}-${i < 26 ? String.fromCharCode(97 + i) : i}.zip`;
+        if (!used.has(name.toLowerCase()))
+            return name;
+    }
 }
 
 const VERIFIED_KEY = 'verified_at';
@@ -71646,7 +73540,7 @@ const comp5 = {
         },
     },
 };
-const where$1 = {
+const where = {
     parameterPath: ["options", "where"],
     mapper: {
         serializedName: "where",
@@ -73432,7 +75326,7 @@ const filterBlobsOperationSpec$1 = {
         marker,
         maxPageSize,
         comp5,
-        where$1,
+        where,
     ],
     urlParameters: [url],
     headerParameters: [
@@ -73901,7 +75795,7 @@ const filterBlobsOperationSpec = {
         marker,
         maxPageSize,
         comp5,
-        where$1,
+        where,
         restype2,
     ],
     urlParameters: [url],
@@ -88329,6 +90223,150 @@ async function planUrl(input) {
 }
 const urlPublisher = { plan: planUrl, publish: publishUrl };
 
+function describeFindings(findings) {
+    return findings.map((f) => f.message).join(' ');
+}
+function hasErrors(result) {
+    return result.findings.some((f) => f.severity === 'error');
+}
+/** Adds findings to the result, logging each at its severity. */
+function recordFindings(result, found, log) {
+    for (const f of found) {
+        result.findings.push(f);
+        if (f.severity === 'error')
+            log.error(f.message);
+        else if (f.severity === 'warning')
+            log.warn(f.message);
+        else
+            log.info(f.message);
+    }
+}
+/** The verdict: verified with no error finding, else the error line from the cause or the findings. */
+function settleVerdict(result) {
+    const failed = result.findings.filter((f) => f.severity === 'error');
+    result.ok = result.verified && failed.length === 0;
+    if (!result.ok && !result.error) {
+        result.error = result.cause
+            ? `Verification failed: ${result.cause.evidence}. Likely cause: ${CAUSE_TITLES[result.cause.cause]}. Fix: ${result.cause.fix}.`
+            : failed.length
+                ? describeFindings(failed)
+                : 'Verification failed.';
+        result.errorCode = result.cause ? `verify-${result.cause.cause}` : (failed[0]?.code ?? 'verify-failed');
+        if (result.rollback)
+            result.error += ` ${describeRollback(result.rollback)}`;
+    }
+}
+/** Pure: the rollback's part of the failure message. */
+function describeRollback(r) {
+    if (r.verified)
+        return `Rolled back: release ${r.to} is live again and verified.`;
+    if (r.to)
+        return `ROLLBACK NOT VERIFIED: release ${r.to} was made live again but did not verify (${r.reason ?? 'see the log'}); check the app now.`;
+    return `Not rolled back: ${r.reason}; release ${r.from} stays live.`;
+}
+/** Pure: the release the app runs now, from how the deploy ended. */
+function liveRelease(result, releaseId) {
+    if (result.verified || result.noop)
+        return releaseId;
+    if (result.rollback?.to)
+        return result.rollback.to;
+    // Verification ran: the switch happened, so this release is live (unverified).
+    if (result.levels.length)
+        return releaseId;
+    return result.previousReleaseId;
+}
+
+/**
+ * After the switch: a verified release is recorded as verified (where a later rollback looks for it); a release
+ * that fails verification is replaced by the previous verified one through its publisher, restarted and verified
+ * (on-failure: rollback), or left live and said so (on-failure: keep).
+ */
+/** How long the automatic rollback may take, beyond the whole deploy's deadline if need be. */
+const ROLLBACK_BUDGET_MS = 3 * 60_000;
+/**
+ * on-failure: rollback — after a failed verification, make the previous verified release live again (the
+ * publisher's own way), restart and verify it; the step still fails, with both facts. on-failure: keep leaves the
+ * failed release live and says so.
+ */
+async function rollbackPhase(ctx, pkg, mode, published, result) {
+    const { log } = ctx;
+    if (ctx.inputs.onFailure === 'keep') {
+        recordFindings(result, [
+            {
+                severity: 'warning',
+                code: 'rollback-kept',
+                message: `on-failure: keep: release ${pkg.releaseId} stays live although it did not verify${published.previous?.releaseId ? `; release ${published.previous.releaseId} ran before it` : ''}.`,
+            },
+        ], log);
+        return;
+    }
+    const until = Math.max(ctx.deadline, ctx.clock.now() + ROLLBACK_BUDGET_MS);
+    const rctx = {
+        ...ctx,
+        deadline: until,
+        phaseDeadline: (ms) => Math.min(until, ctx.clock.now() + ms),
+    };
+    const outcome = { from: pkg.releaseId, verified: false, levels: [] };
+    result.rollback = outcome;
+    await beyondDeadline(until, async () => {
+        const previous = published.previous;
+        let restored;
+        try {
+            if (!previous)
+                throw new RunpackError('rollback-none', 'the publisher knows no earlier release');
+            restored = await log.group(`Roll back to ${previous.releaseId ?? 'the previous release'}`, () => previous.restore());
+        }
+        catch (err) {
+            outcome.reason = describeError(err).replace(/\.$/, '');
+            log.error(`Not rolled back: ${outcome.reason}.`);
+            return;
+        }
+        outcome.to = restored.pkg.releaseId;
+        try {
+            const after = await restartAndVerify(rctx, restored.pkg, {
+                verify: restored.verify,
+                mode,
+                // restart: false is kept: the previous release is what the app still has mounted.
+                restart: ctx.inputs.restart,
+                settingChanged: false,
+                label: 'rollback',
+            });
+            outcome.levels = after.verify.levels;
+            outcome.cause = after.verify.cause;
+            outcome.verified = after.verify.ok;
+            if (!after.verify.ok)
+                outcome.reason = after.verify.cause
+                    ? `${after.verify.cause.evidence}`
+                    : 'verification of the restored release failed';
+        }
+        catch (err) {
+            outcome.reason = describeError(err).replace(/\.$/, '');
+        }
+        if (outcome.verified)
+            log.info(`Rolled back: release ${outcome.to} is live again and verified.`);
+        else
+            log.error(`ROLLBACK NOT VERIFIED: release ${outcome.to} is live again but did not verify: ${outcome.reason}.`);
+    });
+}
+/** After a verified deploy: mark the release verified (a warning when that fails; the deploy stays verified). */
+async function recordPhase(published, result, log) {
+    if (!published.recordVerified)
+        return;
+    try {
+        await published.recordVerified();
+        log.info(`Release ${result.releaseId} recorded as verified (a later rollback may bring it back).`);
+    }
+    catch (err) {
+        recordFindings(result, [
+            {
+                severity: 'warning',
+                code: 'record-failed',
+                message: `Could not record release ${result.releaseId} as verified (${describeError(err).replace(/\.$/, '')}); an automatic rollback will not bring it back later.`,
+            },
+        ], log);
+    }
+}
+
 const RFP_MI_SETTING = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
 const WORDS = {
     local: 'a local package (=1)',
@@ -88460,7 +90498,7 @@ async function evaluateSlots(ctx, mode) {
     });
 }
 /** TargetInfo of the other side of a swap, from its ARM site. */
-function targetFromSite(ref, site, base) {
+function targetFromSite$1(ref, site, base) {
     const p = site.properties ?? {};
     const scm = (p.hostNameSslStates ?? []).find((h) => (h.hostType ?? '').toLowerCase() === 'repository');
     const defaultHostName = p.defaultHostName ?? base.defaultHostName;
@@ -88516,1971 +90554,77 @@ async function swapSlots(ctx, to, pkg) {
 async function targetAfterSwap(ctx, to) {
     const ref = sideRef(ctx.target.ref, to);
     const site = await ctx.arm.getSite(ref);
-    return targetFromSite(ref, site, ctx.target);
+    return targetFromSite$1(ref, site, ctx.target);
 }
 
-const UNKNOWN = { cls: 'unknown', anchor: '' };
-/** The App Service content folder spelled out as an absolute path is the app root too. */
-const WWWROOT = /(^|[\\/])site[\\/]wwwroot([\\/]|$)/i;
-/** Classifies a plain string used as a file or folder path. */
-function classifyPathString(s) {
-    const quoted = `'${s}'`;
-    if (s.trim() === '')
-        return UNKNOWN;
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s))
-        return UNKNOWN; // a URL, not a file path
-    if (WWWROOT.test(s))
-        return { cls: 'root', anchor: quoted };
-    if (/^([A-Za-z]:[\\/]|[\\/]|~([\\/]|$))/.test(s))
-        return { cls: 'safe', anchor: quoted };
-    if (/^(%[A-Za-z_]+%|\$[A-Za-z_{])/.test(s))
-        return { cls: 'safe', anchor: quoted };
-    return { cls: 'relative', anchor: quoted };
-}
-/**
- * Classifies a path from a logging framework's config, where `${…}` layout or property references appear.
- * `flavor` picks the meaning of references: NLog's ${basedir}/${currentdir} are the app root, ${tempdir}
- * and ${specialfolder} are writable; for log4j/logback ${sys:user.dir} is the root, other properties unknown.
- */
-function classifyConfigPath(raw, flavor) {
-    const s = raw.trim();
-    const quoted = `'${s}'`;
-    if (s === '')
-        return UNKNOWN;
-    if (flavor === 'nlog') {
-        if (/^\$\{(basedir|currentdir|processdir)\b/i.test(s))
-            return { cls: 'root', anchor: quoted };
-        if (/^\$\{/.test(s))
-            return { cls: 'safe', anchor: quoted }; // ${tempdir}, ${specialfolder}, ${environment:HOME}…
-    }
-    if (flavor === 'java') {
-        if (/^\$\{(sys:)?user\.dir\}/.test(s))
-            return { cls: 'root', anchor: quoted };
-        if (/^\$\{/.test(s))
-            return { cls: 'safe', anchor: quoted }; // ${java.io.tmpdir}, ${LOG_PATH}, ${env:HOME}…
-    }
-    if (flavor === 'log4net' && /^(\$\{|%env\{|%property\{)/i.test(s))
-        return { cls: 'safe', anchor: quoted };
-    if (flavor === 'serilog' && /^%[A-Za-z_]+%/.test(s))
-        return { cls: 'safe', anchor: quoted };
-    return classifyPathString(s);
-}
-/** A SQLite path: ADO.NET's |DataDirectory| is App_Data under the app root. */
-function classifyDbPath(file) {
-    if (/^\|DataDirectory\|/i.test(file))
-        return { cls: 'root', anchor: `'${file}' (App_Data under the app root)` };
-    return classifyPathString(file.replace(/^file:/, ''));
-}
-/** The file of a SQLite connection string (`Data Source=app.db;Cache=Shared`), undefined for memory databases. */
-function sqliteFileFromConnectionString(cs) {
-    const m = /(?:^|;)\s*(?:Data Source|DataSource|Filename)\s*=\s*([^;]+)/i.exec(cs);
-    if (!m)
-        return undefined;
-    const file = m[1].trim();
-    if (file === '' || /:memory:|mode=memory/i.test(file) || /mode\s*=\s*memory/i.test(cs))
-        return undefined;
-    return file;
-}
-/** JDBC URLs of file databases: jdbc:sqlite:app.db, jdbc:h2:./data/app or jdbc:h2:file:data/app. */
-function jdbcFile(url) {
-    let m = /^jdbc:sqlite:(.*)$/i.exec(url);
-    if (m)
-        return m[1] === '' || m[1].includes(':memory:') ? undefined : m[1].replace(/^file:/, '').split('?')[0];
-    m = /^jdbc:h2:(.*)$/i.exec(url);
-    if (!m)
-        return undefined;
-    const rest = m[1].split(';')[0];
-    if (/^(mem|tcp|ssl|zip):/i.test(rest))
-        return undefined;
-    return rest.replace(/^file:/i, '');
-}
-
-/**
- * A small tokenizer for the languages the audit reads (JavaScript/TypeScript, C#, Java, Python). It only needs
- * identifiers, string literals and punctuation with positions; comments are dropped so that text in a comment
- * is never taken for code, and string contents stay inside one token so that code quoted in a string is never
- * taken for a call.
- */
-const PUNCT3 = ['===', '!==', '**=', '...', '>>>', '<<=', '>>=', '??='];
-const PUNCT2 = [
-    '=>',
-    '==',
-    '!=',
-    '<=',
-    '>=',
-    '&&',
-    '||',
-    '??',
-    '?.',
-    '+=',
-    '-=',
-    '*=',
-    '/=',
-    '%=',
-    '&=',
-    '|=',
-    '^=',
-    '++',
-    '--',
-    '::',
-    '->',
-    '**',
-    '//',
-    ':=',
-];
-function isIdentStart(c) {
-    return /[A-Za-z_$@]/.test(c) || c.charCodeAt(0) > 127;
-}
-function isIdentPart(c) {
-    return /[A-Za-z0-9_$]/.test(c) || c.charCodeAt(0) > 127;
-}
-/** Tokens that end an operand: after them a `/` is division, not the start of a regular expression. */
-function endsOperand(t) {
-    if (!t)
-        return false;
-    if (t.kind === 'ident')
-        return !['return', 'typeof', 'case', 'in', 'of', 'delete', 'void', 'throw', 'new'].includes(t.value);
-    if (t.kind === 'string' || t.kind === 'number')
-        return true;
-    return t.value === ')' || t.value === ']' || t.value === '}';
-}
-function tokenize(src, dialect) {
-    const out = [];
-    let i = 0;
-    let line = 1;
-    let lineStart = 0;
-    let sawNl = false;
-    const n = src.length;
-    const push = (kind, value, _start, startLine, startCol, extra) => {
-        out.push({ kind, value, line: startLine, column: startCol, nl: sawNl, ...extra });
-        sawNl = false;
-    };
-    /** Advance over src[from..to), counting line breaks. */
-    const advanceTo = (to) => {
-        for (; i < to && i < n; i++) {
-            if (src[i] === '\n') {
-                line++;
-                lineStart = i + 1;
-                sawNl = true;
-            }
-        }
-    };
-    /** Reads an interpolated expression starting after its opening brace; returns its source and the index after `}`. */
-    const readInterpolation = (from) => {
-        let depth = 1;
-        let j = from;
-        while (j < n && depth > 0) {
-            const c = src[j];
-            if (c === '{')
-                depth++;
-            else if (c === '}')
-                depth--;
-            else if (c === '"' || c === "'" || c === '`') {
-                const q = c;
-                j++;
-                while (j < n && src[j] !== q)
-                    j += src[j] === '\\' ? 2 : 1;
-            }
-            if (depth > 0)
-                j++;
-        }
-        return { expr: src.slice(from, j), end: Math.min(j + 1, n) };
-    };
-    while (i < n) {
-        const c = src[i];
-        if (c === '\n') {
-            advanceTo(i + 1);
-            continue;
-        }
-        if (c === ' ' || c === '\t' || c === '\r' || c === '\f' || c === '\v' || c === '\ufeff') {
-            i++;
-            continue;
-        }
-        const startLine = line;
-        const startCol = i - lineStart + 1;
-        const start = i;
-        // Comments.
-        if (dialect === 'py') {
-            if (c === '#') {
-                while (i < n && src[i] !== '\n')
-                    i++;
-                continue;
-            }
-            if (c === '\\' && src[i + 1] === '\n') {
-                i++;
-                advanceTo(i + 1);
-                sawNl = false;
-                continue;
-            }
-        }
-        else {
-            if (c === '/' && src[i + 1] === '/') {
-                while (i < n && src[i] !== '\n')
-                    i++;
-                continue;
-            }
-            if (c === '/' && src[i + 1] === '*') {
-                const end = src.indexOf('*/', i + 2);
-                advanceTo(end < 0 ? n : end + 2);
-                continue;
-            }
-            if (c === '#' && dialect === 'cs' && (out.length === 0 || sawNl)) {
-                // Preprocessor directive: skip the line.
-                while (i < n && src[i] !== '\n')
-                    i++;
-                continue;
-            }
-        }
-        // Strings.
-        if (dialect === 'py') {
-            const m = /^([rRbBuUfF]{0,2})('''|"""|'|")/.exec(src.slice(i, i + 5));
-            if (m && (m[1] === '' || !isIdentPart(src[i - 1] ?? ' '))) {
-                const prefix = m[1].toLowerCase();
-                const quote = m[2];
-                const raw = prefix.includes('r');
-                const fstr = prefix.includes('f');
-                let j = i + m[0].length;
-                const bodyStart = j;
-                while (j < n) {
-                    if (!raw && src[j] === '\\') {
-                        j += 2;
-                        continue;
-                    }
-                    if (src.startsWith(quote, j))
-                        break;
-                    if (quote.length === 1 && src[j] === '\n')
-                        break;
-                    j++;
-                }
-                const body = src.slice(bodyStart, j);
-                advanceTo(Math.min(j + quote.length, n));
-                pushString(body, fstr, !raw, startLine, startCol, start);
-                continue;
-            }
-        }
-        else if (dialect === 'js' && c === '`') {
-            let j = i + 1;
-            let lit = '';
-            let lead;
-            let interpolated = false;
-            let done = false;
-            while (j < n && !done) {
-                const d = src[j];
-                if (d === '\\') {
-                    if (!interpolated)
-                        lit += src[j + 1] ?? '';
-                    j += 2;
-                }
-                else if (d === '`') {
-                    done = true;
-                    j++;
-                }
-                else if (d === '$' && src[j + 1] === '{') {
-                    const { expr, end } = readInterpolation(j + 2);
-                    if (!interpolated && lit === '')
-                        lead = expr;
-                    interpolated = true;
-                    j = end;
-                }
-                else {
-                    if (!interpolated)
-                        lit += d;
-                    j++;
-                }
-            }
-            advanceTo(j);
-            push('string', lit, start, startLine, startCol, { lead, interpolated });
-            continue;
-        }
-        else if (c === '"' ||
-            c === "'" ||
-            (dialect === 'cs' && (c === '$' || c === '@') && /^[$@]{1,2}"/.test(src.slice(i, i + 3)))) {
-            if (dialect === 'cs' && c !== '"' && c !== "'") {
-                const m = /^([$@]{1,2})("+)/.exec(src.slice(i, i + 10));
-                const interp = m[1].includes('$');
-                const verbatim = m[1].includes('@');
-                const quotes = m[2].length >= 3 ? m[2] : '"';
-                let j = i + m[1].length + quotes.length;
-                const bodyStart = j;
-                while (j < n) {
-                    if (!verbatim && quotes.length === 1 && src[j] === '\\') {
-                        j += 2;
-                        continue;
-                    }
-                    if (verbatim && src[j] === '"' && src[j + 1] === '"') {
-                        j += 2;
-                        continue;
-                    }
-                    if (interp && src[j] === '{' && src[j + 1] !== '{') {
-                        j = readInterpolation(j + 1).end;
-                        continue;
-                    }
-                    if (src.startsWith(quotes, j))
-                        break;
-                    j++;
-                }
-                const body = src.slice(bodyStart, j);
-                advanceTo(Math.min(j + quotes.length, n));
-                pushString(body, interp, !verbatim && quotes.length === 1, startLine, startCol, start);
-                continue;
-            }
-            // Plain "…" / '…' (and Java/C# """ text blocks / raw strings).
-            const triple = c === '"' && src.startsWith('"""', i) && dialect !== 'js';
-            const quote = triple ? '"""' : c;
-            let j = i + quote.length;
-            const bodyStart = j;
-            while (j < n) {
-                if (src[j] === '\\' && !(dialect === 'cs' && triple)) {
-                    j += 2;
-                    continue;
-                }
-                if (src.startsWith(quote, j))
-                    break;
-                if (!triple && src[j] === '\n')
-                    break;
-                j++;
-            }
-            const body = src.slice(bodyStart, j);
-            advanceTo(Math.min(j + quote.length, n));
-            push('string', unescape(body), start, startLine, startCol);
-            continue;
-        }
-        // Regular expression literals (JavaScript), so quotes inside them do not open strings.
-        if (dialect === 'js' && c === '/' && !endsOperand(out[out.length - 1])) {
-            let j = i + 1;
-            let inClass = false;
-            while (j < n && src[j] !== '\n') {
-                const d = src[j];
-                if (d === '\\') {
-                    j += 2;
-                    continue;
-                }
-                if (d === '[')
-                    inClass = true;
-                else if (d === ']')
-                    inClass = false;
-                else if (d === '/' && !inClass)
-                    break;
-                j++;
-            }
-            j++;
-            while (j < n && /[a-z]/.test(src[j]))
-                j++;
-            advanceTo(j);
-            push('string', '', start, startLine, startCol, { interpolated: true });
-            continue;
-        }
-        if (isIdentStart(c)) {
-            let j = i + 1;
-            while (j < n && isIdentPart(src[j]))
-                j++;
-            let word = src.slice(i, j);
-            if (word.startsWith('@') && word.length > 1)
-                word = word.slice(1); // C# @identifier, Java/Python decorators
-            i = j;
-            push('ident', word, start, startLine, startCol);
-            continue;
-        }
-        if (/[0-9]/.test(c)) {
-            let j = i + 1;
-            while (j < n && /[0-9A-Za-z_.]/.test(src[j]))
-                j++;
-            i = j;
-            push('number', src.slice(start, j), start, startLine, startCol);
-            continue;
-        }
-        const three = src.slice(i, i + 3);
-        const two = src.slice(i, i + 2);
-        const p = PUNCT3.includes(three)
-            ? three
-            : PUNCT2.includes(two) && !(two === '//' && dialect !== 'py')
-                ? two
-                : c;
-        i += p.length;
-        push('punct', p, start, startLine, startCol);
-    }
-    return out;
-    function pushString(body, interp, escapes, startLine, startCol, start) {
-        const text = (s) => (escapes ? unescape(s) : s);
-        if (!interp) {
-            push('string', text(body), start, startLine, startCol);
-            return;
-        }
-        const k = findUnescaped(body, '{');
-        const lit = k < 0 ? body : body.slice(0, k);
-        let lead;
-        if (k === 0)
-            lead = readBraced(body, 1);
-        push('string', text(lit), start, startLine, startCol, { lead, interpolated: true });
-    }
-}
-function findUnescaped(body, open) {
-    for (let k = 0; k < body.length; k++) {
-        if (body[k] === open) {
-            if (body[k + 1] === open) {
-                k++;
-                continue;
-            }
-            return k;
-        }
-    }
-    return -1;
-}
-function readBraced(body, from) {
-    let depth = 1;
-    let j = from;
-    for (; j < body.length; j++) {
-        if (body[j] === '{')
-            depth++;
-        else if (body[j] === '}' && --depth === 0)
-            break;
-    }
-    // Drop C# format specifiers and Python conversions / format specs: {x:yyyy}, {x!r}.
-    return body.slice(from, j).replace(/[!:][^()[\]]*$/, '');
-}
-function unescape(s) {
-    return s.replace(/\\(.)/g, (_m, ch) => (ch === 'n' ? '\n' : ch === 't' ? '\t' : ch));
-}
-
-/**
- * Token-level machinery shared by the language rules: bracket matching, call sites, argument lists, and the
- * path classifier with its per-file variable table (`const dir = path.join(__dirname, 'x')` makes `dir` a
- * root-anchored path for the rest of the file, until it is assigned something else).
- */
-/** Normalised chains (calls shown as `()`, indexing as `[]`) that name the app root or a writable place. */
-const ANCHORS = {
-    js: [
-        { re: /^(__dirname|__filename)\b/, cls: 'root' },
-        { re: /^process\.cwd\(\)/, cls: 'root' },
-        { re: /^import\.meta\.(dirname|filename|url)\b/, cls: 'root' },
-        { re: /^(os\.)?tmpdir\(\)/, cls: 'safe' },
-        { re: /^(os\.)?homedir\(\)/, cls: 'safe' },
-        { re: /^process\.env\b/, cls: 'safe' },
-        { re: /^(fs\.)?mkdtempSync\(\)/, cls: 'safe' },
-    ],
-    cs: [
-        { re: /^(System\.)?AppContext\.BaseDirectory\b/, cls: 'root' },
-        { re: /(^|\.)AppDomain\.CurrentDomain\.(BaseDirectory|RelativeSearchPath)\b/, cls: 'root' },
-        { re: /(^|\.)(ContentRootPath|WebRootPath)(\.|$)/, cls: 'root' },
-        { re: /^(System\.IO\.)?Directory\.GetCurrentDirectory\(\)/, cls: 'root' },
-        { re: /^(System\.)?Environment\.CurrentDirectory\b/, cls: 'root' },
-        {
-            re: /(^|\.)(Assembly\.(GetExecutingAssembly|GetEntryAssembly|GetCallingAssembly)\(\)|\.Assembly)\.(Location|CodeBase)\b/,
-            cls: 'root',
-        },
-        { re: /(^|\.)HttpRuntime\.AppDomainAppPath\b/, cls: 'root' },
-        { re: /(^|\.)(Server|HostingEnvironment)\.MapPath\(\)/, cls: 'root' },
-        { re: /^(System\.IO\.)?Path\.(GetTempPath|GetTempFileName)\(\)/, cls: 'safe' },
-        {
-            re: /^(System\.)?Environment\.(GetEnvironmentVariable|GetFolderPath|ExpandEnvironmentVariables)\(\)/,
-            cls: 'safe',
-        },
-    ],
-    java: [{ re: /^(System\.getenv|Files\.createTemp(File|Directory)|File\.createTempFile)\(\)/, cls: 'safe' }],
-    py: [
-        { re: /^__file__\b/, cls: 'root' },
-        { re: /^(os\.getcwd|Path\.cwd|pathlib\.Path\.cwd)\(\)/, cls: 'root' },
-        { re: /(^|\.)(root_path|instance_path)$/, cls: 'root' }, // Flask app.root_path / app.instance_path
-        { re: /^settings\.BASE_DIR\b/, cls: 'root' },
-        { re: /^tempfile\./, cls: 'safe' },
-        { re: /^os\.(environ|getenv)\b/, cls: 'safe' },
-        { re: /^(Path|pathlib\.Path)\.home\(\)/, cls: 'safe' },
-        { re: /^os\.path\.expanduser\(\)/, cls: 'safe' },
-    ],
-};
-/** Functions that derive a path from their first argument (`path.join(x, …)` points where `x` points). */
-const PATH_FUNCS = {
-    js: /^(path\.(posix\.|win32\.)?(join|resolve|normalize|dirname)|join|resolve|dirname|(url\.)?fileURLToPath|upath\.join)$/,
-    cs: /^((System\.IO\.)?Path\.(Combine|Join|GetFullPath|GetDirectoryName)|Combine)$/,
-    java: /^(Paths\.get|Path\.of|Path\.resolve|FileSystems\.getDefault\(\)\.getPath)$/,
-    py: /^(os\.path\.(join|dirname|abspath|realpath|normpath)|(pathlib\.)?(Pure)?(Windows|Posix)?Path|join|dirname|abspath)$/,
-};
-/** Constructors that build a path from their first argument. */
-const PATH_CTORS = {
-    js: /^URL$/,
-    cs: /^(System\.IO\.)?(DirectoryInfo|FileInfo)$/,
-    java: /^(java\.io\.)?File$/,
-    py: /^$/,
-};
-/** Identifiers before `(` that never name a declared function. */
-const NOT_A_NAME = new Set([
-    'if',
-    'for',
-    'while',
-    'switch',
-    'catch',
-    'return',
-    'typeof',
-    'sizeof',
-    'nameof',
-    'using',
-    'lock',
-    'foreach',
-    'await',
-    'new',
-    'with',
-    'elif',
-    'synchronized',
-    'super',
-    'this',
-    'base',
-]);
-/** Keywords a lambda's parameter list can follow. */
-const LAMBDA_AFTER = new Set(['async', 'return', 'await', 'yield', 'in', 'of', 'case', 'else']);
-/** Path functions whose relative argument is resolved to an absolute path against the working directory. */
-const RESOLVES_CWD = /^(path\.resolve|resolve|Path\.GetFullPath|System\.IO\.Path\.GetFullPath|os\.path\.abspath|abspath|os\.path\.realpath)$/;
-class Analyzer {
-    dialect;
-    toks;
-    /** For each bracket token, the index of its partner; -1 otherwise. */
-    match;
-    /** For each token, the index of the innermost unclosed bracket before it (-1 at top level). */
-    parent;
-    vars;
-    constructor(dialect, source, vars) {
-        this.dialect = dialect;
-        this.toks = typeof source === 'string' ? tokenize(source, dialect) : source;
-        this.vars = vars ?? new Map();
-        this.match = new Int32Array(this.toks.length).fill(-1);
-        this.parent = new Int32Array(this.toks.length).fill(-1);
-        const stack = [];
-        for (let i = 0; i < this.toks.length; i++) {
-            const t = this.toks[i];
-            this.parent[i] = stack.length ? stack[stack.length - 1] : -1;
-            if (t.kind !== 'punct')
-                continue;
-            if (t.value === '(' || t.value === '[' || t.value === '{')
-                stack.push(i);
-            else if (t.value === ')' || t.value === ']' || t.value === '}') {
-                const want = t.value === ')' ? '(' : t.value === ']' ? '[' : '{';
-                // Recover from unbalanced input: pop to the nearest matching opener, if any.
-                const k = stack.map((s) => this.toks[s].value).lastIndexOf(want);
-                if (k < 0)
-                    continue;
-                const open = stack[k];
-                stack.length = k;
-                this.match[open] = i;
-                this.match[i] = open;
-            }
-        }
-    }
-    is(i, value) {
-        const t = this.toks[i];
-        return !!t && t.kind === 'punct' && t.value === value;
-    }
-    isIdent(i, value) {
-        const t = this.toks[i];
-        return !!t && t.kind === 'ident' && (value === undefined || t.value === value);
-    }
-    /** Index where the member chain ending at `end` (an identifier, `)` or `]`) starts. */
-    chainStart(end) {
-        let i = end;
-        for (;;) {
-            const t = this.toks[i];
-            if (!t)
-                return i + 1;
-            if (t.kind === 'punct' && (t.value === ')' || t.value === ']')) {
-                const open = this.match[i];
-                if (open < 0)
-                    return i;
-                i = open - 1;
-                // `f(x)` / `a()(b)` continue the chain; a bracket that starts a line does not continue the previous one.
-                if (!this.toks[open].nl && (this.toks[i]?.kind === 'ident' || this.is(i, ')') || this.is(i, ']')))
-                    continue;
-                return open;
-            }
-            if (t.kind === 'ident') {
-                if (this.is(i - 1, '.') || this.is(i - 1, '?.')) {
-                    i -= 2;
-                    continue;
-                }
-                return i;
-            }
-            return i + 1;
-        }
-    }
-    /** Normalised text of the chain in [from, to): identifiers and dots, calls as `()`, indexing as `[]`. */
-    chainText(from, to) {
-        let s = '';
-        for (let i = from; i < to; i++) {
-            const t = this.toks[i];
-            if (t.kind === 'punct' && (t.value === '(' || t.value === '[')) {
-                const close = this.match[i];
-                // A constant key stays in the text, so app.config['UPLOAD_FOLDER'] can be tracked like a variable.
-                const key = this.toks[i + 1];
-                s +=
-                    t.value === '('
-                        ? '()'
-                        : close === i + 2 && key.kind === 'string' && !key.interpolated
-                            ? `[${key.value}]`
-                            : '[]';
-                if (close < 0)
-                    break;
-                i = close;
-                continue;
-            }
-            if (t.kind === 'punct' && (t.value === '.' || t.value === '?.' || t.value === '!')) {
-                if (t.value !== '!')
-                    s += '.';
-                continue;
-            }
-            if (t.kind === 'ident')
-                s += t.value;
-            else
-                break;
-        }
-        return s;
-    }
-    /** End (exclusive) of the member chain starting at `from`. */
-    chainEnd(from) {
-        let i = from;
-        if (!this.isIdent(i))
-            return from;
-        i++;
-        for (;;) {
-            if ((this.is(i, '.') || this.is(i, '?.')) && this.isIdent(i + 1))
-                i += 2;
-            else if ((this.is(i, '(') || this.is(i, '[')) && this.match[i] > 0)
-                i = this.match[i] + 1;
-            else if (this.is(i, '!') && (this.is(i + 1, '.') || this.is(i + 1, ';') || this.is(i + 1, ')')))
-                i++;
-            else
-                return i;
-        }
-    }
-    /** Splits the arguments between `open` and its matching bracket at top-level commas. */
-    args(open) {
-        const close = this.match[open];
-        if (close < 0)
-            return [];
-        const out = [];
-        let from = open + 1;
-        for (let i = open + 1; i <= close; i++) {
-            const t = this.toks[i];
-            if (i === close || (t.kind === 'punct' && t.value === ',')) {
-                if (i > from)
-                    out.push(this.named({ from, to: i }));
-                from = i + 1;
-                continue;
-            }
-            if (this.match[i] > i)
-                i = this.match[i];
-        }
-        return out;
-    }
-    named(a) {
-        const t = this.toks[a.from];
-        const next = this.toks[a.from + 1];
-        if (t.kind === 'ident' && next?.kind === 'punct' && a.to - a.from > 2) {
-            if ((this.dialect === 'cs' && next.value === ':') || (this.dialect === 'py' && next.value === '=')) {
-                return { from: a.from + 2, to: a.to, name: t.value };
-            }
-        }
-        return a;
-    }
-    /** Every call site `callee(…)` in the token stream, in order. */
-    callAt(open) {
-        if (!this.is(open, '(') || this.match[open] < 0)
-            return null;
-        const nameIdx = open - 1;
-        // Skip generic arguments: Foo<T>(…) is rare in the places we look; keep it simple.
-        if (!this.isIdent(nameIdx))
-            return null;
-        const name = this.toks[nameIdx].value;
-        if ([
-            'if',
-            'for',
-            'while',
-            'switch',
-            'catch',
-            'return',
-            'function',
-            'typeof',
-            'sizeof',
-            'nameof',
-            'using',
-            'lock',
-            'foreach',
-            'elif',
-            'with',
-            'not',
-            'and',
-            'or',
-            'in',
-        ].includes(name)) {
-            return null;
-        }
-        let receiver = '';
-        let receiverRange = null;
-        let start = nameIdx;
-        if (this.is(nameIdx - 1, '.') || this.is(nameIdx - 1, '?.')) {
-            const rs = this.chainStart(nameIdx - 2);
-            receiverRange = { from: rs, to: nameIdx - 1 };
-            receiver = this.chainText(rs, nameIdx - 1);
-            start = rs;
-        }
-        let isNew = this.isIdent(start - 1, 'new');
-        if (isNew && receiver.includes('()') && receiverRange) {
-            // new File(x).mkdirs(): the `new` belongs to the receiver.
-            isNew = false;
-            receiverRange.from = start - 1;
-        }
-        return {
-            open,
-            close: this.match[open],
-            name,
-            receiver,
-            receiverRange,
-            isNew,
-            args: this.args(open),
-            // Report where the call is: the start of `fs.writeFileSync(`, or the method name in a multi-line chain.
-            token: this.toks[start].line === this.toks[nameIdx].line ? this.toks[start] : this.toks[nameIdx],
-        };
-    }
-    /** First argument with this name, else the positional argument at `index` (positional ones before named ones). */
-    arg(call, index, name) {
-        if (name) {
-            const named = call.args.find((a) => a.name === name);
-            if (named)
-                return named;
-        }
-        const positional = call.args.filter((a) => !a.name);
-        return positional[index];
-    }
-    /** Plain string value of a range that is exactly one string literal, else undefined. */
-    stringValue(r) {
-        if (!r)
-            return undefined;
-        let { from, to } = r;
-        while (this.is(from, '(') && this.match[from] === to - 1) {
-            from++;
-            to--;
-        }
-        const t = this.toks[from];
-        if (to - from === 1 && t.kind === 'string' && !t.interpolated)
-            return t.value;
-        return undefined;
-    }
-    text(r) {
-        return this.toks
-            .slice(r.from, r.to)
-            .map((t) => (t.kind === 'string' ? JSON.stringify(t.value) : t.value))
-            .join(' ');
-    }
-    /** Value range of `key: value` (or `key = value` in a C# initializer / Python dict) anywhere inside a range. */
-    findKey(r, keys) {
-        for (let i = r.from; i < r.to - 1; i++) {
-            const t = this.toks[i];
-            const isKey = (t.kind === 'ident' || (t.kind === 'string' && !t.interpolated)) && keys.includes(t.value);
-            if (!isKey || !(this.is(i + 1, ':') || (this.is(i + 1, '=') && this.dialect === 'cs')))
-                continue;
-            const from = i + 2;
-            return { from, to: this.exprEnd(from, r.to) };
-        }
-        return undefined;
-    }
-    /** End (exclusive) of the expression starting at `from`: a top-level `,` `;` or closing bracket. */
-    exprEnd(from, limit = this.toks.length) {
-        for (let i = from; i < limit; i++) {
-            const t = this.toks[i];
-            if (i > from && t.nl && (this.dialect === 'py' || this.dialect === 'js') && !this.continues(i))
-                return i;
-            if (t.kind !== 'punct')
-                continue;
-            if (t.value === ',' || t.value === ';')
-                return i;
-            if (t.value === ')' || t.value === ']' || t.value === '}')
-                return i;
-            if (this.match[i] > i)
-                i = this.match[i];
-        }
-        return limit;
-    }
-    /** A line break before token i does not end a statement (the previous line ends in an operator, or this one starts with one). */
-    continues(i) {
-        const prev = this.toks[i - 1];
-        const cur = this.toks[i];
-        const ops = ['+', '-', '*', '/', '||', '&&', '??', '?', ':', '=', '(', '[', '{', ',', '.', '=>'];
-        if (prev && prev.kind === 'punct' && ops.includes(prev.value))
-            return true;
-        if (cur.kind === 'punct' &&
-            ['.', '?.', '+', '||', '&&', '??', '?', ':', ')', ']', '}'].includes(cur.value))
-            return true;
-        return false;
-    }
-    /** Where the expression in `r` points. */
-    classify(r) {
-        let { from, to } = r;
-        while (this.is(from, '(') && this.match[from] === to - 1) {
-            from++;
-            to--;
-        }
-        // await x / (Type) casts / Python `str(x)` wrappers do not change where a path points.
-        while (this.isIdent(from, 'await') || this.isIdent(from, 'yield'))
-            from++;
-        if (this.isIdent(from, 'str') && this.is(from + 1, '(') && this.match[from + 1] > 0) {
-            return this.classify({ from: from + 2, to: this.match[from + 1] });
-        }
-        if (from >= to)
-            return UNKNOWN;
-        // A conditional picks one of two places: too uncertain to report.
-        for (let i = from; i < to; i++) {
-            if (this.match[i] > i) {
-                i = this.match[i];
-                continue;
-            }
-            if (this.is(i, '?') || this.isIdent(i, 'if'))
-                return UNKNOWN;
-        }
-        const t = this.toks[from];
-        if (t.kind === 'string') {
-            if (t.lead !== undefined)
-                return this.classifyText(t.lead);
-            if (t.interpolated && t.value === '')
-                return UNKNOWN;
-            return classifyPathString(t.value);
-        }
-        if (t.kind !== 'ident')
-            return UNKNOWN;
-        if (t.value === 'new')
-            return this.classifyNew(from + 1);
-        const end = this.chainEnd(from);
-        const chain = this.chainText(from, end);
-        return this.classifyChain(from, end, chain);
-    }
-    classifyNew(at) {
-        let i = at;
-        while (this.isIdent(i) && this.is(i + 1, '.'))
-            i += 2;
-        if (!this.isIdent(i) || !this.is(i + 1, '('))
-            return UNKNOWN;
-        const ctor = this.chainText(at, i + 1);
-        if (!PATH_CTORS[this.dialect].test(ctor))
-            return UNKNOWN;
-        const args = this.args(i + 1);
-        if (args.length === 0)
-            return UNKNOWN;
-        if (this.dialect === 'js') {
-            // new URL('./x', import.meta.url): the base decides.
-            return args.length > 1 ? this.classify(args[1]) : UNKNOWN;
-        }
-        const first = this.classify(args[0]);
-        if (this.dialect === 'java' && first.cls === 'unknown' && this.stringValue(args[0]) === '') {
-            return { cls: 'relative', anchor: "''" };
-        }
-        return first;
-    }
-    classifyChain(from, end, chain) {
-        for (const a of ANCHORS[this.dialect]) {
-            if (a.re.test(chain))
-                return { cls: a.cls, anchor: chain };
-        }
-        if (this.dialect === 'java' && /^System\.getProperty\(\)/.test(chain)) {
-            const prop = this.stringValue(this.args(from + 3)[0]);
-            if (prop === 'user.dir')
-                return { cls: 'root', anchor: 'System.getProperty("user.dir")' };
-            if (prop === 'java.io.tmpdir' || prop === 'user.home')
-                return { cls: 'safe', anchor: prop };
-            return UNKNOWN;
-        }
-        // A variable (or field) assigned a classified path earlier in the file.
-        const v = this.lookupVar(chain);
-        if (v)
-            return v;
-        // path.join(x, …) and friends point where their first argument points.
-        const firstCall = chain.indexOf('()');
-        if (firstCall > 0) {
-            const fn = chain.slice(0, firstCall);
-            if (PATH_FUNCS[this.dialect].test(fn)) {
-                let open = from;
-                while (open < end && !this.is(open, '('))
-                    open++;
-                const args = this.args(open);
-                if (RESOLVES_CWD.test(fn)) {
-                    if (args.length === 0)
-                        return { cls: 'root', anchor: `${fn}()` };
-                    const first = this.classify(args[0]);
-                    if (first.cls === 'relative')
-                        return { cls: 'root', anchor: `${fn}(${first.anchor})` };
-                    return first;
-                }
-                if (args.length === 0)
-                    return UNKNOWN;
-                const first = this.classify(args[0]);
-                if (first.cls === 'unknown' && this.stringValue(args[0]) === '' && this.dialect !== 'js') {
-                    return { cls: 'relative', anchor: "''" };
-                }
-                return first;
-            }
-        }
-        return UNKNOWN;
-    }
-    /** Longest variable key that is a prefix of the chain at a member boundary. */
-    lookupVar(chain) {
-        const found = this.lookupExact(chain);
-        if (found)
-            return found;
-        // A field read as this._dir / self._dir after `_dir = …` in its declaration (and the other way round).
-        const bare = chain.replace(/^(this|self)\./, '');
-        if (bare !== chain)
-            return this.lookupExact(bare);
-        return undefined;
-    }
-    lookupExact(chain) {
-        let best;
-        for (const key of this.vars.keys()) {
-            if (chain === key ||
-                chain.startsWith(key + '.') ||
-                chain.startsWith(key + '(') ||
-                chain.startsWith(key + '[')) {
-                if (!best || key.length > best.length)
-                    best = key;
-            }
-        }
-        if (best === undefined)
-            return undefined;
-        const v = this.vars.get(best);
-        if (v.cls === 'safe' || v.cls === 'unknown')
-            return v;
-        const origin = v.anchor.includes(' (from ')
-            ? v.anchor.slice(v.anchor.indexOf(' (from ') + 7, -1)
-            : v.anchor;
-        return { cls: v.cls, anchor: `${best} (from ${origin})` };
-    }
-    /** Classifies an expression given as source text (an interpolation), sharing this file's variables. */
-    classifyText(src) {
-        const sub = new Analyzer(this.dialect, src, this.vars);
-        return sub.classify({ from: 0, to: sub.toks.length });
-    }
-    /**
-     * If token i opens the parameter list of a function, method or lambda, returns the parameter names and the
-     * index of the token that closes the body (-1 when the body has no braces, e.g. Python). Parameters shadow
-     * variables of the same name: inside the function, `dir` is whatever the caller passes.
-     */
-    paramsAt(i) {
-        if (!this.is(i, '('))
-            return null;
-        const close = this.match[i];
-        if (close < 0)
-            return null;
-        const before = this.toks[i - 1];
-        const after = this.toks[close + 1];
-        let isDecl = false;
-        if (this.dialect === 'py') {
-            isDecl = this.isIdent(i - 1) && this.isIdent(i - 2, 'def');
-        }
-        else {
-            // `(a, b) => …` / `(a) -> …`: a lambda (after an operator, a bracket or a keyword, not after a name).
-            const arrow = !!after && after.kind === 'punct' && (after.value === '=>' || after.value === '->');
-            if (arrow)
-                isDecl = !before || before.kind !== 'ident' || LAMBDA_AFTER.has(before.value);
-            if (!isDecl && this.isIdent(i - 1) && !NOT_A_NAME.has(before.value)) {
-                const prev = this.toks[i - 2];
-                const called = !!prev && prev.kind === 'punct' && (prev.value === '.' || prev.value === '?.');
-                const bodyNext = !!after &&
-                    ((after.kind === 'punct' && (after.value === '{' || after.value === '=>')) ||
-                        (after.kind === 'ident' && (after.value === 'throws' || after.value === 'where')) ||
-                        (after.kind === 'punct' && after.value === ':' && this.dialect === 'js'));
-                isDecl = this.isIdent(i - 2, 'function') || (!called && !this.isIdent(i - 2, 'new') && bodyNext);
-            }
-            if (!isDecl && this.isIdent(i - 1, 'function'))
-                isDecl = true;
-        }
-        if (!isDecl)
-            return null;
-        const names = [];
-        for (const a of this.args(i)) {
-            let end = a.to;
-            for (let k = a.from; k < a.to; k++) {
-                if (this.match[k] > k) {
-                    k = this.match[k];
-                    continue;
-                }
-                if (this.is(k, '=')) {
-                    end = k;
-                    break;
-                }
-            }
-            let name;
-            for (let k = a.from; k < end; k++) {
-                if (this.match[k] > k) {
-                    k = this.match[k];
-                    continue;
-                }
-                if (this.is(k, ':') && this.isIdent(k - 1) && this.dialect !== 'cs') {
-                    name = this.toks[k - 1].value;
-                    break;
-                }
-                if (this.isIdent(k))
-                    name = this.toks[k].value;
-            }
-            if (name)
-                names.push(a.name ?? name);
-        }
-        let bodyEnd = -1;
-        let k = close + 1;
-        while (k < this.toks.length && !this.is(k, '{') && !this.is(k, ';') && k < close + 12)
-            k++;
-        if (this.is(k, '{') && this.match[k] > k)
-            bodyEnd = this.match[k];
-        return { names, bodyEnd };
-    }
-    /**
-     * If token i is a plain assignment `x = …`, `this.x = …`, `x: T = …`, returns the assigned key and value range.
-     */
-    assignmentAt(i) {
-        if (!this.is(i, '='))
-            return null;
-        if (this.dialect === 'py') {
-            const p = this.parent[i];
-            if (p >= 0 && this.is(p, '('))
-                return null; // keyword argument
-        }
-        let lhsEnd = i - 1;
-        // Type annotation `name: Type = …` (TypeScript, Python): the name is before the colon.
-        if (this.isIdent(lhsEnd) && !this.toks[lhsEnd].nl && this.is(lhsEnd - 1, ':') && this.isIdent(lhsEnd - 2))
-            lhsEnd -= 2;
-        // `config['UPLOAD_FOLDER'] = …`: an indexed target with a constant key.
-        if (this.is(lhsEnd, ']') &&
-            this.match[lhsEnd] === lhsEnd - 2 &&
-            this.toks[lhsEnd - 1].kind === 'string') {
-            const start = this.chainStart(lhsEnd);
-            const key = this.chainText(start, lhsEnd + 1);
-            if (!key.endsWith(']') || key.includes('()'))
-                return null;
-            return { key, value: { from: i + 1, to: this.exprEnd(i + 1) } };
-        }
-        if (!this.isIdent(lhsEnd))
-            return null;
-        let s = lhsEnd;
-        while ((this.is(s - 1, '.') || this.is(s - 1, '?.')) && this.isIdent(s - 2))
-            s -= 2;
-        const key = this.chainText(s, lhsEnd + 1);
-        const from = i + 1;
-        return { key, value: { from, to: this.exprEnd(from) } };
-    }
-}
-
-const TEMP = {
-    node: 'os.tmpdir()',
-    dotnet: 'Path.GetTempPath()',
-    python: 'tempfile.gettempdir()',
-    java: 'System.getProperty("java.io.tmpdir")',
-};
-const MOUNT = 'a folder under %HOME% (/home on Linux) outside site/wwwroot, or an Azure Files mount';
-function where(c) {
-    return c.cls === 'root' ? `a path built from ${c.anchor}` : `the relative path ${c.anchor}`;
-}
-function mountNote(c) {
-    return c.cls === 'root'
-        ? 'which is inside the app root, and run-from-package mounts the app root read-only'
-        : 'which resolves against the working directory (the app root, site/wwwroot, on App Service) and run-from-package mounts it read-only';
-}
-/**
- * A finding about a path the classifier placed in the app root (error) or relative to it (warning): the message
- * says what writes where, `why` adds the read-only mount and what then fails.
- */
-function pathFinding(rule, runtime, c, at, message, consequence, fix) {
+/** Pure: TargetInfo from the site document. */
+function targetFromSite(ref, site, siteConfig) {
+    const p = site.properties ?? {};
+    const kind = (site.kind ?? 'app').toLowerCase();
+    const tokens = kind.split(',').map((t) => t.trim());
+    const sku = String(p.sku ?? '');
+    const isFunctionApp = tokens.includes('functionapp');
+    const isLinux = p.reserved === true || tokens.includes('linux');
+    const scm = (p.hostNameSslStates ?? []).find((h) => (h.hostType ?? '').toLowerCase() === 'repository');
+    const defaultHostName = p.defaultHostName ?? '';
+    const linuxFx = siteConfig?.linuxFxVersion ?? p.siteConfig?.linuxFxVersion ?? '';
+    const identity = site.identity ?? {};
+    const type = (identity?.type ?? '').toLowerCase();
     return {
-        line: at.line,
-        column: at.column,
-        rule,
-        runtime,
-        severity: c.cls === 'root' ? 'error' : 'warning',
-        message,
-        why: `${message}, ${mountNote(c)}, so ${consequence}`,
-        fix,
-    };
-}
-/** A plain file or folder write (fs.writeFile, File.WriteAllText, open(…, 'w'), new FileOutputStream…). */
-function writeFinding(runtime, op, c, line, column) {
-    const rule = c.cls === 'root' ? 'write-under-app-root' : 'write-relative-path';
-    return pathFinding(rule, runtime, c, { line, column }, `${op} writes to ${where(c)}`, `the write fails at run time`, `scratch or regenerable data: write under ${TEMP[runtime]}; durable data: Blob Storage or a database; code that must keep a writable folder: ${MOUNT}`);
-}
-function databaseFinding(runtime, store, c, line, column) {
-    return pathFinding('database-file-in-app-root', runtime, c, { line, column }, `${store} keeps its file at ${where(c)}`, `the first write fails ("readonly database" / EROFS)`, `use a database service (Azure SQL, PostgreSQL, Cosmos DB) or Redis for sessions; a SQLite file that must stay goes under %HOME% (/home on Linux) outside site/wwwroot, and it is then shared by every instance`);
-}
-function uploadFinding(runtime, lib, c, line, column) {
-    return pathFinding('upload-dir-in-app-root', runtime, c, { line, column }, `${lib} stores uploaded files in ${where(c)}`, `every upload fails`, `stream uploads to Blob Storage (they are durable user data); if the library needs a staging folder, use ${TEMP[runtime]}`);
-}
-function logFinding(runtime, sink, c, line, column) {
-    return pathFinding('log-file-in-app-root', runtime, c, { line, column }, `${sink} writes its log file to ${where(c)}`, `logging fails (often at startup)`, `log to stdout/stderr (App Service log stream) or Application Insights; if a file is required, put it under %HOME%/LogFiles (/home/LogFiles on Linux) or ${TEMP[runtime]}`);
-}
-function dataProtectionFinding(kind, c, line, column) {
-    const fix = 'persist the key ring to shared durable storage: PersistKeysToAzureBlobStorage (Azure.Extensions.AspNetCore.DataProtection.Blobs, with ProtectKeysWithAzureKeyVault), or PersistKeysToFileSystem on %HOME%\\ASP.NET\\DataProtection-Keys';
-    if (kind === 'no-persist') {
-        return {
-            line,
-            column,
-            rule: 'data-protection-keys',
-            runtime: 'dotnet',
-            severity: 'warning',
-            message: 'AddDataProtection() without a PersistKeysTo… target',
-            why: 'AddDataProtection() has no PersistKeysTo… target, so keys land in a default folder that may be under the read-only app root or local to one instance; users are logged out after restarts and antiforgery tokens fail across instances',
-            fix,
-        };
-    }
-    return {
-        line,
-        column,
-        rule: 'data-protection-keys',
-        runtime: 'dotnet',
-        severity: c?.cls === 'root' ? 'error' : 'warning',
-        message: `PersistKeysToFileSystem writes the key ring to ${c ? where(c) : 'the app root'}`,
-        why: `PersistKeysToFileSystem writes the key ring to ${c ? where(c) : 'the app root'}, ${c ? mountNote(c) : 'which is read-only'}, so keys cannot be saved and protected payloads break after restarts`,
-        fix,
-    };
-}
-
-/**
- * Rules for application code. One ordered pass per file: assignments update the variable table, call sites
- * are checked against the write operations of the language. A finding needs both a write operation and a
- * path that points at the app root (or is relative); reads and writes to temp or env-based paths never count.
- */
-const RUNTIME = { js: 'node', cs: 'dotnet', py: 'python', java: 'java' };
-/** Worth reporting: anchored to the root, or relative. `rootOnly` sites (generic `.Save(`) need the root. */
-function reportable$1(c, rootOnly = false) {
-    return c.cls === 'root' || (c.cls === 'relative' && !rootOnly);
-}
-function scanCode(dialect, source) {
-    const a = new Analyzer(dialect, source);
-    const out = [];
-    const runtime = RUNTIME[dialect];
-    const ctx = { a, out, runtime, source, fsImported: FS_IMPORT.test(source) };
-    const djangoSqlite = dialect === 'py' && source.includes('django.db.backends.sqlite3');
-    const pyLoggingDict = dialect === 'py' && /['"]logging\.(handlers\.)?\w*FileHandler['"]/.test(source);
-    /** Variables shadowed by parameters, restored when the function body closes. */
-    const restore = new Map();
-    for (let i = 0; i < a.toks.length; i++) {
-        const saved = restore.get(i);
-        if (saved) {
-            for (const [k, v] of saved) {
-                if (v)
-                    a.vars.set(k, v);
-                else
-                    a.vars.delete(k);
-            }
-            restore.delete(i);
-        }
-        const params = a.paramsAt(i);
-        if (params) {
-            const keep = [];
-            for (const n of params.names) {
-                keep.push([n, a.vars.get(n)]);
-                a.vars.delete(n);
-            }
-            if (params.bodyEnd > i)
-                restore.set(params.bodyEnd, [...(restore.get(params.bodyEnd) ?? []), ...keep]);
-        }
-        if (pyLoggingDict)
-            loggingDictEntry(ctx, i);
-        if (djangoSqlite)
-            djangoDatabaseName(ctx, i);
-        if (dialect === 'java')
-            jdbcUrl(ctx, i);
-        const asg = a.assignmentAt(i);
-        if (asg) {
-            const c = a.classify(asg.value);
-            onAssignment(ctx, asg.key, c, i);
-            if (c.cls === 'unknown')
-                a.vars.delete(asg.key);
-            else
-                a.vars.set(asg.key, c);
-            continue;
-        }
-        const call = a.callAt(i);
-        if (!call)
-            continue;
-        if (dialect === 'js')
-            jsCall(ctx, call);
-        else if (dialect === 'cs')
-            csCall(ctx, call);
-        else if (dialect === 'py')
-            pyCall(ctx, call);
-        else
-            javaCall(ctx, call);
-    }
-    if (dialect === 'cs')
-        dataProtectionDefaults(ctx);
-    return out;
-}
-const FS_IMPORT = /(require\s*\(\s*|from\s+|import\s+)['"](node:)?(fs|fs\/promises|fs-extra|graceful-fs|mkdirp)['"]/;
-function at(ctx, call) {
-    return { line: call.token.line, column: call.token.column };
-}
-function label(call) {
-    return (call.isNew ? 'new ' : '') + (call.receiver ? `${call.receiver}.${call.name}` : call.name);
-}
-function checkWrite(ctx, call, arg, rootOnly = false) {
-    if (!arg)
-        return;
-    const c = ctx.a.classify(arg);
-    if (!reportable$1(c, rootOnly))
-        return;
-    const p = at(ctx, call);
-    ctx.out.push(writeFinding(ctx.runtime, label(call), c, p.line, p.column));
-}
-function checkReceiverWrite(ctx, call) {
-    if (!call.receiverRange)
-        return;
-    const c = ctx.a.classify(call.receiverRange);
-    if (!reportable$1(c))
-        return;
-    const p = at(ctx, call);
-    const op = `${call.name}()`;
-    ctx.out.push(writeFinding(ctx.runtime, op, c, p.line, p.column));
-}
-function onAssignment(ctx, key, c, i) {
-    // Django settings: FileSystemStorage keeps uploads under MEDIA_ROOT.
-    if (ctx.runtime === 'python' && key === 'MEDIA_ROOT' && reportable$1(c)) {
-        const t = ctx.a.toks[i - 1];
-        ctx.out.push(uploadFinding('python', 'Django MEDIA_ROOT (FileSystemStorage)', c, t.line, t.column));
-        return;
-    }
-    // SQLALCHEMY_DATABASE_URI = 'sqlite:///app.db' (also app.config['SQLALCHEMY_DATABASE_URI']).
-    if (ctx.runtime === 'python' && /(^|[.[])SQLALCHEMY_DATABASE_URI\]?$/.test(key)) {
-        const asg = ctx.a.assignmentAt(i);
-        if (asg)
-            pushDatabase(ctx, 'SQLite database (SQLAlchemy URL)', sqliteUrl(ctx, asg.value), ctx.a.toks[i + 1]);
-        return;
-    }
-    // form.uploadDir = 'uploads' (formidable).
-    if (ctx.runtime === 'node' && /(^|\.)uploadDir$/.test(key) && reportable$1(c)) {
-        const t = ctx.a.toks[i - 1];
-        ctx.out.push(uploadFinding('node', 'formidable (uploadDir)', c, t.line, t.column - key.length + 'uploadDir'.length));
-    }
-}
-// ---------------------------------------------------------------------------------------------------- Node
-const JS_WRITE_ARG0 = new Set([
-    'writeFile',
-    'writeFileSync',
-    'appendFile',
-    'appendFileSync',
-    'createWriteStream',
-    'mkdir',
-    'mkdirSync',
-    'outputFile',
-    'outputFileSync',
-    'outputJson',
-    'outputJsonSync',
-    'writeJson',
-    'writeJsonSync',
-    'ensureDir',
-    'ensureDirSync',
-    'ensureFile',
-    'ensureFileSync',
-    'mkdirp',
-    'mkdirs',
-    'mkdirsSync',
-]);
-const JS_WRITE_ARG1 = new Set([
-    'copyFile',
-    'copyFileSync',
-    'rename',
-    'renameSync',
-    'cp',
-    'cpSync',
-    'copy',
-    'copySync',
-    'move',
-    'moveSync',
-]);
-const FS_RECEIVER = /(^|\.)(fs|fsp|fse|fsExtra|fsPromises|promises|gracefulFs|fs_extra)$/i;
-function jsCall(ctx, call) {
-    const { a } = ctx;
-    const fsLike = call.receiver ? FS_RECEIVER.test(call.receiver) : ctx.fsImported && !call.isNew;
-    if (fsLike) {
-        if (JS_WRITE_ARG0.has(call.name))
-            return checkWrite(ctx, call, call.args[0]);
-        if (JS_WRITE_ARG1.has(call.name))
-            return checkWrite(ctx, call, call.args[1]);
-        if (call.name === 'open' || call.name === 'openSync') {
-            const flags = a.stringValue(call.args[1]);
-            if (flags && /[wax+]/.test(flags))
-                checkWrite(ctx, call, call.args[0]);
-            return;
-        }
-    }
-    // SQLite files: new sqlite3.Database(file), new Database(file) (better-sqlite3), knex / Sequelize sqlite storage.
-    if (call.isNew && call.name === 'Database' && /['"](better-)?sqlite3['"]/.test(ctx.source)) {
-        const arg = call.args[0];
-        if (arg && a.stringValue(arg) !== ':memory:')
-            pushDatabase(ctx, 'SQLite database', a.classify(arg), call.token);
-        return;
-    }
-    if ((call.name === 'knex' || (call.isNew && call.name === 'Sequelize')) &&
-        /sqlite/.test(a.text(optionsRange(call) ?? { from: 0, to: 0 }))) {
-        const r = optionsRange(call);
-        const v = a.findKey(r, ['filename', 'storage']);
-        if (v && a.stringValue(v) !== ':memory:')
-            pushDatabase(ctx, `SQLite database (${call.name})`, a.classify(v), a.toks[v.from - 2]);
-        return;
-    }
-    // session-file-store: new FileStore({ path }) keeps sessions in ./sessions unless told otherwise.
-    if (call.isNew && call.name === 'FileStore' && /['"]session-file-store['"]/.test(ctx.source)) {
-        const r = optionsRange(call);
-        const v = r ? a.findKey(r, ['path']) : undefined;
-        const c = v ? a.classify(v) : { cls: 'relative', anchor: "'./sessions' (the default)" };
-        pushDatabase(ctx, 'session-file-store', c, v ? a.toks[v.from - 2] : call.token);
-        return;
-    }
-    // express-fileupload: req.files.x.mv(dest).
-    if (call.name === 'mv' && call.receiver)
-        return checkWrite(ctx, call, call.args[0]);
-    const head = call.receiver ? call.receiver.split('.')[0] : call.name;
-    // multer({ dest }) / multer.diskStorage({ destination }).
-    if (head === 'multer' || call.name === 'multer' || call.name === 'diskStorage') {
-        return uploadOptions(ctx, call, 'multer', ['dest', 'destination']);
-    }
-    if (call.name === 'formidable' || call.name === 'IncomingForm' || head === 'formidable') {
-        return uploadOptions(ctx, call, 'formidable', ['uploadDir']);
-    }
-    if (call.name === 'fileUpload' || call.name === 'fileupload') {
-        return uploadOptions(ctx, call, 'express-fileupload', ['tempFileDir']);
-    }
-    // winston: new winston.transports.File({ filename }), new DailyRotateFile({ filename, dirname }).
-    if (call.isNew &&
-        ((call.name === 'File' && /(^|\.)transports$/.test(call.receiver)) || call.name === 'DailyRotateFile')) {
-        return logOptions(ctx, call, `winston ${call.name} transport`, ['filename', 'dirname']);
-    }
-    // log4js.configure({ appenders: { file: { type: 'file', filename } } }), bunyan.createLogger({ streams: [{ path }] }).
-    if (head === 'log4js' && call.name === 'configure')
-        return logOptions(ctx, call, 'log4js file appender', ['filename']);
-    if (head === 'bunyan' && call.name === 'createLogger')
-        return logOptions(ctx, call, 'bunyan file stream', ['path']);
-    // pino.destination('x') / pino.destination({ dest }) / pino({ transport: { target: 'pino/file', options: { destination } } }).
-    if (head === 'pino' || call.name === 'pino') {
-        const first = call.args[0];
-        if (call.name === 'destination' && first && !a.is(first.from, '{')) {
-            const c = a.classify(first);
-            if (reportable$1(c))
-                pushLog(ctx, call, 'pino.destination', c);
-            return;
-        }
-        return logOptions(ctx, call, 'pino file destination', ['destination', 'dest']);
-    }
-}
-function optionsRange(call) {
-    if (call.args.length === 0)
-        return undefined;
-    return { from: call.args[0].from, to: call.args[call.args.length - 1].to };
-}
-function uploadOptions(ctx, call, lib, keys) {
-    const { a } = ctx;
-    const r = optionsRange(call);
-    if (!r)
-        return;
-    const v = a.findKey(r, keys);
-    if (!v)
-        return;
-    let c = a.classify(v);
-    // diskStorage({ destination: (req, file, cb) => cb(null, 'uploads/') }).
-    if (c.cls === 'unknown') {
-        for (let i = v.from; i < v.to; i++) {
-            const inner = a.callAt(i);
-            if (inner && inner.args.length >= 2 && a.isIdent(inner.args[0].from, 'null')) {
-                c = a.classify(inner.args[1]);
-                break;
-            }
-        }
-    }
-    if (!reportable$1(c))
-        return;
-    const t = a.toks[v.from - 2];
-    ctx.out.push(uploadFinding(ctx.runtime, lib, c, t.line, t.column));
-}
-function logOptions(ctx, call, sink, keys) {
-    const { a } = ctx;
-    const r = optionsRange(call);
-    if (!r)
-        return;
-    const v = a.findKey(r, keys);
-    if (!v)
-        return;
-    const c = a.classify(v);
-    if (!reportable$1(c))
-        return;
-    const t = a.toks[v.from - 2];
-    ctx.out.push(logFinding(ctx.runtime, sink, c, t.line, t.column));
-}
-function pushLog(ctx, call, sink, c) {
-    const p = at(ctx, call);
-    ctx.out.push(logFinding(ctx.runtime, sink, c, p.line, p.column));
-}
-// ---------------------------------------------------------------------------------------------------- .NET
-const CS_FILE_ARG0 = /^(WriteAll(Text|Bytes|Lines)|AppendAll(Text|Lines)|Create|CreateText|AppendText|OpenWrite)(Async)?$/;
-const CS_FILE_ARG1 = /^(Copy|Move|Replace)$/;
-const CS_WRITE_MODE = /FileMode\s*\.\s*(Create|CreateNew|Append|OpenOrCreate|Truncate)|FileAccess\s*\.\s*(Write|ReadWrite)/;
-function csCall(ctx, call) {
-    const { a } = ctx;
-    const recv = call.receiver.replace(/^System\.IO\./, '');
-    if (recv === 'File') {
-        if (CS_FILE_ARG0.test(call.name))
-            return checkWrite(ctx, call, call.args[0]);
-        if (CS_FILE_ARG1.test(call.name))
-            return checkWrite(ctx, call, call.args[1]);
-        if (call.name === 'Open' &&
-            call.args.slice(1).some((x) => CS_WRITE_MODE.test(a.text(x).replace(/ /g, '')))) {
-            return checkWrite(ctx, call, call.args[0]);
-        }
-        return;
-    }
-    if (recv === 'Directory') {
-        if (call.name === 'CreateDirectory')
-            return checkWrite(ctx, call, call.args[0]);
-        if (call.name === 'Move')
-            return checkWrite(ctx, call, call.args[1]);
-        return;
-    }
-    if (call.isNew && call.name === 'FileStream') {
-        if (call.args.slice(1).some((x) => CS_WRITE_MODE.test(a.text(x).replace(/ /g, ''))))
-            checkWrite(ctx, call, call.args[0]);
-        return;
-    }
-    if (call.isNew && call.name === 'StreamWriter')
-        return checkWrite(ctx, call, a.arg(call, 0, 'path'));
-    // image.Save(path), doc.SaveAs(path), formFile.CopyTo… : only when the path is clearly the app root.
-    if ((call.name === 'Save' || call.name === 'SaveAs') && call.receiver)
-        return checkWrite(ctx, call, call.args[0], true);
-    // Serilog: .WriteTo.File("logs/app.txt") (also inside WriteTo.Async(a => a.File(…))).
-    if ((call.name === 'File' || call.name === 'RollingFile') && call.receiver && recv !== 'File') {
-        const arg = a.arg(call, 0, 'path') ?? a.arg(call, 0, 'pathFormat');
-        if (!arg)
-            return;
-        // WriteTo.File(formatter, "path"): the path is the first string-like argument.
-        const pathArg = a.stringValue(arg) === undefined && a.classify(arg).cls === 'unknown' ? a.arg(call, 1) : arg;
-        if (!pathArg)
-            return;
-        const c = a.classify(pathArg);
-        if (reportable$1(c))
-            pushLog(ctx, call, `Serilog ${call.name} sink`, c);
-        return;
-    }
-    // Serilog.Extensions.Logging.File / NReco: builder.Logging.AddFile("Logs/app-{Date}.txt").
-    if (call.name === 'AddFile' && call.receiver) {
-        const arg = a.arg(call, 0, 'pathFormat');
-        if (!arg)
-            return;
-        const c = a.classify(arg);
-        if (reportable$1(c))
-            pushLog(ctx, call, 'AddFile log provider', c);
-        return;
-    }
-    // EF Core / Microsoft.Data.Sqlite: UseSqlite("Data Source=app.db"), new SqliteConnection("Data Source=app.db").
-    if (call.name === 'UseSqlite' || (call.isNew && call.name === 'SqliteConnection')) {
-        const cs = a.stringValue(call.args[0]);
-        const file = cs === undefined ? undefined : sqliteFileFromConnectionString(cs);
-        if (file !== undefined)
-            pushDatabase(ctx, 'SQLite database', classifyDbPath(file), call.token);
-        return;
-    }
-    if (call.name === 'PersistKeysToFileSystem') {
-        const arg = call.args[0];
-        if (!arg)
-            return;
-        const c = a.classify(arg);
-        if (!reportable$1(c))
-            return;
-        const p = at(ctx, call);
-        ctx.out.push(dataProtectionFinding('under-root', c, p.line, p.column));
-    }
-}
-/** AddDataProtection() in a file that never names a PersistKeysTo… target. */
-function dataProtectionDefaults(ctx) {
-    const { a } = ctx;
-    const persists = a.toks.some((t) => t.kind === 'ident' && t.value.startsWith('PersistKeysTo'));
-    if (persists)
-        return;
-    for (let i = 0; i < a.toks.length; i++) {
-        const t = a.toks[i];
-        if (t.kind === 'ident' && t.value === 'AddDataProtection' && a.is(i + 1, '(')) {
-            ctx.out.push(dataProtectionFinding('no-persist', null, t.line, t.column));
-        }
-    }
-}
-// ---------------------------------------------------------------------------------------------------- Python
-function pyMode(ctx, call, index) {
-    const mode = ctx.a.stringValue(ctx.a.arg(call, index, 'mode'));
-    return !!mode && /[wax+]/.test(mode);
-}
-const PY_LOG_HANDLERS = /^(FileHandler|RotatingFileHandler|TimedRotatingFileHandler|WatchedFileHandler)$/;
-function pyCall(ctx, call) {
-    const { a } = ctx;
-    const r = call.receiver;
-    if ((call.name === 'open' && (!r || r === 'io' || r === 'codecs')) ||
-        (call.name === 'open' && r === 'os')) {
-        if (pyMode(ctx, call, 1))
-            checkWrite(ctx, call, a.arg(call, 0, 'file'));
-        return;
-    }
-    if (r === 'os' && (call.name === 'makedirs' || call.name === 'mkdir'))
-        return checkWrite(ctx, call, a.arg(call, 0, 'name'));
-    if (r === 'sqlite3' && call.name === 'connect') {
-        const arg = a.arg(call, 0, 'database');
-        if (arg && a.stringValue(arg) !== ':memory:')
-            pushDatabase(ctx, 'SQLite database', a.classify(arg), call.token);
-        return;
-    }
-    if (call.name === 'create_engine' && call.args[0]) {
-        pushDatabase(ctx, 'SQLite database (SQLAlchemy URL)', sqliteUrl(ctx, call.args[0]), call.token);
-        return;
-    }
-    if (r === 'joblib' && call.name === 'dump')
-        return checkWrite(ctx, call, a.arg(call, 1, 'filename'), true);
-    if (r === 'shutil' && /^(copy|copy2|copyfile|copytree|move)$/.test(call.name))
-        return checkWrite(ctx, call, a.arg(call, 1, 'dst'));
-    if (PY_LOG_HANDLERS.test(call.name)) {
-        const arg = a.arg(call, 0, 'filename');
-        if (!arg)
-            return;
-        const c = a.classify(arg);
-        if (reportable$1(c))
-            pushLog(ctx, call, `logging.${call.name}`, c);
-        return;
-    }
-    if (call.name === 'basicConfig') {
-        const arg = call.args.find((x) => x.name === 'filename');
-        if (!arg)
-            return;
-        const c = a.classify(arg);
-        if (reportable$1(c))
-            pushLog(ctx, call, 'logging.basicConfig(filename=…)', c);
-        return;
-    }
-    if (!call.receiverRange)
-        return;
-    // Path methods on a root-anchored path.
-    if (/^(write_text|write_bytes|mkdir|touch)$/.test(call.name))
-        return checkReceiverWrite(ctx, call);
-    if (call.name === 'open' && pyMode(ctx, call, 0))
-        return checkReceiverWrite(ctx, call);
-    // PIL / matplotlib / pandas style saves: only when the path is clearly the app root.
-    if (/^(save|savefig|to_csv|to_json|to_excel|to_parquet)$/.test(call.name))
-        return checkWrite(ctx, call, call.args[0], true);
-}
-/** LOGGING = {...} / dictConfig({...}): a 'filename' entry in a file that configures a logging FileHandler. */
-function loggingDictEntry(ctx, i) {
-    const { a } = ctx;
-    const t = a.toks[i];
-    if (t.kind !== 'string' || t.interpolated || t.value !== 'filename' || !a.is(i + 1, ':'))
-        return;
-    const c = a.classify({ from: i + 2, to: a.exprEnd(i + 2) });
-    if (reportable$1(c))
-        ctx.out.push(logFinding('python', 'logging FileHandler (dict config)', c, t.line, t.column));
-}
-// ---------------------------------------------------------------------------------------------------- Java
-const JAVA_FILES_ARG0 = /^(write|writeString|newOutputStream|newBufferedWriter|createDirectories|createDirectory|createFile)$/;
-function javaCall(ctx, call) {
-    const { a } = ctx;
-    if (call.isNew) {
-        if (/^(FileOutputStream|FileWriter|PrintWriter|PrintStream)$/.test(call.name))
-            return checkWrite(ctx, call, call.args[0]);
-        // java.util.logging.FileHandler("app.log"); %t (temp) and %h (home) patterns are writable.
-        if (call.name === 'FileHandler' && call.args[0]) {
-            const pattern = a.stringValue(call.args[0]);
-            if (pattern !== undefined && /^%[th]/.test(pattern))
-                return;
-            const c = a.classify(call.args[0]);
-            if (reportable$1(c))
-                pushLog(ctx, call, 'java.util.logging FileHandler', c);
-            return;
-        }
-        if (call.name === 'RandomAccessFile') {
-            const mode = a.stringValue(call.args[1]);
-            if (mode && mode.includes('w'))
-                checkWrite(ctx, call, call.args[0]);
-        }
-        return;
-    }
-    if (call.receiver === 'Files' || call.receiver === 'java.nio.file.Files') {
-        if (JAVA_FILES_ARG0.test(call.name))
-            return checkWrite(ctx, call, call.args[0]);
-        if (call.name === 'copy' || call.name === 'move')
-            return checkWrite(ctx, call, call.args[1]);
-        return;
-    }
-    // Apache Commons IO.
-    if (call.receiver === 'FileUtils' || call.receiver === 'org.apache.commons.io.FileUtils') {
-        if (/^(write|writeStringToFile|writeByteArrayToFile|writeLines|forceMkdir|copyInputStreamToFile|openOutputStream|touch)$/.test(call.name)) {
-            return checkWrite(ctx, call, call.args[0]);
-        }
-        if (/^(copyFile|copyDirectory|copyURLToFile|moveFile|moveDirectory|copyFileToDirectory)$/.test(call.name)) {
-            return checkWrite(ctx, call, call.args[1]);
-        }
-        return;
-    }
-    if (/^(mkdirs|mkdir|createNewFile)$/.test(call.name) && call.args.length === 0)
-        return checkReceiverWrite(ctx, call);
-    // Spring MultipartFile.transferTo(dest).
-    if (call.name === 'transferTo' && call.args.length === 1)
-        return checkWrite(ctx, call, call.args[0]);
-}
-// ---------------------------------------------------------------------------------------------------- Databases
-function pushDatabase(ctx, store, c, t) {
-    if (reportable$1(c))
-        ctx.out.push(databaseFinding(ctx.runtime, store, c, t.line, t.column));
-}
-/** `sqlite:///relative.db` (relative), `sqlite:////abs.db` (absolute), `'sqlite:///' + os.path.join(…)`. */
-function sqliteUrl(ctx, r) {
-    const { a } = ctx;
-    const t = a.toks[r.from];
-    if (!t || t.kind !== 'string' || !t.value.startsWith('sqlite:///'))
-        return UNKNOWN;
-    const rest = t.value.slice('sqlite:///'.length);
-    if (rest === '' && a.is(r.from + 1, '+'))
-        return a.classify({ from: r.from + 2, to: r.to });
-    if (rest === '' || rest.startsWith(':memory:') || t.interpolated)
-        return UNKNOWN;
-    return classifyPathString(rest);
-}
-/** Django DATABASES 'NAME': BASE_DIR / 'db.sqlite3' in a settings file that uses the sqlite3 backend. */
-function djangoDatabaseName(ctx, i) {
-    const { a } = ctx;
-    const t = a.toks[i];
-    if (t.kind !== 'string' || t.interpolated || t.value !== 'NAME' || !a.is(i + 1, ':'))
-        return;
-    const c = a.classify({ from: i + 2, to: a.exprEnd(i + 2) });
-    pushDatabase(ctx, 'SQLite database (Django DATABASES)', c, t);
-}
-function jdbcUrl(ctx, i) {
-    const t = ctx.a.toks[i];
-    if (t.kind !== 'string' || t.interpolated)
-        return;
-    const file = jdbcFile(t.value);
-    if (file !== undefined)
-        pushDatabase(ctx, 'file database (JDBC URL)', classifyPathString(file), t);
-}
-
-/**
- * Rules for logging configuration files: appsettings*.json (Serilog, NLog sections), NLog and log4net XML,
- * logback / log4j2 XML, and Java .properties. A log file at a relative path or under the app base directory
- * fails on the read-only mount, usually at startup.
- */
-function reportable(c) {
-    return c.cls === 'root' || c.cls === 'relative';
-}
-/** Line and column (1-based) of a character offset. */
-function position(text, offset) {
-    let line = 1;
-    let lineStart = 0;
-    for (let i = 0; i < offset && i < text.length; i++) {
-        if (text[i] === '\n') {
-            line++;
-            lineStart = i + 1;
-        }
-    }
-    return { line, column: offset - lineStart + 1 };
-}
-/** appsettings.json: Serilog "Args": { "path": … } and NLog "targets": { …: { "fileName": … } }. */
-function scanAppSettings(text) {
-    const out = [];
-    // JSON with comments tokenizes as JavaScript; string keys followed by ':' are what we need.
-    const a = new Analyzer('js', text);
-    const hasSerilog = a.toks.some((t) => t.kind === 'string' && t.value === 'Serilog');
-    const hasNLog = a.toks.some((t) => t.kind === 'string' && t.value === 'NLog');
-    for (let i = 0; i < a.toks.length - 2; i++) {
-        const t = a.toks[i];
-        if (t.kind !== 'string' || !a.is(i + 1, ':'))
-            continue;
-        const v = a.toks[i + 2];
-        if (v.kind !== 'string')
-            continue;
-        const key = t.value.toLowerCase();
-        let c = null;
-        let sink = '';
-        if (hasSerilog && (key === 'path' || key === 'pathformat')) {
-            c = classifyConfigPath(v.value, 'serilog');
-            sink = 'Serilog File sink (appsettings)';
-        }
-        else if (hasNLog && (key === 'filename' || key === 'archivefilename' || key === 'internallogfile')) {
-            c = classifyConfigPath(v.value, 'nlog');
-            sink = 'NLog file target (appsettings)';
-        }
-        if (c && reportable(c))
-            out.push(logFinding('dotnet', sink, c, v.line, v.column));
-        // "ConnectionStrings": { "Default": "Data Source=app.db" }: a SQLite file (by its extension or |DataDirectory|).
-        const file = sqliteFileFromConnectionString(v.value);
-        if (file !== undefined &&
-            (/\.(db|sqlite|sqlite3|db3)$/i.test(file) || /^\|DataDirectory\|/i.test(file))) {
-            const db = classifyDbPath(file);
-            if (reportable(db))
-                out.push(databaseFinding('dotnet', 'SQLite database (connection string)', db, v.line, v.column));
-        }
-    }
-    return out;
-}
-/** Blanks out XML comments, keeping offsets and line breaks. */
-function stripXmlComments(text) {
-    return text.replace(/<!--[\s\S]*?-->/g, (m) => m.replace(/[^\n]/g, ' '));
-}
-function decodeXml(s) {
-    return s
-        .replace(/&quot;/g, '"')
-        .replace(/&apos;/g, "'")
-        .replace(/&lt;/g, '<')
-        .replace(/&gt;/g, '>')
-        .replace(/&amp;/g, '&');
-}
-/** NLog, log4net, logback and log4j2 XML configuration. */
-function scanXmlConfig(raw) {
-    const text = stripXmlComments(raw);
-    const out = [];
-    const push = (runtime, sink, c, offset) => {
-        if (!reportable(c))
-            return;
-        const p = position(text, offset);
-        out.push(logFinding(runtime, sink, c, p.line, p.column));
-    };
-    if (/<nlog\b/i.test(text)) {
-        // <target xsi:type="File" fileName="logs/app.log" archiveFileName="…"/> and <nlog internalLogFile="…">.
-        const attr = /\b(fileName|archiveFileName|internalLogFile)\s*=\s*(["'])(.*?)\2/g;
-        for (let m; (m = attr.exec(text));) {
-            const valueOffset = m.index + m[0].indexOf(m[2]) + 1;
-            push('dotnet', m[1] === 'internalLogFile' ? 'NLog internal log' : 'NLog file target', classifyConfigPath(decodeXml(m[3]), 'nlog'), valueOffset);
-        }
-    }
-    // web.config: <aspNetCore stdoutLogEnabled="true" stdoutLogFile=".\logs\stdout" /> (also <httpPlatform>).
-    // The module resolves a relative stdoutLogFile against the app's root folder.
-    const handler = /<(aspNetCore|httpPlatform)\b[^>]*>/g;
-    for (let m; (m = handler.exec(text));) {
-        if (!/\bstdoutLogEnabled\s*=\s*["']true["']/i.test(m[0]))
-            continue;
-        const file = /\bstdoutLogFile\s*=\s*(["'])(.*?)\1/.exec(m[0]);
-        if (!file)
-            continue;
-        const value = decodeXml(file[2]);
-        let c = classifyConfigPath(value, 'log4net');
-        if (c.cls === 'relative')
-            c = { cls: 'root', anchor: `'${value}' (relative to the app root)` };
-        push('dotnet', `${m[1]} stdout log`, c, m.index + file.index + file[0].indexOf(file[1]) + 1);
-    }
-    // log4net and logback: only inside <appender> elements, so build files (pom.xml <configuration><file>) never count.
-    const isLog4netDoc = /<log4net\b/i.test(text);
-    const isLogbackDoc = /ch\.qos\.logback/.test(text);
-    const appender = /<appender\b([^>]*)>([\s\S]*?)<\/appender>/g;
-    for (let b; (b = appender.exec(text));) {
-        const attrs = b[1];
-        const bodyOffset = b.index + b[0].indexOf('>') + 1;
-        const log4net = /log4net/i.test(attrs) || (isLog4netDoc && !/ch\.qos\.logback/.test(attrs));
-        const logback = !log4net && (/ch\.qos\.logback/.test(attrs) || isLogbackDoc);
-        if (log4net) {
-            // <appender type="log4net.Appender.RollingFileAppender"> <file value="logs/app.log" /> </appender>
-            const file = /<file\b[^>]*?\bvalue\s*=\s*(["'])(.*?)\1/gi;
-            for (let m; (m = file.exec(b[2]));) {
-                const valueOffset = bodyOffset + m.index + m[0].lastIndexOf(m[1] + m[2]) + 1;
-                push('dotnet', 'log4net file appender', classifyConfigPath(decodeXml(m[2]), 'log4net'), valueOffset);
-            }
-        }
-        else if (logback) {
-            // <appender class="ch.qos.logback.core.FileAppender"><file>logs/app.log</file> / <fileNamePattern>.
-            const el = /<(file|fileNamePattern)>\s*([^<]*?)\s*<\/\1>/g;
-            for (let m; (m = el.exec(b[2]));) {
-                const valueOffset = bodyOffset + m.index + m[0].indexOf(m[2], m[1].length + 2);
-                push('java', `logback ${m[1]}`, classifyConfigPath(decodeXml(m[2]), 'java'), valueOffset);
-            }
-        }
-    }
-    // log4j2: <File name="x" fileName="logs/app.log"/> / <RollingFile fileName="…" filePattern="…">.
-    if (/<Configuration\b/.test(text) && /<Appenders\b/i.test(text)) {
-        const attr = /<(File|RollingFile|RollingRandomAccessFile|RandomAccessFile)\b[^>]*>/g;
-        for (let m; (m = attr.exec(text));) {
-            const inner = /\b(fileName|filePattern)\s*=\s*(["'])(.*?)\2/g;
-            for (let k; (k = inner.exec(m[0]));) {
-                const valueOffset = m.index + k.index + k[0].indexOf(k[2]) + 1;
-                push('java', `log4j2 ${m[1]} appender`, classifyConfigPath(decodeXml(k[3]), 'java'), valueOffset);
-            }
-        }
-    }
-    return out;
-}
-/** log4j2.properties / application.properties: appender.x.fileName = logs/app.log, logging.file.name=app.log. */
-function scanProperties(text) {
-    const out = [];
-    const lines = text.split('\n');
-    lines.forEach((lineText, idx) => {
-        const m = /^(\s*)([\w.-]+)\s*[=:]\s*(.*?)\s*$/.exec(lineText);
-        if (!m || lineText.trimStart().startsWith('#') || lineText.trimStart().startsWith('!'))
-            return;
-        const key = m[2];
-        const jdbc = jdbcFile(m[3]);
-        if (jdbc !== undefined) {
-            const db = classifyPathString(jdbc);
-            if (reportable(db)) {
-                out.push(databaseFinding('java', 'file database (JDBC URL)', db, idx + 1, lineText.indexOf(m[3], m[1].length + key.length) + 1));
-            }
-            return;
-        }
-        const isLog4j = /^appender\.[\w-]+\.(fileName|filePattern)$/.test(key);
-        const isSpring = /^logging\.file(\.name|\.path)?$/.test(key);
-        if (!isLog4j && !isSpring)
-            return;
-        const c = classifyConfigPath(m[3], 'java');
-        if (!reportable(c))
-            return;
-        const column = lineText.indexOf(m[3], m[1].length + key.length) + 1;
-        out.push(logFinding('java', isLog4j ? 'log4j2 file appender' : 'Spring Boot logging.file', c, idx + 1, column));
-    });
-    return out;
-}
-
-/** Walks a source folder and runs the rules on every file the audit understands. */
-/** Folders never audited: dependencies, build output, VCS and virtual environments. */
-const SKIPPED_DIRS = new Set([
-    'node_modules',
-    'bin',
-    'obj',
-    '.git',
-    'dist',
-    'build',
-    'vendor',
-    '.venv',
-    'venv',
-    '__pycache__',
-    'target',
-    '__tests__',
-]);
-const MAX_FILE_BYTES = 1024 * 1024;
-const RUNTIME_OF = { js: 'node', cs: 'dotnet', py: 'python', java: 'java' };
-/** Which rules read a file, from its name; null when the audit does not read it. */
-function fileKind(relPath) {
-    const base = path.posix.basename(relPath);
-    const lower = base.toLowerCase();
-    // Test code is not deployed; fixtures written next to tests are not a production write.
-    if (/\.(test|spec)\.[cm]?[jt]sx?$/.test(lower) || /^test_.*\.py$|_test\.py$/.test(lower))
-        return null;
-    if (/(^|\/)src\/test\//.test(relPath))
-        return null;
-    if (/\.d\.[cm]?ts$/.test(lower) || /\.min\.js$/.test(lower))
-        return null;
-    if (/\.([cm]?js|jsx|[cm]?ts|tsx)$/.test(lower))
-        return { dialect: 'js' };
-    if (lower.endsWith('.cs'))
-        return { dialect: 'cs' };
-    if (lower.endsWith('.py'))
-        return { dialect: 'py' };
-    if (lower.endsWith('.java'))
-        return { dialect: 'java' };
-    if (/^appsettings(\..+)?\.json$/.test(lower))
-        return { config: 'appsettings' };
-    if (/\.(config|xml|nlog)$/.test(lower))
-        return { config: 'xml' };
-    if (lower.endsWith('.properties'))
-        return { config: 'properties' };
-    return null;
-}
-function kindRuntime(kind) {
-    if ('dialect' in kind)
-        return RUNTIME_OF[kind.dialect];
-    if (kind.config === 'appsettings')
-        return 'dotnet';
-    if (kind.config === 'properties')
-        return 'java';
-    return null; // XML: NLog/log4net are .NET, logback/log4j2 are Java; decided per finding
-}
-/** Runs the rules for one file's text. Pure: used by the scanner and directly by tests. */
-function auditText(relPath, text, runtime) {
-    const kind = fileKind(relPath);
-    if (!kind)
-        return [];
-    const r = kindRuntime(kind);
-    if (runtime && r && r !== runtime)
-        return [];
-    let drafts;
-    if ('dialect' in kind)
-        drafts = scanCode(kind.dialect, text);
-    else if (kind.config === 'appsettings')
-        drafts = scanAppSettings(text);
-    else if (kind.config === 'xml')
-        drafts = scanXmlConfig(text);
-    else
-        drafts = scanProperties(text);
-    const seen = new Set();
-    const out = [];
-    for (const d of drafts) {
-        if (runtime && d.runtime !== runtime)
-            continue;
-        const key = `${d.line}:${d.column}:${d.rule}`;
-        if (seen.has(key))
-            continue;
-        seen.add(key);
-        out.push({ file: relPath, ...d });
-    }
-    return out;
-}
-/** Audits every source and config file under `dir` for writes that fail on the read-only run-from-package mount. */
-async function auditSource(dir, options = {}) {
-    const maxBytes = options.maxFileBytes ?? MAX_FILE_BYTES;
-    let st;
-    try {
-        st = await fs.stat(dir);
-    }
-    catch {
-        throw new UsageError(`source folder '${dir}' does not exist; pass the folder that holds the app's source code.`);
-    }
-    if (!st.isDirectory()) {
-        throw new UsageError(`'${dir}' is a file, not a folder; pass the folder that holds the app's source code.`);
-    }
-    const findings = [];
-    let filesScanned = 0;
-    const walk = async (abs, rel) => {
-        const entries = await fs.readdir(abs, { withFileTypes: true });
-        entries.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
-        for (const e of entries) {
-            const childAbs = path.join(abs, e.name);
-            const childRel = rel ? `${rel}/${e.name}` : e.name;
-            if (e.isSymbolicLink())
-                continue;
-            if (e.isDirectory()) {
-                if (!SKIPPED_DIRS.has(e.name))
-                    await walk(childAbs, childRel);
-                continue;
-            }
-            if (!e.isFile() || !fileKind(childRel))
-                continue;
-            const kind = fileKind(childRel);
-            const r = kindRuntime(kind);
-            if (options.runtime && r && r !== options.runtime)
-                continue;
-            const size = (await fs.lstat(childAbs)).size;
-            if (size > maxBytes)
-                continue;
-            const text = await fs.readFile(childAbs, 'utf8');
-            filesScanned++;
-            findings.push(...auditText(childRel, text, options.runtime));
-        }
-    };
-    await walk(dir, '');
-    findings.sort((x, y) => x.file < y.file ? -1 : x.file > y.file ? 1 : x.line - y.line || x.column - y.column);
-    return { root: dir, filesScanned, findings };
-}
-
-/** `prefix/file`, with the prefix's `./` and trailing slashes dropped and `/` separators. */
-function prefixed(file, pathPrefix) {
-    const prefix = (pathPrefix ?? '')
-        .replace(/\\/g, '/')
-        .replace(/^\.(\/|$)/, '')
-        .replace(/\/+$/, '');
-    return prefix ? `${prefix}/${file}` : file;
-}
-/** `file:line: rule — why. Fix: …`; `pathPrefix` (the audited folder) makes the path usable from the working directory. */
-function formatFinding(f, options = {}) {
-    return `${prefixed(f.file, options.pathPrefix)}:${f.line}: ${f.rule} — ${f.why}. Fix: ${f.fix}.`;
-}
-/**
- * One annotation per finding. `pathPrefix` is the audited folder relative to the repository root, so the
- * annotation lands on the right file in the pull request (`src/app` + `lib/cache.js` → `src/app/lib/cache.js`).
- */
-function formatAnnotations(findings, options = {}) {
-    return findings.map((f) => ({
-        level: f.severity,
-        message: `${f.why}. Fix: ${f.fix}.`,
-        properties: {
-            title: `runpack audit: ${f.rule}`,
-            file: prefixed(f.file, options.pathPrefix),
-            startLine: f.line,
-            startColumn: f.column,
+        ref,
+        id: site.id,
+        kind,
+        isLinux,
+        isFunctionApp,
+        isFlex: Boolean(p.functionAppConfig) || /^flexconsumption$/i.test(sku),
+        isConsumption: /^dynamic$/i.test(sku),
+        sku,
+        state: String(p.state ?? ''),
+        location: site.location ?? '',
+        defaultHostName,
+        scmHostName: scm?.name ?? null,
+        appUrl: defaultHostName ? `https://${defaultHostName}` : '',
+        linuxFxVersion: String(linuxFx ?? ''),
+        identity: {
+            systemPrincipalId: type.includes('systemassigned') && identity?.principalId ? identity.principalId : null,
+            userAssigned: Object.entries(identity?.userAssignedIdentities ?? {}).map(([resourceId, v]) => ({
+                resourceId,
+                principalId: v.principalId ?? '',
+                clientId: v.clientId ?? '',
+            })),
         },
-    }));
+    };
+}
+async function resolveSubscription(arm, inputs, fromLogin) {
+    if (inputs.subscriptionId)
+        return inputs.subscriptionId;
+    if (fromLogin)
+        return fromLogin;
+    const subs = (await arm.listSubscriptions()).filter((s) => !s.state || /enabled/i.test(s.state));
+    if (subs.length === 1)
+        return subs[0].subscriptionId;
+    if (subs.length === 0)
+        throw new RunpackError('subscription-missing', 'The login sees no subscription; give its role assignment a subscription or set subscription-id.');
+    throw new RunpackError('subscription-ambiguous', `The login sees ${subs.length} subscriptions (${subs
+        .slice(0, 5)
+        .map((s) => s.subscriptionId)
+        .join(', ')}${subs.length > 5 ? ', …' : ''}); set subscription-id.`);
+}
+async function resolveTarget(arm, inputs, subscriptionId) {
+    let resourceGroup = inputs.resourceGroup;
+    if (!resourceGroup) {
+        const found = await arm.findSiteResourceGroup(subscriptionId, inputs.appName);
+        if (!found)
+            throw new RunpackError('app-not-found', `No app named ${inputs.appName} in subscription ${subscriptionId}; check app-name and subscription-id, or set resource-group.`);
+        resourceGroup = found;
+    }
+    const ref = { subscriptionId, resourceGroup, appName: inputs.appName, slot: inputs.slot ?? null };
+    const site = await arm.getSite(ref);
+    let config;
+    if (site.kind?.includes('linux') || site.properties?.reserved) {
+        config = await arm.getSiteConfig(ref).catch(() => undefined);
+    }
+    return targetFromSite(ref, site, config);
 }
 
 /**
@@ -90502,9 +90646,6 @@ function validateLocal(inputs, cwd = process.cwd()) {
     if (!/\.zip$/i.test(path$1))
         throw new UsageError(`${n.input('package')} must be a folder or a .zip file, not ${inputs.package}.`);
     return { path: path$1, isZip: true };
-}
-function describeFindings(findings) {
-    return findings.map((f) => f.message).join(' ');
 }
 async function runEngine(inputs, deps, shared) {
     const clock = deps.clock ?? realClock;
@@ -90812,125 +90953,6 @@ async function retentionPhase(prune, inputs, result, log) {
         ], log);
     }
 }
-/** The verdict: verified with no error finding, else the error line from the cause or the findings. */
-function settleVerdict(result) {
-    const failed = result.findings.filter((f) => f.severity === 'error');
-    result.ok = result.verified && failed.length === 0;
-    if (!result.ok && !result.error) {
-        result.error = result.cause
-            ? `Verification failed: ${result.cause.evidence}. Likely cause: ${CAUSE_TITLES[result.cause.cause]}. Fix: ${result.cause.fix}.`
-            : failed.length
-                ? describeFindings(failed)
-                : 'Verification failed.';
-        result.errorCode = result.cause ? `verify-${result.cause.cause}` : (failed[0]?.code ?? 'verify-failed');
-        if (result.rollback)
-            result.error += ` ${describeRollback(result.rollback)}`;
-    }
-}
-/** Pure: the rollback's part of the failure message. */
-function describeRollback(r) {
-    if (r.verified)
-        return `Rolled back: release ${r.to} is live again and verified.`;
-    if (r.to)
-        return `ROLLBACK NOT VERIFIED: release ${r.to} was made live again but did not verify (${r.reason ?? 'see the log'}); check the app now.`;
-    return `Not rolled back: ${r.reason}; release ${r.from} stays live.`;
-}
-/** Pure: the release the app runs now, from how the deploy ended. */
-function liveRelease(result, releaseId) {
-    if (result.verified || result.noop)
-        return releaseId;
-    if (result.rollback?.to)
-        return result.rollback.to;
-    // Verification ran: the switch happened, so this release is live (unverified).
-    if (result.levels.length)
-        return releaseId;
-    return result.previousReleaseId;
-}
-/** How long the automatic rollback may take, beyond the whole deploy's deadline if need be. */
-const ROLLBACK_BUDGET_MS = 3 * 60_000;
-/**
- * on-failure: rollback — after a failed verification, make the previous verified release live again (the
- * publisher's own way), restart and verify it; the step still fails, with both facts. on-failure: keep leaves the
- * failed release live and says so.
- */
-async function rollbackPhase(ctx, pkg, mode, published, result) {
-    const { log } = ctx;
-    if (ctx.inputs.onFailure === 'keep') {
-        recordFindings(result, [
-            {
-                severity: 'warning',
-                code: 'rollback-kept',
-                message: `on-failure: keep: release ${pkg.releaseId} stays live although it did not verify${published.previous?.releaseId ? `; release ${published.previous.releaseId} ran before it` : ''}.`,
-            },
-        ], log);
-        return;
-    }
-    const until = Math.max(ctx.deadline, ctx.clock.now() + ROLLBACK_BUDGET_MS);
-    const rctx = {
-        ...ctx,
-        deadline: until,
-        phaseDeadline: (ms) => Math.min(until, ctx.clock.now() + ms),
-    };
-    const outcome = { from: pkg.releaseId, verified: false, levels: [] };
-    result.rollback = outcome;
-    await beyondDeadline(until, async () => {
-        const previous = published.previous;
-        let restored;
-        try {
-            if (!previous)
-                throw new RunpackError('rollback-none', 'the publisher knows no earlier release');
-            restored = await log.group(`Roll back to ${previous.releaseId ?? 'the previous release'}`, () => previous.restore());
-        }
-        catch (err) {
-            outcome.reason = describeError(err).replace(/\.$/, '');
-            log.error(`Not rolled back: ${outcome.reason}.`);
-            return;
-        }
-        outcome.to = restored.pkg.releaseId;
-        try {
-            const after = await restartAndVerify(rctx, restored.pkg, {
-                verify: restored.verify,
-                mode,
-                // restart: false is kept: the previous release is what the app still has mounted.
-                restart: ctx.inputs.restart,
-                settingChanged: false,
-                label: 'rollback',
-            });
-            outcome.levels = after.verify.levels;
-            outcome.cause = after.verify.cause;
-            outcome.verified = after.verify.ok;
-            if (!after.verify.ok)
-                outcome.reason = after.verify.cause
-                    ? `${after.verify.cause.evidence}`
-                    : 'verification of the restored release failed';
-        }
-        catch (err) {
-            outcome.reason = describeError(err).replace(/\.$/, '');
-        }
-        if (outcome.verified)
-            log.info(`Rolled back: release ${outcome.to} is live again and verified.`);
-        else
-            log.error(`ROLLBACK NOT VERIFIED: release ${outcome.to} is live again but did not verify: ${outcome.reason}.`);
-    });
-}
-/** After a verified deploy: mark the release verified (a warning when that fails; the deploy stays verified). */
-async function recordPhase(published, result, log) {
-    if (!published.recordVerified)
-        return;
-    try {
-        await published.recordVerified();
-        log.info(`Release ${result.releaseId} recorded as verified (a later rollback may bring it back).`);
-    }
-    catch (err) {
-        recordFindings(result, [
-            {
-                severity: 'warning',
-                code: 'record-failed',
-                message: `Could not record release ${result.releaseId} as verified (${describeError(err).replace(/\.$/, '')}); an automatic rollback will not bring it back later.`,
-            },
-        ], log);
-    }
-}
 /** audit: true (findings warn) or strict (error findings fail the deploy before anything is uploaded). */
 async function runAudit(inputs, deps, result, log) {
     const root = deps.workspace || deps.env.GITHUB_WORKSPACE || process.cwd();
@@ -90954,20 +90976,6 @@ async function runAudit(inputs, deps, result, log) {
     log.info(`Audit of ${pathPrefix || '.'}: ${report.filesScanned} file(s) scanned, ${report.findings.length} write(s) into the app root found${strict ? ` (${errors.length} error(s), audit: strict)` : ''}.`);
     if (strict && errors.length)
         throw new RunpackError('audit-failed', `The audit found ${errors.length} write(s) into the read-only package mount (first: ${formatFinding(errors[0], { pathPrefix })}); move the writes to /tmp or HOME outside wwwroot, or set audit: true to deploy with warnings.`);
-}
-function hasErrors(result) {
-    return result.findings.some((f) => f.severity === 'error');
-}
-function recordFindings(result, found, log) {
-    for (const f of found) {
-        result.findings.push(f);
-        if (f.severity === 'error')
-            log.error(f.message);
-        else if (f.severity === 'warning')
-            log.warn(f.message);
-        else
-            log.info(f.message);
-    }
 }
 /** The GitHub Actions run this step belongs to, from the variables GitHub sets. */
 function githubRunUrl(env) {
@@ -91907,7 +91915,7 @@ async function identityEvidence(s, settings, account, container) {
     return out;
 }
 async function mountEvidence(kudu, deadline, kuduSettings) {
-    const marker = (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
+    const marker = (await kudu.vfsGet(`${WWWROOT}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
     const stampText = await readMountedStamp(kudu, deadline).catch(() => null);
     return {
         reachable: true,

@@ -7,47 +7,47 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import type { ArmClient } from '../azure/arm.js';
-import { beyondDeadline, withPhaseBudgets } from './budget.js';
 import type { CloudEndpoints } from '../azure/cloud.js';
 import type { AuthDeps, AuthSession } from '../azure/credentials.js';
 import { createHttpClient, describeRetry, type HttpClient } from '../azure/http.js';
+import { auditSource, formatAnnotations, formatFinding, type Annotation } from '../audit/index.js';
+import { ACTION_NAMING } from '../naming.js';
 import { inspect } from '../package/inspect.js';
 import { hashFile, pack } from '../package/zip-writer.js';
+import { modeSwitchDecision } from '../release/rfp.js';
 import { createLogger, type LogSink, type PhaseTiming } from '../report/log.js';
 import { createSecretRegistry, type SecretRegistry } from '../report/secrets.js';
 import { RunpackError, UsageError, describeError } from '../util/errors.js';
-import { ACTION_NAMING } from '../naming.js';
-import type { Classification } from './classify.js';
-import { CAUSE_TITLES } from './classify.js';
-import { planDeploy, type Plan } from './plan.js';
+import { RUNPACK_VERSION } from '../version.js';
 import { restartAndVerify } from './after-mount.js';
+import { withPhaseBudgets } from './budget.js';
 import { createDeployContext, logIn, realClock } from './context.js';
-import { resolveSubscription, resolveTarget } from './target.js';
-import type { Clock, DeployContext, DeployInputs, Finding, PackageInfo, TargetInfo } from './types.js';
-import type { Published } from './publish/types.js';
-import type { LevelResult } from './verify.js';
-import type { InstanceRow } from './instances.js';
 import { functionPackageFindings } from './functions.js';
+import { planDeploy, type Plan } from './plan.js';
 import { localPublisher } from './publish/local.js';
+import type { Published, Publisher } from './publish/types.js';
 import { urlPublisher } from './publish/url.js';
-import type { Publisher } from './publish/types.js';
+import { recordPhase, rollbackPhase } from './recover.js';
+import { probeSite } from './restart.js';
+import {
+  describeFindings,
+  hasErrors,
+  liveRelease,
+  recordFindings,
+  settleVerdict,
+  type DeployResult,
+} from './result.js';
+import type { RetentionOutcome } from './retention.js';
+import { checkSlots, swapSlots, targetAfterSwap } from './slots.js';
+import { resolveSubscription, resolveTarget } from './target.js';
+import type { Clock, DeployContext, DeployInputs, PackageInfo, TargetInfo } from './types.js';
+
+export { RUNPACK_VERSION } from '../version.js';
+export type { DeployResult, RollbackOutcome } from './result.js';
+export { describeRollback, liveRelease } from './result.js';
 
 /** One publisher per mode: a new mode is a new file and one line here. */
 const PUBLISHERS: Record<'url' | 'local', Publisher> = { url: urlPublisher, local: localPublisher };
-import { checkSlots, swapSlots, targetAfterSwap } from './slots.js';
-import { probeSite } from './restart.js';
-import type { RetentionOutcome } from './retention.js';
-import {
-  auditSource,
-  formatAnnotations,
-  formatFinding,
-  type Annotation,
-  type Finding as AuditFinding,
-} from '../audit/index.js';
-
-export { RUNPACK_VERSION } from '../version.js';
-import { RUNPACK_VERSION } from '../version.js';
-import { modeSwitchDecision } from '../release/rfp.js';
 
 export interface EngineDeps {
   env: Record<string, string | undefined>;
@@ -72,68 +72,6 @@ export interface EngineDeps {
   workspace?: string;
 }
 
-export interface RollbackOutcome {
-  /** The release that failed verification. */
-  from: string;
-  /** The release brought back (when one was). */
-  to?: string;
-  /** It was made live, restarted and verified. */
-  verified: boolean;
-  /** Why nothing was brought back, or why the rollback itself failed. */
-  reason?: string;
-  levels: LevelResult[];
-  cause?: Classification | null;
-}
-
-export interface DeployResult {
-  ok: boolean;
-  /** Unchanged content already live and verified: nothing was uploaded, set or restarted. */
-  noop: boolean;
-  error?: string;
-  errorCode?: string;
-  app: string;
-  slot?: string;
-  resourceGroup?: string;
-  auth?: string;
-  mode?: 'url' | 'local';
-  access?: 'identity' | 'sas';
-  releaseId?: string;
-  sha256?: string;
-  zipBytes?: number;
-  files?: number;
-  packageUrl?: string;
-  previousReleaseId?: string;
-  appUrl?: string;
-  verified: boolean;
-  levels: LevelResult[];
-  phases: PhaseTiming[];
-  findings: Finding[];
-  cause?: Classification | null;
-  /** dry-run: the plan, one line a step; nothing was written. */
-  dryRun?: boolean;
-  plan?: string[];
-  /** Retention after the deploy (keep-releases). */
-  retention?: RetentionOutcome;
-  /** The write-path audit (audit: true or strict) of `source`. */
-  audit?: {
-    source: string;
-    pathPrefix: string;
-    filesScanned: number;
-    findings: AuditFinding[];
-    strict: boolean;
-  };
-  /** A fleet (several targets in app-name): each target's own result. */
-  fleet?: DeployResult[];
-  /** Each instance's check, when the site runs on several. */
-  instances?: InstanceRow[];
-  /** The release the app runs now (see the live-release-id output). */
-  liveReleaseId?: string;
-  /** on-failure: rollback after a failed verification: what was brought back, whether it verified, or why not. */
-  rollback?: RollbackOutcome;
-  /** Swap after the deploy: from → to and whether the swapped-in side was verified. */
-  swap?: { from: string; to: string; verified: boolean };
-}
-
 /** Checks that need no network: the package path. */
 export function validateLocal(inputs: DeployInputs, cwd = process.cwd()): { path: string; isZip: boolean } {
   const path = resolve(cwd, inputs.package);
@@ -147,10 +85,6 @@ export function validateLocal(inputs: DeployInputs, cwd = process.cwd()): { path
   if (!/\.zip$/i.test(path))
     throw new UsageError(`${n.input('package')} must be a folder or a .zip file, not ${inputs.package}.`);
   return { path, isZip: true };
-}
-
-function describeFindings(findings: Finding[]): string {
-  return findings.map((f) => f.message).join(' ');
 }
 
 /** What the targets of a fleet share: one login, one package. */
@@ -559,138 +493,6 @@ async function retentionPhase(
   }
 }
 
-/** The verdict: verified with no error finding, else the error line from the cause or the findings. */
-function settleVerdict(result: DeployResult): void {
-  const failed = result.findings.filter((f) => f.severity === 'error');
-  result.ok = result.verified && failed.length === 0;
-  if (!result.ok && !result.error) {
-    result.error = result.cause
-      ? `Verification failed: ${result.cause.evidence}. Likely cause: ${CAUSE_TITLES[result.cause.cause]}. Fix: ${result.cause.fix}.`
-      : failed.length
-        ? describeFindings(failed)
-        : 'Verification failed.';
-    result.errorCode = result.cause ? `verify-${result.cause.cause}` : (failed[0]?.code ?? 'verify-failed');
-    if (result.rollback) result.error += ` ${describeRollback(result.rollback)}`;
-  }
-}
-
-/** Pure: the rollback's part of the failure message. */
-export function describeRollback(r: RollbackOutcome): string {
-  if (r.verified) return `Rolled back: release ${r.to} is live again and verified.`;
-  if (r.to)
-    return `ROLLBACK NOT VERIFIED: release ${r.to} was made live again but did not verify (${r.reason ?? 'see the log'}); check the app now.`;
-  return `Not rolled back: ${r.reason}; release ${r.from} stays live.`;
-}
-
-/** Pure: the release the app runs now, from how the deploy ended. */
-export function liveRelease(result: DeployResult, releaseId: string): string | undefined {
-  if (result.verified || result.noop) return releaseId;
-  if (result.rollback?.to) return result.rollback.to;
-  // Verification ran: the switch happened, so this release is live (unverified).
-  if (result.levels.length) return releaseId;
-  return result.previousReleaseId;
-}
-
-/** How long the automatic rollback may take, beyond the whole deploy's deadline if need be. */
-export const ROLLBACK_BUDGET_MS = 3 * 60_000;
-
-/**
- * on-failure: rollback — after a failed verification, make the previous verified release live again (the
- * publisher's own way), restart and verify it; the step still fails, with both facts. on-failure: keep leaves the
- * failed release live and says so.
- */
-async function rollbackPhase(
-  ctx: DeployContext,
-  pkg: PackageInfo,
-  mode: 'url' | 'local',
-  published: Published,
-  result: DeployResult,
-): Promise<void> {
-  const { log } = ctx;
-  if (ctx.inputs.onFailure === 'keep') {
-    recordFindings(
-      result,
-      [
-        {
-          severity: 'warning',
-          code: 'rollback-kept',
-          message: `on-failure: keep: release ${pkg.releaseId} stays live although it did not verify${published.previous?.releaseId ? `; release ${published.previous.releaseId} ran before it` : ''}.`,
-        },
-      ],
-      log,
-    );
-    return;
-  }
-  const until = Math.max(ctx.deadline, ctx.clock.now() + ROLLBACK_BUDGET_MS);
-  const rctx: DeployContext = {
-    ...ctx,
-    deadline: until,
-    phaseDeadline: (ms) => Math.min(until, ctx.clock.now() + ms),
-  };
-  const outcome: RollbackOutcome = { from: pkg.releaseId, verified: false, levels: [] };
-  result.rollback = outcome;
-  await beyondDeadline(until, async () => {
-    const previous = published.previous;
-    let restored: Awaited<ReturnType<NonNullable<typeof previous>['restore']>>;
-    try {
-      if (!previous) throw new RunpackError('rollback-none', 'the publisher knows no earlier release');
-      restored = await log.group(`Roll back to ${previous.releaseId ?? 'the previous release'}`, () =>
-        previous.restore(),
-      );
-    } catch (err) {
-      outcome.reason = describeError(err).replace(/\.$/, '');
-      log.error(`Not rolled back: ${outcome.reason}.`);
-      return;
-    }
-    outcome.to = restored.pkg.releaseId;
-    try {
-      const after = await restartAndVerify(rctx, restored.pkg, {
-        verify: restored.verify,
-        mode,
-        // restart: false is kept: the previous release is what the app still has mounted.
-        restart: ctx.inputs.restart,
-        settingChanged: false,
-        label: 'rollback',
-      });
-      outcome.levels = after.verify.levels;
-      outcome.cause = after.verify.cause;
-      outcome.verified = after.verify.ok;
-      if (!after.verify.ok)
-        outcome.reason = after.verify.cause
-          ? `${after.verify.cause.evidence}`
-          : 'verification of the restored release failed';
-    } catch (err) {
-      outcome.reason = describeError(err).replace(/\.$/, '');
-    }
-    if (outcome.verified) log.info(`Rolled back: release ${outcome.to} is live again and verified.`);
-    else
-      log.error(
-        `ROLLBACK NOT VERIFIED: release ${outcome.to} is live again but did not verify: ${outcome.reason}.`,
-      );
-  });
-}
-
-/** After a verified deploy: mark the release verified (a warning when that fails; the deploy stays verified). */
-async function recordPhase(published: Published, result: DeployResult, log: PhaseLog): Promise<void> {
-  if (!published.recordVerified) return;
-  try {
-    await published.recordVerified();
-    log.info(`Release ${result.releaseId} recorded as verified (a later rollback may bring it back).`);
-  } catch (err) {
-    recordFindings(
-      result,
-      [
-        {
-          severity: 'warning',
-          code: 'record-failed',
-          message: `Could not record release ${result.releaseId} as verified (${describeError(err).replace(/\.$/, '')}); an automatic rollback will not bring it back later.`,
-        },
-      ],
-      log,
-    );
-  }
-}
-
 /** audit: true (findings warn) or strict (error findings fail the deploy before anything is uploaded). */
 export async function runAudit(
   inputs: DeployInputs,
@@ -721,23 +523,6 @@ export async function runAudit(
       'audit-failed',
       `The audit found ${errors.length} write(s) into the read-only package mount (first: ${formatFinding(errors[0], { pathPrefix })}); move the writes to /tmp or HOME outside wwwroot, or set audit: true to deploy with warnings.`,
     );
-}
-
-function hasErrors(result: DeployResult): boolean {
-  return result.findings.some((f) => f.severity === 'error');
-}
-
-function recordFindings(
-  result: DeployResult,
-  found: Finding[],
-  log: { warn(m: string): void; info(m: string): void; error(m: string): void },
-) {
-  for (const f of found) {
-    result.findings.push(f);
-    if (f.severity === 'error') log.error(f.message);
-    else if (f.severity === 'warning') log.warn(f.message);
-    else log.info(f.message);
-  }
 }
 
 /** The GitHub Actions run this step belongs to, from the variables GitHub sets. */

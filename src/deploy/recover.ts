@@ -1,0 +1,113 @@
+/**
+ * After the switch: a verified release is recorded as verified (where a later rollback looks for it); a release
+ * that fails verification is replaced by the previous verified one through its publisher, restarted and verified
+ * (on-failure: rollback), or left live and said so (on-failure: keep).
+ */
+import { describeError, RunpackError } from '../util/errors.js';
+import { restartAndVerify } from './after-mount.js';
+import { beyondDeadline } from './budget.js';
+import type { Published } from './publish/types.js';
+import { recordFindings, type DeployResult, type RollbackOutcome } from './result.js';
+import type { DeployContext, PackageInfo } from './types.js';
+
+type PhaseLog = DeployContext['log'];
+
+/** How long the automatic rollback may take, beyond the whole deploy's deadline if need be. */
+export const ROLLBACK_BUDGET_MS = 3 * 60_000;
+
+/**
+ * on-failure: rollback — after a failed verification, make the previous verified release live again (the
+ * publisher's own way), restart and verify it; the step still fails, with both facts. on-failure: keep leaves the
+ * failed release live and says so.
+ */
+export async function rollbackPhase(
+  ctx: DeployContext,
+  pkg: PackageInfo,
+  mode: 'url' | 'local',
+  published: Published,
+  result: DeployResult,
+): Promise<void> {
+  const { log } = ctx;
+  if (ctx.inputs.onFailure === 'keep') {
+    recordFindings(
+      result,
+      [
+        {
+          severity: 'warning',
+          code: 'rollback-kept',
+          message: `on-failure: keep: release ${pkg.releaseId} stays live although it did not verify${published.previous?.releaseId ? `; release ${published.previous.releaseId} ran before it` : ''}.`,
+        },
+      ],
+      log,
+    );
+    return;
+  }
+  const until = Math.max(ctx.deadline, ctx.clock.now() + ROLLBACK_BUDGET_MS);
+  const rctx: DeployContext = {
+    ...ctx,
+    deadline: until,
+    phaseDeadline: (ms) => Math.min(until, ctx.clock.now() + ms),
+  };
+  const outcome: RollbackOutcome = { from: pkg.releaseId, verified: false, levels: [] };
+  result.rollback = outcome;
+  await beyondDeadline(until, async () => {
+    const previous = published.previous;
+    let restored: Awaited<ReturnType<NonNullable<typeof previous>['restore']>>;
+    try {
+      if (!previous) throw new RunpackError('rollback-none', 'the publisher knows no earlier release');
+      restored = await log.group(`Roll back to ${previous.releaseId ?? 'the previous release'}`, () =>
+        previous.restore(),
+      );
+    } catch (err) {
+      outcome.reason = describeError(err).replace(/\.$/, '');
+      log.error(`Not rolled back: ${outcome.reason}.`);
+      return;
+    }
+    outcome.to = restored.pkg.releaseId;
+    try {
+      const after = await restartAndVerify(rctx, restored.pkg, {
+        verify: restored.verify,
+        mode,
+        // restart: false is kept: the previous release is what the app still has mounted.
+        restart: ctx.inputs.restart,
+        settingChanged: false,
+        label: 'rollback',
+      });
+      outcome.levels = after.verify.levels;
+      outcome.cause = after.verify.cause;
+      outcome.verified = after.verify.ok;
+      if (!after.verify.ok)
+        outcome.reason = after.verify.cause
+          ? `${after.verify.cause.evidence}`
+          : 'verification of the restored release failed';
+    } catch (err) {
+      outcome.reason = describeError(err).replace(/\.$/, '');
+    }
+    if (outcome.verified) log.info(`Rolled back: release ${outcome.to} is live again and verified.`);
+    else
+      log.error(
+        `ROLLBACK NOT VERIFIED: release ${outcome.to} is live again but did not verify: ${outcome.reason}.`,
+      );
+  });
+}
+
+/** After a verified deploy: mark the release verified (a warning when that fails; the deploy stays verified). */
+export async function recordPhase(published: Published, result: DeployResult, log: PhaseLog): Promise<void> {
+  if (!published.recordVerified) return;
+  try {
+    await published.recordVerified();
+    log.info(`Release ${result.releaseId} recorded as verified (a later rollback may bring it back).`);
+  } catch (err) {
+    recordFindings(
+      result,
+      [
+        {
+          severity: 'warning',
+          code: 'record-failed',
+          message: `Could not record release ${result.releaseId} as verified (${describeError(err).replace(/\.$/, '')}); an automatic rollback will not bring it back later.`,
+        },
+      ],
+      log,
+    );
+  }
+}
