@@ -3,6 +3,9 @@
  * it before any call reaches the emulator.
  */
 import { describe, expect, it } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type E2E, fetchSite, useE2E } from './helpers/action.js';
 
 let e: E2E;
@@ -152,5 +155,34 @@ describe('failures found at verification or before the upload', () => {
     expect(r.stdout).not.toMatch(/could not mount the package/);
     // The app itself was fine all along.
     expect((await fetchSite(e.emu, 'rp-linux-web', '/')).status).toBe(200);
+  });
+});
+
+describe('Blob Storage goes away during the upload of a large package', () => {
+  it('ends with one classified error, no crash, the stable blob untouched and the previous release live', async () => {
+    const url = { 'app-name': 'rp-win-web', 'storage-account': e.emu.storage.accountName };
+    const good = await e.run({ ...url, package: e.app('big1') });
+    expect(good.code).toBe(0);
+    // 24 MiB that does not compress: three 8 MiB blocks, several in flight when the connections drop.
+    const big = e.app('big2');
+    writeFileSync(join(big, 'assets.bin'), randomBytes(24 * 1024 * 1024));
+    e.emu.admin.setFaults(e.emu.storage.accountName, {
+      drop: { target: 'blob', count: 10_000, pathContains: 'comp=block' },
+    });
+    const r = await e.run({ ...url, package: big }, { timeoutMs: 120_000 });
+    e.emu.admin.clearFaults();
+    expect(r.code).toBe(1);
+    const errors = r.stdout.split('\n').filter((l) => l.startsWith('::error::'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/::error::.*upload/i);
+    expect(errors[0]).not.toMatch(/refused/);
+    // No stream outlived its file: nothing after the error line, no unhandled 'error' event, no stack.
+    expect(r.stderr).not.toMatch(/ENOENT|Unhandled|at .*\(node:/);
+    expect(r.stdout).not.toMatch(/ENOENT/);
+    expect(r.outputs['live-release-id']).toBe(good.outputs['release-id']);
+    // The stable blob still holds the previous release, and the app serves it.
+    const site = await fetchSite(e.emu, 'rp-win-web', '/version.txt');
+    expect(site.body.trim()).toMatch(/version big1$/);
+    expect(e.emu.admin.requests().some((q) => q.service === 'blob' && q.status === 0)).toBe(true);
   });
 });

@@ -118,8 +118,12 @@ export interface Faults {
   arm?: { status: 429 | 500 | 502 | 503; count: number; retryAfter?: number; pathContains?: string };
   /** Next N Kudu requests answer this status. */
   kudu?: { status: 409 | 429 | 502 | 503; count: number; retryAfter?: number; pathContains?: string };
-  /** Drop the connection (socket destroy) on the next N requests to the matched host kind. */
-  drop?: { target: 'arm' | 'kudu' | 'site' | 'entra'; count: number };
+  /**
+   * Drop the connection (socket destroy) on the next N requests to the matched host kind (optionally only those
+   * whose path and query contain `pathContains`, e.g. `comp=block` for block uploads). Blob Storage requests match
+   * the faults of the account name or `*`.
+   */
+  drop?: { target: 'arm' | 'kudu' | 'site' | 'entra' | 'blob'; count: number; pathContains?: string };
   /** Delay every response of the target by ms. */
   slow?: { target: 'arm' | 'kudu' | 'site' | 'entra'; ms: number };
   /** Access tokens issued with this lifetime in seconds. */

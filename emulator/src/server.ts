@@ -30,6 +30,14 @@ export function hostName(req: IncomingMessage): string {
 /** The app a request is about, for per-app faults: the site's app, or `/sites/{name}` in an ARM path. */
 export function faultKey(route: Route, req: IncomingMessage): string | null {
   if (route.site) return route.site.appName;
+  // Blob Storage: the account is the first label of the host (`<account>.blob.core.windows.net`), or the first
+  // path segment on a loopback endpoint (`127.0.0.1:<port>/<account>/…`, Azurite's path style).
+  if (route.service === 'blob') {
+    const host = hostName(req);
+    return /^[\d.]+$|^\[|^localhost$/i.test(host)
+      ? decodeURIComponent((req.url ?? '/').split('?')[0].split('/')[1] ?? '') || null
+      : host.split('.')[0] || null;
+  }
   const m = /\/providers\/Microsoft\.Web\/sites\/([^/?]+)/i.exec(req.url ?? '');
   return m ? decodeURIComponent(m[1]!) : null;
 }
@@ -66,7 +74,13 @@ export function dispatcher(ctx: EmulatorContext, resolve: Resolver) {
       ...(route.site ? { site: route.site.id } : {}),
     };
     const faults = faultsFor(ctx, faultKey(route, req));
-    const drop = faults.find((f) => f.drop && f.drop.target === route.service && f.drop.count > 0)?.drop;
+    const drop = faults.find(
+      (f) =>
+        f.drop &&
+        f.drop.target === route.service &&
+        f.drop.count > 0 &&
+        (!f.drop.pathContains || (req.url ?? '').includes(f.drop.pathContains)),
+    )?.drop;
     if (drop) {
       drop.count -= 1;
       ctx.log({ ...entry, status: 0 });

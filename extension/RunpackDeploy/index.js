@@ -51585,9 +51585,9 @@ async function planLocal({ ctx, pkg, plan, settings }) {
 }
 const localPublisher = {
     plan: planLocal,
-    publish: ({ ctx, pkg, plan }) => publishLocalMode(ctx, pkg, plan.previousValue),
+    publish: ({ ctx, pkg, plan, progress }) => publishLocalMode(ctx, pkg, plan.previousValue, progress),
 };
-async function publishLocalMode(ctx, pkg, previousValue) {
+async function publishLocalMode(ctx, pkg, previousValue, progress) {
     const { log } = ctx;
     // Unchanged content already mounted and verified: nothing to push or restart.
     if (!ctx.inputs.force && previousValue === '1' && pkg.stamp) {
@@ -51597,6 +51597,7 @@ async function publishLocalMode(ctx, pkg, previousValue) {
             return { noop: { levels: quick.levels }, previousReleaseId: pkg.releaseId, findings: [] };
         }
     }
+    progress?.({ switching: true });
     const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
     const before = outcome.previousPackage ?? null;
     const record = await localRecordOf(ctx, before);
@@ -89281,6 +89282,13 @@ function storageFailure(err, what, account) {
     const code = e.details?.errorCode ?? e.code ?? '';
     const status = e.statusCode;
     const base = `Blob Storage refused to ${what} in account ${account}`;
+    // No answer at all: the connection failed on the way (reset, refused, timed out, name not resolved, TLS).
+    const network = /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE|ECONNABORTED|REQUEST_SEND_ERROR)$/.test(code) ||
+        (!status && /socket hang up|ECONNRESET|ECONNREFUSED|ETIMEDOUT|ENOTFOUND/i.test(e.message ?? ''));
+    if (network) {
+        const why = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE|socket hang up/i.exec(`${code} ${e.message ?? ''}`)?.[0];
+        return new RunpackError('storage-unreachable', `The connection to Blob Storage (account ${account}) failed while trying to ${what}${why ? ` (${why})` : ''}, after retries; nothing was switched, so the previous release stays live — check the runner's network, proxy and firewall to the storage account, then run the deploy again.`, { cause: err });
+    }
     switch (code) {
         case 'KeyBasedAuthenticationNotPermitted':
             return new RunpackError('shared-key-disabled', `${base}: shared key access is disabled on the account (KeyBasedAuthenticationNotPermitted); use package-access: identity and give the deploying principal Storage Blob Data Contributor.`);
@@ -89381,14 +89389,31 @@ function storeFor(service, accountName, auth, accountKey) {
         }),
         uploadFile: (c, b, path, o) => wrap(`upload ${c}/${b}`, async () => {
             const client = container(c).getBlockBlobClient(b);
-            await client.uploadFile(path, {
-                blockSize: 8 * 1024 * 1024,
-                concurrency: 4,
-                metadata: o.metadata,
-                blobHTTPHeaders: { blobContentType: 'application/zip', blobContentMD5: o.md5 },
-                onProgress: o.onProgress ? (p) => o.onProgress?.(p.loadedBytes) : undefined,
-                abortSignal: o.abortSignal,
-            });
+            // One read stream that runpack owns, cut into 8 MiB blocks in memory (4 in flight): a retried block is
+            // resent from memory, so no stream is ever reopened on the file, and when the upload fails the stream is
+            // destroyed and every request still in flight is aborted before this returns.
+            const stream = fs$1.createReadStream(path, { highWaterMark: 1024 * 1024 });
+            const abort = new AbortController();
+            const onOuterAbort = () => abort.abort();
+            o.abortSignal?.addEventListener('abort', onOuterAbort, { once: true });
+            let streamError;
+            stream.on('error', (err) => (streamError = err));
+            try {
+                await client.uploadStream(stream, 8 * 1024 * 1024, 4, {
+                    metadata: o.metadata,
+                    blobHTTPHeaders: { blobContentType: 'application/zip', blobContentMD5: o.md5 },
+                    onProgress: o.onProgress ? (p) => o.onProgress?.(p.loadedBytes) : undefined,
+                    abortSignal: abort.signal,
+                });
+            }
+            catch (err) {
+                abort.abort();
+                throw streamError ?? err;
+            }
+            finally {
+                o.abortSignal?.removeEventListener('abort', onOuterAbort);
+                stream.destroy();
+            }
             return itemOf(b, await client.getProperties());
         }),
         copyBlob: (c, from, to) => wrap(`copy ${c}/${from} to ${c}/${to}`, () => copy(c, from, to)),
@@ -89726,7 +89751,9 @@ async function md5OfFile(path) {
 }
 async function uploadRelease(store, container, releaseBlob, stableBlob, pkg, metadata, log, signal, 
 /** A blob of the same container that already holds this package (a fleet's first upload): copy it instead. */
-copyFrom) {
+copyFrom, 
+/** Called just before the stable blob is overwritten (what the app mounts at its next start changes then). */
+beforeStableCopy) {
     const existing = await store.getBlob(container, releaseBlob);
     let uploaded = false;
     let reused = false;
@@ -89773,6 +89800,7 @@ copyFrom) {
         log.info(`${stableBlob} already holds this release.`);
         return { releaseBlob, stableBlob, uploaded, copied: false, stable: before, previousSha256 };
     }
+    beforeStableCopy?.();
     const stable = await store.copyBlob(container, releaseBlob, stableBlob);
     if (stable.metadata.sha256 !== pkg.sha256) {
         // A copy that lost the metadata (or raced with another writer) is not this release.
@@ -89788,7 +89816,7 @@ copyFrom) {
  * and the setting. Restart and verification are the engine's.
  */
 async function publishUrl(input) {
-    const { ctx, pkg, plan, settings, session, storageScope, runUrl, uploads } = input;
+    const { ctx, pkg, plan, settings, session, storageScope, runUrl, uploads, progress } = input;
     const { log, inputs, target, arm } = ctx;
     const findings = [];
     const accountName = inputs.storageAccount;
@@ -89871,9 +89899,13 @@ async function publishUrl(input) {
         ctx.secrets.add(new URL(url).searchParams.get('sig') ?? undefined);
         return url;
     };
+    // What the app runs now, when its setting names this stable blob.
+    const stableNow = await store.getBlob(plan.container, plan.stableBlob);
+    if (stableNow?.metadata.sha256 &&
+        (plan.previousValue ?? '').split('?')[0].toLowerCase() === stableUrl.split('?')[0].toLowerCase())
+        progress?.({ previousReleaseId: stableNow.metadata.sha256.slice(0, 12) });
     // Unchanged content already live and verified: nothing to do.
     if (!inputs.force) {
-        const stableNow = await store.getBlob(plan.container, plan.stableBlob);
         const settingsSame = !mergeSettings(settings, changes).changed;
         const policyFine = !access.decision || access.decision.action === 'keep';
         if (stableNow?.metadata.sha256 === pkg.sha256 && settingsSame && policyFine && pkg.stamp) {
@@ -89914,7 +89946,7 @@ async function publishUrl(input) {
         runUrl,
         version: RUNPACK_VERSION,
         now: new Date(ctx.clock.now()),
-    }), log, uploadSignal, copyFrom);
+    }), log, uploadSignal, copyFrom, () => progress?.({ switching: true }));
     // The upload may not outlive the deploy's time budget.
     const uploadSignal = AbortSignal.timeout(Math.max(1000, ctx.deadline - ctx.clock.now()));
     let uploadOk = false;
@@ -90763,6 +90795,9 @@ async function runEngine(inputs, deps, shared) {
         result.ok = false;
         result.error = secrets.redact(describeError(err));
         result.errorCode = err instanceof RunpackError ? err.code : 'unexpected';
+        // Failed before anything changed what the app mounts: the release that was live still is.
+        if (!result.switching)
+            result.liveReleaseId = result.previousReleaseId;
     }
     finally {
         if (workDir)
@@ -90876,6 +90911,12 @@ async function publishPhase(ctx, pkg, plan, settings, session, cloud, deps, resu
         storageScope: cloud.storageScope,
         runUrl: deps.runUrl ?? githubRunUrl(deps.env),
         uploads,
+        progress: (p) => {
+            if (p.previousReleaseId)
+                result.previousReleaseId = p.previousReleaseId;
+            if (p.switching)
+                result.switching = true;
+        },
     });
     if (published.loggedFindings === false)
         recordFindings(result, published.findings, log);

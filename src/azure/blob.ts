@@ -3,6 +3,7 @@
  * Auth: an Entra token for storage when the principal can write (works with shared key disabled), else the
  * account key from listKeys. Errors become one line with the storage error code and the fix.
  */
+import { createReadStream } from 'node:fs';
 import {
   BlobServiceClient,
   StorageSharedKeyCredential,
@@ -109,6 +110,22 @@ export function storageFailure(err: unknown, what: string, account: string): Run
   const code = e.details?.errorCode ?? e.code ?? '';
   const status = e.statusCode;
   const base = `Blob Storage refused to ${what} in account ${account}`;
+  // No answer at all: the connection failed on the way (reset, refused, timed out, name not resolved, TLS).
+  const network =
+    /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE|ECONNABORTED|REQUEST_SEND_ERROR)$/.test(
+      code,
+    ) ||
+    (!status && /socket hang up|ECONNRESET|ECONNREFUSED|ETIMEDOUT|ENOTFOUND/i.test(e.message ?? ''));
+  if (network) {
+    const why = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE|socket hang up/i.exec(
+      `${code} ${e.message ?? ''}`,
+    )?.[0];
+    return new RunpackError(
+      'storage-unreachable',
+      `The connection to Blob Storage (account ${account}) failed while trying to ${what}${why ? ` (${why})` : ''}, after retries; nothing was switched, so the previous release stays live — check the runner's network, proxy and firewall to the storage account, then run the deploy again.`,
+      { cause: err },
+    );
+  }
   switch (code) {
     case 'KeyBasedAuthenticationNotPermitted':
       return new RunpackError(
@@ -249,14 +266,29 @@ function storeFor(
     uploadFile: (c, b, path, o) =>
       wrap(`upload ${c}/${b}`, async () => {
         const client = container(c).getBlockBlobClient(b);
-        await client.uploadFile(path, {
-          blockSize: 8 * 1024 * 1024,
-          concurrency: 4,
-          metadata: o.metadata,
-          blobHTTPHeaders: { blobContentType: 'application/zip', blobContentMD5: o.md5 },
-          onProgress: o.onProgress ? (p) => o.onProgress?.(p.loadedBytes) : undefined,
-          abortSignal: o.abortSignal,
-        });
+        // One read stream that runpack owns, cut into 8 MiB blocks in memory (4 in flight): a retried block is
+        // resent from memory, so no stream is ever reopened on the file, and when the upload fails the stream is
+        // destroyed and every request still in flight is aborted before this returns.
+        const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
+        const abort = new AbortController();
+        const onOuterAbort = () => abort.abort();
+        o.abortSignal?.addEventListener('abort', onOuterAbort, { once: true });
+        let streamError: Error | undefined;
+        stream.on('error', (err) => (streamError = err));
+        try {
+          await client.uploadStream(stream, 8 * 1024 * 1024, 4, {
+            metadata: o.metadata,
+            blobHTTPHeaders: { blobContentType: 'application/zip', blobContentMD5: o.md5 },
+            onProgress: o.onProgress ? (p) => o.onProgress?.(p.loadedBytes) : undefined,
+            abortSignal: abort.signal,
+          });
+        } catch (err) {
+          abort.abort();
+          throw streamError ?? err;
+        } finally {
+          o.abortSignal?.removeEventListener('abort', onOuterAbort);
+          stream.destroy();
+        }
         return itemOf(b, await client.getProperties());
       }),
     copyBlob: (c, from, to) => wrap(`copy ${c}/${from} to ${c}/${to}`, () => copy(c, from, to)),

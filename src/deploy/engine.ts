@@ -249,6 +249,8 @@ export async function runEngine(
     result.ok = false;
     result.error = secrets.redact(describeError(err));
     result.errorCode = err instanceof RunpackError ? err.code : 'unexpected';
+    // Failed before anything changed what the app mounts: the release that was live still is.
+    if (!result.switching) result.liveReleaseId = result.previousReleaseId;
   } finally {
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   }
@@ -398,6 +400,10 @@ async function publishPhase(
     storageScope: cloud.storageScope,
     runUrl: deps.runUrl ?? githubRunUrl(deps.env),
     uploads,
+    progress: (p) => {
+      if (p.previousReleaseId) result.previousReleaseId = p.previousReleaseId;
+      if (p.switching) result.switching = true;
+    },
   });
   if (published.loggedFindings === false) recordFindings(result, published.findings, log);
   else result.findings.push(...published.findings);

@@ -65,6 +65,8 @@ export interface DeployResult {
   fleet?: DeployResult[];
   /** Each instance's check, when the site runs on several. */
   instances?: InstanceRow[];
+  /** The publisher started changing what the app mounts (a failure after that leaves the live release open). */
+  switching?: boolean;
   /** The release the app runs now (see the live-release-id output). */
   liveReleaseId?: string;
   /** on-failure: rollback after a failed verification: what was brought back, whether it verified, or why not. */

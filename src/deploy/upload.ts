@@ -57,6 +57,8 @@ export async function uploadRelease(
   signal?: AbortSignal,
   /** A blob of the same container that already holds this package (a fleet's first upload): copy it instead. */
   copyFrom?: string,
+  /** Called just before the stable blob is overwritten (what the app mounts at its next start changes then). */
+  beforeStableCopy?: () => void,
 ): Promise<UploadOutcome> {
   const existing = await store.getBlob(container, releaseBlob);
   let uploaded = false;
@@ -104,6 +106,7 @@ export async function uploadRelease(
     log.info(`${stableBlob} already holds this release.`);
     return { releaseBlob, stableBlob, uploaded, copied: false, stable: before, previousSha256 };
   }
+  beforeStableCopy?.();
   const stable = await store.copyBlob(container, releaseBlob, stableBlob);
   if (stable.metadata.sha256 !== pkg.sha256) {
     // A copy that lost the metadata (or raced with another writer) is not this release.

@@ -71,13 +71,14 @@ async function planLocal({ ctx, pkg, plan, settings }: PublishInput): Promise<Dr
 
 export const localPublisher: Publisher = {
   plan: planLocal,
-  publish: ({ ctx, pkg, plan }) => publishLocalMode(ctx, pkg, plan.previousValue),
+  publish: ({ ctx, pkg, plan, progress }) => publishLocalMode(ctx, pkg, plan.previousValue, progress),
 };
 
 export async function publishLocalMode(
   ctx: DeployContext,
   pkg: PackageInfo,
   previousValue: string | undefined,
+  progress?: PublishInput['progress'],
 ): Promise<Published> {
   const { log } = ctx;
   // Unchanged content already mounted and verified: nothing to push or restart.
@@ -90,6 +91,7 @@ export async function publishLocalMode(
       return { noop: { levels: quick.levels }, previousReleaseId: pkg.releaseId, findings: [] };
     }
   }
+  progress?.({ switching: true });
   const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
   const before = outcome.previousPackage ?? null;
   const record = await localRecordOf(ctx, before);

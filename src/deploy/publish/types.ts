@@ -54,6 +54,11 @@ export interface PublishInput {
   runUrl?: string;
   /** A fleet's shared uploads: `account/container` → the release blob the first target uploaded. */
   uploads?: Map<string, Promise<string | null>>;
+  /**
+   * What the publisher learns before it finishes, for a failure on the way: the release live before it, and the
+   * moment it starts changing what the app mounts (after that, a failure leaves the live release uncertain).
+   */
+  progress?: (p: { previousReleaseId?: string; switching?: boolean }) => void;
 }
 
 /** The dry run's plan: one line a step, and what it found. Nothing is written. */

@@ -31,7 +31,7 @@ export type UrlPublishInput = PublishInput;
  * and the setting. Restart and verification are the engine's.
  */
 export async function publishUrl(input: UrlPublishInput): Promise<Published> {
-  const { ctx, pkg, plan, settings, session, storageScope, runUrl, uploads } = input;
+  const { ctx, pkg, plan, settings, session, storageScope, runUrl, uploads, progress } = input;
   const { log, inputs, target, arm } = ctx;
   const findings: Finding[] = [];
   const accountName = inputs.storageAccount!;
@@ -139,9 +139,16 @@ export async function publishUrl(input: UrlPublishInput): Promise<Published> {
     return url;
   };
 
+  // What the app runs now, when its setting names this stable blob.
+  const stableNow = await store.getBlob(plan.container, plan.stableBlob);
+  if (
+    stableNow?.metadata.sha256 &&
+    (plan.previousValue ?? '').split('?')[0].toLowerCase() === stableUrl.split('?')[0].toLowerCase()
+  )
+    progress?.({ previousReleaseId: stableNow.metadata.sha256.slice(0, 12) });
+
   // Unchanged content already live and verified: nothing to do.
   if (!inputs.force) {
-    const stableNow = await store.getBlob(plan.container, plan.stableBlob);
     const settingsSame = !mergeSettings(settings, changes).changed;
     const policyFine = !access.decision || access.decision.action === 'keep';
     if (stableNow?.metadata.sha256 === pkg.sha256 && settingsSame && policyFine && pkg.stamp) {
@@ -194,6 +201,7 @@ export async function publishUrl(input: UrlPublishInput): Promise<Published> {
       log,
       uploadSignal,
       copyFrom,
+      () => progress?.({ switching: true }),
     );
   // The upload may not outlive the deploy's time budget.
   const uploadSignal = AbortSignal.timeout(Math.max(1000, ctx.deadline - ctx.clock.now()));
