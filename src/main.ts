@@ -1,6 +1,7 @@
 /** Entry point of the GitHub Action (bundled to dist/index.js): inputs in, engine, outputs and job summary out. */
 import * as core from '@actions/core';
 import { runDeploy } from './deploy/run.js';
+import { listenForCancellation } from './util/cancel.js';
 import { parseInputs, secretInputValues } from './inputs.js';
 import type { LogSink } from './report/log.js';
 import { createSecretRegistry } from './report/secrets.js';
@@ -36,13 +37,17 @@ async function run(): Promise<void> {
     await operate(inputs, secrets);
     return;
   }
+  const cancellation = listenForCancellation();
   const result = await runDeploy(inputs, {
     env: process.env,
     sink,
     secrets,
     getIdToken: (audience) => core.getIDToken(audience),
     annotate: (a) => (a.level === 'error' ? core.error : core.warning)(a.message, a.properties),
+
+    signal: cancellation.signal,
   });
+  cancellation.dispose();
   for (const [k, v] of Object.entries(outputsOf(result))) core.setOutput(k, v);
   try {
     if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(renderSummary(result, secrets)).write();

@@ -17,6 +17,7 @@ import {
 } from './azure/service-connection.js';
 import type { CloudEndpoints } from './azure/cloud.js';
 import { runDeploy } from './deploy/run.js';
+import { listenForCancellation } from './util/cancel.js';
 import type { DeployInputs } from './deploy/types.js';
 import { parseInputs, secretInputValues, speak, TASK_NAMING, taskInputName } from './inputs.js';
 import { opsOptions, runOpsAction, type OpsCommand } from './ops/action.js';
@@ -162,6 +163,7 @@ async function run(): Promise<void> {
     return;
   }
 
+  const cancellation = listenForCancellation();
   const result = await runDeploy(inputs, {
     env: process.env,
     sink,
@@ -171,7 +173,10 @@ async function run(): Promise<void> {
     tempDir: tl.getVariable('Agent.TempDirectory'),
     runUrl: runUrl(),
     workspace: tl.getVariable('Build.SourcesDirectory'),
+
+    signal: cancellation.signal,
   });
+  cancellation.dispose();
   setOutputs(outputsOf(result));
   try {
     uploadSummary(say(renderSummary(result, secrets)));

@@ -43359,7 +43359,9 @@ function createHttpClient(options = {}) {
         redirectOptions: { maxRetries: 5 },
         userAgentOptions: { userAgentPrefix: options.userAgent ?? 'runpack' },
     });
-    async function request(req) {
+    async function request(given) {
+        const signals = [given.signal, options.signal].filter((x) => x !== undefined);
+        const req = signals.length > 1 ? { ...given, signal: AbortSignal.any(signals) } : { ...given, signal: signals[0] };
         const maxAttempts = Math.max(1, req.maxAttempts ?? 6);
         const retryOn = req.retryOn ?? DEFAULT_RETRY_STATUSES;
         const started = now();
@@ -50840,6 +50842,31 @@ function createSettingsHelper(arm, ref) {
  * The session the phases share (clock, secrets, logger, HTTP, deadlines, the Resource Manager login and the Kudu
  * session): the deploy engine, the fleet and the operator commands all build it here.
  */
+/**
+ * A clock whose waits end at once when the step is cancelled (they throw `cancelled`), so a cancelled deploy never
+ * sits out a retry or a poll interval.
+ */
+function cancellableClock(clock, signal) {
+    if (!signal)
+        return clock;
+    return {
+        now: clock.now,
+        sleep: (ms) => new Promise((resolve, reject) => {
+            const cancelled = () => reject(new RunpackError('cancelled', 'The step was cancelled.'));
+            if (signal.aborted)
+                return cancelled();
+            const onAbort = () => cancelled();
+            signal.addEventListener('abort', onAbort, { once: true });
+            clock.sleep(ms).then(() => {
+                signal.removeEventListener('abort', onAbort);
+                resolve();
+            }, (err) => {
+                signal.removeEventListener('abort', onAbort);
+                reject(err);
+            });
+        }),
+    };
+}
 /** The wall clock (tests inject their own). */
 const realClock = {
     now: () => Date.now(),
@@ -89847,6 +89874,11 @@ async function publishUrl(input) {
     }
     const stableUrl = store.blobUrl(plan.container, plan.stableBlob);
     const packageUrl = redactUrl(stableUrl.split('?')[0]);
+    // What the app runs now, when its setting names this stable blob.
+    const stableNow = await store.getBlob(plan.container, plan.stableBlob);
+    if (stableNow?.metadata.sha256 &&
+        (plan.previousValue ?? '').split('?')[0].toLowerCase() === stableUrl.split('?')[0].toLowerCase())
+        progress?.({ previousReleaseId: stableNow.metadata.sha256.slice(0, 12) });
     let roleConfirmed;
     // The value the setting must hold, and the SAS policy decision.
     const access = await log.group('Package access', async () => {
@@ -89899,11 +89931,6 @@ async function publishUrl(input) {
         ctx.secrets.add(new URL(url).searchParams.get('sig') ?? undefined);
         return url;
     };
-    // What the app runs now, when its setting names this stable blob.
-    const stableNow = await store.getBlob(plan.container, plan.stableBlob);
-    if (stableNow?.metadata.sha256 &&
-        (plan.previousValue ?? '').split('?')[0].toLowerCase() === stableUrl.split('?')[0].toLowerCase())
-        progress?.({ previousReleaseId: stableNow.metadata.sha256.slice(0, 12) });
     // Unchanged content already live and verified: nothing to do.
     if (!inputs.force) {
         const settingsSame = !mergeSettings(settings, changes).changed;
@@ -89948,7 +89975,8 @@ async function publishUrl(input) {
         now: new Date(ctx.clock.now()),
     }), log, uploadSignal, copyFrom, () => progress?.({ switching: true }));
     // The upload may not outlive the deploy's time budget.
-    const uploadSignal = AbortSignal.timeout(Math.max(1000, ctx.deadline - ctx.clock.now()));
+    const timeout = AbortSignal.timeout(Math.max(1000, ctx.deadline - ctx.clock.now()));
+    const uploadSignal = ctx.signal ? AbortSignal.any([timeout, ctx.signal]) : timeout;
     let uploadOk = false;
     const uploaded = await log.group('Upload', async () => {
         try {
@@ -89957,6 +89985,8 @@ async function publishUrl(input) {
             return u;
         }
         catch (err) {
+            if (ctx.signal?.aborted)
+                throw new RunpackError('cancelled', 'The step was cancelled during the upload.');
             if (uploadSignal.aborted)
                 throw new RunpackError('timeout', `The upload of ${releaseBlob} to ${store.accountName} did not finish within timeout-minutes (${inputs.timeoutMinutes}); raise timeout-minutes or check the runner's network to the storage account.`);
             // A token that may read but not write: fall back to the account key once.
@@ -90680,12 +90710,13 @@ function validateLocal(inputs, cwd = process.cwd()) {
     return { path: path$1, isZip: true };
 }
 async function runEngine(inputs, deps, shared) {
-    const clock = deps.clock ?? realClock;
+    const clock = cancellableClock(deps.clock ?? realClock, deps.signal);
     const secrets = deps.secrets ?? createSecretRegistry(deps.setSecret);
     const phases = [];
     const started = clock.now();
     const deadline = started + inputs.timeoutMinutes * 60_000;
-    const log = withPhaseBudgets(createLogger(deps.sink, secrets, { now: clock.now, timings: phases }), clock.now, deadline);
+    let phase = '';
+    const log = cancellablePhases(withPhaseBudgets(createLogger(deps.sink, secrets, { now: clock.now, timings: phases }), clock.now, deadline), deps.signal, (name) => (phase = name));
     const result = {
         ok: false,
         noop: false,
@@ -90703,6 +90734,7 @@ async function runEngine(inputs, deps, shared) {
             sleep: clock.sleep,
             now: clock.now,
             onRetry: (i) => log.info(describeRetry(i)),
+            signal: deps.signal,
         });
     const phaseDeadline = (ms) => Math.min(deadline, clock.now() + ms);
     let workDir;
@@ -90735,6 +90767,7 @@ async function runEngine(inputs, deps, shared) {
             clock,
             armAuthorization: () => session.authorization(cloud.armScope),
             deadline,
+            signal: deps.signal,
         });
         if (target.ref.slot || inputs.swapTo) {
             await log.group('Slots', async () => recordFindings(result, await checkSlots(ctx, plan.mode), log));
@@ -90798,6 +90831,10 @@ async function runEngine(inputs, deps, shared) {
         // Failed before anything changed what the app mounts: the release that was live still is.
         if (!result.switching)
             result.liveReleaseId = result.previousReleaseId;
+        if (deps.signal?.aborted) {
+            result.errorCode = 'cancelled';
+            result.error = describeCancellation(result, phase, deps.signal.reason);
+        }
     }
     finally {
         if (workDir)
@@ -90807,6 +90844,29 @@ async function runEngine(inputs, deps, shared) {
         result.error = secrets.redact(result.error);
     log.info(`Total ${((clock.now() - started) / 1000).toFixed(1)} s.`);
     return result;
+}
+/** A logger whose groups refuse to start once the step is cancelled, and report which phase runs. */
+function cancellablePhases(log, signal, onPhase) {
+    return {
+        ...log,
+        group: (name, fn) => {
+            if (signal?.aborted)
+                throw new RunpackError('cancelled', 'The step was cancelled.');
+            onPhase(name);
+            return log.group(name, fn);
+        },
+    };
+}
+/** Pure: where a cancelled deploy stopped and what the app runs now. */
+function describeCancellation(result, phase, reason) {
+    const by = reason instanceof Error ? reason.message.replace(/^cancelled by /, '') : 'the runner';
+    const where = phase ? ` during ${phase}` : '';
+    const now = result.verified
+        ? `release ${result.releaseId} is live and verified; what came after (${phase || 'the last steps'}) did not finish`
+        : result.switching
+            ? `the package of release ${result.releaseId} was switched but not verified, so it may be live unverified — run 'runpack rollback --release previous' or deploy again`
+            : `nothing was changed, so ${result.previousReleaseId ? `release ${result.previousReleaseId}` : 'the release that was live'} still is`;
+    return `Cancelled (${by})${where}: ${now}.`;
 }
 /** Resolves the subscription and the target, reads its settings, and plans the deploy (mode, access, refusals). */
 async function resolvePhase(inputs, arm, session, result, log) {
@@ -91073,7 +91133,7 @@ function fleetOutcome(results) {
     };
 }
 async function runFleet(inputs, targets, deps) {
-    const clock = deps.clock ?? realClock;
+    const clock = cancellableClock(deps.clock ?? realClock, deps.signal);
     const secrets = deps.secrets ?? createSecretRegistry(deps.setSecret);
     const phases = [];
     const log = createLogger(deps.sink, secrets, { now: clock.now, timings: phases });
@@ -91096,6 +91156,7 @@ async function runFleet(inputs, targets, deps) {
             sleep: clock.sleep,
             now: clock.now,
             onRetry: (i) => log.info(describeRetry(i)),
+            signal: deps.signal,
         });
     let workDir;
     try {
@@ -91168,6 +91229,31 @@ function runDeploy(inputs, deps) {
     return inputs.targets && inputs.targets.length > 1
         ? runFleet(inputs, inputs.targets, deps)
         : runEngine(inputs, deps);
+}
+
+const CODES = { SIGINT: 130, SIGTERM: 143 };
+function listenForCancellation(proc = process) {
+    const controller = new AbortController();
+    let first;
+    const handler = (sig) => {
+        if (!first) {
+            first = sig;
+            controller.abort(new Error(`cancelled by ${sig}`));
+            return;
+        }
+        setTimeout(() => proc.exit(CODES[first] ?? 1), 2000).unref();
+    };
+    proc.on('SIGINT', handler);
+    proc.on('SIGTERM', handler);
+    return {
+        signal: controller.signal,
+        reason: () => first,
+        exitCode: () => (first ? (CODES[first] ?? 1) : 0),
+        dispose() {
+            proc.off('SIGINT', handler);
+            proc.off('SIGTERM', handler);
+        },
+    };
 }
 
 /** Total size from `Content-Range: bytes a-b/total`. */
@@ -93108,6 +93194,7 @@ async function run() {
             taskExports.setResult(taskExports.TaskResult.Succeeded, `runpack ${command} done.`);
         return;
     }
+    const cancellation = listenForCancellation();
     const result = await runDeploy(inputs, {
         env: process.env,
         sink,
@@ -93117,7 +93204,9 @@ async function run() {
         tempDir: taskExports.getVariable('Agent.TempDirectory'),
         runUrl: runUrl(),
         workspace: taskExports.getVariable('Build.SourcesDirectory'),
+        signal: cancellation.signal,
     });
+    cancellation.dispose();
     setOutputs(outputsOf(result));
     try {
         uploadSummary(say(renderSummary(result, secrets)));

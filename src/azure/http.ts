@@ -73,6 +73,8 @@ export interface HttpClientOptions {
   onRetry?: (info: RetryInfo) => void;
   /** The transport; defaults to the SDK's Node client. Tests may inject one. */
   transport?: CoreHttpClient;
+  /** Cancels every request of this client (the step's cancellation), besides each request's own signal. */
+  signal?: AbortSignal;
 }
 
 /** Largest answer collected into memory when the caller did not ask for a stream. */
@@ -203,7 +205,10 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
     userAgentOptions: { userAgentPrefix: options.userAgent ?? 'runpack' },
   });
 
-  async function request(req: HttpRequestOptions): Promise<HttpResponse> {
+  async function request(given: HttpRequestOptions): Promise<HttpResponse> {
+    const signals = [given.signal, options.signal].filter((x): x is AbortSignal => x !== undefined);
+    const req: HttpRequestOptions =
+      signals.length > 1 ? { ...given, signal: AbortSignal.any(signals) } : { ...given, signal: signals[0] };
     const maxAttempts = Math.max(1, req.maxAttempts ?? 6);
     const retryOn = req.retryOn ?? DEFAULT_RETRY_STATUSES;
     const started = now();

@@ -10,6 +10,7 @@ import { mapSink, streamSink } from '../report/log.js';
 import { createSecretRegistry } from '../report/secrets.js';
 import { outputsOf, renderText } from '../report/summary.js';
 import { UsageError } from '../util/errors.js';
+import { listenForCancellation } from '../util/cancel.js';
 import { envIdToken } from '../azure/credentials.js';
 import { createHttpClient } from '../azure/http.js';
 
@@ -32,6 +33,7 @@ export async function runDeploy(argv: string[]): Promise<number> {
     flags.json ? streamSink(process.stderr, process.stderr) : streamSink(process.stdout, process.stderr),
     cliWords,
   );
+  const cancellation = listenForCancellation();
   const result = await deployEngine(inputs, {
     env: process.env,
     sink,
@@ -41,7 +43,9 @@ export async function runDeploy(argv: string[]): Promise<number> {
       new Promise((resolve) =>
         execFile('az', args, { timeout: 60_000 }, (err, stdout) => resolve(err ? null : String(stdout))),
       ),
+    signal: cancellation.signal,
   });
+  cancellation.dispose();
   if (result.error) result.error = cliWords(result.error);
   if (flags.json) {
     process.stdout.write(
@@ -50,5 +54,5 @@ export async function runDeploy(argv: string[]): Promise<number> {
   } else {
     process.stdout.write(cliWords(renderText(result, secrets)));
   }
-  return result.ok ? 0 : 1;
+  return result.ok ? 0 : cancellation.reason() ? cancellation.exitCode() : 1;
 }

@@ -9,9 +9,38 @@ import type { HttpClient } from '../azure/http.js';
 import type { KuduClient } from '../azure/kudu.js';
 import type { SecretRegistry } from '../report/secrets.js';
 import { currentDeadline } from './budget.js';
+import { RunpackError } from '../util/errors.js';
 import { connectKudu, type KuduSessionDeps } from '../azure/kudu-session.js';
 import { createSettingsHelper } from './setting.js';
 import type { Clock, DeployContext, DeployInputs } from './types.js';
+
+/**
+ * A clock whose waits end at once when the step is cancelled (they throw `cancelled`), so a cancelled deploy never
+ * sits out a retry or a poll interval.
+ */
+export function cancellableClock(clock: Clock, signal?: AbortSignal): Clock {
+  if (!signal) return clock;
+  return {
+    now: clock.now,
+    sleep: (ms) =>
+      new Promise<void>((resolve, reject) => {
+        const cancelled = () => reject(new RunpackError('cancelled', 'The step was cancelled.'));
+        if (signal.aborted) return cancelled();
+        const onAbort = () => cancelled();
+        signal.addEventListener('abort', onAbort, { once: true });
+        clock.sleep(ms).then(
+          () => {
+            signal.removeEventListener('abort', onAbort);
+            resolve();
+          },
+          (err: unknown) => {
+            signal.removeEventListener('abort', onAbort);
+            reject(err);
+          },
+        );
+      }),
+  };
+}
 
 /** The wall clock (tests inject their own). */
 export const realClock: Clock = {

@@ -21,7 +21,7 @@ import { RunpackError, UsageError, describeError } from '../util/errors.js';
 import { RUNPACK_VERSION } from '../version.js';
 import { restartAndVerify } from './after-mount.js';
 import { withPhaseBudgets } from './budget.js';
-import { createDeployContext, logIn, realClock } from './context.js';
+import { cancellableClock, createDeployContext, logIn, realClock } from './context.js';
 import { functionPackageFindings } from './functions.js';
 import { planDeploy, type Plan } from './plan.js';
 import { localPublisher } from './publish/local.js';
@@ -70,6 +70,8 @@ export interface EngineDeps {
   runUrl?: string;
   /** The source folder the audit reads by default (default GITHUB_WORKSPACE, then the working folder). */
   workspace?: string;
+  /** The step's cancellation (SIGINT/SIGTERM): stop starting new work, clean up, say where it stopped. */
+  signal?: AbortSignal;
 }
 
 /** Checks that need no network: the package path. */
@@ -107,15 +109,20 @@ export async function runEngine(
   deps: EngineDeps,
   shared?: SharedRun,
 ): Promise<DeployResult> {
-  const clock = deps.clock ?? realClock;
+  const clock = cancellableClock(deps.clock ?? realClock, deps.signal);
   const secrets = deps.secrets ?? createSecretRegistry(deps.setSecret);
   const phases: PhaseTiming[] = [];
   const started = clock.now();
   const deadline = started + inputs.timeoutMinutes * 60_000;
-  const log = withPhaseBudgets(
-    createLogger(deps.sink, secrets, { now: clock.now, timings: phases }),
-    clock.now,
-    deadline,
+  let phase = '';
+  const log = cancellablePhases(
+    withPhaseBudgets(
+      createLogger(deps.sink, secrets, { now: clock.now, timings: phases }),
+      clock.now,
+      deadline,
+    ),
+    deps.signal,
+    (name) => (phase = name),
   );
   const result: DeployResult = {
     ok: false,
@@ -135,6 +142,7 @@ export async function runEngine(
       sleep: clock.sleep,
       now: clock.now,
       onRetry: (i) => log.info(describeRetry(i)),
+      signal: deps.signal,
     });
   const phaseDeadline = (ms: number) => Math.min(deadline, clock.now() + ms);
   let workDir: string | undefined;
@@ -173,6 +181,7 @@ export async function runEngine(
       clock,
       armAuthorization: () => session.authorization(cloud.armScope),
       deadline,
+      signal: deps.signal,
     });
 
     if (target.ref.slot || inputs.swapTo) {
@@ -251,6 +260,10 @@ export async function runEngine(
     result.errorCode = err instanceof RunpackError ? err.code : 'unexpected';
     // Failed before anything changed what the app mounts: the release that was live still is.
     if (!result.switching) result.liveReleaseId = result.previousReleaseId;
+    if (deps.signal?.aborted) {
+      result.errorCode = 'cancelled';
+      result.error = describeCancellation(result, phase, deps.signal.reason);
+    }
   } finally {
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   }
@@ -260,6 +273,34 @@ export async function runEngine(
 }
 
 type PhaseLog = DeployContext['log'];
+
+/** A logger whose groups refuse to start once the step is cancelled, and report which phase runs. */
+function cancellablePhases(
+  log: PhaseLog,
+  signal: AbortSignal | undefined,
+  onPhase: (name: string) => void,
+): PhaseLog {
+  return {
+    ...log,
+    group: (name, fn) => {
+      if (signal?.aborted) throw new RunpackError('cancelled', 'The step was cancelled.');
+      onPhase(name);
+      return log.group(name, fn);
+    },
+  };
+}
+
+/** Pure: where a cancelled deploy stopped and what the app runs now. */
+export function describeCancellation(result: DeployResult, phase: string, reason?: unknown): string {
+  const by = reason instanceof Error ? reason.message.replace(/^cancelled by /, '') : 'the runner';
+  const where = phase ? ` during ${phase}` : '';
+  const now = result.verified
+    ? `release ${result.releaseId} is live and verified; what came after (${phase || 'the last steps'}) did not finish`
+    : result.switching
+      ? `the package of release ${result.releaseId} was switched but not verified, so it may be live unverified — run 'runpack rollback --release previous' or deploy again`
+      : `nothing was changed, so ${result.previousReleaseId ? `release ${result.previousReleaseId}` : 'the release that was live'} still is`;
+  return `Cancelled (${by})${where}: ${now}.`;
+}
 
 /** Resolves the subscription and the target, reads its settings, and plans the deploy (mode, access, refusals). */
 async function resolvePhase(

@@ -21,7 +21,7 @@ import {
   type SharedRun,
 } from './engine.js';
 import type { DeployInputs } from './types.js';
-import { logIn, realClock } from './context.js';
+import { cancellableClock, logIn, realClock } from './context.js';
 
 /** Targets deployed at the same time. */
 export const FLEET_CONCURRENCY = 3;
@@ -89,7 +89,7 @@ export async function runFleet(
   targets: readonly FleetTarget[],
   deps: EngineDeps,
 ): Promise<DeployResult> {
-  const clock = deps.clock ?? realClock;
+  const clock = cancellableClock(deps.clock ?? realClock, deps.signal);
   const secrets = deps.secrets ?? createSecretRegistry(deps.setSecret);
   const phases: PhaseTiming[] = [];
   const log = createLogger(deps.sink, secrets, { now: clock.now, timings: phases });
@@ -113,6 +113,7 @@ export async function runFleet(
       sleep: clock.sleep,
       now: clock.now,
       onRetry: (i) => log.info(describeRetry(i)),
+      signal: deps.signal,
     });
   let workDir: string | undefined;
   try {

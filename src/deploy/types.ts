@@ -177,4 +177,6 @@ export interface DeployContext {
   deadline: number;
   /** A deadline for one phase: now + ms, never past the overall deadline. */
   phaseDeadline(ms: number): number;
+  /** The step's cancellation (SIGINT/SIGTERM), when the front end listens for it. */
+  signal?: AbortSignal;
 }

@@ -33,6 +33,8 @@ export interface RunOptions {
   cwd?: string;
   /** Kill the run after this many ms (the test fails then). */
   timeoutMs?: number;
+  /** Send a signal (as a runner cancelling the step does) once stdout matches `when`. */
+  signal?: { when: RegExp; name: NodeJS.Signals };
 }
 
 export interface E2E {
@@ -53,7 +55,7 @@ export interface E2E {
 /** Runs `node <script>` as a step or task runs it: its output collected, killed after `timeoutMs`. */
 export async function runNodeProcess(
   script: string,
-  o: { cwd: string; env: Record<string, string>; timeoutMs?: number },
+  o: { cwd: string; env: Record<string, string>; timeoutMs?: number; signal?: RunOptions['signal'] },
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [script], {
     cwd: o.cwd,
@@ -62,7 +64,14 @@ export async function runNodeProcess(
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  let signalled = false;
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    if (o.signal && !signalled && o.signal.when.test(stdout)) {
+      signalled = true;
+      child.kill(o.signal.name);
+    }
+  });
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 120_000);
   const code: number = await new Promise((r) => child.on('close', (c) => r(c ?? -1)));
@@ -210,6 +219,7 @@ export async function setupE2E(): Promise<E2E> {
       cwd: options.cwd ?? REPO_ROOT,
       env,
       timeoutMs: options.timeoutMs,
+      signal: options.signal,
     });
     const outputs = parseOutputs(readFileSync(outputFile, 'utf8'));
     const summary = readFileSync(summaryFile, 'utf8');

@@ -72,6 +72,14 @@ export async function publishUrl(input: UrlPublishInput): Promise<Published> {
   const stableUrl = store.blobUrl(plan.container, plan.stableBlob);
   const packageUrl = redactUrl(stableUrl.split('?')[0]);
 
+  // What the app runs now, when its setting names this stable blob.
+  const stableNow = await store.getBlob(plan.container, plan.stableBlob);
+  if (
+    stableNow?.metadata.sha256 &&
+    (plan.previousValue ?? '').split('?')[0].toLowerCase() === stableUrl.split('?')[0].toLowerCase()
+  )
+    progress?.({ previousReleaseId: stableNow.metadata.sha256.slice(0, 12) });
+
   let roleConfirmed: boolean | undefined;
   // The value the setting must hold, and the SAS policy decision.
   const access = await log.group('Package access', async () => {
@@ -139,14 +147,6 @@ export async function publishUrl(input: UrlPublishInput): Promise<Published> {
     return url;
   };
 
-  // What the app runs now, when its setting names this stable blob.
-  const stableNow = await store.getBlob(plan.container, plan.stableBlob);
-  if (
-    stableNow?.metadata.sha256 &&
-    (plan.previousValue ?? '').split('?')[0].toLowerCase() === stableUrl.split('?')[0].toLowerCase()
-  )
-    progress?.({ previousReleaseId: stableNow.metadata.sha256.slice(0, 12) });
-
   // Unchanged content already live and verified: nothing to do.
   if (!inputs.force) {
     const settingsSame = !mergeSettings(settings, changes).changed;
@@ -204,7 +204,8 @@ export async function publishUrl(input: UrlPublishInput): Promise<Published> {
       () => progress?.({ switching: true }),
     );
   // The upload may not outlive the deploy's time budget.
-  const uploadSignal = AbortSignal.timeout(Math.max(1000, ctx.deadline - ctx.clock.now()));
+  const timeout = AbortSignal.timeout(Math.max(1000, ctx.deadline - ctx.clock.now()));
+  const uploadSignal = ctx.signal ? AbortSignal.any([timeout, ctx.signal]) : timeout;
   let uploadOk = false;
   const uploaded = await log.group('Upload', async () => {
     try {
@@ -212,6 +213,8 @@ export async function publishUrl(input: UrlPublishInput): Promise<Published> {
       uploadOk = true;
       return u;
     } catch (err) {
+      if (ctx.signal?.aborted)
+        throw new RunpackError('cancelled', 'The step was cancelled during the upload.');
       if (uploadSignal.aborted)
         throw new RunpackError(
           'timeout',

@@ -1,0 +1,60 @@
+/**
+ * Cancellation: a runner cancels a step with SIGINT, then SIGTERM. The built action stops starting new work,
+ * removes its temp files, and says where it stopped and what the app runs now.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type E2E, fetchSite, useE2E } from './helpers/action.js';
+
+let e: E2E;
+useE2E((ready) => (e = ready));
+
+const url = () => ({ 'app-name': 'rp-linux-web', 'storage-account': e.emu.storage.accountName });
+/** RUNNER_TEMP of the last run: the action's temp folders go there. */
+const leftovers = () => {
+  const dir = join(e.work, `run-${e.runs.length}`);
+  return readdirSync(dir).filter((n) => n.startsWith('runpack-'));
+};
+
+describe('cancellation (SIGINT, SIGTERM)', () => {
+  it('SIGINT while the switched release is verified: says it may be live unverified, cleans up, no rollback started', async () => {
+    const good = await e.run({ ...url(), package: e.app('c1') });
+    expect(good.code).toBe(0);
+    const crashing = e.app('c2');
+    writeFileSync(join(crashing, 'server.js'), "throw new Error('boom');\n");
+    const started = Date.now();
+    const r = await e.run(
+      { ...url(), package: crashing },
+      { timeoutMs: 60_000, signal: { when: /::group::Restart/, name: 'SIGINT' } },
+    );
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(
+      /::error::Cancelled \(SIGINT\) during Restart: the package of release [0-9a-f]{12} was switched but not verified, so it may be live unverified — run 'runpack rollback --release previous' or deploy again\./,
+    );
+    expect(r.stdout).not.toMatch(/::group::Verify|::group::Roll back/);
+    expect(leftovers()).toEqual([]);
+    // Which release serves depends on whether the restart request left before the signal: not claimed either way.
+    expect(r.outputs['live-release-id']).toBe('');
+  });
+
+  it('SIGTERM before anything changed: the live release still is, and the step says which', async () => {
+    const good = await e.run({ ...url(), package: e.app('c3') });
+    expect(good.code).toBe(0);
+    const r = await e.run(
+      { ...url(), package: e.app('c4') },
+      { timeoutMs: 60_000, signal: { when: /::group::Package access/, name: 'SIGTERM' } },
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `::error::Cancelled \\(SIGTERM\\) during Package access: nothing was changed, so release ${good.outputs['release-id']} still is\\.`,
+      ),
+    );
+    expect(r.outputs['live-release-id']).toBe(good.outputs['release-id']);
+    expect(leftovers()).toEqual([]);
+    const site = await fetchSite(e.emu, 'rp-linux-web', '/version.txt');
+    expect(site.body.trim()).toMatch(/version c3$/);
+  });
+});
