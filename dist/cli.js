@@ -46240,6 +46240,41 @@ function storeFor(service, accountName, auth, accountKey) {
                 throw storageFailure(err, `delete ${c}/${b}`, accountName);
             }
         },
+        tryLease: async (c, b, seconds, holder) => {
+            const client = container(c).getBlockBlobClient(b);
+            try {
+                await client.upload('', 0, { conditions: { ifNoneMatch: '*' } });
+            }
+            catch (err) {
+                // Already there (409 BlobAlreadyExists, or 412 when it is leased): fine, the lease decides.
+                if (!isConditionFailure(err) && statusOf(err) !== 409)
+                    throw storageFailure(err, `create the lock blob ${c}/${b}`, accountName);
+            }
+            const leaseClient = client.getBlobLeaseClient();
+            try {
+                await leaseClient.acquireLease(seconds);
+            }
+            catch (err) {
+                if (statusOf(err) === 409) {
+                    const props = await client.getProperties().catch(() => null);
+                    return { heldBy: props?.metadata ?? {} };
+                }
+                throw storageFailure(err, `lease the lock blob ${c}/${b}`, accountName);
+            }
+            const leaseId = leaseClient.leaseId;
+            await client.setMetadata(holder, { conditions: { leaseId } }).catch(() => undefined);
+            return {
+                lease: {
+                    leaseId,
+                    renew: async () => {
+                        await leaseClient.renewLease();
+                    },
+                    release: async () => {
+                        await leaseClient.releaseLease();
+                    },
+                },
+            };
+        },
         addMetadataIfMatch: async (c, b, metadata, etag) => {
             const client = container(c).getBlobClient(b);
             try {
@@ -76481,7 +76516,7 @@ async function waitForKuduSetting(ctx, kudu, first, deadline, intervalMs = 5000)
         await read();
     }
 }
-function describeHolder(d) {
+function describeHolder$1(d) {
     const who = [d.deployer, d.author && d.author !== 'N/A' ? d.author : ''].filter(Boolean).join(', ');
     const when = d.received_time ? `, received ${d.received_time}` : '';
     return `deployment ${d.id}${who ? ` (${who}${when})` : when ? ` (${when.slice(2)})` : ''}, ${deploymentStatusName(d.status)}`;
@@ -76509,7 +76544,7 @@ async function pushAndFollow(ctx, kudu, pkg, deadline) {
     for (let attempt = 1;; attempt++) {
         const previous = await kudu.latestDeployment(deadline);
         if (previous && deploymentOutcome(previous) === 'running') {
-            ctx.log.info(`Kudu is busy with ${describeHolder(previous)}; waiting for it before pushing.`);
+            ctx.log.info(`Kudu is busy with ${describeHolder$1(previous)}; waiting for it before pushing.`);
             await followOther(ctx, kudu, previous, deadline);
             continue;
         }
@@ -76530,7 +76565,7 @@ async function pushAndFollow(ctx, kudu, pkg, deadline) {
             }
             const holder = await kudu.latestDeployment(deadline);
             if (holder && deploymentOutcome(holder) === 'running') {
-                ctx.log.info(`Kudu answered 409 (${result.message}); the lock is held by ${describeHolder(holder)}. Waiting for it.`);
+                ctx.log.info(`Kudu answered 409 (${result.message}); the lock is held by ${describeHolder$1(holder)}. Waiting for it.`);
                 await followOther(ctx, kudu, holder, deadline);
             }
             else {
@@ -76560,7 +76595,7 @@ async function checkSuperseded(kudu, pushed, pkg, deadline) {
     const latest = await kudu.latestDeployment(deadline).catch(() => null);
     if (!latest || latest.id === pushed.record.id || pushed.isOurs(latest) === true)
         return;
-    throw new RunpackError('superseded', `Kudu deployment ${pushed.record.id} of release ${pkg.releaseId} succeeded, but ${describeHolder(latest)} started after it and replaces it; the later deployment wins, so this run stops without verifying.`);
+    throw new RunpackError('superseded', `Kudu deployment ${pushed.record.id} of release ${pkg.releaseId} succeeded, but ${describeHolder$1(latest)} started after it and replaces it; the later deployment wins, so this run stops without verifying.`);
 }
 async function followOther(ctx, kudu, holder, deadline) {
     try {
@@ -76573,7 +76608,7 @@ async function followOther(ctx, kudu, holder, deadline) {
     }
     catch (err) {
         if (err instanceof RunpackError && err.code === 'timeout')
-            throw new RunpackError('timeout', `Kudu at ${kudu.host} is still busy with ${describeHolder(holder)} at the deadline; nothing was pushed — run the deploy again when it completes.`);
+            throw new RunpackError('timeout', `Kudu at ${kudu.host} is still busy with ${describeHolder$1(holder)} at the deadline; nothing was pushed — run the deploy again when it completes.`);
         throw err;
     }
 }
@@ -76956,6 +76991,66 @@ beforeStableCopy) {
     return { releaseBlob, stableBlob, uploaded, copied: true, stable, previousSha256 };
 }
 
+const LEASE_SECONDS = 60;
+const RENEW_MS = 20_000;
+const POLL_MS = 5_000;
+/** Pure: the lock blob of an app (and slot). */
+function lockBlobName(app, slot) {
+    return `locks/${app.toLowerCase()}${slot ? `-${slot.toLowerCase()}` : ''}.lock`;
+}
+/** Pure: who holds the lock, from its metadata, for the waiting line. */
+function describeHolder(meta) {
+    const get = (k) => Object.entries(meta).find(([key]) => key.toLowerCase() === k)?.[1];
+    const parts = [
+        get('run_url') ? `run ${get('run_url')}` : '',
+        get('commit') ? `commit ${get('commit').slice(0, 12)}` : '',
+        get('since') ? `since ${get('since')}` : '',
+    ].filter(Boolean);
+    return parts.length ? parts.join(', ') : 'another deploy (no details recorded)';
+}
+/** Takes the lock, waiting for another holder within the deploy's budget; renews it until released. */
+async function acquireDeployLock(ctx, store, container, holder) {
+    const { target, log, clock } = ctx;
+    const name = lockBlobName(target.ref.appName, target.ref.slot);
+    const who = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
+    const meta = { since: new Date(clock.now()).toISOString() };
+    if (holder.runUrl)
+        meta.run_url = holder.runUrl.replace(/[^\x20-\x7e]/g, '');
+    if (holder.commit)
+        meta.commit = holder.commit.replace(/[^\x20-\x7e]/g, '');
+    let said = '';
+    let lease;
+    for (;;) {
+        const got = await store.tryLease(container, name, LEASE_SECONDS, meta);
+        if ('lease' in got) {
+            lease = got.lease;
+            break;
+        }
+        const by = describeHolder(got.heldBy);
+        if (by !== said) {
+            log.info(`Another deploy of ${who} holds the deploy lock (${by}); waiting for it.`);
+            said = by;
+        }
+        if (clock.now() + POLL_MS > ctx.deadline)
+            throw new RunpackError('lock-timeout', `Another deploy of ${who} still held the deploy lock at the end of timeout-minutes (${by}); nothing was changed — run this deploy again when it is done.`);
+        await clock.sleep(POLL_MS);
+    }
+    log.info(`Deploy lock of ${who} taken (${container}/${name}, renewed while the deploy runs).`);
+    const held = lease;
+    const timer = setInterval(() => void held.renew().catch(() => undefined), RENEW_MS);
+    timer.unref();
+    let released = false;
+    return {
+        async release() {
+            if (released)
+                return;
+            released = true;
+            clearInterval(timer);
+            await held.release().catch(() => undefined);
+        },
+    };
+}
+
 /**
  * URL mode: storage (the account, the auth that can write), the stable blob this side may write, package access
  * (a policy-bound SAS, or the identity's read role), the already-live check, the upload, the stored access policy,
@@ -77075,6 +77170,9 @@ async function publishUrl(input) {
             }
         }
     }
+    // One deploy at a time per app and slot from here on (held until the engine is done: verify, rollback).
+    const lock = await log.group('Deploy lock', () => acquireDeployLock(ctx, store, plan.container, { runUrl, commit: inputs.commit }));
+    input.hold?.(() => lock.release());
     // Upload.
     // A fleet uploads the package once per account and container; the other targets copy that blob.
     const uploadKey = `${store.accountName}/${plan.container}`.toLowerCase();
@@ -77787,6 +77885,8 @@ async function runEngine(inputs, deps, shared) {
         });
     const phaseDeadline = (ms) => Math.min(deadline, clock.now() + ms);
     let workDir;
+    /** Released when the deploy ends, however it ends (the deploy lock). */
+    const held = [];
     try {
         // 1. Validate (no network).
         const local = await log.group('Validate inputs', async () => {
@@ -77855,7 +77955,7 @@ async function runEngine(inputs, deps, shared) {
             return result;
         }
         // Publish with the mode's publisher, then restart and verify.
-        const published = await publishPhase(ctx, pkg, plan, settings, session, cloud, deps, result, shared?.uploads);
+        const published = await publishPhase(ctx, pkg, plan, settings, session, cloud, deps, result, shared?.uploads, (release) => held.push(release));
         // After the switch: record a verified release (where a rollback looks for it), or bring the last good one back.
         if (!result.noop && published.verify) {
             if (result.verified && !hasErrors(result))
@@ -77886,6 +77986,8 @@ async function runEngine(inputs, deps, shared) {
         }
     }
     finally {
+        for (const release of held)
+            await release().catch(() => undefined);
         if (workDir)
             rmSync(workDir, { recursive: true, force: true });
     }
@@ -78009,7 +78111,7 @@ keepWorkDir, packed) {
     return info;
 }
 /** Publishes with the mode's publisher, then restarts the app and verifies what was published. */
-async function publishPhase(ctx, pkg, plan, settings, session, cloud, deps, result, uploads) {
+async function publishPhase(ctx, pkg, plan, settings, session, cloud, deps, result, uploads, hold) {
     const { log } = ctx;
     const published = await PUBLISHERS[plan.mode].publish({
         ctx,
@@ -78026,6 +78128,7 @@ async function publishPhase(ctx, pkg, plan, settings, session, cloud, deps, resu
             if (p.switching)
                 result.switching = true;
         },
+        hold,
     });
     if (published.loggedFindings === false)
         recordFindings(result, published.findings, log);

@@ -49,8 +49,8 @@ describe('cancellation', () => {
     const proc = Object.assign(new EventEmitter(), { exited: [] as number[] });
     const exit = ((code: number) => proc.exited.push(code)) as unknown as NodeJS.Process['exit'];
     const c = listenForCancellation({
-      on: proc.on.bind(proc) as NodeJS.Process['on'],
-      off: proc.off.bind(proc) as NodeJS.Process['off'],
+      on: proc.on.bind(proc) as unknown as NodeJS.Process['on'],
+      off: proc.off.bind(proc) as unknown as NodeJS.Process['off'],
       exit,
     });
     expect(c.signal.aborted).toBe(false);

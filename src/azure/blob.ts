@@ -37,6 +37,13 @@ export interface UploadOptions {
   abortSignal?: AbortSignal;
 }
 
+/** A held lease: renew it before it expires, release it when done (both best effort after a failure). */
+export interface BlobLease {
+  readonly leaseId: string;
+  renew(): Promise<void>;
+  release(): Promise<void>;
+}
+
 /** What a conditional delete found: deleted, changed since it was read (412, left alone), or already gone. */
 export type DeleteOutcome = 'deleted' | 'changed' | 'missing';
 
@@ -84,6 +91,16 @@ export interface ReleaseBlobStore extends BlobStore {
   readRange(container: string, blob: string, offset: number, count: number): Promise<Buffer>;
   /** Downloads a blob to a local file. */
   download(container: string, blob: string, path: string): Promise<void>;
+  /**
+   * Tries once to take a lease on `blob` (created empty when missing) for `seconds` (15–60), recording `holder`
+   * in its metadata: the lease, or who holds it now (their metadata) when another lease is active.
+   */
+  tryLease(
+    container: string,
+    blob: string,
+    seconds: number,
+    holder: Record<string, string>,
+  ): Promise<{ lease: BlobLease } | { heldBy: Record<string, string> }>;
   /**
    * Adds metadata to a blob (its other metadata kept), only while its ETag is still `etag`: 'changed' when
    * another writer got there first, 'missing' when it is gone.
@@ -322,6 +339,39 @@ function storeFor(
             : 'missing';
         throw storageFailure(err, `delete ${c}/${b}`, accountName);
       }
+    },
+    tryLease: async (c, b, seconds, holder) => {
+      const client = container(c).getBlockBlobClient(b);
+      try {
+        await client.upload('', 0, { conditions: { ifNoneMatch: '*' } });
+      } catch (err) {
+        // Already there (409 BlobAlreadyExists, or 412 when it is leased): fine, the lease decides.
+        if (!isConditionFailure(err) && statusOf(err) !== 409)
+          throw storageFailure(err, `create the lock blob ${c}/${b}`, accountName);
+      }
+      const leaseClient = client.getBlobLeaseClient();
+      try {
+        await leaseClient.acquireLease(seconds);
+      } catch (err) {
+        if (statusOf(err) === 409) {
+          const props = await client.getProperties().catch(() => null);
+          return { heldBy: props?.metadata ?? {} };
+        }
+        throw storageFailure(err, `lease the lock blob ${c}/${b}`, accountName);
+      }
+      const leaseId = leaseClient.leaseId;
+      await client.setMetadata(holder, { conditions: { leaseId } }).catch(() => undefined);
+      return {
+        lease: {
+          leaseId,
+          renew: async () => {
+            await leaseClient.renewLease();
+          },
+          release: async () => {
+            await leaseClient.releaseLease();
+          },
+        },
+      };
     },
     addMetadataIfMatch: async (c, b, metadata, etag) => {
       const client = container(c).getBlobClient(b);

@@ -146,6 +146,8 @@ export async function runEngine(
     });
   const phaseDeadline = (ms: number) => Math.min(deadline, clock.now() + ms);
   let workDir: string | undefined;
+  /** Released when the deploy ends, however it ends (the deploy lock). */
+  const held: (() => Promise<void>)[] = [];
 
   try {
     // 1. Validate (no network).
@@ -234,6 +236,7 @@ export async function runEngine(
       deps,
       result,
       shared?.uploads,
+      (release) => held.push(release),
     );
 
     // After the switch: record a verified release (where a rollback looks for it), or bring the last good one back.
@@ -265,6 +268,7 @@ export async function runEngine(
       result.error = describeCancellation(result, phase, deps.signal.reason);
     }
   } finally {
+    for (const release of held) await release().catch(() => undefined);
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   }
   if (result.error) result.error = secrets.redact(result.error);
@@ -430,6 +434,7 @@ async function publishPhase(
   deps: EngineDeps,
   result: DeployResult,
   uploads?: SharedRun['uploads'],
+  hold?: (release: () => Promise<void>) => void,
 ): Promise<Published> {
   const { log } = ctx;
   const published = await PUBLISHERS[plan.mode].publish({
@@ -445,6 +450,7 @@ async function publishPhase(
       if (p.previousReleaseId) result.previousReleaseId = p.previousReleaseId;
       if (p.switching) result.switching = true;
     },
+    hold,
   });
   if (published.loggedFindings === false) recordFindings(result, published.findings, log);
   else result.findings.push(...published.findings);

@@ -59,6 +59,8 @@ export interface PublishInput {
    * moment it starts changing what the app mounts (after that, a failure leaves the live release uncertain).
    */
   progress?: (p: { previousReleaseId?: string; switching?: boolean }) => void;
+  /** Something to release when the deploy ends, however it ends (the deploy lock). */
+  hold?: (release: () => Promise<void>) => void;
 }
 
 /** The dry run's plan: one line a step, and what it found. Nothing is written. */

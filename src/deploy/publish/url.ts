@@ -21,6 +21,7 @@ import { verifyDeploy } from '../verify.js';
 import { renderPlan, type DryRunFacts } from '../dry-run.js';
 import type { DryRunPlan, Published, Publisher, PublishInput } from './types.js';
 import { isVerifiedBlob, VERIFIED_KEY } from '../../release/verified.js';
+import { acquireDeployLock } from '../lock.js';
 import { modeOfValue, RFP } from '../../release/rfp.js';
 
 export type UrlPublishInput = PublishInput;
@@ -174,6 +175,12 @@ export async function publishUrl(input: UrlPublishInput): Promise<Published> {
       }
     }
   }
+
+  // One deploy at a time per app and slot from here on (held until the engine is done: verify, rollback).
+  const lock = await log.group('Deploy lock', () =>
+    acquireDeployLock(ctx, store, plan.container, { runUrl, commit: inputs.commit }),
+  );
+  input.hold?.(() => lock.release());
 
   // Upload.
   // A fleet uploads the package once per account and container; the other targets copy that blob.
