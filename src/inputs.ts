@@ -517,6 +517,41 @@ export function secretInputValues(get: (name: string) => string | undefined): st
   return out;
 }
 
+/** Inputs only a deploy uses (the operator commands would ignore them). */
+const DEPLOY_ONLY = new Set([
+  'package',
+  'runtime',
+  'mode',
+  'package-access',
+  'sas-expiry-days',
+  'restart',
+  'on-failure',
+  'expect',
+  'force',
+  'swap-to',
+  'exclude',
+  'stamp',
+  'audit',
+  'source',
+  'publish-profile',
+]);
+/** Inputs of URL mode (the package blobs and their access), which a local-mode deploy does not use. */
+const URL_ONLY = new Set([
+  'storage-account',
+  'container',
+  'package-access',
+  'sas-expiry-days',
+  'keep-releases',
+]);
+
+/** Pure: whether the command (and, for a deploy, the mode asked for) uses a given input. */
+function inputUsedBy(name: string, command: string, inputs: DeployInputs): boolean {
+  if (command !== 'deploy') return !DEPLOY_ONLY.has(name);
+  if (name === 'release') return false;
+  if (inputs.mode === 'local' && URL_ONLY.has(name)) return false;
+  return true;
+}
+
 /**
  * Validates and types every input. `get` returns the raw value of an input ('' or undefined when unset);
  * `env` supplies defaults that come from the environment (GITHUB_SHA).
@@ -528,9 +563,12 @@ export function parseInputs(
 ): DeployInputs {
   const n = naming;
   const out: Record<string, unknown> = {};
+  const givenNames = new Set<string>();
   for (const def of INPUTS) {
     const raw = get(def.name);
     const given = raw !== undefined && raw.trim() !== '';
+    // A value equal to the default is no choice (reusable workflows pass every input, defaults included).
+    if (given && raw.trim().toLowerCase() !== (def.default ?? '').toLowerCase()) givenNames.add(def.name);
     const value = given ? (def.secret || def.type === 'list' ? raw : raw.trim()) : def.default;
     if (value === undefined) {
       if (def.required) throw problem(n, def, `is required (${def.description.replace(/\.$/, '')})`);
@@ -609,6 +647,21 @@ export function parseInputs(
     throw new UsageError(
       `${n.input('tenant-id')} is required with ${n.ref('client-id')} for the OIDC login; add the Entra tenant id.`,
     );
+  // No input is accepted and then ignored.
+  const command = inputs.command ?? 'deploy';
+  const unused = [...givenNames].filter((name) => !inputUsedBy(name, command, inputs));
+  if (unused.length) {
+    const name = unused[0];
+    const why =
+      command !== 'deploy' && DEPLOY_ONLY.has(name)
+        ? `only a deploy uses it, not ${n.value('command', command)}`
+        : name === 'release'
+          ? `only ${n.value('command', 'rollback')} uses it (a deploy always deploys the package)`
+          : `${n.value('mode', 'local')} pushes the package to Kudu and keeps no blobs, so it is not used`;
+    throw new UsageError(
+      `${n.input(name)} is given but ${why}; remove it${name !== 'release' && command === 'deploy' ? ` or use ${n.value('mode', 'url')}` : ''}.`,
+    );
+  }
   if (inputs.targets && inputs.command && inputs.command !== 'deploy')
     throw new UsageError(
       `${n.input('app-name')} lists ${inputs.targets.length} targets, but ${n.value('command', inputs.command)} works on one app; name one app (and slot).`,

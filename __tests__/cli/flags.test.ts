@@ -75,6 +75,12 @@ describe('every command parses with it', () => {
     );
   });
 
+  it('the operator commands work on one app and say so when given a fleet', () => {
+    expect(usage(() => parseOpsFlags(['--app-name', 'web,api'], 'releases', ['keep'], {}))).toBe(
+      "Flag '--app-name' lists 2 targets, but runpack releases works on one app; run it once per app (and slot).",
+    );
+  });
+
   it('the operator commands refuse a repeated flag of their own too', () => {
     expect(
       usage(() =>

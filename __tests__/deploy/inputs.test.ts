@@ -178,3 +178,37 @@ describe('inputs found in a field test', () => {
       expect({ good, error: error({ 'health-path': good }) }).toEqual({ good, error: '' });
   });
 });
+
+describe('no input is accepted and then ignored', () => {
+  it('refuses an input the command does not use, naming it and the way out', () => {
+    expect(failure({ 'app-name': 'a', command: 'diagnose', package: 'dist' })).toBe(
+      "Input 'package' is given but only a deploy uses it, not command: diagnose; remove it.",
+    );
+    expect(failure({ 'app-name': 'a', release: 'previous' })).toBe(
+      "Input 'release' is given but only command: rollback uses it (a deploy always deploys the package); remove it.",
+    );
+    expect(failure({ 'app-name': 'a', mode: 'local', 'storage-account': 'acct' })).toBe(
+      "Input 'storage-account' is given but mode: local pushes the package to Kudu and keeps no blobs, so it is not used; remove it or use mode: url.",
+    );
+    expect(failure({ 'app-name': 'a', mode: 'local', 'package-access': 'sas' })).toMatch(
+      /Input 'package-access' is given/,
+    );
+  });
+
+  it('takes a value equal to the default as no choice (reusable workflows pass every input)', () => {
+    expect(() =>
+      parseInputs(
+        from({
+          'app-name': 'a',
+          mode: 'local',
+          'package-access': 'auto',
+          container: 'app-packages',
+          'keep-releases': '10',
+        }),
+      ),
+    ).not.toThrow();
+    expect(() =>
+      parseInputs(from({ 'app-name': 'a', command: 'rollback', release: 'previous', package: '.' })),
+    ).not.toThrow();
+  });
+});

@@ -89,7 +89,9 @@ describe('planDeploy', () => {
 
   it('refuses local mode on Linux Consumption and picks url there in auto', () => {
     const t = target({ isFunctionApp: true, isConsumption: true, kind: 'functionapp,linux' });
-    expect(refusal(() => planDeploy(inputs({ mode: 'local' }), t, {})).code).toBe('mode-unsupported');
+    expect(refusal(() => planDeploy(inputs({ mode: 'local', 'storage-account': '' }), t, {})).code).toBe(
+      'mode-unsupported',
+    );
     const p = planDeploy(inputs({}), t, { WEBSITE_RUN_FROM_PACKAGE: '1' });
     expect(p.mode).toBe('url');
     expect(p.extra.WEBSITE_MOUNT_ENABLED).toBe('1');

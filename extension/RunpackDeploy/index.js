@@ -11890,6 +11890,42 @@ function secretInputValues(get) {
     }
     return out;
 }
+/** Inputs only a deploy uses (the operator commands would ignore them). */
+const DEPLOY_ONLY = new Set([
+    'package',
+    'runtime',
+    'mode',
+    'package-access',
+    'sas-expiry-days',
+    'restart',
+    'on-failure',
+    'expect',
+    'force',
+    'swap-to',
+    'exclude',
+    'stamp',
+    'audit',
+    'source',
+    'publish-profile',
+]);
+/** Inputs of URL mode (the package blobs and their access), which a local-mode deploy does not use. */
+const URL_ONLY = new Set([
+    'storage-account',
+    'container',
+    'package-access',
+    'sas-expiry-days',
+    'keep-releases',
+]);
+/** Pure: whether the command (and, for a deploy, the mode asked for) uses a given input. */
+function inputUsedBy(name, command, inputs) {
+    if (command !== 'deploy')
+        return !DEPLOY_ONLY.has(name);
+    if (name === 'release')
+        return false;
+    if (inputs.mode === 'local' && URL_ONLY.has(name))
+        return false;
+    return true;
+}
 /**
  * Validates and types every input. `get` returns the raw value of an input ('' or undefined when unset);
  * `env` supplies defaults that come from the environment (GITHUB_SHA).
@@ -11897,9 +11933,13 @@ function secretInputValues(get) {
 function parseInputs(get, env = {}, naming = ACTION_NAMING) {
     const n = naming;
     const out = {};
+    const givenNames = new Set();
     for (const def of INPUTS) {
         const raw = get(def.name);
         const given = raw !== undefined && raw.trim() !== '';
+        // A value equal to the default is no choice (reusable workflows pass every input, defaults included).
+        if (given && raw.trim().toLowerCase() !== (def.default ?? '').toLowerCase())
+            givenNames.add(def.name);
         const value = given ? (def.secret || def.type === 'list' ? raw : raw.trim()) : def.default;
         if (value === undefined) {
             if (def.required)
@@ -11985,6 +12025,18 @@ function parseInputs(get, env = {}, naming = ACTION_NAMING) {
     // Combinations.
     if (inputs.clientId && !inputs.tenantId)
         throw new UsageError(`${n.input('tenant-id')} is required with ${n.ref('client-id')} for the OIDC login; add the Entra tenant id.`);
+    // No input is accepted and then ignored.
+    const command = inputs.command ?? 'deploy';
+    const unused = [...givenNames].filter((name) => !inputUsedBy(name, command, inputs));
+    if (unused.length) {
+        const name = unused[0];
+        const why = command !== 'deploy' && DEPLOY_ONLY.has(name)
+            ? `only a deploy uses it, not ${n.value('command', command)}`
+            : name === 'release'
+                ? `only ${n.value('command', 'rollback')} uses it (a deploy always deploys the package)`
+                : `${n.value('mode', 'local')} pushes the package to Kudu and keeps no blobs, so it is not used`;
+        throw new UsageError(`${n.input(name)} is given but ${why}; remove it${name !== 'release' && command === 'deploy' ? ` or use ${n.value('mode', 'url')}` : ''}.`);
+    }
     if (inputs.targets && inputs.command && inputs.command !== 'deploy')
         throw new UsageError(`${n.input('app-name')} lists ${inputs.targets.length} targets, but ${n.value('command', inputs.command)} works on one app; name one app (and slot).`);
     if (inputs.swapTo) {
@@ -92076,6 +92128,17 @@ function kuduRange(kudu, path, deadline) {
 async function accountForUrl(s, url, named) {
     const u = new URL(url);
     const host = /^([a-z0-9]+)\.blob\./i.exec(u.hostname)?.[1];
+    if (named) {
+        // The account the user names is used or refused, never silently replaced by the URL's.
+        const info = await s.arm.findStorageAccount(s.target.ref.subscriptionId, named);
+        if (!info)
+            throw new RunpackError('storage-not-found', `Storage account ${named} (storage-account) was not found in subscription ${s.target.ref.subscriptionId}; the app's package URL is on ${host ?? u.hostname} — name that account, or leave storage-account out.`);
+        if (!url.toLowerCase().startsWith(info.blobEndpoint.toLowerCase()) &&
+            host &&
+            host.toLowerCase() !== named.toLowerCase())
+            throw new RunpackError('storage-mismatch', `storage-account names ${named}, but the app's package URL is on account ${host}; name ${host}, or leave storage-account out.`);
+        return { name: info.name, info };
+    }
     const candidates = [named, host, u.pathname.split('/').filter(Boolean)[0]].filter((x) => !!x);
     for (const name of candidates) {
         const info = await s.arm.findStorageAccount(s.target.ref.subscriptionId, name).catch(() => null);

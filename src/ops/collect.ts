@@ -8,7 +8,7 @@ import type { KuduClient } from '../azure/kudu.js';
 import { readMountedStamp, readPackageName } from '../release/mounted.js';
 import { probeSite } from '../deploy/restart.js';
 import { storageErrorOf } from '../deploy/verify.js';
-import { describeError } from '../util/errors.js';
+import { describeError, RunpackError } from '../util/errors.js';
 import {
   rangeZipSource,
   inspectRemoteArchive,
@@ -116,6 +116,25 @@ export async function accountForUrl(
 ): Promise<{ name: string; info: StorageAccountInfo | null }> {
   const u = new URL(url);
   const host = /^([a-z0-9]+)\.blob\./i.exec(u.hostname)?.[1];
+  if (named) {
+    // The account the user names is used or refused, never silently replaced by the URL's.
+    const info = await s.arm.findStorageAccount(s.target.ref.subscriptionId, named);
+    if (!info)
+      throw new RunpackError(
+        'storage-not-found',
+        `Storage account ${named} (storage-account) was not found in subscription ${s.target.ref.subscriptionId}; the app's package URL is on ${host ?? u.hostname} — name that account, or leave storage-account out.`,
+      );
+    if (
+      !url.toLowerCase().startsWith(info.blobEndpoint.toLowerCase()) &&
+      host &&
+      host.toLowerCase() !== named.toLowerCase()
+    )
+      throw new RunpackError(
+        'storage-mismatch',
+        `storage-account names ${named}, but the app's package URL is on account ${host}; name ${host}, or leave storage-account out.`,
+      );
+    return { name: info.name, info };
+  }
   const candidates = [named, host, u.pathname.split('/').filter(Boolean)[0]].filter((x): x is string => !!x);
   for (const name of candidates) {
     const info = await s.arm.findStorageAccount(s.target.ref.subscriptionId, name).catch(() => null);

@@ -83,6 +83,10 @@ export function parseOpsFlags(
       `Flag '--app-name' is required: the App Service or Function App (runpack ${command} --app-name <app>).`,
     );
   const inputs = parseInputs(raw, {}, CLI_NAMING);
+  if (inputs.targets)
+    throw new UsageError(
+      `Flag '--app-name' lists ${inputs.targets.length} targets, but runpack ${command} works on one app; run it once per app (and slot).`,
+    );
   return { inputs, extra, given, json, dryRun, help, secrets };
 }
 
