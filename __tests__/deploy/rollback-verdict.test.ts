@@ -113,3 +113,44 @@ describe('each instance', () => {
     expect(classifyFailure({ ...evidence({}), instances: [ok] })).toBeNull();
   });
 });
+
+describe('the deployment history record', () => {
+  it('says the release, commit, run and result, failed ones with the rollback they led to', async () => {
+    const { deploymentRecord } = await import('../../src/deploy/recover.js');
+    const now = new Date('2026-12-07T10:11:12.000Z');
+    const ok = deploymentRecord(base({ ok: true, verified: true, releaseId: 'aaaaaaaaaaaa', mode: 'url' }), {
+      commit: 'c0ffee',
+      runUrl: 'https://ci/run/1',
+      author: 'octocat',
+      now,
+    });
+    expect(ok).toMatchObject({
+      id: 'runpack-aaaaaaaaaaaa-20261207101112',
+      status: 4,
+      active: true,
+      deployer: 'runpack',
+      author: 'octocat',
+    });
+    expect(JSON.parse(ok.message)).toEqual({
+      type: 'deployment',
+      releaseId: 'aaaaaaaaaaaa',
+      commitId: 'c0ffee',
+      runUrl: 'https://ci/run/1',
+      result: 'verified',
+      mode: 'url',
+    });
+    const failed = deploymentRecord(
+      base({
+        releaseId: 'aaaaaaaaaaaa',
+        cause: { cause: 'app-start-failed', evidence: 'e', fix: 'f' },
+        rollback: { from: 'aaaaaaaaaaaa', to: 'bbbbbbbbbbbb', verified: true, levels: [] },
+      }),
+      { now },
+    );
+    expect(failed).toMatchObject({ status: 3, active: false });
+    expect(JSON.parse(failed.message)).toMatchObject({
+      result: 'failed; rolled back to bbbbbbbbbbbb',
+      cause: 'app-start-failed',
+    });
+  });
+});

@@ -619,6 +619,32 @@ export function createArm(deps: ArmDeps) {
       site.triggerSyncs.push({ time: ctx.clock.now().toISOString(), path });
       return sendEmpty(res, op === 'syncfunctiontriggers' ? 204 : 200);
     }
+    if ((op === 'deployments' || op.startsWith('deployments/')) && m === 'GET') {
+      // Web Apps - List Deployments / Get Deployment: the site's deployment history (what Kudu keeps), as the
+      // portal's Deployment Center reads it.
+      const envelope = (r: Site['deployments'][number]) => ({
+        id: `${site.id}/deployments/${r.id}`,
+        name: `${siteName(site)}/${r.id}`,
+        type: site.slotName ? 'Microsoft.Web/sites/slots/deployments' : 'Microsoft.Web/sites/deployments',
+        properties: {
+          status: r.status,
+          message: r.message,
+          author: r.author,
+          deployer: r.deployer,
+          author_email: r.author_email,
+          start_time: r.start_time,
+          end_time: r.end_time,
+          active: r.active,
+          details: r.log_url,
+        },
+      });
+      if (op === 'deployments')
+        return sendJson(res, 200, { value: site.deployments.map(envelope), nextLink: null });
+      const wanted = decodeURIComponent(rest.slice(1).join('/'));
+      const found = site.deployments.find((r) => r.id.toLowerCase() === wanted.toLowerCase());
+      if (!found) return webError(res, 404, 'NotFound', `Deployment '${wanted}' was not found.`);
+      return sendJson(res, 200, envelope(found));
+    }
     if (op === 'instances' && m === 'GET') {
       // The scale-out instances (Web Apps - List Instance Identifiers); `name` is the ARRAffinity value.
       const list = worker?.instances ? worker.instances() : [];

@@ -409,6 +409,9 @@ export function createDeploymentEngine(
         rec.end_time = rec.end_time ?? now();
         markFinished(rec);
       }
+      // `active: true` makes this record the active deployment (as the App Service tasks' records are).
+      if (fields.active === true) for (const r of records) r.active = r === rec;
+      else if (fields.active === false) rec.active = false;
       return rec;
     },
   };

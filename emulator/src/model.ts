@@ -125,7 +125,7 @@ export interface Faults {
    */
   drop?: { target: 'arm' | 'kudu' | 'site' | 'entra' | 'blob'; count: number; pathContains?: string };
   /** Delay every response of the target by ms. */
-  slow?: { target: 'arm' | 'kudu' | 'site' | 'entra'; ms: number };
+  slow?: { target: 'arm' | 'kudu' | 'site' | 'entra' | 'blob'; ms: number };
   /** Access tokens issued with this lifetime in seconds. */
   tokenLifetimeSeconds?: number;
   /** The next deployment of this app fails (status 3). */

@@ -49773,6 +49773,20 @@ class KuduClient {
             query.message = options.message;
         return this.push('/api/zipdeploy', query, options);
     }
+    /**
+     * `PUT /api/deployments/{id}`: adds (or updates) a record in the app's deployment history, what the portal's
+     * Deployment Center lists (the Azure Pipelines App Service tasks record their deployments the same way).
+     */
+    async putDeployment(id, record, deadline) {
+        const res = await this.send('PUT', `/api/deployments/${encodeURIComponent(id)}`, {
+            headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+            body: JSON.stringify({ id, ...record }),
+            deadline,
+        });
+        if (res.status !== 200)
+            throw this.unexpected(res, `PUT /api/deployments/${id}`);
+        return res.json();
+    }
     /** One GET of a deployment URL (`latest` or an id). 404 → null. */
     async getDeployment(pathOrUrl, deadline) {
         const res = await this.send('GET', pathOrUrl, { deadline, headers: { Accept: 'application/json' } });
@@ -90578,6 +90592,60 @@ async function recordPhase(published, result, log) {
         ], log);
     }
 }
+/** Pure: the deployment record of a URL-mode deploy (Kudu's history): id, status and the JSON message. */
+function deploymentRecord(result, o) {
+    const stamp = o.now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    const outcome = result.ok
+        ? 'verified'
+        : result.rollback?.verified
+            ? `failed; rolled back to ${result.rollback.to}`
+            : 'failed';
+    return {
+        id: `runpack-${result.releaseId}-${stamp}`,
+        status: result.ok ? 4 : 3,
+        active: result.ok,
+        deployer: 'runpack',
+        ...(o.author ? { author: o.author } : {}),
+        message: JSON.stringify({
+            type: 'deployment',
+            releaseId: result.releaseId,
+            ...(o.commit ? { commitId: o.commit } : {}),
+            ...(o.runUrl ? { runUrl: o.runUrl } : {}),
+            result: outcome,
+            ...(result.cause ? { cause: result.cause.cause } : {}),
+            mode: result.mode,
+        }),
+    };
+}
+/**
+ * URL mode: record the deploy in the app's deployment history (local mode has Kudu's own record of the push).
+ * Best effort: a history that cannot be written is a warning, never a failed deploy.
+ */
+async function historyPhase(ctx, result, o) {
+    if (!ctx.target.scmHostName)
+        return;
+    try {
+        const { kudu } = await openKudu(ctx, ctx.phaseDeadline(60_000));
+        const record = deploymentRecord(result, {
+            commit: ctx.inputs.commit,
+            runUrl: o.runUrl,
+            author: o.author,
+            now: new Date(ctx.clock.now()),
+        });
+        await kudu.putDeployment(record.id, record, ctx.phaseDeadline(60_000));
+        result.deploymentRecord = record.id;
+        ctx.log.info(`Deployment history of the app: record ${record.id} (${result.ok ? 'Success' : 'Failed'}).`);
+    }
+    catch (err) {
+        recordFindings(result, [
+            {
+                severity: 'warning',
+                code: 'history-failed',
+                message: `Could not add the deploy to the app's deployment history (${describeError(err).replace(/\.$/, '')}).`,
+            },
+        ], ctx.log);
+    }
+}
 
 const RFP_MI_SETTING = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
 const WORDS = {
@@ -90872,6 +90940,8 @@ async function runEngine(inputs, deps, shared) {
         noop: false,
         app: inputs.appName,
         slot: inputs.slot,
+        ...(inputs.commit ? { commit: inputs.commit } : {}),
+        ...((deps.runUrl ?? githubRunUrl(deps.env)) ? { runUrl: deps.runUrl ?? githubRunUrl(deps.env) } : {}),
         verified: false,
         levels: [],
         phases,
@@ -90975,6 +91045,12 @@ async function runEngine(inputs, deps, shared) {
             await log.group('Retention', () => retentionPhase(prune, inputs, result, log));
         settleVerdict(result);
         result.liveReleaseId = liveRelease(result, pkg.releaseId);
+        // The app's deployment history (what the portal's Deployment Center lists) gets this deploy, in URL mode too.
+        if (plan.mode === 'url' && published.verify)
+            await log.group('Deployment history', () => historyPhase(ctx, result, {
+                runUrl: result.runUrl,
+                author: deps.env.GITHUB_ACTOR ?? deps.env.BUILD_REQUESTEDFOR,
+            }));
     }
     catch (err) {
         result.ok = false;
@@ -93183,6 +93259,9 @@ function renderSummary(r, secrets) {
     row('Package URL', r.mode === 'url' ? r.packageUrl : undefined);
     row('Previous release', r.previousReleaseId ? `\`${r.previousReleaseId}\`` : r.releaseId ? 'none known' : undefined);
     row('App URL', r.appUrl);
+    row('Commit', r.commit && `\`${r.commit.slice(0, 12)}\``);
+    row('Run', r.runUrl);
+    row('Deployment history', r.deploymentRecord && `\`${r.deploymentRecord}\``);
     row('Login', r.auth);
     if (r.fleet)
         fleetTable(r, lines);

@@ -453,6 +453,24 @@ export class KuduClient {
     return this.push('/api/zipdeploy', query, options);
   }
 
+  /**
+   * `PUT /api/deployments/{id}`: adds (or updates) a record in the app's deployment history, what the portal's
+   * Deployment Center lists (the Azure Pipelines App Service tasks record their deployments the same way).
+   */
+  async putDeployment(
+    id: string,
+    record: { status: 3 | 4; message: string; author?: string; deployer: string; active: boolean },
+    deadline?: number,
+  ): Promise<KuduDeployment> {
+    const res = await this.send('PUT', `/api/deployments/${encodeURIComponent(id)}`, {
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ id, ...record }),
+      deadline,
+    });
+    if (res.status !== 200) throw this.unexpected(res, `PUT /api/deployments/${id}`);
+    return res.json<KuduDeployment>();
+  }
+
   /** One GET of a deployment URL (`latest` or an id). 404 → null. */
   async getDeployment(
     pathOrUrl: string,

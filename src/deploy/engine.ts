@@ -27,7 +27,7 @@ import { planDeploy, type Plan } from './plan.js';
 import { localPublisher } from './publish/local.js';
 import type { Published, Publisher } from './publish/types.js';
 import { urlPublisher } from './publish/url.js';
-import { recordPhase, rollbackPhase } from './recover.js';
+import { historyPhase, recordPhase, rollbackPhase } from './recover.js';
 import { probeSite } from './restart.js';
 import {
   describeFindings,
@@ -129,6 +129,8 @@ export async function runEngine(
     noop: false,
     app: inputs.appName,
     slot: inputs.slot,
+    ...(inputs.commit ? { commit: inputs.commit } : {}),
+    ...((deps.runUrl ?? githubRunUrl(deps.env)) ? { runUrl: deps.runUrl ?? githubRunUrl(deps.env) } : {}),
     verified: false,
     levels: [],
     phases,
@@ -257,6 +259,15 @@ export async function runEngine(
 
     settleVerdict(result);
     result.liveReleaseId = liveRelease(result, pkg.releaseId);
+
+    // The app's deployment history (what the portal's Deployment Center lists) gets this deploy, in URL mode too.
+    if (plan.mode === 'url' && published.verify)
+      await log.group('Deployment history', () =>
+        historyPhase(ctx, result, {
+          runUrl: result.runUrl,
+          author: deps.env.GITHUB_ACTOR ?? deps.env.BUILD_REQUESTEDFOR,
+        }),
+      );
   } catch (err) {
     result.ok = false;
     result.error = secrets.redact(describeError(err));

@@ -5,6 +5,7 @@
  */
 import { describeError, RunpackError } from '../util/errors.js';
 import { restartAndVerify } from './after-mount.js';
+import { openKudu } from './context.js';
 import { beyondDeadline } from './budget.js';
 import type { Published } from './publish/types.js';
 import { recordFindings, type DeployResult, type RollbackOutcome } from './result.js';
@@ -108,6 +109,71 @@ export async function recordPhase(published: Published, result: DeployResult, lo
         },
       ],
       log,
+    );
+  }
+}
+
+/** Pure: the deployment record of a URL-mode deploy (Kudu's history): id, status and the JSON message. */
+export function deploymentRecord(
+  result: DeployResult,
+  o: { commit?: string; runUrl?: string; author?: string; now: Date },
+): { id: string; status: 3 | 4; message: string; author?: string; deployer: string; active: boolean } {
+  const stamp = o.now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  const outcome = result.ok
+    ? 'verified'
+    : result.rollback?.verified
+      ? `failed; rolled back to ${result.rollback.to}`
+      : 'failed';
+  return {
+    id: `runpack-${result.releaseId}-${stamp}`,
+    status: result.ok ? 4 : 3,
+    active: result.ok,
+    deployer: 'runpack',
+    ...(o.author ? { author: o.author } : {}),
+    message: JSON.stringify({
+      type: 'deployment',
+      releaseId: result.releaseId,
+      ...(o.commit ? { commitId: o.commit } : {}),
+      ...(o.runUrl ? { runUrl: o.runUrl } : {}),
+      result: outcome,
+      ...(result.cause ? { cause: result.cause.cause } : {}),
+      mode: result.mode,
+    }),
+  };
+}
+
+/**
+ * URL mode: record the deploy in the app's deployment history (local mode has Kudu's own record of the push).
+ * Best effort: a history that cannot be written is a warning, never a failed deploy.
+ */
+export async function historyPhase(
+  ctx: DeployContext,
+  result: DeployResult,
+  o: { runUrl?: string; author?: string },
+): Promise<void> {
+  if (!ctx.target.scmHostName) return;
+  try {
+    const { kudu } = await openKudu(ctx, ctx.phaseDeadline(60_000));
+    const record = deploymentRecord(result, {
+      commit: ctx.inputs.commit,
+      runUrl: o.runUrl,
+      author: o.author,
+      now: new Date(ctx.clock.now()),
+    });
+    await kudu.putDeployment(record.id, record, ctx.phaseDeadline(60_000));
+    result.deploymentRecord = record.id;
+    ctx.log.info(`Deployment history of the app: record ${record.id} (${result.ok ? 'Success' : 'Failed'}).`);
+  } catch (err) {
+    recordFindings(
+      result,
+      [
+        {
+          severity: 'warning',
+          code: 'history-failed',
+          message: `Could not add the deploy to the app's deployment history (${describeError(err).replace(/\.$/, '')}).`,
+        },
+      ],
+      ctx.log,
     );
   }
 }

@@ -67,6 +67,11 @@ export interface DeployResult {
   instances?: InstanceRow[];
   /** The publisher started changing what the app mounts (a failure after that leaves the live release open). */
   switching?: boolean;
+  /** The record this deploy added to the app's deployment history (URL mode). */
+  deploymentRecord?: string;
+  /** The commit and the run recorded with the release. */
+  commit?: string;
+  runUrl?: string;
   /** The release the app runs now (see the live-release-id output). */
   liveReleaseId?: string;
   /** on-failure: rollback after a failed verification: what was brought back, whether it verified, or why not. */

@@ -161,6 +161,9 @@ export function renderSummary(r: DeployResult, secrets: SecretRegistry): string 
     r.previousReleaseId ? `\`${r.previousReleaseId}\`` : r.releaseId ? 'none known' : undefined,
   );
   row('App URL', r.appUrl);
+  row('Commit', r.commit && `\`${r.commit.slice(0, 12)}\``);
+  row('Run', r.runUrl);
+  row('Deployment history', r.deploymentRecord && `\`${r.deploymentRecord}\``);
   row('Login', r.auth);
   if (r.fleet) fleetTable(r, lines);
   extraSections(r, lines);

@@ -1,0 +1,69 @@
+/**
+ * Records people look for: a URL-mode deploy adds a record to the app's deployment history, what the portal's
+ * Deployment Center lists, read here through Resource Manager with the official SDK client; a failed deploy is
+ * recorded as failed, with the rollback it led to.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ClientSecretCredential } from '@azure/identity';
+import { WebSiteManagementClient } from '@azure/arm-appservice';
+import { type E2E, useE2E } from './helpers/action.js';
+
+let e: E2E;
+useE2E((ready) => (e = ready));
+
+async function history(app: string) {
+  const cred = new ClientSecretCredential(
+    e.emu.tenantId,
+    e.emu.servicePrincipal.clientId,
+    e.emu.servicePrincipal.clientSecret,
+    {
+      authorityHost: e.emu.authorityHost,
+      disableInstanceDiscovery: true,
+    },
+  );
+  const client = new WebSiteManagementClient(cred, e.emu.subscriptionId, {
+    endpoint: e.emu.resourceManagerEndpoint,
+    credentialScopes: ['https://management.azure.com/.default'],
+  });
+  const out = [];
+  for await (const d of client.webApps.listDeployments('runpack-rg', app)) out.push(d);
+  return out;
+}
+
+describe('the deployment history', () => {
+  it('lists each URL-mode deploy with its release, commit, run and result, failed ones too', async () => {
+    const url = { 'app-name': 'rp-linux-web', 'storage-account': e.emu.storage.accountName };
+    const good = await e.run({ ...url, package: e.app('h1') });
+    expect(good.code).toBe(0);
+    const broken = e.app('h2');
+    writeFileSync(join(broken, 'server.js'), "throw new Error('boom');\n");
+    const bad = await e.run({ ...url, package: broken }, { timeoutMs: 120_000 });
+    expect(bad.code).toBe(1);
+
+    const records = await history('rp-linux-web');
+    const ours = records.filter((d) => d.deployer === 'runpack');
+    expect(ours).toHaveLength(2);
+    const byRelease = (id: string) => ours.find((d) => JSON.parse(d.message ?? '{}').releaseId === id)!;
+    const ok = byRelease(good.outputs['release-id']);
+    expect(ok.status).toBe(4);
+    expect(ok.active).toBe(true);
+    expect(JSON.parse(ok.message!)).toMatchObject({
+      type: 'deployment',
+      commitId: '0123456789abcdef0123456789abcdef01234567',
+      runUrl: 'https://github.com/octo-org/octo-app/actions/runs/1234',
+      result: 'verified',
+      mode: 'url',
+    });
+    const failed = byRelease(bad.outputs['release-id']);
+    expect(failed.status).toBe(3);
+    expect(failed.active).toBe(false);
+    expect(JSON.parse(failed.message!)).toMatchObject({
+      result: `failed; rolled back to ${good.outputs['release-id']}`,
+      cause: 'app-start-failed',
+    });
+    expect(good.summary).toMatch(/\| Deployment history \| `runpack-[0-9a-f]{12}-\d{14}` \|/);
+    expect(good.summary).toContain('| Run | https://github.com/octo-org/octo-app/actions/runs/1234 |');
+  });
+});
