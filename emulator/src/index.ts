@@ -115,6 +115,31 @@ interface PersistedState {
   accountKeys: [string, string];
   sites: Record<string, { scmHex: string; password: string; principalId: string; clientId: string }>;
   userIdentities: Record<string, { principalId: string; clientId: string }>;
+  /**
+   * What users change on a site, kept across restarts of the emulator with the same state dir (the files under
+   * %HOME% and the blobs are on disk already): settings, sticky names, basic-auth policy, state, and homeDir (a swap).
+   */
+  siteState?: Record<
+    string,
+    Pick<Site, 'appSettings' | 'scmSettings' | 'slotConfigNames' | 'basicAuthAllowed' | 'state' | 'homeDir'>
+  >;
+}
+
+/** Pure: the part of each site that persists (see PersistedState.siteState). */
+function siteStateOf(sites: Site[]): NonNullable<PersistedState['siteState']> {
+  return Object.fromEntries(
+    sites.map((s) => [
+      siteKey(s.appName, s.slotName),
+      {
+        appSettings: s.appSettings,
+        scmSettings: s.scmSettings,
+        slotConfigNames: s.slotConfigNames,
+        basicAuthAllowed: s.basicAuthAllowed,
+        state: s.state,
+        homeDir: s.homeDir,
+      },
+    ]),
+  );
 }
 
 function loadState(stateDir: string): PersistedState {
@@ -228,7 +253,16 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
 
   const state = loadState(stateDir);
   const sites = buildSites(config, state, stateDir);
-  writeFileSync(join(stateDir, 'state.json'), JSON.stringify(state, null, 2), { mode: 0o600 });
+  // A restart with the same state dir finds the sites as it left them.
+  for (const site of sites) {
+    const kept = state.siteState?.[siteKey(site.appName, site.slotName)];
+    if (kept && existsSync(kept.homeDir)) Object.assign(site, structuredClone(kept));
+  }
+  const saveState = () => {
+    state.siteState = siteStateOf(sites);
+    writeFileSync(join(stateDir, 'state.json'), JSON.stringify(state, null, 2), { mode: 0o600 });
+  };
+  saveState();
 
   const regions = [...new Set(sites.map((s) => regionSlug(s.location)))];
   const cert = issueServerCertificate(
@@ -340,6 +374,17 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     log(entry) {
       requestLog.push({ time: clock.now().toISOString(), ...entry });
       if (requestLog.length > 5000) requestLog.splice(0, requestLog.length - 5000);
+      // A change through Resource Manager or Kudu (logged when its answer is sent) is saved at once.
+      const changed =
+        ((entry.service === 'arm' || entry.service === 'kudu') && entry.method !== 'GET') ||
+        (entry.service === 'admin' && entry.path.startsWith('/reset'));
+      if (changed && entry.status < 400) {
+        try {
+          saveState();
+        } catch {
+          // A state file that cannot be written never fails a request.
+        }
+      }
     },
     requestLog,
     verifyToken: (t) => entra.verifyToken(t),
