@@ -223,4 +223,31 @@ describe('local mode (the packages Kudu keeps)', () => {
       'PUT /api/vfs/data/SitePackages/packagename.txt',
     ]);
   });
+
+  it('one release id across deploy, releases and rollback; after v2, v1, v2 the previous release is v1', async () => {
+    const deploy = async (version: string) => {
+      const r = await e.deploy({ 'app-name': 'rp-win-web', mode: 'local', package: e.app(version) });
+      expect(r.error).toBeUndefined();
+      return r.releaseId!;
+    };
+    const v2 = await deploy('id-v2');
+    // Kudu names stored packages by the second: keep the pushes apart so each is its own package.
+    await new Promise((r) => setTimeout(r, 1100));
+    const v1 = await deploy('id-v1');
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await deploy('id-v2')).toBe(v2);
+
+    const report = JSON.parse((await e.cli(runReleases, [...WIN, '--json'])).stdout) as ReleasesReport;
+    const ids = report.releases.map((r) => r.id);
+    // The ids the deploys printed, each once, the release pushed again at its newest package.
+    expect(ids.slice(0, 2)).toEqual([v2, v1]);
+    expect(report.live?.slice(0, 12)).toBe(v2);
+
+    const back = await e.cli(runRollbackCommand, [...WIN, '--release', 'previous']);
+    expect(back.code).toBe(0);
+    expect(back.stdout).toContain(`Release ${v1} is live and verified.`);
+    const again = await e.cli(runRollbackCommand, [...WIN, '--release', v2]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`Release ${v2} is live and verified.`);
+  });
 });

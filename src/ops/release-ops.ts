@@ -5,6 +5,7 @@
 import type { StorageAccountInfo } from '../azure/arm.js';
 import type { KuduClient } from '../azure/kudu.js';
 import { readMountedStamp } from '../release/mounted.js';
+import { readLocalRecords, type LocalRelease } from '../release/verified.js';
 import type { ZipSource } from '../package/zip-reader.js';
 import { describeError, RunpackError } from '../util/errors.js';
 import { accountForUrl, kuduRange, listSlots, maskUrl } from './collect.js';
@@ -203,8 +204,10 @@ export interface StoredState {
   packageName: string | null;
   packageEtag?: string;
   /**
-   * Stamped stored packages as releases: id and sha256 are the release stamp's content sha256 (the zip's own
-   * sha256 is not known without downloading it), blob is the stored file name, created its UTC time stamp.
+   * Stored packages as releases: id and sha256 are the zip's sha256 that the deploy printed, from runpack's
+   * record of verified local releases (data/runpack/releases.json); for a package without a record, the release
+   * stamp's content sha256 (the zip's own is not known without downloading it). blob is the stored file name,
+   * created its UTC time stamp; a release pushed again is listed once, at its newest package.
    */
   releases: Release[];
   packages: StoredPackage[];
@@ -223,11 +226,15 @@ export async function loadStoredState(s: OpsSession, deadline: number): Promise<
   const file = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
   const packageName = file?.text.trim() || null;
   const entries = (await kudu.vfsList(SITE_PACKAGES, deadline).catch(() => null)) ?? [];
+  // runpack's record of the packages it verified: their release ids are the ones its deploys printed.
+  const { records } = await readLocalRecords(kudu, deadline).catch(() => ({ records: [] as LocalRelease[] }));
   const releases: Release[] = [];
   const packages: StoredPackage[] = [];
   const inspections = new Map<string, ArchiveEvidence>();
   let live: string | null = null;
-  for (const e of entries.filter((x) => /\.zip$/i.test(x.name ?? ''))) {
+  // Oldest first (Kudu names packages by UTC time), so a release deployed again is listed at its newest package.
+  const zips = entries.filter((x) => /\.zip$/i.test(x.name ?? '')).sort((a, b) => (a.name! < b.name! ? -1 : 1));
+  for (const e of zips) {
     const name = e.name!;
     let archive: ArchiveEvidence;
     try {
@@ -238,19 +245,24 @@ export async function loadStoredState(s: OpsSession, deadline: number): Promise<
     }
     const content = archive.stamp?.contentSha256 ?? null;
     packages.push({ name, contentSha256: content });
-    if (!content) continue;
-    if (name === packageName) live = content;
-    if (releases.some((r) => r.sha256 === content)) continue;
-    inspections.set(content, archive);
-    releases.push({
-      id: content.slice(0, 12),
-      sha256: content,
+    const record = records.find((r) => r.package === name);
+    // The release id a deploy printed (the zip's sha256) when runpack recorded it; else the release stamp's.
+    const sha = record?.sha256 ?? content;
+    if (!sha) continue;
+    if (name === packageName) live = sha;
+    const entry: Release = {
+      id: sha.slice(0, 12),
+      sha256: sha,
       blob: name,
       size: Number(e.size ?? 0),
       etag: '',
       created: timeOfPackageName(name) || (e.mtime ?? ''),
-      contentSha256: content,
-    });
+      ...(content ? { contentSha256: content } : {}),
+    };
+    const at = releases.findIndex((r) => r.sha256 === sha);
+    if (at >= 0) releases[at] = entry;
+    else releases.push(entry);
+    inspections.set(sha, archive);
   }
   return { kudu, packageName, packageEtag: file?.etag, releases, packages, inspections, live };
 }
