@@ -233,7 +233,9 @@ export async function loadStoredState(s: OpsSession, deadline: number): Promise<
   const inspections = new Map<string, ArchiveEvidence>();
   let live: string | null = null;
   // Oldest first (Kudu names packages by UTC time), so a release deployed again is listed at its newest package.
-  const zips = entries.filter((x) => /\.zip$/i.test(x.name ?? '')).sort((a, b) => (a.name! < b.name! ? -1 : 1));
+  const zips = entries
+    .filter((x) => /\.zip$/i.test(x.name ?? ''))
+    .sort((a, b) => (a.name! < b.name! ? -1 : 1));
   for (const e of zips) {
     const name = e.name!;
     let archive: ArchiveEvidence;
