@@ -80021,11 +80021,17 @@ async function loadStoredState(s, deadline) {
     const file = await kudu.vfsGet(PACKAGE_NAME_FILE, deadline);
     const packageName = file?.text.trim() || null;
     const entries = (await kudu.vfsList(SITE_PACKAGES, deadline).catch(() => null)) ?? [];
+    // runpack's record of the packages it verified: their release ids are the ones its deploys printed.
+    const { records } = await readLocalRecords(kudu, deadline).catch(() => ({ records: [] }));
     const releases = [];
     const packages = [];
     const inspections = new Map();
     let live = null;
-    for (const e of entries.filter((x) => /\.zip$/i.test(x.name ?? ''))) {
+    // Oldest first (Kudu names packages by UTC time), so a release deployed again is listed at its newest package.
+    const zips = entries
+        .filter((x) => /\.zip$/i.test(x.name ?? ''))
+        .sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const e of zips) {
         const name = e.name;
         let archive;
         try {
@@ -80037,22 +80043,28 @@ async function loadStoredState(s, deadline) {
         }
         const content = archive.stamp?.contentSha256 ?? null;
         packages.push({ name, contentSha256: content });
-        if (!content)
+        const record = records.find((r) => r.package === name);
+        // The release id a deploy printed (the zip's sha256) when runpack recorded it; else the release stamp's.
+        const sha = record?.sha256 ?? content;
+        if (!sha)
             continue;
         if (name === packageName)
-            live = content;
-        if (releases.some((r) => r.sha256 === content))
-            continue;
-        inspections.set(content, archive);
-        releases.push({
-            id: content.slice(0, 12),
-            sha256: content,
+            live = sha;
+        const entry = {
+            id: sha.slice(0, 12),
+            sha256: sha,
             blob: name,
             size: Number(e.size ?? 0),
             etag: '',
             created: timeOfPackageName(name) || (e.mtime ?? ''),
-            contentSha256: content,
-        });
+            ...(content ? { contentSha256: content } : {}),
+        };
+        const at = releases.findIndex((r) => r.sha256 === sha);
+        if (at >= 0)
+            releases[at] = entry;
+        else
+            releases.push(entry);
+        inspections.set(sha, archive);
     }
     return { kudu, packageName, packageEtag: file?.etag, releases, packages, inspections, live };
 }
