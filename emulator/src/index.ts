@@ -20,6 +20,7 @@ import { audienceForScope, createEntra, type EntraPrincipal } from './entra.js';
 import type { EmulatorContext, Faults, Handler, Site, SiteWorkerApi, StorageAccount } from './model.js';
 import { createOidc, GITHUB_OIDC_ISSUER, OIDC_PATH } from './oidc.js';
 import { startProxy } from './proxy.js';
+import { siteSnapshot, type SiteSnapshot } from './reset.js';
 import { dispatcher, hostName, listenHttps, type Listener, type Resolver, type Route } from './server.js';
 import { ensureCa, issueServerCertificate, selfSignedClientCertificate } from './tls.js';
 import { AZDO_OIDC_PREFIX, createAzdo } from './azdo.js';
@@ -119,27 +120,7 @@ interface PersistedState {
    * What users change on a site, kept across restarts of the emulator with the same state dir (the files under
    * %HOME% and the blobs are on disk already): settings, sticky names, basic-auth policy, state, and homeDir (a swap).
    */
-  siteState?: Record<
-    string,
-    Pick<Site, 'appSettings' | 'scmSettings' | 'slotConfigNames' | 'basicAuthAllowed' | 'state' | 'homeDir'>
-  >;
-}
-
-/** Pure: the part of each site that persists (see PersistedState.siteState). */
-function siteStateOf(sites: Site[]): NonNullable<PersistedState['siteState']> {
-  return Object.fromEntries(
-    sites.map((s) => [
-      siteKey(s.appName, s.slotName),
-      {
-        appSettings: s.appSettings,
-        scmSettings: s.scmSettings,
-        slotConfigNames: s.slotConfigNames,
-        basicAuthAllowed: s.basicAuthAllowed,
-        state: s.state,
-        homeDir: s.homeDir,
-      },
-    ]),
-  );
+  siteState?: Record<string, SiteSnapshot>;
 }
 
 function loadState(stateDir: string): PersistedState {
@@ -259,7 +240,7 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     if (kept && existsSync(kept.homeDir)) Object.assign(site, structuredClone(kept));
   }
   const saveState = () => {
-    state.siteState = siteStateOf(sites);
+    state.siteState = Object.fromEntries(sites.map((x) => [siteKey(x.appName, x.slotName), siteSnapshot(x)]));
     writeFileSync(join(stateDir, 'state.json'), JSON.stringify(state, null, 2), { mode: 0o600 });
   };
   saveState();

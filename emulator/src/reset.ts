@@ -23,23 +23,21 @@ export interface SiteSnapshot {
   identity: Site['identity'];
 }
 
+/** A copy of what users change on a site (what a reset puts back and a restart keeps). */
+export function siteSnapshot(s: Site): SiteSnapshot {
+  return structuredClone({
+    appSettings: s.appSettings,
+    scmSettings: s.scmSettings,
+    slotConfigNames: s.slotConfigNames,
+    basicAuthAllowed: s.basicAuthAllowed,
+    state: s.state,
+    homeDir: s.homeDir,
+    identity: s.identity,
+  });
+}
+
 export function snapshotSites(ctx: EmulatorContext): Map<Site, SiteSnapshot> {
-  const out = new Map<Site, SiteSnapshot>();
-  for (const s of ctx.sites.values()) {
-    out.set(
-      s,
-      structuredClone({
-        appSettings: s.appSettings,
-        scmSettings: s.scmSettings,
-        slotConfigNames: s.slotConfigNames,
-        basicAuthAllowed: s.basicAuthAllowed,
-        state: s.state,
-        homeDir: s.homeDir,
-        identity: s.identity,
-      }),
-    );
-  }
-  return out;
+  return new Map([...ctx.sites.values()].map((s) => [s, siteSnapshot(s)]));
 }
 
 /** Thrown when the reset cannot be done safely now (the admin API answers it with this status). */

@@ -91000,16 +91000,18 @@ async function runEngine(inputs, deps, shared) {
         const pkg = await log.group('Package', async () => {
             return packagePhase(inputs, deps, local, target, result, log, (dir) => (workDir = dir), shared?.packed);
         });
+        // What the mode's publisher works from, for the dry run's plan and for the publish.
+        const publishInput = {
+            ctx,
+            pkg,
+            plan,
+            settings,
+            session,
+            storageScope: cloud.storageScope,
+        };
         if (inputs.dryRun) {
             await log.group('Plan (dry run)', async () => {
-                const planned = await PUBLISHERS[plan.mode].plan({
-                    ctx,
-                    pkg,
-                    plan,
-                    settings,
-                    session,
-                    storageScope: cloud.storageScope,
-                });
+                const planned = await PUBLISHERS[plan.mode].plan(publishInput);
                 for (const l of planned.lines)
                     log.info(l);
                 result.plan = planned.lines;
@@ -91028,7 +91030,7 @@ async function runEngine(inputs, deps, shared) {
             return result;
         }
         // Publish with the mode's publisher, then restart and verify.
-        const published = await publishPhase(ctx, pkg, plan, settings, session, cloud, deps, result, shared?.uploads, (release) => held.push(release));
+        const published = await publishPhase(publishInput, deps, result, shared?.uploads, (release) => held.push(release));
         // After the switch: record a verified release (where a rollback looks for it), or bring the last good one back.
         if (!result.noop && published.verify) {
             if (result.verified && !hasErrors(result))
@@ -91190,15 +91192,11 @@ keepWorkDir, packed) {
     return info;
 }
 /** Publishes with the mode's publisher, then restarts the app and verifies what was published. */
-async function publishPhase(ctx, pkg, plan, settings, session, cloud, deps, result, uploads, hold) {
+async function publishPhase(input, deps, result, uploads, hold) {
+    const { ctx, pkg, plan } = input;
     const { log } = ctx;
     const published = await PUBLISHERS[plan.mode].publish({
-        ctx,
-        pkg,
-        plan,
-        settings,
-        session,
-        storageScope: cloud.storageScope,
+        ...input,
         runUrl: deps.runUrl ?? githubRunUrl(deps.env),
         uploads,
         progress: (p) => {

@@ -25,7 +25,7 @@ import { cancellableClock, createDeployContext, logIn, realClock } from './conte
 import { functionPackageFindings } from './functions.js';
 import { planDeploy, type Plan } from './plan.js';
 import { localPublisher } from './publish/local.js';
-import type { Published, Publisher } from './publish/types.js';
+import type { Published, Publisher, PublishInput } from './publish/types.js';
 import { urlPublisher } from './publish/url.js';
 import { historyPhase, recordPhase, rollbackPhase } from './recover.js';
 import { probeSite } from './restart.js';
@@ -202,16 +202,18 @@ export async function runEngine(
       return packagePhase(inputs, deps, local, target, result, log, (dir) => (workDir = dir), shared?.packed);
     });
 
+    // What the mode's publisher works from, for the dry run's plan and for the publish.
+    const publishInput: PublishInput = {
+      ctx,
+      pkg,
+      plan,
+      settings,
+      session,
+      storageScope: cloud.storageScope,
+    };
     if (inputs.dryRun) {
       await log.group('Plan (dry run)', async () => {
-        const planned = await PUBLISHERS[plan.mode].plan({
-          ctx,
-          pkg,
-          plan,
-          settings,
-          session,
-          storageScope: cloud.storageScope,
-        });
+        const planned = await PUBLISHERS[plan.mode].plan(publishInput);
         for (const l of planned.lines) log.info(l);
         result.plan = planned.lines;
         if (planned.packageUrl) result.packageUrl = planned.packageUrl;
@@ -228,17 +230,8 @@ export async function runEngine(
     }
 
     // Publish with the mode's publisher, then restart and verify.
-    const published = await publishPhase(
-      ctx,
-      pkg,
-      plan,
-      settings,
-      session,
-      cloud,
-      deps,
-      result,
-      shared?.uploads,
-      (release) => held.push(release),
+    const published = await publishPhase(publishInput, deps, result, shared?.uploads, (release) =>
+      held.push(release),
     );
 
     // After the switch: record a verified release (where a rollback looks for it), or bring the last good one back.
@@ -436,25 +429,16 @@ async function packagePhase(
 
 /** Publishes with the mode's publisher, then restarts the app and verifies what was published. */
 async function publishPhase(
-  ctx: DeployContext,
-  pkg: PackageInfo,
-  plan: Plan,
-  settings: Record<string, string>,
-  session: AuthSession,
-  cloud: CloudEndpoints,
+  input: PublishInput,
   deps: EngineDeps,
   result: DeployResult,
   uploads?: SharedRun['uploads'],
   hold?: (release: () => Promise<void>) => void,
 ): Promise<Published> {
+  const { ctx, pkg, plan } = input;
   const { log } = ctx;
   const published = await PUBLISHERS[plan.mode].publish({
-    ctx,
-    pkg,
-    plan,
-    settings,
-    session,
-    storageScope: cloud.storageScope,
+    ...input,
     runUrl: deps.runUrl ?? githubRunUrl(deps.env),
     uploads,
     progress: (p) => {
