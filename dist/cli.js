@@ -7,7 +7,7 @@ import util, { inspect as inspect$2, promisify, parseArgs } from 'node:util';
 import childProcess, { execFile as execFile$1 } from 'node:child_process';
 import fs$1, { constants as constants$1, open as open$1, lstat, stat, realpath, readdir, readlink, readFile } from 'node:fs/promises';
 import os, { EOL as EOL$1, availableParallelism, tmpdir } from 'node:os';
-import fs, { createReadStream, appendFileSync, rmSync, existsSync, statSync, mkdtempSync } from 'node:fs';
+import fs, { createReadStream, appendFileSync, existsSync, statSync, rmSync, mkdtempSync } from 'node:fs';
 import { createHmac, randomUUID as randomUUID$2, createHash as createHash$1, randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
@@ -70815,6 +70815,11 @@ function parsePackageArgs(argv) {
         throw new UsageError('Missing the folder to package: runpack package <dir> -o <out.zip>.');
     if (!outFile)
         throw new UsageError(`Missing the output zip: runpack package ${sourceDir} -o <out.zip>.`);
+    // A path that is not a folder is the caller's to fix: a usage error, as for deploy and inspect.
+    if (!existsSync(sourceDir))
+        throw new UsageError(`Source folder '${sourceDir}' does not exist; give the publish folder to package.`);
+    if (!statSync(sourceDir).isDirectory())
+        throw new UsageError(`Source folder '${sourceDir}' is not a folder; give the publish folder to package.`);
     const stampValue = f.values.get('stamp');
     if (stampValue !== undefined && !/^(true|false)$/i.test(stampValue))
         throw new UsageError(`--stamp must be true or false, got '${stampValue}'.`);
@@ -78624,6 +78629,8 @@ async function runDeploy(argv) {
     for (const s of secretInputValues(raw))
         secrets.add(s);
     const inputs = parseInputs(raw, process.env, CLI_NAMING);
+    // The package path is the user's to fix: a usage error (exit 2) before any Azure call, as for the other commands.
+    validateLocal(inputs);
     if (inputs.command === 'rollback')
         throw new UsageError("Use 'runpack rollback --app-name <app> --release <id>' to roll back from the command line.");
     const sink = mapSink(flags.json ? streamSink(process.stderr, process.stderr) : streamSink(process.stdout, process.stderr), cliWords);
@@ -80362,6 +80369,10 @@ async function runRollbackCommand(argv, io = defaultIO()) {
     const release = flags.extra.get('release');
     if (!release)
         throw new UsageError("Flag '--release' is required: 'previous' or a release id (runpack releases lists them).");
+    // The same rule as the release input of the action and the task, checked before any Azure call.
+    const bad = INPUTS.find((d) => d.name === 'release')?.validate?.(release);
+    if (bad)
+        throw new UsageError(`Flag '--release' ${bad}, not '${release}'; runpack releases lists them.`);
     const session = await openSession(flags.inputs, depsFor(io, flags.secrets));
     const result = await runRollback(session, {
         release,

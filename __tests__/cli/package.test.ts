@@ -143,10 +143,10 @@ describe('runpack package (CLI process)', () => {
     }
   });
 
-  it('exits 1 with one line naming the problem: missing folder, escaping link, unwritable output', async () => {
+  it('exits with one line naming the problem: missing folder (usage, 2, as deploy and inspect), escaping link, unwritable output (1)', async () => {
     const { base, src } = app();
     const missing = await runCli([path.join(base, 'nope'), '-o', path.join(base, 'o.zip')]);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^runpack package: Source folder '.*nope' does not exist/);
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
 

@@ -1,6 +1,7 @@
 /**
  * `runpack package <dir> -o <out.zip> [--exclude <glob>]... [--no-stamp] [--source-date-epoch N] [--json]`
  */
+import { existsSync, statSync } from 'node:fs';
 import { pack } from '../package/zip-writer.js';
 import type { PackOptions, PackResult } from '../package/types.js';
 import { parseFlagTable, type FlagSpec } from '../flags.js';
@@ -64,6 +65,11 @@ export function parsePackageArgs(argv: string[]): PackageArgs {
   if (help) return { help, json, options: { sourceDir: sourceDir ?? '', outFile: outFile ?? '' } };
   if (!sourceDir) throw new UsageError('Missing the folder to package: runpack package <dir> -o <out.zip>.');
   if (!outFile) throw new UsageError(`Missing the output zip: runpack package ${sourceDir} -o <out.zip>.`);
+  // A path that is not a folder is the caller's to fix: a usage error, as for deploy and inspect.
+  if (!existsSync(sourceDir))
+    throw new UsageError(`Source folder '${sourceDir}' does not exist; give the publish folder to package.`);
+  if (!statSync(sourceDir).isDirectory())
+    throw new UsageError(`Source folder '${sourceDir}' is not a folder; give the publish folder to package.`);
   const stampValue = f.values.get('stamp');
   if (stampValue !== undefined && !/^(true|false)$/i.test(stampValue))
     throw new UsageError(`--stamp must be true or false, got '${stampValue}'.`);

@@ -14,6 +14,7 @@ import {
 import { runRollback, type RollbackResult } from '../ops/rollback.js';
 import { openSession, parseOpsFlags } from '../ops/session.js';
 import type { SecretRegistry } from '../report/secrets.js';
+import { INPUTS } from '../inputs.js';
 import { UsageError } from '../util/errors.js';
 
 export const ROLLBACK_HELP = helpText(
@@ -60,6 +61,9 @@ export async function runRollbackCommand(argv: string[], io: CommandIO = default
     throw new UsageError(
       "Flag '--release' is required: 'previous' or a release id (runpack releases lists them).",
     );
+  // The same rule as the release input of the action and the task, checked before any Azure call.
+  const bad = INPUTS.find((d) => d.name === 'release')?.validate?.(release);
+  if (bad) throw new UsageError(`Flag '--release' ${bad}, not '${release}'; runpack releases lists them.`);
   const session = await openSession(flags.inputs, depsFor(io, flags.secrets));
   const result = await runRollback(session, {
     release,
