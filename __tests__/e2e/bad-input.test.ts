@@ -116,6 +116,16 @@ const CASES: [string, (w: string) => string[], RegExp][] = [
   ],
   ['creds not JSON', () => ['deploy', ...APP, '--creds', 'not json'], /--creds' must be JSON/],
   [
+    'creds with a malformed tenant',
+    () => [
+      'deploy',
+      ...APP,
+      '--creds',
+      '{"clientId":"11111111-1111-4111-8111-111111111111","clientSecret":"s3cret-value","tenantId":"not a tenant"}',
+    ],
+    /--creds' has a tenantId that is not a tenant GUID or domain/,
+  ],
+  [
     'creds without secret',
     () => ['deploy', ...APP, '--creds', '{"clientId":"a","tenantId":"b"}'],
     /--creds' is missing clientSecret/,
@@ -229,6 +239,7 @@ describe('bad input (CLI, one line, usage exit code, no Azure call)', () => {
       expect(lines).toHaveLength(1);
       expect(r.stderr).not.toMatch(/^\s+at |Error: /m);
       expect(findLeaks(r.stdout + r.stderr, emulatorSecrets(e.emu))).toEqual([]);
+      expect(r.stdout + r.stderr).not.toContain('s3cret-value');
       expect(e.emu.admin.requests().filter((q) => q.service !== 'admin')).toEqual([]);
     },
     30_000,

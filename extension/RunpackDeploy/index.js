@@ -11772,7 +11772,7 @@ const INPUTS = [
         group: 'login',
         type: 'string',
         description: 'Entra tenant id for the OIDC login.',
-        validate: (v) => GUID.test(v) || /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(v) ? undefined : 'must be a tenant GUID or domain',
+        validate: (v) => (isTenant(v) ? undefined : 'must be a tenant GUID or domain'),
     },
     {
         name: 'creds',
@@ -11856,7 +11856,18 @@ function validateCreds(v) {
     const missing = ['clientId', 'clientSecret', 'tenantId'].filter((k) => typeof c[k] !== 'string' || !c[k]);
     if (missing.length)
         return `is missing ${missing.join(', ')} (azure/login format)`;
+    // Checked here as the separate inputs are, so a malformed value never reaches the login library.
+    if (!isTenant(String(c.tenantId)))
+        return 'has a tenantId that is not a tenant GUID or domain (azure/login format)';
+    if (!GUID.test(String(c.clientId)))
+        return 'has a clientId that is not an application (client) id GUID';
+    if (c.subscriptionId !== undefined && c.subscriptionId !== '' && !GUID.test(String(c.subscriptionId)))
+        return 'has a subscriptionId that is not a subscription GUID';
     return undefined;
+}
+/** A tenant id (GUID) or a tenant domain (contoso.onmicrosoft.com). */
+function isTenant(v) {
+    return GUID.test(v) || /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(v);
 }
 const TRUE = ['true', 'True', 'TRUE'];
 const FALSE = ['false', 'False', 'FALSE'];
