@@ -612,9 +612,12 @@ function parseInputs(get, env = {}, naming = ACTION_NAMING) {
     const n = naming;
     const out = {};
     const givenNames = new Set();
+    const anyValue = new Set();
     for (const def of INPUTS) {
         const raw = get(def.name);
         const given = raw !== undefined && raw.trim() !== '';
+        if (given)
+            anyValue.add(def.name);
         // A value equal to the default is no choice (reusable workflows pass every input, defaults included).
         if (given && raw.trim().toLowerCase() !== (def.default ?? '').toLowerCase())
             givenNames.add(def.name);
@@ -673,6 +676,7 @@ function parseInputs(get, env = {}, naming = ACTION_NAMING) {
     }
     const inputs = out;
     inputs.naming = naming;
+    inputs.given = anyValue;
     if (inputs.slot?.toLowerCase() === 'production')
         delete inputs.slot;
     // app-name: one target, or a fleet of apps and app/slot pairs (the slot input applies where none is named).

@@ -574,9 +574,11 @@ export function parseInputs(
   const n = naming;
   const out: Record<string, unknown> = {};
   const givenNames = new Set<string>();
+  const anyValue = new Set<string>();
   for (const def of INPUTS) {
     const raw = get(def.name);
     const given = raw !== undefined && raw.trim() !== '';
+    if (given) anyValue.add(def.name);
     // A value equal to the default is no choice (reusable workflows pass every input, defaults included).
     if (given && raw.trim().toLowerCase() !== (def.default ?? '').toLowerCase()) givenNames.add(def.name);
     const value = given ? (def.secret || def.type === 'list' ? raw : raw.trim()) : def.default;
@@ -627,6 +629,7 @@ export function parseInputs(
   }
   const inputs = out as unknown as DeployInputs;
   inputs.naming = naming;
+  inputs.given = anyValue;
   if (inputs.slot?.toLowerCase() === 'production') delete inputs.slot;
   // app-name: one target, or a fleet of apps and app/slot pairs (the slot input applies where none is named).
   const entries = splitTargets(inputs.appName);

@@ -60,12 +60,12 @@ async function run(): Promise<void> {
 /** Operator commands (`rollback`, `diagnose`, `releases`): src/ops/action.ts does the work. */
 async function operate(inputs: DeployInputs, secrets: SecretRegistry): Promise<void> {
   const command = inputs.command as OpsCommand;
-  const result = await runOpsAction(
-    command,
-    inputs,
-    opsOptions(inputs, (name) => core.getInput(name) !== ''),
-    { env: process.env, sink, secrets, getIdToken: (audience) => core.getIDToken(audience) },
-  );
+  const result = await runOpsAction(command, inputs, opsOptions(inputs), {
+    env: process.env,
+    sink,
+    secrets,
+    getIdToken: (audience) => core.getIDToken(audience),
+  });
   for (const [k, v] of Object.entries(result.outputs)) core.setOutput(k, v);
   if (result.outputs.verified === undefined && command === 'rollback') core.setOutput('verified', 'false');
   try {

@@ -148,12 +148,13 @@ async function run(): Promise<void> {
 
   if (inputs.command && inputs.command !== 'deploy') {
     const command = inputs.command as OpsCommand;
-    const result = await runOpsAction(
-      command,
-      inputs,
-      opsOptions(inputs, (name) => Boolean(tl.getInput(taskInputName(name)))),
-      { env: process.env, sink, secrets, getIdToken: noGitHubToken, login },
-    );
+    const result = await runOpsAction(command, inputs, opsOptions(inputs), {
+      env: process.env,
+      sink,
+      secrets,
+      getIdToken: noGitHubToken,
+      login,
+    });
     setOutputs(result.outputs);
     if (result.outputs.verified === undefined && command === 'rollback')
       tl.setVariable('verified', 'false', false, true);

@@ -11945,9 +11945,12 @@ function parseInputs(get, env = {}, naming = ACTION_NAMING) {
     const n = naming;
     const out = {};
     const givenNames = new Set();
+    const anyValue = new Set();
     for (const def of INPUTS) {
         const raw = get(def.name);
         const given = raw !== undefined && raw.trim() !== '';
+        if (given)
+            anyValue.add(def.name);
         // A value equal to the default is no choice (reusable workflows pass every input, defaults included).
         if (given && raw.trim().toLowerCase() !== (def.default ?? '').toLowerCase())
             givenNames.add(def.name);
@@ -12006,6 +12009,7 @@ function parseInputs(get, env = {}, naming = ACTION_NAMING) {
     }
     const inputs = out;
     inputs.naming = naming;
+    inputs.given = anyValue;
     if (inputs.slot?.toLowerCase() === 'production')
         delete inputs.slot;
     // app-name: one target, or a fleet of apps and app/slot pairs (the slot input applies where none is named).
@@ -93061,7 +93065,8 @@ async function runRollback(s, options) {
  * prunes only when keep-releases was given (its default applies to deploys), and a container given explicitly
  * wins over the package URL's.
  */
-function opsOptions(inputs, given) {
+function opsOptions(inputs) {
+    const given = (name) => inputs.given?.has(name) ?? false;
     return {
         release: inputs.release,
         dryRun: inputs.dryRun,
@@ -93448,7 +93453,13 @@ async function run() {
     const noGitHubToken = () => Promise.reject(new Error('GitHub OIDC is not available in Azure Pipelines; the service connection logs in.'));
     if (inputs.command && inputs.command !== 'deploy') {
         const command = inputs.command;
-        const result = await runOpsAction(command, inputs, opsOptions(inputs, (name) => Boolean(taskExports.getInput(taskInputName(name)))), { env: process.env, sink, secrets, getIdToken: noGitHubToken, login });
+        const result = await runOpsAction(command, inputs, opsOptions(inputs), {
+            env: process.env,
+            sink,
+            secrets,
+            getIdToken: noGitHubToken,
+            login,
+        });
         setOutputs(result.outputs);
         if (result.outputs.verified === undefined && command === 'rollback')
             taskExports.setVariable('verified', 'false', false, true);

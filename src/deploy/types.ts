@@ -48,6 +48,8 @@ export interface DeployInputs {
   packageAccess: PackageAccessInput;
   sasExpiryDays: number;
   restart: boolean;
+  /** The inputs given a value (a default is not a choice), as each front end read them. */
+  given?: ReadonlySet<string>;
   /** on-failure: roll back to the previous verified release when verification fails after the switch, or keep. */
   onFailure: 'rollback' | 'keep';
   healthPath?: string;

@@ -29,7 +29,8 @@ export interface OpsActionOptions {
  * prunes only when keep-releases was given (its default applies to deploys), and a container given explicitly
  * wins over the package URL's.
  */
-export function opsOptions(inputs: DeployInputs, given: (name: string) => boolean): OpsActionOptions {
+export function opsOptions(inputs: DeployInputs): OpsActionOptions {
+  const given = (name: string) => inputs.given?.has(name) ?? false;
   return {
     release: inputs.release,
     dryRun: inputs.dryRun,
