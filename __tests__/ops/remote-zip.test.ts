@@ -125,7 +125,11 @@ describe('parseOpsFlags', () => {
   });
 
   it('registers the client secret of --creds before anything can print it', () => {
-    const creds = JSON.stringify({ clientId: 'c', clientSecret: 'very-secret-value', tenantId: 't' });
+    const creds = JSON.stringify({
+      clientId: '11111111-1111-4111-8111-111111111111',
+      clientSecret: 'very-secret-value',
+      tenantId: 'contoso.onmicrosoft.com',
+    });
     const f = parseOpsFlags(['--app-name', 'web', '--creds', creds], 'diagnose', [], {});
     expect(f.secrets.redact('x very-secret-value y')).toBe('x *** y');
   });
