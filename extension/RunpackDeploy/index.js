@@ -51597,6 +51597,23 @@ async function recordLocalVerified(kudu, entry, deadline) {
 }
 
 /**
+ * The package facts of a release a rollback brings back, for its verification: its ids and its release stamp
+ * (what the mounted wwwroot must carry). Its function list is not known, so the functions check compares nothing.
+ */
+function restoredPackage(pkg, r) {
+    return {
+        ...pkg,
+        zipPath: '',
+        sha256: r.sha256,
+        releaseId: r.releaseId,
+        zipBytes: r.zipBytes ?? pkg.zipBytes,
+        stamp: r.contentSha256 ? { runpack: 1, contentSha256: r.contentSha256 } : null,
+        functions: [],
+        inspect: { ...pkg.inspect, functions: [] },
+    };
+}
+
+/**
  * Pure: the plan a dry run prints (`dry-run: true`). One line a step, every URL with its SAS signature
  * redacted: the blobs to write, each setting's old and new value, the stored access policy, the restart, the
  * swap and the retention. Nothing here writes; the engine gathers the facts with reads only.
@@ -51707,8 +51724,14 @@ async function publishLocalMode(ctx, pkg, previousValue, progress) {
     }
     progress?.({ switching: true });
     const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
+    const { kudu } = outcome;
     const before = outcome.previousPackage ?? null;
-    const record = await localRecordOf(ctx, before);
+    // runpack's record of the package that ran before: its release id, and whether a rollback may bring it back.
+    const record = before
+        ? await readLocalRecords(kudu, ctx.phaseDeadline(30_000))
+            .then(({ records }) => records.find((r) => r.package === before) ?? null)
+            .catch(() => null)
+        : null;
     return {
         verify: { intendedValue: '1', packageName: outcome.packageName },
         settingChanged: false,
@@ -51716,7 +51739,6 @@ async function publishLocalMode(ctx, pkg, previousValue, progress) {
         loggedFindings: false,
         previousReleaseId: record?.releaseId,
         recordVerified: async () => {
-            const { kudu } = await openKudu(ctx, ctx.phaseDeadline(60_000));
             await recordLocalVerified(kudu, {
                 package: outcome.packageName,
                 releaseId: pkg.releaseId,
@@ -51728,28 +51750,15 @@ async function publishLocalMode(ctx, pkg, previousValue, progress) {
         },
         previous: {
             releaseId: record?.releaseId,
-            restore: () => restorePreviousPackage(ctx, pkg, previousValue, before, outcome.packageName),
+            restore: () => restorePreviousPackage(ctx, kudu, pkg, previousValue, before, record, outcome.packageName),
         },
     };
-}
-/** runpack's record of a stored package (null when there is none, or it cannot be read). */
-async function localRecordOf(ctx, name) {
-    if (!name)
-        return null;
-    try {
-        const { kudu } = await openKudu(ctx, ctx.phaseDeadline(30_000));
-        const { records } = await readLocalRecords(kudu, ctx.phaseDeadline(30_000));
-        return records.find((r) => r.package === name) ?? null;
-    }
-    catch {
-        return null;
-    }
 }
 /**
  * The automatic rollback in local mode: point packagename.txt back at the package it named before this deploy,
  * only while it still names this deploy's package, and only a package runpack recorded as verified.
  */
-async function restorePreviousPackage(ctx, pkg, previousValue, before, ours) {
+async function restorePreviousPackage(ctx, kudu, pkg, previousValue, before, record, ours) {
     const refuse = (code, why) => {
         throw new RunpackError(code, why);
     };
@@ -51758,9 +51767,6 @@ async function restorePreviousPackage(ctx, pkg, previousValue, before, ours) {
     if (!before || before === ours)
         refuse('rollback-none', 'packagename.txt named no earlier package before this deploy, so there is nothing to bring back');
     const deadline = ctx.phaseDeadline(2 * 60_000);
-    const { kudu } = await openKudu(ctx, deadline);
-    const { records } = await readLocalRecords(kudu, deadline);
-    const record = records.find((r) => r.package === before);
     if (!record)
         refuse('rollback-unverified', `the package that ran before (${before}) was never verified by runpack (no record in ${LOCAL_RECORD}), so it is not brought back blindly; roll back by hand with 'runpack rollback --release <id>' after checking it`);
     const stored = await kudu.vfsList(SITE_PACKAGES, deadline);
@@ -51774,15 +51780,7 @@ async function restorePreviousPackage(ctx, pkg, previousValue, before, ours) {
         refuse('release-target-changed', 'packagename.txt changed while the rollback wrote it (another deployment)');
     ctx.log.info(`packagename.txt names ${before} again (release ${record.releaseId}).`);
     return {
-        pkg: {
-            ...pkg,
-            zipPath: '',
-            sha256: record.sha256,
-            releaseId: record.releaseId,
-            stamp: record.contentSha256 ? { runpack: 1, contentSha256: record.contentSha256 } : null,
-            functions: [],
-            inspect: { ...pkg.inspect, functions: [] },
-        },
+        pkg: restoredPackage(pkg, record),
         verify: { intendedValue: '1', packageName: before },
     };
 }
@@ -52008,6 +52006,7 @@ async function publishLocal(ctx, pkg) {
         deploymentId: record.id,
         confirmed,
         previousPackage: oldName,
+        kudu,
         findings,
     };
 }
@@ -90267,18 +90266,13 @@ async function restorePreviousBlob(ctx, r) {
     if ((copied.metadata.sha256 ?? '').toLowerCase() !== prev)
         refuse('release-target-changed', `${r.container}/${r.stableBlob} does not carry release ${prev.slice(0, 12)} after the copy; another writer may have raced`);
     ctx.log.info(`${r.container}/${r.stableBlob} holds release ${prev.slice(0, 12)} again.`);
-    const content = meta.metadata.content_sha256;
     return {
-        pkg: {
-            ...r.pkg,
-            zipPath: '',
+        pkg: restoredPackage(r.pkg, {
             sha256: prev,
             releaseId: prev.slice(0, 12),
-            zipBytes: meta.size ?? 0,
-            stamp: content ? { runpack: 1, contentSha256: content } : null,
-            functions: [],
-            inspect: { ...r.pkg.inspect, functions: [] },
-        },
+            contentSha256: meta.metadata.content_sha256,
+            zipBytes: meta.size,
+        }),
         verify: r.verify,
     };
 }

@@ -3,6 +3,7 @@
  * including the local-mode, slot and function-app modules, hand back.
  */
 import type { InputNaming } from '../naming.js';
+import type { KuduClient } from '../azure/kudu.js';
 import type { ArmClient, SiteRef } from '../azure/arm.js';
 import type { HttpClient } from '../azure/http.js';
 import type { InspectReport, ReleaseStamp, Runtime } from '../package/types.js';
@@ -134,6 +135,8 @@ export interface PublishOutcome {
   confirmed: boolean;
   /** What packagename.txt named before this deploy (the package that was mounted), if anything. */
   previousPackage?: string | null;
+  /** The Kudu session the push used, for what follows it (the verified record, the rollback). */
+  kudu: KuduClient;
   findings: Finding[];
 }
 

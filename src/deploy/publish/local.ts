@@ -42,7 +42,13 @@ import {
 import { openKudu } from '../context.js';
 import type { DeployContext, Finding, PackageInfo, PublishOutcome } from '../types.js';
 import { verifyDeploy } from '../verify.js';
-import type { DryRunPlan, Published, Publisher, PublishInput } from './types.js';
+import {
+  restoredPackage,
+  type DryRunPlan,
+  type Published,
+  type Publisher,
+  type PublishInput,
+} from './types.js';
 import { renderPlan, type DryRunFacts } from '../dry-run.js';
 import { mergeSettings } from '../setting.js';
 
@@ -93,8 +99,14 @@ export async function publishLocalMode(
   }
   progress?.({ switching: true });
   const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
+  const { kudu } = outcome;
   const before = outcome.previousPackage ?? null;
-  const record = await localRecordOf(ctx, before);
+  // runpack's record of the package that ran before: its release id, and whether a rollback may bring it back.
+  const record = before
+    ? await readLocalRecords(kudu, ctx.phaseDeadline(30_000))
+        .then(({ records }) => records.find((r) => r.package === before) ?? null)
+        .catch(() => null)
+    : null;
   return {
     verify: { intendedValue: '1', packageName: outcome.packageName },
     settingChanged: false,
@@ -102,7 +114,6 @@ export async function publishLocalMode(
     loggedFindings: false,
     previousReleaseId: record?.releaseId,
     recordVerified: async () => {
-      const { kudu } = await openKudu(ctx, ctx.phaseDeadline(60_000));
       await recordLocalVerified(
         kudu,
         {
@@ -118,21 +129,10 @@ export async function publishLocalMode(
     },
     previous: {
       releaseId: record?.releaseId,
-      restore: () => restorePreviousPackage(ctx, pkg, previousValue, before, outcome.packageName),
+      restore: () =>
+        restorePreviousPackage(ctx, kudu, pkg, previousValue, before, record, outcome.packageName),
     },
   };
-}
-
-/** runpack's record of a stored package (null when there is none, or it cannot be read). */
-async function localRecordOf(ctx: DeployContext, name: string | null): Promise<LocalRelease | null> {
-  if (!name) return null;
-  try {
-    const { kudu } = await openKudu(ctx, ctx.phaseDeadline(30_000));
-    const { records } = await readLocalRecords(kudu, ctx.phaseDeadline(30_000));
-    return records.find((r) => r.package === name) ?? null;
-  } catch {
-    return null;
-  }
 }
 
 /**
@@ -141,9 +141,11 @@ async function localRecordOf(ctx: DeployContext, name: string | null): Promise<L
  */
 async function restorePreviousPackage(
   ctx: DeployContext,
+  kudu: KuduClient,
   pkg: PackageInfo,
   previousValue: string | undefined,
   before: string | null,
+  record: LocalRelease | null,
   ours: string,
 ): Promise<{ pkg: PackageInfo; verify: NonNullable<Published['verify']> }> {
   const refuse = (code: string, why: string): never => {
@@ -160,9 +162,6 @@ async function restorePreviousPackage(
       'packagename.txt named no earlier package before this deploy, so there is nothing to bring back',
     );
   const deadline = ctx.phaseDeadline(2 * 60_000);
-  const { kudu } = await openKudu(ctx, deadline);
-  const { records } = await readLocalRecords(kudu, deadline);
-  const record = records.find((r) => r.package === before);
   if (!record)
     refuse(
       'rollback-unverified',
@@ -185,15 +184,7 @@ async function restorePreviousPackage(
     );
   ctx.log.info(`packagename.txt names ${before} again (release ${record!.releaseId}).`);
   return {
-    pkg: {
-      ...pkg,
-      zipPath: '',
-      sha256: record!.sha256,
-      releaseId: record!.releaseId,
-      stamp: record!.contentSha256 ? { runpack: 1, contentSha256: record!.contentSha256 } : null,
-      functions: [],
-      inspect: { ...pkg.inspect, functions: [] },
-    },
+    pkg: restoredPackage(pkg, record!),
     verify: { intendedValue: '1', packageName: before! },
   };
 }
@@ -481,6 +472,7 @@ export async function publishLocal(ctx: DeployContext, pkg: PackageInfo): Promis
     deploymentId: record.id,
     confirmed,
     previousPackage: oldName,
+    kudu,
     findings,
   };
 }

@@ -41,6 +41,26 @@ export interface Published {
   previous?: PreviousRelease;
 }
 
+/**
+ * The package facts of a release a rollback brings back, for its verification: its ids and its release stamp
+ * (what the mounted wwwroot must carry). Its function list is not known, so the functions check compares nothing.
+ */
+export function restoredPackage(
+  pkg: PackageInfo,
+  r: { sha256: string; releaseId: string; contentSha256?: string; zipBytes?: number },
+): PackageInfo {
+  return {
+    ...pkg,
+    zipPath: '',
+    sha256: r.sha256,
+    releaseId: r.releaseId,
+    zipBytes: r.zipBytes ?? pkg.zipBytes,
+    stamp: r.contentSha256 ? { runpack: 1, contentSha256: r.contentSha256 } : null,
+    functions: [],
+    inspect: { ...pkg.inspect, functions: [] },
+  };
+}
+
 /** What every publisher is given. */
 export interface PublishInput {
   ctx: DeployContext;

@@ -19,7 +19,13 @@ import type { DeployContext, Finding, PackageInfo } from '../types.js';
 import { releaseMetadata, uploadRelease } from '../upload.js';
 import { verifyDeploy } from '../verify.js';
 import { renderPlan, type DryRunFacts } from '../dry-run.js';
-import type { DryRunPlan, Published, Publisher, PublishInput } from './types.js';
+import {
+  restoredPackage,
+  type DryRunPlan,
+  type Published,
+  type Publisher,
+  type PublishInput,
+} from './types.js';
 import { isVerifiedBlob, VERIFIED_KEY } from '../../release/verified.js';
 import { acquireDeployLock } from '../lock.js';
 import { modeOfValue, RFP } from '../../release/rfp.js';
@@ -365,18 +371,13 @@ async function restorePreviousBlob(
       `${r.container}/${r.stableBlob} does not carry release ${prev!.slice(0, 12)} after the copy; another writer may have raced`,
     );
   ctx.log.info(`${r.container}/${r.stableBlob} holds release ${prev!.slice(0, 12)} again.`);
-  const content = meta!.metadata.content_sha256;
   return {
-    pkg: {
-      ...r.pkg,
-      zipPath: '',
+    pkg: restoredPackage(r.pkg, {
       sha256: prev!,
       releaseId: prev!.slice(0, 12),
-      zipBytes: meta!.size ?? 0,
-      stamp: content ? { runpack: 1, contentSha256: content } : null,
-      functions: [],
-      inspect: { ...r.pkg.inspect, functions: [] },
-    },
+      contentSha256: meta!.metadata.content_sha256,
+      zipBytes: meta!.size,
+    }),
     verify: r.verify,
   };
 }
