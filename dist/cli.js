@@ -77176,9 +77176,9 @@ async function publishUrl(input) {
     const stableUrl = store.blobUrl(plan.container, plan.stableBlob);
     const packageUrl = redactUrl(stableUrl.split('?')[0]);
     // What the app runs now, when its setting names this stable blob.
+    const ranStableBefore = bareUrl(plan.previousValue) === bareUrl(stableUrl);
     const stableNow = await store.getBlob(plan.container, plan.stableBlob);
-    if (stableNow?.metadata.sha256 &&
-        (plan.previousValue ?? '').split('?')[0].toLowerCase() === stableUrl.split('?')[0].toLowerCase())
+    if (stableNow?.metadata.sha256 && ranStableBefore)
         progress?.({ previousReleaseId: stableNow.metadata.sha256.slice(0, 12) });
     let roleConfirmed;
     // The value the setting must hold, and the SAS policy decision.
@@ -77359,6 +77359,7 @@ async function publishUrl(input) {
                 stableEtag: uploaded.stable.etag,
                 previousSha256: uploaded.previousSha256,
                 previousValue: plan.previousValue,
+                ranStableBefore,
                 releaseSha256: pkg.sha256,
                 pkg,
                 verify,
@@ -77377,8 +77378,7 @@ async function restorePreviousBlob(ctx, r) {
     const prev = r.previousSha256?.toLowerCase();
     if (modeOfValue(r.previousValue) !== 'url')
         refuse('rollback-mode-switch', `the app did not run from a package URL before this deploy (${r.previousValue === '1' ? 'it ran a local package' : 'it ran files in wwwroot'}), so there is no earlier release behind ${r.stableBlob} to bring back; switching modes back is not automatic`);
-    const ranBefore = (r.previousValue ?? '').split('?')[0].toLowerCase();
-    if (ranBefore !== r.store.blobUrl(r.container, r.stableBlob).split('?')[0].toLowerCase())
+    if (!r.ranStableBefore)
         refuse('rollback-none', `the app ran another package URL than ${r.container}/${r.stableBlob} before this deploy, so the blob's earlier content is not what it ran; roll back by hand with 'runpack rollback'`);
     if (!prev || prev === r.releaseSha256)
         refuse('rollback-none', `${r.container}/${r.stableBlob} held no earlier runpack release before this deploy, so there is nothing to bring back`);
@@ -77548,12 +77548,12 @@ async function planUrl(input) {
         // The signature is made at deploy time with the account key; the plan shows where it goes.
         value = `${stableUrl}?si=${encodeURIComponent(plan.policyId)}&sr=b&sig=REDACTED`;
     }
-    const bare = (v) => (v ?? '').split('?')[0].toLowerCase();
     const sameRfp = (k) => {
         if (k !== RFP || plan.access !== 'sas')
             return false;
         const old = settings[RFP] ?? '';
-        return (bare(old) === bare(value) && new URLSearchParams(old.split('?')[1] ?? '').get('si') === plan.policyId);
+        return (bareUrl(old) === bareUrl(value) &&
+            new URLSearchParams(old.split('?')[1] ?? '').get('si') === plan.policyId);
     };
     changed({ [RFP]: value, ...plan.extra }, sameRfp);
     facts.unchanged =
@@ -77583,6 +77583,10 @@ async function planUrl(input) {
     return { lines: renderPlan(facts), packageUrl, retention };
 }
 const urlPublisher = { plan: planUrl, publish: publishUrl };
+/** Pure: a URL without its query (SAS), case-folded, to tell whether two setting values name the same blob. */
+function bareUrl(v) {
+    return (v ?? '').split('?')[0].toLowerCase();
+}
 
 function describeFindings(findings) {
     return findings.map((f) => f.message).join(' ');

@@ -80,11 +80,9 @@ export async function publishUrl(input: UrlPublishInput): Promise<Published> {
   const packageUrl = redactUrl(stableUrl.split('?')[0]);
 
   // What the app runs now, when its setting names this stable blob.
+  const ranStableBefore = bareUrl(plan.previousValue) === bareUrl(stableUrl);
   const stableNow = await store.getBlob(plan.container, plan.stableBlob);
-  if (
-    stableNow?.metadata.sha256 &&
-    (plan.previousValue ?? '').split('?')[0].toLowerCase() === stableUrl.split('?')[0].toLowerCase()
-  )
+  if (stableNow?.metadata.sha256 && ranStableBefore)
     progress?.({ previousReleaseId: stableNow.metadata.sha256.slice(0, 12) });
 
   let roleConfirmed: boolean | undefined;
@@ -306,6 +304,7 @@ export async function publishUrl(input: UrlPublishInput): Promise<Published> {
           stableEtag: uploaded.stable.etag,
           previousSha256: uploaded.previousSha256,
           previousValue: plan.previousValue,
+          ranStableBefore,
           releaseSha256: pkg.sha256,
           pkg,
           verify,
@@ -327,6 +326,8 @@ async function restorePreviousBlob(
     stableEtag?: string;
     previousSha256?: string;
     previousValue?: string;
+    /** The app's setting named this stable blob before this deploy. */
+    ranStableBefore: boolean;
     releaseSha256: string;
     pkg: PackageInfo;
     verify: Published['verify'] & object;
@@ -341,8 +342,7 @@ async function restorePreviousBlob(
       'rollback-mode-switch',
       `the app did not run from a package URL before this deploy (${r.previousValue === '1' ? 'it ran a local package' : 'it ran files in wwwroot'}), so there is no earlier release behind ${r.stableBlob} to bring back; switching modes back is not automatic`,
     );
-  const ranBefore = (r.previousValue ?? '').split('?')[0].toLowerCase();
-  if (ranBefore !== r.store.blobUrl(r.container, r.stableBlob).split('?')[0].toLowerCase())
+  if (!r.ranStableBefore)
     refuse(
       'rollback-none',
       `the app ran another package URL than ${r.container}/${r.stableBlob} before this deploy, so the blob's earlier content is not what it ran; roll back by hand with 'runpack rollback'`,
@@ -562,12 +562,12 @@ export async function planUrl(input: PublishInput): Promise<DryRunPlan> {
     // The signature is made at deploy time with the account key; the plan shows where it goes.
     value = `${stableUrl}?si=${encodeURIComponent(plan.policyId)}&sr=b&sig=REDACTED`;
   }
-  const bare = (v: string | null | undefined) => (v ?? '').split('?')[0].toLowerCase();
   const sameRfp = (k: string) => {
     if (k !== RFP || plan.access !== 'sas') return false;
     const old = settings[RFP] ?? '';
     return (
-      bare(old) === bare(value) && new URLSearchParams(old.split('?')[1] ?? '').get('si') === plan.policyId
+      bareUrl(old) === bareUrl(value) &&
+      new URLSearchParams(old.split('?')[1] ?? '').get('si') === plan.policyId
     );
   };
   changed({ [RFP]: value, ...plan.extra }, sameRfp);
@@ -598,3 +598,8 @@ export async function planUrl(input: PublishInput): Promise<DryRunPlan> {
 }
 
 export const urlPublisher: Publisher = { plan: planUrl, publish: publishUrl };
+
+/** Pure: a URL without its query (SAS), case-folded, to tell whether two setting values name the same blob. */
+function bareUrl(v: string | null | undefined): string {
+  return (v ?? '').split('?')[0].toLowerCase();
+}
