@@ -49661,6 +49661,10 @@ function vfsFile(res) {
         response: res,
     };
 }
+/** `/api/vfs/<path>` with each segment of the path (relative to %HOME%, no leading slash) encoded. */
+function vfsPath(clean) {
+    return `/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}`;
+}
 class KuduClient {
     baseUrl;
     authKind;
@@ -49668,19 +49672,20 @@ class KuduClient {
     authorization;
     cookies = new Map();
     options;
-    /** The instance this client is pinned to, if any. */
-    affinity;
     constructor(options) {
         this.options = options;
         this.http = options.http;
         this.baseUrl = scmBaseUrl(options.scmUrl);
         this.authorization = options.authorization;
         this.authKind = options.authKind;
-        this.affinity = options.affinity;
         if (options.affinity) {
             this.cookies.set('ARRAffinity', options.affinity);
             this.cookies.set('ARRAffinitySameSite', options.affinity);
         }
+    }
+    /** The instance this client is pinned to, if any. */
+    get affinity() {
+        return this.options.affinity;
     }
     /** The same session pinned to one instance (its id from Resource Manager's instance list). */
     pinnedTo(instanceId) {
@@ -49966,7 +49971,7 @@ class KuduClient {
             maxAttempts: o.maxAttempts,
             signal: o.signal,
         });
-        let res = await get(`/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}`);
+        let res = await get(vfsPath(clean));
         if (res.status === 307 || res.status === 302 || res.status === 301) {
             const loc = res.headers['location'];
             if (!loc)
@@ -49983,7 +49988,7 @@ class KuduClient {
     /** `PUT /api/vfs/{dir}/`: creates the directory (nested ones too); one that exists already (409) is fine. */
     async vfsMkdir(dir, deadline) {
         const clean = dir.replace(/^\/+|\/+$/g, '');
-        const res = await this.send('PUT', `/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}/`, {
+        const res = await this.send('PUT', `${vfsPath(clean)}/`, {
             body: '',
             deadline,
         });
@@ -49997,7 +50002,7 @@ class KuduClient {
      */
     async vfsPut(path, body, o = {}) {
         const clean = path.replace(/^\/+/, '');
-        const res = await this.send('PUT', `/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}`, {
+        const res = await this.send('PUT', vfsPath(clean), {
             headers: {
                 ...(o.ifMatch !== undefined ? { 'If-Match': o.ifMatch } : {}),
                 'Content-Type': o.contentType ?? 'text/plain',
@@ -50353,8 +50358,8 @@ function createArmClient(options) {
             return res;
         }
     }
-    /** The first item of a paged list (following nextLink) that `match` accepts, or null. */
-    async function findInPages(first, what, resource, match) {
+    /** The pages of a paged list, following nextLink, one array of items at a time. */
+    async function* pages(first, what, resource) {
         let next = first;
         while (next) {
             const res = await options.http.request({
@@ -50367,10 +50372,16 @@ function createArmClient(options) {
             if (res.status < 200 || res.status >= 300)
                 throw armFailure(res, what, resource);
             const body = res.json();
-            const found = (body?.value ?? []).find(match);
+            yield body?.value ?? [];
+            next = body?.nextLink;
+        }
+    }
+    /** The first item of a paged list that `match` accepts, or null (later pages are not read). */
+    async function findInPages(first, what, resource, match) {
+        for await (const items of pages(first, what, resource)) {
+            const found = items.find(match);
             if (found)
                 return found;
-            next = body?.nextLink;
         }
         return null;
     }
@@ -50458,12 +50469,12 @@ function createArmClient(options) {
         },
         async listInstances(ref) {
             const ids = [];
-            await findInPages(url(`${siteId(ref)}/instances`, WEB_API_VERSION), 'list the instances', describeSite(ref), (i) => {
-                const id = (i.name ?? '').split('/').pop();
-                if (id)
-                    ids.push(id);
-                return false;
-            });
+            for await (const items of pages(url(`${siteId(ref)}/instances`, WEB_API_VERSION), 'list the instances', describeSite(ref)))
+                for (const i of items) {
+                    const id = (i.name ?? '').split('/').pop();
+                    if (id)
+                        ids.push(id);
+                }
             return ids;
         },
         async syncFunctionTriggers(ref) {

@@ -245,13 +245,8 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
     }
   }
 
-  /** The first item of a paged list (following nextLink) that `match` accepts, or null. */
-  async function findInPages<T>(
-    first: string,
-    what: string,
-    resource: string,
-    match: (item: T) => boolean,
-  ): Promise<T | null> {
+  /** The pages of a paged list, following nextLink, one array of items at a time. */
+  async function* pages<T>(first: string, what: string, resource: string): AsyncGenerator<T[]> {
     let next: string | undefined = first;
     while (next) {
       const res = await options.http.request({
@@ -263,9 +258,21 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
       });
       if (res.status < 200 || res.status >= 300) throw armFailure(res, what, resource);
       const body = res.json<{ value?: T[]; nextLink?: string }>();
-      const found = (body?.value ?? []).find(match);
-      if (found) return found;
+      yield body?.value ?? [];
       next = body?.nextLink;
+    }
+  }
+
+  /** The first item of a paged list that `match` accepts, or null (later pages are not read). */
+  async function findInPages<T>(
+    first: string,
+    what: string,
+    resource: string,
+    match: (item: T) => boolean,
+  ): Promise<T | null> {
+    for await (const items of pages<T>(first, what, resource)) {
+      const found = items.find(match);
+      if (found) return found;
     }
     return null;
   }
@@ -423,16 +430,15 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
     },
     async listInstances(ref) {
       const ids: string[] = [];
-      await findInPages<{ name?: string }>(
+      for await (const items of pages<{ name?: string }>(
         url(`${siteId(ref)}/instances`, WEB_API_VERSION),
         'list the instances',
         describeSite(ref),
-        (i) => {
+      ))
+        for (const i of items) {
           const id = (i.name ?? '').split('/').pop();
           if (id) ids.push(id);
-          return false;
-        },
-      );
+        }
       return ids;
     },
     async syncFunctionTriggers(ref) {

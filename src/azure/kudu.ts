@@ -296,6 +296,11 @@ function vfsFile(res: HttpResponse): VfsFile {
   };
 }
 
+/** `/api/vfs/<path>` with each segment of the path (relative to %HOME%, no leading slash) encoded. */
+function vfsPath(clean: string): string {
+  return `/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}`;
+}
+
 export class KuduClient {
   readonly baseUrl: string;
   readonly authKind: 'bearer' | 'basic';
@@ -303,8 +308,6 @@ export class KuduClient {
   private readonly authorization: () => Promise<string | undefined>;
   private readonly cookies = new Map<string, string>();
   private readonly options: KuduClientOptions;
-  /** The instance this client is pinned to, if any. */
-  readonly affinity?: string;
 
   constructor(options: KuduClientOptions) {
     this.options = options;
@@ -312,11 +315,15 @@ export class KuduClient {
     this.baseUrl = scmBaseUrl(options.scmUrl);
     this.authorization = options.authorization;
     this.authKind = options.authKind;
-    this.affinity = options.affinity;
     if (options.affinity) {
       this.cookies.set('ARRAffinity', options.affinity);
       this.cookies.set('ARRAffinitySameSite', options.affinity);
     }
+  }
+
+  /** The instance this client is pinned to, if any. */
+  get affinity(): string | undefined {
+    return this.options.affinity;
   }
 
   /** The same session pinned to one instance (its id from Resource Manager's instance list). */
@@ -650,7 +657,7 @@ export class KuduClient {
         maxAttempts: o.maxAttempts,
         signal: o.signal,
       });
-    let res = await get(`/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}`);
+    let res = await get(vfsPath(clean));
     if (res.status === 307 || res.status === 302 || res.status === 301) {
       const loc = res.headers['location'];
       if (!loc) throw this.unexpected(res, what);
@@ -665,7 +672,7 @@ export class KuduClient {
   /** `PUT /api/vfs/{dir}/`: creates the directory (nested ones too); one that exists already (409) is fine. */
   async vfsMkdir(dir: string, deadline?: number): Promise<void> {
     const clean = dir.replace(/^\/+|\/+$/g, '');
-    const res = await this.send('PUT', `/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}/`, {
+    const res = await this.send('PUT', `${vfsPath(clean)}/`, {
       body: '',
       deadline,
     });
@@ -684,7 +691,7 @@ export class KuduClient {
     o: { ifMatch?: string; deadline?: number; contentType?: string } = {},
   ): Promise<'written' | 'changed'> {
     const clean = path.replace(/^\/+/, '');
-    const res = await this.send('PUT', `/api/vfs/${clean.split('/').map(encodeURIComponent).join('/')}`, {
+    const res = await this.send('PUT', vfsPath(clean), {
       headers: {
         ...(o.ifMatch !== undefined ? { 'If-Match': o.ifMatch } : {}),
         'Content-Type': o.contentType ?? 'text/plain',
