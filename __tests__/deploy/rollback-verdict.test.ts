@@ -154,3 +154,38 @@ describe('the deployment history record', () => {
     });
   });
 });
+
+describe('steps that must not fail the deploy', () => {
+  it('turn a failure into one warning finding with the error line, and leave a success alone', async () => {
+    const { bestEffort } = await import('../../src/deploy/result.js');
+    const { RunpackError } = await import('../../src/util/errors.js');
+    const r = base({ ok: true, verified: true });
+    const warned: string[] = [];
+    const log = { warn: (m: string) => warned.push(m), info: () => undefined, error: () => undefined };
+    await bestEffort(
+      r,
+      log,
+      'history-failed',
+      (why) => `Could not add it (${why})`,
+      async () => {
+        throw new RunpackError('kudu-error', 'Kudu answered 500');
+      },
+    );
+    expect(r.findings).toEqual([
+      { severity: 'warning', code: 'history-failed', message: 'Could not add it (Kudu answered 500)' },
+    ]);
+    expect(warned).toEqual(['Could not add it (Kudu answered 500)']);
+    let ran = false;
+    await bestEffort(
+      r,
+      log,
+      'x',
+      (why) => why,
+      async () => {
+        ran = true;
+      },
+    );
+    expect(ran).toBe(true);
+    expect(r.findings).toHaveLength(1);
+  });
+});

@@ -90525,6 +90525,18 @@ function liveRelease(result, releaseId) {
         return releaseId;
     return result.previousReleaseId;
 }
+/**
+ * Runs a step whose failure must not fail the deploy (retention, the verified record, the history): a failure
+ * becomes a warning finding with `code` and the message `warning(why)`, why being the error's own line.
+ */
+async function bestEffort(result, log, code, warning, step) {
+    try {
+        await step();
+    }
+    catch (err) {
+        recordFindings(result, [{ severity: 'warning', code, message: warning(describeError(err)) }], log);
+    }
+}
 
 /**
  * After the switch: a verified release is recorded as verified (where a later rollback looks for it); a release
@@ -90600,21 +90612,13 @@ async function rollbackPhase(ctx, pkg, mode, published, result) {
 }
 /** After a verified deploy: mark the release verified (a warning when that fails; the deploy stays verified). */
 async function recordPhase(published, result, log) {
-    if (!published.recordVerified)
+    const record = published.recordVerified;
+    if (!record)
         return;
-    try {
-        await published.recordVerified();
+    await bestEffort(result, log, 'record-failed', (why) => `Could not record release ${result.releaseId} as verified (${why.replace(/\.$/, '')}); an automatic rollback will not bring it back later.`, async () => {
+        await record();
         log.info(`Release ${result.releaseId} recorded as verified (a later rollback may bring it back).`);
-    }
-    catch (err) {
-        recordFindings(result, [
-            {
-                severity: 'warning',
-                code: 'record-failed',
-                message: `Could not record release ${result.releaseId} as verified (${describeError(err).replace(/\.$/, '')}); an automatic rollback will not bring it back later.`,
-            },
-        ], log);
-    }
+    });
 }
 /** Pure: the deployment record of a URL-mode deploy (Kudu's history): id, status and the JSON message. */
 function deploymentRecord(result, o) {
@@ -90648,7 +90652,7 @@ function deploymentRecord(result, o) {
 async function historyPhase(ctx, result, o) {
     if (!ctx.target.scmHostName)
         return;
-    try {
+    await bestEffort(result, ctx.log, 'history-failed', (why) => `Could not add the deploy to the app's deployment history (${why.replace(/\.$/, '')}).`, async () => {
         const { kudu } = await openKudu(ctx, ctx.phaseDeadline(60_000));
         const record = deploymentRecord(result, {
             commit: ctx.inputs.commit,
@@ -90659,16 +90663,7 @@ async function historyPhase(ctx, result, o) {
         await kudu.putDeployment(record.id, record, ctx.phaseDeadline(60_000));
         result.deploymentRecord = record.id;
         ctx.log.info(`Deployment history of the app: record ${record.id} (${result.ok ? 'Success' : 'Failed'}).`);
-    }
-    catch (err) {
-        recordFindings(result, [
-            {
-                severity: 'warning',
-                code: 'history-failed',
-                message: `Could not add the deploy to the app's deployment history (${describeError(err).replace(/\.$/, '')}).`,
-            },
-        ], ctx.log);
-    }
+    });
 }
 
 const RFP_MI_SETTING = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
@@ -91294,18 +91289,9 @@ async function swapPhase(ctx, to, pkg, result) {
 }
 /** Retention after a verified URL-mode deploy: a failed prune is a warning, never a failed deploy. */
 async function retentionPhase(prune, inputs, result, log) {
-    try {
+    await bestEffort(result, log, 'retention-failed', (why) => `Could not prune old releases (keep-releases: ${inputs.keepReleases}): ${why}`, async () => {
         result.retention = await prune();
-    }
-    catch (err) {
-        recordFindings(result, [
-            {
-                severity: 'warning',
-                code: 'retention-failed',
-                message: `Could not prune old releases (keep-releases: ${inputs.keepReleases}): ${describeError(err)}`,
-            },
-        ], log);
-    }
+    });
 }
 /** audit: true (findings warn) or strict (error findings fail the deploy before anything is uploaded). */
 async function runAudit(inputs, deps, result, log) {

@@ -30,6 +30,7 @@ import { urlPublisher } from './publish/url.js';
 import { historyPhase, recordPhase, rollbackPhase } from './recover.js';
 import { probeSite } from './restart.js';
 import {
+  bestEffort,
   describeFindings,
   hasErrors,
   liveRelease,
@@ -524,21 +525,15 @@ async function retentionPhase(
   result: DeployResult,
   log: PhaseLog,
 ): Promise<void> {
-  try {
-    result.retention = await prune();
-  } catch (err) {
-    recordFindings(
-      result,
-      [
-        {
-          severity: 'warning',
-          code: 'retention-failed',
-          message: `Could not prune old releases (keep-releases: ${inputs.keepReleases}): ${describeError(err)}`,
-        },
-      ],
-      log,
-    );
-  }
+  await bestEffort(
+    result,
+    log,
+    'retention-failed',
+    (why) => `Could not prune old releases (keep-releases: ${inputs.keepReleases}): ${why}`,
+    async () => {
+      result.retention = await prune();
+    },
+  );
 }
 
 /** audit: true (findings warn) or strict (error findings fail the deploy before anything is uploaded). */

@@ -8,7 +8,7 @@ import { restartAndVerify } from './after-mount.js';
 import { openKudu } from './context.js';
 import { beyondDeadline } from './budget.js';
 import type { Published } from './publish/types.js';
-import { recordFindings, type DeployResult, type RollbackOutcome } from './result.js';
+import { bestEffort, recordFindings, type DeployResult, type RollbackOutcome } from './result.js';
 import type { DeployContext, PackageInfo } from './types.js';
 
 type PhaseLog = DeployContext['log'];
@@ -94,23 +94,19 @@ export async function rollbackPhase(
 
 /** After a verified deploy: mark the release verified (a warning when that fails; the deploy stays verified). */
 export async function recordPhase(published: Published, result: DeployResult, log: PhaseLog): Promise<void> {
-  if (!published.recordVerified) return;
-  try {
-    await published.recordVerified();
-    log.info(`Release ${result.releaseId} recorded as verified (a later rollback may bring it back).`);
-  } catch (err) {
-    recordFindings(
-      result,
-      [
-        {
-          severity: 'warning',
-          code: 'record-failed',
-          message: `Could not record release ${result.releaseId} as verified (${describeError(err).replace(/\.$/, '')}); an automatic rollback will not bring it back later.`,
-        },
-      ],
-      log,
-    );
-  }
+  const record = published.recordVerified;
+  if (!record) return;
+  await bestEffort(
+    result,
+    log,
+    'record-failed',
+    (why) =>
+      `Could not record release ${result.releaseId} as verified (${why.replace(/\.$/, '')}); an automatic rollback will not bring it back later.`,
+    async () => {
+      await record();
+      log.info(`Release ${result.releaseId} recorded as verified (a later rollback may bring it back).`);
+    },
+  );
 }
 
 /** Pure: the deployment record of a URL-mode deploy (Kudu's history): id, status and the JSON message. */
@@ -152,28 +148,24 @@ export async function historyPhase(
   o: { runUrl?: string; author?: string },
 ): Promise<void> {
   if (!ctx.target.scmHostName) return;
-  try {
-    const { kudu } = await openKudu(ctx, ctx.phaseDeadline(60_000));
-    const record = deploymentRecord(result, {
-      commit: ctx.inputs.commit,
-      runUrl: o.runUrl,
-      author: o.author,
-      now: new Date(ctx.clock.now()),
-    });
-    await kudu.putDeployment(record.id, record, ctx.phaseDeadline(60_000));
-    result.deploymentRecord = record.id;
-    ctx.log.info(`Deployment history of the app: record ${record.id} (${result.ok ? 'Success' : 'Failed'}).`);
-  } catch (err) {
-    recordFindings(
-      result,
-      [
-        {
-          severity: 'warning',
-          code: 'history-failed',
-          message: `Could not add the deploy to the app's deployment history (${describeError(err).replace(/\.$/, '')}).`,
-        },
-      ],
-      ctx.log,
-    );
-  }
+  await bestEffort(
+    result,
+    ctx.log,
+    'history-failed',
+    (why) => `Could not add the deploy to the app's deployment history (${why.replace(/\.$/, '')}).`,
+    async () => {
+      const { kudu } = await openKudu(ctx, ctx.phaseDeadline(60_000));
+      const record = deploymentRecord(result, {
+        commit: ctx.inputs.commit,
+        runUrl: o.runUrl,
+        author: o.author,
+        now: new Date(ctx.clock.now()),
+      });
+      await kudu.putDeployment(record.id, record, ctx.phaseDeadline(60_000));
+      result.deploymentRecord = record.id;
+      ctx.log.info(
+        `Deployment history of the app: record ${record.id} (${result.ok ? 'Success' : 'Failed'}).`,
+      );
+    },
+  );
 }

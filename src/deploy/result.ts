@@ -9,6 +9,7 @@ import type { InstanceRow } from './instances.js';
 import type { PhaseTiming } from '../report/log.js';
 import type { Finding as AuditFinding } from '../audit/index.js';
 import type { Finding } from './types.js';
+import { describeError } from '../util/errors.js';
 import type { LevelResult } from './verify.js';
 
 export interface RollbackOutcome {
@@ -132,4 +133,22 @@ export function liveRelease(result: DeployResult, releaseId: string): string | u
   // Verification ran: the switch happened, so this release is live (unverified).
   if (result.levels.length) return releaseId;
   return result.previousReleaseId;
+}
+
+/**
+ * Runs a step whose failure must not fail the deploy (retention, the verified record, the history): a failure
+ * becomes a warning finding with `code` and the message `warning(why)`, why being the error's own line.
+ */
+export async function bestEffort(
+  result: DeployResult,
+  log: { warn(m: string): void; info(m: string): void; error(m: string): void },
+  code: string,
+  warning: (why: string) => string,
+  step: () => Promise<void>,
+): Promise<void> {
+  try {
+    await step();
+  } catch (err) {
+    recordFindings(result, [{ severity: 'warning', code, message: warning(describeError(err)) }], log);
+  }
 }
