@@ -186,6 +186,448 @@ const CLI_NAMING = {
     value: (n, v) => (v === 'true' ? `--${n}` : v === 'false' ? `--no-${n}` : `--${n} ${v}`),
 };
 
+const RFP = 'WEBSITE_RUN_FROM_PACKAGE';
+/** The legacy name Kudu falls back to when WEBSITE_RUN_FROM_PACKAGE is empty (API-SPEC §1.1). */
+const RFP_LEGACY = 'WEBSITE_RUN_FROM_ZIP';
+/** URL mode with a user-assigned identity: the identity the worker fetches the blob with. */
+const RFP_MI = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
+const SITE_PACKAGES = 'data/SitePackages';
+const PACKAGE_NAME_FILE = `${SITE_PACKAGES}/packagename.txt`;
+const WWWROOT$1 = 'site/wwwroot';
+const FAILURE_MARKER = 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt';
+function classifyRunFromPackage(value) {
+    if (value === undefined || value === null || value === '')
+        return 'unset';
+    if (value === '1')
+        return 'local';
+    if (/^http/i.test(value))
+        return 'url';
+    return 'other';
+}
+/** The value Kudu acts on: WEBSITE_RUN_FROM_PACKAGE, or the legacy WEBSITE_RUN_FROM_ZIP when the first is empty. */
+function effectiveRunFromPackage(settings) {
+    const main = settings[RFP];
+    if (main !== undefined && main !== '')
+        return main;
+    const legacy = settings[RFP_LEGACY];
+    return legacy !== undefined && legacy !== '' ? legacy : undefined;
+}
+/** The deploy mode a value means, or undefined for unset and unrecognised values. */
+function modeOfValue(value) {
+    const state = classifyRunFromPackage(value);
+    return state === 'local' || state === 'url' ? state : undefined;
+}
+const STATE_WORDS = {
+    local: 'a local package (WEBSITE_RUN_FROM_PACKAGE=1)',
+    url: 'a package URL',
+    unset: 'files in wwwroot (no WEBSITE_RUN_FROM_PACKAGE)',
+    other: "an unrecognised WEBSITE_RUN_FROM_PACKAGE value (only exactly '1' or an https URL count)",
+};
+/**
+ * Decide whether moving an app from its current WEBSITE_RUN_FROM_PACKAGE value to `wanted` is allowed.
+ * The platform documents local → URL as unsupported on an existing app (API-SPEC §1.3 "Migration"); runpack
+ * refuses it on Windows unless `force`, and warns on Linux. Local mode on Linux Consumption function apps and
+ * any run-from-package on Flex Consumption are refused outright.
+ */
+function modeSwitchDecision(current, wanted, target, force) {
+    const from = classifyRunFromPackage(current);
+    const app = target.name ? `App '${target.name}'` : 'The app';
+    const base = { from, to: wanted };
+    if (target.isFlex) {
+        return {
+            ...base,
+            allowed: false,
+            code: 'mode-switch-unsupported',
+            severity: 'error',
+            message: flexRefusalMessage(target.name),
+        };
+    }
+    if (wanted === 'local') {
+        const refusal = localModeRefusal(target);
+        if (refusal)
+            return {
+                ...base,
+                allowed: false,
+                code: 'mode-switch-unsupported',
+                severity: 'error',
+                message: refusal,
+            };
+        if (from === 'local')
+            return {
+                ...base,
+                allowed: true,
+                code: 'mode-unchanged',
+                severity: 'info',
+                message: `${app} already runs a local package.`,
+            };
+        const cost = from === 'url'
+            ? 'changing the setting restarts the app; it comes back on the package in data/SitePackages if one is left from an earlier local deploy, otherwise it cannot start (FAILED TO INITIALIZE RUN FROM PACKAGE) until the push completes'
+            : from === 'unset'
+                ? 'the files now in wwwroot are hidden by the mounted package from now on; changing the setting restarts the app'
+                : 'Kudu did not treat the old value as local mode; changing the setting restarts the app';
+        return {
+            ...base,
+            allowed: true,
+            code: 'mode-switch',
+            severity: 'warning',
+            message: `${app} switches from ${STATE_WORDS[from]} to a local package: ${cost}.`,
+        };
+    }
+    // wanted === 'url'
+    if (from === 'url')
+        return {
+            ...base,
+            allowed: true,
+            code: 'mode-unchanged',
+            severity: 'info',
+            message: `${app} already runs from a package URL.`,
+        };
+    if (from === 'local') {
+        const why = 'the platform does not support moving an app that runs a local package to a package URL ("create a new App Service resource")';
+        if (!target.isLinux && !force) {
+            return {
+                ...base,
+                allowed: false,
+                code: 'mode-switch-refused',
+                severity: 'error',
+                message: `${app} is a Windows app running a local package (WEBSITE_RUN_FROM_PACKAGE=1) and ${why}; keep mode: local, deploy to a new app, or set force: true to switch anyway.`,
+            };
+        }
+        return {
+            ...base,
+            allowed: true,
+            code: force && !target.isLinux ? 'mode-switch-forced' : 'mode-switch',
+            severity: 'warning',
+            message: `${app} switches from a local package to a package URL although ${why}${force && !target.isLinux ? ' (forced)' : ''}; watch the app after the restart.`,
+        };
+    }
+    return {
+        ...base,
+        allowed: true,
+        code: 'mode-switch',
+        severity: 'warning',
+        message: `${app} switches from ${STATE_WORDS[from]} to a package URL: changing the setting restarts the app${from === 'unset' ? ' and hides the files now in wwwroot' : ''}.`,
+    };
+}
+/** Why local mode is impossible on this target, or null. */
+function localModeRefusal(target) {
+    if (target.isFlex)
+        return flexRefusalMessage(target.name);
+    if (target.isFunctionApp && target.isLinux && target.isConsumption) {
+        const app = target.name ? `'${target.name}'` : 'this app';
+        return `mode: local is not possible on ${app}: Linux Consumption function apps run from a package URL only (WEBSITE_RUN_FROM_PACKAGE=1 is not supported there); use mode: url (or auto).`;
+    }
+    return null;
+}
+/** The refusal for Flex Consumption apps (API-SPEC §1.7, §6.13). */
+function flexRefusalMessage(name) {
+    const app = name ? `'${name}'` : 'This function app';
+    return `${app} runs on the Flex Consumption plan, which does not support WEBSITE_RUN_FROM_PACKAGE in either mode; deploy it with OneDeploy to its deployment storage instead (Azure/functions-action or 'func azure functionapp publish'), and remove the setting if it is present.`;
+}
+/** Kudu's stored package names: `yyyyMMddHHmmss.zip` (UTC). */
+function isSitePackageName(name) {
+    return /^\d{14}\.zip$/.test(name);
+}
+function compareStamp(expected, text) {
+    if (!expected)
+        return 'not-stamped';
+    if (text === null)
+        return 'missing';
+    try {
+        const parsed = JSON.parse(text);
+        if (typeof parsed?.contentSha256 !== 'string')
+            return 'unreadable';
+        return parsed.contentSha256 === expected.contentSha256 ? 'match' : 'mismatch';
+    }
+    catch {
+        return 'unreadable';
+    }
+}
+
+/** The connection string types Resource Manager accepts (ConnectionStringType). */
+const CONNECTION_STRING_TYPES = [
+    'ApiHub',
+    'Custom',
+    'DocDb',
+    'EventHub',
+    'MySql',
+    'NotificationHub',
+    'PostgreSQL',
+    'RedisCache',
+    'SQLAzure',
+    'SQLServer',
+    'ServiceBus',
+];
+const KEYS = {
+    'app-settings': ['name', 'value', 'slotSetting', 'secret'],
+    'connection-strings': ['name', 'value', 'type', 'slotSetting', 'secret'],
+};
+const EXAMPLE = {
+    'app-settings': '[{"name":"FEATURE_X","value":"on","slotSetting":false}]',
+    'connection-strings': '[{"name":"Db","value":"Server=…","type":"SQLAzure","slotSetting":false}]',
+};
+/**
+ * Pure: the entries of an `app-settings` or `connection-strings` value, or the problem (a phrase completing
+ * "must …" / "has …"). Never quotes a value: it may be a secret.
+ */
+function parseConfigEntries(text, kind) {
+    let parsed;
+    try {
+        parsed = JSON.parse(text);
+    }
+    catch {
+        return { problem: `must be a JSON array in Azure's settings format, like ${EXAMPLE[kind]}` };
+    }
+    if (!Array.isArray(parsed))
+        return { problem: `must be a JSON array in Azure's settings format, like ${EXAMPLE[kind]}` };
+    const seen = new Set();
+    const entries = [];
+    for (const [i, item] of parsed.entries()) {
+        const at = `entry ${i + 1}`;
+        if (!item || typeof item !== 'object' || Array.isArray(item))
+            return { problem: `has ${at} that is not an object with name and value` };
+        const e = item;
+        const unknown = Object.keys(e).filter((k) => !KEYS[kind].includes(k));
+        if (unknown.length)
+            return {
+                problem: `has ${at} with ${unknown.map((k) => `'${k}'`).join(', ')}: only ${KEYS[kind].join(', ')} are read`,
+            };
+        if (typeof e.name !== 'string' || !e.name.trim())
+            return { problem: `has ${at} without a name` };
+        const name = e.name.trim();
+        if (/[\s=]/.test(name) || [...name].some((c) => c.charCodeAt(0) < 32) || name.length > 512)
+            return {
+                problem: `has ${at} named '${name.slice(0, 60)}': a name may not contain spaces, '=' or control characters`,
+            };
+        if (kind === 'app-settings' && [RFP, RFP_LEGACY].includes(name.toUpperCase()))
+            return { problem: `names ${name}: runpack sets it itself from 'mode', so leave it out` };
+        if (seen.has(name.toLowerCase()))
+            return { problem: `names ${name} twice` };
+        seen.add(name.toLowerCase());
+        if (!['string', 'number', 'boolean'].includes(typeof e.value))
+            return { problem: `has ${name} without a string value` };
+        for (const flag of ['slotSetting', 'secret'])
+            if (e[flag] !== undefined && typeof e[flag] !== 'boolean')
+                return { problem: `has ${name} with ${flag} that is not true or false` };
+        const entry = {
+            name,
+            value: String(e.value),
+            ...(e.slotSetting !== undefined ? { slotSetting: e.slotSetting } : {}),
+            ...(e.secret !== undefined ? { secret: e.secret } : {}),
+        };
+        if (kind === 'connection-strings') {
+            const type = CONNECTION_STRING_TYPES.find((t) => typeof e.type === 'string' && t.toLowerCase() === e.type.toLowerCase());
+            if (!type)
+                return { problem: `has ${name} without a type: one of ${CONNECTION_STRING_TYPES.join(', ')}` };
+            entry.type = type;
+        }
+        entries.push(entry);
+    }
+    return { entries };
+}
+/** Pure: entries of a value that passed parseConfigEntries (throws on one that did not). */
+function configEntries(text, kind) {
+    if (!text?.trim())
+        return [];
+    const parsed = parseConfigEntries(text, kind);
+    if ('problem' in parsed)
+        throw new RunpackError('bad-input', `${kind} ${parsed.problem}.`);
+    return parsed.entries;
+}
+const SECRET_NAME = /(secret|passw|pwd|token|key|credential|connectionstring|connstr|sas|signature|auth)/i;
+const SECRET_VALUE = /(accountkey|sharedaccesskey|password|pwd|sig|secret|token)=|^bearer\s|^eyJ[\w-]+\.[\w-]+\./i;
+/**
+ * Pure: whether a value is to be masked. Connection strings always are; app settings when marked, when the name
+ * says key/secret/password/token…, or when the value carries a key, a password, a signature or a token. A Key
+ * Vault reference is a pointer, not a secret.
+ */
+function looksSecret(entry, kind) {
+    if (entry.secret)
+        return true;
+    if (/^@Microsoft\.KeyVault\(/i.test(entry.value))
+        return false;
+    if (kind === 'connection-strings')
+        return true;
+    if (SECRET_NAME.test(entry.name) || SECRET_VALUE.test(entry.value))
+        return true;
+    // A long opaque value (a key or a token nobody named as such).
+    return entry.value.length >= 32 && /^[A-Za-z0-9+/=_-]+$/.test(entry.value) && /\d/.test(entry.value);
+}
+/** Pure: the values of a configuration that must be masked. */
+function secretConfigValues(config) {
+    return [
+        ...config.appSettings.filter((e) => looksSecret(e, 'app-settings')).map((e) => e.value),
+        ...config.connectionStrings.filter((e) => looksSecret(e, 'connection-strings')).map((e) => e.value),
+    ];
+}
+function isEmptyConfig(config) {
+    return (!config || (!config.appSettings.length && !config.connectionStrings.length && !config.startupCommand));
+}
+/** Pure: the existing key that a name refers to (setting names compare case-insensitively on the platform). */
+function existingKey(keys, name) {
+    for (const k of keys)
+        if (k.toLowerCase() === name.toLowerCase())
+            return k;
+    return undefined;
+}
+function stickyChange(list, name, slotSetting) {
+    const has = existingKey(list, name);
+    if (slotSetting === true && !has)
+        return [...list, name];
+    if (slotSetting === false && has)
+        return list.filter((n) => n !== has);
+    return null;
+}
+/** Pure: the changes that make the app carry `wanted`, every other setting and connection string kept. */
+function planConfig(current, wanted) {
+    const lines = [];
+    const settingChanges = {};
+    let appSettingNames = current.sticky.appSettingNames;
+    let connectionStringNames = current.sticky.connectionStringNames;
+    const stickyNote = (slotSetting, after) => after ? (slotSetting ? ', now slot-sticky' : ', no longer slot-sticky') : '';
+    for (const e of wanted.appSettings) {
+        const key = existingKey(Object.keys(current.settings), e.name) ?? e.name;
+        const had = Object.prototype.hasOwnProperty.call(current.settings, key);
+        const same = had && current.settings[key] === e.value;
+        if (!same)
+            settingChanges[key] = e.value;
+        const nextSticky = stickyChange(appSettingNames, key, e.slotSetting);
+        lines.push(`App setting ${key}: ${!had ? 'added' : same ? 'unchanged' : 'changed'} (value ***)${stickyNote(e.slotSetting, nextSticky)}.`);
+        if (nextSticky)
+            appSettingNames = nextSticky;
+    }
+    let strings;
+    for (const e of wanted.connectionStrings) {
+        const key = existingKey(Object.keys(current.connectionStrings), e.name) ?? e.name;
+        const old = current.connectionStrings[key];
+        const same = !!old && old.value === e.value && old.type.toLowerCase() === e.type.toLowerCase();
+        if (!same) {
+            strings ??= { ...current.connectionStrings };
+            strings[key] = { value: e.value, type: e.type };
+        }
+        const nextSticky = stickyChange(connectionStringNames, key, e.slotSetting);
+        lines.push(`Connection string ${key} (${e.type}): ${!old ? 'added' : same ? 'unchanged' : 'changed'} (value ***)${stickyNote(e.slotSetting, nextSticky)}.`);
+        if (nextSticky)
+            connectionStringNames = nextSticky;
+    }
+    let startupCommand;
+    if (wanted.startupCommand !== undefined) {
+        const same = current.appCommandLine === wanted.startupCommand;
+        if (!same)
+            startupCommand = wanted.startupCommand;
+        lines.push(`Startup command: ${same ? 'unchanged' : current.appCommandLine ? 'changed' : 'set'}.`);
+    }
+    const stickyChanged = appSettingNames !== current.sticky.appSettingNames ||
+        connectionStringNames !== current.sticky.connectionStringNames;
+    const sticky = stickyChanged ? { ...current.sticky, appSettingNames, connectionStringNames } : undefined;
+    const changed = Object.keys(settingChanges).length > 0 || !!strings || !!sticky || startupCommand !== undefined;
+    return {
+        settingChanges,
+        ...(strings ? { connectionStrings: strings } : {}),
+        ...(sticky ? { sticky } : {}),
+        ...(startupCommand !== undefined ? { startupCommand } : {}),
+        lines,
+        changed,
+    };
+}
+/** Reads what planConfig needs (connection strings and the startup command only when the config names them). */
+async function readCurrentConfig(arm, ref, wanted, settings) {
+    const needsSticky = [...wanted.appSettings, ...wanted.connectionStrings].some((e) => e.slotSetting !== undefined);
+    const [s, connectionStrings, sticky, web] = await Promise.all([
+        settings ?? arm.listAppSettings(ref),
+        wanted.connectionStrings.length ? arm.listConnectionStrings(ref) : {},
+        needsSticky
+            ? arm.getSlotConfigNames(ref)
+            : { appSettingNames: [], connectionStringNames: [], azureStorageConfigNames: [] },
+        wanted.startupCommand !== undefined ? arm.getSiteConfig(ref) : {},
+    ]);
+    return {
+        settings: s,
+        connectionStrings,
+        sticky,
+        appCommandLine: typeof web.appCommandLine === 'string' ? web.appCommandLine : '',
+    };
+}
+/**
+ * Applies the parts of a plan that are not app settings (those go in the one settings write): slot-sticky
+ * names first (so a swap never sees a half-sticky set), then connection strings and the startup command, each
+ * read back. Returns what it changed, for the log.
+ */
+async function applyConfigExtras(arm, ref, plan) {
+    const done = [];
+    const where = ref.slot ? `${ref.appName}/${ref.slot}` : ref.appName;
+    if (plan.sticky) {
+        await arm.putSlotConfigNames(ref, plan.sticky);
+        done.push('slot-sticky names');
+    }
+    if (plan.connectionStrings) {
+        const wanted = plan.connectionStrings;
+        // Read fresh right before the write: keep a connection string someone added since the plan.
+        const fresh = await arm.listConnectionStrings(ref);
+        await arm.putConnectionStrings(ref, { ...fresh, ...wanted });
+        const after = await arm.listConnectionStrings(ref);
+        const off = Object.entries(wanted).filter(([k, v]) => after[k]?.value !== v.value || after[k]?.type.toLowerCase() !== v.type.toLowerCase());
+        if (off.length)
+            throw new RunpackError('setting-not-applied', `Connection strings ${off.map(([k]) => k).join(', ')} did not read back as written on ${where}; another deployment or policy may be changing them, run again.`);
+        done.push('connection strings');
+    }
+    if (plan.startupCommand !== undefined) {
+        await arm.patchSiteConfig(ref, { appCommandLine: plan.startupCommand });
+        const web = await arm.getSiteConfig(ref);
+        if ((web.appCommandLine ?? '') !== plan.startupCommand)
+            throw new RunpackError('setting-not-applied', `The startup command did not read back as written on ${where}; another deployment or policy may be changing the site configuration, run again.`);
+        done.push('startup command');
+    }
+    return done;
+}
+/** Where the configuration of a verified release is recorded, in the app's %HOME%. */
+function configRecordPath(releaseId) {
+    return `data/runpack/config/${releaseId}.json`;
+}
+/** Pure: a record's text as a configuration, or null when it is not one. */
+function parseConfigRecord(text) {
+    if (!text)
+        return null;
+    try {
+        const r = JSON.parse(text);
+        if (!Array.isArray(r.appSettings) || !Array.isArray(r.connectionStrings))
+            return null;
+        const ok = (e) => !!e && typeof e.name === 'string' && typeof e.value === 'string';
+        if (!r.appSettings.every(ok) || !r.connectionStrings.every(ok))
+            return null;
+        return {
+            appSettings: r.appSettings,
+            connectionStrings: r.connectionStrings,
+            ...(typeof r.startupCommand === 'string' ? { startupCommand: r.startupCommand } : {}),
+        };
+    }
+    catch {
+        return null;
+    }
+}
+async function readConfigRecord(kudu, releaseId, deadline) {
+    const file = await kudu.vfsGet(configRecordPath(releaseId), deadline);
+    return parseConfigRecord(file?.text);
+}
+async function writeConfigRecord(kudu, releaseId, config, deadline) {
+    const path = configRecordPath(releaseId);
+    const body = JSON.stringify({ releaseId, ...config }, null, 2);
+    for (let attempt = 0; attempt < 2; attempt++) {
+        // Kudu overwrites an existing file only with its ETag (If-Match).
+        const existing = await kudu.vfsGet(path, deadline);
+        if (!existing)
+            await kudu.vfsMkdir(path.slice(0, path.lastIndexOf('/')), deadline);
+        const written = await kudu.vfsPut(path, body, {
+            ifMatch: existing?.etag,
+            deadline,
+            contentType: 'application/json',
+        });
+        if (written === 'written')
+            return;
+    }
+    throw new Error(`${path} kept changing while it was written (another deployment)`);
+}
+
 /**
  * The single table of deploy inputs. action.yml's inputs, the CLI's flags (`runpack deploy --app-name …`) and the
  * docs all come from (or are checked against) INPUTS; adding an input means adding one row here.
@@ -387,6 +829,44 @@ const INPUTS = [
         description: 'When verification fails after the switch: `rollback` makes the previous verified release live again (URL mode: copied back to the stable blob; local mode: packagename.txt points at it again), restarts and verifies it, and still fails the step with both facts; `keep` leaves the failed release live. Never rolls back onto a release runpack did not verify, or across a mode switch. The rollback has up to 3 minutes of its own beyond `timeout-minutes`.',
     },
     {
+        name: 'app-settings',
+        key: 'appSettings',
+        group: 'configuration',
+        type: 'string',
+        quiet: true,
+        description: 'App settings to apply with the package, as JSON in Azure\'s settings format: `[{"name":"FEATURE_X","value":"on","slotSetting":false}]`. Written in the same settings write as the run-from-package setting (one write, read back, one restart), every other setting kept. `slotSetting: true` makes the name slot-sticky, `false` makes it not sticky, absent leaves it as it is. Values that look like secrets (or carry `"secret": true`) are masked; a dry run shows each change with its value redacted.',
+        validate: (v) => configProblem(v, 'app-settings'),
+        secretParts: (v) => configSecrets(v, 'app-settings'),
+    },
+    {
+        name: 'connection-strings',
+        key: 'connectionStrings',
+        group: 'configuration',
+        type: 'string',
+        quiet: true,
+        description: 'Connection strings to apply with the package, as JSON in Azure\'s format: `[{"name":"Db","value":"Server=…","type":"SQLAzure","slotSetting":false}]` (`type`: ApiHub, Custom, DocDb, EventHub, MySql, NotificationHub, PostgreSQL, RedisCache, SQLAzure, SQLServer or ServiceBus). Every other connection string kept; values are always masked.',
+        validate: (v) => configProblem(v, 'connection-strings'),
+        secretParts: (v) => configSecrets(v, 'connection-strings'),
+    },
+    {
+        name: 'startup-command',
+        key: 'startupCommand',
+        group: 'configuration',
+        type: 'string',
+        description: "Startup command of a Linux app (the site configuration's `appCommandLine`, for example `node server.js` or `gunicorn app:app`), applied with the package. Refused on Windows apps before anything is written.",
+        validate: (v) => [...v].some((c) => c.charCodeAt(0) < 32 && c !== '\t')
+            ? 'must be one line without control characters'
+            : undefined,
+    },
+    {
+        name: 'rollback-settings',
+        key: 'rollbackSettings',
+        group: 'configuration',
+        type: 'boolean',
+        default: 'false',
+        description: "`true`: a rollback (the automatic one of `on-failure: rollback`, or `command: rollback`) also brings back the `app-settings`, `connection-strings` and `startup-command` recorded with the release it restores (recorded, values included, in the app's own storage under data/runpack/config/ when a deploy with them verifies). `false`: a rollback leaves every setting as it is and says so.",
+    },
+    {
         name: 'health-path',
         key: 'healthPath',
         group: 'verification',
@@ -462,6 +942,8 @@ const INPUTS = [
                 const u = new URL(v);
                 if (u.protocol !== 'https:')
                     return 'must be an https URL';
+                if (u.username || u.password || u.search || u.hash)
+                    return 'must be an https URL without credentials, query or fragment, such as https://management.azure.com';
                 return undefined;
             }
             catch {
@@ -492,6 +974,10 @@ const INPUTS = [
         group: 'package',
         type: 'list',
         description: 'Newline-separated globs (relative to the package folder) to leave out of the zip.',
+        // A pattern outside the package folder would match nothing: refused rather than ignored.
+        validate: (v) => v.startsWith('/') || /(^|\/)\.\.(\/|$)/.test(v) || v.includes('\\')
+            ? `must hold globs relative to the package folder (with / and no ..); '${v}' is not`
+            : undefined,
     },
     {
         name: 'stamp',
@@ -507,6 +993,10 @@ const INPUTS = [
         group: 'package',
         type: 'string',
         description: 'Commit recorded in the release metadata. Defaults to GITHUB_SHA.',
+        // Blob metadata and HTTP headers carry it: printable ASCII only.
+        validate: (v) => /^[\x21-\x7e]{1,200}$/.test(v)
+            ? undefined
+            : 'must be a commit id or ref: printable characters without spaces',
     },
 ];
 function validateCreds(v) {
@@ -532,12 +1022,37 @@ function validateCreds(v) {
         return 'has a subscriptionId that is not a subscription GUID';
     return undefined;
 }
+function configProblem(v, kind) {
+    const parsed = parseConfigEntries(v, kind);
+    return 'problem' in parsed ? parsed.problem : undefined;
+}
+function configSecrets(v, kind) {
+    const parsed = parseConfigEntries(v, kind);
+    if ('problem' in parsed)
+        return [];
+    return secretConfigValues(kind === 'app-settings'
+        ? { appSettings: parsed.entries, connectionStrings: [] }
+        : { appSettings: [], connectionStrings: parsed.entries });
+}
 /** A tenant id (GUID) or a tenant domain (contoso.onmicrosoft.com). */
 function isTenant(v) {
     return GUID.test(v) || /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(v);
 }
 const TRUE = ['true', 'True', 'TRUE'];
 const FALSE = ['false', 'False', 'FALSE'];
+/** A value as an error line quotes it: on one line (control characters escaped), at most 120 characters. */
+function quoted(value) {
+    const one = [...value]
+        .map((c) => c.charCodeAt(0) >= 32
+        ? c
+        : c === '\n'
+            ? '\\n'
+            : c === '\t'
+                ? '\\t'
+                : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+        .join('');
+    return `'${one.length > 120 ? `${one.slice(0, 117)}...` : one}'`;
+}
 function problem(naming, def, what) {
     return new UsageError(`${naming.input(def.name)} ${what}.`);
 }
@@ -545,10 +1060,14 @@ function problem(naming, def, what) {
 function secretInputValues(get) {
     const out = [];
     for (const def of INPUTS) {
-        if (!def.secret)
+        if (!def.secret && !def.secretParts)
             continue;
         const v = get(def.name);
         if (!v)
+            continue;
+        if (def.secretParts)
+            out.push(...def.secretParts(v));
+        if (!def.secret)
             continue;
         out.push(v);
         if (def.name === 'creds') {
@@ -585,6 +1104,9 @@ const DEPLOY_ONLY = new Set([
     'audit',
     'source',
     'publish-profile',
+    'app-settings',
+    'connection-strings',
+    'startup-command',
 ]);
 /** Inputs of URL mode (the package blobs and their access), which a local-mode deploy does not use. */
 const URL_ONLY = new Set([
@@ -596,6 +1118,8 @@ const URL_ONLY = new Set([
 ]);
 /** Pure: whether the command (and, for a deploy, the mode asked for) uses a given input. */
 function inputUsedBy(name, command, inputs) {
+    if (name === 'rollback-settings')
+        return command === 'rollback' || (command === 'deploy' && inputs.onFailure !== 'keep');
     if (command !== 'deploy')
         return !DEPLOY_ONLY.has(name);
     if (name === 'release')
@@ -660,16 +1184,21 @@ function parseInputs(get, env = {}, naming = ACTION_NAMING) {
                 out[def.key] = v;
                 break;
             }
-            case 'list':
-                out[def.key] = value
+            case 'list': {
+                const items = value
                     .split(/\r?\n/)
                     .map((s) => s.trim())
                     .filter((s) => s.length > 0 && !s.startsWith('#'));
+                const bad = items.map((i) => def.validate?.(i)).find(Boolean);
+                if (bad)
+                    throw problem(n, def, bad);
+                out[def.key] = items;
                 break;
+            }
             default: {
                 const bad = def.validate?.(value);
                 if (bad)
-                    throw problem(n, def, def.secret ? bad : `${bad} (got '${value}')`);
+                    throw problem(n, def, def.secret || def.quiet ? bad : `${bad} (got ${quoted(value)})`);
                 out[def.key] = value;
             }
         }
@@ -712,12 +1241,21 @@ function parseInputs(get, env = {}, naming = ACTION_NAMING) {
     const unused = [...givenNames].filter((name) => !inputUsedBy(name, command, inputs));
     if (unused.length) {
         const name = unused[0];
-        const why = command !== 'deploy' && DEPLOY_ONLY.has(name)
-            ? `only a deploy uses it, not ${n.value('command', command)}`
-            : name === 'release'
-                ? `only ${n.value('command', 'rollback')} uses it (a deploy always deploys the package)`
-                : `${n.value('mode', 'local')} pushes the package to Kudu and keeps no blobs, so it is not used`;
-        throw new UsageError(`${n.input(name)} is given but ${why}; remove it${name !== 'release' && command === 'deploy' ? ` or use ${n.value('mode', 'url')}` : ''}.`);
+        const why = name === 'rollback-settings'
+            ? command === 'deploy'
+                ? `${n.value('on-failure', 'keep')} never rolls back`
+                : `only a rollback uses it, not ${n.value('command', command)}`
+            : command !== 'deploy' && DEPLOY_ONLY.has(name)
+                ? `only a deploy uses it, not ${n.value('command', command)}`
+                : name === 'release'
+                    ? `only ${n.value('command', 'rollback')} uses it (a deploy always deploys the package)`
+                    : `${n.value('mode', 'local')} pushes the package to Kudu and keeps no blobs, so it is not used`;
+        const alternative = name === 'release' || command !== 'deploy'
+            ? ''
+            : name === 'rollback-settings'
+                ? ` or use ${n.value('on-failure', 'rollback')}`
+                : ` or use ${n.value('mode', 'url')}`;
+        throw new UsageError(`${n.input(name)} is given but ${why}; remove it${alternative}.`);
     }
     if (inputs.targets && inputs.command && inputs.command !== 'deploy')
         throw new UsageError(`${n.input('app-name')} lists ${inputs.targets.length} targets, but ${n.value('command', inputs.command)} works on one app; name one app (and slot).`);
@@ -67404,6 +67942,18 @@ function createArmClient(options) {
             const res = await call('PUT', `${siteId(ref)}/config/appsettings`, WEB_API_VERSION, 'write app settings', describeSite(ref), { properties: settings });
             return props(res);
         },
+        async listConnectionStrings(ref) {
+            const res = await call('POST', `${siteId(ref)}/config/connectionstrings/list`, WEB_API_VERSION, 'list connection strings (Microsoft.Web/sites/config/list/action)', describeSite(ref));
+            return props(res);
+        },
+        async putConnectionStrings(ref, strings) {
+            const res = await call('PUT', `${siteId(ref)}/config/connectionstrings`, WEB_API_VERSION, 'write connection strings', describeSite(ref), { properties: strings });
+            return props(res);
+        },
+        async patchSiteConfig(ref, properties) {
+            const res = await call('PATCH', `${siteId(ref)}/config/web`, WEB_API_VERSION, 'update the site configuration', describeSite(ref), { properties });
+            return props(res);
+        },
         async restart(ref, o = {}) {
             const query = {};
             if (o.softRestart !== undefined)
@@ -68506,10 +69056,22 @@ function unconfirmedKeys(actual, changes) {
         .filter(([k, v]) => (v === null ? Object.prototype.hasOwnProperty.call(actual, k) : actual[k] !== v))
         .map(([k]) => k);
 }
-function createSettingsHelper(arm, ref) {
+/**
+ * The settings of one site. With a configuration plan (app-settings, connection-strings, startup-command), the
+ * first update applies it at the switch: slot-sticky names, connection strings and the startup command first,
+ * then its app settings in the same write as the run-from-package setting, so the app restarts once on the lot.
+ */
+function createSettingsHelper(arm, ref, config) {
+    let pending = config?.changed ? config : undefined;
     return {
         read: () => arm.listAppSettings(ref),
-        async update(changes) {
+        async update(asked) {
+            let changes = asked;
+            if (pending) {
+                await applyConfigExtras(arm, ref, pending);
+                changes = { ...pending.settingChanges, ...asked };
+                pending = undefined;
+            }
             const before = await arm.listAppSettings(ref);
             const merged = mergeSettings(before, changes);
             if (!merged.changed)
@@ -68562,7 +69124,7 @@ const realClock = {
 function createDeployContext(parts) {
     return {
         ...parts,
-        settings: createSettingsHelper(parts.arm, parts.target.ref),
+        settings: createSettingsHelper(parts.arm, parts.target.ref, parts.config?.plan),
         phaseDeadline: (ms) => Math.min(parts.deadline, parts.clock.now() + ms),
     };
 }
@@ -68621,9 +69183,11 @@ const SHARED_FLAGS = [
  * table, the command's own value flags (`own`), and the switches `--json`, `--dry-run` and `--help`. Unknown or
  * repeated flags are usage errors naming the command.
  */
-function parseOpsFlags(argv, command, own, env = process.env) {
+function parseOpsFlags(argv, command, own, env = process.env, 
+/** Inputs this command takes beyond the shared ones (rollback: rollback-settings). */
+inputsToo = []) {
     const specs = [
-        ...inputFlagSpecs(SHARED_FLAGS),
+        ...inputFlagSpecs([...SHARED_FLAGS, ...inputsToo]),
         ...own.map((name) => ({ name, kind: 'value' })),
         { name: 'dry-run', kind: 'switch' },
     ];
@@ -72990,7 +73554,7 @@ var inspect = /*#__PURE__*/Object.freeze({
 
 const UNKNOWN = { cls: 'unknown', anchor: '' };
 /** The App Service content folder spelled out as an absolute path is the app root too. */
-const WWWROOT$1 = /(^|[\\/])site[\\/]wwwroot([\\/]|$)/i;
+const WWWROOT = /(^|[\\/])site[\\/]wwwroot([\\/]|$)/i;
 /** Classifies a plain string used as a file or folder path. */
 function classifyPathString(s) {
     const quoted = `'${s}'`;
@@ -72998,7 +73562,7 @@ function classifyPathString(s) {
         return UNKNOWN;
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s))
         return UNKNOWN; // a URL, not a file path
-    if (WWWROOT$1.test(s))
+    if (WWWROOT.test(s))
         return { cls: 'root', anchor: quoted };
     if (/^([A-Za-z]:[\\/]|[\\/]|~([\\/]|$))/.test(s))
         return { cls: 'safe', anchor: quoted };
@@ -74969,164 +75533,6 @@ function formatAnnotations(findings, options = {}) {
 /** Public shapes of the write-path audit (`runpack audit`, and the action's `audit` input). */
 const AUDIT_RUNTIMES = ['node', 'dotnet', 'python', 'java'];
 
-const RFP = 'WEBSITE_RUN_FROM_PACKAGE';
-/** The legacy name Kudu falls back to when WEBSITE_RUN_FROM_PACKAGE is empty (API-SPEC §1.1). */
-const RFP_LEGACY = 'WEBSITE_RUN_FROM_ZIP';
-/** URL mode with a user-assigned identity: the identity the worker fetches the blob with. */
-const RFP_MI = 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID';
-const SITE_PACKAGES = 'data/SitePackages';
-const PACKAGE_NAME_FILE = `${SITE_PACKAGES}/packagename.txt`;
-const WWWROOT = 'site/wwwroot';
-const FAILURE_MARKER = 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt';
-function classifyRunFromPackage(value) {
-    if (value === undefined || value === null || value === '')
-        return 'unset';
-    if (value === '1')
-        return 'local';
-    if (/^http/i.test(value))
-        return 'url';
-    return 'other';
-}
-/** The value Kudu acts on: WEBSITE_RUN_FROM_PACKAGE, or the legacy WEBSITE_RUN_FROM_ZIP when the first is empty. */
-function effectiveRunFromPackage(settings) {
-    const main = settings[RFP];
-    if (main !== undefined && main !== '')
-        return main;
-    const legacy = settings[RFP_LEGACY];
-    return legacy !== undefined && legacy !== '' ? legacy : undefined;
-}
-/** The deploy mode a value means, or undefined for unset and unrecognised values. */
-function modeOfValue(value) {
-    const state = classifyRunFromPackage(value);
-    return state === 'local' || state === 'url' ? state : undefined;
-}
-const STATE_WORDS = {
-    local: 'a local package (WEBSITE_RUN_FROM_PACKAGE=1)',
-    url: 'a package URL',
-    unset: 'files in wwwroot (no WEBSITE_RUN_FROM_PACKAGE)',
-    other: "an unrecognised WEBSITE_RUN_FROM_PACKAGE value (only exactly '1' or an https URL count)",
-};
-/**
- * Decide whether moving an app from its current WEBSITE_RUN_FROM_PACKAGE value to `wanted` is allowed.
- * The platform documents local → URL as unsupported on an existing app (API-SPEC §1.3 "Migration"); runpack
- * refuses it on Windows unless `force`, and warns on Linux. Local mode on Linux Consumption function apps and
- * any run-from-package on Flex Consumption are refused outright.
- */
-function modeSwitchDecision(current, wanted, target, force) {
-    const from = classifyRunFromPackage(current);
-    const app = target.name ? `App '${target.name}'` : 'The app';
-    const base = { from, to: wanted };
-    if (target.isFlex) {
-        return {
-            ...base,
-            allowed: false,
-            code: 'mode-switch-unsupported',
-            severity: 'error',
-            message: flexRefusalMessage(target.name),
-        };
-    }
-    if (wanted === 'local') {
-        const refusal = localModeRefusal(target);
-        if (refusal)
-            return {
-                ...base,
-                allowed: false,
-                code: 'mode-switch-unsupported',
-                severity: 'error',
-                message: refusal,
-            };
-        if (from === 'local')
-            return {
-                ...base,
-                allowed: true,
-                code: 'mode-unchanged',
-                severity: 'info',
-                message: `${app} already runs a local package.`,
-            };
-        const cost = from === 'url'
-            ? 'changing the setting restarts the app; it comes back on the package in data/SitePackages if one is left from an earlier local deploy, otherwise it cannot start (FAILED TO INITIALIZE RUN FROM PACKAGE) until the push completes'
-            : from === 'unset'
-                ? 'the files now in wwwroot are hidden by the mounted package from now on; changing the setting restarts the app'
-                : 'Kudu did not treat the old value as local mode; changing the setting restarts the app';
-        return {
-            ...base,
-            allowed: true,
-            code: 'mode-switch',
-            severity: 'warning',
-            message: `${app} switches from ${STATE_WORDS[from]} to a local package: ${cost}.`,
-        };
-    }
-    // wanted === 'url'
-    if (from === 'url')
-        return {
-            ...base,
-            allowed: true,
-            code: 'mode-unchanged',
-            severity: 'info',
-            message: `${app} already runs from a package URL.`,
-        };
-    if (from === 'local') {
-        const why = 'the platform does not support moving an app that runs a local package to a package URL ("create a new App Service resource")';
-        if (!target.isLinux && !force) {
-            return {
-                ...base,
-                allowed: false,
-                code: 'mode-switch-refused',
-                severity: 'error',
-                message: `${app} is a Windows app running a local package (WEBSITE_RUN_FROM_PACKAGE=1) and ${why}; keep mode: local, deploy to a new app, or set force: true to switch anyway.`,
-            };
-        }
-        return {
-            ...base,
-            allowed: true,
-            code: force && !target.isLinux ? 'mode-switch-forced' : 'mode-switch',
-            severity: 'warning',
-            message: `${app} switches from a local package to a package URL although ${why}${force && !target.isLinux ? ' (forced)' : ''}; watch the app after the restart.`,
-        };
-    }
-    return {
-        ...base,
-        allowed: true,
-        code: 'mode-switch',
-        severity: 'warning',
-        message: `${app} switches from ${STATE_WORDS[from]} to a package URL: changing the setting restarts the app${from === 'unset' ? ' and hides the files now in wwwroot' : ''}.`,
-    };
-}
-/** Why local mode is impossible on this target, or null. */
-function localModeRefusal(target) {
-    if (target.isFlex)
-        return flexRefusalMessage(target.name);
-    if (target.isFunctionApp && target.isLinux && target.isConsumption) {
-        const app = target.name ? `'${target.name}'` : 'this app';
-        return `mode: local is not possible on ${app}: Linux Consumption function apps run from a package URL only (WEBSITE_RUN_FROM_PACKAGE=1 is not supported there); use mode: url (or auto).`;
-    }
-    return null;
-}
-/** The refusal for Flex Consumption apps (API-SPEC §1.7, §6.13). */
-function flexRefusalMessage(name) {
-    const app = name ? `'${name}'` : 'This function app';
-    return `${app} runs on the Flex Consumption plan, which does not support WEBSITE_RUN_FROM_PACKAGE in either mode; deploy it with OneDeploy to its deployment storage instead (Azure/functions-action or 'func azure functionapp publish'), and remove the setting if it is present.`;
-}
-/** Kudu's stored package names: `yyyyMMddHHmmss.zip` (UTC). */
-function isSitePackageName(name) {
-    return /^\d{14}\.zip$/.test(name);
-}
-function compareStamp(expected, text) {
-    if (!expected)
-        return 'not-stamped';
-    if (text === null)
-        return 'missing';
-    try {
-        const parsed = JSON.parse(text);
-        if (typeof parsed?.contentSha256 !== 'string')
-            return 'unreadable';
-        return parsed.contentSha256 === expected.contentSha256 ? 'match' : 'mismatch';
-    }
-    catch {
-        return 'unreadable';
-    }
-}
-
 /** `app/fn` (ARM's name) or `fn` → `fn`. */
 function functionName(name) {
     return name.slice(name.lastIndexOf('/') + 1);
@@ -75661,12 +76067,12 @@ async function readPackageName(kudu, deadline) {
 }
 /** The release stamp in the mounted wwwroot, raw text, or null. */
 async function readMountedStamp(kudu, deadline) {
-    const file = await kudu.vfsGet(`${WWWROOT}/${STAMP_PATH}`, deadline);
+    const file = await kudu.vfsGet(`${WWWROOT$1}/${STAMP_PATH}`, deadline);
     return file ? file.text : null;
 }
 /** Whether wwwroot shows the worker's failure marker (best effort: an unreadable answer counts as no marker). */
 async function mountFailed(kudu, deadline) {
-    return (await kudu.vfsGet(`${WWWROOT}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
+    return (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
 }
 /** Whether data/SitePackages/<name> is this run's zip: the same size, and written since Kudu received the push. */
 async function storedPackageIsOurs(kudu, name, zipBytes, record, deadline) {
@@ -76095,6 +76501,117 @@ async function restartAndVerify(ctx, pkg, a) {
     return { verify, findings };
 }
 
+/** Pure: the configuration the inputs ask for, or undefined when they ask for none. */
+function wantedConfig(inputs) {
+    const config = {
+        appSettings: configEntries(inputs.appSettings, 'app-settings'),
+        connectionStrings: configEntries(inputs.connectionStrings, 'connection-strings'),
+        ...(inputs.startupCommand ? { startupCommand: inputs.startupCommand } : {}),
+    };
+    return isEmptyConfig(config) ? undefined : config;
+}
+/** Pure: why this target cannot take the configuration, or undefined. */
+function configRefusal(config, target) {
+    const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
+    if (config.startupCommand !== undefined && !target.isLinux)
+        return `'startup-command' sets a Linux app's startup command, but ${name} runs on Windows; remove it (a Windows app starts from its web.config or its runtime's defaults).`;
+    return undefined;
+}
+/**
+ * Plans the configuration against what the app has now (read fresh), before anything is uploaded: the lines
+ * (values redacted) go to the log, and a target that cannot take it is refused here.
+ */
+async function planDeployConfig(arm, target, settings, inputs, log) {
+    const wanted = wantedConfig(inputs);
+    if (!wanted)
+        return undefined;
+    const refusal = configRefusal(wanted, target);
+    if (refusal)
+        throw new RunpackError('config-refused', refusal);
+    const plan = planConfig(await readCurrentConfig(arm, target.ref, wanted, settings), wanted);
+    for (const line of plan.lines)
+        log.info(line);
+    if (!plan.changed)
+        log.info('The configuration is already in place; nothing to change.');
+    return { wanted, plan };
+}
+/**
+ * After a verified deploy that carried configuration: record it with the release in the app's storage, where
+ * a rollback with rollback-settings finds it.
+ */
+async function recordConfig(kudu, releaseId, config, deadline) {
+    await writeConfigRecord(kudu, releaseId, config.wanted, deadline);
+}
+/**
+ * A rollback's settings: with rollback-settings, the configuration recorded with the restored release is applied
+ * again (every other setting kept); without, settings are left alone and the step says so when the failed deploy
+ * had changed them. Returns the finding to report, if any.
+ */
+async function rollbackConfig(o, releaseId, rollbackSettings, 
+/** What the release being replaced had applied (for the note when settings are left alone). */
+replaced) {
+    if (!rollbackSettings) {
+        if (!replaced?.plan.changed)
+            return undefined;
+        return {
+            severity: 'warning',
+            code: 'rollback-settings-kept',
+            message: `Settings were left as they are (rollback-settings: false): ${describeParts(replaced.wanted)} stay as the failed deploy applied them, now with release ${releaseId}.`,
+        };
+    }
+    let recorded;
+    try {
+        recorded = await readConfigRecord(await o.kudu(), releaseId, o.deadline);
+    }
+    catch (err) {
+        return {
+            severity: 'warning',
+            code: 'rollback-settings-unread',
+            message: `Could not read the configuration recorded with release ${releaseId} (${describeError(err).replace(/\.$/, '')}); settings were left as they are.`,
+        };
+    }
+    if (!recorded)
+        return {
+            severity: 'warning',
+            code: 'rollback-settings-none',
+            message: `Release ${releaseId} has no recorded configuration (it was deployed without app-settings, connection-strings or startup-command, or before runpack recorded them); settings were left as they are.`,
+        };
+    for (const v of secretConfigValues(recorded))
+        o.secrets.add(v);
+    const refusal = configRefusal(recorded, o.target);
+    if (refusal)
+        throw new RunpackError('config-refused', refusal);
+    const plan = planConfig(await readCurrentConfig(o.arm, o.target.ref, recorded), recorded);
+    for (const line of plan.lines)
+        o.log.info(line);
+    if (!plan.changed) {
+        o.log.info(`The configuration recorded with release ${releaseId} is already in place.`);
+        return undefined;
+    }
+    await applyConfigExtras(o.arm, o.target.ref, plan);
+    if (Object.keys(plan.settingChanges).length) {
+        const before = await o.arm.listAppSettings(o.target.ref);
+        await o.arm.putAppSettings(o.target.ref, { ...before, ...plan.settingChanges });
+        const after = await o.arm.listAppSettings(o.target.ref);
+        const off = Object.entries(plan.settingChanges).filter(([k, v]) => after[k] !== v);
+        if (off.length)
+            throw new RunpackError('setting-not-applied', `App settings ${off.map(([k]) => k).join(', ')} did not read back as written; run the rollback again.`);
+    }
+    o.log.info(`Brought back the configuration recorded with release ${releaseId} (${describeParts(recorded)}).`);
+    return undefined;
+}
+function describeParts(config) {
+    return [
+        config.appSettings.length ? `app settings ${config.appSettings.map((e) => e.name).join(', ')}` : '',
+        config.connectionStrings.length
+            ? `connection strings ${config.connectionStrings.map((e) => e.name).join(', ')}`
+            : '',
+        config.startupCommand !== undefined ? 'the startup command' : '',
+    ]
+        .filter(Boolean)
+        .join('; ');
+}
+
 /** Blob name of a release: named by content, so every release stays available for rollback. */
 function releaseBlobName(appName, sha256) {
     return `releases/${appName.toLowerCase()}/${sha256}.zip`;
@@ -76506,7 +77023,7 @@ const localPublisher = {
 async function publishLocalMode(ctx, pkg, previousValue, progress) {
     const { log } = ctx;
     // Unchanged content already mounted and verified: nothing to push or restart.
-    if (!ctx.inputs.force && previousValue === '1' && pkg.stamp) {
+    if (!ctx.inputs.force && !ctx.config?.plan.changed && previousValue === '1' && pkg.stamp) {
         const quick = await log.group('Check the live release', () => verifyDeploy(ctx, pkg, { intendedValue: '1', quick: true }));
         if (quick.ok && quick.levels.find((l) => l.level === 'mounted-content')?.status === 'pass') {
             log.info(`Release ${pkg.releaseId} is already live and verified; nothing to push or restart.`);
@@ -76528,6 +77045,7 @@ async function publishLocalMode(ctx, pkg, previousValue, progress) {
         settingChanged: false,
         findings: outcome.findings,
         loggedFindings: false,
+        kudu,
         previousReleaseId: record?.releaseId,
         recordVerified: async () => {
             await recordLocalVerified(kudu, {
@@ -77244,7 +77762,7 @@ async function publishUrl(input) {
         return url;
     };
     // Unchanged content already live and verified: nothing to do.
-    if (!inputs.force) {
+    if (!inputs.force && !ctx.config?.plan.changed) {
         const settingsSame = !mergeSettings(settings, changes).changed;
         const policyFine = !access.decision || access.decision.action === 'keep';
         if (stableNow?.metadata.sha256 === pkg.sha256 && settingsSame && policyFine && pkg.stamp) {
@@ -77710,6 +78228,17 @@ async function rollbackPhase(ctx, pkg, mode, published, result) {
             return;
         }
         outcome.to = restored.pkg.releaseId;
+        const releaseId = restored.pkg.releaseId;
+        if (ctx.inputs.rollbackSettings || ctx.config?.plan.changed)
+            await log.group(`Settings of release ${releaseId}`, async () => {
+                const note = await rollbackConfig({ ...rctx, kudu: kuduFor(rctx, published), deadline: rctx.phaseDeadline(60_000) }, releaseId, ctx.inputs.rollbackSettings, ctx.config).catch((err) => ({
+                    severity: 'warning',
+                    code: 'rollback-settings-failed',
+                    message: `The configuration recorded with release ${releaseId} was not brought back: ${describeError(err).replace(/\.$/, '')}.`,
+                }));
+                if (note)
+                    recordFindings(result, [note], log);
+            });
         try {
             const after = await restartAndVerify(rctx, restored.pkg, {
                 verify: restored.verify,
@@ -77736,8 +78265,25 @@ async function rollbackPhase(ctx, pkg, mode, published, result) {
             log.error(`ROLLBACK NOT VERIFIED: release ${outcome.to} is live again but did not verify: ${outcome.reason}.`);
     });
 }
-/** After a verified deploy: mark the release verified (a warning when that fails; the deploy stays verified). */
-async function recordPhase(published, result, log) {
+/** The publisher's Kudu session, or one opened on first use (once). */
+function kuduFor(ctx, published) {
+    let session = published.kudu ? Promise.resolve(published.kudu) : undefined;
+    return () => (session ??= openKudu(ctx, ctx.phaseDeadline(60_000)).then((s) => s.kudu));
+}
+/**
+ * After a verified deploy: mark the release verified, and record the configuration it carried (a warning when
+ * either fails; the deploy stays verified).
+ */
+async function recordPhase(ctx, published, result) {
+    const { log } = ctx;
+    const config = ctx.config;
+    if (config && result.releaseId) {
+        const releaseId = result.releaseId;
+        await bestEffort(result, log, 'record-failed', (why) => `Could not record the configuration of release ${releaseId} (${why.replace(/\.$/, '')}); a rollback with rollback-settings will not bring it back.`, async () => {
+            await recordConfig(await kuduFor(ctx, published)(), releaseId, config, ctx.phaseDeadline(60_000));
+            log.info(`Configuration of release ${releaseId} recorded (a rollback with rollback-settings brings it back).`);
+        });
+    }
     const record = published.recordVerified;
     if (!record)
         return;
@@ -78002,6 +78548,31 @@ function validateLocal(inputs, cwd = process.cwd()) {
         throw new UsageError(`${n.input('package')} must be a folder or a .zip file, not ${inputs.package}.`);
     return { path, isZip: true };
 }
+/** Problems of a zip that no target, runtime or login changes: refused while validating the inputs. */
+const ARCHIVE_PROBLEMS = new Set([
+    'corrupt-archive',
+    'too-large',
+    'unsafe-path',
+    'symlink',
+    'encrypted-entry',
+    'duplicate-entry',
+    'empty-package',
+]);
+/**
+ * A prebuilt .zip's structure (its central directory: readable, safe paths, no links, no encryption), checked
+ * before any Azure call; the full inspection with the target's runtime rules and every CRC follows in Package.
+ */
+async function checkArchive(inputs, local) {
+    if (!local.isZip)
+        return;
+    const report = await inspect$1(local.path, { verifyData: false });
+    const bad = report.problems.filter((p) => p.severity === 'error' && ARCHIVE_PROBLEMS.has(p.code));
+    if (bad.length)
+        throw new UsageError(`${(inputs.naming ?? ACTION_NAMING).input('package')} cannot be deployed: ${bad
+            .slice(0, 3)
+            .map((p) => p.message.replace(/\.$/, ''))
+            .join('; ')}${bad.length > 3 ? ` (and ${bad.length - 3} more)` : ''}. Rebuild the zip from the publish folder.`);
+}
 async function runEngine(inputs, deps, shared) {
     const clock = cancellableClock(deps.clock ?? realClock, deps.signal);
     const secrets = deps.secrets ?? createSecretRegistry(deps.setSecret);
@@ -78039,6 +78610,7 @@ async function runEngine(inputs, deps, shared) {
         // 1. Validate (no network).
         const local = await log.group('Validate inputs', async () => {
             const v = validateLocal(inputs);
+            await checkArchive(inputs, v);
             log.info(`App ${inputs.appName}${inputs.slot ? `, slot ${inputs.slot}` : ''}; package ${v.path}.`);
             return v;
         });
@@ -78054,9 +78626,16 @@ async function runEngine(inputs, deps, shared) {
             result.auth = shared.session.method;
         // 3. Resolve the target and plan.
         const { target, settings, plan } = await log.group('Resolve target', () => resolvePhase(inputs, arm, session, result, log));
+        // 3b. The configuration the deploy carries, planned against what the app has (nothing written yet).
+        const config = wantedConfig(inputs)
+            ? await log.group('Configuration', () => planDeployConfig(arm, target, settings, inputs, log))
+            : undefined;
+        if (config)
+            result.configuration = config.plan.lines;
         const ctx = createDeployContext({
             inputs,
             target,
+            config,
             http,
             arm,
             log,
@@ -78109,7 +78688,7 @@ async function runEngine(inputs, deps, shared) {
         // After the switch: record a verified release (where a rollback looks for it), or bring the last good one back.
         if (!result.noop && published.verify) {
             if (result.verified && !hasErrors(result))
-                await log.group('Record the release', () => recordPhase(published, result, log));
+                await log.group('Record the release', () => recordPhase(ctx, published, result));
             else if (!result.verified)
                 await rollbackPhase(ctx, pkg, plan.mode, published, result);
         }
@@ -78581,6 +79160,8 @@ function renderText$1(r, secrets) {
         lines.push(`  ${m.slot ? `${m.app}/${m.slot}` : m.app}: ${m.ok ? `ok, release ${m.releaseId}, verified` : `FAILED (${m.errorCode ?? 'error'}): ${m.error ?? ''}`}`);
     for (const l of r.plan ?? [])
         lines.push(`  plan: ${l}`);
+    for (const c of r.configuration ?? [])
+        lines.push(`  configuration: ${c}`);
     for (const f of r.audit?.findings ?? [])
         lines.push(`  audit ${f.severity}: ${r.audit?.pathPrefix ? `${r.audit.pathPrefix}/` : ''}${f.file}:${f.line} ${f.rule}`);
     if (r.swap)
@@ -78640,7 +79221,7 @@ async function runDeploy(argv) {
         secrets.add(s);
     const inputs = parseInputs(raw, process.env, CLI_NAMING);
     // The package path is the user's to fix: a usage error (exit 2) before any Azure call, as for the other commands.
-    validateLocal(inputs);
+    await checkArchive(inputs, validateLocal(inputs));
     if (inputs.command === 'rollback')
         throw new UsageError("Use 'runpack rollback --app-name <app> --release <id>' to roll back from the command line.");
     const sink = mapSink(flags.json ? streamSink(process.stderr, process.stderr) : streamSink(process.stdout, process.stderr), cliWords);
@@ -79399,7 +79980,7 @@ async function identityEvidence(s, settings, account, container) {
     return out;
 }
 async function mountEvidence(kudu, deadline, kuduSettings) {
-    const marker = (await kudu.vfsGet(`${WWWROOT}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
+    const marker = (await kudu.vfsGet(`${WWWROOT$1}/${FAILURE_MARKER}`, deadline).catch(() => null)) !== null;
     const stampText = await readMountedStamp(kudu, deadline).catch(() => null);
     return {
         reachable: true,
@@ -80257,6 +80838,9 @@ async function runRollback(s, options) {
         sitePackages: stored?.packages,
         packageName: stored?.packageName ?? null,
     });
+    plan.steps.push(options.rollbackSettings
+        ? `Bring back the app settings, connection strings and startup command recorded with release ${plan.to.id}, every other setting kept.`
+        : 'Leave app settings, connection strings and the startup command as they are (rollback-settings: false).');
     const kudu = stored?.kudu;
     const packageEtag = stored?.packageEtag;
     log.info(`Rollback of ${who} to release ${plan.to.id}${plan.from ? ` (live: ${plan.from.id})` : ''}:`);
@@ -80308,6 +80892,26 @@ async function runRollback(s, options) {
                     throw new RunpackError('rollback-deploy-failed', `Kudu deployment ${record.id} of release ${plan.to.id} ended with status ${record.status}; read its log in the SCM site.`);
             });
         }
+        const configFindings = [];
+        if (options.rollbackSettings)
+            await log.group(`Settings of release ${plan.to.id}`, async () => {
+                const note = await rollbackConfig({
+                    ...s.ctx,
+                    kudu: async () => kudu ?? (await openKudu(s.ctx, deadline)).kudu,
+                    deadline,
+                }, plan.to.id, true).catch((err) => ({
+                    severity: 'error',
+                    code: 'rollback-settings-failed',
+                    message: `The configuration recorded with release ${plan.to.id} was not brought back: ${describeError(err).replace(/\.$/, '')}.`,
+                }));
+                if (note) {
+                    if (note.severity === 'error')
+                        log.error(note.message);
+                    else
+                        log.warn(note.message);
+                    configFindings.push(note);
+                }
+            });
         const signed = /[?&]sig=/i.test(settingValue ?? '');
         const after = await restartAndVerify(s.ctx, packageInfo(plan.to, inspection), {
             verify: {
@@ -80322,10 +80926,10 @@ async function runRollback(s, options) {
         const verified = after.verify;
         result.levels = verified.levels;
         result.cause = verified.cause;
-        result.findings = after.findings;
-        result.ok = verified.ok && !after.findings.some((f) => f.severity === 'error');
+        result.findings = [...configFindings, ...after.findings];
+        result.ok = verified.ok && !result.findings.some((f) => f.severity === 'error');
         if (verified.ok && !result.ok)
-            result.error = after.findings.find((f) => f.severity === 'error')?.message;
+            result.error = result.findings.find((f) => f.severity === 'error')?.message;
         if (!verified.ok)
             result.error = verified.cause
                 ? `Rollback to ${plan.to.id} did not verify: ${verified.cause.evidence}. Fix: ${verified.cause.fix}.`
@@ -80351,6 +80955,12 @@ const ROLLBACK_HELP = helpText('runpack rollback --app-name <app> --release prev
     ],
     ['--dry-run', 'Print the plan (blob to copy, setting before and after, restart) and write nothing.'],
     ['--health-path <path>', 'Path that must answer 2xx after the restart.'],
+    [
+        '--rollback-settings',
+        'Also bring back the app settings, connection strings and startup command recorded with the release\n' +
+            '(when a deploy with --app-settings, --connection-strings or --startup-command verified it); without it,\n' +
+            'settings are left as they are.',
+    ],
 ]);
 function renderText(r, secrets) {
     const p = r.plan;
@@ -80371,7 +80981,7 @@ function renderText(r, secrets) {
     return secrets.redact(lines.join('\n') + '\n');
 }
 async function runRollbackCommand(argv, io = defaultIO()) {
-    const flags = parseOpsFlags(argv, 'rollback', ['release'], io.env);
+    const flags = parseOpsFlags(argv, 'rollback', ['release'], io.env, ['rollback-settings']);
     if (flags.help) {
         io.stdout.write(ROLLBACK_HELP);
         return 0;
@@ -80388,6 +80998,7 @@ async function runRollbackCommand(argv, io = defaultIO()) {
         release,
         dryRun: flags.dryRun,
         containerGiven: flags.given.has('container'),
+        rollbackSettings: flags.inputs.rollbackSettings,
     });
     if (flags.json)
         writeJson(io, flags.secrets, result);

@@ -8,12 +8,13 @@ import type { DeployInputs } from './deploy/types.js';
 import { parseFlagTable, type FlagSpec } from './flags.js';
 import { UsageError } from './util/errors.js';
 import { ACTION_NAMING, type InputNaming } from './naming.js';
+import { parseConfigEntries, secretConfigValues, type ConfigKind } from './release/config.js';
 export { ACTION_NAMING, CLI_NAMING, TASK_NAMING, taskInputName, type InputNaming } from './naming.js';
 
 export type InputType = 'string' | 'boolean' | 'number' | 'enum' | 'list';
 
 /** Where an input sits in the Azure Pipelines task's editor (and how the docs group the inputs). */
-export type InputGroup = 'target' | 'package' | 'verification' | 'operations' | 'login';
+export type InputGroup = 'target' | 'package' | 'configuration' | 'verification' | 'operations' | 'login';
 
 export interface InputDef {
   /** The action input name and the CLI flag (`--<name>`). */
@@ -36,6 +37,10 @@ export interface InputDef {
   max?: number;
   /** Returns the problem (a phrase that completes "must …" or a full fix) or undefined when the value is fine. */
   validate?: (value: string) => string | undefined;
+  /** Parts of the value to mask (the value itself is not a secret, parts of it may be). */
+  secretParts?: (value: string) => string[];
+  /** Never quote the value in an error (it may hold secrets). */
+  quiet?: boolean;
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -256,6 +261,49 @@ export const INPUTS: readonly InputDef[] = [
       'When verification fails after the switch: `rollback` makes the previous verified release live again (URL mode: copied back to the stable blob; local mode: packagename.txt points at it again), restarts and verifies it, and still fails the step with both facts; `keep` leaves the failed release live. Never rolls back onto a release runpack did not verify, or across a mode switch. The rollback has up to 3 minutes of its own beyond `timeout-minutes`.',
   },
   {
+    name: 'app-settings',
+    key: 'appSettings',
+    group: 'configuration',
+    type: 'string',
+    quiet: true,
+    description:
+      'App settings to apply with the package, as JSON in Azure\'s settings format: `[{"name":"FEATURE_X","value":"on","slotSetting":false}]`. Written in the same settings write as the run-from-package setting (one write, read back, one restart), every other setting kept. `slotSetting: true` makes the name slot-sticky, `false` makes it not sticky, absent leaves it as it is. Values that look like secrets (or carry `"secret": true`) are masked; a dry run shows each change with its value redacted.',
+    validate: (v) => configProblem(v, 'app-settings'),
+    secretParts: (v) => configSecrets(v, 'app-settings'),
+  },
+  {
+    name: 'connection-strings',
+    key: 'connectionStrings',
+    group: 'configuration',
+    type: 'string',
+    quiet: true,
+    description:
+      'Connection strings to apply with the package, as JSON in Azure\'s format: `[{"name":"Db","value":"Server=…","type":"SQLAzure","slotSetting":false}]` (`type`: ApiHub, Custom, DocDb, EventHub, MySql, NotificationHub, PostgreSQL, RedisCache, SQLAzure, SQLServer or ServiceBus). Every other connection string kept; values are always masked.',
+    validate: (v) => configProblem(v, 'connection-strings'),
+    secretParts: (v) => configSecrets(v, 'connection-strings'),
+  },
+  {
+    name: 'startup-command',
+    key: 'startupCommand',
+    group: 'configuration',
+    type: 'string',
+    description:
+      "Startup command of a Linux app (the site configuration's `appCommandLine`, for example `node server.js` or `gunicorn app:app`), applied with the package. Refused on Windows apps before anything is written.",
+    validate: (v) =>
+      [...v].some((c) => c.charCodeAt(0) < 32 && c !== '\t')
+        ? 'must be one line without control characters'
+        : undefined,
+  },
+  {
+    name: 'rollback-settings',
+    key: 'rollbackSettings',
+    group: 'configuration',
+    type: 'boolean',
+    default: 'false',
+    description:
+      "`true`: a rollback (the automatic one of `on-failure: rollback`, or `command: rollback`) also brings back the `app-settings`, `connection-strings` and `startup-command` recorded with the release it restores (recorded, values included, in the app's own storage under data/runpack/config/ when a deploy with them verifies). `false`: a rollback leaves every setting as it is and says so.",
+  },
+  {
     name: 'health-path',
     key: 'healthPath',
     group: 'verification',
@@ -334,6 +382,8 @@ export const INPUTS: readonly InputDef[] = [
       try {
         const u = new URL(v);
         if (u.protocol !== 'https:') return 'must be an https URL';
+        if (u.username || u.password || u.search || u.hash)
+          return 'must be an https URL without credentials, query or fragment, such as https://management.azure.com';
         return undefined;
       } catch {
         return 'must be an https URL such as https://management.azure.com';
@@ -365,6 +415,11 @@ export const INPUTS: readonly InputDef[] = [
     group: 'package',
     type: 'list',
     description: 'Newline-separated globs (relative to the package folder) to leave out of the zip.',
+    // A pattern outside the package folder would match nothing: refused rather than ignored.
+    validate: (v) =>
+      v.startsWith('/') || /(^|\/)\.\.(\/|$)/.test(v) || v.includes('\\')
+        ? `must hold globs relative to the package folder (with / and no ..); '${v}' is not`
+        : undefined,
   },
   {
     name: 'stamp',
@@ -381,6 +436,11 @@ export const INPUTS: readonly InputDef[] = [
     group: 'package',
     type: 'string',
     description: 'Commit recorded in the release metadata. Defaults to GITHUB_SHA.',
+    // Blob metadata and HTTP headers carry it: printable ASCII only.
+    validate: (v) =>
+      /^[\x21-\x7e]{1,200}$/.test(v)
+        ? undefined
+        : 'must be a commit id or ref: printable characters without spaces',
   },
 ];
 
@@ -492,6 +552,21 @@ function validateCreds(v: string): string | undefined {
   return undefined;
 }
 
+function configProblem(v: string, kind: ConfigKind): string | undefined {
+  const parsed = parseConfigEntries(v, kind);
+  return 'problem' in parsed ? parsed.problem : undefined;
+}
+
+function configSecrets(v: string, kind: ConfigKind): string[] {
+  const parsed = parseConfigEntries(v, kind);
+  if ('problem' in parsed) return [];
+  return secretConfigValues(
+    kind === 'app-settings'
+      ? { appSettings: parsed.entries, connectionStrings: [] }
+      : { appSettings: [], connectionStrings: parsed.entries as never },
+  );
+}
+
 /** A tenant id (GUID) or a tenant domain (contoso.onmicrosoft.com). */
 function isTenant(v: string): boolean {
   return GUID.test(v) || /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(v);
@@ -499,6 +574,22 @@ function isTenant(v: string): boolean {
 
 const TRUE = ['true', 'True', 'TRUE'];
 const FALSE = ['false', 'False', 'FALSE'];
+
+/** A value as an error line quotes it: on one line (control characters escaped), at most 120 characters. */
+function quoted(value: string): string {
+  const one = [...value]
+    .map((c) =>
+      c.charCodeAt(0) >= 32
+        ? c
+        : c === '\n'
+          ? '\\n'
+          : c === '\t'
+            ? '\\t'
+            : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+    )
+    .join('');
+  return `'${one.length > 120 ? `${one.slice(0, 117)}...` : one}'`;
+}
 
 function problem(naming: InputNaming, def: InputDef, what: string): UsageError {
   return new UsageError(`${naming.input(def.name)} ${what}.`);
@@ -508,9 +599,11 @@ function problem(naming: InputNaming, def: InputDef, what: string): UsageError {
 export function secretInputValues(get: (name: string) => string | undefined): string[] {
   const out: string[] = [];
   for (const def of INPUTS) {
-    if (!def.secret) continue;
+    if (!def.secret && !def.secretParts) continue;
     const v = get(def.name);
     if (!v) continue;
+    if (def.secretParts) out.push(...def.secretParts(v));
+    if (!def.secret) continue;
     out.push(v);
     if (def.name === 'creds') {
       try {
@@ -544,6 +637,9 @@ const DEPLOY_ONLY = new Set([
   'audit',
   'source',
   'publish-profile',
+  'app-settings',
+  'connection-strings',
+  'startup-command',
 ]);
 /** Inputs of URL mode (the package blobs and their access), which a local-mode deploy does not use. */
 const URL_ONLY = new Set([
@@ -556,6 +652,8 @@ const URL_ONLY = new Set([
 
 /** Pure: whether the command (and, for a deploy, the mode asked for) uses a given input. */
 function inputUsedBy(name: string, command: string, inputs: DeployInputs): boolean {
+  if (name === 'rollback-settings')
+    return command === 'rollback' || (command === 'deploy' && inputs.onFailure !== 'keep');
   if (command !== 'deploy') return !DEPLOY_ONLY.has(name);
   if (name === 'release') return false;
   if (inputs.mode === 'local' && URL_ONLY.has(name)) return false;
@@ -614,15 +712,19 @@ export function parseInputs(
         out[def.key] = v;
         break;
       }
-      case 'list':
-        out[def.key] = value
+      case 'list': {
+        const items = value
           .split(/\r?\n/)
           .map((s) => s.trim())
           .filter((s) => s.length > 0 && !s.startsWith('#'));
+        const bad = items.map((i) => def.validate?.(i)).find(Boolean);
+        if (bad) throw problem(n, def, bad);
+        out[def.key] = items;
         break;
+      }
       default: {
         const bad = def.validate?.(value);
-        if (bad) throw problem(n, def, def.secret ? bad : `${bad} (got '${value}')`);
+        if (bad) throw problem(n, def, def.secret || def.quiet ? bad : `${bad} (got ${quoted(value)})`);
         out[def.key] = value;
       }
     }
@@ -666,14 +768,22 @@ export function parseInputs(
   if (unused.length) {
     const name = unused[0];
     const why =
-      command !== 'deploy' && DEPLOY_ONLY.has(name)
-        ? `only a deploy uses it, not ${n.value('command', command)}`
-        : name === 'release'
-          ? `only ${n.value('command', 'rollback')} uses it (a deploy always deploys the package)`
-          : `${n.value('mode', 'local')} pushes the package to Kudu and keeps no blobs, so it is not used`;
-    throw new UsageError(
-      `${n.input(name)} is given but ${why}; remove it${name !== 'release' && command === 'deploy' ? ` or use ${n.value('mode', 'url')}` : ''}.`,
-    );
+      name === 'rollback-settings'
+        ? command === 'deploy'
+          ? `${n.value('on-failure', 'keep')} never rolls back`
+          : `only a rollback uses it, not ${n.value('command', command)}`
+        : command !== 'deploy' && DEPLOY_ONLY.has(name)
+          ? `only a deploy uses it, not ${n.value('command', command)}`
+          : name === 'release'
+            ? `only ${n.value('command', 'rollback')} uses it (a deploy always deploys the package)`
+            : `${n.value('mode', 'local')} pushes the package to Kudu and keeps no blobs, so it is not used`;
+    const alternative =
+      name === 'release' || command !== 'deploy'
+        ? ''
+        : name === 'rollback-settings'
+          ? ` or use ${n.value('on-failure', 'rollback')}`
+          : ` or use ${n.value('mode', 'url')}`;
+    throw new UsageError(`${n.input(name)} is given but ${why}; remove it${alternative}.`);
   }
   if (inputs.targets && inputs.command && inputs.command !== 'deploy')
     throw new UsageError(

@@ -369,6 +369,9 @@ export function fakeArm(fake: ArmFake): ArmClient {
       return fake.slotConfigNames;
     },
     putSlotConfigNames: no('putSlotConfigNames'),
+    listConnectionStrings: no('listConnectionStrings'),
+    putConnectionStrings: no('putConnectionStrings'),
+    patchSiteConfig: no('patchSiteConfig'),
     listPublishingCredentials: async (ref) => {
       fake.calls.push(`listPublishingCredentials ${key(ref)}`);
       return fake.publishing;
@@ -465,6 +468,7 @@ export function makeInputs(partial: Partial<DeployInputs> = {}): DeployInputs {
     sasExpiryDays: 365,
     restart: true,
     onFailure: 'rollback',
+    rollbackSettings: false,
     timeoutMinutes: 10,
     force: false,
     resourceManagerEndpoint: 'https://arm.example',

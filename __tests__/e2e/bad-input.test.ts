@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CLI, emulatorSecrets, findLeaks, REPO_ROOT } from './helpers/action.js';
@@ -18,7 +19,64 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'runpack-bad-input-'));
   writeFileSync(join(work, 'not.zip'), 'this is not a zip archive');
   writeFileSync(join(work, 'file.txt'), 'x');
+  // Malicious and broken archives, written byte by byte (no zip library would write them).
+  writeFileSync(
+    join(work, 'slip.zip'),
+    storedZip([
+      ['../../outside.js', 'x'],
+      ['server.js', 'y'],
+    ]),
+  );
+  writeFileSync(join(work, 'absolute.zip'), storedZip([['/etc/cron.d/job', 'x']]));
+  writeFileSync(
+    join(work, 'twice.zip'),
+    storedZip([
+      ['server.js', 'a'],
+      ['server.js', 'b'],
+    ]),
+  );
+  writeFileSync(join(work, 'empty.zip'), storedZip([]));
+  writeFileSync(join(work, 'cut.zip'), storedZip([['server.js', 'console.log(1)']]).subarray(0, 40));
 }, 120_000);
+
+/** A zip of stored (uncompressed) entries, names taken as given. */
+function storedZip(entries: [string, string][]): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const [name, text] of entries) {
+    const n = Buffer.from(name);
+    const data = Buffer.from(text);
+    const crc = crc32(data);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(n.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(data.length, 24);
+    central.writeUInt16LE(n.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, n, data);
+    centrals.push(central, n);
+    offset += 30 + n.length + data.length;
+  }
+  const dir = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(dir.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, dir, end]);
+}
 afterAll(async () => {
   await e?.stop();
 });
@@ -161,7 +219,169 @@ const CASES: [string, (w: string) => string[], RegExp][] = [
     /--package' must be a folder or a \.zip/,
   ],
   ['unexpected argument', () => ['deploy', ...APP, 'extra'], /Unexpected argument 'extra'/],
+  // malicious and corrupt archives: refused before the login
+  [
+    'package not a zip',
+    (w) => ['deploy', ...APP, '--package', join(w, 'not.zip')],
+    /--package' cannot be deployed: .*not a zip/,
+  ],
+  [
+    'package cut short',
+    (w) => ['deploy', ...APP, '--package', join(w, 'cut.zip')],
+    /--package' cannot be deployed/,
+  ],
+  [
+    'package climbing out',
+    (w) => ['deploy', ...APP, '--package', join(w, 'slip.zip')],
+    /cannot be deployed: .*\.\.\/\.\.\/outside\.js/,
+  ],
+  [
+    'package with an absolute path',
+    (w) => ['deploy', ...APP, '--package', join(w, 'absolute.zip')],
+    /cannot be deployed: .*\/etc\/cron\.d\/job/,
+  ],
+  [
+    'package with an entry twice',
+    (w) => ['deploy', ...APP, '--package', join(w, 'twice.zip')],
+    /cannot be deployed: .*server\.js/,
+  ],
+  [
+    'package with nothing in it',
+    (w) => ['deploy', ...APP, '--package', join(w, 'empty.zip')],
+    /cannot be deployed/,
+  ],
   ['boolean flag with a value', () => ['deploy', ...APP, '--no-restart=yes'], /takes no value/],
+  // configuration inputs
+  [
+    'app settings not JSON',
+    () => ['deploy', ...APP, '--app-settings', 'A=1'],
+    /--app-settings' must be a JSON array/,
+  ],
+  [
+    'app settings as an object',
+    () => ['deploy', ...APP, '--app-settings', '{"A":"1"}'],
+    /--app-settings' must be a JSON array/,
+  ],
+  [
+    'app setting without a name',
+    () => ['deploy', ...APP, '--app-settings', '[{"value":"1"}]'],
+    /--app-settings' has entry 1 without a name/,
+  ],
+  [
+    'app setting named twice',
+    () => ['deploy', ...APP, '--app-settings', '[{"name":"A","value":"1"},{"name":"a","value":"2"}]'],
+    /names a twice/,
+  ],
+  [
+    'app setting with an unknown key',
+    () => ['deploy', ...APP, '--app-settings', '[{"name":"A","value":"s3cret-value","sticky":true}]'],
+    /'sticky': only name, value, slotSetting, secret are read/,
+  ],
+  [
+    'app setting with a non-boolean slotSetting',
+    () => ['deploy', ...APP, '--app-settings', '[{"name":"A","value":"s3cret-value","slotSetting":"yes"}]'],
+    /A with slotSetting that is not true or false/,
+  ],
+  [
+    'app setting naming the package setting',
+    () => ['deploy', ...APP, '--app-settings', '[{"name":"WEBSITE_RUN_FROM_PACKAGE","value":"1"}]'],
+    /runpack sets it itself from --mode/,
+  ],
+  [
+    'app setting with an object value',
+    () => ['deploy', ...APP, '--app-settings', '[{"name":"A","value":{"x":1}}]'],
+    /A without a string value/,
+  ],
+  [
+    'connection string without a type',
+    () => ['deploy', ...APP, '--connection-strings', '[{"name":"Db","value":"s3cret-value"}]'],
+    /--connection-strings' has Db without a type: one of ApiHub/,
+  ],
+  [
+    'connection string of an unknown type',
+    () => [
+      'deploy',
+      ...APP,
+      '--connection-strings',
+      '[{"name":"Db","value":"s3cret-value","type":"Oracle"}]',
+    ],
+    /Db without a type/,
+  ],
+  [
+    'startup command over two lines',
+    () => ['deploy', ...APP, '--startup-command', 'node a.js\nrm -rf /'],
+    /--startup-command' must be one line/,
+  ],
+  [
+    'rollback settings not a boolean',
+    () => ['deploy', ...APP, '--rollback-settings=always'],
+    /--rollback-settings' must be true or false/,
+  ],
+  [
+    'rollback settings that never apply',
+    () => ['deploy', ...APP, '--on-failure', 'keep', '--rollback-settings'],
+    /--rollback-settings' is given but --on-failure keep never rolls back/,
+  ],
+  [
+    'app settings on the rollback command',
+    () => ['rollback', ...APP, '--release', 'previous', '--app-settings', '[]'],
+    /Unknown flag '--app-settings' for runpack rollback/,
+  ],
+  [
+    'rollback settings on diagnose',
+    () => ['diagnose', ...APP, '--rollback-settings'],
+    /Unknown flag '--rollback-settings' for runpack diagnose/,
+  ],
+  // more values, conflicts and auth material
+  ['empty app name', () => ['deploy', '--app-name', ''], /--app-name/],
+  ['app name too long', () => ['deploy', '--app-name', 'a'.repeat(61)], /--app-name/],
+  ['app name with a bad slot', () => ['deploy', '--app-name', 'web/bad slot'], /--app-name/],
+  ['fleet with a bad entry', () => ['deploy', '--app-name', 'web,api,-bad'], /'-bad' is not/],
+  ['force not a boolean', () => ['deploy', ...APP, '--force=sometimes'], /--force' must be true or false/],
+  ['stamp not a boolean', () => ['deploy', ...APP, '--stamp=perhaps'], /--stamp' must be true or false/],
+  ['dry-run not a boolean', () => ['deploy', ...APP, '--dry-run=later'], /--dry-run' must be true or false/],
+  ['timeout with a unit', () => ['deploy', ...APP, '--timeout-minutes', '10m'], /must be a number/],
+  [
+    'keep releases negative',
+    () => ['deploy', ...APP, '--keep-releases', '-1'],
+    /--keep-releases' must be between/,
+  ],
+  ['sas expiry too long', () => ['deploy', ...APP, '--sas-expiry-days', '100000'], /--sas-expiry-days/],
+  ['health path with a query of spaces', () => ['deploy', ...APP, '--health-path', '/a b'], /--health-path/],
+  ['storage account too short', () => ['deploy', ...APP, '--storage-account', 'ab'], /--storage-account/],
+  ['container with two dashes', () => ['deploy', ...APP, '--container', 'a--b'], /--container/],
+  ['creds an array', () => ['deploy', ...APP, '--creds', '[1,2]'], /--creds'/],
+  [
+    'creds with a malformed client id',
+    () => [
+      'deploy',
+      ...APP,
+      '--creds',
+      '{"clientId":"me","clientSecret":"s3cret-value","tenantId":"11111111-1111-4111-8111-111111111111"}',
+    ],
+    /--creds' has a clientId that is not/,
+  ],
+  [
+    'creds with a malformed subscription',
+    () => [
+      'deploy',
+      ...APP,
+      '--creds',
+      '{"clientId":"11111111-1111-4111-8111-111111111111","clientSecret":"s3cret-value","tenantId":"11111111-1111-4111-8111-111111111111","subscriptionId":"sub"}',
+    ],
+    /--creds' has a subscriptionId that is not/,
+  ],
+  [
+    'endpoint with a path',
+    () => ['deploy', ...APP, '--resource-manager-endpoint', 'https://management.azure.com/?api=1'],
+    /--resource-manager-endpoint' must be an https URL without credentials, query or fragment/,
+  ],
+  [
+    'exclude climbing out',
+    () => ['deploy', ...APP, '--exclude', '../secrets'],
+    /--exclude' must hold globs relative to the package folder/,
+  ],
+  ['commit with a space', () => ['deploy', ...APP, '--commit', 'fix bug'], /--commit' must be a commit id/],
   // operator commands
   [
     'diagnose unknown flag',

@@ -174,6 +174,7 @@ function configWebJson(site: Site): Record<string, unknown> {
       ftpsState: 'FtpsOnly',
       functionAppScaleLimit: site.sku === 'Dynamic' ? 200 : 0,
       healthCheckPath: null,
+      appCommandLine: site.appCommandLine,
       appSettings: null,
       connectionStrings: null,
       ipSecurityRestrictions: [
@@ -196,6 +197,31 @@ function appSettingsJson(site: Site): Record<string, unknown> {
     properties: { ...site.appSettings },
   };
 }
+
+function connectionStringsJson(site: Site): Record<string, unknown> {
+  return {
+    id: `${site.id}/config/connectionstrings`,
+    name: 'connectionstrings',
+    type: 'Microsoft.Web/sites/config',
+    location: site.location,
+    properties: structuredClone(site.connectionStrings),
+  };
+}
+
+/** Resource Manager's ConnectionStringType values. */
+const CONNECTION_STRING_TYPES = [
+  'MySql',
+  'SQLServer',
+  'SQLAzure',
+  'Custom',
+  'NotificationHub',
+  'ServiceBus',
+  'EventHub',
+  'ApiHub',
+  'DocDb',
+  'RedisCache',
+  'PostgreSQL',
+];
 
 function xmlAttr(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -477,6 +503,56 @@ export function createArm(deps: ArmDeps) {
 
     if (op === '' && m === 'GET') return sendJson(res, 200, siteJson(site, ctx));
     if (op === 'config/web' && m === 'GET') return sendJson(res, 200, configWebJson(site));
+    if (op === 'config/web' && (m === 'PATCH' || m === 'PUT')) {
+      const body = (await readJson(req).catch(() => null)) as { properties?: Record<string, unknown> } | null;
+      const props = body?.properties;
+      if (!props || typeof props !== 'object' || Array.isArray(props))
+        return webError(res, 400, 'BadRequest', "The parameter 'properties' has an invalid value.");
+      if (props.appCommandLine !== undefined && props.appCommandLine !== null) {
+        if (typeof props.appCommandLine !== 'string')
+          return webError(
+            res,
+            400,
+            'BadRequest',
+            "The parameter 'properties.appCommandLine' has an invalid value: a string is required.",
+          );
+        site.appCommandLine = props.appCommandLine;
+      }
+      // Other site configuration properties are accepted and not modelled.
+      restartInBackground(site);
+      return sendJson(res, 200, configWebJson(site));
+    }
+    if (op === 'config/connectionstrings/list' && m === 'POST')
+      return sendJson(res, 200, connectionStringsJson(site));
+    if (op === 'config/connectionstrings' && m === 'PUT') {
+      const body = (await readJson(req).catch(() => null)) as { properties?: unknown } | null;
+      const props = body?.properties;
+      if (!props || typeof props !== 'object' || Array.isArray(props))
+        return webError(
+          res,
+          400,
+          'BadRequest',
+          "The parameter 'properties' has an invalid value: an object of connection strings is required.",
+        );
+      const next: Site['connectionStrings'] = {};
+      for (const [k, v] of Object.entries(props as Record<string, unknown>)) {
+        const cs = v as { value?: unknown; type?: unknown } | null;
+        const type = CONNECTION_STRING_TYPES.find(
+          (t) => typeof cs?.type === 'string' && t.toLowerCase() === cs.type.toLowerCase(),
+        );
+        if (!cs || typeof cs.value !== 'string' || !type)
+          return webError(
+            res,
+            400,
+            'BadRequest',
+            `The parameter 'properties.${k}' has an invalid value: a connection string needs a string value and a type (${CONNECTION_STRING_TYPES.join(', ')}).`,
+          );
+        next[k] = { value: cs.value, type };
+      }
+      site.connectionStrings = next;
+      restartInBackground(site);
+      return sendJson(res, 200, connectionStringsJson(site));
+    }
     if (op === 'config/appsettings/list' && m === 'POST') return sendJson(res, 200, appSettingsJson(site));
     if (op === 'config/appsettings' && m === 'PUT') {
       const body = (await readJson(req).catch(() => null)) as { properties?: unknown } | null;
@@ -716,6 +792,19 @@ export function createArm(deps: ArmDeps) {
         const b = stickyPartition(other.appSettings, sticky);
         applySettings(site, { ...a.keep, ...b.move });
         applySettings(other, { ...b.keep, ...a.move });
+        // Connection strings travel like app settings (sticky names stay); so does the startup command.
+        const stickyStrings = new Set(production.slotConfigNames.connectionStringNames);
+        const split = (x: Site['connectionStrings']) => {
+          const keep: Site['connectionStrings'] = {};
+          const move: Site['connectionStrings'] = {};
+          for (const [k, v] of Object.entries(x)) (stickyStrings.has(k) ? keep : move)[k] = v;
+          return { keep, move };
+        };
+        const ca = split(site.connectionStrings);
+        const cb = split(other.connectionStrings);
+        site.connectionStrings = { ...ca.keep, ...cb.move };
+        other.connectionStrings = { ...cb.keep, ...ca.move };
+        [site.appCommandLine, other.appCommandLine] = [other.appCommandLine, site.appCommandLine];
         // Content and Kudu's deployment history both live under %HOME%, so they travel together
         const home = site.homeDir;
         site.homeDir = other.homeDir;

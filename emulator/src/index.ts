@@ -207,6 +207,8 @@ function buildSites(config: EmulatorConfig, state: PersistedState, stateDir: str
         },
         appSettings: settings,
         scmSettings: { ...settings },
+        connectionStrings: {},
+        appCommandLine: '',
         slotConfigNames: { appSettingNames: [], connectionStringNames: [], azureStorageConfigNames: [] },
         basicAuthAllowed: { scm: true, ftp: true },
         publishingUserName: `$${key}`,

@@ -79,6 +79,10 @@ export interface Site {
   appSettings: Record<string, string>;
   /** What Kudu's /api/settings currently sees: lags behind appSettings when propagation delay is injected. */
   scmSettings: Record<string, string>;
+  /** Connection strings (ARM config/connectionstrings): name → value and type. Replaced whole by ARM PUT. */
+  connectionStrings: Record<string, { value: string; type: string }>;
+  /** The site configuration's startup command (config/web appCommandLine; Linux apps run it to start). */
+  appCommandLine: string;
   /** Only on production: slot-sticky setting names. */
   slotConfigNames: {
     appSettingNames: string[];

@@ -16,6 +16,8 @@ import type { SiteWorker } from './worker.js';
 export interface SiteSnapshot {
   appSettings: Record<string, string>;
   scmSettings: Record<string, string>;
+  connectionStrings: Site['connectionStrings'];
+  appCommandLine: string;
   slotConfigNames: Site['slotConfigNames'];
   basicAuthAllowed: Site['basicAuthAllowed'];
   state: Site['state'];
@@ -28,6 +30,8 @@ export function siteSnapshot(s: Site): SiteSnapshot {
   return structuredClone({
     appSettings: s.appSettings,
     scmSettings: s.scmSettings,
+    connectionStrings: s.connectionStrings,
+    appCommandLine: s.appCommandLine,
     slotConfigNames: s.slotConfigNames,
     basicAuthAllowed: s.basicAuthAllowed,
     state: s.state,
@@ -98,6 +102,8 @@ export async function resetSites(
     const s = structuredClone(snap);
     site.appSettings = s.appSettings;
     site.scmSettings = s.scmSettings;
+    site.connectionStrings = s.connectionStrings;
+    site.appCommandLine = s.appCommandLine;
     site.slotConfigNames = s.slotConfigNames;
     site.basicAuthAllowed = s.basicAuthAllowed;
     site.state = s.state;

@@ -57,6 +57,33 @@ export interface SiteWorker extends SiteWorkerApi {
 const NOBODY = 65534;
 
 /** An App Service-style worker machine name for an instance (it names the instance's log files). */
+/** App Service's environment variable prefixes for connection strings, by type. */
+const CONNECTION_STRING_PREFIX: Record<string, string> = {
+  SQLServer: 'SQLCONNSTR_',
+  SQLAzure: 'SQLAZURECONNSTR_',
+  MySql: 'MYSQLCONNSTR_',
+  PostgreSQL: 'POSTGRESQLCONNSTR_',
+  Custom: 'CUSTOMCONNSTR_',
+  NotificationHub: 'NOTIFICATIONHUBCONNSTR_',
+  ServiceBus: 'SERVICEBUSCONNSTR_',
+  EventHub: 'EVENTHUBCONNSTR_',
+  DocDb: 'DOCDBCONNSTR_',
+  RedisCache: 'REDISCACHECONNSTR_',
+  ApiHub: 'APIHUBCONNSTR_',
+};
+
+/** The app's connection strings as App Service hands them to the process (`SQLAZURECONNSTR_<name>`, …). */
+export function connectionStringEnv(
+  strings: Record<string, { value: string; type: string }>,
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(strings).map(([k, v]) => [
+      `${CONNECTION_STRING_PREFIX[v.type] ?? 'CUSTOMCONNSTR_'}${k}`,
+      v.value,
+    ]),
+  );
+}
+
 export function machineName(inst: { id: string }): string {
   return `lw0sdlwk${inst.id.slice(0, 6).toUpperCase()}`;
 }
@@ -319,15 +346,18 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
   };
 
   const startNodeApp = async (inst: Instance, dir: string): Promise<void> => {
-    const entry = await findNodeEntry(dir);
-    if (!entry) {
+    // A Linux app with a startup command (config/web appCommandLine) starts with it, in the content folder.
+    const command = site.reserved ? site.appCommandLine.trim() : '';
+    const entry = command ? null : await findNodeEntry(dir);
+    if (!command && !entry) {
       inst.appProblem =
         'no entry point (package.json main or start script, server.js, app.js, index.js) at the root';
       return;
     }
     inst.childPort = await freePort();
     const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? '/usr/bin:/bin'}`,
+      ...connectionStringEnv(site.connectionStrings),
       ...site.appSettings,
       PORT: String(inst.childPort),
       WEBSITE_SITE_NAME: site.appName,
@@ -336,7 +366,8 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
       NODE_ENV: site.appSettings.NODE_ENV ?? 'production',
     };
     const asRoot = process.getuid?.() === 0;
-    const c = spawn(process.execPath, [entry], {
+    const [file, args] = command ? ['/bin/sh', ['-c', command]] : [process.execPath, [entry!]];
+    const c = spawn(file, args, {
       cwd: dir,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -22,6 +22,11 @@ export const CONNECTION_INPUT = 'azureSubscription';
 const GROUPS: { name: InputGroup; displayName: string; isExpanded: boolean }[] = [
   { name: 'target', displayName: 'Target', isExpanded: true },
   { name: 'package', displayName: 'Package', isExpanded: true },
+  {
+    name: 'configuration',
+    displayName: 'Configuration (app settings, connection strings)',
+    isExpanded: false,
+  },
   { name: 'verification', displayName: 'Verification', isExpanded: true },
   { name: 'operations', displayName: 'Operations (rollback, diagnose, releases, audit)', isExpanded: false },
   { name: 'login', displayName: 'Kudu sign-in', isExpanded: false },
@@ -41,7 +46,13 @@ function taskType(d: InputDef): string {
   if (d.name === 'package') return 'filePath';
   if (d.type === 'boolean') return 'boolean';
   if (d.type === 'enum') return 'pickList';
-  if (d.type === 'list' || d.name === 'app-name') return 'multiLine';
+  if (
+    d.type === 'list' ||
+    d.name === 'app-name' ||
+    d.name === 'app-settings' ||
+    d.name === 'connection-strings'
+  )
+    return 'multiLine';
   return 'string';
 }
 

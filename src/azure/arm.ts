@@ -50,6 +50,12 @@ export interface SlotConfigNames {
   azureStorageConfigNames: string[];
 }
 
+/** One connection string as Resource Manager keeps it (type: SQLAzure, Custom, PostgreSQL, …). */
+export interface ConnectionStringValue {
+  value: string;
+  type: string;
+}
+
 export interface PublishingCredentials {
   userName: string;
   password: string;
@@ -80,6 +86,15 @@ export interface ArmClient {
   getSiteConfig(ref: SiteRef): Promise<Record<string, unknown>>;
   listAppSettings(ref: SiteRef): Promise<Record<string, string>>;
   putAppSettings(ref: SiteRef, settings: Record<string, string>): Promise<Record<string, string>>;
+  /** Connection strings (`POST …/config/connectionstrings/list`): name → value and type. */
+  listConnectionStrings(ref: SiteRef): Promise<Record<string, ConnectionStringValue>>;
+  /** Replaces the whole set of connection strings (`PUT …/config/connectionstrings`). */
+  putConnectionStrings(
+    ref: SiteRef,
+    strings: Record<string, ConnectionStringValue>,
+  ): Promise<Record<string, ConnectionStringValue>>;
+  /** Changes only the given site configuration properties (`PATCH …/config/web`), such as appCommandLine. */
+  patchSiteConfig(ref: SiteRef, properties: Record<string, unknown>): Promise<Record<string, unknown>>;
   restart(ref: SiteRef, options?: { softRestart?: boolean; synchronous?: boolean }): Promise<void>;
   /** Production-level only (the slot in ref is ignored). */
   getSlotConfigNames(ref: SiteRef): Promise<SlotConfigNames>;
@@ -315,6 +330,38 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
         { properties: settings },
       );
       return props<Record<string, string>>(res);
+    },
+    async listConnectionStrings(ref) {
+      const res = await call(
+        'POST',
+        `${siteId(ref)}/config/connectionstrings/list`,
+        WEB_API_VERSION,
+        'list connection strings (Microsoft.Web/sites/config/list/action)',
+        describeSite(ref),
+      );
+      return props<Record<string, ConnectionStringValue>>(res);
+    },
+    async putConnectionStrings(ref, strings) {
+      const res = await call(
+        'PUT',
+        `${siteId(ref)}/config/connectionstrings`,
+        WEB_API_VERSION,
+        'write connection strings',
+        describeSite(ref),
+        { properties: strings },
+      );
+      return props<Record<string, ConnectionStringValue>>(res);
+    },
+    async patchSiteConfig(ref, properties) {
+      const res = await call(
+        'PATCH',
+        `${siteId(ref)}/config/web`,
+        WEB_API_VERSION,
+        'update the site configuration',
+        describeSite(ref),
+        { properties },
+      );
+      return props<Record<string, unknown>>(res);
     },
     async restart(ref, o = {}) {
       const query: Record<string, string> = {};

@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { runDeploy as deployEngine } from '../deploy/run.js';
-import { validateLocal } from '../deploy/engine.js';
+import { checkArchive, validateLocal } from '../deploy/engine.js';
 import { CLI_NAMING, cliHelp, parseFlags, parseInputs, secretInputValues } from '../inputs.js';
 import { cliWords } from '../ops/command.js';
 import { mapSink, streamSink } from '../report/log.js';
@@ -27,7 +27,7 @@ export async function runDeploy(argv: string[]): Promise<number> {
   for (const s of secretInputValues(raw)) secrets.add(s);
   const inputs = parseInputs(raw, process.env, CLI_NAMING);
   // The package path is the user's to fix: a usage error (exit 2) before any Azure call, as for the other commands.
-  validateLocal(inputs);
+  await checkArchive(inputs, validateLocal(inputs));
   if (inputs.command === 'rollback')
     throw new UsageError(
       "Use 'runpack rollback --app-name <app> --release <id>' to roll back from the command line.",

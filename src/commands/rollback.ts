@@ -29,6 +29,12 @@ export const ROLLBACK_HELP = helpText(
     ],
     ['--dry-run', 'Print the plan (blob to copy, setting before and after, restart) and write nothing.'],
     ['--health-path <path>', 'Path that must answer 2xx after the restart.'],
+    [
+      '--rollback-settings',
+      'Also bring back the app settings, connection strings and startup command recorded with the release\n' +
+        '(when a deploy with --app-settings, --connection-strings or --startup-command verified it); without it,\n' +
+        'settings are left as they are.',
+    ],
   ],
 );
 
@@ -51,7 +57,7 @@ function renderText(r: RollbackResult, secrets: SecretRegistry): string {
 }
 
 export async function runRollbackCommand(argv: string[], io: CommandIO = defaultIO()): Promise<number> {
-  const flags = parseOpsFlags(argv, 'rollback', ['release'], io.env);
+  const flags = parseOpsFlags(argv, 'rollback', ['release'], io.env, ['rollback-settings']);
   if (flags.help) {
     io.stdout.write(ROLLBACK_HELP);
     return 0;
@@ -69,6 +75,7 @@ export async function runRollbackCommand(argv: string[], io: CommandIO = default
     release,
     dryRun: flags.dryRun,
     containerGiven: flags.given.has('container'),
+    rollbackSettings: flags.inputs.rollbackSettings,
   });
   if (flags.json) writeJson(io, flags.secrets, result);
   else io.stdout.write(cliWords(renderText(result, flags.secrets)));

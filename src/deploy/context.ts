@@ -51,7 +51,7 @@ export const realClock: Clock = {
 export function createDeployContext(parts: Omit<DeployContext, 'settings' | 'phaseDeadline'>): DeployContext {
   return {
     ...parts,
-    settings: createSettingsHelper(parts.arm, parts.target.ref),
+    settings: createSettingsHelper(parts.arm, parts.target.ref, parts.config?.plan),
     phaseDeadline: (ms) => Math.min(parts.deadline, parts.clock.now() + ms),
   };
 }

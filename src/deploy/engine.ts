@@ -22,6 +22,7 @@ import { RUNPACK_VERSION } from '../version.js';
 import { restartAndVerify } from './after-mount.js';
 import { withPhaseBudgets } from './budget.js';
 import { cancellableClock, createDeployContext, logIn, realClock } from './context.js';
+import { planDeployConfig, wantedConfig } from './config.js';
 import { functionPackageFindings } from './functions.js';
 import { planDeploy, type Plan } from './plan.js';
 import { localPublisher } from './publish/local.js';
@@ -90,6 +91,39 @@ export function validateLocal(inputs: DeployInputs, cwd = process.cwd()): { path
   return { path, isZip: true };
 }
 
+/** Problems of a zip that no target, runtime or login changes: refused while validating the inputs. */
+const ARCHIVE_PROBLEMS = new Set([
+  'corrupt-archive',
+  'too-large',
+  'unsafe-path',
+  'symlink',
+  'encrypted-entry',
+  'duplicate-entry',
+  'empty-package',
+]);
+
+/**
+ * A prebuilt .zip's structure (its central directory: readable, safe paths, no links, no encryption), checked
+ * before any Azure call; the full inspection with the target's runtime rules and every CRC follows in Package.
+ */
+export async function checkArchive(
+  inputs: DeployInputs,
+  local: { path: string; isZip: boolean },
+): Promise<void> {
+  if (!local.isZip) return;
+  const report = await inspect(local.path, { verifyData: false });
+  const bad = report.problems.filter((p) => p.severity === 'error' && ARCHIVE_PROBLEMS.has(p.code));
+  if (bad.length)
+    throw new UsageError(
+      `${(inputs.naming ?? ACTION_NAMING).input('package')} cannot be deployed: ${bad
+        .slice(0, 3)
+        .map((p) => p.message.replace(/\.$/, ''))
+        .join(
+          '; ',
+        )}${bad.length > 3 ? ` (and ${bad.length - 3} more)` : ''}. Rebuild the zip from the publish folder.`,
+    );
+}
+
 /** What the targets of a fleet share: one login, one package. */
 export interface SharedRun {
   http: HttpClient;
@@ -156,6 +190,7 @@ export async function runEngine(
     // 1. Validate (no network).
     const local = await log.group('Validate inputs', async () => {
       const v = validateLocal(inputs);
+      await checkArchive(inputs, v);
       log.info(`App ${inputs.appName}${inputs.slot ? `, slot ${inputs.slot}` : ''}; package ${v.path}.`);
       return v;
     });
@@ -176,9 +211,16 @@ export async function runEngine(
       resolvePhase(inputs, arm, session, result, log),
     );
 
+    // 3b. The configuration the deploy carries, planned against what the app has (nothing written yet).
+    const config = wantedConfig(inputs)
+      ? await log.group('Configuration', () => planDeployConfig(arm, target, settings, inputs, log))
+      : undefined;
+    if (config) result.configuration = config.plan.lines;
+
     const ctx = createDeployContext({
       inputs,
       target,
+      config,
       http,
       arm,
       log,
@@ -238,7 +280,7 @@ export async function runEngine(
     // After the switch: record a verified release (where a rollback looks for it), or bring the last good one back.
     if (!result.noop && published.verify) {
       if (result.verified && !hasErrors(result))
-        await log.group('Record the release', () => recordPhase(published, result, log));
+        await log.group('Record the release', () => recordPhase(ctx, published, result));
       else if (!result.verified) await rollbackPhase(ctx, pkg, plan.mode, published, result);
     }
 

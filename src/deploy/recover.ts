@@ -5,13 +5,13 @@
  */
 import { describeError, RunpackError } from '../util/errors.js';
 import { restartAndVerify } from './after-mount.js';
+import type { KuduClient } from '../azure/kudu.js';
+import { recordConfig, rollbackConfig } from './config.js';
 import { openKudu } from './context.js';
 import { beyondDeadline } from './budget.js';
 import type { Published } from './publish/types.js';
 import { bestEffort, recordFindings, type DeployResult, type RollbackOutcome } from './result.js';
-import type { DeployContext, PackageInfo } from './types.js';
-
-type PhaseLog = DeployContext['log'];
+import type { DeployContext, Finding, PackageInfo } from './types.js';
 
 /** How long the automatic rollback may take, beyond the whole deploy's deadline if need be. */
 export const ROLLBACK_BUDGET_MS = 3 * 60_000;
@@ -65,6 +65,21 @@ export async function rollbackPhase(
       return;
     }
     outcome.to = restored.pkg.releaseId;
+    const releaseId = restored.pkg.releaseId;
+    if (ctx.inputs.rollbackSettings || ctx.config?.plan.changed)
+      await log.group(`Settings of release ${releaseId}`, async () => {
+        const note = await rollbackConfig(
+          { ...rctx, kudu: kuduFor(rctx, published), deadline: rctx.phaseDeadline(60_000) },
+          releaseId,
+          ctx.inputs.rollbackSettings,
+          ctx.config,
+        ).catch((err: unknown): Finding => ({
+          severity: 'warning',
+          code: 'rollback-settings-failed',
+          message: `The configuration recorded with release ${releaseId} was not brought back: ${describeError(err).replace(/\.$/, '')}.`,
+        }));
+        if (note) recordFindings(result, [note], log);
+      });
     try {
       const after = await restartAndVerify(rctx, restored.pkg, {
         verify: restored.verify,
@@ -92,8 +107,39 @@ export async function rollbackPhase(
   });
 }
 
-/** After a verified deploy: mark the release verified (a warning when that fails; the deploy stays verified). */
-export async function recordPhase(published: Published, result: DeployResult, log: PhaseLog): Promise<void> {
+/** The publisher's Kudu session, or one opened on first use (once). */
+function kuduFor(ctx: DeployContext, published: Published): () => Promise<KuduClient> {
+  let session: Promise<KuduClient> | undefined = published.kudu ? Promise.resolve(published.kudu) : undefined;
+  return () => (session ??= openKudu(ctx, ctx.phaseDeadline(60_000)).then((s) => s.kudu));
+}
+
+/**
+ * After a verified deploy: mark the release verified, and record the configuration it carried (a warning when
+ * either fails; the deploy stays verified).
+ */
+export async function recordPhase(
+  ctx: DeployContext,
+  published: Published,
+  result: DeployResult,
+): Promise<void> {
+  const { log } = ctx;
+  const config = ctx.config;
+  if (config && result.releaseId) {
+    const releaseId = result.releaseId;
+    await bestEffort(
+      result,
+      log,
+      'record-failed',
+      (why) =>
+        `Could not record the configuration of release ${releaseId} (${why.replace(/\.$/, '')}); a rollback with rollback-settings will not bring it back.`,
+      async () => {
+        await recordConfig(await kuduFor(ctx, published)(), releaseId, config, ctx.phaseDeadline(60_000));
+        log.info(
+          `Configuration of release ${releaseId} recorded (a rollback with rollback-settings brings it back).`,
+        );
+      },
+    );
+  }
   const record = published.recordVerified;
   if (!record) return;
   await bestEffort(

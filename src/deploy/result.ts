@@ -49,6 +49,8 @@ export interface DeployResult {
   phases: PhaseTiming[];
   findings: Finding[];
   cause?: Classification | null;
+  /** The configuration applied with the package (app-settings, connection-strings, startup-command), values redacted. */
+  configuration?: string[];
   /** dry-run: the plan, one line a step; nothing was written. */
   dryRun?: boolean;
   plan?: string[];

@@ -3,6 +3,7 @@
  * Never drops or reorders other settings; skips the write when nothing changes.
  */
 import type { ArmClient, SiteRef } from '../azure/arm.js';
+import { applyConfigExtras, type ConfigPlan } from '../release/config.js';
 import { RunpackError } from '../util/errors.js';
 import type { SettingsHelper } from './types.js';
 
@@ -45,10 +46,22 @@ export function unconfirmedKeys(
     .map(([k]) => k);
 }
 
-export function createSettingsHelper(arm: ArmClient, ref: SiteRef): SettingsHelper {
+/**
+ * The settings of one site. With a configuration plan (app-settings, connection-strings, startup-command), the
+ * first update applies it at the switch: slot-sticky names, connection strings and the startup command first,
+ * then its app settings in the same write as the run-from-package setting, so the app restarts once on the lot.
+ */
+export function createSettingsHelper(arm: ArmClient, ref: SiteRef, config?: ConfigPlan): SettingsHelper {
+  let pending = config?.changed ? config : undefined;
   return {
     read: () => arm.listAppSettings(ref),
-    async update(changes) {
+    async update(asked) {
+      let changes = asked;
+      if (pending) {
+        await applyConfigExtras(arm, ref, pending);
+        changes = { ...pending.settingChanges, ...asked };
+        pending = undefined;
+      }
       const before = await arm.listAppSettings(ref);
       const merged = mergeSettings(before, changes);
       if (!merged.changed) return { changed: false, before, after: before };

@@ -2,6 +2,7 @@
  * Contracts of the deploy engine: what the engine hands to each phase (DeployContext) and what phases,
  * including the local-mode, slot and function-app modules, hand back.
  */
+import type { ConfigPlan, ReleaseConfig } from '../release/config.js';
 import type { InputNaming } from '../naming.js';
 import type { KuduClient } from '../azure/kudu.js';
 import type { ArmClient, SiteRef } from '../azure/arm.js';
@@ -53,6 +54,14 @@ export interface DeployInputs {
   given?: ReadonlySet<string>;
   /** on-failure: roll back to the previous verified release when verification fails after the switch, or keep. */
   onFailure: 'rollback' | 'keep';
+  /** App settings to apply with the package (JSON, Azure's format: name, value, slotSetting). */
+  appSettings?: string;
+  /** Connection strings to apply with the package (JSON: name, value, type, slotSetting). */
+  connectionStrings?: string;
+  /** Linux startup command (siteConfig.appCommandLine) to apply with the package. */
+  startupCommand?: string;
+  /** A rollback (automatic or `command: rollback`) also brings back the configuration recorded with the release. */
+  rollbackSettings: boolean;
   healthPath?: string;
   expect?: string;
   timeoutMinutes: number;
@@ -166,6 +175,12 @@ export interface Clock {
   sleep(ms: number): Promise<void>;
 }
 
+/** The configuration a deploy applies (app-settings, connection-strings, startup-command) and its plan. */
+export interface DeployConfig {
+  wanted: ReleaseConfig;
+  plan: ConfigPlan;
+}
+
 /** Everything a phase may use. Built once per deploy by the engine. */
 export interface DeployContext {
   inputs: DeployInputs;
@@ -184,4 +199,6 @@ export interface DeployContext {
   phaseDeadline(ms: number): number;
   /** The step's cancellation (SIGINT/SIGTERM), when the front end listens for it. */
   signal?: AbortSignal;
+  /** The configuration this deploy applies at the switch (app-settings, connection-strings, startup-command). */
+  config?: DeployConfig;
 }

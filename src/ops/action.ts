@@ -22,6 +22,8 @@ export interface OpsActionOptions {
   keep?: number;
   /** The container input was given explicitly (otherwise the package URL's container is used). */
   containerGiven?: boolean;
+  /** rollback: also bring back the configuration recorded with the release. */
+  rollbackSettings?: boolean;
 }
 
 /**
@@ -36,6 +38,7 @@ export function opsOptions(inputs: DeployInputs): OpsActionOptions {
     dryRun: inputs.dryRun,
     keep: given('keep-releases') && inputs.keepReleases ? inputs.keepReleases : undefined,
     containerGiven: given('container'),
+    rollbackSettings: inputs.rollbackSettings,
   };
 }
 
@@ -111,6 +114,7 @@ export async function runOpsAction(
       release: options.release,
       dryRun: Boolean(options.dryRun),
       containerGiven: Boolean(options.containerGiven),
+      rollbackSettings: Boolean(options.rollbackSettings),
     });
     const lines = [
       `### runpack rollback: ${s.target.ref.slot ? `${s.target.ref.appName}/${s.target.ref.slot}` : s.target.ref.appName}`,

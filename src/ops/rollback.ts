@@ -11,6 +11,8 @@ import type { KuduClient } from '../azure/kudu.js';
 import { pushAndFollow } from '../deploy/publish/local.js';
 import { readPackageName } from '../release/mounted.js';
 import { restartAndVerify } from '../deploy/after-mount.js';
+import { rollbackConfig } from '../deploy/config.js';
+import { openKudu } from '../deploy/context.js';
 import { stableBlobName } from '../release/releases.js';
 import type { Classification } from '../deploy/classify.js';
 import type { Finding, PackageInfo } from '../deploy/types.js';
@@ -66,7 +68,7 @@ function packageInfo(r: Release, inspection: ArchiveEvidence, zipPath = ''): Pac
 /** Plans the rollback and, unless dryRun, carries it out and verifies it. */
 export async function runRollback(
   s: OpsSession,
-  options: { release: string; dryRun: boolean; containerGiven: boolean },
+  options: { release: string; dryRun: boolean; containerGiven: boolean; rollbackSettings?: boolean },
 ): Promise<RollbackResult> {
   const { log, target } = s;
   const who = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
@@ -123,6 +125,11 @@ export async function runRollback(
     sitePackages: stored?.packages,
     packageName: stored?.packageName ?? null,
   });
+  plan.steps.push(
+    options.rollbackSettings
+      ? `Bring back the app settings, connection strings and startup command recorded with release ${plan.to.id}, every other setting kept.`
+      : 'Leave app settings, connection strings and the startup command as they are (rollback-settings: false).',
+  );
   const kudu: KuduClient | undefined = stored?.kudu;
   const packageEtag = stored?.packageEtag;
   log.info(`Rollback of ${who} to release ${plan.to.id}${plan.from ? ` (live: ${plan.from.id})` : ''}:`);
@@ -199,6 +206,28 @@ export async function runRollback(
           );
       });
     }
+    const configFindings: Finding[] = [];
+    if (options.rollbackSettings)
+      await log.group(`Settings of release ${plan.to.id}`, async () => {
+        const note = await rollbackConfig(
+          {
+            ...s.ctx,
+            kudu: async () => kudu ?? (await openKudu(s.ctx, deadline)).kudu,
+            deadline,
+          },
+          plan.to.id,
+          true,
+        ).catch((err: unknown): Finding => ({
+          severity: 'error',
+          code: 'rollback-settings-failed',
+          message: `The configuration recorded with release ${plan.to.id} was not brought back: ${describeError(err).replace(/\.$/, '')}.`,
+        }));
+        if (note) {
+          if (note.severity === 'error') log.error(note.message);
+          else log.warn(note.message);
+          configFindings.push(note);
+        }
+      });
     const signed = /[?&]sig=/i.test(settingValue ?? '');
     const after = await restartAndVerify(s.ctx, packageInfo(plan.to, inspection), {
       verify: {
@@ -213,9 +242,10 @@ export async function runRollback(
     const verified = after.verify;
     result.levels = verified.levels;
     result.cause = verified.cause;
-    result.findings = after.findings;
-    result.ok = verified.ok && !after.findings.some((f) => f.severity === 'error');
-    if (verified.ok && !result.ok) result.error = after.findings.find((f) => f.severity === 'error')?.message;
+    result.findings = [...configFindings, ...after.findings];
+    result.ok = verified.ok && !result.findings.some((f) => f.severity === 'error');
+    if (verified.ok && !result.ok)
+      result.error = result.findings.find((f) => f.severity === 'error')?.message;
     if (!verified.ok)
       result.error = verified.cause
         ? `Rollback to ${plan.to.id} did not verify: ${verified.cause.evidence}. Fix: ${verified.cause.fix}.`

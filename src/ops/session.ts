@@ -61,9 +61,11 @@ export function parseOpsFlags(
   command: string,
   own: readonly string[],
   env: Record<string, string | undefined> = process.env,
+  /** Inputs this command takes beyond the shared ones (rollback: rollback-settings). */
+  inputsToo: readonly string[] = [],
 ): OpsFlags {
   const specs: FlagSpec[] = [
-    ...inputFlagSpecs(SHARED_FLAGS),
+    ...inputFlagSpecs([...SHARED_FLAGS, ...inputsToo]),
     ...own.map((name): FlagSpec => ({ name, kind: 'value' })),
     { name: 'dry-run', kind: 'switch' },
   ];

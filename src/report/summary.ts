@@ -167,6 +167,10 @@ export function renderSummary(r: DeployResult, secrets: SecretRegistry): string 
   row('Login', r.auth);
   if (r.fleet) fleetTable(r, lines);
   extraSections(r, lines);
+  if (r.configuration?.length) {
+    lines.push('', `### Configuration${r.dryRun ? ' (planned)' : ''}`, '');
+    for (const c of r.configuration) lines.push(`- ${esc(c)}`);
+  }
   if (r.levels.length) {
     lines.push('', '### Verification', '', '| Level | Result | Detail |', '|---|---|---|');
     for (const l of r.levels)
@@ -234,6 +238,7 @@ export function renderText(r: DeployResult, secrets: SecretRegistry): string {
       `  ${m.slot ? `${m.app}/${m.slot}` : m.app}: ${m.ok ? `ok, release ${m.releaseId}, verified` : `FAILED (${m.errorCode ?? 'error'}): ${m.error ?? ''}`}`,
     );
   for (const l of r.plan ?? []) lines.push(`  plan: ${l}`);
+  for (const c of r.configuration ?? []) lines.push(`  configuration: ${c}`);
   for (const f of r.audit?.findings ?? [])
     lines.push(
       `  audit ${f.severity}: ${r.audit?.pathPrefix ? `${r.audit.pathPrefix}/` : ''}${f.file}:${f.line} ${f.rule}`,

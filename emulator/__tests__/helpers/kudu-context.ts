@@ -98,6 +98,8 @@ export function addSite(ctx: EmulatorContext, over: Partial<Site> & { appName: s
     },
     appSettings: {},
     scmSettings: {},
+    connectionStrings: {},
+    appCommandLine: '',
     slotConfigNames: { appSettingNames: [], connectionStringNames: [], azureStorageConfigNames: [] },
     basicAuthAllowed: { scm: true, ftp: true },
     publishingUserName: `$${over.appName}`,

@@ -88,7 +88,7 @@ export async function publishLocalMode(
 ): Promise<Published> {
   const { log } = ctx;
   // Unchanged content already mounted and verified: nothing to push or restart.
-  if (!ctx.inputs.force && previousValue === '1' && pkg.stamp) {
+  if (!ctx.inputs.force && !ctx.config?.plan.changed && previousValue === '1' && pkg.stamp) {
     const quick = await log.group('Check the live release', () =>
       verifyDeploy(ctx, pkg, { intendedValue: '1', quick: true }),
     );
@@ -112,6 +112,7 @@ export async function publishLocalMode(
     settingChanged: false,
     findings: outcome.findings,
     loggedFindings: false,
+    kudu,
     previousReleaseId: record?.releaseId,
     recordVerified: async () => {
       await recordLocalVerified(

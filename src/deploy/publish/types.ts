@@ -3,6 +3,7 @@
  * verified (nothing written), or how to verify what it published once the engine has restarted the app.
  */
 import type { AuthSession } from '../../azure/credentials.js';
+import type { KuduClient } from '../../azure/kudu.js';
 import type { Plan } from '../plan.js';
 import type { RetentionOutcome } from '../retention.js';
 import type { DeployContext, Finding, PackageInfo } from '../types.js';
@@ -39,6 +40,8 @@ export interface Published {
   recordVerified?: () => Promise<void>;
   /** The release that was live before, for the automatic rollback (on-failure: rollback). */
   previous?: PreviousRelease;
+  /** The publisher's signed-in Kudu session, when it opened one (the steps after reuse it). */
+  kudu?: KuduClient;
 }
 
 /**

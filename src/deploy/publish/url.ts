@@ -153,7 +153,7 @@ export async function publishUrl(input: UrlPublishInput): Promise<Published> {
   };
 
   // Unchanged content already live and verified: nothing to do.
-  if (!inputs.force) {
+  if (!inputs.force && !ctx.config?.plan.changed) {
     const settingsSame = !mergeSettings(settings, changes).changed;
     const policyFine = !access.decision || access.decision.action === 'keep';
     if (stableNow?.metadata.sha256 === pkg.sha256 && settingsSame && policyFine && pkg.stamp) {
