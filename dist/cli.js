@@ -1413,6 +1413,31 @@ function mapSink(sink, f) {
     };
 }
 
+const CODES = { SIGINT: 130, SIGTERM: 143 };
+function listenForCancellation(proc = process) {
+    const controller = new AbortController();
+    let first;
+    const handler = (sig) => {
+        if (!first) {
+            first = sig;
+            controller.abort(new Error(`cancelled by ${sig}`));
+            return;
+        }
+        setTimeout(() => proc.exit(CODES[first] ?? 1), 2000).unref();
+    };
+    proc.on('SIGINT', handler);
+    proc.on('SIGTERM', handler);
+    return {
+        signal: controller.signal,
+        reason: () => first,
+        exitCode: () => (first ? (CODES[first] ?? 1) : 0),
+        dispose() {
+            proc.off('SIGINT', handler);
+            proc.off('SIGTERM', handler);
+        },
+    };
+}
+
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
 /**
@@ -46793,6 +46818,9 @@ function storeFor(service, accountName, auth, accountKey) {
             const abort = new AbortController();
             const onOuterAbort = () => abort.abort();
             o.abortSignal?.addEventListener('abort', onOuterAbort, { once: true });
+            // Aborted before the upload began (a cancellation during the hashing): upload nothing.
+            if (o.abortSignal?.aborted)
+                abort.abort();
             let streamError;
             stream.on('error', (err) => (streamError = err));
             try {
@@ -67319,8 +67347,8 @@ const defaultRunAz = (args) => new Promise((resolve) => {
 /** Wraps a TokenCredential: caches per scope, refreshes ahead of expiry, registers every token as a secret. */
 function tokenProvider(credential, secrets, explain, now = Date.now) {
     const cache = new Map();
-    return async (scope) => {
-        const hit = cache.get(scope);
+    return async (scope, o) => {
+        const hit = o?.refresh ? undefined : cache.get(scope);
         if (hit) {
             const lifetime = hit.token.expiresOnTimestamp - hit.obtained;
             const margin = Math.min(120_000, lifetime / 2);
@@ -67461,6 +67489,28 @@ function describeRetry(i) {
 }
 /** Largest answer collected into memory when the caller did not ask for a stream. */
 const MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
+/**
+ * Pure: what to check on the runner for a connection that failed with this error: the CA it trusts for a TLS
+ * failure, DNS for a name that does not resolve, the proxy when one is set and the connection is refused.
+ */
+function networkAdvice(message, env = process.env) {
+    if (/certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|ERR_TLS/i.test(message))
+        return "the runner does not trust the server's TLS certificate: give Node the CA that signed it with NODE_EXTRA_CA_CERTS (for a TLS-inspecting proxy, the proxy's root CA)";
+    if (/ENOTFOUND|EAI_AGAIN/.test(message))
+        return 'the name does not resolve on the runner: check its DNS, and NO_PROXY when the host should be reached through the proxy';
+    const proxy = env.HTTPS_PROXY || env.https_proxy;
+    if (proxy && /ECONNREFUSED|proxy/i.test(message)) {
+        let where = 'the proxy';
+        try {
+            where = `the proxy ${new URL(proxy).host}`;
+        }
+        catch {
+            // not a URL: named without its address
+        }
+        return `${where} (HTTPS_PROXY) refused the connection: check HTTPS_PROXY and NO_PROXY`;
+    }
+    return 'check the network, proxy (HTTPS_PROXY/NO_PROXY) and firewall rules';
+}
 const DEFAULT_RETRY_STATUSES = [408, 429, 500, 502, 503, 504];
 const RETRIABLE_NETWORK_CODES = new Set([
     'ECONNRESET',
@@ -67629,7 +67679,7 @@ function createHttpClient(options = {}) {
                     await sleep(waitMs);
                     continue;
                 }
-                throw new RunpackError('network', `Could not reach ${req.service} (${op}): ${message}; check the network, proxy (HTTPS_PROXY/NO_PROXY) and firewall rules.`, { cause: err });
+                throw new RunpackError('network', `Could not reach ${req.service} (${op}): ${message}; ${networkAdvice(message)}.`, { cause: err });
             }
             const resHeaders = headersToRecord(response);
             if (retryOn.includes(response.status)) {
@@ -67842,15 +67892,19 @@ function createArmClient(options) {
         return u.toString();
     }
     async function call(method, path, apiVersion, what, resource, body, query) {
-        const res = await options.http.request({
+        const send = (refresh) => options.http.request({
             method,
             url: url(path, apiVersion, query),
             service: 'Resource Manager',
             headers: body !== undefined ? { 'Content-Type': 'application/json' } : undefined,
             body: body !== undefined ? JSON.stringify(body) : method === 'POST' ? '' : undefined,
-            authorization: options.authorization,
+            authorization: () => options.authorization(refresh ? { refresh } : undefined),
             deadline: options.deadline?.(),
         });
+        let res = await send(false);
+        // A token that expired in flight (or by clock skew): once more with a new one.
+        if (res.status === 401 && armErrorDetail(res).code === 'ExpiredAuthenticationToken')
+            res = await send(true);
         if (res.status === 202 ||
             (res.status === 201 && (res.headers['azure-asyncoperation'] || res.headers.location))) {
             return pollLro(res, what, resource);
@@ -68258,6 +68312,8 @@ function retryAfterMs(headers, now) {
     const t = Date.parse(v);
     return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
+/** What a Kudu read retries: the usual transient answers, and 409 (another operation holds Kudu's lock). */
+const KUDU_READ_RETRY = [...DEFAULT_RETRY_STATUSES, 409];
 function classifyPushConflict(body) {
     if (/remote URL|WEBSITE_USE_ZIP|Run-From-Zip/i.test(body))
         return 'url-mode';
@@ -68426,7 +68482,8 @@ class KuduClient {
             authorization: this.authorization,
             deadline: extra.deadline,
             signal: extra.signal,
-            retryOn: extra.retryOn,
+            // Kudu answers 409 while another operation holds its lock; a read is retried (bounded, with backoff).
+            retryOn: extra.retryOn ?? (method === 'GET' || method === 'HEAD' ? KUDU_READ_RETRY : undefined),
             maxAttempts: extra.maxAttempts,
             stream: extra.stream,
         });
@@ -69153,7 +69210,7 @@ async function logIn(inputs, deps, c, result) {
     const arm = createArmClient({
         http: c.http,
         endpoint: cloud.resourceManager,
-        authorization: () => session.authorization(cloud.armScope),
+        authorization: (o) => session.authorization(cloud.armScope, o),
         deadline: () => currentDeadline(c.deadline),
         sleep: c.clock.sleep,
         now: c.clock.now,
@@ -69213,7 +69270,7 @@ inputsToo = []) {
 }
 /** Logs in and resolves the target (reads only). */
 async function openSession(inputs, deps) {
-    const clock = deps.clock ?? realClock;
+    const clock = cancellableClock(deps.clock ?? realClock, deps.signal);
     const secrets = deps.secrets;
     const log = createLogger(deps.sink, secrets, { now: clock.now });
     const http = deps.http ??
@@ -69222,6 +69279,7 @@ async function openSession(inputs, deps) {
             sleep: clock.sleep,
             now: clock.now,
             onRetry: (i) => log.info(describeRetry(i)),
+            signal: deps.signal,
         });
     const deadline = clock.now() + inputs.timeoutMinutes * 60_000;
     const phaseDeadline = (ms) => Math.min(deadline, clock.now() + ms);
@@ -69238,6 +69296,7 @@ async function openSession(inputs, deps) {
         clock,
         armAuthorization: () => auth.authorization(cloud.armScope),
         deadline,
+        signal: deps.signal,
     });
     return {
         inputs,
@@ -69286,12 +69345,30 @@ function defaultIO() {
 }
 /** The operator commands' messages in the CLI's words (flags, not action inputs). */
 const cliWords = (text) => speak(text, CLI_NAMING);
+let cancellation;
+/**
+ * The running operator command's cancellation (SIGINT/SIGTERM), started by the CLI's dispatcher around the
+ * command and ended after it; a command run in-process without the dispatcher has none.
+ */
+function listenForOpsCancellation() {
+    const c = listenForCancellation();
+    cancellation = c;
+    return {
+        ...c,
+        dispose() {
+            c.dispose();
+            if (cancellation === c)
+                cancellation = undefined;
+        },
+    };
+}
 /** Logs go to stderr; stdout carries only the report (text or JSON). */
 function depsFor(io, secrets) {
     return {
         env: io.env,
         sink: mapSink(streamSink(io.stderr, io.stderr), cliWords),
         secrets,
+        ...((io.signal ?? cancellation?.signal) ? { signal: io.signal ?? cancellation?.signal } : {}),
         ...(io.http ? { http: io.http } : {}),
     };
 }
@@ -69403,17 +69480,32 @@ async function cli(argv) {
             process.stderr.write(`runpack: ${message}\n`);
         return 2;
     }
+    // The operator commands stop at SIGINT/SIGTERM and say where (deploy listens on its own).
+    const cancellation = OPERATOR_COMMANDS.includes(name) ? listenForOpsCancellation() : undefined;
     try {
-        return await (await command.load())(rest);
+        const code = await (await command.load())(rest);
+        return cancellation?.reason() ? cancellation.exitCode() : code;
     }
     catch (err) {
+        const failure = cancellation?.reason() ? cancelledError(name, cancellation.reason(), err) : err;
         // --json: one JSON object on stdout for a failure as for a success, so scripts always parse the same thing.
         if (json)
-            writeJsonError(err);
+            writeJsonError(failure);
         else
-            process.stderr.write(`runpack ${name}: ${cliWords(describeError(err))}\n`);
-        return err instanceof UsageError ? 2 : 1;
+            process.stderr.write(`runpack ${name}: ${cliWords(describeError(failure))}\n`);
+        return cancellation?.reason() ? cancellation.exitCode() : err instanceof UsageError ? 2 : 1;
     }
+    finally {
+        cancellation?.dispose();
+    }
+}
+const OPERATOR_COMMANDS = ['diagnose', 'releases', 'rollback'];
+/** A cancelled operator command's one line: the rollback's own account of what is live, or nothing changed. */
+function cancelledError(name, signal, err) {
+    if (err instanceof RunpackError && err.code === 'cancelled')
+        return err;
+    const what = name === 'rollback' ? 'the rollback changed nothing' : `${name} only reads, so nothing was changed`;
+    return new RunpackError('cancelled', `Cancelled (${signal}): ${what}.`);
 }
 function writeJsonError(err) {
     const errorCode = err instanceof RunpackError ? err.code : 'unexpected';
@@ -77031,15 +77123,10 @@ async function publishLocalMode(ctx, pkg, previousValue, progress) {
         }
     }
     progress?.({ switching: true });
-    const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
+    const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg, progress));
     const { kudu } = outcome;
     const before = outcome.previousPackage ?? null;
-    // runpack's record of the package that ran before: its release id, and whether a rollback may bring it back.
-    const record = before
-        ? await readLocalRecords(kudu, ctx.phaseDeadline(30_000))
-            .then(({ records }) => records.find((r) => r.package === before) ?? null)
-            .catch(() => null)
-        : null;
+    const record = outcome.previousRecord ?? null;
     return {
         verify: { intendedValue: '1', packageName: outcome.packageName },
         settingChanged: false,
@@ -77241,7 +77328,7 @@ async function failureLog(kudu, id, deadline) {
  * The local-mode publish (entry point for the engine): setting `1`, wait for Kudu, push, follow, confirm
  * packagename.txt. Throws a RunpackError when the deployment fails, saying what is still mounted.
  */
-async function publishLocal(ctx, pkg) {
+async function publishLocal(ctx, pkg, progress) {
     const { target, inputs } = ctx;
     const findings = [];
     const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
@@ -77264,6 +77351,14 @@ async function publishLocal(ctx, pkg) {
     // 3. What is mounted now, for the evidence if the push fails.
     const oldName = await readPackageName(kudu, setupDeadline).catch(() => null);
     ctx.log.info(`Current package: ${oldName ?? 'none'} (${PACKAGE_NAME_FILE}).`);
+    // runpack's record of that package: its release id (live before this deploy), and whether a rollback may
+    // bring it back.
+    const previousRecord = oldName
+        ? await readLocalRecords(kudu, ctx.phaseDeadline(30_000))
+            .then(({ records }) => records.find((r) => r.package === oldName) ?? null)
+            .catch(() => null)
+        : null;
+    progress?.({ previousReleaseId: previousRecord?.releaseId });
     // 4. Push and follow.
     const pushed = await pushAndFollow(ctx, kudu, pkg, ctx.deadline);
     const { record } = pushed;
@@ -77277,6 +77372,9 @@ async function publishLocal(ctx, pkg) {
         const nowName = await readPackageName(kudu, ctx.deadline).catch(() => null);
         const stamp = await readMountedStamp(kudu, ctx.deadline).catch(() => null);
         const stampText = stampSummary(stamp);
+        // Nothing changed what the app mounts: the release that was live still is.
+        if (nowName === oldName)
+            progress?.({ switching: false });
         const still = nowName === oldName
             ? `the previous package ${oldName ?? '(none)'} is still mounted (packagename.txt unchanged${stampText ? `, wwwroot stamp ${stampText}` : ''})`
             : `packagename.txt now names ${nowName ?? 'nothing'}`;
@@ -77315,6 +77413,7 @@ async function publishLocal(ctx, pkg) {
         deploymentId: record.id,
         confirmed,
         previousPackage: oldName,
+        previousRecord,
         kudu,
         findings,
     };
@@ -77597,6 +77696,8 @@ beforeStableCopy) {
         log.info(`${stableBlob} already holds this release.`);
         return { releaseBlob, stableBlob, uploaded, copied: false, stable: before, previousSha256 };
     }
+    // Cancelled, or out of time, while uploading: the stable blob (what the app mounts) stays untouched.
+    signal?.throwIfAborted();
     beforeStableCopy?.();
     const stable = await store.copyBlob(container, releaseBlob, stableBlob);
     if (stable.metadata.sha256 !== pkg.sha256) {
@@ -78202,6 +78303,17 @@ async function rollbackPhase(ctx, pkg, mode, published, result) {
                 severity: 'warning',
                 code: 'rollback-kept',
                 message: `on-failure: keep: release ${pkg.releaseId} stays live although it did not verify${published.previous?.releaseId ? `; release ${published.previous.releaseId} ran before it` : ''}.`,
+            },
+        ], log);
+        return;
+    }
+    // The runner could not see the app: nothing says this release is bad, so it is not replaced blindly.
+    if (result.cause?.cause === 'runner-network') {
+        recordFindings(result, [
+            {
+                severity: 'warning',
+                code: 'rollback-skipped',
+                message: `Not rolled back: the runner could not reach the app, which says nothing about release ${pkg.releaseId}; it stays live unverified. Fix the runner's network, then run 'runpack diagnose' or deploy again.`,
             },
         ], log);
         return;
@@ -78856,8 +78968,8 @@ async function publishPhase(input, deps, result, uploads, hold) {
         progress: (p) => {
             if (p.previousReleaseId)
                 result.previousReleaseId = p.previousReleaseId;
-            if (p.switching)
-                result.switching = true;
+            if (p.switching !== undefined)
+                result.switching = p.switching;
         },
         hold,
     });
@@ -79178,31 +79290,6 @@ function renderText$1(r, secrets) {
         lines.push(`  ${f.severity}: ${f.message}`);
     lines.push(`  phases: ${r.phases.map((p) => `${p.name} ${formatDuration(p.ms)}`).join(', ')}`);
     return secrets.redact(lines.join('\n') + '\n');
-}
-
-const CODES = { SIGINT: 130, SIGTERM: 143 };
-function listenForCancellation(proc = process) {
-    const controller = new AbortController();
-    let first;
-    const handler = (sig) => {
-        if (!first) {
-            first = sig;
-            controller.abort(new Error(`cancelled by ${sig}`));
-            return;
-        }
-        setTimeout(() => proc.exit(CODES[first] ?? 1), 2000).unref();
-    };
-    proc.on('SIGINT', handler);
-    proc.on('SIGTERM', handler);
-    return {
-        signal: controller.signal,
-        reason: () => first,
-        exitCode: () => (first ? (CODES[first] ?? 1) : 0),
-        dispose() {
-            proc.off('SIGINT', handler);
-            proc.off('SIGTERM', handler);
-        },
-    };
 }
 
 /**
@@ -80784,8 +80871,23 @@ function packageInfo(r, inspection, zipPath = '') {
         releaseId: r.id,
     };
 }
-/** Plans the rollback and, unless dryRun, carries it out and verifies it. */
 async function runRollback(s, options) {
+    const progress = { switching: false };
+    try {
+        return await rollbackSteps(s, options, progress);
+    }
+    catch (err) {
+        const signal = s.ctx.signal;
+        if (!signal?.aborted)
+            throw err;
+        const by = signal.reason instanceof Error ? signal.reason.message.replace(/^cancelled by /, '') : 'the runner';
+        const who = s.target.ref.slot ? `${s.target.ref.appName}/${s.target.ref.slot}` : s.target.ref.appName;
+        throw new RunpackError('cancelled', progress.switching
+            ? `Cancelled (${by}) during the rollback to ${progress.to} of ${who}: the switch had started but nothing verified it, so release ${progress.to} may be live unverified — run the rollback again.`
+            : `Cancelled (${by}) before the rollback changed anything: ${progress.live ? `release ${progress.live}` : 'the release that was live'} still is.`);
+    }
+}
+async function rollbackSteps(s, options, progress) {
     const { log, target } = s;
     const who = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
     const deadline = s.ctx.phaseDeadline(5 * 60_000);
@@ -80820,6 +80922,7 @@ async function runRollback(s, options) {
     }
     const releases = state?.releases ?? stored.releases;
     const live = state ? state.live : stored.live;
+    progress.live = live?.slice(0, 12);
     // Inspect the release the spec names (the plan refuses it if it fails).
     const chosen = resolveRollbackRelease(options.release, releases, live);
     if (state)
@@ -80855,6 +80958,10 @@ async function runRollback(s, options) {
     const inspection = inspections.get(plan.to.sha256);
     let workDir;
     try {
+        // Cancelled while planning: stop before anything changes what the app mounts.
+        s.ctx.signal?.throwIfAborted();
+        progress.to = plan.to.id;
+        progress.switching = !plan.alreadyLive;
         if (plan.copy) {
             const copy = plan.copy;
             await log.group('Copy the release to the stable blob', async () => {

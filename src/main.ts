@@ -60,12 +60,15 @@ async function run(): Promise<void> {
 /** Operator commands (`rollback`, `diagnose`, `releases`): src/ops/action.ts does the work. */
 async function operate(inputs: DeployInputs, secrets: SecretRegistry): Promise<void> {
   const command = inputs.command as OpsCommand;
+  const cancellation = listenForCancellation();
   const result = await runOpsAction(command, inputs, opsOptions(inputs), {
     env: process.env,
     sink,
     secrets,
     getIdToken: (audience) => core.getIDToken(audience),
+    signal: cancellation.signal,
   });
+  cancellation.dispose();
   for (const [k, v] of Object.entries(result.outputs)) core.setOutput(k, v);
   if (result.outputs.verified === undefined && command === 'rollback') core.setOutput('verified', 'false');
   try {

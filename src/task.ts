@@ -148,13 +148,16 @@ async function run(): Promise<void> {
 
   if (inputs.command && inputs.command !== 'deploy') {
     const command = inputs.command as OpsCommand;
+    const cancellation = listenForCancellation();
     const result = await runOpsAction(command, inputs, opsOptions(inputs), {
       env: process.env,
       sink,
       secrets,
       getIdToken: noGitHubToken,
       login,
+      signal: cancellation.signal,
     });
+    cancellation.dispose();
     setOutputs(result.outputs);
     if (result.outputs.verified === undefined && command === 'rollback')
       tl.setVariable('verified', 'false', false, true);

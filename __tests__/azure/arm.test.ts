@@ -44,6 +44,37 @@ describe('armFailure', () => {
 });
 
 describe('createArmClient', () => {
+  it('asks for a new token once when Resource Manager says the last one expired', async () => {
+    const f = fake([
+      () =>
+        response(401, {
+          error: {
+            code: 'ExpiredAuthenticationToken',
+            message: 'The access token expiry UTC time is earlier',
+          },
+        }),
+      () => response(200, { properties: { A: '1' } }),
+    ]);
+    const asked: (boolean | undefined)[] = [];
+    const arm = createArmClient({
+      http: f.http,
+      endpoint: 'https://arm.example/',
+      authorization: async (o) => (asked.push(o?.refresh), o?.refresh ? 'Bearer new' : 'Bearer old'),
+    });
+    expect(await arm.listAppSettings(ref)).toEqual({ A: '1' });
+    expect(await f.seen[0].authorization!()).toBe('Bearer old');
+    expect(await f.seen[1].authorization!()).toBe('Bearer new');
+    // Another 401 is the login's problem: said, not retried.
+    const g = fake([() => response(401, { error: { code: 'InvalidAuthenticationToken', message: 'bad' } })]);
+    const arm2 = createArmClient({
+      http: g.http,
+      endpoint: 'https://arm.example',
+      authorization: async () => 'x',
+    });
+    await expect(arm2.listAppSettings(ref)).rejects.toThrow(/InvalidAuthenticationToken/);
+    expect(g.seen).toHaveLength(1);
+  });
+
   it('addresses slots, sends the token and returns app settings', async () => {
     const f = fake([() => response(200, { properties: { A: '1' } })]);
     const arm = createArmClient({

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   createHttpClient,
   describeRetry,
+  networkAdvice,
   parseRetryAfter,
   readStream,
   redactUrl,
@@ -45,6 +46,17 @@ function fakeClock(start = 1_700_000_000_000) {
     waits,
   };
 }
+
+describe('networkAdvice', () => {
+  it('names what to check on the runner for each kind of connection failure', () => {
+    expect(networkAdvice('self-signed certificate in certificate chain', {})).toMatch(/NODE_EXTRA_CA_CERTS/);
+    expect(networkAdvice('getaddrinfo ENOTFOUND app.example', {})).toMatch(/does not resolve.*DNS.*NO_PROXY/);
+    expect(
+      networkAdvice('connect ECONNREFUSED 127.0.0.1:9', { HTTPS_PROXY: 'http://user:pw@proxy.corp:3128' }),
+    ).toBe('the proxy proxy.corp:3128 (HTTPS_PROXY) refused the connection: check HTTPS_PROXY and NO_PROXY');
+    expect(networkAdvice('connect ECONNREFUSED 127.0.0.1:9', {})).toMatch(/check the network, proxy/);
+  });
+});
 
 describe('redactUrl', () => {
   it('removes the SAS signature and any userinfo', () => {

@@ -60,4 +60,26 @@ describe('cancellation (SIGINT, SIGTERM)', () => {
     const site = await fetchSite(e.emu, 'rp-linux-web', '/version.txt');
     expect(site.body.trim()).toMatch(/version c3$/);
   });
+
+  it('the rollback command, cancelled while it plans, changes nothing and says the live release still is', async () => {
+    const v1 = await e.run({ ...url(), package: e.app('c5') });
+    const v2 = await e.run({ ...url(), package: e.app('c6') });
+    expect([v1.code, v2.code]).toEqual([0, 0]);
+    e.emu.admin.setFaults(e.emu.storage.accountName, { slow: { target: 'blob', ms: 1500 } });
+    const r = await e.run(
+      { ...url(), command: 'rollback', release: 'previous' },
+      { timeoutMs: 60_000, signal: { when: /::group::Releases/, name: 'SIGINT' } },
+    );
+    e.emu.admin.clearFaults();
+    expect(r.code).toBe(1);
+    const errors = r.stdout.split('\n').filter((l) => l.startsWith('::error::'));
+    expect(errors).toHaveLength(1);
+    // Stopped while it listed the releases: which one is live was not read yet, and nothing was changed.
+    expect(errors[0]).toBe(
+      '::error::Cancelled (SIGINT) before the rollback changed anything: the release that was live still is.',
+    );
+    expect(r.stdout).not.toMatch(/::group::Copy the release/);
+    const site = await fetchSite(e.emu, 'rp-linux-web', '/version.txt');
+    expect(site.body.trim()).toMatch(/version c6$/);
+  });
 });

@@ -43558,8 +43558,8 @@ const defaultRunAz = (args) => new Promise((resolve) => {
 /** Wraps a TokenCredential: caches per scope, refreshes ahead of expiry, registers every token as a secret. */
 function tokenProvider(credential, secrets, explain, now = Date.now) {
     const cache = new Map();
-    return async (scope) => {
-        const hit = cache.get(scope);
+    return async (scope, o) => {
+        const hit = o?.refresh ? undefined : cache.get(scope);
         if (hit) {
             const lifetime = hit.token.expiresOnTimestamp - hit.obtained;
             const margin = Math.min(120_000, lifetime / 2);
@@ -43850,6 +43850,28 @@ function describeRetry(i) {
 }
 /** Largest answer collected into memory when the caller did not ask for a stream. */
 const MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
+/**
+ * Pure: what to check on the runner for a connection that failed with this error: the CA it trusts for a TLS
+ * failure, DNS for a name that does not resolve, the proxy when one is set and the connection is refused.
+ */
+function networkAdvice(message, env = process.env) {
+    if (/certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|ERR_TLS/i.test(message))
+        return "the runner does not trust the server's TLS certificate: give Node the CA that signed it with NODE_EXTRA_CA_CERTS (for a TLS-inspecting proxy, the proxy's root CA)";
+    if (/ENOTFOUND|EAI_AGAIN/.test(message))
+        return 'the name does not resolve on the runner: check its DNS, and NO_PROXY when the host should be reached through the proxy';
+    const proxy = env.HTTPS_PROXY || env.https_proxy;
+    if (proxy && /ECONNREFUSED|proxy/i.test(message)) {
+        let where = 'the proxy';
+        try {
+            where = `the proxy ${new URL(proxy).host}`;
+        }
+        catch {
+            // not a URL: named without its address
+        }
+        return `${where} (HTTPS_PROXY) refused the connection: check HTTPS_PROXY and NO_PROXY`;
+    }
+    return 'check the network, proxy (HTTPS_PROXY/NO_PROXY) and firewall rules';
+}
 const DEFAULT_RETRY_STATUSES = [408, 429, 500, 502, 503, 504];
 const RETRIABLE_NETWORK_CODES = new Set([
     'ECONNRESET',
@@ -44018,7 +44040,7 @@ function createHttpClient(options = {}) {
                     await sleep(waitMs);
                     continue;
                 }
-                throw new RunpackError('network', `Could not reach ${req.service} (${op}): ${message}; check the network, proxy (HTTPS_PROXY/NO_PROXY) and firewall rules.`, { cause: err });
+                throw new RunpackError('network', `Could not reach ${req.service} (${op}): ${message}; ${networkAdvice(message)}.`, { cause: err });
             }
             const resHeaders = headersToRecord(response);
             if (retryOn.includes(response.status)) {
@@ -49949,6 +49971,8 @@ function retryAfterMs(headers, now) {
     const t = Date.parse(v);
     return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
+/** What a Kudu read retries: the usual transient answers, and 409 (another operation holds Kudu's lock). */
+const KUDU_READ_RETRY = [...DEFAULT_RETRY_STATUSES, 409];
 function classifyPushConflict(body) {
     if (/remote URL|WEBSITE_USE_ZIP|Run-From-Zip/i.test(body))
         return 'url-mode';
@@ -50117,7 +50141,8 @@ class KuduClient {
             authorization: this.authorization,
             deadline: extra.deadline,
             signal: extra.signal,
-            retryOn: extra.retryOn,
+            // Kudu answers 409 while another operation holds its lock; a read is retried (bounded, with backoff).
+            retryOn: extra.retryOn ?? (method === 'GET' || method === 'HEAD' ? KUDU_READ_RETRY : undefined),
             maxAttempts: extra.maxAttempts,
             stream: extra.stream,
         });
@@ -50684,15 +50709,19 @@ function createArmClient(options) {
         return u.toString();
     }
     async function call(method, path, apiVersion, what, resource, body, query) {
-        const res = await options.http.request({
+        const send = (refresh) => options.http.request({
             method,
             url: url(path, apiVersion, query),
             service: 'Resource Manager',
             headers: body !== undefined ? { 'Content-Type': 'application/json' } : undefined,
             body: body !== undefined ? JSON.stringify(body) : method === 'POST' ? '' : undefined,
-            authorization: options.authorization,
+            authorization: () => options.authorization(refresh ? { refresh } : undefined),
             deadline: options.deadline?.(),
         });
+        let res = await send(false);
+        // A token that expired in flight (or by clock skew): once more with a new one.
+        if (res.status === 401 && armErrorDetail(res).code === 'ExpiredAuthenticationToken')
+            res = await send(true);
         if (res.status === 202 ||
             (res.status === 201 && (res.headers['azure-asyncoperation'] || res.headers.location))) {
             return pollLro(res, what, resource);
@@ -51400,7 +51429,7 @@ async function logIn(inputs, deps, c, result) {
     const arm = createArmClient({
         http: c.http,
         endpoint: cloud.resourceManager,
-        authorization: () => session.authorization(cloud.armScope),
+        authorization: (o) => session.authorization(cloud.armScope, o),
         deadline: () => currentDeadline(c.deadline),
         sleep: c.clock.sleep,
         now: c.clock.now,
@@ -52249,15 +52278,10 @@ async function publishLocalMode(ctx, pkg, previousValue, progress) {
         }
     }
     progress?.({ switching: true });
-    const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
+    const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg, progress));
     const { kudu } = outcome;
     const before = outcome.previousPackage ?? null;
-    // runpack's record of the package that ran before: its release id, and whether a rollback may bring it back.
-    const record = before
-        ? await readLocalRecords(kudu, ctx.phaseDeadline(30_000))
-            .then(({ records }) => records.find((r) => r.package === before) ?? null)
-            .catch(() => null)
-        : null;
+    const record = outcome.previousRecord ?? null;
     return {
         verify: { intendedValue: '1', packageName: outcome.packageName },
         settingChanged: false,
@@ -52459,7 +52483,7 @@ async function failureLog(kudu, id, deadline) {
  * The local-mode publish (entry point for the engine): setting `1`, wait for Kudu, push, follow, confirm
  * packagename.txt. Throws a RunpackError when the deployment fails, saying what is still mounted.
  */
-async function publishLocal(ctx, pkg) {
+async function publishLocal(ctx, pkg, progress) {
     const { target, inputs } = ctx;
     const findings = [];
     const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
@@ -52482,6 +52506,14 @@ async function publishLocal(ctx, pkg) {
     // 3. What is mounted now, for the evidence if the push fails.
     const oldName = await readPackageName(kudu, setupDeadline).catch(() => null);
     ctx.log.info(`Current package: ${oldName ?? 'none'} (${PACKAGE_NAME_FILE}).`);
+    // runpack's record of that package: its release id (live before this deploy), and whether a rollback may
+    // bring it back.
+    const previousRecord = oldName
+        ? await readLocalRecords(kudu, ctx.phaseDeadline(30_000))
+            .then(({ records }) => records.find((r) => r.package === oldName) ?? null)
+            .catch(() => null)
+        : null;
+    progress?.({ previousReleaseId: previousRecord?.releaseId });
     // 4. Push and follow.
     const pushed = await pushAndFollow(ctx, kudu, pkg, ctx.deadline);
     const { record } = pushed;
@@ -52495,6 +52527,9 @@ async function publishLocal(ctx, pkg) {
         const nowName = await readPackageName(kudu, ctx.deadline).catch(() => null);
         const stamp = await readMountedStamp(kudu, ctx.deadline).catch(() => null);
         const stampText = stampSummary(stamp);
+        // Nothing changed what the app mounts: the release that was live still is.
+        if (nowName === oldName)
+            progress?.({ switching: false });
         const still = nowName === oldName
             ? `the previous package ${oldName ?? '(none)'} is still mounted (packagename.txt unchanged${stampText ? `, wwwroot stamp ${stampText}` : ''})`
             : `packagename.txt now names ${nowName ?? 'nothing'}`;
@@ -52533,6 +52568,7 @@ async function publishLocal(ctx, pkg) {
         deploymentId: record.id,
         confirmed,
         previousPackage: oldName,
+        previousRecord,
         kudu,
         findings,
     };
@@ -90030,6 +90066,9 @@ function storeFor(service, accountName, auth, accountKey) {
             const abort = new AbortController();
             const onOuterAbort = () => abort.abort();
             o.abortSignal?.addEventListener('abort', onOuterAbort, { once: true });
+            // Aborted before the upload began (a cancellation during the hashing): upload nothing.
+            if (o.abortSignal?.aborted)
+                abort.abort();
             let streamError;
             stream.on('error', (err) => (streamError = err));
             try {
@@ -90469,6 +90508,8 @@ beforeStableCopy) {
         log.info(`${stableBlob} already holds this release.`);
         return { releaseBlob, stableBlob, uploaded, copied: false, stable: before, previousSha256 };
     }
+    // Cancelled, or out of time, while uploading: the stable blob (what the app mounts) stays untouched.
+    signal?.throwIfAborted();
     beforeStableCopy?.();
     const stable = await store.copyBlob(container, releaseBlob, stableBlob);
     if (stable.metadata.sha256 !== pkg.sha256) {
@@ -91074,6 +91115,17 @@ async function rollbackPhase(ctx, pkg, mode, published, result) {
                 severity: 'warning',
                 code: 'rollback-kept',
                 message: `on-failure: keep: release ${pkg.releaseId} stays live although it did not verify${published.previous?.releaseId ? `; release ${published.previous.releaseId} ran before it` : ''}.`,
+            },
+        ], log);
+        return;
+    }
+    // The runner could not see the app: nothing says this release is bad, so it is not replaced blindly.
+    if (result.cause?.cause === 'runner-network') {
+        recordFindings(result, [
+            {
+                severity: 'warning',
+                code: 'rollback-skipped',
+                message: `Not rolled back: the runner could not reach the app, which says nothing about release ${pkg.releaseId}; it stays live unverified. Fix the runner's network, then run 'runpack diagnose' or deploy again.`,
             },
         ], log);
         return;
@@ -91798,8 +91850,8 @@ async function publishPhase(input, deps, result, uploads, hold) {
         progress: (p) => {
             if (p.previousReleaseId)
                 result.previousReleaseId = p.previousReleaseId;
-            if (p.switching)
-                result.switching = true;
+            if (p.switching !== undefined)
+                result.switching = p.switching;
         },
         hold,
     });
@@ -92651,7 +92703,7 @@ function primaryCause(findings) {
 const OPS_VERSION = RUNPACK_VERSION;
 /** Logs in and resolves the target (reads only). */
 async function openSession(inputs, deps) {
-    const clock = deps.clock ?? realClock;
+    const clock = cancellableClock(deps.clock ?? realClock, deps.signal);
     const secrets = deps.secrets;
     const log = createLogger(deps.sink, secrets, { now: clock.now });
     const http = deps.http ??
@@ -92660,6 +92712,7 @@ async function openSession(inputs, deps) {
             sleep: clock.sleep,
             now: clock.now,
             onRetry: (i) => log.info(describeRetry(i)),
+            signal: deps.signal,
         });
     const deadline = clock.now() + inputs.timeoutMinutes * 60_000;
     const phaseDeadline = (ms) => Math.min(deadline, clock.now() + ms);
@@ -92676,6 +92729,7 @@ async function openSession(inputs, deps) {
         clock,
         armAuthorization: () => auth.authorization(cloud.armScope),
         deadline,
+        signal: deps.signal,
     });
     return {
         inputs,
@@ -93497,8 +93551,23 @@ function packageInfo(r, inspection, zipPath = '') {
         releaseId: r.id,
     };
 }
-/** Plans the rollback and, unless dryRun, carries it out and verifies it. */
 async function runRollback(s, options) {
+    const progress = { switching: false };
+    try {
+        return await rollbackSteps(s, options, progress);
+    }
+    catch (err) {
+        const signal = s.ctx.signal;
+        if (!signal?.aborted)
+            throw err;
+        const by = signal.reason instanceof Error ? signal.reason.message.replace(/^cancelled by /, '') : 'the runner';
+        const who = s.target.ref.slot ? `${s.target.ref.appName}/${s.target.ref.slot}` : s.target.ref.appName;
+        throw new RunpackError('cancelled', progress.switching
+            ? `Cancelled (${by}) during the rollback to ${progress.to} of ${who}: the switch had started but nothing verified it, so release ${progress.to} may be live unverified — run the rollback again.`
+            : `Cancelled (${by}) before the rollback changed anything: ${progress.live ? `release ${progress.live}` : 'the release that was live'} still is.`);
+    }
+}
+async function rollbackSteps(s, options, progress) {
     const { log, target } = s;
     const who = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
     const deadline = s.ctx.phaseDeadline(5 * 60_000);
@@ -93533,6 +93602,7 @@ async function runRollback(s, options) {
     }
     const releases = state?.releases ?? stored.releases;
     const live = state ? state.live : stored.live;
+    progress.live = live?.slice(0, 12);
     // Inspect the release the spec names (the plan refuses it if it fails).
     const chosen = resolveRollbackRelease(options.release, releases, live);
     if (state)
@@ -93568,6 +93638,10 @@ async function runRollback(s, options) {
     const inspection = inspections.get(plan.to.sha256);
     let workDir;
     try {
+        // Cancelled while planning: stop before anything changes what the app mounts.
+        s.ctx.signal?.throwIfAborted();
+        progress.to = plan.to.id;
+        progress.switching = !plan.alreadyLive;
         if (plan.copy) {
             const copy = plan.copy;
             await log.group('Copy the release to the stable blob', async () => {
@@ -93747,7 +93821,11 @@ async function runOpsAction(command, inputs, options, deps) {
             ...(r.error ? { error: redact(r.error) } : {}),
         };
     }
-    catch (err) {
+    catch (caught) {
+        // Cancelled: the rollback says what is live; a read-only command changed nothing.
+        const err = deps.signal?.aborted && !(caught instanceof RunpackError && caught.code === 'cancelled')
+            ? new RunpackError('cancelled', `Cancelled: ${command === 'rollback' ? 'the rollback changed nothing' : `${command} only reads, so nothing was changed`}.`)
+            : caught;
         return {
             ok: false,
             outputs: {},
@@ -94055,13 +94133,16 @@ async function run() {
     const noGitHubToken = () => Promise.reject(new Error('GitHub OIDC is not available in Azure Pipelines; the service connection logs in.'));
     if (inputs.command && inputs.command !== 'deploy') {
         const command = inputs.command;
+        const cancellation = listenForCancellation();
         const result = await runOpsAction(command, inputs, opsOptions(inputs), {
             env: process.env,
             sink,
             secrets,
             getIdToken: noGitHubToken,
             login,
+            signal: cancellation.signal,
         });
+        cancellation.dispose();
         setOutputs(result.outputs);
         if (result.outputs.verified === undefined && command === 'rollback')
             taskExports.setVariable('verified', 'false', false, true);

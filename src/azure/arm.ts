@@ -176,7 +176,8 @@ export interface ArmClientOptions {
   /** e.g. https://management.azure.com */
   endpoint: string;
   /** `Bearer <token>` for Resource Manager. */
-  authorization: () => Promise<string>;
+  /** `Bearer <token>`; with `refresh`, a new token (after Resource Manager said the last one had expired). */
+  authorization: (o?: { refresh?: boolean }) => Promise<string>;
   /** Deadline for each call (ms epoch), read at call time. */
   deadline?: () => number | undefined;
   sleep?: (ms: number) => Promise<void>;
@@ -204,15 +205,20 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
     body?: unknown,
     query?: Record<string, string>,
   ): Promise<HttpResponse> {
-    const res = await options.http.request({
-      method,
-      url: url(path, apiVersion, query),
-      service: 'Resource Manager',
-      headers: body !== undefined ? { 'Content-Type': 'application/json' } : undefined,
-      body: body !== undefined ? JSON.stringify(body) : method === 'POST' ? '' : undefined,
-      authorization: options.authorization,
-      deadline: options.deadline?.(),
-    });
+    const send = (refresh: boolean) =>
+      options.http.request({
+        method,
+        url: url(path, apiVersion, query),
+        service: 'Resource Manager',
+        headers: body !== undefined ? { 'Content-Type': 'application/json' } : undefined,
+        body: body !== undefined ? JSON.stringify(body) : method === 'POST' ? '' : undefined,
+        authorization: () => options.authorization(refresh ? { refresh } : undefined),
+        deadline: options.deadline?.(),
+      });
+    let res = await send(false);
+    // A token that expired in flight (or by clock skew): once more with a new one.
+    if (res.status === 401 && armErrorDetail(res).code === 'ExpiredAuthenticationToken')
+      res = await send(true);
     if (
       res.status === 202 ||
       (res.status === 201 && (res.headers['azure-asyncoperation'] || res.headers.location))

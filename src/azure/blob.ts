@@ -290,6 +290,8 @@ function storeFor(
         const abort = new AbortController();
         const onOuterAbort = () => abort.abort();
         o.abortSignal?.addEventListener('abort', onOuterAbort, { once: true });
+        // Aborted before the upload began (a cancellation during the hashing): upload nothing.
+        if (o.abortSignal?.aborted) abort.abort();
         let streamError: Error | undefined;
         stream.on('error', (err) => (streamError = err));
         try {

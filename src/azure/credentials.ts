@@ -27,8 +27,11 @@ export interface AuthSession {
   /** Subscription known from the login (creds JSON or the CLI's current account). */
   subscriptionId?: string;
   tenantId?: string;
-  /** `Bearer <token>` for a scope, cached and refreshed before it expires. */
-  authorization(scope: string): Promise<string>;
+  /**
+   * `Bearer <token>` for a scope, cached and refreshed before it expires; `refresh` asks for a new one (a service
+   * said the last one had expired: clock skew, or a token that lapsed in flight).
+   */
+  authorization(scope: string, o?: { refresh?: boolean }): Promise<string>;
   /** The raw token (for clients that take a TokenCredential). */
   credential: TokenCredential;
 }
@@ -174,10 +177,10 @@ export function tokenProvider(
   secrets: SecretRegistry,
   explain: (message: string) => string,
   now: () => number = Date.now,
-): (scope: string) => Promise<string> {
+): (scope: string, o?: { refresh?: boolean }) => Promise<string> {
   const cache = new Map<string, { token: AccessToken; obtained: number }>();
-  return async (scope: string) => {
-    const hit = cache.get(scope);
+  return async (scope: string, o?: { refresh?: boolean }) => {
+    const hit = o?.refresh ? undefined : cache.get(scope);
     if (hit) {
       const lifetime = hit.token.expiresOnTimestamp - hit.obtained;
       const margin = Math.min(120_000, lifetime / 2);

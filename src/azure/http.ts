@@ -80,6 +80,31 @@ export interface HttpClientOptions {
 /** Largest answer collected into memory when the caller did not ask for a stream. */
 export const MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
 
+/**
+ * Pure: what to check on the runner for a connection that failed with this error: the CA it trusts for a TLS
+ * failure, DNS for a name that does not resolve, the proxy when one is set and the connection is refused.
+ */
+export function networkAdvice(
+  message: string,
+  env: Record<string, string | undefined> = process.env,
+): string {
+  if (/certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_|ERR_TLS/i.test(message))
+    return "the runner does not trust the server's TLS certificate: give Node the CA that signed it with NODE_EXTRA_CA_CERTS (for a TLS-inspecting proxy, the proxy's root CA)";
+  if (/ENOTFOUND|EAI_AGAIN/.test(message))
+    return 'the name does not resolve on the runner: check its DNS, and NO_PROXY when the host should be reached through the proxy';
+  const proxy = env.HTTPS_PROXY || env.https_proxy;
+  if (proxy && /ECONNREFUSED|proxy/i.test(message)) {
+    let where = 'the proxy';
+    try {
+      where = `the proxy ${new URL(proxy).host}`;
+    } catch {
+      // not a URL: named without its address
+    }
+    return `${where} (HTTPS_PROXY) refused the connection: check HTTPS_PROXY and NO_PROXY`;
+  }
+  return 'check the network, proxy (HTTPS_PROXY/NO_PROXY) and firewall rules';
+}
+
 export const DEFAULT_RETRY_STATUSES: readonly number[] = [408, 429, 500, 502, 503, 504];
 const RETRIABLE_NETWORK_CODES = new Set([
   'ECONNRESET',
@@ -262,7 +287,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
         }
         throw new RunpackError(
           'network',
-          `Could not reach ${req.service} (${op}): ${message}; check the network, proxy (HTTPS_PROXY/NO_PROXY) and firewall rules.`,
+          `Could not reach ${req.service} (${op}): ${message}; ${networkAdvice(message)}.`,
           { cause: err },
         );
       }

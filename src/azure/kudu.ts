@@ -5,7 +5,7 @@
  * instances: the ARRAffinity cookie it sets is sent back so every call reaches the same one (API-SPEC §2.1).
  */
 import type { HttpClient, HttpResponse } from './http.js';
-import { readStream } from './http.js';
+import { DEFAULT_RETRY_STATUSES, readStream } from './http.js';
 import { RunpackError } from '../util/errors.js';
 
 const SERVICE = 'Kudu';
@@ -112,6 +112,9 @@ export function retryAfterMs(headers: Record<string, string>, now: number): numb
   const t = Date.parse(v);
   return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
+
+/** What a Kudu read retries: the usual transient answers, and 409 (another operation holds Kudu's lock). */
+const KUDU_READ_RETRY = [...DEFAULT_RETRY_STATUSES, 409];
 
 /** Why Kudu answered 409 to a push, from its text/plain body (API-SPEC §2.2). */
 export type PushConflict = 'in-progress' | 'url-mode' | 'auto-swap' | 'other';
@@ -391,7 +394,8 @@ export class KuduClient {
       authorization: this.authorization,
       deadline: extra.deadline,
       signal: extra.signal,
-      retryOn: extra.retryOn,
+      // Kudu answers 409 while another operation holds its lock; a read is retried (bounded, with backoff).
+      retryOn: extra.retryOn ?? (method === 'GET' || method === 'HEAD' ? KUDU_READ_RETRY : undefined),
       maxAttempts: extra.maxAttempts,
       stream: extra.stream,
     });

@@ -4,7 +4,7 @@
  */
 import { describeError, RunpackError, UsageError } from '../util/errors.js';
 import { RUNPACK_VERSION } from '../version.js';
-import { cliWords } from '../ops/command.js';
+import { cliWords, listenForOpsCancellation } from '../ops/command.js';
 
 export type Command = (argv: string[]) => Promise<number>;
 
@@ -73,16 +73,30 @@ export async function cli(argv: string[]): Promise<number> {
     else process.stderr.write(`runpack: ${message}\n`);
     return 2;
   }
+  // The operator commands stop at SIGINT/SIGTERM and say where (deploy listens on its own).
+  const cancellation = OPERATOR_COMMANDS.includes(name) ? listenForOpsCancellation() : undefined;
   try {
-    return await (
-      await command.load()
-    )(rest);
+    const code = await (await command.load())(rest);
+    return cancellation?.reason() ? cancellation.exitCode() : code;
   } catch (err) {
+    const failure = cancellation?.reason() ? cancelledError(name, cancellation.reason()!, err) : err;
     // --json: one JSON object on stdout for a failure as for a success, so scripts always parse the same thing.
-    if (json) writeJsonError(err);
-    else process.stderr.write(`runpack ${name}: ${cliWords(describeError(err))}\n`);
-    return err instanceof UsageError ? 2 : 1;
+    if (json) writeJsonError(failure);
+    else process.stderr.write(`runpack ${name}: ${cliWords(describeError(failure))}\n`);
+    return cancellation?.reason() ? cancellation.exitCode() : err instanceof UsageError ? 2 : 1;
+  } finally {
+    cancellation?.dispose();
   }
+}
+
+const OPERATOR_COMMANDS = ['diagnose', 'releases', 'rollback'];
+
+/** A cancelled operator command's one line: the rollback's own account of what is live, or nothing changed. */
+function cancelledError(name: string, signal: string, err: unknown): RunpackError {
+  if (err instanceof RunpackError && err.code === 'cancelled') return err;
+  const what =
+    name === 'rollback' ? 'the rollback changed nothing' : `${name} only reads, so nothing was changed`;
+  return new RunpackError('cancelled', `Cancelled (${signal}): ${what}.`);
 }
 
 function writeJsonError(err: unknown): void {

@@ -106,7 +106,7 @@ export async function logIn(
   const arm = createArmClient({
     http: c.http,
     endpoint: cloud.resourceManager,
-    authorization: () => session.authorization(cloud.armScope),
+    authorization: (o) => session.authorization(cloud.armScope, o),
     deadline: () => currentDeadline(c.deadline),
     sleep: c.clock.sleep,
     now: c.clock.now,

@@ -486,7 +486,7 @@ async function publishPhase(
     uploads,
     progress: (p) => {
       if (p.previousReleaseId) result.previousReleaseId = p.previousReleaseId;
-      if (p.switching) result.switching = true;
+      if (p.switching !== undefined) result.switching = p.switching;
     },
     hold,
   });

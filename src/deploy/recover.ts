@@ -43,6 +43,21 @@ export async function rollbackPhase(
     );
     return;
   }
+  // The runner could not see the app: nothing says this release is bad, so it is not replaced blindly.
+  if (result.cause?.cause === 'runner-network') {
+    recordFindings(
+      result,
+      [
+        {
+          severity: 'warning',
+          code: 'rollback-skipped',
+          message: `Not rolled back: the runner could not reach the app, which says nothing about release ${pkg.releaseId}; it stays live unverified. Fix the runner's network, then run 'runpack diagnose' or deploy again.`,
+        },
+      ],
+      log,
+    );
+    return;
+  }
   const until = Math.max(ctx.deadline, ctx.clock.now() + ROLLBACK_BUDGET_MS);
   const rctx: DeployContext = {
     ...ctx,

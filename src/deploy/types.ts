@@ -3,6 +3,7 @@
  * including the local-mode, slot and function-app modules, hand back.
  */
 import type { ConfigPlan, ReleaseConfig } from '../release/config.js';
+import type { LocalRelease } from '../release/verified.js';
 import type { InputNaming } from '../naming.js';
 import type { KuduClient } from '../azure/kudu.js';
 import type { ArmClient, SiteRef } from '../azure/arm.js';
@@ -144,6 +145,8 @@ export interface PublishOutcome {
   confirmed: boolean;
   /** What packagename.txt named before this deploy (the package that was mounted), if anything. */
   previousPackage?: string | null;
+  /** runpack's verified record of that package, when it has one (its release id). */
+  previousRecord?: LocalRelease | null;
   /** The Kudu session the push used, for what follows it (the verified record, the rollback). */
   kudu: KuduClient;
   findings: Finding[];

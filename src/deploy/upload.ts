@@ -106,6 +106,8 @@ export async function uploadRelease(
     log.info(`${stableBlob} already holds this release.`);
     return { releaseBlob, stableBlob, uploaded, copied: false, stable: before, previousSha256 };
   }
+  // Cancelled, or out of time, while uploading: the stable blob (what the app mounts) stays untouched.
+  signal?.throwIfAborted();
   beforeStableCopy?.();
   const stable = await store.copyBlob(container, releaseBlob, stableBlob);
   if (stable.metadata.sha256 !== pkg.sha256) {

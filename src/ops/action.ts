@@ -136,7 +136,15 @@ export async function runOpsAction(
       summary: redact(lines.join('\n') + '\n'),
       ...(r.error ? { error: redact(r.error) } : {}),
     };
-  } catch (err) {
+  } catch (caught) {
+    // Cancelled: the rollback says what is live; a read-only command changed nothing.
+    const err =
+      deps.signal?.aborted && !(caught instanceof RunpackError && caught.code === 'cancelled')
+        ? new RunpackError(
+            'cancelled',
+            `Cancelled: ${command === 'rollback' ? 'the rollback changed nothing' : `${command} only reads, so nothing was changed`}.`,
+          )
+        : caught;
     return {
       ok: false,
       outputs: {},

@@ -7,6 +7,7 @@ import type { HttpClient } from '../azure/http.js';
 import { CLI_NAMING, INPUTS, speak } from '../inputs.js';
 import { mapSink, streamSink } from '../report/log.js';
 import type { SecretRegistry } from '../report/secrets.js';
+import { listenForCancellation, type Cancellation } from '../util/cancel.js';
 import { SHARED_FLAGS, type OpsDeps } from './session.js';
 
 export interface CommandIO {
@@ -15,6 +16,8 @@ export interface CommandIO {
   stderr: NodeJS.WritableStream;
   /** Tests may inject the HTTP client. */
   http?: HttpClient;
+  /** The command's cancellation (default: SIGINT/SIGTERM of this process). */
+  signal?: AbortSignal;
 }
 
 export function defaultIO(): CommandIO {
@@ -24,12 +27,31 @@ export function defaultIO(): CommandIO {
 /** The operator commands' messages in the CLI's words (flags, not action inputs). */
 export const cliWords = (text: string): string => speak(text, CLI_NAMING);
 
+let cancellation: Cancellation | undefined;
+
+/**
+ * The running operator command's cancellation (SIGINT/SIGTERM), started by the CLI's dispatcher around the
+ * command and ended after it; a command run in-process without the dispatcher has none.
+ */
+export function listenForOpsCancellation(): Cancellation {
+  const c = listenForCancellation();
+  cancellation = c;
+  return {
+    ...c,
+    dispose() {
+      c.dispose();
+      if (cancellation === c) cancellation = undefined;
+    },
+  };
+}
+
 /** Logs go to stderr; stdout carries only the report (text or JSON). */
 export function depsFor(io: CommandIO, secrets: SecretRegistry): OpsDeps {
   return {
     env: io.env,
     sink: mapSink(streamSink(io.stderr, io.stderr), cliWords),
     secrets,
+    ...((io.signal ?? cancellation?.signal) ? { signal: io.signal ?? cancellation?.signal } : {}),
     ...(io.http ? { http: io.http } : {}),
   };
 }

@@ -66,9 +66,43 @@ function packageInfo(r: Release, inspection: ArchiveEvidence, zipPath = ''): Pac
 }
 
 /** Plans the rollback and, unless dryRun, carries it out and verifies it. */
-export async function runRollback(
+type RollbackOptions = {
+  release: string;
+  dryRun: boolean;
+  containerGiven: boolean;
+  rollbackSettings?: boolean;
+};
+
+/** What a cancelled rollback can say: the release that was live, and where the switch to which one stood. */
+interface RollbackProgress {
+  live?: string;
+  to?: string;
+  switching: boolean;
+}
+
+export async function runRollback(s: OpsSession, options: RollbackOptions): Promise<RollbackResult> {
+  const progress: RollbackProgress = { switching: false };
+  try {
+    return await rollbackSteps(s, options, progress);
+  } catch (err) {
+    const signal = s.ctx.signal;
+    if (!signal?.aborted) throw err;
+    const by =
+      signal.reason instanceof Error ? signal.reason.message.replace(/^cancelled by /, '') : 'the runner';
+    const who = s.target.ref.slot ? `${s.target.ref.appName}/${s.target.ref.slot}` : s.target.ref.appName;
+    throw new RunpackError(
+      'cancelled',
+      progress.switching
+        ? `Cancelled (${by}) during the rollback to ${progress.to} of ${who}: the switch had started but nothing verified it, so release ${progress.to} may be live unverified — run the rollback again.`
+        : `Cancelled (${by}) before the rollback changed anything: ${progress.live ? `release ${progress.live}` : 'the release that was live'} still is.`,
+    );
+  }
+}
+
+async function rollbackSteps(
   s: OpsSession,
-  options: { release: string; dryRun: boolean; containerGiven: boolean; rollbackSettings?: boolean },
+  options: RollbackOptions,
+  progress: RollbackProgress,
 ): Promise<RollbackResult> {
   const { log, target } = s;
   const who = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
@@ -107,6 +141,7 @@ export async function runRollback(
   }
   const releases = state?.releases ?? stored!.releases;
   const live = state ? state.live : stored!.live;
+  progress.live = live?.slice(0, 12);
 
   // Inspect the release the spec names (the plan refuses it if it fails).
   const chosen = resolveRollbackRelease(options.release, releases, live);
@@ -144,6 +179,10 @@ export async function runRollback(
   const inspection = inspections.get(plan.to.sha256)!;
   let workDir: string | undefined;
   try {
+    // Cancelled while planning: stop before anything changes what the app mounts.
+    s.ctx.signal?.throwIfAborted();
+    progress.to = plan.to.id;
+    progress.switching = !plan.alreadyLive;
     if (plan.copy) {
       const copy = plan.copy;
       await log.group('Copy the release to the stable blob', async () => {

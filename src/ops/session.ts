@@ -18,7 +18,7 @@ import { createSecretRegistry, type SecretRegistry } from '../report/secrets.js'
 import { RunpackError, UsageError } from '../util/errors.js';
 
 import { RUNPACK_VERSION } from '../version.js';
-import { createDeployContext, logIn, realClock } from '../deploy/context.js';
+import { cancellableClock, createDeployContext, logIn, realClock } from '../deploy/context.js';
 
 /** The version in the operator commands' User-Agent. */
 export const OPS_VERSION = RUNPACK_VERSION;
@@ -102,6 +102,8 @@ export interface OpsDeps {
   runAz?: (args: string[]) => Promise<string | null>;
   /** The front end's own login (the Azure Pipelines task's service connection). */
   login?: AuthDeps['login'];
+  /** The step's cancellation (SIGINT/SIGTERM): waits and requests stop at once. */
+  signal?: AbortSignal;
 }
 
 export interface OpsSession {
@@ -122,7 +124,7 @@ export interface OpsSession {
 
 /** Logs in and resolves the target (reads only). */
 export async function openSession(inputs: DeployInputs, deps: OpsDeps): Promise<OpsSession> {
-  const clock = deps.clock ?? realClock;
+  const clock = cancellableClock(deps.clock ?? realClock, deps.signal);
   const secrets = deps.secrets;
   const log = createLogger(deps.sink, secrets, { now: clock.now });
   const http =
@@ -132,6 +134,7 @@ export async function openSession(inputs: DeployInputs, deps: OpsDeps): Promise<
       sleep: clock.sleep,
       now: clock.now,
       onRetry: (i) => log.info(describeRetry(i)),
+      signal: deps.signal,
     });
   const deadline = clock.now() + inputs.timeoutMinutes * 60_000;
   const phaseDeadline = (ms: number) => Math.min(deadline, clock.now() + ms);
@@ -157,6 +160,7 @@ export async function openSession(inputs: DeployInputs, deps: OpsDeps): Promise<
     clock,
     armAuthorization: () => auth.authorization(cloud.armScope),
     deadline,
+    signal: deps.signal,
   });
   return {
     inputs,

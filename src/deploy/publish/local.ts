@@ -98,15 +98,10 @@ export async function publishLocalMode(
     }
   }
   progress?.({ switching: true });
-  const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg));
+  const outcome = await log.group('Publish (local mode)', () => publishLocal(ctx, pkg, progress));
   const { kudu } = outcome;
   const before = outcome.previousPackage ?? null;
-  // runpack's record of the package that ran before: its release id, and whether a rollback may bring it back.
-  const record = before
-    ? await readLocalRecords(kudu, ctx.phaseDeadline(30_000))
-        .then(({ records }) => records.find((r) => r.package === before) ?? null)
-        .catch(() => null)
-    : null;
+  const record = outcome.previousRecord ?? null;
   return {
     verify: { intendedValue: '1', packageName: outcome.packageName },
     settingChanged: false,
@@ -386,7 +381,11 @@ async function failureLog(kudu: KuduClient, id: string, deadline: number): Promi
  * The local-mode publish (entry point for the engine): setting `1`, wait for Kudu, push, follow, confirm
  * packagename.txt. Throws a RunpackError when the deployment fails, saying what is still mounted.
  */
-export async function publishLocal(ctx: DeployContext, pkg: PackageInfo): Promise<PublishOutcome> {
+export async function publishLocal(
+  ctx: DeployContext,
+  pkg: PackageInfo,
+  progress?: PublishInput['progress'],
+): Promise<PublishOutcome> {
   const { target, inputs } = ctx;
   const findings: Finding[] = [];
   const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
@@ -414,6 +413,14 @@ export async function publishLocal(ctx: DeployContext, pkg: PackageInfo): Promis
   // 3. What is mounted now, for the evidence if the push fails.
   const oldName = await readPackageName(kudu, setupDeadline).catch(() => null);
   ctx.log.info(`Current package: ${oldName ?? 'none'} (${PACKAGE_NAME_FILE}).`);
+  // runpack's record of that package: its release id (live before this deploy), and whether a rollback may
+  // bring it back.
+  const previousRecord = oldName
+    ? await readLocalRecords(kudu, ctx.phaseDeadline(30_000))
+        .then(({ records }) => records.find((r) => r.package === oldName) ?? null)
+        .catch(() => null)
+    : null;
+  progress?.({ previousReleaseId: previousRecord?.releaseId });
 
   // 4. Push and follow.
   const pushed = await pushAndFollow(ctx, kudu, pkg, ctx.deadline);
@@ -427,6 +434,8 @@ export async function publishLocal(ctx: DeployContext, pkg: PackageInfo): Promis
     const nowName = await readPackageName(kudu, ctx.deadline).catch(() => null);
     const stamp = await readMountedStamp(kudu, ctx.deadline).catch(() => null);
     const stampText = stampSummary(stamp);
+    // Nothing changed what the app mounts: the release that was live still is.
+    if (nowName === oldName) progress?.({ switching: false });
     const still =
       nowName === oldName
         ? `the previous package ${oldName ?? '(none)'} is still mounted (packagename.txt unchanged${stampText ? `, wwwroot stamp ${stampText}` : ''})`
@@ -473,6 +482,7 @@ export async function publishLocal(ctx: DeployContext, pkg: PackageInfo): Promis
     deploymentId: record.id,
     confirmed,
     previousPackage: oldName,
+    previousRecord,
     kudu,
     findings,
   };

@@ -79,7 +79,8 @@ export interface PublishInput {
   uploads?: Map<string, Promise<string | null>>;
   /**
    * What the publisher learns before it finishes, for a failure on the way: the release live before it, and the
-   * moment it starts changing what the app mounts (after that, a failure leaves the live release uncertain).
+   * moment it starts changing what the app mounts (after that, a failure leaves the live release uncertain),
+   * or `switching: false` when it learns that nothing changed what the app mounts after all.
    */
   progress?: (p: { previousReleaseId?: string; switching?: boolean }) => void;
   /** Something to release when the deploy ends, however it ends (the deploy lock). */
