@@ -155,6 +155,52 @@ describe('the deployment history record', () => {
   });
 });
 
+describe('the Application Insights release annotation', () => {
+  it("finds the app's instrumentation key in its connection string or its key setting", async () => {
+    const { insightsKey } = await import('../../src/deploy/recover.js');
+    expect(
+      insightsKey({
+        APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=k-1;IngestionEndpoint=https://x/',
+        APPINSIGHTS_INSTRUMENTATIONKEY: 'old',
+      }),
+    ).toBe('k-1');
+    expect(insightsKey({ APPINSIGHTS_INSTRUMENTATIONKEY: ' k-2 ' })).toBe('k-2');
+    expect(
+      insightsKey({ APPLICATIONINSIGHTS_CONNECTION_STRING: 'IngestionEndpoint=https://x/' }),
+    ).toBeUndefined();
+    expect(insightsKey({})).toBeUndefined();
+  });
+
+  it('is a Deployment marker with the release, its result, commit and run', async () => {
+    const { releaseAnnotation } = await import('../../src/deploy/recover.js');
+    const now = new Date('2026-12-07T10:11:12.000Z');
+    const a = releaseAnnotation(
+      base({
+        app: 'web',
+        slot: 'staging',
+        releaseId: 'aaaaaaaaaaaa',
+        rollback: { from: 'aaaaaaaaaaaa', to: 'bbbbbbbbbbbb', verified: true, levels: [] },
+      }),
+      { id: 'id-1', commit: 'c0ffee', runUrl: 'https://ci/run/1', now },
+    );
+    expect(a).toMatchObject({
+      Id: 'id-1',
+      AnnotationName: 'runpack aaaaaaaaaaaa failed',
+      EventTime: '2026-12-07T10:11:12.000Z',
+      Category: 'Deployment',
+    });
+    expect(JSON.parse(a.Properties as string)).toEqual({
+      Label: 'Error',
+      ReleaseId: 'aaaaaaaaaaaa',
+      Result: 'failed; rolled back to bbbbbbbbbbbb',
+      App: 'web/staging',
+      Commit: 'c0ffee',
+      RunUrl: 'https://ci/run/1',
+      Deployer: 'runpack',
+    });
+  });
+});
+
 describe('steps that must not fail the deploy', () => {
   it('turn a failure into one warning finding with the error line, and leave a success alone', async () => {
     const { bestEffort } = await import('../../src/deploy/result.js');

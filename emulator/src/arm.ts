@@ -3,11 +3,11 @@
  * assignments and cloud metadata. Any api-version is accepted; a missing one is a 400. Bearer tokens from the
  * emulator's Entra are checked for signature, issuer, audience and expiry.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bearerToken, readJson, requestUrl, sendEmpty, sendJson, sendText } from './core-http.js';
 import { ARM_AUDIENCES, type Entra } from './entra.js';
-import type { EmulatorContext, Faults, Site, StorageAccount } from './model.js';
+import type { EmulatorContext, Faults, InsightsComponent, Site, StorageAccount } from './model.js';
 
 export const STORAGE_BLOB_DATA_READER = '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1';
 export const STORAGE_BLOB_DATA_CONTRIBUTOR = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe';
@@ -195,6 +195,23 @@ function appSettingsJson(site: Site): Record<string, unknown> {
     type: 'Microsoft.Web/sites/config',
     location: site.location,
     properties: { ...site.appSettings },
+  };
+}
+
+function componentJson(c: InsightsComponent, location: string): Record<string, unknown> {
+  return {
+    id: c.id,
+    name: c.name,
+    type: 'microsoft.insights/components',
+    location,
+    kind: 'web',
+    properties: {
+      ApplicationId: c.name,
+      Application_Type: 'web',
+      InstrumentationKey: c.instrumentationKey,
+      ConnectionString: c.connectionString,
+      provisioningState: 'Succeeded',
+    },
   };
 }
 
@@ -996,6 +1013,17 @@ export function createArm(deps: ArmDeps) {
           value: [...ctx.storageAccounts.values()].map((a) => storageAccountJson(a, locationOf())),
         });
       }
+      if (lower[3] === 'microsoft.insights' && lower[4] === 'components') {
+        // `$filter=InstrumentationKey eq '<key>'`, as the App Service deploy tasks look a component up.
+        const filter = /InstrumentationKey eq '([^']*)'/i.exec(
+          new URL(req.url ?? '/', 'https://x').searchParams.get('$filter') ?? '',
+        )?.[1];
+        return sendJson(res, 200, {
+          value: [...ctx.components.values()]
+            .filter((c) => !filter || c.instrumentationKey.toLowerCase() === filter.toLowerCase())
+            .map((c) => componentJson(c, locationOf())),
+        });
+      }
     }
     if (lower[2] !== 'resourcegroups') return armError(res, 404, 'NotFound', `No route for ${m} ${path}.`);
     if (segs.length === 3 && m === 'GET') {
@@ -1027,6 +1055,34 @@ export function createArm(deps: ArmDeps) {
         rest = segs.slice(10);
       }
       return siteOperation(req, res, site, rest, path);
+    }
+    if (lower[5] === 'microsoft.insights' && lower[6] === 'components') {
+      const component = ctx.components.get(lower[7] ?? '');
+      if (!component) return notFound(res, 'microsoft.insights/components', segs[7] ?? '');
+      if (segs.length === 8 && m === 'GET') return sendJson(res, 200, componentJson(component, locationOf()));
+      if (segs.length === 9 && lower[8] === 'annotations') {
+        if (m === 'GET') return sendJson(res, 200, { value: component.annotations });
+        if (m === 'PUT') {
+          const body = (await readJson(req).catch(() => null)) as unknown;
+          const items = Array.isArray(body) ? body : [body];
+          const bad = items.find(
+            (a) =>
+              !a ||
+              typeof a !== 'object' ||
+              typeof (a as Record<string, unknown>).AnnotationName !== 'string' ||
+              typeof (a as Record<string, unknown>).EventTime !== 'string',
+          );
+          if (bad !== undefined || items.length === 0)
+            return armError(res, 400, 'BadRequest', 'An annotation needs AnnotationName and EventTime.');
+          const stored = items.map((a) => ({
+            ...(a as Record<string, unknown>),
+            Id: (a as Record<string, unknown>).Id ?? randomUUID(),
+          }));
+          component.annotations.push(...stored);
+          return sendJson(res, 200, stored);
+        }
+      }
+      return armError(res, 404, 'NotFound', `No route for ${m} ${path}.`);
     }
     if (lower[5] === 'microsoft.storage' && lower[6] === 'storageaccounts') {
       if (segs.length === 7 && m === 'GET') {

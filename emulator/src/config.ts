@@ -22,6 +22,11 @@ export interface AppConfig {
   appSettings?: Record<string, string>;
   /** Instances the app (and each slot) runs on (the plan's scale-out), default 1. */
   instances?: number;
+  /**
+   * The app has an Application Insights component `<app>-insights` in the resource group, and its settings carry
+   * the component's connection string (APPLICATIONINSIGHTS_CONNECTION_STRING), as the portal sets it up.
+   */
+  applicationInsights?: boolean;
 }
 
 export interface PrincipalConfig {

@@ -4,7 +4,7 @@
  * (main, one per site and SCM host, blob front, admin) and the CONNECT proxy, and writes ca.pem and
  * connection.json into the state directory.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,15 @@ import { createClock } from './clock.js';
 import { loadConfig, validateConfig, type EmulatorConfig } from './config.js';
 import { sendText } from './core-http.js';
 import { audienceForScope, createEntra, type EntraPrincipal } from './entra.js';
-import type { EmulatorContext, Faults, Handler, Site, SiteWorkerApi, StorageAccount } from './model.js';
+import type {
+  EmulatorContext,
+  Faults,
+  Handler,
+  InsightsComponent,
+  Site,
+  SiteWorkerApi,
+  StorageAccount,
+} from './model.js';
 import { createOidc, GITHUB_OIDC_ISSUER, OIDC_PATH } from './oidc.js';
 import { startProxy } from './proxy.js';
 import { siteSnapshot, type SiteSnapshot } from './reset.js';
@@ -184,6 +192,9 @@ function buildSites(config: EmulatorConfig, state: PersistedState, stateDir: str
       mkdirSync(join(homeDir, 'site', 'wwwroot'), { recursive: true });
       const settings = {
         ...defaultAppSettings(app.kind, app.sku, app.stack, reserved),
+        ...(app.applicationInsights
+          ? { APPLICATIONINSIGHTS_CONNECTION_STRING: insightsComponent(config, app.name).connectionString }
+          : {}),
         ...(app.appSettings ?? {}),
       };
       sites.push({
@@ -223,6 +234,20 @@ function buildSites(config: EmulatorConfig, state: PersistedState, stateDir: str
     }
   }
   return sites;
+}
+
+/** The Application Insights component of an app (`<app>-insights`): its key is derived from the app's name. */
+function insightsComponent(config: EmulatorConfig, app: string): InsightsComponent {
+  const name = `${app}-insights`;
+  const h = createHash('sha256').update(`${config.subscriptionId}/${name}`).digest('hex');
+  const key = `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return {
+    id: `/subscriptions/${config.subscriptionId}/resourceGroups/${config.resourceGroup}/providers/microsoft.insights/components/${name}`,
+    name,
+    instrumentationKey: key,
+    connectionString: `InstrumentationKey=${key};IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/;LiveEndpoint=https://westeurope.livediagnostics.monitor.azure.com/`,
+    annotations: [],
+  };
 }
 
 export async function startEmulator(options: StartOptions = {}): Promise<RunningEmulator> {
@@ -353,6 +378,14 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     resourceGroup: config.resourceGroup,
     sites: new Map(sites.map((s) => [s.id.toLowerCase(), s])),
     storageAccounts: new Map([[account.id.toLowerCase(), account]]),
+    components: new Map(
+      config.apps
+        .filter((a) => a.applicationInsights)
+        .map((a) => {
+          const c = insightsComponent(config, a.name);
+          return [c.name.toLowerCase(), c];
+        }),
+    ),
     faults: faultsMap,
     log(entry) {
       requestLog.push({ time: clock.now().toISOString(), ...entry });

@@ -102,6 +102,15 @@ export interface Site {
   triggerSyncs: { time: string; path: string }[];
 }
 
+/** An Application Insights component and the release annotations written to it. */
+export interface InsightsComponent {
+  id: string;
+  name: string;
+  instrumentationKey: string;
+  connectionString: string;
+  annotations: Record<string, unknown>[];
+}
+
 /** A storage account (ARM Microsoft.Storage/storageAccounts), backed by Azurite. */
 export interface StorageAccount {
   id: string;
@@ -185,6 +194,8 @@ export interface EmulatorContext {
   /** All sites and slots, keyed by lowercased ARM id. */
   sites: Map<string, Site>;
   storageAccounts: Map<string, StorageAccount>;
+  /** Application Insights components (Microsoft.Insights/components), keyed by lowercased name. */
+  components: Map<string, InsightsComponent>;
   /** Faults keyed by app name (for app faults) or storage account name (for account faults); '*' applies to all. */
   faults: Map<string, Faults>;
   /** Append to the request log (no secrets). */

@@ -113,6 +113,7 @@ export async function resetSites(
     site.triggerSyncs = [];
     clearKuduLocalSettings(site);
   }
+  for (const c of ctx.components.values()) c.annotations = [];
   for (const site of snapshots.keys()) await freshHome(site.homeDir);
   await Promise.all(
     [...snapshots.keys()].map(async (site) => {

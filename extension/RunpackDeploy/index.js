@@ -50658,6 +50658,8 @@ const WEB_API_VERSION = '2024-11-01';
 const STORAGE_API_VERSION = '2023-05-01';
 const AUTHORIZATION_API_VERSION = '2022-04-01';
 const RESOURCES_API_VERSION = '2022-12-01';
+/** Application Insights components and their annotations (the version the App Service deploy tasks use). */
+const INSIGHTS_API_VERSION = '2015-05-01';
 function siteId(ref) {
     const base = `/subscriptions/${ref.subscriptionId}/resourceGroups/${ref.resourceGroup}/providers/Microsoft.Web/sites/${ref.appName}`;
     return ref.slot ? `${base}/slots/${ref.slot}` : base;
@@ -50924,6 +50926,18 @@ function createArmClient(options) {
                 displayName: s.displayName ?? '',
                 state: s.state ?? '',
             }));
+        },
+        async findInsightsComponent(subscriptionId, instrumentationKey) {
+            const key = instrumentationKey.toLowerCase();
+            const found = await findInPages(url(`/subscriptions/${subscriptionId}/providers/Microsoft.Insights/components`, INSIGHTS_API_VERSION, {
+                $filter: `InstrumentationKey eq '${instrumentationKey.replace(/'/g, "''")}'`,
+            }), 'list Application Insights components', `subscription ${subscriptionId}`, 
+            // The filter narrows the list; the key is compared here too, in case a service ignores it.
+            (c) => c.properties?.InstrumentationKey?.toLowerCase() === key);
+            return found ? { id: found.id, name: found.name } : null;
+        },
+        async addAnnotation(componentId, annotation) {
+            await call('PUT', `${componentId}/Annotations`, INSIGHTS_API_VERSION, 'add a release annotation', componentId.split('/').pop() ?? componentId, annotation);
         },
         async findStorageAccount(subscriptionId, name) {
             const a = await findInPages(url(`/subscriptions/${subscriptionId}/providers/Microsoft.Storage/storageAccounts`, STORAGE_API_VERSION), 'list storage accounts', `subscription ${subscriptionId}`, (x) => x.name.toLowerCase() === name.toLowerCase());
@@ -91216,14 +91230,67 @@ async function recordPhase(ctx, published, result) {
         log.info(`Release ${result.releaseId} recorded as verified (a later rollback may bring it back).`);
     });
 }
-/** Pure: the deployment record of a URL-mode deploy (Kudu's history): id, status and the JSON message. */
-function deploymentRecord(result, o) {
-    const stamp = o.now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
-    const outcome = result.ok
+/** Pure: a deploy's result in the records people read (history, annotation). */
+function deployOutcome(result) {
+    return result.ok
         ? 'verified'
         : result.rollback?.verified
             ? `failed; rolled back to ${result.rollback.to}`
             : 'failed';
+}
+/** Pure: the instrumentation key of the app's Application Insights, from its settings (connection string first). */
+function insightsKey(settings) {
+    const cs = settings.APPLICATIONINSIGHTS_CONNECTION_STRING;
+    const fromCs = cs ? /(?:^|;)\s*InstrumentationKey=([^;]+)/i.exec(cs)?.[1]?.trim() : undefined;
+    return fromCs || settings.APPINSIGHTS_INSTRUMENTATIONKEY?.trim() || undefined;
+}
+/** Pure: the release annotation of a deploy (Category Deployment: what Application Insights shows on its charts). */
+function releaseAnnotation(result, o) {
+    return {
+        Id: o.id,
+        AnnotationName: `runpack ${result.releaseId} ${result.ok ? 'verified' : 'failed'}`,
+        EventTime: o.now.toISOString(),
+        Category: 'Deployment',
+        Properties: JSON.stringify({
+            Label: result.ok ? 'Success' : 'Error',
+            ReleaseId: result.releaseId,
+            Result: deployOutcome(result),
+            App: result.slot ? `${result.app}/${result.slot}` : result.app,
+            ...(o.commit ? { Commit: o.commit } : {}),
+            ...(o.runUrl ? { RunUrl: o.runUrl } : {}),
+            Deployer: 'runpack',
+        }),
+    };
+}
+/**
+ * A release annotation in the app's Application Insights, when its settings name one (best effort: a warning when
+ * it cannot be written; nothing at all when the app has no Application Insights).
+ */
+async function annotationPhase(ctx, result, key, o) {
+    const find = ctx.arm.findInsightsComponent;
+    const add = ctx.arm.addAnnotation;
+    if (!find || !add)
+        return;
+    await bestEffort(result, ctx.log, 'annotation-failed', (why) => `Could not add a release annotation to Application Insights (${why.replace(/\.$/, '')}).`, async () => {
+        const component = await find.call(ctx.arm, ctx.target.ref.subscriptionId, key);
+        if (!component) {
+            ctx.log.info("The app's Application Insights (from its instrumentation key) is not in this subscription, or the login cannot read it: no release annotation.");
+            return;
+        }
+        await add.call(ctx.arm, component.id, releaseAnnotation(result, {
+            id: node_crypto.randomUUID(),
+            commit: ctx.inputs.commit,
+            runUrl: o.runUrl,
+            now: new Date(ctx.clock.now()),
+        }));
+        result.annotation = component.name;
+        ctx.log.info(`Release annotation added to Application Insights ${component.name}.`);
+    });
+}
+/** Pure: the deployment record of a URL-mode deploy (Kudu's history): id, status and the JSON message. */
+function deploymentRecord(result, o) {
+    const stamp = o.now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    const outcome = deployOutcome(result);
     return {
         id: `runpack-${result.releaseId}-${stamp}`,
         status: result.ok ? 4 : 3,
@@ -91695,6 +91762,10 @@ async function runEngine(inputs, deps, shared) {
             await log.group('Retention', () => retentionPhase(prune, inputs, result, log));
         settleVerdict(result);
         result.liveReleaseId = liveRelease(result, pkg.releaseId);
+        // Application Insights (when the app's settings name one) gets a release annotation, verified or failed.
+        const key = insightsKey({ ...settings, ...(config?.plan.settingChanges ?? {}) });
+        if (key && published.verify)
+            await log.group('Release annotation', () => annotationPhase(ctx, result, key, { runUrl: result.runUrl }));
         // The app's deployment history (what the portal's Deployment Center lists) gets this deploy, in URL mode too.
         if (plan.mode === 'url' && published.verify)
             await log.group('Deployment history', () => historyPhase(ctx, result, {
@@ -93963,6 +94034,7 @@ function renderSummary(r, secrets) {
     row('Commit', r.commit && `\`${r.commit.slice(0, 12)}\``);
     row('Run', r.runUrl);
     row('Deployment history', r.deploymentRecord && `\`${r.deploymentRecord}\``);
+    row('Release annotation', r.annotation && `Application Insights ${r.annotation}`);
     row('Login', r.auth);
     if (r.fleet)
         fleetTable(r, lines);

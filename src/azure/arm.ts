@@ -9,6 +9,8 @@ export const WEB_API_VERSION = '2024-11-01';
 export const STORAGE_API_VERSION = '2023-05-01';
 export const AUTHORIZATION_API_VERSION = '2022-04-01';
 export const RESOURCES_API_VERSION = '2022-12-01';
+/** Application Insights components and their annotations (the version the App Service deploy tasks use). */
+export const INSIGHTS_API_VERSION = '2015-05-01';
 
 export interface SiteRef {
   subscriptionId: string;
@@ -116,6 +118,13 @@ export interface ArmClient {
   findStorageAccount(subscriptionId: string, name: string): Promise<StorageAccountInfo | null>;
   listStorageAccountKeys(accountId: string): Promise<string[]>;
   listRoleAssignments(scope: string, principalId: string): Promise<RoleAssignment[]>;
+  /** The Application Insights component with this instrumentation key in the subscription, or null. */
+  findInsightsComponent?(
+    subscriptionId: string,
+    instrumentationKey: string,
+  ): Promise<{ id: string; name: string } | null>;
+  /** Adds an annotation (a release marker) to an Application Insights component (`PUT …/Annotations`). */
+  addAnnotation?(componentId: string, annotation: Record<string, unknown>): Promise<void>;
 }
 
 export function siteId(ref: SiteRef): string {
@@ -538,6 +547,37 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
         displayName: s.displayName ?? '',
         state: s.state ?? '',
       }));
+    },
+    async findInsightsComponent(subscriptionId, instrumentationKey) {
+      const key = instrumentationKey.toLowerCase();
+      const found = await findInPages<{
+        id: string;
+        name: string;
+        properties?: { InstrumentationKey?: string };
+      }>(
+        url(
+          `/subscriptions/${subscriptionId}/providers/Microsoft.Insights/components`,
+          INSIGHTS_API_VERSION,
+          {
+            $filter: `InstrumentationKey eq '${instrumentationKey.replace(/'/g, "''")}'`,
+          },
+        ),
+        'list Application Insights components',
+        `subscription ${subscriptionId}`,
+        // The filter narrows the list; the key is compared here too, in case a service ignores it.
+        (c) => c.properties?.InstrumentationKey?.toLowerCase() === key,
+      );
+      return found ? { id: found.id, name: found.name } : null;
+    },
+    async addAnnotation(componentId, annotation) {
+      await call(
+        'PUT',
+        `${componentId}/Annotations`,
+        INSIGHTS_API_VERSION,
+        'add a release annotation',
+        componentId.split('/').pop() ?? componentId,
+        annotation,
+      );
     },
     async findStorageAccount(subscriptionId, name) {
       const a = await findInPages<{

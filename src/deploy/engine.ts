@@ -28,7 +28,7 @@ import { planDeploy, type Plan } from './plan.js';
 import { localPublisher } from './publish/local.js';
 import type { Published, Publisher, PublishInput } from './publish/types.js';
 import { urlPublisher } from './publish/url.js';
-import { historyPhase, recordPhase, rollbackPhase } from './recover.js';
+import { annotationPhase, historyPhase, insightsKey, recordPhase, rollbackPhase } from './recover.js';
 import { probeSite } from './restart.js';
 import {
   bestEffort,
@@ -295,6 +295,13 @@ export async function runEngine(
 
     settleVerdict(result);
     result.liveReleaseId = liveRelease(result, pkg.releaseId);
+
+    // Application Insights (when the app's settings name one) gets a release annotation, verified or failed.
+    const key = insightsKey({ ...settings, ...(config?.plan.settingChanges ?? {}) });
+    if (key && published.verify)
+      await log.group('Release annotation', () =>
+        annotationPhase(ctx, result, key, { runUrl: result.runUrl }),
+      );
 
     // The app's deployment history (what the portal's Deployment Center lists) gets this deploy, in URL mode too.
     if (plan.mode === 'url' && published.verify)

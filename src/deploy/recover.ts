@@ -3,6 +3,7 @@
  * that fails verification is replaced by the previous verified one through its publisher, restarted and verified
  * (on-failure: rollback), or left live and said so (on-failure: keep).
  */
+import { randomUUID } from 'node:crypto';
 import { describeError, RunpackError } from '../util/errors.js';
 import { restartAndVerify } from './after-mount.js';
 import type { KuduClient } from '../azure/kudu.js';
@@ -170,17 +171,93 @@ export async function recordPhase(
   );
 }
 
+/** Pure: a deploy's result in the records people read (history, annotation). */
+function deployOutcome(result: DeployResult): string {
+  return result.ok
+    ? 'verified'
+    : result.rollback?.verified
+      ? `failed; rolled back to ${result.rollback.to}`
+      : 'failed';
+}
+
+/** Pure: the instrumentation key of the app's Application Insights, from its settings (connection string first). */
+export function insightsKey(settings: Record<string, string>): string | undefined {
+  const cs = settings.APPLICATIONINSIGHTS_CONNECTION_STRING;
+  const fromCs = cs ? /(?:^|;)\s*InstrumentationKey=([^;]+)/i.exec(cs)?.[1]?.trim() : undefined;
+  return fromCs || settings.APPINSIGHTS_INSTRUMENTATIONKEY?.trim() || undefined;
+}
+
+/** Pure: the release annotation of a deploy (Category Deployment: what Application Insights shows on its charts). */
+export function releaseAnnotation(
+  result: DeployResult,
+  o: { id: string; commit?: string; runUrl?: string; now: Date },
+): Record<string, unknown> {
+  return {
+    Id: o.id,
+    AnnotationName: `runpack ${result.releaseId} ${result.ok ? 'verified' : 'failed'}`,
+    EventTime: o.now.toISOString(),
+    Category: 'Deployment',
+    Properties: JSON.stringify({
+      Label: result.ok ? 'Success' : 'Error',
+      ReleaseId: result.releaseId,
+      Result: deployOutcome(result),
+      App: result.slot ? `${result.app}/${result.slot}` : result.app,
+      ...(o.commit ? { Commit: o.commit } : {}),
+      ...(o.runUrl ? { RunUrl: o.runUrl } : {}),
+      Deployer: 'runpack',
+    }),
+  };
+}
+
+/**
+ * A release annotation in the app's Application Insights, when its settings name one (best effort: a warning when
+ * it cannot be written; nothing at all when the app has no Application Insights).
+ */
+export async function annotationPhase(
+  ctx: DeployContext,
+  result: DeployResult,
+  key: string,
+  o: { runUrl?: string },
+): Promise<void> {
+  const find = ctx.arm.findInsightsComponent;
+  const add = ctx.arm.addAnnotation;
+  if (!find || !add) return;
+  await bestEffort(
+    result,
+    ctx.log,
+    'annotation-failed',
+    (why) => `Could not add a release annotation to Application Insights (${why.replace(/\.$/, '')}).`,
+    async () => {
+      const component = await find.call(ctx.arm, ctx.target.ref.subscriptionId, key);
+      if (!component) {
+        ctx.log.info(
+          "The app's Application Insights (from its instrumentation key) is not in this subscription, or the login cannot read it: no release annotation.",
+        );
+        return;
+      }
+      await add.call(
+        ctx.arm,
+        component.id,
+        releaseAnnotation(result, {
+          id: randomUUID(),
+          commit: ctx.inputs.commit,
+          runUrl: o.runUrl,
+          now: new Date(ctx.clock.now()),
+        }),
+      );
+      result.annotation = component.name;
+      ctx.log.info(`Release annotation added to Application Insights ${component.name}.`);
+    },
+  );
+}
+
 /** Pure: the deployment record of a URL-mode deploy (Kudu's history): id, status and the JSON message. */
 export function deploymentRecord(
   result: DeployResult,
   o: { commit?: string; runUrl?: string; author?: string; now: Date },
 ): { id: string; status: 3 | 4; message: string; author?: string; deployer: string; active: boolean } {
   const stamp = o.now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
-  const outcome = result.ok
-    ? 'verified'
-    : result.rollback?.verified
-      ? `failed; rolled back to ${result.rollback.to}`
-      : 'failed';
+  const outcome = deployOutcome(result);
   return {
     id: `runpack-${result.releaseId}-${stamp}`,
     status: result.ok ? 4 : 3,

@@ -70,6 +70,8 @@ export interface DeployResult {
   instances?: InstanceRow[];
   /** The publisher started changing what the app mounts (a failure after that leaves the live release open). */
   switching?: boolean;
+  /** The Application Insights component that got this deploy's release annotation. */
+  annotation?: string;
   /** The record this deploy added to the app's deployment history (URL mode). */
   deploymentRecord?: string;
   /** The commit and the run recorded with the release. */

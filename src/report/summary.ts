@@ -164,6 +164,7 @@ export function renderSummary(r: DeployResult, secrets: SecretRegistry): string 
   row('Commit', r.commit && `\`${r.commit.slice(0, 12)}\``);
   row('Run', r.runUrl);
   row('Deployment history', r.deploymentRecord && `\`${r.deploymentRecord}\``);
+  row('Release annotation', r.annotation && `Application Insights ${r.annotation}`);
   row('Login', r.auth);
   if (r.fleet) fleetTable(r, lines);
   extraSections(r, lines);

@@ -46,6 +46,7 @@ export function createTestContext(): TestContext {
     resourceGroup: 'runpack-rg',
     sites: new Map(),
     storageAccounts: new Map(),
+    components: new Map(),
     faults: new Map<string, Faults>(),
     requestLog: [],
     log(entry) {
