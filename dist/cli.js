@@ -76116,9 +76116,15 @@ async function watchApp(ctx, deadline, o = {}) {
         await ctx.clock.sleep(interval);
     }
 }
-async function restartApp(ctx, deadline, failed) {
-    await ctx.arm.restart(ctx.target.ref, { synchronous: true });
-    ctx.log.info('Restart requested; waiting for the site to answer.');
+async function restartApp(ctx, deadline, failed, 
+/** The settings write already restarts the app: wait for that restart instead of requesting a second one. */
+restartedBySettings = false) {
+    if (restartedBySettings)
+        ctx.log.info('The settings write restarts the app (no second restart); waiting for the site to answer.');
+    else {
+        await ctx.arm.restart(ctx.target.ref, { synchronous: true });
+        ctx.log.info('Restart requested; waiting for the site to answer.');
+    }
     let marker = null;
     const w = await watchApp(ctx, deadline, {
         until: 'answers',
@@ -76572,10 +76578,12 @@ async function restartAndVerify(ctx, pkg, a) {
         else
             log.info(f.message);
     };
-    // The stable URL does not change between releases in URL mode and Kudu's own restart after a push is not
-    // relied on: restart so the app mounts what was published.
+    // One restart per deploy. In URL mode a settings write restarts the app on its own (as any settings change
+    // does): wait for that one; verification's mounted stamp proves it mounted the new package. Otherwise (the
+    // stable URL unchanged, or local mode, where Kudu's own restart after a push is not relied on) restart so
+    // the app mounts what was published.
     const restarted = a.restart
-        ? await log.group(named('Restart'), () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)))
+        ? await log.group(named('Restart'), () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx), a.mode === 'url' && a.settingChanged))
         : undefined;
     if (!a.restart && a.mode === 'url')
         note({

@@ -153,7 +153,7 @@ export interface Faults {
 
 export interface RequestLogEntry {
   time: string;
-  /** 'arm' | 'kudu' | 'site' | 'entra' | 'oidc' | 'admin' | 'proxy' */
+  /** 'arm' | 'kudu' | 'site' | 'entra' | 'oidc' | 'admin' | 'proxy', or 'worker' for a (re)start's mount (method MOUNT) */
   service: string;
   host: string;
   method: string;

@@ -450,6 +450,15 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
     if (disposed) return;
     st = 'starting';
     for (const inst of instances) await bootInstance(inst);
+    // Each (re)start mounts the package anew on every instance: in the request log, so tests count them.
+    ctx.log({
+      service: 'worker',
+      host: site.defaultHostName,
+      method: 'MOUNT',
+      path: `/${instances.length} instance(s): ${instances[0].mount.mode} ${instances[0].mount.sha256?.slice(0, 12) ?? 'none'}`,
+      status: instances.every((i) => i.mount.error === null) ? 200 : 500,
+      site: site.id,
+    });
     if (warmupMs > 0) await sleep(warmupMs);
     if (disposed) return;
     st = instances[0].mount.error === null ? 'running' : 'failed';

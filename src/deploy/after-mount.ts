@@ -41,11 +41,18 @@ export async function restartAndVerify(
     else if (f.severity === 'warning') log.warn(f.message);
     else log.info(f.message);
   };
-  // The stable URL does not change between releases in URL mode and Kudu's own restart after a push is not
-  // relied on: restart so the app mounts what was published.
+  // One restart per deploy. In URL mode a settings write restarts the app on its own (as any settings change
+  // does): wait for that one; verification's mounted stamp proves it mounted the new package. Otherwise (the
+  // stable URL unchanged, or local mode, where Kudu's own restart after a push is not relied on) restart so
+  // the app mounts what was published.
   const restarted = a.restart
     ? await log.group(named('Restart'), () =>
-        restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx)),
+        restartApp(
+          ctx,
+          ctx.phaseDeadline(5 * 60_000),
+          failureMarkerCheck(ctx),
+          a.mode === 'url' && a.settingChanged,
+        ),
       )
     : undefined;
   if (!a.restart && a.mode === 'url')

@@ -112,9 +112,15 @@ export async function restartApp(
   ctx: DeployContext,
   deadline: number,
   failed?: () => Promise<string | null>,
+  /** The settings write already restarts the app: wait for that restart instead of requesting a second one. */
+  restartedBySettings = false,
 ): Promise<WaitResult> {
-  await ctx.arm.restart(ctx.target.ref, { synchronous: true });
-  ctx.log.info('Restart requested; waiting for the site to answer.');
+  if (restartedBySettings)
+    ctx.log.info('The settings write restarts the app (no second restart); waiting for the site to answer.');
+  else {
+    await ctx.arm.restart(ctx.target.ref, { synchronous: true });
+    ctx.log.info('Restart requested; waiting for the site to answer.');
+  }
   let marker: string | null = null;
   const w = await watchApp(ctx, deadline, {
     until: 'answers',

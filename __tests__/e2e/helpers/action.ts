@@ -48,7 +48,7 @@ export interface E2E {
   /** A folder with a copy of the example app whose version.txt says `version`. */
   app(version: string): string;
   /** Requests the emulator saw (admin calls excluded). */
-  requests(): { service: string; method: string; path: string; status: number }[];
+  requests(): { service: string; method: string; path: string; status: number; site?: string }[];
   stop(): Promise<void>;
 }
 
