@@ -8,9 +8,7 @@ import { beforeEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ClientSecretCredential } from '@azure/identity';
-import { WebSiteManagementClient } from '@azure/arm-appservice';
-import { type E2E, fetchSite, useE2E } from './helpers/action.js';
+import { appServiceClient, type E2E, fetchSite, useE2E } from './helpers/action.js';
 
 let e: E2E;
 useE2E((ready) => (e = ready));
@@ -18,18 +16,7 @@ useE2E((ready) => (e = ready));
 const RG = 'runpack-rg';
 const APP = 'rp-linux-web';
 
-function client(): WebSiteManagementClient {
-  const cred = new ClientSecretCredential(
-    e.emu.tenantId,
-    e.emu.servicePrincipal.clientId,
-    e.emu.servicePrincipal.clientSecret,
-    { authorityHost: e.emu.authorityHost, disableInstanceDiscovery: true },
-  );
-  return new WebSiteManagementClient(cred, e.emu.subscriptionId, {
-    endpoint: e.emu.resourceManagerEndpoint,
-    credentialScopes: ['https://management.azure.com/.default'],
-  });
-}
+const client = () => appServiceClient(e.emu);
 
 async function settingsOf(app = APP): Promise<Record<string, string>> {
   return (await client().webApps.listApplicationSettings(RG, app)).properties ?? {};

@@ -9,10 +9,15 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ClientSecretCredential } from '@azure/identity';
-import { WebSiteManagementClient } from '@azure/arm-appservice';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
-import { type ActionRun, type E2E, fetchSite, type RunOptions, useE2E } from './helpers/action.js';
+import {
+  type ActionRun,
+  appServiceClient,
+  type E2E,
+  fetchSite,
+  type RunOptions,
+  useE2E,
+} from './helpers/action.js';
 
 let e: E2E;
 useE2E((ready) => (e = ready));
@@ -330,18 +335,7 @@ const ROWS: Row[] = [
   },
 ];
 
-function client(): WebSiteManagementClient {
-  const cred = new ClientSecretCredential(
-    e.emu.tenantId,
-    e.emu.servicePrincipal.clientId,
-    e.emu.servicePrincipal.clientSecret,
-    { authorityHost: e.emu.authorityHost, disableInstanceDiscovery: true },
-  );
-  return new WebSiteManagementClient(cred, e.emu.subscriptionId, {
-    endpoint: e.emu.resourceManagerEndpoint,
-    credentialScopes: ['https://management.azure.com/.default'],
-  });
-}
+const client = () => appServiceClient(e.emu);
 
 async function releaseBlobExists(app: string, sha256: string): Promise<boolean> {
   const blobs = new BlobServiceClient(

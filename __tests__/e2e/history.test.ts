@@ -6,27 +6,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ClientSecretCredential } from '@azure/identity';
-import { WebSiteManagementClient } from '@azure/arm-appservice';
-import { type E2E, useE2E } from './helpers/action.js';
+import { appServiceClient, type E2E, principalCredential, useE2E } from './helpers/action.js';
 
 let e: E2E;
 useE2E((ready) => (e = ready));
 
 async function history(app: string) {
-  const cred = new ClientSecretCredential(
-    e.emu.tenantId,
-    e.emu.servicePrincipal.clientId,
-    e.emu.servicePrincipal.clientSecret,
-    {
-      authorityHost: e.emu.authorityHost,
-      disableInstanceDiscovery: true,
-    },
-  );
-  const client = new WebSiteManagementClient(cred, e.emu.subscriptionId, {
-    endpoint: e.emu.resourceManagerEndpoint,
-    credentialScopes: ['https://management.azure.com/.default'],
-  });
+  const client = appServiceClient(e.emu);
   const out = [];
   for await (const d of client.webApps.listDeployments('runpack-rg', app)) out.push(d);
   return out;
@@ -77,12 +63,7 @@ describe('the deployment history', () => {
     expect(bad.code).toBe(1);
 
     // Read back through Resource Manager (the component's Annotations), with the deploying principal's token.
-    const cred = new ClientSecretCredential(
-      e.emu.tenantId,
-      e.emu.servicePrincipal.clientId,
-      e.emu.servicePrincipal.clientSecret,
-      { authorityHost: e.emu.authorityHost, disableInstanceDiscovery: true },
-    );
+    const cred = principalCredential(e.emu);
     const token = await cred.getToken('https://management.azure.com/.default');
     const res = await fetch(
       `${e.emu.resourceManagerEndpoint.replace(/\/+$/, '')}/subscriptions/${e.emu.subscriptionId}/resourceGroups/runpack-rg/providers/microsoft.insights/components/rp-linux-web-insights/Annotations?api-version=2015-05-01`,

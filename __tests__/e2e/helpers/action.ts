@@ -8,6 +8,8 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ClientSecretCredential } from '@azure/identity';
+import { WebSiteManagementClient } from '@azure/arm-appservice';
 import { startEmulator, type RunningEmulator } from '../../../emulator/src/index.js';
 
 export const REPO_ROOT = resolve(new URL('../../..', import.meta.url).pathname);
@@ -251,6 +253,24 @@ export async function setupE2E(): Promise<E2E> {
       rmSync(work, { recursive: true, force: true });
     },
   };
+}
+
+/** The deploying principal's credential against the emulator's Entra (an independent reader of what runpack did). */
+export function principalCredential(emu: RunningEmulator): ClientSecretCredential {
+  return new ClientSecretCredential(
+    emu.tenantId,
+    emu.servicePrincipal.clientId,
+    emu.servicePrincipal.clientSecret,
+    { authorityHost: emu.authorityHost, disableInstanceDiscovery: true },
+  );
+}
+
+/** The official App Service management client against the emulator's Resource Manager. */
+export function appServiceClient(emu: RunningEmulator): WebSiteManagementClient {
+  return new WebSiteManagementClient(principalCredential(emu), emu.subscriptionId, {
+    endpoint: emu.resourceManagerEndpoint,
+    credentialScopes: ['https://management.azure.com/.default'],
+  });
 }
 
 /** GET a site through the emulator's proxy-free loopback URL (what the app answers now). */
