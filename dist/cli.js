@@ -78906,6 +78906,9 @@ async function runEngine(inputs, deps, shared) {
         // Failed before anything changed what the app mounts: the release that was live still is.
         if (!result.switching)
             result.liveReleaseId = result.previousReleaseId;
+        // Verified before the failure (a cancellation during the steps after): this release is live.
+        else if (result.verified)
+            result.liveReleaseId = result.releaseId;
         if (deps.signal?.aborted) {
             result.errorCode = 'cancelled';
             result.error = describeCancellation(result, phase, deps.signal.reason);

@@ -13,8 +13,12 @@ useE2E((ready) => (e = ready));
 const url = () => ({ 'app-name': 'rp-linux-web', 'storage-account': e.emu.storage.accountName });
 /** RUNNER_TEMP of the last run: the action's temp folders go there. */
 const leftovers = () => {
-  const dir = join(e.work, `run-${e.runs.length}`);
-  return readdirSync(dir).filter((n) => n.startsWith('runpack-'));
+  const last = Math.max(
+    ...readdirSync(e.work)
+      .filter((n) => /^run-\d+$/.test(n))
+      .map((n) => Number(n.slice(4))),
+  );
+  return readdirSync(join(e.work, `run-${last}`)).filter((n) => n.startsWith('runpack-'));
 };
 
 describe('cancellation (SIGINT, SIGTERM)', () => {
@@ -85,4 +89,52 @@ describe('cancellation (SIGINT, SIGTERM)', () => {
     const site = await fetchSite(e.emu, 'rp-linux-web', '/version.txt');
     expect(site.body.trim()).toMatch(/version c6$/);
   });
+
+  // Every phase of a URL-mode deploy, cancelled as it starts: one line that says where it stopped and what the app
+  // runs, and that claim holds (the app serves what the line says), no temp folder left behind.
+  const PHASES = [
+    'Validate inputs',
+    'Log in',
+    'Resolve target',
+    'Package',
+    'Storage',
+    'Package access',
+    'Upload',
+    'App setting',
+    'Restart',
+    'Verify',
+    'Record the release',
+  ];
+  it.each(PHASES)(
+    'SIGINT as %s starts: says where it stopped, and what it says the app runs is true',
+    async (phase) => {
+      const base = await e.run({ ...url(), package: e.app(`p-${phase}-base`) });
+      expect(base.code).toBe(0);
+      const version = `p-${phase}`;
+      const r = await e.run(
+        { ...url(), package: e.app(version) },
+        { timeoutMs: 60_000, signal: { when: new RegExp(`::group::${phase}\\n`), name: 'SIGINT' } },
+      );
+      expect(r.code).toBe(1);
+      const errors = r.stdout.split('\n').filter((l) => l.startsWith('::error::'));
+      expect(errors).toHaveLength(1);
+      const line = errors[0];
+      expect(line).toMatch(/^::error::Cancelled \(SIGINT\) during [A-Z][\w ()]+: /);
+      expect(leftovers()).toEqual([]);
+      const served = (await fetchSite(e.emu, 'rp-linux-web', '/version.txt')).body.trim();
+      if (/nothing was changed/.test(line)) {
+        // Before the upload has read the stable blob, which release is live is not known yet: said so, not guessed.
+        const known = line.includes(`release ${base.outputs['release-id']} still is`);
+        if (!known) expect(line).toContain('the release that was live still is');
+        expect(served).toMatch(new RegExp(`version ${version}-base$`));
+        expect(r.outputs['live-release-id']).toBe(known ? base.outputs['release-id'] : '');
+      } else if (/is live and verified/.test(line)) {
+        expect(served).toMatch(new RegExp(`version ${version}$`));
+        expect(r.outputs['live-release-id']).toBe(r.outputs['release-id']);
+      } else
+        expect(line).toMatch(
+          /may be live unverified — run 'runpack rollback --release previous' or deploy again/,
+        );
+    },
+  );
 });
