@@ -76659,19 +76659,22 @@ async function recordConfig(kudu, releaseId, config, deadline) {
 /**
  * A rollback's settings: with rollback-settings, the configuration recorded with the restored release is applied
  * again (every other setting kept); without, settings are left alone and the step says so when the failed deploy
- * had changed them. Returns the finding to report, if any.
+ * had changed them. Returns the finding to report, if any, and whether app settings were written (a write
+ * restarts the app, so the rollback's own restart waits for that one instead of adding another).
  */
 async function rollbackConfig(o, releaseId, rollbackSettings, 
 /** What the release being replaced had applied (for the note when settings are left alone). */
 replaced) {
+    const none = { settingsWritten: false };
     if (!rollbackSettings) {
         if (!replaced?.plan.changed)
-            return undefined;
-        return {
+            return none;
+        const note = {
             severity: 'warning',
             code: 'rollback-settings-kept',
             message: `Settings were left as they are (rollback-settings: false): ${describeParts(replaced.wanted)} stay as the failed deploy applied them, now with release ${releaseId}.`,
         };
+        return { note, settingsWritten: false };
     }
     let recorded;
     try {
@@ -76679,16 +76682,22 @@ replaced) {
     }
     catch (err) {
         return {
-            severity: 'warning',
-            code: 'rollback-settings-unread',
-            message: `Could not read the configuration recorded with release ${releaseId} (${describeError(err).replace(/\.$/, '')}); settings were left as they are.`,
+            note: {
+                severity: 'warning',
+                code: 'rollback-settings-unread',
+                message: `Could not read the configuration recorded with release ${releaseId} (${describeError(err).replace(/\.$/, '')}); settings were left as they are.`,
+            },
+            settingsWritten: false,
         };
     }
     if (!recorded)
         return {
-            severity: 'warning',
-            code: 'rollback-settings-none',
-            message: `Release ${releaseId} has no recorded configuration (it was deployed without app-settings, connection-strings or startup-command, or before runpack recorded them); settings were left as they are.`,
+            note: {
+                severity: 'warning',
+                code: 'rollback-settings-none',
+                message: `Release ${releaseId} has no recorded configuration (it was deployed without app-settings, connection-strings or startup-command, or before runpack recorded them); settings were left as they are.`,
+            },
+            settingsWritten: false,
         };
     for (const v of secretConfigValues(recorded))
         o.secrets.add(v);
@@ -76700,7 +76709,7 @@ replaced) {
         o.log.info(line);
     if (!plan.changed) {
         o.log.info(`The configuration recorded with release ${releaseId} is already in place.`);
-        return undefined;
+        return none;
     }
     await applyConfigExtras(o.arm, o.target.ref, plan);
     if (Object.keys(plan.settingChanges).length) {
@@ -76712,7 +76721,7 @@ replaced) {
             throw new RunpackError('setting-not-applied', `App settings ${off.map(([k]) => k).join(', ')} did not read back as written; run the rollback again.`);
     }
     o.log.info(`Brought back the configuration recorded with release ${releaseId} (${describeParts(recorded)}).`);
-    return undefined;
+    return { settingsWritten: Object.keys(plan.settingChanges).length > 0 };
 }
 function describeParts(config) {
     return [
@@ -78363,15 +78372,21 @@ async function rollbackPhase(ctx, pkg, mode, published, result) {
         }
         outcome.to = restored.pkg.releaseId;
         const releaseId = restored.pkg.releaseId;
+        // A rollback that writes settings restarts the app with that write (URL mode): no second restart then.
+        let settingChanged = false;
         if (ctx.inputs.rollbackSettings || ctx.config?.plan.changed)
             await log.group(`Settings of release ${releaseId}`, async () => {
-                const note = await rollbackConfig({ ...rctx, kudu: kuduFor(rctx, published), deadline: rctx.phaseDeadline(60_000) }, releaseId, ctx.inputs.rollbackSettings, ctx.config).catch((err) => ({
-                    severity: 'warning',
-                    code: 'rollback-settings-failed',
-                    message: `The configuration recorded with release ${releaseId} was not brought back: ${describeError(err).replace(/\.$/, '')}.`,
+                const done = await rollbackConfig({ ...rctx, kudu: kuduFor(rctx, published), deadline: rctx.phaseDeadline(60_000) }, releaseId, ctx.inputs.rollbackSettings, ctx.config).catch((err) => ({
+                    note: {
+                        severity: 'warning',
+                        code: 'rollback-settings-failed',
+                        message: `The configuration recorded with release ${releaseId} was not brought back: ${describeError(err).replace(/\.$/, '')}.`,
+                    },
+                    settingsWritten: false,
                 }));
-                if (note)
-                    recordFindings(result, [note], log);
+                if (done.note)
+                    recordFindings(result, [done.note], log);
+                settingChanged = done.settingsWritten;
             });
         try {
             const after = await restartAndVerify(rctx, restored.pkg, {
@@ -78379,7 +78394,7 @@ async function rollbackPhase(ctx, pkg, mode, published, result) {
                 mode,
                 // restart: false is kept: the previous release is what the app still has mounted.
                 restart: ctx.inputs.restart,
-                settingChanged: false,
+                settingChanged,
                 label: 'rollback',
             });
             outcome.levels = after.verify.levels;
@@ -81082,24 +81097,29 @@ async function rollbackSteps(s, options, progress) {
             });
         }
         const configFindings = [];
+        let settingChanged = false;
         if (options.rollbackSettings)
             await log.group(`Settings of release ${plan.to.id}`, async () => {
-                const note = await rollbackConfig({
+                const done = await rollbackConfig({
                     ...s.ctx,
                     kudu: async () => kudu ?? (await openKudu(s.ctx, deadline)).kudu,
                     deadline,
                 }, plan.to.id, true).catch((err) => ({
-                    severity: 'error',
-                    code: 'rollback-settings-failed',
-                    message: `The configuration recorded with release ${plan.to.id} was not brought back: ${describeError(err).replace(/\.$/, '')}.`,
+                    note: {
+                        severity: 'error',
+                        code: 'rollback-settings-failed',
+                        message: `The configuration recorded with release ${plan.to.id} was not brought back: ${describeError(err).replace(/\.$/, '')}.`,
+                    },
+                    settingsWritten: false,
                 }));
-                if (note) {
-                    if (note.severity === 'error')
-                        log.error(note.message);
+                if (done.note) {
+                    if (done.note.severity === 'error')
+                        log.error(done.note.message);
                     else
-                        log.warn(note.message);
-                    configFindings.push(note);
+                        log.warn(done.note.message);
+                    configFindings.push(done.note);
                 }
+                settingChanged = done.settingsWritten;
             });
         const signed = /[?&]sig=/i.test(settingValue ?? '');
         const after = await restartAndVerify(s.ctx, packageInfo(plan.to, inspection), {
@@ -81110,7 +81130,7 @@ async function rollbackSteps(s, options, progress) {
             },
             mode,
             restart: true,
-            settingChanged: false,
+            settingChanged,
         });
         const verified = after.verify;
         result.levels = verified.levels;

@@ -149,6 +149,7 @@ describe('configuration in the same step', () => {
     expect(good.code).toBe(0);
     expect(good.stdout).toMatch(/Configuration of release [0-9a-f]{12} recorded/);
 
+    e.emu.admin.clearRequests();
     const bad = await e.run(
       { ...url, package: crashing('rs2'), 'app-settings': flag('two'), 'rollback-settings': 'true' },
       { timeoutMs: 120_000 },
@@ -162,6 +163,11 @@ describe('configuration in the same step', () => {
       `Brought back the configuration recorded with release ${good.outputs['release-id']}`,
     );
     expect((await settingsOf()).FLAG).toBe('one');
+    // The deploy's settings write and the rollback's each restarted the app: runpack asked for no restart on top.
+    const restartRequests = e
+      .requests()
+      .filter((q) => q.service === 'arm' && q.method === 'POST' && /\/restart(\?|$)/.test(q.path));
+    expect(restartRequests).toEqual([]);
 
     const kept = await e.run(
       { ...url, package: crashing('rs3'), 'app-settings': flag('three') },

@@ -76,7 +76,8 @@ export async function recordConfig(
 /**
  * A rollback's settings: with rollback-settings, the configuration recorded with the restored release is applied
  * again (every other setting kept); without, settings are left alone and the step says so when the failed deploy
- * had changed them. Returns the finding to report, if any.
+ * had changed them. Returns the finding to report, if any, and whether app settings were written (a write
+ * restarts the app, so the rollback's own restart waits for that one instead of adding another).
  */
 export async function rollbackConfig(
   o: {
@@ -91,30 +92,38 @@ export async function rollbackConfig(
   rollbackSettings: boolean,
   /** What the release being replaced had applied (for the note when settings are left alone). */
   replaced?: DeployConfig,
-): Promise<Finding | undefined> {
+): Promise<{ note?: Finding; settingsWritten: boolean }> {
+  const none = { settingsWritten: false };
   if (!rollbackSettings) {
-    if (!replaced?.plan.changed) return undefined;
-    return {
+    if (!replaced?.plan.changed) return none;
+    const note: Finding = {
       severity: 'warning',
       code: 'rollback-settings-kept',
       message: `Settings were left as they are (rollback-settings: false): ${describeParts(replaced.wanted)} stay as the failed deploy applied them, now with release ${releaseId}.`,
     };
+    return { note, settingsWritten: false };
   }
   let recorded: ReleaseConfig | null;
   try {
     recorded = await readConfigRecord(await o.kudu(), releaseId, o.deadline);
   } catch (err) {
     return {
-      severity: 'warning',
-      code: 'rollback-settings-unread',
-      message: `Could not read the configuration recorded with release ${releaseId} (${describeError(err).replace(/\.$/, '')}); settings were left as they are.`,
+      note: {
+        severity: 'warning',
+        code: 'rollback-settings-unread',
+        message: `Could not read the configuration recorded with release ${releaseId} (${describeError(err).replace(/\.$/, '')}); settings were left as they are.`,
+      },
+      settingsWritten: false,
     };
   }
   if (!recorded)
     return {
-      severity: 'warning',
-      code: 'rollback-settings-none',
-      message: `Release ${releaseId} has no recorded configuration (it was deployed without app-settings, connection-strings or startup-command, or before runpack recorded them); settings were left as they are.`,
+      note: {
+        severity: 'warning',
+        code: 'rollback-settings-none',
+        message: `Release ${releaseId} has no recorded configuration (it was deployed without app-settings, connection-strings or startup-command, or before runpack recorded them); settings were left as they are.`,
+      },
+      settingsWritten: false,
     };
   for (const v of secretConfigValues(recorded)) o.secrets.add(v);
   const refusal = configRefusal(recorded, o.target);
@@ -123,7 +132,7 @@ export async function rollbackConfig(
   for (const line of plan.lines) o.log.info(line);
   if (!plan.changed) {
     o.log.info(`The configuration recorded with release ${releaseId} is already in place.`);
-    return undefined;
+    return none;
   }
   await applyConfigExtras(o.arm, o.target.ref, plan);
   if (Object.keys(plan.settingChanges).length) {
@@ -140,7 +149,7 @@ export async function rollbackConfig(
   o.log.info(
     `Brought back the configuration recorded with release ${releaseId} (${describeParts(recorded)}).`,
   );
-  return undefined;
+  return { settingsWritten: Object.keys(plan.settingChanges).length > 0 };
 }
 
 function describeParts(config: ReleaseConfig): string {

@@ -82,19 +82,25 @@ export async function rollbackPhase(
     }
     outcome.to = restored.pkg.releaseId;
     const releaseId = restored.pkg.releaseId;
+    // A rollback that writes settings restarts the app with that write (URL mode): no second restart then.
+    let settingChanged = false;
     if (ctx.inputs.rollbackSettings || ctx.config?.plan.changed)
       await log.group(`Settings of release ${releaseId}`, async () => {
-        const note = await rollbackConfig(
+        const done = await rollbackConfig(
           { ...rctx, kudu: kuduFor(rctx, published), deadline: rctx.phaseDeadline(60_000) },
           releaseId,
           ctx.inputs.rollbackSettings,
           ctx.config,
-        ).catch((err: unknown): Finding => ({
-          severity: 'warning',
-          code: 'rollback-settings-failed',
-          message: `The configuration recorded with release ${releaseId} was not brought back: ${describeError(err).replace(/\.$/, '')}.`,
+        ).catch((err: unknown): { note: Finding; settingsWritten: boolean } => ({
+          note: {
+            severity: 'warning',
+            code: 'rollback-settings-failed',
+            message: `The configuration recorded with release ${releaseId} was not brought back: ${describeError(err).replace(/\.$/, '')}.`,
+          },
+          settingsWritten: false,
         }));
-        if (note) recordFindings(result, [note], log);
+        if (done.note) recordFindings(result, [done.note], log);
+        settingChanged = done.settingsWritten;
       });
     try {
       const after = await restartAndVerify(rctx, restored.pkg, {
@@ -102,7 +108,7 @@ export async function rollbackPhase(
         mode,
         // restart: false is kept: the previous release is what the app still has mounted.
         restart: ctx.inputs.restart,
-        settingChanged: false,
+        settingChanged,
         label: 'rollback',
       });
       outcome.levels = after.verify.levels;

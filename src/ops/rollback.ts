@@ -246,9 +246,10 @@ async function rollbackSteps(
       });
     }
     const configFindings: Finding[] = [];
+    let settingChanged = false;
     if (options.rollbackSettings)
       await log.group(`Settings of release ${plan.to.id}`, async () => {
-        const note = await rollbackConfig(
+        const done = await rollbackConfig(
           {
             ...s.ctx,
             kudu: async () => kudu ?? (await openKudu(s.ctx, deadline)).kudu,
@@ -256,16 +257,20 @@ async function rollbackSteps(
           },
           plan.to.id,
           true,
-        ).catch((err: unknown): Finding => ({
-          severity: 'error',
-          code: 'rollback-settings-failed',
-          message: `The configuration recorded with release ${plan.to.id} was not brought back: ${describeError(err).replace(/\.$/, '')}.`,
+        ).catch((err: unknown): { note: Finding; settingsWritten: boolean } => ({
+          note: {
+            severity: 'error',
+            code: 'rollback-settings-failed',
+            message: `The configuration recorded with release ${plan.to.id} was not brought back: ${describeError(err).replace(/\.$/, '')}.`,
+          },
+          settingsWritten: false,
         }));
-        if (note) {
-          if (note.severity === 'error') log.error(note.message);
-          else log.warn(note.message);
-          configFindings.push(note);
+        if (done.note) {
+          if (done.note.severity === 'error') log.error(done.note.message);
+          else log.warn(done.note.message);
+          configFindings.push(done.note);
         }
+        settingChanged = done.settingsWritten;
       });
     const signed = /[?&]sig=/i.test(settingValue ?? '');
     const after = await restartAndVerify(s.ctx, packageInfo(plan.to, inspection), {
@@ -276,7 +281,7 @@ async function rollbackSteps(
       },
       mode,
       restart: true,
-      settingChanged: false,
+      settingChanged,
     });
     const verified = after.verify;
     result.levels = verified.levels;
