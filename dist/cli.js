@@ -68487,13 +68487,13 @@ class KuduClient {
         const cookie = this.cookieHeader;
         if (cookie)
             headers.Cookie = cookie;
-        let res = await this.http.request({
+        const sendOnce = (refresh) => this.http.request({
             method,
             url: this.absolute(pathOrUrl),
             headers,
             body: extra.body,
             service: SERVICE,
-            authorization: this.authorization,
+            authorization: () => this.authorization(refresh ? { refresh } : undefined),
             deadline: extra.deadline,
             signal: extra.signal,
             // Kudu answers 409 while another operation holds its lock; a read is retried (bounded, with backoff).
@@ -68501,6 +68501,14 @@ class KuduClient {
             maxAttempts: extra.maxAttempts,
             stream: extra.stream,
         });
+        let res = await sendOnce(false);
+        // A token that expired in flight (or by clock skew): once more with a new one. A body given as a stream
+        // factory is opened again; a Buffer or string is sent again as it is.
+        if (res.status === 401 && this.authKind === 'bearer') {
+            if (extra.stream)
+                await buffered(res);
+            res = await sendOnce(true);
+        }
         if (extra.stream && (res.status < 200 || res.status >= 300))
             res = await buffered(res);
         this.remember(res);
@@ -69057,7 +69065,7 @@ async function connectKudu(ctx, deadline) {
         http,
         scmUrl,
         authKind: 'bearer',
-        authorization: () => ctx.armAuthorization(),
+        authorization: (o) => ctx.armAuthorization(o),
     });
     ctx.log.info(`Kudu: ${bearer.host}, signing in with the Entra token.`);
     try {
@@ -69308,7 +69316,7 @@ async function openSession(inputs, deps) {
         log,
         secrets,
         clock,
-        armAuthorization: () => auth.authorization(cloud.armScope),
+        armAuthorization: (o) => auth.authorization(cloud.armScope, o),
         deadline,
         signal: deps.signal,
     });
@@ -78843,7 +78851,7 @@ async function runEngine(inputs, deps, shared) {
             log,
             secrets,
             clock,
-            armAuthorization: () => session.authorization(cloud.armScope),
+            armAuthorization: (o) => session.authorization(cloud.armScope, o),
             deadline,
             signal: deps.signal,
         });

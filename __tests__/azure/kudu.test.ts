@@ -295,6 +295,29 @@ describe('KuduClient against a local Kudu stand-in', () => {
     expect(url).toMatchObject({ kind: 'conflict', reason: 'url-mode' });
   });
 
+  it('asks for a new token once after a 401 to a bearer token, and sends the body again', async () => {
+    pushAnswer = 'unauthorized';
+    const asked: (boolean | undefined)[] = [];
+    const kudu = new KuduClient({
+      http: createHttpClient({ sleep: noSleep }),
+      scmUrl: base,
+      authorization: async (o) => (asked.push(o?.refresh), o?.refresh ? 'Bearer new' : 'Bearer old'),
+      authKind: 'bearer',
+    });
+    await expect(kudu.zipDeploy({ body: () => Readable.from([zip]), size: zip.length })).rejects.toThrow(
+      /refused the Entra token \(401\)/,
+    );
+    const pushes = seen.filter((x) => x.url.startsWith('/api/zipdeploy'));
+    expect(pushes.map((x) => [x.auth, x.bodyBytes])).toEqual([
+      ['Bearer old', zip.length],
+      ['Bearer new', zip.length],
+    ]);
+    // Basic credentials are what they are: no second try.
+    seen.length = 0;
+    await expect(client('basic').zipDeploy({ body: () => Readable.from([zip]) })).rejects.toThrow();
+    expect(seen.filter((x) => x.url.startsWith('/api/zipdeploy'))).toHaveLength(1);
+  });
+
   it('explains 401 with Basic credentials and a 403 HTML page from the front end', async () => {
     pushAnswer = 'unauthorized';
     await expect(client('basic').zipDeploy({ body: () => Readable.from([zip]) })).rejects.toThrow(

@@ -208,6 +208,15 @@ const ROWS: Row[] = [
     serves: 'new',
     within: 90,
   },
+  {
+    name: 'tokens that expire within seconds, during a push through Kudu',
+    target: 'local',
+    inject: faults('*', { tokenLifetimeSeconds: 2, slow: { target: 'kudu', ms: 300 } }),
+    code: 0,
+    line: /verified/,
+    serves: 'new',
+    within: 120,
+  },
   // The runner's network.
   {
     name: "the site's name does not resolve on the runner",

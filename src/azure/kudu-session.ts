@@ -23,7 +23,7 @@ export interface KuduSessionDeps {
   secrets: { add(secret: string): void };
   log: Pick<Logger, 'info' | 'warn'>;
   /** `Bearer <ARM token>` (Kudu accepts the Resource Manager token). */
-  armAuthorization(): Promise<string>;
+  armAuthorization(o?: { refresh?: boolean }): Promise<string>;
 }
 
 function basicHeader(user: string, password: string): string {
@@ -107,7 +107,7 @@ export async function connectKudu(
     http,
     scmUrl,
     authKind: 'bearer',
-    authorization: () => ctx.armAuthorization(),
+    authorization: (o) => ctx.armAuthorization(o),
   });
   ctx.log.info(`Kudu: ${bearer.host}, signing in with the Entra token.`);
   try {

@@ -208,8 +208,8 @@ export interface KuduClientOptions {
   http: HttpClient;
   /** `https://<scm-host>`; any userinfo is removed. */
   scmUrl: string;
-  /** Authorization header value, e.g. `Bearer …` or `Basic …`. */
-  authorization: () => Promise<string | undefined>;
+  /** Authorization header value, e.g. `Bearer …` or `Basic …`; `refresh` asks for a new token. */
+  authorization: (o?: { refresh?: boolean }) => Promise<string | undefined>;
   authKind: 'bearer' | 'basic';
   /**
    * Pin every request to one instance (the ARRAffinity cookie with the instance id, as Azure documents for
@@ -308,7 +308,7 @@ export class KuduClient {
   readonly baseUrl: string;
   readonly authKind: 'bearer' | 'basic';
   private readonly http: HttpClient;
-  private readonly authorization: () => Promise<string | undefined>;
+  private readonly authorization: (o?: { refresh?: boolean }) => Promise<string | undefined>;
   private readonly cookies = new Map<string, string>();
   private readonly options: KuduClientOptions;
 
@@ -385,20 +385,28 @@ export class KuduClient {
     const headers: Record<string, string> = { ...(extra.headers ?? {}) };
     const cookie = this.cookieHeader;
     if (cookie) headers.Cookie = cookie;
-    let res = await this.http.request({
-      method,
-      url: this.absolute(pathOrUrl),
-      headers,
-      body: extra.body,
-      service: SERVICE,
-      authorization: this.authorization,
-      deadline: extra.deadline,
-      signal: extra.signal,
-      // Kudu answers 409 while another operation holds its lock; a read is retried (bounded, with backoff).
-      retryOn: extra.retryOn ?? (method === 'GET' || method === 'HEAD' ? KUDU_READ_RETRY : undefined),
-      maxAttempts: extra.maxAttempts,
-      stream: extra.stream,
-    });
+    const sendOnce = (refresh: boolean) =>
+      this.http.request({
+        method,
+        url: this.absolute(pathOrUrl),
+        headers,
+        body: extra.body,
+        service: SERVICE,
+        authorization: () => this.authorization(refresh ? { refresh } : undefined),
+        deadline: extra.deadline,
+        signal: extra.signal,
+        // Kudu answers 409 while another operation holds its lock; a read is retried (bounded, with backoff).
+        retryOn: extra.retryOn ?? (method === 'GET' || method === 'HEAD' ? KUDU_READ_RETRY : undefined),
+        maxAttempts: extra.maxAttempts,
+        stream: extra.stream,
+      });
+    let res = await sendOnce(false);
+    // A token that expired in flight (or by clock skew): once more with a new one. A body given as a stream
+    // factory is opened again; a Buffer or string is sent again as it is.
+    if (res.status === 401 && this.authKind === 'bearer') {
+      if (extra.stream) await buffered(res);
+      res = await sendOnce(true);
+    }
     if (extra.stream && (res.status < 200 || res.status >= 300)) res = await buffered(res);
     this.remember(res);
     if (res.status === 401 || res.status === 403) {

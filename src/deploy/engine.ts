@@ -226,7 +226,7 @@ export async function runEngine(
       log,
       secrets,
       clock,
-      armAuthorization: () => session.authorization(cloud.armScope),
+      armAuthorization: (o) => session.authorization(cloud.armScope, o),
       deadline,
       signal: deps.signal,
     });

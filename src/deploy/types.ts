@@ -195,7 +195,7 @@ export interface DeployContext {
   clock: Clock;
   settings: SettingsHelper;
   /** `Bearer <ARM token>` for Resource Manager and Kudu (refreshed when close to expiry). */
-  armAuthorization(): Promise<string>;
+  armAuthorization(o?: { refresh?: boolean }): Promise<string>;
   /** ms-epoch deadline of the whole deploy (timeout-minutes). */
   deadline: number;
   /** A deadline for one phase: now + ms, never past the overall deadline. */

@@ -158,7 +158,7 @@ export async function openSession(inputs: DeployInputs, deps: OpsDeps): Promise<
     log,
     secrets,
     clock,
-    armAuthorization: () => auth.authorization(cloud.armScope),
+    armAuthorization: (o) => auth.authorization(cloud.armScope, o),
     deadline,
     signal: deps.signal,
   });
