@@ -67893,20 +67893,28 @@ function createArmClient(options) {
             u.searchParams.set(k, v);
         return u.toString();
     }
-    async function call(method, path, apiVersion, what, resource, body, query) {
-        const send = (refresh) => options.http.request({
+    /**
+     * One request to Resource Manager with the login's token. A token that expired in flight (or by clock skew)
+     * gets one more try with a new one, for every call, poll and page alike.
+     */
+    async function send(method, target, o = {}) {
+        const once = (refresh) => options.http.request({
             method,
-            url: url(path, apiVersion, query),
+            url: target,
             service: 'Resource Manager',
+            headers: o.headers,
+            body: o.body,
+            authorization: () => options.authorization(refresh ? { refresh } : undefined),
+            deadline: o.deadline ?? options.deadline?.(),
+        });
+        const res = await once(false);
+        return res.status === 401 && armErrorDetail(res).code === 'ExpiredAuthenticationToken' ? once(true) : res;
+    }
+    async function call(method, path, apiVersion, what, resource, body, query) {
+        const res = await send(method, url(path, apiVersion, query), {
             headers: body !== undefined ? { 'Content-Type': 'application/json' } : undefined,
             body: body !== undefined ? JSON.stringify(body) : method === 'POST' ? '' : undefined,
-            authorization: () => options.authorization(refresh ? { refresh } : undefined),
-            deadline: options.deadline?.(),
         });
-        let res = await send(false);
-        // A token that expired in flight (or by clock skew): once more with a new one.
-        if (res.status === 401 && armErrorDetail(res).code === 'ExpiredAuthenticationToken')
-            res = await send(true);
         if (res.status === 202 ||
             (res.status === 201 && (res.headers['azure-asyncoperation'] || res.headers.location))) {
             return pollLro(res, what, resource);
@@ -67927,13 +67935,7 @@ function createArmClient(options) {
             if (dl !== undefined && now() + wait > dl)
                 throw new RunpackError('timeout', `Resource Manager did not finish ${what} on ${resource} in time; check the app in the portal and try again.`);
             await sleep(Math.min(wait, 10_000));
-            const res = await options.http.request({
-                method: 'GET',
-                url: target,
-                service: 'Resource Manager',
-                authorization: options.authorization,
-                deadline: dl,
-            });
+            const res = await send('GET', target, { deadline: dl });
             if (res.status === 202) {
                 wait = Number(res.headers['retry-after'] ?? '2') * 1000 || 2000;
                 continue;
@@ -67956,13 +67958,7 @@ function createArmClient(options) {
     async function* pages(first, what, resource) {
         let next = first;
         while (next) {
-            const res = await options.http.request({
-                method: 'GET',
-                url: next,
-                service: 'Resource Manager',
-                authorization: options.authorization,
-                deadline: options.deadline?.(),
-            });
+            const res = await send('GET', next);
             if (res.status < 200 || res.status >= 300)
                 throw armFailure(res, what, resource);
             const body = res.json();
@@ -68085,14 +68081,7 @@ function createArmClient(options) {
         },
         async syncFunctionTriggers(ref) {
             // Returned as is: 400 means the host is still starting and the caller decides how to retry.
-            return options.http.request({
-                method: 'POST',
-                url: url(`${siteId(ref)}/syncfunctiontriggers`, WEB_API_VERSION),
-                service: 'Resource Manager',
-                body: '',
-                authorization: options.authorization,
-                deadline: options.deadline?.(),
-            });
+            return send('POST', url(`${siteId(ref)}/syncfunctiontriggers`, WEB_API_VERSION), { body: '' });
         },
         async swapSlot(ref, targetSlot) {
             await call('POST', `${siteId(ref)}/slotsswap`, WEB_API_VERSION, `swap with ${targetSlot}`, describeSite(ref), { targetSlot, preserveVnet: true });
@@ -69384,6 +69373,16 @@ function listenForOpsCancellation() {
         },
     };
 }
+/**
+ * A cancelled operator command's one line: the command's own account when it gave one (a rollback says what is
+ * live), otherwise that nothing was changed. `signal` names the signal when known (`Cancelled (SIGINT): …`).
+ */
+function cancelledOpsError(command, err, signal) {
+    if (err instanceof RunpackError && err.code === 'cancelled')
+        return err;
+    const what = command === 'rollback' ? 'the rollback changed nothing' : `${command} only reads, so nothing was changed`;
+    return new RunpackError('cancelled', `Cancelled${signal ? ` (${signal})` : ''}: ${what}.`);
+}
 /** Logs go to stderr; stdout carries only the report (text or JSON). */
 function depsFor(io, secrets) {
     return {
@@ -69509,7 +69508,7 @@ async function cli(argv) {
         return cancellation?.reason() ? cancellation.exitCode() : code;
     }
     catch (err) {
-        const failure = cancellation?.reason() ? cancelledError(name, cancellation.reason(), err) : err;
+        const failure = cancellation?.reason() ? cancelledOpsError(name, err, cancellation.reason()) : err;
         // --json: one JSON object on stdout for a failure as for a success, so scripts always parse the same thing.
         if (json)
             writeJsonError(failure);
@@ -69522,13 +69521,6 @@ async function cli(argv) {
     }
 }
 const OPERATOR_COMMANDS = ['diagnose', 'releases', 'rollback'];
-/** A cancelled operator command's one line: the rollback's own account of what is live, or nothing changed. */
-function cancelledError(name, signal, err) {
-    if (err instanceof RunpackError && err.code === 'cancelled')
-        return err;
-    const what = name === 'rollback' ? 'the rollback changed nothing' : `${name} only reads, so nothing was changed`;
-    return new RunpackError('cancelled', `Cancelled (${signal}): ${what}.`);
-}
 function writeJsonError(err) {
     const errorCode = err instanceof RunpackError ? err.code : 'unexpected';
     process.stdout.write(JSON.stringify({ ok: false, error: cliWords(describeError(err)), errorCode }, null, 2) + '\n');
@@ -76658,13 +76650,6 @@ async function planDeployConfig(arm, target, settings, inputs, log) {
     return { wanted, plan };
 }
 /**
- * After a verified deploy that carried configuration: record it with the release in the app's storage, where
- * a rollback with rollback-settings finds it.
- */
-async function recordConfig(kudu, releaseId, config, deadline) {
-    await writeConfigRecord(kudu, releaseId, config.wanted, deadline);
-}
-/**
  * A rollback's settings: with rollback-settings, the configuration recorded with the restored release is applied
  * again (every other setting kept); without, settings are left alone and the step says so when the failed deploy
  * had changed them. Returns the finding to report, if any, and whether app settings were written (a write
@@ -76673,6 +76658,21 @@ async function recordConfig(kudu, releaseId, config, deadline) {
 async function rollbackConfig(o, releaseId, rollbackSettings, 
 /** What the release being replaced had applied (for the note when settings are left alone). */
 replaced) {
+    try {
+        return await restoreConfig(o, releaseId, rollbackSettings, replaced);
+    }
+    catch (err) {
+        return {
+            note: {
+                severity: o.failure,
+                code: 'rollback-settings-failed',
+                message: `The configuration recorded with release ${releaseId} was not brought back: ${describeError(err).replace(/\.$/, '')}.`,
+            },
+            settingsWritten: false,
+        };
+    }
+}
+async function restoreConfig(o, releaseId, rollbackSettings, replaced) {
     const none = { settingsWritten: false };
     if (!rollbackSettings) {
         if (!replaced?.plan.changed)
@@ -76720,16 +76720,10 @@ replaced) {
         return none;
     }
     await applyConfigExtras(o.arm, o.target.ref, plan);
-    if (Object.keys(plan.settingChanges).length) {
-        const before = await o.arm.listAppSettings(o.target.ref);
-        await o.arm.putAppSettings(o.target.ref, { ...before, ...plan.settingChanges });
-        const after = await o.arm.listAppSettings(o.target.ref);
-        const off = Object.entries(plan.settingChanges).filter(([k, v]) => after[k] !== v);
-        if (off.length)
-            throw new RunpackError('setting-not-applied', `App settings ${off.map(([k]) => k).join(', ')} did not read back as written; run the rollback again.`);
-    }
+    // The same read, merge, write and read-back as a deploy's settings write (every other setting kept).
+    const update = await createSettingsHelper(o.arm, o.target.ref).update(plan.settingChanges);
     o.log.info(`Brought back the configuration recorded with release ${releaseId} (${describeParts(recorded)}).`);
-    return { settingsWritten: Object.keys(plan.settingChanges).length > 0 };
+    return { settingsWritten: update.changed };
 }
 function describeParts(config) {
     return [
@@ -78384,14 +78378,12 @@ async function rollbackPhase(ctx, pkg, mode, published, result) {
         let settingChanged = false;
         if (ctx.inputs.rollbackSettings || ctx.config?.plan.changed)
             await log.group(`Settings of release ${releaseId}`, async () => {
-                const done = await rollbackConfig({ ...rctx, kudu: kuduFor(rctx, published), deadline: rctx.phaseDeadline(60_000) }, releaseId, ctx.inputs.rollbackSettings, ctx.config).catch((err) => ({
-                    note: {
-                        severity: 'warning',
-                        code: 'rollback-settings-failed',
-                        message: `The configuration recorded with release ${releaseId} was not brought back: ${describeError(err).replace(/\.$/, '')}.`,
-                    },
-                    settingsWritten: false,
-                }));
+                const done = await rollbackConfig({
+                    ...rctx,
+                    kudu: kuduFor(rctx, published),
+                    deadline: rctx.phaseDeadline(60_000),
+                    failure: 'warning',
+                }, releaseId, ctx.inputs.rollbackSettings, ctx.config);
                 if (done.note)
                     recordFindings(result, [done.note], log);
                 settingChanged = done.settingsWritten;
@@ -78437,7 +78429,7 @@ async function recordPhase(ctx, published, result) {
     if (config && result.releaseId) {
         const releaseId = result.releaseId;
         await bestEffort(result, log, 'record-failed', (why) => `Could not record the configuration of release ${releaseId} (${why.replace(/\.$/, '')}); a rollback with rollback-settings will not bring it back.`, async () => {
-            await recordConfig(await kuduFor(ctx, published)(), releaseId, config, ctx.phaseDeadline(60_000));
+            await writeConfigRecord(await kuduFor(ctx, published)(), releaseId, config.wanted, ctx.phaseDeadline(60_000));
             log.info(`Configuration of release ${releaseId} recorded (a rollback with rollback-settings brings it back).`);
         });
     }
@@ -81112,14 +81104,8 @@ async function rollbackSteps(s, options, progress) {
                     ...s.ctx,
                     kudu: async () => kudu ?? (await openKudu(s.ctx, deadline)).kudu,
                     deadline,
-                }, plan.to.id, true).catch((err) => ({
-                    note: {
-                        severity: 'error',
-                        code: 'rollback-settings-failed',
-                        message: `The configuration recorded with release ${plan.to.id} was not brought back: ${describeError(err).replace(/\.$/, '')}.`,
-                    },
-                    settingsWritten: false,
-                }));
+                    failure: 'error',
+                }, plan.to.id, true);
                 if (done.note) {
                     if (done.note.severity === 'error')
                         log.error(done.note.message);

@@ -3,13 +3,12 @@
  * exits with the usage code, prints one line that names what is wrong, no stack trace and no secret, and makes
  * no Azure call (the emulator's request log stays empty).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CLI, emulatorSecrets, findLeaks, REPO_ROOT } from './helpers/action.js';
+import { CLI, emulatorSecrets, findLeaks, REPO_ROOT, runNodeProcess } from './helpers/action.js';
 import { setupOpsE2E, type OpsE2E } from '../ops/e2e-setup.js';
 
 let e: OpsE2E;
@@ -82,19 +81,11 @@ afterAll(async () => {
 });
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: REPO_ROOT,
-      // A PATH without any real az; the emulator as Azure; a valid login, so only the input is wrong.
-      env: { ...process.env, ...e.emu.env, PATH: '/usr/bin:/bin', AZURE_CREDENTIALS: e.creds },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  // A PATH without any real az; the emulator as Azure; a valid login, so only the input is wrong.
+  return runNodeProcess(CLI, {
+    args,
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...e.emu.env, PATH: '/usr/bin:/bin', AZURE_CREDENTIALS: e.creds },
   });
 }
 

@@ -2,7 +2,6 @@
  * The operator commands run as processes: help, usage errors (exit 2, one line), and diagnose against the
  * emulator with --json (exit 1 on an error finding, JSON on stdout, no secret in anything printed).
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parseInputs } from '../../src/inputs.js';
@@ -10,7 +9,7 @@ import { runOpsAction } from '../../src/ops/action.js';
 import { memorySink } from '../../src/report/log.js';
 import { createSecretRegistry } from '../../src/report/secrets.js';
 import { REPO_ROOT, setupOpsE2E, type OpsE2E } from '../ops/e2e-setup.js';
-import { emulatorSecrets, findLeaks } from './helpers/action.js';
+import { emulatorSecrets, findLeaks, runNodeProcess } from './helpers/action.js';
 
 const RUNNER = join(REPO_ROOT, '__tests__', 'ops', 'run-command.ts');
 
@@ -18,18 +17,11 @@ function run(
   args: string[],
   env: Record<string, string | undefined> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', RUNNER, ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, PATH: '/usr/bin:/bin', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  return runNodeProcess(RUNNER, {
+    nodeArgs: ['--import', 'tsx'],
+    args,
+    cwd: REPO_ROOT,
+    env: { ...process.env, PATH: '/usr/bin:/bin', ...env },
   });
 }
 

@@ -205,6 +205,29 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
     return u.toString();
   }
 
+  /**
+   * One request to Resource Manager with the login's token. A token that expired in flight (or by clock skew)
+   * gets one more try with a new one, for every call, poll and page alike.
+   */
+  async function send(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH',
+    target: string,
+    o: { body?: string; headers?: Record<string, string>; deadline?: number } = {},
+  ): Promise<HttpResponse> {
+    const once = (refresh: boolean) =>
+      options.http.request({
+        method,
+        url: target,
+        service: 'Resource Manager',
+        headers: o.headers,
+        body: o.body,
+        authorization: () => options.authorization(refresh ? { refresh } : undefined),
+        deadline: o.deadline ?? options.deadline?.(),
+      });
+    const res = await once(false);
+    return res.status === 401 && armErrorDetail(res).code === 'ExpiredAuthenticationToken' ? once(true) : res;
+  }
+
   async function call(
     method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH',
     path: string,
@@ -214,20 +237,10 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
     body?: unknown,
     query?: Record<string, string>,
   ): Promise<HttpResponse> {
-    const send = (refresh: boolean) =>
-      options.http.request({
-        method,
-        url: url(path, apiVersion, query),
-        service: 'Resource Manager',
-        headers: body !== undefined ? { 'Content-Type': 'application/json' } : undefined,
-        body: body !== undefined ? JSON.stringify(body) : method === 'POST' ? '' : undefined,
-        authorization: () => options.authorization(refresh ? { refresh } : undefined),
-        deadline: options.deadline?.(),
-      });
-    let res = await send(false);
-    // A token that expired in flight (or by clock skew): once more with a new one.
-    if (res.status === 401 && armErrorDetail(res).code === 'ExpiredAuthenticationToken')
-      res = await send(true);
+    const res = await send(method, url(path, apiVersion, query), {
+      headers: body !== undefined ? { 'Content-Type': 'application/json' } : undefined,
+      body: body !== undefined ? JSON.stringify(body) : method === 'POST' ? '' : undefined,
+    });
     if (
       res.status === 202 ||
       (res.status === 201 && (res.headers['azure-asyncoperation'] || res.headers.location))
@@ -252,13 +265,7 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
           `Resource Manager did not finish ${what} on ${resource} in time; check the app in the portal and try again.`,
         );
       await sleep(Math.min(wait, 10_000));
-      const res = await options.http.request({
-        method: 'GET',
-        url: target,
-        service: 'Resource Manager',
-        authorization: options.authorization,
-        deadline: dl,
-      });
+      const res = await send('GET', target, { deadline: dl });
       if (res.status === 202) {
         wait = Number(res.headers['retry-after'] ?? '2') * 1000 || 2000;
         continue;
@@ -279,13 +286,7 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
   async function* pages<T>(first: string, what: string, resource: string): AsyncGenerator<T[]> {
     let next: string | undefined = first;
     while (next) {
-      const res = await options.http.request({
-        method: 'GET',
-        url: next,
-        service: 'Resource Manager',
-        authorization: options.authorization,
-        deadline: options.deadline?.(),
-      });
+      const res = await send('GET', next);
       if (res.status < 200 || res.status >= 300) throw armFailure(res, what, resource);
       const body = res.json<{ value?: T[]; nextLink?: string }>();
       yield body?.value ?? [];
@@ -505,14 +506,7 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
     },
     async syncFunctionTriggers(ref) {
       // Returned as is: 400 means the host is still starting and the caller decides how to retry.
-      return options.http.request({
-        method: 'POST',
-        url: url(`${siteId(ref)}/syncfunctiontriggers`, WEB_API_VERSION),
-        service: 'Resource Manager',
-        body: '',
-        authorization: options.authorization,
-        deadline: options.deadline?.(),
-      });
+      return send('POST', url(`${siteId(ref)}/syncfunctiontriggers`, WEB_API_VERSION), { body: '' });
     },
     async swapSlot(ref, targetSlot) {
       await call(

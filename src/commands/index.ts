@@ -4,7 +4,7 @@
  */
 import { describeError, RunpackError, UsageError } from '../util/errors.js';
 import { RUNPACK_VERSION } from '../version.js';
-import { cliWords, listenForOpsCancellation } from '../ops/command.js';
+import { cancelledOpsError, cliWords, listenForOpsCancellation } from '../ops/command.js';
 
 export type Command = (argv: string[]) => Promise<number>;
 
@@ -79,7 +79,7 @@ export async function cli(argv: string[]): Promise<number> {
     const code = await (await command.load())(rest);
     return cancellation?.reason() ? cancellation.exitCode() : code;
   } catch (err) {
-    const failure = cancellation?.reason() ? cancelledError(name, cancellation.reason()!, err) : err;
+    const failure = cancellation?.reason() ? cancelledOpsError(name, err, cancellation.reason()) : err;
     // --json: one JSON object on stdout for a failure as for a success, so scripts always parse the same thing.
     if (json) writeJsonError(failure);
     else process.stderr.write(`runpack ${name}: ${cliWords(describeError(failure))}\n`);
@@ -90,14 +90,6 @@ export async function cli(argv: string[]): Promise<number> {
 }
 
 const OPERATOR_COMMANDS = ['diagnose', 'releases', 'rollback'];
-
-/** A cancelled operator command's one line: the rollback's own account of what is live, or nothing changed. */
-function cancelledError(name: string, signal: string, err: unknown): RunpackError {
-  if (err instanceof RunpackError && err.code === 'cancelled') return err;
-  const what =
-    name === 'rollback' ? 'the rollback changed nothing' : `${name} only reads, so nothing was changed`;
-  return new RunpackError('cancelled', `Cancelled (${signal}): ${what}.`);
-}
 
 function writeJsonError(err: unknown): void {
   const errorCode = err instanceof RunpackError ? err.code : 'unexpected';

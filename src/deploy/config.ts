@@ -13,11 +13,11 @@ import {
   readConfigRecord,
   readCurrentConfig,
   secretConfigValues,
-  writeConfigRecord,
   type ReleaseConfig,
 } from '../release/config.js';
 import type { SecretRegistry } from '../report/secrets.js';
 import { describeError, RunpackError } from '../util/errors.js';
+import { createSettingsHelper } from './setting.js';
 import type { DeployConfig, DeployContext, DeployInputs, Finding, TargetInfo } from './types.js';
 export type { DeployConfig };
 
@@ -61,36 +61,47 @@ export async function planDeployConfig(
 }
 
 /**
- * After a verified deploy that carried configuration: record it with the release in the app's storage, where
- * a rollback with rollback-settings finds it.
- */
-export async function recordConfig(
-  kudu: KuduClient,
-  releaseId: string,
-  config: DeployConfig,
-  deadline: number,
-) {
-  await writeConfigRecord(kudu, releaseId, config.wanted, deadline);
-}
-
-/**
  * A rollback's settings: with rollback-settings, the configuration recorded with the restored release is applied
  * again (every other setting kept); without, settings are left alone and the step says so when the failed deploy
  * had changed them. Returns the finding to report, if any, and whether app settings were written (a write
  * restarts the app, so the rollback's own restart waits for that one instead of adding another).
  */
 export async function rollbackConfig(
-  o: {
-    arm: ArmClient;
-    target: TargetInfo;
-    kudu: () => Promise<KuduClient>;
-    secrets: SecretRegistry;
-    log: DeployContext['log'];
-    deadline: number;
-  },
+  o: RollbackConfigDeps,
   releaseId: string,
   rollbackSettings: boolean,
   /** What the release being replaced had applied (for the note when settings are left alone). */
+  replaced?: DeployConfig,
+): Promise<{ note?: Finding; settingsWritten: boolean }> {
+  try {
+    return await restoreConfig(o, releaseId, rollbackSettings, replaced);
+  } catch (err) {
+    return {
+      note: {
+        severity: o.failure,
+        code: 'rollback-settings-failed',
+        message: `The configuration recorded with release ${releaseId} was not brought back: ${describeError(err).replace(/\.$/, '')}.`,
+      },
+      settingsWritten: false,
+    };
+  }
+}
+
+interface RollbackConfigDeps {
+  arm: ArmClient;
+  target: TargetInfo;
+  kudu: () => Promise<KuduClient>;
+  secrets: SecretRegistry;
+  log: DeployContext['log'];
+  deadline: number;
+  /** How a configuration that could not be brought back counts: a warning after an automatic rollback, an error for the rollback command (where it was asked for). */
+  failure: Finding['severity'];
+}
+
+async function restoreConfig(
+  o: RollbackConfigDeps,
+  releaseId: string,
+  rollbackSettings: boolean,
   replaced?: DeployConfig,
 ): Promise<{ note?: Finding; settingsWritten: boolean }> {
   const none = { settingsWritten: false };
@@ -135,21 +146,12 @@ export async function rollbackConfig(
     return none;
   }
   await applyConfigExtras(o.arm, o.target.ref, plan);
-  if (Object.keys(plan.settingChanges).length) {
-    const before = await o.arm.listAppSettings(o.target.ref);
-    await o.arm.putAppSettings(o.target.ref, { ...before, ...plan.settingChanges });
-    const after = await o.arm.listAppSettings(o.target.ref);
-    const off = Object.entries(plan.settingChanges).filter(([k, v]) => after[k] !== v);
-    if (off.length)
-      throw new RunpackError(
-        'setting-not-applied',
-        `App settings ${off.map(([k]) => k).join(', ')} did not read back as written; run the rollback again.`,
-      );
-  }
+  // The same read, merge, write and read-back as a deploy's settings write (every other setting kept).
+  const update = await createSettingsHelper(o.arm, o.target.ref).update(plan.settingChanges);
   o.log.info(
     `Brought back the configuration recorded with release ${releaseId} (${describeParts(recorded)}).`,
   );
-  return { settingsWritten: Object.keys(plan.settingChanges).length > 0 };
+  return { settingsWritten: update.changed };
 }
 
 function describeParts(config: ReleaseConfig): string {

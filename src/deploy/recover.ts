@@ -7,12 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { describeError, RunpackError } from '../util/errors.js';
 import { restartAndVerify } from './after-mount.js';
 import type { KuduClient } from '../azure/kudu.js';
-import { recordConfig, rollbackConfig } from './config.js';
+import { writeConfigRecord } from '../release/config.js';
+import { rollbackConfig } from './config.js';
 import { openKudu } from './context.js';
 import { beyondDeadline } from './budget.js';
 import type { Published } from './publish/types.js';
 import { bestEffort, recordFindings, type DeployResult, type RollbackOutcome } from './result.js';
-import type { DeployContext, Finding, PackageInfo } from './types.js';
+import type { DeployContext, PackageInfo } from './types.js';
 
 /** How long the automatic rollback may take, beyond the whole deploy's deadline if need be. */
 export const ROLLBACK_BUDGET_MS = 3 * 60_000;
@@ -87,18 +88,16 @@ export async function rollbackPhase(
     if (ctx.inputs.rollbackSettings || ctx.config?.plan.changed)
       await log.group(`Settings of release ${releaseId}`, async () => {
         const done = await rollbackConfig(
-          { ...rctx, kudu: kuduFor(rctx, published), deadline: rctx.phaseDeadline(60_000) },
+          {
+            ...rctx,
+            kudu: kuduFor(rctx, published),
+            deadline: rctx.phaseDeadline(60_000),
+            failure: 'warning',
+          },
           releaseId,
           ctx.inputs.rollbackSettings,
           ctx.config,
-        ).catch((err: unknown): { note: Finding; settingsWritten: boolean } => ({
-          note: {
-            severity: 'warning',
-            code: 'rollback-settings-failed',
-            message: `The configuration recorded with release ${releaseId} was not brought back: ${describeError(err).replace(/\.$/, '')}.`,
-          },
-          settingsWritten: false,
-        }));
+        );
         if (done.note) recordFindings(result, [done.note], log);
         settingChanged = done.settingsWritten;
       });
@@ -155,7 +154,12 @@ export async function recordPhase(
       (why) =>
         `Could not record the configuration of release ${releaseId} (${why.replace(/\.$/, '')}); a rollback with rollback-settings will not bring it back.`,
       async () => {
-        await recordConfig(await kuduFor(ctx, published)(), releaseId, config, ctx.phaseDeadline(60_000));
+        await writeConfigRecord(
+          await kuduFor(ctx, published)(),
+          releaseId,
+          config.wanted,
+          ctx.phaseDeadline(60_000),
+        );
         log.info(
           `Configuration of release ${releaseId} recorded (a rollback with rollback-settings brings it back).`,
         );

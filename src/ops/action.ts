@@ -11,6 +11,7 @@ import { renderReleasesMarkdown } from './releases.js';
 import { pruneReleases, selectReleasesToDelete } from '../release/retention.js';
 import { runRollback } from './rollback.js';
 import { openSession, type OpsDeps } from './session.js';
+import { cancelledOpsError } from './command.js';
 
 export type OpsCommand = 'diagnose' | 'releases' | 'rollback';
 
@@ -138,13 +139,7 @@ export async function runOpsAction(
     };
   } catch (caught) {
     // Cancelled: the rollback says what is live; a read-only command changed nothing.
-    const err =
-      deps.signal?.aborted && !(caught instanceof RunpackError && caught.code === 'cancelled')
-        ? new RunpackError(
-            'cancelled',
-            `Cancelled: ${command === 'rollback' ? 'the rollback changed nothing' : `${command} only reads, so nothing was changed`}.`,
-          )
-        : caught;
+    const err = deps.signal?.aborted ? cancelledOpsError(command, caught) : caught;
     return {
       ok: false,
       outputs: {},

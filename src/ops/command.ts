@@ -8,6 +8,7 @@ import { CLI_NAMING, INPUTS, speak } from '../inputs.js';
 import { mapSink, streamSink } from '../report/log.js';
 import type { SecretRegistry } from '../report/secrets.js';
 import { listenForCancellation, type Cancellation } from '../util/cancel.js';
+import { RunpackError } from '../util/errors.js';
 import { SHARED_FLAGS, type OpsDeps } from './session.js';
 
 export interface CommandIO {
@@ -43,6 +44,17 @@ export function listenForOpsCancellation(): Cancellation {
       if (cancellation === c) cancellation = undefined;
     },
   };
+}
+
+/**
+ * A cancelled operator command's one line: the command's own account when it gave one (a rollback says what is
+ * live), otherwise that nothing was changed. `signal` names the signal when known (`Cancelled (SIGINT): …`).
+ */
+export function cancelledOpsError(command: string, err: unknown, signal?: string): unknown {
+  if (err instanceof RunpackError && err.code === 'cancelled') return err;
+  const what =
+    command === 'rollback' ? 'the rollback changed nothing' : `${command} only reads, so nothing was changed`;
+  return new RunpackError('cancelled', `Cancelled${signal ? ` (${signal})` : ''}: ${what}.`);
 }
 
 /** Logs go to stderr; stdout carries only the report (text or JSON). */

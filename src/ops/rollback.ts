@@ -254,17 +254,11 @@ async function rollbackSteps(
             ...s.ctx,
             kudu: async () => kudu ?? (await openKudu(s.ctx, deadline)).kudu,
             deadline,
+            failure: 'error',
           },
           plan.to.id,
           true,
-        ).catch((err: unknown): { note: Finding; settingsWritten: boolean } => ({
-          note: {
-            severity: 'error',
-            code: 'rollback-settings-failed',
-            message: `The configuration recorded with release ${plan.to.id} was not brought back: ${describeError(err).replace(/\.$/, '')}.`,
-          },
-          settingsWritten: false,
-        }));
+        );
         if (done.note) {
           if (done.note.severity === 'error') log.error(done.note.message);
           else log.warn(done.note.message);

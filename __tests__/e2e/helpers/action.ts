@@ -57,9 +57,17 @@ export interface E2E {
 /** Runs `node <script>` as a step or task runs it: its output collected, killed after `timeoutMs`. */
 export async function runNodeProcess(
   script: string,
-  o: { cwd: string; env: Record<string, string>; timeoutMs?: number; signal?: RunOptions['signal'] },
+  o: {
+    cwd: string;
+    env: Record<string, string | undefined>;
+    timeoutMs?: number;
+    signal?: RunOptions['signal'];
+    /** Arguments of the script (a CLI's command and flags), and of node itself (`--import tsx`). */
+    args?: string[];
+    nodeArgs?: string[];
+  },
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), script, ...(o.args ?? [])], {
     cwd: o.cwd,
     env: o.env,
     stdio: ['ignore', 'pipe', 'pipe'],
