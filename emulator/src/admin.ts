@@ -17,12 +17,13 @@ import type {
 } from './model.js';
 import type { SiteWorker } from './worker.js';
 import type { OidcClaims } from './oidc.js';
+import { ensureFlexContainer, isFlexSite } from './flex.js';
 import { deleteAllContainers, ResetError, resetSites, snapshotSites } from './reset.js';
 
 export type StorageToggles = Partial<
   Pick<
     StorageAccount,
-    'allowSharedKeyAccess' | 'allowBlobPublicAccess' | 'networkDefaultAction' | 'blobReaders'
+    'allowSharedKeyAccess' | 'allowBlobPublicAccess' | 'networkDefaultAction' | 'blobReaders' | 'blobWriters'
   >
 >;
 
@@ -103,6 +104,7 @@ export function createAdmin(deps: AdminDeps): EmulatorAdmin {
         allowBlobPublicAccess: a.allowBlobPublicAccess,
         networkDefaultAction: a.networkDefaultAction,
         blobReaders: [...a.blobReaders],
+        blobWriters: [...a.blobWriters],
       },
     ]),
   );
@@ -157,6 +159,11 @@ export function createAdmin(deps: AdminDeps): EmulatorAdmin {
         if (!Array.isArray(t.blobReaders))
           throw new AdminError(400, 'blobReaders must be a list of principal ids');
         a.blobReaders = t.blobReaders.map(String);
+      }
+      if (t.blobWriters !== undefined) {
+        if (!Array.isArray(t.blobWriters))
+          throw new AdminError(400, 'blobWriters must be a list of principal ids');
+        a.blobWriters = t.blobWriters.map(String);
       }
       return a;
     },
@@ -224,11 +231,19 @@ export function createAdmin(deps: AdminDeps): EmulatorAdmin {
       ctx.clock.advance(-deps.clockOffset());
       for (const [k, init] of initialStorage) {
         const a = ctx.storageAccounts.get(k);
-        if (a) Object.assign(a, { ...init, blobReaders: [...init.blobReaders] });
+        if (a)
+          Object.assign(a, {
+            ...init,
+            blobReaders: [...init.blobReaders],
+            blobWriters: [...init.blobWriters],
+          });
       }
       if (!options.sites && !options.blobs) return Promise.resolve();
       return (async () => {
-        if (options.blobs) await deleteAllContainers(ctx);
+        if (options.blobs) {
+          await deleteAllContainers(ctx);
+          for (const s of ctx.sites.values()) if (isFlexSite(s)) await ensureFlexContainer(ctx, s);
+        }
         if (options.sites) await resetSites(ctx, siteSnapshots);
       })();
     },
@@ -272,6 +287,7 @@ export function adminHandler(admin: EmulatorAdmin) {
           allowBlobPublicAccess: a.allowBlobPublicAccess,
           networkDefaultAction: a.networkDefaultAction,
           blobReaders: a.blobReaders,
+          blobWriters: a.blobWriters,
         });
       }
       if (seg[0] === 'clock') {

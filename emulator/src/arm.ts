@@ -3,6 +3,7 @@
  * assignments and cloud metadata. Any api-version is accepted; a missing one is a 400. Bearer tokens from the
  * emulator's Entra are checked for signature, issuer, audience and expiry.
  */
+import { isFlexSite } from './flex.js';
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bearerToken, readJson, requestUrl, sendEmpty, sendJson, sendText } from './core-http.js';
@@ -592,16 +593,8 @@ export function createArm(deps: ArmDeps) {
           );
         }
       }
-      const rfp = Object.keys(props).find((k) => /^WEBSITE_RUN_FROM_(PACKAGE|ZIP)$/i.test(k));
-      if (site.sku === 'FlexConsumption' && rfp) {
-        // Platform behaviour is UNVERIFIED (API-SPEC 6.13); the strictest reading refuses the setting.
-        return webError(
-          res,
-          400,
-          'BadRequest',
-          `Function Apps on Flex Consumption do not support '${rfp}'. Please remove the app setting from your Function App.`,
-        );
-      }
+      // A Flex app accepts WEBSITE_RUN_FROM_PACKAGE as a setting; its deployments then fail with "App setting
+      // WEBSITE_RUN_FROM_PACKAGE is not supported…" (the status text the .NET worker SDK's Flex publish reports).
       applySettings(site, props as Record<string, string>);
       restartInBackground(site);
       return sendJson(res, 200, appSettingsJson(site));
@@ -759,7 +752,10 @@ export function createArm(deps: ArmDeps) {
       });
     }
     if (op === 'functions' && m === 'GET') {
-      const names = isFunctionApp && worker ? worker.mounted().functions : [];
+      const indexed = isFunctionApp && worker ? worker.mounted().functions : [];
+      // A Flex Consumption host that indexed none of the package's functions lists only the platform's WarmUp
+      // trigger (what users see when a deployment "succeeded" with content the host cannot load).
+      const names = indexed.length === 0 && isFlexSite(site) ? ['WarmUp'] : indexed;
       return sendJson(res, 200, {
         value: names.map((fn) => ({
           id: `${site.id}/functions/${fn}`,
@@ -877,6 +873,7 @@ export function createArm(deps: ArmDeps) {
     for (const a of ctx.storageAccounts.values()) {
       for (const oid of deps.storageContributors) add(a.id, oid, STORAGE_BLOB_DATA_CONTRIBUTOR);
       for (const oid of a.blobReaders) add(a.id, oid, STORAGE_BLOB_DATA_READER);
+      for (const oid of a.blobWriters) add(a.id, oid, STORAGE_BLOB_DATA_CONTRIBUTOR);
     }
     return out;
   }

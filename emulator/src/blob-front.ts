@@ -109,6 +109,7 @@ export function sharedKeyAuthorization(
   path: string,
   query: URLSearchParams,
   msHeaders: Record<string, string>,
+  content: { contentLength?: string; contentType?: string } = {},
 ): string {
   const canonicalHeaders = Object.keys(msHeaders)
     .map((k) => k.toLowerCase())
@@ -119,7 +120,9 @@ export function sharedKeyAuthorization(
   const canonicalResource =
     `/${account}${path}` + params.map((k) => `\n${k}:${query.getAll(k).join(',')}`).join('');
   const stringToSign =
-    [method, '', '', '', '', '', '', '', '', '', '', ''].join('\n') +
+    [method, '', '', content.contentLength ?? '', '', content.contentType ?? '', '', '', '', '', '', ''].join(
+      '\n',
+    ) +
     '\n' +
     canonicalHeaders +
     canonicalResource;

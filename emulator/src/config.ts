@@ -18,6 +18,8 @@ export interface AppConfig {
   userIdentities?: string[];
   /** The system identity holds Storage Blob Data Reader on the storage account. */
   blobReader?: boolean;
+  /** The system identity holds Storage Blob Data Contributor on the storage account (Flex deployment storage). */
+  blobWriter?: boolean;
   functionAppConfig?: Record<string, unknown> | null;
   appSettings?: Record<string, string>;
   /** Instances the app (and each slot) runs on (the plan's scale-out), default 1. */

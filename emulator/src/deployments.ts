@@ -11,6 +11,7 @@ import type { DeploymentRecord, EmulatorContext, Faults, Site } from './model.js
 import { fetchPackage } from './blobfetch.js';
 import { kuduMountedDir, parseRunFromPackage, sitePackagesDir, wwwrootDir } from './mount.js';
 import { checkZip, checkZipForRunFromPackage, extractZip, zipFunctionNames } from './zip.js';
+import { writeFlexPackage } from './flex.js';
 
 export const LOCK_CONFLICT =
   'There is a deployment currently in progress. Please try again when it completes.';
@@ -46,6 +47,8 @@ export interface DeployRequest {
   targetPath: string | null;
   /** `https://<host the client used>` for url/log_url. */
   baseUrl: string;
+  /** A Flex Consumption One Deploy: the package goes to the deployment storage (remote build when asked). */
+  flex?: { remoteBuild: boolean };
 }
 
 export interface DeploymentEngineOptions {
@@ -230,7 +233,75 @@ export function createDeploymentEngine(
         : `Access to the path 'D:\\home\\site\\wwwroot' is denied.`,
     );
 
+  /** Mark a record Success, make it the active one and free the lock in one step. */
+  const succeed = (rec: DeploymentRecord): void => {
+    setStatus(rec, 4);
+    rec.end_time = now();
+    rec.last_success_end_time = rec.end_time;
+    rec.complete = true;
+    for (const r of history()) r.active = r === rec;
+    release(rec);
+  };
+
+  /**
+   * Flex Consumption's deployment: settings Flex refuses fail it, the zip is checked (and built remotely when
+   * asked), written to the deployment storage as released-package.zip, and the app restarts onto it. A failure
+   * before the write leaves the previous package where it was.
+   */
+  const flexPipeline = async (rec: DeploymentRecord, req: DeployRequest): Promise<void> => {
+    const bytes = 'bytes' in req.body ? req.body.bytes : Buffer.alloc(0);
+    log(rec, `Flex Consumption deployment (remote build ${req.flex!.remoteBuild ? 'on' : 'off'}).`);
+    await sleep(stepMs);
+    rec.start_time = now();
+    const refused = [
+      'WEBSITE_RUN_FROM_PACKAGE',
+      'WEBSITE_CONTENTSHARE',
+      'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
+    ].find((k) => site.appSettings[k] !== undefined);
+    if (refused)
+      throw new Error(
+        `App setting ${refused} is not supported on the Flex Consumption plan. Please remove the app setting.`,
+      );
+    const check = checkZip(bytes);
+    if (!check.ok) throw new Error(`The package is not a valid zip file: ${check.error}`);
+    if (req.flex!.remoteBuild) {
+      setStatus(rec, 1);
+      log(rec, 'Running the remote build (Oryx).');
+      await sleep(stepMs);
+    }
+    const fault = faultsOf(ctx, site).find((f) => f.deploymentFails);
+    if (fault) {
+      fault.deploymentFails = false;
+      throw new Error('Deployment failed: the injected deploymentFails fault is set.');
+    }
+    setStatus(rec, 2);
+    await writeFlexPackage(ctx, site, bytes);
+    log(rec, `Uploaded the package to the deployment storage (${bytes.length} bytes).`);
+    site.triggerSyncs.push({ time: now(), path: `kudu:${req.route}` });
+    const w = ctx.workers.get(site.id.toLowerCase());
+    if (w && req.restart) {
+      log(rec, 'Restarting the app onto the new package.');
+      void w.restart().catch(() => undefined);
+    }
+    await sleep(stepMs);
+    log(rec, 'Deployment successful.');
+    succeed(rec);
+  };
+
   const pipeline = async (rec: DeploymentRecord, req: DeployRequest): Promise<void> => {
+    if (req.flex) {
+      try {
+        await flexPipeline(rec, req);
+      } catch (err) {
+        rec.status_text = err instanceof Error ? err.message : String(err);
+        log(rec, rec.status_text, 2);
+        setStatus(rec, 3);
+        rec.end_time = now();
+        rec.complete = true;
+        release(rec);
+      }
+      return;
+    }
     const seen = settings();
     const mode = parseRunFromPackage(seen);
     let tempZip: string | null = null;
@@ -340,12 +411,7 @@ export function createDeploymentEngine(
       log(rec, 'Deployment successful.');
       if (tempZip) await fsp.rm(tempZip, { force: true });
       // Final state and lock release in one step: whoever sees status 4 can push again at once
-      setStatus(rec, 4);
-      rec.end_time = now();
-      rec.last_success_end_time = rec.end_time;
-      rec.complete = true;
-      for (const r of history()) r.active = r === rec;
-      release(rec);
+      succeed(rec);
     } catch (err) {
       if (tempZip) await fsp.rm(tempZip, { force: true }).catch(() => undefined);
       rec.status_text = err instanceof Error ? err.message : String(err);

@@ -14,7 +14,8 @@ import { createArm } from './arm.js';
 import { startAzurite, type AzuriteProcess } from './azurite.js';
 import { createBlobFront } from './blob-front.js';
 import { createClock } from './clock.js';
-import { loadConfig, validateConfig, type EmulatorConfig } from './config.js';
+import { loadConfig, validateConfig, type AppConfig, type EmulatorConfig } from './config.js';
+import { ensureFlexContainer, isFlexSite } from './flex.js';
 import { sendText } from './core-http.js';
 import { audienceForScope, createEntra, type EntraPrincipal } from './entra.js';
 import type {
@@ -145,6 +146,16 @@ function loadState(stateDir: string): PersistedState {
   };
 }
 
+/** `https://<account>.blob.core.windows.net/<container>` in a Flex app's deployment storage → the served account. */
+function pointFlexStorageAt(site: Site, account: StorageAccount): void {
+  const storage = (site.functionAppConfig?.deployment as { storage?: { value?: unknown } } | undefined)
+    ?.storage;
+  if (!storage || typeof storage.value !== 'string') return;
+  const m = /^https:\/\/([a-z0-9]+)\.blob\.[^/]+\/([^/?#]+)\/?$/i.exec(storage.value);
+  if (m && m[1].toLowerCase() === account.name.toLowerCase())
+    storage.value = `${account.blobEndpoint}${m[2]}`;
+}
+
 function regionSlug(location: string): string {
   return location.toLowerCase().replace(/[^a-z0-9]/g, '');
 }
@@ -153,16 +164,35 @@ function siteKey(app: string, slot: string | null): string {
   return slot ? `${app}__${slot}` : app;
 }
 
+/**
+ * The settings a new app of this kind has. Function apps carry their host storage as every real one does:
+ * `AzureWebJobsStorage` (a connection string), or its identity-based `AzureWebJobsStorage__accountName` form
+ * when the app reaches storage with its identity; Flex Consumption apps carry neither
+ * FUNCTIONS_EXTENSION_VERSION nor FUNCTIONS_WORKER_RUNTIME (its functionAppConfig says what runs).
+ */
 function defaultAppSettings(
-  kind: string,
-  sku: string,
-  stack: string,
+  app: AppConfig,
   reserved: boolean,
+  storage: { accountName: string; accountKey: string },
 ): Record<string, string> {
-  if (!kind.startsWith('functionapp')) return reserved ? {} : { WEBSITE_NODE_DEFAULT_VERSION: '~20' };
-  const s: Record<string, string> = { FUNCTIONS_EXTENSION_VERSION: '~4' };
-  if (sku !== 'FlexConsumption') s.FUNCTIONS_WORKER_RUNTIME = stack;
+  if (!app.kind.startsWith('functionapp')) return reserved ? {} : { WEBSITE_NODE_DEFAULT_VERSION: '~20' };
+  const connection = `DefaultEndpointsProtocol=https;AccountName=${storage.accountName};AccountKey=${storage.accountKey};EndpointSuffix=core.windows.net`;
+  const s: Record<string, string> = {};
+  if (app.sku !== 'FlexConsumption') {
+    s.FUNCTIONS_EXTENSION_VERSION = '~4';
+    s.FUNCTIONS_WORKER_RUNTIME = app.stack;
+  }
   if (!reserved) s.WEBSITE_NODE_DEFAULT_VERSION = '~20';
+  if (app.systemIdentity && app.sku === 'FlexConsumption')
+    s.AzureWebJobsStorage__accountName = storage.accountName;
+  else s.AzureWebJobsStorage = connection;
+  // A Flex app whose deployment storage is reached with a connection string holds it in the named setting.
+  const auth = (
+    app.functionAppConfig?.deployment as { storage?: { authentication?: Record<string, unknown> } }
+  )?.storage?.authentication;
+  const named = auth?.storageAccountConnectionStringName;
+  if (typeof named === 'string' && /^storageaccountconnectionstring$/i.test(String(auth?.type)))
+    s[named] = connection;
   return s;
 }
 
@@ -191,7 +221,10 @@ function buildSites(config: EmulatorConfig, state: PersistedState, stateDir: str
       mkdirSync(join(homeDir, 'data', 'SitePackages'), { recursive: true });
       mkdirSync(join(homeDir, 'site', 'wwwroot'), { recursive: true });
       const settings = {
-        ...defaultAppSettings(app.kind, app.sku, app.stack, reserved),
+        ...defaultAppSettings(app, reserved, {
+          accountName: config.storage.accountName,
+          accountKey: state.accountKeys[0],
+        }),
         ...(app.applicationInsights
           ? { APPLICATIONINSIGHTS_CONNECTION_STRING: insightsComponent(config, app.name).connectionString }
           : {}),
@@ -204,7 +237,7 @@ function buildSites(config: EmulatorConfig, state: PersistedState, stateDir: str
         kind: app.kind,
         location,
         reserved,
-        functionAppConfig: app.functionAppConfig ?? null,
+        functionAppConfig: app.functionAppConfig ? structuredClone(app.functionAppConfig) : null,
         instanceCount: app.instances ?? 1,
         sku: app.sku,
         stack: app.stack,
@@ -369,6 +402,10 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
             .map(([, v]) => v.principalId),
         ),
       ),
+    blobWriters: sites
+      .filter((s) => !s.slotName && s.identity.systemAssigned)
+      .filter((s) => config.apps.find((a) => a.name === s.appName)?.blobWriter)
+      .map((s) => s.identity.systemAssigned!.principalId),
   };
 
   const ctx: EmulatorContext = {
@@ -531,6 +568,8 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     listeners.push(blob);
     blobPort = blob.port;
     account.blobEndpoint = `https://127.0.0.1:${blobPort}/${accountName}/`;
+    // A Flex app's deployment container in the account is reached where the account is served.
+    for (const s of sites) pointFlexStorageAt(s, account);
 
     const proxy = await startProxy(ctx, () => mainPort);
     stops.push(() => proxy.close());
@@ -554,6 +593,8 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     const started = azurite;
     stops.push(() => started.stop());
     ctx.azurite.blobEndpoint = `${azurite.url}/${accountName}`;
+    // Creating a Flex app creates its deployment container.
+    for (const s of sites) if (isFlexSite(s)) await ensureFlexContainer(ctx, s);
 
     const slotConn = (s: Site): AppSlotConnection => ({
       name: s.slotName ?? s.appName,

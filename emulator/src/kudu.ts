@@ -17,6 +17,7 @@ import {
   type DeploymentEngineOptions,
 } from './deployments.js';
 import { kuduMountedDir, parseRunFromPackage } from './mount.js';
+import { flexStorage, flexStorageProblem, isFlexSite } from './flex.js';
 import { displayPath, handleVfs } from './vfs.js';
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
@@ -244,11 +245,66 @@ export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOption
       boolParam(q, 'isAsync', false),
     );
 
+  /**
+   * Flex Consumption's One Deploy (a different service from Kudu's): `type` may be left out (only zip is
+   * accepted), `RemoteBuild` asks for a build on the platform; the platform checks that it can write the
+   * deployment storage before it accepts (400 BlobUploadFailedException otherwise), then answers 202 with the
+   * deployment id as the body.
+   */
+  const flexPublish = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    q: URLSearchParams,
+  ): Promise<void> => {
+    const typeRaw = param(q, 'type');
+    const raw = await readBody(req);
+    if (typeRaw && typeRaw.toLowerCase() !== 'zip') {
+      sendText(
+        res,
+        400,
+        `type='${typeRaw}' is not supported on the Flex Consumption plan; deploy a zip package.`,
+      );
+      return;
+    }
+    if (engine.busy()) {
+      sendText(res, 409, LOCK_CONFLICT);
+      return;
+    }
+    const problem = flexStorageProblem(site, flexStorage(ctx, site), 'write');
+    if (problem) {
+      sendText(res, 400, `BlobUploadFailedException: Failed to upload because ${problem}`);
+      return;
+    }
+    const baseUrl = baseUrlOf(req);
+    const { record } = engine.start({
+      route: '/api/publish',
+      type: 'zip',
+      body: { bytes: raw },
+      deployer: param(q, 'deployer') ?? 'OneDeploy',
+      author: param(q, 'author'),
+      authorEmail: param(q, 'authorEmail'),
+      message: param(q, 'message') ?? 'OneDeploy',
+      clean: true,
+      restart: boolParam(q, 'restart', true),
+      targetPath: null,
+      baseUrl,
+      flex: { remoteBuild: boolParam(q, 'RemoteBuild', false) },
+    });
+    const body = JSON.stringify(record.id);
+    res.writeHead(202, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      location: `${baseUrl}/api/deployments/${record.id}`,
+    });
+    res.end(body);
+  };
+
   const publish = async (
     req: http.IncomingMessage,
     res: http.ServerResponse,
     q: URLSearchParams,
   ): Promise<void> => {
+    if (isFlexSite(site)) return flexPublish(req, res, q);
     const typeRaw = param(q, 'type');
     const reset = boolParam(q, 'reset', false);
     const t = (typeRaw ?? '').toLowerCase();
@@ -504,6 +560,11 @@ export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOption
       return sendJson(res, 404, { Message: 'No HTTP resource was found that matches the request URI.' });
     const route = lower[1];
     const rest = segs.slice(2);
+    // Flex Consumption's SCM site deploys through One Deploy only: no file system, no zipdeploy.
+    if (isFlexSite(site) && (route === 'vfs' || route === 'zipdeploy')) {
+      await readBody(req).catch(() => undefined);
+      return sendJson(res, 404, { Message: 'No HTTP resource was found that matches the request URI.' });
+    }
     if (route === 'vfs') {
       const idx = pathName.toLowerCase().indexOf('/api/vfs');
       const vfsPath = pathName.slice(idx + '/api/vfs'.length);

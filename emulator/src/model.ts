@@ -123,6 +123,11 @@ export interface StorageAccount {
   networkDefaultAction: 'Allow' | 'Deny';
   /** Principal ids holding Storage Blob Data Reader (or wider) on this account. */
   blobReaders: string[];
+  /**
+   * Principal ids holding Storage Blob Data Contributor (or Owner) on this account: what a Flex Consumption app's
+   * identity needs to write its package into its deployment container.
+   */
+  blobWriters: string[];
 }
 
 /** Faults a test turns on through the admin endpoint; keyed per app name or account name. */
@@ -255,8 +260,8 @@ export function affinityOf(cookie: string | string[] | undefined): string | unde
 
 /** The worker's current mount. `dir` is the read-only content served as wwwroot (null when nothing is mounted). */
 export interface MountInfo {
-  mode: 'local' | 'url' | 'none';
-  /** packagename.txt's value (local) or the URL without its query (url). */
+  mode: 'local' | 'url' | 'flex' | 'none';
+  /** packagename.txt's value (local), the URL without its query (url), the deployment blob's URL (flex). */
   source: string | null;
   /** sha256 of the mounted zip, lowercase hex. */
   sha256: string | null;

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { EmulatorContext, MountInfo, Site } from './model.js';
 import { fetchPackage } from './blobfetch.js';
 import { checkZip, extractZip } from './zip.js';
+import { FLEX_PACKAGE_BLOB, flexStorage, flexStorageProblem, isFlexSite, readFlexPackage } from './flex.js';
 
 export const FAILURE_MARKER = 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt';
 export const FAILURE_TEXT = 'Run From Package Initialization failed.';
@@ -114,6 +115,7 @@ export async function failedMount(site: Site, dir: string, error: string): Promi
  * On failure `dir` holds only the failure marker. For mode 'none' nothing is mounted and `dir` is not created.
  */
 export async function mountPackage(ctx: EmulatorContext, site: Site, dir: string): Promise<MountOutcome> {
+  if (isFlexSite(site)) return mountFlexPackage(ctx, site, dir);
   const mode = parseRunFromPackage(site.appSettings);
   if (mode.mode === 'none') {
     return { mode: 'none', source: null, sha256: null, dir: null, error: null, functions: [] };
@@ -178,6 +180,40 @@ export async function mountPackage(ctx: EmulatorContext, site: Site, dir: string
   } finally {
     await fsp.rm(got.zip, { force: true });
   }
+}
+
+/**
+ * Flex Consumption: the app runs the package One Deploy wrote to its deployment container (never a
+ * WEBSITE_RUN_FROM_PACKAGE value); before the first deployment there is nothing to run.
+ */
+async function mountFlexPackage(ctx: EmulatorContext, site: Site, dir: string): Promise<MountOutcome> {
+  const storage = flexStorage(ctx, site);
+  const source = storage ? `${storage.containerUrl}/${FLEX_PACKAGE_BLOB}` : null;
+  const none: MountOutcome = { mode: 'flex', source, sha256: null, dir: null, error: null, functions: [] };
+  const problem = flexStorageProblem(site, storage, 'read');
+  let bytes: Buffer | null = null;
+  if (!problem) bytes = await readFlexPackage(ctx, site);
+  if (!problem && !bytes) return none;
+  await fsp.mkdir(dir, { recursive: true });
+  if (problem)
+    return {
+      ...(await failedMount(site, dir, `reading the deployment storage failed: ${problem}`)),
+      mode: 'flex',
+      source,
+    };
+  const sha = createHash('sha256').update(bytes!).digest('hex');
+  const check = checkZip(bytes!);
+  if (!check.ok)
+    return {
+      ...(await failedMount(site, dir, `the deployed package is not a valid zip: ${check.error}`)),
+      mode: 'flex',
+      source,
+      sha256: sha,
+    };
+  await extractZip(bytes!, dir);
+  const functions = await functionsIn(dir);
+  await makeReadOnly(dir);
+  return { mode: 'flex', source, sha256: sha, dir, error: null, functions };
 }
 
 /**

@@ -3,10 +3,10 @@
  * emulator: settings, slot-sticky names, state, home directory (a swap is undone), deployment history,
  * trigger syncs, Kudu-local settings, the files under %HOME%, scale-out and the mount (every worker restarts).
  */
-import * as https from 'node:https';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { sharedKeyAuthorization } from './blob-front.js';
+import { azuriteRequest } from './azurite-rest.js';
+import { FLEX_PACKAGE_BLOB, flexStorage, isFlexSite } from './flex.js';
 import { clearKuduLocalSettings } from './kudu.js';
 import type { EmulatorContext, Site, SiteWorkerApi } from './model.js';
 import { removeTree } from './mount.js';
@@ -115,6 +115,12 @@ export async function resetSites(
   }
   for (const c of ctx.components.values()) c.annotations = [];
   for (const site of snapshots.keys()) await freshHome(site.homeDir);
+  // A Flex app's package lives in its deployment container, not under %HOME%: gone as a fresh app has none.
+  for (const site of snapshots.keys()) {
+    const storage = isFlexSite(site) ? flexStorage(ctx, site) : null;
+    if (storage?.container && ctx.azurite.blobEndpoint)
+      await azuriteRequest(ctx, 'DELETE', `/${storage.container}/${FLEX_PACKAGE_BLOB}`);
+  }
   await Promise.all(
     [...snapshots.keys()].map(async (site) => {
       const w = ctx.workers.get(site.id.toLowerCase());
@@ -126,42 +132,6 @@ export async function resetSites(
   );
 }
 
-function azuriteCall(
-  ctx: EmulatorContext,
-  method: 'GET' | 'DELETE',
-  resource: string,
-  query: URLSearchParams,
-): Promise<{ status: number; body: string }> {
-  const u = new URL(ctx.azurite.blobEndpoint);
-  const account = ctx.azurite.accountName;
-  const p = `/${account}${resource}`;
-  const msHeaders = { 'x-ms-date': new Date().toUTCString(), 'x-ms-version': '2021-12-02' };
-  const auth = sharedKeyAuthorization(account, ctx.azurite.accountKey, method, p, query, msHeaders);
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        host: u.hostname,
-        port: Number(u.port),
-        method,
-        path: `${p}?${query.toString()}`,
-        headers: { ...msHeaders, authorization: auth },
-        ca: ctx.caCertPem,
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 /** Delete every container of the emulator's storage account (straight to Azurite, past the front's rules). */
 export async function deleteAllContainers(ctx: EmulatorContext): Promise<string[]> {
   if (!ctx.azurite.blobEndpoint) return [];
@@ -170,13 +140,14 @@ export async function deleteAllContainers(ctx: EmulatorContext): Promise<string[
   do {
     const q = new URLSearchParams({ comp: 'list' });
     if (marker) q.set('marker', marker);
-    const r = await azuriteCall(ctx, 'GET', '', q);
+    const r = await azuriteRequest(ctx, 'GET', '', q);
     if (r.status !== 200) throw new ResetError(500, `listing containers in Azurite answered ${r.status}`);
-    for (const m of r.body.matchAll(/<Container>\s*<Name>([^<]+)<\/Name>/g)) names.push(m[1]!);
-    marker = /<NextMarker>([^<]+)<\/NextMarker>/.exec(r.body)?.[1] ?? '';
+    for (const m of r.body.toString('utf8').matchAll(/<Container>\s*<Name>([^<]+)<\/Name>/g))
+      names.push(m[1]!);
+    marker = /<NextMarker>([^<]+)<\/NextMarker>/.exec(r.body.toString('utf8'))?.[1] ?? '';
   } while (marker);
   for (const name of names) {
-    const r = await azuriteCall(ctx, 'DELETE', `/${name}`, new URLSearchParams({ restype: 'container' }));
+    const r = await azuriteRequest(ctx, 'DELETE', `/${name}`, new URLSearchParams({ restype: 'container' }));
     if (r.status !== 202 && r.status !== 404)
       throw new ResetError(500, `deleting container ${name} in Azurite answered ${r.status}`);
   }

@@ -317,6 +317,7 @@ export async function startFakeBlobs(
     allowBlobPublicAccess: false,
     networkDefaultAction: 'Allow',
     blobReaders: [],
+    blobWriters: [],
   };
   ctx.storageAccounts.set(account.id.toLowerCase(), account);
   return {
