@@ -192,7 +192,7 @@ export const INPUTS: readonly InputDef[] = [
     default: 'auto',
     choices: ['auto', 'url', 'local'],
     description:
-      "`url`: the app runs the package from a blob URL. `local`: the package is pushed to the app's own storage (WEBSITE_RUN_FROM_PACKAGE=1). `auto` keeps the app's current mode and picks `url` when it has none.",
+      "`url`: the app runs the package from a blob URL. `local`: the package is pushed to the app's own storage (WEBSITE_RUN_FROM_PACKAGE=1). `auto` keeps the app's current mode and picks `url` when it has none; a Flex Consumption app always gets its package through One Deploy into its deployment storage (only `auto` there).",
   },
   {
     name: 'storage-account',
@@ -230,6 +230,15 @@ export const INPUTS: readonly InputDef[] = [
       /user[-_ ]?delegation/i.test(v)
         ? 'cannot be a user delegation SAS: it expires within 7 days and the app would fail to start at its next restart after that; use `identity` or `sas`'
         : undefined,
+  },
+  {
+    name: 'remote-build',
+    key: 'remoteBuild',
+    group: 'package',
+    type: 'boolean',
+    default: 'false',
+    description:
+      'Flex Consumption apps only: the platform builds the package (Oryx: `npm install`, `pip install`) after the upload, so dependencies need not be in it. Off: the package must carry them (`node_modules`, `.python_packages/lib/site-packages`), and runpack refuses one that does not. Refused for other plans, which run the package as it is.',
   },
   {
     name: 'sas-expiry-days',
@@ -484,7 +493,7 @@ export const OUTPUTS: readonly OutputDef[] = [
   {
     name: 'mode',
     description:
-      'Run-from-package mode used: `url` or `local` (for a fleet, when every target used the same one).',
+      "Mode used: `url` or `local` (run-from-package), or `flex` (One Deploy to a Flex Consumption app's deployment storage); for a fleet, when every target used the same one.",
     commands: ['deploy'],
   },
   {
@@ -512,7 +521,7 @@ export const OUTPUTS: readonly OutputDef[] = [
   {
     name: 'cause',
     description:
-      'Likely cause of a failure, one vocabulary for every command: `read-only-write`, `sas-invalid`, `mount-blocked`, `stale-content`, `app-start-failed`, `runner-network`, `config` or `unknown` (empty when none).',
+      'Likely cause of a failure, one vocabulary for every command: `read-only-write`, `sas-invalid`, `mount-blocked`, `stale-content`, `app-start-failed`, `functions-not-loaded`, `runner-network`, `config` or `unknown` (empty when none).',
     commands: ['deploy', 'diagnose'],
   },
   {
@@ -631,6 +640,7 @@ const DEPLOY_ONLY = new Set([
   'on-failure',
   'expect',
   'force',
+  'remote-build',
   'swap-to',
   'exclude',
   'stamp',

@@ -471,6 +471,7 @@ export function makeInputs(partial: Partial<DeployInputs> = {}): DeployInputs {
     rollbackSettings: false,
     timeoutMinutes: 10,
     force: false,
+    remoteBuild: false,
     resourceManagerEndpoint: 'https://arm.example',
     exclude: [],
     stamp: true,

@@ -79,12 +79,66 @@ describe('planDeploy', () => {
     );
   });
 
-  it('refuses Flex Consumption even with force', () => {
-    const e = refusal(() =>
-      planDeploy(inputs({ force: 'true' }), target({ isFlex: true, isFunctionApp: true }), {}),
-    );
-    expect(e.code).toBe('flex-consumption');
-    expect(e.message).toMatch(/OneDeploy/);
+  describe('on Flex Consumption', () => {
+    const flex = (over: Partial<TargetInfo> = {}) =>
+      target({
+        isFlex: true,
+        isFunctionApp: true,
+        kind: 'functionapp,linux',
+        flex: {
+          containerUrl: 'https://acct.blob.core.windows.net/app-package-web',
+          authentication: 'SystemAssignedIdentity',
+          runtime: { name: 'node', version: '20' },
+        },
+        ...over,
+      });
+
+    it('plans the flex mode with auto, and refuses url or local with the reason', () => {
+      expect(planDeploy(inputs({}), flex(), {}).mode).toBe('flex');
+      for (const mode of ['url', 'local']) {
+        const e = refusal(() =>
+          planDeploy(inputs({ mode, ...(mode === 'local' ? { 'storage-account': '' } : {}) }), flex(), {}),
+        );
+        expect(e.code).toBe('mode-unsupported');
+        expect(e.message).toMatch(
+          /does not run packages through WEBSITE_RUN_FROM_PACKAGE.*leave mode at auto/,
+        );
+      }
+    });
+
+    it('refuses slots, a missing deployment storage, rollback-settings and a publish profile', () => {
+      const slot = flex({
+        ref: { subscriptionId: 's', resourceGroup: 'rg', appName: 'web', slot: 'staging' },
+      });
+      const e = refusal(() => planDeploy(inputs({ slot: 'staging' }), slot, {}));
+      expect(e.code).toBe('slots-unsupported');
+      expect(e.message).toMatch(/has no deployment slots; Input 'slot' cannot be used there/);
+      expect(refusal(() => planDeploy(inputs({}), flex({ flex: undefined }), {})).code).toBe(
+        'flex-storage-missing',
+      );
+      expect(refusal(() => planDeploy(inputs({ 'rollback-settings': 'true' }), flex(), {})).code).toBe(
+        'rollback-settings-unsupported',
+      );
+    });
+
+    it('refuses settings Flex does not support with each reason, and removes them with force', () => {
+      const settings = { WEBSITE_RUN_FROM_PACKAGE: '1', FUNCTIONS_WORKER_RUNTIME: 'node', KEEP: 'x' };
+      const e = refusal(() => planDeploy(inputs({}), flex(), settings));
+      expect(e.code).toBe('flex-setting');
+      expect(e.message).toMatch(/FUNCTIONS_WORKER_RUNTIME \(functionAppConfig.runtime names the runtime\)/);
+      expect(e.message).toMatch(
+        /WEBSITE_RUN_FROM_PACKAGE \(Flex runs the package from its deployment storage/,
+      );
+      const p = planDeploy(inputs({ force: 'true' }), flex(), settings);
+      expect(p.extra).toEqual({ FUNCTIONS_WORKER_RUNTIME: null, WEBSITE_RUN_FROM_PACKAGE: null });
+      expect(p.findings.map((f) => f.code)).toEqual(['flex-setting-removed']);
+    });
+
+    it('refuses remote-build on every other plan', () => {
+      const e = refusal(() => planDeploy(inputs({ 'remote-build': 'true' }), target(), {}));
+      expect(e.code).toBe('remote-build-unsupported');
+      expect(planDeploy(inputs({ 'remote-build': 'true' }), flex(), {}).mode).toBe('flex');
+    });
   });
 
   it('refuses local mode on Linux Consumption and picks url there in auto', () => {

@@ -1,6 +1,6 @@
 /**
  * Fleets end to end: one `app-name` listing several apps. The package is packed once, every target deployed and
- * verified; a target that cannot be deployed (a Flex Consumption app) fails the step while the others finish,
+ * verified; a target that cannot be deployed as asked (a Flex Consumption app with mode: url) fails the step while the others finish,
  * and the summary has a row per target.
  */
 import { describe, expect, it } from '@jest/globals';
@@ -33,7 +33,7 @@ describe('fleet', () => {
     const results = JSON.parse(r.outputs.results) as Entry[];
     expect(results.map((x) => [x.app, x.ok, x.verified, x['error-code']])).toEqual([
       ['rp-linux-web', true, true, null],
-      ['rp-flex-func', false, false, 'flex-consumption'],
+      ['rp-flex-func', false, false, 'mode-unsupported'],
       ['rp-win-web', true, true, null],
     ]);
     // One package: the same release on every target that got one.
@@ -43,7 +43,7 @@ describe('fleet', () => {
     expect(results[0]['app-url']).toBe('https://rp-linux-web.azurewebsites.emulator.test');
     expect(r.outputs.verified).toBe('false');
     expect(r.outputs['app-url']).toBe('');
-    expect(r.stdout).toMatch(/::error::1 of 3 targets failed: rp-flex-func \(flex-consumption\)/);
+    expect(r.stdout).toMatch(/::error::1 of 3 targets failed: rp-flex-func \(mode-unsupported\)/);
     expect(r.stdout).toMatch(/Packed once for 3 targets/);
     // Uploaded once: the second app copies the first one's release blob inside the account.
     expect(r.stdout.match(/Uploaded releases\//g)).toHaveLength(1);

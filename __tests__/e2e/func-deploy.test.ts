@@ -1,7 +1,7 @@
 /**
  * Function apps end to end: the Windows function app in local mode and the Linux Consumption app in URL mode,
  * both with trigger sync and the host's function list checked against the package; local mode refused on
- * Linux Consumption and run-from-package refused on Flex Consumption, with the reason and what to use instead.
+ * Linux Consumption, with the reason and what to use instead. Flex Consumption: flex-deploy.test.ts.
  */
 import { describe, expect, it } from '@jest/globals';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -141,19 +141,5 @@ describe('Python function app packages', () => {
     });
     expect(r.stdout).not.toMatch(/has no \.python_packages folder/);
     expect(e.requests().filter((q) => q.method === 'PUT' && q.service === 'blob').length).toBeGreaterThan(0);
-  });
-});
-
-describe('Flex Consumption function app', () => {
-  it('refuses run-from-package and says what to use instead', async () => {
-    const r = await e.run({
-      'app-name': 'rp-flex-func',
-      'storage-account': e.emu.storage.accountName,
-      package: functionsApp('x1', ['HttpHello']),
-    });
-    expect(r.code).not.toBe(0);
-    expect(r.everything).toMatch(/Flex Consumption/);
-    expect(r.everything).toMatch(/OneDeploy/);
-    expect(e.emu.admin.site('rp-flex-func').appSettings.WEBSITE_RUN_FROM_PACKAGE).toBeUndefined();
   });
 });

@@ -42,15 +42,20 @@ describe('bad inputs stop the step before any network call', () => {
 });
 
 describe('refusals with a way out', () => {
-  it('refuses Flex Consumption and names OneDeploy', async () => {
+  it('refuses a web app package for a Flex Consumption app before anything is uploaded', async () => {
+    e.emu.admin.clearRequests();
     const r = await e.run({
       'app-name': 'rp-flex-func',
       'storage-account': e.emu.storage.accountName,
       package: e.app('f'),
     });
     expect(r.code).not.toBe(0);
-    expect(r.stdout).toMatch(/::error::.*Flex Consumption.*OneDeploy/);
-    expect(e.emu.admin.site('rp-flex-func').appSettings.WEBSITE_RUN_FROM_PACKAGE).toBeUndefined();
+    expect(r.stdout).toMatch(/::error::.*host\.json/);
+    expect(
+      e
+        .requests()
+        .filter((q) => q.method !== 'GET' && q.service !== 'entra' && !/\/list|token/i.test(q.path)),
+    ).toEqual([]);
   });
 });
 

@@ -11652,10 +11652,34 @@ function localModeRefusal(target) {
     }
     return null;
 }
-/** The refusal for Flex Consumption apps (API-SPEC §1.7, §6.13). */
+/** The refusal of run-from-package (mode: url or local) on a Flex Consumption app (API-SPEC §1.7, §6.13). */
 function flexRefusalMessage(name) {
     const app = name ? `'${name}'` : 'This function app';
-    return `${app} runs on the Flex Consumption plan, which does not support WEBSITE_RUN_FROM_PACKAGE in either mode; deploy it with OneDeploy to its deployment storage instead (Azure/functions-action or 'func azure functionapp publish'), and remove the setting if it is present.`;
+    return `${app} runs on the Flex Consumption plan, which does not run packages through WEBSITE_RUN_FROM_PACKAGE (mode: url or local); leave mode at auto and runpack publishes the package to the app's deployment storage with One Deploy.`;
+}
+/**
+ * Settings a Flex Consumption app does not support, and why (the Flex docs' list of deprecated settings; its
+ * deployments fail on the run-from-package ones). functionAppConfig carries the runtime and the deployment
+ * storage instead.
+ */
+const FLEX_UNSUPPORTED_SETTINGS = {
+    [RFP]: 'Flex runs the package from its deployment storage; its deployments fail while this is set',
+    [RFP_LEGACY]: 'Flex runs the package from its deployment storage; its deployments fail while this is set',
+    FUNCTIONS_EXTENSION_VERSION: 'Flex always runs Functions 4.x',
+    FUNCTIONS_WORKER_RUNTIME: 'functionAppConfig.runtime names the runtime',
+    FUNCTIONS_WORKER_RUNTIME_VERSION: 'functionAppConfig.runtime names the version',
+    WEBSITE_NODE_DEFAULT_VERSION: 'functionAppConfig.runtime names the version',
+    SCM_DO_BUILD_DURING_DEPLOYMENT: 'a build on the platform is the remote-build input of the deploy',
+    ENABLE_ORYX_BUILD: 'a build on the platform is the remote-build input of the deploy',
+    WEBSITE_CONTENTAZUREFILECONNECTIONSTRING: 'Flex has no content file share',
+    WEBSITE_CONTENTSHARE: 'Flex has no content file share',
+};
+/** Pure: the app's settings that Flex Consumption does not support (names as the app has them). */
+function flexUnsupportedSettings(settings) {
+    const bad = new Set(Object.keys(FLEX_UNSUPPORTED_SETTINGS).map((k) => k.toUpperCase()));
+    return Object.keys(settings)
+        .filter((k) => bad.has(k.toUpperCase()))
+        .sort();
 }
 /** Kudu's stored package names: `yyyyMMddHHmmss.zip` (UTC). */
 function isSitePackageName(name) {
@@ -12099,7 +12123,7 @@ const INPUTS = [
         type: 'enum',
         default: 'auto',
         choices: ['auto', 'url', 'local'],
-        description: "`url`: the app runs the package from a blob URL. `local`: the package is pushed to the app's own storage (WEBSITE_RUN_FROM_PACKAGE=1). `auto` keeps the app's current mode and picks `url` when it has none.",
+        description: "`url`: the app runs the package from a blob URL. `local`: the package is pushed to the app's own storage (WEBSITE_RUN_FROM_PACKAGE=1). `auto` keeps the app's current mode and picks `url` when it has none; a Flex Consumption app always gets its package through One Deploy into its deployment storage (only `auto` there).",
     },
     {
         name: 'storage-account',
@@ -12133,6 +12157,14 @@ const INPUTS = [
         validate: (v) => /user[-_ ]?delegation/i.test(v)
             ? 'cannot be a user delegation SAS: it expires within 7 days and the app would fail to start at its next restart after that; use `identity` or `sas`'
             : undefined,
+    },
+    {
+        name: 'remote-build',
+        key: 'remoteBuild',
+        group: 'package',
+        type: 'boolean',
+        default: 'false',
+        description: 'Flex Consumption apps only: the platform builds the package (Oryx: `npm install`, `pip install`) after the upload, so dependencies need not be in it. Off: the package must carry them (`node_modules`, `.python_packages/lib/site-packages`), and runpack refuses one that does not. Refused for other plans, which run the package as it is.',
     },
     {
         name: 'sas-expiry-days',
@@ -12431,6 +12463,7 @@ const DEPLOY_ONLY = new Set([
     'on-failure',
     'expect',
     'force',
+    'remote-build',
     'swap-to',
     'exclude',
     'stamp',
@@ -49423,19 +49456,63 @@ function describeFunctionsDiff(diff, where) {
     return `The functions host of ${where} does not list the package's functions (${parts.join('; ')}); check each function's function.json and the host's startup log (Application Insights or the Log stream), then deploy again.`;
 }
 const PYTHON_FIX = 'run-from-package runs no remote build, so install the dependencies into the package first (pip install -r requirements.txt --target .python_packages/lib/site-packages) or set force: true';
+/** Pure: the language of a function app's package, from its entry point (null when it cannot tell). */
+function functionLanguage(inspect) {
+    const e = (inspect.entryPoint ?? '').toLowerCase();
+    if (/\.py$/.test(e))
+        return 'python';
+    if (/\.(c|m)?js$/.test(e))
+        return 'node';
+    if (/\.dll$/.test(e))
+        return 'dotnet-isolated';
+    if (/\.ps1$/.test(e))
+        return 'powershell';
+    if (/\.jar$/.test(e))
+        return 'java';
+    return null;
+}
 /**
- * Pure: what the inspector's findings mean for a function app. A Python function app without `.python_packages`
- * cannot import its dependencies (no remote build under run-from-package): the inspector's
- * `dependencies-missing` warning becomes an error unless `force`.
+ * Pure: what the inspector's findings mean for a function app. Without a remote build the package must carry
+ * its dependencies: a Python function app without `.python_packages` cannot import them (the inspector's
+ * `dependencies-missing` warning becomes an error unless `force`). On Flex Consumption the same holds for Node's
+ * `node_modules`, unless `remote-build` asks the platform to install them; and the package's language must be
+ * the runtime functionAppConfig names.
  */
-function functionPackageFindings(inspect, target, force) {
+function functionPackageFindings(inspect, target, force, remoteBuild = false, n = ACTION_NAMING) {
     if (!target.isFunctionApp)
         return [];
     const out = [];
+    const app = target.name ?? 'the app';
+    if (target.isFlex) {
+        const wanted = target.flex?.runtime?.name;
+        const language = functionLanguage(inspect);
+        if (wanted && language && wanted !== language && !(wanted === 'custom'))
+            out.push({
+                severity: force ? 'warning' : 'error',
+                code: 'runtime-mismatch',
+                message: `The package is a ${language} function app (entry point ${inspect.entryPoint}), but ${app} runs ${wanted}${target.flex?.runtime?.version ? ` ${target.flex.runtime.version}` : ''} (functionAppConfig.runtime); the host would load none of its functions. Deploy the ${wanted} build, or change the app's runtime${force ? '' : ` (${n.value('force', 'true')} deploys anyway)`}.`,
+            });
+    }
     for (const p of inspect.problems) {
         if (p.code !== 'dependencies-missing')
             continue;
         const python = inspect.runtime === 'python' || /python|\.python_packages|requirements\.txt/i.test(p.message);
+        if (target.isFlex) {
+            out.push(remoteBuild
+                ? {
+                    severity: 'info',
+                    code: 'remote-build',
+                    message: `The package does not carry its ${python ? 'Python packages' : 'node_modules'}; the platform installs them (${n.value('remote-build', 'true')}).`,
+                }
+                : {
+                    severity: force ? 'warning' : 'error',
+                    code: python ? 'python-packages-missing' : 'node-modules-missing',
+                    message: python
+                        ? `This Python function app's package has no .python_packages/lib/site-packages although ${p.path ?? 'requirements.txt'} lists dependencies, and Flex Consumption installs nothing without a remote build; run 'pip install -r requirements.txt --target .python_packages/lib/site-packages' before packaging, or set ${n.value('remote-build', 'true')}.`
+                        : `This Node function app's package has no complete node_modules although ${p.path ?? 'package.json'} lists dependencies, and Flex Consumption installs nothing without a remote build; run 'npm ci --omit=dev' before packaging, or set ${n.value('remote-build', 'true')}.`,
+                });
+            continue;
+        }
         if (!python)
             continue;
         out.push({
@@ -49445,6 +49522,13 @@ function functionPackageFindings(inspect, target, force) {
         });
     }
     return out;
+}
+/** Pure: the host lists only the platform's WarmUp trigger, which the package does not declare. */
+function warmUpOnly(expected, listed) {
+    const names = listed.map((l) => functionName(l).toLowerCase());
+    return (names.length === 1 &&
+        names[0] === 'warmup' &&
+        !expected.some((e) => functionName(e).toLowerCase() === 'warmup'));
 }
 /** Sync triggers through Resource Manager, retrying 400 (host starting) with growing waits. */
 async function syncTriggers(ctx, options = {}) {
@@ -49497,12 +49581,21 @@ async function afterMountFunctions(ctx, pkg, options = {}) {
     for (;;) {
         listed = await ctx.arm.listFunctions(ctx.target.ref);
         diff = diffFunctions(expected, listed);
-        // The host indexes after start: wait while it lists fewer functions than the package has.
-        if (diff.same || (expected.length === 0 && listed.length > 0))
+        // The host indexes after start: wait while it lists fewer functions than the package has. A host that lists
+        // only the platform's WarmUp function has started without loading the package: waiting does not help.
+        if (diff.same || (expected.length === 0 && listed.length > 0) || warmUpOnly(expected, listed))
             break;
         if (ctx.clock.now() + interval > deadline)
             break;
         await ctx.clock.sleep(interval);
+    }
+    if (warmUpOnly(expected, listed)) {
+        findings.push({
+            severity: 'error',
+            code: 'functions-warmup-only',
+            message: `The functions host of ${name} lists only the platform's WarmUp function: it started but loaded none of the package's functions${expected.length ? ` (${expected.map(functionName).sort().join(', ')})` : ''}. The content is not what the host can index — functions not at the package root, dependencies missing, or a language other than the app's runtime; check the host's startup log (Application Insights), fix the package and deploy again.`,
+        });
+        return findings;
     }
     if (expected.length === 0) {
         findings.push({
@@ -49660,6 +49753,7 @@ const CAUSE_TITLES = {
     'mount-blocked': 'the worker could not mount the package (network rule, missing role or bad archive)',
     'stale-content': 'the app runs other content than this release (mode mismatch or stale mount)',
     'app-start-failed': 'the app fails to start from the mounted package',
+    'functions-not-loaded': "the functions host runs but did not load the package's functions (content or a runtime it cannot index)",
     'runner-network': "the runner cannot reach the app (DNS, proxy, firewall or TLS trust on the runner's side)",
     config: 'settings or platform features that fight run-from-package',
     unknown: 'no known cause matched',
@@ -49671,6 +49765,9 @@ const CAUSE_TITLES = {
  */
 const READ_ONLY = /\bEROFS\b|read-only file system|\bEACCES\b|permission denied|\bEPERM\b|operation not permitted|UnauthorizedAccessException|Access to the path .* is denied|Could not write to local resource/i;
 function classifyFailure(e) {
+    const flex = e.mode === 'flex' ? classifyFlex(e) : null;
+    if (flex)
+        return flex;
     const f = e.blobFetch;
     if (f && f.status >= 400) {
         const code = f.errorCode ?? '';
@@ -49824,6 +49921,28 @@ function classifyFailure(e) {
             fix: `check the app's logs (log stream${logHint}) for the error it reports`,
         };
     }
+    return null;
+}
+/** Pure: what only a Flex Consumption deploy can show (its deployment storage); null: judge like every app. */
+function classifyFlex(e) {
+    if (e.settingMatches === false)
+        return {
+            cause: 'stale-content',
+            evidence: 'WEBSITE_RUN_FROM_PACKAGE is set on the Flex Consumption app, which runs its package from its deployment storage instead',
+            fix: 'remove WEBSITE_RUN_FROM_PACKAGE (runpack removes it with force: true), then deploy again',
+        };
+    if (e.blobFetch?.status === 404)
+        return {
+            cause: 'mount-blocked',
+            evidence: "the app's deployment storage holds no package after the deployment",
+            fix: "check that the app can write its deployment container (its identity's Storage Blob Data Contributor role, or the connection-string setting) and deploy again",
+        };
+    if (e.blobFetch?.sha256Matches === false)
+        return {
+            cause: 'stale-content',
+            evidence: "the app's deployment storage holds another package than this release: a later deployment replaced it",
+            fix: 'make sure no other pipeline deploys this app at the same time, then deploy again',
+        };
     return null;
 }
 
@@ -50030,6 +50149,18 @@ class KuduError extends RunpackError {
         this.bodySnippet = body.slice(0, 2000);
     }
 }
+/** Pure: a deployment id from a One Deploy answer's body (`"3f39…"` or a bare id), or null. */
+function deploymentIdOf(body) {
+    const t = body.trim();
+    let id = t;
+    try {
+        id = JSON.parse(t);
+    }
+    catch {
+        // a bare id
+    }
+    return typeof id === 'string' && /^[A-Za-z0-9_.-]{1,100}$/.test(id) ? id : null;
+}
 /** A streamed answer read into memory (error bodies are small; bounded anyway). */
 async function buffered(res) {
     const body = await readStream(res.stream, 1024 * 1024).catch(() => Buffer.alloc(0));
@@ -50188,6 +50319,15 @@ class KuduClient {
             signal: options.signal,
         });
         const trackingId = res.headers['scm-deployment-id'];
+        // Flex Consumption's One Deploy answers with the deployment id as its body (a JSON string): follow that id.
+        const bodyId = options.idInBody && res.status >= 200 && res.status < 300 ? deploymentIdOf(res.text()) : null;
+        if (bodyId)
+            return {
+                kind: 'accepted',
+                location: this.absolute(`/api/deployments/${encodeURIComponent(bodyId)}`),
+                retryAfterMs: retryAfterMs(res.headers, Date.now()),
+                trackingId: bodyId,
+            };
         if (res.status === 202) {
             const location = res.headers['location'];
             return {
@@ -50211,6 +50351,19 @@ class KuduClient {
         if (options.message)
             query.message = options.message;
         return this.push('/api/zipdeploy', query, options);
+    }
+    /**
+     * Flex Consumption's One Deploy: `POST /api/publish?RemoteBuild=…` with the zip as the body (no `type`, as the
+     * official tools send it); the platform stores it in the app's deployment storage and restarts the app onto it.
+     */
+    oneDeployFlex(options) {
+        const query = {
+            RemoteBuild: String(options.remoteBuild),
+            deployer: options.deployer ?? 'runpack',
+        };
+        if (options.message)
+            query.message = options.message;
+        return this.push('/api/publish', query, { ...options, idInBody: true });
     }
     /**
      * `PUT /api/deployments/{id}`: adds (or updates) a record in the app's deployment history, what the portal's
@@ -51460,6 +51613,7 @@ const LEVEL_TITLES = {
     'mounted-content': '(c) mounted content is this release',
     health: '(d) the app answers (health-path, or the root)',
     instances: '(e) every instance runs this release',
+    functions: "(f) the functions host lists the package's functions",
 };
 /** Pure: the storage error code and detail of a failed blob response. */
 function storageErrorOf(res) {
@@ -51508,6 +51662,8 @@ function failureMarkerCheck(ctx) {
     };
 }
 async function verifyDeploy(ctx, pkg, input) {
+    if (input.flex)
+        return verifyFlex(ctx, pkg, input, input.flex);
     const levels = [];
     const mode = input.intendedValue === '1' ? 'local' : 'url';
     const evidence = {
@@ -51611,31 +51767,7 @@ async function verifyDeploy(ctx, pkg, input) {
         });
     }
     // (d) The app answers: a mounted package is not a running app.
-    const app = await watchApp(ctx, deadline, {
-        quick: conclusive,
-        confirmed: input.confirmed,
-        mountFailed: () => evidence.failureMarker === true,
-    });
-    const last = app.last;
-    const containsExpect = ctx.inputs.healthPath && ctx.inputs.expect && last.status !== undefined
-        ? (last.body ?? '').includes(ctx.inputs.expect)
-        : undefined;
-    evidence.health = { status: last.status, containsExpect, body: last.body, error: last.error };
-    evidence.app = { state: app.judgement.state, why: app.judgement.why };
-    if (app.judgement.state !== 'up' && kudu) {
-        evidence.logStreamUrl = `${kudu.baseUrl}/api/logstream`;
-        evidence.appLogReadOnlyLine = await readOnlyLineInLogs(kudu, deadline);
-    }
-    else if (app.judgement.state !== 'up' && ctx.target.scmHostName) {
-        evidence.logStreamUrl = `https://${ctx.target.scmHostName}/api/logstream`;
-    }
-    levels.push({
-        level: 'health',
-        status: app.judgement.state === 'up' ? 'pass' : 'fail',
-        detail: app.judgement.state === 'start-failed'
-            ? `${app.judgement.why}: the app does not start`
-            : app.judgement.why,
-    });
+    levels.push(await appLevel(ctx, deadline, conclusive, input, evidence, kudu));
     // (e) Every instance: only once the unpinned checks pass (otherwise their failure is the story).
     let instances;
     if (levels.every((l) => l.status !== 'fail')) {
@@ -51662,6 +51794,101 @@ async function verifyDeploy(ctx, pkg, input) {
     }
     const ok = levels.every((l) => l.status !== 'fail');
     return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence), instances };
+}
+/** Level (d): the app answers (health-path and expect, or the root), with the evidence a failure needs. */
+async function appLevel(ctx, deadline, conclusive, input, evidence, kudu) {
+    const app = await watchApp(ctx, deadline, {
+        quick: conclusive,
+        confirmed: input.confirmed,
+        mountFailed: () => evidence.failureMarker === true,
+    });
+    const last = app.last;
+    const containsExpect = ctx.inputs.healthPath && ctx.inputs.expect && last.status !== undefined
+        ? (last.body ?? '').includes(ctx.inputs.expect)
+        : undefined;
+    evidence.health = { status: last.status, containsExpect, body: last.body, error: last.error };
+    evidence.app = { state: app.judgement.state, why: app.judgement.why };
+    if (app.judgement.state !== 'up' && kudu) {
+        evidence.logStreamUrl = `${kudu.baseUrl}/api/logstream`;
+        evidence.appLogReadOnlyLine = await readOnlyLineInLogs(kudu, deadline);
+    }
+    else if (app.judgement.state !== 'up' && ctx.target.scmHostName) {
+        evidence.logStreamUrl = `https://${ctx.target.scmHostName}/api/logstream`;
+    }
+    return {
+        level: 'health',
+        status: app.judgement.state === 'up' ? 'pass' : 'fail',
+        detail: app.judgement.state === 'start-failed'
+            ? `${app.judgement.why}: the app does not start`
+            : app.judgement.why,
+    };
+}
+/**
+ * Flex Consumption: (a) no WEBSITE_RUN_FROM_PACKAGE, (b) the deployment storage holds this package, (c) skipped
+ * (no files on the SCM site), (d) the app answers. The engine then compares the host's functions.
+ */
+async function verifyFlex(ctx, pkg, input, flex) {
+    const levels = [];
+    const evidence = { mode: 'flex' };
+    const deadline = ctx.phaseDeadline(input.mountBudgetMs ?? 180_000);
+    const settings = await ctx.settings.read();
+    evidence.settingMatches = settings[RFP] === undefined;
+    levels.push({
+        level: 'setting',
+        status: evidence.settingMatches ? 'pass' : 'fail',
+        detail: evidence.settingMatches
+            ? `${RFP} is not set (Flex runs the package from its deployment storage)`
+            : `${RFP} is set, which Flex Consumption does not support`,
+    });
+    const res = await ctx.http
+        .request({
+        method: 'HEAD',
+        url: flex.blobUrl,
+        service: 'Blob Storage',
+        headers: { 'x-ms-version': '2023-11-03' },
+        authorization: flex.authorization,
+        deadline,
+        maxAttempts: 3,
+    })
+        .catch((err) => ({ status: 0, headers: {}, error: err }));
+    const where = flex.blobUrl.split('?')[0];
+    if (res.status >= 200 && res.status < 300) {
+        const md5 = res.headers['content-md5'];
+        const size = Number(res.headers['content-length']);
+        const same = md5 ? md5 === flex.md5 : size === flex.bytes;
+        evidence.blobFetch = { status: res.status, sha256Matches: same };
+        levels.push({
+            level: 'package-url',
+            status: same ? 'pass' : 'fail',
+            detail: same
+                ? `the deployment storage holds this package (${md5 ? 'Content-MD5' : 'size'} matches)`
+                : `the deployment storage holds another package (${where})`,
+        });
+    }
+    else if (res.status === 404) {
+        evidence.blobFetch = { status: 404 };
+        levels.push({
+            level: 'package-url',
+            status: 'fail',
+            detail: `no package in the deployment storage (${where})`,
+        });
+    }
+    else {
+        levels.push({
+            level: 'package-url',
+            status: 'skipped',
+            detail: `the login cannot read the deployment storage (${res.status || 'no answer'}); give it Storage Blob Data Reader there to compare the package`,
+        });
+    }
+    levels.push({
+        level: 'mounted-content',
+        status: 'skipped',
+        detail: "Flex Consumption's SCM site exposes no files; the deployment storage and the host's functions stand in",
+    });
+    evidence.stamp = 'not-checked';
+    levels.push(await appLevel(ctx, deadline, Boolean(input.quick), input, evidence, null));
+    const ok = levels.every((l) => l.status !== 'fail');
+    return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence) };
 }
 /**
  * The release's stamp in a mounted wwwroot as findings (after a swap, on the side that received the release):
@@ -51734,7 +51961,8 @@ async function restartAndVerify(ctx, pkg, a) {
     // does): wait for that one; verification's mounted stamp proves it mounted the new package. Otherwise (the
     // stable URL unchanged, or local mode, where Kudu's own restart after a push is not relied on) restart so
     // the app mounts what was published.
-    const restarted = a.restart
+    // Flex Consumption: One Deploy restarts the app onto the new package itself.
+    const restarted = a.restart && a.mode !== 'flex'
         ? await log.group(named('Restart'), () => restartApp(ctx, ctx.phaseDeadline(5 * 60_000), failureMarkerCheck(ctx), a.mode === 'url' && a.settingChanged))
         : undefined;
     if (!a.restart && a.mode === 'url')
@@ -51745,7 +51973,7 @@ async function restartAndVerify(ctx, pkg, a) {
                 ? 'restart: false; the settings change restarts the app on its own.'
                 : 'restart: false; the app keeps its mounted package until its next restart.',
         });
-    const verify = await log.group(named('Verify'), async () => {
+    let verify = await log.group(named('Verify'), async () => {
         const o = await verifyDeploy(ctx, pkg, {
             ...a.verify,
             confirmed: restarted?.confirmed,
@@ -51761,10 +51989,44 @@ async function restartAndVerify(ctx, pkg, a) {
         }
         return o;
     });
-    if (ctx.target.isFunctionApp && verify.ok)
-        for (const f of await log.group(named('Functions'), () => afterMountFunctions(ctx, pkg)))
+    if (ctx.target.isFunctionApp && verify.ok) {
+        const fns = await log.group(named('Functions'), () => afterMountFunctions(ctx, pkg));
+        for (const f of fns)
             note(f);
+        // A host that does not list the package's functions runs nothing of this release: verification fails
+        // (and the automatic rollback brings the previous release back).
+        const notLoaded = fns.find((f) => f.severity === 'error' && NOT_LOADED.has(f.code));
+        if (notLoaded)
+            verify = functionsNotLoaded(verify, notLoaded);
+    }
     return { verify, findings };
+}
+/** Function findings that mean the host did not load the package. */
+const NOT_LOADED = new Set(['functions-mismatch', 'functions-warmup-only']);
+/** Pure: a verification outcome failed by the functions check (level (f), cause functions-not-loaded). */
+function functionsNotLoaded(verify, finding) {
+    const warmUp = finding.code === 'functions-warmup-only';
+    return {
+        ...verify,
+        ok: false,
+        levels: [
+            ...verify.levels,
+            {
+                level: 'functions',
+                status: 'fail',
+                detail: warmUp
+                    ? 'the host lists only the WarmUp function'
+                    : "the host's functions differ from the package's",
+            },
+        ],
+        cause: {
+            cause: 'functions-not-loaded',
+            evidence: warmUp
+                ? "the functions host lists only the platform's WarmUp function: it started but loaded none of the package's functions"
+                : "the functions host does not list the package's functions",
+            fix: "check that host.json and the functions sit at the package root, that the dependencies are in the package (or remote-build on Flex), and that the package's language is the app's runtime; the host's startup log (Application Insights) names what it could not load",
+        },
+    };
 }
 
 /** Pure: the configuration the inputs ask for, or undefined when they ask for none. */
@@ -51997,8 +52259,11 @@ function isTrue$1(v) {
 function planDeploy(inputs, target, settings) {
     const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
     const findings = [];
+    const n = inputs.naming ?? ACTION_NAMING;
     if (target.isFlex)
-        throw new RunpackError('flex-consumption', flexRefusalMessage(name));
+        return planFlex(inputs, target, settings, name);
+    if (inputs.remoteBuild)
+        throw new RunpackError('remote-build-unsupported', `${n.input('remote-build')} is for Flex Consumption apps; ${name} runs its package as it is (run-from-package builds nothing on the platform), so build in the pipeline and leave ${n.input('remote-build')} off.`);
     if (/container/i.test(target.kind))
         throw new RunpackError('container-app', `${name} runs a custom container (kind ${target.kind}), which does not use run-from-package; deploy a new image instead.`);
     if (!target.isFunctionApp && target.isLinux) {
@@ -52100,6 +52365,48 @@ function planDeploy(inputs, target, settings) {
         extra[RFP_MI] = null;
     }
     return plan;
+}
+/**
+ * Pure: the plan for a Flex Consumption app. Its package goes to its deployment storage through One Deploy; what
+ * Flex cannot do is refused before anything is uploaded: a mode other than auto, slots, an app without deployment
+ * storage, settings Flex does not support (removed in the deploy's settings write with force).
+ */
+function planFlex(inputs, target, settings, name) {
+    const n = inputs.naming ?? ACTION_NAMING;
+    if (inputs.mode !== 'auto')
+        throw new RunpackError('mode-unsupported', flexRefusalMessage(name));
+    if (target.ref.slot || inputs.swapTo)
+        throw new RunpackError('slots-unsupported', `${name} runs on the Flex Consumption plan, which has no deployment slots; ${n.input(target.ref.slot ? 'slot' : 'swap-to')} cannot be used there (a second app serves as staging on Flex).`);
+    if (!target.flex)
+        throw new RunpackError('flex-storage-missing', `${name} runs on the Flex Consumption plan but its functionAppConfig names no deployment storage; set one (az functionapp deployment config set --deployment-storage-name …) and deploy again.`);
+    if (inputs.publishProfile)
+        throw new RunpackError('publish-profile-unsupported', `${name} runs on the Flex Consumption plan, whose deployments take the Entra login (a bearer token on One Deploy); remove ${n.input('publish-profile')} and log in with a service principal or OIDC.`);
+    if (inputs.rollbackSettings)
+        throw new RunpackError('rollback-settings-unsupported', `${n.input('rollback-settings')} is not available for Flex Consumption apps (their SCM site keeps no files, so runpack has nowhere on the app to record a release's settings); leave it off — the settings stay as they are on a rollback.`);
+    const findings = [];
+    const extra = {};
+    const unsupported = flexUnsupportedSettings(settings);
+    if (unsupported.length) {
+        const why = unsupported.map((k) => `${k} (${FLEX_UNSUPPORTED_SETTINGS[k.toUpperCase()]})`).join('; ');
+        if (!inputs.force)
+            throw new RunpackError('flex-setting', `${name} runs on the Flex Consumption plan, which does not support ${why}; remove ${unsupported.length === 1 ? 'it' : 'them'} (az functionapp config appsettings delete --setting-names ${unsupported.join(' ')}), or set ${n.value('force', 'true')} to have runpack remove ${unsupported.length === 1 ? 'it' : 'them'} in the deploy's settings write.`);
+        for (const k of unsupported)
+            extra[k] = null;
+        findings.push({
+            severity: 'warning',
+            code: 'flex-setting-removed',
+            message: `Removing ${unsupported.join(', ')} from ${name}: Flex Consumption does not support ${unsupported.length === 1 ? 'it' : 'them'} (${n.value('force', 'true')}).`,
+        });
+    }
+    return {
+        mode: 'flex',
+        container: inputs.container,
+        stableBlob: stableBlobName(target.ref.appName, null),
+        policyId: `runpack-${target.ref.appName}`.toLowerCase().slice(0, 64),
+        previousValue: effectiveRunFromPackage(settings),
+        extra,
+        findings,
+    };
 }
 /** Pure: the blob name a run-from-package URL points at inside `containerUrl` (no trailing slash), or null. */
 function blobInContainer(value, containerUrl) {
@@ -52234,6 +52541,16 @@ function renderPlan(f) {
                 ? `Stored access policy ${f.policy.id}: kept (${f.policy.reason}).`
                 : `Would ${f.policy.action} stored access policy ${f.policy.id} (${f.policy.reason}).`);
     }
+    else if (f.mode === 'flex') {
+        const where = `${f.account}/${f.container}`;
+        if (!f.account)
+            lines.push('No storage-account: runpack would keep no copy of this release for a rollback.');
+        else
+            lines.push(f.releaseExists
+                ? `Release blob ${where}/${f.releaseBlob} exists already (same content); no upload.`
+                : `Would upload release ${f.releaseId} (${f.zipBytes} bytes) to ${where}/${f.releaseBlob} (runpack's copy, for a rollback).`);
+        lines.push(`Would publish release ${f.releaseId} (${f.zipBytes} bytes) with One Deploy (RemoteBuild=${f.flex?.remoteBuild ?? false}) to the app's deployment storage ${f.flex?.containerUrl ?? ''} (${f.flex?.authentication ?? ''}); the platform restarts the app onto it.`);
+    }
     else {
         lines.push(`Would push release ${f.releaseId} (${f.zipBytes} bytes) to the app's Kudu (zip deploy).`);
     }
@@ -52244,9 +52561,11 @@ function renderPlan(f) {
         const [before, after] = f.settings[name];
         lines.push(`Would set ${name}: ${showValue(before)} → ${showValue(after)}.`);
     }
-    lines.push(f.restart
-        ? 'Would restart the app, then verify (setting, package fetch, mounted release stamp, health).'
-        : 'Would not restart (restart: false); then verify.');
+    lines.push(f.mode === 'flex'
+        ? "Then verify (the deployment storage holds this package, the app answers, the host lists the package's functions)."
+        : f.restart
+            ? 'Would restart the app, then verify (setting, package fetch, mounted release stamp, health).'
+            : 'Would not restart (restart: false); then verify.');
     if (f.swapTo)
         lines.push(`Would swap into ${f.swapTo} after a verified deploy.`);
     if (f.retention) {
@@ -52424,7 +52743,12 @@ function deploymentIsOurs(record, nonce) {
  * Push and follow. A 409 because another deployment runs is never resent blindly: runpack names the holder
  * (GET /api/deployments/latest), waits for it to finish, then pushes again, all within the deadline.
  */
-async function pushAndFollow(ctx, kudu, pkg, deadline) {
+async function pushAndFollow(ctx, kudu, pkg, deadline, 
+/** The push itself (default: zip deploy; Flex Consumption: One Deploy) and the route it is logged as. */
+via = {
+    route: '/api/zipdeploy (async)',
+    push: (o) => kudu.zipDeploy(o),
+}) {
     const nonce = node_crypto.randomBytes(4).toString('hex');
     const message = `runpack ${pkg.releaseId} ${nonce}${ctx.inputs.commit ? ` (${ctx.inputs.commit.slice(0, 12)})` : ''}`;
     const isOurs = (record) => deploymentIsOurs(record, nonce);
@@ -52435,8 +52759,8 @@ async function pushAndFollow(ctx, kudu, pkg, deadline) {
             await followOther(ctx, kudu, previous, deadline);
             continue;
         }
-        ctx.log.info(`Pushing ${pkg.zipBytes} bytes to ${kudu.host}/api/zipdeploy (async)${attempt > 1 ? `, attempt ${attempt}` : ''}…`);
-        const result = await kudu.zipDeploy({
+        ctx.log.info(`Pushing ${pkg.zipBytes} bytes to ${kudu.host}${via.route}${attempt > 1 ? `, attempt ${attempt}` : ''}…`);
+        const result = await via.push({
             body: () => fs$1.createReadStream(pkg.zipPath),
             size: pkg.zipBytes,
             deployer: 'runpack',
@@ -52616,6 +52940,32 @@ function stampSummary(text) {
     catch {
         return '';
     }
+}
+
+/**
+ * Pure: Azure RBAC facts runpack checks, in one place for the deploy engine and diagnose: which role definitions
+ * can read blobs, and whether an assignment's scope covers a resource.
+ */
+/** Role definition ids that can read blobs: Storage Blob Data Reader, Contributor, Owner. */
+const BLOB_READ_ROLE_IDS = [
+    '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
+    'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
+    'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+];
+/**
+ * A role assignment scope covers a resource when it is the resource or one of its parents, segment by segment:
+ * a role on resource group `rg` covers nothing in `rg2`.
+ */
+function scopeCovers(scope, resourceId) {
+    const s = scope.toLowerCase().replace(/\/+$/, '');
+    const r = resourceId.toLowerCase();
+    return s === '' || r === s || r.startsWith(`${s}/`);
+}
+/** Whether an assignment lets `principalId` read the blobs of `container` in the storage account `accountId`. */
+function grantsBlobRead(a, principalId, accountId, container) {
+    return (a.principalId === principalId &&
+        BLOB_READ_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
+        scopeCovers(a.scope, `${accountId}/blobServices/default/containers/${container}`));
 }
 
 // Copyright (c) Microsoft Corporation.
@@ -89970,6 +90320,321 @@ class BlobServiceClient extends StorageClient {
 }
 
 /**
+ * Package SAS decisions (pure) and the SAS URL builder. The SAS in WEBSITE_RUN_FROM_PACKAGE is a read-only,
+ * HTTPS-only service SAS scoped to one blob and bound to a stored access policy on the container, so it can be
+ * extended or revoked without redeploying. Never a user delegation SAS: those expire within 7 days.
+ */
+const MAX_POLICIES_PER_CONTAINER = 5;
+const DAY$1 = 24 * 60 * 60 * 1000;
+/**
+ * Keep the policy while more than a third of its lifetime is left and it grants read; otherwise create or renew
+ * it with `expiryDays` from now. Other policies are never touched; a full container (5 policies) is an error.
+ */
+function decidePolicy(existing, id, now, expiryDays, container) {
+    const current = existing.find((s) => s.id === id);
+    const wanted = new Date(now.getTime() + expiryDays * DAY$1);
+    const fresh = () => ({
+        id,
+        accessPolicy: { startsOn: new Date(now.getTime() - 5 * 60 * 1000), expiresOn: wanted, permissions: 'r' },
+    });
+    if (!current) {
+        if (existing.length >= MAX_POLICIES_PER_CONTAINER)
+            throw new RunpackError('sas-policy-full', `Container '${container}' already has ${existing.length} stored access policies (${existing.map((s) => s.id).join(', ')}), the most Azure allows; remove one, use another container, or use package-access: identity.`);
+        return {
+            action: 'create',
+            identifiers: [...existing, fresh()],
+            expiresOn: wanted,
+            reason: 'no policy yet',
+        };
+    }
+    const expiresOn = current.accessPolicy?.expiresOn ? new Date(current.accessPolicy.expiresOn) : undefined;
+    const perms = current.accessPolicy?.permissions ?? '';
+    const left = expiresOn ? expiresOn.getTime() - now.getTime() : -1;
+    const readable = perms.includes('r');
+    if (expiresOn && readable && left > (expiryDays * DAY$1) / 3) {
+        return {
+            action: 'keep',
+            identifiers: existing,
+            expiresOn,
+            reason: `valid until ${expiresOn.toISOString()}`,
+        };
+    }
+    const reason = !readable
+        ? 'it does not grant read'
+        : left <= 0
+            ? 'it has expired'
+            : `it expires on ${expiresOn?.toISOString()}`;
+    return {
+        action: 'renew',
+        identifiers: existing.map((s) => (s.id === id ? fresh() : s)),
+        expiresOn: wanted,
+        reason,
+    };
+}
+/** The blob URL with a service SAS bound to the stored access policy (sr=b, spr=https, si=<policy>). */
+function buildPolicySasUrl(blobUrl, accountName, accountKey, container, blobName, policyId) {
+    const credential = new StorageSharedKeyCredential(accountName, accountKey);
+    const query = generateBlobSASQueryParameters({ containerName: container, blobName, identifier: policyId, protocol: SASProtocol.Https }, credential).toString();
+    return `${blobUrl}?${query}`;
+}
+/**
+ * A short-lived read SAS for runpack's own check of a blob (never written to a setting): used when the app reads
+ * the package with its identity but runpack itself holds only the account key.
+ */
+function buildShortReadSasUrl(blobUrl, accountName, accountKey, container, blobName, now, minutes = 15) {
+    const credential = new StorageSharedKeyCredential(accountName, accountKey);
+    const query = generateBlobSASQueryParameters({
+        containerName: container,
+        blobName,
+        permissions: BlobSASPermissions.parse('r'),
+        startsOn: new Date(now.getTime() - 5 * 60 * 1000),
+        expiresOn: new Date(now.getTime() + minutes * 60 * 1000),
+        protocol: SASProtocol.Https,
+    }, credential).toString();
+    return `${blobUrl}?${query}`;
+}
+
+/**
+ * The releases to delete: everything but the newest `keep`, never the live one, never one a slot points to,
+ * never one a stable blob holds. Oldest first, the order they are deleted in.
+ */
+function selectReleasesToDelete(releases, o) {
+    const keep = Math.max(0, Math.floor(o.keep));
+    const protectedSet = new Set([o.live, ...(o.slotReferenced ?? []), ...(o.stable ?? [])].filter((s) => !!s));
+    const newest = sortNewestFirst(releases);
+    const kept = new Set(newest.slice(0, keep).map((r) => r.sha256));
+    return newest.filter((r) => !kept.has(r.sha256) && !protectedSet.has(r.sha256)).reverse();
+}
+async function pruneReleases$1(store, container, toDelete, options) {
+    const result = { deleted: [], skipped: [], dryRun: options.dryRun };
+    for (const r of toDelete) {
+        if (options.dryRun) {
+            options.log.info(`Would delete release ${r.id} (${r.blob}).`);
+            result.deleted.push(r.sha256);
+            continue;
+        }
+        const outcome = await store.deleteIfMatch(container, r.blob, r.etag);
+        if (outcome === 'changed') {
+            options.log.warn(`Release blob ${r.blob} changed since it was listed; left it alone.`);
+            result.skipped.push(r.sha256);
+        }
+        else {
+            options.log.info(`Deleted release ${r.id} (${r.blob})${outcome === 'missing' ? ', already gone' : ''}.`);
+            result.deleted.push(r.sha256);
+        }
+    }
+    return result;
+}
+
+/**
+ * Retention after a verified URL-mode deploy (`keep-releases`): the release blobs beyond the newest N go, never
+ * the live release, never one another side (production or a slot) runs, never one a stable blob holds. The
+ * choice and the conditional deletes are src/release's (selectReleasesToDelete, pruneReleases); this module only
+ * gathers what they need from the container.
+ */
+const RELEASE_SHA = /\/([0-9a-f]{64})\.zip$/i;
+/** Pure: the sha256s protected by the other sides and the stable blobs, from the container's blobs. */
+function protectedSha256s(appName, blobs, siblingBlobs) {
+    const byName = new Map(blobs.map((b) => [b.name.toLowerCase(), b]));
+    const slotReferenced = [];
+    for (const name of siblingBlobs) {
+        const m = RELEASE_SHA.exec(name);
+        if (m)
+            slotReferenced.push(m[1].toLowerCase());
+        const sha = sha256Of(byName.get(name.toLowerCase())?.metadata);
+        if (sha)
+            slotReferenced.push(sha);
+    }
+    const stable = blobs
+        .filter((b) => isStableBlobName(b.name, appName))
+        .map((b) => sha256Of(b.metadata))
+        .filter((s) => !!s);
+    return { slotReferenced, stable };
+}
+async function applyRetention(store, r) {
+    const releases = (await store.list(r.container, releasePrefix(r.appName)))
+        .map((b) => releaseFromBlob(r.appName, b))
+        .filter((x) => x !== null);
+    // Stable blobs start with the app's name; sibling blobs may sit anywhere in the container.
+    const stableCandidates = await store.list(r.container, r.appName.toLowerCase());
+    const { slotReferenced, stable } = protectedSha256s(r.appName, stableCandidates, r.siblingBlobs);
+    const toDelete = selectReleasesToDelete(releases, {
+        keep: r.keep,
+        live: r.live,
+        slotReferenced,
+        stable,
+    });
+    if (toDelete.length === 0) {
+        r.log.info(`${releases.length} release(s) of ${r.appName}; none beyond keep-releases (${r.keep}) to delete.`);
+        return { deleted: [], skipped: [], kept: releases.length, dryRun: r.dryRun };
+    }
+    const pruned = await pruneReleases$1(store, r.container, toDelete, { dryRun: r.dryRun, log: r.log });
+    const idOf = (sha) => sha.slice(0, 12);
+    return {
+        deleted: pruned.deleted.map(idOf),
+        skipped: pruned.skipped.map(idOf),
+        kept: releases.length - pruned.deleted.length,
+        dryRun: r.dryRun,
+    };
+}
+
+/**
+ * Upload: an immutable release blob named by content (`releases/<app>/<sha256>.zip`) with run metadata, then a
+ * server-side copy to the stable name (`<app>[-<slot>].zip`), so the setting does not change between releases
+ * and every release stays available for rollback. A release blob that already holds this sha256 is reused.
+ */
+/** Pure: blob metadata for a release (names are C# identifiers, values ASCII). */
+function releaseMetadata(pkg, m) {
+    const out = {
+        sha256: pkg.sha256,
+        release_id: pkg.releaseId,
+        created: m.now.toISOString(),
+        runpack_version: m.version,
+    };
+    if (pkg.stamp)
+        out.content_sha256 = pkg.stamp.contentSha256;
+    if (m.commit)
+        out.commit = m.commit.replace(/[^\x20-\x7e]/g, '');
+    if (m.runUrl)
+        out.run_url = m.runUrl.replace(/[^\x20-\x7e]/g, '');
+    return out;
+}
+async function md5OfFile(path) {
+    const hash = node_crypto.createHash('md5');
+    for await (const chunk of fs$1.createReadStream(path))
+        hash.update(chunk);
+    return hash.digest();
+}
+/**
+ * The immutable release blob only (named by content): reused when it already holds this sha256, copied from a
+ * fleet's first upload in the same container, else uploaded with its MD5. Returns whether it was uploaded.
+ */
+async function uploadReleaseBlob(store, container, releaseBlob, pkg, metadata, log, signal, copyFrom) {
+    const existing = await store.getBlob(container, releaseBlob);
+    let reused = false;
+    if (existing && existing.metadata.sha256 === pkg.sha256 && existing.size === pkg.zipBytes) {
+        log.info(`Release blob ${releaseBlob} already holds this package; not uploading it again.`);
+        reused = true;
+    }
+    else if (copyFrom) {
+        try {
+            const copy = await store.copyBlob(container, copyFrom, releaseBlob);
+            if (copy.metadata.sha256 === pkg.sha256) {
+                log.info(`Copied ${copyFrom} to ${releaseBlob} inside the account (the package is uploaded once).`);
+                reused = true;
+            }
+            else
+                log.info(`The copy of ${copyFrom} does not carry sha256 ${pkg.sha256}; uploading instead.`);
+        }
+        catch (err) {
+            log.info(`Could not copy ${copyFrom} (${err instanceof Error ? err.message.split(';')[0] : String(err)}); uploading instead.`);
+        }
+    }
+    if (reused)
+        return false;
+    const md5 = await md5OfFile(pkg.zipPath);
+    let lastReport = 0;
+    const step = Math.max(16 * 1024 * 1024, Math.floor(pkg.zipBytes / 10));
+    await store.uploadFile(container, releaseBlob, pkg.zipPath, {
+        metadata,
+        md5,
+        abortSignal: signal,
+        onProgress: (loaded) => {
+            log.progress?.((loaded / pkg.zipBytes) * 100, 'Uploading');
+            if (pkg.zipBytes >= 32 * 1024 * 1024 && loaded - lastReport >= step) {
+                lastReport = loaded;
+                log.info(`Uploaded ${Math.round((loaded / pkg.zipBytes) * 100)}% (${(loaded / 1048576).toFixed(0)} MiB).`);
+            }
+        },
+    });
+    log.info(`Uploaded ${releaseBlob} (${pkg.zipBytes} bytes).`);
+    return true;
+}
+async function uploadRelease(store, container, releaseBlob, stableBlob, pkg, metadata, log, signal, 
+/** A blob of the same container that already holds this package (a fleet's first upload): copy it instead. */
+copyFrom, 
+/** Called just before the stable blob is overwritten (what the app mounts at its next start changes then). */
+beforeStableCopy) {
+    const uploaded = await uploadReleaseBlob(store, container, releaseBlob, pkg, metadata, log, signal, copyFrom);
+    const before = await store.getBlob(container, stableBlob);
+    const previousSha256 = before?.metadata.sha256;
+    if (before && previousSha256 === pkg.sha256) {
+        log.info(`${stableBlob} already holds this release.`);
+        return { releaseBlob, stableBlob, uploaded, copied: false, stable: before, previousSha256 };
+    }
+    // Cancelled, or out of time, while uploading: the stable blob (what the app mounts) stays untouched.
+    signal?.throwIfAborted();
+    beforeStableCopy?.();
+    const stable = await store.copyBlob(container, releaseBlob, stableBlob);
+    if (stable.metadata.sha256 !== pkg.sha256) {
+        // A copy that lost the metadata (or raced with another writer) is not this release.
+        throw new Error(`the copy to ${stableBlob} does not carry sha256 ${pkg.sha256}`);
+    }
+    log.info(`Copied the release to ${stableBlob}.`);
+    return { releaseBlob, stableBlob, uploaded, copied: true, stable, previousSha256 };
+}
+
+const LEASE_SECONDS = 60;
+const RENEW_MS = 20_000;
+const POLL_MS = 5_000;
+/** Pure: the lock blob of an app (and slot). */
+function lockBlobName(app, slot) {
+    return `locks/${app.toLowerCase()}${slot ? `-${slot.toLowerCase()}` : ''}.lock`;
+}
+/** Pure: who holds the lock, from its metadata, for the waiting line. */
+function describeHolder(meta) {
+    const get = (k) => Object.entries(meta).find(([key]) => key.toLowerCase() === k)?.[1];
+    const parts = [
+        get('run_url') ? `run ${get('run_url')}` : '',
+        get('commit') ? `commit ${get('commit').slice(0, 12)}` : '',
+        get('since') ? `since ${get('since')}` : '',
+    ].filter(Boolean);
+    return parts.length ? parts.join(', ') : 'another deploy (no details recorded)';
+}
+/** Takes the lock, waiting for another holder within the deploy's budget; renews it until released. */
+async function acquireDeployLock(ctx, store, container, holder) {
+    const { target, log, clock } = ctx;
+    const name = lockBlobName(target.ref.appName, target.ref.slot);
+    const who = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
+    const meta = { since: new Date(clock.now()).toISOString() };
+    if (holder.runUrl)
+        meta.run_url = holder.runUrl.replace(/[^\x20-\x7e]/g, '');
+    if (holder.commit)
+        meta.commit = holder.commit.replace(/[^\x20-\x7e]/g, '');
+    let said = '';
+    let lease;
+    for (;;) {
+        const got = await store.tryLease(container, name, LEASE_SECONDS, meta);
+        if ('lease' in got) {
+            lease = got.lease;
+            break;
+        }
+        const by = describeHolder(got.heldBy);
+        if (by !== said) {
+            log.info(`Another deploy of ${who} holds the deploy lock (${by}); waiting for it.`);
+            said = by;
+        }
+        if (clock.now() + POLL_MS > ctx.deadline)
+            throw new RunpackError('lock-timeout', `Another deploy of ${who} still held the deploy lock at the end of timeout-minutes (${by}); nothing was changed — run this deploy again when it is done.`);
+        await clock.sleep(POLL_MS);
+    }
+    log.info(`Deploy lock of ${who} taken (${container}/${name}, renewed while the deploy runs).`);
+    const held = lease;
+    const timer = setInterval(() => void held.renew().catch(() => undefined), RENEW_MS);
+    timer.unref();
+    let released = false;
+    return {
+        async release() {
+            if (released)
+                return;
+            released = true;
+            clearInterval(timer);
+            await held.release().catch(() => undefined);
+        },
+    };
+}
+
+/**
  * Blob Storage for package releases, over @azure/storage-blob (streaming, parallel blocks, bounded memory).
  * Auth: an Entra token for storage when the principal can write (works with shared key disabled), else the
  * account key from listKeys. Errors become one line with the storage error code and the fix.
@@ -90275,339 +90940,28 @@ async function openBlobStore(o) {
     }
 }
 
-/**
- * Pure: Azure RBAC facts runpack checks, in one place for the deploy engine and diagnose: which role definitions
- * can read blobs, and whether an assignment's scope covers a resource.
- */
-/** Role definition ids that can read blobs: Storage Blob Data Reader, Contributor, Owner. */
-const BLOB_READ_ROLE_IDS = [
-    '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
-    'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
-    'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
-];
-/**
- * A role assignment scope covers a resource when it is the resource or one of its parents, segment by segment:
- * a role on resource group `rg` covers nothing in `rg2`.
- */
-function scopeCovers(scope, resourceId) {
-    const s = scope.toLowerCase().replace(/\/+$/, '');
-    const r = resourceId.toLowerCase();
-    return s === '' || r === s || r.startsWith(`${s}/`);
+/** The storage account of the package blobs, or one line saying it is not visible to the login. */
+async function findAccount$1(ctx) {
+    const { inputs, target, arm } = ctx;
+    const account = await arm.findStorageAccount(target.ref.subscriptionId, inputs.storageAccount);
+    if (!account)
+        throw new RunpackError('storage-not-found', `Storage account ${inputs.storageAccount} was not found in subscription ${target.ref.subscriptionId}; check storage-account (the login needs Reader on it).`);
+    return account;
 }
-/** Whether an assignment lets `principalId` read the blobs of `container` in the storage account `accountId`. */
-function grantsBlobRead(a, principalId, accountId, container) {
-    return (a.principalId === principalId &&
-        BLOB_READ_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
-        scopeCovers(a.scope, `${accountId}/blobServices/default/containers/${container}`));
-}
-
-/**
- * Package SAS decisions (pure) and the SAS URL builder. The SAS in WEBSITE_RUN_FROM_PACKAGE is a read-only,
- * HTTPS-only service SAS scoped to one blob and bound to a stored access policy on the container, so it can be
- * extended or revoked without redeploying. Never a user delegation SAS: those expire within 7 days.
- */
-const MAX_POLICIES_PER_CONTAINER = 5;
-const DAY$1 = 24 * 60 * 60 * 1000;
-/**
- * Keep the policy while more than a third of its lifetime is left and it grants read; otherwise create or renew
- * it with `expiryDays` from now. Other policies are never touched; a full container (5 policies) is an error.
- */
-function decidePolicy(existing, id, now, expiryDays, container) {
-    const current = existing.find((s) => s.id === id);
-    const wanted = new Date(now.getTime() + expiryDays * DAY$1);
-    const fresh = () => ({
-        id,
-        accessPolicy: { startsOn: new Date(now.getTime() - 5 * 60 * 1000), expiresOn: wanted, permissions: 'r' },
+/** Opens the release store of the account (Entra token first; the key when SAS access needs it). */
+function openStore$1(ctx, session, account, plan, o) {
+    return openBlobStore({
+        accountName: account.name,
+        blobEndpoint: account.blobEndpoint,
+        credential: maskingCredential(session.credential, ctx.secrets),
+        allowSharedKeyAccess: account.allowSharedKeyAccess,
+        getKeys: () => ctx.arm.listStorageAccountKeys(account.id),
+        container: plan.container,
+        preferKey: o.preferKey,
+        ...(o.createContainer === false ? { createContainer: false } : {}),
+        log: (l) => ctx.log.info(l),
+        addSecret: (v) => ctx.secrets.add(v),
     });
-    if (!current) {
-        if (existing.length >= MAX_POLICIES_PER_CONTAINER)
-            throw new RunpackError('sas-policy-full', `Container '${container}' already has ${existing.length} stored access policies (${existing.map((s) => s.id).join(', ')}), the most Azure allows; remove one, use another container, or use package-access: identity.`);
-        return {
-            action: 'create',
-            identifiers: [...existing, fresh()],
-            expiresOn: wanted,
-            reason: 'no policy yet',
-        };
-    }
-    const expiresOn = current.accessPolicy?.expiresOn ? new Date(current.accessPolicy.expiresOn) : undefined;
-    const perms = current.accessPolicy?.permissions ?? '';
-    const left = expiresOn ? expiresOn.getTime() - now.getTime() : -1;
-    const readable = perms.includes('r');
-    if (expiresOn && readable && left > (expiryDays * DAY$1) / 3) {
-        return {
-            action: 'keep',
-            identifiers: existing,
-            expiresOn,
-            reason: `valid until ${expiresOn.toISOString()}`,
-        };
-    }
-    const reason = !readable
-        ? 'it does not grant read'
-        : left <= 0
-            ? 'it has expired'
-            : `it expires on ${expiresOn?.toISOString()}`;
-    return {
-        action: 'renew',
-        identifiers: existing.map((s) => (s.id === id ? fresh() : s)),
-        expiresOn: wanted,
-        reason,
-    };
-}
-/** The blob URL with a service SAS bound to the stored access policy (sr=b, spr=https, si=<policy>). */
-function buildPolicySasUrl(blobUrl, accountName, accountKey, container, blobName, policyId) {
-    const credential = new StorageSharedKeyCredential(accountName, accountKey);
-    const query = generateBlobSASQueryParameters({ containerName: container, blobName, identifier: policyId, protocol: SASProtocol.Https }, credential).toString();
-    return `${blobUrl}?${query}`;
-}
-/**
- * A short-lived read SAS for runpack's own check of a blob (never written to a setting): used when the app reads
- * the package with its identity but runpack itself holds only the account key.
- */
-function buildShortReadSasUrl(blobUrl, accountName, accountKey, container, blobName, now, minutes = 15) {
-    const credential = new StorageSharedKeyCredential(accountName, accountKey);
-    const query = generateBlobSASQueryParameters({
-        containerName: container,
-        blobName,
-        permissions: BlobSASPermissions.parse('r'),
-        startsOn: new Date(now.getTime() - 5 * 60 * 1000),
-        expiresOn: new Date(now.getTime() + minutes * 60 * 1000),
-        protocol: SASProtocol.Https,
-    }, credential).toString();
-    return `${blobUrl}?${query}`;
-}
-
-/**
- * The releases to delete: everything but the newest `keep`, never the live one, never one a slot points to,
- * never one a stable blob holds. Oldest first, the order they are deleted in.
- */
-function selectReleasesToDelete(releases, o) {
-    const keep = Math.max(0, Math.floor(o.keep));
-    const protectedSet = new Set([o.live, ...(o.slotReferenced ?? []), ...(o.stable ?? [])].filter((s) => !!s));
-    const newest = sortNewestFirst(releases);
-    const kept = new Set(newest.slice(0, keep).map((r) => r.sha256));
-    return newest.filter((r) => !kept.has(r.sha256) && !protectedSet.has(r.sha256)).reverse();
-}
-async function pruneReleases$1(store, container, toDelete, options) {
-    const result = { deleted: [], skipped: [], dryRun: options.dryRun };
-    for (const r of toDelete) {
-        if (options.dryRun) {
-            options.log.info(`Would delete release ${r.id} (${r.blob}).`);
-            result.deleted.push(r.sha256);
-            continue;
-        }
-        const outcome = await store.deleteIfMatch(container, r.blob, r.etag);
-        if (outcome === 'changed') {
-            options.log.warn(`Release blob ${r.blob} changed since it was listed; left it alone.`);
-            result.skipped.push(r.sha256);
-        }
-        else {
-            options.log.info(`Deleted release ${r.id} (${r.blob})${outcome === 'missing' ? ', already gone' : ''}.`);
-            result.deleted.push(r.sha256);
-        }
-    }
-    return result;
-}
-
-/**
- * Retention after a verified URL-mode deploy (`keep-releases`): the release blobs beyond the newest N go, never
- * the live release, never one another side (production or a slot) runs, never one a stable blob holds. The
- * choice and the conditional deletes are src/release's (selectReleasesToDelete, pruneReleases); this module only
- * gathers what they need from the container.
- */
-const RELEASE_SHA = /\/([0-9a-f]{64})\.zip$/i;
-/** Pure: the sha256s protected by the other sides and the stable blobs, from the container's blobs. */
-function protectedSha256s(appName, blobs, siblingBlobs) {
-    const byName = new Map(blobs.map((b) => [b.name.toLowerCase(), b]));
-    const slotReferenced = [];
-    for (const name of siblingBlobs) {
-        const m = RELEASE_SHA.exec(name);
-        if (m)
-            slotReferenced.push(m[1].toLowerCase());
-        const sha = sha256Of(byName.get(name.toLowerCase())?.metadata);
-        if (sha)
-            slotReferenced.push(sha);
-    }
-    const stable = blobs
-        .filter((b) => isStableBlobName(b.name, appName))
-        .map((b) => sha256Of(b.metadata))
-        .filter((s) => !!s);
-    return { slotReferenced, stable };
-}
-async function applyRetention(store, r) {
-    const releases = (await store.list(r.container, releasePrefix(r.appName)))
-        .map((b) => releaseFromBlob(r.appName, b))
-        .filter((x) => x !== null);
-    // Stable blobs start with the app's name; sibling blobs may sit anywhere in the container.
-    const stableCandidates = await store.list(r.container, r.appName.toLowerCase());
-    const { slotReferenced, stable } = protectedSha256s(r.appName, stableCandidates, r.siblingBlobs);
-    const toDelete = selectReleasesToDelete(releases, {
-        keep: r.keep,
-        live: r.live,
-        slotReferenced,
-        stable,
-    });
-    if (toDelete.length === 0) {
-        r.log.info(`${releases.length} release(s) of ${r.appName}; none beyond keep-releases (${r.keep}) to delete.`);
-        return { deleted: [], skipped: [], kept: releases.length, dryRun: r.dryRun };
-    }
-    const pruned = await pruneReleases$1(store, r.container, toDelete, { dryRun: r.dryRun, log: r.log });
-    const idOf = (sha) => sha.slice(0, 12);
-    return {
-        deleted: pruned.deleted.map(idOf),
-        skipped: pruned.skipped.map(idOf),
-        kept: releases.length - pruned.deleted.length,
-        dryRun: r.dryRun,
-    };
-}
-
-/**
- * Upload: an immutable release blob named by content (`releases/<app>/<sha256>.zip`) with run metadata, then a
- * server-side copy to the stable name (`<app>[-<slot>].zip`), so the setting does not change between releases
- * and every release stays available for rollback. A release blob that already holds this sha256 is reused.
- */
-/** Pure: blob metadata for a release (names are C# identifiers, values ASCII). */
-function releaseMetadata(pkg, m) {
-    const out = {
-        sha256: pkg.sha256,
-        release_id: pkg.releaseId,
-        created: m.now.toISOString(),
-        runpack_version: m.version,
-    };
-    if (pkg.stamp)
-        out.content_sha256 = pkg.stamp.contentSha256;
-    if (m.commit)
-        out.commit = m.commit.replace(/[^\x20-\x7e]/g, '');
-    if (m.runUrl)
-        out.run_url = m.runUrl.replace(/[^\x20-\x7e]/g, '');
-    return out;
-}
-async function md5OfFile(path) {
-    const hash = node_crypto.createHash('md5');
-    for await (const chunk of fs$1.createReadStream(path))
-        hash.update(chunk);
-    return hash.digest();
-}
-async function uploadRelease(store, container, releaseBlob, stableBlob, pkg, metadata, log, signal, 
-/** A blob of the same container that already holds this package (a fleet's first upload): copy it instead. */
-copyFrom, 
-/** Called just before the stable blob is overwritten (what the app mounts at its next start changes then). */
-beforeStableCopy) {
-    const existing = await store.getBlob(container, releaseBlob);
-    let uploaded = false;
-    let reused = false;
-    if (existing && existing.metadata.sha256 === pkg.sha256 && existing.size === pkg.zipBytes) {
-        log.info(`Release blob ${releaseBlob} already holds this package; not uploading it again.`);
-        reused = true;
-    }
-    else if (copyFrom) {
-        try {
-            const copy = await store.copyBlob(container, copyFrom, releaseBlob);
-            if (copy.metadata.sha256 === pkg.sha256) {
-                log.info(`Copied ${copyFrom} to ${releaseBlob} inside the account (the package is uploaded once).`);
-                reused = true;
-            }
-            else
-                log.info(`The copy of ${copyFrom} does not carry sha256 ${pkg.sha256}; uploading instead.`);
-        }
-        catch (err) {
-            log.info(`Could not copy ${copyFrom} (${err instanceof Error ? err.message.split(';')[0] : String(err)}); uploading instead.`);
-        }
-    }
-    if (!reused) {
-        const md5 = await md5OfFile(pkg.zipPath);
-        let lastReport = 0;
-        const step = Math.max(16 * 1024 * 1024, Math.floor(pkg.zipBytes / 10));
-        await store.uploadFile(container, releaseBlob, pkg.zipPath, {
-            metadata,
-            md5,
-            abortSignal: signal,
-            onProgress: (loaded) => {
-                log.progress?.((loaded / pkg.zipBytes) * 100, 'Uploading');
-                if (pkg.zipBytes >= 32 * 1024 * 1024 && loaded - lastReport >= step) {
-                    lastReport = loaded;
-                    log.info(`Uploaded ${Math.round((loaded / pkg.zipBytes) * 100)}% (${(loaded / 1048576).toFixed(0)} MiB).`);
-                }
-            },
-        });
-        uploaded = true;
-        log.info(`Uploaded ${releaseBlob} (${pkg.zipBytes} bytes).`);
-    }
-    const before = await store.getBlob(container, stableBlob);
-    const previousSha256 = before?.metadata.sha256;
-    if (before && previousSha256 === pkg.sha256) {
-        log.info(`${stableBlob} already holds this release.`);
-        return { releaseBlob, stableBlob, uploaded, copied: false, stable: before, previousSha256 };
-    }
-    // Cancelled, or out of time, while uploading: the stable blob (what the app mounts) stays untouched.
-    signal?.throwIfAborted();
-    beforeStableCopy?.();
-    const stable = await store.copyBlob(container, releaseBlob, stableBlob);
-    if (stable.metadata.sha256 !== pkg.sha256) {
-        // A copy that lost the metadata (or raced with another writer) is not this release.
-        throw new Error(`the copy to ${stableBlob} does not carry sha256 ${pkg.sha256}`);
-    }
-    log.info(`Copied the release to ${stableBlob}.`);
-    return { releaseBlob, stableBlob, uploaded, copied: true, stable, previousSha256 };
-}
-
-const LEASE_SECONDS = 60;
-const RENEW_MS = 20_000;
-const POLL_MS = 5_000;
-/** Pure: the lock blob of an app (and slot). */
-function lockBlobName(app, slot) {
-    return `locks/${app.toLowerCase()}${slot ? `-${slot.toLowerCase()}` : ''}.lock`;
-}
-/** Pure: who holds the lock, from its metadata, for the waiting line. */
-function describeHolder(meta) {
-    const get = (k) => Object.entries(meta).find(([key]) => key.toLowerCase() === k)?.[1];
-    const parts = [
-        get('run_url') ? `run ${get('run_url')}` : '',
-        get('commit') ? `commit ${get('commit').slice(0, 12)}` : '',
-        get('since') ? `since ${get('since')}` : '',
-    ].filter(Boolean);
-    return parts.length ? parts.join(', ') : 'another deploy (no details recorded)';
-}
-/** Takes the lock, waiting for another holder within the deploy's budget; renews it until released. */
-async function acquireDeployLock(ctx, store, container, holder) {
-    const { target, log, clock } = ctx;
-    const name = lockBlobName(target.ref.appName, target.ref.slot);
-    const who = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
-    const meta = { since: new Date(clock.now()).toISOString() };
-    if (holder.runUrl)
-        meta.run_url = holder.runUrl.replace(/[^\x20-\x7e]/g, '');
-    if (holder.commit)
-        meta.commit = holder.commit.replace(/[^\x20-\x7e]/g, '');
-    let said = '';
-    let lease;
-    for (;;) {
-        const got = await store.tryLease(container, name, LEASE_SECONDS, meta);
-        if ('lease' in got) {
-            lease = got.lease;
-            break;
-        }
-        const by = describeHolder(got.heldBy);
-        if (by !== said) {
-            log.info(`Another deploy of ${who} holds the deploy lock (${by}); waiting for it.`);
-            said = by;
-        }
-        if (clock.now() + POLL_MS > ctx.deadline)
-            throw new RunpackError('lock-timeout', `Another deploy of ${who} still held the deploy lock at the end of timeout-minutes (${by}); nothing was changed — run this deploy again when it is done.`);
-        await clock.sleep(POLL_MS);
-    }
-    log.info(`Deploy lock of ${who} taken (${container}/${name}, renewed while the deploy runs).`);
-    const held = lease;
-    const timer = setInterval(() => void held.renew().catch(() => undefined), RENEW_MS);
-    timer.unref();
-    let released = false;
-    return {
-        async release() {
-            if (released)
-                return;
-            released = true;
-            clearInterval(timer);
-            await held.release().catch(() => undefined);
-        },
-    };
 }
 
 /**
@@ -90878,29 +91232,6 @@ async function restorePreviousBlob(ctx, r) {
 function policyDecision(ctx, plan, identifiers) {
     return decidePolicy(identifiers, plan.policyId, new Date(ctx.clock.now()), ctx.inputs.sasExpiryDays, plan.container);
 }
-/** The storage account of the package blobs, or one line saying it is not visible to the login. */
-async function findAccount$1(ctx) {
-    const { inputs, target, arm } = ctx;
-    const account = await arm.findStorageAccount(target.ref.subscriptionId, inputs.storageAccount);
-    if (!account)
-        throw new RunpackError('storage-not-found', `Storage account ${inputs.storageAccount} was not found in subscription ${target.ref.subscriptionId}; check storage-account (the login needs Reader on it).`);
-    return account;
-}
-/** Opens the release store of the account (Entra token first; the key when SAS access needs it). */
-function openStore$1(ctx, session, account, plan, o) {
-    return openBlobStore({
-        accountName: account.name,
-        blobEndpoint: account.blobEndpoint,
-        credential: maskingCredential(session.credential, ctx.secrets),
-        allowSharedKeyAccess: account.allowSharedKeyAccess,
-        getKeys: () => ctx.arm.listStorageAccountKeys(account.id),
-        container: plan.container,
-        preferKey: o.preferKey,
-        ...(o.createContainer === false ? { createContainer: false } : {}),
-        log: (l) => ctx.log.info(l),
-        addSecret: (v) => ctx.secrets.add(v),
-    });
-}
 /**
  * The stable blob this side may write: never the one another slot runs (after a swap it carries this slot's
  * name), with the blobs the other sides point at.
@@ -91059,6 +91390,250 @@ const urlPublisher = { plan: planUrl, publish: publishUrl };
 function bareUrl(v) {
     return (v ?? '').split('?')[0].toLowerCase();
 }
+
+/**
+ * The Flex Consumption publisher: the package goes to the app's deployment storage through One Deploy
+ * (`POST /api/publish?RemoteBuild=…`, the Entra token), followed to its end; the platform restarts the app onto it.
+ * With storage-account, runpack also keeps its own immutable release blob (named by content) and, after a verified
+ * deploy, copies it onto the app's stable blob: the last verified release, which an automatic rollback publishes
+ * again. Flex has no WEBSITE_RUN_FROM_PACKAGE and its SCM site exposes no files, so verification reads the
+ * deployment storage back and the functions the host lists (API-SPEC §2.3, Flex).
+ */
+/** The blob One Deploy writes into a Flex app's deployment container, and what the app runs. */
+const FLEX_PACKAGE_BLOB = 'released-package.zip';
+/** A Kudu client for the Flex app's SCM site with the Entra token (Flex deploys take no publishing credentials). */
+function flexKudu(ctx) {
+    if (!ctx.target.scmHostName)
+        throw new RunpackError('scm-missing', `${ctx.target.ref.appName} has no SCM host name in Resource Manager, so its package cannot be published with One Deploy.`);
+    return new KuduClient({
+        http: ctx.http,
+        scmUrl: `https://${ctx.target.scmHostName}`,
+        authKind: 'bearer',
+        authorization: (o) => ctx.armAuthorization(o),
+    });
+}
+/** What verification reads of the deployment storage, for a package file. */
+async function flexVerifyInput(input, zipPath, bytes) {
+    const containerUrl = input.ctx.target.flex.containerUrl;
+    return {
+        intendedValue: '',
+        flex: {
+            blobUrl: `${containerUrl}/${FLEX_PACKAGE_BLOB}`,
+            md5: (await md5OfFile(zipPath)).toString('base64'),
+            bytes,
+            authorization: () => input.session.authorization(input.storageScope),
+        },
+    };
+}
+/** The deployment storage's package: its Content-MD5 (base64), or null when it cannot be read. */
+async function deployedMd5(input) {
+    const { ctx } = input;
+    const res = await ctx.http
+        .request({
+        method: 'HEAD',
+        url: `${ctx.target.flex.containerUrl}/${FLEX_PACKAGE_BLOB}`,
+        service: 'Blob Storage',
+        headers: { 'x-ms-version': '2023-11-03' },
+        authorization: () => input.session.authorization(input.storageScope),
+        deadline: ctx.phaseDeadline(30_000),
+        maxAttempts: 2,
+    })
+        .catch(() => null);
+    return res && res.status === 200 ? (res.headers['content-md5'] ?? null) : null;
+}
+/** Publish one package file with One Deploy and follow it to its end; a failure says what the app still runs. */
+async function oneDeploy(ctx, kudu, pkg, onUnchanged) {
+    const name = ctx.target.ref.appName;
+    const container = ctx.target.flex.containerUrl;
+    let pushed;
+    try {
+        pushed = await pushAndFollow(ctx, kudu, pkg, ctx.deadline, {
+            route: `/api/publish?RemoteBuild=${ctx.inputs.remoteBuild}`,
+            push: (o) => kudu.oneDeployFlex({
+                ...o,
+                body: () => fs$1.createReadStream(pkg.zipPath),
+                remoteBuild: ctx.inputs.remoteBuild,
+                signal: ctx.signal,
+            }),
+        });
+    }
+    catch (err) {
+        if (err instanceof KuduError &&
+            err.status === 400 &&
+            /BlobUploadFailed|Failed to upload/i.test(err.bodySnippet))
+            throw new RunpackError('flex-storage-denied', `${name} could not write its package to its deployment storage ${container} (${err.bodySnippet.replace(/\s+/g, ' ').trim().slice(0, 240)}); give the app's ${ctx.target.flex.authentication === 'StorageAccountConnectionString' ? `connection-string setting ${ctx.target.flex.connectionStringSetting ?? ''} a valid key of the account` : 'identity Storage Blob Data Contributor on the storage account'} and check its network rules, then deploy again. Nothing was deployed: the previous package still runs.`);
+        throw err;
+    }
+    const { record } = pushed;
+    if (deploymentOutcome(record) !== 'succeeded') {
+        const lines = await failureLog(kudu, record.id, ctx.deadline);
+        if (lines.length) {
+            ctx.log.error(`Flex deployment ${record.id} log:`);
+            for (const line of lines.slice(-40))
+                ctx.log.error(`  ${line}`);
+        }
+        const unchanged = onUnchanged ? await onUnchanged() : false;
+        const reason = (record.status_text || record.progress || '').trim();
+        throw new RunpackError('deploy-failed', `The Flex deployment ${record.id} of ${name} ended ${deploymentStatusName(record.status)}${reason ? ` (${reason})` : ''}; ${unchanged ? 'its deployment storage still holds the previous package, which the app keeps running' : 'whether the app still runs the previous package could not be read from its deployment storage'}. See the log above, fix the package and deploy again.`);
+    }
+    ctx.log.info(`Flex deployment ${record.id} succeeded; the platform restarts ${name} onto release ${pkg.releaseId}.`);
+    return record.id;
+}
+/** Flex: the optional release store, the settings Flex refuses removed, One Deploy followed to its end. */
+async function publishFlex(input) {
+    const { ctx, pkg, plan, progress, runUrl } = input;
+    const { log, inputs, target } = ctx;
+    const findings = [];
+    const name = target.ref.appName;
+    // runpack's own copy of the release (for rollback), and the last verified release (the stable blob).
+    let store;
+    let previousSha256;
+    const releaseBlob = releaseBlobName(name, pkg.sha256);
+    if (inputs.storageAccount) {
+        store = await log.group('Release store', async () => {
+            const account = await findAccount$1(ctx);
+            const s = await openStore$1(ctx, input.session, account, plan, { preferKey: false });
+            const stable = await s.getBlob(plan.container, plan.stableBlob);
+            previousSha256 = stable?.metadata.sha256?.toLowerCase();
+            log.info(`Account ${account.name}, container ${plan.container}; last verified release: ${previousSha256 ? previousSha256.slice(0, 12) : 'none'}.`);
+            await uploadReleaseBlob(s, plan.container, releaseBlob, pkg, releaseMetadata(pkg, {
+                commit: inputs.commit,
+                runUrl,
+                version: RUNPACK_VERSION,
+                now: new Date(ctx.clock.now()),
+            }), log, ctx.signal);
+            return s;
+        });
+        if (previousSha256)
+            progress?.({ previousReleaseId: previousSha256.slice(0, 12) });
+    }
+    else {
+        log.info('No storage-account: runpack keeps no copy of this release, so a failed deploy cannot be rolled back automatically.');
+    }
+    const verify = await flexVerifyInput(input, pkg.zipPath, pkg.zipBytes);
+    // The same package already deployed and verified: nothing to publish.
+    if (!inputs.force &&
+        !ctx.config?.plan.changed &&
+        Object.keys(plan.extra).length === 0 &&
+        previousSha256 === pkg.sha256) {
+        if ((await deployedMd5(input)) === verify.flex.md5) {
+            const quick = await log.group('Check the live release', () => verifyDeploy(ctx, pkg, { ...verify, quick: true }));
+            if (quick.ok) {
+                log.info(`Release ${pkg.releaseId} is already live and verified; nothing to publish.`);
+                return { noop: { levels: quick.levels }, previousReleaseId: pkg.releaseId, findings };
+            }
+        }
+    }
+    // Settings Flex refuses (force) and the deploy's configuration, in one write before the package.
+    if (Object.keys(plan.extra).length || ctx.config?.plan.changed)
+        await log.group('App settings', async () => {
+            const u = await ctx.settings.update(plan.extra);
+            log.info(u.changed
+                ? `Settings written (${Object.keys(u.before).length} read, every other setting kept).`
+                : 'No settings change.');
+        });
+    const kudu = flexKudu(ctx);
+    const before = await deployedMd5(input);
+    progress?.({ switching: true });
+    await log.group('Publish (One Deploy)', () => oneDeploy(ctx, kudu, pkg, async () => {
+        const now = await deployedMd5(input);
+        const unchanged = before !== null && now === before;
+        if (unchanged)
+            progress?.({ switching: false });
+        return unchanged;
+    }));
+    return {
+        verify,
+        settingChanged: false,
+        previousReleaseId: previousSha256?.slice(0, 12),
+        findings,
+        kudu,
+        recordVerified: store
+            ? async () => {
+                const blob = await store.getBlob(plan.container, releaseBlob);
+                if (blob?.etag)
+                    await store.addMetadataIfMatch(plan.container, releaseBlob, { [VERIFIED_KEY]: new Date(ctx.clock.now()).toISOString() }, blob.etag);
+                // The stable blob names the last verified release: what the next deploy's rollback publishes again.
+                await store.copyBlob(plan.container, releaseBlob, plan.stableBlob);
+            }
+            : undefined,
+        previous: {
+            releaseId: previousSha256?.slice(0, 12),
+            restore: () => restoreFlexRelease(input, store, previousSha256, kudu),
+        },
+    };
+}
+/** The automatic rollback on Flex: publish the last verified release from runpack's store again. */
+async function restoreFlexRelease(input, store, previousSha256, kudu) {
+    const { ctx, pkg, plan } = input;
+    if (!store)
+        throw new RunpackError('rollback-none', 'runpack keeps releases of a Flex app only with storage-account, and none was given, so there is nothing to publish again');
+    if (!previousSha256 || previousSha256 === pkg.sha256)
+        throw new RunpackError('rollback-none', `${plan.container}/${plan.stableBlob} named no earlier verified release before this deploy, so there is nothing to bring back`);
+    const blob = releaseBlobName(ctx.target.ref.appName, previousSha256);
+    const meta = await store.getBlob(plan.container, blob);
+    if (!meta)
+        throw new RunpackError('rollback-missing', `release ${previousSha256.slice(0, 12)} (${plan.container}/${blob}) no longer exists, so it cannot be brought back`);
+    if (!isVerifiedBlob(meta.metadata))
+        throw new RunpackError('rollback-unverified', `release ${previousSha256.slice(0, 12)} was never verified by runpack (its blob carries no ${VERIFIED_KEY}), so it is not published again blindly`);
+    const file = path.join(path.dirname(pkg.zipPath), `rollback-${previousSha256.slice(0, 12)}.zip`);
+    await store.download(plan.container, blob, file);
+    const report = await inspect(file, { functionApp: true, verifyData: false });
+    const restored = {
+        ...restoredPackage(pkg, {
+            sha256: previousSha256,
+            releaseId: previousSha256.slice(0, 12),
+            contentSha256: meta.metadata.content_sha256,
+            zipBytes: meta.size,
+        }),
+        zipPath: file,
+        functions: report.functions ?? [],
+    };
+    await oneDeploy(ctx, kudu, restored);
+    return { pkg: restored, verify: await flexVerifyInput(input, file, restored.zipBytes) };
+}
+/** dry-run on Flex: the release store (reads only), One Deploy, and the settings Flex refuses. */
+async function planFlexDeploy(input) {
+    const { ctx, pkg, plan, settings } = input;
+    const { inputs, target } = ctx;
+    const facts = {
+        target: target.ref.appName,
+        mode: 'flex',
+        releaseId: pkg.releaseId,
+        zipBytes: pkg.zipBytes,
+        settings: {},
+        restart: false,
+        flex: {
+            containerUrl: target.flex.containerUrl,
+            authentication: target.flex.authentication,
+            remoteBuild: inputs.remoteBuild,
+        },
+    };
+    for (const k of mergeSettings(settings, plan.extra).changedKeys)
+        facts.settings[k] = [settings[k], plan.extra[k]];
+    if (inputs.storageAccount) {
+        try {
+            const account = await findAccount$1(ctx);
+            const store = await openStore$1(ctx, input.session, account, plan, {
+                preferKey: false,
+                createContainer: false,
+            });
+            const releaseBlob = releaseBlobName(target.ref.appName, pkg.sha256);
+            Object.assign(facts, {
+                account: account.name,
+                container: plan.container,
+                releaseBlob,
+                stableBlob: plan.stableBlob,
+                releaseExists: (await store.getBlob(plan.container, releaseBlob)) !== null,
+            });
+        }
+        catch (err) {
+            throw new RunpackError('storage-not-found', describeError(err));
+        }
+    }
+    return { lines: renderPlan(facts) };
+}
+const flexPublisher = { plan: planFlexDeploy, publish: publishFlex };
 
 function describeFindings(findings) {
     return findings.map((f) => f.message).join(' ');
@@ -91235,7 +91810,8 @@ function kuduFor(ctx, published) {
 async function recordPhase(ctx, published, result) {
     const { log } = ctx;
     const config = ctx.config;
-    if (config && result.releaseId) {
+    // A Flex app's SCM site keeps no files: its configuration is not recorded (rollback-settings is refused there).
+    if (config && result.releaseId && !ctx.target.isFlex) {
         const releaseId = result.releaseId;
         await bestEffort(result, log, 'record-failed', (why) => `Could not record the configuration of release ${releaseId} (${why.replace(/\.$/, '')}); a rollback with rollback-settings will not bring it back.`, async () => {
             await writeConfigRecord(await kuduFor(ctx, published)(), releaseId, config.wanted, ctx.phaseDeadline(60_000));
@@ -91466,7 +92042,13 @@ async function evaluateSlots(ctx, mode) {
         ctx.arm.getSlotConfigNames(ctx.target.ref),
     ]);
     const current = classifyRunFromPackage(effectiveRunFromPackage(slotSettings));
-    const wanted = mode ?? (ctx.inputs.mode !== 'auto' ? ctx.inputs.mode : current === 'local' ? 'local' : 'url');
+    const wanted = mode && mode !== 'flex'
+        ? mode
+        : ctx.inputs.mode !== 'auto'
+            ? ctx.inputs.mode
+            : current === 'local'
+                ? 'local'
+                : 'url';
     return compareSlotSettings({
         slot: { name: slot, settings: slotSettings, mode: wanted },
         other: {
@@ -91539,6 +92121,34 @@ async function targetAfterSwap(ctx, to) {
     return targetFromSite$1(ref, site, ctx.target);
 }
 
+/** Pure: a Flex app's deployment storage and runtime from functionAppConfig (undefined when it names none). */
+function flexConfigOf(functionAppConfig) {
+    const c = (functionAppConfig ?? {});
+    const storage = c.deployment?.storage;
+    if (typeof storage?.value !== 'string' || storage.value === '')
+        return undefined;
+    const auth = storage.authentication ?? {};
+    const str = (v) => (typeof v === 'string' && v !== '' ? v : undefined);
+    const runtime = str(c.runtime?.name);
+    return {
+        containerUrl: storage.value.replace(/\/+$/, ''),
+        authentication: str(auth.type) ?? 'SystemAssignedIdentity',
+        ...(str(auth.userAssignedIdentityResourceId)
+            ? { userAssignedIdentityResourceId: str(auth.userAssignedIdentityResourceId) }
+            : {}),
+        ...(str(auth.storageAccountConnectionStringName)
+            ? { connectionStringSetting: str(auth.storageAccountConnectionStringName) }
+            : {}),
+        ...(runtime
+            ? {
+                runtime: {
+                    name: runtime.toLowerCase(),
+                    ...(c.runtime?.version != null ? { version: String(c.runtime.version) } : {}),
+                },
+            }
+            : {}),
+    };
+}
 /** Pure: TargetInfo from the site document. */
 function targetFromSite(ref, site, siteConfig) {
     const p = site.properties ?? {};
@@ -91559,6 +92169,7 @@ function targetFromSite(ref, site, siteConfig) {
         isLinux,
         isFunctionApp,
         isFlex: Boolean(p.functionAppConfig) || /^flexconsumption$/i.test(sku),
+        ...(p.functionAppConfig ? { flex: flexConfigOf(p.functionAppConfig) } : {}),
         isConsumption: /^dynamic$/i.test(sku),
         sku,
         state: String(p.state ?? ''),
@@ -91615,7 +92226,11 @@ async function resolveTarget(arm, inputs, subscriptionId) {
  * the action and the CLI (and tests) run the same engine.
  */
 /** One publisher per mode: a new mode is a new file and one line here. */
-const PUBLISHERS = { url: urlPublisher, local: localPublisher };
+const PUBLISHERS = {
+    url: urlPublisher,
+    local: localPublisher,
+    flex: flexPublisher,
+};
 /** Checks that need no network: the package path. */
 function validateLocal(inputs, cwd = process.cwd()) {
     const path$1 = path.resolve(cwd, inputs.package);
@@ -91851,14 +92466,17 @@ async function resolvePhase(inputs, arm, session, result, log) {
     log.info(`${target.ref.appName}${target.ref.slot ? `/${target.ref.slot}` : ''} in ${target.ref.resourceGroup}: ${target.kind}, ${target.isLinux ? 'Linux' : 'Windows'}, sku ${target.sku || 'unknown'}, ${target.state}; SCM ${target.scmHostName ?? 'none'}.`);
     const settings = await arm.listAppSettings(target.ref);
     const plan = planDeploy(inputs, target, settings);
-    const decision = modeSwitchDecision(plan.previousValue, plan.mode, {
-        ...target,
-        name: target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName,
-    }, inputs.force);
-    if (!decision.allowed)
-        throw new RunpackError(decision.code, decision.message);
-    if (decision.severity !== 'info')
-        plan.findings.push({ severity: decision.severity, code: decision.code, message: decision.message });
+    // Run-from-package's mode switches (a Flex app's plan already refused what Flex cannot do).
+    if (plan.mode !== 'flex') {
+        const decision = modeSwitchDecision(plan.previousValue, plan.mode, {
+            ...target,
+            name: target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName,
+        }, inputs.force);
+        if (!decision.allowed)
+            throw new RunpackError(decision.code, decision.message);
+        if (decision.severity !== 'info')
+            plan.findings.push({ severity: decision.severity, code: decision.code, message: decision.message });
+    }
     for (const f of plan.findings)
         log.warn(f.message);
     result.findings.push(...plan.findings);
@@ -91909,7 +92527,7 @@ keepWorkDir, packed) {
     if (errors.length)
         throw new RunpackError(errors[0].code, `The package cannot run from package: ${errors.map((e) => e.message).join(' ')}`);
     // Function apps: what the inspector's findings mean without a remote build (Python dependencies).
-    const fnFindings = functionPackageFindings(report, target, inputs.force);
+    const fnFindings = functionPackageFindings(report, { ...target, name: target.ref.appName }, inputs.force, inputs.remoteBuild, inputs.naming);
     const fnError = fnFindings.find((f) => f.severity === 'error');
     recordFindings(result, fnFindings.filter((f) => f !== fnError), log);
     if (fnError)

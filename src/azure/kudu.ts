@@ -202,6 +202,20 @@ export interface PushOptions {
   message?: string;
   deadline?: number;
   signal?: AbortSignal;
+  /** The answer's body names the deployment (Flex Consumption's One Deploy). */
+  idInBody?: boolean;
+}
+
+/** Pure: a deployment id from a One Deploy answer's body (`"3f39…"` or a bare id), or null. */
+export function deploymentIdOf(body: string): string | null {
+  const t = body.trim();
+  let id: unknown = t;
+  try {
+    id = JSON.parse(t);
+  } catch {
+    // a bare id
+  }
+  return typeof id === 'string' && /^[A-Za-z0-9_.-]{1,100}$/.test(id) ? id : null;
 }
 
 export interface KuduClientOptions {
@@ -447,6 +461,16 @@ export class KuduClient {
       signal: options.signal,
     });
     const trackingId = res.headers['scm-deployment-id'];
+    // Flex Consumption's One Deploy answers with the deployment id as its body (a JSON string): follow that id.
+    const bodyId =
+      options.idInBody && res.status >= 200 && res.status < 300 ? deploymentIdOf(res.text()) : null;
+    if (bodyId)
+      return {
+        kind: 'accepted',
+        location: this.absolute(`/api/deployments/${encodeURIComponent(bodyId)}`),
+        retryAfterMs: retryAfterMs(res.headers, Date.now()),
+        trackingId: bodyId,
+      };
     if (res.status === 202) {
       const location = res.headers['location'];
       return {
@@ -470,6 +494,19 @@ export class KuduClient {
     const query: Record<string, string> = { isAsync: 'true', deployer: options.deployer ?? 'runpack' };
     if (options.message) query.message = options.message;
     return this.push('/api/zipdeploy', query, options);
+  }
+
+  /**
+   * Flex Consumption's One Deploy: `POST /api/publish?RemoteBuild=…` with the zip as the body (no `type`, as the
+   * official tools send it); the platform stores it in the app's deployment storage and restarts the app onto it.
+   */
+  oneDeployFlex(options: PushOptions & { remoteBuild: boolean }): Promise<PushResult> {
+    const query: Record<string, string> = {
+      RemoteBuild: String(options.remoteBuild),
+      deployer: options.deployer ?? 'runpack',
+    };
+    if (options.message) query.message = options.message;
+    return this.push('/api/publish', query, { ...options, idInBody: true });
   }
 
   /**

@@ -12,8 +12,8 @@ import { failureMarkerCheck, verifyDeploy, type VerifyInput, type VerifyOutcome 
 export interface AfterMountInput {
   /** What verification checks. */
   verify: VerifyInput;
-  mode: 'url' | 'local';
-  /** Restart the app (restart: false skips it, with a warning in URL mode). */
+  mode: 'url' | 'local' | 'flex';
+  /** Restart the app (restart: false skips it, with a warning in URL mode; Flex's One Deploy restarts it). */
   restart: boolean;
   /** The settings write changed the app's settings, which restarts it on its own. */
   settingChanged: boolean;
@@ -45,16 +45,18 @@ export async function restartAndVerify(
   // does): wait for that one; verification's mounted stamp proves it mounted the new package. Otherwise (the
   // stable URL unchanged, or local mode, where Kudu's own restart after a push is not relied on) restart so
   // the app mounts what was published.
-  const restarted = a.restart
-    ? await log.group(named('Restart'), () =>
-        restartApp(
-          ctx,
-          ctx.phaseDeadline(5 * 60_000),
-          failureMarkerCheck(ctx),
-          a.mode === 'url' && a.settingChanged,
-        ),
-      )
-    : undefined;
+  // Flex Consumption: One Deploy restarts the app onto the new package itself.
+  const restarted =
+    a.restart && a.mode !== 'flex'
+      ? await log.group(named('Restart'), () =>
+          restartApp(
+            ctx,
+            ctx.phaseDeadline(5 * 60_000),
+            failureMarkerCheck(ctx),
+            a.mode === 'url' && a.settingChanged,
+          ),
+        )
+      : undefined;
   if (!a.restart && a.mode === 'url')
     note({
       severity: 'warning',
@@ -63,7 +65,7 @@ export async function restartAndVerify(
         ? 'restart: false; the settings change restarts the app on its own.'
         : 'restart: false; the app keeps its mounted package until its next restart.',
     });
-  const verify = await log.group(named('Verify'), async () => {
+  let verify = await log.group(named('Verify'), async () => {
     const o = await verifyDeploy(ctx, pkg, {
       ...a.verify,
       confirmed: restarted?.confirmed,
@@ -77,7 +79,42 @@ export async function restartAndVerify(
     }
     return o;
   });
-  if (ctx.target.isFunctionApp && verify.ok)
-    for (const f of await log.group(named('Functions'), () => afterMountFunctions(ctx, pkg))) note(f);
+  if (ctx.target.isFunctionApp && verify.ok) {
+    const fns = await log.group(named('Functions'), () => afterMountFunctions(ctx, pkg));
+    for (const f of fns) note(f);
+    // A host that does not list the package's functions runs nothing of this release: verification fails
+    // (and the automatic rollback brings the previous release back).
+    const notLoaded = fns.find((f) => f.severity === 'error' && NOT_LOADED.has(f.code));
+    if (notLoaded) verify = functionsNotLoaded(verify, notLoaded);
+  }
   return { verify, findings };
+}
+
+/** Function findings that mean the host did not load the package. */
+const NOT_LOADED = new Set(['functions-mismatch', 'functions-warmup-only']);
+
+/** Pure: a verification outcome failed by the functions check (level (f), cause functions-not-loaded). */
+export function functionsNotLoaded(verify: VerifyOutcome, finding: Finding): VerifyOutcome {
+  const warmUp = finding.code === 'functions-warmup-only';
+  return {
+    ...verify,
+    ok: false,
+    levels: [
+      ...verify.levels,
+      {
+        level: 'functions',
+        status: 'fail',
+        detail: warmUp
+          ? 'the host lists only the WarmUp function'
+          : "the host's functions differ from the package's",
+      },
+    ],
+    cause: {
+      cause: 'functions-not-loaded',
+      evidence: warmUp
+        ? "the functions host lists only the platform's WarmUp function: it started but loaded none of the package's functions"
+        : "the functions host does not list the package's functions",
+      fix: "check that host.json and the functions sit at the package root, that the dependencies are in the package (or remote-build on Flex), and that the package's language is the app's runtime; the host's startup log (Application Insights) names what it could not load",
+    },
+  };
 }

@@ -2,7 +2,7 @@
  * The one vocabulary of causes, shared by the deploy's verification, diagnose and rollback, and by the `cause`
  * output of every front end: the four ways run-from-package deploys fail (a write into the read-only mount, a bad
  * or expired package URL, a blocked mount, stale content after a mode mismatch), an app that does not start from
- * a sound mount, a runner that cannot reach the app, settings that fight run-from-package, and what matches none of
+ * a sound mount, a functions host that loads none of the package's functions, a runner that cannot reach the app, settings that fight run-from-package, and what matches none of
  * them.
  */
 export type Cause =
@@ -11,6 +11,7 @@ export type Cause =
   | 'mount-blocked'
   | 'stale-content'
   | 'app-start-failed'
+  | 'functions-not-loaded'
   | 'runner-network'
   | 'config'
   | 'unknown';
@@ -21,6 +22,7 @@ export const CAUSES: readonly Cause[] = [
   'mount-blocked',
   'stale-content',
   'app-start-failed',
+  'functions-not-loaded',
   'runner-network',
   'config',
   'unknown',
@@ -32,6 +34,8 @@ export const CAUSE_TITLES: Record<Cause, string> = {
   'mount-blocked': 'the worker could not mount the package (network rule, missing role or bad archive)',
   'stale-content': 'the app runs other content than this release (mode mismatch or stale mount)',
   'app-start-failed': 'the app fails to start from the mounted package',
+  'functions-not-loaded':
+    "the functions host runs but did not load the package's functions (content or a runtime it cannot index)",
   'runner-network':
     "the runner cannot reach the app (DNS, proxy, firewall or TLS trust on the runner's side)",
   config: 'settings or platform features that fight run-from-package',

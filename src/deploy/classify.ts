@@ -9,7 +9,7 @@ import { CAUSE_TITLES, type Cause } from './causes.js';
 export type FailureCause = Cause;
 
 export interface VerifyEvidence {
-  mode: 'url' | 'local';
+  mode: 'url' | 'local' | 'flex';
   access?: 'identity' | 'sas';
   /** (a) The setting read back equals the intended value. */
   settingMatches?: boolean;
@@ -65,6 +65,8 @@ export const READ_ONLY =
 export { CAUSE_TITLES };
 
 export function classifyFailure(e: VerifyEvidence): Classification | null {
+  const flex = e.mode === 'flex' ? classifyFlex(e) : null;
+  if (flex) return flex;
   const f = e.blobFetch;
   if (f && f.status >= 400) {
     const code = f.errorCode ?? '';
@@ -230,5 +232,30 @@ export function classifyFailure(e: VerifyEvidence): Classification | null {
       fix: `check the app's logs (log stream${logHint}) for the error it reports`,
     };
   }
+  return null;
+}
+
+/** Pure: what only a Flex Consumption deploy can show (its deployment storage); null: judge like every app. */
+function classifyFlex(e: VerifyEvidence): Classification | null {
+  if (e.settingMatches === false)
+    return {
+      cause: 'stale-content',
+      evidence:
+        'WEBSITE_RUN_FROM_PACKAGE is set on the Flex Consumption app, which runs its package from its deployment storage instead',
+      fix: 'remove WEBSITE_RUN_FROM_PACKAGE (runpack removes it with force: true), then deploy again',
+    };
+  if (e.blobFetch?.status === 404)
+    return {
+      cause: 'mount-blocked',
+      evidence: "the app's deployment storage holds no package after the deployment",
+      fix: "check that the app can write its deployment container (its identity's Storage Blob Data Contributor role, or the connection-string setting) and deploy again",
+    };
+  if (e.blobFetch?.sha256Matches === false)
+    return {
+      cause: 'stale-content',
+      evidence:
+        "the app's deployment storage holds another package than this release: a later deployment replaced it",
+      fix: 'make sure no other pipeline deploys this app at the same time, then deploy again',
+    };
   return null;
 }

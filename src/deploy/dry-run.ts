@@ -7,7 +7,9 @@ import { redactUrl } from '../azure/http.js';
 
 export interface DryRunFacts {
   target: string;
-  mode: 'url' | 'local';
+  mode: 'url' | 'local' | 'flex';
+  /** Flex Consumption: where One Deploy puts the package, and whether the platform builds it. */
+  flex?: { containerUrl: string; authentication: string; remoteBuild: boolean };
   releaseId: string;
   zipBytes: number;
   /** url mode */
@@ -68,6 +70,19 @@ export function renderPlan(f: DryRunFacts): string[] {
           ? `Stored access policy ${f.policy.id}: kept (${f.policy.reason}).`
           : `Would ${f.policy.action} stored access policy ${f.policy.id} (${f.policy.reason}).`,
       );
+  } else if (f.mode === 'flex') {
+    const where = `${f.account}/${f.container}`;
+    if (!f.account)
+      lines.push('No storage-account: runpack would keep no copy of this release for a rollback.');
+    else
+      lines.push(
+        f.releaseExists
+          ? `Release blob ${where}/${f.releaseBlob} exists already (same content); no upload.`
+          : `Would upload release ${f.releaseId} (${f.zipBytes} bytes) to ${where}/${f.releaseBlob} (runpack's copy, for a rollback).`,
+      );
+    lines.push(
+      `Would publish release ${f.releaseId} (${f.zipBytes} bytes) with One Deploy (RemoteBuild=${f.flex?.remoteBuild ?? false}) to the app's deployment storage ${f.flex?.containerUrl ?? ''} (${f.flex?.authentication ?? ''}); the platform restarts the app onto it.`,
+    );
   } else {
     lines.push(`Would push release ${f.releaseId} (${f.zipBytes} bytes) to the app's Kudu (zip deploy).`);
   }
@@ -78,9 +93,11 @@ export function renderPlan(f: DryRunFacts): string[] {
     lines.push(`Would set ${name}: ${showValue(before)} → ${showValue(after)}.`);
   }
   lines.push(
-    f.restart
-      ? 'Would restart the app, then verify (setting, package fetch, mounted release stamp, health).'
-      : 'Would not restart (restart: false); then verify.',
+    f.mode === 'flex'
+      ? "Then verify (the deployment storage holds this package, the app answers, the host lists the package's functions)."
+      : f.restart
+        ? 'Would restart the app, then verify (setting, package fetch, mounted release stamp, health).'
+        : 'Would not restart (restart: false); then verify.',
   );
   if (f.swapTo) lines.push(`Would swap into ${f.swapTo} after a verified deploy.`);
   if (f.retention) {

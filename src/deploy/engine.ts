@@ -28,6 +28,7 @@ import { planDeploy, type Plan } from './plan.js';
 import { localPublisher } from './publish/local.js';
 import type { Published, Publisher, PublishInput } from './publish/types.js';
 import { urlPublisher } from './publish/url.js';
+import { flexPublisher } from './publish/flex.js';
 import { annotationPhase, historyPhase, insightsKey, recordPhase, rollbackPhase } from './recover.js';
 import { probeSite } from './restart.js';
 import {
@@ -42,14 +43,18 @@ import {
 import type { RetentionOutcome } from './retention.js';
 import { checkSlots, swapSlots, targetAfterSwap } from './slots.js';
 import { resolveSubscription, resolveTarget } from './target.js';
-import type { Clock, DeployContext, DeployInputs, PackageInfo, TargetInfo } from './types.js';
+import type { Clock, DeployContext, DeployInputs, DeployMode, PackageInfo, TargetInfo } from './types.js';
 
 export { RUNPACK_VERSION } from '../version.js';
 export type { DeployResult, RollbackOutcome } from './result.js';
 export { describeRollback, liveRelease } from './result.js';
 
 /** One publisher per mode: a new mode is a new file and one line here. */
-const PUBLISHERS: Record<'url' | 'local', Publisher> = { url: urlPublisher, local: localPublisher };
+const PUBLISHERS: Record<DeployMode, Publisher> = {
+  url: urlPublisher,
+  local: localPublisher,
+  flex: flexPublisher,
+};
 
 export interface EngineDeps {
   env: Record<string, string | undefined>;
@@ -379,18 +384,21 @@ async function resolvePhase(
   );
   const settings = await arm.listAppSettings(target.ref);
   const plan = planDeploy(inputs, target, settings);
-  const decision = modeSwitchDecision(
-    plan.previousValue,
-    plan.mode,
-    {
-      ...target,
-      name: target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName,
-    },
-    inputs.force,
-  );
-  if (!decision.allowed) throw new RunpackError(decision.code, decision.message);
-  if (decision.severity !== 'info')
-    plan.findings.push({ severity: decision.severity, code: decision.code, message: decision.message });
+  // Run-from-package's mode switches (a Flex app's plan already refused what Flex cannot do).
+  if (plan.mode !== 'flex') {
+    const decision = modeSwitchDecision(
+      plan.previousValue,
+      plan.mode,
+      {
+        ...target,
+        name: target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName,
+      },
+      inputs.force,
+    );
+    if (!decision.allowed) throw new RunpackError(decision.code, decision.message);
+    if (decision.severity !== 'info')
+      plan.findings.push({ severity: decision.severity, code: decision.code, message: decision.message });
+  }
   for (const f of plan.findings) log.warn(f.message);
   result.findings.push(...plan.findings);
   result.mode = plan.mode;
@@ -449,7 +457,13 @@ async function packagePhase(
       `The package cannot run from package: ${errors.map((e) => e.message).join(' ')}`,
     );
   // Function apps: what the inspector's findings mean without a remote build (Python dependencies).
-  const fnFindings = functionPackageFindings(report, target, inputs.force);
+  const fnFindings = functionPackageFindings(
+    report,
+    { ...target, name: target.ref.appName },
+    inputs.force,
+    inputs.remoteBuild,
+    inputs.naming,
+  );
   const fnError = fnFindings.find((f) => f.severity === 'error');
   recordFindings(
     result,

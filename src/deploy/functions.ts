@@ -4,6 +4,7 @@
  * with the functions in the package. Without the sync, non-HTTP triggers keep the old metadata (API-SPEC §6.5).
  */
 import type { InspectReport } from '../package/types.js';
+import { ACTION_NAMING, type InputNaming } from '../naming.js';
 import { RunpackError } from '../util/errors.js';
 import type { DeployContext, Finding, PackageInfo, TargetInfo } from './types.js';
 
@@ -59,22 +60,67 @@ export function describeFunctionsDiff(diff: FunctionsDiff, where: string): strin
 const PYTHON_FIX =
   'run-from-package runs no remote build, so install the dependencies into the package first (pip install -r requirements.txt --target .python_packages/lib/site-packages) or set force: true';
 
+/** Pure: the language of a function app's package, from its entry point (null when it cannot tell). */
+export function functionLanguage(inspect: { entryPoint?: string | null }): string | null {
+  const e = (inspect.entryPoint ?? '').toLowerCase();
+  if (/\.py$/.test(e)) return 'python';
+  if (/\.(c|m)?js$/.test(e)) return 'node';
+  if (/\.dll$/.test(e)) return 'dotnet-isolated';
+  if (/\.ps1$/.test(e)) return 'powershell';
+  if (/\.jar$/.test(e)) return 'java';
+  return null;
+}
+
 /**
- * Pure: what the inspector's findings mean for a function app. A Python function app without `.python_packages`
- * cannot import its dependencies (no remote build under run-from-package): the inspector's
- * `dependencies-missing` warning becomes an error unless `force`.
+ * Pure: what the inspector's findings mean for a function app. Without a remote build the package must carry
+ * its dependencies: a Python function app without `.python_packages` cannot import them (the inspector's
+ * `dependencies-missing` warning becomes an error unless `force`). On Flex Consumption the same holds for Node's
+ * `node_modules`, unless `remote-build` asks the platform to install them; and the package's language must be
+ * the runtime functionAppConfig names.
  */
 export function functionPackageFindings(
-  inspect: Pick<InspectReport, 'runtime' | 'problems'>,
-  target: Pick<TargetInfo, 'isFunctionApp'>,
+  inspect: Pick<InspectReport, 'runtime' | 'problems'> & { entryPoint?: string | null },
+  target: Pick<TargetInfo, 'isFunctionApp'> &
+    Partial<Pick<TargetInfo, 'isFlex' | 'flex'>> & { name?: string },
   force: boolean,
+  remoteBuild = false,
+  n: InputNaming = ACTION_NAMING,
 ): Finding[] {
   if (!target.isFunctionApp) return [];
   const out: Finding[] = [];
+  const app = target.name ?? 'the app';
+  if (target.isFlex) {
+    const wanted = target.flex?.runtime?.name;
+    const language = functionLanguage(inspect);
+    if (wanted && language && wanted !== language && !(wanted === 'custom'))
+      out.push({
+        severity: force ? 'warning' : 'error',
+        code: 'runtime-mismatch',
+        message: `The package is a ${language} function app (entry point ${inspect.entryPoint}), but ${app} runs ${wanted}${target.flex?.runtime?.version ? ` ${target.flex.runtime.version}` : ''} (functionAppConfig.runtime); the host would load none of its functions. Deploy the ${wanted} build, or change the app's runtime${force ? '' : ` (${n.value('force', 'true')} deploys anyway)`}.`,
+      });
+  }
   for (const p of inspect.problems) {
     if (p.code !== 'dependencies-missing') continue;
     const python =
       inspect.runtime === 'python' || /python|\.python_packages|requirements\.txt/i.test(p.message);
+    if (target.isFlex) {
+      out.push(
+        remoteBuild
+          ? {
+              severity: 'info',
+              code: 'remote-build',
+              message: `The package does not carry its ${python ? 'Python packages' : 'node_modules'}; the platform installs them (${n.value('remote-build', 'true')}).`,
+            }
+          : {
+              severity: force ? 'warning' : 'error',
+              code: python ? 'python-packages-missing' : 'node-modules-missing',
+              message: python
+                ? `This Python function app's package has no .python_packages/lib/site-packages although ${p.path ?? 'requirements.txt'} lists dependencies, and Flex Consumption installs nothing without a remote build; run 'pip install -r requirements.txt --target .python_packages/lib/site-packages' before packaging, or set ${n.value('remote-build', 'true')}.`
+                : `This Node function app's package has no complete node_modules although ${p.path ?? 'package.json'} lists dependencies, and Flex Consumption installs nothing without a remote build; run 'npm ci --omit=dev' before packaging, or set ${n.value('remote-build', 'true')}.`,
+            },
+      );
+      continue;
+    }
     if (!python) continue;
     out.push({
       severity: force ? 'warning' : 'error',
@@ -83,6 +129,16 @@ export function functionPackageFindings(
     });
   }
   return out;
+}
+
+/** Pure: the host lists only the platform's WarmUp trigger, which the package does not declare. */
+export function warmUpOnly(expected: string[], listed: string[]): boolean {
+  const names = listed.map((l) => functionName(l).toLowerCase());
+  return (
+    names.length === 1 &&
+    names[0] === 'warmup' &&
+    !expected.some((e) => functionName(e).toLowerCase() === 'warmup')
+  );
 }
 
 export interface SyncOptions {
@@ -157,10 +213,19 @@ export async function afterMountFunctions(
   for (;;) {
     listed = await ctx.arm.listFunctions(ctx.target.ref);
     diff = diffFunctions(expected, listed);
-    // The host indexes after start: wait while it lists fewer functions than the package has.
-    if (diff.same || (expected.length === 0 && listed.length > 0)) break;
+    // The host indexes after start: wait while it lists fewer functions than the package has. A host that lists
+    // only the platform's WarmUp function has started without loading the package: waiting does not help.
+    if (diff.same || (expected.length === 0 && listed.length > 0) || warmUpOnly(expected, listed)) break;
     if (ctx.clock.now() + interval > deadline) break;
     await ctx.clock.sleep(interval);
+  }
+  if (warmUpOnly(expected, listed)) {
+    findings.push({
+      severity: 'error',
+      code: 'functions-warmup-only',
+      message: `The functions host of ${name} lists only the platform's WarmUp function: it started but loaded none of the package's functions${expected.length ? ` (${expected.map(functionName).sort().join(', ')})` : ''}. The content is not what the host can index — functions not at the package root, dependencies missing, or a language other than the app's runtime; check the host's startup log (Application Insights), fix the package and deploy again.`,
+    });
+    return findings;
   }
   if (expected.length === 0) {
     findings.push({

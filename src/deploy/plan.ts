@@ -9,6 +9,8 @@ import { stableBlobName } from '../release/releases.js';
 import {
   effectiveRunFromPackage,
   flexRefusalMessage,
+  flexUnsupportedSettings,
+  FLEX_UNSUPPORTED_SETTINGS,
   modeOfValue,
   RFP_LEGACY,
   RFP_MI,
@@ -43,7 +45,13 @@ export function planDeploy(inputs: DeployInputs, target: TargetInfo, settings: R
   const name = target.ref.slot ? `${target.ref.appName}/${target.ref.slot}` : target.ref.appName;
   const findings: Finding[] = [];
 
-  if (target.isFlex) throw new RunpackError('flex-consumption', flexRefusalMessage(name));
+  const n = inputs.naming ?? ACTION_NAMING;
+  if (target.isFlex) return planFlex(inputs, target, settings, name);
+  if (inputs.remoteBuild)
+    throw new RunpackError(
+      'remote-build-unsupported',
+      `${n.input('remote-build')} is for Flex Consumption apps; ${name} runs its package as it is (run-from-package builds nothing on the platform), so build in the pipeline and leave ${n.input('remote-build')} off.`,
+    );
   if (/container/i.test(target.kind))
     throw new RunpackError(
       'container-app',
@@ -163,6 +171,67 @@ export function planDeploy(inputs: DeployInputs, target: TargetInfo, settings: R
     extra[RFP_MI] = null;
   }
   return plan;
+}
+
+/**
+ * Pure: the plan for a Flex Consumption app. Its package goes to its deployment storage through One Deploy; what
+ * Flex cannot do is refused before anything is uploaded: a mode other than auto, slots, an app without deployment
+ * storage, settings Flex does not support (removed in the deploy's settings write with force).
+ */
+function planFlex(
+  inputs: DeployInputs,
+  target: TargetInfo,
+  settings: Record<string, string>,
+  name: string,
+): Plan {
+  const n = inputs.naming ?? ACTION_NAMING;
+  if (inputs.mode !== 'auto') throw new RunpackError('mode-unsupported', flexRefusalMessage(name));
+  if (target.ref.slot || inputs.swapTo)
+    throw new RunpackError(
+      'slots-unsupported',
+      `${name} runs on the Flex Consumption plan, which has no deployment slots; ${n.input(target.ref.slot ? 'slot' : 'swap-to')} cannot be used there (a second app serves as staging on Flex).`,
+    );
+  if (!target.flex)
+    throw new RunpackError(
+      'flex-storage-missing',
+      `${name} runs on the Flex Consumption plan but its functionAppConfig names no deployment storage; set one (az functionapp deployment config set --deployment-storage-name …) and deploy again.`,
+    );
+  if (inputs.publishProfile)
+    throw new RunpackError(
+      'publish-profile-unsupported',
+      `${name} runs on the Flex Consumption plan, whose deployments take the Entra login (a bearer token on One Deploy); remove ${n.input('publish-profile')} and log in with a service principal or OIDC.`,
+    );
+  if (inputs.rollbackSettings)
+    throw new RunpackError(
+      'rollback-settings-unsupported',
+      `${n.input('rollback-settings')} is not available for Flex Consumption apps (their SCM site keeps no files, so runpack has nowhere on the app to record a release's settings); leave it off — the settings stay as they are on a rollback.`,
+    );
+  const findings: Finding[] = [];
+  const extra: Record<string, string | null> = {};
+  const unsupported = flexUnsupportedSettings(settings);
+  if (unsupported.length) {
+    const why = unsupported.map((k) => `${k} (${FLEX_UNSUPPORTED_SETTINGS[k.toUpperCase()]})`).join('; ');
+    if (!inputs.force)
+      throw new RunpackError(
+        'flex-setting',
+        `${name} runs on the Flex Consumption plan, which does not support ${why}; remove ${unsupported.length === 1 ? 'it' : 'them'} (az functionapp config appsettings delete --setting-names ${unsupported.join(' ')}), or set ${n.value('force', 'true')} to have runpack remove ${unsupported.length === 1 ? 'it' : 'them'} in the deploy's settings write.`,
+      );
+    for (const k of unsupported) extra[k] = null;
+    findings.push({
+      severity: 'warning',
+      code: 'flex-setting-removed',
+      message: `Removing ${unsupported.join(', ')} from ${name}: Flex Consumption does not support ${unsupported.length === 1 ? 'it' : 'them'} (${n.value('force', 'true')}).`,
+    });
+  }
+  return {
+    mode: 'flex',
+    container: inputs.container,
+    stableBlob: stableBlobName(target.ref.appName, null),
+    policyId: `runpack-${target.ref.appName}`.toLowerCase().slice(0, 64),
+    previousValue: effectiveRunFromPackage(settings),
+    extra,
+    findings,
+  };
 }
 
 /** Pure: the blob name a run-from-package URL points at inside `containerUrl` (no trailing slash), or null. */

@@ -13,7 +13,7 @@ import { openKudu } from './context.js';
 import { beyondDeadline } from './budget.js';
 import type { Published } from './publish/types.js';
 import { bestEffort, recordFindings, type DeployResult, type RollbackOutcome } from './result.js';
-import type { DeployContext, PackageInfo } from './types.js';
+import type { DeployContext, DeployMode, PackageInfo } from './types.js';
 
 /** How long the automatic rollback may take, beyond the whole deploy's deadline if need be. */
 export const ROLLBACK_BUDGET_MS = 3 * 60_000;
@@ -26,7 +26,7 @@ export const ROLLBACK_BUDGET_MS = 3 * 60_000;
 export async function rollbackPhase(
   ctx: DeployContext,
   pkg: PackageInfo,
-  mode: 'url' | 'local',
+  mode: DeployMode,
   published: Published,
   result: DeployResult,
 ): Promise<void> {
@@ -145,7 +145,8 @@ export async function recordPhase(
 ): Promise<void> {
   const { log } = ctx;
   const config = ctx.config;
-  if (config && result.releaseId) {
+  // A Flex app's SCM site keeps no files: its configuration is not recorded (rollback-settings is refused there).
+  if (config && result.releaseId && !ctx.target.isFlex) {
     const releaseId = result.releaseId;
     await bestEffort(
       result,

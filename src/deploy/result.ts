@@ -35,7 +35,7 @@ export interface DeployResult {
   slot?: string;
   resourceGroup?: string;
   auth?: string;
-  mode?: 'url' | 'local';
+  mode?: 'url' | 'local' | 'flex';
   access?: 'identity' | 'sas';
   releaseId?: string;
   sha256?: string;

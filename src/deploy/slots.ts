@@ -23,7 +23,7 @@ export interface SlotSide {
 
 export interface SlotComparison {
   /** The slot being deployed; `mode` is what it will run after this deploy. */
-  slot: SlotSide & { mode: DeployMode };
+  slot: SlotSide & { mode: Exclude<DeployMode, 'flex'> };
   /** The side it would swap with (production unless swap-to names another slot). */
   other: SlotSide;
   /** slotConfigNames.appSettingNames (production-level). */
@@ -169,8 +169,14 @@ async function evaluateSlots(ctx: DeployContext, mode?: DeployMode): Promise<Fin
     ctx.arm.getSlotConfigNames(ctx.target.ref),
   ]);
   const current = classifyRunFromPackage(effectiveRunFromPackage(slotSettings));
-  const wanted: DeployMode =
-    mode ?? (ctx.inputs.mode !== 'auto' ? ctx.inputs.mode : current === 'local' ? 'local' : 'url');
+  const wanted: Exclude<DeployMode, 'flex'> =
+    mode && mode !== 'flex'
+      ? mode
+      : ctx.inputs.mode !== 'auto'
+        ? ctx.inputs.mode
+        : current === 'local'
+          ? 'local'
+          : 'url';
   return compareSlotSettings({
     slot: { name: slot, settings: slotSettings, mode: wanted },
     other: {

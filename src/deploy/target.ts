@@ -4,7 +4,47 @@
  */
 import type { ArmClient, ArmSite, SiteRef } from '../azure/arm.js';
 import { RunpackError } from '../util/errors.js';
-import type { DeployInputs, TargetInfo } from './types.js';
+import type { DeployInputs, FlexConfig, TargetInfo } from './types.js';
+
+/** Pure: a Flex app's deployment storage and runtime from functionAppConfig (undefined when it names none). */
+export function flexConfigOf(functionAppConfig: unknown): FlexConfig | undefined {
+  const c = (functionAppConfig ?? {}) as {
+    deployment?: {
+      storage?: {
+        value?: unknown;
+        authentication?: {
+          type?: unknown;
+          userAssignedIdentityResourceId?: unknown;
+          storageAccountConnectionStringName?: unknown;
+        };
+      };
+    };
+    runtime?: { name?: unknown; version?: unknown };
+  };
+  const storage = c.deployment?.storage;
+  if (typeof storage?.value !== 'string' || storage.value === '') return undefined;
+  const auth = storage.authentication ?? {};
+  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const runtime = str(c.runtime?.name);
+  return {
+    containerUrl: storage.value.replace(/\/+$/, ''),
+    authentication: str(auth.type) ?? 'SystemAssignedIdentity',
+    ...(str(auth.userAssignedIdentityResourceId)
+      ? { userAssignedIdentityResourceId: str(auth.userAssignedIdentityResourceId) }
+      : {}),
+    ...(str(auth.storageAccountConnectionStringName)
+      ? { connectionStringSetting: str(auth.storageAccountConnectionStringName) }
+      : {}),
+    ...(runtime
+      ? {
+          runtime: {
+            name: runtime.toLowerCase(),
+            ...(c.runtime?.version != null ? { version: String(c.runtime.version) } : {}),
+          },
+        }
+      : {}),
+  };
+}
 
 /** Pure: TargetInfo from the site document. */
 export function targetFromSite(
@@ -30,6 +70,7 @@ export function targetFromSite(
     isLinux,
     isFunctionApp,
     isFlex: Boolean(p.functionAppConfig) || /^flexconsumption$/i.test(sku),
+    ...(p.functionAppConfig ? { flex: flexConfigOf(p.functionAppConfig) } : {}),
     isConsumption: /^dynamic$/i.test(sku),
     sku,
     state: String(p.state ?? ''),

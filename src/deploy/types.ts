@@ -12,8 +12,10 @@ import type { InspectReport, ReleaseStamp, Runtime } from '../package/types.js';
 import type { Logger } from '../report/log.js';
 import type { SecretRegistry } from '../report/secrets.js';
 
-export type DeployMode = 'url' | 'local';
-export type ModeInput = DeployMode | 'auto';
+/** How a package reaches the app: a blob URL, Kudu's SitePackages, or Flex Consumption's deployment storage. */
+export type DeployMode = 'url' | 'local' | 'flex';
+/** What the `mode` input may say (a Flex app's mode follows from its plan: `auto`). */
+export type ModeInput = 'url' | 'local' | 'auto';
 export type PackageAccess = 'identity' | 'sas';
 export type PackageAccessInput = PackageAccess | 'auto';
 
@@ -67,6 +69,8 @@ export interface DeployInputs {
   expect?: string;
   timeoutMinutes: number;
   force: boolean;
+  /** Flex Consumption: the platform builds the package (Oryx), so dependencies need not be in it. */
+  remoteBuild: boolean;
   clientId?: string;
   tenantId?: string;
   /** azure/login-style JSON secret. */
@@ -91,6 +95,8 @@ export interface TargetInfo {
   isFunctionApp: boolean;
   /** Flex Consumption (functionAppConfig present or sku FlexConsumption). */
   isFlex: boolean;
+  /** A Flex app's deployment storage and runtime (functionAppConfig), when it has them. */
+  flex?: FlexConfig;
   /** Consumption plan (sku Dynamic). */
   isConsumption: boolean;
   sku: string;
@@ -106,6 +112,19 @@ export interface TargetInfo {
     systemPrincipalId: string | null;
     userAssigned: { resourceId: string; principalId: string; clientId: string }[];
   };
+}
+
+/** What functionAppConfig says of a Flex Consumption app. */
+export interface FlexConfig {
+  /** The deployment container's URL (functionAppConfig.deployment.storage.value), no trailing slash. */
+  containerUrl: string;
+  /** How the platform reaches it: `SystemAssignedIdentity`, `UserAssignedIdentity` or `StorageAccountConnectionString`. */
+  authentication: string;
+  userAssignedIdentityResourceId?: string;
+  /** The app setting that holds the connection string (StorageAccountConnectionString). */
+  connectionStringSetting?: string;
+  /** functionAppConfig.runtime: `node`, `python`, `dotnet-isolated`, `java`, `powershell`, `custom`. */
+  runtime?: { name: string; version?: string };
 }
 
 /** The package being deployed, after packing and inspection. */

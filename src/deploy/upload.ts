@@ -46,22 +46,21 @@ export interface UploadOutcome {
   previousSha256?: string;
 }
 
-export async function uploadRelease(
+/**
+ * The immutable release blob only (named by content): reused when it already holds this sha256, copied from a
+ * fleet's first upload in the same container, else uploaded with its MD5. Returns whether it was uploaded.
+ */
+export async function uploadReleaseBlob(
   store: BlobStore,
   container: string,
   releaseBlob: string,
-  stableBlob: string,
   pkg: PackageInfo,
   metadata: Record<string, string>,
   log: Logger,
   signal?: AbortSignal,
-  /** A blob of the same container that already holds this package (a fleet's first upload): copy it instead. */
   copyFrom?: string,
-  /** Called just before the stable blob is overwritten (what the app mounts at its next start changes then). */
-  beforeStableCopy?: () => void,
-): Promise<UploadOutcome> {
+): Promise<boolean> {
   const existing = await store.getBlob(container, releaseBlob);
-  let uploaded = false;
   let reused = false;
   if (existing && existing.metadata.sha256 === pkg.sha256 && existing.size === pkg.zipBytes) {
     log.info(`Release blob ${releaseBlob} already holds this package; not uploading it again.`);
@@ -79,27 +78,52 @@ export async function uploadRelease(
       );
     }
   }
-  if (!reused) {
-    const md5 = await md5OfFile(pkg.zipPath);
-    let lastReport = 0;
-    const step = Math.max(16 * 1024 * 1024, Math.floor(pkg.zipBytes / 10));
-    await store.uploadFile(container, releaseBlob, pkg.zipPath, {
-      metadata,
-      md5,
-      abortSignal: signal,
-      onProgress: (loaded) => {
-        log.progress?.((loaded / pkg.zipBytes) * 100, 'Uploading');
-        if (pkg.zipBytes >= 32 * 1024 * 1024 && loaded - lastReport >= step) {
-          lastReport = loaded;
-          log.info(
-            `Uploaded ${Math.round((loaded / pkg.zipBytes) * 100)}% (${(loaded / 1048576).toFixed(0)} MiB).`,
-          );
-        }
-      },
-    });
-    uploaded = true;
-    log.info(`Uploaded ${releaseBlob} (${pkg.zipBytes} bytes).`);
-  }
+  if (reused) return false;
+  const md5 = await md5OfFile(pkg.zipPath);
+  let lastReport = 0;
+  const step = Math.max(16 * 1024 * 1024, Math.floor(pkg.zipBytes / 10));
+  await store.uploadFile(container, releaseBlob, pkg.zipPath, {
+    metadata,
+    md5,
+    abortSignal: signal,
+    onProgress: (loaded) => {
+      log.progress?.((loaded / pkg.zipBytes) * 100, 'Uploading');
+      if (pkg.zipBytes >= 32 * 1024 * 1024 && loaded - lastReport >= step) {
+        lastReport = loaded;
+        log.info(
+          `Uploaded ${Math.round((loaded / pkg.zipBytes) * 100)}% (${(loaded / 1048576).toFixed(0)} MiB).`,
+        );
+      }
+    },
+  });
+  log.info(`Uploaded ${releaseBlob} (${pkg.zipBytes} bytes).`);
+  return true;
+}
+
+export async function uploadRelease(
+  store: BlobStore,
+  container: string,
+  releaseBlob: string,
+  stableBlob: string,
+  pkg: PackageInfo,
+  metadata: Record<string, string>,
+  log: Logger,
+  signal?: AbortSignal,
+  /** A blob of the same container that already holds this package (a fleet's first upload): copy it instead. */
+  copyFrom?: string,
+  /** Called just before the stable blob is overwritten (what the app mounts at its next start changes then). */
+  beforeStableCopy?: () => void,
+): Promise<UploadOutcome> {
+  const uploaded = await uploadReleaseBlob(
+    store,
+    container,
+    releaseBlob,
+    pkg,
+    metadata,
+    log,
+    signal,
+    copyFrom,
+  );
   const before = await store.getBlob(container, stableBlob);
   const previousSha256 = before?.metadata.sha256;
   if (before && previousSha256 === pkg.sha256) {

@@ -16,7 +16,7 @@ import type { DeployContext, Finding, PackageInfo } from './types.js';
 import { FAILURE_MARKER, RFP } from '../release/rfp.js';
 import { openKudu } from './context.js';
 
-export type LevelName = 'setting' | 'package-url' | 'mounted-content' | 'health' | 'instances';
+export type LevelName = 'setting' | 'package-url' | 'mounted-content' | 'health' | 'instances' | 'functions';
 export interface LevelResult {
   level: LevelName;
   status: 'pass' | 'fail' | 'skipped';
@@ -29,6 +29,7 @@ export const LEVEL_TITLES: Record<LevelName, string> = {
   'mounted-content': '(c) mounted content is this release',
   health: '(d) the app answers (health-path, or the root)',
   instances: '(e) every instance runs this release',
+  functions: "(f) the functions host lists the package's functions",
 };
 
 export interface VerifyOutcome {
@@ -70,6 +71,12 @@ export interface VerifyInput {
   mountBudgetMs?: number;
   /** The failure the restart already found certain (start-failed, unreachable): one answer confirms it. */
   confirmed?: AnswerState;
+  /**
+   * Flex Consumption: the package in the app's deployment storage (`…/released-package.zip`), read with the
+   * login's storage token, must be this one (its Content-MD5, else its size); the SCM site exposes no files, so
+   * that read and the functions the host lists stand in for the mounted stamp.
+   */
+  flex?: { blobUrl: string; md5: string; bytes: number; authorization: () => Promise<string> };
   /**
    * Local mode: the package (packagename.txt) this run pushed. While waiting for the stamp, a packagename.txt
    * that names another package means a later deployment replaced this one: stop with `superseded`.
@@ -126,6 +133,7 @@ export async function verifyDeploy(
   pkg: PackageInfo,
   input: VerifyInput,
 ): Promise<VerifyOutcome> {
+  if (input.flex) return verifyFlex(ctx, pkg, input, input.flex);
   const levels: LevelResult[] = [];
   const mode = input.intendedValue === '1' ? 'local' : 'url';
   const evidence: VerifyEvidence = {
@@ -232,32 +240,7 @@ export async function verifyDeploy(
   }
 
   // (d) The app answers: a mounted package is not a running app.
-  const app = await watchApp(ctx, deadline, {
-    quick: conclusive,
-    confirmed: input.confirmed,
-    mountFailed: () => evidence.failureMarker === true,
-  });
-  const last = app.last;
-  const containsExpect =
-    ctx.inputs.healthPath && ctx.inputs.expect && last.status !== undefined
-      ? (last.body ?? '').includes(ctx.inputs.expect)
-      : undefined;
-  evidence.health = { status: last.status, containsExpect, body: last.body, error: last.error };
-  evidence.app = { state: app.judgement.state, why: app.judgement.why };
-  if (app.judgement.state !== 'up' && kudu) {
-    evidence.logStreamUrl = `${kudu.baseUrl}/api/logstream`;
-    evidence.appLogReadOnlyLine = await readOnlyLineInLogs(kudu, deadline);
-  } else if (app.judgement.state !== 'up' && ctx.target.scmHostName) {
-    evidence.logStreamUrl = `https://${ctx.target.scmHostName}/api/logstream`;
-  }
-  levels.push({
-    level: 'health',
-    status: app.judgement.state === 'up' ? 'pass' : 'fail',
-    detail:
-      app.judgement.state === 'start-failed'
-        ? `${app.judgement.why}: the app does not start`
-        : app.judgement.why,
-  });
+  levels.push(await appLevel(ctx, deadline, conclusive, input, evidence, kudu));
 
   // (e) Every instance: only once the unpinned checks pass (otherwise their failure is the story).
   let instances: InstanceRow[] | undefined;
@@ -286,6 +269,115 @@ export async function verifyDeploy(
 
   const ok = levels.every((l) => l.status !== 'fail');
   return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence), instances };
+}
+
+/** Level (d): the app answers (health-path and expect, or the root), with the evidence a failure needs. */
+async function appLevel(
+  ctx: DeployContext,
+  deadline: number,
+  conclusive: boolean,
+  input: VerifyInput,
+  evidence: VerifyEvidence,
+  kudu: KuduClient | null,
+): Promise<LevelResult> {
+  const app = await watchApp(ctx, deadline, {
+    quick: conclusive,
+    confirmed: input.confirmed,
+    mountFailed: () => evidence.failureMarker === true,
+  });
+  const last = app.last;
+  const containsExpect =
+    ctx.inputs.healthPath && ctx.inputs.expect && last.status !== undefined
+      ? (last.body ?? '').includes(ctx.inputs.expect)
+      : undefined;
+  evidence.health = { status: last.status, containsExpect, body: last.body, error: last.error };
+  evidence.app = { state: app.judgement.state, why: app.judgement.why };
+  if (app.judgement.state !== 'up' && kudu) {
+    evidence.logStreamUrl = `${kudu.baseUrl}/api/logstream`;
+    evidence.appLogReadOnlyLine = await readOnlyLineInLogs(kudu, deadline);
+  } else if (app.judgement.state !== 'up' && ctx.target.scmHostName) {
+    evidence.logStreamUrl = `https://${ctx.target.scmHostName}/api/logstream`;
+  }
+  return {
+    level: 'health',
+    status: app.judgement.state === 'up' ? 'pass' : 'fail',
+    detail:
+      app.judgement.state === 'start-failed'
+        ? `${app.judgement.why}: the app does not start`
+        : app.judgement.why,
+  };
+}
+
+/**
+ * Flex Consumption: (a) no WEBSITE_RUN_FROM_PACKAGE, (b) the deployment storage holds this package, (c) skipped
+ * (no files on the SCM site), (d) the app answers. The engine then compares the host's functions.
+ */
+async function verifyFlex(
+  ctx: DeployContext,
+  pkg: PackageInfo,
+  input: VerifyInput,
+  flex: NonNullable<VerifyInput['flex']>,
+): Promise<VerifyOutcome> {
+  const levels: LevelResult[] = [];
+  const evidence: VerifyEvidence = { mode: 'flex' };
+  const deadline = ctx.phaseDeadline(input.mountBudgetMs ?? 180_000);
+  const settings = await ctx.settings.read();
+  evidence.settingMatches = settings[RFP] === undefined;
+  levels.push({
+    level: 'setting',
+    status: evidence.settingMatches ? 'pass' : 'fail',
+    detail: evidence.settingMatches
+      ? `${RFP} is not set (Flex runs the package from its deployment storage)`
+      : `${RFP} is set, which Flex Consumption does not support`,
+  });
+  const res = await ctx.http
+    .request({
+      method: 'HEAD',
+      url: flex.blobUrl,
+      service: 'Blob Storage',
+      headers: { 'x-ms-version': '2023-11-03' },
+      authorization: flex.authorization,
+      deadline,
+      maxAttempts: 3,
+    })
+    .catch((err: unknown) => ({ status: 0, headers: {} as Record<string, string>, error: err }));
+  const where = flex.blobUrl.split('?')[0];
+  if (res.status >= 200 && res.status < 300) {
+    const md5 = res.headers['content-md5'];
+    const size = Number(res.headers['content-length']);
+    const same = md5 ? md5 === flex.md5 : size === flex.bytes;
+    evidence.blobFetch = { status: res.status, sha256Matches: same };
+    levels.push({
+      level: 'package-url',
+      status: same ? 'pass' : 'fail',
+      detail: same
+        ? `the deployment storage holds this package (${md5 ? 'Content-MD5' : 'size'} matches)`
+        : `the deployment storage holds another package (${where})`,
+    });
+  } else if (res.status === 404) {
+    evidence.blobFetch = { status: 404 };
+    levels.push({
+      level: 'package-url',
+      status: 'fail',
+      detail: `no package in the deployment storage (${where})`,
+    });
+  } else {
+    levels.push({
+      level: 'package-url',
+      status: 'skipped',
+      detail: `the login cannot read the deployment storage (${res.status || 'no answer'}); give it Storage Blob Data Reader there to compare the package`,
+    });
+  }
+  levels.push({
+    level: 'mounted-content',
+    status: 'skipped',
+    detail:
+      "Flex Consumption's SCM site exposes no files; the deployment storage and the host's functions stand in",
+  });
+  evidence.stamp = 'not-checked';
+  levels.push(await appLevel(ctx, deadline, Boolean(input.quick), input, evidence, null));
+  const ok = levels.every((l) => l.status !== 'fail');
+  return { levels, ok, evidence, cause: ok ? null : classifyFailure(evidence) };
 }
 
 /**

@@ -179,10 +179,36 @@ export function localModeRefusal(target: RfpTarget): string | null {
   return null;
 }
 
-/** The refusal for Flex Consumption apps (API-SPEC §1.7, §6.13). */
+/** The refusal of run-from-package (mode: url or local) on a Flex Consumption app (API-SPEC §1.7, §6.13). */
 export function flexRefusalMessage(name?: string): string {
   const app = name ? `'${name}'` : 'This function app';
-  return `${app} runs on the Flex Consumption plan, which does not support WEBSITE_RUN_FROM_PACKAGE in either mode; deploy it with OneDeploy to its deployment storage instead (Azure/functions-action or 'func azure functionapp publish'), and remove the setting if it is present.`;
+  return `${app} runs on the Flex Consumption plan, which does not run packages through WEBSITE_RUN_FROM_PACKAGE (mode: url or local); leave mode at auto and runpack publishes the package to the app's deployment storage with One Deploy.`;
+}
+
+/**
+ * Settings a Flex Consumption app does not support, and why (the Flex docs' list of deprecated settings; its
+ * deployments fail on the run-from-package ones). functionAppConfig carries the runtime and the deployment
+ * storage instead.
+ */
+export const FLEX_UNSUPPORTED_SETTINGS: Readonly<Record<string, string>> = {
+  [RFP]: 'Flex runs the package from its deployment storage; its deployments fail while this is set',
+  [RFP_LEGACY]: 'Flex runs the package from its deployment storage; its deployments fail while this is set',
+  FUNCTIONS_EXTENSION_VERSION: 'Flex always runs Functions 4.x',
+  FUNCTIONS_WORKER_RUNTIME: 'functionAppConfig.runtime names the runtime',
+  FUNCTIONS_WORKER_RUNTIME_VERSION: 'functionAppConfig.runtime names the version',
+  WEBSITE_NODE_DEFAULT_VERSION: 'functionAppConfig.runtime names the version',
+  SCM_DO_BUILD_DURING_DEPLOYMENT: 'a build on the platform is the remote-build input of the deploy',
+  ENABLE_ORYX_BUILD: 'a build on the platform is the remote-build input of the deploy',
+  WEBSITE_CONTENTAZUREFILECONNECTIONSTRING: 'Flex has no content file share',
+  WEBSITE_CONTENTSHARE: 'Flex has no content file share',
+};
+
+/** Pure: the app's settings that Flex Consumption does not support (names as the app has them). */
+export function flexUnsupportedSettings(settings: Record<string, string>): string[] {
+  const bad = new Set(Object.keys(FLEX_UNSUPPORTED_SETTINGS).map((k) => k.toUpperCase()));
+  return Object.keys(settings)
+    .filter((k) => bad.has(k.toUpperCase()))
+    .sort();
 }
 
 /** Kudu's stored package names: `yyyyMMddHHmmss.zip` (UTC). */

@@ -17,6 +17,8 @@ import {
   describeDeploymentState,
   type KuduClient,
   type KuduDeployment,
+  type PushOptions,
+  type PushResult,
 } from '../../azure/kudu.js';
 import type { ReleaseStamp } from '../../package/types.js';
 import { readMountedStamp, readPackageName, storedPackageIsOurs } from '../../release/mounted.js';
@@ -259,6 +261,11 @@ export async function pushAndFollow(
   kudu: KuduClient,
   pkg: PackageInfo,
   deadline: number,
+  /** The push itself (default: zip deploy; Flex Consumption: One Deploy) and the route it is logged as. */
+  via: { route: string; push: (o: PushOptions) => Promise<PushResult> } = {
+    route: '/api/zipdeploy (async)',
+    push: (o) => kudu.zipDeploy(o),
+  },
 ): Promise<PushedDeployment> {
   const nonce = randomBytes(4).toString('hex');
   const message = `runpack ${pkg.releaseId} ${nonce}${ctx.inputs.commit ? ` (${ctx.inputs.commit.slice(0, 12)})` : ''}`;
@@ -271,9 +278,9 @@ export async function pushAndFollow(
       continue;
     }
     ctx.log.info(
-      `Pushing ${pkg.zipBytes} bytes to ${kudu.host}/api/zipdeploy (async)${attempt > 1 ? `, attempt ${attempt}` : ''}…`,
+      `Pushing ${pkg.zipBytes} bytes to ${kudu.host}${via.route}${attempt > 1 ? `, attempt ${attempt}` : ''}…`,
     );
-    const result = await kudu.zipDeploy({
+    const result = await via.push({
       body: () => createReadStream(pkg.zipPath),
       size: pkg.zipBytes,
       deployer: 'runpack',
@@ -368,7 +375,7 @@ async function followOther(
 }
 
 /** The log of a failed deployment, as lines (best effort). */
-async function failureLog(kudu: KuduClient, id: string, deadline: number): Promise<string[]> {
+export async function failureLog(kudu: KuduClient, id: string, deadline: number): Promise<string[]> {
   try {
     const entries = await kudu.deploymentLog(id, deadline);
     return entries.map((e) => `${e.log_time ? `${e.log_time} ` : ''}${e.message}`.trimEnd());

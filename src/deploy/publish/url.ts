@@ -4,8 +4,7 @@
  * after a verified deploy, retention prunes old releases. The dry run's plan reads storage with the same helpers.
  */
 import type { StorageAccountInfo } from '../../azure/arm.js';
-import { openBlobStore, type ReleaseBlobStore } from '../../azure/blob.js';
-import { maskingCredential, type AuthSession } from '../../azure/credentials.js';
+import type { ReleaseBlobStore } from '../../azure/blob.js';
 import { redactUrl } from '../../azure/http.js';
 import { grantsBlobRead } from '../../azure/roles.js';
 import { buildPolicySasUrl, buildShortReadSasUrl, decidePolicy } from '../../azure/sas.js';
@@ -28,6 +27,7 @@ import {
 } from './types.js';
 import { isVerifiedBlob, VERIFIED_KEY } from '../../release/verified.js';
 import { acquireDeployLock } from '../lock.js';
+import { findAccount, openStore } from './release-store.js';
 import { modeOfValue, RFP } from '../../release/rfp.js';
 
 export type UrlPublishInput = PublishInput;
@@ -399,40 +399,6 @@ function policyDecision(ctx: DeployContext, plan: Plan, identifiers: Parameters<
     ctx.inputs.sasExpiryDays,
     plan.container,
   );
-}
-
-/** The storage account of the package blobs, or one line saying it is not visible to the login. */
-async function findAccount(ctx: DeployContext): Promise<StorageAccountInfo> {
-  const { inputs, target, arm } = ctx;
-  const account = await arm.findStorageAccount(target.ref.subscriptionId, inputs.storageAccount!);
-  if (!account)
-    throw new RunpackError(
-      'storage-not-found',
-      `Storage account ${inputs.storageAccount} was not found in subscription ${target.ref.subscriptionId}; check storage-account (the login needs Reader on it).`,
-    );
-  return account;
-}
-
-/** Opens the release store of the account (Entra token first; the key when SAS access needs it). */
-function openStore(
-  ctx: DeployContext,
-  session: AuthSession,
-  account: StorageAccountInfo,
-  plan: Plan,
-  o: { preferKey: boolean; createContainer?: boolean },
-): Promise<ReleaseBlobStore> {
-  return openBlobStore({
-    accountName: account.name,
-    blobEndpoint: account.blobEndpoint,
-    credential: maskingCredential(session.credential, ctx.secrets),
-    allowSharedKeyAccess: account.allowSharedKeyAccess,
-    getKeys: () => ctx.arm.listStorageAccountKeys(account.id),
-    container: plan.container,
-    preferKey: o.preferKey,
-    ...(o.createContainer === false ? { createContainer: false } : {}),
-    log: (l) => ctx.log.info(l),
-    addSecret: (v) => ctx.secrets.add(v),
-  });
 }
 
 /**
