@@ -128,7 +128,7 @@ describe('checklist 28: Entra token endpoint', () => {
     expect(r.json.error_description).toMatch(/^AADSTS7000215: /);
   });
 
-  it('AADSTS700016 for an unknown client, 90002 for an unknown tenant, 70011 for a bad scope', async () => {
+  it('AADSTS700016 for an unknown client, 90002 for an unknown tenant, 500011 for an unknown resource, 70011 for a malformed scope', async () => {
     const base = { grant_type: 'client_credentials', client_secret: emu.servicePrincipal.clientSecret };
     const unknownApp = await tokenError({
       ...base,
@@ -147,8 +147,18 @@ describe('checklist 28: Entra token endpoint', () => {
       scope: 'https://graph.example/.default',
     });
     expect(badScope.status).toBe(400);
-    expect(badScope.json.error).toBe('invalid_scope');
-    expect(badScope.json.error_codes).toEqual([70011]);
+    expect(badScope.json.error).toBe('invalid_resource');
+    expect(badScope.json.error_codes).toEqual([500011]);
+    expect(badScope.json.error_description).toMatch(
+      /^AADSTS500011: The resource principal named https:\/\/graph\.example was not found in the tenant named /,
+    );
+    const malformed = await tokenError({
+      ...base,
+      client_id: emu.servicePrincipal.clientId,
+      scope: 'not a scope',
+    });
+    expect(malformed.json.error).toBe('invalid_scope');
+    expect(malformed.json.error_codes).toEqual([70011]);
   });
 
   it('serves the tenant discovery document, JWKS and MSAL instance discovery', async () => {

@@ -155,12 +155,19 @@ describe('settings and diagnostics', () => {
     expect(s.WEBSITE_RUN_FROM_PACKAGE).toBe('1');
   });
 
-  it('serves the runtime versions on both diagnostics routes', async () => {
+  it('serves the runtime versions on both diagnostics routes, with system.os_name as Kudu gives it', async () => {
     for (const p of ['/diagnostics/runtime', '/api/diagnostics/runtime']) {
       const r = await get(`${l.scmUrl}${p}`, l.basic);
       expect(r.status).toBe(200);
-      expect(((await r.json()) as { nodejs: unknown[] }).nodejs.length).toBeGreaterThan(0);
+      const body = (await r.json()) as { nodejs: unknown[]; system: { os_name: string } };
+      expect(body.nodejs.length).toBeGreaterThan(0);
+      expect(body.system.os_name).toBe('Linux');
     }
+    // What webapps-deploy decides from it: Windows only when os_name says so.
+    const win = (await (await get(`${w.scmUrl}/api/diagnostics/runtime`, w.basic)).json()) as {
+      system: { os_name: string };
+    };
+    expect(win.system.os_name.toLowerCase()).toContain('windows');
   });
 
   it('isdeploying exists on Linux Kudu only', async () => {

@@ -358,6 +358,18 @@ export function createEntra(opts: EntraOptions): Entra {
   function issue(form: URLSearchParams, principal: EntraPrincipal, res: ServerResponse): void {
     const scope = form.get('scope') ?? '';
     const aud = audienceForScope(scope);
+    // A well-formed `<resource>/.default` naming a resource the tenant does not have: AADSTS500011, as Entra
+    // answers; a malformed scope: AADSTS70011.
+    const resource = /^(\S+)\/\.default$/.exec(scope.trim())?.[1];
+    if (!aud && resource && /^(https?:\/\/|api:\/\/)/i.test(resource)) {
+      return aadError(
+        res,
+        400,
+        'invalid_resource',
+        500011,
+        `The resource principal named ${resource} was not found in the tenant named ${opts.tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
+      );
+    }
     if (!aud) {
       return aadError(
         res,

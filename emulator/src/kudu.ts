@@ -487,10 +487,20 @@ export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOption
     return sendJson(res, 405, { Message: 'The requested resource does not support this method.' });
   };
 
+  // Kudu's RuntimeController shape: clients read `system.os_name` to tell Linux from Windows (webapps-deploy warns
+  // "Failed to get app runtime OS" and assumes Windows without it).
   const runtime = (): Record<string, unknown> => ({
     nodejs: [{ version: process.versions.node }],
     dotnetCore: { runtimes: [{ version: '8.0.11' }] },
     kuduVersion: '104.0.0-emulated',
+    system: site.reserved
+      ? { os_name: 'Linux', os_build: '5.15.173.1-1.cm2', processor_count: 2, machine_name: 'lw0sdlwk0000XX' }
+      : {
+          os_name: 'Microsoft Windows NT 10.0.20348.0',
+          os_build: '20348',
+          processor_count: 2,
+          machine_name: 'RD0000000000XX',
+        },
     os: site.reserved ? 'Linux' : 'Windows',
   });
 
