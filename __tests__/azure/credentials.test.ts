@@ -29,6 +29,17 @@ describe('explainEntraError', () => {
     expect(explainEntraError('AADSTS90002: Tenant not found', 'oidc', { tenantId: 't' })).toMatch(/tenant t/);
   });
 
+  it('names the audience of an unknown resource and the endpoint to check (AADSTS500011)', () => {
+    const m = explainEntraError(
+      'AADSTS500011: The resource principal named https://management.core.chinacloudapi.cn was not found in the tenant named t.',
+      'creds',
+      { tenantId: 't' },
+    );
+    expect(m).toMatch(
+      /no resource https:\/\/management\.core\.chinacloudapi\.cn in tenant t.*resource-manager-endpoint/,
+    );
+  });
+
   it('keeps the first line of anything else, without trace ids', () => {
     const m = explainEntraError('something odd\r\nTrace ID: 123', 'azure-cli', {});
     expect(m).toMatch(/^Login failed \(azure-cli\): something odd;/);

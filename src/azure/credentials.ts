@@ -86,6 +86,10 @@ export function explainEntraError(
       return `Entra does not know application ${context.clientId ?? ''} in tenant ${context.tenantId ?? ''} (AADSTS700016); check client-id (or clientId in creds) and tenant-id.`;
     case '90002':
       return `Entra does not know tenant ${context.tenantId ?? ''} (AADSTS90002); check tenant-id (or tenantId in creds).`;
+    case '500011': {
+      const resource = /resource principal named (\S+)/.exec(message)?.[1] ?? 'the requested resource';
+      return `Entra has no resource ${resource} in tenant ${context.tenantId ?? ''} (AADSTS500011): the token was asked for another cloud's audience; check resource-manager-endpoint (a sovereign cloud or Azure Stack has its own) and that tenant-id is in that cloud.`;
+    }
     case '700024':
       return `Entra says the GitHub OIDC token is expired or not yet valid (AADSTS700024); check the runner clock and rerun the job.`;
     default: {
