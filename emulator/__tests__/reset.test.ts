@@ -124,7 +124,9 @@ describe('admin reset', () => {
       for await (const c of svc.listContainers()) out.push(c.name);
       return out;
     };
-    expect(await listContainers()).toEqual(['packages']);
+    // Each Flex app's deployment container exists from the start, as creating a Flex app makes it.
+    const flexContainers = ['app-package-rp-flex-func', 'app-package-rp-flex-py'];
+    expect(await listContainers()).toEqual([...flexContainers, 'packages']);
 
     await emu.admin.reset({ sites: true, blobs: true });
 
@@ -157,7 +159,7 @@ describe('admin reset', () => {
     }
     expect(JSON.parse((await kudu.get('/api/settings')).body)).not.toHaveProperty('KUDU_LOCAL');
     expect((await scm(WIN).site()).status).not.toBe(403);
-    expect(await listContainers()).toEqual([]);
+    expect(await listContainers()).toEqual(flexContainers);
 
     // The reset sites take deployments again
     await arm('PUT', sitePath(WEB, '/slots/staging/config/appsettings'), {

@@ -56,7 +56,15 @@ describe('startEmulator', () => {
       /^https:\/\/rp-linux-web-[0-9a-f]{6}\.scm\.westeurope-01\.azurewebsites\.emulator\.test$/,
     );
     expect(conn.apps.map((a) => a.kind).sort()).toEqual(
-      ['app', 'app,linux', 'app,linux', 'functionapp', 'functionapp,linux', 'functionapp,linux'].sort(),
+      [
+        'app',
+        'app,linux',
+        'app,linux',
+        'functionapp',
+        'functionapp,linux',
+        'functionapp,linux',
+        'functionapp,linux',
+      ].sort(),
     );
   });
 

@@ -11,7 +11,7 @@ import type { DeploymentRecord, EmulatorContext, Faults, Site } from './model.js
 import { fetchPackage } from './blobfetch.js';
 import { kuduMountedDir, parseRunFromPackage, sitePackagesDir, wwwrootDir } from './mount.js';
 import { checkZip, checkZipForRunFromPackage, extractZip, zipFunctionNames } from './zip.js';
-import { writeFlexPackage } from './flex.js';
+import { storeLinuxConsumptionPackage, writeFlexPackage } from './flex.js';
 
 export const LOCK_CONFLICT =
   'There is a deployment currently in progress. Please try again when it completes.';
@@ -49,6 +49,8 @@ export interface DeployRequest {
   baseUrl: string;
   /** A Flex Consumption One Deploy: the package goes to the deployment storage (remote build when asked). */
   flex?: { remoteBuild: boolean };
+  /** A zip deploy on Linux Consumption: the package goes to blob storage and the app runs it from its URL. */
+  linuxConsumption?: boolean;
 }
 
 export interface DeploymentEngineOptions {
@@ -288,10 +290,30 @@ export function createDeploymentEngine(
     succeed(rec);
   };
 
+  /** Linux Consumption: the zip goes to scm-releases and WEBSITE_RUN_FROM_PACKAGE names it; the app restarts. */
+  const linuxConsumptionPipeline = async (rec: DeploymentRecord, req: DeployRequest): Promise<void> => {
+    const bytes = 'bytes' in req.body ? req.body.bytes : Buffer.alloc(0);
+    log(rec, 'Linux Consumption: the package runs from blob storage (not extracted into wwwroot).');
+    await sleep(stepMs);
+    rec.start_time = now();
+    setStatus(rec, 1);
+    const check = checkZip(bytes);
+    if (!check.ok) throw new Error(`The package is not a valid zip file: ${check.error}`);
+    await sleep(stepMs);
+    setStatus(rec, 2);
+    const url = await storeLinuxConsumptionPackage(ctx, site, bytes);
+    log(rec, `Uploaded the package to ${url} and set WEBSITE_RUN_FROM_PACKAGE to it.`);
+    site.triggerSyncs.push({ time: now(), path: `kudu:${req.route}` });
+    const w = ctx.workers.get(site.id.toLowerCase());
+    if (w) void w.restart().catch(() => undefined);
+    log(rec, 'Deployment successful.');
+    succeed(rec);
+  };
+
   const pipeline = async (rec: DeploymentRecord, req: DeployRequest): Promise<void> => {
-    if (req.flex) {
+    if (req.flex || req.linuxConsumption) {
       try {
-        await flexPipeline(rec, req);
+        await (req.flex ? flexPipeline(rec, req) : linuxConsumptionPipeline(rec, req));
       } catch (err) {
         rec.status_text = err instanceof Error ? err.message : String(err);
         log(rec, rec.status_text, 2);

@@ -6,6 +6,11 @@
  * (Storage Blob Data Contributor or Owner), a connection string needs a key of the account, a network rule that
  * denies blocks it.
  */
+import {
+  BlobSASPermissions,
+  generateBlobSASQueryParameters,
+  StorageSharedKeyCredential,
+} from '@azure/storage-blob';
 import type { EmulatorContext, Site, StorageAccount } from './model.js';
 import { accountForUrl } from './blobfetch.js';
 import { azuriteRequest } from './azurite-rest.js';
@@ -135,4 +140,56 @@ export async function readFlexPackage(ctx: EmulatorContext, site: Site): Promise
   if (r.status === 404) return null;
   if (r.status !== 200) throw new Error(`reading ${FLEX_PACKAGE_BLOB} answered ${r.status}`);
   return r.body;
+}
+
+/** Linux Consumption: where a zip deploy puts the package (KuduLite's LinuxConsumptionDeploymentHelper). */
+export const LINUX_CONSUMPTION_CONTAINER = 'scm-releases';
+
+export function isLinuxConsumption(site: Site): boolean {
+  return site.kind.startsWith('functionapp') && site.reserved && site.sku === 'Dynamic';
+}
+
+/**
+ * A zip deploy on Linux Consumption: the package goes to `scm-releases/scm-latest-<app>.zip` in the app's storage
+ * account (AzureWebJobsStorage), and WEBSITE_RUN_FROM_PACKAGE becomes its URL with a 10-year read SAS; the
+ * platform then runs it from there. Nothing is extracted into wwwroot. Returns the URL without its SAS.
+ */
+export async function storeLinuxConsumptionPackage(
+  ctx: EmulatorContext,
+  site: Site,
+  bytes: Buffer,
+): Promise<string> {
+  const account = [...ctx.storageAccounts.values()][0];
+  if (!account || !ctx.azurite.blobEndpoint)
+    throw new Error('the app has no storage account for its package');
+  const blob = `scm-latest-${site.appName}.zip`;
+  await azuriteRequest(
+    ctx,
+    'PUT',
+    `/${LINUX_CONSUMPTION_CONTAINER}`,
+    new URLSearchParams({ restype: 'container' }),
+  );
+  const put = await azuriteRequest(ctx, 'PUT', `/${LINUX_CONSUMPTION_CONTAINER}/${blob}`, undefined, {
+    body: bytes,
+    msHeaders: { 'x-ms-blob-type': 'BlockBlob' },
+  });
+  if (put.status !== 201)
+    throw new Error(`uploading the package to ${LINUX_CONSUMPTION_CONTAINER} answered ${put.status}`);
+  const now = ctx.clock.now();
+  const sas = generateBlobSASQueryParameters(
+    {
+      containerName: LINUX_CONSUMPTION_CONTAINER,
+      blobName: blob,
+      permissions: BlobSASPermissions.parse('r'),
+      startsOn: new Date(now.getTime() - 5 * 60_000),
+      expiresOn: new Date(now.getTime() + 10 * 365 * 24 * 3600_000),
+      version: '2021-12-02',
+    },
+    new StorageSharedKeyCredential(account.name, ctx.azurite.accountKey),
+  ).toString();
+  const bare = `${account.blobEndpoint}${LINUX_CONSUMPTION_CONTAINER}/${blob}`;
+  const url = `${bare}?${sas}`;
+  site.appSettings = { ...site.appSettings, WEBSITE_RUN_FROM_PACKAGE: url };
+  site.scmSettings = { ...site.scmSettings, WEBSITE_RUN_FROM_PACKAGE: url };
+  return bare;
 }

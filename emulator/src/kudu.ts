@@ -17,7 +17,7 @@ import {
   type DeploymentEngineOptions,
 } from './deployments.js';
 import { kuduMountedDir, parseRunFromPackage } from './mount.js';
-import { flexStorage, flexStorageProblem, isFlexSite } from './flex.js';
+import { flexStorage, flexStorageProblem, isFlexSite, isLinuxConsumption } from './flex.js';
 import { displayPath, handleVfs } from './vfs.js';
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
@@ -187,7 +187,10 @@ export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOption
     } else {
       body = { bytes: raw };
     }
-    if (parseRunFromPackage(seen()).mode === 'url') {
+    // Linux Consumption takes a zip over a package URL with overwriteWebsiteRunFromPackage=true (KuduLite).
+    const linuxConsumption = isLinuxConsumption(site);
+    const overwrite = linuxConsumption && boolParam(q, 'overwriteWebsiteRunFromPackage', false);
+    if (parseRunFromPackage(seen()).mode === 'url' && !overwrite) {
       sendText(res, 409, URL_MODE_CONFLICT);
       return;
     }
@@ -195,11 +198,15 @@ export function createKudu(ctx: EmulatorContext, site: Site, options: KuduOption
       sendText(res, 409, LOCK_CONFLICT);
       return;
     }
-    const request = build(body);
-    if ('error' in request) {
-      sendText(res, 400, request.error);
+    const built = build(body);
+    if ('error' in built) {
+      sendText(res, 400, built.error);
       return;
     }
+    const request: DeployRequest =
+      linuxConsumption && built.type === 'zip' && 'bytes' in built.body
+        ? { ...built, linuxConsumption: true }
+        : built;
     const headers: Record<string, string> = {};
     if (boolParam(q, 'trackDeploymentProgress', false)) headers['SCM-DEPLOYMENT-ID'] = randomUUID();
     const { record, done } = engine.start(request);

@@ -1,5 +1,6 @@
 /**
- * Flex Consumption as the official clients see it: the site document's functionAppConfig (WebSiteManagementClient),
+ * Azure Functions hosting as the official clients see it. Linux Consumption: a zip deploy (as the Azure CLI sends
+ * it) stores the package in blob storage and the app runs it from that URL. Flex Consumption: the site document's functionAppConfig (WebSiteManagementClient),
  * One Deploy the way Azure/functions-action sends it for Flex (`POST /api/publish?RemoteBuild=false`, no `type`,
  * a bearer token; the body of the 202 is the deployment id), the package in the deployment container read back
  * with @azure/storage-blob, the function list from the package (WarmUp only when the host indexes none), and the
@@ -8,7 +9,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { ClientSecretCredential } from '@azure/identity';
 import { WebSiteManagementClient } from '@azure/arm-appservice';
-import { BlobServiceClient } from '@azure/storage-blob';
+import { BlobClient, BlobServiceClient } from '@azure/storage-blob';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import AdmZip from 'adm-zip';
 import type { RunningEmulator } from '../src/index.js';
 import { requestViaProxy, startTestEmulator, type RawResponse } from './helpers/start.js';
@@ -215,5 +218,57 @@ describe('a Flex Consumption app', () => {
       body: functionZip(['One']),
     });
     expect(zd.status).toBe(404);
+  });
+});
+
+describe('a Linux Consumption app', () => {
+  const LINUX = 'rp-linux-func';
+  const zipDeploy = async (zip: Buffer, query = '') =>
+    requestViaProxy(emu.proxyUrl, `${app(LINUX).scmUrl}/api/zipdeploy?isAsync=true${query}`, {
+      method: 'POST',
+      headers: { Authorization: await bearer(), 'Content-Type': 'application/zip' },
+      body: zip,
+    });
+  const latest = async () => {
+    for (let i = 0; i < 200; i++) {
+      const r = await requestViaProxy(emu.proxyUrl, `${app(LINUX).scmUrl}/api/deployments/latest`, {
+        headers: { Authorization: await bearer() },
+      });
+      const rec = JSON.parse(r.body) as { status: number; complete: boolean };
+      if (rec.complete) return rec;
+      await new Promise((r2) => setTimeout(r2, 50));
+    }
+    throw new Error('the deployment did not finish');
+  };
+
+  it('stores a zip deploy in blob storage and runs it from that URL, not from wwwroot', async () => {
+    const zip = functionZip(['LinuxHello'], { 'LinuxHello/index.js': 'module.exports = async () => ({});' });
+    expect((await zipDeploy(zip)).status).toBe(202);
+    expect((await latest()).status).toBe(4);
+    const settings = (await client.webApps.listApplicationSettings(RG, LINUX)).properties!;
+    const url = settings.WEBSITE_RUN_FROM_PACKAGE!;
+    expect(url.split('?')[0]).toBe(`${emu.storage.blobEndpoint}scm-releases/scm-latest-rp-linux-func.zip`);
+    expect(new URL(url).searchParams.get('sp')).toBe('r');
+    // The SAS in the setting reads the package (the official Blob client, as the platform fetches it).
+    expect((await new BlobClient(url).downloadToBuffer()).equals(zip)).toBe(true);
+    // The platform restarts the app onto it.
+    for (let i = 0; i < 100 && emu.admin.site(LINUX).mounted?.mode !== 'url'; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const site = emu.admin.site(LINUX);
+    expect(site.mounted?.mode).toBe('url');
+    expect(site.mounted?.source).toBe(url.split('?')[0]);
+    expect(existsSync(join(site.homeDir, 'site', 'wwwroot', 'host.json'))).toBe(false);
+    expect(await untilFunctions(LINUX, ['LinuxHello'])).toEqual(['LinuxHello']);
+  });
+
+  it('refuses the next zip deploy over the URL unless overwriteWebsiteRunFromPackage=true', async () => {
+    await zipDeploy(functionZip(['One']));
+    await latest();
+    const refused = await zipDeploy(functionZip(['Two']));
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatch(/Run-From-Zip is set to a remote URL/);
+    expect((await zipDeploy(functionZip(['Two']), '&overwriteWebsiteRunFromPackage=true')).status).toBe(202);
+    expect((await latest()).status).toBe(4);
+    expect(await untilFunctions(LINUX, ['Two'])).toEqual(['Two']);
   });
 });
