@@ -67311,6 +67311,10 @@ function explainEntraError(message, method, context) {
             return `Entra does not know application ${context.clientId ?? ''} in tenant ${context.tenantId ?? ''} (AADSTS700016); check client-id (or clientId in creds) and tenant-id.`;
         case '90002':
             return `Entra does not know tenant ${context.tenantId ?? ''} (AADSTS90002); check tenant-id (or tenantId in creds).`;
+        case '500011': {
+            const resource = /resource principal named (\S+)/.exec(message)?.[1] ?? 'the requested resource';
+            return `Entra has no resource ${resource} in tenant ${context.tenantId ?? ''} (AADSTS500011): the token was asked for another cloud's audience; check resource-manager-endpoint (a sovereign cloud or Azure Stack has its own) and that tenant-id is in that cloud.`;
+        }
         case '700024':
             return `Entra says the GitHub OIDC token is expired or not yet valid (AADSTS700024); check the runner clock and rerun the job.`;
         default: {
@@ -77821,7 +77825,7 @@ function stampSummary(text) {
 
 /**
  * Pure: Azure RBAC facts runpack checks, in one place for the deploy engine and diagnose: which role definitions
- * can read blobs, and whether an assignment's scope covers a resource.
+ * can read (and write) blobs, and whether an assignment's scope covers a resource.
  */
 /** Role definition ids that can read blobs: Storage Blob Data Reader, Contributor, Owner. */
 const BLOB_READ_ROLE_IDS = [
@@ -77842,6 +77846,17 @@ function scopeCovers(scope, resourceId) {
 function grantsBlobRead(a, principalId, accountId, container) {
     return (a.principalId === principalId &&
         BLOB_READ_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
+        scopeCovers(a.scope, `${accountId}/blobServices/default/containers/${container}`));
+}
+/** Role definition ids that can write blobs: Storage Blob Data Contributor, Owner. */
+const BLOB_WRITE_ROLE_IDS = [
+    'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
+    'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+];
+/** Whether an assignment lets `principalId` write the blobs of `container` (a Flex app's deployment storage). */
+function grantsBlobWrite(a, principalId, accountId, container) {
+    return (a.principalId === principalId &&
+        BLOB_WRITE_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
         scopeCovers(a.scope, `${accountId}/blobServices/default/containers/${container}`));
 }
 
@@ -78632,18 +78647,25 @@ function flexKudu(ctx) {
         authorization: (o) => ctx.armAuthorization(o),
     });
 }
-/** What verification reads of the deployment storage, for a package file. */
-async function flexVerifyInput(input, zipPath, bytes) {
-    const containerUrl = input.ctx.target.flex.containerUrl;
+/** What verification reads of the deployment storage, for a package file (read with the login's storage token). */
+async function flexVerifyInput(ctx, storageAuthorization, zipPath, bytes) {
     return {
         intendedValue: '',
         flex: {
-            blobUrl: `${containerUrl}/${FLEX_PACKAGE_BLOB}`,
+            blobUrl: `${ctx.target.flex.containerUrl}/${FLEX_PACKAGE_BLOB}`,
             md5: (await md5OfFile(zipPath)).toString('base64'),
             bytes,
-            authorization: () => input.session.authorization(input.storageScope),
+            authorization: storageAuthorization,
         },
     };
+}
+/**
+ * Publish a stored release again with One Deploy (`runpack rollback` on Flex) and say what to verify; a failure
+ * throws a RunpackError saying what still runs.
+ */
+async function publishFlexRelease(ctx, pkg, storageAuthorization) {
+    await oneDeploy(ctx, flexKudu(ctx), pkg);
+    return flexVerifyInput(ctx, storageAuthorization, pkg.zipPath, pkg.zipBytes);
 }
 /** The deployment storage's package: its Content-MD5 (base64), or null when it cannot be read. */
 async function deployedMd5(input) {
@@ -78730,7 +78752,8 @@ async function publishFlex(input) {
     else {
         log.info('No storage-account: runpack keeps no copy of this release, so a failed deploy cannot be rolled back automatically.');
     }
-    const verify = await flexVerifyInput(input, pkg.zipPath, pkg.zipBytes);
+    const storageAuthorization = () => input.session.authorization(input.storageScope);
+    const verify = await flexVerifyInput(ctx, storageAuthorization, pkg.zipPath, pkg.zipBytes);
     // The same package already deployed and verified: nothing to publish.
     if (!inputs.force &&
         !ctx.config?.plan.changed &&
@@ -78810,7 +78833,10 @@ async function restoreFlexRelease(input, store, previousSha256, kudu) {
         functions: report.functions ?? [],
     };
     await oneDeploy(ctx, kudu, restored);
-    return { pkg: restored, verify: await flexVerifyInput(input, file, restored.zipBytes) };
+    return {
+        pkg: restored,
+        verify: await flexVerifyInput(ctx, () => input.session.authorization(input.storageScope), file, restored.zipBytes),
+    };
 }
 /** dry-run on Flex: the release store (reads only), One Deploy, and the settings Flex refuses. */
 async function planFlexDeploy(input) {
@@ -80268,7 +80294,7 @@ function conflictRules(e) {
     const state = classifyRunFromPackage(effectiveRunFromPackage(s));
     const running = state === 'local' || state === 'url';
     if (t.isFlex && state !== 'unset') {
-        out.push(f('error', 'config', 'flex-with-rfp', `${name(e)} runs on Flex Consumption, which does not support ${RFP}.`, `the app has functionAppConfig (Flex Consumption) and a run-from-package setting`, `remove ${RFP} and deploy with OneDeploy to the app's deployment storage (func azure functionapp publish, or Azure/functions-action)`));
+        out.push(f('error', 'config', 'flex-with-rfp', `${name(e)} runs on Flex Consumption, which does not support ${RFP}.`, `the app has functionAppConfig (Flex Consumption) and a run-from-package setting`, `remove ${RFP} (runpack deploy --force removes it) and deploy with runpack in mode auto, which publishes to the app's deployment storage with One Deploy`));
     }
     if (t.isFunctionApp && t.isLinux && t.isConsumption && state === 'local') {
         out.push(f('error', 'stale-content', 'linux-consumption-local', `${name(e)} is a Linux Consumption function app with ${RFP}=1; it runs packages only from a URL.`, 'sku Dynamic, Linux, function app, and the setting is exactly 1', 'deploy in URL mode: runpack deploy --mode url --storage-account <account>'));
@@ -80594,12 +80620,39 @@ function slotRules(e) {
     }
     return out;
 }
+/** Flex Consumption: whether the platform can write and read the app's deployment storage, and what it holds. */
+function flexRules(e) {
+    const x = e.flex;
+    if (!x)
+        return [];
+    const out = [];
+    const where = `${x.account}/${x.container}`;
+    if (!x.found)
+        out.push(f('warning', 'mount-blocked', 'flex-storage-unseen', `The deployment storage account of ${name(e)} (${x.account}) is not visible to this login, so its access could not be checked.`, `functionAppConfig.deployment.storage names ${x.containerUrl}; Resource Manager shows no such account to the caller`, 'give the login Reader on the storage account, then diagnose again'));
+    if (x.networkDefaultAction === 'Deny')
+        out.push(f('error', 'mount-blocked', 'flex-storage-network', `The deployment storage of ${name(e)} (${where}) denies public network access, so the platform cannot store or read the package unless the app reaches it through its virtual network.`, `${x.account} has networkAcls.defaultAction Deny`, "allow the app's virtual network (or a private endpoint) on the account, or allow access from all networks"));
+    if (x.connectionSetting) {
+        const c = x.connectionSetting;
+        if (!c.present || !c.namesAccount)
+            out.push(f('error', 'mount-blocked', 'flex-storage-connection', c.present
+                ? `The setting ${c.name} that ${name(e)}'s deployment storage authenticates with names another account than ${x.account}.`
+                : `The setting ${c.name} that ${name(e)}'s deployment storage authenticates with is missing, so every deployment fails to store the package.`, `functionAppConfig.deployment.storage.authentication is StorageAccountConnectionString with ${c.name}`, `set ${c.name} to a connection string of ${x.account} (with a current key), or switch the deployment storage to the app's managed identity`));
+    }
+    else if (x.principalId === null)
+        out.push(f('error', 'mount-blocked', 'flex-storage-identity', `${name(e)}'s deployment storage authenticates with ${x.authentication}, but the app has no such identity.`, `functionAppConfig.deployment.storage.authentication is ${x.authentication}`, "assign the identity to the app (az functionapp identity assign), or change the deployment storage's authentication"));
+    else if (x.role === 'missing')
+        out.push(f('error', 'mount-blocked', 'flex-storage-role', `${name(e)}'s identity (${x.principalId}) holds no Storage Blob Data Contributor (or Owner) on ${where}, so One Deploy cannot store the package (BlobUploadFailedException, 403).`, `role assignments of ${x.principalId} on ${x.account}`, `az role assignment create --role "Storage Blob Data Contributor" --assignee-object-id ${x.principalId} --scope <the id of ${x.account}>`));
+    if (x.packageStatus === 404)
+        out.push(f('warning', 'stale-content', 'flex-no-package', `${name(e)}'s deployment storage holds no package (released-package.zip), so the app runs nothing of yours.`, `${x.containerUrl}/released-package.zip answers 404`, 'deploy the app (runpack deploy, mode auto)'));
+    return out;
+}
 const ORDER = { error: 0, warning: 1, info: 2 };
 /** All rules, errors first. */
 function diagnoseEvidence(e, now) {
     const all = [
         ...settingRules(e),
         ...conflictRules(e),
+        ...flexRules(e),
         ...urlRules(e, now),
         ...policyRules(e, now),
         ...fetchRules(e),
@@ -80940,6 +80993,8 @@ async function collectEvidence(s) {
                 evidence.identity = await identityEvidence(s, settings, info, path?.container ?? '');
         }
     }
+    if (t.isFlex && t.flex)
+        evidence.flex = await flexEvidence(s, all);
     // Kudu: the mount (both modes) and the local package.
     if (mode === 'url' || mode === 'local') {
         if (!t.scmHostName)
@@ -80969,6 +81024,70 @@ async function collectEvidence(s) {
     }
     evidence.slots = await slotsEvidence(s);
     return evidence;
+}
+/**
+ * A Flex app's deployment storage: the account (network rule), the identity's write role or the connection-string
+ * setting, and the package there (read with the caller's token).
+ */
+async function flexEvidence(s, settings) {
+    const flex = s.target.flex;
+    // The deployment account is the app's own (storage-account names runpack's release store, maybe another).
+    const { name, info } = await accountForUrl(s, flex.containerUrl);
+    const container = new URL(flex.containerUrl).pathname.split('/').filter(Boolean).pop() ?? '';
+    const out = {
+        containerUrl: flex.containerUrl,
+        authentication: flex.authentication,
+        account: name,
+        container,
+        found: Boolean(info),
+        ...(info ? { networkDefaultAction: info.networkDefaultAction } : {}),
+    };
+    const auth = flex.authentication.toLowerCase();
+    if (auth === 'storageaccountconnectionstring') {
+        const setting = flex.connectionStringSetting ?? '';
+        const value = settings[setting];
+        const accountName = value ? /(?:^|;)\s*AccountName=([^;]+)/i.exec(value)?.[1] : undefined;
+        out.connectionSetting = {
+            name: setting,
+            present: Boolean(value),
+            namesAccount: Boolean(accountName && accountName.toLowerCase() === name.toLowerCase()),
+        };
+    }
+    else {
+        const t = s.target.identity;
+        const principalId = auth === 'userassignedidentity'
+            ? (t.userAssigned.find((u) => u.resourceId.toLowerCase() === (flex.userAssignedIdentityResourceId ?? '').toLowerCase())?.principalId ?? null)
+            : t.systemPrincipalId;
+        out.principalId = principalId;
+        out.role = 'unknown';
+        if (principalId && info) {
+            try {
+                const assignments = await s.arm.listRoleAssignments(info.id, principalId);
+                out.role = assignments.some((a) => grantsBlobWrite(a, principalId, info.id, container))
+                    ? 'found'
+                    : 'missing';
+            }
+            catch (err) {
+                out.roleError = firstLine(err);
+            }
+        }
+        else if (!info)
+            out.roleError = 'the storage account is not visible to this login';
+    }
+    const res = await s.ctx.http
+        .request({
+        method: 'HEAD',
+        url: `${flex.containerUrl}/released-package.zip`,
+        service: 'Blob Storage',
+        headers: { 'x-ms-version': '2023-11-03' },
+        authorization: s.storageAuthorization,
+        deadline: s.ctx.phaseDeadline(30_000),
+        maxAttempts: 2,
+    })
+        .catch(() => null);
+    if (res)
+        out.packageStatus = res.status;
+    return out;
 }
 
 /** The cause titles of the shared vocabulary (deploy/causes.ts). */
@@ -81239,6 +81358,15 @@ function rollbackPlan(i) {
             steps.push(`Release ${to.id} is already in ${i.stableBlob}; no copy.`);
         steps.push(`Keep WEBSITE_RUN_FROM_PACKAGE as it is (${i.settingValue ?? 'unset'}): it names the stable blob.`);
     }
+    else if (i.mode === 'flex') {
+        if (!i.container || !i.stableBlob)
+            throw new RunpackError('usage', 'A Flex rollback needs the container and the stable blob name.');
+        plan.flex = { container: i.container, blob: to.blob, stable: i.stableBlob };
+        plan.restart = false;
+        steps.push(`Download ${i.container}/${to.blob} and publish it with One Deploy to ${who}'s deployment storage (the platform restarts the app onto it)${alreadyLive ? '; it is the last verified release already, published again all the same' : ''}.`);
+        steps.push(`Verify it; then ${i.container}/${i.stableBlob} names it as the last verified release.`);
+        return plan;
+    }
     else {
         const previousName = i.packageName ?? null;
         const stored = to.contentSha256
@@ -81365,6 +81493,10 @@ async function loadReleaseState(s, containerGiven) {
             contentSha256: sideMode === 'local' && side === self ? await localContentSha(s) : null,
         });
     }
+    // Flex Consumption: the stable blob names the last release runpack verified there (the app runs its own
+    // deployment storage's copy, which carries no release id).
+    if (s.target.isFlex)
+        sides[self] = stableSha256[stableBlobName(app, null)] ?? null;
     return {
         store,
         account,
@@ -81609,13 +81741,18 @@ async function rollbackSteps(s, options, progress) {
     const settings = await s.arm.listAppSettings(target.ref);
     const settingValue = effectiveRunFromPackage(settings);
     maskUrl(s, settings[RFP]);
-    const mode = classifyRunFromPackage(settingValue);
-    if (mode !== 'url' && mode !== 'local')
-        throw new RunpackError('rollback-no-package', `${who} does not run from a package (WEBSITE_RUN_FROM_PACKAGE is ${mode === 'unset' ? 'unset' : 'not 1 or a URL'}); there is nothing to roll back — deploy with runpack first.`);
+    const rfpMode = classifyRunFromPackage(settingValue);
+    const mode = target.isFlex ? 'flex' : rfpMode;
+    if (mode !== 'url' && mode !== 'local' && mode !== 'flex')
+        throw new RunpackError('rollback-no-package', `${who} does not run from a package (WEBSITE_RUN_FROM_PACKAGE is ${rfpMode === 'unset' ? 'unset' : 'not 1 or a URL'}); there is nothing to roll back — deploy with runpack first.`);
     let stableBlob = stableBlobName(target.ref.appName, target.ref.slot);
     let state;
     let stored;
     const inspections = new Map();
+    if (mode === 'flex' && !s.inputs.storageAccount)
+        throw new RunpackError('storage-account-missing', `${who} runs on Flex Consumption, whose releases runpack keeps only in its own storage; give ${s.inputs.naming ? s.inputs.naming.input('storage-account') : "Input 'storage-account'"} (the one the deploys used).`);
+    if (mode === 'flex' && options.rollbackSettings)
+        throw new RunpackError('rollback-settings-unsupported', `${who} runs on Flex Consumption, whose SCM site keeps no files, so no settings were recorded with its releases; roll back without rollback-settings.`);
     if (mode === 'local' && !s.inputs.storageAccount) {
         // Local mode keeps its own releases: the packages Kudu stores (ids are their release stamps).
         stored = await log.group('Stored packages', () => loadStoredState(s, deadline));
@@ -81644,7 +81781,7 @@ async function rollbackSteps(s, options, progress) {
         inspections.set(chosen.sha256, await inspectRelease(s, state.store, state.container, chosen));
     const plan = rollbackPlan({
         release: options.release,
-        mode,
+        mode: mode,
         app: target.ref.appName,
         ...(target.ref.slot ? { slot: target.ref.slot } : {}),
         releases,
@@ -81672,6 +81809,7 @@ async function rollbackSteps(s, options, progress) {
     }
     const inspection = inspections.get(plan.to.sha256);
     let workDir;
+    let flexInput;
     try {
         // Cancelled while planning: stop before anything changes what the app mounts.
         s.ctx.signal?.throwIfAborted();
@@ -81701,6 +81839,15 @@ async function rollbackSteps(s, options, progress) {
                 if (now !== name)
                     throw new RunpackError('rollback-write-failed', `packagename.txt reads ${now ?? 'nothing'} after writing ${name}; try again.`);
                 log.info(`packagename.txt now names ${name} (was ${plan.local?.previousName ?? 'none'}).`);
+            });
+        }
+        if (plan.flex) {
+            const flex = plan.flex;
+            await log.group('Publish the release with One Deploy', async () => {
+                workDir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'runpack-rollback-'));
+                const zipPath = join(workDir, `${plan.to.sha256}.zip`);
+                await state.store.download(flex.container, flex.blob, zipPath);
+                flexInput = await publishFlexRelease(s.ctx, packageInfo(plan.to, inspection, zipPath), s.storageAuthorization);
             });
         }
         if (plan.local?.strategy === 'zipdeploy') {
@@ -81735,7 +81882,7 @@ async function rollbackSteps(s, options, progress) {
             });
         const signed = /[?&]sig=/i.test(settingValue ?? '');
         const after = await restartAndVerify(s.ctx, packageInfo(plan.to, inspection), {
-            verify: {
+            verify: flexInput ?? {
                 intendedValue: mode === 'local' ? '1' : (settingValue ?? ''),
                 access: mode === 'url' ? (signed ? 'sas' : 'identity') : undefined,
                 storageAuthorization: s.storageAuthorization,
@@ -81744,6 +81891,9 @@ async function rollbackSteps(s, options, progress) {
             restart: true,
             settingChanged,
         });
+        // Flex: the verified release is the last verified one again.
+        if (plan.flex && after.verify.ok)
+            await state.store.copyBlob(plan.flex.container, plan.flex.blob, plan.flex.stable);
         const verified = after.verify;
         result.levels = verified.levels;
         result.cause = verified.cause;

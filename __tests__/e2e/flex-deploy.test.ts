@@ -254,6 +254,54 @@ describe('Flex Consumption (Node, identity deployment storage)', () => {
   });
 });
 
+describe('Flex Consumption operator commands', () => {
+  it('releases lists the kept releases with the live one, and rollback publishes an earlier one again', async () => {
+    await e.emu.admin.reset({ sites: true });
+    const store = { 'app-name': FLEX, 'storage-account': e.emu.storage.accountName };
+    const first = await e.run({ ...store, package: nodeFunctions('o1', ['HttpOne']) });
+    const second = await e.run({ ...store, package: nodeFunctions('o2', ['HttpTwo']) });
+    expect([first.code, second.code]).toEqual([0, 0]);
+    const list = await e.run({ ...store, command: 'releases' });
+    expect(list.code).toBe(0);
+    expect(list.outputs.releases.split(',')).toEqual(
+      expect.arrayContaining([first.outputs['release-id'], second.outputs['release-id']]),
+    );
+    // The releases command's release-id output is the live release.
+    expect(list.outputs['release-id']).toBe(second.outputs['release-id']);
+    e.emu.admin.clearRequests();
+    const back = await e.run({ ...store, command: 'rollback', release: 'previous' });
+    expect(back.code).toBe(0);
+    expect(back.outputs['release-id']).toBe(first.outputs['release-id']);
+    expect(back.stdout).toMatch(/publish it with One Deploy to rp-flex-func's deployment storage/);
+    expect(publishes()).toHaveLength(1);
+    expect((await deployedPackage(FLEX))!.getEntry('HttpOne/index.js')).not.toBeNull();
+    expect(await hostFunctions(FLEX)).toEqual(['HttpOne']);
+    // It is the last verified release again: the next rollback to 'previous' would start from it.
+    const after = await e.run({ ...store, command: 'releases' });
+    expect(after.outputs['release-id']).toBe(first.outputs['release-id']);
+  });
+
+  it('diagnose names a missing write role on the deployment storage as the blocked cause', async () => {
+    const running = await hostFunctions(FLEX);
+    e.emu.admin.setStorage(e.emu.storage.accountName, { blobWriters: [] });
+    try {
+      const r = await e.run({ 'app-name': FLEX, command: 'diagnose' });
+      expect(r.outputs.cause).toBe('mount-blocked');
+      expect(r.outputs['error-codes']).toContain('flex-storage-role');
+      expect(r.stdout).toMatch(
+        /holds no Storage Blob Data Contributor \(or Owner\) on runpackstore\/app-package-rp-flex-func/,
+      );
+      // A deploy then fails before anything changes, saying what to grant; the previous package still runs.
+      const d = await e.run({ 'app-name': FLEX, package: nodeFunctions('o3', ['HttpThree']) });
+      expect(errorCode(d)).toBe('flex-storage-denied');
+      expect(d.stdout).toMatch(/Storage Blob Data Contributor.*the previous package still runs/);
+      expect(await hostFunctions(FLEX)).toEqual(running);
+    } finally {
+      await e.emu.admin.reset();
+    }
+  });
+});
+
 describe('Flex Consumption (Python, connection-string deployment storage) through the CLI', () => {
   const cli = (args: string[]) =>
     runNodeProcess(CLI, {

@@ -4,6 +4,7 @@ import {
   conflictRules,
   diagnoseEvidence,
   fetchRules,
+  flexRules,
   healthRules,
   identityRules,
   localRules,
@@ -604,5 +605,55 @@ describe('diagnoseEvidence and primaryCause', () => {
       expect(x.evidence.length).toBeGreaterThan(0);
       expect(x.fix.length).toBeGreaterThan(0);
     }
+  });
+});
+
+describe("flexRules (a Flex app's deployment storage)", () => {
+  const flex = (over: Partial<NonNullable<Evidence['flex']>>): Evidence =>
+    evidence({
+      target: { ...evidence().target, kind: 'functionapp,linux', isFunctionApp: true, isFlex: true },
+      flex: {
+        containerUrl: 'https://acct.blob.core.windows.net/app-package-web',
+        authentication: 'SystemAssignedIdentity',
+        account: 'acct',
+        container: 'app-package-web',
+        found: true,
+        networkDefaultAction: 'Allow',
+        principalId: 'p1',
+        role: 'found',
+        packageStatus: 200,
+        ...over,
+      },
+    });
+
+  it('says nothing when the platform can reach a deployed package', () => {
+    expect(flexRules(flex({}))).toEqual([]);
+    expect(flexRules(evidence())).toEqual([]);
+  });
+
+  it("names the identity's missing write role, with the role to assign, as a blocked mount", () => {
+    const [x] = flexRules(flex({ role: 'missing' }));
+    expect(x.code).toBe('flex-storage-role');
+    expect(x.cause).toBe('mount-blocked');
+    expect(x.fix).toMatch(/Storage Blob Data Contributor.*--assignee-object-id p1/);
+  });
+
+  it('reports a network rule, a missing identity, a bad connection-string setting and no package', () => {
+    expect(codes(flexRules(flex({ networkDefaultAction: 'Deny' })))).toEqual(['flex-storage-network']);
+    expect(codes(flexRules(flex({ principalId: null, authentication: 'UserAssignedIdentity' })))).toEqual([
+      'flex-storage-identity',
+    ]);
+    const conn = flexRules(
+      flex({
+        authentication: 'StorageAccountConnectionString',
+        principalId: undefined,
+        role: undefined,
+        connectionSetting: { name: 'DEPLOY_CS', present: false, namesAccount: false },
+      }),
+    );
+    expect(codes(conn)).toEqual(['flex-storage-connection']);
+    expect(conn[0].message).toMatch(/DEPLOY_CS .* is missing/);
+    expect(codes(flexRules(flex({ packageStatus: 404 })))).toEqual(['flex-no-package']);
+    expect(codes(flexRules(flex({ found: false, role: 'unknown' })))).toEqual(['flex-storage-unseen']);
   });
 });

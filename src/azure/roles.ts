@@ -1,6 +1,6 @@
 /**
  * Pure: Azure RBAC facts runpack checks, in one place for the deploy engine and diagnose: which role definitions
- * can read blobs, and whether an assignment's scope covers a resource.
+ * can read (and write) blobs, and whether an assignment's scope covers a resource.
  */
 
 /** Role definition ids that can read blobs: Storage Blob Data Reader, Contributor, Owner. */
@@ -30,6 +30,26 @@ export function grantsBlobRead(
   return (
     a.principalId === principalId &&
     BLOB_READ_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
+    scopeCovers(a.scope, `${accountId}/blobServices/default/containers/${container}`)
+  );
+}
+
+/** Role definition ids that can write blobs: Storage Blob Data Contributor, Owner. */
+export const BLOB_WRITE_ROLE_IDS = [
+  'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
+  'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+];
+
+/** Whether an assignment lets `principalId` write the blobs of `container` (a Flex app's deployment storage). */
+export function grantsBlobWrite(
+  a: { principalId: string; roleDefinitionId: string; scope: string },
+  principalId: string,
+  accountId: string,
+  container: string,
+): boolean {
+  return (
+    a.principalId === principalId &&
+    BLOB_WRITE_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
     scopeCovers(a.scope, `${accountId}/blobServices/default/containers/${container}`)
   );
 }

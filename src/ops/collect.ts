@@ -16,7 +16,7 @@ import {
   type RangeFetch,
 } from './remote-zip.js';
 import { RELEVANT_SETTINGS } from './rules.js';
-import { grantsBlobRead } from '../azure/roles.js';
+import { grantsBlobRead, grantsBlobWrite } from '../azure/roles.js';
 import { blobPathOf, parseSas } from './sas.js';
 import type { OpsSession } from './session.js';
 import { openStore } from './session.js';
@@ -24,6 +24,7 @@ import type {
   ArchiveEvidence,
   Evidence,
   FetchEvidence,
+  FlexEvidence,
   IdentityEvidence,
   LocalEvidence,
   MountEvidence,
@@ -375,6 +376,8 @@ export async function collectEvidence(s: OpsSession): Promise<Evidence> {
     }
   }
 
+  if (t.isFlex && t.flex) evidence.flex = await flexEvidence(s, all);
+
   // Kudu: the mount (both modes) and the local package.
   if (mode === 'url' || mode === 'local') {
     if (!t.scmHostName)
@@ -404,4 +407,67 @@ export async function collectEvidence(s: OpsSession): Promise<Evidence> {
 
   evidence.slots = await slotsEvidence(s);
   return evidence;
+}
+
+/**
+ * A Flex app's deployment storage: the account (network rule), the identity's write role or the connection-string
+ * setting, and the package there (read with the caller's token).
+ */
+async function flexEvidence(s: OpsSession, settings: Record<string, string>): Promise<FlexEvidence> {
+  const flex = s.target.flex!;
+  // The deployment account is the app's own (storage-account names runpack's release store, maybe another).
+  const { name, info } = await accountForUrl(s, flex.containerUrl);
+  const container = new URL(flex.containerUrl).pathname.split('/').filter(Boolean).pop() ?? '';
+  const out: FlexEvidence = {
+    containerUrl: flex.containerUrl,
+    authentication: flex.authentication,
+    account: name,
+    container,
+    found: Boolean(info),
+    ...(info ? { networkDefaultAction: info.networkDefaultAction } : {}),
+  };
+  const auth = flex.authentication.toLowerCase();
+  if (auth === 'storageaccountconnectionstring') {
+    const setting = flex.connectionStringSetting ?? '';
+    const value = settings[setting];
+    const accountName = value ? /(?:^|;)\s*AccountName=([^;]+)/i.exec(value)?.[1] : undefined;
+    out.connectionSetting = {
+      name: setting,
+      present: Boolean(value),
+      namesAccount: Boolean(accountName && accountName.toLowerCase() === name.toLowerCase()),
+    };
+  } else {
+    const t = s.target.identity;
+    const principalId =
+      auth === 'userassignedidentity'
+        ? (t.userAssigned.find(
+            (u) => u.resourceId.toLowerCase() === (flex.userAssignedIdentityResourceId ?? '').toLowerCase(),
+          )?.principalId ?? null)
+        : t.systemPrincipalId;
+    out.principalId = principalId;
+    out.role = 'unknown';
+    if (principalId && info) {
+      try {
+        const assignments = await s.arm.listRoleAssignments(info.id, principalId);
+        out.role = assignments.some((a) => grantsBlobWrite(a, principalId, info.id, container))
+          ? 'found'
+          : 'missing';
+      } catch (err) {
+        out.roleError = firstLine(err);
+      }
+    } else if (!info) out.roleError = 'the storage account is not visible to this login';
+  }
+  const res = await s.ctx.http
+    .request({
+      method: 'HEAD',
+      url: `${flex.containerUrl}/released-package.zip`,
+      service: 'Blob Storage',
+      headers: { 'x-ms-version': '2023-11-03' },
+      authorization: s.storageAuthorization,
+      deadline: s.ctx.phaseDeadline(30_000),
+      maxAttempts: 2,
+    })
+    .catch(() => null);
+  if (res) out.packageStatus = res.status;
+  return out;
 }

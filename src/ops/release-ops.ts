@@ -145,6 +145,9 @@ export async function loadReleaseState(s: OpsSession, containerGiven: boolean): 
       contentSha256: sideMode === 'local' && side === self ? await localContentSha(s) : null,
     });
   }
+  // Flex Consumption: the stable blob names the last release runpack verified there (the app runs its own
+  // deployment storage's copy, which carries no release id).
+  if (s.target.isFlex) sides[self] = stableSha256[stableBlobName(app, null)] ?? null;
   return {
     store,
     account,

@@ -19,7 +19,7 @@ export interface StoredPackage {
 export interface RollbackInput {
   /** `previous`, a sha256, or its 12-digit prefix. */
   release: string;
-  mode: 'url' | 'local';
+  mode: 'url' | 'local' | 'flex';
   app: string;
   slot?: string;
   /** Release blobs, any order. */
@@ -39,7 +39,7 @@ export interface RollbackInput {
 }
 
 export interface RollbackPlan {
-  mode: 'url' | 'local';
+  mode: 'url' | 'local' | 'flex';
   app: string;
   slot?: string;
   from: Release | null;
@@ -48,6 +48,11 @@ export interface RollbackPlan {
   alreadyLive: boolean;
   /** url mode: the server-side copy that makes the release live. */
   copy?: { container: string; from: string; to: string };
+  /**
+   * Flex Consumption: the release blob published again with One Deploy; once verified, `stable` (the app's last
+   * verified release) names it.
+   */
+  flex?: { container: string; blob: string; stable: string };
   /** The setting, old and new value (redacted); unchanged for a rollback by copy. */
   setting?: { name: string; old: string | undefined; new: string | undefined };
   /** local mode. */
@@ -150,6 +155,16 @@ export function rollbackPlan(i: RollbackInput): RollbackPlan {
     steps.push(
       `Keep WEBSITE_RUN_FROM_PACKAGE as it is (${i.settingValue ?? 'unset'}): it names the stable blob.`,
     );
+  } else if (i.mode === 'flex') {
+    if (!i.container || !i.stableBlob)
+      throw new RunpackError('usage', 'A Flex rollback needs the container and the stable blob name.');
+    plan.flex = { container: i.container, blob: to.blob, stable: i.stableBlob };
+    plan.restart = false;
+    steps.push(
+      `Download ${i.container}/${to.blob} and publish it with One Deploy to ${who}'s deployment storage (the platform restarts the app onto it)${alreadyLive ? '; it is the last verified release already, published again all the same' : ''}.`,
+    );
+    steps.push(`Verify it; then ${i.container}/${i.stableBlob} names it as the last verified release.`);
+    return plan;
   } else {
     const previousName = i.packageName ?? null;
     const stored = to.contentSha256

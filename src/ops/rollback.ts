@@ -16,7 +16,8 @@ import { openKudu } from '../deploy/context.js';
 import { stableBlobName } from '../release/releases.js';
 import type { Classification } from '../deploy/classify.js';
 import type { Finding, PackageInfo } from '../deploy/types.js';
-import type { LevelResult } from '../deploy/verify.js';
+import type { LevelResult, VerifyInput } from '../deploy/verify.js';
+import { publishFlexRelease } from '../deploy/publish/flex.js';
 import { RunpackError, describeError } from '../util/errors.js';
 import { maskUrl } from './collect.js';
 import {
@@ -110,17 +111,28 @@ async function rollbackSteps(
   const settings = await s.arm.listAppSettings(target.ref);
   const settingValue = effectiveRunFromPackage(settings);
   maskUrl(s, settings[RFP]);
-  const mode = classifyRunFromPackage(settingValue);
-  if (mode !== 'url' && mode !== 'local')
+  const rfpMode = classifyRunFromPackage(settingValue);
+  const mode = target.isFlex ? 'flex' : rfpMode;
+  if (mode !== 'url' && mode !== 'local' && mode !== 'flex')
     throw new RunpackError(
       'rollback-no-package',
-      `${who} does not run from a package (WEBSITE_RUN_FROM_PACKAGE is ${mode === 'unset' ? 'unset' : 'not 1 or a URL'}); there is nothing to roll back — deploy with runpack first.`,
+      `${who} does not run from a package (WEBSITE_RUN_FROM_PACKAGE is ${rfpMode === 'unset' ? 'unset' : 'not 1 or a URL'}); there is nothing to roll back — deploy with runpack first.`,
     );
   let stableBlob = stableBlobName(target.ref.appName, target.ref.slot);
 
   let state: ReleaseState | undefined;
   let stored: StoredState | undefined;
   const inspections = new Map<string, ArchiveEvidence>();
+  if (mode === 'flex' && !s.inputs.storageAccount)
+    throw new RunpackError(
+      'storage-account-missing',
+      `${who} runs on Flex Consumption, whose releases runpack keeps only in its own storage; give ${s.inputs.naming ? s.inputs.naming.input('storage-account') : "Input 'storage-account'"} (the one the deploys used).`,
+    );
+  if (mode === 'flex' && options.rollbackSettings)
+    throw new RunpackError(
+      'rollback-settings-unsupported',
+      `${who} runs on Flex Consumption, whose SCM site keeps no files, so no settings were recorded with its releases; roll back without rollback-settings.`,
+    );
   if (mode === 'local' && !s.inputs.storageAccount) {
     // Local mode keeps its own releases: the packages Kudu stores (ids are their release stamps).
     stored = await log.group('Stored packages', () => loadStoredState(s, deadline));
@@ -148,7 +160,7 @@ async function rollbackSteps(
   if (state) inspections.set(chosen.sha256, await inspectRelease(s, state.store, state.container, chosen));
   const plan = rollbackPlan({
     release: options.release,
-    mode,
+    mode: mode as 'url' | 'local' | 'flex',
     app: target.ref.appName,
     ...(target.ref.slot ? { slot: target.ref.slot } : {}),
     releases,
@@ -178,6 +190,7 @@ async function rollbackSteps(
 
   const inspection = inspections.get(plan.to.sha256)!;
   let workDir: string | undefined;
+  let flexInput: VerifyInput | undefined;
   try {
     // Cancelled while planning: stop before anything changes what the app mounts.
     s.ctx.signal?.throwIfAborted();
@@ -226,6 +239,19 @@ async function rollbackSteps(
         log.info(`packagename.txt now names ${name} (was ${plan.local?.previousName ?? 'none'}).`);
       });
     }
+    if (plan.flex) {
+      const flex = plan.flex;
+      await log.group('Publish the release with One Deploy', async () => {
+        workDir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'runpack-rollback-'));
+        const zipPath = join(workDir, `${plan.to.sha256}.zip`);
+        await state!.store.download(flex.container, flex.blob, zipPath);
+        flexInput = await publishFlexRelease(
+          s.ctx,
+          packageInfo(plan.to, inspection, zipPath),
+          s.storageAuthorization,
+        );
+      });
+    }
     if (plan.local?.strategy === 'zipdeploy') {
       const blob = plan.local.blob;
       await log.group('Push the release through zip deploy', async () => {
@@ -268,7 +294,7 @@ async function rollbackSteps(
       });
     const signed = /[?&]sig=/i.test(settingValue ?? '');
     const after = await restartAndVerify(s.ctx, packageInfo(plan.to, inspection), {
-      verify: {
+      verify: flexInput ?? {
         intendedValue: mode === 'local' ? '1' : (settingValue ?? ''),
         access: mode === 'url' ? (signed ? 'sas' : 'identity') : undefined,
         storageAuthorization: s.storageAuthorization,
@@ -277,6 +303,9 @@ async function rollbackSteps(
       restart: true,
       settingChanged,
     });
+    // Flex: the verified release is the last verified one again.
+    if (plan.flex && after.verify.ok)
+      await state!.store.copyBlob(plan.flex.container, plan.flex.blob, plan.flex.stable);
     const verified = after.verify;
     result.levels = verified.levels;
     result.cause = verified.cause;

@@ -148,7 +148,7 @@ export function conflictRules(e: Evidence): OpsFinding[] {
         'flex-with-rfp',
         `${name(e)} runs on Flex Consumption, which does not support ${RFP}.`,
         `the app has functionAppConfig (Flex Consumption) and a run-from-package setting`,
-        `remove ${RFP} and deploy with OneDeploy to the app's deployment storage (func azure functionapp publish, or Azure/functions-action)`,
+        `remove ${RFP} (runpack deploy --force removes it) and deploy with runpack in mode auto, which publishes to the app's deployment storage with One Deploy`,
       ),
     );
   }
@@ -946,6 +946,85 @@ export function slotRules(e: Evidence): OpsFinding[] {
   return out;
 }
 
+/** Flex Consumption: whether the platform can write and read the app's deployment storage, and what it holds. */
+export function flexRules(e: Evidence): OpsFinding[] {
+  const x = e.flex;
+  if (!x) return [];
+  const out: OpsFinding[] = [];
+  const where = `${x.account}/${x.container}`;
+  if (!x.found)
+    out.push(
+      f(
+        'warning',
+        'mount-blocked',
+        'flex-storage-unseen',
+        `The deployment storage account of ${name(e)} (${x.account}) is not visible to this login, so its access could not be checked.`,
+        `functionAppConfig.deployment.storage names ${x.containerUrl}; Resource Manager shows no such account to the caller`,
+        'give the login Reader on the storage account, then diagnose again',
+      ),
+    );
+  if (x.networkDefaultAction === 'Deny')
+    out.push(
+      f(
+        'error',
+        'mount-blocked',
+        'flex-storage-network',
+        `The deployment storage of ${name(e)} (${where}) denies public network access, so the platform cannot store or read the package unless the app reaches it through its virtual network.`,
+        `${x.account} has networkAcls.defaultAction Deny`,
+        "allow the app's virtual network (or a private endpoint) on the account, or allow access from all networks",
+      ),
+    );
+  if (x.connectionSetting) {
+    const c = x.connectionSetting;
+    if (!c.present || !c.namesAccount)
+      out.push(
+        f(
+          'error',
+          'mount-blocked',
+          'flex-storage-connection',
+          c.present
+            ? `The setting ${c.name} that ${name(e)}'s deployment storage authenticates with names another account than ${x.account}.`
+            : `The setting ${c.name} that ${name(e)}'s deployment storage authenticates with is missing, so every deployment fails to store the package.`,
+          `functionAppConfig.deployment.storage.authentication is StorageAccountConnectionString with ${c.name}`,
+          `set ${c.name} to a connection string of ${x.account} (with a current key), or switch the deployment storage to the app's managed identity`,
+        ),
+      );
+  } else if (x.principalId === null)
+    out.push(
+      f(
+        'error',
+        'mount-blocked',
+        'flex-storage-identity',
+        `${name(e)}'s deployment storage authenticates with ${x.authentication}, but the app has no such identity.`,
+        `functionAppConfig.deployment.storage.authentication is ${x.authentication}`,
+        "assign the identity to the app (az functionapp identity assign), or change the deployment storage's authentication",
+      ),
+    );
+  else if (x.role === 'missing')
+    out.push(
+      f(
+        'error',
+        'mount-blocked',
+        'flex-storage-role',
+        `${name(e)}'s identity (${x.principalId}) holds no Storage Blob Data Contributor (or Owner) on ${where}, so One Deploy cannot store the package (BlobUploadFailedException, 403).`,
+        `role assignments of ${x.principalId} on ${x.account}`,
+        `az role assignment create --role "Storage Blob Data Contributor" --assignee-object-id ${x.principalId} --scope <the id of ${x.account}>`,
+      ),
+    );
+  if (x.packageStatus === 404)
+    out.push(
+      f(
+        'warning',
+        'stale-content',
+        'flex-no-package',
+        `${name(e)}'s deployment storage holds no package (released-package.zip), so the app runs nothing of yours.`,
+        `${x.containerUrl}/released-package.zip answers 404`,
+        'deploy the app (runpack deploy, mode auto)',
+      ),
+    );
+  return out;
+}
+
 const ORDER: Record<FindingSeverity, number> = { error: 0, warning: 1, info: 2 };
 
 /** All rules, errors first. */
@@ -953,6 +1032,7 @@ export function diagnoseEvidence(e: Evidence, now: Date): OpsFinding[] {
   const all = [
     ...settingRules(e),
     ...conflictRules(e),
+    ...flexRules(e),
     ...urlRules(e, now),
     ...policyRules(e, now),
     ...fetchRules(e),

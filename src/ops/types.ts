@@ -179,6 +179,27 @@ export interface SlotsEvidence {
   others: SlotSideEvidence[];
 }
 
+/** A Flex Consumption app's deployment storage, as the platform must reach it. */
+export interface FlexEvidence {
+  containerUrl: string;
+  /** SystemAssignedIdentity, UserAssignedIdentity or StorageAccountConnectionString. */
+  authentication: string;
+  account: string;
+  container: string;
+  /** The account is one Resource Manager shows to the caller. */
+  found: boolean;
+  networkDefaultAction?: string;
+  /** Identity authentication: the identity's principal (null: the app does not have it). */
+  principalId?: string | null;
+  /** Storage Blob Data Contributor (or Owner) over the container, for that principal. */
+  role?: 'found' | 'missing' | 'unknown';
+  roleError?: string;
+  /** Connection-string authentication: the setting it names, whether it exists and names the account. */
+  connectionSetting?: { name: string; present: boolean; namesAccount: boolean };
+  /** The package in the container (released-package.zip), read with the caller's token: the status. */
+  packageStatus?: number;
+}
+
 /** Everything the collectors saw. Settings hold only the keys the rules read (no unrelated secrets). */
 export interface Evidence {
   target: TargetEvidence;
@@ -193,6 +214,7 @@ export interface Evidence {
   mount?: MountEvidence;
   health?: HealthEvidence;
   slots?: SlotsEvidence;
+  flex?: FlexEvidence;
 }
 
 export type { Release } from '../release/releases.js';

@@ -48,22 +48,35 @@ function flexKudu(ctx: DeployContext): KuduClient {
   });
 }
 
-/** What verification reads of the deployment storage, for a package file. */
+/** What verification reads of the deployment storage, for a package file (read with the login's storage token). */
 async function flexVerifyInput(
-  input: Pick<PublishInput, 'ctx' | 'session' | 'storageScope'>,
+  ctx: DeployContext,
+  storageAuthorization: () => Promise<string>,
   zipPath: string,
   bytes: number,
 ): Promise<VerifyInput> {
-  const containerUrl = input.ctx.target.flex!.containerUrl;
   return {
     intendedValue: '',
     flex: {
-      blobUrl: `${containerUrl}/${FLEX_PACKAGE_BLOB}`,
+      blobUrl: `${ctx.target.flex!.containerUrl}/${FLEX_PACKAGE_BLOB}`,
       md5: (await md5OfFile(zipPath)).toString('base64'),
       bytes,
-      authorization: () => input.session.authorization(input.storageScope),
+      authorization: storageAuthorization,
     },
   };
+}
+
+/**
+ * Publish a stored release again with One Deploy (`runpack rollback` on Flex) and say what to verify; a failure
+ * throws a RunpackError saying what still runs.
+ */
+export async function publishFlexRelease(
+  ctx: DeployContext,
+  pkg: PackageInfo,
+  storageAuthorization: () => Promise<string>,
+): Promise<VerifyInput> {
+  await oneDeploy(ctx, flexKudu(ctx), pkg);
+  return flexVerifyInput(ctx, storageAuthorization, pkg.zipPath, pkg.zipBytes);
 }
 
 /** The deployment storage's package: its Content-MD5 (base64), or null when it cannot be read. */
@@ -179,7 +192,8 @@ export async function publishFlex(input: PublishInput): Promise<Published> {
     );
   }
 
-  const verify = await flexVerifyInput(input, pkg.zipPath, pkg.zipBytes);
+  const storageAuthorization = () => input.session.authorization(input.storageScope);
+  const verify = await flexVerifyInput(ctx, storageAuthorization, pkg.zipPath, pkg.zipBytes);
   // The same package already deployed and verified: nothing to publish.
   if (
     !inputs.force &&
@@ -292,7 +306,15 @@ async function restoreFlexRelease(
     functions: report.functions ?? [],
   };
   await oneDeploy(ctx, kudu, restored);
-  return { pkg: restored, verify: await flexVerifyInput(input, file, restored.zipBytes) };
+  return {
+    pkg: restored,
+    verify: await flexVerifyInput(
+      ctx,
+      () => input.session.authorization(input.storageScope),
+      file,
+      restored.zipBytes,
+    ),
+  };
 }
 
 /** dry-run on Flex: the release store (reads only), One Deploy, and the settings Flex refuses. */
