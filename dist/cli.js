@@ -68638,6 +68638,22 @@ class KuduClient {
         return this.push('/api/zipdeploy', query, options);
     }
     /**
+     * OneDeploy of a zip without Kudu's restart: `POST /api/publish?type=zip&async=true&restart=false`. With
+     * WEBSITE_RUN_FROM_PACKAGE=1 Kudu stores it in SitePackages and points packagename.txt at it, as zip deploy does
+     * (API-SPEC §2.3); the caller restarts the app once itself, so the package is mounted once, not twice.
+     */
+    oneDeployZip(options) {
+        const query = {
+            type: 'zip',
+            async: 'true',
+            restart: 'false',
+            deployer: options.deployer ?? 'runpack',
+        };
+        if (options.message)
+            query.message = options.message;
+        return this.push('/api/publish', query, options);
+    }
+    /**
      * Flex Consumption's One Deploy: `POST /api/publish?RemoteBuild=…` with the zip as the body (no `type`, as the
      * official tools send it); the platform stores it in the app's deployment storage and restarts the app onto it.
      */
@@ -76840,7 +76856,7 @@ async function restartAndVerify(ctx, pkg, a) {
     };
     // One restart per deploy. In URL mode a settings write restarts the app on its own (as any settings change
     // does): wait for that one; verification's mounted stamp proves it mounted the new package. Otherwise (the
-    // stable URL unchanged, or local mode, where Kudu's own restart after a push is not relied on) restart so
+    // stable URL unchanged, or local mode, whose push asks Kudu not to restart: restart=false) restart so
     // the app mounts what was published.
     // Flex Consumption: One Deploy restarts the app onto the new package itself.
     const restarted = a.restart && a.mode !== 'flex'
@@ -77625,10 +77641,13 @@ function deploymentIsOurs(record, nonce) {
  * (GET /api/deployments/latest), waits for it to finish, then pushes again, all within the deadline.
  */
 async function pushAndFollow(ctx, kudu, pkg, deadline, 
-/** The push itself (default: zip deploy; Flex Consumption: One Deploy) and the route it is logged as. */
+/**
+ * The push itself and the route it is logged as. Default: OneDeploy of the zip with restart=false (Kudu stores
+ * it and points packagename.txt at it; the engine's one restart mounts it). Flex Consumption: its One Deploy.
+ */
 via = {
-    route: '/api/zipdeploy (async)',
-    push: (o) => kudu.zipDeploy(o),
+    route: '/api/publish?type=zip&restart=false (OneDeploy, async)',
+    push: (o) => kudu.oneDeployZip(o),
 }) {
     const nonce = randomBytes(4).toString('hex');
     const message = `runpack ${pkg.releaseId} ${nonce}${ctx.inputs.commit ? ` (${ctx.inputs.commit.slice(0, 12)})` : ''}`;

@@ -146,7 +146,7 @@ export async function startFakeKudu(initial: Partial<FakeKuduState> = {}): Promi
         }
         return send(200, state.scmSettings);
       }
-      if (p === '/api/zipdeploy' && req.method === 'POST') {
+      if (p === '/api/publish' && req.method === 'POST') {
         const setting = state.scmSettings.WEBSITE_RUN_FROM_PACKAGE;
         if (setting && /^http/i.test(setting))
           return send(

@@ -64,7 +64,7 @@ describe('publishLocal against a Kudu stand-in', () => {
     expect(kudu.state.pushes).toHaveLength(1);
     expect(kudu.state.pushes[0].sawSetting).toBe('1');
     expect(kudu.state.pushes[0].bytes).toBe(pkg.zipBytes);
-    expect(kudu.state.pushes[0].query).toContain('isAsync=true');
+    expect(kudu.state.pushes[0].query).toContain('type=zip&async=true&restart=false');
     const text = ctx.lines.join('\n');
     expect(text).toMatch(/Waiting for Kudu to see WEBSITE_RUN_FROM_PACKAGE=1/);
     expect(text).toMatch(/Kudu deployment dep1: Success/);
@@ -144,7 +144,7 @@ describe('publishLocal against a Kudu stand-in', () => {
     const out = await publishLocal(ctx, makePackage());
     expect(out.confirmed).toBe(true);
     expect(
-      kudu.state.requests.filter((r) => r.path.startsWith('/api/zipdeploy')).every((r) => r.auth === basic),
+      kudu.state.requests.filter((r) => r.path.startsWith('/api/publish')).every((r) => r.auth === basic),
     ).toBe(true);
     const text = ctx.lines.join('\n');
     expect(text).toMatch(/falling back to the app's publishing credentials/);

@@ -165,7 +165,7 @@ const ROWS: Row[] = [
   {
     name: 'the connection to Kudu dropped during the push',
     target: 'local',
-    inject: faults('rp-win-web', { drop: { target: 'kudu', count: 1, pathContains: 'zipdeploy' } }),
+    inject: faults('rp-win-web', { drop: { target: 'kudu', count: 1, pathContains: 'api/publish' } }),
     code: 0,
     line: /verified/,
     serves: 'new',

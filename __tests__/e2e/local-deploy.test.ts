@@ -28,7 +28,7 @@ function publishProfile(app: string, password?: string): string {
 const kuduPushes = (app: string) =>
   e.emu.admin
     .requests({ service: 'kudu' })
-    .filter((r) => r.method === 'POST' && /\/api\/zipdeploy/.test(r.path) && r.host.startsWith(app));
+    .filter((r) => r.method === 'POST' && /\/api\/publish/.test(r.path) && r.host.startsWith(app));
 
 describe('local mode on the Windows web app', () => {
   let v1Package = '';
@@ -159,7 +159,7 @@ describe('local mode on the Linux web app', () => {
     expect(r.stdout).toMatch(/Waiting for Kudu to see WEBSITE_RUN_FROM_PACKAGE=1 before pushing/);
     // Never a URL-mode 409: the push came after Kudu saw the new value.
     const kudu = e.emu.admin.requests({ service: 'kudu' });
-    expect(kudu.filter((q) => /zipdeploy/.test(q.path)).map((q) => q.status)).toEqual([202]);
+    expect(kudu.filter((q) => /api\/publish/.test(q.path)).map((q) => q.status)).toEqual([202]);
     expect((await fetchSite(e.emu, 'rp-linux-web', '/')).body).toContain('version l1');
   });
 
@@ -196,7 +196,7 @@ describe('local mode on the Linux web app', () => {
   });
 
   it('waits out a 409 from Kudu and pushes once the lock is free', async () => {
-    e.emu.admin.setFaults('rp-linux-web', { kudu: { status: 409, count: 1, pathContains: 'zipdeploy' } });
+    e.emu.admin.setFaults('rp-linux-web', { kudu: { status: 409, count: 1, pathContains: 'api/publish' } });
     const r = await e.run({ 'app-name': 'rp-linux-web', mode: 'local', package: e.app('l4') });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(

@@ -32,7 +32,7 @@ describe('staging slot of the Linux web app', () => {
     const slotScm = e.emu.admin.site('rp-linux-web', 'staging');
     const pushes = e.emu.admin
       .requests({ service: 'kudu' })
-      .filter((q) => /zipdeploy/.test(q.path) && q.method === 'POST');
+      .filter((q) => /api\/publish/.test(q.path) && q.method === 'POST');
     expect(pushes).toHaveLength(1);
     expect(r.stdout).toMatch(/Swapping slot 'staging' of rp-linux-web into production/);
     expect(r.stdout).toMatch(/wwwroot on \S+ serves release [0-9a-f]{12} \(stamp matches\)/);

@@ -71,7 +71,7 @@ describe('modeSwitchDecision', () => {
     const flex = { ...lc, isConsumption: false, isFlex: true };
     const d = modeSwitchDecision(undefined, 'url', flex, true);
     expect(d.allowed).toBe(false);
-    expect(d.message).toMatch(/Flex Consumption.*OneDeploy/);
+    expect(d.message).toMatch(/Flex Consumption.*leave mode at auto.*One Deploy/);
   });
 });
 

@@ -497,6 +497,22 @@ export class KuduClient {
   }
 
   /**
+   * OneDeploy of a zip without Kudu's restart: `POST /api/publish?type=zip&async=true&restart=false`. With
+   * WEBSITE_RUN_FROM_PACKAGE=1 Kudu stores it in SitePackages and points packagename.txt at it, as zip deploy does
+   * (API-SPEC §2.3); the caller restarts the app once itself, so the package is mounted once, not twice.
+   */
+  oneDeployZip(options: PushOptions): Promise<PushResult> {
+    const query: Record<string, string> = {
+      type: 'zip',
+      async: 'true',
+      restart: 'false',
+      deployer: options.deployer ?? 'runpack',
+    };
+    if (options.message) query.message = options.message;
+    return this.push('/api/publish', query, options);
+  }
+
+  /**
    * Flex Consumption's One Deploy: `POST /api/publish?RemoteBuild=…` with the zip as the body (no `type`, as the
    * official tools send it); the platform stores it in the app's deployment storage and restarts the app onto it.
    */

@@ -43,7 +43,7 @@ export async function restartAndVerify(
   };
   // One restart per deploy. In URL mode a settings write restarts the app on its own (as any settings change
   // does): wait for that one; verification's mounted stamp proves it mounted the new package. Otherwise (the
-  // stable URL unchanged, or local mode, where Kudu's own restart after a push is not relied on) restart so
+  // stable URL unchanged, or local mode, whose push asks Kudu not to restart: restart=false) restart so
   // the app mounts what was published.
   // Flex Consumption: One Deploy restarts the app onto the new package itself.
   const restarted =

@@ -261,10 +261,13 @@ export async function pushAndFollow(
   kudu: KuduClient,
   pkg: PackageInfo,
   deadline: number,
-  /** The push itself (default: zip deploy; Flex Consumption: One Deploy) and the route it is logged as. */
+  /**
+   * The push itself and the route it is logged as. Default: OneDeploy of the zip with restart=false (Kudu stores
+   * it and points packagename.txt at it; the engine's one restart mounts it). Flex Consumption: its One Deploy.
+   */
   via: { route: string; push: (o: PushOptions) => Promise<PushResult> } = {
-    route: '/api/zipdeploy (async)',
-    push: (o) => kudu.zipDeploy(o),
+    route: '/api/publish?type=zip&restart=false (OneDeploy, async)',
+    push: (o) => kudu.oneDeployZip(o),
   },
 ): Promise<PushedDeployment> {
   const nonce = randomBytes(4).toString('hex');
