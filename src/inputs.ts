@@ -232,6 +232,14 @@ export const INPUTS: readonly InputDef[] = [
         : undefined,
   },
   {
+    name: 'package-cache',
+    key: 'packageCache',
+    group: 'package',
+    type: 'string',
+    description:
+      "A folder for the packager's entry cache: files packed before (the same content, under any path) are not compressed again, so a release where a few files changed packs in a fraction of the time. The zip is the same bytes with or without it. Keep the folder between runs with actions/cache or the Azure Pipelines Cache task; runpack keeps it at one package's worth. Used when `package` is a folder.",
+  },
+  {
     name: 'remote-build',
     key: 'remoteBuild',
     group: 'package',

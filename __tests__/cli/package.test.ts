@@ -118,6 +118,25 @@ describe('runpack package (CLI process)', () => {
     );
   });
 
+  it('--cache reuses the entries of the last pack: the same bytes, and it says what it reused', async () => {
+    const { base, src } = app();
+    const cache = path.join(base, 'cache');
+    const first = await runCli([src, '-o', path.join(base, 'a.zip'), '--cache', cache]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/cache {3}0 entries reused, 4 compressed/);
+    fs.appendFileSync(path.join(src, 'server.js'), '// next release\n');
+    const second = await runCli([src, '-o', path.join(base, 'b.zip'), '--cache', cache, '--json']);
+    const result = JSON.parse(second.stdout) as { sha256: string; cache: Record<string, number> };
+    expect(result.cache).toEqual({ hits: 3, misses: 1, removed: 1 });
+    const plain = JSON.parse((await runCli([src, '-o', path.join(base, 'c.zip'), '--json'])).stdout) as {
+      sha256: string;
+    };
+    expect(result.sha256).toBe(plain.sha256);
+    const bad = await runCli([src, '-o', path.join(base, 'd.zip'), '--cache', path.join(src, 'server.js')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toMatch(/^.*--cache needs a folder for the entry cache/);
+  });
+
   it('--help prints the options and exits 0', async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);

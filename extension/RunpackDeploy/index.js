@@ -12159,6 +12159,13 @@ const INPUTS = [
             : undefined,
     },
     {
+        name: 'package-cache',
+        key: 'packageCache',
+        group: 'package',
+        type: 'string',
+        description: "A folder for the packager's entry cache: files packed before (the same content, under any path) are not compressed again, so a release where a few files changed packs in a fraction of the time. The zip is the same bytes with or without it. Keep the folder between runs with actions/cache or the Azure Pipelines Cache task; runpack keeps it at one package's worth. Used when `package` is a folder.",
+    },
+    {
         name: 'remote-build',
         key: 'remoteBuild',
         group: 'package',
@@ -48085,6 +48092,32 @@ async function inspect(target, options = {}) {
 const CHUNK_SIZE = 1 << 20;
 const DICT_SIZE = 32 * 1024;
 const DEFLATE_LEVEL = 6;
+/**
+ * What the entry cache's keys carry besides the content's sha256: everything the compressed bytes depend on — the
+ * level, the zlib build, the piece and dictionary sizes of large files, and a probe of this machine's compressor
+ * (zlib picks CPU-specific code paths, which may choose other matches): a cache filled on a machine whose
+ * compressor writes other bytes is never used.
+ */
+let tag;
+function cacheTag() {
+    if (tag)
+        return tag;
+    // A fixed, repetitive-but-varied sample, so the probe exercises match finding.
+    const sample = Buffer.alloc(256 * 1024);
+    let x = 0x9e3779b9;
+    for (let i = 0; i < sample.length; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        sample[i] = 97 + ((x >>> 0) % 7) + (i % 64 === 0 ? 3 : 0);
+    }
+    const probe = node_crypto.createHash('sha256')
+        .update(zlib.deflateRawSync(sample, { level: DEFLATE_LEVEL }))
+        .digest('hex')
+        .slice(0, 12);
+    tag = `l${DEFLATE_LEVEL}-z${process.versions.zlib}-c${CHUNK_SIZE}-d${DICT_SIZE}-p${probe}`;
+    return tag;
+}
 const WORKER_SOURCE = String.raw `
 'use strict';
 const { parentPort } = require('node:worker_threads');
@@ -48099,6 +48132,28 @@ const crc32 = zlib.crc32 ? (b, v) => zlib.crc32(b, v || 0) : (() => {
   return (b, v) => { let c = ~(v || 0); for (let i = 0; i < b.length; i++) c = T[(c ^ b[i]) & 255] ^ (c >>> 8); return ~c >>> 0; };
 })();
 const LEVEL = ${DEFLATE_LEVEL};
+
+// The entry cache (docs/packaging.md), sent once to every worker: the previous pack's zip (its compressed entries)
+// and, by content sha256, where each entry's data sits in it, its method, the content's CRC-32 and the data's
+// CRC-32. An entry is used only when both CRCs match (a torn or corrupt cache costs a compression, never the output).
+let cache = null;
+function cacheRead(sha256, crc) {
+  if (!cache) return null;
+  const e = cache.entries.get(sha256);
+  if (!e || e[4] !== crc) return null;
+  const method = e[2];
+  if (method === 0) return { method, data: null };
+  const data = Buffer.allocUnsafe(e[1]);
+  try {
+    let done = 0;
+    while (done < data.length) {
+      const n = fs.readSync(cache.fd, data, done, data.length - done, e[0] + done);
+      if (n === 0) return null;
+      done += n;
+    }
+  } catch { return null; }
+  return (crc32(data) >>> 0) === e[3] ? { method, data } : null;
+}
 
 function fail(id, err, file) {
   parentPort.postMessage({ id, error: { code: (err && err.code) || 'EIO', message: String((err && err.message) || err), file } });
@@ -48163,6 +48218,13 @@ function owned(buf) {
 parentPort.on('message', (m) => {
   let current = null;
   try {
+    if (m.op === 'cache') {
+      // [offset, length, method, dataCrc, crc] by sha256; the zip stays open for this worker's reads.
+      if (cache) { try { fs.closeSync(cache.fd); } catch {} }
+      cache = null;
+      if (m.file) { try { cache = { fd: fs.openSync(m.file, 'r'), entries: new Map(m.entries) }; } catch { cache = null; } }
+      return;
+    }
     if (m.op === 'hash') {
       const results = [];
       for (const f of m.files) { current = f.rel; results.push(hashFile(f)); }
@@ -48181,15 +48243,31 @@ parentPort.on('message', (m) => {
         const sha256 = crypto.createHash('sha256').update(raw).digest('hex');
         let method = 0;
         let data = raw;
+        let cached = false;
         if (!f.store && raw.length > 0) {
-          const z = zlib.deflateRawSync(raw, { level: LEVEL });
-          if (z.length < raw.length) { method = 8; data = z; }
+          const hit = cacheRead(sha256, crc);
+          if (hit) { cached = true; method = hit.method; if (method === 8) data = hit.data; }
+          else {
+            const z = zlib.deflateRawSync(raw, { level: LEVEL });
+            if (z.length < raw.length) { method = 8; data = z; }
+          }
         }
         data.copy(all, at);
-        results.push({ crc, sha256, method, offset: at, length: data.length });
+        results.push({ crc, sha256, method, offset: at, length: data.length, cached });
         at += data.length;
       }
       parentPort.postMessage({ id: m.id, results, data: all.buffer }, [all.buffer]);
+    } else if (m.op === 'lookup') {
+      // A large file: its sha256 and CRC-32, and its cached entry (read here, handed over whole) when there is one.
+      current = m.file.rel;
+      const r = hashFile(m.file);
+      const hit = cacheRead(r.sha256, r.crc);
+      if (!hit) parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc });
+      else if (!hit.data) parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc, method: 0, data: new Uint8Array(0) });
+      else {
+        const data = owned(hit.data);
+        parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc, method: hit.method, data }, [data.buffer]);
+      }
     } else if (m.op === 'chunk') {
       current = m.rel;
       const dictLen = m.store ? 0 : Math.min(m.offset, ${DICT_SIZE});
@@ -48273,8 +48351,28 @@ class DeflatePool {
                 sha256: r.sha256,
                 method: r.method,
                 data: Buffer.from(data, r.offset, r.length),
+                cached: r.cached,
             }));
         });
+    }
+    /** A large file's sha256 and CRC-32, with its entry from the cache when there is one. */
+    lookup(file) {
+        return this.run({ op: 'lookup', file }).then((m) => {
+            const r = m;
+            return {
+                sha256: r.sha256,
+                crc: r.crc,
+                ...(r.method !== undefined && r.data ? { cached: { method: r.method, data: r.data } } : {}),
+            };
+        });
+    }
+    /**
+     * Give every worker the entry cache: the zip that holds the entries and, by content sha256, each entry's
+     * [data offset, data length, method, data CRC-32, content CRC-32]. Jobs posted after this see it.
+     */
+    useCache(file, entries) {
+        for (const w of this.workers)
+            w.postMessage({ op: 'cache', file, entries });
     }
     chunk(f, offset, length, last) {
         return this.run({
@@ -49056,18 +49154,25 @@ class ZipOut {
             done += bytesWritten;
         }
     }
-    /** Feeds an already-written range of the file to the hash (after its header was patched in front of it). */
+    /**
+     * Feeds an already-written range of the file to the hash (after its header was patched in front of it); returns
+     * the range's CRC-32 (for the entry cache's index).
+     */
     async hashRange(from, length) {
         const buf = Buffer.allocUnsafe(Math.min(length, 1 << 20) || 1);
         let done = 0;
+        let crc = 0;
         while (done < length) {
             const want = Math.min(buf.length, length - done);
             const { bytesRead } = await this.fh.read(buf, 0, want, from + done);
             if (bytesRead <= 0)
                 throw new Error('output file shorter than written');
-            this.hash.update(buf.subarray(0, bytesRead));
+            const piece = buf.subarray(0, bytesRead);
+            this.hash.update(piece);
+            crc = crc32(piece, crc);
             done += bytesRead;
         }
+        return crc >>> 0;
     }
 }
 async function writeAllv(fh, bufs, at) {
@@ -49101,6 +49206,52 @@ function outputError(outFile, err) {
                     ? 'the disk is full'
                     : code;
     return new RunpackError('package-output-unwritable', `Cannot write output '${outFile}' (${why}); choose a path in an existing, writable folder.`, { cause: err });
+}
+/** The entry cache's files in its folder: the previous pack's zip and the index of its entries. */
+const CACHE_ZIP = 'entries.zip';
+const CACHE_INDEX = 'index.json';
+/**
+ * The cache a previous pack left, or null when there is none or it does not fit: another compressor (tag), a zip
+ * of another size than its index says (a torn save), an unreadable index. Each entry is checked again on use.
+ */
+function loadCache(dir) {
+    try {
+        const index = JSON.parse(fs$1.readFileSync(path.join(dir, CACHE_INDEX), 'utf8'));
+        const zip = path.join(dir, CACHE_ZIP);
+        if (index?.runpackCache !== 1 || index.tag !== cacheTag() || fs$1.statSync(zip).size !== index.zipBytes)
+            return null;
+        return { zip, entries: new Map(Object.entries(index.entries ?? {})) };
+    }
+    catch {
+        return null;
+    }
+}
+/**
+ * After a pack with the entry cache: the cache becomes this pack (its zip copied next to the index of its
+ * entries), so it holds one package's worth and a CI cache of the folder stays that size. The zip is replaced
+ * before the index, and a reader checks the zip's size and every entry's CRC, so a save cut short is harmless.
+ * Returns how many entries of the previous cache this pack no longer has. A cache that cannot be written costs
+ * only time: the pack itself stands.
+ */
+async function saveCache(dir, zip, zipBytes, entries, previous) {
+    try {
+        await fs$1.promises.mkdir(dir, { recursive: true });
+        const suffix = `.${process.pid}.${node_crypto.randomBytes(4).toString('hex')}.tmp`;
+        const index = {
+            runpackCache: 1,
+            tag: cacheTag(),
+            zipBytes,
+            entries: Object.fromEntries(entries),
+        };
+        await fs$1.promises.copyFile(zip, path.join(dir, CACHE_ZIP + suffix));
+        await fs$1.promises.writeFile(path.join(dir, CACHE_INDEX + suffix), JSON.stringify(index));
+        await fs$1.promises.rename(path.join(dir, CACHE_ZIP + suffix), path.join(dir, CACHE_ZIP));
+        await fs$1.promises.rename(path.join(dir, CACHE_INDEX + suffix), path.join(dir, CACHE_INDEX));
+    }
+    catch {
+        return 0;
+    }
+    return previous ? [...previous.entries.keys()].filter((k) => !entries.has(k)).length : 0;
 }
 /** Packages the contents of `options.sourceDir` into `options.outFile`. */
 async function pack(options, internals = {}) {
@@ -49153,6 +49304,23 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
         let stampItem = null;
         const digest = new ContentDigest();
         const largeHashes = new Map();
+        // The entry cache: compressed entries of the previous pack, by content (it never changes the output's bytes).
+        const cacheDir = options.cacheDir ? path.resolve(options.cacheDir) : undefined;
+        const cached = cacheDir ? loadCache(cacheDir) : null;
+        if (cached)
+            pool.useCache(cached.zip, [...cached.entries]);
+        const cacheUse = { hits: 0, misses: 0, index: new Map() };
+        const lookups = new Map();
+        const cacheable = (it) => Boolean(cacheDir) && !it.store && it.size > 0;
+        const remember = (it, sha256, e, hit) => {
+            if (!cacheable(it))
+                return;
+            cacheUse.index.set(sha256, e);
+            if (hit)
+                cacheUse.hits++;
+            else
+                cacheUse.misses++;
+        };
         const tasks = planTasks(items);
         // Deep enough that a worker finishing early still finds queued work while the head job completes.
         const window = Math.max(16 << 20, pool.size * (8 << 20));
@@ -49173,10 +49341,23 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
             let p;
             if (t.type === 'batch')
                 p = t.files.length ? pool.deflate(t.files.map(poolFile)) : Promise.resolve([]);
-            else if (t.type === 'hash')
-                p = pool.hash([poolFile(t.item)]).then((r) => r[0]);
-            else
-                p = pool.chunk(poolFile(t.item), t.offset, t.length, t.last);
+            else if (t.type === 'hash') {
+                if (cached && cacheable(t.item)) {
+                    p = pool.lookup(poolFile(t.item));
+                    lookups.set(t.item, p);
+                }
+                else
+                    p = pool.hash([poolFile(t.item)]).then((r) => r[0]);
+            }
+            else {
+                // With a cached entry the pieces are not compressed again.
+                const looked = lookups.get(t.item);
+                p = looked
+                    ? looked.then((l) => l.cached
+                        ? { crc: 0, data: new Uint8Array(0) }
+                        : pool.chunk(poolFile(t.item), t.offset, t.length, t.last))
+                    : pool.chunk(poolFile(t.item), t.offset, t.length, t.last);
+            }
             p.catch(() => undefined); // awaited in order below; avoid an unhandled rejection meanwhile
             return p;
         };
@@ -49233,7 +49414,9 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
                         const h = header(it, r.method, r.crc, r.data.byteLength, offset);
                         central.add(h);
                         digest.add({ path: it.rel, mode: it.mode, size: it.size, sha256: r.sha256 });
-                        await out.append(localHeader(h));
+                        const lh = localHeader(h);
+                        await out.append(lh);
+                        remember(it, r.sha256, [offset + lh.length, r.data.byteLength, r.method, crc32(r.data) >>> 0, r.crc], Boolean(r.cached));
                         await out.append(r.data);
                         doneBytes += it.size;
                         progress();
@@ -49241,8 +49424,9 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
                 }
                 continue;
             }
-            // A piece of a large file.
+            // A piece of a large file (or, for a cached entry, the whole entry at its first piece).
             const r = result;
+            const hit = largeHashes.get(t.item)?.cached;
             if (t.index === 0) {
                 await out.flush();
                 const headerAt = out.pos;
@@ -49250,9 +49434,18 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
                 large = { item: t.item, headerAt, dataAt, written: 0, crc: 0 };
             }
             const L = large;
-            await out.writeAt(r.data, L.dataAt + L.written);
-            L.written += r.data.byteLength;
-            L.crc = t.index === 0 ? r.crc : crc32Combine(L.crc, r.crc, t.length);
+            if (hit) {
+                if (t.index === 0 && hit.method === METHOD_DEFLATE) {
+                    await out.writeAt(hit.data, L.dataAt);
+                    L.written = hit.data.byteLength;
+                }
+                L.crc = largeHashes.get(t.item).crc;
+            }
+            else {
+                await out.writeAt(r.data, L.dataAt + L.written);
+                L.written += r.data.byteLength;
+                L.crc = t.index === 0 ? r.crc : crc32Combine(L.crc, r.crc, t.length);
+            }
             doneBytes += t.length;
             progress();
             if (!t.last)
@@ -49260,6 +49453,8 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
             const it = L.item;
             let method = it.store ? METHOD_STORED : METHOD_DEFLATE;
             let comp = L.written;
+            if (hit && hit.method === METHOD_STORED)
+                comp = it.size; // the cache knows deflate does not shrink it
             if (method === METHOD_DEFLATE && comp >= it.size) {
                 // Deflate did not shrink it: write the bytes as they are instead (decided from the data, so deterministic).
                 method = METHOD_STORED;
@@ -49282,13 +49477,12 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
             largeHashes.delete(it);
             if (whole.crc !== L.crc)
                 throw changed(it.rel);
-            digest.add({ path: it.rel, mode: it.mode, size: it.size, sha256: whole.sha256 });
-            const h = header(it, method, L.crc, comp, L.headerAt);
-            central.add(h);
-            const lh = localHeader(h);
+            const lh = localHeader(header(it, method, L.crc, comp, L.headerAt));
             await out.writeAt(lh, L.headerAt);
             out.hash.update(lh);
-            await out.hashRange(L.dataAt, comp);
+            const dataCrc = await out.hashRange(L.dataAt, comp);
+            remember(it, whole.sha256, [L.dataAt, comp, method, dataCrc, L.crc], Boolean(hit));
+            central.add(header(it, method, L.crc, comp, L.headerAt));
             out.pos = L.dataAt + comp;
             large = null;
         }
@@ -49322,6 +49516,8 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
             throw outputError(options.outFile, err);
         }
         ok = true;
+        // The cache becomes this pack: its zip and the index of its entries (the entries it did not use are gone).
+        const removed = cacheDir ? await saveCache(cacheDir, outAbs, out.pos, cacheUse.index, cached) : 0;
         return {
             outFile: options.outFile,
             sha256: out.hash.digest('hex'),
@@ -49329,6 +49525,7 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
             files: fileItems.length + (stamp ? 1 : 0),
             bytes: totalBytes + stampSize,
             stamp,
+            ...(cacheDir ? { cache: { hits: cacheUse.hits, misses: cacheUse.misses, removed } } : {}),
         };
     }
     catch (err) {
@@ -92285,6 +92482,8 @@ function validateLocal(inputs, cwd = process.cwd()) {
     const st = fs$1.statSync(path$1);
     if (st.isDirectory())
         return { path: path$1, isZip: false };
+    if (inputs.packageCache)
+        throw new UsageError(`${n.input('package-cache')} is for a folder package, but ${n.ref('package')} names a zip, which is deployed as it is; remove ${n.ref('package-cache')} or give the publish folder.`);
     if (!/\.zip$/i.test(path$1))
         throw new UsageError(`${n.input('package')} must be a folder or a .zip file, not ${inputs.package}.`);
     return { path: path$1, isZip: true };
@@ -92550,6 +92749,7 @@ keepWorkDir, packed) {
             outFile: zipPath,
             exclude: inputs.exclude,
             stamp: inputs.stamp,
+            ...(inputs.packageCache ? { cacheDir: path.resolve(inputs.packageCache) } : {}),
             // Progress lines for large folders, about every tenth.
             onProgress: (done, total) => {
                 log.progress?.((done / total) * 100, 'Packaging');
@@ -92560,6 +92760,8 @@ keepWorkDir, packed) {
             },
         });
         stamp = packed.stamp;
+        if (packed.cache)
+            log.info(`Entry cache ${inputs.packageCache}: ${packed.cache.hits} entries reused, ${packed.cache.misses} compressed.`);
     }
     const report = await inspect(zipPath, {
         runtime: inputs.runtime === 'auto' ? undefined : inputs.runtime,
@@ -92803,9 +93005,10 @@ async function runFleet(inputs, targets, deps) {
                     outFile: zipPath,
                     exclude: inputs.exclude,
                     stamp: inputs.stamp,
+                    ...(inputs.packageCache ? { cacheDir: path.resolve(inputs.packageCache) } : {}),
                 });
                 shared.packed = { zipPath, stamp: packed.stamp };
-                log.info(`Packed once for ${targets.length} targets.`);
+                log.info(`Packed once for ${targets.length} targets${packed.cache ? ` (entry cache: ${packed.cache.hits} reused, ${packed.cache.misses} compressed)` : ''}.`);
             });
         }
         const members = await mapBounded(targets, FLEET_CONCURRENCY, async (t) => {

@@ -1,5 +1,5 @@
 /**
- * `runpack package <dir> -o <out.zip> [--exclude <glob>]... [--no-stamp] [--source-date-epoch N] [--json]`
+ * `runpack package <dir> -o <out.zip> [--exclude <glob>]... [--no-stamp] [--source-date-epoch N] [--cache <dir>] [--json]`
  */
 import { existsSync, statSync } from 'node:fs';
 import { pack } from '../package/zip-writer.js';
@@ -21,6 +21,9 @@ Options:
   --source-date-epoch <N>    timestamp for every entry, seconds since 1970 (default: $SOURCE_DATE_EPOCH, else
                              2000-01-01T00:00:00Z)
   --concurrency <N>          compression threads (default: number of cores)
+  --cache <dir>              entry cache: files packed before (same content, any path) are not compressed again;
+                             the zip is the same bytes with or without it. Keep <dir> between runs (actions/cache,
+                             the Azure Pipelines Cache task); it holds one package's worth
   --json                     print one JSON object (outFile, sha256, zipBytes, files, bytes, stamp)
   -h, --help                 show this help
 
@@ -47,6 +50,7 @@ const PACKAGE_FLAGS: FlagSpec[] = [
   { name: 'stamp', kind: 'boolean' },
   { name: 'source-date-epoch', kind: 'value' },
   { name: 'concurrency', kind: 'value' },
+  { name: 'cache', kind: 'value' },
   { name: 'json', kind: 'switch' },
   { name: 'help', kind: 'switch', aliases: ['-h'] },
 ];
@@ -75,6 +79,12 @@ export function parsePackageArgs(argv: string[]): PackageArgs {
     throw new UsageError(`--stamp must be true or false, got '${stampValue}'.`);
   const epoch = f.values.get('source-date-epoch');
   const threads = f.values.get('concurrency');
+  const cacheDir = f.values.get('cache');
+  if (
+    cacheDir !== undefined &&
+    (cacheDir.trim() === '' || (existsSync(cacheDir) && !statSync(cacheDir).isDirectory()))
+  )
+    throw new UsageError(`--cache needs a folder for the entry cache, got '${cacheDir}'.`);
   return {
     help,
     json,
@@ -85,6 +95,7 @@ export function parsePackageArgs(argv: string[]): PackageArgs {
       stamp: stampValue === undefined || stampValue.toLowerCase() === 'true',
       sourceDateEpoch: epoch === undefined ? undefined : wholeNumber('--source-date-epoch', epoch, 0),
       concurrency: threads === undefined ? undefined : wholeNumber('--concurrency', threads, 1),
+      ...(cacheDir !== undefined ? { cacheDir } : {}),
     },
   };
 }
@@ -108,6 +119,10 @@ export function formatPackResult(r: PackResult): string {
     `  files   ${r.files} (${human(r.bytes)} uncompressed)`,
   ];
   if (r.stamp) lines.push(`  stamp   .runpack/release.json contentSha256=${r.stamp.contentSha256}`);
+  if (r.cache)
+    lines.push(
+      `  cache   ${r.cache.hits} entries reused, ${r.cache.misses} compressed${r.cache.removed ? `, ${r.cache.removed} old ones dropped` : ''}`,
+    );
   return lines.join('\n');
 }
 

@@ -91,6 +91,10 @@ export function validateLocal(inputs: DeployInputs, cwd = process.cwd()): { path
     );
   const st = statSync(path);
   if (st.isDirectory()) return { path, isZip: false };
+  if (inputs.packageCache)
+    throw new UsageError(
+      `${n.input('package-cache')} is for a folder package, but ${n.ref('package')} names a zip, which is deployed as it is; remove ${n.ref('package-cache')} or give the publish folder.`,
+    );
   if (!/\.zip$/i.test(path))
     throw new UsageError(`${n.input('package')} must be a folder or a .zip file, not ${inputs.package}.`);
   return { path, isZip: true };
@@ -434,6 +438,7 @@ async function packagePhase(
       outFile: zipPath,
       exclude: inputs.exclude,
       stamp: inputs.stamp,
+      ...(inputs.packageCache ? { cacheDir: resolve(inputs.packageCache) } : {}),
       // Progress lines for large folders, about every tenth.
       onProgress: (done, total) => {
         log.progress?.((done / total) * 100, 'Packaging');
@@ -443,6 +448,10 @@ async function packagePhase(
       },
     });
     stamp = packed.stamp;
+    if (packed.cache)
+      log.info(
+        `Entry cache ${inputs.packageCache}: ${packed.cache.hits} entries reused, ${packed.cache.misses} compressed.`,
+      );
   }
   const report = await inspect(zipPath, {
     runtime: inputs.runtime === 'auto' ? undefined : inputs.runtime,

@@ -5,7 +5,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createHttpClient, describeRetry } from '../azure/http.js';
 import { pack } from '../package/zip-writer.js';
 import { createLogger, type LogSink, type PhaseTiming } from '../report/log.js';
@@ -137,9 +137,12 @@ export async function runFleet(
           outFile: zipPath,
           exclude: inputs.exclude,
           stamp: inputs.stamp,
+          ...(inputs.packageCache ? { cacheDir: resolve(inputs.packageCache) } : {}),
         });
         shared.packed = { zipPath, stamp: packed.stamp };
-        log.info(`Packed once for ${targets.length} targets.`);
+        log.info(
+          `Packed once for ${targets.length} targets${packed.cache ? ` (entry cache: ${packed.cache.hits} reused, ${packed.cache.misses} compressed)` : ''}.`,
+        );
       });
     }
     const members = await mapBounded(targets, FLEET_CONCURRENCY, async (t) => {

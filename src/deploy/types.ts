@@ -82,6 +82,8 @@ export interface DeployInputs {
   swapTo?: string;
   exclude: string[];
   stamp: boolean;
+  /** The packager's entry cache folder (a folder package only). */
+  packageCache?: string;
   commit?: string;
 }
 

@@ -10,11 +10,39 @@
  *   the last piece), primed with the previous 32 KiB as dictionary. Concatenated, the pieces are one valid deflate
  *   stream (the pigz method), and the output does not depend on how many workers ran.
  */
+import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import { deflateRawSync } from 'node:zlib';
 
 export const CHUNK_SIZE = 1 << 20;
 export const DICT_SIZE = 32 * 1024;
 export const DEFLATE_LEVEL = 6;
+
+/**
+ * What the entry cache's keys carry besides the content's sha256: everything the compressed bytes depend on — the
+ * level, the zlib build, the piece and dictionary sizes of large files, and a probe of this machine's compressor
+ * (zlib picks CPU-specific code paths, which may choose other matches): a cache filled on a machine whose
+ * compressor writes other bytes is never used.
+ */
+let tag: string | undefined;
+export function cacheTag(): string {
+  if (tag) return tag;
+  // A fixed, repetitive-but-varied sample, so the probe exercises match finding.
+  const sample = Buffer.alloc(256 * 1024);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < sample.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    sample[i] = 97 + ((x >>> 0) % 7) + (i % 64 === 0 ? 3 : 0);
+  }
+  const probe = createHash('sha256')
+    .update(deflateRawSync(sample, { level: DEFLATE_LEVEL }))
+    .digest('hex')
+    .slice(0, 12);
+  tag = `l${DEFLATE_LEVEL}-z${process.versions.zlib}-c${CHUNK_SIZE}-d${DICT_SIZE}-p${probe}`;
+  return tag;
+}
 
 const WORKER_SOURCE = String.raw`
 'use strict';
@@ -30,6 +58,28 @@ const crc32 = zlib.crc32 ? (b, v) => zlib.crc32(b, v || 0) : (() => {
   return (b, v) => { let c = ~(v || 0); for (let i = 0; i < b.length; i++) c = T[(c ^ b[i]) & 255] ^ (c >>> 8); return ~c >>> 0; };
 })();
 const LEVEL = ${DEFLATE_LEVEL};
+
+// The entry cache (docs/packaging.md), sent once to every worker: the previous pack's zip (its compressed entries)
+// and, by content sha256, where each entry's data sits in it, its method, the content's CRC-32 and the data's
+// CRC-32. An entry is used only when both CRCs match (a torn or corrupt cache costs a compression, never the output).
+let cache = null;
+function cacheRead(sha256, crc) {
+  if (!cache) return null;
+  const e = cache.entries.get(sha256);
+  if (!e || e[4] !== crc) return null;
+  const method = e[2];
+  if (method === 0) return { method, data: null };
+  const data = Buffer.allocUnsafe(e[1]);
+  try {
+    let done = 0;
+    while (done < data.length) {
+      const n = fs.readSync(cache.fd, data, done, data.length - done, e[0] + done);
+      if (n === 0) return null;
+      done += n;
+    }
+  } catch { return null; }
+  return (crc32(data) >>> 0) === e[3] ? { method, data } : null;
+}
 
 function fail(id, err, file) {
   parentPort.postMessage({ id, error: { code: (err && err.code) || 'EIO', message: String((err && err.message) || err), file } });
@@ -94,6 +144,13 @@ function owned(buf) {
 parentPort.on('message', (m) => {
   let current = null;
   try {
+    if (m.op === 'cache') {
+      // [offset, length, method, dataCrc, crc] by sha256; the zip stays open for this worker's reads.
+      if (cache) { try { fs.closeSync(cache.fd); } catch {} }
+      cache = null;
+      if (m.file) { try { cache = { fd: fs.openSync(m.file, 'r'), entries: new Map(m.entries) }; } catch { cache = null; } }
+      return;
+    }
     if (m.op === 'hash') {
       const results = [];
       for (const f of m.files) { current = f.rel; results.push(hashFile(f)); }
@@ -112,15 +169,31 @@ parentPort.on('message', (m) => {
         const sha256 = crypto.createHash('sha256').update(raw).digest('hex');
         let method = 0;
         let data = raw;
+        let cached = false;
         if (!f.store && raw.length > 0) {
-          const z = zlib.deflateRawSync(raw, { level: LEVEL });
-          if (z.length < raw.length) { method = 8; data = z; }
+          const hit = cacheRead(sha256, crc);
+          if (hit) { cached = true; method = hit.method; if (method === 8) data = hit.data; }
+          else {
+            const z = zlib.deflateRawSync(raw, { level: LEVEL });
+            if (z.length < raw.length) { method = 8; data = z; }
+          }
         }
         data.copy(all, at);
-        results.push({ crc, sha256, method, offset: at, length: data.length });
+        results.push({ crc, sha256, method, offset: at, length: data.length, cached });
         at += data.length;
       }
       parentPort.postMessage({ id: m.id, results, data: all.buffer }, [all.buffer]);
+    } else if (m.op === 'lookup') {
+      // A large file: its sha256 and CRC-32, and its cached entry (read here, handed over whole) when there is one.
+      current = m.file.rel;
+      const r = hashFile(m.file);
+      const hit = cacheRead(r.sha256, r.crc);
+      if (!hit) parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc });
+      else if (!hit.data) parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc, method: 0, data: new Uint8Array(0) });
+      else {
+        const data = owned(hit.data);
+        parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc, method: hit.method, data }, [data.buffer]);
+      }
     } else if (m.op === 'chunk') {
       current = m.rel;
       const dictLen = m.store ? 0 : Math.min(m.offset, ${DICT_SIZE});
@@ -163,6 +236,16 @@ export interface DeflateResult {
   sha256: string;
   method: number;
   data: Uint8Array;
+  /** The compressed entry came from the entry cache. */
+  cached?: boolean;
+}
+
+/** Where a cached entry sits in the cache's zip: [data offset, data length, method, data CRC-32, content CRC-32]. */
+export type CacheEntry = [number, number, number, number, number];
+
+/** A large file's hashes, and its cached entry when the cache has one. */
+export interface LookupResult extends HashResult {
+  cached?: { method: number; data: Uint8Array };
 }
 export interface ChunkResult {
   crc: number;
@@ -226,7 +309,14 @@ export class DeflatePool {
   deflate(files: PoolFile[]): Promise<DeflateResult[]> {
     return this.run({ op: 'deflate', files }).then((m) => {
       const { results, data } = m as {
-        results: { crc: number; sha256: string; method: number; offset: number; length: number }[];
+        results: {
+          crc: number;
+          sha256: string;
+          method: number;
+          offset: number;
+          length: number;
+          cached: boolean;
+        }[];
         data: ArrayBuffer;
       };
       return results.map((r) => ({
@@ -234,8 +324,29 @@ export class DeflatePool {
         sha256: r.sha256,
         method: r.method,
         data: Buffer.from(data, r.offset, r.length),
+        cached: r.cached,
       }));
     });
+  }
+
+  /** A large file's sha256 and CRC-32, with its entry from the cache when there is one. */
+  lookup(file: PoolFile): Promise<LookupResult> {
+    return this.run({ op: 'lookup', file }).then((m) => {
+      const r = m as { sha256: string; crc: number; method?: number; data?: Uint8Array };
+      return {
+        sha256: r.sha256,
+        crc: r.crc,
+        ...(r.method !== undefined && r.data ? { cached: { method: r.method, data: r.data } } : {}),
+      };
+    });
+  }
+
+  /**
+   * Give every worker the entry cache: the zip that holds the entries and, by content sha256, each entry's
+   * [data offset, data length, method, data CRC-32, content CRC-32]. Jobs posted after this see it.
+   */
+  useCache(file: string, entries: [string, CacheEntry][]): void {
+    for (const w of this.workers) w.postMessage({ op: 'cache', file, entries });
   }
 
   chunk(f: PoolFile, offset: number, length: number, last: boolean): Promise<ChunkResult> {

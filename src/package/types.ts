@@ -90,6 +90,12 @@ export interface PackOptions {
   concurrency?: number;
   /** Called now and then with bytes read so far, for progress lines on large packages. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * A folder of compressed entries from earlier packs, keyed by content (see docs/packaging.md): a file whose bytes
+   * were packed before is not compressed again. Entries this pack did not use are removed afterwards, so the
+   * folder holds one package's worth. The output is the same bytes with or without it.
+   */
+  cacheDir?: string;
 }
 
 export interface PackResult {
@@ -103,4 +109,6 @@ export interface PackResult {
   /** Uncompressed bytes of all files. */
   bytes: number;
   stamp: ReleaseStamp | null;
+  /** With cacheDir: files whose compressed entry came from the cache, and files compressed (and cached) now. */
+  cache?: { hits: number; misses: number; removed: number };
 }

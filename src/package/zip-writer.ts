@@ -15,12 +15,14 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { RunpackError } from '../util/errors.js';
 import {
+  cacheTag,
   CHUNK_SIZE,
   DeflatePool,
+  type CacheEntry,
   WorkerJobError,
   type ChunkResult,
   type DeflateResult,
-  type HashResult,
+  type LookupResult,
   type PoolFile,
 } from './deflate-pool.js';
 import { compareUtf8, ContentDigest, stampBytes } from './stamp.js';
@@ -349,17 +351,24 @@ class ZipOut {
     }
   }
 
-  /** Feeds an already-written range of the file to the hash (after its header was patched in front of it). */
-  async hashRange(from: number, length: number): Promise<void> {
+  /**
+   * Feeds an already-written range of the file to the hash (after its header was patched in front of it); returns
+   * the range's CRC-32 (for the entry cache's index).
+   */
+  async hashRange(from: number, length: number): Promise<number> {
     const buf = Buffer.allocUnsafe(Math.min(length, 1 << 20) || 1);
     let done = 0;
+    let crc = 0;
     while (done < length) {
       const want = Math.min(buf.length, length - done);
       const { bytesRead } = await this.fh.read(buf, 0, want, from + done);
       if (bytesRead <= 0) throw new Error('output file shorter than written');
-      this.hash.update(buf.subarray(0, bytesRead));
+      const piece = buf.subarray(0, bytesRead);
+      this.hash.update(piece);
+      crc = crc32(piece, crc);
       done += bytesRead;
     }
+    return crc >>> 0;
   }
 }
 
@@ -399,6 +408,67 @@ function outputError(outFile: string, err: unknown): RunpackError {
     `Cannot write output '${outFile}' (${why}); choose a path in an existing, writable folder.`,
     { cause: err },
   );
+}
+
+/** The entry cache's files in its folder: the previous pack's zip and the index of its entries. */
+const CACHE_ZIP = 'entries.zip';
+const CACHE_INDEX = 'index.json';
+
+interface CacheIndex {
+  runpackCache: 1;
+  /** cacheTag(): the compressor the entries were made with. */
+  tag: string;
+  zipBytes: number;
+  entries: Record<string, CacheEntry>;
+}
+
+/**
+ * The cache a previous pack left, or null when there is none or it does not fit: another compressor (tag), a zip
+ * of another size than its index says (a torn save), an unreadable index. Each entry is checked again on use.
+ */
+function loadCache(dir: string): { zip: string; entries: Map<string, CacheEntry> } | null {
+  try {
+    const index = JSON.parse(fs.readFileSync(path.join(dir, CACHE_INDEX), 'utf8')) as CacheIndex;
+    const zip = path.join(dir, CACHE_ZIP);
+    if (index?.runpackCache !== 1 || index.tag !== cacheTag() || fs.statSync(zip).size !== index.zipBytes)
+      return null;
+    return { zip, entries: new Map(Object.entries(index.entries ?? {})) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * After a pack with the entry cache: the cache becomes this pack (its zip copied next to the index of its
+ * entries), so it holds one package's worth and a CI cache of the folder stays that size. The zip is replaced
+ * before the index, and a reader checks the zip's size and every entry's CRC, so a save cut short is harmless.
+ * Returns how many entries of the previous cache this pack no longer has. A cache that cannot be written costs
+ * only time: the pack itself stands.
+ */
+async function saveCache(
+  dir: string,
+  zip: string,
+  zipBytes: number,
+  entries: Map<string, CacheEntry>,
+  previous: { entries: Map<string, CacheEntry> } | null,
+): Promise<number> {
+  try {
+    await fs.promises.mkdir(dir, { recursive: true });
+    const suffix = `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    const index: CacheIndex = {
+      runpackCache: 1,
+      tag: cacheTag(),
+      zipBytes,
+      entries: Object.fromEntries(entries),
+    };
+    await fs.promises.copyFile(zip, path.join(dir, CACHE_ZIP + suffix));
+    await fs.promises.writeFile(path.join(dir, CACHE_INDEX + suffix), JSON.stringify(index));
+    await fs.promises.rename(path.join(dir, CACHE_ZIP + suffix), path.join(dir, CACHE_ZIP));
+    await fs.promises.rename(path.join(dir, CACHE_INDEX + suffix), path.join(dir, CACHE_INDEX));
+  } catch {
+    return 0;
+  }
+  return previous ? [...previous.entries.keys()].filter((k) => !entries.has(k)).length : 0;
 }
 
 /** Packages the contents of `options.sourceDir` into `options.outFile`. */
@@ -470,7 +540,20 @@ async function packWith(
     const central = new CentralDirectory();
     let stampItem: Item | null = null;
     const digest = new ContentDigest();
-    const largeHashes = new Map<Item, HashResult>();
+    const largeHashes = new Map<Item, LookupResult>();
+    // The entry cache: compressed entries of the previous pack, by content (it never changes the output's bytes).
+    const cacheDir = options.cacheDir ? path.resolve(options.cacheDir) : undefined;
+    const cached = cacheDir ? loadCache(cacheDir) : null;
+    if (cached) pool.useCache(cached.zip, [...cached.entries]);
+    const cacheUse = { hits: 0, misses: 0, index: new Map<string, CacheEntry>() };
+    const lookups = new Map<Item, Promise<LookupResult>>();
+    const cacheable = (it: Item) => Boolean(cacheDir) && !it.store && it.size > 0;
+    const remember = (it: Item, sha256: string, e: CacheEntry, hit: boolean) => {
+      if (!cacheable(it)) return;
+      cacheUse.index.set(sha256, e);
+      if (hit) cacheUse.hits++;
+      else cacheUse.misses++;
+    };
 
     const tasks = planTasks(items);
     // Deep enough that a worker finishing early still finds queued work while the head job completes.
@@ -490,8 +573,22 @@ async function packWith(
     const start = (t: Task): Promise<unknown> => {
       let p: Promise<unknown>;
       if (t.type === 'batch') p = t.files.length ? pool.deflate(t.files.map(poolFile)) : Promise.resolve([]);
-      else if (t.type === 'hash') p = pool.hash([poolFile(t.item)]).then((r) => r[0]);
-      else p = pool.chunk(poolFile(t.item), t.offset, t.length, t.last);
+      else if (t.type === 'hash') {
+        if (cached && cacheable(t.item)) {
+          p = pool.lookup(poolFile(t.item));
+          lookups.set(t.item, p as Promise<LookupResult>);
+        } else p = pool.hash([poolFile(t.item)]).then((r) => r[0]);
+      } else {
+        // With a cached entry the pieces are not compressed again.
+        const looked = lookups.get(t.item);
+        p = looked
+          ? looked.then((l) =>
+              l.cached
+                ? { crc: 0, data: new Uint8Array(0) }
+                : pool.chunk(poolFile(t.item), t.offset, t.length, t.last),
+            )
+          : pool.chunk(poolFile(t.item), t.offset, t.length, t.last);
+      }
       p.catch(() => undefined); // awaited in order below; avoid an unhandled rejection meanwhile
       return p;
     };
@@ -527,7 +624,7 @@ async function packWith(
       inflight -= t.weight;
 
       if (t.type === 'hash') {
-        largeHashes.set(t.item, result as HashResult);
+        largeHashes.set(t.item, result as LookupResult);
         continue;
       }
 
@@ -549,7 +646,14 @@ async function packWith(
             const h = header(it, r.method, r.crc, r.data.byteLength, offset);
             central.add(h);
             digest.add({ path: it.rel, mode: it.mode, size: it.size, sha256: r.sha256 });
-            await out.append(localHeader(h));
+            const lh = localHeader(h);
+            await out.append(lh);
+            remember(
+              it,
+              r.sha256,
+              [offset + lh.length, r.data.byteLength, r.method, crc32(r.data) >>> 0, r.crc],
+              Boolean(r.cached),
+            );
             await out.append(r.data);
             doneBytes += it.size;
             progress();
@@ -558,8 +662,9 @@ async function packWith(
         continue;
       }
 
-      // A piece of a large file.
+      // A piece of a large file (or, for a cached entry, the whole entry at its first piece).
       const r = result as ChunkResult;
+      const hit = largeHashes.get(t.item)?.cached;
       if (t.index === 0) {
         await out.flush();
         const headerAt = out.pos;
@@ -567,9 +672,17 @@ async function packWith(
         large = { item: t.item, headerAt, dataAt, written: 0, crc: 0 };
       }
       const L = large!;
-      await out.writeAt(r.data, L.dataAt + L.written);
-      L.written += r.data.byteLength;
-      L.crc = t.index === 0 ? r.crc : crc32Combine(L.crc, r.crc, t.length);
+      if (hit) {
+        if (t.index === 0 && hit.method === METHOD_DEFLATE) {
+          await out.writeAt(hit.data, L.dataAt);
+          L.written = hit.data.byteLength;
+        }
+        L.crc = largeHashes.get(t.item)!.crc;
+      } else {
+        await out.writeAt(r.data, L.dataAt + L.written);
+        L.written += r.data.byteLength;
+        L.crc = t.index === 0 ? r.crc : crc32Combine(L.crc, r.crc, t.length);
+      }
       doneBytes += t.length;
       progress();
       if (!t.last) continue;
@@ -577,6 +690,7 @@ async function packWith(
       const it = L.item;
       let method = it.store ? METHOD_STORED : METHOD_DEFLATE;
       let comp = L.written;
+      if (hit && hit.method === METHOD_STORED) comp = it.size; // the cache knows deflate does not shrink it
       if (method === METHOD_DEFLATE && comp >= it.size) {
         // Deflate did not shrink it: write the bytes as they are instead (decided from the data, so deterministic).
         method = METHOD_STORED;
@@ -597,13 +711,12 @@ async function packWith(
       const whole = largeHashes.get(it)!;
       largeHashes.delete(it);
       if (whole.crc !== L.crc) throw changed(it.rel);
-      digest.add({ path: it.rel, mode: it.mode, size: it.size, sha256: whole.sha256 });
-      const h = header(it, method, L.crc, comp, L.headerAt);
-      central.add(h);
-      const lh = localHeader(h);
+      const lh = localHeader(header(it, method, L.crc, comp, L.headerAt));
       await out.writeAt(lh, L.headerAt);
       out.hash.update(lh);
-      await out.hashRange(L.dataAt, comp);
+      const dataCrc = await out.hashRange(L.dataAt, comp);
+      remember(it, whole.sha256, [L.dataAt, comp, method, dataCrc, L.crc], Boolean(hit));
+      central.add(header(it, method, L.crc, comp, L.headerAt));
       out.pos = L.dataAt + comp;
       large = null;
     }
@@ -637,6 +750,8 @@ async function packWith(
       throw outputError(options.outFile, err);
     }
     ok = true;
+    // The cache becomes this pack: its zip and the index of its entries (the entries it did not use are gone).
+    const removed = cacheDir ? await saveCache(cacheDir, outAbs, out.pos, cacheUse.index, cached) : 0;
     return {
       outFile: options.outFile,
       sha256: out.hash.digest('hex'),
@@ -644,6 +759,7 @@ async function packWith(
       files: fileItems.length + (stamp ? 1 : 0),
       bytes: totalBytes + stampSize,
       stamp,
+      ...(cacheDir ? { cache: { hits: cacheUse.hits, misses: cacheUse.misses, removed } } : {}),
     };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException)?.code;
