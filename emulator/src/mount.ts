@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { EmulatorContext, MountInfo, Site } from './model.js';
 import { fetchPackage } from './blobfetch.js';
-import { checkZip, extractZip } from './zip.js';
+import { extractReadOnly } from './zip.js';
 import { FLEX_PACKAGE_BLOB, flexStorage, flexStorageProblem, isFlexSite, readFlexPackage } from './flex.js';
 
 export const FAILURE_MARKER = 'FAILED TO INITIALIZE RUN FROM PACKAGE.txt';
@@ -100,6 +100,42 @@ async function sha256File(file: string): Promise<string> {
 
 export type MountOutcome = Omit<MountInfo, 'startedAt'>;
 
+/** Shared mounts are named after the package: `pkg-<sha256>` next to the per-boot folders. */
+export function isSharedMount(dir: string): boolean {
+  return path.basename(dir).startsWith('pkg-');
+}
+
+/** A package that cannot be mounted: the zip's own problem. */
+class NotAZip extends Error {}
+
+/**
+ * The read-only content of a package, extracted once per site and package and reused by every restart and
+ * instance that mounts the same bytes (the platform mounts the zip; it does no per-file work at each restart).
+ * Extracted into a temp folder in one checked pass and renamed, so a half-extracted folder is never used. `dir`
+ * is the boot's own folder; the shared one sits next to it. Throws NotAZip when the zip is not valid.
+ */
+async function sharedContent(zip: Buffer | string, sha: string, dir: string): Promise<string> {
+  const target = path.join(path.dirname(dir), `pkg-${sha}`);
+  const exists = () =>
+    fsp.access(target).then(
+      () => true,
+      () => false,
+    );
+  if (await exists()) return target;
+  const tmp = `${target}.tmp-${process.pid}-${Math.random().toString(16).slice(2)}`;
+  try {
+    const r = extractReadOnly(zip, tmp);
+    if (!r.ok) throw new NotAZip(r.error);
+    await fsp.rename(tmp, target);
+  } catch (err) {
+    await removeTree(tmp);
+    // Another boot extracted the same package meanwhile.
+    if (!(err instanceof NotAZip) && (await exists())) return target;
+    throw err;
+  }
+  return target;
+}
+
 /** A mount that failed: `dir` holds only the failure marker, read-only, as the platform leaves it. */
 export async function failedMount(site: Site, dir: string, error: string): Promise<MountOutcome> {
   await removeTree(dir);
@@ -145,38 +181,56 @@ export async function mountPackage(ctx: EmulatorContext, site: Site, dir: string
       return fail(name, `packagename.txt names '${name}', which is not in data/SitePackages`);
     }
     const sha = await sha256File(zipPath);
-    const check = checkZip(zipPath);
-    if (!check.ok) return fail(name, `'${name}' is not a valid zip: ${check.error}`, sha);
+    let content: string;
     try {
-      await extractZip(zipPath, dir);
+      content = await sharedContent(zipPath, sha, dir);
     } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
       return fail(
         name,
-        `'${name}' could not be mounted: ${err instanceof Error ? err.message : String(err)}`,
+        err instanceof NotAZip
+          ? `'${name}' is not a valid zip: ${why}`
+          : `'${name}' could not be mounted: ${why}`,
         sha,
       );
     }
-    const functions = await functionsIn(dir);
-    await makeReadOnly(dir);
-    return { mode: 'local', source: name, sha256: sha, dir, error: null, functions };
+    await fsp.rm(dir, { recursive: true, force: true });
+    return {
+      mode: 'local',
+      source: name,
+      sha256: sha,
+      dir: content,
+      error: null,
+      functions: await functionsIn(content),
+    };
   }
   const source = redactUrl(mode.url);
   const got = await fetchPackage(ctx, site, mode.url);
   if (!got.ok)
     return fail(source, `fetching the package failed: ${got.status} ${got.code} ${got.message}`.trim());
   try {
-    const check = checkZip(got.zip);
-    if (!check.ok)
-      return fail(source, `the downloaded package is not a valid zip: ${check.error}`, got.sha256);
+    let content: string;
     try {
-      await extractZip(got.zip, dir);
+      content = await sharedContent(got.zip, got.sha256, dir);
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
-      return fail(source, `the downloaded package could not be mounted: ${why}`, got.sha256);
+      return fail(
+        source,
+        err instanceof NotAZip
+          ? `the downloaded package is not a valid zip: ${why}`
+          : `the downloaded package could not be mounted: ${why}`,
+        got.sha256,
+      );
     }
-    const functions = await functionsIn(dir);
-    await makeReadOnly(dir);
-    return { mode: 'url', source, sha256: got.sha256, dir, error: null, functions };
+    await fsp.rm(dir, { recursive: true, force: true });
+    return {
+      mode: 'url',
+      source,
+      sha256: got.sha256,
+      dir: content,
+      error: null,
+      functions: await functionsIn(content),
+    };
   } finally {
     await fsp.rm(got.zip, { force: true });
   }
@@ -202,18 +256,33 @@ async function mountFlexPackage(ctx: EmulatorContext, site: Site, dir: string): 
       source,
     };
   const sha = createHash('sha256').update(bytes!).digest('hex');
-  const check = checkZip(bytes!);
-  if (!check.ok)
+  let content: string;
+  try {
+    content = await sharedContent(bytes!, sha, dir);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
     return {
-      ...(await failedMount(site, dir, `the deployed package is not a valid zip: ${check.error}`)),
+      ...(await failedMount(
+        site,
+        dir,
+        err instanceof NotAZip
+          ? `the deployed package is not a valid zip: ${why}`
+          : `the package could not be mounted: ${why}`,
+      )),
       mode: 'flex',
       source,
       sha256: sha,
     };
-  await extractZip(bytes!, dir);
-  const functions = await functionsIn(dir);
-  await makeReadOnly(dir);
-  return { mode: 'flex', source, sha256: sha, dir, error: null, functions };
+  }
+  await fsp.rm(dir, { recursive: true, force: true });
+  return {
+    mode: 'flex',
+    source,
+    sha256: sha,
+    dir: content,
+    error: null,
+    functions: await functionsIn(content),
+  };
 }
 
 /**

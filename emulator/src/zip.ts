@@ -2,7 +2,7 @@
  * Zip helpers for the emulator's Kudu and worker: validate a package, extract it exactly as given
  * (never flattening a top-level folder), and peek at single entries (host.json, function.json).
  */
-import { promises as fsp } from 'node:fs';
+import { chmodSync, mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import AdmZip from 'adm-zip';
 
@@ -82,6 +82,50 @@ export async function extractZip(zip: Buffer | string, dest: string): Promise<st
     written.push(rel);
   }
   return written;
+}
+
+/**
+ * Mount a package's content: read every entry once (adm-zip checks each CRC) and write it read-only into `dest`
+ * (files 0444 as they are written, folders 0555 at the end), synchronously, as one pass. Returns the zip's
+ * problem instead of throwing when it is not a valid zip; `dest` is then incomplete and the caller drops it.
+ */
+export function extractReadOnly(
+  zip: Buffer | string,
+  dest: string,
+): { ok: true } | { ok: false; error: string } {
+  let z: AdmZip;
+  try {
+    z = open(zip);
+  } catch (err) {
+    return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+  const dirs = new Set<string>([dest]);
+  const ensure = (dir: string) => {
+    if (dirs.has(dir)) return;
+    mkdirSync(dir, { recursive: true });
+    for (let d = dir; d.length > dest.length && !dirs.has(d); d = path.dirname(d)) dirs.add(d);
+  };
+  mkdirSync(dest, { recursive: true });
+  for (const e of z.getEntries()) {
+    const rel = safeEntryPath(e.entryName);
+    let data: Buffer | null = null;
+    try {
+      if (!e.isDirectory) data = e.getData();
+    } catch (err) {
+      return { ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+    if (rel === null) continue;
+    const target = path.join(dest, ...rel.split('/'));
+    if (e.isDirectory) {
+      ensure(target);
+      continue;
+    }
+    ensure(path.dirname(target));
+    writeFileSync(target, data!, { mode: 0o444 });
+  }
+  // Deepest first, so no folder is closed before its children are written.
+  for (const d of [...dirs].sort((a, b) => b.length - a.length)) chmodSync(d, 0o555);
+  return { ok: true };
 }
 
 /** Text of one entry (exact name, `/` separators), or null when absent or unreadable. */

@@ -90764,6 +90764,7 @@ async function uploadReleaseBlob(store, container, releaseBlob, pkg, metadata, l
     if (reused)
         return false;
     const md5 = await md5OfFile(pkg.zipPath);
+    const began = Date.now();
     let lastReport = 0;
     const step = Math.max(16 * 1024 * 1024, Math.floor(pkg.zipBytes / 10));
     await store.uploadFile(container, releaseBlob, pkg.zipPath, {
@@ -90778,7 +90779,8 @@ async function uploadReleaseBlob(store, container, releaseBlob, pkg, metadata, l
             }
         },
     });
-    log.info(`Uploaded ${releaseBlob} (${pkg.zipBytes} bytes).`);
+    const seconds = Math.max(0.001, (Date.now() - began) / 1000);
+    log.info(`Uploaded ${releaseBlob} (${pkg.zipBytes} bytes in ${seconds.toFixed(2)} s, ${(pkg.zipBytes / 1e6 / seconds).toFixed(0)} MB/s).`);
     return true;
 }
 async function uploadRelease(store, container, releaseBlob, stableBlob, pkg, metadata, log, signal, 
@@ -92735,6 +92737,8 @@ async function packagePhase(inputs, deps, local, target, result, log,
 keepWorkDir, packed) {
     let zipPath = local.path;
     let stamp = null;
+    /** The zip's sha256 and size when this phase wrote it (pack hashes every byte it writes). */
+    let written;
     if (packed) {
         zipPath = packed.zipPath;
         stamp = packed.stamp;
@@ -92760,6 +92764,7 @@ keepWorkDir, packed) {
             },
         });
         stamp = packed.stamp;
+        written = { sha256: packed.sha256, bytes: packed.zipBytes };
         if (packed.cache)
             log.info(`Entry cache ${inputs.packageCache}: ${packed.cache.hits} entries reused, ${packed.cache.misses} compressed.`);
     }
@@ -92779,7 +92784,7 @@ keepWorkDir, packed) {
     recordFindings(result, fnFindings.filter((f) => f !== fnError), log);
     if (fnError)
         throw new RunpackError(fnError.code, fnError.message);
-    const { sha256, bytes } = await hashFile(zipPath);
+    const { sha256, bytes } = written ?? (await hashFile(zipPath));
     const info = {
         zipPath,
         sha256,

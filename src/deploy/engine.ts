@@ -425,6 +425,8 @@ async function packagePhase(
 ): Promise<PackageInfo> {
   let zipPath = local.path;
   let stamp: PackageInfo['stamp'] = null;
+  /** The zip's sha256 and size when this phase wrote it (pack hashes every byte it writes). */
+  let written: { sha256: string; bytes: number } | undefined;
   if (packed) {
     zipPath = packed.zipPath;
     stamp = packed.stamp;
@@ -448,6 +450,7 @@ async function packagePhase(
       },
     });
     stamp = packed.stamp;
+    written = { sha256: packed.sha256, bytes: packed.zipBytes };
     if (packed.cache)
       log.info(
         `Entry cache ${inputs.packageCache}: ${packed.cache.hits} entries reused, ${packed.cache.misses} compressed.`,
@@ -480,7 +483,7 @@ async function packagePhase(
     log,
   );
   if (fnError) throw new RunpackError(fnError.code, fnError.message);
-  const { sha256, bytes } = await hashFile(zipPath);
+  const { sha256, bytes } = written ?? (await hashFile(zipPath));
   const info: PackageInfo = {
     zipPath,
     sha256,

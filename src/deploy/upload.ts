@@ -80,6 +80,7 @@ export async function uploadReleaseBlob(
   }
   if (reused) return false;
   const md5 = await md5OfFile(pkg.zipPath);
+  const began = Date.now();
   let lastReport = 0;
   const step = Math.max(16 * 1024 * 1024, Math.floor(pkg.zipBytes / 10));
   await store.uploadFile(container, releaseBlob, pkg.zipPath, {
@@ -96,7 +97,10 @@ export async function uploadReleaseBlob(
       }
     },
   });
-  log.info(`Uploaded ${releaseBlob} (${pkg.zipBytes} bytes).`);
+  const seconds = Math.max(0.001, (Date.now() - began) / 1000);
+  log.info(
+    `Uploaded ${releaseBlob} (${pkg.zipBytes} bytes in ${seconds.toFixed(2)} s, ${(pkg.zipBytes / 1e6 / seconds).toFixed(0)} MB/s).`,
+  );
   return true;
 }
 

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { ClientSecretCredential } from '@azure/identity';
 import { WebSiteManagementClient } from '@azure/arm-appservice';
 import { startEmulator, type RunningEmulator } from '../../../emulator/src/index.js';
+import { stepEnv } from './step-env.js';
 
 export const REPO_ROOT = resolve(new URL('../../..', import.meta.url).pathname);
 export const ACTION = join(REPO_ROOT, 'dist', 'index.js');
@@ -198,23 +199,13 @@ export async function setupE2E(): Promise<E2E> {
     writeFileSync(outputFile, '');
     writeFileSync(summaryFile, '');
     const auth = options.auth ?? 'creds';
-    // A PATH without any real az, unless the fake one is wanted.
-    const basePath = ['/usr/local/bin', '/usr/bin', '/bin'].join(':');
-    const env: Record<string, string> = {
-      PATH: auth === 'az' ? `${fakeAzDir}:${basePath}` : basePath,
-      HOME: dir,
-      ...emu.env,
-      GITHUB_ACTIONS: 'true',
-      GITHUB_OUTPUT: outputFile,
-      GITHUB_STEP_SUMMARY: summaryFile,
-      GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
-      GITHUB_REPOSITORY: 'octo-org/octo-app',
-      GITHUB_RUN_ID: '1234',
-      GITHUB_SERVER_URL: 'https://github.com',
-      GITHUB_WORKSPACE: options.cwd ?? REPO_ROOT,
-      RUNNER_TEMP: dir,
-      'INPUT_RESOURCE-MANAGER-ENDPOINT': emu.resourceManagerEndpoint,
-    };
+    const env = stepEnv(emu, {
+      dir,
+      outputFile,
+      summaryFile,
+      workspace: options.cwd ?? REPO_ROOT,
+      pathPrefix: auth === 'az' ? fakeAzDir : undefined,
+    });
     if (auth === 'creds') env.INPUT_CREDS = creds();
     if (auth === 'oidc') {
       env['INPUT_CLIENT-ID'] = emu.oidc.clientId;
