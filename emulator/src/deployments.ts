@@ -235,6 +235,16 @@ export function createDeploymentEngine(
         : `Access to the path 'D:\\home\\site\\wwwroot' is denied.`,
     );
 
+  /** Mark a record Failed with the error's text and free the lock. */
+  const fail = (rec: DeploymentRecord, err: unknown): void => {
+    rec.status_text = err instanceof Error ? err.message : String(err);
+    log(rec, rec.status_text, 2);
+    setStatus(rec, 3);
+    rec.end_time = now();
+    rec.complete = true;
+    release(rec);
+  };
+
   /** Mark a record Success, make it the active one and free the lock in one step. */
   const succeed = (rec: DeploymentRecord): void => {
     setStatus(rec, 4);
@@ -315,12 +325,7 @@ export function createDeploymentEngine(
       try {
         await (req.flex ? flexPipeline(rec, req) : linuxConsumptionPipeline(rec, req));
       } catch (err) {
-        rec.status_text = err instanceof Error ? err.message : String(err);
-        log(rec, rec.status_text, 2);
-        setStatus(rec, 3);
-        rec.end_time = now();
-        rec.complete = true;
-        release(rec);
+        fail(rec, err);
       }
       return;
     }
@@ -436,12 +441,7 @@ export function createDeploymentEngine(
       succeed(rec);
     } catch (err) {
       if (tempZip) await fsp.rm(tempZip, { force: true }).catch(() => undefined);
-      rec.status_text = err instanceof Error ? err.message : String(err);
-      log(rec, rec.status_text, 2);
-      setStatus(rec, 3);
-      rec.end_time = now();
-      rec.complete = true;
-      release(rec);
+      fail(rec, err);
     }
   };
 

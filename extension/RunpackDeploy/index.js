@@ -53181,11 +53181,15 @@ function scopeCovers(scope, resourceId) {
     const r = resourceId.toLowerCase();
     return s === '' || r === s || r.startsWith(`${s}/`);
 }
+/** Whether an assignment gives `principalId` one of `roles` over the blobs of `container` in `accountId`. */
+function grantsOnContainer(roles, a, principalId, accountId, container) {
+    return (a.principalId === principalId &&
+        roles.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
+        scopeCovers(a.scope, `${accountId}/blobServices/default/containers/${container}`));
+}
 /** Whether an assignment lets `principalId` read the blobs of `container` in the storage account `accountId`. */
 function grantsBlobRead(a, principalId, accountId, container) {
-    return (a.principalId === principalId &&
-        BLOB_READ_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
-        scopeCovers(a.scope, `${accountId}/blobServices/default/containers/${container}`));
+    return grantsOnContainer(BLOB_READ_ROLE_IDS, a, principalId, accountId, container);
 }
 /** Role definition ids that can write blobs: Storage Blob Data Contributor, Owner. */
 const BLOB_WRITE_ROLE_IDS = [
@@ -53194,9 +53198,7 @@ const BLOB_WRITE_ROLE_IDS = [
 ];
 /** Whether an assignment lets `principalId` write the blobs of `container` (a Flex app's deployment storage). */
 function grantsBlobWrite(a, principalId, accountId, container) {
-    return (a.principalId === principalId &&
-        BLOB_WRITE_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
-        scopeCovers(a.scope, `${accountId}/blobServices/default/containers/${container}`));
+    return grantsOnContainer(BLOB_WRITE_ROLE_IDS, a, principalId, accountId, container);
 }
 
 // Copyright (c) Microsoft Corporation.
@@ -90730,6 +90732,15 @@ function releaseMetadata(pkg, m) {
         out.run_url = m.runUrl.replace(/[^\x20-\x7e]/g, '');
     return out;
 }
+/** The release metadata of this run (the commit and run link given, this runpack, the clock's time). */
+function runReleaseMetadata(pkg, run) {
+    return releaseMetadata(pkg, {
+        commit: run.commit,
+        runUrl: run.runUrl,
+        version: RUNPACK_VERSION,
+        now: new Date(run.now),
+    });
+}
 async function md5OfFile(path) {
     const hash = node_crypto.createHash('md5');
     for await (const chunk of fs$1.createReadStream(path))
@@ -91331,12 +91342,7 @@ async function publishUrl(input) {
         else
             uploads.set(uploadKey, new Promise((r) => (announce = r)));
     }
-    const doUpload = () => uploadRelease(store, plan.container, releaseBlob, plan.stableBlob, pkg, releaseMetadata(pkg, {
-        commit: inputs.commit,
-        runUrl,
-        version: RUNPACK_VERSION,
-        now: new Date(ctx.clock.now()),
-    }), log, uploadSignal, copyFrom, () => progress?.({ switching: true }));
+    const doUpload = () => uploadRelease(store, plan.container, releaseBlob, plan.stableBlob, pkg, runReleaseMetadata(pkg, { commit: inputs.commit, runUrl, now: ctx.clock.now() }), log, uploadSignal, copyFrom, () => progress?.({ switching: true }));
     // The upload may not outlive the deploy's time budget.
     const timeout = AbortSignal.timeout(Math.max(1000, ctx.deadline - ctx.clock.now()));
     const uploadSignal = ctx.signal ? AbortSignal.any([timeout, ctx.signal]) : timeout;
@@ -91736,12 +91742,7 @@ async function publishFlex(input) {
             const stable = await s.getBlob(plan.container, plan.stableBlob);
             previousSha256 = stable?.metadata.sha256?.toLowerCase();
             log.info(`Account ${account.name}, container ${plan.container}; last verified release: ${previousSha256 ? previousSha256.slice(0, 12) : 'none'}.`);
-            await uploadReleaseBlob(s, plan.container, releaseBlob, pkg, releaseMetadata(pkg, {
-                commit: inputs.commit,
-                runUrl,
-                version: RUNPACK_VERSION,
-                now: new Date(ctx.clock.now()),
-            }), log, ctx.signal);
+            await uploadReleaseBlob(s, plan.container, releaseBlob, pkg, runReleaseMetadata(pkg, { commit: inputs.commit, runUrl, now: ctx.clock.now() }), log, ctx.signal);
             return s;
         });
         if (previousSha256)

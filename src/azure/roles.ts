@@ -20,8 +20,9 @@ export function scopeCovers(scope: string, resourceId: string): boolean {
   return s === '' || r === s || r.startsWith(`${s}/`);
 }
 
-/** Whether an assignment lets `principalId` read the blobs of `container` in the storage account `accountId`. */
-export function grantsBlobRead(
+/** Whether an assignment gives `principalId` one of `roles` over the blobs of `container` in `accountId`. */
+function grantsOnContainer(
+  roles: readonly string[],
   a: { principalId: string; roleDefinitionId: string; scope: string },
   principalId: string,
   accountId: string,
@@ -29,9 +30,19 @@ export function grantsBlobRead(
 ): boolean {
   return (
     a.principalId === principalId &&
-    BLOB_READ_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
+    roles.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
     scopeCovers(a.scope, `${accountId}/blobServices/default/containers/${container}`)
   );
+}
+
+/** Whether an assignment lets `principalId` read the blobs of `container` in the storage account `accountId`. */
+export function grantsBlobRead(
+  a: { principalId: string; roleDefinitionId: string; scope: string },
+  principalId: string,
+  accountId: string,
+  container: string,
+): boolean {
+  return grantsOnContainer(BLOB_READ_ROLE_IDS, a, principalId, accountId, container);
 }
 
 /** Role definition ids that can write blobs: Storage Blob Data Contributor, Owner. */
@@ -47,9 +58,5 @@ export function grantsBlobWrite(
   accountId: string,
   container: string,
 ): boolean {
-  return (
-    a.principalId === principalId &&
-    BLOB_WRITE_ROLE_IDS.some((r) => a.roleDefinitionId.toLowerCase().endsWith(r)) &&
-    scopeCovers(a.scope, `${accountId}/blobServices/default/containers/${container}`)
-  );
+  return grantsOnContainer(BLOB_WRITE_ROLE_IDS, a, principalId, accountId, container);
 }

@@ -8,6 +8,7 @@ import { createReadStream } from 'node:fs';
 import type { BlobMeta, BlobStore } from '../azure/blob.js';
 import type { Logger } from '../report/log.js';
 import type { PackageInfo } from './types.js';
+import { RUNPACK_VERSION } from '../version.js';
 
 export interface ReleaseMetadata {
   commit?: string;
@@ -28,6 +29,19 @@ export function releaseMetadata(pkg: PackageInfo, m: ReleaseMetadata): Record<st
   if (m.commit) out.commit = m.commit.replace(/[^\x20-\x7e]/g, '');
   if (m.runUrl) out.run_url = m.runUrl.replace(/[^\x20-\x7e]/g, '');
   return out;
+}
+
+/** The release metadata of this run (the commit and run link given, this runpack, the clock's time). */
+export function runReleaseMetadata(
+  pkg: PackageInfo,
+  run: { commit?: string; runUrl?: string; now: number },
+): Record<string, string> {
+  return releaseMetadata(pkg, {
+    commit: run.commit,
+    runUrl: run.runUrl,
+    version: RUNPACK_VERSION,
+    now: new Date(run.now),
+  });
 }
 
 export async function md5OfFile(path: string): Promise<Buffer> {

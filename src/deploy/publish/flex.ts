@@ -14,11 +14,10 @@ import { inspect } from '../../package/inspect.js';
 import { releaseBlobName } from '../../release/releases.js';
 import { isVerifiedBlob, VERIFIED_KEY } from '../../release/verified.js';
 import { RunpackError, describeError } from '../../util/errors.js';
-import { RUNPACK_VERSION } from '../../version.js';
 import { renderPlan, type DryRunFacts } from '../dry-run.js';
 import { mergeSettings } from '../setting.js';
 import type { DeployContext, Finding, PackageInfo } from '../types.js';
-import { md5OfFile, releaseMetadata, uploadReleaseBlob } from '../upload.js';
+import { md5OfFile, runReleaseMetadata, uploadReleaseBlob } from '../upload.js';
 import { verifyDeploy, type VerifyInput } from '../verify.js';
 import { failureLog, pushAndFollow } from './local.js';
 import { findAccount, openStore } from './release-store.js';
@@ -174,12 +173,7 @@ export async function publishFlex(input: PublishInput): Promise<Published> {
         plan.container,
         releaseBlob,
         pkg,
-        releaseMetadata(pkg, {
-          commit: inputs.commit,
-          runUrl,
-          version: RUNPACK_VERSION,
-          now: new Date(ctx.clock.now()),
-        }),
+        runReleaseMetadata(pkg, { commit: inputs.commit, runUrl, now: ctx.clock.now() }),
         log,
         ctx.signal,
       );

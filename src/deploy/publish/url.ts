@@ -10,12 +10,11 @@ import { grantsBlobRead } from '../../azure/roles.js';
 import { buildPolicySasUrl, buildShortReadSasUrl, decidePolicy } from '../../azure/sas.js';
 import { releaseBlobName } from '../../release/releases.js';
 import { RunpackError, describeError } from '../../util/errors.js';
-import { RUNPACK_VERSION } from '../../version.js';
 import { blobInContainer, chooseStableBlob, type Plan } from '../plan.js';
 import { applyRetention, type RetentionOutcome } from '../retention.js';
 import { mergeSettings } from '../setting.js';
 import type { DeployContext, Finding, PackageInfo } from '../types.js';
-import { releaseMetadata, uploadRelease } from '../upload.js';
+import { runReleaseMetadata, uploadRelease } from '../upload.js';
 import { verifyDeploy } from '../verify.js';
 import { renderPlan, type DryRunFacts } from '../dry-run.js';
 import {
@@ -203,12 +202,7 @@ export async function publishUrl(input: UrlPublishInput): Promise<Published> {
       releaseBlob,
       plan.stableBlob,
       pkg,
-      releaseMetadata(pkg, {
-        commit: inputs.commit,
-        runUrl,
-        version: RUNPACK_VERSION,
-        now: new Date(ctx.clock.now()),
-      }),
+      runReleaseMetadata(pkg, { commit: inputs.commit, runUrl, now: ctx.clock.now() }),
       log,
       uploadSignal,
       copyFrom,
