@@ -119,6 +119,12 @@ describe('planDeploy', () => {
       expect(refusal(() => planDeploy(inputs({ 'rollback-settings': 'true' }), flex(), {})).code).toBe(
         'rollback-settings-unsupported',
       );
+      // Run-from-package inputs Flex would not use are refused, not ignored.
+      const unused = refusal(() =>
+        planDeploy(inputs({ 'package-access': 'sas', restart: 'false' }), flex(), {}),
+      );
+      expect(unused.code).toBe('input-unsupported');
+      expect(unused.message).toMatch(/'package-access', 'restart' have no effect/);
     });
 
     it('refuses settings Flex does not support with each reason, and removes them with force', () => {

@@ -351,7 +351,6 @@ describe('a fleet of a Flex app and a Windows function app', () => {
     const r = await e.run({
       'app-name': `${FLEX}, rp-win-func`,
       'storage-account': e.emu.storage.accountName,
-      'package-access': 'sas',
       package: nodeFunctions('m1', ['HttpHello']),
     });
     expect(r.stdout.split('\n').filter((l) => /::error/.test(l))).toEqual([]);

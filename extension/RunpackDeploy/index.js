@@ -52596,6 +52596,10 @@ function planFlex(inputs, target, settings, name) {
         throw new RunpackError('slots-unsupported', `${name} runs on the Flex Consumption plan, which has no deployment slots; ${n.input(target.ref.slot ? 'slot' : 'swap-to')} cannot be used there (a second app serves as staging on Flex).`);
     if (!target.flex)
         throw new RunpackError('flex-storage-missing', `${name} runs on the Flex Consumption plan but its functionAppConfig names no deployment storage; set one (az functionapp deployment config set --deployment-storage-name …) and deploy again.`);
+    // Inputs of run-from-package that a Flex deploy would not use: refused rather than ignored.
+    const unused = ['package-access', 'sas-expiry-days', 'keep-releases', 'restart'].filter((k) => inputs.given?.has(k));
+    if (unused.length)
+        throw new RunpackError('input-unsupported', `${name} runs on the Flex Consumption plan, where ${unused.map((k) => n.ref(k)).join(', ')} ${unused.length === 1 ? 'has' : 'have'} no effect: the package goes to the app's deployment storage (no package URL or SAS, no pruning) and One Deploy restarts the app itself; remove ${unused.length === 1 ? 'it' : 'them'}.`);
     if (inputs.publishProfile)
         throw new RunpackError('publish-profile-unsupported', `${name} runs on the Flex Consumption plan, whose deployments take the Entra login (a bearer token on One Deploy); remove ${n.input('publish-profile')} and log in with a service principal or OIDC.`);
     if (inputs.rollbackSettings)
