@@ -373,6 +373,16 @@ const CASES: [string, (w: string) => string[], RegExp][] = [
     /--exclude' must hold globs relative to the package folder/,
   ],
   ['commit with a space', () => ['deploy', ...APP, '--commit', 'fix bug'], /--commit' must be a commit id/],
+  [
+    'package-cache for a zip',
+    (w) => ['deploy', ...APP, '--package', join(w, 'not.zip'), '--package-cache', join(w, 'cache')],
+    /--package-cache' is for a folder package, but --package names a zip/,
+  ],
+  [
+    'remote-build not a boolean',
+    () => ['deploy', ...APP, '--remote-build=yes'],
+    /--remote-build' must be true or false/,
+  ],
   // operator commands
   [
     'diagnose unknown flag',
