@@ -68049,6 +68049,18 @@ function createArmClient(options) {
         return null;
     }
     const props = (res) => (res.json()?.properties ?? {});
+    /** The site's functions (ARM's function envelopes): name → its config (function.json), as the host lists them. */
+    async function functionEnvelopes(ref) {
+        const res = await call('GET', `${siteId(ref)}/functions`, WEB_API_VERSION, 'list functions', describeSite(ref));
+        const body = res.json();
+        const out = new Map();
+        for (const f of body?.value ?? []) {
+            const name = f.properties?.name ?? (f.name ?? '').split('/').pop() ?? '';
+            if (name)
+                out.set(name, f.properties?.config);
+        }
+        return out;
+    }
     const client = {
         endpoint,
         async getSite(ref) {
@@ -68130,11 +68142,16 @@ function createArmClient(options) {
             await call('PUT', `${siteId(ref)}/basicPublishingCredentialsPolicies/${kind}`, WEB_API_VERSION, `write the ${kind} basic-auth policy`, describeSite(ref), { properties: { allow } });
         },
         async listFunctions(ref) {
-            const res = await call('GET', `${siteId(ref)}/functions`, WEB_API_VERSION, 'list functions', describeSite(ref));
-            const body = res.json();
-            return (body?.value ?? [])
-                .map((f) => f.properties?.name ?? (f.name ?? '').split('/').pop() ?? '')
-                .filter((n) => n.length > 0);
+            return [...(await functionEnvelopes(ref)).keys()];
+        },
+        async functionTriggers(ref) {
+            const out = new Map();
+            for (const [name, config] of await functionEnvelopes(ref)) {
+                const trigger = (config?.bindings ?? []).find((b) => /trigger$/i.test(b?.type ?? ''))?.type;
+                if (trigger)
+                    out.set(name, trigger);
+            }
+            return out;
         },
         async listSlots(ref) {
             const prod = { ...ref, slot: null };
@@ -72337,6 +72354,14 @@ async function staticRules(t) {
         problems: [error('entry-point-missing', `no index.html at the root; ${hint}`)],
     };
 }
+/** The type of the trigger binding a function.json declares (`…Trigger`), if any. */
+function triggerOf(cfg) {
+    const bindings = Array.isArray(cfg.bindings) ? cfg.bindings : [];
+    for (const b of bindings)
+        if (isObject(b) && typeof b.type === 'string' && /trigger$/i.test(b.type))
+            return b.type;
+    return undefined;
+}
 const DEFAULT_SCRIPTS = [
     'index.js',
     'index.mjs',
@@ -72362,13 +72387,20 @@ async function functionFolders(t) {
             continue;
         }
         const cfg = json && isObject(json.value) ? json.value : {};
+        const trigger = triggerOf(cfg);
+        const withTrigger = trigger ? { trigger } : {};
         if (typeof cfg.scriptFile === 'string' && cfg.scriptFile) {
             const ref = normalizeRef(cfg.scriptFile, d);
             if (ref !== null && t.files.has(ref)) {
-                out.push({ name: d, scriptFile: ref, problem: null });
+                out.push({ name: d, scriptFile: ref, problem: null, ...withTrigger });
             }
             else {
-                out.push({ name: d, scriptFile: null, problem: missingFunctionScript(t, fj, cfg.scriptFile) });
+                out.push({
+                    name: d,
+                    scriptFile: null,
+                    problem: missingFunctionScript(t, fj, cfg.scriptFile),
+                    ...withTrigger,
+                });
             }
             continue;
         }
@@ -72377,6 +72409,7 @@ async function functionFolders(t) {
             name: d,
             scriptFile: def,
             problem: def ? null : missingFunctionScript(t, fj, 'index.js'),
+            ...withTrigger,
         });
     }
     return out;
@@ -72506,7 +72539,14 @@ async function functionsRules(t) {
             problems.push(error('entry-point-missing', "host.json is here but no built function code is: no package.json main, function_app.py, worker.config.json + <App>.dll, or folders with function.json. Package the function app's build output"));
         }
     }
-    return { runtime: 'functions', entryPoint, problems, functions: [...functions].sort() };
+    const functionTriggers = Object.fromEntries(folders.filter((f) => f.trigger).map((f) => [f.name, f.trigger]));
+    return {
+        runtime: 'functions',
+        entryPoint,
+        problems,
+        functions: [...functions].sort(),
+        ...(Object.keys(functionTriggers).length ? { functionTriggers } : {}),
+    };
 }
 function pickLanguage(t, entry) {
     if (entry && ext(entry, '.py'))
@@ -73659,6 +73699,7 @@ async function inspectEntries(entries, options, readSmallFile, extraProblems = [
         ...base,
         problems,
         ...(result.functions ? { functions: result.functions } : {}),
+        ...(result.functionTriggers ? { functionTriggers: result.functionTriggers } : {}),
         ...(stamp ? { stamp } : {}),
     });
 }
@@ -76058,6 +76099,19 @@ function functionPackageFindings(inspect, target, force, remoteBuild = false, n 
     }
     return out;
 }
+/** Pure: `name: the package's <trigger>, the host's <trigger>` for each function whose trigger type differs. */
+function triggerDifferences(wanted, listed) {
+    if (!listed)
+        return [];
+    const byName = new Map([...listed].map(([k, v]) => [k.toLowerCase(), v]));
+    return Object.entries(wanted)
+        .filter(([fn, type]) => {
+        const host = byName.get(fn.toLowerCase());
+        return host !== undefined && host.toLowerCase() !== type.toLowerCase();
+    })
+        .map(([fn, type]) => `${fn}: the package's ${type}, the host's ${byName.get(fn.toLowerCase())}`)
+        .sort();
+}
 /** Pure: the host lists only the platform's WarmUp trigger, which the package does not declare. */
 function warmUpOnly(expected, listed) {
     const names = listed.map((l) => functionName(l).toLowerCase());
@@ -76143,7 +76197,21 @@ async function afterMountFunctions(ctx, pkg, options = {}) {
         return findings;
     }
     if (diff.same) {
-        ctx.log.info(`The functions host of ${name} lists the package's ${expected.length} function(s): ${expected.map(functionName).sort().join(', ')}.`);
+        // The same names, and each one's trigger as the package declares it (stale trigger metadata shows here).
+        const wanted = pkg.inspect.functionTriggers ?? {};
+        const listedTriggers = Object.keys(wanted).length && ctx.arm.functionTriggers
+            ? await ctx.arm.functionTriggers(ctx.target.ref).catch(() => null)
+            : null;
+        const differ = triggerDifferences(wanted, listedTriggers);
+        if (differ.length) {
+            findings.push({
+                severity: 'error',
+                code: 'functions-mismatch',
+                message: `The functions host of ${name} lists the package's functions with other triggers (${differ.join('; ')}): it runs stale trigger metadata; sync the triggers (az functionapp function sync, or restart the app) and deploy again.`,
+            });
+            return findings;
+        }
+        ctx.log.info(`The functions host of ${name} lists the package's ${expected.length} function(s): ${expected.map(functionName).sort().join(', ')}${listedTriggers ? ', with their triggers' : ''}.`);
         return findings;
     }
     findings.push({
@@ -77610,7 +77678,7 @@ function restoredPackage(pkg, r) {
         zipBytes: r.zipBytes ?? pkg.zipBytes,
         stamp: r.contentSha256 ? { runpack: 1, contentSha256: r.contentSha256 } : null,
         functions: [],
-        inspect: { ...pkg.inspect, functions: [] },
+        inspect: { ...pkg.inspect, functions: [], functionTriggers: undefined },
     };
 }
 
@@ -79065,6 +79133,7 @@ async function restoreFlexRelease(input, store, previousSha256, kudu) {
         }),
         zipPath: file,
         functions: report.functions ?? [],
+        inspect: report,
     };
     await oneDeploy(ctx, kudu, restored);
     return {

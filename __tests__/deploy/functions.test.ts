@@ -3,6 +3,8 @@ import {
   afterMountFunctions,
   diffFunctions,
   functionPackageFindings,
+  triggerDifferences,
+  warmUpOnly,
   isFunctionAppKind,
 } from '../../src/deploy/functions.js';
 import { fakeArm, makeContext, makePackage, makeTarget, newArmFake } from './local-helpers.js';
@@ -106,5 +108,25 @@ describe('afterMountFunctions', () => {
     const ctx = makeContext({ arm: fakeArm(armFake), armFake, target: makeTarget() });
     expect(await afterMountFunctions(ctx, makePackage())).toEqual([]);
     expect(armFake.calls).toEqual([]);
+  });
+});
+
+describe('triggerDifferences and warmUpOnly', () => {
+  it('names each function whose trigger differs from the package (stale trigger metadata), case-insensitively', () => {
+    const host = new Map([
+      ['httphello', 'httpTrigger'],
+      ['Tick', 'httpTrigger'],
+    ]);
+    expect(
+      triggerDifferences({ HttpHello: 'HTTPTRIGGER', Tick: 'timerTrigger', Gone: 'queueTrigger' }, host),
+    ).toEqual(["Tick: the package's timerTrigger, the host's httpTrigger"]);
+    expect(triggerDifferences({ Tick: 'timerTrigger' }, null)).toEqual([]);
+  });
+
+  it('tells a host that lists only the platform WarmUp function from a package that has one', () => {
+    expect(warmUpOnly(['HttpHello'], ['app/WarmUp'])).toBe(true);
+    expect(warmUpOnly([], ['warmup'])).toBe(true);
+    expect(warmUpOnly(['WarmUp'], ['WarmUp'])).toBe(false);
+    expect(warmUpOnly(['HttpHello'], ['WarmUp', 'HttpHello'])).toBe(false);
   });
 });

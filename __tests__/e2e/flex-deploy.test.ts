@@ -131,7 +131,7 @@ describe('Flex Consumption (Node, identity deployment storage)', () => {
     expect(r.code).toBe(0);
     expect(r.outputs).toMatchObject({ mode: 'flex', verified: 'true' });
     expect(r.stdout).toMatch(/deployment storage holds this package \(Content-MD5 matches\)/);
-    expect(r.stdout).toMatch(/lists the package's 2 function\(s\): HttpBye, HttpHello/);
+    expect(r.stdout).toMatch(/lists the package's 2 function\(s\): HttpBye, HttpHello, with their triggers/);
     // One Deploy as the platform documents it for Flex: no type, RemoteBuild=false; no run-from-package setting.
     expect(publishes().map((q) => q.path)).toEqual([
       expect.stringMatching(/^\/api\/publish\?RemoteBuild=false&/),

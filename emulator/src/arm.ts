@@ -3,6 +3,8 @@
  * assignments and cloud metadata. Any api-version is accepted; a missing one is a 400. Bearer tokens from the
  * emulator's Entra are checked for signature, issuer, audience and expiry.
  */
+import { readFileSync } from 'node:fs';
+import { join as pathJoin } from 'node:path';
 import { isFlexSite } from './flex.js';
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -756,6 +758,16 @@ export function createArm(deps: ArmDeps) {
       // A Flex Consumption host that indexed none of the package's functions lists only the platform's WarmUp
       // trigger (what users see when a deployment "succeeded" with content the host cannot load).
       const names = indexed.length === 0 && isFlexSite(site) ? ['WarmUp'] : indexed;
+      // Each function's config is its function.json as the host read it from the mounted content.
+      const dir = worker?.mounted().dir ?? null;
+      const configOf = (fn: string): unknown => {
+        if (!dir) return {};
+        try {
+          return JSON.parse(readFileSync(pathJoin(dir, fn, 'function.json'), 'utf8')) as unknown;
+        } catch {
+          return {};
+        }
+      };
       return sendJson(res, 200, {
         value: names.map((fn) => ({
           id: `${site.id}/functions/${fn}`,
@@ -771,6 +783,7 @@ export function createArm(deps: ArmDeps) {
             invoke_url_template: `https://${site.defaultHostName}/api/${fn.toLowerCase()}`,
             language: 'node',
             isDisabled: false,
+            config: configOf(fn),
           },
         })),
         nextLink: null,

@@ -105,6 +105,8 @@ export interface ArmClient {
   getBasicAuthAllowed(ref: SiteRef, kind?: 'scm' | 'ftp'): Promise<boolean>;
   setBasicAuthAllowed(ref: SiteRef, allow: boolean, kind?: 'scm' | 'ftp'): Promise<void>;
   listFunctions(ref: SiteRef): Promise<string[]>;
+  /** Function name → the trigger type of its config (function.json) as the host lists it. */
+  functionTriggers?(ref: SiteRef): Promise<Map<string, string>>;
   /** Names of the app's deployment slots (the slot in ref is ignored). */
   listSlots?(ref: SiteRef): Promise<string[]>;
   /** The ids of the site's scale-out instances (List Instance Identifiers): each is also its ARRAffinity value. */
@@ -310,6 +312,31 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
 
   const props = <T>(res: HttpResponse): T => (res.json<{ properties?: T }>()?.properties ?? {}) as T;
 
+  /** The site's functions (ARM's function envelopes): name → its config (function.json), as the host lists them. */
+  async function functionEnvelopes(
+    ref: SiteRef,
+  ): Promise<Map<string, { bindings?: { type?: string }[] } | undefined>> {
+    const res = await call(
+      'GET',
+      `${siteId(ref)}/functions`,
+      WEB_API_VERSION,
+      'list functions',
+      describeSite(ref),
+    );
+    const body = res.json<{
+      value?: {
+        name?: string;
+        properties?: { name?: string; config?: { bindings?: { type?: string }[] } };
+      }[];
+    }>();
+    const out = new Map<string, { bindings?: { type?: string }[] } | undefined>();
+    for (const f of body?.value ?? []) {
+      const name = f.properties?.name ?? (f.name ?? '').split('/').pop() ?? '';
+      if (name) out.set(name, f.properties?.config);
+    }
+    return out;
+  }
+
   const client: ArmClient = {
     endpoint,
     async getSite(ref) {
@@ -467,17 +494,15 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
       );
     },
     async listFunctions(ref) {
-      const res = await call(
-        'GET',
-        `${siteId(ref)}/functions`,
-        WEB_API_VERSION,
-        'list functions',
-        describeSite(ref),
-      );
-      const body = res.json<{ value?: { name?: string; properties?: { name?: string } }[] }>();
-      return (body?.value ?? [])
-        .map((f) => f.properties?.name ?? (f.name ?? '').split('/').pop() ?? '')
-        .filter((n) => n.length > 0);
+      return [...(await functionEnvelopes(ref)).keys()];
+    },
+    async functionTriggers(ref) {
+      const out = new Map<string, string>();
+      for (const [name, config] of await functionEnvelopes(ref)) {
+        const trigger = (config?.bindings ?? []).find((b) => /trigger$/i.test(b?.type ?? ''))?.type;
+        if (trigger) out.set(name, trigger);
+      }
+      return out;
     },
     async listSlots(ref) {
       const prod = { ...ref, slot: null };

@@ -131,6 +131,22 @@ export function functionPackageFindings(
   return out;
 }
 
+/** Pure: `name: the package's <trigger>, the host's <trigger>` for each function whose trigger type differs. */
+export function triggerDifferences(
+  wanted: Record<string, string>,
+  listed: Map<string, string> | null,
+): string[] {
+  if (!listed) return [];
+  const byName = new Map([...listed].map(([k, v]) => [k.toLowerCase(), v]));
+  return Object.entries(wanted)
+    .filter(([fn, type]) => {
+      const host = byName.get(fn.toLowerCase());
+      return host !== undefined && host.toLowerCase() !== type.toLowerCase();
+    })
+    .map(([fn, type]) => `${fn}: the package's ${type}, the host's ${byName.get(fn.toLowerCase())}`)
+    .sort();
+}
+
 /** Pure: the host lists only the platform's WarmUp trigger, which the package does not declare. */
 export function warmUpOnly(expected: string[], listed: string[]): boolean {
   const names = listed.map((l) => functionName(l).toLowerCase());
@@ -238,8 +254,23 @@ export async function afterMountFunctions(
     return findings;
   }
   if (diff.same) {
+    // The same names, and each one's trigger as the package declares it (stale trigger metadata shows here).
+    const wanted = pkg.inspect.functionTriggers ?? {};
+    const listedTriggers =
+      Object.keys(wanted).length && ctx.arm.functionTriggers
+        ? await ctx.arm.functionTriggers(ctx.target.ref).catch(() => null)
+        : null;
+    const differ = triggerDifferences(wanted, listedTriggers);
+    if (differ.length) {
+      findings.push({
+        severity: 'error',
+        code: 'functions-mismatch',
+        message: `The functions host of ${name} lists the package's functions with other triggers (${differ.join('; ')}): it runs stale trigger metadata; sync the triggers (az functionapp function sync, or restart the app) and deploy again.`,
+      });
+      return findings;
+    }
     ctx.log.info(
-      `The functions host of ${name} lists the package's ${expected.length} function(s): ${expected.map(functionName).sort().join(', ')}.`,
+      `The functions host of ${name} lists the package's ${expected.length} function(s): ${expected.map(functionName).sort().join(', ')}${listedTriggers ? ', with their triggers' : ''}.`,
     );
     return findings;
   }

@@ -308,6 +308,7 @@ export async function inspectEntries(
     ...base,
     problems,
     ...(result.functions ? { functions: result.functions } : {}),
+    ...(result.functionTriggers ? { functionTriggers: result.functionTriggers } : {}),
     ...(stamp ? { stamp } : {}),
   });
 }

@@ -19,6 +19,8 @@ export interface RuleResult {
   entryPoint: string | null;
   problems: Problem[];
   functions?: string[];
+  /** Function name → the trigger its function.json declares (`httpTrigger`, `timerTrigger`, …), when it declares one. */
+  functionTriggers?: Record<string, string>;
 }
 
 /** Build a tree from file paths (directories are implied by the files and may also be listed). */
@@ -559,6 +561,16 @@ interface FunctionFolder {
   name: string;
   scriptFile: string | null;
   problem: Problem | null;
+  /** The trigger binding's type in function.json. */
+  trigger?: string;
+}
+
+/** The type of the trigger binding a function.json declares (`…Trigger`), if any. */
+function triggerOf(cfg: Record<string, unknown>): string | undefined {
+  const bindings = Array.isArray(cfg.bindings) ? cfg.bindings : [];
+  for (const b of bindings)
+    if (isObject(b) && typeof b.type === 'string' && /trigger$/i.test(b.type)) return b.type;
+  return undefined;
 }
 
 const DEFAULT_SCRIPTS = [
@@ -586,12 +598,19 @@ async function functionFolders(t: PackageTree): Promise<FunctionFolder[]> {
       continue;
     }
     const cfg = json && isObject(json.value) ? json.value : {};
+    const trigger = triggerOf(cfg);
+    const withTrigger = trigger ? { trigger } : {};
     if (typeof cfg.scriptFile === 'string' && cfg.scriptFile) {
       const ref = normalizeRef(cfg.scriptFile, d);
       if (ref !== null && t.files.has(ref)) {
-        out.push({ name: d, scriptFile: ref, problem: null });
+        out.push({ name: d, scriptFile: ref, problem: null, ...withTrigger });
       } else {
-        out.push({ name: d, scriptFile: null, problem: missingFunctionScript(t, fj, cfg.scriptFile) });
+        out.push({
+          name: d,
+          scriptFile: null,
+          problem: missingFunctionScript(t, fj, cfg.scriptFile),
+          ...withTrigger,
+        });
       }
       continue;
     }
@@ -600,6 +619,7 @@ async function functionFolders(t: PackageTree): Promise<FunctionFolder[]> {
       name: d,
       scriptFile: def,
       problem: def ? null : missingFunctionScript(t, fj, 'index.js'),
+      ...withTrigger,
     });
   }
   return out;
@@ -761,7 +781,16 @@ async function functionsRules(t: PackageTree): Promise<RuleResult> {
       );
     }
   }
-  return { runtime: 'functions', entryPoint, problems, functions: [...functions].sort() };
+  const functionTriggers = Object.fromEntries(
+    folders.filter((f) => f.trigger).map((f) => [f.name, f.trigger!] as const),
+  );
+  return {
+    runtime: 'functions',
+    entryPoint,
+    problems,
+    functions: [...functions].sort(),
+    ...(Object.keys(functionTriggers).length ? { functionTriggers } : {}),
+  };
 }
 
 function pickLanguage(t: PackageTree, entry: string | null): 'python' | 'other' {

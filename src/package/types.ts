@@ -46,6 +46,8 @@ export interface InspectReport {
   problems: Problem[];
   /** Function names found in a functions package (folders with function.json, or declared by the worker). */
   functions?: string[];
+  /** Function name → the trigger type its function.json declares (`httpTrigger`, `timerTrigger`, …). */
+  functionTriggers?: Record<string, string>;
   /** Content of `.runpack/release.json` when the archive carries a release stamp. */
   stamp?: ReleaseStamp | null;
 }

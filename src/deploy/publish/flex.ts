@@ -298,6 +298,7 @@ async function restoreFlexRelease(
     }),
     zipPath: file,
     functions: report.functions ?? [],
+    inspect: report,
   };
   await oneDeploy(ctx, kudu, restored);
   return {

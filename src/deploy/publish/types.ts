@@ -60,7 +60,7 @@ export function restoredPackage(
     zipBytes: r.zipBytes ?? pkg.zipBytes,
     stamp: r.contentSha256 ? { runpack: 1, contentSha256: r.contentSha256 } : null,
     functions: [],
-    inspect: { ...pkg.inspect, functions: [] },
+    inspect: { ...pkg.inspect, functions: [], functionTriggers: undefined },
   };
 }
 
