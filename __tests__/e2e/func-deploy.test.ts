@@ -6,7 +6,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type E2E, useE2E } from './helpers/action.js';
+import { ClientSecretCredential } from '@azure/identity';
+import AdmZip from 'adm-zip';
+import { appServiceClient, type E2E, useE2E } from './helpers/action.js';
+import { requestViaProxy } from '../../emulator/__tests__/helpers/start.js';
 
 let e: E2E;
 useE2E((ready) => (e = ready));
@@ -89,6 +92,49 @@ describe('Linux Consumption function app', () => {
     expect(r.stdout).toMatch(/Synced function triggers of rp-linux-func/);
     expect(r.stdout).toMatch(/lists the package's 2 function\(s\): HttpHello, TimerTick/);
     expect(e.emu.admin.site('rp-linux-func').triggerSyncs.length).toBeGreaterThan(syncsBefore);
+  });
+});
+
+describe("Linux Consumption after a zip deploy by another tool (the platform's blob model)", () => {
+  it('takes over from the package URL Kudu set: runpack deploys to its stable blob and verifies', async () => {
+    await e.emu.admin.reset({ sites: true });
+    // What the Azure CLI does: a zip deploy to Kudu, which stores the package in scm-releases and sets the URL.
+    const zip = new AdmZip();
+    zip.addFile('host.json', Buffer.from('{"version":"2.0"}'));
+    zip.addFile('Old/function.json', Buffer.from('{"bindings":[{"type":"httpTrigger","name":"req"}]}'));
+    zip.addFile('Old/index.js', Buffer.from('module.exports = async () => ({});'));
+    const cred = new ClientSecretCredential(
+      e.emu.tenantId,
+      e.emu.servicePrincipal.clientId,
+      e.emu.servicePrincipal.clientSecret,
+      { authorityHost: e.emu.authorityHost, disableInstanceDiscovery: true },
+    );
+    const token = (await cred.getToken('https://management.azure.com/.default'))!.token;
+    const app = e.emu.apps.find((a) => a.name === 'rp-linux-func')!;
+    const pushed = await requestViaProxy(e.emu.proxyUrl, `${app.scmUrl}/api/zipdeploy?isAsync=false`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/zip' },
+      body: zip.toBuffer(),
+    });
+    expect(pushed.status).toBe(200);
+    const client = appServiceClient(e.emu);
+    const before = (await client.webApps.listApplicationSettings(e.emu.resourceGroup, 'rp-linux-func'))
+      .properties!;
+    expect(before.WEBSITE_RUN_FROM_PACKAGE).toMatch(/\/scm-releases\/scm-latest-rp-linux-func\.zip\?/);
+
+    const r = await e.run({
+      'app-name': 'rp-linux-func',
+      'storage-account': e.emu.storage.accountName,
+      'package-access': 'sas',
+      package: functionsApp('lc1', ['HttpHello']),
+    });
+    expect(r.code).toBe(0);
+    expect(r.outputs).toMatchObject({ mode: 'url', verified: 'true' });
+    expect(r.stdout).toMatch(/lists the package's 1 function\(s\): HttpHello/);
+    const after = (await client.webApps.listApplicationSettings(e.emu.resourceGroup, 'rp-linux-func'))
+      .properties!;
+    expect(after.WEBSITE_RUN_FROM_PACKAGE.split('?')[0]).toBe(r.outputs['package-url']);
+    expect(e.emu.admin.site('rp-linux-func').mounted?.source).toBe(r.outputs['package-url']);
   });
 });
 
