@@ -11657,6 +11657,8 @@ function flexRefusalMessage(name) {
     const app = name ? `'${name}'` : 'This function app';
     return `${app} runs on the Flex Consumption plan, which does not run packages through WEBSITE_RUN_FROM_PACKAGE (mode: url or local); leave mode at auto and runpack publishes the package to the app's deployment storage with One Deploy.`;
 }
+/** The blob One Deploy writes into a Flex Consumption app's deployment container, and what the app runs. */
+const FLEX_PACKAGE_BLOB = 'released-package.zip';
 /**
  * Settings a Flex Consumption app does not support, and why (the Flex docs' list of deprecated settings; its
  * deployments fail on the run-from-package ones). functionAppConfig carries the runtime and the deployment
@@ -49336,10 +49338,11 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
         const cacheUse = { hits: 0, misses: 0, index: new Map() };
         const lookups = new Map();
         const cacheable = (it) => Boolean(cacheDir) && !it.store && it.size > 0;
-        const remember = (it, sha256, e, hit) => {
+        /** Index an entry for the cache; `entry` is only built (its data's CRC computed) when there is a cache. */
+        const remember = (it, sha256, entry, hit) => {
             if (!cacheable(it))
                 return;
-            cacheUse.index.set(sha256, e);
+            cacheUse.index.set(sha256, entry());
             if (hit)
                 cacheUse.hits++;
             else
@@ -49440,7 +49443,7 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
                         digest.add({ path: it.rel, mode: it.mode, size: it.size, sha256: r.sha256 });
                         const lh = localHeader(h);
                         await out.append(lh);
-                        remember(it, r.sha256, [offset + lh.length, r.data.byteLength, r.method, crc32(r.data) >>> 0, r.crc], Boolean(r.cached));
+                        remember(it, r.sha256, () => [offset + lh.length, r.data.byteLength, r.method, crc32(r.data) >>> 0, r.crc], Boolean(r.cached));
                         await out.append(r.data);
                         doneBytes += it.size;
                         progress();
@@ -49505,7 +49508,7 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
             await out.writeAt(lh, L.headerAt);
             out.hash.update(lh);
             const dataCrc = await out.hashRange(L.dataAt, comp);
-            remember(it, whole.sha256, [L.dataAt, comp, method, dataCrc, L.crc], Boolean(hit));
+            remember(it, whole.sha256, () => [L.dataAt, comp, method, dataCrc, L.crc], Boolean(hit));
             central.add(header(it, method, L.crc, comp, L.headerAt));
             out.pos = L.dataAt + comp;
             large = null;
@@ -49815,9 +49818,16 @@ async function afterMountFunctions(ctx, pkg, options = {}) {
     const deadline = ctx.phaseDeadline(options.listBudgetMs ?? 120_000);
     const interval = options.listIntervalMs ?? 5000;
     let listed = [];
+    /** Each listed function's trigger, from the same read (when the client reads them). */
+    let triggers = null;
     let diff = diffFunctions(expected, listed);
     for (;;) {
-        listed = await ctx.arm.listFunctions(ctx.target.ref);
+        if (ctx.arm.listFunctionTriggers) {
+            triggers = await ctx.arm.listFunctionTriggers(ctx.target.ref);
+            listed = [...triggers.keys()];
+        }
+        else
+            listed = await ctx.arm.listFunctions(ctx.target.ref);
         diff = diffFunctions(expected, listed);
         // The host indexes after start: wait while it lists fewer functions than the package has. A host that lists
         // only the platform's WarmUp function has started without loading the package: waiting does not help.
@@ -49848,9 +49858,7 @@ async function afterMountFunctions(ctx, pkg, options = {}) {
     if (diff.same) {
         // The same names, and each one's trigger as the package declares it (stale trigger metadata shows here).
         const wanted = pkg.inspect.functionTriggers ?? {};
-        const listedTriggers = Object.keys(wanted).length && ctx.arm.functionTriggers
-            ? await ctx.arm.functionTriggers(ctx.target.ref).catch(() => null)
-            : null;
+        const listedTriggers = Object.keys(wanted).length ? triggers : null;
         const differ = triggerDifferences(wanted, listedTriggers);
         if (differ.length) {
             findings.push({
@@ -51323,13 +51331,10 @@ function createArmClient(options) {
         async listFunctions(ref) {
             return [...(await functionEnvelopes(ref)).keys()];
         },
-        async functionTriggers(ref) {
+        async listFunctionTriggers(ref) {
             const out = new Map();
-            for (const [name, config] of await functionEnvelopes(ref)) {
-                const trigger = (config?.bindings ?? []).find((b) => /trigger$/i.test(b?.type ?? ''))?.type;
-                if (trigger)
-                    out.set(name, trigger);
-            }
+            for (const [name, config] of await functionEnvelopes(ref))
+                out.set(name, (config?.bindings ?? []).find((b) => /trigger$/i.test(b?.type ?? ''))?.type);
             return out;
         },
         async listSlots(ref) {
@@ -51930,6 +51935,23 @@ async function checkBlobUrl(ctx, url, pkg, input, deadline) {
         ...(sha && sha !== pkg.sha256 ? { releaseThere: sha.slice(0, 12) } : {}),
     };
 }
+/**
+ * The package in a Flex app's deployment storage (`<container>/released-package.zip`), read with a HEAD and the
+ * login's storage token: its status and headers (Content-MD5, Content-Length), or status 0 when nothing answered.
+ */
+async function headDeployedPackage(http, containerUrl, authorization, o) {
+    return http
+        .request({
+        method: 'HEAD',
+        url: `${containerUrl}/${FLEX_PACKAGE_BLOB}`,
+        service: 'Blob Storage',
+        headers: { 'x-ms-version': '2023-11-03' },
+        authorization,
+        deadline: o.deadline,
+        maxAttempts: o.maxAttempts,
+    })
+        .catch(() => ({ status: 0, headers: {} }));
+}
 /** A check for the failure marker in wwwroot through Kudu (null when SCM is not reachable or there is none). */
 function failureMarkerCheck(ctx) {
     let kudu;
@@ -52125,18 +52147,11 @@ async function verifyFlex(ctx, pkg, input, flex) {
             ? `${RFP} is not set (Flex runs the package from its deployment storage)`
             : `${RFP} is set, which Flex Consumption does not support`,
     });
-    const res = await ctx.http
-        .request({
-        method: 'HEAD',
-        url: flex.blobUrl,
-        service: 'Blob Storage',
-        headers: { 'x-ms-version': '2023-11-03' },
-        authorization: flex.authorization,
+    const res = await headDeployedPackage(ctx.http, flex.containerUrl, flex.authorization, {
         deadline,
         maxAttempts: 3,
-    })
-        .catch((err) => ({ status: 0, headers: {}, error: err }));
-    const where = flex.blobUrl.split('?')[0];
+    });
+    const where = `${flex.containerUrl}/${FLEX_PACKAGE_BLOB}`;
     if (res.status >= 200 && res.status < 300) {
         const md5 = res.headers['content-md5'];
         const size = Number(res.headers['content-length']);
@@ -91710,8 +91725,6 @@ function bareUrl(v) {
  * again. Flex has no WEBSITE_RUN_FROM_PACKAGE and its SCM site exposes no files, so verification reads the
  * deployment storage back and the functions the host lists (API-SPEC §2.3, Flex).
  */
-/** The blob One Deploy writes into a Flex app's deployment container, and what the app runs. */
-const FLEX_PACKAGE_BLOB = 'released-package.zip';
 /** A Kudu client for the Flex app's SCM site with the Entra token (Flex deploys take no publishing credentials). */
 function flexKudu(ctx) {
     if (!ctx.target.scmHostName)
@@ -91728,7 +91741,7 @@ async function flexVerifyInput(ctx, storageAuthorization, zipPath, bytes) {
     return {
         intendedValue: '',
         flex: {
-            blobUrl: `${ctx.target.flex.containerUrl}/${FLEX_PACKAGE_BLOB}`,
+            containerUrl: ctx.target.flex.containerUrl,
             md5: (await md5OfFile(zipPath)).toString('base64'),
             bytes,
             authorization: storageAuthorization,
@@ -91746,18 +91759,8 @@ async function publishFlexRelease(ctx, pkg, storageAuthorization) {
 /** The deployment storage's package: its Content-MD5 (base64), or null when it cannot be read. */
 async function deployedMd5(input) {
     const { ctx } = input;
-    const res = await ctx.http
-        .request({
-        method: 'HEAD',
-        url: `${ctx.target.flex.containerUrl}/${FLEX_PACKAGE_BLOB}`,
-        service: 'Blob Storage',
-        headers: { 'x-ms-version': '2023-11-03' },
-        authorization: () => input.session.authorization(input.storageScope),
-        deadline: ctx.phaseDeadline(30_000),
-        maxAttempts: 2,
-    })
-        .catch(() => null);
-    return res && res.status === 200 ? (res.headers['content-md5'] ?? null) : null;
+    const res = await headDeployedPackage(ctx.http, ctx.target.flex.containerUrl, () => input.session.authorization(input.storageScope), { deadline: ctx.phaseDeadline(30_000), maxAttempts: 2 });
+    return res.status === 200 ? (res.headers['content-md5'] ?? null) : null;
 }
 /** Publish one package file with One Deploy and follow it to its end; a failure says what the app still runs. */
 async function oneDeploy(ctx, kudu, pkg, onUnchanged) {
@@ -93727,7 +93730,7 @@ function flexRules(e) {
     else if (x.role === 'missing')
         out.push(f('error', 'mount-blocked', 'flex-storage-role', `${name(e)}'s identity (${x.principalId}) holds no Storage Blob Data Contributor (or Owner) on ${where}, so One Deploy cannot store the package (BlobUploadFailedException, 403).`, `role assignments of ${x.principalId} on ${x.account}`, `az role assignment create --role "Storage Blob Data Contributor" --assignee-object-id ${x.principalId} --scope <the id of ${x.account}>`));
     if (x.packageStatus === 404)
-        out.push(f('warning', 'stale-content', 'flex-no-package', `${name(e)}'s deployment storage holds no package (released-package.zip), so the app runs nothing of yours.`, `${x.containerUrl}/released-package.zip answers 404`, 'deploy the app (runpack deploy, mode auto)'));
+        out.push(f('warning', 'stale-content', 'flex-no-package', `${name(e)}'s deployment storage holds no package (${FLEX_PACKAGE_BLOB}), so the app runs nothing of yours.`, `${x.containerUrl}/${FLEX_PACKAGE_BLOB} answers 404`, 'deploy the app (runpack deploy, mode auto)'));
     return out;
 }
 const ORDER = { error: 0, warning: 1, info: 2 };
@@ -94228,18 +94231,11 @@ async function flexEvidence(s, settings) {
         else if (!info)
             out.roleError = 'the storage account is not visible to this login';
     }
-    const res = await s.ctx.http
-        .request({
-        method: 'HEAD',
-        url: `${flex.containerUrl}/released-package.zip`,
-        service: 'Blob Storage',
-        headers: { 'x-ms-version': '2023-11-03' },
-        authorization: s.storageAuthorization,
+    const res = await headDeployedPackage(s.ctx.http, flex.containerUrl, s.storageAuthorization, {
         deadline: s.ctx.phaseDeadline(30_000),
         maxAttempts: 2,
-    })
-        .catch(() => null);
-    if (res)
+    });
+    if (res.status)
         out.packageStatus = res.status;
     return out;
 }

@@ -105,8 +105,11 @@ export interface ArmClient {
   getBasicAuthAllowed(ref: SiteRef, kind?: 'scm' | 'ftp'): Promise<boolean>;
   setBasicAuthAllowed(ref: SiteRef, allow: boolean, kind?: 'scm' | 'ftp'): Promise<void>;
   listFunctions(ref: SiteRef): Promise<string[]>;
-  /** Function name → the trigger type of its config (function.json) as the host lists it. */
-  functionTriggers?(ref: SiteRef): Promise<Map<string, string>>;
+  /**
+   * The same list as listFunctions, in one read, with each function's trigger type from its config
+   * (function.json) as the host lists it (undefined when its config names none).
+   */
+  listFunctionTriggers?(ref: SiteRef): Promise<Map<string, string | undefined>>;
   /** Names of the app's deployment slots (the slot in ref is ignored). */
   listSlots?(ref: SiteRef): Promise<string[]>;
   /** The ids of the site's scale-out instances (List Instance Identifiers): each is also its ARRAffinity value. */
@@ -496,12 +499,10 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
     async listFunctions(ref) {
       return [...(await functionEnvelopes(ref)).keys()];
     },
-    async functionTriggers(ref) {
-      const out = new Map<string, string>();
-      for (const [name, config] of await functionEnvelopes(ref)) {
-        const trigger = (config?.bindings ?? []).find((b) => /trigger$/i.test(b?.type ?? ''))?.type;
-        if (trigger) out.set(name, trigger);
-      }
+    async listFunctionTriggers(ref) {
+      const out = new Map<string, string | undefined>();
+      for (const [name, config] of await functionEnvelopes(ref))
+        out.set(name, (config?.bindings ?? []).find((b) => /trigger$/i.test(b?.type ?? ''))?.type);
       return out;
     },
     async listSlots(ref) {

@@ -134,7 +134,7 @@ export function functionPackageFindings(
 /** Pure: `name: the package's <trigger>, the host's <trigger>` for each function whose trigger type differs. */
 export function triggerDifferences(
   wanted: Record<string, string>,
-  listed: Map<string, string> | null,
+  listed: Map<string, string | undefined> | null,
 ): string[] {
   if (!listed) return [];
   const byName = new Map([...listed].map(([k, v]) => [k.toLowerCase(), v]));
@@ -225,9 +225,14 @@ export async function afterMountFunctions(
   const deadline = ctx.phaseDeadline(options.listBudgetMs ?? 120_000);
   const interval = options.listIntervalMs ?? 5000;
   let listed: string[] = [];
+  /** Each listed function's trigger, from the same read (when the client reads them). */
+  let triggers: Map<string, string | undefined> | null = null;
   let diff: FunctionsDiff = diffFunctions(expected, listed);
   for (;;) {
-    listed = await ctx.arm.listFunctions(ctx.target.ref);
+    if (ctx.arm.listFunctionTriggers) {
+      triggers = await ctx.arm.listFunctionTriggers(ctx.target.ref);
+      listed = [...triggers.keys()];
+    } else listed = await ctx.arm.listFunctions(ctx.target.ref);
     diff = diffFunctions(expected, listed);
     // The host indexes after start: wait while it lists fewer functions than the package has. A host that lists
     // only the platform's WarmUp function has started without loading the package: waiting does not help.
@@ -256,10 +261,7 @@ export async function afterMountFunctions(
   if (diff.same) {
     // The same names, and each one's trigger as the package declares it (stale trigger metadata shows here).
     const wanted = pkg.inspect.functionTriggers ?? {};
-    const listedTriggers =
-      Object.keys(wanted).length && ctx.arm.functionTriggers
-        ? await ctx.arm.functionTriggers(ctx.target.ref).catch(() => null)
-        : null;
+    const listedTriggers = Object.keys(wanted).length ? triggers : null;
     const differ = triggerDifferences(wanted, listedTriggers);
     if (differ.length) {
       findings.push({

@@ -13,7 +13,7 @@ import { readOnlyLineInLogs, watchApp } from './restart.js';
 import type { AnswerState } from './app-answer.js';
 import { describeInstance, shortInstance, verifyInstances, type InstanceRow } from './instances.js';
 import type { DeployContext, Finding, PackageInfo } from './types.js';
-import { FAILURE_MARKER, RFP } from '../release/rfp.js';
+import { FAILURE_MARKER, FLEX_PACKAGE_BLOB, RFP } from '../release/rfp.js';
 import { openKudu } from './context.js';
 
 export type LevelName = 'setting' | 'package-url' | 'mounted-content' | 'health' | 'instances' | 'functions';
@@ -76,7 +76,7 @@ export interface VerifyInput {
    * login's storage token, must be this one (its Content-MD5, else its size); the SCM site exposes no files, so
    * that read and the functions the host lists stand in for the mounted stamp.
    */
-  flex?: { blobUrl: string; md5: string; bytes: number; authorization: () => Promise<string> };
+  flex?: { containerUrl: string; md5: string; bytes: number; authorization: () => Promise<string> };
   /**
    * Local mode: the package (packagename.txt) this run pushed. While waiting for the stamp, a packagename.txt
    * that names another package means a later deployment replaced this one: stop with `superseded`.
@@ -111,6 +111,29 @@ async function checkBlobUrl(
     sha256Matches: sha === undefined ? undefined : sha === pkg.sha256,
     ...(sha && sha !== pkg.sha256 ? { releaseThere: sha.slice(0, 12) } : {}),
   };
+}
+
+/**
+ * The package in a Flex app's deployment storage (`<container>/released-package.zip`), read with a HEAD and the
+ * login's storage token: its status and headers (Content-MD5, Content-Length), or status 0 when nothing answered.
+ */
+export async function headDeployedPackage(
+  http: DeployContext['http'],
+  containerUrl: string,
+  authorization: () => Promise<string>,
+  o: { deadline: number; maxAttempts: number },
+): Promise<{ status: number; headers: Record<string, string> }> {
+  return http
+    .request({
+      method: 'HEAD',
+      url: `${containerUrl}/${FLEX_PACKAGE_BLOB}`,
+      service: 'Blob Storage',
+      headers: { 'x-ms-version': '2023-11-03' },
+      authorization,
+      deadline: o.deadline,
+      maxAttempts: o.maxAttempts,
+    })
+    .catch(() => ({ status: 0, headers: {} }));
 }
 
 /** A check for the failure marker in wwwroot through Kudu (null when SCM is not reachable or there is none). */
@@ -330,18 +353,11 @@ async function verifyFlex(
       ? `${RFP} is not set (Flex runs the package from its deployment storage)`
       : `${RFP} is set, which Flex Consumption does not support`,
   });
-  const res = await ctx.http
-    .request({
-      method: 'HEAD',
-      url: flex.blobUrl,
-      service: 'Blob Storage',
-      headers: { 'x-ms-version': '2023-11-03' },
-      authorization: flex.authorization,
-      deadline,
-      maxAttempts: 3,
-    })
-    .catch((err: unknown) => ({ status: 0, headers: {} as Record<string, string>, error: err }));
-  const where = flex.blobUrl.split('?')[0];
+  const res = await headDeployedPackage(ctx.http, flex.containerUrl, flex.authorization, {
+    deadline,
+    maxAttempts: 3,
+  });
+  const where = `${flex.containerUrl}/${FLEX_PACKAGE_BLOB}`;
   if (res.status >= 200 && res.status < 300) {
     const md5 = res.headers['content-md5'];
     const size = Number(res.headers['content-length']);

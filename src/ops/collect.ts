@@ -7,7 +7,7 @@ import { siteId, WEB_API_VERSION, type StorageAccountInfo } from '../azure/arm.j
 import type { KuduClient } from '../azure/kudu.js';
 import { readMountedStamp, readPackageName } from '../release/mounted.js';
 import { probeSite } from '../deploy/restart.js';
-import { storageErrorOf } from '../deploy/verify.js';
+import { headDeployedPackage, storageErrorOf } from '../deploy/verify.js';
 import { describeError, RunpackError } from '../util/errors.js';
 import {
   rangeZipSource,
@@ -457,17 +457,10 @@ async function flexEvidence(s: OpsSession, settings: Record<string, string>): Pr
       }
     } else if (!info) out.roleError = 'the storage account is not visible to this login';
   }
-  const res = await s.ctx.http
-    .request({
-      method: 'HEAD',
-      url: `${flex.containerUrl}/released-package.zip`,
-      service: 'Blob Storage',
-      headers: { 'x-ms-version': '2023-11-03' },
-      authorization: s.storageAuthorization,
-      deadline: s.ctx.phaseDeadline(30_000),
-      maxAttempts: 2,
-    })
-    .catch(() => null);
-  if (res) out.packageStatus = res.status;
+  const res = await headDeployedPackage(s.ctx.http, flex.containerUrl, s.storageAuthorization, {
+    deadline: s.ctx.phaseDeadline(30_000),
+    maxAttempts: 2,
+  });
+  if (res.status) out.packageStatus = res.status;
   return out;
 }

@@ -11,6 +11,7 @@ import {
   compareStamp,
   effectiveRunFromPackage,
   FAILURE_MARKER,
+  FLEX_PACKAGE_BLOB,
   RFP,
   RFP_LEGACY,
   RFP_MI,
@@ -1017,8 +1018,8 @@ export function flexRules(e: Evidence): OpsFinding[] {
         'warning',
         'stale-content',
         'flex-no-package',
-        `${name(e)}'s deployment storage holds no package (released-package.zip), so the app runs nothing of yours.`,
-        `${x.containerUrl}/released-package.zip answers 404`,
+        `${name(e)}'s deployment storage holds no package (${FLEX_PACKAGE_BLOB}), so the app runs nothing of yours.`,
+        `${x.containerUrl}/${FLEX_PACKAGE_BLOB} answers 404`,
         'deploy the app (runpack deploy, mode auto)',
       ),
     );

@@ -548,9 +548,10 @@ async function packWith(
     const cacheUse = { hits: 0, misses: 0, index: new Map<string, CacheEntry>() };
     const lookups = new Map<Item, Promise<LookupResult>>();
     const cacheable = (it: Item) => Boolean(cacheDir) && !it.store && it.size > 0;
-    const remember = (it: Item, sha256: string, e: CacheEntry, hit: boolean) => {
+    /** Index an entry for the cache; `entry` is only built (its data's CRC computed) when there is a cache. */
+    const remember = (it: Item, sha256: string, entry: () => CacheEntry, hit: boolean) => {
       if (!cacheable(it)) return;
-      cacheUse.index.set(sha256, e);
+      cacheUse.index.set(sha256, entry());
       if (hit) cacheUse.hits++;
       else cacheUse.misses++;
     };
@@ -651,7 +652,7 @@ async function packWith(
             remember(
               it,
               r.sha256,
-              [offset + lh.length, r.data.byteLength, r.method, crc32(r.data) >>> 0, r.crc],
+              () => [offset + lh.length, r.data.byteLength, r.method, crc32(r.data) >>> 0, r.crc],
               Boolean(r.cached),
             );
             await out.append(r.data);
@@ -715,7 +716,7 @@ async function packWith(
       await out.writeAt(lh, L.headerAt);
       out.hash.update(lh);
       const dataCrc = await out.hashRange(L.dataAt, comp);
-      remember(it, whole.sha256, [L.dataAt, comp, method, dataCrc, L.crc], Boolean(hit));
+      remember(it, whole.sha256, () => [L.dataAt, comp, method, dataCrc, L.crc], Boolean(hit));
       central.add(header(it, method, L.crc, comp, L.headerAt));
       out.pos = L.dataAt + comp;
       large = null;

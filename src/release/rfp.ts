@@ -185,6 +185,9 @@ export function flexRefusalMessage(name?: string): string {
   return `${app} runs on the Flex Consumption plan, which does not run packages through WEBSITE_RUN_FROM_PACKAGE (mode: url or local); leave mode at auto and runpack publishes the package to the app's deployment storage with One Deploy.`;
 }
 
+/** The blob One Deploy writes into a Flex Consumption app's deployment container, and what the app runs. */
+export const FLEX_PACKAGE_BLOB = 'released-package.zip';
+
 /**
  * Settings a Flex Consumption app does not support, and why (the Flex docs' list of deprecated settings; its
  * deployments fail on the run-from-package ones). functionAppConfig carries the runtime and the deployment

@@ -18,7 +18,7 @@ import { renderPlan, type DryRunFacts } from '../dry-run.js';
 import { mergeSettings } from '../setting.js';
 import type { DeployContext, Finding, PackageInfo } from '../types.js';
 import { md5OfFile, runReleaseMetadata, uploadReleaseBlob } from '../upload.js';
-import { verifyDeploy, type VerifyInput } from '../verify.js';
+import { headDeployedPackage, verifyDeploy, type VerifyInput } from '../verify.js';
 import { failureLog, pushAndFollow } from './local.js';
 import { findAccount, openStore } from './release-store.js';
 import {
@@ -28,9 +28,6 @@ import {
   type Publisher,
   type PublishInput,
 } from './types.js';
-
-/** The blob One Deploy writes into a Flex app's deployment container, and what the app runs. */
-export const FLEX_PACKAGE_BLOB = 'released-package.zip';
 
 /** A Kudu client for the Flex app's SCM site with the Entra token (Flex deploys take no publishing credentials). */
 function flexKudu(ctx: DeployContext): KuduClient {
@@ -57,7 +54,7 @@ async function flexVerifyInput(
   return {
     intendedValue: '',
     flex: {
-      blobUrl: `${ctx.target.flex!.containerUrl}/${FLEX_PACKAGE_BLOB}`,
+      containerUrl: ctx.target.flex!.containerUrl,
       md5: (await md5OfFile(zipPath)).toString('base64'),
       bytes,
       authorization: storageAuthorization,
@@ -81,18 +78,13 @@ export async function publishFlexRelease(
 /** The deployment storage's package: its Content-MD5 (base64), or null when it cannot be read. */
 async function deployedMd5(input: PublishInput): Promise<string | null> {
   const { ctx } = input;
-  const res = await ctx.http
-    .request({
-      method: 'HEAD',
-      url: `${ctx.target.flex!.containerUrl}/${FLEX_PACKAGE_BLOB}`,
-      service: 'Blob Storage',
-      headers: { 'x-ms-version': '2023-11-03' },
-      authorization: () => input.session.authorization(input.storageScope),
-      deadline: ctx.phaseDeadline(30_000),
-      maxAttempts: 2,
-    })
-    .catch(() => null);
-  return res && res.status === 200 ? (res.headers['content-md5'] ?? null) : null;
+  const res = await headDeployedPackage(
+    ctx.http,
+    ctx.target.flex!.containerUrl,
+    () => input.session.authorization(input.storageScope),
+    { deadline: ctx.phaseDeadline(30_000), maxAttempts: 2 },
+  );
+  return res.status === 200 ? (res.headers['content-md5'] ?? null) : null;
 }
 
 /** Publish one package file with One Deploy and follow it to its end; a failure says what the app still runs. */
