@@ -70368,6 +70368,7 @@ const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const zlib = require('node:zlib');
 const crypto = require('node:crypto');
+const path = require('node:path');
 const PIECE = 1 << 20;
 // zlib.crc32 exists from Node 20.15; a table-driven fallback keeps older Node 20 releases working.
 const crc32 = zlib.crc32 ? (b, v) => zlib.crc32(b, v || 0) : (() => {
@@ -70377,26 +70378,37 @@ const crc32 = zlib.crc32 ? (b, v) => zlib.crc32(b, v || 0) : (() => {
 })();
 const LEVEL = ${DEFLATE_LEVEL};
 
-// The entry cache (docs/packaging.md), sent once to every worker: the previous pack's zip (its compressed entries)
-// and, by content sha256, where each entry's data sits in it, its method, the content's CRC-32 and the data's
-// CRC-32. An entry is used only when both CRCs match (a torn or corrupt cache costs a compression, never the output).
+// The entry cache (docs/packaging.md), loaded by every worker while the folder is walked: the previous pack's zip
+// (its compressed entries) and, by content sha256, where each entry's data sits in it, its method, the data's
+// CRC-32 and the content's CRC-32. The index is used only when its own sha256 matches (so its CRCs can be trusted),
+// and an entry only when its data read back has its CRC-32: a torn or corrupt cache costs a compression, never the
+// output.
 let cache = null;
-function cacheRead(sha256, crc) {
-  if (!cache) return null;
-  const e = cache.entries.get(sha256);
-  if (!e || e[4] !== crc) return null;
-  const method = e[2];
-  if (method === 0) return { method, data: null };
-  const data = Buffer.allocUnsafe(e[1]);
+function loadCache(dir, tag) {
+  try {
+    const text = fs.readFileSync(path.join(dir, 'index.json'), 'utf8');
+    const nl = text.indexOf('\n');
+    if (nl < 0) return null;
+    const head = JSON.parse(text.slice(0, nl));
+    const body = text.slice(nl + 1);
+    if (!head || head.runpackCache !== 2 || head.tag !== tag) return null;
+    if (crypto.createHash('sha256').update(body).digest('hex') !== head.entriesSha256) return null;
+    const fd = fs.openSync(path.join(dir, 'entries.zip'), 'r');
+    if (fs.fstatSync(fd).size !== head.zipBytes) { fs.closeSync(fd); return null; }
+    return { fd, entries: new Map(Object.entries(JSON.parse(body))) };
+  } catch { return null; }
+}
+// Reads a cached entry's data into out (at its start); true when it is there and its CRC-32 matches.
+function cacheReadInto(e, out) {
   try {
     let done = 0;
-    while (done < data.length) {
-      const n = fs.readSync(cache.fd, data, done, data.length - done, e[0] + done);
-      if (n === 0) return null;
+    while (done < e[1]) {
+      const n = fs.readSync(cache.fd, out, done, e[1] - done, e[0] + done);
+      if (n === 0) return false;
       done += n;
     }
-  } catch { return null; }
-  return (crc32(data) >>> 0) === e[3] ? { method, data } : null;
+  } catch { return false; }
+  return (crc32(out.subarray(0, e[1])) >>> 0) === e[3];
 }
 
 function fail(id, err, file) {
@@ -70465,8 +70477,8 @@ parentPort.on('message', (m) => {
     if (m.op === 'cache') {
       // [offset, length, method, dataCrc, crc] by sha256; the zip stays open for this worker's reads.
       if (cache) { try { fs.closeSync(cache.fd); } catch {} }
-      cache = null;
-      if (m.file) { try { cache = { fd: fs.openSync(m.file, 'r'), entries: new Map(m.entries) }; } catch { cache = null; } }
+      cache = m.dir ? loadCache(m.dir, m.tag) : null;
+      parentPort.postMessage({ control: m.id, count: cache ? cache.entries.size : -1 });
       return;
     }
     if (m.op === 'hash') {
@@ -70474,7 +70486,8 @@ parentPort.on('message', (m) => {
       for (const f of m.files) { current = f.rel; results.push(hashFile(f)); }
       parentPort.postMessage({ id: m.id, results });
     } else if (m.op === 'deflate') {
-      // All outputs of a batch go back in one buffer: one allocation per batch, not one per file.
+      // All outputs of a batch go back in one buffer: one allocation per batch, not one per file. With the cache
+      // in use (m.index), each entry also carries its data's CRC-32 and whether the cache knew its content.
       let cap = 0;
       for (const f of m.files) cap += f.size;
       const all = Buffer.allocUnsafeSlow(cap);
@@ -70483,34 +70496,41 @@ parentPort.on('message', (m) => {
       for (const f of m.files) {
         current = f.rel;
         const raw = readWhole(f);
-        const crc = crc32(raw) >>> 0;
         const sha256 = crypto.createHash('sha256').update(raw).digest('hex');
-        let method = 0;
-        let data = raw;
-        let cached = false;
-        if (!f.store && raw.length > 0) {
-          const hit = cacheRead(sha256, crc);
-          if (hit) { cached = true; method = hit.method; if (method === 8) data = hit.data; }
-          else {
+        const e = cache && !f.store && raw.length > 0 ? cache.entries.get(sha256) : undefined;
+        const r = { crc: 0, sha256, method: 0, offset: at, length: raw.length, cached: false, known: !!e, dataCrc: 0 };
+        // A hit: the data goes straight into the batch's buffer (never larger than the content: only entries
+        // deflate shrank are deflated), and the verified index gives the content's CRC-32.
+        if (e && e[2] === 8 && e[1] < raw.length && cacheReadInto(e, all.subarray(at))) {
+          Object.assign(r, { crc: e[4], method: 8, length: e[1], cached: true, dataCrc: e[3] });
+        } else {
+          r.crc = crc32(raw) >>> 0;
+          let data = raw;
+          if (e && e[2] === 0) r.cached = true; // deflate did not shrink it last time either
+          else if (!f.store && raw.length > 0) {
             const z = zlib.deflateRawSync(raw, { level: LEVEL });
-            if (z.length < raw.length) { method = 8; data = z; }
+            if (z.length < raw.length) { r.method = 8; data = z; }
           }
+          data.copy(all, at);
+          r.length = data.length;
+          if (m.index) r.dataCrc = r.method === 8 ? crc32(data) >>> 0 : r.crc;
         }
-        data.copy(all, at);
-        results.push({ crc, sha256, method, offset: at, length: data.length, cached });
-        at += data.length;
+        results.push(r);
+        at += r.length;
       }
       parentPort.postMessage({ id: m.id, results, data: all.buffer }, [all.buffer]);
     } else if (m.op === 'lookup') {
       // A large file: its sha256 and CRC-32, and its cached entry (read here, handed over whole) when there is one.
       current = m.file.rel;
       const r = hashFile(m.file);
-      const hit = cacheRead(r.sha256, r.crc);
-      if (!hit) parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc });
-      else if (!hit.data) parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc, method: 0, data: new Uint8Array(0) });
+      const e = cache ? cache.entries.get(r.sha256) : undefined;
+      const known = !!e && e[4] === r.crc;
+      if (!known) parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc, known: !!e });
+      else if (e[2] === 0) parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc, known, method: 0, data: new Uint8Array(0), dataCrc: e[3] });
       else {
-        const data = owned(hit.data);
-        parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc, method: hit.method, data }, [data.buffer]);
+        const data = new Uint8Array(e[1]);
+        if (!cacheReadInto(e, data)) parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc, known });
+        else parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc, known, method: e[2], data, dataCrc: e[3] }, [data.buffer]);
       }
     } else if (m.op === 'chunk') {
       current = m.rel;
@@ -70553,6 +70573,8 @@ class DeflatePool {
     queue = [];
     running = new Map();
     nextId = 1;
+    controls = new Map();
+    indexing = false;
     closed = false;
     fatal = null;
     constructor(size) {
@@ -70561,6 +70583,11 @@ class DeflatePool {
             // A small young generation keeps each worker's garbage (read and deflate buffers) from piling up.
             const w = new Worker(WORKER_SOURCE$1, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
             w.on('message', (m) => {
+                if (m.control !== undefined) {
+                    // An answer to a message sent to every worker (the cache), not a job: the worker was never taken.
+                    this.controls.get(m.control)?.answer(m);
+                    return;
+                }
                 const job = this.running.get(m.id);
                 this.running.delete(m.id);
                 this.idle.push(w);
@@ -70588,7 +70615,7 @@ class DeflatePool {
         return this.run({ op: 'hash', files }).then((m) => m.results);
     }
     deflate(files) {
-        return this.run({ op: 'deflate', files }).then((m) => {
+        return this.run({ op: 'deflate', files, index: this.indexing }).then((m) => {
             const { results, data } = m;
             return results.map((r) => ({
                 crc: r.crc,
@@ -70596,6 +70623,8 @@ class DeflatePool {
                 method: r.method,
                 data: Buffer.from(data, r.offset, r.length),
                 cached: r.cached,
+                known: r.known,
+                dataCrc: r.dataCrc,
             }));
         });
     }
@@ -70606,17 +70635,37 @@ class DeflatePool {
             return {
                 sha256: r.sha256,
                 crc: r.crc,
-                ...(r.method !== undefined && r.data ? { cached: { method: r.method, data: r.data } } : {}),
+                known: r.known,
+                ...(r.method !== undefined && r.data
+                    ? { cached: { method: r.method, data: r.data, dataCrc: r.dataCrc ?? 0 } }
+                    : {}),
             };
         });
     }
     /**
-     * Give every worker the entry cache: the zip that holds the entries and, by content sha256, each entry's
-     * [data offset, data length, method, data CRC-32, content CRC-32]. Jobs posted after this see it.
+     * Has every worker load the entry cache in `dir` (its index and zip; see docs/packaging.md), made by the
+     * compressor `tag`; jobs posted after this see it, and deflate jobs report each entry's data CRC-32 for the next
+     * index. Resolves to the number of entries the cache holds, or null when there is none or it does not fit.
      */
-    useCache(file, entries) {
-        for (const w of this.workers)
-            w.postMessage({ op: 'cache', file, entries });
+    useCache(dir, tag) {
+        this.indexing = true;
+        const id = this.nextId++;
+        let left = this.workers.length;
+        let count = -1;
+        return new Promise((resolve) => {
+            this.controls.set(id, {
+                answer: (m) => {
+                    count = Math.max(count, m.count ?? -1);
+                    if (--left > 0)
+                        return;
+                    this.controls.delete(id);
+                    resolve(count >= 0 ? count : null);
+                },
+                abort: () => resolve(null),
+            });
+            for (const w of this.workers)
+                w.postMessage({ op: 'cache', id, dir, tag });
+        });
     }
     chunk(f, offset, length, last) {
         return this.run({
@@ -70654,6 +70703,9 @@ class DeflatePool {
         if (this.fatal)
             return;
         this.fatal = err;
+        for (const c of this.controls.values())
+            c.abort();
+        this.controls.clear();
         for (const job of [...this.running.values(), ...this.queue])
             job.reject(err);
         this.running.clear();
@@ -70821,6 +70873,7 @@ function walk(options) {
     const root = resolveSourceDir(options.sourceDir);
     const matcher = compileExcludes(options.exclude ?? []);
     const skip = new Set((options.skipFiles ?? []).map((f) => resolveOutputPath(f)));
+    const skipDirs = new Set((options.skipDirs ?? []).map((f) => resolveOutputPath(f)));
     const out = [];
     const visit = (dirAbs, prefix, ancestors) => {
         let names;
@@ -70870,6 +70923,8 @@ function walk(options) {
                 continue;
             }
             if (st.isDirectory()) {
+                if (skipDirs.has(target) || skipDirs.has(childAbs))
+                    continue;
                 const seen = ancestors.get(target);
                 if (seen !== undefined) {
                     throw new RunpackError('package-symlink-loop', `Symlink '${rel}' loops back to its own parent folder '${seen || '.'}'; remove the link or exclude it.`);
@@ -71400,9 +71455,9 @@ class ZipOut {
     }
     /**
      * Feeds an already-written range of the file to the hash (after its header was patched in front of it); returns
-     * the range's CRC-32 (for the entry cache's index).
+     * the range's CRC-32 when asked (for the entry cache's index), else 0.
      */
-    async hashRange(from, length) {
+    async hashRange(from, length, withCrc) {
         const buf = Buffer.allocUnsafe(Math.min(length, 1 << 20) || 1);
         let done = 0;
         let crc = 0;
@@ -71413,7 +71468,8 @@ class ZipOut {
                 throw new Error('output file shorter than written');
             const piece = buf.subarray(0, bytesRead);
             this.hash.update(piece);
-            crc = crc32(piece, crc);
+            if (withCrc)
+                crc = crc32(piece, crc);
             done += bytesRead;
         }
         return crc >>> 0;
@@ -71455,47 +71511,37 @@ function outputError(outFile, err) {
 const CACHE_ZIP = 'entries.zip';
 const CACHE_INDEX = 'index.json';
 /**
- * The cache a previous pack left, or null when there is none or it does not fit: another compressor (tag), a zip
- * of another size than its index says (a torn save), an unreadable index. Each entry is checked again on use.
+ * After a pack with the entry cache: the cache becomes this pack (its zip linked, or copied when the cache is on
+ * another file system, next to the index of its entries), so it holds one package's worth and a CI cache of the
+ * folder stays that size. The zip is replaced before the index, and a reader checks the zip's size, the index's
+ * sha256 and every entry's CRC, so a save cut short is harmless. A cache that cannot be written costs only time:
+ * the pack itself stands.
  */
-function loadCache(dir) {
-    try {
-        const index = JSON.parse(fs.readFileSync(path.join(dir, CACHE_INDEX), 'utf8'));
-        const zip = path.join(dir, CACHE_ZIP);
-        if (index?.runpackCache !== 1 || index.tag !== cacheTag() || fs.statSync(zip).size !== index.zipBytes)
-            return null;
-        return { zip, entries: new Map(Object.entries(index.entries ?? {})) };
-    }
-    catch {
-        return null;
-    }
-}
-/**
- * After a pack with the entry cache: the cache becomes this pack (its zip copied next to the index of its
- * entries), so it holds one package's worth and a CI cache of the folder stays that size. The zip is replaced
- * before the index, and a reader checks the zip's size and every entry's CRC, so a save cut short is harmless.
- * Returns how many entries of the previous cache this pack no longer has. A cache that cannot be written costs
- * only time: the pack itself stands.
- */
-async function saveCache(dir, zip, zipBytes, entries, previous) {
+async function saveCache(dir, zip, zipBytes, entries) {
     try {
         await fs.promises.mkdir(dir, { recursive: true });
+        const target = path.join(dir, CACHE_ZIP);
         const suffix = `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-        const index = {
-            runpackCache: 1,
+        const body = JSON.stringify(Object.fromEntries(entries));
+        const head = {
+            runpackCache: 2,
             tag: cacheTag(),
             zipBytes,
-            entries: Object.fromEntries(entries),
+            count: entries.size,
+            entriesSha256: createHash$1('sha256').update(body).digest('hex'),
         };
-        await fs.promises.copyFile(zip, path.join(dir, CACHE_ZIP + suffix));
-        await fs.promises.writeFile(path.join(dir, CACHE_INDEX + suffix), JSON.stringify(index));
-        await fs.promises.rename(path.join(dir, CACHE_ZIP + suffix), path.join(dir, CACHE_ZIP));
+        if (path.resolve(zip) !== path.resolve(target)) {
+            // A link costs nothing; the next pack writes a new file and renames it over the output, so the linked
+            // zip stays as it is (and is checked entry by entry all the same).
+            await fs.promises.link(zip, target + suffix).catch(() => fs.promises.copyFile(zip, target + suffix));
+            await fs.promises.rename(target + suffix, target);
+        }
+        await fs.promises.writeFile(path.join(dir, CACHE_INDEX + suffix), `${JSON.stringify(head)}\n${body}`);
         await fs.promises.rename(path.join(dir, CACHE_INDEX + suffix), path.join(dir, CACHE_INDEX));
     }
     catch {
-        return 0;
+        // the pack stands; the next one compresses what this cache would have saved
     }
-    return previous ? [...previous.entries.keys()].filter((k) => !entries.has(k)).length : 0;
 }
 /** Packages the contents of `options.sourceDir` into `options.outFile`. */
 async function pack(options, internals = {}) {
@@ -71526,7 +71572,17 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
     const isTemp = (p) => path.dirname(p) === outDir &&
         path.basename(p).startsWith(tmpPrefix) &&
         /\.\d+\.[0-9a-f]{8}\.tmp$/.test(p);
-    const items = planItems(walk({ sourceDir: options.sourceDir, exclude: options.exclude, skipFiles: [outAbs], skipFile: isTemp }), withStamp);
+    // The entry cache loads in the workers while the folder is walked; a cache folder inside the source folder is
+    // never packaged.
+    const cacheDir = options.cacheDir ? resolveOutputPath(options.cacheDir) : undefined;
+    const cacheLoad = cacheDir ? pool.useCache(cacheDir, cacheTag()) : Promise.resolve(null);
+    const items = planItems(walk({
+        sourceDir: options.sourceDir,
+        exclude: options.exclude,
+        skipFiles: [outAbs],
+        skipFile: isTemp,
+        skipDirs: cacheDir ? [cacheDir] : [],
+    }), withStamp);
     const fileItems = items.filter((i) => i.kind === 'file');
     if (fileItems.length === 0) {
         throw new RunpackError('package-empty', `Nothing to package in '${options.sourceDir}'${options.exclude?.length ? ' after excludes' : ''}; build the app first or check --exclude.`);
@@ -71549,18 +71605,17 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
         const digest = new ContentDigest();
         const largeHashes = new Map();
         // The entry cache: compressed entries of the previous pack, by content (it never changes the output's bytes).
-        const cacheDir = options.cacheDir ? path.resolve(options.cacheDir) : undefined;
-        const cached = cacheDir ? loadCache(cacheDir) : null;
-        if (cached)
-            pool.useCache(cached.zip, [...cached.entries]);
-        const cacheUse = { hits: 0, misses: 0, index: new Map() };
+        // `kept` holds the contents the previous cache knew, to tell how many of its entries this pack dropped.
+        const cacheUse = { hits: 0, misses: 0, index: new Map(), kept: new Set() };
         const lookups = new Map();
         const cacheable = (it) => Boolean(cacheDir) && !it.store && it.size > 0;
-        /** Index an entry for the cache; `entry` is only built (its data's CRC computed) when there is a cache. */
-        const remember = (it, sha256, entry, hit) => {
+        /** Index an entry for the next cache (only with a cache: the workers computed its data's CRC then). */
+        const remember = (it, sha256, entry, hit, known) => {
             if (!cacheable(it))
                 return;
-            cacheUse.index.set(sha256, entry());
+            cacheUse.index.set(sha256, entry);
+            if (known)
+                cacheUse.kept.add(sha256);
             if (hit)
                 cacheUse.hits++;
             else
@@ -71587,7 +71642,7 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
             if (t.type === 'batch')
                 p = t.files.length ? pool.deflate(t.files.map(poolFile)) : Promise.resolve([]);
             else if (t.type === 'hash') {
-                if (cached && cacheable(t.item)) {
+                if (cacheable(t.item)) {
                     p = pool.lookup(poolFile(t.item));
                     lookups.set(t.item, p);
                 }
@@ -71661,7 +71716,7 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
                         digest.add({ path: it.rel, mode: it.mode, size: it.size, sha256: r.sha256 });
                         const lh = localHeader(h);
                         await out.append(lh);
-                        remember(it, r.sha256, () => [offset + lh.length, r.data.byteLength, r.method, crc32(r.data) >>> 0, r.crc], Boolean(r.cached));
+                        remember(it, r.sha256, [offset + lh.length, r.data.byteLength, r.method, r.dataCrc ?? 0, r.crc], Boolean(r.cached), Boolean(r.known));
                         await out.append(r.data);
                         doneBytes += it.size;
                         progress();
@@ -71725,8 +71780,9 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
             const lh = localHeader(header(it, method, L.crc, comp, L.headerAt));
             await out.writeAt(lh, L.headerAt);
             out.hash.update(lh);
-            const dataCrc = await out.hashRange(L.dataAt, comp);
-            remember(it, whole.sha256, () => [L.dataAt, comp, method, dataCrc, L.crc], Boolean(hit));
+            const crcNow = await out.hashRange(L.dataAt, comp, !hit && cacheable(it));
+            const dataCrc = hit ? hit.dataCrc : crcNow;
+            remember(it, whole.sha256, [L.dataAt, comp, method, dataCrc, L.crc], Boolean(hit), Boolean(whole.known));
             central.add(header(it, method, L.crc, comp, L.headerAt));
             out.pos = L.dataAt + comp;
             large = null;
@@ -71762,7 +71818,10 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
         }
         ok = true;
         // The cache becomes this pack: its zip and the index of its entries (the entries it did not use are gone).
-        const removed = cacheDir ? await saveCache(cacheDir, outAbs, out.pos, cacheUse.index, cached) : 0;
+        const before = await cacheLoad;
+        if (cacheDir)
+            await saveCache(cacheDir, outAbs, out.pos, cacheUse.index);
+        const removed = before === null ? 0 : before - cacheUse.kept.size;
         return {
             outFile: options.outFile,
             sha256: out.hash.digest('hex'),

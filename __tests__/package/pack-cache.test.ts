@@ -91,7 +91,31 @@ describe('pack with cacheDir', () => {
     expect((await packBoth(src, cache)).cache!.hits).toBe(0);
     fs.writeFileSync(index, '{"runpackCache":1,');
     expect((await packBoth(src, cache)).cache!.hits).toBe(0);
+    // An entry's recorded content CRC altered (the index's own checksum no longer matches): nothing is trusted.
+    fs.writeFileSync(
+      index,
+      good.replace(/,(\d+)\]/, (_m, crc: string) => `,${Number(crc) ^ 1}]`),
+    );
+    expect(fs.readFileSync(index, 'utf8')).not.toBe(good);
+    expect((await packBoth(src, cache)).cache!.hits).toBe(0);
     // Each of those packs wrote a good cache again.
     expect((await packBoth(src, cache)).cache!.hits).toBe(42);
+  });
+
+  it('never packages a cache folder kept inside the source folder', async () => {
+    const src = fresh();
+    tree(src);
+    const cache = path.join(src, '.runpack-cache');
+    const work = fresh();
+    const first = await pack({ sourceDir: src, outFile: path.join(work, 'a.zip'), cacheDir: cache });
+    expect(fs.existsSync(path.join(cache, 'entries.zip'))).toBe(true);
+    const second = await pack({ sourceDir: src, outFile: path.join(work, 'b.zip'), cacheDir: cache });
+    expect(second.cache!.hits).toBe(42);
+    // The same bytes as the first pack, when the folder did not exist yet: neither it nor its zip went in.
+    expect(second.sha256).toBe(first.sha256);
+    const listing = unzipTest(path.join(work, 'b.zip'));
+    expect(listing.status).toBe(0);
+    expect(listing.output).toContain('lib/f3.js');
+    expect(listing.output).not.toContain('.runpack-cache');
   });
 });

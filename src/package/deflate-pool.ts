@@ -50,6 +50,7 @@ const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const zlib = require('node:zlib');
 const crypto = require('node:crypto');
+const path = require('node:path');
 const PIECE = 1 << 20;
 // zlib.crc32 exists from Node 20.15; a table-driven fallback keeps older Node 20 releases working.
 const crc32 = zlib.crc32 ? (b, v) => zlib.crc32(b, v || 0) : (() => {
@@ -59,26 +60,37 @@ const crc32 = zlib.crc32 ? (b, v) => zlib.crc32(b, v || 0) : (() => {
 })();
 const LEVEL = ${DEFLATE_LEVEL};
 
-// The entry cache (docs/packaging.md), sent once to every worker: the previous pack's zip (its compressed entries)
-// and, by content sha256, where each entry's data sits in it, its method, the content's CRC-32 and the data's
-// CRC-32. An entry is used only when both CRCs match (a torn or corrupt cache costs a compression, never the output).
+// The entry cache (docs/packaging.md), loaded by every worker while the folder is walked: the previous pack's zip
+// (its compressed entries) and, by content sha256, where each entry's data sits in it, its method, the data's
+// CRC-32 and the content's CRC-32. The index is used only when its own sha256 matches (so its CRCs can be trusted),
+// and an entry only when its data read back has its CRC-32: a torn or corrupt cache costs a compression, never the
+// output.
 let cache = null;
-function cacheRead(sha256, crc) {
-  if (!cache) return null;
-  const e = cache.entries.get(sha256);
-  if (!e || e[4] !== crc) return null;
-  const method = e[2];
-  if (method === 0) return { method, data: null };
-  const data = Buffer.allocUnsafe(e[1]);
+function loadCache(dir, tag) {
+  try {
+    const text = fs.readFileSync(path.join(dir, 'index.json'), 'utf8');
+    const nl = text.indexOf('\n');
+    if (nl < 0) return null;
+    const head = JSON.parse(text.slice(0, nl));
+    const body = text.slice(nl + 1);
+    if (!head || head.runpackCache !== 2 || head.tag !== tag) return null;
+    if (crypto.createHash('sha256').update(body).digest('hex') !== head.entriesSha256) return null;
+    const fd = fs.openSync(path.join(dir, 'entries.zip'), 'r');
+    if (fs.fstatSync(fd).size !== head.zipBytes) { fs.closeSync(fd); return null; }
+    return { fd, entries: new Map(Object.entries(JSON.parse(body))) };
+  } catch { return null; }
+}
+// Reads a cached entry's data into out (at its start); true when it is there and its CRC-32 matches.
+function cacheReadInto(e, out) {
   try {
     let done = 0;
-    while (done < data.length) {
-      const n = fs.readSync(cache.fd, data, done, data.length - done, e[0] + done);
-      if (n === 0) return null;
+    while (done < e[1]) {
+      const n = fs.readSync(cache.fd, out, done, e[1] - done, e[0] + done);
+      if (n === 0) return false;
       done += n;
     }
-  } catch { return null; }
-  return (crc32(data) >>> 0) === e[3] ? { method, data } : null;
+  } catch { return false; }
+  return (crc32(out.subarray(0, e[1])) >>> 0) === e[3];
 }
 
 function fail(id, err, file) {
@@ -147,8 +159,8 @@ parentPort.on('message', (m) => {
     if (m.op === 'cache') {
       // [offset, length, method, dataCrc, crc] by sha256; the zip stays open for this worker's reads.
       if (cache) { try { fs.closeSync(cache.fd); } catch {} }
-      cache = null;
-      if (m.file) { try { cache = { fd: fs.openSync(m.file, 'r'), entries: new Map(m.entries) }; } catch { cache = null; } }
+      cache = m.dir ? loadCache(m.dir, m.tag) : null;
+      parentPort.postMessage({ control: m.id, count: cache ? cache.entries.size : -1 });
       return;
     }
     if (m.op === 'hash') {
@@ -156,7 +168,8 @@ parentPort.on('message', (m) => {
       for (const f of m.files) { current = f.rel; results.push(hashFile(f)); }
       parentPort.postMessage({ id: m.id, results });
     } else if (m.op === 'deflate') {
-      // All outputs of a batch go back in one buffer: one allocation per batch, not one per file.
+      // All outputs of a batch go back in one buffer: one allocation per batch, not one per file. With the cache
+      // in use (m.index), each entry also carries its data's CRC-32 and whether the cache knew its content.
       let cap = 0;
       for (const f of m.files) cap += f.size;
       const all = Buffer.allocUnsafeSlow(cap);
@@ -165,34 +178,41 @@ parentPort.on('message', (m) => {
       for (const f of m.files) {
         current = f.rel;
         const raw = readWhole(f);
-        const crc = crc32(raw) >>> 0;
         const sha256 = crypto.createHash('sha256').update(raw).digest('hex');
-        let method = 0;
-        let data = raw;
-        let cached = false;
-        if (!f.store && raw.length > 0) {
-          const hit = cacheRead(sha256, crc);
-          if (hit) { cached = true; method = hit.method; if (method === 8) data = hit.data; }
-          else {
+        const e = cache && !f.store && raw.length > 0 ? cache.entries.get(sha256) : undefined;
+        const r = { crc: 0, sha256, method: 0, offset: at, length: raw.length, cached: false, known: !!e, dataCrc: 0 };
+        // A hit: the data goes straight into the batch's buffer (never larger than the content: only entries
+        // deflate shrank are deflated), and the verified index gives the content's CRC-32.
+        if (e && e[2] === 8 && e[1] < raw.length && cacheReadInto(e, all.subarray(at))) {
+          Object.assign(r, { crc: e[4], method: 8, length: e[1], cached: true, dataCrc: e[3] });
+        } else {
+          r.crc = crc32(raw) >>> 0;
+          let data = raw;
+          if (e && e[2] === 0) r.cached = true; // deflate did not shrink it last time either
+          else if (!f.store && raw.length > 0) {
             const z = zlib.deflateRawSync(raw, { level: LEVEL });
-            if (z.length < raw.length) { method = 8; data = z; }
+            if (z.length < raw.length) { r.method = 8; data = z; }
           }
+          data.copy(all, at);
+          r.length = data.length;
+          if (m.index) r.dataCrc = r.method === 8 ? crc32(data) >>> 0 : r.crc;
         }
-        data.copy(all, at);
-        results.push({ crc, sha256, method, offset: at, length: data.length, cached });
-        at += data.length;
+        results.push(r);
+        at += r.length;
       }
       parentPort.postMessage({ id: m.id, results, data: all.buffer }, [all.buffer]);
     } else if (m.op === 'lookup') {
       // A large file: its sha256 and CRC-32, and its cached entry (read here, handed over whole) when there is one.
       current = m.file.rel;
       const r = hashFile(m.file);
-      const hit = cacheRead(r.sha256, r.crc);
-      if (!hit) parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc });
-      else if (!hit.data) parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc, method: 0, data: new Uint8Array(0) });
+      const e = cache ? cache.entries.get(r.sha256) : undefined;
+      const known = !!e && e[4] === r.crc;
+      if (!known) parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc, known: !!e });
+      else if (e[2] === 0) parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc, known, method: 0, data: new Uint8Array(0), dataCrc: e[3] });
       else {
-        const data = owned(hit.data);
-        parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc, method: hit.method, data }, [data.buffer]);
+        const data = new Uint8Array(e[1]);
+        if (!cacheReadInto(e, data)) parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc, known });
+        else parentPort.postMessage({ id: m.id, sha256: r.sha256, crc: r.crc, known, method: e[2], data, dataCrc: e[3] }, [data.buffer]);
       }
     } else if (m.op === 'chunk') {
       current = m.rel;
@@ -238,6 +258,10 @@ export interface DeflateResult {
   data: Uint8Array;
   /** The compressed entry came from the entry cache. */
   cached?: boolean;
+  /** The entry cache held this content (used, or compressed again because its data failed its CRC). */
+  known?: boolean;
+  /** With the cache in use: the CRC-32 of `data`, for the next cache's index. */
+  dataCrc?: number;
 }
 
 /** Where a cached entry sits in the cache's zip: [data offset, data length, method, data CRC-32, content CRC-32]. */
@@ -245,7 +269,8 @@ export type CacheEntry = [number, number, number, number, number];
 
 /** A large file's hashes, and its cached entry when the cache has one. */
 export interface LookupResult extends HashResult {
-  cached?: { method: number; data: Uint8Array };
+  cached?: { method: number; data: Uint8Array; dataCrc: number };
+  known?: boolean;
 }
 export interface ChunkResult {
   crc: number;
@@ -272,6 +297,11 @@ export class DeflatePool {
   private readonly queue: Job[] = [];
   private readonly running = new Map<number, Job>();
   private nextId = 1;
+  private readonly controls = new Map<
+    number,
+    { answer: (m: { count?: number }) => void; abort: () => void }
+  >();
+  private indexing = false;
   private closed = false;
   private fatal: unknown = null;
 
@@ -280,15 +310,28 @@ export class DeflatePool {
     for (let i = 0; i < n; i++) {
       // A small young generation keeps each worker's garbage (read and deflate buffers) from piling up.
       const w = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
-      w.on('message', (m: { id: number; error?: { code: string; message: string; file: string | null } }) => {
-        const job = this.running.get(m.id);
-        this.running.delete(m.id);
-        this.idle.push(w);
-        this.pump();
-        if (!job) return;
-        if (m.error) job.reject(new WorkerJobError(m.error.code, m.error.message, m.error.file));
-        else job.resolve(m);
-      });
+      w.on(
+        'message',
+        (m: {
+          id: number;
+          control?: number;
+          count?: number;
+          error?: { code: string; message: string; file: string | null };
+        }) => {
+          if (m.control !== undefined) {
+            // An answer to a message sent to every worker (the cache), not a job: the worker was never taken.
+            this.controls.get(m.control)?.answer(m);
+            return;
+          }
+          const job = this.running.get(m.id);
+          this.running.delete(m.id);
+          this.idle.push(w);
+          this.pump();
+          if (!job) return;
+          if (m.error) job.reject(new WorkerJobError(m.error.code, m.error.message, m.error.file));
+          else job.resolve(m);
+        },
+      );
       w.on('error', (err) => this.die(err));
       w.on('exit', (code) => {
         if (!this.closed) this.die(new Error(`compression worker exited with code ${code}`));
@@ -307,7 +350,7 @@ export class DeflatePool {
   }
 
   deflate(files: PoolFile[]): Promise<DeflateResult[]> {
-    return this.run({ op: 'deflate', files }).then((m) => {
+    return this.run({ op: 'deflate', files, index: this.indexing }).then((m) => {
       const { results, data } = m as {
         results: {
           crc: number;
@@ -316,6 +359,8 @@ export class DeflatePool {
           offset: number;
           length: number;
           cached: boolean;
+          known: boolean;
+          dataCrc: number;
         }[];
         data: ArrayBuffer;
       };
@@ -325,6 +370,8 @@ export class DeflatePool {
         method: r.method,
         data: Buffer.from(data, r.offset, r.length),
         cached: r.cached,
+        known: r.known,
+        dataCrc: r.dataCrc,
       }));
     });
   }
@@ -332,21 +379,47 @@ export class DeflatePool {
   /** A large file's sha256 and CRC-32, with its entry from the cache when there is one. */
   lookup(file: PoolFile): Promise<LookupResult> {
     return this.run({ op: 'lookup', file }).then((m) => {
-      const r = m as { sha256: string; crc: number; method?: number; data?: Uint8Array };
+      const r = m as {
+        sha256: string;
+        crc: number;
+        known: boolean;
+        method?: number;
+        data?: Uint8Array;
+        dataCrc?: number;
+      };
       return {
         sha256: r.sha256,
         crc: r.crc,
-        ...(r.method !== undefined && r.data ? { cached: { method: r.method, data: r.data } } : {}),
+        known: r.known,
+        ...(r.method !== undefined && r.data
+          ? { cached: { method: r.method, data: r.data, dataCrc: r.dataCrc ?? 0 } }
+          : {}),
       };
     });
   }
 
   /**
-   * Give every worker the entry cache: the zip that holds the entries and, by content sha256, each entry's
-   * [data offset, data length, method, data CRC-32, content CRC-32]. Jobs posted after this see it.
+   * Has every worker load the entry cache in `dir` (its index and zip; see docs/packaging.md), made by the
+   * compressor `tag`; jobs posted after this see it, and deflate jobs report each entry's data CRC-32 for the next
+   * index. Resolves to the number of entries the cache holds, or null when there is none or it does not fit.
    */
-  useCache(file: string, entries: [string, CacheEntry][]): void {
-    for (const w of this.workers) w.postMessage({ op: 'cache', file, entries });
+  useCache(dir: string, tag: string): Promise<number | null> {
+    this.indexing = true;
+    const id = this.nextId++;
+    let left = this.workers.length;
+    let count = -1;
+    return new Promise((resolve) => {
+      this.controls.set(id, {
+        answer: (m) => {
+          count = Math.max(count, m.count ?? -1);
+          if (--left > 0) return;
+          this.controls.delete(id);
+          resolve(count >= 0 ? count : null);
+        },
+        abort: () => resolve(null),
+      });
+      for (const w of this.workers) w.postMessage({ op: 'cache', id, dir, tag });
+    });
   }
 
   chunk(f: PoolFile, offset: number, length: number, last: boolean): Promise<ChunkResult> {
@@ -387,6 +460,8 @@ export class DeflatePool {
   private die(err: unknown): void {
     if (this.fatal) return;
     this.fatal = err;
+    for (const c of this.controls.values()) c.abort();
+    this.controls.clear();
     for (const job of [...this.running.values(), ...this.queue]) job.reject(err);
     this.running.clear();
     this.queue.length = 0;

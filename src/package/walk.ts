@@ -26,6 +26,8 @@ export interface WalkOptions {
   skipFiles?: readonly string[];
   /** Further files never packaged, by real path (e.g. temp files a crashed run left next to the output). */
   skipFile?: (realPath: string) => boolean;
+  /** Folders never packaged, with everything in them (the entry cache's folder). */
+  skipDirs?: readonly string[];
 }
 
 /** Resolves the source folder or throws the one-line error a user sees for a missing or wrong folder. */
@@ -81,6 +83,7 @@ export function walk(options: WalkOptions): WalkEntry[] {
   const root = resolveSourceDir(options.sourceDir);
   const matcher = compileExcludes(options.exclude ?? []);
   const skip = new Set((options.skipFiles ?? []).map((f) => resolveOutputPath(f)));
+  const skipDirs = new Set((options.skipDirs ?? []).map((f) => resolveOutputPath(f)));
   const out: WalkEntry[] = [];
 
   const visit = (dirAbs: string, prefix: string, ancestors: Map<string, string>): void => {
@@ -134,6 +137,7 @@ export function walk(options: WalkOptions): WalkEntry[] {
       }
 
       if (st.isDirectory()) {
+        if (skipDirs.has(target) || skipDirs.has(childAbs)) continue;
         const seen = ancestors.get(target);
         if (seen !== undefined) {
           throw new RunpackError(

@@ -353,9 +353,9 @@ class ZipOut {
 
   /**
    * Feeds an already-written range of the file to the hash (after its header was patched in front of it); returns
-   * the range's CRC-32 (for the entry cache's index).
+   * the range's CRC-32 when asked (for the entry cache's index), else 0.
    */
-  async hashRange(from: number, length: number): Promise<number> {
+  async hashRange(from: number, length: number, withCrc: boolean): Promise<number> {
     const buf = Buffer.allocUnsafe(Math.min(length, 1 << 20) || 1);
     let done = 0;
     let crc = 0;
@@ -365,7 +365,7 @@ class ZipOut {
       if (bytesRead <= 0) throw new Error('output file shorter than written');
       const piece = buf.subarray(0, bytesRead);
       this.hash.update(piece);
-      crc = crc32(piece, crc);
+      if (withCrc) crc = crc32(piece, crc);
       done += bytesRead;
     }
     return crc >>> 0;
@@ -414,61 +414,56 @@ function outputError(outFile: string, err: unknown): RunpackError {
 const CACHE_ZIP = 'entries.zip';
 const CACHE_INDEX = 'index.json';
 
-interface CacheIndex {
-  runpackCache: 1;
+/**
+ * The index's first line (the entries follow on the second, as JSON by content sha256). The workers read it
+ * (deflate-pool.ts) and use it only when the version, the compressor's tag, the zip's size and the entries' sha256
+ * all match.
+ */
+interface CacheIndexHead {
+  runpackCache: 2;
   /** cacheTag(): the compressor the entries were made with. */
   tag: string;
   zipBytes: number;
-  entries: Record<string, CacheEntry>;
+  count: number;
+  entriesSha256: string;
 }
 
 /**
- * The cache a previous pack left, or null when there is none or it does not fit: another compressor (tag), a zip
- * of another size than its index says (a torn save), an unreadable index. Each entry is checked again on use.
- */
-function loadCache(dir: string): { zip: string; entries: Map<string, CacheEntry> } | null {
-  try {
-    const index = JSON.parse(fs.readFileSync(path.join(dir, CACHE_INDEX), 'utf8')) as CacheIndex;
-    const zip = path.join(dir, CACHE_ZIP);
-    if (index?.runpackCache !== 1 || index.tag !== cacheTag() || fs.statSync(zip).size !== index.zipBytes)
-      return null;
-    return { zip, entries: new Map(Object.entries(index.entries ?? {})) };
-  } catch {
-    return null;
-  }
-}
-
-/**
- * After a pack with the entry cache: the cache becomes this pack (its zip copied next to the index of its
- * entries), so it holds one package's worth and a CI cache of the folder stays that size. The zip is replaced
- * before the index, and a reader checks the zip's size and every entry's CRC, so a save cut short is harmless.
- * Returns how many entries of the previous cache this pack no longer has. A cache that cannot be written costs
- * only time: the pack itself stands.
+ * After a pack with the entry cache: the cache becomes this pack (its zip linked, or copied when the cache is on
+ * another file system, next to the index of its entries), so it holds one package's worth and a CI cache of the
+ * folder stays that size. The zip is replaced before the index, and a reader checks the zip's size, the index's
+ * sha256 and every entry's CRC, so a save cut short is harmless. A cache that cannot be written costs only time:
+ * the pack itself stands.
  */
 async function saveCache(
   dir: string,
   zip: string,
   zipBytes: number,
   entries: Map<string, CacheEntry>,
-  previous: { entries: Map<string, CacheEntry> } | null,
-): Promise<number> {
+): Promise<void> {
   try {
     await fs.promises.mkdir(dir, { recursive: true });
+    const target = path.join(dir, CACHE_ZIP);
     const suffix = `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    const index: CacheIndex = {
-      runpackCache: 1,
+    const body = JSON.stringify(Object.fromEntries(entries));
+    const head: CacheIndexHead = {
+      runpackCache: 2,
       tag: cacheTag(),
       zipBytes,
-      entries: Object.fromEntries(entries),
+      count: entries.size,
+      entriesSha256: createHash('sha256').update(body).digest('hex'),
     };
-    await fs.promises.copyFile(zip, path.join(dir, CACHE_ZIP + suffix));
-    await fs.promises.writeFile(path.join(dir, CACHE_INDEX + suffix), JSON.stringify(index));
-    await fs.promises.rename(path.join(dir, CACHE_ZIP + suffix), path.join(dir, CACHE_ZIP));
+    if (path.resolve(zip) !== path.resolve(target)) {
+      // A link costs nothing; the next pack writes a new file and renames it over the output, so the linked
+      // zip stays as it is (and is checked entry by entry all the same).
+      await fs.promises.link(zip, target + suffix).catch(() => fs.promises.copyFile(zip, target + suffix));
+      await fs.promises.rename(target + suffix, target);
+    }
+    await fs.promises.writeFile(path.join(dir, CACHE_INDEX + suffix), `${JSON.stringify(head)}\n${body}`);
     await fs.promises.rename(path.join(dir, CACHE_INDEX + suffix), path.join(dir, CACHE_INDEX));
   } catch {
-    return 0;
+    // the pack stands; the next one compresses what this cache would have saved
   }
-  return previous ? [...previous.entries.keys()].filter((k) => !entries.has(k)).length : 0;
 }
 
 /** Packages the contents of `options.sourceDir` into `options.outFile`. */
@@ -512,8 +507,18 @@ async function packWith(
     path.dirname(p) === outDir &&
     path.basename(p).startsWith(tmpPrefix) &&
     /\.\d+\.[0-9a-f]{8}\.tmp$/.test(p);
+  // The entry cache loads in the workers while the folder is walked; a cache folder inside the source folder is
+  // never packaged.
+  const cacheDir = options.cacheDir ? resolveOutputPath(options.cacheDir) : undefined;
+  const cacheLoad = cacheDir ? pool.useCache(cacheDir, cacheTag()) : Promise.resolve(null);
   const items = planItems(
-    walk({ sourceDir: options.sourceDir, exclude: options.exclude, skipFiles: [outAbs], skipFile: isTemp }),
+    walk({
+      sourceDir: options.sourceDir,
+      exclude: options.exclude,
+      skipFiles: [outAbs],
+      skipFile: isTemp,
+      skipDirs: cacheDir ? [cacheDir] : [],
+    }),
     withStamp,
   );
   const fileItems = items.filter((i) => i.kind === 'file');
@@ -542,16 +547,15 @@ async function packWith(
     const digest = new ContentDigest();
     const largeHashes = new Map<Item, LookupResult>();
     // The entry cache: compressed entries of the previous pack, by content (it never changes the output's bytes).
-    const cacheDir = options.cacheDir ? path.resolve(options.cacheDir) : undefined;
-    const cached = cacheDir ? loadCache(cacheDir) : null;
-    if (cached) pool.useCache(cached.zip, [...cached.entries]);
-    const cacheUse = { hits: 0, misses: 0, index: new Map<string, CacheEntry>() };
+    // `kept` holds the contents the previous cache knew, to tell how many of its entries this pack dropped.
+    const cacheUse = { hits: 0, misses: 0, index: new Map<string, CacheEntry>(), kept: new Set<string>() };
     const lookups = new Map<Item, Promise<LookupResult>>();
     const cacheable = (it: Item) => Boolean(cacheDir) && !it.store && it.size > 0;
-    /** Index an entry for the cache; `entry` is only built (its data's CRC computed) when there is a cache. */
-    const remember = (it: Item, sha256: string, entry: () => CacheEntry, hit: boolean) => {
+    /** Index an entry for the next cache (only with a cache: the workers computed its data's CRC then). */
+    const remember = (it: Item, sha256: string, entry: CacheEntry, hit: boolean, known: boolean) => {
       if (!cacheable(it)) return;
-      cacheUse.index.set(sha256, entry());
+      cacheUse.index.set(sha256, entry);
+      if (known) cacheUse.kept.add(sha256);
       if (hit) cacheUse.hits++;
       else cacheUse.misses++;
     };
@@ -575,7 +579,7 @@ async function packWith(
       let p: Promise<unknown>;
       if (t.type === 'batch') p = t.files.length ? pool.deflate(t.files.map(poolFile)) : Promise.resolve([]);
       else if (t.type === 'hash') {
-        if (cached && cacheable(t.item)) {
+        if (cacheable(t.item)) {
           p = pool.lookup(poolFile(t.item));
           lookups.set(t.item, p as Promise<LookupResult>);
         } else p = pool.hash([poolFile(t.item)]).then((r) => r[0]);
@@ -652,8 +656,9 @@ async function packWith(
             remember(
               it,
               r.sha256,
-              () => [offset + lh.length, r.data.byteLength, r.method, crc32(r.data) >>> 0, r.crc],
+              [offset + lh.length, r.data.byteLength, r.method, r.dataCrc ?? 0, r.crc],
               Boolean(r.cached),
+              Boolean(r.known),
             );
             await out.append(r.data);
             doneBytes += it.size;
@@ -715,8 +720,15 @@ async function packWith(
       const lh = localHeader(header(it, method, L.crc, comp, L.headerAt));
       await out.writeAt(lh, L.headerAt);
       out.hash.update(lh);
-      const dataCrc = await out.hashRange(L.dataAt, comp);
-      remember(it, whole.sha256, () => [L.dataAt, comp, method, dataCrc, L.crc], Boolean(hit));
+      const crcNow = await out.hashRange(L.dataAt, comp, !hit && cacheable(it));
+      const dataCrc = hit ? hit.dataCrc : crcNow;
+      remember(
+        it,
+        whole.sha256,
+        [L.dataAt, comp, method, dataCrc, L.crc],
+        Boolean(hit),
+        Boolean(whole.known),
+      );
       central.add(header(it, method, L.crc, comp, L.headerAt));
       out.pos = L.dataAt + comp;
       large = null;
@@ -752,7 +764,9 @@ async function packWith(
     }
     ok = true;
     // The cache becomes this pack: its zip and the index of its entries (the entries it did not use are gone).
-    const removed = cacheDir ? await saveCache(cacheDir, outAbs, out.pos, cacheUse.index, cached) : 0;
+    const before = await cacheLoad;
+    if (cacheDir) await saveCache(cacheDir, outAbs, out.pos, cacheUse.index);
+    const removed = before === null ? 0 : before - cacheUse.kept.size;
     return {
       outFile: options.outFile,
       sha256: out.hash.digest('hex'),
