@@ -70332,6 +70332,7 @@ var index = /*#__PURE__*/Object.freeze({
  * - `chunk`: one piece of a large file → CRC-32 of the piece and raw deflate ending in a sync flush (Z_FINISH for
  *   the last piece), primed with the previous 32 KiB as dictionary. Concatenated, the pieces are one valid deflate
  *   stream (the pigz method), and the output does not depend on how many workers ran.
+ * - `lookup`: a large file → its sha256 and CRC-32, and its entry from the entry cache when the cache holds it.
  */
 const CHUNK_SIZE = 1 << 20;
 const DICT_SIZE = 32 * 1024;
@@ -70370,6 +70371,8 @@ const zlib = require('node:zlib');
 const crypto = require('node:crypto');
 const path = require('node:path');
 const PIECE = 1 << 20;
+// One-shot sha256 (Node 20.12+): no Hash object per file.
+const sha256Hex = crypto.hash ? (b) => crypto.hash('sha256', b) : (b) => crypto.createHash('sha256').update(b).digest('hex');
 // zlib.crc32 exists from Node 20.15; a table-driven fallback keeps older Node 20 releases working.
 const crc32 = zlib.crc32 ? (b, v) => zlib.crc32(b, v || 0) : (() => {
   const T = new Int32Array(256);
@@ -70411,6 +70414,7 @@ function cacheReadInto(e, out) {
   return (crc32(out.subarray(0, e[1])) >>> 0) === e[3];
 }
 
+// file: the archive path of the file being read, or its index in a deflate batch (the pool knows the paths).
 function fail(id, err, file) {
   parentPort.postMessage({ id, error: { code: (err && err.code) || 'EIO', message: String((err && err.message) || err), file } });
 }
@@ -70456,11 +70460,25 @@ function hashFile(f) {
   return { sha256: h.digest('hex'), crc: crc >>> 0 };
 }
 
-function readWhole(f) {
-  const buf = scratch(f.size);
-  const fd = fs.openSync(f.abs, 'r');
-  try { readExact(fd, buf, f.size, 0, f.rel); checkEnd(fd, f.size); } finally { fs.closeSync(fd); }
-  return buf;
+// A whole file of the walked size. It asks for one byte more: a regular file's read comes back short only at its
+// end, so the same reads also prove the file did not grow (no extra read per file).
+function readWhole(file, size) {
+  const buf = scratch(size + 1);
+  const fd = fs.openSync(file, 'r');
+  try {
+    let done = 0;
+    for (;;) {
+      const want = size + 1 - done;
+      const n = fs.readSync(fd, buf, done, want, done);
+      done += n;
+      if (done > size) { const e = new Error('file grew while being read'); e.code = 'CHANGED'; throw e; }
+      if (n < want) {
+        if (done === size) break;
+        if (n === 0) { const e = new Error('file shrank while being read'); e.code = 'CHANGED'; throw e; }
+      }
+    }
+  } finally { fs.closeSync(fd); }
+  return buf.subarray(0, size);
 }
 
 function owned(buf) {
@@ -70486,39 +70504,47 @@ parentPort.on('message', (m) => {
       for (const f of m.files) { current = f.rel; results.push(hashFile(f)); }
       parentPort.postMessage({ id: m.id, results });
     } else if (m.op === 'deflate') {
-      // All outputs of a batch go back in one buffer: one allocation per batch, not one per file. With the cache
-      // in use (m.index), each entry also carries its data's CRC-32 and whether the cache knew its content.
+      // A batch comes as '\0'-joined paths and typed arrays, and goes back as one data buffer, a Uint32Array of
+      // [crc, method, offset, length, flags, dataCrc] per file and the sha256s as one hex string: a few objects per
+      // batch instead of several per file, on both threads. flags: 1 from the cache, 2 the cache knew the content.
+      // With the cache in use (m.index), dataCrc is the data's CRC-32, for the next cache's index.
+      const abs = m.abs.split('\0');
+      const n = abs.length;
       let cap = 0;
-      for (const f of m.files) cap += f.size;
+      for (let i = 0; i < n; i++) cap += m.sizes[i];
       const all = Buffer.allocUnsafeSlow(cap);
+      const meta = new Uint32Array(n * 6);
+      let shas = '';
       let at = 0;
-      const results = [];
-      for (const f of m.files) {
-        current = f.rel;
-        const raw = readWhole(f);
-        const sha256 = crypto.createHash('sha256').update(raw).digest('hex');
-        const e = cache && !f.store && raw.length > 0 ? cache.entries.get(sha256) : undefined;
-        const r = { crc: 0, sha256, method: 0, offset: at, length: raw.length, cached: false, known: !!e, dataCrc: 0 };
+      for (let i = 0; i < n; i++) {
+        current = i;
+        const size = m.sizes[i];
+        const store = m.store[i] === 1;
+        const raw = readWhole(abs[i], size);
+        const sha256 = sha256Hex(raw);
+        shas += sha256;
+        const e = cache && !store && size > 0 ? cache.entries.get(sha256) : undefined;
+        let crc, method = 0, length, flags = e ? 2 : 0, dataCrc = 0;
         // A hit: the data goes straight into the batch's buffer (never larger than the content: only entries
         // deflate shrank are deflated), and the verified index gives the content's CRC-32.
-        if (e && e[2] === 8 && e[1] < raw.length && cacheReadInto(e, all.subarray(at))) {
-          Object.assign(r, { crc: e[4], method: 8, length: e[1], cached: true, dataCrc: e[3] });
+        if (e && e[2] === 8 && e[1] < size && cacheReadInto(e, all.subarray(at))) {
+          crc = e[4]; method = 8; length = e[1]; flags |= 1; dataCrc = e[3];
         } else {
-          r.crc = crc32(raw) >>> 0;
+          crc = crc32(raw) >>> 0;
           let data = raw;
-          if (e && e[2] === 0) r.cached = true; // deflate did not shrink it last time either
-          else if (!f.store && raw.length > 0) {
+          if (e && e[2] === 0) flags |= 1; // deflate did not shrink it last time either
+          else if (!store && size > 0) {
             const z = zlib.deflateRawSync(raw, { level: LEVEL });
-            if (z.length < raw.length) { r.method = 8; data = z; }
+            if (z.length < size) { method = 8; data = z; }
           }
           data.copy(all, at);
-          r.length = data.length;
-          if (m.index) r.dataCrc = r.method === 8 ? crc32(data) >>> 0 : r.crc;
+          length = data.length;
+          if (m.index) dataCrc = method === 8 ? crc32(data) >>> 0 : crc;
         }
-        results.push(r);
-        at += r.length;
+        meta.set([crc, method, at, length, flags, dataCrc], i * 6);
+        at += length;
       }
-      parentPort.postMessage({ id: m.id, results, data: all.buffer }, [all.buffer]);
+      parentPort.postMessage({ id: m.id, meta, shas, data: all.buffer }, [all.buffer, meta.buffer]);
     } else if (m.op === 'lookup') {
       // A large file: its sha256 and CRC-32, and its cached entry (read here, handed over whole) when there is one.
       current = m.file.rel;
@@ -70560,10 +70586,14 @@ parentPort.on('message', (m) => {
 class WorkerJobError extends Error {
     code;
     file;
-    constructor(code, message, file) {
+    index;
+    constructor(code, message, file, 
+    /** In a deflate batch: the file's place in the batch (the pool turns it into `file`). */
+    index) {
         super(message);
         this.code = code;
         this.file = file;
+        this.index = index;
         this.name = 'WorkerJobError';
     }
 }
@@ -70594,8 +70624,12 @@ class DeflatePool {
                 this.pump();
                 if (!job)
                     return;
-                if (m.error)
-                    job.reject(new WorkerJobError(m.error.code, m.error.message, m.error.file));
+                if (m.error) {
+                    const { code, message, file } = m.error;
+                    job.reject(typeof file === 'number'
+                        ? new WorkerJobError(code, message, null, file)
+                        : new WorkerJobError(code, message, file));
+                }
                 else
                     job.resolve(m);
             });
@@ -70615,17 +70649,41 @@ class DeflatePool {
         return this.run({ op: 'hash', files }).then((m) => m.results);
     }
     deflate(files) {
-        return this.run({ op: 'deflate', files, index: this.indexing }).then((m) => {
-            const { results, data } = m;
-            return results.map((r) => ({
-                crc: r.crc,
-                sha256: r.sha256,
-                method: r.method,
-                data: Buffer.from(data, r.offset, r.length),
-                cached: r.cached,
-                known: r.known,
-                dataCrc: r.dataCrc,
-            }));
+        const n = files.length;
+        const sizes = new Float64Array(n);
+        const store = new Uint8Array(n);
+        files.forEach((f, i) => {
+            sizes[i] = f.size;
+            store[i] = f.store ? 1 : 0;
+        });
+        const msg = {
+            op: 'deflate',
+            abs: files.map((f) => f.abs).join('\0'),
+            sizes,
+            store,
+            index: this.indexing,
+        };
+        return this.run(msg).then((m) => {
+            const { meta, shas, data } = m;
+            const results = new Array(n);
+            for (let i = 0; i < n; i++) {
+                const o = i * 6;
+                results[i] = {
+                    crc: meta[o],
+                    sha256: shas.slice(i * 64, i * 64 + 64),
+                    method: meta[o + 1],
+                    data: Buffer.from(data, meta[o + 2], meta[o + 3]),
+                    cached: (meta[o + 4] & 1) !== 0,
+                    known: (meta[o + 4] & 2) !== 0,
+                    dataCrc: meta[o + 5],
+                };
+            }
+            return results;
+        }, (err) => {
+            // The worker names the file by its place in the batch.
+            if (err instanceof WorkerJobError && err.index !== undefined)
+                throw new WorkerJobError(err.code, err.message, files[err.index]?.rel ?? null);
+            throw err;
         });
     }
     /** A large file's sha256 and CRC-32, with its entry from the cache when there is one. */
@@ -70868,6 +70926,14 @@ function kindName(st) {
         return 'a device';
     return 'not a regular file';
 }
+/** What the walk needs of a folder's Stats, for folders the listing already named. */
+const FOLDER = {
+    isSymbolicLink: () => false,
+    isDirectory: () => true,
+    isFile: () => false,
+    size: 0,
+    mode: 0o755,
+};
 /** Lists the entries, unsorted. Throws RunpackError naming the path for anything that cannot be packaged. */
 function walk(options) {
     const root = resolveSourceDir(options.sourceDir);
@@ -70876,22 +70942,25 @@ function walk(options) {
     const skipDirs = new Set((options.skipDirs ?? []).map((f) => resolveOutputPath(f)));
     const out = [];
     const visit = (dirAbs, prefix, ancestors) => {
-        let names;
+        let dirents;
         try {
-            names = fs.readdirSync(dirAbs);
+            dirents = fs.readdirSync(dirAbs, { withFileTypes: true });
         }
         catch (err) {
             throw unreadable(prefix || '.', err);
         }
-        for (const name of names) {
+        const base = dirAbs.endsWith(path.sep) ? dirAbs : dirAbs + path.sep;
+        for (const d of dirents) {
+            const name = d.name;
             if (name === '.git')
                 continue;
             const rel = prefix ? `${prefix}/${name}` : name;
-            const childAbs = path.join(dirAbs, name);
+            const childAbs = base + name;
+            // A folder needs no lstat (its type comes with the listing); everything else does, for its size and mode.
             let st;
             let target = childAbs;
             try {
-                st = fs.lstatSync(childAbs);
+                st = d.isDirectory() ? FOLDER : fs.lstatSync(childAbs);
             }
             catch (err) {
                 throw unreadable(rel, err);

@@ -78,6 +78,15 @@ function kindName(st: fs.Stats): string {
   return 'not a regular file';
 }
 
+/** What the walk needs of a folder's Stats, for folders the listing already named. */
+const FOLDER = {
+  isSymbolicLink: () => false,
+  isDirectory: () => true,
+  isFile: () => false,
+  size: 0,
+  mode: 0o755,
+};
+
 /** Lists the entries, unsorted. Throws RunpackError naming the path for anything that cannot be packaged. */
 export function walk(options: WalkOptions): WalkEntry[] {
   const root = resolveSourceDir(options.sourceDir);
@@ -87,20 +96,23 @@ export function walk(options: WalkOptions): WalkEntry[] {
   const out: WalkEntry[] = [];
 
   const visit = (dirAbs: string, prefix: string, ancestors: Map<string, string>): void => {
-    let names: string[];
+    let dirents: fs.Dirent[];
     try {
-      names = fs.readdirSync(dirAbs);
+      dirents = fs.readdirSync(dirAbs, { withFileTypes: true });
     } catch (err) {
       throw unreadable(prefix || '.', err);
     }
-    for (const name of names) {
+    const base = dirAbs.endsWith(path.sep) ? dirAbs : dirAbs + path.sep;
+    for (const d of dirents) {
+      const name = d.name;
       if (name === '.git') continue;
       const rel = prefix ? `${prefix}/${name}` : name;
-      const childAbs = path.join(dirAbs, name);
-      let st: fs.Stats;
+      const childAbs = base + name;
+      // A folder needs no lstat (its type comes with the listing); everything else does, for its size and mode.
+      let st: fs.Stats | typeof FOLDER;
       let target = childAbs;
       try {
-        st = fs.lstatSync(childAbs);
+        st = d.isDirectory() ? FOLDER : fs.lstatSync(childAbs);
       } catch (err) {
         throw unreadable(rel, err);
       }
@@ -155,7 +167,7 @@ export function walk(options: WalkOptions): WalkEntry[] {
       } else {
         throw new RunpackError(
           'package-special-file',
-          `Cannot package '${rel}': it is ${kindName(st)}, not a regular file; remove it or pass --exclude '${rel}'.`,
+          `Cannot package '${rel}': it is ${kindName(st as fs.Stats)}, not a regular file; remove it or pass --exclude '${rel}'.`,
         );
       }
     }
