@@ -73328,13 +73328,15 @@ async function verifyEntries(dir, options = {}) {
         }
         await next?.catch(() => undefined);
     };
-    const workers = !verifyData || !dir.source.path ? 0 : (options.workers ?? planWorkers(dir, sorted));
+    const workers = !verifyData || !dir.source.path
+        ? 0
+        : (options.workers ?? (options.verifiers?.size || planWorkers(dir, sorted)));
     if (workers > 1) {
         // Small entries go to worker threads in contiguous shares; big ones are streamed here meanwhile.
         const small = sorted.filter(isSmall);
         const big = sorted.filter((e) => !isSmall(e));
         const results = await Promise.all([
-            ...splitByBytes(small, workers).map((share) => verifyInWorker(dir, share, nextOf)),
+            ...splitByBytes(small, workers).map((share) => verifyInWorker(dir, share, nextOf, options.verifiers?.take())),
             serial(big).then(() => []),
         ]);
         for (const list of results)
@@ -73458,7 +73460,36 @@ function splitByBytes(list, parts) {
         out.push(cur);
     return out;
 }
-function verifyInWorker(dir, share, nextOf) {
+/**
+ * Worker threads for a CRC pass, started before the central directory is read so that their start-up overlaps
+ * it. Each one checks one share (verifyEntries takes them); close() stops those not taken.
+ */
+class Verifiers {
+    idle;
+    constructor(count) {
+        this.idle = Array.from({ length: count }, () => new Worker(WORKER_SOURCE, { eval: true }));
+    }
+    get size() {
+        return this.idle.length;
+    }
+    take() {
+        return this.idle.pop();
+    }
+    async close() {
+        await Promise.all(this.idle.splice(0).map((w) => w.terminate()));
+    }
+}
+/**
+ * Verification workers for a zip file of `zipBytes`, started now (as many as planWorkers would choose for that
+ * much data), or null when the file is too small for threads to pay.
+ */
+function startVerifiers(zipBytes) {
+    if (zipBytes < PARALLEL_MIN_BYTES)
+        return null;
+    const n = Math.min(availableParallelism(), MAX_WORKERS, Math.ceil(zipBytes / PARALLEL_MIN_BYTES));
+    return n > 1 ? new Verifiers(n) : null;
+}
+function verifyInWorker(dir, share, nextOf, started) {
     const fields = new Float64Array(share.length * FIELDS);
     const names = Buffer.concat(share.map((e) => e.rawName));
     share.forEach((e, k) => {
@@ -73475,15 +73506,13 @@ function verifyInWorker(dir, share, nextOf) {
         fields[f + 9] = e.rawName.length;
     });
     return new Promise((resolve, reject) => {
-        const worker = new Worker(WORKER_SOURCE, {
-            eval: true,
-            workerData: {
-                file: dir.source.path,
-                cdOffset: dir.centralDirectoryOffset,
-                fields,
-                names,
-                window: WINDOW,
-            },
+        const worker = started ?? new Worker(WORKER_SOURCE, { eval: true });
+        worker.postMessage({
+            file: dir.source.path,
+            cdOffset: dir.centralDirectoryOffset,
+            fields,
+            names,
+            window: WINDOW,
         });
         let result = null;
         worker.once('message', (found) => {
@@ -73503,11 +73532,12 @@ function verifyInWorker(dir, share, nextOf) {
  * parseLocal + crcOfSync, reading its share of the file in windows with positioned reads.
  */
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
+const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const zlib = require('node:zlib');
-const { file, cdOffset, fields, names, window: WINDOW } = workerData;
 const F = ${FIELDS};
+// Started early and idle until its share arrives; checks it, answers, and ends.
+parentPort.once('message', ({ file, cdOffset, fields, names, window: WINDOW }) => {
 const fd = fs.openSync(file, 'r');
 let buf = Buffer.allocUnsafe(WINDOW);
 let bufStart = 0;
@@ -73553,7 +73583,8 @@ for (let k = 0; k * F < fields.length && found.length < 100; k++) {
   let out;
   if (method === 0) out = data;
   else {
-    try { out = zlib.inflateRawSync(data, { maxOutputLength: us + 1 }); }
+    // One output buffer of the declared size (+1 to catch more): no growing and joining of 16 KiB pieces.
+    try { out = zlib.inflateRawSync(data, { maxOutputLength: us + 1, chunkSize: Math.max(64, Math.min(us + 1, 64 << 20)) }); }
     catch (err) {
       found.push([k, err && err.code === 'ERR_BUFFER_TOO_LARGE' ? 'inflates to more than its declared ' + us + ' bytes' : 'has damaged compressed data']);
       continue;
@@ -73564,6 +73595,8 @@ for (let k = 0; k * F < fields.length && found.length < 100; k++) {
 }
 fs.closeSync(fd);
 parentPort.postMessage(found);
+parentPort.close();
+});
 `;
 
 /**
@@ -73653,11 +73686,15 @@ function finish(report) {
 }
 /**
  * The rules every package goes through, zip or folder: safe names, no links or duplicates, not empty, not
- * too large, at the root what the runtime needs to start. `extraProblems` (e.g. zip structure issues) are
- * merged into the report.
+ * too large, at the root what the runtime needs to start. `extraProblems` (e.g. zip structure issues, which
+ * may still be being found while the rules run) come first in the report.
  */
 async function inspectEntries(entries, options, readSmallFile, extraProblems = []) {
-    const problems = [...extraProblems];
+    const rules = await inspectRules(entries, options, readSmallFile);
+    return finish({ ...rules, problems: [...(await extraProblems), ...rules.problems] });
+}
+async function inspectRules(entries, options, readSmallFile) {
+    const problems = [];
     const files = [];
     const dirs = [];
     const seen = new Map();
@@ -73773,13 +73810,13 @@ async function inspectEntries(entries, options, readSmallFile, extraProblems = [
     };
     const runtimeFor = options.functionApp ? 'functions' : options.runtime;
     if (contentFiles.length === 0) {
-        return finish({
+        return {
             runtime: runtimeFor ?? 'unknown',
             entryPoint: null,
             ...base,
             problems,
             ...(stamp ? { stamp } : {}),
-        });
+        };
     }
     // Nested root: every file sits under one top-level folder.
     const tops = new Set();
@@ -73810,18 +73847,18 @@ async function inspectEntries(entries, options, readSmallFile, extraProblems = [
                 message: `host.json is not at the root of the package${inner.files.has('host.json') ? ` (it is at '${folder}/host.json')` : ''}; package the folder that holds host.json`,
             });
         }
-        return finish({
+        return {
             runtime: innerResult.runtime,
             entryPoint: null,
             ...base,
             problems,
             ...(innerResult.runtime === 'functions' ? { functions: [] } : {}),
             ...(stamp ? { stamp } : {}),
-        });
+        };
     }
     const result = await checkRuntime(tree, runtimeFor);
     problems.push(...result.problems);
-    return finish({
+    return {
         runtime: result.runtime,
         entryPoint: result.entryPoint,
         ...base,
@@ -73829,7 +73866,7 @@ async function inspectEntries(entries, options, readSmallFile, extraProblems = [
         ...(result.functions ? { functions: result.functions } : {}),
         ...(result.functionTriggers ? { functionTriggers: result.functionTriggers } : {}),
         ...(stamp ? { stamp } : {}),
-    });
+    };
 }
 function parseStamp(buf) {
     if (!buf)
@@ -73865,23 +73902,29 @@ const issueToProblem = (i) => ({
     ...(i.path !== undefined ? { path: i.path } : {}),
 });
 /** Inspect an opened zip: its structure (and, unless verifyData is false, every CRC), then the shared rules. */
-async function inspectZip(dir, options = {}) {
+async function inspectZip(dir, options = {}, verifiers = null) {
     const problems = dir.issues.map(issueToProblem);
     const declaredBytes = dir.entries.reduce((s, e) => s + (e.isDirectory ? 0 : e.uncompressedSize), 0);
     // A package over the limit is rejected anyway; inflating a gigabyte or a bomb to prove it is not worth it.
     const verifyData = (options.verifyData ?? true) && declaredBytes <= MAX_PACKAGE_BYTES;
     // Without verifyData only the central directory is read: local headers sit among the data, so checking
     // them costs a pass over the whole file.
-    const verified = verifyData ? await verifyEntries(dir, { verifyData }) : [];
-    problems.push(...verified.map(issueToProblem));
-    const broken = new Set(verified.map((i) => i.path));
+    // The rules run on this thread while the workers check the data: a file they read (package.json, host.json,
+    // the stamp) gets the same checks from readEntry (local header, size, CRC) and counts as absent when it fails.
+    const structure = verifyData
+        ? verifyEntries(dir, { verifyData, verifiers }).then((issues) => [
+            ...problems,
+            ...issues.map(issueToProblem),
+        ])
+        : Promise.resolve(problems);
+    structure.catch(() => undefined); // awaited by inspectEntries
     const byPath = new Map();
     for (const e of dir.entries)
         if (!byPath.has(e.name))
             byPath.set(e.name, e);
     const readSmall = async (name) => {
         const e = byPath.get(name);
-        if (!e || e.isDirectory || e.flags.encrypted || broken.has(e.name))
+        if (!e || e.isDirectory || e.flags.encrypted)
             return null;
         try {
             return await readEntry(dir, e, { maxBytes: SMALL_FILE_BYTES });
@@ -73904,7 +73947,7 @@ async function inspectZip(dir, options = {}) {
             entries[i] = { ...e, linkTarget: target && target.length <= 4096 ? target.toString('utf8') : null };
         }
     }
-    return inspectEntries(entries, options, readSmall, problems);
+    return inspectEntries(entries, options, readSmall, structure);
 }
 // ---------------------------------------------------------------------------------------------------------
 // Folders
@@ -74012,6 +74055,8 @@ async function inspect$1(target, options = {}) {
     if (!real.isFile())
         throw new UsageError(`'${target}' is neither a file nor a folder; pass a zip or a folder`);
     const source = await fileSource(target);
+    // The CRC pass's threads start while the central directory is read.
+    const verifiers = (options.verifyData ?? true) ? startVerifiers(real.size) : null;
     try {
         let dir;
         try {
@@ -74034,7 +74079,7 @@ async function inspect$1(target, options = {}) {
                 ],
             });
         }
-        return await inspectZip(dir, options);
+        return await inspectZip(dir, options, verifiers);
     }
     catch (err) {
         if (err instanceof RunpackError)
@@ -74044,6 +74089,7 @@ async function inspect$1(target, options = {}) {
         });
     }
     finally {
+        await verifiers?.close();
         await source.close?.();
     }
 }

@@ -13,6 +13,8 @@ import {
   openZip,
   readEntry,
   verifyEntries,
+  startVerifiers,
+  type Verifiers,
   ZipError,
   type ZipDirectory,
   type ZipEntry,
@@ -128,16 +130,25 @@ function finish(report: Omit<InspectReport, 'ok'>): InspectReport {
 
 /**
  * The rules every package goes through, zip or folder: safe names, no links or duplicates, not empty, not
- * too large, at the root what the runtime needs to start. `extraProblems` (e.g. zip structure issues) are
- * merged into the report.
+ * too large, at the root what the runtime needs to start. `extraProblems` (e.g. zip structure issues, which
+ * may still be being found while the rules run) come first in the report.
  */
 export async function inspectEntries(
   entries: EntryInfo[],
   options: InspectOptions,
   readSmallFile: ReadSmallFile,
-  extraProblems: Problem[] = [],
+  extraProblems: Problem[] | Promise<Problem[]> = [],
 ): Promise<InspectReport> {
-  const problems: Problem[] = [...extraProblems];
+  const rules = await inspectRules(entries, options, readSmallFile);
+  return finish({ ...rules, problems: [...(await extraProblems), ...rules.problems] });
+}
+
+async function inspectRules(
+  entries: EntryInfo[],
+  options: InspectOptions,
+  readSmallFile: ReadSmallFile,
+): Promise<Omit<InspectReport, 'ok'>> {
+  const problems: Problem[] = [];
   const files: string[] = [];
   const dirs: string[] = [];
   const seen = new Map<string, { name: string; isDirectory: boolean }>();
@@ -255,13 +266,13 @@ export async function inspectEntries(
   const runtimeFor = options.functionApp ? 'functions' : options.runtime;
 
   if (contentFiles.length === 0) {
-    return finish({
+    return {
       runtime: runtimeFor ?? 'unknown',
       entryPoint: null,
       ...base,
       problems,
       ...(stamp ? { stamp } : {}),
-    });
+    };
   }
 
   // Nested root: every file sits under one top-level folder.
@@ -290,19 +301,19 @@ export async function inspectEntries(
         message: `host.json is not at the root of the package${inner.files.has('host.json') ? ` (it is at '${folder}/host.json')` : ''}; package the folder that holds host.json`,
       });
     }
-    return finish({
+    return {
       runtime: innerResult.runtime,
       entryPoint: null,
       ...base,
       problems,
       ...(innerResult.runtime === 'functions' ? { functions: [] } : {}),
       ...(stamp ? { stamp } : {}),
-    });
+    };
   }
 
   const result = await checkRuntime(tree, runtimeFor);
   problems.push(...result.problems);
-  return finish({
+  return {
     runtime: result.runtime,
     entryPoint: result.entryPoint,
     ...base,
@@ -310,7 +321,7 @@ export async function inspectEntries(
     ...(result.functions ? { functions: result.functions } : {}),
     ...(result.functionTriggers ? { functionTriggers: result.functionTriggers } : {}),
     ...(stamp ? { stamp } : {}),
-  });
+  };
 }
 
 function parseStamp(buf: Buffer | null): ReleaseStamp | null {
@@ -348,22 +359,32 @@ const issueToProblem = (i: ZipIssue): Problem => ({
 });
 
 /** Inspect an opened zip: its structure (and, unless verifyData is false, every CRC), then the shared rules. */
-export async function inspectZip(dir: ZipDirectory, options: InspectOptions = {}): Promise<InspectReport> {
+export async function inspectZip(
+  dir: ZipDirectory,
+  options: InspectOptions = {},
+  verifiers: Verifiers | null = null,
+): Promise<InspectReport> {
   const problems: Problem[] = dir.issues.map(issueToProblem);
   const declaredBytes = dir.entries.reduce((s, e) => s + (e.isDirectory ? 0 : e.uncompressedSize), 0);
   // A package over the limit is rejected anyway; inflating a gigabyte or a bomb to prove it is not worth it.
   const verifyData = (options.verifyData ?? true) && declaredBytes <= MAX_PACKAGE_BYTES;
   // Without verifyData only the central directory is read: local headers sit among the data, so checking
   // them costs a pass over the whole file.
-  const verified = verifyData ? await verifyEntries(dir, { verifyData }) : [];
-  problems.push(...verified.map(issueToProblem));
-  const broken = new Set(verified.map((i) => i.path));
+  // The rules run on this thread while the workers check the data: a file they read (package.json, host.json,
+  // the stamp) gets the same checks from readEntry (local header, size, CRC) and counts as absent when it fails.
+  const structure = verifyData
+    ? verifyEntries(dir, { verifyData, verifiers }).then((issues) => [
+        ...problems,
+        ...issues.map(issueToProblem),
+      ])
+    : Promise.resolve(problems);
+  structure.catch(() => undefined); // awaited by inspectEntries
 
   const byPath = new Map<string, ZipEntry>();
   for (const e of dir.entries) if (!byPath.has(e.name)) byPath.set(e.name, e);
   const readSmall: ReadSmallFile = async (name) => {
     const e = byPath.get(name);
-    if (!e || e.isDirectory || e.flags.encrypted || broken.has(e.name)) return null;
+    if (!e || e.isDirectory || e.flags.encrypted) return null;
     try {
       return await readEntry(dir, e, { maxBytes: SMALL_FILE_BYTES });
     } catch (err) {
@@ -382,7 +403,7 @@ export async function inspectZip(dir: ZipDirectory, options: InspectOptions = {}
       entries[i] = { ...e, linkTarget: target && target.length <= 4096 ? target.toString('utf8') : null };
     }
   }
-  return inspectEntries(entries, options, readSmall, problems);
+  return inspectEntries(entries, options, readSmall, structure);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -497,6 +518,8 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
     throw new UsageError(`'${target}' is neither a file nor a folder; pass a zip or a folder`);
 
   const source = await fileSource(target);
+  // The CRC pass's threads start while the central directory is read.
+  const verifiers = (options.verifyData ?? true) ? startVerifiers(real.size) : null;
   try {
     let dir: ZipDirectory;
     try {
@@ -517,13 +540,14 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
         ],
       });
     }
-    return await inspectZip(dir, options);
+    return await inspectZip(dir, options, verifiers);
   } catch (err) {
     if (err instanceof RunpackError) throw err;
     throw new RunpackError('inspect-failed', `could not read '${target}': ${(err as Error).message}`, {
       cause: err,
     });
   } finally {
+    await verifiers?.close();
     await source.close?.();
   }
 }

@@ -686,6 +686,8 @@ export interface VerifyOptions {
    * is at least 16 MiB to check; 0 or 1 keeps everything on this thread.
    */
   workers?: number;
+  /** Workers started earlier (startVerifiers), used instead of starting new ones. */
+  verifiers?: Verifiers | null;
 }
 
 /** Entries larger than this (compressed or declared) are inflated as a stream in chunks. */
@@ -832,13 +834,18 @@ export async function verifyEntries(dir: ZipDirectory, options: VerifyOptions = 
     await next?.catch(() => undefined);
   };
 
-  const workers = !verifyData || !dir.source.path ? 0 : (options.workers ?? planWorkers(dir, sorted));
+  const workers =
+    !verifyData || !dir.source.path
+      ? 0
+      : (options.workers ?? (options.verifiers?.size || planWorkers(dir, sorted)));
   if (workers > 1) {
     // Small entries go to worker threads in contiguous shares; big ones are streamed here meanwhile.
     const small = sorted.filter(isSmall);
     const big = sorted.filter((e) => !isSmall(e));
     const results = await Promise.all([
-      ...splitByBytes(small, workers).map((share) => verifyInWorker(dir, share, nextOf)),
+      ...splitByBytes(small, workers).map((share) =>
+        verifyInWorker(dir, share, nextOf, options.verifiers?.take()),
+      ),
       serial(big).then(() => []),
     ]);
     for (const list of results) for (const [e, why] of list) report(e, why);
@@ -964,10 +971,41 @@ function splitByBytes(list: ZipEntry[], parts: number): ZipEntry[][] {
   return out;
 }
 
+/**
+ * Worker threads for a CRC pass, started before the central directory is read so that their start-up overlaps
+ * it. Each one checks one share (verifyEntries takes them); close() stops those not taken.
+ */
+export class Verifiers {
+  private readonly idle: Worker[];
+  constructor(count: number) {
+    this.idle = Array.from({ length: count }, () => new Worker(WORKER_SOURCE, { eval: true }));
+  }
+  get size(): number {
+    return this.idle.length;
+  }
+  take(): Worker | undefined {
+    return this.idle.pop();
+  }
+  async close(): Promise<void> {
+    await Promise.all(this.idle.splice(0).map((w) => w.terminate()));
+  }
+}
+
+/**
+ * Verification workers for a zip file of `zipBytes`, started now (as many as planWorkers would choose for that
+ * much data), or null when the file is too small for threads to pay.
+ */
+export function startVerifiers(zipBytes: number): Verifiers | null {
+  if (zipBytes < PARALLEL_MIN_BYTES) return null;
+  const n = Math.min(availableParallelism(), MAX_WORKERS, Math.ceil(zipBytes / PARALLEL_MIN_BYTES));
+  return n > 1 ? new Verifiers(n) : null;
+}
+
 function verifyInWorker(
   dir: ZipDirectory,
   share: ZipEntry[],
   nextOf: Map<ZipEntry, ZipEntry>,
+  started?: Worker,
 ): Promise<[ZipEntry, string][]> {
   const fields = new Float64Array(share.length * FIELDS);
   const names = Buffer.concat(share.map((e) => e.rawName));
@@ -985,15 +1023,13 @@ function verifyInWorker(
     fields[f + 9] = e.rawName.length;
   });
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: {
-        file: dir.source.path,
-        cdOffset: dir.centralDirectoryOffset,
-        fields,
-        names,
-        window: WINDOW,
-      },
+    const worker = started ?? new Worker(WORKER_SOURCE, { eval: true });
+    worker.postMessage({
+      file: dir.source.path,
+      cdOffset: dir.centralDirectoryOffset,
+      fields,
+      names,
+      window: WINDOW,
     });
     let result: [ZipEntry, string][] | null = null;
     worker.once('message', (found: [number, string][]) => {
@@ -1012,11 +1048,12 @@ function verifyInWorker(
  * parseLocal + crcOfSync, reading its share of the file in windows with positioned reads.
  */
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
+const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const zlib = require('node:zlib');
-const { file, cdOffset, fields, names, window: WINDOW } = workerData;
 const F = ${FIELDS};
+// Started early and idle until its share arrives; checks it, answers, and ends.
+parentPort.once('message', ({ file, cdOffset, fields, names, window: WINDOW }) => {
 const fd = fs.openSync(file, 'r');
 let buf = Buffer.allocUnsafe(WINDOW);
 let bufStart = 0;
@@ -1062,7 +1099,8 @@ for (let k = 0; k * F < fields.length && found.length < 100; k++) {
   let out;
   if (method === 0) out = data;
   else {
-    try { out = zlib.inflateRawSync(data, { maxOutputLength: us + 1 }); }
+    // One output buffer of the declared size (+1 to catch more): no growing and joining of 16 KiB pieces.
+    try { out = zlib.inflateRawSync(data, { maxOutputLength: us + 1, chunkSize: Math.max(64, Math.min(us + 1, 64 << 20)) }); }
     catch (err) {
       found.push([k, err && err.code === 'ERR_BUFFER_TOO_LARGE' ? 'inflates to more than its declared ' + us + ' bytes' : 'has damaged compressed data']);
       continue;
@@ -1073,4 +1111,6 @@ for (let k = 0; k * F < fields.length && found.length < 100; k++) {
 }
 fs.closeSync(fd);
 parentPort.postMessage(found);
+parentPort.close();
+});
 `;
