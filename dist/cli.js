@@ -5,10 +5,10 @@ import path, { dirname, join, resolve, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import util, { inspect as inspect$2, promisify, parseArgs } from 'node:util';
 import childProcess, { execFile as execFile$1 } from 'node:child_process';
-import fs$1, { constants as constants$1, open as open$1, lstat, stat, realpath, readdir, readlink, readFile } from 'node:fs/promises';
+import fs$1, { open as open$1, constants as constants$1, lstat, stat, realpath, readdir, readlink, readFile } from 'node:fs/promises';
 import os, { EOL as EOL$1, availableParallelism, tmpdir } from 'node:os';
-import fs, { createReadStream, appendFileSync, existsSync, statSync, rmSync, mkdtempSync } from 'node:fs';
-import { createHmac, randomUUID as randomUUID$2, createHash as createHash$1, randomBytes } from 'node:crypto';
+import fs, { appendFileSync, existsSync, statSync, createReadStream, rmSync, mkdtempSync } from 'node:fs';
+import { createHmac, createHash, randomUUID as randomUUID$2, randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import zlib, { deflateRawSync } from 'node:zlib';
 import http from 'node:http';
@@ -27,7 +27,7 @@ import require$$0$2 from 'http';
 import require$$1 from 'https';
 import require$$5$1 from 'url';
 import require$$0$4, { Buffer as Buffer$1 } from 'buffer';
-import crypto$1, { createHash } from 'crypto';
+import crypto$1, { createHash as createHash$1 } from 'crypto';
 import 'fs';
 import 'path';
 import child_process from 'child_process';
@@ -46851,38 +46851,7 @@ function storeFor(service, accountName, auth, accountKey) {
             }
             return out;
         }),
-        uploadFile: (c, b, path, o) => wrap(`upload ${c}/${b}`, async () => {
-            const client = container(c).getBlockBlobClient(b);
-            // One read stream that runpack owns, cut into 8 MiB blocks in memory (4 in flight): a retried block is
-            // resent from memory, so no stream is ever reopened on the file, and when the upload fails the stream is
-            // destroyed and every request still in flight is aborted before this returns.
-            const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
-            const abort = new AbortController();
-            const onOuterAbort = () => abort.abort();
-            o.abortSignal?.addEventListener('abort', onOuterAbort, { once: true });
-            // Aborted before the upload began (a cancellation during the hashing): upload nothing.
-            if (o.abortSignal?.aborted)
-                abort.abort();
-            let streamError;
-            stream.on('error', (err) => (streamError = err));
-            try {
-                await client.uploadStream(stream, 8 * 1024 * 1024, 4, {
-                    metadata: o.metadata,
-                    blobHTTPHeaders: { blobContentType: 'application/zip', blobContentMD5: o.md5 },
-                    onProgress: o.onProgress ? (p) => o.onProgress?.(p.loadedBytes) : undefined,
-                    abortSignal: abort.signal,
-                });
-            }
-            catch (err) {
-                abort.abort();
-                throw streamError ?? err;
-            }
-            finally {
-                o.abortSignal?.removeEventListener('abort', onOuterAbort);
-                stream.destroy();
-            }
-            return itemOf(b, await client.getProperties());
-        }),
+        uploadFile: (c, b, path, o) => wrap(`upload ${c}/${b}`, () => uploadBlocks(container(c).getBlockBlobClient(b), b, path, o)),
         copyBlob: (c, from, to) => wrap(`copy ${c}/${from} to ${c}/${to}`, () => copy(c, from, to)),
         copyIfMatch: async (c, from, to, ifMatch) => {
             try {
@@ -47037,6 +47006,94 @@ async function openBlobStore(o) {
         o.log?.(`The login has no data role on ${o.accountName} (${code || 'forbidden'}); using the account key.`);
         return withKey(`the login has no data role to ${create ? 'write' : 'read'} blobs with its token`);
     }
+}
+/** Block size and blocks in flight of an upload (a file of one block or less goes in a single request). */
+const UPLOAD_BLOCK = 8 * 1024 * 1024;
+const UPLOAD_PARALLEL = 4;
+/**
+ * Uploads a file as 8 MiB blocks, 4 in flight, and commits them with the file's MD5 as Content-MD5 (reads can
+ * check it). Each block is read once, in order, with a positioned read into its own buffer: the MD5 is computed
+ * from those reads (no pass over the file before the upload), and a retried block is resent from memory, so the
+ * file is never reopened. When a block fails, or the caller aborts, every request still in flight is aborted and
+ * has settled before this throws.
+ */
+async function uploadBlocks(client, blob, path, o) {
+    const abort = new AbortController();
+    const onOuterAbort = () => abort.abort();
+    o.abortSignal?.addEventListener('abort', onOuterAbort, { once: true });
+    // Aborted before the upload began (a cancellation during the hashing): upload nothing.
+    if (o.abortSignal?.aborted)
+        abort.abort();
+    const file = await open$1(path, 'r');
+    const md5 = createHash('md5');
+    const headers = (digest) => ({ blobContentType: 'application/zip', blobContentMD5: digest });
+    const readBlock = async (at, length) => {
+        const buf = Buffer.allocUnsafe(length);
+        for (let done = 0; done < length;) {
+            const { bytesRead } = await file.read(buf, done, length - done, at + done);
+            if (bytesRead === 0)
+                throw new Error(`${path} became shorter while it was being uploaded`);
+            done += bytesRead;
+        }
+        md5.update(buf);
+        return buf;
+    };
+    const inflight = new Set();
+    try {
+        if (abort.signal.aborted)
+            throw Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' });
+        const size = (await file.stat()).size;
+        if (size <= UPLOAD_BLOCK) {
+            const body = await readBlock(0, size);
+            await client.upload(body, size, {
+                metadata: o.metadata,
+                blobHTTPHeaders: headers(md5.digest()),
+                abortSignal: abort.signal,
+            });
+            o.onProgress?.(size);
+        }
+        else {
+            const ids = [];
+            let loaded = 0;
+            let failure = null;
+            for (let at = 0; at < size && failure === null; at += UPLOAD_BLOCK) {
+                const length = Math.min(UPLOAD_BLOCK, size - at);
+                const body = await readBlock(at, length);
+                // Block ids of one length, as the service requires.
+                const id = Buffer.from(`runpack-block-${String(ids.length).padStart(6, '0')}`).toString('base64');
+                ids.push(id);
+                const staged = client.stageBlock(id, body, length, { abortSignal: abort.signal }).then(() => {
+                    loaded += length;
+                    o.onProgress?.(loaded);
+                }, (err) => {
+                    failure ??= err;
+                    abort.abort();
+                });
+                const tracked = staged.finally(() => inflight.delete(tracked));
+                inflight.add(tracked);
+                if (inflight.size >= UPLOAD_PARALLEL)
+                    await Promise.race(inflight);
+            }
+            await Promise.all(inflight);
+            if (failure !== null)
+                throw failure;
+            await client.commitBlockList(ids, {
+                metadata: o.metadata,
+                blobHTTPHeaders: headers(md5.digest()),
+                abortSignal: abort.signal,
+            });
+        }
+    }
+    catch (err) {
+        abort.abort();
+        await Promise.allSettled(inflight);
+        throw err;
+    }
+    finally {
+        o.abortSignal?.removeEventListener('abort', onOuterAbort);
+        await file.close();
+    }
+    return itemOf(blob, await client.getProperties());
 }
 
 // Copyright (c) Microsoft Corporation.
@@ -55929,7 +55986,7 @@ function computeAdditionalCacheKeyHash(components) {
             `${Buffer.byteLength(key, "utf8")}:${key}` +
                 `${Buffer.byteLength(value, "utf8")}:${value}`;
     }
-    return createHash("sha256").update(input, "utf8").digest("base64url");
+    return createHash$1("sha256").update(input, "utf8").digest("base64url");
 }
 function generateCredentialKey(credential, hash) {
     const familyId = (credential.credentialType === CredentialType.REFRESH_TOKEN &&
@@ -70356,7 +70413,7 @@ function cacheTag() {
         x ^= x << 5;
         sample[i] = 97 + ((x >>> 0) % 7) + (i % 64 === 0 ? 3 : 0);
     }
-    const probe = createHash$1('sha256')
+    const probe = createHash('sha256')
         .update(deflateRawSync(sample, { level: DEFLATE_LEVEL }))
         .digest('hex')
         .slice(0, 12);
@@ -70798,7 +70855,7 @@ function compareUtf8(a, b) {
  * writer does not have to keep a record per file. Throws if the order is broken.
  */
 class ContentDigest {
-    h = createHash$1('sha256');
+    h = createHash('sha256');
     last = null;
     add(f) {
         if (f.path === STAMP_PATH)
@@ -71326,7 +71383,7 @@ function isStoredType(name) {
 }
 /** sha256 and size of a file, read as a stream (for prebuilt zips handed to the deploy engine). */
 async function hashFile(file) {
-    const h = createHash$1('sha256');
+    const h = createHash('sha256');
     let bytes = 0;
     try {
         for await (const chunk of fs.createReadStream(file)) {
@@ -71488,7 +71545,7 @@ class CentralDirectory {
 /** Sequential writer that hashes every byte in file order. Large entries are written in place and hashed after. */
 class ZipOut {
     fh;
-    hash = createHash$1('sha256');
+    hash = createHash('sha256');
     pos = 0;
     pending = [];
     pendingLen = 0;
@@ -71597,7 +71654,7 @@ async function saveCache(dir, zip, zipBytes, entries) {
             tag: cacheTag(),
             zipBytes,
             count: entries.size,
-            entriesSha256: createHash$1('sha256').update(body).digest('hex'),
+            entriesSha256: createHash('sha256').update(body).digest('hex'),
         };
         if (path.resolve(zip) !== path.resolve(target)) {
             // A link costs nothing; the next pack writes a new file and renames it over the output, so the linked
@@ -78540,7 +78597,7 @@ function runReleaseMetadata(pkg, run) {
     });
 }
 async function md5OfFile(path) {
-    const hash = createHash$1('md5');
+    const hash = createHash('md5');
     for await (const chunk of createReadStream(path))
         hash.update(chunk);
     return hash.digest();
@@ -78572,13 +78629,11 @@ async function uploadReleaseBlob(store, container, releaseBlob, pkg, metadata, l
     }
     if (reused)
         return false;
-    const md5 = await md5OfFile(pkg.zipPath);
     const began = Date.now();
     let lastReport = 0;
     const step = Math.max(16 * 1024 * 1024, Math.floor(pkg.zipBytes / 10));
     await store.uploadFile(container, releaseBlob, pkg.zipPath, {
         metadata,
-        md5,
         abortSignal: signal,
         onProgress: (loaded) => {
             log.progress?.((loaded / pkg.zipBytes) * 100, 'Uploading');

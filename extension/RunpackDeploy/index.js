@@ -91035,13 +91035,11 @@ async function uploadReleaseBlob(store, container, releaseBlob, pkg, metadata, l
     }
     if (reused)
         return false;
-    const md5 = await md5OfFile(pkg.zipPath);
     const began = Date.now();
     let lastReport = 0;
     const step = Math.max(16 * 1024 * 1024, Math.floor(pkg.zipBytes / 10));
     await store.uploadFile(container, releaseBlob, pkg.zipPath, {
         metadata,
-        md5,
         abortSignal: signal,
         onProgress: (loaded) => {
             log.progress?.((loaded / pkg.zipBytes) * 100, 'Uploading');
@@ -91257,38 +91255,7 @@ function storeFor(service, accountName, auth, accountKey) {
             }
             return out;
         }),
-        uploadFile: (c, b, path, o) => wrap(`upload ${c}/${b}`, async () => {
-            const client = container(c).getBlockBlobClient(b);
-            // One read stream that runpack owns, cut into 8 MiB blocks in memory (4 in flight): a retried block is
-            // resent from memory, so no stream is ever reopened on the file, and when the upload fails the stream is
-            // destroyed and every request still in flight is aborted before this returns.
-            const stream = fs$1.createReadStream(path, { highWaterMark: 1024 * 1024 });
-            const abort = new AbortController();
-            const onOuterAbort = () => abort.abort();
-            o.abortSignal?.addEventListener('abort', onOuterAbort, { once: true });
-            // Aborted before the upload began (a cancellation during the hashing): upload nothing.
-            if (o.abortSignal?.aborted)
-                abort.abort();
-            let streamError;
-            stream.on('error', (err) => (streamError = err));
-            try {
-                await client.uploadStream(stream, 8 * 1024 * 1024, 4, {
-                    metadata: o.metadata,
-                    blobHTTPHeaders: { blobContentType: 'application/zip', blobContentMD5: o.md5 },
-                    onProgress: o.onProgress ? (p) => o.onProgress?.(p.loadedBytes) : undefined,
-                    abortSignal: abort.signal,
-                });
-            }
-            catch (err) {
-                abort.abort();
-                throw streamError ?? err;
-            }
-            finally {
-                o.abortSignal?.removeEventListener('abort', onOuterAbort);
-                stream.destroy();
-            }
-            return itemOf(b, await client.getProperties());
-        }),
+        uploadFile: (c, b, path, o) => wrap(`upload ${c}/${b}`, () => uploadBlocks(container(c).getBlockBlobClient(b), b, path, o)),
         copyBlob: (c, from, to) => wrap(`copy ${c}/${from} to ${c}/${to}`, () => copy(c, from, to)),
         copyIfMatch: async (c, from, to, ifMatch) => {
             try {
@@ -91443,6 +91410,94 @@ async function openBlobStore(o) {
         o.log?.(`The login has no data role on ${o.accountName} (${code || 'forbidden'}); using the account key.`);
         return withKey(`the login has no data role to ${create ? 'write' : 'read'} blobs with its token`);
     }
+}
+/** Block size and blocks in flight of an upload (a file of one block or less goes in a single request). */
+const UPLOAD_BLOCK = 8 * 1024 * 1024;
+const UPLOAD_PARALLEL = 4;
+/**
+ * Uploads a file as 8 MiB blocks, 4 in flight, and commits them with the file's MD5 as Content-MD5 (reads can
+ * check it). Each block is read once, in order, with a positioned read into its own buffer: the MD5 is computed
+ * from those reads (no pass over the file before the upload), and a retried block is resent from memory, so the
+ * file is never reopened. When a block fails, or the caller aborts, every request still in flight is aborted and
+ * has settled before this throws.
+ */
+async function uploadBlocks(client, blob, path, o) {
+    const abort = new AbortController();
+    const onOuterAbort = () => abort.abort();
+    o.abortSignal?.addEventListener('abort', onOuterAbort, { once: true });
+    // Aborted before the upload began (a cancellation during the hashing): upload nothing.
+    if (o.abortSignal?.aborted)
+        abort.abort();
+    const file = await fs.open(path, 'r');
+    const md5 = node_crypto.createHash('md5');
+    const headers = (digest) => ({ blobContentType: 'application/zip', blobContentMD5: digest });
+    const readBlock = async (at, length) => {
+        const buf = Buffer.allocUnsafe(length);
+        for (let done = 0; done < length;) {
+            const { bytesRead } = await file.read(buf, done, length - done, at + done);
+            if (bytesRead === 0)
+                throw new Error(`${path} became shorter while it was being uploaded`);
+            done += bytesRead;
+        }
+        md5.update(buf);
+        return buf;
+    };
+    const inflight = new Set();
+    try {
+        if (abort.signal.aborted)
+            throw Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' });
+        const size = (await file.stat()).size;
+        if (size <= UPLOAD_BLOCK) {
+            const body = await readBlock(0, size);
+            await client.upload(body, size, {
+                metadata: o.metadata,
+                blobHTTPHeaders: headers(md5.digest()),
+                abortSignal: abort.signal,
+            });
+            o.onProgress?.(size);
+        }
+        else {
+            const ids = [];
+            let loaded = 0;
+            let failure = null;
+            for (let at = 0; at < size && failure === null; at += UPLOAD_BLOCK) {
+                const length = Math.min(UPLOAD_BLOCK, size - at);
+                const body = await readBlock(at, length);
+                // Block ids of one length, as the service requires.
+                const id = Buffer.from(`runpack-block-${String(ids.length).padStart(6, '0')}`).toString('base64');
+                ids.push(id);
+                const staged = client.stageBlock(id, body, length, { abortSignal: abort.signal }).then(() => {
+                    loaded += length;
+                    o.onProgress?.(loaded);
+                }, (err) => {
+                    failure ??= err;
+                    abort.abort();
+                });
+                const tracked = staged.finally(() => inflight.delete(tracked));
+                inflight.add(tracked);
+                if (inflight.size >= UPLOAD_PARALLEL)
+                    await Promise.race(inflight);
+            }
+            await Promise.all(inflight);
+            if (failure !== null)
+                throw failure;
+            await client.commitBlockList(ids, {
+                metadata: o.metadata,
+                blobHTTPHeaders: headers(md5.digest()),
+                abortSignal: abort.signal,
+            });
+        }
+    }
+    catch (err) {
+        abort.abort();
+        await Promise.allSettled(inflight);
+        throw err;
+    }
+    finally {
+        o.abortSignal?.removeEventListener('abort', onOuterAbort);
+        await file.close();
+    }
+    return itemOf(blob, await client.getProperties());
 }
 
 /** The storage account of the package blobs, or one line saying it is not visible to the login. */

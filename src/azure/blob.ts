@@ -3,10 +3,12 @@
  * Auth: an Entra token for storage when the principal can write (works with shared key disabled), else the
  * account key from listKeys. Errors become one line with the storage error code and the fix.
  */
-import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import {
   BlobServiceClient,
   StorageSharedKeyCredential,
+  type BlockBlobClient,
   type ContainerClient,
   type PublicAccessType,
   type SignedIdentifier,
@@ -31,8 +33,6 @@ export interface BlobItem extends BlobMeta {
 
 export interface UploadOptions {
   metadata: Record<string, string>;
-  /** MD5 of the file (stored as Content-MD5 so reads can check it). */
-  md5?: Buffer;
   onProgress?: (loadedBytes: number) => void;
   abortSignal?: AbortSignal;
 }
@@ -281,35 +281,7 @@ function storeFor(
         return out;
       }),
     uploadFile: (c, b, path, o) =>
-      wrap(`upload ${c}/${b}`, async () => {
-        const client = container(c).getBlockBlobClient(b);
-        // One read stream that runpack owns, cut into 8 MiB blocks in memory (4 in flight): a retried block is
-        // resent from memory, so no stream is ever reopened on the file, and when the upload fails the stream is
-        // destroyed and every request still in flight is aborted before this returns.
-        const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
-        const abort = new AbortController();
-        const onOuterAbort = () => abort.abort();
-        o.abortSignal?.addEventListener('abort', onOuterAbort, { once: true });
-        // Aborted before the upload began (a cancellation during the hashing): upload nothing.
-        if (o.abortSignal?.aborted) abort.abort();
-        let streamError: Error | undefined;
-        stream.on('error', (err) => (streamError = err));
-        try {
-          await client.uploadStream(stream, 8 * 1024 * 1024, 4, {
-            metadata: o.metadata,
-            blobHTTPHeaders: { blobContentType: 'application/zip', blobContentMD5: o.md5 },
-            onProgress: o.onProgress ? (p) => o.onProgress?.(p.loadedBytes) : undefined,
-            abortSignal: abort.signal,
-          });
-        } catch (err) {
-          abort.abort();
-          throw streamError ?? err;
-        } finally {
-          o.abortSignal?.removeEventListener('abort', onOuterAbort);
-          stream.destroy();
-        }
-        return itemOf(b, await client.getProperties());
-      }),
+      wrap(`upload ${c}/${b}`, () => uploadBlocks(container(c).getBlockBlobClient(b), b, path, o)),
     copyBlob: (c, from, to) => wrap(`copy ${c}/${from} to ${c}/${to}`, () => copy(c, from, to)),
     copyIfMatch: async (c, from, to, ifMatch) => {
       try {
@@ -493,4 +465,95 @@ export async function openBlobStore(o: OpenBlobStoreOptions): Promise<ReleaseBlo
     );
     return withKey(`the login has no data role to ${create ? 'write' : 'read'} blobs with its token`);
   }
+}
+
+/** Block size and blocks in flight of an upload (a file of one block or less goes in a single request). */
+const UPLOAD_BLOCK = 8 * 1024 * 1024;
+const UPLOAD_PARALLEL = 4;
+
+/**
+ * Uploads a file as 8 MiB blocks, 4 in flight, and commits them with the file's MD5 as Content-MD5 (reads can
+ * check it). Each block is read once, in order, with a positioned read into its own buffer: the MD5 is computed
+ * from those reads (no pass over the file before the upload), and a retried block is resent from memory, so the
+ * file is never reopened. When a block fails, or the caller aborts, every request still in flight is aborted and
+ * has settled before this throws.
+ */
+async function uploadBlocks(
+  client: BlockBlobClient,
+  blob: string,
+  path: string,
+  o: UploadOptions,
+): Promise<BlobMeta> {
+  const abort = new AbortController();
+  const onOuterAbort = () => abort.abort();
+  o.abortSignal?.addEventListener('abort', onOuterAbort, { once: true });
+  // Aborted before the upload began (a cancellation during the hashing): upload nothing.
+  if (o.abortSignal?.aborted) abort.abort();
+  const file = await open(path, 'r');
+  const md5 = createHash('md5');
+  const headers = (digest: Buffer) => ({ blobContentType: 'application/zip', blobContentMD5: digest });
+  const readBlock = async (at: number, length: number): Promise<Buffer> => {
+    const buf = Buffer.allocUnsafe(length);
+    for (let done = 0; done < length;) {
+      const { bytesRead } = await file.read(buf, done, length - done, at + done);
+      if (bytesRead === 0) throw new Error(`${path} became shorter while it was being uploaded`);
+      done += bytesRead;
+    }
+    md5.update(buf);
+    return buf;
+  };
+  const inflight = new Set<Promise<void>>();
+  try {
+    if (abort.signal.aborted)
+      throw Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' });
+    const size = (await file.stat()).size;
+    if (size <= UPLOAD_BLOCK) {
+      const body = await readBlock(0, size);
+      await client.upload(body, size, {
+        metadata: o.metadata,
+        blobHTTPHeaders: headers(md5.digest()),
+        abortSignal: abort.signal,
+      });
+      o.onProgress?.(size);
+    } else {
+      const ids: string[] = [];
+      let loaded = 0;
+      let failure: unknown = null;
+      for (let at = 0; at < size && failure === null; at += UPLOAD_BLOCK) {
+        const length = Math.min(UPLOAD_BLOCK, size - at);
+        const body = await readBlock(at, length);
+        // Block ids of one length, as the service requires.
+        const id = Buffer.from(`runpack-block-${String(ids.length).padStart(6, '0')}`).toString('base64');
+        ids.push(id);
+        const staged = client.stageBlock(id, body, length, { abortSignal: abort.signal }).then(
+          () => {
+            loaded += length;
+            o.onProgress?.(loaded);
+          },
+          (err: unknown) => {
+            failure ??= err;
+            abort.abort();
+          },
+        );
+        const tracked = staged.finally(() => inflight.delete(tracked));
+        inflight.add(tracked);
+        if (inflight.size >= UPLOAD_PARALLEL) await Promise.race(inflight);
+      }
+      await Promise.all(inflight);
+      if (failure !== null) throw failure;
+      await client.commitBlockList(ids, {
+        metadata: o.metadata,
+        blobHTTPHeaders: headers(md5.digest()),
+        abortSignal: abort.signal,
+      });
+    }
+  } catch (err) {
+    abort.abort();
+    await Promise.allSettled(inflight);
+    throw err;
+  } finally {
+    o.abortSignal?.removeEventListener('abort', onOuterAbort);
+    await file.close();
+  }
+  return itemOf(blob, await client.getProperties());
 }

@@ -93,13 +93,11 @@ export async function uploadReleaseBlob(
     }
   }
   if (reused) return false;
-  const md5 = await md5OfFile(pkg.zipPath);
   const began = Date.now();
   let lastReport = 0;
   const step = Math.max(16 * 1024 * 1024, Math.floor(pkg.zipBytes / 10));
   await store.uploadFile(container, releaseBlob, pkg.zipPath, {
     metadata,
-    md5,
     abortSignal: signal,
     onProgress: (loaded) => {
       log.progress?.((loaded / pkg.zipBytes) * 100, 'Uploading');
