@@ -83,6 +83,53 @@ describe('pack: archive layout', () => {
     expect(fs.readdirSync(base).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('writes entries in sorted order while the walk streams them, with the stamp merged in at its place', async () => {
+    // Names around the stamp's folder ('.runpack/') and around '/' (0x2F): '.', '-' and '0' sort on either side.
+    const names = [
+      '.a.txt',
+      '.runpack-x/f.txt',
+      '.runpack/release.json',
+      '.runpack/notes.txt',
+      '.s/x/y.txt',
+      '-x.txt',
+      'a0',
+      'a.b/c.txt',
+      'a/b.txt',
+      'a/b/c.txt',
+      'a/b0.txt',
+      'a/b-c/d.txt',
+      'deep/1/2/3/4/5/6/7.txt',
+      'deep/1/2/3/4/5/6.txt',
+      'Z/é/ｚ.txt',
+      'Z/\u{1F600}/a.txt',
+    ];
+    for (const stamp of [true, false]) {
+      const base = fresh();
+      const src = path.join(base, 'src');
+      writeTree(src, Object.fromEntries(names.map((n, i) => [n, `content ${i}`])));
+      const out = path.join(base, 'o.zip');
+      await pack({ sourceDir: src, outFile: out, stamp });
+      const listed = zipNames(out);
+      // The order is the sorted order of the whole list of names (folders with their '/'), byte for byte.
+      const expected = [...listed].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+      expect(listed).toEqual(expected);
+      expect(listed).toContain('.runpack/notes.txt');
+      expect(listed.filter((n) => n === STAMP_PATH)).toHaveLength(1);
+      expect(listed.filter((n) => n === '.runpack/')).toHaveLength(1);
+      expect(unzipTest(out).status).toBe(0);
+      // With the stamp, the tree's own release.json is replaced by a fresh stamp; without, it is packaged as is.
+      const inZip = execFileSync('unzip', ['-p', out, STAMP_PATH]);
+      if (stamp) expect(parseStamp(inZip.toString())?.contentSha256).toMatch(/^[0-9a-f]{64}$/);
+      else expect(inZip.toString()).toBe('content 2');
+    }
+    // Without a '.runpack' folder in the tree, the stamp's folder is added at its place.
+    const base = fresh();
+    const src = path.join(base, 'src');
+    writeTree(src, { '.a': '1', '.z/y': '2', a: '3' });
+    await pack({ sourceDir: src, outFile: path.join(base, 'o.zip') });
+    expect(zipNames(path.join(base, 'o.zip'))).toEqual(['.a', '.runpack/', STAMP_PATH, '.z/', '.z/y', 'a']);
+  });
+
   it('sorts entries by UTF-8 bytes, including non-ASCII names, with folders as name/', async () => {
     const base = fresh();
     const src = path.join(base, 'src');

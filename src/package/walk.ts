@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RunpackError } from '../util/errors.js';
 import { compileExcludes } from './glob.js';
+import { compareUtf8 } from './stamp.js';
 
 export interface WalkEntry {
   /** Archive path without a trailing slash. */
@@ -87,15 +88,29 @@ const FOLDER = {
   mode: 0o755,
 };
 
-/** Lists the entries, unsorted. Throws RunpackError naming the path for anything that cannot be packaged. */
-export function walk(options: WalkOptions): WalkEntry[] {
+/** A folder's entry with the key it sorts by (its name, with a trailing '/' for a folder). */
+interface Child {
+  entry: WalkEntry;
+  key: string;
+  /** For a folder: the real paths above it and itself, to catch symlinks that loop. */
+  ancestors?: Map<string, string>;
+}
+
+/**
+ * Lists the entries in archive order: depth first, each folder's entries sorted by name in UTF-8 byte order with a
+ * folder's name taken with its trailing '/', which is exactly the byte order of the whole list of archive names.
+ * The source folder is checked now; the folders are read as entries are taken, so packaging can start while the
+ * walk goes on. Throws RunpackError naming the path for anything that cannot be packaged.
+ */
+export function walkSorted(options: WalkOptions): Generator<WalkEntry> {
   const root = resolveSourceDir(options.sourceDir);
   const matcher = compileExcludes(options.exclude ?? []);
   const skip = new Set((options.skipFiles ?? []).map((f) => resolveOutputPath(f)));
   const skipDirs = new Set((options.skipDirs ?? []).map((f) => resolveOutputPath(f)));
-  const out: WalkEntry[] = [];
 
-  const visit = (dirAbs: string, prefix: string, ancestors: Map<string, string>): void => {
+  /** One folder's entries, checked, in order. */
+  const list = (dirAbs: string, prefix: string, ancestors: Map<string, string>): Child[] => {
+    const out: Child[] = [];
     let dirents: fs.Dirent[];
     try {
       dirents = fs.readdirSync(dirAbs, { withFileTypes: true });
@@ -157,13 +172,19 @@ export function walk(options: WalkOptions): WalkEntry[] {
             `Symlink '${rel}' loops back to its own parent folder '${seen || '.'}'; remove the link or exclude it.`,
           );
         }
-        out.push({ rel, abs: target, kind: 'dir', mode: 0o755, size: 0 });
         const next = new Map(ancestors);
         next.set(target, rel);
-        visit(target, rel, next);
+        out.push({
+          entry: { rel, abs: target, kind: 'dir', mode: 0o755, size: 0 },
+          key: `${name}/`,
+          ancestors: next,
+        });
       } else if (st.isFile()) {
         if (skip.has(target) || skip.has(childAbs) || options.skipFile?.(target)) continue;
-        out.push({ rel, abs: target, kind: 'file', mode: st.mode & 0o111 ? 0o755 : 0o644, size: st.size });
+        out.push({
+          entry: { rel, abs: target, kind: 'file', mode: st.mode & 0o111 ? 0o755 : 0o644, size: st.size },
+          key: name,
+        });
       } else {
         throw new RunpackError(
           'package-special-file',
@@ -171,10 +192,30 @@ export function walk(options: WalkOptions): WalkEntry[] {
         );
       }
     }
+    return out.sort((a, b) => compareUtf8(a.key, b.key));
   };
 
-  visit(root, '', new Map([[root, '']]));
-  return out;
+  return (function* () {
+    const stack: { children: Child[]; at: number }[] = [
+      { children: list(root, '', new Map([[root, '']])), at: 0 },
+    ];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      if (top.at >= top.children.length) {
+        stack.pop();
+        continue;
+      }
+      const child = top.children[top.at++];
+      yield child.entry;
+      if (child.ancestors)
+        stack.push({ children: list(child.entry.abs, child.entry.rel, child.ancestors), at: 0 });
+    }
+  })();
+}
+
+/** Every entry, in archive order (walkSorted, to the end). */
+export function walk(options: WalkOptions): WalkEntry[] {
+  return [...walkSorted(options)];
 }
 
 function safeReadlink(p: string): string {

@@ -27,7 +27,7 @@ import {
 } from './deflate-pool.js';
 import { compareUtf8, ContentDigest, stampBytes } from './stamp.js';
 import { STAMP_PATH, type PackOptions, type PackResult, type ReleaseStamp } from './types.js';
-import { resolveOutputPath, unreadable, walk, type WalkEntry } from './walk.js';
+import { resolveOutputPath, unreadable, walkSorted, type WalkEntry } from './walk.js';
 import {
   centralHeader,
   crc32,
@@ -175,67 +175,72 @@ function poolFile(it: Item): PoolFile {
   return { rel: it.rel, abs: it.abs, size: it.size, store: it.store };
 }
 
-/** Builds the ordered list of entries the archive will hold. */
-function planItems(entries: WalkEntry[], stamp: boolean): Item[] {
-  const items: Item[] = [];
-  const dirs = new Set<string>();
-  for (const e of entries) {
-    if (stamp && e.kind === 'file' && e.rel === STAMP_PATH) continue; // replaced by the fresh stamp
-    if (e.kind === 'dir') dirs.add(e.rel);
-    items.push({
-      name: e.kind === 'dir' ? `${e.rel}/` : e.rel,
-      rel: e.rel,
-      kind: e.kind,
-      abs: e.kind === 'file' ? e.abs : '',
-      mode: e.mode,
-      size: e.size,
-      store: e.kind === 'file' && isStoredType(e.rel),
-    });
-  }
-  if (stamp) {
-    const stampDir = STAMP_PATH.slice(0, STAMP_PATH.lastIndexOf('/'));
-    if (!dirs.has(stampDir)) {
-      items.push({
-        name: `${stampDir}/`,
-        rel: stampDir,
-        kind: 'dir',
-        abs: '',
-        mode: 0o755,
-        size: 0,
-        store: true,
-      });
-    }
-    items.push({
-      name: STAMP_PATH,
-      rel: STAMP_PATH,
-      kind: 'stamp',
-      abs: '',
-      mode: 0o644,
-      size: 0,
-      store: true,
-    });
-  }
-  items.sort((a, b) => compareUtf8(a.name, b.name));
-  return items;
+/** The item of a walked entry. */
+function itemOf(e: WalkEntry): Item {
+  return {
+    name: e.kind === 'dir' ? `${e.rel}/` : e.rel,
+    rel: e.rel,
+    kind: e.kind,
+    abs: e.kind === 'file' ? e.abs : '',
+    mode: e.mode,
+    size: e.size,
+    store: e.kind === 'file' && isStoredType(e.rel),
+  };
 }
 
-function planTasks(items: Item[]): Task[] {
-  const tasks: Task[] = [];
-  let batch: Extract<Task, { type: 'batch' }> | null = null;
-  const close = () => {
-    if (batch) tasks.push(batch);
-    batch = null;
-  };
-  for (const it of items) {
+/**
+ * Turns the walk's entries, which arrive in archive order, into the archive's items and the jobs that read and
+ * compress them, as they come: small files in batches, large files as a hash job and one job per 1 MiB piece.
+ * The release stamp (and its folder, when the tree has none) is merged in at its place in the order.
+ */
+class Planner {
+  readonly tasks: Task[] = [];
+  /** Files and their bytes so far (the stamp not counted). */
+  files = 0;
+  bytes = 0;
+  private batch: Extract<Task, { type: 'batch' }> | null = null;
+  private readonly pending: Item[] = [];
+
+  constructor(private readonly withStamp: boolean) {
+    if (!withStamp) return;
+    const stampDir = STAMP_PATH.slice(0, STAMP_PATH.lastIndexOf('/'));
+    this.pending.push(
+      { name: `${stampDir}/`, rel: stampDir, kind: 'dir', abs: '', mode: 0o755, size: 0, store: true },
+      { name: STAMP_PATH, rel: STAMP_PATH, kind: 'stamp', abs: '', mode: 0o644, size: 0, store: true },
+    );
+  }
+
+  add(e: WalkEntry): void {
+    if (this.withStamp && e.kind === 'file' && e.rel === STAMP_PATH) return; // replaced by the fresh stamp
+    const it = itemOf(e);
+    while (this.pending.length > 0) {
+      const order = compareUtf8(this.pending[0].name, it.name);
+      if (order > 0) break;
+      const p = this.pending.shift()!;
+      if (order < 0) this.plan(p); // equal: the tree has the stamp's folder, planned below
+    }
+    this.plan(it);
+  }
+
+  finish(): void {
+    for (const p of this.pending.splice(0)) this.plan(p);
+    this.close();
+  }
+
+  private plan(it: Item): void {
+    if (it.kind === 'file') {
+      this.files++;
+      this.bytes += it.size;
+    }
     if (it.kind === 'file' && it.size > CHUNK_SIZE) {
-      close();
+      this.close();
       // The pieces are compressed on several threads; one job reads the file once more for its sha256.
-      tasks.push({ type: 'hash', item: it, weight: MIN_JOB_WEIGHT });
+      this.tasks.push({ type: 'hash', item: it, weight: MIN_JOB_WEIGHT });
       const pieces = Math.ceil(it.size / CHUNK_SIZE);
       for (let i = 0; i < pieces; i++) {
         const offset = i * CHUNK_SIZE;
         const length = Math.min(CHUNK_SIZE, it.size - offset);
-        tasks.push({
+        this.tasks.push({
           type: 'chunk',
           item: it,
           index: i,
@@ -245,19 +250,22 @@ function planTasks(items: Item[]): Task[] {
           weight: length,
         });
       }
-      continue;
+      return;
     }
-    batch ??= { type: 'batch', items: [], files: [], weight: MIN_JOB_WEIGHT };
+    const batch = (this.batch ??= { type: 'batch', items: [], files: [], weight: MIN_JOB_WEIGHT });
     batch.items.push(it);
     if (it.kind === 'file') {
       batch.files.push(it);
       batch.weight += it.size + FILE_WEIGHT;
     }
     if (batch.weight - batch.files.length * FILE_WEIGHT >= BATCH_BYTES || batch.files.length >= BATCH_FILES)
-      close();
+      this.close();
   }
-  close();
-  return tasks;
+
+  private close(): void {
+    if (this.batch) this.tasks.push(this.batch);
+    this.batch = null;
+  }
 }
 
 function translateWorkerError(err: unknown): unknown {
@@ -511,24 +519,34 @@ async function packWith(
   // never packaged.
   const cacheDir = options.cacheDir ? resolveOutputPath(options.cacheDir) : undefined;
   const cacheLoad = cacheDir ? pool.useCache(cacheDir, cacheTag()) : Promise.resolve(null);
-  const items = planItems(
-    walk({
-      sourceDir: options.sourceDir,
-      exclude: options.exclude,
-      skipFiles: [outAbs],
-      skipFile: isTemp,
-      skipDirs: cacheDir ? [cacheDir] : [],
-    }),
-    withStamp,
-  );
-  const fileItems = items.filter((i) => i.kind === 'file');
-  if (fileItems.length === 0) {
-    throw new RunpackError(
+  // The walk yields entries in archive order and runs on this thread in slices, between the workers' answers, so
+  // the first files are compressed while the rest of the folder is still being listed.
+  const entries = walkSorted({
+    sourceDir: options.sourceDir,
+    exclude: options.exclude,
+    skipFiles: [outAbs],
+    skipFile: isTemp,
+    skipDirs: cacheDir ? [cacheDir] : [],
+  });
+  const planner = new Planner(withStamp);
+  const empty = () =>
+    new RunpackError(
       'package-empty',
       `Nothing to package in '${options.sourceDir}'${options.exclude?.length ? ' after excludes' : ''}; build the app first or check --exclude.`,
     );
+  let walkDone = false;
+  if (internals.afterWalk) {
+    // The test hook sees the whole walk before any file is read.
+    const files: { rel: string; abs: string }[] = [];
+    for (const e of entries) {
+      planner.add(e);
+      if (e.kind === 'file') files.push({ rel: e.rel, abs: e.abs });
+    }
+    planner.finish();
+    walkDone = true;
+    if (planner.files === 0) throw empty();
+    await internals.afterWalk(files.filter((f) => !withStamp || f.rel !== STAMP_PATH));
   }
-  await internals.afterWalk?.(fileItems.map((i) => ({ rel: i.rel, abs: i.abs })));
 
   const tmp = path.join(outDir, `${tmpPrefix}${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let fh: FileHandle;
@@ -539,8 +557,8 @@ async function packWith(
   }
 
   let ok = false;
+  let stopped = false;
   try {
-    const totalBytes = fileItems.reduce((s, i) => s + i.size, 0);
     const out = new ZipOut(fh);
     const central = new CentralDirectory();
     let stampItem: Item | null = null;
@@ -560,19 +578,21 @@ async function packWith(
       else cacheUse.misses++;
     };
 
-    const tasks = planTasks(items);
+    const tasks = planner.tasks;
     // Deep enough that a worker finishing early still finds queued work while the head job completes.
     const window = Math.max(16 << 20, pool.size * (8 << 20));
-    const started: (Promise<unknown> | null)[] = new Array(tasks.length).fill(null);
+    const started: (Promise<unknown> | null)[] = [];
+    let cur = 0;
     let next = 0;
     let inflight = 0;
     let doneBytes = 0;
     let lastProgress = 0;
     const progress = (force = false) => {
-      if (!options.onProgress) return;
+      // The total is known once the walk has ended.
+      if (!options.onProgress || !walkDone) return;
       if (force || doneBytes - lastProgress >= 16 << 20) {
         lastProgress = doneBytes;
-        options.onProgress(doneBytes, totalBytes);
+        options.onProgress(doneBytes, planner.bytes);
       }
     };
     const start = (t: Task): Promise<unknown> => {
@@ -612,12 +632,51 @@ async function packWith(
     // State of the large entry being written in place.
     let large: { item: Item; headerAt: number; dataAt: number; written: number; crc: number } | null = null;
 
-    for (let cur = 0; cur < tasks.length; cur++) {
+    /** Starts jobs in order while the window has room (always the one the loop waits for). */
+    const fill = () => {
       while (next < tasks.length && (next === cur || inflight + tasks[next].weight <= window)) {
         started[next] = start(tasks[next]);
         inflight += tasks[next].weight;
         next++;
       }
+    };
+    let walkError: unknown = null;
+    /** The loop below, waiting for the walk to plan more jobs. */
+    const waiting: { wake: (() => void) | null } = { wake: null };
+    const walking = walkDone
+      ? Promise.resolve()
+      : (async () => {
+          try {
+            for (;;) {
+              for (let n = 0; n < 256; n++) {
+                const r = entries.next();
+                if (r.done) {
+                  planner.finish();
+                  return;
+                }
+                planner.add(r.value);
+              }
+              fill();
+              waiting.wake?.();
+              await new Promise((resolve) => setImmediate(resolve));
+              if (stopped) return;
+            }
+          } catch (err) {
+            walkError = err;
+          } finally {
+            walkDone = true;
+            fill();
+            waiting.wake?.();
+          }
+        })();
+
+    for (; ; cur++) {
+      while (cur >= tasks.length && !walkDone && walkError === null)
+        await new Promise<void>((resolve) => (waiting.wake = resolve));
+      waiting.wake = null;
+      if (walkError !== null) throw walkError;
+      if (cur >= tasks.length) break;
+      fill();
       const t = tasks[cur];
       let result: unknown;
       try {
@@ -734,6 +793,10 @@ async function packWith(
       large = null;
     }
 
+    await walking;
+    if (walkError !== null) throw walkError;
+    if (planner.files === 0) throw empty();
+
     // The release stamp, from the sha256 of every file written above.
     let stamp: ReleaseStamp | null = null;
     let stampSize = 0;
@@ -771,8 +834,8 @@ async function packWith(
       outFile: options.outFile,
       sha256: out.hash.digest('hex'),
       zipBytes: out.pos,
-      files: fileItems.length + (stamp ? 1 : 0),
-      bytes: totalBytes + stampSize,
+      files: planner.files + (stamp ? 1 : 0),
+      bytes: planner.bytes + stampSize,
       stamp,
       ...(cacheDir ? { cache: { hits: cacheUse.hits, misses: cacheUse.misses, removed } } : {}),
     };
@@ -783,6 +846,7 @@ async function packWith(
     }
     throw err;
   } finally {
+    stopped = true;
     if (!ok) {
       await fh.close().catch(() => undefined);
       await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
