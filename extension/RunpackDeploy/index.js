@@ -49604,7 +49604,10 @@ async function packWith(options, internals, pool, epoch, withStamp, outAbs) {
             }
             else {
                 // With a cached entry the pieces are not compressed again.
+                // (The last piece lets go of the lookup: a held one would keep the file's cached data to the end.)
                 const looked = lookups.get(t.item);
+                if (t.last)
+                    lookups.delete(t.item);
                 p = looked
                     ? looked.then((l) => l.cached
                         ? { crc: 0, data: new Uint8Array(0) }

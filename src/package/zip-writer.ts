@@ -605,7 +605,9 @@ async function packWith(
         } else p = pool.hash([poolFile(t.item)]).then((r) => r[0]);
       } else {
         // With a cached entry the pieces are not compressed again.
+        // (The last piece lets go of the lookup: a held one would keep the file's cached data to the end.)
         const looked = lookups.get(t.item);
+        if (t.last) lookups.delete(t.item);
         p = looked
           ? looked.then((l) =>
               l.cached
