@@ -5,8 +5,8 @@
  * Starts the emulator, deploys each benchmark tree (made runnable: a real server.js) through the built action
  * (dist/index.js, in a child process with the environment GitHub gives a step) to a Linux web app in URL mode,
  * twice (the first deploy changes the setting; the second is a later release behind the same stable URL), and
- * reads each phase's time from the action's log. In the same run it uploads the same zip with
- * `@azure/storage-blob`'s own `uploadFile` to the same endpoint, as the baseline for the upload. Writes the table to
+ * reads each phase's time from the action's log. In the same run it uploads a zip of the same size with
+ * `@azure/storage-blob`'s own `uploadFile` to the same endpoint (twice, each in its own process), as the baseline. Writes the table to
  * the "End to end" section of bench/results.md.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -14,7 +14,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { startEmulator } from '../emulator/src/index.js';
 import { ensureCa } from '../emulator/src/tls.js';
 import { stepEnv } from '../__tests__/e2e/helpers/step-env.js';
@@ -62,6 +61,46 @@ function runAction(env: Record<string, string>): Promise<{ status: number | null
   });
 }
 
+/** Seconds `@azure/storage-blob`'s uploadFile takes for `file`, timed inside a child process. */
+async function sdkUpload(
+  emu: Awaited<ReturnType<typeof startEmulator>>,
+  file: string,
+  blob: string,
+): Promise<number> {
+  const script = `
+import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+const [endpoint, account, key, file, blob] = process.argv.slice(1);
+const container = new BlobServiceClient(endpoint, new StorageSharedKeyCredential(account, key)).getContainerClient('bench-baseline');
+await container.createIfNotExists();
+const t = performance.now();
+await container.getBlockBlobClient(blob).uploadFile(file);
+console.log((performance.now() - t) / 1000);
+`;
+  const r = await new Promise<{ status: number | null; stdout: string }>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        script,
+        emu.storage.blobEndpoint,
+        emu.storage.accountName,
+        emu.storage.accountKey,
+        file,
+        blob,
+      ],
+      { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout }));
+  });
+  const seconds = Number(r.stdout.trim());
+  if (r.status !== 0 || !(seconds > 0)) throw new Error(`the baseline upload failed (exit ${r.status})`);
+  return seconds;
+}
+
 const SERVER = `const http = require('node:http');
 const fs = require('node:fs');
 const version = fs.readFileSync(__dirname + '/version.txt', 'utf8').trim();
@@ -92,6 +131,7 @@ async function main(): Promise<void> {
     });
     let n = 0;
     for (const [i, t] of trees.entries()) {
+      const ourUploads: number[] = [];
       const root = path.join(work, `tree-${i}`);
       const info = writeTreeTo(root, t.specs, pools as never, 1000 + i);
       fs.writeFileSync(path.join(root, 'server.js'), SERVER);
@@ -153,26 +193,22 @@ async function main(): Promise<void> {
               .filter((l) => /::error::/.test(l))
               .join('\n'),
           );
+        if (Number.isFinite(uploadSeconds)) ourUploads.push(uploadSeconds);
         if (release === 'second' && Number.isFinite(zipBytes)) {
-          // The baseline: the SDK's own upload of a zip of the same size, to the same endpoint.
+          // The baseline: the SDK's own uploadFile of a zip of the same size, to the same endpoint, in a child
+          // process as the action runs (twice; the faster of each side is compared).
           const zip = path.join(dir, 'baseline.zip');
           const sized = Buffer.alloc(zipBytes);
           const src = fs.readFileSync(path.join(root, 'version.txt'));
           for (let at = 0; at < zipBytes; at += src.length) src.copy(sized, at);
           fs.writeFileSync(zip, sized);
-          const service = new BlobServiceClient(
-            emu.storage.blobEndpoint,
-            new StorageSharedKeyCredential(emu.storage.accountName, emu.storage.accountKey),
-          );
-          const container = service.getContainerClient('bench-baseline');
-          await container.createIfNotExists();
-          const s0 = Date.now();
-          await container.getBlockBlobClient(`b${n}.zip`).uploadFile(zip);
-          const sdk = (Date.now() - s0) / 1000;
-          // The upload itself, as the action logs it (the Upload phase also hashes, reads and copies blobs).
-          const ours = uploadSeconds;
+          const sdkRuns: number[] = [];
+          for (let k = 0; k < 2; k++) sdkRuns.push(await sdkUpload(emu, zip, `b${n}-${k}.zip`));
+          const sdk = Math.min(...sdkRuns);
+          // The upload itself, as the action logs it (the Upload phase also reads and copies blobs).
+          const ours = Math.min(...ourUploads);
           checks.push(
-            `${t.name}: upload ${(zipBytes / MB / ours).toFixed(0)} MB/s vs @azure/storage-blob uploadFile ${(zipBytes / MB / sdk).toFixed(0)} MB/s (${(sdk / ours).toFixed(2)}x; target >= 0.9x ${sdk / ours >= 0.9 ? 'met' : 'MISSED'}); the Upload phase around it (MD5, the blob reads, the copy to the stable blob) took ${(upload / 1000).toFixed(2)} s`,
+            `${t.name}: upload ${(zipBytes / MB / ours).toFixed(0)} MB/s vs @azure/storage-blob uploadFile ${(zipBytes / MB / sdk).toFixed(0)} MB/s (${(sdk / ours).toFixed(2)}x; target >= 0.9x ${sdk / ours >= 0.9 ? 'met' : 'MISSED'}; the faster of runpack's two uploads and of two SDK uploads, each in its own process); the Upload phase around it (the blob reads, the upload, the copy to the stable blob) took ${(upload / 1000).toFixed(2)} s`,
           );
         }
       }
