@@ -3,9 +3,11 @@
  * container is created), ranged reads return the bytes as stored, and every conditional write honours the
  * ETag it was given.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { openBlobStore, type ReleaseBlobStore } from '../../src/azure/blob.js';
 import { maskingCredential } from '../../src/azure/credentials.js';
 import { findAccount, openStore, type OpsSession } from '../../src/ops/session.js';
@@ -80,5 +82,53 @@ describe('blob store', () => {
     expect(await store.getBlob('store-test', 'web.zip')).not.toBeNull();
     expect(await store.deleteIfMatch('store-test', 'web.zip', again.etag)).toBe('deleted');
     expect(await store.deleteIfMatch('store-test', 'web.zip', again.etag)).toBe('missing');
+  });
+
+  it('uploads a zip whole, with its MD5 as Content-MD5, in one request or in 8 MiB blocks', async () => {
+    const account = await findAccount(s, e.emu.storage.accountName);
+    const writer: ReleaseBlobStore = await openBlobStore({
+      accountName: account.name,
+      blobEndpoint: account.blobEndpoint,
+      credential: maskingCredential(s.credential, s.secrets),
+      allowSharedKeyAccess: account.allowSharedKeyAccess,
+      getKeys: () => s.arm.listStorageAccountKeys(account.id),
+      container: 'upload-test',
+      preferKey: false,
+      addSecret: (v) => s.secrets.add(v),
+    });
+    // The SDK with the account key reads back what was stored: an independent reader.
+    const reader = new BlobServiceClient(
+      e.emu.storage.blobEndpoint,
+      new StorageSharedKeyCredential(e.emu.storage.accountName, e.emu.storage.accountKey),
+    ).getContainerClient('upload-test');
+    for (const [name, size, puts] of [
+      ['small.zip', 300_000, { block: 0, blocklist: 0, blob: 1 }],
+      ['large.zip', 8 * 1024 * 1024 * 2 + 12_345, { block: 3, blocklist: 1, blob: 0 }],
+    ] as const) {
+      const bytes = randomBytes(size);
+      const file = join(e.work, name);
+      writeFileSync(file, bytes);
+      e.emu.admin.clearRequests();
+      const progress: number[] = [];
+      const up = await writer.uploadFile('upload-test', name, file, {
+        metadata: { sha256: 'x' },
+        onProgress: (n) => progress.push(n),
+      });
+      expect(up.size).toBe(size);
+      expect(progress.at(-1)).toBe(size);
+      const props = await reader.getBlobClient(name).getProperties();
+      expect(Buffer.from(props.contentMD5!).toString('hex')).toBe(
+        createHash('md5').update(bytes).digest('hex'),
+      );
+      expect(props.contentType).toBe('application/zip');
+      expect(props.metadata).toEqual({ sha256: 'x' });
+      expect((await reader.getBlobClient(name).downloadToBuffer()).equals(bytes)).toBe(true);
+      const writes = e.writes().filter((w) => w.service === 'blob' && w.method === 'PUT');
+      expect({
+        block: writes.filter((w) => /comp=block(&|$)/.test(w.path)).length,
+        blocklist: writes.filter((w) => /comp=blocklist/.test(w.path)).length,
+        blob: writes.filter((w) => !/comp=/.test(w.path)).length,
+      }).toEqual(puts);
+    }
   });
 });
