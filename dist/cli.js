@@ -70403,9 +70403,9 @@ const DEFLATE_LEVEL = 6;
 const DEFLATE_MEM_LEVEL = 9;
 /**
  * What the entry cache's keys carry besides the content's sha256: everything the compressed bytes depend on — the
- * level and memLevel, the zlib build, the piece and dictionary sizes of large files, and a probe of this machine's compressor
- * (zlib picks CPU-specific code paths, which may choose other matches): a cache filled on a machine whose
- * compressor writes other bytes is never used.
+ * level and memLevel, the zlib build, the piece and dictionary sizes of large files, and a probe of this machine's
+ * compressor (zlib picks CPU-specific code paths, which may choose other matches): a cache filled on a machine
+ * whose compressor writes other bytes is never used.
  */
 let tag;
 function cacheTag() {
@@ -73632,7 +73632,18 @@ function splitByBytes(list, parts) {
 class Verifiers {
     idle;
     constructor(count) {
-        this.idle = Array.from({ length: count }, () => new Worker(WORKER_SOURCE, { eval: true }));
+        this.idle = Array.from({ length: count }, () => {
+            const w = new Worker(WORKER_SOURCE, { eval: true });
+            // One that fails before it is taken is never handed out (the pass starts a thread of its own instead).
+            const drop = () => {
+                const at = this.idle.indexOf(w);
+                if (at >= 0)
+                    this.idle.splice(at, 1);
+            };
+            w.once('error', drop);
+            w.once('exit', drop);
+            return w;
+        });
     }
     get size() {
         return this.idle.length;

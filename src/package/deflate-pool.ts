@@ -28,9 +28,9 @@ export const DEFLATE_MEM_LEVEL = 9;
 
 /**
  * What the entry cache's keys carry besides the content's sha256: everything the compressed bytes depend on — the
- * level and memLevel, the zlib build, the piece and dictionary sizes of large files, and a probe of this machine's compressor
- * (zlib picks CPU-specific code paths, which may choose other matches): a cache filled on a machine whose
- * compressor writes other bytes is never used.
+ * level and memLevel, the zlib build, the piece and dictionary sizes of large files, and a probe of this machine's
+ * compressor (zlib picks CPU-specific code paths, which may choose other matches): a cache filled on a machine
+ * whose compressor writes other bytes is never used.
  */
 let tag: string | undefined;
 export function cacheTag(): string {

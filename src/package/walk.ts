@@ -213,11 +213,6 @@ export function walkSorted(options: WalkOptions): Generator<WalkEntry> {
   })();
 }
 
-/** Every entry, in archive order (walkSorted, to the end). */
-export function walk(options: WalkOptions): WalkEntry[] {
-  return [...walkSorted(options)];
-}
-
 function safeReadlink(p: string): string {
   try {
     return fs.readlinkSync(p);

@@ -978,7 +978,17 @@ function splitByBytes(list: ZipEntry[], parts: number): ZipEntry[][] {
 export class Verifiers {
   private readonly idle: Worker[];
   constructor(count: number) {
-    this.idle = Array.from({ length: count }, () => new Worker(WORKER_SOURCE, { eval: true }));
+    this.idle = Array.from({ length: count }, () => {
+      const w = new Worker(WORKER_SOURCE, { eval: true });
+      // One that fails before it is taken is never handed out (the pass starts a thread of its own instead).
+      const drop = () => {
+        const at = this.idle.indexOf(w);
+        if (at >= 0) this.idle.splice(at, 1);
+      };
+      w.once('error', drop);
+      w.once('exit', drop);
+      return w;
+    });
   }
   get size(): number {
     return this.idle.length;
