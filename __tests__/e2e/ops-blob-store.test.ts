@@ -23,6 +23,21 @@ afterAll(async () => {
   if (e) await e.stop();
 });
 
+/** The deploy's way in to the emulator's account: creates the container it uploads to. */
+async function deployStore(container: string): Promise<ReleaseBlobStore> {
+  const account = await findAccount(s, e.emu.storage.accountName);
+  return openBlobStore({
+    accountName: account.name,
+    blobEndpoint: account.blobEndpoint,
+    credential: maskingCredential(s.credential, s.secrets),
+    allowSharedKeyAccess: account.allowSharedKeyAccess,
+    getKeys: () => s.arm.listStorageAccountKeys(account.id),
+    container,
+    preferKey: false,
+    addSecret: (v) => s.secrets.add(v),
+  });
+}
+
 const BYTES = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) % 256));
 
 describe('blob store', () => {
@@ -37,17 +52,7 @@ describe('blob store', () => {
 
   it('reads ranges byte for byte and writes only while the ETag still matches', async () => {
     const account = await findAccount(s, e.emu.storage.accountName);
-    // The deploy's way in: creates the container it uploads to.
-    const writer: ReleaseBlobStore = await openBlobStore({
-      accountName: account.name,
-      blobEndpoint: account.blobEndpoint,
-      credential: maskingCredential(s.credential, s.secrets),
-      allowSharedKeyAccess: account.allowSharedKeyAccess,
-      getKeys: () => s.arm.listStorageAccountKeys(account.id),
-      container: 'store-test',
-      preferKey: false,
-      addSecret: (v) => s.secrets.add(v),
-    });
+    const writer = await deployStore('store-test');
     const file = join(e.work, 'bytes.bin');
     writeFileSync(file, BYTES);
     const up = await writer.uploadFile('store-test', 'releases/web/a.zip', file, {
@@ -85,17 +90,7 @@ describe('blob store', () => {
   });
 
   it('uploads a zip whole, with its MD5 as Content-MD5, in one request or in 8 MiB blocks', async () => {
-    const account = await findAccount(s, e.emu.storage.accountName);
-    const writer: ReleaseBlobStore = await openBlobStore({
-      accountName: account.name,
-      blobEndpoint: account.blobEndpoint,
-      credential: maskingCredential(s.credential, s.secrets),
-      allowSharedKeyAccess: account.allowSharedKeyAccess,
-      getKeys: () => s.arm.listStorageAccountKeys(account.id),
-      container: 'upload-test',
-      preferKey: false,
-      addSecret: (v) => s.secrets.add(v),
-    });
+    const writer = await deployStore('upload-test');
     // The SDK with the account key reads back what was stored: an independent reader.
     const reader = new BlobServiceClient(
       e.emu.storage.blobEndpoint,
