@@ -47024,7 +47024,7 @@ async function uploadBlocks(client, blob, path, o) {
     // Aborted before the upload began (a cancellation during the hashing): upload nothing.
     if (o.abortSignal?.aborted)
         abort.abort();
-    const file = await open$1(path, 'r');
+    let file;
     const md5 = createHash('md5');
     const headers = (digest) => ({ blobContentType: 'application/zip', blobContentMD5: digest });
     const readBlock = async (at, length) => {
@@ -47042,6 +47042,7 @@ async function uploadBlocks(client, blob, path, o) {
     try {
         if (abort.signal.aborted)
             throw Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' });
+        file = await open$1(path, 'r');
         const size = (await file.stat()).size;
         if (size <= UPLOAD_BLOCK) {
             const body = await readBlock(0, size);
@@ -47091,7 +47092,7 @@ async function uploadBlocks(client, blob, path, o) {
     }
     finally {
         o.abortSignal?.removeEventListener('abort', onOuterAbort);
-        await file.close();
+        await file?.close();
     }
     return itemOf$1(blob, await client.getProperties());
 }

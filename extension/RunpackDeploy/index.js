@@ -91547,7 +91547,7 @@ async function uploadBlocks(client, blob, path, o) {
     // Aborted before the upload began (a cancellation during the hashing): upload nothing.
     if (o.abortSignal?.aborted)
         abort.abort();
-    const file = await fs.open(path, 'r');
+    let file;
     const md5 = node_crypto.createHash('md5');
     const headers = (digest) => ({ blobContentType: 'application/zip', blobContentMD5: digest });
     const readBlock = async (at, length) => {
@@ -91565,6 +91565,7 @@ async function uploadBlocks(client, blob, path, o) {
     try {
         if (abort.signal.aborted)
             throw Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' });
+        file = await fs.open(path, 'r');
         const size = (await file.stat()).size;
         if (size <= UPLOAD_BLOCK) {
             const body = await readBlock(0, size);
@@ -91614,7 +91615,7 @@ async function uploadBlocks(client, blob, path, o) {
     }
     finally {
         o.abortSignal?.removeEventListener('abort', onOuterAbort);
-        await file.close();
+        await file?.close();
     }
     return itemOf(blob, await client.getProperties());
 }

@@ -4,7 +4,7 @@
  * account key from listKeys. Errors become one line with the storage error code and the fix.
  */
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import {
   BlobServiceClient,
   StorageSharedKeyCredential,
@@ -489,13 +489,13 @@ async function uploadBlocks(
   o.abortSignal?.addEventListener('abort', onOuterAbort, { once: true });
   // Aborted before the upload began (a cancellation during the hashing): upload nothing.
   if (o.abortSignal?.aborted) abort.abort();
-  const file = await open(path, 'r');
+  let file: FileHandle | undefined;
   const md5 = createHash('md5');
   const headers = (digest: Buffer) => ({ blobContentType: 'application/zip', blobContentMD5: digest });
   const readBlock = async (at: number, length: number): Promise<Buffer> => {
     const buf = Buffer.allocUnsafe(length);
     for (let done = 0; done < length;) {
-      const { bytesRead } = await file.read(buf, done, length - done, at + done);
+      const { bytesRead } = await file!.read(buf, done, length - done, at + done);
       if (bytesRead === 0) throw new Error(`${path} became shorter while it was being uploaded`);
       done += bytesRead;
     }
@@ -506,6 +506,7 @@ async function uploadBlocks(
   try {
     if (abort.signal.aborted)
       throw Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' });
+    file = await open(path, 'r');
     const size = (await file.stat()).size;
     if (size <= UPLOAD_BLOCK) {
       const body = await readBlock(0, size);
@@ -553,7 +554,7 @@ async function uploadBlocks(
     throw err;
   } finally {
     o.abortSignal?.removeEventListener('abort', onOuterAbort);
-    await file.close();
+    await file?.close();
   }
   return itemOf(blob, await client.getProperties());
 }
