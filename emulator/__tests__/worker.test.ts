@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { existsSync, promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp, readFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   addSite,
@@ -43,6 +44,54 @@ http.createServer((req, res) => {
   res.end('node:' + process.env.APP_VERSION + ':' + (process.env.PORT ? 'port' : 'noport'));
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `;
+
+describe('an app started by a startup command', () => {
+  it('is stopped whole on a restart and a stop: the shell and the app it started', async () => {
+    // /bin/sh forks the command, so the app is a grandchild of the worker; it records its pid where the test reads it.
+    // (A folder anyone may write to: as root, the emulator runs apps as nobody.)
+    const pidDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'startup-app-'));
+    await fsp.chmod(pidDir, 0o777);
+    const pidFile = path.join(pidDir, 'app.pid');
+    const site = addSite(ctx, {
+      appName: 'startupcmd',
+      stack: 'node',
+      appCommandLine: 'node server.js; echo after',
+    });
+    setSettings(site, { WEBSITE_RUN_FROM_PACKAGE: '1', APP_VERSION: 'v1', PID_FILE: pidFile });
+    await place(site, '20250101000000.zip', {
+      'server.js': `require('fs').writeFileSync(process.env.PID_FILE, String(process.pid));\n${NODE_APP}`,
+    });
+    // Running, not a zombie waiting for a reaper (the state in /proc/<pid>/stat follows the name in parentheses).
+    const alive = (pid: number): boolean => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+      } catch {
+        return false;
+      }
+    };
+    const gone = async (pid: number): Promise<boolean> => {
+      for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+      return !alive(pid);
+    };
+    const s = await serveSite(ctx, site);
+    try {
+      expect(await (await fetch(`${s.siteUrl}/`)).text()).toBe('node:v1:port');
+      const first = Number(await fsp.readFile(pidFile, 'utf8'));
+      expect(alive(first)).toBe(true);
+      await s.worker.restart();
+      expect(await (await fetch(`${s.siteUrl}/`)).text()).toBe('node:v1:port');
+      const second = Number(await fsp.readFile(pidFile, 'utf8'));
+      expect(second).not.toBe(first);
+      expect(await gone(first)).toBe(true);
+      await s.worker.stop();
+      expect(await gone(second)).toBe(true);
+    } finally {
+      await s.close();
+      await fsp.rm(pidDir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('node app under run-from-package', () => {
   it('runs the mounted entry point with PORT and app settings; writes next to it fail (checklist 19, 18)', async () => {

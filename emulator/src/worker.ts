@@ -348,12 +348,33 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
     }
   };
 
+  /**
+   * Signals the app's whole process group: a startup command runs under /bin/sh, which forks it, so signalling
+   * the shell alone would leave the app running (and holding its port and pipes), as a container stop never does.
+   */
+  const signalApp = (c: ChildProcess, sig: NodeJS.Signals): void => {
+    try {
+      if (c.pid === undefined) throw new Error('no pid');
+      process.kill(-c.pid, sig);
+    } catch {
+      try {
+        c.kill(sig);
+      } catch {
+        // already gone
+      }
+    }
+  };
+
   const killChild = async (inst: Instance): Promise<void> => {
     const c = inst.child;
     inst.child = null;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    if (!c) return;
+    if (c.exitCode !== null || c.signalCode !== null) {
+      signalApp(c, 'SIGKILL'); // anything the command started and left behind
+      return;
+    }
     const exited = new Promise<void>((r) => c.once('exit', () => r()));
-    c.kill('SIGTERM');
+    signalApp(c, 'SIGTERM');
     let timer: NodeJS.Timeout | undefined;
     const done = await Promise.race([
       exited.then(() => true),
@@ -363,9 +384,9 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
     ]);
     clearTimeout(timer);
     if (!done) {
-      c.kill('SIGKILL');
+      signalApp(c, 'SIGKILL');
       await exited;
-    }
+    } else signalApp(c, 'SIGKILL');
   };
 
   const startNodeApp = async (inst: Instance, dir: string): Promise<void> => {
@@ -394,11 +415,13 @@ export function createWorker(ctx: EmulatorContext, site: Site, options: WorkerOp
       cwd: dir,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so a stop reaches everything the app started (signalApp).
+      detached: true,
       ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}),
     });
     inst.child = c;
     // Never leave the app running when this process exits without dispose().
-    const killOnExit = (): void => void c.kill('SIGKILL');
+    const killOnExit = (): void => signalApp(c, 'SIGKILL');
     process.once('exit', killOnExit);
     c.once('exit', () => process.off('exit', killOnExit));
     const keep = (chunk: Buffer): void => {
