@@ -46537,9 +46537,12 @@ async function staticRules(t) {
         problems: [error('entry-point-missing', `no index.html at the root; ${hint}`)],
     };
 }
-/** The type of the trigger binding a function.json declares (`…Trigger`), if any. */
+/**
+ * The type of the trigger binding a function's config (function.json, or the config Resource Manager lists for it)
+ * declares (`…Trigger`), if any.
+ */
 function triggerOf(cfg) {
-    const bindings = Array.isArray(cfg.bindings) ? cfg.bindings : [];
+    const bindings = isObject(cfg) && Array.isArray(cfg.bindings) ? cfg.bindings : [];
     for (const b of bindings)
         if (isObject(b) && typeof b.type === 'string' && /trigger$/i.test(b.type))
             return b.type;
@@ -51627,7 +51630,7 @@ function createArmClient(options) {
         async listFunctionTriggers(ref) {
             const out = new Map();
             for (const [name, config] of await functionEnvelopes(ref))
-                out.set(name, (config?.bindings ?? []).find((b) => /trigger$/i.test(b?.type ?? ''))?.type);
+                out.set(name, triggerOf(config));
             return out;
         },
         async listSlots(ref) {

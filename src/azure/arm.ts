@@ -2,6 +2,7 @@
  * Typed Resource Manager calls runpack needs, over the shared HttpClient (retries, Retry-After, deadlines).
  * Errors become one-line RunpackErrors that name the operation, the resource and the fix.
  */
+import { triggerOf } from '../package/rules.js';
 import { RunpackError } from '../util/errors.js';
 import type { HttpClient, HttpResponse } from './http.js';
 
@@ -316,9 +317,7 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
   const props = <T>(res: HttpResponse): T => (res.json<{ properties?: T }>()?.properties ?? {}) as T;
 
   /** The site's functions (ARM's function envelopes): name → its config (function.json), as the host lists them. */
-  async function functionEnvelopes(
-    ref: SiteRef,
-  ): Promise<Map<string, { bindings?: { type?: string }[] } | undefined>> {
+  async function functionEnvelopes(ref: SiteRef): Promise<Map<string, unknown>> {
     const res = await call(
       'GET',
       `${siteId(ref)}/functions`,
@@ -329,10 +328,10 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
     const body = res.json<{
       value?: {
         name?: string;
-        properties?: { name?: string; config?: { bindings?: { type?: string }[] } };
+        properties?: { name?: string; config?: unknown };
       }[];
     }>();
-    const out = new Map<string, { bindings?: { type?: string }[] } | undefined>();
+    const out = new Map<string, unknown>();
     for (const f of body?.value ?? []) {
       const name = f.properties?.name ?? (f.name ?? '').split('/').pop() ?? '';
       if (name) out.set(name, f.properties?.config);
@@ -501,8 +500,7 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
     },
     async listFunctionTriggers(ref) {
       const out = new Map<string, string | undefined>();
-      for (const [name, config] of await functionEnvelopes(ref))
-        out.set(name, (config?.bindings ?? []).find((b) => /trigger$/i.test(b?.type ?? ''))?.type);
+      for (const [name, config] of await functionEnvelopes(ref)) out.set(name, triggerOf(config));
       return out;
     },
     async listSlots(ref) {

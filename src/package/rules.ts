@@ -565,9 +565,12 @@ interface FunctionFolder {
   trigger?: string;
 }
 
-/** The type of the trigger binding a function.json declares (`…Trigger`), if any. */
-function triggerOf(cfg: Record<string, unknown>): string | undefined {
-  const bindings = Array.isArray(cfg.bindings) ? cfg.bindings : [];
+/**
+ * The type of the trigger binding a function's config (function.json, or the config Resource Manager lists for it)
+ * declares (`…Trigger`), if any.
+ */
+export function triggerOf(cfg: unknown): string | undefined {
+  const bindings = isObject(cfg) && Array.isArray(cfg.bindings) ? cfg.bindings : [];
   for (const b of bindings)
     if (isObject(b) && typeof b.type === 'string' && /trigger$/i.test(b.type)) return b.type;
   return undefined;
