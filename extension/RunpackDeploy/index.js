@@ -47496,6 +47496,10 @@ function planWorkers(dir, sorted) {
     for (const e of sorted)
         if (isSmall(e))
             bytes += e.compressedSize;
+    return workersFor(bytes);
+}
+/** Threads for a CRC pass over this many compressed bytes: one per 16 MiB, at most the cores and 4; 0 below that. */
+function workersFor(bytes) {
     if (bytes < PARALLEL_MIN_BYTES)
         return 0;
     return Math.min(os.availableParallelism(), MAX_WORKERS, Math.ceil(bytes / PARALLEL_MIN_BYTES));
@@ -47553,9 +47557,7 @@ class Verifiers {
  * much data), or null when the file is too small for threads to pay.
  */
 function startVerifiers(zipBytes) {
-    if (zipBytes < PARALLEL_MIN_BYTES)
-        return null;
-    const n = Math.min(os.availableParallelism(), MAX_WORKERS, Math.ceil(zipBytes / PARALLEL_MIN_BYTES));
+    const n = workersFor(zipBytes);
     return n > 1 ? new Verifiers(n) : null;
 }
 function verifyInWorker(dir, share, nextOf, started) {

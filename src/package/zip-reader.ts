@@ -949,6 +949,11 @@ function planWorkers(dir: ZipDirectory, sorted: ZipEntry[]): number {
   if (!dir.source.path) return 0;
   let bytes = 0;
   for (const e of sorted) if (isSmall(e)) bytes += e.compressedSize;
+  return workersFor(bytes);
+}
+
+/** Threads for a CRC pass over this many compressed bytes: one per 16 MiB, at most the cores and 4; 0 below that. */
+function workersFor(bytes: number): number {
   if (bytes < PARALLEL_MIN_BYTES) return 0;
   return Math.min(availableParallelism(), MAX_WORKERS, Math.ceil(bytes / PARALLEL_MIN_BYTES));
 }
@@ -1006,8 +1011,7 @@ export class Verifiers {
  * much data), or null when the file is too small for threads to pay.
  */
 export function startVerifiers(zipBytes: number): Verifiers | null {
-  if (zipBytes < PARALLEL_MIN_BYTES) return null;
-  const n = Math.min(availableParallelism(), MAX_WORKERS, Math.ceil(zipBytes / PARALLEL_MIN_BYTES));
+  const n = workersFor(zipBytes);
   return n > 1 ? new Verifiers(n) : null;
 }
 
